@@ -1,0 +1,695 @@
+//! Alarms: the normalized form of ref. 7.4.2, fingerprints for dedup, and
+//! the ingest formats that produce them (M2).
+//!
+//! Three wire formats are understood, each parsed unchanged from what the
+//! real sender posts:
+//! - Prometheus' Alertmanager v2 client body (`POST /api/v2/alerts`): a JSON
+//!   list of alerts with `labels`, `annotations`, `startsAt`, `endsAt`,
+//!   `generatorURL`, and no status: an alert whose `endsAt` is not in the
+//!   future is resolved.
+//! - The Alertmanager webhook receiver body, payload `version` "4".
+//! - Generic JSON: one object or a list of objects carrying the ref. 7.4.2
+//!   field names directly; any other key lands in `additional`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{DomainError, invalid};
+
+/// Alarm severity, ref. 7.4.2 `alarmLevel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AlarmLevel {
+    /// Highest severity.
+    Critical,
+    /// Service degraded.
+    Major,
+    /// Minor problem.
+    Minor,
+    /// Informational.
+    Suggestion,
+}
+
+impl AlarmLevel {
+    /// Canonical name as stored and shown: `Critical`, `Major`, `Minor`, `Suggestion`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmLevel::Critical => "Critical",
+            AlarmLevel::Major => "Major",
+            AlarmLevel::Minor => "Minor",
+            AlarmLevel::Suggestion => "Suggestion",
+        }
+    }
+
+    /// Parses a canonical level name, case-insensitively.
+    ///
+    /// Errors: [`DomainError::Validation`] for any other text.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s.to_ascii_lowercase().as_str() {
+            "critical" => Ok(AlarmLevel::Critical),
+            "major" => Ok(AlarmLevel::Major),
+            "minor" => Ok(AlarmLevel::Minor),
+            "suggestion" => Ok(AlarmLevel::Suggestion),
+            _ => Err(invalid(format!(
+                "unknown alarm level '{s}': expected Critical, Major, Minor or Suggestion"
+            ))),
+        }
+    }
+
+    /// Maps a monitoring system's severity word to a level: the canonical
+    /// names, plus Prometheus conventions (`critical`/`page`/`emergency` →
+    /// Critical, `error`/`high` → Major, `warning`/`warn`/`medium` → Minor,
+    /// `info`/`low`/`none` → Suggestion). Anything else, or no severity, is
+    /// Major: an unknown alarm is treated as significant until classified.
+    pub fn from_severity(s: Option<&str>) -> Self {
+        let Some(s) = s else { return AlarmLevel::Major };
+        if let Ok(l) = Self::parse(s) {
+            return l;
+        }
+        match s.to_ascii_lowercase().as_str() {
+            "page" | "emergency" | "fatal" | "disaster" | "p1" => AlarmLevel::Critical,
+            "error" | "high" | "p2" => AlarmLevel::Major,
+            "warning" | "warn" | "medium" | "average" | "p3" => AlarmLevel::Minor,
+            "info" | "information" | "low" | "none" | "notice" | "debug" | "p4" | "p5" => {
+                AlarmLevel::Suggestion
+            }
+            _ => AlarmLevel::Major,
+        }
+    }
+}
+
+/// Alarm status, ref. 7.4.2 `alarmStatus`: `alarm` while firing, `ok` once
+/// resolved or cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlarmStatus {
+    /// Firing.
+    Alarm,
+    /// Resolved by its source or cleared by an operator.
+    Ok,
+}
+
+impl AlarmStatus {
+    /// `alarm` or `ok`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmStatus::Alarm => "alarm",
+            AlarmStatus::Ok => "ok",
+        }
+    }
+
+    /// Parses `alarm`/`firing` or `ok`/`resolved`.
+    ///
+    /// Errors: [`DomainError::Validation`] for other text.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s.to_ascii_lowercase().as_str() {
+            "alarm" | "firing" | "problem" => Ok(AlarmStatus::Alarm),
+            "ok" | "resolved" | "recovered" => Ok(AlarmStatus::Ok),
+            _ => Err(invalid(format!("unknown alarm status '{s}': expected alarm or ok"))),
+        }
+    }
+}
+
+/// One alarm event in the normalized field set of ref. 7.4.2.
+///
+/// Serialized with the reference's field names (`alarmId`, `alarmName`, …);
+/// `additional` holds every other attribute (`additional.<key>` in rules).
+/// `labels` and `annotations` keep the source's original maps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NormalizedAlarm {
+    /// The source's own alarm id, if it sent one.
+    pub alarm_id: Option<String>,
+    /// Alarm name (Prometheus: the `alertname` label).
+    pub alarm_name: String,
+    /// Severity.
+    pub alarm_level: AlarmLevel,
+    /// When the alarm started at the source, Unix ms UTC.
+    pub time: i64,
+    /// Service namespace.
+    pub namespace: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Application name.
+    pub application: Option<String>,
+    /// Resource name (Prometheus: `instance` label when no `resource_name`).
+    pub resource_name: Option<String>,
+    /// Resource id.
+    pub resource_id: Option<String>,
+    /// Description (annotation `description`, else `summary`).
+    pub alarm_desc: Option<String>,
+    /// Link to the alarm at its source (`generatorURL`).
+    #[serde(rename = "URL")]
+    pub url: Option<String>,
+    /// `alarm` or `ok`.
+    pub alarm_status: AlarmStatus,
+    /// Source name (integration type, e.g. `Prometheus`).
+    pub alarm_source: String,
+    /// All other attributes, flattened to strings.
+    pub additional: BTreeMap<String, String>,
+    /// Original labels (identity of the alarm).
+    pub labels: BTreeMap<String, String>,
+    /// Original annotations (descriptive, not part of identity).
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl NormalizedAlarm {
+    /// The dedup key: 16 hex chars of SHA-256 over the sorted labels
+    /// (`key=value` lines). Two events with the same labels are the same
+    /// alarm; annotations and times do not count, as in Alertmanager.
+    pub fn fingerprint(&self) -> String {
+        fingerprint_labels(&self.labels)
+    }
+
+    /// The host part of the `instance` label (`web-01:9100` → `web-01`,
+    /// `[::1]:9100` → `::1`), used to find the alarm's host (ref. I6).
+    pub fn instance_host(&self) -> Option<String> {
+        let inst = self.labels.get("instance")?;
+        Some(host_part(inst))
+    }
+}
+
+/// Host part of `host:port`, `[v6]:port`, a bare host or a URL.
+pub fn host_part(s: &str) -> String {
+    let s = s.split("://").nth(1).unwrap_or(s);
+    let s = s.split('/').next().unwrap_or(s);
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    if s.matches(':').count() == 1 {
+        return s.split(':').next().unwrap_or(s).to_string();
+    }
+    s.to_string()
+}
+
+/// Fingerprint of a label set: 16 hex chars of SHA-256 over `k=v\n` lines in
+/// key order. Stable across runs and processes.
+pub fn fingerprint_labels(labels: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in labels {
+        h.update(k.as_bytes());
+        h.update([0xff]);
+        h.update(v.as_bytes());
+        h.update([0xfe]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// Most alarms accepted in one ingest request.
+pub const MAX_ALARMS_PER_REQUEST: usize = 10_000;
+/// Longest accepted label/field value, in bytes.
+pub const MAX_VALUE_LEN: usize = 8 * 1024;
+
+/// One alert of Prometheus' `POST /api/v2/alerts` body (Alertmanager's
+/// `postableAlert`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostableAlert {
+    /// Identity labels; `alertname` required.
+    pub labels: BTreeMap<String, String>,
+    /// Descriptive annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// RFC 3339 start time.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    /// RFC 3339 end time; in the past means resolved.
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    /// Link to the expression.
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: Option<String>,
+}
+
+/// An alert inside an Alertmanager webhook payload (version 4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAlert {
+    /// `firing` or `resolved`.
+    pub status: String,
+    /// Identity labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// RFC 3339 start.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    /// RFC 3339 end (`0001-01-01T00:00:00Z` while firing).
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    /// Link to the expression.
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: Option<String>,
+    /// Alertmanager's fingerprint (kept in `additional`).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+/// The Alertmanager webhook receiver body, payload version 4.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookPayload {
+    /// Must be `"4"`.
+    pub version: String,
+    /// The alerts of the group.
+    pub alerts: Vec<WebhookAlert>,
+    /// Receiver name.
+    #[serde(default)]
+    pub receiver: Option<String>,
+    /// Alertmanager's external URL.
+    #[serde(default, rename = "externalURL")]
+    pub external_url: Option<String>,
+}
+
+fn parse_time(s: Option<&str>) -> Option<i64> {
+    let s = s?;
+    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?.timestamp_millis();
+    // Alertmanager's zero time (`0001-01-01T00:00:00Z`) means "unset".
+    if t <= 0 { None } else { Some(t) }
+}
+
+fn check_len(what: &str, v: &str) -> Result<(), DomainError> {
+    if v.len() > MAX_VALUE_LEN {
+        return Err(invalid(format!(
+            "{what} is {} bytes; at most {MAX_VALUE_LEN} are accepted",
+            v.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Builds a normalized alarm from Prometheus-style labels and annotations.
+///
+/// Label mapping: `alertname` → alarmName (required), `severity`/`level` →
+/// alarmLevel, `region`, `application` (else `app`, `service`),
+/// `namespace`, `resource_id`, `resource_name` (else `instance`); annotation
+/// `description` (else `summary`) → alarmDesc; every other label and
+/// annotation is kept in `additional`.
+///
+/// Errors: [`DomainError::Validation`] when `alertname` is missing or a
+/// value exceeds [`MAX_VALUE_LEN`].
+pub fn from_labels(
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    status: AlarmStatus,
+    time: i64,
+    url: Option<String>,
+    source: &str,
+) -> Result<NormalizedAlarm, DomainError> {
+    for (k, v) in labels.iter().chain(annotations.iter()) {
+        check_len(&format!("label '{k}'"), v)?;
+        check_len("label name", k)?;
+    }
+    let name = labels
+        .get("alertname")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid("alert has no 'alertname' label"))?
+        .clone();
+    let get = |keys: &[&str]| keys.iter().find_map(|k| labels.get(*k).cloned());
+    let mut additional = BTreeMap::new();
+    const MAPPED: &[&str] = &[
+        "alertname",
+        "severity",
+        "level",
+        "region",
+        "application",
+        "namespace",
+        "resource_id",
+        "resource_name",
+    ];
+    for (k, v) in &labels {
+        if !MAPPED.contains(&k.as_str()) {
+            additional.insert(k.clone(), v.clone());
+        }
+    }
+    for (k, v) in &annotations {
+        if k != "description" {
+            additional.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(NormalizedAlarm {
+        alarm_id: None,
+        alarm_name: name,
+        alarm_level: AlarmLevel::from_severity(get(&["severity", "level"]).as_deref()),
+        time,
+        namespace: get(&["namespace"]),
+        region: get(&["region"]),
+        application: get(&["application", "app", "service"]),
+        resource_name: get(&["resource_name", "instance"]),
+        resource_id: get(&["resource_id"]),
+        alarm_desc: annotations
+            .get("description")
+            .or_else(|| annotations.get("summary"))
+            .cloned(),
+        url,
+        alarm_status: status,
+        alarm_source: source.to_string(),
+        additional,
+        labels,
+        annotations,
+    })
+}
+
+/// Parses Prometheus' `POST /api/v2/alerts` body.
+///
+/// `now_ms` decides firing vs resolved: an alert whose `endsAt` is at or
+/// before `now_ms` is resolved (Prometheus sends no status).
+///
+/// Errors: [`DomainError::Validation`] for a body that is not a JSON list of
+/// alerts, more than [`MAX_ALARMS_PER_REQUEST`] alerts, or any invalid alert
+/// (the whole request is refused: nothing is stored).
+pub fn parse_prometheus_v2(
+    body: &[u8],
+    now_ms: i64,
+    source: &str,
+) -> Result<Vec<NormalizedAlarm>, DomainError> {
+    let alerts: Vec<PostableAlert> = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("body is not an Alertmanager v2 alert list: {e}")))?;
+    check_count(alerts.len())?;
+    alerts
+        .into_iter()
+        .map(|a| {
+            let ends = parse_time(a.ends_at.as_deref());
+            let status = match ends {
+                Some(e) if e <= now_ms => AlarmStatus::Ok,
+                _ => AlarmStatus::Alarm,
+            };
+            let time = parse_time(a.starts_at.as_deref()).unwrap_or(now_ms);
+            from_labels(a.labels, a.annotations, status, time, a.generator_url, source)
+        })
+        .collect()
+}
+
+/// Parses an Alertmanager webhook body (payload version 4).
+///
+/// Errors: [`DomainError::Validation`] for malformed JSON, a version other
+/// than `"4"`, an unknown alert status, or an invalid alert.
+pub fn parse_alertmanager_webhook(
+    body: &[u8],
+    now_ms: i64,
+    source: &str,
+) -> Result<Vec<NormalizedAlarm>, DomainError> {
+    let p: WebhookPayload = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("body is not an Alertmanager webhook payload: {e}")))?;
+    if p.version != "4" {
+        return Err(invalid(format!(
+            "webhook payload version '{}' is not supported; version 4 is",
+            p.version
+        )));
+    }
+    check_count(p.alerts.len())?;
+    p.alerts
+        .into_iter()
+        .map(|a| {
+            let status = AlarmStatus::parse(&a.status)?;
+            let time = parse_time(a.starts_at.as_deref()).unwrap_or(now_ms);
+            let mut n =
+                from_labels(a.labels, a.annotations, status, time, a.generator_url, source)?;
+            if let Some(fp) = a.fingerprint {
+                n.additional.insert("alertmanager_fingerprint".into(), fp);
+            }
+            Ok(n)
+        })
+        .collect()
+}
+
+fn check_count(n: usize) -> Result<(), DomainError> {
+    if n == 0 {
+        return Err(invalid("the request carries no alarm"));
+    }
+    if n > MAX_ALARMS_PER_REQUEST {
+        return Err(invalid(format!(
+            "{n} alarms in one request; at most {MAX_ALARMS_PER_REQUEST} are accepted"
+        )));
+    }
+    Ok(())
+}
+
+fn value_to_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parses a generic JSON alarm: one object or a list of objects.
+///
+/// Recognized keys are the ref. 7.4.2 names (`alarmId`, `alarmName`
+/// (required), `alarmLevel`, `time` (Unix ms or RFC 3339), `namespace`,
+/// `region`, `application`, `resourceName`, `resourceId`, `alarmDesc`,
+/// `URL`, `alarmStatus`), plus optional `labels`/`annotations` objects and an
+/// `additional` object. Every other key goes to `additional`. Identity
+/// labels are built from alarmName, resourceId, resourceName, region,
+/// application and namespace, unless `labels` is given.
+///
+/// Errors: [`DomainError::Validation`] naming the offending alarm (by index)
+/// and field.
+pub fn parse_generic(
+    body: &[u8],
+    now_ms: i64,
+    source: &str,
+) -> Result<Vec<NormalizedAlarm>, DomainError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("body is not valid JSON: {e}")))?;
+    let items = match v {
+        Value::Array(a) => a,
+        o @ Value::Object(_) => vec![o],
+        _ => return Err(invalid("body must be a JSON object or a list of objects")),
+    };
+    check_count(items.len())?;
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            generic_one(item, now_ms, source).map_err(|e| invalid(format!("alarm [{i}]: {e}")))
+        })
+        .collect()
+}
+
+fn str_map(v: Option<Value>, what: &str) -> Result<BTreeMap<String, String>, DomainError> {
+    match v {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => Ok(m.into_iter().map(|(k, v)| (k, value_to_string(&v))).collect()),
+        Some(_) => Err(invalid(format!("'{what}' must be an object"))),
+    }
+}
+
+fn generic_one(item: Value, now_ms: i64, source: &str) -> Result<NormalizedAlarm, DomainError> {
+    let Value::Object(mut m) = item else {
+        return Err(invalid("each alarm must be a JSON object"));
+    };
+    let mut take = |k: &str| -> Result<Option<String>, DomainError> {
+        match m.remove(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                check_len(k, &s)?;
+                Ok(Some(s))
+            }
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(invalid(format!("'{k}' must be a string"))),
+        }
+    };
+    let alarm_name = take("alarmName")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| invalid("'alarmName' is required"))?;
+    let alarm_id = take("alarmId")?;
+    let level = match take("alarmLevel")? {
+        Some(l) => AlarmLevel::parse(&l)?,
+        None => AlarmLevel::Major,
+    };
+    let status = match take("alarmStatus")? {
+        Some(s) => AlarmStatus::parse(&s)?,
+        None => AlarmStatus::Alarm,
+    };
+    let time = match take("time")? {
+        None => now_ms,
+        Some(t) => match t.parse::<i64>() {
+            Ok(ms) => ms,
+            Err(_) => parse_time(Some(&t))
+                .ok_or_else(|| invalid("'time' must be Unix ms or an RFC 3339 time"))?,
+        },
+    };
+    let namespace = take("namespace")?;
+    let region = take("region")?;
+    let application = take("application")?;
+    let resource_name = take("resourceName")?;
+    let resource_id = take("resourceId")?;
+    let alarm_desc = take("alarmDesc")?;
+    let url = take("URL")?;
+    let _ = take("alarmSource")?;
+    let labels_in = str_map(m.remove("labels"), "labels")?;
+    let annotations = str_map(m.remove("annotations"), "annotations")?;
+    let mut additional = str_map(m.remove("additional"), "additional")?;
+    for (k, v) in m {
+        let s = value_to_string(&v);
+        check_len(&k, &s)?;
+        additional.insert(k, s);
+    }
+    let labels = if labels_in.is_empty() {
+        let mut l = BTreeMap::new();
+        l.insert("alertname".to_string(), alarm_name.clone());
+        for (k, v) in [
+            ("alarm_id", &alarm_id),
+            ("resource_id", &resource_id),
+            ("resource_name", &resource_name),
+            ("region", &region),
+            ("application", &application),
+            ("namespace", &namespace),
+        ] {
+            if let Some(v) = v {
+                l.insert(k.to_string(), v.clone());
+            }
+        }
+        l
+    } else {
+        labels_in
+    };
+    Ok(NormalizedAlarm {
+        alarm_id,
+        alarm_name,
+        alarm_level: level,
+        time,
+        namespace,
+        region,
+        application,
+        resource_name,
+        resource_id,
+        alarm_desc,
+        url,
+        alarm_status: status,
+        alarm_source: source.to_string(),
+        additional,
+        labels,
+        annotations,
+    })
+}
+
+/// Longest remark accepted when clearing an alarm (ref. 7.2.1.3), in
+/// characters (not bytes).
+pub const MAX_CLEAR_REMARK_CHARS: usize = 100;
+
+/// Validates a clear remark: 1..=100 characters of any script.
+///
+/// Errors: [`DomainError::Validation`] when empty or too long.
+pub fn validate_clear_remark(remark: &str) -> Result<(), DomainError> {
+    let n = remark.chars().count();
+    if remark.trim().is_empty() {
+        return Err(invalid("a remark is required to clear an alarm"));
+    }
+    if n > MAX_CLEAR_REMARK_CHARS {
+        return Err(invalid(format!(
+            "the remark has {n} characters; at most {MAX_CLEAR_REMARK_CHARS} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_305_600_000; // 2026-11-22T00:00:00Z
+
+    #[test]
+    fn prometheus_firing_and_resolved_by_ends_at() {
+        let body = br#"[
+          {"labels":{"alertname":"A","severity":"warning","instance":"web-01:9100"},
+           "annotations":{"summary":"s"},"startsAt":"2026-11-21T23:59:00Z",
+           "endsAt":"2026-11-22T00:04:00Z","generatorURL":"http://p/graph"},
+          {"labels":{"alertname":"B"},"endsAt":"2026-11-21T23:59:59Z"}]"#;
+        let a = parse_prometheus_v2(body, NOW, "Prometheus").unwrap();
+        assert_eq!(a[0].alarm_status, AlarmStatus::Alarm);
+        assert_eq!(a[0].alarm_level, AlarmLevel::Minor);
+        assert_eq!(a[0].resource_name.as_deref(), Some("web-01:9100"));
+        assert_eq!(a[0].instance_host().as_deref(), Some("web-01"));
+        assert_eq!(a[0].alarm_desc.as_deref(), Some("s"));
+        assert_eq!(a[0].url.as_deref(), Some("http://p/graph"));
+        assert_eq!(a[0].time, NOW - 60_000);
+        assert_eq!(a[1].alarm_status, AlarmStatus::Ok);
+    }
+
+    #[test]
+    fn webhook_v4_and_version_check() {
+        let body = br#"{"version":"4","status":"firing","alerts":[{"status":"resolved",
+          "labels":{"alertname":"X","severity":"critical"},"fingerprint":"abc"}]}"#;
+        let a = parse_alertmanager_webhook(body, NOW, "Alertmanager").unwrap();
+        assert_eq!(a[0].alarm_status, AlarmStatus::Ok);
+        assert_eq!(a[0].alarm_level, AlarmLevel::Critical);
+        assert_eq!(a[0].additional["alertmanager_fingerprint"], "abc");
+        let bad = br#"{"version":"3","alerts":[]}"#;
+        assert!(parse_alertmanager_webhook(bad, NOW, "x").is_err());
+    }
+
+    #[test]
+    fn missing_alertname_refuses_whole_request() {
+        let body = br#"[{"labels":{"alertname":"ok"}},{"labels":{"job":"x"}}]"#;
+        let e = parse_prometheus_v2(body, NOW, "p").unwrap_err();
+        assert!(e.to_string().contains("alertname"));
+    }
+
+    #[test]
+    fn generic_fields_and_additional() {
+        let body = br#"{"alarmName":"disk full","alarmLevel":"minor","resourceId":"i-1",
+            "region":"r1","time":"2026-11-22T00:00:00Z","team":"ops","count":3}"#;
+        let a = parse_generic(body, 5, "Generic").unwrap();
+        assert_eq!(a.len(), 1);
+        let a = &a[0];
+        assert_eq!(a.alarm_level, AlarmLevel::Minor);
+        assert_eq!(a.time, NOW);
+        assert_eq!(a.additional["team"], "ops");
+        assert_eq!(a.additional["count"], "3");
+        assert_eq!(a.labels["resource_id"], "i-1");
+        let e = parse_generic(br#"[{"alarmLevel":"x"}]"#, 5, "g").unwrap_err();
+        assert!(e.to_string().contains("alarm [0]"));
+        assert!(parse_generic(br#"{"alarmName":"a","alarmLevel":"huge"}"#, 5, "g").is_err());
+        assert!(parse_generic(b"42", 5, "g").is_err());
+        assert!(parse_generic(b"[]", 5, "g").is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_annotations_and_order() {
+        let mut l1 = BTreeMap::new();
+        l1.insert("a".to_string(), "1".to_string());
+        l1.insert("b".to_string(), "2".to_string());
+        let mut l2 = BTreeMap::new();
+        l2.insert("b".to_string(), "2".to_string());
+        l2.insert("a".to_string(), "1".to_string());
+        assert_eq!(fingerprint_labels(&l1), fingerprint_labels(&l2));
+        l2.insert("a".to_string(), "12".to_string());
+        assert_ne!(fingerprint_labels(&l1), fingerprint_labels(&l2));
+        // no ambiguity between key/value boundaries
+        let mut x = BTreeMap::new();
+        x.insert("ab".to_string(), "c".to_string());
+        let mut y = BTreeMap::new();
+        y.insert("a".to_string(), "bc".to_string());
+        assert_ne!(fingerprint_labels(&x), fingerprint_labels(&y));
+        assert_eq!(fingerprint_labels(&l1).len(), 16);
+    }
+
+    #[test]
+    fn host_part_forms() {
+        assert_eq!(host_part("web-01:9100"), "web-01");
+        assert_eq!(host_part("[::1]:9100"), "::1");
+        assert_eq!(host_part("10.0.0.1"), "10.0.0.1");
+        assert_eq!(host_part("http://h.example:80/metrics"), "h.example");
+        assert_eq!(host_part("fe80::1"), "fe80::1");
+    }
+
+    #[test]
+    fn clear_remark_limits() {
+        assert!(validate_clear_remark("done").is_ok());
+        assert!(validate_clear_remark(&"字".repeat(100)).is_ok());
+        assert!(validate_clear_remark(&"字".repeat(101)).is_err());
+        assert!(validate_clear_remark("  ").is_err());
+    }
+
+    #[test]
+    fn severity_mapping() {
+        assert_eq!(AlarmLevel::from_severity(Some("info")), AlarmLevel::Suggestion);
+        assert_eq!(AlarmLevel::from_severity(Some("MAJOR")), AlarmLevel::Major);
+        assert_eq!(AlarmLevel::from_severity(None), AlarmLevel::Major);
+    }
+}

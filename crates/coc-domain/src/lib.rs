@@ -1,0 +1,29 @@
+//! # coc-domain — the rules of COC
+//!
+//! Pure product logic: no IO, no async, no SQL. Every other crate builds on
+//! these types; each module follows a chapter of `coc-user-guide.txt`:
+//!
+//! | module | feature | ref. |
+//! | --- | --- | --- |
+//! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
+//! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
+//! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
+//! | [`script`] | X1 scripts and typed input parameters | 5.1 |
+//! | [`ticket`] | X2/X7 batch planning, suspension threshold, ticket state | 5.1.3, 10.1.1 |
+//! | [`resource`] | R1 hosts and agent status | 3.1 |
+//!
+//! Times are Unix milliseconds in UTC (`i64`) throughout.
+
+pub mod alarm;
+pub mod error;
+pub mod id;
+pub mod incident;
+pub mod resource;
+pub mod rule;
+pub mod script;
+pub mod ticket;
+
+pub use error::DomainError;
+
+/// The tenant every record belongs to until multi-tenancy (A4) arrives.
+pub const DEFAULT_TENANT: &str = "default";

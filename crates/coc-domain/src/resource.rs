@@ -1,0 +1,115 @@
+//! Hosts and their agents (R1, ref. 3.1): agent status from heartbeats and
+//! matching an alarm to the host it concerns (I6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::alarm::{NormalizedAlarm, host_part};
+
+/// Agent status as shown in the resource list (ref. 3.1.2, table 3-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    /// Heartbeats arrive on time.
+    Running,
+    /// Heartbeats are late (more than 2 intervals) but not yet lost.
+    Abnormal,
+    /// No heartbeat for more than [`OFFLINE_AFTER_INTERVALS`] intervals.
+    Offline,
+}
+
+impl AgentStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Running => "running",
+            AgentStatus::Abnormal => "abnormal",
+            AgentStatus::Offline => "offline",
+        }
+    }
+}
+
+/// Missed intervals after which an agent is offline.
+pub const OFFLINE_AFTER_INTERVALS: i64 = 3;
+
+/// Agent status from its last heartbeat (Unix ms) and the heartbeat
+/// interval (ms): running within 2 intervals, abnormal up to
+/// [`OFFLINE_AFTER_INTERVALS`], offline beyond or when never seen.
+pub fn agent_status(last_heartbeat_ms: Option<i64>, now_ms: i64, interval_ms: i64) -> AgentStatus {
+    match last_heartbeat_ms {
+        None => AgentStatus::Offline,
+        Some(t) => {
+            let age = now_ms - t;
+            if age <= 2 * interval_ms {
+                AgentStatus::Running
+            } else if age <= OFFLINE_AFTER_INTERVALS * interval_ms {
+                AgentStatus::Abnormal
+            } else {
+                AgentStatus::Offline
+            }
+        }
+    }
+}
+
+/// What identifies a host for alarm matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostIdentity {
+    /// COC resource id.
+    pub id: String,
+    /// Host name as reported by the agent.
+    pub hostname: String,
+    /// Its IP addresses.
+    pub ips: Vec<String>,
+}
+
+/// Whether `alarm` concerns `host` (I6): its resourceId is the host's id,
+/// or its resourceName (host part) or the host part of the `instance` label
+/// equals the host name or one of its IPs (case-insensitive for names).
+pub fn alarm_targets_host(alarm: &NormalizedAlarm, host: &HostIdentity) -> bool {
+    if alarm.resource_id.as_deref() == Some(host.id.as_str()) {
+        return true;
+    }
+    let names = [alarm.resource_name.as_deref().map(host_part), alarm.instance_host()];
+    names.into_iter().flatten().any(|n| {
+        n.eq_ignore_ascii_case(&host.hostname)
+            || host.hostname.split('.').next().is_some_and(|short| n.eq_ignore_ascii_case(short))
+            || host.ips.iter().any(|ip| ip == &n)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::from_labels;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn status_by_heartbeat_age() {
+        assert_eq!(agent_status(None, 100, 10), AgentStatus::Offline);
+        assert_eq!(agent_status(Some(90), 100, 10), AgentStatus::Running);
+        assert_eq!(agent_status(Some(75), 100, 10), AgentStatus::Abnormal);
+        assert_eq!(agent_status(Some(60), 100, 10), AgentStatus::Offline);
+    }
+
+    #[test]
+    fn host_matching() {
+        let host = HostIdentity {
+            id: "res-1".into(),
+            hostname: "web-01.example".into(),
+            ips: vec!["10.1.2.3".into(), "::1".into()],
+        };
+        let mk = |pairs: &[(&str, &str)]| {
+            let mut l = BTreeMap::new();
+            l.insert("alertname".to_string(), "A".to_string());
+            for (k, v) in pairs {
+                l.insert(k.to_string(), v.to_string());
+            }
+            from_labels(l, BTreeMap::new(), crate::alarm::AlarmStatus::Alarm, 0, None, "p").unwrap()
+        };
+        assert!(alarm_targets_host(&mk(&[("instance", "web-01:9100")]), &host));
+        assert!(alarm_targets_host(&mk(&[("instance", "10.1.2.3:9100")]), &host));
+        assert!(alarm_targets_host(&mk(&[("instance", "[::1]:9100")]), &host));
+        assert!(alarm_targets_host(&mk(&[("resource_id", "res-1")]), &host));
+        assert!(!alarm_targets_host(&mk(&[("instance", "web-02:9100")]), &host));
+        assert!(!alarm_targets_host(&mk(&[]), &host));
+    }
+}

@@ -1,0 +1,349 @@
+//! Scripts (X1, ref. 5.1.1): types, risk levels and typed input parameters.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, invalid};
+
+/// Script language, ref. 5.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptType {
+    /// Run by `/bin/sh` (or `bash` when present).
+    Shell,
+    /// Run by `python3`.
+    Python,
+    /// Windows batch; runs only on Windows agents.
+    Bat,
+}
+
+impl ScriptType {
+    /// `shell`, `python` or `bat`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptType::Shell => "shell",
+            ScriptType::Python => "python",
+            ScriptType::Bat => "bat",
+        }
+    }
+    /// Parses a stored name. Errors: [`DomainError::Validation`].
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| invalid(format!("unknown script type '{s}': expected shell, python or bat")))
+    }
+}
+
+/// Risk level of a script, ref. 5.1.1 ("confirm the risk level").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskLevel {
+    /// Read-only or harmless.
+    Low,
+    /// Changes state, recoverable.
+    Medium,
+    /// May cause outage or data loss.
+    High,
+}
+
+impl RiskLevel {
+    /// `low`, `medium` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+    /// Parses a stored name. Errors: [`DomainError::Validation`].
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| invalid(format!("unknown risk level '{s}': expected low, medium or high")))
+    }
+}
+
+/// Type of an input parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    /// Any text.
+    #[default]
+    String,
+    /// A decimal number (integer or fraction).
+    Number,
+    /// `true` or `false`.
+    Boolean,
+}
+
+/// One declared input parameter of a script.
+///
+/// At run time each parameter is passed to the script as an environment
+/// variable of the same name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptParam {
+    /// Name: `[A-Za-z_][A-Za-z0-9_]{0,63}` (a valid environment variable).
+    pub name: String,
+    /// What it means.
+    #[serde(default)]
+    pub description: String,
+    /// Value type.
+    #[serde(default, rename = "type")]
+    pub kind: ParamType,
+    /// Default value, used when the execution gives none.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Must the execution supply a value (or a default exist)?
+    #[serde(default)]
+    pub required: bool,
+    /// Sensitive values are masked in tickets and API responses.
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+/// The editable body of a script, as posted to the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptSpec {
+    /// Name, 1..=64 of `[A-Za-z0-9_.-]`.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Language.
+    #[serde(rename = "type")]
+    pub script_type: ScriptType,
+    /// Script text (≤ [`MAX_CONTENT_BYTES`]).
+    pub content: String,
+    /// Declared risk.
+    pub risk_level: RiskLevel,
+    /// Input parameters (≤ 20).
+    #[serde(default)]
+    pub params: Vec<ScriptParam>,
+}
+
+/// Largest script body accepted, in bytes (64 KiB).
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+/// Most input parameters per script.
+pub const MAX_PARAMS: usize = 20;
+/// Default execution timeout (ref. 5.1.3), seconds.
+pub const DEFAULT_TIMEOUT_S: u32 = 300;
+/// Longest execution timeout accepted, seconds (24 h).
+pub const MAX_TIMEOUT_S: u32 = 86_400;
+/// Default executing user (ref. 5.1.3).
+pub const DEFAULT_RUN_AS: &str = "root";
+
+fn is_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        && s.len() <= 64
+}
+
+impl ScriptSpec {
+    /// Validates name, content size, parameter names and defaults.
+    ///
+    /// Errors: [`DomainError::Validation`] with the first problem.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(invalid("script name must be 1 to 64 of letters, digits, '_', '.', '-'"));
+        }
+        if self.content.trim().is_empty() {
+            return Err(invalid("script content is empty"));
+        }
+        if self.content.len() > MAX_CONTENT_BYTES {
+            return Err(invalid(format!(
+                "script content is {} bytes; at most {MAX_CONTENT_BYTES} are allowed",
+                self.content.len()
+            )));
+        }
+        if self.params.len() > MAX_PARAMS {
+            return Err(invalid(format!("at most {MAX_PARAMS} parameters per script")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.params {
+            if !is_ident(&p.name) {
+                return Err(invalid(format!(
+                    "parameter name '{}' must match [A-Za-z_][A-Za-z0-9_]* (≤ 64)",
+                    p.name
+                )));
+            }
+            if !seen.insert(p.name.as_str()) {
+                return Err(invalid(format!("parameter '{}' is declared twice", p.name)));
+            }
+            if let Some(d) = &p.default {
+                check_type(p, d)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_type(p: &ScriptParam, v: &str) -> Result<(), DomainError> {
+    let ok = match p.kind {
+        ParamType::String => true,
+        ParamType::Number => v.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        ParamType::Boolean => v == "true" || v == "false",
+    };
+    if v.len() > 4096 {
+        return Err(invalid(format!("value of parameter '{}' is longer than 4096 bytes", p.name)));
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "parameter '{}' must be a {}",
+            p.name,
+            match p.kind {
+                ParamType::Number => "number",
+                ParamType::Boolean => "boolean (true or false)",
+                ParamType::String => "string",
+            }
+        )))
+    }
+}
+
+/// Resolves the values an execution passes: given values checked against
+/// their declared type, defaults filled in, required ones enforced.
+///
+/// Errors: [`DomainError::Validation`] for an undeclared name, a wrong type,
+/// or a missing required value.
+pub fn resolve_params(
+    declared: &[ScriptParam],
+    given: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, DomainError> {
+    for k in given.keys() {
+        if !declared.iter().any(|p| &p.name == k) {
+            return Err(invalid(format!("the script has no parameter '{k}'")));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for p in declared {
+        match given.get(&p.name).or(p.default.as_ref()) {
+            Some(v) => {
+                check_type(p, v)?;
+                out.insert(p.name.clone(), v.clone());
+            }
+            None if p.required => {
+                return Err(invalid(format!("parameter '{}' is required", p.name)));
+            }
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the values of sensitive parameters with `******`.
+pub fn mask_params(
+    declared: &[ScriptParam],
+    values: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            let sensitive = declared.iter().any(|p| &p.name == k && p.sensitive);
+            (k.clone(), if sensitive { "******".to_string() } else { v.clone() })
+        })
+        .collect()
+}
+
+/// Checks a timeout: 1..=[`MAX_TIMEOUT_S`] seconds.
+///
+/// Errors: [`DomainError::Validation`].
+pub fn validate_timeout(t: u32) -> Result<(), DomainError> {
+    if t == 0 || t > MAX_TIMEOUT_S {
+        return Err(invalid(format!("timeout must be 1 to {MAX_TIMEOUT_S} seconds")));
+    }
+    Ok(())
+}
+
+/// Checks an executing user name: a POSIX login name, 1..=32 chars.
+///
+/// Errors: [`DomainError::Validation`].
+pub fn validate_run_as(u: &str) -> Result<(), DomainError> {
+    let mut c = u.chars();
+    let ok = matches!(c.next(), Some(ch) if ch.is_ascii_lowercase() || ch == '_')
+        && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
+        && u.len() <= 32;
+    if ok { Ok(()) } else { Err(invalid(format!("'{u}' is not a valid user name"))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str, kind: ParamType, required: bool, default: Option<&str>) -> ScriptParam {
+        ScriptParam {
+            name: name.into(),
+            description: String::new(),
+            kind,
+            default: default.map(Into::into),
+            required,
+            sensitive: name == "secret",
+        }
+    }
+
+    #[test]
+    fn params_resolution() {
+        let decl = vec![
+            p("count", ParamType::Number, true, None),
+            p("flag", ParamType::Boolean, false, Some("false")),
+            p("secret", ParamType::String, false, None),
+        ];
+        let mut g = BTreeMap::new();
+        assert!(resolve_params(&decl, &g).unwrap_err().to_string().contains("required"));
+        g.insert("count".to_string(), "x".to_string());
+        assert!(resolve_params(&decl, &g).unwrap_err().to_string().contains("number"));
+        g.insert("count".to_string(), "3.5".to_string());
+        let r = resolve_params(&decl, &g).unwrap();
+        assert_eq!(r["flag"], "false");
+        assert!(!r.contains_key("secret"));
+        g.insert("nope".to_string(), "1".to_string());
+        assert!(resolve_params(&decl, &g).is_err());
+        g.remove("nope");
+        g.insert("secret".to_string(), "pw".to_string());
+        let r = resolve_params(&decl, &g).unwrap();
+        assert_eq!(mask_params(&decl, &r)["secret"], "******");
+        assert_eq!(mask_params(&decl, &r)["count"], "3.5");
+    }
+
+    #[test]
+    fn spec_validation() {
+        let mut s = ScriptSpec {
+            name: "disk-clean".into(),
+            description: String::new(),
+            script_type: ScriptType::Shell,
+            content: "echo hi".into(),
+            risk_level: RiskLevel::Low,
+            params: vec![p("a", ParamType::String, false, None)],
+        };
+        s.validate().unwrap();
+        s.params.push(p("a", ParamType::String, false, None));
+        assert!(s.validate().is_err());
+        s.params.pop();
+        s.params.push(p("1bad", ParamType::String, false, None));
+        assert!(s.validate().is_err());
+        s.params.pop();
+        s.params.push(p("n", ParamType::Number, false, Some("NaN")));
+        assert!(s.validate().is_err());
+        s.params.pop();
+        s.name = "has space".into();
+        assert!(s.validate().is_err());
+        s.name = "ok".into();
+        s.content = "x".repeat(MAX_CONTENT_BYTES + 1);
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn run_as_and_timeout() {
+        assert!(validate_run_as("root").is_ok());
+        assert!(validate_run_as("svc-app_1").is_ok());
+        assert!(validate_run_as("Root;rm").is_err());
+        assert!(validate_timeout(0).is_err());
+        assert!(validate_timeout(300).is_ok());
+        assert!(validate_timeout(MAX_TIMEOUT_S + 1).is_err());
+    }
+}
