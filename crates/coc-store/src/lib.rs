@@ -1,1 +1,323 @@
-//! stub
+//! # coc-store — COC persistence over SQLite and PostgreSQL
+//!
+//! One code path for both backends through sqlx's `Any` driver, with
+//! portable column types only (TEXT ids and JSON, BIGINT Unix-ms times and
+//! 0/1 booleans). Migrations live in `migrations/{sqlite,postgres}` with the
+//! same versions and are embedded in the binary.
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL` (an acknowledged write
+//! survives a power cut) and every write transaction starts with
+//! `BEGIN IMMEDIATE`. Alarm ingest goes through one writer task that
+//! batches concurrent requests into one transaction (group commit, see
+//! [`alarm`]).
+//!
+//! Every row carries `tenant_id`; until multi-tenancy (A4) all records use
+//! [`coc_domain::DEFAULT_TENANT`].
+
+/// `format!` for SQL built only from static fragments (column lists,
+/// placeholder numbers); every value is still bound as a parameter.
+macro_rules! dynsql {
+    ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
+}
+
+pub mod alarm;
+pub mod incident;
+pub mod integration;
+pub mod resource;
+pub mod rule;
+pub mod script;
+pub mod ticket;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use tokio::sync::Notify;
+
+pub use coc_domain::DomainError;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// A store error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No record of `kind` with that id (in this tenant).
+    #[error("{kind} '{id}' does not exist")]
+    NotFound {
+        /// Record kind, e.g. `incident`.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// A uniqueness rule was violated (e.g. a name already used).
+    #[error("{0}")]
+    Conflict(String),
+    /// A domain rule refused the change.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The alarm writer task is gone (server shutting down).
+    #[error("the alarm writer has stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    pub(crate) fn not_found(kind: &'static str, id: &str) -> Self {
+        StoreError::NotFound { kind, id: id.to_string() }
+    }
+}
+
+/// Result alias for store calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Current time, Unix ms UTC.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    alarms: alarm::WriterHandle,
+    /// Signalled whenever ticket work appears (a ticket created, a task
+    /// finished, an operator action) so the executor wakes at once.
+    pub work: Arc<Notify>,
+}
+
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending
+    /// migrations. `sqlite://PATH` or `postgres://…`.
+    ///
+    /// Errors: [`StoreError::Db`] when the database cannot be reached or a
+    /// migration fails (nothing of that migration is applied).
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Conflict(format!(
+                "unsupported database URL '{}': use sqlite://PATH or postgres://…",
+                redact_url(url)
+            )));
+        };
+        let url = if backend == Backend::Sqlite && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_string()
+        };
+        let opts = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30));
+        let opts = if backend == Backend::Sqlite {
+            opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            opts
+        };
+        let pool = opts.connect(&url).await?;
+        let work = Arc::new(Notify::new());
+        let mut store = Store { pool, backend, alarms: alarm::WriterHandle::detached(), work };
+        store.migrate().await?;
+        store.alarms = alarm::spawn_writer(store.clone());
+        Ok(store)
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool (for tests and health checks).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies migrations not yet recorded in `coc_migrations`, each in its
+    /// own transaction.
+    async fn migrate(&self) -> Result<()> {
+        self.pool
+            .execute(
+                "CREATE TABLE IF NOT EXISTS coc_migrations (version BIGINT PRIMARY KEY, \
+                 name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await?;
+        for (version, name, sqlite, pg) in MIGRATIONS {
+            let mut tx = self.begin().await?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM coc_migrations WHERE version = $1")
+                    .bind(*version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            let sql = if self.backend == Backend::Sqlite { sqlite } else { pg };
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO coc_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(*version)
+                .bind(*name)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, name, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Checks that the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// A database URL with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub(crate) fn json_col(row: &AnyRow, col: &str) -> serde_json::Value {
+    row.try_get::<String, _>(col)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation()
+                || d.message().contains("UNIQUE constraint failed")
+                || d.code().as_deref() == Some("23505")
+        }
+        _ => false,
+    }
+}
+
+/// Keyset-paging request shared by list calls: at most `limit` rows
+/// (1..=1000) after the opaque `cursor` of the previous page.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Rows wanted (clamped to 1..=1000; 0 means 100).
+    pub limit: u32,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    pub(crate) fn limit(&self) -> i64 {
+        match self.limit {
+            0 => 100,
+            n => i64::from(n.min(1000)),
+        }
+    }
+}
+
+/// One page of results: `next_cursor` is `None` on the last page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Paged<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Cursor for the next page, `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Builds a page from `limit + 1` fetched rows ordered by descending id.
+pub(crate) fn paged<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> Paged<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(id) } else { None };
+    Paged { items: rows, next_cursor }
+}
+
+/// A small dynamic WHERE builder with `$n` placeholders.
+pub(crate) struct Filter {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+pub(crate) enum Arg {
+    S(String),
+    I(i64),
+}
+
+impl Filter {
+    pub fn new(tenant: &str) -> Self {
+        Filter { sql: " WHERE tenant_id = $1".into(), args: vec![Arg::S(tenant.into())] }
+    }
+    pub fn push(&mut self, clause: &str, arg: Arg) {
+        self.args.push(arg);
+        let n = self.args.len();
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&clause.replace('?', &format!("${n}")));
+    }
+    pub fn query(&self, sql: String) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in &self.args {
+            q = match a {
+                Arg::S(s) => q.bind(s.as_str()),
+                Arg::I(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_password() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -1,0 +1,616 @@
+//! Alarms (M2, M3 dedup, I1): durable ingest with group commit, dedup by
+//! fingerprint, per-alarm history, the alarm-center queries, clearing, and
+//! the forwarding-rule step that turns alarms into incidents (I2, I6).
+//!
+//! ## Group commit
+//! Every ingest request hands its alarms to one writer task and waits. The
+//! writer takes whatever requests are queued (up to [`MAX_GROUP_ALARMS`]
+//! alarms), applies them all in one transaction, commits (one fsync), and
+//! only then answers each request. A request is therefore acknowledged only
+//! after its alarms are durable, and throughput comes from batching.
+//!
+//! ## Dedup
+//! One row per `(tenant, fingerprint)`. A repeat raises `occurrences` and
+//! `last_seen`; a resolved event turns the alarm `ok`; a firing event on an
+//! `ok` alarm turns it back to `alarm`. Only such state changes write a
+//! history event, so repeats stay cheap.
+
+use std::collections::BTreeMap;
+
+use coc_domain::alarm::{AlarmStatus, NormalizedAlarm};
+use coc_domain::incident::IncidentStatus;
+use coc_domain::resource::HostIdentity;
+use coc_domain::rule::RuleSpec;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::rule::ForwardingRule;
+use crate::ticket::NewTicket;
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col, now_ms, paged};
+
+/// Most alarms committed in one group transaction.
+pub const MAX_GROUP_ALARMS: usize = 4096;
+
+/// An alarm as listed by the alarm center (`GET /api/v1/alarms`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Alarm {
+    /// Record id.
+    pub id: String,
+    /// Dedup key (see [`NormalizedAlarm::fingerprint`]).
+    pub fingerprint: String,
+    /// alarmName.
+    pub name: String,
+    /// alarmLevel: Critical, Major, Minor, Suggestion.
+    pub level: String,
+    /// alarmStatus: `alarm` or `ok`.
+    pub status: String,
+    /// Events received for this alarm.
+    pub occurrences: i64,
+    /// First event received, Unix ms.
+    pub first_seen: i64,
+    /// Last event received, Unix ms.
+    pub last_seen: i64,
+    /// Start time reported by the source, Unix ms.
+    pub started_at: i64,
+    /// alarmSource (integration type name).
+    pub source: String,
+    /// Integration that last delivered it.
+    pub integration_id: String,
+    /// The source's alarm id.
+    pub alarm_id: Option<String>,
+    /// resourceId.
+    pub resource_id: Option<String>,
+    /// resourceName.
+    pub resource_name: Option<String>,
+    /// region.
+    pub region: Option<String>,
+    /// application.
+    pub application: Option<String>,
+    /// namespace.
+    pub namespace: Option<String>,
+    /// alarmDesc.
+    pub description: Option<String>,
+    /// URL.
+    pub url: Option<String>,
+    /// Original labels.
+    pub labels: serde_json::Value,
+    /// Original annotations.
+    pub annotations: serde_json::Value,
+    /// additional.* fields.
+    pub additional: serde_json::Value,
+    /// Remark given when an operator cleared it.
+    pub cleared_remark: Option<String>,
+}
+
+const COLS: &str = "id, fingerprint, name, level, status, occurrences, first_seen, last_seen, \
+    started_at, source, integration_id, source_alarm_id, resource_id, resource_name, region, \
+    application, namespace, description, url, labels, annotations, additional, cleared_remark";
+
+fn row(r: &AnyRow) -> Result<Alarm> {
+    Ok(Alarm {
+        id: r.try_get("id")?,
+        fingerprint: r.try_get("fingerprint")?,
+        name: r.try_get("name")?,
+        level: r.try_get("level")?,
+        status: r.try_get("status")?,
+        occurrences: r.try_get("occurrences")?,
+        first_seen: r.try_get("first_seen")?,
+        last_seen: r.try_get("last_seen")?,
+        started_at: r.try_get("started_at")?,
+        source: r.try_get("source")?,
+        integration_id: r.try_get("integration_id")?,
+        alarm_id: r.try_get("source_alarm_id")?,
+        resource_id: r.try_get("resource_id")?,
+        resource_name: r.try_get("resource_name")?,
+        region: r.try_get("region")?,
+        application: r.try_get("application")?,
+        namespace: r.try_get("namespace")?,
+        description: r.try_get("description")?,
+        url: r.try_get("url")?,
+        labels: json_col(r, "labels"),
+        annotations: json_col(r, "annotations"),
+        additional: json_col(r, "additional"),
+        cleared_remark: r.try_get("cleared_remark")?,
+    })
+}
+
+/// One entry of an alarm's history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlarmEvent {
+    /// When, Unix ms.
+    pub at: i64,
+    /// `fired`, `refired`, `resolved`, `cleared`, `incident`.
+    pub kind: String,
+    /// Alarm status after the event.
+    pub status: String,
+    /// Who: `system` or the operator.
+    pub actor: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// What one ingest request did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IngestOutcome {
+    /// Alarms in the request.
+    pub accepted: usize,
+    /// New alarms (rows created).
+    pub created: usize,
+    /// Repeats folded into existing alarms.
+    pub deduplicated: usize,
+    /// Alarms turned `ok`.
+    pub resolved: usize,
+    /// Incidents created by forwarding rules.
+    pub incidents_created: Vec<String>,
+    /// Automatic-repair tickets created.
+    pub tickets_created: Vec<String>,
+}
+
+/// Filters of the alarm center list.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmFilter {
+    /// `alarm` or `ok`.
+    pub status: Option<String>,
+    /// Level name.
+    pub level: Option<String>,
+    /// Name contains (case-insensitive).
+    pub name: Option<String>,
+    /// alarmSource.
+    pub source: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// last_seen ≥ since (Unix ms).
+    pub since: Option<i64>,
+    /// last_seen < until (Unix ms).
+    pub until: Option<i64>,
+}
+
+struct Request {
+    tenant: String,
+    integration_id: String,
+    alarms: Vec<NormalizedAlarm>,
+    reply: oneshot::Sender<Result<IngestOutcome>>,
+}
+
+/// Sender side of the group-commit writer.
+#[derive(Clone)]
+pub(crate) struct WriterHandle(Option<mpsc::Sender<Request>>);
+
+impl WriterHandle {
+    pub(crate) fn detached() -> Self {
+        WriterHandle(None)
+    }
+}
+
+pub(crate) fn spawn_writer(store: Store) -> WriterHandle {
+    let (tx, mut rx) = mpsc::channel::<Request>(1024);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            let mut n = group[0].alarms.len();
+            while n < MAX_GROUP_ALARMS {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        n += r.alarms.len();
+                        group.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let result = store.commit_group(&group).await;
+            match result {
+                Ok(outcomes) => {
+                    let any_ticket = outcomes.iter().any(|o| !o.tickets_created.is_empty());
+                    for (req, out) in group.into_iter().zip(outcomes) {
+                        let _ = req.reply.send(Ok(out));
+                    }
+                    if any_ticket {
+                        store.work.notify_one();
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "alarm group commit failed");
+                    let msg = e.to_string();
+                    for req in group {
+                        let _ = req.reply.send(Err(StoreError::Conflict(msg.clone())));
+                    }
+                }
+            }
+        }
+    });
+    WriterHandle(Some(tx))
+}
+
+impl Store {
+    /// Stores alarms delivered by integration `integration_id`, deduplicated,
+    /// and runs the forwarding rules on them. Returns once everything is
+    /// committed.
+    ///
+    /// Errors: [`StoreError::Db`]/`Conflict` when the group transaction
+    /// failed (nothing of it is stored), [`StoreError::WriterGone`] at
+    /// shutdown.
+    pub async fn ingest(
+        &self,
+        tenant: &str,
+        integration_id: &str,
+        alarms: Vec<NormalizedAlarm>,
+    ) -> Result<IngestOutcome> {
+        let Some(tx) = &self.alarms.0 else { return Err(StoreError::WriterGone) };
+        let (reply, rx) = oneshot::channel();
+        tx.send(Request {
+            tenant: tenant.to_string(),
+            integration_id: integration_id.to_string(),
+            alarms,
+            reply,
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn commit_group(&self, group: &[Request]) -> Result<Vec<IngestOutcome>> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let mut rules_by_tenant: BTreeMap<String, Vec<ForwardingRule>> = BTreeMap::new();
+        let mut outcomes = Vec::with_capacity(group.len());
+        for req in group {
+            if !rules_by_tenant.contains_key(&req.tenant) {
+                let rules = crate::rule::enabled_rules(&mut tx, &req.tenant).await?;
+                rules_by_tenant.insert(req.tenant.clone(), rules);
+            }
+            let rules = &rules_by_tenant[&req.tenant];
+            let mut out = IngestOutcome { accepted: req.alarms.len(), ..Default::default() };
+            for a in &req.alarms {
+                apply_one(&mut tx, &req.tenant, &req.integration_id, a, now, rules, &mut out).await?;
+            }
+            outcomes.push(out);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The alarm center list, newest first, keyset-paged.
+    pub async fn list_alarms(&self, tenant: &str, f: &AlarmFilter, page: &Page) -> Result<Paged<Alarm>> {
+        let mut w = Filter::new(tenant);
+        if let Some(s) = &f.status {
+            w.push("status = ?", Arg::S(s.clone()));
+        }
+        if let Some(s) = &f.level {
+            w.push("level = ?", Arg::S(s.clone()));
+        }
+        if let Some(s) = &f.name {
+            w.push("LOWER(name) LIKE ?", Arg::S(format!("%{}%", s.to_lowercase())));
+        }
+        if let Some(s) = &f.source {
+            w.push("source = ?", Arg::S(s.clone()));
+        }
+        if let Some(s) = &f.region {
+            w.push("region = ?", Arg::S(s.clone()));
+        }
+        if let Some(t) = f.since {
+            w.push("last_seen >= ?", Arg::I(t));
+        }
+        if let Some(t) = f.until {
+            w.push("last_seen < ?", Arg::I(t));
+        }
+        if let Some(c) = &page.cursor {
+            w.push("id < ?", Arg::S(c.clone()));
+        }
+        let limit = page.limit();
+        let sql = format!("SELECT {COLS} FROM alarms{} ORDER BY id DESC LIMIT {}", w.sql, limit + 1);
+        let rows = w.query(sql).fetch_all(&self.pool).await?;
+        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |a| a.id.clone()))
+    }
+
+    /// One alarm. Errors: `NotFound`.
+    pub async fn get_alarm(&self, tenant: &str, id: &str) -> Result<Alarm> {
+        let r = sqlx::query(dynsql!("SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("alarm", id))
+    }
+
+    /// An alarm's history, oldest first. Errors: `NotFound`.
+    pub async fn alarm_history(&self, tenant: &str, id: &str) -> Result<Vec<AlarmEvent>> {
+        self.get_alarm(tenant, id).await?;
+        let rows = sqlx::query(
+            "SELECT at, kind, status, actor, detail FROM alarm_events \
+             WHERE tenant_id = $1 AND alarm_id = $2 ORDER BY at, id",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AlarmEvent {
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    status: r.try_get("status")?,
+                    actor: r.try_get("actor")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Clears alarms by hand (ref. 7.2.1.3): each turns `ok` with the
+    /// remark, and its history records who cleared it. All or nothing.
+    ///
+    /// Errors: `Domain(Validation)` for a bad remark or an empty id list,
+    /// `NotFound` for an unknown id (nothing is cleared).
+    pub async fn clear_alarms(&self, tenant: &str, ids: &[String], remark: &str, actor: &str) -> Result<Vec<Alarm>> {
+        coc_domain::alarm::validate_clear_remark(remark)?;
+        if ids.is_empty() || ids.len() > 1000 {
+            return Err(coc_domain::error::invalid("give 1 to 1000 alarm ids").into());
+        }
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        for id in ids {
+            let n = sqlx::query(
+                "UPDATE alarms SET status = 'ok', cleared_remark = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(remark)
+            .bind(now)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("alarm", id));
+            }
+            event(&mut tx, tenant, id, now, "cleared", "ok", actor, remark).await?;
+        }
+        tx.commit().await?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.get_alarm(tenant, id).await?);
+        }
+        Ok(out)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn event(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    alarm_id: &str,
+    at: i64,
+    kind: &str,
+    status: &str,
+    actor: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO alarm_events (id, tenant_id, alarm_id, at, kind, status, actor, detail) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+    )
+    .bind(coc_domain::id::new_id())
+    .bind(tenant)
+    .bind(alarm_id)
+    .bind(at)
+    .bind(kind)
+    .bind(status)
+    .bind(actor)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_one(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    integration_id: &str,
+    a: &NormalizedAlarm,
+    now: i64,
+    rules: &[ForwardingRule],
+    out: &mut IngestOutcome,
+) -> Result<()> {
+    let fp = a.fingerprint();
+    let existing = sqlx::query("SELECT id, status FROM alarms WHERE tenant_id = $1 AND fingerprint = $2")
+        .bind(tenant)
+        .bind(&fp)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let status = a.alarm_status.as_str();
+    let alarm_id = match existing {
+        None => {
+            let id = coc_domain::id::new_id();
+            sqlx::query(dynsql!(
+                "INSERT INTO alarms ({COLS}, tenant_id, updated_at) VALUES \
+                 ($1,$2,$3,$4,$5,1,$6,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,NULL,$21,$6)"
+            ))
+            .bind(&id)
+            .bind(&fp)
+            .bind(&a.alarm_name)
+            .bind(a.alarm_level.as_str())
+            .bind(status)
+            .bind(now)
+            .bind(a.time)
+            .bind(&a.alarm_source)
+            .bind(integration_id)
+            .bind(a.alarm_id.as_deref())
+            .bind(a.resource_id.as_deref())
+            .bind(a.resource_name.as_deref())
+            .bind(a.region.as_deref())
+            .bind(a.application.as_deref())
+            .bind(a.namespace.as_deref())
+            .bind(a.alarm_desc.as_deref())
+            .bind(a.url.as_deref())
+            .bind(to_json(&a.labels))
+            .bind(to_json(&a.annotations))
+            .bind(to_json(&a.additional))
+            .bind(tenant)
+            .execute(&mut **tx)
+            .await?;
+            out.created += 1;
+            let kind = if a.alarm_status == AlarmStatus::Alarm { "fired" } else { "resolved" };
+            if a.alarm_status == AlarmStatus::Ok {
+                out.resolved += 1;
+            }
+            event(tx, tenant, &id, now, kind, status, "system", &format!("received from {}", a.alarm_source)).await?;
+            id
+        }
+        Some(r) => {
+            let id: String = r.try_get("id")?;
+            let old: String = r.try_get("status")?;
+            sqlx::query(
+                "UPDATE alarms SET occurrences = occurrences + 1, last_seen = $1, status = $2, \
+                 level = $3, description = $4, annotations = $5, additional = $6, integration_id = $7, \
+                 started_at = $8, url = $9, updated_at = $1, \
+                 cleared_remark = CASE WHEN $2 = 'alarm' THEN NULL ELSE cleared_remark END \
+                 WHERE id = $10",
+            )
+            .bind(now)
+            .bind(status)
+            .bind(a.alarm_level.as_str())
+            .bind(a.alarm_desc.as_deref())
+            .bind(to_json(&a.annotations))
+            .bind(to_json(&a.additional))
+            .bind(integration_id)
+            .bind(a.time)
+            .bind(a.url.as_deref())
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+            out.deduplicated += 1;
+            if old != status {
+                let kind = if a.alarm_status == AlarmStatus::Ok {
+                    out.resolved += 1;
+                    "resolved"
+                } else {
+                    "refired"
+                };
+                event(tx, tenant, &id, now, kind, status, "system", &format!("received from {}", a.alarm_source))
+                    .await?;
+            }
+            id
+        }
+    };
+    if a.alarm_status == AlarmStatus::Alarm
+        && let Some(rule) = rules.iter().find(|r| r.spec.matches(integration_id, a))
+    {
+        forward(tx, tenant, &alarm_id, &fp, a, rule, now, out).await?;
+    }
+    Ok(())
+}
+
+/// The forwarding step (I2): the first enabled matching rule (oldest first)
+/// creates one incident per `(rule, fingerprint)` while that incident is
+/// open; repeats link to it. A new incident with a contingency script gets
+/// an automatic-repair ticket on the alarm's host (I6).
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    alarm_id: &str,
+    fp: &str,
+    a: &NormalizedAlarm,
+    rule: &ForwardingRule,
+    now: i64,
+    out: &mut IngestOutcome,
+) -> Result<()> {
+    let dedup_key = format!("{}:{fp}", rule.id);
+    let open: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM incidents WHERE tenant_id = $1 AND dedup_key = $2 \
+         AND status NOT IN ('completed', 'closed') LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(&dedup_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(incident_id) = open {
+        crate::incident::link_alarm(tx, tenant, &incident_id, alarm_id, now).await?;
+        return Ok(());
+    }
+    let spec: &RuleSpec = &rule.spec;
+    let title = format!("{} on {}", a.alarm_name, a.resource_name.as_deref().unwrap_or("unknown resource"));
+    let description = a.alarm_desc.clone().unwrap_or_else(|| a.alarm_name.clone());
+    let inc = crate::incident::insert_incident(
+        tx,
+        tenant,
+        crate::incident::NewIncident {
+            title,
+            description,
+            level: spec.incident_level,
+            assignee: spec.assignee.clone(),
+            application: spec.application.clone().or_else(|| a.application.clone()),
+            region: a.region.clone(),
+            source: "forwarding_rule".into(),
+            rule_id: Some(rule.id.clone()),
+            dedup_key: Some(dedup_key),
+            created_by: "system".into(),
+        },
+        now,
+        &format!("created by forwarding rule '{}' from alarm '{}'", rule.name, a.alarm_name),
+    )
+    .await?;
+    crate::incident::link_alarm(tx, tenant, &inc.0, alarm_id, now).await?;
+    event(tx, tenant, alarm_id, now, "incident", "alarm", "system", &format!("incident {} created", inc.1)).await?;
+    out.incidents_created.push(inc.0.clone());
+    if let Some(cs) = &spec.contingency_script {
+        let hosts = crate::resource::host_identities(tx, tenant).await?;
+        let target: Vec<&HostIdentity> =
+            hosts.iter().filter(|h| coc_domain::resource::alarm_targets_host(a, h)).collect();
+        let summary;
+        let mut ticket_id = None;
+        if target.is_empty() {
+            summary = "automatic repair skipped: no host matches the alarm's resource".to_string();
+        } else {
+            let req = NewTicket {
+                script_id: cs.script_id.clone(),
+                params: cs.params.clone(),
+                hosts: target.iter().map(|h| h.id.clone()).collect(),
+                run_as: cs.run_as.clone(),
+                timeout_s: cs.timeout_s,
+                batch_policy: coc_domain::ticket::BatchPolicy::None,
+                batches: None,
+                threshold: None,
+                incident_id: Some(inc.0.clone()),
+                created_by: "system".into(),
+            };
+            match crate::ticket::insert_ticket(tx, tenant, &req, now).await {
+                Ok(t) => {
+                    summary = format!(
+                        "automatic repair: script ticket {} started on {}",
+                        t.number,
+                        target.iter().map(|h| h.hostname.as_str()).collect::<Vec<_>>().join(", ")
+                    );
+                    out.tickets_created.push(t.id.clone());
+                    ticket_id = Some(t.id);
+                }
+                Err(e @ (StoreError::Domain(_) | StoreError::NotFound { .. })) => {
+                    summary = format!("automatic repair skipped: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        crate::incident::history(
+            tx,
+            tenant,
+            &inc.0,
+            now,
+            "system",
+            "auto_repair",
+            Some(IncidentStatus::Unaccepted),
+            Some(IncidentStatus::Unaccepted),
+            &summary,
+            ticket_id.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,482 @@
+//! Incidents (I3, ref. 7.1): creation (by forwarding rule, by hand, or
+//! from alarms of one region), the lifecycle actions of figure 7-1 with
+//! optimistic concurrency, history, and linked original alarms.
+
+use coc_domain::incident::{IncidentAction, IncidentLevel, IncidentState, IncidentStatus, apply};
+use coc_domain::error::invalid;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::alarm::Alarm;
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms, paged};
+
+/// An incident.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Incident {
+    /// Record id.
+    pub id: String,
+    /// Human number, e.g. `INC202611220215300120001`.
+    pub number: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// P1..P5.
+    pub level: IncidentLevel,
+    /// Lifecycle state.
+    pub status: IncidentStatus,
+    /// Current owner.
+    pub assignee: String,
+    /// Application.
+    pub application: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// `forwarding_rule`, `manual` or `alarm_conversion`.
+    pub source: String,
+    /// The rule that created it.
+    pub rule_id: Option<String>,
+    /// Creator (`system` for rules).
+    pub created_by: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Last change, Unix ms.
+    pub updated_at: i64,
+}
+
+/// One history entry (ref. 7.1.4): who did what, when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HistoryEntry {
+    /// When, Unix ms.
+    pub at: i64,
+    /// Who (`system` for automatic steps).
+    pub actor: String,
+    /// Action name (`create`, `accept`, …, `auto_repair`, `ticket_result`).
+    pub action: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: Option<String>,
+    /// One-line description.
+    pub summary: String,
+    /// Linked script ticket, for repair entries.
+    pub ticket_id: Option<String>,
+}
+
+/// An incident with its history and original alarms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IncidentDetail {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: Incident,
+    /// History, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Linked original alarms.
+    pub alarms: Vec<Alarm>,
+}
+
+/// Fields of a new incident.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Level.
+    pub level: IncidentLevel,
+    /// Owner.
+    pub assignee: String,
+    /// Application.
+    pub application: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Origin.
+    pub source: String,
+    /// Rule id.
+    pub rule_id: Option<String>,
+    /// Dedup key `rule:fingerprint`.
+    pub dedup_key: Option<String>,
+    /// Creator.
+    pub created_by: String,
+}
+
+/// A manual incident, as posted to `POST /api/v1/incidents`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIncident {
+    /// Title (1..=200 chars).
+    pub title: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Level.
+    pub level: IncidentLevel,
+    /// Owner.
+    pub assignee: String,
+    /// Application.
+    #[serde(default)]
+    pub application: Option<String>,
+    /// Region.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+impl CreateIncident {
+    fn validate(&self) -> Result<()> {
+        let n = self.title.trim().chars().count();
+        if n == 0 || n > 200 {
+            return Err(invalid("title must have 1 to 200 characters").into());
+        }
+        if self.description.chars().count() > 10_000 {
+            return Err(invalid("description is longer than 10000 characters").into());
+        }
+        if self.assignee.trim().is_empty() {
+            return Err(invalid("assignee is required").into());
+        }
+        Ok(())
+    }
+}
+
+/// Filters of the incident list.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    /// Status name.
+    pub status: Option<String>,
+    /// Level `P1`..`P5`.
+    pub level: Option<String>,
+    /// Owner.
+    pub assignee: Option<String>,
+}
+
+const COLS: &str = "id, number, title, description, level, status, assignee, application, region, \
+    source, rule_id, created_by, created_at, updated_at";
+
+fn row(r: &AnyRow) -> Result<Incident> {
+    Ok(Incident {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        level: IncidentLevel::parse(&r.try_get::<String, _>("level")?)?,
+        status: IncidentStatus::parse(&r.try_get::<String, _>("status")?)?,
+        assignee: r.try_get("assignee")?,
+        application: r.try_get("application")?,
+        region: r.try_get("region")?,
+        source: r.try_get("source")?,
+        rule_id: r.try_get("rule_id")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+pub(crate) fn next_seq() -> u32 {
+    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Inserts an incident and its `create` history entry: `(id, number)`.
+pub(crate) async fn insert_incident(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    n: NewIncident,
+    now: i64,
+    summary: &str,
+) -> Result<(String, String)> {
+    let id = coc_domain::id::new_id();
+    let number = coc_domain::id::ticket_number("INC", now, next_seq());
+    sqlx::query(dynsql!(
+        "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
+         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$13,$14)"
+    ))
+    .bind(&id)
+    .bind(&number)
+    .bind(&n.title)
+    .bind(&n.description)
+    .bind(n.level.as_str())
+    .bind(&n.assignee)
+    .bind(n.application.as_deref())
+    .bind(n.region.as_deref())
+    .bind(&n.source)
+    .bind(n.rule_id.as_deref())
+    .bind(&n.created_by)
+    .bind(now)
+    .bind(tenant)
+    .bind(n.dedup_key.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    history(tx, tenant, &id, now, &n.created_by, "create", None, Some(IncidentStatus::Unaccepted), summary, None)
+        .await?;
+    Ok((id, number))
+}
+
+/// Links an alarm to an incident (idempotent).
+pub(crate) async fn link_alarm(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    incident_id: &str,
+    alarm_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_alarms (incident_id, alarm_id, tenant_id, linked_at) VALUES ($1,$2,$3,$4) \
+         ON CONFLICT (incident_id, alarm_id) DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(alarm_id)
+    .bind(tenant)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends a history entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn history(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    incident_id: &str,
+    at: i64,
+    actor: &str,
+    action: &str,
+    from: Option<IncidentStatus>,
+    to: Option<IncidentStatus>,
+    summary: &str,
+    ticket_id: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_history (id, tenant_id, incident_id, at, actor, action, from_status, \
+         to_status, summary, ticket_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+    )
+    .bind(coc_domain::id::new_id())
+    .bind(tenant)
+    .bind(incident_id)
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(from.map(|s| s.as_str()))
+    .bind(to.map(|s| s.as_str()))
+    .bind(summary)
+    .bind(ticket_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates an incident by hand (ref. 7.1.2).
+    /// Errors: `Domain(Validation)`.
+    pub async fn create_incident(&self, tenant: &str, req: &CreateIncident, actor: &str) -> Result<IncidentDetail> {
+        req.validate()?;
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let (id, _) = insert_incident(
+            &mut tx,
+            tenant,
+            NewIncident {
+                title: req.title.trim().to_string(),
+                description: req.description.clone(),
+                level: req.level,
+                assignee: req.assignee.trim().to_string(),
+                application: req.application.clone(),
+                region: req.region.clone(),
+                source: "manual".into(),
+                rule_id: None,
+                dedup_key: None,
+                created_by: actor.to_string(),
+            },
+            now,
+            &format!("created by {actor}"),
+        )
+        .await?;
+        tx.commit().await?;
+        self.get_incident(tenant, &id).await
+    }
+
+    /// Converts alarms to one incident (ref. 7.2.1.2). All alarms must be
+    /// in the same region; the region of the incident is theirs.
+    ///
+    /// Errors: `Domain(Validation)` for mixed regions or no alarms,
+    /// `NotFound` for an unknown alarm id.
+    pub async fn convert_alarms(
+        &self,
+        tenant: &str,
+        alarm_ids: &[String],
+        req: &CreateIncident,
+        actor: &str,
+    ) -> Result<IncidentDetail> {
+        req.validate()?;
+        if alarm_ids.is_empty() || alarm_ids.len() > 1000 {
+            return Err(invalid("give 1 to 1000 alarm ids").into());
+        }
+        let mut regions = std::collections::BTreeSet::new();
+        for id in alarm_ids {
+            regions.insert(self.get_alarm(tenant, id).await?.region);
+        }
+        if regions.len() > 1 {
+            return Err(invalid("only alarms of the same region can be converted to one incident").into());
+        }
+        let region = regions.into_iter().next().flatten();
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let (id, number) = insert_incident(
+            &mut tx,
+            tenant,
+            NewIncident {
+                title: req.title.trim().to_string(),
+                description: req.description.clone(),
+                level: req.level,
+                assignee: req.assignee.trim().to_string(),
+                application: req.application.clone(),
+                region: region.or_else(|| req.region.clone()),
+                source: "alarm_conversion".into(),
+                rule_id: None,
+                dedup_key: None,
+                created_by: actor.to_string(),
+            },
+            now,
+            &format!("converted from {} alarm(s) by {actor}", alarm_ids.len()),
+        )
+        .await?;
+        for a in alarm_ids {
+            link_alarm(&mut tx, tenant, &id, a, now).await?;
+            crate::alarm::event(&mut tx, tenant, a, now, "incident", "alarm", actor, &format!("converted to incident {number}"))
+                .await?;
+        }
+        tx.commit().await?;
+        self.get_incident(tenant, &id).await
+    }
+
+    /// Applies a lifecycle action (figure 7-1) as `actor`.
+    ///
+    /// Errors: `NotFound`; `Domain(InvalidTransition)` when the action is
+    /// not allowed in the current status; `Domain(Validation)` for bad text;
+    /// `Conflict` when the incident changed concurrently (retry).
+    pub async fn incident_action(
+        &self,
+        tenant: &str,
+        id: &str,
+        action: &IncidentAction,
+        actor: &str,
+    ) -> Result<IncidentDetail> {
+        let cur = self.get_incident_row(tenant, id).await?;
+        let state = IncidentState {
+            status: cur.status,
+            level: cur.level,
+            assignee: cur.assignee.clone(),
+            title: cur.title.clone(),
+            description: cur.description.clone(),
+        };
+        let (next, summary) = apply(&state, action)?;
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE incidents SET status = $1, level = $2, assignee = $3, title = $4, description = $5, \
+             updated_at = $6 WHERE tenant_id = $7 AND id = $8 AND status = $9 AND updated_at = $10",
+        )
+        .bind(next.status.as_str())
+        .bind(next.level.as_str())
+        .bind(&next.assignee)
+        .bind(&next.title)
+        .bind(&next.description)
+        .bind(now.max(cur.updated_at + 1))
+        .bind(tenant)
+        .bind(id)
+        .bind(cur.status.as_str())
+        .bind(cur.updated_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict("the incident was changed meanwhile; reload and retry".into()));
+        }
+        history(&mut tx, tenant, id, now, actor, action.name(), Some(cur.status), Some(next.status), &summary, None)
+            .await?;
+        tx.commit().await?;
+        self.get_incident(tenant, id).await
+    }
+
+    async fn get_incident_row(&self, tenant: &str, id: &str) -> Result<Incident> {
+        let r = sqlx::query(dynsql!("SELECT {COLS} FROM incidents WHERE tenant_id = $1 AND (id = $2 OR number = $2)"))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("incident", id))
+    }
+
+    /// One incident (by id or number) with history and alarms.
+    /// Errors: `NotFound`.
+    pub async fn get_incident(&self, tenant: &str, id: &str) -> Result<IncidentDetail> {
+        let incident = self.get_incident_row(tenant, id).await?;
+        let rows = sqlx::query(
+            "SELECT at, actor, action, from_status, to_status, summary, ticket_id FROM incident_history \
+             WHERE tenant_id = $1 AND incident_id = $2 ORDER BY at, id",
+        )
+        .bind(tenant)
+        .bind(&incident.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let history = rows
+            .iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    from_status: r.try_get("from_status")?,
+                    to_status: r.try_get("to_status")?,
+                    summary: r.try_get("summary")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT alarm_id FROM incident_alarms WHERE tenant_id = $1 AND incident_id = $2 ORDER BY linked_at",
+        )
+        .bind(tenant)
+        .bind(&incident.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut alarms = Vec::with_capacity(ids.len());
+        for a in ids {
+            alarms.push(self.get_alarm(tenant, &a).await?);
+        }
+        Ok(IncidentDetail { incident, history, alarms })
+    }
+
+    /// Incidents, newest first, keyset-paged.
+    pub async fn list_incidents(&self, tenant: &str, f: &IncidentFilter, page: &Page) -> Result<Paged<Incident>> {
+        let mut w = Filter::new(tenant);
+        if let Some(s) = &f.status {
+            w.push("status = ?", Arg::S(s.clone()));
+        }
+        if let Some(s) = &f.level {
+            w.push("level = ?", Arg::S(s.to_ascii_uppercase()));
+        }
+        if let Some(s) = &f.assignee {
+            w.push("assignee = ?", Arg::S(s.clone()));
+        }
+        if let Some(c) = &page.cursor {
+            w.push("id < ?", Arg::S(c.clone()));
+        }
+        let limit = page.limit();
+        let sql = format!("SELECT {COLS} FROM incidents{} ORDER BY id DESC LIMIT {}", w.sql, limit + 1);
+        let rows = w.query(sql).fetch_all(&self.pool).await?;
+        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |i| i.id.clone()))
+    }
+
+    /// Writes a history entry for a ticket that finished (automatic repair
+    /// outcome, I6).
+    pub async fn record_ticket_outcome(&self, tenant: &str, incident_id: &str, ticket_id: &str, summary: &str) -> Result<()> {
+        let cur = self.get_incident_row(tenant, incident_id).await?;
+        let mut tx = self.begin().await?;
+        history(&mut tx, tenant, incident_id, now_ms(), "system", "ticket_result", Some(cur.status), Some(cur.status), summary, Some(ticket_id))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! Integrations (M1, ref. 7.5): monitoring sources with their own access
+//! key. Only a SHA-256 hash of the key is stored; the key itself is shown
+//! once, when created or rotated.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use coc_domain::error::invalid;
+
+/// Integration types accepted by `POST /api/v1/integrations`.
+pub const TYPES: &[&str] = &["alertmanager", "generic"];
+
+/// An integration as returned by the API (never with its key hash).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Integration {
+    /// Record id.
+    pub id: String,
+    /// Display name (unique per tenant).
+    pub name: String,
+    /// `alertmanager` (Prometheus and Alertmanager) or `generic`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Disabled integrations refuse alarms with 403.
+    pub enabled: bool,
+    /// Last 4 characters of the key, to tell keys apart.
+    pub key_hint: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Last change, Unix ms.
+    pub updated_at: i64,
+}
+
+/// An integration together with its freshly generated key (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationWithKey {
+    /// The integration.
+    #[serde(flatten)]
+    pub integration: Integration,
+    /// The access key: the path segment of `/ingest/<key>/…`.
+    pub key: String,
+}
+
+/// SHA-256 hex of an integration key, the form stored and looked up.
+pub fn hash_key(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))
+}
+
+fn row(r: &AnyRow) -> Result<Integration> {
+    Ok(Integration {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("type")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        key_hint: r.try_get("key_hint")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const COLS: &str = "id, name, type, enabled, key_hint, created_at, updated_at";
+
+impl Store {
+    /// Creates an integration with a new random key (`key` is 32 random
+    /// bytes, hex). The name must be 1..=64 characters and unique.
+    ///
+    /// Errors: `Domain(Validation)` for a bad name or type, `Conflict` for a
+    /// duplicate name.
+    pub async fn create_integration(
+        &self,
+        tenant: &str,
+        name: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<IntegrationWithKey> {
+        let n = name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(invalid("integration name must have 1 to 64 characters").into());
+        }
+        if !TYPES.contains(&kind) {
+            return Err(invalid(format!(
+                "unknown integration type '{kind}': expected one of {}",
+                TYPES.join(", ")
+            ))
+            .into());
+        }
+        let id = coc_domain::id::new_id();
+        let now = now_ms();
+        let hint = key[key.len().saturating_sub(4)..].to_string();
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO integrations (id, tenant_id, name, type, key_hash, key_hint, enabled, \
+             created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,1,$7,$7)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(name.trim())
+        .bind(kind)
+        .bind(hash_key(key))
+        .bind(&hint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = r {
+            return Err(if is_unique_violation(&e) {
+                StoreError::Conflict(format!("an integration named '{}' already exists", name.trim()))
+            } else {
+                e.into()
+            });
+        }
+        tx.commit().await?;
+        Ok(IntegrationWithKey {
+            integration: Integration {
+                id,
+                name: name.trim().to_string(),
+                kind: kind.to_string(),
+                enabled: true,
+                key_hint: hint,
+                created_at: now,
+                updated_at: now,
+            },
+            key: key.to_string(),
+        })
+    }
+
+    /// All integrations of a tenant, newest first.
+    pub async fn list_integrations(&self, tenant: &str) -> Result<Vec<Integration>> {
+        let rows = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM integrations WHERE tenant_id = $1 ORDER BY id DESC"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// One integration. Errors: `NotFound`.
+    pub async fn get_integration(&self, tenant: &str, id: &str) -> Result<Integration> {
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM integrations WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("integration", id))
+    }
+
+    /// Looks an integration up by its key (any tenant): `(tenant, integration)`.
+    /// `None` when no integration has this key.
+    pub async fn integration_by_key(&self, key: &str) -> Result<Option<(String, Integration)>> {
+        let r = sqlx::query(dynsql!(
+            "SELECT tenant_id, {COLS} FROM integrations WHERE key_hash = $1"
+        ))
+        .bind(hash_key(key))
+        .fetch_optional(&self.pool)
+        .await?;
+        match r {
+            None => Ok(None),
+            Some(r) => Ok(Some((r.try_get("tenant_id")?, row(&r)?))),
+        }
+    }
+
+    /// Enables or disables an integration. Errors: `NotFound`.
+    pub async fn set_integration_enabled(&self, tenant: &str, id: &str, enabled: bool) -> Result<Integration> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+            .bind(i64::from(enabled))
+            .bind(now_ms())
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("integration", id));
+        }
+        tx.commit().await?;
+        self.get_integration(tenant, id).await
+    }
+
+    /// Replaces an integration's key; the old key stops working at once.
+    /// Errors: `NotFound`.
+    pub async fn rotate_integration_key(&self, tenant: &str, id: &str, key: &str) -> Result<IntegrationWithKey> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE integrations SET key_hash = $1, key_hint = $2, updated_at = $3 \
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(hash_key(key))
+        .bind(&key[key.len().saturating_sub(4)..])
+        .bind(now_ms())
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("integration", id));
+        }
+        tx.commit().await?;
+        Ok(IntegrationWithKey { integration: self.get_integration(tenant, id).await?, key: key.to_string() })
+    }
+}

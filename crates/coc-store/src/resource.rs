@@ -1,0 +1,184 @@
+//! Resources (R1, hosts only so far): hosts registered by their agents,
+//! with facts and heartbeats; agent status is derived from heartbeat age.
+
+use coc_domain::resource::{AgentStatus, HostIdentity, agent_status};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Result, Store, StoreError, now_ms};
+
+/// Facts an agent reports about its host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostFacts {
+    /// The agent's stable id (kept in its state directory).
+    pub agent_id: String,
+    /// Host name.
+    pub hostname: String,
+    /// IP addresses (v4 and v6, without loopback unless nothing else).
+    pub ips: Vec<String>,
+    /// OS name and version.
+    pub os: String,
+    /// CPU architecture.
+    pub arch: String,
+    /// Logical CPUs.
+    pub cpu_cores: i64,
+    /// Total memory, bytes.
+    pub memory_bytes: i64,
+    /// Agent version.
+    pub agent_version: String,
+}
+
+/// A host in the resource list (`GET /api/v1/resources`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Host {
+    /// Resource id.
+    pub id: String,
+    /// Always `host` for now.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Reported facts.
+    #[serde(flatten)]
+    pub facts: HostFacts,
+    /// running / abnormal / offline, from heartbeat age.
+    pub agent_status: AgentStatus,
+    /// Last heartbeat, Unix ms.
+    pub last_heartbeat: Option<i64>,
+    /// First registration, Unix ms.
+    pub created_at: i64,
+}
+
+const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, \
+    last_heartbeat, created_at";
+
+fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
+    let ips: String = r.try_get("ips")?;
+    let last: Option<i64> = r.try_get("last_heartbeat")?;
+    Ok(Host {
+        id: r.try_get("id")?,
+        kind: "host".into(),
+        facts: HostFacts {
+            agent_id: r.try_get("agent_id")?,
+            hostname: r.try_get("hostname")?,
+            ips: serde_json::from_str(&ips).unwrap_or_default(),
+            os: r.try_get("os")?,
+            arch: r.try_get("arch")?,
+            cpu_cores: r.try_get("cpu_cores")?,
+            memory_bytes: r.try_get("memory_bytes")?,
+            agent_version: r.try_get("agent_version")?,
+        },
+        agent_status: agent_status(last, now, interval_ms),
+        last_heartbeat: last,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) async fn host_identities(tx: &mut Transaction<'static, Any>, tenant: &str) -> Result<Vec<HostIdentity>> {
+    let rows = sqlx::query("SELECT id, hostname, ips FROM hosts WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let ips: String = r.try_get("ips")?;
+            Ok(HostIdentity {
+                id: r.try_get("id")?,
+                hostname: r.try_get("hostname")?,
+                ips: serde_json::from_str(&ips).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+impl Store {
+    /// Registers or refreshes the host of an agent; returns its resource id.
+    /// Also counts as a heartbeat.
+    pub async fn upsert_host(&self, tenant: &str, f: &HostFacts) -> Result<String> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND agent_id = $2")
+                .bind(tenant)
+                .bind(&f.agent_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let ips = serde_json::to_string(&f.ips).unwrap_or_else(|_| "[]".into());
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
+                     agent_version=$7, last_heartbeat=$8, updated_at=$8 WHERE id=$9",
+                )
+                .bind(&f.hostname)
+                .bind(&ips)
+                .bind(&f.os)
+                .bind(&f.arch)
+                .bind(f.cpu_cores)
+                .bind(f.memory_bytes)
+                .bind(&f.agent_version)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                let id = coc_domain::id::new_id();
+                sqlx::query(
+                    "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
+                     agent_version, last_heartbeat, created_at, updated_at) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11,$11)",
+                )
+                .bind(&id)
+                .bind(tenant)
+                .bind(&f.agent_id)
+                .bind(&f.hostname)
+                .bind(&ips)
+                .bind(&f.os)
+                .bind(&f.arch)
+                .bind(f.cpu_cores)
+                .bind(f.memory_bytes)
+                .bind(&f.agent_version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records a heartbeat of a host.
+    pub async fn heartbeat(&self, host_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE hosts SET last_heartbeat = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(host_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// All hosts with their agent status; `interval_ms` is the heartbeat
+    /// interval agents use.
+    pub async fn list_hosts(&self, tenant: &str, interval_ms: i64) -> Result<Vec<Host>> {
+        let rows = sqlx::query(dynsql!("SELECT {COLS} FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id"))
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        let now = now_ms();
+        rows.iter().map(|r| row(r, now, interval_ms)).collect()
+    }
+
+    /// One host. Errors: `NotFound`.
+    pub async fn get_host(&self, tenant: &str, id: &str, interval_ms: i64) -> Result<Host> {
+        let r = sqlx::query(dynsql!("SELECT {COLS} FROM hosts WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(|r| row(r, now_ms(), interval_ms)).transpose()?.ok_or_else(|| StoreError::not_found("host", id))
+    }
+}

@@ -1,0 +1,183 @@
+//! Forwarding rules (I2, ref. 7.4.2): create, modify, copy, enable,
+//! disable, delete. The spec is stored as JSON and validated by
+//! [`RuleSpec::validate`] before every write.
+
+use coc_domain::rule::RuleSpec;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+
+/// A stored forwarding rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ForwardingRule {
+    /// Record id.
+    pub id: String,
+    /// Name (unique per tenant).
+    pub name: String,
+    /// Disabled rules trigger nothing.
+    pub enabled: bool,
+    /// Conditions, level, assignee, contingency script.
+    #[serde(flatten)]
+    pub spec: RuleSpec,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Last change, Unix ms.
+    pub updated_at: i64,
+}
+
+fn row(r: &AnyRow) -> Result<ForwardingRule> {
+    let spec: String = r.try_get("spec")?;
+    let spec: RuleSpec = serde_json::from_str(&spec)
+        .map_err(|e| StoreError::Conflict(format!("stored rule spec is unreadable: {e}")))?;
+    Ok(ForwardingRule {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        spec,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const COLS: &str = "id, name, enabled, spec, created_at, updated_at";
+
+pub(crate) async fn enabled_rules(tx: &mut Transaction<'static, Any>, tenant: &str) -> Result<Vec<ForwardingRule>> {
+    let rows = sqlx::query(dynsql!(
+        "SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 AND enabled = 1 ORDER BY id"
+    ))
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(row).collect()
+}
+
+fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("a forwarding rule named '{name}' already exists"))
+        } else {
+            e.into()
+        }
+    }
+}
+
+impl Store {
+    /// Creates an enabled rule. Errors: `Domain(Validation)`, `Conflict`
+    /// (name taken), `NotFound` (contingency script unknown).
+    pub async fn create_rule(&self, tenant: &str, spec: &RuleSpec) -> Result<ForwardingRule> {
+        spec.validate()?;
+        if let Some(cs) = &spec.contingency_script {
+            self.get_script(tenant, &cs.script_id).await?;
+        }
+        let id = coc_domain::id::new_id();
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO forwarding_rules (id, tenant_id, name, enabled, spec, created_at, updated_at) \
+             VALUES ($1,$2,$3,1,$4,$5,$5)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(spec.name.trim())
+        .bind(serde_json::to_string(spec).unwrap_or_default())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(dup(spec.name.trim()))?;
+        tx.commit().await?;
+        self.get_rule(tenant, &id).await
+    }
+
+    /// Replaces a rule's spec (its enabled state is kept).
+    /// Errors: as [`Store::create_rule`], plus `NotFound`.
+    pub async fn update_rule(&self, tenant: &str, id: &str, spec: &RuleSpec) -> Result<ForwardingRule> {
+        spec.validate()?;
+        if let Some(cs) = &spec.contingency_script {
+            self.get_script(tenant, &cs.script_id).await?;
+        }
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE forwarding_rules SET name = $1, spec = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(spec.name.trim())
+        .bind(serde_json::to_string(spec).unwrap_or_default())
+        .bind(now_ms())
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(dup(spec.name.trim()))?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("forwarding rule", id));
+        }
+        tx.commit().await?;
+        self.get_rule(tenant, id).await
+    }
+
+    /// Copies a rule under `new_name` (ref. 7.4.2 "Copy"); the copy starts
+    /// disabled so it cannot double-trigger before it is edited.
+    /// Errors: `NotFound`, `Conflict`, `Domain(Validation)`.
+    pub async fn copy_rule(&self, tenant: &str, id: &str, new_name: &str) -> Result<ForwardingRule> {
+        let src = self.get_rule(tenant, id).await?;
+        let mut spec = src.spec.clone();
+        spec.name = new_name.to_string();
+        let copy = self.create_rule(tenant, &spec).await?;
+        self.set_rule_enabled(tenant, &copy.id, false).await
+    }
+
+    /// Enables or disables a rule. Errors: `NotFound`.
+    pub async fn set_rule_enabled(&self, tenant: &str, id: &str, enabled: bool) -> Result<ForwardingRule> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE forwarding_rules SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+            .bind(i64::from(enabled))
+            .bind(now_ms())
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("forwarding rule", id));
+        }
+        tx.commit().await?;
+        self.get_rule(tenant, id).await
+    }
+
+    /// Deletes a rule; incidents it created stay. Errors: `NotFound`.
+    pub async fn delete_rule(&self, tenant: &str, id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("DELETE FROM forwarding_rules WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("forwarding rule", id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One rule. Errors: `NotFound`.
+    pub async fn get_rule(&self, tenant: &str, id: &str) -> Result<ForwardingRule> {
+        let r = sqlx::query(dynsql!("SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("forwarding rule", id))
+    }
+
+    /// All rules, oldest first (the order in which they are tried).
+    pub async fn list_rules(&self, tenant: &str) -> Result<Vec<ForwardingRule>> {
+        let rows = sqlx::query(dynsql!("SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 ORDER BY id"))
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row).collect()
+    }
+}
