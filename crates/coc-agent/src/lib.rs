@@ -1,1 +1,294 @@
-//! stub
+//! # coc-agent — the COC host agent ("UniAgent", R3)
+//!
+//! Runs on every managed host and dials out to the server's gateway
+//! (`/api/v1/agent/connect`, WebSocket); it never listens. On each
+//! connection it says `hello` with its host facts, then sends heartbeats,
+//! runs the scripts it is sent ([`exec`]), streams their output, and reports
+//! each result until the server acknowledges it — results of tasks that
+//! finished while the server was unreachable are delivered after reconnect.
+//!
+//! A dispatch's task id is its idempotency key: an `exec` for a task the
+//! agent is running, or finished recently, is not run again.
+//!
+//! Reconnects use a capped, jittered exponential backoff
+//! ([`backoff_delay`]).
+
+pub mod exec;
+pub mod facts;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coc_proto::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Agent settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Server base URL, `http://host:port` (or `https://`).
+    pub server: String,
+    /// Enrollment or admin token.
+    pub token: String,
+    /// Where the agent keeps its id.
+    pub state_dir: PathBuf,
+    /// Dev mode: run every script as the agent's own user.
+    pub run_as_self: bool,
+}
+
+/// First reconnect delay, ms.
+pub const BACKOFF_BASE_MS: u64 = 500;
+/// Longest reconnect delay, ms.
+pub const BACKOFF_CAP_MS: u64 = 30_000;
+/// Recently finished task ids remembered for idempotency.
+const RECENT: usize = 10_000;
+
+/// Delay before reconnect attempt `attempt` (0-based): exponential from
+/// [`BACKOFF_BASE_MS`], capped at [`BACKOFF_CAP_MS`], with "equal jitter"
+/// (a uniform pick in the upper half), so a fleet does not reconnect in
+/// lockstep after a server restart.
+pub fn backoff_delay(attempt: u32) -> Duration {
+    let exp = BACKOFF_BASE_MS.saturating_mul(1u64 << attempt.min(16)).min(BACKOFF_CAP_MS);
+    let half = exp / 2;
+    Duration::from_millis(half + rand::random_range(0..=half))
+}
+
+/// Reads the agent id from `<state_dir>/agent_id`, creating it (random
+/// 128-bit hex) on first start.
+///
+/// Errors: the state directory cannot be created or written.
+pub fn agent_id(state_dir: &std::path::Path) -> std::io::Result<String> {
+    std::fs::create_dir_all(state_dir)?;
+    let p = state_dir.join("agent_id");
+    if let Ok(s) = std::fs::read_to_string(&p) {
+        let s = s.trim().to_string();
+        if !s.is_empty() {
+            return Ok(s);
+        }
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    std::fs::write(&p, &id)?;
+    Ok(id)
+}
+
+#[derive(Default)]
+struct Shared {
+    running: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    unacked: Mutex<BTreeMap<String, AgentMessage>>,
+    recent: Mutex<(VecDeque<String>, HashSet<String>)>,
+}
+
+impl Shared {
+    fn known(&self, id: &str) -> bool {
+        self.running.lock().unwrap().contains_key(id)
+            || self.unacked.lock().unwrap().contains_key(id)
+            || self.recent.lock().unwrap().1.contains(id)
+    }
+    fn remember(&self, id: &str) {
+        let mut r = self.recent.lock().unwrap();
+        if r.1.insert(id.to_string()) {
+            r.0.push_back(id.to_string());
+            if r.0.len() > RECENT
+                && let Some(old) = r.0.pop_front()
+            {
+                r.1.remove(&old);
+            }
+        }
+    }
+}
+
+/// Runs the agent forever: connect, serve, reconnect with backoff.
+///
+/// Errors: only when the state directory is unusable.
+pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
+    let id = agent_id(&cfg.state_dir)?;
+    let shared = Arc::new(Shared::default());
+    let (events_tx, mut events_rx) = mpsc::channel::<AgentMessage>(4096);
+    let mut attempt = 0u32;
+    loop {
+        match session(&cfg, &id, &shared, &events_tx, &mut events_rx, &mut attempt).await {
+            Ok(()) => tracing::info!("connection closed by server"),
+            Err(e) => tracing::warn!(error = %e, "connection failed"),
+        }
+        let d = backoff_delay(attempt);
+        attempt = attempt.saturating_add(1);
+        tracing::info!(delay_ms = d.as_millis() as u64, "reconnecting");
+        // Output produced while disconnected is dropped; results wait in `unacked`.
+        let sleep = tokio::time::sleep(d);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                ev = events_rx.recv() => { if ev.is_none() { break; } }
+            }
+        }
+    }
+}
+
+fn ws_url(server: &str) -> String {
+    let base = server.trim_end_matches('/');
+    let base = if let Some(r) = base.strip_prefix("https://") {
+        format!("wss://{r}")
+    } else if let Some(r) = base.strip_prefix("http://") {
+        format!("ws://{r}")
+    } else {
+        base.to_string()
+    };
+    format!("{base}/api/v1/agent/connect")
+}
+
+type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+
+async fn session(
+    cfg: &AgentConfig,
+    id: &str,
+    shared: &Arc<Shared>,
+    events_tx: &mpsc::Sender<AgentMessage>,
+    events_rx: &mut mpsc::Receiver<AgentMessage>,
+    attempt: &mut u32,
+) -> Result<(), BoxErr> {
+    let mut req = ws_url(&cfg.server).into_client_request()?;
+    req.headers_mut().insert("authorization", format!("Bearer {}", cfg.token).parse()?);
+    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let (mut tx, mut rx) = ws.split();
+    let send = |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
+    let facts = facts::collect(id);
+    tx.send(send(&AgentMessage::Hello { version: PROTOCOL_VERSION, facts })).await?;
+    let interval = match rx.next().await {
+        Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(&t)? {
+            ServerMessage::Welcome { host_id, heartbeat_interval_ms } => {
+                tracing::info!(%host_id, "connected");
+                heartbeat_interval_ms.max(100)
+            }
+            ServerMessage::Refused { reason } => return Err(format!("refused: {reason}").into()),
+            other => return Err(format!("unexpected first message {other:?}").into()),
+        },
+        other => return Err(format!("no welcome: {other:?}").into()),
+    };
+    *attempt = 0;
+    let pending: Vec<AgentMessage> = shared.unacked.lock().unwrap().values().cloned().collect();
+    for m in &pending {
+        tx.send(send(m)).await?;
+    }
+    let mut hb = tokio::time::interval(Duration::from_millis(interval));
+    loop {
+        tokio::select! {
+            _ = hb.tick() => {
+                let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                tx.send(send(&AgentMessage::Heartbeat { at_ms })).await?;
+            }
+            ev = events_rx.recv() => {
+                if let Some(m) = ev { tx.send(send(&m)).await?; }
+            }
+            msg = rx.next() => {
+                let msg = match msg { None => return Ok(()), Some(m) => m? };
+                let text = match msg {
+                    Message::Text(t) => t,
+                    Message::Close(_) => return Ok(()),
+                    _ => continue,
+                };
+                let m: ServerMessage = match serde_json::from_str(&text) {
+                    Ok(m) => m,
+                    Err(e) => { tracing::warn!(error = %e, "unreadable server message"); continue; }
+                };
+                handle(cfg, shared, events_tx, m, &mut tx, &send).await?;
+            }
+        }
+    }
+}
+
+async fn handle<S>(
+    cfg: &AgentConfig,
+    shared: &Arc<Shared>,
+    events_tx: &mpsc::Sender<AgentMessage>,
+    m: ServerMessage,
+    tx: &mut S,
+    send: &impl Fn(&AgentMessage) -> Message,
+) -> Result<(), BoxErr>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    match m {
+        ServerMessage::Exec { task_id, script_type, content, env, run_as, timeout_s } => {
+            if shared.known(&task_id) {
+                // Idempotent dispatch: re-send a stored result, never re-run.
+                let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
+                if let Some(r) = stored {
+                    tx.send(send(&r)).await?;
+                }
+                return Ok(());
+            }
+            let (cancel_tx, cancel_rx) = oneshot::channel();
+            shared.running.lock().unwrap().insert(task_id.clone(), cancel_tx);
+            let shared = shared.clone();
+            let events = events_tx.clone();
+            let run_as_self = cfg.run_as_self;
+            tokio::spawn(async move {
+                let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
+                let fwd_events = events.clone();
+                let tid = task_id.clone();
+                let fwd = tokio::spawn(async move {
+                    let mut seq = 0u64;
+                    while let Some(data) = out_rx.recv().await {
+                        let _ = fwd_events.try_send(AgentMessage::Output { task_id: tid.clone(), seq, data });
+                        seq += 1;
+                    }
+                });
+                let req = exec::ExecRequest { task_id: task_id.clone(), script_type, content, env, run_as, timeout_s };
+                let r = exec::run(req, out_tx, cancel_rx, run_as_self).await;
+                let _ = fwd.await;
+                let msg = AgentMessage::Result { task_id: task_id.clone(), outcome: r.outcome, exit_code: r.exit_code, error: r.error };
+                shared.unacked.lock().unwrap().insert(task_id.clone(), msg.clone());
+                shared.running.lock().unwrap().remove(&task_id);
+                shared.remember(&task_id);
+                let _ = events.send(msg).await;
+            });
+        }
+        ServerMessage::Cancel { task_id } => {
+            if let Some(c) = shared.running.lock().unwrap().remove(&task_id) {
+                let _ = c.send(());
+            }
+        }
+        ServerMessage::Ack { task_id } => {
+            shared.unacked.lock().unwrap().remove(&task_id);
+        }
+        ServerMessage::Welcome { .. } | ServerMessage::Refused { .. } => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        for a in 0..40 {
+            let d = backoff_delay(a).as_millis() as u64;
+            let exp = (BACKOFF_BASE_MS << a.min(16)).min(BACKOFF_CAP_MS);
+            assert!(d >= exp / 2 && d <= exp, "attempt {a}: {d}");
+        }
+        let distinct: HashSet<u128> = (0..20).map(|_| backoff_delay(10).as_millis()).collect();
+        assert!(distinct.len() > 1, "no jitter");
+    }
+
+    #[test]
+    fn ws_url_forms() {
+        assert_eq!(ws_url("http://127.0.0.1:8080/"), "ws://127.0.0.1:8080/api/v1/agent/connect");
+        assert_eq!(ws_url("https://coc.example"), "wss://coc.example/api/v1/agent/connect");
+    }
+
+    #[test]
+    fn agent_id_is_stable() {
+        let d = std::env::temp_dir().join(format!("coc-agent-test-{}", rand::random::<u64>()));
+        let a = agent_id(&d).unwrap();
+        assert_eq!(a, agent_id(&d).unwrap());
+        assert_eq!(a.len(), 32);
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

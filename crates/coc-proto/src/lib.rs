@@ -1,1 +1,151 @@
-//! stub
+//! # coc-proto — messages between the COC server and its agents
+//!
+//! The agent dials `GET /api/v1/agent/connect` (WebSocket) with
+//! `Authorization: Bearer <token>` and exchanges JSON text frames, one
+//! message per frame, tagged by `type`. [`PROTOCOL_VERSION`] is sent in
+//! [`AgentMessage::Hello`]; the server refuses versions it does not speak.
+//!
+//! Flow: `hello` → `welcome`; then `heartbeat` every
+//! `heartbeat_interval_ms`; the server sends `exec` (a host task) and
+//! `cancel`; the agent streams `output` and ends each task with one
+//! `result`, which it re-sends after a reconnect until the server answers
+//! `ack`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this protocol.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Host facts reported in `hello` (ref. 3.1, R1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    /// Stable agent id, kept in the agent's state directory.
+    pub agent_id: String,
+    /// Host name.
+    pub hostname: String,
+    /// Non-loopback IP addresses (loopback only if there is nothing else).
+    pub ips: Vec<String>,
+    /// OS name and version.
+    pub os: String,
+    /// CPU architecture (`x86_64`, `aarch64`).
+    pub arch: String,
+    /// Logical CPUs.
+    pub cpu_cores: u32,
+    /// Total memory, bytes.
+    pub memory_bytes: u64,
+    /// Agent version.
+    pub agent_version: String,
+}
+
+/// How a task ended on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecOutcome {
+    /// Exit code 0.
+    Success,
+    /// Non-zero exit code or killed by a signal.
+    Failed,
+    /// Killed after its timeout.
+    Timeout,
+    /// Killed on the server's `cancel`.
+    Cancelled,
+    /// Could not start (interpreter missing, user unknown, …).
+    Error,
+}
+
+/// Agent → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMessage {
+    /// First message on every connection.
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the agent.
+        version: u32,
+        /// Host facts.
+        facts: Facts,
+    },
+    /// Liveness, every `heartbeat_interval_ms`.
+    Heartbeat {
+        /// Agent clock, Unix ms.
+        at_ms: i64,
+    },
+    /// A piece of a task's combined stdout/stderr.
+    Output {
+        /// Task id from `exec`.
+        task_id: String,
+        /// Chunk number, from 0.
+        seq: u64,
+        /// Text (lossy UTF-8).
+        data: String,
+    },
+    /// A task's end; re-sent until acknowledged.
+    Result {
+        /// Task id from `exec`.
+        task_id: String,
+        /// Outcome.
+        outcome: ExecOutcome,
+        /// Exit code when the process exited normally.
+        exit_code: Option<i32>,
+        /// Why, for timeout/cancel/error.
+        error: Option<String>,
+    },
+}
+
+/// Server → agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Answer to `hello`.
+    Welcome {
+        /// The host's resource id.
+        host_id: String,
+        /// How often to send heartbeats, ms.
+        heartbeat_interval_ms: u64,
+    },
+    /// Refusal (bad version); the server closes the connection after it.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+    /// Run a script. `task_id` is the idempotency key: an agent that has
+    /// already run or is running this id does not start it again.
+    Exec {
+        /// Task id.
+        task_id: String,
+        /// `shell`, `python` or `bat`.
+        script_type: String,
+        /// Script text.
+        content: String,
+        /// Parameters, passed as environment variables.
+        env: BTreeMap<String, String>,
+        /// User to run as.
+        run_as: String,
+        /// Kill after this many seconds.
+        timeout_s: u64,
+    },
+    /// Stop a running task (its process group is killed).
+    Cancel {
+        /// Task id.
+        task_id: String,
+    },
+    /// The result of `task_id` is stored; the agent may forget it.
+    Ack {
+        /// Task id.
+        task_id: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shape_is_tagged() {
+        let m = ServerMessage::Cancel { task_id: "t".into() };
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"cancel","task_id":"t"}"#);
+        let a: AgentMessage = serde_json::from_str(r#"{"type":"heartbeat","at_ms":5}"#).unwrap();
+        assert_eq!(a, AgentMessage::Heartbeat { at_ms: 5 });
+    }
+}
