@@ -1,1 +1,218 @@
-//! stub
+//! # coc-server — the COC control plane
+//!
+//! One axum application: the REST API under `/api/v1` ([`api`]), alarm
+//! ingest under `/ingest/<key>/…` ([`ingest`]), the agent gateway
+//! ([`gateway`]), and background workers ([`workers`]). [`start`] binds a
+//! listener and runs all of it until the returned [`Running`] is shut down.
+//!
+//! Access control in this version is one admin token (`Authorization:
+//! Bearer <token>`) checked by one middleware for every `/api/v1` route;
+//! agents may also use the separate agent enrollment token on the gateway.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod gateway;
+pub mod ingest;
+pub mod workers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use coc_store::Store;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+pub use error::{ApiError, ApiResult};
+
+/// Largest API request body, bytes (1 MiB).
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+/// Largest ingest request body, bytes (16 MiB; Prometheus batches ≤ 256 alerts).
+pub const INGEST_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks one).
+    pub listen: SocketAddr,
+    /// The admin API token.
+    pub admin_token: String,
+    /// The agent enrollment token.
+    pub agent_token: String,
+    /// Agent heartbeat interval, ms (default 5000).
+    pub heartbeat_ms: u64,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("admin_token", &"***")
+            .field("agent_token", &"***")
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .finish()
+    }
+}
+
+/// A live event for SSE subscribers: output of a task, or its end.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveEvent {
+    /// Ticket id.
+    pub ticket_id: String,
+    /// Task id.
+    pub task_id: String,
+    /// Output chunk, if any.
+    pub data: Option<String>,
+    /// The task finished.
+    pub done: bool,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    admin_hash: Arc<[u8; 32]>,
+    agent_hash: Arc<[u8; 32]>,
+    /// Connected agents.
+    pub agents: Arc<gateway::Agents>,
+    /// Live output fan-out.
+    pub live: broadcast::Sender<LiveEvent>,
+    /// Heartbeat interval, ms.
+    pub heartbeat_ms: u64,
+}
+
+fn hash(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+/// Constant-time equality of two digests.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn bearer(req_headers: &axum::http::HeaderMap) -> Option<&str> {
+    req_headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl AppState {
+    /// Builds the state from a store and a config.
+    pub fn new(store: Store, cfg: &ServerConfig) -> Self {
+        let (live, _) = broadcast::channel(4096);
+        AppState {
+            store,
+            admin_hash: Arc::new(hash(&cfg.admin_token)),
+            agent_hash: Arc::new(hash(&cfg.agent_token)),
+            agents: Arc::new(gateway::Agents::default()),
+            live,
+            heartbeat_ms: cfg.heartbeat_ms,
+        }
+    }
+
+    /// Whether `token` is the admin token.
+    pub fn is_admin(&self, token: &str) -> bool {
+        same(&hash(token), &self.admin_hash)
+    }
+
+    /// Whether `token` may connect an agent (agent or admin token).
+    pub fn may_connect_agent(&self, token: &str) -> bool {
+        let h = hash(token);
+        same(&h, &self.agent_hash) || same(&h, &self.admin_hash)
+    }
+}
+
+/// Who made a request (the admin until users exist, A1).
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+async fn require_admin(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    match bearer(req.headers()) {
+        Some(t) if s.is_admin(t) => {
+            req.extensions_mut().insert(Actor("admin".into()));
+            next.run(req).await
+        }
+        Some(_) => ApiError::new("unauthorized", "the token is not valid").into_response(),
+        None => ApiError::new("unauthorized", "send 'Authorization: Bearer <token>'").into_response(),
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let api = api::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_admin))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    Router::new()
+        .merge(api)
+        .merge(api::public_router())
+        .merge(gateway::router())
+        .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
+        .fallback(|| async { ApiError::new("not_found", "no such route") })
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// Shared state (for tests).
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Base URL, `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests (≤ 5 s), stops workers.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.task.abort();
+    }
+
+    /// Waits until the server stops (it runs until shut down).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `cfg.listen` and serves until shut down; the ticket executor
+/// runs alongside.
+///
+/// Errors: the address cannot be bound.
+pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store, &cfg);
+    let app = router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let exec = tokio::spawn(workers::executor::run(state.clone()));
+    let task = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "server stopped");
+        }
+        exec.abort();
+    });
+    Ok(Running { addr, state, shutdown: Some(tx), task })
+}

@@ -421,17 +421,28 @@ impl Store {
 
     /// Records a task result if the task is still executing; returns its
     /// ticket id when it changed (a late or repeated result changes nothing).
-    pub async fn finish_task(&self, task_id: &str, status: TaskStatus, exit_code: Option<i64>, error: Option<&str>) -> Result<Option<String>> {
+    ///
+    /// `host_id`, when given, must be the task's host (an agent can only
+    /// report its own tasks).
+    pub async fn finish_task(
+        &self,
+        task_id: &str,
+        host_id: Option<&str>,
+        status: TaskStatus,
+        exit_code: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE ticket_tasks SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
-             WHERE id = $5 AND status = 'executing'",
+             WHERE id = $5 AND status = 'executing' AND ($6 = '' OR host_id = $6)",
         )
         .bind(status.as_str())
         .bind(exit_code)
         .bind(error)
         .bind(now_ms())
         .bind(task_id)
+        .bind(host_id.unwrap_or(""))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -447,19 +458,26 @@ impl Store {
         Ok(ticket)
     }
 
-    /// Appends output to a running task (kept up to [`MAX_OUTPUT_BYTES`]).
-    pub async fn append_output(&self, task_id: &str, chunk: &str) -> Result<()> {
+    /// Appends output to a running task of host `host_id` (kept up to
+    /// [`MAX_OUTPUT_BYTES`]). Returns the ticket id when the task exists.
+    pub async fn append_output(&self, task_id: &str, host_id: &str, chunk: &str) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND LENGTH(output) < $3",
+            "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
+             AND status = 'executing' AND LENGTH(output) < $4",
         )
         .bind(chunk)
         .bind(task_id)
+        .bind(host_id)
         .bind(MAX_OUTPUT_BYTES as i64)
         .execute(&mut *tx)
         .await?;
+        let ticket: Option<String> = sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(ticket)
     }
 
     /// Sets a ticket's status (executor); `finished_at` is set for terminal

@@ -1,0 +1,106 @@
+//! Alarm center API (I1, ref. 7.2).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_domain::DEFAULT_TENANT;
+use coc_domain::alarm::{AlarmLevel, AlarmStatus};
+use coc_store::alarm::{Alarm, AlarmEvent, AlarmFilter};
+use coc_store::incident::{CreateIncident, IncidentDetail};
+use coc_store::Paged;
+use serde::Deserialize;
+
+use super::PageQuery;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::{Actor, AppState};
+
+/// Query of `GET /api/v1/alarms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmQuery {
+    /// `alarm` or `ok`.
+    pub status: Option<String>,
+    /// Critical, Major, Minor, Suggestion.
+    pub level: Option<String>,
+    /// Name contains.
+    pub name: Option<String>,
+    /// alarmSource.
+    pub source: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// last_seen ≥ since, Unix ms.
+    pub since: Option<i64>,
+    /// last_seen < until, Unix ms.
+    pub until: Option<i64>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+/// Body of `POST /api/v1/alarms/clear`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearBody {
+    /// Alarm ids.
+    pub ids: Vec<String>,
+    /// Remark, 1..=100 characters.
+    pub remark: String,
+}
+
+/// Body of `POST /api/v1/alarms/convert`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertBody {
+    /// Alarm ids (same region).
+    pub alarm_ids: Vec<String>,
+    /// The incident to create.
+    pub incident: CreateIncident,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/alarms", get(list))
+        .route("/api/v1/alarms/clear", post(clear))
+        .route("/api/v1/alarms/convert", post(convert))
+        .route("/api/v1/alarms/{id}", get(show))
+        .route("/api/v1/alarms/{id}/history", get(history))
+}
+
+async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlarmQuery>) -> ApiResult<Json<Paged<Alarm>>> {
+    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() }.page()?;
+    let status = q.status.as_deref().map(AlarmStatus::parse).transpose().map_err(|e| ApiError::new("bad_query", e.to_string()))?;
+    let level = q.level.as_deref().map(AlarmLevel::parse).transpose().map_err(|e| ApiError::new("bad_query", e.to_string()))?;
+    let f = AlarmFilter {
+        status: status.map(|s| s.as_str().to_string()),
+        level: level.map(|l| l.as_str().to_string()),
+        name: q.name,
+        source: q.source,
+        region: q.region,
+        since: q.since,
+        until: q.until,
+    };
+    Ok(Json(s.store.list_alarms(DEFAULT_TENANT, &f, &page).await?))
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Alarm>> {
+    Ok(Json(s.store.get_alarm(DEFAULT_TENANT, &id).await?))
+}
+
+async fn history(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<AlarmEvent>>> {
+    Ok(Json(s.store.alarm_history(DEFAULT_TENANT, &id).await?))
+}
+
+async fn clear(State(s): State<AppState>, Extension(a): Extension<Actor>, ApiJson(b): ApiJson<ClearBody>) -> ApiResult<Json<Vec<Alarm>>> {
+    Ok(Json(s.store.clear_alarms(DEFAULT_TENANT, &b.ids, &b.remark, &a.0).await?))
+}
+
+async fn convert(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiJson(b): ApiJson<ConvertBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<IncidentDetail>)> {
+    let d = s.store.convert_alarms(DEFAULT_TENANT, &b.alarm_ids, &b.incident, &a.0).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(d)))
+}

@@ -1,0 +1,69 @@
+//! Incidents API (I3, ref. 7.1).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_domain::DEFAULT_TENANT;
+use coc_domain::incident::{IncidentAction, IncidentLevel, IncidentStatus};
+use coc_store::Paged;
+use coc_store::incident::{CreateIncident, Incident, IncidentDetail, IncidentFilter};
+use serde::Deserialize;
+
+use super::PageQuery;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::{Actor, AppState};
+
+/// Query of `GET /api/v1/incidents`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentQuery {
+    /// Status name.
+    pub status: Option<String>,
+    /// P1..P5.
+    pub level: Option<String>,
+    /// Owner.
+    pub assignee: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/incidents", get(list).post(create))
+        .route("/api/v1/incidents/{id}", get(show))
+        .route("/api/v1/incidents/{id}/actions", post(action))
+}
+
+async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<IncidentQuery>) -> ApiResult<Json<Paged<Incident>>> {
+    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() }.page()?;
+    let bad = |e: coc_domain::DomainError| ApiError::new("bad_query", e.to_string());
+    let status = q.status.as_deref().map(IncidentStatus::parse).transpose().map_err(bad)?;
+    let level = q.level.as_deref().map(IncidentLevel::parse).transpose().map_err(bad)?;
+    let f = IncidentFilter {
+        status: status.map(|s| s.as_str().to_string()),
+        level: level.map(|l| l.as_str().to_string()),
+        assignee: q.assignee,
+    };
+    Ok(Json(s.store.list_incidents(DEFAULT_TENANT, &f, &page).await?))
+}
+
+async fn create(State(s): State<AppState>, Extension(a): Extension<Actor>, ApiJson(b): ApiJson<CreateIncident>) -> ApiResult<(StatusCode, Json<IncidentDetail>)> {
+    Ok((StatusCode::CREATED, Json(s.store.create_incident(DEFAULT_TENANT, &b, &a.0).await?)))
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<IncidentDetail>> {
+    Ok(Json(s.store.get_incident(DEFAULT_TENANT, &id).await?))
+}
+
+async fn action(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<IncidentAction>,
+) -> ApiResult<Json<IncidentDetail>> {
+    Ok(Json(s.store.incident_action(DEFAULT_TENANT, &id, &b, &a.0).await?))
+}

@@ -1,0 +1,93 @@
+//! Scripts API (X1, X2; ref. 5.1).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_domain::DEFAULT_TENANT;
+use coc_domain::script::ScriptSpec;
+use coc_domain::ticket::BatchPolicy;
+use coc_store::script::Script;
+use coc_store::ticket::{NewTicket, Ticket, threshold_from_percent};
+use serde::Deserialize;
+
+use crate::error::ApiResult;
+use crate::extract::ApiJson;
+use crate::{Actor, AppState};
+
+/// Body of `POST /api/v1/scripts/{id}/execute` (ref. 5.1.3).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteBody {
+    /// Parameter values by name.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Target host resource ids.
+    pub hosts: Vec<String>,
+    /// Executing user, default `root`.
+    #[serde(default)]
+    pub run_as: Option<String>,
+    /// Timeout per host, seconds, default 300.
+    #[serde(default)]
+    pub timeout_s: Option<u32>,
+    /// `auto` (default), `manual` or `none`.
+    #[serde(default)]
+    pub batch_policy: BatchPolicy,
+    /// Host ids per batch for `manual`.
+    #[serde(default)]
+    pub batches: Option<Vec<Vec<String>>>,
+    /// Suspension threshold: success rate in percent, one decimal.
+    #[serde(default)]
+    pub success_rate_threshold: Option<f64>,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/scripts", get(list).post(create))
+        .route("/api/v1/scripts/{id}", get(show).put(update).delete(remove))
+        .route("/api/v1/scripts/{id}/execute", post(execute))
+}
+
+async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::json!({"items": s.store.list_scripts(DEFAULT_TENANT).await?, "next_cursor": null})))
+}
+
+async fn create(State(s): State<AppState>, Extension(a): Extension<Actor>, ApiJson(b): ApiJson<ScriptSpec>) -> ApiResult<(StatusCode, Json<Script>)> {
+    Ok((StatusCode::CREATED, Json(s.store.create_script(DEFAULT_TENANT, &b, &a.0).await?)))
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Script>> {
+    Ok(Json(s.store.get_script(DEFAULT_TENANT, &id).await?))
+}
+
+async fn update(State(s): State<AppState>, Path(id): Path<String>, ApiJson(b): ApiJson<ScriptSpec>) -> ApiResult<Json<Script>> {
+    Ok(Json(s.store.update_script(DEFAULT_TENANT, &id, &b).await?))
+}
+
+async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.store.delete_script(DEFAULT_TENANT, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn execute(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ExecuteBody>,
+) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    let req = NewTicket {
+        script_id: id,
+        params: b.params,
+        hosts: b.hosts,
+        run_as: b.run_as,
+        timeout_s: b.timeout_s,
+        batch_policy: b.batch_policy,
+        batches: b.batches,
+        threshold: threshold_from_percent(b.success_rate_threshold)?,
+        incident_id: None,
+        created_by: a.0,
+    };
+    Ok((StatusCode::CREATED, Json(s.store.create_ticket(DEFAULT_TENANT, &req).await?)))
+}

@@ -1,0 +1,141 @@
+//! Script tickets API (X7, ref. 10.1.1): list, detail, operator actions,
+//! cancel one host, and live output as server-sent events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_domain::DEFAULT_TENANT;
+use coc_domain::ticket::TicketAction;
+use coc_proto::ServerMessage;
+use coc_store::Paged;
+use coc_store::ticket::{Task, Ticket, TicketDetail};
+use futures_util::Stream;
+use serde::Deserialize;
+
+use super::PageQuery;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::{Actor, AppState};
+
+/// Query of `GET /api/v1/tickets`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketQuery {
+    /// Status filter.
+    pub status: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+/// Body of `POST /api/v1/tickets/{id}/actions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// `pause`, `continue` or `forcibly_end`.
+    pub action: TicketAction,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tickets", get(list))
+        .route("/api/v1/tickets/{id}", get(show))
+        .route("/api/v1/tickets/{id}/actions", post(action))
+        .route("/api/v1/tickets/{id}/tasks/{task_id}/cancel", post(cancel))
+        .route("/api/v1/tickets/{id}/events", get(events))
+}
+
+async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<TicketQuery>) -> ApiResult<Json<Paged<Ticket>>> {
+    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() }.page()?;
+    if let Some(st) = &q.status {
+        coc_domain::ticket::TicketStatus::parse(st).map_err(|e| crate::ApiError::new("bad_query", e.to_string()))?;
+    }
+    Ok(Json(s.store.list_tickets(DEFAULT_TENANT, q.status.as_deref(), &page).await?))
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TicketDetail>> {
+    Ok(Json(s.store.get_ticket(DEFAULT_TENANT, &id).await?))
+}
+
+async fn action(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ActionBody>,
+) -> ApiResult<Json<TicketDetail>> {
+    let (detail, stop) = s.store.ticket_action(DEFAULT_TENANT, &id, b.action, &a.0).await?;
+    for (task_id, host_id) in stop {
+        s.agents.send(&host_id, ServerMessage::Cancel { task_id });
+    }
+    if b.action == TicketAction::ForciblyEnd
+        && let Some(inc) = &detail.ticket.incident_id
+    {
+        let summary = format!("repair ticket {} forcibly ended by {}", detail.ticket.number, a.0);
+        s.store.record_ticket_outcome(DEFAULT_TENANT, inc, &detail.ticket.id, &summary).await?;
+    }
+    Ok(Json(detail))
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path((id, task_id)): Path<(String, String)>,
+) -> ApiResult<Json<Task>> {
+    let (task, was_running) = s.store.cancel_task(DEFAULT_TENANT, &id, &task_id, &a.0).await?;
+    if was_running {
+        s.agents.send(&task.host_id, ServerMessage::Cancel { task_id: task.id.clone() });
+    }
+    Ok(Json(task))
+}
+
+/// `GET /api/v1/tickets/{id}/events`: first a `snapshot` event with the
+/// ticket, then `output` events (`{"task_id","data"}`) and `task_done`
+/// events as they happen, and a final `snapshot` when the ticket is
+/// finished.
+async fn events(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let first = s.store.get_ticket(DEFAULT_TENANT, &id).await?;
+    let ticket_id = first.ticket.id.clone();
+    let rx = s.live.subscribe();
+    let snapshot = |d: &TicketDetail| Event::default().event("snapshot").json_data(d).unwrap_or_default();
+    let start = snapshot(&first);
+    let done = first.ticket.status.is_terminal();
+    let st = futures_util::stream::unfold(
+        (Some(start), rx, s, ticket_id, done),
+        move |(first, mut rx, s, tid, finished)| async move {
+            if let Some(ev) = first {
+                return Some((Ok(ev), (None, rx, s, tid, finished)));
+            }
+            if finished {
+                return None;
+            }
+            loop {
+                match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+                    Ok(Ok(e)) if e.ticket_id == tid => {
+                        let ev = if e.done {
+                            Event::default().event("task_done").json_data(serde_json::json!({"task_id": e.task_id})).unwrap_or_default()
+                        } else {
+                            Event::default().event("output").json_data(serde_json::json!({"task_id": e.task_id, "data": e.data})).unwrap_or_default()
+                        };
+                        return Some((Ok(ev), (None, rx, s, tid, false)));
+                    }
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | Err(_) => {
+                        // Periodically (and after lag) re-check the stored state.
+                        if let Ok(d) = s.store.get_ticket(DEFAULT_TENANT, &tid).await
+                            && d.ticket.status.is_terminal()
+                        {
+                            return Some((Ok(snapshot(&d)), (None, rx, s, tid, true)));
+                        }
+                    }
+                    Ok(Err(_)) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(st).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,191 @@
+//! Agent gateway (R1, R3): agents dial `GET /api/v1/agent/connect` with a
+//! bearer token and speak [`coc_proto`] over WebSocket. The gateway
+//! registers the host, records heartbeats, stores streamed output and task
+//! results (acknowledging each), and delivers commands from the executor.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use coc_domain::DEFAULT_TENANT;
+use coc_domain::ticket::TaskStatus;
+use coc_proto::{AgentMessage, ExecOutcome, PROTOCOL_VERSION, ServerMessage};
+use coc_store::resource::HostFacts;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::{ApiError, AppState, LiveEvent, bearer};
+
+/// Connected agents by host id. Each connection has a generation number so
+/// a stale connection's cleanup never removes a newer one.
+#[derive(Default)]
+pub struct Agents {
+    inner: Mutex<HashMap<String, (u64, mpsc::Sender<ServerMessage>)>>,
+    generation: AtomicU64,
+}
+
+impl Agents {
+    /// Sends a message to a host's agent; `false` when it is not connected
+    /// or its queue is full.
+    pub fn send(&self, host_id: &str, m: ServerMessage) -> bool {
+        let tx = self.inner.lock().unwrap().get(host_id).map(|(_, tx)| tx.clone());
+        tx.is_some_and(|tx| tx.try_send(m).is_ok())
+    }
+
+    /// Whether the host's agent is connected to this server.
+    pub fn is_connected(&self, host_id: &str) -> bool {
+        self.inner.lock().unwrap().contains_key(host_id)
+    }
+
+    /// Number of connected agents.
+    pub fn count(&self) -> usize {
+        self.inner.lock().unwrap().len()
+    }
+
+    fn register(&self, host_id: &str, tx: mpsc::Sender<ServerMessage>) -> u64 {
+        let g = self.generation.fetch_add(1, Ordering::Relaxed);
+        self.inner.lock().unwrap().insert(host_id.to_string(), (g, tx));
+        g
+    }
+
+    fn unregister(&self, host_id: &str, g: u64) {
+        let mut m = self.inner.lock().unwrap();
+        if m.get(host_id).is_some_and(|(cur, _)| *cur == g) {
+            m.remove(host_id);
+        }
+    }
+}
+
+/// The gateway route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/agent/connect", get(connect))
+}
+
+async fn connect(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    match bearer(&headers) {
+        Some(t) if s.may_connect_agent(t) => ws.on_upgrade(move |socket| session(s, socket)).into_response(),
+        _ => ApiError::new("unauthorized", "agents connect with the agent enrollment token").into_response(),
+    }
+}
+
+async fn session(s: AppState, socket: WebSocket) {
+    let (mut tx, mut rx) = socket.split();
+    let reply = |m: &ServerMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
+    let hello = tokio::time::timeout(Duration::from_secs(10), rx.next()).await;
+    let facts = match hello {
+        Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<AgentMessage>(&t) {
+            Ok(AgentMessage::Hello { version, facts }) if version == PROTOCOL_VERSION => facts,
+            Ok(AgentMessage::Hello { version, .. }) => {
+                let reason = format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}");
+                let _ = tx.send(reply(&ServerMessage::Refused { reason })).await;
+                return;
+            }
+            _ => return,
+        },
+        _ => return,
+    };
+    let host_facts = HostFacts {
+        agent_id: facts.agent_id.clone(),
+        hostname: facts.hostname.clone(),
+        ips: facts.ips.clone(),
+        os: facts.os.clone(),
+        arch: facts.arch.clone(),
+        cpu_cores: i64::from(facts.cpu_cores),
+        memory_bytes: facts.memory_bytes as i64,
+        agent_version: facts.agent_version.clone(),
+    };
+    let host_id = match s.store.upsert_host(DEFAULT_TENANT, &host_facts).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register host");
+            return;
+        }
+    };
+    if tx
+        .send(reply(&ServerMessage::Welcome { host_id: host_id.clone(), heartbeat_interval_ms: s.heartbeat_ms }))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    tracing::info!(%host_id, hostname = %facts.hostname, "agent connected");
+    let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(1024);
+    let generation = s.agents.register(&host_id, out_tx.clone());
+    s.store.work.notify_one();
+    loop {
+        tokio::select! {
+            m = out_rx.recv() => {
+                let Some(m) = m else { break };
+                if tx.send(reply(&m)).await.is_err() { break; }
+            }
+            m = rx.next() => {
+                let text = match m {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                match serde_json::from_str::<AgentMessage>(&text) {
+                    Ok(m) => {
+                        if let Some(ack) = handle(&s, &host_id, m).await
+                            && tx.send(reply(&ack)).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!(%host_id, error = %e, "unreadable agent message"),
+                }
+            }
+        }
+    }
+    s.agents.unregister(&host_id, generation);
+    tracing::info!(%host_id, "agent disconnected");
+}
+
+async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMessage> {
+    match m {
+        AgentMessage::Heartbeat { .. } => {
+            if let Err(e) = s.store.heartbeat(host_id).await {
+                tracing::warn!(error = %e, "heartbeat not stored");
+            }
+            None
+        }
+        AgentMessage::Output { task_id, data, .. } => {
+            match s.store.append_output(&task_id, host_id, &data).await {
+                Ok(Some(ticket_id)) => {
+                    let _ = s.live.send(LiveEvent { ticket_id, task_id, data: Some(data), done: false });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "output not stored"),
+            }
+            None
+        }
+        AgentMessage::Result { task_id, outcome, exit_code, error } => {
+            let status = match outcome {
+                ExecOutcome::Success => TaskStatus::Successful,
+                ExecOutcome::Cancelled => TaskStatus::Cancelled,
+                _ => TaskStatus::Failed,
+            };
+            match s.store.finish_task(&task_id, Some(host_id), status, exit_code.map(i64::from), error.as_deref()).await {
+                Ok(ticket) => {
+                    if let Some(ticket_id) = ticket {
+                        let _ = s.live.send(LiveEvent { ticket_id, task_id: task_id.clone(), data: None, done: true });
+                    }
+                    Some(ServerMessage::Ack { task_id })
+                }
+                Err(e) => {
+                    // No ack: the agent re-sends the result after reconnect.
+                    tracing::error!(error = %e, "task result not stored");
+                    None
+                }
+            }
+        }
+        AgentMessage::Hello { .. } => None,
+    }
+}

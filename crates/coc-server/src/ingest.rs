@@ -1,0 +1,104 @@
+//! Alarm ingest (M1, M2): the integration key in the path authenticates the
+//! sender, and the format is chosen by the path:
+//!
+//! | path | sender | integration type |
+//! | --- | --- | --- |
+//! | `POST /ingest/<key>/api/v2/alerts` | Prometheus (`path_prefix: /ingest/<key>`) | `alertmanager` |
+//! | `POST /ingest/<key>/alertmanager` | Alertmanager webhook receiver (v4) | `alertmanager` |
+//! | `POST /ingest/<key>/generic` | anything posting generic JSON | `generic` |
+//!
+//! The response is sent only after the alarms are committed (group
+//! commit). A bad body is refused whole: nothing of it is stored.
+
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use bytes::Bytes;
+use coc_domain::alarm::{NormalizedAlarm, parse_alertmanager_webhook, parse_generic, parse_prometheus_v2};
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// The ingest routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ingest/{key}/api/v2/alerts", post(prometheus))
+        .route("/ingest/{key}/alertmanager", post(webhook))
+        .route("/ingest/{key}/generic", post(generic))
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    PrometheusV2,
+    Webhook,
+    Generic,
+}
+
+async fn accept(
+    s: AppState,
+    key: String,
+    body: Result<Bytes, BytesRejection>,
+    format: Format,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    let Some((tenant, integ)) = s.store.integration_by_key(&key).await? else {
+        return Err(ApiError::new("invalid_integration_key", "no integration has this key"));
+    };
+    if !integ.enabled {
+        return Err(ApiError::new("integration_disabled", format!("integration '{}' is disabled", integ.name)));
+    }
+    let expected = match format {
+        Format::PrometheusV2 | Format::Webhook => "alertmanager",
+        Format::Generic => "generic",
+    };
+    if integ.kind != expected {
+        return Err(ApiError::new(
+            "wrong_integration_type",
+            format!("integration '{}' is of type '{}'; this path needs type '{expected}'", integ.name, integ.kind),
+        ));
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new("payload_too_large", format!("ingest bodies are limited to {} bytes", crate::INGEST_BODY_LIMIT))
+        } else {
+            ApiError::new("malformed_json", e.body_text())
+        }
+    })?;
+    let now = coc_store::now_ms();
+    let parsed: Result<Vec<NormalizedAlarm>, _> = match format {
+        Format::PrometheusV2 => parse_prometheus_v2(&body, now, "Prometheus"),
+        Format::Webhook => parse_alertmanager_webhook(&body, now, "Alertmanager"),
+        Format::Generic => parse_generic(&body, now, &integ.name),
+    };
+    let alarms = parsed.map_err(|e| {
+        let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() { "malformed_json" } else { "validation_failed" };
+        ApiError::new(code, e.to_string())
+    })?;
+    let out = s.store.ingest(&tenant, &integ.id, alarms).await?;
+    Ok((StatusCode::OK, axum::Json(out)))
+}
+
+async fn prometheus(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    accept(s, key, body, Format::PrometheusV2).await
+}
+
+async fn webhook(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    accept(s, key, body, Format::Webhook).await
+}
+
+async fn generic(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    accept(s, key, body, Format::Generic).await
+}

@@ -1,0 +1,3 @@
+//! Background workers: the ticket executor.
+
+pub mod executor;
