@@ -1,1 +1,99 @@
-//! stub
+//! # coc-client — REST client for the COC API
+//!
+//! A thin JSON client used by the `coc` CLI and by tests. Errors from the
+//! server (`application/problem+json`) become [`ClientError::Api`] with the
+//! stable `code`, so callers can match on it.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A client error.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with a problem document.
+    #[error("{detail} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable code (`not_found`, `invalid_transition`, …).
+        code: String,
+        /// Explanation.
+        detail: String,
+    },
+    /// The server could not be reached or answered garbage.
+    #[error("cannot reach the COC server: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Installs the process-wide TLS crypto provider (ring) once; safe to call
+/// repeatedly. Call before building a [`Client`].
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A COC API client: base URL plus bearer token.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `base` (`http://127.0.0.1:8080`) with `token`.
+    ///
+    /// Errors: [`ClientError::Http`] when the HTTP stack cannot start.
+    pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
+        install_crypto();
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
+        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+        let resp = rb.bearer_auth(&self.token).send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok(Value::Null);
+            }
+            return Ok(serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())));
+        }
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: v["code"].as_str().unwrap_or("http_error").to_string(),
+            detail: v["detail"].as_str().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(&bytes).into()),
+        })
+    }
+
+    /// `GET path` with query pairs.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value, ClientError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(self.http.delete(format!("{}{path}", self.base))).await
+    }
+
+    /// `POST path` with a raw body (ingest), no bearer token needed.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Result<Value, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body)).await
+    }
+}

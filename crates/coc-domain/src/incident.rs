@@ -263,7 +263,7 @@ pub fn apply(
         (S::Unaccepted, A::Accept { remark }) => {
             opt_text("remark", remark)?;
             next.status = S::Accepted;
-            format!("accepted by {}", state.assignee)
+            format!("accepted (owner {})", state.assignee)
         }
         (S::Unaccepted, A::Reject { reason }) => {
             text("reason", reason)?;

@@ -383,7 +383,7 @@ impl Store {
         .bind(&next.description)
         .bind(now.max(cur.updated_at + 1))
         .bind(tenant)
-        .bind(id)
+        .bind(&cur.id)
         .bind(cur.status.as_str())
         .bind(cur.updated_at)
         .execute(&mut *tx)
@@ -392,10 +392,10 @@ impl Store {
         if n == 0 {
             return Err(StoreError::Conflict("the incident was changed meanwhile; reload and retry".into()));
         }
-        history(&mut tx, tenant, id, now, actor, action.name(), Some(cur.status), Some(next.status), &summary, None)
+        history(&mut tx, tenant, &cur.id, now, actor, action.name(), Some(cur.status), Some(next.status), &summary, None)
             .await?;
         tx.commit().await?;
-        self.get_incident(tenant, id).await
+        self.get_incident(tenant, &cur.id).await
     }
 
     async fn get_incident_row(&self, tenant: &str, id: &str) -> Result<Incident> {
@@ -474,7 +474,7 @@ impl Store {
     pub async fn record_ticket_outcome(&self, tenant: &str, incident_id: &str, ticket_id: &str, summary: &str) -> Result<()> {
         let cur = self.get_incident_row(tenant, incident_id).await?;
         let mut tx = self.begin().await?;
-        history(&mut tx, tenant, incident_id, now_ms(), "system", "ticket_result", Some(cur.status), Some(cur.status), summary, Some(ticket_id))
+        history(&mut tx, tenant, &cur.id, now_ms(), "system", "ticket_result", Some(cur.status), Some(cur.status), summary, Some(ticket_id))
             .await?;
         tx.commit().await?;
         Ok(())

@@ -1,0 +1,119 @@
+//! `coc alarm …`
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{Conn, output};
+
+#[derive(Args, Debug)]
+pub struct Cmd {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// List alarms (newest first).
+    List {
+        /// alarm or ok.
+        #[arg(long)]
+        status: Option<String>,
+        /// Critical, Major, Minor, Suggestion.
+        #[arg(long)]
+        level: Option<String>,
+        /// Name contains.
+        #[arg(long)]
+        name: Option<String>,
+        /// Alarm source.
+        #[arg(long)]
+        source: Option<String>,
+        /// last_seen ≥ since (Unix ms).
+        #[arg(long)]
+        since: Option<i64>,
+        /// last_seen < until (Unix ms).
+        #[arg(long)]
+        until: Option<i64>,
+        /// Page size (≤ 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Cursor from the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show an alarm.
+    Show { id: String },
+    /// An alarm's history.
+    History { id: String },
+    /// Clear alarms with a remark (≤ 100 characters).
+    Clear {
+        /// Alarm ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Remark.
+        #[arg(long)]
+        remark: String,
+    },
+    /// Convert alarms of one region to an incident.
+    Convert {
+        /// Alarm ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Incident title.
+        #[arg(long)]
+        title: String,
+        /// P1..P5.
+        #[arg(long, default_value = "P3")]
+        level: String,
+        /// Owner.
+        #[arg(long)]
+        assignee: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+const COLS: &[&str] = &["id", "name", "level", "status", "occurrences", "source", "resource_name", "region"];
+
+pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
+    let cl = conn.client()?;
+    match c.verb {
+        Verb::List { status, level, name, source, since, until, limit, cursor } => {
+            let mut q = Vec::new();
+            for (k, v) in [("status", status), ("level", level), ("name", name), ("source", source), ("cursor", cursor)] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            for (k, v) in [("since", since), ("until", until)] {
+                if let Some(v) = v {
+                    q.push((k, v.to_string()));
+                }
+            }
+            if let Some(l) = limit {
+                q.push(("limit", l.to_string()));
+            }
+            output::print(conn.output, &cl.get("/api/v1/alarms", &q).await?, COLS);
+        }
+        Verb::Show { id } => output::print(
+            conn.output,
+            &cl.get(&format!("/api/v1/alarms/{id}"), &[]).await?,
+            &["id", "fingerprint", "name", "level", "status", "occurrences", "first_seen", "last_seen", "source", "resource_id", "resource_name", "region", "application", "description", "url", "labels"],
+        ),
+        Verb::History { id } => output::print(
+            conn.output,
+            &cl.get(&format!("/api/v1/alarms/{id}/history"), &[]).await?,
+            &["at", "kind", "status", "actor", "detail"],
+        ),
+        Verb::Clear { ids, remark } => output::print(
+            conn.output,
+            &cl.post("/api/v1/alarms/clear", &json!({"ids": ids, "remark": remark})).await?,
+            COLS,
+        ),
+        Verb::Convert { ids, title, level, assignee, description } => {
+            let body = json!({"alarm_ids": ids, "incident": {"title": title, "level": level, "assignee": assignee, "description": description}});
+            output::print(conn.output, &cl.post("/api/v1/alarms/convert", &body).await?, super::incident::DETAIL);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The command tree. Client verbs talk to the REST API through
+//! [`coc_client::Client`]; every one accepts `-o json`.
+
+mod alarm;
+mod incident;
+mod integration;
+mod output;
+mod resource;
+mod rule;
+mod script;
+mod ticket;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// COC — self-hosted Cloud Operations Center.
+#[derive(Parser, Debug)]
+#[command(name = "coc", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: Conn,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of client commands.
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// The API's JSON.
+    Json,
+}
+
+/// Connection flags of client commands.
+#[derive(Args, Debug, Clone)]
+pub struct Conn {
+    /// Server URL.
+    #[arg(long, env = "COC_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    pub server: String,
+    /// API token; default: the contents of ./coc-data/admin.token.
+    #[arg(long, env = "COC_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text, global = true)]
+    pub output: Format,
+}
+
+impl Conn {
+    pub fn client(&self) -> anyhow::Result<coc_client::Client> {
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string("coc-data/admin.token")
+                .map(|s| s.trim().to_string())
+                .context("no token: pass --token or set COC_TOKEN (or run next to ./coc-data)")?,
+        };
+        Ok(coc_client::Client::new(&self.server, &token)?)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Server + local agent + embedded SQLite in a data dir.
+    Dev(DevArgs),
+    /// The control plane (REST API, ingest, agent gateway, workers).
+    Server(ServerArgs),
+    /// The host agent: dials the server and runs scripts.
+    Agent(AgentArgs),
+    /// Monitoring integrations (M1).
+    Integration(integration::Cmd),
+    /// Alarm center (I1).
+    Alarm(alarm::Cmd),
+    /// Forwarding rules (I2).
+    Rule(rule::Cmd),
+    /// Incidents (I3).
+    Incident(incident::Cmd),
+    /// Hosts (R1).
+    Resource(resource::Cmd),
+    /// Scripts (X1, X2).
+    Script(script::Cmd),
+    /// Script tickets (X7).
+    Ticket(ticket::Cmd),
+}
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    /// Data directory (SQLite file, tokens, agent state).
+    #[arg(long, env = "COC_DATA_DIR", default_value = "./coc-data")]
+    pub data_dir: PathBuf,
+    /// Listen address.
+    #[arg(long, env = "COC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Agent heartbeat interval, ms.
+    #[arg(long, default_value_t = 5000)]
+    pub heartbeat_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Database URL: postgres://… or sqlite://PATH (default: SQLite in the data dir).
+    #[arg(long, env = "COC_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Data directory for tokens (and the SQLite file by default).
+    #[arg(long, env = "COC_DATA_DIR", default_value = "./coc-data")]
+    pub data_dir: PathBuf,
+    /// Listen address.
+    #[arg(long, env = "COC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Admin API token (default: <data-dir>/admin.token, created if missing).
+    #[arg(long, env = "COC_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Agent enrollment token (default: <data-dir>/agent.token).
+    #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
+    pub agent_token: Option<String>,
+    /// Agent heartbeat interval, ms.
+    #[arg(long, default_value_t = 5000)]
+    pub heartbeat_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// Server URL.
+    #[arg(long, env = "COC_SERVER")]
+    pub server: String,
+    /// Agent enrollment token.
+    #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Where the agent keeps its id.
+    #[arg(long, env = "COC_AGENT_STATE_DIR", default_value = "/var/lib/coc-agent")]
+    pub state_dir: PathBuf,
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev(a) => {
+            crate::run::server(crate::run::ServerOpts {
+                listen: a.listen,
+                data_dir: a.data_dir,
+                database_url: None,
+                admin_token: None,
+                agent_token: None,
+                heartbeat_ms: a.heartbeat_ms,
+                with_agent: true,
+            })
+            .await
+        }
+        Command::Server(a) => {
+            crate::run::server(crate::run::ServerOpts {
+                listen: a.listen,
+                data_dir: a.data_dir,
+                database_url: a.database_url,
+                admin_token: a.admin_token,
+                agent_token: a.agent_token,
+                heartbeat_ms: a.heartbeat_ms,
+                with_agent: false,
+            })
+            .await
+        }
+        Command::Agent(a) => crate::run::agent(a.server, a.token, a.state_dir).await,
+        Command::Integration(c) => integration::run(&cli.conn, c).await,
+        Command::Alarm(c) => alarm::run(&cli.conn, c).await,
+        Command::Rule(c) => rule::run(&cli.conn, c).await,
+        Command::Incident(c) => incident::run(&cli.conn, c).await,
+        Command::Resource(c) => resource::run(&cli.conn, c).await,
+        Command::Script(c) => script::run(&cli.conn, c).await,
+        Command::Ticket(c) => ticket::run(&cli.conn, c).await,
+    }
+}
+
+/// Reads a JSON document from a file path or `-` (stdin).
+pub fn read_json(path: &str) -> anyhow::Result<serde_json::Value> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{path} is not valid JSON"))
+}

@@ -1,0 +1,85 @@
+//! Printing API results as text tables or JSON.
+
+use serde_json::Value;
+
+use super::Format;
+
+/// Prints `v` as pretty JSON, or as a table of `cols` over `v.items` (or
+/// `v` itself when it is a list), or as `key: value` lines for an object.
+pub fn print(fmt: Format, v: &Value, cols: &[&str]) {
+    if fmt == Format::Json {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        return;
+    }
+    let items = v.get("items").and_then(Value::as_array).or_else(|| v.as_array());
+    match items {
+        Some(items) => {
+            table(items, cols);
+            if let Some(c) = v.get("next_cursor").and_then(Value::as_str) {
+                println!("(more: --cursor {c})");
+            }
+        }
+        None => object(v, cols),
+    }
+}
+
+const TIME_COLS: &[&str] = &["at", "first_seen", "last_seen", "last_heartbeat", "started_at", "finished_at"];
+
+fn cell_for(col: &str, v: &Value) -> String {
+    let is_time = col.ends_with("_at") || TIME_COLS.contains(&col);
+    match v.as_i64() {
+        Some(ms) if is_time && ms > 1_000_000_000_000 => chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| ms.to_string()),
+        _ => cell(v),
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |acc, k| acc.get(k).unwrap_or(&Value::Null))
+}
+
+/// A simple aligned table.
+pub fn table(items: &[Value], cols: &[&str]) {
+    let rows: Vec<Vec<String>> =
+        items.iter().map(|it| cols.iter().map(|c| cell_for(c, lookup(it, c))).collect()).collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| rows.iter().map(|r| r[i].chars().count().min(48)).chain([c.len()]).max().unwrap_or(0))
+        .collect();
+    let last = cols.len().saturating_sub(1);
+    let line = |cells: Vec<String>| {
+        let s: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let c: String = if i == last { c.clone() } else { c.chars().take(48).collect() };
+                format!("{c:<w$}")
+            })
+            .collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(cols.iter().map(|c| c.to_uppercase()).collect());
+    for r in rows {
+        line(r);
+    }
+    if items.is_empty() {
+        println!("(none)");
+    }
+}
+
+fn object(v: &Value, cols: &[&str]) {
+    for c in cols {
+        println!("{c}: {}", cell_for(c, lookup(v, c)));
+    }
+}

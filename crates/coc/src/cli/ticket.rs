@@ -1,0 +1,136 @@
+//! `coc ticket …`
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{Conn, Format, output};
+
+#[derive(Args, Debug)]
+pub struct Cmd {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// List tickets.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show a ticket (id or number) with per-host status and output.
+    Show {
+        id: String,
+        /// Stream output until the ticket finishes.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Pause: no new host starts.
+    Pause { id: String },
+    /// Continue a paused ticket.
+    Continue { id: String },
+    /// Forcibly end: cancel every pending and running host.
+    End { id: String },
+    /// Cancel one host (task id or host id).
+    CancelHost { id: String, task: String },
+}
+
+/// Ticket list columns.
+pub const COLS: &[&str] = &["number", "id", "script_name", "status", "counts.total", "counts.successful", "counts.failed"];
+
+pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
+    let cl = conn.client()?;
+    let fmt = conn.output;
+    let v = match c.verb {
+        Verb::List { status, limit, cursor } => {
+            let mut q = Vec::new();
+            if let Some(s) = status {
+                q.push(("status", s));
+            }
+            if let Some(s) = cursor {
+                q.push(("cursor", s));
+            }
+            if let Some(l) = limit {
+                q.push(("limit", l.to_string()));
+            }
+            cl.get("/api/v1/tickets", &q).await?
+        }
+        Verb::Show { id, follow: true } => return follow(&cl, &id, fmt).await,
+        Verb::Show { id, follow: false } => {
+            let v = cl.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
+            show(fmt, &v);
+            return Ok(());
+        }
+        Verb::Pause { id } => cl.post(&format!("/api/v1/tickets/{id}/actions"), &json!({"action": "pause"})).await?,
+        Verb::Continue { id } => cl.post(&format!("/api/v1/tickets/{id}/actions"), &json!({"action": "continue"})).await?,
+        Verb::End { id } => cl.post(&format!("/api/v1/tickets/{id}/actions"), &json!({"action": "forcibly_end"})).await?,
+        Verb::CancelHost { id, task } => cl.post(&format!("/api/v1/tickets/{id}/tasks/{task}/cancel"), &json!({})).await?,
+    };
+    output::print(fmt, &v, COLS);
+    Ok(())
+}
+
+fn show(fmt: Format, v: &serde_json::Value) {
+    output::print(fmt, v, &["id", "number", "script_name", "script_version", "status", "run_as", "timeout_s", "batch_policy", "success_rate_threshold"]);
+    if fmt == Format::Text {
+        println!();
+        output::table(v["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]), &["host_id", "batch", "status", "exit_code", "error"]);
+        for t in v["tasks"].as_array().into_iter().flatten() {
+            let out = t["output"].as_str().unwrap_or("");
+            if !out.is_empty() {
+                println!("\n--- {} ---\n{}", t["host_id"].as_str().unwrap_or("?"), out.trim_end());
+            }
+        }
+    }
+}
+
+/// Polls a ticket, printing new output per host and a progress line, until
+/// it is finished (or abnormal). Exits non-zero unless it is successful.
+pub async fn follow(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::Result<()> {
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    loop {
+        let v = cl.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
+        let status = v["status"].as_str().unwrap_or("").to_string();
+        if fmt == Format::Text {
+            for t in v["tasks"].as_array().into_iter().flatten() {
+                let tid = t["id"].as_str().unwrap_or_default().to_string();
+                let out = t["output"].as_str().unwrap_or("");
+                let seen = printed.entry(tid).or_default();
+                if out.len() > *seen {
+                    let host = t["host_id"].as_str().unwrap_or("?");
+                    for line in out[*seen..].lines() {
+                        println!("[{}] {line}", &host[host.len().saturating_sub(8)..]);
+                    }
+                    *seen = out.len();
+                }
+            }
+            let c = &v["counts"];
+            let total = c["total"].as_i64().unwrap_or(0).max(1);
+            let done = c["successful"].as_i64().unwrap_or(0) + c["failed"].as_i64().unwrap_or(0) + c["cancelled"].as_i64().unwrap_or(0);
+            let bar = "#".repeat((done * 20 / total) as usize);
+            eprint!("\r[{bar:<20}] {done}/{total} {status:<12}");
+            let _ = std::io::stderr().flush();
+        }
+        if matches!(status.as_str(), "successful" | "failed" | "terminated" | "abnormal") {
+            if fmt == Format::Text {
+                eprintln!();
+                show(fmt, &v);
+            } else {
+                output::print(fmt, &v, COLS);
+            }
+            if status != "successful" {
+                anyhow::bail!("ticket {} is {status}", v["number"].as_str().unwrap_or(id));
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

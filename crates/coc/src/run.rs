@@ -1,0 +1,113 @@
+//! The long-running roles: `coc server`, `coc agent` and `coc dev`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// Reads `<dir>/<name>` or creates it with 32 random bytes (hex), mode 0600.
+pub fn token_file(dir: &Path, name: &str) -> anyhow::Result<String> {
+    let p = dir.join(name);
+    if let Ok(t) = std::fs::read_to_string(&p) {
+        let t = t.trim().to_string();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    let t = hex::encode(rand::random::<[u8; 32]>());
+    std::fs::write(&p, &t).with_context(|| format!("cannot write {}", p.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+    Ok(t)
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Options shared by `server` and `dev`.
+pub struct ServerOpts {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub admin_token: Option<String>,
+    pub agent_token: Option<String>,
+    pub heartbeat_ms: u64,
+    pub with_agent: bool,
+}
+
+/// Runs the server (and, for `dev`, a local agent) until Ctrl-C.
+pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
+    init_logs();
+    std::fs::create_dir_all(&o.data_dir).with_context(|| format!("cannot create data dir {}", o.data_dir.display()))?;
+    let data_dir = o.data_dir.canonicalize()?;
+    let url = match &o.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", data_dir.join("coc.db").display()),
+    };
+    let store = coc_store::Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the database {}", coc_store::redact_url(&url)))?;
+    let admin = match o.admin_token {
+        Some(t) => t,
+        None => token_file(&data_dir, "admin.token")?,
+    };
+    let agent = match o.agent_token {
+        Some(t) => t,
+        None => token_file(&data_dir, "agent.token")?,
+    };
+    let cfg = coc_server::ServerConfig {
+        listen: o.listen,
+        admin_token: admin.clone(),
+        agent_token: agent.clone(),
+        heartbeat_ms: o.heartbeat_ms,
+    };
+    let running = coc_server::start(cfg, store).await.with_context(|| format!("cannot listen on {}", o.listen))?;
+    let url = running.url();
+    println!("COC is running: console {url}/  API {url}/api/v1  (OpenAPI {url}/api/v1/openapi.json)");
+    println!("admin API token: {}", data_dir.join("admin.token").display());
+    println!("agent token:     {}", data_dir.join("agent.token").display());
+    if o.with_agent {
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let acfg = coc_agent::AgentConfig {
+            server: url.clone(),
+            token: agent,
+            state_dir: data_dir.join("agent"),
+            run_as_self: !is_root,
+        };
+        if !is_root {
+            println!("dev agent: not root, so scripts run as the current user");
+        }
+        tokio::spawn(async move {
+            if let Err(e) = coc_agent::run(acfg).await {
+                tracing::error!(error = %e, "local agent stopped");
+            }
+        });
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm() => {}
+    }
+    println!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// Runs an agent until killed.
+pub async fn agent(server: String, token: String, state_dir: PathBuf) -> anyhow::Result<()> {
+    init_logs();
+    let cfg = coc_agent::AgentConfig { server, token, state_dir, run_as_self: false };
+    coc_agent::run(cfg).await.context("agent state directory unusable")?;
+    Ok(())
+}
