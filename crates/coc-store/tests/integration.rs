@@ -1,0 +1,11 @@
+//! The store suite: every test runs against SQLite (a temp file) and
+//! PostgreSQL. PostgreSQL comes from `COC_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each run creates and
+//! drops its own database. Without a reachable server the PostgreSQL half
+//! is skipped with a notice — except when `CI=true`, where it fails.
+
+mod support;
+
+mod alarms;
+mod incidents;
+mod tickets;
