@@ -62,7 +62,11 @@ fn current_user() -> String {
 }
 
 fn error(msg: impl Into<String>) -> ExecResult {
-    ExecResult { outcome: ExecOutcome::Error, exit_code: None, error: Some(msg.into()) }
+    ExecResult {
+        outcome: ExecOutcome::Error,
+        exit_code: None,
+        error: Some(msg.into()),
+    }
 }
 
 /// Runs a script to completion, sending output chunks to `out`. `cancel`
@@ -75,7 +79,14 @@ pub async fn run(
     run_as_self: bool,
 ) -> ExecResult {
     let (program, ext): (&str, &str) = match req.script_type.as_str() {
-        "shell" => (if std::path::Path::new("/bin/bash").exists() { "/bin/bash" } else { "/bin/sh" }, "sh"),
+        "shell" => (
+            if std::path::Path::new("/bin/bash").exists() {
+                "/bin/bash"
+            } else {
+                "/bin/sh"
+            },
+            "sh",
+        ),
         "python" => ("python3", "py"),
         "bat" => return error("bat scripts run only on Windows hosts"),
         other => return error(format!("unknown script type '{other}'")),
@@ -93,7 +104,10 @@ pub async fn run(
     cmd.arg(&path)
         .current_dir(&dir)
         .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env("LANG", "C.UTF-8")
         .env("COC_TASK_ID", &req.task_id)
         .envs(&req.env)
@@ -103,13 +117,22 @@ pub async fn run(
         .process_group(0);
     if req.run_as != me {
         if run_as_self {
-            let _ = out.send(format!("[coc-agent] dev mode: running as '{me}' instead of '{}'\n", req.run_as)).await;
+            let _ = out
+                .send(format!(
+                    "[coc-agent] dev mode: running as '{me}' instead of '{}'\n",
+                    req.run_as
+                ))
+                .await;
         } else if unsafe { libc::geteuid() } == 0 {
             let Some((uid, gid)) = user_ids(&req.run_as) else {
                 return error(format!("user '{}' does not exist on this host", req.run_as));
             };
-            let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
-            let _ = std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+            let _ =
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+            let _ = std::fs::set_permissions(
+                &path,
+                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+            );
             cmd.uid(uid).gid(gid);
             if let Some(home) = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
                 p.lines().find_map(|l| {
@@ -121,10 +144,16 @@ pub async fn run(
             }
             cmd.env("USER", &req.run_as);
         } else {
-            return error(format!("the agent runs as '{me}' and cannot switch to user '{}'", req.run_as));
+            return error(format!(
+                "the agent runs as '{me}' and cannot switch to user '{}'",
+                req.run_as
+            ));
         }
     }
-    let mut child = match tokio::process::Command::from(cmd).kill_on_drop(true).spawn() {
+    let mut child = match tokio::process::Command::from(cmd)
+        .kill_on_drop(true)
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => return error(format!("cannot start {program}: {e}")),
     };
@@ -137,15 +166,23 @@ pub async fn run(
             match r.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if out.send(String::from_utf8_lossy(&buf[..n]).into_owned()).await.is_err() {
+                    if out
+                        .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
             }
         }
     };
-    let o = stdout.take().map(|s| tokio::spawn(pump(Box::new(s), out.clone())));
-    let e = stderr.take().map(|s| tokio::spawn(pump(Box::new(s), out.clone())));
+    let o = stdout
+        .take()
+        .map(|s| tokio::spawn(pump(Box::new(s), out.clone())));
+    let e = stderr
+        .take()
+        .map(|s| tokio::spawn(pump(Box::new(s), out.clone())));
     let kill = |pgid: Option<i32>| {
         if let Some(p) = pgid {
             unsafe { libc::kill(-p, libc::SIGKILL) };
@@ -210,7 +247,12 @@ mod tests {
 
     #[tokio::test]
     async fn shell_exit_codes_env_and_output() {
-        let (r, out) = go("shell", "echo \"$GREETING world\"; echo err >&2; exit 3", 10).await;
+        let (r, out) = go(
+            "shell",
+            "echo \"$GREETING world\"; echo err >&2; exit 3",
+            10,
+        )
+        .await;
         assert_eq!(r.outcome, ExecOutcome::Failed);
         assert_eq!(r.exit_code, Some(3));
         assert!(out.contains("hello world") && out.contains("err"), "{out}");

@@ -52,7 +52,9 @@ const RECENT: usize = 10_000;
 /// (a uniform pick in the upper half), so a fleet does not reconnect in
 /// lockstep after a server restart.
 pub fn backoff_delay(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE_MS.saturating_mul(1u64 << attempt.min(16)).min(BACKOFF_CAP_MS);
+    let exp = BACKOFF_BASE_MS
+        .saturating_mul(1u64 << attempt.min(16))
+        .min(BACKOFF_CAP_MS);
     let half = exp / 2;
     Duration::from_millis(half + rand::random_range(0..=half))
 }
@@ -152,15 +154,24 @@ async fn session(
     attempt: &mut u32,
 ) -> Result<(), BoxErr> {
     let mut req = ws_url(&cfg.server).into_client_request()?;
-    req.headers_mut().insert("authorization", format!("Bearer {}", cfg.token).parse()?);
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {}", cfg.token).parse()?);
     let (ws, _) = tokio_tungstenite::connect_async(req).await?;
     let (mut tx, mut rx) = ws.split();
-    let send = |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
+    let send =
+        |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
     let facts = facts::collect(id);
-    tx.send(send(&AgentMessage::Hello { version: PROTOCOL_VERSION, facts })).await?;
+    tx.send(send(&AgentMessage::Hello {
+        version: PROTOCOL_VERSION,
+        facts,
+    }))
+    .await?;
     let interval = match rx.next().await {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(&t)? {
-            ServerMessage::Welcome { host_id, heartbeat_interval_ms } => {
+            ServerMessage::Welcome {
+                host_id,
+                heartbeat_interval_ms,
+            } => {
                 tracing::info!(%host_id, "connected");
                 heartbeat_interval_ms.max(100)
             }
@@ -214,7 +225,14 @@ where
     S::Error: std::error::Error + Send + Sync + 'static,
 {
     match m {
-        ServerMessage::Exec { task_id, script_type, content, env, run_as, timeout_s } => {
+        ServerMessage::Exec {
+            task_id,
+            script_type,
+            content,
+            env,
+            run_as,
+            timeout_s,
+        } => {
             if shared.known(&task_id) {
                 // Idempotent dispatch: re-send a stored result, never re-run.
                 let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
@@ -224,7 +242,11 @@ where
                 return Ok(());
             }
             let (cancel_tx, cancel_rx) = oneshot::channel();
-            shared.running.lock().unwrap().insert(task_id.clone(), cancel_tx);
+            shared
+                .running
+                .lock()
+                .unwrap()
+                .insert(task_id.clone(), cancel_tx);
             let shared = shared.clone();
             let events = events_tx.clone();
             let run_as_self = cfg.run_as_self;
@@ -235,15 +257,35 @@ where
                 let fwd = tokio::spawn(async move {
                     let mut seq = 0u64;
                     while let Some(data) = out_rx.recv().await {
-                        let _ = fwd_events.try_send(AgentMessage::Output { task_id: tid.clone(), seq, data });
+                        let _ = fwd_events.try_send(AgentMessage::Output {
+                            task_id: tid.clone(),
+                            seq,
+                            data,
+                        });
                         seq += 1;
                     }
                 });
-                let req = exec::ExecRequest { task_id: task_id.clone(), script_type, content, env, run_as, timeout_s };
+                let req = exec::ExecRequest {
+                    task_id: task_id.clone(),
+                    script_type,
+                    content,
+                    env,
+                    run_as,
+                    timeout_s,
+                };
                 let r = exec::run(req, out_tx, cancel_rx, run_as_self).await;
                 let _ = fwd.await;
-                let msg = AgentMessage::Result { task_id: task_id.clone(), outcome: r.outcome, exit_code: r.exit_code, error: r.error };
-                shared.unacked.lock().unwrap().insert(task_id.clone(), msg.clone());
+                let msg = AgentMessage::Result {
+                    task_id: task_id.clone(),
+                    outcome: r.outcome,
+                    exit_code: r.exit_code,
+                    error: r.error,
+                };
+                shared
+                    .unacked
+                    .lock()
+                    .unwrap()
+                    .insert(task_id.clone(), msg.clone());
                 shared.running.lock().unwrap().remove(&task_id);
                 shared.remember(&task_id);
                 let _ = events.send(msg).await;
@@ -279,8 +321,14 @@ mod tests {
 
     #[test]
     fn ws_url_forms() {
-        assert_eq!(ws_url("http://127.0.0.1:8080/"), "ws://127.0.0.1:8080/api/v1/agent/connect");
-        assert_eq!(ws_url("https://coc.example"), "wss://coc.example/api/v1/agent/connect");
+        assert_eq!(
+            ws_url("http://127.0.0.1:8080/"),
+            "ws://127.0.0.1:8080/api/v1/agent/connect"
+        );
+        assert_eq!(
+            ws_url("https://coc.example"),
+            "wss://coc.example/api/v1/agent/connect"
+        );
     }
 
     #[test]

@@ -45,8 +45,14 @@ impl Client {
     /// Errors: [`ClientError::Http`] when the HTTP stack cannot start.
     pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
         install_crypto();
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
-        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http })
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        })
     }
 
     /// The base URL.
@@ -62,38 +68,60 @@ impl Client {
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }
-            return Ok(serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())));
+            return Ok(serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())));
         }
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Err(ClientError::Api {
             status: status.as_u16(),
             code: v["code"].as_str().unwrap_or("http_error").to_string(),
-            detail: v["detail"].as_str().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(&bytes).into()),
+            detail: v["detail"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into()),
         })
     }
 
     /// `GET path` with query pairs.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await
     }
 
     /// `POST path` with a JSON body.
-    pub async fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value, ClientError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    pub async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Value, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
     /// `PUT path` with a JSON body.
-    pub async fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value, ClientError> {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+    pub async fn put<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Value, ClientError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
     /// `DELETE path`.
     pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
-        self.send(self.http.delete(format!("{}{path}", self.base))).await
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
     }
 
     /// `POST path` with a raw body (ingest), no bearer token needed.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Result<Value, ClientError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body)).await
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
     }
 }

@@ -107,7 +107,9 @@ impl AlarmStatus {
         match s.to_ascii_lowercase().as_str() {
             "alarm" | "firing" | "problem" => Ok(AlarmStatus::Alarm),
             "ok" | "resolved" | "recovered" => Ok(AlarmStatus::Ok),
-            _ => Err(invalid(format!("unknown alarm status '{s}': expected alarm or ok"))),
+            _ => Err(invalid(format!(
+                "unknown alarm status '{s}': expected alarm or ok"
+            ))),
         }
     }
 }
@@ -266,7 +268,9 @@ pub struct WebhookPayload {
 
 fn parse_time(s: Option<&str>) -> Option<i64> {
     let s = s?;
-    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?.timestamp_millis();
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .ok()?
+        .timestamp_millis();
     // Alertmanager's zero time (`0001-01-01T00:00:00Z`) means "unset".
     if t <= 0 { None } else { Some(t) }
 }
@@ -378,7 +382,14 @@ pub fn parse_prometheus_v2(
                 _ => AlarmStatus::Alarm,
             };
             let time = parse_time(a.starts_at.as_deref()).unwrap_or(now_ms);
-            from_labels(a.labels, a.annotations, status, time, a.generator_url, source)
+            from_labels(
+                a.labels,
+                a.annotations,
+                status,
+                time,
+                a.generator_url,
+                source,
+            )
         })
         .collect()
 }
@@ -406,8 +417,14 @@ pub fn parse_alertmanager_webhook(
         .map(|a| {
             let status = AlarmStatus::parse(&a.status)?;
             let time = parse_time(a.starts_at.as_deref()).unwrap_or(now_ms);
-            let mut n =
-                from_labels(a.labels, a.annotations, status, time, a.generator_url, source)?;
+            let mut n = from_labels(
+                a.labels,
+                a.annotations,
+                status,
+                time,
+                a.generator_url,
+                source,
+            )?;
             if let Some(fp) = a.fingerprint {
                 n.additional.insert("alertmanager_fingerprint".into(), fp);
             }
@@ -472,7 +489,10 @@ pub fn parse_generic(
 fn str_map(v: Option<Value>, what: &str) -> Result<BTreeMap<String, String>, DomainError> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => Ok(m.into_iter().map(|(k, v)| (k, value_to_string(&v))).collect()),
+        Some(Value::Object(m)) => Ok(m
+            .into_iter()
+            .map(|(k, v)| (k, value_to_string(&v)))
+            .collect()),
         Some(_) => Err(invalid(format!("'{what}' must be an object"))),
     }
 }
@@ -688,7 +708,10 @@ mod tests {
 
     #[test]
     fn severity_mapping() {
-        assert_eq!(AlarmLevel::from_severity(Some("info")), AlarmLevel::Suggestion);
+        assert_eq!(
+            AlarmLevel::from_severity(Some("info")),
+            AlarmLevel::Suggestion
+        );
         assert_eq!(AlarmLevel::from_severity(Some("MAJOR")), AlarmLevel::Major);
         assert_eq!(AlarmLevel::from_severity(None), AlarmLevel::Major);
     }

@@ -52,7 +52,9 @@ impl IncidentLevel {
             "P3" => Ok(IncidentLevel::P3),
             "P4" => Ok(IncidentLevel::P4),
             "P5" => Ok(IncidentLevel::P5),
-            _ => Err(invalid(format!("unknown incident level '{s}': expected P1..P5"))),
+            _ => Err(invalid(format!(
+                "unknown incident level '{s}': expected P1..P5"
+            ))),
         }
     }
 }
@@ -225,16 +227,18 @@ fn text(what: &str, s: &str) -> Result<(), DomainError> {
         return Err(invalid(format!("{what} is required")));
     }
     if s.chars().count() > MAX_TEXT_CHARS {
-        return Err(invalid(format!("{what} is longer than {MAX_TEXT_CHARS} characters")));
+        return Err(invalid(format!(
+            "{what} is longer than {MAX_TEXT_CHARS} characters"
+        )));
     }
     Ok(())
 }
 
 fn opt_text(what: &str, s: &Option<String>) -> Result<(), DomainError> {
     match s {
-        Some(s) if s.chars().count() > MAX_TEXT_CHARS => {
-            Err(invalid(format!("{what} is longer than {MAX_TEXT_CHARS} characters")))
-        }
+        Some(s) if s.chars().count() > MAX_TEXT_CHARS => Err(invalid(format!(
+            "{what} is longer than {MAX_TEXT_CHARS} characters"
+        ))),
         _ => Ok(()),
     }
 }
@@ -303,11 +307,22 @@ pub fn apply(
         (S::Accepted, A::ChangeLevel { level, reason }) => {
             text("reason", reason)?;
             if *level == state.level {
-                return Err(invalid(format!("the incident is already {}", level.as_str())));
+                return Err(invalid(format!(
+                    "the incident is already {}",
+                    level.as_str()
+                )));
             }
             next.level = *level;
-            let verb = if *level < state.level { "upgraded" } else { "downgraded" };
-            format!("{verb} from {} to {}: {reason}", state.level.as_str(), level.as_str())
+            let verb = if *level < state.level {
+                "upgraded"
+            } else {
+                "downgraded"
+            };
+            format!(
+                "{verb} from {} to {}: {reason}",
+                state.level.as_str(),
+                level.as_str()
+            )
         }
         (s, A::Remark { text: t }) if !s.is_terminal() => {
             text("remark", t)?;
@@ -321,7 +336,10 @@ pub fn apply(
         (S::ToBeVerified, A::Verify { passed, remark }) => {
             opt_text("remark", remark)?;
             next.status = if *passed { S::Completed } else { S::Accepted };
-            let r = remark.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            let r = remark
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
             if *passed {
                 format!("verification passed{r}")
             } else {
@@ -351,15 +369,36 @@ mod tests {
     fn actions() -> Vec<IncidentAction> {
         vec![
             IncidentAction::Accept { remark: None },
-            IncidentAction::Reject { reason: "dup".into() },
-            IncidentAction::Resubmit { title: None, description: None },
+            IncidentAction::Reject {
+                reason: "dup".into(),
+            },
+            IncidentAction::Resubmit {
+                title: None,
+                description: None,
+            },
             IncidentAction::Close { remark: None },
-            IncidentAction::Forward { to: "bob".into(), remark: None },
-            IncidentAction::ChangeLevel { level: IncidentLevel::P1, reason: "worse".into() },
-            IncidentAction::Remark { text: "note".into() },
-            IncidentAction::Resolve { result: "restarted".into() },
-            IncidentAction::Verify { passed: true, remark: None },
-            IncidentAction::Verify { passed: false, remark: None },
+            IncidentAction::Forward {
+                to: "bob".into(),
+                remark: None,
+            },
+            IncidentAction::ChangeLevel {
+                level: IncidentLevel::P1,
+                reason: "worse".into(),
+            },
+            IncidentAction::Remark {
+                text: "note".into(),
+            },
+            IncidentAction::Resolve {
+                result: "restarted".into(),
+            },
+            IncidentAction::Verify {
+                passed: true,
+                remark: None,
+            },
+            IncidentAction::Verify {
+                passed: false,
+                remark: None,
+            },
         ]
     }
 
@@ -399,20 +438,32 @@ mod tests {
 
     #[test]
     fn forward_changes_owner_and_level_change_direction() {
-        let (n, s) = apply(&st(S::Accepted), &IncidentAction::Forward { to: "bob".into(), remark: None })
-            .unwrap();
+        let (n, s) = apply(
+            &st(S::Accepted),
+            &IncidentAction::Forward {
+                to: "bob".into(),
+                remark: None,
+            },
+        )
+        .unwrap();
         assert_eq!(n.assignee, "bob");
         assert!(s.contains("alice") && s.contains("bob"));
         let (n, s) = apply(
             &st(S::Accepted),
-            &IncidentAction::ChangeLevel { level: IncidentLevel::P1, reason: "r".into() },
+            &IncidentAction::ChangeLevel {
+                level: IncidentLevel::P1,
+                reason: "r".into(),
+            },
         )
         .unwrap();
         assert_eq!(n.level, IncidentLevel::P1);
         assert!(s.starts_with("upgraded"));
         let (_, s) = apply(
             &st(S::Accepted),
-            &IncidentAction::ChangeLevel { level: IncidentLevel::P5, reason: "r".into() },
+            &IncidentAction::ChangeLevel {
+                level: IncidentLevel::P5,
+                reason: "r".into(),
+            },
         )
         .unwrap();
         assert!(s.starts_with("downgraded"));
@@ -421,26 +472,50 @@ mod tests {
     #[test]
     fn validation_errors() {
         assert!(matches!(
-            apply(&st(S::Unaccepted), &IncidentAction::Reject { reason: " ".into() }),
+            apply(
+                &st(S::Unaccepted),
+                &IncidentAction::Reject { reason: " ".into() }
+            ),
             Err(DomainError::Validation(_))
         ));
-        assert!(apply(&st(S::Accepted), &IncidentAction::Forward { to: "alice".into(), remark: None })
-            .is_err());
-        assert!(apply(
-            &st(S::Accepted),
-            &IncidentAction::ChangeLevel { level: IncidentLevel::P3, reason: "r".into() }
-        )
-        .is_err());
-        let resub = IncidentAction::Resubmit { title: Some("new".into()), description: Some("nd".into()) };
+        assert!(
+            apply(
+                &st(S::Accepted),
+                &IncidentAction::Forward {
+                    to: "alice".into(),
+                    remark: None
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            apply(
+                &st(S::Accepted),
+                &IncidentAction::ChangeLevel {
+                    level: IncidentLevel::P3,
+                    reason: "r".into()
+                }
+            )
+            .is_err()
+        );
+        let resub = IncidentAction::Resubmit {
+            title: Some("new".into()),
+            description: Some("nd".into()),
+        };
         let (n, _) = apply(&st(S::Rejected), &resub).unwrap();
         assert_eq!((n.title.as_str(), n.description.as_str()), ("new", "nd"));
     }
 
     #[test]
     fn action_json_shape() {
-        let a: IncidentAction =
-            serde_json::from_str(r#"{"action":"forward","to":"bob"}"#).unwrap();
-        assert_eq!(a, IncidentAction::Forward { to: "bob".into(), remark: None });
+        let a: IncidentAction = serde_json::from_str(r#"{"action":"forward","to":"bob"}"#).unwrap();
+        assert_eq!(
+            a,
+            IncidentAction::Forward {
+                to: "bob".into(),
+                remark: None
+            }
+        );
         assert!(serde_json::from_str::<IncidentAction>(r#"{"action":"accept","x":1}"#).is_err());
         assert!(serde_json::from_str::<IncidentAction>(r#"{"action":"fly"}"#).is_err());
     }

@@ -68,10 +68,17 @@ pub fn alarm_targets_host(alarm: &NormalizedAlarm, host: &HostIdentity) -> bool 
     if alarm.resource_id.as_deref() == Some(host.id.as_str()) {
         return true;
     }
-    let names = [alarm.resource_name.as_deref().map(host_part), alarm.instance_host()];
+    let names = [
+        alarm.resource_name.as_deref().map(host_part),
+        alarm.instance_host(),
+    ];
     names.into_iter().flatten().any(|n| {
         n.eq_ignore_ascii_case(&host.hostname)
-            || host.hostname.split('.').next().is_some_and(|short| n.eq_ignore_ascii_case(short))
+            || host
+                .hostname
+                .split('.')
+                .next()
+                .is_some_and(|short| n.eq_ignore_ascii_case(short))
             || host.ips.iter().any(|ip| ip == &n)
     })
 }
@@ -103,13 +110,33 @@ mod tests {
             for (k, v) in pairs {
                 l.insert(k.to_string(), v.to_string());
             }
-            from_labels(l, BTreeMap::new(), crate::alarm::AlarmStatus::Alarm, 0, None, "p").unwrap()
+            from_labels(
+                l,
+                BTreeMap::new(),
+                crate::alarm::AlarmStatus::Alarm,
+                0,
+                None,
+                "p",
+            )
+            .unwrap()
         };
-        assert!(alarm_targets_host(&mk(&[("instance", "web-01:9100")]), &host));
-        assert!(alarm_targets_host(&mk(&[("instance", "10.1.2.3:9100")]), &host));
-        assert!(alarm_targets_host(&mk(&[("instance", "[::1]:9100")]), &host));
+        assert!(alarm_targets_host(
+            &mk(&[("instance", "web-01:9100")]),
+            &host
+        ));
+        assert!(alarm_targets_host(
+            &mk(&[("instance", "10.1.2.3:9100")]),
+            &host
+        ));
+        assert!(alarm_targets_host(
+            &mk(&[("instance", "[::1]:9100")]),
+            &host
+        ));
         assert!(alarm_targets_host(&mk(&[("resource_id", "res-1")]), &host));
-        assert!(!alarm_targets_host(&mk(&[("instance", "web-02:9100")]), &host));
+        assert!(!alarm_targets_host(
+            &mk(&[("instance", "web-02:9100")]),
+            &host
+        ));
         assert!(!alarm_targets_host(&mk(&[]), &host));
     }
 }

@@ -71,8 +71,8 @@ impl Condition {
     /// Errors: [`DomainError::Validation`] naming the problem.
     pub fn validate(&self) -> Result<(), DomainError> {
         let f = self.field.as_str();
-        let known = FIELDS.contains(&f)
-            || f.strip_prefix("additional.").is_some_and(|k| !k.is_empty());
+        let known =
+            FIELDS.contains(&f) || f.strip_prefix("additional.").is_some_and(|k| !k.is_empty());
         if !known {
             return Err(invalid(format!(
                 "unknown condition field '{f}': use one of {} or additional.<key>",
@@ -82,7 +82,9 @@ impl Condition {
         match self.op {
             Operator::In => {
                 if self.values.as_ref().is_none_or(|v| v.is_empty()) {
-                    return Err(invalid(format!("condition on '{f}': 'in' needs a non-empty 'values' list")));
+                    return Err(invalid(format!(
+                        "condition on '{f}': 'in' needs a non-empty 'values' list"
+                    )));
                 }
             }
             _ => {
@@ -215,7 +217,9 @@ impl RuleSpec {
             return Err(invalid("assignee is required"));
         }
         if self.conditions.len() > MAX_CONDITIONS {
-            return Err(invalid(format!("at most {MAX_CONDITIONS} conditions per rule")));
+            return Err(invalid(format!(
+                "at most {MAX_CONDITIONS} conditions per rule"
+            )));
         }
         for c in &self.conditions {
             c.validate()?;
@@ -273,7 +277,12 @@ mod tests {
     }
 
     fn c(field: &str, op: Operator, value: &str) -> Condition {
-        Condition { field: field.into(), op, value: Some(value.into()), values: None }
+        Condition {
+            field: field.into(),
+            op,
+            value: Some(value.into()),
+            values: None,
+        }
     }
 
     #[test]
@@ -283,9 +292,15 @@ mod tests {
         assert!(!c("alarmName", Operator::Equals, "highcpu").matches(&a));
         assert!(c("alarmName", Operator::NotEquals, "Other").matches(&a));
         assert!(!c("alarmName", Operator::NotEquals, "HighCPU").matches(&a));
-        assert!(c("namespace", Operator::NotEquals, "x").matches(&a), "absent differs");
+        assert!(
+            c("namespace", Operator::NotEquals, "x").matches(&a),
+            "absent differs"
+        );
         assert!(c("alarmDesc", Operator::Contains, "90%").matches(&a));
-        assert!(!c("namespace", Operator::Contains, "").matches(&a), "absent contains nothing");
+        assert!(
+            !c("namespace", Operator::Contains, "").matches(&a),
+            "absent contains nothing"
+        );
         assert!(c("resourceName", Operator::Regex, r"^web-\d+").matches(&a));
         assert!(!c("resourceName", Operator::Regex, r"^db-").matches(&a));
         assert!(c("additional.team", Operator::Equals, "ops").matches(&a));
@@ -299,7 +314,10 @@ mod tests {
             values: Some(vec!["a".into(), "cn-north".into()]),
         };
         assert!(inn.matches(&a));
-        let inn2 = Condition { values: Some(vec!["a".into()]), ..inn };
+        let inn2 = Condition {
+            values: Some(vec!["a".into()]),
+            ..inn
+        };
         assert!(!inn2.matches(&a));
     }
 
@@ -309,11 +327,19 @@ mod tests {
         assert!(c("additional.", Operator::Equals, "x").validate().is_err());
         assert!(c("additional.k", Operator::Equals, "x").validate().is_ok());
         assert!(c("alarmName", Operator::Regex, "(").validate().is_err());
-        let no_values =
-            Condition { field: "region".into(), op: Operator::In, value: None, values: Some(vec![]) };
+        let no_values = Condition {
+            field: "region".into(),
+            op: Operator::In,
+            value: None,
+            values: Some(vec![]),
+        };
         assert!(no_values.validate().is_err());
-        let no_value =
-            Condition { field: "region".into(), op: Operator::Equals, value: None, values: None };
+        let no_value = Condition {
+            field: "region".into(),
+            op: Operator::Equals,
+            value: None,
+            values: None,
+        };
         assert!(no_value.validate().is_err());
     }
 

@@ -29,8 +29,11 @@ impl ScriptType {
     }
     /// Parses a stored name. Errors: [`DomainError::Validation`].
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        serde_json::from_value(serde_json::Value::String(s.to_string()))
-            .map_err(|_| invalid(format!("unknown script type '{s}': expected shell, python or bat")))
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+            invalid(format!(
+                "unknown script type '{s}': expected shell, python or bat"
+            ))
+        })
     }
 }
 
@@ -57,8 +60,11 @@ impl RiskLevel {
     }
     /// Parses a stored name. Errors: [`DomainError::Validation`].
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        serde_json::from_value(serde_json::Value::String(s.to_string()))
-            .map_err(|_| invalid(format!("unknown risk level '{s}': expected low, medium or high")))
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+            invalid(format!(
+                "unknown risk level '{s}': expected low, medium or high"
+            ))
+        })
     }
 }
 
@@ -147,9 +153,14 @@ impl ScriptSpec {
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.name.is_empty()
             || self.name.len() > 64
-            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         {
-            return Err(invalid("script name must be 1 to 64 of letters, digits, '_', '.', '-'"));
+            return Err(invalid(
+                "script name must be 1 to 64 of letters, digits, '_', '.', '-'",
+            ));
         }
         if self.content.trim().is_empty() {
             return Err(invalid("script content is empty"));
@@ -161,7 +172,9 @@ impl ScriptSpec {
             )));
         }
         if self.params.len() > MAX_PARAMS {
-            return Err(invalid(format!("at most {MAX_PARAMS} parameters per script")));
+            return Err(invalid(format!(
+                "at most {MAX_PARAMS} parameters per script"
+            )));
         }
         let mut seen = std::collections::HashSet::new();
         for p in &self.params {
@@ -189,7 +202,10 @@ fn check_type(p: &ScriptParam, v: &str) -> Result<(), DomainError> {
         ParamType::Boolean => v == "true" || v == "false",
     };
     if v.len() > 4096 {
-        return Err(invalid(format!("value of parameter '{}' is longer than 4096 bytes", p.name)));
+        return Err(invalid(format!(
+            "value of parameter '{}' is longer than 4096 bytes",
+            p.name
+        )));
     }
     if ok {
         Ok(())
@@ -245,7 +261,14 @@ pub fn mask_params(
         .iter()
         .map(|(k, v)| {
             let sensitive = declared.iter().any(|p| &p.name == k && p.sensitive);
-            (k.clone(), if sensitive { "******".to_string() } else { v.clone() })
+            (
+                k.clone(),
+                if sensitive {
+                    "******".to_string()
+                } else {
+                    v.clone()
+                },
+            )
         })
         .collect()
 }
@@ -255,7 +278,9 @@ pub fn mask_params(
 /// Errors: [`DomainError::Validation`].
 pub fn validate_timeout(t: u32) -> Result<(), DomainError> {
     if t == 0 || t > MAX_TIMEOUT_S {
-        return Err(invalid(format!("timeout must be 1 to {MAX_TIMEOUT_S} seconds")));
+        return Err(invalid(format!(
+            "timeout must be 1 to {MAX_TIMEOUT_S} seconds"
+        )));
     }
     Ok(())
 }
@@ -268,7 +293,11 @@ pub fn validate_run_as(u: &str) -> Result<(), DomainError> {
     let ok = matches!(c.next(), Some(ch) if ch.is_ascii_lowercase() || ch == '_')
         && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
         && u.len() <= 32;
-    if ok { Ok(()) } else { Err(invalid(format!("'{u}' is not a valid user name"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("'{u}' is not a valid user name")))
+    }
 }
 
 #[cfg(test)]
@@ -294,9 +323,19 @@ mod tests {
             p("secret", ParamType::String, false, None),
         ];
         let mut g = BTreeMap::new();
-        assert!(resolve_params(&decl, &g).unwrap_err().to_string().contains("required"));
+        assert!(
+            resolve_params(&decl, &g)
+                .unwrap_err()
+                .to_string()
+                .contains("required")
+        );
         g.insert("count".to_string(), "x".to_string());
-        assert!(resolve_params(&decl, &g).unwrap_err().to_string().contains("number"));
+        assert!(
+            resolve_params(&decl, &g)
+                .unwrap_err()
+                .to_string()
+                .contains("number")
+        );
         g.insert("count".to_string(), "3.5".to_string());
         let r = resolve_params(&decl, &g).unwrap();
         assert_eq!(r["flag"], "false");

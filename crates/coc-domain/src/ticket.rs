@@ -82,7 +82,9 @@ pub fn plan_batches(
             Ok(batches.to_vec())
         }
         (BatchPolicy::Manual, None) => Err(invalid("the manual batch policy needs 'batches'")),
-        (_, Some(_)) => Err(invalid("'batches' is only allowed with the manual batch policy")),
+        (_, Some(_)) => Err(invalid(
+            "'batches' is only allowed with the manual batch policy",
+        )),
         (BatchPolicy::None, None) => Ok(vec![hosts.to_vec()]),
         (BatchPolicy::Auto, None) => {
             let mut out = Vec::new();
@@ -110,7 +112,9 @@ impl Threshold {
     /// than one decimal.
     pub fn from_percent(p: f64) -> Result<Self, DomainError> {
         if !p.is_finite() || !(0.0..=100.0).contains(&p) {
-            return Err(invalid("the suspension threshold must be a success rate from 0 to 100"));
+            return Err(invalid(
+                "the suspension threshold must be a success rate from 0 to 100",
+            ));
         }
         let tenths = (p * 10.0).round();
         if ((p * 10.0) - tenths).abs() > 1e-6 {
@@ -171,7 +175,10 @@ impl TicketStatus {
     }
     /// Successful, failed and terminated tickets are finished.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TicketStatus::Successful | TicketStatus::Failed | TicketStatus::Terminated)
+        matches!(
+            self,
+            TicketStatus::Successful | TicketStatus::Failed | TicketStatus::Terminated
+        )
     }
 }
 
@@ -209,7 +216,10 @@ impl TaskStatus {
     }
     /// Finished states.
     pub fn is_done(self) -> bool {
-        matches!(self, TaskStatus::Successful | TaskStatus::Failed | TaskStatus::Cancelled)
+        matches!(
+            self,
+            TaskStatus::Successful | TaskStatus::Failed | TaskStatus::Cancelled
+        )
     }
 }
 
@@ -240,23 +250,40 @@ pub struct Plan {
 /// tasks of the lowest unfinished batch start, while the no-overshoot gate
 /// allows.
 pub fn plan(status: TicketStatus, tasks: &[TaskView], threshold: Option<Threshold>) -> Plan {
-    let none = |status| Plan { start: vec![], status };
+    let none = |status| Plan {
+        start: vec![],
+        status,
+    };
     if status.is_terminal() {
         return none(status);
     }
-    let failed = tasks.iter().filter(|t| t.status == TaskStatus::Failed).count();
-    let mut in_flight = tasks.iter().filter(|t| t.status == TaskStatus::Executing).count();
+    let failed = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Failed)
+        .count();
+    let mut in_flight = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Executing)
+        .count();
     let breaking = threshold.and_then(|t| t.breaking_count(tasks.len()));
     if status == TicketStatus::Abnormal || breaking.is_some_and(|b| failed >= b) {
         return none(TicketStatus::Abnormal);
     }
     if tasks.iter().all(|t| t.status.is_done()) {
-        return none(if failed == 0 { TicketStatus::Successful } else { TicketStatus::Failed });
+        return none(if failed == 0 {
+            TicketStatus::Successful
+        } else {
+            TicketStatus::Failed
+        });
     }
     if status == TicketStatus::Paused {
         return none(TicketStatus::Paused);
     }
-    let current = tasks.iter().filter(|t| !t.status.is_done()).map(|t| t.batch).min();
+    let current = tasks
+        .iter()
+        .filter(|t| !t.status.is_done())
+        .map(|t| t.batch)
+        .min();
     let mut start = Vec::new();
     for (i, t) in tasks.iter().enumerate() {
         if Some(t.batch) != current || t.status != TaskStatus::Pending {
@@ -270,7 +297,10 @@ pub fn plan(status: TicketStatus, tasks: &[TaskView], threshold: Option<Threshol
         start.push(i);
         in_flight += 1;
     }
-    Plan { start, status: TicketStatus::Executing }
+    Plan {
+        start,
+        status: TicketStatus::Executing,
+    }
 }
 
 /// An operator action on a ticket (ref. 10.1.1).
@@ -289,7 +319,10 @@ pub enum TicketAction {
 ///
 /// Errors: [`DomainError::InvalidTransition`] when not allowed (e.g.
 /// continuing an abnormal ticket).
-pub fn apply_action(status: TicketStatus, action: TicketAction) -> Result<TicketStatus, DomainError> {
+pub fn apply_action(
+    status: TicketStatus,
+    action: TicketAction,
+) -> Result<TicketStatus, DomainError> {
     use TicketAction as A;
     use TicketStatus as S;
     match (status, action) {
@@ -329,11 +362,20 @@ mod tests {
     #[test]
     fn manual_batches_checked() {
         let h = hosts(3);
-        let ok = vec![vec!["h0".to_string()], vec!["h2".to_string(), "h1".to_string()]];
-        assert_eq!(plan_batches(BatchPolicy::Manual, &h, Some(&ok)).unwrap(), ok);
+        let ok = vec![
+            vec!["h0".to_string()],
+            vec!["h2".to_string(), "h1".to_string()],
+        ];
+        assert_eq!(
+            plan_batches(BatchPolicy::Manual, &h, Some(&ok)).unwrap(),
+            ok
+        );
         let missing = vec![vec!["h0".to_string()]];
         assert!(plan_batches(BatchPolicy::Manual, &h, Some(&missing)).is_err());
-        let twice = vec![vec!["h0".to_string(), "h1".to_string()], vec!["h1".to_string(), "h2".to_string()]];
+        let twice = vec![
+            vec!["h0".to_string(), "h1".to_string()],
+            vec!["h1".to_string(), "h2".to_string()],
+        ];
         assert!(plan_batches(BatchPolicy::Manual, &h, Some(&twice)).is_err());
         assert!(plan_batches(BatchPolicy::Manual, &h, None).is_err());
         assert!(plan_batches(BatchPolicy::Auto, &h, Some(&ok)).is_err());
@@ -361,7 +403,13 @@ mod tests {
     #[test]
     fn gate_never_overshoots_in_one_batch() {
         // 10 hosts in one batch, 80 % → breaking count 3: only 3 may be in flight.
-        let t = vec![TaskView { batch: 0, status: TaskStatus::Pending }; 10];
+        let t = vec![
+            TaskView {
+                batch: 0,
+                status: TaskStatus::Pending
+            };
+            10
+        ];
         let p = plan(TicketStatus::Executing, &t, Some(Threshold(800)));
         assert_eq!(p.start, vec![0, 1, 2]);
         let p = plan(TicketStatus::Executing, &t, None);
@@ -371,9 +419,18 @@ mod tests {
     #[test]
     fn ticket_actions() {
         use TicketStatus as S;
-        assert_eq!(apply_action(S::Executing, TicketAction::Pause).unwrap(), S::Paused);
-        assert_eq!(apply_action(S::Paused, TicketAction::Continue).unwrap(), S::Executing);
-        assert_eq!(apply_action(S::Abnormal, TicketAction::ForciblyEnd).unwrap(), S::Terminated);
+        assert_eq!(
+            apply_action(S::Executing, TicketAction::Pause).unwrap(),
+            S::Paused
+        );
+        assert_eq!(
+            apply_action(S::Paused, TicketAction::Continue).unwrap(),
+            S::Executing
+        );
+        assert_eq!(
+            apply_action(S::Abnormal, TicketAction::ForciblyEnd).unwrap(),
+            S::Terminated
+        );
         assert!(apply_action(S::Abnormal, TicketAction::Continue).is_err());
         assert!(apply_action(S::Successful, TicketAction::ForciblyEnd).is_err());
         assert!(apply_action(S::Paused, TicketAction::Pause).is_err());

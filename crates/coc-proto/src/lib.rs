@@ -143,8 +143,13 @@ mod tests {
 
     #[test]
     fn wire_shape_is_tagged() {
-        let m = ServerMessage::Cancel { task_id: "t".into() };
-        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"cancel","task_id":"t"}"#);
+        let m = ServerMessage::Cancel {
+            task_id: "t".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"cancel","task_id":"t"}"#
+        );
         let a: AgentMessage = serde_json::from_str(r#"{"type":"heartbeat","at_ms":5}"#).unwrap();
         assert_eq!(a, AgentMessage::Heartbeat { at_ms: 5 });
     }

@@ -36,7 +36,10 @@ pub struct Problem<'a> {
 impl ApiError {
     /// A new error with `code` (one of the table's) and `detail`.
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { code, detail: detail.into() }
+        ApiError {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// The status and title of each code.
@@ -44,16 +47,27 @@ impl ApiError {
         match code {
             "malformed_json" => (StatusCode::BAD_REQUEST, "Malformed JSON"),
             "bad_query" => (StatusCode::BAD_REQUEST, "Invalid query parameters"),
-            "wrong_integration_type" => (StatusCode::BAD_REQUEST, "Format not accepted by this integration"),
+            "wrong_integration_type" => (
+                StatusCode::BAD_REQUEST,
+                "Format not accepted by this integration",
+            ),
             "unauthorized" => (StatusCode::UNAUTHORIZED, "Authentication required"),
             "invalid_integration_key" => (StatusCode::UNAUTHORIZED, "Unknown integration key"),
             "integration_disabled" => (StatusCode::FORBIDDEN, "Integration disabled"),
             "not_found" => (StatusCode::NOT_FOUND, "Not found"),
             "conflict" => (StatusCode::CONFLICT, "Conflict"),
-            "invalid_transition" => (StatusCode::CONFLICT, "Action not allowed in the current state"),
+            "invalid_transition" => (
+                StatusCode::CONFLICT,
+                "Action not allowed in the current state",
+            ),
             "payload_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
-            "unsupported_media_type" => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
-            "invalid_body" => (StatusCode::UNPROCESSABLE_ENTITY, "Request body does not match the schema"),
+            "unsupported_media_type" => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
+            }
+            "invalid_body" => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Request body does not match the schema",
+            ),
             "validation_failed" => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
             "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
@@ -78,8 +92,10 @@ impl IntoResponse for ApiError {
         })
         .unwrap_or_default();
         let mut r = (status, body).into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         r
     }
 }
@@ -99,7 +115,10 @@ impl From<StoreError> for ApiError {
             StoreError::WriterGone => ApiError::new("unavailable", "the server is shutting down"),
             StoreError::Db(err) => {
                 tracing::error!(error = %err, "database error");
-                ApiError::new("internal", "the database failed; the change was not applied")
+                ApiError::new(
+                    "internal",
+                    "the database failed; the change was not applied",
+                )
             }
         }
     }

@@ -29,10 +29,13 @@ pub fn json_rejection(e: JsonRejection) -> ApiError {
     match e {
         JsonRejection::JsonSyntaxError(e) => ApiError::new("malformed_json", e.body_text()),
         JsonRejection::JsonDataError(e) => ApiError::new("invalid_body", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new("unsupported_media_type", "send the body as application/json")
-        }
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             ApiError::new("payload_too_large", e.body_text())
         }
         other => ApiError::new("malformed_json", other.body_text()),

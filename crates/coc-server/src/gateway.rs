@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,7 +35,12 @@ impl Agents {
     /// Sends a message to a host's agent; `false` when it is not connected
     /// or its queue is full.
     pub fn send(&self, host_id: &str, m: ServerMessage) -> bool {
-        let tx = self.inner.lock().unwrap().get(host_id).map(|(_, tx)| tx.clone());
+        let tx = self
+            .inner
+            .lock()
+            .unwrap()
+            .get(host_id)
+            .map(|(_, tx)| tx.clone());
         tx.is_some_and(|tx| tx.try_send(m).is_ok())
     }
 
@@ -51,7 +56,10 @@ impl Agents {
 
     fn register(&self, host_id: &str, tx: mpsc::Sender<ServerMessage>) -> u64 {
         let g = self.generation.fetch_add(1, Ordering::Relaxed);
-        self.inner.lock().unwrap().insert(host_id.to_string(), (g, tx));
+        self.inner
+            .lock()
+            .unwrap()
+            .insert(host_id.to_string(), (g, tx));
         g
     }
 
@@ -70,20 +78,29 @@ pub fn router() -> Router<AppState> {
 
 async fn connect(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     match bearer(&headers) {
-        Some(t) if s.may_connect_agent(t) => ws.on_upgrade(move |socket| session(s, socket)).into_response(),
-        _ => ApiError::new("unauthorized", "agents connect with the agent enrollment token").into_response(),
+        Some(t) if s.may_connect_agent(t) => ws
+            .on_upgrade(move |socket| session(s, socket))
+            .into_response(),
+        _ => ApiError::new(
+            "unauthorized",
+            "agents connect with the agent enrollment token",
+        )
+        .into_response(),
     }
 }
 
 async fn session(s: AppState, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
-    let reply = |m: &ServerMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
+    let reply =
+        |m: &ServerMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
     let hello = tokio::time::timeout(Duration::from_secs(10), rx.next()).await;
     let facts = match hello {
         Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<AgentMessage>(&t) {
             Ok(AgentMessage::Hello { version, facts }) if version == PROTOCOL_VERSION => facts,
             Ok(AgentMessage::Hello { version, .. }) => {
-                let reason = format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}");
+                let reason = format!(
+                    "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                );
                 let _ = tx.send(reply(&ServerMessage::Refused { reason })).await;
                 return;
             }
@@ -109,7 +126,10 @@ async fn session(s: AppState, socket: WebSocket) {
         }
     };
     if tx
-        .send(reply(&ServerMessage::Welcome { host_id: host_id.clone(), heartbeat_interval_ms: s.heartbeat_ms }))
+        .send(reply(&ServerMessage::Welcome {
+            host_id: host_id.clone(),
+            heartbeat_interval_ms: s.heartbeat_ms,
+        }))
         .await
         .is_err()
     {
@@ -119,8 +139,13 @@ async fn session(s: AppState, socket: WebSocket) {
     let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(1024);
     let generation = s.agents.register(&host_id, out_tx.clone());
     s.store.work.notify_one();
+    let mut closing = s.closing.clone();
     loop {
         tokio::select! {
+            _ = closing.changed() => {
+                let _ = tx.send(Message::Close(None)).await;
+                break;
+            }
             m = out_rx.recv() => {
                 let Some(m) = m else { break };
                 if tx.send(reply(&m)).await.is_err() { break; }
@@ -159,23 +184,48 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
         AgentMessage::Output { task_id, data, .. } => {
             match s.store.append_output(&task_id, host_id, &data).await {
                 Ok(Some(ticket_id)) => {
-                    let _ = s.live.send(LiveEvent { ticket_id, task_id, data: Some(data), done: false });
+                    let _ = s.live.send(LiveEvent {
+                        ticket_id,
+                        task_id,
+                        data: Some(data),
+                        done: false,
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "output not stored"),
             }
             None
         }
-        AgentMessage::Result { task_id, outcome, exit_code, error } => {
+        AgentMessage::Result {
+            task_id,
+            outcome,
+            exit_code,
+            error,
+        } => {
             let status = match outcome {
                 ExecOutcome::Success => TaskStatus::Successful,
                 ExecOutcome::Cancelled => TaskStatus::Cancelled,
                 _ => TaskStatus::Failed,
             };
-            match s.store.finish_task(&task_id, Some(host_id), status, exit_code.map(i64::from), error.as_deref()).await {
+            match s
+                .store
+                .finish_task(
+                    &task_id,
+                    Some(host_id),
+                    status,
+                    exit_code.map(i64::from),
+                    error.as_deref(),
+                )
+                .await
+            {
                 Ok(ticket) => {
                     if let Some(ticket_id) = ticket {
-                        let _ = s.live.send(LiveEvent { ticket_id, task_id: task_id.clone(), data: None, done: true });
+                        let _ = s.live.send(LiveEvent {
+                            ticket_id,
+                            task_id: task_id.clone(),
+                            data: None,
+                            done: true,
+                        });
                     }
                     Some(ServerMessage::Ack { task_id })
                 }

@@ -16,10 +16,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
-use coc_domain::alarm::{NormalizedAlarm, parse_alertmanager_webhook, parse_generic, parse_prometheus_v2};
+use coc_domain::alarm::{
+    NormalizedAlarm, parse_alertmanager_webhook, parse_generic, parse_prometheus_v2,
+};
 
-use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+use crate::error::{ApiError, ApiResult};
 
 /// The ingest routes.
 pub fn router() -> Router<AppState> {
@@ -43,10 +45,16 @@ async fn accept(
     format: Format,
 ) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
     let Some((tenant, integ)) = s.store.integration_by_key(&key).await? else {
-        return Err(ApiError::new("invalid_integration_key", "no integration has this key"));
+        return Err(ApiError::new(
+            "invalid_integration_key",
+            "no integration has this key",
+        ));
     };
     if !integ.enabled {
-        return Err(ApiError::new("integration_disabled", format!("integration '{}' is disabled", integ.name)));
+        return Err(ApiError::new(
+            "integration_disabled",
+            format!("integration '{}' is disabled", integ.name),
+        ));
     }
     let expected = match format {
         Format::PrometheusV2 | Format::Webhook => "alertmanager",
@@ -55,12 +63,21 @@ async fn accept(
     if integ.kind != expected {
         return Err(ApiError::new(
             "wrong_integration_type",
-            format!("integration '{}' is of type '{}'; this path needs type '{expected}'", integ.name, integ.kind),
+            format!(
+                "integration '{}' is of type '{}'; this path needs type '{expected}'",
+                integ.name, integ.kind
+            ),
         ));
     }
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new("payload_too_large", format!("ingest bodies are limited to {} bytes", crate::INGEST_BODY_LIMIT))
+            ApiError::new(
+                "payload_too_large",
+                format!(
+                    "ingest bodies are limited to {} bytes",
+                    crate::INGEST_BODY_LIMIT
+                ),
+            )
         } else {
             ApiError::new("malformed_json", e.body_text())
         }
@@ -72,7 +89,11 @@ async fn accept(
         Format::Generic => parse_generic(&body, now, &integ.name),
     };
     let alarms = parsed.map_err(|e| {
-        let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() { "malformed_json" } else { "validation_failed" };
+        let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+            "malformed_json"
+        } else {
+            "validation_failed"
+        };
         ApiError::new(code, e.to_string())
     })?;
     let out = s.store.ingest(&tenant, &integ.id, alarms).await?;

@@ -86,6 +86,10 @@ pub struct AppState {
     pub live: broadcast::Sender<LiveEvent>,
     /// Heartbeat interval, ms.
     pub heartbeat_ms: u64,
+    /// Becomes `true` when the server shuts down; long-lived connections
+    /// (agent sessions) watch it and close.
+    pub closing: tokio::sync::watch::Receiver<bool>,
+    close_tx: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 fn hash(s: &str) -> [u8; 32] {
@@ -94,7 +98,10 @@ fn hash(s: &str) -> [u8; 32] {
 
 /// Constant-time equality of two digests.
 fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn bearer(req_headers: &axum::http::HeaderMap) -> Option<&str> {
@@ -110,7 +117,10 @@ impl AppState {
     /// Builds the state from a store and a config.
     pub fn new(store: Store, cfg: &ServerConfig) -> Self {
         let (live, _) = broadcast::channel(4096);
+        let (close_tx, closing) = tokio::sync::watch::channel(false);
         AppState {
+            closing,
+            close_tx: Arc::new(close_tx),
             store,
             admin_hash: Arc::new(hash(&cfg.admin_token)),
             agent_hash: Arc::new(hash(&cfg.agent_token)),
@@ -143,14 +153,19 @@ async fn require_admin(State(s): State<AppState>, mut req: Request, next: Next) 
             next.run(req).await
         }
         Some(_) => ApiError::new("unauthorized", "the token is not valid").into_response(),
-        None => ApiError::new("unauthorized", "send 'Authorization: Bearer <token>'").into_response(),
+        None => {
+            ApiError::new("unauthorized", "send 'Authorization: Bearer <token>'").into_response()
+        }
     }
 }
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let api = api::router()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_admin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_admin,
+        ))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     Router::new()
         .merge(api)
@@ -182,6 +197,7 @@ impl Running {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
+        let _ = self.state.close_tx.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
         self.task.abort();
     }
@@ -214,5 +230,10 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
         }
         exec.abort();
     });
-    Ok(Running { addr, state, shutdown: Some(tx), task })
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
 }

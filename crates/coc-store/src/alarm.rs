@@ -237,7 +237,9 @@ impl Store {
         integration_id: &str,
         alarms: Vec<NormalizedAlarm>,
     ) -> Result<IngestOutcome> {
-        let Some(tx) = &self.alarms.0 else { return Err(StoreError::WriterGone) };
+        let Some(tx) = &self.alarms.0 else {
+            return Err(StoreError::WriterGone);
+        };
         let (reply, rx) = oneshot::channel();
         tx.send(Request {
             tenant: tenant.to_string(),
@@ -261,9 +263,21 @@ impl Store {
                 rules_by_tenant.insert(req.tenant.clone(), rules);
             }
             let rules = &rules_by_tenant[&req.tenant];
-            let mut out = IngestOutcome { accepted: req.alarms.len(), ..Default::default() };
+            let mut out = IngestOutcome {
+                accepted: req.alarms.len(),
+                ..Default::default()
+            };
             for a in &req.alarms {
-                apply_one(&mut tx, &req.tenant, &req.integration_id, a, now, rules, &mut out).await?;
+                apply_one(
+                    &mut tx,
+                    &req.tenant,
+                    &req.integration_id,
+                    a,
+                    now,
+                    rules,
+                    &mut out,
+                )
+                .await?;
             }
             outcomes.push(out);
         }
@@ -272,7 +286,12 @@ impl Store {
     }
 
     /// The alarm center list, newest first, keyset-paged.
-    pub async fn list_alarms(&self, tenant: &str, f: &AlarmFilter, page: &Page) -> Result<Paged<Alarm>> {
+    pub async fn list_alarms(
+        &self,
+        tenant: &str,
+        f: &AlarmFilter,
+        page: &Page,
+    ) -> Result<Paged<Alarm>> {
         let mut w = Filter::new(tenant);
         if let Some(s) = &f.status {
             w.push("status = ?", Arg::S(s.clone()));
@@ -281,7 +300,10 @@ impl Store {
             w.push("level = ?", Arg::S(s.clone()));
         }
         if let Some(s) = &f.name {
-            w.push("LOWER(name) LIKE ?", Arg::S(format!("%{}%", s.to_lowercase())));
+            w.push(
+                "LOWER(name) LIKE ?",
+                Arg::S(format!("%{}%", s.to_lowercase())),
+            );
         }
         if let Some(s) = &f.source {
             w.push("source = ?", Arg::S(s.clone()));
@@ -299,7 +321,11 @@ impl Store {
             w.push("id < ?", Arg::S(c.clone()));
         }
         let limit = page.limit();
-        let sql = format!("SELECT {COLS} FROM alarms{} ORDER BY id DESC LIMIT {}", w.sql, limit + 1);
+        let sql = format!(
+            "SELECT {COLS} FROM alarms{} ORDER BY id DESC LIMIT {}",
+            w.sql,
+            limit + 1
+        );
         let rows = w.query(sql).fetch_all(&self.pool).await?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
         Ok(paged(items, limit, |a| a.id.clone()))
@@ -307,12 +333,17 @@ impl Store {
 
     /// One alarm. Errors: `NotFound`.
     pub async fn get_alarm(&self, tenant: &str, id: &str) -> Result<Alarm> {
-        let r = sqlx::query(dynsql!("SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND id = $2"))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("alarm", id))
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("alarm", id))
     }
 
     /// An alarm's history, oldest first. Errors: `NotFound`.
@@ -344,7 +375,13 @@ impl Store {
     ///
     /// Errors: `Domain(Validation)` for a bad remark or an empty id list,
     /// `NotFound` for an unknown id (nothing is cleared).
-    pub async fn clear_alarms(&self, tenant: &str, ids: &[String], remark: &str, actor: &str) -> Result<Vec<Alarm>> {
+    pub async fn clear_alarms(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        remark: &str,
+        actor: &str,
+    ) -> Result<Vec<Alarm>> {
         coc_domain::alarm::validate_clear_remark(remark)?;
         if ids.is_empty() || ids.len() > 1000 {
             return Err(coc_domain::error::invalid("give 1 to 1000 alarm ids").into());
@@ -420,11 +457,12 @@ async fn apply_one(
     out: &mut IngestOutcome,
 ) -> Result<()> {
     let fp = a.fingerprint();
-    let existing = sqlx::query("SELECT id, status FROM alarms WHERE tenant_id = $1 AND fingerprint = $2")
-        .bind(tenant)
-        .bind(&fp)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let existing =
+        sqlx::query("SELECT id, status FROM alarms WHERE tenant_id = $1 AND fingerprint = $2")
+            .bind(tenant)
+            .bind(&fp)
+            .fetch_optional(&mut **tx)
+            .await?;
     let status = a.alarm_status.as_str();
     let alarm_id = match existing {
         None => {
@@ -457,11 +495,25 @@ async fn apply_one(
             .execute(&mut **tx)
             .await?;
             out.created += 1;
-            let kind = if a.alarm_status == AlarmStatus::Alarm { "fired" } else { "resolved" };
+            let kind = if a.alarm_status == AlarmStatus::Alarm {
+                "fired"
+            } else {
+                "resolved"
+            };
             if a.alarm_status == AlarmStatus::Ok {
                 out.resolved += 1;
             }
-            event(tx, tenant, &id, now, kind, status, "system", &format!("received from {}", a.alarm_source)).await?;
+            event(
+                tx,
+                tenant,
+                &id,
+                now,
+                kind,
+                status,
+                "system",
+                &format!("received from {}", a.alarm_source),
+            )
+            .await?;
             id
         }
         Some(r) => {
@@ -494,8 +546,17 @@ async fn apply_one(
                 } else {
                     "refired"
                 };
-                event(tx, tenant, &id, now, kind, status, "system", &format!("received from {}", a.alarm_source))
-                    .await?;
+                event(
+                    tx,
+                    tenant,
+                    &id,
+                    now,
+                    kind,
+                    status,
+                    "system",
+                    &format!("received from {}", a.alarm_source),
+                )
+                .await?;
             }
             id
         }
@@ -537,7 +598,11 @@ async fn forward(
         return Ok(());
     }
     let spec: &RuleSpec = &rule.spec;
-    let title = format!("{} on {}", a.alarm_name, a.resource_name.as_deref().unwrap_or("unknown resource"));
+    let title = format!(
+        "{} on {}",
+        a.alarm_name,
+        a.resource_name.as_deref().unwrap_or("unknown resource")
+    );
     let description = a.alarm_desc.clone().unwrap_or_else(|| a.alarm_name.clone());
     let inc = crate::incident::insert_incident(
         tx,
@@ -555,16 +620,31 @@ async fn forward(
             created_by: "system".into(),
         },
         now,
-        &format!("created by forwarding rule '{}' from alarm '{}'", rule.name, a.alarm_name),
+        &format!(
+            "created by forwarding rule '{}' from alarm '{}'",
+            rule.name, a.alarm_name
+        ),
     )
     .await?;
     crate::incident::link_alarm(tx, tenant, &inc.0, alarm_id, now).await?;
-    event(tx, tenant, alarm_id, now, "incident", "alarm", "system", &format!("incident {} created", inc.1)).await?;
+    event(
+        tx,
+        tenant,
+        alarm_id,
+        now,
+        "incident",
+        "alarm",
+        "system",
+        &format!("incident {} created", inc.1),
+    )
+    .await?;
     out.incidents_created.push(inc.0.clone());
     if let Some(cs) = &spec.contingency_script {
         let hosts = crate::resource::host_identities(tx, tenant).await?;
-        let target: Vec<&HostIdentity> =
-            hosts.iter().filter(|h| coc_domain::resource::alarm_targets_host(a, h)).collect();
+        let target: Vec<&HostIdentity> = hosts
+            .iter()
+            .filter(|h| coc_domain::resource::alarm_targets_host(a, h))
+            .collect();
         let summary;
         let mut ticket_id = None;
         if target.is_empty() {
@@ -587,7 +667,11 @@ async fn forward(
                     summary = format!(
                         "automatic repair: script ticket {} started on {}",
                         t.number,
-                        target.iter().map(|h| h.hostname.as_str()).collect::<Vec<_>>().join(", ")
+                        target
+                            .iter()
+                            .map(|h| h.hostname.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                     out.tickets_created.push(t.id.clone());
                     ticket_id = Some(t.id);

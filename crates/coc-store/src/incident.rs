@@ -2,8 +2,8 @@
 //! from alarms of one region), the lifecycle actions of figure 7-1 with
 //! optimistic concurrency, history, and linked original alarms.
 
-use coc_domain::incident::{IncidentAction, IncidentLevel, IncidentState, IncidentStatus, apply};
 use coc_domain::error::invalid;
+use coc_domain::incident::{IncidentAction, IncidentLevel, IncidentState, IncidentStatus, apply};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -206,8 +206,19 @@ pub(crate) async fn insert_incident(
     .bind(n.dedup_key.as_deref())
     .execute(&mut **tx)
     .await?;
-    history(tx, tenant, &id, now, &n.created_by, "create", None, Some(IncidentStatus::Unaccepted), summary, None)
-        .await?;
+    history(
+        tx,
+        tenant,
+        &id,
+        now,
+        &n.created_by,
+        "create",
+        None,
+        Some(IncidentStatus::Unaccepted),
+        summary,
+        None,
+    )
+    .await?;
     Ok((id, number))
 }
 
@@ -268,7 +279,12 @@ pub(crate) async fn history(
 impl Store {
     /// Creates an incident by hand (ref. 7.1.2).
     /// Errors: `Domain(Validation)`.
-    pub async fn create_incident(&self, tenant: &str, req: &CreateIncident, actor: &str) -> Result<IncidentDetail> {
+    pub async fn create_incident(
+        &self,
+        tenant: &str,
+        req: &CreateIncident,
+        actor: &str,
+    ) -> Result<IncidentDetail> {
         req.validate()?;
         let now = now_ms();
         let mut tx = self.begin().await?;
@@ -316,7 +332,9 @@ impl Store {
             regions.insert(self.get_alarm(tenant, id).await?.region);
         }
         if regions.len() > 1 {
-            return Err(invalid("only alarms of the same region can be converted to one incident").into());
+            return Err(
+                invalid("only alarms of the same region can be converted to one incident").into(),
+            );
         }
         let region = regions.into_iter().next().flatten();
         let now = now_ms();
@@ -342,8 +360,17 @@ impl Store {
         .await?;
         for a in alarm_ids {
             link_alarm(&mut tx, tenant, &id, a, now).await?;
-            crate::alarm::event(&mut tx, tenant, a, now, "incident", "alarm", actor, &format!("converted to incident {number}"))
-                .await?;
+            crate::alarm::event(
+                &mut tx,
+                tenant,
+                a,
+                now,
+                "incident",
+                "alarm",
+                actor,
+                &format!("converted to incident {number}"),
+            )
+            .await?;
         }
         tx.commit().await?;
         self.get_incident(tenant, &id).await
@@ -390,21 +417,39 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict("the incident was changed meanwhile; reload and retry".into()));
+            return Err(StoreError::Conflict(
+                "the incident was changed meanwhile; reload and retry".into(),
+            ));
         }
-        history(&mut tx, tenant, &cur.id, now, actor, action.name(), Some(cur.status), Some(next.status), &summary, None)
-            .await?;
+        history(
+            &mut tx,
+            tenant,
+            &cur.id,
+            now,
+            actor,
+            action.name(),
+            Some(cur.status),
+            Some(next.status),
+            &summary,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         self.get_incident(tenant, &cur.id).await
     }
 
     async fn get_incident_row(&self, tenant: &str, id: &str) -> Result<Incident> {
-        let r = sqlx::query(dynsql!("SELECT {COLS} FROM incidents WHERE tenant_id = $1 AND (id = $2 OR number = $2)"))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("incident", id))
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM incidents WHERE tenant_id = $1 AND (id = $2 OR number = $2)"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("incident", id))
     }
 
     /// One incident (by id or number) with history and alarms.
@@ -444,11 +489,20 @@ impl Store {
         for a in ids {
             alarms.push(self.get_alarm(tenant, &a).await?);
         }
-        Ok(IncidentDetail { incident, history, alarms })
+        Ok(IncidentDetail {
+            incident,
+            history,
+            alarms,
+        })
     }
 
     /// Incidents, newest first, keyset-paged.
-    pub async fn list_incidents(&self, tenant: &str, f: &IncidentFilter, page: &Page) -> Result<Paged<Incident>> {
+    pub async fn list_incidents(
+        &self,
+        tenant: &str,
+        f: &IncidentFilter,
+        page: &Page,
+    ) -> Result<Paged<Incident>> {
         let mut w = Filter::new(tenant);
         if let Some(s) = &f.status {
             w.push("status = ?", Arg::S(s.clone()));
@@ -463,7 +517,11 @@ impl Store {
             w.push("id < ?", Arg::S(c.clone()));
         }
         let limit = page.limit();
-        let sql = format!("SELECT {COLS} FROM incidents{} ORDER BY id DESC LIMIT {}", w.sql, limit + 1);
+        let sql = format!(
+            "SELECT {COLS} FROM incidents{} ORDER BY id DESC LIMIT {}",
+            w.sql,
+            limit + 1
+        );
         let rows = w.query(sql).fetch_all(&self.pool).await?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
         Ok(paged(items, limit, |i| i.id.clone()))
@@ -471,11 +529,28 @@ impl Store {
 
     /// Writes a history entry for a ticket that finished (automatic repair
     /// outcome, I6).
-    pub async fn record_ticket_outcome(&self, tenant: &str, incident_id: &str, ticket_id: &str, summary: &str) -> Result<()> {
+    pub async fn record_ticket_outcome(
+        &self,
+        tenant: &str,
+        incident_id: &str,
+        ticket_id: &str,
+        summary: &str,
+    ) -> Result<()> {
         let cur = self.get_incident_row(tenant, incident_id).await?;
         let mut tx = self.begin().await?;
-        history(&mut tx, tenant, &cur.id, now_ms(), "system", "ticket_result", Some(cur.status), Some(cur.status), summary, Some(ticket_id))
-            .await?;
+        history(
+            &mut tx,
+            tenant,
+            &cur.id,
+            now_ms(),
+            "system",
+            "ticket_result",
+            Some(cur.status),
+            Some(cur.status),
+            summary,
+            Some(ticket_id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -105,7 +105,10 @@ impl Store {
         .await;
         if let Err(e) = r {
             return Err(if is_unique_violation(&e) {
-                StoreError::Conflict(format!("an integration named '{}' already exists", name.trim()))
+                StoreError::Conflict(format!(
+                    "an integration named '{}' already exists",
+                    name.trim()
+                ))
             } else {
                 e.into()
             });
@@ -145,7 +148,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("integration", id))
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("integration", id))
     }
 
     /// Looks an integration up by its key (any tenant): `(tenant, integration)`.
@@ -164,7 +170,12 @@ impl Store {
     }
 
     /// Enables or disables an integration. Errors: `NotFound`.
-    pub async fn set_integration_enabled(&self, tenant: &str, id: &str, enabled: bool) -> Result<Integration> {
+    pub async fn set_integration_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+    ) -> Result<Integration> {
         let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
@@ -183,7 +194,12 @@ impl Store {
 
     /// Replaces an integration's key; the old key stops working at once.
     /// Errors: `NotFound`.
-    pub async fn rotate_integration_key(&self, tenant: &str, id: &str, key: &str) -> Result<IntegrationWithKey> {
+    pub async fn rotate_integration_key(
+        &self,
+        tenant: &str,
+        id: &str,
+        key: &str,
+    ) -> Result<IntegrationWithKey> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE integrations SET key_hash = $1, key_hint = $2, updated_at = $3 \
@@ -201,6 +217,9 @@ impl Store {
             return Err(StoreError::not_found("integration", id));
         }
         tx.commit().await?;
-        Ok(IntegrationWithKey { integration: self.get_integration(tenant, id).await?, key: key.to_string() })
+        Ok(IntegrationWithKey {
+            integration: self.get_integration(tenant, id).await?,
+            key: key.to_string(),
+        })
     }
 }

@@ -73,7 +73,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn not_found(kind: &'static str, id: &str) -> Self {
-        StoreError::NotFound { kind, id: id.to_string() }
+        StoreError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 }
 
@@ -148,7 +151,12 @@ impl Store {
         };
         let pool = opts.connect(&url).await?;
         let work = Arc::new(Notify::new());
-        let mut store = Store { pool, backend, alarms: alarm::WriterHandle::detached(), work };
+        let mut store = Store {
+            pool,
+            backend,
+            alarms: alarm::WriterHandle::detached(),
+            work,
+        };
         store.migrate().await?;
         store.alarms = alarm::spawn_writer(store.clone());
         Ok(store)
@@ -183,14 +191,20 @@ impl Store {
             if done.is_some() {
                 continue;
             }
-            let sql = if self.backend == Backend::Sqlite { sqlite } else { pg };
+            let sql = if self.backend == Backend::Sqlite {
+                sqlite
+            } else {
+                pg
+            };
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO coc_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(*version)
-                .bind(*name)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO coc_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(*version)
+            .bind(*name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             tracing::info!(version, name, "applied migration");
         }
@@ -277,7 +291,10 @@ pub(crate) fn paged<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) 
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more { rows.last().map(id) } else { None };
-    Paged { items: rows, next_cursor }
+    Paged {
+        items: rows,
+        next_cursor,
+    }
 }
 
 /// A small dynamic WHERE builder with `$n` placeholders.
@@ -293,7 +310,10 @@ pub(crate) enum Arg {
 
 impl Filter {
     pub fn new(tenant: &str) -> Self {
-        Filter { sql: " WHERE tenant_id = $1".into(), args: vec![Arg::S(tenant.into())] }
+        Filter {
+            sql: " WHERE tenant_id = $1".into(),
+            args: vec![Arg::S(tenant.into())],
+        }
     }
     pub fn push(&mut self, clause: &str, arg: Arg) {
         self.args.push(arg);
@@ -317,7 +337,13 @@ impl Filter {
 mod tests {
     #[test]
     fn redacts_password() {
-        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(super::redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            super::redact_url("sqlite:///tmp/x.db"),
+            "sqlite:///tmp/x.db"
+        );
     }
 }

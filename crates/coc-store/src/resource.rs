@@ -73,7 +73,10 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     })
 }
 
-pub(crate) async fn host_identities(tx: &mut Transaction<'static, Any>, tenant: &str) -> Result<Vec<HostIdentity>> {
+pub(crate) async fn host_identities(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+) -> Result<Vec<HostIdentity>> {
     let rows = sqlx::query("SELECT id, hostname, ips FROM hosts WHERE tenant_id = $1")
         .bind(tenant)
         .fetch_all(&mut **tx)
@@ -164,21 +167,28 @@ impl Store {
     /// All hosts with their agent status; `interval_ms` is the heartbeat
     /// interval agents use.
     pub async fn list_hosts(&self, tenant: &str, interval_ms: i64) -> Result<Vec<Host>> {
-        let rows = sqlx::query(dynsql!("SELECT {COLS} FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id"))
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
         let now = now_ms();
         rows.iter().map(|r| row(r, now, interval_ms)).collect()
     }
 
     /// One host. Errors: `NotFound`.
     pub async fn get_host(&self, tenant: &str, id: &str, interval_ms: i64) -> Result<Host> {
-        let r = sqlx::query(dynsql!("SELECT {COLS} FROM hosts WHERE tenant_id = $1 AND id = $2"))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        r.as_ref().map(|r| row(r, now_ms(), interval_ms)).transpose()?.ok_or_else(|| StoreError::not_found("host", id))
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM hosts WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(|r| row(r, now_ms(), interval_ms))
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("host", id))
     }
 }

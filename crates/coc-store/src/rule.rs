@@ -43,7 +43,10 @@ fn row(r: &AnyRow) -> Result<ForwardingRule> {
 
 const COLS: &str = "id, name, enabled, spec, created_at, updated_at";
 
-pub(crate) async fn enabled_rules(tx: &mut Transaction<'static, Any>, tenant: &str) -> Result<Vec<ForwardingRule>> {
+pub(crate) async fn enabled_rules(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+) -> Result<Vec<ForwardingRule>> {
     let rows = sqlx::query(dynsql!(
         "SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 AND enabled = 1 ORDER BY id"
     ))
@@ -92,7 +95,12 @@ impl Store {
 
     /// Replaces a rule's spec (its enabled state is kept).
     /// Errors: as [`Store::create_rule`], plus `NotFound`.
-    pub async fn update_rule(&self, tenant: &str, id: &str, spec: &RuleSpec) -> Result<ForwardingRule> {
+    pub async fn update_rule(
+        &self,
+        tenant: &str,
+        id: &str,
+        spec: &RuleSpec,
+    ) -> Result<ForwardingRule> {
         spec.validate()?;
         if let Some(cs) = &spec.contingency_script {
             self.get_script(tenant, &cs.script_id).await?;
@@ -120,7 +128,12 @@ impl Store {
     /// Copies a rule under `new_name` (ref. 7.4.2 "Copy"); the copy starts
     /// disabled so it cannot double-trigger before it is edited.
     /// Errors: `NotFound`, `Conflict`, `Domain(Validation)`.
-    pub async fn copy_rule(&self, tenant: &str, id: &str, new_name: &str) -> Result<ForwardingRule> {
+    pub async fn copy_rule(
+        &self,
+        tenant: &str,
+        id: &str,
+        new_name: &str,
+    ) -> Result<ForwardingRule> {
         let src = self.get_rule(tenant, id).await?;
         let mut spec = src.spec.clone();
         spec.name = new_name.to_string();
@@ -129,7 +142,12 @@ impl Store {
     }
 
     /// Enables or disables a rule. Errors: `NotFound`.
-    pub async fn set_rule_enabled(&self, tenant: &str, id: &str, enabled: bool) -> Result<ForwardingRule> {
+    pub async fn set_rule_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+    ) -> Result<ForwardingRule> {
         let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE forwarding_rules SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
@@ -164,20 +182,27 @@ impl Store {
 
     /// One rule. Errors: `NotFound`.
     pub async fn get_rule(&self, tenant: &str, id: &str) -> Result<ForwardingRule> {
-        let r = sqlx::query(dynsql!("SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 AND id = $2"))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("forwarding rule", id))
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("forwarding rule", id))
     }
 
     /// All rules, oldest first (the order in which they are tried).
     pub async fn list_rules(&self, tenant: &str) -> Result<Vec<ForwardingRule>> {
-        let rows = sqlx::query(dynsql!("SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 ORDER BY id"))
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 ORDER BY id"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(row).collect()
     }
 }

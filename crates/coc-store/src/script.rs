@@ -30,8 +30,9 @@ const COLS: &str = "id, name, description, type, content, risk_level, params, ve
 
 fn row(r: &AnyRow) -> Result<Script> {
     let params: String = r.try_get("params")?;
-    let params: Vec<ScriptParam> = serde_json::from_str(&params)
-        .map_err(|e| StoreError::Conflict(format!("stored script parameters are unreadable: {e}")))?;
+    let params: Vec<ScriptParam> = serde_json::from_str(&params).map_err(|e| {
+        StoreError::Conflict(format!("stored script parameters are unreadable: {e}"))
+    })?;
     Ok(Script {
         id: r.try_get("id")?,
         spec: ScriptSpec {
@@ -49,13 +50,22 @@ fn row(r: &AnyRow) -> Result<Script> {
     })
 }
 
-pub(crate) async fn get_script_tx(tx: &mut Transaction<'static, Any>, tenant: &str, id: &str) -> Result<Script> {
-    let r = sqlx::query(dynsql!("SELECT {COLS} FROM scripts WHERE tenant_id = $1 AND id = $2"))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("script", id))
+pub(crate) async fn get_script_tx(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    id: &str,
+) -> Result<Script> {
+    let r = sqlx::query(dynsql!(
+        "SELECT {COLS} FROM scripts WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    r.as_ref()
+        .map(row)
+        .transpose()?
+        .ok_or_else(|| StoreError::not_found("script", id))
 }
 
 fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
@@ -70,7 +80,12 @@ fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
 
 impl Store {
     /// Creates a script at version 1. Errors: `Domain(Validation)`, `Conflict`.
-    pub async fn create_script(&self, tenant: &str, spec: &ScriptSpec, actor: &str) -> Result<Script> {
+    pub async fn create_script(
+        &self,
+        tenant: &str,
+        spec: &ScriptSpec,
+        actor: &str,
+    ) -> Result<Script> {
         spec.validate()?;
         let id = coc_domain::id::new_id();
         let now = now_ms();
@@ -127,20 +142,27 @@ impl Store {
 
     /// One script. Errors: `NotFound`.
     pub async fn get_script(&self, tenant: &str, id: &str) -> Result<Script> {
-        let r = sqlx::query(dynsql!("SELECT {COLS} FROM scripts WHERE tenant_id = $1 AND id = $2"))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        r.as_ref().map(row).transpose()?.ok_or_else(|| StoreError::not_found("script", id))
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM scripts WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("script", id))
     }
 
     /// All scripts, by name.
     pub async fn list_scripts(&self, tenant: &str) -> Result<Vec<Script>> {
-        let rows = sqlx::query(dynsql!("SELECT {COLS} FROM scripts WHERE tenant_id = $1 ORDER BY name"))
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM scripts WHERE tenant_id = $1 ORDER BY name"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(row).collect()
     }
 

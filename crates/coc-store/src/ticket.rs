@@ -5,8 +5,13 @@
 use std::collections::BTreeMap;
 
 use coc_domain::error::invalid;
-use coc_domain::script::{DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, mask_params, resolve_params, validate_run_as, validate_timeout};
-use coc_domain::ticket::{BatchPolicy, TaskStatus, TicketAction, TicketStatus, Threshold, apply_action, plan_batches};
+use coc_domain::script::{
+    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, mask_params, resolve_params, validate_run_as,
+    validate_timeout,
+};
+use coc_domain::ticket::{
+    BatchPolicy, TaskStatus, Threshold, TicketAction, TicketStatus, apply_action, plan_batches,
+};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -179,8 +184,10 @@ const COLS: &str = "id, number, kind, script_id, script_name, script_version, sc
     params, run_as, timeout_s, batch_policy, threshold, status, incident_id, created_by, created_at, updated_at, finished_at";
 
 fn row(r: &AnyRow, counts: Counts) -> Result<Ticket> {
-    let decl: Vec<ScriptParam> = serde_json::from_str(&r.try_get::<String, _>("param_decl")?).unwrap_or_default();
-    let params: BTreeMap<String, String> = serde_json::from_str(&r.try_get::<String, _>("params")?).unwrap_or_default();
+    let decl: Vec<ScriptParam> =
+        serde_json::from_str(&r.try_get::<String, _>("param_decl")?).unwrap_or_default();
+    let params: BTreeMap<String, String> =
+        serde_json::from_str(&r.try_get::<String, _>("params")?).unwrap_or_default();
     let threshold: Option<i64> = r.try_get("threshold")?;
     Ok(Ticket {
         id: r.try_get("id")?,
@@ -205,7 +212,8 @@ fn row(r: &AnyRow, counts: Counts) -> Result<Ticket> {
     })
 }
 
-const TASK_COLS: &str = "id, host_id, batch, seq, status, exit_code, output, error, attempt, started_at, finished_at";
+const TASK_COLS: &str =
+    "id, host_id, batch, seq, status, exit_code, output, error, attempt, started_at, finished_at";
 
 fn task_row(r: &AnyRow) -> Result<Task> {
     Ok(Task {
@@ -224,7 +232,10 @@ fn task_row(r: &AnyRow) -> Result<Task> {
 }
 
 fn counts_of(tasks: &[Task]) -> Counts {
-    let mut c = Counts { total: tasks.len() as i64, ..Default::default() };
+    let mut c = Counts {
+        total: tasks.len() as i64,
+        ..Default::default()
+    };
     for t in tasks {
         match t.status {
             TaskStatus::Pending => c.pending += 1,
@@ -249,24 +260,31 @@ pub(crate) async fn insert_ticket(
 ) -> Result<Ticket> {
     let script = crate::script::get_script_tx(tx, tenant, &req.script_id).await?;
     let params = resolve_params(&script.spec.params, &req.params)?;
-    let run_as = req.run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.to_string());
+    let run_as = req
+        .run_as
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RUN_AS.to_string());
     validate_run_as(&run_as)?;
     let timeout = req.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
     validate_timeout(timeout)?;
     let batches = plan_batches(req.batch_policy, &req.hosts, req.batches.as_deref())?;
     for h in &req.hosts {
-        let ok: Option<String> = sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(h)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let ok: Option<String> =
+            sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(h)
+                .fetch_optional(&mut **tx)
+                .await?;
         if ok.is_none() {
             return Err(StoreError::not_found("host", h));
         }
     }
     let id = coc_domain::id::new_id();
     let number = coc_domain::id::ticket_number("SCT", now, crate::incident::next_seq());
-    let policy = serde_json::to_value(req.batch_policy).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let policy = serde_json::to_value(req.batch_policy)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
     sqlx::query(dynsql!(
         "INSERT INTO tickets ({COLS}, tenant_id) VALUES \
          ($1,$2,'script',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'executing',$14,$15,$16,$16,NULL,$17)"
@@ -285,7 +303,11 @@ pub(crate) async fn insert_ticket(
     .bind(&policy)
     .bind(req.threshold.map(|t| i64::from(t.0)))
     .bind(req.incident_id.as_deref())
-    .bind(if req.created_by.is_empty() { "system" } else { req.created_by.as_str() })
+    .bind(if req.created_by.is_empty() {
+        "system"
+    } else {
+        req.created_by.as_str()
+    })
     .bind(now)
     .bind(tenant)
     .execute(&mut **tx)
@@ -308,8 +330,18 @@ pub(crate) async fn insert_ticket(
             seq += 1;
         }
     }
-    let r = sqlx::query(dynsql!("SELECT {COLS} FROM tickets WHERE id = $1")).bind(&id).fetch_one(&mut **tx).await?;
-    row(&r, Counts { total: seq, pending: seq, ..Default::default() })
+    let r = sqlx::query(dynsql!("SELECT {COLS} FROM tickets WHERE id = $1"))
+        .bind(&id)
+        .fetch_one(&mut **tx)
+        .await?;
+    row(
+        &r,
+        Counts {
+            total: seq,
+            pending: seq,
+            ..Default::default()
+        },
+    )
 }
 
 impl Store {
@@ -324,28 +356,40 @@ impl Store {
     }
 
     async fn tasks(&self, ticket_id: &str) -> Result<Vec<Task>> {
-        let rows = sqlx::query(dynsql!("SELECT {TASK_COLS} FROM ticket_tasks WHERE ticket_id = $1 ORDER BY seq"))
-            .bind(ticket_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(dynsql!(
+            "SELECT {TASK_COLS} FROM ticket_tasks WHERE ticket_id = $1 ORDER BY seq"
+        ))
+        .bind(ticket_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(task_row).collect()
     }
 
     /// One ticket (by id or number) with its tasks. Errors: `NotFound`.
     pub async fn get_ticket(&self, tenant: &str, id: &str) -> Result<TicketDetail> {
-        let r = sqlx::query(dynsql!("SELECT {COLS} FROM tickets WHERE tenant_id = $1 AND (id = $2 OR number = $2)"))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("ticket", id))?;
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM tickets WHERE tenant_id = $1 AND (id = $2 OR number = $2)"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", id))?;
         let tid: String = r.try_get("id")?;
         let tasks = self.tasks(&tid).await?;
-        Ok(TicketDetail { ticket: row(&r, counts_of(&tasks))?, tasks })
+        Ok(TicketDetail {
+            ticket: row(&r, counts_of(&tasks))?,
+            tasks,
+        })
     }
 
     /// Tickets, newest first, keyset-paged; optional status filter.
-    pub async fn list_tickets(&self, tenant: &str, status: Option<&str>, page: &Page) -> Result<Paged<Ticket>> {
+    pub async fn list_tickets(
+        &self,
+        tenant: &str,
+        status: Option<&str>,
+        page: &Page,
+    ) -> Result<Paged<Ticket>> {
         let mut w = Filter::new(tenant);
         if let Some(s) = status {
             w.push("status = ?", Arg::S(s.to_string()));
@@ -354,7 +398,11 @@ impl Store {
             w.push("id < ?", Arg::S(c.clone()));
         }
         let limit = page.limit();
-        let sql = format!("SELECT {COLS} FROM tickets{} ORDER BY id DESC LIMIT {}", w.sql, limit + 1);
+        let sql = format!(
+            "SELECT {COLS} FROM tickets{} ORDER BY id DESC LIMIT {}",
+            w.sql,
+            limit + 1
+        );
         let rows = w.query(sql).fetch_all(&self.pool).await?;
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -366,18 +414,22 @@ impl Store {
 
     /// Ids of tickets that are not finished, oldest first (executor input).
     pub async fn active_ticket_ids(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM tickets WHERE status IN ('executing','paused','abnormal') ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE status IN ('executing','paused','abnormal') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// A ticket with unmasked parameters for dispatch. Errors: `NotFound`.
     pub async fn dispatchable(&self, id: &str) -> Result<Dispatchable> {
-        let r = sqlx::query(dynsql!("SELECT tenant_id, {COLS} FROM tickets WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("ticket", id))?;
+        let r = sqlx::query(dynsql!(
+            "SELECT tenant_id, {COLS} FROM tickets WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", id))?;
         let threshold: Option<i64> = r.try_get("threshold")?;
         Ok(Dispatchable {
             tenant: r.try_get("tenant_id")?,
@@ -447,7 +499,10 @@ impl Store {
         .await?
         .rows_affected();
         let ticket: Option<String> = if n == 1 {
-            sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1").bind(task_id).fetch_optional(&mut *tx).await?
+            sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await?
         } else {
             None
         };
@@ -460,7 +515,12 @@ impl Store {
 
     /// Appends output to a running task of host `host_id` (kept up to
     /// [`MAX_OUTPUT_BYTES`]). Returns the ticket id when the task exists.
-    pub async fn append_output(&self, task_id: &str, host_id: &str, chunk: &str) -> Result<Option<String>> {
+    pub async fn append_output(
+        &self,
+        task_id: &str,
+        host_id: &str,
+        chunk: &str,
+    ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
@@ -472,17 +532,23 @@ impl Store {
         .bind(MAX_OUTPUT_BYTES as i64)
         .execute(&mut *tx)
         .await?;
-        let ticket: Option<String> = sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
-            .bind(task_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let ticket: Option<String> =
+            sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(ticket)
     }
 
     /// Sets a ticket's status (executor); `finished_at` is set for terminal
     /// states. Only changes a ticket still in `from`.
-    pub async fn set_ticket_status(&self, id: &str, from: TicketStatus, to: TicketStatus) -> Result<bool> {
+    pub async fn set_ticket_status(
+        &self,
+        id: &str,
+        from: TicketStatus,
+        to: TicketStatus,
+    ) -> Result<bool> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE tickets SET status = $1, updated_at = $2, finished_at = $3 WHERE id = $4 AND status = $5")
@@ -503,7 +569,13 @@ impl Store {
     /// were executing are returned so the caller can stop them on the agents.
     ///
     /// Errors: `NotFound`, `Domain(InvalidTransition)`, `Conflict` on a race.
-    pub async fn ticket_action(&self, tenant: &str, id: &str, action: TicketAction, actor: &str) -> Result<(TicketDetail, Vec<(String, String)>)> {
+    pub async fn ticket_action(
+        &self,
+        tenant: &str,
+        id: &str,
+        action: TicketAction,
+        actor: &str,
+    ) -> Result<(TicketDetail, Vec<(String, String)>)> {
         let cur = self.get_ticket(tenant, id).await?;
         let next = apply_action(cur.ticket.status, action)?;
         let now = now_ms();
@@ -518,11 +590,18 @@ impl Store {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict("the ticket changed meanwhile; reload and retry".into()));
+            return Err(StoreError::Conflict(
+                "the ticket changed meanwhile; reload and retry".into(),
+            ));
         }
         let mut stop = Vec::new();
         if next == TicketStatus::Terminated {
-            stop = cur.tasks.iter().filter(|t| t.status == TaskStatus::Executing).map(|t| (t.id.clone(), t.host_id.clone())).collect();
+            stop = cur
+                .tasks
+                .iter()
+                .filter(|t| t.status == TaskStatus::Executing)
+                .map(|t| (t.id.clone(), t.host_id.clone()))
+                .collect();
             sqlx::query(
                 "UPDATE ticket_tasks SET status = 'cancelled', error = $1, finished_at = $2 \
                  WHERE ticket_id = $3 AND status IN ('pending','executing')",
@@ -543,9 +622,18 @@ impl Store {
     ///
     /// Errors: `NotFound`, `Domain(InvalidTransition)` when the task or the
     /// ticket is already finished.
-    pub async fn cancel_task(&self, tenant: &str, ticket_id: &str, task_id: &str, actor: &str) -> Result<(Task, bool)> {
+    pub async fn cancel_task(
+        &self,
+        tenant: &str,
+        ticket_id: &str,
+        task_id: &str,
+        actor: &str,
+    ) -> Result<(Task, bool)> {
         let cur = self.get_ticket(tenant, ticket_id).await?;
-        let task = cur.tasks.iter().find(|t| t.id == task_id || t.host_id == task_id)
+        let task = cur
+            .tasks
+            .iter()
+            .find(|t| t.id == task_id || t.host_id == task_id)
             .ok_or_else(|| StoreError::not_found("task", task_id))?;
         if cur.ticket.status.is_terminal() || task.status.is_done() {
             return Err(coc_domain::DomainError::InvalidTransition(format!(
@@ -568,11 +656,18 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::Conflict("the task changed meanwhile; reload and retry".into()));
+            return Err(StoreError::Conflict(
+                "the task changed meanwhile; reload and retry".into(),
+            ));
         }
         tx.commit().await?;
         self.work.notify_one();
-        let t = self.get_ticket(tenant, ticket_id).await?.tasks.into_iter().find(|t| t.id == task.id)
+        let t = self
+            .get_ticket(tenant, ticket_id)
+            .await?
+            .tasks
+            .into_iter()
+            .find(|t| t.id == task.id)
             .ok_or_else(|| StoreError::not_found("task", task_id))?;
         Ok((t, was_running))
     }
@@ -581,7 +676,9 @@ impl Store {
 /// Parses the suspension threshold of an API request (a percentage with one
 /// decimal). Errors: `Domain(Validation)`.
 pub fn threshold_from_percent(p: Option<f64>) -> Result<Option<Threshold>> {
-    p.map(Threshold::from_percent).transpose().map_err(Into::into)
+    p.map(Threshold::from_percent)
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// Rejects an empty host list early with a clear message.

@@ -16,7 +16,12 @@ fn rule(name: &str, alarm_name: &str) -> RuleSpec {
         application: None,
         trigger_type: "alarm".into(),
         data_source: None,
-        conditions: vec![Condition { field: "alarmName".into(), op: Operator::Equals, value: Some(alarm_name.into()), values: None }],
+        conditions: vec![Condition {
+            field: "alarmName".into(),
+            op: Operator::Equals,
+            value: Some(alarm_name.into()),
+            values: None,
+        }],
         incident_level: IncidentLevel::P2,
         assignee: "alice".into(),
         contingency_script: None,
@@ -29,9 +34,15 @@ async fn dedup_resolve_and_refire() {
         let a = alarm("HighCPU", "web-01:9100", "r1");
         let o = s.ingest(T, "int", vec![a.clone()]).await.unwrap();
         assert_eq!((o.created, o.deduplicated), (1, 0));
-        let o = s.ingest(T, "int", vec![a.clone(), a.clone()]).await.unwrap();
+        let o = s
+            .ingest(T, "int", vec![a.clone(), a.clone()])
+            .await
+            .unwrap();
         assert_eq!((o.created, o.deduplicated), (0, 2));
-        let page = s.list_alarms(T, &AlarmFilter::default(), &Page::default()).await.unwrap();
+        let page = s
+            .list_alarms(T, &AlarmFilter::default(), &Page::default())
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 1);
         let row = &page.items[0];
         assert_eq!(row.occurrences, 3);
@@ -43,7 +54,13 @@ async fn dedup_resolve_and_refire() {
         assert_eq!(s.ingest(T, "int", vec![ok]).await.unwrap().resolved, 1);
         assert_eq!(s.get_alarm(T, &row.id).await.unwrap().status, "ok");
         s.ingest(T, "int", vec![a]).await.unwrap();
-        let h: Vec<String> = s.alarm_history(T, &row.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        let h: Vec<String> = s
+            .alarm_history(T, &row.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
         assert_eq!(h, vec!["fired", "resolved", "refired"]);
     });
 }
@@ -55,7 +72,9 @@ async fn concurrent_requests_are_group_committed_without_loss() {
         for r in 0..20 {
             let s = s.clone();
             handles.push(tokio::spawn(async move {
-                let batch = (0..50).map(|i| alarm(&format!("A{r}-{i}"), "h:1", "r")).collect();
+                let batch = (0..50)
+                    .map(|i| alarm(&format!("A{r}-{i}"), "h:1", "r"))
+                    .collect();
                 s.ingest(T, "int", batch).await.unwrap().created
             }));
         }
@@ -67,7 +86,10 @@ async fn concurrent_requests_are_group_committed_without_loss() {
         let mut n = 0;
         let mut cursor = None;
         loop {
-            let p = s.list_alarms(T, &AlarmFilter::default(), &Page { limit: 300, cursor }).await.unwrap();
+            let p = s
+                .list_alarms(T, &AlarmFilter::default(), &Page { limit: 300, cursor })
+                .await
+                .unwrap();
             n += p.items.len();
             if p.next_cursor.is_none() {
                 break;
@@ -81,44 +103,154 @@ async fn concurrent_requests_are_group_committed_without_loss() {
 #[tokio::test]
 async fn paging_and_filters() {
     each_store!(|s| {
-        let mut batch: Vec<_> = (0..25).map(|i| alarm(&format!("disk-{i}"), "db:1", "r1")).collect();
+        let mut batch: Vec<_> = (0..25)
+            .map(|i| alarm(&format!("disk-{i}"), "db:1", "r1"))
+            .collect();
         batch.extend((0..5).map(|i| alarm(&format!("cpu-{i}"), "web:1", "r2")));
         s.ingest(T, "int", batch).await.unwrap();
-        let p1 = s.list_alarms(T, &AlarmFilter::default(), &Page { limit: 10, cursor: None }).await.unwrap();
+        let p1 = s
+            .list_alarms(
+                T,
+                &AlarmFilter::default(),
+                &Page {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(p1.items.len(), 10);
-        let p2 = s.list_alarms(T, &AlarmFilter::default(), &Page { limit: 10, cursor: p1.next_cursor.clone() }).await.unwrap();
-        let p3 = s.list_alarms(T, &AlarmFilter::default(), &Page { limit: 10, cursor: p2.next_cursor.clone() }).await.unwrap();
+        let p2 = s
+            .list_alarms(
+                T,
+                &AlarmFilter::default(),
+                &Page {
+                    limit: 10,
+                    cursor: p1.next_cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let p3 = s
+            .list_alarms(
+                T,
+                &AlarmFilter::default(),
+                &Page {
+                    limit: 10,
+                    cursor: p2.next_cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(p3.items.len(), 10);
-        assert!(p3.next_cursor.is_none(), "exactly 30 rows: the third page is the last");
-        let mut ids: Vec<_> = p1.items.iter().chain(&p2.items).chain(&p3.items).map(|a| a.id.clone()).collect();
+        assert!(
+            p3.next_cursor.is_none(),
+            "exactly 30 rows: the third page is the last"
+        );
+        let mut ids: Vec<_> = p1
+            .items
+            .iter()
+            .chain(&p2.items)
+            .chain(&p3.items)
+            .map(|a| a.id.clone())
+            .collect();
         ids.dedup();
         assert_eq!(ids.len(), 30);
-        let f = AlarmFilter { name: Some("CPU".into()), ..Default::default() };
-        assert_eq!(s.list_alarms(T, &f, &Page::default()).await.unwrap().items.len(), 5);
-        let f = AlarmFilter { region: Some("r1".into()), level: Some("Critical".into()), ..Default::default() };
-        assert_eq!(s.list_alarms(T, &f, &Page::default()).await.unwrap().items.len(), 25);
-        let f = AlarmFilter { status: Some("ok".into()), ..Default::default() };
-        assert!(s.list_alarms(T, &f, &Page::default()).await.unwrap().items.is_empty());
-        let f = AlarmFilter { since: Some(i64::MAX), ..Default::default() };
-        assert!(s.list_alarms(T, &f, &Page::default()).await.unwrap().items.is_empty());
+        let f = AlarmFilter {
+            name: Some("CPU".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.list_alarms(T, &f, &Page::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            5
+        );
+        let f = AlarmFilter {
+            region: Some("r1".into()),
+            level: Some("Critical".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.list_alarms(T, &f, &Page::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            25
+        );
+        let f = AlarmFilter {
+            status: Some("ok".into()),
+            ..Default::default()
+        };
+        assert!(
+            s.list_alarms(T, &f, &Page::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let f = AlarmFilter {
+            since: Some(i64::MAX),
+            ..Default::default()
+        };
+        assert!(
+            s.list_alarms(T, &f, &Page::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
     });
 }
 
 #[tokio::test]
 async fn clear_is_all_or_nothing() {
     each_store!(|s| {
-        s.ingest(T, "int", vec![alarm("a", "h:1", "r"), alarm("b", "h:1", "r")]).await.unwrap();
-        let ids: Vec<String> = s.list_alarms(T, &AlarmFilter::default(), &Page::default()).await.unwrap().items.into_iter().map(|a| a.id).collect();
+        s.ingest(
+            T,
+            "int",
+            vec![alarm("a", "h:1", "r"), alarm("b", "h:1", "r")],
+        )
+        .await
+        .unwrap();
+        let ids: Vec<String> = s
+            .list_alarms(T, &AlarmFilter::default(), &Page::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
         let long = "x".repeat(101);
-        assert!(matches!(s.clear_alarms(T, &ids, &long, "op").await, Err(StoreError::Domain(_))));
+        assert!(matches!(
+            s.clear_alarms(T, &ids, &long, "op").await,
+            Err(StoreError::Domain(_))
+        ));
         let mut with_unknown = ids.clone();
         with_unknown.push("nope".into());
-        assert!(matches!(s.clear_alarms(T, &with_unknown, "fixed", "op").await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            s.clear_alarms(T, &with_unknown, "fixed", "op").await,
+            Err(StoreError::NotFound { .. })
+        ));
         for id in &ids {
-            assert_eq!(s.get_alarm(T, id).await.unwrap().status, "alarm", "nothing cleared after a refused call");
+            assert_eq!(
+                s.get_alarm(T, id).await.unwrap().status,
+                "alarm",
+                "nothing cleared after a refused call"
+            );
         }
-        let cleared = s.clear_alarms(T, &ids, "fixed by hand", "op").await.unwrap();
-        assert!(cleared.iter().all(|a| a.status == "ok" && a.cleared_remark.as_deref() == Some("fixed by hand")));
+        let cleared = s
+            .clear_alarms(T, &ids, "fixed by hand", "op")
+            .await
+            .unwrap();
+        assert!(
+            cleared
+                .iter()
+                .all(|a| a.status == "ok" && a.cleared_remark.as_deref() == Some("fixed by hand"))
+        );
         let h = s.alarm_history(T, &ids[0]).await.unwrap();
         assert_eq!(h.last().unwrap().actor, "op");
     });
@@ -128,14 +260,23 @@ async fn clear_is_all_or_nothing() {
 async fn rules_create_one_incident_and_attach_repeats() {
     each_store!(|s| {
         let r = s.create_rule(T, &rule("cpu", "HighCPU")).await.unwrap();
-        assert!(matches!(s.create_rule(T, &rule("cpu", "X")).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            s.create_rule(T, &rule("cpu", "X")).await,
+            Err(StoreError::Conflict(_))
+        ));
         let a = alarm("HighCPU", "web-01:9100", "r1");
         let o = s.ingest(T, "int", vec![a.clone()]).await.unwrap();
         assert_eq!(o.incidents_created.len(), 1);
         let o = s.ingest(T, "int", vec![a.clone()]).await.unwrap();
         assert!(o.incidents_created.is_empty(), "repeat attaches");
         let other = alarm("Other", "web-01:9100", "r1");
-        assert!(s.ingest(T, "int", vec![other]).await.unwrap().incidents_created.is_empty());
+        assert!(
+            s.ingest(T, "int", vec![other])
+                .await
+                .unwrap()
+                .incidents_created
+                .is_empty()
+        );
         let inc = s.get_incident(T, &o_first(s).await).await.unwrap();
         assert_eq!(inc.alarms.len(), 1);
         assert_eq!(inc.incident.level, IncidentLevel::P2);
@@ -143,46 +284,106 @@ async fn rules_create_one_incident_and_attach_repeats() {
         // A disabled rule does nothing.
         s.set_rule_enabled(T, &r.id, false).await.unwrap();
         let b = alarm("HighCPU", "web-02:9100", "r1");
-        assert!(s.ingest(T, "int", vec![b.clone()]).await.unwrap().incidents_created.is_empty());
+        assert!(
+            s.ingest(T, "int", vec![b.clone()])
+                .await
+                .unwrap()
+                .incidents_created
+                .is_empty()
+        );
         // Copy starts disabled; enabling the original makes the new alarm trigger.
         let c = s.copy_rule(T, &r.id, "cpu-copy").await.unwrap();
         assert!(!c.enabled);
         s.set_rule_enabled(T, &r.id, true).await.unwrap();
-        assert_eq!(s.ingest(T, "int", vec![b]).await.unwrap().incidents_created.len(), 1);
+        assert_eq!(
+            s.ingest(T, "int", vec![b])
+                .await
+                .unwrap()
+                .incidents_created
+                .len(),
+            1
+        );
         // Data source restricts.
         let mut spec = rule("ds", "DS");
         spec.data_source = Some("int-x".into());
         s.create_rule(T, &spec).await.unwrap();
         let d = alarm("DS", "h:1", "r1");
-        assert!(s.ingest(T, "int", vec![d.clone()]).await.unwrap().incidents_created.is_empty());
-        assert_eq!(s.ingest(T, "int-x", vec![d]).await.unwrap().incidents_created.len(), 1);
+        assert!(
+            s.ingest(T, "int", vec![d.clone()])
+                .await
+                .unwrap()
+                .incidents_created
+                .is_empty()
+        );
+        assert_eq!(
+            s.ingest(T, "int-x", vec![d])
+                .await
+                .unwrap()
+                .incidents_created
+                .len(),
+            1
+        );
         // Invalid rules are refused and nothing is stored.
         let mut bad = rule("bad", "x");
         bad.conditions[0].op = Operator::Regex;
         bad.conditions[0].value = Some("(".into());
-        assert!(matches!(s.create_rule(T, &bad).await, Err(StoreError::Domain(_))));
+        assert!(matches!(
+            s.create_rule(T, &bad).await,
+            Err(StoreError::Domain(_))
+        ));
         assert_eq!(s.list_rules(T).await.unwrap().len(), 3);
         s.delete_rule(T, &c.id).await.unwrap();
-        assert!(matches!(s.delete_rule(T, &c.id).await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            s.delete_rule(T, &c.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
     });
 }
 
 async fn o_first(s: &coc_store::Store) -> String {
-    let p = s.list_incidents(T, &Default::default(), &Page::default()).await.unwrap();
+    let p = s
+        .list_incidents(T, &Default::default(), &Page::default())
+        .await
+        .unwrap();
     p.items.last().unwrap().id.clone()
 }
 
 #[tokio::test]
 async fn integration_keys_are_hashed_and_rotatable() {
     each_store!(|s| {
-        let i = s.create_integration(T, "prom", "alertmanager", "k1k1k1k1").await.unwrap();
-        assert!(matches!(s.create_integration(T, "prom", "generic", "k2").await, Err(StoreError::Conflict(_))));
-        assert!(matches!(s.create_integration(T, "x", "nagios", "k3").await, Err(StoreError::Domain(_))));
-        assert_eq!(s.integration_by_key("k1k1k1k1").await.unwrap().unwrap().1.id, i.integration.id);
-        s.rotate_integration_key(T, &i.integration.id, "new-key").await.unwrap();
+        let i = s
+            .create_integration(T, "prom", "alertmanager", "k1k1k1k1")
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.create_integration(T, "prom", "generic", "k2").await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.create_integration(T, "x", "nagios", "k3").await,
+            Err(StoreError::Domain(_))
+        ));
+        assert_eq!(
+            s.integration_by_key("k1k1k1k1")
+                .await
+                .unwrap()
+                .unwrap()
+                .1
+                .id,
+            i.integration.id
+        );
+        s.rotate_integration_key(T, &i.integration.id, "new-key")
+            .await
+            .unwrap();
         assert!(s.integration_by_key("k1k1k1k1").await.unwrap().is_none());
         assert!(s.integration_by_key("new-key").await.unwrap().is_some());
-        let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM integrations").fetch_all(s.pool()).await.unwrap();
-        assert!(stored.iter().all(|h| !h.contains("new-key")), "keys are stored hashed");
+        let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM integrations")
+            .fetch_all(s.pool())
+            .await
+            .unwrap();
+        assert!(
+            stored.iter().all(|h| !h.contains("new-key")),
+            "keys are stored hashed"
+        );
     });
 }

@@ -17,8 +17,22 @@ fn spec() -> ScriptSpec {
         content: "echo $N".into(),
         risk_level: RiskLevel::Medium,
         params: vec![
-            ScriptParam { name: "N".into(), description: String::new(), kind: ParamType::Number, default: None, required: true, sensitive: false },
-            ScriptParam { name: "PW".into(), description: String::new(), kind: ParamType::String, default: None, required: false, sensitive: true },
+            ScriptParam {
+                name: "N".into(),
+                description: String::new(),
+                kind: ParamType::Number,
+                default: None,
+                required: true,
+                sensitive: false,
+            },
+            ScriptParam {
+                name: "PW".into(),
+                description: String::new(),
+                kind: ParamType::String,
+                default: None,
+                required: false,
+                sensitive: true,
+            },
         ],
     }
 }
@@ -53,16 +67,31 @@ async fn ticket_lifecycle_and_masking() {
         // Bad requests store nothing.
         let mut bad = req(&script.id, hosts.clone());
         bad.params.insert("N".into(), "many".into());
-        assert!(matches!(s.create_ticket(T, &bad).await, Err(StoreError::Domain(_))));
+        assert!(matches!(
+            s.create_ticket(T, &bad).await,
+            Err(StoreError::Domain(_))
+        ));
         let mut bad = req(&script.id, vec!["nope".into()]);
         bad.batch_policy = BatchPolicy::None;
-        assert!(matches!(s.create_ticket(T, &bad).await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            s.create_ticket(T, &bad).await,
+            Err(StoreError::NotFound { .. })
+        ));
         let mut bad = req(&script.id, hosts.clone());
         bad.run_as = Some("root; rm -rf /".into());
         assert!(s.create_ticket(T, &bad).await.is_err());
-        assert!(s.list_tickets(T, None, &Default::default()).await.unwrap().items.is_empty());
+        assert!(
+            s.list_tickets(T, None, &Default::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
 
-        let t = s.create_ticket(T, &req(&script.id, hosts.clone())).await.unwrap();
+        let t = s
+            .create_ticket(T, &req(&script.id, hosts.clone()))
+            .await
+            .unwrap();
         assert_eq!(t.params["PW"], "******", "sensitive values are masked");
         assert_eq!(t.run_as, "root");
         assert_eq!(t.timeout_s, 300);
@@ -71,17 +100,63 @@ async fn ticket_lifecycle_and_masking() {
         let batches: Vec<i64> = d.tasks.iter().map(|t| t.batch).collect();
         assert_eq!(batches, vec![0, 1, 1, 2]);
         let disp = s.dispatchable(&t.id).await.unwrap();
-        assert_eq!(disp.params["PW"], "hunter2", "the executor sees the real value");
+        assert_eq!(
+            disp.params["PW"], "hunter2",
+            "the executor sees the real value"
+        );
 
         let first = d.tasks[0].id.clone();
-        assert_eq!(s.start_tasks(std::slice::from_ref(&first)).await.unwrap(), vec![first.clone()]);
-        assert!(s.start_tasks(std::slice::from_ref(&first)).await.unwrap().is_empty(), "start is idempotent");
-        s.append_output(&first, &d.tasks[0].host_id, "hello ").await.unwrap();
-        s.append_output(&first, "other-host", "spoof").await.unwrap();
-        s.append_output(&first, &d.tasks[0].host_id, "world").await.unwrap();
-        assert!(s.finish_task(&first, Some("other-host"), TaskStatus::Successful, Some(0), None).await.unwrap().is_none());
-        assert!(s.finish_task(&first, Some(&d.tasks[0].host_id), TaskStatus::Successful, Some(0), None).await.unwrap().is_some());
-        assert!(s.finish_task(&first, None, TaskStatus::Failed, Some(1), None).await.unwrap().is_none(), "late result ignored");
+        assert_eq!(
+            s.start_tasks(std::slice::from_ref(&first)).await.unwrap(),
+            vec![first.clone()]
+        );
+        assert!(
+            s.start_tasks(std::slice::from_ref(&first))
+                .await
+                .unwrap()
+                .is_empty(),
+            "start is idempotent"
+        );
+        s.append_output(&first, &d.tasks[0].host_id, "hello ")
+            .await
+            .unwrap();
+        s.append_output(&first, "other-host", "spoof")
+            .await
+            .unwrap();
+        s.append_output(&first, &d.tasks[0].host_id, "world")
+            .await
+            .unwrap();
+        assert!(
+            s.finish_task(
+                &first,
+                Some("other-host"),
+                TaskStatus::Successful,
+                Some(0),
+                None
+            )
+            .await
+            .unwrap()
+            .is_none()
+        );
+        assert!(
+            s.finish_task(
+                &first,
+                Some(&d.tasks[0].host_id),
+                TaskStatus::Successful,
+                Some(0),
+                None
+            )
+            .await
+            .unwrap()
+            .is_some()
+        );
+        assert!(
+            s.finish_task(&first, None, TaskStatus::Failed, Some(1), None)
+                .await
+                .unwrap()
+                .is_none(),
+            "late result ignored"
+        );
         let d = s.get_ticket(T, &t.id).await.unwrap();
         assert_eq!(d.tasks[0].output, "hello world");
         assert_eq!(d.tasks[0].status, TaskStatus::Successful);
@@ -91,21 +166,47 @@ async fn ticket_lifecycle_and_masking() {
         let (task, running) = s.cancel_task(T, &t.id, &d.tasks[3].id, "op").await.unwrap();
         assert_eq!((task.status, running), (TaskStatus::Cancelled, false));
         assert!(s.cancel_task(T, &t.id, &d.tasks[3].id, "op").await.is_err());
-        s.ticket_action(T, &t.id, TicketAction::Pause, "op").await.unwrap();
-        assert!(matches!(s.ticket_action(T, &t.id, TicketAction::Pause, "op").await, Err(StoreError::Domain(_))));
-        s.ticket_action(T, &t.id, TicketAction::Continue, "op").await.unwrap();
-        s.start_tasks(std::slice::from_ref(&d.tasks[1].id)).await.unwrap();
-        let (end, stop) = s.ticket_action(T, &t.id, TicketAction::ForciblyEnd, "op").await.unwrap();
+        s.ticket_action(T, &t.id, TicketAction::Pause, "op")
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.ticket_action(T, &t.id, TicketAction::Pause, "op").await,
+            Err(StoreError::Domain(_))
+        ));
+        s.ticket_action(T, &t.id, TicketAction::Continue, "op")
+            .await
+            .unwrap();
+        s.start_tasks(std::slice::from_ref(&d.tasks[1].id))
+            .await
+            .unwrap();
+        let (end, stop) = s
+            .ticket_action(T, &t.id, TicketAction::ForciblyEnd, "op")
+            .await
+            .unwrap();
         assert_eq!(end.ticket.status, TicketStatus::Terminated);
-        assert_eq!(stop.len(), 1, "the running host must be stopped on its agent");
+        assert_eq!(
+            stop.len(),
+            1,
+            "the running host must be stopped on its agent"
+        );
         assert!(end.ticket.finished_at.is_some());
-        assert!(end.tasks[1..].iter().all(|t| t.status == TaskStatus::Cancelled));
+        assert!(
+            end.tasks[1..]
+                .iter()
+                .all(|t| t.status == TaskStatus::Cancelled)
+        );
         assert!(s.active_ticket_ids().await.unwrap().is_empty());
 
         // Modifying the script makes a new version; the ticket keeps v1.
         let mut sp = spec();
         sp.content = "echo v2".into();
-        assert_eq!(s.update_script(T, &script.id, &sp).await.unwrap().version, 2);
-        assert_eq!(s.get_ticket(T, &t.id).await.unwrap().ticket.script_version, 1);
+        assert_eq!(
+            s.update_script(T, &script.id, &sp).await.unwrap().version,
+            2
+        );
+        assert_eq!(
+            s.get_ticket(T, &t.id).await.unwrap().ticket.script_version,
+            1
+        );
     });
 }

@@ -12,9 +12,13 @@ fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     let rt = if matches!(args.command, cli::Command::Agent(_)) {
         // The agent is small: one thread keeps its idle memory low.
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
     };
     let rt = match rt {
         Ok(rt) => rt,

@@ -24,7 +24,10 @@ pub fn token_file(dir: &Path, name: &str) -> anyhow::Result<String> {
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 /// Options shared by `server` and `dev`.
@@ -41,7 +44,8 @@ pub struct ServerOpts {
 /// Runs the server (and, for `dev`, a local agent) until Ctrl-C.
 pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
     init_logs();
-    std::fs::create_dir_all(&o.data_dir).with_context(|| format!("cannot create data dir {}", o.data_dir.display()))?;
+    std::fs::create_dir_all(&o.data_dir)
+        .with_context(|| format!("cannot create data dir {}", o.data_dir.display()))?;
     let data_dir = o.data_dir.canonicalize()?;
     let url = match &o.database_url {
         Some(u) => u.clone(),
@@ -64,11 +68,21 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         agent_token: agent.clone(),
         heartbeat_ms: o.heartbeat_ms,
     };
-    let running = coc_server::start(cfg, store).await.with_context(|| format!("cannot listen on {}", o.listen))?;
+    let running = coc_server::start(cfg, store)
+        .await
+        .with_context(|| format!("cannot listen on {}", o.listen))?;
     let url = running.url();
-    println!("COC is running: console {url}/  API {url}/api/v1  (OpenAPI {url}/api/v1/openapi.json)");
-    println!("admin API token: {}", data_dir.join("admin.token").display());
-    println!("agent token:     {}", data_dir.join("agent.token").display());
+    println!(
+        "COC is running: console {url}/  API {url}/api/v1  (OpenAPI {url}/api/v1/openapi.json)"
+    );
+    println!(
+        "admin API token: {}",
+        data_dir.join("admin.token").display()
+    );
+    println!(
+        "agent token:     {}",
+        data_dir.join("agent.token").display()
+    );
     if o.with_agent {
         let is_root = unsafe { libc::geteuid() } == 0;
         let acfg = coc_agent::AgentConfig {
@@ -107,7 +121,14 @@ async fn sigterm() {
 /// Runs an agent until killed.
 pub async fn agent(server: String, token: String, state_dir: PathBuf) -> anyhow::Result<()> {
     init_logs();
-    let cfg = coc_agent::AgentConfig { server, token, state_dir, run_as_self: false };
-    coc_agent::run(cfg).await.context("agent state directory unusable")?;
+    let cfg = coc_agent::AgentConfig {
+        server,
+        token,
+        state_dir,
+        run_as_self: false,
+    };
+    coc_agent::run(cfg)
+        .await
+        .context("agent state directory unusable")?;
     Ok(())
 }

@@ -5,9 +5,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use coc_domain::DEFAULT_TENANT;
 use coc_domain::alarm::{AlarmLevel, AlarmStatus};
+use coc_store::Paged;
 use coc_store::alarm::{Alarm, AlarmEvent, AlarmFilter};
 use coc_store::incident::{CreateIncident, IncidentDetail};
-use coc_store::Paged;
 use serde::Deserialize;
 
 use super::PageQuery;
@@ -68,10 +68,27 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/alarms/{id}/history", get(history))
 }
 
-async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlarmQuery>) -> ApiResult<Json<Paged<Alarm>>> {
-    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() }.page()?;
-    let status = q.status.as_deref().map(AlarmStatus::parse).transpose().map_err(|e| ApiError::new("bad_query", e.to_string()))?;
-    let level = q.level.as_deref().map(AlarmLevel::parse).transpose().map_err(|e| ApiError::new("bad_query", e.to_string()))?;
+async fn list(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<AlarmQuery>,
+) -> ApiResult<Json<Paged<Alarm>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
+    let status = q
+        .status
+        .as_deref()
+        .map(AlarmStatus::parse)
+        .transpose()
+        .map_err(|e| ApiError::new("bad_query", e.to_string()))?;
+    let level = q
+        .level
+        .as_deref()
+        .map(AlarmLevel::parse)
+        .transpose()
+        .map_err(|e| ApiError::new("bad_query", e.to_string()))?;
     let f = AlarmFilter {
         status: status.map(|s| s.as_str().to_string()),
         level: level.map(|l| l.as_str().to_string()),
@@ -88,12 +105,23 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Js
     Ok(Json(s.store.get_alarm(DEFAULT_TENANT, &id).await?))
 }
 
-async fn history(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<AlarmEvent>>> {
+async fn history(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<AlarmEvent>>> {
     Ok(Json(s.store.alarm_history(DEFAULT_TENANT, &id).await?))
 }
 
-async fn clear(State(s): State<AppState>, Extension(a): Extension<Actor>, ApiJson(b): ApiJson<ClearBody>) -> ApiResult<Json<Vec<Alarm>>> {
-    Ok(Json(s.store.clear_alarms(DEFAULT_TENANT, &b.ids, &b.remark, &a.0).await?))
+async fn clear(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiJson(b): ApiJson<ClearBody>,
+) -> ApiResult<Json<Vec<Alarm>>> {
+    Ok(Json(
+        s.store
+            .clear_alarms(DEFAULT_TENANT, &b.ids, &b.remark, &a.0)
+            .await?,
+    ))
 }
 
 async fn convert(
@@ -101,6 +129,9 @@ async fn convert(
     Extension(a): Extension<Actor>,
     ApiJson(b): ApiJson<ConvertBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<IncidentDetail>)> {
-    let d = s.store.convert_alarms(DEFAULT_TENANT, &b.alarm_ids, &b.incident, &a.0).await?;
+    let d = s
+        .store
+        .convert_alarms(DEFAULT_TENANT, &b.alarm_ids, &b.incident, &a.0)
+        .await?;
     Ok((axum::http::StatusCode::CREATED, Json(d)))
 }

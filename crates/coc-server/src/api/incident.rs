@@ -38,24 +38,53 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/incidents/{id}/actions", post(action))
 }
 
-async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<IncidentQuery>) -> ApiResult<Json<Paged<Incident>>> {
-    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() }.page()?;
+async fn list(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<IncidentQuery>,
+) -> ApiResult<Json<Paged<Incident>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
     let bad = |e: coc_domain::DomainError| ApiError::new("bad_query", e.to_string());
-    let status = q.status.as_deref().map(IncidentStatus::parse).transpose().map_err(bad)?;
-    let level = q.level.as_deref().map(IncidentLevel::parse).transpose().map_err(bad)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(IncidentStatus::parse)
+        .transpose()
+        .map_err(bad)?;
+    let level = q
+        .level
+        .as_deref()
+        .map(IncidentLevel::parse)
+        .transpose()
+        .map_err(bad)?;
     let f = IncidentFilter {
         status: status.map(|s| s.as_str().to_string()),
         level: level.map(|l| l.as_str().to_string()),
         assignee: q.assignee,
     };
-    Ok(Json(s.store.list_incidents(DEFAULT_TENANT, &f, &page).await?))
+    Ok(Json(
+        s.store.list_incidents(DEFAULT_TENANT, &f, &page).await?,
+    ))
 }
 
-async fn create(State(s): State<AppState>, Extension(a): Extension<Actor>, ApiJson(b): ApiJson<CreateIncident>) -> ApiResult<(StatusCode, Json<IncidentDetail>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_incident(DEFAULT_TENANT, &b, &a.0).await?)))
+async fn create(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiJson(b): ApiJson<CreateIncident>,
+) -> ApiResult<(StatusCode, Json<IncidentDetail>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_incident(DEFAULT_TENANT, &b, &a.0).await?),
+    ))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<IncidentDetail>> {
+async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentDetail>> {
     Ok(Json(s.store.get_incident(DEFAULT_TENANT, &id).await?))
 }
 
@@ -65,5 +94,9 @@ async fn action(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<IncidentAction>,
 ) -> ApiResult<Json<IncidentDetail>> {
-    Ok(Json(s.store.incident_action(DEFAULT_TENANT, &id, &b, &a.0).await?))
+    Ok(Json(
+        s.store
+            .incident_action(DEFAULT_TENANT, &id, &b, &a.0)
+            .await?,
+    ))
 }

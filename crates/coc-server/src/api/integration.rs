@@ -37,12 +37,24 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/integrations/{id}/rotate-key", post(rotate))
 }
 
-async fn create(State(s): State<AppState>, ApiJson(b): ApiJson<CreateIntegration>) -> ApiResult<(StatusCode, Json<IntegrationWithKey>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_integration(DEFAULT_TENANT, &b.name, &b.kind, &new_key()).await?)))
+async fn create(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<CreateIntegration>,
+) -> ApiResult<(StatusCode, Json<IntegrationWithKey>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.store
+                .create_integration(DEFAULT_TENANT, &b.name, &b.kind, &new_key())
+                .await?,
+        ),
+    ))
 }
 
 async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(serde_json::json!({"items": s.store.list_integrations(DEFAULT_TENANT).await?, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": s.store.list_integrations(DEFAULT_TENANT).await?, "next_cursor": null}),
+    ))
 }
 
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
@@ -50,13 +62,31 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Js
 }
 
 async fn enable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
-    Ok(Json(s.store.set_integration_enabled(DEFAULT_TENANT, &id, true).await?))
+    Ok(Json(
+        s.store
+            .set_integration_enabled(DEFAULT_TENANT, &id, true)
+            .await?,
+    ))
 }
 
-async fn disable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
-    Ok(Json(s.store.set_integration_enabled(DEFAULT_TENANT, &id, false).await?))
+async fn disable(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Integration>> {
+    Ok(Json(
+        s.store
+            .set_integration_enabled(DEFAULT_TENANT, &id, false)
+            .await?,
+    ))
 }
 
-async fn rotate(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<IntegrationWithKey>> {
-    Ok(Json(s.store.rotate_integration_key(DEFAULT_TENANT, &id, &new_key()).await?))
+async fn rotate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IntegrationWithKey>> {
+    Ok(Json(
+        s.store
+            .rotate_integration_key(DEFAULT_TENANT, &id, &new_key())
+            .await?,
+    ))
 }

@@ -24,25 +24,43 @@ pub struct CopyBody {
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/forwarding-rules", get(list).post(create))
-        .route("/api/v1/forwarding-rules/{id}", get(show).put(update).delete(remove))
+        .route(
+            "/api/v1/forwarding-rules/{id}",
+            get(show).put(update).delete(remove),
+        )
         .route("/api/v1/forwarding-rules/{id}/copy", post(copy))
         .route("/api/v1/forwarding-rules/{id}/enable", post(enable))
         .route("/api/v1/forwarding-rules/{id}/disable", post(disable))
 }
 
 async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(serde_json::json!({"items": s.store.list_rules(DEFAULT_TENANT).await?, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": s.store.list_rules(DEFAULT_TENANT).await?, "next_cursor": null}),
+    ))
 }
 
-async fn create(State(s): State<AppState>, ApiJson(b): ApiJson<RuleSpec>) -> ApiResult<(StatusCode, Json<ForwardingRule>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_rule(DEFAULT_TENANT, &b).await?)))
+async fn create(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<RuleSpec>,
+) -> ApiResult<(StatusCode, Json<ForwardingRule>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_rule(DEFAULT_TENANT, &b).await?),
+    ))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ForwardingRule>> {
+async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ForwardingRule>> {
     Ok(Json(s.store.get_rule(DEFAULT_TENANT, &id).await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, ApiJson(b): ApiJson<RuleSpec>) -> ApiResult<Json<ForwardingRule>> {
+async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RuleSpec>,
+) -> ApiResult<Json<ForwardingRule>> {
     Ok(Json(s.store.update_rule(DEFAULT_TENANT, &id, &b).await?))
 }
 
@@ -51,14 +69,31 @@ async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn copy(State(s): State<AppState>, Path(id): Path<String>, ApiJson(b): ApiJson<CopyBody>) -> ApiResult<(StatusCode, Json<ForwardingRule>)> {
-    Ok((StatusCode::CREATED, Json(s.store.copy_rule(DEFAULT_TENANT, &id, &b.name).await?)))
+async fn copy(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CopyBody>,
+) -> ApiResult<(StatusCode, Json<ForwardingRule>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.copy_rule(DEFAULT_TENANT, &id, &b.name).await?),
+    ))
 }
 
-async fn enable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ForwardingRule>> {
-    Ok(Json(s.store.set_rule_enabled(DEFAULT_TENANT, &id, true).await?))
+async fn enable(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ForwardingRule>> {
+    Ok(Json(
+        s.store.set_rule_enabled(DEFAULT_TENANT, &id, true).await?,
+    ))
 }
 
-async fn disable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ForwardingRule>> {
-    Ok(Json(s.store.set_rule_enabled(DEFAULT_TENANT, &id, false).await?))
+async fn disable(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ForwardingRule>> {
+    Ok(Json(
+        s.store.set_rule_enabled(DEFAULT_TENANT, &id, false).await?,
+    ))
 }

@@ -51,18 +51,31 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(serde_json::json!({"items": s.store.list_scripts(DEFAULT_TENANT).await?, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": s.store.list_scripts(DEFAULT_TENANT).await?, "next_cursor": null}),
+    ))
 }
 
-async fn create(State(s): State<AppState>, Extension(a): Extension<Actor>, ApiJson(b): ApiJson<ScriptSpec>) -> ApiResult<(StatusCode, Json<Script>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_script(DEFAULT_TENANT, &b, &a.0).await?)))
+async fn create(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiJson(b): ApiJson<ScriptSpec>,
+) -> ApiResult<(StatusCode, Json<Script>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_script(DEFAULT_TENANT, &b, &a.0).await?),
+    ))
 }
 
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Script>> {
     Ok(Json(s.store.get_script(DEFAULT_TENANT, &id).await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, ApiJson(b): ApiJson<ScriptSpec>) -> ApiResult<Json<Script>> {
+async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ScriptSpec>,
+) -> ApiResult<Json<Script>> {
     Ok(Json(s.store.update_script(DEFAULT_TENANT, &id, &b).await?))
 }
 
@@ -89,5 +102,8 @@ async fn execute(
         incident_id: None,
         created_by: a.0,
     };
-    Ok((StatusCode::CREATED, Json(s.store.create_ticket(DEFAULT_TENANT, &req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_ticket(DEFAULT_TENANT, &req).await?),
+    ))
 }

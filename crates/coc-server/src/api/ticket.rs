@@ -50,12 +50,24 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/tickets/{id}/events", get(events))
 }
 
-async fn list(State(s): State<AppState>, ApiQuery(q): ApiQuery<TicketQuery>) -> ApiResult<Json<Paged<Ticket>>> {
-    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() }.page()?;
-    if let Some(st) = &q.status {
-        coc_domain::ticket::TicketStatus::parse(st).map_err(|e| crate::ApiError::new("bad_query", e.to_string()))?;
+async fn list(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<TicketQuery>,
+) -> ApiResult<Json<Paged<Ticket>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
     }
-    Ok(Json(s.store.list_tickets(DEFAULT_TENANT, q.status.as_deref(), &page).await?))
+    .page()?;
+    if let Some(st) = &q.status {
+        coc_domain::ticket::TicketStatus::parse(st)
+            .map_err(|e| crate::ApiError::new("bad_query", e.to_string()))?;
+    }
+    Ok(Json(
+        s.store
+            .list_tickets(DEFAULT_TENANT, q.status.as_deref(), &page)
+            .await?,
+    ))
 }
 
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TicketDetail>> {
@@ -68,15 +80,23 @@ async fn action(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ActionBody>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let (detail, stop) = s.store.ticket_action(DEFAULT_TENANT, &id, b.action, &a.0).await?;
+    let (detail, stop) = s
+        .store
+        .ticket_action(DEFAULT_TENANT, &id, b.action, &a.0)
+        .await?;
     for (task_id, host_id) in stop {
         s.agents.send(&host_id, ServerMessage::Cancel { task_id });
     }
     if b.action == TicketAction::ForciblyEnd
         && let Some(inc) = &detail.ticket.incident_id
     {
-        let summary = format!("repair ticket {} forcibly ended by {}", detail.ticket.number, a.0);
-        s.store.record_ticket_outcome(DEFAULT_TENANT, inc, &detail.ticket.id, &summary).await?;
+        let summary = format!(
+            "repair ticket {} forcibly ended by {}",
+            detail.ticket.number, a.0
+        );
+        s.store
+            .record_ticket_outcome(DEFAULT_TENANT, inc, &detail.ticket.id, &summary)
+            .await?;
     }
     Ok(Json(detail))
 }
@@ -86,9 +106,17 @@ async fn cancel(
     Extension(a): Extension<Actor>,
     Path((id, task_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Task>> {
-    let (task, was_running) = s.store.cancel_task(DEFAULT_TENANT, &id, &task_id, &a.0).await?;
+    let (task, was_running) = s
+        .store
+        .cancel_task(DEFAULT_TENANT, &id, &task_id, &a.0)
+        .await?;
     if was_running {
-        s.agents.send(&task.host_id, ServerMessage::Cancel { task_id: task.id.clone() });
+        s.agents.send(
+            &task.host_id,
+            ServerMessage::Cancel {
+                task_id: task.id.clone(),
+            },
+        );
     }
     Ok(Json(task))
 }
@@ -97,11 +125,19 @@ async fn cancel(
 /// ticket, then `output` events (`{"task_id","data"}`) and `task_done`
 /// events as they happen, and a final `snapshot` when the ticket is
 /// finished.
-async fn events(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let first = s.store.get_ticket(DEFAULT_TENANT, &id).await?;
     let ticket_id = first.ticket.id.clone();
     let rx = s.live.subscribe();
-    let snapshot = |d: &TicketDetail| Event::default().event("snapshot").json_data(d).unwrap_or_default();
+    let snapshot = |d: &TicketDetail| {
+        Event::default()
+            .event("snapshot")
+            .json_data(d)
+            .unwrap_or_default()
+    };
     let start = snapshot(&first);
     let done = first.ticket.status.is_terminal();
     let st = futures_util::stream::unfold(
@@ -117,9 +153,17 @@ async fn events(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
                 match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
                     Ok(Ok(e)) if e.ticket_id == tid => {
                         let ev = if e.done {
-                            Event::default().event("task_done").json_data(serde_json::json!({"task_id": e.task_id})).unwrap_or_default()
+                            Event::default()
+                                .event("task_done")
+                                .json_data(serde_json::json!({"task_id": e.task_id}))
+                                .unwrap_or_default()
                         } else {
-                            Event::default().event("output").json_data(serde_json::json!({"task_id": e.task_id, "data": e.data})).unwrap_or_default()
+                            Event::default()
+                                .event("output")
+                                .json_data(
+                                    serde_json::json!({"task_id": e.task_id, "data": e.data}),
+                                )
+                                .unwrap_or_default()
                         };
                         return Some((Ok(ev), (None, rx, s, tid, false)));
                     }

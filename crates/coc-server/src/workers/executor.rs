@@ -44,30 +44,53 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
     for id in store.active_ticket_ids().await? {
         let d = store.dispatchable(&id).await?;
         for t in d.tasks.iter().filter(|t| t.status == TaskStatus::Executing) {
-            if t.started_at.is_some_and(|s| now - s > (d.timeout_s + RESULT_GRACE_S) * 1000) {
+            if t.started_at
+                .is_some_and(|s| now - s > (d.timeout_s + RESULT_GRACE_S) * 1000)
+            {
                 let msg = "no result from the agent within the timeout";
-                if store.finish_task(&t.id, None, TaskStatus::Failed, None, Some(msg)).await?.is_some() {
-                    let _ = state.live.send(LiveEvent { ticket_id: id.clone(), task_id: t.id.clone(), data: None, done: true });
+                if store
+                    .finish_task(&t.id, None, TaskStatus::Failed, None, Some(msg))
+                    .await?
+                    .is_some()
+                {
+                    let _ = state.live.send(LiveEvent {
+                        ticket_id: id.clone(),
+                        task_id: t.id.clone(),
+                        data: None,
+                        done: true,
+                    });
                 }
             }
         }
         let d = store.dispatchable(&id).await?;
-        let views: Vec<TaskView> =
-            d.tasks.iter().map(|t| TaskView { batch: t.batch as u32, status: t.status }).collect();
+        let views: Vec<TaskView> = d
+            .tasks
+            .iter()
+            .map(|t| TaskView {
+                batch: t.batch as u32,
+                status: t.status,
+            })
+            .collect();
         let p = plan(d.status, &views, d.threshold);
         if p.status != d.status && store.set_ticket_status(&id, d.status, p.status).await? {
             tracing::info!(ticket = %d.number, from = d.status.as_str(), to = p.status.as_str(), "ticket status");
             if let Some(inc) = &d.incident_id
                 && (p.status.is_terminal() || p.status == TicketStatus::Abnormal)
             {
-                let ok = d.tasks.iter().filter(|t| t.status == TaskStatus::Successful).count();
+                let ok = d
+                    .tasks
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Successful)
+                    .count();
                 let summary = format!(
                     "automatic repair ticket {} {}: {ok}/{} host(s) succeeded",
                     d.number,
                     p.status.as_str(),
                     d.tasks.len()
                 );
-                store.record_ticket_outcome(&d.tenant, inc, &id, &summary).await?;
+                store
+                    .record_ticket_outcome(&d.tenant, inc, &id, &summary)
+                    .await?;
             }
         }
         if p.start.is_empty() {
@@ -79,15 +102,34 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
             if state.agents.is_connected(&t.host_id) {
                 ready.push(t.id.clone());
             } else {
-                let host = store.get_host(&d.tenant, &t.host_id, state.heartbeat_ms as i64).await;
-                let offline = host.map(|h| h.agent_status == AgentStatus::Offline).unwrap_or(true);
-                if offline && !store.start_tasks(std::slice::from_ref(&t.id)).await?.is_empty() {
-                    store.finish_task(&t.id, None, TaskStatus::Failed, None, Some("the host's agent is offline")).await?;
+                let host = store
+                    .get_host(&d.tenant, &t.host_id, state.heartbeat_ms as i64)
+                    .await;
+                let offline = host
+                    .map(|h| h.agent_status == AgentStatus::Offline)
+                    .unwrap_or(true);
+                if offline
+                    && !store
+                        .start_tasks(std::slice::from_ref(&t.id))
+                        .await?
+                        .is_empty()
+                {
+                    store
+                        .finish_task(
+                            &t.id,
+                            None,
+                            TaskStatus::Failed,
+                            None,
+                            Some("the host's agent is offline"),
+                        )
+                        .await?;
                 }
             }
         }
         for task_id in store.start_tasks(&ready).await? {
-            let Some(t) = d.tasks.iter().find(|t| t.id == task_id) else { continue };
+            let Some(t) = d.tasks.iter().find(|t| t.id == task_id) else {
+                continue;
+            };
             let m = ServerMessage::Exec {
                 task_id: t.id.clone(),
                 script_type: d.script_type.clone(),
@@ -98,7 +140,13 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
             };
             if !state.agents.send(&t.host_id, m) {
                 store
-                    .finish_task(&t.id, None, TaskStatus::Failed, None, Some("the agent disconnected before dispatch"))
+                    .finish_task(
+                        &t.id,
+                        None,
+                        TaskStatus::Failed,
+                        None,
+                        Some("the agent disconnected before dispatch"),
+                    )
                     .await?;
             }
         }

@@ -12,12 +12,17 @@ pub struct TestStore {
 async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("coc.db").display());
-    TestStore { name: "sqlite", store: Store::open(&url).await.unwrap(), _dir: Some(dir) }
+    TestStore {
+        name: "sqlite",
+        store: Store::open(&url).await.unwrap(),
+        _dir: Some(dir),
+    }
 }
 
 /// Admin URL of the PostgreSQL server used by the tests.
 pub fn pg_admin_url() -> String {
-    std::env::var("COC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("COC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn postgres() -> Option<TestStore> {
@@ -36,16 +41,27 @@ async fn postgres() -> Option<TestStore> {
         }
     };
     let db = format!("coc_test_{:016x}", rand_u64());
-    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.unwrap();
+    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
     let store = Store::open(&format!("{base}/{db}")).await.unwrap();
-    Some(TestStore { name: "postgres", store, _dir: None })
+    Some(TestStore {
+        name: "postgres",
+        store,
+        _dir: None,
+    })
 }
 
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     h.finish()
 }
 

@@ -73,14 +73,38 @@ enum Verb {
     },
 }
 
-const COLS: &[&str] = &["id", "name", "level", "status", "occurrences", "source", "resource_name", "region"];
+const COLS: &[&str] = &[
+    "id",
+    "name",
+    "level",
+    "status",
+    "occurrences",
+    "source",
+    "resource_name",
+    "region",
+];
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     match c.verb {
-        Verb::List { status, level, name, source, since, until, limit, cursor } => {
+        Verb::List {
+            status,
+            level,
+            name,
+            source,
+            since,
+            until,
+            limit,
+            cursor,
+        } => {
             let mut q = Vec::new();
-            for (k, v) in [("status", status), ("level", level), ("name", name), ("source", source), ("cursor", cursor)] {
+            for (k, v) in [
+                ("status", status),
+                ("level", level),
+                ("name", name),
+                ("source", source),
+                ("cursor", cursor),
+            ] {
                 if let Some(v) = v {
                     q.push((k, v));
                 }
@@ -98,7 +122,24 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         Verb::Show { id } => output::print(
             conn.output,
             &cl.get(&format!("/api/v1/alarms/{id}"), &[]).await?,
-            &["id", "fingerprint", "name", "level", "status", "occurrences", "first_seen", "last_seen", "source", "resource_id", "resource_name", "region", "application", "description", "url", "labels"],
+            &[
+                "id",
+                "fingerprint",
+                "name",
+                "level",
+                "status",
+                "occurrences",
+                "first_seen",
+                "last_seen",
+                "source",
+                "resource_id",
+                "resource_name",
+                "region",
+                "application",
+                "description",
+                "url",
+                "labels",
+            ],
         ),
         Verb::History { id } => output::print(
             conn.output,
@@ -107,12 +148,26 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         ),
         Verb::Clear { ids, remark } => output::print(
             conn.output,
-            &cl.post("/api/v1/alarms/clear", &json!({"ids": ids, "remark": remark})).await?,
+            &cl.post(
+                "/api/v1/alarms/clear",
+                &json!({"ids": ids, "remark": remark}),
+            )
+            .await?,
             COLS,
         ),
-        Verb::Convert { ids, title, level, assignee, description } => {
+        Verb::Convert {
+            ids,
+            title,
+            level,
+            assignee,
+            description,
+        } => {
             let body = json!({"alarm_ids": ids, "incident": {"title": title, "level": level, "assignee": assignee, "description": description}});
-            output::print(conn.output, &cl.post("/api/v1/alarms/convert", &body).await?, super::incident::DETAIL);
+            output::print(
+                conn.output,
+                &cl.post("/api/v1/alarms/convert", &body).await?,
+                super::incident::DETAIL,
+            );
         }
     }
     Ok(())

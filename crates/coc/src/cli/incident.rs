@@ -86,10 +86,7 @@ enum Verb {
         reason: String,
     },
     /// Add a remark.
-    Remark {
-        id: String,
-        text: String,
-    },
+    Remark { id: String, text: String },
     /// Record the handling result (accepted → to be verified).
     Resolve {
         id: String,
@@ -107,16 +104,39 @@ enum Verb {
     },
 }
 
-const COLS: &[&str] = &["number", "id", "title", "level", "status", "assignee", "source"];
+const COLS: &[&str] = &[
+    "number", "id", "title", "level", "status", "assignee", "source",
+];
 /// Fields shown for one incident.
-pub const DETAIL: &[&str] = &["id", "number", "title", "level", "status", "assignee", "region", "source", "created_by"];
+pub const DETAIL: &[&str] = &[
+    "id",
+    "number",
+    "title",
+    "level",
+    "status",
+    "assignee",
+    "region",
+    "source",
+    "created_by",
+];
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     let (id, body): (String, Value) = match c.verb {
-        Verb::List { status, level, assignee, limit, cursor } => {
+        Verb::List {
+            status,
+            level,
+            assignee,
+            limit,
+            cursor,
+        } => {
             let mut q = Vec::new();
-            for (k, v) in [("status", status), ("level", level), ("assignee", assignee), ("cursor", cursor)] {
+            for (k, v) in [
+                ("status", status),
+                ("level", level),
+                ("assignee", assignee),
+                ("cursor", cursor),
+            ] {
                 if let Some(v) = v {
                     q.push((k, v));
                 }
@@ -132,7 +152,14 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             show(conn.output, &v);
             return Ok(());
         }
-        Verb::Create { title, level, assignee, description, application, region } => {
+        Verb::Create {
+            title,
+            level,
+            assignee,
+            description,
+            application,
+            region,
+        } => {
             let v = cl
                 .post(
                     "/api/v1/incidents",
@@ -145,15 +172,32 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         }
         Verb::Accept { id, remark } => (id, json!({"action": "accept", "remark": remark})),
         Verb::Reject { id, reason } => (id, json!({"action": "reject", "reason": reason})),
-        Verb::Resubmit { id, title, description } => (id, json!({"action": "resubmit", "title": title, "description": description})),
+        Verb::Resubmit {
+            id,
+            title,
+            description,
+        } => (
+            id,
+            json!({"action": "resubmit", "title": title, "description": description}),
+        ),
         Verb::Close { id, remark } => (id, json!({"action": "close", "remark": remark})),
-        Verb::Forward { id, to, remark } => (id, json!({"action": "forward", "to": to, "remark": remark})),
-        Verb::Level { id, level, reason } => (id, json!({"action": "change_level", "level": level.to_uppercase(), "reason": reason})),
+        Verb::Forward { id, to, remark } => {
+            (id, json!({"action": "forward", "to": to, "remark": remark}))
+        }
+        Verb::Level { id, level, reason } => (
+            id,
+            json!({"action": "change_level", "level": level.to_uppercase(), "reason": reason}),
+        ),
         Verb::Remark { id, text } => (id, json!({"action": "remark", "text": text})),
         Verb::Resolve { id, result } => (id, json!({"action": "resolve", "result": result})),
-        Verb::Verify { id, failed, remark } => (id, json!({"action": "verify", "passed": !failed, "remark": remark})),
+        Verb::Verify { id, failed, remark } => (
+            id,
+            json!({"action": "verify", "passed": !failed, "remark": remark}),
+        ),
     };
-    let v = cl.post(&format!("/api/v1/incidents/{id}/actions"), &body).await?;
+    let v = cl
+        .post(&format!("/api/v1/incidents/{id}/actions"), &body)
+        .await?;
     output::print(conn.output, &v, DETAIL);
     Ok(())
 }
@@ -162,8 +206,14 @@ fn show(fmt: super::Format, v: &Value) {
     output::print(fmt, v, DETAIL);
     if fmt == super::Format::Text {
         println!("\nhistory:");
-        output::table(v["history"].as_array().map(Vec::as_slice).unwrap_or(&[]), &["at", "actor", "action", "to_status", "summary"]);
+        output::table(
+            v["history"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+            &["at", "actor", "action", "to_status", "summary"],
+        );
         println!("\nalarms:");
-        output::table(v["alarms"].as_array().map(Vec::as_slice).unwrap_or(&[]), &["id", "name", "level", "status", "occurrences"]);
+        output::table(
+            v["alarms"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+            &["id", "name", "level", "status", "occurrences"],
+        );
     }
 }

@@ -39,16 +39,26 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     let v = match c.verb {
         Verb::Create { name, kind } => {
-            let v = cl.post("/api/v1/integrations", &json!({"name": name, "type": kind})).await?;
+            let v = cl
+                .post("/api/v1/integrations", &json!({"name": name, "type": kind}))
+                .await?;
             output::print(conn.output, &v, &["id", "name", "type", "key"]);
             return Ok(());
         }
         Verb::List => cl.get("/api/v1/integrations", &[]).await?,
         Verb::Show { id } => cl.get(&format!("/api/v1/integrations/{id}"), &[]).await?,
-        Verb::Enable { id } => cl.post(&format!("/api/v1/integrations/{id}/enable"), &json!({})).await?,
-        Verb::Disable { id } => cl.post(&format!("/api/v1/integrations/{id}/disable"), &json!({})).await?,
+        Verb::Enable { id } => {
+            cl.post(&format!("/api/v1/integrations/{id}/enable"), &json!({}))
+                .await?
+        }
+        Verb::Disable { id } => {
+            cl.post(&format!("/api/v1/integrations/{id}/disable"), &json!({}))
+                .await?
+        }
         Verb::RotateKey { id } => {
-            let v = cl.post(&format!("/api/v1/integrations/{id}/rotate-key"), &json!({})).await?;
+            let v = cl
+                .post(&format!("/api/v1/integrations/{id}/rotate-key"), &json!({}))
+                .await?;
             output::print(conn.output, &v, &["id", "name", "key"]);
             return Ok(());
         }

@@ -40,7 +40,12 @@ pub enum Format {
 #[derive(Args, Debug, Clone)]
 pub struct Conn {
     /// Server URL.
-    #[arg(long, env = "COC_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "COC_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub server: String,
     /// API token; default: the contents of ./coc-data/admin.token.
     #[arg(long, env = "COC_TOKEN", global = true, hide_env_values = true)]
@@ -130,7 +135,11 @@ pub struct AgentArgs {
     #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
     pub token: String,
     /// Where the agent keeps its id.
-    #[arg(long, env = "COC_AGENT_STATE_DIR", default_value = "/var/lib/coc-agent")]
+    #[arg(
+        long,
+        env = "COC_AGENT_STATE_DIR",
+        default_value = "/var/lib/coc-agent"
+    )]
     pub state_dir: PathBuf,
 }
 

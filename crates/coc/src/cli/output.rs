@@ -11,7 +11,10 @@ pub fn print(fmt: Format, v: &Value, cols: &[&str]) {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
         return;
     }
-    let items = v.get("items").and_then(Value::as_array).or_else(|| v.as_array());
+    let items = v
+        .get("items")
+        .and_then(Value::as_array)
+        .or_else(|| v.as_array());
     match items {
         Some(items) => {
             table(items, cols);
@@ -23,14 +26,23 @@ pub fn print(fmt: Format, v: &Value, cols: &[&str]) {
     }
 }
 
-const TIME_COLS: &[&str] = &["at", "first_seen", "last_seen", "last_heartbeat", "started_at", "finished_at"];
+const TIME_COLS: &[&str] = &[
+    "at",
+    "first_seen",
+    "last_seen",
+    "last_heartbeat",
+    "started_at",
+    "finished_at",
+];
 
 fn cell_for(col: &str, v: &Value) -> String {
     let is_time = col.ends_with("_at") || TIME_COLS.contains(&col);
     match v.as_i64() {
-        Some(ms) if is_time && ms > 1_000_000_000_000 => chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_else(|| ms.to_string()),
+        Some(ms) if is_time && ms > 1_000_000_000_000 => {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| ms.to_string())
+        }
         _ => cell(v),
     }
 }
@@ -44,17 +56,26 @@ fn cell(v: &Value) -> String {
 }
 
 fn lookup<'a>(v: &'a Value, path: &str) -> &'a Value {
-    path.split('.').fold(v, |acc, k| acc.get(k).unwrap_or(&Value::Null))
+    path.split('.')
+        .fold(v, |acc, k| acc.get(k).unwrap_or(&Value::Null))
 }
 
 /// A simple aligned table.
 pub fn table(items: &[Value], cols: &[&str]) {
-    let rows: Vec<Vec<String>> =
-        items.iter().map(|it| cols.iter().map(|c| cell_for(c, lookup(it, c))).collect()).collect();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|it| cols.iter().map(|c| cell_for(c, lookup(it, c))).collect())
+        .collect();
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| r[i].chars().count().min(48)).chain([c.len()]).max().unwrap_or(0))
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].chars().count().min(48))
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let last = cols.len().saturating_sub(1);
     let line = |cells: Vec<String>| {
@@ -63,7 +84,11 @@ pub fn table(items: &[Value], cols: &[&str]) {
             .zip(&widths)
             .enumerate()
             .map(|(i, (c, w))| {
-                let c: String = if i == last { c.clone() } else { c.chars().take(48).collect() };
+                let c: String = if i == last {
+                    c.clone()
+                } else {
+                    c.chars().take(48).collect()
+                };
                 format!("{c:<w$}")
             })
             .collect();

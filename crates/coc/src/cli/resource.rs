@@ -20,7 +20,15 @@ enum Verb {
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
-    let cols = &["id", "hostname", "ips", "os", "cpu_cores", "memory_bytes", "agent_status"];
+    let cols = &[
+        "id",
+        "hostname",
+        "ips",
+        "os",
+        "cpu_cores",
+        "memory_bytes",
+        "agent_status",
+    ];
     let v = match c.verb {
         Verb::List => cl.get("/api/v1/resources", &[]).await?,
         Verb::Show { id } => cl.get(&format!("/api/v1/resources/{id}"), &[]).await?,

@@ -73,7 +73,10 @@ enum Verb {
 
 fn parse_param(s: &str) -> anyhow::Result<Value> {
     let mut parts = s.split(':');
-    let name = parts.next().filter(|n| !n.is_empty()).context("parameter needs a name")?;
+    let name = parts
+        .next()
+        .filter(|n| !n.is_empty())
+        .context("parameter needs a name")?;
     let mut p = json!({"name": name});
     for part in parts {
         match part {
@@ -91,33 +94,79 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     let cols = &["id", "name", "version", "type", "risk_level"];
     match c.verb {
-        Verb::Create { name, kind, file, risk, description, params } => {
-            let content = if file == "-" { std::io::read_to_string(std::io::stdin())? } else { std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))? };
-            let params = params.iter().map(|p| parse_param(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        Verb::Create {
+            name,
+            kind,
+            file,
+            risk,
+            description,
+            params,
+        } => {
+            let content = if file == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?
+            };
+            let params = params
+                .iter()
+                .map(|p| parse_param(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let body = json!({"name": name, "type": kind, "content": content, "risk_level": risk, "description": description, "params": params});
             output::print(conn.output, &cl.post("/api/v1/scripts", &body).await?, cols);
         }
         Verb::List => output::print(conn.output, &cl.get("/api/v1/scripts", &[]).await?, cols),
-        Verb::Show { id } => output::print(conn.output, &cl.get(&format!("/api/v1/scripts/{id}"), &[]).await?, &["id", "name", "version", "type", "risk_level", "params", "content"]),
+        Verb::Show { id } => output::print(
+            conn.output,
+            &cl.get(&format!("/api/v1/scripts/{id}"), &[]).await?,
+            &[
+                "id",
+                "name",
+                "version",
+                "type",
+                "risk_level",
+                "params",
+                "content",
+            ],
+        ),
         Verb::Delete { id } => {
             cl.delete(&format!("/api/v1/scripts/{id}")).await?;
             println!("deleted {id}");
         }
-        Verb::Run { id, hosts, params, run_as, timeout, batch_policy, threshold, follow } => {
+        Verb::Run {
+            id,
+            hosts,
+            params,
+            run_as,
+            timeout,
+            batch_policy,
+            threshold,
+            follow,
+        } => {
             let hosts = if hosts == ["all"] {
                 let v = cl.get("/api/v1/resources", &[]).await?;
-                v["items"].as_array().map(|a| a.iter().filter_map(|h| h["id"].as_str().map(String::from)).collect()).unwrap_or_default()
+                v["items"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|h| h["id"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
             } else {
                 hosts
             };
             let mut pv = BTreeMap::new();
             for p in params {
-                let (k, v) = p.split_once('=').with_context(|| format!("--param '{p}' must be NAME=VALUE"))?;
+                let (k, v) = p
+                    .split_once('=')
+                    .with_context(|| format!("--param '{p}' must be NAME=VALUE"))?;
                 pv.insert(k.to_string(), v.to_string());
             }
             let body = json!({"hosts": hosts, "params": pv, "run_as": run_as, "timeout_s": timeout,
                               "batch_policy": batch_policy, "success_rate_threshold": threshold});
-            let t = cl.post(&format!("/api/v1/scripts/{id}/execute"), &body).await?;
+            let t = cl
+                .post(&format!("/api/v1/scripts/{id}/execute"), &body)
+                .await?;
             if follow {
                 let tid = t["id"].as_str().unwrap_or_default().to_string();
                 return super::ticket::follow(&cl, &tid, conn.output).await;

@@ -44,13 +44,25 @@ enum Verb {
 }
 
 /// Ticket list columns.
-pub const COLS: &[&str] = &["number", "id", "script_name", "status", "counts.total", "counts.successful", "counts.failed"];
+pub const COLS: &[&str] = &[
+    "number",
+    "id",
+    "script_name",
+    "status",
+    "counts.total",
+    "counts.successful",
+    "counts.failed",
+];
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     let fmt = conn.output;
     let v = match c.verb {
-        Verb::List { status, limit, cursor } => {
+        Verb::List {
+            status,
+            limit,
+            cursor,
+        } => {
             let mut q = Vec::new();
             if let Some(s) = status {
                 q.push(("status", s));
@@ -69,24 +81,69 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             show(fmt, &v);
             return Ok(());
         }
-        Verb::Pause { id } => cl.post(&format!("/api/v1/tickets/{id}/actions"), &json!({"action": "pause"})).await?,
-        Verb::Continue { id } => cl.post(&format!("/api/v1/tickets/{id}/actions"), &json!({"action": "continue"})).await?,
-        Verb::End { id } => cl.post(&format!("/api/v1/tickets/{id}/actions"), &json!({"action": "forcibly_end"})).await?,
-        Verb::CancelHost { id, task } => cl.post(&format!("/api/v1/tickets/{id}/tasks/{task}/cancel"), &json!({})).await?,
+        Verb::Pause { id } => {
+            cl.post(
+                &format!("/api/v1/tickets/{id}/actions"),
+                &json!({"action": "pause"}),
+            )
+            .await?
+        }
+        Verb::Continue { id } => {
+            cl.post(
+                &format!("/api/v1/tickets/{id}/actions"),
+                &json!({"action": "continue"}),
+            )
+            .await?
+        }
+        Verb::End { id } => {
+            cl.post(
+                &format!("/api/v1/tickets/{id}/actions"),
+                &json!({"action": "forcibly_end"}),
+            )
+            .await?
+        }
+        Verb::CancelHost { id, task } => {
+            cl.post(
+                &format!("/api/v1/tickets/{id}/tasks/{task}/cancel"),
+                &json!({}),
+            )
+            .await?
+        }
     };
     output::print(fmt, &v, COLS);
     Ok(())
 }
 
 fn show(fmt: Format, v: &serde_json::Value) {
-    output::print(fmt, v, &["id", "number", "script_name", "script_version", "status", "run_as", "timeout_s", "batch_policy", "success_rate_threshold"]);
+    output::print(
+        fmt,
+        v,
+        &[
+            "id",
+            "number",
+            "script_name",
+            "script_version",
+            "status",
+            "run_as",
+            "timeout_s",
+            "batch_policy",
+            "success_rate_threshold",
+        ],
+    );
     if fmt == Format::Text {
         println!();
-        output::table(v["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]), &["host_id", "batch", "status", "exit_code", "error"]);
+        output::table(
+            v["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+            &["host_id", "batch", "status", "exit_code", "error"],
+        );
         for t in v["tasks"].as_array().into_iter().flatten() {
             let out = t["output"].as_str().unwrap_or("");
             if !out.is_empty() {
-                println!("\n--- {} ---\n{}", t["host_id"].as_str().unwrap_or("?"), out.trim_end());
+                println!(
+                    "\n--- {} ---\n{}",
+                    t["host_id"].as_str().unwrap_or("?"),
+                    out.trim_end()
+                );
             }
         }
     }
@@ -114,12 +171,17 @@ pub async fn follow(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::R
             }
             let c = &v["counts"];
             let total = c["total"].as_i64().unwrap_or(0).max(1);
-            let done = c["successful"].as_i64().unwrap_or(0) + c["failed"].as_i64().unwrap_or(0) + c["cancelled"].as_i64().unwrap_or(0);
+            let done = c["successful"].as_i64().unwrap_or(0)
+                + c["failed"].as_i64().unwrap_or(0)
+                + c["cancelled"].as_i64().unwrap_or(0);
             let bar = "#".repeat((done * 20 / total) as usize);
             eprint!("\r[{bar:<20}] {done}/{total} {status:<12}");
             let _ = std::io::stderr().flush();
         }
-        if matches!(status.as_str(), "successful" | "failed" | "terminated" | "abnormal") {
+        if matches!(
+            status.as_str(),
+            "successful" | "failed" | "terminated" | "abnormal"
+        ) {
             if fmt == Format::Text {
                 eprintln!();
                 show(fmt, &v);

@@ -1,0 +1,247 @@
+//! Access, route table, and bad input: every refusal is problem+json and
+//! stores nothing.
+
+use serde_json::{Value, json};
+
+use crate::harness::{ADMIN, Harness};
+
+async fn raw(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, String, Value) {
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", h.url());
+    let mut rb = match method {
+        "GET" => http.get(&url),
+        "POST" => http.post(&url),
+        "PUT" => http.put(&url),
+        "DELETE" => http.delete(&url),
+        _ => unreachable!(),
+    };
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.header("content-type", "application/json").body(b);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(Value::Null);
+    (status, ct, body)
+}
+
+#[tokio::test]
+async fn every_route_is_served_and_guarded() {
+    coc_client::install_crypto();
+    let h = Harness::start(0).await;
+    for r in coc_server::api::ROUTES {
+        let path = r
+            .path
+            .replace("{id}", "x")
+            .replace("{task_id}", "y")
+            .replace("{key}", "bogus");
+        let (status, ct, body) = raw(&h, r.method, &path, None, Some(b"{}".to_vec())).await;
+        assert_ne!(status, 404, "{} {} is not routed", r.method, r.path);
+        assert_ne!(status, 405, "{} {} has the wrong method", r.method, r.path);
+        if r.auth {
+            assert_eq!(
+                status, 401,
+                "{} {} must require the token",
+                r.method, r.path
+            );
+            assert_eq!(ct, "application/problem+json");
+            assert_eq!(body["code"], "unauthorized");
+        }
+    }
+    let (status, _, body) = raw(&h, "GET", "/api/v1/alarms", Some("wrong"), None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (status, _, body) = raw(&h, "GET", "/api/v1/nothing-here", Some(ADMIN), None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (_, _, doc) = raw(&h, "GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/incidents/{id}/actions"]["post"].is_object());
+}
+
+/// method, path, token, body, expected status, expected code.
+type Case<'a> = (&'a str, String, Option<&'a str>, Vec<u8>, u16, &'a str);
+
+#[tokio::test]
+async fn bad_input_is_refused_and_stores_nothing() {
+    let h = Harness::start(0).await;
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "prom", "type": "alertmanager"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap().to_string();
+    let generic = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "gen", "type": "generic"}),
+        )
+        .await
+        .unwrap();
+    let gkey = generic["key"].as_str().unwrap().to_string();
+    let t = Some(ADMIN);
+    let big = vec![b' '; coc_server::API_BODY_LIMIT + 10];
+    let huge_ingest = {
+        let mut v = b"[".to_vec();
+        v.extend(std::iter::repeat_n(
+            b' ',
+            coc_server::INGEST_BODY_LIMIT + 10,
+        ));
+        v.push(b']');
+        v
+    };
+    let cases: Vec<Case> = vec![
+        ("POST", "/api/v1/integrations".into(), t, b"{not json".to_vec(), 400, "malformed_json"),
+        ("POST", "/api/v1/integrations".into(), t, br#"{"name":"x","type":"generic","extra":1}"#.to_vec(), 422, "invalid_body"),
+        ("POST", "/api/v1/integrations".into(), t, br#"{"name":"x","type":"nagios"}"#.to_vec(), 422, "validation_failed"),
+        ("POST", "/api/v1/integrations".into(), t, br#"{"name":"prom","type":"generic"}"#.to_vec(), 409, "conflict"),
+        ("POST", "/api/v1/integrations".into(), t, big.clone(), 413, "payload_too_large"),
+        ("POST", "/api/v1/forwarding-rules".into(), t, br#"{"name":"r","incident_level":"P9","assignee":"a"}"#.to_vec(), 422, "invalid_body"),
+        ("POST", "/api/v1/forwarding-rules".into(), t, br#"{"name":"r","incident_level":"P1","assignee":"a","conditions":[{"field":"nope","op":"equals","value":"x"}]}"#.to_vec(), 422, "validation_failed"),
+        ("POST", "/api/v1/scripts".into(), t, br#"{"name":"s","type":"shell","content":"","risk_level":"low"}"#.to_vec(), 422, "validation_failed"),
+        ("POST", "/api/v1/incidents".into(), t, br#"{"title":"t","level":"P1","assignee":"a","owner":"b"}"#.to_vec(), 422, "invalid_body"),
+        ("POST", "/api/v1/alarms/clear".into(), t, br#"{"ids":["x"],"remark":""}"#.to_vec(), 422, "validation_failed"),
+        ("GET", "/api/v1/alarms?limit=1001".into(), t, vec![], 400, "bad_query"),
+        ("GET", "/api/v1/alarms?level=huge".into(), t, vec![], 400, "bad_query"),
+        ("GET", "/api/v1/alarms?bogus=1".into(), t, vec![], 400, "bad_query"),
+        ("GET", "/api/v1/incidents/nope".into(), t, vec![], 404, "not_found"),
+        ("POST", "/ingest/wrong-key/api/v2/alerts".into(), None, b"[]".to_vec(), 401, "invalid_integration_key"),
+        ("POST", format!("/ingest/{key}/api/v2/alerts"), None, b"[{\"labels\":".to_vec(), 400, "malformed_json"),
+        ("POST", format!("/ingest/{key}/api/v2/alerts"), None, br#"[{"labels":{"job":"x"}}]"#.to_vec(), 422, "validation_failed"),
+        ("POST", format!("/ingest/{key}/api/v2/alerts"), None, huge_ingest, 413, "payload_too_large"),
+        ("POST", format!("/ingest/{key}/alertmanager"), None, br#"{"version":"3","alerts":[]}"#.to_vec(), 422, "validation_failed"),
+        ("POST", format!("/ingest/{key}/generic"), None, br#"{"alarmName":"x"}"#.to_vec(), 400, "wrong_integration_type"),
+        ("POST", format!("/ingest/{gkey}/generic"), None, br#"[{"alarmName":"ok"},{"alarmLevel":"Major"}]"#.to_vec(), 422, "validation_failed"),
+    ];
+    for (m, path, tok, body, status, code) in cases {
+        let (got, ct, b) = raw(
+            &h,
+            m,
+            &path,
+            tok,
+            if m == "GET" { None } else { Some(body) },
+        )
+        .await;
+        assert_eq!(
+            (got, b["code"].as_str()),
+            (status, Some(code)),
+            "{m} {path}: {b}"
+        );
+        assert_eq!(ct, "application/problem+json", "{m} {path}");
+        assert!(b["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // Disabled integration: 403, stores nothing.
+    let id = integ["id"].as_str().unwrap();
+    h.client
+        .post(&format!("/api/v1/integrations/{id}/disable"), &json!({}))
+        .await
+        .unwrap();
+    let (status, _, b) = raw(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/api/v2/alerts"),
+        None,
+        Some(br#"[{"labels":{"alertname":"A"}}]"#.to_vec()),
+    )
+    .await;
+    assert_eq!(
+        (status, b["code"].as_str()),
+        (403, Some("integration_disabled"))
+    );
+    // Nothing of the refused requests was stored.
+    let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    assert!(alarms["items"].as_array().unwrap().is_empty(), "{alarms}");
+    assert!(
+        h.client.get("/api/v1/forwarding-rules", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        h.client.get("/api/v1/scripts", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        h.client.get("/api/v1/incidents", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        h.client.get("/api/v1/integrations", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The key never appears in listings.
+    let listing = h
+        .client
+        .get("/api/v1/integrations", &[])
+        .await
+        .unwrap()
+        .to_string();
+    assert!(!listing.contains(&key) && !listing.contains(&gkey));
+}
+
+#[tokio::test]
+async fn incident_actions_over_http() {
+    let h = Harness::start(0).await;
+    let inc = h
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "slow", "level": "P3", "assignee": "alice"}),
+        )
+        .await
+        .unwrap();
+    let id = inc["id"].as_str().unwrap();
+    let act = |b: Value| {
+        let c = h.client.clone();
+        let p = format!("/api/v1/incidents/{id}/actions");
+        async move { c.post(&p, &b).await }
+    };
+    let e = act(json!({"action": "change_level", "level": "P1", "reason": "x"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, coc_client::ClientError::Api { status: 409, ref code, .. } if code == "invalid_transition"),
+        "{e}"
+    );
+    assert!(act(json!({"action": "accept", "bogus": 1})).await.is_err());
+    let v = act(json!({"action": "accept"})).await.unwrap();
+    assert_eq!(v["status"], "accepted");
+    let v = act(json!({"action": "resolve", "result": "fixed"}))
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "to_be_verified");
+    let v = act(json!({"action": "verify", "passed": true}))
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["history"].as_array().unwrap().len(), 4);
+    let list = h
+        .client
+        .get("/api/v1/incidents", &[("status", "completed".into())])
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert!(list["next_cursor"].is_null());
+}

@@ -1,0 +1,207 @@
+//! The closed loop: Prometheus' payload in → alarm → incident → automatic
+//! repair by a real agent → outcome in the incident's history.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::Harness;
+
+fn fixture(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+}
+
+#[tokio::test]
+async fn prometheus_alarm_creates_incident_and_repairs_the_host() {
+    let h = Harness::start(1).await;
+    let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "prom", "type": "alertmanager"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap();
+    let script = h
+        .script("restart", "echo \"restarting $SERVICE on $(hostname)\"")
+        .await;
+    h.client
+        .post(
+            "/api/v1/forwarding-rules",
+            &json!({"name": "always", "conditions": [{"field": "alarmName", "op": "equals", "value": "PeerAlwaysFiring"},
+                    {"field": "additional.team", "op": "equals", "value": "ops"}],
+                    "incident_level": "P2", "assignee": "alice",
+                    "contingency_script": {"script_id": script, "params": {"SERVICE": "web"}}}),
+        )
+        .await
+        .unwrap();
+    // The captured Prometheus body, with the alarm pointed at this host and
+    // its endsAt moved into the future (Prometheus' way of saying "firing").
+    let mut body: Value =
+        serde_json::from_str(&fixture("prometheus-2.42-post-api-v2-alerts.json")).unwrap();
+    let ends = chrono_like_future();
+    for a in body.as_array_mut().unwrap() {
+        a["endsAt"] = json!(ends);
+        a["labels"]["instance"] = json!(format!("{hostname}:9100"));
+    }
+    let path = format!("/ingest/{key}/api/v2/alerts");
+    let out = h
+        .client
+        .post_raw(&path, serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out["created"], 2);
+    assert_eq!(
+        out["incidents_created"].as_array().unwrap().len(),
+        1,
+        "{out}"
+    );
+    // A resend (Prometheus does so every resend delay) dedups and creates nothing.
+    let out2 = h
+        .client
+        .post_raw(&path, serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (out2["created"].as_i64(), out2["deduplicated"].as_i64()),
+        (Some(0), Some(2))
+    );
+    assert!(out2["incidents_created"].as_array().unwrap().is_empty());
+
+    let inc_id = out["incidents_created"][0].as_str().unwrap();
+    let ticket_id = out["tickets_created"][0].as_str().unwrap();
+    let t = h
+        .wait_ticket(ticket_id, |t| t["status"] == "successful")
+        .await;
+    assert!(
+        t["tasks"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("restarting web on"),
+        "{t:#}"
+    );
+    assert_eq!(t["tasks"][0]["exit_code"], 0);
+    let mut inc = Value::Null;
+    for _ in 0..100 {
+        inc = h
+            .client
+            .get(&format!("/api/v1/incidents/{inc_id}"), &[])
+            .await
+            .unwrap();
+        if inc["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "ticket_result")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hist = inc["history"].as_array().unwrap();
+    let actions: Vec<&str> = hist.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        vec!["create", "auto_repair", "ticket_result"],
+        "{inc:#}"
+    );
+    assert!(hist[2]["summary"].as_str().unwrap().contains("successful"));
+    assert_eq!(inc["alarms"].as_array().unwrap().len(), 1);
+    assert_eq!(inc["alarms"][0]["occurrences"], 2);
+    assert_eq!(inc["level"], "P2");
+
+    // The resolved payload turns the alarm ok.
+    let resolved = fixture("prometheus-2.42-post-api-v2-alerts-resolved.json");
+    h.client
+        .post_raw(&path, resolved.into_bytes())
+        .await
+        .unwrap();
+    let flapping = h
+        .client
+        .get("/api/v1/alarms", &[("name", "PeerFlapping".into())])
+        .await
+        .unwrap();
+    assert_eq!(flapping["items"][0]["status"], "ok");
+}
+
+#[tokio::test]
+async fn alertmanager_webhook_fixtures() {
+    let h = Harness::start(0).await;
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "am", "type": "alertmanager"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap();
+    let path = format!("/ingest/{key}/alertmanager");
+    h.client
+        .post_raw(
+            &path,
+            fixture("alertmanager-webhook-v4-firing.json").into_bytes(),
+        )
+        .await
+        .unwrap();
+    let a = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    let item = &a["items"][0];
+    for k in [
+        "id",
+        "fingerprint",
+        "name",
+        "level",
+        "status",
+        "occurrences",
+        "first_seen",
+        "last_seen",
+        "source",
+        "resource_id",
+        "labels",
+        "annotations",
+    ] {
+        assert!(item.get(k).is_some(), "alarm item lacks '{k}'");
+    }
+    assert_eq!(item["name"], "HighCPU");
+    assert_eq!(item["level"], "Critical");
+    assert_eq!(item["status"], "alarm");
+    assert_eq!(item["source"], "Alertmanager");
+    assert_eq!(item["resource_name"], "web-01:9100");
+    assert_eq!(item["labels"]["team"], "ops");
+    assert_eq!(item["annotations"]["summary"], "CPU above 90% on web-01");
+    h.client
+        .post_raw(
+            &path,
+            fixture("alertmanager-webhook-v4-resolved.json").into_bytes(),
+        )
+        .await
+        .unwrap();
+    let a = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    assert_eq!(a["items"].as_array().unwrap().len(), 1);
+    assert_eq!(a["items"][0]["status"], "ok");
+    assert_eq!(a["items"][0]["occurrences"], 2);
+    let id = a["items"][0]["id"].as_str().unwrap();
+    let hist = h
+        .client
+        .get(&format!("/api/v1/alarms/{id}/history"), &[])
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["fired", "resolved"]);
+}
+
+/// An RFC 3339 time five minutes from now.
+fn chrono_like_future() -> String {
+    (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339()
+}

@@ -1,0 +1,222 @@
+//! Script tickets on real agents: suspension threshold, pause, cancel,
+//! forcibly end, reconnect.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Harness, config, counts};
+
+#[tokio::test]
+async fn suspension_threshold_stops_exactly_at_the_breaking_count() {
+    let h = Harness::start(5).await;
+    let hosts = h.wait_hosts(5).await;
+    let s = h.script("fail", "exit 7").await;
+    // 60 % of 5 hosts: 2 failures leave 60 %, the 3rd breaks; at most 3 may
+    // ever be in flight, so exactly 3 fail and 2 never start.
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{s}/execute"),
+            &json!({"hosts": hosts, "batch_policy": "none", "success_rate_threshold": 60.0}),
+        )
+        .await
+        .unwrap();
+    let id = t["id"].as_str().unwrap();
+    let t = h
+        .wait_ticket(id, |t| {
+            t["status"] == "abnormal" && t["counts"]["executing"] == 0
+        })
+        .await;
+    assert_eq!(counts(&t), (2, 0, 0, 3, 0), "{t:#}");
+    assert!(
+        t["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["status"] == "failed")
+            .all(|x| x["exit_code"] == 7)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = h
+        .client
+        .get(&format!("/api/v1/tickets/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&again),
+        (2, 0, 0, 3, 0),
+        "nothing starts after abnormal"
+    );
+    let e = h
+        .client
+        .post(
+            &format!("/api/v1/tickets/{id}/actions"),
+            &json!({"action": "continue"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("invalid_transition"));
+    let end = h
+        .client
+        .post(
+            &format!("/api/v1/tickets/{id}/actions"),
+            &json!({"action": "forcibly_end"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(end["status"], "terminated");
+    assert_eq!(counts(&end), (0, 0, 0, 3, 2));
+}
+
+#[tokio::test]
+async fn batches_run_in_order_and_succeed() {
+    let h = Harness::start(3).await;
+    let hosts = h.wait_hosts(3).await;
+    let s = h.script("ok", "echo \"svc=$SERVICE\"").await;
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{s}/execute"),
+            &json!({"hosts": hosts, "batch_policy": "manual", "batches": [[hosts[2]], [hosts[0], hosts[1]]], "params": {"SERVICE": "db"}}),
+        )
+        .await
+        .unwrap();
+    let t = h
+        .wait_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "successful")
+        .await;
+    let tasks = t["tasks"].as_array().unwrap();
+    assert_eq!(tasks[0]["host_id"], hosts[2].as_str());
+    let first_done = tasks[0]["finished_at"].as_i64().unwrap();
+    assert!(
+        tasks[1..]
+            .iter()
+            .all(|x| x["started_at"].as_i64().unwrap() >= first_done),
+        "batch 2 starts after batch 1 ends"
+    );
+    assert!(
+        tasks
+            .iter()
+            .all(|x| x["output"].as_str().unwrap().contains("svc=db"))
+    );
+}
+
+#[tokio::test]
+async fn pause_cancel_host_and_forcibly_end() {
+    let h = Harness::start(2).await;
+    let hosts = h.wait_hosts(2).await;
+    let s = h.script("sleeper", "echo started; sleep 30").await;
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{s}/execute"),
+            &json!({"hosts": hosts, "batch_policy": "none", "timeout_s": 60}),
+        )
+        .await
+        .unwrap();
+    let id = t["id"].as_str().unwrap().to_string();
+    let t = h
+        .wait_ticket(&id, |t| {
+            t["counts"]["executing"] == 2
+                && t["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|x| x["output"].as_str().unwrap().contains("started"))
+        })
+        .await;
+    let task0 = t["tasks"][0]["id"].as_str().unwrap();
+    let c = h
+        .client
+        .post(
+            &format!("/api/v1/tickets/{id}/tasks/{task0}/cancel"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "cancelled");
+    let p = h
+        .client
+        .post(
+            &format!("/api/v1/tickets/{id}/actions"),
+            &json!({"action": "pause"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p["status"], "paused");
+    let c = h
+        .client
+        .post(
+            &format!("/api/v1/tickets/{id}/actions"),
+            &json!({"action": "continue"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "executing");
+    let started = std::time::Instant::now();
+    let e = h
+        .client
+        .post(
+            &format!("/api/v1/tickets/{id}/actions"),
+            &json!({"action": "forcibly_end"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(e["status"], "terminated");
+    assert_eq!(counts(&e), (0, 0, 0, 0, 2));
+    // The agents were told to stop: the late "cancelled" results change nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = h
+        .client
+        .get(&format!("/api/v1/tickets/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(after["status"], "terminated");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn agent_reconnects_after_a_server_restart_and_tickets_resume() {
+    let mut h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let s = h.script("quick", "echo resumed").await;
+    let addr = h.server.as_ref().unwrap().addr;
+    h.server.take().unwrap().shutdown().await;
+    // A ticket created while the server is down is picked up after restart.
+    let store = crate::harness::store(h.dir.path()).await;
+    let req = coc_store::ticket::NewTicket {
+        script_id: s,
+        params: Default::default(),
+        hosts: vec![host],
+        run_as: None,
+        timeout_s: None,
+        batch_policy: Default::default(),
+        batches: None,
+        threshold: None,
+        incident_id: None,
+        created_by: "test".into(),
+    };
+    let t = store
+        .create_ticket(coc_domain::DEFAULT_TENANT, &req)
+        .await
+        .unwrap();
+    let mut server = None;
+    for _ in 0..50 {
+        match coc_server::start(config(addr), store.clone()).await {
+            Ok(s) => {
+                server = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    h.server = Some(server.expect("the port frees up"));
+    h.wait_hosts(1).await;
+    let done = h.wait_ticket(&t.id, |t| t["status"] == "successful").await;
+    assert!(
+        done["tasks"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("resumed")
+    );
+}

@@ -1,0 +1,143 @@
+//! A server on 127.0.0.1:0 with N in-process agents and a client.
+
+use std::time::Duration;
+
+use coc_client::Client;
+use serde_json::{Value, json};
+
+pub struct Harness {
+    pub server: Option<coc_server::Running>,
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    pub agent_token: String,
+    agents: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for a in &self.agents {
+            a.abort();
+        }
+    }
+}
+
+pub const ADMIN: &str = "test-admin-token";
+pub const AGENT: &str = "test-agent-token";
+
+pub async fn store(dir: &std::path::Path) -> coc_store::Store {
+    coc_store::Store::open(&format!("sqlite://{}", dir.join("coc.db").display()))
+        .await
+        .unwrap()
+}
+
+pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
+    coc_server::ServerConfig {
+        listen,
+        admin_token: ADMIN.into(),
+        agent_token: AGENT.into(),
+        heartbeat_ms: 500,
+    }
+}
+
+impl Harness {
+    pub async fn start(agents: usize) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let server = coc_server::start(config("127.0.0.1:0".parse().unwrap()), store)
+            .await
+            .unwrap();
+        let client = Client::new(&server.url(), ADMIN).unwrap();
+        let mut h = Harness {
+            server: Some(server),
+            client,
+            dir,
+            agent_token: AGENT.into(),
+            agents: vec![],
+        };
+        for _ in 0..agents {
+            h.add_agent();
+        }
+        if agents > 0 {
+            h.wait_hosts(agents).await;
+        }
+        h
+    }
+
+    pub fn url(&self) -> String {
+        self.client.base().to_string()
+    }
+
+    pub fn add_agent(&mut self) {
+        let n = self.agents.len();
+        let cfg = coc_agent::AgentConfig {
+            server: self.url(),
+            token: self.agent_token.clone(),
+            state_dir: self.dir.path().join(format!("agent-{n}")),
+            run_as_self: true,
+        };
+        self.agents.push(tokio::spawn(async move {
+            let _ = coc_agent::run(cfg).await;
+        }));
+    }
+
+    /// Waits until `n` hosts are registered and connected; returns their ids.
+    pub async fn wait_hosts(&self, n: usize) -> Vec<String> {
+        let server = self.server.as_ref().unwrap();
+        for _ in 0..200 {
+            let v = self.client.get("/api/v1/resources", &[]).await.unwrap();
+            let items = v["items"].as_array().unwrap();
+            let ids: Vec<String> = items
+                .iter()
+                .map(|h| h["id"].as_str().unwrap().to_string())
+                .collect();
+            if ids.len() >= n && server.state.agents.count() >= n {
+                return ids;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{n} agents did not connect");
+    }
+
+    pub async fn script(&self, name: &str, content: &str) -> String {
+        let v = self
+            .client
+            .post(
+                "/api/v1/scripts",
+                &json!({"name": name, "type": "shell", "content": content, "risk_level": "low",
+                "params": [{"name": "SERVICE", "default": "nginx"}]}),
+            )
+            .await
+            .unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls a ticket until `pred` holds (10 s at most).
+    pub async fn wait_ticket(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self
+                .client
+                .get(&format!("/api/v1/tickets/{id}"), &[])
+                .await
+                .unwrap();
+            if pred(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("ticket never reached the expected state: {last:#}");
+    }
+}
+
+/// Counts of a ticket: (pending, executing, successful, failed, cancelled).
+pub fn counts(t: &Value) -> (i64, i64, i64, i64, i64) {
+    let c = &t["counts"];
+    let g = |k: &str| c[k].as_i64().unwrap();
+    (
+        g("pending"),
+        g("executing"),
+        g("successful"),
+        g("failed"),
+        g("cancelled"),
+    )
+}

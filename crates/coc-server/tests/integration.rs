@@ -1,0 +1,9 @@
+//! End-to-end tests of the server over HTTP with real agents running real
+//! scripts, on a temporary SQLite store. (The PostgreSQL behaviour of the
+//! same store code is covered by coc-store's suite.)
+
+mod harness;
+
+mod api;
+mod closed_loop;
+mod execution;
