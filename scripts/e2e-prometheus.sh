@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# End-to-end: a real Prometheus (Debian package `prometheus`) fires an alert
+# at `coc dev`; COC stores the alarm, a forwarding rule opens one incident,
+# the contingency script runs on the local agent and succeeds, and the
+# incident's history shows it.
+#
+# Needs: target/debug/coc (built by scripts/test.sh), prometheus, python3.
+# Skips when prometheus is missing, except with CI=true where it fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v prometheus >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then echo "e2e: prometheus is required in CI"; exit 1; fi
+  echo "e2e: SKIPPED (install Debian's 'prometheus' to run it)"
+  exit 0
+fi
+
+COC="$PWD/target/debug/coc"
+work=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+pport=$((port + 1))
+server="http://127.0.0.1:$port"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${KEEP:-}" != "1" ]; then rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "e2e: FAILED: $*"
+  echo "--- coc log"; tail -n 40 "$work/coc.log" || true
+  echo "--- prometheus log"; tail -n 20 "$work/prometheus.log" || true
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+"$COC" dev --data-dir "$work/data" --listen "127.0.0.1:$port" --heartbeat-ms 1000 >"$work/coc.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS "$server/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "$server/readyz" >/dev/null || fail "coc dev did not become ready"
+
+export COC_SERVER="$server"
+COC_TOKEN="$(cat "$work/data/admin.token")"
+export COC_TOKEN
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+# Wait for the local agent to register its host.
+for _ in $(seq 1 100); do
+  n=$("$COC" resource list -o json | json 'len(d["items"])')
+  [ "$n" -ge 1 ] && break
+  sleep 0.2
+done
+hostname=$("$COC" resource list -o json | json 'd["items"][0]["hostname"]')
+
+key=$("$COC" integration create prometheus --type alertmanager -o json | json 'd["key"]')
+printf '#!/bin/sh\necho "e2e repair of $SERVICE on $(hostname)"\n' >"$work/repair.sh"
+script=$("$COC" script create --name e2e-repair --file "$work/repair.sh" --param SERVICE:default=nginx -o json | json 'd["id"]')
+cat >"$work/rule.json" <<JSON
+{"name": "e2e", "conditions": [{"field": "alarmName", "op": "equals", "value": "CocE2E"},
+ {"field": "alarmSource", "op": "equals", "value": "Prometheus"}],
+ "incident_level": "P2", "assignee": "oncall",
+ "contingency_script": {"script_id": "$script", "params": {"SERVICE": "web"}}}
+JSON
+"$COC" rule create -f "$work/rule.json" >/dev/null
+
+cat >"$work/rules.yml" <<YAML
+groups:
+  - name: coc-e2e
+    interval: 1s
+    rules:
+      - alert: CocE2E
+        expr: vector(1)
+        labels:
+          severity: critical
+          instance: "$hostname:9100"
+        annotations:
+          summary: "end-to-end test alert"
+YAML
+cat >"$work/prometheus.yml" <<YAML
+global:
+  evaluation_interval: 1s
+rule_files: ["$work/rules.yml"]
+alerting:
+  alertmanagers:
+    - api_version: v2
+      path_prefix: /ingest/$key
+      static_configs:
+        - targets: ["127.0.0.1:$port"]
+YAML
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="127.0.0.1:$pport" --rules.alert.resend-delay=2s >"$work/prometheus.log" 2>&1 &
+pids+=($!)
+
+incident=""
+for _ in $(seq 1 120); do
+  incident=$("$COC" incident list -o json | json '(d["items"] or [{}])[0].get("id","")')
+  if [ -n "$incident" ]; then
+    done_=$("$COC" incident show "$incident" -o json | json 'any(h["action"]=="ticket_result" for h in d["history"])')
+    [ "$done_" = "True" ] && break
+  fi
+  sleep 0.5
+done
+[ -n "$incident" ] || fail "no incident was created from Prometheus' alert"
+
+alarms=$("$COC" alarm list --name CocE2E -o json)
+echo "$alarms" | json 'd["items"][0]["source"]' | grep -qx Prometheus || fail "alarm not stored with source Prometheus"
+occ=$(echo "$alarms" | json 'd["items"][0]["occurrences"]')
+nalarms=$(echo "$alarms" | json 'len(d["items"])')
+[ "$nalarms" = "1" ] || fail "expected one deduplicated alarm, got $nalarms"
+sleep 3
+ninc=$("$COC" incident list -o json | json 'len(d["items"])')
+[ "$ninc" = "1" ] || fail "expected exactly one incident, got $ninc"
+occ2=$("$COC" alarm list --name CocE2E -o json | json 'd["items"][0]["occurrences"]')
+[ "$occ2" -gt "$occ" ] || fail "Prometheus' resends were not deduplicated into occurrences ($occ -> $occ2)"
+
+detail=$("$COC" incident show "$incident" -o json)
+echo "$detail" | json '[h["summary"] for h in d["history"] if h["action"]=="ticket_result"][0]' | grep -q "successful" \
+  || fail "the repair ticket did not succeed: $(echo "$detail" | json 'd["history"]')"
+ticket=$(echo "$detail" | json '[h["ticket_id"] for h in d["history"] if h["action"]=="auto_repair"][0]')
+"$COC" ticket show "$ticket" -o json | json 'd["tasks"][0]["output"]' | grep -q "e2e repair of web" \
+  || fail "the script output is missing"
+
+echo "e2e: alarm stored ($occ2 occurrences), 1 incident, repair ticket successful on $hostname"
+echo "1 passed, 0 failed"
