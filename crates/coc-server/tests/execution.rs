@@ -220,3 +220,37 @@ async fn agent_reconnects_after_a_server_restart_and_tickets_resume() {
             .contains("resumed")
     );
 }
+
+#[tokio::test]
+async fn live_output_arrives_as_server_sent_events() {
+    let h = Harness::start(1).await;
+    let hosts = h.wait_hosts(1).await;
+    let s = h.script("talker", "for i in 1 2 3; do echo line-$i; sleep 0.3; done").await;
+    let t = h.client.post(&format!("/api/v1/scripts/{s}/execute"), &json!({"hosts": hosts})).await.unwrap();
+    let id = t["id"].as_str().unwrap();
+    let mut resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/tickets/{id}/events", h.url()))
+        .bearer_auth(crate::harness::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), resp.chunk()).await {
+            Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
+            _ => break,
+        }
+        if text.contains("event: task_done") {
+            break;
+        }
+    }
+    assert!(text.starts_with("event: snapshot"), "{text}");
+    let outputs = text.matches("event: output").count();
+    assert!(outputs >= 1, "{text}");
+    for l in ["line-1", "line-2", "line-3"] {
+        assert!(text.contains(l), "{l} missing from the stream: {text}");
+    }
+    assert!(text.contains("event: task_done"), "{text}");
+}
