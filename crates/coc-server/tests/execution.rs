@@ -225,8 +225,17 @@ async fn agent_reconnects_after_a_server_restart_and_tickets_resume() {
 async fn live_output_arrives_as_server_sent_events() {
     let h = Harness::start(1).await;
     let hosts = h.wait_hosts(1).await;
-    let s = h.script("talker", "for i in 1 2 3; do echo line-$i; sleep 0.3; done").await;
-    let t = h.client.post(&format!("/api/v1/scripts/{s}/execute"), &json!({"hosts": hosts})).await.unwrap();
+    let s = h
+        .script("talker", "for i in 1 2 3; do echo line-$i; sleep 0.3; done")
+        .await;
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{s}/execute"),
+            &json!({"hosts": hosts}),
+        )
+        .await
+        .unwrap();
     let id = t["id"].as_str().unwrap();
     let mut resp = reqwest::Client::new()
         .get(format!("{}/api/v1/tickets/{id}/events", h.url()))

@@ -15,7 +15,7 @@
 //! `ok` alarm turns it back to `alarm`. Only such state changes write a
 //! history event, so repeats stay cheap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use coc_domain::alarm::{AlarmStatus, NormalizedAlarm};
 use coc_domain::incident::IncidentStatus;
@@ -252,34 +252,100 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Applies a group of requests in one transaction. Events are grouped
+    /// by `(tenant, fingerprint)` in arrival order; each group of up to
+    /// [`UPSERT_ROWS`] distinct alarms is one multi-row upsert, and the
+    /// status sequence of each alarm is then replayed to write its history
+    /// events and run the forwarding rules, exactly as if the events had been
+    /// applied one by one.
     async fn commit_group(&self, group: &[Request]) -> Result<Vec<IngestOutcome>> {
         let mut tx = self.begin().await?;
         let now = now_ms();
-        let mut rules_by_tenant: BTreeMap<String, Vec<ForwardingRule>> = BTreeMap::new();
-        let mut outcomes = Vec::with_capacity(group.len());
-        for req in group {
-            if !rules_by_tenant.contains_key(&req.tenant) {
-                let rules = crate::rule::enabled_rules(&mut tx, &req.tenant).await?;
-                rules_by_tenant.insert(req.tenant.clone(), rules);
-            }
-            let rules = &rules_by_tenant[&req.tenant];
-            let mut out = IngestOutcome {
-                accepted: req.alarms.len(),
+        let mut outcomes: Vec<IngestOutcome> = group
+            .iter()
+            .map(|r| IngestOutcome {
+                accepted: r.alarms.len(),
                 ..Default::default()
-            };
+            })
+            .collect();
+        type Keyed<'a> = (Vec<String>, HashMap<String, Vec<Ev<'a>>>);
+        let mut by_tenant: BTreeMap<&str, Keyed<'_>> = BTreeMap::new();
+        for (ri, req) in group.iter().enumerate() {
+            let (order, events) = by_tenant.entry(req.tenant.as_str()).or_default();
             for a in &req.alarms {
-                apply_one(
-                    &mut tx,
-                    &req.tenant,
-                    &req.integration_id,
-                    a,
-                    now,
-                    rules,
-                    &mut out,
-                )
-                .await?;
+                let fp = a.fingerprint();
+                let ev = Ev {
+                    req: ri,
+                    integration_id: &req.integration_id,
+                    alarm: a,
+                };
+                match events.get_mut(&fp) {
+                    Some(v) => v.push(ev),
+                    None => {
+                        order.push(fp.clone());
+                        events.insert(fp, vec![ev]);
+                    }
+                }
             }
-            outcomes.push(out);
+        }
+        for (tenant, (order, events)) in &by_tenant {
+            let rules = crate::rule::enabled_rules(&mut tx, tenant).await?;
+            for chunk in order.chunks(UPSERT_ROWS) {
+                let rows = upsert_chunk(&mut tx, self.backend, tenant, chunk, events, now).await?;
+                for fp in chunk {
+                    let evs = &events[fp];
+                    let (alarm_id, prev) = rows.get(fp).ok_or_else(|| {
+                        StoreError::Conflict(format!("alarm {fp} missing from the upsert result"))
+                    })?;
+                    let (mut cur, rest) = match prev {
+                        None => {
+                            let first = &evs[0];
+                            outcomes[first.req].created += 1;
+                            if first.alarm.alarm_status == AlarmStatus::Ok {
+                                outcomes[first.req].resolved += 1;
+                            }
+                            (first.alarm.alarm_status.as_str().to_string(), &evs[1..])
+                        }
+                        Some(p) => (p.clone(), &evs[..]),
+                    };
+                    for e in rest {
+                        outcomes[e.req].deduplicated += 1;
+                        let st = e.alarm.alarm_status.as_str();
+                        if st != cur {
+                            let kind = if e.alarm.alarm_status == AlarmStatus::Ok {
+                                outcomes[e.req].resolved += 1;
+                                "resolved"
+                            } else {
+                                "refired"
+                            };
+                            let detail = format!("received from {}", e.alarm.alarm_source);
+                            event(&mut tx, tenant, alarm_id, now, kind, st, "system", &detail)
+                                .await?;
+                            cur = st.to_string();
+                        }
+                    }
+                    if let Some(e) = evs
+                        .iter()
+                        .rev()
+                        .find(|e| e.alarm.alarm_status == AlarmStatus::Alarm)
+                        && let Some(rule) = rules
+                            .iter()
+                            .find(|r| r.spec.matches(e.integration_id, e.alarm))
+                    {
+                        forward(
+                            &mut tx,
+                            tenant,
+                            alarm_id,
+                            fp,
+                            e.alarm,
+                            rule,
+                            now,
+                            &mut outcomes[e.req],
+                        )
+                        .await?;
+                    }
+                }
+            }
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -348,7 +414,23 @@ impl Store {
 
     /// An alarm's history, oldest first. Errors: `NotFound`.
     pub async fn alarm_history(&self, tenant: &str, id: &str) -> Result<Vec<AlarmEvent>> {
-        self.get_alarm(tenant, id).await?;
+        let alarm = self.get_alarm(tenant, id).await?;
+        let first: String = sqlx::query_scalar("SELECT first_status FROM alarms WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        let first_event = AlarmEvent {
+            at: alarm.first_seen,
+            kind: if first == "alarm" {
+                "fired"
+            } else {
+                "resolved"
+            }
+            .into(),
+            status: first,
+            actor: "system".into(),
+            detail: format!("received from {}", alarm.source),
+        };
         let rows = sqlx::query(
             "SELECT at, kind, status, actor, detail FROM alarm_events \
              WHERE tenant_id = $1 AND alarm_id = $2 ORDER BY at, id",
@@ -357,17 +439,17 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AlarmEvent {
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    status: r.try_get("status")?,
-                    actor: r.try_get("actor")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        let mut out = vec![first_event];
+        for r in &rows {
+            out.push(AlarmEvent {
+                at: r.try_get("at")?,
+                kind: r.try_get("kind")?,
+                status: r.try_get("status")?,
+                actor: r.try_get("actor")?,
+                detail: r.try_get("detail")?,
+            });
+        }
+        Ok(out)
     }
 
     /// Clears alarms by hand (ref. 7.2.1.3): each turns `ok` with the
@@ -446,127 +528,118 @@ fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply_one(
+/// Distinct alarms per upsert statement (25 parameters each).
+pub const UPSERT_ROWS: usize = 200;
+
+/// One received event, pointing back at its request.
+struct Ev<'a> {
+    req: usize,
+    integration_id: &'a str,
+    alarm: &'a NormalizedAlarm,
+}
+
+const UPSERT_COLS: &str = "id, fingerprint, name, level, status, first_status, prev_status, occurrences, \
+    first_seen, last_seen, started_at, source, integration_id, source_alarm_id, resource_id, resource_name, \
+    region, application, namespace, description, url, labels, annotations, additional, cleared_remark, \
+    tenant_id, updated_at";
+
+/// Upserts one row per fingerprint of `chunk` (the last event's content,
+/// `occurrences` raised by the event count) and returns, per fingerprint,
+/// the row id and the status the row had before (`None`: new row).
+async fn upsert_chunk(
     tx: &mut Transaction<'static, Any>,
+    backend: crate::Backend,
     tenant: &str,
-    integration_id: &str,
-    a: &NormalizedAlarm,
+    chunk: &[String],
+    events: &HashMap<String, Vec<Ev<'_>>>,
     now: i64,
-    rules: &[ForwardingRule],
-    out: &mut IngestOutcome,
-) -> Result<()> {
-    let fp = a.fingerprint();
-    let existing =
-        sqlx::query("SELECT id, status FROM alarms WHERE tenant_id = $1 AND fingerprint = $2")
-            .bind(tenant)
-            .bind(&fp)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let status = a.alarm_status.as_str();
-    let alarm_id = match existing {
-        None => {
-            let id = coc_domain::id::new_id();
-            sqlx::query(dynsql!(
-                "INSERT INTO alarms ({COLS}, tenant_id, updated_at) VALUES \
-                 ($1,$2,$3,$4,$5,1,$6,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,NULL,$21,$6)"
-            ))
-            .bind(&id)
-            .bind(&fp)
-            .bind(&a.alarm_name)
+) -> Result<HashMap<String, (String, Option<String>)>> {
+    const PER_ROW: usize = 25;
+    // SQLite gets anonymous `?` placeholders: sqlx looks each parameter up by
+    // name, which is linear in the number of *named* parameters, so `$N`
+    // would make binding quadratic. PostgreSQL needs `$N`.
+    let mut k = 0usize;
+    let mut ph = || {
+        k += 1;
+        match backend {
+            crate::Backend::Sqlite => "?".to_string(),
+            crate::Backend::Postgres => format!("${k}"),
+        }
+    };
+    let mut values = String::with_capacity(chunk.len() * PER_ROW * 4);
+    for i in 0..chunk.len() {
+        if i > 0 {
+            values.push(',');
+        }
+        values.push('(');
+        for c in 0..PER_ROW {
+            if c > 0 {
+                values.push(',');
+            }
+            if c == 6 {
+                values.push_str("NULL,");
+            }
+            if c == 23 {
+                values.push_str("NULL,");
+            }
+            values.push_str(&ph());
+        }
+        values.push(')');
+    }
+    let sql = format!(
+        "INSERT INTO alarms ({UPSERT_COLS}) VALUES {values} \
+         ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET \
+         prev_status = alarms.status, occurrences = alarms.occurrences + excluded.occurrences, \
+         last_seen = excluded.last_seen, status = excluded.status, level = excluded.level, \
+         description = excluded.description, annotations = excluded.annotations, additional = excluded.additional, \
+         integration_id = excluded.integration_id, started_at = excluded.started_at, url = excluded.url, \
+         updated_at = excluded.updated_at, \
+         cleared_remark = CASE WHEN excluded.status = 'alarm' THEN NULL ELSE alarms.cleared_remark END \
+         RETURNING id, fingerprint, prev_status"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for fp in chunk {
+        let evs = &events[fp];
+        let first = evs[0].alarm;
+        let last = &evs[evs.len() - 1];
+        let a = last.alarm;
+        // Column order of UPSERT_COLS; prev_status and cleared_remark are NULL literals.
+        q = q
+            .bind(coc_domain::id::new_id())
+            .bind(fp.clone())
+            .bind(a.alarm_name.clone())
             .bind(a.alarm_level.as_str())
-            .bind(status)
+            .bind(a.alarm_status.as_str())
+            .bind(first.alarm_status.as_str())
+            .bind(evs.len() as i64)
+            .bind(now)
             .bind(now)
             .bind(a.time)
-            .bind(&a.alarm_source)
-            .bind(integration_id)
-            .bind(a.alarm_id.as_deref())
-            .bind(a.resource_id.as_deref())
-            .bind(a.resource_name.as_deref())
-            .bind(a.region.as_deref())
-            .bind(a.application.as_deref())
-            .bind(a.namespace.as_deref())
-            .bind(a.alarm_desc.as_deref())
-            .bind(a.url.as_deref())
+            .bind(a.alarm_source.clone())
+            .bind(last.integration_id.to_string())
+            .bind(a.alarm_id.clone())
+            .bind(a.resource_id.clone())
+            .bind(a.resource_name.clone())
+            .bind(a.region.clone())
+            .bind(a.application.clone())
+            .bind(a.namespace.clone())
+            .bind(a.alarm_desc.clone())
+            .bind(a.url.clone())
             .bind(to_json(&a.labels))
             .bind(to_json(&a.annotations))
             .bind(to_json(&a.additional))
-            .bind(tenant)
-            .execute(&mut **tx)
-            .await?;
-            out.created += 1;
-            let kind = if a.alarm_status == AlarmStatus::Alarm {
-                "fired"
-            } else {
-                "resolved"
-            };
-            if a.alarm_status == AlarmStatus::Ok {
-                out.resolved += 1;
-            }
-            event(
-                tx,
-                tenant,
-                &id,
-                now,
-                kind,
-                status,
-                "system",
-                &format!("received from {}", a.alarm_source),
-            )
-            .await?;
-            id
-        }
-        Some(r) => {
-            let id: String = r.try_get("id")?;
-            let old: String = r.try_get("status")?;
-            sqlx::query(
-                "UPDATE alarms SET occurrences = occurrences + 1, last_seen = $1, status = $2, \
-                 level = $3, description = $4, annotations = $5, additional = $6, integration_id = $7, \
-                 started_at = $8, url = $9, updated_at = $1, \
-                 cleared_remark = CASE WHEN $2 = 'alarm' THEN NULL ELSE cleared_remark END \
-                 WHERE id = $10",
-            )
-            .bind(now)
-            .bind(status)
-            .bind(a.alarm_level.as_str())
-            .bind(a.alarm_desc.as_deref())
-            .bind(to_json(&a.annotations))
-            .bind(to_json(&a.additional))
-            .bind(integration_id)
-            .bind(a.time)
-            .bind(a.url.as_deref())
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
-            out.deduplicated += 1;
-            if old != status {
-                let kind = if a.alarm_status == AlarmStatus::Ok {
-                    out.resolved += 1;
-                    "resolved"
-                } else {
-                    "refired"
-                };
-                event(
-                    tx,
-                    tenant,
-                    &id,
-                    now,
-                    kind,
-                    status,
-                    "system",
-                    &format!("received from {}", a.alarm_source),
-                )
-                .await?;
-            }
-            id
-        }
-    };
-    if a.alarm_status == AlarmStatus::Alarm
-        && let Some(rule) = rules.iter().find(|r| r.spec.matches(integration_id, a))
-    {
-        forward(tx, tenant, &alarm_id, &fp, a, rule, now, out).await?;
+            .bind(tenant.to_string())
+            .bind(now);
     }
-    Ok(())
+    let rows = q.fetch_all(&mut **tx).await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(
+            r.try_get::<String, _>("fingerprint")?,
+            (r.try_get::<String, _>("id")?, r.try_get("prev_status")?),
+        );
+    }
+    Ok(out)
 }
 
 /// The forwarding step (I2): the first enabled matching rule (oldest first)

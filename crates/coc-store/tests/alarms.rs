@@ -387,3 +387,59 @@ async fn integration_keys_are_hashed_and_rotatable() {
         );
     });
 }
+
+#[tokio::test]
+async fn a_sequence_within_one_request_replays_in_order() {
+    each_store!(|s| {
+        let a = alarm("Flap", "h:1", "r");
+        let mut ok = a.clone();
+        ok.alarm_status = AlarmStatus::Ok;
+        let o = s
+            .ingest(
+                T,
+                "int",
+                vec![a.clone(), ok.clone(), a.clone(), alarm("Other", "h:1", "r")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (o.accepted, o.created, o.deduplicated, o.resolved),
+            (4, 2, 2, 1)
+        );
+        let f = AlarmFilter {
+            name: Some("Flap".into()),
+            ..Default::default()
+        };
+        let row = s
+            .list_alarms(T, &f, &Page::default())
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        assert_eq!((row.occurrences, row.status.as_str()), (3, "alarm"));
+        let kinds: Vec<String> = s
+            .alarm_history(T, &row.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, vec!["fired", "resolved", "refired"]);
+        // Starting resolved: the first event is "resolved", a later firing "refired".
+        let o = s
+            .ingest(
+                T,
+                "int",
+                vec![alarm("Late", "h:2", "r")]
+                    .into_iter()
+                    .map(|mut x| {
+                        x.alarm_status = AlarmStatus::Ok;
+                        x
+                    })
+                    .collect(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((o.created, o.resolved), (1, 1));
+    });
+}

@@ -23,6 +23,8 @@ CREATE TABLE alarms (
     name TEXT NOT NULL,
     level TEXT NOT NULL,
     status TEXT NOT NULL,
+    first_status TEXT NOT NULL,
+    prev_status TEXT,
     occurrences BIGINT NOT NULL,
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
@@ -43,7 +45,6 @@ CREATE TABLE alarms (
     updated_at BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX alarms_fp ON alarms (tenant_id, fingerprint);
-CREATE INDEX alarms_last_seen ON alarms (tenant_id, last_seen, id);
 
 CREATE TABLE alarm_events (
     id TEXT PRIMARY KEY,

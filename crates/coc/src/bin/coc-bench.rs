@@ -59,20 +59,48 @@ enum Cmd {
 async fn main() -> anyhow::Result<()> {
     coc_client::install_crypto();
     match Cli::parse().cmd {
-        Cmd::Ingest { server, token, total, batch, connections, mode } => {
-            ingest(&server, &token, total, batch.max(1), connections.max(1), mode).await
+        Cmd::Ingest {
+            server,
+            token,
+            total,
+            batch,
+            connections,
+            mode,
+        } => {
+            ingest(
+                &server,
+                &token,
+                total,
+                batch.max(1),
+                connections.max(1),
+                mode,
+            )
+            .await
         }
     }
 }
 
-async fn ingest(server: &str, token: &str, total: usize, batch: usize, conns: usize, mode: Mode) -> anyhow::Result<()> {
+async fn ingest(
+    server: &str,
+    token: &str,
+    total: usize,
+    batch: usize,
+    conns: usize,
+    mode: Mode,
+) -> anyhow::Result<()> {
     let admin = coc_client::Client::new(server, token)?;
     let run = format!("{:08x}", rand::random::<u32>());
     let integ = admin
-        .post("/api/v1/integrations", &json!({"name": format!("bench-{run}"), "type": "generic"}))
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": format!("bench-{run}"), "type": "generic"}),
+        )
         .await
         .context("creating the bench integration")?;
-    let key = integ["key"].as_str().context("no key in the response")?.to_string();
+    let key = integ["key"]
+        .as_str()
+        .context("no key in the response")?
+        .to_string();
     let url = format!("{}/ingest/{key}/generic", server.trim_end_matches('/'));
     let batches = total.div_ceil(batch);
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -99,7 +127,9 @@ async fn ingest(server: &str, token: &str, total: usize, batch: usize, conns: us
     for _ in 0..conns {
         let (next, bodies, url) = (next.clone(), bodies.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()?;
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -107,9 +137,18 @@ async fn ingest(server: &str, token: &str, total: usize, batch: usize, conns: us
                     break;
                 }
                 let t = Instant::now();
-                let r = http.post(&url).header("content-type", "application/json").body(bodies[i].clone()).send().await?;
+                let r = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(bodies[i].clone())
+                    .send()
+                    .await?;
                 if !r.status().is_success() {
-                    bail!("batch {i}: HTTP {} {}", r.status(), r.text().await.unwrap_or_default());
+                    bail!(
+                        "batch {i}: HTTP {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
                 }
                 lat.push(t.elapsed());
             }
@@ -122,7 +161,11 @@ async fn ingest(server: &str, token: &str, total: usize, batch: usize, conns: us
     }
     let secs = start.elapsed().as_secs_f64();
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "ingest {mode:?}: {total} alarms in {secs:.2} s = {:.0} alarms/s ({conns} connections, {batch}/request); \
          batch latency p50 {:.1} ms, p99 {:.1} ms",
