@@ -188,6 +188,12 @@ impl ScriptSpec {
                 return Err(invalid(format!("parameter '{}' is declared twice", p.name)));
             }
             if let Some(d) = &p.default {
+                if p.sensitive {
+                    return Err(invalid(format!(
+                        "sensitive parameter '{}' cannot have a default value; give it at execution",
+                        p.name
+                    )));
+                }
                 check_type(p, d)?;
             }
         }
@@ -368,6 +374,11 @@ mod tests {
         s.params.pop();
         s.params.push(p("n", ParamType::Number, false, Some("NaN")));
         assert!(s.validate().is_err());
+        s.params.pop();
+        let mut secret = p("pw", ParamType::String, false, Some("x"));
+        secret.sensitive = true;
+        s.params.push(secret);
+        assert!(s.validate().unwrap_err().to_string().contains("sensitive"));
         s.params.pop();
         s.name = "has space".into();
         assert!(s.validate().is_err());

@@ -113,6 +113,10 @@ impl From<StoreError> for ApiError {
                 d.to_string(),
             ),
             StoreError::WriterGone => ApiError::new("unavailable", "the server is shutting down"),
+            StoreError::Secret(err) => {
+                tracing::error!(error = %err, "secret not readable");
+                ApiError::new("internal", err.to_string())
+            }
             StoreError::Db(err) => {
                 tracing::error!(error = %err, "database error");
                 ApiError::new(

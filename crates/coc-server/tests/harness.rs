@@ -24,10 +24,18 @@ impl Drop for Harness {
 pub const ADMIN: &str = "test-admin-token";
 pub const AGENT: &str = "test-agent-token";
 
+/// The harness' store key: fixed so a reopened store can read its secrets.
+pub fn keyring() -> coc_store::secret::Keyring {
+    coc_store::secret::Keyring::new([7; 32])
+}
+
 pub async fn store(dir: &std::path::Path) -> coc_store::Store {
-    coc_store::Store::open(&format!("sqlite://{}", dir.join("coc.db").display()))
-        .await
-        .unwrap()
+    coc_store::Store::open(
+        &format!("sqlite://{}", dir.join("coc.db").display()),
+        keyring(),
+    )
+    .await
+    .unwrap()
 }
 
 pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {

@@ -334,6 +334,7 @@ impl Store {
                     {
                         forward(
                             &mut tx,
+                            &self.keyring,
                             tenant,
                             alarm_id,
                             fp,
@@ -649,6 +650,7 @@ async fn upsert_chunk(
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     tx: &mut Transaction<'static, Any>,
+    keyring: &crate::secret::Keyring,
     tenant: &str,
     alarm_id: &str,
     fp: &str,
@@ -723,9 +725,13 @@ async fn forward(
         if target.is_empty() {
             summary = "automatic repair skipped: no host matches the alarm's resource".to_string();
         } else {
+            let mut params = BTreeMap::new();
+            for (k, v) in &cs.params {
+                params.insert(k.clone(), keyring.decrypt(v)?);
+            }
             let req = NewTicket {
                 script_id: cs.script_id.clone(),
-                params: cs.params.clone(),
+                params,
                 hosts: target.iter().map(|h| h.id.clone()).collect(),
                 run_as: cs.run_as.clone(),
                 timeout_s: cs.timeout_s,
@@ -735,7 +741,7 @@ async fn forward(
                 incident_id: Some(inc.0.clone()),
                 created_by: "system".into(),
             };
-            match crate::ticket::insert_ticket(tx, tenant, &req, now).await {
+            match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now).await {
                 Ok(t) => {
                     summary = format!(
                         "automatic repair: script ticket {} started on {}",

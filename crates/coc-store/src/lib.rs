@@ -26,6 +26,7 @@ pub mod integration;
 pub mod resource;
 pub mod rule;
 pub mod script;
+pub mod secret;
 pub mod ticket;
 
 use std::sync::Arc;
@@ -69,6 +70,9 @@ pub enum StoreError {
     /// The alarm writer task is gone (server shutting down).
     #[error("the alarm writer has stopped")]
     WriterGone,
+    /// A stored secret cannot be decrypted with this server's key.
+    #[error(transparent)]
+    Secret(#[from] secret::SecretError),
 }
 
 impl StoreError {
@@ -97,6 +101,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     alarms: alarm::WriterHandle,
+    keyring: secret::Keyring,
     /// Signalled whenever ticket work appears (a ticket created, a task
     /// finished, an operator action) so the executor wakes at once.
     pub work: Arc<Notify>,
@@ -111,11 +116,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending
-    /// migrations. `sqlite://PATH` or `postgres://…`.
+    /// migrations. `sqlite://PATH` or `postgres://…`. `keyring` encrypts
+    /// sensitive values at rest ([`secret`]).
     ///
     /// Errors: [`StoreError::Db`] when the database cannot be reached or a
     /// migration fails (nothing of that migration is applied).
-    pub async fn open(url: &str) -> Result<Self> {
+    pub async fn open(url: &str, keyring: secret::Keyring) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -155,11 +161,17 @@ impl Store {
             pool,
             backend,
             alarms: alarm::WriterHandle::detached(),
+            keyring,
             work,
         };
         store.migrate().await?;
         store.alarms = alarm::spawn_writer(store.clone());
         Ok(store)
+    }
+
+    /// The keyring for sensitive values.
+    pub fn keyring(&self) -> &secret::Keyring {
+        &self.keyring
     }
 
     /// Which backend this store uses.

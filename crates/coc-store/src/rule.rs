@@ -66,14 +66,65 @@ fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
     }
 }
 
+/// Replaces encrypted contingency parameters with [`crate::secret::MASK`].
+fn masked(mut r: ForwardingRule) -> ForwardingRule {
+    if let Some(cs) = &mut r.spec.contingency_script {
+        for v in cs.params.values_mut() {
+            if crate::secret::is_encrypted(v) {
+                *v = crate::secret::MASK.to_string();
+            }
+        }
+    }
+    r
+}
+
 impl Store {
+    /// Encrypts the values of the contingency script's sensitive
+    /// parameters; a value given as the mask keeps the stored one of rule
+    /// `existing`. Also checks the script exists.
+    async fn seal(
+        &self,
+        tenant: &str,
+        spec: &RuleSpec,
+        existing: Option<&str>,
+    ) -> Result<RuleSpec> {
+        let mut spec = spec.clone();
+        let Some(cs) = &mut spec.contingency_script else {
+            return Ok(spec);
+        };
+        let script = self.get_script(tenant, &cs.script_id).await?;
+        let old: std::collections::BTreeMap<String, String> = match existing {
+            Some(id) => {
+                let r = sqlx::query_scalar::<_, String>(
+                    "SELECT spec FROM forwarding_rules WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                r.and_then(|s| serde_json::from_str::<RuleSpec>(&s).ok())
+                    .and_then(|s| s.contingency_script)
+                    .map(|c| c.params)
+                    .unwrap_or_default()
+            }
+            None => Default::default(),
+        };
+        for p in script.spec.params.iter().filter(|p| p.sensitive) {
+            if let Some(v) = cs.params.get_mut(&p.name) {
+                *v = match old.get(&p.name) {
+                    Some(prev) if v == crate::secret::MASK => prev.clone(),
+                    _ => self.keyring.encrypt(v),
+                };
+            }
+        }
+        Ok(spec)
+    }
+
     /// Creates an enabled rule. Errors: `Domain(Validation)`, `Conflict`
     /// (name taken), `NotFound` (contingency script unknown).
     pub async fn create_rule(&self, tenant: &str, spec: &RuleSpec) -> Result<ForwardingRule> {
         spec.validate()?;
-        if let Some(cs) = &spec.contingency_script {
-            self.get_script(tenant, &cs.script_id).await?;
-        }
+        let spec = &self.seal(tenant, spec, None).await?;
         let id = coc_domain::id::new_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
@@ -102,9 +153,7 @@ impl Store {
         spec: &RuleSpec,
     ) -> Result<ForwardingRule> {
         spec.validate()?;
-        if let Some(cs) = &spec.contingency_script {
-            self.get_script(tenant, &cs.script_id).await?;
-        }
+        let spec = &self.seal(tenant, spec, Some(id)).await?;
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE forwarding_rules SET name = $1, spec = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
@@ -134,8 +183,13 @@ impl Store {
         id: &str,
         new_name: &str,
     ) -> Result<ForwardingRule> {
-        let src = self.get_rule(tenant, id).await?;
-        let mut spec = src.spec.clone();
+        let mut spec = self.rule_as_stored(tenant, id).await?.spec;
+        // Carry encrypted values over as they are (decrypted then re-sealed).
+        if let Some(cs) = &mut spec.contingency_script {
+            for v in cs.params.values_mut() {
+                *v = self.keyring.decrypt(v)?;
+            }
+        }
         spec.name = new_name.to_string();
         let copy = self.create_rule(tenant, &spec).await?;
         self.set_rule_enabled(tenant, &copy.id, false).await
@@ -182,6 +236,11 @@ impl Store {
 
     /// One rule. Errors: `NotFound`.
     pub async fn get_rule(&self, tenant: &str, id: &str) -> Result<ForwardingRule> {
+        self.rule_as_stored(tenant, id).await.map(masked)
+    }
+
+    /// A rule with its sealed (encrypted) values, for internal use.
+    async fn rule_as_stored(&self, tenant: &str, id: &str) -> Result<ForwardingRule> {
         let r = sqlx::query(dynsql!(
             "SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 AND id = $2"
         ))
@@ -203,6 +262,6 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(row).collect()
+        rows.iter().map(|r| row(r).map(masked)).collect()
     }
 }

@@ -254,12 +254,19 @@ fn counts_of(tasks: &[Task]) -> Counts {
 /// user, timeout, batches).
 pub(crate) async fn insert_ticket(
     tx: &mut Transaction<'static, Any>,
+    keyring: &crate::secret::Keyring,
     tenant: &str,
     req: &NewTicket,
     now: i64,
 ) -> Result<Ticket> {
     let script = crate::script::get_script_tx(tx, tenant, &req.script_id).await?;
-    let params = resolve_params(&script.spec.params, &req.params)?;
+    let mut params = resolve_params(&script.spec.params, &req.params)?;
+    // Sensitive values are stored encrypted; only the executor decrypts them.
+    for p in script.spec.params.iter().filter(|p| p.sensitive) {
+        if let Some(v) = params.get_mut(&p.name) {
+            *v = keyring.encrypt(v);
+        }
+    }
     let run_as = req
         .run_as
         .clone()
@@ -349,7 +356,7 @@ impl Store {
     /// Errors: as `insert_ticket`: `NotFound`, `Domain(Validation)`.
     pub async fn create_ticket(&self, tenant: &str, req: &NewTicket) -> Result<Ticket> {
         let mut tx = self.begin().await?;
-        let t = insert_ticket(&mut tx, tenant, req, now_ms()).await?;
+        let t = insert_ticket(&mut tx, &self.keyring, tenant, req, now_ms()).await?;
         tx.commit().await?;
         self.work.notify_one();
         Ok(t)
@@ -431,6 +438,12 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::not_found("ticket", id))?;
         let threshold: Option<i64> = r.try_get("threshold")?;
+        let stored: BTreeMap<String, String> =
+            serde_json::from_str(&r.try_get::<String, _>("params")?).unwrap_or_default();
+        let mut params = BTreeMap::new();
+        for (k, v) in stored {
+            params.insert(k, self.keyring.decrypt(&v)?);
+        }
         Ok(Dispatchable {
             tenant: r.try_get("tenant_id")?,
             id: r.try_get("id")?,
@@ -438,7 +451,7 @@ impl Store {
             status: TicketStatus::parse(&r.try_get::<String, _>("status")?)?,
             script_type: r.try_get("script_type")?,
             content: r.try_get("content")?,
-            params: serde_json::from_str(&r.try_get::<String, _>("params")?).unwrap_or_default(),
+            params,
             run_as: r.try_get("run_as")?,
             timeout_s: r.try_get("timeout_s")?,
             threshold: threshold.map(|t| Threshold(t.clamp(0, 1000) as u16)),

@@ -210,3 +210,59 @@ async fn ticket_lifecycle_and_masking() {
         );
     });
 }
+
+#[tokio::test]
+async fn sensitive_contingency_parameters_are_sealed_and_masked() {
+    use coc_domain::incident::IncidentLevel;
+    use coc_domain::rule::{Condition, ContingencyScript, Operator, RuleSpec};
+    each_store!(|s| {
+        let script = s.create_script(T, &spec(), "op").await.unwrap();
+        host(s, "web-01").await;
+        let mut params = std::collections::BTreeMap::new();
+        params.insert("N".to_string(), "1".to_string());
+        params.insert("PW".to_string(), "s3cret".to_string());
+        let rule = RuleSpec {
+            name: "r".into(),
+            application: None,
+            trigger_type: "alarm".into(),
+            data_source: None,
+            conditions: vec![Condition {
+                field: "alarmName".into(),
+                op: Operator::Equals,
+                value: Some("A".into()),
+                values: None,
+            }],
+            incident_level: IncidentLevel::P3,
+            assignee: "a".into(),
+            contingency_script: Some(ContingencyScript {
+                script_id: script.id.clone(),
+                params,
+                timeout_s: None,
+                run_as: None,
+            }),
+        };
+        let created = s.create_rule(T, &rule).await.unwrap();
+        let shown = s.get_rule(T, &created.id).await.unwrap();
+        let cs = shown.spec.contingency_script.clone().unwrap();
+        assert_eq!(cs.params["PW"], "******");
+        assert_eq!(cs.params["N"], "1");
+        let raw: String = sqlx::query_scalar("SELECT spec FROM forwarding_rules")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert!(!raw.contains("s3cret"), "{raw}");
+        // Saving the masked form back keeps the secret.
+        s.update_rule(T, &created.id, &shown.spec).await.unwrap();
+        let o = s
+            .ingest(
+                T,
+                "int",
+                vec![crate::support::alarm("A", "web-01:9100", "r")],
+            )
+            .await
+            .unwrap();
+        let d = s.dispatchable(&o.tickets_created[0]).await.unwrap();
+        assert_eq!(d.params["PW"], "s3cret");
+        assert_eq!(d.params["N"], "1");
+    });
+}

@@ -39,6 +39,8 @@ pub struct ServerOpts {
     pub agent_token: Option<String>,
     pub heartbeat_ms: u64,
     pub with_agent: bool,
+    /// Key-encryption key for sensitive values (64 hex); default: `<data-dir>/secret.key`.
+    pub secret_key: Option<String>,
 }
 
 /// Runs the server (and, for `dev`, a local agent) until Ctrl-C.
@@ -51,7 +53,25 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         Some(u) => u.clone(),
         None => format!("sqlite://{}", data_dir.join("coc.db").display()),
     };
-    let store = coc_store::Store::open(&url)
+    let keyring = match &o.secret_key {
+        Some(k) => coc_store::secret::Keyring::from_hex(k).context("COC_SECRET_KEY")?,
+        None => {
+            let p = data_dir.join("secret.key");
+            match std::fs::read_to_string(&p) {
+                Ok(k) => coc_store::secret::Keyring::from_hex(&k)
+                    .with_context(|| format!("{}", p.display()))?,
+                Err(_) => {
+                    let k = coc_store::secret::Keyring::random();
+                    std::fs::write(&p, k.to_hex())
+                        .with_context(|| format!("cannot write {}", p.display()))?;
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+                    k
+                }
+            }
+        }
+    };
+    let store = coc_store::Store::open(&url, keyring)
         .await
         .with_context(|| format!("cannot open the database {}", coc_store::redact_url(&url)))?;
     let admin = match o.admin_token {

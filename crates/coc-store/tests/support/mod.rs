@@ -14,7 +14,9 @@ async fn sqlite() -> TestStore {
     let url = format!("sqlite://{}", dir.path().join("coc.db").display());
     TestStore {
         name: "sqlite",
-        store: Store::open(&url).await.unwrap(),
+        store: Store::open(&url, coc_store::secret::Keyring::random())
+            .await
+            .unwrap(),
         _dir: Some(dir),
     }
 }
@@ -45,7 +47,12 @@ async fn postgres() -> Option<TestStore> {
         .await
         .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
-    let store = Store::open(&format!("{base}/{db}")).await.unwrap();
+    let store = Store::open(
+        &format!("{base}/{db}"),
+        coc_store::secret::Keyring::random(),
+    )
+    .await
+    .unwrap();
     Some(TestStore {
         name: "postgres",
         store,

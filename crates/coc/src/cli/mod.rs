@@ -121,6 +121,11 @@ pub struct ServerArgs {
     /// Agent enrollment token (default: <data-dir>/agent.token).
     #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
     pub agent_token: Option<String>,
+    /// Key that encrypts sensitive values at rest, 64 hex characters
+    /// (default: <data-dir>/secret.key, created if missing). Keep it out of
+    /// the database's backups.
+    #[arg(long, env = "COC_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
@@ -154,6 +159,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 agent_token: None,
                 heartbeat_ms: a.heartbeat_ms,
                 with_agent: true,
+                secret_key: None,
             })
             .await
         }
@@ -166,6 +172,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 agent_token: a.agent_token,
                 heartbeat_ms: a.heartbeat_ms,
                 with_agent: false,
+                secret_key: a.secret_key,
             })
             .await
         }
