@@ -13,6 +13,8 @@
 //! Reconnects use a capped, jittered exponential backoff
 //! ([`backoff_delay`]).
 
+#![warn(missing_docs)]
+
 pub mod exec;
 pub mod facts;
 

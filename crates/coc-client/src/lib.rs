@@ -4,6 +4,8 @@
 //! server (`application/problem+json`) become [`ClientError::Api`] with the
 //! stable `code`, so callers can match on it.
 
+#![warn(missing_docs)]
+
 use serde::Serialize;
 use serde_json::Value;
 

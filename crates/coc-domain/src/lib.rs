@@ -14,6 +14,8 @@
 //!
 //! Times are Unix milliseconds in UTC (`i64`) throughout.
 
+#![warn(missing_docs)]
+
 pub mod alarm;
 pub mod error;
 pub mod id;

@@ -11,6 +11,8 @@
 //! `result`, which it re-sends after a reconnect until the server answers
 //! `ack`.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,8 @@
 //! Bearer <token>`) checked by one middleware for every `/api/v1` route;
 //! agents may also use the separate agent enrollment token on the gateway.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod error;
 pub mod extract;

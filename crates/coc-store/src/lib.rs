@@ -14,6 +14,8 @@
 //! Every row carries `tenant_id`; until multi-tenancy (A4) all records use
 //! [`coc_domain::DEFAULT_TENANT`].
 
+#![warn(missing_docs)]
+
 /// `format!` for SQL built only from static fragments (column lists,
 /// placeholder numbers); every value is still bound as a parameter.
 macro_rules! dynsql {
