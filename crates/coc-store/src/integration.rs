@@ -176,19 +176,11 @@ impl Store {
         id: &str,
         enabled: bool,
     ) -> Result<Integration> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+        self.write_one(sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
             .bind(now_ms())
             .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("integration", id));
-        }
-        tx.commit().await?;
+            .bind(id), "integration", id).await?;
         self.get_integration(tenant, id).await
     }
 
@@ -200,23 +192,20 @@ impl Store {
         id: &str,
         key: &str,
     ) -> Result<IntegrationWithKey> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE integrations SET key_hash = $1, key_hint = $2, updated_at = $3 \
+        self.write_one(
+            sqlx::query(
+                "UPDATE integrations SET key_hash = $1, key_hint = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(hash_key(key))
+            .bind(&key[key.len().saturating_sub(4)..])
+            .bind(now_ms())
+            .bind(tenant)
+            .bind(id),
+            "integration",
+            id,
         )
-        .bind(hash_key(key))
-        .bind(&key[key.len().saturating_sub(4)..])
-        .bind(now_ms())
-        .bind(tenant)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("integration", id));
-        }
-        tx.commit().await?;
+        .await?;
         Ok(IntegrationWithKey {
             integration: self.get_integration(tenant, id).await?,
             key: key.to_string(),

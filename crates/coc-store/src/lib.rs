@@ -233,6 +233,35 @@ impl Store {
         })
     }
 
+    /// Runs one write statement in its own transaction.
+    ///
+    /// Errors: `NotFound { kind, id }` when it changed no row; `Conflict`
+    /// when it broke a uniqueness rule (a name already used).
+    pub(crate) async fn write_one(
+        &self,
+        q: sqlx::query::Query<'_, Any, sqlx::any::AnyArguments>,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = q
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("a {kind} with this name already exists"))
+                } else {
+                    e.into()
+                }
+            })?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found(kind, id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Checks that the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -154,23 +154,14 @@ impl Store {
     ) -> Result<ForwardingRule> {
         spec.validate()?;
         let spec = &self.seal(tenant, spec, Some(id)).await?;
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
+        self.write_one(sqlx::query(
             "UPDATE forwarding_rules SET name = $1, spec = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
         )
         .bind(spec.name.trim())
         .bind(serde_json::to_string(spec).unwrap_or_default())
         .bind(now_ms())
         .bind(tenant)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(dup(spec.name.trim()))?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("forwarding rule", id));
-        }
-        tx.commit().await?;
+        .bind(id), "forwarding rule", id).await?;
         self.get_rule(tenant, id).await
     }
 
@@ -202,35 +193,24 @@ impl Store {
         id: &str,
         enabled: bool,
     ) -> Result<ForwardingRule> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE forwarding_rules SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+        self.write_one(sqlx::query("UPDATE forwarding_rules SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
             .bind(now_ms())
             .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("forwarding rule", id));
-        }
-        tx.commit().await?;
+            .bind(id), "forwarding rule", id).await?;
         self.get_rule(tenant, id).await
     }
 
     /// Deletes a rule; incidents it created stay. Errors: `NotFound`.
     pub async fn delete_rule(&self, tenant: &str, id: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM forwarding_rules WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("forwarding rule", id));
-        }
-        tx.commit().await?;
+        self.write_one(
+            sqlx::query("DELETE FROM forwarding_rules WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id),
+            "forwarding rule",
+            id,
+        )
+        .await?;
         Ok(())
     }
 

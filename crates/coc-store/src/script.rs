@@ -115,8 +115,7 @@ impl Store {
     /// `Conflict`, `NotFound`.
     pub async fn update_script(&self, tenant: &str, id: &str, spec: &ScriptSpec) -> Result<Script> {
         spec.validate()?;
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
+        self.write_one(sqlx::query(
             "UPDATE scripts SET name=$1, description=$2, type=$3, content=$4, risk_level=$5, params=$6, \
              version = version + 1, updated_at=$7 WHERE tenant_id=$8 AND id=$9",
         )
@@ -128,15 +127,7 @@ impl Store {
         .bind(serde_json::to_string(&spec.params).unwrap_or_else(|_| "[]".into()))
         .bind(now_ms())
         .bind(tenant)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(dup(&spec.name))?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("script", id));
-        }
-        tx.commit().await?;
+        .bind(id), "script", id).await?;
         self.get_script(tenant, id).await
     }
 
@@ -168,17 +159,14 @@ impl Store {
 
     /// Deletes a script. Tickets keep their copy. Errors: `NotFound`.
     pub async fn delete_script(&self, tenant: &str, id: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM scripts WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("script", id));
-        }
-        tx.commit().await?;
+        self.write_one(
+            sqlx::query("DELETE FROM scripts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id),
+            "script",
+            id,
+        )
+        .await?;
         Ok(())
     }
 }
