@@ -7,6 +7,24 @@ pub struct TestStore {
     pub name: &'static str,
     pub store: Store,
     _dir: Option<tempfile::TempDir>,
+    pg_db: Option<String>,
+}
+
+impl TestStore {
+    /// Closes the store and drops its PostgreSQL database.
+    pub async fn cleanup(self) {
+        use sqlx::Executor;
+        self.store.pool().close().await;
+        if let Some(db) = self.pg_db
+            && let Ok(pool) = sqlx::AnyPool::connect(&pg_admin_url()).await
+        {
+            let _ = pool
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
 }
 
 async fn sqlite() -> TestStore {
@@ -18,6 +36,7 @@ async fn sqlite() -> TestStore {
             .await
             .unwrap(),
         _dir: Some(dir),
+        pg_db: None,
     }
 }
 
@@ -57,6 +76,7 @@ async fn postgres() -> Option<TestStore> {
         name: "postgres",
         store,
         _dir: None,
+        pg_db: Some(db),
     })
 }
 
@@ -90,6 +110,7 @@ macro_rules! each_store {
             let name = ts.name;
             let r = async { $body }.await;
             let _: () = r;
+            ts.cleanup().await;
             eprintln!("ok on {name}");
         }
     }};
