@@ -245,3 +245,21 @@ async fn incident_actions_over_http() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert!(list["next_cursor"].is_null());
 }
+
+#[test]
+fn every_guarded_route_names_a_catalog_action() {
+    use coc_domain::access::{ACTIONS, glob};
+    for r in coc_server::api::ROUTES {
+        if r.auth {
+            assert!(
+                ACTIONS.iter().any(|a| glob(r.action, a, true)),
+                "{} {} has action '{}' outside the catalog",
+                r.method,
+                r.path,
+                r.action
+            );
+        } else {
+            assert!(r.action.is_empty());
+        }
+    }
+}

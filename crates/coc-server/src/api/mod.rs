@@ -20,7 +20,8 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// One documented route: method, path (axum syntax), tag and summary.
+/// One documented route: method, path (axum syntax), tag, summary, and
+/// the catalog action it is checked against.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteDoc {
     /// `GET`, `POST`, `PUT`, `DELETE`.
@@ -33,18 +34,14 @@ pub struct RouteDoc {
     pub summary: &'static str,
     /// Needs the bearer token.
     pub auth: bool,
+    /// The catalog action (`coc:<module>:<verb>`, see
+    /// [`coc_domain::access::ACTIONS`]) the route is checked against; for
+    /// `…/actions` routes the verb comes from the body, and this is the
+    /// module's wildcard. Empty for public routes.
+    pub action: &'static str,
 }
 
 macro_rules! r {
-    ($m:literal, $p:literal, $t:literal, $s:literal) => {
-        RouteDoc {
-            method: $m,
-            path: $p,
-            tag: $t,
-            summary: $s,
-            auth: true,
-        }
-    };
     ($m:literal, $p:literal, $t:literal, $s:literal, public) => {
         RouteDoc {
             method: $m,
@@ -52,6 +49,17 @@ macro_rules! r {
             tag: $t,
             summary: $s,
             auth: false,
+            action: "",
+        }
+    };
+    ($m:literal, $p:literal, $t:literal, $s:literal, $a:literal) => {
+        RouteDoc {
+            method: $m,
+            path: $p,
+            tag: $t,
+            summary: $s,
+            auth: true,
+            action: $a,
         }
     };
 }
@@ -84,37 +92,43 @@ pub const ROUTES: &[RouteDoc] = &[
         "POST",
         "/api/v1/integrations",
         "integration",
-        "Create an integration; the response carries its key (ref. 7.5)"
+        "Create an integration; the response carries its key (ref. 7.5)",
+        "coc:integration:create"
     ),
     r!(
         "GET",
         "/api/v1/integrations",
         "integration",
-        "List integrations"
+        "List integrations",
+        "coc:integration:list"
     ),
     r!(
         "GET",
         "/api/v1/integrations/{id}",
         "integration",
-        "Show an integration"
+        "Show an integration",
+        "coc:integration:get"
     ),
     r!(
         "POST",
         "/api/v1/integrations/{id}/enable",
         "integration",
-        "Enable an integration"
+        "Enable an integration",
+        "coc:integration:enable"
     ),
     r!(
         "POST",
         "/api/v1/integrations/{id}/disable",
         "integration",
-        "Disable an integration: its key is refused with 403"
+        "Disable an integration: its key is refused with 403",
+        "coc:integration:disable"
     ),
     r!(
         "POST",
         "/api/v1/integrations/{id}/rotate-key",
         "integration",
-        "Replace the key (update the integration sign)"
+        "Replace the key (update the integration sign)",
+        "coc:integration:rotateKey"
     ),
     r!(
         "POST",
@@ -141,161 +155,211 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/alarms",
         "alarm",
-        "Alarm center list: filters status, level, name, source, region, since, until; limit, cursor"
+        "Alarm center list: filters status, level, name, source, region, since, until; limit, cursor",
+        "coc:alarm:list"
     ),
-    r!("GET", "/api/v1/alarms/{id}", "alarm", "Show an alarm"),
+    r!(
+        "GET",
+        "/api/v1/alarms/{id}",
+        "alarm",
+        "Show an alarm",
+        "coc:alarm:get"
+    ),
     r!(
         "GET",
         "/api/v1/alarms/{id}/history",
         "alarm",
-        "History of an alarm (ref. 7.2.1.4)"
+        "History of an alarm (ref. 7.2.1.4)",
+        "coc:alarm:get"
     ),
     r!(
         "POST",
         "/api/v1/alarms/clear",
         "alarm",
-        "Clear alarms with a remark of at most 100 characters (ref. 7.2.1.3)"
+        "Clear alarms with a remark of at most 100 characters (ref. 7.2.1.3)",
+        "coc:alarm:clear"
     ),
     r!(
         "POST",
         "/api/v1/alarms/convert",
         "alarm",
-        "Convert alarms of one region to an incident (ref. 7.2.1.2)"
+        "Convert alarms of one region to an incident (ref. 7.2.1.2)",
+        "coc:alarm:convert"
     ),
     r!(
         "GET",
         "/api/v1/forwarding-rules",
         "rule",
-        "List forwarding rules"
+        "List forwarding rules",
+        "coc:rule:list"
     ),
     r!(
         "POST",
         "/api/v1/forwarding-rules",
         "rule",
-        "Create a forwarding rule (ref. 7.4.2)"
+        "Create a forwarding rule (ref. 7.4.2)",
+        "coc:rule:create"
     ),
     r!(
         "GET",
         "/api/v1/forwarding-rules/{id}",
         "rule",
-        "Show a forwarding rule"
+        "Show a forwarding rule",
+        "coc:rule:get"
     ),
     r!(
         "PUT",
         "/api/v1/forwarding-rules/{id}",
         "rule",
-        "Modify a forwarding rule"
+        "Modify a forwarding rule",
+        "coc:rule:update"
     ),
     r!(
         "DELETE",
         "/api/v1/forwarding-rules/{id}",
         "rule",
-        "Delete a forwarding rule"
+        "Delete a forwarding rule",
+        "coc:rule:delete"
     ),
     r!(
         "POST",
         "/api/v1/forwarding-rules/{id}/copy",
         "rule",
-        "Copy a forwarding rule under a new name (the copy is disabled)"
+        "Copy a forwarding rule under a new name (the copy is disabled)",
+        "coc:rule:copy"
     ),
     r!(
         "POST",
         "/api/v1/forwarding-rules/{id}/enable",
         "rule",
-        "Enable a forwarding rule"
+        "Enable a forwarding rule",
+        "coc:rule:enable"
     ),
     r!(
         "POST",
         "/api/v1/forwarding-rules/{id}/disable",
         "rule",
-        "Disable a forwarding rule"
+        "Disable a forwarding rule",
+        "coc:rule:disable"
     ),
     r!(
         "GET",
         "/api/v1/incidents",
         "incident",
-        "List incidents: filters status, level, assignee; limit, cursor"
+        "List incidents: filters status, level, assignee; limit, cursor",
+        "coc:incident:list"
     ),
     r!(
         "POST",
         "/api/v1/incidents",
         "incident",
-        "Create an incident (ref. 7.1.2)"
+        "Create an incident (ref. 7.1.2)",
+        "coc:incident:create"
     ),
     r!(
         "GET",
         "/api/v1/incidents/{id}",
         "incident",
-        "Show an incident with history and original alarms"
+        "Show an incident with history and original alarms",
+        "coc:incident:get"
     ),
     r!(
         "POST",
         "/api/v1/incidents/{id}/actions",
         "incident",
-        "Apply a lifecycle action (ref. 7.1.3, figure 7-1)"
+        "Apply a lifecycle action (ref. 7.1.3, figure 7-1); checked as coc:incident:<action>",
+        "coc:incident:*"
     ),
     r!(
         "GET",
         "/api/v1/resources",
         "resource",
-        "List hosts with agent status (ref. 3.1)"
+        "List hosts with agent status (ref. 3.1)",
+        "coc:resource:list"
     ),
-    r!("GET", "/api/v1/resources/{id}", "resource", "Show a host"),
-    r!("GET", "/api/v1/scripts", "script", "List scripts"),
+    r!(
+        "GET",
+        "/api/v1/resources/{id}",
+        "resource",
+        "Show a host",
+        "coc:resource:get"
+    ),
+    r!(
+        "GET",
+        "/api/v1/scripts",
+        "script",
+        "List scripts",
+        "coc:script:list"
+    ),
     r!(
         "POST",
         "/api/v1/scripts",
         "script",
-        "Create a script (ref. 5.1.1)"
+        "Create a script (ref. 5.1.1)",
+        "coc:script:create"
     ),
-    r!("GET", "/api/v1/scripts/{id}", "script", "Show a script"),
+    r!(
+        "GET",
+        "/api/v1/scripts/{id}",
+        "script",
+        "Show a script",
+        "coc:script:get"
+    ),
     r!(
         "PUT",
         "/api/v1/scripts/{id}",
         "script",
-        "Modify a script (new version)"
+        "Modify a script (new version)",
+        "coc:script:update"
     ),
     r!(
         "DELETE",
         "/api/v1/scripts/{id}",
         "script",
-        "Delete a script"
+        "Delete a script",
+        "coc:script:delete"
     ),
     r!(
         "POST",
         "/api/v1/scripts/{id}/execute",
         "script",
-        "Execute a script on hosts: a script ticket (ref. 5.1.3)"
+        "Execute a script on hosts: a script ticket (ref. 5.1.3)",
+        "coc:script:execute"
     ),
     r!(
         "GET",
         "/api/v1/tickets",
         "ticket",
-        "List script tickets (ref. 10.1.1)"
+        "List script tickets (ref. 10.1.1)",
+        "coc:ticket:list"
     ),
     r!(
         "GET",
         "/api/v1/tickets/{id}",
         "ticket",
-        "Show a ticket with per-host status, exit code and output"
+        "Show a ticket with per-host status, exit code and output",
+        "coc:ticket:get"
     ),
     r!(
         "POST",
         "/api/v1/tickets/{id}/actions",
         "ticket",
-        "Pause, continue or forcibly end a ticket"
+        "Pause, continue or forcibly end a ticket; checked as coc:ticket:<action>",
+        "coc:ticket:*"
     ),
     r!(
         "POST",
         "/api/v1/tickets/{id}/tasks/{task_id}/cancel",
         "ticket",
-        "Cancel one host of a ticket"
+        "Cancel one host of a ticket",
+        "coc:ticket:cancelHost"
     ),
     r!(
         "GET",
         "/api/v1/tickets/{id}/events",
         "ticket",
-        "Live output of a ticket (server-sent events)"
+        "Live output of a ticket (server-sent events)",
+        "coc:ticket:get"
     ),
     r!(
         "GET",
