@@ -22,7 +22,9 @@ macro_rules! dynsql {
     ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
 }
 
+pub mod access;
 pub mod alarm;
+pub mod audit;
 pub mod incident;
 pub mod integration;
 pub mod resource;
@@ -109,12 +111,20 @@ pub struct Store {
     pub work: Arc<Notify>,
 }
 
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "access",
+        include_str!("../migrations/sqlite/0002_access.sql"),
+        include_str!("../migrations/postgres/0002_access.sql"),
+    ),
+];
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending
