@@ -111,6 +111,60 @@ pub fn is_read_only(action: &str) -> bool {
     matches!(action.rsplit(':').next(), Some("get" | "list"))
 }
 
+/// The audit trace name of an action: the name of ref. table 12-1 where the
+/// reference has one (`createTicket`, `executeJobScript`,
+/// `createTransferRules`, …), else `<verb><Module>` (`createPolicy`).
+pub fn trace_for(action: &str) -> String {
+    let mut parts = action.split(':').skip(1);
+    let (module, verb) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let fixed = match (module, verb) {
+        ("incident", "create") | ("alarm", "convert") => "createTicket",
+        ("incident", _) => "actionTicket",
+        ("integration", "create") => "accessIntegrationConfig",
+        ("integration", "enable") => "enableIntegrationConfig",
+        ("integration", "disable") => "disableIntegrationConfig",
+        ("integration", "rotateKey") => "updateIntegrationConfig-Key",
+        ("rule", "create" | "copy") => "createTransferRules",
+        ("rule", "update") => "updateTransferRules",
+        ("rule", "delete") => "deleteTransferRules",
+        ("rule", "enable") => "enableTransferRules",
+        ("rule", "disable") => "disableTransferRules",
+        ("script", "create") => "createJobScript",
+        ("script", "update") => "editJobScript",
+        ("script", "delete") => "deleteJobScript",
+        ("script", "execute") => "executeJobScript",
+        ("ticket", _) => "jobScriptOrderOperation",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.to_string();
+    }
+    let mut m = module.chars();
+    let module_cap = m
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + m.as_str())
+        .unwrap_or_default();
+    format!("{verb}{module_cap}")
+}
+
+/// `snake_case` → `camelCase` (`change_level` → `changeLevel`): the
+/// catalog verb of an `…/actions` body's `action`.
+pub fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.push(c.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `*`-glob match: `*` matches any run of characters (also empty).
 pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if ignore_case {
@@ -538,6 +592,44 @@ mod tests {
         NamedPolicy {
             name: name.into(),
             doc: parse_policy(json).unwrap(),
+        }
+    }
+
+    #[test]
+    fn trace_names() {
+        assert_eq!(trace_for("coc:incident:create"), "createTicket");
+        assert_eq!(trace_for("coc:incident:accept"), "actionTicket");
+        assert_eq!(trace_for("coc:script:execute"), "executeJobScript");
+        assert_eq!(trace_for("coc:rule:create"), "createTransferRules");
+        assert_eq!(
+            trace_for("coc:integration:rotateKey"),
+            "updateIntegrationConfig-Key"
+        );
+        assert_eq!(trace_for("coc:policy:create"), "createPolicy");
+        assert_eq!(camel("change_level"), "changeLevel");
+        assert_eq!(camel("forcibly_end"), "forciblyEnd");
+        assert_eq!(camel("accept"), "accept");
+        for verb in [
+            "accept",
+            "reject",
+            "resubmit",
+            "close",
+            "forward",
+            "change_level",
+            "remark",
+            "resolve",
+            "verify",
+        ] {
+            assert!(
+                ACTIONS.contains(&format!("coc:incident:{}", camel(verb)).as_str()),
+                "{verb}"
+            );
+        }
+        for verb in ["pause", "continue", "forcibly_end"] {
+            assert!(
+                ACTIONS.contains(&format!("coc:ticket:{}", camel(verb)).as_str()),
+                "{verb}"
+            );
         }
     }
 

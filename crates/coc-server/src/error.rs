@@ -54,6 +54,7 @@ impl ApiError {
             "unauthorized" => (StatusCode::UNAUTHORIZED, "Authentication required"),
             "invalid_integration_key" => (StatusCode::UNAUTHORIZED, "Unknown integration key"),
             "integration_disabled" => (StatusCode::FORBIDDEN, "Integration disabled"),
+            "forbidden" => (StatusCode::FORBIDDEN, "Not allowed by policy"),
             "not_found" => (StatusCode::NOT_FOUND, "Not found"),
             "conflict" => (StatusCode::CONFLICT, "Conflict"),
             "invalid_transition" => (

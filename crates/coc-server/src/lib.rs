@@ -5,9 +5,10 @@
 //! ([`gateway`]), and background workers ([`workers`]). [`start`] binds a
 //! listener and runs all of it until the returned [`Running`] is shut down.
 //!
-//! Access control in this version is one admin token (`Authorization:
-//! Bearer <token>`) checked by one middleware for every `/api/v1` route;
-//! agents may also use the separate agent enrollment token on the gateway.
+//! Every `/api/v1` route passes one middleware, [`guard::guard`]:
+//! authentication by API token, authorization against IAM-style policies,
+//! and the audit record. Agents use the separate agent enrollment token on
+//! the gateway.
 
 #![warn(missing_docs)]
 
@@ -15,6 +16,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod guard;
 pub mod ingest;
 pub mod workers;
 
@@ -23,10 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use coc_store::Store;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub agent_token: String,
     /// Agent heartbeat interval, ms (default 5000).
     pub heartbeat_ms: u64,
+    /// Password of the `admin` user created at first start; `None`
+    /// generates one, returned once in [`Running::bootstrap`].
+    pub admin_password: Option<String>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -58,6 +61,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("admin_token", &"***")
             .field("agent_token", &"***")
             .field("heartbeat_ms", &self.heartbeat_ms)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -144,29 +151,12 @@ impl AppState {
     }
 }
 
-/// Who made a request (the admin until users exist, A1).
-#[derive(Debug, Clone)]
-pub struct Actor(pub String);
-
-async fn require_admin(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    match bearer(req.headers()) {
-        Some(t) if s.is_admin(t) => {
-            req.extensions_mut().insert(Actor("admin".into()));
-            next.run(req).await
-        }
-        Some(_) => ApiError::new("unauthorized", "the token is not valid").into_response(),
-        None => {
-            ApiError::new("unauthorized", "send 'Authorization: Bearer <token>'").into_response()
-        }
-    }
-}
-
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let api = api::router()
-        .layer(axum::middleware::from_fn_with_state(
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            require_admin,
+            guard::guard,
         ))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     Router::new()
@@ -184,6 +174,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Shared state (for tests).
     pub state: AppState,
+    /// What the first start created (the generated admin password, once).
+    pub bootstrap: coc_store::access::Bootstrap,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -210,11 +202,20 @@ impl Running {
     }
 }
 
-/// Binds `cfg.listen` and serves until shut down; the ticket executor
-/// runs alongside.
+/// Bootstraps the default tenant (admin user, system policies, the admin
+/// token as admin's API token), binds `cfg.listen` and serves until shut
+/// down; the ticket executor runs alongside.
 ///
-/// Errors: the address cannot be bound.
+/// Errors: the address cannot be bound, or the bootstrap failed.
 pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> {
+    let bootstrap = store
+        .bootstrap(
+            coc_domain::DEFAULT_TENANT,
+            &cfg.admin_token,
+            cfg.admin_password.as_deref(),
+        )
+        .await
+        .map_err(|e| std::io::Error::other(format!("bootstrap failed: {e}")))?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, &cfg);
@@ -222,11 +223,14 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let exec = tokio::spawn(workers::executor::run(state.clone()));
     let task = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
+        let r = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await;
         if let Err(e) = r {
             tracing::error!(error = %e, "server stopped");
         }
@@ -235,6 +239,7 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     Ok(Running {
         addr,
         state,
+        bootstrap,
         shutdown: Some(tx),
         task,
     })

@@ -44,6 +44,7 @@ pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
         admin_token: ADMIN.into(),
         agent_token: AGENT.into(),
         heartbeat_ms: 500,
+        admin_password: Some("admin-password-1".into()),
     }
 }
 

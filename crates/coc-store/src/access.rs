@@ -6,7 +6,9 @@
 //! exist in every tenant and cannot be changed.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use coc_domain::access::{NamedPolicy, PolicyDocument, parse_policy, system_policies, validate_policy};
+use coc_domain::access::{
+    NamedPolicy, PolicyDocument, parse_policy, system_policies, validate_policy,
+};
 use coc_domain::error::invalid;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -137,8 +139,18 @@ fn token_hash(secret: &str) -> String {
 }
 
 fn check_name(what: &str, n: &str) -> Result<()> {
-    let ok = !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if ok { Ok(()) } else { Err(invalid(format!("{what} name must be 1 to 64 of letters, digits, '.', '_', '-', '@'")).into()) }
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{what} name must be 1 to 64 of letters, digits, '.', '_', '-', '@'"
+        ))
+        .into())
+    }
 }
 
 fn dup<'a>(what: &'static str, name: &'a str) -> impl Fn(sqlx::Error) -> StoreError + 'a {
@@ -186,7 +198,12 @@ impl Store {
     /// First start of a tenant: system policies, the `admin` user with
     /// `COC FullAccess` (password given, or generated and returned once),
     /// and `admin_token` registered as one of admin's API tokens.
-    pub async fn bootstrap(&self, tenant: &str, admin_token: &str, admin_password: Option<&str>) -> Result<Bootstrap> {
+    pub async fn bootstrap(
+        &self,
+        tenant: &str,
+        admin_token: &str,
+        admin_password: Option<&str>,
+    ) -> Result<Bootstrap> {
         self.ensure_tenant(tenant).await?;
         let mut generated = None;
         let admin = match self.user_id(tenant, ADMIN_USER).await {
@@ -200,20 +217,27 @@ impl Store {
                         p
                     }
                 };
-                let u = self.create_user(tenant, ADMIN_USER, "Administrator", Some(&pw)).await?;
-                self.attach_policy(tenant, "COC FullAccess", "user", ADMIN_USER).await?;
+                let u = self
+                    .create_user(tenant, ADMIN_USER, "Administrator", Some(&pw))
+                    .await?;
+                self.attach_policy(tenant, "COC FullAccess", "user", ADMIN_USER)
+                    .await?;
                 u.id
             }
             Err(e) => return Err(e),
         };
-        let known: Option<String> = sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash(admin_token))
-            .fetch_optional(&self.pool)
-            .await?;
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1")
+                .bind(token_hash(admin_token))
+                .fetch_optional(&self.pool)
+                .await?;
         if known.is_none() {
-            self.insert_token(tenant, &admin, "admin.token", admin_token, None).await?;
+            self.insert_token(tenant, &admin, "admin.token", admin_token, None)
+                .await?;
         }
-        Ok(Bootstrap { generated_password: generated })
+        Ok(Bootstrap {
+            generated_password: generated,
+        })
     }
 
     async fn user_id(&self, tenant: &str, name: &str) -> Result<String> {
@@ -227,7 +251,13 @@ impl Store {
 
     /// Creates a user. Errors: `Domain(Validation)` (name, password < 8
     /// chars), `Conflict` (name taken).
-    pub async fn create_user(&self, tenant: &str, name: &str, display_name: &str, password: Option<&str>) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        tenant: &str,
+        name: &str,
+        display_name: &str,
+        password: Option<&str>,
+    ) -> Result<User> {
         check_name("user", name)?;
         let hash = password.map(hash_password).transpose()?;
         let now = now_ms();
@@ -292,10 +322,11 @@ impl Store {
 
     /// All users of a tenant, by name.
     pub async fn list_users(&self, tenant: &str) -> Result<Vec<User>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 ORDER BY name")
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 ORDER BY name")
+                .bind(tenant)
+                .fetch_all(&self.pool)
+                .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(self.get_user(tenant, &id).await?);
@@ -305,22 +336,38 @@ impl Store {
 
     /// Checks a password (for login). `None` when the user does not exist,
     /// is disabled, or the password is wrong — the caller cannot tell which.
-    pub async fn verify_password(&self, tenant: &str, name: &str, password: &str) -> Result<Option<User>> {
-        let r = sqlx::query("SELECT id, password_hash, enabled FROM users WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn verify_password(
+        &self,
+        tenant: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<User>> {
+        let r = sqlx::query(
+            "SELECT id, password_hash, enabled FROM users WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(r) = r else { return Ok(None) };
         let hash: Option<String> = r.try_get("password_hash")?;
         let enabled = r.try_get::<i64, _>("enabled")? != 0;
         let ok = hash
-            .and_then(|h| PasswordHash::new(&h).ok().map(|p| argon2::Argon2::default().verify_password(password.as_bytes(), &p).is_ok()))
+            .and_then(|h| {
+                PasswordHash::new(&h).ok().map(|p| {
+                    argon2::Argon2::default()
+                        .verify_password(password.as_bytes(), &p)
+                        .is_ok()
+                })
+            })
             .unwrap_or(false);
         if !ok || !enabled {
             return Ok(None);
         }
-        Ok(Some(self.get_user(tenant, &r.try_get::<String, _>("id")?).await?))
+        Ok(Some(
+            self.get_user(tenant, &r.try_get::<String, _>("id")?)
+                .await?,
+        ))
     }
 
     /// Creates a group. Errors: `Domain(Validation)`, `Conflict`.
@@ -356,15 +403,22 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let policies = self.attached(&id, "group").await?;
-        Ok(Group { id, name: r.try_get("name")?, description: r.try_get("description")?, members, policies })
+        Ok(Group {
+            id,
+            name: r.try_get("name")?,
+            description: r.try_get("description")?,
+            members,
+            policies,
+        })
     }
 
     /// All groups of a tenant.
     pub async fn list_groups(&self, tenant: &str) -> Result<Vec<Group>> {
-        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM user_groups WHERE tenant_id = $1 ORDER BY name")
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM user_groups WHERE tenant_id = $1 ORDER BY name")
+                .bind(tenant)
+                .fetch_all(&self.pool)
+                .await?;
         let mut out = Vec::new();
         for n in names {
             out.push(self.get_group(tenant, &n).await?);
@@ -374,7 +428,13 @@ impl Store {
 
     /// Adds (`add = true`) or removes a user from a group (idempotent).
     /// Errors: `NotFound` for an unknown user or group.
-    pub async fn set_membership(&self, tenant: &str, group: &str, user: &str, add: bool) -> Result<Group> {
+    pub async fn set_membership(
+        &self,
+        tenant: &str,
+        group: &str,
+        user: &str,
+        add: bool,
+    ) -> Result<Group> {
         let g = self.get_group(tenant, group).await?;
         let u = self.user_id(tenant, user).await?;
         let mut tx = self.begin().await?;
@@ -383,7 +443,12 @@ impl Store {
         } else {
             "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 AND tenant_id = $3"
         };
-        sqlx::query(q).bind(&g.id).bind(&u).bind(tenant).execute(&mut *tx).await?;
+        sqlx::query(q)
+            .bind(&g.id)
+            .bind(&u)
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.get_group(tenant, &g.id).await
     }
@@ -392,7 +457,13 @@ impl Store {
     ///
     /// Errors: `Domain(Validation)` with the position of the error,
     /// `Conflict` for a taken name.
-    pub async fn create_policy(&self, tenant: &str, name: &str, description: &str, document: &str) -> Result<Policy> {
+    pub async fn create_policy(
+        &self,
+        tenant: &str,
+        name: &str,
+        description: &str,
+        document: &str,
+    ) -> Result<Policy> {
         let n = name.trim().chars().count();
         if n == 0 || n > 64 {
             return Err(invalid("policy name must have 1 to 64 characters").into());
@@ -419,10 +490,19 @@ impl Store {
 
     /// Replaces a custom policy's document. Errors: `NotFound`,
     /// `Domain(Validation)`, `Domain(InvalidTransition)` for a system policy.
-    pub async fn update_policy(&self, tenant: &str, id_or_name: &str, document: &str) -> Result<Policy> {
+    pub async fn update_policy(
+        &self,
+        tenant: &str,
+        id_or_name: &str,
+        document: &str,
+    ) -> Result<Policy> {
         let p = self.get_policy(tenant, id_or_name).await?;
         if p.system {
-            return Err(coc_domain::DomainError::InvalidTransition(format!("system policy '{}' cannot be changed", p.name)).into());
+            return Err(coc_domain::DomainError::InvalidTransition(format!(
+                "system policy '{}' cannot be changed",
+                p.name
+            ))
+            .into());
         }
         let doc = parse_policy(document)?;
         self.write_one(
@@ -443,11 +523,21 @@ impl Store {
     pub async fn delete_policy(&self, tenant: &str, id_or_name: &str) -> Result<()> {
         let p = self.get_policy(tenant, id_or_name).await?;
         if p.system {
-            return Err(coc_domain::DomainError::InvalidTransition(format!("system policy '{}' cannot be deleted", p.name)).into());
+            return Err(coc_domain::DomainError::InvalidTransition(format!(
+                "system policy '{}' cannot be deleted",
+                p.name
+            ))
+            .into());
         }
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1").bind(&p.id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM policies WHERE id = $1").bind(&p.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1")
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM policies WHERE id = $1")
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -478,10 +568,12 @@ impl Store {
 
     /// All policies of a tenant (system ones first).
     pub async fn list_policies(&self, tenant: &str) -> Result<Vec<Policy>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM policies WHERE tenant_id = $1 ORDER BY system DESC, name")
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM policies WHERE tenant_id = $1 ORDER BY system DESC, name",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for id in ids {
             out.push(self.get_policy(tenant, &id).await?);
@@ -491,8 +583,16 @@ impl Store {
 
     /// Attaches a policy to a user or group (`kind` = `user` | `group`),
     /// idempotently. Errors: `NotFound`, `Domain(Validation)` for a bad kind.
-    pub async fn attach_policy(&self, tenant: &str, policy: &str, kind: &str, principal: &str) -> Result<()> {
-        let (p, id) = self.attachment_target(tenant, policy, kind, principal).await?;
+    pub async fn attach_policy(
+        &self,
+        tenant: &str,
+        policy: &str,
+        kind: &str,
+        principal: &str,
+    ) -> Result<()> {
+        let (p, id) = self
+            .attachment_target(tenant, policy, kind, principal)
+            .await?;
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO policy_attachments (policy_id, principal_type, principal_id, tenant_id, created_at) \
@@ -510,8 +610,16 @@ impl Store {
     }
 
     /// Detaches a policy (idempotent). Errors as [`Store::attach_policy`].
-    pub async fn detach_policy(&self, tenant: &str, policy: &str, kind: &str, principal: &str) -> Result<()> {
-        let (p, id) = self.attachment_target(tenant, policy, kind, principal).await?;
+    pub async fn detach_policy(
+        &self,
+        tenant: &str,
+        policy: &str,
+        kind: &str,
+        principal: &str,
+    ) -> Result<()> {
+        let (p, id) = self
+            .attachment_target(tenant, policy, kind, principal)
+            .await?;
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM policy_attachments WHERE policy_id = $1 AND principal_type = $2 AND principal_id = $3")
             .bind(&p)
@@ -523,7 +631,13 @@ impl Store {
         Ok(())
     }
 
-    async fn attachment_target(&self, tenant: &str, policy: &str, kind: &str, principal: &str) -> Result<(String, String)> {
+    async fn attachment_target(
+        &self,
+        tenant: &str,
+        policy: &str,
+        kind: &str,
+        principal: &str,
+    ) -> Result<(String, String)> {
         let p = self.get_policy(tenant, policy).await?.id;
         let id = match kind {
             "user" => self.user_id(tenant, principal).await?,
@@ -548,14 +662,26 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let doc = serde_json::from_str(&r.try_get::<String, _>("document")?)
-                    .map_err(|e| StoreError::Conflict(format!("stored policy is unreadable: {e}")))?;
-                Ok(NamedPolicy { name: r.try_get("name")?, doc })
+                let doc =
+                    serde_json::from_str(&r.try_get::<String, _>("document")?).map_err(|e| {
+                        StoreError::Conflict(format!("stored policy is unreadable: {e}"))
+                    })?;
+                Ok(NamedPolicy {
+                    name: r.try_get("name")?,
+                    doc,
+                })
             })
             .collect()
     }
 
-    async fn insert_token(&self, tenant: &str, user_id: &str, name: &str, secret: &str, expires_at: Option<i64>) -> Result<String> {
+    async fn insert_token(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        name: &str,
+        secret: &str,
+        expires_at: Option<i64>,
+    ) -> Result<String> {
         let id = coc_domain::id::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -580,7 +706,13 @@ impl Store {
     /// (Unix ms, in the future) or forever. The secret is returned once.
     ///
     /// Errors: `NotFound`, `Domain(Validation)` (name, expiry in the past).
-    pub async fn create_token(&self, tenant: &str, user: &str, name: &str, expires_at: Option<i64>) -> Result<NewToken> {
+    pub async fn create_token(
+        &self,
+        tenant: &str,
+        user: &str,
+        name: &str,
+        expires_at: Option<i64>,
+    ) -> Result<NewToken> {
         let n = name.trim().chars().count();
         if n == 0 || n > 64 {
             return Err(invalid("token name must have 1 to 64 characters").into());
@@ -590,8 +722,15 @@ impl Store {
         }
         let uid = self.user_id(tenant, user).await?;
         let secret = format!("coc_{}", hex::encode(rand::random::<[u8; 24]>()));
-        let id = self.insert_token(tenant, &uid, name.trim(), &secret, expires_at).await?;
-        let token = self.list_tokens(tenant, None).await?.into_iter().find(|t| t.id == id).ok_or_else(|| StoreError::not_found("token", &id))?;
+        let id = self
+            .insert_token(tenant, &uid, name.trim(), &secret, expires_at)
+            .await?;
+        let token = self
+            .list_tokens(tenant, None)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| StoreError::not_found("token", &id))?;
         Ok(NewToken { token, secret })
     }
 
@@ -638,7 +777,11 @@ impl Store {
     /// Resolves a bearer secret to its principal; `None` for an unknown,
     /// expired or revoked token, or a disabled user. Records the use (at
     /// most once a minute per token unless the address changes).
-    pub async fn authenticate_token(&self, secret: &str, source_ip: Option<&str>) -> Result<Option<Principal>> {
+    pub async fn authenticate_token(
+        &self,
+        secret: &str,
+        source_ip: Option<&str>,
+    ) -> Result<Option<Principal>> {
         let r = sqlx::query(
             "SELECT t.id, t.tenant_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, t.last_ip, u.name, u.enabled \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
@@ -650,7 +793,10 @@ impl Store {
         let now = now_ms();
         let expires: Option<i64> = r.try_get("expires_at")?;
         let revoked: Option<i64> = r.try_get("revoked_at")?;
-        if revoked.is_some() || expires.is_some_and(|e| e <= now) || r.try_get::<i64, _>("enabled")? == 0 {
+        if revoked.is_some()
+            || expires.is_some_and(|e| e <= now)
+            || r.try_get::<i64, _>("enabled")? == 0
+        {
             return Ok(None);
         }
         let token_id: String = r.try_get("id")?;

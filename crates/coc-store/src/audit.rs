@@ -102,7 +102,15 @@ fn row(r: &AnyRow) -> Result<AuditRecord> {
 }
 
 /// Keys whose values are replaced by `******` in request summaries.
-pub const SECRET_KEYS: &[&str] = &["password", "secret", "token", "key", "params", "content", "authorization"];
+pub const SECRET_KEYS: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "key",
+    "params",
+    "content",
+    "authorization",
+];
 
 /// Replaces secret-looking values (by key, recursively) with `******`.
 pub fn redact(v: &serde_json::Value) -> serde_json::Value {
@@ -153,9 +161,19 @@ impl Store {
     }
 
     /// Searches the audit trail, newest first, keyset-paged.
-    pub async fn list_audit(&self, tenant: &str, f: &AuditFilter, page: &Page) -> Result<Paged<AuditRecord>> {
+    pub async fn list_audit(
+        &self,
+        tenant: &str,
+        f: &AuditFilter,
+        page: &Page,
+    ) -> Result<Paged<AuditRecord>> {
         let mut w = Filter::new(tenant);
-        for (col, v) in [("user_name", &f.user), ("trace", &f.trace), ("resource_type", &f.resource_type), ("resource_id", &f.resource_id)] {
+        for (col, v) in [
+            ("user_name", &f.user),
+            ("trace", &f.trace),
+            ("resource_type", &f.resource_type),
+            ("resource_id", &f.resource_id),
+        ] {
             if let Some(v) = v {
                 w.push(&format!("{col} = ?"), Arg::S(v.clone()));
             }
@@ -170,7 +188,11 @@ impl Store {
             w.push("id < ?", Arg::S(c.clone()));
         }
         let limit = page.limit();
-        let sql = format!("SELECT {COLS} FROM audit_log{} ORDER BY id DESC LIMIT {}", w.sql, limit + 1);
+        let sql = format!(
+            "SELECT {COLS} FROM audit_log{} ORDER BY id DESC LIMIT {}",
+            w.sql,
+            limit + 1
+        );
         let rows = w.query(sql).fetch_all(&self.pool).await?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
         Ok(paged(items, limit, |a| a.id.clone()))

@@ -41,6 +41,8 @@ pub struct ServerOpts {
     pub with_agent: bool,
     /// Key-encryption key for sensitive values (64 hex); default: `<data-dir>/secret.key`.
     pub secret_key: Option<String>,
+    /// Password of the first `admin` user (generated and printed once if absent).
+    pub admin_password: Option<String>,
 }
 
 /// Runs the server (and, for `dev`, a local agent) until Ctrl-C.
@@ -87,6 +89,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         admin_token: admin.clone(),
         agent_token: agent.clone(),
         heartbeat_ms: o.heartbeat_ms,
+        admin_password: o.admin_password.clone(),
     };
     let running = coc_server::start(cfg, store)
         .await

@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use coc_domain::DEFAULT_TENANT;
 use coc_domain::alarm::{AlarmLevel, AlarmStatus};
 use coc_store::Paged;
 use coc_store::alarm::{Alarm, AlarmEvent, AlarmFilter};
@@ -11,9 +10,10 @@ use coc_store::incident::{CreateIncident, IncidentDetail};
 use serde::Deserialize;
 
 use super::PageQuery;
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{Actor, AppState};
+use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/alarms`.
 #[derive(Debug, Deserialize)]
@@ -70,6 +70,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn list(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<AlarmQuery>,
 ) -> ApiResult<Json<Paged<Alarm>>> {
     let page = PageQuery {
@@ -98,40 +99,47 @@ async fn list(
         since: q.since,
         until: q.until,
     };
-    Ok(Json(s.store.list_alarms(DEFAULT_TENANT, &f, &page).await?))
+    Ok(Json(s.store.list_alarms(&p.tenant, &f, &page).await?))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Alarm>> {
-    Ok(Json(s.store.get_alarm(DEFAULT_TENANT, &id).await?))
+async fn show(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Alarm>> {
+    Ok(Json(s.store.get_alarm(&p.tenant, &id).await?))
 }
 
 async fn history(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AlarmEvent>>> {
-    Ok(Json(s.store.alarm_history(DEFAULT_TENANT, &id).await?))
+    Ok(Json(s.store.alarm_history(&p.tenant, &id).await?))
 }
 
 async fn clear(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     ApiJson(b): ApiJson<ClearBody>,
 ) -> ApiResult<Json<Vec<Alarm>>> {
     Ok(Json(
         s.store
-            .clear_alarms(DEFAULT_TENANT, &b.ids, &b.remark, &a.0)
+            .clear_alarms(&p.tenant, &b.ids, &b.remark, &p.user_name)
             .await?,
     ))
 }
 
 async fn convert(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     ApiJson(b): ApiJson<ConvertBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<IncidentDetail>)> {
     let d = s
         .store
-        .convert_alarms(DEFAULT_TENANT, &b.alarm_ids, &b.incident, &a.0)
+        .convert_alarms(&p.tenant, &b.alarm_ids, &b.incident, &p.user_name)
         .await?;
     Ok((axum::http::StatusCode::CREATED, Json(d)))
 }

@@ -4,16 +4,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use coc_domain::DEFAULT_TENANT;
 use coc_domain::incident::{IncidentAction, IncidentLevel, IncidentStatus};
 use coc_store::Paged;
 use coc_store::incident::{CreateIncident, Incident, IncidentDetail, IncidentFilter};
 use serde::Deserialize;
 
 use super::PageQuery;
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{Actor, AppState};
+use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/incidents`.
 #[derive(Debug, Deserialize)]
@@ -40,6 +40,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn list(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> ApiResult<Json<Paged<Incident>>> {
     let page = PageQuery {
@@ -65,38 +66,39 @@ async fn list(
         level: level.map(|l| l.as_str().to_string()),
         assignee: q.assignee,
     };
-    Ok(Json(
-        s.store.list_incidents(DEFAULT_TENANT, &f, &page).await?,
-    ))
+    Ok(Json(s.store.list_incidents(&p.tenant, &f, &page).await?))
 }
 
 async fn create(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     ApiJson(b): ApiJson<CreateIncident>,
 ) -> ApiResult<(StatusCode, Json<IncidentDetail>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_incident(DEFAULT_TENANT, &b, &a.0).await?),
+        Json(s.store.create_incident(&p.tenant, &b, &p.user_name).await?),
     ))
 }
 
 async fn show(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentDetail>> {
-    Ok(Json(s.store.get_incident(DEFAULT_TENANT, &id).await?))
+    Ok(Json(s.store.get_incident(&p.tenant, &id).await?))
 }
 
 async fn action(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     Path(id): Path<String>,
     ApiJson(b): ApiJson<IncidentAction>,
 ) -> ApiResult<Json<IncidentDetail>> {
     Ok(Json(
         s.store
-            .incident_action(DEFAULT_TENANT, &id, &b, &a.0)
+            .incident_action(&p.tenant, &id, &b, &p.user_name)
             .await?,
     ))
 }

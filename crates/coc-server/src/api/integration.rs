@@ -3,14 +3,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use coc_domain::DEFAULT_TENANT;
+use axum::{Extension, Json, Router};
 use coc_store::integration::{Integration, IntegrationWithKey};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
+use coc_store::access::Principal;
 
 /// Body of `POST /api/v1/integrations`.
 #[derive(Debug, Deserialize)]
@@ -39,54 +39,68 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn create(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<CreateIntegration>,
 ) -> ApiResult<(StatusCode, Json<IntegrationWithKey>)> {
     Ok((
         StatusCode::CREATED,
         Json(
             s.store
-                .create_integration(DEFAULT_TENANT, &b.name, &b.kind, &new_key())
+                .create_integration(&p.tenant, &b.name, &b.kind, &new_key())
                 .await?,
         ),
     ))
 }
 
-async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+async fn list(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(
-        serde_json::json!({"items": s.store.list_integrations(DEFAULT_TENANT).await?, "next_cursor": null}),
+        serde_json::json!({"items": s.store.list_integrations(&p.tenant).await?, "next_cursor": null}),
     ))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
-    Ok(Json(s.store.get_integration(DEFAULT_TENANT, &id).await?))
+async fn show(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Integration>> {
+    Ok(Json(s.store.get_integration(&p.tenant, &id).await?))
 }
 
-async fn enable(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
+async fn enable(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Integration>> {
     Ok(Json(
         s.store
-            .set_integration_enabled(DEFAULT_TENANT, &id, true)
+            .set_integration_enabled(&p.tenant, &id, true)
             .await?,
     ))
 }
 
 async fn disable(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Integration>> {
     Ok(Json(
         s.store
-            .set_integration_enabled(DEFAULT_TENANT, &id, false)
+            .set_integration_enabled(&p.tenant, &id, false)
             .await?,
     ))
 }
 
 async fn rotate(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<IntegrationWithKey>> {
     Ok(Json(
         s.store
-            .rotate_integration_key(DEFAULT_TENANT, &id, &new_key())
+            .rotate_integration_key(&p.tenant, &id, &new_key())
             .await?,
     ))
 }

@@ -3,8 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use coc_domain::DEFAULT_TENANT;
+use axum::{Extension, Json, Router};
 use coc_domain::rule::RuleSpec;
 use coc_store::rule::ForwardingRule;
 use serde::Deserialize;
@@ -12,6 +11,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
+use coc_store::access::Principal;
 
 /// Body of `POST /api/v1/forwarding-rules/{id}/copy`.
 #[derive(Debug, Deserialize)]
@@ -33,67 +33,76 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/forwarding-rules/{id}/disable", post(disable))
 }
 
-async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+async fn list(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(
-        serde_json::json!({"items": s.store.list_rules(DEFAULT_TENANT).await?, "next_cursor": null}),
+        serde_json::json!({"items": s.store.list_rules(&p.tenant).await?, "next_cursor": null}),
     ))
 }
 
 async fn create(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<RuleSpec>,
 ) -> ApiResult<(StatusCode, Json<ForwardingRule>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_rule(DEFAULT_TENANT, &b).await?),
+        Json(s.store.create_rule(&p.tenant, &b).await?),
     ))
 }
 
 async fn show(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ForwardingRule>> {
-    Ok(Json(s.store.get_rule(DEFAULT_TENANT, &id).await?))
+    Ok(Json(s.store.get_rule(&p.tenant, &id).await?))
 }
 
 async fn update(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<RuleSpec>,
 ) -> ApiResult<Json<ForwardingRule>> {
-    Ok(Json(s.store.update_rule(DEFAULT_TENANT, &id, &b).await?))
+    Ok(Json(s.store.update_rule(&p.tenant, &id, &b).await?))
 }
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.store.delete_rule(DEFAULT_TENANT, &id).await?;
+async fn remove(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store.delete_rule(&p.tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn copy(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CopyBody>,
 ) -> ApiResult<(StatusCode, Json<ForwardingRule>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.copy_rule(DEFAULT_TENANT, &id, &b.name).await?),
+        Json(s.store.copy_rule(&p.tenant, &id, &b.name).await?),
     ))
 }
 
 async fn enable(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ForwardingRule>> {
-    Ok(Json(
-        s.store.set_rule_enabled(DEFAULT_TENANT, &id, true).await?,
-    ))
+    Ok(Json(s.store.set_rule_enabled(&p.tenant, &id, true).await?))
 }
 
 async fn disable(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ForwardingRule>> {
-    Ok(Json(
-        s.store.set_rule_enabled(DEFAULT_TENANT, &id, false).await?,
-    ))
+    Ok(Json(s.store.set_rule_enabled(&p.tenant, &id, false).await?))
 }

@@ -6,16 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use coc_domain::DEFAULT_TENANT;
 use coc_domain::script::ScriptSpec;
 use coc_domain::ticket::BatchPolicy;
 use coc_store::script::Script;
 use coc_store::ticket::{NewTicket, Ticket, threshold_from_percent};
 use serde::Deserialize;
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
-use crate::{Actor, AppState};
+use coc_store::access::Principal;
 
 /// Body of `POST /api/v1/scripts/{id}/execute` (ref. 5.1.3).
 #[derive(Debug, Deserialize)]
@@ -50,43 +50,57 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/scripts/{id}/execute", post(execute))
 }
 
-async fn list(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+async fn list(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(
-        serde_json::json!({"items": s.store.list_scripts(DEFAULT_TENANT).await?, "next_cursor": null}),
+        serde_json::json!({"items": s.store.list_scripts(&p.tenant).await?, "next_cursor": null}),
     ))
 }
 
 async fn create(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     ApiJson(b): ApiJson<ScriptSpec>,
 ) -> ApiResult<(StatusCode, Json<Script>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_script(DEFAULT_TENANT, &b, &a.0).await?),
+        Json(s.store.create_script(&p.tenant, &b, &p.user_name).await?),
     ))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Script>> {
-    Ok(Json(s.store.get_script(DEFAULT_TENANT, &id).await?))
+async fn show(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Script>> {
+    Ok(Json(s.store.get_script(&p.tenant, &id).await?))
 }
 
 async fn update(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ScriptSpec>,
 ) -> ApiResult<Json<Script>> {
-    Ok(Json(s.store.update_script(DEFAULT_TENANT, &id, &b).await?))
+    Ok(Json(s.store.update_script(&p.tenant, &id, &b).await?))
 }
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.store.delete_script(DEFAULT_TENANT, &id).await?;
+async fn remove(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store.delete_script(&p.tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn execute(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ExecuteBody>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
@@ -100,10 +114,10 @@ async fn execute(
         batches: b.batches,
         threshold: threshold_from_percent(b.success_rate_threshold)?,
         incident_id: None,
-        created_by: a.0,
+        created_by: p.user_name.clone(),
     };
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_ticket(DEFAULT_TENANT, &req).await?),
+        Json(s.store.create_ticket(&p.tenant, &req).await?),
     ))
 }

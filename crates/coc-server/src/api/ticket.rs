@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use coc_domain::DEFAULT_TENANT;
 use coc_domain::ticket::TicketAction;
 use coc_proto::ServerMessage;
 use coc_store::Paged;
@@ -17,9 +16,10 @@ use futures_util::Stream;
 use serde::Deserialize;
 
 use super::PageQuery;
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{Actor, AppState};
+use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/tickets`.
 #[derive(Debug, Deserialize)]
@@ -52,6 +52,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn list(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<TicketQuery>,
 ) -> ApiResult<Json<Paged<Ticket>>> {
     let page = PageQuery {
@@ -65,24 +66,29 @@ async fn list(
     }
     Ok(Json(
         s.store
-            .list_tickets(DEFAULT_TENANT, q.status.as_deref(), &page)
+            .list_tickets(&p.tenant, q.status.as_deref(), &page)
             .await?,
     ))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TicketDetail>> {
-    Ok(Json(s.store.get_ticket(DEFAULT_TENANT, &id).await?))
+async fn show(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TicketDetail>> {
+    Ok(Json(s.store.get_ticket(&p.tenant, &id).await?))
 }
 
 async fn action(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ActionBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let (detail, stop) = s
         .store
-        .ticket_action(DEFAULT_TENANT, &id, b.action, &a.0)
+        .ticket_action(&p.tenant, &id, b.action, &p.user_name)
         .await?;
     for (task_id, host_id) in stop {
         s.agents.send(&host_id, ServerMessage::Cancel { task_id });
@@ -92,10 +98,11 @@ async fn action(
     {
         let summary = format!(
             "repair ticket {} forcibly ended by {}",
-            detail.ticket.number, a.0
+            detail.ticket.number,
+            p.user_name.clone()
         );
         s.store
-            .record_ticket_outcome(DEFAULT_TENANT, inc, &detail.ticket.id, &summary)
+            .record_ticket_outcome(&p.tenant, inc, &detail.ticket.id, &summary)
             .await?;
     }
     Ok(Json(detail))
@@ -103,12 +110,13 @@ async fn action(
 
 async fn cancel(
     State(s): State<AppState>,
-    Extension(a): Extension<Actor>,
+    Extension(p): Extension<Principal>,
+
     Path((id, task_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Task>> {
     let (task, was_running) = s
         .store
-        .cancel_task(DEFAULT_TENANT, &id, &task_id, &a.0)
+        .cancel_task(&p.tenant, &id, &task_id, &p.user_name)
         .await?;
     if was_running {
         s.agents.send(
@@ -127,9 +135,10 @@ async fn cancel(
 /// finished.
 async fn events(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let first = s.store.get_ticket(DEFAULT_TENANT, &id).await?;
+    let first = s.store.get_ticket(&p.tenant, &id).await?;
     let ticket_id = first.ticket.id.clone();
     let rx = s.live.subscribe();
     let snapshot = |d: &TicketDetail| {
@@ -140,43 +149,47 @@ async fn events(
     };
     let start = snapshot(&first);
     let done = first.ticket.status.is_terminal();
+    let tenant = p.tenant.clone();
     let st = futures_util::stream::unfold(
         (Some(start), rx, s, ticket_id, done),
-        move |(first, mut rx, s, tid, finished)| async move {
-            if let Some(ev) = first {
-                return Some((Ok(ev), (None, rx, s, tid, finished)));
-            }
-            if finished {
-                return None;
-            }
-            loop {
-                match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
-                    Ok(Ok(e)) if e.ticket_id == tid => {
-                        let ev = if e.done {
-                            Event::default()
-                                .event("task_done")
-                                .json_data(serde_json::json!({"task_id": e.task_id}))
-                                .unwrap_or_default()
-                        } else {
-                            Event::default()
-                                .event("output")
-                                .json_data(
-                                    serde_json::json!({"task_id": e.task_id, "data": e.data}),
-                                )
-                                .unwrap_or_default()
-                        };
-                        return Some((Ok(ev), (None, rx, s, tid, false)));
-                    }
-                    Ok(Ok(_)) => continue,
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | Err(_) => {
-                        // Periodically (and after lag) re-check the stored state.
-                        if let Ok(d) = s.store.get_ticket(DEFAULT_TENANT, &tid).await
-                            && d.ticket.status.is_terminal()
-                        {
-                            return Some((Ok(snapshot(&d)), (None, rx, s, tid, true)));
+        move |(first, mut rx, s, tid, finished)| {
+            let tenant = tenant.clone();
+            async move {
+                if let Some(ev) = first {
+                    return Some((Ok(ev), (None, rx, s, tid, finished)));
+                }
+                if finished {
+                    return None;
+                }
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+                        Ok(Ok(e)) if e.ticket_id == tid => {
+                            let ev = if e.done {
+                                Event::default()
+                                    .event("task_done")
+                                    .json_data(serde_json::json!({"task_id": e.task_id}))
+                                    .unwrap_or_default()
+                            } else {
+                                Event::default()
+                                    .event("output")
+                                    .json_data(
+                                        serde_json::json!({"task_id": e.task_id, "data": e.data}),
+                                    )
+                                    .unwrap_or_default()
+                            };
+                            return Some((Ok(ev), (None, rx, s, tid, false)));
                         }
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | Err(_) => {
+                            // Periodically (and after lag) re-check the stored state.
+                            if let Ok(d) = s.store.get_ticket(&tenant, &tid).await
+                                && d.ticket.status.is_terminal()
+                            {
+                                return Some((Ok(snapshot(&d)), (None, rx, s, tid, true)));
+                            }
+                        }
+                        Ok(Err(_)) => return None,
                     }
-                    Ok(Err(_)) => return None,
                 }
             }
         },

@@ -126,6 +126,9 @@ pub struct ServerArgs {
     /// the database's backups.
     #[arg(long, env = "COC_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Password of the `admin` user created at first start (default: generated and printed once).
+    #[arg(long, env = "COC_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
@@ -160,6 +163,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 heartbeat_ms: a.heartbeat_ms,
                 with_agent: true,
                 secret_key: None,
+                admin_password: std::env::var("COC_ADMIN_PASSWORD").ok(),
             })
             .await
         }
@@ -173,6 +177,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 heartbeat_ms: a.heartbeat_ms,
                 with_agent: false,
                 secret_key: a.secret_key,
+                admin_password: a.admin_password,
             })
             .await
         }

@@ -1,0 +1,212 @@
+//! The one place every `/api/v1` call passes (A1–A5): authentication,
+//! authorization against the caller's policies, and the audit record.
+//!
+//! For each request: the bearer token is resolved to a [`Principal`]
+//! (401 if unknown, expired or revoked); the route's catalog action is
+//! looked up in [`crate::api::ROUTES`] by its matched path (for `…/actions`
+//! routes the verb is the body's `action`); the request is evaluated
+//! against every policy attached to the user and the user's groups, with
+//! the resource `<type>:<id>` and the context keys `coc:UserName`,
+//! `coc:Groups`, `coc:SourceIp`, `coc:CurrentTime`, `coc:SecureTransport`
+//! (403 `forbidden` naming the decision if denied). Every mutating call —
+//! allowed or not — then leaves exactly one audit record with its trace
+//! name, caller, address, resource, redacted request summary and status.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use coc_domain::access::{ACTIONS, Decision, camel, evaluate, trace_for};
+use coc_store::access::Principal;
+use coc_store::audit::NewAudit;
+
+use crate::api::ROUTES;
+use crate::{API_BODY_LIMIT, ApiError, AppState, bearer};
+
+/// What the guard decided for a request (attached to the request for
+/// handlers that need it).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The catalog action.
+    pub action: String,
+    /// The resource, `<type>:<id>`.
+    pub resource: String,
+}
+
+fn resource_of(pattern: &str, path: &str, tag: &str) -> (String, Option<String>) {
+    let id = pattern
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(p, _)| *p == "{id}")
+        .map(|(_, v)| v.to_string());
+    (format!("{tag}:{}", id.as_deref().unwrap_or("*")), id)
+}
+
+/// Builds the evaluation context of a principal.
+pub fn context(p: &Principal, ip: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut c = BTreeMap::new();
+    c.insert("coc:UserName".into(), vec![p.user_name.clone()]);
+    c.insert("coc:Groups".into(), p.groups.clone());
+    if let Some(ip) = ip {
+        c.insert("coc:SourceIp".into(), vec![ip.to_string()]);
+    }
+    let now = chrono::DateTime::from_timestamp_millis(coc_store::now_ms()).unwrap_or_default();
+    c.insert("coc:CurrentTime".into(), vec![now.to_rfc3339()]);
+    c.insert("coc:SecureTransport".into(), vec!["false".into()]);
+    c
+}
+
+/// The middleware. Installed with `route_layer` so the matched path is known.
+pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let Some(token) = bearer(req.headers()).map(str::to_string) else {
+        return ApiError::new("unauthorized", "send 'Authorization: Bearer <token>'")
+            .into_response();
+    };
+    let principal = match s.store.authenticate_token(&token, ip.as_deref()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return ApiError::new("unauthorized", "the token is not valid, expired or revoked")
+                .into_response();
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if principal.new_ip {
+        let _ = s
+            .store
+            .append_audit(
+                &principal.tenant,
+                &NewAudit {
+                    trace: "useTokenFromNewIp".into(),
+                    action: "coc:token:use".into(),
+                    user_name: principal.user_name.clone(),
+                    source_ip: ip.clone(),
+                    method: req.method().to_string(),
+                    path: req.uri().path().to_string(),
+                    resource_type: "token".into(),
+                    resource_id: principal.token_id.clone(),
+                    request: serde_json::Value::Null,
+                    status: 200,
+                },
+            )
+            .await;
+    }
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let Some(route) = ROUTES
+        .iter()
+        .find(|r| r.path == matched && r.method == method.as_str())
+    else {
+        return ApiError::new(
+            "internal",
+            format!("route {method} {matched} is not in the route table"),
+        )
+        .into_response();
+    };
+    let mutating = method != Method::GET;
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, API_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                "payload_too_large",
+                format!("API bodies are limited to {API_BODY_LIMIT} bytes"),
+            )
+            .into_response();
+        }
+    };
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    let mut action = route.action.to_string();
+    if let Some(module) = action.strip_suffix(":*") {
+        let verb = json
+            .get("action")
+            .and_then(|v| v.as_str())
+            .map(camel)
+            .unwrap_or_default();
+        let concrete = format!("{module}:{verb}");
+        if ACTIONS.contains(&concrete.as_str()) {
+            action = concrete;
+        }
+    }
+    let (resource, resource_id) = resource_of(route.path, &path, route.tag);
+    let decision = if action.ends_with(":*") {
+        // The body names no known action: the handler refuses it (400/422),
+        // so nothing can change; let it say why.
+        None
+    } else {
+        let policies = match s
+            .store
+            .policies_for(&principal.tenant, &principal.user_id)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        let r = coc_domain::access::Request {
+            action: action.clone(),
+            resource: resource.clone(),
+            context: context(&principal, ip.as_deref()),
+        };
+        Some(evaluate(&policies, &r))
+    };
+    let audit = |status: u16| NewAudit {
+        trace: trace_for(&action),
+        action: action.clone(),
+        user_name: principal.user_name.clone(),
+        source_ip: ip.clone(),
+        method: method.to_string(),
+        path: path.clone(),
+        resource_type: route.tag.to_string(),
+        resource_id: resource_id.clone(),
+        request: json.clone(),
+        status: i64::from(status),
+    };
+    let response = match &decision {
+        Some(d) if !d.allowed() => {
+            let why = match d {
+                Decision::ExplicitDeny { policy, statement } => {
+                    format!("denied by statement {statement} of policy '{policy}'")
+                }
+                _ => "no policy allows it".to_string(),
+            };
+            ApiError::new(
+                "forbidden",
+                format!(
+                    "{} may not {action} on {resource}: {why}",
+                    principal.user_name
+                ),
+            )
+            .into_response()
+        }
+        _ => {
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(principal.clone());
+            req.extensions_mut().insert(Checked {
+                action: action.clone(),
+                resource: resource.clone(),
+            });
+            next.run(req).await
+        }
+    };
+    if mutating
+        && let Err(e) = s
+            .store
+            .append_audit(&principal.tenant, &audit(response.status().as_u16()))
+            .await
+    {
+        tracing::error!(error = %e, "audit record not written");
+    }
+    response
+}
