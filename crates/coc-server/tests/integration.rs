@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access;
 mod api;
 mod closed_loop;
 mod execution;

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, one router per module. Every route listed
 //! in [`ROUTES`] is served and documented in `/api/v1/openapi.json`.
 
+pub mod access;
 pub mod alarm;
 pub mod incident;
 pub mod integration;
@@ -363,6 +364,153 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/users",
+        "user",
+        "List users",
+        "coc:user:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/users",
+        "user",
+        "Create a user (password hashed with argon2id)",
+        "coc:user:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/users/{id}",
+        "user",
+        "Show a user with groups and policies",
+        "coc:user:get"
+    ),
+    r!(
+        "GET",
+        "/api/v1/groups",
+        "group",
+        "List groups",
+        "coc:group:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/groups",
+        "group",
+        "Create a group",
+        "coc:group:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/groups/{id}",
+        "group",
+        "Show a group",
+        "coc:group:get"
+    ),
+    r!(
+        "POST",
+        "/api/v1/groups/{id}/members",
+        "group",
+        "Add a user to a group",
+        "coc:group:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/groups/{id}/members/{user}",
+        "group",
+        "Remove a user from a group",
+        "coc:group:update"
+    ),
+    r!(
+        "GET",
+        "/api/v1/policies",
+        "policy",
+        "List policies (system and custom)",
+        "coc:policy:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/policies",
+        "policy",
+        "Create a custom policy (ref. 1.1)",
+        "coc:policy:create"
+    ),
+    r!(
+        "POST",
+        "/api/v1/policies/simulate",
+        "policy",
+        "Simulate: would user U be allowed action A on resource R, and by which statement",
+        "coc:policy:simulate"
+    ),
+    r!(
+        "GET",
+        "/api/v1/policies/{id}",
+        "policy",
+        "Show a policy",
+        "coc:policy:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/policies/{id}",
+        "policy",
+        "Replace a custom policy document",
+        "coc:policy:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/policies/{id}",
+        "policy",
+        "Delete a custom policy",
+        "coc:policy:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/policies/{id}/attach",
+        "policy",
+        "Attach a policy to a user or group",
+        "coc:policy:attach"
+    ),
+    r!(
+        "POST",
+        "/api/v1/policies/{id}/detach",
+        "policy",
+        "Detach a policy from a user or group",
+        "coc:policy:detach"
+    ),
+    r!(
+        "GET",
+        "/api/v1/tokens",
+        "token",
+        "List API tokens",
+        "coc:token:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/tokens",
+        "token",
+        "Create a personal API token (secret shown once)",
+        "coc:token:create"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        "token",
+        "Revoke an API token at once",
+        "coc:token:delete"
+    ),
+    r!(
+        "GET",
+        "/api/v1/audit",
+        "audit",
+        "Search the audit trail",
+        "coc:audit:list"
+    ),
+    r!(
+        "GET",
+        "/api/v1/audit/export",
+        "audit",
+        "Export the audit trail as JSON lines",
+        "coc:audit:export"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -373,6 +521,7 @@ pub const ROUTES: &[RouteDoc] = &[
 /// Routes that need the admin token.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(access::router())
         .merge(integration::router())
         .merge(alarm::router())
         .merge(rule::router())
