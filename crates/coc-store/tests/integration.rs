@@ -6,6 +6,7 @@
 
 mod support;
 
+mod access;
 mod alarms;
 mod incidents;
 mod tickets;
