@@ -1,6 +1,7 @@
 //! The command tree. Client verbs talk to the REST API through
 //! [`coc_client::Client`]; every one accepts `-o json`.
 
+mod access;
 mod alarm;
 mod incident;
 mod integration;
@@ -89,6 +90,16 @@ pub enum Command {
     Script(script::Cmd),
     /// Script tickets (X7).
     Ticket(ticket::Cmd),
+    /// Users (A1).
+    User(access::UserCmd),
+    /// Groups (A1).
+    Group(access::GroupCmd),
+    /// IAM-style policies and the simulator (A2, A3).
+    Policy(access::PolicyCmd),
+    /// Personal API tokens (A1).
+    Token(access::TokenCmd),
+    /// The audit trail (A5).
+    Audit(access::AuditCmd),
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +200,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Resource(c) => resource::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,
+        Command::User(c) => access::user(&cli.conn, c).await,
+        Command::Group(c) => access::group(&cli.conn, c).await,
+        Command::Policy(c) => access::policy(&cli.conn, c).await,
+        Command::Token(c) => access::token(&cli.conn, c).await,
+        Command::Audit(c) => access::audit(&cli.conn, c).await,
     }
 }
 
