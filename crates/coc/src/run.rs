@@ -103,7 +103,9 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         data_dir.join("admin.token").display()
     );
     if let Some(pw) = &running.bootstrap.generated_password {
-        println!("created user 'admin' with password {pw} (shown once; set COC_ADMIN_PASSWORD to choose it)");
+        println!(
+            "created user 'admin' with password {pw} (shown once; set COC_ADMIN_PASSWORD to choose it)"
+        );
     }
     println!(
         "agent token:     {}",

@@ -295,10 +295,13 @@ pub async fn policy(conn: &Conn, c: PolicyCmd) -> anyhow::Result<()> {
                 let (k, v) = kv
                     .split_once('=')
                     .ok_or_else(|| anyhow::anyhow!("--context '{kv}' must be KEY=VALUE"))?;
-                ctx.entry(k.to_string())
+                if let Some(a) = ctx
+                    .entry(k.to_string())
                     .or_insert_with(|| json!([]))
                     .as_array_mut()
-                    .map(|a| a.push(json!(v)));
+                {
+                    a.push(json!(v));
+                }
             }
             let v = cl
                 .post(
