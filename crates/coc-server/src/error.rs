@@ -55,6 +55,8 @@ impl ApiError {
             "invalid_integration_key" => (StatusCode::UNAUTHORIZED, "Unknown integration key"),
             "integration_disabled" => (StatusCode::FORBIDDEN, "Integration disabled"),
             "forbidden" => (StatusCode::FORBIDDEN, "Not allowed by policy"),
+            "csrf_failed" => (StatusCode::FORBIDDEN, "Missing or wrong CSRF token"),
+            "invalid_credentials" => (StatusCode::UNAUTHORIZED, "Login failed"),
             "not_found" => (StatusCode::NOT_FOUND, "Not found"),
             "conflict" => (StatusCode::CONFLICT, "Conflict"),
             "invalid_transition" => (

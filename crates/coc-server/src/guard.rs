@@ -66,10 +66,34 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let Some(token) = bearer(req.headers()).map(str::to_string) else {
-        return ApiError::new("unauthorized", "send 'Authorization: Bearer <token>'")
-            .into_response();
+    // A bearer token, or the console's session cookie (then writes need
+    // the CSRF header).
+    let (token, via_cookie) = match bearer(req.headers()) {
+        Some(t) => (t.to_string(), false),
+        None => match crate::session::cookie(req.headers(), crate::session::SESSION_COOKIE) {
+            Some(c) => (c.to_string(), true),
+            None => {
+                return ApiError::new(
+                    "unauthorized",
+                    "send 'Authorization: Bearer <token>' or log in",
+                )
+                .into_response();
+            }
+        },
     };
+    if via_cookie && req.method() != Method::GET {
+        let sent = req
+            .headers()
+            .get(crate::session::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if sent != Some(crate::session::csrf_of(&token).as_str()) {
+            return ApiError::new(
+                "csrf_failed",
+                "send the coc_csrf cookie's value in the X-CSRF-Token header",
+            )
+            .into_response();
+        }
+    }
     let principal = match s.store.authenticate_token(&token, ip.as_deref()).await {
         Ok(Some(p)) => p,
         Ok(None) => {

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod gateway;
 pub mod guard;
 pub mod ingest;
+pub mod session;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -162,6 +163,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(api::public_router())
+        .merge(session::router())
         .merge(gateway::router())
         .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
         .fallback(|| async { ApiError::new("not_found", "no such route") })

@@ -615,3 +615,113 @@ async fn abac_conditions_on_source_ip_and_time() {
         "nothing allows it"
     );
 }
+
+#[tokio::test]
+async fn console_login_session_cookie_and_csrf() {
+    let h = Harness::start(0).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", h.url());
+    let bad = http
+        .post(url("/api/v1/login"))
+        .json(&json!({"username": "admin", "password": "nope-nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+    assert!(bad.headers().get("set-cookie").is_none());
+    let ok = http
+        .post(url("/api/v1/login"))
+        .json(&json!({"username": "admin", "password": "admin-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let cookies: Vec<String> = ok
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("coc_session="))
+        .unwrap();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"));
+    let session_value = session.split(';').next().unwrap().to_string();
+    let body: Value = ok.json().await.unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_string();
+    let cookie_hdr = format!("{session_value}; coc_csrf={csrf}");
+    // Reads work with the cookie alone.
+    let r = http
+        .get(url("/api/v1/alarms"))
+        .header("cookie", &cookie_hdr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{cookie_hdr}: {}",
+        r.text().await.unwrap()
+    );
+    // Writes need the CSRF header.
+    let inc = json!({"title": "from console", "level": "P3", "assignee": "a"});
+    let r = http
+        .post(url("/api/v1/incidents"))
+        .header("cookie", &cookie_hdr)
+        .json(&inc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "csrf_failed");
+    let r = http
+        .post(url("/api/v1/incidents"))
+        .header("cookie", &cookie_hdr)
+        .header("x-csrf-token", "0".repeat(32))
+        .json(&inc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = http
+        .post(url("/api/v1/incidents"))
+        .header("cookie", &cookie_hdr)
+        .header("x-csrf-token", &csrf)
+        .json(&inc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    // Logins are audited, the failed one too, without the password.
+    let audit = h
+        .client
+        .get("/api/v1/audit", &[("trace", "login".into())])
+        .await
+        .unwrap();
+    let results: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, vec!["success", "failure"]);
+    assert!(
+        !audit.to_string().contains("admin-password-1") && !audit.to_string().contains("nope-nope")
+    );
+    // Logout ends the session.
+    let r = http
+        .post(url("/api/v1/logout"))
+        .header("cookie", &cookie_hdr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let r = http
+        .get(url("/api/v1/alarms"))
+        .header("cookie", &cookie_hdr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}

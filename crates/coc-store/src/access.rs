@@ -734,6 +734,35 @@ impl Store {
         Ok(NewToken { token, secret })
     }
 
+    /// Starts a browser session for a user: a token named `session` valid
+    /// for `ttl_ms`. Returns the secret and its expiry (Unix ms).
+    pub async fn create_session(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        ttl_ms: i64,
+    ) -> Result<(String, i64)> {
+        let secret = format!("cocs_{}", hex::encode(rand::random::<[u8; 24]>()));
+        let expires = now_ms() + ttl_ms;
+        self.insert_token(tenant, user_id, "session", &secret, Some(expires))
+            .await?;
+        Ok((secret, expires))
+    }
+
+    /// Ends a session (or any token) by its secret; unknown secrets are ignored.
+    pub async fn revoke_secret(&self, secret: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(token_hash(secret))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Tokens of a tenant, or of one user.
     pub async fn list_tokens(&self, tenant: &str, user: Option<&str>) -> Result<Vec<ApiToken>> {
         let rows = sqlx::query(

@@ -510,6 +510,20 @@ pub const ROUTES: &[RouteDoc] = &[
         "coc:audit:export"
     ),
     r!(
+        "POST",
+        "/api/v1/login",
+        "session",
+        "Log in with user name and password: session cookie and CSRF token",
+        public
+    ),
+    r!(
+        "POST",
+        "/api/v1/logout",
+        "session",
+        "End the session of the cookie",
+        public
+    ),
+    r!(
         "GET",
         "/api/v1/agent/connect",
         "agent",

@@ -1,0 +1,174 @@
+//! Console login (A1): password login that starts an HttpOnly session
+//! cookie, logout, and the CSRF check for cookie-authenticated writes.
+//!
+//! `POST /api/v1/login` `{"username","password","tenant"?}` sets
+//! `coc_session` (HttpOnly, SameSite=Strict) and `coc_csrf` (readable by
+//! the console's script). A mutating request authenticated by the cookie
+//! must echo `coc_csrf` in the `X-CSRF-Token` header (double submit; the
+//! value is derived from the session secret, so nothing else is stored).
+//! Every login, failed or not, is audited.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use coc_store::audit::NewAudit;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+
+/// Session lifetime: 12 hours.
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "coc_session";
+/// Name of the CSRF cookie.
+pub const CSRF_COOKIE: &str = "coc_csrf";
+/// Header that must echo the CSRF cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Body of `POST /api/v1/login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Tenant (default `default`).
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// The CSRF token that belongs to a session secret.
+pub fn csrf_of(session: &str) -> String {
+    hex::encode(&Sha256::digest(format!("csrf:{session}").as_bytes())[..16])
+}
+
+/// The value of cookie `name` in the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+}
+
+fn set_cookie(r: &mut Response, v: String) {
+    if let Ok(h) = HeaderValue::from_str(&v) {
+        r.headers_mut().append(header::SET_COOKIE, h);
+    }
+}
+
+async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(b): ApiJson<Login>,
+) -> Response {
+    let tenant = b
+        .tenant
+        .clone()
+        .unwrap_or_else(|| coc_domain::DEFAULT_TENANT.to_string());
+    let ip = addr.ip().to_string();
+    let user = match s
+        .store
+        .verify_password(&tenant, &b.username, &b.password)
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let audit = |status: i64| NewAudit {
+        trace: "login".into(),
+        action: "login".into(),
+        user_name: b.username.clone(),
+        source_ip: Some(ip.clone()),
+        method: "POST".into(),
+        path: "/api/v1/login".into(),
+        resource_type: "session".into(),
+        resource_id: None,
+        request: serde_json::json!({"username": b.username, "tenant": tenant}),
+        status,
+    };
+    let Some(user) = user else {
+        let _ = s.store.append_audit(&tenant, &audit(401)).await;
+        return ApiError::new("invalid_credentials", "user name or password is wrong")
+            .into_response();
+    };
+    let (secret, expires_at) = match s
+        .store
+        .create_session(&tenant, &user.id, SESSION_TTL_MS)
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let _ = s.store.append_audit(&tenant, &audit(200)).await;
+    let csrf = csrf_of(&secret);
+    let max_age = SESSION_TTL_MS / 1000;
+    let mut r = (
+        StatusCode::OK,
+        Json(serde_json::json!({"user": user.name, "tenant": tenant, "csrf_token": csrf, "expires_at": expires_at})),
+    )
+        .into_response();
+    set_cookie(
+        &mut r,
+        format!("{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"),
+    );
+    set_cookie(
+        &mut r,
+        format!("{CSRF_COOKIE}={csrf}; SameSite=Strict; Path=/; Max-Age={max_age}"),
+    );
+    r
+}
+
+async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = s.store.revoke_secret(secret).await
+    {
+        return ApiError::from(e).into_response();
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    set_cookie(
+        &mut r,
+        format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    set_cookie(
+        &mut r,
+        format!("{CSRF_COOKIE}=; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_csrf() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; coc_session=cocs_x; b=2"),
+        );
+        assert_eq!(cookie(&h, "coc_session"), Some("cocs_x"));
+        assert_eq!(cookie(&h, "nope"), None);
+        assert_eq!(csrf_of("s1"), csrf_of("s1"));
+        assert_ne!(csrf_of("s1"), csrf_of("s2"));
+        assert_eq!(csrf_of("s1").len(), 32);
+    }
+}
