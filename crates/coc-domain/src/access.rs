@@ -511,6 +511,36 @@ pub fn statement_matches(s: &Statement, req: &Request) -> bool {
         })
 }
 
+/// Condition keys that describe the resource rather than the caller; a
+/// list or a route evaluated before the record is loaded cannot know them.
+pub const RESOURCE_KEYS: &[&str] = &["coc:Region", "coc:Application", "coc:EnterpriseProject"];
+
+fn is_resource_key(k: &str) -> bool {
+    RESOURCE_KEYS.contains(&k) || k.starts_with("coc:ResourceTag/")
+}
+
+/// Whether some Allow statement could allow `req` once the resource's
+/// attributes are known: its action and resource match, its conditions on
+/// the caller hold, and it has at least one condition on a resource
+/// attribute. Used before records are loaded (lists, detail routes), so
+/// that the per-record check decides.
+pub fn may_allow_with_resource_attributes(policies: &[NamedPolicy], req: &Request) -> bool {
+    policies.iter().flat_map(|p| &p.doc.statement).any(|s| {
+        s.effect == Effect::Allow
+            && s.condition
+                .values()
+                .any(|keys| keys.keys().any(|k| is_resource_key(k)))
+            && s.action.values().iter().any(|a| glob(a, &req.action, true))
+            && s.resource
+                .as_ref()
+                .is_none_or(|r| r.values().iter().any(|p| glob(p, &req.resource, false)))
+            && s.condition.iter().all(|(op, keys)| {
+                keys.iter()
+                    .all(|(k, v)| is_resource_key(k) || condition_holds(op, k, &v.values(), req))
+            })
+    })
+}
+
 /// Evaluates `req` against every statement of `policies`: an explicit Deny
 /// wins, then an Allow, else implicit deny. The first deciding statement (in
 /// the given order) is named; the outcome does not depend on the order.
@@ -593,6 +623,34 @@ mod tests {
             name: name.into(),
             doc: parse_policy(json).unwrap(),
         }
+    }
+
+    #[test]
+    fn resource_attribute_allows_defer_to_the_record() {
+        let p = pol(
+            "R",
+            r#"{"Version":"1.1","Statement":[{"Effect":"Allow","Action":"coc:alarm:*","Condition":{"StringEquals":{"coc:Region":"r1"},"StringLike":{"coc:UserName":"ops-*"}}}]}"#,
+        );
+        let mut r = req("coc:alarm:list", "alarm:*");
+        r.context
+            .insert("coc:UserName".into(), vec!["ops-a".into()]);
+        let ps = [p];
+        assert!(!evaluate(&ps, &r).allowed(), "region unknown yet");
+        assert!(may_allow_with_resource_attributes(&ps, &r));
+        r.context
+            .insert("coc:UserName".into(), vec!["dev-a".into()]);
+        assert!(
+            !may_allow_with_resource_attributes(&ps, &r),
+            "caller conditions still apply"
+        );
+        let plain = [pol(
+            "P",
+            r#"{"Version":"1.1","Statement":[{"Effect":"Allow","Action":"coc:alarm:*"}]}"#,
+        )];
+        assert!(!may_allow_with_resource_attributes(
+            &plain,
+            &req("coc:incident:list", "incident:*")
+        ));
     }
 
     #[test]

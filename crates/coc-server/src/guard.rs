@@ -20,7 +20,9 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use coc_domain::access::{ACTIONS, Decision, camel, evaluate, trace_for};
+use coc_domain::access::{
+    ACTIONS, Decision, NamedPolicy, camel, evaluate, may_allow_with_resource_attributes, trace_for,
+};
 use coc_store::access::Principal;
 use coc_store::audit::NewAudit;
 
@@ -35,6 +37,57 @@ pub struct Checked {
     pub action: String,
     /// The resource, `<type>:<id>`.
     pub resource: String,
+    /// The caller's policies.
+    pub policies: std::sync::Arc<Vec<NamedPolicy>>,
+    /// The caller's context keys.
+    pub context: BTreeMap<String, Vec<String>>,
+}
+
+impl Checked {
+    /// Whether `action` on `resource` is allowed once the record's
+    /// attributes (`coc:Region`, `coc:Application`, …) are known (A3).
+    pub fn permits(&self, action: &str, resource: &str, attrs: &[(&str, Option<&str>)]) -> bool {
+        self.decide(action, resource, attrs).allowed()
+    }
+
+    fn decide(&self, action: &str, resource: &str, attrs: &[(&str, Option<&str>)]) -> Decision {
+        let mut context = self.context.clone();
+        for (k, v) in attrs {
+            if let Some(v) = v {
+                context.insert((*k).to_string(), vec![(*v).to_string()]);
+            }
+        }
+        evaluate(
+            &self.policies,
+            &coc_domain::access::Request {
+                action: action.into(),
+                resource: resource.into(),
+                context,
+            },
+        )
+    }
+
+    /// Like [`Checked::permits`] for this request's action.
+    ///
+    /// Errors: `forbidden` naming the deciding statement.
+    pub fn require(&self, resource: &str, attrs: &[(&str, Option<&str>)]) -> Result<(), ApiError> {
+        match self.decide(&self.action, resource, attrs) {
+            Decision::Allow { .. } => Ok(()),
+            d => Err(ApiError::new(
+                "forbidden",
+                format!("may not {} on {resource}: {}", self.action, why(&d)),
+            )),
+        }
+    }
+}
+
+fn why(d: &Decision) -> String {
+    match d {
+        Decision::ExplicitDeny { policy, statement } => {
+            format!("denied by statement {statement} of policy '{policy}'")
+        }
+        _ => "no policy allows it".to_string(),
+    }
 }
 
 fn resource_of(pattern: &str, path: &str, tag: &str) -> (String, Option<String>) {
@@ -165,25 +218,36 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         }
     }
     let (resource, resource_id) = resource_of(route.path, &path, route.tag);
+    let policies = match s
+        .store
+        .policies_for(&principal.tenant, &principal.user_id)
+        .await
+    {
+        Ok(p) => std::sync::Arc::new(p),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let ctx = context(&principal, ip.as_deref());
     let decision = if action.ends_with(":*") {
         // The body names no known action: the handler refuses it (400/422),
         // so nothing can change; let it say why.
         None
     } else {
-        let policies = match s
-            .store
-            .policies_for(&principal.tenant, &principal.user_id)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return ApiError::from(e).into_response(),
-        };
         let r = coc_domain::access::Request {
             action: action.clone(),
             resource: resource.clone(),
-            context: context(&principal, ip.as_deref()),
+            context: ctx.clone(),
         };
-        Some(evaluate(&policies, &r))
+        match evaluate(&policies, &r) {
+            // An Allow that depends on the record's attributes: the handler
+            // decides per record (alarms, incidents).
+            Decision::ImplicitDeny
+                if matches!(route.tag, "alarm" | "incident")
+                    && may_allow_with_resource_attributes(&policies, &r) =>
+            {
+                None
+            }
+            d => Some(d),
+        }
     };
     let audit = |status: u16| NewAudit {
         trace: trace_for(&action),
@@ -198,28 +262,23 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         status: i64::from(status),
     };
     let response = match &decision {
-        Some(d) if !d.allowed() => {
-            let why = match d {
-                Decision::ExplicitDeny { policy, statement } => {
-                    format!("denied by statement {statement} of policy '{policy}'")
-                }
-                _ => "no policy allows it".to_string(),
-            };
-            ApiError::new(
-                "forbidden",
-                format!(
-                    "{} may not {action} on {resource}: {why}",
-                    principal.user_name
-                ),
-            )
-            .into_response()
-        }
+        Some(d) if !d.allowed() => ApiError::new(
+            "forbidden",
+            format!(
+                "{} may not {action} on {resource}: {}",
+                principal.user_name,
+                why(d)
+            ),
+        )
+        .into_response(),
         _ => {
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(principal.clone());
             req.extensions_mut().insert(Checked {
                 action: action.clone(),
                 resource: resource.clone(),
+                policies: policies.clone(),
+                context: ctx.clone(),
             });
             next.run(req).await
         }

@@ -725,3 +725,187 @@ async fn console_login_session_cookie_and_csrf() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn lists_and_records_are_filtered_by_resource_attributes() {
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let integ = c
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "g", "type": "generic"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap();
+    c.post_raw(
+        &format!("/ingest/{key}/generic"),
+        serde_json::to_vec(&json!([
+            {"alarmName": "a1", "region": "r1", "resourceId": "x1"},
+            {"alarmName": "a2", "region": "r2", "resourceId": "x2"},
+            {"alarmName": "a9", "region": "r9", "resourceId": "x9"}]))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    for r in ["r1", "r2", "r9"] {
+        c.post(
+            "/api/v1/incidents",
+            &json!({"title": format!("i-{r}"), "level": "P3", "assignee": "a", "region": r}),
+        )
+        .await
+        .unwrap();
+    }
+    c.post("/api/v1/users", &json!({"name": "frank"}))
+        .await
+        .unwrap();
+    c.post(
+        "/api/v1/policies",
+        &json!({"name": "r1-only", "document": {"Version": "1.1", "Statement": [
+            {"Effect": "Allow", "Action": ["coc:alarm:*", "coc:incident:*"], "Condition": {"StringEquals": {"coc:Region": "r1"}}}]}}),
+    )
+    .await
+    .unwrap();
+    c.post(
+        "/api/v1/policies/r1-only/attach",
+        &json!({"type": "user", "name": "frank"}),
+    )
+    .await
+    .unwrap();
+    let t = c
+        .post("/api/v1/tokens", &json!({"name": "f", "user": "frank"}))
+        .await
+        .unwrap();
+    let f = t["secret"].as_str().unwrap();
+    let (st, alarms) = call(&h, Some(f), "GET", "/api/v1/alarms", None).await;
+    assert_eq!(st, 200);
+    let names: Vec<&str> = alarms["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["a1"], "only r1 alarms are listed");
+    let (_, incs) = call(&h, Some(f), "GET", "/api/v1/incidents", None).await;
+    let titles: Vec<&str> = incs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["i-r1"]);
+    let all = c.get("/api/v1/incidents", &[]).await.unwrap();
+    let id_of = |t: &str| {
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["title"] == t)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (st, _) = call(
+        &h,
+        Some(f),
+        "GET",
+        &format!("/api/v1/incidents/{}", id_of("i-r2")),
+        None,
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, _) = call(
+        &h,
+        Some(f),
+        "POST",
+        &format!("/api/v1/incidents/{}/actions", id_of("i-r2")),
+        Some(&json!({"action": "accept"})),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, b) = call(
+        &h,
+        Some(f),
+        "POST",
+        &format!("/api/v1/incidents/{}/actions", id_of("i-r1")),
+        Some(&json!({"action": "accept"})),
+    )
+    .await;
+    assert_eq!((st, b["status"].as_str()), (200, Some("accepted")));
+    let (st, _) = call(
+        &h,
+        Some(f),
+        "POST",
+        "/api/v1/incidents",
+        Some(&json!({"title": "n", "level": "P3", "assignee": "a", "region": "r2"})),
+    )
+    .await;
+    assert_eq!(st, 403, "cannot create outside r1");
+    let (st, _) = call(
+        &h,
+        Some(f),
+        "POST",
+        "/api/v1/incidents",
+        Some(&json!({"title": "n", "level": "P3", "assignee": "a", "region": "r1"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    // A conditioned Deny removes records from an otherwise full view.
+    c.post(
+        "/api/v1/policies",
+        &json!({"name": "no-r9", "document": {"Version": "1.1", "Statement": [
+            {"Effect": "Deny", "Action": "coc:*:*", "Condition": {"StringEquals": {"coc:Region": "r9"}}}]}}),
+    )
+    .await
+    .unwrap();
+    c.post("/api/v1/users", &json!({"name": "gina"}))
+        .await
+        .unwrap();
+    c.post(
+        "/api/v1/policies/COC FullAccess/attach",
+        &json!({"type": "user", "name": "gina"}),
+    )
+    .await
+    .unwrap();
+    c.post(
+        "/api/v1/policies/no-r9/attach",
+        &json!({"type": "user", "name": "gina"}),
+    )
+    .await
+    .unwrap();
+    let g = c
+        .post("/api/v1/tokens", &json!({"name": "g", "user": "gina"}))
+        .await
+        .unwrap();
+    let g = g["secret"].as_str().unwrap();
+    let (_, alarms) = call(&h, Some(g), "GET", "/api/v1/alarms", None).await;
+    let mut names: Vec<&str> = alarms["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["a1", "a2"]);
+    let a9 = c
+        .get("/api/v1/alarms", &[("name", "a9".into())])
+        .await
+        .unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, _) = call(
+        &h,
+        Some(g),
+        "POST",
+        "/api/v1/alarms/clear",
+        Some(&json!({"ids": [a9], "remark": "x"})),
+    )
+    .await;
+    assert_eq!(st, 403);
+    assert_eq!(
+        c.get(&format!("/api/v1/alarms/{a9}"), &[]).await.unwrap()["status"],
+        "alarm"
+    );
+}

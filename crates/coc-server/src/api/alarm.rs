@@ -13,6 +13,7 @@ use super::PageQuery;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::guard::Checked;
 use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/alarms`.
@@ -71,6 +72,7 @@ pub(super) fn router() -> Router<AppState> {
 async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
     ApiQuery(q): ApiQuery<AlarmQuery>,
 ) -> ApiResult<Json<Paged<Alarm>>> {
     let page = PageQuery {
@@ -99,31 +101,61 @@ async fn list(
         since: q.since,
         until: q.until,
     };
-    Ok(Json(s.store.list_alarms(&p.tenant, &f, &page).await?))
+    let mut out = s.store.list_alarms(&p.tenant, &f, &page).await?;
+    // Only what the caller may read (A3): per-record attributes decide.
+    out.items
+        .retain(|a| c.permits(&c.action, &format!("alarm:{}", a.id), &attrs(a)));
+    Ok(Json(out))
+}
+
+/// The ABAC attributes of an alarm.
+fn attrs(a: &Alarm) -> [(&'static str, Option<&str>); 2] {
+    [
+        ("coc:Region", a.region.as_deref()),
+        ("coc:Application", a.application.as_deref()),
+    ]
+}
+
+/// Loads alarms and checks the request's action on each (all or nothing).
+async fn require_all(s: &AppState, p: &Principal, c: &Checked, ids: &[String]) -> ApiResult<()> {
+    for id in ids {
+        let a = s.store.get_alarm(&p.tenant, id).await?;
+        c.require(&format!("alarm:{id}"), &attrs(&a))?;
+    }
+    Ok(())
 }
 
 async fn show(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Alarm>> {
-    Ok(Json(s.store.get_alarm(&p.tenant, &id).await?))
+    let a = s.store.get_alarm(&p.tenant, &id).await?;
+    c.require(&c.resource, &attrs(&a))?;
+    Ok(Json(a))
 }
 
 async fn history(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AlarmEvent>>> {
+    let a = s.store.get_alarm(&p.tenant, &id).await?;
+    c.require(&c.resource, &attrs(&a))?;
     Ok(Json(s.store.alarm_history(&p.tenant, &id).await?))
 }
 
 async fn clear(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
 
     ApiJson(b): ApiJson<ClearBody>,
 ) -> ApiResult<Json<Vec<Alarm>>> {
+    coc_domain::alarm::validate_clear_remark(&b.remark)?;
+    require_all(&s, &p, &c, &b.ids).await?;
     Ok(Json(
         s.store
             .clear_alarms(&p.tenant, &b.ids, &b.remark, &p.user_name)
@@ -134,9 +166,11 @@ async fn clear(
 async fn convert(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
 
     ApiJson(b): ApiJson<ConvertBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<IncidentDetail>)> {
+    require_all(&s, &p, &c, &b.alarm_ids).await?;
     let d = s
         .store
         .convert_alarms(&p.tenant, &b.alarm_ids, &b.incident, &p.user_name)

@@ -13,6 +13,7 @@ use super::PageQuery;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::guard::Checked;
 use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/incidents`.
@@ -41,6 +42,7 @@ pub(super) fn router() -> Router<AppState> {
 async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
     ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> ApiResult<Json<Paged<Incident>>> {
     let page = PageQuery {
@@ -66,15 +68,35 @@ async fn list(
         level: level.map(|l| l.as_str().to_string()),
         assignee: q.assignee,
     };
-    Ok(Json(s.store.list_incidents(&p.tenant, &f, &page).await?))
+    let mut out = s.store.list_incidents(&p.tenant, &f, &page).await?;
+    // Only what the caller may read (A3): per-record attributes decide.
+    out.items
+        .retain(|i| c.permits(&c.action, &format!("incident:{}", i.id), &attrs(i)));
+    Ok(Json(out))
+}
+
+/// The ABAC attributes of an incident.
+fn attrs(i: &Incident) -> [(&'static str, Option<&str>); 2] {
+    [
+        ("coc:Region", i.region.as_deref()),
+        ("coc:Application", i.application.as_deref()),
+    ]
 }
 
 async fn create(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
 
     ApiJson(b): ApiJson<CreateIncident>,
 ) -> ApiResult<(StatusCode, Json<IncidentDetail>)> {
+    c.require(
+        &c.resource,
+        &[
+            ("coc:Region", b.region.as_deref()),
+            ("coc:Application", b.application.as_deref()),
+        ],
+    )?;
     Ok((
         StatusCode::CREATED,
         Json(s.store.create_incident(&p.tenant, &b, &p.user_name).await?),
@@ -84,18 +106,37 @@ async fn create(
 async fn show(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentDetail>> {
-    Ok(Json(s.store.get_incident(&p.tenant, &id).await?))
+    let d = s.store.get_incident(&p.tenant, &id).await?;
+    c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
+    Ok(Json(d))
 }
 
 async fn action(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
 
     Path(id): Path<String>,
     ApiJson(b): ApiJson<IncidentAction>,
 ) -> ApiResult<Json<IncidentDetail>> {
+    let cur = s.store.get_incident(&p.tenant, &id).await?;
+    let action = format!("coc:incident:{}", coc_domain::access::camel(b.name()));
+    if !c.permits(
+        &action,
+        &format!("incident:{}", cur.incident.id),
+        &attrs(&cur.incident),
+    ) {
+        return Err(ApiError::new(
+            "forbidden",
+            format!(
+                "{} may not {action} on incident {}",
+                p.user_name, cur.incident.number
+            ),
+        ));
+    }
     Ok(Json(
         s.store
             .incident_action(&p.tenant, &id, &b, &p.user_name)
