@@ -38,6 +38,7 @@ pub fn install_crypto() {
 pub struct Client {
     base: String,
     token: String,
+    tenant: Option<String>,
     http: reqwest::Client,
 }
 
@@ -53,8 +54,15 @@ impl Client {
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            tenant: None,
             http,
         })
+    }
+
+    /// Acts in `tenant` through an O&M authorization (header `X-COC-Tenant`).
+    pub fn with_tenant(mut self, tenant: Option<String>) -> Self {
+        self.tenant = tenant;
+        self
     }
 
     /// The base URL.
@@ -63,6 +71,10 @@ impl Client {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+        let rb = match &self.tenant {
+            Some(t) => rb.header("x-coc-tenant", t),
+            None => rb,
+        };
         let resp = rb.bearer_auth(&self.token).send().await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;

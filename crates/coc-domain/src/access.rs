@@ -103,6 +103,9 @@ pub const ACTIONS: &[&str] = &[
     "coc:token:delete",
     "coc:audit:list",
     "coc:audit:export",
+    "coc:grant:create",
+    "coc:grant:list",
+    "coc:grant:delete",
 ];
 
 /// Whether an action only reads (`get`, `list`, `export` of the audit log

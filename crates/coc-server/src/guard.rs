@@ -29,6 +29,9 @@ use coc_store::audit::NewAudit;
 use crate::api::ROUTES;
 use crate::{API_BODY_LIMIT, ApiError, AppState, bearer};
 
+/// Header by which a support user picks the tenant that granted them access.
+pub const TENANT_HEADER: &str = "x-coc-tenant";
+
 /// What the guard decided for a request (attached to the request for
 /// handlers that need it).
 #[derive(Debug, Clone)]
@@ -175,6 +178,41 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             )
             .await;
     }
+    // O&M authorization (A6): a support user acts in another tenant only
+    // through an active grant, with the grant's policy alone, and is
+    // audited as "user@tenant (grant id)".
+    let mut principal = principal;
+    let mut granted = None;
+    if let Some(target) = req
+        .headers()
+        .get(TENANT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        && target != principal.tenant
+    {
+        match s
+            .store
+            .active_grant(&target, &principal.tenant, &principal.user_name)
+            .await
+        {
+            Ok(Some((g, policy))) => {
+                principal.user_name = format!(
+                    "{}@{} (grant {})",
+                    principal.user_name, principal.tenant, g.id
+                );
+                principal.tenant = target;
+                granted = Some(policy);
+            }
+            Ok(None) => {
+                return ApiError::new(
+                    "forbidden",
+                    format!("no active O&M authorization for tenant '{target}'"),
+                )
+                .into_response();
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    }
     let matched = req
         .extensions()
         .get::<MatchedPath>()
@@ -218,13 +256,16 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         }
     }
     let (resource, resource_id) = resource_of(route.path, &path, route.tag);
-    let policies = match s
-        .store
-        .policies_for(&principal.tenant, &principal.user_id)
-        .await
-    {
-        Ok(p) => std::sync::Arc::new(p),
-        Err(e) => return ApiError::from(e).into_response(),
+    let policies = match granted {
+        Some(p) => std::sync::Arc::new(vec![p]),
+        None => match s
+            .store
+            .policies_for(&principal.tenant, &principal.user_id)
+            .await
+        {
+            Ok(p) => std::sync::Arc::new(p),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
     };
     let ctx = context(&principal, ip.as_deref());
     let decision = if action.ends_with(":*") {

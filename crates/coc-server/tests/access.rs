@@ -160,6 +160,15 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("token", tok["id"].as_str().unwrap().to_string());
+    let grant = c
+        .post(
+            "/api/v1/grants",
+            &json!({"kind": "log_share", "grantee_tenant": "default", "grantee_user": "carol",
+            "scope": "audit", "expires_at": in_an_hour()}),
+        )
+        .await
+        .unwrap();
+    ids.insert("grant", grant["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -205,6 +214,10 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         }
         ("POST", "/api/v1/policies/simulate") => json!({"action": "coc:alarm:list"}),
         ("POST", "/api/v1/tokens") => json!({"name": "t"}),
+        ("POST", "/api/v1/grants") => {
+            json!({"kind": "log_share", "grantee_tenant": "default", "grantee_user": "carol",
+            "scope": "tickets", "expires_at": in_an_hour()})
+        }
         _ => json!({}),
     }
 }
@@ -907,5 +920,133 @@ async fn lists_and_records_are_filtered_by_resource_attributes() {
     assert_eq!(
         c.get(&format!("/api/v1/alarms/{a9}"), &[]).await.unwrap()["status"],
         "alarm"
+    );
+}
+
+fn in_an_hour() -> i64 {
+    coc_store::now_ms() + 3_600_000
+}
+
+#[tokio::test]
+async fn om_authorization_and_log_sharing_are_time_bound_and_revocable() {
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let store = &h.server.as_ref().unwrap().state.store;
+    store.ensure_tenant("provider").await.unwrap();
+    for u in ["sam", "lou"] {
+        store.create_user("provider", u, u, None).await.unwrap();
+    }
+    let sam = store
+        .create_token("provider", "sam", "s", None)
+        .await
+        .unwrap()
+        .secret;
+    let lou = store
+        .create_token("provider", "lou", "l", None)
+        .await
+        .unwrap()
+        .secret;
+    c.post(
+        "/api/v1/incidents",
+        &json!({"title": "t", "level": "P3", "assignee": "a"}),
+    )
+    .await
+    .unwrap();
+    let as_default = |secret: &str, method: &str, path: &str, body: Option<Value>| {
+        let http = reqwest::Client::new();
+        let url = format!("{}{path}", h.url());
+        let rb = if method == "GET" {
+            http.get(url)
+        } else {
+            http.post(url).json(&body.unwrap_or(json!({})))
+        };
+        let rb = rb.bearer_auth(secret).header("x-coc-tenant", "default");
+        async move {
+            let r = rb.send().await.unwrap();
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // No grant: nothing.
+    assert_eq!(
+        as_default(&sam, "GET", "/api/v1/incidents", None).await.0,
+        403
+    );
+    // Bad grants are refused.
+    assert!(
+        c.post(
+            "/api/v1/grants",
+            &json!({"kind": "om_authorization", "grantee_tenant": "provider", "grantee_user": "sam",
+        "policy": "COC ReadOnlyAccess", "expires_at": coc_store::now_ms() + 40 * 86_400_000i64})
+        )
+        .await
+        .is_err()
+    );
+    assert!(c.post("/api/v1/grants", &json!({"kind": "om_authorization", "grantee_tenant": "provider", "grantee_user": "nobody",
+        "policy": "COC ReadOnlyAccess", "expires_at": in_an_hour()})).await.is_err());
+    let g = c
+        .post(
+            "/api/v1/grants",
+            &json!({"kind": "om_authorization", "grantee_tenant": "provider", "grantee_user": "sam",
+            "policy": "COC ReadOnlyAccess", "reason": "ticket 42", "expires_at": in_an_hour()}),
+        )
+        .await
+        .unwrap();
+    let (st, list) = as_default(&sam, "GET", "/api/v1/incidents", None).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "sees the granting tenant's incidents"
+    );
+    let (st, _) = as_default(
+        &sam,
+        "POST",
+        "/api/v1/incidents",
+        Some(json!({"title": "x", "level": "P3", "assignee": "a"})),
+    )
+    .await;
+    assert_eq!(st, 403, "the scope is read-only");
+    // Log sharing: the audit trail only.
+    c.post("/api/v1/grants", &json!({"kind": "log_share", "grantee_tenant": "provider", "grantee_user": "lou", "scope": "audit", "expires_at": in_an_hour()}))
+        .await
+        .unwrap();
+    assert_eq!(as_default(&lou, "GET", "/api/v1/audit", None).await.0, 200);
+    assert_eq!(
+        as_default(&lou, "GET", "/api/v1/incidents", None).await.0,
+        403
+    );
+    assert_eq!(
+        as_default(&lou, "GET", "/api/v1/tickets", None).await.0,
+        403
+    );
+    // Revocation is immediate; actions under the grant were audited as such.
+    c.delete(&format!("/api/v1/grants/{}", g["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        as_default(&sam, "GET", "/api/v1/incidents", None).await.0,
+        403
+    );
+    let audit = c
+        .get("/api/v1/audit", &[("trace", "createTicket".into())])
+        .await
+        .unwrap();
+    let who: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["user_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        who.iter().any(|w| w.starts_with("sam@provider (grant ")),
+        "{who:?}"
+    );
+    // Without the header, sam is only in his own tenant.
+    assert_eq!(
+        call(&h, Some(&sam), "GET", "/api/v1/incidents", None)
+            .await
+            .0,
+        403
     );
 }

@@ -25,6 +25,7 @@ macro_rules! dynsql {
 pub mod access;
 pub mod alarm;
 pub mod audit;
+pub mod grant;
 pub mod incident;
 pub mod integration;
 pub mod resource;
@@ -123,6 +124,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "access",
         include_str!("../migrations/sqlite/0002_access.sql"),
         include_str!("../migrations/postgres/0002_access.sql"),
+    ),
+    (
+        3,
+        "grants",
+        include_str!("../migrations/sqlite/0003_grants.sql"),
+        include_str!("../migrations/postgres/0003_grants.sql"),
     ),
 ];
 

@@ -147,6 +147,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/policies/{id}/detach", post(detach))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/grants", get(list_grants).post(create_grant))
+        .route("/api/v1/grants/{id}", delete(revoke_grant))
         .route("/api/v1/audit", get(list_audit))
         .route("/api/v1/audit/export", get(export_audit))
 }
@@ -481,4 +483,31 @@ async fn export_audit(
         .header(header::CONTENT_TYPE, "application/x-ndjson")
         .body(Body::from(out))
         .map_err(|e| ApiError::new("internal", e.to_string()))
+}
+
+async fn list_grants(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(items(s.store.list_grants(&p.tenant).await?))
+}
+
+async fn create_grant(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<coc_store::grant::NewGrant>,
+) -> ApiResult<(StatusCode, Json<coc_store::grant::Grant>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_grant(&p.tenant, &b, &p.user_name).await?),
+    ))
+}
+
+async fn revoke_grant(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store.revoke_grant(&p.tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -525,6 +525,27 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/grants",
+        "grant",
+        "List O&M authorizations and log shares given by this tenant",
+        "coc:grant:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/grants",
+        "grant",
+        "Grant a support user a scope (policy or log share) for a limited time",
+        "coc:grant:create"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/grants/{id}",
+        "grant",
+        "Revoke a grant at once",
+        "coc:grant:delete"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",

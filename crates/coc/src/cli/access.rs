@@ -425,3 +425,101 @@ pub async fn audit(conn: &Conn, c: AuditCmd) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct GrantCmd {
+    #[command(subcommand)]
+    verb: GrantVerb,
+}
+
+#[derive(Subcommand, Debug)]
+enum GrantVerb {
+    /// List grants given by your tenant.
+    List,
+    /// O&M authorization: let TENANT/USER act here with POLICY for HOURS.
+    Authorize {
+        /// Support user as TENANT/USER.
+        grantee: String,
+        #[arg(long)]
+        policy: String,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Log sharing: let TENANT/USER read one log scope (audit or tickets).
+    ShareLogs {
+        grantee: String,
+        #[arg(long)]
+        scope: String,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Revoke a grant at once.
+    Revoke { id: String },
+}
+
+pub async fn grant(conn: &Conn, c: GrantCmd) -> anyhow::Result<()> {
+    let cl = conn.client()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_millis() as i64)
+        .unwrap_or(0);
+    let split = |g: &str| -> anyhow::Result<(String, String)> {
+        g.split_once('/')
+            .map(|(t, u)| (t.to_string(), u.to_string()))
+            .ok_or_else(|| anyhow::anyhow!("give the support user as TENANT/USER"))
+    };
+    let v = match c.verb {
+        GrantVerb::List => cl.get("/api/v1/grants", &[]).await?,
+        GrantVerb::Authorize {
+            grantee,
+            policy,
+            hours,
+            reason,
+        } => {
+            let (t, u) = split(&grantee)?;
+            cl.post(
+                "/api/v1/grants",
+                &json!({"kind": "om_authorization", "grantee_tenant": t, "grantee_user": u,
+                "policy": policy, "reason": reason, "expires_at": now + hours * 3_600_000}),
+            )
+            .await?
+        }
+        GrantVerb::ShareLogs {
+            grantee,
+            scope,
+            hours,
+            reason,
+        } => {
+            let (t, u) = split(&grantee)?;
+            cl.post(
+                "/api/v1/grants",
+                &json!({"kind": "log_share", "grantee_tenant": t, "grantee_user": u,
+                "scope": scope, "reason": reason, "expires_at": now + hours * 3_600_000}),
+            )
+            .await?
+        }
+        GrantVerb::Revoke { id } => {
+            cl.delete(&format!("/api/v1/grants/{id}")).await?;
+            println!("revoked {id}");
+            return Ok(());
+        }
+    };
+    output::print(
+        conn.output,
+        &v,
+        &[
+            "id",
+            "kind",
+            "grantee_tenant",
+            "grantee_user",
+            "scope",
+            "expires_at",
+            "revoked_at",
+        ],
+    );
+    Ok(())
+}

@@ -51,6 +51,9 @@ pub struct Conn {
     /// API token; default: the contents of ./coc-data/admin.token.
     #[arg(long, env = "COC_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Act in another tenant through an O&M authorization it granted you.
+    #[arg(long, env = "COC_TENANT", global = true)]
+    pub tenant: Option<String>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text, global = true)]
     pub output: Format,
@@ -64,7 +67,7 @@ impl Conn {
                 .map(|s| s.trim().to_string())
                 .context("no token: pass --token or set COC_TOKEN (or run next to ./coc-data)")?,
         };
-        Ok(coc_client::Client::new(&self.server, &token)?)
+        Ok(coc_client::Client::new(&self.server, &token)?.with_tenant(self.tenant.clone()))
     }
 }
 
@@ -100,6 +103,8 @@ pub enum Command {
     Token(access::TokenCmd),
     /// The audit trail (A5).
     Audit(access::AuditCmd),
+    /// O&M authorization and log sharing (A6).
+    Grant(access::GrantCmd),
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +210,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(c) => access::policy(&cli.conn, c).await,
         Command::Token(c) => access::token(&cli.conn, c).await,
         Command::Audit(c) => access::audit(&cli.conn, c).await,
+        Command::Grant(c) => access::grant(&cli.conn, c).await,
     }
 }
 
