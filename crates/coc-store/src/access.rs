@@ -195,6 +195,13 @@ impl Store {
         Ok(())
     }
 
+    /// Names of all tenants.
+    pub async fn list_tenants(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT name FROM tenants ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// First start of a tenant: system policies, the `admin` user with
     /// `COC FullAccess` (password given, or generated and returned once),
     /// and `admin_token` registered as one of admin's API tokens.

@@ -45,17 +45,22 @@ pub struct ServerOpts {
     pub admin_password: Option<String>,
 }
 
-/// Runs the server (and, for `dev`, a local agent) until Ctrl-C.
-pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
-    init_logs();
-    std::fs::create_dir_all(&o.data_dir)
-        .with_context(|| format!("cannot create data dir {}", o.data_dir.display()))?;
-    let data_dir = o.data_dir.canonicalize()?;
-    let url = match &o.database_url {
-        Some(u) => u.clone(),
+/// Opens the store of a data dir: the database (`database_url`, or SQLite
+/// in the dir) with the secret key (`secret_key`, or `<dir>/secret.key`,
+/// created on first use). Returns the store and the canonical dir.
+pub async fn open_store(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    secret_key: Option<&str>,
+) -> anyhow::Result<(coc_store::Store, PathBuf)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let data_dir = data_dir.canonicalize()?;
+    let url = match database_url {
+        Some(u) => u.to_string(),
         None => format!("sqlite://{}", data_dir.join("coc.db").display()),
     };
-    let keyring = match &o.secret_key {
+    let keyring = match secret_key {
         Some(k) => coc_store::secret::Keyring::from_hex(k).context("COC_SECRET_KEY")?,
         None => {
             let p = data_dir.join("secret.key");
@@ -76,6 +81,65 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
     let store = coc_store::Store::open(&url, keyring)
         .await
         .with_context(|| format!("cannot open the database {}", coc_store::redact_url(&url)))?;
+    Ok((store, data_dir))
+}
+
+/// `coc tenant create NAME`: a new tenant with its system policies and an
+/// `admin` user; prints the admin's password and an API token once.
+pub async fn tenant_create(
+    name: &str,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    secret_key: Option<&str>,
+) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(
+        ok,
+        "tenant name must be 1 to 64 of letters, digits, '-', '_'"
+    );
+    let (store, _) = open_store(data_dir, database_url, secret_key).await?;
+    anyhow::ensure!(
+        !store.list_tenants().await?.iter().any(|t| t == name),
+        "tenant '{name}' already exists"
+    );
+    let token = format!("coc_{}", hex::encode(rand::random::<[u8; 24]>()));
+    let b = store.bootstrap(name, &token, None).await?;
+    println!("tenant '{name}' created");
+    println!(
+        "admin password: {}",
+        b.generated_password.unwrap_or_default()
+    );
+    println!("admin API token: {token}");
+    println!("(both shown once)");
+    Ok(())
+}
+
+/// `coc tenant list`.
+pub async fn tenant_list(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    secret_key: Option<&str>,
+) -> anyhow::Result<()> {
+    let (store, _) = open_store(data_dir, database_url, secret_key).await?;
+    for t in store.list_tenants().await? {
+        println!("{t}");
+    }
+    Ok(())
+}
+
+/// Runs the server (and, for `dev`, a local agent) until Ctrl-C.
+pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
+    init_logs();
+    let (store, data_dir) = open_store(
+        &o.data_dir,
+        o.database_url.as_deref(),
+        o.secret_key.as_deref(),
+    )
+    .await?;
     let admin = match o.admin_token {
         Some(t) => t,
         None => token_file(&data_dir, "admin.token")?,

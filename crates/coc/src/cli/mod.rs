@@ -105,6 +105,8 @@ pub enum Command {
     Audit(access::AuditCmd),
     /// O&M authorization and log sharing (A6).
     Grant(access::GrantCmd),
+    /// Tenants (A4), administered on the server's own data dir or database.
+    Tenant(TenantArgs),
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +150,29 @@ pub struct ServerArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct TenantArgs {
+    /// Database URL (default: SQLite in the data dir).
+    #[arg(long, env = "COC_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// The server's data directory.
+    #[arg(long, env = "COC_DATA_DIR", default_value = "./coc-data", global = true)]
+    pub data_dir: PathBuf,
+    /// The server's secret key (default: <data-dir>/secret.key).
+    #[arg(long, env = "COC_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+    #[command(subcommand)]
+    pub verb: TenantVerb,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantVerb {
+    /// Create a tenant with its admin user (password and token printed once).
+    Create { name: String },
+    /// List tenants.
+    List,
 }
 
 #[derive(Args, Debug)]
@@ -211,6 +236,25 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(c) => access::token(&cli.conn, c).await,
         Command::Audit(c) => access::audit(&cli.conn, c).await,
         Command::Grant(c) => access::grant(&cli.conn, c).await,
+        Command::Tenant(t) => match t.verb {
+            TenantVerb::Create { name } => {
+                crate::run::tenant_create(
+                    &name,
+                    &t.data_dir,
+                    t.database_url.as_deref(),
+                    t.secret_key.as_deref(),
+                )
+                .await
+            }
+            TenantVerb::List => {
+                crate::run::tenant_list(
+                    &t.data_dir,
+                    t.database_url.as_deref(),
+                    t.secret_key.as_deref(),
+                )
+                .await
+            }
+        },
     }
 }
 
