@@ -282,7 +282,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             // An Allow that depends on the record's attributes: the handler
             // decides per record (alarms, incidents).
             Decision::ImplicitDeny
-                if matches!(route.tag, "alarm" | "incident")
+                if matches!(route.tag, "alarm" | "incident" | "resource")
                     && may_allow_with_resource_attributes(&policies, &r) =>
             {
                 None

@@ -214,6 +214,8 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         }
         ("POST", "/api/v1/policies/simulate") => json!({"action": "coc:alarm:list"}),
         ("POST", "/api/v1/tokens") => json!({"name": "t"}),
+        ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
+        ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
         ("POST", "/api/v1/grants") => {
             json!({"kind": "log_share", "grantee_tenant": "default", "grantee_user": "carol",
             "scope": "tickets", "expires_at": in_an_hour()})
@@ -1049,4 +1051,133 @@ async fn om_authorization_and_log_sharing_are_time_bound_and_revocable() {
             .0,
         403
     );
+}
+
+#[tokio::test]
+async fn enterprise_projects_scope_hosts_and_incidents() {
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let store = &h.server.as_ref().unwrap().state.store;
+    let mut hosts = Vec::new();
+    for name in ["shop-1", "erp-1"] {
+        let facts = coc_store::resource::HostFacts {
+            agent_id: name.into(),
+            hostname: name.into(),
+            ips: vec![],
+            os: "Linux".into(),
+            arch: "x86_64".into(),
+            cpu_cores: 1,
+            memory_bytes: 1,
+            agent_version: "t".into(),
+        };
+        hosts.push(
+            store
+                .upsert_host(coc_domain::DEFAULT_TENANT, &facts)
+                .await
+                .unwrap(),
+        );
+    }
+    c.post("/api/v1/enterprise-projects", &json!({"name": "shop"}))
+        .await
+        .unwrap();
+    assert!(
+        c.post("/api/v1/enterprise-projects", &json!({"name": "shop"}))
+            .await
+            .is_err(),
+        "duplicate"
+    );
+    let moved = c
+        .put(
+            &format!("/api/v1/resources/{}/enterprise-project", hosts[0]),
+            &json!({"name": "shop"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved["enterprise_project"], "shop");
+    assert!(
+        c.put(
+            &format!("/api/v1/resources/{}/enterprise-project", hosts[1]),
+            &json!({"name": "nope"})
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        c.post(
+            "/api/v1/incidents",
+            &json!({"title": "x", "level": "P3", "assignee": "a", "enterprise_project": "nope"})
+        )
+        .await
+        .is_err()
+    );
+    c.post(
+        "/api/v1/incidents",
+        &json!({"title": "in-shop", "level": "P3", "assignee": "a", "enterprise_project": "shop"}),
+    )
+    .await
+    .unwrap();
+    c.post(
+        "/api/v1/incidents",
+        &json!({"title": "outside", "level": "P3", "assignee": "a"}),
+    )
+    .await
+    .unwrap();
+    c.post("/api/v1/users", &json!({"name": "hank"}))
+        .await
+        .unwrap();
+    c.post(
+        "/api/v1/policies",
+        &json!({"name": "shop-team", "document": {"Version": "1.1", "Statement": [
+            {"Effect": "Allow", "Action": ["coc:resource:*", "coc:incident:*"], "Condition": {"StringEquals": {"coc:EnterpriseProject": "shop"}}}]}}),
+    )
+    .await
+    .unwrap();
+    c.post(
+        "/api/v1/policies/shop-team/attach",
+        &json!({"type": "user", "name": "hank"}),
+    )
+    .await
+    .unwrap();
+    let t = c
+        .post("/api/v1/tokens", &json!({"name": "h", "user": "hank"}))
+        .await
+        .unwrap();
+    let s = t["secret"].as_str().unwrap();
+    let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources", None).await;
+    let names: Vec<&str> = res["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["shop-1"]);
+    assert_eq!(
+        call(
+            &h,
+            Some(s),
+            "GET",
+            &format!("/api/v1/resources/{}", hosts[1]),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    let (_, incs) = call(&h, Some(s), "GET", "/api/v1/incidents", None).await;
+    let titles: Vec<&str> = incs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["in-shop"]);
+    let (st, _) = call(
+        &h,
+        Some(s),
+        "PUT",
+        &format!("/api/v1/resources/{}/enterprise-project", hosts[1]),
+        Some(&json!({"name": "shop"})),
+    )
+    .await;
+    assert_eq!(st, 403, "cannot pull a host from outside the project");
 }

@@ -688,6 +688,7 @@ async fn forward(
             level: spec.incident_level,
             assignee: spec.assignee.clone(),
             application: spec.application.clone().or_else(|| a.application.clone()),
+            enterprise_project: None,
             region: a.region.clone(),
             source: "forwarding_rule".into(),
             rule_id: Some(rule.id.clone()),

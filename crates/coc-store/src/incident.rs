@@ -32,6 +32,8 @@ pub struct Incident {
     pub application: Option<String>,
     /// Region.
     pub region: Option<String>,
+    /// Enterprise project (A4).
+    pub enterprise_project: Option<String>,
     /// `forwarding_rule`, `manual` or `alarm_conversion`.
     pub source: String,
     /// The rule that created it.
@@ -90,6 +92,8 @@ pub struct NewIncident {
     pub application: Option<String>,
     /// Region.
     pub region: Option<String>,
+    /// Enterprise project.
+    pub enterprise_project: Option<String>,
     /// Origin.
     pub source: String,
     /// Rule id.
@@ -119,6 +123,9 @@ pub struct CreateIncident {
     /// Region.
     #[serde(default)]
     pub region: Option<String>,
+    /// Enterprise project (must exist).
+    #[serde(default)]
+    pub enterprise_project: Option<String>,
 }
 
 impl CreateIncident {
@@ -149,7 +156,7 @@ pub struct IncidentFilter {
 }
 
 const COLS: &str = "id, number, title, description, level, status, assignee, application, region, \
-    source, rule_id, created_by, created_at, updated_at";
+    source, rule_id, created_by, created_at, updated_at, enterprise_project";
 
 fn row(r: &AnyRow) -> Result<Incident> {
     Ok(Incident {
@@ -162,6 +169,7 @@ fn row(r: &AnyRow) -> Result<Incident> {
         assignee: r.try_get("assignee")?,
         application: r.try_get("application")?,
         region: r.try_get("region")?,
+        enterprise_project: r.try_get("enterprise_project")?,
         source: r.try_get("source")?,
         rule_id: r.try_get("rule_id")?,
         created_by: r.try_get("created_by")?,
@@ -188,7 +196,7 @@ pub(crate) async fn insert_incident(
     let number = coc_domain::id::ticket_number("INC", now, next_seq());
     sqlx::query(dynsql!(
         "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
-         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$13,$14)"
+         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$13,$14)"
     ))
     .bind(&id)
     .bind(&number)
@@ -204,6 +212,7 @@ pub(crate) async fn insert_incident(
     .bind(now)
     .bind(tenant)
     .bind(n.dedup_key.as_deref())
+    .bind(n.enterprise_project.as_deref())
     .execute(&mut **tx)
     .await?;
     history(
@@ -286,6 +295,9 @@ impl Store {
         actor: &str,
     ) -> Result<IncidentDetail> {
         req.validate()?;
+        if let Some(ep) = &req.enterprise_project {
+            self.require_enterprise_project(tenant, ep).await?;
+        }
         let now = now_ms();
         let mut tx = self.begin().await?;
         let (id, _) = insert_incident(
@@ -297,6 +309,7 @@ impl Store {
                 level: req.level,
                 assignee: req.assignee.trim().to_string(),
                 application: req.application.clone(),
+                enterprise_project: req.enterprise_project.clone(),
                 region: req.region.clone(),
                 source: "manual".into(),
                 rule_id: None,
@@ -324,6 +337,9 @@ impl Store {
         actor: &str,
     ) -> Result<IncidentDetail> {
         req.validate()?;
+        if let Some(ep) = &req.enterprise_project {
+            self.require_enterprise_project(tenant, ep).await?;
+        }
         if alarm_ids.is_empty() || alarm_ids.len() > 1000 {
             return Err(invalid("give 1 to 1000 alarm ids").into());
         }
@@ -348,6 +364,7 @@ impl Store {
                 level: req.level,
                 assignee: req.assignee.trim().to_string(),
                 application: req.application.clone(),
+                enterprise_project: req.enterprise_project.clone(),
                 region: region.or_else(|| req.region.clone()),
                 source: "alarm_conversion".into(),
                 rule_id: None,

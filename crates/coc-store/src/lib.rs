@@ -131,6 +131,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_grants.sql"),
         include_str!("../migrations/postgres/0003_grants.sql"),
     ),
+    (
+        4,
+        "enterprise_projects",
+        include_str!("../migrations/sqlite/0004_enterprise_projects.sql"),
+        include_str!("../migrations/postgres/0004_enterprise_projects.sql"),
+    ),
 ];
 
 impl Store {

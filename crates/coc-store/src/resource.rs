@@ -40,6 +40,8 @@ pub struct Host {
     /// Reported facts.
     #[serde(flatten)]
     pub facts: HostFacts,
+    /// Enterprise project (A4), if assigned.
+    pub enterprise_project: Option<String>,
     /// running / abnormal / offline, from heartbeat age.
     pub agent_status: AgentStatus,
     /// Last heartbeat, Unix ms.
@@ -49,7 +51,7 @@ pub struct Host {
 }
 
 const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, \
-    last_heartbeat, created_at";
+    last_heartbeat, created_at, enterprise_project";
 
 fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
@@ -67,6 +69,7 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
             memory_bytes: r.try_get("memory_bytes")?,
             agent_version: r.try_get("agent_version")?,
         },
+        enterprise_project: r.try_get("enterprise_project")?,
         agent_status: agent_status(last, now, interval_ms),
         last_heartbeat: last,
         created_at: r.try_get("created_at")?,
@@ -190,5 +193,121 @@ impl Store {
             .map(|r| row(r, now_ms(), interval_ms))
             .transpose()?
             .ok_or_else(|| StoreError::not_found("host", id))
+    }
+}
+
+/// An enterprise project (A4): a named group of resources and incidents in
+/// a tenant, usable as the `coc:EnterpriseProject` ABAC attribute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnterpriseProject {
+    /// Id.
+    pub id: String,
+    /// Name (unique per tenant).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Creates an enterprise project. Errors: `Domain(Validation)`, `Conflict`.
+    pub async fn create_enterprise_project(
+        &self,
+        tenant: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<EnterpriseProject> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !ok {
+            return Err(coc_domain::error::invalid(
+                "enterprise project name must be 1 to 64 of letters, digits, '_', '-', '.'",
+            )
+            .into());
+        }
+        let id = coc_domain::id::new_id();
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO enterprise_projects (id, tenant_id, name, description, created_at) VALUES ($1,$2,$3,$4,$5)")
+            .bind(&id)
+            .bind(tenant)
+            .bind(name)
+            .bind(description)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if crate::is_unique_violation(&e) {
+                    StoreError::Conflict(format!("an enterprise project named '{name}' already exists"))
+                } else {
+                    e.into()
+                }
+            })?;
+        tx.commit().await?;
+        Ok(self
+            .list_enterprise_projects(tenant)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| StoreError::not_found("enterprise project", name))?)
+    }
+
+    /// Enterprise projects of a tenant, by name.
+    pub async fn list_enterprise_projects(&self, tenant: &str) -> Result<Vec<EnterpriseProject>> {
+        let rows = sqlx::query("SELECT id, name, description, created_at FROM enterprise_projects WHERE tenant_id = $1 ORDER BY name")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EnterpriseProject {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    description: r.try_get("description")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Errors with `NotFound` unless the tenant has this enterprise project.
+    pub async fn require_enterprise_project(&self, tenant: &str, name: &str) -> Result<()> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM enterprise_projects WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        found
+            .map(|_| ())
+            .ok_or_else(|| StoreError::not_found("enterprise project", name))
+    }
+
+    /// Moves a host into an enterprise project (or out, with `None`).
+    /// Errors: `NotFound` for the host or the project.
+    pub async fn set_host_enterprise_project(
+        &self,
+        tenant: &str,
+        host: &str,
+        project: Option<&str>,
+    ) -> Result<()> {
+        if let Some(p) = project {
+            self.require_enterprise_project(tenant, p).await?;
+        }
+        self.write_one(
+            sqlx::query(
+                "UPDATE hosts SET enterprise_project = $1 WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(project)
+            .bind(tenant)
+            .bind(host),
+            "host",
+            host,
+        )
+        .await
     }
 }

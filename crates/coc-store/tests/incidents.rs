@@ -18,6 +18,7 @@ fn new_incident() -> CreateIncident {
         assignee: "alice".into(),
         application: Some("shop".into()),
         region: None,
+        enterprise_project: None,
     }
 }
 

@@ -76,10 +76,11 @@ async fn list(
 }
 
 /// The ABAC attributes of an incident.
-fn attrs(i: &Incident) -> [(&'static str, Option<&str>); 2] {
+fn attrs(i: &Incident) -> [(&'static str, Option<&str>); 3] {
     [
         ("coc:Region", i.region.as_deref()),
         ("coc:Application", i.application.as_deref()),
+        ("coc:EnterpriseProject", i.enterprise_project.as_deref()),
     ]
 }
 
@@ -95,6 +96,7 @@ async fn create(
         &[
             ("coc:Region", b.region.as_deref()),
             ("coc:Application", b.application.as_deref()),
+            ("coc:EnterpriseProject", b.enterprise_project.as_deref()),
         ],
     )?;
     Ok((

@@ -545,6 +545,27 @@ pub const ROUTES: &[RouteDoc] = &[
         "coc:grant:delete"
     ),
     r!(
+        "PUT",
+        "/api/v1/resources/{id}/enterprise-project",
+        "resource",
+        "Move a host into an enterprise project (or out)",
+        "coc:resource:update"
+    ),
+    r!(
+        "GET",
+        "/api/v1/enterprise-projects",
+        "project",
+        "List enterprise projects",
+        "coc:project:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/enterprise-projects",
+        "project",
+        "Create an enterprise project",
+        "coc:project:create"
+    ),
+    r!(
         "GET",
         "/api/v1/agent/connect",
         "agent",

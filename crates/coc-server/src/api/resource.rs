@@ -1,25 +1,60 @@
-//! Resources API (R1, hosts).
+//! Resources API (R1 hosts; A4 enterprise projects).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
-use coc_store::resource::Host;
+use coc_store::access::Principal;
+use coc_store::resource::{EnterpriseProject, Host};
+use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use coc_store::access::Principal;
+use crate::extract::ApiJson;
+use crate::guard::Checked;
+
+/// Body of `POST /api/v1/enterprise-projects`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Body of `PUT /api/v1/resources/{id}/enterprise-project`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignProject {
+    /// Project name; `null` removes the host from its project.
+    pub name: Option<String>,
+}
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/resources", get(list))
         .route("/api/v1/resources/{id}", get(show))
+        .route("/api/v1/resources/{id}/enterprise-project", put(assign))
+        .route(
+            "/api/v1/enterprise-projects",
+            get(list_projects).post(create_project),
+        )
+}
+
+fn attrs(h: &Host) -> [(&'static str, Option<&str>); 1] {
+    [("coc:EnterpriseProject", h.enterprise_project.as_deref())]
 }
 
 async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
+    let mut hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
+    // Only what the caller may read (A3): per-record attributes decide.
+    hosts.retain(|h| c.permits(&c.action, &format!("resource:{}", h.id), &attrs(h)));
     Ok(Json(
         serde_json::json!({"items": hosts, "next_cursor": null}),
     ))
@@ -28,11 +63,60 @@ async fn list(
 async fn show(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Host>> {
+    let h = s
+        .store
+        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
+        .await?;
+    c.require(&c.resource, &attrs(&h))?;
+    Ok(Json(h))
+}
+
+async fn assign(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AssignProject>,
+) -> ApiResult<Json<Host>> {
+    let h = s
+        .store
+        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
+        .await?;
+    c.require(&c.resource, &attrs(&h))?;
+    // Moving a host into a project needs the right there too.
+    c.require(&c.resource, &[("coc:EnterpriseProject", b.name.as_deref())])?;
+    s.store
+        .set_host_enterprise_project(&p.tenant, &id, b.name.as_deref())
+        .await?;
     Ok(Json(
         s.store
             .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
             .await?,
+    ))
+}
+
+async fn list_projects(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let v: Vec<EnterpriseProject> = s.store.list_enterprise_projects(&p.tenant).await?;
+    Ok(Json(serde_json::json!({"items": v, "next_cursor": null})))
+}
+
+async fn create_project(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<CreateProject>,
+) -> ApiResult<(StatusCode, Json<EnterpriseProject>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.store
+                .create_enterprise_project(&p.tenant, &b.name, &b.description)
+                .await?,
+        ),
     ))
 }

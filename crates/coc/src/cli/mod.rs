@@ -158,7 +158,12 @@ pub struct TenantArgs {
     #[arg(long, env = "COC_DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// The server's data directory.
-    #[arg(long, env = "COC_DATA_DIR", default_value = "./coc-data", global = true)]
+    #[arg(
+        long,
+        env = "COC_DATA_DIR",
+        default_value = "./coc-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// The server's secret key (default: <data-dir>/secret.key).
     #[arg(long, env = "COC_SECRET_KEY", hide_env_values = true, global = true)]
