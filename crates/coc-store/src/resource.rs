@@ -247,12 +247,11 @@ impl Store {
                 }
             })?;
         tx.commit().await?;
-        Ok(self
-            .list_enterprise_projects(tenant)
+        self.list_enterprise_projects(tenant)
             .await?
             .into_iter()
             .find(|p| p.id == id)
-            .ok_or_else(|| StoreError::not_found("enterprise project", name))?)
+            .ok_or_else(|| StoreError::not_found("enterprise project", name))
     }
 
     /// Enterprise projects of a tenant, by name.
