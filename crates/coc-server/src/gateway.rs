@@ -76,20 +76,37 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/agent/connect", get(connect))
 }
 
-async fn connect(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    match bearer(&headers) {
-        Some(t) if s.may_connect_agent(t) => ws
-            .on_upgrade(move |socket| session(s, socket))
-            .into_response(),
-        _ => ApiError::new(
+async fn connect(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    // The server's agent token (or the admin token) enrolls into the
+    // default tenant; a tenant's enrollment token into that tenant.
+    let tenant = match bearer(&headers) {
+        Some(t) if s.may_connect_agent(t) => Some(DEFAULT_TENANT.to_string()),
+        Some(t) => match s.store.enrollment_tenant(t).await {
+            Ok(t) => t,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    match tenant {
+        Some(tenant) => match ws {
+            Ok(ws) => ws
+                .on_upgrade(move |socket| session(s, socket, tenant))
+                .into_response(),
+            Err(e) => e.into_response(),
+        },
+        None => ApiError::new(
             "unauthorized",
-            "agents connect with the agent enrollment token",
+            "agents connect with an agent enrollment token",
         )
         .into_response(),
     }
 }
 
-async fn session(s: AppState, socket: WebSocket) {
+async fn session(s: AppState, socket: WebSocket, tenant: String) {
     let (mut tx, mut rx) = socket.split();
     let reply =
         |m: &ServerMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
@@ -118,7 +135,7 @@ async fn session(s: AppState, socket: WebSocket) {
         memory_bytes: facts.memory_bytes as i64,
         agent_version: facts.agent_version.clone(),
     };
-    let host_id = match s.store.upsert_host(DEFAULT_TENANT, &host_facts).await {
+    let host_id = match s.store.upsert_host(&tenant, &host_facts).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "cannot register host");

@@ -169,6 +169,11 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("grant", grant["id"].as_str().unwrap().to_string());
+    let enr = c
+        .post("/api/v1/agent-enrollments", &json!({"name": "rack-1"}))
+        .await
+        .unwrap();
+    ids.insert("agent", enr["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -214,6 +219,7 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         }
         ("POST", "/api/v1/policies/simulate") => json!({"action": "coc:alarm:list"}),
         ("POST", "/api/v1/tokens") => json!({"name": "t"}),
+        ("POST", "/api/v1/agent-enrollments") => json!({"name": "rack-2"}),
         ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
         ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
         ("POST", "/api/v1/grants") => {
@@ -1180,4 +1186,84 @@ async fn enterprise_projects_scope_hosts_and_incidents() {
     )
     .await;
     assert_eq!(st, 403, "cannot pull a host from outside the project");
+}
+
+#[tokio::test]
+async fn agents_enroll_into_their_tenant() {
+    let h = Harness::start(0).await;
+    let store = &h.server.as_ref().unwrap().state.store;
+    store.ensure_tenant("acme").await.unwrap();
+    store
+        .create_user("acme", "boss", "Boss", None)
+        .await
+        .unwrap();
+    store
+        .attach_policy("acme", "COC FullAccess", "user", "boss")
+        .await
+        .unwrap();
+    let boss = store
+        .create_token("acme", "boss", "b", None)
+        .await
+        .unwrap()
+        .secret;
+    let acme = coc_client::Client::new(&h.url(), &boss).unwrap();
+    let e = acme
+        .post("/api/v1/agent-enrollments", &json!({"name": "rack-1"}))
+        .await
+        .unwrap();
+    let secret = e["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("coca_"));
+    assert!(
+        !acme
+            .get("/api/v1/agent-enrollments", &[])
+            .await
+            .unwrap()
+            .to_string()
+            .contains(&secret),
+        "shown once"
+    );
+    let cfg = coc_agent::AgentConfig {
+        server: h.url(),
+        token: secret.clone(),
+        state_dir: h.dir.path().join("acme-agent"),
+        run_as_self: true,
+    };
+    let agent = tokio::spawn(async move {
+        let _ = coc_agent::run(cfg).await;
+    });
+    let mut hosts = Value::Null;
+    for _ in 0..100 {
+        hosts = acme.get("/api/v1/resources", &[]).await.unwrap();
+        if !hosts["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        hosts["items"].as_array().unwrap().len(),
+        1,
+        "the host is acme's"
+    );
+    assert!(
+        h.client.get("/api/v1/resources", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "not default's"
+    );
+    // A revoked enrollment token no longer connects.
+    acme.delete(&format!(
+        "/api/v1/agent-enrollments/{}",
+        e["id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/agent/connect", h.url()))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    agent.abort();
 }

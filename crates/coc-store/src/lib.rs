@@ -137,6 +137,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_enterprise_projects.sql"),
         include_str!("../migrations/postgres/0004_enterprise_projects.sql"),
     ),
+    (
+        5,
+        "agent_enrollments",
+        include_str!("../migrations/sqlite/0005_agent_enrollments.sql"),
+        include_str!("../migrations/postgres/0005_agent_enrollments.sql"),
+    ),
 ];
 
 impl Store {

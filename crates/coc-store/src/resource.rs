@@ -310,3 +310,105 @@ impl Store {
         .await
     }
 }
+
+/// A per-tenant agent enrollment token (never with its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Enrollment {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Last 4 characters of the secret.
+    pub hint: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Revoked, Unix ms.
+    pub revoked_at: Option<i64>,
+}
+
+impl Store {
+    /// Creates an agent enrollment token for `tenant`; returns it with the
+    /// secret (`coca_…`, shown once, stored hashed). Agents that connect
+    /// with it register their host in that tenant.
+    ///
+    /// Errors: `Domain(Validation)` for an empty or long name.
+    pub async fn create_enrollment(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<(Enrollment, String)> {
+        let n = name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(
+                coc_domain::error::invalid("enrollment name must have 1 to 64 characters").into(),
+            );
+        }
+        let secret = format!("coca_{}", hex::encode(rand::random::<[u8; 24]>()));
+        let id = coc_domain::id::new_id();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO agent_enrollments (id, tenant_id, name, token_hash, hint, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(name.trim())
+        .bind(crate::integration::hash_key(&secret))
+        .bind(&secret[secret.len() - 4..])
+        .bind(crate::now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let e = self
+            .list_enrollments(tenant)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| StoreError::not_found("enrollment", &id))?;
+        Ok((e, secret))
+    }
+
+    /// Enrollment tokens of a tenant.
+    pub async fn list_enrollments(&self, tenant: &str) -> Result<Vec<Enrollment>> {
+        let rows = sqlx::query(
+            "SELECT id, name, hint, created_at, revoked_at FROM agent_enrollments WHERE tenant_id = $1 ORDER BY created_at",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Enrollment {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    hint: r.try_get("hint")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes an enrollment token (connected agents stay connected until
+    /// they reconnect). Errors: `NotFound`.
+    pub async fn revoke_enrollment(&self, tenant: &str, id: &str) -> Result<()> {
+        self.write_one(
+            sqlx::query("UPDATE agent_enrollments SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
+                .bind(crate::now_ms())
+                .bind(tenant)
+                .bind(id),
+            "enrollment",
+            id,
+        )
+        .await
+    }
+
+    /// The tenant of a valid enrollment secret.
+    pub async fn enrollment_tenant(&self, secret: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT tenant_id FROM agent_enrollments WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(crate::integration::hash_key(secret))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

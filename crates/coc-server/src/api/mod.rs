@@ -567,6 +567,27 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/agent-enrollments",
+        "agent",
+        "List this tenant's agent enrollment tokens",
+        "coc:agent:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/agent-enrollments",
+        "agent",
+        "Create an agent enrollment token for this tenant (secret shown once)",
+        "coc:agent:enroll"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/agent-enrollments/{id}",
+        "agent",
+        "Revoke an agent enrollment token",
+        "coc:agent:revoke"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",

@@ -41,6 +41,14 @@ pub(super) fn router() -> Router<AppState> {
             "/api/v1/enterprise-projects",
             get(list_projects).post(create_project),
         )
+        .route(
+            "/api/v1/agent-enrollments",
+            get(list_enrollments).post(create_enrollment),
+        )
+        .route(
+            "/api/v1/agent-enrollments/{id}",
+            axum::routing::delete(revoke_enrollment),
+        )
 }
 
 fn attrs(h: &Host) -> [(&'static str, Option<&str>); 1] {
@@ -119,4 +127,43 @@ async fn create_project(
                 .await?,
         ),
     ))
+}
+
+/// Body of `POST /api/v1/agent-enrollments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnrollment {
+    /// Name (where the token is used).
+    pub name: String,
+}
+
+async fn list_enrollments(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::json!({"items": s.store.list_enrollments(&p.tenant).await?, "next_cursor": null}),
+    ))
+}
+
+/// Creates a tenant's agent enrollment token; the secret is in the answer
+/// once (`coc agent --token <secret>`).
+async fn create_enrollment(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<CreateEnrollment>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let (e, secret) = s.store.create_enrollment(&p.tenant, &b.name).await?;
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    v["secret"] = serde_json::Value::String(secret);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn revoke_enrollment(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store.revoke_enrollment(&p.tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
