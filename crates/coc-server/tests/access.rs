@@ -220,6 +220,7 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/policies/simulate") => json!({"action": "coc:alarm:list"}),
         ("POST", "/api/v1/tokens") => json!({"name": "t"}),
         ("POST", "/api/v1/agent-enrollments") => json!({"name": "rack-2"}),
+        ("PUT", "/api/v1/resources/{id}/tags") => json!({"tags": {"env": "test"}}),
         ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
         ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
         ("POST", "/api/v1/grants") => {
@@ -1186,6 +1187,45 @@ async fn enterprise_projects_scope_hosts_and_incidents() {
     )
     .await;
     assert_eq!(st, 403, "cannot pull a host from outside the project");
+    // Tags are attributes too.
+    c.put(
+        &format!("/api/v1/resources/{}/tags", hosts[1]),
+        &json!({"tags": {"env": "prod"}}),
+    )
+    .await
+    .unwrap();
+    let too_many: serde_json::Map<String, Value> =
+        (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+    assert!(
+        c.put(
+            &format!("/api/v1/resources/{}/tags", hosts[1]),
+            &json!({"tags": too_many})
+        )
+        .await
+        .is_err()
+    );
+    c.post(
+        "/api/v1/policies",
+        &json!({"name": "prod-readers", "document": {"Version": "1.1", "Statement": [
+            {"Effect": "Allow", "Action": "coc:resource:*", "Condition": {"StringEquals": {"coc:ResourceTag/env": "prod"}}}]}}),
+    )
+    .await
+    .unwrap();
+    c.post(
+        "/api/v1/policies/prod-readers/attach",
+        &json!({"type": "user", "name": "hank"}),
+    )
+    .await
+    .unwrap();
+    let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources", None).await;
+    let mut names: Vec<&str> = res["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["hostname"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["erp-1", "shop-1"]);
 }
 
 #[tokio::test]

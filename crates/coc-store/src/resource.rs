@@ -42,6 +42,8 @@ pub struct Host {
     pub facts: HostFacts,
     /// Enterprise project (A4), if assigned.
     pub enterprise_project: Option<String>,
+    /// Tags (≤ 20), the `coc:ResourceTag/<key>` ABAC attributes.
+    pub tags: std::collections::BTreeMap<String, String>,
     /// running / abnormal / offline, from heartbeat age.
     pub agent_status: AgentStatus,
     /// Last heartbeat, Unix ms.
@@ -51,7 +53,7 @@ pub struct Host {
 }
 
 const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, \
-    last_heartbeat, created_at, enterprise_project";
+    last_heartbeat, created_at, enterprise_project, tags";
 
 fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
@@ -70,6 +72,7 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
             agent_version: r.try_get("agent_version")?,
         },
         enterprise_project: r.try_get("enterprise_project")?,
+        tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
         agent_status: agent_status(last, now, interval_ms),
         last_heartbeat: last,
         created_at: r.try_get("created_at")?,
@@ -410,5 +413,43 @@ impl Store {
         .bind(crate::integration::hash_key(secret))
         .fetch_optional(&self.pool)
         .await?)
+    }
+}
+
+/// Most tags per resource.
+pub const MAX_TAGS: usize = 20;
+
+impl Store {
+    /// Replaces a host's tags.
+    ///
+    /// Errors: `Domain(Validation)` (more than 20, empty or long keys,
+    /// values over 128 characters), `NotFound`.
+    pub async fn set_host_tags(
+        &self,
+        tenant: &str,
+        host: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        if tags.len() > MAX_TAGS {
+            return Err(coc_domain::error::invalid(format!("at most {MAX_TAGS} tags")).into());
+        }
+        for (k, v) in tags {
+            let ok = !k.is_empty()
+                && k.len() <= 64
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+            if !ok || v.chars().count() > 128 {
+                return Err(coc_domain::error::invalid(format!("tag '{k}': keys are 1 to 64 of letters, digits, '_-.:'; values at most 128 characters")).into());
+            }
+        }
+        self.write_one(
+            sqlx::query("UPDATE hosts SET tags = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(serde_json::to_string(tags).unwrap_or_else(|_| "{}".into()))
+                .bind(tenant)
+                .bind(host),
+            "host",
+            host,
+        )
+        .await
     }
 }

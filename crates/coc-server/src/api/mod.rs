@@ -587,6 +587,13 @@ pub const ROUTES: &[RouteDoc] = &[
         "coc:agent:revoke"
     ),
     r!(
+        "PUT",
+        "/api/v1/resources/{id}/tags",
+        "resource",
+        "Replace a host's tags (at most 20)",
+        "coc:resource:update"
+    ),
+    r!(
         "GET",
         "/api/v1/agent/connect",
         "agent",

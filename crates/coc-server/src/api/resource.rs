@@ -37,6 +37,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/resources", get(list))
         .route("/api/v1/resources/{id}", get(show))
         .route("/api/v1/resources/{id}/enterprise-project", put(assign))
+        .route("/api/v1/resources/{id}/tags", put(set_tags))
         .route(
             "/api/v1/enterprise-projects",
             get(list_projects).post(create_project),
@@ -51,8 +52,22 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
-fn attrs(h: &Host) -> [(&'static str, Option<&str>); 1] {
-    [("coc:EnterpriseProject", h.enterprise_project.as_deref())]
+/// The ABAC attributes of a host: enterprise project and tags.
+fn attrs(h: &Host) -> Vec<(String, Option<String>)> {
+    let mut v = vec![(
+        "coc:EnterpriseProject".to_string(),
+        h.enterprise_project.clone(),
+    )];
+    v.extend(
+        h.tags
+            .iter()
+            .map(|(k, t)| (format!("coc:ResourceTag/{k}"), Some(t.clone()))),
+    );
+    v
+}
+
+fn as_refs(v: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
+    v.iter().map(|(k, x)| (k.as_str(), x.as_deref())).collect()
 }
 
 async fn list(
@@ -62,7 +77,13 @@ async fn list(
 ) -> ApiResult<Json<serde_json::Value>> {
     let mut hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
     // Only what the caller may read (A3): per-record attributes decide.
-    hosts.retain(|h| c.permits(&c.action, &format!("resource:{}", h.id), &attrs(h)));
+    hosts.retain(|h| {
+        c.permits(
+            &c.action,
+            &format!("resource:{}", h.id),
+            &as_refs(&attrs(h)),
+        )
+    });
     Ok(Json(
         serde_json::json!({"items": hosts, "next_cursor": null}),
     ))
@@ -78,7 +99,7 @@ async fn show(
         .store
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
-    c.require(&c.resource, &attrs(&h))?;
+    c.require(&c.resource, &as_refs(&attrs(&h)))?;
     Ok(Json(h))
 }
 
@@ -93,7 +114,7 @@ async fn assign(
         .store
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
-    c.require(&c.resource, &attrs(&h))?;
+    c.require(&c.resource, &as_refs(&attrs(&h)))?;
     // Moving a host into a project needs the right there too.
     c.require(&c.resource, &[("coc:EnterpriseProject", b.name.as_deref())])?;
     s.store
@@ -166,4 +187,32 @@ async fn revoke_enrollment(
 ) -> ApiResult<StatusCode> {
     s.store.revoke_enrollment(&p.tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `PUT /api/v1/resources/{id}/tags`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tags {
+    /// All tags of the host (replaces the old set).
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+async fn set_tags(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<Tags>,
+) -> ApiResult<Json<Host>> {
+    let h = s
+        .store
+        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
+        .await?;
+    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    s.store.set_host_tags(&p.tenant, &id, &b.tags).await?;
+    Ok(Json(
+        s.store
+            .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
+            .await?,
+    ))
 }

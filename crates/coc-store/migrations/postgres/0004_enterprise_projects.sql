@@ -10,3 +10,4 @@ CREATE TABLE enterprise_projects (
 CREATE UNIQUE INDEX enterprise_projects_name ON enterprise_projects (tenant_id, name);
 ALTER TABLE hosts ADD COLUMN enterprise_project TEXT;
 ALTER TABLE incidents ADD COLUMN enterprise_project TEXT;
+ALTER TABLE hosts ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
