@@ -77,8 +77,19 @@ fn set_cookie(r: &mut Response, v: String) {
 async fn login(
     State(s): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<Login>,
 ) -> Response {
+    // Behind a TLS proxy the cookies are marked Secure.
+    let secure = if headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        == Some("https")
+    {
+        "; Secure"
+    } else {
+        ""
+    };
     let tenant = b
         .tenant
         .clone()
@@ -127,11 +138,13 @@ async fn login(
         .into_response();
     set_cookie(
         &mut r,
-        format!("{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"),
+        format!(
+            "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+        ),
     );
     set_cookie(
         &mut r,
-        format!("{CSRF_COOKIE}={csrf}; SameSite=Strict; Path=/; Max-Age={max_age}"),
+        format!("{CSRF_COOKIE}={csrf}; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"),
     );
     r
 }
