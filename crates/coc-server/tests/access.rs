@@ -14,28 +14,9 @@ async fn call(
     path: &str,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    let http = reqwest::Client::new();
-    let url = format!("{}{path}", h.url());
-    let mut rb = match method {
-        "GET" => http.get(&url),
-        "POST" => http.post(&url),
-        "PUT" => http.put(&url),
-        "DELETE" => http.delete(&url),
-        _ => unreachable!(),
-    };
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        rb = rb.json(b);
-    }
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+    let (st, _, v) = crate::harness::request(h, method, path, token, bytes).await;
+    (st, v)
 }
 
 /// Objects of the default tenant, created through the API as admin.
@@ -93,27 +74,7 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("incident", inc["id"].as_str().unwrap().to_string());
-    let host = h
-        .server
-        .as_ref()
-        .unwrap()
-        .state
-        .store
-        .upsert_host(
-            coc_domain::DEFAULT_TENANT,
-            &coc_store::resource::HostFacts {
-                agent_id: "no-agent".into(),
-                hostname: "ghost".into(),
-                ips: vec![],
-                os: "Linux".into(),
-                arch: "x86_64".into(),
-                cpu_cores: 1,
-                memory_bytes: 1,
-                agent_version: "t".into(),
-            },
-        )
-        .await
-        .unwrap();
+    let host = crate::harness::fake_host(h, "ghost").await;
     ids.insert("resource", host.clone());
     let t = c
         .post(
@@ -1064,25 +1025,9 @@ async fn om_authorization_and_log_sharing_are_time_bound_and_revocable() {
 async fn enterprise_projects_scope_hosts_and_incidents() {
     let h = Harness::start(0).await;
     let c = &h.client;
-    let store = &h.server.as_ref().unwrap().state.store;
     let mut hosts = Vec::new();
     for name in ["shop-1", "erp-1"] {
-        let facts = coc_store::resource::HostFacts {
-            agent_id: name.into(),
-            hostname: name.into(),
-            ips: vec![],
-            os: "Linux".into(),
-            arch: "x86_64".into(),
-            cpu_cores: 1,
-            memory_bytes: 1,
-            agent_version: "t".into(),
-        };
-        hosts.push(
-            store
-                .upsert_host(coc_domain::DEFAULT_TENANT, &facts)
-                .await
-                .unwrap(),
-        );
+        hosts.push(crate::harness::fake_host(&h, name).await);
     }
     c.post("/api/v1/enterprise-projects", &json!({"name": "shop"}))
         .await

@@ -12,30 +12,7 @@ async fn raw(
     token: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> (u16, String, Value) {
-    let http = reqwest::Client::new();
-    let url = format!("{}{path}", h.url());
-    let mut rb = match method {
-        "GET" => http.get(&url),
-        "POST" => http.post(&url),
-        "PUT" => http.put(&url),
-        "DELETE" => http.delete(&url),
-        _ => unreachable!(),
-    };
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        rb = rb.header("content-type", "application/json").body(b);
-    }
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(Value::Null);
-    (status, ct, body)
+    crate::harness::request(h, method, path, token, body).await
 }
 
 #[tokio::test]

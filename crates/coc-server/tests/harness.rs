@@ -150,3 +150,64 @@ pub fn counts(t: &Value) -> (i64, i64, i64, i64, i64) {
         g("cancelled"),
     )
 }
+
+/// One raw HTTP call: `(status, content-type, JSON body or the text as a
+/// JSON string)`. `body` is sent as `application/json` bytes.
+pub async fn request(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, String, Value) {
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", h.url());
+    let mut rb = match method {
+        "GET" => http.get(&url),
+        "POST" => http.post(&url),
+        "PUT" => http.put(&url),
+        "DELETE" => http.delete(&url),
+        _ => unreachable!("method {method}"),
+    };
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.header("content-type", "application/json").body(b);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        ct,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Registers a host with no agent behind it in the default tenant.
+pub async fn fake_host(h: &Harness, name: &str) -> String {
+    let facts = coc_store::resource::HostFacts {
+        agent_id: format!("fake-{name}"),
+        hostname: name.into(),
+        ips: vec![],
+        os: "Linux".into(),
+        arch: "x86_64".into(),
+        cpu_cores: 1,
+        memory_bytes: 1,
+        agent_version: "test".into(),
+    };
+    h.server
+        .as_ref()
+        .unwrap()
+        .state
+        .store
+        .upsert_host(coc_domain::DEFAULT_TENANT, &facts)
+        .await
+        .unwrap()
+}
