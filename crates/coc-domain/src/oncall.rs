@@ -1,0 +1,439 @@
+//! Shift schedules (O2, ref. 11.2): who is on call for a role at an
+//! instant, computed in the schedule's IANA time zone.
+//!
+//! A schedule has shifts (start and end wall-clock times; an end at or
+//! before the start crosses midnight), a mode — `fixed` (the same people
+//! every day) or `rotating` (people per weekday, Monday–Sunday) — explicit
+//! assignments for single dates that take precedence, cleared date ranges,
+//! and overrides (someone covers someone else for a UTC interval).
+//!
+//! ## Daylight saving
+//! Each shift instance (a local date and a shift) is turned into a UTC
+//! interval `[start, end)`. A wall-clock time that does not exist (the
+//! spring-forward gap) resolves to the first instant after the gap; one
+//! that exists twice (fall-back) resolves to its first occurrence. Adjacent
+//! shifts share the same boundary time, so they share the same resolved
+//! instant: shifts that tile the day cover every instant exactly once —
+//! no gap and no double shift — across every transition (property-tested).
+
+use std::collections::BTreeMap;
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, invalid};
+
+/// One shift of the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shift {
+    /// Name (`day`, `night`).
+    pub name: String,
+    /// Local start time.
+    pub start: NaiveTime,
+    /// Local end time; at or before `start` means the next day.
+    pub end: NaiveTime,
+}
+
+/// Scheduling mode (ref. 11.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The same people every day.
+    Fixed,
+    /// People per weekday, Monday–Sunday.
+    Rotating,
+}
+
+/// Someone covering for someone else during `[from, until)` (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    /// Role.
+    pub role: String,
+    /// The person who covers.
+    pub person: String,
+    /// The person covered (replaced); `None` adds `person` to whoever is on call.
+    pub covering: Option<String>,
+    /// Start, UTC.
+    pub from: DateTime<Utc>,
+    /// End, UTC (exclusive).
+    pub until: DateTime<Utc>,
+}
+
+/// A shift schedule of one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// IANA zone the shift times are in.
+    pub tz: Tz,
+    /// Mode.
+    pub mode: Mode,
+    /// Shifts of a day.
+    pub shifts: Vec<Shift>,
+    /// Fixed mode: role → shift index → people.
+    pub fixed: BTreeMap<String, BTreeMap<usize, Vec<String>>>,
+    /// Rotating mode: role → weekday (0 = Monday) → shift index → people.
+    pub weekly: BTreeMap<String, BTreeMap<u8, BTreeMap<usize, Vec<String>>>>,
+    /// Explicit assignments: role → local date → shift index → people.
+    pub dated: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<usize, Vec<String>>>>,
+    /// Cleared local date ranges (inclusive): nobody from the regular plan.
+    pub cleared: Vec<(NaiveDate, NaiveDate)>,
+    /// Overrides.
+    pub overrides: Vec<Override>,
+}
+
+/// A shift instance: which shift of which local date, and its UTC interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Local date the shift starts on.
+    pub date: NaiveDate,
+    /// Shift index.
+    pub shift: usize,
+    /// Start, UTC.
+    pub start: DateTime<Utc>,
+    /// End, UTC (exclusive).
+    pub end: DateTime<Utc>,
+}
+
+/// Resolves a local wall-clock time in `tz` to UTC: a time in a DST gap
+/// becomes the first instant after the gap, an ambiguous one its first
+/// occurrence.
+pub fn resolve(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
+        LocalResult::None => {
+            // Walk forward minute by minute to the first valid local time
+            // (gaps are at most a few hours): that is where the gap ends.
+            let mut probe = local;
+            for _ in 0..(24 * 60) {
+                probe += Duration::minutes(1);
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return t.with_timezone(&Utc);
+                }
+            }
+            Utc.from_utc_datetime(&local)
+        }
+    }
+}
+
+impl Schedule {
+    /// Validates shifts, indexes and overrides.
+    ///
+    /// Errors: [`DomainError::Validation`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.shifts.is_empty() || self.shifts.len() > 12 {
+            return Err(invalid("a schedule has 1 to 12 shifts a day"));
+        }
+        let n = self.shifts.len();
+        let bad_index = self.fixed.values().any(|m| m.keys().any(|&i| i >= n))
+            || self
+                .weekly
+                .values()
+                .any(|w| w.iter().any(|(d, m)| *d > 6 || m.keys().any(|&i| i >= n)))
+            || self
+                .dated
+                .values()
+                .any(|d| d.values().any(|m| m.keys().any(|&i| i >= n)));
+        if bad_index {
+            return Err(invalid(
+                "an assignment names a shift or weekday that does not exist",
+            ));
+        }
+        if self.overrides.iter().any(|o| o.until <= o.from) {
+            return Err(invalid("an override must end after it starts"));
+        }
+        if self.cleared.iter().any(|(a, b)| b < a) {
+            return Err(invalid("a cleared range must not end before it starts"));
+        }
+        Ok(())
+    }
+
+    /// The UTC interval of shift `i` starting on local date `date`.
+    pub fn instance(&self, date: NaiveDate, i: usize) -> Instance {
+        let s = &self.shifts[i];
+        let end_date = if s.end <= s.start {
+            date.succ_opt().unwrap_or(date)
+        } else {
+            date
+        };
+        Instance {
+            date,
+            shift: i,
+            start: resolve(self.tz, date.and_time(s.start)),
+            end: resolve(self.tz, end_date.and_time(s.end)),
+        }
+    }
+
+    /// Every shift instance containing `at` (for shifts that tile the day,
+    /// exactly one).
+    pub fn instances_at(&self, at: DateTime<Utc>) -> Vec<Instance> {
+        let local = at.with_timezone(&self.tz).date_naive();
+        let mut out = Vec::new();
+        for d in [local.pred_opt(), Some(local), local.succ_opt()]
+            .into_iter()
+            .flatten()
+        {
+            for i in 0..self.shifts.len() {
+                let inst = self.instance(d, i);
+                if inst.start <= at && at < inst.end {
+                    out.push(inst);
+                }
+            }
+        }
+        out
+    }
+
+    fn planned(&self, role: &str, inst: &Instance) -> Vec<String> {
+        if let Some(p) = self
+            .dated
+            .get(role)
+            .and_then(|d| d.get(&inst.date))
+            .and_then(|m| m.get(&inst.shift))
+        {
+            return p.clone();
+        }
+        if self
+            .cleared
+            .iter()
+            .any(|(a, b)| *a <= inst.date && inst.date <= *b)
+        {
+            return vec![];
+        }
+        let p = match self.mode {
+            Mode::Fixed => self.fixed.get(role).and_then(|m| m.get(&inst.shift)),
+            Mode::Rotating => {
+                let wd = inst.date.weekday().num_days_from_monday() as u8;
+                self.weekly
+                    .get(role)
+                    .and_then(|w| w.get(&wd))
+                    .and_then(|m| m.get(&inst.shift))
+            }
+        };
+        p.cloned().unwrap_or_default()
+    }
+
+    /// Who is on call for `role` at `at`: the planned people of the shift
+    /// instance(s) containing it, with overrides applied. Sorted, no
+    /// duplicates.
+    pub fn on_call(&self, role: &str, at: DateTime<Utc>) -> Vec<String> {
+        let mut people: Vec<String> = self
+            .instances_at(at)
+            .iter()
+            .flat_map(|i| self.planned(role, i))
+            .collect();
+        for o in self
+            .overrides
+            .iter()
+            .filter(|o| o.role == role && o.from <= at && at < o.until)
+        {
+            match &o.covering {
+                Some(c) => {
+                    if let Some(slot) = people.iter_mut().find(|p| *p == c) {
+                        *slot = o.person.clone();
+                    }
+                }
+                None => people.push(o.person.clone()),
+            }
+        }
+        people.sort();
+        people.dedup();
+        people
+    }
+}
+
+/// Monday-first weekday index (0..=6).
+pub fn weekday_index(w: Weekday) -> u8 {
+    w.num_days_from_monday() as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn day_night(tz: Tz) -> Schedule {
+        let mut fixed = BTreeMap::new();
+        let mut ops = BTreeMap::new();
+        ops.insert(0, vec!["ann".to_string()]);
+        ops.insert(1, vec!["bob".to_string()]);
+        fixed.insert("ops".to_string(), ops);
+        Schedule {
+            tz,
+            mode: Mode::Fixed,
+            shifts: vec![
+                Shift {
+                    name: "day".into(),
+                    start: t(8, 0),
+                    end: t(20, 0),
+                },
+                Shift {
+                    name: "night".into(),
+                    start: t(20, 0),
+                    end: t(8, 0),
+                },
+            ],
+            fixed,
+            weekly: BTreeMap::new(),
+            dated: BTreeMap::new(),
+            cleared: vec![],
+            overrides: vec![],
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn fixed_day_and_night_across_midnight() {
+        let s = day_night(chrono_tz::Europe::Berlin);
+        s.validate().unwrap();
+        assert_eq!(s.on_call("ops", utc("2026-06-10T10:00:00Z")), vec!["ann"]); // 12:00 local
+        assert_eq!(s.on_call("ops", utc("2026-06-10T22:30:00Z")), vec!["bob"]); // 00:30 local
+        assert_eq!(s.on_call("ops", utc("2026-06-10T05:59:59Z")), vec!["bob"]); // 07:59:59
+        assert_eq!(s.on_call("ops", utc("2026-06-10T06:00:00Z")), vec!["ann"]); // 08:00
+        assert!(s.on_call("dev", utc("2026-06-10T06:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn rotating_dated_cleared_and_overrides() {
+        let mut s = day_night(chrono_tz::America::New_York);
+        s.mode = Mode::Rotating;
+        let mut week = BTreeMap::new();
+        for d in 0..7u8 {
+            let mut m = BTreeMap::new();
+            m.insert(0, vec![format!("day-{d}")]);
+            m.insert(1, vec![format!("night-{d}")]);
+            week.insert(d, m);
+        }
+        s.weekly.insert("ops".into(), week);
+        // 2026-11-23 is a Monday; 12:00 New York = 17:00 UTC.
+        assert_eq!(s.on_call("ops", utc("2026-11-23T17:00:00Z")), vec!["day-0"]);
+        // Monday 02:00 local belongs to Sunday's night shift.
+        assert_eq!(
+            s.on_call("ops", utc("2026-11-23T07:00:00Z")),
+            vec!["night-6"]
+        );
+        let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        s.cleared.push((d, d));
+        assert!(
+            s.on_call("ops", utc("2026-11-23T17:00:00Z")).is_empty(),
+            "cleared"
+        );
+        assert_eq!(
+            s.on_call("ops", utc("2026-11-23T07:00:00Z")),
+            vec!["night-6"],
+            "Sunday's shift is not cleared"
+        );
+        let mut day = BTreeMap::new();
+        day.insert(0usize, vec!["carol".to_string()]);
+        s.dated.entry("ops".into()).or_default().insert(d, day);
+        assert_eq!(
+            s.on_call("ops", utc("2026-11-23T17:00:00Z")),
+            vec!["carol"],
+            "explicit beats cleared"
+        );
+        s.overrides.push(Override {
+            role: "ops".into(),
+            person: "dave".into(),
+            covering: Some("carol".into()),
+            from: utc("2026-11-23T16:00:00Z"),
+            until: utc("2026-11-23T18:00:00Z"),
+        });
+        assert_eq!(s.on_call("ops", utc("2026-11-23T17:00:00Z")), vec!["dave"]);
+        assert_eq!(
+            s.on_call("ops", utc("2026-11-23T18:00:00Z")),
+            vec!["carol"],
+            "override ended"
+        );
+        s.overrides.push(Override {
+            role: "ops".into(),
+            person: "erin".into(),
+            covering: None,
+            from: utc("2026-11-23T16:00:00Z"),
+            until: utc("2026-11-23T18:00:00Z"),
+        });
+        assert_eq!(
+            s.on_call("ops", utc("2026-11-23T17:00:00Z")),
+            vec!["dave", "erin"]
+        );
+        s.overrides[0].until = s.overrides[0].from;
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn dst_gap_and_overlap_are_resolved_consistently() {
+        // Berlin 2026-03-29: 02:00 → 03:00. A shift starting at 02:30 starts at 03:00 local.
+        let tz = chrono_tz::Europe::Berlin;
+        let gap = NaiveDate::from_ymd_opt(2026, 3, 29)
+            .unwrap()
+            .and_time(t(2, 30));
+        assert_eq!(resolve(tz, gap), utc("2026-03-29T01:00:00Z"));
+        // Berlin 2026-10-25: 03:00 → 02:00. 02:30 happens twice; the first is 00:30 UTC.
+        let twice = NaiveDate::from_ymd_opt(2026, 10, 25)
+            .unwrap()
+            .and_time(t(2, 30));
+        assert_eq!(resolve(tz, twice), utc("2026-10-25T00:30:00Z"));
+        // A night shift spanning the fall-back night lasts 13 hours.
+        let s = day_night(tz);
+        let inst = s.instance(NaiveDate::from_ymd_opt(2026, 10, 24).unwrap(), 1);
+        assert_eq!(inst.end - inst.start, Duration::hours(13));
+        let inst = s.instance(NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(), 1);
+        assert_eq!(inst.end - inst.start, Duration::hours(11));
+    }
+
+    const ZONES: [Tz; 5] = [
+        chrono_tz::Europe::Berlin,
+        chrono_tz::America::New_York,
+        chrono_tz::Australia::Sydney,
+        chrono_tz::America::Santiago,
+        chrono_tz::Australia::Lord_Howe,
+    ];
+
+    /// Transition instants of 2026 in the zones above (± a day is scanned).
+    const TRANSITIONS: [&str; 10] = [
+        "2026-03-29T01:00:00Z",
+        "2026-10-25T01:00:00Z",
+        "2026-03-08T07:00:00Z",
+        "2026-11-01T06:00:00Z",
+        "2026-04-04T16:00:00Z",
+        "2026-10-03T16:00:00Z",
+        "2026-04-05T03:00:00Z",
+        "2026-09-06T04:00:00Z",
+        "2026-04-04T15:00:00Z",
+        "2026-10-03T15:30:00Z",
+    ];
+
+    proptest! {
+        /// Shifts that tile the day (random split points, any of them in a
+        /// DST gap or overlap) cover every instant around every transition
+        /// exactly once: no gap, no double shift.
+        #[test]
+        fn tiling_shifts_cover_every_instant_once(
+            zone in 0usize..ZONES.len(),
+            transition in 0usize..TRANSITIONS.len(),
+            cuts in prop::collection::btree_set(0u32..(24 * 4), 1..5),
+            offset_min in -(36 * 60i64)..(36 * 60i64),
+        ) {
+            let cuts: Vec<u32> = cuts.into_iter().collect();
+            let mut shifts = Vec::new();
+            for (k, &c) in cuts.iter().enumerate() {
+                let next = cuts[(k + 1) % cuts.len()];
+                shifts.push(Shift { name: format!("s{k}"), start: t(c / 4, (c % 4) * 15), end: t(next / 4, (next % 4) * 15) });
+            }
+            let mut s = day_night(ZONES[zone]);
+            s.shifts = shifts;
+            s.fixed.clear();
+            let at = utc(TRANSITIONS[transition]) + Duration::minutes(offset_min);
+            let found = s.instances_at(at);
+            prop_assert_eq!(found.len(), 1, "{} at {}: {:?}", ZONES[zone], at, found);
+        }
+    }
+}
