@@ -437,3 +437,158 @@ mod tests {
         }
     }
 }
+
+/// A scheduling scenario (ref. 11.2.2): a named schedule, global or for
+/// one application and region (the dimension), with its roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name (1..=64 chars, unique per tenant).
+    pub name: String,
+    /// Application of the per-application dimension; `None`: global.
+    #[serde(default)]
+    pub application: Option<String>,
+    /// Region of the per-application dimension.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Roles of the scenario (`oncall`, `duty manager`, …).
+    pub roles: Vec<String>,
+    /// The schedule.
+    pub schedule: Schedule,
+}
+
+impl Scenario {
+    /// Validates name, roles (1..=20, unique), that assignments name known
+    /// roles, and the schedule.
+    ///
+    /// Errors: [`DomainError::Validation`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let n = self.name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(invalid("scenario name must have 1 to 64 characters"));
+        }
+        if self.roles.is_empty() || self.roles.len() > 20 {
+            return Err(invalid("a scenario has 1 to 20 roles"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if self
+            .roles
+            .iter()
+            .any(|r| r.trim().is_empty() || !seen.insert(r))
+        {
+            return Err(invalid("role names must be non-empty and unique"));
+        }
+        let s = &self.schedule;
+        let unknown = s
+            .fixed
+            .keys()
+            .chain(s.weekly.keys())
+            .chain(s.dated.keys())
+            .chain(s.overrides.iter().map(|o| &o.role))
+            .find(|r| !self.roles.contains(r));
+        if let Some(r) = unknown {
+            return Err(invalid(format!("role '{r}' is not a role of the scenario")));
+        }
+        if self.region.is_some() && self.application.is_none() {
+            return Err(invalid(
+                "a region needs an application (per application and region dimension)",
+            ));
+        }
+        s.validate()
+    }
+
+    /// Clears the regular plan on local dates `from..=to`, never before
+    /// `today`: shifts already past stay as they were.
+    ///
+    /// Errors: [`DomainError::Validation`] when `to` is before `from` or
+    /// the whole range is in the past.
+    pub fn clear(
+        &mut self,
+        from: NaiveDate,
+        to: NaiveDate,
+        today: NaiveDate,
+    ) -> Result<(), DomainError> {
+        if to < from {
+            return Err(invalid("the range ends before it starts"));
+        }
+        if to < today {
+            return Err(invalid(
+                "the whole range is in the past; expired shifts stay",
+            ));
+        }
+        let from = from.max(today);
+        self.schedule.cleared.push((from, to));
+        for dates in self.schedule.dated.values_mut() {
+            dates.retain(|d, _| *d < from || *d > to);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod scenario_tests {
+    use super::*;
+
+    fn scenario() -> Scenario {
+        let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        let mut fixed = BTreeMap::new();
+        let mut m = BTreeMap::new();
+        m.insert(0usize, vec!["ann".to_string()]);
+        fixed.insert("oncall".to_string(), m);
+        Scenario {
+            name: "shop".into(),
+            application: Some("shop".into()),
+            region: Some("r1".into()),
+            roles: vec!["oncall".into()],
+            schedule: Schedule {
+                tz: chrono_tz::UTC,
+                mode: Mode::Fixed,
+                shifts: vec![Shift {
+                    name: "all".into(),
+                    start: t(0),
+                    end: t(0),
+                }],
+                fixed,
+                weekly: BTreeMap::new(),
+                dated: BTreeMap::new(),
+                cleared: vec![],
+                overrides: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn validation_and_json_round_trip() {
+        let s = scenario();
+        s.validate().unwrap();
+        let j = serde_json::to_string(&s).unwrap();
+        assert!(j.contains("\"tz\":\"UTC\""), "{j}");
+        assert_eq!(serde_json::from_str::<Scenario>(&j).unwrap(), s);
+        let mut bad = s.clone();
+        bad.schedule.fixed.insert("ghost".into(), BTreeMap::new());
+        assert!(bad.validate().unwrap_err().to_string().contains("ghost"));
+        let mut bad = s.clone();
+        bad.application = None;
+        assert!(bad.validate().is_err());
+        let mut bad = s;
+        bad.roles.push("oncall".into());
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn clearing_keeps_the_past() {
+        let mut s = scenario();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let at = |m, day| d(m, day).and_hms_opt(12, 0, 0).unwrap().and_utc();
+        s.clear(d(11, 20), d(11, 25), d(11, 22)).unwrap();
+        assert_eq!(
+            s.schedule.on_call("oncall", at(11, 21)),
+            vec!["ann"],
+            "past dates stay"
+        );
+        assert!(s.schedule.on_call("oncall", at(11, 23)).is_empty());
+        assert_eq!(s.schedule.on_call("oncall", at(11, 26)), vec!["ann"]);
+        assert!(s.clear(d(11, 1), d(11, 5), d(11, 22)).is_err());
+        assert!(s.clear(d(11, 30), d(11, 29), d(11, 22)).is_err());
+    }
+}

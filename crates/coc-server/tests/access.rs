@@ -135,6 +135,11 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("agent", enr["id"].as_str().unwrap().to_string());
+    let sc = c
+        .post("/api/v1/oncall/scenarios", &scenario("main"))
+        .await
+        .unwrap();
+    ids.insert("oncall", sc["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -181,6 +186,12 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/policies/simulate") => json!({"action": "coc:alarm:list"}),
         ("POST", "/api/v1/tokens") => json!({"name": "t"}),
         ("POST", "/api/v1/agent-enrollments") => json!({"name": "rack-2"}),
+        ("POST", "/api/v1/oncall/scenarios") | ("PUT", "/api/v1/oncall/scenarios/{id}") => {
+            scenario(&format!("sc-{}", rand_suffix()))
+        }
+        ("POST", "/api/v1/oncall/scenarios/{id}/clear") => {
+            json!({"from": "2099-01-01", "to": "2099-01-02"})
+        }
         ("PUT", "/api/v1/resources/{id}/tags") => json!({"tags": {"env": "test"}}),
         ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
         ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
@@ -204,6 +215,9 @@ fn rand_suffix() -> String {
 
 fn concrete(path: &str, tag: &str, w: &World) -> String {
     let id = w.ids.get(tag).cloned().unwrap_or_else(|| "x".into());
+    if path == "/api/v1/oncall/who" {
+        return format!("{path}?scenario={}&role=oncall", w.ids["oncall"]);
+    }
     path.replace("{id}", &id)
         .replace("{task_id}", &w.task)
         .replace("{user}", "carol")
@@ -1251,4 +1265,104 @@ async fn agents_enroll_into_their_tenant() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     agent.abort();
+}
+
+/// A scenario: day shift (ann) and night shift (bob), Europe/Berlin.
+fn scenario(name: &str) -> Value {
+    json!({"name": name, "roles": ["oncall"], "schedule": {
+        "tz": "Europe/Berlin", "mode": "fixed",
+        "shifts": [{"name": "day", "start": "08:00:00", "end": "20:00:00"}, {"name": "night", "start": "20:00:00", "end": "08:00:00"}],
+        "fixed": {"oncall": {"0": ["ann"], "1": ["bob"]}},
+        "weekly": {}, "dated": {}, "cleared": [], "overrides": []}})
+}
+
+#[tokio::test]
+async fn who_is_on_call() {
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    c.post("/api/v1/oncall/scenarios", &scenario("shop"))
+        .await
+        .unwrap();
+    assert!(
+        c.post("/api/v1/oncall/scenarios", &scenario("shop"))
+            .await
+            .is_err(),
+        "duplicate name"
+    );
+    let mut bad = scenario("bad");
+    bad["schedule"]["fixed"]["ghost"] = json!({"0": ["x"]});
+    let e = c.post("/api/v1/oncall/scenarios", &bad).await.unwrap_err();
+    assert!(e.to_string().contains("ghost"), "{e}");
+    let who = |at: &str| {
+        let c = c.clone();
+        let at = at.to_string();
+        async move {
+            c.get(
+                "/api/v1/oncall/who",
+                &[
+                    ("scenario", "shop".into()),
+                    ("role", "oncall".into()),
+                    ("at", at),
+                ],
+            )
+            .await
+            .unwrap()["on_call"]
+                .clone()
+        }
+    };
+    // Berlin fall-back night: 20:00 (+02:00) to 08:00 (+01:00) is bob's.
+    assert_eq!(who("2026-10-24T17:59:00Z").await, json!(["ann"]));
+    assert_eq!(who("2026-10-24T18:00:00Z").await, json!(["bob"]));
+    assert_eq!(
+        who("2026-10-25T00:30:00Z").await,
+        json!(["bob"]),
+        "first 02:30"
+    );
+    assert_eq!(
+        who("2026-10-25T01:30:00Z").await,
+        json!(["bob"]),
+        "second 02:30"
+    );
+    assert_eq!(
+        who("2026-10-25T07:00:00Z").await,
+        json!(["ann"]),
+        "08:00 +01:00"
+    );
+    let e = c
+        .get(
+            "/api/v1/oncall/who",
+            &[("scenario", "shop".into()), ("role", "nobody".into())],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("validation_failed"), "{e}");
+    let e = c
+        .get(
+            "/api/v1/oncall/who",
+            &[
+                ("scenario", "shop".into()),
+                ("role", "oncall".into()),
+                ("at", "yesterday".into()),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("bad_query"), "{e}");
+    // Clearing a future range empties it; the past cannot be cleared.
+    c.post(
+        "/api/v1/oncall/scenarios/shop/clear",
+        &json!({"from": "2099-01-01", "to": "2099-01-31"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(who("2099-01-10T12:00:00Z").await, json!([]));
+    assert_eq!(who("2099-02-10T12:00:00Z").await, json!(["ann"]));
+    assert!(
+        c.post(
+            "/api/v1/oncall/scenarios/shop/clear",
+            &json!({"from": "2000-01-01", "to": "2000-01-31"})
+        )
+        .await
+        .is_err()
+    );
 }

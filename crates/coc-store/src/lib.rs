@@ -28,6 +28,7 @@ pub mod audit;
 pub mod grant;
 pub mod incident;
 pub mod integration;
+pub mod oncall;
 pub mod resource;
 pub mod rule;
 pub mod script;
@@ -142,6 +143,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "agent_enrollments",
         include_str!("../migrations/sqlite/0005_agent_enrollments.sql"),
         include_str!("../migrations/postgres/0005_agent_enrollments.sql"),
+    ),
+    (
+        6,
+        "oncall",
+        include_str!("../migrations/sqlite/0006_oncall.sql"),
+        include_str!("../migrations/postgres/0006_oncall.sql"),
     ),
 ];
 

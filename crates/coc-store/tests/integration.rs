@@ -9,4 +9,5 @@ mod support;
 mod access;
 mod alarms;
 mod incidents;
+mod oncall;
 mod tickets;

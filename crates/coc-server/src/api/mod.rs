@@ -5,6 +5,7 @@ pub mod access;
 pub mod alarm;
 pub mod incident;
 pub mod integration;
+pub mod oncall;
 pub mod openapi;
 pub mod resource;
 pub mod rule;
@@ -595,6 +596,55 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/oncall/scenarios",
+        "oncall",
+        "List scheduling scenarios (ref. 11.2)",
+        "coc:oncall:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/oncall/scenarios",
+        "oncall",
+        "Create a scheduling scenario with roles, shifts and assignments",
+        "coc:oncall:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/oncall/scenarios/{id}",
+        "oncall",
+        "Show a scenario",
+        "coc:oncall:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/oncall/scenarios/{id}",
+        "oncall",
+        "Replace a scenario",
+        "coc:oncall:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/oncall/scenarios/{id}",
+        "oncall",
+        "Delete a scenario",
+        "coc:oncall:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/oncall/scenarios/{id}/clear",
+        "oncall",
+        "Clear a date range (expired shifts stay)",
+        "coc:oncall:update"
+    ),
+    r!(
+        "GET",
+        "/api/v1/oncall/who",
+        "oncall",
+        "Who is on call for scenario, role (and time)",
+        "coc:oncall:get"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -607,6 +657,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(access::router())
         .merge(integration::router())
+        .merge(oncall::router())
         .merge(alarm::router())
         .merge(rule::router())
         .merge(incident::router())

@@ -5,6 +5,7 @@ mod access;
 mod alarm;
 mod incident;
 mod integration;
+mod oncall;
 mod output;
 mod resource;
 mod rule;
@@ -105,6 +106,8 @@ pub enum Command {
     Audit(access::AuditCmd),
     /// O&M authorization and log sharing (A6).
     Grant(access::GrantCmd),
+    /// Shift schedules and who is on call (O2).
+    Oncall(oncall::Cmd),
     /// Tenants (A4), administered on the server's own data dir or database.
     Tenant(TenantArgs),
 }
@@ -241,6 +244,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(c) => access::token(&cli.conn, c).await,
         Command::Audit(c) => access::audit(&cli.conn, c).await,
         Command::Grant(c) => access::grant(&cli.conn, c).await,
+        Command::Oncall(c) => oncall::run(&cli.conn, c).await,
         Command::Tenant(t) => match t.verb {
             TenantVerb::Create { name } => {
                 crate::run::tenant_create(

@@ -1,0 +1,123 @@
+//! On-call API (O2, ref. 11.2): scheduling scenarios and the "who is on
+//! call" query used wherever a shift can be chosen.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use coc_domain::oncall::Scenario;
+use coc_store::access::Principal;
+use coc_store::oncall::StoredScenario;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+
+/// Body of `POST /api/v1/oncall/scenarios/{id}/clear`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearRange {
+    /// First local date.
+    pub from: NaiveDate,
+    /// Last local date (inclusive).
+    pub to: NaiveDate,
+}
+
+/// Query of `GET /api/v1/oncall/who`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Who {
+    /// Scenario id or name.
+    pub scenario: String,
+    /// Role.
+    pub role: String,
+    /// Instant (RFC 3339); default now.
+    pub at: Option<String>,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/oncall/scenarios", get(list).post(create))
+        .route(
+            "/api/v1/oncall/scenarios/{id}",
+            get(show).put(update).delete(remove),
+        )
+        .route("/api/v1/oncall/scenarios/{id}/clear", post(clear))
+        .route("/api/v1/oncall/who", get(who))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::json!({"items": s.store.list_scenarios(&p.tenant).await?, "next_cursor": null}),
+    ))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<Scenario>,
+) -> ApiResult<(StatusCode, Json<StoredScenario>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_scenario(&p.tenant, &b).await?),
+    ))
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StoredScenario>> {
+    Ok(Json(s.store.get_scenario(&p.tenant, &id).await?))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<Scenario>,
+) -> ApiResult<Json<StoredScenario>> {
+    Ok(Json(s.store.update_scenario(&p.tenant, &id, &b).await?))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store.delete_scenario(&p.tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn clear(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ClearRange>,
+) -> ApiResult<Json<StoredScenario>> {
+    Ok(Json(
+        s.store.clear_scenario(&p.tenant, &id, b.from, b.to).await?,
+    ))
+}
+
+async fn who(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<Who>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let at = match &q.at {
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map_err(|e| ApiError::new("bad_query", format!("'at' must be an RFC 3339 time: {e}")))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let people = s.store.on_call(&p.tenant, &q.scenario, &q.role, at).await?;
+    Ok(Json(
+        serde_json::json!({"scenario": q.scenario, "role": q.role, "at": at.to_rfc3339(), "on_call": people}),
+    ))
+}

@@ -1,0 +1,175 @@
+//! Scheduling scenarios (O2, ref. 11.2): stored as JSON documents, queried
+//! with the one "who is on call" function of [`coc_domain::oncall`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+use coc_domain::oncall::Scenario;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+
+/// A stored scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredScenario {
+    /// Id.
+    pub id: String,
+    /// The scenario.
+    #[serde(flatten)]
+    pub scenario: Scenario,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Last change, Unix ms.
+    pub updated_at: i64,
+}
+
+fn row(r: &AnyRow) -> Result<StoredScenario> {
+    let scenario: Scenario = serde_json::from_str(&r.try_get::<String, _>("spec")?)
+        .map_err(|e| StoreError::Conflict(format!("stored scenario is unreadable: {e}")))?;
+    Ok(StoredScenario {
+        id: r.try_get("id")?,
+        scenario,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("a scenario named '{name}' already exists"))
+        } else {
+            e.into()
+        }
+    }
+}
+
+impl Store {
+    /// Creates a scenario. Errors: `Domain(Validation)`, `Conflict`.
+    pub async fn create_scenario(&self, tenant: &str, s: &Scenario) -> Result<StoredScenario> {
+        s.validate()?;
+        let id = coc_domain::id::new_id();
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO oncall_scenarios (id, tenant_id, name, application, region, spec, created_at, updated_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(s.name.trim())
+        .bind(s.application.as_deref())
+        .bind(s.region.as_deref())
+        .bind(serde_json::to_string(s).unwrap_or_default())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(dup(s.name.trim()))?;
+        tx.commit().await?;
+        self.get_scenario(tenant, &id).await
+    }
+
+    /// Replaces a scenario. Errors: `Domain(Validation)`, `Conflict`, `NotFound`.
+    pub async fn update_scenario(
+        &self,
+        tenant: &str,
+        id: &str,
+        s: &Scenario,
+    ) -> Result<StoredScenario> {
+        s.validate()?;
+        let cur = self.get_scenario(tenant, id).await?;
+        self.write_one(
+            sqlx::query(
+                "UPDATE oncall_scenarios SET name = $1, application = $2, region = $3, spec = $4, updated_at = $5 \
+                 WHERE tenant_id = $6 AND id = $7",
+            )
+            .bind(s.name.trim().to_string())
+            .bind(s.application.clone())
+            .bind(s.region.clone())
+            .bind(serde_json::to_string(s).unwrap_or_default())
+            .bind(now_ms())
+            .bind(tenant)
+            .bind(cur.id.clone()),
+            "scenario",
+            &cur.id,
+        )
+        .await?;
+        self.get_scenario(tenant, &cur.id).await
+    }
+
+    /// One scenario by id or name. Errors: `NotFound`.
+    pub async fn get_scenario(&self, tenant: &str, id_or_name: &str) -> Result<StoredScenario> {
+        let r = sqlx::query(
+            "SELECT id, spec, created_at, updated_at FROM oncall_scenarios WHERE tenant_id = $1 AND (id = $2 OR name = $2)",
+        )
+        .bind(tenant)
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("scenario", id_or_name))
+    }
+
+    /// All scenarios of a tenant, by name.
+    pub async fn list_scenarios(&self, tenant: &str) -> Result<Vec<StoredScenario>> {
+        let rows = sqlx::query("SELECT id, spec, created_at, updated_at FROM oncall_scenarios WHERE tenant_id = $1 ORDER BY name")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// Deletes a scenario. Errors: `NotFound`.
+    pub async fn delete_scenario(&self, tenant: &str, id: &str) -> Result<()> {
+        let cur = self.get_scenario(tenant, id).await?;
+        self.write_one(
+            sqlx::query("DELETE FROM oncall_scenarios WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(cur.id.clone()),
+            "scenario",
+            &cur.id,
+        )
+        .await
+    }
+
+    /// Clears a date range of a scenario (dates before today stay).
+    /// Errors: `NotFound`, `Domain(Validation)`.
+    pub async fn clear_scenario(
+        &self,
+        tenant: &str,
+        id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<StoredScenario> {
+        let mut cur = self.get_scenario(tenant, id).await?;
+        let today = Utc::now()
+            .with_timezone(&cur.scenario.schedule.tz)
+            .date_naive();
+        cur.scenario.clear(from, to, today)?;
+        self.update_scenario(tenant, &cur.id, &cur.scenario).await
+    }
+
+    /// Who is on call in scenario `scenario` for `role` at `at`.
+    ///
+    /// Errors: `NotFound` for the scenario, `Domain(Validation)` for a role
+    /// the scenario does not have.
+    pub async fn on_call(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        role: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let s = self.get_scenario(tenant, scenario).await?;
+        if !s.scenario.roles.iter().any(|r| r == role) {
+            return Err(coc_domain::error::invalid(format!(
+                "scenario '{}' has no role '{role}'",
+                s.scenario.name
+            ))
+            .into());
+        }
+        Ok(s.scenario.schedule.on_call(role, at))
+    }
+}
