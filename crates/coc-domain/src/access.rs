@@ -77,6 +77,8 @@ pub const ACTIONS: &[&str] = &[
     "coc:oncall:get",
     "coc:oncall:update",
     "coc:oncall:delete",
+    "coc:notification:list",
+    "coc:notification:test",
     "coc:project:create",
     "coc:project:list",
     "coc:script:create",

@@ -224,6 +224,7 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let exec = tokio::spawn(workers::executor::run(state.clone()));
+    let notifier = tokio::spawn(workers::notifier::run(state.clone()));
     let task = tokio::spawn(async move {
         let r = axum::serve(
             listener,
@@ -237,6 +238,7 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
             tracing::error!(error = %e, "server stopped");
         }
         exec.abort();
+        notifier.abort();
     });
     Ok(Running {
         addr,

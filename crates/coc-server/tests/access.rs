@@ -186,6 +186,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/policies/simulate") => json!({"action": "coc:alarm:list"}),
         ("POST", "/api/v1/tokens") => json!({"name": "t"}),
         ("POST", "/api/v1/agent-enrollments") => json!({"name": "rack-2"}),
+        ("POST", "/api/v1/notifications/test") => {
+            json!({"channel": "slack", "target": "http://127.0.0.1:9/hook"})
+        }
         ("POST", "/api/v1/oncall/scenarios") | ("PUT", "/api/v1/oncall/scenarios/{id}") => {
             scenario(&format!("sc-{}", rand_suffix()))
         }

@@ -8,3 +8,4 @@ mod access;
 mod api;
 mod closed_loop;
 mod execution;
+mod notify;

@@ -28,6 +28,7 @@ pub mod audit;
 pub mod grant;
 pub mod incident;
 pub mod integration;
+pub mod notify;
 pub mod oncall;
 pub mod resource;
 pub mod rule;
@@ -149,6 +150,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "oncall",
         include_str!("../migrations/sqlite/0006_oncall.sql"),
         include_str!("../migrations/postgres/0006_oncall.sql"),
+    ),
+    (
+        7,
+        "deliveries",
+        include_str!("../migrations/sqlite/0007_deliveries.sql"),
+        include_str!("../migrations/postgres/0007_deliveries.sql"),
     ),
 ];
 

@@ -61,3 +61,77 @@ async fn scenarios_round_trip_and_answer_who_is_on_call() {
         assert!(s.list_scenarios("t").await.unwrap().is_empty());
     });
 }
+
+#[tokio::test]
+async fn delivery_queue_retries_then_gives_up() {
+    use coc_domain::notify::{MAX_ATTEMPTS, Message};
+    each_store!(|s| {
+        let m = Message {
+            event: "test".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        };
+        assert!(
+            s.enqueue_delivery("t", "pager", "http://x", None, &m)
+                .await
+                .is_err()
+        );
+        assert!(
+            s.enqueue_delivery("t", "slack", "file:///etc/passwd", None, &m)
+                .await
+                .is_err()
+        );
+        let d = s
+            .enqueue_delivery("t", "webhook", "http://127.0.0.1:9/x", Some("sekrit"), &m)
+            .await
+            .unwrap();
+        let raw: Option<String> = sqlx::query_scalar("SELECT secret FROM deliveries")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert!(!raw.unwrap().contains("sekrit"), "encrypted at rest");
+        let due = s.due_deliveries(10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].secret.as_deref(), Some("sekrit"));
+        s.record_attempt(&d.id, Some("down")).await.unwrap();
+        assert!(s.due_deliveries(10).await.unwrap().is_empty(), "backed off");
+        for _ in 1..MAX_ATTEMPTS {
+            s.record_attempt(&d.id, Some("down")).await.unwrap();
+        }
+        let log = s
+            .list_deliveries("t", None, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            (log.items[0].status.as_str(), log.items[0].attempts),
+            ("failed", i64::from(MAX_ATTEMPTS))
+        );
+        s.record_attempt(&d.id, None).await.unwrap();
+        let log = s
+            .list_deliveries("t", Some("failed"), &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            log.items.len(),
+            1,
+            "a finished delivery is not changed again"
+        );
+        assert!(
+            s.list_deliveries("u", None, &Default::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let ok = s
+            .enqueue_delivery("t", "feishu", "https://x.invalid/hook", None, &m)
+            .await
+            .unwrap();
+        s.record_attempt(&ok.id, None).await.unwrap();
+        let log = s
+            .list_deliveries("t", Some("delivered"), &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(log.items[0].payload["msg_type"], "text");
+    });
+}

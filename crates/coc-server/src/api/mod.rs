@@ -5,6 +5,7 @@ pub mod access;
 pub mod alarm;
 pub mod incident;
 pub mod integration;
+pub mod notify;
 pub mod oncall;
 pub mod openapi;
 pub mod resource;
@@ -645,6 +646,20 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/notifications/deliveries",
+        "notification",
+        "The delivery log: status, attempts, last error",
+        "coc:notification:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/notifications/test",
+        "notification",
+        "Queue a test message to a channel (webhook or robot)",
+        "coc:notification:test"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -658,6 +673,7 @@ pub fn router() -> Router<AppState> {
         .merge(access::router())
         .merge(integration::router())
         .merge(oncall::router())
+        .merge(notify::router())
         .merge(alarm::router())
         .merge(rule::router())
         .merge(incident::router())

@@ -1,3 +1,4 @@
-//! Background workers: the ticket executor.
+//! Background workers: the ticket executor and the notifier.
 
 pub mod executor;
+pub mod notifier;

@@ -1,0 +1,88 @@
+//! Notifications API (O4): the delivery log and a test message to any
+//! channel (the same queue, retries and log as every notification).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_domain::notify::Message;
+use coc_store::Paged;
+use coc_store::access::Principal;
+use coc_store::notify::Delivery;
+use serde::Deserialize;
+
+use super::PageQuery;
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery};
+
+/// Body of `POST /api/v1/notifications/test`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestMessage {
+    /// `webhook`, `wecom`, `dingtalk`, `feishu`, `slack` or `teams`.
+    pub channel: String,
+    /// URL of the webhook or robot.
+    pub target: String,
+    /// Signing secret (webhook), stored encrypted.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Subject (default "COC test notification").
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Body text.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// Query of `GET /api/v1/notifications/deliveries`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// `pending`, `delivered` or `failed`.
+    pub status: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/notifications/deliveries", get(list))
+        .route("/api/v1/notifications/test", post(test))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
+) -> ApiResult<Json<Paged<Delivery>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
+    Ok(Json(
+        s.store
+            .list_deliveries(&p.tenant, q.status.as_deref(), &page)
+            .await?,
+    ))
+}
+
+async fn test(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<TestMessage>,
+) -> ApiResult<(StatusCode, Json<Delivery>)> {
+    let m = Message {
+        event: "test".into(),
+        subject: b.subject.unwrap_or_else(|| "COC test notification".into()),
+        body: b.body.unwrap_or_else(|| format!("sent by {}", p.user_name)),
+    };
+    let d = s
+        .store
+        .enqueue_delivery(&p.tenant, &b.channel, &b.target, b.secret.as_deref(), &m)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(d)))
+}
