@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::rule::ForwardingRule;
 use crate::ticket::NewTicket;
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col, now_ms, paged};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col, now_ms};
 
 /// Most alarms committed in one group transaction.
 pub const MAX_GROUP_ALARMS: usize = 4096;
@@ -384,18 +384,8 @@ impl Store {
         if let Some(t) = f.until {
             w.push("last_seen < ?", Arg::I(t));
         }
-        if let Some(c) = &page.cursor {
-            w.push("id < ?", Arg::S(c.clone()));
-        }
-        let limit = page.limit();
-        let sql = format!(
-            "SELECT {COLS} FROM alarms{} ORDER BY id DESC LIMIT {}",
-            w.sql,
-            limit + 1
-        );
-        let rows = w.query(sql).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |a| a.id.clone()))
+        self.fetch_page(COLS, "alarms", w, page, row, |a| a.id.clone())
+            .await
     }
 
     /// One alarm. Errors: `NotFound`.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms, paged};
+use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
 
 /// One audit record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -184,18 +184,8 @@ impl Store {
         if let Some(t) = f.until {
             w.push("at < ?", Arg::I(t));
         }
-        if let Some(c) = &page.cursor {
-            w.push("id < ?", Arg::S(c.clone()));
-        }
-        let limit = page.limit();
-        let sql = format!(
-            "SELECT {COLS} FROM audit_log{} ORDER BY id DESC LIMIT {}",
-            w.sql,
-            limit + 1
-        );
-        let rows = w.query(sql).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |a| a.id.clone()))
+        self.fetch_page(COLS, "audit_log", w, page, row, |a| a.id.clone())
+            .await
     }
 }
 

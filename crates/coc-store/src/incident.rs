@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::alarm::Alarm;
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms, paged};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms};
 
 /// An incident.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -530,18 +530,8 @@ impl Store {
         if let Some(s) = &f.assignee {
             w.push("assignee = ?", Arg::S(s.clone()));
         }
-        if let Some(c) = &page.cursor {
-            w.push("id < ?", Arg::S(c.clone()));
-        }
-        let limit = page.limit();
-        let sql = format!(
-            "SELECT {COLS} FROM incidents{} ORDER BY id DESC LIMIT {}",
-            w.sql,
-            limit + 1
-        );
-        let rows = w.query(sql).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |i| i.id.clone()))
+        self.fetch_page(COLS, "incidents", w, page, row, |i| i.id.clone())
+            .await
     }
 
     /// Writes a history entry for a ticket that finished (automatic repair

@@ -372,6 +372,33 @@ pub struct Paged<T> {
     pub next_cursor: Option<String>,
 }
 
+impl Store {
+    /// One keyset page of `table` (newest first by id) under filter `w`:
+    /// fetches `limit + 1` rows to know whether another page follows.
+    pub(crate) async fn fetch_page<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        mut w: Filter,
+        page: &Page,
+        row: impl Fn(&AnyRow) -> Result<T>,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Paged<T>> {
+        if let Some(c) = &page.cursor {
+            w.push("id < ?", Arg::S(c.clone()));
+        }
+        let limit = page.limit();
+        let sql = format!(
+            "SELECT {cols} FROM {table}{} ORDER BY id DESC LIMIT {}",
+            w.sql,
+            limit + 1
+        );
+        let rows = w.query(sql).fetch_all(&self.pool).await?;
+        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, id))
+    }
+}
+
 /// Builds a page from `limit + 1` fetched rows ordered by descending id.
 pub(crate) fn paged<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> Paged<T> {
     let more = rows.len() as i64 > limit;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms, paged};
+use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
 
 /// One delivery as shown in the log (never with its secret).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -194,17 +194,7 @@ impl Store {
         if let Some(s) = status {
             w.push("status = ?", Arg::S(s.to_string()));
         }
-        if let Some(c) = &page.cursor {
-            w.push("id < ?", Arg::S(c.clone()));
-        }
-        let limit = page.limit();
-        let sql = format!(
-            "SELECT {COLS} FROM deliveries{} ORDER BY id DESC LIMIT {}",
-            w.sql,
-            limit + 1
-        );
-        let rows = w.query(sql).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |d| d.id.clone()))
+        self.fetch_page(COLS, "deliveries", w, page, row, |d| d.id.clone())
+            .await
     }
 }
