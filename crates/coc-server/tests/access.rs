@@ -250,12 +250,7 @@ async fn read_only_token(h: &Harness) -> String {
     c.post("/api/v1/users", &json!({"name": "viewer"}))
         .await
         .unwrap();
-    c.post(
-        "/api/v1/policies/COC ReadOnlyAccess/attach",
-        &json!({"type": "user", "name": "viewer"}),
-    )
-    .await
-    .unwrap();
+    attach_to_user(h, "COC ReadOnlyAccess", "viewer").await;
     c.post("/api/v1/tokens", &json!({"name": "v", "user": "viewer"}))
         .await
         .unwrap()["secret"]
@@ -475,12 +470,7 @@ async fn deny_beats_allow_and_the_simulator_names_the_statement() {
     )
     .await
     .unwrap();
-    c.post(
-        "/api/v1/policies/no-scripts/attach",
-        &json!({"type": "user", "name": "dave"}),
-    )
-    .await
-    .unwrap();
+    attach_to_user(&h, "no-scripts", "dave").await;
     let sim = c
         .post(
             "/api/v1/policies/simulate",
@@ -578,17 +568,8 @@ async fn abac_conditions_on_source_ip_and_time() {
     )
     .await
     .unwrap();
-    c.post(
-        "/api/v1/policies/lan-only/attach",
-        &json!({"type": "user", "name": "erin"}),
-    )
-    .await
-    .unwrap();
-    let t = c
-        .post("/api/v1/tokens", &json!({"name": "e", "user": "erin"}))
-        .await
-        .unwrap();
-    let s = t["secret"].as_str().unwrap();
+    attach_to_user(&h, "lan-only", "erin").await;
+    let s = &token_for(&h, "erin").await;
     assert_eq!(
         call(&h, Some(s), "GET", "/api/v1/alarms", None).await.0,
         200,
@@ -766,17 +747,8 @@ async fn lists_and_records_are_filtered_by_resource_attributes() {
     )
     .await
     .unwrap();
-    c.post(
-        "/api/v1/policies/r1-only/attach",
-        &json!({"type": "user", "name": "frank"}),
-    )
-    .await
-    .unwrap();
-    let t = c
-        .post("/api/v1/tokens", &json!({"name": "f", "user": "frank"}))
-        .await
-        .unwrap();
-    let f = t["secret"].as_str().unwrap();
+    attach_to_user(&h, "r1-only", "frank").await;
+    let f = &token_for(&h, "frank").await;
     let (st, alarms) = call(&h, Some(f), "GET", "/api/v1/alarms", None).await;
     assert_eq!(st, 200);
     let names: Vec<&str> = alarms["items"]
@@ -862,23 +834,9 @@ async fn lists_and_records_are_filtered_by_resource_attributes() {
     c.post("/api/v1/users", &json!({"name": "gina"}))
         .await
         .unwrap();
-    c.post(
-        "/api/v1/policies/COC FullAccess/attach",
-        &json!({"type": "user", "name": "gina"}),
-    )
-    .await
-    .unwrap();
-    c.post(
-        "/api/v1/policies/no-r9/attach",
-        &json!({"type": "user", "name": "gina"}),
-    )
-    .await
-    .unwrap();
-    let g = c
-        .post("/api/v1/tokens", &json!({"name": "g", "user": "gina"}))
-        .await
-        .unwrap();
-    let g = g["secret"].as_str().unwrap();
+    attach_to_user(&h, "COC FullAccess", "gina").await;
+    attach_to_user(&h, "no-r9", "gina").await;
+    let g = &token_for(&h, "gina").await;
     let (_, alarms) = call(&h, Some(g), "GET", "/api/v1/alarms", None).await;
     let mut names: Vec<&str> = alarms["items"]
         .as_array()
@@ -1101,17 +1059,8 @@ async fn enterprise_projects_scope_hosts_and_incidents() {
     )
     .await
     .unwrap();
-    c.post(
-        "/api/v1/policies/shop-team/attach",
-        &json!({"type": "user", "name": "hank"}),
-    )
-    .await
-    .unwrap();
-    let t = c
-        .post("/api/v1/tokens", &json!({"name": "h", "user": "hank"}))
-        .await
-        .unwrap();
-    let s = t["secret"].as_str().unwrap();
+    attach_to_user(&h, "shop-team", "hank").await;
+    let s = &token_for(&h, "hank").await;
     let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources", None).await;
     let names: Vec<&str> = res["items"]
         .as_array()
@@ -1173,12 +1122,7 @@ async fn enterprise_projects_scope_hosts_and_incidents() {
     )
     .await
     .unwrap();
-    c.post(
-        "/api/v1/policies/prod-readers/attach",
-        &json!({"type": "user", "name": "hank"}),
-    )
-    .await
-    .unwrap();
+    attach_to_user(&h, "prod-readers", "hank").await;
     let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources", None).await;
     let mut names: Vec<&str> = res["items"]
         .as_array()
@@ -1368,4 +1312,28 @@ async fn who_is_on_call() {
         .await
         .is_err()
     );
+}
+
+/// A new API token of `user` (its secret).
+async fn token_for(h: &Harness, user: &str) -> String {
+    let t = h
+        .client
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": format!("{user}-token"), "user": user}),
+        )
+        .await
+        .unwrap();
+    t["secret"].as_str().unwrap().to_string()
+}
+
+/// Attaches policy `policy` to user `user`.
+async fn attach_to_user(h: &Harness, policy: &str, user: &str) {
+    h.client
+        .post(
+            &format!("/api/v1/policies/{policy}/attach"),
+            &json!({"type": "user", "name": user}),
+        )
+        .await
+        .unwrap();
 }
