@@ -108,7 +108,10 @@ done
 [ -n "$incident" ] || fail "no incident was created from Prometheus' alert"
 
 alarms=$("$COC" alarm list --name CocE2E -o json)
-echo "$alarms" | json 'd["items"][0]["source"]' | grep -qx Prometheus || fail "alarm not stored with source Prometheus"
+# (No `| grep -q` under pipefail: grep exits at the first match and the
+# writer's broken pipe would fail the pipeline.)
+source_=$(echo "$alarms" | json 'd["items"][0]["source"]')
+[ "$source_" = "Prometheus" ] || fail "alarm not stored with source Prometheus"
 occ=$(echo "$alarms" | json 'd["items"][0]["occurrences"]')
 nalarms=$(echo "$alarms" | json 'len(d["items"])')
 [ "$nalarms" = "1" ] || fail "expected one deduplicated alarm, got $nalarms"
@@ -119,10 +122,12 @@ occ2=$("$COC" alarm list --name CocE2E -o json | json 'd["items"][0]["occurrence
 [ "$occ2" -gt "$occ" ] || fail "Prometheus' resends were not deduplicated into occurrences ($occ -> $occ2)"
 
 detail=$("$COC" incident show "$incident" -o json)
-echo "$detail" | json '[h["summary"] for h in d["history"] if h["action"]=="ticket_result"][0]' | grep -q "successful" \
+result_=$(echo "$detail" | json '[h["summary"] for h in d["history"] if h["action"]=="ticket_result"][0]')
+[[ "$result_" == *successful* ]] \
   || fail "the repair ticket did not succeed: $(echo "$detail" | json 'd["history"]')"
 ticket=$(echo "$detail" | json '[h["ticket_id"] for h in d["history"] if h["action"]=="auto_repair"][0]')
-"$COC" ticket show "$ticket" -o json | json 'd["tasks"][0]["output"]' | grep -q "e2e repair of web" \
+output_=$("$COC" ticket show "$ticket" -o json | json 'd["tasks"][0]["output"]')
+[[ "$output_" == *"e2e repair of web"* ]] \
   || fail "the script output is missing"
 
 echo "e2e: alarm stored ($occ2 occurrences), 1 incident, repair ticket successful on $hostname"
