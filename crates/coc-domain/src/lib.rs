@@ -11,7 +11,9 @@
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
 //! | [`ticket`] | X2/X7 batch planning, suspension threshold, ticket state | 5.1.3, 10.1.1 |
-//! | [`notify`] | O4 channel formats, webhook signature, retry schedule | 11.3 |
+//! | [`notify`] | O3/O4 notification rules, templates, channel formats, signature, retries | 11.3 |
+//! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
+//! | [`escalation`] | I7 escalation policies | 7.1 |
 //! | [`oncall`] | O2 shift schedules, on-call lookup across DST | 11.2 |
 //! | [`resource`] | R1 hosts and agent status | 3.1 |
 //!
@@ -22,10 +24,12 @@
 pub mod access;
 pub mod alarm;
 pub mod error;
+pub mod escalation;
 pub mod id;
 pub mod incident;
 pub mod notify;
 pub mod oncall;
+pub mod people;
 pub mod resource;
 pub mod rule;
 pub mod script;

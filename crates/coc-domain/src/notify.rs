@@ -18,6 +18,13 @@ use crate::error::{DomainError, invalid};
 /// Channel kinds that deliver over HTTP.
 pub const HTTP_CHANNELS: &[&str] = &["webhook", "wecom", "dingtalk", "feishu", "slack", "teams"];
 
+/// Every channel a notification rule can choose (ref. 11.3 "Method"):
+/// email over SMTP, SMS and voice through the HTTP gateway, and the HTTP
+/// channels.
+pub const CHANNELS: &[&str] = &[
+    "email", "sms", "voice", "webhook", "wecom", "dingtalk", "feishu", "slack", "teams",
+];
+
 /// A notification to deliver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -45,6 +52,8 @@ pub fn render(
         "wecom" | "dingtalk" => serde_json::json!({"msgtype": "text", "text": {"content": text}}),
         "feishu" => serde_json::json!({"msg_type": "text", "content": {"text": text}}),
         "slack" | "teams" => serde_json::json!({"text": text}),
+        "email" => serde_json::json!({"subject": m.subject, "body": m.body}),
+        "sms" | "voice" => serde_json::json!({"text": text}),
         other => {
             return Err(invalid(format!(
                 "unknown channel '{other}': use one of {}",
@@ -74,6 +83,294 @@ pub fn verify(secret: &[u8], body: &[u8], signature: &str) -> bool {
         <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(body);
     mac.verify_slice(&bytes).is_ok()
+}
+
+/// The built-in incident notification templates (ref. 11.3), one per
+/// incident change that notifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    /// An incident was created.
+    IncidentCreated,
+    /// An incident was rejected.
+    IncidentRejected,
+    /// An incident was forwarded to a new owner.
+    IncidentForwarded,
+    /// An incident was resolved and waits for verification.
+    IncidentToBeVerified,
+    /// Verification failed; the incident is being handled again.
+    IncidentVerificationFailed,
+    /// An incident was verified and completed.
+    IncidentCompleted,
+    /// A rejected incident was closed.
+    IncidentClosed,
+}
+
+impl Template {
+    /// Every template.
+    pub const ALL: [Template; 7] = [
+        Template::IncidentCreated,
+        Template::IncidentRejected,
+        Template::IncidentForwarded,
+        Template::IncidentToBeVerified,
+        Template::IncidentVerificationFailed,
+        Template::IncidentCompleted,
+        Template::IncidentClosed,
+    ];
+
+    /// Stable name (`incident_created`, …), also the delivery's event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::IncidentCreated => "incident_created",
+            Template::IncidentRejected => "incident_rejected",
+            Template::IncidentForwarded => "incident_forwarded",
+            Template::IncidentToBeVerified => "incident_to_be_verified",
+            Template::IncidentVerificationFailed => "incident_verification_failed",
+            Template::IncidentCompleted => "incident_completed",
+            Template::IncidentClosed => "incident_closed",
+        }
+    }
+
+    /// Parses [`Template::as_str`]. Errors: [`DomainError::Validation`].
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Template::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| invalid(format!("unknown notification template '{s}'")))
+    }
+
+    /// The template of an incident history step: the action and the
+    /// statuses before and after (`None` before = creation).
+    pub fn for_change(action: &str, from: Option<&str>, to: Option<&str>) -> Option<Template> {
+        match (action, from, to) {
+            (_, None, Some("unaccepted")) => Some(Template::IncidentCreated),
+            ("reject", _, Some("rejected")) => Some(Template::IncidentRejected),
+            ("forward", _, _) => Some(Template::IncidentForwarded),
+            ("resolve", _, Some("to_be_verified")) => Some(Template::IncidentToBeVerified),
+            ("verify", _, Some("accepted")) => Some(Template::IncidentVerificationFailed),
+            ("verify", _, Some("completed")) => Some(Template::IncidentCompleted),
+            ("close", Some("rejected"), Some("closed")) => Some(Template::IncidentClosed),
+            _ => None,
+        }
+    }
+
+    /// The message of this template for an incident.
+    pub fn render(self, i: &IncidentFacts, actor: &str) -> Message {
+        let what = match self {
+            Template::IncidentCreated => "created",
+            Template::IncidentRejected => "rejected",
+            Template::IncidentForwarded => "forwarded",
+            Template::IncidentToBeVerified => "resolved, to be verified",
+            Template::IncidentVerificationFailed => "failed verification",
+            Template::IncidentCompleted => "completed",
+            Template::IncidentClosed => "closed after rejection",
+        };
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        Message {
+            event: self.as_str().into(),
+            subject: format!("[{}] {} {what}: {}", i.level, i.number, i.title),
+            body: format!(
+                "Incident {} ({}) was {what} by {actor}.\nOwner: {}\nApplication: {}  Region: {}  Source: {}  Category: {}",
+                i.number,
+                i.level,
+                i.assignee,
+                opt(&i.application),
+                opt(&i.region),
+                i.source,
+                opt(&i.category)
+            ),
+        }
+    }
+}
+
+/// What notification matching and templates see of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentFacts {
+    /// Number (`INC…`).
+    pub number: String,
+    /// Title.
+    pub title: String,
+    /// `P1`..`P5`.
+    pub level: String,
+    /// Category.
+    pub category: Option<String>,
+    /// `forwarding_rule`, `manual` or `alarm_conversion`.
+    pub source: String,
+    /// Application.
+    pub application: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Current owner.
+    pub assignee: String,
+    /// Forwarding rule that created it.
+    pub rule_id: Option<String>,
+}
+
+/// Who to notify: the people on call for roles of a scenario (resolved at
+/// send time, for the incident's application and region), or named users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Recipient {
+    /// Roles of a scheduling scenario.
+    Shift {
+        /// Scenario id or name.
+        scenario: String,
+        /// Roles (≥ 1).
+        roles: Vec<String>,
+    },
+    /// Named users.
+    Individual {
+        /// User names (≥ 1).
+        users: Vec<String>,
+    },
+    /// The incident's current owner (assignee).
+    Owner,
+}
+
+/// Validates a recipient list (1..=20 entries, none empty).
+///
+/// Errors: [`DomainError::Validation`].
+pub fn validate_recipients(r: &[Recipient]) -> Result<(), DomainError> {
+    if r.is_empty() || r.len() > 20 {
+        return Err(invalid("give 1 to 20 recipients"));
+    }
+    for x in r {
+        match x {
+            Recipient::Shift { scenario, roles } => {
+                if scenario.trim().is_empty() || roles.is_empty() {
+                    return Err(invalid(
+                        "a shift recipient names a scenario and at least one role",
+                    ));
+                }
+            }
+            Recipient::Individual { users } => {
+                if users.is_empty() || users.iter().any(|u| u.trim().is_empty()) {
+                    return Err(invalid("an individual recipient names at least one user"));
+                }
+            }
+            Recipient::Owner => {}
+        }
+    }
+    Ok(())
+}
+
+/// Validates channel names against [`CHANNELS`] (1..=9, no repeats).
+///
+/// Errors: [`DomainError::Validation`].
+pub fn validate_channels(c: &[String]) -> Result<(), DomainError> {
+    if c.is_empty() {
+        return Err(invalid("choose at least one channel"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for x in c {
+        if !CHANNELS.contains(&x.as_str()) {
+            return Err(invalid(format!(
+                "unknown channel '{x}': use one of {}",
+                CHANNELS.join(", ")
+            )));
+        }
+        if !seen.insert(x) {
+            return Err(invalid(format!("channel '{x}' is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A notification rule (O3, ref. 11.3 table 11-1). Empty matchers match
+/// anything; a set matcher matches when the incident's value is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationRule {
+    /// Name (1..=64 chars, unique per tenant).
+    pub name: String,
+    /// Type; only `incident` (incident notification) exists.
+    #[serde(default = "incident_type", rename = "type")]
+    pub kind: String,
+    /// Templates (incident changes) that notify (≥ 1).
+    pub templates: Vec<Template>,
+    /// Scope: applications; empty = every application.
+    #[serde(default)]
+    pub applications: Vec<String>,
+    /// Recipients.
+    pub recipients: Vec<Recipient>,
+    /// Levels (`P1`..`P5`).
+    #[serde(default)]
+    pub levels: Vec<String>,
+    /// Incident categories.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Sources (`forwarding_rule`, `manual`, `alarm_conversion`).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Regions.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Channels.
+    pub channels: Vec<String>,
+}
+
+fn incident_type() -> String {
+    "incident".into()
+}
+
+/// Incident sources a rule can match.
+pub const SOURCES: &[&str] = &["forwarding_rule", "manual", "alarm_conversion"];
+
+impl NotificationRule {
+    /// Validates every field. Errors: [`DomainError::Validation`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let n = self.name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(invalid("notification name must have 1 to 64 characters"));
+        }
+        if self.kind != "incident" {
+            return Err(invalid("the only notification type is 'incident'"));
+        }
+        if self.templates.is_empty() {
+            return Err(invalid("choose at least one template"));
+        }
+        if let Some(l) = self
+            .levels
+            .iter()
+            .find(|l| crate::incident::IncidentLevel::parse(l).is_err())
+        {
+            return Err(invalid(format!("unknown level '{l}': use P1 to P5")));
+        }
+        if let Some(s) = self.sources.iter().find(|s| !SOURCES.contains(&s.as_str())) {
+            return Err(invalid(format!(
+                "unknown source '{s}': use one of {}",
+                SOURCES.join(", ")
+            )));
+        }
+        validate_recipients(&self.recipients)?;
+        validate_channels(&self.channels)
+    }
+
+    /// Whether the rule applies to template `t` for incident `i`.
+    pub fn matches(&self, t: Template, i: &IncidentFacts) -> bool {
+        fn any(set: &[String], v: Option<&str>) -> bool {
+            set.is_empty() || v.is_some_and(|v| set.iter().any(|x| x == v))
+        }
+        self.templates.contains(&t)
+            && any(&self.applications, i.application.as_deref())
+            && any(&self.levels, Some(&i.level))
+            && any(&self.categories, i.category.as_deref())
+            && any(&self.sources, Some(&i.source))
+            && any(&self.regions, i.region.as_deref())
+    }
+}
+
+/// One message to send: a person and a channel.
+pub type Send = (String, String);
+
+/// Deduplicates (person, channel) pairs gathered from several rules, in
+/// first-seen order (ref. 11.3 "Notification deduplication").
+pub fn dedup(pairs: impl IntoIterator<Item = Send>) -> Vec<Send> {
+    let mut seen = std::collections::HashSet::new();
+    pairs
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
 }
 
 /// Attempts before a delivery is given up as failed.
@@ -128,6 +425,144 @@ mod tests {
         assert_eq!(
             sign(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    fn facts() -> IncidentFacts {
+        IncidentFacts {
+            number: "INC1".into(),
+            title: "db down".into(),
+            level: "P2".into(),
+            category: Some("database".into()),
+            source: "forwarding_rule".into(),
+            application: Some("shop".into()),
+            region: Some("r1".into()),
+            assignee: "ann".into(),
+            rule_id: None,
+        }
+    }
+
+    fn rule() -> NotificationRule {
+        serde_json::from_value(serde_json::json!({
+            "name": "n", "templates": ["incident_created"],
+            "recipients": [{"type": "individual", "users": ["ann"]}], "channels": ["email"]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn empty_matchers_match_anything_and_sets_restrict() {
+        let r = rule();
+        r.validate().unwrap();
+        assert!(r.matches(Template::IncidentCreated, &facts()));
+        assert!(!r.matches(Template::IncidentClosed, &facts()));
+        let mut r2 = r.clone();
+        r2.levels = vec!["P1".into()];
+        assert!(!r2.matches(Template::IncidentCreated, &facts()));
+        r2.levels.push("P2".into());
+        assert!(r2.matches(Template::IncidentCreated, &facts()));
+        r2.regions = vec!["r2".into()];
+        assert!(!r2.matches(Template::IncidentCreated, &facts()));
+        let mut no_region = facts();
+        no_region.region = None;
+        assert!(
+            !r2.matches(Template::IncidentCreated, &no_region),
+            "a set matcher needs a value"
+        );
+        let mut r3 = r.clone();
+        r3.applications = vec!["erp".into()];
+        assert!(!r3.matches(Template::IncidentCreated, &facts()));
+        r3.applications = vec!["shop".into()];
+        r3.sources = vec!["manual".into()];
+        assert!(!r3.matches(Template::IncidentCreated, &facts()));
+        r3.categories = vec!["database".into()];
+        r3.sources = vec!["forwarding_rule".into()];
+        assert!(r3.matches(Template::IncidentCreated, &facts()));
+    }
+
+    #[test]
+    fn rule_validation() {
+        let mut r = rule();
+        r.channels = vec!["pager".into()];
+        assert!(r.validate().unwrap_err().to_string().contains("pager"));
+        let mut r = rule();
+        r.levels = vec!["P9".into()];
+        assert!(r.validate().is_err());
+        let mut r = rule();
+        r.recipients.clear();
+        assert!(r.validate().is_err());
+        let mut r = rule();
+        r.templates.clear();
+        assert!(r.validate().is_err());
+        let mut r = rule();
+        r.channels = vec!["sms".into(), "sms".into()];
+        assert!(r.validate().is_err());
+        assert!(
+            serde_json::from_value::<NotificationRule>(serde_json::json!({
+                "name": "n", "templates": ["incident_exploded"], "recipients": [], "channels": []
+            }))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn templates_follow_the_incident_changes() {
+        use Template as T;
+        let t = |a, f, to| T::for_change(a, f, to);
+        assert_eq!(
+            t("create", None, Some("unaccepted")),
+            Some(T::IncidentCreated)
+        );
+        assert_eq!(
+            t("reject", Some("unaccepted"), Some("rejected")),
+            Some(T::IncidentRejected)
+        );
+        assert_eq!(
+            t("forward", Some("accepted"), Some("unaccepted")),
+            Some(T::IncidentForwarded)
+        );
+        assert_eq!(
+            t("resolve", Some("accepted"), Some("to_be_verified")),
+            Some(T::IncidentToBeVerified)
+        );
+        assert_eq!(
+            t("verify", Some("to_be_verified"), Some("accepted")),
+            Some(T::IncidentVerificationFailed)
+        );
+        assert_eq!(
+            t("verify", Some("to_be_verified"), Some("completed")),
+            Some(T::IncidentCompleted)
+        );
+        assert_eq!(
+            t("close", Some("rejected"), Some("closed")),
+            Some(T::IncidentClosed)
+        );
+        assert_eq!(t("accept", Some("unaccepted"), Some("accepted")), None);
+        assert_eq!(t("remark", Some("accepted"), Some("accepted")), None);
+        for x in T::ALL {
+            assert_eq!(T::parse(x.as_str()).unwrap(), x);
+            let m = x.render(&facts(), "bob");
+            assert!(
+                m.subject.contains("INC1") && m.subject.contains("[P2]"),
+                "{}",
+                m.subject
+            );
+            assert!(m.body.contains("bob") && m.body.contains("shop"));
+            assert_eq!(m.event, x.as_str());
+        }
+    }
+
+    #[test]
+    fn dedup_keeps_one_per_person_and_channel() {
+        let p = |a: &str, c: &str| (a.to_string(), c.to_string());
+        assert_eq!(
+            dedup([
+                p("ann", "email"),
+                p("bob", "email"),
+                p("ann", "email"),
+                p("ann", "sms")
+            ]),
+            vec![p("ann", "email"), p("bob", "email"), p("ann", "sms")]
         );
     }
 

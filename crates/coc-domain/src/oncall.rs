@@ -438,23 +438,48 @@ mod tests {
     }
 }
 
-/// A scheduling scenario (ref. 11.2.2): a named schedule, global or for
-/// one application and region (the dimension), with its roles.
+/// Scheduling dimension of a scenario (ref. 11.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// One schedule for every application.
+    #[default]
+    Global,
+    /// Schedules per application and (optionally) region.
+    Application,
+}
+
+/// The schedule of one application in an application-dimension scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSchedule {
+    /// Application.
+    pub application: String,
+    /// Regions it applies to; empty: every region without its own entry.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// The schedule.
+    pub schedule: Schedule,
+}
+
+/// A scheduling scenario (ref. 11.2.2): roles and schedules, global or
+/// per application and region (the dimension).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name (1..=64 chars, unique per tenant).
     pub name: String,
-    /// Application of the per-application dimension; `None`: global.
+    /// Global (default) or per application.
     #[serde(default)]
-    pub application: Option<String>,
-    /// Region of the per-application dimension.
-    #[serde(default)]
-    pub region: Option<String>,
+    pub dimension: Dimension,
     /// Roles of the scenario (`oncall`, `duty manager`, …).
     pub roles: Vec<String>,
-    /// The schedule.
+    /// The global schedule; in the application dimension, the default for
+    /// an application and region without an entry in `applications`.
     pub schedule: Schedule,
+    /// Application dimension: schedules per application and region.
+    #[serde(default)]
+    pub applications: Vec<AppSchedule>,
 }
 
 impl Scenario {
@@ -478,23 +503,89 @@ impl Scenario {
         {
             return Err(invalid("role names must be non-empty and unique"));
         }
-        let s = &self.schedule;
-        let unknown = s
-            .fixed
-            .keys()
-            .chain(s.weekly.keys())
-            .chain(s.dated.keys())
-            .chain(s.overrides.iter().map(|o| &o.role))
-            .find(|r| !self.roles.contains(r));
-        if let Some(r) = unknown {
-            return Err(invalid(format!("role '{r}' is not a role of the scenario")));
-        }
-        if self.region.is_some() && self.application.is_none() {
+        if self.dimension == Dimension::Global && !self.applications.is_empty() {
             return Err(invalid(
-                "a region needs an application (per application and region dimension)",
+                "a global scenario has no per-application schedules; use dimension 'application'",
             ));
         }
-        s.validate()
+        let mut keys = std::collections::HashSet::new();
+        for a in &self.applications {
+            if a.application.trim().is_empty() {
+                return Err(invalid("an application schedule needs an application"));
+            }
+            let regions: Vec<&str> = if a.regions.is_empty() {
+                vec![""]
+            } else {
+                a.regions.iter().map(String::as_str).collect()
+            };
+            for r in regions {
+                if !keys.insert((a.application.as_str(), r)) {
+                    return Err(invalid(format!(
+                        "application '{}' has two schedules for region '{}'",
+                        a.application,
+                        if r.is_empty() { "(any)" } else { r }
+                    )));
+                }
+            }
+        }
+        for s in self.schedules() {
+            let unknown = s
+                .fixed
+                .keys()
+                .chain(s.weekly.keys())
+                .chain(s.dated.keys())
+                .chain(s.overrides.iter().map(|o| &o.role))
+                .find(|r| !self.roles.contains(r));
+            if let Some(r) = unknown {
+                return Err(invalid(format!("role '{r}' is not a role of the scenario")));
+            }
+            s.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Every schedule of the scenario: the global one, then per application.
+    pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
+        std::iter::once(&self.schedule).chain(self.applications.iter().map(|a| &a.schedule))
+    }
+
+    /// The schedule that applies to `application` in `region`: in the
+    /// application dimension the entry naming the application and region,
+    /// else the application's entry without regions, else the default
+    /// schedule; in the global dimension always the global schedule.
+    pub fn schedule_for(&self, application: Option<&str>, region: Option<&str>) -> &Schedule {
+        if self.dimension == Dimension::Global {
+            return &self.schedule;
+        }
+        let Some(app) = application else {
+            return &self.schedule;
+        };
+        let of_app = || self.applications.iter().filter(|a| a.application == app);
+        of_app()
+            .find(|a| region.is_some_and(|r| a.regions.iter().any(|x| x == r)))
+            .or_else(|| of_app().find(|a| a.regions.is_empty()))
+            .map(|a| &a.schedule)
+            .unwrap_or(&self.schedule)
+    }
+
+    /// Who is on call for `role` of this scenario, for `application` in
+    /// `region`, at `at` (the one lookup every feature uses, ref. 11.2).
+    ///
+    /// Errors: [`DomainError::Validation`] for a role the scenario does not have.
+    pub fn on_call(
+        &self,
+        role: &str,
+        application: Option<&str>,
+        region: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, DomainError> {
+        if !self.roles.iter().any(|r| r == role) {
+            return Err(invalid(format!(
+                "scenario '{}' has no role '{role}'",
+                self.name
+            )));
+        }
+        Ok(self.schedule_for(application, region).on_call(role, at))
     }
 
     /// Clears the regular plan on local dates `from..=to`, never before
@@ -517,9 +608,13 @@ impl Scenario {
             ));
         }
         let from = from.max(today);
-        self.schedule.cleared.push((from, to));
-        for dates in self.schedule.dated.values_mut() {
-            dates.retain(|d, _| *d < from || *d > to);
+        let all = std::iter::once(&mut self.schedule)
+            .chain(self.applications.iter_mut().map(|a| &mut a.schedule));
+        for s in all {
+            s.cleared.push((from, to));
+            for dates in s.dated.values_mut() {
+                dates.retain(|d, _| *d < from || *d > to);
+            }
         }
         Ok(())
     }
@@ -537,8 +632,8 @@ mod scenario_tests {
         fixed.insert("oncall".to_string(), m);
         Scenario {
             name: "shop".into(),
-            application: Some("shop".into()),
-            region: Some("r1".into()),
+            dimension: Dimension::Global,
+            applications: vec![],
             roles: vec!["oncall".into()],
             schedule: Schedule {
                 tz: chrono_tz::UTC,
@@ -568,11 +663,72 @@ mod scenario_tests {
         bad.schedule.fixed.insert("ghost".into(), BTreeMap::new());
         assert!(bad.validate().unwrap_err().to_string().contains("ghost"));
         let mut bad = s.clone();
-        bad.application = None;
-        assert!(bad.validate().is_err());
+        bad.applications.push(AppSchedule {
+            application: "shop".into(),
+            regions: vec![],
+            schedule: s.schedule.clone(),
+        });
+        assert!(bad.validate().unwrap_err().to_string().contains("global"));
         let mut bad = s;
         bad.roles.push("oncall".into());
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn application_dimension_picks_the_most_specific_schedule() {
+        let mut s = scenario();
+        s.dimension = Dimension::Application;
+        let with = |who: &str| {
+            let mut sch = s.schedule.clone();
+            sch.fixed
+                .get_mut("oncall")
+                .unwrap()
+                .insert(0, vec![who.into()]);
+            sch
+        };
+        s.applications = vec![
+            AppSchedule {
+                application: "shop".into(),
+                regions: vec!["r1".into(), "r2".into()],
+                schedule: with("rita"),
+            },
+            AppSchedule {
+                application: "shop".into(),
+                regions: vec![],
+                schedule: with("any"),
+            },
+            AppSchedule {
+                application: "erp".into(),
+                regions: vec![],
+                schedule: with("erin"),
+            },
+        ];
+        s.validate().unwrap();
+        let at = Utc::now();
+        let who = |a: Option<&str>, r: Option<&str>| s.on_call("oncall", a, r, at).unwrap();
+        assert_eq!(who(Some("shop"), Some("r2")), vec!["rita"]);
+        assert_eq!(who(Some("shop"), Some("r9")), vec!["any"]);
+        assert_eq!(who(Some("shop"), None), vec!["any"]);
+        assert_eq!(who(Some("erp"), Some("r1")), vec!["erin"]);
+        assert_eq!(
+            who(Some("crm"), Some("r1")),
+            vec!["ann"],
+            "default schedule"
+        );
+        assert_eq!(who(None, None), vec!["ann"]);
+        assert!(s.on_call("ghost", None, None, at).is_err());
+        let mut dup = s.clone();
+        dup.applications[1].regions = vec!["r2".into()];
+        assert!(dup.validate().unwrap_err().to_string().contains("r2"));
+        let mut global = s.clone();
+        global.dimension = Dimension::Global;
+        global.applications.clear();
+        assert_eq!(
+            global
+                .on_call("oncall", Some("shop"), Some("r1"), at)
+                .unwrap(),
+            vec!["ann"]
+        );
     }
 
     #[test]

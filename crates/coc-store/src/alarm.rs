@@ -203,6 +203,9 @@ pub(crate) fn spawn_writer(store: Store) -> WriterHandle {
             match result {
                 Ok(outcomes) => {
                     let any_ticket = outcomes.iter().any(|o| !o.tickets_created.is_empty());
+                    if outcomes.iter().any(|o| !o.incidents_created.is_empty()) {
+                        store.events.notify_one();
+                    }
                     for (req, out) in group.into_iter().zip(outcomes) {
                         let _ = req.reply.send(Ok(out));
                     }
@@ -680,6 +683,7 @@ async fn forward(
             application: spec.application.clone().or_else(|| a.application.clone()),
             enterprise_project: None,
             region: a.region.clone(),
+            category: None,
             source: "forwarding_rule".into(),
             rule_id: Some(rule.id.clone()),
             dedup_key: Some(dedup_key),

@@ -34,6 +34,9 @@ pub struct Incident {
     pub region: Option<String>,
     /// Enterprise project (A4).
     pub enterprise_project: Option<String>,
+    /// Category (free text, e.g. `database`, `network`), matched by
+    /// notification rules.
+    pub category: Option<String>,
     /// `forwarding_rule`, `manual` or `alarm_conversion`.
     pub source: String,
     /// The rule that created it.
@@ -94,6 +97,8 @@ pub struct NewIncident {
     pub region: Option<String>,
     /// Enterprise project.
     pub enterprise_project: Option<String>,
+    /// Category.
+    pub category: Option<String>,
     /// Origin.
     pub source: String,
     /// Rule id.
@@ -126,6 +131,9 @@ pub struct CreateIncident {
     /// Enterprise project (must exist).
     #[serde(default)]
     pub enterprise_project: Option<String>,
+    /// Category (≤ 64 chars).
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 impl CreateIncident {
@@ -139,6 +147,13 @@ impl CreateIncident {
         }
         if self.assignee.trim().is_empty() {
             return Err(invalid("assignee is required").into());
+        }
+        if self
+            .category
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > 64)
+        {
+            return Err(invalid("category is longer than 64 characters").into());
         }
         Ok(())
     }
@@ -156,7 +171,7 @@ pub struct IncidentFilter {
 }
 
 const COLS: &str = "id, number, title, description, level, status, assignee, application, region, \
-    source, rule_id, created_by, created_at, updated_at, enterprise_project";
+    source, rule_id, created_by, created_at, updated_at, enterprise_project, category";
 
 fn row(r: &AnyRow) -> Result<Incident> {
     Ok(Incident {
@@ -170,6 +185,7 @@ fn row(r: &AnyRow) -> Result<Incident> {
         application: r.try_get("application")?,
         region: r.try_get("region")?,
         enterprise_project: r.try_get("enterprise_project")?,
+        category: r.try_get("category")?,
         source: r.try_get("source")?,
         rule_id: r.try_get("rule_id")?,
         created_by: r.try_get("created_by")?,
@@ -196,7 +212,7 @@ pub(crate) async fn insert_incident(
     let number = coc_domain::id::ticket_number("INC", now, next_seq());
     sqlx::query(dynsql!(
         "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
-         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$13,$14)"
+         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$16,$13,$14)"
     ))
     .bind(&id)
     .bind(&number)
@@ -213,6 +229,7 @@ pub(crate) async fn insert_incident(
     .bind(tenant)
     .bind(n.dedup_key.as_deref())
     .bind(n.enterprise_project.as_deref())
+    .bind(n.category.as_deref())
     .execute(&mut **tx)
     .await?;
     history(
@@ -282,6 +299,25 @@ pub(crate) async fn history(
     .bind(ticket_id)
     .execute(&mut **tx)
     .await?;
+    let template = coc_domain::notify::Template::for_change(
+        action,
+        from.map(|s| s.as_str()),
+        to.map(|s| s.as_str()),
+    );
+    if let Some(t) = template {
+        sqlx::query(
+            "INSERT INTO incident_events (id, tenant_id, incident_id, event, actor, at, done) \
+             VALUES ($1,$2,$3,$4,$5,$6,0)",
+        )
+        .bind(coc_domain::id::new_id())
+        .bind(tenant)
+        .bind(incident_id)
+        .bind(t.as_str())
+        .bind(actor)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -311,6 +347,7 @@ impl Store {
                 application: req.application.clone(),
                 enterprise_project: req.enterprise_project.clone(),
                 region: req.region.clone(),
+                category: req.category.clone(),
                 source: "manual".into(),
                 rule_id: None,
                 dedup_key: None,
@@ -321,6 +358,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.events.notify_one();
         self.get_incident(tenant, &id).await
     }
 
@@ -366,6 +404,7 @@ impl Store {
                 application: req.application.clone(),
                 enterprise_project: req.enterprise_project.clone(),
                 region: region.or_else(|| req.region.clone()),
+                category: req.category.clone(),
                 source: "alarm_conversion".into(),
                 rule_id: None,
                 dedup_key: None,
@@ -390,6 +429,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.events.notify_one();
         self.get_incident(tenant, &id).await
     }
 
@@ -452,6 +492,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.events.notify_one();
         self.get_incident(tenant, &cur.id).await
     }
 

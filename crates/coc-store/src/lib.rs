@@ -25,15 +25,19 @@ macro_rules! dynsql {
 pub mod access;
 pub mod alarm;
 pub mod audit;
+pub mod escalation;
 pub mod grant;
 pub mod incident;
 pub mod integration;
+pub mod notification;
 pub mod notify;
 pub mod oncall;
+pub mod people;
 pub mod resource;
 pub mod rule;
 pub mod script;
 pub mod secret;
+pub mod spec;
 pub mod ticket;
 
 use std::sync::Arc;
@@ -112,6 +116,11 @@ pub struct Store {
     /// Signalled whenever ticket work appears (a ticket created, a task
     /// finished, an operator action) so the executor wakes at once.
     pub work: Arc<Notify>,
+    /// Signalled after a commit that wrote incident events, so the
+    /// notification dispatcher wakes at once.
+    pub events: Arc<Notify>,
+    /// Signalled when deliveries are queued, so the notifier wakes at once.
+    pub deliveries: Arc<Notify>,
 }
 
 const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
@@ -156,6 +165,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "deliveries",
         include_str!("../migrations/sqlite/0007_deliveries.sql"),
         include_str!("../migrations/postgres/0007_deliveries.sql"),
+    ),
+    (
+        8,
+        "people",
+        include_str!("../migrations/sqlite/0008_people.sql"),
+        include_str!("../migrations/postgres/0008_people.sql"),
     ),
 ];
 
@@ -208,6 +223,8 @@ impl Store {
             alarms: alarm::WriterHandle::detached(),
             keyring,
             work,
+            events: Arc::new(Notify::new()),
+            deliveries: Arc::new(Notify::new()),
         };
         store.migrate().await?;
         store.alarms = alarm::spawn_writer(store.clone());

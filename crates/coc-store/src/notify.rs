@@ -6,8 +6,8 @@
 
 use coc_domain::notify::{MAX_ATTEMPTS, Message, render, retry_delay_ms};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
 
@@ -24,7 +24,8 @@ pub struct Delivery {
     pub event: String,
     /// The rendered body.
     pub payload: serde_json::Value,
-    /// `pending`, `delivered` or `failed` (gave up).
+    /// `pending`, `delivered`, `failed` (gave up) or `skipped` (the person
+    /// has no confirmed contact on the channel; `last_error` says why).
     pub status: String,
     /// Attempts made.
     pub attempts: i64,
@@ -36,6 +37,10 @@ pub struct Delivery {
     pub created_at: i64,
     /// Delivered, Unix ms.
     pub delivered_at: Option<i64>,
+    /// The person it was sent to (user name), if any.
+    pub recipient: Option<String>,
+    /// The incident it is about, if any.
+    pub incident_id: Option<String>,
 }
 
 /// A due delivery with what the sender needs (secret decrypted).
@@ -45,9 +50,10 @@ pub struct Due {
     pub id: String,
     /// Channel kind.
     pub channel: String,
-    /// Target URL.
+    /// Where to send: URL, email address or mobile number (decrypted).
     pub target: String,
-    /// Exact body to send.
+    /// Exact body to send (JSON: the channel's format; for email
+    /// `{"subject","body"}`, for SMS and voice `{"text"}`).
     pub body: String,
     /// Signing secret, if any.
     pub secret: Option<String>,
@@ -55,7 +61,8 @@ pub struct Due {
     pub attempts: i64,
 }
 
-const COLS: &str = "id, channel, target, event, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at";
+const COLS: &str = "id, channel, target, event, payload, status, attempts, next_attempt_at, last_error, \
+    created_at, delivered_at, recipient, incident_id";
 
 fn row(r: &AnyRow) -> Result<Delivery> {
     Ok(Delivery {
@@ -70,14 +77,80 @@ fn row(r: &AnyRow) -> Result<Delivery> {
         last_error: r.try_get("last_error")?,
         created_at: r.try_get("created_at")?,
         delivered_at: r.try_get("delivered_at")?,
+        recipient: r.try_get("recipient")?,
+        incident_id: r.try_get("incident_id")?,
     })
+}
+
+/// A delivery to insert with [`insert_delivery`].
+pub(crate) struct NewDelivery<'a> {
+    pub tenant: &'a str,
+    /// Channel (`email`, `sms`, `voice`, or an HTTP channel).
+    pub channel: &'a str,
+    /// Target as shown in the log (masked for people's addresses).
+    pub target: &'a str,
+    /// The real address when `target` is masked; stored encrypted.
+    pub address: Option<&'a str>,
+    /// Signing secret; stored encrypted.
+    pub secret: Option<&'a str>,
+    pub message: &'a Message,
+    /// What the log shows instead of `message` when it holds a secret
+    /// (a confirmation link); the real body is stored encrypted.
+    pub redacted: Option<&'a Message>,
+    pub recipient: Option<&'a str>,
+    pub incident_id: Option<&'a str>,
+    /// Why it is not sent (no confirmed contact): stored as `skipped`.
+    pub skipped: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Inserts a delivery in `tx` and returns its id; the caller signals
+/// `store.deliveries` after the commit.
+///
+/// Errors: `Domain(Validation)` for an unknown channel.
+pub(crate) async fn insert_delivery(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    d: NewDelivery<'_>,
+) -> Result<String> {
+    let payload = render(d.channel, d.message, d.now)?;
+    let shown = match d.redacted {
+        Some(r) => render(d.channel, r, d.now)?,
+        None => payload.clone(),
+    };
+    let id = coc_domain::id::new_id();
+    let body = d
+        .redacted
+        .map(|_| store.keyring().encrypt(&payload.to_string()));
+    sqlx::query(
+        "INSERT INTO deliveries (id, tenant_id, channel, target, secret, event, payload, status, attempts, \
+         next_attempt_at, created_at, last_error, recipient, incident_id, address, body) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,$9,$9,$10,$11,$12,$13,$14)",
+    )
+    .bind(&id)
+    .bind(d.tenant)
+    .bind(d.channel)
+    .bind(d.target)
+    .bind(d.secret.map(|s| store.keyring().encrypt(s)))
+    .bind(&d.message.event)
+    .bind(shown.to_string())
+    .bind(if d.skipped.is_some() { "skipped" } else { "pending" })
+    .bind(d.now)
+    .bind(d.skipped)
+    .bind(d.recipient)
+    .bind(d.incident_id)
+    .bind(d.address.map(|a| store.keyring().encrypt(a)))
+    .bind(body)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
 impl Store {
     /// Queues a message for a channel; it is sent by the notifier.
     ///
     /// Errors: `Domain(Validation)` for an unknown channel or a target that
-    /// is not an http(s) URL.
+    /// does not fit it (an http(s) URL, an email address, an E.164 number).
     pub async fn enqueue_delivery(
         &self,
         tenant: &str,
@@ -86,30 +159,36 @@ impl Store {
         secret: Option<&str>,
         m: &Message,
     ) -> Result<Delivery> {
-        if !(target.starts_with("http://") || target.starts_with("https://")) || target.len() > 2048
-        {
-            return Err(coc_domain::error::invalid("the target must be an http(s) URL").into());
+        if !coc_domain::notify::CHANNELS.contains(&channel) {
+            return Err(coc_domain::error::invalid(format!(
+                "unknown channel '{channel}': use one of {}",
+                coc_domain::notify::CHANNELS.join(", ")
+            ))
+            .into());
         }
+        coc_domain::people::validate_address(coc_domain::people::contact_channel(channel), target)?;
         let now = now_ms();
-        let payload = render(channel, m, now)?;
-        let id = coc_domain::id::new_id();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO deliveries (id, tenant_id, channel, target, secret, event, payload, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending',0,$8,$8)",
+        let id = insert_delivery(
+            self,
+            &mut tx,
+            NewDelivery {
+                tenant,
+                channel,
+                target,
+                address: None,
+                secret,
+                message: m,
+                redacted: None,
+                recipient: None,
+                incident_id: None,
+                skipped: None,
+                now,
+            },
         )
-        .bind(&id)
-        .bind(tenant)
-        .bind(channel)
-        .bind(target)
-        .bind(secret.map(|s| self.keyring().encrypt(s)))
-        .bind(&m.event)
-        .bind(serde_json::to_string(&payload).unwrap_or_default())
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.work.notify_one();
+        self.deliveries.notify_one();
         let r = sqlx::query(dynsql!("SELECT {COLS} FROM deliveries WHERE id = $1"))
             .bind(&id)
             .fetch_one(&self.pool)
@@ -120,7 +199,7 @@ impl Store {
     /// Pending deliveries whose next attempt is due (oldest first, ≤ `limit`).
     pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<Due>> {
         let rows = sqlx::query(
-            "SELECT id, channel, target, secret, payload, attempts FROM deliveries \
+            "SELECT id, channel, target, secret, payload, attempts, address, body FROM deliveries \
              WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
         )
         .bind(now_ms())
@@ -130,11 +209,21 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let secret: Option<String> = r.try_get("secret")?;
+                let open = |col: &str| -> Result<Option<String>> {
+                    let v: Option<String> = r.try_get(col)?;
+                    Ok(v.map(|v| self.keyring().decrypt(&v)).transpose()?)
+                };
                 Ok(Due {
                     id: r.try_get("id")?,
                     channel: r.try_get("channel")?,
-                    target: r.try_get("target")?,
-                    body: r.try_get("payload")?,
+                    target: match open("address")? {
+                        Some(a) => a,
+                        None => r.try_get("target")?,
+                    },
+                    body: match open("body")? {
+                        Some(b) => b,
+                        None => r.try_get("payload")?,
+                    },
                     secret: secret.map(|s| self.keyring().decrypt(&s)).transpose()?,
                     attempts: r.try_get("attempts")?,
                 })

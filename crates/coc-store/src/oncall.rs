@@ -58,8 +58,8 @@ impl Store {
         .bind(&id)
         .bind(tenant)
         .bind(s.name.trim())
-        .bind(s.application.as_deref())
-        .bind(s.region.as_deref())
+        .bind(None::<String>)
+        .bind(None::<String>)
         .bind(serde_json::to_string(s).unwrap_or_default())
         .bind(now)
         .execute(&mut *tx)
@@ -84,8 +84,8 @@ impl Store {
                  WHERE tenant_id = $6 AND id = $7",
             )
             .bind(s.name.trim().to_string())
-            .bind(s.application.clone())
-            .bind(s.region.clone())
+            .bind(None::<String>)
+            .bind(None::<String>)
             .bind(serde_json::to_string(s).unwrap_or_default())
             .bind(now_ms())
             .bind(tenant)
@@ -151,7 +151,8 @@ impl Store {
         self.update_scenario(tenant, &cur.id, &cur.scenario).await
     }
 
-    /// Who is on call in scenario `scenario` for `role` at `at`.
+    /// Who is on call in scenario `scenario` for `role`, for `application`
+    /// in `region`, at `at` ([`Scenario::on_call`]).
     ///
     /// Errors: `NotFound` for the scenario, `Domain(Validation)` for a role
     /// the scenario does not have.
@@ -160,16 +161,10 @@ impl Store {
         tenant: &str,
         scenario: &str,
         role: &str,
+        scope: (Option<&str>, Option<&str>),
         at: DateTime<Utc>,
     ) -> Result<Vec<String>> {
         let s = self.get_scenario(tenant, scenario).await?;
-        if !s.scenario.roles.iter().any(|r| r == role) {
-            return Err(coc_domain::error::invalid(format!(
-                "scenario '{}' has no role '{role}'",
-                s.scenario.name
-            ))
-            .into());
-        }
-        Ok(s.scenario.schedule.on_call(role, at))
+        Ok(s.scenario.on_call(role, scope.0, scope.1, at)?)
     }
 }

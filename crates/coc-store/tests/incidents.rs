@@ -19,6 +19,7 @@ fn new_incident() -> CreateIncident {
         application: Some("shop".into()),
         region: None,
         enterprise_project: None,
+        category: Some("database".into()),
     }
 }
 

@@ -10,4 +10,5 @@ mod access;
 mod alarms;
 mod incidents;
 mod oncall;
+mod people;
 mod tickets;

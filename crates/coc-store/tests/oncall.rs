@@ -40,7 +40,9 @@ async fn scenarios_round_trip_and_answer_who_is_on_call() {
             .unwrap()
             .to_utc();
         assert_eq!(
-            s.on_call("t", "a", "oncall", at).await.unwrap(),
+            s.on_call("t", "a", "oncall", (None, None), at)
+                .await
+                .unwrap(),
             vec!["mon"]
         );
         // Monday 08:00 New York still belongs to Sunday's 24-hour shift.
@@ -48,11 +50,22 @@ async fn scenarios_round_trip_and_answer_who_is_on_call() {
             .unwrap()
             .to_utc();
         assert_eq!(
-            s.on_call("t", "a", "oncall", early).await.unwrap(),
+            s.on_call("t", "a", "oncall", (None, None), early)
+                .await
+                .unwrap(),
             vec!["sun"]
         );
-        assert!(s.on_call("t", "a", "manager", at).await.unwrap().is_empty());
-        assert!(s.on_call("t", "a", "nobody", at).await.is_err());
+        assert!(
+            s.on_call("t", "a", "manager", (None, None), at)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.on_call("t", "a", "nobody", (None, None), at)
+                .await
+                .is_err()
+        );
         let mut changed = scenario("b");
         changed.roles.push("extra".into());
         let u = s.update_scenario("t", &sc.id, &changed).await.unwrap();

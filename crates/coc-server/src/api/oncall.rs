@@ -33,6 +33,10 @@ pub struct Who {
     pub scenario: String,
     /// Role.
     pub role: String,
+    /// Application (application-dimension scenarios).
+    pub application: Option<String>,
+    /// Region (application-dimension scenarios).
+    pub region: Option<String>,
     /// Instant (RFC 3339); default now.
     pub at: Option<String>,
 }
@@ -116,7 +120,16 @@ async fn who(
             .with_timezone(&Utc),
         None => Utc::now(),
     };
-    let people = s.store.on_call(&p.tenant, &q.scenario, &q.role, at).await?;
+    let people = s
+        .store
+        .on_call(
+            &p.tenant,
+            &q.scenario,
+            &q.role,
+            (q.application.as_deref(), q.region.as_deref()),
+            at,
+        )
+        .await?;
     Ok(Json(
         serde_json::json!({"scenario": q.scenario, "role": q.role, "at": at.to_rfc3339(), "on_call": people}),
     ))

@@ -44,6 +44,12 @@ enum Verb {
         scenario: String,
         #[arg(long)]
         role: String,
+        /// Application (application-dimension scenarios).
+        #[arg(long)]
+        application: Option<String>,
+        /// Region (application-dimension scenarios).
+        #[arg(long)]
+        region: Option<String>,
         #[arg(long)]
         at: Option<String>,
     },
@@ -51,7 +57,7 @@ enum Verb {
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
-    let cols = &["id", "name", "application", "region", "roles"];
+    let cols = &["id", "name", "dimension", "roles"];
     let v = match c.verb {
         Verb::List => cl.get("/api/v1/oncall/scenarios", &[]).await?,
         Verb::Show { scenario } => {
@@ -85,10 +91,18 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             )
             .await?
         }
-        Verb::Who { scenario, role, at } => {
+        Verb::Who {
+            scenario,
+            role,
+            application,
+            region,
+            at,
+        } => {
             let mut q = vec![("scenario", scenario), ("role", role)];
-            if let Some(a) = at {
-                q.push(("at", a));
+            for (k, v) in [("application", application), ("region", region), ("at", at)] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
             }
             let v = cl.get("/api/v1/oncall/who", &q).await?;
             if conn.output == super::Format::Text {

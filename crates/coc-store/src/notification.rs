@@ -1,0 +1,291 @@
+//! Notification rules (O3, ref. 11.3) and the dispatcher that turns
+//! incident changes into deliveries.
+//!
+//! Every incident history step that has a template (created, rejected,
+//! forwarded, to be verified, verification failed, completed, closed) also
+//! writes an `incident_events` row in the same transaction — an outbox.
+//! [`Store::dispatch_incident_events`] takes new events, matches the
+//! enabled rules, resolves recipients (shift roles on call at that moment
+//! for the incident's application and region, individuals, the owner),
+//! deduplicates (person, channel) across rules, and in one transaction
+//! queues the deliveries and marks the event done: an event is notified
+//! exactly once even if the server dies in between. The same step starts
+//! (or restarts, on forwarding) the incident's escalation.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use coc_domain::escalation::EscalationPolicy;
+use coc_domain::notify::{IncidentFacts, Message, NotificationRule, Recipient, Template, dedup};
+use coc_domain::people::{SubscriptionStatus, contact_channel};
+use sqlx::{Any, Row, Transaction};
+
+use crate::notify::{NewDelivery, insert_delivery};
+use crate::spec::{Kind, Stored};
+use crate::{Result, Store};
+
+/// Storage of notification rules.
+pub const RULES: Kind = Kind {
+    table: "notification_rules",
+    noun: "notification rule",
+    enabled_on_create: true,
+};
+
+/// A stored notification rule.
+pub type StoredRule = Stored<NotificationRule>;
+
+impl Store {
+    /// Creates a rule (enabled, ref. 11.3).
+    /// Errors: `Domain(Validation)`, `Conflict` (name taken).
+    pub async fn create_notification_rule(
+        &self,
+        tenant: &str,
+        r: &NotificationRule,
+    ) -> Result<StoredRule> {
+        r.validate()?;
+        self.spec_create(RULES, tenant, &r.name, r).await
+    }
+
+    /// Replaces a rule. Errors: `Domain(Validation)`, `NotFound`, `Conflict`.
+    pub async fn update_notification_rule(
+        &self,
+        tenant: &str,
+        id: &str,
+        r: &NotificationRule,
+    ) -> Result<StoredRule> {
+        r.validate()?;
+        self.spec_update(RULES, tenant, id, &r.name, r).await
+    }
+
+    /// One rule by id or name. Errors: `NotFound`.
+    pub async fn get_notification_rule(&self, tenant: &str, id: &str) -> Result<StoredRule> {
+        self.spec_get(RULES, tenant, id).await
+    }
+
+    /// Rules by name; `name` is a case-insensitive substring.
+    pub async fn list_notification_rules(
+        &self,
+        tenant: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<StoredRule>> {
+        self.spec_list(RULES, tenant, name, false).await
+    }
+
+    /// Enables or disables a rule. Errors: `NotFound`.
+    pub async fn set_notification_rule_enabled(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        self.spec_set_enabled(RULES, tenant, id, enabled).await
+    }
+
+    /// Deletes a rule. Errors: `NotFound`.
+    pub async fn delete_notification_rule(&self, tenant: &str, id: &str) -> Result<()> {
+        self.spec_delete(RULES, tenant, id).await
+    }
+
+    /// The people `recipients` name at `at`, for an incident's application
+    /// and region, in order without repeats. A scenario or role that no
+    /// longer exists is logged and skipped.
+    pub(crate) async fn resolve_people(
+        &self,
+        tenant: &str,
+        recipients: &[Recipient],
+        i: &IncidentFacts,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let mut out: Vec<String> = vec![];
+        let mut push = |p: String| {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        };
+        for r in recipients {
+            match r {
+                Recipient::Individual { users } => users.iter().cloned().for_each(&mut push),
+                Recipient::Owner => push(i.assignee.clone()),
+                Recipient::Shift { scenario, roles } => {
+                    for role in roles {
+                        let scope = (i.application.as_deref(), i.region.as_deref());
+                        match self.on_call(tenant, scenario, role, scope, at).await {
+                            Ok(people) => people.into_iter().for_each(&mut push),
+                            Err(e) => {
+                                tracing::warn!(scenario = %scenario, role = %role, error = %e,
+                                "notification recipient skipped")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Queues `m` for each (person, channel) pair in `tx`: to the person's
+    /// confirmed contact, or as a `skipped` delivery saying why not.
+    pub(crate) async fn deliver_to_people(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &str,
+        pairs: &[(String, String)],
+        m: &Message,
+        incident_id: Option<&str>,
+        now: i64,
+    ) -> Result<usize> {
+        for (person, channel) in pairs {
+            let cc = contact_channel(channel);
+            let found = self.contact_with_status(tx, tenant, person, cc).await?;
+            let (target, address, skipped) = match &found {
+                Some((c, SubscriptionStatus::Confirmed)) => {
+                    (c.masked.clone(), Some(c.address.as_str()), None)
+                }
+                Some((c, st)) => (
+                    c.masked.clone(),
+                    None,
+                    Some(format!("the {cc} subscription is {}", st.as_str())),
+                ),
+                None => (
+                    String::new(),
+                    None,
+                    Some(format!("{person} has no {cc} contact")),
+                ),
+            };
+            insert_delivery(
+                self,
+                tx,
+                NewDelivery {
+                    tenant,
+                    channel,
+                    target: &target,
+                    address,
+                    secret: None,
+                    message: m,
+                    redacted: None,
+                    recipient: Some(person),
+                    incident_id,
+                    skipped: skipped.as_deref(),
+                    now,
+                },
+            )
+            .await?;
+        }
+        Ok(pairs.len())
+    }
+
+    /// Processes up to `limit` new incident events as of `now` (see the
+    /// module doc); returns how many were processed.
+    ///
+    /// Errors: a store error; unprocessed events stay for the next call.
+    pub async fn dispatch_incident_events(&self, now: DateTime<Utc>, limit: i64) -> Result<usize> {
+        let events = sqlx::query(
+            "SELECT id, tenant_id, incident_id, event, actor FROM incident_events WHERE done = 0 \
+             ORDER BY at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rules: HashMap<String, Vec<StoredRule>> = HashMap::new();
+        let mut policies: HashMap<String, Vec<(String, EscalationPolicy)>> = HashMap::new();
+        let mut queued = false;
+        for e in &events {
+            let (id, tenant, incident, event, actor): (String, String, String, String, String) = (
+                e.try_get("id")?,
+                e.try_get("tenant_id")?,
+                e.try_get("incident_id")?,
+                e.try_get("event")?,
+                e.try_get("actor")?,
+            );
+            let facts = self.incident_facts(&tenant, &incident).await?;
+            let template = Template::parse(&event).ok();
+            let mut pairs = vec![];
+            if let (Some(t), Some(f)) = (template, &facts) {
+                if !rules.contains_key(&tenant) {
+                    let r = self.spec_list(RULES, &tenant, None, true).await?;
+                    rules.insert(tenant.clone(), r);
+                }
+                for r in &rules[&tenant] {
+                    if r.spec.matches(t, f) {
+                        let people = self
+                            .resolve_people(&tenant, &r.spec.recipients, f, now)
+                            .await?;
+                        for p in people {
+                            for c in &r.spec.channels {
+                                pairs.push((p.clone(), c.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            let pairs = dedup(pairs);
+            let mut tx = self.begin().await?;
+            let claimed =
+                sqlx::query("UPDATE incident_events SET done = 1 WHERE id = $1 AND done = 0")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if claimed == 0 {
+                continue;
+            }
+            if let (Some(t), Some(f)) = (template, &facts) {
+                let m = t.render(f, &actor);
+                queued |= self
+                    .deliver_to_people(
+                        &mut tx,
+                        &tenant,
+                        &pairs,
+                        &m,
+                        Some(&incident),
+                        now.timestamp_millis(),
+                    )
+                    .await?
+                    > 0;
+                if matches!(t, Template::IncidentCreated | Template::IncidentForwarded) {
+                    if !policies.contains_key(&tenant) {
+                        let p = self.enabled_escalation_policies(&tenant).await?;
+                        policies.insert(tenant.clone(), p);
+                    }
+                    self.start_escalation(&mut tx, &tenant, &incident, f, &policies[&tenant], now)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        if queued {
+            self.deliveries.notify_one();
+        }
+        Ok(events.len())
+    }
+
+    /// What rules and templates see of an incident; `None` if it is gone.
+    pub(crate) async fn incident_facts(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<IncidentFacts>> {
+        let r = sqlx::query(
+            "SELECT number, title, level, category, source, application, region, assignee, rule_id \
+             FROM incidents WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            Ok(IncidentFacts {
+                number: r.try_get("number")?,
+                title: r.try_get("title")?,
+                level: r.try_get("level")?,
+                category: r.try_get("category")?,
+                source: r.try_get("source")?,
+                application: r.try_get("application")?,
+                region: r.try_get("region")?,
+                assignee: r.try_get("assignee")?,
+                rule_id: r.try_get("rule_id")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,214 @@
+//! Named, enable-able JSON documents of a tenant: notification rules,
+//! escalation policies and SLAs share one storage shape — a table with
+//! `id, tenant_id, name, enabled, spec, created_at, updated_at` and a
+//! unique name per tenant. The domain type validates itself before it is
+//! written.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+
+/// A stored document with its bookkeeping.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stored<T> {
+    /// Id.
+    pub id: String,
+    /// Whether it is in force.
+    pub enabled: bool,
+    /// The document.
+    #[serde(flatten)]
+    pub spec: T,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Last change, Unix ms.
+    pub updated_at: i64,
+}
+
+/// Where a kind of document lives.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// Table name (a constant, never user input).
+    pub table: &'static str,
+    /// Noun for messages (`notification rule`).
+    pub noun: &'static str,
+    /// Whether a new document starts enabled.
+    pub enabled_on_create: bool,
+}
+
+fn row<T: DeserializeOwned>(k: Kind, r: &AnyRow) -> Result<Stored<T>> {
+    let spec: T = serde_json::from_str(&r.try_get::<String, _>("spec")?)
+        .map_err(|e| StoreError::Conflict(format!("stored {} is unreadable: {e}", k.noun)))?;
+    Ok(Stored {
+        id: r.try_get("id")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        spec,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Inserts a document named `name`.
+    ///
+    /// Errors: `Conflict` when the name is taken.
+    pub(crate) async fn spec_create<T: Serialize + DeserializeOwned>(
+        &self,
+        k: Kind,
+        tenant: &str,
+        name: &str,
+        spec: &T,
+    ) -> Result<Stored<T>> {
+        let id = coc_domain::id::new_id();
+        let mut tx = self.begin().await?;
+        sqlx::query(dynsql!(
+            "INSERT INTO {} (id, tenant_id, name, enabled, spec, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$6)",
+            k.table
+        ))
+        .bind(&id)
+        .bind(tenant)
+        .bind(name.trim())
+        .bind(i64::from(k.enabled_on_create))
+        .bind(serde_json::to_string(spec).unwrap_or_default())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| dup(k, name, e))?;
+        tx.commit().await?;
+        self.spec_get(k, tenant, &id).await
+    }
+
+    /// Replaces a document (and its name).
+    ///
+    /// Errors: `NotFound`, `Conflict` (name taken).
+    pub(crate) async fn spec_update<T: Serialize + DeserializeOwned>(
+        &self,
+        k: Kind,
+        tenant: &str,
+        id: &str,
+        name: &str,
+        spec: &T,
+    ) -> Result<Stored<T>> {
+        let cur: Stored<serde_json::Value> = self.spec_get(k, tenant, id).await?;
+        let q = sqlx::query(dynsql!(
+            "UPDATE {} SET name = $1, spec = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+            k.table
+        ))
+        .bind(name.trim().to_string())
+        .bind(serde_json::to_string(spec).unwrap_or_default())
+        .bind(now_ms())
+        .bind(tenant)
+        .bind(cur.id.clone());
+        let r = q.execute(&self.pool).await.map_err(|e| dup(k, name, e))?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::not_found(k.noun, id));
+        }
+        self.spec_get(k, tenant, &cur.id).await
+    }
+
+    /// One document by id or name. Errors: `NotFound`.
+    pub(crate) async fn spec_get<T: DeserializeOwned>(
+        &self,
+        k: Kind,
+        tenant: &str,
+        id_or_name: &str,
+    ) -> Result<Stored<T>> {
+        let r = sqlx::query(dynsql!(
+            "SELECT id, enabled, spec, created_at, updated_at FROM {} WHERE tenant_id = $1 AND (id = $2 OR name = $2)",
+            k.table
+        ))
+        .bind(tenant)
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref()
+            .map(|r| row(k, r))
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found(k.noun, id_or_name))
+    }
+
+    /// Documents of a tenant by name; `name_like` filters by a substring
+    /// (case-insensitive), `only_enabled` keeps the enabled ones.
+    pub(crate) async fn spec_list<T: DeserializeOwned>(
+        &self,
+        k: Kind,
+        tenant: &str,
+        name_like: Option<&str>,
+        only_enabled: bool,
+    ) -> Result<Vec<Stored<T>>> {
+        let pattern = format!(
+            "%{}%",
+            name_like
+                .unwrap_or("")
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(dynsql!(
+            "SELECT id, enabled, spec, created_at, updated_at FROM {} WHERE tenant_id = $1 \
+             AND LOWER(name) LIKE $2 ESCAPE '\\' AND enabled >= $3 ORDER BY name",
+            k.table
+        ))
+        .bind(tenant)
+        .bind(pattern)
+        .bind(i64::from(only_enabled))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| row(k, r)).collect()
+    }
+
+    /// Enables or disables a document. Errors: `NotFound`.
+    pub(crate) async fn spec_set_enabled(
+        &self,
+        k: Kind,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        let cur: Stored<serde_json::Value> = self.spec_get(k, tenant, id).await?;
+        self.write_one(
+            sqlx::query(dynsql!(
+                "UPDATE {} SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+                k.table
+            ))
+            .bind(i64::from(enabled))
+            .bind(now_ms())
+            .bind(tenant)
+            .bind(cur.id.clone()),
+            k.noun,
+            &cur.id,
+        )
+        .await
+    }
+
+    /// Deletes a document. Errors: `NotFound`.
+    pub(crate) async fn spec_delete(&self, k: Kind, tenant: &str, id: &str) -> Result<()> {
+        let cur: Stored<serde_json::Value> = self.spec_get(k, tenant, id).await?;
+        self.write_one(
+            sqlx::query(dynsql!(
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2",
+                k.table
+            ))
+            .bind(tenant)
+            .bind(cur.id.clone()),
+            k.noun,
+            &cur.id,
+        )
+        .await
+    }
+}
+
+fn dup(k: Kind, name: &str, e: sqlx::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(format!(
+            "a {} named '{}' already exists",
+            k.noun,
+            name.trim()
+        ))
+    } else {
+        e.into()
+    }
+}
