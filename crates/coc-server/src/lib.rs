@@ -53,6 +53,53 @@ pub struct ServerConfig {
     /// Password of the `admin` user created at first start; `None`
     /// generates one, returned once in [`Running::bootstrap`].
     pub admin_password: Option<String>,
+    /// Notification channels that need settings (SMTP, SMS gateway) and
+    /// the public URL used in links sent to people.
+    pub notify: NotifyConfig,
+}
+
+/// Settings of the channels that are not plain webhooks (ref. 11.3).
+#[derive(Clone, Default)]
+pub struct NotifyConfig {
+    /// Base URL people reach COC at (`https://coc.example.com`), used in
+    /// subscription confirmation links; default `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// SMTP server as a URL: `smtp://host:25` (plain), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host:465`; `None`: email
+    /// deliveries fail with "SMTP is not configured" and are retried.
+    pub smtp_url: Option<String>,
+    /// Sender address of email (`COC <coc@example.com>`).
+    pub smtp_from: String,
+    /// SMS and voice gateway speaking the Twilio REST API (Twilio itself
+    /// or a compatible gateway); `None`: SMS and voice deliveries fail.
+    pub sms: Option<SmsGateway>,
+}
+
+/// A Twilio-compatible SMS/voice gateway: `POST
+/// {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json` (form
+/// `To`, `From`, `Body`) for SMS and `…/Calls.json` (form `To`, `From`,
+/// `Twiml`) for voice, with HTTP basic auth `account_sid:auth_token`.
+#[derive(Clone)]
+pub struct SmsGateway {
+    /// Base URL (`https://api.twilio.com`).
+    pub base_url: String,
+    /// Account SID (basic auth user).
+    pub account_sid: String,
+    /// Auth token (basic auth password; never logged).
+    pub auth_token: String,
+    /// Sender number, E.164.
+    pub from: String,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "***"))
+            .field("smtp_from", &self.smtp_from)
+            .field("sms", &self.sms.as_ref().map(|g| &g.base_url))
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -66,6 +113,7 @@ impl std::fmt::Debug for ServerConfig {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "***"),
             )
+            .field("notify", &self.notify)
             .finish()
     }
 }
@@ -96,6 +144,10 @@ pub struct AppState {
     pub live: broadcast::Sender<LiveEvent>,
     /// Heartbeat interval, ms.
     pub heartbeat_ms: u64,
+    /// Channel settings.
+    pub notify: Arc<NotifyConfig>,
+    /// Base URL for links sent to people (no trailing slash).
+    pub public_url: Arc<str>,
     /// Becomes `true` when the server shuts down; long-lived connections
     /// (agent sessions) watch it and close.
     pub closing: tokio::sync::watch::Receiver<bool>,
@@ -137,7 +189,20 @@ impl AppState {
             agents: Arc::new(gateway::Agents::default()),
             live,
             heartbeat_ms: cfg.heartbeat_ms,
+            notify: Arc::new(cfg.notify.clone()),
+            public_url: cfg
+                .notify
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", cfg.listen))
+                .trim_end_matches('/')
+                .into(),
         }
+    }
+
+    /// An absolute link to `path` at the public URL.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
     }
 
     /// Whether `token` is the admin token.
@@ -220,11 +285,14 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
         .map_err(|e| std::io::Error::other(format!("bootstrap failed: {e}")))?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
+    let mut cfg = cfg;
+    cfg.listen = addr;
     let state = AppState::new(store, &cfg);
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let exec = tokio::spawn(workers::executor::run(state.clone()));
     let notifier = tokio::spawn(workers::notifier::run(state.clone()));
+    let dispatcher = tokio::spawn(workers::dispatcher::run(state.clone()));
     let task = tokio::spawn(async move {
         let r = axum::serve(
             listener,
@@ -239,6 +307,7 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
         }
         exec.abort();
         notifier.abort();
+        dispatcher.abort();
     });
     Ok(Running {
         addr,

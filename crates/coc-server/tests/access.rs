@@ -140,6 +140,16 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("oncall", sc["id"].as_str().unwrap().to_string());
+    let nr = c
+        .post("/api/v1/notification-rules", &notification_rule("main"))
+        .await
+        .unwrap();
+    ids.insert("notification", nr["id"].as_str().unwrap().to_string());
+    let ep = c
+        .post("/api/v1/escalation-policies", &escalation_policy("main"))
+        .await
+        .unwrap();
+    ids.insert("escalation", ep["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -196,6 +206,13 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"from": "2099-01-01", "to": "2099-01-02"})
         }
         ("PUT", "/api/v1/resources/{id}/tags") => json!({"tags": {"env": "test"}}),
+        ("POST", "/api/v1/notification-rules") | ("PUT", "/api/v1/notification-rules/{id}") => {
+            notification_rule(&format!("n-{}", rand_suffix()))
+        }
+        ("POST", "/api/v1/escalation-policies") | ("PUT", "/api/v1/escalation-policies/{id}") => {
+            escalation_policy(&format!("e-{}", rand_suffix()))
+        }
+        ("PUT", "/api/v1/engineers/{user}") => json!({"alias": "Carol"}),
         ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
         ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
         ("POST", "/api/v1/grants") => {
@@ -204,6 +221,16 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         }
         _ => json!({}),
     }
+}
+
+fn notification_rule(name: &str) -> Value {
+    json!({"name": name, "templates": ["incident_created"],
+           "recipients": [{"type": "owner"}], "channels": ["email"]})
+}
+
+fn escalation_policy(name: &str) -> Value {
+    json!({"name": name, "levels": [{"after_seconds": 600,
+           "recipients": [{"type": "individual", "users": ["carol"]}], "channels": ["slack"]}]})
 }
 
 fn rand_suffix() -> String {

@@ -45,16 +45,22 @@ pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
         agent_token: AGENT.into(),
         heartbeat_ms: 500,
         admin_password: Some("admin-password-1".into()),
+        notify: Default::default(),
     }
 }
 
 impl Harness {
     pub async fn start(agents: usize) -> Harness {
+        Harness::start_with(agents, Default::default()).await
+    }
+
+    /// A harness whose server has these channel settings.
+    pub async fn start_with(agents: usize, notify: coc_server::NotifyConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
-        let server = coc_server::start(config("127.0.0.1:0".parse().unwrap()), store)
-            .await
-            .unwrap();
+        let mut cfg = config("127.0.0.1:0".parse().unwrap());
+        cfg.notify = notify;
+        let server = coc_server::start(cfg, store).await.unwrap();
         let client = Client::new(&server.url(), ADMIN).unwrap();
         let mut h = Harness {
             server: Some(server),

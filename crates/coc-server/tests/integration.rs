@@ -9,3 +9,4 @@ mod api;
 mod closed_loop;
 mod execution;
 mod notify;
+mod people;

@@ -41,61 +41,23 @@ pub struct Escalation {
     pub state: String,
 }
 
+impl crate::spec::Document for EscalationPolicy {
+    const KIND: Kind = POLICIES;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn validate(&self) -> std::result::Result<(), coc_domain::DomainError> {
+        EscalationPolicy::validate(self)
+    }
+}
+
 impl Store {
-    /// Creates a policy (enabled). Errors: `Domain(Validation)`, `Conflict`.
-    pub async fn create_escalation_policy(
-        &self,
-        tenant: &str,
-        p: &EscalationPolicy,
-    ) -> Result<StoredPolicy> {
-        p.validate()?;
-        self.spec_create(POLICIES, tenant, &p.name, p).await
-    }
-
-    /// Replaces a policy; running escalations continue with the new levels.
-    /// Errors: `Domain(Validation)`, `NotFound`, `Conflict`.
-    pub async fn update_escalation_policy(
-        &self,
-        tenant: &str,
-        id: &str,
-        p: &EscalationPolicy,
-    ) -> Result<StoredPolicy> {
-        p.validate()?;
-        self.spec_update(POLICIES, tenant, id, &p.name, p).await
-    }
-
-    /// One policy by id or name. Errors: `NotFound`.
-    pub async fn get_escalation_policy(&self, tenant: &str, id: &str) -> Result<StoredPolicy> {
-        self.spec_get(POLICIES, tenant, id).await
-    }
-
-    /// Policies by name.
-    pub async fn list_escalation_policies(&self, tenant: &str) -> Result<Vec<StoredPolicy>> {
-        self.spec_list(POLICIES, tenant, None, false).await
-    }
-
-    /// Enables or disables a policy; a disabled policy fires no more.
-    /// Errors: `NotFound`.
-    pub async fn set_escalation_policy_enabled(
-        &self,
-        tenant: &str,
-        id: &str,
-        enabled: bool,
-    ) -> Result<()> {
-        self.spec_set_enabled(POLICIES, tenant, id, enabled).await
-    }
-
-    /// Deletes a policy; its running escalations stop. Errors: `NotFound`.
-    pub async fn delete_escalation_policy(&self, tenant: &str, id: &str) -> Result<()> {
-        self.spec_delete(POLICIES, tenant, id).await
-    }
-
     pub(crate) async fn enabled_escalation_policies(
         &self,
         tenant: &str,
     ) -> Result<Vec<(String, EscalationPolicy)>> {
         Ok(self
-            .spec_list::<EscalationPolicy>(POLICIES, tenant, None, true)
+            .doc_enabled::<EscalationPolicy>(tenant)
             .await?
             .into_iter()
             .map(|s| (s.id, s.spec))

@@ -34,58 +34,17 @@ pub const RULES: Kind = Kind {
 /// A stored notification rule.
 pub type StoredRule = Stored<NotificationRule>;
 
+impl crate::spec::Document for NotificationRule {
+    const KIND: Kind = RULES;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn validate(&self) -> std::result::Result<(), coc_domain::DomainError> {
+        NotificationRule::validate(self)
+    }
+}
+
 impl Store {
-    /// Creates a rule (enabled, ref. 11.3).
-    /// Errors: `Domain(Validation)`, `Conflict` (name taken).
-    pub async fn create_notification_rule(
-        &self,
-        tenant: &str,
-        r: &NotificationRule,
-    ) -> Result<StoredRule> {
-        r.validate()?;
-        self.spec_create(RULES, tenant, &r.name, r).await
-    }
-
-    /// Replaces a rule. Errors: `Domain(Validation)`, `NotFound`, `Conflict`.
-    pub async fn update_notification_rule(
-        &self,
-        tenant: &str,
-        id: &str,
-        r: &NotificationRule,
-    ) -> Result<StoredRule> {
-        r.validate()?;
-        self.spec_update(RULES, tenant, id, &r.name, r).await
-    }
-
-    /// One rule by id or name. Errors: `NotFound`.
-    pub async fn get_notification_rule(&self, tenant: &str, id: &str) -> Result<StoredRule> {
-        self.spec_get(RULES, tenant, id).await
-    }
-
-    /// Rules by name; `name` is a case-insensitive substring.
-    pub async fn list_notification_rules(
-        &self,
-        tenant: &str,
-        name: Option<&str>,
-    ) -> Result<Vec<StoredRule>> {
-        self.spec_list(RULES, tenant, name, false).await
-    }
-
-    /// Enables or disables a rule. Errors: `NotFound`.
-    pub async fn set_notification_rule_enabled(
-        &self,
-        tenant: &str,
-        id: &str,
-        enabled: bool,
-    ) -> Result<()> {
-        self.spec_set_enabled(RULES, tenant, id, enabled).await
-    }
-
-    /// Deletes a rule. Errors: `NotFound`.
-    pub async fn delete_notification_rule(&self, tenant: &str, id: &str) -> Result<()> {
-        self.spec_delete(RULES, tenant, id).await
-    }
-
     /// The people `recipients` name at `at`, for an incident's application
     /// and region, in order without repeats. A scenario or role that no
     /// longer exists is logged and skipped.
@@ -202,7 +161,7 @@ impl Store {
             let mut pairs = vec![];
             if let (Some(t), Some(f)) = (template, &facts) {
                 if !rules.contains_key(&tenant) {
-                    let r = self.spec_list(RULES, &tenant, None, true).await?;
+                    let r = self.doc_enabled::<NotificationRule>(&tenant).await?;
                     rules.insert(tenant.clone(), r);
                 }
                 for r in &rules[&tenant] {

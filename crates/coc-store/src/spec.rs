@@ -38,6 +38,93 @@ pub struct Kind {
     pub enabled_on_create: bool,
 }
 
+/// A document type stored this way.
+pub trait Document: Serialize + DeserializeOwned + Send + Sync {
+    /// Its storage.
+    const KIND: Kind;
+    /// Only a disabled document may be modified or deleted (SLAs, ref.
+    /// 11.5).
+    const EDIT_ONLY_DISABLED: bool = false;
+    /// Its name.
+    fn name(&self) -> &str;
+    /// Validates it. Errors: [`coc_domain::DomainError::Validation`].
+    fn validate(&self) -> std::result::Result<(), coc_domain::DomainError>;
+}
+
+impl Store {
+    /// Creates a document (validated first).
+    ///
+    /// Errors: `Domain(Validation)`, `Conflict` (name taken).
+    pub async fn doc_create<T: Document>(&self, tenant: &str, d: &T) -> Result<Stored<T>> {
+        d.validate()?;
+        self.spec_create(T::KIND, tenant, d.name(), d).await
+    }
+
+    /// Replaces a document.
+    ///
+    /// Errors: `Domain(Validation)`, `NotFound`, `Conflict` (name taken, or
+    /// an enabled document that may only change while disabled).
+    pub async fn doc_update<T: Document>(
+        &self,
+        tenant: &str,
+        id: &str,
+        d: &T,
+    ) -> Result<Stored<T>> {
+        d.validate()?;
+        self.refuse_enabled::<T>(tenant, id, "modified").await?;
+        self.spec_update(T::KIND, tenant, id, d.name(), d).await
+    }
+
+    /// One document by id or name. Errors: `NotFound`.
+    pub async fn doc_get<T: Document>(&self, tenant: &str, id: &str) -> Result<Stored<T>> {
+        self.spec_get(T::KIND, tenant, id).await
+    }
+
+    /// Documents by name; `name` filters by a case-insensitive substring.
+    pub async fn doc_list<T: Document>(
+        &self,
+        tenant: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<Stored<T>>> {
+        self.spec_list(T::KIND, tenant, name, false).await
+    }
+
+    /// The enabled documents, by name.
+    pub async fn doc_enabled<T: Document>(&self, tenant: &str) -> Result<Vec<Stored<T>>> {
+        self.spec_list(T::KIND, tenant, None, true).await
+    }
+
+    /// Enables or disables a document. Errors: `NotFound`.
+    pub async fn doc_set_enabled<T: Document>(
+        &self,
+        tenant: &str,
+        id: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        self.spec_set_enabled(T::KIND, tenant, id, enabled).await
+    }
+
+    /// Deletes a document. Errors: `NotFound`, `Conflict` (enabled and
+    /// only deletable while disabled).
+    pub async fn doc_delete<T: Document>(&self, tenant: &str, id: &str) -> Result<()> {
+        self.refuse_enabled::<T>(tenant, id, "deleted").await?;
+        self.spec_delete(T::KIND, tenant, id).await
+    }
+
+    async fn refuse_enabled<T: Document>(&self, tenant: &str, id: &str, verb: &str) -> Result<()> {
+        if T::EDIT_ONLY_DISABLED {
+            let cur: Stored<serde_json::Value> = self.spec_get(T::KIND, tenant, id).await?;
+            if cur.enabled {
+                return Err(StoreError::Conflict(format!(
+                    "an enabled {} cannot be {verb}; disable it first",
+                    T::KIND.noun
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn row<T: DeserializeOwned>(k: Kind, r: &AnyRow) -> Result<Stored<T>> {
     let spec: T = serde_json::from_str(&r.try_get::<String, _>("spec")?)
         .map_err(|e| StoreError::Conflict(format!("stored {} is unreadable: {e}", k.noun)))?;

@@ -237,7 +237,7 @@ async fn rules_notify_each_person_once_per_channel() {
     each_store!(|s| {
         people(s).await;
         let now = Utc::now();
-        s.create_notification_rule(
+        s.doc_create(
             T,
             &rule(json!({
             "name": "db", "templates": ["incident_created", "incident_forwarded"],
@@ -246,7 +246,7 @@ async fn rules_notify_each_person_once_per_channel() {
         )
         .await
         .unwrap();
-        s.create_notification_rule(
+        s.doc_create(
             T,
             &rule(json!({
             "name": "shop shift", "templates": ["incident_created"], "applications": ["shop"],
@@ -256,7 +256,7 @@ async fn rules_notify_each_person_once_per_channel() {
         )
         .await
         .unwrap();
-        s.create_notification_rule(
+        s.doc_create(
             T,
             &rule(json!({
             "name": "p1 only", "templates": ["incident_created"], "levels": ["P1"],
@@ -265,7 +265,7 @@ async fn rules_notify_each_person_once_per_channel() {
         .await
         .unwrap();
         let off = s
-            .create_notification_rule(
+            .doc_create(
                 T,
                 &rule(json!({
                 "name": "off", "templates": ["incident_created"],
@@ -273,11 +273,11 @@ async fn rules_notify_each_person_once_per_channel() {
             )
             .await
             .unwrap();
-        s.set_notification_rule_enabled(T, &off.id, false)
+        s.doc_set_enabled::<NotificationRule>(T, &off.id, false)
             .await
             .unwrap();
         assert!(matches!(
-            s.create_notification_rule(
+            s.doc_create(
                 T,
                 &rule(json!({
                 "name": "db", "templates": ["incident_created"],
@@ -287,7 +287,7 @@ async fn rules_notify_each_person_once_per_channel() {
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(
-            s.list_notification_rules(T, Some("SHIFT"))
+            s.doc_list::<NotificationRule>(T, Some("SHIFT"))
                 .await
                 .unwrap()
                 .len(),
@@ -350,14 +350,14 @@ fn policy(v: serde_json::Value) -> EscalationPolicy {
 async fn escalation_follows_the_injected_clock() {
     each_store!(|s| {
         people(s).await;
-        s.create_escalation_policy(T, &policy(json!({"name": "default", "levels": [
+        s.doc_create(T, &policy(json!({"name": "default", "levels": [
             {"after_seconds": 60, "recipients": [{"type": "individual", "users": ["cat"]}], "channels": ["slack"]},
             {"after_seconds": 120, "recipients": [{"type": "shift", "scenario": "ops", "roles": ["oncall"]}], "channels": ["slack"]}
         ]})))
         .await
         .unwrap();
         assert!(
-            s.create_escalation_policy(T, &policy(json!({"name": "bad", "levels": []})))
+            s.doc_create(T, &policy(json!({"name": "bad", "levels": []})))
                 .await
                 .is_err()
         );

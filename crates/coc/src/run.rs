@@ -43,6 +43,8 @@ pub struct ServerOpts {
     pub secret_key: Option<String>,
     /// Password of the first `admin` user (generated and printed once if absent).
     pub admin_password: Option<String>,
+    /// Channel settings (SMTP, SMS gateway, public URL).
+    pub notify: coc_server::NotifyConfig,
 }
 
 /// Opens the store of a data dir: the database (`database_url`, or SQLite
@@ -154,6 +156,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         agent_token: agent.clone(),
         heartbeat_ms: o.heartbeat_ms,
         admin_password: o.admin_password.clone(),
+        notify: o.notify.clone(),
     };
     let running = coc_server::start(cfg, store)
         .await

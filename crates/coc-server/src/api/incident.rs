@@ -37,6 +37,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/incidents", get(list).post(create))
         .route("/api/v1/incidents/{id}", get(show))
         .route("/api/v1/incidents/{id}/actions", post(action))
+        .route("/api/v1/incidents/{id}/escalation", get(escalation))
 }
 
 async fn list(
@@ -143,5 +144,18 @@ async fn action(
         s.store
             .incident_action(&p.tenant, &id, &b, &p.user_name)
             .await?,
+    ))
+}
+
+async fn escalation(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Option<coc_store::escalation::Escalation>>> {
+    let d = s.store.get_incident(&p.tenant, &id).await?;
+    c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
+    Ok(Json(
+        s.store.get_escalation(&p.tenant, &d.incident.id).await?,
     ))
 }

@@ -3,11 +3,13 @@
 
 pub mod access;
 pub mod alarm;
+pub mod docs;
 pub mod incident;
 pub mod integration;
 pub mod notify;
 pub mod oncall;
 pub mod openapi;
+pub mod people;
 pub mod resource;
 pub mod rule;
 pub mod script;
@@ -660,6 +662,153 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/notification-rules",
+        "notification",
+        "List notification rule (ref. 11.3)s (?name= fuzzy search)",
+        "coc:notification:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/notification-rules",
+        "notification",
+        "Create a notification rule (ref. 11.3)",
+        "coc:notification:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/notification-rules/{id}",
+        "notification",
+        "Show a notification rule (ref. 11.3)",
+        "coc:notification:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/notification-rules/{id}",
+        "notification",
+        "Replace a notification rule (ref. 11.3)",
+        "coc:notification:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/notification-rules/{id}",
+        "notification",
+        "Delete a notification rule (ref. 11.3)",
+        "coc:notification:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/notification-rules/{id}/enable",
+        "notification",
+        "Enable a notification rule (ref. 11.3)",
+        "coc:notification:enable"
+    ),
+    r!(
+        "POST",
+        "/api/v1/notification-rules/{id}/disable",
+        "notification",
+        "Disable a notification rule (ref. 11.3)",
+        "coc:notification:disable"
+    ),
+    r!(
+        "GET",
+        "/api/v1/escalation-policies",
+        "escalation",
+        "List escalation policy (I7)s (?name= fuzzy search)",
+        "coc:escalation:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/escalation-policies",
+        "escalation",
+        "Create a escalation policy (I7)",
+        "coc:escalation:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/escalation-policies/{id}",
+        "escalation",
+        "Show a escalation policy (I7)",
+        "coc:escalation:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/escalation-policies/{id}",
+        "escalation",
+        "Replace a escalation policy (I7)",
+        "coc:escalation:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/escalation-policies/{id}",
+        "escalation",
+        "Delete a escalation policy (I7)",
+        "coc:escalation:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/escalation-policies/{id}/enable",
+        "escalation",
+        "Enable a escalation policy (I7)",
+        "coc:escalation:enable"
+    ),
+    r!(
+        "POST",
+        "/api/v1/escalation-policies/{id}/disable",
+        "escalation",
+        "Disable a escalation policy (I7)",
+        "coc:escalation:disable"
+    ),
+    r!(
+        "GET",
+        "/api/v1/incidents/{id}/escalation",
+        "incident",
+        "The incident's escalation (policy, next level, when, state), or null",
+        "coc:incident:get"
+    ),
+    r!(
+        "GET",
+        "/api/v1/engineers",
+        "engineer",
+        "List O&M engineers with their contact channels (ref. 11.1)",
+        "coc:engineer:list"
+    ),
+    r!(
+        "GET",
+        "/api/v1/engineers/{user}",
+        "engineer",
+        "Show an engineer profile",
+        "coc:engineer:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/engineers/{user}",
+        "engineer",
+        "Set alias and contact channels; email and mobile get a confirmation link",
+        "coc:engineer:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/engineers/{user}",
+        "engineer",
+        "Remove an engineer profile and its contacts",
+        "coc:engineer:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/engineers/{user}/subscribe",
+        "engineer",
+        "Send subscription confirmations again (fresh 48-hour links)",
+        "coc:engineer:subscribe"
+    ),
+    r!(
+        "GET",
+        "/api/v1/subscriptions/confirm",
+        "engineer",
+        "Confirm a subscription (the link sent to the person; no login)",
+        public
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -674,6 +823,13 @@ pub fn router() -> Router<AppState> {
         .merge(integration::router())
         .merge(oncall::router())
         .merge(notify::router())
+        .merge(people::router())
+        .merge(docs::routes::<coc_domain::notify::NotificationRule>(
+            "/api/v1/notification-rules",
+        ))
+        .merge(docs::routes::<coc_domain::escalation::EscalationPolicy>(
+            "/api/v1/escalation-policies",
+        ))
         .merge(alarm::router())
         .merge(rule::router())
         .merge(incident::router())
@@ -686,6 +842,7 @@ pub fn router() -> Router<AppState> {
 pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
+        .merge(people::public_router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route(

@@ -1,4 +1,6 @@
-//! Background workers: the ticket executor and the notifier.
+//! Background workers: the ticket executor, the notification dispatcher
+//! (incident events and escalations) and the notifier (deliveries).
 
+pub mod dispatcher;
 pub mod executor;
 pub mod notifier;

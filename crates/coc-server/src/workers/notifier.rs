@@ -1,38 +1,87 @@
-//! The notifier (O4): sends due deliveries of the queue over HTTP, all of
-//! a round concurrently with a 10 s timeout each, so one channel that is
-//! down never holds up the others — nor incident handling, which only
-//! enqueues. Webhook bodies carry `X-COC-Signature` when the delivery has a
-//! secret. Each attempt is recorded; failures are retried with backoff.
+//! The notifier (O4): sends due deliveries of the queue — HTTP channels
+//! (webhook, robots), email over SMTP (lettre) and SMS/voice through the
+//! Twilio-compatible gateway — all of a round concurrently with a 10 s
+//! timeout each, so one channel that is down never holds up the others,
+//! nor incident handling, which only enqueues. Webhook bodies carry
+//! `X-COC-Signature` when the delivery has a secret. Each attempt is
+//! recorded; failures are retried with backoff. It wakes as soon as a
+//! delivery is queued.
 
 use std::time::Duration;
 
 use coc_store::notify::Due;
-use futures_util::future::join_all;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::AppState;
+use crate::{AppState, NotifyConfig};
+
+/// What the notifier sends with.
+pub struct Senders {
+    http: reqwest::Client,
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    cfg: std::sync::Arc<NotifyConfig>,
+}
+
+impl Senders {
+    /// Builds the HTTP client and the SMTP transport from the settings.
+    ///
+    /// Errors: the HTTP client cannot start, or the SMTP URL is invalid
+    /// (the message names the problem, never the password).
+    pub fn new(cfg: std::sync::Arc<NotifyConfig>) -> Result<Self, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+        let smtp = match &cfg.smtp_url {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| {
+                        format!("invalid SMTP URL: {}", e.to_string().replace(url, "***"))
+                    })?
+                    .timeout(Some(Duration::from_secs(10)))
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Senders { http, smtp, cfg })
+    }
+}
 
 /// Runs forever.
 pub async fn run(state: AppState) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
-        Ok(c) => c,
+    let inflight = InFlight::default();
+    let senders = match Senders::new(state.notify.clone()) {
+        Ok(s) => std::sync::Arc::new(s),
         Err(e) => {
-            tracing::error!(error = %e, "notifier cannot start its HTTP client");
+            tracing::error!(error = %e, "notifier cannot start");
             return;
         }
     };
     loop {
-        if let Err(e) = round(&state, &http).await {
+        if let Err(e) = round(&state, &senders, &inflight).await {
             tracing::warn!(error = %e, "notifier round failed");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::select! {
+            _ = state.store.deliveries.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
     }
 }
 
-async fn send(http: &reqwest::Client, d: &Due) -> Option<String> {
+fn field<'a>(body: &'a serde_json::Value, k: &str) -> &'a str {
+    body.get(k).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+async fn send(s: &Senders, d: &Due) -> Option<String> {
+    match d.channel.as_str() {
+        "email" => send_email(s, d).await,
+        "sms" | "voice" => send_sms(s, d).await,
+        _ => send_http(&s.http, d).await,
+    }
+}
+
+async fn send_http(http: &reqwest::Client, d: &Due) -> Option<String> {
     let mut rb = http
         .post(&d.target)
         .header("content-type", "application/json")
@@ -50,17 +99,113 @@ async fn send(http: &reqwest::Client, d: &Due) -> Option<String> {
     }
 }
 
-/// One round: every due delivery, concurrently.
+async fn send_email(s: &Senders, d: &Due) -> Option<String> {
+    let Some(smtp) = &s.smtp else {
+        return Some("SMTP is not configured (coc server --smtp-url)".into());
+    };
+    let body: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();
+    let from = if s.cfg.smtp_from.is_empty() {
+        "COC <coc@localhost>"
+    } else {
+        s.cfg.smtp_from.as_str()
+    };
+    let msg = (|| -> Result<lettre::Message, String> {
+        lettre::Message::builder()
+            .from(
+                from.parse()
+                    .map_err(|e| format!("bad sender '{from}': {e}"))?,
+            )
+            .to(d
+                .target
+                .parse()
+                .map_err(|e| format!("bad recipient: {e}"))?)
+            .subject(field(&body, "subject"))
+            .header(ContentType::TEXT_PLAIN)
+            .body(field(&body, "body").to_string())
+            .map_err(|e| format!("cannot build the email: {e}"))
+    })();
+    match msg {
+        Ok(m) => smtp.send(m).await.err().map(|e| format!("SMTP: {e}")),
+        Err(e) => Some(e),
+    }
+}
+
+async fn send_sms(s: &Senders, d: &Due) -> Option<String> {
+    let Some(g) = &s.cfg.sms else {
+        return Some("no SMS/voice gateway is configured (coc server --sms-gateway-url)".into());
+    };
+    let body: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();
+    let text = field(&body, "text");
+    let base = g.base_url.trim_end_matches('/');
+    let (url, form) = if d.channel == "voice" {
+        let twiml = format!(
+            "<Response><Say>{}</Say></Response>",
+            text.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        );
+        (
+            format!("{base}/2010-04-01/Accounts/{}/Calls.json", g.account_sid),
+            vec![
+                ("To", d.target.clone()),
+                ("From", g.from.clone()),
+                ("Twiml", twiml),
+            ],
+        )
+    } else {
+        (
+            format!("{base}/2010-04-01/Accounts/{}/Messages.json", g.account_sid),
+            vec![
+                ("To", d.target.clone()),
+                ("From", g.from.clone()),
+                ("Body", text.to_string()),
+            ],
+        )
+    };
+    match s
+        .http
+        .post(&url)
+        .basic_auth(&g.account_sid, Some(&g.auth_token))
+        .form(&form)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => None,
+        Ok(r) => Some(format!("gateway answered HTTP {}", r.status().as_u16())),
+        Err(e) => Some(format!("cannot reach the gateway: {}", e.without_url())),
+    }
+}
+
+/// Delivery ids being sent right now (not picked again until recorded).
+type InFlight = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// One round: starts a send task for every due delivery not already in
+/// flight and returns at once — a slow or dead channel (up to the 10 s
+/// timeout) never delays the deliveries behind it.
 ///
-/// Errors: a store error; the next round retries.
-pub async fn round(state: &AppState, http: &reqwest::Client) -> Result<(), coc_store::StoreError> {
-    let due = state.store.due_deliveries(100).await?;
-    let results = join_all(due.iter().map(|d| send(http, d))).await;
-    for (d, err) in due.iter().zip(results) {
-        if let Some(e) = &err {
-            tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
+/// Errors: a store error reading the queue; the next round retries.
+pub async fn round(
+    state: &AppState,
+    s: &std::sync::Arc<Senders>,
+    inflight: &InFlight,
+) -> Result<(), coc_store::StoreError> {
+    let due = state.store.due_deliveries(200).await?;
+    for d in due {
+        if !inflight.lock().expect("in-flight set").insert(d.id.clone()) {
+            continue;
         }
-        state.store.record_attempt(&d.id, err.as_deref()).await?;
+        let (state, s, inflight) = (state.clone(), s.clone(), inflight.clone());
+        tokio::spawn(async move {
+            let err = send(&s, &d).await;
+            if let Some(e) = &err {
+                tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
+            }
+            if let Err(e) = state.store.record_attempt(&d.id, err.as_deref()).await {
+                tracing::warn!(delivery = %d.id, error = %e, "cannot record a delivery attempt");
+            }
+            inflight.lock().expect("in-flight set").remove(&d.id);
+            state.store.deliveries.notify_one();
+        });
     }
     Ok(())
 }

@@ -123,6 +123,61 @@ pub struct DevArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Channel settings of `coc server` and `coc dev` (ref. 11.3).
+#[derive(Args, Debug, Clone)]
+pub struct NotifyArgs {
+    /// Base URL people reach COC at, used in subscription confirmation
+    /// links (default: http://<listen>).
+    #[arg(long, env = "COC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for email: smtp://host:25, smtp://user:pass@host:587?tls=required
+    /// (STARTTLS) or smtps://user:pass@host:465.
+    #[arg(long, env = "COC_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of email.
+    #[arg(long, env = "COC_SMTP_FROM", default_value = "COC <coc@localhost>")]
+    pub smtp_from: String,
+    /// SMS and voice gateway speaking the Twilio REST API (https://api.twilio.com or compatible).
+    #[arg(long, env = "COC_SMS_GATEWAY_URL")]
+    pub sms_gateway_url: Option<String>,
+    /// Account SID of the gateway.
+    #[arg(long, env = "COC_SMS_ACCOUNT_SID", default_value = "")]
+    pub sms_account_sid: String,
+    /// Auth token of the gateway.
+    #[arg(
+        long,
+        env = "COC_SMS_AUTH_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub sms_auth_token: String,
+    /// Sender number (E.164) for SMS and voice.
+    #[arg(long, env = "COC_SMS_FROM", default_value = "")]
+    pub sms_from: String,
+}
+
+impl NotifyArgs {
+    /// The server's channel settings.
+    pub fn config(&self) -> coc_server::NotifyConfig {
+        coc_server::NotifyConfig {
+            public_url: self.public_url.clone(),
+            smtp_url: self.smtp_url.clone(),
+            smtp_from: self.smtp_from.clone(),
+            sms: self
+                .sms_gateway_url
+                .as_ref()
+                .map(|u| coc_server::SmsGateway {
+                    base_url: u.clone(),
+                    account_sid: self.sms_account_sid.clone(),
+                    auth_token: self.sms_auth_token.clone(),
+                    from: self.sms_from.clone(),
+                }),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +208,8 @@ pub struct ServerArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 #[derive(Args, Debug)]
@@ -213,6 +270,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 with_agent: true,
                 secret_key: None,
                 admin_password: std::env::var("COC_ADMIN_PASSWORD").ok(),
+                notify: a.notify.config(),
             })
             .await
         }
@@ -227,6 +285,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 with_agent: false,
                 secret_key: a.secret_key,
                 admin_password: a.admin_password,
+                notify: a.notify.config(),
             })
             .await
         }

@@ -1,0 +1,129 @@
+//! O&M engineers API (O1, ref. 11.1): profiles with contact channels, the
+//! subscription confirmation link (public: the person opening it has no
+//! COC login), and sending a subscription again.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_store::access::Principal;
+use coc_store::people::{Engineer, EngineerUpdate};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery};
+
+/// Body of `POST /api/v1/engineers/{user}/subscribe`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    /// Channels (`email`, `mobile`) to send again; empty: every
+    /// unconfirmed one.
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+/// Query of the confirmation link.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    /// The one-time token from the message.
+    pub token: String,
+}
+
+/// Path of the confirmation link, served without login.
+pub const CONFIRM_PATH: &str = "/api/v1/subscriptions/confirm";
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/engineers", get(list))
+        .route(
+            "/api/v1/engineers/{user}",
+            get(show).put(update).delete(remove),
+        )
+        .route("/api/v1/engineers/{user}/subscribe", post(subscribe))
+}
+
+/// The public confirmation route.
+pub(super) fn public_router() -> Router<AppState> {
+    Router::new().route(CONFIRM_PATH, get(confirm))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::json!({"items": s.store.list_engineers(&p.tenant).await?, "next_cursor": null}),
+    ))
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(user): Path<String>,
+) -> ApiResult<Json<Engineer>> {
+    Ok(Json(s.store.get_engineer(&p.tenant, &user).await?))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(user): Path<String>,
+    ApiJson(b): ApiJson<EngineerUpdate>,
+) -> ApiResult<Json<Engineer>> {
+    let link = s.link(CONFIRM_PATH);
+    Ok(Json(
+        s.store.set_engineer(&p.tenant, &user, &b, &link).await?,
+    ))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(user): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store.delete_engineer(&p.tenant, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn subscribe(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(user): Path<String>,
+    ApiJson(b): ApiJson<Subscribe>,
+) -> ApiResult<Json<Engineer>> {
+    let link = s.link(CONFIRM_PATH);
+    Ok(Json(
+        s.store
+            .resubscribe(&p.tenant, &user, &b.channels, &link)
+            .await?,
+    ))
+}
+
+async fn confirm(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<Confirm>,
+) -> ApiResult<Html<String>> {
+    let (_, user, channel) = s.store.confirm_subscription(&q.token).await?;
+    tracing::info!(user = %user, channel = %channel, "subscription confirmed");
+    Ok(Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Subscription confirmed</title></head>\
+         <body><h1>Subscription confirmed</h1><p>COC will send notifications for <b>{}</b> on this {}.</p></body></html>",
+        html_escape(&user),
+        if channel == "mobile" {
+            "number"
+        } else {
+            "address"
+        }
+    )))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,548 @@
+//! People and notifications end to end (O1, O3, O4, I7): a real SMTP
+//! server (aiosmtpd from PyPI, writing a Maildir) receives the
+//! subscription confirmation and the incident email; a local HTTP
+//! receiver plays the robots and a Twilio-compatible SMS/voice gateway;
+//! escalation runs on real time for a few seconds.
+//!
+//! Needs `python3 -m aiosmtpd` (`pip install aiosmtpd`): skipped with a
+//! notice when it is missing, except with `CI=true`, where `.ci/run`
+//! installs it and a missing one fails.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use serde_json::{Value, json};
+
+use crate::harness::Harness;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Hit {
+    path: String,
+    auth: String,
+    body: String,
+}
+
+/// A local HTTP receiver that records every POST and answers 200 (201 for
+/// the gateway, as Twilio does).
+async fn receiver() -> (String, Arc<Mutex<Vec<Hit>>>) {
+    let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+    let h2 = hits.clone();
+    let app = axum::Router::new().fallback(
+        move |m: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let hits = h2.clone();
+            async move {
+                if m != Method::POST {
+                    return StatusCode::METHOD_NOT_ALLOWED;
+                }
+                hits.lock().unwrap().push(Hit {
+                    path: uri.path().to_string(),
+                    auth: headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string(),
+                    body: String::from_utf8_lossy(&body).to_string(),
+                });
+                if uri.path().starts_with("/2010-04-01/") {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                }
+            }
+        },
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, hits)
+}
+
+async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    poll(what, || std::future::ready(f())).await
+}
+
+/// Polls `f` every 50 ms for 10 s.
+async fn poll<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    for _ in 0..200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A real SMTP server writing to a Maildir; `None` when aiosmtpd is absent
+/// outside CI.
+struct Smtp {
+    child: std::process::Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp(dir: &Path) -> Option<Smtp> {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "aiosmtpd is required in CI (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: python3 -m aiosmtpd is not installed (pip install aiosmtpd)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let maildir = dir.join("maildir");
+    let mut child = std::process::Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(Smtp {
+                child,
+                port,
+                maildir,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("aiosmtpd did not start");
+}
+
+/// The messages in the Maildir, quoted-printable soft breaks undone.
+fn mails(s: &Smtp) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(s.maildir.join("new")) else {
+        return vec![];
+    };
+    rd.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .map(|m| {
+            m.replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=")
+        })
+        .collect()
+}
+
+fn token_link(text: &str) -> String {
+    let at = text.find("http://").expect("a link");
+    let end = at + text[at..].find("token=").unwrap() + 6 + 48;
+    text[at..end].to_string()
+}
+
+async fn user(h: &Harness, name: &str) {
+    h.client
+        .post("/api/v1/users", &json!({"name": name}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn email_subscription_is_confirmed_by_its_link_and_the_incident_email_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(smtp) = smtp(dir.path()) else { return };
+    let h = Harness::start_with(
+        0,
+        coc_server::NotifyConfig {
+            smtp_url: Some(format!("smtp://127.0.0.1:{}", smtp.port)),
+            smtp_from: "COC <coc@example.test>".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    user(&h, "ann").await;
+    let e = h
+        .client
+        .put(
+            "/api/v1/engineers/ann",
+            &json!({"alias": "Ann", "contacts": {"email": "ann@example.test"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(e["contacts"][0]["status"], "pending");
+    assert_eq!(e["contacts"][0]["address"], "a***@example.test");
+    let confirmation = wait_for("the confirmation email", || {
+        mails(&smtp).into_iter().find(|m| m.contains("token="))
+    })
+    .await;
+    assert!(
+        confirmation.contains("To: ann@example.test"),
+        "{confirmation}"
+    );
+    assert!(confirmation.contains("Confirm your COC notification subscription"));
+    // The person opens the link: no login needed.
+    let link = token_link(&confirmation);
+    assert!(link.starts_with(&h.url()), "{link} is on this server");
+    let page = reqwest::get(&link).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Subscription confirmed")
+    );
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 404, "one use");
+    let e = h.client.get("/api/v1/engineers/ann", &[]).await.unwrap();
+    assert_eq!(e["contacts"][0]["status"], "confirmed");
+
+    h.client
+        .post(
+            "/api/v1/notification-rules",
+            &json!({"name": "p2 mail", "templates": ["incident_created", "incident_completed"],
+                    "levels": ["P1", "P2"], "recipients": [{"type": "owner"}], "channels": ["email"]}),
+        )
+        .await
+        .unwrap();
+    let inc = h
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "checkout latency", "level": "P2", "assignee": "ann", "application": "shop"}),
+        )
+        .await
+        .unwrap();
+    let number = inc["number"].as_str().unwrap().to_string();
+    let mail = wait_for("the incident email", || {
+        mails(&smtp).into_iter().find(|m| m.contains(&number))
+    })
+    .await;
+    assert!(mail.contains("From: COC <coc@example.test>"), "{mail}");
+    assert!(
+        mail.contains(&format!("Subject: [P2] {number} created: checkout latency")),
+        "{mail}"
+    );
+    assert!(mail.contains("Owner: ann"), "{mail}");
+    // A P4 incident matches no rule: no mail.
+    h.client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "minor", "level": "P4", "assignee": "ann"}),
+        )
+        .await
+        .unwrap();
+    let log = poll("the delivery log", || {
+        let c = h.client.clone();
+        async move {
+            let v = c
+                .get(
+                    "/api/v1/notifications/deliveries",
+                    &[("status", "delivered".into())],
+                )
+                .await
+                .unwrap();
+            (v["items"].as_array()?.len() == 2).then_some(v)
+        }
+    })
+    .await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["channel"] == "email")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mails(&smtp).len(), 2, "confirmation and one incident email");
+}
+
+#[tokio::test]
+async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
+    let (url, hits) = receiver().await;
+    let h = Harness::start_with(
+        0,
+        coc_server::NotifyConfig {
+            sms: Some(coc_server::SmsGateway {
+                base_url: url.clone(),
+                account_sid: "AC123".into(),
+                auth_token: "gw-secret".into(),
+                from: "+15550000000".into(),
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    user(&h, "bob").await;
+    h.client
+        .put(
+            "/api/v1/engineers/bob",
+            &json!({"contacts": {"slack": format!("{url}/slack/bob"), "wecom": format!("{url}/wecom/bob"),
+                                 "mobile": "+8613800000001"}}),
+        )
+        .await
+        .unwrap();
+    // The confirmation goes out as an SMS through the gateway.
+    let sms = wait_for("the confirmation SMS", || {
+        hits.lock()
+            .unwrap()
+            .iter()
+            .find(|x| x.path.ends_with("/Messages.json"))
+            .cloned()
+    })
+    .await;
+    assert_eq!(sms.path, "/2010-04-01/Accounts/AC123/Messages.json");
+    assert_eq!(
+        sms.auth, "Basic QUMxMjM6Z3ctc2VjcmV0",
+        "basic auth AC123:gw-secret"
+    );
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(sms.body.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(form["To"], "+8613800000001");
+    assert_eq!(form["From"], "+15550000000");
+    assert_eq!(
+        reqwest::get(token_link(&form["Body"]))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    hits.lock().unwrap().clear();
+
+    // Scenario: bob is on call; two rules name him on overlapping channels.
+    h.client
+        .post(
+            "/api/v1/oncall/scenarios",
+            &json!({"name": "ops", "roles": ["oncall"], "schedule": {"tz": "Europe/Berlin", "mode": "fixed",
+                "shifts": [{"name": "all", "start": "00:00:00", "end": "00:00:00"}],
+                "fixed": {"oncall": {"0": ["bob"]}}, "weekly": {}, "dated": {}, "cleared": [], "overrides": []}}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .post(
+            "/api/v1/notification-rules",
+            &json!({"name": "shift", "templates": ["incident_created"],
+                    "recipients": [{"type": "shift", "scenario": "ops", "roles": ["oncall"]}],
+                    "channels": ["slack", "wecom", "sms", "voice"]}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .post(
+            "/api/v1/notification-rules",
+            &json!({"name": "bob too", "templates": ["incident_created"], "regions": ["eu-1"],
+                    "recipients": [{"type": "individual", "users": ["bob"]}], "channels": ["slack"]}),
+        )
+        .await
+        .unwrap();
+    let inc = h
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "disk full", "level": "P1", "assignee": "ann", "region": "eu-1"}),
+        )
+        .await
+        .unwrap();
+    let number = inc["number"].as_str().unwrap().to_string();
+    let got = wait_for("four deliveries", || {
+        let v = hits.lock().unwrap().clone();
+        (v.len() >= 4).then_some(v)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_after = hits.lock().unwrap().clone();
+    assert_eq!(
+        got_after.len(),
+        4,
+        "one per channel though two rules match: {got:#?}"
+    );
+    let by = |p: &str| {
+        got_after
+            .iter()
+            .find(|x| x.path.contains(p))
+            .unwrap()
+            .clone()
+    };
+    let slack: Value = serde_json::from_str(&by("/slack/bob").body).unwrap();
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("[P1] {number} created"))
+    );
+    let wecom: Value = serde_json::from_str(&by("/wecom/bob").body).unwrap();
+    assert_eq!(wecom["msgtype"], "text");
+    assert!(
+        wecom["text"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("disk full")
+    );
+    let call: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(by("/Calls.json").body.as_bytes())
+            .into_owned()
+            .collect();
+    assert!(call["Twiml"].starts_with("<Response><Say>[P1]"), "{call:?}");
+    assert_eq!(call["To"], "+8613800000001");
+    let text: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(by("/Messages.json").body.as_bytes())
+            .into_owned()
+            .collect();
+    assert!(text["Body"].contains(&number));
+    // The delivery log names the person and masks the address.
+    let log = h
+        .client
+        .get("/api/v1/notifications/deliveries", &[])
+        .await
+        .unwrap();
+    let slack_entry = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == "slack")
+        .unwrap()
+        .clone();
+    assert_eq!(slack_entry["recipient"], "bob");
+    assert!(
+        !slack_entry["target"]
+            .as_str()
+            .unwrap()
+            .contains("/slack/bob"),
+        "{slack_entry}"
+    );
+    assert!(!log.to_string().contains("gw-secret"));
+}
+
+#[tokio::test]
+async fn escalation_notifies_the_next_level_in_real_time_until_accepted() {
+    let (url, hits) = receiver().await;
+    let h = Harness::start(0).await;
+    user(&h, "cat").await;
+    h.client
+        .put(
+            "/api/v1/engineers/cat",
+            &json!({"contacts": {"slack": format!("{url}/slack/cat")}}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .post(
+            "/api/v1/escalation-policies",
+            &json!({"name": "fast", "applications": ["shop"], "repeat": 1, "levels": [
+                {"after_seconds": 1, "recipients": [{"type": "individual", "users": ["cat"]}], "channels": ["slack"]}]}),
+        )
+        .await
+        .unwrap();
+    let new = |title: &str| {
+        let c = h.client.clone();
+        let title = title.to_string();
+        async move {
+            c.post(
+                "/api/v1/incidents",
+                &json!({"title": title, "level": "P1", "assignee": "ann", "application": "shop"}),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let ignored = new("nobody answers").await;
+    let taken = new("taken at once").await;
+    let taken_id = taken["id"].as_str().unwrap().to_string();
+    h.client
+        .post(
+            &format!("/api/v1/incidents/{taken_id}/actions"),
+            &json!({"action": "accept"}),
+        )
+        .await
+        .unwrap();
+    let number = ignored["number"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    wait_for("the first escalation", || {
+        hits.lock()
+            .unwrap()
+            .iter()
+            .any(|x| x.body.contains(&number))
+            .then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "not before its time"
+    );
+    // Round two one second later, then it is exhausted.
+    wait_for("the repeat", || {
+        (hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|x| x.body.contains(&number))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let all = hits.lock().unwrap().clone();
+    assert_eq!(
+        all.iter().filter(|x| x.body.contains(&number)).count(),
+        2,
+        "levels × (repeat + 1)"
+    );
+    assert!(
+        !all.iter()
+            .any(|x| x.body.contains(taken["number"].as_str().unwrap())),
+        "an accepted incident never escalates"
+    );
+    let esc = h
+        .client
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/escalation",
+                ignored["id"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (esc["state"].as_str(), esc["fired"].as_i64()),
+        (Some("exhausted"), Some(2))
+    );
+    let stopped = h
+        .client
+        .get(&format!("/api/v1/incidents/{taken_id}/escalation"), &[])
+        .await
+        .unwrap();
+    assert_ne!(stopped["state"], "running");
+    let detail = h
+        .client
+        .get(
+            &format!("/api/v1/incidents/{}", ignored["id"].as_str().unwrap()),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        detail["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["action"] == "escalate")
+    );
+}
