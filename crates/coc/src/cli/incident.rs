@@ -42,6 +42,9 @@ enum Verb {
         application: Option<String>,
         #[arg(long)]
         region: Option<String>,
+        /// Category (matched by notification rules).
+        #[arg(long)]
+        category: Option<String>,
     },
     /// Accept (unaccepted → accepted).
     Accept {
@@ -159,12 +162,13 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             description,
             application,
             region,
+            category,
         } => {
             let v = cl
                 .post(
                     "/api/v1/incidents",
                     &json!({"title": title, "level": level, "assignee": assignee, "description": description,
-                            "application": application, "region": region}),
+                            "application": application, "region": region, "category": category}),
                 )
                 .await?;
             output::print(conn.output, &v, DETAIL);

@@ -5,6 +5,7 @@ mod access;
 mod alarm;
 mod incident;
 mod integration;
+mod notify;
 mod oncall;
 mod output;
 mod resource;
@@ -108,6 +109,13 @@ pub enum Command {
     Grant(access::GrantCmd),
     /// Shift schedules and who is on call (O2).
     Oncall(oncall::Cmd),
+    /// O&M engineers: alias, contact channels, subscriptions (O1).
+    Engineer(notify::EngineerCmd),
+    /// Notification rules, the delivery log, test messages (O3, O4).
+    Notification(notify::NotificationCmd),
+    /// Escalation policies (I7).
+    #[command(subcommand)]
+    Escalation(notify::DocVerb),
     /// Tenants (A4), administered on the server's own data dir or database.
     Tenant(TenantArgs),
 }
@@ -294,6 +302,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Alarm(c) => alarm::run(&cli.conn, c).await,
         Command::Rule(c) => rule::run(&cli.conn, c).await,
         Command::Incident(c) => incident::run(&cli.conn, c).await,
+        Command::Engineer(c) => notify::run_engineer(&cli.conn, c).await,
+        Command::Notification(c) => notify::run_notification(&cli.conn, c).await,
+        Command::Escalation(v) => {
+            notify::run_doc(
+                &cli.conn,
+                "/api/v1/escalation-policies",
+                &["id", "name", "enabled", "applications", "repeat"],
+                v,
+            )
+            .await
+        }
         Command::Resource(c) => resource::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,
