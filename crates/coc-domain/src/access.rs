@@ -92,6 +92,13 @@ pub const ACTIONS: &[&str] = &[
     "coc:escalation:delete",
     "coc:escalation:enable",
     "coc:escalation:disable",
+    "coc:sla:create",
+    "coc:sla:list",
+    "coc:sla:get",
+    "coc:sla:update",
+    "coc:sla:delete",
+    "coc:sla:enable",
+    "coc:sla:disable",
     "coc:engineer:list",
     "coc:engineer:get",
     "coc:engineer:update",
@@ -168,6 +175,14 @@ pub fn trace_for(action: &str) -> String {
         ("script", "delete") => "deleteJobScript",
         ("script", "execute") => "executeJobScript",
         ("ticket", _) => "jobScriptOrderOperation",
+        ("notification", "create") => "createNotificationRule",
+        ("notification", "update") => "updateNotificationRule",
+        ("notification", "delete") => "deleteNotificationRule",
+        ("notification", "enable") => "enableNotificationRule",
+        ("notification", "disable") => "disableNotificationRule",
+        ("oncall", "create") => "createSceneOncall",
+        ("oncall", "update") => "updateSceneOncall",
+        ("oncall", "delete") => "deleteSceneOncall",
         _ => "",
     };
     if !fixed.is_empty() {
@@ -698,6 +713,12 @@ mod tests {
             "updateIntegrationConfig-Key"
         );
         assert_eq!(trace_for("coc:policy:create"), "createPolicy");
+        assert_eq!(
+            trace_for("coc:notification:disable"),
+            "disableNotificationRule"
+        );
+        assert_eq!(trace_for("coc:oncall:update"), "updateSceneOncall");
+        assert_eq!(trace_for("coc:escalation:create"), "createEscalation");
         assert_eq!(camel("change_level"), "changeLevel");
         assert_eq!(camel("forcibly_end"), "forciblyEnd");
         assert_eq!(camel("accept"), "accept");

@@ -14,6 +14,7 @@
 //! | [`notify`] | O3/O4 notification rules, templates, channel formats, signature, retries | 11.3 |
 //! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
 //! | [`escalation`] | I7 escalation policies | 7.1 |
+//! | [`sla`] | O5 SLAs: priority, effective time, pre-warning and breach | 11.5 |
 //! | [`oncall`] | O2 shift schedules, on-call lookup across DST | 11.2 |
 //! | [`resource`] | R1 hosts and agent status | 3.1 |
 //!
@@ -33,6 +34,7 @@ pub mod people;
 pub mod resource;
 pub mod rule;
 pub mod script;
+pub mod sla;
 pub mod ticket;
 
 pub use error::DomainError;

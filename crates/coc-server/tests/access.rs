@@ -150,6 +150,8 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("escalation", ep["id"].as_str().unwrap().to_string());
+    let sla = c.post("/api/v1/slas", &sla_body("main-sla")).await.unwrap();
+    ids.insert("sla", sla["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -213,6 +215,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             escalation_policy(&format!("e-{}", rand_suffix()))
         }
         ("PUT", "/api/v1/engineers/{user}") => json!({"alias": "Carol"}),
+        ("POST", "/api/v1/slas") | ("PUT", "/api/v1/slas/{id}") => {
+            sla_body(&format!("s-{}", rand_suffix()))
+        }
         ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
         ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
         ("POST", "/api/v1/grants") => {
@@ -231,6 +236,11 @@ fn notification_rule(name: &str) -> Value {
 fn escalation_policy(name: &str) -> Value {
     json!({"name": name, "levels": [{"after_seconds": 600,
            "recipients": [{"type": "individual", "users": ["carol"]}], "channels": ["slack"]}]})
+}
+
+fn sla_body(name: &str) -> Value {
+    json!({"name": name, "trigger": "todo", "levels": ["Minor"],
+           "rules": [{"status": "pending", "target_minutes": 60}]})
 }
 
 fn rand_suffix() -> String {

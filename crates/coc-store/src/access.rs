@@ -192,7 +192,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        self.ensure_common_slas(tenant).await
     }
 
     /// Names of all tenants.

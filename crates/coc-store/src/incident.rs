@@ -304,16 +304,19 @@ pub(crate) async fn history(
         from.map(|s| s.as_str()),
         to.map(|s| s.as_str()),
     );
-    if let Some(t) = template {
+    // The outbox: templates notify, status changes drive SLA timing.
+    if template.is_some() || from != to {
         sqlx::query(
-            "INSERT INTO incident_events (id, tenant_id, incident_id, event, actor, at, done) \
-             VALUES ($1,$2,$3,$4,$5,$6,0)",
+            "INSERT INTO incident_events (id, tenant_id, incident_id, event, actor, from_status, to_status, at, done) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0)",
         )
         .bind(coc_domain::id::new_id())
         .bind(tenant)
         .bind(incident_id)
-        .bind(t.as_str())
+        .bind(template.map(|t| t.as_str()).unwrap_or("status_changed"))
         .bind(actor)
+        .bind(from.map(|s| s.as_str()))
+        .bind(to.map(|s| s.as_str()))
         .bind(at)
         .execute(&mut **tx)
         .await?;

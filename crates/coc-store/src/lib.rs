@@ -37,6 +37,7 @@ pub mod resource;
 pub mod rule;
 pub mod script;
 pub mod secret;
+pub mod sla;
 pub mod spec;
 pub mod ticket;
 

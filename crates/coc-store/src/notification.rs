@@ -139,7 +139,7 @@ impl Store {
     /// Errors: a store error; unprocessed events stay for the next call.
     pub async fn dispatch_incident_events(&self, now: DateTime<Utc>, limit: i64) -> Result<usize> {
         let events = sqlx::query(
-            "SELECT id, tenant_id, incident_id, event, actor FROM incident_events WHERE done = 0 \
+            "SELECT id, tenant_id, incident_id, event, actor, from_status, to_status, at FROM incident_events WHERE done = 0 \
              ORDER BY at, id LIMIT $1",
         )
         .bind(limit)
@@ -187,6 +187,20 @@ impl Store {
                     .rows_affected();
             if claimed == 0 {
                 continue;
+            }
+            let (from, to): (Option<String>, Option<String>) =
+                (e.try_get("from_status")?, e.try_get("to_status")?);
+            if let (Some(f), true) = (&facts, from != to) {
+                let at: i64 = e.try_get("at")?;
+                self.sla_transition(
+                    &mut tx,
+                    &tenant,
+                    &incident,
+                    f,
+                    (from.as_deref(), to.as_deref()),
+                    at,
+                )
+                .await?;
             }
             if let (Some(t), Some(f)) = (template, &facts) {
                 let m = t.render(f, &actor);

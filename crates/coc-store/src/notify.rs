@@ -43,6 +43,10 @@ pub struct Delivery {
     pub incident_id: Option<String>,
 }
 
+/// How long a claimed delivery is reserved for its sender, ms (longer
+/// than the 10 s send timeout).
+pub const SEND_LEASE_MS: i64 = 30_000;
+
 /// A due delivery with what the sender needs (secret decrypted).
 #[derive(Debug, Clone)]
 pub struct Due {
@@ -229,6 +233,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Claims a due delivery for one send: pushes its next attempt
+    /// [`SEND_LEASE_MS`] ahead so no other round (or server) picks it up
+    /// meanwhile. `false` when another sender has it or it is no longer
+    /// due. A sender that dies leaves the lease to expire: the message is
+    /// then sent again (at least once).
+    pub async fn claim_delivery(&self, id: &str) -> Result<bool> {
+        let now = now_ms();
+        let n = sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+        )
+        .bind(now + SEND_LEASE_MS)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     /// Records an attempt: delivered, or failed with `error` — retried

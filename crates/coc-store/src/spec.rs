@@ -49,6 +49,15 @@ pub trait Document: Serialize + DeserializeOwned + Send + Sync {
     fn name(&self) -> &str;
     /// Validates it. Errors: [`coc_domain::DomainError::Validation`].
     fn validate(&self) -> std::result::Result<(), coc_domain::DomainError>;
+    /// Checks it against the tenant's other documents of the kind.
+    /// Errors: [`coc_domain::DomainError::Validation`].
+    fn check_against(&self, _others: &[&Self]) -> std::result::Result<(), coc_domain::DomainError> {
+        Ok(())
+    }
+    /// Why a stored document may not be modified or deleted at all, if so.
+    fn locked(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Store {
@@ -57,7 +66,23 @@ impl Store {
     /// Errors: `Domain(Validation)`, `Conflict` (name taken).
     pub async fn doc_create<T: Document>(&self, tenant: &str, d: &T) -> Result<Stored<T>> {
         d.validate()?;
+        self.check_against(tenant, None, d).await?;
         self.spec_create(T::KIND, tenant, d.name(), d).await
+    }
+
+    async fn check_against<T: Document>(
+        &self,
+        tenant: &str,
+        skip: Option<&str>,
+        d: &T,
+    ) -> Result<()> {
+        let all: Vec<Stored<T>> = self.spec_list(T::KIND, tenant, None, false).await?;
+        let others: Vec<&T> = all
+            .iter()
+            .filter(|o| Some(o.id.as_str()) != skip)
+            .map(|o| &o.spec)
+            .collect();
+        Ok(d.check_against(&others)?)
     }
 
     /// Replaces a document.
@@ -71,8 +96,10 @@ impl Store {
         d: &T,
     ) -> Result<Stored<T>> {
         d.validate()?;
-        self.refuse_enabled::<T>(tenant, id, "modified").await?;
-        self.spec_update(T::KIND, tenant, id, d.name(), d).await
+        let cur = self.refuse_enabled::<T>(tenant, id, "modified").await?;
+        self.check_against(tenant, Some(&cur.id), d).await?;
+        self.spec_update(T::KIND, tenant, &cur.id, d.name(), d)
+            .await
     }
 
     /// One document by id or name. Errors: `NotFound`.
@@ -111,17 +138,25 @@ impl Store {
         self.spec_delete(T::KIND, tenant, id).await
     }
 
-    async fn refuse_enabled<T: Document>(&self, tenant: &str, id: &str, verb: &str) -> Result<()> {
-        if T::EDIT_ONLY_DISABLED {
-            let cur: Stored<serde_json::Value> = self.spec_get(T::KIND, tenant, id).await?;
-            if cur.enabled {
-                return Err(StoreError::Conflict(format!(
-                    "an enabled {} cannot be {verb}; disable it first",
-                    T::KIND.noun
-                )));
-            }
+    /// The stored document, unless it is locked or (for kinds edited only
+    /// while disabled) enabled. Errors: `NotFound`, `Conflict`.
+    async fn refuse_enabled<T: Document>(
+        &self,
+        tenant: &str,
+        id: &str,
+        verb: &str,
+    ) -> Result<Stored<T>> {
+        let cur: Stored<T> = self.spec_get(T::KIND, tenant, id).await?;
+        if let Some(why) = cur.spec.locked() {
+            return Err(StoreError::Conflict(why));
         }
-        Ok(())
+        if T::EDIT_ONLY_DISABLED && cur.enabled {
+            return Err(StoreError::Conflict(format!(
+                "an enabled {} cannot be {verb}; disable it first",
+                T::KIND.noun
+            )));
+        }
+        Ok(cur)
     }
 }
 

@@ -106,6 +106,12 @@ async fn delivery_queue_retries_then_gives_up() {
         let due = s.due_deliveries(10).await.unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].secret.as_deref(), Some("sekrit"));
+        assert!(
+            s.claim_delivery(&d.id).await.unwrap(),
+            "one sender claims it"
+        );
+        assert!(!s.claim_delivery(&d.id).await.unwrap(), "no second sender");
+        assert!(s.due_deliveries(10).await.unwrap().is_empty(), "leased");
         s.record_attempt(&d.id, Some("down")).await.unwrap();
         assert!(s.due_deliveries(10).await.unwrap().is_empty(), "backed off");
         for _ in 1..MAX_ATTEMPTS {

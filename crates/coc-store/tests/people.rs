@@ -431,3 +431,152 @@ async fn escalation_follows_the_injected_clock() {
         assert_eq!(e.next_at, at(20_060).timestamp_millis());
     });
 }
+
+async fn recs(s: &Store, t: String) -> Vec<coc_store::sla::SlaRecord> {
+    s.list_sla_records(T, Some(&t), None, &Default::default())
+        .await
+        .unwrap()
+        .items
+}
+
+fn sla(v: serde_json::Value) -> coc_domain::sla::Sla {
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn sla_records_pre_warn_and_break_on_the_injected_clock() {
+    use coc_domain::sla::Sla;
+    each_store!(|s| {
+        people(s).await;
+        s.ensure_tenant(T).await.unwrap();
+        let commons = s.doc_list::<Sla>(T, Some("common")).await.unwrap();
+        assert_eq!(commons.len(), 2, "preset common SLAs");
+        assert!(commons.iter().all(|c| !c.enabled && c.spec.common));
+        assert!(matches!(
+            s.doc_delete::<Sla>(T, "common-incident").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let body = json!({"name": "p1-p2", "trigger": "incident", "levels": ["P1", "P2"],
+            "rules": [
+              {"status": "unaccepted", "target_minutes": 10, "prewarn_minutes": 4,
+               "recipients": [{"type": "owner"}, {"type": "individual", "users": ["cat"]}],
+               "channels": ["slack"]},
+              {"status": "accepted", "target_minutes": 60}]});
+        let created = s.doc_create(T, &sla(body.clone())).await.unwrap();
+        assert!(!created.enabled, "created disabled");
+        let mut dup = body.clone();
+        dup["name"] = json!("p2-again");
+        dup["levels"] = json!(["P2", "P3"]);
+        assert!(
+            s.doc_create(T, &sla(dup))
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("p1-p2")
+        );
+        let mut common = body.clone();
+        common["common"] = json!(true);
+        common["name"] = json!("fake-common");
+        assert!(s.doc_create(T, &sla(common)).await.is_err());
+        s.doc_set_enabled::<Sla>(T, "p1-p2", true).await.unwrap();
+        assert!(
+            matches!(
+                s.doc_update(T, "p1-p2", &sla(body.clone())).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "only a disabled SLA can be modified"
+        );
+
+        let d = s
+            .create_incident(T, &incident(IncidentLevel::P1, "ann"), "x")
+            .await
+            .unwrap();
+        let id = d.incident.id.clone();
+        let t0 = d.incident.created_at;
+        let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(t0 + ms).unwrap();
+        let min = 60_000;
+        s.dispatch_incident_events(at(0), 100).await.unwrap();
+        // A P4 incident is not covered (the common SLA is disabled).
+        let other = s
+            .create_incident(T, &incident(IncidentLevel::P4, "ann"), "x")
+            .await
+            .unwrap();
+        s.dispatch_incident_events(at(0), 100).await.unwrap();
+        assert!(recs(s, other.incident.number.clone()).await.is_empty());
+        let r = recs(s, d.incident.number.clone()).await;
+        assert_eq!(r.len(), 2);
+        let una = |r: &[coc_store::sla::SlaRecord]| {
+            r.iter().find(|x| x.status == "unaccepted").unwrap().clone()
+        };
+        assert!(una(&r).running && una(&r).state == "normal" && una(&r).target_ms == 10 * min);
+
+        // The SLA changes now; this incident keeps the copy it entered with.
+        s.doc_set_enabled::<Sla>(T, "p1-p2", false).await.unwrap();
+        let mut longer = body.clone();
+        longer["rules"][0]["target_minutes"] = json!(500);
+        s.doc_update(T, "p1-p2", &sla(longer)).await.unwrap();
+
+        assert_eq!(s.run_sla(at(5 * min)).await.unwrap(), 0);
+        assert_eq!(
+            s.run_sla(at(6 * min)).await.unwrap(),
+            1,
+            "pre-warning at target - 4 min"
+        );
+        assert_eq!(s.run_sla(at(6 * min + 1000)).await.unwrap(), 0, "once");
+        let warned = una(&recs(s, id.clone()).await);
+        assert_eq!(warned.state, "pre_warned");
+        assert_eq!(warned.notifications[0].recipients, vec!["ann", "cat"]);
+        assert_eq!(s.run_sla(at(10 * min)).await.unwrap(), 1);
+        let broken = una(&recs(s, id.clone()).await);
+        assert_eq!(
+            (broken.state.as_str(), broken.broken_at),
+            ("has_broken", Some(t0 + 10 * min))
+        );
+        assert_eq!(
+            s.run_sla(at(100 * min)).await.unwrap(),
+            0,
+            "broken is final"
+        );
+        let notes: Vec<_> = sent(s, &id)
+            .await
+            .into_iter()
+            .filter(|x| x.3.starts_with("sla_"))
+            .collect();
+        assert_eq!(
+            notes.len(),
+            4,
+            "ann and cat, pre-warning and breach: {notes:?}"
+        );
+
+        // Accepting closes 'unaccepted' and starts 'accepted' (no channels: silent).
+        s.incident_action(T, &id, &IncidentAction::Accept { remark: None }, "ann")
+            .await
+            .unwrap();
+        s.dispatch_incident_events(Utc::now(), 100).await.unwrap();
+        let r = recs(s, id.clone()).await;
+        assert!(!una(&r).running && una(&r).state == "has_broken");
+        let acc = r.iter().find(|x| x.status == "accepted").unwrap().clone();
+        assert!(acc.running);
+        assert_eq!(
+            s.run_sla(Utc::now() + Duration::minutes(61)).await.unwrap(),
+            1
+        );
+        let acc = recs(s, id.clone())
+            .await
+            .into_iter()
+            .find(|x| x.status == "accepted")
+            .unwrap();
+        assert_eq!(
+            (acc.state.as_str(), acc.notifications[0].channels.len()),
+            ("has_broken", 0)
+        );
+        assert_eq!(
+            s.list_sla_records(T, None, Some("has_broken"), &Default::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+    });
+}

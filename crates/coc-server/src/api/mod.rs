@@ -809,6 +809,62 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/slas",
+        "sla",
+        "List SLA (ref. 11.5; modify or delete only when disabled)s (?name= fuzzy search)",
+        "coc:sla:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/slas",
+        "sla",
+        "Create a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/slas/{id}",
+        "sla",
+        "Show a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/slas/{id}",
+        "sla",
+        "Replace a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/slas/{id}",
+        "sla",
+        "Delete a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/slas/{id}/enable",
+        "sla",
+        "Enable a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:enable"
+    ),
+    r!(
+        "POST",
+        "/api/v1/slas/{id}/disable",
+        "sla",
+        "Disable a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:disable"
+    ),
+    r!(
+        "GET",
+        "/api/v1/sla-records",
+        "sla",
+        "SLA records: duration per status, target, state, break time, notifications",
+        "coc:sla:list"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -830,6 +886,8 @@ pub fn router() -> Router<AppState> {
         .merge(docs::routes::<coc_domain::escalation::EscalationPolicy>(
             "/api/v1/escalation-policies",
         ))
+        .merge(docs::routes::<coc_domain::sla::Sla>("/api/v1/slas"))
+        .merge(notify::sla_router())
         .merge(alarm::router())
         .merge(rule::router())
         .merge(incident::router())

@@ -1,5 +1,6 @@
 //! Notifications API (O4): the delivery log and a test message to any
-//! channel (the same queue, retries and log as every notification).
+//! channel (the same queue, retries and log as every notification); SLA
+//! records (O5).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -85,4 +86,39 @@ async fn test(
         .enqueue_delivery(&p.tenant, &b.channel, &b.target, b.secret.as_deref(), &m)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(d)))
+}
+
+/// Query of `GET /api/v1/sla-records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRecordQuery {
+    /// Ticket id or number.
+    pub ticket: Option<String>,
+    /// `normal`, `pre_warned` or `has_broken`.
+    pub state: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+pub(super) fn sla_router() -> Router<AppState> {
+    Router::new().route("/api/v1/sla-records", get(sla_records))
+}
+
+async fn sla_records(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<SlaRecordQuery>,
+) -> ApiResult<Json<Paged<coc_store::sla::SlaRecord>>> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
+    Ok(Json(
+        s.store
+            .list_sla_records(&p.tenant, q.ticket.as_deref(), q.state.as_deref(), &page)
+            .await?,
+    ))
 }

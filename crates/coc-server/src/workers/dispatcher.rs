@@ -1,6 +1,7 @@
-//! The notification dispatcher (O3, I7): turns incident events into
-//! deliveries ([`coc_store::Store::dispatch_incident_events`]) and fires
-//! due escalation levels ([`coc_store::Store::run_escalations`]). It wakes
+//! The notification dispatcher (O3, I7, O5): turns incident events into
+//! deliveries and SLA records ([`coc_store::Store::dispatch_incident_events`]),
+//! fires due escalation levels ([`coc_store::Store::run_escalations`]) and
+//! SLA pre-warnings and breaches ([`coc_store::Store::run_sla`]). It wakes
 //! as soon as a commit writes incident events, and at least once a second
 //! for escalation timers.
 
@@ -19,6 +20,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(e) = state.store.run_escalations(now).await {
             tracing::warn!(error = %e, "escalation round failed");
+        }
+        if let Err(e) = state.store.run_sla(now).await {
+            tracing::warn!(error = %e, "SLA round failed");
         }
         tokio::select! {
             _ = state.store.events.notified() => {}

@@ -194,6 +194,13 @@ pub async fn round(
         if !inflight.lock().expect("in-flight set").insert(d.id.clone()) {
             continue;
         }
+        // The list may be stale (a send finished since): claim it first.
+        let claimed = state.store.claim_delivery(&d.id).await;
+        if !matches!(claimed, Ok(true)) {
+            inflight.lock().expect("in-flight set").remove(&d.id);
+            claimed?;
+            continue;
+        }
         let (state, s, inflight) = (state.clone(), s.clone(), inflight.clone());
         tokio::spawn(async move {
             let err = send(&s, &d).await;

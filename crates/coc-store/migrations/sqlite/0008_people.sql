@@ -1,7 +1,8 @@
 -- COC schema v8 (issue 4): engineer profiles and contact subscriptions
 -- (O1), notification rules (O3), the incident event outbox that drives
--- notifications, escalation policies and running escalations (I7), the
--- incident category, and per-person deliveries.
+-- notifications and SLA timing, escalation policies and running
+-- escalations (I7), SLAs and SLA records (O5), the incident category, and
+-- per-person deliveries.
 ALTER TABLE incidents ADD COLUMN category TEXT;
 
 CREATE TABLE engineers (
@@ -48,6 +49,8 @@ CREATE TABLE incident_events (
     incident_id TEXT NOT NULL,
     event TEXT NOT NULL,
     actor TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT,
     at BIGINT NOT NULL,
     done BIGINT NOT NULL
 );
@@ -81,3 +84,40 @@ ALTER TABLE deliveries ADD COLUMN recipient TEXT;
 ALTER TABLE deliveries ADD COLUMN incident_id TEXT;
 ALTER TABLE deliveries ADD COLUMN address TEXT;
 ALTER TABLE deliveries ADD COLUMN body TEXT;
+
+CREATE TABLE slas (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    enabled BIGINT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX slas_name ON slas (tenant_id, name);
+
+CREATE TABLE sla_records (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    ticket_kind TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    ticket_number TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    sla_id TEXT NOT NULL,
+    sla_name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    current_since BIGINT,
+    target_ms BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    prewarned_at BIGINT,
+    broken_at BIGINT,
+    next_check_at BIGINT,
+    notifications TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX sla_records_ticket ON sla_records (ticket_id, status);
+CREATE INDEX sla_records_tenant ON sla_records (tenant_id, id);
+CREATE INDEX sla_records_due ON sla_records (next_check_at);

@@ -116,6 +116,9 @@ pub enum Command {
     /// Escalation policies (I7).
     #[command(subcommand)]
     Escalation(notify::DocVerb),
+    /// SLAs and SLA records (O5).
+    #[command(subcommand)]
+    Sla(notify::SlaVerb),
     /// Tenants (A4), administered on the server's own data dir or database.
     Tenant(TenantArgs),
 }
@@ -303,6 +306,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Rule(c) => rule::run(&cli.conn, c).await,
         Command::Incident(c) => incident::run(&cli.conn, c).await,
         Command::Engineer(c) => notify::run_engineer(&cli.conn, c).await,
+        Command::Sla(v) => notify::run_sla(&cli.conn, v).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,
         Command::Escalation(v) => {
             notify::run_doc(

@@ -265,3 +265,65 @@ pub async fn run_notification(conn: &Conn, c: NotificationCmd) -> anyhow::Result
     );
     Ok(())
 }
+
+#[derive(Subcommand, Debug)]
+pub enum SlaVerb {
+    #[command(flatten)]
+    Doc(DocVerb),
+    /// SLA records: duration per status, target, state, break time.
+    Records {
+        /// Ticket id or number.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// normal, pre_warned or has_broken.
+        #[arg(long)]
+        state: Option<String>,
+    },
+}
+
+pub async fn run_sla(conn: &Conn, v: SlaVerb) -> anyhow::Result<()> {
+    match v {
+        SlaVerb::Doc(d) => {
+            run_doc(
+                conn,
+                "/api/v1/slas",
+                &[
+                    "id",
+                    "name",
+                    "enabled",
+                    "common",
+                    "trigger",
+                    "levels",
+                    "applications",
+                ],
+                d,
+            )
+            .await
+        }
+        SlaVerb::Records { ticket, state } => {
+            let mut q = vec![];
+            if let Some(t) = ticket {
+                q.push(("ticket", t));
+            }
+            if let Some(s) = state {
+                q.push(("state", s));
+            }
+            let v = conn.client()?.get("/api/v1/sla-records", &q).await?;
+            output::print(
+                conn.output,
+                &v,
+                &[
+                    "ticket_number",
+                    "sla_name",
+                    "status",
+                    "duration_ms",
+                    "target_ms",
+                    "state",
+                    "broken_at",
+                    "owner",
+                ],
+            );
+            Ok(())
+        }
+    }
+}
