@@ -291,8 +291,11 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let exec = tokio::spawn(workers::executor::run(state.clone()));
-    let notifier = tokio::spawn(workers::notifier::run(state.clone()));
-    let dispatcher = tokio::spawn(workers::dispatcher::run(state.clone()));
+    let senders = Arc::new(
+        workers::notifier::Senders::new(state.notify.clone()).map_err(std::io::Error::other)?,
+    );
+    let notifier = tokio::spawn(workers::notifier::run(state.clone(), senders.clone()));
+    let dispatcher = tokio::spawn(workers::dispatcher::run(state.clone(), senders));
     let task = tokio::spawn(async move {
         let r = axum::serve(
             listener,

@@ -218,7 +218,7 @@ impl Store {
             if n == 0 {
                 continue;
             }
-            self.deliver_to_people(&mut tx, &tenant, &pairs, &m, Some(&incident), now_ms)
+            self.deliver_to_people(&mut tx, &tenant, &pairs, &m, Some(&incident), now_ms, false)
                 .await?;
             crate::incident::history(
                 &mut tx,

@@ -20,9 +20,19 @@ use coc_domain::notify::{IncidentFacts, Message, NotificationRule, Recipient, Te
 use coc_domain::people::{SubscriptionStatus, contact_channel};
 use sqlx::{Any, Row, Transaction};
 
-use crate::notify::{NewDelivery, insert_delivery};
+use crate::notify::{Due, NewDelivery, insert_delivery};
 use crate::spec::{Kind, Stored};
 use crate::{Result, Store};
+
+/// What one dispatch did.
+#[derive(Debug, Default)]
+pub struct Dispatched {
+    /// Events processed.
+    pub events: usize,
+    /// Deliveries queued with a lease, for the caller to send at once
+    /// (the queue poller sends them only if the lease runs out).
+    pub ready: Vec<Due>,
+}
 
 /// Storage of notification rules.
 pub const RULES: Kind = Kind {
@@ -83,7 +93,10 @@ impl Store {
     }
 
     /// Queues `m` for each (person, channel) pair in `tx`: to the person's
-    /// confirmed contact, or as a `skipped` delivery saying why not.
+    /// confirmed contact, or as a `skipped` delivery saying why not. With
+    /// `lease`, returns the queued ones (leased) for the caller to send
+    /// at once.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn deliver_to_people(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -92,7 +105,9 @@ impl Store {
         m: &Message,
         incident_id: Option<&str>,
         now: i64,
-    ) -> Result<usize> {
+        lease: bool,
+    ) -> Result<Vec<Due>> {
+        let mut ready = vec![];
         for (person, channel) in pairs {
             let cc = contact_channel(channel);
             let found = self.contact_with_status(tx, tenant, person, cc).await?;
@@ -111,7 +126,7 @@ impl Store {
                     Some(format!("{person} has no {cc} contact")),
                 ),
             };
-            insert_delivery(
+            let (id, body) = insert_delivery(
                 self,
                 tx,
                 NewDelivery {
@@ -125,19 +140,34 @@ impl Store {
                     recipient: Some(person),
                     incident_id,
                     skipped: skipped.as_deref(),
+                    lease,
                     now,
                 },
             )
             .await?;
+            if let (true, None, Some(a)) = (lease, &skipped, address) {
+                ready.push(Due {
+                    id,
+                    channel: channel.clone(),
+                    target: a.to_string(),
+                    body,
+                    secret: None,
+                    attempts: 0,
+                });
+            }
         }
-        Ok(pairs.len())
+        Ok(ready)
     }
 
     /// Processes up to `limit` new incident events as of `now` (see the
-    /// module doc); returns how many were processed.
+    /// module doc).
     ///
     /// Errors: a store error; unprocessed events stay for the next call.
-    pub async fn dispatch_incident_events(&self, now: DateTime<Utc>, limit: i64) -> Result<usize> {
+    pub async fn dispatch_incident_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Dispatched> {
         let events = sqlx::query(
             "SELECT id, tenant_id, incident_id, event, actor, from_status, to_status, at FROM incident_events WHERE done = 0 \
              ORDER BY at, id LIMIT $1",
@@ -147,7 +177,7 @@ impl Store {
         .await?;
         let mut rules: HashMap<String, Vec<StoredRule>> = HashMap::new();
         let mut policies: HashMap<String, Vec<(String, EscalationPolicy)>> = HashMap::new();
-        let mut queued = false;
+        let mut ready = vec![];
         for e in &events {
             let (id, tenant, incident, event, actor): (String, String, String, String, String) = (
                 e.try_get("id")?,
@@ -202,9 +232,10 @@ impl Store {
                 )
                 .await?;
             }
+            let mut mine = vec![];
             if let (Some(t), Some(f)) = (template, &facts) {
                 let m = t.render(f, &actor);
-                queued |= self
+                mine = self
                     .deliver_to_people(
                         &mut tx,
                         &tenant,
@@ -212,9 +243,9 @@ impl Store {
                         &m,
                         Some(&incident),
                         now.timestamp_millis(),
+                        true,
                     )
-                    .await?
-                    > 0;
+                    .await?;
                 if matches!(t, Template::IncidentCreated | Template::IncidentForwarded) {
                     if !policies.contains_key(&tenant) {
                         let p = self.enabled_escalation_policies(&tenant).await?;
@@ -225,11 +256,12 @@ impl Store {
                 }
             }
             tx.commit().await?;
+            ready.append(&mut mine);
         }
-        if queued {
-            self.deliveries.notify_one();
-        }
-        Ok(events.len())
+        Ok(Dispatched {
+            events: events.len(),
+            ready,
+        })
     }
 
     /// What rules and templates see of an incident; `None` if it is gone.

@@ -105,18 +105,22 @@ pub(crate) struct NewDelivery<'a> {
     pub incident_id: Option<&'a str>,
     /// Why it is not sent (no confirmed contact): stored as `skipped`.
     pub skipped: Option<&'a str>,
+    /// The caller sends it at once itself: its first attempt is leased
+    /// ([`SEND_LEASE_MS`]) so the queue poller leaves it alone unless the
+    /// caller dies.
+    pub lease: bool,
     pub now: i64,
 }
 
-/// Inserts a delivery in `tx` and returns its id; the caller signals
-/// `store.deliveries` after the commit.
+/// Inserts a delivery in `tx` and returns its id and the exact body to
+/// send; the caller signals `store.deliveries` after the commit.
 ///
 /// Errors: `Domain(Validation)` for an unknown channel.
 pub(crate) async fn insert_delivery(
     store: &Store,
     tx: &mut Transaction<'static, Any>,
     d: NewDelivery<'_>,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let payload = render(d.channel, d.message, d.now)?;
     let shown = match d.redacted {
         Some(r) => render(d.channel, r, d.now)?,
@@ -129,7 +133,7 @@ pub(crate) async fn insert_delivery(
     sqlx::query(
         "INSERT INTO deliveries (id, tenant_id, channel, target, secret, event, payload, status, attempts, \
          next_attempt_at, created_at, last_error, recipient, incident_id, address, body) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,$9,$9,$10,$11,$12,$13,$14)",
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,$9,$15,$10,$11,$12,$13,$14)",
     )
     .bind(&id)
     .bind(d.tenant)
@@ -139,15 +143,16 @@ pub(crate) async fn insert_delivery(
     .bind(&d.message.event)
     .bind(shown.to_string())
     .bind(if d.skipped.is_some() { "skipped" } else { "pending" })
-    .bind(d.now)
+    .bind(if d.lease { d.now + SEND_LEASE_MS } else { d.now })
     .bind(d.skipped)
     .bind(d.recipient)
     .bind(d.incident_id)
     .bind(d.address.map(|a| store.keyring().encrypt(a)))
     .bind(body)
+    .bind(d.now)
     .execute(&mut **tx)
     .await?;
-    Ok(id)
+    Ok((id, payload.to_string()))
 }
 
 impl Store {
@@ -173,7 +178,7 @@ impl Store {
         coc_domain::people::validate_address(coc_domain::people::contact_channel(channel), target)?;
         let now = now_ms();
         let mut tx = self.begin().await?;
-        let id = insert_delivery(
+        let (id, _) = insert_delivery(
             self,
             &mut tx,
             NewDelivery {
@@ -187,6 +192,7 @@ impl Store {
                 recipient: None,
                 incident_id: None,
                 skipped: None,
+                lease: false,
                 now,
             },
         )

@@ -455,6 +455,7 @@ impl Store {
                 recipient: Some(user),
                 incident_id: None,
                 skipped: None,
+                lease: false,
                 now,
             },
         )

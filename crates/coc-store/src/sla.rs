@@ -343,6 +343,7 @@ impl Store {
                         &m,
                         Some(&rec.ticket_id),
                         now_ms,
+                        false,
                     )
                     .await?;
                 }

@@ -299,7 +299,10 @@ async fn rules_notify_each_person_once_per_channel() {
             .await
             .unwrap();
         let id = d.incident.id.clone();
-        assert_eq!(s.dispatch_incident_events(now, 100).await.unwrap(), 1);
+        assert_eq!(
+            s.dispatch_incident_events(now, 100).await.unwrap().events,
+            1
+        );
         assert_eq!(
             sent(s, &id).await,
             vec![
@@ -310,7 +313,7 @@ async fn rules_notify_each_person_once_per_channel() {
             "ann once on slack though two rules name her; email unconfirmed"
         );
         assert_eq!(
-            s.dispatch_incident_events(now, 100).await.unwrap(),
+            s.dispatch_incident_events(now, 100).await.unwrap().events,
             0,
             "exactly once"
         );
@@ -329,16 +332,36 @@ async fn rules_notify_each_person_once_per_channel() {
         )
         .await
         .unwrap();
-        assert_eq!(s.dispatch_incident_events(now, 100).await.unwrap(), 1);
+        assert_eq!(
+            s.dispatch_incident_events(now, 100).await.unwrap().events,
+            2,
+            "accept (a status change, for SLA timing) and forward"
+        );
         let after = sent(s, &id).await;
         assert_eq!(after.len(), 5);
         assert!(after.contains(&row("ann", "slack", "pending", "incident_forwarded")));
-        // The pending deliveries go to the person's decrypted address.
+        // Fresh notifications are handed over leased, with the person's
+        // decrypted address; the queue poller leaves them alone.
+        let d2 = s
+            .create_incident(T, &incident(IncidentLevel::P3, "bob"), "bob")
+            .await
+            .unwrap();
+        let ready = s.dispatch_incident_events(now, 100).await.unwrap().ready;
+        let mut targets: Vec<&str> = ready.iter().map(|d| d.target.as_str()).collect();
+        targets.sort();
+        assert_eq!(
+            targets,
+            vec![
+                "https://hooks.slack.test/ann",
+                "https://hooks.slack.test/bob"
+            ]
+        );
         let due = s.due_deliveries(100).await.unwrap();
         assert!(
-            due.iter()
-                .any(|d| d.target == "https://hooks.slack.test/bob")
+            due.iter().all(|d| !ready.iter().any(|r| r.id == d.id)),
+            "leased"
         );
+        assert!(!sent(s, &d2.incident.id).await.is_empty());
     });
 }
 

@@ -5,17 +5,28 @@
 //! as soon as a commit writes incident events, and at least once a second
 //! for escalation timers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::notifier::{Senders, spawn_send};
 use crate::AppState;
 
-/// Runs forever.
-pub async fn run(state: AppState) {
+/// Runs forever; fresh incident notifications are sent at once with the
+/// notifier's `senders` (their queue entries are leased, so the queue
+/// poller only picks them up if this process dies before recording).
+pub async fn run(state: AppState, senders: Arc<Senders>) {
     loop {
         let now = chrono::Utc::now();
         match state.store.dispatch_incident_events(now, 200).await {
-            Ok(200) => continue,
-            Ok(_) => {}
+            Ok(d) => {
+                let full = d.events == 200;
+                for due in d.ready {
+                    spawn_send(&state, &senders, due, || {});
+                }
+                if full {
+                    continue;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "incident event dispatch failed"),
         }
         if let Err(e) = state.store.run_escalations(now).await {

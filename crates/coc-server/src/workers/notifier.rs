@@ -48,16 +48,10 @@ impl Senders {
     }
 }
 
-/// Runs forever.
-pub async fn run(state: AppState) {
+/// Runs forever with `senders` (shared with the dispatcher, which sends
+/// fresh incident notifications itself without waiting for a poll).
+pub async fn run(state: AppState, senders: std::sync::Arc<Senders>) {
     let inflight = InFlight::default();
-    let senders = match Senders::new(state.notify.clone()) {
-        Ok(s) => std::sync::Arc::new(s),
-        Err(e) => {
-            tracing::error!(error = %e, "notifier cannot start");
-            return;
-        }
-    };
     loop {
         if let Err(e) = round(&state, &senders, &inflight).await {
             tracing::warn!(error = %e, "notifier round failed");
@@ -67,6 +61,28 @@ pub async fn run(state: AppState) {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
+}
+
+/// Sends one claimed delivery in its own task and records the attempt;
+/// `done` runs afterwards.
+pub fn spawn_send(
+    state: &AppState,
+    s: &std::sync::Arc<Senders>,
+    d: Due,
+    done: impl FnOnce() + Send + 'static,
+) {
+    let (state, s) = (state.clone(), s.clone());
+    tokio::spawn(async move {
+        let err = send(&s, &d).await;
+        if let Some(e) = &err {
+            tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
+        }
+        if let Err(e) = state.store.record_attempt(&d.id, err.as_deref()).await {
+            tracing::warn!(delivery = %d.id, error = %e, "cannot record a delivery attempt");
+        }
+        done();
+        state.store.deliveries.notify_one();
+    });
 }
 
 fn field<'a>(body: &'a serde_json::Value, k: &str) -> &'a str {
@@ -201,17 +217,9 @@ pub async fn round(
             claimed?;
             continue;
         }
-        let (state, s, inflight) = (state.clone(), s.clone(), inflight.clone());
-        tokio::spawn(async move {
-            let err = send(&s, &d).await;
-            if let Some(e) = &err {
-                tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
-            }
-            if let Err(e) = state.store.record_attempt(&d.id, err.as_deref()).await {
-                tracing::warn!(delivery = %d.id, error = %e, "cannot record a delivery attempt");
-            }
-            inflight.lock().expect("in-flight set").remove(&d.id);
-            state.store.deliveries.notify_one();
+        let (inflight, id) = (inflight.clone(), d.id.clone());
+        spawn_send(state, s, d, move || {
+            inflight.lock().expect("in-flight set").remove(&id);
         });
     }
     Ok(())

@@ -9,6 +9,17 @@
 //! coc-bench ingest --server http://127.0.0.1:8080 --token "$(cat coc-data/admin.token)" \
 //!     --total 100000 --batch 100 --connections 8 --mode distinct
 //! ```
+//!
+//! `coc-bench notify-latency`: the time from an alarm arriving at COC to a
+//! webhook receiver (in this process) getting the incident notification —
+//! through ingest, the forwarding rule, the incident, the event outbox,
+//! the notification rule, the delivery queue and the notifier — while a
+//! background load of distinct alarms (that match no rule) runs at
+//! `--background` alarms/s. Reports p50/p99/max over `--probes` alarms.
+//!
+//! ```text
+//! coc-bench notify-latency --token "$(cat coc-data/admin.token)" --probes 300 --background 1000
+//! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +64,22 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Mode::Distinct)]
         mode: Mode,
     },
+    /// Alarm → webhook notification latency under background load.
+    NotifyLatency {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long, env = "COC_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Probe alarms (each makes an incident and a notification).
+        #[arg(long, default_value_t = 300)]
+        probes: usize,
+        /// Probes per second.
+        #[arg(long, default_value_t = 20)]
+        probe_rate: u32,
+        /// Background alarms per second (distinct, matching no rule).
+        #[arg(long, default_value_t = 1000)]
+        background: u32,
+    },
 }
 
 #[tokio::main]
@@ -77,7 +104,170 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Cmd::NotifyLatency {
+            server,
+            token,
+            probes,
+            probe_rate,
+            background,
+        } => notify_latency(&server, &token, probes, probe_rate.max(1), background).await,
     }
+}
+
+/// Receipt times of probe notifications, by probe resource id.
+type Seen = Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
+
+async fn notify_latency(
+    server: &str,
+    token: &str,
+    probes: usize,
+    probe_rate: u32,
+    background: u32,
+) -> anyhow::Result<()> {
+    let admin = coc_client::Client::new(server, token)?;
+    let run = format!("{:08x}", rand::random::<u32>());
+    // The receiver: records when each probe's notification arrives.
+    let seen: Seen = Arc::default();
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = s2.clone();
+            async move {
+                let at = Instant::now();
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                if let Some(subject) = v["subject"].as_str()
+                    && let Some(i) = subject.find("probe-")
+                {
+                    let id: String = subject[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect();
+                    seen.lock().expect("seen").entry(id).or_insert(at);
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook = format!("http://{}/hook", l.local_addr()?);
+    tokio::spawn(async move { axum::serve(l, app).await });
+
+    let user = format!("bench-{run}");
+    admin.post("/api/v1/users", &json!({"name": user})).await?;
+    admin
+        .put(
+            &format!("/api/v1/engineers/{user}"),
+            &json!({"contacts": {"webhook": hook}}),
+        )
+        .await?;
+    let region = format!("probe-region-{run}");
+    admin
+        .post(
+            "/api/v1/forwarding-rules",
+            &json!({"name": format!("bench-{run}"), "incident_level": "P3", "assignee": user,
+                    "conditions": [{"field": "region", "op": "equals", "value": region}]}),
+        )
+        .await?;
+    admin
+        .post(
+            "/api/v1/notification-rules",
+            &json!({"name": format!("bench-{run}"), "templates": ["incident_created"], "regions": [region],
+                    "recipients": [{"type": "individual", "users": [user]}], "channels": ["webhook"]}),
+        )
+        .await?;
+    let integ = admin
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": format!("bench-{run}"), "type": "generic"}),
+        )
+        .await?;
+    let url = format!(
+        "{}/ingest/{}/generic",
+        server.trim_end_matches('/'),
+        integ["key"].as_str().context("no key")?
+    );
+
+    // Background: `background` alarms/s in batches of 10 every 10 ms.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bg = {
+        let (url, stop, run) = (url.clone(), stop.clone(), run.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let per_tick = (background as usize).div_ceil(100).max(1);
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            let mut n = 0usize;
+            let mut sent = 0usize;
+            while !stop.load(Ordering::Relaxed) && background > 0 {
+                tick.tick().await;
+                let items: Vec<_> = (0..per_tick)
+                    .map(|i| {
+                        json!({"alarmName": "BenchBackground", "alarmLevel": "Minor",
+                                    "resourceId": format!("bg-{run}-{}", n + i), "region": "bench"})
+                    })
+                    .collect();
+                n += per_tick;
+                if let Ok(r) = http.post(&url).json(&items).send().await
+                    && r.status().is_success()
+                {
+                    sent += per_tick;
+                }
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let http = reqwest::Client::new();
+    let mut sent_at = Vec::with_capacity(probes);
+    let mut acks: Vec<Duration> = Vec::with_capacity(probes);
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / probe_rate);
+    let started = Instant::now();
+    for i in 0..probes {
+        tick.tick().await;
+        let id = format!("probe-{run}-{i}");
+        let t = Instant::now();
+        let r = http
+            .post(&url)
+            .json(&json!([{"alarmName": "NotifyProbe", "alarmLevel": "Major", "resourceId": id, "resourceName": id, "region": region}]))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("probe {i}: HTTP {}", r.status());
+        }
+        acks.push(t.elapsed());
+        sent_at.push((id, t));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().expect("seen").len() < probes && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let bg_sent = bg.await.unwrap_or(0);
+    let seen = seen.lock().expect("seen").clone();
+    let mut lat: Vec<Duration> = sent_at
+        .iter()
+        .filter_map(|(id, t)| seen.get(id).map(|r| r.saturating_duration_since(*t)))
+        .collect();
+    lat.sort();
+    if lat.is_empty() {
+        bail!("no notification arrived");
+    }
+    acks.sort();
+    let pct = |v: &[Duration], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "notify-latency: {}/{probes} notifications received; alarm → webhook p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms \
+         (ingest acknowledged p50 {:.2} ms, p99 {:.2} ms); background {:.0} alarms/s",
+        lat.len(),
+        ms(pct(&lat, 0.50)),
+        ms(pct(&lat, 0.99)),
+        ms(*lat.last().expect("non-empty")),
+        ms(pct(&acks, 0.50)),
+        ms(pct(&acks, 0.99)),
+        bg_sent as f64 / (elapsed + 1.0)
+    );
+    Ok(())
 }
 
 async fn ingest(
