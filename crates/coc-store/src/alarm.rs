@@ -351,7 +351,15 @@ impl Store {
                 }
             }
         }
+        let created: Vec<String> = outcomes
+            .iter()
+            .flat_map(|o| o.incidents_created.iter().cloned())
+            .collect();
+        let ready = self.dispatch_in_ingest(&mut tx, &created).await;
         tx.commit().await?;
+        if !ready.is_empty() {
+            self.ready.lock().expect("ready deliveries").extend(ready);
+        }
         Ok(outcomes)
     }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use coc_domain::escalation::{EscalationPolicy, Progress, pick};
 use coc_domain::notify::{IncidentFacts, Message, dedup};
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::spec::{Kind, Stored};
 use crate::{Result, Store};
@@ -68,7 +68,7 @@ impl Store {
     /// with the policy that covers it; no policy, no escalation.
     pub(crate) async fn start_escalation(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant: &str,
         incident: &str,
         f: &IncidentFacts,
@@ -81,7 +81,7 @@ impl Store {
         let (pr, due) = p.first_due(now.timestamp_millis());
         sqlx::query("DELETE FROM escalations WHERE incident_id = $1")
             .bind(incident)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO escalations (incident_id, tenant_id, policy_id, level, round, fired, next_at, state, updated_at) \
@@ -94,7 +94,7 @@ impl Store {
         .bind(i64::from(pr.round))
         .bind(due)
         .bind(now.timestamp_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(())
     }

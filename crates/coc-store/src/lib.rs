@@ -122,6 +122,9 @@ pub struct Store {
     pub events: Arc<Notify>,
     /// Signalled when deliveries are queued, so the notifier wakes at once.
     pub deliveries: Arc<Notify>,
+    /// Leased deliveries queued inside ingest commits, waiting for the
+    /// dispatcher to send them ([`Store::take_ready`]).
+    ready: Arc<std::sync::Mutex<Vec<notify::Due>>>,
 }
 
 const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
@@ -226,6 +229,7 @@ impl Store {
             work,
             events: Arc::new(Notify::new()),
             deliveries: Arc::new(Notify::new()),
+            ready: Arc::default(),
         };
         store.migrate().await?;
         store.alarms = alarm::spawn_writer(store.clone());

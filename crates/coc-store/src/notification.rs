@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use coc_domain::escalation::EscalationPolicy;
 use coc_domain::notify::{IncidentFacts, Message, NotificationRule, Recipient, Template, dedup};
 use coc_domain::people::{SubscriptionStatus, contact_channel};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::notify::{Due, NewDelivery, insert_delivery};
 use crate::spec::{Kind, Stored};
@@ -99,7 +99,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn deliver_to_people(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant: &str,
         pairs: &[(String, String)],
         m: &Message,
@@ -160,7 +160,7 @@ impl Store {
     }
 
     /// Processes up to `limit` new incident events as of `now` (see the
-    /// module doc).
+    /// module doc), each in its own transaction.
     ///
     /// Errors: a store error; unprocessed events stay for the next call.
     pub async fn dispatch_incident_events(
@@ -168,100 +168,162 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Dispatched> {
-        let events = sqlx::query(
-            "SELECT id, tenant_id, incident_id, event, actor, from_status, to_status, at FROM incident_events WHERE done = 0 \
-             ORDER BY at, id LIMIT $1",
-        )
+        let events = sqlx::query(dynsql!(
+            "SELECT {EVENT_COLS} FROM incident_events WHERE done = 0 ORDER BY at, id LIMIT $1"
+        ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut rules: HashMap<String, Vec<StoredRule>> = HashMap::new();
-        let mut policies: HashMap<String, Vec<(String, EscalationPolicy)>> = HashMap::new();
-        let mut ready = vec![];
+        let mut caches = Caches::default();
+        let mut ready = self.take_ready();
         for e in &events {
-            let (id, tenant, incident, event, actor): (String, String, String, String, String) = (
-                e.try_get("id")?,
-                e.try_get("tenant_id")?,
-                e.try_get("incident_id")?,
-                e.try_get("event")?,
-                e.try_get("actor")?,
-            );
-            let facts = self.incident_facts(&tenant, &incident).await?;
-            let template = Template::parse(&event).ok();
-            let mut pairs = vec![];
-            if let (Some(t), Some(f)) = (template, &facts) {
-                if !rules.contains_key(&tenant) {
-                    let r = self.doc_enabled::<NotificationRule>(&tenant).await?;
-                    rules.insert(tenant.clone(), r);
-                }
-                for r in &rules[&tenant] {
-                    if r.spec.matches(t, f) {
-                        let people = self
-                            .resolve_people(&tenant, &r.spec.recipients, f, now)
-                            .await?;
-                        for p in people {
-                            for c in &r.spec.channels {
-                                pairs.push((p.clone(), c.clone()));
-                            }
-                        }
-                    }
-                }
-            }
-            let pairs = dedup(pairs);
             let mut tx = self.begin().await?;
-            let claimed =
-                sqlx::query("UPDATE incident_events SET done = 1 WHERE id = $1 AND done = 0")
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if claimed == 0 {
-                continue;
+            if let Some(mut mine) = self.process_event(&mut tx, e, &mut caches, now).await? {
+                tx.commit().await?;
+                ready.append(&mut mine);
             }
-            let (from, to): (Option<String>, Option<String>) =
-                (e.try_get("from_status")?, e.try_get("to_status")?);
-            if let (Some(f), true) = (&facts, from != to) {
-                let at: i64 = e.try_get("at")?;
-                self.sla_transition(
-                    &mut tx,
-                    &tenant,
-                    &incident,
-                    f,
-                    (from.as_deref(), to.as_deref()),
-                    at,
-                )
-                .await?;
-            }
-            let mut mine = vec![];
-            if let (Some(t), Some(f)) = (template, &facts) {
-                let m = t.render(f, &actor);
-                mine = self
-                    .deliver_to_people(
-                        &mut tx,
-                        &tenant,
-                        &pairs,
-                        &m,
-                        Some(&incident),
-                        now.timestamp_millis(),
-                        true,
-                    )
-                    .await?;
-                if matches!(t, Template::IncidentCreated | Template::IncidentForwarded) {
-                    if !policies.contains_key(&tenant) {
-                        let p = self.enabled_escalation_policies(&tenant).await?;
-                        policies.insert(tenant.clone(), p);
-                    }
-                    self.start_escalation(&mut tx, &tenant, &incident, f, &policies[&tenant], now)
-                        .await?;
-                }
-            }
-            tx.commit().await?;
-            ready.append(&mut mine);
         }
         Ok(Dispatched {
             events: events.len(),
             ready,
         })
+    }
+
+    /// Processes the events of incidents just created inside the ingest
+    /// transaction `tx`, so their notifications commit with them (one
+    /// commit less between an alarm and its notification). It runs in a
+    /// savepoint: if anything fails, that part is rolled back, logged, and
+    /// left to the dispatcher — ingest never fails because of it.
+    pub(crate) async fn dispatch_in_ingest(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        incidents: &[String],
+    ) -> Vec<Due> {
+        if incidents.is_empty() {
+            return vec![];
+        }
+        let now = Utc::now();
+        let attempt = async {
+            let mut sp = sqlx::Connection::begin(&mut **tx).await?;
+            let marks: Vec<String> = (1..=incidents.len()).map(|i| format!("${i}")).collect();
+            let sql = dynsql!(
+                "SELECT {EVENT_COLS} FROM incident_events WHERE done = 0 AND incident_id IN ({}) ORDER BY at, id",
+                marks.join(",")
+            );
+            let mut q = sqlx::query(sql);
+            for i in incidents {
+                q = q.bind(i.as_str());
+            }
+            let events = q.fetch_all(&mut *sp).await?;
+            let mut caches = Caches::default();
+            let mut ready = vec![];
+            for e in &events {
+                if let Some(mut mine) = self.process_event(&mut sp, e, &mut caches, now).await? {
+                    ready.append(&mut mine);
+                }
+            }
+            sp.commit().await?;
+            Result::<Vec<Due>>::Ok(ready)
+        };
+        match attempt.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "notifications of new incidents are left to the dispatcher");
+                vec![]
+            }
+        }
+    }
+
+    /// Deliveries queued (leased) inside ingest commits, for the dispatcher
+    /// worker to send at once.
+    pub fn take_ready(&self) -> Vec<Due> {
+        std::mem::take(&mut *self.ready.lock().expect("ready deliveries"))
+    }
+
+    /// One event in `conn` (a transaction): claims it, moves SLA records,
+    /// queues the notifications of matching rules (deduplicated per person
+    /// and channel) and starts escalation. `None` when another worker
+    /// claimed it first.
+    async fn process_event(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        e: &sqlx::any::AnyRow,
+        caches: &mut Caches,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Due>>> {
+        let (id, tenant, incident, event, actor): (String, String, String, String, String) = (
+            e.try_get("id")?,
+            e.try_get("tenant_id")?,
+            e.try_get("incident_id")?,
+            e.try_get("event")?,
+            e.try_get("actor")?,
+        );
+        let claimed = sqlx::query("UPDATE incident_events SET done = 1 WHERE id = $1 AND done = 0")
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if claimed == 0 {
+            return Ok(None);
+        }
+        let Some(f) = incident_facts(&mut *conn, &tenant, &incident).await? else {
+            return Ok(Some(vec![]));
+        };
+        let (from, to): (Option<String>, Option<String>) =
+            (e.try_get("from_status")?, e.try_get("to_status")?);
+        if from != to {
+            let at: i64 = e.try_get("at")?;
+            self.sla_transition(
+                conn,
+                &tenant,
+                &incident,
+                &f,
+                (from.as_deref(), to.as_deref()),
+                at,
+            )
+            .await?;
+        }
+        let Ok(t) = Template::parse(&event) else {
+            return Ok(Some(vec![]));
+        };
+        if !caches.rules.contains_key(&tenant) {
+            let r = self.doc_enabled::<NotificationRule>(&tenant).await?;
+            caches.rules.insert(tenant.clone(), r);
+        }
+        let mut pairs = vec![];
+        for r in &caches.rules[&tenant] {
+            if r.spec.matches(t, &f) {
+                for p in self
+                    .resolve_people(&tenant, &r.spec.recipients, &f, now)
+                    .await?
+                {
+                    for c in &r.spec.channels {
+                        pairs.push((p.clone(), c.clone()));
+                    }
+                }
+            }
+        }
+        let m = t.render(&f, &actor);
+        let ready = self
+            .deliver_to_people(
+                conn,
+                &tenant,
+                &dedup(pairs),
+                &m,
+                Some(&incident),
+                now.timestamp_millis(),
+                true,
+            )
+            .await?;
+        if matches!(t, Template::IncidentCreated | Template::IncidentForwarded) {
+            if !caches.policies.contains_key(&tenant) {
+                let p = self.enabled_escalation_policies(&tenant).await?;
+                caches.policies.insert(tenant.clone(), p);
+            }
+            self.start_escalation(conn, &tenant, &incident, &f, &caches.policies[&tenant], now)
+                .await?;
+        }
+        Ok(Some(ready))
     }
 
     /// What rules and templates see of an incident; `None` if it is gone.
@@ -270,27 +332,47 @@ impl Store {
         tenant: &str,
         id: &str,
     ) -> Result<Option<IncidentFacts>> {
-        let r = sqlx::query(
-            "SELECT number, title, level, category, source, application, region, assignee, rule_id \
-             FROM incidents WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        r.map(|r| {
-            Ok(IncidentFacts {
-                number: r.try_get("number")?,
-                title: r.try_get("title")?,
-                level: r.try_get("level")?,
-                category: r.try_get("category")?,
-                source: r.try_get("source")?,
-                application: r.try_get("application")?,
-                region: r.try_get("region")?,
-                assignee: r.try_get("assignee")?,
-                rule_id: r.try_get("rule_id")?,
-            })
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await?;
+        incident_facts(&mut conn, tenant, id).await
     }
+}
+
+const EVENT_COLS: &str = "id, tenant_id, incident_id, event, actor, from_status, to_status, at";
+
+/// Rules and policies read once per dispatch, per tenant.
+#[derive(Default)]
+struct Caches {
+    rules: HashMap<String, Vec<StoredRule>>,
+    policies: HashMap<String, Vec<(String, EscalationPolicy)>>,
+}
+
+/// [`Store::incident_facts`] on a given connection (sees its uncommitted
+/// writes).
+async fn incident_facts(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<IncidentFacts>> {
+    let r = sqlx::query(
+        "SELECT number, title, level, category, source, application, region, assignee, rule_id \
+         FROM incidents WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.map(|r| {
+        Ok(IncidentFacts {
+            number: r.try_get("number")?,
+            title: r.try_get("title")?,
+            level: r.try_get("level")?,
+            category: r.try_get("category")?,
+            source: r.try_get("source")?,
+            application: r.try_get("application")?,
+            region: r.try_get("region")?,
+            assignee: r.try_get("assignee")?,
+            rule_id: r.try_get("rule_id")?,
+        })
+    })
+    .transpose()
 }

@@ -6,8 +6,8 @@
 
 use coc_domain::notify::{MAX_ATTEMPTS, Message, render, retry_delay_ms};
 use serde::{Deserialize, Serialize};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
 
@@ -118,7 +118,7 @@ pub(crate) struct NewDelivery<'a> {
 /// Errors: `Domain(Validation)` for an unknown channel.
 pub(crate) async fn insert_delivery(
     store: &Store,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     d: NewDelivery<'_>,
 ) -> Result<(String, String)> {
     let payload = render(d.channel, d.message, d.now)?;
@@ -150,7 +150,7 @@ pub(crate) async fn insert_delivery(
     .bind(d.address.map(|a| store.keyring().encrypt(a)))
     .bind(body)
     .bind(d.now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok((id, payload.to_string()))
 }

@@ -13,8 +13,8 @@ use coc_domain::people::{
     SUBSCRIPTION_TTL_MS, SubscriptionStatus, mask, needs_confirmation, validate_address,
 };
 use serde::{Deserialize, Serialize};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::integration::hash_key;
 use crate::notify::{NewDelivery, insert_delivery};
@@ -374,7 +374,7 @@ impl Store {
     /// whether it is confirmed.
     pub(crate) async fn contact_in(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant: &str,
         user: &str,
         ch: &str,
@@ -388,7 +388,7 @@ impl Store {
     /// Like [`Store::contact_in`] with the subscription state at `now_ms()`.
     pub(crate) async fn contact_with_status(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant: &str,
         user: &str,
         ch: &str,
@@ -400,7 +400,7 @@ impl Store {
         .bind(tenant)
         .bind(user)
         .bind(ch)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
         let Some(r) = r else { return Ok(None) };
         let status: String = r.try_get("status")?;
@@ -418,7 +418,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     async fn send_confirmation(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant: &str,
         user: &str,
         ch: &str,
@@ -437,7 +437,7 @@ impl Store {
         .bind(tenant)
         .bind(user)
         .bind(ch)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         let link = format!("{link_base}?token={token}");
         let channel = if ch == "mobile" { "sms" } else { "email" };

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use coc_domain::notify::{IncidentFacts, Message, dedup};
 use coc_domain::sla::{Effective, Sla, SlaRule, SlaState, Trigger, pick};
 use serde::{Deserialize, Serialize};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::spec::{Document, Kind};
 use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
@@ -191,7 +191,7 @@ impl Store {
     /// `from → to` at `at` (Unix ms), in `tx`.
     pub(crate) async fn sla_transition(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut sqlx::AnyConnection,
         tenant: &str,
         incident: &str,
         f: &IncidentFacts,
@@ -234,7 +234,7 @@ impl Store {
                 .bind(i64::from(rule.target_minutes) * 60_000)
                 .bind(next)
                 .bind(at)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             }
             return Ok(());
@@ -245,7 +245,7 @@ impl Store {
         .bind(incident)
         .bind(from.unwrap_or(""))
         .bind(to.unwrap_or(""))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
         for r in &rows {
             let sla = spec_of(r)?;
@@ -274,7 +274,7 @@ impl Store {
                     .bind(broken_at)
                     .bind(at)
                     .bind(&id)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 }
             } else if since.is_none() {
@@ -284,7 +284,7 @@ impl Store {
                 .bind(at)
                 .bind(next_check(&sla.effective, rule, closed, at, state))
                 .bind(&id)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             }
         }

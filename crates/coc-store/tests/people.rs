@@ -603,3 +603,64 @@ async fn sla_records_pre_warn_and_break_on_the_injected_clock() {
         );
     });
 }
+
+#[tokio::test]
+async fn ingest_commits_the_notification_with_the_incident() {
+    use coc_domain::incident::IncidentLevel as L;
+    use coc_domain::rule::{Condition, Operator, RuleSpec};
+    each_store!(|s| {
+        people(s).await;
+        s.create_rule(
+            T,
+            &RuleSpec {
+                name: "cpu".into(),
+                application: None,
+                trigger_type: "alarm".into(),
+                data_source: None,
+                conditions: vec![Condition {
+                    field: "alarmName".into(),
+                    op: Operator::Equals,
+                    value: Some("HighCPU".into()),
+                    values: None,
+                }],
+                incident_level: L::P2,
+                assignee: "bob".into(),
+                contingency_script: None,
+            },
+        )
+        .await
+        .unwrap();
+        s.doc_create(T, &rule(json!({
+            "name": "owner", "templates": ["incident_created"],
+            "recipients": [{"type": "owner"}], "channels": ["slack"]})))
+            .await
+            .unwrap();
+        let out = s
+            .ingest(T, "int", vec![crate::support::alarm("HighCPU", "web-01:9100", "r1")])
+            .await
+            .unwrap();
+        let id = out.incidents_created[0].clone();
+        // Already queued when ingest answered; nothing left for the dispatcher.
+        assert_eq!(sent(s, &id).await, vec![row("bob", "slack", "pending", "incident_created")]);
+        let ready = s.take_ready();
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].target, "https://hooks.slack.test/bob");
+        assert!(s.take_ready().is_empty(), "handed over once");
+        assert_eq!(s.dispatch_incident_events(Utc::now(), 100).await.unwrap().events, 0);
+
+        // A broken notification rule never fails ingest: its part rolls
+        // back and the event waits for the dispatcher.
+        sqlx::query("UPDATE notification_rules SET spec = 'not json'")
+            .execute(s.pool())
+            .await
+            .unwrap();
+        let out = s
+            .ingest(T, "int", vec![crate::support::alarm("HighCPU", "web-02:9100", "r1")])
+            .await
+            .unwrap();
+        assert_eq!(out.incidents_created.len(), 1, "the incident is stored");
+        assert!(sent(s, &out.incidents_created[0]).await.is_empty());
+        assert!(s.take_ready().is_empty());
+        assert!(s.dispatch_incident_events(Utc::now(), 100).await.is_err(), "still broken");
+    });
+}
