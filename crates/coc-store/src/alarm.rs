@@ -293,6 +293,10 @@ impl Store {
         }
         for (tenant, (order, events)) in &by_tenant {
             let rules = crate::rule::enabled_rules(&mut tx, tenant).await?;
+            // Alarm SLAs cost nothing unless one is enabled.
+            let alarm_slas = self
+                .enabled_slas(tenant, coc_domain::sla::Trigger::Alarm)
+                .await?;
             for chunk in order.chunks(UPSERT_ROWS) {
                 let rows = upsert_chunk(&mut tx, self.backend, tenant, chunk, events, now).await?;
                 for fp in chunk {
@@ -325,6 +329,29 @@ impl Store {
                             event(&mut tx, tenant, alarm_id, now, kind, st, "system", &detail)
                                 .await?;
                             cur = st.to_string();
+                        }
+                    }
+                    let before = prev.as_deref();
+                    if !alarm_slas.is_empty() && before != Some(cur.as_str()) {
+                        let last = evs[evs.len() - 1].alarm;
+                        let moved = self
+                            .sla_move(&mut tx, alarm_id, (before, Some(cur.as_str())), now)
+                            .await?;
+                        if cur == "alarm" && moved == 0 {
+                            let number = crate::sla::alarm_number(
+                                &last.alarm_name,
+                                last.resource_name.as_deref(),
+                            );
+                            let t = crate::sla::Ticket {
+                                kind: "alarm",
+                                id: alarm_id,
+                                number: &number,
+                                owner: "",
+                                level: last.alarm_level.as_str(),
+                                application: last.application.as_deref(),
+                            };
+                            self.sla_enter(&mut tx, tenant, &t, &alarm_slas, "alarm", now)
+                                .await?;
                         }
                     }
                     if let Some(e) = evs
@@ -488,6 +515,8 @@ impl Store {
                 return Err(StoreError::not_found("alarm", id));
             }
             event(&mut tx, tenant, id, now, "cleared", "ok", actor, remark).await?;
+            self.sla_move(&mut tx, id, (Some("alarm"), Some("ok")), now)
+                .await?;
         }
         tx.commit().await?;
         let mut out = Vec::new();

@@ -67,7 +67,7 @@ impl Store {
     ) -> Result<Vec<String>> {
         let mut out: Vec<String> = vec![];
         let mut push = |p: String| {
-            if !out.contains(&p) {
+            if !p.is_empty() && !out.contains(&p) {
                 out.push(p);
             }
         };

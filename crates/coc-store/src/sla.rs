@@ -174,6 +174,33 @@ fn common_slas() -> Vec<Sla> {
 }
 
 impl Store {
+    /// What SLA notifications show of an alarm (no owner); `None` if gone.
+    async fn alarm_facts(&self, tenant: &str, id: &str) -> Result<Option<IncidentFacts>> {
+        let r = sqlx::query(
+            "SELECT name, level, source, application, region, resource_name FROM alarms WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            let name: String = r.try_get("name")?;
+            let res: Option<String> = r.try_get("resource_name")?;
+            Ok(IncidentFacts {
+                number: alarm_number(&name, res.as_deref()),
+                title: name,
+                level: r.try_get("level")?,
+                category: None,
+                source: r.try_get("source")?,
+                application: r.try_get("application")?,
+                region: r.try_get("region")?,
+                assignee: String::new(),
+                rule_id: None,
+            })
+        })
+        .transpose()
+    }
+
     /// Adds the common SLAs to a tenant that lacks them (idempotent).
     pub async fn ensure_common_slas(&self, tenant: &str) -> Result<()> {
         for s in common_slas() {
@@ -199,50 +226,103 @@ impl Store {
         at: i64,
     ) -> Result<()> {
         if from.is_none() {
-            let slas: Vec<(String, Sla)> = self
-                .doc_enabled::<Sla>(tenant)
-                .await?
-                .into_iter()
-                .map(|s| (s.id, s.spec))
-                .collect();
-            let Some((sla_id, sla)) =
-                pick(&slas, Trigger::Incident, &f.level, f.application.as_deref())
-            else {
-                return Ok(());
+            let slas = self.enabled_slas(tenant, Trigger::Incident).await?;
+            let t = Ticket {
+                kind: "incident",
+                id: incident,
+                number: &f.number,
+                owner: &f.assignee,
+                level: &f.level,
+                application: f.application.as_deref(),
             };
-            for rule in &sla.rules {
-                let running = Some(rule.status.as_str()) == to;
-                let next = running
-                    .then(|| next_check(&sla.effective, rule, 0, at, SlaState::Normal))
-                    .flatten();
-                sqlx::query(
-                    "INSERT INTO sla_records (id, tenant_id, ticket_kind, ticket_id, ticket_number, owner, sla_id, \
-                     sla_name, spec, status, duration_ms, current_since, target_ms, state, next_check_at, \
-                     notifications, created_at, updated_at) \
-                     VALUES ($1,$2,'incident',$3,$4,$5,$6,$7,$8,$9,0,$10,$11,'normal',$12,'[]',$13,$13)",
-                )
-                .bind(coc_domain::id::new_id())
-                .bind(tenant)
-                .bind(incident)
-                .bind(&f.number)
-                .bind(&f.assignee)
-                .bind(sla_id)
-                .bind(&sla.name)
-                .bind(serde_json::to_string(sla).unwrap_or_default())
-                .bind(&rule.status)
-                .bind(running.then_some(at))
-                .bind(i64::from(rule.target_minutes) * 60_000)
-                .bind(next)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            return Ok(());
+            return self
+                .sla_enter(tx, tenant, &t, &slas, to.unwrap_or(""), at)
+                .await;
         }
+        self.sla_move(tx, incident, (from, to), at)
+            .await
+            .map(|_| ())
+    }
+
+    /// The enabled SLAs of a trigger type, as `(id, sla)`.
+    pub(crate) async fn enabled_slas(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+    ) -> Result<Vec<(String, Sla)>> {
+        Ok(self
+            .doc_enabled::<Sla>(tenant)
+            .await?
+            .into_iter()
+            .filter(|s| s.spec.trigger == trigger)
+            .map(|s| (s.id, s.spec))
+            .collect())
+    }
+
+    /// Puts a ticket under the SLA among `slas` that governs it (if any):
+    /// one record per status type, the one of `status` running from `at`.
+    pub(crate) async fn sla_enter(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        tenant: &str,
+        t: &Ticket<'_>,
+        slas: &[(String, Sla)],
+        status: &str,
+        at: i64,
+    ) -> Result<()> {
+        let trigger = if t.kind == "alarm" {
+            Trigger::Alarm
+        } else {
+            Trigger::Incident
+        };
+        let Some((sla_id, sla)) = pick(slas, trigger, t.level, t.application) else {
+            return Ok(());
+        };
+        for rule in &sla.rules {
+            let running = rule.status == status;
+            let next = running
+                .then(|| next_check(&sla.effective, rule, 0, at, SlaState::Normal))
+                .flatten();
+            sqlx::query(
+                "INSERT INTO sla_records (id, tenant_id, ticket_kind, ticket_id, ticket_number, owner, sla_id, \
+                 sla_name, spec, status, duration_ms, current_since, target_ms, state, next_check_at, \
+                 notifications, created_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,0,$11,$12,'normal',$13,'[]',$14,$14)",
+            )
+            .bind(coc_domain::id::new_id())
+            .bind(tenant)
+            .bind(t.kind)
+            .bind(t.id)
+            .bind(t.number)
+            .bind(t.owner)
+            .bind(sla_id)
+            .bind(&sla.name)
+            .bind(serde_json::to_string(sla).unwrap_or_default())
+            .bind(&rule.status)
+            .bind(running.then_some(at))
+            .bind(i64::from(rule.target_minutes) * 60_000)
+            .bind(next)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the running record of status `from` and resumes the one of
+    /// `to` for a ticket's status change at `at`; returns how many records
+    /// the ticket has for these statuses (0: not under an SLA).
+    pub(crate) async fn sla_move(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        ticket: &str,
+        (from, to): (Option<&str>, Option<&str>),
+        at: i64,
+    ) -> Result<usize> {
         let rows = sqlx::query(dynsql!(
             "SELECT {COLS} FROM sla_records WHERE ticket_id = $1 AND (status = $2 OR status = $3)"
         ))
-        .bind(incident)
+        .bind(ticket)
         .bind(from.unwrap_or(""))
         .bind(to.unwrap_or(""))
         .fetch_all(&mut *tx)
@@ -288,7 +368,7 @@ impl Store {
                 .await?;
             }
         }
-        Ok(())
+        Ok(rows.len())
     }
 
     /// Pre-warns and breaks every running record whose next check is due
@@ -325,7 +405,11 @@ impl Store {
                 } else {
                     "pre_warning"
                 };
-                let facts = self.incident_facts(&tenant, &rec.ticket_id).await?;
+                let facts = if rec.ticket_kind == "alarm" {
+                    self.alarm_facts(&tenant, &rec.ticket_id).await?
+                } else {
+                    self.incident_facts(&tenant, &rec.ticket_id).await?
+                };
                 let mut people = vec![];
                 if let (Some(f), false) = (&facts, rule.channels.is_empty()) {
                     people = self
@@ -414,6 +498,23 @@ impl Store {
     }
 }
 
+/// How an alarm is named in SLA records: `name@resource`.
+pub(crate) fn alarm_number(name: &str, resource: Option<&str>) -> String {
+    format!("{name}@{}", resource.unwrap_or("-"))
+}
+
+/// A ticket entering SLA handling.
+pub(crate) struct Ticket<'a> {
+    /// `incident` or `alarm`.
+    pub kind: &'a str,
+    pub id: &'a str,
+    /// Shown in records (`INC…`, or `alarm@resource`).
+    pub number: &'a str,
+    pub owner: &'a str,
+    pub level: &'a str,
+    pub application: Option<&'a str>,
+}
+
 fn rule_target(rule: &SlaRule) -> i64 {
     i64::from(rule.target_minutes) * 60_000
 }
@@ -428,13 +529,22 @@ fn sla_message(f: &IncidentFacts, rec: &SlaRecord, rule: &SlaRule, kind: &str) -
         event: format!("sla_{kind}"),
         subject: format!("[{}] {} {what}: {}", f.level, f.number, f.title),
         body: format!(
-            "Incident {} has been {} for {} min (target {} min, SLA '{}'). Owner: {}",
+            "{} {} has been {} for {} min (target {} min, SLA '{}'). Owner: {}",
+            if rec.ticket_kind == "alarm" {
+                "Alarm"
+            } else {
+                "Incident"
+            },
             f.number,
             rec.status.replace('_', " "),
             rec.duration_ms / 60_000,
             rule.target_minutes,
             rec.sla_name,
-            f.assignee
+            if f.assignee.is_empty() {
+                "-"
+            } else {
+                &f.assignee
+            }
         ),
     }
 }

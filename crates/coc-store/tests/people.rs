@@ -630,23 +630,39 @@ async fn ingest_commits_the_notification_with_the_incident() {
         )
         .await
         .unwrap();
-        s.doc_create(T, &rule(json!({
+        s.doc_create(
+            T,
+            &rule(json!({
             "name": "owner", "templates": ["incident_created"],
-            "recipients": [{"type": "owner"}], "channels": ["slack"]})))
-            .await
-            .unwrap();
+            "recipients": [{"type": "owner"}], "channels": ["slack"]})),
+        )
+        .await
+        .unwrap();
         let out = s
-            .ingest(T, "int", vec![crate::support::alarm("HighCPU", "web-01:9100", "r1")])
+            .ingest(
+                T,
+                "int",
+                vec![crate::support::alarm("HighCPU", "web-01:9100", "r1")],
+            )
             .await
             .unwrap();
         let id = out.incidents_created[0].clone();
         // Already queued when ingest answered; nothing left for the dispatcher.
-        assert_eq!(sent(s, &id).await, vec![row("bob", "slack", "pending", "incident_created")]);
+        assert_eq!(
+            sent(s, &id).await,
+            vec![row("bob", "slack", "pending", "incident_created")]
+        );
         let ready = s.take_ready();
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].target, "https://hooks.slack.test/bob");
         assert!(s.take_ready().is_empty(), "handed over once");
-        assert_eq!(s.dispatch_incident_events(Utc::now(), 100).await.unwrap().events, 0);
+        assert_eq!(
+            s.dispatch_incident_events(Utc::now(), 100)
+                .await
+                .unwrap()
+                .events,
+            0
+        );
 
         // A broken notification rule never fails ingest: its part rolls
         // back and the event waits for the dispatcher.
@@ -655,12 +671,96 @@ async fn ingest_commits_the_notification_with_the_incident() {
             .await
             .unwrap();
         let out = s
-            .ingest(T, "int", vec![crate::support::alarm("HighCPU", "web-02:9100", "r1")])
+            .ingest(
+                T,
+                "int",
+                vec![crate::support::alarm("HighCPU", "web-02:9100", "r1")],
+            )
             .await
             .unwrap();
         assert_eq!(out.incidents_created.len(), 1, "the incident is stored");
         assert!(sent(s, &out.incidents_created[0]).await.is_empty());
         assert!(s.take_ready().is_empty());
-        assert!(s.dispatch_incident_events(Utc::now(), 100).await.is_err(), "still broken");
+        assert!(
+            s.dispatch_incident_events(Utc::now(), 100).await.is_err(),
+            "still broken"
+        );
+    });
+}
+
+#[tokio::test]
+async fn alarm_sla_runs_while_the_alarm_fires() {
+    use coc_domain::alarm::AlarmStatus;
+    use coc_domain::sla::Sla;
+    each_store!(|s| {
+        people(s).await;
+        s.doc_create(
+            T,
+            &sla(
+                json!({"name": "critical-alarms", "trigger": "alarm", "levels": ["Critical"],
+            "rules": [{"status": "alarm", "target_minutes": 5, "prewarn_minutes": 2,
+                       "recipients": [{"type": "owner"}, {"type": "individual", "users": ["cat"]}],
+                       "channels": ["slack"]}]}),
+            ),
+        )
+        .await
+        .unwrap();
+        s.doc_set_enabled::<Sla>(T, "critical-alarms", true)
+            .await
+            .unwrap();
+        let a = crate::support::alarm("DiskFull", "db-01:9100", "r1");
+        let out = s
+            .ingest(T, "int", vec![a.clone(), a.clone()])
+            .await
+            .unwrap();
+        assert_eq!(out.created, 1);
+        let id = s
+            .list_alarms(T, &Default::default(), &Default::default())
+            .await
+            .unwrap()
+            .items[0]
+            .id
+            .clone();
+        let r = recs(s, id.clone()).await;
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].ticket_kind.as_str(), r[0].ticket_number.as_str()),
+            ("alarm", "DiskFull@db-01:9100")
+        );
+        assert!(r[0].running);
+        let t0 = Utc::now();
+        assert_eq!(
+            s.run_sla(t0 + Duration::minutes(4)).await.unwrap(),
+            1,
+            "pre-warning"
+        );
+        let notes = &recs(s, id.clone()).await[0].notifications;
+        assert_eq!(notes[0].recipients, vec!["cat"], "an alarm has no owner");
+        // Resolved: the clock stops; firing again resumes the same record.
+        let mut ok = a.clone();
+        ok.alarm_status = AlarmStatus::Ok;
+        s.ingest(T, "int", vec![ok]).await.unwrap();
+        let r = recs(s, id.clone()).await;
+        assert!(!r[0].running && r[0].state == "pre_warned");
+        s.ingest(T, "int", vec![a.clone()]).await.unwrap();
+        let r = recs(s, id.clone()).await;
+        assert_eq!(r.len(), 1);
+        assert!(r[0].running);
+        s.clear_alarms(T, std::slice::from_ref(&id), "done", "ann")
+            .await
+            .unwrap();
+        assert!(!recs(s, id.clone()).await[0].running, "clearing stops it");
+        // A Minor alarm is not covered.
+        let mut minor = crate::support::alarm("Slow", "db-02:9100", "r1");
+        minor.alarm_level = coc_domain::alarm::AlarmLevel::Minor;
+        s.ingest(T, "int", vec![minor]).await.unwrap();
+        assert_eq!(
+            s.list_sla_records(T, None, None, &Default::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
     });
 }
