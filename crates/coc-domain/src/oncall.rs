@@ -438,6 +438,17 @@ mod tests {
     }
 }
 
+/// A shift chosen where a person is expected (incident assignee,
+/// reviewers, recipients): whoever is on call for `role` of `scenario`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftRef {
+    /// Scenario id or name.
+    pub scenario: String,
+    /// Role.
+    pub role: String,
+}
+
 /// Scheduling dimension of a scenario (ref. 11.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -187,8 +187,13 @@ pub struct RuleSpec {
     pub conditions: Vec<Condition>,
     /// Level of the incident created.
     pub incident_level: IncidentLevel,
-    /// Owner of the incident created.
+    /// Owner of the incident created (also the fallback when the shift
+    /// below has nobody on call).
     pub assignee: String,
+    /// Assign to whoever is on call for this shift (for the alarm's
+    /// application and region) when the incident is created.
+    #[serde(default)]
+    pub assignee_shift: Option<crate::oncall::ShiftRef>,
     /// Contingency script run automatically on the alarm's host.
     #[serde(default)]
     pub contingency_script: Option<ContingencyScript>,
@@ -356,6 +361,7 @@ mod tests {
             ],
             incident_level: IncidentLevel::P2,
             assignee: "alice".into(),
+            assignee_shift: None,
             contingency_script: None,
         };
         spec.validate().unwrap();

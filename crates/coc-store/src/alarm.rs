@@ -709,6 +709,14 @@ async fn forward(
         a.resource_name.as_deref().unwrap_or("unknown resource")
     );
     let description = a.alarm_desc.clone().unwrap_or_else(|| a.alarm_name.clone());
+    let application = spec.application.clone().or_else(|| a.application.clone());
+    let on_call = match &spec.assignee_shift {
+        Some(shift) => {
+            let scope = (application.as_deref(), a.region.as_deref());
+            crate::oncall::first_on_call(tx, tenant, shift, scope, now).await?
+        }
+        None => None,
+    };
     let inc = crate::incident::insert_incident(
         tx,
         tenant,
@@ -716,8 +724,8 @@ async fn forward(
             title,
             description,
             level: spec.incident_level,
-            assignee: spec.assignee.clone(),
-            application: spec.application.clone().or_else(|| a.application.clone()),
+            assignee: on_call.clone().unwrap_or_else(|| spec.assignee.clone()),
+            application,
             enterprise_project: None,
             region: a.region.clone(),
             category: None,
@@ -728,8 +736,13 @@ async fn forward(
         },
         now,
         &format!(
-            "created by forwarding rule '{}' from alarm '{}'",
-            rule.name, a.alarm_name
+            "created by forwarding rule '{}' from alarm '{}'{}",
+            rule.name,
+            a.alarm_name,
+            on_call
+                .as_ref()
+                .map(|p| format!(", assigned to {p} (on call)"))
+                .unwrap_or_default()
         ),
     )
     .await?;

@@ -134,6 +134,47 @@ pub struct CreateIncident {
     /// Category (≤ 64 chars).
     #[serde(default)]
     pub category: Option<String>,
+    /// Assign to whoever is on call for this shift (for the incident's
+    /// application and region); `assignee` is the fallback and may then be
+    /// empty.
+    #[serde(default)]
+    pub assignee_shift: Option<coc_domain::oncall::ShiftRef>,
+}
+
+/// The owner of a new incident: the first person on call for the
+/// request's shift, else its assignee.
+///
+/// Errors: `Domain(Validation)` when the shift has nobody on call and no
+/// assignee was given.
+async fn owner_of(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    req: &CreateIncident,
+    region: Option<&str>,
+    now: i64,
+) -> Result<String> {
+    let on_call = match &req.assignee_shift {
+        Some(s) => {
+            let scope = (req.application.as_deref(), region);
+            crate::oncall::first_on_call(conn, tenant, s, scope, now).await?
+        }
+        None => None,
+    };
+    match (on_call, req.assignee.trim()) {
+        (Some(p), _) => Ok(p),
+        (None, a) if !a.is_empty() => Ok(a.to_string()),
+        (None, _) => {
+            let (scenario, role) = req
+                .assignee_shift
+                .as_ref()
+                .map(|s| (s.scenario.as_str(), s.role.as_str()))
+                .unwrap_or_default();
+            Err(invalid(format!(
+                "nobody is on call for role '{role}' of scenario '{scenario}', and no assignee was given"
+            ))
+            .into())
+        }
+    }
 }
 
 impl CreateIncident {
@@ -145,8 +186,8 @@ impl CreateIncident {
         if self.description.chars().count() > 10_000 {
             return Err(invalid("description is longer than 10000 characters").into());
         }
-        if self.assignee.trim().is_empty() {
-            return Err(invalid("assignee is required").into());
+        if self.assignee.trim().is_empty() && self.assignee_shift.is_none() {
+            return Err(invalid("assignee (or assignee_shift) is required").into());
         }
         if self
             .category
@@ -339,6 +380,7 @@ impl Store {
         }
         let now = now_ms();
         let mut tx = self.begin().await?;
+        let assignee = owner_of(&mut tx, tenant, req, req.region.as_deref(), now).await?;
         let (id, _) = insert_incident(
             &mut tx,
             tenant,
@@ -346,7 +388,7 @@ impl Store {
                 title: req.title.trim().to_string(),
                 description: req.description.clone(),
                 level: req.level,
-                assignee: req.assignee.trim().to_string(),
+                assignee,
                 application: req.application.clone(),
                 enterprise_project: req.enterprise_project.clone(),
                 region: req.region.clone(),
@@ -395,7 +437,9 @@ impl Store {
         }
         let region = regions.into_iter().next().flatten();
         let now = now_ms();
+        let region = region.or_else(|| req.region.clone());
         let mut tx = self.begin().await?;
+        let assignee = owner_of(&mut tx, tenant, req, region.as_deref(), now).await?;
         let (id, number) = insert_incident(
             &mut tx,
             tenant,
@@ -403,10 +447,10 @@ impl Store {
                 title: req.title.trim().to_string(),
                 description: req.description.clone(),
                 level: req.level,
-                assignee: req.assignee.trim().to_string(),
+                assignee,
                 application: req.application.clone(),
                 enterprise_project: req.enterprise_project.clone(),
-                region: region.or_else(|| req.region.clone()),
+                region,
                 category: req.category.clone(),
                 source: "alarm_conversion".into(),
                 rule_id: None,

@@ -168,3 +168,30 @@ impl Store {
         Ok(s.scenario.on_call(role, scope.0, scope.1, at)?)
     }
 }
+
+/// The first person on call for `shift` at `at_ms` for an application and
+/// region, read on `conn` (inside a transaction). `None` when the scenario
+/// or role does not exist or nobody is on call.
+pub(crate) async fn first_on_call(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    shift: &coc_domain::oncall::ShiftRef,
+    scope: (Option<&str>, Option<&str>),
+    at_ms: i64,
+) -> Result<Option<String>> {
+    let spec: Option<String> = sqlx::query_scalar(
+        "SELECT spec FROM oncall_scenarios WHERE tenant_id = $1 AND (id = $2 OR name = $2)",
+    )
+    .bind(tenant)
+    .bind(&shift.scenario)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(sc) = spec.and_then(|s| serde_json::from_str::<Scenario>(&s).ok()) else {
+        return Ok(None);
+    };
+    let at = DateTime::<Utc>::from_timestamp_millis(at_ms).unwrap_or_default();
+    Ok(sc
+        .on_call(&shift.role, scope.0, scope.1, at)
+        .ok()
+        .and_then(|p| p.into_iter().next()))
+}

@@ -24,6 +24,7 @@ fn rule(name: &str, alarm_name: &str) -> RuleSpec {
         }],
         incident_level: IncidentLevel::P2,
         assignee: "alice".into(),
+        assignee_shift: None,
         contingency_script: None,
     }
 }

@@ -206,6 +206,7 @@ fn incident(level: IncidentLevel, assignee: &str) -> CreateIncident {
         region: Some("r1".into()),
         enterprise_project: None,
         category: Some("database".into()),
+        assignee_shift: None,
     }
 }
 
@@ -625,6 +626,7 @@ async fn ingest_commits_the_notification_with_the_incident() {
                 }],
                 incident_level: L::P2,
                 assignee: "bob".into(),
+                assignee_shift: None,
                 contingency_script: None,
             },
         )
@@ -761,6 +763,71 @@ async fn alarm_sla_runs_while_the_alarm_fires() {
                 .items
                 .len(),
             1
+        );
+    });
+}
+
+#[tokio::test]
+async fn incidents_can_be_assigned_to_whoever_is_on_call() {
+    use coc_domain::oncall::ShiftRef;
+    use coc_domain::rule::{Condition, Operator, RuleSpec};
+    each_store!(|s| {
+        people(s).await;
+        let shift = |scenario: &str| ShiftRef {
+            scenario: scenario.into(),
+            role: "oncall".into(),
+        };
+        let rule = |name: &str, alarm: &str, sc: &str| RuleSpec {
+            name: name.into(),
+            application: None,
+            trigger_type: "alarm".into(),
+            data_source: None,
+            conditions: vec![Condition {
+                field: "alarmName".into(),
+                op: Operator::Equals,
+                value: Some(alarm.into()),
+                values: None,
+            }],
+            incident_level: IncidentLevel::P3,
+            assignee: "fallback".into(),
+            assignee_shift: Some(shift(sc)),
+            contingency_script: None,
+        };
+        s.create_rule(T, &rule("shift", "A", "ops")).await.unwrap();
+        s.create_rule(T, &rule("gone", "B", "no-such-scenario"))
+            .await
+            .unwrap();
+        let a = s
+            .ingest(T, "int", vec![crate::support::alarm("A", "h:1", "r1")])
+            .await
+            .unwrap();
+        let b = s
+            .ingest(T, "int", vec![crate::support::alarm("B", "h:1", "r1")])
+            .await
+            .unwrap();
+        let owner = |id: String| async move { s.get_incident(T, &id).await.unwrap() };
+        let ia = owner(a.incidents_created[0].clone()).await;
+        assert_eq!(ia.incident.assignee, "bob", "bob is on call in 'ops'");
+        assert!(ia.history[0].summary.contains("assigned to bob (on call)"));
+        assert_eq!(
+            owner(b.incidents_created[0].clone())
+                .await
+                .incident
+                .assignee,
+            "fallback"
+        );
+
+        let mut manual = incident(IncidentLevel::P4, "");
+        manual.assignee_shift = Some(shift("ops"));
+        let d = s.create_incident(T, &manual, "x").await.unwrap();
+        assert_eq!(d.incident.assignee, "bob");
+        manual.assignee_shift = Some(shift("no-such-scenario"));
+        let e = s.create_incident(T, &manual, "x").await.unwrap_err();
+        assert!(e.to_string().contains("nobody is on call"), "{e}");
+        manual.assignee_shift = None;
+        assert!(
+            s.create_incident(T, &manual, "x").await.is_err(),
+            "an owner is required"
         );
     });
 }

@@ -34,8 +34,9 @@ enum Verb {
         title: String,
         #[arg(long, default_value = "P3")]
         level: String,
+        /// Owner (required unless --shift finds someone on call).
         #[arg(long)]
-        assignee: String,
+        assignee: Option<String>,
         #[arg(long, default_value = "")]
         description: String,
         #[arg(long)]
@@ -45,6 +46,9 @@ enum Verb {
         /// Category (matched by notification rules).
         #[arg(long)]
         category: Option<String>,
+        /// Assign to whoever is on call: SCENARIO/ROLE (--assignee is the fallback).
+        #[arg(long, value_name = "SCENARIO/ROLE")]
+        shift: Option<String>,
     },
     /// Accept (unaccepted → accepted).
     Accept {
@@ -163,12 +167,23 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             application,
             region,
             category,
+            shift,
         } => {
+            let shift = match shift {
+                Some(s) => {
+                    let (scenario, role) = s
+                        .split_once('/')
+                        .ok_or_else(|| anyhow::anyhow!("--shift takes SCENARIO/ROLE, got '{s}'"))?;
+                    json!({"scenario": scenario, "role": role})
+                }
+                None => serde_json::Value::Null,
+            };
             let v = cl
                 .post(
                     "/api/v1/incidents",
-                    &json!({"title": title, "level": level, "assignee": assignee, "description": description,
-                            "application": application, "region": region, "category": category}),
+                    &json!({"title": title, "level": level, "assignee": assignee.unwrap_or_default(),
+                            "description": description, "application": application, "region": region,
+                            "category": category, "assignee_shift": shift}),
                 )
                 .await?;
             output::print(conn.output, &v, DETAIL);
