@@ -155,6 +155,13 @@ fn token_link(text: &str) -> String {
     text[at..end].to_string()
 }
 
+/// Creates an incident; returns it and its number.
+async fn incident(h: &Harness, body: Value) -> (Value, String) {
+    let inc = h.client.post("/api/v1/incidents", &body).await.unwrap();
+    let number = inc["number"].as_str().unwrap().to_string();
+    (inc, number)
+}
+
 async fn user(h: &Harness, name: &str) {
     h.client
         .post("/api/v1/users", &json!({"name": name}))
@@ -218,15 +225,11 @@ async fn email_subscription_is_confirmed_by_its_link_and_the_incident_email_arri
         )
         .await
         .unwrap();
-    let inc = h
-        .client
-        .post(
-            "/api/v1/incidents",
-            &json!({"title": "checkout latency", "level": "P2", "assignee": "ann", "application": "shop"}),
-        )
-        .await
-        .unwrap();
-    let number = inc["number"].as_str().unwrap().to_string();
+    let (_, number) = incident(
+        &h,
+        json!({"title": "checkout latency", "level": "P2", "assignee": "ann", "application": "shop"}),
+    )
+    .await;
     let mail = wait_for("the incident email", || {
         mails(&smtp).into_iter().find(|m| m.contains(&number))
     })
@@ -351,15 +354,11 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         )
         .await
         .unwrap();
-    let inc = h
-        .client
-        .post(
-            "/api/v1/incidents",
-            &json!({"title": "disk full", "level": "P1", "assignee": "ann", "region": "eu-1"}),
-        )
-        .await
-        .unwrap();
-    let number = inc["number"].as_str().unwrap().to_string();
+    let (_, number) = incident(
+        &h,
+        json!({"title": "disk full", "level": "P1", "assignee": "ann", "region": "eu-1"}),
+    )
+    .await;
     let got = wait_for("four deliveries", || {
         let v = hits.lock().unwrap().clone();
         (v.len() >= 4).then_some(v)

@@ -197,21 +197,11 @@ impl Store {
         }
         for (ch, addr) in &u.contacts {
             let addr = addr.as_deref().map(str::trim).unwrap_or("");
-            if addr.is_empty() {
-                sqlx::query(
-                    "DELETE FROM contacts WHERE tenant_id = $1 AND user_name = $2 AND channel = $3",
-                )
-                .bind(tenant)
-                .bind(user)
-                .bind(ch)
-                .execute(&mut *tx)
-                .await?;
-                continue;
-            }
-            let same = self
-                .contact_in(&mut tx, tenant, user, ch)
-                .await?
-                .is_some_and(|r| r.address == addr);
+            let same = !addr.is_empty()
+                && self
+                    .contact_in(&mut tx, tenant, user, ch)
+                    .await?
+                    .is_some_and(|r| r.address == addr);
             if same {
                 continue;
             }
@@ -223,6 +213,9 @@ impl Store {
             .bind(ch)
             .execute(&mut *tx)
             .await?;
+            if addr.is_empty() {
+                continue;
+            }
             let confirm = needs_confirmation(ch);
             sqlx::query(
                 "INSERT INTO contacts (id, tenant_id, user_name, channel, address, masked, status, \

@@ -3,31 +3,12 @@
 use coc_domain::DEFAULT_TENANT as T;
 use coc_domain::alarm::AlarmStatus;
 use coc_domain::incident::IncidentLevel;
-use coc_domain::rule::{Condition, Operator, RuleSpec};
+use coc_domain::rule::Operator;
 use coc_store::alarm::AlarmFilter;
 use coc_store::{Page, StoreError};
 
 use crate::each_store;
-use crate::support::alarm;
-
-fn rule(name: &str, alarm_name: &str) -> RuleSpec {
-    RuleSpec {
-        name: name.into(),
-        application: None,
-        trigger_type: "alarm".into(),
-        data_source: None,
-        conditions: vec![Condition {
-            field: "alarmName".into(),
-            op: Operator::Equals,
-            value: Some(alarm_name.into()),
-            values: None,
-        }],
-        incident_level: IncidentLevel::P2,
-        assignee: "alice".into(),
-        assignee_shift: None,
-        contingency_script: None,
-    }
-}
+use crate::support::{alarm, rule};
 
 #[tokio::test]
 async fn dedup_resolve_and_refire() {

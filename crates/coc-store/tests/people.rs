@@ -607,31 +607,11 @@ async fn sla_records_pre_warn_and_break_on_the_injected_clock() {
 
 #[tokio::test]
 async fn ingest_commits_the_notification_with_the_incident() {
-    use coc_domain::incident::IncidentLevel as L;
-    use coc_domain::rule::{Condition, Operator, RuleSpec};
     each_store!(|s| {
         people(s).await;
-        s.create_rule(
-            T,
-            &RuleSpec {
-                name: "cpu".into(),
-                application: None,
-                trigger_type: "alarm".into(),
-                data_source: None,
-                conditions: vec![Condition {
-                    field: "alarmName".into(),
-                    op: Operator::Equals,
-                    value: Some("HighCPU".into()),
-                    values: None,
-                }],
-                incident_level: L::P2,
-                assignee: "bob".into(),
-                assignee_shift: None,
-                contingency_script: None,
-            },
-        )
-        .await
-        .unwrap();
+        let mut cpu = crate::support::rule("cpu", "HighCPU");
+        cpu.assignee = "bob".into();
+        s.create_rule(T, &cpu).await.unwrap();
         s.doc_create(
             T,
             &rule(json!({
@@ -770,28 +750,18 @@ async fn alarm_sla_runs_while_the_alarm_fires() {
 #[tokio::test]
 async fn incidents_can_be_assigned_to_whoever_is_on_call() {
     use coc_domain::oncall::ShiftRef;
-    use coc_domain::rule::{Condition, Operator, RuleSpec};
     each_store!(|s| {
         people(s).await;
         let shift = |scenario: &str| ShiftRef {
             scenario: scenario.into(),
             role: "oncall".into(),
         };
-        let rule = |name: &str, alarm: &str, sc: &str| RuleSpec {
-            name: name.into(),
-            application: None,
-            trigger_type: "alarm".into(),
-            data_source: None,
-            conditions: vec![Condition {
-                field: "alarmName".into(),
-                op: Operator::Equals,
-                value: Some(alarm.into()),
-                values: None,
-            }],
-            incident_level: IncidentLevel::P3,
-            assignee: "fallback".into(),
-            assignee_shift: Some(shift(sc)),
-            contingency_script: None,
+        let rule = |name: &str, alarm: &str, sc: &str| {
+            let mut r = crate::support::rule(name, alarm);
+            r.incident_level = IncidentLevel::P3;
+            r.assignee = "fallback".into();
+            r.assignee_shift = Some(shift(sc));
+            r
         };
         s.create_rule(T, &rule("shift", "A", "ops")).await.unwrap();
         s.create_rule(T, &rule("gone", "B", "no-such-scenario"))

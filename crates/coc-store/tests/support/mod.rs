@@ -152,3 +152,24 @@ pub async fn host(s: &Store, hostname: &str) -> String {
     .await
     .unwrap()
 }
+
+/// A forwarding rule for alarms named `alarm_name`: P2, owner `alice`.
+pub fn rule(name: &str, alarm_name: &str) -> coc_domain::rule::RuleSpec {
+    use coc_domain::rule::{Condition, Operator, RuleSpec};
+    RuleSpec {
+        name: name.into(),
+        application: None,
+        trigger_type: "alarm".into(),
+        data_source: None,
+        conditions: vec![Condition {
+            field: "alarmName".into(),
+            op: Operator::Equals,
+            value: Some(alarm_name.into()),
+            values: None,
+        }],
+        incident_level: coc_domain::incident::IncidentLevel::P2,
+        assignee: "alice".into(),
+        assignee_shift: None,
+        contingency_script: None,
+    }
+}
