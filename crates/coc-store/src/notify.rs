@@ -175,7 +175,11 @@ impl Store {
             ))
             .into());
         }
-        coc_domain::people::validate_address(coc_domain::people::contact_channel(channel), target)?;
+        let contact = coc_domain::people::contact_channel(channel);
+        coc_domain::people::validate_address(contact, target)?;
+        // The log shows the target masked (robot URLs carry keys, addresses
+        // are personal); the real one is stored encrypted.
+        let shown = coc_domain::people::mask(contact, target);
         let now = now_ms();
         let mut tx = self.begin().await?;
         let (id, _) = insert_delivery(
@@ -184,8 +188,8 @@ impl Store {
             NewDelivery {
                 tenant,
                 channel,
-                target,
-                address: None,
+                target: &shown,
+                address: Some(target),
                 secret,
                 message: m,
                 redacted: None,

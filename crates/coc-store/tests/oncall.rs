@@ -103,9 +103,14 @@ async fn delivery_queue_retries_then_gives_up() {
             .await
             .unwrap();
         assert!(!raw.unwrap().contains("sekrit"), "encrypted at rest");
+        assert_eq!(d.target, "http://127.0.0.1:9/***", "shown masked");
         let due = s.due_deliveries(10).await.unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].secret.as_deref(), Some("sekrit"));
+        assert_eq!(
+            due[0].target, "http://127.0.0.1:9/x",
+            "sent to the real URL"
+        );
         assert!(
             s.claim_delivery(&d.id).await.unwrap(),
             "one sender claims it"
