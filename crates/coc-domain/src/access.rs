@@ -112,6 +112,8 @@ pub const ACTIONS: &[&str] = &[
     "coc:script:update",
     "coc:script:delete",
     "coc:script:execute",
+    "coc:script:review",
+    "coc:script:verify",
     "coc:ticket:list",
     "coc:ticket:get",
     "coc:ticket:pause",
@@ -930,6 +932,8 @@ mod tests {
             "coc:alarm:list",
             "coc:incident:accept",
             "coc:script:execute",
+            "coc:script:review",
+            "coc:script:verify",
         ]);
         let resource = prop::option::of(prop::sample::select(vec![
             "*",

@@ -10,6 +10,7 @@
 //! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
+//! | [`risk`] | X1 high-risk command rules and verification | 5.1.1 |
 //! | [`ticket`] | X2/X7 batch planning, suspension threshold, ticket state | 5.1.3, 10.1.1 |
 //! | [`notify`] | O3/O4 notification rules, templates, channel formats, signature, retries | 11.3 |
 //! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
@@ -32,6 +33,7 @@ pub mod notify;
 pub mod oncall;
 pub mod people;
 pub mod resource;
+pub mod risk;
 pub mod rule;
 pub mod script;
 pub mod sla;

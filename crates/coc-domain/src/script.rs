@@ -126,6 +126,14 @@ pub struct ScriptSpec {
     /// Input parameters (≤ 20).
     #[serde(default)]
     pub params: Vec<ScriptParam>,
+    /// Ask for a manual review before the script can run; always on for a
+    /// high-risk script (declared high, or matching a high-risk rule).
+    #[serde(default)]
+    pub manual_review: bool,
+    /// Who may review: named users or the people on call for shift roles
+    /// (at review time).
+    #[serde(default)]
+    pub reviewers: Vec<crate::notify::Recipient>,
 }
 
 /// Largest script body accepted, in bytes (64 KiB).
@@ -147,6 +155,15 @@ fn is_ident(s: &str) -> bool {
 }
 
 impl ScriptSpec {
+    /// Whether the script must be reviewed before it runs: manual review
+    /// asked for, declared high risk, or a high-risk command found
+    /// ([`crate::risk::verify`]).
+    pub fn review_required(&self) -> bool {
+        self.manual_review
+            || self.risk_level == RiskLevel::High
+            || !crate::risk::verify(self.script_type, &self.content).is_empty()
+    }
+
     /// Validates name, content size, parameter names and defaults.
     ///
     /// Errors: [`DomainError::Validation`] with the first problem.
@@ -195,6 +212,19 @@ impl ScriptSpec {
                     )));
                 }
                 check_type(p, d)?;
+            }
+        }
+        if self.review_required() {
+            if self.reviewers.is_empty() {
+                return Err(invalid(
+                    "this script needs a manual review (high risk or high-risk commands): name its reviewers",
+                ));
+            }
+            crate::notify::validate_recipients(&self.reviewers)?;
+            if self.reviewers.contains(&crate::notify::Recipient::Owner) {
+                return Err(invalid(
+                    "reviewers are users or shift roles; the author cannot review their own script",
+                ));
             }
         }
         Ok(())
@@ -364,8 +394,33 @@ mod tests {
             content: "echo hi".into(),
             risk_level: RiskLevel::Low,
             params: vec![p("a", ParamType::String, false, None)],
+            manual_review: false,
+            reviewers: vec![],
         };
         s.validate().unwrap();
+        assert!(!s.review_required());
+        let mut risky = s.clone();
+        risky.content = "reboot".into();
+        assert!(
+            risky.review_required(),
+            "a high-risk command asks for review"
+        );
+        assert!(
+            risky
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("reviewers")
+        );
+        risky.reviewers = vec![crate::notify::Recipient::Individual {
+            users: vec!["lead".into()],
+        }];
+        risky.validate().unwrap();
+        risky.reviewers = vec![crate::notify::Recipient::Owner];
+        assert!(risky.validate().is_err());
+        let mut high = s.clone();
+        high.risk_level = RiskLevel::High;
+        assert!(high.review_required());
         s.params.push(p("a", ParamType::String, false, None));
         assert!(s.validate().is_err());
         s.params.pop();
@@ -395,5 +450,171 @@ mod tests {
         assert!(validate_timeout(0).is_err());
         assert!(validate_timeout(300).is_ok());
         assert!(validate_timeout(MAX_TIMEOUT_S + 1).is_err());
+    }
+}
+
+/// The common scripts shipped with COC (ref. 5.1.4): read-only, available
+/// to every tenant.
+pub fn system_scripts() -> Vec<ScriptSpec> {
+    let p = |name: &str, desc: &str, kind: ParamType, default: Option<&str>, sensitive: bool| {
+        ScriptParam {
+            name: name.into(),
+            description: desc.into(),
+            kind,
+            default: default.map(Into::into),
+            required: default.is_none(),
+            sensitive,
+        }
+    };
+    let spec =
+        |name: &str, desc: &str, risk: RiskLevel, content: &str, params: Vec<ScriptParam>| {
+            ScriptSpec {
+                name: name.into(),
+                description: desc.into(),
+                script_type: ScriptType::Shell,
+                content: content.into(),
+                risk_level: risk,
+                params,
+                manual_review: false,
+                reviewers: vec![],
+            }
+        };
+    vec![
+        spec(
+            "OS-DIAGNOSE",
+            "Operating system diagnosis: load, memory, disks, busiest processes, failed services, recent kernel errors.",
+            RiskLevel::Low,
+            r#"#!/bin/sh
+echo "== host";    uname -a; uptime
+echo "== memory";  free -m 2>/dev/null || cat /proc/meminfo | head -5
+echo "== disks";   df -hP -x tmpfs -x devtmpfs 2>/dev/null || df -h
+echo "== inodes";  df -iP -x tmpfs -x devtmpfs 2>/dev/null | awk 'NR==1 || $5+0 > 80'
+echo "== top cpu"; ps -eo pid,user,pcpu,pmem,comm --sort=-pcpu 2>/dev/null | head -6
+echo "== top mem"; ps -eo pid,user,pcpu,pmem,comm --sort=-pmem 2>/dev/null | head -6
+echo "== failed services"; systemctl --failed --no-legend 2>/dev/null || echo "(no systemd)"
+echo "== kernel errors";  dmesg --level=err,crit,alert,emerg 2>/dev/null | tail -20 || echo "(dmesg not readable)"
+"#,
+            vec![],
+        ),
+        spec(
+            "ClearingDisks",
+            "Delete rotated or compressed logs older than DAYS days under LOG_DIR (DRY_RUN=true only lists them).",
+            RiskLevel::High,
+            r#"#!/bin/sh
+set -eu
+case "$LOG_DIR" in /|/bin*|/boot*|/etc*|/usr*|/lib*|/sbin*|"") echo "refusing LOG_DIR=$LOG_DIR" >&2; exit 2;; esac
+before=$(du -sk "$LOG_DIR" | cut -f1)
+find "$LOG_DIR" -xdev -type f \( -name '*.gz' -o -name '*.xz' -o -name '*.bz2' -o -name '*.[0-9]' -o -name '*.old' \) \
+  -mtime +"$DAYS" -print > /tmp/coc-clearing-disks.$$
+count=$(wc -l < /tmp/coc-clearing-disks.$$)
+if [ "$DRY_RUN" = "true" ]; then
+  cat /tmp/coc-clearing-disks.$$; echo "dry run: $count file(s) would be deleted"
+else
+  tr '\n' '\0' < /tmp/coc-clearing-disks.$$ | xargs -0 -r rm -f --
+  after=$(du -sk "$LOG_DIR" | cut -f1)
+  echo "deleted $count file(s), freed $((before - after)) KiB in $LOG_DIR"
+fi
+rm -f /tmp/coc-clearing-disks.$$
+"#,
+            vec![
+                p(
+                    "LOG_DIR",
+                    "Directory to clean",
+                    ParamType::String,
+                    Some("/var/log"),
+                    false,
+                ),
+                p(
+                    "DAYS",
+                    "Only files older than this many days",
+                    ParamType::Number,
+                    Some("7"),
+                    false,
+                ),
+                p(
+                    "DRY_RUN",
+                    "Only list what would be deleted",
+                    ParamType::Boolean,
+                    Some("true"),
+                    false,
+                ),
+            ],
+        ),
+        spec(
+            "resettingLinuxAdmin",
+            "Reset the password of a local Linux user (default root).",
+            RiskLevel::High,
+            r#"#!/bin/sh
+set -eu
+id "$USER_NAME" >/dev/null 2>&1 || { echo "no such user: $USER_NAME" >&2; exit 2; }
+printf '%s:%s\n' "$USER_NAME" "$NEW_PASSWORD" | chpasswd
+echo "password of $USER_NAME reset"
+"#,
+            vec![
+                p(
+                    "USER_NAME",
+                    "Local user",
+                    ParamType::String,
+                    Some("root"),
+                    false,
+                ),
+                p(
+                    "NEW_PASSWORD",
+                    "The new password",
+                    ParamType::String,
+                    None,
+                    true,
+                ),
+            ],
+        ),
+        spec(
+            "modifyingVmIpsAddr",
+            "Change the IPv4 address and default gateway of a network interface (NetworkManager when present, else ip).",
+            RiskLevel::High,
+            r#"#!/bin/sh
+set -eu
+ip link show "$INTERFACE" >/dev/null || { echo "no such interface: $INTERFACE" >&2; exit 2; }
+if command -v nmcli >/dev/null 2>&1 && nmcli -t -f DEVICE device status | grep -qx "$INTERFACE"; then
+  con=$(nmcli -t -f GENERAL.CONNECTION device show "$INTERFACE" | cut -d: -f2)
+  nmcli connection modify "$con" ipv4.method manual ipv4.addresses "$ADDRESS" ipv4.gateway "$GATEWAY"
+  nmcli connection up "$con"
+else
+  ip addr flush dev "$INTERFACE"
+  ip addr add "$ADDRESS" dev "$INTERFACE"
+  ip route replace default via "$GATEWAY" dev "$INTERFACE"
+fi
+ip -4 addr show dev "$INTERFACE"
+"#,
+            vec![
+                p(
+                    "INTERFACE",
+                    "Network interface, e.g. eth0",
+                    ParamType::String,
+                    None,
+                    false,
+                ),
+                p(
+                    "ADDRESS",
+                    "New address with prefix, e.g. 10.0.0.5/24",
+                    ParamType::String,
+                    None,
+                    false,
+                ),
+                p("GATEWAY", "Default gateway", ParamType::String, None, false),
+            ],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod system_tests {
+    #[test]
+    fn system_scripts_are_valid_once_reviewers_are_set() {
+        for mut s in super::system_scripts() {
+            s.reviewers = vec![crate::notify::Recipient::Individual {
+                users: vec!["x".into()],
+            }];
+            s.validate().unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        }
     }
 }

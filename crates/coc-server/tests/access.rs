@@ -182,6 +182,8 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"name": format!("s-{}", rand_suffix()), "type": "shell", "content": "true", "risk_level": "low"})
         }
         ("POST", "/api/v1/scripts/{id}/execute") => json!({"hosts": [w.ids["resource"]]}),
+        ("POST", "/api/v1/scripts/{id}/review") => json!({"approve": true}),
+        ("POST", "/api/v1/scripts/verify") => json!({"type": "shell", "content": "reboot"}),
         ("POST", "/api/v1/tickets/{id}/actions") => json!({"action": "pause"}),
         ("POST", "/api/v1/users") => json!({"name": format!("u-{}", rand_suffix())}),
         ("POST", "/api/v1/groups") => json!({"name": format!("g-{}", rand_suffix())}),
@@ -1373,4 +1375,93 @@ async fn attach_to_user(h: &Harness, policy: &str, user: &str) {
         )
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn high_risk_scripts_wait_for_a_named_reviewer() {
+    let h = Harness::start(0).await;
+    let host = crate::harness::fake_host(&h, "db-01").await;
+    let c = &h.client;
+    let rules = c.get("/api/v1/scripts/high-risk-rules", &[]).await.unwrap();
+    assert!(rules["items"].as_array().unwrap().len() >= 15);
+    let v = c
+        .post(
+            "/api/v1/scripts/verify",
+            &json!({"type": "shell", "content": "echo ok\niptables -F\n"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["result"], "high_risk");
+    assert_eq!(
+        (
+            v["findings"][0]["line"].as_u64(),
+            v["findings"][0]["rule"].as_str()
+        ),
+        (Some(2), Some("HR-SH-007"))
+    );
+    c.post("/api/v1/users", &json!({"name": "lead"}))
+        .await
+        .unwrap();
+    attach_to_user(&h, "COC FullAccess", "lead").await;
+    let lead = token_for(&h, "lead").await;
+    let sc = c
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "fw-reset", "type": "shell", "content": "iptables -F", "risk_level": "medium",
+                    "reviewers": [{"type": "individual", "users": ["lead"]}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sc["review"]["status"], "pending");
+    let id = sc["id"].as_str().unwrap();
+    let run = json!({"hosts": [host]});
+    let (st, b) = call(
+        &h,
+        Some(ADMIN),
+        "POST",
+        &format!("/api/v1/scripts/{id}/execute"),
+        Some(&run),
+    )
+    .await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "{b}"
+    );
+    let (st, b) = call(
+        &h,
+        Some(ADMIN),
+        "POST",
+        &format!("/api/v1/scripts/{id}/review"),
+        Some(&json!({"approve": true})),
+    )
+    .await;
+    assert_eq!(st, 422, "admin is not a reviewer: {b}");
+    let (st, b) = call(
+        &h,
+        Some(&lead),
+        "POST",
+        &format!("/api/v1/scripts/{id}/review"),
+        Some(&json!({"approve": true, "comment": "ok"})),
+    )
+    .await;
+    assert_eq!(
+        (st, b["review"]["reviewed_by"].as_str()),
+        (200, Some("lead")),
+        "{b}"
+    );
+    let (st, b) = call(
+        &h,
+        Some(ADMIN),
+        "POST",
+        &format!("/api/v1/scripts/{id}/execute"),
+        Some(&run),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let vs = c
+        .get(&format!("/api/v1/scripts/{id}/versions"), &[])
+        .await
+        .unwrap();
+    assert_eq!(vs["items"][0]["version"], 1);
 }

@@ -192,7 +192,8 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        self.ensure_common_slas(tenant).await
+        self.ensure_common_slas(tenant).await?;
+        self.ensure_system_scripts(tenant).await
     }
 
     /// Names of all tenants.

@@ -176,6 +176,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_people.sql"),
         include_str!("../migrations/postgres/0008_people.sql"),
     ),
+    (
+        9,
+        "script_review",
+        include_str!("../migrations/sqlite/0009_script_review.sql"),
+        include_str!("../migrations/postgres/0009_script_review.sql"),
+    ),
 ];
 
 impl Store {

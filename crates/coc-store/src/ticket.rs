@@ -260,6 +260,7 @@ pub(crate) async fn insert_ticket(
     now: i64,
 ) -> Result<Ticket> {
     let script = crate::script::get_script_tx(tx, tenant, &req.script_id).await?;
+    script.ensure_runnable()?;
     let mut params = resolve_params(&script.spec.params, &req.params)?;
     // Sensitive values are stored encrypted; only the executor decrypts them.
     for p in script.spec.params.iter().filter(|p| p.sensitive) {

@@ -220,6 +220,8 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
                     content: "echo fix".into(),
                     risk_level: RiskLevel::Low,
                     params: vec![],
+                    manual_review: false,
+                    reviewers: vec![],
                 },
                 "op",
             )

@@ -11,4 +11,5 @@ mod alarms;
 mod incidents;
 mod oncall;
 mod people;
+mod scripts;
 mod tickets;

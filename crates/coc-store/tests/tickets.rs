@@ -34,6 +34,8 @@ fn spec() -> ScriptSpec {
                 sensitive: true,
             },
         ],
+        manual_review: false,
+        reviewers: vec![],
     }
 }
 
@@ -201,7 +203,10 @@ async fn ticket_lifecycle_and_masking() {
         let mut sp = spec();
         sp.content = "echo v2".into();
         assert_eq!(
-            s.update_script(T, &script.id, &sp).await.unwrap().version,
+            s.update_script(T, &script.id, &sp, "op2")
+                .await
+                .unwrap()
+                .version,
             2
         );
         assert_eq!(

@@ -10,6 +10,19 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     coc_client::install_crypto();
     let args = cli::Cli::parse();
+    if !matches!(
+        args.command,
+        cli::Command::Agent(_) | cli::Command::Server(_) | cli::Command::Dev(_)
+    ) {
+        // A client command piped into `head` ends quietly, as Unix tools do,
+        // instead of panicking on a broken pipe. (The long-running roles
+        // keep SIGPIPE ignored: a closed socket or child pipe must not
+        // kill them.)
+        // SAFETY: resetting a signal disposition before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let rt = if matches!(args.command, cli::Command::Agent(_)) {
         // The agent is small: one thread keeps its idle memory low.
         tokio::runtime::Builder::new_current_thread()

@@ -864,6 +864,34 @@ pub const ROUTES: &[RouteDoc] = &[
         "coc:sla:list"
     ),
     r!(
+        "POST",
+        "/api/v1/scripts/{id}/review",
+        "script",
+        "Approve or reject the version waiting for review (reviewers only, not the author)",
+        "coc:script:review"
+    ),
+    r!(
+        "GET",
+        "/api/v1/scripts/{id}/versions",
+        "script",
+        "Every version of a script, newest first",
+        "coc:script:get"
+    ),
+    r!(
+        "GET",
+        "/api/v1/scripts/high-risk-rules",
+        "script",
+        "The high-risk command rules (regular expressions per script type)",
+        "coc:script:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/scripts/verify",
+        "script",
+        "Verify high-risk commands: which lines match which rule",
+        "coc:script:verify"
+    ),
+    r!(
         "GET",
         "/api/v1/agent/connect",
         "agent",

@@ -48,6 +48,82 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/scripts", get(list).post(create))
         .route("/api/v1/scripts/{id}", get(show).put(update).delete(remove))
         .route("/api/v1/scripts/{id}/execute", post(execute))
+        .route("/api/v1/scripts/{id}/review", post(review))
+        .route("/api/v1/scripts/{id}/versions", get(versions))
+        .route("/api/v1/scripts/high-risk-rules", get(rules))
+        .route("/api/v1/scripts/verify", post(verify))
+}
+
+/// Body of `POST /api/v1/scripts/{id}/review`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// Approve (`true`) or reject.
+    pub approve: bool,
+    /// Comment (≤ 1000 chars).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Body of `POST /api/v1/scripts/verify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// `shell`, `python` or `bat`.
+    #[serde(rename = "type")]
+    pub script_type: coc_domain::script::ScriptType,
+    /// Script text.
+    pub content: String,
+}
+
+async fn review(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ReviewBody>,
+) -> ApiResult<Json<Script>> {
+    Ok(Json(
+        s.store
+            .review_script(
+                &p.tenant,
+                &id,
+                &p.user_name,
+                b.approve,
+                b.comment.as_deref(),
+            )
+            .await?,
+    ))
+}
+
+async fn versions(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::json!({"items": s.store.script_versions(&p.tenant, &id).await?, "next_cursor": null}),
+    ))
+}
+
+async fn rules() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"items": coc_domain::risk::RULES, "next_cursor": null}))
+}
+
+async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<serde_json::Value>> {
+    if b.content.len() > coc_domain::script::MAX_CONTENT_BYTES {
+        return Err(crate::error::ApiError::new(
+            "validation_failed",
+            format!(
+                "script content is larger than {} bytes",
+                coc_domain::script::MAX_CONTENT_BYTES
+            ),
+        ));
+    }
+    let findings = coc_domain::risk::verify(b.script_type, &b.content);
+    Ok(Json(serde_json::json!({
+        "result": if findings.is_empty() { "low_risk" } else { "high_risk" },
+        "findings": findings,
+    })))
 }
 
 async fn list(
@@ -85,7 +161,11 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ScriptSpec>,
 ) -> ApiResult<Json<Script>> {
-    Ok(Json(s.store.update_script(&p.tenant, &id, &b).await?))
+    Ok(Json(
+        s.store
+            .update_script(&p.tenant, &id, &b, &p.user_name)
+            .await?,
+    ))
 }
 
 async fn remove(

@@ -36,7 +36,36 @@ enum Verb {
         /// Input parameter: NAME[:string|number|boolean][:default=V][:required][:sensitive]
         #[arg(long = "param")]
         params: Vec<String>,
+        /// Ask for a manual review (always on for high-risk scripts).
+        #[arg(long)]
+        review: bool,
+        /// Reviewer user (repeat).
+        #[arg(long = "reviewer")]
+        reviewers: Vec<String>,
+        /// Reviewers on call for a shift: SCENARIO/ROLE (repeat).
+        #[arg(long = "reviewer-shift", value_name = "SCENARIO/ROLE")]
+        reviewer_shifts: Vec<String>,
     },
+    /// Approve or reject the version waiting for review.
+    Review {
+        id: String,
+        /// Approve (default: reject).
+        #[arg(long)]
+        approve: bool,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Every version of a script.
+    Versions { id: String },
+    /// Verify high-risk commands in a file (`-` for stdin).
+    Verify {
+        #[arg(long = "type", default_value = "shell")]
+        kind: String,
+        #[arg(long, short)]
+        file: String,
+    },
+    /// The high-risk command rules.
+    Rules,
     /// List scripts.
     List,
     /// Show a script.
@@ -71,6 +100,15 @@ enum Verb {
     },
 }
 
+/// A file's text, or stdin for `-`.
+fn read_text(file: &str) -> anyhow::Result<String> {
+    if file == "-" {
+        Ok(std::io::read_to_string(std::io::stdin())?)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))
+    }
+}
+
 fn parse_param(s: &str) -> anyhow::Result<Value> {
     let mut parts = s.split(':');
     let name = parts
@@ -92,7 +130,15 @@ fn parse_param(s: &str) -> anyhow::Result<Value> {
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
-    let cols = &["id", "name", "version", "type", "risk_level"];
+    let cols = &[
+        "id",
+        "name",
+        "version",
+        "type",
+        "risk_level",
+        "system",
+        "review",
+    ];
     match c.verb {
         Verb::Create {
             name,
@@ -101,17 +147,27 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             risk,
             description,
             params,
+            review,
+            reviewers,
+            reviewer_shifts,
         } => {
-            let content = if file == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?
-            };
+            let content = read_text(&file)?;
             let params = params
                 .iter()
                 .map(|p| parse_param(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let body = json!({"name": name, "type": kind, "content": content, "risk_level": risk, "description": description, "params": params});
+            let mut who = vec![];
+            if !reviewers.is_empty() {
+                who.push(json!({"type": "individual", "users": reviewers}));
+            }
+            for sh in reviewer_shifts {
+                let (scenario, role) = sh.split_once('/').ok_or_else(|| {
+                    anyhow::anyhow!("--reviewer-shift takes SCENARIO/ROLE, got '{sh}'")
+                })?;
+                who.push(json!({"type": "shift", "scenario": scenario, "roles": [role]}));
+            }
+            let body = json!({"name": name, "type": kind, "content": content, "risk_level": risk,
+                              "description": description, "params": params, "manual_review": review, "reviewers": who});
             output::print(conn.output, &cl.post("/api/v1/scripts", &body).await?, cols);
         }
         Verb::List => output::print(conn.output, &cl.get("/api/v1/scripts", &[]).await?, cols),
@@ -132,6 +188,48 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             cl.delete(&format!("/api/v1/scripts/{id}")).await?;
             println!("deleted {id}");
         }
+        Verb::Review {
+            id,
+            approve,
+            comment,
+        } => output::print(
+            conn.output,
+            &cl.post(
+                &format!("/api/v1/scripts/{id}/review"),
+                &json!({"approve": approve, "comment": comment}),
+            )
+            .await?,
+            &["id", "name", "version", "review"],
+        ),
+        Verb::Versions { id } => output::print(
+            conn.output,
+            &cl.get(&format!("/api/v1/scripts/{id}/versions"), &[])
+                .await?,
+            &["version", "created_by", "created_at"],
+        ),
+        Verb::Verify { kind, file } => {
+            let v = cl
+                .post(
+                    "/api/v1/scripts/verify",
+                    &json!({"type": kind, "content": read_text(&file)?}),
+                )
+                .await?;
+            if conn.output == super::Format::Text {
+                println!("{}", v["result"].as_str().unwrap_or(""));
+                output::print(
+                    conn.output,
+                    &v["findings"],
+                    &["line", "rule", "name", "text"],
+                );
+            } else {
+                output::print(conn.output, &v, &[]);
+            }
+        }
+        Verb::Rules => output::print(
+            conn.output,
+            &cl.get("/api/v1/scripts/high-risk-rules", &[]).await?,
+            &["id", "name", "types", "pattern"],
+        ),
         Verb::Run {
             id,
             hosts,
