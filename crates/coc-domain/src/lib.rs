@@ -13,6 +13,7 @@
 //! | [`risk`] | X1 high-risk command rules and verification | 5.1.1 |
 //! | [`ticket`] | X2/X7 batch planning, suspension threshold, ticket state | 5.1.3, 10.1.1 |
 //! | [`notify`] | O3/O4 notification rules, templates, channel formats, signature, retries | 11.3 |
+//! | [`parameter`] | X6 parameter center: types, expiry and notification rules | 6 |
 //! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
 //! | [`escalation`] | I7 escalation policies | 7.1 |
 //! | [`sla`] | O5 SLAs: priority, effective time, pre-warning and breach | 11.5 |
@@ -31,6 +32,7 @@ pub mod id;
 pub mod incident;
 pub mod notify;
 pub mod oncall;
+pub mod parameter;
 pub mod people;
 pub mod resource;
 pub mod risk;
