@@ -150,6 +150,14 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("escalation", ep["id"].as_str().unwrap().to_string());
+    let param = c
+        .post(
+            "/api/v1/parameters",
+            &json!({"name": "db/password", "region": "r1", "type": "encrypted", "value": "hunter2"}),
+        )
+        .await
+        .unwrap();
+    ids.insert("parameter", param["id"].as_str().unwrap().to_string());
     let sla = c.post("/api/v1/slas", &sla_body("main-sla")).await.unwrap();
     ids.insert("sla", sla["id"].as_str().unwrap().to_string());
     World {
@@ -217,6 +225,12 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             escalation_policy(&format!("e-{}", rand_suffix()))
         }
         ("PUT", "/api/v1/engineers/{user}") => json!({"alias": "Carol"}),
+        ("POST", "/api/v1/parameters") => {
+            json!({"name": format!("p-{}", rand_suffix()), "region": "r1", "type": "text", "value": "v"})
+        }
+        ("PUT", "/api/v1/parameters/{id}") => {
+            json!({"name": "db/password", "region": "r1", "type": "encrypted", "value": "hunter3"})
+        }
         ("POST", "/api/v1/slas") | ("PUT", "/api/v1/slas/{id}") => {
             sla_body(&format!("s-{}", rand_suffix()))
         }
@@ -467,7 +481,13 @@ async fn every_mutating_call_leaves_one_audit_record_without_secrets() {
     assert_eq!(export.headers()["content-type"], "application/x-ndjson");
     let text = export.text().await.unwrap();
     assert!(text.lines().count() >= before);
-    for secret in ["carol-password", w.token_secret.as_str(), ADMIN] {
+    for secret in [
+        "carol-password",
+        w.token_secret.as_str(),
+        ADMIN,
+        "hunter2",
+        "hunter3",
+    ] {
         assert!(!text.contains(secret), "a secret reached the audit trail");
     }
     let first: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
@@ -1464,4 +1484,58 @@ async fn high_risk_scripts_wait_for_a_named_reviewer() {
         .await
         .unwrap();
     assert_eq!(vs["items"][0]["version"], 1);
+}
+
+#[tokio::test]
+async fn encrypted_parameters_are_read_only_through_decrypt() {
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let p = c
+        .post(
+            "/api/v1/parameters",
+            &json!({"name": "api-key", "region": "r1", "type": "encrypted", "value": "sk-live-123456"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p["value"], "******");
+    let id = p["id"].as_str().unwrap();
+    let ro = read_only_token(&h).await;
+    let (st, b) = call(
+        &h,
+        Some(&ro),
+        "GET",
+        &format!("/api/v1/parameters/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!((st, b["value"].as_str()), (200, Some("******")));
+    let (st, _) = call(
+        &h,
+        Some(&ro),
+        "POST",
+        &format!("/api/v1/parameters/{id}/decrypt"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 403, "reading the value needs coc:parameter:decrypt");
+    let d = c
+        .post(&format!("/api/v1/parameters/{id}/decrypt"), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(d["items"][0]["value"], "sk-live-123456");
+    let audit = c
+        .get("/api/v1/audit", &[("limit", "1000".into())])
+        .await
+        .unwrap();
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["trace"] == "decryptParameter")
+    );
+    assert!(
+        !audit.to_string().contains("sk-live-123456"),
+        "the value never reaches the audit trail"
+    );
 }

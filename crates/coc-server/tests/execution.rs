@@ -195,6 +195,7 @@ async fn agent_reconnects_after_a_server_restart_and_tickets_resume() {
         threshold: None,
         incident_id: None,
         created_by: "test".into(),
+        param_refs: Default::default(),
     };
     let t = store
         .create_ticket(coc_domain::DEFAULT_TENANT, &req)

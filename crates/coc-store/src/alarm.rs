@@ -785,6 +785,7 @@ async fn forward(
                 threshold: None,
                 incident_id: Some(inc.0.clone()),
                 created_by: "system".into(),
+                param_refs: Default::default(),
             };
             match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now).await {
                 Ok(t) => {

@@ -110,6 +110,12 @@ pub const SECRET_KEYS: &[&str] = &[
     "params",
     "content",
     "authorization",
+    // Parameter values, contact addresses and channel targets (robot URLs
+    // carry keys).
+    "value",
+    "contacts",
+    "target",
+    "address",
 ];
 
 /// Replaces secret-looking values (by key, recursively) with `******`.

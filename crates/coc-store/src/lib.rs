@@ -32,6 +32,7 @@ pub mod integration;
 pub mod notification;
 pub mod notify;
 pub mod oncall;
+pub mod parameter;
 pub mod people;
 pub mod resource;
 pub mod rule;
@@ -181,6 +182,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "script_review",
         include_str!("../migrations/sqlite/0009_script_review.sql"),
         include_str!("../migrations/postgres/0009_script_review.sql"),
+    ),
+    (
+        10,
+        "parameters",
+        include_str!("../migrations/sqlite/0010_parameters.sql"),
+        include_str!("../migrations/postgres/0010_parameters.sql"),
     ),
 ];
 

@@ -52,6 +52,11 @@ pub struct NewTicket {
     /// Who asked.
     #[serde(default)]
     pub created_by: String,
+    /// Script parameters taken from the parameter center (X6), by name:
+    /// resolved now (`at_creation`) or again at each dispatch (`latest`).
+    /// Their values are always stored encrypted.
+    #[serde(default)]
+    pub param_refs: BTreeMap<String, coc_domain::parameter::ParamRef>,
 }
 
 /// Host counts by task state.
@@ -263,11 +268,34 @@ pub(crate) async fn insert_ticket(
     script.ensure_runnable()?;
     let mut params = resolve_params(&script.spec.params, &req.params)?;
     // Sensitive values are stored encrypted; only the executor decrypts them.
-    for p in script.spec.params.iter().filter(|p| p.sensitive) {
+    if let Some(k) = req
+        .param_refs
+        .keys()
+        .find(|k| !script.spec.params.iter().any(|p| &p.name == *k))
+    {
+        return Err(coc_domain::error::invalid(format!(
+            "script '{}' has no parameter '{k}'",
+            script.spec.name
+        ))
+        .into());
+    }
+    // Sensitive values and values from the parameter center are stored
+    // encrypted; only the executor decrypts them.
+    for p in script
+        .spec
+        .params
+        .iter()
+        .filter(|p| p.sensitive || req.param_refs.contains_key(&p.name))
+    {
         if let Some(v) = params.get_mut(&p.name) {
             *v = keyring.encrypt(v);
         }
     }
+    let latest: BTreeMap<_, _> = req
+        .param_refs
+        .iter()
+        .filter(|(_, r)| r.mode == coc_domain::parameter::RefMode::Latest)
+        .collect();
     let run_as = req
         .run_as
         .clone()
@@ -294,8 +322,8 @@ pub(crate) async fn insert_ticket(
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();
     sqlx::query(dynsql!(
-        "INSERT INTO tickets ({COLS}, tenant_id) VALUES \
-         ($1,$2,'script',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'executing',$14,$15,$16,$16,NULL,$17)"
+        "INSERT INTO tickets ({COLS}, tenant_id, param_refs) VALUES \
+         ($1,$2,'script',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'executing',$14,$15,$16,$16,NULL,$17,$18)"
     ))
     .bind(&id)
     .bind(&number)
@@ -318,6 +346,7 @@ pub(crate) async fn insert_ticket(
     })
     .bind(now)
     .bind(tenant)
+    .bind((!latest.is_empty()).then(|| serde_json::to_string(&latest).unwrap_or_default()))
     .execute(&mut **tx)
     .await?;
     let mut seq = 0i64;
@@ -356,8 +385,13 @@ impl Store {
     /// Runs a script: creates its ticket. The executor picks it up at once.
     /// Errors: as `insert_ticket`: `NotFound`, `Domain(Validation)`.
     pub async fn create_ticket(&self, tenant: &str, req: &NewTicket) -> Result<Ticket> {
+        let mut req = req.clone();
+        for (k, r) in &req.param_refs {
+            let v = self.resolve_param_ref(tenant, r).await?;
+            req.params.insert(k.clone(), v);
+        }
         let mut tx = self.begin().await?;
-        let t = insert_ticket(&mut tx, &self.keyring, tenant, req, now_ms()).await?;
+        let t = insert_ticket(&mut tx, &self.keyring, tenant, &req, now_ms()).await?;
         tx.commit().await?;
         self.work.notify_one();
         Ok(t)
@@ -432,7 +466,7 @@ impl Store {
     /// A ticket with unmasked parameters for dispatch. Errors: `NotFound`.
     pub async fn dispatchable(&self, id: &str) -> Result<Dispatchable> {
         let r = sqlx::query(dynsql!(
-            "SELECT tenant_id, {COLS} FROM tickets WHERE id = $1"
+            "SELECT tenant_id, param_refs, {COLS} FROM tickets WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -444,6 +478,21 @@ impl Store {
         let mut params = BTreeMap::new();
         for (k, v) in stored {
             params.insert(k, self.keyring.decrypt(&v)?);
+        }
+        // `latest` parameter-center values are read again at each dispatch.
+        let refs: Option<String> = r.try_get("param_refs")?;
+        let refs: BTreeMap<String, coc_domain::parameter::ParamRef> = refs
+            .and_then(|x| serde_json::from_str(&x).ok())
+            .unwrap_or_default();
+        let tenant: String = r.try_get("tenant_id")?;
+        for (k, pr) in &refs {
+            match self.resolve_param_ref(&tenant, pr).await {
+                Ok(v) => {
+                    params.insert(k.clone(), v);
+                }
+                Err(e) => tracing::warn!(ticket = %id, parameter = %pr.name, error = %e,
+                    "latest parameter value unavailable; using the value at creation"),
+            }
         }
         Ok(Dispatchable {
             tenant: r.try_get("tenant_id")?,

@@ -10,6 +10,7 @@ mod access;
 mod alarms;
 mod incidents;
 mod oncall;
+mod parameters;
 mod people;
 mod scripts;
 mod tickets;

@@ -34,6 +34,7 @@ fn run(script: &str, host: &str) -> NewTicket {
         threshold: None,
         incident_id: None,
         created_by: "op".into(),
+        param_refs: Default::default(),
     }
 }
 

@@ -54,6 +54,7 @@ fn req(script: &str, hosts: Vec<String>) -> NewTicket {
         threshold: Some(Threshold(800)),
         incident_id: None,
         created_by: "op".into(),
+        param_refs: Default::default(),
     }
 }
 

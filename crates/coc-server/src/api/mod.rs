@@ -9,6 +9,7 @@ pub mod integration;
 pub mod notify;
 pub mod oncall;
 pub mod openapi;
+pub mod parameter;
 pub mod people;
 pub mod resource;
 pub mod rule;
@@ -893,6 +894,55 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/parameters",
+        "parameter",
+        "List parameters (?region, ?name, ?tag=key[=value]); encrypted values masked",
+        "coc:parameter:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/parameters",
+        "parameter",
+        "Create a text or encrypted parameter in a region",
+        "coc:parameter:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/parameters/{id}",
+        "parameter",
+        "Show a parameter (encrypted value masked)",
+        "coc:parameter:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/parameters/{id}",
+        "parameter",
+        "Modify a parameter: a new version (name, region, project, type fixed)",
+        "coc:parameter:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/parameters/{id}",
+        "parameter",
+        "Delete a parameter and its history",
+        "coc:parameter:delete"
+    ),
+    r!(
+        "GET",
+        "/api/v1/parameters/{id}/versions",
+        "parameter",
+        "Version history (who and when; encrypted values masked)",
+        "coc:parameter:get"
+    ),
+    r!(
+        "POST",
+        "/api/v1/parameters/{id}/decrypt",
+        "parameter",
+        "Every version's value, decrypted (audited)",
+        "coc:parameter:decrypt"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -908,6 +958,7 @@ pub fn router() -> Router<AppState> {
         .merge(oncall::router())
         .merge(notify::router())
         .merge(people::router())
+        .merge(parameter::router())
         .merge(docs::routes::<coc_domain::notify::NotificationRule>(
             "/api/v1/notification-rules",
         ))

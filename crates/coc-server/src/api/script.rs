@@ -41,6 +41,10 @@ pub struct ExecuteBody {
     /// Suspension threshold: success rate in percent, one decimal.
     #[serde(default)]
     pub success_rate_threshold: Option<f64>,
+    /// Parameters from the parameter center by script parameter name:
+    /// `{"region", "name", "mode": "at_creation"|"latest"}`.
+    #[serde(default)]
+    pub param_refs: BTreeMap<String, coc_domain::parameter::ParamRef>,
 }
 
 pub(super) fn router() -> Router<AppState> {
@@ -195,6 +199,7 @@ async fn execute(
         threshold: threshold_from_percent(b.success_rate_threshold)?,
         incident_id: None,
         created_by: p.user_name.clone(),
+        param_refs: b.param_refs,
     };
     Ok((
         StatusCode::CREATED,

@@ -1,7 +1,8 @@
 //! The notification dispatcher (O3, I7, O5): turns incident events into
 //! deliveries and SLA records ([`coc_store::Store::dispatch_incident_events`]),
 //! fires due escalation levels ([`coc_store::Store::run_escalations`]) and
-//! SLA pre-warnings and breaches ([`coc_store::Store::run_sla`]). It wakes
+//! SLA pre-warnings and breaches ([`coc_store::Store::run_sla`]), and
+//! parameter expiry and notices ([`coc_store::Store::run_parameters`]). It wakes
 //! as soon as a commit writes incident events, and at least once a second
 //! for escalation timers.
 
@@ -34,6 +35,9 @@ pub async fn run(state: AppState, senders: Arc<Senders>) {
         }
         if let Err(e) = state.store.run_sla(now).await {
             tracing::warn!(error = %e, "SLA round failed");
+        }
+        if let Err(e) = state.store.run_parameters(now).await {
+            tracing::warn!(error = %e, "parameter expiry round failed");
         }
         tokio::select! {
             _ = state.store.events.notified() => {}

@@ -8,6 +8,7 @@ mod integration;
 mod notify;
 mod oncall;
 mod output;
+mod parameter;
 mod resource;
 mod rule;
 mod script;
@@ -116,6 +117,8 @@ pub enum Command {
     /// Escalation policies (I7).
     #[command(subcommand)]
     Escalation(notify::DocVerb),
+    /// The parameter center (X6).
+    Parameter(parameter::Cmd),
     /// SLAs and SLA records (O5).
     #[command(subcommand)]
     Sla(notify::SlaVerb),
@@ -307,6 +310,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Incident(c) => incident::run(&cli.conn, c).await,
         Command::Engineer(c) => notify::run_engineer(&cli.conn, c).await,
         Command::Sla(v) => notify::run_sla(&cli.conn, v).await,
+        Command::Parameter(c) => parameter::run(&cli.conn, c).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,
         Command::Escalation(v) => {
             notify::run_doc(
