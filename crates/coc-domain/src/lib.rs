@@ -16,6 +16,7 @@
 //! | [`parameter`] | X6 parameter center: types, expiry and notification rules | 6 |
 //! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
 //! | [`escalation`] | I7 escalation policies | 7.1 |
+//! | [`schedule`] | X5 scheduled O&M timing: once, cycle, cron, expiry, missed runs | 5.3 |
 //! | [`sla`] | O5 SLAs: priority, effective time, pre-warning and breach | 11.5 |
 //! | [`oncall`] | O2 shift schedules, on-call lookup across DST | 11.2 |
 //! | [`resource`] | R1 hosts and agent status | 3.1 |
@@ -37,6 +38,7 @@ pub mod people;
 pub mod resource;
 pub mod risk;
 pub mod rule;
+pub mod schedule;
 pub mod script;
 pub mod sla;
 pub mod ticket;

@@ -1,0 +1,346 @@
+//! Scheduled O&M timing (X5, ref. 5.3): one-time, simple cycle and cron
+//! triggers in an IANA time zone, a rule expiry, and the missed-run rule.
+//!
+//! - One-time: a local date and time.
+//! - Simple cycle: every N minutes or hours (elapsed time from the start),
+//!   or every N days at the start's local time of day (so a daily task
+//!   stays at 02:00 local across DST changes).
+//! - Cron: five fields (croner). A fixed local time that does not exist
+//!   (spring forward) fires when the gap ends; one that exists twice (fall
+//!   back) fires once, at its first occurrence; interval patterns follow
+//!   real time.
+//!
+//! Missed runs: a run due while the server was down runs once at start if
+//! it is at most [`GRACE_MS`] late; otherwise it is recorded as missed.
+//! Either way the next run is computed from now, so a long outage never
+//! causes a burst of runs.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, invalid};
+use crate::oncall::resolve;
+
+/// How late a missed run may still start, ms (15 minutes).
+pub const GRACE_MS: i64 = 15 * 60_000;
+
+/// Unit of a simple cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Minutes of elapsed time.
+    Minutes,
+    /// Hours of elapsed time.
+    Hours,
+    /// Days, at the same local time of day.
+    Days,
+}
+
+/// When a scheduled task runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    /// Once, at a local date and time.
+    Once {
+        /// Local date and time.
+        at: NaiveDateTime,
+    },
+    /// Every `every` units from `start` (local).
+    Cycle {
+        /// Period length (1..=10000).
+        every: u32,
+        /// Unit.
+        unit: Unit,
+        /// First run, local.
+        start: NaiveDateTime,
+    },
+    /// A five-field cron expression.
+    Cron {
+        /// `minute hour day-of-month month day-of-week`.
+        expr: String,
+    },
+}
+
+/// A trigger in a zone, with an optional rule expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    /// IANA zone of local times and cron fields.
+    pub tz: Tz,
+    /// The trigger.
+    pub trigger: Trigger,
+    /// No run after this instant (Unix ms).
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// What to do about a run that was due at `due` when the scheduler looks
+/// at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Run now.
+    Run,
+    /// Too late: record it as missed and do not run.
+    Missed,
+}
+
+/// The missed-run rule (see the module doc).
+pub fn due(due_ms: i64, now_ms: i64) -> Due {
+    if now_ms - due_ms <= GRACE_MS {
+        Due::Run
+    } else {
+        Due::Missed
+    }
+}
+
+impl Timing {
+    /// Validates the trigger. Errors: [`DomainError::Validation`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        match &self.trigger {
+            Trigger::Once { .. } => Ok(()),
+            Trigger::Cycle { every, .. } => {
+                if *every == 0 || *every > 10_000 {
+                    Err(invalid("a cycle repeats every 1 to 10000 units"))
+                } else {
+                    Ok(())
+                }
+            }
+            Trigger::Cron { expr } => {
+                if expr.split_whitespace().count() != 5 {
+                    return Err(invalid(
+                        "a cron expression has five fields: minute hour day-of-month month day-of-week",
+                    ));
+                }
+                croner::Cron::from_str(expr)
+                    .map(|_| ())
+                    .map_err(|e| invalid(format!("invalid cron expression '{expr}': {e}")))
+            }
+        }
+    }
+
+    /// The first run strictly after `after_ms` (Unix ms), or `None` when
+    /// there is none before the expiry (or the trigger is invalid).
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        let after = DateTime::<Utc>::from_timestamp_millis(after_ms)?;
+        let next = match &self.trigger {
+            Trigger::Once { at } => {
+                let t = resolve(self.tz, *at);
+                (t > after).then_some(t)
+            }
+            Trigger::Cycle { every, unit, start } => {
+                let first = resolve(self.tz, *start);
+                if first > after {
+                    Some(first)
+                } else {
+                    match unit {
+                        Unit::Minutes | Unit::Hours => {
+                            let p = i64::from(*every)
+                                * if *unit == Unit::Minutes {
+                                    60_000
+                                } else {
+                                    3_600_000
+                                };
+                            let k = (after_ms - first.timestamp_millis()) / p + 1;
+                            DateTime::from_timestamp_millis(first.timestamp_millis() + k * p)
+                        }
+                        Unit::Days => {
+                            let days = (after.with_timezone(&self.tz).date_naive() - start.date())
+                                .num_days();
+                            let mut k = (days / i64::from(*every)).max(0) * i64::from(*every);
+                            loop {
+                                let t = resolve(self.tz, *start + Duration::days(k));
+                                if t > after {
+                                    break Some(t);
+                                }
+                                k += i64::from(*every);
+                            }
+                        }
+                    }
+                }
+            }
+            Trigger::Cron { expr } => {
+                let c = croner::Cron::from_str(expr).ok()?;
+                c.find_next_occurrence(&after.with_timezone(&self.tz), false)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            }
+        }?;
+        let ms = next.timestamp_millis();
+        match self.expires_at {
+            Some(e) if ms > e => None,
+            _ => Some(ms),
+        }
+    }
+}
+
+/// `tz`'s local date-time of an instant (for display).
+pub fn local(tz: Tz, ms: i64) -> Option<NaiveDateTime> {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.naive_local())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, NaiveDate, Timelike};
+    use proptest::prelude::*;
+
+    const ZONES: [Tz; 5] = [
+        chrono_tz::Europe::Berlin,
+        chrono_tz::America::New_York,
+        chrono_tz::Australia::Sydney,
+        chrono_tz::America::Santiago,
+        chrono_tz::Australia::Lord_Howe,
+    ];
+
+    fn ms(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+    }
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn cron(tz: Tz, expr: &str) -> Timing {
+        Timing {
+            tz,
+            trigger: Trigger::Cron { expr: expr.into() },
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn triggers_and_expiry() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let once = Timing {
+            tz: berlin,
+            trigger: Trigger::Once {
+                at: dt("2026-11-23 09:00"),
+            },
+            expires_at: None,
+        };
+        assert_eq!(
+            once.next_after(ms("2026-11-22T00:00:00Z")),
+            Some(ms("2026-11-23T08:00:00Z"))
+        );
+        assert_eq!(
+            once.next_after(ms("2026-11-23T08:00:00Z")),
+            None,
+            "runs once"
+        );
+        let every = Timing {
+            tz: berlin,
+            trigger: Trigger::Cycle {
+                every: 90,
+                unit: Unit::Minutes,
+                start: dt("2026-11-22 00:00"),
+            },
+            expires_at: Some(ms("2026-11-22T01:59:00Z")),
+        };
+        assert_eq!(
+            every.next_after(ms("2026-11-21T23:00:00Z")),
+            Some(ms("2026-11-22T00:30:00Z"))
+        );
+        assert_eq!(
+            every.next_after(ms("2026-11-22T00:30:00Z")),
+            None,
+            "past the expiry"
+        );
+        let c = cron(berlin, "0 9 * * 1-5");
+        assert_eq!(
+            c.next_after(ms("2026-11-20T09:00:00Z")),
+            Some(ms("2026-11-23T08:00:00Z")),
+            "Friday → Monday"
+        );
+        assert!(cron(berlin, "61 * * * *").validate().is_err());
+        assert!(cron(berlin, "* * * *").validate().is_err());
+        assert!(cron(berlin, "*/5 * * * *").validate().is_ok());
+    }
+
+    #[test]
+    fn daily_cycles_keep_the_local_time_across_dst() {
+        let t = Timing {
+            tz: chrono_tz::Europe::Berlin,
+            trigger: Trigger::Cycle {
+                every: 1,
+                unit: Unit::Days,
+                start: dt("2026-03-27 02:30"),
+            },
+            expires_at: None,
+        };
+        // 29 March 02:30 does not exist in Berlin: it runs at 03:00 CEST.
+        let runs: Vec<i64> = std::iter::successors(t.next_after(ms("2026-03-27T00:00:00Z")), |x| {
+            t.next_after(*x)
+        })
+        .take(4)
+        .collect();
+        assert_eq!(
+            runs,
+            vec![
+                ms("2026-03-27T01:30:00Z"),
+                ms("2026-03-28T01:30:00Z"),
+                ms("2026-03-29T01:00:00Z"),
+                ms("2026-03-30T00:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_missed_run_rule() {
+        assert_eq!(due(1000, 1000 + GRACE_MS), Due::Run);
+        assert_eq!(due(1000, 1001 + GRACE_MS), Due::Missed);
+    }
+
+    proptest! {
+        /// A daily cron at a fixed local time fires exactly once on every
+        /// local date, in zones with DST (incl. 30-minute Lord Howe), across
+        /// the whole of 2026.
+        #[test]
+        fn daily_cron_fires_once_per_local_day(zone in 0usize..5, hour in 0u32..24, minute in 0u32..60) {
+            let tz = ZONES[zone];
+            let c = cron(tz, &format!("{minute} {hour} * * *"));
+            let start = tz.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap().timestamp_millis() - 1;
+            let mut t = start;
+            let mut days = std::collections::BTreeMap::new();
+            let mut exact = 0;
+            for _ in 0..366 {
+                let n = c.next_after(t).unwrap();
+                prop_assert!(n > t);
+                let local = tz.timestamp_millis_opt(n).unwrap();
+                *days.entry(local.date_naive()).or_insert(0) += 1;
+                // Away from transitions (June, December) it fires at
+                // exactly the local time.
+                if matches!(local.month(), 6 | 12) {
+                    prop_assert_eq!((local.hour(), local.minute()), (hour, minute));
+                    exact += 1;
+                }
+                t = n;
+            }
+            for d in NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().iter_days().take(365) {
+                prop_assert_eq!(days.get(&d).copied(), Some(1), "{} in {}", d, tz);
+            }
+            prop_assert!(exact >= 60);
+        }
+
+        /// Minute cycles are strictly increasing and exactly one period
+        /// apart in elapsed time, DST or not.
+        #[test]
+        fn interval_runs_are_increasing_and_regular(zone in 0usize..5, every in 1u32..180, offset_h in 0i64..8760) {
+            let tz = ZONES[zone];
+            let t = Timing {
+                tz,
+                trigger: Trigger::Cycle { every, unit: Unit::Minutes, start: dt("2026-01-01 00:00") },
+                expires_at: None,
+            };
+            let from = ms("2026-01-01T00:00:00Z") + offset_h * 3_600_000;
+            let a = t.next_after(from).unwrap();
+            let b = t.next_after(a).unwrap();
+            prop_assert!(a > from && b > a);
+            prop_assert_eq!(b - a, i64::from(every) * 60_000, "elapsed-time cycles ignore DST");
+        }
+    }
+}
