@@ -344,3 +344,113 @@ mod tests {
         }
     }
 }
+
+/// Which hosts a scheduled run targets when it selects them by filter
+/// ("select all"), resolved at each run. Empty filters match every host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSelector {
+    /// Hosts tagged `application=<this>`.
+    #[serde(default)]
+    pub application: Option<String>,
+    /// Hosts tagged `region=<this>`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Hosts carrying all these tags.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// Only hosts whose agent is running.
+    #[serde(default)]
+    pub running_only: bool,
+}
+
+impl HostSelector {
+    /// Whether a host with `tags` and agent state `running` is selected.
+    pub fn matches(
+        &self,
+        tags: &std::collections::BTreeMap<String, String>,
+        running: bool,
+    ) -> bool {
+        let tag = |k: &str, v: &Option<String>| v.as_ref().is_none_or(|v| tags.get(k) == Some(v));
+        (!self.running_only || running)
+            && tag("application", &self.application)
+            && tag("region", &self.region)
+            && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+    }
+}
+
+/// A scheduled task (ref. 5.3.1): when, what (a script with parameters),
+/// on which hosts, how (batches, suspension), who reviews it, and who
+/// hears of the outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledTaskSpec {
+    /// Name (1..=64 chars, unique per tenant).
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// When.
+    pub timing: Timing,
+    /// Script id or name.
+    pub script: String,
+    /// Parameter values.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// Parameters from the parameter center.
+    #[serde(default)]
+    pub param_refs: std::collections::BTreeMap<String, crate::parameter::ParamRef>,
+    /// Hosts chosen by hand…
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// …or selected by a filter at each run.
+    #[serde(default)]
+    pub select: Option<HostSelector>,
+    /// Executing user.
+    #[serde(default)]
+    pub run_as: Option<String>,
+    /// Timeout per host, seconds.
+    #[serde(default)]
+    pub timeout_s: Option<u32>,
+    /// Batch policy.
+    #[serde(default)]
+    pub batch_policy: crate::ticket::BatchPolicy,
+    /// Suspension threshold: success rate in percent.
+    #[serde(default)]
+    pub success_rate_threshold: Option<f64>,
+    /// Who must approve the task before it can be enabled.
+    pub reviewers: Vec<crate::notify::Recipient>,
+    /// Who hears of each run's outcome.
+    #[serde(default)]
+    pub recipients: Vec<crate::notify::Recipient>,
+    /// Channels of the outcome notifications.
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+impl ScheduledTaskSpec {
+    /// Validates every field. Errors: [`DomainError::Validation`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let n = self.name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(invalid("task name must have 1 to 64 characters"));
+        }
+        self.timing.validate()?;
+        if self.hosts.is_empty() == self.select.is_none() {
+            return Err(invalid(
+                "choose the hosts by hand (hosts) or by a filter (select), not both",
+            ));
+        }
+        if self.reviewers.is_empty() {
+            return Err(invalid(
+                "a scheduled task is reviewed before it runs: name its reviewers",
+            ));
+        }
+        crate::notify::validate_recipients(&self.reviewers)?;
+        if !self.channels.is_empty() || !self.recipients.is_empty() {
+            crate::notify::validate_recipients(&self.recipients)?;
+            crate::notify::validate_channels(&self.channels)?;
+        }
+        Ok(())
+    }
+}

@@ -158,6 +158,11 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("parameter", param["id"].as_str().unwrap().to_string());
+    let st = c
+        .post("/api/v1/scheduled-tasks", &sched_body("main-task", &host))
+        .await
+        .unwrap();
+    ids.insert("schedule", st["id"].as_str().unwrap().to_string());
     let sla = c.post("/api/v1/slas", &sla_body("main-sla")).await.unwrap();
     ids.insert("sla", sla["id"].as_str().unwrap().to_string());
     World {
@@ -225,6 +230,10 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             escalation_policy(&format!("e-{}", rand_suffix()))
         }
         ("PUT", "/api/v1/engineers/{user}") => json!({"alias": "Carol"}),
+        ("POST", "/api/v1/scheduled-tasks") | ("PUT", "/api/v1/scheduled-tasks/{id}") => {
+            sched_body(&format!("t-{}", rand_suffix()), &w.ids["resource"])
+        }
+        ("POST", "/api/v1/scheduled-tasks/{id}/review") => json!({"approve": true}),
         ("POST", "/api/v1/parameters") => {
             json!({"name": format!("p-{}", rand_suffix()), "region": "r1", "type": "text", "value": "v"})
         }
@@ -252,6 +261,12 @@ fn notification_rule(name: &str) -> Value {
 fn escalation_policy(name: &str) -> Value {
     json!({"name": name, "levels": [{"after_seconds": 600,
            "recipients": [{"type": "individual", "users": ["carol"]}], "channels": ["slack"]}]})
+}
+
+fn sched_body(name: &str, host: &str) -> Value {
+    json!({"name": name, "script": "OS-DIAGNOSE", "hosts": [host],
+           "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 3 * * *"}},
+           "reviewers": [{"type": "individual", "users": ["carol"]}]})
 }
 
 fn sla_body(name: &str) -> Value {

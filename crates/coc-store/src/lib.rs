@@ -36,6 +36,7 @@ pub mod parameter;
 pub mod people;
 pub mod resource;
 pub mod rule;
+pub mod schedule;
 pub mod script;
 pub mod secret;
 pub mod sla;
@@ -188,6 +189,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "parameters",
         include_str!("../migrations/sqlite/0010_parameters.sql"),
         include_str!("../migrations/postgres/0010_parameters.sql"),
+    ),
+    (
+        11,
+        "scheduled_tasks",
+        include_str!("../migrations/sqlite/0011_scheduled_tasks.sql"),
+        include_str!("../migrations/postgres/0011_scheduled_tasks.sql"),
     ),
 ];
 

@@ -12,5 +12,6 @@ mod incidents;
 mod oncall;
 mod parameters;
 mod people;
+mod schedules;
 mod scripts;
 mod tickets;

@@ -13,6 +13,7 @@ pub mod parameter;
 pub mod people;
 pub mod resource;
 pub mod rule;
+pub mod schedule;
 pub mod script;
 pub mod ticket;
 
@@ -943,6 +944,69 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/scheduled-tasks",
+        "schedule",
+        "List scheduled tasks (ref. 5.3)",
+        "coc:schedule:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/scheduled-tasks",
+        "schedule",
+        "Create a scheduled task (disabled, pending review)",
+        "coc:schedule:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/scheduled-tasks/{id}",
+        "schedule",
+        "Show a scheduled task with its next run",
+        "coc:schedule:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/scheduled-tasks/{id}",
+        "schedule",
+        "Modify a task (only disabled or pending review; reviewed again)",
+        "coc:schedule:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/scheduled-tasks/{id}",
+        "schedule",
+        "Delete a task (only disabled)",
+        "coc:schedule:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/scheduled-tasks/{id}/review",
+        "schedule",
+        "Approve or reject a task (a reviewer, not its author)",
+        "coc:schedule:review"
+    ),
+    r!(
+        "POST",
+        "/api/v1/scheduled-tasks/{id}/enable",
+        "schedule",
+        "Enable an approved task",
+        "coc:schedule:enable"
+    ),
+    r!(
+        "POST",
+        "/api/v1/scheduled-tasks/{id}/disable",
+        "schedule",
+        "Disable a task",
+        "coc:schedule:disable"
+    ),
+    r!(
+        "GET",
+        "/api/v1/scheduled-tasks/{id}/runs",
+        "schedule",
+        "Execution records, with their tickets",
+        "coc:schedule:get"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -959,6 +1023,7 @@ pub fn router() -> Router<AppState> {
         .merge(notify::router())
         .merge(people::router())
         .merge(parameter::router())
+        .merge(schedule::router())
         .merge(docs::routes::<coc_domain::notify::NotificationRule>(
             "/api/v1/notification-rules",
         ))

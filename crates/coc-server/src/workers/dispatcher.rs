@@ -1,8 +1,9 @@
 //! The notification dispatcher (O3, I7, O5): turns incident events into
 //! deliveries and SLA records ([`coc_store::Store::dispatch_incident_events`]),
 //! fires due escalation levels ([`coc_store::Store::run_escalations`]) and
-//! SLA pre-warnings and breaches ([`coc_store::Store::run_sla`]), and
-//! parameter expiry and notices ([`coc_store::Store::run_parameters`]). It wakes
+//! SLA pre-warnings and breaches ([`coc_store::Store::run_sla`]),
+//! parameter expiry and notices ([`coc_store::Store::run_parameters`]), and
+//! scheduled O&M ([`coc_store::Store::run_schedules`]). It wakes
 //! as soon as a commit writes incident events, and at least once a second
 //! for escalation timers.
 
@@ -38,6 +39,13 @@ pub async fn run(state: AppState, senders: Arc<Senders>) {
         }
         if let Err(e) = state.store.run_parameters(now).await {
             tracing::warn!(error = %e, "parameter expiry round failed");
+        }
+        if let Err(e) = state
+            .store
+            .run_schedules(now, state.heartbeat_ms as i64)
+            .await
+        {
+            tracing::warn!(error = %e, "scheduled O&M round failed");
         }
         tokio::select! {
             _ = state.store.events.notified() => {}

@@ -11,6 +11,7 @@ mod output;
 mod parameter;
 mod resource;
 mod rule;
+mod schedule;
 mod script;
 mod ticket;
 
@@ -117,6 +118,8 @@ pub enum Command {
     /// Escalation policies (I7).
     #[command(subcommand)]
     Escalation(notify::DocVerb),
+    /// Scheduled O&M tasks (X5).
+    Schedule(schedule::Cmd),
     /// The parameter center (X6).
     Parameter(parameter::Cmd),
     /// SLAs and SLA records (O5).
@@ -311,6 +314,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Engineer(c) => notify::run_engineer(&cli.conn, c).await,
         Command::Sla(v) => notify::run_sla(&cli.conn, v).await,
         Command::Parameter(c) => parameter::run(&cli.conn, c).await,
+        Command::Schedule(c) => schedule::run(&cli.conn, c).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,
         Command::Escalation(v) => {
             notify::run_doc(
