@@ -14,6 +14,7 @@
 //! | [`ticket`] | X2/X7 batch planning, suspension threshold, ticket state | 5.1.3, 10.1.1 |
 //! | [`notify`] | O3/O4 notification rules, templates, channel formats, signature, retries | 11.3 |
 //! | [`parameter`] | X6 parameter center: types, expiry and notification rules | 6 |
+//! | [`plan`] | S4/I4 emergency plans (automation, document) | 9.2, 7.1.3.8 |
 //! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
 //! | [`escalation`] | I7 escalation policies | 7.1 |
 //! | [`schedule`] | X5 scheduled O&M timing: once, cycle, cron, expiry, missed runs | 5.3 |
@@ -35,6 +36,7 @@ pub mod notify;
 pub mod oncall;
 pub mod parameter;
 pub mod people;
+pub mod plan;
 pub mod resource;
 pub mod risk;
 pub mod rule;

@@ -194,6 +194,9 @@ pub struct RuleSpec {
     /// application and region) when the incident is created.
     #[serde(default)]
     pub assignee_shift: Option<crate::oncall::ShiftRef>,
+    /// Emergency plan (by name) offered in the incidents this rule creates.
+    #[serde(default)]
+    pub plan: Option<String>,
     /// Contingency script run automatically on the alarm's host.
     #[serde(default)]
     pub contingency_script: Option<ContingencyScript>,
@@ -362,6 +365,7 @@ mod tests {
             incident_level: IncidentLevel::P2,
             assignee: "alice".into(),
             assignee_shift: None,
+            plan: None,
             contingency_script: None,
         };
         spec.validate().unwrap();

@@ -163,6 +163,11 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("schedule", st["id"].as_str().unwrap().to_string());
+    let plan = c
+        .post("/api/v1/plans", &plan_body("main-plan"))
+        .await
+        .unwrap();
+    ids.insert("plan", plan["id"].as_str().unwrap().to_string());
     let sla = c.post("/api/v1/slas", &sla_body("main-sla")).await.unwrap();
     ids.insert("sla", sla["id"].as_str().unwrap().to_string());
     World {
@@ -234,6 +239,12 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             sched_body(&format!("t-{}", rand_suffix()), &w.ids["resource"])
         }
         ("POST", "/api/v1/scheduled-tasks/{id}/review") => json!({"approve": true}),
+        ("POST", "/api/v1/plans") | ("PUT", "/api/v1/plans/{id}") => {
+            plan_body(&format!("pl-{}", rand_suffix()))
+        }
+        ("POST", "/api/v1/incidents/{id}/plan") => {
+            json!({"plan": "main-plan", "hosts": [w.ids["resource"]]})
+        }
         ("POST", "/api/v1/parameters") => {
             json!({"name": format!("p-{}", rand_suffix()), "region": "r1", "type": "text", "value": "v"})
         }
@@ -267,6 +278,10 @@ fn sched_body(name: &str, host: &str) -> Value {
     json!({"name": name, "script": "OS-DIAGNOSE", "hosts": [host],
            "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 3 * * *"}},
            "reviewers": [{"type": "individual", "users": ["carol"]}]})
+}
+
+fn plan_body(name: &str) -> Value {
+    json!({"name": name, "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}})
 }
 
 fn sla_body(name: &str) -> Value {

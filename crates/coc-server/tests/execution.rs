@@ -264,3 +264,83 @@ async fn live_output_arrives_as_server_sent_events() {
     }
     assert!(text.contains("event: task_done"), "{text}");
 }
+
+#[tokio::test]
+async fn an_incident_executes_a_plan_step_on_a_real_agent_and_records_it() {
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await[0].clone();
+    let c = &h.client;
+    h.script("promote", "echo promoted $SERVICE").await;
+    c.post(
+        "/api/v1/plans",
+        &json!({"name": "db-failover", "summary": "fail over the primary", "recovery_minutes": 15,
+                "body": {"type": "document", "steps": [
+                    {"title": "Check replication lag", "text": "Look at the replica dashboard."},
+                    {"title": "Promote the replica", "action": {"script": "promote", "params": {"SERVICE": "db-2"}}}]}}),
+    )
+    .await
+    .unwrap();
+    let inc = c
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "primary down", "level": "P1", "assignee": "admin"}),
+        )
+        .await
+        .unwrap();
+    let id = inc["id"].as_str().unwrap();
+    // No plan bound to a manual incident: the operator names one.
+    let (st, b, _) = crate::harness::request(
+        &h,
+        "POST",
+        &format!("/api/v1/incidents/{id}/plan"),
+        Some(crate::harness::ADMIN),
+        Some(serde_json::to_vec(&json!({"hosts": [host]})).unwrap()),
+    )
+    .await;
+    assert_eq!(st, 422, "{b:?}");
+    let t = c
+        .post(
+            &format!("/api/v1/incidents/{id}/plan"),
+            &json!({"plan": "db-failover", "step": 2, "hosts": [host]}),
+        )
+        .await
+        .unwrap();
+    let done = h
+        .wait_ticket(t["id"].as_str().unwrap(), |v| v["status"] == "successful")
+        .await;
+    assert!(
+        done["tasks"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("promoted db-2")
+    );
+    let detail = c
+        .get(&format!("/api/v1/incidents/{id}"), &[])
+        .await
+        .unwrap();
+    let history = detail["history"].as_array().unwrap();
+    assert!(history.iter().any(|e| {
+        e["action"] == "execute_plan"
+            && e["summary"]
+                .as_str()
+                .unwrap()
+                .contains("plan 'db-failover' step 2")
+            && e["ticket_id"] == t["id"]
+    }));
+    for _ in 0..100 {
+        let d = c
+            .get(&format!("/api/v1/incidents/{id}"), &[])
+            .await
+            .unwrap();
+        if d["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "ticket_result")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the ticket's outcome never reached the incident history");
+}

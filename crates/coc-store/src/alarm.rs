@@ -729,6 +729,7 @@ async fn forward(
             enterprise_project: None,
             region: a.region.clone(),
             category: None,
+            plan: spec.plan.clone(),
             source: "forwarding_rule".into(),
             rule_id: Some(rule.id.clone()),
             dedup_key: Some(dedup_key),

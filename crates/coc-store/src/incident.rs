@@ -37,6 +37,8 @@ pub struct Incident {
     /// Category (free text, e.g. `database`, `network`), matched by
     /// notification rules.
     pub category: Option<String>,
+    /// Emergency plan offered by the forwarding rule (S4/I4).
+    pub plan: Option<String>,
     /// `forwarding_rule`, `manual` or `alarm_conversion`.
     pub source: String,
     /// The rule that created it.
@@ -99,6 +101,8 @@ pub struct NewIncident {
     pub enterprise_project: Option<String>,
     /// Category.
     pub category: Option<String>,
+    /// Emergency plan offered.
+    pub plan: Option<String>,
     /// Origin.
     pub source: String,
     /// Rule id.
@@ -212,7 +216,7 @@ pub struct IncidentFilter {
 }
 
 const COLS: &str = "id, number, title, description, level, status, assignee, application, region, \
-    source, rule_id, created_by, created_at, updated_at, enterprise_project, category";
+    source, rule_id, created_by, created_at, updated_at, enterprise_project, category, plan";
 
 fn row(r: &AnyRow) -> Result<Incident> {
     Ok(Incident {
@@ -227,6 +231,7 @@ fn row(r: &AnyRow) -> Result<Incident> {
         region: r.try_get("region")?,
         enterprise_project: r.try_get("enterprise_project")?,
         category: r.try_get("category")?,
+        plan: r.try_get("plan")?,
         source: r.try_get("source")?,
         rule_id: r.try_get("rule_id")?,
         created_by: r.try_get("created_by")?,
@@ -253,7 +258,7 @@ pub(crate) async fn insert_incident(
     let number = coc_domain::id::ticket_number("INC", now, next_seq());
     sqlx::query(dynsql!(
         "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
-         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$16,$13,$14)"
+         ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$16,$17,$13,$14)"
     ))
     .bind(&id)
     .bind(&number)
@@ -271,6 +276,7 @@ pub(crate) async fn insert_incident(
     .bind(n.dedup_key.as_deref())
     .bind(n.enterprise_project.as_deref())
     .bind(n.category.as_deref())
+    .bind(n.plan.as_deref())
     .execute(&mut **tx)
     .await?;
     history(
@@ -393,6 +399,7 @@ impl Store {
                 enterprise_project: req.enterprise_project.clone(),
                 region: req.region.clone(),
                 category: req.category.clone(),
+                plan: None,
                 source: "manual".into(),
                 rule_id: None,
                 dedup_key: None,
@@ -452,6 +459,7 @@ impl Store {
                 enterprise_project: req.enterprise_project.clone(),
                 region,
                 category: req.category.clone(),
+                plan: None,
                 source: "alarm_conversion".into(),
                 rule_id: None,
                 dedup_key: None,

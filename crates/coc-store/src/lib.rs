@@ -34,6 +34,7 @@ pub mod notify;
 pub mod oncall;
 pub mod parameter;
 pub mod people;
+pub mod plan;
 pub mod resource;
 pub mod rule;
 pub mod schedule;
@@ -195,6 +196,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "scheduled_tasks",
         include_str!("../migrations/sqlite/0011_scheduled_tasks.sql"),
         include_str!("../migrations/postgres/0011_scheduled_tasks.sql"),
+    ),
+    (
+        12,
+        "plans",
+        include_str!("../migrations/sqlite/0012_plans.sql"),
+        include_str!("../migrations/postgres/0012_plans.sql"),
     ),
 ];
 

@@ -241,6 +241,7 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
             incident_level: IncidentLevel::P1,
             assignee: "oncall".into(),
             assignee_shift: None,
+            plan: None,
             contingency_script: Some(ContingencyScript {
                 script_id: script.id.clone(),
                 params: Default::default(),

@@ -159,3 +159,73 @@ async fn common_scripts_are_shipped_and_read_only() {
         assert!(t.is_ok(), "common scripts run without review: {t:?}");
     });
 }
+
+#[tokio::test]
+async fn a_forwarding_rule_offers_its_plan_to_the_incident() {
+    use coc_domain::plan::Plan;
+    use coc_store::plan::ExecutePlan;
+    each_store!(|s| {
+        s.ensure_tenant(T).await.unwrap();
+        let h = host(s, "web-01").await;
+        let plan: Plan = serde_json::from_value(serde_json::json!({
+            "name": "diagnose", "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}}))
+        .unwrap();
+        s.doc_create(T, &plan).await.unwrap();
+        let mut rule = crate::support::rule("cpu", "HighCPU");
+        rule.plan = Some("diagnose".into());
+        s.create_rule(T, &rule).await.unwrap();
+        let out = s
+            .ingest(
+                T,
+                "int",
+                vec![crate::support::alarm("HighCPU", "web-01:9100", "r1")],
+            )
+            .await
+            .unwrap();
+        let inc = &out.incidents_created[0];
+        assert_eq!(
+            s.get_incident(T, inc)
+                .await
+                .unwrap()
+                .incident
+                .plan
+                .as_deref(),
+            Some("diagnose")
+        );
+        let t = s
+            .execute_plan(
+                T,
+                inc,
+                &ExecutePlan {
+                    plan: None,
+                    step: None,
+                    hosts: vec![h.clone()],
+                },
+                "ann",
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.incident_id.as_deref(), Some(inc.as_str()));
+        let hist = s.get_incident(T, inc).await.unwrap().history;
+        assert!(
+            hist.iter().any(
+                |e| e.action == "execute_plan" && e.ticket_id.as_deref() == Some(t.id.as_str())
+            )
+        );
+        assert!(
+            s.execute_plan(
+                T,
+                inc,
+                &ExecutePlan {
+                    plan: None,
+                    step: Some(1),
+                    hosts: vec![h]
+                },
+                "ann"
+            )
+            .await
+            .is_err(),
+            "an automation plan has no steps"
+        );
+    });
+}

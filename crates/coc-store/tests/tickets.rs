@@ -241,6 +241,7 @@ async fn sensitive_contingency_parameters_are_sealed_and_masked() {
             incident_level: IncidentLevel::P3,
             assignee: "a".into(),
             assignee_shift: None,
+            plan: None,
             contingency_script: Some(ContingencyScript {
                 script_id: script.id.clone(),
                 params,

@@ -38,6 +38,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/incidents/{id}", get(show))
         .route("/api/v1/incidents/{id}/actions", post(action))
         .route("/api/v1/incidents/{id}/escalation", get(escalation))
+        .route("/api/v1/incidents/{id}/plan", post(execute_plan))
 }
 
 async fn list(
@@ -157,5 +158,24 @@ async fn escalation(
     c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
     Ok(Json(
         s.store.get_escalation(&p.tenant, &d.incident.id).await?,
+    ))
+}
+
+async fn execute_plan(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<coc_store::plan::ExecutePlan>,
+) -> ApiResult<(StatusCode, Json<coc_store::ticket::Ticket>)> {
+    let d = s.store.get_incident(&p.tenant, &id).await?;
+    c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.store
+                .execute_plan(&p.tenant, &d.incident.id, &b, &p.user_name)
+                .await?,
+        ),
     ))
 }

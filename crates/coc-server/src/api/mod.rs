@@ -1007,6 +1007,62 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/plans",
+        "plan",
+        "List emergency plan (ref. 9.2)s (?name= fuzzy search)",
+        "coc:plan:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/plans",
+        "plan",
+        "Create a emergency plan (ref. 9.2)",
+        "coc:plan:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/plans/{id}",
+        "plan",
+        "Show a emergency plan (ref. 9.2)",
+        "coc:plan:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/plans/{id}",
+        "plan",
+        "Replace a emergency plan (ref. 9.2)",
+        "coc:plan:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/plans/{id}",
+        "plan",
+        "Delete a emergency plan (ref. 9.2)",
+        "coc:plan:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/plans/{id}/enable",
+        "plan",
+        "Enable a emergency plan (ref. 9.2)",
+        "coc:plan:enable"
+    ),
+    r!(
+        "POST",
+        "/api/v1/plans/{id}/disable",
+        "plan",
+        "Disable a emergency plan (ref. 9.2)",
+        "coc:plan:disable"
+    ),
+    r!(
+        "POST",
+        "/api/v1/incidents/{id}/plan",
+        "incident",
+        "Execute the incident's plan (or another, or one step) on hosts; the ticket lands in its history",
+        "coc:incident:executePlan"
+    ),
+    r!(
+        "GET",
         "/api/v1/agent/connect",
         "agent",
         "Agent gateway (WebSocket, agent token)",
@@ -1031,6 +1087,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/escalation-policies",
         ))
         .merge(docs::routes::<coc_domain::sla::Sla>("/api/v1/slas"))
+        .merge(docs::routes::<coc_domain::plan::Plan>("/api/v1/plans"))
         .merge(notify::sla_router())
         .merge(alarm::router())
         .merge(rule::router())

@@ -170,6 +170,7 @@ pub fn rule(name: &str, alarm_name: &str) -> coc_domain::rule::RuleSpec {
         incident_level: coc_domain::incident::IncidentLevel::P2,
         assignee: "alice".into(),
         assignee_shift: None,
+        plan: None,
         contingency_script: None,
     }
 }

@@ -50,6 +50,16 @@ enum Verb {
         #[arg(long, value_name = "SCENARIO/ROLE")]
         shift: Option<String>,
     },
+    /// Execute the incident's plan (or --plan), or one --step of a document plan, on hosts.
+    Plan {
+        id: String,
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long)]
+        step: Option<usize>,
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+    },
     /// Accept (unaccepted → accepted).
     Accept {
         id: String,
@@ -152,6 +162,21 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 q.push(("limit", l.to_string()));
             }
             output::print(conn.output, &cl.get("/api/v1/incidents", &q).await?, COLS);
+            return Ok(());
+        }
+        Verb::Plan {
+            id,
+            plan,
+            step,
+            hosts,
+        } => {
+            let v = cl
+                .post(
+                    &format!("/api/v1/incidents/{id}/plan"),
+                    &json!({"plan": plan, "step": step, "hosts": hosts}),
+                )
+                .await?;
+            output::print(conn.output, &v, &["id", "number", "status", "script_name"]);
             return Ok(());
         }
         Verb::Show { id } => {

@@ -122,6 +122,9 @@ pub enum Command {
     Schedule(schedule::Cmd),
     /// The parameter center (X6).
     Parameter(parameter::Cmd),
+    /// Emergency plans (S4): automation and document plans.
+    #[command(subcommand)]
+    Plan(notify::DocVerb),
     /// SLAs and SLA records (O5).
     #[command(subcommand)]
     Sla(notify::SlaVerb),
@@ -313,6 +316,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Incident(c) => incident::run(&cli.conn, c).await,
         Command::Engineer(c) => notify::run_engineer(&cli.conn, c).await,
         Command::Sla(v) => notify::run_sla(&cli.conn, v).await,
+        Command::Plan(v) => {
+            notify::run_doc(
+                &cli.conn,
+                "/api/v1/plans",
+                &["id", "name", "application", "recovery_minutes"],
+                v,
+            )
+            .await
+        }
         Command::Parameter(c) => parameter::run(&cli.conn, c).await,
         Command::Schedule(c) => schedule::run(&cli.conn, c).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,
