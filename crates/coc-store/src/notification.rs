@@ -160,9 +160,10 @@ impl Store {
     }
 
     /// Processes up to `limit` new incident events as of `now` (see the
-    /// module doc), each in its own transaction.
+    /// module doc), each in its own transaction. An event that fails is
+    /// retried on later calls and given up after [`MAX_EVENT_ATTEMPTS`].
     ///
-    /// Errors: a store error; unprocessed events stay for the next call.
+    /// Errors: a store error reading the events; the next call retries.
     pub async fn dispatch_incident_events(
         &self,
         now: DateTime<Utc>,
@@ -178,9 +179,16 @@ impl Store {
         let mut ready = self.take_ready();
         for e in &events {
             let mut tx = self.begin().await?;
-            if let Some(mut mine) = self.process_event(&mut tx, e, &mut caches, now).await? {
-                tx.commit().await?;
-                ready.append(&mut mine);
+            match self.process_event(&mut tx, e, &mut caches, now).await {
+                Ok(Some(mut mine)) => {
+                    tx.commit().await?;
+                    ready.append(&mut mine);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    drop(tx);
+                    self.event_failed(e, &err).await?;
+                }
             }
         }
         Ok(Dispatched {
@@ -232,6 +240,31 @@ impl Store {
                 vec![]
             }
         }
+    }
+
+    /// Counts a failed attempt at an event; after [`MAX_EVENT_ATTEMPTS`]
+    /// the event is given up (`done = 2`, logged) so the events behind it
+    /// are not held up by one that cannot be processed.
+    async fn event_failed(&self, e: &sqlx::any::AnyRow, err: &crate::StoreError) -> Result<()> {
+        let id: String = e.try_get("id")?;
+        let attempts: i64 = sqlx::query_scalar(
+            "UPDATE incident_events SET attempts = attempts + 1 WHERE id = $1 AND done = 0 RETURNING attempts",
+        )
+        .bind(&id)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(0);
+        if attempts >= MAX_EVENT_ATTEMPTS {
+            sqlx::query("UPDATE incident_events SET done = 2 WHERE id = $1 AND done = 0")
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+            tracing::error!(event = %id, attempts, error = %err,
+                "incident event given up: no notification, SLA or escalation for this change");
+        } else {
+            tracing::warn!(event = %id, attempts, error = %err, "incident event failed; retried");
+        }
+        Ok(())
     }
 
     /// Deliveries queued (leased) inside ingest commits, for the dispatcher
@@ -336,6 +369,9 @@ impl Store {
         incident_facts(&mut conn, tenant, id).await
     }
 }
+
+/// Attempts at an incident event before it is given up.
+pub const MAX_EVENT_ATTEMPTS: i64 = 5;
 
 const EVENT_COLS: &str = "id, tenant_id, incident_id, event, actor, from_status, to_status, at";
 

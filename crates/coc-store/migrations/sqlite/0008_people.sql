@@ -52,7 +52,8 @@ CREATE TABLE incident_events (
     from_status TEXT,
     to_status TEXT,
     at BIGINT NOT NULL,
-    done BIGINT NOT NULL
+    done BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX incident_events_new ON incident_events (done, at);
 
