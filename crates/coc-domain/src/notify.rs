@@ -206,6 +206,25 @@ pub struct IncidentFacts {
     pub rule_id: Option<String>,
 }
 
+impl IncidentFacts {
+    /// Facts for a notification that is not about an incident (a script
+    /// review, a parameter, a scheduled task): `owner` stands in for the
+    /// ticket owner (the `owner` recipient); everything else is empty.
+    pub fn not_an_incident(owner: &str) -> Self {
+        IncidentFacts {
+            number: String::new(),
+            title: String::new(),
+            level: String::new(),
+            category: None,
+            source: String::new(),
+            application: None,
+            region: None,
+            assignee: owner.to_string(),
+            rule_id: None,
+        }
+    }
+}
+
 /// Who to notify: the people on call for roles of a scenario (resolved at
 /// send time, for the incident's application and region), or named users.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,11 +380,11 @@ impl NotificationRule {
 }
 
 /// One message to send: a person and a channel.
-pub type Send = (String, String);
+pub type PersonChannel = (String, String);
 
 /// Deduplicates (person, channel) pairs gathered from several rules, in
 /// first-seen order (ref. 11.3 "Notification deduplication").
-pub fn dedup(pairs: impl IntoIterator<Item = Send>) -> Vec<Send> {
+pub fn dedup(pairs: impl IntoIterator<Item = PersonChannel>) -> Vec<PersonChannel> {
     let mut seen = std::collections::HashSet::new();
     pairs
         .into_iter()

@@ -421,17 +421,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let now_ms = now.timestamp_millis();
-        let facts = IncidentFacts {
-            number: format!("{}/{}", p.spec.region, p.spec.name),
-            title: String::new(),
-            level: String::new(),
-            category: None,
-            source: String::new(),
-            application: None,
-            region: Some(p.spec.region.clone()),
-            assignee: p.modified_by.clone(),
-            rule_id: None,
-        };
+        let mut facts = IncidentFacts::not_an_incident(&p.modified_by);
+        facts.number = format!("{}/{}", p.spec.region, p.spec.name);
+        facts.region = Some(p.spec.region.clone());
         let people = self
             .resolve_people(tenant, &p.spec.recipients, &facts, now)
             .await?;

@@ -101,20 +101,6 @@ fn run_row(r: &AnyRow) -> Result<ScheduledRun> {
     })
 }
 
-fn no_facts(tenant_owner: &str) -> IncidentFacts {
-    IncidentFacts {
-        number: String::new(),
-        title: String::new(),
-        level: String::new(),
-        category: None,
-        source: String::new(),
-        application: None,
-        region: None,
-        assignee: tenant_owner.to_string(),
-        rule_id: None,
-    }
-}
-
 impl Store {
     /// Creates a task: disabled, pending review. The script must exist.
     ///
@@ -224,7 +210,12 @@ impl Store {
             return Err(invalid("the author of a task cannot review it").into());
         }
         let allowed = self
-            .resolve_people(tenant, &cur.spec.reviewers, &no_facts(""), Utc::now())
+            .resolve_people(
+                tenant,
+                &cur.spec.reviewers,
+                &IncidentFacts::not_an_incident(""),
+                Utc::now(),
+            )
             .await?;
         if !allowed.iter().any(|p| p == reviewer) {
             return Err(invalid(format!(
@@ -508,7 +499,12 @@ impl Store {
             }
             if let Some(t) = task.filter(|t| !t.spec.channels.is_empty()) {
                 let people = self
-                    .resolve_people(&tenant, &t.spec.recipients, &no_facts(&t.modified_by), now)
+                    .resolve_people(
+                        &tenant,
+                        &t.spec.recipients,
+                        &IncidentFacts::not_an_incident(&t.modified_by),
+                        now,
+                    )
                     .await?;
                 let pairs = dedup(
                     people

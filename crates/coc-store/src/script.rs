@@ -321,17 +321,7 @@ impl Store {
                 coc_domain::error::invalid("the author of a version cannot review it").into(),
             );
         }
-        let facts = coc_domain::notify::IncidentFacts {
-            number: String::new(),
-            title: String::new(),
-            level: String::new(),
-            category: None,
-            source: String::new(),
-            application: None,
-            region: None,
-            assignee: String::new(),
-            rule_id: None,
-        };
+        let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
         let allowed = self
             .resolve_people(tenant, &cur.spec.reviewers, &facts, chrono::Utc::now())
             .await?;

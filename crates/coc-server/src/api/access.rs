@@ -154,7 +154,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 fn items<T: serde::Serialize>(v: Vec<T>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"items": v, "next_cursor": null}))
+    Json(super::listing(v))
 }
 
 async fn list_users(

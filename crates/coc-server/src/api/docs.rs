@@ -42,9 +42,7 @@ async fn list<T: Document>(
     ApiQuery(q): ApiQuery<NameQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let items: Vec<Stored<T>> = s.store.doc_list(&p.tenant, q.name.as_deref()).await?;
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(items)))
 }
 
 async fn create<T: Document>(

@@ -1070,6 +1070,12 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
 ];
 
+/// A complete (unpaged) list in the shape of every list answer:
+/// `{"items": […], "next_cursor": null}`.
+pub(crate) fn listing<T: serde::Serialize>(items: T) -> serde_json::Value {
+    serde_json::json!({"items": items, "next_cursor": null})
+}
+
 /// Routes that need the admin token.
 pub fn router() -> Router<AppState> {
     Router::new()

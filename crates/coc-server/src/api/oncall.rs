@@ -56,9 +56,9 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.list_scenarios(&p.tenant).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.list_scenarios(&p.tenant).await?,
+    )))
 }
 
 async fn create(

@@ -52,9 +52,7 @@ async fn list(
             q.tag.as_deref(),
         )
         .await?;
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(items)))
 }
 
 async fn create(
@@ -107,9 +105,9 @@ async fn versions(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.parameter_history(&p.tenant, &id).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.parameter_history(&p.tenant, &id).await?,
+    )))
 }
 
 async fn decrypt(
@@ -117,7 +115,7 @@ async fn decrypt(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.decrypt_parameter(&p.tenant, &id).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.decrypt_parameter(&p.tenant, &id).await?,
+    )))
 }

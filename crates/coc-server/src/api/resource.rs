@@ -84,9 +84,7 @@ async fn list(
             &as_refs(&attrs(h)),
         )
     });
-    Ok(Json(
-        serde_json::json!({"items": hosts, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(hosts)))
 }
 
 async fn show(
@@ -132,7 +130,7 @@ async fn list_projects(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let v: Vec<EnterpriseProject> = s.store.list_enterprise_projects(&p.tenant).await?;
-    Ok(Json(serde_json::json!({"items": v, "next_cursor": null})))
+    Ok(Json(super::listing(v)))
 }
 
 async fn create_project(
@@ -162,9 +160,9 @@ async fn list_enrollments(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.list_enrollments(&p.tenant).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.list_enrollments(&p.tenant).await?,
+    )))
 }
 
 /// Creates a tenant's agent enrollment token; the secret is in the answer

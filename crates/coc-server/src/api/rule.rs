@@ -37,9 +37,7 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.list_rules(&p.tenant).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(s.store.list_rules(&p.tenant).await?)))
 }
 
 async fn create(

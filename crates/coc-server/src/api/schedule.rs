@@ -39,9 +39,9 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.list_scheduled_tasks(&p.tenant).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.list_scheduled_tasks(&p.tenant).await?,
+    )))
 }
 
 async fn create(
@@ -131,7 +131,7 @@ async fn runs(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.scheduled_runs(&p.tenant, &id).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.scheduled_runs(&p.tenant, &id).await?,
+    )))
 }

@@ -104,13 +104,13 @@ async fn versions(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.script_versions(&p.tenant, &id).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(
+        s.store.script_versions(&p.tenant, &id).await?,
+    )))
 }
 
 async fn rules() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"items": coc_domain::risk::RULES, "next_cursor": null}))
+    Json(super::listing(coc_domain::risk::RULES))
 }
 
 async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<serde_json::Value>> {
@@ -134,9 +134,7 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(
-        serde_json::json!({"items": s.store.list_scripts(&p.tenant).await?, "next_cursor": null}),
-    ))
+    Ok(Json(super::listing(s.store.list_scripts(&p.tenant).await?)))
 }
 
 async fn create(
