@@ -38,5 +38,13 @@ pub fn collect(agent_id: &str) -> Facts {
         cpu_cores: sys.as_ref().map(|s| s.cpus().len()).unwrap_or(0).max(1) as u32,
         memory_bytes: sys.as_ref().map(|s| s.total_memory()).unwrap_or(0),
         agent_version: env!("CARGO_PKG_VERSION").into(),
+        boot_id: boot_id(),
     }
+}
+
+/// The kernel's boot id, or empty where there is none (non-Linux).
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }

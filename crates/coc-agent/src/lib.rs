@@ -40,6 +40,9 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// Dev mode: run every script as the agent's own user.
     pub run_as_self: bool,
+    /// Dev and test mode: a `reboot` does not reboot the machine; the
+    /// agent reconnects as if the host had rebooted (a new boot id).
+    pub simulate_reboot: bool,
 }
 
 /// First reconnect delay, ms.
@@ -84,6 +87,8 @@ struct Shared {
     running: Mutex<HashMap<String, oneshot::Sender<()>>>,
     unacked: Mutex<BTreeMap<String, AgentMessage>>,
     recent: Mutex<(VecDeque<String>, HashSet<String>)>,
+    /// Simulated reboots so far (dev/test mode).
+    reboots: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -162,7 +167,11 @@ async fn session(
     let (mut tx, mut rx) = ws.split();
     let send =
         |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
-    let facts = facts::collect(id);
+    let mut facts = facts::collect(id);
+    let sim = shared.reboots.load(std::sync::atomic::Ordering::Relaxed);
+    if sim > 0 {
+        facts.boot_id = format!("{}-sim{sim}", facts.boot_id);
+    }
     tx.send(send(&AgentMessage::Hello {
         version: PROTOCOL_VERSION,
         facts,
@@ -292,6 +301,43 @@ where
                 shared.remember(&task_id);
                 let _ = events.send(msg).await;
             });
+        }
+        ServerMessage::Reboot { task_id } => {
+            if shared.known(&task_id) {
+                let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
+                if let Some(r) = stored {
+                    tx.send(send(&r)).await?;
+                }
+                return Ok(());
+            }
+            let msg = AgentMessage::Result {
+                task_id: task_id.clone(),
+                outcome: coc_proto::ExecOutcome::Success,
+                exit_code: Some(0),
+                error: None,
+            };
+            shared
+                .unacked
+                .lock()
+                .unwrap()
+                .insert(task_id.clone(), msg.clone());
+            shared.remember(&task_id);
+            tx.send(send(&msg)).await?;
+            if cfg.simulate_reboot {
+                tracing::warn!(%task_id, "simulated reboot: reconnecting with a new boot id");
+                shared
+                    .reboots
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err("simulated reboot".into());
+            }
+            tracing::warn!(%task_id, "rebooting the host in 2 s");
+            // Give the server time to store and acknowledge the result.
+            let _ = std::process::Command::new("sh")
+                .args(["-c", "sleep 2; systemctl reboot || /sbin/reboot"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
         }
         ServerMessage::Cancel { task_id } => {
             if let Some(c) = shared.running.lock().unwrap().remove(&task_id) {

@@ -32,6 +32,7 @@ pub mod error;
 pub mod escalation;
 pub mod id;
 pub mod incident;
+pub mod job;
 pub mod notify;
 pub mod oncall;
 pub mod parameter;

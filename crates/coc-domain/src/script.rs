@@ -497,6 +497,25 @@ echo "== kernel errors";  dmesg --level=err,crit,alert,emerg 2>/dev/null | tail 
             vec![],
         ),
         spec(
+            "PatchScan",
+            "List pending package updates (apt, dnf or yum) without installing anything; prints pending=N.",
+            RiskLevel::Low,
+            r#"#!/bin/sh
+if command -v apt-get >/dev/null 2>&1; then
+  list=$(apt list --upgradable 2>/dev/null | grep -v '^Listing' || true)
+elif command -v dnf >/dev/null 2>&1; then
+  list=$(dnf -q check-update 2>/dev/null | awk 'NF==3' || true)
+elif command -v yum >/dev/null 2>&1; then
+  list=$(yum -q check-update 2>/dev/null | awk 'NF==3' || true)
+else
+  echo "no supported package manager"; echo "pending=unknown"; exit 0
+fi
+[ -n "$list" ] && printf '%s\n' "$list"
+echo "pending=$(printf '%s' "$list" | grep -c . || true)"
+"#,
+            vec![],
+        ),
+        spec(
             "ClearingDisks",
             "Delete rotated or compressed logs older than DAYS days under LOG_DIR (DRY_RUN=true only lists them).",
             RiskLevel::High,

@@ -6,8 +6,8 @@
 //! [`AgentMessage::Hello`]; the server refuses versions it does not speak.
 //!
 //! Flow: `hello` → `welcome`; then `heartbeat` every
-//! `heartbeat_interval_ms`; the server sends `exec` (a host task) and
-//! `cancel`; the agent streams `output` and ends each task with one
+//! `heartbeat_interval_ms`; the server sends `exec` (a host task),
+//! `reboot` and `cancel`; the agent streams `output` and ends each task with one
 //! `result`, which it re-sends after a reconnect until the server answers
 //! `ack`.
 
@@ -39,6 +39,10 @@ pub struct Facts {
     pub memory_bytes: u64,
     /// Agent version.
     pub agent_version: String,
+    /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`): a new
+    /// value tells the server the host rebooted.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 /// How a task ended on the host.
@@ -126,6 +130,14 @@ pub enum ServerMessage {
         run_as: String,
         /// Kill after this many seconds.
         timeout_s: u64,
+    },
+    /// Reboot the host (a job's reboot atom). The agent answers with a
+    /// `result` for `task_id` (success: the reboot was started), then
+    /// reboots; the server sees the host back when it says `hello` with a
+    /// new boot id. Idempotent like `exec`.
+    Reboot {
+        /// Task id.
+        task_id: String,
     },
     /// Stop a running task (its process group is killed).
     Cancel {

@@ -134,6 +134,7 @@ async fn session(s: AppState, socket: WebSocket, tenant: String) {
         cpu_cores: i64::from(facts.cpu_cores),
         memory_bytes: facts.memory_bytes as i64,
         agent_version: facts.agent_version.clone(),
+        boot_id: facts.boot_id.clone(),
     };
     let host_id = match s.store.upsert_host(&tenant, &host_facts).await {
         Ok(id) => id,
@@ -155,6 +156,12 @@ async fn session(s: AppState, socket: WebSocket, tenant: String) {
     tracing::info!(%host_id, hostname = %facts.hostname, "agent connected");
     let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(1024);
     let generation = s.agents.register(&host_id, out_tx.clone());
+    // Runs the server still waits for are sent again (X8); the agent
+    // ignores ids it already knows and re-sends results it still holds.
+    match s.store.pending_job_dispatches(&host_id).await {
+        Ok(cmds) => crate::workers::jobs::carry_out(&s, cmds).await,
+        Err(e) => tracing::warn!(%host_id, error = %e, "cannot list runs to send again"),
+    }
     s.store.work.notify_one();
     let mut closing = s.closing.clone();
     loop {
@@ -199,7 +206,11 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
             None
         }
         AgentMessage::Output { task_id, data, .. } => {
-            match s.store.append_output(&task_id, host_id, &data).await {
+            let stored = match s.store.append_output(&task_id, host_id, &data).await {
+                Ok(None) => s.store.append_job_output(&task_id, host_id, &data).await,
+                other => other,
+            };
+            match stored {
                 Ok(Some(ticket_id)) => {
                     let _ = s.live.send(LiveEvent {
                         ticket_id,
@@ -224,7 +235,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                 ExecOutcome::Cancelled => TaskStatus::Cancelled,
                 _ => TaskStatus::Failed,
             };
-            match s
+            let stored = match s
                 .store
                 .finish_task(
                     &task_id,
@@ -235,6 +246,22 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                 )
                 .await
             {
+                // Not a script task: a job run.
+                Ok(None) => {
+                    s.store
+                        .finish_job_run(
+                            &task_id,
+                            Some(host_id),
+                            status,
+                            exit_code.map(i64::from),
+                            error.as_deref(),
+                            None,
+                        )
+                        .await
+                }
+                other => other,
+            };
+            match stored {
                 Ok(ticket) => {
                     if let Some(ticket_id) = ticket {
                         let _ = s.live.send(LiveEvent {

@@ -168,6 +168,16 @@ async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("plan", plan["id"].as_str().unwrap().to_string());
+    let job = c.post("/api/v1/jobs", &job_body("main-job")).await.unwrap();
+    ids.insert("job", job["id"].as_str().unwrap().to_string());
+    let jt = c
+        .post(
+            &format!("/api/v1/jobs/{}/execute", ids["job"]),
+            &json!({"hosts": [host]}),
+        )
+        .await
+        .unwrap();
+    ids.insert("jobticket", jt["id"].as_str().unwrap().to_string());
     let sla = c.post("/api/v1/slas", &sla_body("main-sla")).await.unwrap();
     ids.insert("sla", sla["id"].as_str().unwrap().to_string());
     World {
@@ -254,6 +264,15 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/slas") | ("PUT", "/api/v1/slas/{id}") => {
             sla_body(&format!("s-{}", rand_suffix()))
         }
+        ("POST", "/api/v1/jobs") | ("PUT", "/api/v1/jobs/{id}") => {
+            job_body(&format!("job-{}", rand_suffix()))
+        }
+        ("POST", "/api/v1/jobs/{id}/clone") => json!({"name": format!("jc-{}", rand_suffix())}),
+        ("PUT", "/api/v1/jobs/{id}/tags") => json!({"tags": {"team": "sre"}}),
+        ("POST", "/api/v1/jobs/{id}/review") => json!({"approve": true}),
+        ("POST", "/api/v1/jobs/{id}/execute") => json!({"hosts": [w.ids["resource"]]}),
+        ("POST", "/api/v1/job-tickets/{id}/actions") => json!({"action": "pause"}),
+        ("POST", "/api/v1/job-tickets/{id}/approvals/{step}/{task}") => json!({"approve": true}),
         ("PUT", "/api/v1/resources/{id}/enterprise-project") => json!({"name": null}),
         ("POST", "/api/v1/enterprise-projects") => json!({"name": format!("ep-{}", rand_suffix())}),
         ("POST", "/api/v1/grants") => {
@@ -284,6 +303,11 @@ fn plan_body(name: &str) -> Value {
     json!({"name": name, "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}})
 }
 
+fn job_body(name: &str) -> Value {
+    json!({"name": name, "risk_level": "low", "steps": [{"name": "one", "tasks": [
+        {"name": "run-s1", "atom": {"type": "script", "script": "s1"}}]}]})
+}
+
 fn sla_body(name: &str) -> Value {
     json!({"name": name, "trigger": "todo", "levels": ["Minor"],
            "rules": [{"status": "pending", "target_minutes": 60}]})
@@ -307,6 +331,9 @@ fn concrete(path: &str, tag: &str, w: &World) -> String {
     path.replace("{id}", &id)
         .replace("{task_id}", &w.task)
         .replace("{user}", "carol")
+        .replace("{host}", &w.ids["resource"])
+        .replace("{step}", "0")
+        .replace("{task}", "0")
 }
 
 /// A second tenant with a full-access user; returns that user's token.
@@ -1262,6 +1289,7 @@ async fn agents_enroll_into_their_tenant() {
         token: secret.clone(),
         state_dir: h.dir.path().join("acme-agent"),
         run_as_self: true,
+        simulate_reboot: true,
     };
     let agent = tokio::spawn(async move {
         let _ = coc_agent::run(cfg).await;

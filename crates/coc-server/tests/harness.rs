@@ -89,6 +89,7 @@ impl Harness {
             token: self.agent_token.clone(),
             state_dir: self.dir.path().join(format!("agent-{n}")),
             run_as_self: true,
+            simulate_reboot: true,
         };
         self.agents.push(tokio::spawn(async move {
             let _ = coc_agent::run(cfg).await;
@@ -207,6 +208,7 @@ pub async fn fake_host(h: &Harness, name: &str) -> String {
         cpu_cores: 1,
         memory_bytes: 1,
         agent_version: "test".into(),
+        boot_id: String::new(),
     };
     h.server
         .as_ref()

@@ -193,7 +193,8 @@ impl Store {
         }
         tx.commit().await?;
         self.ensure_common_slas(tenant).await?;
-        self.ensure_system_scripts(tenant).await
+        self.ensure_system_scripts(tenant).await?;
+        self.ensure_system_jobs(tenant).await
     }
 
     /// Names of all tenants.

@@ -29,6 +29,8 @@ pub mod escalation;
 pub mod grant;
 pub mod incident;
 pub mod integration;
+pub mod job;
+pub mod jobticket;
 pub mod notification;
 pub mod notify;
 pub mod oncall;
@@ -202,6 +204,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "plans",
         include_str!("../migrations/sqlite/0012_plans.sql"),
         include_str!("../migrations/postgres/0012_plans.sql"),
+    ),
+    (
+        13,
+        "jobs",
+        include_str!("../migrations/sqlite/0013_jobs.sql"),
+        include_str!("../migrations/postgres/0013_jobs.sql"),
     ),
 ];
 

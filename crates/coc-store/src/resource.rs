@@ -27,6 +27,9 @@ pub struct HostFacts {
     pub memory_bytes: i64,
     /// Agent version.
     pub agent_version: String,
+    /// Boot id of the host's kernel: a new one means the host rebooted.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 /// A host in the resource list (`GET /api/v1/resources`).
@@ -52,7 +55,7 @@ pub struct Host {
     pub created_at: i64,
 }
 
-const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, \
+const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, \
     last_heartbeat, created_at, enterprise_project, tags";
 
 fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
@@ -70,6 +73,9 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
             cpu_cores: r.try_get("cpu_cores")?,
             memory_bytes: r.try_get("memory_bytes")?,
             agent_version: r.try_get("agent_version")?,
+            boot_id: r
+                .try_get::<Option<String>, _>("boot_id")?
+                .unwrap_or_default(),
         },
         enterprise_project: r.try_get("enterprise_project")?,
         tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
@@ -116,7 +122,7 @@ impl Store {
             Some(id) => {
                 sqlx::query(
                     "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
-                     agent_version=$7, last_heartbeat=$8, updated_at=$8 WHERE id=$9",
+                     agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$10 WHERE id=$9",
                 )
                 .bind(&f.hostname)
                 .bind(&ips)
@@ -127,6 +133,7 @@ impl Store {
                 .bind(&f.agent_version)
                 .bind(now)
                 .bind(&id)
+                .bind(&f.boot_id)
                 .execute(&mut *tx)
                 .await?;
                 id
@@ -135,8 +142,8 @@ impl Store {
                 let id = coc_domain::id::new_id();
                 sqlx::query(
                     "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
-                     agent_version, last_heartbeat, created_at, updated_at) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11,$11)",
+                     agent_version, last_heartbeat, created_at, updated_at, boot_id) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11,$11,$12)",
                 )
                 .bind(&id)
                 .bind(tenant)
@@ -149,6 +156,7 @@ impl Store {
                 .bind(f.memory_bytes)
                 .bind(&f.agent_version)
                 .bind(now)
+                .bind(&f.boot_id)
                 .execute(&mut *tx)
                 .await?;
                 id
@@ -156,6 +164,27 @@ impl Store {
         };
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The boot id a host reported when its agent last connected (empty
+    /// when unknown). Errors: `NotFound`.
+    pub async fn host_boot_id(&self, host_id: &str) -> Result<String> {
+        let b: Option<Option<String>> =
+            sqlx::query_scalar("SELECT boot_id FROM hosts WHERE id = $1")
+                .bind(host_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        b.map(Option::unwrap_or_default)
+            .ok_or_else(|| StoreError::not_found("host", host_id))
+    }
+
+    /// The tenant a host belongs to. Errors: `NotFound`.
+    pub async fn host_tenant(&self, host_id: &str) -> Result<String> {
+        let t: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM hosts WHERE id = $1")
+            .bind(host_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        t.ok_or_else(|| StoreError::not_found("host", host_id))
     }
 
     /// Records a heartbeat of a host.

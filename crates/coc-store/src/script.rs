@@ -53,20 +53,25 @@ impl Script {
     /// Errors with [`coc_domain::DomainError::InvalidTransition`] unless the
     /// current version may run (review not required, or approved).
     pub fn ensure_runnable(&self) -> Result<()> {
-        match self.review.status.as_str() {
-            "not_required" | "approved" => Ok(()),
-            st => Err(coc_domain::DomainError::InvalidTransition(format!(
-                "script '{}' version {} is {} and cannot run until a reviewer approves it",
-                self.spec.name,
-                self.version,
-                if st == "pending" {
-                    "waiting for review"
-                } else {
-                    "rejected"
-                }
-            ))
-            .into()),
-        }
+        ensure_reviewed("script", &self.spec.name, self.version, &self.review)
+    }
+}
+
+/// Errors with [`coc_domain::DomainError::InvalidTransition`] unless a
+/// version whose review is `review` may run; `noun` (`script`, `job`) and
+/// `name` word the message.
+pub(crate) fn ensure_reviewed(noun: &str, name: &str, version: i64, review: &Review) -> Result<()> {
+    match review.status.as_str() {
+        "not_required" | "approved" => Ok(()),
+        st => Err(coc_domain::DomainError::InvalidTransition(format!(
+            "{noun} '{name}' version {version} is {} and cannot run until a reviewer approves it",
+            if st == "pending" {
+                "waiting for review"
+            } else {
+                "rejected"
+            }
+        ))
+        .into()),
     }
 }
 
@@ -301,42 +306,17 @@ impl Store {
         comment: Option<&str>,
     ) -> Result<Script> {
         let cur = self.get_script(tenant, id).await?;
-        if cur.review.status != "pending" {
-            return Err(coc_domain::DomainError::InvalidTransition(format!(
-                "script '{}' version {} is not waiting for review ({})",
-                cur.spec.name,
-                cur.version,
-                cur.review.status.replace('_', " ")
-            ))
-            .into());
-        }
-        if comment.is_some_and(|c| c.chars().count() > 1000) {
-            return Err(
-                coc_domain::error::invalid("the comment is longer than 1000 characters").into(),
-            );
-        }
         let author = cur.modified_by.as_deref().unwrap_or(&cur.created_by);
-        if author == reviewer {
-            return Err(
-                coc_domain::error::invalid("the author of a version cannot review it").into(),
-            );
-        }
-        let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
-        let allowed = self
-            .resolve_people(tenant, &cur.spec.reviewers, &facts, chrono::Utc::now())
-            .await?;
-        if !allowed.iter().any(|p| p == reviewer) {
-            return Err(coc_domain::error::invalid(format!(
-                "{reviewer} is not a reviewer of script '{}' (reviewers now: {})",
-                cur.spec.name,
-                if allowed.is_empty() {
-                    "nobody".to_string()
-                } else {
-                    allowed.join(", ")
-                }
-            ))
-            .into());
-        }
+        self.check_review(
+            tenant,
+            ("script", &cur.spec.name, cur.version),
+            &cur.review,
+            &cur.spec.reviewers,
+            author,
+            reviewer,
+            comment,
+        )
+        .await?;
         self.write_one(
             sqlx::query(
                 "UPDATE scripts SET review_status = $1, reviewed_by = $2, reviewed_at = $3, review_comment = $4 \
@@ -354,6 +334,59 @@ impl Store {
         )
         .await?;
         self.get_script(tenant, &cur.id).await
+    }
+
+    /// Checks a review decision: the version `what` = (noun, name, version)
+    /// is waiting for review, the comment fits, and `reviewer` is one of
+    /// `reviewers` now (by name or shift role) and not the `author`.
+    ///
+    /// Errors: `Domain(InvalidTransition)` (not waiting for review),
+    /// `Domain(Validation)` (not a reviewer, the author, comment too long).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn check_review(
+        &self,
+        tenant: &str,
+        what: (&str, &str, i64),
+        review: &Review,
+        reviewers: &[coc_domain::notify::Recipient],
+        author: &str,
+        reviewer: &str,
+        comment: Option<&str>,
+    ) -> Result<()> {
+        let (noun, name, version) = what;
+        if review.status != "pending" {
+            return Err(coc_domain::DomainError::InvalidTransition(format!(
+                "{noun} '{name}' version {version} is not waiting for review ({})",
+                review.status.replace('_', " ")
+            ))
+            .into());
+        }
+        if comment.is_some_and(|c| c.chars().count() > 1000) {
+            return Err(
+                coc_domain::error::invalid("the comment is longer than 1000 characters").into(),
+            );
+        }
+        if author == reviewer {
+            return Err(
+                coc_domain::error::invalid("the author of a version cannot review it").into(),
+            );
+        }
+        let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
+        let allowed = self
+            .resolve_people(tenant, reviewers, &facts, chrono::Utc::now())
+            .await?;
+        if !allowed.iter().any(|p| p == reviewer) {
+            return Err(coc_domain::error::invalid(format!(
+                "{reviewer} is not a reviewer of {noun} '{name}' (reviewers now: {})",
+                if allowed.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// Every version of a script, newest first. Errors: `NotFound`.

@@ -9,6 +9,7 @@ mod support;
 mod access;
 mod alarms;
 mod incidents;
+mod jobs;
 mod oncall;
 mod parameters;
 mod people;

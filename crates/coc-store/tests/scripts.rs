@@ -128,6 +128,7 @@ async fn common_scripts_are_shipped_and_read_only() {
             .collect();
         for n in [
             "OS-DIAGNOSE",
+            "PatchScan",
             "ClearingDisks",
             "resettingLinuxAdmin",
             "modifyingVmIpsAddr",

@@ -185,6 +185,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             token: agent,
             state_dir: data_dir.join("agent"),
             run_as_self: !is_root,
+            simulate_reboot: true,
         };
         if !is_root {
             println!("dev agent: not root, so scripts run as the current user");
@@ -221,6 +222,7 @@ pub async fn agent(server: String, token: String, state_dir: PathBuf) -> anyhow:
         token,
         state_dir,
         run_as_self: false,
+        simulate_reboot: false,
     };
     coc_agent::run(cfg)
         .await

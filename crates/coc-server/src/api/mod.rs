@@ -6,6 +6,7 @@ pub mod alarm;
 pub mod docs;
 pub mod incident;
 pub mod integration;
+pub mod job;
 pub mod notify;
 pub mod oncall;
 pub mod openapi;
@@ -332,6 +333,125 @@ pub const ROUTES: &[RouteDoc] = &[
         "script",
         "Execute a script on hosts: a script ticket (ref. 5.1.3)",
         "coc:script:execute"
+    ),
+    r!(
+        "GET",
+        "/api/v1/jobs",
+        "job",
+        "List jobs, custom then common (?name=, ?tag=key[=value]) (ref. 5.2)",
+        "coc:job:list"
+    ),
+    r!(
+        "POST",
+        "/api/v1/jobs",
+        "job",
+        "Create a job (ref. 5.2.2)",
+        "coc:job:create"
+    ),
+    r!(
+        "GET",
+        "/api/v1/jobs/templates",
+        "job",
+        "Job templates: Reboot_and_Verify, Routine_Scan, Custom_Action",
+        "coc:job:list"
+    ),
+    r!(
+        "GET",
+        "/api/v1/jobs/{id}",
+        "job",
+        "Show a job",
+        "coc:job:get"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/jobs/{id}",
+        "job",
+        "Modify a job (new version, ref. 5.2.3)",
+        "coc:job:update"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/jobs/{id}",
+        "job",
+        "Delete a job",
+        "coc:job:delete"
+    ),
+    r!(
+        "GET",
+        "/api/v1/jobs/{id}/versions",
+        "job",
+        "Every version of a job, newest first",
+        "coc:job:get"
+    ),
+    r!(
+        "POST",
+        "/api/v1/jobs/{id}/clone",
+        "job",
+        "Clone a job under a new name",
+        "coc:job:clone"
+    ),
+    r!(
+        "PUT",
+        "/api/v1/jobs/{id}/tags",
+        "job",
+        "Replace a job's tags (ref. 5.2.5)",
+        "coc:job:tag"
+    ),
+    r!(
+        "POST",
+        "/api/v1/jobs/{id}/review",
+        "job",
+        "Approve or reject the current version of a job",
+        "coc:job:review"
+    ),
+    r!(
+        "POST",
+        "/api/v1/jobs/{id}/execute",
+        "job",
+        "Execute a job on hosts: a job ticket (ref. 5.2.4)",
+        "coc:job:execute"
+    ),
+    r!(
+        "GET",
+        "/api/v1/job-tickets",
+        "jobticket",
+        "List job tickets (ref. 10.1.2)",
+        "coc:jobticket:list"
+    ),
+    r!(
+        "GET",
+        "/api/v1/job-tickets/{id}",
+        "jobticket",
+        "Show a job ticket: steps, batches, hosts, runs, approvals",
+        "coc:jobticket:get"
+    ),
+    r!(
+        "POST",
+        "/api/v1/job-tickets/{id}/actions",
+        "jobticket",
+        "Pause, continue, forcibly end, terminate all or retry failed; checked as coc:jobticket:<action>",
+        "coc:jobticket:*"
+    ),
+    r!(
+        "POST",
+        "/api/v1/job-tickets/{id}/hosts/{host}/cancel",
+        "jobticket",
+        "Cancel one host of the current step",
+        "coc:jobticket:cancelHost"
+    ),
+    r!(
+        "POST",
+        "/api/v1/job-tickets/{id}/clone",
+        "jobticket",
+        "Run a job ticket's request again as a new ticket",
+        "coc:jobticket:clone"
+    ),
+    r!(
+        "POST",
+        "/api/v1/job-tickets/{id}/approvals/{step}/{task}",
+        "jobticket",
+        "Approve or reject an approval task the ticket waits at",
+        "coc:jobticket:approve"
     ),
     r!(
         "GET",
@@ -1100,6 +1220,7 @@ pub fn router() -> Router<AppState> {
         .merge(incident::router())
         .merge(resource::router())
         .merge(script::router())
+        .merge(job::router())
         .merge(ticket::router())
 }
 

@@ -22,11 +22,23 @@ use crate::{AppState, LiveEvent};
 /// Seconds after a task's timeout before the server gives up on its result.
 pub const RESULT_GRACE_S: i64 = 60;
 
-/// Runs forever.
+/// Runs forever. HTTP calls of job runs interrupted by a previous
+/// server process are failed first (they are not repeated).
 pub async fn run(state: AppState) {
+    match state.store.fail_interrupted_http_runs().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            runs = n,
+            "HTTP job runs interrupted by a restart marked failed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot check interrupted HTTP job runs"),
+    }
     loop {
         if let Err(e) = tick(&state).await {
             tracing::warn!(error = %e, "executor step failed");
+        }
+        if let Err(e) = super::jobs::tick(&state).await {
+            tracing::warn!(error = %e, "job executor step failed");
         }
         tokio::select! {
             _ = state.store.work.notified() => {}

@@ -147,6 +147,7 @@ pub async fn host(s: &Store, hostname: &str) -> String {
             cpu_cores: 2,
             memory_bytes: 1 << 30,
             agent_version: "test".into(),
+            boot_id: String::new(),
         },
     )
     .await

@@ -1,0 +1,174 @@
+//! The job executor (X4, X8): each pass advances every unfinished job
+//! ticket ([`coc_store::Store::advance_job_ticket`], which commits the new
+//! state first) and then carries out what it returned: sends scripts,
+//! reboots and cancels to agents, and makes the HTTP calls of `http`
+//! atoms.
+
+use std::time::{Duration, Instant};
+
+use coc_domain::resource::AgentStatus;
+use coc_domain::ticket::TaskStatus;
+use coc_proto::ServerMessage;
+use coc_store::jobticket::JobCommand;
+
+use crate::AppState;
+
+/// Most response body kept in an HTTP run's output, bytes.
+const HTTP_BODY_KEPT: usize = 4096;
+
+/// One pass over all unfinished job tickets.
+///
+/// Errors: a store error; the next pass retries.
+pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
+    let now = coc_store::now_ms();
+    for id in state.store.active_job_ticket_ids().await? {
+        let agents = state.agents.clone();
+        let cmds = state
+            .store
+            .advance_job_ticket(&id, now, &move |h| agents.is_connected(h))
+            .await?;
+        carry_out(state, cmds).await;
+    }
+    Ok(())
+}
+
+/// Carries out the commands of an executor step or an operator action. A
+/// run whose host's agent is not connected stays waiting (it is sent when
+/// the agent connects) unless the host is offline, then it fails.
+pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
+    for c in cmds {
+        let (run_id, host_id, msg) = match c {
+            JobCommand::Exec {
+                run_id,
+                host_id,
+                script_type,
+                content,
+                env,
+                run_as,
+                timeout_s,
+            } => (
+                run_id.clone(),
+                host_id,
+                ServerMessage::Exec {
+                    task_id: run_id,
+                    script_type,
+                    content,
+                    env,
+                    run_as,
+                    timeout_s,
+                },
+            ),
+            JobCommand::Reboot { run_id, host_id } => (
+                run_id.clone(),
+                host_id,
+                ServerMessage::Reboot { task_id: run_id },
+            ),
+            JobCommand::Cancel { run_id, host_id } => {
+                state
+                    .agents
+                    .send(&host_id, ServerMessage::Cancel { task_id: run_id });
+                continue;
+            }
+            JobCommand::Http {
+                run_id,
+                method,
+                url,
+                body,
+                expected_status,
+                timeout_s,
+            } => {
+                let s = state.clone();
+                tokio::spawn(async move {
+                    let (status, out, err) =
+                        http_call(&method, &url, body, expected_status, timeout_s).await;
+                    if let Err(e) = s
+                        .store
+                        .finish_job_run(&run_id, None, status, None, err.as_deref(), Some(&out))
+                        .await
+                    {
+                        tracing::warn!(run = %run_id, error = %e, "HTTP run result not stored");
+                    }
+                });
+                continue;
+            }
+        };
+        if state.agents.send(&host_id, msg) {
+            continue;
+        }
+        let offline = match state.store.host_tenant(&host_id).await {
+            Ok(tenant) => state
+                .store
+                .get_host(&tenant, &host_id, state.heartbeat_ms as i64)
+                .await
+                .map(|h| h.agent_status == AgentStatus::Offline)
+                .unwrap_or(true),
+            Err(_) => true,
+        };
+        if offline
+            && let Err(e) = state
+                .store
+                .finish_job_run(
+                    &run_id,
+                    None,
+                    TaskStatus::Failed,
+                    None,
+                    Some("the host's agent is offline"),
+                    None,
+                )
+                .await
+        {
+            tracing::warn!(run = %run_id, error = %e, "run failure not stored");
+        }
+    }
+}
+
+/// Makes an HTTP atom's call: `(status, output, error)`. The output says
+/// the status and time and keeps the start of the body.
+async fn http_call(
+    method: &str,
+    url: &str,
+    body: Option<String>,
+    expected: u16,
+    timeout_s: u32,
+) -> (TaskStatus, String, Option<String>) {
+    let client = reqwest::Client::new();
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut rb = client
+        .request(m, url)
+        .timeout(Duration::from_secs(u64::from(timeout_s)));
+    if let Some(b) = body {
+        rb = rb.body(b);
+    }
+    let started = Instant::now();
+    match rb.send().await {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            let mut kept: String = text.chars().take(HTTP_BODY_KEPT).collect();
+            if kept.len() < text.len() {
+                kept.push_str("\n… (truncated)");
+            }
+            let out = format!(
+                "{method} {url} → HTTP {code} in {} ms\n{kept}\n",
+                started.elapsed().as_millis()
+            );
+            if code == expected {
+                (TaskStatus::Successful, out, None)
+            } else {
+                (
+                    TaskStatus::Failed,
+                    out,
+                    Some(format!("expected HTTP {expected}, got {code}")),
+                )
+            }
+        }
+        Err(e) => {
+            let why = if e.is_timeout() {
+                format!("no answer within {timeout_s} s")
+            } else {
+                format!("the call failed: {e}")
+            };
+            (TaskStatus::Failed, format!("{method} {url}\n"), Some(why))
+        }
+    }
+}
