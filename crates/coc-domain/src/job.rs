@@ -553,8 +553,11 @@ fn validate_atom(
                     "HTTP method '{method}' is not one of GET, POST, PUT, DELETE, HEAD"
                 )));
             }
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid("the URL starts with http:// or https://"));
+            if !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with("{{"))
+            {
+                return Err(invalid(
+                    "the URL starts with http://, https:// or a {{parameter}}",
+                ));
             }
             check_refs(url, params)?;
             if let Some(b) = body {

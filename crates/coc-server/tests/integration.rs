@@ -8,5 +8,6 @@ mod access;
 mod api;
 mod closed_loop;
 mod execution;
+mod jobs;
 mod notify;
 mod people;
