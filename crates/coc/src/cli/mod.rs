@@ -5,6 +5,7 @@ mod access;
 mod alarm;
 mod incident;
 mod integration;
+mod job;
 mod notify;
 mod oncall;
 mod output;
@@ -97,6 +98,10 @@ pub enum Command {
     Script(script::Cmd),
     /// Script tickets (X7).
     Ticket(ticket::Cmd),
+    /// Jobs: steps of tasks run on hosts (X3, X4).
+    Job(job::Cmd),
+    /// Job tickets (ref. 10.1.2).
+    JobTicket(job::TicketCmd),
     /// Users (A1).
     User(access::UserCmd),
     /// Groups (A1).
@@ -340,6 +345,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Resource(c) => resource::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,
+        Command::Job(c) => job::run(&cli.conn, c).await,
+        Command::JobTicket(c) => job::run_ticket(&cli.conn, c).await,
         Command::User(c) => access::user(&cli.conn, c).await,
         Command::Group(c) => access::group(&cli.conn, c).await,
         Command::Policy(c) => access::policy(&cli.conn, c).await,
