@@ -8,7 +8,9 @@
 //! finished while the server was unreachable are delivered after reconnect.
 //!
 //! A dispatch's task id is its idempotency key: an `exec` for a task the
-//! agent is running, or finished recently, is not run again.
+//! agent is running, or has run, is not run again — the [`spool`] keeps
+//! the ids and the unacknowledged results on disk, so this holds across an
+//! agent restart too.
 //!
 //! Reconnects use a capped, jittered exponential backoff
 //! ([`backoff_delay`]).
@@ -17,6 +19,7 @@
 
 pub mod exec;
 pub mod facts;
+pub mod spool;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -49,8 +52,9 @@ pub struct AgentConfig {
 pub const BACKOFF_BASE_MS: u64 = 500;
 /// Longest reconnect delay, ms.
 pub const BACKOFF_CAP_MS: u64 = 30_000;
-/// Recently finished task ids remembered for idempotency.
-const RECENT: usize = 10_000;
+/// Recently finished task ids remembered in memory for idempotency (the
+/// spool remembers them on disk for [`spool::KEEP_DAYS`]).
+const RECENT: usize = 100_000;
 
 /// Delay before reconnect attempt `attempt` (0-based): exponential from
 /// [`BACKOFF_BASE_MS`], capped at [`BACKOFF_CAP_MS`], with "equal jitter"
@@ -89,6 +93,8 @@ struct Shared {
     recent: Mutex<(VecDeque<String>, HashSet<String>)>,
     /// Simulated reboots so far (dev/test mode).
     reboots: std::sync::atomic::AtomicU64,
+    /// Durable task markers and results.
+    spool: Option<spool::Spool>,
 }
 
 impl Shared {
@@ -115,7 +121,29 @@ impl Shared {
 /// Errors: only when the state directory is unusable.
 pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
     let id = agent_id(&cfg.state_dir)?;
-    let shared = Arc::new(Shared::default());
+    let (sp, loaded) = spool::Spool::open(&cfg.state_dir)?;
+    let shared = Arc::new(Shared {
+        spool: Some(sp),
+        ..Default::default()
+    });
+    for k in &loaded.known {
+        shared.remember(k);
+    }
+    if !loaded.unacked.is_empty() {
+        tracing::info!(
+            results = loaded.unacked.len(),
+            "results from before the restart wait for the server"
+        );
+    }
+    for m in loaded.unacked {
+        if let AgentMessage::Result { task_id, .. } = &m {
+            shared
+                .unacked
+                .lock()
+                .unwrap()
+                .insert(task_id.clone(), m.clone());
+        }
+    }
     let (events_tx, mut events_rx) = mpsc::channel::<AgentMessage>(4096);
     let mut attempt = 0u32;
     loop {
@@ -252,6 +280,27 @@ where
                 }
                 return Ok(());
             }
+            if let Some(sp) = &shared.spool
+                && let Err(e) = sp.start(&task_id)
+            {
+                // Without the marker a restart could run it twice: refuse.
+                let msg = AgentMessage::Result {
+                    task_id: task_id.clone(),
+                    outcome: coc_proto::ExecOutcome::Error,
+                    exit_code: None,
+                    error: Some(format!(
+                        "the agent cannot record the task in its spool: {e}"
+                    )),
+                };
+                shared.remember(&task_id);
+                shared
+                    .unacked
+                    .lock()
+                    .unwrap()
+                    .insert(task_id.clone(), msg.clone());
+                tx.send(send(&msg)).await?;
+                return Ok(());
+            }
             let (cancel_tx, cancel_rx) = oneshot::channel();
             shared
                 .running
@@ -292,6 +341,11 @@ where
                     exit_code: r.exit_code,
                     error: r.error,
                 };
+                if let Some(sp) = &shared.spool
+                    && let Err(e) = sp.finish(&task_id, &msg)
+                {
+                    tracing::warn!(%task_id, error = %e, "result not written to the spool");
+                }
                 shared
                     .unacked
                     .lock()
@@ -316,6 +370,12 @@ where
                 exit_code: Some(0),
                 error: None,
             };
+            if let Some(sp) = &shared.spool {
+                let _ = sp.start(&task_id);
+                if let Err(e) = sp.finish(&task_id, &msg) {
+                    tracing::warn!(%task_id, error = %e, "result not written to the spool");
+                }
+            }
             shared
                 .unacked
                 .lock()
@@ -346,6 +406,9 @@ where
         }
         ServerMessage::Ack { task_id } => {
             shared.unacked.lock().unwrap().remove(&task_id);
+            if let Some(sp) = &shared.spool {
+                sp.acked(&task_id);
+            }
         }
         ServerMessage::Welcome { .. } | ServerMessage::Refused { .. } => {}
     }

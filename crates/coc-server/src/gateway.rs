@@ -158,7 +158,7 @@ async fn session(s: AppState, socket: WebSocket, tenant: String) {
     let generation = s.agents.register(&host_id, out_tx.clone());
     // Runs the server still waits for are sent again (X8); the agent
     // ignores ids it already knows and re-sends results it still holds.
-    match s.store.pending_job_dispatches(&host_id).await {
+    match s.store.redispatch(&host_id).await {
         Ok(cmds) => crate::workers::jobs::carry_out(&s, cmds).await,
         Err(e) => tracing::warn!(%host_id, error = %e, "cannot list runs to send again"),
     }
@@ -230,6 +230,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
             exit_code,
             error,
         } => {
+            crate::crash_point("before_result_store");
             let status = match outcome {
                 ExecOutcome::Success => TaskStatus::Successful,
                 ExecOutcome::Cancelled => TaskStatus::Cancelled,
@@ -271,6 +272,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                             done: true,
                         });
                     }
+                    crate::crash_point("before_ack");
                     Some(ServerMessage::Ack { task_id })
                 }
                 Err(e) => {

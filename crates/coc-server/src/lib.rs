@@ -217,6 +217,32 @@ impl AppState {
     }
 }
 
+/// Test hook of the crash tests (X8): when the environment variable
+/// `COC_CRASH_AT` is `NAME` or `NAME:N`, the process aborts — no cleanup,
+/// like `SIGKILL` — the N-th time (default the first) it passes the point
+/// called `NAME`. Points: `before_dispatch` (run states committed, nothing
+/// sent yet), `before_result_store` (a result arrived, not stored),
+/// `before_ack` (stored, not acknowledged). Unset, it costs one atomic
+/// load.
+pub fn crash_point(name: &str) {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SPEC: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let spec = SPEC.get_or_init(|| {
+        let v = std::env::var("COC_CRASH_AT").ok()?;
+        let (n, at) = v.split_once(':').unwrap_or((&v, "1"));
+        Some((n.to_string(), at.parse().unwrap_or(1)))
+    });
+    if let Some((n, at)) = spec
+        && n == name
+        && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == *at
+    {
+        eprintln!("COC_CRASH_AT: aborting at {name}");
+        std::process::abort();
+    }
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let api = api::router()

@@ -1561,10 +1561,40 @@ impl Store {
         Ok(t)
     }
 
-    /// Agent runs a host should be running: executing script and reboot
-    /// runs still waiting for the agent. Sent again when the agent
-    /// (re)connects; the agent ignores ids it already knows.
-    pub async fn pending_job_dispatches(&self, host_id: &str) -> Result<Vec<JobCommand>> {
+    /// What a host's agent should be running: executing script-ticket
+    /// tasks, and job runs (scripts, reboots) still waiting for the agent.
+    /// Sent again when the agent (re)connects, so a dispatch lost in a
+    /// server crash is not lost (X8); the agent ignores ids it knows and
+    /// re-sends the results it holds.
+    ///
+    /// Errors: a store error.
+    pub async fn redispatch(&self, host_id: &str) -> Result<Vec<JobCommand>> {
+        let mut out = Vec::new();
+        let tasks = sqlx::query(
+            "SELECT id, ticket_id FROM ticket_tasks WHERE host_id = $1 AND status = 'executing'",
+        )
+        .bind(host_id)
+        .fetch_all(&self.pool)
+        .await?;
+        for t in &tasks {
+            let d = self
+                .dispatchable(&t.try_get::<String, _>("ticket_id")?)
+                .await?;
+            out.push(JobCommand::Exec {
+                run_id: t.try_get("id")?,
+                host_id: host_id.to_string(),
+                script_type: d.script_type,
+                content: d.content,
+                env: d.params,
+                run_as: d.run_as,
+                timeout_s: d.timeout_s as u64,
+            });
+        }
+        out.extend(self.pending_job_dispatches(host_id).await?);
+        Ok(out)
+    }
+
+    async fn pending_job_dispatches(&self, host_id: &str) -> Result<Vec<JobCommand>> {
         let rows = sqlx::query(
             "SELECT r.id, r.ticket_id, r.step, r.task_idx, r.kind, t.spec, t.scripts, t.status \
              FROM job_runs r JOIN job_tickets t ON t.id = r.ticket_id \

@@ -138,7 +138,11 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
                 }
             }
         }
-        for task_id in store.start_tasks(&ready).await? {
+        let started = store.start_tasks(&ready).await?;
+        if !started.is_empty() {
+            crate::crash_point("before_dispatch");
+        }
+        for task_id in started {
             let Some(t) = d.tasks.iter().find(|t| t.id == task_id) else {
                 continue;
             };

@@ -36,6 +36,12 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
 /// run whose host's agent is not connected stays waiting (it is sent when
 /// the agent connects) unless the host is offline, then it fails.
 pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
+    if cmds
+        .iter()
+        .any(|c| matches!(c, JobCommand::Exec { .. } | JobCommand::Reboot { .. }))
+    {
+        crate::crash_point("before_dispatch");
+    }
     for c in cmds {
         let (run_id, host_id, msg) = match c {
             JobCommand::Exec {
@@ -131,6 +137,7 @@ async fn http_call(
     expected: u16,
     timeout_s: u32,
 ) -> (TaskStatus, String, Option<String>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut rb = client
