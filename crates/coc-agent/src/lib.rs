@@ -191,7 +191,10 @@ async fn session(
     let mut req = ws_url(&cfg.server).into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {}", cfg.token).parse()?);
-    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false).await?;
     let (mut tx, mut rx) = ws.split();
     let send =
         |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());

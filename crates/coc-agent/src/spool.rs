@@ -1,7 +1,7 @@
 //! The agent's durable memory of tasks (X8), under `<state_dir>/spool`:
-//! - `tasks/<id>`: written before a task starts (`started`) and when it
-//!   ends (`done`), so an id is never run twice, even across an agent
-//!   restart;
+//! - `tasks/<id>`: written before a task starts (`started`), and `done`
+//!   once its result is acknowledged, so an id is never run twice, even
+//!   across an agent restart;
 //! - `results/<id>.json`: a finished task's result, kept until the server
 //!   acknowledges it, so results survive both a server outage and an
 //!   agent restart.
@@ -134,13 +134,16 @@ impl Spool {
             return Ok(());
         }
         let body = serde_json::to_vec(result).unwrap_or_default();
-        write_synced(&self.dir.join("results").join(format!("{id}.json")), &body)?;
-        write_synced(&self.dir.join("tasks").join(id), b"done")
+        // The result file itself says the task is done.
+        write_synced(&self.dir.join("results").join(format!("{id}.json")), &body)
     }
 
-    /// Forgets the result of `id` once the server has stored it.
+    /// Forgets the result of `id` once the server has stored it; the
+    /// marker says `done` (not flushed: if it is lost, a restart reports
+    /// the task interrupted, which the server ignores for a finished task).
     pub fn acked(&self, id: &str) {
         if safe(id) {
+            let _ = std::fs::write(self.dir.join("tasks").join(id), b"done");
             let _ = std::fs::remove_file(self.dir.join("results").join(format!("{id}.json")));
         }
     }

@@ -17,6 +17,7 @@ use axum::routing::get;
 use coc_domain::DEFAULT_TENANT;
 use coc_domain::ticket::TaskStatus;
 use coc_proto::{AgentMessage, ExecOutcome, PROTOCOL_VERSION, ServerMessage};
+use coc_store::report::Report;
 use coc_store::resource::HostFacts;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -71,6 +72,11 @@ impl Agents {
     }
 }
 
+/// Read buffer of an agent connection, bytes (grows for larger frames).
+pub const WS_READ_BUFFER: usize = 4 * 1024;
+/// Largest message an agent may send, bytes.
+pub const WS_MAX_MESSAGE: usize = 4 * 1024 * 1024;
+
 /// The gateway route.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/agent/connect", get(connect))
@@ -94,6 +100,11 @@ async fn connect(
     match tenant {
         Some(tenant) => match ws {
             Ok(ws) => ws
+                // Small buffers: a thousand idle agents must not cost a
+                // 128 KiB read buffer each (the default).
+                .read_buffer_size(WS_READ_BUFFER)
+                .write_buffer_size(0)
+                .max_message_size(WS_MAX_MESSAGE)
                 .on_upgrade(move |socket| session(s, socket, tenant))
                 .into_response(),
             Err(e) => e.into_response(),
@@ -200,16 +211,26 @@ async fn session(s: AppState, socket: WebSocket, tenant: String) {
 async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMessage> {
     match m {
         AgentMessage::Heartbeat { .. } => {
-            if let Err(e) = s.store.heartbeat(host_id).await {
+            if let Err(e) = s
+                .store
+                .report(Report::Heartbeat {
+                    host_id: host_id.to_string(),
+                })
+                .await
+            {
                 tracing::warn!(error = %e, "heartbeat not stored");
             }
             None
         }
         AgentMessage::Output { task_id, data, .. } => {
-            let stored = match s.store.append_output(&task_id, host_id, &data).await {
-                Ok(None) => s.store.append_job_output(&task_id, host_id, &data).await,
-                other => other,
-            };
+            let stored = s
+                .store
+                .report(Report::Output {
+                    task_id: task_id.clone(),
+                    host_id: host_id.to_string(),
+                    data: data.clone(),
+                })
+                .await;
             match stored {
                 Ok(Some(ticket_id)) => {
                     let _ = s.live.send(LiveEvent {
@@ -236,32 +257,18 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                 ExecOutcome::Cancelled => TaskStatus::Cancelled,
                 _ => TaskStatus::Failed,
             };
-            let stored = match s
+            // A script-ticket task or a job run, stored with other agents'
+            // reports in one commit.
+            let stored = s
                 .store
-                .finish_task(
-                    &task_id,
-                    Some(host_id),
+                .report(Report::Result {
+                    task_id: task_id.clone(),
+                    host_id: host_id.to_string(),
                     status,
-                    exit_code.map(i64::from),
-                    error.as_deref(),
-                )
-                .await
-            {
-                // Not a script task: a job run.
-                Ok(None) => {
-                    s.store
-                        .finish_job_run(
-                            &task_id,
-                            Some(host_id),
-                            status,
-                            exit_code.map(i64::from),
-                            error.as_deref(),
-                            None,
-                        )
-                        .await
-                }
-                other => other,
-            };
+                    exit_code: exit_code.map(i64::from),
+                    error,
+                })
+                .await;
             match stored {
                 Ok(ticket) => {
                     if let Some(ticket_id) = ticket {

@@ -1477,55 +1477,13 @@ impl Store {
         output: Option<&str>,
     ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "SELECT ticket_id, kind FROM job_runs WHERE id = $1 AND status = 'executing' AND ($2 = '' OR host_id = $2)",
-        )
-        .bind(run_id)
-        .bind(host_id.unwrap_or(""))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(r) = r else {
-            return Ok(None);
-        };
-        let ticket: String = r.try_get("ticket_id")?;
-        lock_ticket(&mut tx, &ticket).await?;
-        let kind: String = r.try_get("kind")?;
-        let n = if kind == "reboot" && status == TaskStatus::Successful {
-            sqlx::query(
-                "UPDATE job_runs SET phase = 'boot', output = 'reboot started; waiting for the host to come back\n' \
-                 WHERE id = $1 AND status = 'executing'",
-            )
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        } else {
-            let st = match status {
-                TaskStatus::Successful => "successful",
-                TaskStatus::Cancelled => "cancelled",
-                _ => "failed",
-            };
-            sqlx::query(
-                "UPDATE job_runs SET status=$1, exit_code=$2, error=$3, finished_at=$4, phase=NULL, \
-                 output = output || $5 WHERE id=$6 AND status='executing'",
-            )
-            .bind(st)
-            .bind(exit_code)
-            .bind(error)
-            .bind(now_ms())
-            .bind(output.unwrap_or(""))
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        };
+        let t =
+            finish_job_run_in(&mut tx, run_id, host_id, status, exit_code, error, output).await?;
         tx.commit().await?;
-        if n == 1 {
+        if t.is_some() {
             self.work.notify_one();
-            Ok(Some(ticket))
-        } else {
-            Ok(None)
         }
+        Ok(t)
     }
 
     /// Appends agent output to an executing run of `host_id` (up to
@@ -1538,25 +1496,7 @@ impl Store {
         chunk: &str,
     ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE job_runs SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-             AND status = 'executing' AND LENGTH(output) < $4",
-        )
-        .bind(chunk)
-        .bind(run_id)
-        .bind(host_id)
-        .bind(crate::ticket::MAX_OUTPUT_BYTES as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let t: Option<String> = if n == 1 {
-            sqlx::query_scalar("SELECT ticket_id FROM job_runs WHERE id = $1")
-                .bind(run_id)
-                .fetch_optional(&mut *tx)
-                .await?
-        } else {
-            None
-        };
+        let t = append_job_output_in(&mut tx, run_id, host_id, chunk).await?;
         tx.commit().await?;
         Ok(t)
     }
@@ -2160,4 +2100,91 @@ impl Store {
         self.work.notify_one();
         self.get_job_ticket(tenant, &cur.ticket.id).await
     }
+}
+
+/// [`Store::finish_job_run`] inside the caller's transaction.
+pub(crate) async fn finish_job_run_in(
+    conn: &mut sqlx::AnyConnection,
+    run_id: &str,
+    host_id: Option<&str>,
+    status: TaskStatus,
+    exit_code: Option<i64>,
+    error: Option<&str>,
+    output: Option<&str>,
+) -> Result<Option<String>> {
+    let r = sqlx::query(
+        "SELECT ticket_id, kind FROM job_runs WHERE id = $1 AND status = 'executing' AND ($2 = '' OR host_id = $2)",
+    )
+    .bind(run_id)
+    .bind(host_id.unwrap_or(""))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = r else {
+        return Ok(None);
+    };
+    let ticket: String = r.try_get("ticket_id")?;
+    sqlx::query("UPDATE job_tickets SET updated_at = updated_at WHERE id = $1")
+        .bind(&ticket)
+        .execute(&mut *conn)
+        .await?;
+    let kind: String = r.try_get("kind")?;
+    let n = if kind == "reboot" && status == TaskStatus::Successful {
+        sqlx::query(
+            "UPDATE job_runs SET phase = 'boot', output = 'reboot started; waiting for the host to come back\n' \
+             WHERE id = $1 AND status = 'executing'",
+        )
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    } else {
+        let st = match status {
+            TaskStatus::Successful => "successful",
+            TaskStatus::Cancelled => "cancelled",
+            _ => "failed",
+        };
+        sqlx::query(
+            "UPDATE job_runs SET status=$1, exit_code=$2, error=$3, finished_at=$4, phase=NULL, \
+             output = output || $5 WHERE id=$6 AND status='executing'",
+        )
+        .bind(st)
+        .bind(exit_code)
+        .bind(error)
+        .bind(now_ms())
+        .bind(output.unwrap_or(""))
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    };
+    Ok((n == 1).then_some(ticket))
+}
+
+/// [`Store::append_job_output`] inside the caller's transaction.
+pub(crate) async fn append_job_output_in(
+    conn: &mut sqlx::AnyConnection,
+    run_id: &str,
+    host_id: &str,
+    chunk: &str,
+) -> Result<Option<String>> {
+    let n = sqlx::query(
+        "UPDATE job_runs SET output = output || $1 WHERE id = $2 AND host_id = $3 \
+         AND status = 'executing' AND LENGTH(output) < $4",
+    )
+    .bind(chunk)
+    .bind(run_id)
+    .bind(host_id)
+    .bind(crate::ticket::MAX_OUTPUT_BYTES as i64)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT ticket_id FROM job_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }

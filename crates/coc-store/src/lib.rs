@@ -37,6 +37,7 @@ pub mod oncall;
 pub mod parameter;
 pub mod people;
 pub mod plan;
+pub mod report;
 pub mod resource;
 pub mod rule;
 pub mod schedule;
@@ -118,6 +119,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     alarms: alarm::WriterHandle,
+    reports: report::ReportHandle,
     keyring: secret::Keyring,
     /// Signalled whenever ticket work appears (a ticket created, a task
     /// finished, an operator action) so the executor wakes at once.
@@ -260,6 +262,7 @@ impl Store {
             pool,
             backend,
             alarms: alarm::WriterHandle::detached(),
+            reports: report::ReportHandle::detached(),
             keyring,
             work,
             events: Arc::new(Notify::new()),
@@ -268,6 +271,7 @@ impl Store {
         };
         store.migrate().await?;
         store.alarms = alarm::spawn_writer(store.clone());
+        store.reports = report::spawn_report_writer(store.clone());
         Ok(store)
     }
 

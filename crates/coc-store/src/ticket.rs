@@ -185,6 +185,42 @@ pub struct Dispatchable {
     pub tasks: Vec<Task>,
 }
 
+/// A ticket as the executor plans it ([`Store::ticket_progress`]).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Tenant.
+    pub tenant: String,
+    /// Ticket id.
+    pub id: String,
+    /// Number.
+    pub number: String,
+    /// State.
+    pub status: TicketStatus,
+    /// Timeout per host, seconds.
+    pub timeout_s: i64,
+    /// Suspension threshold.
+    pub threshold: Option<Threshold>,
+    /// Linked incident.
+    pub incident_id: Option<String>,
+    /// Tasks in order.
+    pub tasks: Vec<TaskProgress>,
+}
+
+/// One task as the executor plans it.
+#[derive(Debug, Clone)]
+pub struct TaskProgress {
+    /// Task id.
+    pub id: String,
+    /// Host.
+    pub host_id: String,
+    /// Batch, 0-based.
+    pub batch: i64,
+    /// State.
+    pub status: TaskStatus,
+    /// Started, Unix ms.
+    pub started_at: Option<i64>,
+}
+
 const COLS: &str = "id, number, kind, script_id, script_name, script_version, script_type, content, param_decl, \
     params, run_as, timeout_s, batch_policy, threshold, status, incident_id, created_by, created_at, updated_at, finished_at";
 
@@ -407,6 +443,29 @@ impl Store {
         rows.iter().map(task_row).collect()
     }
 
+    /// Host counts of a ticket by state (one grouped query).
+    async fn task_counts(&self, ticket_id: &str) -> Result<Counts> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM ticket_tasks WHERE ticket_id = $1 GROUP BY status",
+        )
+        .bind(ticket_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut c = Counts::default();
+        for r in &rows {
+            let n: i64 = r.try_get("n")?;
+            c.total += n;
+            match TaskStatus::parse(&r.try_get::<String, _>("status")?)? {
+                TaskStatus::Pending => c.pending += n,
+                TaskStatus::Executing => c.executing += n,
+                TaskStatus::Successful => c.successful += n,
+                TaskStatus::Failed => c.failed += n,
+                TaskStatus::Cancelled => c.cancelled += n,
+            }
+        }
+        Ok(c)
+    }
+
     /// One ticket (by id or number) with its tasks. Errors: `NotFound`.
     pub async fn get_ticket(&self, tenant: &str, id: &str) -> Result<TicketDetail> {
         let r = sqlx::query(dynsql!(
@@ -449,7 +508,7 @@ impl Store {
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = r.try_get("id")?;
-            items.push(row(r, counts_of(&self.tasks(&id).await?))?);
+            items.push(row(r, self.task_counts(&id).await?)?);
         }
         Ok(paged(items, limit, |t| t.id.clone()))
     }
@@ -461,6 +520,46 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// What the executor needs to plan a ticket — its state and each
+    /// task's id, host, batch, state and start — without outputs, script
+    /// or parameters (cheap to read on every pass). Errors: `NotFound`.
+    pub async fn ticket_progress(&self, id: &str) -> Result<Progress> {
+        let r = sqlx::query(
+            "SELECT tenant_id, number, status, threshold, timeout_s, incident_id FROM tickets WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", id))?;
+        let threshold: Option<i64> = r.try_get("threshold")?;
+        let rows = sqlx::query(
+            "SELECT id, host_id, batch, status, started_at FROM ticket_tasks WHERE ticket_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tasks = Vec::with_capacity(rows.len());
+        for t in &rows {
+            tasks.push(TaskProgress {
+                id: t.try_get("id")?,
+                host_id: t.try_get("host_id")?,
+                batch: t.try_get("batch")?,
+                status: TaskStatus::parse(&t.try_get::<String, _>("status")?)?,
+                started_at: t.try_get("started_at")?,
+            });
+        }
+        Ok(Progress {
+            tenant: r.try_get("tenant_id")?,
+            id: id.to_string(),
+            number: r.try_get("number")?,
+            status: TicketStatus::parse(&r.try_get::<String, _>("status")?)?,
+            timeout_s: r.try_get("timeout_s")?,
+            threshold: threshold.map(|t| Threshold(t.clamp(0, 1000) as u16)),
+            incident_id: r.try_get("incident_id")?,
+            tasks,
+        })
     }
 
     /// A ticket with unmasked parameters for dispatch. Errors: `NotFound`.
@@ -548,27 +647,7 @@ impl Store {
         error: Option<&str>,
     ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE ticket_tasks SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
-             WHERE id = $5 AND status = 'executing' AND ($6 = '' OR host_id = $6)",
-        )
-        .bind(status.as_str())
-        .bind(exit_code)
-        .bind(error)
-        .bind(now_ms())
-        .bind(task_id)
-        .bind(host_id.unwrap_or(""))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let ticket: Option<String> = if n == 1 {
-            sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
-                .bind(task_id)
-                .fetch_optional(&mut *tx)
-                .await?
-        } else {
-            None
-        };
+        let ticket = finish_task_in(&mut tx, task_id, host_id, status, exit_code, error).await?;
         tx.commit().await?;
         if ticket.is_some() {
             self.work.notify_one();
@@ -585,23 +664,9 @@ impl Store {
         chunk: &str,
     ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-             AND status = 'executing' AND LENGTH(output) < $4",
-        )
-        .bind(chunk)
-        .bind(task_id)
-        .bind(host_id)
-        .bind(MAX_OUTPUT_BYTES as i64)
-        .execute(&mut *tx)
-        .await?;
-        let ticket: Option<String> =
-            sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
-                .bind(task_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let t = append_output_in(&mut tx, task_id, host_id, chunk).await?;
         tx.commit().await?;
-        Ok(ticket)
+        Ok(t)
     }
 
     /// Sets a ticket's status (executor); `finished_at` is set for terminal
@@ -750,4 +815,62 @@ pub fn require_hosts(hosts: &[String]) -> Result<()> {
         return Err(invalid("choose at least one target host").into());
     }
     Ok(())
+}
+
+/// [`Store::finish_task`] inside the caller's transaction.
+pub(crate) async fn finish_task_in(
+    conn: &mut sqlx::AnyConnection,
+    task_id: &str,
+    host_id: Option<&str>,
+    status: TaskStatus,
+    exit_code: Option<i64>,
+    error: Option<&str>,
+) -> Result<Option<String>> {
+    let n = sqlx::query(
+        "UPDATE ticket_tasks SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
+         WHERE id = $5 AND status = 'executing' AND ($6 = '' OR host_id = $6)",
+    )
+    .bind(status.as_str())
+    .bind(exit_code)
+    .bind(error)
+    .bind(now_ms())
+    .bind(task_id)
+    .bind(host_id.unwrap_or(""))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// [`Store::append_output`] inside the caller's transaction.
+pub(crate) async fn append_output_in(
+    conn: &mut sqlx::AnyConnection,
+    task_id: &str,
+    host_id: &str,
+    chunk: &str,
+) -> Result<Option<String>> {
+    sqlx::query(
+        "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
+         AND status = 'executing' AND LENGTH(output) < $4",
+    )
+    .bind(chunk)
+    .bind(task_id)
+    .bind(host_id)
+    .bind(MAX_OUTPUT_BYTES as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }

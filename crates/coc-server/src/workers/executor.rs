@@ -54,7 +54,8 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
     let store = &state.store;
     let now = coc_store::now_ms();
     for id in store.active_ticket_ids().await? {
-        let d = store.dispatchable(&id).await?;
+        let d = store.ticket_progress(&id).await?;
+        let mut lost = false;
         for t in d.tasks.iter().filter(|t| t.status == TaskStatus::Executing) {
             if t.started_at
                 .is_some_and(|s| now - s > (d.timeout_s + RESULT_GRACE_S) * 1000)
@@ -65,6 +66,7 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
                     .await?
                     .is_some()
                 {
+                    lost = true;
                     let _ = state.live.send(LiveEvent {
                         ticket_id: id.clone(),
                         task_id: t.id.clone(),
@@ -74,7 +76,11 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
                 }
             }
         }
-        let d = store.dispatchable(&id).await?;
+        let d = if lost {
+            store.ticket_progress(&id).await?
+        } else {
+            d
+        };
         let views: Vec<TaskView> = d
             .tasks
             .iter()
@@ -108,6 +114,8 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
         if p.start.is_empty() {
             continue;
         }
+        // Script text and parameters only when something starts.
+        let full = store.dispatchable(&id).await?;
         let mut ready = Vec::new();
         for &i in &p.start {
             let t = &d.tasks[i];
@@ -148,11 +156,11 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
             };
             let m = ServerMessage::Exec {
                 task_id: t.id.clone(),
-                script_type: d.script_type.clone(),
-                content: d.content.clone(),
-                env: d.params.clone(),
-                run_as: d.run_as.clone(),
-                timeout_s: d.timeout_s as u64,
+                script_type: full.script_type.clone(),
+                content: full.content.clone(),
+                env: full.params.clone(),
+                run_as: full.run_as.clone(),
+                timeout_s: full.timeout_s as u64,
             };
             if !state.agents.send(&t.host_id, m) {
                 store

@@ -20,6 +20,20 @@
 //! ```text
 //! coc-bench notify-latency --token "$(cat coc-data/admin.token)" --probes 300 --background 1000
 //! ```
+//!
+//! `coc-bench fanout`: starts its own `coc server` (a fresh data dir, no
+//! local agent) and `--agents` agents inside this process, each with its
+//! own connection, identity and spool, then runs a trivial script on all
+//! of them as one ticket (no batches) and reports the wall time from the
+//! submit to the last result, over `--rounds` rounds, and the server's
+//! resident memory per connected agent. The agents' state goes to
+//! `--state-dir` (default `/dev/shm`): one disk shared by a thousand
+//! simulated hosts would serialize the fsyncs that real hosts do in
+//! parallel on their own disks.
+//!
+//! ```text
+//! coc-bench fanout --agents 20 ; coc-bench fanout --agents 1000
+//! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,6 +94,18 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         background: u32,
     },
+    /// Script fan-out to N in-process agents, and server memory per agent.
+    Fanout {
+        /// Agents to start.
+        #[arg(long, default_value_t = 20)]
+        agents: usize,
+        /// Tickets to run, one after another.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Where the agents keep their state.
+        #[arg(long, default_value = "/dev/shm")]
+        state_dir: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -111,7 +137,233 @@ async fn main() -> anyhow::Result<()> {
             probe_rate,
             background,
         } => notify_latency(&server, &token, probes, probe_rate.max(1), background).await,
+        Cmd::Fanout {
+            agents,
+            rounds,
+            state_dir,
+        } => fanout(agents.clamp(1, 1000), rounds.max(1), &state_dir).await,
     }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of process `pid`, seconds.
+fn cpu_s(pid: u32) -> f64 {
+    cpu_fields(pid).0
+}
+
+/// (own CPU, CPU of waited-for children) of process `pid`, seconds.
+fn cpu_fields(pid: u32) -> (f64, f64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (
+        (ticks(11) + ticks(12)) / 100.0,
+        (ticks(13) + ticks(14)) / 100.0,
+    )
+}
+
+/// Resident memory of process `pid`, KiB (Linux `/proc`).
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS")
+}
+
+/// Kills the benchmark's server when dropped.
+struct ServerProc(std::process::Child);
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Result<()> {
+    let base = state.join(format!("coc-fanout-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&base)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (admin, agent) = ("fanout-admin-token", "fanout-agent-token");
+    let exe = std::env::current_exe()?.with_file_name("coc");
+    let data = tempdir_in_tmp()?;
+    let server = ServerProc(
+        std::process::Command::new(&exe)
+            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--admin-token", admin, "--agent-token", agent])
+            .args(["--admin-password", "fanout-password"])
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?,
+    );
+    let pid = server.0.id();
+    let client = coc_client::Client::new(&url, admin)?;
+    for i in 0.. {
+        if client.get("/readyz", &[]).await.is_ok() {
+            break;
+        }
+        if i > 200 {
+            bail!("the server did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss0 = rss_kib(pid)?;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for i in 0..n {
+        let cfg = coc_agent::AgentConfig {
+            server: url.clone(),
+            token: agent.into(),
+            state_dir: base.join(format!("agent-{i}")),
+            run_as_self: true,
+            simulate_reboot: true,
+        };
+        handles.push(tokio::spawn(async move {
+            let _ = coc_agent::run(cfg).await;
+        }));
+    }
+    let hosts: Vec<String> = loop {
+        let v = client
+            .get("/api/v1/resources", &[("limit", "1000".into())])
+            .await?;
+        let ids: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["agent_status"] == "running")
+            .filter_map(|h| h["id"].as_str().map(String::from))
+            .collect();
+        if ids.len() >= n {
+            break ids;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("only {} of {n} agents connected", ids.len());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!(
+        "{n} agents connected in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss1 = rss_kib(pid)?;
+    let script = client
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "fanout", "type": "shell", "risk_level": "low", "content": "echo ok"}),
+        )
+        .await?;
+    let sid = script["id"].as_str().context("script id")?.to_string();
+    let mut times = Vec::new();
+    let cpu0 = cpu_s(pid);
+    let me0 = cpu_fields(std::process::id());
+    for round in 0..rounds {
+        let t0 = Instant::now();
+        let submit_ms = unix_ms();
+        let t = client
+            .post(
+                &format!("/api/v1/scripts/{sid}/execute"),
+                &json!({"hosts": hosts, "batch_policy": "none"}),
+            )
+            .await?;
+        let id = t["id"].as_str().context("ticket id")?.to_string();
+        // Poll the cheap list (counts only); the figure comes from the
+        // stored timestamps, on the same clock as `submit_ms`.
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let v = client
+                .get("/api/v1/tickets", &[("limit", "1".into())])
+                .await?;
+            let t = &v["items"][0];
+            if t["id"] == id.as_str() && t["status"] == "successful" {
+                break;
+            }
+            if t["id"] == id.as_str() && t["status"] != "executing" {
+                bail!("round {round}: ticket ended {}", t["status"]);
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                bail!("round {round}: not done after 60 s");
+            }
+        }
+        let detail = client.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
+        let col = |k: &str| -> Vec<i64> {
+            detail["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t[k].as_i64())
+                .collect()
+        };
+        let (started, finished) = (col("started_at"), col("finished_at"));
+        let last_start = started.iter().max().copied().unwrap_or(submit_ms) - submit_ms;
+        let first_done = finished.iter().min().copied().unwrap_or(submit_ms) - submit_ms;
+        let last_done = finished.iter().max().copied().unwrap_or(submit_ms) - submit_ms;
+        let d = Duration::from_millis(last_done.max(0) as u64);
+        println!(
+            "round {}: {n} hosts, submit → last result {:.3} s (all dispatched at {last_start} ms, first result {first_done} ms)",
+            round + 1,
+            d.as_secs_f64()
+        );
+
+        times.push(d);
+    }
+    let rss2 = rss_kib(pid)?;
+    println!(
+        "server CPU during the rounds: {:.2} s for {} tasks",
+        cpu_s(pid) - cpu0,
+        n * rounds
+    );
+    let me1 = cpu_fields(std::process::id());
+    println!(
+        "agents' CPU during the rounds: {:.2} s in the agents, {:.2} s in the scripts they ran",
+        me1.0 - me0.0,
+        me1.1 - me0.1
+    );
+    times.sort();
+    println!(
+        "fan-out to {n} agents: best {:.3} s, median {:.3} s, worst {:.3} s",
+        times[0].as_secs_f64(),
+        times[times.len() / 2].as_secs_f64(),
+        times[times.len() - 1].as_secs_f64()
+    );
+    println!(
+        "server RSS: {} KiB idle, {} KiB with {n} agents connected ({:.1} KiB per agent), {} KiB after the runs",
+        rss0,
+        rss1,
+        (rss1.saturating_sub(rss0)) as f64 / n as f64,
+        rss2
+    );
+    for h in handles {
+        h.abort();
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&base);
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(())
+}
+
+/// A fresh directory under the system temp dir for the server's data.
+fn tempdir_in_tmp() -> anyhow::Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("coc-fanout-data-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
 }
 
 /// Receipt times of probe notifications, by probe resource id.
