@@ -1,7 +1,7 @@
 //! Emergency plans (S4, ref. 9.2) and response plans inside incidents (I4,
-//! ref. 7.1.3.8): an automation plan runs a script with preset parameters;
-//! a document plan is ordered steps of text, each optionally bound to a
-//! script. Forwarding rules and incidents reference a plan by name.
+//! ref. 7.1.3.8): an automation plan runs a script or a job with preset
+//! parameters; a document plan is ordered steps of text, each optionally
+//! bound to a script or a job. Forwarding rules and incidents reference a plan by name.
 
 use std::collections::BTreeMap;
 
@@ -9,13 +9,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
 
-/// A script with preset parameters.
+/// A script or a job with preset parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanAction {
-    /// Script id or name.
+    /// Script id or name (or a `job`).
+    #[serde(default)]
     pub script: String,
-    /// Preset parameter values.
+    /// Job id or name, instead of a script (X3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// Preset parameter values (the script's, or the job's global
+    /// parameters).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
     /// Parameters from the parameter center.
@@ -72,6 +77,23 @@ pub struct Plan {
     pub body: PlanBody,
 }
 
+impl PlanAction {
+    /// Exactly one of a script and a job; a job takes no parameter-center
+    /// references (its global parameters name their own).
+    ///
+    /// Errors: [`DomainError::Validation`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        match (self.script.trim().is_empty(), &self.job) {
+            (true, None) => Err(invalid("a plan action runs a script or a job: name one")),
+            (false, Some(_)) => Err(invalid("a plan action runs a script or a job, not both")),
+            (true, Some(_)) if !self.param_refs.is_empty() => Err(invalid(
+                "param_refs belong to scripts; a job's global parameters name their parameter-center source",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Plan {
     /// Validates name, steps and texts. Errors: [`DomainError::Validation`].
     pub fn validate(&self) -> Result<(), DomainError> {
@@ -81,6 +103,15 @@ impl Plan {
         }
         if self.summary.chars().count() > 1000 {
             return Err(invalid("summary is longer than 1000 characters"));
+        }
+        let actions: Vec<&PlanAction> = match &self.body {
+            PlanBody::Automation { action } => vec![action],
+            PlanBody::Document { steps } => {
+                steps.iter().filter_map(|s| s.action.as_ref()).collect()
+            }
+        };
+        for a in actions {
+            a.validate()?;
         }
         if let PlanBody::Document { steps } = &self.body {
             if steps.is_empty() || steps.len() > 50 {
@@ -115,7 +146,7 @@ impl Plan {
                 .ok_or_else(|| invalid(format!("the plan has no step {i}")))?
                 .action
                 .as_ref()
-                .ok_or_else(|| invalid(format!("step {i} is bound to no script"))),
+                .ok_or_else(|| invalid(format!("step {i} is bound to no script or job"))),
         }
     }
 }

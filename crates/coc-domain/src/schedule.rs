@@ -392,9 +392,13 @@ pub struct ScheduledTaskSpec {
     pub description: String,
     /// When.
     pub timing: Timing,
-    /// Script id or name.
+    /// Script id or name (or a `job`).
+    #[serde(default)]
     pub script: String,
-    /// Parameter values.
+    /// Job id or name, instead of a script (X3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// Parameter values (the script's, or the job's global parameters).
     #[serde(default)]
     pub params: std::collections::BTreeMap<String, String>,
     /// Parameters from the parameter center.
@@ -440,6 +444,24 @@ impl ScheduledTaskSpec {
             return Err(invalid(
                 "choose the hosts by hand (hosts) or by a filter (select), not both",
             ));
+        }
+        match (self.script.trim().is_empty(), &self.job) {
+            (true, None) => {
+                return Err(invalid("a scheduled task runs a script or a job: name one"));
+            }
+            (false, Some(_)) => {
+                return Err(invalid("a scheduled task runs a script or a job, not both"));
+            }
+            (true, Some(_))
+                if !self.param_refs.is_empty()
+                    || self.run_as.is_some()
+                    || self.timeout_s.is_some() =>
+            {
+                return Err(invalid(
+                    "param_refs, run_as and timeout_s belong to scripts; a job's tasks set their own",
+                ));
+            }
+            _ => {}
         }
         if self.reviewers.is_empty() {
             return Err(invalid(

@@ -55,7 +55,7 @@ impl Store {
         incident: &str,
         req: &ExecutePlan,
         actor: &str,
-    ) -> Result<Ticket> {
+    ) -> Result<PlanTicket> {
         let inc = self.get_incident(tenant, incident).await?.incident;
         let name = req
             .plan
@@ -68,25 +68,45 @@ impl Store {
             })?;
         let plan = self.doc_get::<Plan>(tenant, &name).await?;
         let action = plan.spec.action(req.step)?;
-        let script = self.get_script(tenant, &action.script).await?;
-        let ticket = self
-            .create_ticket(
-                tenant,
-                &NewTicket {
-                    script_id: script.id,
-                    params: action.params.clone(),
-                    hosts: req.hosts.clone(),
-                    run_as: None,
-                    timeout_s: None,
-                    batch_policy: Default::default(),
-                    batches: None,
-                    threshold: None,
-                    incident_id: Some(inc.id.clone()),
-                    created_by: actor.to_string(),
-                    param_refs: action.param_refs.clone(),
-                },
-            )
-            .await?;
+        let out = match &action.job {
+            Some(job) => PlanTicket::Job(Box::new(
+                self.create_job_ticket(
+                    tenant,
+                    job,
+                    &crate::jobticket::NewJobTicket {
+                        hosts: req.hosts.clone(),
+                        params: action.params.clone(),
+                        incident_id: Some(inc.id.clone()),
+                        description: format!("plan '{}'", plan.spec.name),
+                        ..Default::default()
+                    },
+                    actor,
+                )
+                .await?,
+            )),
+            None => {
+                let script = self.get_script(tenant, &action.script).await?;
+                PlanTicket::Script(Box::new(
+                    self.create_ticket(
+                        tenant,
+                        &NewTicket {
+                            script_id: script.id,
+                            params: action.params.clone(),
+                            hosts: req.hosts.clone(),
+                            run_as: None,
+                            timeout_s: None,
+                            batch_policy: Default::default(),
+                            batches: None,
+                            threshold: None,
+                            incident_id: Some(inc.id.clone()),
+                            created_by: actor.to_string(),
+                            param_refs: action.param_refs.clone(),
+                        },
+                    )
+                    .await?,
+                ))
+            }
+        };
         let mut tx = self.begin().await?;
         crate::incident::history(
             &mut tx,
@@ -98,16 +118,58 @@ impl Store {
             Some(inc.status),
             Some(inc.status),
             &format!(
-                "plan '{}'{} executed: script ticket {} on {} host(s)",
+                "plan '{}'{} executed: {} ticket {} on {} host(s)",
                 plan.spec.name,
                 req.step.map(|s| format!(" step {s}")).unwrap_or_default(),
-                ticket.number,
+                out.kind(),
+                out.number(),
                 req.hosts.len()
             ),
-            Some(&ticket.id),
+            Some(out.id()),
         )
         .await?;
         tx.commit().await?;
-        Ok(ticket)
+        Ok(out)
+    }
+}
+
+/// The ticket an executed plan created: a script ticket or a job ticket.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum PlanTicket {
+    /// A script ticket.
+    Script(Box<Ticket>),
+    /// A job ticket.
+    Job(Box<crate::jobticket::JobTicketDetail>),
+}
+
+impl PlanTicket {
+    /// Ticket id.
+    pub fn id(&self) -> &str {
+        match self {
+            PlanTicket::Script(t) => &t.id,
+            PlanTicket::Job(t) => &t.ticket.id,
+        }
+    }
+    /// Ticket number.
+    pub fn number(&self) -> &str {
+        match self {
+            PlanTicket::Script(t) => &t.number,
+            PlanTicket::Job(t) => &t.ticket.number,
+        }
+    }
+    /// `script` or `job`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PlanTicket::Script(_) => "script",
+            PlanTicket::Job(_) => "job",
+        }
+    }
+    /// The incident it works on.
+    pub fn incident_id(&self) -> Option<&str> {
+        match self {
+            PlanTicket::Script(t) => t.incident_id.as_deref(),
+            PlanTicket::Job(t) => t.ticket.incident_id.as_deref(),
+        }
     }
 }

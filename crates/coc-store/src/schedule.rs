@@ -1,4 +1,4 @@
-//! Scheduled O&M (X5, ref. 5.3): tasks that run a script on a timing, and
+//! Scheduled O&M (X5, ref. 5.3): tasks that run a script or a job on a timing, and
 //! their execution records.
 //!
 //! Life of a task: created disabled and `pending` review; a reviewer (not
@@ -181,7 +181,14 @@ impl Store {
     async fn check_task(&self, tenant: &str, spec: &ScheduledTaskSpec) -> Result<()> {
         spec.validate()?;
         threshold_from_percent(spec.success_rate_threshold)?;
-        self.get_script(tenant, &spec.script).await?;
+        match &spec.job {
+            Some(j) => {
+                self.get_job(tenant, j).await?;
+            }
+            None => {
+                self.get_script(tenant, &spec.script).await?;
+            }
+        }
         for h in &spec.hosts {
             self.get_host(tenant, h, 5000).await?;
         }
@@ -389,10 +396,10 @@ impl Store {
                     ),
                 ),
                 Due::Run => match self.start_scheduled(&tenant, &t, heartbeat_ms).await {
-                    Ok((id, n)) => (
+                    Ok((id, n, kind)) => (
                         "started".to_string(),
                         Some(id),
-                        format!("script ticket on {n} host(s)"),
+                        format!("{kind} ticket on {n} host(s)"),
                     ),
                     Err(e) => ("not_started".to_string(), None, e.to_string()),
                 },
@@ -422,7 +429,7 @@ impl Store {
         tenant: &str,
         t: &ScheduledTask,
         heartbeat_ms: i64,
-    ) -> Result<(String, usize)> {
+    ) -> Result<(String, usize, &'static str)> {
         let hosts = match &t.spec.select {
             Some(sel) => self
                 .list_hosts(tenant, heartbeat_ms)
@@ -441,8 +448,26 @@ impl Store {
         if hosts.is_empty() {
             return Err(invalid("no host matches the task's filter").into());
         }
-        let script = self.get_script(tenant, &t.spec.script).await?;
         let n = hosts.len();
+        if let Some(job) = &t.spec.job {
+            let ticket = self
+                .create_job_ticket(
+                    tenant,
+                    job,
+                    &crate::jobticket::NewJobTicket {
+                        hosts,
+                        batch_policy: t.spec.batch_policy,
+                        success_rate_threshold: t.spec.success_rate_threshold,
+                        params: t.spec.params.clone(),
+                        description: format!("scheduled task '{}'", t.spec.name),
+                        ..Default::default()
+                    },
+                    &format!("scheduler:{}", t.spec.name),
+                )
+                .await?;
+            return Ok((ticket.ticket.id, n, "job"));
+        }
+        let script = self.get_script(tenant, &t.spec.script).await?;
         let ticket = self
             .create_ticket(
                 tenant,
@@ -461,16 +486,18 @@ impl Store {
                 },
             )
             .await?;
-        Ok((ticket.id, n))
+        Ok((ticket.id, n, "script"))
     }
 
     /// Updates runs whose ticket finished and notifies the task's
     /// recipients once per run.
     async fn report_scheduled_runs(&self, now: DateTime<Utc>) -> Result<usize> {
         let rows = sqlx::query(
-            "SELECT r.id, r.tenant_id, r.task_id, r.status, r.detail, t.status AS ticket_status, t.number \
-             FROM scheduled_runs r LEFT JOIN tickets t ON t.id = r.ticket_id \
-             WHERE r.notified = 0 AND (r.status <> 'started' OR t.status IN ('successful','failed','abnormal','terminated')) \
+            "SELECT r.id, r.tenant_id, r.task_id, r.status, r.detail, \
+             COALESCE(t.status, j.status) AS ticket_status, COALESCE(t.number, j.number) AS number \
+             FROM scheduled_runs r LEFT JOIN tickets t ON t.id = r.ticket_id LEFT JOIN job_tickets j ON j.id = r.ticket_id \
+             WHERE r.notified = 0 AND (r.status <> 'started' OR t.status IN ('successful','failed','abnormal','terminated') \
+             OR j.status IN ('successful','failed','abnormal','terminated')) \
              LIMIT 200",
         )
         .fetch_all(&self.pool)

@@ -696,3 +696,113 @@ async fn per_step_targets_thresholds_and_bad_requests() {
         assert_eq!(listed.items.len(), 1);
     });
 }
+
+#[tokio::test]
+async fn scheduled_tasks_and_emergency_plans_run_jobs() {
+    use chrono::{DateTime, Utc};
+    each_store!(|s| {
+        s.ensure_tenant(T).await.unwrap();
+        script(s, "echo-svc").await;
+        let h = host(s, "c-1").await;
+        s.create_job(
+            T,
+            &job(json!({"name": "nightly-check", "risk_level": "low",
+                "params": [{"name": "SERVICE", "value": "db"}],
+                "steps": [{"name": "s1", "tasks": [{"name": "probe", "atom": {"type": "script",
+                    "script": "echo-svc", "params": {"SVC": "{{SERVICE}}"}}}]}]})),
+            "dev",
+        )
+        .await
+        .unwrap();
+        // A scheduled task that runs the job.
+        let bad: coc_domain::schedule::ScheduledTaskSpec = serde_json::from_value(json!({
+            "name": "both", "script": "echo-svc", "job": "nightly-check", "hosts": [h],
+            "timing": {"tz": "UTC", "trigger": {"type": "cycle", "every": 10, "unit": "minutes", "start": "2026-01-01T00:00:00"}},
+            "reviewers": [{"type": "individual", "users": ["lead"]}]}))
+        .unwrap();
+        assert!(s.create_scheduled_task(T, &bad, "ann").await.is_err());
+        let spec: coc_domain::schedule::ScheduledTaskSpec = serde_json::from_value(json!({
+            "name": "nightly", "job": "nightly-check", "hosts": [h], "params": {"SERVICE": "cache"},
+            "timing": {"tz": "UTC", "trigger": {"type": "cycle", "every": 10, "unit": "minutes", "start": "2026-01-01T00:00:00"}},
+            "reviewers": [{"type": "individual", "users": ["lead"]}],
+            "recipients": [{"type": "individual", "users": ["lead"]}], "channels": ["slack"]}))
+        .unwrap();
+        let t = s.create_scheduled_task(T, &spec, "ann").await.unwrap();
+        s.review_scheduled_task(T, &t.id, "lead", true)
+            .await
+            .unwrap();
+        let t = s.set_scheduled_task_enabled(T, &t.id, true).await.unwrap();
+        let due = t.next_run_at.unwrap();
+        let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+        s.run_schedules(at(due), 5000).await.unwrap();
+        let runs = s.scheduled_runs(T, &t.id).await.unwrap();
+        assert_eq!(runs[0].status, "started");
+        assert!(
+            runs[0].detail.starts_with("job ticket"),
+            "{}",
+            runs[0].detail
+        );
+        let jt = runs[0].ticket_id.clone().unwrap();
+        let ex = execs(&drive(s, &jt, due, true).await);
+        assert_eq!(ex[0].2, "cache", "the task's parameters reach the job");
+        ok(s, &ex[0].0, "svc=cache").await;
+        drive(s, &jt, due, true).await;
+        assert_eq!(detail(s, &jt).await.ticket.status, TicketStatus::Successful);
+        s.run_schedules(at(due + 1), 5000).await.unwrap();
+        let runs = s.scheduled_runs(T, &t.id).await.unwrap();
+        assert_eq!(
+            runs[0].status, "successful",
+            "the run record follows its job ticket"
+        );
+        // An emergency plan whose action is the job, executed from an incident.
+        let plan: coc_domain::plan::Plan = serde_json::from_value(json!({
+            "name": "recover-db", "body": {"type": "automation", "action": {"job": "nightly-check"}}}))
+        .unwrap();
+        s.doc_create(T, &plan).await.unwrap();
+        let both: coc_domain::plan::Plan = serde_json::from_value(json!({
+            "name": "both", "body": {"type": "automation", "action": {"job": "nightly-check", "script": "x"}}}))
+        .unwrap();
+        assert!(s.doc_create(T, &both).await.is_err());
+        let inc = s
+            .create_incident(
+                T,
+                &serde_json::from_value(
+                    json!({"title": "db down", "level": "P2", "assignee": "ann"}),
+                )
+                .unwrap(),
+                "ann",
+            )
+            .await
+            .unwrap()
+            .incident;
+        let out = s
+            .execute_plan(
+                T,
+                &inc.id,
+                &coc_store::plan::ExecutePlan {
+                    plan: Some("recover-db".into()),
+                    step: None,
+                    hosts: vec![h.clone()],
+                },
+                "ann",
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.kind(), "job");
+        assert_eq!(out.incident_id(), Some(inc.id.as_str()));
+        let id = out.id().to_string();
+        let ex = execs(&drive(s, &id, due, true).await);
+        ok(s, &ex[0].0, "svc=db").await;
+        drive(s, &id, due, true).await;
+        let hist = s.get_incident(T, &inc.id).await.unwrap().history;
+        assert!(hist.iter().any(|e| e.action == "execute_plan"
+            && e.summary.contains("job ticket")
+            && e.ticket_id.as_deref() == Some(id.as_str())));
+        assert!(
+            hist.iter()
+                .any(|e| e.summary.contains("successful")
+                    && e.ticket_id.as_deref() == Some(id.as_str())),
+            "the job's outcome lands in the incident history: {hist:#?}"
+        );
+    });
+}

@@ -206,12 +206,12 @@ async fn a_forwarding_rule_offers_its_plan_to_the_incident() {
             )
             .await
             .unwrap();
-        assert_eq!(t.incident_id.as_deref(), Some(inc.as_str()));
+        assert_eq!(t.incident_id(), Some(inc.as_str()));
+        assert_eq!(t.kind(), "script");
         let hist = s.get_incident(T, inc).await.unwrap().history;
         assert!(
-            hist.iter().any(
-                |e| e.action == "execute_plan" && e.ticket_id.as_deref() == Some(t.id.as_str())
-            )
+            hist.iter()
+                .any(|e| e.action == "execute_plan" && e.ticket_id.as_deref() == Some(t.id()))
         );
         assert!(
             s.execute_plan(

@@ -167,7 +167,7 @@ async fn execute_plan(
     Extension(c): Extension<Checked>,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<coc_store::plan::ExecutePlan>,
-) -> ApiResult<(StatusCode, Json<coc_store::ticket::Ticket>)> {
+) -> ApiResult<(StatusCode, Json<coc_store::plan::PlanTicket>)> {
     let d = s.store.get_incident(&p.tenant, &id).await?;
     c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
     Ok((

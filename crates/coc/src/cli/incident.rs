@@ -176,7 +176,11 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                     &json!({"plan": plan, "step": step, "hosts": hosts}),
                 )
                 .await?;
-            output::print(conn.output, &v, &["id", "number", "status", "script_name"]);
+            output::print(
+                conn.output,
+                &v,
+                &["id", "number", "status", "script_name", "job_name"],
+            );
             return Ok(());
         }
         Verb::Show { id } => {
