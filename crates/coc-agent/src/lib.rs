@@ -283,9 +283,16 @@ where
                 }
                 return Ok(());
             }
-            if let Some(sp) = &shared.spool
-                && let Err(e) = sp.start(&task_id)
-            {
+            let started = match &shared.spool {
+                Some(sp) => {
+                    let (sp, id) = (sp.clone(), task_id.clone());
+                    tokio::task::spawn_blocking(move || sp.start(&id))
+                        .await
+                        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                }
+                None => Ok(()),
+            };
+            if let Err(e) = started {
                 // Without the marker a restart could run it twice: refuse.
                 let msg = AgentMessage::Result {
                     task_id: task_id.clone(),
@@ -344,10 +351,12 @@ where
                     exit_code: r.exit_code,
                     error: r.error,
                 };
-                if let Some(sp) = &shared.spool
-                    && let Err(e) = sp.finish(&task_id, &msg)
-                {
-                    tracing::warn!(%task_id, error = %e, "result not written to the spool");
+                if let Some(sp) = &shared.spool {
+                    let (sp, id, m) = (sp.clone(), task_id.clone(), msg.clone());
+                    let r = tokio::task::spawn_blocking(move || sp.finish(&id, &m)).await;
+                    if let Ok(Err(e)) = r {
+                        tracing::warn!(%task_id, error = %e, "result not written to the spool");
+                    }
                 }
                 shared
                     .unacked

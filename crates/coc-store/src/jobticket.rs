@@ -2167,24 +2167,14 @@ pub(crate) async fn append_job_output_in(
     host_id: &str,
     chunk: &str,
 ) -> Result<Option<String>> {
-    let n = sqlx::query(
+    Ok(sqlx::query_scalar(
         "UPDATE job_runs SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-         AND status = 'executing' AND LENGTH(output) < $4",
+         AND status = 'executing' AND LENGTH(output) < $4 RETURNING ticket_id",
     )
     .bind(chunk)
     .bind(run_id)
     .bind(host_id)
     .bind(crate::ticket::MAX_OUTPUT_BYTES as i64)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(None);
-    }
-    Ok(
-        sqlx::query_scalar("SELECT ticket_id FROM job_runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    .fetch_optional(&mut *conn)
+    .await?)
 }

@@ -826,9 +826,9 @@ pub(crate) async fn finish_task_in(
     exit_code: Option<i64>,
     error: Option<&str>,
 ) -> Result<Option<String>> {
-    let n = sqlx::query(
+    Ok(sqlx::query_scalar(
         "UPDATE ticket_tasks SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
-         WHERE id = $5 AND status = 'executing' AND ($6 = '' OR host_id = $6)",
+         WHERE id = $5 AND status = 'executing' AND ($6 = '' OR host_id = $6) RETURNING ticket_id",
     )
     .bind(status.as_str())
     .bind(exit_code)
@@ -836,18 +836,8 @@ pub(crate) async fn finish_task_in(
     .bind(now_ms())
     .bind(task_id)
     .bind(host_id.unwrap_or(""))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(None);
-    }
-    Ok(
-        sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
-            .bind(task_id)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// [`Store::append_output`] inside the caller's transaction.
@@ -857,20 +847,14 @@ pub(crate) async fn append_output_in(
     host_id: &str,
     chunk: &str,
 ) -> Result<Option<String>> {
-    sqlx::query(
+    Ok(sqlx::query_scalar(
         "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-         AND status = 'executing' AND LENGTH(output) < $4",
+         AND status = 'executing' AND LENGTH(output) < $4 RETURNING ticket_id",
     )
     .bind(chunk)
     .bind(task_id)
     .bind(host_id)
     .bind(MAX_OUTPUT_BYTES as i64)
-    .execute(&mut *conn)
-    .await?;
-    Ok(
-        sqlx::query_scalar("SELECT ticket_id FROM ticket_tasks WHERE id = $1")
-            .bind(task_id)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    .fetch_optional(&mut *conn)
+    .await?)
 }
