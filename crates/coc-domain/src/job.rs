@@ -119,6 +119,10 @@ pub enum Atom {
     Approval {
         /// Who may approve: users or shift roles (1..=5).
         reviewers: Vec<Recipient>,
+        /// Channels the review request is sent on (ref. 5.2.2 step 14,
+        /// "Notification Mode"); none: no message.
+        #[serde(default)]
+        channels: Vec<String>,
     },
     /// Call a URL from the server.
     Http {
@@ -535,11 +539,17 @@ fn validate_atom(
                 return Err(invalid(format!("sleep 1 to {MAX_SLEEP_S} seconds")));
             }
         }
-        Atom::Approval { reviewers } => {
+        Atom::Approval {
+            reviewers,
+            channels,
+        } => {
             if reviewers.is_empty() || reviewers.len() > 5 {
                 return Err(invalid("an approval has 1 to 5 reviewers"));
             }
             check_reviewers(reviewers)?;
+            if !channels.is_empty() {
+                crate::notify::validate_channels(channels)?;
+            }
         }
         Atom::Http {
             method,

@@ -417,6 +417,37 @@ mod tests {
     }
 
     #[test]
+    fn every_ticket_action_in_every_state() {
+        use TicketAction as A;
+        use TicketStatus as S;
+        for s in [
+            S::Executing,
+            S::Paused,
+            S::Abnormal,
+            S::Successful,
+            S::Failed,
+            S::Terminated,
+        ] {
+            for a in [A::Pause, A::Continue, A::ForciblyEnd] {
+                let want = match (s, a) {
+                    (S::Executing, A::Pause) => Some(S::Paused),
+                    (S::Paused, A::Continue) => Some(S::Executing),
+                    (S::Executing | S::Paused | S::Abnormal, A::ForciblyEnd) => Some(S::Terminated),
+                    _ => None,
+                };
+                match (apply_action(s, a), want) {
+                    (Ok(got), Some(w)) => assert_eq!(got, w),
+                    (Err(e), None) => {
+                        let m = e.to_string();
+                        assert!(m.contains(s.as_str()) && m.contains("cannot"), "{m}");
+                    }
+                    (r, w) => panic!("{s:?} {a:?}: {r:?} vs {w:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn ticket_actions() {
         use TicketStatus as S;
         assert_eq!(

@@ -1307,9 +1307,12 @@ impl Store {
                     phase = Some("sleep");
                     wake_at = Some(now + i64::from(*seconds) * 1000);
                 }
-                Atom::Approval { .. } => {
+                Atom::Approval {
+                    reviewers,
+                    channels,
+                } => {
                     phase = Some("approval");
-                    sqlx::query(
+                    let asked = sqlx::query(
                         "INSERT INTO job_approvals (ticket_id, step, task_idx, tenant_id, status, requested_at) \
                          VALUES ($1,$2,$3,$4,'pending',$5) ON CONFLICT (ticket_id, step, task_idx) DO NOTHING",
                     )
@@ -1319,7 +1322,39 @@ impl Store {
                     .bind(&st.tenant)
                     .bind(now)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    // The first host to reach it asks the reviewers.
+                    if asked == 1 && !channels.is_empty() {
+                        let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
+                        let people = self
+                            .resolve_people(&st.tenant, reviewers, &facts, chrono::Utc::now())
+                            .await?;
+                        let pairs =
+                            coc_domain::notify::dedup(people.iter().flat_map(|p| {
+                                channels.iter().map(move |c| (p.clone(), c.clone()))
+                            }));
+                        let m = coc_domain::notify::Message {
+                            event: "job_approval_requested".into(),
+                            subject: format!(
+                                "Approval needed: job ticket {} ({}), task '{}'",
+                                st.number, st.spec.name, task.name
+                            ),
+                            body: format!(
+                                "Job ticket {} of job '{}' waits at step {} task '{}' for your approval: \
+                                 coc job-ticket approve {} --task {}",
+                                st.number,
+                                st.spec.name,
+                                step + 1,
+                                task.name,
+                                st.number,
+                                task.name
+                            ),
+                        };
+                        self.deliver_to_people(&mut tx, &st.tenant, &pairs, &m, None, now, false)
+                            .await?;
+                        self.deliveries.notify_one();
+                    }
                     self.work.notify_one();
                 }
                 Atom::Http {
@@ -2045,7 +2080,7 @@ impl Store {
             ))
             .into());
         }
-        let Some(Atom::Approval { reviewers }) = cur
+        let Some(Atom::Approval { reviewers, .. }) = cur
             .job
             .steps
             .get(step as usize)

@@ -217,7 +217,7 @@ async fn a_ticket_runs_steps_batches_atoms_and_strategies() {
                         {"name": "healthy", "atom": {"type": "condition", "task": "probe", "pattern": "^ok"}},
                         {"name": "settle", "atom": {"type": "sleep", "seconds": 5}}]},
                     {"name": "restart", "tasks": [
-                        {"name": "approve", "atom": {"type": "approval", "reviewers": [{"type": "individual", "users": ["lead"]}]}},
+                        {"name": "approve", "atom": {"type": "approval", "reviewers": [{"type": "individual", "users": ["lead"]}], "channels": ["slack"]}},
                         {"name": "reboot", "atom": {"type": "reboot", "wait_s": 60}},
                         {"name": "health", "atom": {"type": "http", "url": "http://{{host.ip}}/health"}}]}]})),
                 "dev",
@@ -288,6 +288,16 @@ async fn a_ticket_runs_steps_batches_atoms_and_strategies() {
         assert!(skipped.error.as_deref().unwrap().contains("earlier step"));
         assert_eq!(d.approvals.len(), 1);
         assert_eq!(d.approvals[0].status, "pending");
+        // The reviewers were asked, once.
+        let asked: Vec<_> = s
+            .list_deliveries(T, None, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|d| d.event == "job_approval_requested")
+            .collect();
+        assert_eq!(asked.len(), 1, "{asked:?}");
         // Approval: only a reviewer; then the reboot is sent.
         assert!(
             s.decide_job_approval(T, &id, 1, 0, "mallory", true, None)
