@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod gateway;
@@ -255,6 +256,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(api::public_router())
         .merge(session::router())
+        .merge(console::router())
         .merge(gateway::router())
         .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
         .fallback(|| async { ApiError::new("not_found", "no such route") })

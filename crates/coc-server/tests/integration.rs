@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod api;
 mod closed_loop;
+mod console;
 mod execution;
 mod jobs;
 mod notify;

@@ -21,7 +21,7 @@ pub mod ticket;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -1224,10 +1224,9 @@ pub fn router() -> Router<AppState> {
         .merge(ticket::router())
 }
 
-/// Routes without authentication: health, readiness, OpenAPI, landing page.
+/// Routes without authentication: health, readiness, OpenAPI.
 pub fn public_router() -> Router<AppState> {
     Router::new()
-        .route("/", get(landing))
         .merge(people::public_router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -1242,25 +1241,6 @@ async fn readyz(State(s): State<AppState>) -> axum::response::Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(_) => ApiError::new("unavailable", "the database does not answer").into_response(),
     }
-}
-
-async fn landing() -> Html<String> {
-    let mut rows = String::new();
-    for r in ROUTES {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            r.method, r.path, r.summary
-        ));
-    }
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>COC</title></head>\
-         <body><h1>COC — Cloud Operations Center</h1>\
-         <p>The web console arrives with issue 6. The API is documented at \
-         <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>; use the admin token from \
-         <code>&lt;data-dir&gt;/admin.token</code> as <code>Authorization: Bearer</code>.</p>\
-         <table><thead><tr><th>Method</th><th>Path</th><th>What</th></tr></thead><tbody>{rows}</tbody></table>\
-         </body></html>"
-    ))
 }
 
 /// Paging parameters shared by list endpoints: `limit` 1..=1000 (default

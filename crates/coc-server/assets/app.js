@@ -1,0 +1,51 @@
+// COC console: small progressive enhancements. Every page works without it.
+"use strict";
+
+// Refresh a region without reloading the page.
+document.addEventListener("click", async (ev) => {
+  const b = ev.target.closest("[data-action=refresh]");
+  if (!b) return;
+  const target = document.getElementById(b.dataset.target);
+  if (!target) return;
+  const r = await fetch(target.dataset.refresh || location.href, { credentials: "same-origin" });
+  if (!r.ok) return;
+  const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+  const fresh = doc.getElementById(b.dataset.target);
+  if (fresh) target.replaceWith(fresh);
+});
+
+// Live ticket output: server-sent events append output and mark hosts done.
+window.addEventListener("DOMContentLoaded", () => {
+  const table = document.querySelector("[data-events]");
+  if (!table || !window.EventSource) return;
+  const es = new EventSource(table.dataset.events, { withCredentials: true });
+  es.addEventListener("output", (e) => {
+    const d = JSON.parse(e.data);
+    const row = document.getElementById("task-" + d.task_id);
+    if (row) row.querySelector(".out").textContent += d.data;
+  });
+  es.addEventListener("task_done", () => reloadStatus());
+  es.addEventListener("snapshot", (e) => {
+    const t = JSON.parse(e.data);
+    for (const x of t.tasks || []) {
+      const row = document.getElementById("task-" + x.id);
+      if (!row) continue;
+      row.querySelector(".st").textContent = x.status;
+      row.querySelector(".out").textContent = x.output;
+    }
+    const st = document.getElementById("ticket-status");
+    if (st) st.textContent = t.status;
+    if (["successful", "failed", "terminated"].includes(t.status)) es.close();
+  });
+  async function reloadStatus() {
+    const r = await fetch(location.href, { credentials: "same-origin" });
+    if (!r.ok) return;
+    const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+    for (const row of doc.querySelectorAll("#tasks tbody tr")) {
+      const mine = document.getElementById(row.id);
+      if (mine) mine.querySelector(".st").textContent = row.querySelector(".st").textContent;
+    }
+    const st = doc.getElementById("ticket-status");
+    if (st) document.getElementById("ticket-status").textContent = st.textContent;
+  }
+});

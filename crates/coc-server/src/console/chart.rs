@@ -1,0 +1,99 @@
+//! Charts rendered on the server as SVG (issue 6): no script needed to
+//! see them, and they print.
+
+use std::fmt::Write;
+
+/// Alarm levels in the order they are stacked, with their colours.
+const LEVELS: [(&str, &str); 4] = [
+    ("Critical", "#d93025"),
+    ("Major", "#f29900"),
+    ("Minor", "#1a73e8"),
+    ("Warning", "#80868b"),
+];
+
+/// Alarm volume per hour over the last `hours` hours before `now_ms`
+/// (Unix ms), stacked by level, as an inline SVG bar chart. `points` are
+/// (time, level) pairs; times outside the window are ignored.
+pub fn volume_by_level(points: &[(i64, String)], now_ms: i64, hours: usize) -> String {
+    let hours = hours.max(1);
+    let start = now_ms - hours as i64 * 3_600_000;
+    let mut buckets = vec![[0u32; 4]; hours];
+    for (t, level) in points {
+        if *t < start || *t > now_ms {
+            continue;
+        }
+        let b = (((t - start) / 3_600_000) as usize).min(hours - 1);
+        let l = LEVELS.iter().position(|(n, _)| n == level).unwrap_or(3);
+        buckets[b][l] += 1;
+    }
+    let max = buckets
+        .iter()
+        .map(|b| b.iter().sum::<u32>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (w, h, pad) = (720.0f64, 160.0f64, 24.0f64);
+    let bw = (w - pad) / hours as f64;
+    let mut svg = String::new();
+    let total: u32 = buckets.iter().flatten().sum();
+    let _ = write!(
+        svg,
+        "<figure><svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {}\" width=\"100%\" \
+         aria-label=\"Alarm volume per hour over the last {hours} hours: {total} alarm(s)\">",
+        h + pad
+    );
+    for (i, b) in buckets.iter().enumerate() {
+        let mut y = h;
+        for (l, n) in b.iter().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            let bh = f64::from(*n) / f64::from(max) * (h - 10.0);
+            y -= bh;
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>{} {}</title></rect>",
+                pad + i as f64 * bw,
+                (bw - 2.0).max(1.0),
+                LEVELS[l].1,
+                n,
+                LEVELS[l].0
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{pad}\" y=\"{}\">-{hours} h</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">now</text>\
+         <text x=\"0\" y=\"12\">{max}</text></svg><figcaption>Alarms per hour by level: ",
+        h + 16.0,
+        w,
+        h + 16.0
+    );
+    let legend: Vec<String> = LEVELS
+        .iter()
+        .map(|(n, c)| format!("<span style=\"color:{c}\">■</span> {n}"))
+        .collect();
+    let _ = write!(svg, "{}</figcaption></figure>", legend.join(" "));
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_stack_by_level_within_the_window() {
+        let now = 100 * 3_600_000;
+        let pts = vec![
+            (now - 1_000, "Critical".to_string()),
+            (now - 2_000, "Major".to_string()),
+            (now - 2 * 3_600_000, "Major".to_string()),
+            (now - 48 * 3_600_000, "Major".to_string()),
+        ];
+        let svg = volume_by_level(&pts, now, 24);
+        assert!(svg.contains("3 alarm(s)"), "the old one is outside: {svg}");
+        assert_eq!(svg.matches("<rect").count(), 3);
+        assert!(svg.contains("<title>1 Critical</title>"));
+        assert!(svg.starts_with("<figure><svg"));
+    }
+}

@@ -1,0 +1,968 @@
+//! The web console (T2, T3; ref. chapter 2): server-rendered pages
+//! (askama) under `/console`, our own small CSS and JavaScript embedded in
+//! the binary, usable without JavaScript for reading and forms.
+//!
+//! Pages read and write through the REST API itself: each page calls the
+//! API router in-process with the visitor's session token as the bearer,
+//! so the access guard, attribute filters and the audit trail apply to the
+//! console exactly as to any API client (one enforcement point). Forms
+//! carry the CSRF value of the session (double submit) and answer with a
+//! redirect (post/redirect/get).
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::AppState;
+use crate::session::{SESSION_COOKIE, cookie, csrf_of};
+
+pub mod chart;
+
+/// Largest API answer a page reads, bytes.
+const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+/// The console routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route("/console", get(overview))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/incidents", get(incidents))
+        .route("/console/incidents/{id}", get(incident))
+        .route("/console/incidents/{id}/actions", post(incident_action))
+        .route("/console/alarms", get(alarms))
+        .route("/console/tickets", get(tickets))
+        .route("/console/tickets/{id}", get(ticket))
+        .route("/console/job-tickets", get(job_tickets))
+        .route("/console/job-tickets/{id}", get(job_ticket))
+        .route("/console/assets/app.css", get(css))
+        .route("/console/assets/app.js", get(js))
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("../../assets/app.css"),
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("../../assets/app.js"),
+    )
+}
+
+/// The visitor of a page: their session token, user name and CSRF value.
+struct Visitor {
+    token: String,
+    user: String,
+    csrf: String,
+    ip: SocketAddr,
+}
+
+/// An API answer that is not a success: status and problem detail.
+struct Problem {
+    status: StatusCode,
+    detail: String,
+}
+
+/// Calls the API in-process as the visitor.
+async fn api(
+    s: &AppState,
+    v: &Visitor,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> Result<Value, Problem> {
+    call(
+        s,
+        Some(&v.token),
+        v.ip,
+        method,
+        uri,
+        body,
+        &HeaderMap::new(),
+    )
+    .await
+    .map(|(_, b)| b)
+}
+
+async fn call(
+    s: &AppState,
+    token: Option<&str>,
+    ip: SocketAddr,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+    extra: &HeaderMap,
+) -> Result<(HeaderMap, Value), Problem> {
+    let mut rb = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        rb = rb.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in extra {
+        rb = rb.header(k, v);
+    }
+    let req = match body {
+        Some(b) => rb
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => rb.body(Body::empty()),
+    };
+    let mut req = req.map_err(|e| Problem {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: e.to_string(),
+    })?;
+    req.extensions_mut().insert(ConnectInfo(ip));
+    let resp = crate::router(s.clone())
+        .oneshot(req)
+        .await
+        .map_err(|e| Problem {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: e.to_string(),
+        })?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), MAX_API_BODY)
+        .await
+        .map_err(|e| Problem {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: e.to_string(),
+        })?;
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok((headers, v))
+    } else {
+        Err(Problem {
+            status,
+            detail: v["detail"]
+                .as_str()
+                .unwrap_or("the request failed")
+                .to_string(),
+        })
+    }
+}
+
+/// The visitor, or a redirect to the login page.
+async fn visitor(
+    s: &AppState,
+    headers: &HeaderMap,
+    ip: SocketAddr,
+    here: &str,
+) -> Result<Visitor, Response> {
+    let to_login =
+        || Redirect::to(&format!("/console/login?next={}", urlencode(here))).into_response();
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Err(to_login());
+    };
+    let me = match s
+        .store
+        .authenticate_token(token, Some(&ip.ip().to_string()))
+        .await
+    {
+        Ok(Some(p)) => p,
+        _ => return Err(to_login()),
+    };
+    Ok(Visitor {
+        token: token.to_string(),
+        user: me.user_name,
+        csrf: csrf_of(token),
+        ip,
+    })
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A time for people: UTC, to the second.
+fn when(ms: &Value) -> String {
+    ms.as_i64()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    title: String,
+    detail: String,
+}
+
+fn error_page(v: &Visitor, p: Problem) -> Response {
+    let title = match p.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        _ => "Something went wrong",
+    };
+    (
+        p.status,
+        ErrorPage {
+            user: v.user.clone(),
+            csrf: v.csrf.clone(),
+            flash: None,
+            title: title.into(),
+            detail: p.detail,
+        },
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    error: Option<String>,
+    next: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a console path may be the target after login.
+fn safe_next(n: Option<&str>) -> String {
+    match n {
+        Some(n) if n.starts_with("/console") && !n.starts_with("//") => n.to_string(),
+        _ => "/console".into(),
+    }
+}
+
+async fn login_page(Query(q): Query<NextQuery>) -> LoginPage {
+    LoginPage {
+        error: None,
+        next: safe_next(q.next.as_deref()),
+        username: String::new(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let mut body = json!({"username": f.username, "password": f.password});
+    if !f.tenant.trim().is_empty() {
+        body["tenant"] = json!(f.tenant.trim());
+    }
+    let mut extra = HeaderMap::new();
+    if let Some(p) = headers.get("x-forwarded-proto") {
+        extra.insert("x-forwarded-proto", p.clone());
+    }
+    match call(
+        &s,
+        None,
+        ip,
+        Method::POST,
+        "/api/v1/login",
+        Some(body),
+        &extra,
+    )
+    .await
+    {
+        Ok((h, _)) => {
+            let mut r = Redirect::to(&safe_next(Some(&f.next))).into_response();
+            for c in h.get_all(header::SET_COOKIE) {
+                r.headers_mut().append(header::SET_COOKIE, c.clone());
+            }
+            r
+        }
+        Err(p) => (
+            StatusCode::UNAUTHORIZED,
+            LoginPage {
+                error: Some(p.detail),
+                next: safe_next(Some(&f.next)),
+                username: f.username,
+            },
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && f.csrf == csrf_of(token)
+    {
+        let mut extra = HeaderMap::new();
+        if let Ok(v) = format!("{SESSION_COOKIE}={token}").parse() {
+            extra.insert(header::COOKIE, v);
+        }
+        if let Ok(v) = csrf_of(token).parse() {
+            extra.insert(crate::session::CSRF_HEADER, v);
+        }
+        if let Ok((h, _)) = call(&s, None, ip, Method::POST, "/api/v1/logout", None, &extra).await {
+            let mut r = Redirect::to("/console/login").into_response();
+            for c in h.get_all(header::SET_COOKIE) {
+                r.headers_mut().append(header::SET_COOKIE, c.clone());
+            }
+            return r;
+        }
+    }
+    Redirect::to("/console/login").into_response()
+}
+
+// ------------------------------------------------------------- overview
+
+struct IncidentRow {
+    id: String,
+    description: String,
+    number: String,
+    level: String,
+    title: String,
+    status: String,
+    assignee: String,
+    created: String,
+}
+
+fn incident_row(i: &Value) -> IncidentRow {
+    IncidentRow {
+        id: text(&i["id"]),
+        description: text(&i["description"]),
+        number: text(&i["number"]),
+        level: text(&i["level"]),
+        title: text(&i["title"]),
+        status: text(&i["status"]),
+        assignee: text(&i["assignee"]),
+        created: when(&i["created_at"]),
+    }
+}
+
+struct AlarmRow {
+    level: String,
+    name: String,
+    resource: String,
+    status: String,
+    occurrences: String,
+    last_seen: String,
+}
+
+fn alarm_row(a: &Value) -> AlarmRow {
+    AlarmRow {
+        level: text(&a["level"]),
+        name: text(&a["name"]),
+        resource: a["resource_name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| text(&a["resource_id"])),
+        status: text(&a["status"]),
+        occurrences: text(&a["occurrences"]),
+        last_seen: when(&a["last_seen"]),
+    }
+}
+
+struct TicketRow {
+    id: String,
+    number: String,
+    name: String,
+    status: String,
+    total: String,
+    ok: String,
+    failed: String,
+    created: String,
+}
+
+fn ticket_row(t: &Value, name_key: &str) -> TicketRow {
+    TicketRow {
+        id: text(&t["id"]),
+        number: text(&t["number"]),
+        name: text(&t[name_key]),
+        status: text(&t["status"]),
+        total: text(&t["counts"]["total"]),
+        ok: text(&t["counts"]["successful"]),
+        failed: text(&t["counts"]["failed"]),
+        created: when(&t["created_at"]),
+    }
+}
+
+fn items(v: &Value) -> Vec<Value> {
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview.html")]
+struct Overview {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    mine: Vec<IncidentRow>,
+    alarms: Vec<AlarmRow>,
+    resources: Vec<(String, usize)>,
+    tickets: Vec<TicketRow>,
+}
+
+async fn overview(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match visitor(&s, &headers, ip, "/console").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mine = api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/incidents?assignee={}&limit=50", urlencode(&v.user)),
+        None,
+    )
+    .await;
+    let alarms = api(
+        &s,
+        &v,
+        Method::GET,
+        "/api/v1/alarms?status=alarm&limit=20",
+        None,
+    )
+    .await;
+    let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
+    let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
+    let mut resources: Vec<(String, usize)> = vec![];
+    for h in hosts.as_ref().map(items).unwrap_or_default() {
+        let k = text(&h["agent_status"]);
+        match resources.iter_mut().find(|(n, _)| *n == k) {
+            Some(e) => e.1 += 1,
+            None => resources.push((k, 1)),
+        }
+    }
+    Overview {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        mine: mine
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| !matches!(i["status"].as_str(), Some("completed" | "closed")))
+            .map(incident_row)
+            .collect(),
+        alarms: alarms
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .map(alarm_row)
+            .collect(),
+        resources,
+        tickets: tickets
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .map(|t| ticket_row(t, "script_name"))
+            .collect(),
+    }
+    .into_response()
+}
+
+// ------------------------------------------------------------ incidents
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incidents.html")]
+struct Incidents {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    statuses: Vec<String>,
+    levels: Vec<String>,
+    status: String,
+    level: String,
+    rows: Vec<IncidentRow>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn incidents(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = match visitor(&s, &headers, ip, "/console/incidents").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut uri = "/api/v1/incidents?limit=50".to_string();
+    for (k, x) in [
+        ("status", &q.status),
+        ("level", &q.level),
+        ("cursor", &q.cursor),
+    ] {
+        if !x.is_empty() {
+            uri.push_str(&format!("&{k}={}", urlencode(x)));
+        }
+    }
+    let list = match api(&s, &v, Method::GET, &uri, None).await {
+        Ok(l) => l,
+        Err(p) => return error_page(&v, p),
+    };
+    Incidents {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        statuses: [
+            "unaccepted",
+            "accepted",
+            "rejected",
+            "to_be_verified",
+            "completed",
+            "closed",
+        ]
+        .map(String::from)
+        .to_vec(),
+        levels: ["P1", "P2", "P3", "P4", "P5"].map(String::from).to_vec(),
+        status: q.status,
+        level: q.level,
+        rows: items(&list).iter().map(incident_row).collect(),
+        next: list["next_cursor"].as_str().map(String::from),
+    }
+    .into_response()
+}
+
+struct HistoryRow {
+    at: String,
+    action: String,
+    actor: String,
+    summary: String,
+    ticket: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    i: IncidentRow,
+    history: Vec<HistoryRow>,
+}
+
+async fn incident(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let here = format!("/console/incidents/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let d = match api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/incidents/{}", urlencode(&id)),
+        None,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(p) => return error_page(&v, p),
+    };
+    let inc = if d["incident"].is_object() {
+        &d["incident"]
+    } else {
+        &d
+    };
+    IncidentPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: q.done.map(|a| format!("Done: {a}.")),
+        i: incident_row(inc),
+        history: d["history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| HistoryRow {
+                at: when(&h["at"]),
+                action: text(&h["action"]),
+                actor: text(&h["actor"]),
+                summary: text(&h["summary"]),
+                ticket: h["ticket_id"].as_str().map(String::from),
+            })
+            .collect(),
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    to: String,
+}
+
+async fn incident_action(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let here = format!("/console/incidents/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if f.csrf != v.csrf {
+        return error_page(
+            &v,
+            Problem {
+                status: StatusCode::FORBIDDEN,
+                detail: "the form is stale; reload the page and try again".into(),
+            },
+        );
+    }
+    let body = match f.action.as_str() {
+        "accept" => json!({"action": "accept"}),
+        "reject" => json!({"action": "reject", "reason": f.reason}),
+        "forward" => json!({"action": "forward", "to": f.to}),
+        other => json!({"action": other}),
+    };
+    match api(
+        &s,
+        &v,
+        Method::POST,
+        &format!("/api/v1/incidents/{}/actions", urlencode(&id)),
+        Some(body),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("{here}?done={}", urlencode(&f.action))).into_response(),
+        Err(p) => error_page(&v, p),
+    }
+}
+
+// --------------------------------------------------------------- alarms
+
+#[derive(Template, WebTemplate)]
+#[template(path = "alarms.html")]
+struct Alarms {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    status: String,
+    name: String,
+    chart: String,
+    rows: Vec<AlarmRow>,
+}
+
+async fn alarms(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = match visitor(&s, &headers, ip, "/console/alarms").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut uri = "/api/v1/alarms?limit=200".to_string();
+    for (k, x) in [("status", &q.status), ("name", &q.name)] {
+        if !x.is_empty() {
+            uri.push_str(&format!("&{k}={}", urlencode(x)));
+        }
+    }
+    let list = match api(&s, &v, Method::GET, &uri, None).await {
+        Ok(l) => l,
+        Err(p) => return error_page(&v, p),
+    };
+    let all = items(&list);
+    let now = coc_store::now_ms();
+    let points: Vec<(i64, String)> = all
+        .iter()
+        .filter_map(|a| Some((a["last_seen"].as_i64()?, text(&a["level"]))))
+        .collect();
+    Alarms {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        status: q.status,
+        name: q.name,
+        chart: chart::volume_by_level(&points, now, 24),
+        rows: all.iter().map(alarm_row).collect(),
+    }
+    .into_response()
+}
+
+// -------------------------------------------------------------- tickets
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets.html")]
+struct Tickets {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    heading: String,
+    base: String,
+    rows: Vec<TicketRow>,
+}
+
+async fn tickets(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    list_tickets(
+        s,
+        ip,
+        headers,
+        "/console/tickets",
+        "/api/v1/tickets?limit=100",
+        "script_name",
+        "Script tickets",
+    )
+    .await
+}
+
+async fn job_tickets(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    list_tickets(
+        s,
+        ip,
+        headers,
+        "/console/job-tickets",
+        "/api/v1/job-tickets?limit=100",
+        "job_name",
+        "Job tickets",
+    )
+    .await
+}
+
+async fn list_tickets(
+    s: AppState,
+    ip: SocketAddr,
+    headers: HeaderMap,
+    base: &str,
+    uri: &str,
+    name_key: &str,
+    heading: &str,
+) -> Response {
+    let v = match visitor(&s, &headers, ip, base).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let list = match api(&s, &v, Method::GET, uri, None).await {
+        Ok(l) => l,
+        Err(p) => return error_page(&v, p),
+    };
+    Tickets {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        heading: heading.into(),
+        base: base.into(),
+        rows: items(&list)
+            .iter()
+            .map(|t| ticket_row(t, name_key))
+            .collect(),
+    }
+    .into_response()
+}
+
+struct TaskRow {
+    id: String,
+    host: String,
+    batch: String,
+    status: String,
+    exit: String,
+    output: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    t: TicketRow,
+    events: Option<String>,
+    tasks: Vec<TaskRow>,
+}
+
+async fn ticket(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let here = format!("/console/tickets/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let d = match api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/tickets/{}", urlencode(&id)),
+        None,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(p) => return error_page(&v, p),
+    };
+    let running = !matches!(
+        d["status"].as_str(),
+        Some("successful" | "failed" | "terminated")
+    );
+    TicketPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        events: running.then(|| format!("/api/v1/tickets/{}/events", text(&d["id"]))),
+        t: ticket_row(&d, "script_name"),
+        tasks: d["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| TaskRow {
+                id: text(&x["id"]),
+                host: text(&x["host_id"]),
+                batch: text(&x["batch"]),
+                status: text(&x["status"]),
+                exit: text(&x["exit_code"]),
+                output: text(&x["output"]),
+            })
+            .collect(),
+    }
+    .into_response()
+}
+
+async fn job_ticket(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let here = format!("/console/job-tickets/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let d = match api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/job-tickets/{}", urlencode(&id)),
+        None,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(p) => return error_page(&v, p),
+    };
+    let mut tasks = vec![];
+    for st in d["steps"].as_array().into_iter().flatten() {
+        for h in st["hosts"].as_array().into_iter().flatten() {
+            for r in h["runs"].as_array().into_iter().flatten() {
+                tasks.push(TaskRow {
+                    id: text(&r["id"]),
+                    host: text(&h["host_id"]),
+                    batch: format!(
+                        "step {} batch {} · {}",
+                        st["index"].as_i64().unwrap_or(0) + 1,
+                        h["batch"].as_i64().unwrap_or(0) + 1,
+                        text(&r["task_name"])
+                    ),
+                    status: text(&r["status"]),
+                    exit: text(&r["exit_code"]),
+                    output: text(&r["output"]),
+                });
+            }
+        }
+    }
+    TicketPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        events: None,
+        t: ticket_row(&d, "job_name"),
+        tasks,
+    }
+    .into_response()
+}
