@@ -31,6 +31,7 @@ window.addEventListener("DOMContentLoaded", () => {
       const row = document.getElementById("task-" + x.id);
       if (!row) continue;
       row.querySelector(".st").textContent = x.status;
+      row.querySelector(".exit").textContent = x.exit_code ?? "";
       row.querySelector(".out").textContent = x.output;
     }
     const st = document.getElementById("ticket-status");
@@ -43,7 +44,9 @@ window.addEventListener("DOMContentLoaded", () => {
     const doc = new DOMParser().parseFromString(await r.text(), "text/html");
     for (const row of doc.querySelectorAll("#tasks tbody tr")) {
       const mine = document.getElementById(row.id);
-      if (mine) mine.querySelector(".st").textContent = row.querySelector(".st").textContent;
+      if (!mine) continue;
+      mine.querySelector(".st").textContent = row.querySelector(".st").textContent;
+      mine.querySelector(".exit").textContent = row.querySelector(".exit").textContent;
     }
     const st = doc.getElementById("ticket-status");
     if (st) document.getElementById("ticket-status").textContent = st.textContent;

@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod api;
+mod browser;
 mod closed_loop;
 mod console;
 mod execution;

@@ -42,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}", get(incident))
         .route("/console/incidents/{id}/actions", post(incident_action))
         .route("/console/alarms", get(alarms))
+        .route("/console/scripts", get(scripts))
+        .route("/console/scripts/{id}", get(script))
+        .route("/console/scripts/{id}/run", post(run_script))
         .route("/console/tickets", get(tickets))
         .route("/console/tickets/{id}", get(ticket))
         .route("/console/job-tickets", get(job_tickets))
@@ -903,7 +906,7 @@ async fn ticket(
             .map(|x| TaskRow {
                 id: text(&x["id"]),
                 host: text(&x["host_id"]),
-                batch: text(&x["batch"]),
+                batch: (x["batch"].as_i64().unwrap_or(0) + 1).to_string(),
                 status: text(&x["status"]),
                 exit: text(&x["exit_code"]),
                 output: text(&x["output"]),
@@ -965,4 +968,174 @@ async fn job_ticket(
         tasks,
     }
     .into_response()
+}
+
+// -------------------------------------------------------------- scripts
+
+struct ScriptRow {
+    id: String,
+    name: String,
+    kind: String,
+    risk: String,
+    version: String,
+    review: String,
+    system: String,
+}
+
+fn script_row(x: &Value) -> ScriptRow {
+    ScriptRow {
+        id: text(&x["id"]),
+        name: text(&x["name"]),
+        kind: text(&x["type"]),
+        risk: text(&x["risk_level"]),
+        version: text(&x["version"]),
+        review: text(&x["review"]["status"]).replace('_', " "),
+        system: if x["system"] == true { "yes" } else { "" }.into(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "scripts.html")]
+struct Scripts {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    rows: Vec<ScriptRow>,
+}
+
+async fn scripts(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match visitor(&s, &headers, ip, "/console/scripts").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match api(&s, &v, Method::GET, "/api/v1/scripts", None).await {
+        Ok(l) => Scripts {
+            user: v.user.clone(),
+            csrf: v.csrf.clone(),
+            flash: None,
+            rows: items(&l).iter().map(script_row).collect(),
+        }
+        .into_response(),
+        Err(p) => error_page(&v, p),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "script.html")]
+struct ScriptPage {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    x: ScriptRow,
+    content: String,
+    params: Vec<String>,
+    /// (id, name, agent status)
+    hosts: Vec<(String, String, String)>,
+}
+
+async fn script(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let here = format!("/console/scripts/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let d = match api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/scripts/{}", urlencode(&id)),
+        None,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(p) => return error_page(&v, p),
+    };
+    let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None)
+        .await
+        .map(|l| items(&l))
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            (
+                text(&h["id"]),
+                text(&h["hostname"]),
+                text(&h["agent_status"]),
+            )
+        })
+        .collect();
+    ScriptPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        x: script_row(&d),
+        content: text(&d["content"]),
+        params: d["params"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| text(&p["name"]))
+            .collect(),
+        hosts,
+    }
+    .into_response()
+}
+
+async fn run_script(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/scripts/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // Repeated fields (`host`) need the pairs, not a map.
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, x)| x.clone());
+    if get("csrf").as_deref() != Some(v.csrf.as_str()) {
+        return error_page(
+            &v,
+            Problem {
+                status: StatusCode::FORBIDDEN,
+                detail: "the form is stale; reload the page and try again".into(),
+            },
+        );
+    }
+    let hosts: Vec<&String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "host")
+        .map(|(_, x)| x)
+        .collect();
+    let params: serde_json::Map<String, Value> = pairs
+        .iter()
+        .filter_map(|(k, x)| Some((k.strip_prefix("param.")?.to_string(), x)))
+        .filter(|(_, x)| !x.is_empty())
+        .map(|(k, x)| (k, json!(x)))
+        .collect();
+    let body = json!({"hosts": hosts, "params": params,
+        "batch_policy": get("batch_policy").unwrap_or_else(|| "auto".into())});
+    match api(
+        &s,
+        &v,
+        Method::POST,
+        &format!("/api/v1/scripts/{}/execute", urlencode(&id)),
+        Some(body),
+    )
+    .await
+    {
+        Ok(t) => Redirect::to(&format!("/console/tickets/{}", text(&t["id"]))).into_response(),
+        Err(p) => error_page(&v, p),
+    }
 }

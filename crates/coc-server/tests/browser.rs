@@ -1,0 +1,292 @@
+//! The console in a real browser: headless Chromium driven over the W3C
+//! WebDriver protocol by chromedriver (Debian packages `chromium` and
+//! `chromium-driver`, installed by `.ci/run`). Log in, see the incident an
+//! ingested alarm created, accept it, run a script on the local agent and
+//! watch its output arrive live, and save screenshots of the overview and
+//! of the ticket page under `target/test-artifacts/`.
+//!
+//! Without chromedriver the test is skipped with a notice, except with
+//! `CI=true`, where it fails.
+//!
+//! The client is a few WebDriver calls over reqwest (already a
+//! dependency); the protocol is plain JSON over HTTP.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::Harness;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(cmd: &str) -> Option<String> {
+    std::env::var("PATH").ok()?.split(':').find_map(|d| {
+        let p = std::path::Path::new(d).join(cmd);
+        p.exists().then(|| p.to_string_lossy().to_string())
+    })
+}
+
+impl Driver {
+    async fn start() -> Option<Driver> {
+        coc_client::install_crypto();
+        let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "chromedriver and chromium are required in CI"
+            );
+            eprintln!("SKIPPED browser test: chromedriver or chromium not installed");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut d = Driver {
+            child,
+            http,
+            base,
+            session: String::new(),
+        };
+        for _ in 0..100 {
+            if let Ok(r) = d.http.get(format!("{}/status", d.base)).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": ["--headless=new", "--no-sandbox",
+                "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]}}}});
+        let v = d.call("POST", "/session", Some(caps)).await;
+        d.session = v["sessionId"].as_str().expect("a session").to_string();
+        Some(d)
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let rb = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
+        };
+        let v: Value = rb.send().await.unwrap().json().await.unwrap();
+        assert!(
+            v["value"]["error"].is_null(),
+            "{method} {path}: {}",
+            v["value"]
+        );
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url }))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.call("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn el(&self, css: &str) -> String {
+        let v = self
+            .call(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.el(css).await;
+        self.call("GET", &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    async fn type_in(&self, css: &str, text: &str) {
+        let e = self.el(css).await;
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.el(css).await;
+        self.call("POST", &format!("/element/{e}/click"), Some(json!({})))
+            .await;
+    }
+
+    async fn source(&self) -> String {
+        self.call("GET", "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Waits (≤ 20 s) until `css`'s text satisfies `pred`; returns it.
+    async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let t = self.text(css).await;
+            if pred(&t) {
+                return t;
+            }
+            assert!(Instant::now() < end, "{css} never matched; last: {t:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        let b64 = self.call("GET", "/screenshot", None).await;
+        let png = decode_base64(b64.as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, png).unwrap();
+        p
+    }
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter_map(val) {
+        acc = (acc << 6) | c;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_flow_in_headless_chromium() {
+    let Some(d) = Driver::start().await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    h.wait_hosts(1).await;
+    let c = &h.client;
+    let integ = c
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "prom", "type": "alertmanager"}),
+        )
+        .await
+        .unwrap();
+    c.post(
+        "/api/v1/forwarding-rules",
+        &json!({"name": "cpu", "incident_level": "P1", "assignee": "admin",
+            "conditions": [{"field": "alarmName", "op": "equals", "value": "HighCpu"}]}),
+    )
+    .await
+    .unwrap();
+    c.post_raw(
+        &format!("/ingest/{}/api/v2/alerts", integ["key"].as_str().unwrap()),
+        br#"[{"labels":{"alertname":"HighCpu","instance":"web-1:9100","severity":"critical"}}]"#
+            .to_vec(),
+    )
+    .await
+    .unwrap();
+    let inc = c.get("/api/v1/incidents", &[]).await.unwrap()["items"][0].clone();
+    let sid = h
+        .script("slow-hello", "echo first-line; sleep 2; echo second-line")
+        .await;
+
+    // Log in.
+    d.go(&format!("{}/console", h.url())).await;
+    assert!(
+        d.url().await.contains("/console/login"),
+        "sent to the login page"
+    );
+    d.type_in("#username", "admin").await;
+    d.type_in("#password", "admin-password-1").await;
+    d.click("button[type=submit]").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    let home = d.source().await;
+    assert!(
+        home.contains(inc["number"].as_str().unwrap()),
+        "the incident waits for me"
+    );
+    let shot = d.screenshot("overview.png").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    // Open the incident from the overview and accept it.
+    d.click(&format!(
+        "a[href='/console/incidents/{}']",
+        inc["id"].as_str().unwrap()
+    ))
+    .await;
+    d.wait_text("#incident-status", |t| t == "unaccepted").await;
+    d.click("#accept").await;
+    d.wait_text("#incident-status", |t| t == "accepted").await;
+    assert!(d.source().await.contains("Done: accept."));
+
+    // Run a script on the local agent and watch the output arrive.
+    d.go(&format!("{}/console/scripts/{sid}", h.url())).await;
+    d.click("input[name=host]").await;
+    d.click("#run-button").await;
+    d.wait_text("h1", |t| t.contains("slow-hello")).await;
+    assert!(d.url().await.contains("/console/tickets/"));
+    d.wait_text(".out", |t| t.contains("first-line")).await;
+    d.wait_text(".out", |t| t.contains("second-line")).await;
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    d.screenshot("ticket.png").await;
+    d.call("DELETE", "", None).await;
+}
