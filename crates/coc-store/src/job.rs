@@ -257,31 +257,21 @@ impl Store {
         comment: Option<&str>,
     ) -> Result<Job> {
         let cur = self.get_job(tenant, id).await?;
-        let author = cur.modified_by.as_deref().unwrap_or(&cur.created_by);
-        self.check_review(
+        self.decide_review(
             tenant,
-            ("job", &cur.spec.name, cur.version),
-            &cur.review,
-            &cur.spec.reviewers,
-            author,
+            crate::script::Reviewable {
+                table: "jobs",
+                noun: "job",
+                id: &cur.id,
+                name: &cur.spec.name,
+                version: cur.version,
+                review: &cur.review,
+                reviewers: &cur.spec.reviewers,
+                author: cur.modified_by.as_deref().unwrap_or(&cur.created_by),
+            },
             reviewer,
+            approve,
             comment,
-        )
-        .await?;
-        self.write_one(
-            sqlx::query(
-                "UPDATE jobs SET review_status = $1, reviewed_by = $2, reviewed_at = $3, review_comment = $4 \
-                 WHERE tenant_id = $5 AND id = $6 AND version = $7 AND review_status = 'pending'",
-            )
-            .bind(if approve { "approved" } else { "rejected" })
-            .bind(reviewer.to_string())
-            .bind(now_ms())
-            .bind(comment.map(str::to_string))
-            .bind(tenant)
-            .bind(cur.id.clone())
-            .bind(cur.version),
-            "job",
-            &cur.id,
         )
         .await?;
         self.get_job(tenant, &cur.id).await

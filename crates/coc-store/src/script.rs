@@ -75,6 +75,26 @@ pub(crate) fn ensure_reviewed(noun: &str, name: &str, version: i64, review: &Rev
     }
 }
 
+/// A reviewed document's current version ([`Store::decide_review`]).
+pub(crate) struct Reviewable<'a> {
+    /// Its table (`scripts`, `jobs`).
+    pub table: &'static str,
+    /// Noun for messages.
+    pub noun: &'static str,
+    /// Record id.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Current version.
+    pub version: i64,
+    /// Its review state.
+    pub review: &'a Review,
+    /// Who may review.
+    pub reviewers: &'a [coc_domain::notify::Recipient],
+    /// Who made the version.
+    pub author: &'a str,
+}
+
 /// One stored version of a script.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScriptVersion {
@@ -306,34 +326,67 @@ impl Store {
         comment: Option<&str>,
     ) -> Result<Script> {
         let cur = self.get_script(tenant, id).await?;
-        let author = cur.modified_by.as_deref().unwrap_or(&cur.created_by);
+        self.decide_review(
+            tenant,
+            Reviewable {
+                table: "scripts",
+                noun: "script",
+                id: &cur.id,
+                name: &cur.spec.name,
+                version: cur.version,
+                review: &cur.review,
+                reviewers: &cur.spec.reviewers,
+                author: cur.modified_by.as_deref().unwrap_or(&cur.created_by),
+            },
+            reviewer,
+            approve,
+            comment,
+        )
+        .await?;
+        self.get_script(tenant, &cur.id).await
+    }
+
+    /// Records a review decision on the current version of `r` after
+    /// [`Store::check_review`]'s checks.
+    ///
+    /// Errors: as `check_review`; `NotFound` when the version changed.
+    pub(crate) async fn decide_review(
+        &self,
+        tenant: &str,
+        r: Reviewable<'_>,
+        reviewer: &str,
+        approve: bool,
+        comment: Option<&str>,
+    ) -> Result<()> {
         self.check_review(
             tenant,
-            ("script", &cur.spec.name, cur.version),
-            &cur.review,
-            &cur.spec.reviewers,
-            author,
+            (r.noun, r.name, r.version),
+            r.review,
+            r.reviewers,
+            r.author,
             reviewer,
             comment,
         )
         .await?;
+        // `table` is one of our constants, never input.
+        let sql = format!(
+            "UPDATE {} SET review_status = $1, reviewed_by = $2, reviewed_at = $3, review_comment = $4 \
+             WHERE tenant_id = $5 AND id = $6 AND version = $7 AND review_status = 'pending'",
+            r.table
+        );
         self.write_one(
-            sqlx::query(
-                "UPDATE scripts SET review_status = $1, reviewed_by = $2, reviewed_at = $3, review_comment = $4 \
-                 WHERE tenant_id = $5 AND id = $6 AND version = $7 AND review_status = 'pending'",
-            )
-            .bind(if approve { "approved" } else { "rejected" })
-            .bind(reviewer.to_string())
-            .bind(now_ms())
-            .bind(comment.map(str::to_string))
-            .bind(tenant)
-            .bind(cur.id.clone())
-            .bind(cur.version),
-            "script",
-            &cur.id,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(if approve { "approved" } else { "rejected" })
+                .bind(reviewer.to_string())
+                .bind(now_ms())
+                .bind(comment.map(str::to_string))
+                .bind(tenant)
+                .bind(r.id.to_string())
+                .bind(r.version),
+            r.noun,
+            r.id,
         )
-        .await?;
-        self.get_script(tenant, &cur.id).await
+        .await
     }
 
     /// Checks a review decision: the version `what` = (noun, name, version)

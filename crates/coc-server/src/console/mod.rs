@@ -204,6 +204,22 @@ fn urlencode(s: &str) -> String {
     out
 }
 
+/// The visitor and one API answer (GET `uri`) for the page at `here`; the
+/// login redirect or an error page when there is none.
+async fn page_data(
+    s: &AppState,
+    headers: &HeaderMap,
+    ip: SocketAddr,
+    here: &str,
+    uri: &str,
+) -> Result<(Visitor, Value), Response> {
+    let v = visitor(s, headers, ip, here).await?;
+    match api(s, &v, Method::GET, uri, None).await {
+        Ok(d) => Ok((v, d)),
+        Err(p) => Err(error_page(&v, p)),
+    }
+}
+
 /// A time for people: UTC, to the second.
 fn when(ms: &Value) -> String {
     ms.as_i64()
@@ -556,10 +572,6 @@ async fn incidents(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let v = match visitor(&s, &headers, ip, "/console/incidents").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let mut uri = "/api/v1/incidents?limit=50".to_string();
     for (k, x) in [
         ("status", &q.status),
@@ -570,9 +582,9 @@ async fn incidents(
             uri.push_str(&format!("&{k}={}", urlencode(x)));
         }
     }
-    let list = match api(&s, &v, Method::GET, &uri, None).await {
-        Ok(l) => l,
-        Err(p) => return error_page(&v, p),
+    let (v, list) = match page_data(&s, &headers, ip, "/console/incidents", &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     Incidents {
         user: v.user.clone(),
@@ -623,21 +635,17 @@ async fn incident(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let here = format!("/console/incidents/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let d = match api(
+    let (v, d) = match page_data(
         &s,
-        &v,
-        Method::GET,
+        &headers,
+        ip,
+        &here,
         &format!("/api/v1/incidents/{}", urlencode(&id)),
-        None,
     )
     .await
     {
-        Ok(d) => d,
-        Err(p) => return error_page(&v, p),
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let inc = if d["incident"].is_object() {
         &d["incident"]
@@ -736,19 +744,15 @@ async fn alarms(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let v = match visitor(&s, &headers, ip, "/console/alarms").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let mut uri = "/api/v1/alarms?limit=200".to_string();
     for (k, x) in [("status", &q.status), ("name", &q.name)] {
         if !x.is_empty() {
             uri.push_str(&format!("&{k}={}", urlencode(x)));
         }
     }
-    let list = match api(&s, &v, Method::GET, &uri, None).await {
-        Ok(l) => l,
-        Err(p) => return error_page(&v, p),
+    let (v, list) = match page_data(&s, &headers, ip, "/console/alarms", &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let all = items(&list);
     let now = coc_store::now_ms();
@@ -824,13 +828,9 @@ async fn list_tickets(
     name_key: &str,
     heading: &str,
 ) -> Response {
-    let v = match visitor(&s, &headers, ip, base).await {
-        Ok(v) => v,
+    let (v, list) = match page_data(&s, &headers, ip, base, uri).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let list = match api(&s, &v, Method::GET, uri, None).await {
-        Ok(l) => l,
-        Err(p) => return error_page(&v, p),
     };
     Tickets {
         user: v.user.clone(),
@@ -873,21 +873,17 @@ async fn ticket(
     Path(id): Path<String>,
 ) -> Response {
     let here = format!("/console/tickets/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let d = match api(
+    let (v, d) = match page_data(
         &s,
-        &v,
-        Method::GET,
+        &headers,
+        ip,
+        &here,
         &format!("/api/v1/tickets/{}", urlencode(&id)),
-        None,
     )
     .await
     {
-        Ok(d) => d,
-        Err(p) => return error_page(&v, p),
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let running = !matches!(
         d["status"].as_str(),
@@ -923,21 +919,17 @@ async fn job_ticket(
     Path(id): Path<String>,
 ) -> Response {
     let here = format!("/console/job-tickets/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let d = match api(
+    let (v, d) = match page_data(
         &s,
-        &v,
-        Method::GET,
+        &headers,
+        ip,
+        &here,
         &format!("/api/v1/job-tickets/{}", urlencode(&id)),
-        None,
     )
     .await
     {
-        Ok(d) => d,
-        Err(p) => return error_page(&v, p),
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let mut tasks = vec![];
     for st in d["steps"].as_array().into_iter().flatten() {
@@ -1044,21 +1036,17 @@ async fn script(
     Path(id): Path<String>,
 ) -> Response {
     let here = format!("/console/scripts/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let d = match api(
+    let (v, d) = match page_data(
         &s,
-        &v,
-        Method::GET,
+        &headers,
+        ip,
+        &here,
         &format!("/api/v1/scripts/{}", urlencode(&id)),
-        None,
     )
     .await
     {
-        Ok(d) => d,
-        Err(p) => return error_page(&v, p),
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None)
         .await
