@@ -89,6 +89,19 @@ impl Driver {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    /// A WebDriver call; the protocol's error as `Err`.
+    async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -100,12 +113,30 @@ impl Driver {
             _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
         };
         let v: Value = rb.send().await.unwrap().json().await.unwrap();
-        assert!(
-            v["value"]["error"].is_null(),
-            "{method} {path}: {}",
-            v["value"]
-        );
-        v["value"].clone()
+        if v["value"]["error"].is_null() {
+            Ok(v["value"].clone())
+        } else {
+            Err(v["value"].clone())
+        }
+    }
+
+    /// The text of `css`, or `None` while the page is changing (no such
+    /// element, stale element).
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let v = self
+            .try_call(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await
+            .ok()?;
+        let e = v[ELEMENT].as_str()?.to_string();
+        let t = self
+            .try_call("GET", &format!("/element/{e}/text"), None)
+            .await
+            .ok()?;
+        Some(t.as_str().unwrap_or("").to_string())
     }
 
     async fn go(&self, url: &str) {
@@ -129,15 +160,6 @@ impl Driver {
             )
             .await;
         v[ELEMENT].as_str().unwrap().to_string()
-    }
-
-    async fn text(&self, css: &str) -> String {
-        let e = self.el(css).await;
-        self.call("GET", &format!("/element/{e}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or("")
-            .to_string()
     }
 
     async fn type_in(&self, css: &str, text: &str) {
@@ -168,7 +190,7 @@ impl Driver {
     async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + Duration::from_secs(20);
         loop {
-            let t = self.text(css).await;
+            let t = self.try_text(css).await.unwrap_or_default();
             if pred(&t) {
                 return t;
             }

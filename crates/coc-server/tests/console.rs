@@ -256,12 +256,43 @@ async fn login_overview_incident_and_crawl() {
     for must in [
         "/console/incidents",
         "/console/alarms",
+        "/console/scripts",
         "/console/tickets",
         "/console/job-tickets",
         "/console/assets/app.css",
     ] {
         assert!(seen.contains(must), "{must} not reachable: {seen:?}");
     }
+    for m in coc_server::console::modules::MODULES {
+        let p = format!("/console/{}", m.slug);
+        assert!(seen.contains(&p), "{p} is not in the navigation");
+    }
+    assert!(
+        seen.iter().any(|p| p.starts_with("/console/resources/")),
+        "a resource detail page was crawled: {seen:?}"
+    );
+    // Search and column choice on a generic list.
+    let (_, r) = page(
+        &cookie,
+        &format!("{}/console/resources?q=zzz-none", h.url()),
+    )
+    .await;
+    assert!(r.contains("Nothing matches"));
+    let (_, r) = page(
+        &cookie,
+        &format!("{}/console/resources?col=hostname&col=os", h.url()),
+    )
+    .await;
+    let head = r
+        .split("<thead>")
+        .nth(1)
+        .unwrap()
+        .split("</thead>")
+        .next()
+        .unwrap();
+    assert_eq!(head.matches("<th").count(), 2, "{head}");
+    let (st, _) = page(&cookie, &format!("{}/console/no-such-module", h.url())).await;
+    assert_eq!(st, 404);
     // An unknown record is a friendly 404 page.
     let (st, nf) = page(&cookie, &format!("{}/console/incidents/nope", h.url())).await;
     assert_eq!(st, 404);

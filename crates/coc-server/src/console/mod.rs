@@ -27,6 +27,7 @@ use crate::AppState;
 use crate::session::{SESSION_COOKIE, cookie, csrf_of};
 
 pub mod chart;
+pub mod modules;
 
 /// Largest API answer a page reads, bytes.
 const MAX_API_BODY: usize = 16 * 1024 * 1024;
@@ -49,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/tickets/{id}", get(ticket))
         .route("/console/job-tickets", get(job_tickets))
         .route("/console/job-tickets/{id}", get(job_ticket))
+        .route("/console/{module}", get(modules::list))
+        .route("/console/{module}/{id}", get(modules::detail))
         .route("/console/assets/app.css", get(css))
         .route("/console/assets/app.js", get(js))
 }

@@ -1,0 +1,437 @@
+//! Generic console pages for the modules without a page of their own yet:
+//! a list (search, column choice, paging) and a detail view of any record,
+//! both read from the module's API. Each entry of [`MODULES`] is one
+//! section of the navigation.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::{Problem, error_page, items, page_data, text, urlencode, visitor, when};
+use crate::AppState;
+
+/// One console section backed by an API list.
+pub struct Module {
+    /// Path segment under `/console`.
+    pub slug: &'static str,
+    /// Heading.
+    pub title: &'static str,
+    /// The API list (`GET`).
+    pub list: &'static str,
+    /// The API detail with `{id}`, if records have one.
+    pub detail: Option<&'static str>,
+    /// The key that identifies a record in the list.
+    pub key: &'static str,
+    /// Default columns: (JSON key or dotted path, label).
+    pub columns: &'static [(&'static str, &'static str)],
+}
+
+/// The generic sections.
+pub const MODULES: &[Module] = &[
+    Module {
+        slug: "resources",
+        title: "Resources",
+        list: "/api/v1/resources?limit=500",
+        detail: Some("/api/v1/resources/{id}"),
+        key: "id",
+        columns: &[
+            ("hostname", "Host name"),
+            ("agent_status", "Agent"),
+            ("os", "OS"),
+            ("ips", "Addresses"),
+            ("enterprise_project", "Enterprise project"),
+            ("last_heartbeat", "Last heartbeat"),
+        ],
+    },
+    Module {
+        slug: "jobs",
+        title: "Jobs",
+        list: "/api/v1/jobs",
+        detail: Some("/api/v1/jobs/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("version", "Version"),
+            ("risk_level", "Risk"),
+            ("review.status", "Review"),
+            ("system", "Common"),
+            ("updated_at", "Modified"),
+        ],
+    },
+    Module {
+        slug: "scheduled-tasks",
+        title: "Scheduled tasks",
+        list: "/api/v1/scheduled-tasks",
+        detail: Some("/api/v1/scheduled-tasks/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("enabled", "Enabled"),
+            ("review_status", "Review"),
+            ("next_run_at", "Next run"),
+            ("script", "Script"),
+            ("job", "Job"),
+        ],
+    },
+    Module {
+        slug: "parameters",
+        title: "Parameters",
+        list: "/api/v1/parameters",
+        detail: Some("/api/v1/parameters/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("region", "Region"),
+            ("type", "Type"),
+            ("value", "Value"),
+            ("version", "Version"),
+            ("updated_at", "Modified"),
+        ],
+    },
+    Module {
+        slug: "forwarding-rules",
+        title: "Forwarding rules",
+        list: "/api/v1/forwarding-rules",
+        detail: Some("/api/v1/forwarding-rules/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("enabled", "Enabled"),
+            ("incident_level", "Level"),
+            ("assignee", "Owner"),
+            ("updated_at", "Modified"),
+        ],
+    },
+    Module {
+        slug: "integrations",
+        title: "Integrations",
+        list: "/api/v1/integrations",
+        detail: Some("/api/v1/integrations/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("type", "Type"),
+            ("enabled", "Enabled"),
+            ("created_at", "Created"),
+        ],
+    },
+    Module {
+        slug: "plans",
+        title: "Emergency plans",
+        list: "/api/v1/plans",
+        detail: Some("/api/v1/plans/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("enabled", "Enabled"),
+            ("body.type", "Kind"),
+            ("recovery_minutes", "Recovery (min)"),
+        ],
+    },
+    Module {
+        slug: "engineers",
+        title: "Engineers",
+        list: "/api/v1/engineers",
+        detail: Some("/api/v1/engineers/{id}"),
+        key: "user",
+        columns: &[
+            ("user", "User"),
+            ("alias", "Alias"),
+            ("contacts", "Contacts"),
+        ],
+    },
+    Module {
+        slug: "shifts",
+        title: "Shifts",
+        list: "/api/v1/oncall/scenarios",
+        detail: Some("/api/v1/oncall/scenarios/{id}"),
+        key: "id",
+        columns: &[("name", "Scenario"), ("kind", "Kind"), ("timezone", "Zone")],
+    },
+    Module {
+        slug: "notification-rules",
+        title: "Notification rules",
+        list: "/api/v1/notification-rules",
+        detail: Some("/api/v1/notification-rules/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("enabled", "Enabled"),
+            ("templates", "Templates"),
+            ("channels", "Channels"),
+        ],
+    },
+    Module {
+        slug: "escalation-policies",
+        title: "Escalation policies",
+        list: "/api/v1/escalation-policies",
+        detail: Some("/api/v1/escalation-policies/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("enabled", "Enabled"),
+            ("repeat", "Repeat"),
+        ],
+    },
+    Module {
+        slug: "slas",
+        title: "SLA",
+        list: "/api/v1/slas",
+        detail: Some("/api/v1/slas/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("enabled", "Enabled"),
+            ("trigger", "Trigger"),
+            ("levels", "Levels"),
+        ],
+    },
+    Module {
+        slug: "audit",
+        title: "Audit",
+        list: "/api/v1/audit?limit=200",
+        detail: None,
+        key: "id",
+        columns: &[
+            ("at", "When"),
+            ("user_name", "User"),
+            ("trace", "Operation"),
+            ("resource_type", "Resource"),
+            ("resource_id", "Id"),
+            ("result", "Result"),
+        ],
+    },
+];
+
+fn module(slug: &str) -> Option<&'static Module> {
+    MODULES.iter().find(|m| m.slug == slug)
+}
+
+/// A JSON value at a dotted path, as text for a cell (times as UTC).
+fn cell(v: &Value, path: &str) -> String {
+    let mut cur = v;
+    for p in path.split('.') {
+        cur = &cur[p];
+    }
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    if (leaf.ends_with("_at") || leaf == "at" || leaf == "last_heartbeat") && cur.is_i64() {
+        return when(cur);
+    }
+    match cur {
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(", "),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Object(_) => cur.to_string(),
+        other => text(other),
+    }
+}
+
+pub(super) struct Row {
+    cells: Vec<String>,
+    link: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "table.html")]
+struct Table {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    title: String,
+    base: String,
+    q: String,
+    /// (key, label, shown)
+    all_cols: Vec<(String, String, bool)>,
+    cols: Vec<String>,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+/// `GET /console/{module}`: `q` searches the shown cells, `col` (repeat)
+/// chooses the columns, `cursor` pages.
+pub(super) async fn list(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}");
+    let Some(m) = module(&slug) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let get = |k: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let cursor = get("cursor");
+    let uri = if cursor.is_empty() {
+        m.list.to_string()
+    } else {
+        let sep = if m.list.contains('?') { '&' } else { '?' };
+        format!("{}{sep}cursor={}", m.list, urlencode(&cursor))
+    };
+    let (v, d) = match page_data(&s, &headers, ip, &here, &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let chosen: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k == "col")
+        .map(|(_, c)| c.clone())
+        .collect();
+    let all = items(&d);
+    // Every default column, then any other scalar field of the records.
+    let mut all_cols: Vec<(String, String)> = m
+        .columns
+        .iter()
+        .map(|(k, l)| (k.to_string(), l.to_string()))
+        .collect();
+    if let Some(Value::Object(first)) = all.first() {
+        for (k, x) in first {
+            if !x.is_object() && !all_cols.iter().any(|(c, _)| c == k) {
+                all_cols.push((k.clone(), k.replace('_', " ")));
+            }
+        }
+    }
+    let shown: Vec<(String, String)> = if chosen.is_empty() {
+        all_cols[..m.columns.len()].to_vec()
+    } else {
+        all_cols
+            .iter()
+            .filter(|(k, _)| chosen.contains(k))
+            .cloned()
+            .collect()
+    };
+    let q = get("q");
+    let needle = q.to_lowercase();
+    let rows: Vec<Row> = all
+        .iter()
+        .map(|r| Row {
+            cells: shown.iter().map(|(k, _)| cell(r, k)).collect(),
+            link: m
+                .detail
+                .map(|_| format!("/console/{}/{}", m.slug, urlencode(&text(&r[m.key])))),
+        })
+        .filter(|r| needle.is_empty() || r.cells.iter().any(|c| c.to_lowercase().contains(&needle)))
+        .collect();
+    let next = d["next_cursor"].as_str().map(|c| {
+        let cols: String = chosen
+            .iter()
+            .map(|c| format!("&col={}", urlencode(c)))
+            .collect();
+        format!(
+            "/console/{}?q={}{cols}&cursor={}",
+            m.slug,
+            urlencode(&q),
+            urlencode(c)
+        )
+    });
+    Table {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        title: m.title.into(),
+        base: here,
+        q,
+        all_cols: all_cols
+            .into_iter()
+            .map(|(k, l)| {
+                let on = shown.iter().any(|(s, _)| *s == k);
+                (k, l, on)
+            })
+            .collect(),
+        cols: shown.into_iter().map(|(_, l)| l).collect(),
+        rows,
+        next,
+    }
+    .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "record.html")]
+struct Record {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    title: String,
+    section: String,
+    back: String,
+    /// (field, value, preformatted)
+    fields: Vec<(String, String, bool)>,
+}
+
+/// `GET /console/{module}/{id}`: every field of the record.
+pub(super) async fn detail(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}");
+    let Some((m, path)) = module(&slug).and_then(|m| Some((m, m.detail?))) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let (v, d) = match page_data(
+        &s,
+        &headers,
+        ip,
+        &here,
+        &path.replace("{id}", &urlencode(&id)),
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let title = ["name", "hostname", "user", "number"]
+        .iter()
+        .map(|k| text(&d[*k]))
+        .find(|t| !t.is_empty())
+        .unwrap_or(id);
+    let fields = d
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, x)| {
+            let pre = x.is_object() || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            let shown = if pre {
+                serde_json::to_string_pretty(x).unwrap_or_default()
+            } else {
+                cell(&d, k)
+            };
+            (k.replace('_', " "), shown, pre)
+        })
+        .collect();
+    Record {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        title,
+        section: m.title.into(),
+        back: format!("/console/{}", m.slug),
+        fields,
+    }
+    .into_response()
+}
+
+async fn not_found(s: &AppState, headers: &HeaderMap, ip: SocketAddr, here: &str) -> Response {
+    match visitor(s, headers, ip, here).await {
+        Ok(v) => error_page(
+            &v,
+            Problem {
+                status: StatusCode::NOT_FOUND,
+                detail: format!("there is no page {here}"),
+            },
+        ),
+        Err(r) => r,
+    }
+}
