@@ -231,6 +231,39 @@ async fn login_overview_incident_and_crawl() {
     // The ticket page shows each host's output.
     let (_, tp) = page(&cookie, &format!("{}/console/tickets/{tid}", h.url())).await;
     assert!(tp.contains("console-says-hi"));
+    assert!(
+        !tp.contains("action-pause"),
+        "a finished ticket offers no action"
+    );
+    // A running ticket: forcibly end it from its page.
+    let sleeper = h.script("sleeper", "echo zzz; sleep 30").await;
+    let t2 = c
+        .post(
+            &format!("/api/v1/scripts/{sleeper}/execute"),
+            &json!({"hosts": hosts}),
+        )
+        .await
+        .unwrap();
+    let t2 = t2["id"].as_str().unwrap().to_string();
+    h.wait_ticket(&t2, |t| t["counts"]["executing"] == 1).await;
+    let (_, rp) = page(&cookie, &format!("{}/console/tickets/{t2}", h.url())).await;
+    assert!(rp.contains("id=\"action-pause\"") && rp.contains("id=\"action-forcibly_end\""));
+    assert!(
+        !rp.contains("id=\"action-continue\""),
+        "not while executing"
+    );
+    let end = client()
+        .post(format!("{}/console/tickets/{t2}/actions", h.url()))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("action", "forcibly_end")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status(), 303);
+    let ended = c.get(&format!("/api/v1/tickets/{t2}"), &[]).await.unwrap();
+    assert_eq!(ended["status"], "terminated");
+    let (_, tl) = page(&cookie, &format!("{}/console/tickets", h.url())).await;
+    assert!(tl.contains("Outcomes of the last 2 ticket(s)"), "{tl}");
     // Alarms page with its SVG chart.
     let (_, al) = page(&cookie, &format!("{}/console/alarms", h.url())).await;
     assert!(al.contains("<svg class=\"chart\"") && al.contains("DiskFull"));

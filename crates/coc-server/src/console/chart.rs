@@ -77,8 +77,63 @@ pub fn volume_by_level(points: &[(i64, String)], now_ms: i64, hours: usize) -> S
     svg
 }
 
+/// Ticket outcomes as one stacked horizontal bar with a legend: how many
+/// of `statuses` are successful, failed, terminated, abnormal, running.
+pub fn outcomes(statuses: &[String]) -> String {
+    const KINDS: [(&str, &str); 6] = [
+        ("successful", "#188038"),
+        ("failed", "#d93025"),
+        ("abnormal", "#f29900"),
+        ("terminated", "#80868b"),
+        ("paused", "#9334e6"),
+        ("executing", "#1a73e8"),
+    ];
+    let total = statuses.len();
+    if total == 0 {
+        return String::new();
+    }
+    let (w, h) = (720.0f64, 28.0f64);
+    let mut svg = format!(
+        "<figure><svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {h}\" width=\"100%\" \
+         aria-label=\"Outcomes of the last {total} ticket(s)\">"
+    );
+    let mut x = 0.0;
+    let mut legend = vec![];
+    for (k, c) in KINDS {
+        let n = statuses.iter().filter(|s| s.as_str() == k).count();
+        if n == 0 {
+            continue;
+        }
+        let bw = n as f64 / total as f64 * w;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"0\" width=\"{bw:.1}\" height=\"{h}\" fill=\"{c}\"><title>{n} {k}</title></rect>"
+        );
+        x += bw;
+        legend.push(format!("<span style=\"color:{c}\">■</span> {k} {n}"));
+    }
+    let _ = write!(
+        svg,
+        "</svg><figcaption>Outcomes of the last {total} ticket(s): {}</figcaption></figure>",
+        legend.join(" · ")
+    );
+    svg
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outcome_bar_adds_up() {
+        let s: Vec<String> = ["successful", "successful", "failed", "executing"]
+            .map(String::from)
+            .to_vec();
+        let svg = super::outcomes(&s);
+        assert!(svg.contains("<title>2 successful</title>"));
+        assert!(svg.contains("width=\"360.0\""), "half the bar: {svg}");
+        assert!(svg.contains("last 4 ticket(s)"));
+        assert_eq!(super::outcomes(&[]), "");
+    }
+
     use super::*;
 
     #[test]

@@ -48,6 +48,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/scripts/{id}/run", post(run_script))
         .route("/console/tickets", get(tickets))
         .route("/console/tickets/{id}", get(ticket))
+        .route("/console/tickets/{id}/actions", post(ticket_action))
+        .route("/console/job-tickets/{id}/actions", post(job_ticket_action))
         .route("/console/job-tickets", get(job_tickets))
         .route("/console/job-tickets/{id}", get(job_ticket))
         .route("/console/{module}", get(modules::list))
@@ -785,6 +787,7 @@ struct Tickets {
     flash: Option<String>,
     heading: String,
     base: String,
+    chart: String,
     rows: Vec<TicketRow>,
 }
 
@@ -841,6 +844,12 @@ async fn list_tickets(
         flash: None,
         heading: heading.into(),
         base: base.into(),
+        chart: chart::outcomes(
+            &items(&list)
+                .iter()
+                .map(|t| text(&t["status"]))
+                .collect::<Vec<_>>(),
+        ),
         rows: items(&list)
             .iter()
             .map(|t| ticket_row(t, name_key))
@@ -867,6 +876,46 @@ struct TicketPage {
     t: TicketRow,
     events: Option<String>,
     tasks: Vec<TaskRow>,
+    /// (action, label) allowed in the ticket's state.
+    actions: Vec<(String, String)>,
+    action_url: String,
+}
+
+/// The operator actions allowed on a script ticket (`job` false) or a job
+/// ticket in `status`, as (API action, button label).
+fn allowed_actions(status: &str, job: bool) -> Vec<(String, String)> {
+    use coc_domain::ticket::{TicketAction, TicketStatus, apply_action};
+    let Ok(st) = TicketStatus::parse(status) else {
+        return vec![];
+    };
+    if job {
+        use coc_domain::job::{JobAction as A, apply_job_action};
+        [
+            (A::Pause, "pause", "Pause"),
+            (A::Continue, "continue", "Continue"),
+            (A::RetryFailed, "retry_failed", "Retry failed hosts"),
+            (
+                A::TerminateAll,
+                "terminate_all",
+                "Terminate all (this step)",
+            ),
+            (A::ForciblyEnd, "forcibly_end", "Forcibly end"),
+        ]
+        .into_iter()
+        .filter(|(a, _, _)| apply_job_action(st, *a, true).is_ok())
+        .map(|(_, v, l)| (v.to_string(), l.to_string()))
+        .collect()
+    } else {
+        [
+            (TicketAction::Pause, "pause", "Pause"),
+            (TicketAction::Continue, "continue", "Continue"),
+            (TicketAction::ForciblyEnd, "forcibly_end", "Forcibly end"),
+        ]
+        .into_iter()
+        .filter(|(a, _, _)| apply_action(st, *a).is_ok())
+        .map(|(_, v, l)| (v.to_string(), l.to_string()))
+        .collect()
+    }
 }
 
 async fn ticket(
@@ -897,6 +946,8 @@ async fn ticket(
         csrf: v.csrf.clone(),
         flash: None,
         events: running.then(|| format!("/api/v1/tickets/{}/events", text(&d["id"]))),
+        actions: allowed_actions(d["status"].as_str().unwrap_or(""), false),
+        action_url: format!("/console/tickets/{}/actions", text(&d["id"])),
         t: ticket_row(&d, "script_name"),
         tasks: d["tasks"]
             .as_array()
@@ -959,6 +1010,8 @@ async fn job_ticket(
         csrf: v.csrf.clone(),
         flash: None,
         events: None,
+        actions: allowed_actions(d["status"].as_str().unwrap_or(""), true),
+        action_url: format!("/console/job-tickets/{}/actions", text(&d["id"])),
         t: ticket_row(&d, "job_name"),
         tasks,
     }
@@ -1127,6 +1180,70 @@ async fn run_script(
     .await
     {
         Ok(t) => Redirect::to(&format!("/console/tickets/{}", text(&t["id"]))).into_response(),
+        Err(p) => error_page(&v, p),
+    }
+}
+
+#[derive(Deserialize)]
+struct TicketActionForm {
+    csrf: String,
+    action: String,
+}
+
+async fn ticket_action(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<TicketActionForm>,
+) -> Response {
+    act_on_ticket(s, ip, headers, "tickets", id, f).await
+}
+
+async fn job_ticket_action(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<TicketActionForm>,
+) -> Response {
+    act_on_ticket(s, ip, headers, "job-tickets", id, f).await
+}
+
+/// An operator action from a ticket page: through the API, then back to
+/// the page.
+async fn act_on_ticket(
+    s: AppState,
+    ip: SocketAddr,
+    headers: HeaderMap,
+    kind: &str,
+    id: String,
+    f: TicketActionForm,
+) -> Response {
+    let here = format!("/console/{kind}/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if f.csrf != v.csrf {
+        return error_page(
+            &v,
+            Problem {
+                status: StatusCode::FORBIDDEN,
+                detail: "the form is stale; reload the page and try again".into(),
+            },
+        );
+    }
+    match api(
+        &s,
+        &v,
+        Method::POST,
+        &format!("/api/v1/{kind}/{}/actions", urlencode(&id)),
+        Some(json!({ "action": f.action })),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&here).into_response(),
         Err(p) => error_page(&v, p),
     }
 }
