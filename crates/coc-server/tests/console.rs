@@ -324,6 +324,73 @@ async fn login_overview_incident_and_crawl() {
         .next()
         .unwrap();
     assert_eq!(head.matches("<th").count(), 2, "{head}");
+    // Every module's "New" form creates its example through the API.
+    for m in coc_server::console::modules::MODULES
+        .iter()
+        .filter(|m| m.example.is_some())
+    {
+        let (st, form) = page(&cookie, &format!("{}/console/{}/new", h.url(), m.slug)).await;
+        assert_eq!(st, 200, "{}", m.slug);
+        let body = form
+            .split("spellcheck=\"false\">")
+            .nth(1)
+            .unwrap()
+            .split("</textarea>")
+            .next()
+            .unwrap()
+            .replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">");
+        let r = client()
+            .post(format!("{}/console/{}/new", h.url(), m.slug))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("body", body.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        assert_eq!(status, 303, "{}: {}", m.slug, r.text().await.unwrap());
+        let (st, _) = page(&cookie, &format!("{}{}", h.url(), loc.unwrap())).await;
+        assert_eq!(st, 200, "{} detail", m.slug);
+    }
+    // A refusal shows the API's message and keeps what was typed.
+    let r = client()
+        .post(format!("{}/console/parameters/new", h.url()))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            (
+                "body",
+                r#"{"name": "", "region": "r1", "type": "text", "value": "v"}"#,
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let t = r.text().await.unwrap();
+    let err = t.split("id=\"form-error\">").nth(1).unwrap_or("");
+    assert!(
+        err.starts_with("parameter name"),
+        "the API's message: {err}"
+    );
+    assert!(t.contains("&#34;r1&#34;"), "what was typed is kept");
+    let r = client()
+        .post(format!("{}/console/jobs/new", h.url()))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("body", "{not json")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("not valid JSON"));
     let (st, _) = page(&cookie, &format!("{}/console/no-such-module", h.url())).await;
     assert_eq!(st, 404);
     // An unknown record is a friendly 404 page.

@@ -54,6 +54,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/job-tickets/{id}", get(job_ticket))
         .route("/console/{module}", get(modules::list))
         .route("/console/{module}/{id}", get(modules::detail))
+        .route(
+            "/console/{module}/new",
+            get(modules::new_form).post(modules::create),
+        )
         .route("/console/assets/app.css", get(css))
         .route("/console/assets/app.js", get(js))
 }

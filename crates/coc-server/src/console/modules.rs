@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 
-use super::{Problem, error_page, items, page_data, text, urlencode, visitor, when};
+use super::{Problem, api, error_page, items, page_data, text, urlencode, visitor, when};
 use crate::AppState;
 
 /// One console section backed by an API list.
@@ -29,6 +30,9 @@ pub struct Module {
     pub key: &'static str,
     /// Default columns: (JSON key or dotted path, label).
     pub columns: &'static [(&'static str, &'static str)],
+    /// An example definition for the "New" form; `None`: no form (the
+    /// module's records are not created here).
+    pub example: Option<&'static str>,
 }
 
 /// The generic sections.
@@ -47,6 +51,7 @@ pub const MODULES: &[Module] = &[
             ("enterprise_project", "Enterprise project"),
             ("last_heartbeat", "Last heartbeat"),
         ],
+        example: None,
     },
     Module {
         slug: "jobs",
@@ -62,6 +67,9 @@ pub const MODULES: &[Module] = &[
             ("system", "Common"),
             ("updated_at", "Modified"),
         ],
+        example: Some(
+            r#"{"name": "restart-web", "risk_level": "low", "steps": [{"name": "restart", "tasks": [{"name": "diagnose", "atom": {"type": "script", "script": "OS-DIAGNOSE"}}]}]}"#,
+        ),
     },
     Module {
         slug: "scheduled-tasks",
@@ -77,6 +85,9 @@ pub const MODULES: &[Module] = &[
             ("script", "Script"),
             ("job", "Job"),
         ],
+        example: Some(
+            r#"{"name": "nightly-diagnose", "script": "OS-DIAGNOSE", "select": {"running_only": true}, "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 3 * * *"}}, "reviewers": [{"type": "individual", "users": ["lead"]}]}"#,
+        ),
     },
     Module {
         slug: "parameters",
@@ -92,6 +103,9 @@ pub const MODULES: &[Module] = &[
             ("version", "Version"),
             ("updated_at", "Modified"),
         ],
+        example: Some(
+            r#"{"name": "db/host", "region": "default", "type": "text", "value": "10.0.0.5"}"#,
+        ),
     },
     Module {
         slug: "forwarding-rules",
@@ -106,6 +120,9 @@ pub const MODULES: &[Module] = &[
             ("assignee", "Owner"),
             ("updated_at", "Modified"),
         ],
+        example: Some(
+            r#"{"name": "disk-full", "incident_level": "P2", "assignee": "admin", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}]}"#,
+        ),
     },
     Module {
         slug: "integrations",
@@ -119,6 +136,7 @@ pub const MODULES: &[Module] = &[
             ("enabled", "Enabled"),
             ("created_at", "Created"),
         ],
+        example: Some(r#"{"name": "prometheus", "type": "alertmanager"}"#),
     },
     Module {
         slug: "plans",
@@ -132,6 +150,9 @@ pub const MODULES: &[Module] = &[
             ("body.type", "Kind"),
             ("recovery_minutes", "Recovery (min)"),
         ],
+        example: Some(
+            r#"{"name": "db-failover", "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}}"#,
+        ),
     },
     Module {
         slug: "engineers",
@@ -144,6 +165,7 @@ pub const MODULES: &[Module] = &[
             ("alias", "Alias"),
             ("contacts", "Contacts"),
         ],
+        example: None,
     },
     Module {
         slug: "shifts",
@@ -152,6 +174,7 @@ pub const MODULES: &[Module] = &[
         detail: Some("/api/v1/oncall/scenarios/{id}"),
         key: "id",
         columns: &[("name", "Scenario"), ("kind", "Kind"), ("timezone", "Zone")],
+        example: None,
     },
     Module {
         slug: "notification-rules",
@@ -165,6 +188,9 @@ pub const MODULES: &[Module] = &[
             ("templates", "Templates"),
             ("channels", "Channels"),
         ],
+        example: Some(
+            r#"{"name": "p1-owner", "templates": ["incident_created"], "recipients": [{"type": "owner"}], "channels": ["email"]}"#,
+        ),
     },
     Module {
         slug: "escalation-policies",
@@ -177,6 +203,9 @@ pub const MODULES: &[Module] = &[
             ("enabled", "Enabled"),
             ("repeat", "Repeat"),
         ],
+        example: Some(
+            r#"{"name": "default", "levels": [{"after_seconds": 600, "recipients": [{"type": "individual", "users": ["lead"]}], "channels": ["email"]}]}"#,
+        ),
     },
     Module {
         slug: "slas",
@@ -190,6 +219,9 @@ pub const MODULES: &[Module] = &[
             ("trigger", "Trigger"),
             ("levels", "Levels"),
         ],
+        example: Some(
+            r#"{"name": "p1-response", "trigger": "incident", "levels": ["P1"], "rules": [{"status": "unaccepted", "target_minutes": 15}]}"#,
+        ),
     },
     Module {
         slug: "audit",
@@ -205,6 +237,7 @@ pub const MODULES: &[Module] = &[
             ("resource_id", "Id"),
             ("result", "Result"),
         ],
+        example: None,
     },
 ];
 
@@ -250,6 +283,7 @@ struct Table {
     cols: Vec<String>,
     rows: Vec<Row>,
     next: Option<String>,
+    can_create: bool,
 }
 
 /// `GET /console/{module}`: `q` searches the shown cells, `col` (repeat)
@@ -352,6 +386,7 @@ pub(super) async fn list(
         cols: shown.into_iter().map(|(_, l)| l).collect(),
         rows,
         next,
+        can_create: m.example.is_some(),
     }
     .into_response()
 }
@@ -433,5 +468,119 @@ async fn not_found(s: &AppState, headers: &HeaderMap, ip: SocketAddr, here: &str
             },
         ),
         Err(r) => r,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "new.html")]
+struct NewPage {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    section: String,
+    back: String,
+    body: String,
+    error: Option<String>,
+}
+
+/// `GET /console/{module}/new`: a definition form with an example.
+pub(super) async fn new_form(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Response {
+    let here = format!("/console/{slug}/new");
+    let Some((m, example)) = module(&slug).and_then(|m| Some((m, m.example?))) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let pretty = serde_json::from_str::<Value>(example)
+        .ok()
+        .and_then(|x| serde_json::to_string_pretty(&x).ok())
+        .unwrap_or_else(|| example.to_string());
+    NewPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        section: m.title.into(),
+        back: format!("/console/{}", m.slug),
+        body: pretty,
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct NewForm {
+    csrf: String,
+    body: String,
+}
+
+/// `POST /console/{module}/new`: creates through the API; on a refusal the
+/// form comes back with the API's message and the text as typed.
+pub(super) async fn create(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Form(f): Form<NewForm>,
+) -> Response {
+    let here = format!("/console/{slug}/new");
+    let Some(m) = module(&slug).filter(|m| m.example.is_some()) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if f.csrf != v.csrf {
+        return error_page(
+            &v,
+            Problem {
+                status: StatusCode::FORBIDDEN,
+                detail: "the form is stale; reload the page and try again".into(),
+            },
+        );
+    }
+    let back = |error: String, status: StatusCode| {
+        (
+            status,
+            NewPage {
+                user: v.user.clone(),
+                csrf: v.csrf.clone(),
+                flash: None,
+                section: m.title.into(),
+                back: format!("/console/{}", m.slug),
+                body: f.body.clone(),
+                error: Some(error),
+            },
+        )
+            .into_response()
+    };
+    let body: Value = match serde_json::from_str(&f.body) {
+        Ok(b) => b,
+        Err(e) => {
+            return back(
+                format!("the definition is not valid JSON: {e}"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let list = m.list.split('?').next().unwrap_or(m.list);
+    match api(&s, &v, Method::POST, list, Some(body)).await {
+        Ok(created) => {
+            let id = text(&created[m.key]);
+            match m.detail {
+                Some(_) if !id.is_empty() => {
+                    Redirect::to(&format!("/console/{}/{}", m.slug, urlencode(&id))).into_response()
+                }
+                _ => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
+            }
+        }
+        Err(p) => back(p.detail, p.status),
     }
 }
