@@ -264,6 +264,35 @@ async fn login_overview_incident_and_crawl() {
     assert_eq!(ended["status"], "terminated");
     let (_, tl) = page(&cookie, &format!("{}/console/tickets", h.url())).await;
     assert!(tl.contains("Outcomes of the last 2 ticket(s)"), "{tl}");
+    // A job ticket page shows each step's progress.
+    c.post(
+        "/api/v1/jobs",
+        &json!({"name": "say-hi", "risk_level": "low", "steps": [
+            {"name": "greet", "tasks": [{"name": "hello", "atom": {"type": "script", "script": "hello"}}]}]}),
+    )
+    .await
+    .unwrap();
+    let jt = c
+        .post("/api/v1/jobs/say-hi/execute", &json!({"hosts": hosts}))
+        .await
+        .unwrap();
+    let jt = jt["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        let v = c
+            .get(&format!("/api/v1/job-tickets/{jt}"), &[])
+            .await
+            .unwrap();
+        if v["status"] == "successful" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, jp) = page(&cookie, &format!("{}/console/job-tickets/{jt}", h.url())).await;
+    assert!(
+        jp.contains("1. greet") && jp.contains("<progress max=\"1\" value=\"1\">"),
+        "{jp}"
+    );
+    assert!(jp.contains("console-says-hi"));
     // Alarms page with its SVG chart.
     let (_, al) = page(&cookie, &format!("{}/console/alarms", h.url())).await;
     assert!(al.contains("<svg class=\"chart\"") && al.contains("DiskFull"));

@@ -883,6 +883,18 @@ struct TicketPage {
     /// (action, label) allowed in the ticket's state.
     actions: Vec<(String, String)>,
     action_url: String,
+    /// A job ticket's steps.
+    steps: Vec<StepRow>,
+}
+
+/// One step of a job ticket as shown.
+struct StepRow {
+    name: String,
+    status: String,
+    done: i64,
+    total: i64,
+    ok: i64,
+    failed: i64,
 }
 
 /// The operator actions allowed on a script ticket (`job` false) or a job
@@ -951,6 +963,7 @@ async fn ticket(
         flash: None,
         events: running.then(|| format!("/api/v1/tickets/{}/events", text(&d["id"]))),
         actions: allowed_actions(d["status"].as_str().unwrap_or(""), false),
+        steps: vec![],
         action_url: format!("/console/tickets/{}/actions", text(&d["id"])),
         t: ticket_row(&d, "script_name"),
         tasks: d["tasks"]
@@ -1015,6 +1028,26 @@ async fn job_ticket(
         flash: None,
         events: None,
         actions: allowed_actions(d["status"].as_str().unwrap_or(""), true),
+        steps: d["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|st| {
+                let n = |k: &str| st["counts"][k].as_i64().unwrap_or(0);
+                StepRow {
+                    name: format!(
+                        "{}. {}",
+                        st["index"].as_i64().unwrap_or(0) + 1,
+                        text(&st["name"])
+                    ),
+                    status: text(&st["status"]),
+                    done: n("successful") + n("failed") + n("cancelled"),
+                    total: n("total"),
+                    ok: n("successful"),
+                    failed: n("failed"),
+                }
+            })
+            .collect(),
         action_url: format!("/console/job-tickets/{}/actions", text(&d["id"])),
         t: ticket_row(&d, "job_name"),
         tasks,
