@@ -177,6 +177,10 @@ async fn login_overview_incident_and_crawl() {
     let (st, home) = page(&cookie, &format!("{}/console", h.url())).await;
     assert_eq!(st, 200);
     assert!(home.contains("Incidents waiting for me"), "{home}");
+    assert!(
+        home.contains("<td>(no region)</td><td>1</td><td>1</td>"),
+        "{home}"
+    );
     assert!(home.contains(&format!("/console/incidents/{inc}")));
     assert!(home.contains(&format!("/console/tickets/{tid}")));
     // The incident page: accept it (with the form's CSRF value).

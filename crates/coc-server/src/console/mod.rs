@@ -478,8 +478,57 @@ struct Overview {
     flash: Option<String>,
     mine: Vec<IncidentRow>,
     alarms: Vec<AlarmRow>,
-    resources: Vec<(String, usize)>,
+    resources: Vec<ResourceRow>,
     tickets: Vec<TicketRow>,
+}
+
+/// Hosts of one region on the overview.
+struct ResourceRow {
+    region: String,
+    hosts: usize,
+    running: usize,
+    alarmed: usize,
+}
+
+/// Hosts by region (their `region` tag), with how many have an agent
+/// running and how many have an active alarm — an alarm whose resource is
+/// the host's name or one of its addresses (with or without a port).
+fn resource_summary(hosts: &[Value], active: &[Value]) -> Vec<ResourceRow> {
+    let alarmed = |h: &Value| {
+        let mut names = vec![text(&h["hostname"])];
+        names.extend(h["ips"].as_array().into_iter().flatten().map(text));
+        active.iter().any(|a| {
+            [text(&a["resource_name"]), text(&a["resource_id"])]
+                .iter()
+                .map(|r| r.split(':').next().unwrap_or("").to_string())
+                .any(|r| !r.is_empty() && names.contains(&r))
+        })
+    };
+    let mut out: Vec<ResourceRow> = vec![];
+    for h in hosts {
+        let region = h["tags"]["region"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+            .unwrap_or("(no region)")
+            .to_string();
+        let i = match out.iter().position(|r| r.region == region) {
+            Some(i) => i,
+            None => {
+                out.push(ResourceRow {
+                    region,
+                    hosts: 0,
+                    running: 0,
+                    alarmed: 0,
+                });
+                out.len() - 1
+            }
+        };
+        out[i].hosts += 1;
+        out[i].running += usize::from(h["agent_status"] == "running");
+        out[i].alarmed += usize::from(alarmed(h));
+    }
+    out.sort_by(|a, b| a.region.cmp(&b.region));
+    out
 }
 
 async fn overview(
@@ -503,20 +552,14 @@ async fn overview(
         &s,
         &v,
         Method::GET,
-        "/api/v1/alarms?status=alarm&limit=20",
+        "/api/v1/alarms?status=alarm&limit=200",
         None,
     )
     .await;
     let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
     let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
-    let mut resources: Vec<(String, usize)> = vec![];
-    for h in hosts.as_ref().map(items).unwrap_or_default() {
-        let k = text(&h["agent_status"]);
-        match resources.iter_mut().find(|(n, _)| *n == k) {
-            Some(e) => e.1 += 1,
-            None => resources.push((k, 1)),
-        }
-    }
+    let active: Vec<Value> = alarms.as_ref().map(items).unwrap_or_default();
+    let resources = resource_summary(&hosts.as_ref().map(items).unwrap_or_default(), &active);
     Overview {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
@@ -528,12 +571,7 @@ async fn overview(
             .filter(|i| !matches!(i["status"].as_str(), Some("completed" | "closed")))
             .map(incident_row)
             .collect(),
-        alarms: alarms
-            .map(|x| items(&x))
-            .unwrap_or_default()
-            .iter()
-            .map(alarm_row)
-            .collect(),
+        alarms: active.iter().take(20).map(alarm_row).collect(),
         resources,
         tickets: tickets
             .map(|x| items(&x))
@@ -1282,5 +1320,28 @@ async fn act_on_ticket(
     {
         Ok(_) => Redirect::to(&here).into_response(),
         Err(p) => error_page(&v, p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_by_region_with_their_alarms() {
+        let hosts = vec![
+            json!({"hostname": "db-1", "ips": ["10.0.0.1"], "agent_status": "running", "tags": {"region": "eu"}}),
+            json!({"hostname": "web-1", "ips": ["10.0.0.2"], "agent_status": "offline", "tags": {"region": "eu"}}),
+            json!({"hostname": "x", "ips": [], "agent_status": "running", "tags": {}}),
+        ];
+        let alarms = vec![
+            json!({"resource_name": "db-1:9100"}),
+            json!({"resource_id": "10.0.0.9"}),
+        ];
+        let r = resource_summary(&hosts, &alarms);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].region.as_str(), r[0].hosts), ("(no region)", 1));
+        let eu = &r[1];
+        assert_eq!((eu.hosts, eu.running, eu.alarmed), (2, 1, 1));
     }
 }
