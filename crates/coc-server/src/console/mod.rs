@@ -213,6 +213,28 @@ fn urlencode(s: &str) -> String {
     out
 }
 
+/// The visitor of a form post whose `csrf` field must be the session's
+/// CSRF value; otherwise the login redirect or a 403 page.
+async fn form_visitor(
+    s: &AppState,
+    headers: &HeaderMap,
+    ip: SocketAddr,
+    here: &str,
+    csrf: &str,
+) -> Result<Visitor, Response> {
+    let v = visitor(s, headers, ip, here).await?;
+    if csrf != v.csrf {
+        return Err(error_page(
+            &v,
+            Problem {
+                status: StatusCode::FORBIDDEN,
+                detail: "the form is stale; reload the page and try again".into(),
+            },
+        ));
+    }
+    Ok(v)
+}
+
 /// The visitor and one API answer (GET `uri`) for the page at `here`; the
 /// login redirect or an error page when there is none.
 async fn page_data(
@@ -738,19 +760,10 @@ async fn incident_action(
     Form(f): Form<ActionForm>,
 ) -> Response {
     let here = format!("/console/incidents/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
+    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if f.csrf != v.csrf {
-        return error_page(
-            &v,
-            Problem {
-                status: StatusCode::FORBIDDEN,
-                detail: "the form is stale; reload the page and try again".into(),
-            },
-        );
-    }
     let body = match f.action.as_str() {
         "accept" => json!({"action": "accept"}),
         "reject" => json!({"action": "reject", "reason": f.reason}),
@@ -1217,21 +1230,13 @@ async fn run_script(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/console/scripts/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
+    // Repeated fields (`host`) need the pairs, not a map.
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, x)| x.clone());
+    let csrf = get("csrf").unwrap_or_default();
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    // Repeated fields (`host`) need the pairs, not a map.
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, x)| x.clone());
-    if get("csrf").as_deref() != Some(v.csrf.as_str()) {
-        return error_page(
-            &v,
-            Problem {
-                status: StatusCode::FORBIDDEN,
-                detail: "the form is stale; reload the page and try again".into(),
-            },
-        );
-    }
     let hosts: Vec<&String> = pairs
         .iter()
         .filter(|(k, _)| k == "host")
@@ -1296,19 +1301,10 @@ async fn act_on_ticket(
     f: TicketActionForm,
 ) -> Response {
     let here = format!("/console/{kind}/{id}");
-    let v = match visitor(&s, &headers, ip, &here).await {
+    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if f.csrf != v.csrf {
-        return error_page(
-            &v,
-            Problem {
-                status: StatusCode::FORBIDDEN,
-                detail: "the form is stale; reload the page and try again".into(),
-            },
-        );
-    }
     match api(
         &s,
         &v,

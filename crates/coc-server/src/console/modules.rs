@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 
-use super::{Problem, api, error_page, items, page_data, text, urlencode, visitor, when};
+use super::{
+    Problem, api, error_page, form_visitor, items, page_data, text, urlencode, visitor, when,
+};
 use crate::AppState;
 
 /// One console section backed by an API list.
@@ -533,19 +535,10 @@ pub(super) async fn create(
     let Some(m) = module(&slug).filter(|m| m.example.is_some()) else {
         return not_found(&s, &headers, ip, &here).await;
     };
-    let v = match visitor(&s, &headers, ip, &here).await {
+    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if f.csrf != v.csrf {
-        return error_page(
-            &v,
-            Problem {
-                status: StatusCode::FORBIDDEN,
-                detail: "the form is stale; reload the page and try again".into(),
-            },
-        );
-    }
     let back = |error: String, status: StatusCode| {
         (
             status,
