@@ -393,6 +393,71 @@ async fn login_overview_incident_and_crawl() {
         let (st, _) = page(&cookie, &format!("{}{}", h.url(), loc.unwrap())).await;
         assert_eq!(st, 200, "{} detail", m.slug);
     }
+    // Record operations come from the API's route table.
+    let rules = c.get("/api/v1/forwarding-rules", &[]).await.unwrap();
+    let rule = rules["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "disk-full")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, rp) = page(
+        &cookie,
+        &format!("{}/console/forwarding-rules/{rule}", h.url()),
+    )
+    .await;
+    for op in ["op-enable", "op-disable", "op-delete"] {
+        assert!(rp.contains(op), "{op}");
+    }
+    assert!(!rp.contains("op-approve"), "rules are not reviewed");
+    let op = |op: &'static str, path: String| {
+        let csrf = csrf.clone();
+        let cookie = cookie.clone();
+        async move {
+            client()
+                .post(path)
+                .header("cookie", cookie)
+                .form(&[("csrf", csrf.as_str()), ("op", op)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = op(
+        "disable",
+        format!("{}/console/forwarding-rules/{rule}/do", h.url()),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let got = c
+        .get(&format!("/api/v1/forwarding-rules/{rule}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(got["enabled"], false);
+    // The author of a scheduled task cannot approve it: the API's refusal.
+    let tasks = c.get("/api/v1/scheduled-tasks", &[]).await.unwrap();
+    let task = tasks["items"][0]["id"].as_str().unwrap().to_string();
+    let r = op(
+        "approve",
+        format!("{}/console/scheduled-tasks/{task}/do", h.url()),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("author"));
+    let r = op(
+        "delete",
+        format!("{}/console/forwarding-rules/{rule}/do", h.url()),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/console/forwarding-rules");
+    let gone = c
+        .get(&format!("/api/v1/forwarding-rules/{rule}"), &[])
+        .await;
+    assert!(gone.is_err());
     // A refusal shows the API's message and keeps what was typed.
     let r = client()
         .post(format!("{}/console/parameters/new", h.url()))

@@ -54,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/job-tickets/{id}", get(job_ticket))
         .route("/console/{module}", get(modules::list))
         .route("/console/{module}/{id}", get(modules::detail))
+        .route("/console/{module}/{id}/do", post(modules::operate))
         .route(
             "/console/{module}/new",
             get(modules::new_form).post(modules::create),

@@ -404,6 +404,36 @@ struct Record {
     back: String,
     /// (field, value, preformatted)
     fields: Vec<(String, String, bool)>,
+    /// (operation, button label) the module's API offers on a record.
+    actions: Vec<(String, String)>,
+    action_url: String,
+}
+
+/// The record operations a module's API offers, found in the route table:
+/// enable, disable, review (approve or reject) and delete.
+fn actions_for(m: &Module) -> Vec<(String, String)> {
+    let Some(detail) = m.detail else {
+        return vec![];
+    };
+    let has = |method: &str, path: &str| {
+        crate::api::ROUTES
+            .iter()
+            .any(|r| r.method == method && r.path == path)
+    };
+    let mut out = vec![];
+    for (op, label) in [("enable", "Enable"), ("disable", "Disable")] {
+        if has("POST", &format!("{detail}/{op}")) {
+            out.push((op.to_string(), label.to_string()));
+        }
+    }
+    if has("POST", &format!("{detail}/review")) {
+        out.push(("approve".into(), "Approve".into()));
+        out.push(("reject".into(), "Reject".into()));
+    }
+    if has("DELETE", detail) {
+        out.push(("delete".into(), "Delete".into()));
+    }
+    out
 }
 
 /// `GET /console/{module}/{id}`: every field of the record.
@@ -412,7 +442,13 @@ pub(super) async fn detail(
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path((slug, id)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
+    let id_for_url = id.clone();
+    let done = q
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, op)| format!("Done: {op}."));
     let here = format!("/console/{slug}/{id}");
     let Some((m, path)) = module(&slug).and_then(|m| Some((m, m.detail?))) else {
         return not_found(&s, &headers, ip, &here).await;
@@ -451,13 +487,64 @@ pub(super) async fn detail(
     Record {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
-        flash: None,
+        flash: done,
         title,
         section: m.title.into(),
         back: format!("/console/{}", m.slug),
         fields,
+        actions: actions_for(m),
+        action_url: format!("/console/{}/{}/do", m.slug, urlencode(&id_for_url)),
     }
     .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OpForm {
+    csrf: String,
+    op: String,
+}
+
+/// `POST /console/{module}/{id}/do`: enable, disable, approve, reject or
+/// delete through the API; back to the record (or the list after delete).
+pub(super) async fn operate(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    Form(f): Form<OpForm>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}");
+    let Some((m, detail)) = module(&slug).and_then(|m| Some((m, m.detail?))) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !actions_for(m).iter().any(|(op, _)| *op == f.op) {
+        return error_page(
+            &v,
+            Problem {
+                status: StatusCode::BAD_REQUEST,
+                detail: format!("{} cannot be done here", f.op),
+            },
+        );
+    }
+    let path = detail.replace("{id}", &urlencode(&id));
+    let (method, uri, body) = match f.op.as_str() {
+        "approve" | "reject" => (
+            Method::POST,
+            format!("{path}/review"),
+            Some(serde_json::json!({"approve": f.op == "approve"})),
+        ),
+        "delete" => (Method::DELETE, path.clone(), None),
+        op => (Method::POST, format!("{path}/{op}"), None),
+    };
+    match api(&s, &v, method, &uri, body).await {
+        Ok(_) if f.op == "delete" => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
+        Ok(_) => Redirect::to(&format!("{here}?done={}", urlencode(&f.op))).into_response(),
+        Err(p) => error_page(&v, p),
+    }
 }
 
 async fn not_found(s: &AppState, headers: &HeaderMap, ip: SocketAddr, here: &str) -> Response {
