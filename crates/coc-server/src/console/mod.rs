@@ -56,6 +56,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/{module}/{id}", get(modules::detail))
         .route("/console/{module}/{id}/do", post(modules::operate))
         .route(
+            "/console/{module}/{id}/edit",
+            get(modules::edit_form).post(modules::save),
+        )
+        .route(
             "/console/{module}/new",
             get(modules::new_form).post(modules::create),
         )

@@ -35,7 +35,27 @@ pub struct Module {
     /// An example definition for the "New" form; `None`: no form (the
     /// module's records are not created here).
     pub example: Option<&'static str>,
+    /// Records can be modified here (`PUT` on the detail path with the
+    /// record minus [`BOOKKEEPING`]).
+    pub modify: bool,
 }
+
+/// Fields a record shows but a modification does not take.
+pub const BOOKKEEPING: &[&str] = &[
+    "id",
+    "enabled",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "modified_by",
+    "review",
+    "review_status",
+    "reviewed_by",
+    "system",
+    "high_risk_findings",
+    "next_run_at",
+];
 
 /// The generic sections.
 pub const MODULES: &[Module] = &[
@@ -54,6 +74,7 @@ pub const MODULES: &[Module] = &[
             ("last_heartbeat", "Last heartbeat"),
         ],
         example: None,
+        modify: false,
     },
     Module {
         slug: "jobs",
@@ -72,6 +93,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "restart-web", "risk_level": "low", "steps": [{"name": "restart", "tasks": [{"name": "diagnose", "atom": {"type": "script", "script": "OS-DIAGNOSE"}}]}]}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "scheduled-tasks",
@@ -90,6 +112,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "nightly-diagnose", "script": "OS-DIAGNOSE", "select": {"running_only": true}, "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 3 * * *"}}, "reviewers": [{"type": "individual", "users": ["lead"]}]}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "parameters",
@@ -108,6 +131,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "db/host", "region": "default", "type": "text", "value": "10.0.0.5"}"#,
         ),
+        modify: false,
     },
     Module {
         slug: "forwarding-rules",
@@ -125,6 +149,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "disk-full", "incident_level": "P2", "assignee": "admin", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}]}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "integrations",
@@ -139,6 +164,7 @@ pub const MODULES: &[Module] = &[
             ("created_at", "Created"),
         ],
         example: Some(r#"{"name": "prometheus", "type": "alertmanager"}"#),
+        modify: false,
     },
     Module {
         slug: "plans",
@@ -155,6 +181,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "db-failover", "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "engineers",
@@ -168,6 +195,7 @@ pub const MODULES: &[Module] = &[
             ("contacts", "Contacts"),
         ],
         example: None,
+        modify: false,
     },
     Module {
         slug: "shifts",
@@ -177,6 +205,7 @@ pub const MODULES: &[Module] = &[
         key: "id",
         columns: &[("name", "Scenario"), ("kind", "Kind"), ("timezone", "Zone")],
         example: None,
+        modify: false,
     },
     Module {
         slug: "notification-rules",
@@ -193,6 +222,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "p1-owner", "templates": ["incident_created"], "recipients": [{"type": "owner"}], "channels": ["email"]}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "escalation-policies",
@@ -208,6 +238,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "default", "levels": [{"after_seconds": 600, "recipients": [{"type": "individual", "users": ["lead"]}], "channels": ["email"]}]}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "slas",
@@ -224,6 +255,7 @@ pub const MODULES: &[Module] = &[
         example: Some(
             r#"{"name": "p1-response", "trigger": "incident", "levels": ["P1"], "rules": [{"status": "unaccepted", "target_minutes": 15}]}"#,
         ),
+        modify: true,
     },
     Module {
         slug: "audit",
@@ -240,6 +272,7 @@ pub const MODULES: &[Module] = &[
             ("result", "Result"),
         ],
         example: None,
+        modify: false,
     },
 ];
 
@@ -407,6 +440,8 @@ struct Record {
     /// (operation, button label) the module's API offers on a record.
     actions: Vec<(String, String)>,
     action_url: String,
+    /// The modify form, where records can be modified here.
+    edit: Option<String>,
 }
 
 /// The record operations a module's API offers, found in the route table:
@@ -494,6 +529,9 @@ pub(super) async fn detail(
         fields,
         actions: actions_for(m),
         action_url: format!("/console/{}/{}/do", m.slug, urlencode(&id_for_url)),
+        edit: m
+            .modify
+            .then(|| format!("/console/{}/{}/edit", m.slug, urlencode(&id_for_url))),
     }
     .into_response()
 }
@@ -568,6 +606,9 @@ struct NewPage {
     flash: Option<String>,
     section: String,
     back: String,
+    heading: String,
+    action: String,
+    button: String,
     body: String,
     error: Option<String>,
 }
@@ -597,6 +638,9 @@ pub(super) async fn new_form(
         flash: None,
         section: m.title.into(),
         back: format!("/console/{}", m.slug),
+        heading: "New".into(),
+        action: format!("/console/{}/new", m.slug),
+        button: "Create".into(),
         body: pretty,
         error: None,
     }
@@ -635,6 +679,9 @@ pub(super) async fn create(
                 flash: None,
                 section: m.title.into(),
                 back: format!("/console/{}", m.slug),
+                heading: "New".into(),
+                action: format!("/console/{}/new", m.slug),
+                button: "Create".into(),
                 body: f.body.clone(),
                 error: Some(error),
             },
@@ -661,6 +708,104 @@ pub(super) async fn create(
                 _ => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
             }
         }
+        Err(p) => back(p.detail, p.status),
+    }
+}
+
+/// The editable definition of a record: everything but [`BOOKKEEPING`].
+fn editable(record: &Value) -> String {
+    let mut v = record.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| !BOOKKEEPING.contains(&k.as_str()));
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// `GET /console/{module}/{id}/edit`: the record's definition to modify.
+pub(super) async fn edit_form(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/edit");
+    let Some((m, detail)) = module(&slug)
+        .filter(|m| m.modify)
+        .and_then(|m| Some((m, m.detail?)))
+    else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let uri = detail.replace("{id}", &urlencode(&id));
+    let (v, d) = match page_data(&s, &headers, ip, &here, &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    NewPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        section: m.title.into(),
+        back: format!("/console/{}/{}", m.slug, urlencode(&id)),
+        heading: format!("Modify {}", text(&d["name"])),
+        action: here,
+        button: "Save".into(),
+        body: editable(&d),
+        error: None,
+    }
+    .into_response()
+}
+
+/// `POST /console/{module}/{id}/edit`: modifies through the API; a
+/// refusal brings the form back with the API's message.
+pub(super) async fn save(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    Form(f): Form<NewForm>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/edit");
+    let Some((m, detail)) = module(&slug)
+        .filter(|m| m.modify)
+        .and_then(|m| Some((m, m.detail?)))
+    else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let back = |error: String, status: StatusCode| {
+        (
+            status,
+            NewPage {
+                user: v.user.clone(),
+                csrf: v.csrf.clone(),
+                flash: None,
+                section: m.title.into(),
+                back: record.clone(),
+                heading: "Modify".into(),
+                action: here.clone(),
+                button: "Save".into(),
+                body: f.body.clone(),
+                error: Some(error),
+            },
+        )
+            .into_response()
+    };
+    let body: Value = match serde_json::from_str(&f.body) {
+        Ok(b) => b,
+        Err(e) => {
+            return back(
+                format!("the definition is not valid JSON: {e}"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let uri = detail.replace("{id}", &urlencode(&id));
+    match api(&s, &v, Method::PUT, &uri, Some(body)).await {
+        Ok(_) => Redirect::to(&format!("{record}?done=modify")).into_response(),
         Err(p) => back(p.detail, p.status),
     }
 }
