@@ -104,6 +104,22 @@ fn well_formed(html: &str) -> Result<(), String> {
     }
 }
 
+/// The text of a page's definition `<textarea>`, unescaped.
+fn textarea(form: &str) -> String {
+    form.split("spellcheck=\"false\">")
+        .nth(1)
+        .unwrap()
+        .split("</textarea>")
+        .next()
+        .unwrap()
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 fn links(html: &str) -> Vec<String> {
     html.split("href=\"")
         .skip(1)
@@ -364,19 +380,7 @@ async fn login_overview_incident_and_crawl() {
     {
         let (st, form) = page(&cookie, &format!("{}/console/{}/new", h.url(), m.slug)).await;
         assert_eq!(st, 200, "{}", m.slug);
-        let body = form
-            .split("spellcheck=\"false\">")
-            .nth(1)
-            .unwrap()
-            .split("</textarea>")
-            .next()
-            .unwrap()
-            .replace("&quot;", "\"")
-            .replace("&#34;", "\"")
-            .replace("&#39;", "'")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
+        let body = textarea(&form);
         let r = client()
             .post(format!("{}/console/{}/new", h.url(), m.slug))
             .header("cookie", &cookie)
@@ -394,14 +398,6 @@ async fn login_overview_incident_and_crawl() {
         assert_eq!(st, 200, "{} detail", m.slug);
     }
     // Every modifiable record saves through its Modify form unchanged.
-    let unescape = |t: &str| {
-        t.replace("&quot;", "\"")
-            .replace("&#34;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    };
     for m in coc_server::console::modules::MODULES
         .iter()
         .filter(|m| m.modify)
@@ -422,14 +418,7 @@ async fn login_overview_incident_and_crawl() {
         )
         .await;
         assert_eq!(st, 200, "{}", m.slug);
-        let body = unescape(
-            form.split("spellcheck=\"false\">")
-                .nth(1)
-                .unwrap()
-                .split("</textarea>")
-                .next()
-                .unwrap(),
-        );
+        let body = textarea(&form);
         let r = client()
             .post(format!("{}/console/{}/{id}/edit", h.url(), m.slug))
             .header("cookie", &cookie)

@@ -670,35 +670,20 @@ pub(super) async fn create(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let back = |error: String, status: StatusCode| {
-        (
-            status,
-            NewPage {
-                user: v.user.clone(),
-                csrf: v.csrf.clone(),
-                flash: None,
-                section: m.title.into(),
-                back: format!("/console/{}", m.slug),
-                heading: "New".into(),
-                action: format!("/console/{}/new", m.slug),
-                button: "Create".into(),
-                body: f.body.clone(),
-                error: Some(error),
-            },
-        )
-            .into_response()
-    };
-    let body: Value = match serde_json::from_str(&f.body) {
-        Ok(b) => b,
-        Err(e) => {
-            return back(
-                format!("the definition is not valid JSON: {e}"),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
+    let form = NewPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        section: m.title.into(),
+        back: format!("/console/{}", m.slug),
+        heading: "New".into(),
+        action: format!("/console/{}/new", m.slug),
+        button: "Create".into(),
+        body: f.body,
+        error: None,
     };
     let list = m.list.split('?').next().unwrap_or(m.list);
-    match api(&s, &v, Method::POST, list, Some(body)).await {
+    match submit(&s, &v, form, Method::POST, list).await {
         Ok(created) => {
             let id = text(&created[m.key]);
             match m.detail {
@@ -708,7 +693,7 @@ pub(super) async fn create(
                 _ => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
             }
         }
-        Err(p) => back(p.detail, p.status),
+        Err(r) => r,
     }
 }
 
@@ -776,36 +761,44 @@ pub(super) async fn save(
         Err(r) => return r,
     };
     let record = format!("/console/{}/{}", m.slug, urlencode(&id));
-    let back = |error: String, status: StatusCode| {
-        (
-            status,
-            NewPage {
-                user: v.user.clone(),
-                csrf: v.csrf.clone(),
-                flash: None,
-                section: m.title.into(),
-                back: record.clone(),
-                heading: "Modify".into(),
-                action: here.clone(),
-                button: "Save".into(),
-                body: f.body.clone(),
-                error: Some(error),
-            },
-        )
-            .into_response()
-    };
-    let body: Value = match serde_json::from_str(&f.body) {
-        Ok(b) => b,
-        Err(e) => {
-            return back(
-                format!("the definition is not valid JSON: {e}"),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
+    let form = NewPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        section: m.title.into(),
+        back: record.clone(),
+        heading: "Modify".into(),
+        action: here.clone(),
+        button: "Save".into(),
+        body: f.body,
+        error: None,
     };
     let uri = detail.replace("{id}", &urlencode(&id));
-    match api(&s, &v, Method::PUT, &uri, Some(body)).await {
+    match submit(&s, &v, form, Method::PUT, &uri).await {
         Ok(_) => Redirect::to(&format!("{record}?done=modify")).into_response(),
-        Err(p) => back(p.detail, p.status),
+        Err(r) => r,
     }
+}
+
+/// Sends a definition form's JSON to the API (`method` on `uri`). On a
+/// refusal — not JSON, or the API's problem — the form comes back with the
+/// message and the text as typed.
+async fn submit(
+    s: &AppState,
+    v: &super::Visitor,
+    mut form: NewPage,
+    method: Method,
+    uri: &str,
+) -> Result<Value, Response> {
+    let body: Value = match serde_json::from_str(&form.body) {
+        Ok(b) => b,
+        Err(e) => {
+            form.error = Some(format!("the definition is not valid JSON: {e}"));
+            return Err((StatusCode::UNPROCESSABLE_ENTITY, form).into_response());
+        }
+    };
+    api(s, v, method, uri, Some(body)).await.map_err(|p| {
+        form.error = Some(p.detail);
+        (p.status, form).into_response()
+    })
 }
