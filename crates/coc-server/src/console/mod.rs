@@ -27,6 +27,7 @@ use crate::AppState;
 use crate::session::{SESSION_COOKIE, cookie, csrf_of};
 
 pub mod chart;
+pub mod forms;
 pub mod modules;
 
 /// Largest API answer a page reads, bytes.

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 
+use super::forms::{self, Field, Kind, f, h};
 use super::{
     Problem, api, error_page, form_visitor, items, page_data, text, urlencode, visitor, when,
 };
@@ -32,29 +33,434 @@ pub struct Module {
     pub key: &'static str,
     /// Default columns: (JSON key or dotted path, label).
     pub columns: &'static [(&'static str, &'static str)],
-    /// An example definition for the "New" form; `None`: no form (the
-    /// module's records are not created here).
+    /// Where the "New" form creates: `POST` on this API path, or `PUT`
+    /// when it names a field as `{field}` (that field goes into the path).
+    /// `None`: records are not created here.
+    pub create: Option<&'static str>,
+    /// An example definition the New form can be filled with.
     pub example: Option<&'static str>,
     /// Records can be modified here (`PUT` on the detail path with the
-    /// record minus [`BOOKKEEPING`]).
+    /// form's fields).
     pub modify: bool,
+    /// The fields of the New and Modify forms: every field of the API's
+    /// definition, so that saving a record unchanged changes nothing.
+    pub fields: &'static [Field],
 }
 
-/// Fields a record shows but a modification does not take.
-pub const BOOKKEEPING: &[&str] = &[
-    "id",
-    "enabled",
-    "version",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "modified_by",
-    "review",
-    "review_status",
-    "reviewed_by",
-    "system",
-    "high_risk_findings",
-    "next_run_at",
+const LEVELS: Kind = Kind::Choice(&["P1", "P2", "P3", "P4", "P5"]);
+const CHANNELS: Kind = Kind::Many(coc_domain::notify::CHANNELS);
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Shanghai",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+];
+
+/// The rows of a recipient list (ref. 11.3): the owner, named users, or
+/// roles of an on-call scenario.
+const RECIPIENT: &[Field] = &[
+    f(
+        "type",
+        "Type",
+        Kind::Choice(&["owner", "individual", "shift"]),
+    ),
+    f("users", "Users (individual)", Kind::List),
+    f("scenario", "Scenario (shift)", Kind::Text),
+    f("roles", "Roles (shift)", Kind::List),
+];
+
+const CONDITION: &[Field] = &[
+    f("field", "Field", Kind::Suggest(coc_domain::rule::FIELDS)),
+    f(
+        "op",
+        "Operator",
+        Kind::Choice(&["equals", "not_equals", "contains", "regex", "in"]),
+    ),
+    f("value", "Value", Kind::Text),
+    f("values", "Values (in)", Kind::List),
+];
+
+const JOB: &[Field] = &[
+    h(
+        "name",
+        "Name",
+        Kind::Text,
+        "3 to 100 letters, digits, - and _.",
+    ),
+    f("description", "Description", Kind::Long),
+    f("enterprise_project", "Enterprise project", Kind::Text),
+    f(
+        "risk_level",
+        "Risk level",
+        Kind::Choice(&["low", "medium", "high"]),
+    ),
+    h(
+        "manual_review",
+        "Manual review",
+        Kind::Check,
+        "Ask the reviewers before the job can run (always for high risk).",
+    ),
+    f("reviewers", "Reviewers", Kind::Rows(RECIPIENT)),
+    h(
+        "tags",
+        "Tags",
+        Kind::Map,
+        "key=value, one per line (at most 20).",
+    ),
+    h(
+        "params",
+        "Global parameters",
+        Kind::Json,
+        r#"[{"name": "PORT", "type": "string", "value": "80"}]; a value can come from the parameter center."#,
+    ),
+    h(
+        "steps",
+        "Steps",
+        Kind::Json,
+        r#"[{"name": …, "tasks": [{"name": …, "atom": {"type": "script" | "reboot" | "sleep" | "approval" | "http" | "condition", …}}]}]"#,
+    ),
+];
+
+const SCHEDULED_TASK: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f("description", "Description", Kind::Long),
+    f("timing.tz", "Time zone", Kind::Suggest(ZONES)),
+    f(
+        "timing.trigger.type",
+        "Trigger",
+        Kind::Choice(&["once", "cycle", "cron"]),
+    ),
+    f("timing.trigger.at", "Once at (local)", Kind::Local),
+    f("timing.trigger.every", "Cycle: every", Kind::Number),
+    f(
+        "timing.trigger.unit",
+        "Cycle: unit",
+        Kind::Choice(&["minutes", "hours", "days"]),
+    ),
+    f(
+        "timing.trigger.start",
+        "Cycle: first run (local)",
+        Kind::Local,
+    ),
+    h(
+        "timing.trigger.expr",
+        "Cron expression",
+        Kind::Text,
+        "minute hour day-of-month month day-of-week, in the task's zone.",
+    ),
+    f("timing.expires_at", "No run after", Kind::Time),
+    h(
+        "script",
+        "Script",
+        Kind::Text,
+        "Script id or name (or give a job).",
+    ),
+    f("job", "Job", Kind::Text),
+    h(
+        "params",
+        "Parameters",
+        Kind::Map,
+        "name=value, one per line.",
+    ),
+    h(
+        "param_refs",
+        "Parameter-center references",
+        Kind::Json,
+        r#"{"PARAM": {"name": "db/host", "region": "default", "mode": "latest"}}"#,
+    ),
+    h(
+        "hosts",
+        "Hosts",
+        Kind::List,
+        "Host ids, or select hosts by the filter below at each run.",
+    ),
+    f("select.application", "Select: application", Kind::Text),
+    f("select.region", "Select: region", Kind::Text),
+    f("select.tags", "Select: tags", Kind::Map),
+    f(
+        "select.running_only",
+        "Select: running agents only",
+        Kind::Check,
+    ),
+    f("run_as", "Executing user", Kind::Text),
+    f("timeout_s", "Timeout per host (s)", Kind::Number),
+    f(
+        "batch_policy",
+        "Batch policy",
+        Kind::Choice(&["auto", "manual", "none"]),
+    ),
+    f(
+        "success_rate_threshold",
+        "Suspension threshold (success %)",
+        Kind::Number,
+    ),
+    f("reviewers", "Reviewers", Kind::Rows(RECIPIENT)),
+    f("recipients", "Notify of outcomes", Kind::Rows(RECIPIENT)),
+    f("channels", "Channels", CHANNELS),
+];
+
+const PARAMETER: &[Field] = &[
+    h(
+        "name",
+        "Name",
+        Kind::Text,
+        "Letters, digits, _ - . / (fixed after creation).",
+    ),
+    f("region", "Region", Kind::Text),
+    f("type", "Type", Kind::Choice(&["text", "encrypted"])),
+    f("enterprise_project", "Enterprise project", Kind::Text),
+    h(
+        "value",
+        "Value",
+        Kind::Long,
+        "At most 4096 bytes. ****** keeps an encrypted value as it is.",
+    ),
+    f("description", "Description", Kind::Long),
+    f("expires_at", "Delete at", Kind::Time),
+    h(
+        "pre_deletion_minutes",
+        "Notify before deletion (minutes)",
+        Kind::Numbers,
+        "Comma-separated.",
+    ),
+    f(
+        "unmodified_minutes",
+        "Notify when unchanged for (minutes)",
+        Kind::Numbers,
+    ),
+    f("recipients", "Recipients", Kind::Rows(RECIPIENT)),
+    f("channels", "Channels", CHANNELS),
+    f("tags", "Tags", Kind::Map),
+];
+
+const FORWARDING_RULE: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f("application", "Application", Kind::Text),
+    f("trigger_type", "Trigger type", Kind::Choice(&["alarm"])),
+    h(
+        "data_source",
+        "Data source",
+        Kind::Text,
+        "Integration id; empty: alarms from every source.",
+    ),
+    h(
+        "conditions",
+        "Conditions (all must hold)",
+        Kind::Rows(CONDITION),
+        "Field names of ref. 7.4.2, or additional.<key>.",
+    ),
+    f("incident_level", "Incident level", LEVELS),
+    f("assignee", "Owner", Kind::Text),
+    f("assignee_shift.scenario", "On-call scenario", Kind::Text),
+    f("assignee_shift.role", "On-call role", Kind::Text),
+    f("plan", "Emergency plan", Kind::Text),
+    f(
+        "contingency_script.script_id",
+        "Contingency script",
+        Kind::Text,
+    ),
+    f(
+        "contingency_script.params",
+        "Contingency script parameters",
+        Kind::Map,
+    ),
+    f(
+        "contingency_script.timeout_s",
+        "Contingency script timeout (s)",
+        Kind::Number,
+    ),
+    f(
+        "contingency_script.run_as",
+        "Contingency script user",
+        Kind::Text,
+    ),
+];
+
+const PLAN: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f("summary", "Summary", Kind::Long),
+    f("application", "Application", Kind::Text),
+    f(
+        "recovery_minutes",
+        "Expected recovery (minutes)",
+        Kind::Number,
+    ),
+    f(
+        "body.type",
+        "Kind",
+        Kind::Choice(&["automation", "document"]),
+    ),
+    f("body.action.script", "Automation: script", Kind::Text),
+    f("body.action.job", "Automation: job", Kind::Text),
+    f("body.action.params", "Automation: parameters", Kind::Map),
+    f(
+        "body.action.param_refs",
+        "Automation: parameter-center references",
+        Kind::Json,
+    ),
+    h(
+        "body.steps",
+        "Document: steps",
+        Kind::Json,
+        r#"[{"title": …, "text": …, "action": {"script": …}}]"#,
+    ),
+];
+
+const NOTIFICATION_RULE: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f("type", "Type", Kind::Choice(&["incident"])),
+    f(
+        "templates",
+        "Templates",
+        Kind::Many(&[
+            "incident_created",
+            "incident_rejected",
+            "incident_forwarded",
+            "incident_to_be_verified",
+            "incident_verification_failed",
+            "incident_completed",
+            "incident_closed",
+        ]),
+    ),
+    h(
+        "applications",
+        "Applications",
+        Kind::List,
+        "Empty: every application.",
+    ),
+    f(
+        "levels",
+        "Levels",
+        Kind::Many(&["P1", "P2", "P3", "P4", "P5"]),
+    ),
+    f("categories", "Categories", Kind::List),
+    f(
+        "sources",
+        "Sources",
+        Kind::Many(coc_domain::notify::SOURCES),
+    ),
+    f("regions", "Regions", Kind::List),
+    f("recipients", "Recipients", Kind::Rows(RECIPIENT)),
+    f("channels", "Channels", CHANNELS),
+];
+
+const ESCALATION_LEVEL: &[Field] = &[
+    f("after_seconds", "After (s)", Kind::Number),
+    f("recipients", "Recipients (JSON)", Kind::Json),
+    f("channels", "Channels", Kind::List),
+];
+
+const ESCALATION_POLICY: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    h(
+        "rules",
+        "Forwarding rules",
+        Kind::List,
+        "Rule ids whose incidents it covers.",
+    ),
+    f("applications", "Applications", Kind::List),
+    h(
+        "levels",
+        "Levels",
+        Kind::Rows(ESCALATION_LEVEL),
+        r#"Recipients as [{"type": "owner"}], [{"type": "individual", "users": ["ann"]}] or [{"type": "shift", "scenario": …, "roles": […]}]."#,
+    ),
+    f("repeat", "Extra rounds (0–5)", Kind::Number),
+];
+
+const SLA_RULE: &[Field] = &[
+    f(
+        "status",
+        "Status",
+        Kind::Suggest(&[
+            "unaccepted",
+            "accepted",
+            "to_be_verified",
+            "alarm",
+            "pending",
+            "processing",
+        ]),
+    ),
+    f("target_minutes", "Target (min)", Kind::Number),
+    f("prewarn_minutes", "Pre-warn (min)", Kind::Number),
+    f("recipients", "Recipients (JSON)", Kind::Json),
+    f("channels", "Channels", Kind::List),
+];
+
+const SLA: &[Field] = &[
+    h(
+        "name",
+        "Name",
+        Kind::Text,
+        "3 to 100 letters, digits, - and _.",
+    ),
+    f("description", "Description", Kind::Long),
+    f(
+        "trigger",
+        "Trigger",
+        Kind::Choice(&["incident", "alarm", "todo"]),
+    ),
+    h(
+        "levels",
+        "Levels",
+        Kind::Many(&[
+            "P1",
+            "P2",
+            "P3",
+            "P4",
+            "P5",
+            "Critical",
+            "Major",
+            "Minor",
+            "Suggestion",
+        ]),
+        "P1–P5 for incidents; Critical to Suggestion for alarms and to-dos.",
+    ),
+    f("applications", "Applications", Kind::List),
+    f("rules", "Rules (one per status)", Kind::Rows(SLA_RULE)),
+    h(
+        "effective",
+        "Effective time",
+        Kind::Json,
+        r#"{"type": "always"} or {"type": "windows", "tz": …, "windows": [{"days": [0,1,2,3,4], "start": "09:00:00", "end": "18:00:00"}]}"#,
+    ),
+];
+
+const ENGINEER: &[Field] = &[
+    f("user", "User", Kind::Text),
+    f("alias", "Alias", Kind::Text),
+    h(
+        "contacts",
+        "Contacts",
+        Kind::Map,
+        "channel=address, one per line (mobile, email, wecom, dingtalk, feishu, slack, teams, webhook). An empty address removes a channel; channels left out stay. Email and mobile get a confirmation link.",
+    ),
+];
+
+const SCENARIO: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f(
+        "dimension",
+        "Dimension",
+        Kind::Choice(&["global", "application"]),
+    ),
+    f("roles", "Roles", Kind::List),
+    h(
+        "schedule",
+        "Schedule",
+        Kind::Json,
+        "Zone, mode (fixed or rotating), shifts of a day, and who is on call per role and shift.",
+    ),
+    h(
+        "applications",
+        "Per-application schedules",
+        Kind::Json,
+        "Application dimension only.",
+    ),
 ];
 
 /// The generic sections.
@@ -73,8 +479,10 @@ pub const MODULES: &[Module] = &[
             ("enterprise_project", "Enterprise project"),
             ("last_heartbeat", "Last heartbeat"),
         ],
+        create: None,
         example: None,
         modify: false,
+        fields: &[],
     },
     Module {
         slug: "jobs",
@@ -90,10 +498,12 @@ pub const MODULES: &[Module] = &[
             ("system", "Common"),
             ("updated_at", "Modified"),
         ],
+        create: Some("/api/v1/jobs"),
         example: Some(
             r#"{"name": "restart-web", "risk_level": "low", "steps": [{"name": "restart", "tasks": [{"name": "diagnose", "atom": {"type": "script", "script": "OS-DIAGNOSE"}}]}]}"#,
         ),
         modify: true,
+        fields: JOB,
     },
     Module {
         slug: "scheduled-tasks",
@@ -109,10 +519,12 @@ pub const MODULES: &[Module] = &[
             ("script", "Script"),
             ("job", "Job"),
         ],
+        create: Some("/api/v1/scheduled-tasks"),
         example: Some(
             r#"{"name": "nightly-diagnose", "script": "OS-DIAGNOSE", "select": {"running_only": true}, "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 3 * * *"}}, "reviewers": [{"type": "individual", "users": ["lead"]}]}"#,
         ),
         modify: true,
+        fields: SCHEDULED_TASK,
     },
     Module {
         slug: "parameters",
@@ -128,10 +540,12 @@ pub const MODULES: &[Module] = &[
             ("version", "Version"),
             ("updated_at", "Modified"),
         ],
+        create: Some("/api/v1/parameters"),
         example: Some(
             r#"{"name": "db/host", "region": "default", "type": "text", "value": "10.0.0.5"}"#,
         ),
-        modify: false,
+        modify: true,
+        fields: PARAMETER,
     },
     Module {
         slug: "forwarding-rules",
@@ -146,10 +560,12 @@ pub const MODULES: &[Module] = &[
             ("assignee", "Owner"),
             ("updated_at", "Modified"),
         ],
+        create: Some("/api/v1/forwarding-rules"),
         example: Some(
             r#"{"name": "disk-full", "incident_level": "P2", "assignee": "admin", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}]}"#,
         ),
         modify: true,
+        fields: FORWARDING_RULE,
     },
     Module {
         slug: "integrations",
@@ -163,8 +579,13 @@ pub const MODULES: &[Module] = &[
             ("enabled", "Enabled"),
             ("created_at", "Created"),
         ],
+        create: Some("/api/v1/integrations"),
         example: Some(r#"{"name": "prometheus", "type": "alertmanager"}"#),
         modify: false,
+        fields: &[
+            f("name", "Name", Kind::Text),
+            f("type", "Type", Kind::Choice(&["alertmanager", "generic"])),
+        ],
     },
     Module {
         slug: "plans",
@@ -178,10 +599,12 @@ pub const MODULES: &[Module] = &[
             ("body.type", "Kind"),
             ("recovery_minutes", "Recovery (min)"),
         ],
+        create: Some("/api/v1/plans"),
         example: Some(
             r#"{"name": "db-failover", "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}}"#,
         ),
         modify: true,
+        fields: PLAN,
     },
     Module {
         slug: "engineers",
@@ -194,8 +617,12 @@ pub const MODULES: &[Module] = &[
             ("alias", "Alias"),
             ("contacts", "Contacts"),
         ],
-        example: None,
-        modify: false,
+        create: Some("/api/v1/engineers/{user}"),
+        example: Some(
+            r#"{"user": "admin", "alias": "Duty lead", "contacts": {"slack": "https://hooks.slack.example/services/duty"}}"#,
+        ),
+        modify: true,
+        fields: ENGINEER,
     },
     Module {
         slug: "shifts",
@@ -204,8 +631,12 @@ pub const MODULES: &[Module] = &[
         detail: Some("/api/v1/oncall/scenarios/{id}"),
         key: "id",
         columns: &[("name", "Scenario"), ("kind", "Kind"), ("timezone", "Zone")],
-        example: None,
-        modify: false,
+        create: Some("/api/v1/oncall/scenarios"),
+        example: Some(
+            r#"{"name": "ops", "roles": ["oncall"], "schedule": {"tz": "UTC", "mode": "fixed", "shifts": [{"name": "day", "start": "08:00:00", "end": "20:00:00"}, {"name": "night", "start": "20:00:00", "end": "08:00:00"}], "fixed": {"oncall": {"0": ["admin"], "1": ["admin"]}}, "weekly": {}, "dated": {}, "cleared": [], "overrides": []}}"#,
+        ),
+        modify: true,
+        fields: SCENARIO,
     },
     Module {
         slug: "notification-rules",
@@ -219,10 +650,12 @@ pub const MODULES: &[Module] = &[
             ("templates", "Templates"),
             ("channels", "Channels"),
         ],
+        create: Some("/api/v1/notification-rules"),
         example: Some(
             r#"{"name": "p1-owner", "templates": ["incident_created"], "recipients": [{"type": "owner"}], "channels": ["email"]}"#,
         ),
         modify: true,
+        fields: NOTIFICATION_RULE,
     },
     Module {
         slug: "escalation-policies",
@@ -235,10 +668,12 @@ pub const MODULES: &[Module] = &[
             ("enabled", "Enabled"),
             ("repeat", "Repeat"),
         ],
+        create: Some("/api/v1/escalation-policies"),
         example: Some(
             r#"{"name": "default", "levels": [{"after_seconds": 600, "recipients": [{"type": "individual", "users": ["lead"]}], "channels": ["email"]}]}"#,
         ),
         modify: true,
+        fields: ESCALATION_POLICY,
     },
     Module {
         slug: "slas",
@@ -252,10 +687,12 @@ pub const MODULES: &[Module] = &[
             ("trigger", "Trigger"),
             ("levels", "Levels"),
         ],
+        create: Some("/api/v1/slas"),
         example: Some(
             r#"{"name": "p1-response", "trigger": "incident", "levels": ["P1"], "rules": [{"status": "unaccepted", "target_minutes": 15}]}"#,
         ),
         modify: true,
+        fields: SLA,
     },
     Module {
         slug: "audit",
@@ -271,8 +708,10 @@ pub const MODULES: &[Module] = &[
             ("resource_id", "Id"),
             ("result", "Result"),
         ],
+        create: None,
         example: None,
         modify: false,
+        fields: &[],
     },
 ];
 
@@ -421,7 +860,7 @@ pub(super) async fn list(
         cols: shown.into_iter().map(|(_, l)| l).collect(),
         rows,
         next,
-        can_create: m.example.is_some(),
+        can_create: m.create.is_some(),
     }
     .into_response()
 }
@@ -609,81 +1048,118 @@ struct NewPage {
     heading: String,
     action: String,
     button: String,
-    body: String,
+    inputs: Vec<forms::Input>,
+    /// The "fill in an example" link of a New form.
+    example: Option<String>,
     error: Option<String>,
 }
 
-/// `GET /console/{module}/new`: a definition form with an example.
+impl NewPage {
+    fn new(v: &super::Visitor, m: &Module, heading: String, action: String, back: String) -> Self {
+        let button = if heading == "New" { "Create" } else { "Save" };
+        NewPage {
+            user: v.user.clone(),
+            csrf: v.csrf.clone(),
+            flash: None,
+            section: m.title.into(),
+            back,
+            heading,
+            action,
+            button: button.into(),
+            inputs: vec![],
+            example: None,
+            error: None,
+        }
+    }
+}
+
+/// The field of a create path's `{placeholder}`, if it has one: it goes
+/// into the path, not the body, and is not modified afterwards.
+fn path_field(m: &Module) -> Option<&'static str> {
+    let c = m.create?;
+    let (_, rest) = c.split_once('{')?;
+    rest.split_once('}').map(|(k, _)| k)
+}
+
+/// The fields of a module's Modify form: all but the create path's.
+fn modify_fields(m: &Module) -> Vec<&'static forms::Field> {
+    m.fields
+        .iter()
+        .filter(|f| Some(f.key) != path_field(m))
+        .collect()
+}
+
+/// `GET /console/{module}/new`: the module's form, empty or (with
+/// `?example`) filled with an example definition.
 pub(super) async fn new_form(
     State(s): State<AppState>,
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(slug): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/console/{slug}/new");
-    let Some((m, example)) = module(&slug).and_then(|m| Some((m, m.example?))) else {
+    let Some(m) = module(&slug).filter(|m| m.create.is_some()) else {
         return not_found(&s, &headers, ip, &here).await;
     };
     let v = match visitor(&s, &headers, ip, &here).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let pretty = serde_json::from_str::<Value>(example)
-        .ok()
-        .and_then(|x| serde_json::to_string_pretty(&x).ok())
-        .unwrap_or_else(|| example.to_string());
-    NewPage {
-        user: v.user.clone(),
-        csrf: v.csrf.clone(),
-        flash: None,
-        section: m.title.into(),
-        back: format!("/console/{}", m.slug),
-        heading: "New".into(),
-        action: format!("/console/{}/new", m.slug),
-        button: "Create".into(),
-        body: pretty,
-        error: None,
-    }
-    .into_response()
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct NewForm {
-    csrf: String,
-    body: String,
+    let raw = match m.example {
+        Some(x) if q.iter().any(|(k, _)| k == "example") => {
+            forms::fill(m.fields, &serde_json::from_str(x).unwrap_or_default())
+        }
+        _ => forms::Raw::new(),
+    };
+    let mut page = NewPage::new(
+        &v,
+        m,
+        "New".into(),
+        here.clone(),
+        format!("/console/{}", m.slug),
+    );
+    page.inputs = forms::inputs(m.fields, &raw);
+    page.example = m.example.map(|_| format!("{here}?example"));
+    page.into_response()
 }
 
 /// `POST /console/{module}/new`: creates through the API; on a refusal the
-/// form comes back with the API's message and the text as typed.
+/// form comes back with the API's message and the values as typed.
 pub(super) async fn create(
     State(s): State<AppState>,
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(slug): Path<String>,
-    Form(f): Form<NewForm>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/console/{slug}/new");
-    let Some(m) = module(&slug).filter(|m| m.example.is_some()) else {
+    let Some((m, create)) = module(&slug).and_then(|m| Some((m, m.create?))) else {
         return not_found(&s, &headers, ip, &here).await;
     };
-    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf_of(&form)).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let form = NewPage {
-        user: v.user.clone(),
-        csrf: v.csrf.clone(),
-        flash: None,
-        section: m.title.into(),
-        back: format!("/console/{}", m.slug),
-        heading: "New".into(),
-        action: format!("/console/{}/new", m.slug),
-        button: "Create".into(),
-        body: f.body,
-        error: None,
+    let page = NewPage::new(&v, m, "New".into(), here, format!("/console/{}", m.slug));
+    let raw = forms::submitted(&form);
+    let fields: Vec<&forms::Field> = m.fields.iter().collect();
+    let (method, uri, body) = match forms::build(m.fields, &raw) {
+        Ok(mut body) => match path_field(m) {
+            Some(k) => {
+                let key = body
+                    .as_object_mut()
+                    .and_then(|o| o.remove(k))
+                    .map(|x| text(&x))
+                    .unwrap_or_default();
+                let uri = create.replace(&format!("{{{k}}}"), &urlencode(&key));
+                (Method::PUT, uri, Ok(body))
+            }
+            None => (Method::POST, create.to_string(), Ok(body)),
+        },
+        Err(e) => (Method::POST, String::new(), Err(e)),
     };
-    let list = m.list.split('?').next().unwrap_or(m.list);
-    match submit(&s, &v, form, Method::POST, list).await {
+    match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
         Ok(created) => {
             let id = text(&created[m.key]);
             match m.detail {
@@ -697,16 +1173,15 @@ pub(super) async fn create(
     }
 }
 
-/// The editable definition of a record: everything but [`BOOKKEEPING`].
-fn editable(record: &Value) -> String {
-    let mut v = record.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.retain(|k, _| !BOOKKEEPING.contains(&k.as_str()));
-    }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+/// The CSRF value of a submitted form.
+fn csrf_of(form: &[(String, String)]) -> String {
+    form.iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
-/// `GET /console/{module}/{id}/edit`: the record's definition to modify.
+/// `GET /console/{module}/{id}/edit`: the record's fields to modify.
 pub(super) async fn edit_form(
     State(s): State<AppState>,
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
@@ -725,19 +1200,21 @@ pub(super) async fn edit_form(
         Ok(x) => x,
         Err(r) => return r,
     };
-    NewPage {
-        user: v.user.clone(),
-        csrf: v.csrf.clone(),
-        flash: None,
-        section: m.title.into(),
-        back: format!("/console/{}/{}", m.slug, urlencode(&id)),
-        heading: format!("Modify {}", text(&d["name"])),
-        action: here,
-        button: "Save".into(),
-        body: editable(&d),
-        error: None,
-    }
-    .into_response()
+    let title = ["name", "user"]
+        .iter()
+        .map(|k| text(&d[*k]))
+        .find(|t| !t.is_empty())
+        .unwrap_or_else(|| id.clone());
+    let mut page = NewPage::new(
+        &v,
+        m,
+        format!("Modify {title}"),
+        here,
+        format!("/console/{}/{}", m.slug, urlencode(&id)),
+    );
+    let raw = forms::fill(m.fields, &d);
+    page.inputs = forms::inputs_of(&modify_fields(m), &raw);
+    page.into_response()
 }
 
 /// `POST /console/{module}/{id}/edit`: modifies through the API; a
@@ -747,7 +1224,7 @@ pub(super) async fn save(
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path((slug, id)): Path<(String, String)>,
-    Form(f): Form<NewForm>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/console/{slug}/{id}/edit");
     let Some((m, detail)) = module(&slug)
@@ -756,49 +1233,65 @@ pub(super) async fn save(
     else {
         return not_found(&s, &headers, ip, &here).await;
     };
-    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf_of(&form)).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let record = format!("/console/{}/{}", m.slug, urlencode(&id));
-    let form = NewPage {
-        user: v.user.clone(),
-        csrf: v.csrf.clone(),
-        flash: None,
-        section: m.title.into(),
-        back: record.clone(),
-        heading: "Modify".into(),
-        action: here.clone(),
-        button: "Save".into(),
-        body: f.body,
-        error: None,
-    };
+    let page = NewPage::new(&v, m, "Modify".into(), here, record.clone());
+    let raw = forms::submitted(&form);
+    let fields = modify_fields(m);
+    let body = forms::build_of(&fields, &raw);
     let uri = detail.replace("{id}", &urlencode(&id));
-    match submit(&s, &v, form, Method::PUT, &uri).await {
+    match submit(&s, &v, page, &fields, &raw, body, Method::PUT, &uri).await {
         Ok(_) => Redirect::to(&format!("{record}?done=modify")).into_response(),
         Err(r) => r,
     }
 }
 
-/// Sends a definition form's JSON to the API (`method` on `uri`). On a
-/// refusal — not JSON, or the API's problem — the form comes back with the
-/// message and the text as typed.
+/// Sends a form's body to the API (`method` on `uri`). On a refusal — a
+/// value that cannot be read, or the API's problem — the form comes back
+/// with the message and the values as typed.
+#[allow(clippy::too_many_arguments)]
 async fn submit(
     s: &AppState,
     v: &super::Visitor,
-    mut form: NewPage,
+    page: NewPage,
+    fields: &[&forms::Field],
+    raw: &forms::Raw,
+    body: Result<Value, String>,
     method: Method,
     uri: &str,
 ) -> Result<Value, Response> {
-    let body: Value = match serde_json::from_str(&form.body) {
-        Ok(b) => b,
-        Err(e) => {
-            form.error = Some(format!("the definition is not valid JSON: {e}"));
-            return Err((StatusCode::UNPROCESSABLE_ENTITY, form).into_response());
-        }
+    let refused = |mut page: NewPage, status: StatusCode, msg: String| {
+        page.inputs = forms::inputs_of(fields, raw);
+        page.error = Some(msg);
+        (status, page).into_response()
     };
-    api(s, v, method, uri, Some(body)).await.map_err(|p| {
-        form.error = Some(p.detail);
-        (p.status, form).into_response()
-    })
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return Err(refused(page, StatusCode::UNPROCESSABLE_ENTITY, e)),
+    };
+    match api(s, v, method, uri, Some(body)).await {
+        Ok(x) => Ok(x),
+        Err(p) => {
+            let msg = required(fields, &p.detail).unwrap_or(p.detail);
+            Err(refused(page, p.status, msg))
+        }
+    }
+}
+
+/// The console's wording of the API's "missing field `x`" (a field left
+/// empty that the API needs): "<label> is required", when `x` is one of
+/// the form's fields.
+fn required(fields: &[&forms::Field], detail: &str) -> Option<String> {
+    let (_, rest) = detail.split_once("missing field `")?;
+    let (key, _) = rest.split_once('`')?;
+    let all = fields.iter().flat_map(|f| match &f.kind {
+        forms::Kind::Rows(sub) => sub.iter().chain(std::iter::once(*f)).collect::<Vec<_>>(),
+        _ => vec![*f],
+    });
+    all.into_iter()
+        .find(|f| f.key.rsplit('.').next() == Some(key))
+        .map(|f| format!("{} is required", f.label))
 }
