@@ -530,6 +530,112 @@ async fn login_overview_incident_and_crawl() {
             assert_eq!(before[top], after[top], "{}: {top} changed", m.slug);
         }
     }
+    // A module's own operations, each through its form.
+    let find = |list: serde_json::Value, key: &str, value: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[key] == value)
+            .map(|r| r["id"].as_str().unwrap().to_string())
+    };
+    let op_url =
+        |slug: &str, id: &str, op: &str| format!("{}/console/{slug}/{id}/op/{op}", h.url());
+    let rules = c.get("/api/v1/forwarding-rules", &[]).await.unwrap();
+    let disk = find(rules, "name", "disk").unwrap();
+    let (_, rp) = page(
+        &cookie,
+        &format!("{}/console/forwarding-rules/{disk}", h.url()),
+    )
+    .await;
+    let url = op_url("forwarding-rules", &disk, "copy");
+    assert!(rp.contains(&format!(
+        "href=\"/console/forwarding-rules/{disk}/op/copy\""
+    )));
+    let (st, form) = page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    let (st, _, t) = post_form(&cookie, &url, &form_values(&form)).await;
+    assert_eq!(st, 422, "a copy needs a name");
+    assert!(t.contains("Name of the copy is required"), "{t}");
+    let (st, loc, t) = post_form(
+        &cookie,
+        &url,
+        &with(form_values(&form), "f.name", "disk-copy"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let rules = c.get("/api/v1/forwarding-rules", &[]).await.unwrap();
+    let copy = find(rules, "name", "disk-copy").expect("the copy exists");
+    assert_eq!(loc.unwrap(), format!("/console/forwarding-rules/{copy}"));
+    // Execute a job on the agent's host: its ticket page follows.
+    let jobs = c.get("/api/v1/jobs", &[]).await.unwrap();
+    let job = find(jobs, "name", "restart-web").unwrap();
+    let url = op_url("jobs", &job, "execute");
+    let (_, form) = page(&cookie, &url).await;
+    let typed = with(form_values(&form), "f.hosts", &hosts.join("\n"));
+    let (st, loc, t) = post_form(
+        &cookie,
+        &url,
+        &with(typed, "f.description", "from the console"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/console/job-tickets/"), "{loc}");
+    let jt = loc.rsplit('/').next().unwrap();
+    let ticket = c
+        .get(&format!("/api/v1/job-tickets/{jt}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(ticket["description"], "from the console");
+    let (st, _) = page(&cookie, &format!("{}{loc}", h.url())).await;
+    assert_eq!(st, 200);
+    // The job's page lists its versions; a scheduled task's its runs.
+    let (_, jp) = page(&cookie, &format!("{}/console/jobs/{job}", h.url())).await;
+    assert!(jp.contains("<h2>Versions</h2>"), "{jp}");
+    let tasks = c.get("/api/v1/scheduled-tasks", &[]).await.unwrap();
+    let task = find(tasks, "name", "nightly-diagnose").unwrap();
+    let (_, tp) = page(
+        &cookie,
+        &format!("{}/console/scheduled-tasks/{task}", h.url()),
+    )
+    .await;
+    assert!(tp.contains("<h2>Execution records</h2>"), "{tp}");
+    // A parameter's values are shown on request, never in the address.
+    let params = c.get("/api/v1/parameters", &[]).await.unwrap();
+    let param = find(params, "name", "db/host").unwrap();
+    let (st, _, t) = post_form(
+        &cookie,
+        &op_url("parameters", &param, "decrypt"),
+        &[("csrf".into(), csrf.clone())],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(t.contains("<td>10.0.0.5</td>"), "{t}");
+    // Resetting an integration's access key shows the new key once; the
+    // old one stops working.
+    let integ_id = integ["id"].as_str().unwrap();
+    let old_key = integ["key"].as_str().unwrap();
+    let (st, _, t) = post_form(
+        &cookie,
+        &op_url("integrations", integ_id, "rotate-key"),
+        &[("csrf".into(), csrf.clone())],
+    )
+    .await;
+    assert_eq!(st, 200);
+    let new_key = t
+        .split("<dt>key</dt><dd>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_ne!(new_key, old_key);
+    assert!(
+        c.post_raw(&format!("/ingest/{old_key}/api/v2/alerts"), b"[]".to_vec())
+            .await
+            .is_err()
+    );
     // Record operations come from the API's route table.
     let rules = c.get("/api/v1/forwarding-rules", &[]).await.unwrap();
     let rule = rules["items"]

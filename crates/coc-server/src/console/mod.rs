@@ -57,6 +57,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/{module}/{id}", get(modules::detail))
         .route("/console/{module}/{id}/do", post(modules::operate))
         .route(
+            "/console/{module}/{id}/op/{op}",
+            get(modules::op_form).post(modules::op_submit),
+        )
+        .route(
             "/console/{module}/{id}/edit",
             get(modules::edit_form).post(modules::save),
         )

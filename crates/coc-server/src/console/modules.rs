@@ -45,6 +45,37 @@ pub struct Module {
     /// The fields of the New and Modify forms: every field of the API's
     /// definition, so that saving a record unchanged changes nothing.
     pub fields: &'static [Field],
+    /// Operations on a record that take a form or show a result (copy,
+    /// run, decrypt, rotate a key …), beyond enable/disable/review/delete.
+    pub ops: &'static [Op],
+    /// A list that belongs to a record, shown on its page: (heading, API
+    /// path with `{id}` answering `{"items": […]}`).
+    pub related: Option<(&'static str, &'static str)>,
+}
+
+/// A record operation with its own form (ref. each module's chapter:
+/// "Copy", "Execute", "View" of an encrypted value, "Reset key" …).
+pub struct Op {
+    /// URL segment: `/console/{module}/{id}/op/{op}`.
+    pub op: &'static str,
+    /// Button label.
+    pub label: &'static str,
+    /// The API call, `POST` on this path with `{id}`.
+    pub api: &'static str,
+    /// The form's fields; none: a button that posts at once.
+    pub fields: &'static [Field],
+    /// Where the operator goes afterwards.
+    pub then: Then,
+}
+
+/// What follows a successful [`Op`].
+pub enum Then {
+    /// The record the API answered with, in this module, by this key
+    /// (a copy, a ticket).
+    Record(&'static str, &'static str),
+    /// The answer, shown once on a page of its own (decrypted values, a
+    /// new access key); never in a URL.
+    Show,
 }
 
 const LEVELS: Kind = Kind::Choice(&["P1", "P2", "P3", "P4", "P5"]);
@@ -463,6 +494,106 @@ const SCENARIO: &[Field] = &[
     ),
 ];
 
+const RULE_OPS: &[Op] = &[Op {
+    op: "copy",
+    label: "Copy",
+    api: "/api/v1/forwarding-rules/{id}/copy",
+    fields: &[f("name", "Name of the copy", Kind::Text)],
+    then: Then::Record("forwarding-rules", "id"),
+}];
+
+const JOB_RUN: &[Field] = &[
+    f("description", "Execution description", Kind::Long),
+    h(
+        "hosts",
+        "Hosts",
+        Kind::List,
+        "Host resource ids, separated by commas or one per line: every step runs on them.",
+    ),
+    h(
+        "batch_policy",
+        "Batch policy",
+        Kind::Choice(&["auto", "none", "manual"]),
+        "auto: batches of 1, 2, 4 … hosts; none: all at once. Empty: auto.",
+    ),
+    h(
+        "success_rate_threshold",
+        "Suspension threshold (%)",
+        Kind::Number,
+        "Stop when a batch's success rate falls below this.",
+    ),
+    h(
+        "params",
+        "Parameters",
+        Kind::Map,
+        "name=value, one per line, over the job's presets.",
+    ),
+    f("incident_id", "Incident", Kind::Text),
+    h("tags", "Tags", Kind::Map, "key=value, one per line."),
+];
+
+const JOB_OPS: &[Op] = &[
+    Op {
+        op: "execute",
+        label: "Execute",
+        api: "/api/v1/jobs/{id}/execute",
+        fields: JOB_RUN,
+        then: Then::Record("job-tickets", "id"),
+    },
+    Op {
+        op: "clone",
+        label: "Clone",
+        api: "/api/v1/jobs/{id}/clone",
+        fields: &[f("name", "Name of the clone", Kind::Text)],
+        then: Then::Record("jobs", "id"),
+    },
+];
+
+const PARAMETER_OPS: &[Op] = &[Op {
+    op: "decrypt",
+    label: "View values",
+    api: "/api/v1/parameters/{id}/decrypt",
+    fields: &[],
+    then: Then::Show,
+}];
+
+const INTEGRATION_OPS: &[Op] = &[Op {
+    op: "rotate-key",
+    label: "Reset access key",
+    api: "/api/v1/integrations/{id}/rotate-key",
+    fields: &[],
+    then: Then::Show,
+}];
+
+const ENGINEER_OPS: &[Op] = &[Op {
+    op: "subscribe",
+    label: "Send confirmation again",
+    api: "/api/v1/engineers/{id}/subscribe",
+    fields: &[h(
+        "channels",
+        "Channels",
+        Kind::Many(&["email", "mobile"]),
+        "None checked: every unconfirmed one.",
+    )],
+    then: Then::Record("engineers", "user"),
+}];
+
+const SCENARIO_OPS: &[Op] = &[Op {
+    op: "clear",
+    label: "Clear shifts",
+    api: "/api/v1/oncall/scenarios/{id}/clear",
+    fields: &[
+        h("from", "From", Kind::Text, "First local date, YYYY-MM-DD."),
+        h(
+            "to",
+            "To",
+            Kind::Text,
+            "Last local date (inclusive), YYYY-MM-DD.",
+        ),
+    ],
+    then: Then::Record("shifts", "id"),
+}];
+
 /// The generic sections.
 pub const MODULES: &[Module] = &[
     Module {
@@ -482,6 +613,8 @@ pub const MODULES: &[Module] = &[
         create: None,
         example: None,
         modify: false,
+        ops: &[],
+        related: None,
         fields: &[],
     },
     Module {
@@ -503,6 +636,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "restart-web", "risk_level": "low", "steps": [{"name": "restart", "tasks": [{"name": "diagnose", "atom": {"type": "script", "script": "OS-DIAGNOSE"}}]}]}"#,
         ),
         modify: true,
+        ops: JOB_OPS,
+        related: Some(("Versions", "/api/v1/jobs/{id}/versions")),
         fields: JOB,
     },
     Module {
@@ -524,6 +659,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "nightly-diagnose", "script": "OS-DIAGNOSE", "select": {"running_only": true}, "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 3 * * *"}}, "reviewers": [{"type": "individual", "users": ["lead"]}]}"#,
         ),
         modify: true,
+        ops: &[],
+        related: Some(("Execution records", "/api/v1/scheduled-tasks/{id}/runs")),
         fields: SCHEDULED_TASK,
     },
     Module {
@@ -545,6 +682,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "db/host", "region": "default", "type": "text", "value": "10.0.0.5"}"#,
         ),
         modify: true,
+        ops: PARAMETER_OPS,
+        related: Some(("Versions", "/api/v1/parameters/{id}/versions")),
         fields: PARAMETER,
     },
     Module {
@@ -565,6 +704,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "disk-full", "incident_level": "P2", "assignee": "admin", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}]}"#,
         ),
         modify: true,
+        ops: RULE_OPS,
+        related: None,
         fields: FORWARDING_RULE,
     },
     Module {
@@ -582,6 +723,8 @@ pub const MODULES: &[Module] = &[
         create: Some("/api/v1/integrations"),
         example: Some(r#"{"name": "prometheus", "type": "alertmanager"}"#),
         modify: false,
+        ops: INTEGRATION_OPS,
+        related: None,
         fields: &[
             f("name", "Name", Kind::Text),
             f("type", "Type", Kind::Choice(&["alertmanager", "generic"])),
@@ -604,6 +747,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "db-failover", "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}}"#,
         ),
         modify: true,
+        ops: &[],
+        related: None,
         fields: PLAN,
     },
     Module {
@@ -622,6 +767,8 @@ pub const MODULES: &[Module] = &[
             r#"{"user": "admin", "alias": "Duty lead", "contacts": {"slack": "https://hooks.slack.example/services/duty"}}"#,
         ),
         modify: true,
+        ops: ENGINEER_OPS,
+        related: None,
         fields: ENGINEER,
     },
     Module {
@@ -636,6 +783,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "ops", "roles": ["oncall"], "schedule": {"tz": "UTC", "mode": "fixed", "shifts": [{"name": "day", "start": "08:00:00", "end": "20:00:00"}, {"name": "night", "start": "20:00:00", "end": "08:00:00"}], "fixed": {"oncall": {"0": ["admin"], "1": ["admin"]}}, "weekly": {}, "dated": {}, "cleared": [], "overrides": []}}"#,
         ),
         modify: true,
+        ops: SCENARIO_OPS,
+        related: None,
         fields: SCENARIO,
     },
     Module {
@@ -655,6 +804,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "p1-owner", "templates": ["incident_created"], "recipients": [{"type": "owner"}], "channels": ["email"]}"#,
         ),
         modify: true,
+        ops: &[],
+        related: None,
         fields: NOTIFICATION_RULE,
     },
     Module {
@@ -673,6 +824,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "default", "levels": [{"after_seconds": 600, "recipients": [{"type": "individual", "users": ["lead"]}], "channels": ["email"]}]}"#,
         ),
         modify: true,
+        ops: &[],
+        related: None,
         fields: ESCALATION_POLICY,
     },
     Module {
@@ -692,6 +845,8 @@ pub const MODULES: &[Module] = &[
             r#"{"name": "p1-response", "trigger": "incident", "levels": ["P1"], "rules": [{"status": "unaccepted", "target_minutes": 15}]}"#,
         ),
         modify: true,
+        ops: &[],
+        related: None,
         fields: SLA,
     },
     Module {
@@ -711,6 +866,8 @@ pub const MODULES: &[Module] = &[
         create: None,
         example: None,
         modify: false,
+        ops: &[],
+        related: None,
         fields: &[],
     },
 ];
@@ -881,6 +1038,59 @@ struct Record {
     action_url: String,
     /// The modify form, where records can be modified here.
     edit: Option<String>,
+    /// The module's own operations: (label, URL, posts at once).
+    ops: Vec<(String, String, bool)>,
+    /// A list belonging to the record (or an operation's answer):
+    /// heading, column heads, rows.
+    table: Option<ItemTable>,
+}
+
+/// A list of API items as a table: heading, column heads, rows.
+struct ItemTable {
+    heading: String,
+    heads: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl ItemTable {
+    /// The items' scalar fields (the first item's keys, at most 8) as
+    /// columns, one row per item.
+    fn of(heading: &str, items: &[Value]) -> Self {
+        let keys: Vec<String> = items
+            .first()
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_object() && !v.is_array())
+            .map(|(k, _)| k.clone())
+            .take(8)
+            .collect();
+        ItemTable {
+            heading: heading.into(),
+            heads: keys.iter().map(|k| k.replace('_', " ")).collect(),
+            rows: items
+                .iter()
+                .map(|i| keys.iter().map(|k| cell(i, k)).collect())
+                .collect(),
+        }
+    }
+}
+
+/// A record's fields for the facts list: (name, shown value, preformatted).
+fn facts(d: &Value) -> Vec<(String, String, bool)> {
+    d.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, x)| {
+            let pre = x.is_object() || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            let shown = if pre {
+                serde_json::to_string_pretty(x).unwrap_or_default()
+            } else {
+                cell(d, k)
+            };
+            (k.replace('_', " "), shown, pre)
+        })
+        .collect()
 }
 
 /// The record operations a module's API offers, found in the route table:
@@ -944,18 +1154,33 @@ pub(super) async fn detail(
         .map(|k| text(&d[*k]))
         .find(|t| !t.is_empty())
         .unwrap_or(id);
-    let fields = d
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, x)| {
-            let pre = x.is_object() || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
-            let shown = if pre {
-                serde_json::to_string_pretty(x).unwrap_or_default()
-            } else {
-                cell(&d, k)
-            };
-            (k.replace('_', " "), shown, pre)
+    let fields = facts(&d);
+    let table = match m.related {
+        Some((heading, path)) => {
+            match api(
+                &s,
+                &v,
+                Method::GET,
+                &path.replace("{id}", &urlencode(&id_for_url)),
+                None,
+            )
+            .await
+            {
+                Ok(x) => Some(ItemTable::of(
+                    heading,
+                    x["items"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                )),
+                Err(p) => return error_page(&v, p),
+            }
+        }
+        None => None,
+    };
+    let ops = m
+        .ops
+        .iter()
+        .map(|o| {
+            let url = format!("/console/{}/{}/op/{}", m.slug, urlencode(&id_for_url), o.op);
+            (o.label.to_string(), url, o.fields.is_empty())
         })
         .collect();
     Record {
@@ -971,8 +1196,101 @@ pub(super) async fn detail(
         edit: m
             .modify
             .then(|| format!("/console/{}/{}/edit", m.slug, urlencode(&id_for_url))),
+        ops,
+        table,
     }
     .into_response()
+}
+
+/// The module and operation of an op URL.
+fn op_of(slug: &str, op: &str) -> Option<(&'static Module, &'static Op)> {
+    let m = module(slug)?;
+    Some((m, m.ops.iter().find(|o| o.op == op)?))
+}
+
+/// `GET /console/{module}/{id}/op/{op}`: an operation's form.
+pub(super) async fn op_form(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id, op)): Path<(String, String, String)>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/op/{op}");
+    let Some((m, o)) = op_of(&slug, &op) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record);
+    page.button = o.label.into();
+    page.inputs = forms::inputs(o.fields, &forms::Raw::new());
+    page.into_response()
+}
+
+/// `POST /console/{module}/{id}/op/{op}`: the operation through the API;
+/// then the resulting record, or the answer shown once; a refusal brings
+/// the form back with the API's message.
+pub(super) async fn op_submit(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id, op)): Path<(String, String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/op/{op}");
+    let Some((m, o)) = op_of(&slug, &op) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf_of(&form)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record.clone());
+    page.button = o.label.into();
+    let raw = forms::submitted(&form);
+    let fields: Vec<&forms::Field> = o.fields.iter().collect();
+    let body = forms::build(o.fields, &raw);
+    let uri = o.api.replace("{id}", &urlencode(&id));
+    let answer = match submit(&s, &v, page, &fields, &raw, body, Method::POST, &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match o.then {
+        Then::Record(slug, key) => Redirect::to(&format!(
+            "/console/{slug}/{}",
+            urlencode(&text(&answer[key]))
+        ))
+        .into_response(),
+        Then::Show => {
+            let items = answer["items"].as_array();
+            Record {
+                user: v.user.clone(),
+                csrf: v.csrf.clone(),
+                flash: Some(format!(
+                    "{}: shown once; nothing of it is kept in this page's address.",
+                    o.label
+                )),
+                title: format!("{} {id}", o.label),
+                section: m.title.into(),
+                back: record,
+                fields: if items.is_some() {
+                    vec![]
+                } else {
+                    facts(&answer)
+                },
+                actions: vec![],
+                action_url: String::new(),
+                edit: None,
+                ops: vec![],
+                table: items.map(|i| ItemTable::of("Values", i)),
+            }
+            .into_response()
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
