@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}/actions", post(incident_action))
         .route("/console/alarms", get(alarms))
         .route("/console/scripts", get(scripts))
+        .route(
+            "/console/scripts/new",
+            get(script_new_form).post(script_create),
+        )
         .route("/console/scripts/{id}", get(script))
         .route("/console/scripts/{id}/run", post(run_script))
         .route("/console/tickets", get(tickets))
@@ -1168,6 +1172,27 @@ async fn scripts(
         .into_response(),
         Err(p) => error_page(&v, p),
     }
+}
+
+/// `GET /console/scripts/new`: the scripts module's New form (the
+/// scripts pages are the console's own; their forms are the module's).
+async fn script_new_form(
+    st: State<AppState>,
+    ip: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    q: Query<Vec<(String, String)>>,
+) -> Response {
+    modules::new_form(st, ip, headers, Path("scripts".into()), q).await
+}
+
+/// `POST /console/scripts/new`: creates a script through the API.
+async fn script_create(
+    st: State<AppState>,
+    ip: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Form<Vec<(String, String)>>,
+) -> Response {
+    modules::create(st, ip, headers, Path("scripts".into()), form).await
 }
 
 #[derive(Template, WebTemplate)]

@@ -115,6 +115,58 @@ const CONDITION: &[Field] = &[
     f("values", "Values (in)", Kind::List),
 ];
 
+const SCRIPT_PARAM: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f("description", "Description", Kind::Text),
+    f(
+        "type",
+        "Type",
+        Kind::Choice(&["string", "number", "boolean"]),
+    ),
+    f("default", "Default", Kind::Text),
+    f("required", "Required", Kind::Check),
+    f("sensitive", "Sensitive", Kind::Check),
+];
+
+const SCRIPT: &[Field] = &[
+    h(
+        "name",
+        "Name",
+        Kind::Text,
+        "1 to 64 letters, digits, '_', '.' and '-'.",
+    ),
+    f("description", "Description", Kind::Long),
+    f(
+        "type",
+        "Language",
+        Kind::Choice(&["shell", "python", "bat"]),
+    ),
+    h(
+        "content",
+        "Script",
+        Kind::Long,
+        "Parameters arrive as environment variables of the same name (at most 64 KiB).",
+    ),
+    f(
+        "risk_level",
+        "Risk level",
+        Kind::Choice(&["low", "medium", "high"]),
+    ),
+    h(
+        "params",
+        "Parameters",
+        Kind::Rows(SCRIPT_PARAM),
+        "At most 20; names are environment variable names.",
+    ),
+    h(
+        "manual_review",
+        "Manual review",
+        Kind::Check,
+        "Ask the reviewers before the script can run (always for high risk).",
+    ),
+    f("reviewers", "Reviewers", Kind::Rows(RECIPIENT)),
+];
+
 const JOB: &[Field] = &[
     h(
         "name",
@@ -616,6 +668,27 @@ pub const MODULES: &[Module] = &[
         ops: &[],
         related: None,
         fields: &[],
+    },
+    Module {
+        slug: "scripts",
+        title: "Scripts",
+        list: "/api/v1/scripts",
+        detail: Some("/api/v1/scripts/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("type", "Type"),
+            ("risk_level", "Risk"),
+            ("version", "Version"),
+        ],
+        create: Some("/api/v1/scripts"),
+        example: Some(
+            r#"{"name": "disk-usage", "description": "Shows the fullest file systems.", "type": "shell", "content": "df -h | sort -k5 -r | head -n \"${TOP:-5}\"", "risk_level": "low", "params": [{"name": "TOP", "description": "How many file systems", "type": "number", "default": "5"}]}"#,
+        ),
+        modify: true,
+        ops: &[],
+        related: Some(("Versions", "/api/v1/scripts/{id}/versions")),
+        fields: SCRIPT,
     },
     Module {
         slug: "jobs",
