@@ -359,6 +359,47 @@ async fn login_overview_incident_and_crawl() {
         .await
         .unwrap();
     assert_eq!(api["status"], "accepted");
+    // The alarms page: convert the selected alarm to an incident, then
+    // clear it — each through the page's one form, as a browser sends it.
+    let alarm = c.get("/api/v1/alarms", &[]).await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/console/alarms/act", h.url());
+    let (_, ap) = page(&cookie, &format!("{}/console/alarms", h.url())).await;
+    let (st, _, t) = post_form(&cookie, &url, &with(form_values(&ap), "do", "clear")).await;
+    assert_eq!(st, 422, "nothing selected");
+    assert!(t.contains("select at least one alarm"), "{t}");
+    let chosen = with(form_values(&ap), "ids", &alarm);
+    let typed = with(chosen.clone(), "f.title", "Disk full on db-1");
+    let typed = with(typed, "f.assignee", "admin");
+    let (st, _, t) = post_form(&cookie, &url, &with(typed.clone(), "do", "convert")).await;
+    assert_eq!(st, 422, "an incident needs a level");
+    assert!(t.contains("Level is required"), "{t}");
+    assert!(t.contains("Disk full on db-1"), "what was typed is kept");
+    let typed = with(typed, "f.level", "P2");
+    let (st, loc, t) = post_form(&cookie, &url, &with(typed, "do", "convert")).await;
+    assert_eq!(st, 303, "{t}");
+    let converted = loc.unwrap().rsplit('/').next().unwrap().to_string();
+    let d = c
+        .get(&format!("/api/v1/incidents/{converted}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(d["title"], "Disk full on db-1");
+    let (st, _, t) = post_form(&cookie, &url, &with(chosen.clone(), "do", "clear")).await;
+    assert_eq!(st, 422);
+    assert!(t.contains("a remark is required"), "the API's message: {t}");
+    let chosen = with(chosen, "remark", "disk extended");
+    let (st, loc, _) = post_form(&cookie, &url, &with(chosen, "do", "clear")).await;
+    assert_eq!(
+        (st, loc.as_deref()),
+        (303, Some("/console/alarms?done=clear"))
+    );
+    let a = c
+        .get(&format!("/api/v1/alarms/{alarm}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(a["status"], "ok");
     // The ticket page shows each host's output.
     let (_, tp) = page(&cookie, &format!("{}/console/tickets/{tid}", h.url())).await;
     assert!(tp.contains("console-says-hi"));

@@ -45,10 +45,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}/actions", post(incident_action))
         .route("/console/alarms", get(alarms))
         .route("/console/scripts", get(scripts))
-        .route(
-            "/console/scripts/new",
-            get(script_new_form).post(script_create),
-        )
+        .route("/console/scripts/new", own_new("scripts"))
+        .route("/console/incidents/new", own_new("incidents"))
+        .route("/console/alarms/act", post(alarm_act))
         .route("/console/scripts/{id}", get(script))
         .route("/console/scripts/{id}/run", post(run_script))
         .route("/console/tickets", get(tickets))
@@ -455,6 +454,7 @@ fn incident_row(i: &Value) -> IncidentRow {
 }
 
 struct AlarmRow {
+    id: String,
     level: String,
     name: String,
     resource: String,
@@ -465,6 +465,7 @@ struct AlarmRow {
 
 fn alarm_row(a: &Value) -> AlarmRow {
     AlarmRow {
+        id: text(&a["id"]),
         level: text(&a["level"]),
         name: text(&a["name"]),
         resource: a["resource_name"]
@@ -810,6 +811,9 @@ struct Alarms {
     name: String,
     chart: String,
     rows: Vec<AlarmRow>,
+    /// The fields of "Convert to incident".
+    incident: Vec<forms::Input>,
+    error: Option<String>,
 }
 
 async fn alarms(
@@ -828,7 +832,23 @@ async fn alarms(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let all = items(&list);
+    let flash = match q.done.as_deref() {
+        Some("clear") => Some("The selected alarms are cleared.".to_string()),
+        _ => None,
+    };
+    alarms_page(&v, &list, q, flash, None, &forms::Raw::new()).into_response()
+}
+
+/// The alarms page over an API list, with the convert form as typed.
+fn alarms_page(
+    v: &Visitor,
+    list: &Value,
+    q: ListQuery,
+    flash: Option<String>,
+    error: Option<String>,
+    typed: &forms::Raw,
+) -> Alarms {
+    let all = items(list);
     let now = coc_store::now_ms();
     let points: Vec<(i64, String)> = all
         .iter()
@@ -837,13 +857,80 @@ async fn alarms(
     Alarms {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
-        flash: None,
+        flash,
         status: q.status,
         name: q.name,
         chart: chart::volume_by_level(&points, now, 24),
         rows: all.iter().map(alarm_row).collect(),
+        incident: forms::inputs(modules::INCIDENT, typed),
+        error,
     }
-    .into_response()
+}
+
+/// `POST /console/alarms/act`: clear the selected alarms (with a remark)
+/// or convert them to one incident (ref. 6.2.1), through the API. A
+/// refusal shows the alarms again with the API's message and the
+/// incident fields as typed; nothing is changed.
+async fn alarm_act(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let value = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, x)| x.clone())
+            .unwrap_or_default()
+    };
+    let here = "/console/alarms";
+    let v = match form_visitor(&s, &headers, ip, here, &value("csrf")).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let ids: Vec<String> = form
+        .iter()
+        .filter(|(n, _)| n == "ids")
+        .map(|(_, x)| x.clone())
+        .collect();
+    let typed = forms::submitted(&form);
+    let outcome = if ids.is_empty() {
+        Err(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: "select at least one alarm".into(),
+        })
+    } else if value("do") == "clear" {
+        let body = serde_json::json!({"ids": ids, "remark": value("remark")});
+        api(&s, &v, Method::POST, "/api/v1/alarms/clear", Some(body))
+            .await
+            .map(|_| "/console/alarms?done=clear".to_string())
+    } else {
+        match forms::build(modules::INCIDENT, &typed) {
+            Ok(incident) => {
+                let body = serde_json::json!({"alarm_ids": ids, "incident": incident});
+                api(&s, &v, Method::POST, "/api/v1/alarms/convert", Some(body))
+                    .await
+                    .map(|d| format!("/console/incidents/{}", urlencode(&text(&d["id"]))))
+            }
+            Err(detail) => Err(Problem {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail,
+            }),
+        }
+    };
+    match outcome {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(p) => match api(&s, &v, Method::GET, "/api/v1/alarms?limit=200", None).await {
+            Ok(list) => {
+                let fields: Vec<&forms::Field> = modules::INCIDENT.iter().collect();
+                let msg = modules::required(&fields, &p.detail).unwrap_or(p.detail);
+                let q = ListQuery::default();
+                let page = alarms_page(&v, &list, q, None, Some(msg), &typed);
+                (p.status, page).into_response()
+            }
+            Err(p) => error_page(&v, p),
+        },
+    }
 }
 
 // -------------------------------------------------------------- tickets
@@ -1174,25 +1261,26 @@ async fn scripts(
     }
 }
 
-/// `GET /console/scripts/new`: the scripts module's New form (the
-/// scripts pages are the console's own; their forms are the module's).
-async fn script_new_form(
-    st: State<AppState>,
-    ip: ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    q: Query<Vec<(String, String)>>,
-) -> Response {
-    modules::new_form(st, ip, headers, Path("scripts".into()), q).await
-}
-
-/// `POST /console/scripts/new`: creates a script through the API.
-async fn script_create(
-    st: State<AppState>,
-    ip: ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    form: Form<Vec<(String, String)>>,
-) -> Response {
-    modules::create(st, ip, headers, Path("scripts".into()), form).await
+/// `GET` and `POST /console/{slug}/new` for a section whose list and
+/// record pages are the console's own (scripts, incidents): its New form
+/// is the module's, declared in [`modules::MODULES`].
+fn own_new(slug: &'static str) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |st: State<AppState>,
+              ip: ConnectInfo<SocketAddr>,
+              headers: HeaderMap,
+              q: Query<Vec<(String, String)>>| {
+            modules::new_form(st, ip, headers, Path(slug.into()), q)
+        },
+    )
+    .post(
+        move |st: State<AppState>,
+              ip: ConnectInfo<SocketAddr>,
+              headers: HeaderMap,
+              form: Form<Vec<(String, String)>>| {
+            modules::create(st, ip, headers, Path(slug.into()), form)
+        },
+    )
 }
 
 #[derive(Template, WebTemplate)]

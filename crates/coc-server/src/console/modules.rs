@@ -167,6 +167,25 @@ const SCRIPT: &[Field] = &[
     f("reviewers", "Reviewers", Kind::Rows(RECIPIENT)),
 ];
 
+/// The fields of a new incident (ref. 6.1.1): the New incident form and
+/// "Convert to incident" on the alarms page.
+pub const INCIDENT: &[Field] = &[
+    f("title", "Title", Kind::Text),
+    f("description", "Description", Kind::Long),
+    f("level", "Level", LEVELS),
+    h(
+        "assignee",
+        "Owner",
+        Kind::Text,
+        "A user name; the fallback when a shift is named.",
+    ),
+    f("assignee_shift.scenario", "On-call scenario", Kind::Text),
+    f("assignee_shift.role", "On-call role", Kind::Text),
+    f("application", "Application", Kind::Text),
+    f("region", "Region", Kind::Text),
+    f("category", "Category", Kind::Text),
+];
+
 const JOB: &[Field] = &[
     h(
         "name",
@@ -668,6 +687,22 @@ pub const MODULES: &[Module] = &[
         ops: &[],
         related: None,
         fields: &[],
+    },
+    Module {
+        slug: "incidents",
+        title: "Incidents",
+        list: "/api/v1/incidents",
+        detail: Some("/api/v1/incidents/{id}"),
+        key: "id",
+        columns: &[("title", "Title"), ("level", "Level"), ("status", "Status")],
+        create: Some("/api/v1/incidents"),
+        example: Some(
+            r#"{"title": "Checkout latency above 2 s", "description": "Reported by the service desk.", "level": "P3", "assignee": "admin", "category": "performance"}"#,
+        ),
+        modify: false,
+        ops: &[],
+        related: None,
+        fields: INCIDENT,
     },
     Module {
         slug: "scripts",
@@ -1675,7 +1710,7 @@ async fn submit(
 /// The console's wording of the API's "missing field `x`" (a field left
 /// empty that the API needs): "<label> is required", when `x` is one of
 /// the form's fields.
-fn required(fields: &[&forms::Field], detail: &str) -> Option<String> {
+pub(super) fn required(fields: &[&forms::Field], detail: &str) -> Option<String> {
     let (_, rest) = detail.split_once("missing field `")?;
     let (key, _) = rest.split_once('`')?;
     let all = fields.iter().flat_map(|f| match &f.kind {
