@@ -571,6 +571,30 @@ async fn login_overview_incident_and_crawl() {
             assert_eq!(before[top], after[top], "{}: {top} changed", m.slug);
         }
     }
+    // Who is on call: the shifts example puts admin on call around the
+    // clock; a role the scenario lacks is refused with the API's message.
+    let (st, oc) = page(
+        &cookie,
+        &format!(
+            "{}/console/oncall?scenario=ops&role=oncall&at=2026-11-22T03%3A00",
+            h.url()
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{oc}");
+    assert!(oc.contains("On call at 2026-11-22T03:00:00+00:00"), "{oc}");
+    assert!(
+        oc.contains("<li><a href=\"/console/engineers/admin\">admin</a></li>"),
+        "{oc}"
+    );
+    let (st, oc) = page(
+        &cookie,
+        &format!("{}/console/oncall?scenario=ops&role=ghost", h.url()),
+    )
+    .await;
+    assert_eq!(st, 422);
+    assert!(oc.contains("id=\"form-error\""), "{oc}");
+    assert!(oc.contains("value=\"ghost\""), "what was typed is kept");
     // A module's own operations, each through its form.
     let find = |list: serde_json::Value, key: &str, value: &str| {
         list["items"]
