@@ -595,6 +595,41 @@ async fn login_overview_incident_and_crawl() {
     assert_eq!(st, 422);
     assert!(oc.contains("id=\"form-error\""), "{oc}");
     assert!(oc.contains("value=\"ghost\""), "what was typed is kept");
+    // Enabled from its page, the example SLA governs a new P1 incident:
+    // the SLA records page charts its state.
+    let sla = c.get("/api/v1/slas", &[]).await.unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "p1-response")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let enable = [
+        ("csrf".to_string(), csrf.clone()),
+        ("op".into(), "enable".into()),
+    ];
+    let (st, _, _) = post_form(
+        &cookie,
+        &format!("{}/console/slas/{sla}/do", h.url()),
+        &enable,
+    )
+    .await;
+    assert_eq!(st, 303);
+    c.post(
+        "/api/v1/incidents",
+        &json!({"title": "site down", "level": "P1", "assignee": "admin"}),
+    )
+    .await
+    .unwrap();
+    let (st, sr) = page(&cookie, &format!("{}/console/sla-records", h.url())).await;
+    assert_eq!(st, 200);
+    assert!(
+        sr.contains("aria-label=\"SLA state of 1 record(s)\""),
+        "{sr}"
+    );
+    assert!(sr.contains("<title>1 normal</title>"), "{sr}");
     // A module's own operations, each through its form.
     let find = |list: serde_json::Value, key: &str, value: &str| {
         list["items"]

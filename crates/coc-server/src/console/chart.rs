@@ -88,19 +88,45 @@ pub fn outcomes(statuses: &[String]) -> String {
         ("paused", "#9334e6"),
         ("executing", "#1a73e8"),
     ];
-    let total = statuses.len();
+    shares(
+        &format!("Outcomes of the last {} ticket(s)", statuses.len()),
+        &KINDS,
+        statuses,
+    )
+}
+
+/// SLA state of the listed SLA records (ref. 11.5): how many are normal,
+/// pre-warned and broken, as one stacked bar with a legend.
+pub fn sla_states(states: &[String]) -> String {
+    const KINDS: [(&str, &str); 3] = [
+        ("normal", "#188038"),
+        ("pre_warned", "#f29900"),
+        ("has_broken", "#d93025"),
+    ];
+    shares(
+        &format!("SLA state of {} record(s)", states.len()),
+        &KINDS,
+        states,
+    )
+}
+
+/// How `values` divide among `kinds` ((value, colour) in stacking order),
+/// as one horizontal bar 720 units wide with `caption` and a legend of
+/// the kinds present. Empty when there are no values.
+fn shares(caption: &str, kinds: &[(&str, &str)], values: &[String]) -> String {
+    let total = values.len();
     if total == 0 {
         return String::new();
     }
     let (w, h) = (720.0f64, 28.0f64);
     let mut svg = format!(
         "<figure><svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {h}\" width=\"100%\" \
-         aria-label=\"Outcomes of the last {total} ticket(s)\">"
+         aria-label=\"{caption}\">"
     );
     let mut x = 0.0;
     let mut legend = vec![];
-    for (k, c) in KINDS {
-        let n = statuses.iter().filter(|s| s.as_str() == k).count();
+    for (k, c) in kinds {
+        let n = values.iter().filter(|s| s.as_str() == *k).count();
         if n == 0 {
             continue;
         }
@@ -110,11 +136,14 @@ pub fn outcomes(statuses: &[String]) -> String {
             "<rect x=\"{x:.1}\" y=\"0\" width=\"{bw:.1}\" height=\"{h}\" fill=\"{c}\"><title>{n} {k}</title></rect>"
         );
         x += bw;
-        legend.push(format!("<span style=\"color:{c}\">■</span> {k} {n}"));
+        legend.push(format!(
+            "<span style=\"color:{c}\">■</span> {} {n}",
+            k.replace('_', " ")
+        ));
     }
     let _ = write!(
         svg,
-        "</svg><figcaption>Outcomes of the last {total} ticket(s): {}</figcaption></figure>",
+        "</svg><figcaption>{caption}: {}</figcaption></figure>",
         legend.join(" · ")
     );
     svg
@@ -132,6 +161,21 @@ mod tests {
         assert!(svg.contains("width=\"360.0\""), "half the bar: {svg}");
         assert!(svg.contains("last 4 ticket(s)"));
         assert_eq!(super::outcomes(&[]), "");
+    }
+
+    #[test]
+    fn sla_states_divide_the_bar() {
+        let s: Vec<String> = ["normal", "has_broken", "has_broken", "pre_warned"]
+            .map(String::from)
+            .to_vec();
+        let svg = super::sla_states(&s);
+        assert!(svg.contains("<title>2 has_broken</title>"), "{svg}");
+        assert!(
+            svg.contains("width=\"360.0\""),
+            "half the bar is broken: {svg}"
+        );
+        assert!(svg.contains("pre warned 1"), "{svg}");
+        assert!(svg.contains("SLA state of 4 record(s)"));
     }
 
     use super::*;

@@ -51,6 +51,9 @@ pub struct Module {
     /// A list that belongs to a record, shown on its page: (heading, API
     /// path with `{id}` answering `{"items": […]}`).
     pub related: Option<(&'static str, &'static str)>,
+    /// A chart of the listed records, drawn above the list (HTML with an
+    /// inline SVG; see [`super::chart`]).
+    pub summary: Option<fn(&[Value]) -> String>,
 }
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -686,6 +689,7 @@ pub const MODULES: &[Module] = &[
         modify: false,
         ops: &[],
         related: None,
+        summary: None,
         fields: &[],
     },
     Module {
@@ -702,6 +706,7 @@ pub const MODULES: &[Module] = &[
         modify: false,
         ops: &[],
         related: None,
+        summary: None,
         fields: INCIDENT,
     },
     Module {
@@ -723,6 +728,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: &[],
         related: Some(("Versions", "/api/v1/scripts/{id}/versions")),
+        summary: None,
         fields: SCRIPT,
     },
     Module {
@@ -746,6 +752,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: JOB_OPS,
         related: Some(("Versions", "/api/v1/jobs/{id}/versions")),
+        summary: None,
         fields: JOB,
     },
     Module {
@@ -769,6 +776,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: &[],
         related: Some(("Execution records", "/api/v1/scheduled-tasks/{id}/runs")),
+        summary: None,
         fields: SCHEDULED_TASK,
     },
     Module {
@@ -792,6 +800,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: PARAMETER_OPS,
         related: Some(("Versions", "/api/v1/parameters/{id}/versions")),
+        summary: None,
         fields: PARAMETER,
     },
     Module {
@@ -814,6 +823,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: RULE_OPS,
         related: None,
+        summary: None,
         fields: FORWARDING_RULE,
     },
     Module {
@@ -833,6 +843,7 @@ pub const MODULES: &[Module] = &[
         modify: false,
         ops: INTEGRATION_OPS,
         related: None,
+        summary: None,
         fields: &[
             f("name", "Name", Kind::Text),
             f("type", "Type", Kind::Choice(&["alertmanager", "generic"])),
@@ -857,6 +868,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: &[],
         related: None,
+        summary: None,
         fields: PLAN,
     },
     Module {
@@ -877,6 +889,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: ENGINEER_OPS,
         related: None,
+        summary: None,
         fields: ENGINEER,
     },
     Module {
@@ -893,6 +906,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: SCENARIO_OPS,
         related: None,
+        summary: None,
         fields: SCENARIO,
     },
     Module {
@@ -914,6 +928,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: &[],
         related: None,
+        summary: None,
         fields: NOTIFICATION_RULE,
     },
     Module {
@@ -934,6 +949,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: &[],
         related: None,
+        summary: None,
         fields: ESCALATION_POLICY,
     },
     Module {
@@ -955,7 +971,34 @@ pub const MODULES: &[Module] = &[
         modify: true,
         ops: &[],
         related: None,
+        summary: None,
         fields: SLA,
+    },
+    Module {
+        slug: "sla-records",
+        title: "SLA records",
+        list: "/api/v1/sla-records",
+        detail: None,
+        key: "id",
+        columns: &[
+            ("ticket_number", "Ticket"),
+            ("sla_name", "SLA"),
+            ("status", "Status"),
+            ("state", "State"),
+            ("owner", "Owner"),
+            ("duration_ms", "Time spent (ms)"),
+            ("target_ms", "Target (ms)"),
+        ],
+        create: None,
+        example: None,
+        modify: false,
+        ops: &[],
+        related: None,
+        summary: Some(|items| {
+            let states: Vec<String> = items.iter().map(|r| text(&r["state"])).collect();
+            super::chart::sla_states(&states)
+        }),
+        fields: &[],
     },
     Module {
         slug: "audit",
@@ -976,6 +1019,7 @@ pub const MODULES: &[Module] = &[
         modify: false,
         ops: &[],
         related: None,
+        summary: None,
         fields: &[],
     },
 ];
@@ -1023,6 +1067,8 @@ struct Table {
     rows: Vec<Row>,
     next: Option<String>,
     can_create: bool,
+    /// The module's chart of the records, or empty.
+    chart: String,
 }
 
 /// `GET /console/{module}`: `q` searches the shown cells, `col` (repeat)
@@ -1062,6 +1108,7 @@ pub(super) async fn list(
         .map(|(_, c)| c.clone())
         .collect();
     let all = items(&d);
+    let chart = m.summary.map(|f| f(&all)).unwrap_or_default();
     // Every default column, then any other scalar field of the records.
     let mut all_cols: Vec<(String, String)> = m
         .columns
@@ -1126,6 +1173,7 @@ pub(super) async fn list(
         rows,
         next,
         can_create: m.create.is_some(),
+        chart,
     }
     .into_response()
 }
