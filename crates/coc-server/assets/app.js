@@ -1,6 +1,9 @@
 // COC console: small progressive enhancements. Every page works without it.
 "use strict";
 
+// Mark the page as scripted: controls that need this file show only then.
+document.documentElement.dataset.js = "on";
+
 // Refresh a region without reloading the page.
 document.addEventListener("click", async (ev) => {
   const b = ev.target.closest("[data-action=refresh]");

@@ -3,7 +3,9 @@
 //! `chromium-driver`, installed by `.ci/run`). Log in, see the incident an
 //! ingested alarm created, accept it, run a script on the local agent and
 //! watch its output arrive live, and save screenshots of the overview and
-//! of the ticket page under `target/test-artifacts/`.
+//! of the ticket page under `target/test-artifacts/`. A second session,
+//! with JavaScript off, uses only the keyboard: log in, follow the skip
+//! link, and fill in and send a New form.
 //!
 //! Without chromedriver the test is skipped with a notice, except with
 //! `CI=true`, where it fails.
@@ -42,7 +44,9 @@ fn find(cmd: &str) -> Option<String> {
 }
 
 impl Driver {
-    async fn start() -> Option<Driver> {
+    /// A headless Chromium session; `js: false` turns JavaScript off
+    /// (Chromium's content setting), as a user without scripts has it.
+    async fn start(js: bool) -> Option<Driver> {
         coc_client::install_crypto();
         let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
             assert!(
@@ -80,9 +84,15 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let prefs = if js {
+            json!({})
+        } else {
+            json!({"profile.managed_default_content_settings.javascript": 2})
+        };
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": ["--headless=new", "--no-sandbox",
-                "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]}}}});
+            "goog:chromeOptions": {"binary": chromium, "prefs": prefs, "args": ["--headless=new",
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,1000"]}}}});
         let v = d.call("POST", "/session", Some(caps)).await;
         d.session = v["sessionId"].as_str().expect("a session").to_string();
         Some(d)
@@ -178,6 +188,66 @@ impl Driver {
             .await;
     }
 
+    /// Presses keys as a keyboard does (WebDriver actions): each char of
+    /// `keys` down and up, WebDriver key codes included (`\u{E004}` Tab,
+    /// `\u{E007}` Enter).
+    async fn press(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|k| {
+                let k = k.to_string();
+                [
+                    json!({"type": "keyDown", "value": k}),
+                    json!({"type": "keyUp", "value": k}),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
+    }
+
+    /// The `id` (or, without one, the text) of the focused element.
+    async fn focused(&self) -> String {
+        let v = self.call("GET", "/element/active", None).await;
+        let e = v[ELEMENT].as_str().unwrap().to_string();
+        let id = self
+            .call("GET", &format!("/element/{e}/attribute/id"), None)
+            .await;
+        match id.as_str() {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => self
+                .call("GET", &format!("/element/{e}/text"), None)
+                .await
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+
+    /// Presses Tab until the element with `id` has the focus (≤ `most`
+    /// presses); fails when it never does.
+    async fn tab_to(&self, id: &str, most: usize) {
+        for _ in 0..most {
+            if self.focused().await == id {
+                return;
+            }
+            self.press("\u{E004}").await;
+        }
+        panic!("#{id} is not reachable with Tab");
+    }
+
+    async fn displayed(&self, css: &str) -> bool {
+        let e = self.el(css).await;
+        self.call("GET", &format!("/element/{e}/displayed"), None)
+            .await
+            .as_bool()
+            .unwrap()
+    }
+
     async fn source(&self) -> String {
         self.call("GET", "/source", None)
             .await
@@ -239,7 +309,7 @@ fn decode_base64(s: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_flow_in_headless_chromium() {
-    let Some(d) = Driver::start().await else {
+    let Some(d) = Driver::start(true).await else {
         return;
     };
     let h = Harness::start(1).await;
@@ -286,6 +356,8 @@ async fn operator_flow_in_headless_chromium() {
         home.contains(inc["number"].as_str().unwrap()),
         "the incident waits for me"
     );
+    assert!(home.contains("data-js=\"on\""), "the script ran");
+    assert!(d.displayed("[data-action=refresh]").await);
     let shot = d.screenshot("overview.png").await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
 
@@ -310,5 +382,56 @@ async fn operator_flow_in_headless_chromium() {
     d.wait_text(".out", |t| t.contains("second-line")).await;
     d.wait_text("#ticket-status", |t| t == "successful").await;
     d.screenshot("ticket.png").await;
+    d.call("DELETE", "", None).await;
+}
+
+/// Without JavaScript and with the keyboard only: log in, skip to the
+/// content, read the overview, and fill in and send a New form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_without_javascript() {
+    let Some(d) = Driver::start(false).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    d.go(&format!("{}/console", h.url())).await;
+    d.tab_to("username", 10).await;
+    d.press("admin").await;
+    d.press("\u{E004}").await;
+    assert_eq!(d.focused().await, "password");
+    d.press("admin-password-1\u{E007}").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    let home = d.source().await;
+    assert!(!home.contains("data-js"), "no script ran");
+    assert!(
+        !d.displayed("[data-action=refresh]").await,
+        "a control that needs the script is hidden without it"
+    );
+    // The first Tab reaches the skip link; Enter follows it.
+    d.press("\u{E004}").await;
+    assert_eq!(d.focused().await, "Skip to content");
+    d.press("\u{E007}").await;
+    assert!(d.url().await.ends_with("#main"));
+    // A New form, filled with its example, sent with Enter on its button.
+    d.go(&format!("{}/console/parameters/new", h.url())).await;
+    d.tab_to("example", 80).await;
+    d.press("\u{E007}").await;
+    d.wait_text("h1", |t| t.starts_with("New")).await;
+    assert!(d.url().await.ends_with("?example"));
+    d.tab_to("f-name", 80).await;
+    // Tab selects the field's text: End keeps it and appends.
+    d.press("\u{E010}/keyboard").await;
+    d.tab_to("save", 80).await;
+    d.press("\u{E007}").await;
+    d.wait_text("h1", |t| t == "db/host/keyboard").await;
+    let c = &h.client;
+    let params = c.get("/api/v1/parameters", &[]).await.unwrap();
+    assert!(
+        params["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "db/host/keyboard" && p["value"] == "10.0.0.5"),
+        "{params}"
+    );
     d.call("DELETE", "", None).await;
 }
