@@ -103,13 +103,7 @@ fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
     path.split('.').fold(v, |cur, p| &cur[p])
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
+use super::text;
 
 /// The form values of a record (or of an example definition).
 pub fn fill(fields: &[Field], record: &Value) -> Raw {
