@@ -672,7 +672,17 @@ async fn login_overview_incident_and_crawl() {
     let job = find(jobs, "name", "restart-web").unwrap();
     let url = op_url("jobs", &job, "execute");
     let (_, form) = page(&cookie, &url).await;
-    let typed = with(form_values(&form), "f.hosts", &hosts.join("\n"));
+    // The registered hosts are offered as checkboxes; ticking one sends
+    // its resource id.
+    let pick = format!(
+        "<input type=\"checkbox\" name=\"f.hosts\" value=\"{}\">",
+        hosts[0]
+    );
+    assert!(form.contains(&pick), "{form}");
+    let (st, _, t) = post_form(&cookie, &url, &form_values(&form)).await;
+    assert_eq!(st, 422, "no host chosen: {t}");
+    assert!(t.contains("role=\"alert\""), "{t}");
+    let typed = with(form_values(&form), "f.hosts", &hosts[0]);
     let (st, loc, t) = post_form(
         &cookie,
         &url,
@@ -688,6 +698,12 @@ async fn login_overview_incident_and_crawl() {
         .await
         .unwrap();
     assert_eq!(ticket["description"], "from the console");
+    assert!(
+        ticket
+            .to_string()
+            .contains(&format!("\"host_id\":\"{}\"", hosts[0])),
+        "the ticket runs on the host ticked: {ticket}"
+    );
     let (st, _) = page(&cookie, &format!("{}{loc}", h.url())).await;
     assert_eq!(st, 200);
     // The job's page lists its versions; a scheduled task's its runs.

@@ -28,6 +28,9 @@ pub enum Kind {
     Check,
     /// Any of these values (checkboxes) → array of strings.
     Many(&'static [&'static str]),
+    /// Any of the hosts registered with COC (checkboxes, offered by
+    /// [`offer_hosts`]) → array of host resource ids.
+    Hosts,
     /// Values separated by commas or new lines → array of strings.
     List,
     /// Integers separated by commas → array of numbers.
@@ -125,7 +128,7 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                 None
             }
             (Kind::Rows(_), _) => None,
-            (Kind::Many(_), Value::Array(items)) => {
+            (Kind::Many(_) | Kind::Hosts, Value::Array(items)) => {
                 raw.extend(items.iter().map(|i| (name.clone(), text(i))));
                 None
             }
@@ -139,7 +142,10 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
-            (Kind::Map | Kind::Many(_) | Kind::List | Kind::Numbers | Kind::Check, _) => None,
+            (
+                Kind::Map | Kind::Many(_) | Kind::Hosts | Kind::List | Kind::Numbers | Kind::Check,
+                _,
+            ) => None,
             (Kind::Json, x) => serde_json::to_string_pretty(x).ok(),
             (Kind::Time, x) => x
                 .as_i64()
@@ -201,7 +207,7 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             }
             (!rows.is_empty()).then_some(Value::Array(rows))
         }
-        Kind::Many(_) => {
+        Kind::Many(_) | Kind::Hosts => {
             let all: Vec<Value> = raw
                 .iter()
                 .filter(|(n, v)| n == name && !v.is_empty())
@@ -290,12 +296,13 @@ pub struct Input {
     /// Label.
     pub label: &'static str,
     /// `text`, `long`, `number`, `choice`, `suggest`, `check`, `many`,
-    /// `list`, `numbers`, `map`, `json`, `time`, `local` or `rows`.
+    /// `hosts`, `list`, `numbers`, `map`, `json`, `time`, `local` or
+    /// `rows`.
     pub kind: &'static str,
     /// The value as typed.
     pub value: String,
-    /// Choices: (value, chosen).
-    pub options: Vec<(String, bool)>,
+    /// Choices: (value, chosen, what is shown).
+    pub options: Vec<(String, bool, String)>,
     /// Hint.
     pub help: &'static str,
     /// Rows: the cells of each row (two blank rows at the end).
@@ -335,13 +342,17 @@ fn inputs_at<'a>(
                 Kind::Number => ("number", vec![], vec![], vec![]),
                 Kind::Choice(o) => (
                     "choice",
-                    o.iter().map(|x| (x.to_string(), *x == value)).collect(),
+                    o.iter()
+                        .map(|x| (x.to_string(), *x == value, x.to_string()))
+                        .collect(),
                     vec![],
                     vec![],
                 ),
                 Kind::Suggest(o) => (
                     "suggest",
-                    o.iter().map(|x| (x.to_string(), false)).collect(),
+                    o.iter()
+                        .map(|x| (x.to_string(), false, x.to_string()))
+                        .collect(),
                     vec![],
                     vec![],
                 ),
@@ -349,7 +360,18 @@ fn inputs_at<'a>(
                 Kind::Many(o) => (
                     "many",
                     o.iter()
-                        .map(|x| (x.to_string(), chosen.contains(x)))
+                        .map(|x| (x.to_string(), chosen.contains(x), x.to_string()))
+                        .collect(),
+                    vec![],
+                    vec![],
+                ),
+                // Until [`offer_hosts`]: the chosen ones.
+                Kind::Hosts => (
+                    "hosts",
+                    chosen
+                        .iter()
+                        .filter(|x| !x.is_empty())
+                        .map(|x| (x.to_string(), true, x.to_string()))
                         .collect(),
                     vec![],
                     vec![],
@@ -385,6 +407,32 @@ fn inputs_at<'a>(
             }
         })
         .collect()
+}
+
+/// Offers the registered `hosts` — (resource id, what is shown) — to the
+/// [`Kind::Hosts`] inputs, keeping their choices. A chosen id that is not
+/// registered (any more) stays offered and chosen, marked so, rather than
+/// being dropped silently.
+pub fn offer_hosts(inputs: &mut [Input], hosts: &[(String, String)]) {
+    for i in inputs.iter_mut().filter(|i| i.kind == "hosts") {
+        let chosen: Vec<String> = i.options.drain(..).map(|o| o.0).collect();
+        i.options = hosts
+            .iter()
+            .map(|(id, shown)| (id.clone(), chosen.contains(id), shown.clone()))
+            .collect();
+        for c in chosen {
+            if !hosts.iter().any(|(id, _)| *id == c) {
+                i.options
+                    .push((c.clone(), true, format!("{c} (not registered)")));
+            }
+        }
+    }
+}
+
+/// Whether any of the inputs picks hosts (so the form needs the list of
+/// registered hosts).
+pub fn picks_hosts<'a>(inputs: impl IntoIterator<Item = &'a Input>) -> bool {
+    inputs.into_iter().any(|i| i.kind == "hosts")
 }
 
 /// Values of a submitted form that belong to its fields (`f.…`).
@@ -468,16 +516,13 @@ mod tests {
         let who = drawn.iter().find(|i| i.kind == "rows").unwrap();
         assert_eq!(who.rows.len(), 4);
         assert_eq!(who.rows[1][1].value, "a,\nb");
-        assert_eq!(who.rows[1][0].options[1], ("individual".into(), true));
-        let ch = drawn.iter().find(|i| i.kind == "many").unwrap();
         assert_eq!(
-            ch.options,
-            vec![
-                ("email".into(), false),
-                ("sms".into(), true),
-                ("voice".into(), false)
-            ]
+            who.rows[1][0].options[1],
+            ("individual".into(), true, "individual".into())
         );
+        let ch = drawn.iter().find(|i| i.kind == "many").unwrap();
+        let picked: Vec<(&str, bool)> = ch.options.iter().map(|o| (o.0.as_str(), o.1)).collect();
+        assert_eq!(picked, [("email", false), ("sms", true), ("voice", false)]);
     }
 
     #[test]
@@ -493,6 +538,27 @@ mod tests {
             let e = build(FIELDS, &vec![(name.into(), value.into())]).unwrap_err();
             assert!(e.starts_with(msg), "{name}: {e}");
         }
+    }
+
+    #[test]
+    fn hosts_are_offered_with_the_chosen_ones_kept() {
+        const PICK: &[Field] = &[f("hosts", "Hosts", Kind::Hosts)];
+        let raw = fill(PICK, &json!({"hosts": ["h2", "gone"]}));
+        let mut drawn = inputs(PICK, &raw);
+        assert!(picks_hosts(&drawn));
+        let registered = [("h1".into(), "web-1".into()), ("h2".into(), "db-1".into())];
+        offer_hosts(&mut drawn, &registered);
+        assert_eq!(
+            drawn[0].options,
+            vec![
+                ("h1".into(), false, "web-1".into()),
+                ("h2".into(), true, "db-1".into()),
+                ("gone".into(), true, "gone (not registered)".into()),
+            ]
+        );
+        // Checked boxes come back as repeated values: an array of ids.
+        assert_eq!(build(PICK, &raw).unwrap(), json!({"hosts": ["h2", "gone"]}));
+        assert_eq!(build(PICK, &Raw::new()).unwrap(), json!({}));
     }
 
     #[test]

@@ -97,7 +97,7 @@ async fn js() -> impl IntoResponse {
 }
 
 /// The visitor of a page: their session token, user name and CSRF value.
-struct Visitor {
+pub(super) struct Visitor {
     token: String,
     user: String,
     csrf: String,
@@ -1444,19 +1444,7 @@ async fn script(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None)
-        .await
-        .map(|l| items(&l))
-        .unwrap_or_default()
-        .iter()
-        .map(|h| {
-            (
-                text(&h["id"]),
-                text(&h["hostname"]),
-                text(&h["agent_status"]),
-            )
-        })
-        .collect();
+    let hosts = registered_hosts(&s, &v).await;
     ScriptPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
@@ -1472,6 +1460,24 @@ async fn script(
         hosts,
     }
     .into_response()
+}
+
+/// The hosts registered with COC, as (resource id, host name, agent
+/// status), for the visitor; none when the visitor may not list them.
+pub(super) async fn registered_hosts(s: &AppState, v: &Visitor) -> Vec<(String, String, String)> {
+    api(s, v, Method::GET, "/api/v1/resources?limit=1000", None)
+        .await
+        .map(|l| items(&l))
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            (
+                text(&h["id"]),
+                text(&h["hostname"]),
+                text(&h["agent_status"]),
+            )
+        })
+        .collect()
 }
 
 async fn run_script(

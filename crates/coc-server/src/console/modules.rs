@@ -280,8 +280,8 @@ const SCHEDULED_TASK: &[Field] = &[
     h(
         "hosts",
         "Hosts",
-        Kind::List,
-        "Host ids, or select hosts by the filter below at each run.",
+        Kind::Hosts,
+        "These hosts, or select hosts by the filter below at each run.",
     ),
     f("select.application", "Select: application", Kind::Text),
     f("select.region", "Select: region", Kind::Text),
@@ -581,8 +581,8 @@ const JOB_RUN: &[Field] = &[
     h(
         "hosts",
         "Hosts",
-        Kind::List,
-        "Host resource ids, separated by commas or one per line: every step runs on them.",
+        Kind::Hosts,
+        "Every step runs on the hosts chosen here.",
     ),
     h(
         "batch_policy",
@@ -1383,6 +1383,7 @@ pub(super) async fn op_form(
     let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record);
     page.button = o.label.into();
     page.inputs = forms::inputs(o.fields, &forms::Raw::new());
+    page.offer_hosts(&s, &v).await;
     page.into_response()
 }
 
@@ -1545,6 +1546,19 @@ impl NewPage {
             error: None,
         }
     }
+
+    /// Offers the registered hosts to the form's host pickers, if it has
+    /// any ([`forms::Kind::Hosts`]).
+    async fn offer_hosts(&mut self, s: &AppState, v: &super::Visitor) {
+        if forms::picks_hosts(&self.inputs) {
+            let hosts: Vec<(String, String)> = super::registered_hosts(s, v)
+                .await
+                .into_iter()
+                .map(|(id, name, status)| (id, format!("{name} ({status})")))
+                .collect();
+            forms::offer_hosts(&mut self.inputs, &hosts);
+        }
+    }
 }
 
 /// The field of a create path's `{placeholder}`, if it has one: it goes
@@ -1595,6 +1609,7 @@ pub(super) async fn new_form(
     );
     page.inputs = forms::inputs(m.fields, &raw);
     page.example = m.example.map(|_| format!("{here}?example"));
+    page.offer_hosts(&s, &v).await;
     page.into_response()
 }
 
@@ -1688,6 +1703,7 @@ pub(super) async fn edit_form(
     );
     let raw = forms::fill(m.fields, &d);
     page.inputs = forms::inputs_of(&modify_fields(m), &raw);
+    page.offer_hosts(&s, &v).await;
     page.into_response()
 }
 
@@ -1737,22 +1753,18 @@ async fn submit(
     method: Method,
     uri: &str,
 ) -> Result<Value, Response> {
-    let refused = |mut page: NewPage, status: StatusCode, msg: String| {
-        page.inputs = forms::inputs_of(fields, raw);
-        page.error = Some(msg);
-        (status, page).into_response()
+    let (status, msg) = match body {
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e),
+        Ok(body) => match api(s, v, method, uri, Some(body)).await {
+            Ok(x) => return Ok(x),
+            Err(p) => (p.status, required(fields, &p.detail).unwrap_or(p.detail)),
+        },
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return Err(refused(page, StatusCode::UNPROCESSABLE_ENTITY, e)),
-    };
-    match api(s, v, method, uri, Some(body)).await {
-        Ok(x) => Ok(x),
-        Err(p) => {
-            let msg = required(fields, &p.detail).unwrap_or(p.detail);
-            Err(refused(page, p.status, msg))
-        }
-    }
+    let mut page = page;
+    page.inputs = forms::inputs_of(fields, raw);
+    page.error = Some(msg);
+    page.offer_hosts(s, v).await;
+    Err((status, page).into_response())
 }
 
 /// The console's wording of the API's "missing field `x`" (a field left
