@@ -538,6 +538,12 @@ async fn login_overview_incident_and_crawl() {
         let (st, form) = page(&cookie, &format!("{url}?example")).await;
         assert_eq!(st, 200, "{}", m.slug);
         let (st, loc, text) = post_form(&cookie, &url, &form_values(&form)).await;
+        if m.shown_once {
+            // A secret is shown once, in the answer, never in an address.
+            assert_eq!((st, loc), (200, None), "{}: {text}", m.slug);
+            assert!(text.contains("shown once"), "{}: {text}", m.slug);
+            continue;
+        }
         assert_eq!(st, 303, "{}: {text}", m.slug);
         let (st, _) = page(&cookie, &format!("{}{}", h.url(), loc.unwrap())).await;
         assert_eq!(st, 200, "{} detail", m.slug);
@@ -859,4 +865,279 @@ async fn login_overview_incident_and_crawl() {
     let (st, nf) = page(&cookie, &format!("{}/console/incidents/nope", h.url())).await;
     assert_eq!(st, 404);
     assert!(nf.contains("Not found"));
+}
+
+/// The CSRF value of a console page's forms.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+/// The value shown for `name` in a record page's facts list.
+fn fact(html: &str, name: &str) -> String {
+    html.split(&format!("<dt>{name}</dt><dd>"))
+        .nth(1)
+        .and_then(|s| s.split("</dd>").next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn access_control_and_tags_from_the_console() {
+    let h = Harness::start(1).await;
+    let hosts = h.wait_hosts(1).await;
+    let c = &h.client;
+    let cookie = login(&h).await;
+    let url = |p: &str| format!("{}{p}", h.url());
+    // A user made on the Users page signs in with the password given; a
+    // password typed into a refused form is never drawn again.
+    let new_user = url("/console/users/new");
+    let (_, form) = page(&cookie, &new_user).await;
+    assert!(form.contains("type=\"password\""), "{form}");
+    let typed = with(form_values(&form), "f.name", "ann");
+    let (st, _, t) = post_form(
+        &cookie,
+        &new_user,
+        &with(typed.clone(), "f.password", "tiny-pw"),
+    )
+    .await;
+    assert_eq!(st, 422, "{t}");
+    assert!(t.contains("at least 8 characters"), "{t}");
+    assert!(!t.contains("tiny-pw"), "the password is not drawn again");
+    let (st, loc, t) = post_form(
+        &cookie,
+        &new_user,
+        &with(typed, "f.password", "ann-password-1"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let (_, up) = page(&cookie, &url(&loc.unwrap())).await;
+    assert!(!up.contains("ann-password-1"));
+    let ann = c.get("/api/v1/users/ann", &[]).await.unwrap();
+    let ann_id = ann["id"].as_str().unwrap();
+    let r = client()
+        .post(url("/console/login"))
+        .form(&[("username", "ann"), ("password", "ann-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "ann signs in");
+    // Members are added to and removed from a group on its page.
+    let sre = c
+        .post("/api/v1/groups", &json!({"name": "sre"}))
+        .await
+        .unwrap();
+    let gid = sre["id"].as_str().unwrap();
+    let add = url(&format!("/console/groups/{gid}/op/add-member"));
+    let (st, form) = page(&cookie, &add).await;
+    assert_eq!(st, 200);
+    let (st, loc, t) = post_form(&cookie, &add, &with(form_values(&form), "f.user", "ann")).await;
+    assert_eq!(st, 303, "{t}");
+    assert_eq!(loc.unwrap(), format!("/console/groups/{gid}"));
+    let g = c.get(&format!("/api/v1/groups/{gid}"), &[]).await.unwrap();
+    assert_eq!(g["members"], json!(["ann"]));
+    // A policy attached to the group: the simulator says what ann may do.
+    let pol = c
+        .post(
+            "/api/v1/policies",
+            &json!({"name": "readers", "document": {"Version": "1.1",
+                "Statement": [{"Effect": "Allow", "Action": ["coc:incident:list"]}]}}),
+        )
+        .await
+        .unwrap();
+    let pid = pol["id"].as_str().unwrap();
+    let attach = url(&format!("/console/policies/{pid}/op/attach"));
+    let (_, form) = page(&cookie, &attach).await;
+    let typed = with(with(form_values(&form), "f.type", "group"), "f.name", "sre");
+    let (st, _, t) = post_form(&cookie, &attach, &typed).await;
+    assert_eq!(st, 303, "{t}");
+    let g = c.get(&format!("/api/v1/groups/{gid}"), &[]).await.unwrap();
+    assert_eq!(g["policies"], json!(["readers"]));
+    let sim = url(&format!("/console/users/{ann_id}/op/simulate"));
+    let (_, form) = page(&cookie, &sim).await;
+    assert!(
+        form.contains("value=\"ann\""),
+        "the user is filled in: {form}"
+    );
+    let (st, _, t) = post_form(
+        &cookie,
+        &sim,
+        &with(form_values(&form), "f.action", "coc:incident:list"),
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    assert!(t.contains("allowed by statement 0 of policy"), "{t}");
+    let (st, _, t) = post_form(
+        &cookie,
+        &sim,
+        &with(form_values(&form), "f.action", "coc:incident:accept"),
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    assert!(t.contains("no statement allowed it"), "{t}");
+    let detach = url(&format!("/console/policies/{pid}/op/detach"));
+    let (st, _, t) = post_form(&cookie, &detach, &typed).await;
+    assert_eq!(st, 303, "{t}");
+    let remove = url(&format!("/console/groups/{gid}/op/remove-member"));
+    let (_, form) = page(&cookie, &remove).await;
+    let (st, _, t) = post_form(&cookie, &remove, &with(form_values(&form), "f.user", "ann")).await;
+    assert_eq!(st, 303, "{t}");
+    let g = c.get(&format!("/api/v1/groups/{gid}"), &[]).await.unwrap();
+    assert_eq!(
+        (g["members"].clone(), g["policies"].clone()),
+        (json!([]), json!([]))
+    );
+    // An API token's secret is shown once; it works until revoked from
+    // the token's page.
+    let new_token = url("/console/tokens/new");
+    let (_, form) = page(&cookie, &new_token).await;
+    let (st, loc, t) = post_form(
+        &cookie,
+        &new_token,
+        &with(form_values(&form), "f.name", "deploy"),
+    )
+    .await;
+    assert_eq!((st, loc), (200, None), "{t}");
+    let secret = fact(&t, "secret");
+    assert!(secret.len() > 20, "{t}");
+    let with_token = || async {
+        reqwest::Client::new()
+            .get(url("/api/v1/incidents"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(with_token().await, 200);
+    let tokens = c.get("/api/v1/tokens", &[]).await.unwrap();
+    let tid = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "deploy")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, tp) = page(&cookie, &url(&format!("/console/tokens/{tid}"))).await;
+    assert_eq!(st, 200, "{tp}");
+    assert!(!tp.contains(&secret), "the secret is not kept");
+    assert!(tp.contains(">Revoke</button>"), "{tp}");
+    let revoke = [
+        ("csrf".to_string(), csrf_of(&tp)),
+        ("op".into(), "delete".into()),
+    ];
+    let (st, _, t) = post_form(&cookie, &url(&format!("/console/tokens/{tid}/do")), &revoke).await;
+    assert_eq!(st, 303, "{t}");
+    assert_eq!(with_token().await, 401);
+    let (st, _) = page(&cookie, &url("/console/tokens/no-such-token")).await;
+    assert_eq!(st, 404);
+    // A log-sharing grant, then revoked.
+    let new_grant = url("/console/grants/new");
+    let (_, form) = page(&cookie, &new_grant).await;
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let mut typed = form_values(&form);
+    for (k, v) in [
+        ("f.kind", "log_share"),
+        ("f.grantee_tenant", "default"),
+        ("f.grantee_user", "ann"),
+        ("f.scope", "audit"),
+        ("f.reason", "ticket 42"),
+        ("f.expires_at", tomorrow.as_str()),
+    ] {
+        typed = with(typed, k, v);
+    }
+    let (st, loc, t) = post_form(&cookie, &new_grant, &typed).await;
+    assert_eq!(st, 303, "{t}");
+    let (st, gp) = page(&cookie, &url(&loc.clone().unwrap())).await;
+    assert_eq!(st, 200, "{gp}");
+    assert_eq!(fact(&gp, "reason"), "ticket 42");
+    let revoke = [
+        ("csrf".to_string(), csrf_of(&gp)),
+        ("op".into(), "delete".into()),
+    ];
+    let (st, _, _) = post_form(&cookie, &url(&format!("{}/do", loc.unwrap())), &revoke).await;
+    assert_eq!(st, 303);
+    let grants = c.get("/api/v1/grants", &[]).await.unwrap();
+    assert!(grants["items"][0]["revoked_at"].is_i64(), "{grants}");
+    // A host's tags and enterprise project, edited on its page; the
+    // forms start with the current values, and an emptied form clears.
+    let host = &hosts[0];
+    let tags = url(&format!("/console/resources/{host}/op/tags"));
+    let (_, form) = page(&cookie, &tags).await;
+    let (st, _, t) = post_form(
+        &cookie,
+        &tags,
+        &with(form_values(&form), "f.tags", "env=prod\nteam=db"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let got = c
+        .get(&format!("/api/v1/resources/{host}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(got["tags"], json!({"env": "prod", "team": "db"}));
+    let (_, form) = page(&cookie, &tags).await;
+    assert!(form.contains("env=prod\nteam=db"), "{form}");
+    let (st, _, _) = post_form(&cookie, &tags, &with(form_values(&form), "f.tags", "")).await;
+    assert_eq!(st, 303);
+    let got = c
+        .get(&format!("/api/v1/resources/{host}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(got["tags"], json!({}));
+    let new_project = url("/console/enterprise-projects/new");
+    let (_, form) = page(&cookie, &format!("{new_project}?example")).await;
+    let (st, _, t) = post_form(&cookie, &new_project, &form_values(&form)).await;
+    assert_eq!(st, 303, "{t}");
+    let project = url(&format!("/console/resources/{host}/op/project"));
+    let (_, form) = page(&cookie, &project).await;
+    let (st, _, t) = post_form(
+        &cookie,
+        &project,
+        &with(form_values(&form), "f.name", "payments"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let got = c
+        .get(&format!("/api/v1/resources/{host}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(got["enterprise_project"], "payments");
+    let (_, form) = page(&cookie, &project).await;
+    assert!(form.contains("value=\"payments\""), "{form}");
+    let (st, _, t) = post_form(
+        &cookie,
+        &project,
+        &with(form_values(&form), "f.name", "no-such-project"),
+    )
+    .await;
+    assert_eq!(st, 404, "{t}");
+    assert!(t.contains("role=\"alert\""), "{t}");
+    // A job's tags, without a new version of the job.
+    let job = c
+        .post(
+            "/api/v1/jobs",
+            &json!({"name": "tagged", "risk_level": "low", "steps": [{"name": "wait", "tasks": [{"name": "pause",
+                "atom": {"type": "sleep", "seconds": 1}}]}]}),
+        )
+        .await
+        .unwrap();
+    let jid = job["id"].as_str().unwrap();
+    let jt = url(&format!("/console/jobs/{jid}/op/tags"));
+    let (_, form) = page(&cookie, &jt).await;
+    let (st, _, t) = post_form(&cookie, &jt, &with(form_values(&form), "f.tags", "tier=1")).await;
+    assert_eq!(st, 303, "{t}");
+    let got = c.get(&format!("/api/v1/jobs/{jid}"), &[]).await.unwrap();
+    assert_eq!(
+        (got["tags"].clone(), got["version"].clone()),
+        (json!({"tier": "1"}), job["version"].clone())
+    );
 }

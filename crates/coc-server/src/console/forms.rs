@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 pub enum Kind {
     /// One line of text → string; empty: left out.
     Text,
+    /// A password → string; never filled in from a record or from what
+    /// was typed before a refusal.
+    Secret,
     /// Several lines of text → string.
     Long,
     /// A number (integer or decimal) → number.
@@ -120,7 +123,7 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
         let name = format!("{prefix}{}", fd.key);
         let x = at(record, fd.key);
         let one = match (&fd.kind, x) {
-            (_, Value::Null) => None,
+            (_, Value::Null) | (Kind::Secret, _) => None,
             (Kind::Rows(sub), Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     fill_into(sub, item, &format!("{name}.{i}."), raw);
@@ -261,7 +264,7 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
                 .map_err(|_| format!("{label}: write the time as YYYY-MM-DDTHH:MM"))?;
             Some(Value::String(t.format("%Y-%m-%dT%H:%M:%S").to_string()))
         }
-        Kind::Text | Kind::Long | Kind::Choice(_) | Kind::Suggest(_) => {
+        Kind::Text | Kind::Secret | Kind::Long | Kind::Choice(_) | Kind::Suggest(_) => {
             Some(Value::String(s.into()))
         }
     })
@@ -295,7 +298,7 @@ pub struct Input {
     pub id: String,
     /// Label.
     pub label: &'static str,
-    /// `text`, `long`, `number`, `choice`, `suggest`, `check`, `many`,
+    /// `text`, `secret`, `long`, `number`, `choice`, `suggest`, `check`, `many`,
     /// `hosts`, `list`, `numbers`, `map`, `json`, `time`, `local` or
     /// `rows`.
     pub kind: &'static str,
@@ -330,7 +333,10 @@ fn inputs_at<'a>(
         .into_iter()
         .map(|fd| {
             let name = format!("{prefix}{}", fd.key);
-            let value = get(raw, &name).to_string();
+            let value = match fd.kind {
+                Kind::Secret => String::new(),
+                _ => get(raw, &name).to_string(),
+            };
             let chosen: Vec<&str> = raw
                 .iter()
                 .filter(|(n, _)| *n == name)
@@ -338,6 +344,7 @@ fn inputs_at<'a>(
                 .collect();
             let (kind, options, rows, heads) = match &fd.kind {
                 Kind::Text => ("text", vec![], vec![], vec![]),
+                Kind::Secret => ("secret", vec![], vec![], vec![]),
                 Kind::Long => ("long", vec![], vec![], vec![]),
                 Kind::Number => ("number", vec![], vec![], vec![]),
                 Kind::Choice(o) => (
@@ -559,6 +566,18 @@ mod tests {
         // Checked boxes come back as repeated values: an array of ids.
         assert_eq!(build(PICK, &raw).unwrap(), json!({"hosts": ["h2", "gone"]}));
         assert_eq!(build(PICK, &Raw::new()).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_secret_is_sent_but_never_drawn_again() {
+        const LOGIN: &[Field] = &[f("password", "Password", Kind::Secret)];
+        let typed: Raw = vec![("f.password".into(), "hunter22!".into())];
+        assert_eq!(
+            build(LOGIN, &typed).unwrap(),
+            json!({"password": "hunter22!"})
+        );
+        assert_eq!(inputs(LOGIN, &typed)[0].value, "");
+        assert!(fill(LOGIN, &json!({"password": "x"})).is_empty());
     }
 
     #[test]

@@ -54,7 +54,32 @@ pub struct Module {
     /// A chart of the listed records, drawn above the list (HTML with an
     /// inline SVG; see [`super::chart`]).
     pub summary: Option<fn(&[Value]) -> String>,
+    /// The create answer holds a secret shown once (an API token's): it
+    /// is shown on a page of its own, not followed to the record.
+    pub shown_once: bool,
+    /// `DELETE` revokes rather than removes (tokens, grants stay listed
+    /// with their revocation time): the button says "Revoke".
+    pub revokes: bool,
 }
+
+/// The defaults of a [`Module`]: read-only records with a detail page.
+const MODULE: Module = Module {
+    slug: "",
+    title: "",
+    list: "",
+    detail: None,
+    key: "id",
+    columns: &[],
+    create: None,
+    example: None,
+    modify: false,
+    fields: &[],
+    ops: &[],
+    related: None,
+    summary: None,
+    shown_once: false,
+    revokes: false,
+};
 
 /// A record operation with its own form (ref. each module's chapter:
 /// "Copy", "Execute", "View" of an encrypted value, "Reset key" …).
@@ -63,13 +88,35 @@ pub struct Op {
     pub op: &'static str,
     /// Button label.
     pub label: &'static str,
-    /// The API call, `POST` on this path with `{id}`.
+    /// The API call: `method` on this path. `{id}` is the record's key;
+    /// any other `{field}` takes that field's value out of the body.
     pub api: &'static str,
+    /// `POST`, `PUT` or `DELETE`.
+    pub method: &'static str,
     /// The form's fields; none: a button that posts at once.
     pub fields: &'static [Field],
+    /// The form starts with the record's current values: (field key,
+    /// the record's dotted path). Empty: a blank form.
+    pub prefill: &'static [(&'static str, &'static str)],
+    /// The JSON object the body starts from, the form's values over it:
+    /// what an emptied form sends (`{"tags": {}}` removes every tag).
+    pub base: &'static str,
     /// Where the operator goes afterwards.
     pub then: Then,
 }
+
+/// The defaults of an [`Op`]: a `POST` of the form's values on a blank
+/// form, the answer shown.
+const OP: Op = Op {
+    op: "",
+    label: "",
+    api: "",
+    method: "POST",
+    fields: &[],
+    prefill: &[],
+    base: "{}",
+    then: Then::Show,
+};
 
 /// What follows a successful [`Op`].
 pub enum Then {
@@ -574,6 +621,7 @@ const RULE_OPS: &[Op] = &[Op {
     api: "/api/v1/forwarding-rules/{id}/copy",
     fields: &[f("name", "Name of the copy", Kind::Text)],
     then: Then::Record("forwarding-rules", "id"),
+    ..OP
 }];
 
 const JOB_RUN: &[Field] = &[
@@ -613,6 +661,7 @@ const JOB_OPS: &[Op] = &[
         api: "/api/v1/jobs/{id}/execute",
         fields: JOB_RUN,
         then: Then::Record("job-tickets", "id"),
+        ..OP
     },
     Op {
         op: "clone",
@@ -620,7 +669,9 @@ const JOB_OPS: &[Op] = &[
         api: "/api/v1/jobs/{id}/clone",
         fields: &[f("name", "Name of the clone", Kind::Text)],
         then: Then::Record("jobs", "id"),
+        ..OP
     },
+    edit_tags("/api/v1/jobs/{id}/tags", "jobs"),
 ];
 
 const PARAMETER_OPS: &[Op] = &[Op {
@@ -629,6 +680,7 @@ const PARAMETER_OPS: &[Op] = &[Op {
     api: "/api/v1/parameters/{id}/decrypt",
     fields: &[],
     then: Then::Show,
+    ..OP
 }];
 
 const INTEGRATION_OPS: &[Op] = &[Op {
@@ -637,6 +689,7 @@ const INTEGRATION_OPS: &[Op] = &[Op {
     api: "/api/v1/integrations/{id}/rotate-key",
     fields: &[],
     then: Then::Show,
+    ..OP
 }];
 
 const ENGINEER_OPS: &[Op] = &[Op {
@@ -650,6 +703,7 @@ const ENGINEER_OPS: &[Op] = &[Op {
         "None checked: every unconfirmed one.",
     )],
     then: Then::Record("engineers", "user"),
+    ..OP
 }];
 
 const SCENARIO_OPS: &[Op] = &[Op {
@@ -666,6 +720,117 @@ const SCENARIO_OPS: &[Op] = &[Op {
         ),
     ],
     then: Then::Record("shifts", "id"),
+    ..OP
+}];
+
+const TAGS: &[Field] = &[h(
+    "tags",
+    "Tags",
+    Kind::Map,
+    "key=value, one per line; the whole set replaces the old one.",
+)];
+
+/// Editing a record's tags (ref. 4.2 resources, 5.4 jobs): the form holds
+/// every tag; emptying it removes them all.
+const fn edit_tags(api: &'static str, slug: &'static str) -> Op {
+    Op {
+        op: "tags",
+        label: "Edit tags",
+        api,
+        method: "PUT",
+        fields: TAGS,
+        prefill: &[("tags", "tags")],
+        base: r#"{"tags": {}}"#,
+        then: Then::Record(slug, "id"),
+    }
+}
+
+const RESOURCE_OPS: &[Op] = &[
+    edit_tags("/api/v1/resources/{id}/tags", "resources"),
+    Op {
+        op: "project",
+        label: "Change enterprise project",
+        api: "/api/v1/resources/{id}/enterprise-project",
+        method: "PUT",
+        fields: &[h(
+            "name",
+            "Enterprise project",
+            Kind::Text,
+            "A project's name; empty: the host leaves its project.",
+        )],
+        prefill: &[("name", "enterprise_project")],
+        base: r#"{"name": null}"#,
+        then: Then::Record("resources", "id"),
+    },
+];
+
+/// Adding or removing a member of a group (ref. 13.1).
+const GROUP_OPS: &[Op] = &[
+    Op {
+        op: "add-member",
+        label: "Add member",
+        api: "/api/v1/groups/{id}/members",
+        fields: &[f("user", "User name", Kind::Text)],
+        then: Then::Record("groups", "id"),
+        ..OP
+    },
+    Op {
+        op: "remove-member",
+        label: "Remove member",
+        api: "/api/v1/groups/{id}/members/{user}",
+        method: "DELETE",
+        fields: &[f("user", "User name", Kind::Text)],
+        then: Then::Record("groups", "id"),
+        ..OP
+    },
+];
+
+const ATTACHMENT: &[Field] = &[
+    f("type", "Attach to", Kind::Choice(&["user", "group"])),
+    f("name", "User or group name", Kind::Text),
+];
+
+/// Attaching a policy to a user or group, or detaching it (ref. 13.2).
+const POLICY_OPS: &[Op] = &[
+    Op {
+        op: "attach",
+        label: "Attach",
+        api: "/api/v1/policies/{id}/attach",
+        fields: ATTACHMENT,
+        then: Then::Record("policies", "id"),
+        ..OP
+    },
+    Op {
+        op: "detach",
+        label: "Detach",
+        api: "/api/v1/policies/{id}/detach",
+        fields: ATTACHMENT,
+        then: Then::Record("policies", "id"),
+        ..OP
+    },
+];
+
+/// Asking what a user's policies allow (the policy simulator).
+const USER_OPS: &[Op] = &[Op {
+    op: "simulate",
+    label: "Simulate access",
+    api: "/api/v1/policies/simulate",
+    fields: &[
+        f("user", "User", Kind::Text),
+        f(
+            "action",
+            "Action",
+            Kind::Suggest(coc_domain::access::ACTIONS),
+        ),
+        h(
+            "resource",
+            "Resource",
+            Kind::Text,
+            "<type>:<id>, e.g. host:web-1; empty: any.",
+        ),
+    ],
+    prefill: &[("user", "name")],
+    ..OP
 }];
 
 /// The generic sections.
@@ -687,10 +852,11 @@ pub const MODULES: &[Module] = &[
         create: None,
         example: None,
         modify: false,
-        ops: &[],
         related: None,
         summary: None,
         fields: &[],
+        ops: RESOURCE_OPS,
+        ..MODULE
     },
     Module {
         slug: "incidents",
@@ -708,6 +874,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: INCIDENT,
+        ..MODULE
     },
     Module {
         slug: "scripts",
@@ -730,6 +897,7 @@ pub const MODULES: &[Module] = &[
         related: Some(("Versions", "/api/v1/scripts/{id}/versions")),
         summary: None,
         fields: SCRIPT,
+        ..MODULE
     },
     Module {
         slug: "jobs",
@@ -754,6 +922,7 @@ pub const MODULES: &[Module] = &[
         related: Some(("Versions", "/api/v1/jobs/{id}/versions")),
         summary: None,
         fields: JOB,
+        ..MODULE
     },
     Module {
         slug: "scheduled-tasks",
@@ -778,6 +947,7 @@ pub const MODULES: &[Module] = &[
         related: Some(("Execution records", "/api/v1/scheduled-tasks/{id}/runs")),
         summary: None,
         fields: SCHEDULED_TASK,
+        ..MODULE
     },
     Module {
         slug: "parameters",
@@ -802,6 +972,7 @@ pub const MODULES: &[Module] = &[
         related: Some(("Versions", "/api/v1/parameters/{id}/versions")),
         summary: None,
         fields: PARAMETER,
+        ..MODULE
     },
     Module {
         slug: "forwarding-rules",
@@ -825,6 +996,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: FORWARDING_RULE,
+        ..MODULE
     },
     Module {
         slug: "integrations",
@@ -848,6 +1020,7 @@ pub const MODULES: &[Module] = &[
             f("name", "Name", Kind::Text),
             f("type", "Type", Kind::Choice(&["alertmanager", "generic"])),
         ],
+        ..MODULE
     },
     Module {
         slug: "plans",
@@ -870,6 +1043,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: PLAN,
+        ..MODULE
     },
     Module {
         slug: "engineers",
@@ -891,6 +1065,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: ENGINEER,
+        ..MODULE
     },
     Module {
         slug: "shifts",
@@ -908,6 +1083,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: SCENARIO,
+        ..MODULE
     },
     Module {
         slug: "notification-rules",
@@ -930,6 +1106,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: NOTIFICATION_RULE,
+        ..MODULE
     },
     Module {
         slug: "escalation-policies",
@@ -951,6 +1128,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: ESCALATION_POLICY,
+        ..MODULE
     },
     Module {
         slug: "slas",
@@ -973,6 +1151,7 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: SLA,
+        ..MODULE
     },
     Module {
         slug: "sla-records",
@@ -999,6 +1178,7 @@ pub const MODULES: &[Module] = &[
             super::chart::sla_states(&states)
         }),
         fields: &[],
+        ..MODULE
     },
     Module {
         slug: "audit",
@@ -1021,6 +1201,170 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: &[],
+        ..MODULE
+    },
+    Module {
+        slug: "users",
+        title: "Users",
+        list: "/api/v1/users",
+        detail: Some("/api/v1/users/{id}"),
+        columns: &[
+            ("name", "Name"),
+            ("display_name", "Display name"),
+            ("enabled", "Enabled"),
+            ("groups", "Groups"),
+            ("policies", "Policies"),
+            ("created_at", "Created"),
+        ],
+        create: Some("/api/v1/users"),
+        example: Some(r#"{"name": "oncall-bot", "display_name": "On-call bot"}"#),
+        ops: USER_OPS,
+        fields: &[
+            f("name", "Login name", Kind::Text),
+            f("display_name", "Display name", Kind::Text),
+            h(
+                "password",
+                "Password",
+                Kind::Secret,
+                "At least 8 characters; empty: the user signs in with API tokens only.",
+            ),
+        ],
+        ..MODULE
+    },
+    Module {
+        slug: "groups",
+        title: "Groups",
+        list: "/api/v1/groups",
+        detail: Some("/api/v1/groups/{id}"),
+        columns: &[
+            ("name", "Name"),
+            ("description", "Description"),
+            ("members", "Members"),
+            ("policies", "Policies"),
+        ],
+        create: Some("/api/v1/groups"),
+        example: Some(r#"{"name": "sre", "description": "Site reliability"}"#),
+        ops: GROUP_OPS,
+        fields: &[
+            f("name", "Name", Kind::Text),
+            f("description", "Description", Kind::Long),
+        ],
+        ..MODULE
+    },
+    Module {
+        slug: "policies",
+        title: "Policies",
+        list: "/api/v1/policies",
+        detail: Some("/api/v1/policies/{id}"),
+        columns: &[
+            ("name", "Name"),
+            ("description", "Description"),
+            ("system", "System"),
+            ("created_at", "Created"),
+        ],
+        create: Some("/api/v1/policies"),
+        example: Some(
+            r#"{"name": "incident-handlers", "description": "Handle incidents", "document": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["coc:incident:*", "coc:alarm:*"]}]}}"#,
+        ),
+        modify: true,
+        ops: POLICY_OPS,
+        fields: &[
+            f("name", "Name", Kind::Text),
+            f("description", "Description", Kind::Long),
+            h(
+                "document",
+                "Policy document",
+                Kind::Json,
+                r#"{"Version": "1.1", "Statement": [{"Effect": "Allow" | "Deny", "Action": [...], "Resource": [...], "Condition": {...}}]}"#,
+            ),
+        ],
+        ..MODULE
+    },
+    Module {
+        slug: "tokens",
+        title: "API tokens",
+        list: "/api/v1/tokens",
+        detail: Some("/api/v1/tokens/{id}"),
+        columns: &[
+            ("name", "Name"),
+            ("user", "Owner"),
+            ("hint", "Ends with"),
+            ("expires_at", "Expires"),
+            ("last_used_at", "Last used"),
+            ("revoked_at", "Revoked"),
+        ],
+        create: Some("/api/v1/tokens"),
+        example: Some(r#"{"name": "ci-deploy"}"#),
+        shown_once: true,
+        revokes: true,
+        fields: &[
+            f("name", "Name", Kind::Text),
+            h("user", "Owner", Kind::Text, "A user name; empty: you."),
+            h("expires_at", "Expires", Kind::Time, "Empty: never."),
+        ],
+        ..MODULE
+    },
+    Module {
+        slug: "grants",
+        title: "Grants",
+        list: "/api/v1/grants",
+        detail: Some("/api/v1/grants/{id}"),
+        columns: &[
+            ("kind", "Kind"),
+            ("grantee_tenant", "Tenant"),
+            ("grantee_user", "Support user"),
+            ("scope", "Scope"),
+            ("expires_at", "Expires"),
+            ("revoked_at", "Revoked"),
+        ],
+        create: Some("/api/v1/grants"),
+        revokes: true,
+        fields: &[
+            f(
+                "kind",
+                "Kind",
+                Kind::Choice(&["om_authorization", "log_share"]),
+            ),
+            f("grantee_tenant", "Support tenant", Kind::Text),
+            f("grantee_user", "Support user", Kind::Text),
+            h(
+                "policy",
+                "Policy",
+                Kind::Text,
+                "O&M authorization: the policy the support user acts under.",
+            ),
+            h(
+                "scope",
+                "Log scope",
+                Kind::Choice(&["audit", "tickets"]),
+                "Log sharing: what the support user may read.",
+            ),
+            f("reason", "Reason", Kind::Long),
+            h(
+                "expires_at",
+                "Expires",
+                Kind::Time,
+                "At most 30 days ahead.",
+            ),
+        ],
+        ..MODULE
+    },
+    Module {
+        slug: "enterprise-projects",
+        title: "Enterprise projects",
+        list: "/api/v1/enterprise-projects",
+        columns: &[
+            ("name", "Name"),
+            ("description", "Description"),
+            ("created_at", "Created"),
+        ],
+        create: Some("/api/v1/enterprise-projects"),
+        example: Some(r#"{"name": "payments", "description": "Payment services"}"#),
+        fields: &[
+            f("name", "Name", Kind::Text),
+            f("description", "Description", Kind::Long),
+        ],
+        ..MODULE
     },
 ];
 
@@ -1255,11 +1599,7 @@ fn actions_for(m: &Module) -> Vec<(String, String)> {
     let Some(detail) = m.detail else {
         return vec![];
     };
-    let has = |method: &str, path: &str| {
-        crate::api::ROUTES
-            .iter()
-            .any(|r| r.method == method && r.path == path)
-    };
+    let has = has_route;
     let mut out = vec![];
     for (op, label) in [("enable", "Enable"), ("disable", "Disable")] {
         if has("POST", &format!("{detail}/{op}")) {
@@ -1271,9 +1611,41 @@ fn actions_for(m: &Module) -> Vec<(String, String)> {
         out.push(("reject".into(), "Reject".into()));
     }
     if has("DELETE", detail) {
-        out.push(("delete".into(), "Delete".into()));
+        let label = if m.revokes { "Revoke" } else { "Delete" };
+        out.push(("delete".into(), label.into()));
     }
     out
+}
+
+/// Whether the API has this route (`method`, path with `{param}`s).
+fn has_route(method: &str, path: &str) -> bool {
+    crate::api::ROUTES
+        .iter()
+        .any(|r| r.method == method && r.path == path)
+}
+
+/// A module's record by its key: the API's detail, or — for records the
+/// API only lists (tokens, grants) — the list's item. Errors: the API's
+/// problem, or 404 when the list has no such record.
+async fn record_of(
+    s: &AppState,
+    v: &super::Visitor,
+    m: &Module,
+    detail: &str,
+    id: &str,
+) -> Result<Value, Problem> {
+    if has_route("GET", detail) {
+        let uri = detail.replace("{id}", &urlencode(id));
+        return api(s, v, Method::GET, &uri, None).await;
+    }
+    let list = api(s, v, Method::GET, m.list, None).await?;
+    items(&list)
+        .into_iter()
+        .find(|r| text(&r[m.key]) == id)
+        .ok_or_else(|| Problem {
+            status: StatusCode::NOT_FOUND,
+            detail: format!("there is no record {id} in {}", m.title),
+        })
 }
 
 /// `GET /console/{module}/{id}`: every field of the record.
@@ -1293,17 +1665,13 @@ pub(super) async fn detail(
     let Some((m, path)) = module(&slug).and_then(|m| Some((m, m.detail?))) else {
         return not_found(&s, &headers, ip, &here).await;
     };
-    let (v, d) = match page_data(
-        &s,
-        &headers,
-        ip,
-        &here,
-        &path.replace("{id}", &urlencode(&id)),
-    )
-    .await
-    {
-        Ok(x) => x,
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
         Err(r) => return r,
+    };
+    let d = match record_of(&s, &v, m, path, &id).await {
+        Ok(d) => d,
+        Err(p) => return error_page(&v, p),
     };
     let title = ["name", "hostname", "user", "number"]
         .iter()
@@ -1380,9 +1748,22 @@ pub(super) async fn op_form(
         Err(r) => return r,
     };
     let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let mut raw = forms::Raw::new();
+    if let (false, Some(detail)) = (o.prefill.is_empty(), m.detail) {
+        let d = match record_of(&s, &v, m, detail, &id).await {
+            Ok(d) => d,
+            Err(p) => return error_page(&v, p),
+        };
+        let mut now = serde_json::Map::new();
+        for (key, path) in o.prefill {
+            let x = path.split('.').fold(&d, |cur, p| &cur[p]);
+            now.insert(key.to_string(), x.clone());
+        }
+        raw = forms::fill(o.fields, &Value::Object(now));
+    }
     let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record);
     page.button = o.label.into();
-    page.inputs = forms::inputs(o.fields, &forms::Raw::new());
+    page.inputs = forms::inputs(o.fields, &raw);
     page.offer_hosts(&s, &v).await;
     page.into_response()
 }
@@ -1410,9 +1791,23 @@ pub(super) async fn op_submit(
     page.button = o.label.into();
     let raw = forms::submitted(&form);
     let fields: Vec<&forms::Field> = o.fields.iter().collect();
-    let body = forms::build(o.fields, &raw);
-    let uri = o.api.replace("{id}", &urlencode(&id));
-    let answer = match submit(&s, &v, page, &fields, &raw, body, Method::POST, &uri).await {
+    let mut uri = o.api.replace("{id}", &urlencode(&id));
+    let body = forms::build(o.fields, &raw).map(|typed| {
+        let mut body: serde_json::Map<String, Value> =
+            serde_json::from_str(o.base).unwrap_or_default();
+        body.extend(typed.as_object().cloned().unwrap_or_default());
+        // Other `{field}`s of the path take their value out of the body.
+        for (k, x) in body.clone() {
+            let slot = format!("{{{k}}}");
+            if uri.contains(&slot) {
+                uri = uri.replace(&slot, &urlencode(&text(&x)));
+                body.remove(&k);
+            }
+        }
+        Value::Object(body)
+    });
+    let method = Method::from_bytes(o.method.as_bytes()).unwrap_or(Method::POST);
+    let answer = match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1422,32 +1817,41 @@ pub(super) async fn op_submit(
             urlencode(&text(&answer[key]))
         ))
         .into_response(),
-        Then::Show => {
-            let items = answer["items"].as_array();
-            Record {
-                user: v.user.clone(),
-                csrf: v.csrf.clone(),
-                flash: Some(format!(
-                    "{}: shown once; nothing of it is kept in this page's address.",
-                    o.label
-                )),
-                title: format!("{} {id}", o.label),
-                section: m.title.into(),
-                back: record,
-                fields: if items.is_some() {
-                    vec![]
-                } else {
-                    facts(&answer)
-                },
-                actions: vec![],
-                action_url: String::new(),
-                edit: None,
-                ops: vec![],
-                table: items.map(|i| ItemTable::of("Values", i)),
-            }
-            .into_response()
-        }
+        Then::Show => shown_once(&v, m, format!("{} {id}", o.label), record, &answer),
     }
+}
+
+/// An answer shown once, on a page of its own (decrypted values, a new
+/// access key or API token): never in a URL, not kept anywhere.
+fn shown_once(
+    v: &super::Visitor,
+    m: &Module,
+    title: String,
+    back: String,
+    answer: &Value,
+) -> Response {
+    let items = answer["items"].as_array();
+    Record {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: Some(format!(
+            "{title}: shown once; nothing of it is kept in this page's address."
+        )),
+        title,
+        section: m.title.into(),
+        back,
+        fields: if items.is_some() {
+            vec![]
+        } else {
+            facts(answer)
+        },
+        actions: vec![],
+        action_url: String::new(),
+        edit: None,
+        ops: vec![],
+        table: items.map(|i| ItemTable::of("Values", i)),
+    }
+    .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -1649,6 +2053,13 @@ pub(super) async fn create(
         Err(e) => (Method::POST, String::new(), Err(e)),
     };
     match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
+        Ok(created) if m.shown_once => shown_once(
+            &v,
+            m,
+            format!("New {}", text(&created["name"])),
+            format!("/console/{}", m.slug),
+            &created,
+        ),
         Ok(created) => {
             let id = text(&created[m.key]);
             match m.detail {
