@@ -1037,6 +1037,21 @@ async fn access_control_and_tags_from_the_console() {
     assert_eq!(with_token().await, 401);
     let (st, _) = page(&cookie, &url("/console/tokens/no-such-token")).await;
     assert_eq!(st, 404);
+    // An agent enrollment token: shown once, then only its last four.
+    let new_enrollment = url("/console/agent-enrollments/new");
+    let (_, form) = page(&cookie, &new_enrollment).await;
+    let (st, _, t) = post_form(
+        &cookie,
+        &new_enrollment,
+        &with(form_values(&form), "f.name", "east"),
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    let enrollment = fact(&t, "secret");
+    assert!(enrollment.starts_with("coca_"), "{t}");
+    let (_, list) = page(&cookie, &url("/console/agent-enrollments")).await;
+    assert!(list.contains(&enrollment[enrollment.len() - 4..]), "{list}");
+    assert!(!list.contains(&enrollment), "{list}");
     // A log-sharing grant, then revoked.
     let new_grant = url("/console/grants/new");
     let (_, form) = page(&cookie, &new_grant).await;

@@ -1305,6 +1305,29 @@ pub const MODULES: &[Module] = &[
         ..MODULE
     },
     Module {
+        slug: "agent-enrollments",
+        title: "Agent enrollments",
+        list: "/api/v1/agent-enrollments",
+        detail: Some("/api/v1/agent-enrollments/{id}"),
+        columns: &[
+            ("name", "Name"),
+            ("hint", "Ends with"),
+            ("created_at", "Created"),
+            ("revoked_at", "Revoked"),
+        ],
+        create: Some("/api/v1/agent-enrollments"),
+        example: Some(r#"{"name": "datacenter-east"}"#),
+        shown_once: true,
+        revokes: true,
+        fields: &[h(
+            "name",
+            "Name",
+            Kind::Text,
+            "Where the token is used; agents started with `coc agent --token <secret>` register their host in this tenant.",
+        )],
+        ..MODULE
+    },
+    Module {
         slug: "grants",
         title: "Grants",
         list: "/api/v1/grants",
