@@ -612,6 +612,11 @@ async fn login_overview_incident_and_crawl() {
         .as_str()
         .unwrap()
         .to_string();
+    let (_, sp) = page(&cookie, &format!("{}/console/slas/{sla}", h.url())).await;
+    assert!(
+        sp.contains("id=\"modify\""),
+        "a disabled SLA is modified: {sp}"
+    );
     let enable = [
         ("csrf".to_string(), csrf.clone()),
         ("op".into(), "enable".into()),
@@ -623,6 +628,10 @@ async fn login_overview_incident_and_crawl() {
     )
     .await;
     assert_eq!(st, 303);
+    // An enabled SLA is not modified: its page says so instead.
+    let (_, sp) = page(&cookie, &format!("{}/console/slas/{sla}", h.url())).await;
+    assert!(!sp.contains("id=\"modify\""), "{sp}");
+    assert!(sp.contains("disable it first"), "{sp}");
     c.post(
         "/api/v1/incidents",
         &json!({"title": "site down", "level": "P1", "assignee": "admin"}),

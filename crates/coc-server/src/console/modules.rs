@@ -57,6 +57,10 @@ pub struct Module {
     /// The create answer holds a secret shown once (an API token's): it
     /// is shown on a page of its own, not followed to the record.
     pub shown_once: bool,
+    /// When a record is not modified (the API refuses): (a boolean field
+    /// of the record that locks it when true, why). The record page then
+    /// says why instead of offering Modify.
+    pub locked: &'static [(&'static str, &'static str)],
     /// `DELETE` revokes rather than removes (tokens, grants stay listed
     /// with their revocation time): the button says "Revoke".
     pub revokes: bool,
@@ -78,6 +82,10 @@ const MODULE: Module = Module {
     related: None,
     summary: None,
     shown_once: false,
+    locked: &[(
+        "system",
+        "A system record is not modified; copy or clone it instead.",
+    )],
     revokes: false,
 };
 
@@ -1151,6 +1159,10 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: SLA,
+        locked: &[(
+            "enabled",
+            "An enabled SLA is not modified: disable it first.",
+        )],
         ..MODULE
     },
     Module {
@@ -1561,6 +1573,8 @@ struct Record {
     action_url: String,
     /// The modify form, where records can be modified here.
     edit: Option<String>,
+    /// Why this record is not modified now (where others are).
+    locked: Option<String>,
     /// The module's own operations: (label, URL, posts at once).
     ops: Vec<(String, String, bool)>,
     /// A list belonging to the record (or an operation's answer):
@@ -1702,6 +1716,11 @@ pub(super) async fn detail(
         .find(|t| !t.is_empty())
         .unwrap_or(id);
     let fields = facts(&d);
+    let lock = m
+        .locked
+        .iter()
+        .find(|(k, _)| d[*k] == Value::Bool(true))
+        .map(|(_, why)| *why);
     let table = match m.related {
         Some((heading, path)) => {
             match api(
@@ -1740,9 +1759,9 @@ pub(super) async fn detail(
         fields,
         actions: actions_for(m),
         action_url: format!("/console/{}/{}/do", m.slug, urlencode(&id_for_url)),
-        edit: m
-            .modify
+        edit: (m.modify && lock.is_none())
             .then(|| format!("/console/{}/{}/edit", m.slug, urlencode(&id_for_url))),
+        locked: lock.filter(|_| m.modify).map(str::to_string),
         ops,
         table,
     }
@@ -1871,6 +1890,7 @@ fn shown_once(
         actions: vec![],
         action_url: String::new(),
         edit: None,
+        locked: None,
         ops: vec![],
         table: items.map(|i| ItemTable::of("Values", i)),
     }
