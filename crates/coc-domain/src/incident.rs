@@ -351,10 +351,71 @@ pub fn apply(
     Ok((next, summary))
 }
 
+/// The names of the actions [`apply`] allows in `status` (ref. 7.1.3),
+/// in the order an operator meets them: what a page offers. Found by
+/// trying each action with well-formed content, so the rule stays in
+/// [`apply`] alone.
+pub fn allowed_actions(status: IncidentStatus) -> Vec<&'static str> {
+    let state = IncidentState {
+        status,
+        level: IncidentLevel::P3,
+        assignee: "owner".into(),
+        title: "t".into(),
+        description: String::new(),
+    };
+    let x = || "x".to_string();
+    [
+        IncidentAction::Accept { remark: None },
+        IncidentAction::Reject { reason: x() },
+        IncidentAction::Forward {
+            to: "someone-else".into(),
+            remark: None,
+        },
+        IncidentAction::ChangeLevel {
+            level: IncidentLevel::P1,
+            reason: x(),
+        },
+        IncidentAction::Remark { text: x() },
+        IncidentAction::Resolve { result: x() },
+        IncidentAction::Verify {
+            passed: true,
+            remark: None,
+        },
+        IncidentAction::Resubmit {
+            title: None,
+            description: None,
+        },
+        IncidentAction::Close { remark: None },
+    ]
+    .iter()
+    .filter(|a| apply(&state, a).is_ok())
+    .map(IncidentAction::name)
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use IncidentStatus as S;
+
+    #[test]
+    fn each_status_offers_its_actions() {
+        assert_eq!(
+            allowed_actions(S::Unaccepted),
+            ["accept", "reject", "forward", "remark"]
+        );
+        assert_eq!(
+            allowed_actions(S::Accepted),
+            ["forward", "change_level", "remark", "resolve"]
+        );
+        assert_eq!(allowed_actions(S::ToBeVerified), ["remark", "verify"]);
+        assert_eq!(
+            allowed_actions(S::Rejected),
+            ["remark", "resubmit", "close"]
+        );
+        assert!(allowed_actions(S::Completed).is_empty());
+        assert!(allowed_actions(S::Closed).is_empty());
+    }
 
     fn st(status: IncidentStatus) -> IncidentState {
         IncidentState {

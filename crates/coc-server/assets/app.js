@@ -50,6 +50,8 @@ window.addEventListener("DOMContentLoaded", () => {
       if (!mine) continue;
       mine.querySelector(".st").textContent = row.querySelector(".st").textContent;
       mine.querySelector(".exit").textContent = row.querySelector(".exit").textContent;
+      const act = row.querySelector(".act");
+      if (act) mine.querySelector(".act").replaceChildren(...act.childNodes);
     }
     const st = doc.getElementById("ticket-status");
     if (st) document.getElementById("ticket-status").textContent = st.textContent;

@@ -376,8 +376,16 @@ async fn operator_flow_in_headless_chromium() {
     d.go(&format!("{}/console/scripts/{sid}", h.url())).await;
     d.click("input[name=host]").await;
     d.click("#run-button").await;
-    d.wait_text("h1", |t| t.contains("slow-hello")).await;
+    // The ticket page follows (the script page's heading names the
+    // script too: wait for the ticket's status instead).
+    d.wait_text("#ticket-status", |t| !t.is_empty()).await;
     assert!(d.url().await.contains("/console/tickets/"));
+    assert!(
+        d.try_text("h1")
+            .await
+            .unwrap_or_default()
+            .contains("slow-hello")
+    );
     d.wait_text(".out", |t| t.contains("first-line")).await;
     d.wait_text(".out", |t| t.contains("second-line")).await;
     d.wait_text("#ticket-status", |t| t == "successful").await;

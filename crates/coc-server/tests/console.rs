@@ -144,8 +144,13 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 /// form as it stands: named inputs, checked boxes, the selected option
 /// (or the first), and textareas.
 fn form_values(html: &str) -> Vec<(String, String)> {
+    values_after(html, "class=\"fields\">")
+}
+
+/// [`form_values`] of the form whose opening tag ends with `marker`.
+fn values_after(html: &str, marker: &str) -> Vec<(String, String)> {
     let form = html
-        .split("class=\"fields\">")
+        .split(marker)
         .nth(1)
         .unwrap()
         .split("</form>")
@@ -436,6 +441,41 @@ async fn login_overview_incident_and_crawl() {
     assert_eq!(ended["status"], "terminated");
     let (_, tl) = page(&cookie, &format!("{}/console/tickets", h.url())).await;
     assert!(tl.contains("Outcomes of the last 2 ticket(s)"), "{tl}");
+    // One host of a running ticket, cancelled from its row.
+    let t3 = c
+        .post(
+            &format!("/api/v1/scripts/{sleeper}/execute"),
+            &json!({"hosts": hosts}),
+        )
+        .await
+        .unwrap();
+    let t3 = t3["id"].as_str().unwrap().to_string();
+    let running = h.wait_ticket(&t3, |t| t["counts"]["executing"] == 1).await;
+    let task = running["tasks"][0]["id"].as_str().unwrap().to_string();
+    let (_, rp) = page(&cookie, &format!("{}/console/tickets/{t3}", h.url())).await;
+    let row = rp.split(&format!("id=\"task-{task}\"")).nth(1).unwrap();
+    assert!(
+        row.contains(&format!("name=\"target\" value=\"{task}\"")),
+        "{rp}"
+    );
+    let (st, _, t) = post_form(
+        &cookie,
+        &format!("{}/console/tickets/{t3}/actions", h.url()),
+        &[
+            ("csrf".into(), csrf.clone()),
+            ("action".into(), "cancel".into()),
+            ("target".into(), task.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let done = h.wait_ticket(&t3, |t| t["status"] != "executing").await;
+    assert_eq!(done["tasks"][0]["status"], "cancelled", "{done}");
+    let (_, rp) = page(&cookie, &format!("{}/console/tickets/{t3}", h.url())).await;
+    assert!(
+        !rp.contains("name=\"target\""),
+        "nothing left to cancel: {rp}"
+    );
     // A job ticket page shows each step's progress.
     c.post(
         "/api/v1/jobs",
@@ -465,6 +505,103 @@ async fn login_overview_incident_and_crawl() {
         "{jp}"
     );
     assert!(jp.contains("console-says-hi"));
+    // A job that waits for approval: approved with a comment on the
+    // ticket page, it runs on; the decision stays on the page.
+    c.post(
+        "/api/v1/jobs",
+        &json!({"name": "gated", "risk_level": "low", "steps": [
+            {"name": "gate", "tasks": [{"name": "ask-admin", "atom": {"type": "approval",
+                "reviewers": [{"type": "individual", "users": ["admin"]}]}}]},
+            {"name": "greet", "tasks": [{"name": "hello", "atom": {"type": "script", "script": "hello"}}]}]}),
+    )
+    .await
+    .unwrap();
+    let gt = c
+        .post("/api/v1/jobs/gated/execute", &json!({"hosts": hosts}))
+        .await
+        .unwrap();
+    let gt = gt["id"].as_str().unwrap().to_string();
+    let job_ticket = |id: String| async move {
+        c.get(&format!("/api/v1/job-tickets/{id}"), &[])
+            .await
+            .unwrap()
+    };
+    for _ in 0..100 {
+        if job_ticket(gt.clone()).await["approvals"][0]["status"] == "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let gurl = format!("{}/console/job-tickets/{gt}", h.url());
+    let (_, gp) = page(&cookie, &gurl).await;
+    assert!(gp.contains("id=\"approve-0-0\""), "{gp}");
+    let (st, _, t) = post_form(
+        &cookie,
+        &format!("{gurl}/actions"),
+        &[
+            ("csrf".into(), csrf.clone()),
+            ("step".into(), "0".into()),
+            ("task".into(), "0".into()),
+            ("comment".into(), "looks fine".into()),
+            ("action".into(), "approve".into()),
+        ],
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let mut last = json!(null);
+    for _ in 0..100 {
+        last = job_ticket(gt.clone()).await;
+        if last["status"] == "successful" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["status"], "successful", "{last}");
+    let (_, gp) = page(&cookie, &gurl).await;
+    assert!(!gp.contains("id=\"approve-0-0\""), "{gp}");
+    assert!(
+        gp.contains("by admin at ") && gp.contains("— looks fine"),
+        "{gp}"
+    );
+    // One host of a job ticket, cancelled from its row.
+    c.post(
+        "/api/v1/jobs",
+        &json!({"name": "napper", "risk_level": "low", "steps": [
+            {"name": "nap", "tasks": [{"name": "long-nap", "atom": {"type": "sleep", "seconds": 60}}]}]}),
+    )
+    .await
+    .unwrap();
+    let nt = c
+        .post("/api/v1/jobs/napper/execute", &json!({"hosts": hosts}))
+        .await
+        .unwrap();
+    let nt = nt["id"].as_str().unwrap().to_string();
+    let nurl = format!("{}/console/job-tickets/{nt}", h.url());
+    let mut np = String::new();
+    for _ in 0..100 {
+        np = page(&cookie, &nurl).await.1;
+        if np.contains("name=\"target\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        np.contains(&format!("name=\"target\" value=\"{}\"", hosts[0])),
+        "{np}"
+    );
+    let (st, _, t) = post_form(
+        &cookie,
+        &format!("{nurl}/actions"),
+        &[
+            ("csrf".into(), csrf.clone()),
+            ("action".into(), "cancel".into()),
+            ("target".into(), hosts[0].clone()),
+        ],
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let nap = job_ticket(nt.clone()).await;
+    assert_eq!(nap["counts"]["cancelled"], 1, "{nap}");
     // Alarms page with its SVG chart.
     let (_, al) = page(&cookie, &format!("{}/console/alarms", h.url())).await;
     assert!(al.contains("<svg class=\"chart\"") && al.contains("DiskFull"));
@@ -1164,4 +1301,137 @@ async fn access_control_and_tags_from_the_console() {
         (got["tags"].clone(), got["version"].clone()),
         (json!({"tier": "1"}), job["version"].clone())
     );
+}
+
+#[tokio::test]
+async fn incident_page_offers_what_its_status_allows() {
+    let h = Harness::start(1).await;
+    let hosts = h.wait_hosts(1).await;
+    let c = &h.client;
+    let cookie = login(&h).await;
+    let inc = c
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "queue stuck", "level": "P3", "assignee": "admin"}),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.post(
+        "/api/v1/plans",
+        &json!({"name": "diagnose", "body": {"type": "automation", "action": {"script": "OS-DIAGNOSE"}}}),
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/console/incidents/{inc}", h.url());
+    let act = format!("{url}/actions");
+    let form = |html: &str, action: &str| values_after(html, &format!("id=\"form-{action}\">"));
+    let shown = |html: &str| -> Vec<String> {
+        html.split("id=\"form-")
+            .skip(1)
+            .map(|x| x.split('"').next().unwrap().to_string())
+            .collect()
+    };
+    let status = || async {
+        c.get(&format!("/api/v1/incidents/{inc}"), &[])
+            .await
+            .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (st, p) = page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert_eq!(shown(&p), ["accept", "reject", "forward", "remark", "plan"]);
+    assert!(p.contains("No alarm is linked"), "{p}");
+    // Refusals come back on their own form, as typed; nothing changes.
+    let (st, _, t) = post_form(&cookie, &act, &form(&p, "reject")).await;
+    assert_eq!(st, 422, "{t}");
+    let refused = t.split("id=\"form-reject\">").nth(1).unwrap();
+    assert!(
+        refused.contains("role=\"alert\">Reason is required"),
+        "{refused}"
+    );
+    let typed = with(form(&p, "forward"), "f.remark", "kept as typed");
+    let (st, _, t) = post_form(&cookie, &act, &with(typed, "f.to", "admin")).await;
+    assert_eq!(st, 422, "{t}");
+    let refused = t.split("id=\"form-forward\">").nth(1).unwrap();
+    assert!(refused.contains("already owned by admin"), "{refused}");
+    assert!(refused.contains("value=\"kept as typed\""), "{refused}");
+    assert_eq!(status().await, "unaccepted");
+    // Accept with a remark: now the handling forms.
+    let (st, loc, t) = post_form(
+        &cookie,
+        &act,
+        &with(form(&p, "accept"), "f.remark", "on it"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    assert_eq!(
+        loc.unwrap(),
+        format!("/console/incidents/{inc}?done=accept")
+    );
+    let (_, p) = page(&cookie, &url).await;
+    assert_eq!(
+        shown(&p),
+        ["forward", "change_level", "remark", "resolve", "plan"]
+    );
+    let typed = with(form(&p, "change_level"), "f.level", "P1");
+    let (st, _, t) = post_form(
+        &cookie,
+        &act,
+        &with(typed, "f.reason", "customers affected"),
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    // The response plan runs on the host ticked; its ticket page follows
+    // and the incident's history links it.
+    let typed = with(form(&p, "plan"), "f.hosts", &hosts[0]);
+    let (st, loc, t) = post_form(&cookie, &act, &with(typed, "f.plan", "diagnose")).await;
+    assert_eq!(st, 303, "{t}");
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/console/tickets/"), "{loc}");
+    let (st, _) = page(&cookie, &format!("{}{loc}", h.url())).await;
+    assert_eq!(st, 200);
+    let (_, p) = page(&cookie, &url).await;
+    assert!(
+        p.contains("upgraded from P3 to P1: customers affected"),
+        "{p}"
+    );
+    assert!(
+        p.contains(&format!("(<a href=\"{loc}\">ticket</a>)")),
+        "the plan's ticket is in the history: {p}"
+    );
+    // Resolve; verification failed (box unchecked) sends it back.
+    let resolve = with(form(&p, "resolve"), "f.result", "restarted the consumer");
+    let (st, _, t) = post_form(&cookie, &act, &resolve).await;
+    assert_eq!(st, 303, "{t}");
+    let (_, p) = page(&cookie, &url).await;
+    assert_eq!(shown(&p), ["remark", "verify", "plan"]);
+    let (st, _, t) = post_form(&cookie, &act, &form(&p, "verify")).await;
+    assert_eq!(st, 303, "{t}");
+    assert_eq!(status().await, "accepted");
+    let (st, _, _) = post_form(&cookie, &act, &resolve).await;
+    assert_eq!(st, 303);
+    let (_, p) = page(&cookie, &url).await;
+    let (st, _, t) = post_form(&cookie, &act, &with(form(&p, "verify"), "f.passed", "on")).await;
+    assert_eq!(st, 303, "{t}");
+    assert_eq!(status().await, "completed");
+    let (_, p) = page(&cookie, &url).await;
+    assert!(shown(&p).is_empty(), "{p}");
+    assert!(p.contains("Nothing more can be done"), "{p}");
+    assert!(p.contains("verification failed") && p.contains("verification passed"));
+    // An action the incident does not have is refused.
+    let (st, _, _) = post_form(
+        &cookie,
+        &act,
+        &[
+            ("csrf".into(), csrf_of(&p)),
+            ("action".into(), "explode".into()),
+        ],
+    )
+    .await;
+    assert_eq!(st, 400);
 }

@@ -702,6 +702,16 @@ struct HistoryRow {
     ticket: Option<String>,
 }
 
+/// One action form of the incident page.
+struct ActionFormView {
+    /// The API's action (also the button id).
+    action: &'static str,
+    label: &'static str,
+    inputs: Vec<forms::Input>,
+    /// The refusal of this form's last submission.
+    error: Option<String>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "incident.html")]
 struct IncidentPage {
@@ -710,6 +720,21 @@ struct IncidentPage {
     flash: Option<String>,
     i: IncidentRow,
     history: Vec<HistoryRow>,
+    /// The forms of the actions allowed in the incident's status.
+    ops: Vec<ActionFormView>,
+    /// "Execute response plan", while the incident is not finished.
+    plan: Option<ActionFormView>,
+    /// The incident's alarms: (level, name, resource, status).
+    alarms: Vec<AlarmRow>,
+    /// The escalation's state, if a policy escalates it.
+    escalation: Option<String>,
+}
+
+/// A refused form on the incident page: which one, why, what was typed.
+struct Refused {
+    action: String,
+    error: String,
+    typed: forms::Raw,
 }
 
 async fn incident(
@@ -720,27 +745,106 @@ async fn incident(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let here = format!("/console/incidents/{id}");
-    let (v, d) = match page_data(
-        &s,
-        &headers,
-        ip,
-        &here,
-        &format!("/api/v1/incidents/{}", urlencode(&id)),
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let flash = q.done.map(|a| format!("Done: {}.", a.replace('_', " ")));
+    incident_page(&s, &v, &id, flash, None).await
+}
+
+/// The incident page: facts, the forms of the actions its status allows
+/// (ref. 7.1.3), response plan, alarms, escalation and the history as a
+/// timeline. `refused` brings one form back with its message and values.
+async fn incident_page(
+    s: &AppState,
+    v: &Visitor,
+    id: &str,
+    flash: Option<String>,
+    refused: Option<Refused>,
+) -> Response {
+    let d = match api(
+        s,
+        v,
+        Method::GET,
+        &format!("/api/v1/incidents/{}", urlencode(id)),
+        None,
     )
     .await
     {
-        Ok(x) => x,
-        Err(r) => return r,
+        Ok(d) => d,
+        Err(p) => return error_page(v, p),
     };
     let inc = if d["incident"].is_object() {
         &d["incident"]
     } else {
         &d
     };
-    IncidentPage {
+    let status =
+        coc_domain::incident::IncidentStatus::parse(inc["status"].as_str().unwrap_or("")).ok();
+    let allowed = status
+        .map(coc_domain::incident::allowed_actions)
+        .unwrap_or_default();
+    let form = |action: &'static str, label: &'static str, fields: &[forms::Field]| {
+        let (typed, error) = match &refused {
+            Some(r) if r.action == action => (r.typed.clone(), Some(r.error.clone())),
+            _ => (forms::Raw::new(), None),
+        };
+        let mut inputs = forms::inputs(fields, &typed);
+        for i in &mut inputs {
+            i.id = format!("{action}-{}", i.id);
+        }
+        ActionFormView {
+            action,
+            label,
+            inputs,
+            error,
+        }
+    };
+    let ops = modules::INCIDENT_OPS
+        .iter()
+        .filter(|o| allowed.contains(&o.action))
+        .map(|o| form(o.action, o.label, o.fields))
+        .collect();
+    let mut plan = status
+        .is_some_and(|st| !st.is_terminal())
+        .then(|| form("plan", "Execute response plan", modules::RUN_PLAN));
+    if let Some(p) = plan.as_mut() {
+        let hosts: Vec<(String, String)> = registered_hosts(s, v)
+            .await
+            .into_iter()
+            .map(|(id, name, status)| (id, format!("{name} ({status})")))
+            .collect();
+        forms::offer_hosts(&mut p.inputs, &hosts);
+    }
+    let escalation = api(
+        s,
+        v,
+        Method::GET,
+        &format!("/api/v1/incidents/{}/escalation", urlencode(id)),
+        None,
+    )
+    .await
+    .ok()
+    .filter(|e| e.is_object())
+    .map(|e| {
+        format!(
+            "{}: {} level(s) notified, next level {} at {}",
+            text(&e["state"]),
+            text(&e["fired"]),
+            e["level"].as_i64().unwrap_or(0) + 1,
+            when(&e["next_at"])
+        )
+    });
+    let status = if refused.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = IncidentPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
-        flash: q.done.map(|a| format!("Done: {a}.")),
+        flash,
         i: incident_row(inc),
         history: d["history"]
             .as_array()
@@ -754,49 +858,119 @@ async fn incident(
                 ticket: h["ticket_id"].as_str().map(String::from),
             })
             .collect(),
-    }
-    .into_response()
+        ops,
+        plan,
+        alarms: d["alarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(alarm_row)
+            .collect(),
+        escalation,
+    };
+    (status, page).into_response()
 }
 
-#[derive(Deserialize)]
-struct ActionForm {
-    csrf: String,
-    action: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    to: String,
-}
-
+/// `POST /console/incidents/{id}/actions`: one action's form (`action`
+/// and its `f.` fields) through the API; back to the incident, or the
+/// page again with that form refused, as typed. Nothing changes on a
+/// refusal.
 async fn incident_action(
     State(s): State<AppState>,
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/console/incidents/{id}");
-    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
+    let value = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, x)| x.clone())
+            .unwrap_or_default()
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &value("csrf")).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let body = match f.action.as_str() {
-        "accept" => json!({"action": "accept"}),
-        "reject" => json!({"action": "reject", "reason": f.reason}),
-        "forward" => json!({"action": "forward", "to": f.to}),
-        other => json!({"action": other}),
+    let action = value("action");
+    let typed = forms::submitted(&form);
+    let (fields, outcome) = if action == "plan" {
+        let fields = modules::RUN_PLAN;
+        let outcome = match forms::build(fields, &typed) {
+            Ok(mut body) => {
+                if body.get("hosts").is_none() {
+                    body["hosts"] = json!([]);
+                }
+                api(
+                    &s,
+                    &v,
+                    Method::POST,
+                    &format!("/api/v1/incidents/{}/plan", urlencode(&id)),
+                    Some(body),
+                )
+                .await
+                .map(|t| {
+                    let kind = if t["job_name"].is_string() {
+                        "job-tickets"
+                    } else {
+                        "tickets"
+                    };
+                    format!("/console/{kind}/{}", urlencode(&text(&t["id"])))
+                })
+            }
+            Err(detail) => Err(Problem {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail,
+            }),
+        };
+        (fields, outcome)
+    } else {
+        let Some(op) = modules::INCIDENT_OPS.iter().find(|o| o.action == action) else {
+            return error_page(
+                &v,
+                Problem {
+                    status: StatusCode::BAD_REQUEST,
+                    detail: format!("'{action}' is not an incident action"),
+                },
+            );
+        };
+        let outcome = match forms::build(op.fields, &typed) {
+            Ok(typed) => {
+                let mut body: serde_json::Map<String, Value> =
+                    serde_json::from_str(op.base).unwrap_or_default();
+                body.extend(typed.as_object().cloned().unwrap_or_default());
+                body.insert("action".into(), json!(action));
+                api(
+                    &s,
+                    &v,
+                    Method::POST,
+                    &format!("/api/v1/incidents/{}/actions", urlencode(&id)),
+                    Some(Value::Object(body)),
+                )
+                .await
+                .map(|_| format!("{here}?done={}", urlencode(&action)))
+            }
+            Err(detail) => Err(Problem {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail,
+            }),
+        };
+        (op.fields, outcome)
     };
-    match api(
-        &s,
-        &v,
-        Method::POST,
-        &format!("/api/v1/incidents/{}/actions", urlencode(&id)),
-        Some(body),
-    )
-    .await
-    {
-        Ok(_) => Redirect::to(&format!("{here}?done={}", urlencode(&f.action))).into_response(),
-        Err(p) => error_page(&v, p),
+    match outcome {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(p) if p.status == StatusCode::NOT_FOUND && action != "plan" => error_page(&v, p),
+        Err(p) => {
+            let all: Vec<&forms::Field> = fields.iter().collect();
+            let error = modules::required(&all, &p.detail).unwrap_or(p.detail);
+            let refused = Refused {
+                action,
+                error,
+                typed,
+            };
+            incident_page(&s, &v, &id, None, Some(refused)).await
+        }
     }
 }
 
@@ -1150,6 +1324,25 @@ struct TaskRow {
     status: String,
     exit: String,
     output: String,
+    /// What "Cancel" names while the host has not finished (the script
+    /// ticket's task id, the job ticket's host id); none once it has.
+    cancel: Option<String>,
+}
+
+/// Whether a host's run can still be cancelled.
+fn unfinished(status: &Value) -> bool {
+    matches!(status.as_str(), Some("pending" | "executing"))
+}
+
+/// A job ticket's approval task (ref. 10.1.2), as shown.
+struct ApprovalRow {
+    step: i64,
+    task: i64,
+    /// "step 2 · approve-restart"
+    name: String,
+    status: String,
+    /// "by ann at … — comment", once decided.
+    decided: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -1166,6 +1359,8 @@ struct TicketPage {
     action_url: String,
     /// A job ticket's steps.
     steps: Vec<StepRow>,
+    /// A job ticket's approval tasks.
+    approvals: Vec<ApprovalRow>,
 }
 
 /// One step of a job ticket as shown.
@@ -1258,8 +1453,10 @@ async fn ticket(
                 status: text(&x["status"]),
                 exit: text(&x["exit_code"]),
                 output: text(&x["output"]),
+                cancel: (running && unfinished(&x["status"])).then(|| text(&x["id"])),
             })
             .collect(),
+        approvals: vec![],
     }
     .into_response()
 }
@@ -1299,6 +1496,7 @@ async fn job_ticket(
                     status: text(&r["status"]),
                     exit: text(&r["exit_code"]),
                     output: text(&r["output"]),
+                    cancel: unfinished(&r["status"]).then(|| text(&h["host_id"])),
                 });
             }
         }
@@ -1332,6 +1530,33 @@ async fn job_ticket(
         action_url: format!("/console/job-tickets/{}/actions", text(&d["id"])),
         t: ticket_row(&d, "job_name"),
         tasks,
+        approvals: d["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| ApprovalRow {
+                step: a["step"].as_i64().unwrap_or(0),
+                task: a["task"].as_i64().unwrap_or(0),
+                name: format!(
+                    "step {} · {}",
+                    a["step"].as_i64().unwrap_or(0) + 1,
+                    text(&a["task_name"])
+                ),
+                status: text(&a["status"]),
+                decided: match a["decided_by"].as_str() {
+                    Some(by) => {
+                        let note = text(&a["comment"]);
+                        let note = if note.is_empty() {
+                            note
+                        } else {
+                            format!(" — {note}")
+                        };
+                        format!("by {by} at {}{note}", when(&a["decided_at"]))
+                    }
+                    None => String::new(),
+                },
+            })
+            .collect(),
     }
     .into_response()
 }
@@ -1525,7 +1750,20 @@ async fn run_script(
 #[derive(Deserialize)]
 struct TicketActionForm {
     csrf: String,
+    /// A ticket action (`pause`, …), `cancel` (one host) or, on a job
+    /// ticket, `approve`/`reject` (one approval task).
     action: String,
+    /// `cancel`: the task id (script ticket) or host id (job ticket).
+    #[serde(default)]
+    target: String,
+    /// `approve`/`reject`: the approval's step and task index.
+    #[serde(default)]
+    step: i64,
+    #[serde(default)]
+    task: i64,
+    /// `approve`/`reject`: the reviewer's comment.
+    #[serde(default)]
+    comment: String,
 }
 
 async fn ticket_action(
@@ -1563,15 +1801,26 @@ async fn act_on_ticket(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match api(
-        &s,
-        &v,
-        Method::POST,
-        &format!("/api/v1/{kind}/{}/actions", urlencode(&id)),
-        Some(json!({ "action": f.action })),
-    )
-    .await
-    {
+    let base = format!("/api/v1/{kind}/{}", urlencode(&id));
+    let (uri, body) = match (f.action.as_str(), kind) {
+        ("cancel", "job-tickets") => (
+            format!("{base}/hosts/{}/cancel", urlencode(&f.target)),
+            None,
+        ),
+        ("cancel", _) => (
+            format!("{base}/tasks/{}/cancel", urlencode(&f.target)),
+            None,
+        ),
+        ("approve" | "reject", "job-tickets") => {
+            let mut b = json!({"approve": f.action == "approve"});
+            if !f.comment.trim().is_empty() {
+                b["comment"] = json!(f.comment.trim());
+            }
+            (format!("{base}/approvals/{}/{}", f.step, f.task), Some(b))
+        }
+        (action, _) => (format!("{base}/actions"), Some(json!({ "action": action }))),
+    };
+    match api(&s, &v, Method::POST, &uri, body).await {
         Ok(_) => Redirect::to(&here).into_response(),
         Err(p) => error_page(&v, p),
     }

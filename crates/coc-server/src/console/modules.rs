@@ -225,6 +225,117 @@ const SCRIPT: &[Field] = &[
     f("reviewers", "Reviewers", Kind::Rows(RECIPIENT)),
 ];
 
+/// An incident action's form on the incident page (ref. 7.1.3): the
+/// API's action, its button, the fields of its body and what an empty
+/// form sends.
+pub struct IncidentOp {
+    /// The API's `action`.
+    pub action: &'static str,
+    /// Button label.
+    pub label: &'static str,
+    /// The body's fields besides `action`.
+    pub fields: &'static [Field],
+    /// The JSON object the body starts from.
+    pub base: &'static str,
+}
+
+const REMARK: Field = f("remark", "Remark", Kind::Text);
+
+/// Every incident action, in the order the page offers them; the page
+/// shows those [`coc_domain::incident::allowed_actions`] allows now.
+pub const INCIDENT_OPS: &[IncidentOp] = &[
+    IncidentOp {
+        action: "accept",
+        label: "Accept",
+        fields: &[REMARK],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "reject",
+        label: "Reject",
+        fields: &[f("reason", "Reason", Kind::Long)],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "forward",
+        label: "Forward",
+        fields: &[h("to", "New owner", Kind::Text, "A user name."), REMARK],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "change_level",
+        label: "Change level",
+        fields: &[
+            f("level", "New level", LEVELS),
+            f("reason", "Reason", Kind::Long),
+        ],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "remark",
+        label: "Add remark",
+        fields: &[f("text", "Remark", Kind::Long)],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "resolve",
+        label: "Record handling result",
+        fields: &[f("result", "Handling result", Kind::Long)],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "verify",
+        label: "Verify",
+        fields: &[
+            h(
+                "passed",
+                "The fix holds",
+                Kind::Check,
+                "Unchecked: verification failed, back to accepted.",
+            ),
+            REMARK,
+        ],
+        base: r#"{"passed": false}"#,
+    },
+    IncidentOp {
+        action: "resubmit",
+        label: "Resubmit",
+        fields: &[
+            h("title", "New title", Kind::Text, "Empty: unchanged."),
+            h(
+                "description",
+                "New description",
+                Kind::Long,
+                "Empty: unchanged.",
+            ),
+        ],
+        base: "{}",
+    },
+    IncidentOp {
+        action: "close",
+        label: "Close",
+        fields: &[REMARK],
+        base: "{}",
+    },
+];
+
+/// The incident page's "Execute response plan" form (ref. 7.1.3.8).
+pub const RUN_PLAN: &[Field] = &[
+    h(
+        "plan",
+        "Plan",
+        Kind::Text,
+        "A plan's name; empty: the plan the incident's forwarding rule offers.",
+    ),
+    h(
+        "step",
+        "Step",
+        Kind::Number,
+        "Document plans: the step to run (1 is the first); empty: the whole plan.",
+    ),
+    f("hosts", "Hosts", Kind::Hosts),
+];
+
 /// The fields of a new incident (ref. 6.1.1): the New incident form and
 /// "Convert to incident" on the alarms page.
 pub const INCIDENT: &[Field] = &[
