@@ -155,6 +155,7 @@ pub const ACTIONS: &[&str] = &[
     "coc:jobticket:cancelHost",
     "coc:jobticket:clone",
     "coc:jobticket:approve",
+    "coc:todo:list",
     "coc:ticket:list",
     "coc:ticket:get",
     "coc:ticket:pause",

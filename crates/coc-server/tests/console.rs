@@ -532,6 +532,15 @@ async fn login_overview_incident_and_crawl() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // It waits for admin: a to-do on the overview, linking the ticket.
+    let (_, ov) = page(&cookie, &format!("{}/console", h.url())).await;
+    let todos = ov.split("id=\"todos\"").nth(1).expect("a to-do list");
+    assert!(
+        todos.contains(&format!(
+            "<a href=\"/console/job-tickets/{gt}\">Approve</a> gated ("
+        )),
+        "{ov}"
+    );
     let gurl = format!("{}/console/job-tickets/{gt}", h.url());
     let (_, gp) = page(&cookie, &gurl).await;
     assert!(gp.contains("id=\"approve-0-0\""), "{gp}");
@@ -557,6 +566,8 @@ async fn login_overview_incident_and_crawl() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(last["status"], "successful", "{last}");
+    let (_, ov) = page(&cookie, &format!("{}/console", h.url())).await;
+    assert!(ov.contains("No review or approval waits for you."), "{ov}");
     let (_, gp) = page(&cookie, &gurl).await;
     assert!(!gp.contains("id=\"approve-0-0\""), "{gp}");
     assert!(
@@ -1071,6 +1082,65 @@ async fn access_control_and_tags_from_the_console() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303, "ann signs in");
+    // A script admin wrote for ann to review: her to-do, decided from
+    // the script's page.
+    c.post(
+        "/api/v1/policies/COC%20FullAccess/attach",
+        &json!({"type": "user", "name": "ann"}),
+    )
+    .await
+    .unwrap();
+    let risky = c
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "wipe-cache", "type": "shell", "content": "rm -rf /var/cache/app\n",
+                "risk_level": "high", "reviewers": [{"type": "individual", "users": ["ann"]}]}),
+        )
+        .await
+        .unwrap();
+    let sid = risky["id"].as_str().unwrap();
+    let ann_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (_, ov) = page(&ann_cookie, &url("/console")).await;
+    assert!(
+        ov.contains(&format!(
+            "<a href=\"/console/scripts/{sid}\">Review script</a> wipe-cache"
+        )),
+        "{ov}"
+    );
+    let (_, sp) = page(&ann_cookie, &url(&format!("/console/scripts/{sid}"))).await;
+    assert!(sp.contains("id=\"op-approve\""), "{sp}");
+    let approve = [
+        ("csrf".to_string(), csrf_of(&sp)),
+        ("op".into(), "approve".into()),
+    ];
+    let (st, loc, t) = post_form(
+        &ann_cookie,
+        &url(&format!("/console/scripts/{sid}/do")),
+        &approve,
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let (_, sp) = page(&ann_cookie, &url(&loc.unwrap())).await;
+    assert!(
+        sp.contains("Done: approve.") && !sp.contains("id=\"op-approve\""),
+        "{sp}"
+    );
+    let (_, ov) = page(&ann_cookie, &url("/console")).await;
+    assert!(ov.contains("No review or approval waits for you."), "{ov}");
+    let (_, ov) = page(&cookie, &url("/console")).await;
+    assert!(!ov.contains("wipe-cache"), "not admin's to-do: {ov}");
+    c.post(
+        "/api/v1/policies/COC%20FullAccess/detach",
+        &json!({"type": "user", "name": "ann"}),
+    )
+    .await
+    .unwrap();
     // Members are added to and removed from a group on its page.
     let sre = c
         .post("/api/v1/groups", &json!({"name": "sre"}))

@@ -46,6 +46,7 @@ pub mod secret;
 pub mod sla;
 pub mod spec;
 pub mod ticket;
+pub mod todo;
 
 use std::sync::Arc;
 use std::time::Duration;

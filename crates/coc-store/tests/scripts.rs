@@ -117,6 +117,38 @@ async fn high_risk_scripts_run_only_after_review_and_versions_are_kept() {
 }
 
 #[tokio::test]
+async fn a_pending_review_is_a_to_do_of_its_reviewers_only() {
+    each_store!(|s| {
+        let lead = vec![Recipient::Individual {
+            users: vec!["lead".into(), "dev".into()],
+        }];
+        let sc = s
+            .create_script(T, &spec("systemctl stop db\nreboot", lead), "dev")
+            .await
+            .unwrap();
+        let todos = s.todos(T, "lead").await.unwrap();
+        assert_eq!(todos.len(), 1, "{todos:?}");
+        assert_eq!(
+            (
+                todos[0].kind.as_str(),
+                todos[0].id.as_str(),
+                todos[0].what.as_str()
+            ),
+            ("script_review", sc.id.as_str(), "version 1")
+        );
+        assert!(
+            s.todos(T, "dev").await.unwrap().is_empty(),
+            "the author does not review their own version"
+        );
+        assert!(s.todos(T, "mallory").await.unwrap().is_empty());
+        s.review_script(T, &sc.id, "lead", true, None)
+            .await
+            .unwrap();
+        assert!(s.todos(T, "lead").await.unwrap().is_empty(), "decided");
+    });
+}
+
+#[tokio::test]
 async fn common_scripts_are_shipped_and_read_only() {
     each_store!(|s| {
         s.ensure_tenant(T).await.unwrap();

@@ -149,6 +149,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .route("/api/v1/grants", get(list_grants).post(create_grant))
         .route("/api/v1/grants/{id}", delete(revoke_grant))
+        .route("/api/v1/todos", get(list_todos))
         .route("/api/v1/audit", get(list_audit))
         .route("/api/v1/audit/export", get(export_audit))
 }
@@ -243,6 +244,14 @@ async fn remove_member(
     Ok(Json(
         s.store.set_membership(&p.tenant, &id, &user, false).await?,
     ))
+}
+
+/// The caller's to-dos (ref. 2.1), oldest first.
+async fn list_todos(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(items(s.store.todos(&p.tenant, &p.user_name).await?))
 }
 
 async fn list_policies(

@@ -643,6 +643,13 @@ pub const ROUTES: &[RouteDoc] = &[
         public
     ),
     r!(
+        "GET",
+        "/api/v1/todos",
+        "todo",
+        "The caller's to-dos: reviews and job approvals waiting for their decision",
+        "coc:todo:list"
+    ),
+    r!(
         "POST",
         "/api/v1/logout",
         "session",

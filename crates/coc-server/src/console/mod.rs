@@ -517,7 +517,44 @@ struct Overview {
     mine: Vec<IncidentRow>,
     alarms: Vec<AlarmRow>,
     resources: Vec<ResourceRow>,
+    /// Hosts with active alarms: (host id, host name, alarm names).
+    alarmed: Vec<(String, String, String)>,
     tickets: Vec<TicketRow>,
+    /// To-dos waiting for the visitor: (link, kind, name, what).
+    todos: Vec<(String, String, String, String)>,
+}
+
+/// The active alarms on a host: those whose resource is the host's name
+/// or one of its addresses (with or without a port).
+fn alarms_of<'a>(h: &Value, active: &'a [Value]) -> Vec<&'a Value> {
+    let mut names = vec![text(&h["hostname"])];
+    names.extend(h["ips"].as_array().into_iter().flatten().map(text));
+    active
+        .iter()
+        .filter(|a| {
+            [text(&a["resource_name"]), text(&a["resource_id"])]
+                .iter()
+                .map(|r| r.split(':').next().unwrap_or("").to_string())
+                .any(|r| !r.is_empty() && names.contains(&r))
+        })
+        .collect()
+}
+
+/// A to-do (`GET /api/v1/todos` item) as the overview lists it.
+fn todo_row(t: &Value) -> (String, String, String, String) {
+    let id = urlencode(&text(&t["id"]));
+    let (page, kind) = match t["kind"].as_str() {
+        Some("script_review") => ("scripts", "Review script"),
+        Some("job_review") => ("jobs", "Review job"),
+        Some("task_review") => ("scheduled-tasks", "Review scheduled task"),
+        _ => ("job-tickets", "Approve"),
+    };
+    (
+        format!("/console/{page}/{id}"),
+        kind.to_string(),
+        text(&t["name"]),
+        text(&t["what"]),
+    )
 }
 
 /// Hosts of one region on the overview.
@@ -532,16 +569,7 @@ struct ResourceRow {
 /// running and how many have an active alarm — an alarm whose resource is
 /// the host's name or one of its addresses (with or without a port).
 fn resource_summary(hosts: &[Value], active: &[Value]) -> Vec<ResourceRow> {
-    let alarmed = |h: &Value| {
-        let mut names = vec![text(&h["hostname"])];
-        names.extend(h["ips"].as_array().into_iter().flatten().map(text));
-        active.iter().any(|a| {
-            [text(&a["resource_name"]), text(&a["resource_id"])]
-                .iter()
-                .map(|r| r.split(':').next().unwrap_or("").to_string())
-                .any(|r| !r.is_empty() && names.contains(&r))
-        })
-    };
+    let alarmed = |h: &Value| !alarms_of(h, active).is_empty();
     let mut out: Vec<ResourceRow> = vec![];
     for h in hosts {
         let region = h["tags"]["region"]
@@ -596,8 +624,21 @@ async fn overview(
     .await;
     let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
     let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
+    let todos = api(&s, &v, Method::GET, "/api/v1/todos", None).await;
     let active: Vec<Value> = alarms.as_ref().map(items).unwrap_or_default();
-    let resources = resource_summary(&hosts.as_ref().map(items).unwrap_or_default(), &active);
+    let hosts = hosts.as_ref().map(items).unwrap_or_default();
+    let resources = resource_summary(&hosts, &active);
+    let alarmed = hosts
+        .iter()
+        .filter_map(|h| {
+            let on = alarms_of(h, &active);
+            (!on.is_empty()).then(|| {
+                let names: Vec<String> = on.iter().map(|a| text(&a["name"])).collect();
+                (text(&h["id"]), text(&h["hostname"]), names.join(", "))
+            })
+        })
+        .take(10)
+        .collect();
     Overview {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
@@ -611,6 +652,13 @@ async fn overview(
             .collect(),
         alarms: active.iter().take(20).map(alarm_row).collect(),
         resources,
+        alarmed,
+        todos: todos
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .map(todo_row)
+            .collect(),
         tickets: tickets
             .map(|x| items(&x))
             .unwrap_or_default()
@@ -1655,6 +1703,7 @@ async fn script(
     ConnectInfo(ip): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
 ) -> Response {
     let here = format!("/console/scripts/{id}");
     let (v, d) = match page_data(
@@ -1673,7 +1722,7 @@ async fn script(
     ScriptPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
-        flash: None,
+        flash: q.done.map(|a| format!("Done: {a}.")),
         x: script_row(&d),
         content: text(&d["content"]),
         params: d["params"]

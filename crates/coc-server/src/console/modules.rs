@@ -962,6 +962,7 @@ pub const MODULES: &[Module] = &[
         key: "id",
         columns: &[
             ("hostname", "Host name"),
+            ("tags.region", "Region"),
             ("agent_status", "Agent"),
             ("os", "OS"),
             ("ips", "Addresses"),
