@@ -30,7 +30,10 @@ window.addEventListener("DOMContentLoaded", () => {
   es.addEventListener("task_done", () => reloadStatus());
   es.addEventListener("snapshot", (e) => {
     const t = JSON.parse(e.data);
-    for (const x of t.tasks || []) {
+    // A job ticket's runs are its steps' hosts' runs.
+    const runs = (t.steps || []).flatMap((st) =>
+      (st.hosts || []).flatMap((h) => h.runs || []));
+    for (const x of (t.tasks || []).concat(runs)) {
       const row = document.getElementById("task-" + x.id);
       if (!row) continue;
       row.querySelector(".st").textContent = x.status;
@@ -39,15 +42,21 @@ window.addEventListener("DOMContentLoaded", () => {
     }
     const st = document.getElementById("ticket-status");
     if (st) st.textContent = t.status;
-    if (["successful", "failed", "terminated"].includes(t.status)) es.close();
+    if (["successful", "failed", "terminated"].includes(t.status)) {
+      es.close();
+      // The last word: every row, step and approval as stored.
+      reloadStatus();
+    }
   });
   async function reloadStatus() {
     const r = await fetch(location.href, { credentials: "same-origin" });
     if (!r.ok) return;
     const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+    const body = document.querySelector("#tasks tbody");
     for (const row of doc.querySelectorAll("#tasks tbody tr")) {
       const mine = document.getElementById(row.id);
-      if (!mine) continue;
+      // A job's next step starts new runs: add their rows.
+      if (!mine) { body.appendChild(document.importNode(row, true)); continue; }
       mine.querySelector(".st").textContent = row.querySelector(".st").textContent;
       mine.querySelector(".exit").textContent = row.querySelector(".exit").textContent;
       const act = row.querySelector(".act");
@@ -55,5 +64,9 @@ window.addEventListener("DOMContentLoaded", () => {
     }
     const st = doc.getElementById("ticket-status");
     if (st) document.getElementById("ticket-status").textContent = st.textContent;
+    for (const id of ["steps", "approvals"]) {
+      const fresh = doc.getElementById(id), mine = document.getElementById(id);
+      if (fresh && mine) mine.replaceWith(document.importNode(fresh, true));
+    }
   }
 });

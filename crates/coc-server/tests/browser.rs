@@ -390,6 +390,36 @@ async fn operator_flow_in_headless_chromium() {
     d.wait_text(".out", |t| t.contains("second-line")).await;
     d.wait_text("#ticket-status", |t| t == "successful").await;
     d.screenshot("ticket.png").await;
+
+    // A job ticket streams too: its run's output arrives, and the next
+    // step's row is added, without reloading the page.
+    c.post(
+        "/api/v1/jobs",
+        &json!({"name": "two-steps", "risk_level": "low", "steps": [
+            {"name": "first", "tasks": [{"name": "slow", "atom": {"type": "script", "script": "slow-hello"}}]},
+            {"name": "second", "tasks": [{"name": "again", "atom": {"type": "script", "script": "slow-hello"}}]}]}),
+    )
+    .await
+    .unwrap();
+    let host = h.wait_hosts(1).await[0].clone();
+    let jt = c
+        .post("/api/v1/jobs/two-steps/execute", &json!({"hosts": [host]}))
+        .await
+        .unwrap();
+    d.go(&format!(
+        "{}/console/job-tickets/{}",
+        h.url(),
+        jt["id"].as_str().unwrap()
+    ))
+    .await;
+    d.wait_text("#tasks", |t| t.contains("first-line")).await;
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    let rows = d
+        .wait_text("#tasks", |t| t.matches("second-line").count() == 2)
+        .await;
+    assert!(rows.contains("step 2"), "{rows}");
+    d.wait_text("#steps", |t| t.contains("2. second successful"))
+        .await;
     d.call("DELETE", "", None).await;
 }
 

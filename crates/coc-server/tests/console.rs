@@ -1474,6 +1474,30 @@ async fn incident_page_offers_what_its_status_allows() {
         p.contains(&format!("(<a href=\"{loc}\">ticket</a>)")),
         "the plan's ticket is in the history: {p}"
     );
+    // A plan that runs a job opens the job ticket, linked the same way.
+    c.post(
+        "/api/v1/jobs",
+        &json!({"name": "short-nap", "risk_level": "low", "steps": [{"name": "wait",
+            "tasks": [{"name": "pause", "atom": {"type": "sleep", "seconds": 1}}]}]}),
+    )
+    .await
+    .unwrap();
+    c.post(
+        "/api/v1/plans",
+        &json!({"name": "nap", "body": {"type": "automation", "action": {"job": "short-nap"}}}),
+    )
+    .await
+    .unwrap();
+    let typed = with(form(&p, "plan"), "f.hosts", &hosts[0]);
+    let (st, loc, t) = post_form(&cookie, &act, &with(typed, "f.plan", "nap")).await;
+    assert_eq!(st, 303, "{t}");
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/console/job-tickets/"), "{loc}");
+    let (_, p) = page(&cookie, &url).await;
+    assert!(
+        p.contains(&format!("(<a href=\"{loc}\">ticket</a>)")),
+        "{p}"
+    );
     // Resolve; verification failed (box unchecked) sends it back.
     let resolve = with(form(&p, "resolve"), "f.result", "restarted the consumer");
     let (st, _, t) = post_form(&cookie, &act, &resolve).await;

@@ -81,6 +81,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/job-tickets", get(tickets))
         .route("/api/v1/job-tickets/{id}", get(ticket))
         .route("/api/v1/job-tickets/{id}/actions", post(action))
+        .route("/api/v1/job-tickets/{id}/events", get(events))
         .route("/api/v1/job-tickets/{id}/hosts/{host}/cancel", post(cancel))
         .route("/api/v1/job-tickets/{id}/clone", post(clone_ticket))
         .route(
@@ -232,6 +233,39 @@ async fn tickets(
         s.store
             .list_job_tickets(&p.tenant, q.status.as_deref(), q.job.as_deref(), &page)
             .await?,
+    ))
+}
+
+/// `GET /api/v1/job-tickets/{id}/events`: the job ticket's live view as
+/// server-sent events, as for script tickets (ref. 10.1.2): a `snapshot`
+/// (the ticket detail), then `output` and `task_done` events of its runs
+/// (`task_id` is the run id), and a last `snapshot` once it is finished.
+async fn events(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+> {
+    let first = s.store.get_job_ticket(&p.tenant, &id).await?;
+    let done = first.ticket.status.is_terminal();
+    let tid = first.ticket.id.clone();
+    let tenant = p.tenant.clone();
+    let snapshot = super::ticket::snapshot;
+    Ok(super::ticket::live(
+        s,
+        tid,
+        snapshot(&first),
+        done,
+        move |s, tid| {
+            let tenant = tenant.clone();
+            async move {
+                let d = s.store.get_job_ticket(&tenant, &tid).await.ok()?;
+                Some((snapshot(&d), d.ticket.status.is_terminal()))
+            }
+        },
     ))
 }
 

@@ -483,6 +483,13 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r!(
         "GET",
+        "/api/v1/job-tickets/{id}/events",
+        "jobticket",
+        "Live output of a job ticket's runs (server-sent events)",
+        "coc:jobticket:get"
+    ),
+    r!(
+        "GET",
         "/api/v1/tickets/{id}/events",
         "ticket",
         "Live output of a ticket (server-sent events)",

@@ -139,21 +139,48 @@ async fn events(
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let first = s.store.get_ticket(&p.tenant, &id).await?;
-    let ticket_id = first.ticket.id.clone();
-    let rx = s.live.subscribe();
-    let snapshot = |d: &TicketDetail| {
-        Event::default()
-            .event("snapshot")
-            .json_data(d)
-            .unwrap_or_default()
-    };
-    let start = snapshot(&first);
     let done = first.ticket.status.is_terminal();
+    let tid = first.ticket.id.clone();
     let tenant = p.tenant.clone();
+    Ok(live(s, tid, snapshot(&first), done, move |s, tid| {
+        let tenant = tenant.clone();
+        async move {
+            let d = s.store.get_ticket(&tenant, &tid).await.ok()?;
+            Some((snapshot(&d), d.ticket.status.is_terminal()))
+        }
+    }))
+}
+
+/// A `snapshot` event of a ticket (script or job ticket detail).
+pub(super) fn snapshot(d: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event("snapshot")
+        .json_data(d)
+        .unwrap_or_default()
+}
+
+/// The live view of ticket `tid` as server-sent events: `first` (a
+/// snapshot), then `output` (`{"task_id","data"}`) and `task_done`
+/// (`{"task_id"}`) events of its tasks or job runs as the agents report
+/// them, and — once `load` (the stored ticket: its snapshot, whether it
+/// is finished; checked every 2 s and after a lag) says it is finished —
+/// a last snapshot. `done`: the ticket is already finished (only `first`).
+pub(super) fn live<F, Fut>(
+    s: AppState,
+    tid: String,
+    first: Event,
+    done: bool,
+    load: F,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+where
+    F: Fn(AppState, String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Option<(Event, bool)>> + Send,
+{
+    let rx = s.live.subscribe();
     let st = futures_util::stream::unfold(
-        (Some(start), rx, s, ticket_id, done),
+        (Some(first), rx, s, tid, done),
         move |(first, mut rx, s, tid, finished)| {
-            let tenant = tenant.clone();
+            let load = load.clone();
             async move {
                 if let Some(ev) = first {
                     return Some((Ok(ev), (None, rx, s, tid, finished)));
@@ -182,10 +209,8 @@ async fn events(
                         Ok(Ok(_)) => continue,
                         Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | Err(_) => {
                             // Periodically (and after lag) re-check the stored state.
-                            if let Ok(d) = s.store.get_ticket(&tenant, &tid).await
-                                && d.ticket.status.is_terminal()
-                            {
-                                return Some((Ok(snapshot(&d)), (None, rx, s, tid, true)));
+                            if let Some((ev, true)) = load(s.clone(), tid.clone()).await {
+                                return Some((Ok(ev), (None, rx, s, tid, true)));
                             }
                         }
                         Ok(Err(_)) => return None,
@@ -194,5 +219,5 @@ async fn events(
             }
         },
     );
-    Ok(Sse::new(st).keep_alive(KeepAlive::default()))
+    Sse::new(st).keep_alive(KeepAlive::default())
 }

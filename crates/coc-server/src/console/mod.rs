@@ -747,6 +747,7 @@ struct HistoryRow {
     action: String,
     actor: String,
     summary: String,
+    /// The page of the ticket the entry started (script or job ticket).
     ticket: Option<String>,
 }
 
@@ -884,6 +885,29 @@ async fn incident_page(
             when(&e["next_at"])
         )
     });
+    let mut history = vec![];
+    for h in d["history"].as_array().into_iter().flatten() {
+        let ticket = match h["ticket_id"].as_str() {
+            // A plan starts a script or a job ticket: the one that exists.
+            Some(t) => {
+                let t = urlencode(t);
+                let script = format!("/api/v1/tickets/{t}");
+                let kind = match api(s, v, Method::GET, &script, None).await {
+                    Ok(_) => "tickets",
+                    Err(_) => "job-tickets",
+                };
+                Some(format!("/console/{kind}/{t}"))
+            }
+            None => None,
+        };
+        history.push(HistoryRow {
+            at: when(&h["at"]),
+            action: text(&h["action"]),
+            actor: text(&h["actor"]),
+            summary: text(&h["summary"]),
+            ticket,
+        });
+    }
     let status = if refused.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -894,18 +918,7 @@ async fn incident_page(
         csrf: v.csrf.clone(),
         flash,
         i: incident_row(inc),
-        history: d["history"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|h| HistoryRow {
-                at: when(&h["at"]),
-                action: text(&h["action"]),
-                actor: text(&h["actor"]),
-                summary: text(&h["summary"]),
-                ticket: h["ticket_id"].as_str().map(String::from),
-            })
-            .collect(),
+        history,
         ops,
         plan,
         alarms: d["alarms"]
@@ -1553,7 +1566,11 @@ async fn job_ticket(
         user: v.user.clone(),
         csrf: v.csrf.clone(),
         flash: None,
-        events: None,
+        events: (!matches!(
+            d["status"].as_str(),
+            Some("successful" | "failed" | "terminated")
+        ))
+        .then(|| format!("/api/v1/job-tickets/{}/events", text(&d["id"]))),
         actions: allowed_actions(d["status"].as_str().unwrap_or(""), true),
         steps: d["steps"]
             .as_array()
