@@ -1165,6 +1165,20 @@ async fn access_control_and_tags_from_the_console() {
         .await
         .unwrap();
     let pid = pol["id"].as_str().unwrap();
+    // A column with few values is a filter of the list.
+    let (_, pl) = page(&cookie, &url("/console/policies")).await;
+    assert!(
+        pl.contains("<select id=\"is.system\" name=\"is.system\">"),
+        "{pl}"
+    );
+    let (_, pl) = page(&cookie, &url("/console/policies?is.system=no")).await;
+    assert!(
+        pl.contains(">readers</a>") && !pl.contains("COC FullAccess"),
+        "{pl}"
+    );
+    assert!(pl.contains("<option selected>no</option>"), "{pl}");
+    let (_, pl) = page(&cookie, &url("/console/policies?is.system=maybe")).await;
+    assert!(pl.contains("Nothing matches the filters."), "{pl}");
     let attach = url(&format!("/console/policies/{pid}/op/attach"));
     let (_, form) = page(&cookie, &attach).await;
     let typed = with(with(form_values(&form), "f.type", "group"), "f.name", "sre");

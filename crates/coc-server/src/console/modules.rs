@@ -1560,6 +1560,56 @@ struct Table {
     can_create: bool,
     /// The module's chart of the records, or empty.
     chart: String,
+    /// Filters on the default columns with few values: (query name
+    /// `is.<key>`, label, (value, chosen)).
+    filters: Vec<(String, String, Vec<(String, bool)>)>,
+    /// A filter is chosen.
+    filtering: bool,
+}
+
+/// The most distinct values a column may have to be offered as a filter.
+const FILTER_VALUES: usize = 12;
+
+/// Filters for a list: each default column but the first (times aside)
+/// whose cells
+/// take 2 to [`FILTER_VALUES`] distinct values over `all`, with the value
+/// chosen in `query` (`is.<key>=<value>`) marked — and kept even when no
+/// record has it now.
+fn filters_of(
+    m: &Module,
+    all: &[Value],
+    query: &[(String, String)],
+) -> Vec<(String, String, Vec<(String, bool)>)> {
+    // The first column names the record: search finds it.
+    m.columns
+        .iter()
+        .skip(1)
+        .filter(|(k, _)| !k.ends_with("_at") && *k != "last_heartbeat")
+        .filter_map(|(k, label)| {
+            let name = format!("is.{k}");
+            let chosen = query
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str());
+            let mut values: Vec<String> = all
+                .iter()
+                .map(|r| cell(r, k))
+                .filter(|c| !c.is_empty())
+                .collect();
+            values.sort();
+            values.dedup();
+            if let Some(c) = chosen.filter(|c| !c.is_empty() && !values.iter().any(|v| v == c)) {
+                values.push(c.to_string());
+            }
+            (2..=FILTER_VALUES).contains(&values.len()).then(|| {
+                let options = values.into_iter().map(|v| {
+                    let on = chosen == Some(v.as_str());
+                    (v, on)
+                });
+                (name, label.to_string(), options.collect())
+            })
+        })
+        .collect()
 }
 
 /// `GET /console/{module}`: `q` searches the shown cells, `col` (repeat)
@@ -1624,8 +1674,15 @@ pub(super) async fn list(
     };
     let q = get("q");
     let needle = q.to_lowercase();
+    let filters = filters_of(m, &all, &query);
+    let wanted: Vec<(&str, &str)> = query
+        .iter()
+        .filter_map(|(n, v)| Some((n.strip_prefix("is.")?, v.as_str())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     let rows: Vec<Row> = all
         .iter()
+        .filter(|r| wanted.iter().all(|(k, v)| cell(r, k) == *v))
         .map(|r| Row {
             cells: shown.iter().map(|(k, _)| cell(r, k)).collect(),
             link: m
@@ -1638,6 +1695,11 @@ pub(super) async fn list(
         let cols: String = chosen
             .iter()
             .map(|c| format!("&col={}", urlencode(c)))
+            .chain(
+                wanted
+                    .iter()
+                    .map(|(k, v)| format!("&is.{k}={}", urlencode(v))),
+            )
             .collect();
         format!(
             "/console/{}?q={}{cols}&cursor={}",
@@ -1665,6 +1727,8 @@ pub(super) async fn list(
         next,
         can_create: m.create.is_some(),
         chart,
+        filtering: !wanted.is_empty(),
+        filters,
     }
     .into_response()
 }
