@@ -1562,10 +1562,13 @@ struct Table {
     chart: String,
     /// Filters on the default columns with few values: (query name
     /// `is.<key>`, label, (value, chosen)).
-    filters: Vec<(String, String, Vec<(String, bool)>)>,
+    filters: Vec<Filter>,
     /// A filter is chosen.
     filtering: bool,
 }
+
+/// A list filter: (query name `is.<key>`, label, (value, chosen)).
+type Filter = (String, String, Vec<(String, bool)>);
 
 /// The most distinct values a column may have to be offered as a filter.
 const FILTER_VALUES: usize = 12;
@@ -1579,7 +1582,7 @@ fn filters_of(
     m: &Module,
     all: &[Value],
     query: &[(String, String)],
-) -> Vec<(String, String, Vec<(String, bool)>)> {
+) -> Vec<Filter> {
     // The first column names the record: search finds it.
     m.columns
         .iter()
