@@ -229,6 +229,18 @@ async fn post_form(
     (r.status().as_u16(), loc, r.text().await.unwrap())
 }
 
+/// Opens the form at `url`, sets `field` to `value` as a person would,
+/// and sends it: the status, the Location header and the body.
+async fn fill_and_send(
+    cookie: &str,
+    url: &str,
+    field: &str,
+    value: &str,
+) -> (u16, Option<String>, String) {
+    let (_, form) = page(cookie, url).await;
+    post_form(cookie, url, &with(form_values(&form), field, value)).await
+}
+
 /// Replaces (or adds) one field of a collected form.
 fn with(mut form: Vec<(String, String)>, name: &str, value: &str) -> Vec<(String, String)> {
     form.retain(|(k, _)| k != name);
@@ -1212,8 +1224,7 @@ async fn access_control_and_tags_from_the_console() {
     let (st, _, t) = post_form(&cookie, &detach, &typed).await;
     assert_eq!(st, 303, "{t}");
     let remove = url(&format!("/console/groups/{gid}/op/remove-member"));
-    let (_, form) = page(&cookie, &remove).await;
-    let (st, _, t) = post_form(&cookie, &remove, &with(form_values(&form), "f.user", "ann")).await;
+    let (st, _, t) = fill_and_send(&cookie, &remove, "f.user", "ann").await;
     assert_eq!(st, 303, "{t}");
     let g = c.get(&format!("/api/v1/groups/{gid}"), &[]).await.unwrap();
     assert_eq!(
@@ -1223,13 +1234,7 @@ async fn access_control_and_tags_from_the_console() {
     // An API token's secret is shown once; it works until revoked from
     // the token's page.
     let new_token = url("/console/tokens/new");
-    let (_, form) = page(&cookie, &new_token).await;
-    let (st, loc, t) = post_form(
-        &cookie,
-        &new_token,
-        &with(form_values(&form), "f.name", "deploy"),
-    )
-    .await;
+    let (st, loc, t) = fill_and_send(&cookie, &new_token, "f.name", "deploy").await;
     assert_eq!((st, loc), (200, None), "{t}");
     let secret = fact(&t, "secret");
     assert!(secret.len() > 20, "{t}");
@@ -1269,13 +1274,7 @@ async fn access_control_and_tags_from_the_console() {
     assert_eq!(st, 404);
     // An agent enrollment token: shown once, then only its last four.
     let new_enrollment = url("/console/agent-enrollments/new");
-    let (_, form) = page(&cookie, &new_enrollment).await;
-    let (st, _, t) = post_form(
-        &cookie,
-        &new_enrollment,
-        &with(form_values(&form), "f.name", "east"),
-    )
-    .await;
+    let (st, _, t) = fill_and_send(&cookie, &new_enrollment, "f.name", "east").await;
     assert_eq!(st, 200, "{t}");
     let enrollment = fact(&t, "secret");
     assert!(enrollment.starts_with("coca_"), "{t}");
@@ -1315,46 +1314,26 @@ async fn access_control_and_tags_from_the_console() {
     // A host's tags and enterprise project, edited on its page; the
     // forms start with the current values, and an emptied form clears.
     let host = &hosts[0];
+    let host_api = format!("/api/v1/resources/{host}");
     let tags = url(&format!("/console/resources/{host}/op/tags"));
-    let (_, form) = page(&cookie, &tags).await;
-    let (st, _, t) = post_form(
-        &cookie,
-        &tags,
-        &with(form_values(&form), "f.tags", "env=prod\nteam=db"),
-    )
-    .await;
+    let (st, _, t) = fill_and_send(&cookie, &tags, "f.tags", "env=prod\nteam=db").await;
     assert_eq!(st, 303, "{t}");
-    let got = c
-        .get(&format!("/api/v1/resources/{host}"), &[])
-        .await
-        .unwrap();
+    let got = c.get(&host_api, &[]).await.unwrap();
     assert_eq!(got["tags"], json!({"env": "prod", "team": "db"}));
     let (_, form) = page(&cookie, &tags).await;
     assert!(form.contains("env=prod\nteam=db"), "{form}");
     let (st, _, _) = post_form(&cookie, &tags, &with(form_values(&form), "f.tags", "")).await;
     assert_eq!(st, 303);
-    let got = c
-        .get(&format!("/api/v1/resources/{host}"), &[])
-        .await
-        .unwrap();
+    let got = c.get(&host_api, &[]).await.unwrap();
     assert_eq!(got["tags"], json!({}));
     let new_project = url("/console/enterprise-projects/new");
     let (_, form) = page(&cookie, &format!("{new_project}?example")).await;
     let (st, _, t) = post_form(&cookie, &new_project, &form_values(&form)).await;
     assert_eq!(st, 303, "{t}");
     let project = url(&format!("/console/resources/{host}/op/project"));
-    let (_, form) = page(&cookie, &project).await;
-    let (st, _, t) = post_form(
-        &cookie,
-        &project,
-        &with(form_values(&form), "f.name", "payments"),
-    )
-    .await;
+    let (st, _, t) = fill_and_send(&cookie, &project, "f.name", "payments").await;
     assert_eq!(st, 303, "{t}");
-    let got = c
-        .get(&format!("/api/v1/resources/{host}"), &[])
-        .await
-        .unwrap();
+    let got = c.get(&host_api, &[]).await.unwrap();
     assert_eq!(got["enterprise_project"], "payments");
     let (_, form) = page(&cookie, &project).await;
     assert!(form.contains("value=\"payments\""), "{form}");
@@ -1377,8 +1356,7 @@ async fn access_control_and_tags_from_the_console() {
         .unwrap();
     let jid = job["id"].as_str().unwrap();
     let jt = url(&format!("/console/jobs/{jid}/op/tags"));
-    let (_, form) = page(&cookie, &jt).await;
-    let (st, _, t) = post_form(&cookie, &jt, &with(form_values(&form), "f.tags", "tier=1")).await;
+    let (st, _, t) = fill_and_send(&cookie, &jt, "f.tags", "tier=1").await;
     assert_eq!(st, 303, "{t}");
     let got = c.get(&format!("/api/v1/jobs/{jid}"), &[]).await.unwrap();
     assert_eq!(

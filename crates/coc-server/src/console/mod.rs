@@ -956,36 +956,9 @@ async fn incident_action(
     };
     let action = value("action");
     let typed = forms::submitted(&form);
-    let (fields, outcome) = if action == "plan" {
-        let fields = modules::RUN_PLAN;
-        let outcome = match forms::build(fields, &typed) {
-            Ok(mut body) => {
-                if body.get("hosts").is_none() {
-                    body["hosts"] = json!([]);
-                }
-                api(
-                    &s,
-                    &v,
-                    Method::POST,
-                    &format!("/api/v1/incidents/{}/plan", urlencode(&id)),
-                    Some(body),
-                )
-                .await
-                .map(|t| {
-                    let kind = if t["job_name"].is_string() {
-                        "job-tickets"
-                    } else {
-                        "tickets"
-                    };
-                    format!("/console/{kind}/{}", urlencode(&text(&t["id"])))
-                })
-            }
-            Err(detail) => Err(Problem {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                detail,
-            }),
-        };
-        (fields, outcome)
+    // What the form is: its fields, the body they go over, the API path.
+    let (fields, base, path) = if action == "plan" {
+        (modules::RUN_PLAN, r#"{"hosts": []}"#.to_string(), "plan")
     } else {
         let Some(op) = modules::INCIDENT_OPS.iter().find(|o| o.action == action) else {
             return error_page(
@@ -996,28 +969,36 @@ async fn incident_action(
                 },
             );
         };
-        let outcome = match forms::build(op.fields, &typed) {
-            Ok(typed) => {
-                let mut body: serde_json::Map<String, Value> =
-                    serde_json::from_str(op.base).unwrap_or_default();
-                body.extend(typed.as_object().cloned().unwrap_or_default());
-                body.insert("action".into(), json!(action));
-                api(
-                    &s,
-                    &v,
-                    Method::POST,
-                    &format!("/api/v1/incidents/{}/actions", urlencode(&id)),
-                    Some(Value::Object(body)),
-                )
+        let mut base: serde_json::Map<String, Value> =
+            serde_json::from_str(op.base).unwrap_or_default();
+        base.insert("action".into(), json!(action));
+        (op.fields, Value::Object(base).to_string(), "actions")
+    };
+    let outcome = match forms::build(fields, &typed) {
+        Ok(typed) => {
+            let mut body: serde_json::Map<String, Value> =
+                serde_json::from_str(&base).unwrap_or_default();
+            body.extend(typed.as_object().cloned().unwrap_or_default());
+            let uri = format!("/api/v1/incidents/{}/{path}", urlencode(&id));
+            api(&s, &v, Method::POST, &uri, Some(Value::Object(body)))
                 .await
-                .map(|_| format!("{here}?done={}", urlencode(&action)))
-            }
-            Err(detail) => Err(Problem {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                detail,
-            }),
-        };
-        (op.fields, outcome)
+                .map(|t| match path {
+                    // A plan's ticket: a script or a job ticket.
+                    "plan" => {
+                        let kind = if t["job_name"].is_string() {
+                            "job-tickets"
+                        } else {
+                            "tickets"
+                        };
+                        format!("/console/{kind}/{}", urlencode(&text(&t["id"])))
+                    }
+                    _ => format!("{here}?done={}", urlencode(&action)),
+                })
+        }
+        Err(detail) => Err(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail,
+        }),
     };
     match outcome {
         Ok(to) => Redirect::to(&to).into_response(),

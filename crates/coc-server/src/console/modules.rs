@@ -1578,11 +1578,7 @@ const FILTER_VALUES: usize = 12;
 /// take 2 to [`FILTER_VALUES`] distinct values over `all`, with the value
 /// chosen in `query` (`is.<key>=<value>`) marked — and kept even when no
 /// record has it now.
-fn filters_of(
-    m: &Module,
-    all: &[Value],
-    query: &[(String, String)],
-) -> Vec<Filter> {
+fn filters_of(m: &Module, all: &[Value], query: &[(String, String)]) -> Vec<Filter> {
     // The first column names the record: search finds it.
     m.columns
         .iter()
