@@ -517,6 +517,24 @@ async fn login_overview_incident_and_crawl() {
         "{jp}"
     );
     assert!(jp.contains("console-says-hi"));
+    // Clone: the same job on the same hosts, a new ticket.
+    let (st, loc, t) = post_form(
+        &cookie,
+        &format!("{}/console/job-tickets/{jt}/actions", h.url()),
+        &[
+            ("csrf".into(), csrf.clone()),
+            ("action".into(), "clone".into()),
+        ],
+    )
+    .await;
+    assert_eq!(st, 303, "{t}");
+    let again = loc.unwrap().rsplit('/').next().unwrap().to_string();
+    assert_ne!(again, jt);
+    let cloned = c
+        .get(&format!("/api/v1/job-tickets/{again}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(cloned["job_name"], "say-hi", "{cloned}");
     // A job that waits for approval: approved with a comment on the
     // ticket page, it runs on; the decision stays on the page.
     c.post(
@@ -628,6 +646,51 @@ async fn login_overview_incident_and_crawl() {
     // Alarms page with its SVG chart.
     let (_, al) = page(&cookie, &format!("{}/console/alarms", h.url())).await;
     assert!(al.contains("<svg class=\"chart\"") && al.contains("DiskFull"));
+    // Each alarm has its page, with its history.
+    let first = al
+        .split("href=\"/console/alarms/")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .expect("alarm rows link their page");
+    let (st, ap) = page(&cookie, &format!("{}/console/alarms/{first}", h.url())).await;
+    assert_eq!(st, 200, "{ap}");
+    assert!(ap.contains("<h2>History</h2>"), "{ap}");
+    // The audit trail downloads as JSON lines with the session.
+    let (_, au) = page(&cookie, &format!("{}/console/audit", h.url())).await;
+    assert!(au.contains("href=\"/api/v1/audit/export\""), "{au}");
+    let (st, lines) = page(&cookie, &format!("{}/api/v1/audit/export", h.url())).await;
+    assert_eq!(st, 200);
+    assert!(
+        lines.lines().count() > 3
+            && lines
+                .lines()
+                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{lines}"
+    );
+    // A new job can start from a template.
+    let (_, nj) = page(&cookie, &format!("{}/console/jobs/new", h.url())).await;
+    let tpl = nj
+        .split("href=\"/console/jobs/new?template=")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .expect("template links");
+    let (st, tf) = page(
+        &cookie,
+        &format!("{}/console/jobs/new?template={tpl}", h.url()),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        tf.contains(&format!("name=\"f.name\" value=\"{tpl}\"")),
+        "{tf}"
+    );
+    assert!(tf.contains("name=\"f.steps\""), "{tf}");
+    let (st, _) = page(
+        &cookie,
+        &format!("{}/console/jobs/new?template=nope", h.url()),
+    )
+    .await;
+    assert_eq!(st, 404);
     // Crawl everything reachable from the overview.
     let mut seen = BTreeSet::new();
     let mut queue = VecDeque::from(["/console".to_string()]);

@@ -1552,7 +1552,12 @@ async fn job_ticket(
             Some("successful" | "failed" | "terminated")
         ))
         .then(|| format!("/api/v1/job-tickets/{}/events", text(&d["id"]))),
-        actions: allowed_actions(d["status"].as_str().unwrap_or(""), true),
+        actions: {
+            let mut a = allowed_actions(d["status"].as_str().unwrap_or(""), true);
+            // Run the same job on the same hosts again (ref. 10.1.2).
+            a.push(("clone".into(), "Clone".into()));
+            a
+        },
         steps: d["steps"]
             .as_array()
             .into_iter()
@@ -1798,7 +1803,7 @@ async fn run_script(
 struct TicketActionForm {
     csrf: String,
     /// A ticket action (`pause`, …), `cancel` (one host) or, on a job
-    /// ticket, `approve`/`reject` (one approval task).
+    /// ticket, `approve`/`reject` (one approval task) or `clone`.
     action: String,
     /// `cancel`: the task id (script ticket) or host id (job ticket).
     #[serde(default)]
@@ -1858,6 +1863,7 @@ async fn act_on_ticket(
             format!("{base}/tasks/{}/cancel", urlencode(&f.target)),
             None,
         ),
+        ("clone", "job-tickets") => (format!("{base}/clone"), None),
         ("approve" | "reject", "job-tickets") => {
             let mut b = json!({"approve": f.action == "approve"});
             if !f.comment.trim().is_empty() {
@@ -1868,6 +1874,9 @@ async fn act_on_ticket(
         (action, _) => (format!("{base}/actions"), Some(json!({ "action": action }))),
     };
     match api(&s, &v, Method::POST, &uri, body).await {
+        Ok(t) if f.action == "clone" => {
+            Redirect::to(&format!("/console/{kind}/{}", urlencode(&text(&t["id"])))).into_response()
+        }
         Ok(_) => Redirect::to(&here).into_response(),
         Err(p) => error_page(&v, p),
     }

@@ -64,6 +64,11 @@ pub struct Module {
     /// `DELETE` revokes rather than removes (tokens, grants stay listed
     /// with their revocation time): the button says "Revoke".
     pub revokes: bool,
+    /// An API list of ready-made definitions (`{"items": [{"name", …}]}`)
+    /// a New form can start from (`?template=<name>`).
+    pub templates: Option<&'static str>,
+    /// An API download of the whole list, linked from the list page.
+    pub export: Option<(&'static str, &'static str)>,
 }
 
 /// The defaults of a [`Module`]: read-only records with a detail page.
@@ -87,6 +92,8 @@ const MODULE: Module = Module {
         "A system record is not modified; copy or clone it instead.",
     )],
     revokes: false,
+    templates: None,
+    export: None,
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -1042,6 +1049,7 @@ pub const MODULES: &[Module] = &[
         related: Some(("Versions", "/api/v1/jobs/{id}/versions")),
         summary: None,
         fields: JOB,
+        templates: Some("/api/v1/jobs/templates"),
         ..MODULE
     },
     Module {
@@ -1318,6 +1326,7 @@ pub const MODULES: &[Module] = &[
             ("resource_id", "Id"),
             ("result", "Result"),
         ],
+        export: Some(("/api/v1/audit/export", "Export the trail (JSON lines)")),
         create: None,
         example: None,
         modify: false,
@@ -1325,6 +1334,59 @@ pub const MODULES: &[Module] = &[
         related: None,
         summary: None,
         fields: &[],
+        ..MODULE
+    },
+    Module {
+        slug: "alarms",
+        title: "Alarms",
+        list: "/api/v1/alarms?limit=200",
+        detail: Some("/api/v1/alarms/{id}"),
+        columns: &[("name", "Name"), ("level", "Level"), ("status", "Status")],
+        related: Some(("History", "/api/v1/alarms/{id}/history")),
+        ..MODULE
+    },
+    Module {
+        slug: "deliveries",
+        title: "Notification deliveries",
+        list: "/api/v1/notifications/deliveries?limit=200",
+        detail: Some("/api/v1/notifications/deliveries/{id}"),
+        columns: &[
+            ("event", "Event"),
+            ("channel", "Channel"),
+            ("recipient", "Recipient"),
+            ("target", "Target"),
+            ("status", "Status"),
+            ("attempts", "Attempts"),
+            ("created_at", "Created"),
+        ],
+        create: Some("/api/v1/notifications/test"),
+        example: Some(r#"{"channel": "webhook", "target": "http://127.0.0.1:9/coc-test"}"#),
+        fields: &[
+            f(
+                "channel",
+                "Channel",
+                Kind::Choice(&["webhook", "wecom", "dingtalk", "feishu", "slack", "teams"]),
+            ),
+            h(
+                "target",
+                "Target",
+                Kind::Text,
+                "The webhook's or robot's URL.",
+            ),
+            h(
+                "secret",
+                "Signing secret",
+                Kind::Secret,
+                "Webhooks: the HMAC key; kept encrypted.",
+            ),
+            h(
+                "subject",
+                "Subject",
+                Kind::Text,
+                "Empty: COC test notification.",
+            ),
+            f("body", "Body", Kind::Long),
+        ],
         ..MODULE
     },
     Module {
@@ -1565,6 +1627,8 @@ struct Table {
     filters: Vec<Filter>,
     /// A filter is chosen.
     filtering: bool,
+    /// A download of the whole list: (API path, label).
+    export: Option<(String, String)>,
 }
 
 /// A list filter: (query name `is.<key>`, label, (value, chosen)).
@@ -1727,6 +1791,7 @@ pub(super) async fn list(
         can_create: m.create.is_some(),
         chart,
         filtering: !wanted.is_empty(),
+        export: m.export.map(|(p, l)| (p.to_string(), l.to_string())),
         filters,
     }
     .into_response()
@@ -2148,6 +2213,8 @@ struct NewPage {
     inputs: Vec<forms::Input>,
     /// The "fill in an example" link of a New form.
     example: Option<String>,
+    /// Templates a New form can start from: (link, name).
+    templates: Vec<(String, String)>,
     error: Option<String>,
 }
 
@@ -2165,6 +2232,7 @@ impl NewPage {
             button: button.into(),
             inputs: vec![],
             example: None,
+            templates: vec![],
             error: None,
         }
     }
@@ -2216,8 +2284,28 @@ pub(super) async fn new_form(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let raw = match m.example {
-        Some(x) if q.iter().any(|(k, _)| k == "example") => {
+    let template = q.iter().find(|(k, _)| k == "template").map(|(_, t)| t);
+    let templates = match m.templates {
+        Some(path) => match api(&s, &v, Method::GET, path, None).await {
+            Ok(list) => items(&list),
+            Err(p) => return error_page(&v, p),
+        },
+        None => vec![],
+    };
+    let raw = match (m.example, template) {
+        (_, Some(t)) => match templates.iter().find(|x| text(&x["name"]) == *t) {
+            Some(x) => forms::fill(m.fields, x),
+            None => {
+                return error_page(
+                    &v,
+                    Problem {
+                        status: StatusCode::NOT_FOUND,
+                        detail: format!("there is no template '{t}'"),
+                    },
+                );
+            }
+        },
+        (Some(x), None) if q.iter().any(|(k, _)| k == "example") => {
             forms::fill(m.fields, &serde_json::from_str(x).unwrap_or_default())
         }
         _ => forms::Raw::new(),
@@ -2231,6 +2319,13 @@ pub(super) async fn new_form(
     );
     page.inputs = forms::inputs(m.fields, &raw);
     page.example = m.example.map(|_| format!("{here}?example"));
+    page.templates = templates
+        .iter()
+        .map(|x| {
+            let name = text(&x["name"]);
+            (format!("{here}?template={}", urlencode(&name)), name)
+        })
+        .collect();
     page.offer_hosts(&s, &v).await;
     page.into_response()
 }
