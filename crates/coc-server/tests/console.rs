@@ -1168,7 +1168,7 @@ async fn access_control_and_tags_from_the_console() {
     let risky = c
         .post(
             "/api/v1/scripts",
-            &json!({"name": "wipe-cache", "type": "shell", "content": "rm -rf /var/cache/app\n",
+            &json!({"name": "wipe-cache", "type": "shell", "content": "rm -rf /var/cache/app\nreboot\n",
                 "risk_level": "high", "reviewers": [{"type": "individual", "users": ["ann"]}]}),
         )
         .await
@@ -1190,6 +1190,11 @@ async fn access_control_and_tags_from_the_console() {
     );
     let (_, sp) = page(&ann_cookie, &url(&format!("/console/scripts/{sid}"))).await;
     assert!(sp.contains("id=\"op-approve\""), "{sp}");
+    assert!(sp.contains("<h2>High-risk commands</h2>"), "{sp}");
+    assert!(
+        sp.contains("<td>2</td>") && sp.contains("<code>reboot</code>"),
+        "{sp}"
+    );
     let approve = [
         ("csrf".to_string(), csrf_of(&sp)),
         ("op".into(), "approve".into()),

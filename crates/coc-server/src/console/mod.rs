@@ -1699,6 +1699,9 @@ struct ScriptPage {
     params: Vec<String>,
     /// (id, name, agent status)
     hosts: Vec<(String, String, String)>,
+    /// High-risk commands found in the content (ref. 5.1.1): (line, rule
+    /// name, the line).
+    findings: Vec<(String, String, String)>,
 }
 
 async fn script(
@@ -1735,6 +1738,12 @@ async fn script(
             .map(|p| text(&p["name"]))
             .collect(),
         hosts,
+        findings: d["high_risk_findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| (text(&f["line"]), text(&f["name"]), text(&f["text"])))
+            .collect(),
     }
     .into_response()
 }
