@@ -340,6 +340,10 @@ async fn operator_flow_in_headless_chromium() {
     let sid = h
         .script("slow-hello", "echo first-line; sleep 2; echo second-line")
         .await;
+    let host_name = c.get("/api/v1/resources", &[]).await.unwrap()["items"][0]["hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Log in.
     d.go(&format!("{}/console", h.url())).await;
@@ -389,6 +393,11 @@ async fn operator_flow_in_headless_chromium() {
     d.wait_text(".out", |t| t.contains("first-line")).await;
     d.wait_text(".out", |t| t.contains("second-line")).await;
     d.wait_text("#ticket-status", |t| t == "successful").await;
+    // The finished ticket's actions follow without a reload: no Pause.
+    d.wait_text("#ticket-actions", |t| !t.contains("Pause"))
+        .await;
+    let row = d.wait_text("#tasks tbody", |t| !t.is_empty()).await;
+    assert!(row.contains(&host_name), "rows name the host: {row}");
     d.screenshot("ticket.png").await;
 
     // A job ticket streams too: its run's output arrives, and the next

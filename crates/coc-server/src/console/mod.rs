@@ -1475,6 +1475,7 @@ async fn ticket(
         d["status"].as_str(),
         Some("successful" | "failed" | "terminated")
     );
+    let name = host_names(&s, &v).await;
     TicketPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
@@ -1490,7 +1491,7 @@ async fn ticket(
             .flatten()
             .map(|x| TaskRow {
                 id: text(&x["id"]),
-                host: text(&x["host_id"]),
+                host: name(&x["host_id"]),
                 batch: (x["batch"].as_i64().unwrap_or(0) + 1).to_string(),
                 status: text(&x["status"]),
                 exit: text(&x["exit_code"]),
@@ -1522,13 +1523,14 @@ async fn job_ticket(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let name = host_names(&s, &v).await;
     let mut tasks = vec![];
     for st in d["steps"].as_array().into_iter().flatten() {
         for h in st["hosts"].as_array().into_iter().flatten() {
             for r in h["runs"].as_array().into_iter().flatten() {
                 tasks.push(TaskRow {
                     id: text(&r["id"]),
-                    host: text(&h["host_id"]),
+                    host: name(&h["host_id"]),
                     batch: format!(
                         "step {} batch {} · {}",
                         st["index"].as_i64().unwrap_or(0) + 1,
@@ -1746,6 +1748,20 @@ async fn script(
             .collect(),
     }
     .into_response()
+}
+
+/// A host's name by its resource id, for the visitor (the id itself for
+/// a host no longer registered).
+async fn host_names(s: &AppState, v: &Visitor) -> impl Fn(&Value) -> String + use<> {
+    let names: std::collections::HashMap<String, String> = registered_hosts(s, v)
+        .await
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    move |id: &Value| {
+        let id = text(id);
+        names.get(&id).cloned().unwrap_or(id)
+    }
 }
 
 /// The hosts registered with COC, as (resource id, host name, agent
