@@ -375,6 +375,7 @@ async fn operator_flow_in_headless_chromium() {
     d.click("#accept").await;
     d.wait_text("#incident-status", |t| t == "accepted").await;
     assert!(d.source().await.contains("Done: accept."));
+    d.screenshot("incident.png").await;
 
     // Run a script on the local agent and watch the output arrive.
     d.go(&format!("{}/console/scripts/{sid}", h.url())).await;
