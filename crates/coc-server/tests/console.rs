@@ -667,6 +667,14 @@ async fn login_overview_incident_and_crawl() {
                 .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
         "{lines}"
     );
+    // The overview's security panel counts the refused sign-in above.
+    let (_, ov) = page(&cookie, &format!("{}/console", h.url())).await;
+    let sec = ov
+        .split("id=\"security\"")
+        .nth(1)
+        .expect("a security panel");
+    assert!(sec.contains("<dt>Sign-ins refused</dt><dd>1</dd>"), "{sec}");
+    assert!(sec.contains("admin — "), "{sec}");
     // A new job can start from a template.
     let (_, nj) = page(&cookie, &format!("{}/console/jobs/new", h.url())).await;
     let tpl = nj

@@ -522,6 +522,51 @@ struct Overview {
     tickets: Vec<TicketRow>,
     /// To-dos waiting for the visitor: (link, kind, name, what).
     todos: Vec<(String, String, String, String)>,
+    /// The security panel, when the visitor may read the audit trail.
+    security: Option<Security>,
+}
+
+/// The overview's security panel (ref. 2.5): what the audit trail of the
+/// last 24 hours says about refused access.
+struct Security {
+    /// Sign-ins refused (HTTP 401).
+    failed_logins: usize,
+    /// Requests refused by policy (HTTP 403).
+    denied: usize,
+    /// API tokens used from an address not seen before.
+    new_addresses: usize,
+    /// The latest refusals: (when, user, operation, source address, status).
+    recent: Vec<(String, String, String, String, String)>,
+}
+
+/// The security panel over audit records (newest first).
+fn security_of(records: &[Value]) -> Security {
+    let status = |r: &Value| r["status"].as_i64().unwrap_or(0);
+    let refused: Vec<&Value> = records
+        .iter()
+        .filter(|r| matches!(status(r), 401 | 403))
+        .collect();
+    Security {
+        failed_logins: refused.iter().filter(|r| status(r) == 401).count(),
+        denied: refused.iter().filter(|r| status(r) == 403).count(),
+        new_addresses: records
+            .iter()
+            .filter(|r| r["trace"] == "useTokenFromNewIp")
+            .count(),
+        recent: refused
+            .iter()
+            .take(5)
+            .map(|r| {
+                (
+                    when(&r["at"]),
+                    text(&r["user_name"]),
+                    text(&r["trace"]),
+                    text(&r["source_ip"]),
+                    text(&r["status"]),
+                )
+            })
+            .collect(),
+    }
 }
 
 /// The active alarms on a host: those whose resource is the host's name
@@ -625,6 +670,15 @@ async fn overview(
     let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
     let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
     let todos = api(&s, &v, Method::GET, "/api/v1/todos", None).await;
+    let day_ago = coc_store::now_ms() - 24 * 3600 * 1000;
+    let audit = api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/audit?since={day_ago}&limit=500"),
+        None,
+    )
+    .await;
     let active: Vec<Value> = alarms.as_ref().map(items).unwrap_or_default();
     let hosts = hosts.as_ref().map(items).unwrap_or_default();
     let resources = resource_summary(&hosts, &active);
@@ -659,6 +713,7 @@ async fn overview(
             .iter()
             .map(todo_row)
             .collect(),
+        security: audit.ok().map(|a| security_of(&items(&a))),
         tickets: tickets
             .map(|x| items(&x))
             .unwrap_or_default()
@@ -1910,6 +1965,30 @@ async fn act_on_ticket(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_security_panel_counts_refusals() {
+        let records = vec![
+            json!({"status": 403, "user_name": "ann", "trace": "deleteJobScript", "source_ip": "10.0.0.7", "at": 1_795_000_000_000_i64}),
+            json!({"status": 200, "trace": "useTokenFromNewIp"}),
+            json!({"status": 401, "user_name": "admin", "trace": "login", "source_ip": "10.0.0.8"}),
+            json!({"status": 201, "trace": "createTicket"}),
+        ];
+        let sec = security_of(&records);
+        assert_eq!(
+            (sec.failed_logins, sec.denied, sec.new_addresses),
+            (1, 1, 1)
+        );
+        assert_eq!(sec.recent.len(), 2);
+        assert_eq!(
+            (
+                sec.recent[0].1.as_str(),
+                sec.recent[0].3.as_str(),
+                sec.recent[0].4.as_str()
+            ),
+            ("ann", "10.0.0.7", "403")
+        );
+    }
 
     #[test]
     fn hosts_by_region_with_their_alarms() {
