@@ -501,16 +501,8 @@ async fn login_overview_incident_and_crawl() {
         .await
         .unwrap();
     let jt = jt["id"].as_str().unwrap().to_string();
-    for _ in 0..100 {
-        let v = c
-            .get(&format!("/api/v1/job-tickets/{jt}"), &[])
-            .await
-            .unwrap();
-        if v["status"] == "successful" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    h.wait_job_ticket(&jt, |t| t["status"] == "successful")
+        .await;
     let (_, jp) = page(&cookie, &format!("{}/console/job-tickets/{jt}", h.url())).await;
     assert!(
         jp.contains("1. greet") && jp.contains("<progress max=\"1\" value=\"1\">"),
@@ -551,17 +543,8 @@ async fn login_overview_incident_and_crawl() {
         .await
         .unwrap();
     let gt = gt["id"].as_str().unwrap().to_string();
-    let job_ticket = |id: String| async move {
-        c.get(&format!("/api/v1/job-tickets/{id}"), &[])
-            .await
-            .unwrap()
-    };
-    for _ in 0..100 {
-        if job_ticket(gt.clone()).await["approvals"][0]["status"] == "pending" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    h.wait_job_ticket(&gt, |t| t["approvals"][0]["status"] == "pending")
+        .await;
     // It waits for admin: a to-do on the overview, linking the ticket.
     let (_, ov) = page(&cookie, &format!("{}/console", h.url())).await;
     let todos = ov.split("id=\"todos\"").nth(1).expect("a to-do list");
@@ -587,15 +570,8 @@ async fn login_overview_incident_and_crawl() {
     )
     .await;
     assert_eq!(st, 303, "{t}");
-    let mut last = json!(null);
-    for _ in 0..100 {
-        last = job_ticket(gt.clone()).await;
-        if last["status"] == "successful" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(last["status"], "successful", "{last}");
+    h.wait_job_ticket(&gt, |t| t["status"] == "successful")
+        .await;
     let (_, ov) = page(&cookie, &format!("{}/console", h.url())).await;
     assert!(ov.contains("No review or approval waits for you."), "{ov}");
     let (_, gp) = page(&cookie, &gurl).await;
@@ -641,8 +617,8 @@ async fn login_overview_incident_and_crawl() {
     )
     .await;
     assert_eq!(st, 303, "{t}");
-    let nap = job_ticket(nt.clone()).await;
-    assert_eq!(nap["counts"]["cancelled"], 1, "{nap}");
+    h.wait_job_ticket(&nt, |t| t["counts"]["cancelled"] == 1)
+        .await;
     // Alarms page with its SVG chart.
     let (_, al) = page(&cookie, &format!("{}/console/alarms", h.url())).await;
     assert!(al.contains("<svg class=\"chart\"") && al.contains("DiskFull"));

@@ -129,19 +129,28 @@ impl Harness {
 
     /// Polls a ticket until `pred` holds (10 s at most).
     pub async fn wait_ticket(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for(&format!("/api/v1/tickets/{id}"), 200, pred)
+            .await
+    }
+
+    /// Polls a job ticket until `pred` holds (15 s at most).
+    pub async fn wait_job_ticket(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for(&format!("/api/v1/job-tickets/{id}"), 300, pred)
+            .await
+    }
+
+    /// Polls `GET path` every 50 ms, at most `tries` times, until `pred`
+    /// holds; panics with the last answer otherwise.
+    async fn wait_for(&self, path: &str, tries: u32, pred: impl Fn(&Value) -> bool) -> Value {
         let mut last = Value::Null;
-        for _ in 0..200 {
-            last = self
-                .client
-                .get(&format!("/api/v1/tickets/{id}"), &[])
-                .await
-                .unwrap();
+        for _ in 0..tries {
+            last = self.client.get(path, &[]).await.unwrap();
             if pred(&last) {
                 return last;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("ticket never reached the expected state: {last:#}");
+        panic!("{path} never reached the expected state: {last:#}");
     }
 }
 

@@ -8,22 +8,6 @@ use serde_json::{Value, json};
 
 use crate::harness::Harness;
 
-async fn wait_job(h: &Harness, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        last = h
-            .client
-            .get(&format!("/api/v1/job-tickets/{id}"), &[])
-            .await
-            .unwrap();
-        if pred(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job ticket never reached the expected state: {last:#}");
-}
-
 fn runs(t: &Value, step: usize) -> Vec<Value> {
     t["steps"][step]["hosts"]
         .as_array()
@@ -90,10 +74,11 @@ async fn a_rolling_job_reboots_hosts_and_checks_them() {
         .unwrap();
     let id = t["id"].as_str().unwrap().to_string();
     assert_eq!(t["steps"][0]["batches"], 2, "auto batches: 1 then 1");
-    let done = wait_job(&h, &id, |t| {
-        t["status"] != "executing" && t["status"] != "paused"
-    })
-    .await;
+    let done = h
+        .wait_job_ticket(&id, |t| {
+            t["status"] != "executing" && t["status"] != "paused"
+        })
+        .await;
     assert_eq!(done["status"], "successful", "{done:#}");
     let step1 = runs(&done, 0);
     assert!(
@@ -174,7 +159,9 @@ async fn approvals_and_post_fault_strategies_over_the_api() {
         .await
         .unwrap();
     let id = t["id"].as_str().unwrap().to_string();
-    let t = wait_job(&h, &id, |t| t["approvals"].as_array().unwrap().len() == 1).await;
+    let t = h
+        .wait_job_ticket(&id, |t| t["approvals"].as_array().unwrap().len() == 1)
+        .await;
     assert_eq!(t["approvals"][0]["status"], "pending");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let still = c
@@ -189,7 +176,7 @@ async fn approvals_and_post_fault_strategies_over_the_api() {
     .await
     .unwrap();
     // Both hosts fail the first time: the ticket pauses.
-    let t = wait_job(&h, &id, |t| t["status"] == "paused").await;
+    let t = h.wait_job_ticket(&id, |t| t["status"] == "paused").await;
     assert!(t["reason"].as_str().unwrap().contains("pauses the job"));
     let e = c
         .post(
@@ -209,7 +196,7 @@ async fn approvals_and_post_fault_strategies_over_the_api() {
     assert!(e.to_string().contains("invalid_body"), "{e}");
     // Wait until both failed runs are in, then retry: the script now
     // finds its mark and succeeds.
-    wait_job(&h, &id, |t| {
+    h.wait_job_ticket(&id, |t| {
         t["steps"][1]["hosts"]
             .as_array()
             .unwrap()
@@ -223,7 +210,9 @@ async fn approvals_and_post_fault_strategies_over_the_api() {
     )
     .await
     .unwrap();
-    let t = wait_job(&h, &id, |t| t["status"] == "successful").await;
+    let t = h
+        .wait_job_ticket(&id, |t| t["status"] == "successful")
+        .await;
     let r = runs(&t, 1);
     assert_eq!(r.len(), 4, "two attempts per host: {r:#?}");
     assert!(
