@@ -1289,6 +1289,20 @@ async fn access_control_and_tags_from_the_console() {
     let (st, loc, t) = fill_and_send(&cookie, &new_token, "f.name", "deploy").await;
     assert_eq!((st, loc), (200, None), "{t}");
     let secret = fact(&t, "secret");
+    // No cache keeps a console page (this one holds a secret); the
+    // assets may be cached.
+    for (path, want) in [
+        ("/console/tokens", "no-store"),
+        ("/console/assets/app.css", "max-age=300"),
+    ] {
+        let r = client()
+            .get(url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], want, "{path}");
+    }
     assert!(secret.len() > 20, "{t}");
     let with_token = || async {
         reqwest::Client::new()

@@ -74,6 +74,20 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/assets/app.css", get(css))
         .route("/console/assets/app.js", get(js))
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Pages carry the visitor's data, a CSRF value and sometimes a secret
+/// shown once: no cache keeps them (`Cache-Control: no-store`), unless
+/// the handler said otherwise (the assets).
+async fn no_store(mut r: Response) -> Response {
+    if !r.headers().contains_key(header::CACHE_CONTROL) {
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    r
 }
 
 async fn css() -> impl IntoResponse {
