@@ -64,7 +64,8 @@ window.addEventListener("DOMContentLoaded", () => {
     }
     const st = doc.getElementById("ticket-status");
     if (st) document.getElementById("ticket-status").textContent = st.textContent;
-    for (const id of ["steps", "approvals", "ticket-actions"]) {
+    // Steps and approvals (an approval a later step asks for included).
+    for (const id of ["progress", "ticket-actions"]) {
       const fresh = doc.getElementById(id), mine = document.getElementById(id);
       if (fresh && mine) mine.replaceWith(document.importNode(fresh, true));
     }

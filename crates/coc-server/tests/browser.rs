@@ -401,19 +401,25 @@ async fn operator_flow_in_headless_chromium() {
     assert!(row.contains(&host_name), "rows name the host: {row}");
     d.screenshot("ticket.png").await;
 
-    // A job ticket streams too: its run's output arrives, and the next
-    // step's row is added, without reloading the page.
+    // A job ticket streams too: its run's output arrives; the approval a
+    // later step asks for appears without a reload and is decided on the
+    // page; the last step's rows are added as it starts.
     c.post(
         "/api/v1/jobs",
-        &json!({"name": "two-steps", "risk_level": "low", "steps": [
+        &json!({"name": "three-steps", "risk_level": "low", "steps": [
             {"name": "first", "tasks": [{"name": "slow", "atom": {"type": "script", "script": "slow-hello"}}]},
-            {"name": "second", "tasks": [{"name": "again", "atom": {"type": "script", "script": "slow-hello"}}]}]}),
+            {"name": "gate", "tasks": [{"name": "ask-admin", "atom": {"type": "approval",
+                "reviewers": [{"type": "individual", "users": ["admin"]}]}}]},
+            {"name": "third", "tasks": [{"name": "again", "atom": {"type": "script", "script": "slow-hello"}}]}]}),
     )
     .await
     .unwrap();
     let host = h.wait_hosts(1).await[0].clone();
     let jt = c
-        .post("/api/v1/jobs/two-steps/execute", &json!({"hosts": [host]}))
+        .post(
+            "/api/v1/jobs/three-steps/execute",
+            &json!({"hosts": [host]}),
+        )
         .await
         .unwrap();
     d.go(&format!(
@@ -423,13 +429,23 @@ async fn operator_flow_in_headless_chromium() {
     ))
     .await;
     d.wait_text("#tasks", |t| t.contains("first-line")).await;
+    d.wait_text("#progress", |t| t.contains("step 2 · ask-admin pending"))
+        .await;
+    d.click("#approve-1-0").await;
     d.wait_text("#ticket-status", |t| t == "successful").await;
     let rows = d
         .wait_text("#tasks", |t| t.matches("second-line").count() == 2)
         .await;
-    assert!(rows.contains("step 2"), "{rows}");
-    d.wait_text("#steps", |t| t.contains("2. second successful"))
+    assert!(rows.contains("step 3"), "{rows}");
+    d.wait_text("#steps", |t| t.contains("3. third successful"))
         .await;
+    assert!(
+        d.try_text("#approvals")
+            .await
+            .unwrap_or_default()
+            .contains("by admin at"),
+        "the decision stays on the page"
+    );
     d.call("DELETE", "", None).await;
 }
 
