@@ -52,14 +52,15 @@ impl Store {
             }
         };
         let mut out = vec![];
-        let review = |kind: &str, id: &str, name: &str, version: i64, since: i64| Todo {
+        let review = |kind: &str, id: &str, name: &str, what: String, since: i64| Todo {
             kind: kind.into(),
             id: id.into(),
             name: name.into(),
-            what: format!("version {version}"),
+            what,
             since,
             step: None,
         };
+        let version = |v: i64| format!("version {v}");
         for s in self.list_scripts(tenant).await? {
             let author = s.modified_by.as_deref().unwrap_or(&s.created_by);
             if s.review.status == "pending" && author != user && mine(s.spec.reviewers).await {
@@ -67,7 +68,7 @@ impl Store {
                     "script_review",
                     &s.id,
                     &s.spec.name,
-                    s.version,
+                    version(s.version),
                     s.updated_at,
                 );
                 out.push(t);
@@ -80,7 +81,7 @@ impl Store {
                     "job_review",
                     &j.id,
                     &j.spec.name,
-                    j.version,
+                    version(j.version),
                     j.updated_at,
                 ));
             }
@@ -88,10 +89,13 @@ impl Store {
         for t in self.list_scheduled_tasks(tenant).await? {
             if t.review_status == "pending" && t.modified_by != user && mine(t.spec.reviewers).await
             {
-                out.push(Todo {
-                    what: "review".into(),
-                    ..review("task_review", &t.id, &t.spec.name, 0, t.updated_at)
-                });
+                out.push(review(
+                    "task_review",
+                    &t.id,
+                    &t.spec.name,
+                    "review".into(),
+                    t.updated_at,
+                ));
             }
         }
         let waiting = sqlx::query(

@@ -169,6 +169,15 @@ pub fn build(fields: &[Field], raw: &Raw) -> Result<Value, String> {
     build_at(fields, raw, "f.").map(Value::Object)
 }
 
+/// [`build`] over `base`, a JSON object (what an emptied form sends, or
+/// fixed members such as an action's name): the typed values replace the
+/// base's. Errors: as [`build`].
+pub fn build_over(fields: &[Field], raw: &Raw, base: &Value) -> Result<Value, String> {
+    let mut body = base.as_object().cloned().unwrap_or_default();
+    body.extend(build_at(fields, raw, "f.")?);
+    Ok(Value::Object(body))
+}
+
 /// [`build`] for a chosen subset of a module's fields.
 pub fn build_of(fields: &[&Field], raw: &Raw) -> Result<Value, String> {
     build_at(fields.iter().copied(), raw, "f.").map(Value::Object)
@@ -566,6 +575,21 @@ mod tests {
         // Checked boxes come back as repeated values: an array of ids.
         assert_eq!(build(PICK, &raw).unwrap(), json!({"hosts": ["h2", "gone"]}));
         assert_eq!(build(PICK, &Raw::new()).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn typed_values_go_over_the_base() {
+        let base = json!({"tags": {}, "action": "tag"});
+        assert_eq!(
+            build_over(FIELDS, &Raw::new(), &base).unwrap(),
+            base,
+            "an emptied form sends the base"
+        );
+        let raw: Raw = vec![("f.tags".into(), "env=prod".into())];
+        assert_eq!(
+            build_over(FIELDS, &raw, &base).unwrap(),
+            json!({"tags": {"env": "prod"}, "action": "tag"})
+        );
     }
 
     #[test]

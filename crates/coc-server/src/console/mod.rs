@@ -928,12 +928,7 @@ async fn incident_page(
         .is_some_and(|st| !st.is_terminal())
         .then(|| form("plan", "Execute response plan", modules::RUN_PLAN));
     if let Some(p) = plan.as_mut() {
-        let hosts: Vec<(String, String)> = registered_hosts(s, v)
-            .await
-            .into_iter()
-            .map(|(id, name, status)| (id, format!("{name} ({status})")))
-            .collect();
-        forms::offer_hosts(&mut p.inputs, &hosts);
+        offer_hosts(s, v, &mut p.inputs).await;
     }
     let escalation = api(
         s,
@@ -1013,21 +1008,15 @@ async fn incident_action(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/console/incidents/{id}");
-    let value = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, x)| x.clone())
-            .unwrap_or_default()
-    };
-    let v = match form_visitor(&s, &headers, ip, &here, &value("csrf")).await {
+    let v = match form_visitor(&s, &headers, ip, &here, &form_value(&form, "csrf")).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let action = value("action");
+    let action = form_value(&form, "action");
     let typed = forms::submitted(&form);
     // What the form is: its fields, the body they go over, the API path.
     let (fields, base, path) = if action == "plan" {
-        (modules::RUN_PLAN, r#"{"hosts": []}"#.to_string(), "plan")
+        (modules::RUN_PLAN, json!({"hosts": []}), "plan")
     } else {
         let Some(op) = modules::INCIDENT_OPS.iter().find(|o| o.action == action) else {
             return error_page(
@@ -1038,18 +1027,14 @@ async fn incident_action(
                 },
             );
         };
-        let mut base: serde_json::Map<String, Value> =
-            serde_json::from_str(op.base).unwrap_or_default();
-        base.insert("action".into(), json!(action));
-        (op.fields, Value::Object(base).to_string(), "actions")
+        let mut base: Value = serde_json::from_str(op.base).unwrap_or_else(|_| json!({}));
+        base["action"] = json!(action);
+        (op.fields, base, "actions")
     };
-    let outcome = match forms::build(fields, &typed) {
-        Ok(typed) => {
-            let mut body: serde_json::Map<String, Value> =
-                serde_json::from_str(&base).unwrap_or_default();
-            body.extend(typed.as_object().cloned().unwrap_or_default());
+    let outcome = match forms::build_over(fields, &typed, &base) {
+        Ok(body) => {
             let uri = format!("/api/v1/incidents/{}/{path}", urlencode(&id));
-            api(&s, &v, Method::POST, &uri, Some(Value::Object(body)))
+            api(&s, &v, Method::POST, &uri, Some(body))
                 .await
                 .map(|t| match path {
                     // A plan's ticket: a script or a job ticket.
@@ -1163,12 +1148,7 @@ async fn alarm_act(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let value = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, x)| x.clone())
-            .unwrap_or_default()
-    };
+    let value = |k: &str| form_value(&form, k);
     let here = "/console/alarms";
     let v = match form_visitor(&s, &headers, ip, here, &value("csrf")).await {
         Ok(v) => v,
@@ -1440,6 +1420,12 @@ struct TaskRow {
     cancel: Option<String>,
 }
 
+/// Whether a ticket (script or job) in this status has ended.
+fn finished(status: &Value) -> bool {
+    coc_domain::ticket::TicketStatus::parse(status.as_str().unwrap_or(""))
+        .is_ok_and(|st| st.is_terminal())
+}
+
 /// Whether a host's run can still be cancelled.
 fn unfinished(status: &Value) -> bool {
     matches!(status.as_str(), Some("pending" | "executing"))
@@ -1540,10 +1526,7 @@ async fn ticket(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let running = !matches!(
-        d["status"].as_str(),
-        Some("successful" | "failed" | "terminated")
-    );
+    let running = !finished(&d["status"]);
     let name = host_names(&s, &v).await;
     TicketPage {
         user: v.user.clone(),
@@ -1618,11 +1601,8 @@ async fn job_ticket(
         user: v.user.clone(),
         csrf: v.csrf.clone(),
         flash: None,
-        events: (!matches!(
-            d["status"].as_str(),
-            Some("successful" | "failed" | "terminated")
-        ))
-        .then(|| format!("/api/v1/job-tickets/{}/events", text(&d["id"]))),
+        events: (!finished(&d["status"]))
+            .then(|| format!("/api/v1/job-tickets/{}/events", text(&d["id"]))),
         actions: {
             let mut a = allowed_actions(d["status"].as_str().unwrap_or(""), true);
             // Run the same job on the same hosts again (ref. 10.1.2).
@@ -1831,6 +1811,27 @@ async fn host_names(s: &AppState, v: &Visitor) -> impl Fn(&Value) -> String + us
         let id = text(id);
         names.get(&id).cloned().unwrap_or(id)
     }
+}
+
+/// Offers the registered hosts — "name (agent status)" — to the host
+/// pickers among `inputs` ([`forms::Kind::Hosts`]), if there are any.
+pub(super) async fn offer_hosts(s: &AppState, v: &Visitor, inputs: &mut [forms::Input]) {
+    if forms::picks_hosts(inputs.iter()) {
+        let hosts: Vec<(String, String)> = registered_hosts(s, v)
+            .await
+            .into_iter()
+            .map(|(id, name, status)| (id, format!("{name} ({status})")))
+            .collect();
+        forms::offer_hosts(inputs, &hosts);
+    }
+}
+
+/// The first value of `name` in a submitted form, or empty.
+pub(super) fn form_value(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, x)| x.clone())
+        .unwrap_or_default()
 }
 
 /// The hosts registered with COC, as (resource id, host name, agent

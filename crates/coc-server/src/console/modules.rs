@@ -2074,19 +2074,20 @@ pub(super) async fn op_submit(
     let raw = forms::submitted(&form);
     let fields: Vec<&forms::Field> = o.fields.iter().collect();
     let mut uri = o.api.replace("{id}", &urlencode(&id));
-    let body = forms::build(o.fields, &raw).map(|typed| {
-        let mut body: serde_json::Map<String, Value> =
-            serde_json::from_str(o.base).unwrap_or_default();
-        body.extend(typed.as_object().cloned().unwrap_or_default());
+    let base = serde_json::from_str(o.base).unwrap_or_default();
+    let body = forms::build_over(o.fields, &raw, &base).map(|mut body| {
         // Other `{field}`s of the path take their value out of the body.
-        for (k, x) in body.clone() {
-            let slot = format!("{{{k}}}");
-            if uri.contains(&slot) {
-                uri = uri.replace(&slot, &urlencode(&text(&x)));
-                body.remove(&k);
-            }
+        if let Some(members) = body.as_object_mut() {
+            members.retain(|k, x| {
+                let slot = format!("{{{k}}}");
+                let in_path = uri.contains(&slot);
+                if in_path {
+                    uri = uri.replace(&slot, &urlencode(&text(x)));
+                }
+                !in_path
+            });
         }
-        Value::Object(body)
+        body
     });
     let method = Method::from_bytes(o.method.as_bytes()).unwrap_or(Method::POST);
     let answer = match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
@@ -2240,14 +2241,7 @@ impl NewPage {
     /// Offers the registered hosts to the form's host pickers, if it has
     /// any ([`forms::Kind::Hosts`]).
     async fn offer_hosts(&mut self, s: &AppState, v: &super::Visitor) {
-        if forms::picks_hosts(&self.inputs) {
-            let hosts: Vec<(String, String)> = super::registered_hosts(s, v)
-                .await
-                .into_iter()
-                .map(|(id, name, status)| (id, format!("{name} ({status})")))
-                .collect();
-            forms::offer_hosts(&mut self.inputs, &hosts);
-        }
+        super::offer_hosts(s, v, &mut self.inputs).await;
     }
 }
 
@@ -2388,10 +2382,7 @@ pub(super) async fn create(
 
 /// The CSRF value of a submitted form.
 fn csrf_of(form: &[(String, String)]) -> String {
-    form.iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
+    super::form_value(form, "csrf")
 }
 
 /// `GET /console/{module}/{id}/edit`: the record's fields to modify.
