@@ -10,7 +10,9 @@ port=$((20000 + RANDOM % 20000))
 "$bin" server --data-dir "$work" --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 spid=$!
 sleep 1
-"$bin" agent --server "http://127.0.0.1:$port" --token "$(cat "$work/agent.token")" --state-dir "$work/agent" >"$work/agent.log" 2>&1 &
+token=$("$bin" --server "http://127.0.0.1:$port" --token "$(cat "$work/admin.token")" -o json \
+  enrollment create agent-rss | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+"$bin" agent --server "http://127.0.0.1:$port" --token "$token" --state-dir "$work/agent" >"$work/agent.log" 2>&1 &
 apid=$!
 sleep 10
 grep -E 'VmRSS|VmHWM' "/proc/$apid/status" | sed 's/^/agent idle /'

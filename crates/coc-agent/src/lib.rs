@@ -1,8 +1,10 @@
 //! # coc-agent — the COC host agent ("UniAgent", R3)
 //!
 //! Runs on every managed host and dials out to the server's gateway
-//! (`/api/v1/agent/connect`, WebSocket); it never listens. On each
-//! connection it says `hello` with its host facts, then sends heartbeats,
+//! (`/api/v1/agent/connect`, WebSocket, over TLS for `https://` servers:
+//! [`link`]); it never listens. On each connection it says `hello` with its
+//! host facts and public key, proves its [`identity`] by signing the
+//! server's challenge, then sends heartbeats,
 //! runs the scripts it is sent ([`exec`]), streams their output, and reports
 //! each result until the server acknowledges it — results of tasks that
 //! finished while the server was unreachable are delivered after reconnect.
@@ -19,6 +21,8 @@
 
 pub mod exec;
 pub mod facts;
+pub mod identity;
+pub mod link;
 pub mod spool;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -30,16 +34,21 @@ use coc_proto::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Agent settings.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// Server base URL, `http://host:port` (or `https://`).
+    /// Server base URL, `https://host:port` (or `http://` on a trusted
+    /// network or loopback).
     pub server: String,
-    /// Enrollment or admin token.
-    pub token: String,
-    /// Where the agent keeps its id.
+    /// Enrollment token: needed until the agent's key is bound to its host
+    /// (the first connection), ignored by the server afterwards.
+    pub token: Option<String>,
+    /// PEM file of the CA that signed the server's certificate
+    /// (`https://` only); `None`: the system's trusted roots.
+    pub ca_cert: Option<PathBuf>,
+    /// Where the agent keeps its id, key, task markers and results
+    /// (made private to its user, 0700).
     pub state_dir: PathBuf,
     /// Dev mode: run every script as the agent's own user.
     pub run_as_self: bool,
@@ -73,7 +82,7 @@ pub fn backoff_delay(attempt: u32) -> Duration {
 ///
 /// Errors: the state directory cannot be created or written.
 pub fn agent_id(state_dir: &std::path::Path) -> std::io::Result<String> {
-    std::fs::create_dir_all(state_dir)?;
+    identity::private_dir(state_dir)?;
     let p = state_dir.join("agent_id");
     if let Ok(s) = std::fs::read_to_string(&p) {
         let s = s.trim().to_string();
@@ -118,9 +127,21 @@ impl Shared {
 
 /// Runs the agent forever: connect, serve, reconnect with backoff.
 ///
-/// Errors: only when the state directory is unusable.
+/// Errors: only when the state directory is unusable, or the CA file of an
+/// `https://` server cannot be read.
 pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
+    let identity = identity::Identity::load_or_create(&cfg.state_dir)?;
     let id = agent_id(&cfg.state_dir)?;
+    let tls = if cfg.server.starts_with("https://") {
+        Some(link::tls_config(cfg.ca_cert.as_deref())?)
+    } else {
+        None
+    };
+    let who = Who {
+        id: &id,
+        identity: &identity,
+        tls: tls.as_ref(),
+    };
     let (sp, loaded) = spool::Spool::open(&cfg.state_dir)?;
     let shared = Arc::new(Shared {
         spool: Some(sp),
@@ -147,7 +168,16 @@ pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
     let (events_tx, mut events_rx) = mpsc::channel::<AgentMessage>(4096);
     let mut attempt = 0u32;
     loop {
-        match session(&cfg, &id, &shared, &events_tx, &mut events_rx, &mut attempt).await {
+        match session(
+            &cfg,
+            &who,
+            &shared,
+            &events_tx,
+            &mut events_rx,
+            &mut attempt,
+        )
+        .await
+        {
             Ok(()) => tracing::info!("connection closed by server"),
             Err(e) => tracing::warn!(error = %e, "connection failed"),
         }
@@ -166,39 +196,42 @@ pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
     }
 }
 
-fn ws_url(server: &str) -> String {
-    let base = server.trim_end_matches('/');
-    let base = if let Some(r) = base.strip_prefix("https://") {
-        format!("wss://{r}")
-    } else if let Some(r) = base.strip_prefix("http://") {
-        format!("ws://{r}")
-    } else {
-        base.to_string()
-    };
-    format!("{base}/api/v1/agent/connect")
+type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+
+/// Who the agent is on every connection.
+struct Who<'a> {
+    id: &'a str,
+    identity: &'a identity::Identity,
+    tls: Option<&'a Arc<rustls::ClientConfig>>,
 }
 
-type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+/// The next server message of the handshake.
+async fn next_server_message<S>(rx: &mut S) -> Result<ServerMessage, BoxErr>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let m = tokio::time::timeout(link::CONNECT_TIMEOUT, rx.next())
+        .await
+        .map_err(|_| "the server did not answer the handshake")?;
+    match m {
+        Some(Ok(Message::Text(t))) => Ok(serde_json::from_str::<ServerMessage>(&t)?),
+        other => Err(format!("the server closed the handshake: {other:?}").into()),
+    }
+}
 
 async fn session(
     cfg: &AgentConfig,
-    id: &str,
+    who: &Who<'_>,
     shared: &Arc<Shared>,
     events_tx: &mpsc::Sender<AgentMessage>,
     events_rx: &mut mpsc::Receiver<AgentMessage>,
     attempt: &mut u32,
 ) -> Result<(), BoxErr> {
-    let mut req = ws_url(&cfg.server).into_client_request()?;
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {}", cfg.token).parse()?);
-    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false).await?;
+    let ws = link::connect(&cfg.server, cfg.token.as_deref(), who.tls).await?;
     let (mut tx, mut rx) = ws.split();
     let send =
         |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
-    let mut facts = facts::collect(id);
+    let mut facts = facts::collect(who.id);
     let sim = shared.reboots.load(std::sync::atomic::Ordering::Relaxed);
     if sim > 0 {
         facts.boot_id = format!("{}-sim{sim}", facts.boot_id);
@@ -206,21 +239,28 @@ async fn session(
     tx.send(send(&AgentMessage::Hello {
         version: PROTOCOL_VERSION,
         facts,
+        public_key: who.identity.public_key().to_string(),
     }))
     .await?;
-    let interval = match rx.next().await {
-        Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(&t)? {
-            ServerMessage::Welcome {
-                host_id,
-                heartbeat_interval_ms,
-            } => {
-                tracing::info!(%host_id, "connected");
-                heartbeat_interval_ms.max(100)
-            }
-            ServerMessage::Refused { reason } => return Err(format!("refused: {reason}").into()),
-            other => return Err(format!("unexpected first message {other:?}").into()),
-        },
-        other => return Err(format!("no welcome: {other:?}").into()),
+    match next_server_message(&mut rx).await? {
+        ServerMessage::Challenge { nonce } => {
+            let signature = who.identity.prove(&nonce, who.id);
+            tx.send(send(&AgentMessage::Proof { signature })).await?;
+        }
+        ServerMessage::Refused { reason } => return Err(format!("refused: {reason}").into()),
+        other => return Err(format!("unexpected first message {other:?}").into()),
+    }
+    let interval = match next_server_message(&mut rx).await {
+        Ok(ServerMessage::Welcome {
+            host_id,
+            heartbeat_interval_ms,
+        }) => {
+            tracing::info!(%host_id, "connected");
+            heartbeat_interval_ms.max(100)
+        }
+        Ok(ServerMessage::Refused { reason }) => return Err(format!("refused: {reason}").into()),
+        Ok(other) => return Err(format!("unexpected message {other:?}").into()),
+        Err(e) => return Err(format!("no welcome: {e}").into()),
     };
     *attempt = 0;
     let pending: Vec<AgentMessage> = shared.unacked.lock().unwrap().values().cloned().collect();
@@ -422,7 +462,11 @@ where
                 sp.acked(&task_id);
             }
         }
-        ServerMessage::Welcome { .. } | ServerMessage::Refused { .. } => {}
+        ServerMessage::Refused { reason } => {
+            // The server no longer accepts this identity (revoked, deleted).
+            return Err(format!("refused: {reason}").into());
+        }
+        ServerMessage::Welcome { .. } | ServerMessage::Challenge { .. } => {}
     }
     Ok(())
 }
@@ -440,18 +484,6 @@ mod tests {
         }
         let distinct: HashSet<u128> = (0..20).map(|_| backoff_delay(10).as_millis()).collect();
         assert!(distinct.len() > 1, "no jitter");
-    }
-
-    #[test]
-    fn ws_url_forms() {
-        assert_eq!(
-            ws_url("http://127.0.0.1:8080/"),
-            "ws://127.0.0.1:8080/api/v1/agent/connect"
-        );
-        assert_eq!(
-            ws_url("https://coc.example"),
-            "wss://coc.example/api/v1/agent/connect"
-        );
     }
 
     #[test]

@@ -63,9 +63,16 @@ impl Spool {
     ///
     /// Errors: the directories cannot be created or read.
     pub fn open(state_dir: &Path) -> std::io::Result<(Spool, Loaded)> {
+        // Results may hold secrets a script printed: private dirs (0700).
         let dir = state_dir.join("spool");
-        std::fs::create_dir_all(dir.join("tasks"))?;
-        std::fs::create_dir_all(dir.join("results"))?;
+        for d in [
+            state_dir.to_path_buf(),
+            dir.clone(),
+            dir.join("tasks"),
+            dir.join("results"),
+        ] {
+            crate::identity::private_dir(&d)?;
+        }
         let spool = Spool { dir };
         let mut loaded = Loaded::default();
         let now = std::time::SystemTime::now();

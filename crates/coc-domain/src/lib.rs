@@ -6,6 +6,7 @@
 //! | module | feature | ref. |
 //! | --- | --- | --- |
 //! | [`access`] | A2/A3 policies, action catalog, evaluator | 1.1, 1.2 |
+//! | [`agent`] | R3 agent identity: enrollment tokens, bound keys, admission | 3.1 |
 //! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
 //! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
@@ -27,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod agent;
 pub mod alarm;
 pub mod error;
 pub mod escalation;

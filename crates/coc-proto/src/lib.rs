@@ -1,11 +1,20 @@
 //! # coc-proto — messages between the COC server and its agents
 //!
-//! The agent dials `GET /api/v1/agent/connect` (WebSocket) with
-//! `Authorization: Bearer <token>` and exchanges JSON text frames, one
-//! message per frame, tagged by `type`. [`PROTOCOL_VERSION`] is sent in
+//! The agent dials `GET /api/v1/agent/connect` (WebSocket; `wss://` in
+//! production) and exchanges JSON text frames, one message per frame,
+//! tagged by `type`. [`PROTOCOL_VERSION`] is sent in
 //! [`AgentMessage::Hello`]; the server refuses versions it does not speak.
 //!
-//! Flow: `hello` → `welcome`; then `heartbeat` every
+//! Identity: the agent holds an Ed25519 key pair made on its host. `hello`
+//! carries the public key; the server answers `challenge` with a random
+//! nonce; the agent answers `proof`, its signature over
+//! [`proof_message`]. A key the server does not know yet must come with an
+//! enrollment token (`Authorization: Bearer <token>` on the upgrade
+//! request), which binds it to a new host; afterwards the key alone
+//! identifies the host.
+//!
+//! Flow: `hello` → `challenge` → `proof` → `welcome` (or `refused`); then
+//! `heartbeat` every
 //! `heartbeat_interval_ms`; the server sends `exec` (a host task),
 //! `reboot` and `cancel`; the agent streams `output` and ends each task with one
 //! `result`, which it re-sends after a reconnect until the server answers
@@ -18,7 +27,18 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Version of this protocol.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Length of a challenge nonce, bytes.
+pub const NONCE_LEN: usize = 32;
+
+/// The bytes an agent signs to prove its key: a fixed context, the
+/// server's nonce, the agent id and the public key (both as sent in
+/// `hello`), separated by newlines, so a signature answers only this
+/// challenge for this identity.
+pub fn proof_message(nonce: &str, agent_id: &str, public_key: &str) -> Vec<u8> {
+    format!("coc-agent-proof-v1\n{nonce}\n{agent_id}\n{public_key}").into_bytes()
+}
 
 /// Host facts reported in `hello` (ref. 3.1, R1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +91,14 @@ pub enum AgentMessage {
         version: u32,
         /// Host facts.
         facts: Facts,
+        /// The agent's Ed25519 public key, 64 hex characters.
+        public_key: String,
+    },
+    /// Answer to `challenge`: the Ed25519 signature (128 hex characters)
+    /// of [`proof_message`] with the agent's key.
+    Proof {
+        /// Signature, hex.
+        signature: String,
     },
     /// Liveness, every `heartbeat_interval_ms`.
     Heartbeat {
@@ -103,14 +131,21 @@ pub enum AgentMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// Answer to `hello`.
+    /// Answer to a valid `proof`.
     Welcome {
         /// The host's resource id.
         host_id: String,
         /// How often to send heartbeats, ms.
         heartbeat_interval_ms: u64,
     },
-    /// Refusal (bad version); the server closes the connection after it.
+    /// Answer to `hello`: prove the key by signing [`proof_message`] with
+    /// this nonce.
+    Challenge {
+        /// [`NONCE_LEN`] random bytes, hex.
+        nonce: String,
+    },
+    /// Refusal (bad version, unproven or unknown identity, revoked); the
+    /// server closes the connection after it.
     Refused {
         /// Why.
         reason: String,

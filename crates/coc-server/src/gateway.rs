@@ -4,19 +4,21 @@
 //! results (acknowledging each), and delivers commands from the executor.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use coc_domain::DEFAULT_TENANT;
 use coc_domain::ticket::TaskStatus;
 use coc_proto::{AgentMessage, ExecOutcome, PROTOCOL_VERSION, ServerMessage};
+use coc_store::agent::AgentAdmission;
+use coc_store::audit::NewAudit;
 use coc_store::report::Report;
 use coc_store::resource::HostFacts;
 use futures_util::{SinkExt, StreamExt};
@@ -50,6 +52,18 @@ impl Agents {
         self.inner.lock().unwrap().contains_key(host_id)
     }
 
+    /// Tells a host's agent it is refused (`reason`) and closes its
+    /// connection (a revoked identity, a deleted host); `false` when it is
+    /// not connected here.
+    pub fn refuse(&self, host_id: &str, reason: &str) -> bool {
+        self.send(
+            host_id,
+            ServerMessage::Refused {
+                reason: reason.to_string(),
+            },
+        )
+    }
+
     /// Number of connected agents.
     pub fn count(&self) -> usize {
         self.inner.lock().unwrap().len()
@@ -77,6 +91,11 @@ pub const WS_READ_BUFFER: usize = 4 * 1024;
 /// Largest message an agent may send, bytes.
 pub const WS_MAX_MESSAGE: usize = 4 * 1024 * 1024;
 
+/// Longest time an agent has for each handshake step (hello, proof).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections in their handshake at once; more are answered 503.
+pub const MAX_HANDSHAKES: usize = 1024;
+
 /// The gateway route.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/agent/connect", get(connect))
@@ -84,58 +103,157 @@ pub fn router() -> Router<AppState> {
 
 async fn connect(
     State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    // The server's agent token (or the admin token) enrolls into the
-    // default tenant; a tenant's enrollment token into that tenant.
-    let tenant = match bearer(&headers) {
-        Some(t) if s.may_connect_agent(t) => Some(DEFAULT_TENANT.to_string()),
-        Some(t) => match s.store.enrollment_tenant(t).await {
-            Ok(t) => t,
-            Err(e) => return ApiError::from(e).into_response(),
-        },
-        None => None,
+    // An enrollment token, if the agent sent one: used only when its key
+    // is not bound to a host yet.
+    let token = bearer(&headers)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .map(str::to_string);
+    let Ok(permit) = s.handshakes.clone().try_acquire_owned() else {
+        return ApiError::new("unavailable", "too many agents are connecting; retry later")
+            .into_response();
     };
-    match tenant {
-        Some(tenant) => match ws {
-            Ok(ws) => ws
-                // Small buffers: a thousand idle agents must not cost a
-                // 128 KiB read buffer each (the default).
-                .read_buffer_size(WS_READ_BUFFER)
-                .write_buffer_size(0)
-                .max_message_size(WS_MAX_MESSAGE)
-                .on_upgrade(move |socket| session(s, socket, tenant))
-                .into_response(),
-            Err(e) => e.into_response(),
-        },
-        None => ApiError::new(
-            "unauthorized",
-            "agents connect with an agent enrollment token",
-        )
-        .into_response(),
+    match ws {
+        Ok(ws) => ws
+            // Small buffers: a thousand idle agents must not cost a
+            // 128 KiB read buffer each (the default).
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(0)
+            .max_message_size(WS_MAX_MESSAGE)
+            .on_upgrade(move |socket| session(s, socket, token, addr, permit))
+            .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
-async fn session(s: AppState, socket: WebSocket, tenant: String) {
-    let (mut tx, mut rx) = socket.split();
-    let reply =
-        |m: &ServerMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
-    let hello = tokio::time::timeout(Duration::from_secs(10), rx.next()).await;
-    let facts = match hello {
-        Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<AgentMessage>(&t) {
-            Ok(AgentMessage::Hello { version, facts }) if version == PROTOCOL_VERSION => facts,
-            Ok(AgentMessage::Hello { version, .. }) => {
-                let reason = format!(
-                    "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
-                );
-                let _ = tx.send(reply(&ServerMessage::Refused { reason })).await;
-                return;
-            }
-            _ => return,
-        },
-        _ => return,
+fn reply(m: &ServerMessage) -> Message {
+    Message::Text(serde_json::to_string(m).unwrap_or_default().into())
+}
+
+/// The next text message of the handshake, within [`HANDSHAKE_TIMEOUT`].
+async fn next_agent_message(
+    rx: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Option<AgentMessage> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, rx.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str(&t).ok(),
+        _ => None,
+    }
+}
+
+/// Checks the size of what an agent reports about its host; `Err` says
+/// which fact is out of bounds.
+fn check_facts(f: &coc_proto::Facts) -> Result<(), String> {
+    let short = |name: &str, v: &str, max: usize| {
+        if v.len() > max || v.chars().any(|c| c.is_control()) {
+            Err(format!(
+                "{name} must be at most {max} bytes without control characters"
+            ))
+        } else {
+            Ok(())
+        }
     };
+    if f.agent_id.is_empty() {
+        return Err("agent_id is empty".into());
+    }
+    short("agent_id", &f.agent_id, 128)?;
+    short("hostname", &f.hostname, 255)?;
+    short("os", &f.os, 256)?;
+    short("arch", &f.arch, 64)?;
+    short("agent_version", &f.agent_version, 64)?;
+    short("boot_id", &f.boot_id, 128)?;
+    if f.ips.len() > 64 {
+        return Err("at most 64 IP addresses".into());
+    }
+    for ip in &f.ips {
+        short("an IP address", ip, 64)?;
+    }
+    Ok(())
+}
+
+/// Verifies an Ed25519 proof: `public_key` and `signature` in hex.
+fn proof_verifies(nonce: &str, agent_id: &str, public_key: &str, signature: &str) -> bool {
+    let (Ok(pk), Ok(sig)) = (hex::decode(public_key), hex::decode(signature)) else {
+        return false;
+    };
+    pk.len() == 32
+        && ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, pk)
+            .verify(&coc_proto::proof_message(nonce, agent_id, public_key), &sig)
+            .is_ok()
+}
+
+/// The handshake: `hello` (facts, public key) → `challenge` → `proof` →
+/// admission by the store ([`coc_domain::agent::admit`]) → `welcome` or
+/// `refused`. Returns the host the connection speaks for.
+async fn handshake(
+    s: &AppState,
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    rx: &mut futures_util::stream::SplitStream<WebSocket>,
+    token: Option<&str>,
+    addr: SocketAddr,
+) -> Option<(String, coc_proto::Facts)> {
+    let refuse = |reason: String| reply(&ServerMessage::Refused { reason });
+    let (facts, public_key) = match next_agent_message(rx).await? {
+        AgentMessage::Hello {
+            version,
+            facts,
+            public_key,
+        } if version == PROTOCOL_VERSION => (facts, public_key),
+        AgentMessage::Hello { version, .. } => {
+            let reason = format!(
+                "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+            );
+            let _ = tx.send(refuse(reason)).await;
+            return None;
+        }
+        _ => return None,
+    };
+    if let Err(why) = check_facts(&facts) {
+        let _ = tx.send(refuse(why)).await;
+        return None;
+    }
+    let nonce = hex::encode(rand::random::<[u8; coc_proto::NONCE_LEN]>());
+    tx.send(reply(&ServerMessage::Challenge {
+        nonce: nonce.clone(),
+    }))
+    .await
+    .ok()?;
+    let AgentMessage::Proof { signature } = next_agent_message(rx).await? else {
+        return None;
+    };
+    let audit = |tenant: &str, host: Option<&str>, trace: &str, status: i64, why: Option<&str>| {
+        let a = NewAudit {
+            trace: trace.into(),
+            action: "coc:agent:enroll".into(),
+            user_name: format!("agent:{}", facts.agent_id),
+            source_ip: Some(addr.ip().to_string()),
+            method: "GET".into(),
+            path: "/api/v1/agent/connect".into(),
+            resource_type: "resource".into(),
+            resource_id: host.map(str::to_string),
+            request: serde_json::json!({"hostname": facts.hostname,
+                "fingerprint": coc_store::agent::key_fingerprint(&public_key), "refused": why}),
+            status,
+        };
+        let (store, tenant) = (s.store.clone(), tenant.to_string());
+        async move {
+            if let Err(e) = store.append_audit(&tenant, &a).await {
+                tracing::error!(error = %e, "audit record not written");
+            }
+        }
+    };
+    if !proof_verifies(&nonce, &facts.agent_id, &public_key, &signature) {
+        let why = "the proof of the agent's key does not verify";
+        tracing::warn!(agent_id = %facts.agent_id, %addr, "agent refused: {why}");
+        // Someone claims an enrolled host's key without holding it.
+        if let Ok(Some((host, tenant))) = s.store.host_by_agent_key(&public_key).await {
+            audit(&tenant, Some(&host), "refuseAgent", 403, Some(why)).await;
+        }
+        let _ = tx.send(refuse(why.into())).await;
+        return None;
+    }
     let host_facts = HostFacts {
         agent_id: facts.agent_id.clone(),
         hostname: facts.hostname.clone(),
@@ -143,30 +261,69 @@ async fn session(s: AppState, socket: WebSocket, tenant: String) {
         os: facts.os.clone(),
         arch: facts.arch.clone(),
         cpu_cores: i64::from(facts.cpu_cores),
-        memory_bytes: facts.memory_bytes as i64,
+        memory_bytes: i64::try_from(facts.memory_bytes).unwrap_or(i64::MAX),
         agent_version: facts.agent_version.clone(),
         boot_id: facts.boot_id.clone(),
     };
-    let host_id = match s.store.upsert_host(&tenant, &host_facts).await {
-        Ok(id) => id,
+    let now = coc_store::now_ms();
+    let admitted = match s
+        .store
+        .admit_agent(&host_facts, &public_key, token, now)
+        .await
+    {
+        Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "cannot register host");
-            return;
+            return None;
         }
     };
-    if tx
-        .send(reply(&ServerMessage::Welcome {
-            host_id: host_id.clone(),
-            heartbeat_interval_ms: s.heartbeat_ms,
-        }))
-        .await
-        .is_err()
-    {
-        return;
+    match admitted {
+        AgentAdmission::Admitted(a) => {
+            if a.enrolled_with.is_some() {
+                tracing::info!(host_id = %a.host_id, hostname = %facts.hostname, %addr, "agent enrolled");
+                audit(&a.tenant, Some(&a.host_id), "enrollAgent", 201, None).await;
+            }
+            tx.send(reply(&ServerMessage::Welcome {
+                host_id: a.host_id.clone(),
+                heartbeat_interval_ms: s.heartbeat_ms,
+            }))
+            .await
+            .ok()?;
+            Some((a.host_id, facts))
+        }
+        AgentAdmission::Refused {
+            why,
+            tenant,
+            host_id,
+        } => {
+            tracing::warn!(agent_id = %facts.agent_id, %addr, reason = %why, "agent refused");
+            if let Some(t) = &tenant {
+                let text = why.to_string();
+                audit(t, host_id.as_deref(), "refuseAgent", 403, Some(&text)).await;
+            }
+            let _ = tx.send(refuse(why.to_string())).await;
+            None
+        }
     }
+}
+
+async fn session(
+    s: AppState,
+    socket: WebSocket,
+    token: Option<String>,
+    addr: SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let (mut tx, mut rx) = socket.split();
+    let Some((host_id, facts)) = handshake(&s, &mut tx, &mut rx, token.as_deref(), addr).await
+    else {
+        return;
+    };
+    drop(permit);
     tracing::info!(%host_id, hostname = %facts.hostname, "agent connected");
     let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(1024);
     let generation = s.agents.register(&host_id, out_tx.clone());
+    drop(out_tx);
     // Runs the server still waits for are sent again (X8); the agent
     // ignores ids it already knows and re-sends results it still holds.
     match s.store.redispatch(&host_id).await {
@@ -183,7 +340,9 @@ async fn session(s: AppState, socket: WebSocket, tenant: String) {
             }
             m = out_rx.recv() => {
                 let Some(m) = m else { break };
-                if tx.send(reply(&m)).await.is_err() { break; }
+                // A revoked or deleted host's agent is told why, then cut off.
+                let last = matches!(m, ServerMessage::Refused { .. });
+                if tx.send(reply(&m)).await.is_err() || last { break; }
             }
             m = rx.next() => {
                 let text = match m {
@@ -289,6 +448,6 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                 }
             }
         }
-        AgentMessage::Hello { .. } => None,
+        AgentMessage::Hello { .. } | AgentMessage::Proof { .. } => None,
     }
 }

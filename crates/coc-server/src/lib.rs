@@ -7,8 +7,8 @@
 //!
 //! Every `/api/v1` route passes one middleware, [`guard::guard`]:
 //! authentication by API token, authorization against IAM-style policies,
-//! and the audit record. Agents use the separate agent enrollment token on
-//! the gateway.
+//! and the audit record. Agents prove their own key on the gateway
+//! (enrolling once with an agent enrollment token).
 
 #![warn(missing_docs)]
 
@@ -47,8 +47,6 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The admin API token.
     pub admin_token: String,
-    /// The agent enrollment token.
-    pub agent_token: String,
     /// Agent heartbeat interval, ms (default 5000).
     pub heartbeat_ms: u64,
     /// Password of the `admin` user created at first start; `None`
@@ -108,7 +106,6 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("admin_token", &"***")
-            .field("agent_token", &"***")
             .field("heartbeat_ms", &self.heartbeat_ms)
             .field(
                 "admin_password",
@@ -138,7 +135,9 @@ pub struct AppState {
     /// The database.
     pub store: Store,
     admin_hash: Arc<[u8; 32]>,
-    agent_hash: Arc<[u8; 32]>,
+    /// Agent connections still in their handshake (at most
+    /// [`gateway::MAX_HANDSHAKES`]).
+    pub handshakes: Arc<tokio::sync::Semaphore>,
     /// Connected agents.
     pub agents: Arc<gateway::Agents>,
     /// Live output fan-out.
@@ -186,7 +185,7 @@ impl AppState {
             close_tx: Arc::new(close_tx),
             store,
             admin_hash: Arc::new(hash(&cfg.admin_token)),
-            agent_hash: Arc::new(hash(&cfg.agent_token)),
+            handshakes: Arc::new(tokio::sync::Semaphore::new(gateway::MAX_HANDSHAKES)),
             agents: Arc::new(gateway::Agents::default()),
             live,
             heartbeat_ms: cfg.heartbeat_ms,
@@ -209,12 +208,6 @@ impl AppState {
     /// Whether `token` is the admin token.
     pub fn is_admin(&self, token: &str) -> bool {
         same(&hash(token), &self.admin_hash)
-    }
-
-    /// Whether `token` may connect an agent (agent or admin token).
-    pub fn may_connect_agent(&self, token: &str) -> bool {
-        let h = hash(token);
-        same(&h, &self.agent_hash) || same(&h, &self.admin_hash)
     }
 }
 

@@ -1297,7 +1297,8 @@ async fn agents_enroll_into_their_tenant() {
     );
     let cfg = coc_agent::AgentConfig {
         server: h.url(),
-        token: secret.clone(),
+        token: Some(secret.clone()),
+        ca_cert: None,
         state_dir: h.dir.path().join("acme-agent"),
         run_as_self: true,
         simulate_reboot: true,
@@ -1325,20 +1326,18 @@ async fn agents_enroll_into_their_tenant() {
             .is_empty(),
         "not default's"
     );
-    // A revoked enrollment token no longer connects.
+    // A revoked enrollment token enrolls no other host.
     acme.delete(&format!(
         "/api/v1/agent-enrollments/{}",
         e["id"].as_str().unwrap()
     ))
     .await
     .unwrap();
-    let r = reqwest::Client::new()
-        .get(format!("{}/api/v1/agent/connect", h.url()))
-        .bearer_auth(&secret)
-        .send()
+    let err = crate::agents::RawAgent::new("another")
+        .connect(&h.url(), Some(&secret), crate::agents::Proof::Honest)
         .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+        .unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
     agent.abort();
 }
 

@@ -22,7 +22,6 @@ impl Drop for Harness {
 }
 
 pub const ADMIN: &str = "test-admin-token";
-pub const AGENT: &str = "test-agent-token";
 
 /// The harness' store key: fixed so a reopened store can read its secrets.
 pub fn keyring() -> coc_store::secret::Keyring {
@@ -42,7 +41,6 @@ pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
     coc_server::ServerConfig {
         listen,
         admin_token: ADMIN.into(),
-        agent_token: AGENT.into(),
         heartbeat_ms: 500,
         admin_password: Some("admin-password-1".into()),
         notify: Default::default(),
@@ -60,13 +58,23 @@ impl Harness {
         let store = store(dir.path()).await;
         let mut cfg = config("127.0.0.1:0".parse().unwrap());
         cfg.notify = notify;
+        let (_, agent_token) = store
+            .create_enrollment(
+                coc_domain::DEFAULT_TENANT,
+                "harness",
+                1000,
+                24,
+                coc_store::now_ms(),
+            )
+            .await
+            .unwrap();
         let server = coc_server::start(cfg, store).await.unwrap();
         let client = Client::new(&server.url(), ADMIN).unwrap();
         let mut h = Harness {
             server: Some(server),
             client,
             dir,
-            agent_token: AGENT.into(),
+            agent_token,
             agents: vec![],
         };
         for _ in 0..agents {
@@ -86,7 +94,8 @@ impl Harness {
         let n = self.agents.len();
         let cfg = coc_agent::AgentConfig {
             server: self.url(),
-            token: self.agent_token.clone(),
+            token: Some(self.agent_token.clone()),
+            ca_cert: None,
             state_dir: self.dir.path().join(format!("agent-{n}")),
             run_as_self: true,
             simulate_reboot: true,

@@ -5,6 +5,7 @@
 mod harness;
 
 mod access;
+mod agents;
 mod api;
 mod browser;
 mod closed_loop;

@@ -23,6 +23,7 @@ macro_rules! dynsql {
 }
 
 pub mod access;
+pub mod agent;
 pub mod alarm;
 pub mod audit;
 pub mod escalation;
@@ -213,6 +214,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "jobs",
         include_str!("../migrations/sqlite/0013_jobs.sql"),
         include_str!("../migrations/postgres/0013_jobs.sql"),
+    ),
+    (
+        14,
+        "agent_identity",
+        include_str!("../migrations/sqlite/0014_agent_identity.sql"),
+        include_str!("../migrations/postgres/0014_agent_identity.sql"),
     ),
 ];
 

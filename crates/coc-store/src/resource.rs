@@ -1,6 +1,7 @@
 //! Resources (R1, hosts only so far): hosts registered by their agents,
 //! with facts and heartbeats; agent status is derived from heartbeat age.
 
+use coc_domain::agent::IdentityState;
 use coc_domain::resource::{AgentStatus, HostIdentity, agent_status};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -53,10 +54,17 @@ pub struct Host {
     pub last_heartbeat: Option<i64>,
     /// First registration, Unix ms.
     pub created_at: i64,
+    /// The agent's identity: `none` (registered before agent keys),
+    /// `active`, `revoked` or `open` (for re-enrollment).
+    pub agent_identity: IdentityState,
+    /// Fingerprint of the agent's public key (16 hex), when one is bound.
+    pub agent_key_fingerprint: Option<String>,
+    /// End of the re-enrollment window, Unix ms, while `open`.
+    pub agent_identity_until: Option<i64>,
 }
 
 const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, \
-    last_heartbeat, created_at, enterprise_project, tags";
+    last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until";
 
 fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
@@ -82,6 +90,11 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
         agent_status: agent_status(last, now, interval_ms),
         last_heartbeat: last,
         created_at: r.try_get("created_at")?,
+        agent_identity: IdentityState::parse(&r.try_get::<String, _>("identity")?),
+        agent_key_fingerprint: r
+            .try_get::<Option<String>, _>("agent_key")?
+            .map(|k| crate::agent::key_fingerprint(&k)),
+        agent_identity_until: r.try_get("identity_until")?,
     })
 }
 
@@ -106,8 +119,10 @@ pub(crate) async fn host_identities(
 }
 
 impl Store {
-    /// Registers or refreshes the host of an agent; returns its resource id.
-    /// Also counts as a heartbeat.
+    /// Registers or refreshes a host by its agent id, with no agent
+    /// identity (state `none`): for imports and tests. Agents connect
+    /// through [`Store::admit_agent`]. Returns the resource id; counts as a
+    /// heartbeat.
     pub async fn upsert_host(&self, tenant: &str, f: &HostFacts) -> Result<String> {
         let now = now_ms();
         let mut tx = self.begin().await?;
@@ -340,108 +355,6 @@ impl Store {
             host,
         )
         .await
-    }
-}
-
-/// A per-tenant agent enrollment token (never with its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Enrollment {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Last 4 characters of the secret.
-    pub hint: String,
-    /// Created, Unix ms.
-    pub created_at: i64,
-    /// Revoked, Unix ms.
-    pub revoked_at: Option<i64>,
-}
-
-impl Store {
-    /// Creates an agent enrollment token for `tenant`; returns it with the
-    /// secret (`coca_…`, shown once, stored hashed). Agents that connect
-    /// with it register their host in that tenant.
-    ///
-    /// Errors: `Domain(Validation)` for an empty or long name.
-    pub async fn create_enrollment(
-        &self,
-        tenant: &str,
-        name: &str,
-    ) -> Result<(Enrollment, String)> {
-        let n = name.trim().chars().count();
-        if n == 0 || n > 64 {
-            return Err(
-                coc_domain::error::invalid("enrollment name must have 1 to 64 characters").into(),
-            );
-        }
-        let secret = format!("coca_{}", hex::encode(rand::random::<[u8; 24]>()));
-        let id = coc_domain::id::new_id();
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO agent_enrollments (id, tenant_id, name, token_hash, hint, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-        )
-        .bind(&id)
-        .bind(tenant)
-        .bind(name.trim())
-        .bind(crate::integration::hash_key(&secret))
-        .bind(&secret[secret.len() - 4..])
-        .bind(crate::now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let e = self
-            .list_enrollments(tenant)
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| StoreError::not_found("enrollment", &id))?;
-        Ok((e, secret))
-    }
-
-    /// Enrollment tokens of a tenant.
-    pub async fn list_enrollments(&self, tenant: &str) -> Result<Vec<Enrollment>> {
-        let rows = sqlx::query(
-            "SELECT id, name, hint, created_at, revoked_at FROM agent_enrollments WHERE tenant_id = $1 ORDER BY created_at",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Enrollment {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    hint: r.try_get("hint")?,
-                    created_at: r.try_get("created_at")?,
-                    revoked_at: r.try_get("revoked_at")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Revokes an enrollment token (connected agents stay connected until
-    /// they reconnect). Errors: `NotFound`.
-    pub async fn revoke_enrollment(&self, tenant: &str, id: &str) -> Result<()> {
-        self.write_one(
-            sqlx::query("UPDATE agent_enrollments SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-                .bind(crate::now_ms())
-                .bind(tenant)
-                .bind(id),
-            "enrollment",
-            id,
-        )
-        .await
-    }
-
-    /// The tenant of a valid enrollment secret.
-    pub async fn enrollment_tenant(&self, secret: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT tenant_id FROM agent_enrollments WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(crate::integration::hash_key(secret))
-        .fetch_optional(&self.pool)
-        .await?)
     }
 }
 

@@ -7,6 +7,7 @@
 mod support;
 
 mod access;
+mod agents;
 mod alarms;
 mod incidents;
 mod jobs;

@@ -36,7 +36,6 @@ pub struct ServerOpts {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub admin_token: Option<String>,
-    pub agent_token: Option<String>,
     pub heartbeat_ms: u64,
     pub with_agent: bool,
     /// Key-encryption key for sensitive values (64 hex); default: `<data-dir>/secret.key`.
@@ -146,17 +145,19 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         Some(t) => t,
         None => token_file(&data_dir, "admin.token")?,
     };
-    let agent = match o.agent_token {
-        Some(t) => t,
-        None => token_file(&data_dir, "agent.token")?,
-    };
     let cfg = coc_server::ServerConfig {
         listen: o.listen,
         admin_token: admin.clone(),
-        agent_token: agent.clone(),
         heartbeat_ms: o.heartbeat_ms,
         admin_password: o.admin_password.clone(),
         notify: o.notify.clone(),
+    };
+    // `coc dev` enrolls its own agent with a one-time token when its key
+    // is not bound to a host yet.
+    let local_agent = if o.with_agent {
+        Some(local_enrollment(&store, &data_dir.join("agent")).await?)
+    } else {
+        None
     };
     let running = coc_server::start(cfg, store)
         .await
@@ -170,19 +171,21 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         data_dir.join("admin.token").display()
     );
     if let Some(pw) = &running.bootstrap.generated_password {
+        // Never on stdout: it would end up in logs.
+        let p = data_dir.join("admin.password");
+        private_file(&p, pw)?;
         println!(
-            "created user 'admin' with password {pw} (shown once; set COC_ADMIN_PASSWORD to choose it)"
+            "created user 'admin'; its password is in {} (set COC_ADMIN_PASSWORD to choose it)",
+            p.display()
         );
     }
-    println!(
-        "agent token:     {}",
-        data_dir.join("agent.token").display()
-    );
-    if o.with_agent {
+    println!("agents enroll with a token from `coc enrollment create NAME --uses N`");
+    if let Some(token) = local_agent {
         let is_root = unsafe { libc::geteuid() } == 0;
         let acfg = coc_agent::AgentConfig {
             server: url.clone(),
-            token: agent,
+            token,
+            ca_cert: None,
             state_dir: data_dir.join("agent"),
             run_as_self: !is_root,
             simulate_reboot: true,
@@ -214,18 +217,73 @@ async fn sigterm() {
     }
 }
 
+/// The enrollment token `coc dev`'s own agent needs: none when its key is
+/// bound to a host already; else a one-time token (valid 1 hour). A host
+/// the dev agent registered before agent keys existed is opened for
+/// re-enrollment first (dev mode is its own operator).
+async fn local_enrollment(
+    store: &coc_store::Store,
+    agent_dir: &Path,
+) -> anyhow::Result<Option<String>> {
+    use coc_domain::agent::{IdentityAction, IdentityState};
+    let tenant = coc_domain::DEFAULT_TENANT;
+    let identity = coc_agent::identity::Identity::load_or_create(agent_dir)
+        .with_context(|| format!("agent state in {}", agent_dir.display()))?;
+    if store
+        .host_by_agent_key(identity.public_key())
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let now = coc_store::now_ms();
+    let agent_id = coc_agent::agent_id(agent_dir)?;
+    if let Some((host, state)) = store.host_by_agent_id(tenant, &agent_id).await?
+        && state != IdentityState::Active
+    {
+        store
+            .set_agent_identity(tenant, &host, IdentityAction::Reenroll, now)
+            .await?;
+    }
+    let (_, secret) = store
+        .create_enrollment(tenant, "coc dev local agent", 1, 1, now)
+        .await?;
+    Ok(Some(secret))
+}
+
+/// Writes `text` into a new file only its owner can read (0600).
+pub fn private_file(p: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(p);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// Runs an agent until killed.
-pub async fn agent(server: String, token: String, state_dir: PathBuf) -> anyhow::Result<()> {
+pub async fn agent(
+    server: String,
+    token: Option<String>,
+    ca_cert: Option<PathBuf>,
+    state_dir: PathBuf,
+) -> anyhow::Result<()> {
     init_logs();
     let cfg = coc_agent::AgentConfig {
         server,
         token,
+        ca_cert,
         state_dir,
         run_as_self: false,
         simulate_reboot: false,
     };
     coc_agent::run(cfg)
         .await
-        .context("agent state directory unusable")?;
+        .context("the agent cannot start (state directory, key or CA file)")?;
     Ok(())
 }

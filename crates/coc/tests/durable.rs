@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "durable-admin-token";
-const AGENT: &str = "durable-agent-token";
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 
 /// A child process killed (SIGKILL) when dropped.
@@ -71,7 +70,7 @@ impl Env {
         c.args(["server", "--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--data-dir")
             .arg(self.dir.path())
-            .args(["--admin-token", ADMIN, "--agent-token", AGENT])
+            .args(["--admin-token", ADMIN])
             .args(["--secret-key", KEY, "--heartbeat-ms", "500"])
             .args(["--admin-password", "durable-password"])
             .env("RUST_LOG", "info")
@@ -94,10 +93,22 @@ impl Env {
         panic!("server did not come up: {}", self.server_log());
     }
 
-    fn agent(&self, i: usize) -> Proc {
+    /// An enrollment token for the agents of a test (10 hosts).
+    async fn enrollment(&self) -> String {
+        let v = self
+            .call(
+                "POST",
+                "/api/v1/agent-enrollments",
+                Some(json!({"name": "durable", "max_uses": 10})),
+            )
+            .await;
+        v["secret"].as_str().unwrap().to_string()
+    }
+
+    fn agent(&self, i: usize, token: &str) -> Proc {
         Proc(
             Command::new(env!("CARGO_BIN_EXE_coc"))
-                .args(["agent", "--server", &self.url(), "--token", AGENT])
+                .args(["agent", "--server", &self.url(), "--token", token])
                 .arg("--state-dir")
                 .arg(self.dir.path().join(format!("agent-{i}")))
                 .stdin(Stdio::null())
@@ -177,7 +188,8 @@ fn me() -> String {
 async fn setup(crash_at: Option<&str>) -> (Env, Proc, Vec<Proc>, String, PathBuf) {
     let env = Env::new();
     let server = env.server(crash_at).await;
-    let agents: Vec<Proc> = (0..4).map(|i| env.agent(i)).collect();
+    let token = env.enrollment().await;
+    let agents: Vec<Proc> = (0..4).map(|i| env.agent(i, &token)).collect();
     let hosts = env.hosts(4).await;
     let marks = env.dir.path().join("marks.log");
     env.call(
@@ -306,7 +318,8 @@ async fn sigkill_while_scripts_run() {
 async fn a_restarted_agent_does_not_run_a_task_twice() {
     let env = Env::new();
     let _server = env.server(None).await;
-    let mut agent = env.agent(0);
+    let token = env.enrollment().await;
+    let mut agent = env.agent(0, &token);
     let hosts = env.hosts(1).await;
     let marks = env.dir.path().join("marks.log");
     let script = env
@@ -331,7 +344,7 @@ async fn a_restarted_agent_does_not_run_a_task_twice() {
     .await;
     agent.0.kill().unwrap(); // SIGKILL: the script keeps running or dies with it
     let _ = agent.0.wait();
-    let _again = env.agent(0);
+    let _again = env.agent(0, &token);
     let t = env
         .wait(&format!("/api/v1/tickets/{id}"), "the ticket ends", |t| {
             t["status"] == "failed" || t["status"] == "successful"

@@ -2,6 +2,7 @@
 //! in [`ROUTES`] is served and documented in `/api/v1/openapi.json`.
 
 pub mod access;
+pub mod agent;
 pub mod alarm;
 pub mod docs;
 pub mod incident;
@@ -716,8 +717,15 @@ pub const ROUTES: &[RouteDoc] = &[
         "POST",
         "/api/v1/agent-enrollments",
         "agent",
-        "Create an agent enrollment token for this tenant (secret shown once)",
+        "Create an agent enrollment token for this tenant: max_uses hosts (default 1) within expires_in_hours (default 24); secret shown once",
         "coc:agent:enroll"
+    ),
+    r!(
+        "GET",
+        "/api/v1/agent-enrollments/{id}",
+        "agent",
+        "Show an agent enrollment token (uses, expiry, state; never its secret)",
+        "coc:agent:list"
     ),
     r!(
         "DELETE",
@@ -725,6 +733,27 @@ pub const ROUTES: &[RouteDoc] = &[
         "agent",
         "Revoke an agent enrollment token",
         "coc:agent:revoke"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/resources/{id}",
+        "resource",
+        "Delete a host; its agent is cut off and refused",
+        "coc:resource:delete"
+    ),
+    r!(
+        "POST",
+        "/api/v1/resources/{id}/agent/revoke",
+        "resource",
+        "Revoke a host's agent identity: its agent is cut off and refused",
+        "coc:resource:revokeAgent"
+    ),
+    r!(
+        "POST",
+        "/api/v1/resources/{id}/agent/reenroll",
+        "resource",
+        "Forget a host's agent key: the next agent with its agent id and a valid enrollment token binds a new one (24 h)",
+        "coc:resource:reenrollAgent"
     ),
     r!(
         "PUT",
@@ -1233,6 +1262,7 @@ pub fn router() -> Router<AppState> {
         .merge(rule::router())
         .merge(incident::router())
         .merge(resource::router())
+        .merge(agent::router())
         .merge(script::router())
         .merge(job::router())
         .merge(ticket::router())

@@ -1,4 +1,5 @@
-//! Resources API (R1 hosts; A4 enterprise projects).
+//! Resources API (R1 hosts; A4 enterprise projects). Agent identity and
+//! enrollment tokens: [`super::agent`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -35,25 +36,17 @@ pub struct AssignProject {
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/resources", get(list))
-        .route("/api/v1/resources/{id}", get(show))
+        .route("/api/v1/resources/{id}", get(show).delete(delete))
         .route("/api/v1/resources/{id}/enterprise-project", put(assign))
         .route("/api/v1/resources/{id}/tags", put(set_tags))
         .route(
             "/api/v1/enterprise-projects",
             get(list_projects).post(create_project),
         )
-        .route(
-            "/api/v1/agent-enrollments",
-            get(list_enrollments).post(create_enrollment),
-        )
-        .route(
-            "/api/v1/agent-enrollments/{id}",
-            axum::routing::delete(revoke_enrollment),
-        )
 }
 
 /// The ABAC attributes of a host: enterprise project and tags.
-fn attrs(h: &Host) -> Vec<(String, Option<String>)> {
+pub(super) fn attrs(h: &Host) -> Vec<(String, Option<String>)> {
     let mut v = vec![(
         "coc:EnterpriseProject".to_string(),
         h.enterprise_project.clone(),
@@ -66,7 +59,7 @@ fn attrs(h: &Host) -> Vec<(String, Option<String>)> {
     v
 }
 
-fn as_refs(v: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
+pub(super) fn as_refs(v: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
     v.iter().map(|(k, x)| (k.as_str(), x.as_deref())).collect()
 }
 
@@ -99,6 +92,24 @@ async fn show(
         .await?;
     c.require(&c.resource, &as_refs(&attrs(&h)))?;
     Ok(Json(h))
+}
+
+/// Deletes a host; its agent is cut off and refused from then on (unless
+/// it enrolls again with a token).
+async fn delete(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let h = s
+        .store
+        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
+        .await?;
+    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    s.store.delete_host(&p.tenant, &id).await?;
+    s.agents.refuse(&id, "this host was deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn assign(
@@ -146,45 +157,6 @@ async fn create_project(
                 .await?,
         ),
     ))
-}
-
-/// Body of `POST /api/v1/agent-enrollments`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateEnrollment {
-    /// Name (where the token is used).
-    pub name: String,
-}
-
-async fn list_enrollments(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(super::listing(
-        s.store.list_enrollments(&p.tenant).await?,
-    )))
-}
-
-/// Creates a tenant's agent enrollment token; the secret is in the answer
-/// once (`coc agent --token <secret>`).
-async fn create_enrollment(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    ApiJson(b): ApiJson<CreateEnrollment>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let (e, secret) = s.store.create_enrollment(&p.tenant, &b.name).await?;
-    let mut v = serde_json::to_value(e).unwrap_or_default();
-    v["secret"] = serde_json::Value::String(secret);
-    Ok((StatusCode::CREATED, Json(v)))
-}
-
-async fn revoke_enrollment(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    s.store.revoke_enrollment(&p.tenant, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Body of `PUT /api/v1/resources/{id}/tags`.

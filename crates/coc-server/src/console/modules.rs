@@ -118,6 +118,10 @@ pub struct Op {
     pub base: &'static str,
     /// Where the operator goes afterwards.
     pub then: Then,
+    /// For operations that cannot be undone (revoke, reset): what happens,
+    /// shown on a page of its own with the button, so one click on the
+    /// record page never does it.
+    pub confirm: Option<&'static str>,
 }
 
 /// The defaults of an [`Op`]: a `POST` of the form's values on a blank
@@ -131,6 +135,7 @@ const OP: Op = Op {
     prefill: &[],
     base: "{}",
     then: Then::Show,
+    confirm: None,
 };
 
 /// What follows a successful [`Op`].
@@ -868,6 +873,7 @@ const fn edit_tags(api: &'static str, slug: &'static str) -> Op {
         prefill: &[("tags", "tags")],
         base: r#"{"tags": {}}"#,
         then: Then::Record(slug, "id"),
+        confirm: None,
     }
 }
 
@@ -887,6 +893,27 @@ const RESOURCE_OPS: &[Op] = &[
         prefill: &[("name", "enterprise_project")],
         base: r#"{"name": null}"#,
         then: Then::Record("resources", "id"),
+        confirm: None,
+    },
+    Op {
+        op: "revoke-agent",
+        label: "Revoke agent identity",
+        api: "/api/v1/resources/{id}/agent/revoke",
+        then: Then::Record("resources", "id"),
+        confirm: Some(
+            "The host's agent is disconnected at once and its key is refused from then on: it runs no more tasks. Use it for a stolen or decommissioned host. To let the host back in, allow re-enrollment.",
+        ),
+        ..OP
+    },
+    Op {
+        op: "reenroll-agent",
+        label: "Allow re-enrollment",
+        api: "/api/v1/resources/{id}/agent/reenroll",
+        then: Then::Record("resources", "id"),
+        confirm: Some(
+            "The host's agent key is forgotten and its agent disconnected. For 24 hours, the next agent with this host's agent id and a valid enrollment token binds its new key to this host (a re-installed agent), keeping the host's history.",
+        ),
+        ..OP
     },
 ];
 
@@ -974,6 +1001,7 @@ pub const MODULES: &[Module] = &[
             ("os", "OS"),
             ("ips", "Addresses"),
             ("enterprise_project", "Enterprise project"),
+            ("agent_identity", "Identity"),
             ("last_heartbeat", "Last heartbeat"),
         ],
         create: None,
@@ -1497,20 +1525,37 @@ pub const MODULES: &[Module] = &[
         detail: Some("/api/v1/agent-enrollments/{id}"),
         columns: &[
             ("name", "Name"),
+            ("state", "State"),
+            ("uses", "Used"),
+            ("max_uses", "Of"),
+            ("expires_at", "Expires"),
             ("hint", "Ends with"),
             ("created_at", "Created"),
-            ("revoked_at", "Revoked"),
         ],
         create: Some("/api/v1/agent-enrollments"),
-        example: Some(r#"{"name": "datacenter-east"}"#),
+        example: Some(r#"{"name": "datacenter-east", "max_uses": 20, "expires_in_hours": 24}"#),
         shown_once: true,
         revokes: true,
-        fields: &[h(
-            "name",
-            "Name",
-            Kind::Text,
-            "Where the token is used; agents started with `coc agent --token <secret>` register their host in this tenant.",
-        )],
+        fields: &[
+            h(
+                "name",
+                "Name",
+                Kind::Text,
+                "Where the token is used. Agents started with `coc agent --server <url> --token <secret>` register their host in this tenant; each then proves its own key, and the token is not needed again.",
+            ),
+            h(
+                "max_uses",
+                "Hosts it may enroll",
+                Kind::Number,
+                "1 to 10,000; empty: 1 (a one-time token).",
+            ),
+            h(
+                "expires_in_hours",
+                "Valid for (hours)",
+                Kind::Number,
+                "1 to 720; empty: 24.",
+            ),
+        ],
         ..MODULE
     },
     Module {
@@ -1986,7 +2031,11 @@ pub(super) async fn detail(
         .iter()
         .map(|o| {
             let url = format!("/console/{}/{}/op/{}", m.slug, urlencode(&id_for_url), o.op);
-            (o.label.to_string(), url, o.fields.is_empty())
+            (
+                o.label.to_string(),
+                url,
+                o.fields.is_empty() && o.confirm.is_none(),
+            )
         })
         .collect();
     Record {
@@ -2045,6 +2094,7 @@ pub(super) async fn op_form(
     }
     let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record);
     page.button = o.label.into();
+    page.note = o.confirm.map(str::to_string);
     page.inputs = forms::inputs(o.fields, &raw);
     page.offer_hosts(&s, &v).await;
     page.into_response()
@@ -2071,6 +2121,7 @@ pub(super) async fn op_submit(
     let record = format!("/console/{}/{}", m.slug, urlencode(&id));
     let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record.clone());
     page.button = o.label.into();
+    page.note = o.confirm.map(str::to_string);
     let raw = forms::submitted(&form);
     let fields: Vec<&forms::Field> = o.fields.iter().collect();
     let mut uri = o.api.replace("{id}", &urlencode(&id));
@@ -2217,6 +2268,8 @@ struct NewPage {
     /// Templates a New form can start from: (link, name).
     templates: Vec<(String, String)>,
     error: Option<String>,
+    /// What the operation does, for those asking a confirmation.
+    note: Option<String>,
 }
 
 impl NewPage {
@@ -2235,6 +2288,7 @@ impl NewPage {
             example: None,
             templates: vec![],
             error: None,
+            note: None,
         }
     }
 

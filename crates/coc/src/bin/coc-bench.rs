@@ -196,7 +196,7 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Res
         .local_addr()?
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let (admin, agent) = ("fanout-admin-token", "fanout-agent-token");
+    let admin = "fanout-admin-token";
     let exe = std::env::current_exe()?.with_file_name("coc");
     let data = tempdir_in_tmp()?;
     let server = ServerProc(
@@ -204,7 +204,7 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Res
             .args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(&data)
-            .args(["--admin-token", admin, "--agent-token", agent])
+            .args(["--admin-token", admin])
             .args(["--admin-password", "fanout-password"])
             .env("RUST_LOG", "warn")
             .stdin(std::process::Stdio::null())
@@ -224,13 +224,23 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Res
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let agent = client
+        .post(
+            "/api/v1/agent-enrollments",
+            &serde_json::json!({"name": "fanout", "max_uses": n}),
+        )
+        .await?["secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let rss0 = rss_kib(pid)?;
     let started = Instant::now();
     let mut handles = Vec::new();
     for i in 0..n {
         let cfg = coc_agent::AgentConfig {
             server: url.clone(),
-            token: agent.into(),
+            token: Some(agent.clone()),
+            ca_cert: None,
             state_dir: base.join(format!("agent-{i}")),
             run_as_self: true,
             simulate_reboot: true,

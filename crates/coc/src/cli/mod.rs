@@ -2,6 +2,7 @@
 //! [`coc_client::Client`]; every one accepts `-o json`.
 
 mod access;
+mod agent;
 mod alarm;
 mod incident;
 mod integration;
@@ -92,8 +93,10 @@ pub enum Command {
     Rule(rule::Cmd),
     /// Incidents (I3).
     Incident(incident::Cmd),
-    /// Hosts (R1).
+    /// Hosts (R1) and their agent identity: show, delete, revoke, re-enroll.
     Resource(resource::Cmd),
+    /// Agent enrollment tokens (R3): limited uses, an expiry.
+    Enrollment(agent::Cmd),
     /// Scripts (X1, X2).
     Script(script::Cmd),
     /// Script tickets (X7).
@@ -219,9 +222,6 @@ pub struct ServerArgs {
     /// Admin API token (default: <data-dir>/admin.token, created if missing).
     #[arg(long, env = "COC_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Agent enrollment token (default: <data-dir>/agent.token).
-    #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
-    pub agent_token: Option<String>,
     /// Key that encrypts sensitive values at rest, 64 hex characters
     /// (default: <data-dir>/secret.key, created if missing). Keep it out of
     /// the database's backups.
@@ -270,10 +270,20 @@ pub struct AgentArgs {
     /// Server URL.
     #[arg(long, env = "COC_SERVER")]
     pub server: String,
-    /// Agent enrollment token.
+    /// Agent enrollment token (`coc enrollment create`): needed on the first
+    /// start only; afterwards the agent's own key identifies its host.
     #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
-    pub token: String,
-    /// Where the agent keeps its id.
+    pub token: Option<String>,
+    /// File holding the enrollment token (instead of --token, so that it
+    /// does not show in the process list).
+    #[arg(long, env = "COC_AGENT_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the server's TLS certificate
+    /// (e.g. <data-dir>/tls/ca.pem of `coc dev --tls`); default: the
+    /// system's trusted roots.
+    #[arg(long, env = "COC_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Where the agent keeps its id, key, task markers and results.
     #[arg(
         long,
         env = "COC_AGENT_STATE_DIR",
@@ -290,7 +300,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 data_dir: a.data_dir,
                 database_url: None,
                 admin_token: None,
-                agent_token: None,
                 heartbeat_ms: a.heartbeat_ms,
                 with_agent: true,
                 secret_key: None,
@@ -305,7 +314,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 data_dir: a.data_dir,
                 database_url: a.database_url,
                 admin_token: a.admin_token,
-                agent_token: a.agent_token,
                 heartbeat_ms: a.heartbeat_ms,
                 with_agent: false,
                 secret_key: a.secret_key,
@@ -314,7 +322,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Agent(a) => crate::run::agent(a.server, a.token, a.state_dir).await,
+        Command::Agent(a) => {
+            let token = match a.token_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read {}", p.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => a.token,
+            };
+            crate::run::agent(a.server, token, a.ca_cert, a.state_dir).await
+        }
         Command::Integration(c) => integration::run(&cli.conn, c).await,
         Command::Alarm(c) => alarm::run(&cli.conn, c).await,
         Command::Rule(c) => rule::run(&cli.conn, c).await,
@@ -343,6 +362,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Resource(c) => resource::run(&cli.conn, c).await,
+        Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,
         Command::Job(c) => job::run(&cli.conn, c).await,

@@ -1,6 +1,8 @@
-//! `coc resource …`
+//! `coc resource …` — hosts (R1) and their agent identity (R3).
 
+use anyhow::bail;
 use clap::{Args, Subcommand};
+use serde_json::{Value, json};
 
 use super::{Conn, output};
 
@@ -12,27 +14,97 @@ pub struct Cmd {
 
 #[derive(Subcommand, Debug)]
 enum Verb {
-    /// List hosts with agent status.
+    /// List hosts with agent status and identity.
     List,
-    /// Show a host.
-    Show { id: String },
+    /// Show a host (by host name or id).
+    Show { host: String },
+    /// Delete a host: its agent is cut off and refused (it may enroll again
+    /// with a new enrollment token).
+    Delete { host: String },
+    /// Revoke a host's agent identity: its agent is cut off and refused
+    /// until re-enrollment is allowed.
+    Revoke { host: String },
+    /// Allow re-enrollment (24 h): the next agent with this host's agent id
+    /// and a valid enrollment token binds its new key (a re-installed
+    /// agent, a replaced key).
+    Reenroll { host: String },
+}
+
+const COLS: &[&str] = &[
+    "id",
+    "hostname",
+    "ips",
+    "os",
+    "cpu_cores",
+    "memory_bytes",
+    "agent_status",
+    "agent_identity",
+];
+
+/// The id of the host called `host` (a host name or a resource id).
+///
+/// Errors: no such host, or the name is shared by several hosts (their
+/// ids are listed).
+pub async fn resolve_host(cl: &coc_client::Client, host: &str) -> anyhow::Result<String> {
+    let v = cl.get("/api/v1/resources", &[]).await?;
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.iter().any(|h| h["id"] == host) {
+        return Ok(host.to_string());
+    }
+    let named: Vec<&Value> = items
+        .iter()
+        .filter(|h| {
+            h["hostname"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(host))
+        })
+        .collect();
+    match named.as_slice() {
+        [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
+        [] => bail!("no host is called '{host}' (coc resource list)"),
+        many => bail!(
+            "{} hosts are called '{host}'; give one of their ids: {}",
+            many.len(),
+            many.iter()
+                .filter_map(|h| h["id"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
-    let cols = &[
-        "id",
-        "hostname",
-        "ips",
-        "os",
-        "cpu_cores",
-        "memory_bytes",
-        "agent_status",
-    ];
     let v = match c.verb {
         Verb::List => cl.get("/api/v1/resources", &[]).await?,
-        Verb::Show { id } => cl.get(&format!("/api/v1/resources/{id}"), &[]).await?,
+        Verb::Show { host } => {
+            let id = resolve_host(&cl, &host).await?;
+            cl.get(&format!("/api/v1/resources/{id}"), &[]).await?
+        }
+        Verb::Delete { host } => {
+            let id = resolve_host(&cl, &host).await?;
+            cl.delete(&format!("/api/v1/resources/{id}")).await?;
+            println!("deleted host {host} ({id})");
+            return Ok(());
+        }
+        Verb::Revoke { host } => {
+            let id = resolve_host(&cl, &host).await?;
+            cl.post(&format!("/api/v1/resources/{id}/agent/revoke"), &json!({}))
+                .await?
+        }
+        Verb::Reenroll { host } => {
+            let id = resolve_host(&cl, &host).await?;
+            cl.post(
+                &format!("/api/v1/resources/{id}/agent/reenroll"),
+                &json!({}),
+            )
+            .await?
+        }
     };
-    output::print(conn.output, &v, cols);
+    let mut cols = COLS.to_vec();
+    if v.get("items").is_none() {
+        cols.extend(["agent_key_fingerprint", "agent_identity_until"]);
+    }
+    output::print(conn.output, &v, &cols);
     Ok(())
 }

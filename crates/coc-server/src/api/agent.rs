@@ -1,0 +1,150 @@
+//! Agent identity API (R3; rules in [`coc_domain::agent`]): enrollment
+//! tokens with a number of uses and an expiry, and an operator's revoke
+//! and re-enroll of a host's agent identity.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use coc_domain::agent::{DEFAULT_ENROLLMENT_HOURS, IdentityAction};
+use coc_store::access::Principal;
+use coc_store::agent::Enrollment;
+use coc_store::resource::Host;
+use serde::Deserialize;
+
+use super::resource::{as_refs, attrs};
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::ApiJson;
+use crate::guard::Checked;
+
+/// Body of `POST /api/v1/agent-enrollments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnrollment {
+    /// Name (where the token is used).
+    pub name: String,
+    /// Hosts it may enroll, 1 to 10,000 (default 1: a one-time token).
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+    /// Hours it stays valid, 1 to 720 (default 24).
+    #[serde(default)]
+    pub expires_in_hours: Option<i64>,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/agent-enrollments",
+            get(list_enrollments).post(create_enrollment),
+        )
+        .route(
+            "/api/v1/agent-enrollments/{id}",
+            get(show_enrollment).delete(revoke_enrollment),
+        )
+        .route("/api/v1/resources/{id}/agent/revoke", post(revoke_identity))
+        .route(
+            "/api/v1/resources/{id}/agent/reenroll",
+            post(reenroll_identity),
+        )
+}
+
+async fn list_enrollments(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(super::listing(
+        s.store
+            .list_enrollments(&p.tenant, coc_store::now_ms())
+            .await?,
+    )))
+}
+
+async fn show_enrollment(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Enrollment>> {
+    Ok(Json(
+        s.store
+            .get_enrollment(&p.tenant, &id, coc_store::now_ms())
+            .await?,
+    ))
+}
+
+/// Creates a tenant's agent enrollment token; the secret is in the answer
+/// once (`coc agent --token <secret>`).
+async fn create_enrollment(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<CreateEnrollment>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let (e, secret) = s
+        .store
+        .create_enrollment(
+            &p.tenant,
+            &b.name,
+            b.max_uses.unwrap_or(1),
+            b.expires_in_hours.unwrap_or(DEFAULT_ENROLLMENT_HOURS),
+            coc_store::now_ms(),
+        )
+        .await?;
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    v["secret"] = serde_json::Value::String(secret);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn revoke_enrollment(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.store
+        .revoke_enrollment(&p.tenant, &id, coc_store::now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn identity(
+    s: &AppState,
+    p: &Principal,
+    c: &Checked,
+    id: &str,
+    action: IdentityAction,
+) -> ApiResult<Json<Host>> {
+    let ms = s.heartbeat_ms as i64;
+    let h = s.store.get_host(&p.tenant, id, ms).await?;
+    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    s.store
+        .set_agent_identity(&p.tenant, id, action, coc_store::now_ms())
+        .await?;
+    let reason = match action {
+        IdentityAction::Revoke => "this agent's identity was revoked",
+        IdentityAction::Reenroll => {
+            "this host was opened for re-enrollment: start the agent with a new enrollment token"
+        }
+    };
+    s.agents.refuse(id, reason);
+    Ok(Json(s.store.get_host(&p.tenant, id, ms).await?))
+}
+
+/// Revokes a host's agent identity: its agent is cut off and refused.
+async fn revoke_identity(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Host>> {
+    identity(&s, &p, &c, &id, IdentityAction::Revoke).await
+}
+
+/// Forgets a host's agent key and lets the next agent with its agent id
+/// and a valid enrollment token bind a new one (within 24 h).
+async fn reenroll_identity(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Host>> {
+    identity(&s, &p, &c, &id, IdentityAction::Reenroll).await
+}

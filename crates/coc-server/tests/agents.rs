@@ -1,0 +1,386 @@
+//! Agent identity (issue 14, R3): the host takeover with the enrollment
+//! token is refused, tokens are limited, identities are revoked,
+//! re-enrolled and deleted. An impostor speaks the wire protocol itself
+//! with its own key, as an attacker with a stolen token would.
+
+use coc_proto::{AgentMessage, Facts, PROTOCOL_VERSION, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use ring::rand::SystemRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::harness::{ADMIN, Harness};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A hand-driven agent with its own key pair.
+pub struct RawAgent {
+    key: Ed25519KeyPair,
+    /// Public key, hex.
+    pub public: String,
+    /// The agent id it claims.
+    pub agent_id: String,
+}
+
+/// How the raw agent proves its key.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Proof {
+    /// Signs the challenge with its own key.
+    Honest,
+    /// Claims `public` but signs with another key.
+    Forged,
+}
+
+impl RawAgent {
+    pub fn new(agent_id: &str) -> RawAgent {
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let key = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        RawAgent {
+            public: hex::encode(key.public_key().as_ref()),
+            key,
+            agent_id: agent_id.into(),
+        }
+    }
+
+    /// Connects to `url` with `token`; the open link and its host id, or
+    /// the server's refusal.
+    pub async fn connect(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        proof: Proof,
+    ) -> Result<(String, Ws), String> {
+        let ws_url = format!("{}/api/v1/agent/connect", url.replace("http://", "ws://"));
+        let mut req = ws_url.into_client_request().unwrap();
+        if let Some(t) = token {
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let facts = Facts {
+            agent_id: self.agent_id.clone(),
+            hostname: format!("evil-{}", self.agent_id),
+            ips: vec!["10.66.66.66".into()],
+            os: "Impostor OS".into(),
+            arch: "x86_64".into(),
+            cpu_cores: 1,
+            memory_bytes: 1,
+            agent_version: "0".into(),
+            boot_id: "b".into(),
+        };
+        send(
+            &mut ws,
+            &AgentMessage::Hello {
+                version: PROTOCOL_VERSION,
+                facts,
+                public_key: self.public.clone(),
+            },
+        )
+        .await;
+        let nonce = match next(&mut ws).await {
+            ServerMessage::Challenge { nonce } => nonce,
+            ServerMessage::Refused { reason } => return Err(reason),
+            other => panic!("unexpected {other:?}"),
+        };
+        let msg = coc_proto::proof_message(&nonce, &self.agent_id, &self.public);
+        let signature = match proof {
+            Proof::Honest => hex::encode(self.key.sign(&msg).as_ref()),
+            Proof::Forged => hex::encode(RawAgent::new("x").key.sign(&msg).as_ref()),
+        };
+        send(&mut ws, &AgentMessage::Proof { signature }).await;
+        match next(&mut ws).await {
+            ServerMessage::Welcome { host_id, .. } => Ok((host_id, ws)),
+            ServerMessage::Refused { reason } => Err(reason),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The same, with another agent's public key claimed.
+    pub fn claiming_key(mut self, public: &str) -> RawAgent {
+        self.public = public.into();
+        self
+    }
+}
+
+async fn send(ws: &mut Ws, m: &AgentMessage) {
+    ws.send(Message::Text(serde_json::to_string(m).unwrap().into()))
+        .await
+        .unwrap();
+}
+
+/// The next server message (5 s at most).
+pub async fn next(ws: &mut Ws) -> ServerMessage {
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s");
+        match m {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
+
+async fn host(h: &Harness, id: &str) -> Value {
+    h.client
+        .get(&format!("/api/v1/resources/{id}"), &[])
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_impostor_with_the_enrollment_token_cannot_take_over_a_host() {
+    let h = Harness::start(1).await;
+    let ids = h.wait_hosts(1).await;
+    let victim = host(&h, &ids[0]).await;
+    let agent_id = victim["agent_id"].as_str().unwrap();
+    assert_eq!(victim["agent_identity"], "active");
+    // The victim's public key: an attacker may have seen it on the wire.
+    let victim_key = {
+        let pkcs8 = std::fs::read(h.dir.path().join("agent-0/agent.key")).unwrap();
+        let k = Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
+        hex::encode(k.public_key().as_ref())
+    };
+
+    // The hijack of issue 14: a valid enrollment token (uses left) and the
+    // victim's agent id.
+    let e = RawAgent::new(agent_id)
+        .connect(&h.url(), Some(&h.agent_token), Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(e.contains("already enrolled"), "{e}");
+    // The admin API token is no enrollment token.
+    let e = RawAgent::new(agent_id)
+        .connect(&h.url(), Some(ADMIN), Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(e.contains("not valid"), "{e}");
+    // The victim's key without its private half.
+    let e = RawAgent::new(agent_id)
+        .claiming_key(&victim_key)
+        .connect(&h.url(), Some(&h.agent_token), Proof::Forged)
+        .await
+        .unwrap_err();
+    assert!(e.contains("does not verify"), "{e}");
+    // No token, a new key.
+    let e = RawAgent::new(agent_id)
+        .connect(&h.url(), None, Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(e.contains("not enrolled"), "{e}");
+
+    // Nothing about the host changed, and no host was added.
+    let after = host(&h, &ids[0]).await;
+    assert_eq!(after["hostname"], victim["hostname"]);
+    assert_eq!(after["ips"], victim["ips"]);
+    assert_eq!(
+        after["agent_key_fingerprint"],
+        victim["agent_key_fingerprint"]
+    );
+    let all = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+
+    // The victim keeps its tasks, with their secrets.
+    let script = h
+        .client
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "whoami", "type": "shell", "risk_level": "low",
+                "content": "echo \"real agent, password length ${#PASSWORD}\"",
+                "params": [{"name": "PASSWORD", "sensitive": true}]}),
+        )
+        .await
+        .unwrap();
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{}/execute", script["id"].as_str().unwrap()),
+            &json!({"hosts": ids, "params": {"PASSWORD": "s3cret-pw"}}),
+        )
+        .await
+        .unwrap();
+    let t = h
+        .wait_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "successful")
+        .await;
+    let out = t["tasks"][0]["output"].as_str().unwrap();
+    assert!(out.contains("real agent, password length 9"), "{out}");
+
+    // The refused claims are in the victim's tenant's audit trail.
+    let audit = h
+        .client
+        .get("/api/v1/audit", &[("trace", "refuseAgent".into())])
+        .await
+        .unwrap();
+    let refused: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["resource_id"] == ids[0].as_str())
+        .collect();
+    assert!(refused.len() >= 2, "{audit:#}");
+}
+
+#[tokio::test]
+async fn enrollment_tokens_are_limited_and_identities_revocable() {
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let token = |uses: i64| async move {
+        let e = c
+            .post(
+                "/api/v1/agent-enrollments",
+                &json!({"name": "rack-7", "max_uses": uses, "expires_in_hours": 2}),
+            )
+            .await
+            .unwrap();
+        (
+            e["id"].as_str().unwrap().to_string(),
+            e["secret"].as_str().unwrap().to_string(),
+        )
+    };
+    let (tid, once) = token(1).await;
+    let a1 = RawAgent::new("agent-one");
+    let (host1, ws) = a1
+        .connect(&h.url(), Some(&once), Proof::Honest)
+        .await
+        .unwrap();
+    drop(ws);
+    let e = c
+        .get(&format!("/api/v1/agent-enrollments/{tid}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (e["uses"].as_i64(), e["state"].as_str()),
+        (Some(1), Some("used_up"))
+    );
+    assert!(e.get("secret").is_none());
+    // A one-time token enrolls one host.
+    let err = RawAgent::new("agent-two")
+        .connect(&h.url(), Some(&once), Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(err.contains("as many hosts"), "{err}");
+    // The enrolled agent comes back with its key alone.
+    let (again, mut live) = a1.connect(&h.url(), None, Proof::Honest).await.unwrap();
+    assert_eq!(again, host1);
+
+    // Revoking cuts the live connection and refuses the key.
+    let v = c
+        .post(
+            &format!("/api/v1/resources/{host1}/agent/revoke"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["agent_identity"], "revoked");
+    match next(&mut live).await {
+        ServerMessage::Refused { reason } => assert!(reason.contains("revoked"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let err = a1.connect(&h.url(), None, Proof::Honest).await.unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
+    let (_, fresh) = token(1).await;
+    let err = RawAgent::new("agent-one")
+        .connect(&h.url(), Some(&fresh), Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
+
+    // Re-enrollment: the old key is forgotten; a new key with a token
+    // binds to the same host.
+    let v = c
+        .post(
+            &format!("/api/v1/resources/{host1}/agent/reenroll"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["agent_identity"], "open");
+    assert!(v["agent_key_fingerprint"].is_null());
+    let err = a1.connect(&h.url(), None, Proof::Honest).await.unwrap_err();
+    assert!(err.contains("not enrolled"), "{err}");
+    let a1b = RawAgent::new("agent-one");
+    let (rebound, ws) = a1b
+        .connect(&h.url(), Some(&fresh), Proof::Honest)
+        .await
+        .unwrap();
+    assert_eq!(rebound, host1, "the same host, with its history");
+    drop(ws);
+    assert_eq!(host(&h, &host1).await["agent_identity"], "active");
+
+    // Deleting the host cuts its agent off; its key is unknown then.
+    let (_, mut live) = a1b.connect(&h.url(), None, Proof::Honest).await.unwrap();
+    c.delete(&format!("/api/v1/resources/{host1}"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut live).await,
+        ServerMessage::Refused { .. }
+    ));
+    let err = a1b
+        .connect(&h.url(), None, Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(err.contains("not enrolled"), "{err}");
+    let gone = c
+        .get(&format!("/api/v1/resources/{host1}"), &[])
+        .await
+        .unwrap_err();
+    assert!(gone.to_string().contains("not_found"), "{gone}");
+
+    // Bad settings are refused with the field named.
+    for (body, field) in [
+        (json!({"name": "x", "max_uses": 0}), "max_uses"),
+        (
+            json!({"name": "x", "expires_in_hours": 10000}),
+            "expires_in_hours",
+        ),
+        (json!({"name": ""}), "name"),
+    ] {
+        let e = c
+            .post("/api/v1/agent-enrollments", &body)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(field) && e.to_string().contains("422"),
+            "{e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_host_with_work_pending_is_not_deleted() {
+    let h = Harness::start(0).await;
+    let fake = crate::harness::fake_host(&h, "busy-1").await;
+    let script = h.script("hold", "sleep 1").await;
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{script}/execute"),
+            &json!({"hosts": [fake]}),
+        )
+        .await
+        .unwrap();
+    let e = h
+        .client
+        .delete(&format!("/api/v1/resources/{fake}"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("pending or running"), "{e}");
+    h.client
+        .post(
+            &format!("/api/v1/tickets/{}/actions", t["id"].as_str().unwrap()),
+            &json!({"action": "forcibly_end"}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .delete(&format!("/api/v1/resources/{fake}"))
+        .await
+        .unwrap();
+}
