@@ -59,6 +59,27 @@ impl Client {
         })
     }
 
+    /// A client for an `https://` server whose certificate is signed by
+    /// the CA(s) in `ca_pem` (PEM; e.g. `coc dev --tls`'s `tls/ca.pem`):
+    /// only those are trusted, not the system's roots.
+    ///
+    /// Errors: [`ClientError::Http`] when the PEM holds no certificate or
+    /// the HTTP stack cannot start.
+    pub fn with_ca(base: &str, token: &str, ca_pem: &[u8]) -> Result<Self, ClientError> {
+        install_crypto();
+        let certs = reqwest::Certificate::from_pem_bundle(ca_pem)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .tls_certs_only(certs)
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            tenant: None,
+            http,
+        })
+    }
+
     /// Acts in `tenant` through an O&M authorization (header `X-COC-Tenant`).
     pub fn with_tenant(mut self, tenant: Option<String>) -> Self {
         self.tenant = tenant;

@@ -20,6 +20,7 @@ pub mod gateway;
 pub mod guard;
 pub mod ingest;
 pub mod session;
+pub mod tls;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use coc_store::Store;
 use sha2::{Digest, Sha256};
@@ -55,6 +56,9 @@ pub struct ServerConfig {
     /// Notification channels that need settings (SMTP, SMS gateway) and
     /// the public URL used in links sent to people.
     pub notify: NotifyConfig,
+    /// Serve HTTPS with these settings ([`tls::load`]); `None`: plain HTTP
+    /// (loopback, or behind a TLS-terminating proxy).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Settings of the channels that are not plain webhooks (ref. 11.3).
@@ -112,6 +116,7 @@ impl std::fmt::Debug for ServerConfig {
                 &self.admin_password.as_ref().map(|_| "***"),
             )
             .field("notify", &self.notify)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -148,6 +153,8 @@ pub struct AppState {
     pub notify: Arc<NotifyConfig>,
     /// Base URL for links sent to people (no trailing slash).
     pub public_url: Arc<str>,
+    /// Served over TLS (HSTS, `Secure` cookies, `coc:SecureTransport`).
+    pub tls: bool,
     /// Becomes `true` when the server shuts down; long-lived connections
     /// (agent sessions) watch it and close.
     pub closing: tokio::sync::watch::Receiver<bool>,
@@ -190,11 +197,15 @@ impl AppState {
             live,
             heartbeat_ms: cfg.heartbeat_ms,
             notify: Arc::new(cfg.notify.clone()),
+            tls: cfg.tls.is_some(),
             public_url: cfg
                 .notify
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{}", cfg.listen))
+                .unwrap_or_else(|| {
+                    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+                    format!("{scheme}://{}", cfg.listen)
+                })
                 .trim_end_matches('/')
                 .into(),
         }
@@ -237,6 +248,35 @@ pub fn crash_point(name: &str) {
     }
 }
 
+/// Content security policy of every answer: the console's own script and
+/// styles only, no frames, forms posting to COC only.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Adds the security headers to every answer (unless a handler set its
+/// own): CSP, no framing, no MIME sniffing, no referrer to other sites,
+/// and HSTS when served over TLS.
+async fn security_headers(
+    State(s): State<AppState>,
+    mut r: axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let h = r.headers_mut();
+    let mut set = |name: &'static str, value: &'static str| {
+        if !h.contains_key(name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set("content-security-policy", CSP);
+    set("x-frame-options", "DENY");
+    set("x-content-type-options", "nosniff");
+    set("referrer-policy", "same-origin");
+    if s.tls {
+        set("strict-transport-security", "max-age=31536000");
+    }
+    r
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let api = api::router()
@@ -253,7 +293,29 @@ pub fn router(state: AppState) -> Router {
         .merge(gateway::router())
         .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
         .fallback(|| async { ApiError::new("not_found", "no such route") })
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
+}
+
+/// Serves `app` on `listener` until `stop` completes, with the peer's
+/// address as connect info.
+async fn serve_on<L>(listener: L, app: Router, stop: impl Future<Output = ()> + Send + 'static)
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use axum::serve::ListenerExt;
+    let r = axum::serve(
+        listener.tap_io(|_| {}),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "server stopped");
+    }
 }
 
 /// A running server.
@@ -269,9 +331,10 @@ pub struct Running {
 }
 
 impl Running {
-    /// Base URL, `http://addr`.
+    /// Base URL, `http://addr` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.state.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, finishes in-flight requests (≤ 5 s), stops workers.
@@ -317,18 +380,15 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     );
     let notifier = tokio::spawn(workers::notifier::run(state.clone(), senders.clone()));
     let dispatcher = tokio::spawn(workers::dispatcher::run(state.clone(), senders));
+    let stop = async move {
+        let _ = rx.await;
+    };
+    let served = match cfg.tls.clone() {
+        Some(t) => tokio::spawn(serve_on(tls::TlsListener::new(listener, t)?, app, stop)),
+        None => tokio::spawn(serve_on(listener, app, stop)),
+    };
     let task = tokio::spawn(async move {
-        let r = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        })
-        .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "server stopped");
-        }
+        let _ = served.await;
         exec.abort();
         notifier.abort();
         dispatcher.abort();

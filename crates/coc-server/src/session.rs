@@ -80,11 +80,12 @@ async fn login(
     headers: HeaderMap,
     ApiJson(b): ApiJson<Login>,
 ) -> Response {
-    // Behind a TLS proxy the cookies are marked Secure.
-    let secure = if headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        == Some("https")
+    // Over TLS, or behind a TLS proxy, the cookies are marked Secure.
+    let secure = if s.tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            == Some("https")
     {
         "; Secure"
     } else {

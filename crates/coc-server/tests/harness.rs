@@ -44,6 +44,7 @@ pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
         heartbeat_ms: 500,
         admin_password: Some("admin-password-1".into()),
         notify: Default::default(),
+        tls: None,
     }
 }
 

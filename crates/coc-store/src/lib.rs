@@ -242,6 +242,9 @@ impl Store {
                 redact_url(url)
             )));
         };
+        if backend == Backend::Sqlite {
+            private_sqlite_files(url)?;
+        }
         let url = if backend == Backend::Sqlite && !url.contains('?') {
             format!("{url}?mode=rwc")
         } else {
@@ -379,6 +382,42 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Makes a SQLite database private to the server's user: the file is
+/// created with mode 0600 before SQLite opens it (SQLite gives its `-wal`
+/// and `-shm` files the database's mode), and existing files are set to
+/// 0600. Alarms, tickets' output and the audit trail live there.
+///
+/// Errors: the file cannot be created or its mode set.
+fn private_sqlite_files(url: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| StoreError::Conflict(format!("database file {path}: {e}"));
+    if !std::path::Path::new(path).exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+    }
+    for p in [
+        path.to_string(),
+        format!("{path}-wal"),
+        format!("{path}-shm"),
+    ] {
+        if std::path::Path::new(&p).exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+    }
+    Ok(())
 }
 
 /// A database URL with any password replaced by `***`.

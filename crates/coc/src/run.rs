@@ -30,8 +30,20 @@ fn init_logs() {
         .try_init();
 }
 
+/// How the server speaks TLS.
+pub enum Tls {
+    /// Plain HTTP.
+    Off,
+    /// A certificate and key from PEM files.
+    Files { cert: PathBuf, key: PathBuf },
+    /// `coc dev --tls`: a CA of its own in `<data-dir>/tls`, with these
+    /// extra names in the server certificate.
+    Dev(Vec<String>),
+}
+
 /// Options shared by `server` and `dev`.
 pub struct ServerOpts {
+    pub tls: Tls,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
@@ -57,6 +69,12 @@ pub async fn open_store(
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
+    // Tokens, keys and the database: only the server's user (0700).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", data_dir.display()))?;
+    }
     let url = match database_url {
         Some(u) => u.to_string(),
         None => format!("sqlite://{}", data_dir.join("coc.db").display()),
@@ -145,7 +163,27 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         Some(t) => t,
         None => token_file(&data_dir, "admin.token")?,
     };
+    let mut dev_ca = None;
+    let tls = match &o.tls {
+        Tls::Off => None,
+        Tls::Files { cert, key } => Some(coc_server::tls::load(cert, key)?),
+        Tls::Dev(extra) => {
+            let mut names = extra.clone();
+            if !o.listen.ip().is_unspecified() {
+                names.push(o.listen.ip().to_string());
+            }
+            if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+                names.push(h.trim().to_string());
+            }
+            names.retain(|n| !n.is_empty());
+            let c = coc_server::tls::dev_certificates(&data_dir.join("tls"), &names)?;
+            let t = coc_server::tls::load(&c.cert, &c.key)?;
+            dev_ca = Some(c.ca);
+            Some(t)
+        }
+    };
     let cfg = coc_server::ServerConfig {
+        tls,
         listen: o.listen,
         admin_token: admin.clone(),
         heartbeat_ms: o.heartbeat_ms,
@@ -166,6 +204,12 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
     println!(
         "COC is running: console {url}/  API {url}/api/v1  (OpenAPI {url}/api/v1/openapi.json)"
     );
+    if let Some(ca) = &dev_ca {
+        println!(
+            "TLS with a CA of its own: agents and the CLI trust it with --ca-cert {}",
+            ca.display()
+        );
+    }
     println!(
         "admin API token: {}",
         data_dir.join("admin.token").display()
@@ -182,10 +226,17 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
     println!("agents enroll with a token from `coc enrollment create NAME --uses N`");
     if let Some(token) = local_agent {
         let is_root = unsafe { libc::geteuid() } == 0;
+        // The local agent dials loopback when the server listens on every
+        // address (the certificate names 127.0.0.1, not 0.0.0.0).
+        let mut local = running.addr;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let scheme = if dev_ca.is_some() { "https" } else { "http" };
         let acfg = coc_agent::AgentConfig {
-            server: url.clone(),
+            server: format!("{scheme}://{local}"),
             token,
-            ca_cert: None,
+            ca_cert: dev_ca.clone(),
             state_dir: data_dir.join("agent"),
             run_as_self: !is_root,
             simulate_reboot: true,

@@ -404,7 +404,7 @@ async fn simulate(
         token_id: None,
         new_ip: false,
     };
-    let mut context = crate::guard::context(&principal, None);
+    let mut context = crate::guard::context(&principal, None, s.tls);
     context.extend(b.context.clone());
     let resource = b.resource.clone().unwrap_or_else(|| "*".into());
     let policies = s.store.policies_for(&p.tenant, &user.id).await?;

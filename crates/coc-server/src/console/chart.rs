@@ -71,7 +71,7 @@ pub fn volume_by_level(points: &[(i64, String)], now_ms: i64, hours: usize) -> S
     );
     let legend: Vec<String> = LEVELS
         .iter()
-        .map(|(n, c)| format!("<span style=\"color:{c}\">■</span> {n}"))
+        .map(|(n, c)| format!("{} {n}", swatch(c)))
         .collect();
     let _ = write!(svg, "{}</figcaption></figure>", legend.join(" "));
     svg
@@ -136,10 +136,7 @@ fn shares(caption: &str, kinds: &[(&str, &str)], values: &[String]) -> String {
             "<rect x=\"{x:.1}\" y=\"0\" width=\"{bw:.1}\" height=\"{h}\" fill=\"{c}\"><title>{n} {k}</title></rect>"
         );
         x += bw;
-        legend.push(format!(
-            "<span style=\"color:{c}\">■</span> {} {n}",
-            k.replace('_', " ")
-        ));
+        legend.push(format!("{} {} {n}", swatch(c), k.replace('_', " ")));
     }
     let _ = write!(
         svg,
@@ -147,6 +144,14 @@ fn shares(caption: &str, kinds: &[(&str, &str)], values: &[String]) -> String {
         legend.join(" · ")
     );
     svg
+}
+
+/// A legend's colour sample: a small SVG square (presentation attributes,
+/// so the content security policy needs no inline styles).
+fn swatch(colour: &str) -> String {
+    format!(
+        "<svg class=\"swatch\" width=\"10\" height=\"10\" aria-hidden=\"true\"><rect width=\"10\" height=\"10\" fill=\"{colour}\"/></svg>"
+    )
 }
 
 #[cfg(test)]

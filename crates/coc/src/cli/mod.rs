@@ -57,6 +57,11 @@ pub struct Conn {
     /// API token; default: the contents of ./coc-data/admin.token.
     #[arg(long, env = "COC_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM file of the CA that signed an `https://` server's certificate
+    /// (`coc dev --tls`: <data-dir>/tls/ca.pem); default: ./coc-data/tls/ca.pem
+    /// when it exists, else the system's roots.
+    #[arg(long, env = "COC_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
     /// Act in another tenant through an O&M authorization it granted you.
     #[arg(long, env = "COC_TENANT", global = true)]
     pub tenant: Option<String>,
@@ -73,7 +78,22 @@ impl Conn {
                 .map(|s| s.trim().to_string())
                 .context("no token: pass --token or set COC_TOKEN (or run next to ./coc-data)")?,
         };
-        Ok(coc_client::Client::new(&self.server, &token)?.with_tenant(self.tenant.clone()))
+        // Next to a `coc dev --tls` data dir, its CA is the default.
+        let dev_ca = PathBuf::from("coc-data/tls/ca.pem");
+        let ca = self
+            .ca_cert
+            .clone()
+            .or_else(|| (self.server.starts_with("https://") && dev_ca.exists()).then_some(dev_ca));
+        let client = match &ca {
+            Some(p) => {
+                let pem =
+                    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+                coc_client::Client::with_ca(&self.server, &token, &pem)
+                    .with_context(|| format!("{} holds no CA certificate", p.display()))?
+            }
+            None => coc_client::Client::new(&self.server, &token)?,
+        };
+        Ok(client.with_tenant(self.tenant.clone()))
     }
 }
 
@@ -151,6 +171,16 @@ pub struct DevArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+    /// Serve HTTPS with a certificate from a CA of its own, made on first
+    /// use in <data-dir>/tls (agents and the CLI trust it with
+    /// `--ca-cert <data-dir>/tls/ca.pem`).
+    #[arg(long)]
+    pub tls: bool,
+    /// More names for that certificate (DNS names or IP addresses agents
+    /// reach this machine by); localhost, 127.0.0.1, ::1, the listen
+    /// address and the host name are always in.
+    #[arg(long = "tls-name", requires = "tls")]
+    pub tls_names: Vec<String>,
     #[command(flatten)]
     pub notify: NotifyArgs,
 }
@@ -233,6 +263,12 @@ pub struct ServerArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+    /// Serve HTTPS: the certificate chain (PEM).
+    #[arg(long, env = "COC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "COC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub notify: NotifyArgs,
 }
@@ -301,6 +337,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 database_url: None,
                 admin_token: None,
                 heartbeat_ms: a.heartbeat_ms,
+                tls: if a.tls {
+                    crate::run::Tls::Dev(a.tls_names)
+                } else {
+                    crate::run::Tls::Off
+                },
                 with_agent: true,
                 secret_key: None,
                 admin_password: std::env::var("COC_ADMIN_PASSWORD").ok(),
@@ -315,6 +356,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 database_url: a.database_url,
                 admin_token: a.admin_token,
                 heartbeat_ms: a.heartbeat_ms,
+                tls: match (a.tls_cert, a.tls_key) {
+                    (Some(cert), Some(key)) => crate::run::Tls::Files { cert, key },
+                    _ => crate::run::Tls::Off,
+                },
                 with_agent: false,
                 secret_key: a.secret_key,
                 admin_password: a.admin_password,

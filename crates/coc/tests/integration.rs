@@ -1,0 +1,8 @@
+//! The `coc` binary end to end: real `coc server` and `coc agent`
+//! processes — durable execution across crashes, and the agent link over
+//! TLS.
+
+mod support;
+
+mod durable;
+mod tls;

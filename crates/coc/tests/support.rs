@@ -1,0 +1,211 @@
+//! Real `coc server` and `coc agent` processes in a temporary data dir,
+//! driven over HTTP(S) with the admin token.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const ADMIN: &str = "durable-admin-token";
+pub const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn log_file(dir: &Path, name: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name))
+        .unwrap()
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub http: reqwest::Client,
+    /// `https` when the server serves TLS.
+    pub scheme: &'static str,
+    /// Flags added to `coc server` (TLS settings).
+    pub server_args: Vec<String>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            http: reqwest::Client::new(),
+            scheme: "http",
+            server_args: vec![],
+        }
+    }
+
+    /// An env whose server serves TLS with `cert` and `key`, trusted by the
+    /// test's client through `ca`.
+    pub fn tls(cert: &Path, key: &Path, ca: &Path) -> Env {
+        let mut env = Env::new();
+        let ca = reqwest::Certificate::from_pem_bundle(&std::fs::read(ca).unwrap()).unwrap();
+        env.http = reqwest::Client::builder()
+            .tls_certs_only(ca)
+            .build()
+            .unwrap();
+        env.scheme = "https";
+        env.server_args = vec![
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ];
+        env
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    pub async fn server(&self, crash_at: Option<&str>) -> Proc {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_coc"));
+        c.args(["server", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(["--admin-token", ADMIN])
+            .args(["--secret-key", KEY, "--heartbeat-ms", "500"])
+            .args(["--admin-password", "durable-password"])
+            .args(&self.server_args)
+            .env("RUST_LOG", "info")
+            .env_remove("COC_CRASH_AT")
+            .stdin(Stdio::null())
+            .stdout(log_file(self.dir.path(), "server.log"))
+            .stderr(log_file(self.dir.path(), "server.log"));
+        if let Some(p) = crash_at {
+            c.env("COC_CRASH_AT", p);
+        }
+        let p = Proc(c.spawn().expect("coc server starts"));
+        for _ in 0..200 {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.url())).send().await
+                && r.status().is_success()
+            {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not come up: {}", self.server_log());
+    }
+
+    /// An enrollment token for the agents of a test (10 hosts).
+    pub async fn enrollment(&self) -> String {
+        let v = self
+            .call(
+                "POST",
+                "/api/v1/agent-enrollments",
+                Some(json!({"name": "durable", "max_uses": 10})),
+            )
+            .await;
+        v["secret"].as_str().unwrap().to_string()
+    }
+
+    pub fn agent(&self, i: usize, token: &str) -> Proc {
+        self.agent_with(i, token, &[])
+    }
+
+    /// Agent `i` with more flags (`--ca-cert`).
+    pub fn agent_with(&self, i: usize, token: &str, args: &[&str]) -> Proc {
+        Proc(
+            Command::new(env!("CARGO_BIN_EXE_coc"))
+                .args(["agent", "--server", &self.url(), "--token", token])
+                .args(args)
+                .arg("--state-dir")
+                .arg(self.dir.path().join(format!("agent-{i}")))
+                .stdin(Stdio::null())
+                .stdout(log_file(self.dir.path(), &format!("agent-{i}.log")))
+                .stderr(log_file(self.dir.path(), &format!("agent-{i}.log")))
+                .spawn()
+                .expect("coc agent starts"),
+        )
+    }
+
+    /// What agent `i` logged.
+    pub fn agent_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("agent-{i}.log"))).unwrap_or_default()
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url());
+        let rb = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
+        };
+        let r = rb.bearer_auth(ADMIN).send().await.unwrap();
+        let st = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(st.is_success(), "{method} {path}: {st} {v}");
+        v
+    }
+
+    pub async fn hosts(&self, n: usize) -> Vec<String> {
+        for _ in 0..400 {
+            let v = self.call("GET", "/api/v1/resources", None).await;
+            let ids: Vec<String> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| h["agent_status"] == "running")
+                .map(|h| h["id"].as_str().unwrap().to_string())
+                .collect();
+            if ids.len() >= n {
+                return ids;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{n} agents did not connect");
+    }
+
+    pub async fn wait(&self, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + Duration::from_secs(90);
+        let mut last = Value::Null;
+        while Instant::now() < end {
+            if let Ok(r) = self
+                .http
+                .get(format!("{}{path}", self.url()))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                && let Ok(v) = r.json::<Value>().await
+            {
+                if pred(&v) {
+                    return v;
+                }
+                last = v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} never happened: {last:#}\n{}", self.server_log());
+    }
+}
+
+pub fn me() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
