@@ -203,6 +203,55 @@ pub fn fingerprint_labels(labels: &BTreeMap<String, String>) -> String {
 pub const MAX_ALARMS_PER_REQUEST: usize = 10_000;
 /// Longest accepted label/field value, in bytes.
 pub const MAX_VALUE_LEN: usize = 8 * 1024;
+/// Most labels of one alarm (Prometheus alerts carry a few dozen).
+pub const MAX_LABELS: usize = 128;
+/// Most annotations of one alarm.
+pub const MAX_ANNOTATIONS: usize = 128;
+/// Most extra fields of one generic alarm (the keys kept in `additional`,
+/// its own `additional` object included).
+pub const MAX_FIELDS: usize = 128;
+/// Longest label, annotation or field name, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+/// Most bytes of one alarm: the names and values of its labels,
+/// annotations and fields together.
+pub const MAX_ALARM_BYTES: usize = 64 * 1024;
+
+/// Checks the size of one alarm's maps: at most `max` entries in each
+/// (what, map, max), names of at most [`MAX_NAME_LEN`] bytes, values of at
+/// most [`MAX_VALUE_LEN`], and [`MAX_ALARM_BYTES`] in all (plus `scalars`,
+/// the bytes of its other fields).
+///
+/// Errors: [`DomainError::Validation`] naming the limit.
+pub fn check_alarm_size(
+    maps: &[(&str, &BTreeMap<String, String>, usize)],
+    scalars: usize,
+) -> Result<(), DomainError> {
+    let mut total = scalars;
+    for (what, m, max) in maps {
+        if m.len() > *max {
+            return Err(invalid(format!(
+                "the alarm has {} {what}; at most {max} are accepted",
+                m.len()
+            )));
+        }
+        for (k, v) in m.iter() {
+            if k.len() > MAX_NAME_LEN {
+                return Err(invalid(format!(
+                    "a name in {what} is {} bytes; at most {MAX_NAME_LEN} are accepted",
+                    k.len()
+                )));
+            }
+            check_len(&format!("{what} '{k}'"), v)?;
+            total += k.len() + v.len();
+        }
+    }
+    if total > MAX_ALARM_BYTES {
+        return Err(invalid(format!(
+            "the alarm is {total} bytes; at most {MAX_ALARM_BYTES} are accepted"
+        )));
+    }
+    Ok(())
+}
 
 /// One alert of Prometheus' `POST /api/v2/alerts` body (Alertmanager's
 /// `postableAlert`).
@@ -293,8 +342,9 @@ fn check_len(what: &str, v: &str) -> Result<(), DomainError> {
 /// `description` (else `summary`) → alarmDesc; every other label and
 /// annotation is kept in `additional`.
 ///
-/// Errors: [`DomainError::Validation`] when `alertname` is missing or a
-/// value exceeds [`MAX_VALUE_LEN`].
+/// Errors: [`DomainError::Validation`] when `alertname` is missing, or
+/// the alarm is over a limit of [`check_alarm_size`] (labels,
+/// annotations, name and value lengths, total bytes).
 pub fn from_labels(
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
@@ -303,10 +353,19 @@ pub fn from_labels(
     url: Option<String>,
     source: &str,
 ) -> Result<NormalizedAlarm, DomainError> {
-    for (k, v) in labels.iter().chain(annotations.iter()) {
-        check_len(&format!("label '{k}'"), v)?;
-        check_len("label name", k)?;
+    let url_len = url.as_ref().map_or(0, String::len);
+    if url_len > MAX_VALUE_LEN {
+        return Err(invalid(format!(
+            "the generator URL is {url_len} bytes; at most {MAX_VALUE_LEN} are accepted"
+        )));
     }
+    check_alarm_size(
+        &[
+            ("labels", &labels, MAX_LABELS),
+            ("annotations", &annotations, MAX_ANNOTATIONS),
+        ],
+        url_len + source.len(),
+    )?;
     let name = labels
         .get("alertname")
         .filter(|s| !s.is_empty())
@@ -543,11 +602,39 @@ fn generic_one(item: Value, now_ms: i64, source: &str) -> Result<NormalizedAlarm
     let labels_in = str_map(m.remove("labels"), "labels")?;
     let annotations = str_map(m.remove("annotations"), "annotations")?;
     let mut additional = str_map(m.remove("additional"), "additional")?;
+    if m.len() + additional.len() > MAX_FIELDS {
+        return Err(invalid(format!(
+            "the alarm has {} extra fields; at most {MAX_FIELDS} are accepted",
+            m.len() + additional.len()
+        )));
+    }
     for (k, v) in m {
         let s = value_to_string(&v);
         check_len(&k, &s)?;
         additional.insert(k, s);
     }
+    let scalars = [
+        &alarm_id,
+        &namespace,
+        &region,
+        &application,
+        &resource_name,
+        &resource_id,
+        &alarm_desc,
+        &url,
+    ]
+    .iter()
+    .map(|v| v.as_ref().map_or(0, String::len))
+    .sum::<usize>()
+        + alarm_name.len();
+    check_alarm_size(
+        &[
+            ("labels", &labels_in, MAX_LABELS),
+            ("annotations", &annotations, MAX_ANNOTATIONS),
+            ("extra fields", &additional, MAX_FIELDS),
+        ],
+        scalars,
+    )?;
     let labels = if labels_in.is_empty() {
         let mut l = BTreeMap::new();
         l.insert("alertname".to_string(), alarm_name.clone());
@@ -610,6 +697,46 @@ pub fn validate_clear_remark(remark: &str) -> Result<(), DomainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alarms_over_a_limit_are_refused() {
+        let labels = |n: usize| {
+            let mut m: BTreeMap<String, String> =
+                (0..n).map(|i| (format!("l{i}"), "v".to_string())).collect();
+            m.insert("alertname".into(), "A".into());
+            m
+        };
+        let ok = |l, a| from_labels(l, a, AlarmStatus::Alarm, 1, None, "t");
+        assert!(ok(labels(MAX_LABELS - 1), BTreeMap::new()).is_ok());
+        let e = ok(labels(100_000), BTreeMap::new()).unwrap_err();
+        assert!(e.to_string().contains("100001 labels"), "{e}");
+        let many: BTreeMap<_, _> = (0..=MAX_ANNOTATIONS)
+            .map(|i| (format!("a{i}"), "x".to_string()))
+            .collect();
+        assert!(ok(labels(1), many).is_err());
+        // Bytes in all: 16 values of 8 KiB are 128 KiB.
+        let big: BTreeMap<_, _> = (0..16)
+            .map(|i| (format!("a{i}"), "x".repeat(MAX_VALUE_LEN)))
+            .collect();
+        let e = ok(labels(1), big).unwrap_err();
+        assert!(e.to_string().contains("bytes"), "{e}");
+        let mut long_name = labels(1);
+        long_name.insert("n".repeat(MAX_NAME_LEN + 1), "v".into());
+        assert!(ok(long_name, BTreeMap::new()).is_err());
+        // Generic: extra fields at the top level and in `additional`.
+        let fields: serde_json::Map<String, Value> = (0..=MAX_FIELDS)
+            .map(|i| (format!("f{i}"), Value::from(i)))
+            .collect();
+        let mut one = fields.clone();
+        one.insert("alarmName".into(), "x".into());
+        let e = parse_generic(&serde_json::to_vec(&one).unwrap(), 1, "g").unwrap_err();
+        assert!(e.to_string().contains("extra fields"), "{e}");
+        let nested = serde_json::json!({"alarmName": "x", "additional": fields});
+        assert!(parse_generic(&serde_json::to_vec(&nested).unwrap(), 1, "g").is_err());
+        let fine =
+            serde_json::json!({"alarmName": "x", "f1": 1, "labels": {"alertname": "x", "a": "b"}});
+        assert!(parse_generic(&serde_json::to_vec(&fine).unwrap(), 1, "g").is_ok());
+    }
 
     const NOW: i64 = 1_795_305_600_000; // 2026-11-22T00:00:00Z
 

@@ -5,4 +5,5 @@
 mod support;
 
 mod durable;
+mod limits;
 mod tls;
