@@ -63,6 +63,57 @@ pub fn render(
     })
 }
 
+/// The pieces of a channel target that must never be shown (robot and
+/// webhook URLs carry their keys in the path or query, addresses are
+/// personal): the whole target; for URLs also the user info, the path and
+/// query, and each of their segments and values of 6 characters or more;
+/// for email the local part; for numbers the digits. Longest first.
+pub fn secret_parts(target: &str) -> Vec<String> {
+    let mut parts = vec![target.to_string()];
+    if let Some((_, rest)) = target.split_once("://") {
+        let (authority, tail) = match rest.find(['/', '?', '#']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            parts.push(userinfo.to_string());
+            parts.extend(userinfo.split(':').map(str::to_string));
+        }
+        parts.push(tail.to_string());
+        parts.extend(
+            tail.split(['/', '?', '&', '=', '#', ';'])
+                .map(str::to_string),
+        );
+    } else if let Some((local, _)) = target.split_once('@') {
+        parts.push(local.to_string());
+    } else {
+        parts.push(target.chars().filter(char::is_ascii_digit).collect());
+    }
+    parts.retain(|p| p.chars().count() >= 6);
+    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    parts.dedup();
+    parts
+}
+
+/// `text` (an error, a log line) with every secret part of `target`
+/// ([`secret_parts`]) replaced by `***`; a whole URL becomes
+/// `scheme://host/***`, so the error still says where.
+pub fn redact_target(text: &str, target: &str) -> String {
+    let whole = if target.contains("://") {
+        crate::people::mask("webhook", target)
+    } else {
+        "***".to_string()
+    };
+    let text = if target.len() >= 6 {
+        text.replace(target, &whole)
+    } else {
+        text.to_string()
+    };
+    secret_parts(target)
+        .iter()
+        .fold(text, |t, p| t.replace(p.as_str(), "***"))
+}
+
 /// `sha256=<hex>` HMAC-SHA256 of `body` with `secret`.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac =
@@ -404,6 +455,42 @@ pub fn retry_delay_ms(attempt: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_redacted_from_errors() {
+        let url = "https://hooks.example.com/services/T000/B111/XXXXXXXXSECRET?token=abcdef123";
+        let err = format!(
+            "cannot reach {url}: error sending request for url (https://hooks.example.com/services/T000/B111/XXXXXXXXSECRET?token=abcdef123)"
+        );
+        let r = redact_target(&err, url);
+        assert!(
+            !r.contains("XXXXXXXXSECRET") && !r.contains("abcdef123"),
+            "{r}"
+        );
+        assert!(r.contains("hooks.example.com"), "the host stays: {r}");
+        // A URL the HTTP library re-wrote still loses its secret pieces.
+        let r = redact_target("GET /services/T000/B111/XXXXXXXXSECRET/ failed", url);
+        assert!(!r.contains("XXXXXXXXSECRET"), "{r}");
+        let r = redact_target(
+            "auth failed for robot:s3cr3tpass@",
+            "https://robot:s3cr3tpass@chat.example/x",
+        );
+        assert!(!r.contains("s3cr3tpass"), "{r}");
+        let r = redact_target(
+            "550 <annabelle@example.com> rejected",
+            "annabelle@example.com",
+        );
+        assert!(!r.contains("annabelle"), "{r}");
+        let r = redact_target("21211 invalid To +86 138 0000 0000", "+8613800000000");
+        assert_eq!(
+            r, "21211 invalid To +86 138 0000 0000",
+            "digits apart stay; short parts too"
+        );
+        assert_eq!(
+            redact_target("to +8613800000000", "+8613800000000"),
+            "to ***"
+        );
+    }
 
     fn m() -> Message {
         Message {

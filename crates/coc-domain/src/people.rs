@@ -128,7 +128,9 @@ pub fn mask(channel: &str, address: &str) -> String {
         }
         _ => {
             let rest = address.split_once("://").map(|x| x.1).unwrap_or("");
-            let host = rest.split(['/', '?']).next().unwrap_or("");
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            // Never the user info (`user:password@`).
+            let host = authority.rsplit_once('@').map_or(authority, |x| x.1);
             let scheme = address.split("://").next().unwrap_or("https");
             format!("{scheme}://{host}/***")
         }

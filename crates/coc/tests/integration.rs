@@ -6,4 +6,5 @@ mod support;
 
 mod durable;
 mod limits;
+mod secrets;
 mod tls;

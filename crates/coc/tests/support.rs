@@ -90,7 +90,7 @@ impl Env {
             .args(["--secret-key", KEY, "--heartbeat-ms", "500"])
             .args(["--admin-password", "durable-password"])
             .args(&self.server_args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info,rustls=info")
             .env_remove("COC_CRASH_AT")
             .stdin(Stdio::null())
             .stdout(log_file(self.dir.path(), "server.log"))

@@ -73,7 +73,11 @@ pub fn spawn_send(
 ) {
     let (state, s) = (state.clone(), s.clone());
     tokio::spawn(async move {
-        let err = send(&s, &d).await;
+        // No error keeps a piece of the target (a robot's key, an address):
+        // not the delivery log, not the server's log.
+        let err = send(&s, &d)
+            .await
+            .map(|e| coc_domain::notify::redact_target(&e, &d.target));
         if let Some(e) = &err {
             tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
         }
@@ -111,8 +115,25 @@ async fn send_http(http: &reqwest::Client, d: &Due) -> Option<String> {
     match rb.send().await {
         Ok(r) if r.status().is_success() => None,
         Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
-        Err(e) => Some(format!("cannot reach {}: {e}", d.target)),
+        Err(e) => Some(format!(
+            "cannot reach {}: {}",
+            coc_domain::people::mask(&d.channel, &d.target),
+            describe(&e.without_url())
+        )),
     }
+}
+
+/// An HTTP error with its causes (connection refused, TLS, timeout), one
+/// line.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 async fn send_email(s: &Senders, d: &Due) -> Option<String> {
@@ -188,7 +209,10 @@ async fn send_sms(s: &Senders, d: &Due) -> Option<String> {
     {
         Ok(r) if r.status().is_success() => None,
         Ok(r) => Some(format!("gateway answered HTTP {}", r.status().as_u16())),
-        Err(e) => Some(format!("cannot reach the gateway: {}", e.without_url())),
+        Err(e) => Some(format!(
+            "cannot reach the gateway: {}",
+            describe(&e.without_url())
+        )),
     }
 }
 
