@@ -8,6 +8,7 @@
 //! | [`access`] | A2/A3 policies, action catalog, evaluator | 1.1, 1.2 |
 //! | [`agent`] | R3 agent identity: enrollment tokens, bound keys, admission | 3.1 |
 //! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
+//! | [`login`] | A1 sign-in throttling per user name and source address | 13.1 |
 //! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
@@ -35,6 +36,7 @@ pub mod escalation;
 pub mod id;
 pub mod incident;
 pub mod job;
+pub mod login;
 pub mod notify;
 pub mod oncall;
 pub mod parameter;

@@ -72,6 +72,7 @@ impl ApiError {
                 "Request body does not match the schema",
             ),
             "validation_failed" => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
+            "too_many_requests" => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
             "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
         }
@@ -80,6 +81,17 @@ impl ApiError {
     /// HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         Self::status_and_title(self.code).0
+    }
+}
+
+impl ApiError {
+    /// The answer with a `Retry-After` header of `seconds` (429, 503).
+    pub fn retry_after(self, seconds: i64) -> Response {
+        let mut r = self.into_response();
+        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
     }
 }
 

@@ -140,6 +140,10 @@ pub struct AppState {
     /// The database.
     pub store: Store,
     admin_hash: Arc<[u8; 32]>,
+    /// Password checks at once per server (4): a burst of parallel guesses
+    /// gets at most 4 past the throttle before failures are recorded, and
+    /// cannot take every core.
+    pub logins: Arc<tokio::sync::Semaphore>,
     /// Agent connections still in their handshake (at most
     /// [`gateway::MAX_HANDSHAKES`]).
     pub handshakes: Arc<tokio::sync::Semaphore>,
@@ -193,6 +197,7 @@ impl AppState {
             store,
             admin_hash: Arc::new(hash(&cfg.admin_token)),
             handshakes: Arc::new(tokio::sync::Semaphore::new(gateway::MAX_HANDSHAKES)),
+            logins: Arc::new(tokio::sync::Semaphore::new(4)),
             agents: Arc::new(gateway::Agents::default()),
             live,
             heartbeat_ms: cfg.heartbeat_ms,

@@ -7,6 +7,12 @@
 //! must echo `coc_csrf` in the `X-CSRF-Token` header (double submit; the
 //! value is derived from the session secret, so nothing else is stored).
 //! Every login, failed or not, is audited.
+//!
+//! Sign-ins are throttled per user name and per source address
+//! ([`coc_domain::login`]): past a few failures, both are locked for
+//! exponentially longer times and answered 429 with `Retry-After`, without
+//! the password being looked at. Unknown user names take as long as known
+//! ones.
 
 use std::net::SocketAddr;
 
@@ -15,7 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use coc_domain::login::retry_after_s;
 use coc_store::audit::NewAudit;
+use coc_store::login::LoginKeys;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -96,6 +104,52 @@ async fn login(
         .clone()
         .unwrap_or_else(|| coc_domain::DEFAULT_TENANT.to_string());
     let ip = addr.ip().to_string();
+    let audit = |trace: &str, status: i64, locked_s: Option<i64>| NewAudit {
+        trace: trace.into(),
+        action: "login".into(),
+        user_name: b.username.clone(),
+        source_ip: Some(ip.clone()),
+        method: "POST".into(),
+        path: "/api/v1/login".into(),
+        resource_type: "session".into(),
+        resource_id: None,
+        request: serde_json::json!({"username": b.username, "tenant": tenant, "locked_s": locked_s}),
+        status,
+    };
+    if b.username.len() > 256 || b.password.len() > 1024 || tenant.len() > 64 {
+        return ApiError::new(
+            "validation_failed",
+            "user name, password or tenant is too long",
+        )
+        .into_response();
+    }
+    let keys = LoginKeys {
+        tenant: tenant.clone(),
+        user: b.username.clone(),
+        source: Some(ip.clone()),
+    };
+    // A few checks at a time per server: a burst of parallel guesses cannot
+    // all pass the throttle before the first failures are recorded.
+    let Ok(_turn) = s.logins.acquire().await else {
+        return ApiError::new("unavailable", "the server is shutting down").into_response();
+    };
+    let now = coc_store::now_ms();
+    match s.store.login_wait(&keys, now).await {
+        Ok(Some(ms)) => {
+            let secs = retry_after_s(ms);
+            let _ = s
+                .store
+                .append_audit(&tenant, &audit("loginThrottled", 429, Some(secs)))
+                .await;
+            return ApiError::new(
+                "too_many_requests",
+                format!("too many failed sign-ins; try again in {secs} s"),
+            )
+            .retry_after(secs);
+        }
+        Ok(None) => {}
+        Err(e) => return ApiError::from(e).into_response(),
+    }
     let user = match s
         .store
         .verify_password(&tenant, &b.username, &b.password)
@@ -104,23 +158,24 @@ async fn login(
         Ok(u) => u,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let audit = |status: i64| NewAudit {
-        trace: "login".into(),
-        action: "login".into(),
-        user_name: b.username.clone(),
-        source_ip: Some(ip.clone()),
-        method: "POST".into(),
-        path: "/api/v1/login".into(),
-        resource_type: "session".into(),
-        resource_id: None,
-        request: serde_json::json!({"username": b.username, "tenant": tenant}),
-        status,
-    };
     let Some(user) = user else {
-        let _ = s.store.append_audit(&tenant, &audit(401)).await;
+        let locked = s
+            .store
+            .login_failed(&keys, coc_store::now_ms())
+            .await
+            .ok()
+            .flatten()
+            .map(retry_after_s);
+        let _ = s
+            .store
+            .append_audit(&tenant, &audit("login", 401, locked))
+            .await;
         return ApiError::new("invalid_credentials", "user name or password is wrong")
             .into_response();
     };
+    if let Err(e) = s.store.login_succeeded(&keys).await {
+        return ApiError::from(e).into_response();
+    }
     let (secret, expires_at) = match s
         .store
         .create_session(&tenant, &user.id, SESSION_TTL_MS)
@@ -129,7 +184,10 @@ async fn login(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let _ = s.store.append_audit(&tenant, &audit(200)).await;
+    let _ = s
+        .store
+        .append_audit(&tenant, &audit("login", 200, None))
+        .await;
     let csrf = csrf_of(&secret);
     let max_age = SESSION_TTL_MS / 1000;
     let mut r = (

@@ -19,18 +19,45 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// Logs in through the form; returns the Cookie header value.
-async fn login(h: &Harness) -> String {
+/// Posts the login form as a browser does: the page first (its CSRF
+/// value and cookie), then the form with what was typed.
+pub async fn sign_in(h: &Harness, user: &str, password: &str, next: &str) -> reqwest::Response {
     let r = client()
-        .post(format!("{}/console/login", h.url()))
-        .form(&[
-            ("username", "admin"),
-            ("password", "admin-password-1"),
-            ("next", "/console/incidents"),
-        ])
+        .get(format!("{}/console/login", h.url()))
         .send()
         .await
         .unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("coc_login="))
+        .expect("the login page sets its CSRF cookie");
+    let html = r.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the login form carries a CSRF value")
+        .to_string();
+    client()
+        .post(format!("{}/console/login", h.url()))
+        .header("cookie", cookie)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("next", next),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs in through the form; returns the Cookie header value.
+async fn login(h: &Harness) -> String {
+    let r = sign_in(h, "admin", "admin-password-1", "/console/incidents").await;
     assert_eq!(r.status(), 303, "a successful login redirects");
     assert_eq!(r.headers()["location"], "/console/incidents");
     r.headers()
@@ -273,12 +300,16 @@ async fn login_overview_incident_and_crawl() {
         r.headers()["location"],
         "/console/login?next=/console/incidents"
     );
-    let bad = client()
+    // A login form posted without the page's CSRF value (from another
+    // site) is refused, whatever the password.
+    let forged = client()
         .post(format!("{}/console/login", h.url()))
-        .form(&[("username", "admin"), ("password", "wrong")])
+        .form(&[("username", "admin"), ("password", "admin-password-1")])
         .send()
         .await
         .unwrap();
+    assert_eq!(forged.status(), 403);
+    let bad = sign_in(&h, "admin", "wrong", "").await;
     assert_eq!(bad.status(), 401);
     assert!(bad.text().await.unwrap().contains("role=\"alert\""));
     // An incident from an ingested alarm, owned by admin.
@@ -1134,12 +1165,7 @@ async fn access_control_and_tags_from_the_console() {
     assert!(!up.contains("ann-password-1"));
     let ann = c.get("/api/v1/users/ann", &[]).await.unwrap();
     let ann_id = ann["id"].as_str().unwrap();
-    let r = client()
-        .post(url("/console/login"))
-        .form(&[("username", "ann"), ("password", "ann-password-1")])
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&h, "ann", "ann-password-1", "").await;
     assert_eq!(r.status(), 303, "ann signs in");
     // A script admin wrote for ann to review: her to-do, decided from
     // the script's page.

@@ -12,5 +12,6 @@ mod closed_loop;
 mod console;
 mod execution;
 mod jobs;
+mod login;
 mod notify;
 mod people;

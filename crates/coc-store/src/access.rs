@@ -122,6 +122,13 @@ pub struct Bootstrap {
     pub generated_password: Option<String>,
 }
 
+/// The hash a sign-in with an unknown user name (or a user without a
+/// password) is checked against: of a random password, made once.
+fn stand_in_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&hex::encode(rand::random::<[u8; 16]>())).unwrap_or_default())
+}
+
 fn hash_password(pw: &str) -> Result<String> {
     if pw.chars().count() < 8 {
         return Err(invalid("a password needs at least 8 characters").into());
@@ -213,6 +220,8 @@ impl Store {
         admin_token: &str,
         admin_password: Option<&str>,
     ) -> Result<Bootstrap> {
+        // Made now, so the first sign-in with an unknown name takes no longer.
+        tokio::task::spawn_blocking(stand_in_hash).await.ok();
         self.ensure_tenant(tenant).await?;
         let mut generated = None;
         let admin = match self.user_id(tenant, ADMIN_USER).await {
@@ -358,25 +367,32 @@ impl Store {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(r) = r else { return Ok(None) };
-        let hash: Option<String> = r.try_get("password_hash")?;
-        let enabled = r.try_get::<i64, _>("enabled")? != 0;
-        let ok = hash
-            .and_then(|h| {
-                PasswordHash::new(&h).ok().map(|p| {
-                    argon2::Argon2::default()
-                        .verify_password(password.as_bytes(), &p)
-                        .is_ok()
-                })
+        let (id, hash, enabled) = match &r {
+            Some(r) => (
+                Some(r.try_get::<String, _>("id")?),
+                r.try_get::<Option<String>, _>("password_hash")?,
+                r.try_get::<i64, _>("enabled")? != 0,
+            ),
+            None => (None, None, false),
+        };
+        // The same work whether the user exists or not (a hash of a random
+        // password stands in), off the async workers: the answer's time
+        // does not tell which user names exist.
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || {
+            let h = hash.unwrap_or_else(|| stand_in_hash().to_string());
+            PasswordHash::new(&h).is_ok_and(|p| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &p)
+                    .is_ok()
             })
-            .unwrap_or(false);
-        if !ok || !enabled {
+        })
+        .await
+        .unwrap_or(false);
+        let Some(id) = id.filter(|_| ok && enabled) else {
             return Ok(None);
-        }
-        Ok(Some(
-            self.get_user(tenant, &r.try_get::<String, _>("id")?)
-                .await?,
-        ))
+        };
+        Ok(Some(self.get_user(tenant, &id).await?))
     }
 
     /// Creates a group. Errors: `Domain(Validation)`, `Conflict`.

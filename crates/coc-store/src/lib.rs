@@ -32,6 +32,7 @@ pub mod incident;
 pub mod integration;
 pub mod job;
 pub mod jobticket;
+pub mod login;
 pub mod notification;
 pub mod notify;
 pub mod oncall;
@@ -220,6 +221,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "agent_identity",
         include_str!("../migrations/sqlite/0014_agent_identity.sql"),
         include_str!("../migrations/postgres/0014_agent_identity.sql"),
+    ),
+    (
+        15,
+        "login_attempts",
+        include_str!("../migrations/sqlite/0015_login_attempts.sql"),
+        include_str!("../migrations/postgres/0015_login_attempts.sql"),
     ),
 ];
 

@@ -267,3 +267,48 @@ async fn audit_is_redacted_tenant_scoped_and_paged() {
         );
     });
 }
+
+#[tokio::test]
+async fn sign_in_failures_lock_and_fade() {
+    use coc_store::login::LoginKeys;
+    each_store!(|s| {
+        let keys = LoginKeys {
+            tenant: "t1".into(),
+            user: "ann".into(),
+            source: Some("10.0.0.9".into()),
+        };
+        let now = 1_000_000;
+        for i in 0..5 {
+            assert_eq!(s.login_failed(&keys, now + i).await.unwrap(), None);
+        }
+        assert_eq!(s.login_failed(&keys, now + 5).await.unwrap(), Some(1_000));
+        assert_eq!(s.login_wait(&keys, now + 6).await.unwrap(), Some(999));
+        assert_eq!(s.login_wait(&keys, now + 1_005).await.unwrap(), None);
+        // A success forgets the name's failures, not the address's.
+        s.login_succeeded(&keys).await.unwrap();
+        let other = LoginKeys {
+            user: "bob".into(),
+            ..keys.clone()
+        };
+        for i in 0..14 {
+            assert_eq!(
+                s.login_failed(&other, now + 2_000 + i)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                i >= 5
+            );
+        }
+        // 6 + 14 = 20 failures from the address: the next one locks it
+        // for every name.
+        let third = LoginKeys {
+            user: "cy".into(),
+            ..keys.clone()
+        };
+        assert_eq!(
+            s.login_failed(&third, now + 3_000).await.unwrap(),
+            Some(1_000)
+        );
+        assert!(s.login_wait(&third, now + 3_001).await.unwrap().is_some());
+    });
+}

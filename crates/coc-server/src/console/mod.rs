@@ -332,6 +332,28 @@ struct LoginPage {
     error: Option<String>,
     next: String,
     username: String,
+    /// The form's CSRF value, also in the `coc_login` cookie.
+    csrf: String,
+}
+
+/// Cookie holding the login form's CSRF value (double submit: a form
+/// posted from another site carries neither, SameSite=Strict).
+const LOGIN_COOKIE: &str = "coc_login";
+
+impl LoginPage {
+    /// The page with a fresh CSRF value, and the cookie that holds it.
+    fn answer(mut self, status: StatusCode) -> Response {
+        self.csrf = hex::encode(rand::random::<[u8; 16]>());
+        let cookie = format!(
+            "{LOGIN_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/console/login; Max-Age=3600",
+            self.csrf
+        );
+        let mut r = (status, self).into_response();
+        if let Ok(v) = cookie.parse() {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+        r
+    }
 }
 
 #[derive(Deserialize)]
@@ -347,12 +369,14 @@ fn safe_next(n: Option<&str>) -> String {
     }
 }
 
-async fn login_page(Query(q): Query<NextQuery>) -> LoginPage {
+async fn login_page(Query(q): Query<NextQuery>) -> Response {
     LoginPage {
         error: None,
         next: safe_next(q.next.as_deref()),
         username: String::new(),
+        csrf: String::new(),
     }
+    .answer(StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -363,6 +387,8 @@ struct LoginForm {
     tenant: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn login(
@@ -371,6 +397,18 @@ async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    let sent = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if f.csrf.is_empty() || sent.len() != f.csrf.len() || sent != f.csrf {
+        return LoginPage {
+            error: Some(
+                "The sign-in form expired or came from another site; sign in again.".into(),
+            ),
+            next: safe_next(Some(&f.next)),
+            username: f.username,
+            csrf: String::new(),
+        }
+        .answer(StatusCode::FORBIDDEN);
+    }
     let mut body = json!({"username": f.username, "password": f.password});
     if !f.tenant.trim().is_empty() {
         body["tenant"] = json!(f.tenant.trim());
@@ -397,15 +435,20 @@ async fn login(
             }
             r
         }
-        Err(p) => (
-            StatusCode::UNAUTHORIZED,
+        Err(p) => {
+            let status = if p.status == StatusCode::TOO_MANY_REQUESTS {
+                p.status
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
             LoginPage {
                 error: Some(p.detail),
                 next: safe_next(Some(&f.next)),
                 username: f.username,
-            },
-        )
-            .into_response(),
+                csrf: String::new(),
+            }
+            .answer(status)
+        }
     }
 }
 
