@@ -90,13 +90,11 @@ mod tests {
     #[test]
     fn locks_grow_exponentially_and_are_capped() {
         let mut a = None;
-        let mut now = 0;
         let mut locks = vec![];
-        for _ in 0..30 {
+        for now in 0..30 {
             let next = after_failure(a.as_ref(), &PER_USER, now);
             locks.push(next.locked_until.map(|u| u - now));
             a = Some(next);
-            now += 1;
         }
         assert!(locks[..5].iter().all(Option::is_none), "{locks:?}");
         assert_eq!(
