@@ -87,6 +87,10 @@ pub enum Due {
     Missed,
 }
 
+/// Where the check that a cron expression fires at all starts (2024-01-01
+/// UTC, a fixed instant: the rule stays a pure function).
+const CRON_CHECK_FROM_MS: i64 = 1_704_067_200_000;
+
 /// The missed-run rule (see the module doc).
 pub fn due(due_ms: i64, now_ms: i64) -> Due {
     if now_ms - due_ms <= GRACE_MS {
@@ -114,9 +118,21 @@ impl Timing {
                         "a cron expression has five fields: minute hour day-of-month month day-of-week",
                     ));
                 }
-                croner::Cron::from_str(expr)
-                    .map(|_| ())
-                    .map_err(|e| invalid(format!("invalid cron expression '{expr}': {e}")))
+                let c = croner::Cron::from_str(expr)
+                    .map_err(|e| invalid(format!("invalid cron expression '{expr}': {e}")))?;
+                // Fields that never meet (30 February, 31 April …): no run
+                // in a whole 28-year cycle of the calendar.
+                let from = DateTime::<Utc>::from_timestamp_millis(CRON_CHECK_FROM_MS)
+                    .unwrap_or_default()
+                    .with_timezone(&self.tz);
+                match c.find_next_occurrence(&from, false) {
+                    Ok(t) if t.timestamp_millis() - CRON_CHECK_FROM_MS < 28 * 366 * 86_400_000 => {
+                        Ok(())
+                    }
+                    _ => Err(invalid(format!(
+                        "the cron expression '{expr}' never fires (its day, month and weekday never meet)"
+                    ))),
+                }
             }
         }
     }
@@ -259,6 +275,10 @@ mod tests {
         assert!(cron(berlin, "61 * * * *").validate().is_err());
         assert!(cron(berlin, "* * * *").validate().is_err());
         assert!(cron(berlin, "*/5 * * * *").validate().is_ok());
+        // Never: 30 February, 31 April. Rare but real: 29 February.
+        assert!(cron(berlin, "0 0 30 2 *").validate().is_err());
+        assert!(cron(berlin, "0 0 31 4 *").validate().is_err());
+        assert!(cron(berlin, "0 12 29 2 *").validate().is_ok());
     }
 
     #[test]

@@ -58,6 +58,7 @@ impl ApiError {
             "csrf_failed" => (StatusCode::FORBIDDEN, "Missing or wrong CSRF token"),
             "invalid_credentials" => (StatusCode::UNAUTHORIZED, "Login failed"),
             "not_found" => (StatusCode::NOT_FOUND, "Not found"),
+            "method_not_allowed" => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             "conflict" => (StatusCode::CONFLICT, "Conflict"),
             "invalid_transition" => (
                 StatusCode::CONFLICT,

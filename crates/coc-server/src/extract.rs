@@ -10,17 +10,82 @@ use crate::error::ApiError;
 
 /// A JSON body; malformed JSON → 400 `malformed_json`, a shape error
 /// (unknown or missing field, wrong type) → 422 `invalid_body`, too large →
-/// 413 `payload_too_large`, wrong content type → 415.
+/// 413 `payload_too_large`, wrong content type → 415, text with a NUL
+/// character or a negative time or duration → 422 `validation_failed`
+/// ([`check_body`]).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(e) => Err(json_rejection(e)),
-        }
+        let v = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(e) => return Err(json_rejection(e)),
+        };
+        check_body(&v, "")?;
+        serde_json::from_value(v).map(ApiJson).map_err(|e| {
+            ApiError::new(
+                "invalid_body",
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
+    }
+}
+
+/// Whether a field holds a time (Unix ms) or a duration by its name:
+/// `…_at`, `…_ms`, `…_s`, `…_seconds`, `…_minutes`, `…_hours`, `…_days`,
+/// `time`, `at`, `since`, `until`, `timeout…`.
+fn is_time_field(key: &str) -> bool {
+    const SUFFIXES: &[&str] = &[
+        "_at", "_ms", "_s", "_seconds", "_minutes", "_hours", "_days",
+    ];
+    SUFFIXES.iter().any(|s| key.ends_with(s))
+        || matches!(key, "time" | "at" | "since" | "until")
+        || key.starts_with("timeout")
+}
+
+/// Refuses what no COC field accepts, wherever it is in a body: a NUL
+/// character in any text or name (PostgreSQL cannot store it; it truncates
+/// C strings in scripts), and a negative number in a time or duration
+/// field ([`is_time_field`]). `path` names the place in errors (`steps[1].name`).
+///
+/// Errors: `validation_failed` naming the field.
+pub fn check_body(v: &serde_json::Value, path: &str) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let nul = |at: &str| {
+        ApiError::new(
+            "validation_failed",
+            format!(
+                "{} contains a NUL character",
+                if at.is_empty() { "the body" } else { at }
+            ),
+        )
+    };
+    match v {
+        Value::String(s) if s.contains('\0') => Err(nul(path)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_body(x, &format!("{path}[{i}]"))),
+        Value::Object(m) => m.iter().try_for_each(|(k, x)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return Err(nul(&at));
+            }
+            if is_time_field(k) && x.as_f64().is_some_and(|n| n < 0.0) {
+                return Err(ApiError::new(
+                    "validation_failed",
+                    format!("{at} must not be negative"),
+                ));
+            }
+            check_body(x, &at)
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -58,4 +123,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn query_rejection(e: QueryRejection) -> ApiError {
     ApiError::new("bad_query", e.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nul_characters_and_negative_times_are_refused() {
+        assert!(
+            check_body(
+                &json!({"name": "ok", "timeout_s": 5, "steps": [{"n": 1}]}),
+                ""
+            )
+            .is_ok()
+        );
+        let e = check_body(&json!({"steps": [{"name": "a\u{0}b"}]}), "").unwrap_err();
+        assert_eq!(e.code, "validation_failed");
+        assert!(e.detail.contains("steps[0].name"), "{}", e.detail);
+        assert!(check_body(&json!({"a\u{0}": 1}), "").is_err());
+        let e = check_body(&json!({"expires_at": -1}), "").unwrap_err();
+        assert!(e.detail.contains("expires_at must not be negative"));
+        for k in ["timeout_s", "target_minutes", "time", "since", "window_ms"] {
+            assert!(check_body(&json!({ k: -5 }), "").is_err(), "{k}");
+        }
+        // Other numbers may be negative (a threshold, an offset).
+        assert!(check_body(&json!({"threshold": -1, "delta": -3}), "").is_ok());
+    }
 }

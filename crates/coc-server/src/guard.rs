@@ -117,6 +117,20 @@ pub fn context(p: &Principal, ip: Option<&str>, secure: bool) -> BTreeMap<String
     c
 }
 
+/// 405 `method_not_allowed` naming the methods the route has (`Allow`).
+pub fn method_not_allowed(method: &Method, allowed: &[&str]) -> Response {
+    let list = allowed.join(", ");
+    let mut r = ApiError::new(
+        "method_not_allowed",
+        format!("{method} is not defined here; this route answers {list}"),
+    )
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&list) {
+        r.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    r
+}
+
 /// The middleware. Installed with `route_layer` so the matched path is known.
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let ip = req
@@ -225,11 +239,13 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         .iter()
         .find(|r| r.path == matched && r.method == method.as_str())
     else {
-        return ApiError::new(
-            "internal",
-            format!("route {method} {matched} is not in the route table"),
-        )
-        .into_response();
+        // A method the route does not define (PATCH, TRACE …).
+        let allowed: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.path == matched)
+            .map(|r| r.method)
+            .collect();
+        return method_not_allowed(&method, &allowed);
     };
     let mutating = method != Method::GET;
     let (parts, body) = req.into_parts();

@@ -298,6 +298,12 @@ pub fn router(state: AppState) -> Router {
         .merge(gateway::router())
         .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
         .fallback(|| async { ApiError::new("not_found", "no such route") })
+        .method_not_allowed_fallback(|req: axum::extract::Request| async move {
+            ApiError::new(
+                "method_not_allowed",
+                format!("{} is not defined for {}", req.method(), req.uri().path()),
+            )
+        })
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             security_headers,

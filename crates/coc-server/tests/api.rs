@@ -47,6 +47,54 @@ async fn every_route_is_served_and_guarded() {
     assert!(doc["paths"]["/api/v1/incidents/{id}/actions"]["post"].is_object());
 }
 
+#[tokio::test]
+async fn undefined_methods_answer_405_on_every_route() {
+    let h = Harness::start(0).await;
+    let http = reqwest::Client::new();
+    let mut paths: Vec<&str> = coc_server::api::ROUTES.iter().map(|r| r.path).collect();
+    paths.sort();
+    paths.dedup();
+    let mut checked = 0;
+    for p in paths {
+        let defined: Vec<&str> = coc_server::api::ROUTES
+            .iter()
+            .filter(|r| r.path == p)
+            .map(|r| r.method)
+            .collect();
+        let path = p
+            .replace("{id}", "x")
+            .replace("{task_id}", "y")
+            .replace("{key}", "bogus");
+        for m in ["GET", "POST", "PUT", "DELETE", "PATCH", "TRACE"] {
+            if defined.contains(&m) || (m == "GET" && p == "/api/v1/agent/connect") {
+                continue;
+            }
+            let r = http
+                .request(
+                    reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                    format!("{}{path}", h.url()),
+                )
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let ct = r.headers().get("content-type").cloned();
+            let allow = r.headers().get("allow").cloned();
+            assert_eq!(status, 405, "{m} {p}");
+            assert_eq!(ct.unwrap(), "application/problem+json", "{m} {p}");
+            if p.starts_with("/api/v1/") && p != "/api/v1/openapi.json" {
+                let allow = allow.unwrap_or_else(|| panic!("{m} {p}: no Allow"));
+                for d in &defined {
+                    assert!(allow.to_str().unwrap().contains(d), "{m} {p}: {allow:?}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "{checked} checks");
+}
+
 /// method, path, token, body, expected status, expected code.
 type Case<'a> = (&'a str, String, Option<&'a str>, Vec<u8>, u16, &'a str);
 
@@ -93,6 +141,12 @@ async fn bad_input_is_refused_and_stores_nothing() {
         ("POST", "/api/v1/scripts".into(), t, br#"{"name":"s","type":"shell","content":"","risk_level":"low"}"#.to_vec(), 422, "validation_failed"),
         ("POST", "/api/v1/incidents".into(), t, br#"{"title":"t","level":"P1","assignee":"a","owner":"b"}"#.to_vec(), 422, "invalid_body"),
         ("POST", "/api/v1/alarms/clear".into(), t, br#"{"ids":["x"],"remark":""}"#.to_vec(), 422, "validation_failed"),
+        // Issue 14: NUL characters, negative times, an unknown data source,
+        // a cron expression that never fires.
+        ("POST", "/api/v1/scripts".into(), t, br#"{"name":"a\u0000b","type":"shell","content":"echo","risk_level":"low"}"#.to_vec(), 422, "validation_failed"),
+        ("POST", "/api/v1/tokens".into(), t, br#"{"name":"t","expires_at":-5}"#.to_vec(), 422, "validation_failed"),
+        ("POST", "/api/v1/forwarding-rules".into(), t, br#"{"name":"r","incident_level":"P1","assignee":"admin","data_source":"no-such-integration"}"#.to_vec(), 422, "validation_failed"),
+        ("POST", "/api/v1/scheduled-tasks".into(), t, br#"{"name":"never","script":"OS-DIAGNOSE","hosts":[],"timing":{"tz":"UTC","trigger":{"type":"cron","expr":"0 0 30 2 *"}},"reviewers":[{"type":"individual","users":["admin"]}]}"#.to_vec(), 422, "validation_failed"),
         ("GET", "/api/v1/alarms?limit=1001".into(), t, vec![], 400, "bad_query"),
         ("GET", "/api/v1/alarms?level=huge".into(), t, vec![], 400, "bad_query"),
         ("GET", "/api/v1/alarms?bogus=1".into(), t, vec![], 400, "bad_query"),
@@ -121,6 +175,31 @@ async fn bad_input_is_refused_and_stores_nothing() {
         );
         assert_eq!(ct, "application/problem+json", "{m} {path}");
         assert!(b["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // Each refusal names its cause.
+    for (path, body, says) in [
+        (
+            "/api/v1/scheduled-tasks",
+            json!({"name": "never", "script": "OS-DIAGNOSE", "hosts": [],
+            "timing": {"tz": "UTC", "trigger": {"type": "cron", "expr": "0 0 31 4 *"}},
+            "reviewers": [{"type": "individual", "users": ["admin"]}]}),
+            "never fires",
+        ),
+        (
+            "/api/v1/forwarding-rules",
+            json!({"name": "r", "incident_level": "P1", "assignee": "admin",
+            "data_source": "nope"}),
+            "not an integration of this tenant",
+        ),
+        (
+            "/api/v1/scripts",
+            json!({"name": "x", "type": "shell", "content": "echo", "risk_level": "low",
+            "description": "a\u{0}"}),
+            "description contains a NUL character",
+        ),
+    ] {
+        let e = h.client.post(path, &body).await.unwrap_err().to_string();
+        assert!(e.contains(says), "{path}: {e}");
     }
     // Disabled integration: 403, stores nothing.
     let id = integ["id"].as_str().unwrap();

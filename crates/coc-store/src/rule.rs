@@ -89,6 +89,25 @@ impl Store {
         existing: Option<&str>,
     ) -> Result<RuleSpec> {
         let mut spec = spec.clone();
+        // The data source is an integration of this tenant, by id or name;
+        // it is kept by id.
+        if let Some(ds) = spec.data_source.as_deref().map(str::trim) {
+            let all = self.list_integrations(tenant).await?;
+            let found = all
+                .iter()
+                .find(|i| i.id == ds)
+                .or_else(|| all.iter().find(|i| i.name == ds))
+                .cloned();
+            match found {
+                Some(i) => spec.data_source = Some(i.id),
+                None => {
+                    return Err(coc_domain::error::invalid(format!(
+                        "data_source '{ds}' is not an integration of this tenant (coc integration list)"
+                    ))
+                    .into());
+                }
+            }
+        }
         let Some(cs) = &mut spec.contingency_script else {
             return Ok(spec);
         };

@@ -180,6 +180,12 @@ impl Store {
     /// Errors: `Domain(Validation)`, `NotFound`.
     async fn check_task(&self, tenant: &str, spec: &ScheduledTaskSpec) -> Result<()> {
         spec.validate()?;
+        if spec.timing.next_after(now_ms()).is_none() {
+            return Err(invalid(
+                "the task would never run: its time has passed, or it expires before its first run",
+            )
+            .into());
+        }
         threshold_from_percent(spec.success_rate_threshold)?;
         match &spec.job {
             Some(j) => {
