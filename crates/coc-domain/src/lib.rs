@@ -9,6 +9,7 @@
 //! | [`agent`] | R3 agent identity: enrollment tokens, bound keys, admission | 3.1 |
 //! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
 //! | [`login`] | A1 sign-in throttling per user name and source address | 13.1 |
+//! | [`egress`] | outbound destinations of HTTP atoms and webhooks: allow and deny lists | — |
 //! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
@@ -31,6 +32,7 @@
 pub mod access;
 pub mod agent;
 pub mod alarm;
+pub mod egress;
 pub mod error;
 pub mod escalation;
 pub mod id;

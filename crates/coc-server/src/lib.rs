@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod console;
+pub mod egress;
 pub mod error;
 pub mod extract;
 pub mod gateway;
@@ -59,6 +60,8 @@ pub struct ServerConfig {
     /// Serve HTTPS with these settings ([`tls::load`]); `None`: plain HTTP
     /// (loopback, or behind a TLS-terminating proxy).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Where COC's own HTTP calls (HTTP atoms, webhooks) may go.
+    pub egress: coc_domain::egress::Egress,
 }
 
 /// Settings of the channels that are not plain webhooks (ref. 11.3).
@@ -117,6 +120,7 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("notify", &self.notify)
             .field("tls", &self.tls.is_some())
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -159,6 +163,10 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Served over TLS (HSTS, `Secure` cookies, `coc:SecureTransport`).
     pub tls: bool,
+    /// Where COC's own HTTP calls may go ([`egress`]).
+    pub egress: Arc<coc_domain::egress::Egress>,
+    /// The HTTP client of job HTTP atoms, under [`AppState::egress`].
+    pub outbound: reqwest::Client,
     /// Becomes `true` when the server shuts down; long-lived connections
     /// (agent sessions) watch it and close.
     pub closing: tokio::sync::watch::Receiver<bool>,
@@ -203,6 +211,9 @@ impl AppState {
             heartbeat_ms: cfg.heartbeat_ms,
             notify: Arc::new(cfg.notify.clone()),
             tls: cfg.tls.is_some(),
+            egress: Arc::new(cfg.egress.clone()),
+            outbound: egress::client(Arc::new(cfg.egress.clone()), None)
+                .unwrap_or_else(|_| reqwest::Client::new()),
             public_url: cfg
                 .notify
                 .public_url
@@ -387,7 +398,8 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let exec = tokio::spawn(workers::executor::run(state.clone()));
     let senders = Arc::new(
-        workers::notifier::Senders::new(state.notify.clone()).map_err(std::io::Error::other)?,
+        workers::notifier::Senders::new(state.notify.clone(), state.egress.clone())
+            .map_err(std::io::Error::other)?,
     );
     let notifier = tokio::spawn(workers::notifier::run(state.clone(), senders.clone()));
     let dispatcher = tokio::spawn(workers::dispatcher::run(state.clone(), senders));

@@ -45,6 +45,7 @@ pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
         admin_password: Some("admin-password-1".into()),
         notify: Default::default(),
         tls: None,
+        egress: Default::default(),
     }
 }
 
@@ -55,10 +56,18 @@ impl Harness {
 
     /// A harness whose server has these channel settings.
     pub async fn start_with(agents: usize, notify: coc_server::NotifyConfig) -> Harness {
+        Harness::start_configured(agents, |c| c.notify = notify).await
+    }
+
+    /// A harness whose server settings `set` changes.
+    pub async fn start_configured(
+        agents: usize,
+        set: impl FnOnce(&mut coc_server::ServerConfig),
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
         let mut cfg = config("127.0.0.1:0".parse().unwrap());
-        cfg.notify = notify;
+        set(&mut cfg);
         let (_, agent_token) = store
             .create_enrollment(
                 coc_domain::DEFAULT_TENANT,

@@ -10,6 +10,7 @@ mod api;
 mod browser;
 mod closed_loop;
 mod console;
+mod egress;
 mod execution;
 mod jobs;
 mod login;

@@ -44,6 +44,8 @@ pub enum Tls {
 /// Options shared by `server` and `dev`.
 pub struct ServerOpts {
     pub tls: Tls,
+    /// Where COC's own HTTP calls may go.
+    pub egress: coc_domain::egress::Egress,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
@@ -184,6 +186,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
     };
     let cfg = coc_server::ServerConfig {
         tls,
+        egress: o.egress.clone(),
         listen: o.listen,
         admin_token: admin.clone(),
         heartbeat_ms: o.heartbeat_ms,

@@ -86,7 +86,7 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 let s = state.clone();
                 tokio::spawn(async move {
                     let (status, out, err) =
-                        http_call(&method, &url, body, expected_status, timeout_s).await;
+                        http_call(&s, &method, &url, body, expected_status, timeout_s).await;
                     if let Err(e) = s
                         .store
                         .finish_job_run(&run_id, None, status, None, err.as_deref(), Some(&out))
@@ -128,31 +128,50 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
     }
 }
 
-/// Makes an HTTP atom's call: `(status, output, error)`. The output says
-/// the status and time and keeps the start of the body.
+/// Makes an HTTP atom's call under the egress policy: `(status, output,
+/// error)`. The output says the status and time and keeps the start of
+/// the body (at most [`HTTP_BODY_KEPT`] characters are read).
 async fn http_call(
+    state: &AppState,
     method: &str,
     url: &str,
     body: Option<String>,
     expected: u16,
     timeout_s: u32,
 ) -> (TaskStatus, String, Option<String>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
+    let refused = |why: String| (TaskStatus::Failed, format!("{method} {url}\n"), Some(why));
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => return refused(format!("not a URL: {e}")),
+    };
+    if let Err(e) = crate::egress::check_url(&state.egress, &parsed) {
+        return refused(e);
+    }
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut rb = client
-        .request(m, url)
+    let mut rb = state
+        .outbound
+        .request(m, parsed)
         .timeout(Duration::from_secs(u64::from(timeout_s)));
     if let Some(b) = body {
         rb = rb.body(b);
     }
     let started = Instant::now();
     match rb.send().await {
-        Ok(r) => {
+        Ok(mut r) => {
             let code = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
+            // Only the start of the body is read: a huge answer costs nothing.
+            let mut bytes = Vec::new();
+            let mut more = false;
+            while let Ok(Some(chunk)) = r.chunk().await {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > HTTP_BODY_KEPT * 4 {
+                    more = true;
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
             let mut kept: String = text.chars().take(HTTP_BODY_KEPT).collect();
-            if kept.len() < text.len() {
+            if more || kept.len() < text.len() {
                 kept.push_str("\n… (truncated)");
             }
             let out = format!(
@@ -173,7 +192,13 @@ async fn http_call(
             let why = if e.is_timeout() {
                 format!("no answer within {timeout_s} s")
             } else {
-                format!("the call failed: {e}")
+                let mut why = format!("the call failed: {e}");
+                let mut src = std::error::Error::source(&e);
+                while let Some(c) = src {
+                    why.push_str(&format!(": {c}"));
+                    src = c.source();
+                }
+                why
             };
             (TaskStatus::Failed, format!("{method} {url}\n"), Some(why))
         }

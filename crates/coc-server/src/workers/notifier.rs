@@ -18,20 +18,22 @@ use crate::{AppState, NotifyConfig};
 /// What the notifier sends with.
 pub struct Senders {
     http: reqwest::Client,
+    egress: std::sync::Arc<coc_domain::egress::Egress>,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     cfg: std::sync::Arc<NotifyConfig>,
 }
 
 impl Senders {
-    /// Builds the HTTP client and the SMTP transport from the settings.
+    /// Builds the HTTP client (under the egress policy) and the SMTP
+    /// transport from the settings.
     ///
     /// Errors: the HTTP client cannot start, or the SMTP URL is invalid
     /// (the message names the problem, never the password).
-    pub fn new(cfg: std::sync::Arc<NotifyConfig>) -> Result<Self, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
+    pub fn new(
+        cfg: std::sync::Arc<NotifyConfig>,
+        egress: std::sync::Arc<coc_domain::egress::Egress>,
+    ) -> Result<Self, String> {
+        let http = crate::egress::client(egress.clone(), Some(Duration::from_secs(10)))
             .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
         let smtp = match &cfg.smtp_url {
             Some(url) => Some(
@@ -44,7 +46,12 @@ impl Senders {
             ),
             None => None,
         };
-        Ok(Senders { http, smtp, cfg })
+        Ok(Senders {
+            http,
+            egress,
+            smtp,
+            cfg,
+        })
     }
 }
 
@@ -97,13 +104,21 @@ async fn send(s: &Senders, d: &Due) -> Option<String> {
     match d.channel.as_str() {
         "email" => send_email(s, d).await,
         "sms" | "voice" => send_sms(s, d).await,
-        _ => send_http(&s.http, d).await,
+        _ => send_http(s, d).await,
     }
 }
 
-async fn send_http(http: &reqwest::Client, d: &Due) -> Option<String> {
-    let mut rb = http
-        .post(&d.target)
+async fn send_http(s: &Senders, d: &Due) -> Option<String> {
+    let url = match reqwest::Url::parse(&d.target) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("not a URL: {e}")),
+    };
+    if let Err(e) = crate::egress::check_url(&s.egress, &url) {
+        return Some(e);
+    }
+    let mut rb = s
+        .http
+        .post(url)
         .header("content-type", "application/json")
         .body(d.body.clone());
     if let Some(secret) = &d.secret {
@@ -199,6 +214,11 @@ async fn send_sms(s: &Senders, d: &Due) -> Option<String> {
             ],
         )
     };
+    if let Ok(u) = reqwest::Url::parse(&url)
+        && let Err(e) = crate::egress::check_url(&s.egress, &u)
+    {
+        return Some(e);
+    }
     match s
         .http
         .post(&url)

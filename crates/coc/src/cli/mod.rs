@@ -182,7 +182,30 @@ pub struct DevArgs {
     #[arg(long = "tls-name", requires = "tls")]
     pub tls_names: Vec<String>,
     #[command(flatten)]
+    pub egress: EgressArgs,
+    #[command(flatten)]
     pub notify: NotifyArgs,
+}
+
+/// Where COC's own HTTP calls (job HTTP atoms, webhooks, robots, the SMS
+/// gateway) may go.
+#[derive(Args, Debug, Clone)]
+pub struct EgressArgs {
+    /// Only these destinations: networks (10.0.0.0/8), addresses or host
+    /// names (*.example.com); repeat or separate with commas. Also admits
+    /// link-local and metadata addresses that are denied by default.
+    #[arg(long = "egress-allow", env = "COC_EGRESS_ALLOW", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Never these destinations (wins over --egress-allow).
+    #[arg(long = "egress-deny", env = "COC_EGRESS_DENY", value_delimiter = ',')]
+    pub deny: Vec<String>,
+}
+
+impl EgressArgs {
+    /// The policy. Errors: a malformed entry.
+    pub fn policy(&self) -> anyhow::Result<coc_domain::egress::Egress> {
+        Ok(coc_domain::egress::Egress::new(&self.allow, &self.deny)?)
+    }
 }
 
 /// Channel settings of `coc server` and `coc dev` (ref. 11.3).
@@ -270,6 +293,8 @@ pub struct ServerArgs {
     #[arg(long, env = "COC_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     #[command(flatten)]
+    pub egress: EgressArgs,
+    #[command(flatten)]
     pub notify: NotifyArgs,
 }
 
@@ -343,6 +368,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     crate::run::Tls::Off
                 },
                 with_agent: true,
+                egress: a.egress.policy()?,
                 secret_key: None,
                 admin_password: std::env::var("COC_ADMIN_PASSWORD").ok(),
                 notify: a.notify.config(),
@@ -361,6 +387,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     _ => crate::run::Tls::Off,
                 },
                 with_agent: false,
+                egress: a.egress.policy()?,
                 secret_key: a.secret_key,
                 admin_password: a.admin_password,
                 notify: a.notify.config(),
