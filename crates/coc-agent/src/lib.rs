@@ -23,6 +23,7 @@ pub mod exec;
 pub mod facts;
 pub mod identity;
 pub mod link;
+pub mod redact;
 pub mod spool;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -312,6 +313,7 @@ where
             script_type,
             content,
             env,
+            redact,
             run_as,
             timeout_s,
         } => {
@@ -364,16 +366,25 @@ where
                 let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
                 let fwd_events = events.clone();
                 let tid = task_id.clone();
+                // Secret parameter values never leave the agent in output.
+                let mut redactor =
+                    redact::Redactor::new(redact.iter().filter_map(|k| env.get(k).cloned()));
                 let fwd = tokio::spawn(async move {
                     let mut seq = 0u64;
+                    let mut send = |data: String| {
+                        if !data.is_empty() {
+                            let _ = fwd_events.try_send(AgentMessage::Output {
+                                task_id: tid.clone(),
+                                seq,
+                                data,
+                            });
+                            seq += 1;
+                        }
+                    };
                     while let Some(data) = out_rx.recv().await {
-                        let _ = fwd_events.try_send(AgentMessage::Output {
-                            task_id: tid.clone(),
-                            seq,
-                            data,
-                        });
-                        seq += 1;
+                        send(redactor.push(&data));
                     }
+                    send(redactor.finish());
                 });
                 let req = exec::ExecRequest {
                     task_id: task_id.clone(),

@@ -309,6 +309,31 @@ pub fn mask_params(
         .collect()
 }
 
+/// Shortest secret value redacted from output: shorter ones would blank
+/// out ordinary words.
+pub const MIN_REDACTED_LEN: usize = 4;
+
+/// The environment variables of a run whose values must never appear in
+/// its output (ref. 5.1 sensitive parameters; issue 14): the parameters
+/// declared sensitive, and any whose value carries one of
+/// `secret_values` (an encrypted parameter-center value substituted into
+/// it). Names, sorted.
+pub fn secret_env(
+    declared: &[ScriptParam],
+    env: &BTreeMap<String, String>,
+    secret_values: &[String],
+) -> Vec<String> {
+    env.iter()
+        .filter(|(k, v)| {
+            declared.iter().any(|p| &p.name == *k && p.sensitive)
+                || secret_values
+                    .iter()
+                    .any(|s| s.len() >= MIN_REDACTED_LEN && v.contains(s.as_str()))
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// Checks a timeout: 1..=[`MAX_TIMEOUT_S`] seconds.
 ///
 /// Errors: [`DomainError::Validation`].

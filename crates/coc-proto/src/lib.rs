@@ -161,6 +161,10 @@ pub enum ServerMessage {
         content: String,
         /// Parameters, passed as environment variables.
         env: BTreeMap<String, String>,
+        /// Names of `env` entries whose values are secret: the agent
+        /// replaces them with `***` in the output it streams and keeps.
+        #[serde(default)]
+        redact: Vec<String>,
         /// User to run as.
         run_as: String,
         /// Kill after this many seconds.

@@ -344,3 +344,78 @@ async fn an_incident_executes_a_plan_step_on_a_real_agent_and_records_it() {
     }
     panic!("the ticket's outcome never reached the incident history");
 }
+
+/// Issue 14, finding 8: a secret a script prints by mistake — a sensitive
+/// parameter, an encrypted parameter-center value, the same value
+/// substituted into a job's script parameter — is masked before it is
+/// stored, and no ticket shows a parameter as ciphertext.
+#[tokio::test]
+async fn secret_values_printed_by_scripts_are_redacted() {
+    let h = Harness::start(1).await;
+    let hosts = h.wait_hosts(1).await;
+    let c = &h.client;
+    c.post(
+        "/api/v1/parameters",
+        &json!({"name": "db-password", "region": "r1", "type": "encrypted", "value": "Center-S3cret-77"}),
+    )
+    .await
+    .unwrap();
+    let script = c
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "leaky", "type": "shell", "risk_level": "low",
+                "content": "echo \"pw=$PASSWORD db=$DB user=$USER_NAME\"; printf 'again:%s\\n' \"$PASSWORD\"",
+                "params": [{"name": "PASSWORD", "sensitive": true}, {"name": "DB"}, {"name": "USER_NAME"}]}),
+        )
+        .await
+        .unwrap();
+    let t = c
+        .post(
+            &format!("/api/v1/scripts/{}/execute", script["id"].as_str().unwrap()),
+            &json!({"hosts": hosts, "params": {"PASSWORD": "Typed-S3cret-42", "USER_NAME": "deploy"},
+                    "param_refs": {"DB": {"region": "r1", "name": "db-password", "mode": "latest"}}}),
+        )
+        .await
+        .unwrap();
+    let done = h
+        .wait_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "successful")
+        .await;
+    let out = done["tasks"][0]["output"].as_str().unwrap();
+    assert!(out.contains("pw=*** db=*** user=deploy"), "{out}");
+    let whole = done.to_string();
+    for secret in ["Typed-S3cret-42", "Center-S3cret-77", "enc:v1:"] {
+        assert!(!whole.contains(secret), "{secret} in {whole}");
+    }
+    assert_eq!(done["params"]["DB"], "******", "{:#}", done["params"]);
+    assert_eq!(done["params"]["PASSWORD"], "******");
+    assert!(out.contains("again:***"), "{out}");
+
+    // A job: the center value reaches the script through a global
+    // parameter substituted into a script parameter.
+    let job = c
+        .post(
+            "/api/v1/jobs",
+            &json!({"name": "leaky-job", "risk_level": "low",
+                "params": [{"name": "DBPW", "from": {"region": "r1", "name": "db-password", "mode": "latest"}}],
+                "steps": [{"name": "leak", "tasks": [{"name": "print", "atom": {"type": "script", "script": "leaky",
+                    "params": {"PASSWORD": "none", "DB": "url=postgres://app:{{DBPW}}@db", "USER_NAME": "app"}}}]}]}),
+        )
+        .await
+        .unwrap();
+    let jt = c
+        .post(
+            &format!("/api/v1/jobs/{}/execute", job["id"].as_str().unwrap()),
+            &json!({"hosts": hosts}),
+        )
+        .await
+        .unwrap();
+    let done = h
+        .wait_job_ticket(jt["id"].as_str().unwrap(), |t| t["status"] == "successful")
+        .await;
+    let out = done["steps"][0]["hosts"][0]["runs"][0]["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(out.contains("db=*** user=app"), "{out}");
+    assert!(!done.to_string().contains("Center-S3cret-77"), "{done:#}");
+}

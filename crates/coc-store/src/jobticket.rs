@@ -19,7 +19,7 @@ use coc_domain::job::{
     after_task, apply_job_action, condition_holds, resolve_globals, substitute, validate_tags,
 };
 use coc_domain::script::{
-    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, resolve_params, validate_run_as,
+    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, resolve_params, secret_env, validate_run_as,
 };
 use coc_domain::ticket::{
     BatchPolicy, TaskStatus, TaskView, Threshold, TicketStatus, plan, plan_batches,
@@ -309,6 +309,8 @@ pub enum JobCommand {
         content: String,
         /// Parameters.
         env: BTreeMap<String, String>,
+        /// Parameters whose values the agent redacts from the output.
+        secret_env: Vec<String>,
         /// User.
         run_as: String,
         /// Timeout, seconds.
@@ -1225,7 +1227,7 @@ impl Store {
             st.hosts[i] = h;
         }
         // 4. Runs that start now.
-        let params = self.job_params(&st).await;
+        let (params, secret_values) = self.job_params(&st).await;
         let kinds: BTreeMap<String, GlobalParamType> = st
             .spec
             .params
@@ -1279,6 +1281,7 @@ impl Store {
                                 host_id: h.host_id.clone(),
                                 script_type: c.script_type.clone(),
                                 content: c.content.clone(),
+                                secret_env: secret_env(&c.params, &env, &secret_values),
                                 env,
                                 run_as: run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
                                 timeout_s: u64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
@@ -1436,7 +1439,10 @@ impl Store {
 
     /// Global parameter values with `latest` parameter-center values read
     /// again (the value at creation is kept when the parameter is gone).
-    async fn job_params(&self, st: &State) -> BTreeMap<String, String> {
+    /// The ticket's global parameters (`latest` ones read again) and the
+    /// values among them that are secret: those of encrypted
+    /// parameter-center parameters (kept out of output).
+    async fn job_params(&self, st: &State) -> (BTreeMap<String, String>, Vec<String>) {
         let mut p = st.params.clone();
         for (k, r) in &st.param_refs {
             match self.resolve_param_ref(&st.tenant, r).await {
@@ -1447,7 +1453,19 @@ impl Store {
                     "latest parameter value unavailable; using the value at creation"),
             }
         }
-        p
+        let mut secrets = vec![];
+        for g in &st.spec.params {
+            let Some(r) = &g.from else { continue };
+            // Unknown (deleted since): kept secret.
+            let secret = self
+                .resolve_param_ref_secret(&st.tenant, r)
+                .await
+                .map_or(true, |(_, s)| s);
+            if secret && let Some(v) = p.get(&g.name) {
+                secrets.push(v.clone());
+            }
+        }
+        (p, secrets)
     }
 
     async fn host_vars(&self, tx: &mut Transaction<'static, Any>, host: &str) -> Result<HostVars> {
@@ -1561,6 +1579,7 @@ impl Store {
                 script_type: d.script_type,
                 content: d.content,
                 env: d.params,
+                secret_env: d.secret_env,
                 run_as: d.run_as,
                 timeout_s: d.timeout_s as u64,
             });
@@ -1610,7 +1629,7 @@ impl Store {
             } = &task.atom
             {
                 let c = &st.scripts[script.as_str()];
-                let params = self.job_params(&st).await;
+                let (params, secret_values) = self.job_params(&st).await;
                 let kinds = st
                     .spec
                     .params
@@ -1630,6 +1649,7 @@ impl Store {
                         host_id: host_id.to_string(),
                         script_type: c.script_type.clone(),
                         content: c.content.clone(),
+                        secret_env: secret_env(&c.params, &env, &secret_values),
                         env,
                         run_as: run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
                         timeout_s: u64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),

@@ -345,6 +345,16 @@ impl Store {
     ///
     /// Errors: `NotFound` naming the region and parameter.
     pub async fn resolve_param_ref(&self, tenant: &str, r: &ParamRef) -> Result<String> {
+        Ok(self.resolve_param_ref_secret(tenant, r).await?.0)
+    }
+
+    /// Like [`Store::resolve_param_ref`], with whether the parameter is
+    /// encrypted (its value must never be shown).
+    pub async fn resolve_param_ref_secret(
+        &self,
+        tenant: &str,
+        r: &ParamRef,
+    ) -> Result<(String, bool)> {
         let row = sqlx::query(dynsql!(
             "SELECT {COLS} FROM parameters WHERE tenant_id = $1 AND region = $2 AND name = $3"
         ))
@@ -354,7 +364,9 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::not_found("parameter", &format!("{}/{}", r.region, r.name)))?;
-        Ok(self.param_row(&row, true)?.spec.value)
+        let spec = self.param_row(&row, true)?.spec;
+        let secret = spec.kind == coc_domain::parameter::ParamKind::Encrypted;
+        Ok((spec.value, secret))
     }
 
     /// Deletes parameters expired at `now` and sends the due pre-deletion

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use coc_domain::error::invalid;
 use coc_domain::script::{
-    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, mask_params, resolve_params, validate_run_as,
-    validate_timeout,
+    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, mask_params, resolve_params, secret_env,
+    validate_run_as, validate_timeout,
 };
 use coc_domain::ticket::{
     BatchPolicy, TaskStatus, Threshold, TicketAction, TicketStatus, apply_action, plan_batches,
@@ -173,6 +173,9 @@ pub struct Dispatchable {
     pub content: String,
     /// Parameter values.
     pub params: BTreeMap<String, String>,
+    /// Parameters whose values the agent redacts from the output
+    /// ([`secret_env`]).
+    pub secret_env: Vec<String>,
     /// Executing user.
     pub run_as: String,
     /// Timeout, seconds.
@@ -238,7 +241,18 @@ fn row(r: &AnyRow, counts: Counts) -> Result<Ticket> {
         script_name: r.try_get("script_name")?,
         script_version: r.try_get("script_version")?,
         script_type: r.try_get("script_type")?,
-        params: mask_params(&decl, &params),
+        // Sensitive values and parameter-center values are stored
+        // encrypted: none is shown, not even as ciphertext.
+        params: mask_params(&decl, &params)
+            .into_iter()
+            .map(|(k, v)| {
+                if crate::secret::is_encrypted(&v) {
+                    (k, crate::secret::MASK.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
         run_as: r.try_get("run_as")?,
         timeout_s: r.try_get("timeout_s")?,
         batch_policy: r.try_get("batch_policy")?,
@@ -327,11 +341,9 @@ pub(crate) async fn insert_ticket(
             *v = keyring.encrypt(v);
         }
     }
-    let latest: BTreeMap<_, _> = req
-        .param_refs
-        .iter()
-        .filter(|(_, r)| r.mode == coc_domain::parameter::RefMode::Latest)
-        .collect();
+    // Every reference is kept: `latest` ones are read again at dispatch,
+    // and each one's kind (encrypted or not) decides what output hides.
+    let latest: BTreeMap<_, _> = req.param_refs.iter().collect();
     let run_as = req
         .run_as
         .clone()
@@ -584,15 +596,30 @@ impl Store {
             .and_then(|x| serde_json::from_str(&x).ok())
             .unwrap_or_default();
         let tenant: String = r.try_get("tenant_id")?;
+        let mut secret_values = vec![];
         for (k, pr) in &refs {
-            match self.resolve_param_ref(&tenant, pr).await {
-                Ok(v) => {
-                    params.insert(k.clone(), v);
+            match self.resolve_param_ref_secret(&tenant, pr).await {
+                Ok((v, secret)) => {
+                    if pr.mode == coc_domain::parameter::RefMode::Latest {
+                        params.insert(k.clone(), v);
+                    }
+                    if secret && let Some(used) = params.get(k) {
+                        secret_values.push(used.clone());
+                    }
                 }
-                Err(e) => tracing::warn!(ticket = %id, parameter = %pr.name, error = %e,
-                    "latest parameter value unavailable; using the value at creation"),
+                Err(e) => {
+                    // Gone: its value at creation is kept, and kept secret.
+                    if let Some(v) = params.get(k) {
+                        secret_values.push(v.clone());
+                    }
+                    tracing::warn!(ticket = %id, parameter = %pr.name, error = %e,
+                        "latest parameter value unavailable; using the value at creation")
+                }
             }
         }
+        let decl: Vec<ScriptParam> =
+            serde_json::from_str(&r.try_get::<String, _>("param_decl")?).unwrap_or_default();
+        let secret = secret_env(&decl, &params, &secret_values);
         Ok(Dispatchable {
             tenant: r.try_get("tenant_id")?,
             id: r.try_get("id")?,
@@ -601,6 +628,7 @@ impl Store {
             script_type: r.try_get("script_type")?,
             content: r.try_get("content")?,
             params,
+            secret_env: secret,
             run_as: r.try_get("run_as")?,
             timeout_s: r.try_get("timeout_s")?,
             threshold: threshold.map(|t| Threshold(t.clamp(0, 1000) as u16)),

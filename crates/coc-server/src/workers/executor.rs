@@ -159,6 +159,7 @@ pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
                 script_type: full.script_type.clone(),
                 content: full.content.clone(),
                 env: full.params.clone(),
+                redact: full.secret_env.clone(),
                 run_as: full.run_as.clone(),
                 timeout_s: full.timeout_s as u64,
             };

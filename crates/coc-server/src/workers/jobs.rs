@@ -50,6 +50,7 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 script_type,
                 content,
                 env,
+                secret_env,
                 run_as,
                 timeout_s,
             } => (
@@ -60,6 +61,7 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                     script_type,
                     content,
                     env,
+                    redact: secret_env,
                     run_as,
                     timeout_s,
                 },
