@@ -173,26 +173,40 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if principal.new_ip {
-        let _ = s
-            .store
-            .append_audit(
-                &principal.tenant,
-                &NewAudit {
-                    trace: "useTokenFromNewIp".into(),
-                    action: "coc:token:use".into(),
-                    user_name: principal.user_name.clone(),
-                    source_ip: ip.clone(),
-                    method: req.method().to_string(),
-                    path: req.uri().path().to_string(),
-                    resource_type: "token".into(),
-                    resource_id: principal.token_id.clone(),
-                    request: serde_json::Value::Null,
-                    status: 200,
-                },
-            )
-            .await;
+    // A token used from an address it never came from: audited with the
+    // answer the request got (a refused request is recorded as refused).
+    let new_ip = principal.new_ip.then(|| NewAudit {
+        trace: "useTokenFromNewIp".into(),
+        action: "coc:token:use".into(),
+        user_name: principal.user_name.clone(),
+        source_ip: ip.clone(),
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        resource_type: "token".into(),
+        resource_id: principal.token_id.clone(),
+        request: serde_json::Value::Null,
+        status: 0,
+    });
+    let tenant = principal.tenant.clone();
+    let response = authorize(&s, req, next, principal, ip).await;
+    if let Some(mut a) = new_ip {
+        a.status = i64::from(response.status().as_u16());
+        if let Err(e) = s.store.append_audit(&tenant, &a).await {
+            tracing::error!(error = %e, "audit record not written");
+        }
     }
+    response
+}
+
+/// The rest of [`guard`] for an authenticated principal: tenant, route,
+/// policy decision, the handler, and the audit record of a mutation.
+async fn authorize(
+    s: &AppState,
+    req: Request,
+    next: Next,
+    principal: Principal,
+    ip: Option<String>,
+) -> Response {
     // O&M authorization (A6): a support user acts in another tenant only
     // through an active grant, with the grant's policy alone, and is
     // audited as "user@tenant (grant id)".
@@ -341,12 +355,28 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             next.run(req).await
         }
     };
-    if mutating
-        && let Err(e) = s
-            .store
-            .append_audit(&principal.tenant, &audit(response.status().as_u16()))
-            .await
-    {
+    if !mutating {
+        return response;
+    }
+    let status = response.status().as_u16();
+    let mut record = audit(status);
+    // A create names no record in its path: the record it made is the
+    // answer's `id`.
+    let response = if record.resource_id.is_none() && response.status().is_success() {
+        let (parts, body) = response.into_parts();
+        match axum::body::to_bytes(body, crate::INGEST_BODY_LIMIT).await {
+            Ok(bytes) => {
+                record.resource_id = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|x| x.as_str()).map(str::to_string));
+                Response::from_parts(parts, Body::from(bytes))
+            }
+            Err(_) => Response::from_parts(parts, Body::empty()),
+        }
+    } else {
+        response
+    };
+    if let Err(e) = s.store.append_audit(&principal.tenant, &record).await {
         tracing::error!(error = %e, "audit record not written");
     }
     response

@@ -129,6 +129,9 @@ fn stand_in_hash() -> &'static str {
     HASH.get_or_init(|| hash_password(&hex::encode(rand::random::<[u8; 16]>())).unwrap_or_default())
 }
 
+/// Addresses remembered per API token (the most recently used).
+pub const MAX_TOKEN_ADDRESSES: usize = 100;
+
 fn hash_password(pw: &str) -> Result<String> {
     if pw.chars().count() < 8 {
         return Err(invalid("a password needs at least 8 characters").into());
@@ -856,8 +859,25 @@ impl Store {
         let token_id: String = r.try_get("id")?;
         let last_used: Option<i64> = r.try_get("last_used_at")?;
         let last_ip: Option<String> = r.try_get("last_ip")?;
-        let new_ip = source_ip.is_some() && last_ip.is_some() && last_ip.as_deref() != source_ip;
-        if new_ip || last_ip.is_none() || last_used.is_none_or(|t| now - t > 60_000) {
+        // A new address is one this token was never used from (of the
+        // last [`MAX_TOKEN_ADDRESSES`]), not a change between known ones.
+        let seen: Option<i64> = match source_ip {
+            Some(ip) => {
+                sqlx::query_scalar(
+                    "SELECT last_seen_at FROM token_addresses WHERE token_id = $1 AND ip = $2",
+                )
+                .bind(&token_id)
+                .bind(ip)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            None => None,
+        };
+        let first_use = last_ip.is_none() && last_used.is_none();
+        let new_ip = source_ip.is_some() && seen.is_none() && !first_use;
+        let stale = |t: Option<i64>| t.is_none_or(|t| now - t > 60_000);
+        if source_ip.is_some() && stale(seen) || last_ip.as_deref() != source_ip || stale(last_used)
+        {
             let mut tx = self.begin().await?;
             sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_ip = $2 WHERE id = $3")
                 .bind(now)
@@ -865,6 +885,26 @@ impl Store {
                 .bind(&token_id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(ip) = source_ip {
+                sqlx::query(
+                    "INSERT INTO token_addresses (token_id, ip, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+                     ON CONFLICT (token_id, ip) DO UPDATE SET last_seen_at = $3",
+                )
+                .bind(&token_id)
+                .bind(ip)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if seen.is_none() {
+                    sqlx::query(dynsql!(
+                        "DELETE FROM token_addresses WHERE token_id = $1 AND ip NOT IN \
+                         (SELECT ip FROM token_addresses WHERE token_id = $1 ORDER BY last_seen_at DESC LIMIT {MAX_TOKEN_ADDRESSES})"
+                    ))
+                    .bind(&token_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             tx.commit().await?;
         }
         let user_id: String = r.try_get("user_id")?;

@@ -228,6 +228,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_login_attempts.sql"),
         include_str!("../migrations/postgres/0015_login_attempts.sql"),
     ),
+    (
+        16,
+        "token_addresses",
+        include_str!("../migrations/sqlite/0016_token_addresses.sql"),
+        include_str!("../migrations/postgres/0016_token_addresses.sql"),
+    ),
 ];
 
 impl Store {

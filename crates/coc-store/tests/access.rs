@@ -196,6 +196,24 @@ async fn bootstrap_users_groups_policies_tokens() {
                 .unwrap()
                 .new_ip
         );
+        // Back and forth between known addresses: nothing new.
+        for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.1"] {
+            assert!(
+                !s.authenticate_token(&t3.secret, Some(ip))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .new_ip,
+                "{ip}"
+            );
+        }
+        assert!(
+            s.authenticate_token(&t3.secret, Some("10.0.0.3"))
+                .await
+                .unwrap()
+                .unwrap()
+                .new_ip
+        );
     });
 }
 

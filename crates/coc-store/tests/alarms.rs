@@ -285,10 +285,21 @@ async fn rules_create_one_incident_and_attach_repeats() {
                 .len(),
             1
         );
-        // Data source restricts.
+        // Data source restricts; it must be an integration of the tenant
+        // (by id or name, kept by id).
         let mut spec = rule("ds", "DS");
         spec.data_source = Some("int-x".into());
-        s.create_rule(T, &spec).await.unwrap();
+        assert!(matches!(
+            s.create_rule(T, &spec).await,
+            Err(StoreError::Domain(_))
+        ));
+        let x = s
+            .create_integration(T, "int-x", "generic", "key-int-x")
+            .await
+            .unwrap()
+            .integration;
+        let made = s.create_rule(T, &spec).await.unwrap();
+        assert_eq!(made.spec.data_source.as_deref(), Some(x.id.as_str()));
         let d = alarm("DS", "h:1", "r1");
         assert!(
             s.ingest(T, "int", vec![d.clone()])
@@ -298,7 +309,7 @@ async fn rules_create_one_incident_and_attach_repeats() {
                 .is_empty()
         );
         assert_eq!(
-            s.ingest(T, "int-x", vec![d])
+            s.ingest(T, &x.id, vec![d])
                 .await
                 .unwrap()
                 .incidents_created

@@ -404,9 +404,25 @@ async fn simulate(
         token_id: None,
         new_ip: false,
     };
+    // As the guard and the handlers decide: with the record's own
+    // attributes (region, application, enterprise project, tags).
+    let asked = b.resource.as_deref().unwrap_or("*");
+    let (resource, attrs, note) = match record_attrs(&s, &p.tenant, asked).await {
+        Ok((r, a)) => (r, a, None),
+        Err(e) if e.code == "not_found" => (
+            asked.to_string(),
+            vec![],
+            Some(format!("{}: evaluated without record attributes", e.detail)),
+        ),
+        Err(e) => return Err(e),
+    };
     let mut context = crate::guard::context(&principal, None, s.tls);
+    for (k, v) in &attrs {
+        if let Some(v) = v {
+            context.insert(k.clone(), vec![v.clone()]);
+        }
+    }
     context.extend(b.context.clone());
-    let resource = b.resource.clone().unwrap_or_else(|| "*".into());
     let policies = s.store.policies_for(&p.tenant, &user.id).await?;
     let req = coc_domain::access::Request {
         action: b.action.clone(),
@@ -414,7 +430,19 @@ async fn simulate(
         context,
     };
     let d = evaluate(&policies, &req);
+    // A list of records with attributes is answered with the records the
+    // caller may see: allowed, filtered.
+    let filtered = matches!(d, Decision::ImplicitDeny)
+        && resource.ends_with(":*")
+        && b.action.ends_with(":list")
+        && ["alarm:", "incident:", "resource:"]
+            .iter()
+            .any(|t| resource.starts_with(t))
+        && coc_domain::access::may_allow_with_resource_attributes(&policies, &req);
     let explanation = match &d {
+        _ if filtered => {
+            "allowed, filtered: the list holds only the records whose attributes meet the conditions".to_string()
+        }
         Decision::Allow { policy, statement } => {
             format!("allowed by statement {statement} of policy '{policy}'")
         }
@@ -423,11 +451,65 @@ async fn simulate(
         }
         Decision::ImplicitDeny => "denied: no statement allowed it".to_string(),
     };
+    let attributes: serde_json::Map<String, serde_json::Value> = attrs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.map_or(serde_json::Value::Null, serde_json::Value::String),
+            )
+        })
+        .collect();
     Ok(Json(serde_json::json!({
         "user": user.name, "action": b.action, "resource": resource,
-        "allowed": d.allowed(), "decision": d, "explanation": explanation,
+        "allowed": d.allowed() || filtered, "decision": d, "explanation": explanation,
+        "attributes": attributes, "note": note,
         "policies": policies.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
     })))
+}
+
+/// The record a simulated request names and its ABAC attributes, loaded
+/// as the handlers check them: `incident:<id>`, `alarm:<id>`,
+/// `resource:<id>` (also `host:<id or host name>`). Other resources have
+/// no record attributes.
+///
+/// Errors: `not_found` when the named record does not exist.
+async fn record_attrs(
+    s: &AppState,
+    tenant: &str,
+    resource: &str,
+) -> ApiResult<(String, Vec<(String, Option<String>)>)> {
+    let own = |v: &[(&str, Option<&str>)]| {
+        v.iter()
+            .map(|(k, x)| (k.to_string(), x.map(str::to_string)))
+            .collect::<Vec<_>>()
+    };
+    Ok(match resource.split_once(':') {
+        Some(("incident", id)) if id != "*" => {
+            let d = s.store.get_incident(tenant, id).await?;
+            (resource.into(), own(&super::incident::attrs(&d.incident)))
+        }
+        Some(("alarm", id)) if id != "*" => {
+            let a = s.store.get_alarm(tenant, id).await?;
+            (resource.into(), own(&super::alarm::attrs(&a)))
+        }
+        Some(("resource" | "host", id)) if id != "*" => {
+            let ms = s.heartbeat_ms as i64;
+            let h = match s.store.get_host(tenant, id, ms).await {
+                Ok(h) => h,
+                Err(e) => s
+                    .store
+                    .list_hosts(tenant, ms)
+                    .await?
+                    .into_iter()
+                    .find(|h| h.facts.hostname == id)
+                    .ok_or(e)?,
+            };
+            (format!("resource:{}", h.id), super::resource::attrs(&h))
+        }
+        Some(("host", "*")) => ("resource:*".into(), vec![]),
+        _ => (resource.into(), vec![]),
+    })
 }
 
 fn audit_filter(q: &AuditQuery) -> AuditFilter {

@@ -109,7 +109,7 @@ async fn list(
 }
 
 /// The ABAC attributes of an alarm.
-fn attrs(a: &Alarm) -> [(&'static str, Option<&str>); 2] {
+pub(super) fn attrs(a: &Alarm) -> [(&'static str, Option<&str>); 2] {
     [
         ("coc:Region", a.region.as_deref()),
         ("coc:Application", a.application.as_deref()),

@@ -78,7 +78,7 @@ async fn list(
 }
 
 /// The ABAC attributes of an incident.
-fn attrs(i: &Incident) -> [(&'static str, Option<&str>); 3] {
+pub(super) fn attrs(i: &Incident) -> [(&'static str, Option<&str>); 3] {
     [
         ("coc:Region", i.region.as_deref()),
         ("coc:Application", i.application.as_deref()),

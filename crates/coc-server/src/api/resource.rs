@@ -124,8 +124,11 @@ async fn assign(
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
     c.require(&c.resource, &as_refs(&attrs(&h)))?;
-    // Moving a host into a project needs the right there too.
-    c.require(&c.resource, &[("coc:EnterpriseProject", b.name.as_deref())])?;
+    // Moving a host into a project needs the right there too (the host
+    // keeps its tags).
+    let mut there = attrs(&h);
+    there[0].1 = b.name.clone();
+    c.require(&c.resource, &as_refs(&there))?;
     s.store
         .set_host_enterprise_project(&p.tenant, &id, b.name.as_deref())
         .await?;

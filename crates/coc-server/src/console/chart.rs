@@ -196,7 +196,8 @@ mod tests {
         ];
         let svg = volume_by_level(&pts, now, 24);
         assert!(svg.contains("3 alarm(s)"), "the old one is outside: {svg}");
-        assert_eq!(svg.matches("<rect").count(), 3);
+        // Three bars, and a colour sample per level in the legend.
+        assert_eq!(svg.matches("<rect").count(), 3 + LEVELS.len());
         assert!(svg.contains("<title>1 Critical</title>"));
         assert!(svg.starts_with("<figure><svg"));
     }
