@@ -31,8 +31,12 @@
 //! simulated hosts would serialize the fsyncs that real hosts do in
 //! parallel on their own disks.
 //!
+//! With `--tls` the server serves HTTPS with a certificate from a CA of
+//! its own (as `coc dev --tls`) and every agent verifies it: the same run
+//! over TLS.
+//!
 //! ```text
-//! coc-bench fanout --agents 20 ; coc-bench fanout --agents 1000
+//! coc-bench fanout --agents 20 ; coc-bench fanout --agents 1000 --tls
 //! ```
 
 use std::sync::Arc;
@@ -105,6 +109,9 @@ enum Cmd {
         /// Where the agents keep their state.
         #[arg(long, default_value = "/dev/shm")]
         state_dir: std::path::PathBuf,
+        /// Serve HTTPS (a CA of its own); the agents verify it.
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -141,7 +148,8 @@ async fn main() -> anyhow::Result<()> {
             agents,
             rounds,
             state_dir,
-        } => fanout(agents.clamp(1, 1000), rounds.max(1), &state_dir).await,
+            tls,
+        } => fanout(agents.clamp(1, 1000), rounds.max(1), &state_dir, tls).await,
     }
 }
 
@@ -189,21 +197,37 @@ impl Drop for ServerProc {
     }
 }
 
-async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Result<()> {
+async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> anyhow::Result<()> {
     let base = state.join(format!("coc-fanout-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&base)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let scheme = if tls { "https" } else { "http" };
+    let url = format!("{scheme}://127.0.0.1:{port}");
     let admin = "fanout-admin-token";
     let exe = std::env::current_exe()?.with_file_name("coc");
     let data = tempdir_in_tmp()?;
+    let certs = if tls {
+        Some(coc_server::tls::dev_certificates(&data.join("tls"), &[])?)
+    } else {
+        None
+    };
+    let mut tls_args: Vec<std::ffi::OsString> = vec![];
+    if let Some(c) = &certs {
+        tls_args.extend([
+            "--tls-cert".into(),
+            c.cert.clone().into(),
+            "--tls-key".into(),
+            c.key.clone().into(),
+        ]);
+    }
     let server = ServerProc(
         std::process::Command::new(&exe)
             .args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(&data)
+            .args(&tls_args)
             .args(["--admin-token", admin])
             .args(["--admin-password", "fanout-password"])
             .env("RUST_LOG", "warn")
@@ -213,7 +237,10 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Res
             .with_context(|| format!("starting {}", exe.display()))?,
     );
     let pid = server.0.id();
-    let client = coc_client::Client::new(&url, admin)?;
+    let client = match &certs {
+        Some(c) => coc_client::Client::with_ca(&url, admin, &std::fs::read(&c.ca)?)?,
+        None => coc_client::Client::new(&url, admin)?,
+    };
     for i in 0.. {
         if client.get("/readyz", &[]).await.is_ok() {
             break;
@@ -240,7 +267,7 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path) -> anyhow::Res
         let cfg = coc_agent::AgentConfig {
             server: url.clone(),
             token: Some(agent.clone()),
-            ca_cert: None,
+            ca_cert: certs.as_ref().map(|c| c.ca.clone()),
             state_dir: base.join(format!("agent-{i}")),
             run_as_self: true,
             simulate_reboot: true,
