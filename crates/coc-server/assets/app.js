@@ -4,6 +4,12 @@
 // Mark the page as scripted: controls that need this file show only then.
 document.documentElement.dataset.js = "on";
 
+// Deleting or revoking asks first (without script, the button acts at once).
+document.addEventListener("submit", (ev) => {
+  const f = ev.target.closest("form[data-confirm]");
+  if (f && !window.confirm(f.dataset.confirm)) ev.preventDefault();
+});
+
 // Refresh a region without reloading the page.
 document.addEventListener("click", async (ev) => {
   const b = ev.target.closest("[data-action=refresh]");

@@ -90,6 +90,11 @@ async fn create_enrollment(
         )
         .await?;
     let mut v = serde_json::to_value(e).unwrap_or_default();
+    // What to run on a host (shown once, like the secret in it).
+    v["agent_command"] = serde_json::Value::String(format!(
+        "coc agent --server {} --token {secret}",
+        s.public_url
+    ));
     v["secret"] = serde_json::Value::String(secret);
     Ok((StatusCode::CREATED, Json(v)))
 }

@@ -30,9 +30,9 @@ enum Verb {
         expires_in_hours: i64,
     },
     /// Show a token (by name or id).
-    Show { token: String },
+    Show { enrollment: String },
     /// Revoke a token (by name or id): it enrolls no more hosts.
-    Revoke { token: String },
+    Revoke { enrollment: String },
 }
 
 const COLS: &[&str] = &[
@@ -47,22 +47,22 @@ const COLS: &[&str] = &[
 
 /// The id of the enrollment token called `token` (name or id); the newest
 /// unrevoked one when a name was used more than once.
-async fn resolve(cl: &coc_client::Client, token: &str) -> anyhow::Result<String> {
+async fn resolve(cl: &coc_client::Client, name: &str) -> anyhow::Result<String> {
     let v = cl.get("/api/v1/agent-enrollments", &[]).await?;
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let found = items
         .iter()
-        .find(|e| e["id"] == token)
+        .find(|e| e["id"] == name)
         .or_else(|| {
             items
                 .iter()
                 .rev()
-                .find(|e| e["name"] == token && e["revoked_at"].is_null())
+                .find(|e| e["name"] == name && e["revoked_at"].is_null())
         })
-        .or_else(|| items.iter().rev().find(|e| e["name"] == token));
+        .or_else(|| items.iter().rev().find(|e| e["name"] == name));
     match found {
         Some(e) => Ok(e["id"].as_str().unwrap_or_default().to_string()),
-        None => bail!("no enrollment token is called '{token}' (coc enrollment list)"),
+        None => bail!("no enrollment token is called '{name}' (coc enrollment list)"),
     }
 }
 
@@ -95,8 +95,8 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 );
             }
         }
-        Verb::Show { token } => {
-            let id = resolve(&cl, &token).await?;
+        Verb::Show { enrollment } => {
+            let id = resolve(&cl, &enrollment).await?;
             output::print(
                 conn.output,
                 &cl.get(&format!("/api/v1/agent-enrollments/{id}"), &[])
@@ -104,11 +104,11 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 COLS,
             );
         }
-        Verb::Revoke { token } => {
-            let id = resolve(&cl, &token).await?;
+        Verb::Revoke { enrollment } => {
+            let id = resolve(&cl, &enrollment).await?;
             cl.delete(&format!("/api/v1/agent-enrollments/{id}"))
                 .await?;
-            println!("revoked enrollment token {token} ({id})");
+            println!("revoked enrollment token {enrollment} ({id})");
         }
     }
     Ok(())

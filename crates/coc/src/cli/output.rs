@@ -36,7 +36,7 @@ const TIME_COLS: &[&str] = &[
 ];
 
 fn cell_for(col: &str, v: &Value) -> String {
-    let is_time = col.ends_with("_at") || TIME_COLS.contains(&col);
+    let is_time = col.ends_with("_at") || col.ends_with("_until") || TIME_COLS.contains(&col);
     match v.as_i64() {
         Some(ms) if is_time && ms > 1_000_000_000_000 => {
             chrono::DateTime::from_timestamp_millis(ms)
