@@ -47,8 +47,16 @@ impl Client {
     ///
     /// Errors: [`ClientError::Http`] when the HTTP stack cannot start.
     pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
+        Client::build(base, token, reqwest::Client::builder())
+    }
+
+    fn build(
+        base: &str,
+        token: &str,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<Self, ClientError> {
         install_crypto();
-        let http = reqwest::Client::builder()
+        let http = builder
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
         Ok(Client {
@@ -68,16 +76,11 @@ impl Client {
     pub fn with_ca(base: &str, token: &str, ca_pem: &[u8]) -> Result<Self, ClientError> {
         install_crypto();
         let certs = reqwest::Certificate::from_pem_bundle(ca_pem)?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .tls_certs_only(certs)
-            .build()?;
-        Ok(Client {
-            base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
-            tenant: None,
-            http,
-        })
+        Client::build(
+            base,
+            token,
+            reqwest::Client::builder().tls_certs_only(certs),
+        )
     }
 
     /// Acts in `tenant` through an O&M authorization (header `X-COC-Tenant`).

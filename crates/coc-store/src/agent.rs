@@ -138,7 +138,39 @@ fn unfinished_statuses() -> String {
     .join(",")
 }
 
-async fn write_facts(
+/// Inserts a host with no facts yet, bound to `key` (identity `active`) or
+/// to none (`none`); returns its id.
+pub(crate) async fn insert_host(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    agent_id: &str,
+    key: Option<&str>,
+    now: i64,
+) -> Result<String> {
+    let id = coc_domain::id::new_id();
+    let state = if key.is_some() {
+        IdentityState::Active
+    } else {
+        IdentityState::None
+    };
+    sqlx::query(
+        "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
+         agent_version, last_heartbeat, created_at, updated_at, boot_id, agent_key, identity, identity_changed_at) \
+         VALUES ($1,$2,$3,'','[]','','',0,0,'',$4,$4,$4,'',$5,$6,$4)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(agent_id)
+    .bind(now)
+    .bind(key)
+    .bind(state.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Stores what an agent reports about its host; counts as a heartbeat.
+pub(crate) async fn write_facts(
     tx: &mut Transaction<'static, Any>,
     host_id: &str,
     f: &HostFacts,
@@ -337,20 +369,8 @@ impl Store {
                 if !spend(&mut tx, &enrollment_id).await? {
                     return refused(Refusal::TokenUsedUp);
                 }
-                let id = coc_domain::id::new_id();
-                sqlx::query(
-                    "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
-                     agent_version, last_heartbeat, created_at, updated_at, boot_id, agent_key, identity, identity_changed_at) \
-                     VALUES ($1,$2,$3,'','[]','','',0,0,'',$4,$4,$4,'',$5,$6,$4)",
-                )
-                .bind(&id)
-                .bind(&tenant)
-                .bind(&facts.agent_id)
-                .bind(now)
-                .bind(public_key_hex)
-                .bind(IdentityState::Active.as_str())
-                .execute(&mut *tx)
-                .await?;
+                let id = insert_host(&mut tx, &tenant, &facts.agent_id, Some(public_key_hex), now)
+                    .await?;
                 write_facts(&mut tx, &id, facts, now).await?;
                 Admitted {
                     host_id: id,

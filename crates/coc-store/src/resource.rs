@@ -132,51 +132,11 @@ impl Store {
                 .bind(&f.agent_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let ips = serde_json::to_string(&f.ips).unwrap_or_else(|_| "[]".into());
         let id = match existing {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
-                     agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$10 WHERE id=$9",
-                )
-                .bind(&f.hostname)
-                .bind(&ips)
-                .bind(&f.os)
-                .bind(&f.arch)
-                .bind(f.cpu_cores)
-                .bind(f.memory_bytes)
-                .bind(&f.agent_version)
-                .bind(now)
-                .bind(&id)
-                .bind(&f.boot_id)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
-            None => {
-                let id = coc_domain::id::new_id();
-                sqlx::query(
-                    "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
-                     agent_version, last_heartbeat, created_at, updated_at, boot_id) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11,$11,$12)",
-                )
-                .bind(&id)
-                .bind(tenant)
-                .bind(&f.agent_id)
-                .bind(&f.hostname)
-                .bind(&ips)
-                .bind(&f.os)
-                .bind(&f.arch)
-                .bind(f.cpu_cores)
-                .bind(f.memory_bytes)
-                .bind(&f.agent_version)
-                .bind(now)
-                .bind(&f.boot_id)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
+            Some(id) => id,
+            None => crate::agent::insert_host(&mut tx, tenant, &f.agent_id, None, now).await?,
         };
+        crate::agent::write_facts(&mut tx, &id, f, now).await?;
         tx.commit().await?;
         Ok(id)
     }
