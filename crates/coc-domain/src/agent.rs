@@ -103,6 +103,13 @@ pub const DEFAULT_ENROLLMENT_HOURS: i64 = 24;
 /// How long a host stays open for re-enrollment, ms (24 h).
 pub const REENROLL_WINDOW_MS: i64 = 24 * 3_600_000;
 
+/// A short, shareable fingerprint of an agent's public key: the first 16
+/// hex characters of its SHA-256.
+pub fn key_fingerprint(public_key_hex: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(public_key_hex.as_bytes()))[..16].to_string()
+}
+
 /// Checks the settings of a new enrollment token: 1 to 64 characters of
 /// name, 1 to [`MAX_ENROLLMENT_USES`] uses, 1 to [`MAX_ENROLLMENT_HOURS`]
 /// hours. Returns the trimmed name.

@@ -234,7 +234,7 @@ async fn handshake(
             resource_type: "resource".into(),
             resource_id: host.map(str::to_string),
             request: serde_json::json!({"hostname": facts.hostname,
-                "fingerprint": coc_store::agent::key_fingerprint(&public_key), "refused": why}),
+                "fingerprint": coc_domain::agent::key_fingerprint(&public_key), "refused": why}),
             status,
         };
         let (store, tenant) = (s.store.clone(), tenant.to_string());

@@ -26,7 +26,7 @@ use coc_domain::access::{
 use coc_store::access::Principal;
 use coc_store::audit::NewAudit;
 
-use crate::api::ROUTES;
+use crate::api::catalog::ROUTES;
 use crate::{API_BODY_LIMIT, ApiError, AppState, bearer};
 
 /// Header by which a support user picks the tenant that granted them access.

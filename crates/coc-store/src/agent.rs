@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::resource::HostFacts;
+use crate::resource::{HostFacts, insert_host, write_facts};
 use crate::{Result, Store, StoreError};
 
 /// A per-tenant agent enrollment token (never with its secret).
@@ -114,13 +114,6 @@ fn agent_host(r: &AnyRow) -> Result<AgentHost> {
     })
 }
 
-/// A short, shareable fingerprint of an agent's public key: the first 16
-/// hex characters of its SHA-256.
-pub fn key_fingerprint(public_key_hex: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(public_key_hex.as_bytes()))[..16].to_string()
-}
-
 /// The task statuses that still need a host: a host with work in one of
 /// them is not deleted.
 fn unfinished_statuses() -> String {
@@ -136,63 +129,6 @@ fn unfinished_statuses() -> String {
     .map(|s| format!("'{}'", s.as_str()))
     .collect::<Vec<_>>()
     .join(",")
-}
-
-/// Inserts a host with no facts yet, bound to `key` (identity `active`) or
-/// to none (`none`); returns its id.
-pub(crate) async fn insert_host(
-    tx: &mut Transaction<'static, Any>,
-    tenant: &str,
-    agent_id: &str,
-    key: Option<&str>,
-    now: i64,
-) -> Result<String> {
-    let id = coc_domain::id::new_id();
-    let state = if key.is_some() {
-        IdentityState::Active
-    } else {
-        IdentityState::None
-    };
-    sqlx::query(
-        "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
-         agent_version, last_heartbeat, created_at, updated_at, boot_id, agent_key, identity, identity_changed_at) \
-         VALUES ($1,$2,$3,'','[]','','',0,0,'',$4,$4,$4,'',$5,$6,$4)",
-    )
-    .bind(&id)
-    .bind(tenant)
-    .bind(agent_id)
-    .bind(now)
-    .bind(key)
-    .bind(state.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
-}
-
-/// Stores what an agent reports about its host; counts as a heartbeat.
-pub(crate) async fn write_facts(
-    tx: &mut Transaction<'static, Any>,
-    host_id: &str,
-    f: &HostFacts,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
-         agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$9 WHERE id=$10",
-    )
-    .bind(&f.hostname)
-    .bind(serde_json::to_string(&f.ips).unwrap_or_else(|_| "[]".into()))
-    .bind(&f.os)
-    .bind(&f.arch)
-    .bind(f.cpu_cores)
-    .bind(f.memory_bytes)
-    .bind(&f.agent_version)
-    .bind(now)
-    .bind(&f.boot_id)
-    .bind(host_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 impl Store {

@@ -93,9 +93,66 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
         agent_identity: IdentityState::parse(&r.try_get::<String, _>("identity")?),
         agent_key_fingerprint: r
             .try_get::<Option<String>, _>("agent_key")?
-            .map(|k| crate::agent::key_fingerprint(&k)),
+            .map(|k| coc_domain::agent::key_fingerprint(&k)),
         agent_identity_until: r.try_get("identity_until")?,
     })
+}
+
+/// Inserts a host with no facts yet, bound to `key` (identity `active`) or
+/// to none (`none`); returns its id.
+pub(crate) async fn insert_host(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    agent_id: &str,
+    key: Option<&str>,
+    now: i64,
+) -> Result<String> {
+    let id = coc_domain::id::new_id();
+    let state = if key.is_some() {
+        IdentityState::Active
+    } else {
+        IdentityState::None
+    };
+    sqlx::query(
+        "INSERT INTO hosts (id, tenant_id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, \
+         agent_version, last_heartbeat, created_at, updated_at, boot_id, agent_key, identity, identity_changed_at) \
+         VALUES ($1,$2,$3,'','[]','','',0,0,'',$4,$4,$4,'',$5,$6,$4)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(agent_id)
+    .bind(now)
+    .bind(key)
+    .bind(state.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Stores what an agent reports about its host; counts as a heartbeat.
+pub(crate) async fn write_facts(
+    tx: &mut Transaction<'static, Any>,
+    host_id: &str,
+    f: &HostFacts,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
+         agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$9 WHERE id=$10",
+    )
+    .bind(&f.hostname)
+    .bind(serde_json::to_string(&f.ips).unwrap_or_else(|_| "[]".into()))
+    .bind(&f.os)
+    .bind(&f.arch)
+    .bind(f.cpu_cores)
+    .bind(f.memory_bytes)
+    .bind(&f.agent_version)
+    .bind(now)
+    .bind(&f.boot_id)
+    .bind(host_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn host_identities(
@@ -134,9 +191,9 @@ impl Store {
                 .await?;
         let id = match existing {
             Some(id) => id,
-            None => crate::agent::insert_host(&mut tx, tenant, &f.agent_id, None, now).await?,
+            None => insert_host(&mut tx, tenant, &f.agent_id, None, now).await?,
         };
-        crate::agent::write_facts(&mut tx, &id, f, now).await?;
+        write_facts(&mut tx, &id, f, now).await?;
         tx.commit().await?;
         Ok(id)
     }

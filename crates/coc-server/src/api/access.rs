@@ -407,7 +407,7 @@ async fn simulate(
     // As the guard and the handlers decide: with the record's own
     // attributes (region, application, enterprise project, tags).
     let asked = b.resource.as_deref().unwrap_or("*");
-    let (resource, attrs, note) = match record_attrs(&s, &p.tenant, asked).await {
+    let (resource, attrs, note) = match super::attributes::of_record(&s, &p.tenant, asked).await {
         Ok((r, a)) => (r, a, None),
         Err(e) if e.code == "not_found" => (
             asked.to_string(),
@@ -466,50 +466,6 @@ async fn simulate(
         "attributes": attributes, "note": note,
         "policies": policies.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
     })))
-}
-
-/// The record a simulated request names and its ABAC attributes, loaded
-/// as the handlers check them: `incident:<id>`, `alarm:<id>`,
-/// `resource:<id>` (also `host:<id or host name>`). Other resources have
-/// no record attributes.
-///
-/// Errors: `not_found` when the named record does not exist.
-async fn record_attrs(
-    s: &AppState,
-    tenant: &str,
-    resource: &str,
-) -> ApiResult<(String, Vec<(String, Option<String>)>)> {
-    let own = |v: &[(&str, Option<&str>)]| {
-        v.iter()
-            .map(|(k, x)| (k.to_string(), x.map(str::to_string)))
-            .collect::<Vec<_>>()
-    };
-    Ok(match resource.split_once(':') {
-        Some(("incident", id)) if id != "*" => {
-            let d = s.store.get_incident(tenant, id).await?;
-            (resource.into(), own(&super::incident::attrs(&d.incident)))
-        }
-        Some(("alarm", id)) if id != "*" => {
-            let a = s.store.get_alarm(tenant, id).await?;
-            (resource.into(), own(&super::alarm::attrs(&a)))
-        }
-        Some(("resource" | "host", id)) if id != "*" => {
-            let ms = s.heartbeat_ms as i64;
-            let h = match s.store.get_host(tenant, id, ms).await {
-                Ok(h) => h,
-                Err(e) => s
-                    .store
-                    .list_hosts(tenant, ms)
-                    .await?
-                    .into_iter()
-                    .find(|h| h.facts.hostname == id)
-                    .ok_or(e)?,
-            };
-            (format!("resource:{}", h.id), super::resource::attrs(&h))
-        }
-        Some(("host", "*")) => ("resource:*".into(), vec![]),
-        _ => (resource.into(), vec![]),
-    })
 }
 
 fn audit_filter(q: &AuditQuery) -> AuditFilter {

@@ -12,7 +12,7 @@ use coc_store::agent::Enrollment;
 use coc_store::resource::Host;
 use serde::Deserialize;
 
-use super::resource::{as_refs, attrs};
+use super::attributes;
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
@@ -119,7 +119,7 @@ async fn identity(
 ) -> ApiResult<Json<Host>> {
     let ms = s.heartbeat_ms as i64;
     let h = s.store.get_host(&p.tenant, id, ms).await?;
-    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     s.store
         .set_agent_identity(&p.tenant, id, action, coc_store::now_ms())
         .await?;

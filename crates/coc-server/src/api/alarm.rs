@@ -10,6 +10,7 @@ use coc_store::incident::{CreateIncident, IncidentDetail};
 use serde::Deserialize;
 
 use super::PageQuery;
+use super::attributes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -104,23 +105,15 @@ async fn list(
     let mut out = s.store.list_alarms(&p.tenant, &f, &page).await?;
     // Only what the caller may read (A3): per-record attributes decide.
     out.items
-        .retain(|a| c.permits(&c.action, &format!("alarm:{}", a.id), &attrs(a)));
+        .retain(|a| c.permits(&c.action, &format!("alarm:{}", a.id), &attributes::alarm(a)));
     Ok(Json(out))
-}
-
-/// The ABAC attributes of an alarm.
-pub(super) fn attrs(a: &Alarm) -> [(&'static str, Option<&str>); 2] {
-    [
-        ("coc:Region", a.region.as_deref()),
-        ("coc:Application", a.application.as_deref()),
-    ]
 }
 
 /// Loads alarms and checks the request's action on each (all or nothing).
 async fn require_all(s: &AppState, p: &Principal, c: &Checked, ids: &[String]) -> ApiResult<()> {
     for id in ids {
         let a = s.store.get_alarm(&p.tenant, id).await?;
-        c.require(&format!("alarm:{id}"), &attrs(&a))?;
+        c.require(&format!("alarm:{id}"), &attributes::alarm(&a))?;
     }
     Ok(())
 }
@@ -132,7 +125,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Alarm>> {
     let a = s.store.get_alarm(&p.tenant, &id).await?;
-    c.require(&c.resource, &attrs(&a))?;
+    c.require(&c.resource, &attributes::alarm(&a))?;
     Ok(Json(a))
 }
 
@@ -143,7 +136,7 @@ async fn history(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AlarmEvent>>> {
     let a = s.store.get_alarm(&p.tenant, &id).await?;
-    c.require(&c.resource, &attrs(&a))?;
+    c.require(&c.resource, &attributes::alarm(&a))?;
     Ok(Json(s.store.alarm_history(&p.tenant, &id).await?))
 }
 

@@ -10,6 +10,7 @@ use coc_store::incident::{CreateIncident, Incident, IncidentDetail, IncidentFilt
 use serde::Deserialize;
 
 use super::PageQuery;
+use super::attributes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -72,18 +73,14 @@ async fn list(
     };
     let mut out = s.store.list_incidents(&p.tenant, &f, &page).await?;
     // Only what the caller may read (A3): per-record attributes decide.
-    out.items
-        .retain(|i| c.permits(&c.action, &format!("incident:{}", i.id), &attrs(i)));
+    out.items.retain(|i| {
+        c.permits(
+            &c.action,
+            &format!("incident:{}", i.id),
+            &attributes::incident(i),
+        )
+    });
     Ok(Json(out))
-}
-
-/// The ABAC attributes of an incident.
-pub(super) fn attrs(i: &Incident) -> [(&'static str, Option<&str>); 3] {
-    [
-        ("coc:Region", i.region.as_deref()),
-        ("coc:Application", i.application.as_deref()),
-        ("coc:EnterpriseProject", i.enterprise_project.as_deref()),
-    ]
 }
 
 async fn create(
@@ -114,7 +111,10 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentDetail>> {
     let d = s.store.get_incident(&p.tenant, &id).await?;
-    c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
+    c.require(
+        &format!("incident:{}", d.incident.id),
+        &attributes::incident(&d.incident),
+    )?;
     Ok(Json(d))
 }
 
@@ -131,7 +131,7 @@ async fn action(
     if !c.permits(
         &action,
         &format!("incident:{}", cur.incident.id),
-        &attrs(&cur.incident),
+        &attributes::incident(&cur.incident),
     ) {
         return Err(ApiError::new(
             "forbidden",
@@ -155,7 +155,10 @@ async fn escalation(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Option<coc_store::escalation::Escalation>>> {
     let d = s.store.get_incident(&p.tenant, &id).await?;
-    c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
+    c.require(
+        &format!("incident:{}", d.incident.id),
+        &attributes::incident(&d.incident),
+    )?;
     Ok(Json(
         s.store.get_escalation(&p.tenant, &d.incident.id).await?,
     ))
@@ -169,7 +172,10 @@ async fn execute_plan(
     ApiJson(b): ApiJson<coc_store::plan::ExecutePlan>,
 ) -> ApiResult<(StatusCode, Json<coc_store::plan::PlanTicket>)> {
     let d = s.store.get_incident(&p.tenant, &id).await?;
-    c.require(&format!("incident:{}", d.incident.id), &attrs(&d.incident))?;
+    c.require(
+        &format!("incident:{}", d.incident.id),
+        &attributes::incident(&d.incident),
+    )?;
     Ok((
         StatusCode::CREATED,
         Json(

@@ -9,6 +9,7 @@ use coc_store::access::Principal;
 use coc_store::resource::{EnterpriseProject, Host};
 use serde::Deserialize;
 
+use super::attributes;
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
@@ -45,24 +46,6 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
-/// The ABAC attributes of a host: enterprise project and tags.
-pub(super) fn attrs(h: &Host) -> Vec<(String, Option<String>)> {
-    let mut v = vec![(
-        "coc:EnterpriseProject".to_string(),
-        h.enterprise_project.clone(),
-    )];
-    v.extend(
-        h.tags
-            .iter()
-            .map(|(k, t)| (format!("coc:ResourceTag/{k}"), Some(t.clone()))),
-    );
-    v
-}
-
-pub(super) fn as_refs(v: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
-    v.iter().map(|(k, x)| (k.as_str(), x.as_deref())).collect()
-}
-
 async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -74,7 +57,7 @@ async fn list(
         c.permits(
             &c.action,
             &format!("resource:{}", h.id),
-            &as_refs(&attrs(h)),
+            &attributes::as_refs(&attributes::host(h)),
         )
     });
     Ok(Json(super::listing(hosts)))
@@ -90,7 +73,7 @@ async fn show(
         .store
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
-    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     Ok(Json(h))
 }
 
@@ -106,7 +89,7 @@ async fn delete(
         .store
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
-    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     s.store.delete_host(&p.tenant, &id).await?;
     s.agents.refuse(&id, "this host was deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -123,12 +106,12 @@ async fn assign(
         .store
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
-    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     // Moving a host into a project needs the right there too (the host
     // keeps its tags).
-    let mut there = attrs(&h);
+    let mut there = attributes::host(&h);
     there[0].1 = b.name.clone();
-    c.require(&c.resource, &as_refs(&there))?;
+    c.require(&c.resource, &attributes::as_refs(&there))?;
     s.store
         .set_host_enterprise_project(&p.tenant, &id, b.name.as_deref())
         .await?;
@@ -181,7 +164,7 @@ async fn set_tags(
         .store
         .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
         .await?;
-    c.require(&c.resource, &as_refs(&attrs(&h)))?;
+    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     s.store.set_host_tags(&p.tenant, &id, &b.tags).await?;
     Ok(Json(
         s.store
