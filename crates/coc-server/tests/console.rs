@@ -876,6 +876,15 @@ async fn login_overview_incident_and_crawl() {
     )
     .await
     .unwrap();
+    // The SLA clock starts when the dispatcher handles the incident's
+    // event: wait for its record before drawing the page.
+    for _ in 0..100 {
+        let r = c.get("/api/v1/sla-records", &[]).await.unwrap();
+        if !r["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let (st, sr) = page(&cookie, &format!("{}/console/sla-records", h.url())).await;
     assert_eq!(st, 200);
     assert!(
