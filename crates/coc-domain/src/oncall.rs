@@ -715,7 +715,7 @@ mod scenario_tests {
             },
         ];
         s.validate().unwrap();
-        let at = Utc::now();
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
         let who = |a: Option<&str>, r: Option<&str>| s.on_call("oncall", a, r, at).unwrap();
         assert_eq!(who(Some("shop"), Some("r2")), vec!["rita"]);
         assert_eq!(who(Some("shop"), Some("r9")), vec!["any"]);

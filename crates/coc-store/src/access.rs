@@ -192,7 +192,7 @@ impl Store {
                 "INSERT INTO policies (id, tenant_id, name, description, document, system, created_at, updated_at) \
                  VALUES ($1,$2,$3,$4,$5,1,$6,$6) ON CONFLICT (tenant_id, name) DO NOTHING",
             )
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(tenant)
             .bind(&p.name)
             .bind("system policy")
@@ -282,7 +282,7 @@ impl Store {
         check_name("user", name)?;
         let hash = password.map(hash_password).transpose()?;
         let now = now_ms();
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, tenant_id, name, display_name, password_hash, enabled, created_at, updated_at) \
@@ -403,7 +403,7 @@ impl Store {
         check_name("group", name)?;
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO user_groups (id, tenant_id, name, description, created_at) VALUES ($1,$2,$3,$4,$5)")
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(tenant)
             .bind(name)
             .bind(description)
@@ -503,7 +503,7 @@ impl Store {
             "INSERT INTO policies (id, tenant_id, name, description, document, system, created_at, updated_at) \
              VALUES ($1,$2,$3,$4,$5,0,$6,$6)",
         )
-        .bind(coc_domain::id::new_id())
+        .bind(crate::new_id())
         .bind(tenant)
         .bind(name.trim())
         .bind(description)
@@ -710,7 +710,7 @@ impl Store {
         secret: &str,
         expires_at: Option<i64>,
     ) -> Result<String> {
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, hint, expires_at, created_at) \

@@ -147,7 +147,7 @@ impl Store {
     ) -> Result<(Enrollment, String)> {
         let name = validate_enrollment(name, max_uses, hours)?;
         let secret = format!("coca_{}", hex::encode(rand::random::<[u8; 24]>()));
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO agent_enrollments (id, tenant_id, name, token_hash, hint, created_at, max_uses, uses, expires_at) \

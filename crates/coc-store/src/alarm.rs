@@ -542,7 +542,7 @@ pub(crate) async fn event(
         "INSERT INTO alarm_events (id, tenant_id, alarm_id, at, kind, status, actor, detail) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
     )
-    .bind(coc_domain::id::new_id())
+    .bind(crate::new_id())
     .bind(tenant)
     .bind(alarm_id)
     .bind(at)
@@ -636,7 +636,7 @@ async fn upsert_chunk(
         let a = last.alarm;
         // Column order of UPSERT_COLS; prev_status and cleared_remark are NULL literals.
         q = q
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(fp.clone())
             .bind(a.alarm_name.clone())
             .bind(a.alarm_level.as_str())

@@ -146,7 +146,7 @@ impl Store {
         sqlx::query(dynsql!(
             "INSERT INTO audit_log ({COLS}, tenant_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
         ))
-        .bind(coc_domain::id::new_id())
+        .bind(crate::new_id())
         .bind(now_ms())
         .bind(&a.trace)
         .bind(&a.action)

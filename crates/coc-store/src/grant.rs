@@ -147,7 +147,7 @@ impl Store {
             }
         };
         self.get_user(&g.grantee_tenant, &g.grantee_user).await?;
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO grants (id, tenant_id, kind, grantee_tenant, grantee_user, policy_id, scope, reason, created_by, \

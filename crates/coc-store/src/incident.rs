@@ -254,7 +254,7 @@ pub(crate) async fn insert_incident(
     now: i64,
     summary: &str,
 ) -> Result<(String, String)> {
-    let id = coc_domain::id::new_id();
+    let id = crate::new_id();
     let number = coc_domain::id::ticket_number("INC", now, next_seq());
     sqlx::query(dynsql!(
         "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
@@ -334,7 +334,7 @@ pub(crate) async fn history(
         "INSERT INTO incident_history (id, tenant_id, incident_id, at, actor, action, from_status, \
          to_status, summary, ticket_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
     )
-    .bind(coc_domain::id::new_id())
+    .bind(crate::new_id())
     .bind(tenant)
     .bind(incident_id)
     .bind(at)
@@ -357,7 +357,7 @@ pub(crate) async fn history(
             "INSERT INTO incident_events (id, tenant_id, incident_id, event, actor, from_status, to_status, at, done) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0)",
         )
-        .bind(coc_domain::id::new_id())
+        .bind(crate::new_id())
         .bind(tenant)
         .bind(incident_id)
         .bind(template.map(|t| t.as_str()).unwrap_or("status_changed"))

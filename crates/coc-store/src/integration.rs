@@ -86,7 +86,7 @@ impl Store {
             ))
             .into());
         }
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let now = now_ms();
         let hint = key[key.len().saturating_sub(4)..].to_string();
         let mut tx = self.begin().await?;

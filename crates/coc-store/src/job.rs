@@ -131,7 +131,7 @@ impl Store {
         actor: &str,
         system: bool,
     ) -> Result<Job> {
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let now = now_ms();
         let body = serde_json::to_string(spec).unwrap_or_default();
         let mut tx = self.begin().await?;

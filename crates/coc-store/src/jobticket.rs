@@ -798,7 +798,7 @@ impl Store {
             self.get_incident(tenant, i).await?;
         }
         let now = now_ms();
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let number = coc_domain::id::ticket_number("JOB", now, crate::incident::next_seq());
         let mut tx = self.begin().await?;
         for p in &plans {
@@ -852,7 +852,7 @@ impl Store {
                         "INSERT INTO job_hosts (id, tenant_id, ticket_id, step, host_id, batch, seq, status, task_idx, \
                          had_failure, held) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending',0,0,0)",
                     )
-                    .bind(coc_domain::id::new_id())
+                    .bind(crate::new_id())
                     .bind(tenant)
                     .bind(&id)
                     .bind(si as i64)
@@ -1254,7 +1254,7 @@ impl Store {
                 .filter(|r| r.job_host_id == h.id && r.task_idx == h.task_idx)
                 .count() as i64
                 + 1;
-            let run_id = coc_domain::id::new_id();
+            let run_id = crate::new_id();
             let mut status = "executing";
             let mut phase: Option<&str> = None;
             let mut detail: Option<String> = None;

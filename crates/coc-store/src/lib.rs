@@ -108,6 +108,11 @@ impl StoreError {
 /// Result alias for store calls.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A new time-ordered record id (UUIDv7, lowercase hyphenated text).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// Current time, Unix ms UTC.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -126,7 +126,7 @@ pub(crate) async fn insert_delivery(
         Some(r) => render(d.channel, r, d.now)?,
         None => payload.clone(),
     };
-    let id = coc_domain::id::new_id();
+    let id = crate::new_id();
     let body = d
         .redacted
         .map(|_| store.keyring().encrypt(&payload.to_string()));

@@ -48,7 +48,7 @@ impl Store {
     /// Creates a scenario. Errors: `Domain(Validation)`, `Conflict`.
     pub async fn create_scenario(&self, tenant: &str, s: &Scenario) -> Result<StoredScenario> {
         s.validate()?;
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
         sqlx::query(

@@ -115,7 +115,7 @@ impl Store {
         if let Some(ep) = &spec.enterprise_project {
             self.require_enterprise_project(tenant, ep).await?;
         }
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let stored = self.stored_value(spec);
         let mut doc = spec.clone();
         doc.value = String::new();

@@ -187,7 +187,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO engineers (id, tenant_id, user_name, alias, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$5)",
             )
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(tenant)
             .bind(user)
             .bind(&alias)
@@ -221,7 +221,7 @@ impl Store {
                 "INSERT INTO contacts (id, tenant_id, user_name, channel, address, masked, status, \
                  confirmed_at, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9)",
             )
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(tenant)
             .bind(user)
             .bind(ch)

@@ -107,7 +107,7 @@ pub(crate) async fn insert_host(
     key: Option<&str>,
     now: i64,
 ) -> Result<String> {
-    let id = coc_domain::id::new_id();
+    let id = crate::new_id();
     let state = if key.is_some() {
         IdentityState::Active
     } else {
@@ -293,7 +293,7 @@ impl Store {
             )
             .into());
         }
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO enterprise_projects (id, tenant_id, name, description, created_at) VALUES ($1,$2,$3,$4,$5)")
             .bind(&id)

@@ -144,7 +144,7 @@ impl Store {
     pub async fn create_rule(&self, tenant: &str, spec: &RuleSpec) -> Result<ForwardingRule> {
         spec.validate()?;
         let spec = &self.seal(tenant, spec, None).await?;
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
         sqlx::query(

@@ -112,7 +112,7 @@ impl Store {
         actor: &str,
     ) -> Result<ScheduledTask> {
         self.check_task(tenant, spec).await?;
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -414,7 +414,7 @@ impl Store {
                 "INSERT INTO scheduled_runs (id, tenant_id, task_id, due_at, started_at, status, ticket_id, detail, notified) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0)",
             )
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(&tenant)
             .bind(&t.id)
             .bind(due_at)

@@ -227,7 +227,7 @@ impl Store {
         actor: &str,
         system: bool,
     ) -> Result<Script> {
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
         sqlx::query(dynsql!(

@@ -289,7 +289,7 @@ impl Store {
                  notifications, created_at, updated_at) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,0,$11,$12,'normal',$13,'[]',$14,$14)",
             )
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(tenant)
             .bind(t.kind)
             .bind(t.id)

@@ -183,7 +183,7 @@ impl Store {
         name: &str,
         spec: &T,
     ) -> Result<Stored<T>> {
-        let id = coc_domain::id::new_id();
+        let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(dynsql!(
             "INSERT INTO {} (id, tenant_id, name, enabled, spec, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$6)",

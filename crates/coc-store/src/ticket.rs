@@ -363,7 +363,7 @@ pub(crate) async fn insert_ticket(
             return Err(StoreError::not_found("host", h));
         }
     }
-    let id = coc_domain::id::new_id();
+    let id = crate::new_id();
     let number = coc_domain::id::ticket_number("SCT", now, crate::incident::next_seq());
     let policy = serde_json::to_value(req.batch_policy)
         .ok()
@@ -404,7 +404,7 @@ pub(crate) async fn insert_ticket(
                 "INSERT INTO ticket_tasks (id, tenant_id, ticket_id, host_id, batch, seq, status, output, attempt) \
                  VALUES ($1,$2,$3,$4,$5,$6,'pending','',0)",
             )
-            .bind(coc_domain::id::new_id())
+            .bind(crate::new_id())
             .bind(tenant)
             .bind(&id)
             .bind(h)
