@@ -71,6 +71,19 @@ pub fn client(policy: Arc<Egress>, timeout: Option<Duration>) -> reqwest::Result
     }
 }
 
+/// An HTTP error with its causes (connection refused, TLS, a destination
+/// the policy refuses, timeout), on one line.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,12 +99,7 @@ mod tests {
         let deny = Arc::new(Egress::new(&[], &["127.0.0.0/8".to_string()]).unwrap());
         let c2 = client(deny, Some(Duration::from_secs(2))).unwrap();
         let e = c2.get("http://localhost:9/").send().await.unwrap_err();
-        let mut chain = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            chain.push_str(&format!(": {s}"));
-            src = s.source();
-        }
+        let chain = describe(&e);
         assert!(
             chain.contains("denied by the egress rule 127.0.0.0/8"),
             "{chain}"

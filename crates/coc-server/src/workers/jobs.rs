@@ -194,13 +194,7 @@ async fn http_call(
             let why = if e.is_timeout() {
                 format!("no answer within {timeout_s} s")
             } else {
-                let mut why = format!("the call failed: {e}");
-                let mut src = std::error::Error::source(&e);
-                while let Some(c) = src {
-                    why.push_str(&format!(": {c}"));
-                    src = c.source();
-                }
-                why
+                format!("the call failed: {}", crate::egress::describe(&e))
             };
             (TaskStatus::Failed, format!("{method} {url}\n"), Some(why))
         }

@@ -133,22 +133,9 @@ async fn send_http(s: &Senders, d: &Due) -> Option<String> {
         Err(e) => Some(format!(
             "cannot reach {}: {}",
             coc_domain::people::mask(&d.channel, &d.target),
-            describe(&e.without_url())
+            crate::egress::describe(&e.without_url())
         )),
     }
-}
-
-/// An HTTP error with its causes (connection refused, TLS, timeout), one
-/// line.
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
 }
 
 async fn send_email(s: &Senders, d: &Due) -> Option<String> {
@@ -231,7 +218,7 @@ async fn send_sms(s: &Senders, d: &Due) -> Option<String> {
         Ok(r) => Some(format!("gateway answered HTTP {}", r.status().as_u16())),
         Err(e) => Some(format!(
             "cannot reach the gateway: {}",
-            describe(&e.without_url())
+            crate::egress::describe(&e.without_url())
         )),
     }
 }
