@@ -803,7 +803,7 @@ pub fn apply_job_action(
         (S::Executing | S::Paused | S::Abnormal, A::TerminateAll) => Ok(S::Paused),
         (S::Paused | S::Abnormal | S::Failed, A::RetryFailed) if has_failed => Ok(S::Executing),
         (S::Paused | S::Abnormal | S::Failed, A::RetryFailed) => {
-            refuse(": its current step has no failed host")
+            refuse(": every host completed every step so far; nothing to retry")
         }
         _ => refuse(""),
     }

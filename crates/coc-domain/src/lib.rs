@@ -14,6 +14,7 @@
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
 //! | [`risk`] | X1 high-risk command rules and verification | 5.1.1 |
+//! | [`jobticket`] | X4/X7/X8 the job-ticket engine: step, operator actions, retry, outcome | 5.2.4, 10.1.2 |
 //! | [`ticket`] | X2/X7 batch planning, suspension threshold, ticket state | 5.1.3, 10.1.1 |
 //! | [`notify`] | O3/O4 notification rules, templates, channel formats, signature, retries | 11.3 |
 //! | [`parameter`] | X6 parameter center: types, expiry and notification rules | 6 |
@@ -38,6 +39,7 @@ pub mod escalation;
 pub mod id;
 pub mod incident;
 pub mod job;
+pub mod jobticket;
 pub mod login;
 pub mod notify;
 pub mod oncall;

@@ -15,15 +15,14 @@
 use std::collections::BTreeMap;
 
 use coc_domain::job::{
-    Atom, GlobalParamType, HostNext, HostVars, JobAction, JobSpec, Otherwise, TargetMode, TaskEnd,
-    after_task, apply_job_action, condition_holds, resolve_globals, substitute, validate_tags,
+    Atom, GlobalParamType, HostVars, JobAction, JobSpec, TargetMode, resolve_globals, substitute,
+    validate_tags,
 };
+use coc_domain::jobticket::{self as jt, Approval, Change, HostFacts, RunStatus};
 use coc_domain::script::{
     DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, resolve_params, secret_env, validate_run_as,
 };
-use coc_domain::ticket::{
-    BatchPolicy, TaskStatus, TaskView, Threshold, TicketStatus, plan, plan_batches,
-};
+use coc_domain::ticket::{BatchPolicy, TaskStatus, Threshold, TicketStatus, plan_batches};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -31,9 +30,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::job::unreadable;
 use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms};
 
-/// Seconds after an agent task's timeout before the server gives up on
-/// its result.
-pub const RESULT_GRACE_S: i64 = 60;
+pub use coc_domain::jobticket::RESULT_GRACE_S;
 
 /// Targets, batches and threshold of one step in a job execution.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -493,21 +490,71 @@ struct State {
 }
 
 impl State {
-    /// The latest run of host `h` for its current task.
-    fn current_run(&self, h: &HostRow) -> Option<&RunRow> {
-        self.runs
-            .iter()
-            .filter(|r| {
-                r.job_host_id == h.id
-                    && r.task_idx == h.task_idx
-                    && r.phase.as_deref() != Some(RETRIED)
-            })
-            .max_by_key(|r| r.attempt)
+    /// The ticket as the engine sees it.
+    fn engine(&self) -> jt::TicketState {
+        jt::TicketState {
+            status: self.status,
+            current_step: self.current_step,
+            mode: self.mode,
+            steps: self
+                .spec
+                .steps
+                .iter()
+                .zip(&self.steps)
+                .map(|(s, p)| jt::StepState {
+                    tasks: s.tasks.clone(),
+                    threshold: p.threshold.map(Threshold),
+                })
+                .collect(),
+            hosts: self
+                .hosts
+                .iter()
+                .map(|h| jt::Host {
+                    id: h.id.clone(),
+                    host_id: h.host_id.clone(),
+                    step: h.step as usize,
+                    batch: h.batch as u32,
+                    status: h.status,
+                    task_idx: h.task_idx as usize,
+                    had_failure: h.had_failure,
+                    held: h.held,
+                    error: h.error.clone(),
+                })
+                .collect(),
+            runs: self
+                .runs
+                .iter()
+                .map(|r| jt::Run {
+                    id: r.id.clone(),
+                    job_host_id: r.job_host_id.clone(),
+                    host_id: r.host_id.clone(),
+                    task_idx: r.task_idx as usize,
+                    attempt: r.attempt as u32,
+                    kind: r.kind.clone(),
+                    status: RunStatus::parse(&r.status).unwrap_or(RunStatus::Failed),
+                    phase: r.phase.clone(),
+                    output: r.output.clone(),
+                    detail: r.detail.clone(),
+                    wake_at: r.wake_at,
+                    started_at: r.started_at,
+                })
+                .collect(),
+        }
     }
 }
 
-/// Phase of a finished run that an operator's retry replaced.
-const RETRIED: &str = "retried";
+/// What applying the engine's changes leaves to do after the commit.
+#[derive(Default)]
+struct Applied {
+    /// Agent and HTTP commands to carry out.
+    cmds: Vec<JobCommand>,
+    /// Step the ticket again soon.
+    wake: bool,
+    /// Deliveries were queued.
+    deliveries: bool,
+    /// The ticket finished: status, successful host steps, all host steps.
+    finished: Option<(TicketStatus, usize, usize)>,
+}
 
 /// Touches the ticket row so concurrent writers of the ticket queue.
 async fn lock_ticket(tx: &mut Transaction<'static, Any>, id: &str) -> Result<()> {
@@ -518,39 +565,22 @@ async fn lock_ticket(tx: &mut Transaction<'static, Any>, id: &str) -> Result<()>
     Ok(())
 }
 
-async fn set_host(tx: &mut Transaction<'static, Any>, h: &HostRow, now: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE job_hosts SET status=$1, task_idx=$2, had_failure=$3, held=$4, error=$5, started_at=$6, \
-         finished_at=$7 WHERE id=$8",
-    )
-    .bind(h.status.as_str())
-    .bind(h.task_idx)
-    .bind(i64::from(h.had_failure))
-    .bind(i64::from(h.held))
-    .bind(h.error.as_deref())
-    .bind(h.started_at.or((h.status != TaskStatus::Pending).then_some(now)))
-    .bind(h.finished_at.or(h.status.is_done().then_some(now)))
-    .bind(&h.id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 async fn end_run(
     tx: &mut Transaction<'static, Any>,
     run_id: &str,
-    status: &str,
+    status: RunStatus,
     error: Option<&str>,
     now: i64,
 ) -> Result<bool> {
     Ok(sqlx::query(
         "UPDATE job_runs SET status=$1, error=COALESCE($2, error), finished_at=$3, phase=NULL \
-         WHERE id=$4 AND status='executing'",
+         WHERE id=$4 AND status=$5",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
     .bind(now)
     .bind(run_id)
+    .bind(RunStatus::Executing.as_str())
     .execute(&mut **tx)
     .await?
     .rows_affected()
@@ -578,43 +608,6 @@ async fn set_ticket(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Cancels every unfinished host of the steps `steps` and their running
-/// runs; returns the agent runs to stop.
-async fn cancel_hosts(
-    tx: &mut Transaction<'static, Any>,
-    st: &State,
-    steps: std::ops::RangeInclusive<usize>,
-    why: &str,
-    now: i64,
-) -> Result<Vec<JobCommand>> {
-    let mut stop = Vec::new();
-    for h in st
-        .hosts
-        .iter()
-        .filter(|h| steps.contains(&(h.step as usize)) && !h.status.is_done())
-    {
-        for r in st
-            .runs
-            .iter()
-            .filter(|r| r.job_host_id == h.id && r.status == "executing")
-        {
-            end_run(tx, &r.id, "cancelled", Some(why), now).await?;
-            if r.kind == "script" {
-                stop.push(JobCommand::Cancel {
-                    run_id: r.id.clone(),
-                    host_id: r.host_id.clone(),
-                });
-            }
-        }
-        let mut h = h.clone();
-        h.status = TaskStatus::Cancelled;
-        h.held = false;
-        h.error = Some(why.to_string());
-        set_host(tx, &h, now).await?;
-    }
-    Ok(stop)
 }
 
 impl Store {
@@ -958,13 +951,11 @@ impl Store {
         .await?)
     }
 
-    /// One executor step of a job ticket at `now` (Unix ms): finishes
-    /// sleeps, approvals, reboots and lost runs; moves hosts on by the
-    /// post-fault strategies; applies the step's batch planner and
-    /// suspension threshold; moves to the next step or finishes; and
-    /// creates the runs that start now. Everything is committed before the
-    /// returned commands are carried out. `connected` tells whether a
-    /// host's agent is connected (a reboot is over only then).
+    /// One engine step of a job ticket at `now` (Unix ms): loads the
+    /// ticket, asks [`coc_domain::jobticket::step`] what changes, and
+    /// applies the changes in one transaction; the returned commands are
+    /// carried out after the commit. `connected` tells whether a host's
+    /// agent is connected (a reboot is over only then).
     ///
     /// Errors: a store error; nothing is committed and the next step
     /// retries.
@@ -974,469 +965,377 @@ impl Store {
         now: i64,
         connected: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Vec<JobCommand>> {
-        let mut cmds = Vec::new();
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, id).await?;
-        let mut st = self.load_state(&mut tx, id).await?;
+        let st = self.load_state(&mut tx, id).await?;
         if st.status.is_terminal() {
-            return Ok(cmds);
+            return Ok(Vec::new());
         }
-        let step = st.current_step;
-        let tasks = st.spec.steps[step].tasks.clone();
-        // 1. Runs that end by time, approval or the host coming back.
-        for h in st
-            .hosts
-            .iter()
-            .filter(|h| h.step as usize == step && h.status == TaskStatus::Executing)
-        {
-            let Some(run) = st.current_run(h).cloned() else {
-                continue;
-            };
-            if run.status != "executing" {
-                continue;
+        let facts = self.host_facts(&mut tx, &st, connected).await?;
+        let changes = jt::step(&st.engine(), now, &facts);
+        let applied = self
+            .apply_changes(&mut tx, &st, changes, &facts, now)
+            .await?;
+        tx.commit().await?;
+        Ok(self.after_changes(&st, applied).await)
+    }
+
+    /// What the engine knows of the current step's hosts: connected
+    /// agents, boot ids and the step's approvals.
+    async fn host_facts(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        st: &State,
+        connected: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<HostFacts> {
+        let step = st.current_step as i64;
+        let boots = sqlx::query(
+            "SELECT id, boot_id FROM hosts WHERE id IN \
+             (SELECT host_id FROM job_hosts WHERE ticket_id = $1 AND step = $2)",
+        )
+        .bind(&st.id)
+        .bind(step)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut facts = HostFacts::default();
+        for b in &boots {
+            let host: String = b.try_get("id")?;
+            if connected(&host) {
+                facts.connected.insert(host.clone());
             }
-            let task = &tasks[h.task_idx as usize];
-            let outcome: Option<(&str, Option<String>)> = match &task.atom {
-                Atom::Sleep { .. } => run
-                    .wake_at
-                    .filter(|w| *w <= now)
-                    .map(|_| ("successful", None)),
-                Atom::Approval { .. } => {
-                    let a: Option<String> = sqlx::query_scalar(
-                        "SELECT status FROM job_approvals WHERE ticket_id=$1 AND step=$2 AND task_idx=$3",
+            if let Some(boot) = b.try_get::<Option<String>, _>("boot_id")? {
+                facts.boot_ids.insert(host, boot);
+            }
+        }
+        let approvals = sqlx::query(
+            "SELECT task_idx, status FROM job_approvals WHERE ticket_id = $1 AND step = $2",
+        )
+        .bind(&st.id)
+        .bind(step)
+        .fetch_all(&mut **tx)
+        .await?;
+        for a in &approvals {
+            let decision = match a.try_get::<String, _>("status")?.as_str() {
+                "approved" => Approval::Approved,
+                "rejected" => Approval::Rejected,
+                _ => Approval::Pending,
+            };
+            facts
+                .approvals
+                .insert(a.try_get::<i64, _>("task_idx")? as usize, decision);
+        }
+        Ok(facts)
+    }
+
+    /// Applies the engine's changes, in order, inside `tx`.
+    async fn apply_changes(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        st: &State,
+        changes: Vec<Change>,
+        facts: &HostFacts,
+        now: i64,
+    ) -> Result<Applied> {
+        let mut a = Applied::default();
+        for c in changes {
+            match c {
+                Change::EndRun { run, status, error } => {
+                    end_run(tx, &run, status, error.as_deref(), now).await?;
+                }
+                Change::StopAgentRun { run, host_id } => {
+                    a.cmds.push(JobCommand::Cancel {
+                        run_id: run,
+                        host_id,
+                    });
+                }
+                Change::RetireRuns { host, from } => {
+                    sqlx::query(
+                        "UPDATE job_runs SET phase = $1 WHERE job_host_id = $2 AND task_idx >= $3 \
+                         AND status <> $4",
                     )
-                    .bind(id)
-                    .bind(step as i64)
-                    .bind(h.task_idx)
-                    .fetch_optional(&mut *tx)
+                    .bind(jt::RETRIED)
+                    .bind(&host)
+                    .bind(from as i64)
+                    .bind(RunStatus::Executing.as_str())
+                    .execute(&mut **tx)
                     .await?;
-                    match a.as_deref() {
-                        Some("approved") => Some(("successful", None)),
-                        Some("rejected") => {
-                            Some(("failed", Some("the approval was rejected".into())))
-                        }
-                        _ => None,
-                    }
                 }
-                Atom::Reboot { wait_s } => {
-                    let before = run.detail.clone().unwrap_or_default();
-                    let booted = run.phase.as_deref() == Some("boot") && connected(&h.host_id) && {
-                        let b: Option<Option<String>> =
-                            sqlx::query_scalar("SELECT boot_id FROM hosts WHERE id = $1")
-                                .bind(&h.host_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        b.flatten().is_some_and(|b| b != before)
+                Change::Host(h) => {
+                    let old = st.hosts.iter().find(|x| x.id == h.id);
+                    let started = old.and_then(|o| o.started_at);
+                    let finished = old.and_then(|o| o.finished_at);
+                    sqlx::query(
+                        "UPDATE job_hosts SET status=$1, task_idx=$2, had_failure=$3, held=$4, error=$5, \
+                         started_at=$6, finished_at=$7 WHERE id=$8",
+                    )
+                    .bind(h.status.as_str())
+                    .bind(h.task_idx as i64)
+                    .bind(i64::from(h.had_failure))
+                    .bind(i64::from(h.held))
+                    .bind(h.error.as_deref())
+                    .bind(started.or((h.status != TaskStatus::Pending).then_some(now)))
+                    .bind(h.status.is_done().then(|| finished.unwrap_or(now)))
+                    .bind(&h.id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Change::Start {
+                    host,
+                    task_idx,
+                    attempt,
+                    immediate,
+                } => {
+                    let Some(h) = st.hosts.iter().find(|x| x.id == host) else {
+                        continue;
                     };
-                    if booted {
-                        Some(("successful", None))
-                    } else if now - run.started_at > i64::from(*wait_s) * 1000 {
-                        Some((
-                            "failed",
-                            Some(format!("the host did not come back within {wait_s} s")),
-                        ))
-                    } else {
-                        None
-                    }
+                    let wake = self
+                        .start_run(tx, st, h, task_idx, attempt, immediate, facts, now, &mut a)
+                        .await?;
+                    a.wake |= wake;
                 }
-                Atom::Script { timeout_s, .. } => {
-                    let t = i64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S));
-                    (now - run.started_at > (t + RESULT_GRACE_S) * 1000).then(|| {
-                        (
-                            "failed",
-                            Some("no result from the agent within the timeout".to_string()),
-                        )
-                    })
+                Change::Ticket {
+                    status,
+                    step,
+                    reason,
+                } => {
+                    set_ticket(tx, &st.id, status, step, reason.as_deref(), now).await?;
+                    a.wake |= !status.is_terminal() && step != st.current_step;
                 }
-                Atom::Http { timeout_s, .. } => (now - run.started_at
-                    > (i64::from(*timeout_s) + RESULT_GRACE_S) * 1000)
-                    .then(|| ("failed", Some("the HTTP call did not complete".to_string()))),
-                Atom::Condition { .. } => None,
-            };
-            if let Some((status, err)) = outcome
-                && end_run(&mut tx, &run.id, status, err.as_deref(), now).await?
-                && let Some(r) = st.runs.iter_mut().find(|r| r.id == run.id)
-            {
-                r.status = status.to_string();
-                r.error = err.or(r.error.take());
+                Change::Finished {
+                    status,
+                    successful,
+                    total,
+                } => a.finished = Some((status, successful, total)),
             }
         }
-        // 2. Hosts whose current run ended move on.
-        let mut stop_reason: Option<String> = None;
-        let mut pause_reason: Option<String> = None;
-        for i in 0..st.hosts.len() {
-            let h = st.hosts[i].clone();
-            if h.step as usize != step || h.status != TaskStatus::Executing || h.held {
-                continue;
-            }
-            let Some(run) = st.current_run(&h).cloned() else {
-                continue;
-            };
-            let end = match run.status.as_str() {
-                "successful" => TaskEnd::Ok,
-                "skipped" => TaskEnd::SkipStep,
-                "failed" => TaskEnd::Failed,
-                "cancelled" => {
-                    let mut h = h.clone();
-                    h.status = TaskStatus::Cancelled;
-                    h.error = run.error.clone().or(Some("cancelled".into()));
-                    set_host(&mut tx, &h, now).await?;
-                    st.hosts[i] = h;
-                    continue;
-                }
-                _ => continue,
-            };
-            let mut nh = h.clone();
-            let task_name = &tasks[h.task_idx as usize].name;
-            match after_task(&tasks, h.task_idx as usize, end, h.had_failure) {
-                HostNext::Run(n) => {
-                    nh.task_idx = n as i64;
-                    nh.had_failure |= end == TaskEnd::Failed;
-                }
-                HostNext::Done { failed } => {
-                    nh.status = if failed {
-                        TaskStatus::Failed
-                    } else {
-                        TaskStatus::Successful
-                    };
-                    nh.had_failure = failed;
-                    if end == TaskEnd::Failed {
-                        nh.error = Some(format!("task '{task_name}' failed"));
-                    } else if failed && nh.error.is_none() {
-                        nh.error = Some("an earlier task of the step failed".into());
-                    }
-                }
-                HostNext::StopJob => {
-                    nh.status = TaskStatus::Failed;
-                    nh.had_failure = true;
-                    nh.error = Some(format!("task '{task_name}' failed"));
-                    stop_reason.get_or_insert(format!(
-                        "task '{task_name}' failed on host {}; its post-fault strategy stops the job",
-                        h.host_id
-                    ));
-                }
-                HostNext::Pause => {
-                    nh.held = true;
-                    nh.had_failure = true;
-                    nh.error = Some(format!("task '{task_name}' failed"));
-                    pause_reason.get_or_insert(format!(
-                        "task '{task_name}' failed on host {}; its post-fault strategy pauses the job: \
-                         continue, retry the failed hosts, or forcibly end",
-                        h.host_id
-                    ));
-                }
-            }
-            set_host(&mut tx, &nh, now).await?;
-            st.hosts[i] = nh;
+        Ok(a)
+    }
+
+    /// After the commit: wakes the executor and the notifier as the
+    /// changes ask, and records a finished ticket's outcome. Returns the
+    /// agent commands to send.
+    async fn after_changes(&self, st: &State, a: Applied) -> Vec<JobCommand> {
+        if a.wake {
+            self.work.notify_one();
         }
-        if let Some(why) = stop_reason {
-            let last = st.spec.steps.len() - 1;
-            cmds.extend(cancel_hosts(&mut tx, &st, step..=last, &why, now).await?);
-            set_ticket(&mut tx, id, TicketStatus::Failed, step, Some(&why), now).await?;
-            tx.commit().await?;
-            tracing::info!(ticket = %st.number, reason = %why, "job ticket stopped");
-            self.job_outcome(&st, TicketStatus::Failed).await;
-            return Ok(cmds);
+        if a.deliveries {
+            self.deliveries.notify_one();
         }
-        if let Some(why) = &pause_reason
-            && st.status == TicketStatus::Executing
-        {
-            set_ticket(&mut tx, id, TicketStatus::Paused, step, Some(why), now).await?;
-            st.status = TicketStatus::Paused;
-        }
-        // 3. The step's batch planner and threshold.
-        let idx: Vec<usize> = (0..st.hosts.len())
-            .filter(|&i| st.hosts[i].step as usize == step)
-            .collect();
-        let views: Vec<TaskView> = idx
-            .iter()
-            .map(|&i| TaskView {
-                batch: st.hosts[i].batch as u32,
-                status: st.hosts[i].status,
-            })
-            .collect();
-        let threshold = st.steps[step].threshold.map(Threshold);
-        let p = plan(st.status, &views, threshold);
-        match p.status {
-            TicketStatus::Abnormal if st.status != TicketStatus::Abnormal => {
-                let why = format!(
-                    "step {} reached its suspension threshold ({} %); only forcibly end or retry the failed hosts",
-                    step + 1,
-                    threshold.map(|t| t.percent()).unwrap_or_default()
+        if let Some((end, ok, total)) = a.finished {
+            tracing::info!(ticket = %st.number, status = end.as_str(), "job ticket finished");
+            if let Some(inc) = &st.incident_id {
+                let summary = format!(
+                    "job ticket {} ({}) {}: {ok}/{total} host step(s) succeeded",
+                    st.number,
+                    st.spec.name,
+                    end.as_str(),
                 );
-                set_ticket(&mut tx, id, TicketStatus::Abnormal, step, Some(&why), now).await?;
-                st.status = TicketStatus::Abnormal;
-            }
-            TicketStatus::Successful | TicketStatus::Failed => {
-                // The step is over.
-                if step + 1 < st.spec.steps.len() {
-                    let next = step + 1;
-                    if st.mode == TargetMode::Consistent {
-                        let out: Vec<HostRow> = st
-                            .hosts
-                            .iter()
-                            .filter(|h| {
-                                h.step as usize == next
-                                    && st.hosts.iter().any(|e| {
-                                        (e.step as usize) < next
-                                            && e.host_id == h.host_id
-                                            && matches!(
-                                                e.status,
-                                                TaskStatus::Failed | TaskStatus::Cancelled
-                                            )
-                                    })
-                            })
-                            .cloned()
-                            .collect();
-                        for mut h in out {
-                            h.status = TaskStatus::Cancelled;
-                            h.error =
-                                Some("skipped: failed or cancelled in an earlier step".into());
-                            set_host(&mut tx, &h, now).await?;
-                        }
-                    }
-                    set_ticket(&mut tx, id, st.status, next, None, now).await?;
-                    tx.commit().await?;
-                    self.work.notify_one();
-                    return Ok(cmds);
+                if let Err(e) = self
+                    .record_ticket_outcome(&st.tenant, inc, &st.id, &summary)
+                    .await
+                {
+                    tracing::warn!(error = %e, "job outcome not written to the incident");
                 }
-                let any_failed = st.hosts.iter().any(|h| h.status == TaskStatus::Failed);
-                let end = if any_failed {
-                    TicketStatus::Failed
-                } else {
-                    TicketStatus::Successful
-                };
-                set_ticket(&mut tx, id, end, step, None, now).await?;
-                tx.commit().await?;
-                tracing::info!(ticket = %st.number, status = end.as_str(), "job ticket finished");
-                self.job_outcome(&st, end).await;
-                return Ok(cmds);
             }
-            _ => {}
         }
-        if st.status != TicketStatus::Executing {
-            tx.commit().await?;
-            return Ok(cmds);
-        }
-        for &k in &p.start {
-            let i = idx[k];
-            let mut h = st.hosts[i].clone();
-            h.status = TaskStatus::Executing;
-            h.task_idx = 0;
-            set_host(&mut tx, &h, now).await?;
-            st.hosts[i] = h;
-        }
-        // 4. Runs that start now.
-        let (params, secret_values) = self.job_params(&st).await;
+        a.cmds
+    }
+
+    /// Creates the run of task `task_idx` on host `h`: the agent command,
+    /// the sleep's wake-up, the approval request, the HTTP call, or a
+    /// condition's result. Returns whether the executor should step again
+    /// soon.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_run(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        st: &State,
+        h: &HostRow,
+        task_idx: usize,
+        attempt: u32,
+        immediate: Option<(RunStatus, String)>,
+        facts: &HostFacts,
+        now: i64,
+        a: &mut Applied,
+    ) -> Result<bool> {
+        let step = st.current_step;
+        let task = &st.spec.steps[step].tasks[task_idx];
+        let (params, secret_values) = self.job_params(st).await;
         let kinds: BTreeMap<String, GlobalParamType> = st
             .spec
             .params
             .iter()
             .map(|p| (p.name.clone(), p.kind))
             .collect();
-        for &i in &idx {
-            let h = st.hosts[i].clone();
-            if h.status != TaskStatus::Executing || h.held {
-                continue;
-            }
-            if st.current_run(&h).is_some_and(|r| r.status == "executing") {
-                continue;
-            }
-            if st.current_run(&h).is_some() {
-                // Ended this very step (e.g. cancelled): next step handles it.
-                continue;
-            }
-            let task = &tasks[h.task_idx as usize];
-            let vars = self.host_vars(&mut tx, &h.host_id).await?;
-            let attempt = st
-                .runs
-                .iter()
-                .filter(|r| r.job_host_id == h.id && r.task_idx == h.task_idx)
-                .count() as i64
-                + 1;
-            let run_id = crate::new_id();
-            let mut status = "executing";
-            let mut phase: Option<&str> = None;
-            let mut detail: Option<String> = None;
-            let mut wake_at = None;
-            let mut output = String::new();
-            let mut error = None;
-            match &task.atom {
-                Atom::Script {
-                    script,
-                    params: values,
-                    run_as,
-                    timeout_s,
-                } => {
-                    let c = &st.scripts[script.as_str()];
-                    let given: BTreeMap<String, String> = values
-                        .iter()
-                        .map(|(k, v)| (k.clone(), substitute(v, &params, &kinds, &vars)))
-                        .collect();
-                    match resolve_params(&c.params, &given) {
-                        Ok(env) => {
-                            phase = Some("agent");
-                            cmds.push(JobCommand::Exec {
-                                run_id: run_id.clone(),
-                                host_id: h.host_id.clone(),
-                                script_type: c.script_type.clone(),
-                                content: c.content.clone(),
-                                secret_env: secret_env(&c.params, &env, &secret_values),
-                                env,
-                                run_as: run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
-                                timeout_s: u64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
-                            });
-                        }
-                        Err(e) => {
-                            status = "failed";
-                            error = Some(e.to_string());
-                        }
+        let vars = self.host_vars(tx, &h.host_id).await?;
+        let run_id = crate::new_id();
+        let mut status = RunStatus::Executing;
+        let mut phase: Option<&str> = None;
+        let mut detail: Option<String> = None;
+        let mut wake_at = None;
+        let mut output = String::new();
+        let mut error = None;
+        match &task.atom {
+            Atom::Script {
+                script,
+                params: values,
+                run_as,
+                timeout_s,
+            } => {
+                let c = &st.scripts[script.as_str()];
+                let given: BTreeMap<String, String> = values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), substitute(v, &params, &kinds, &vars)))
+                    .collect();
+                match resolve_params(&c.params, &given) {
+                    Ok(env) => {
+                        phase = Some("agent");
+                        a.cmds.push(JobCommand::Exec {
+                            run_id: run_id.clone(),
+                            host_id: h.host_id.clone(),
+                            script_type: c.script_type.clone(),
+                            content: c.content.clone(),
+                            secret_env: secret_env(&c.params, &env, &secret_values),
+                            env,
+                            run_as: run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
+                            timeout_s: u64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+                        });
+                    }
+                    Err(e) => {
+                        status = RunStatus::Failed;
+                        error = Some(e.to_string());
                     }
                 }
-                Atom::Reboot { .. } => {
-                    phase = Some("agent");
-                    let b: Option<Option<String>> =
-                        sqlx::query_scalar("SELECT boot_id FROM hosts WHERE id = $1")
-                            .bind(&h.host_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    detail = Some(b.flatten().unwrap_or_default());
-                    cmds.push(JobCommand::Reboot {
-                        run_id: run_id.clone(),
-                        host_id: h.host_id.clone(),
-                    });
-                }
-                Atom::Sleep { seconds } => {
-                    phase = Some("sleep");
-                    wake_at = Some(now + i64::from(*seconds) * 1000);
-                }
-                Atom::Approval {
-                    reviewers,
-                    channels,
-                } => {
-                    phase = Some("approval");
-                    let asked = sqlx::query(
-                        "INSERT INTO job_approvals (ticket_id, step, task_idx, tenant_id, status, requested_at) \
-                         VALUES ($1,$2,$3,$4,'pending',$5) ON CONFLICT (ticket_id, step, task_idx) DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(step as i64)
-                    .bind(h.task_idx)
-                    .bind(&st.tenant)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    // The first host to reach it asks the reviewers.
-                    if asked == 1 && !channels.is_empty() {
-                        let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
-                        let people = self
-                            .resolve_people(&st.tenant, reviewers, &facts, chrono::Utc::now())
-                            .await?;
-                        let pairs =
-                            coc_domain::notify::dedup(people.iter().flat_map(|p| {
-                                channels.iter().map(move |c| (p.clone(), c.clone()))
-                            }));
-                        let m = coc_domain::notify::Message {
-                            event: "job_approval_requested".into(),
-                            subject: format!(
-                                "Approval needed: job ticket {} ({}), task '{}'",
-                                st.number, st.spec.name, task.name
-                            ),
-                            body: format!(
-                                "Job ticket {} of job '{}' waits at step {} task '{}' for your approval: \
-                                 coc job-ticket approve {} --task {}",
-                                st.number,
-                                st.spec.name,
-                                step + 1,
-                                task.name,
-                                st.number,
-                                task.name
-                            ),
-                        };
-                        self.deliver_to_people(&mut tx, &st.tenant, &pairs, &m, None, now, false)
-                            .await?;
-                        self.deliveries.notify_one();
-                    }
-                    self.work.notify_one();
-                }
-                Atom::Http {
-                    method,
-                    url,
-                    body,
-                    expected_status,
-                    timeout_s,
-                } => {
-                    phase = Some("http");
-                    cmds.push(JobCommand::Http {
-                        run_id: run_id.clone(),
-                        method: method.clone(),
-                        url: substitute(url, &params, &kinds, &vars),
-                        body: body.as_ref().map(|b| substitute(b, &params, &kinds, &vars)),
-                        expected_status: *expected_status,
-                        timeout_s: *timeout_s,
-                    });
-                }
-                Atom::Condition {
-                    task: tname,
-                    pattern,
-                    negate,
-                    otherwise,
-                } => {
-                    let ti = tasks.iter().position(|t| &t.name == tname).unwrap_or(0) as i64;
-                    let earlier = st
-                        .runs
-                        .iter()
-                        .filter(|r| r.job_host_id == h.id && r.task_idx == ti)
-                        .max_by_key(|r| r.attempt)
-                        .map(|r| r.output.as_str())
-                        .unwrap_or("");
-                    let holds = condition_holds(pattern, *negate, earlier);
-                    output = format!(
-                        "condition on '{tname}' /{pattern}/{}: {}",
-                        if *negate { " (negated)" } else { "" },
-                        if holds { "holds" } else { "does not hold" }
-                    );
-                    status = match (holds, otherwise) {
-                        (true, _) => "successful",
-                        (false, Otherwise::SkipStep) => "skipped",
-                        (false, Otherwise::Fail) => "failed",
-                    };
+            }
+            Atom::Reboot { .. } => {
+                phase = Some("agent");
+                detail = Some(facts.boot_ids.get(&h.host_id).cloned().unwrap_or_default());
+                a.cmds.push(JobCommand::Reboot {
+                    run_id: run_id.clone(),
+                    host_id: h.host_id.clone(),
+                });
+            }
+            Atom::Sleep { seconds } => {
+                phase = Some("sleep");
+                wake_at = Some(now + i64::from(*seconds) * 1000);
+            }
+            Atom::Approval {
+                reviewers,
+                channels,
+            } => {
+                phase = Some("approval");
+                let asked = sqlx::query(
+                    "INSERT INTO job_approvals (ticket_id, step, task_idx, tenant_id, status, requested_at) \
+                     VALUES ($1,$2,$3,$4,'pending',$5) ON CONFLICT (ticket_id, step, task_idx) DO NOTHING",
+                )
+                .bind(&st.id)
+                .bind(step as i64)
+                .bind(task_idx as i64)
+                .bind(&st.tenant)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                // The first host to reach it asks the reviewers.
+                if asked == 1 && !channels.is_empty() {
+                    self.ask_reviewers(tx, st, task, reviewers, channels, now)
+                        .await?;
+                    a.deliveries = true;
                 }
             }
-            let done = status != "executing";
-            sqlx::query(
-                "INSERT INTO job_runs (id, tenant_id, ticket_id, job_host_id, host_id, step, task_idx, attempt, kind, \
-                 status, phase, exit_code, output, error, detail, wake_at, started_at, finished_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,NULL,$12,$13,$14,$15,$16,$17)",
-            )
-            .bind(&run_id)
-            .bind(&st.tenant)
-            .bind(id)
-            .bind(&h.id)
-            .bind(&h.host_id)
-            .bind(step as i64)
-            .bind(h.task_idx)
-            .bind(attempt)
-            .bind(task.atom.kind())
-            .bind(status)
-            .bind(phase)
-            .bind(&output)
-            .bind(error.as_deref())
-            .bind(detail.as_deref())
-            .bind(wake_at)
-            .bind(now)
-            .bind(done.then_some(now))
-            .execute(&mut *tx)
-            .await?;
-            if done || wake_at.is_some() {
-                self.work.notify_one();
+            Atom::Http {
+                method,
+                url,
+                body,
+                expected_status,
+                timeout_s,
+            } => {
+                phase = Some("http");
+                a.cmds.push(JobCommand::Http {
+                    run_id: run_id.clone(),
+                    method: method.clone(),
+                    url: substitute(url, &params, &kinds, &vars),
+                    body: body.as_ref().map(|b| substitute(b, &params, &kinds, &vars)),
+                    expected_status: *expected_status,
+                    timeout_s: *timeout_s,
+                });
             }
+            Atom::Condition { .. } => {}
         }
-        tx.commit().await?;
-        Ok(cmds)
+        if let Some((s, o)) = immediate {
+            status = s;
+            output = o;
+        }
+        let done = status != RunStatus::Executing;
+        sqlx::query(
+            "INSERT INTO job_runs (id, tenant_id, ticket_id, job_host_id, host_id, step, task_idx, attempt, kind, \
+             status, phase, exit_code, output, error, detail, wake_at, started_at, finished_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,NULL,$12,$13,$14,$15,$16,$17)",
+        )
+        .bind(&run_id)
+        .bind(&st.tenant)
+        .bind(&st.id)
+        .bind(&h.id)
+        .bind(&h.host_id)
+        .bind(step as i64)
+        .bind(task_idx as i64)
+        .bind(i64::from(attempt))
+        .bind(task.atom.kind())
+        .bind(status.as_str())
+        .bind(if done { None } else { phase })
+        .bind(&output)
+        .bind(error.as_deref())
+        .bind(detail.as_deref())
+        .bind(wake_at)
+        .bind(now)
+        .bind(done.then_some(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(done || wake_at.is_some() || matches!(task.atom, Atom::Approval { .. }))
     }
 
+    /// Asks an approval task's reviewers on its channels.
+    async fn ask_reviewers(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        st: &State,
+        task: &coc_domain::job::JobTask,
+        reviewers: &[coc_domain::notify::Recipient],
+        channels: &[String],
+        now: i64,
+    ) -> Result<()> {
+        let step = st.current_step;
+        let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
+        let at = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let people = self
+            .resolve_people(&st.tenant, reviewers, &facts, at)
+            .await?;
+        let pairs = coc_domain::notify::dedup(
+            people
+                .iter()
+                .flat_map(|p| channels.iter().map(move |c| (p.clone(), c.clone()))),
+        );
+        let m = coc_domain::notify::Message {
+            event: "job_approval_requested".into(),
+            subject: format!(
+                "Approval needed: job ticket {} ({}), task '{}'",
+                st.number, st.spec.name, task.name
+            ),
+            body: format!(
+                "Job ticket {} of job '{}' waits at step {} task '{}' for your approval: \
+                 coc job-ticket approve {} --task {}",
+                st.number,
+                st.spec.name,
+                step + 1,
+                task.name,
+                st.number,
+                task.name
+            ),
+        };
+        self.deliver_to_people(tx, &st.tenant, &pairs, &m, None, now, false)
+            .await?;
+        Ok(())
+    }
     /// Global parameter values with `latest` parameter-center values read
     /// again (the value at creation is kept when the parameter is gone).
     /// The ticket's global parameters (`latest` ones read again) and the
@@ -1487,30 +1386,6 @@ impl Store {
                 ..Default::default()
             },
         })
-    }
-
-    /// Writes a finished ticket's outcome into its incident's history.
-    async fn job_outcome(&self, st: &State, end: TicketStatus) {
-        if let Some(inc) = &st.incident_id {
-            let ok = st
-                .hosts
-                .iter()
-                .filter(|h| h.status == TaskStatus::Successful)
-                .count();
-            let summary = format!(
-                "job ticket {} ({}) {}: {ok}/{} host step(s) succeeded",
-                st.number,
-                st.spec.name,
-                end.as_str(),
-                st.hosts.len()
-            );
-            if let Err(e) = self
-                .record_ticket_outcome(&st.tenant, inc, &st.id, &summary)
-                .await
-            {
-                tracing::warn!(error = %e, "job outcome not written to the incident");
-            }
-        }
     }
 
     /// Records the end of a run reported by an agent or by the server's
@@ -1875,8 +1750,9 @@ impl Store {
         Ok(out)
     }
 
-    /// An operator action on a job ticket (ref. 10.1.2). Returns the
-    /// ticket after it and the agent runs to stop.
+    /// An operator action on a job ticket (ref. 10.1.2), decided by
+    /// [`coc_domain::jobticket::action`]. Returns the ticket after it and
+    /// the agent runs to stop.
     ///
     /// Errors: `NotFound`, `Domain(InvalidTransition)` (not allowed in
     /// the ticket's state).
@@ -1893,122 +1769,13 @@ impl Store {
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &tid).await?;
         let st = self.load_state(&mut tx, &tid).await?;
-        let step = st.current_step;
-        let failed_here: Vec<&HostRow> = st
-            .hosts
-            .iter()
-            .filter(|h| h.step as usize == step && (h.status == TaskStatus::Failed || h.held))
-            .collect();
-        let next = apply_job_action(st.status, action, !failed_here.is_empty())?;
-        let mut cmds = Vec::new();
-        let last = st.spec.steps.len() - 1;
-        let reason = match action {
-            JobAction::Pause => format!("paused by {actor}"),
-            JobAction::Continue => {
-                let tasks = &st.spec.steps[step].tasks;
-                for h in st
-                    .hosts
-                    .iter()
-                    .filter(|h| h.step as usize == step && h.held)
-                {
-                    let mut h = h.clone();
-                    h.held = false;
-                    if (h.task_idx as usize) + 1 < tasks.len() {
-                        h.task_idx += 1;
-                    } else {
-                        h.status = TaskStatus::Failed;
-                    }
-                    set_host(&mut tx, &h, now).await?;
-                }
-                format!("continued by {actor}")
-            }
-            JobAction::ForciblyEnd => {
-                let why = format!("forcibly ended by {actor}");
-                cmds = cancel_hosts(&mut tx, &st, step..=last, &why, now).await?;
-                why
-            }
-            JobAction::TerminateAll => {
-                let why = format!(
-                    "every batch of step {} terminated by {actor}; continue to go on with the next step, or forcibly end",
-                    step + 1
-                );
-                cmds = cancel_hosts(&mut tx, &st, step..=step, &why, now).await?;
-                why
-            }
-            JobAction::RetryFailed => {
-                for h in &failed_here {
-                    // Again from the first task whose latest run failed.
-                    let mut latest: BTreeMap<i64, &RunRow> = BTreeMap::new();
-                    for r in st.runs.iter().filter(|r| r.job_host_id == h.id) {
-                        if latest
-                            .get(&r.task_idx)
-                            .is_none_or(|x| x.attempt < r.attempt)
-                        {
-                            latest.insert(r.task_idx, r);
-                        }
-                    }
-                    let from = latest
-                        .values()
-                        .find(|r| r.status == "failed")
-                        .map(|r| r.task_idx)
-                        .unwrap_or(h.task_idx);
-                    let mut h = (*h).clone();
-                    h.status = TaskStatus::Executing;
-                    h.held = false;
-                    h.had_failure = false;
-                    h.error = None;
-                    h.task_idx = from;
-                    h.finished_at = None;
-                    sqlx::query(
-                        "UPDATE job_hosts SET status='executing', held=0, had_failure=0, error=NULL, task_idx=$1, \
-                         finished_at=NULL WHERE id=$2",
-                    )
-                    .bind(h.task_idx)
-                    .bind(&h.id)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE job_runs SET phase = $1 WHERE job_host_id = $2 AND task_idx >= $3 \
-                         AND status <> 'executing'",
-                    )
-                    .bind(RETRIED)
-                    .bind(&h.id)
-                    .bind(from)
-                    .execute(&mut *tx)
-                    .await?;
-                    // A later step's hosts skipped because of this failure
-                    // take part again.
-                    if st.mode == TargetMode::Consistent {
-                        sqlx::query(
-                            "UPDATE job_hosts SET status='pending', error=NULL, finished_at=NULL \
-                             WHERE ticket_id=$1 AND host_id=$2 AND step>$3 AND status='cancelled'",
-                        )
-                        .bind(&tid)
-                        .bind(&h.host_id)
-                        .bind(step as i64)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                format!(
-                    "{} failed host(s) of step {} retried by {actor}",
-                    failed_here.len(),
-                    step + 1
-                )
-            }
-        };
-        sqlx::query(
-            "UPDATE job_tickets SET status=$1, reason=$2, updated_at=$3, finished_at=$4 WHERE id=$5",
-        )
-        .bind(next.as_str())
-        .bind(&reason)
-        .bind(now)
-        .bind(next.is_terminal().then_some(now))
-        .bind(&tid)
-        .execute(&mut *tx)
-        .await?;
+        let changes = jt::action(&st.engine(), action, actor)?;
+        let mut applied = self
+            .apply_changes(&mut tx, &st, changes, &HostFacts::default(), now)
+            .await?;
         tx.commit().await?;
-        self.work.notify_one();
+        applied.wake = true;
+        let cmds = self.after_changes(&st, applied).await;
         Ok((self.get_job_ticket(tenant, &tid).await?, cmds))
     }
 
@@ -2031,43 +1798,24 @@ impl Store {
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &tid).await?;
         let st = self.load_state(&mut tx, &tid).await?;
-        let h = st
-            .hosts
-            .iter()
-            .find(|h| h.step as usize == st.current_step && (h.id == host || h.host_id == host))
+        let engine = st.engine();
+        let h = engine
+            .current_host(host)
             .ok_or_else(|| StoreError::not_found("host in the current step", host))?;
-        if st.status.is_terminal() || h.status.is_done() {
-            return Err(coc_domain::DomainError::InvalidTransition(format!(
-                "cannot cancel a host that is {} in a job ticket that is {}",
-                h.status.as_str(),
-                st.status.as_str()
-            ))
-            .into());
-        }
-        let mut one = State {
-            hosts: vec![h.clone()],
-            ..st
-        };
-        one.runs.retain(|r| r.job_host_id == h.id);
-        let step = one.current_step;
-        let cmds = cancel_hosts(
-            &mut tx,
-            &one,
-            step..=step,
-            &format!("cancelled by {actor}"),
-            now,
-        )
-        .await?;
+        let changes = jt::cancel_host(&engine, &h.id, actor)?;
+        let mut applied = self
+            .apply_changes(&mut tx, &st, changes, &HostFacts::default(), now)
+            .await?;
         sqlx::query("UPDATE job_tickets SET updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&tid)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.work.notify_one();
+        applied.wake = true;
+        let cmds = self.after_changes(&st, applied).await;
         Ok((self.get_job_ticket(tenant, &tid).await?, cmds))
     }
-
     /// Approves or rejects the approval a job ticket waits for at step
     /// `step`, task `task` (0-based). The decider must be one of the
     /// task's reviewers (by name, or on call for a listed shift role now).

@@ -534,15 +534,22 @@ async fn post_fault_pause_retry_continue_stop_and_operator_actions() {
                 .all(|h| h.status == TaskStatus::Cancelled)
         );
         assert_eq!(d.steps[2].status, "cancelled");
-        // Retry the failed host of a failed ticket: it reopens.
+        // Retry a failed ticket: it reopens, and every host that did not
+        // complete every step runs again from the earliest such step —
+        // a-1 (failed) and a-3 (cancelled) from step 1's first task.
         let (d, _) = s
             .job_ticket_action(T, &id, JobAction::RetryFailed, "op")
             .await
             .unwrap();
         assert_eq!(d.ticket.status, TicketStatus::Executing);
         assert!(d.ticket.finished_at.is_none());
+        assert_eq!(d.ticket.current_step, 0);
         let r = execs(&drive(s, &id, now, true).await);
-        assert_eq!(r.len(), 1);
+        let mut again: Vec<&str> = r.iter().map(|e| e.1.as_str()).collect();
+        again.sort();
+        let mut want = [hs[0].as_str(), hs[2].as_str()];
+        want.sort();
+        assert_eq!(again, want);
         // Terminate all: the current step ends, the ticket pauses before
         // the next one; continue goes on; forcibly end ends everything.
         let (d, stop) = s
@@ -550,7 +557,7 @@ async fn post_fault_pause_retry_continue_stop_and_operator_actions() {
             .await
             .unwrap();
         assert_eq!(d.ticket.status, TicketStatus::Paused);
-        assert_eq!(stop.len(), 1);
+        assert_eq!(stop.len(), 2);
         assert!(
             s.finish_job_run(&r[0].0, None, TaskStatus::Successful, Some(0), None, None)
                 .await
@@ -561,16 +568,40 @@ async fn post_fault_pause_retry_continue_stop_and_operator_actions() {
         s.job_ticket_action(T, &id, JobAction::Continue, "op")
             .await
             .unwrap();
+        // Step 2 again: a-2 runs 'third'; a-1 and a-3 (cancelled in step 1)
+        // are skipped.
+        let third = execs(&drive(s, &id, now, true).await);
+        assert_eq!(third.len(), 1);
+        assert_eq!(third[0].1, hs[1]);
+        ok(s, &third[0].0, "x").await;
+        // Step 3: a-2 runs 'never'; the ticket then ends failed though no
+        // task failed: a-1 and a-3 did not complete every step.
+        let never = execs(&drive(s, &id, now, true).await);
+        assert_eq!(never.len(), 1);
+        ok(s, &never[0].0, "x").await;
         drive(s, &id, now, true).await;
-        // Nobody is left for step 3 (failed or cancelled earlier): the
-        // ticket ends, failed because a-1 failed.
         let d = detail(s, &id).await;
         assert_eq!(d.ticket.status, TicketStatus::Failed);
         assert!(
+            d.ticket
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("not every host completed every step"),
+            "{:?}",
+            d.ticket.reason
+        );
+        assert_eq!(
             d.steps[2]
                 .hosts
                 .iter()
-                .all(|h| h.status == TaskStatus::Cancelled)
+                .map(|h| h.status)
+                .collect::<Vec<_>>(),
+            [
+                TaskStatus::Cancelled,
+                TaskStatus::Successful,
+                TaskStatus::Cancelled
+            ]
         );
         // Clone: the same request as a new ticket; forcibly end it.
         let c = s.clone_job_ticket(T, &id, "op2").await.unwrap();
@@ -814,5 +845,103 @@ async fn scheduled_tasks_and_emergency_plans_run_jobs() {
                     && e.ticket_id.as_deref() == Some(id.as_str())),
             "the job's outcome lands in the incident history: {hist:#?}"
         );
+    });
+}
+
+/// The defect found from outside: 3 hosts, manual batches [[H1],[H2,H3]],
+/// post-fault strategy "stop"; H2 fails, H3 is cancelled, the ticket
+/// fails. A retry must run H2 and H3 again in step 1 and every host in
+/// step 2, and the ticket is successful only when all completed both.
+#[tokio::test]
+async fn a_retry_reruns_every_host_that_did_not_complete_every_step() {
+    each_store!(|s| {
+        s.ensure_tenant(T).await.unwrap();
+        script(s, "echo-svc").await;
+        let hs = [
+            host(s, "r-1").await,
+            host(s, "r-2").await,
+            host(s, "r-3").await,
+        ];
+        let j = s
+            .create_job(
+                T,
+                &job(json!({"name": "two-steps", "risk_level": "low", "steps": [
+                    {"name": "s1", "tasks": [{"name": "one", "atom": {"type": "script", "script": "echo-svc"}}]},
+                    {"name": "s2", "tasks": [{"name": "two", "atom": {"type": "script", "script": "echo-svc"}}]}]})),
+                "dev",
+            )
+            .await
+            .unwrap();
+        let t = s
+            .create_job_ticket(
+                T,
+                &j.id,
+                &NewJobTicket {
+                    hosts: hs.to_vec(),
+                    batch_policy: coc_domain::ticket::BatchPolicy::Manual,
+                    batches: Some(vec![
+                        vec![hs[0].clone()],
+                        vec![hs[1].clone(), hs[2].clone()],
+                    ]),
+                    ..Default::default()
+                },
+                "op",
+            )
+            .await
+            .unwrap();
+        let id = t.ticket.id.clone();
+        let now = 2_000_000_000_000;
+        let b1 = execs(&drive(s, &id, now, true).await);
+        assert_eq!(b1.len(), 1, "batch 1: H1 only");
+        ok(s, &b1[0].0, "x").await;
+        let b2 = execs(&drive(s, &id, now, true).await);
+        assert_eq!(b2.len(), 2, "batch 2: H2 and H3");
+        let h2 = b2.iter().find(|e| e.1 == hs[1]).unwrap().0.clone();
+        fail(s, &h2).await;
+        let stop = drive(s, &id, now, true).await;
+        assert!(
+            stop.iter()
+                .any(|c| matches!(c, JobCommand::Cancel { host_id, .. } if *host_id == hs[2])),
+            "H3's run is stopped"
+        );
+        let d = detail(s, &id).await;
+        assert_eq!(d.ticket.status, TicketStatus::Failed);
+        // Retry: H2 and H3 run step 1 again (H1 completed it).
+        let (d, _) = s
+            .job_ticket_action(T, &id, JobAction::RetryFailed, "op")
+            .await
+            .unwrap();
+        assert_eq!(
+            (d.ticket.status, d.ticket.current_step),
+            (TicketStatus::Executing, 0)
+        );
+        let r1 = execs(&drive(s, &id, now, true).await);
+        let mut on: Vec<&str> = r1.iter().map(|e| e.1.as_str()).collect();
+        on.sort();
+        let mut want = [hs[1].as_str(), hs[2].as_str()];
+        want.sort();
+        assert_eq!(on, want);
+        for (run, _, _) in &r1 {
+            ok(s, run, "x").await;
+        }
+        // Step 2 runs on all three, batch by batch.
+        let mut ran = Vec::new();
+        for _ in 0..2 {
+            for (run, host, _) in execs(&drive(s, &id, now, true).await) {
+                ok(s, &run, "x").await;
+                ran.push(host);
+            }
+        }
+        ran.sort();
+        let mut all = hs.to_vec();
+        all.sort();
+        assert_eq!(ran, all);
+        drive(s, &id, now, true).await;
+        let d = detail(s, &id).await;
+        assert_eq!(d.ticket.status, TicketStatus::Successful);
+        for st in &d.steps {
+            assert_eq!(st.counts.successful, 3, "{st:#?}");
+            assert_eq!(st.counts.cancelled, 0);
+        }
     });
 }
