@@ -841,3 +841,397 @@ pub fn cancel_host(
     );
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::PostFault;
+    use proptest::prelude::*;
+
+    fn script_task(name: &str, on_failure: PostFault) -> JobTask {
+        JobTask {
+            name: name.into(),
+            description: String::new(),
+            atom: Atom::Script {
+                script: "s".into(),
+                params: BTreeMap::new(),
+                run_as: None,
+                timeout_s: Some(10),
+            },
+            on_failure,
+        }
+    }
+
+    /// A ticket of `steps` steps of `tasks` script tasks each, on `hosts`
+    /// hosts in consistent mode, with the given batches of host indexes.
+    fn ticket(steps: usize, tasks: usize, batches: &[Vec<usize>], pf: PostFault) -> TicketState {
+        let mut hosts = Vec::new();
+        for s in 0..steps {
+            for (b, batch) in batches.iter().enumerate() {
+                for &h in batch {
+                    hosts.push(Host {
+                        id: format!("s{s}h{h}"),
+                        host_id: format!("h{h}"),
+                        step: s,
+                        batch: b as u32,
+                        status: TaskStatus::Pending,
+                        task_idx: 0,
+                        had_failure: false,
+                        held: false,
+                        error: None,
+                    });
+                }
+            }
+        }
+        TicketState {
+            status: TicketStatus::Executing,
+            current_step: 0,
+            mode: TargetMode::Consistent,
+            steps: (0..steps)
+                .map(|_| StepState {
+                    tasks: (0..tasks)
+                        .map(|t| script_task(&format!("t{t}"), pf))
+                        .collect(),
+                    threshold: None,
+                })
+                .collect(),
+            hosts,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Applies changes as the store does; returns the runs started.
+    fn apply(st: &mut TicketState, changes: &[Change], now: i64) -> Vec<String> {
+        let mut started = Vec::new();
+        for c in changes {
+            match c {
+                Change::EndRun { run, status, .. } => {
+                    let r = st.runs.iter_mut().find(|r| r.id == *run).unwrap();
+                    assert_eq!(r.status, RunStatus::Executing, "only executing runs end");
+                    r.status = *status;
+                    r.phase = None;
+                }
+                Change::StopAgentRun { .. } | Change::Finished { .. } => {}
+                Change::RetireRuns { host, from } => {
+                    for r in st.runs.iter_mut().filter(|r| {
+                        r.job_host_id == *host
+                            && r.task_idx >= *from
+                            && r.status != RunStatus::Executing
+                    }) {
+                        r.phase = Some(RETRIED.into());
+                    }
+                }
+                Change::Host(h) => {
+                    *st.hosts.iter_mut().find(|x| x.id == h.id).unwrap() = h.clone();
+                }
+                Change::Start {
+                    host,
+                    task_idx,
+                    attempt,
+                    immediate,
+                } => {
+                    let h = st.hosts.iter().find(|x| x.id == *host).unwrap().clone();
+                    assert_eq!(h.status, TaskStatus::Executing);
+                    assert_eq!(
+                        h.step, st.current_step,
+                        "runs start in the current step only"
+                    );
+                    assert!(
+                        !st.runs
+                            .iter()
+                            .any(|r| r.job_host_id == h.id && r.status == RunStatus::Executing),
+                        "a host never has two runs at once"
+                    );
+                    let id = format!("run{}", st.runs.len());
+                    st.runs.push(Run {
+                        id: id.clone(),
+                        job_host_id: h.id.clone(),
+                        host_id: h.host_id.clone(),
+                        task_idx: *task_idx,
+                        attempt: *attempt,
+                        kind: "script".into(),
+                        status: immediate.as_ref().map_or(RunStatus::Executing, |i| i.0),
+                        phase: Some("agent".into()),
+                        output: String::new(),
+                        detail: None,
+                        wake_at: None,
+                        started_at: now,
+                    });
+                    started.push(id);
+                }
+                Change::Ticket { status, step, .. } => {
+                    st.status = *status;
+                    st.current_step = *step;
+                }
+            }
+        }
+        started
+    }
+
+    /// Steps until nothing changes; returns the runs started.
+    fn settle(st: &mut TicketState, now: i64) -> Vec<String> {
+        let mut all = Vec::new();
+        for _ in 0..20 {
+            let c = step(st, now, &HostFacts::default());
+            if c.is_empty() {
+                return all;
+            }
+            all.extend(apply(st, &c, now));
+        }
+        panic!("the engine did not settle: {st:#?}");
+    }
+
+    fn result(st: &mut TicketState, run: &str, status: RunStatus) {
+        let r = st.runs.iter_mut().find(|r| r.id == run).unwrap();
+        if r.status == RunStatus::Executing {
+            r.status = status;
+        }
+    }
+
+    fn host_of(st: &TicketState, run: &str) -> String {
+        st.runs
+            .iter()
+            .find(|r| r.id == run)
+            .unwrap()
+            .host_id
+            .clone()
+    }
+
+    #[test]
+    fn the_retry_defect_h2_fails_h3_is_cancelled_then_all_complete() {
+        let mut st = ticket(2, 1, &[vec![1], vec![2, 3]], PostFault::Stop);
+        let b1 = settle(&mut st, 0);
+        assert_eq!(
+            b1.iter().map(|r| host_of(&st, r)).collect::<Vec<_>>(),
+            ["h1"]
+        );
+        result(&mut st, &b1[0], RunStatus::Successful);
+        let b2 = settle(&mut st, 0);
+        assert_eq!(b2.len(), 2);
+        let (h2, h3) = (b2[0].clone(), b2[1].clone());
+        result(&mut st, &h2, RunStatus::Failed);
+        let c = step(&st, 0, &HostFacts::default());
+        assert!(c.contains(&Change::StopAgentRun {
+            run: h3.clone(),
+            host_id: "h3".into()
+        }));
+        apply(&mut st, &c, 0);
+        assert_eq!(st.status, TicketStatus::Failed);
+        // Retry: from step 1, H2 and H3 only; then all three in step 2.
+        let c = action(&st, JobAction::RetryFailed, "op").unwrap();
+        apply(&mut st, &c, 0);
+        assert_eq!((st.status, st.current_step), (TicketStatus::Executing, 0));
+        let r = settle(&mut st, 0);
+        let mut on: Vec<String> = r.iter().map(|x| host_of(&st, x)).collect();
+        on.sort();
+        assert_eq!(on, ["h2", "h3"]);
+        for x in &r {
+            result(&mut st, x, RunStatus::Successful);
+        }
+        let mut step2 = Vec::new();
+        for _ in 0..2 {
+            for x in settle(&mut st, 0) {
+                step2.push(host_of(&st, &x));
+                result(&mut st, &x, RunStatus::Successful);
+            }
+        }
+        step2.sort();
+        assert_eq!(step2, ["h1", "h2", "h3"]);
+        settle(&mut st, 0);
+        assert_eq!(st.status, TicketStatus::Successful);
+    }
+
+    #[test]
+    fn cancelled_hosts_make_a_ticket_fail_even_without_a_failed_task() {
+        let mut st = ticket(1, 1, &[vec![1, 2]], PostFault::Stop);
+        let r = settle(&mut st, 0);
+        let c = cancel_host(&st, "s0h2", "op").unwrap();
+        apply(&mut st, &c, 0);
+        result(&mut st, &r[0], RunStatus::Successful);
+        let c = step(&st, 0, &HostFacts::default());
+        assert!(c.contains(&Change::Finished {
+            status: TicketStatus::Failed,
+            successful: 1,
+            total: 2
+        }));
+        apply(&mut st, &c, 0);
+        assert_eq!(st.status, TicketStatus::Failed);
+        assert!(cancel_host(&st, "s0h1", "op").is_err(), "already done");
+    }
+
+    #[test]
+    fn runs_end_by_time_approval_and_reboot() {
+        let mut st = ticket(1, 1, &[vec![1]], PostFault::Stop);
+        let r = settle(&mut st, 0);
+        // A script's result that never comes fails after its timeout and the grace.
+        assert!(step(&st, (10 + RESULT_GRACE_S) * 1000, &HostFacts::default()).is_empty());
+        let c = step(&st, (10 + RESULT_GRACE_S) * 1000 + 1, &HostFacts::default());
+        assert!(
+            matches!(&c[0], Change::EndRun { run, status: RunStatus::Failed, .. } if *run == r[0])
+        );
+        // A reboot is over when the host is back with a new boot id.
+        st.steps[0].tasks[0].atom = Atom::Reboot { wait_s: 600 };
+        let run = st.runs.iter_mut().find(|x| x.id == r[0]).unwrap();
+        run.detail = Some("boot-1".into());
+        run.phase = Some(BOOTING.into());
+        let mut facts = HostFacts::default();
+        facts.boot_ids.insert("h1".into(), "boot-1".into());
+        facts.connected.insert("h1".into());
+        assert!(
+            step(&st, 1000, &facts).is_empty(),
+            "same boot: still rebooting"
+        );
+        facts.boot_ids.insert("h1".into(), "boot-2".into());
+        assert!(matches!(
+            &step(&st, 1000, &facts)[0],
+            Change::EndRun {
+                status: RunStatus::Successful,
+                ..
+            }
+        ));
+        facts.connected.clear();
+        assert!(step(&st, 1000, &facts).is_empty(), "not connected yet");
+        assert!(matches!(
+            &step(&st, 600_001, &facts)[0],
+            Change::EndRun {
+                status: RunStatus::Failed,
+                ..
+            }
+        ));
+        // An approval ends with the reviewer's decision.
+        st.steps[0].tasks[0].atom = Atom::Approval {
+            reviewers: vec![],
+            channels: vec![],
+        };
+        facts.approvals.insert(0, Approval::Pending);
+        assert!(step(&st, 1000, &facts).is_empty());
+        facts.approvals.insert(0, Approval::Rejected);
+        assert!(matches!(
+            &step(&st, 1000, &facts)[0],
+            Change::EndRun {
+                status: RunStatus::Failed,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pause_strategy_holds_the_host_and_continue_moves_it_on() {
+        let mut st = ticket(1, 2, &[vec![1, 2]], PostFault::Pause);
+        let r = settle(&mut st, 0);
+        result(&mut st, &r[0], RunStatus::Failed);
+        settle(&mut st, 0);
+        assert_eq!(st.status, TicketStatus::Paused);
+        assert!(st.hosts[0].held);
+        assert!(action(&st, JobAction::Pause, "op").is_err());
+        let c = action(&st, JobAction::Continue, "op").unwrap();
+        apply(&mut st, &c, 0);
+        assert_eq!((st.hosts[0].task_idx, st.hosts[0].held), (1, false));
+        let next = settle(&mut st, 0);
+        assert!(next.iter().any(|x| host_of(&st, x) == "h1"));
+    }
+
+    /// What happens to one run when its result comes.
+    #[derive(Debug, Clone, Copy)]
+    enum Event {
+        Ok,
+        Fail,
+        Cancel,
+        Retry,
+        Terminate,
+        Continue,
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            6 => Just(Event::Ok),
+            2 => Just(Event::Fail),
+            1 => Just(Event::Cancel),
+            1 => Just(Event::Retry),
+            1 => Just(Event::Terminate),
+            1 => Just(Event::Continue),
+        ]
+    }
+
+    fn post_fault() -> impl Strategy<Value = PostFault> {
+        prop_oneof![
+            Just(PostFault::Stop),
+            Just(PostFault::Continue),
+            Just(PostFault::Pause)
+        ]
+    }
+
+    proptest! {
+        /// Whatever results and operator actions come, a ticket is
+        /// successful only when every host completed every step; a host
+        /// never runs two tasks at once, runs start only in the current
+        /// step, and a retry leaves no host behind.
+        #[test]
+        fn success_means_every_host_completed_every_step(
+            steps in 1usize..4,
+            tasks in 1usize..3,
+            nhosts in 1usize..5,
+            pf in post_fault(),
+            events in proptest::collection::vec(event(), 0..60),
+        ) {
+            let batches: Vec<Vec<usize>> = (0..nhosts).map(|h| vec![h]).collect();
+            let mut st = ticket(steps, tasks, &batches, pf);
+            settle(&mut st, 0);
+            for e in events {
+                let running: Vec<String> = st.runs.iter().filter(|r| r.status == RunStatus::Executing).map(|r| r.id.clone()).collect();
+                match (e, running.first()) {
+                    (Event::Ok, Some(r)) => result(&mut st, r, RunStatus::Successful),
+                    (Event::Fail, Some(r)) => result(&mut st, r, RunStatus::Failed),
+                    (Event::Cancel, _) => {
+                        if let Some(h) = st.hosts.iter().find(|h| h.step == st.current_step && !h.status.is_done()).cloned() {
+                            let c = cancel_host(&st, &h.id, "op").unwrap();
+                            apply(&mut st, &c, 0);
+                        }
+                    }
+                    (Event::Retry, _) => {
+                        if let Ok(c) = action(&st, JobAction::RetryFailed, "op") {
+                            apply(&mut st, &c, 0);
+                            for h in &st.hosts {
+                                prop_assert!(h.status == TaskStatus::Successful || h.status == TaskStatus::Pending || h.status == TaskStatus::Executing);
+                            }
+                        }
+                    }
+                    (Event::Terminate, _) => {
+                        if let Ok(c) = action(&st, JobAction::TerminateAll, "op") {
+                            apply(&mut st, &c, 0);
+                        }
+                    }
+                    (Event::Continue, _) => {
+                        if let Ok(c) = action(&st, JobAction::Continue, "op") {
+                            apply(&mut st, &c, 0);
+                        }
+                    }
+                    _ => {}
+                }
+                settle(&mut st, 0);
+                if st.status == TicketStatus::Successful {
+                    prop_assert!(st.all_completed(), "{:#?}", st);
+                }
+            }
+            // Driven to the end with every run succeeding and every
+            // retry taken, the ticket always completes.
+            for _ in 0..200 {
+                if st.status == TicketStatus::Successful { break; }
+                let running: Vec<String> = st.runs.iter().filter(|r| r.status == RunStatus::Executing).map(|r| r.id.clone()).collect();
+                for r in &running {
+                    result(&mut st, r, RunStatus::Successful);
+                }
+                if running.is_empty() {
+                    for a in [JobAction::Continue, JobAction::RetryFailed] {
+                        if let Ok(c) = action(&st, a, "op") {
+                            apply(&mut st, &c, 0);
+                        }
+                    }
+                }
+                settle(&mut st, 0);
+            }
+            prop_assert_eq!(st.status, TicketStatus::Successful, "{:#?}", st);
+            prop_assert!(st.all_completed());
+        }
+    }
+}
