@@ -443,8 +443,67 @@ pub fn dedup(pairs: impl IntoIterator<Item = PersonChannel>) -> Vec<PersonChanne
         .collect()
 }
 
+/// State of a delivery in the queue (ref. 11.3 "notification records").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or being sent under a lease).
+    Pending,
+    /// The channel accepted it.
+    Delivered,
+    /// Given up after [`MAX_ATTEMPTS`].
+    Failed,
+    /// Not sent: the person has no confirmed contact on the channel.
+    Skipped,
+}
+
+impl DeliveryStatus {
+    /// Every state.
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Skipped,
+    ];
+
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Skipped => "skipped",
+        }
+    }
+}
+
 /// Attempts before a delivery is given up as failed.
 pub const MAX_ATTEMPTS: u32 = 10;
+
+/// How long a claimed delivery is reserved for its sender, ms. The lease
+/// end is the claim's fencing token: only the sender holding the current
+/// lease records the attempt.
+pub const SEND_LEASE_MS: i64 = 30_000;
+
+/// Default bound on one send on any channel (connect, every SMTP reply,
+/// the HTTP answer), ms.
+pub const DEFAULT_SEND_TIMEOUT_MS: u64 = 20_000;
+
+/// Longest send timeout allowed, ms: it must end well inside the lease,
+/// so no second sender starts while the first still sends.
+pub const MAX_SEND_TIMEOUT_MS: u64 = (SEND_LEASE_MS as u64) - 5_000;
+
+/// Checks a send timeout (1 ms..=[`MAX_SEND_TIMEOUT_MS`]).
+///
+/// Errors: [`DomainError::Validation`] naming the bound.
+pub fn check_send_timeout(ms: u64) -> Result<(), DomainError> {
+    if ms == 0 || ms > MAX_SEND_TIMEOUT_MS {
+        return Err(invalid(format!(
+            "the send timeout must be 1..={MAX_SEND_TIMEOUT_MS} ms (shorter than the {SEND_LEASE_MS} ms delivery lease); {ms} given"
+        )));
+    }
+    Ok(())
+}
 
 /// Delay before retry `attempt` (1-based, after that many failures), ms:
 /// 1 s, 2 s, 4 s, … capped at 5 minutes.

@@ -79,6 +79,11 @@ pub struct NotifyConfig {
     /// SMS and voice gateway speaking the Twilio REST API (Twilio itself
     /// or a compatible gateway); `None`: SMS and voice deliveries fail.
     pub sms: Option<SmsGateway>,
+    /// Bound on one send on any channel, ms (default
+    /// [`coc_domain::notify::DEFAULT_SEND_TIMEOUT_MS`], at most
+    /// [`coc_domain::notify::MAX_SEND_TIMEOUT_MS`]: inside the delivery
+    /// lease).
+    pub send_timeout_ms: Option<u64>,
 }
 
 /// A Twilio-compatible SMS/voice gateway: `POST
@@ -104,6 +109,7 @@ impl std::fmt::Debug for NotifyConfig {
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "***"))
             .field("smtp_from", &self.smtp_from)
             .field("sms", &self.sms.as_ref().map(|g| &g.base_url))
+            .field("send_timeout_ms", &self.send_timeout_ms)
             .finish()
     }
 }

@@ -94,7 +94,32 @@ impl Drop for Smtp {
     }
 }
 
+/// A real SMTP server (aiosmtpd) whose DATA answer comes after `delay`
+/// seconds (negative: never), writing a Maildir and, per DATA command, its
+/// start (Unix seconds) to `sessions.log`.
+const SLOW_SMTP: &str = r#"
+import asyncio, mailbox, sys, time
+from aiosmtpd.controller import Controller
+port, maildir, delay, log = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+box = mailbox.Maildir(maildir, create=True)
+class Slow:
+    async def handle_DATA(self, server, session, envelope):
+        with open(log, "a") as f:
+            f.write(f"{time.time()}\n")
+        await asyncio.sleep(delay if delay >= 0 else 3600)
+        box.add(envelope.original_content)
+        return "250 OK"
+c = Controller(Slow(), hostname="127.0.0.1", port=port)
+c.start()
+while True:
+    time.sleep(3600)
+"#;
+
 fn smtp(dir: &Path) -> Option<Smtp> {
+    smtp_with(dir, None)
+}
+
+fn smtp_with(dir: &Path, delay: Option<f64>) -> Option<Smtp> {
     let have = std::process::Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .status()
@@ -113,13 +138,20 @@ fn smtp(dir: &Path) -> Option<Smtp> {
         .unwrap()
         .port();
     let maildir = dir.join("maildir");
-    let mut child = std::process::Command::new("python3")
-        .args(["-m", "aiosmtpd", "-n", "-l"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(&maildir)
-        .spawn()
-        .unwrap();
+    let mut cmd = std::process::Command::new("python3");
+    match delay {
+        None => cmd
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir),
+        Some(d) => cmd
+            .args(["-c", SLOW_SMTP, &port.to_string()])
+            .arg(&maildir)
+            .arg(d.to_string())
+            .arg(dir.join("sessions.log")),
+    };
+    let mut child = cmd.spawn().unwrap();
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some(Smtp {
@@ -544,4 +576,131 @@ async fn escalation_notifies_the_next_level_in_real_time_until_accepted() {
             .iter()
             .any(|x| x["action"] == "escalate")
     );
+}
+
+/// When the slow server saw each DATA command, Unix seconds.
+fn sessions(dir: &Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("sessions.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Sends a test email through the API; returns the delivery id.
+async fn test_email(h: &Harness) -> String {
+    let d = h
+        .client
+        .post(
+            "/api/v1/notifications/test",
+            &json!({"channel": "email", "target": "oncall@example.test",
+                "subject": "disk full", "body": "web-1 /var at 99 %"}),
+        )
+        .await
+        .unwrap();
+    d["id"].as_str().unwrap().to_string()
+}
+
+async fn delivery(h: &Harness, id: &str) -> Value {
+    let log = h
+        .client
+        .get(
+            "/api/v1/notifications/deliveries",
+            &[("limit", "100".to_string())],
+        )
+        .await
+        .unwrap();
+    log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .cloned()
+        .expect("the delivery is in the log")
+}
+
+/// The defect found from outside: an SMTP server that answers DATA late
+/// made the lease run out mid-send and a second sender send the same
+/// message. Every send is now bounded inside the lease, attempts are
+/// recorded with the reason, two sends of one message never overlap, and
+/// an email keeps one Message-ID across attempts.
+#[tokio::test]
+async fn a_slow_or_silent_smtp_server_never_gets_one_message_twice_at_once() {
+    // Answers DATA after 3 s; COC gives up after 1 s each attempt.
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_smtp) = smtp_with(dir.path(), Some(3.0)) else {
+        return;
+    };
+    let cfg = |port: u16, ms: u64| coc_server::NotifyConfig {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        smtp_from: "COC <coc@example.test>".into(),
+        send_timeout_ms: Some(ms),
+        ..Default::default()
+    };
+    let h = Harness::start_with(0, cfg(_smtp.port, 1000)).await;
+    let id = test_email(&h).await;
+    let d = poll("two timed-out attempts", || async {
+        let d = delivery(&h, &id).await;
+        (d["attempts"].as_i64() >= Some(2)).then_some(d)
+    })
+    .await;
+    assert_eq!(d["status"], "pending", "{d}");
+    assert!(
+        d["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1000 ms"),
+        "{d}"
+    );
+    // Each attempt began only after the one before it had given up (1 s)
+    // and backed off (1 s, then 2 s): never two at once.
+    let mut seen = sessions(dir.path());
+    seen.sort_by(f64::total_cmp);
+    assert!(seen.len() >= 2, "{seen:?} {d}");
+    for w in seen.windows(2) {
+        assert!(w[1] - w[0] >= 1.9, "attempts overlapped: {seen:?}");
+    }
+    // A server that keeps a message after its client gave up would hold
+    // copies with one Message-ID, for the mail system to fold.
+    drop(h);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let want = format!("Message-ID: <{id}@example.test>");
+    assert!(mails(&_smtp).iter().all(|m| m.contains(&want)));
+
+    // Answers after 0.5 s, inside a 5 s bound: delivered once, attempt 1.
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = smtp_with(dir.path(), Some(0.5)).unwrap();
+    let h = Harness::start_with(0, cfg(smtp.port, 5000)).await;
+    let id = test_email(&h).await;
+    let d = poll("delivered", || async {
+        let d = delivery(&h, &id).await;
+        (d["status"] == "delivered").then_some(d)
+    })
+    .await;
+    assert_eq!(d["attempts"], 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = mails(&smtp);
+    assert_eq!(got.len(), 1, "one message, once");
+    assert!(
+        got[0].contains(&format!("Message-ID: <{id}@example.test>")),
+        "{}",
+        got[0]
+    );
+    drop(h);
+
+    // Never answers: attempts are counted with the reason, not stuck at 0.
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = smtp_with(dir.path(), Some(-1.0)).unwrap();
+    let h = Harness::start_with(0, cfg(smtp.port, 1000)).await;
+    let id = test_email(&h).await;
+    let d = poll("a timed-out attempt", || async {
+        let d = delivery(&h, &id).await;
+        (d["attempts"].as_i64() >= Some(1)).then_some(d)
+    })
+    .await;
+    assert!(
+        d["last_error"].as_str().unwrap().contains("timed out"),
+        "{d}"
+    );
+    assert!(mails(&smtp).is_empty());
 }

@@ -153,6 +153,7 @@ impl Store {
                     body,
                     secret: None,
                     attempts: 0,
+                    lease: now + crate::notify::SEND_LEASE_MS,
                 });
             }
         }

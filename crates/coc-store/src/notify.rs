@@ -4,7 +4,7 @@
 //! [`coc_domain::notify::MAX_ATTEMPTS`], and kept as the delivery log.
 //! Channel secrets are encrypted at rest.
 
-use coc_domain::notify::{MAX_ATTEMPTS, Message, render, retry_delay_ms};
+use coc_domain::notify::{DeliveryStatus, MAX_ATTEMPTS, Message, render, retry_delay_ms};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -43,9 +43,7 @@ pub struct Delivery {
     pub incident_id: Option<String>,
 }
 
-/// How long a claimed delivery is reserved for its sender, ms (longer
-/// than the 10 s send timeout).
-pub const SEND_LEASE_MS: i64 = 30_000;
+pub use coc_domain::notify::SEND_LEASE_MS;
 
 /// A due delivery with what the sender needs (secret decrypted).
 #[derive(Debug, Clone)]
@@ -63,6 +61,9 @@ pub struct Due {
     pub secret: Option<String>,
     /// Attempts made so far.
     pub attempts: i64,
+    /// End of the lease its sender holds, Unix ms (0 until claimed): the
+    /// fencing token [`Store::record_attempt`] checks.
+    pub lease: i64,
 }
 
 const COLS: &str = "id, channel, target, event, payload, status, attempts, next_attempt_at, last_error, \
@@ -142,7 +143,14 @@ pub(crate) async fn insert_delivery(
     .bind(d.secret.map(|s| store.keyring().encrypt(s)))
     .bind(&d.message.event)
     .bind(shown.to_string())
-    .bind(if d.skipped.is_some() { "skipped" } else { "pending" })
+    .bind(
+        if d.skipped.is_some() {
+            DeliveryStatus::Skipped
+        } else {
+            DeliveryStatus::Pending
+        }
+        .as_str(),
+    )
     .bind(if d.lease { d.now + SEND_LEASE_MS } else { d.now })
     .bind(d.skipped)
     .bind(d.recipient)
@@ -240,49 +248,65 @@ impl Store {
                     },
                     secret: secret.map(|s| self.keyring().decrypt(&s)).transpose()?,
                     attempts: r.try_get("attempts")?,
+                    lease: 0,
                 })
             })
             .collect()
     }
 
-    /// Claims a due delivery for one send: pushes its next attempt
-    /// [`SEND_LEASE_MS`] ahead so no other round (or server) picks it up
-    /// meanwhile. `false` when another sender has it or it is no longer
-    /// due. A sender that dies leaves the lease to expire: the message is
-    /// then sent again (at least once).
-    pub async fn claim_delivery(&self, id: &str) -> Result<bool> {
-        let now = now_ms();
+    /// Claims a due delivery for one send at `now`: pushes its next
+    /// attempt [`SEND_LEASE_MS`] ahead so no other round (or server)
+    /// picks it up meanwhile, and returns the lease end — the claim's
+    /// fencing token. `None` when another sender has it or it is no
+    /// longer due. A sender that dies leaves the lease to expire: the
+    /// message is then sent again (at least once); a sender that outlives
+    /// its lease records nothing ([`Store::record_attempt`]).
+    pub async fn claim_delivery(&self, id: &str, now: i64) -> Result<Option<i64>> {
+        let lease = now + SEND_LEASE_MS;
         let n = sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+            "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at <= $4",
         )
-        .bind(now + SEND_LEASE_MS)
+        .bind(lease)
         .bind(id)
+        .bind(DeliveryStatus::Pending.as_str())
         .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(n == 1)
+        Ok((n == 1).then_some(lease))
     }
 
-    /// Records an attempt: delivered, or failed with `error` — retried
-    /// later, or given up after the last attempt.
-    pub async fn record_attempt(&self, id: &str, error: Option<&str>) -> Result<()> {
-        let now = now_ms();
+    /// Records an attempt made under the lease ending at `lease` (from
+    /// [`Store::claim_delivery`] or the leased insert): delivered, or
+    /// failed with `error` — retried later, or given up after the last
+    /// attempt. Returns `false`, changing nothing, when the lease is no
+    /// longer the sender's (it expired and another sender claimed the
+    /// delivery, or the delivery is finished).
+    pub async fn record_attempt(
+        &self,
+        id: &str,
+        lease: i64,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let attempts: i64 = sqlx::query_scalar(
-            "SELECT attempts FROM deliveries WHERE id = $1 AND status = 'pending'",
+            "SELECT attempts FROM deliveries WHERE id = $1 AND status = $2 AND next_attempt_at = $3",
         )
         .bind(id)
+        .bind(DeliveryStatus::Pending.as_str())
+        .bind(lease)
         .fetch_optional(&mut *tx)
         .await?
         .unwrap_or(-1);
         if attempts < 0 {
-            return Ok(());
+            return Ok(false);
         }
         let attempts = attempts + 1;
         match error {
             None => {
-                sqlx::query("UPDATE deliveries SET status = 'delivered', attempts = $1, delivered_at = $2, last_error = NULL WHERE id = $3")
+                sqlx::query("UPDATE deliveries SET status = $1, attempts = $2, delivered_at = $3, last_error = NULL WHERE id = $4")
+                    .bind(DeliveryStatus::Delivered.as_str())
                     .bind(attempts)
                     .bind(now)
                     .bind(id)
@@ -291,8 +315,13 @@ impl Store {
             }
             Some(e) => {
                 let give_up = attempts >= i64::from(MAX_ATTEMPTS);
+                let status = if give_up {
+                    DeliveryStatus::Failed
+                } else {
+                    DeliveryStatus::Pending
+                };
                 sqlx::query("UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
-                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(status.as_str())
                     .bind(attempts)
                     .bind(now + retry_delay_ms(attempts as u32))
                     .bind(e)
@@ -302,7 +331,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The delivery log, newest first; optional status filter.

@@ -1,5 +1,6 @@
 //! Scheduling scenarios on both backends.
 
+use coc_domain::notify::SEND_LEASE_MS;
 use coc_domain::oncall::Scenario;
 use coc_store::StoreError;
 
@@ -111,16 +112,37 @@ async fn delivery_queue_retries_then_gives_up() {
             due[0].target, "http://127.0.0.1:9/x",
             "sent to the real URL"
         );
+        let now = coc_store::now_ms();
+        let lease = s
+            .claim_delivery(&d.id, now)
+            .await
+            .unwrap()
+            .expect("one sender claims it");
         assert!(
-            s.claim_delivery(&d.id).await.unwrap(),
-            "one sender claims it"
+            s.claim_delivery(&d.id, now).await.unwrap().is_none(),
+            "no second sender"
         );
-        assert!(!s.claim_delivery(&d.id).await.unwrap(), "no second sender");
         assert!(s.due_deliveries(10).await.unwrap().is_empty(), "leased");
-        s.record_attempt(&d.id, Some("down")).await.unwrap();
+        // The lease ran out while the first sender still sent: a second
+        // sender claims it; the first one's late record changes nothing.
+        let late = now + SEND_LEASE_MS;
+        let second = s.claim_delivery(&d.id, late).await.unwrap().unwrap();
+        assert!(second > lease);
+        assert!(
+            !s.record_attempt(&d.id, lease, None, late).await.unwrap(),
+            "a fenced-off sender records nothing"
+        );
+        assert!(
+            s.record_attempt(&d.id, second, Some("down"), late)
+                .await
+                .unwrap()
+        );
         assert!(s.due_deliveries(10).await.unwrap().is_empty(), "backed off");
+        let mut t = late;
         for _ in 1..MAX_ATTEMPTS {
-            s.record_attempt(&d.id, Some("down")).await.unwrap();
+            t += 600_000;
+            let l = s.claim_delivery(&d.id, t).await.unwrap().unwrap();
+            s.record_attempt(&d.id, l, Some("down"), t).await.unwrap();
         }
         let log = s
             .list_deliveries("t", None, &Default::default())
@@ -130,7 +152,13 @@ async fn delivery_queue_retries_then_gives_up() {
             (log.items[0].status.as_str(), log.items[0].attempts),
             ("failed", i64::from(MAX_ATTEMPTS))
         );
-        s.record_attempt(&d.id, None).await.unwrap();
+        assert!(
+            s.claim_delivery(&d.id, t + 600_000)
+                .await
+                .unwrap()
+                .is_none(),
+            "a failed delivery is not claimed"
+        );
         let log = s
             .list_deliveries("t", Some("failed"), &Default::default())
             .await
@@ -151,7 +179,16 @@ async fn delivery_queue_retries_then_gives_up() {
             .enqueue_delivery("t", "feishu", "https://x.invalid/hook", None, &m)
             .await
             .unwrap();
-        s.record_attempt(&ok.id, None).await.unwrap();
+        let l = s
+            .claim_delivery(&ok.id, coc_store::now_ms())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            s.record_attempt(&ok.id, l, None, coc_store::now_ms())
+                .await
+                .unwrap()
+        );
         let log = s
             .list_deliveries("t", Some("delivered"), &Default::default())
             .await

@@ -1,11 +1,20 @@
 //! The notifier (O4): sends due deliveries of the queue — HTTP channels
 //! (webhook, robots), email over SMTP (lettre) and SMS/voice through the
-//! Twilio-compatible gateway — all of a round concurrently with a 10 s
-//! timeout each, so one channel that is down never holds up the others,
-//! nor incident handling, which only enqueues. Webhook bodies carry
-//! `X-COC-Signature` when the delivery has a secret. Each attempt is
-//! recorded; failures are retried with backoff. It wakes as soon as a
-//! delivery is queued.
+//! Twilio-compatible gateway — all of a round concurrently, so one channel
+//! that is down never holds up the others, nor incident handling, which
+//! only enqueues. Webhook bodies carry `X-COC-Signature` when the delivery
+//! has a secret. Each attempt is recorded; failures are retried with
+//! backoff. It wakes as soon as a delivery is queued.
+//!
+//! Once per message: a sender first claims the delivery, which leases it
+//! for [`coc_domain::notify::SEND_LEASE_MS`]; every send is bounded by the
+//! send timeout (default 20 s, at most 25 s), so it ends inside its lease
+//! and no second sender starts while the first still sends; and the
+//! attempt is recorded only under the lease it was sent with (the lease
+//! end is the fencing token), so a sender that outlived its lease changes
+//! nothing. Across replicas the claim is one conditional UPDATE. An email
+//! keeps one `Message-ID` (`<delivery id@sender domain>`) on every attempt,
+//! so a mail system can drop the copy a retry after a timeout may make.
 
 use std::time::Duration;
 
@@ -21,19 +30,26 @@ pub struct Senders {
     egress: std::sync::Arc<coc_domain::egress::Egress>,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     cfg: std::sync::Arc<NotifyConfig>,
+    timeout: Duration,
 }
 
 impl Senders {
     /// Builds the HTTP client (under the egress policy) and the SMTP
     /// transport from the settings.
     ///
-    /// Errors: the HTTP client cannot start, or the SMTP URL is invalid
-    /// (the message names the problem, never the password).
+    /// Errors: the HTTP client cannot start, the SMTP URL is invalid (the
+    /// message names the problem, never the password), or the send
+    /// timeout is out of range.
     pub fn new(
         cfg: std::sync::Arc<NotifyConfig>,
         egress: std::sync::Arc<coc_domain::egress::Egress>,
     ) -> Result<Self, String> {
-        let http = crate::egress::client(egress.clone(), Some(Duration::from_secs(10)))
+        let ms = cfg
+            .send_timeout_ms
+            .unwrap_or(coc_domain::notify::DEFAULT_SEND_TIMEOUT_MS);
+        coc_domain::notify::check_send_timeout(ms).map_err(|e| e.to_string())?;
+        let timeout = Duration::from_millis(ms);
+        let http = crate::egress::client(egress.clone(), Some(timeout))
             .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
         let smtp = match &cfg.smtp_url {
             Some(url) => Some(
@@ -41,7 +57,7 @@ impl Senders {
                     .map_err(|e| {
                         format!("invalid SMTP URL: {}", e.to_string().replace(url, "***"))
                     })?
-                    .timeout(Some(Duration::from_secs(10)))
+                    .timeout(Some(timeout))
                     .build(),
             ),
             None => None,
@@ -51,6 +67,7 @@ impl Senders {
             egress,
             smtp,
             cfg,
+            timeout,
         })
     }
 }
@@ -80,16 +97,34 @@ pub fn spawn_send(
 ) {
     let (state, s) = (state.clone(), s.clone());
     tokio::spawn(async move {
+        // Bounded inside the lease, whatever the channel does.
+        let sent = tokio::time::timeout(s.timeout, send(&s, &d)).await;
+        let err = sent.unwrap_or_else(|_| {
+            Some(format!(
+                "timed out after {} ms: the channel did not answer (the message may have \
+                 arrived; it is retried)",
+                s.timeout.as_millis()
+            ))
+        });
         // No error keeps a piece of the target (a robot's key, an address):
         // not the delivery log, not the server's log.
-        let err = send(&s, &d)
-            .await
-            .map(|e| coc_domain::notify::redact_target(&e, &d.target));
+        let err = err.map(|e| coc_domain::notify::redact_target(&e, &d.target));
         if let Some(e) = &err {
             tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
         }
-        if let Err(e) = state.store.record_attempt(&d.id, err.as_deref()).await {
-            tracing::warn!(delivery = %d.id, error = %e, "cannot record a delivery attempt");
+        let now = chrono::Utc::now().timestamp_millis();
+        match state
+            .store
+            .record_attempt(&d.id, d.lease, err.as_deref(), now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(delivery = %d.id, "the delivery's lease was lost before its attempt was recorded")
+            }
+            Err(e) => {
+                tracing::warn!(delivery = %d.id, error = %e, "cannot record a delivery attempt")
+            }
         }
         done();
         state.store.deliveries.notify_one();
@@ -159,6 +194,7 @@ async fn send_email(s: &Senders, d: &Due) -> Option<String> {
                 .parse()
                 .map_err(|e| format!("bad recipient: {e}"))?)
             .subject(field(&body, "subject"))
+            .message_id(Some(message_id(&d.id, from)))
             .header(ContentType::TEXT_PLAIN)
             .body(field(&body, "body").to_string())
             .map_err(|e| format!("cannot build the email: {e}"))
@@ -167,6 +203,19 @@ async fn send_email(s: &Senders, d: &Due) -> Option<String> {
         Ok(m) => smtp.send(m).await.err().map(|e| format!("SMTP: {e}")),
         Err(e) => Some(e),
     }
+}
+
+/// The `Message-ID` of a delivery's email: the same on every attempt.
+fn message_id(delivery: &str, from: &str) -> String {
+    let addr = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'));
+    let domain = addr
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim())
+        .filter(|d| !d.is_empty())
+        .unwrap_or("localhost");
+    format!("<{delivery}@{domain}>")
 }
 
 async fn send_sms(s: &Senders, d: &Due) -> Option<String> {
@@ -227,7 +276,7 @@ async fn send_sms(s: &Senders, d: &Due) -> Option<String> {
 type InFlight = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 /// One round: starts a send task for every due delivery not already in
-/// flight and returns at once — a slow or dead channel (up to the 10 s
+/// flight and returns at once — a slow or dead channel (up to the send
 /// timeout) never delays the deliveries behind it.
 ///
 /// Errors: a store error reading the queue; the next round retries.
@@ -237,17 +286,19 @@ pub async fn round(
     inflight: &InFlight,
 ) -> Result<(), coc_store::StoreError> {
     let due = state.store.due_deliveries(200).await?;
-    for d in due {
+    for mut d in due {
         if !inflight.lock().expect("in-flight set").insert(d.id.clone()) {
             continue;
         }
         // The list may be stale (a send finished since): claim it first.
-        let claimed = state.store.claim_delivery(&d.id).await;
-        if !matches!(claimed, Ok(true)) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let claimed = state.store.claim_delivery(&d.id, now).await;
+        let Ok(Some(lease)) = claimed else {
             inflight.lock().expect("in-flight set").remove(&d.id);
             claimed?;
             continue;
-        }
+        };
+        d.lease = lease;
         let (inflight, id) = (inflight.clone(), d.id.clone());
         spawn_send(state, s, d, move || {
             inflight.lock().expect("in-flight set").remove(&id);

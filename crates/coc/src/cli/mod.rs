@@ -239,6 +239,11 @@ pub struct NotifyArgs {
     /// Sender number (E.164) for SMS and voice.
     #[arg(long, env = "COC_SMS_FROM", default_value = "")]
     pub sms_from: String,
+    /// Bound on one send on any channel, seconds (1–25: it ends inside
+    /// the 30 s delivery lease, so a message is never sent by two senders
+    /// at once).
+    #[arg(long, env = "COC_SEND_TIMEOUT", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=25))]
+    pub send_timeout: u64,
 }
 
 impl NotifyArgs {
@@ -257,6 +262,7 @@ impl NotifyArgs {
                     auth_token: self.sms_auth_token.clone(),
                     from: self.sms_from.clone(),
                 }),
+            send_timeout_ms: Some(self.send_timeout * 1000),
         }
     }
 }
