@@ -15,6 +15,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
+
+stored_enum! {
+    /// State of an incident's escalation (ref. 7.1, I7).
+    EscalationState {
+        /// Levels fire at their times.
+        Running = "running",
+        /// The incident was accepted or finished: no more levels fire.
+        Stopped = "stopped",
+        /// Every level fired.
+        Exhausted = "exhausted",
+    }
+}
 use crate::notify::{IncidentFacts, Recipient, validate_channels, validate_recipients};
 
 /// Most levels of a policy (K).

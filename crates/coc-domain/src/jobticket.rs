@@ -168,15 +168,16 @@ pub struct TicketState {
     pub runs: Vec<Run>,
 }
 
-/// A reviewer's decision on an approval task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Approval {
-    /// Not decided yet.
-    Pending,
-    /// Approved: the task succeeds.
-    Approved,
-    /// Rejected: the task fails.
-    Rejected,
+stored_enum! {
+    /// A reviewer's decision on an approval task.
+    Approval {
+        /// Not decided yet.
+        Pending = "pending",
+        /// Approved: the task succeeds.
+        Approved = "approved",
+        /// Rejected: the task fails.
+        Rejected = "rejected",
+    }
 }
 
 /// What is known outside the ticket when the engine decides.

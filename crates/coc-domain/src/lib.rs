@@ -30,6 +30,37 @@
 
 #![warn(missing_docs)]
 
+/// Declares a state enum stored by name: the variants with their stored
+/// names, `as_str`, `parse` and `ALL` (for status sets in queries).
+macro_rules! stored_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v),+
+        }
+        impl $name {
+            /// Every state.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// Stored name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),+ }
+            }
+            /// Parses a stored name.
+            ///
+            /// Errors: [`crate::DomainError::Validation`] for an unknown name.
+            pub fn parse(s: &str) -> Result<Self, crate::DomainError> {
+                match s {
+                    $($s => Ok($name::$v),)+
+                    _ => Err(crate::DomainError::Validation(format!(
+                        "unknown {} '{s}'", stringify!($name)
+                    ))),
+                }
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod agent;
 pub mod alarm;

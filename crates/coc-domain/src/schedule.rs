@@ -24,6 +24,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, invalid};
 use crate::oncall::resolve;
 
+stored_enum! {
+    /// What became of one due time of a scheduled task (ref. 5.3).
+    ScheduledRunStatus {
+        /// Its ticket was created.
+        Started = "started",
+        /// Due while COC was not running, past the grace: not run.
+        Missed = "missed",
+        /// The ticket could not be created (the reason is kept).
+        NotStarted = "not_started",
+    }
+}
+
 /// How late a missed run may still start, ms (15 minutes).
 pub const GRACE_MS: i64 = 15 * 60_000;
 

@@ -6,6 +6,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
 
+stored_enum! {
+    /// Review state of a script, job or scheduled task version (ref.
+    /// 5.1.1, 5.2.2, 5.3): only `not_required` and `approved` versions
+    /// run.
+    ReviewStatus {
+        /// No review asked (low risk, no manual review).
+        NotRequired = "not_required",
+        /// Waiting for a reviewer.
+        Pending = "pending",
+        /// Approved by a reviewer.
+        Approved = "approved",
+        /// Rejected by a reviewer.
+        Rejected = "rejected",
+    }
+}
+
+impl ReviewStatus {
+    /// Whether a version in this state may run.
+    pub fn runnable(self) -> bool {
+        matches!(self, ReviewStatus::NotRequired | ReviewStatus::Approved)
+    }
+}
+
 /// Script language, ref. 5.1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

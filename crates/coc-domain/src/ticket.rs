@@ -157,6 +157,22 @@ pub enum TicketStatus {
 }
 
 impl TicketStatus {
+    /// States in which a ticket still runs or waits for an operator.
+    pub const ACTIVE: [TicketStatus; 3] = [
+        TicketStatus::Executing,
+        TicketStatus::Paused,
+        TicketStatus::Abnormal,
+    ];
+
+    /// States in which a ticket makes no progress on its own: finished,
+    /// or abnormal (waiting for an operator to end or retry it).
+    pub const SETTLED: [TicketStatus; 4] = [
+        TicketStatus::Successful,
+        TicketStatus::Failed,
+        TicketStatus::Abnormal,
+        TicketStatus::Terminated,
+    ];
+
     /// Stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -500,10 +500,11 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin().await?;
         for id in ids {
-            let n = sqlx::query(
-                "UPDATE alarms SET status = 'ok', cleared_remark = $1, updated_at = $2 \
+            let n = sqlx::query(dynsql!(
+                "UPDATE alarms SET status = {}, cleared_remark = $1, updated_at = $2 \
                  WHERE tenant_id = $3 AND id = $4",
-            )
+                crate::sql_lit(AlarmStatus::Ok.as_str())
+            ))
             .bind(remark)
             .bind(now)
             .bind(tenant)
@@ -625,8 +626,9 @@ async fn upsert_chunk(
          description = excluded.description, annotations = excluded.annotations, additional = excluded.additional, \
          integration_id = excluded.integration_id, started_at = excluded.started_at, url = excluded.url, \
          updated_at = excluded.updated_at, \
-         cleared_remark = CASE WHEN excluded.status = 'alarm' THEN NULL ELSE alarms.cleared_remark END \
-         RETURNING id, fingerprint, prev_status"
+         cleared_remark = CASE WHEN excluded.status = {firing} THEN NULL ELSE alarms.cleared_remark END \
+         RETURNING id, fingerprint, prev_status",
+        firing = crate::sql_lit(AlarmStatus::Alarm.as_str())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for fp in chunk {
@@ -690,10 +692,18 @@ async fn forward(
     out: &mut IngestOutcome,
 ) -> Result<()> {
     let dedup_key = format!("{}:{fp}", rule.id);
-    let open: Option<String> = sqlx::query_scalar(
+    let open: Option<String> = sqlx::query_scalar(dynsql!(
         "SELECT id FROM incidents WHERE tenant_id = $1 AND dedup_key = $2 \
-         AND status NOT IN ('completed', 'closed') LIMIT 1",
-    )
+         AND status NOT IN {} LIMIT 1",
+        crate::sql_set(
+            IncidentStatus::ALL
+                .iter()
+                .filter(|s| s.is_terminal())
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .iter()
+        )
+    ))
     .bind(tenant)
     .bind(&dedup_key)
     .fetch_optional(&mut **tx)

@@ -4,7 +4,7 @@
 //! with the real time.
 
 use chrono::{DateTime, Utc};
-use coc_domain::escalation::{EscalationPolicy, Progress, pick};
+use coc_domain::escalation::{EscalationPolicy, EscalationState, Progress, pick};
 use coc_domain::notify::{IncidentFacts, Message, dedup};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -83,10 +83,11 @@ impl Store {
             .bind(incident)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        sqlx::query(dynsql!(
             "INSERT INTO escalations (incident_id, tenant_id, policy_id, level, round, fired, next_at, state, updated_at) \
-             VALUES ($1,$2,$3,$4,$5,0,$6,'running',$7)",
-        )
+             VALUES ($1,$2,$3,$4,$5,0,$6,{},$7)",
+            crate::sql_lit(EscalationState::Running.as_str())
+        ))
         .bind(incident)
         .bind(tenant)
         .bind(pid)
@@ -132,11 +133,12 @@ impl Store {
     /// Errors: a store error; what was not committed is retried next time.
     pub async fn run_escalations(&self, now: DateTime<Utc>) -> Result<usize> {
         let now_ms = now.timestamp_millis();
-        let due = sqlx::query(
+        let due = sqlx::query(dynsql!(
             "SELECT e.incident_id, e.tenant_id, e.policy_id, e.level, e.round, e.updated_at, i.status \
              FROM escalations e LEFT JOIN incidents i ON i.id = e.incident_id \
-             WHERE e.state = 'running' AND e.next_at <= $1 ORDER BY e.next_at LIMIT 100",
-        )
+             WHERE e.state = {} AND e.next_at <= $1 ORDER BY e.next_at LIMIT 100",
+            crate::sql_lit(EscalationState::Running.as_str())
+        ))
         .bind(now_ms)
         .fetch_all(&self.pool)
         .await?;
@@ -158,7 +160,7 @@ impl Store {
             let facts = self.incident_facts(&tenant, &incident).await?;
             let (Some(policy), Some(f), Some("unaccepted")) = (policy, facts, status.as_deref())
             else {
-                self.set_escalation_state(&incident, seen, "stopped", now_ms)
+                self.set_escalation_state(&incident, seen, EscalationState::Stopped, now_ms)
                     .await?;
                 continue;
             };
@@ -198,17 +200,18 @@ impl Store {
             };
             let mut tx = self.begin().await?;
             let (next, state, next_at) = match p.after_fire(pr, now_ms) {
-                Some((n, at)) => (n, "running", at),
-                None => (pr, "exhausted", now_ms),
+                Some((n, at)) => (n, EscalationState::Running, at),
+                None => (pr, EscalationState::Exhausted, now_ms),
             };
-            let n = sqlx::query(
+            let n = sqlx::query(dynsql!(
                 "UPDATE escalations SET level = $1, round = $2, fired = fired + 1, next_at = $3, state = $4, updated_at = $5 \
-                 WHERE incident_id = $6 AND updated_at = $7 AND state = 'running'",
-            )
+                 WHERE incident_id = $6 AND updated_at = $7 AND state = {}",
+                crate::sql_lit(EscalationState::Running.as_str())
+            ))
             .bind(next.level as i64)
             .bind(i64::from(next.round))
             .bind(next_at)
-            .bind(state)
+            .bind(state.as_str())
             .bind(now_ms.max(seen + 1))
             .bind(&incident)
             .bind(seen)
@@ -255,13 +258,13 @@ impl Store {
         &self,
         incident: &str,
         seen: i64,
-        state: &str,
+        state: EscalationState,
         now: i64,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE escalations SET state = $1, updated_at = $2 WHERE incident_id = $3 AND updated_at = $4",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(now.max(seen + 1))
         .bind(incident)
         .bind(seen)

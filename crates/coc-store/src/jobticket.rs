@@ -28,7 +28,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::job::unreadable;
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms, sql_lit, sql_set};
 
 pub use coc_domain::jobticket::RESULT_GRACE_S;
 
@@ -809,7 +809,8 @@ impl Store {
         }
         sqlx::query(dynsql!(
             "INSERT INTO job_tickets ({COLS}, tenant_id, spec, scripts, request, params, param_refs, steps) VALUES \
-             ($1,$2,$3,$4,$5,$6,'executing',0,$7,$8,$9,$10,NULL,$11,$12,$12,NULL,$13,$14,$15,$16,$17,$18,$19)"
+             ($1,$2,$3,$4,$5,$6,{},0,$7,$8,$9,$10,NULL,$11,$12,$12,NULL,$13,$14,$15,$16,$17,$18,$19)",
+            sql_lit(TicketStatus::Executing.as_str())
         ))
         .bind(&id)
         .bind(&number)
@@ -841,10 +842,11 @@ impl Store {
             let mut seq = 0i64;
             for (b, hosts) in p.batches.iter().enumerate() {
                 for h in hosts {
-                    sqlx::query(
+                    sqlx::query(dynsql!(
                         "INSERT INTO job_hosts (id, tenant_id, ticket_id, step, host_id, batch, seq, status, task_idx, \
-                         had_failure, held) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending',0,0,0)",
-                    )
+                         had_failure, held) VALUES ($1,$2,$3,$4,$5,$6,$7,{},0,0,0)",
+                        sql_lit(TaskStatus::Pending.as_str())
+                    ))
                     .bind(crate::new_id())
                     .bind(tenant)
                     .bind(&id)
@@ -944,9 +946,10 @@ impl Store {
 
     /// Ids of job tickets that are not finished, oldest first.
     pub async fn active_job_ticket_ids(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM job_tickets WHERE status IN ('executing','paused','abnormal') ORDER BY id",
-        )
+        Ok(sqlx::query_scalar(dynsql!(
+            "SELECT id FROM job_tickets WHERE status IN {} ORDER BY id",
+            sql_set(&TicketStatus::ACTIVE.map(TicketStatus::as_str))
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -1015,11 +1018,7 @@ impl Store {
         .fetch_all(&mut **tx)
         .await?;
         for a in &approvals {
-            let decision = match a.try_get::<String, _>("status")?.as_str() {
-                "approved" => Approval::Approved,
-                "rejected" => Approval::Rejected,
-                _ => Approval::Pending,
-            };
+            let decision = Approval::parse(&a.try_get::<String, _>("status")?)?;
             facts
                 .approvals
                 .insert(a.try_get::<i64, _>("task_idx")? as usize, decision);
@@ -1226,13 +1225,14 @@ impl Store {
                 phase = Some("approval");
                 let asked = sqlx::query(
                     "INSERT INTO job_approvals (ticket_id, step, task_idx, tenant_id, status, requested_at) \
-                     VALUES ($1,$2,$3,$4,'pending',$5) ON CONFLICT (ticket_id, step, task_idx) DO NOTHING",
+                     VALUES ($1,$2,$3,$4,$6,$5) ON CONFLICT (ticket_id, step, task_idx) DO NOTHING",
                 )
                 .bind(&st.id)
                 .bind(step as i64)
                 .bind(task_idx as i64)
                 .bind(&st.tenant)
                 .bind(now)
+                .bind(Approval::Pending.as_str())
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
@@ -1438,9 +1438,10 @@ impl Store {
     /// Errors: a store error.
     pub async fn redispatch(&self, host_id: &str) -> Result<Vec<JobCommand>> {
         let mut out = Vec::new();
-        let tasks = sqlx::query(
-            "SELECT id, ticket_id FROM ticket_tasks WHERE host_id = $1 AND status = 'executing'",
-        )
+        let tasks = sqlx::query(dynsql!(
+            "SELECT id, ticket_id FROM ticket_tasks WHERE host_id = $1 AND status = {}",
+            sql_lit(TaskStatus::Executing.as_str())
+        ))
         .bind(host_id)
         .fetch_all(&self.pool)
         .await?;
@@ -1464,11 +1465,12 @@ impl Store {
     }
 
     async fn pending_job_dispatches(&self, host_id: &str) -> Result<Vec<JobCommand>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(dynsql!(
             "SELECT r.id, r.ticket_id, r.step, r.task_idx, r.kind, t.spec, t.scripts, t.status \
              FROM job_runs r JOIN job_tickets t ON t.id = r.ticket_id \
-             WHERE r.host_id = $1 AND r.status = 'executing' AND r.phase = 'agent'",
-        )
+             WHERE r.host_id = $1 AND r.status = {} AND r.phase = 'agent'",
+            sql_lit(RunStatus::Executing.as_str())
+        ))
         .bind(host_id)
         .fetch_all(&self.pool)
         .await?;
@@ -1540,11 +1542,13 @@ impl Store {
     /// repeated (X8). Returns how many.
     pub async fn fail_interrupted_http_runs(&self) -> Result<u64> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE job_runs SET status = 'failed', phase = NULL, finished_at = $1, \
+        let n = sqlx::query(dynsql!(
+            "UPDATE job_runs SET status = {}, phase = NULL, finished_at = $1, \
              error = 'interrupted by a server restart; the HTTP call is not repeated' \
-             WHERE kind = 'http' AND status = 'executing'",
-        )
+             WHERE kind = 'http' AND status = {}",
+            sql_lit(RunStatus::Failed.as_str()),
+            sql_lit(RunStatus::Executing.as_str())
+        ))
         .bind(now_ms())
         .execute(&mut *tx)
         .await?
@@ -1880,11 +1884,19 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &cur.ticket.id).await?;
-        let n = sqlx::query(
+        let n = sqlx::query(dynsql!(
             "UPDATE job_approvals SET status=$1, decided_by=$2, decided_at=$3, comment=$4 \
-             WHERE ticket_id=$5 AND step=$6 AND task_idx=$7 AND status='pending'",
+             WHERE ticket_id=$5 AND step=$6 AND task_idx=$7 AND status={}",
+            sql_lit(Approval::Pending.as_str())
+        ))
+        .bind(
+            if approve {
+                Approval::Approved
+            } else {
+                Approval::Rejected
+            }
+            .as_str(),
         )
-        .bind(if approve { "approved" } else { "rejected" })
         .bind(reviewer)
         .bind(now_ms())
         .bind(comment)
@@ -1915,9 +1927,10 @@ pub(crate) async fn finish_job_run_in(
     error: Option<&str>,
     output: Option<&str>,
 ) -> Result<Option<String>> {
-    let r = sqlx::query(
-        "SELECT ticket_id, kind FROM job_runs WHERE id = $1 AND status = 'executing' AND ($2 = '' OR host_id = $2)",
-    )
+    let r = sqlx::query(dynsql!(
+        "SELECT ticket_id, kind FROM job_runs WHERE id = $1 AND status = {} AND ($2 = '' OR host_id = $2)",
+        sql_lit(RunStatus::Executing.as_str())
+    ))
     .bind(run_id)
     .bind(host_id.unwrap_or(""))
     .fetch_optional(&mut *conn)
@@ -1932,25 +1945,23 @@ pub(crate) async fn finish_job_run_in(
         .await?;
     let kind: String = r.try_get("kind")?;
     let n = if kind == "reboot" && status == TaskStatus::Successful {
-        sqlx::query(
-            "UPDATE job_runs SET phase = 'boot', output = 'reboot started; waiting for the host to come back\n' \
-             WHERE id = $1 AND status = 'executing'",
-        )
+        sqlx::query(dynsql!(
+            "UPDATE job_runs SET phase = {}, output = 'reboot started; waiting for the host to come back\n' \
+             WHERE id = $1 AND status = {}",
+            sql_lit(jt::BOOTING),
+            sql_lit(RunStatus::Executing.as_str())
+        ))
         .bind(run_id)
         .execute(&mut *conn)
         .await?
         .rows_affected()
     } else {
-        let st = match status {
-            TaskStatus::Successful => "successful",
-            TaskStatus::Cancelled => "cancelled",
-            _ => "failed",
-        };
-        sqlx::query(
+        sqlx::query(dynsql!(
             "UPDATE job_runs SET status=$1, exit_code=$2, error=$3, finished_at=$4, phase=NULL, \
-             output = output || $5 WHERE id=$6 AND status='executing'",
-        )
-        .bind(st)
+             output = output || $5 WHERE id=$6 AND status={}",
+            sql_lit(RunStatus::Executing.as_str())
+        ))
+        .bind(RunStatus::from_result(status).as_str())
         .bind(exit_code)
         .bind(error)
         .bind(now_ms())
@@ -1970,10 +1981,11 @@ pub(crate) async fn append_job_output_in(
     host_id: &str,
     chunk: &str,
 ) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar(dynsql!(
         "UPDATE job_runs SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-         AND status = 'executing' AND LENGTH(output) < $4 RETURNING ticket_id",
-    )
+         AND status = {} AND LENGTH(output) < $4 RETURNING ticket_id",
+        sql_lit(RunStatus::Executing.as_str())
+    ))
     .bind(chunk)
     .bind(run_id)
     .bind(host_id)

@@ -108,6 +108,18 @@ impl StoreError {
 /// Result alias for store calls.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A status set from the domain's enum names as an SQL list `('a','b')`.
+/// Only the domain's static names go in, never input.
+pub(crate) fn sql_set<'a>(names: impl IntoIterator<Item = &'a &'static str>) -> String {
+    let v: Vec<String> = names.into_iter().map(|n| format!("'{n}'")).collect();
+    format!("({})", v.join(","))
+}
+
+/// One of the domain's state names as an SQL literal `'a'`.
+pub(crate) fn sql_lit(name: &'static str) -> String {
+    format!("'{name}'")
+}
+
 /// A new time-ordered record id (UUIDv7, lowercase hyphenated text).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -584,5 +596,42 @@ mod tests {
             super::redact_url("sqlite:///tmp/x.db"),
             "sqlite:///tmp/x.db"
         );
+    }
+
+    /// Status sets in SQL come from the domain's enums: no state name is
+    /// written into a query as a literal (`status = 'pending'`,
+    /// `NOT IN ('completed','closed')`).
+    #[test]
+    fn no_state_literals_in_sql() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut bad = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // Up to the file's tests (this one names the literals).
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let l = line.replace(' ', "");
+                for col in ["status", "state"] {
+                    for op in ["='", "<>'", "IN('", "NOTIN('"] {
+                        if l.contains(&format!("{col}{op}")) {
+                            bad.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                        }
+                    }
+                }
+                for name in [
+                    "'pending'",
+                    "'executing'",
+                    "'running'",
+                    "'completed'",
+                    "'approved'",
+                ] {
+                    if l.contains(name) && !l.trim_start().starts_with("//") {
+                        bad.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "state literals in SQL:\n{}", bad.join("\n"));
     }
 }

@@ -220,10 +220,11 @@ impl Store {
 
     /// Pending deliveries whose next attempt is due (oldest first, ≤ `limit`).
     pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<Due>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(dynsql!(
             "SELECT id, channel, target, secret, payload, attempts, address, body FROM deliveries \
-             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
-        )
+             WHERE status = {} AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            crate::sql_lit(DeliveryStatus::Pending.as_str())
+        ))
         .bind(now_ms())
         .bind(limit)
         .fetch_all(&self.pool)

@@ -306,10 +306,11 @@ impl Store {
     /// the link expired (subscribe again).
     pub async fn confirm_subscription(&self, token: &str) -> Result<(String, String, String)> {
         let h = hash_key(token.trim());
-        let r = sqlx::query(
+        let r = sqlx::query(dynsql!(
             "SELECT id, tenant_id, user_name, channel, expires_at FROM contacts \
-             WHERE token_hash = $1 AND status = 'pending'",
-        )
+             WHERE token_hash = $1 AND status = {}",
+            crate::sql_lit(SubscriptionStatus::Pending.as_str())
+        ))
         .bind(&h)
         .fetch_optional(&self.pool)
         .await?
@@ -323,10 +324,12 @@ impl Store {
         }
         let id: String = r.try_get("id")?;
         self.write_one(
-            sqlx::query(
-                "UPDATE contacts SET status = 'confirmed', confirmed_at = $1, token_hash = NULL, \
-                 expires_at = NULL, updated_at = $1 WHERE id = $2 AND status = 'pending'",
-            )
+            sqlx::query(dynsql!(
+                "UPDATE contacts SET status = {}, confirmed_at = $1, token_hash = NULL, \
+                 expires_at = NULL, updated_at = $1 WHERE id = $2 AND status = {}",
+                crate::sql_lit(SubscriptionStatus::Confirmed.as_str()),
+                crate::sql_lit(SubscriptionStatus::Pending.as_str())
+            ))
             .bind(now)
             .bind(id.clone()),
             "subscription",
@@ -420,10 +423,11 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let token = hex::encode(rand::random::<[u8; 24]>());
-        sqlx::query(
-            "UPDATE contacts SET status = 'pending', token_hash = $1, expires_at = $2, updated_at = $3 \
+        sqlx::query(dynsql!(
+            "UPDATE contacts SET status = {}, token_hash = $1, expires_at = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND user_name = $5 AND channel = $6",
-        )
+            crate::sql_lit(SubscriptionStatus::Pending.as_str())
+        ))
         .bind(hash_key(&token))
         .bind(now + SUBSCRIPTION_TTL_MS)
         .bind(now)

@@ -14,7 +14,9 @@
 use chrono::{DateTime, Utc};
 use coc_domain::error::invalid;
 use coc_domain::notify::{IncidentFacts, Message, dedup};
-use coc_domain::schedule::{Due, ScheduledTaskSpec, due};
+use coc_domain::schedule::{Due, ScheduledRunStatus, ScheduledTaskSpec, due};
+use coc_domain::script::ReviewStatus;
+use coc_domain::ticket::TicketStatus;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -115,10 +117,11 @@ impl Store {
         let id = crate::new_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
-        sqlx::query(
+        sqlx::query(dynsql!(
             "INSERT INTO scheduled_tasks (id, tenant_id, name, enabled, review_status, spec, created_by, modified_by, \
-             created_at, updated_at) VALUES ($1,$2,$3,0,'pending',$4,$5,$5,$6,$6)",
-        )
+             created_at, updated_at) VALUES ($1,$2,$3,0,{},$4,$5,$5,$6,$6)",
+            crate::sql_lit(ReviewStatus::Pending.as_str())
+        ))
         .bind(&id)
         .bind(tenant)
         .bind(spec.name.trim())
@@ -158,10 +161,11 @@ impl Store {
         }
         self.check_task(tenant, spec).await?;
         self.write_one(
-            sqlx::query(
-                "UPDATE scheduled_tasks SET name = $1, spec = $2, review_status = 'pending', reviewed_by = NULL, \
+            sqlx::query(dynsql!(
+                "UPDATE scheduled_tasks SET name = $1, spec = $2, review_status = {}, reviewed_by = NULL, \
                  modified_by = $3, updated_at = $4 WHERE tenant_id = $5 AND id = $6 AND enabled = 0 AND updated_at = $7",
-            )
+                crate::sql_lit(ReviewStatus::Pending.as_str())
+            ))
             .bind(spec.name.trim().to_string())
             .bind(serde_json::to_string(spec).unwrap_or_default())
             .bind(actor.to_string())
@@ -238,11 +242,19 @@ impl Store {
             .into());
         }
         self.write_one(
-            sqlx::query(
+            sqlx::query(dynsql!(
                 "UPDATE scheduled_tasks SET review_status = $1, reviewed_by = $2 \
-                 WHERE tenant_id = $3 AND id = $4 AND review_status = 'pending' AND updated_at = $5",
+                 WHERE tenant_id = $3 AND id = $4 AND review_status = {} AND updated_at = $5",
+                crate::sql_lit(ReviewStatus::Pending.as_str())
+            ))
+            .bind(
+                if approve {
+                    ReviewStatus::Approved
+                } else {
+                    ReviewStatus::Rejected
+                }
+                .as_str(),
             )
-            .bind(if approve { "approved" } else { "rejected" })
             .bind(reviewer.to_string())
             .bind(tenant)
             .bind(cur.id.clone())
@@ -394,7 +406,7 @@ impl Store {
             }
             let (status, ticket, detail) = match due(due_at, now_ms) {
                 Due::Missed => (
-                    "missed".to_string(),
+                    ScheduledRunStatus::Missed.as_str().to_string(),
                     None,
                     format!(
                         "due {} min earlier, while COC was not running",
@@ -403,11 +415,15 @@ impl Store {
                 ),
                 Due::Run => match self.start_scheduled(&tenant, &t, heartbeat_ms).await {
                     Ok((id, n, kind)) => (
-                        "started".to_string(),
+                        ScheduledRunStatus::Started.as_str().to_string(),
                         Some(id),
                         format!("{kind} ticket on {n} host(s)"),
                     ),
-                    Err(e) => ("not_started".to_string(), None, e.to_string()),
+                    Err(e) => (
+                        ScheduledRunStatus::NotStarted.as_str().to_string(),
+                        None,
+                        e.to_string(),
+                    ),
                 },
             };
             sqlx::query(
@@ -498,14 +514,16 @@ impl Store {
     /// Updates runs whose ticket finished and notifies the task's
     /// recipients once per run.
     async fn report_scheduled_runs(&self, now: DateTime<Utc>) -> Result<usize> {
-        let rows = sqlx::query(
+        let settled = crate::sql_set(&TicketStatus::SETTLED.map(TicketStatus::as_str));
+        let rows = sqlx::query(dynsql!(
             "SELECT r.id, r.tenant_id, r.task_id, r.status, r.detail, \
              COALESCE(t.status, j.status) AS ticket_status, COALESCE(t.number, j.number) AS number \
              FROM scheduled_runs r LEFT JOIN tickets t ON t.id = r.ticket_id LEFT JOIN job_tickets j ON j.id = r.ticket_id \
-             WHERE r.notified = 0 AND (r.status <> 'started' OR t.status IN ('successful','failed','abnormal','terminated') \
-             OR j.status IN ('successful','failed','abnormal','terminated')) \
+             WHERE r.notified = 0 AND (r.status <> {started} OR t.status IN {settled} \
+             OR j.status IN {settled}) \
              LIMIT 200",
-        )
+            started = crate::sql_lit(ScheduledRunStatus::Started.as_str())
+        ))
         .fetch_all(&self.pool)
         .await?;
         let mut n = 0;

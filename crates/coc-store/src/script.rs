@@ -371,8 +371,9 @@ impl Store {
         // `table` is one of our constants, never input.
         let sql = format!(
             "UPDATE {} SET review_status = $1, reviewed_by = $2, reviewed_at = $3, review_comment = $4 \
-             WHERE tenant_id = $5 AND id = $6 AND version = $7 AND review_status = 'pending'",
-            r.table
+             WHERE tenant_id = $5 AND id = $6 AND version = $7 AND review_status = {}",
+            r.table,
+            crate::sql_lit(coc_domain::script::ReviewStatus::Pending.as_str())
         );
         self.write_one(
             sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -371,7 +371,8 @@ pub(crate) async fn insert_ticket(
         .unwrap_or_default();
     sqlx::query(dynsql!(
         "INSERT INTO tickets ({COLS}, tenant_id, param_refs) VALUES \
-         ($1,$2,'script',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'executing',$14,$15,$16,$16,NULL,$17,$18)"
+         ($1,$2,'script',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,{},$14,$15,$16,$16,NULL,$17,$18)",
+        crate::sql_lit(TicketStatus::Executing.as_str())
     ))
     .bind(&id)
     .bind(&number)
@@ -400,10 +401,11 @@ pub(crate) async fn insert_ticket(
     let mut seq = 0i64;
     for (b, hosts) in batches.iter().enumerate() {
         for h in hosts {
-            sqlx::query(
+            sqlx::query(dynsql!(
                 "INSERT INTO ticket_tasks (id, tenant_id, ticket_id, host_id, batch, seq, status, output, attempt) \
-                 VALUES ($1,$2,$3,$4,$5,$6,'pending','',0)",
-            )
+                 VALUES ($1,$2,$3,$4,$5,$6,{},'',0)",
+                crate::sql_lit(TaskStatus::Pending.as_str())
+            ))
             .bind(crate::new_id())
             .bind(tenant)
             .bind(&id)
@@ -527,9 +529,10 @@ impl Store {
 
     /// Ids of tickets that are not finished, oldest first (executor input).
     pub async fn active_ticket_ids(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM tickets WHERE status IN ('executing','paused','abnormal') ORDER BY id",
-        )
+        Ok(sqlx::query_scalar(dynsql!(
+            "SELECT id FROM tickets WHERE status IN {} ORDER BY id",
+            crate::sql_set(&TicketStatus::ACTIVE.map(TicketStatus::as_str))
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -644,10 +647,12 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut moved = Vec::new();
         for id in task_ids {
-            let n = sqlx::query(
-                "UPDATE ticket_tasks SET status = 'executing', attempt = attempt + 1, started_at = $1 \
-                 WHERE id = $2 AND status = 'pending'",
-            )
+            let n = sqlx::query(dynsql!(
+                "UPDATE ticket_tasks SET status = {}, attempt = attempt + 1, started_at = $1 \
+                 WHERE id = $2 AND status = {}",
+                crate::sql_lit(TaskStatus::Executing.as_str()),
+                crate::sql_lit(TaskStatus::Pending.as_str())
+            ))
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -758,10 +763,12 @@ impl Store {
                 .filter(|t| t.status == TaskStatus::Executing)
                 .map(|t| (t.id.clone(), t.host_id.clone()))
                 .collect();
-            sqlx::query(
-                "UPDATE ticket_tasks SET status = 'cancelled', error = $1, finished_at = $2 \
-                 WHERE ticket_id = $3 AND status IN ('pending','executing')",
-            )
+            sqlx::query(dynsql!(
+                "UPDATE ticket_tasks SET status = {}, error = $1, finished_at = $2 \
+                 WHERE ticket_id = $3 AND status IN {}",
+                crate::sql_lit(TaskStatus::Cancelled.as_str()),
+                crate::sql_set(&[TaskStatus::Pending.as_str(), TaskStatus::Executing.as_str()])
+            ))
             .bind(format!("forcibly ended by {actor}"))
             .bind(now)
             .bind(&cur.ticket.id)
@@ -801,9 +808,10 @@ impl Store {
         }
         let was_running = task.status == TaskStatus::Executing;
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE ticket_tasks SET status = 'cancelled', error = $1, finished_at = $2 WHERE id = $3 AND status = $4",
-        )
+        let n = sqlx::query(dynsql!(
+            "UPDATE ticket_tasks SET status = {}, error = $1, finished_at = $2 WHERE id = $3 AND status = $4",
+            crate::sql_lit(TaskStatus::Cancelled.as_str())
+        ))
         .bind(format!("cancelled by {actor}"))
         .bind(now_ms())
         .bind(&task.id)
@@ -854,10 +862,11 @@ pub(crate) async fn finish_task_in(
     exit_code: Option<i64>,
     error: Option<&str>,
 ) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar(dynsql!(
         "UPDATE ticket_tasks SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
-         WHERE id = $5 AND status = 'executing' AND ($6 = '' OR host_id = $6) RETURNING ticket_id",
-    )
+         WHERE id = $5 AND status = {} AND ($6 = '' OR host_id = $6) RETURNING ticket_id",
+        crate::sql_lit(TaskStatus::Executing.as_str())
+    ))
     .bind(status.as_str())
     .bind(exit_code)
     .bind(error)
@@ -875,10 +884,11 @@ pub(crate) async fn append_output_in(
     host_id: &str,
     chunk: &str,
 ) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar(dynsql!(
         "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-         AND status = 'executing' AND LENGTH(output) < $4 RETURNING ticket_id",
-    )
+         AND status = {} AND LENGTH(output) < $4 RETURNING ticket_id",
+        crate::sql_lit(TaskStatus::Executing.as_str())
+    ))
     .bind(chunk)
     .bind(task_id)
     .bind(host_id)

@@ -98,9 +98,10 @@ impl Store {
                 ));
             }
         }
-        let waiting = sqlx::query(
-            "SELECT DISTINCT ticket_id FROM job_approvals WHERE tenant_id = $1 AND status = 'pending'",
-        )
+        let waiting = sqlx::query(dynsql!(
+            "SELECT DISTINCT ticket_id FROM job_approvals WHERE tenant_id = $1 AND status = {}",
+            crate::sql_lit(coc_domain::jobticket::Approval::Pending.as_str())
+        ))
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
