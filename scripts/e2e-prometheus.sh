@@ -2,7 +2,9 @@
 # End-to-end: a real Prometheus (Debian package `prometheus`) fires an alert
 # at `coc dev`; COC stores the alarm, a forwarding rule opens one incident,
 # the contingency script runs on the local agent and succeeds, and the
-# incident's history shows it.
+# incident's history shows it. The same Prometheus scrapes COC's /metrics:
+# the ingest counter and the connected agent show there, and every query
+# of the Grafana dashboard (deploy/grafana) runs without error.
 #
 # Needs: target/debug/coc (built by scripts/test.sh), prometheus, python3.
 # Skips when prometheus is missing, except with CI=true where it fails.
@@ -84,6 +86,11 @@ YAML
 cat >"$work/prometheus.yml" <<YAML
 global:
   evaluation_interval: 1s
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: coc
+    static_configs:
+      - targets: ["127.0.0.1:$port"]
 rule_files: ["$work/rules.yml"]
 alerting:
   alertmanagers:
@@ -130,5 +137,31 @@ output_=$("$COC" ticket show "$ticket" -o json | json 'd["tasks"][0]["output"]')
 [[ "$output_" == *"e2e repair of web"* ]] \
   || fail "the script output is missing"
 
+# Prometheus scraped COC's /metrics.
+prom="http://127.0.0.1:$pport"
+query() { curl -fsS --get "$prom/api/v1/query" --data-urlencode "query=$1"; }
+ingested=0
+for _ in $(seq 1 30); do
+  ingested=$(query 'sum(coc_alarms_ingested_total)' | json '(d["data"]["result"] or [{"value":[0,"0"]}])[0]["value"][1]')
+  [ "${ingested%.*}" -ge 1 ] 2>/dev/null && break
+  sleep 1
+done
+[ "${ingested%.*}" -ge 1 ] || fail "Prometheus did not scrape coc_alarms_ingested_total from /metrics"
+agents=$(query 'sum(coc_agents_connected)' | json 'd["data"]["result"][0]["value"][1]')
+[ "$agents" = "1" ] || fail "coc_agents_connected is $agents, expected 1"
+# Every dashboard query is valid PromQL over these metrics.
+nq=0
+while IFS= read -r expr; do
+  status=$(query "$expr" | json 'd["status"]') || fail "dashboard query failed: $expr"
+  [ "$status" = "success" ] || fail "dashboard query failed: $expr"
+  nq=$((nq + 1))
+done < <(python3 -c 'import json; [print(t["expr"]) for p in json.load(open("deploy/grafana/coc-dashboard.json"))["panels"] for t in p["targets"]]')
+[ "$nq" -ge 10 ] || fail "only $nq dashboard queries found"
+for m in coc_queue_depth coc_round_seconds_bucket coc_ingest_batch_seconds_bucket coc_tickets; do
+  n=$(query "count($m)" | json 'len(d["data"]["result"])')
+  [ "$n" -ge 1 ] || fail "$m was not scraped"
+done
+
 echo "e2e: alarm stored ($occ2 occurrences), 1 incident, repair ticket successful on $hostname"
+echo "e2e: Prometheus scraped /metrics ($ingested alarms ingested, $agents agent); $nq dashboard queries valid"
 echo "1 passed, 0 failed"

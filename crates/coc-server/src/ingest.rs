@@ -38,7 +38,40 @@ enum Format {
     Generic,
 }
 
+impl Format {
+    fn as_str(self) -> &'static str {
+        match self {
+            Format::PrometheusV2 => "prometheus_v2",
+            Format::Webhook => "alertmanager_webhook",
+            Format::Generic => "generic",
+        }
+    }
+}
+
+/// [`accept_batch`], counted in the ingest metrics.
 async fn accept(
+    s: AppState,
+    key: String,
+    body: Result<Bytes, BytesRejection>,
+    format: Format,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    let t = std::time::Instant::now();
+    let r = accept_batch(s, key, body, format).await;
+    match &r {
+        Ok((_, out)) => {
+            metrics::counter!(crate::metrics::ALARMS_INGESTED, "format" => format.as_str())
+                .increment(out.accepted as u64);
+            metrics::histogram!(crate::metrics::INGEST_BATCH_SECONDS, "format" => format.as_str())
+                .record(t.elapsed().as_secs_f64());
+        }
+        Err(e) => {
+            metrics::counter!(crate::metrics::ALARMS_REFUSED, "reason" => e.code).increment(1)
+        }
+    }
+    r
+}
+
+async fn accept_batch(
     s: AppState,
     key: String,
     body: Result<Bytes, BytesRejection>,

@@ -2,7 +2,7 @@
 //!
 //! One axum application: the REST API under `/api/v1` ([`api`]), alarm
 //! ingest under `/ingest/<key>/…` ([`ingest`]), the agent gateway
-//! ([`gateway`]), and background workers ([`workers`]). [`start`] binds a
+//! ([`gateway`]), and the engine of background rounds ([`engine`]). [`start`] binds a
 //! listener and runs all of it until the returned [`Running`] is shut down.
 //!
 //! Every `/api/v1` route passes one middleware, [`guard::guard`]:
@@ -15,14 +15,15 @@
 pub mod api;
 pub mod console;
 pub mod egress;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod guard;
 pub mod ingest;
+pub mod metrics;
 pub mod session;
 pub mod tls;
-pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -400,15 +401,10 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     let mut cfg = cfg;
     cfg.listen = addr;
     let state = AppState::new(store, &cfg);
+    metrics::handle();
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let exec = tokio::spawn(workers::executor::run(state.clone()));
-    let senders = Arc::new(
-        workers::notifier::Senders::new(state.notify.clone(), state.egress.clone())
-            .map_err(std::io::Error::other)?,
-    );
-    let notifier = tokio::spawn(workers::notifier::run(state.clone(), senders.clone()));
-    let dispatcher = tokio::spawn(workers::dispatcher::run(state.clone(), senders));
+    let engine = engine::start(&state).map_err(std::io::Error::other)?;
     let stop = async move {
         let _ = rx.await;
     };
@@ -418,9 +414,9 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     };
     let task = tokio::spawn(async move {
         let _ = served.await;
-        exec.abort();
-        notifier.abort();
-        dispatcher.abort();
+        for t in engine {
+            t.abort();
+        }
     });
     Ok(Running {
         addr,

@@ -14,5 +14,6 @@ mod egress;
 mod execution;
 mod jobs;
 mod login;
+mod metrics;
 mod notify;
 mod people;

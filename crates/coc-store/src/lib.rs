@@ -33,6 +33,7 @@ pub mod integration;
 pub mod job;
 pub mod jobticket;
 pub mod login;
+pub mod metrics;
 pub mod notification;
 pub mod notify;
 pub mod oncall;

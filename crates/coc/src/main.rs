@@ -10,6 +10,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     coc_client::install_crypto();
     let args = cli::Cli::parse();
+    let _ = run::LOG_FORMAT.set(args.conn.log_format);
     if !matches!(
         args.command,
         cli::Command::Agent(_) | cli::Command::Server(_) | cli::Command::Dev(_)

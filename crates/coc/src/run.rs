@@ -21,13 +21,19 @@ pub fn token_file(dir: &Path, name: &str) -> anyhow::Result<String> {
     Ok(t)
 }
 
+/// The log format chosen on the command line (set once in `main`).
+pub static LOG_FORMAT: std::sync::OnceLock<crate::cli::LogFormat> = std::sync::OnceLock::new();
+
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match LOG_FORMAT.get() {
+        Some(crate::cli::LogFormat::Json) => b.json().flatten_event(true).try_init(),
+        _ => b.try_init(),
+    };
 }
 
 /// How the server speaks TLS.

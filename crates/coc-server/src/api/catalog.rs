@@ -51,6 +51,13 @@ macro_rules! r {
 pub const ROUTES: &[RouteDoc] = &[
     r!(
         "GET",
+        "/metrics",
+        "health",
+        "Prometheus metrics: ingest, engine rounds, queues, tickets, deliveries, agents (aggregates only)",
+        public
+    ),
+    r!(
+        "GET",
         "/healthz",
         "health",
         "Liveness: 200 while the process runs",

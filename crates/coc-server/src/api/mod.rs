@@ -73,6 +73,7 @@ pub fn public_router() -> Router<AppState> {
     Router::new()
         .merge(people::public_router())
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/readyz", get(readyz))
         .route(
             "/api/v1/openapi.json",

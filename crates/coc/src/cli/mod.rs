@@ -68,6 +68,19 @@ pub struct Conn {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text, global = true)]
     pub output: Format,
+    /// Log format of `server`, `dev` and `agent`: human text, or one JSON
+    /// object per line (for Loki, Elasticsearch, journald forwarders).
+    #[arg(long, value_enum, env = "COC_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `2026-11-28T10:00:00Z  INFO message key=value`.
+    Text,
+    /// `{"timestamp":…,"level":"INFO","fields":{"message":…,…}}`.
+    Json,
 }
 
 impl Conn {
@@ -101,7 +114,7 @@ impl Conn {
 pub enum Command {
     /// Server + local agent + embedded SQLite in a data dir.
     Dev(DevArgs),
-    /// The control plane (REST API, ingest, agent gateway, workers).
+    /// The control plane (REST API, ingest, agent gateway, engine).
     Server(ServerArgs),
     /// The host agent: dials the server and runs scripts.
     Agent(AgentArgs),

@@ -1,10 +1,13 @@
-//! The notifier (O4): sends due deliveries of the queue — HTTP channels
+//! Deliveries round (O4): sends due deliveries of the queue — HTTP channels
 //! (webhook, robots), email over SMTP (lettre) and SMS/voice through the
 //! Twilio-compatible gateway — all of a round concurrently, so one channel
 //! that is down never holds up the others, nor incident handling, which
 //! only enqueues. Webhook bodies carry `X-COC-Signature` when the delivery
 //! has a secret. Each attempt is recorded; failures are retried with
-//! backoff. It wakes as soon as a delivery is queued.
+//! backoff.
+//!
+//! Loop: its own, woken by [`coc_store::Store::deliveries`] (a delivery
+//! was queued or an attempt ended) or every 500 ms.
 //!
 //! Once per message: a sender first claims the delivery, which leases it
 //! for [`coc_domain::notify::SEND_LEASE_MS`]; every send is bounded by the
@@ -12,7 +15,8 @@
 //! and no second sender starts while the first still sends; and the
 //! attempt is recorded only under the lease it was sent with (the lease
 //! end is the fencing token), so a sender that outlived its lease changes
-//! nothing. Across replicas the claim is one conditional UPDATE. An email
+//! nothing. Across replicas the claim is one conditional UPDATE, so one
+//! replica sends each attempt. An email
 //! keeps one `Message-ID` (`<delivery id@sender domain>`) on every attempt,
 //! so a mail system can drop the copy a retry after a timeout may make.
 
@@ -77,9 +81,7 @@ impl Senders {
 pub async fn run(state: AppState, senders: std::sync::Arc<Senders>) {
     let inflight = InFlight::default();
     loop {
-        if let Err(e) = round(&state, &senders, &inflight).await {
-            tracing::warn!(error = %e, "notifier round failed");
-        }
+        crate::metrics::round("deliveries", round(&state, &senders, &inflight)).await;
         tokio::select! {
             _ = state.store.deliveries.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -113,11 +115,18 @@ pub fn spawn_send(
             tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
         }
         let now = chrono::Utc::now().timestamp_millis();
-        match state
+        let recorded = state
             .store
             .record_attempt(&d.id, d.lease, err.as_deref(), now)
-            .await
-        {
+            .await;
+        let outcome = match (&recorded, &err) {
+            (Ok(false), _) => "fenced",
+            (_, None) => "delivered",
+            (_, Some(_)) => "failed",
+        };
+        metrics::counter!(crate::metrics::DELIVERIES_SENT, "channel" => d.channel.clone(), "outcome" => outcome)
+            .increment(1);
+        match recorded {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(delivery = %d.id, "the delivery's lease was lost before its attempt was recorded")

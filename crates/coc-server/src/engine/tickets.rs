@@ -1,6 +1,7 @@
-//! The ticket executor (X2, X7, X8).
+//! Script tickets round (X2, X7, X8).
 //!
-//! Run loop: wake on [`coc_store::Store::work`] or every second; for each
+//! Loop: the work loop ([`super`]), woken by [`coc_store::Store::work`]
+//! or every second; for each
 //! unfinished ticket, load it, apply the pure planner
 //! ([`coc_domain::ticket::plan`]), persist the new ticket status, persist
 //! the tasks it starts as `executing` (before anything is sent), then send
@@ -10,8 +11,12 @@
 //! A task whose host agent is not connected waits; if the host is offline
 //! (missed heartbeats) it fails with that reason. A task with no result
 //! [`RESULT_GRACE_S`] seconds past its timeout fails as lost.
-
-use std::time::Duration;
+//!
+//! Across replicas: a task starts only through an update from `pending`
+//! to `executing`, so one replica sends it; the task is sent only to an
+//! agent connected to this replica (one connected elsewhere waits for
+//! this replica's agent or fails when offline — relaying between replicas
+//! is not built yet).
 
 use coc_domain::resource::AgentStatus;
 use coc_domain::ticket::{TaskStatus, TaskView, TicketStatus, plan};
@@ -22,9 +27,9 @@ use crate::{AppState, LiveEvent};
 /// Seconds after a task's timeout before the server gives up on its result.
 pub const RESULT_GRACE_S: i64 = 60;
 
-/// Runs forever. HTTP calls of job runs interrupted by a previous
-/// server process are failed first (they are not repeated).
-pub async fn run(state: AppState) {
+/// Before the first pass: HTTP calls of job runs interrupted by a
+/// previous server process are failed (they are not repeated).
+pub async fn recover(state: &AppState) {
     match state.store.fail_interrupted_http_runs().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
@@ -33,24 +38,12 @@ pub async fn run(state: AppState) {
         ),
         Err(e) => tracing::warn!(error = %e, "cannot check interrupted HTTP job runs"),
     }
-    loop {
-        if let Err(e) = tick(&state).await {
-            tracing::warn!(error = %e, "executor step failed");
-        }
-        if let Err(e) = super::jobs::tick(&state).await {
-            tracing::warn!(error = %e, "job executor step failed");
-        }
-        tokio::select! {
-            _ = state.store.work.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
 }
 
 /// One pass over all unfinished tickets.
 ///
 /// Errors: a store error; the next pass retries.
-pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
+pub async fn round(state: &AppState) -> Result<(), coc_store::StoreError> {
     let store = &state.store;
     let now = coc_store::now_ms();
     for id in store.active_ticket_ids().await? {

@@ -1,8 +1,18 @@
-//! The job executor (X4, X8): each pass advances every unfinished job
-//! ticket ([`coc_store::Store::advance_job_ticket`], which commits the new
+//! Job tickets round (X4, X8): each pass advances every unfinished job
+//! ticket ([`coc_store::Store::advance_job_ticket`]: the domain's
+//! [`coc_domain::jobticket::step`] decides, the store commits the new
 //! state first) and then carries out what it returned: sends scripts,
 //! reboots and cancels to agents, and makes the HTTP calls of `http`
 //! atoms.
+//!
+//! Loop: the work loop ([`super`]), woken by [`coc_store::Store::work`]
+//! or every second.
+//!
+//! Across replicas: every writer of a ticket first locks its row, so two
+//! replicas stepping one ticket take turns and the second sees the first
+//! one's runs; a run is created once and its id is the agent's
+//! idempotency key. Commands go only to agents connected to this replica
+//! (relaying is not built yet).
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +29,7 @@ const HTTP_BODY_KEPT: usize = 4096;
 /// One pass over all unfinished job tickets.
 ///
 /// Errors: a store error; the next pass retries.
-pub async fn tick(state: &AppState) -> Result<(), coc_store::StoreError> {
+pub async fn round(state: &AppState) -> Result<(), coc_store::StoreError> {
     let now = coc_store::now_ms();
     for id in state.store.active_job_ticket_ids().await? {
         let agents = state.agents.clone();

@@ -1,0 +1,78 @@
+//! The engine: all background work, as rounds. A round is one pass over
+//! one kind of due work; it reads what is due from the store, lets the
+//! domain decide, commits, and only then acts (sends to agents, calls
+//! channels). Three loops run the rounds:
+//!
+//! | loop | rounds, in order | wakes on | at least every |
+//! | --- | --- | --- | --- |
+//! | work | [`tickets`], [`jobs`] | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
+//! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`] | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
+//! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
+//!
+//! Every pass of every round is timed into `coc_round_seconds{round}` and
+//! its errors counted in `coc_round_errors_total{round}` ([`crate::metrics`]);
+//! a failed pass changes nothing that was not committed and the next pass
+//! retries. Each round's module says how it stays correct when several
+//! replicas run it over one database.
+
+pub mod deliveries;
+pub mod escalation;
+pub mod events;
+pub mod jobs;
+pub mod parameters;
+pub mod schedules;
+pub mod sla;
+pub mod tickets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::AppState;
+use deliveries::Senders;
+
+/// Starts the engine's loops; they run until the process ends.
+///
+/// Errors: the channel senders cannot be built (bad SMTP URL, send
+/// timeout out of range).
+pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let senders = Arc::new(Senders::new(state.notify.clone(), state.egress.clone())?);
+    Ok(vec![
+        tokio::spawn(work_loop(state.clone())),
+        tokio::spawn(events_loop(state.clone(), senders.clone())),
+        tokio::spawn(deliveries::run(state.clone(), senders)),
+    ])
+}
+
+/// The work loop: tickets and job tickets.
+async fn work_loop(state: AppState) {
+    tickets::recover(&state).await;
+    loop {
+        crate::metrics::round("tickets", tickets::round(&state)).await;
+        crate::metrics::round("job_tickets", jobs::round(&state)).await;
+        tokio::select! {
+            _ = state.store.work.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// The events loop: incident events, then the timers.
+async fn events_loop(state: AppState, senders: Arc<Senders>) {
+    loop {
+        let now = chrono::Utc::now();
+        let more = crate::metrics::round("incident_events", events::round(&state, &senders, now))
+            .await
+            .unwrap_or(false);
+        if more {
+            continue;
+        }
+        crate::metrics::round("escalation", escalation::round(&state, now)).await;
+        crate::metrics::round("sla", sla::round(&state, now)).await;
+        crate::metrics::round("parameters", parameters::round(&state, now)).await;
+        crate::metrics::round("schedules", schedules::round(&state, now)).await;
+        tokio::select! {
+            _ = state.store.events.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
