@@ -73,13 +73,7 @@ async fn metrics_count_ingest_refusals_rounds_tickets_and_agents() {
     );
     assert!(grew(r#"coc_alarms_refused_total{reason="malformed_json"}"#) >= 1.0);
     assert!(grew(r#"coc_ingest_batch_seconds_count{format="prometheus_v2"}"#) >= 1.0);
-    for round in [
-        "tickets",
-        "job_tickets",
-        "incident_events",
-        "escalation",
-        "deliveries",
-    ] {
+    for round in ["tickets", "incident_events", "escalation", "deliveries"] {
         assert!(
             sample(
                 &after,

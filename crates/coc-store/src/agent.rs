@@ -384,8 +384,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let open = unfinished_statuses();
         let busy: i64 = sqlx::query_scalar(dynsql!(
-            "SELECT (SELECT COUNT(*) FROM ticket_tasks WHERE tenant_id = $1 AND host_id = $2 AND status IN ({open})) \
-             + (SELECT COUNT(*) FROM job_hosts WHERE tenant_id = $1 AND host_id = $2 AND status IN ({open}))"
+            "SELECT COUNT(*) FROM job_hosts WHERE tenant_id = $1 AND host_id = $2 AND status IN ({open})"
         ))
         .bind(tenant)
         .bind(host_id)

@@ -474,6 +474,8 @@ fn counts_of<'a>(hosts: impl Iterator<Item = &'a HostRow>) -> HostCounts {
 /// Everything the executor needs of one ticket, read in its transaction.
 struct State {
     tenant: String,
+    /// [`KIND_JOB`] or [`crate::ticket::KIND`].
+    kind: String,
     id: String,
     number: String,
     status: TicketStatus,
@@ -608,6 +610,113 @@ async fn set_ticket(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Kind of a job ticket that runs a job (script tickets are
+/// [`crate::ticket::KIND`]).
+pub const KIND_JOB: &str = "job";
+
+/// Everything a new ticket's rows hold, validated by the caller.
+pub(crate) struct NewRows<'a> {
+    pub tenant: &'a str,
+    /// [`KIND_JOB`] or [`crate::ticket::KIND`].
+    pub kind: &'static str,
+    pub number: String,
+    /// The job (or, for a script ticket, the script) it runs.
+    pub job_id: &'a str,
+    pub job_name: &'a str,
+    pub job_version: i64,
+    pub mode: TargetMode,
+    pub description: &'a str,
+    pub tags: &'a BTreeMap<String, String>,
+    pub incident_id: Option<&'a str>,
+    pub cloned_from: Option<&'a str>,
+    pub actor: &'a str,
+    pub now: i64,
+    pub spec: &'a JobSpec,
+    pub scripts: &'a BTreeMap<String, ScriptCopy>,
+    /// The request as JSON (a clone runs it again).
+    pub request: &'a str,
+    /// Global parameter values (stored encrypted, whole).
+    pub params: &'a BTreeMap<String, String>,
+    /// Parameter-center references read again at each use.
+    pub latest: &'a BTreeMap<String, coc_domain::parameter::ParamRef>,
+    pub plans: &'a [StepPlan],
+}
+
+/// Inserts a ticket, `executing`, with its hosts per step, pending, in
+/// `tx`; returns its id. Every host must exist in the tenant.
+///
+/// Errors: `NotFound` for a host; a store error.
+pub(crate) async fn insert_rows(
+    tx: &mut Transaction<'static, Any>,
+    keyring: &crate::secret::Keyring,
+    n: &NewRows<'_>,
+) -> Result<String> {
+    for h in n.plans.iter().flat_map(|p| p.batches.iter().flatten()) {
+        let ok: Option<String> =
+            sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
+                .bind(n.tenant)
+                .bind(h)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if ok.is_none() {
+            return Err(StoreError::not_found("host", h));
+        }
+    }
+    let id = crate::new_id();
+    sqlx::query(dynsql!(
+        "INSERT INTO job_tickets ({COLS}, tenant_id, spec, scripts, request, params, param_refs, steps, kind) VALUES \
+         ($1,$2,$3,$4,$5,$6,{},0,$7,$8,$9,$10,NULL,$11,$12,$12,NULL,$13,$14,$15,$16,$17,$18,$19,$20)",
+        sql_lit(TicketStatus::Executing.as_str())
+    ))
+    .bind(&id)
+    .bind(&n.number)
+    .bind(n.job_id)
+    .bind(n.job_name)
+    .bind(n.job_version)
+    .bind(mode_str(n.mode))
+    .bind(n.description)
+    .bind(serde_json::to_string(n.tags).unwrap_or_default())
+    .bind(n.incident_id)
+    .bind(n.cloned_from)
+    .bind(n.actor)
+    .bind(n.now)
+    .bind(n.tenant)
+    .bind(serde_json::to_string(n.spec).unwrap_or_default())
+    .bind(serde_json::to_string(n.scripts).unwrap_or_default())
+    .bind(n.request)
+    // Parameter values may be secret or come from encrypted parameters:
+    // the whole map is stored encrypted.
+    .bind(keyring.encrypt(&serde_json::to_string(n.params).unwrap_or_default()))
+    .bind((!n.latest.is_empty()).then(|| serde_json::to_string(n.latest).unwrap_or_default()))
+    .bind(serde_json::to_string(n.plans).unwrap_or_default())
+    .bind(n.kind)
+    .execute(&mut **tx)
+    .await?;
+    for (si, p) in n.plans.iter().enumerate() {
+        let mut seq = 0i64;
+        for (b, hosts) in p.batches.iter().enumerate() {
+            for h in hosts {
+                sqlx::query(dynsql!(
+                    "INSERT INTO job_hosts (id, tenant_id, ticket_id, step, host_id, batch, seq, status, task_idx, \
+                     had_failure, held) VALUES ($1,$2,$3,$4,$5,$6,$7,{},0,0,0)",
+                    sql_lit(TaskStatus::Pending.as_str())
+                ))
+                .bind(crate::new_id())
+                .bind(n.tenant)
+                .bind(&id)
+                .bind(si as i64)
+                .bind(h)
+                .bind(b as i64)
+                .bind(seq)
+                .execute(&mut **tx)
+                .await?;
+                seq += 1;
+            }
+        }
+    }
+    Ok(id)
 }
 
 impl Store {
@@ -791,75 +900,33 @@ impl Store {
             self.get_incident(tenant, i).await?;
         }
         let now = now_ms();
-        let id = crate::new_id();
-        let number = coc_domain::id::ticket_number("JOB", now, crate::incident::next_seq());
         let mut tx = self.begin().await?;
-        for p in &plans {
-            for h in p.batches.iter().flatten() {
-                let ok: Option<String> =
-                    sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
-                        .bind(tenant)
-                        .bind(h)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if ok.is_none() {
-                    return Err(StoreError::not_found("host", h));
-                }
-            }
-        }
-        sqlx::query(dynsql!(
-            "INSERT INTO job_tickets ({COLS}, tenant_id, spec, scripts, request, params, param_refs, steps) VALUES \
-             ($1,$2,$3,$4,$5,$6,{},0,$7,$8,$9,$10,NULL,$11,$12,$12,NULL,$13,$14,$15,$16,$17,$18,$19)",
-            sql_lit(TicketStatus::Executing.as_str())
-        ))
-        .bind(&id)
-        .bind(&number)
-        .bind(&cur.id)
-        .bind(&spec.name)
-        .bind(version)
-        .bind(mode_str(req.target_mode))
-        .bind(&req.description)
-        .bind(serde_json::to_string(&req.tags).unwrap_or_default())
-        .bind(req.incident_id.as_deref())
-        .bind(cloned_from)
-        .bind(actor)
-        .bind(now)
-        .bind(tenant)
-        .bind(serde_json::to_string(&spec).unwrap_or_default())
-        .bind(serde_json::to_string(&scripts).unwrap_or_default())
-        .bind(serde_json::to_string(req).unwrap_or_default())
-        // Parameter values may come from encrypted parameters: the whole
-        // map is stored encrypted.
-        .bind(
-            self.keyring
-                .encrypt(&serde_json::to_string(&params).unwrap_or_default()),
+        let id = insert_rows(
+            &mut tx,
+            &self.keyring,
+            &NewRows {
+                tenant,
+                kind: KIND_JOB,
+                number: coc_domain::id::ticket_number("JOB", now, crate::incident::next_seq()),
+                job_id: &cur.id,
+                job_name: &spec.name,
+                job_version: version,
+                mode: req.target_mode,
+                description: &req.description,
+                tags: &req.tags,
+                incident_id: req.incident_id.as_deref(),
+                cloned_from,
+                actor,
+                now,
+                spec: &spec,
+                scripts: &scripts,
+                request: &serde_json::to_string(req).unwrap_or_default(),
+                params: &params,
+                latest: &latest,
+                plans: &plans,
+            },
         )
-        .bind((!latest.is_empty()).then(|| serde_json::to_string(&latest).unwrap_or_default()))
-        .bind(serde_json::to_string(&plans).unwrap_or_default())
-        .execute(&mut *tx)
         .await?;
-        for (si, p) in plans.iter().enumerate() {
-            let mut seq = 0i64;
-            for (b, hosts) in p.batches.iter().enumerate() {
-                for h in hosts {
-                    sqlx::query(dynsql!(
-                        "INSERT INTO job_hosts (id, tenant_id, ticket_id, step, host_id, batch, seq, status, task_idx, \
-                         had_failure, held) VALUES ($1,$2,$3,$4,$5,$6,$7,{},0,0,0)",
-                        sql_lit(TaskStatus::Pending.as_str())
-                    ))
-                    .bind(crate::new_id())
-                    .bind(tenant)
-                    .bind(&id)
-                    .bind(si as i64)
-                    .bind(h)
-                    .bind(b as i64)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                    seq += 1;
-                }
-            }
-        }
         tx.commit().await?;
         self.work.notify_one();
         self.get_job_ticket(tenant, &id).await
@@ -892,7 +959,7 @@ impl Store {
 
     async fn load_state(&self, tx: &mut Transaction<'static, Any>, id: &str) -> Result<State> {
         let r = sqlx::query(dynsql!(
-            "SELECT tenant_id, spec, scripts, steps, params, param_refs, {COLS} FROM job_tickets WHERE id = $1"
+            "SELECT tenant_id, kind, spec, scripts, steps, params, param_refs, {COLS} FROM job_tickets WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -923,6 +990,7 @@ impl Store {
         .collect::<Result<Vec<_>>>()?;
         Ok(State {
             tenant: r.try_get("tenant_id")?,
+            kind: r.try_get("kind")?,
             id: t.id,
             number: t.number,
             status: t.status,
@@ -1123,12 +1191,21 @@ impl Store {
         if let Some((end, ok, total)) = a.finished {
             tracing::info!(ticket = %st.number, status = end.as_str(), "job ticket finished");
             if let Some(inc) = &st.incident_id {
-                let summary = format!(
-                    "job ticket {} ({}) {}: {ok}/{total} host step(s) succeeded",
-                    st.number,
-                    st.spec.name,
-                    end.as_str(),
-                );
+                let summary = if st.kind == crate::ticket::KIND {
+                    format!(
+                        "script ticket {} ({}) {}: {ok}/{total} host(s) succeeded",
+                        st.number,
+                        st.spec.name,
+                        end.as_str(),
+                    )
+                } else {
+                    format!(
+                        "job ticket {} ({}) {}: {ok}/{total} host step(s) succeeded",
+                        st.number,
+                        st.spec.name,
+                        end.as_str(),
+                    )
+                };
                 if let Err(e) = self
                     .record_ticket_outcome(&st.tenant, inc, &st.id, &summary)
                     .await
@@ -1429,39 +1506,15 @@ impl Store {
         Ok(t)
     }
 
-    /// What a host's agent should be running: executing script-ticket
-    /// tasks, and job runs (scripts, reboots) still waiting for the agent.
+    /// What a host's agent should be running: the runs of every ticket
+    /// (scripts, reboots) still waiting for the agent.
     /// Sent again when the agent (re)connects, so a dispatch lost in a
     /// server crash is not lost (X8); the agent ignores ids it knows and
     /// re-sends the results it holds.
     ///
     /// Errors: a store error.
     pub async fn redispatch(&self, host_id: &str) -> Result<Vec<JobCommand>> {
-        let mut out = Vec::new();
-        let tasks = sqlx::query(dynsql!(
-            "SELECT id, ticket_id FROM ticket_tasks WHERE host_id = $1 AND status = {}",
-            sql_lit(TaskStatus::Executing.as_str())
-        ))
-        .bind(host_id)
-        .fetch_all(&self.pool)
-        .await?;
-        for t in &tasks {
-            let d = self
-                .dispatchable(&t.try_get::<String, _>("ticket_id")?)
-                .await?;
-            out.push(JobCommand::Exec {
-                run_id: t.try_get("id")?,
-                host_id: host_id.to_string(),
-                script_type: d.script_type,
-                content: d.content,
-                env: d.params,
-                secret_env: d.secret_env,
-                run_as: d.run_as,
-                timeout_s: d.timeout_s as u64,
-            });
-        }
-        out.extend(self.pending_job_dispatches(host_id).await?);
-        Ok(out)
+        self.pending_job_dispatches(host_id).await
     }
 
     async fn pending_job_dispatches(&self, host_id: &str) -> Result<Vec<JobCommand>> {
@@ -1721,6 +1774,7 @@ impl Store {
         page: &Page,
     ) -> Result<Paged<JobTicket>> {
         let mut w = Filter::new(tenant);
+        w.push("kind = ?", Arg::S(KIND_JOB.to_string()));
         if let Some(s) = status {
             w.push("status = ?", Arg::S(s.to_string()));
         }
@@ -1739,19 +1793,33 @@ impl Store {
             )
             .await?;
         for t in &mut out.items {
-            let hosts = sqlx::query(dynsql!(
-                "SELECT {HOST_COLS} FROM job_hosts WHERE ticket_id = $1 AND step = $2"
-            ))
-            .bind(&t.id)
-            .bind(t.current_step)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(host_row)
-            .collect::<Result<Vec<_>>>()?;
-            t.counts = counts_of(hosts.iter());
+            t.counts = self.job_host_counts(&t.id, t.current_step).await?;
         }
         Ok(out)
+    }
+
+    /// Host counts of step `step` of a ticket by state (one grouped query).
+    pub(crate) async fn job_host_counts(&self, ticket_id: &str, step: i64) -> Result<HostCounts> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM job_hosts WHERE ticket_id = $1 AND step = $2 GROUP BY status",
+        )
+        .bind(ticket_id)
+        .bind(step)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut c = HostCounts::default();
+        for r in &rows {
+            let n: i64 = r.try_get("n")?;
+            c.total += n;
+            match TaskStatus::parse(&r.try_get::<String, _>("status")?)? {
+                TaskStatus::Pending => c.pending += n,
+                TaskStatus::Executing => c.executing += n,
+                TaskStatus::Successful => c.successful += n,
+                TaskStatus::Failed => c.failed += n,
+                TaskStatus::Cancelled => c.cancelled += n,
+            }
+        }
+        Ok(c)
     }
 
     /// An operator action on a job ticket (ref. 10.1.2), decided by

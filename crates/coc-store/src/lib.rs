@@ -252,6 +252,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0016_token_addresses.sql"),
         include_str!("../migrations/postgres/0016_token_addresses.sql"),
     ),
+    (
+        17,
+        "one_engine",
+        include_str!("../migrations/sqlite/0017_one_engine.sql"),
+        include_str!("../migrations/postgres/0017_one_engine.sql"),
+    ),
 ];
 
 impl Store {
@@ -357,6 +363,9 @@ impl Store {
                 pg
             };
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            if *version == 17 {
+                ticket::move_legacy_tickets(&mut tx, &self.keyring).await?;
+            }
             sqlx::query(
                 "INSERT INTO coc_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             )

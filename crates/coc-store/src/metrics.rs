@@ -14,9 +14,8 @@ use crate::{Result, Store, sql_lit};
 pub struct Gauges {
     /// Work waiting per round: `incident_events` (not yet dispatched),
     /// `escalations` (levels due), `deliveries` (attempts due),
-    /// `schedules` (enabled tasks due), `tickets` and `job_tickets`
-    /// (running, paused or abnormal), `agent_tasks` (script tasks and job
-    /// runs out on agents).
+    /// `schedules` (enabled tasks due), `tickets` (script and job tickets
+    /// running, paused or abnormal), `agent_tasks` (runs out on agents).
     pub queues: Vec<(&'static str, i64)>,
     /// Tickets by kind (`script`, `job`) and state.
     pub tickets: Vec<(&'static str, String, i64)>,
@@ -73,36 +72,30 @@ impl Store {
         g.queues.push((
             "agent_tasks",
             count(format!(
-                "SELECT (SELECT COUNT(*) FROM ticket_tasks WHERE status = {executing} AND started_at <= $1) + \
-                 (SELECT COUNT(*) FROM job_runs WHERE status = {executing} AND started_at <= $1)"
+                "SELECT COUNT(*) FROM job_runs WHERE status = {executing} AND started_at <= $1"
             ))
             .await?,
         ));
-        for (kind, table) in [("script", "tickets"), ("job", "job_tickets")] {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT status, COUNT(*) AS n FROM {table} GROUP BY status"
-            )))
-            .fetch_all(&self.pool)
-            .await?;
-            let mut active = 0;
-            for r in &rows {
-                let status: String = r.try_get("status")?;
-                let n: i64 = r.try_get("n")?;
-                if coc_domain::ticket::TicketStatus::parse(&status).is_ok_and(|s| !s.is_terminal())
-                {
-                    active += n;
-                }
-                g.tickets.push((kind, status, n));
+        let rows = sqlx::query(
+            "SELECT kind, status, COUNT(*) AS n FROM job_tickets GROUP BY kind, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut active = 0;
+        for r in &rows {
+            let kind = if r.try_get::<String, _>("kind")? == crate::ticket::KIND {
+                crate::ticket::KIND
+            } else {
+                crate::jobticket::KIND_JOB
+            };
+            let status: String = r.try_get("status")?;
+            let n: i64 = r.try_get("n")?;
+            if coc_domain::ticket::TicketStatus::parse(&status).is_ok_and(|s| !s.is_terminal()) {
+                active += n;
             }
-            g.queues.push((
-                if kind == "script" {
-                    "tickets"
-                } else {
-                    "job_tickets"
-                },
-                active,
-            ));
+            g.tickets.push((kind, status, n));
         }
+        g.queues.push(("tickets", active));
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
             .fetch_all(&self.pool)
             .await?;

@@ -132,15 +132,8 @@ impl Store {
                     host_id,
                     data,
                 } => {
-                    let t =
-                        crate::ticket::append_output_in(&mut tx, task_id, host_id, data).await?;
-                    let t = match t {
-                        Some(t) => Some(t),
-                        None => {
-                            crate::jobticket::append_job_output_in(&mut tx, task_id, host_id, data)
-                                .await?
-                        }
-                    };
+                    let t = crate::jobticket::append_job_output_in(&mut tx, task_id, host_id, data)
+                        .await?;
                     (false, t)
                 }
                 Report::Result {
@@ -150,30 +143,16 @@ impl Store {
                     exit_code,
                     error,
                 } => {
-                    let t = crate::ticket::finish_task_in(
+                    let t = crate::jobticket::finish_job_run_in(
                         &mut tx,
                         task_id,
                         Some(host_id),
                         *status,
                         *exit_code,
                         error.as_deref(),
+                        None,
                     )
                     .await?;
-                    let t = match t {
-                        Some(t) => Some(t),
-                        None => {
-                            crate::jobticket::finish_job_run_in(
-                                &mut tx,
-                                task_id,
-                                Some(host_id),
-                                *status,
-                                *exit_code,
-                                error.as_deref(),
-                                None,
-                            )
-                            .await?
-                        }
-                    };
                     (true, t)
                 }
             });

@@ -517,10 +517,9 @@ impl Store {
         let settled = crate::sql_set(&TicketStatus::SETTLED.map(TicketStatus::as_str));
         let rows = sqlx::query(dynsql!(
             "SELECT r.id, r.tenant_id, r.task_id, r.status, r.detail, \
-             COALESCE(t.status, j.status) AS ticket_status, COALESCE(t.number, j.number) AS number \
-             FROM scheduled_runs r LEFT JOIN tickets t ON t.id = r.ticket_id LEFT JOIN job_tickets j ON j.id = r.ticket_id \
-             WHERE r.notified = 0 AND (r.status <> {started} OR t.status IN {settled} \
-             OR j.status IN {settled}) \
+             j.status AS ticket_status, j.number AS number \
+             FROM scheduled_runs r LEFT JOIN job_tickets j ON j.id = r.ticket_id \
+             WHERE r.notified = 0 AND (r.status <> {started} OR j.status IN {settled}) \
              LIMIT 200",
             started = crate::sql_lit(ScheduledRunStatus::Started.as_str())
         ))

@@ -1,21 +1,38 @@
-//! Script tickets (X2, X7; ref. 5.1.3, 10.1.1): creation with batches and
-//! suspension threshold, per-host tasks, the executor's state changes
-//! (each persisted before it is acted on), and operator actions.
+//! Script tickets (X2, X7; ref. 5.1.3, 10.1.1). A script ticket is a
+//! one-step job ticket (kind `script`): one task that runs the script on
+//! every host, in batches under the suspension threshold. The one engine
+//! ([`crate::jobticket`], decided by [`coc_domain::jobticket`]) runs it
+//! like every other ticket; this module creates it from a script run
+//! request and shows it in the script-ticket shape, with its own numbers
+//! (`SCT…`), list and URLs.
+//!
+//! The script's parameters become the ticket's global parameters (stored
+//! encrypted with the rest) and the task passes each one through, so
+//! values are never rewritten and sensitive ones are never stored in
+//! clear.
 
 use std::collections::BTreeMap;
 
 use coc_domain::error::invalid;
+use coc_domain::job::{
+    Atom, GlobalParam, GlobalParamType, JobAction, JobSpec, JobTask, PostFault, Step, TargetMode,
+};
 use coc_domain::script::{
-    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, mask_params, resolve_params, secret_env,
-    validate_run_as, validate_timeout,
+    DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, mask_params, resolve_params, validate_run_as,
+    validate_timeout,
 };
 use coc_domain::ticket::{
-    BatchPolicy, TaskStatus, Threshold, TicketAction, TicketStatus, apply_action, plan_batches,
+    BatchPolicy, TaskStatus, Threshold, TicketAction, TicketStatus, plan_batches,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use coc_domain::jobticket::RunStatus;
+
+use crate::jobticket::{
+    HostCounts, JobCommand, JobHost, NewRows, ScriptCopy, StepPlan, insert_rows,
+};
 use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms, paged};
 
 /// Most output kept per host task, bytes; later output is dropped with a note.
@@ -156,154 +173,76 @@ pub struct TicketDetail {
     pub tasks: Vec<Task>,
 }
 
-/// What the executor needs to run a ticket's tasks (unmasked parameters).
-#[derive(Debug, Clone)]
-pub struct Dispatchable {
-    /// Tenant.
-    pub tenant: String,
-    /// Ticket id.
-    pub id: String,
-    /// Number.
-    pub number: String,
-    /// State.
-    pub status: TicketStatus,
-    /// shell / python / bat.
-    pub script_type: String,
-    /// Script text.
-    pub content: String,
-    /// Parameter values.
-    pub params: BTreeMap<String, String>,
-    /// Parameters whose values the agent redacts from the output
-    /// ([`secret_env`]).
-    pub secret_env: Vec<String>,
-    /// Executing user.
-    pub run_as: String,
-    /// Timeout, seconds.
-    pub timeout_s: i64,
-    /// Suspension threshold.
-    pub threshold: Option<Threshold>,
-    /// Linked incident.
-    pub incident_id: Option<String>,
-    /// Tasks in order.
-    pub tasks: Vec<Task>,
-}
+/// Kind of a job ticket that is a script ticket.
+pub const KIND: &str = "script";
 
-/// A ticket as the executor plans it ([`Store::ticket_progress`]).
-#[derive(Debug, Clone)]
-pub struct Progress {
-    /// Tenant.
-    pub tenant: String,
-    /// Ticket id.
-    pub id: String,
-    /// Number.
-    pub number: String,
-    /// State.
-    pub status: TicketStatus,
-    /// Timeout per host, seconds.
-    pub timeout_s: i64,
-    /// Suspension threshold.
-    pub threshold: Option<Threshold>,
-    /// Linked incident.
-    pub incident_id: Option<String>,
-    /// Tasks in order.
-    pub tasks: Vec<TaskProgress>,
-}
+/// Name of a script ticket's one step and task.
+const TASK: &str = "run-script";
 
-/// One task as the executor plans it.
-#[derive(Debug, Clone)]
-pub struct TaskProgress {
-    /// Task id.
-    pub id: String,
-    /// Host.
-    pub host_id: String,
-    /// Batch, 0-based.
-    pub batch: i64,
-    /// State.
-    pub status: TaskStatus,
-    /// Started, Unix ms.
-    pub started_at: Option<i64>,
-}
-
-const COLS: &str = "id, number, kind, script_id, script_name, script_version, script_type, content, param_decl, \
-    params, run_as, timeout_s, batch_policy, threshold, status, incident_id, created_by, created_at, updated_at, finished_at";
-
-fn row(r: &AnyRow, counts: Counts) -> Result<Ticket> {
-    let decl: Vec<ScriptParam> =
-        serde_json::from_str(&r.try_get::<String, _>("param_decl")?).unwrap_or_default();
-    let params: BTreeMap<String, String> =
-        serde_json::from_str(&r.try_get::<String, _>("params")?).unwrap_or_default();
-    let threshold: Option<i64> = r.try_get("threshold")?;
-    Ok(Ticket {
-        id: r.try_get("id")?,
-        number: r.try_get("number")?,
-        kind: r.try_get("kind")?,
-        script_id: r.try_get("script_id")?,
-        script_name: r.try_get("script_name")?,
-        script_version: r.try_get("script_version")?,
-        script_type: r.try_get("script_type")?,
-        // Sensitive values and parameter-center values are stored
-        // encrypted: none is shown, not even as ciphertext.
-        params: mask_params(&decl, &params)
-            .into_iter()
-            .map(|(k, v)| {
-                if crate::secret::is_encrypted(&v) {
-                    (k, crate::secret::MASK.to_string())
-                } else {
-                    (k, v)
-                }
-            })
-            .collect(),
-        run_as: r.try_get("run_as")?,
-        timeout_s: r.try_get("timeout_s")?,
-        batch_policy: r.try_get("batch_policy")?,
-        success_rate_threshold: threshold.map(|t| t as f64 / 10.0),
-        status: TicketStatus::parse(&r.try_get::<String, _>("status")?)?,
-        incident_id: r.try_get("incident_id")?,
-        created_by: r.try_get("created_by")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        finished_at: r.try_get("finished_at")?,
-        counts,
-    })
-}
-
-const TASK_COLS: &str =
-    "id, host_id, batch, seq, status, exit_code, output, error, attempt, started_at, finished_at";
-
-fn task_row(r: &AnyRow) -> Result<Task> {
-    Ok(Task {
-        id: r.try_get("id")?,
-        host_id: r.try_get("host_id")?,
-        batch: r.try_get("batch")?,
-        seq: r.try_get("seq")?,
-        status: TaskStatus::parse(&r.try_get::<String, _>("status")?)?,
-        exit_code: r.try_get("exit_code")?,
-        output: r.try_get("output")?,
-        error: r.try_get("error")?,
-        attempt: r.try_get("attempt")?,
-        started_at: r.try_get("started_at")?,
-        finished_at: r.try_get("finished_at")?,
-    })
-}
-
-fn counts_of(tasks: &[Task]) -> Counts {
-    let mut c = Counts {
-        total: tasks.len() as i64,
-        ..Default::default()
-    };
-    for t in tasks {
-        match t.status {
-            TaskStatus::Pending => c.pending += 1,
-            TaskStatus::Executing => c.executing += 1,
-            TaskStatus::Successful => c.successful += 1,
-            TaskStatus::Failed => c.failed += 1,
-            TaskStatus::Cancelled => c.cancelled += 1,
-        }
+/// The one-step job a script run compiles to: the script's parameters
+/// as global parameters (parameter-center references kept), passed
+/// through by the task.
+fn compile(
+    script: &ScriptCopy,
+    risk_level: coc_domain::script::RiskLevel,
+    refs: &BTreeMap<String, coc_domain::parameter::ParamRef>,
+    run_as: &str,
+    timeout: u32,
+) -> JobSpec {
+    let params = script
+        .params
+        .iter()
+        .map(|p| GlobalParam {
+            name: p.name.clone(),
+            kind: GlobalParamType::String,
+            value: None,
+            description: String::new(),
+            from: refs.get(&p.name).cloned(),
+        })
+        .collect();
+    JobSpec {
+        name: script.name.clone(),
+        description: String::new(),
+        enterprise_project: "default".into(),
+        tags: BTreeMap::new(),
+        risk_level,
+        manual_review: false,
+        reviewers: vec![],
+        params,
+        steps: vec![Step {
+            name: "run".into(),
+            tasks: vec![JobTask {
+                name: TASK.into(),
+                description: String::new(),
+                atom: Atom::Script {
+                    script: script.id.clone(),
+                    params: script
+                        .params
+                        .iter()
+                        .map(|p| (p.name.clone(), format!("{{{{{}}}}}", p.name)))
+                        .collect(),
+                    run_as: Some(run_as.to_string()),
+                    timeout_s: Some(timeout),
+                },
+                // Other hosts go on; the threshold decides for the ticket.
+                on_failure: PostFault::Continue,
+            }],
+        }],
     }
-    c
 }
 
-/// Validates and inserts a ticket with its tasks, status `executing`.
+/// References read again at each use.
+fn latest_refs(
+    refs: &BTreeMap<String, coc_domain::parameter::ParamRef>,
+) -> BTreeMap<String, coc_domain::parameter::ParamRef> {
+    refs.iter()
+        .filter(|(_, r)| r.mode == coc_domain::parameter::RefMode::Latest)
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect()
+}
+
+/// Validates and inserts a script ticket, status `executing`; `req.params`
+/// already hold the values of parameter-center references.
 ///
 /// Errors: `NotFound` (script or a host), `Domain(Validation)` (params,
 /// user, timeout, batches).
@@ -316,34 +255,18 @@ pub(crate) async fn insert_ticket(
 ) -> Result<Ticket> {
     let script = crate::script::get_script_tx(tx, tenant, &req.script_id).await?;
     script.ensure_runnable()?;
-    let mut params = resolve_params(&script.spec.params, &req.params)?;
-    // Sensitive values are stored encrypted; only the executor decrypts them.
     if let Some(k) = req
         .param_refs
         .keys()
         .find(|k| !script.spec.params.iter().any(|p| &p.name == *k))
     {
-        return Err(coc_domain::error::invalid(format!(
+        return Err(invalid(format!(
             "script '{}' has no parameter '{k}'",
             script.spec.name
         ))
         .into());
     }
-    // Sensitive values and values from the parameter center are stored
-    // encrypted; only the executor decrypts them.
-    for p in script
-        .spec
-        .params
-        .iter()
-        .filter(|p| p.sensitive || req.param_refs.contains_key(&p.name))
-    {
-        if let Some(v) = params.get_mut(&p.name) {
-            *v = keyring.encrypt(v);
-        }
-    }
-    // Every reference is kept: `latest` ones are read again at dispatch,
-    // and each one's kind (encrypted or not) decides what output hides.
-    let latest: BTreeMap<_, _> = req.param_refs.iter().collect();
+    let params = resolve_params(&script.spec.params, &req.params)?;
     let run_as = req
         .run_as
         .clone()
@@ -352,87 +275,190 @@ pub(crate) async fn insert_ticket(
     let timeout = req.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
     validate_timeout(timeout)?;
     let batches = plan_batches(req.batch_policy, &req.hosts, req.batches.as_deref())?;
-    for h in &req.hosts {
-        let ok: Option<String> =
-            sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant)
-                .bind(h)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if ok.is_none() {
-            return Err(StoreError::not_found("host", h));
-        }
-    }
-    let id = crate::new_id();
-    let number = coc_domain::id::ticket_number("SCT", now, crate::incident::next_seq());
-    let policy = serde_json::to_value(req.batch_policy)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
-    sqlx::query(dynsql!(
-        "INSERT INTO tickets ({COLS}, tenant_id, param_refs) VALUES \
-         ($1,$2,'script',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,{},$14,$15,$16,$16,NULL,$17,$18)",
-        crate::sql_lit(TicketStatus::Executing.as_str())
-    ))
-    .bind(&id)
-    .bind(&number)
-    .bind(&script.id)
-    .bind(&script.spec.name)
-    .bind(script.version)
-    .bind(script.spec.script_type.as_str())
-    .bind(&script.spec.content)
-    .bind(serde_json::to_string(&script.spec.params).unwrap_or_else(|_| "[]".into()))
-    .bind(serde_json::to_string(&params).unwrap_or_else(|_| "{}".into()))
-    .bind(&run_as)
-    .bind(i64::from(timeout))
-    .bind(&policy)
-    .bind(req.threshold.map(|t| i64::from(t.0)))
-    .bind(req.incident_id.as_deref())
-    .bind(if req.created_by.is_empty() {
-        "system"
-    } else {
-        req.created_by.as_str()
-    })
-    .bind(now)
-    .bind(tenant)
-    .bind((!latest.is_empty()).then(|| serde_json::to_string(&latest).unwrap_or_default()))
-    .execute(&mut **tx)
-    .await?;
-    let mut seq = 0i64;
-    for (b, hosts) in batches.iter().enumerate() {
-        for h in hosts {
-            sqlx::query(dynsql!(
-                "INSERT INTO ticket_tasks (id, tenant_id, ticket_id, host_id, batch, seq, status, output, attempt) \
-                 VALUES ($1,$2,$3,$4,$5,$6,{},'',0)",
-                crate::sql_lit(TaskStatus::Pending.as_str())
-            ))
-            .bind(crate::new_id())
-            .bind(tenant)
-            .bind(&id)
-            .bind(h)
-            .bind(b as i64)
-            .bind(seq)
-            .execute(&mut **tx)
-            .await?;
-            seq += 1;
-        }
-    }
-    let r = sqlx::query(dynsql!("SELECT {COLS} FROM tickets WHERE id = $1"))
+    let plan = StepPlan {
+        batch_policy: req.batch_policy,
+        batches,
+        threshold: req.threshold.map(|t| t.0),
+    };
+    let copy = ScriptCopy {
+        id: script.id.clone(),
+        name: script.spec.name.clone(),
+        version: script.version,
+        script_type: script.spec.script_type.as_str().to_string(),
+        content: script.spec.content.clone(),
+        params: script.spec.params.clone(),
+    };
+    let spec = compile(
+        &copy,
+        script.spec.risk_level,
+        &req.param_refs,
+        &run_as,
+        timeout,
+    );
+    let rows = NewRows {
+        tenant,
+        kind: KIND,
+        number: coc_domain::id::ticket_number("SCT", now, crate::incident::next_seq()),
+        job_id: &script.id,
+        job_name: &script.spec.name,
+        job_version: script.version,
+        mode: TargetMode::Consistent,
+        description: "",
+        tags: &BTreeMap::new(),
+        incident_id: req.incident_id.as_deref(),
+        cloned_from: None,
+        actor: if req.created_by.is_empty() {
+            "system"
+        } else {
+            req.created_by.as_str()
+        },
+        now,
+        spec: &spec,
+        scripts: &BTreeMap::from([(script.id.clone(), copy)]),
+        request: &serde_json::to_string(req).unwrap_or_default(),
+        params: &params,
+        latest: &latest_refs(&req.param_refs),
+        plans: std::slice::from_ref(&plan),
+    };
+    let id = insert_rows(tx, keyring, &rows).await?;
+    let total = plan.batches.iter().flatten().count() as i64;
+    let r = sqlx::query(dynsql!("SELECT {VIEW_COLS} FROM job_tickets WHERE id = $1"))
         .bind(&id)
         .fetch_one(&mut **tx)
         .await?;
-    row(
+    view(
         &r,
+        keyring,
         Counts {
-            total: seq,
-            pending: seq,
+            total,
+            pending: total,
             ..Default::default()
         },
     )
 }
 
+/// Columns a script ticket is shown from.
+const VIEW_COLS: &str = "id, number, status, incident_id, created_by, created_at, updated_at, finished_at, \
+    spec, scripts, steps, params, param_refs";
+
+/// The script-ticket view of a `job_tickets` row.
+fn view(r: &AnyRow, keyring: &crate::secret::Keyring, counts: Counts) -> Result<Ticket> {
+    use crate::job::unreadable;
+    let spec: JobSpec = serde_json::from_str(&r.try_get::<String, _>("spec")?)
+        .map_err(unreadable("script ticket"))?;
+    let scripts: BTreeMap<String, ScriptCopy> =
+        serde_json::from_str(&r.try_get::<String, _>("scripts")?)
+            .map_err(unreadable("script ticket script"))?;
+    let plans: Vec<StepPlan> = serde_json::from_str(&r.try_get::<String, _>("steps")?)
+        .map_err(unreadable("script ticket batches"))?;
+    let params: BTreeMap<String, String> =
+        serde_json::from_str(&keyring.decrypt(&r.try_get::<String, _>("params")?)?)
+            .map_err(unreadable("script ticket parameters"))?;
+    let refs: BTreeMap<String, coc_domain::parameter::ParamRef> = r
+        .try_get::<Option<String>, _>("param_refs")?
+        .and_then(|x| serde_json::from_str(&x).ok())
+        .unwrap_or_default();
+    let copy = scripts
+        .values()
+        .next()
+        .ok_or_else(|| StoreError::Conflict("a stored script ticket has no script".into()))?;
+    let (run_as, timeout) = match spec
+        .steps
+        .first()
+        .and_then(|s| s.tasks.first())
+        .map(|t| &t.atom)
+    {
+        Some(Atom::Script {
+            run_as, timeout_s, ..
+        }) => (
+            run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
+            timeout_s.unwrap_or(DEFAULT_TIMEOUT_S),
+        ),
+        _ => (DEFAULT_RUN_AS.into(), DEFAULT_TIMEOUT_S),
+    };
+    let from_center: Vec<&str> = spec
+        .params
+        .iter()
+        .filter(|p| p.from.is_some())
+        .map(|p| p.name.as_str())
+        .chain(refs.keys().map(String::as_str))
+        .collect();
+    // Sensitive values and parameter-center values are never shown.
+    let shown = mask_params(&copy.params, &params)
+        .into_iter()
+        .map(|(k, v)| {
+            if from_center.contains(&k.as_str()) {
+                (k, crate::secret::MASK.to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let plan = plans.first();
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        kind: KIND.into(),
+        script_id: copy.id.clone(),
+        script_name: copy.name.clone(),
+        script_version: copy.version,
+        script_type: copy.script_type.clone(),
+        params: shown,
+        run_as,
+        timeout_s: i64::from(timeout),
+        batch_policy: plan
+            .and_then(|p| serde_json::to_value(p.batch_policy).ok())
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        success_rate_threshold: plan.and_then(|p| p.threshold).map(|t| f64::from(t) / 10.0),
+        status: TicketStatus::parse(&r.try_get::<String, _>("status")?)?,
+        incident_id: r.try_get("incident_id")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        finished_at: r.try_get("finished_at")?,
+        counts,
+    })
+}
+
+fn counts_of(c: &HostCounts) -> Counts {
+    Counts {
+        total: c.total,
+        pending: c.pending,
+        executing: c.executing,
+        successful: c.successful,
+        failed: c.failed,
+        cancelled: c.cancelled,
+    }
+}
+
+/// A host of a script ticket as a task: its latest run's id (the id the
+/// agent reports under), output and exit code.
+fn task_of(seq: usize, h: &JobHost) -> Task {
+    let run = h
+        .runs
+        .iter()
+        .filter(|r| r.phase.as_deref() != Some(coc_domain::jobticket::RETRIED))
+        .max_by_key(|r| r.attempt);
+    Task {
+        id: run.map_or_else(|| h.id.clone(), |r| r.id.clone()),
+        host_id: h.host_id.clone(),
+        batch: h.batch,
+        seq: seq as i64,
+        status: h.status,
+        exit_code: run.and_then(|r| r.exit_code),
+        output: run.map(|r| r.output.clone()).unwrap_or_default(),
+        error: run
+            .and_then(|r| r.error.clone())
+            .or_else(|| h.error.clone()),
+        attempt: run.map_or(0, |r| r.attempt),
+        started_at: h.started_at,
+        finished_at: h.finished_at,
+    }
+}
+
 impl Store {
-    /// Runs a script: creates its ticket. The executor picks it up at once.
+    /// Runs a script: creates its ticket. The engine picks it up at once.
     /// Errors: as `insert_ticket`: `NotFound`, `Domain(Validation)`.
     pub async fn create_ticket(&self, tenant: &str, req: &NewTicket) -> Result<Ticket> {
         let mut req = req.clone();
@@ -447,54 +473,40 @@ impl Store {
         Ok(t)
     }
 
-    async fn tasks(&self, ticket_id: &str) -> Result<Vec<Task>> {
-        let rows = sqlx::query(dynsql!(
-            "SELECT {TASK_COLS} FROM ticket_tasks WHERE ticket_id = $1 ORDER BY seq"
-        ))
-        .bind(ticket_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(task_row).collect()
-    }
-
-    /// Host counts of a ticket by state (one grouped query).
-    async fn task_counts(&self, ticket_id: &str) -> Result<Counts> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) AS n FROM ticket_tasks WHERE ticket_id = $1 GROUP BY status",
+    /// The id of script ticket `id` (id or number). Errors: `NotFound`.
+    async fn script_ticket_id(&self, tenant: &str, id: &str) -> Result<String> {
+        sqlx::query_scalar(
+            "SELECT id FROM job_tickets WHERE tenant_id = $1 AND (id = $2 OR number = $2) AND kind = $3",
         )
-        .bind(ticket_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut c = Counts::default();
-        for r in &rows {
-            let n: i64 = r.try_get("n")?;
-            c.total += n;
-            match TaskStatus::parse(&r.try_get::<String, _>("status")?)? {
-                TaskStatus::Pending => c.pending += n,
-                TaskStatus::Executing => c.executing += n,
-                TaskStatus::Successful => c.successful += n,
-                TaskStatus::Failed => c.failed += n,
-                TaskStatus::Cancelled => c.cancelled += n,
-            }
-        }
-        Ok(c)
+        .bind(tenant)
+        .bind(id)
+        .bind(KIND)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", id))
     }
 
     /// One ticket (by id or number) with its tasks. Errors: `NotFound`.
     pub async fn get_ticket(&self, tenant: &str, id: &str) -> Result<TicketDetail> {
-        let r = sqlx::query(dynsql!(
-            "SELECT {COLS} FROM tickets WHERE tenant_id = $1 AND (id = $2 OR number = $2)"
-        ))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("ticket", id))?;
-        let tid: String = r.try_get("id")?;
-        let tasks = self.tasks(&tid).await?;
+        let tid = self.script_ticket_id(tenant, id).await?;
+        let d = self.get_job_ticket(tenant, &tid).await?;
+        let r = sqlx::query(dynsql!("SELECT {VIEW_COLS} FROM job_tickets WHERE id = $1"))
+            .bind(&tid)
+            .fetch_one(&self.pool)
+            .await?;
+        let step = d.steps.first();
+        let counts = step.map(|s| counts_of(&s.counts)).unwrap_or_default();
         Ok(TicketDetail {
-            ticket: row(&r, counts_of(&tasks))?,
-            tasks,
+            ticket: view(&r, &self.keyring, counts)?,
+            tasks: step
+                .map(|s| {
+                    s.hosts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| task_of(i, h))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -506,6 +518,7 @@ impl Store {
         page: &Page,
     ) -> Result<Paged<Ticket>> {
         let mut w = Filter::new(tenant);
+        w.push("kind = ?", Arg::S(KIND.to_string()));
         if let Some(s) = status {
             w.push("status = ?", Arg::S(s.to_string()));
         }
@@ -514,7 +527,7 @@ impl Store {
         }
         let limit = page.limit();
         let sql = format!(
-            "SELECT {COLS} FROM tickets{} ORDER BY id DESC LIMIT {}",
+            "SELECT {VIEW_COLS} FROM job_tickets{} ORDER BY id DESC LIMIT {}",
             w.sql,
             limit + 1
         );
@@ -522,266 +535,36 @@ impl Store {
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = r.try_get("id")?;
-            items.push(row(r, self.task_counts(&id).await?)?);
+            let c = self.job_host_counts(&id, 0).await?;
+            items.push(view(r, &self.keyring, counts_of(&c))?);
         }
         Ok(paged(items, limit, |t| t.id.clone()))
     }
 
-    /// Ids of tickets that are not finished, oldest first (executor input).
-    pub async fn active_ticket_ids(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(dynsql!(
-            "SELECT id FROM tickets WHERE status IN {} ORDER BY id",
-            crate::sql_set(&TicketStatus::ACTIVE.map(TicketStatus::as_str))
-        ))
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// What the executor needs to plan a ticket — its state and each
-    /// task's id, host, batch, state and start — without outputs, script
-    /// or parameters (cheap to read on every pass). Errors: `NotFound`.
-    pub async fn ticket_progress(&self, id: &str) -> Result<Progress> {
-        let r = sqlx::query(
-            "SELECT tenant_id, number, status, threshold, timeout_s, incident_id FROM tickets WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("ticket", id))?;
-        let threshold: Option<i64> = r.try_get("threshold")?;
-        let rows = sqlx::query(
-            "SELECT id, host_id, batch, status, started_at FROM ticket_tasks WHERE ticket_id = $1 ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut tasks = Vec::with_capacity(rows.len());
-        for t in &rows {
-            tasks.push(TaskProgress {
-                id: t.try_get("id")?,
-                host_id: t.try_get("host_id")?,
-                batch: t.try_get("batch")?,
-                status: TaskStatus::parse(&t.try_get::<String, _>("status")?)?,
-                started_at: t.try_get("started_at")?,
-            });
-        }
-        Ok(Progress {
-            tenant: r.try_get("tenant_id")?,
-            id: id.to_string(),
-            number: r.try_get("number")?,
-            status: TicketStatus::parse(&r.try_get::<String, _>("status")?)?,
-            timeout_s: r.try_get("timeout_s")?,
-            threshold: threshold.map(|t| Threshold(t.clamp(0, 1000) as u16)),
-            incident_id: r.try_get("incident_id")?,
-            tasks,
-        })
-    }
-
-    /// A ticket with unmasked parameters for dispatch. Errors: `NotFound`.
-    pub async fn dispatchable(&self, id: &str) -> Result<Dispatchable> {
-        let r = sqlx::query(dynsql!(
-            "SELECT tenant_id, param_refs, {COLS} FROM tickets WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("ticket", id))?;
-        let threshold: Option<i64> = r.try_get("threshold")?;
-        let stored: BTreeMap<String, String> =
-            serde_json::from_str(&r.try_get::<String, _>("params")?).unwrap_or_default();
-        let mut params = BTreeMap::new();
-        for (k, v) in stored {
-            params.insert(k, self.keyring.decrypt(&v)?);
-        }
-        // `latest` parameter-center values are read again at each dispatch.
-        let refs: Option<String> = r.try_get("param_refs")?;
-        let refs: BTreeMap<String, coc_domain::parameter::ParamRef> = refs
-            .and_then(|x| serde_json::from_str(&x).ok())
-            .unwrap_or_default();
-        let tenant: String = r.try_get("tenant_id")?;
-        let mut secret_values = vec![];
-        for (k, pr) in &refs {
-            match self.resolve_param_ref_secret(&tenant, pr).await {
-                Ok((v, secret)) => {
-                    if pr.mode == coc_domain::parameter::RefMode::Latest {
-                        params.insert(k.clone(), v);
-                    }
-                    if secret && let Some(used) = params.get(k) {
-                        secret_values.push(used.clone());
-                    }
-                }
-                Err(e) => {
-                    // Gone: its value at creation is kept, and kept secret.
-                    if let Some(v) = params.get(k) {
-                        secret_values.push(v.clone());
-                    }
-                    tracing::warn!(ticket = %id, parameter = %pr.name, error = %e,
-                        "latest parameter value unavailable; using the value at creation")
-                }
-            }
-        }
-        let decl: Vec<ScriptParam> =
-            serde_json::from_str(&r.try_get::<String, _>("param_decl")?).unwrap_or_default();
-        let secret = secret_env(&decl, &params, &secret_values);
-        Ok(Dispatchable {
-            tenant: r.try_get("tenant_id")?,
-            id: r.try_get("id")?,
-            number: r.try_get("number")?,
-            status: TicketStatus::parse(&r.try_get::<String, _>("status")?)?,
-            script_type: r.try_get("script_type")?,
-            content: r.try_get("content")?,
-            params,
-            secret_env: secret,
-            run_as: r.try_get("run_as")?,
-            timeout_s: r.try_get("timeout_s")?,
-            threshold: threshold.map(|t| Threshold(t.clamp(0, 1000) as u16)),
-            incident_id: r.try_get("incident_id")?,
-            tasks: self.tasks(id).await?,
-        })
-    }
-
-    /// Marks pending tasks executing (before they are sent to agents).
-    /// Returns the ids actually moved (a task no longer pending is skipped).
-    pub async fn start_tasks(&self, task_ids: &[String]) -> Result<Vec<String>> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let mut moved = Vec::new();
-        for id in task_ids {
-            let n = sqlx::query(dynsql!(
-                "UPDATE ticket_tasks SET status = {}, attempt = attempt + 1, started_at = $1 \
-                 WHERE id = $2 AND status = {}",
-                crate::sql_lit(TaskStatus::Executing.as_str()),
-                crate::sql_lit(TaskStatus::Pending.as_str())
-            ))
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 1 {
-                moved.push(id.clone());
-            }
-        }
-        tx.commit().await?;
-        Ok(moved)
-    }
-
-    /// Records a task result if the task is still executing; returns its
-    /// ticket id when it changed (a late or repeated result changes nothing).
+    /// An operator action on a script ticket (ref. 10.1.1), run by the
+    /// engine as the job action of the same name. Returns the ticket and
+    /// the agent runs to stop.
     ///
-    /// `host_id`, when given, must be the task's host (an agent can only
-    /// report its own tasks).
-    pub async fn finish_task(
-        &self,
-        task_id: &str,
-        host_id: Option<&str>,
-        status: TaskStatus,
-        exit_code: Option<i64>,
-        error: Option<&str>,
-    ) -> Result<Option<String>> {
-        let mut tx = self.begin().await?;
-        let ticket = finish_task_in(&mut tx, task_id, host_id, status, exit_code, error).await?;
-        tx.commit().await?;
-        if ticket.is_some() {
-            self.work.notify_one();
-        }
-        Ok(ticket)
-    }
-
-    /// Appends output to a running task of host `host_id` (kept up to
-    /// [`MAX_OUTPUT_BYTES`]). Returns the ticket id when the task exists.
-    pub async fn append_output(
-        &self,
-        task_id: &str,
-        host_id: &str,
-        chunk: &str,
-    ) -> Result<Option<String>> {
-        let mut tx = self.begin().await?;
-        let t = append_output_in(&mut tx, task_id, host_id, chunk).await?;
-        tx.commit().await?;
-        Ok(t)
-    }
-
-    /// Sets a ticket's status (executor); `finished_at` is set for terminal
-    /// states. Only changes a ticket still in `from`.
-    pub async fn set_ticket_status(
-        &self,
-        id: &str,
-        from: TicketStatus,
-        to: TicketStatus,
-    ) -> Result<bool> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE tickets SET status = $1, updated_at = $2, finished_at = $3 WHERE id = $4 AND status = $5")
-            .bind(to.as_str())
-            .bind(now)
-            .bind(to.is_terminal().then_some(now))
-            .bind(id)
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n == 1)
-    }
-
-    /// Operator action on a ticket (pause, continue, forcibly end). Forcibly
-    /// ending cancels every pending and executing task; the ids of tasks that
-    /// were executing are returned so the caller can stop them on the agents.
-    ///
-    /// Errors: `NotFound`, `Domain(InvalidTransition)`, `Conflict` on a race.
+    /// Errors: `NotFound`, `Domain(InvalidTransition)`.
     pub async fn ticket_action(
         &self,
         tenant: &str,
         id: &str,
         action: TicketAction,
         actor: &str,
-    ) -> Result<(TicketDetail, Vec<(String, String)>)> {
-        let cur = self.get_ticket(tenant, id).await?;
-        let next = apply_action(cur.ticket.status, action)?;
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE tickets SET status = $1, updated_at = $2, finished_at = $3 WHERE id = $4 AND status = $5")
-            .bind(next.as_str())
-            .bind(now)
-            .bind(next.is_terminal().then_some(now))
-            .bind(&cur.ticket.id)
-            .bind(cur.ticket.status.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::Conflict(
-                "the ticket changed meanwhile; reload and retry".into(),
-            ));
-        }
-        let mut stop = Vec::new();
-        if next == TicketStatus::Terminated {
-            stop = cur
-                .tasks
-                .iter()
-                .filter(|t| t.status == TaskStatus::Executing)
-                .map(|t| (t.id.clone(), t.host_id.clone()))
-                .collect();
-            sqlx::query(dynsql!(
-                "UPDATE ticket_tasks SET status = {}, error = $1, finished_at = $2 \
-                 WHERE ticket_id = $3 AND status IN {}",
-                crate::sql_lit(TaskStatus::Cancelled.as_str()),
-                crate::sql_set(&[TaskStatus::Pending.as_str(), TaskStatus::Executing.as_str()])
-            ))
-            .bind(format!("forcibly ended by {actor}"))
-            .bind(now)
-            .bind(&cur.ticket.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.work.notify_one();
-        Ok((self.get_ticket(tenant, id).await?, stop))
+    ) -> Result<(TicketDetail, Vec<JobCommand>)> {
+        let tid = self.script_ticket_id(tenant, id).await?;
+        let a = match action {
+            TicketAction::Pause => JobAction::Pause,
+            TicketAction::Continue => JobAction::Continue,
+            TicketAction::ForciblyEnd => JobAction::ForciblyEnd,
+        };
+        let (_, cmds) = self.job_ticket_action(tenant, &tid, a, actor).await?;
+        Ok((self.get_ticket(tenant, &tid).await?, cmds))
     }
 
-    /// Cancels one host's task (pending or executing). Returns the task
-    /// and whether it was executing (so the agent must be told).
+    /// Cancels one host's task (pending or executing), by task id, run id
+    /// or host id. Returns the task and the agent run to stop, if any.
     ///
     /// Errors: `NotFound`, `Domain(InvalidTransition)` when the task or the
     /// ticket is already finished.
@@ -791,50 +574,199 @@ impl Store {
         ticket_id: &str,
         task_id: &str,
         actor: &str,
-    ) -> Result<(Task, bool)> {
+    ) -> Result<(Task, Vec<JobCommand>)> {
         let cur = self.get_ticket(tenant, ticket_id).await?;
         let task = cur
             .tasks
             .iter()
             .find(|t| t.id == task_id || t.host_id == task_id)
-            .ok_or_else(|| StoreError::not_found("task", task_id))?;
-        if cur.ticket.status.is_terminal() || task.status.is_done() {
-            return Err(coc_domain::DomainError::InvalidTransition(format!(
-                "cannot cancel a task that is {} in a ticket that is {}",
-                task.status.as_str(),
-                cur.ticket.status.as_str()
-            ))
-            .into());
-        }
-        let was_running = task.status == TaskStatus::Executing;
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(dynsql!(
-            "UPDATE ticket_tasks SET status = {}, error = $1, finished_at = $2 WHERE id = $3 AND status = $4",
-            crate::sql_lit(TaskStatus::Cancelled.as_str())
-        ))
-        .bind(format!("cancelled by {actor}"))
-        .bind(now_ms())
-        .bind(&task.id)
-        .bind(task.status.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::Conflict(
-                "the task changed meanwhile; reload and retry".into(),
-            ));
-        }
-        tx.commit().await?;
-        self.work.notify_one();
+            .ok_or_else(|| StoreError::not_found("task", task_id))?
+            .clone();
+        let (_, cmds) = self
+            .cancel_job_host(tenant, &cur.ticket.id, &task.host_id, actor)
+            .await?;
         let t = self
-            .get_ticket(tenant, ticket_id)
+            .get_ticket(tenant, &cur.ticket.id)
             .await?
             .tasks
             .into_iter()
-            .find(|t| t.id == task.id)
+            .find(|t| t.host_id == task.host_id)
             .ok_or_else(|| StoreError::not_found("task", task_id))?;
-        Ok((t, was_running))
+        Ok((t, cmds))
     }
+}
+
+/// Moves the script tickets of the tables used before schema v17
+/// (`tickets`, `ticket_tasks`) into job tickets of kind `script`, inside
+/// the migration's transaction: each task becomes a host of the one step
+/// and, once dispatched, a run with the task's id, output and result.
+///
+/// Errors: a store error or an unreadable stored value; the migration
+/// rolls back and the server does not start.
+pub(crate) async fn move_legacy_tickets(
+    tx: &mut Transaction<'static, Any>,
+    keyring: &crate::secret::Keyring,
+) -> Result<()> {
+    use crate::job::unreadable;
+    let tickets = sqlx::query(
+        "SELECT id, tenant_id, number, script_id, script_name, script_version, script_type, content, \
+         param_decl, params, param_refs, run_as, timeout_s, batch_policy, threshold, status, incident_id, \
+         created_by, created_at, updated_at, finished_at FROM tickets ORDER BY id",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for t in &tickets {
+        let id: String = t.try_get("id")?;
+        let tenant: String = t.try_get("tenant_id")?;
+        let copy = ScriptCopy {
+            id: t.try_get("script_id")?,
+            name: t.try_get("script_name")?,
+            version: t.try_get("script_version")?,
+            script_type: t.try_get("script_type")?,
+            content: t.try_get("content")?,
+            params: serde_json::from_str(&t.try_get::<String, _>("param_decl")?)
+                .map_err(unreadable("script ticket parameters"))?,
+        };
+        let mut params: BTreeMap<String, String> =
+            serde_json::from_str(&t.try_get::<String, _>("params")?)
+                .map_err(unreadable("script ticket parameters"))?;
+        for v in params.values_mut() {
+            if crate::secret::is_encrypted(v) {
+                *v = keyring.decrypt(v)?;
+            }
+        }
+        let refs: BTreeMap<String, coc_domain::parameter::ParamRef> = t
+            .try_get::<Option<String>, _>("param_refs")?
+            .and_then(|x| serde_json::from_str(&x).ok())
+            .unwrap_or_default();
+        let run_as: String = t.try_get("run_as")?;
+        let timeout: i64 = t.try_get("timeout_s")?;
+        let spec = compile(
+            &copy,
+            coc_domain::script::RiskLevel::Low,
+            &refs,
+            &run_as,
+            timeout as u32,
+        );
+        let tasks = sqlx::query(
+            "SELECT id, host_id, batch, seq, status, exit_code, output, error, attempt, started_at, finished_at \
+             FROM ticket_tasks WHERE ticket_id = $1 ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut batches: Vec<Vec<String>> = Vec::new();
+        for k in &tasks {
+            let b = k.try_get::<i64, _>("batch")? as usize;
+            if batches.len() <= b {
+                batches.resize(b + 1, Vec::new());
+            }
+            batches[b].push(k.try_get("host_id")?);
+        }
+        let policy: BatchPolicy = serde_json::from_value(serde_json::Value::String(
+            t.try_get::<String, _>("batch_policy")?,
+        ))
+        .unwrap_or_default();
+        let plan = StepPlan {
+            batch_policy: policy,
+            batches,
+            threshold: t.try_get::<Option<i64>, _>("threshold")?.map(|x| x as u16),
+        };
+        let request = serde_json::json!({"script_id": copy.id, "legacy": true}).to_string();
+        sqlx::query(dynsql!(
+            "INSERT INTO job_tickets (id, number, job_id, job_name, job_version, target_mode, status, current_step, \
+             description, tags, incident_id, cloned_from, reason, created_by, created_at, updated_at, finished_at, \
+             tenant_id, spec, scripts, request, params, param_refs, steps, kind) VALUES \
+             ($1,$2,$3,$4,$5,'consistent',$6,0,'','{{}}',$7,NULL,NULL,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+        ))
+        .bind(&id)
+        .bind(t.try_get::<String, _>("number")?)
+        .bind(&copy.id)
+        .bind(&copy.name)
+        .bind(copy.version)
+        .bind(t.try_get::<String, _>("status")?)
+        .bind(t.try_get::<Option<String>, _>("incident_id")?)
+        .bind(t.try_get::<String, _>("created_by")?)
+        .bind(t.try_get::<i64, _>("created_at")?)
+        .bind(t.try_get::<i64, _>("updated_at")?)
+        .bind(t.try_get::<Option<i64>, _>("finished_at")?)
+        .bind(&tenant)
+        .bind(serde_json::to_string(&spec).unwrap_or_default())
+        .bind(serde_json::to_string(&BTreeMap::from([(copy.id.clone(), copy.clone())])).unwrap_or_default())
+        .bind(request)
+        .bind(keyring.encrypt(&serde_json::to_string(&params).unwrap_or_default()))
+        .bind({
+            let l = latest_refs(&refs);
+            (!l.is_empty()).then(|| serde_json::to_string(&l).unwrap_or_default())
+        })
+        .bind(serde_json::to_string(&[plan]).unwrap_or_default())
+        .bind(KIND)
+        .execute(&mut **tx)
+        .await?;
+        for k in &tasks {
+            let task_id: String = k.try_get("id")?;
+            let host: String = k.try_get("host_id")?;
+            let status = TaskStatus::parse(&k.try_get::<String, _>("status")?)?;
+            let started: Option<i64> = k.try_get("started_at")?;
+            let error: Option<String> = k.try_get("error")?;
+            sqlx::query(
+                "INSERT INTO job_hosts (id, tenant_id, ticket_id, step, host_id, batch, seq, status, task_idx, \
+                 had_failure, held, error, started_at, finished_at) VALUES ($1,$2,$3,0,$4,$5,$6,$7,0,$8,0,$9,$10,$11)",
+            )
+            .bind(&task_id)
+            .bind(&tenant)
+            .bind(&id)
+            .bind(&host)
+            .bind(k.try_get::<i64, _>("batch")?)
+            .bind(k.try_get::<i64, _>("seq")?)
+            .bind(status.as_str())
+            .bind(i64::from(status == TaskStatus::Failed))
+            .bind(error.as_deref())
+            .bind(started)
+            .bind(k.try_get::<Option<i64>, _>("finished_at")?)
+            .execute(&mut **tx)
+            .await?;
+            // A task that was dispatched is a run with the same id.
+            let Some(started) = started else { continue };
+            let run = if status == TaskStatus::Executing {
+                RunStatus::Executing
+            } else {
+                RunStatus::from_result(status)
+            };
+            sqlx::query(
+                "INSERT INTO job_runs (id, tenant_id, ticket_id, job_host_id, host_id, step, task_idx, attempt, kind, \
+                 status, phase, exit_code, output, error, detail, wake_at, started_at, finished_at) \
+                 VALUES ($1,$2,$3,$1,$4,0,0,$5,'script',$6,$7,$8,$9,$10,NULL,NULL,$11,$12)",
+            )
+            .bind(&task_id)
+            .bind(&tenant)
+            .bind(&id)
+            .bind(&host)
+            .bind(k.try_get::<i64, _>("attempt")?.max(1))
+            .bind(run.as_str())
+            .bind((run == RunStatus::Executing).then_some("agent"))
+            .bind(k.try_get::<Option<i64>, _>("exit_code")?)
+            .bind(k.try_get::<String, _>("output")?)
+            .bind(error.as_deref())
+            .bind(started)
+            .bind(k.try_get::<Option<i64>, _>("finished_at")?)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    sqlx::query("DELETE FROM ticket_tasks")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM tickets")
+        .execute(&mut **tx)
+        .await?;
+    if !tickets.is_empty() {
+        tracing::info!(
+            tickets = tickets.len(),
+            "script tickets moved to the one engine"
+        );
+    }
+    Ok(())
 }
 
 /// Parses the suspension threshold of an API request (a percentage with one
@@ -851,48 +783,4 @@ pub fn require_hosts(hosts: &[String]) -> Result<()> {
         return Err(invalid("choose at least one target host").into());
     }
     Ok(())
-}
-
-/// [`Store::finish_task`] inside the caller's transaction.
-pub(crate) async fn finish_task_in(
-    conn: &mut sqlx::AnyConnection,
-    task_id: &str,
-    host_id: Option<&str>,
-    status: TaskStatus,
-    exit_code: Option<i64>,
-    error: Option<&str>,
-) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(dynsql!(
-        "UPDATE ticket_tasks SET status = $1, exit_code = $2, error = $3, finished_at = $4 \
-         WHERE id = $5 AND status = {} AND ($6 = '' OR host_id = $6) RETURNING ticket_id",
-        crate::sql_lit(TaskStatus::Executing.as_str())
-    ))
-    .bind(status.as_str())
-    .bind(exit_code)
-    .bind(error)
-    .bind(now_ms())
-    .bind(task_id)
-    .bind(host_id.unwrap_or(""))
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
-/// [`Store::append_output`] inside the caller's transaction.
-pub(crate) async fn append_output_in(
-    conn: &mut sqlx::AnyConnection,
-    task_id: &str,
-    host_id: &str,
-    chunk: &str,
-) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(dynsql!(
-        "UPDATE ticket_tasks SET output = output || $1 WHERE id = $2 AND host_id = $3 \
-         AND status = {} AND LENGTH(output) < $4 RETURNING ticket_id",
-        crate::sql_lit(TaskStatus::Executing.as_str())
-    ))
-    .bind(chunk)
-    .bind(task_id)
-    .bind(host_id)
-    .bind(MAX_OUTPUT_BYTES as i64)
-    .fetch_optional(&mut *conn)
-    .await?)
 }

@@ -229,7 +229,7 @@ async fn scripts_take_parameters_at_creation_or_latest_at_dispatch() {
             .into(),
         };
         let t = s.create_ticket(T, &req).await.unwrap();
-        let stored: String = sqlx::query_scalar("SELECT params FROM tickets")
+        let stored: String = sqlx::query_scalar("SELECT params FROM job_tickets")
             .fetch_one(s.pool())
             .await
             .unwrap();
@@ -240,9 +240,9 @@ async fn scripts_take_parameters_at_creation_or_latest_at_dispatch() {
         s.update_parameter(T, &p.id, &spec("second-secret"), "op")
             .await
             .unwrap();
-        let d = s.dispatchable(&t.id).await.unwrap();
+        let env = crate::support::first_exec_env(s, &t.id).await;
         assert_eq!(
-            (d.params["FIXED"].as_str(), d.params["LIVE"].as_str()),
+            (env["FIXED"].as_str(), env["LIVE"].as_str()),
             ("first-secret", "second-secret")
         );
         let mut bad = req.clone();

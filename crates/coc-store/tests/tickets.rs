@@ -4,6 +4,7 @@ use coc_domain::DEFAULT_TENANT as T;
 use coc_domain::script::{ParamType, RiskLevel, ScriptParam, ScriptSpec, ScriptType};
 use coc_domain::ticket::{BatchPolicy, TaskStatus, Threshold, TicketAction, TicketStatus};
 use coc_store::StoreError;
+use coc_store::jobticket::JobCommand;
 use coc_store::ticket::NewTicket;
 
 use crate::each_store;
@@ -102,39 +103,39 @@ async fn ticket_lifecycle_and_masking() {
         let d = s.get_ticket(T, &t.number).await.unwrap();
         let batches: Vec<i64> = d.tasks.iter().map(|t| t.batch).collect();
         assert_eq!(batches, vec![0, 1, 1, 2]);
-        let disp = s.dispatchable(&t.id).await.unwrap();
-        assert_eq!(
-            disp.params["PW"], "hunter2",
-            "the executor sees the real value"
-        );
-
-        let first = d.tasks[0].id.clone();
-        assert_eq!(
-            s.start_tasks(std::slice::from_ref(&first)).await.unwrap(),
-            vec![first.clone()]
-        );
+        // The one engine runs it: batch 1 is one host (auto: 1, 2, 1).
+        let now = coc_store::now_ms();
+        let cmds = s.advance_job_ticket(&t.id, now, &|_| true).await.unwrap();
+        let (first, env) = match &cmds[..] {
+            [JobCommand::Exec { run_id, env, .. }] => (run_id.clone(), env.clone()),
+            other => panic!("one script dispatch expected: {other:?}"),
+        };
+        assert_eq!(env["PW"], "hunter2", "the agent gets the real value");
         assert!(
-            s.start_tasks(std::slice::from_ref(&first))
+            s.advance_job_ticket(&t.id, now, &|_| true)
                 .await
                 .unwrap()
                 .is_empty(),
-            "start is idempotent"
+            "a step is idempotent: nothing is sent twice"
         );
-        s.append_output(&first, &d.tasks[0].host_id, "hello ")
+        let d = s.get_ticket(T, &t.id).await.unwrap();
+        assert_eq!(d.tasks[0].id, first, "the task shows its run's id");
+        s.append_job_output(&first, &d.tasks[0].host_id, "hello ")
             .await
             .unwrap();
-        s.append_output(&first, "other-host", "spoof")
+        s.append_job_output(&first, "other-host", "spoof")
             .await
             .unwrap();
-        s.append_output(&first, &d.tasks[0].host_id, "world")
+        s.append_job_output(&first, &d.tasks[0].host_id, "world")
             .await
             .unwrap();
         assert!(
-            s.finish_task(
+            s.finish_job_run(
                 &first,
                 Some("other-host"),
                 TaskStatus::Successful,
                 Some(0),
+                None,
                 None
             )
             .await
@@ -142,11 +143,12 @@ async fn ticket_lifecycle_and_masking() {
             .is_none()
         );
         assert!(
-            s.finish_task(
+            s.finish_job_run(
                 &first,
                 Some(&d.tasks[0].host_id),
                 TaskStatus::Successful,
                 Some(0),
+                None,
                 None
             )
             .await
@@ -154,7 +156,7 @@ async fn ticket_lifecycle_and_masking() {
             .is_some()
         );
         assert!(
-            s.finish_task(&first, None, TaskStatus::Failed, Some(1), None)
+            s.finish_job_run(&first, None, TaskStatus::Failed, Some(1), None, None)
                 .await
                 .unwrap()
                 .is_none(),
@@ -162,13 +164,36 @@ async fn ticket_lifecycle_and_masking() {
         );
         let d = s.get_ticket(T, &t.id).await.unwrap();
         assert_eq!(d.tasks[0].output, "hello world");
+        assert_eq!(
+            d.tasks[0].status,
+            TaskStatus::Executing,
+            "until the engine steps"
+        );
+        s.advance_job_ticket(&t.id, now, &|_| true).await.unwrap();
+        let d = s.get_ticket(T, &t.id).await.unwrap();
         assert_eq!(d.tasks[0].status, TaskStatus::Successful);
+        assert_eq!(d.tasks[0].exit_code, Some(0));
         assert_eq!(d.ticket.counts.successful, 1);
+        assert_eq!(
+            d.tasks
+                .iter()
+                .filter(|t| t.status == TaskStatus::Executing)
+                .count(),
+            1,
+            "batch 2 started, one host at a time: one more failure would break the 80 % threshold"
+        );
 
         // Cancel one pending host, pause, continue, forcibly end.
-        let (task, running) = s.cancel_task(T, &t.id, &d.tasks[3].id, "op").await.unwrap();
-        assert_eq!((task.status, running), (TaskStatus::Cancelled, false));
-        assert!(s.cancel_task(T, &t.id, &d.tasks[3].id, "op").await.is_err());
+        let (task, stop) = s
+            .cancel_task(T, &t.id, &d.tasks[3].host_id, "op")
+            .await
+            .unwrap();
+        assert_eq!((task.status, stop.len()), (TaskStatus::Cancelled, 0));
+        assert!(
+            s.cancel_task(T, &t.id, &d.tasks[3].host_id, "op")
+                .await
+                .is_err()
+        );
         s.ticket_action(T, &t.id, TicketAction::Pause, "op")
             .await
             .unwrap();
@@ -177,9 +202,6 @@ async fn ticket_lifecycle_and_masking() {
             Err(StoreError::Domain(_))
         ));
         s.ticket_action(T, &t.id, TicketAction::Continue, "op")
-            .await
-            .unwrap();
-        s.start_tasks(std::slice::from_ref(&d.tasks[1].id))
             .await
             .unwrap();
         let (end, stop) = s
@@ -198,7 +220,7 @@ async fn ticket_lifecycle_and_masking() {
                 .iter()
                 .all(|t| t.status == TaskStatus::Cancelled)
         );
-        assert!(s.active_ticket_ids().await.unwrap().is_empty());
+        assert!(s.active_job_ticket_ids().await.unwrap().is_empty());
 
         // Modifying the script makes a new version; the ticket keeps v1.
         let mut sp = spec();
@@ -269,8 +291,108 @@ async fn sensitive_contingency_parameters_are_sealed_and_masked() {
             )
             .await
             .unwrap();
-        let d = s.dispatchable(&o.tickets_created[0]).await.unwrap();
-        assert_eq!(d.params["PW"], "s3cret");
-        assert_eq!(d.params["N"], "1");
+        let env = crate::support::first_exec_env(s, &o.tickets_created[0]).await;
+        assert_eq!(env["PW"], "s3cret");
+        assert_eq!(env["N"], "1");
     });
+}
+
+/// SQLite: script tickets stored before schema v17 (tables `tickets` and
+/// `ticket_tasks`) move to the one engine on upgrade — finished tasks keep
+/// their output, and a task still out on an agent becomes a run with the
+/// same id, so the agent's result lands and the ticket finishes.
+#[tokio::test]
+async fn legacy_script_tickets_move_to_the_one_engine_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("coc.db").display());
+    let keyring = coc_store::secret::Keyring::random();
+    let s = coc_store::Store::open(&url, keyring.clone()).await.unwrap();
+    s.ensure_tenant(T).await.unwrap();
+    let script = s.create_script(T, &spec(), "op").await.unwrap();
+    let (h1, h2) = (host(&s, "old-1").await, host(&s, "old-2").await);
+    let pw = keyring.encrypt("hunter2");
+    let mut stmts = vec![
+        format!(
+            "INSERT INTO tickets (id, tenant_id, number, kind, script_id, script_name, script_version, script_type, \
+             content, param_decl, params, run_as, timeout_s, batch_policy, threshold, status, incident_id, created_by, \
+             created_at, updated_at, finished_at) VALUES ('t-old', '{T}', 'SCT-OLD-1', 'script', '{}', 's', 1, 'shell', \
+             'echo $N', '{}', '{{\"N\":\"3\",\"PW\":\"{pw}\"}}', 'root', 300, 'none', NULL, 'executing', NULL, 'op', \
+             1000, 2000, NULL)",
+            script.id,
+            serde_json::to_string(&spec().params)
+                .unwrap()
+                .replace('\'', "''")
+        ),
+        format!(
+            "INSERT INTO ticket_tasks (id, tenant_id, ticket_id, host_id, batch, seq, status, exit_code, output, error, \
+             attempt, started_at, finished_at) VALUES ('task-a', '{T}', 't-old', '{h1}', 0, 0, 'successful', 0, 'done\n', \
+             NULL, 1, 1100, 1500)"
+        ),
+        format!(
+            "INSERT INTO ticket_tasks (id, tenant_id, ticket_id, host_id, batch, seq, status, exit_code, output, error, \
+             attempt, started_at, finished_at) VALUES ('task-b', '{T}', 't-old', '{h2}', 0, 1, 'executing', NULL, 'half', \
+             NULL, 1, 1200, NULL)"
+        ),
+    ];
+    // Back to schema v16.
+    stmts.extend(
+        [
+            "DROP INDEX job_tickets_kind",
+            "DROP INDEX job_runs_agent",
+            "ALTER TABLE job_tickets DROP COLUMN kind",
+            "DELETE FROM coc_migrations WHERE version = 17",
+        ]
+        .map(String::from),
+    );
+    for q in stmts {
+        sqlx::query(sqlx::AssertSqlSafe(q))
+            .execute(s.pool())
+            .await
+            .unwrap();
+    }
+    drop(s);
+    let s = coc_store::Store::open(&url, keyring).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let d = s.get_ticket(T, "SCT-OLD-1").await.unwrap();
+    assert_eq!(d.ticket.status, TicketStatus::Executing);
+    assert_eq!(d.ticket.params["PW"], "******");
+    assert_eq!(d.ticket.params["N"], "3");
+    assert_eq!(
+        (
+            d.tasks[0].id.as_str(),
+            d.tasks[0].status,
+            d.tasks[0].output.as_str()
+        ),
+        ("task-a", TaskStatus::Successful, "done\n")
+    );
+    assert_eq!(
+        (d.tasks[1].id.as_str(), d.tasks[1].status),
+        ("task-b", TaskStatus::Executing)
+    );
+    // The agent still holding task-b reports it; the engine finishes the ticket.
+    assert!(
+        s.finish_job_run(
+            "task-b",
+            Some(&h2),
+            TaskStatus::Successful,
+            Some(0),
+            None,
+            Some(" ok")
+        )
+        .await
+        .unwrap()
+        .is_some()
+    );
+    s.advance_job_ticket("t-old", coc_store::now_ms(), &|_| true)
+        .await
+        .unwrap();
+    let d = s.get_ticket(T, "t-old").await.unwrap();
+    assert_eq!(d.ticket.status, TicketStatus::Successful);
+    assert_eq!(d.tasks[1].output, "half ok");
+    // A redispatch of the host sends nothing more: its run is done.
+    assert!(s.redispatch(&h2).await.unwrap().is_empty());
 }

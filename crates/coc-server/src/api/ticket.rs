@@ -9,7 +9,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use coc_domain::ticket::TicketAction;
-use coc_proto::ServerMessage;
 use coc_store::Paged;
 use coc_store::ticket::{Task, Ticket, TicketDetail};
 use futures_util::Stream;
@@ -90,9 +89,7 @@ async fn action(
         .store
         .ticket_action(&p.tenant, &id, b.action, &p.user_name)
         .await?;
-    for (task_id, host_id) in stop {
-        s.agents.send(&host_id, ServerMessage::Cancel { task_id });
-    }
+    crate::engine::jobs::carry_out(&s, stop).await;
     if b.action == TicketAction::ForciblyEnd
         && let Some(inc) = &detail.ticket.incident_id
     {
@@ -114,18 +111,11 @@ async fn cancel(
 
     Path((id, task_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Task>> {
-    let (task, was_running) = s
+    let (task, stop) = s
         .store
         .cancel_task(&p.tenant, &id, &task_id, &p.user_name)
         .await?;
-    if was_running {
-        s.agents.send(
-            &task.host_id,
-            ServerMessage::Cancel {
-                task_id: task.id.clone(),
-            },
-        );
-    }
+    crate::engine::jobs::carry_out(&s, stop).await;
     Ok(Json(task))
 }
 

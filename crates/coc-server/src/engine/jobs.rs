@@ -1,5 +1,6 @@
-//! Job tickets round (X4, X8): each pass advances every unfinished job
-//! ticket ([`coc_store::Store::advance_job_ticket`]: the domain's
+//! Tickets round (X2, X4, X7, X8) — the one engine that runs all work on
+//! hosts. Script tickets are one-step job tickets; new kinds of work are
+//! atoms of it. Each pass advances every unfinished ticket ([`coc_store::Store::advance_job_ticket`]: the domain's
 //! [`coc_domain::jobticket::step`] decides, the store commits the new
 //! state first) and then carries out what it returned: sends scripts,
 //! reboots and cancels to agents, and makes the HTTP calls of `http`
@@ -26,7 +27,20 @@ use crate::AppState;
 /// Most response body kept in an HTTP run's output, bytes.
 const HTTP_BODY_KEPT: usize = 4096;
 
-/// One pass over all unfinished job tickets.
+/// Before the first pass: HTTP calls of job runs interrupted by a
+/// previous server process are failed (they are not repeated).
+pub async fn recover(state: &AppState) {
+    match state.store.fail_interrupted_http_runs().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            runs = n,
+            "HTTP job runs interrupted by a restart marked failed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot check interrupted HTTP job runs"),
+    }
+}
+
+/// One pass over all unfinished tickets (job and script tickets).
 ///
 /// Errors: a store error; the next pass retries.
 pub async fn round(state: &AppState) -> Result<(), coc_store::StoreError> {

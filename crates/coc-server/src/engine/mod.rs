@@ -5,7 +5,7 @@
 //!
 //! | loop | rounds, in order | wakes on | at least every |
 //! | --- | --- | --- | --- |
-//! | work | [`tickets`], [`jobs`] | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
+//! | work | [`jobs`] (every ticket: job and script tickets) | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
 //! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`] | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
 //!
@@ -22,7 +22,6 @@ pub mod jobs;
 pub mod parameters;
 pub mod schedules;
 pub mod sla;
-pub mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,12 +42,11 @@ pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, Strin
     ])
 }
 
-/// The work loop: tickets and job tickets.
+/// The work loop: every ticket.
 async fn work_loop(state: AppState) {
-    tickets::recover(&state).await;
+    jobs::recover(&state).await;
     loop {
-        crate::metrics::round("tickets", tickets::round(&state)).await;
-        crate::metrics::round("job_tickets", jobs::round(&state)).await;
+        crate::metrics::round("tickets", jobs::round(&state)).await;
         tokio::select! {
             _ = state.store.work.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

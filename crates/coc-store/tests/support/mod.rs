@@ -175,3 +175,18 @@ pub fn rule(name: &str, alarm_name: &str) -> coc_domain::rule::RuleSpec {
         contingency_script: None,
     }
 }
+
+/// Steps ticket `id` once with every agent connected and returns the
+/// environment of the first script it sends.
+pub async fn first_exec_env(s: &Store, id: &str) -> std::collections::BTreeMap<String, String> {
+    let cmds = s
+        .advance_job_ticket(id, coc_store::now_ms(), &|_| true)
+        .await
+        .unwrap();
+    cmds.into_iter()
+        .find_map(|c| match c {
+            coc_store::jobticket::JobCommand::Exec { env, .. } => Some(env),
+            _ => None,
+        })
+        .expect("a script dispatch")
+}
