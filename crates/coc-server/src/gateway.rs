@@ -327,7 +327,7 @@ async fn session(
     // Runs the server still waits for are sent again (X8); the agent
     // ignores ids it already knows and re-sends results it still holds.
     match s.store.redispatch(&host_id).await {
-        Ok(cmds) => crate::engine::jobs::carry_out(&s, cmds).await,
+        Ok(cmds) => crate::engine::jobticket::carry_out(&s, cmds).await,
         Err(e) => tracing::warn!(%host_id, error = %e, "cannot list runs to send again"),
     }
     s.store.work.notify_one();

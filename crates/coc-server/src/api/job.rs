@@ -287,7 +287,7 @@ async fn action(
         .store
         .job_ticket_action(&p.tenant, &id, b.action, &p.user_name)
         .await?;
-    crate::engine::jobs::carry_out(&s, cmds).await;
+    crate::engine::jobticket::carry_out(&s, cmds).await;
     if b.action == JobAction::ForciblyEnd
         && let Some(inc) = &d.ticket.incident_id
     {
@@ -311,7 +311,7 @@ async fn cancel(
         .store
         .cancel_job_host(&p.tenant, &id, &host, &p.user_name)
         .await?;
-    crate::engine::jobs::carry_out(&s, cmds).await;
+    crate::engine::jobticket::carry_out(&s, cmds).await;
     Ok(Json(d))
 }
 

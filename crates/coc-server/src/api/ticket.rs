@@ -89,7 +89,7 @@ async fn action(
         .store
         .ticket_action(&p.tenant, &id, b.action, &p.user_name)
         .await?;
-    crate::engine::jobs::carry_out(&s, stop).await;
+    crate::engine::jobticket::carry_out(&s, stop).await;
     if b.action == TicketAction::ForciblyEnd
         && let Some(inc) = &detail.ticket.incident_id
     {
@@ -115,7 +115,7 @@ async fn cancel(
         .store
         .cancel_task(&p.tenant, &id, &task_id, &p.user_name)
         .await?;
-    crate::engine::jobs::carry_out(&s, stop).await;
+    crate::engine::jobticket::carry_out(&s, stop).await;
     Ok(Json(task))
 }
 

@@ -5,7 +5,7 @@
 //!
 //! | loop | rounds, in order | wakes on | at least every |
 //! | --- | --- | --- | --- |
-//! | work | [`jobs`] (every ticket: job and script tickets) | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
+//! | work | [`jobticket`] (every ticket: job and script tickets) | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
 //! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`] | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
 //!
@@ -18,7 +18,7 @@
 pub mod deliveries;
 pub mod escalation;
 pub mod events;
-pub mod jobs;
+pub mod jobticket;
 pub mod parameters;
 pub mod schedules;
 pub mod sla;
@@ -44,9 +44,9 @@ pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, Strin
 
 /// The work loop: every ticket.
 async fn work_loop(state: AppState) {
-    jobs::recover(&state).await;
+    jobticket::recover(&state).await;
     loop {
-        crate::metrics::round("tickets", jobs::round(&state)).await;
+        crate::metrics::round("tickets", jobticket::round(&state)).await;
         tokio::select! {
             _ = state.store.work.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
