@@ -42,6 +42,10 @@ pub struct AgentConfig {
     /// Server base URL, `https://host:port` (or `http://` on a trusted
     /// network or loopback).
     pub server: String,
+    /// More replicas of the same server: when the current one cannot be
+    /// reached or drops the connection, the agent tries the next at its
+    /// first reconnect (within a second), in turn.
+    pub fallback_servers: Vec<String>,
     /// Enrollment token: needed until the agent's key is bound to its host
     /// (the first connection), ignored by the server afterwards.
     pub token: Option<String>,
@@ -133,7 +137,10 @@ impl Shared {
 pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
     let identity = identity::Identity::load_or_create(&cfg.state_dir)?;
     let id = agent_id(&cfg.state_dir)?;
-    let tls = if cfg.server.starts_with("https://") {
+    let servers: Vec<&str> = std::iter::once(cfg.server.as_str())
+        .chain(cfg.fallback_servers.iter().map(String::as_str))
+        .collect();
+    let tls = if servers.iter().any(|s| s.starts_with("https://")) {
         Some(link::tls_config(cfg.ca_cert.as_deref())?)
     } else {
         None
@@ -168,9 +175,12 @@ pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
     }
     let (events_tx, mut events_rx) = mpsc::channel::<AgentMessage>(4096);
     let mut attempt = 0u32;
+    let mut current = 0usize;
     loop {
+        let url = servers[current % servers.len()];
         match session(
             &cfg,
+            url,
             &who,
             &shared,
             &events_tx,
@@ -179,9 +189,11 @@ pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
         )
         .await
         {
-            Ok(()) => tracing::info!("connection closed by server"),
-            Err(e) => tracing::warn!(error = %e, "connection failed"),
+            Ok(()) => tracing::info!(server = url, "connection closed by server"),
+            Err(e) => tracing::warn!(server = url, error = %e, "connection failed"),
         }
+        // The next replica, if there are several.
+        current = current.wrapping_add(1);
         let d = backoff_delay(attempt);
         attempt = attempt.saturating_add(1);
         tracing::info!(delay_ms = d.as_millis() as u64, "reconnecting");
@@ -222,13 +234,14 @@ where
 
 async fn session(
     cfg: &AgentConfig,
+    url: &str,
     who: &Who<'_>,
     shared: &Arc<Shared>,
     events_tx: &mpsc::Sender<AgentMessage>,
     events_rx: &mut mpsc::Receiver<AgentMessage>,
     attempt: &mut u32,
 ) -> Result<(), BoxErr> {
-    let ws = link::connect(&cfg.server, cfg.token.as_deref(), who.tls).await?;
+    let ws = link::connect(url, cfg.token.as_deref(), who.tls).await?;
     let (mut tx, mut rx) = ws.split();
     let send =
         |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());

@@ -404,6 +404,11 @@ pub async fn start(cfg: ServerConfig, store: Store) -> std::io::Result<Running> 
     metrics::handle();
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    state
+        .store
+        .listen()
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot listen for other replicas: {e}")))?;
     let engine = engine::start(&state).map_err(std::io::Error::other)?;
     let stop = async move {
         let _ = rx.await;

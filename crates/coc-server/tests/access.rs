@@ -1297,6 +1297,7 @@ async fn agents_enroll_into_their_tenant() {
     );
     let cfg = coc_agent::AgentConfig {
         server: h.url(),
+        fallback_servers: vec![],
         token: Some(secret.clone()),
         ca_cert: None,
         state_dir: h.dir.path().join("acme-agent"),

@@ -104,6 +104,7 @@ impl Harness {
         let n = self.agents.len();
         let cfg = coc_agent::AgentConfig {
             server: self.url(),
+            fallback_servers: vec![],
             token: Some(self.agent_token.clone()),
             ca_cert: None,
             state_dir: self.dir.path().join(format!("agent-{n}")),

@@ -50,13 +50,13 @@ pub mod sla;
 pub mod spec;
 pub mod ticket;
 pub mod todo;
+pub mod wake;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
-use tokio::sync::Notify;
 
 pub use coc_domain::DomainError;
 
@@ -138,18 +138,24 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The database URL (with its password: never logged or shown).
+    url: Arc<str>,
     backend: Backend,
     alarms: alarm::WriterHandle,
     reports: report::ReportHandle,
     keyring: secret::Keyring,
     /// Signalled whenever ticket work appears (a ticket created, a task
-    /// finished, an operator action) so the executor wakes at once.
-    pub work: Arc<Notify>,
-    /// Signalled after a commit that wrote incident events, so the
-    /// notification dispatcher wakes at once.
-    pub events: Arc<Notify>,
-    /// Signalled when deliveries are queued, so the notifier wakes at once.
-    pub deliveries: Arc<Notify>,
+    /// finished, an operator action) so the tickets round wakes at once
+    /// (on every replica, see [`wake`]).
+    pub work: Arc<wake::Wake>,
+    /// Signalled after a commit that wrote incident events, so the events
+    /// loop wakes at once.
+    pub events: Arc<wake::Wake>,
+    /// Signalled when deliveries are queued, so the deliveries round wakes
+    /// at once.
+    pub deliveries: Arc<wake::Wake>,
+    /// Agent relays received from the replicas ([`Store::relay`]).
+    relayed: tokio::sync::broadcast::Sender<wake::Relay>,
     /// Leased deliveries queued inside ingest commits, waiting for the
     /// dispatcher to send them ([`Store::take_ready`]).
     ready: Arc<std::sync::Mutex<Vec<notify::Due>>>,
@@ -305,16 +311,17 @@ impl Store {
             opts
         };
         let pool = opts.connect(&url).await?;
-        let work = Arc::new(Notify::new());
         let mut store = Store {
             pool,
+            url: url.as_str().into(),
             backend,
             alarms: alarm::WriterHandle::detached(),
             reports: report::ReportHandle::detached(),
             keyring,
-            work,
-            events: Arc::new(Notify::new()),
-            deliveries: Arc::new(Notify::new()),
+            work: wake::Wake::new("coc_work"),
+            events: wake::Wake::new("coc_events"),
+            deliveries: wake::Wake::new("coc_deliveries"),
+            relayed: tokio::sync::broadcast::channel(1024).0,
             ready: Arc::default(),
         };
         store.migrate().await?;

@@ -244,6 +244,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         let scheme = if dev_ca.is_some() { "https" } else { "http" };
         let acfg = coc_agent::AgentConfig {
             server: format!("{scheme}://{local}"),
+            fallback_servers: vec![],
             token,
             ca_cert: dev_ca.clone(),
             state_dir: data_dir.join("agent"),
@@ -328,14 +329,18 @@ pub fn private_file(p: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Runs an agent until killed.
 pub async fn agent(
-    server: String,
+    servers: Vec<String>,
     token: Option<String>,
     ca_cert: Option<PathBuf>,
     state_dir: PathBuf,
 ) -> anyhow::Result<()> {
     init_logs();
+    let mut servers = servers.into_iter();
     let cfg = coc_agent::AgentConfig {
-        server,
+        server: servers
+            .next()
+            .context("give the server's URL with --server")?,
+        fallback_servers: servers.collect(),
         token,
         ca_cert,
         state_dir,

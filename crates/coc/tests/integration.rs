@@ -6,5 +6,6 @@ mod support;
 
 mod durable;
 mod limits;
+mod replicas;
 mod secrets;
 mod tls;

@@ -82,8 +82,20 @@ impl Env {
     }
 
     pub async fn server(&self, crash_at: Option<&str>) -> Proc {
+        self.replica(self.port, None, "server.log", crash_at).await
+    }
+
+    /// A `coc server` on `port` (a replica when `database_url` is a shared
+    /// PostgreSQL database), logging to `log` in the data dir.
+    pub async fn replica(
+        &self,
+        port: u16,
+        database_url: Option<&str>,
+        log: &str,
+        crash_at: Option<&str>,
+    ) -> Proc {
         let mut c = Command::new(env!("CARGO_BIN_EXE_coc"));
-        c.args(["server", "--listen", &format!("127.0.0.1:{}", self.port)])
+        c.args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(self.dir.path())
             .args(["--admin-token", ADMIN])
@@ -93,14 +105,18 @@ impl Env {
             .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info,rustls=info")
             .env_remove("COC_CRASH_AT")
             .stdin(Stdio::null())
-            .stdout(log_file(self.dir.path(), "server.log"))
-            .stderr(log_file(self.dir.path(), "server.log"));
+            .stdout(log_file(self.dir.path(), log))
+            .stderr(log_file(self.dir.path(), log));
+        if let Some(u) = database_url {
+            c.args(["--database-url", u]);
+        }
         if let Some(p) = crash_at {
             c.env("COC_CRASH_AT", p);
         }
         let p = Proc(c.spawn().expect("coc server starts"));
+        let url = format!("{}://127.0.0.1:{port}", self.scheme);
         for _ in 0..200 {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.url())).send().await
+            if let Ok(r) = self.http.get(format!("{url}/readyz")).send().await
                 && r.status().is_success()
             {
                 return p;
@@ -128,9 +144,18 @@ impl Env {
 
     /// Agent `i` with more flags (`--ca-cert`).
     pub fn agent_with(&self, i: usize, token: &str, args: &[&str]) -> Proc {
+        self.agent_of(i, token, &[self.url()], args)
+    }
+
+    /// Agent `i` of the servers `urls` (replicas, tried in order).
+    pub fn agent_of(&self, i: usize, token: &str, urls: &[String], args: &[&str]) -> Proc {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_coc"));
+        c.arg("agent");
+        for u in urls {
+            c.args(["--server", u]);
+        }
         Proc(
-            Command::new(env!("CARGO_BIN_EXE_coc"))
-                .args(["agent", "--server", &self.url(), "--token", token])
+            c.args(["--token", token])
                 .args(args)
                 .arg("--state-dir")
                 .arg(self.dir.path().join(format!("agent-{i}")))

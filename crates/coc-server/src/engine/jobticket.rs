@@ -21,6 +21,7 @@ use coc_domain::resource::AgentStatus;
 use coc_domain::ticket::TaskStatus;
 use coc_proto::ServerMessage;
 use coc_store::jobticket::JobCommand;
+use coc_store::wake::Relay;
 
 use crate::AppState;
 
@@ -57,8 +58,10 @@ pub async fn round(state: &AppState) -> Result<(), coc_store::StoreError> {
 }
 
 /// Carries out the commands of an executor step or an operator action. A
-/// run whose host's agent is not connected stays waiting (it is sent when
-/// the agent connects) unless the host is offline, then it fails.
+/// run whose host's agent is connected to another replica is relayed to it
+/// ([`super::relay`]); one whose agent is not connected anywhere stays
+/// waiting (it is sent when the agent connects) unless the host is
+/// offline, then it fails.
 pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
     if cmds
         .iter()
@@ -96,9 +99,15 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 ServerMessage::Reboot { task_id: run_id },
             ),
             JobCommand::Cancel { run_id, host_id } => {
-                state
-                    .agents
-                    .send(&host_id, ServerMessage::Cancel { task_id: run_id });
+                if !state.agents.send(
+                    &host_id,
+                    ServerMessage::Cancel {
+                        task_id: run_id.clone(),
+                    },
+                ) && let Err(e) = state.store.relay(&Relay::Cancel { host_id, run_id }).await
+                {
+                    tracing::warn!(error = %e, "cancel not relayed");
+                }
                 continue;
             }
             JobCommand::Http {
@@ -136,18 +145,24 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 .unwrap_or(true),
             Err(_) => true,
         };
-        if offline
-            && let Err(e) = state
-                .store
-                .finish_job_run(
-                    &run_id,
-                    None,
-                    TaskStatus::Failed,
-                    None,
-                    Some("the host's agent is offline"),
-                    None,
-                )
-                .await
+        if !offline {
+            // Connected to another replica (its heartbeats are fresh).
+            if let Err(e) = state.store.relay(&Relay::Runs { host_id }).await {
+                tracing::warn!(run = %run_id, error = %e, "run not relayed");
+            }
+            continue;
+        }
+        if let Err(e) = state
+            .store
+            .finish_job_run(
+                &run_id,
+                None,
+                TaskStatus::Failed,
+                None,
+                Some("the host's agent is offline"),
+                None,
+            )
+            .await
         {
             tracing::warn!(run = %run_id, error = %e, "run failure not stored");
         }

@@ -8,6 +8,12 @@
 //! | work | [`jobticket`] (every ticket: job and script tickets) | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
 //! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`] | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
+//! | relay | [`relay`] | a replica asked this one to reach an agent it holds | 15 s |
+//!
+//! Over PostgreSQL every wake-up reaches every replica
+//! ([`coc_store::wake`]: `LISTEN`/`NOTIFY`), so any number of `coc server`
+//! processes share the work; no replica owns a ticket, and each round's
+//! module says what keeps its work from being done twice.
 //!
 //! Every pass of every round is timed into `coc_round_seconds{round}` and
 //! its errors counted in `coc_round_errors_total{round}` ([`crate::metrics`]);
@@ -20,6 +26,7 @@ pub mod escalation;
 pub mod events;
 pub mod jobticket;
 pub mod parameters;
+pub mod relay;
 pub mod schedules;
 pub mod sla;
 
@@ -39,6 +46,7 @@ pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, Strin
         tokio::spawn(work_loop(state.clone())),
         tokio::spawn(events_loop(state.clone(), senders.clone())),
         tokio::spawn(deliveries::run(state.clone(), senders)),
+        tokio::spawn(relay::run(state.clone())),
     ])
 }
 

@@ -266,6 +266,7 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> 
     for i in 0..n {
         let cfg = coc_agent::AgentConfig {
             server: url.clone(),
+            fallback_servers: vec![],
             token: Some(agent.clone()),
             ca_cert: certs.as_ref().map(|c| c.ca.clone()),
             state_dir: base.join(format!("agent-{i}")),

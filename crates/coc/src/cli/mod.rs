@@ -347,9 +347,11 @@ pub enum TenantVerb {
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-    /// Server URL.
-    #[arg(long, env = "COC_SERVER")]
-    pub server: String,
+    /// Server URL; repeat it (or separate with commas) for the replicas of
+    /// one server: the agent connects to the first and fails over to the
+    /// next at its first reconnect.
+    #[arg(long, env = "COC_SERVER", value_delimiter = ',', required = true)]
+    pub server: Vec<String>,
     /// Agent enrollment token (`coc enrollment create`): needed on the first
     /// start only; afterwards the agent's own key identifies its host.
     #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
