@@ -14,6 +14,7 @@ mod jobs;
 mod oncall;
 mod parameters;
 mod people;
+mod replicas;
 mod schedules;
 mod scripts;
 mod tickets;

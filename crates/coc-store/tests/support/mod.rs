@@ -11,6 +11,20 @@ pub struct TestStore {
 }
 
 impl TestStore {
+    /// A second handle on the same database, as a second replica opens it
+    /// (PostgreSQL only; `None` on SQLite, which serves one process).
+    pub async fn replica(&self) -> Option<Store> {
+        let db = self.pg_db.as_ref()?;
+        let base = pg_admin_url()
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())?;
+        Some(
+            Store::open(&format!("{base}/{db}"), self.store.keyring().clone())
+                .await
+                .unwrap(),
+        )
+    }
+
     /// Closes the store and drops its PostgreSQL database.
     pub async fn cleanup(self) {
         use sqlx::Executor;
