@@ -255,6 +255,118 @@ impl RuleSpec {
     }
 }
 
+/// The incident a forwarding rule makes of an alarm (I2, I3; ref.
+/// 7.4.2): what the store inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentDraft {
+    /// `<alarm name> on <resource>`.
+    pub title: String,
+    /// The alarm's description, else its name.
+    pub description: String,
+    /// The rule's incident level.
+    pub level: IncidentLevel,
+    /// The person on call for the rule's shift role, else the rule's
+    /// assignee.
+    pub assignee: String,
+    /// The rule's application, else the alarm's.
+    pub application: Option<String>,
+    /// The alarm's region.
+    pub region: Option<String>,
+    /// The emergency plan the rule offers.
+    pub plan: Option<String>,
+    /// `<rule id>:<fingerprint>`: one open incident per rule and alarm.
+    pub dedup_key: String,
+    /// The first line of the incident's history.
+    pub note: String,
+}
+
+/// The dedup key of the incident rule `rule_id` keeps open for an alarm
+/// with fingerprint `fingerprint`.
+pub fn dedup_key(rule_id: &str, fingerprint: &str) -> String {
+    format!("{rule_id}:{fingerprint}")
+}
+
+/// The incident rule `spec` (id `rule_id`, name `rule_name`) makes of
+/// `alarm`; `on_call` is who is on call now for the rule's shift role, if
+/// it names one (looked up by the caller).
+pub fn incident_from(
+    alarm: &NormalizedAlarm,
+    fingerprint: &str,
+    rule_id: &str,
+    rule_name: &str,
+    spec: &RuleSpec,
+    on_call: Option<&str>,
+) -> IncidentDraft {
+    IncidentDraft {
+        title: format!(
+            "{} on {}",
+            alarm.alarm_name,
+            alarm.resource_name.as_deref().unwrap_or("unknown resource")
+        ),
+        description: alarm
+            .alarm_desc
+            .clone()
+            .unwrap_or_else(|| alarm.alarm_name.clone()),
+        level: spec.incident_level,
+        assignee: on_call.map_or_else(|| spec.assignee.clone(), str::to_string),
+        application: spec
+            .application
+            .clone()
+            .or_else(|| alarm.application.clone()),
+        region: alarm.region.clone(),
+        plan: spec.plan.clone(),
+        dedup_key: dedup_key(rule_id, fingerprint),
+        note: format!(
+            "created by forwarding rule '{rule_name}' from alarm '{}'{}",
+            alarm.alarm_name,
+            on_call
+                .map(|p| format!(", assigned to {p} (on call)"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// What automatic repair (I6) does for a new incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AutoRepair {
+    /// No host matches the alarm's resource: nothing runs (the reason
+    /// goes into the incident's history).
+    Skip(String),
+    /// Run the rule's contingency script on these hosts.
+    Run {
+        /// The script and its settings.
+        script: ContingencyScript,
+        /// Host resource ids.
+        hosts: Vec<String>,
+        /// Their names, for the history.
+        hostnames: Vec<String>,
+    },
+}
+
+/// Whether and where rule `spec`'s contingency script repairs what
+/// `alarm` reports, among the tenant's `hosts`; `None` when the rule has
+/// no contingency script.
+pub fn auto_repair(
+    spec: &RuleSpec,
+    alarm: &NormalizedAlarm,
+    hosts: &[crate::resource::HostIdentity],
+) -> Option<AutoRepair> {
+    let cs = spec.contingency_script.as_ref()?;
+    let target: Vec<&crate::resource::HostIdentity> = hosts
+        .iter()
+        .filter(|h| crate::resource::alarm_targets_host(alarm, h))
+        .collect();
+    Some(if target.is_empty() {
+        AutoRepair::Skip("automatic repair skipped: no host matches the alarm's resource".into())
+    } else {
+        AutoRepair::Run {
+            script: cs.clone(),
+            hosts: target.iter().map(|h| h.id.clone()).collect(),
+            hostnames: target.iter().map(|h| h.hostname.clone()).collect(),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +489,75 @@ mod tests {
         let mut s3 = spec;
         s3.name = " ".into();
         assert!(s3.validate().is_err());
+    }
+
+    fn spec() -> RuleSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "cpu", "conditions": [{"field": "alarmName", "op": "equals", "value": "HighCPU"}],
+            "incident_level": "P2", "assignee": "ann", "plan": "restart-web",
+            "contingency_script": {"script_id": "s-1", "params": {"N": "1"}}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_incident_from_an_alarm_names_its_resource_owner_and_key() {
+        let a = alarm();
+        let d = incident_from(&a, "fp1", "r-1", "cpu", &spec(), None);
+        assert_eq!(d.title, "HighCPU on web-01:9100");
+        assert_eq!(d.description, "CPU above 90%");
+        assert_eq!(d.assignee, "ann");
+        assert_eq!(d.application.as_deref(), Some("shop"), "the alarm's");
+        assert_eq!(d.dedup_key, "r-1:fp1");
+        assert_eq!(d.plan.as_deref(), Some("restart-web"));
+        assert_eq!(
+            d.note,
+            "created by forwarding rule 'cpu' from alarm 'HighCPU'"
+        );
+        // On call wins over the assignee; the rule's application over the alarm's.
+        let mut sp = spec();
+        sp.application = Some("billing".into());
+        let d = incident_from(&a, "fp1", "r-1", "cpu", &sp, Some("bob"));
+        assert_eq!(d.assignee, "bob");
+        assert!(d.note.ends_with(", assigned to bob (on call)"));
+        assert_eq!(d.application.as_deref(), Some("billing"));
+        // No resource, no description.
+        let mut bare = alarm();
+        bare.resource_name = None;
+        bare.alarm_desc = None;
+        let d = incident_from(&bare, "fp2", "r-1", "cpu", &spec(), None);
+        assert_eq!(d.title, "HighCPU on unknown resource");
+        assert_eq!(d.description, "HighCPU");
+    }
+
+    #[test]
+    fn automatic_repair_runs_on_the_alarm_host_or_says_why_not() {
+        let a = alarm();
+        let h = |id: &str, name: &str, ip: &str| crate::resource::HostIdentity {
+            id: id.into(),
+            hostname: name.into(),
+            ips: vec![ip.into()],
+        };
+        let hosts = [h("h1", "web-01", "10.0.0.1"), h("h2", "db-01", "10.0.0.2")];
+        match auto_repair(&spec(), &a, &hosts) {
+            Some(AutoRepair::Run {
+                script,
+                hosts,
+                hostnames,
+            }) => {
+                assert_eq!(script.script_id, "s-1");
+                assert_eq!(
+                    (hosts, hostnames),
+                    (vec!["h1".to_string()], vec!["web-01".to_string()])
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            auto_repair(&spec(), &a, &hosts[1..]),
+            Some(AutoRepair::Skip(why)) if why.contains("no host matches")
+        ));
+        let mut none = spec();
+        none.contingency_script = None;
+        assert_eq!(auto_repair(&none, &a, &hosts), None);
     }
 }

@@ -19,8 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use coc_domain::alarm::{AlarmStatus, NormalizedAlarm};
 use coc_domain::incident::IncidentStatus;
-use coc_domain::resource::HostIdentity;
-use coc_domain::rule::RuleSpec;
+use coc_domain::rule::{AutoRepair, RuleSpec};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -691,7 +690,8 @@ async fn forward(
     now: i64,
     out: &mut IngestOutcome,
 ) -> Result<()> {
-    let dedup_key = format!("{}:{fp}", rule.id);
+    let spec: &RuleSpec = &rule.spec;
+    let dedup_key = coc_domain::rule::dedup_key(&rule.id, fp);
     let open: Option<String> = sqlx::query_scalar(dynsql!(
         "SELECT id FROM incidents WHERE tenant_id = $1 AND dedup_key = $2 \
          AND status NOT IN {} LIMIT 1",
@@ -712,49 +712,36 @@ async fn forward(
         crate::incident::link_alarm(tx, tenant, &incident_id, alarm_id, now).await?;
         return Ok(());
     }
-    let spec: &RuleSpec = &rule.spec;
-    let title = format!(
-        "{} on {}",
-        a.alarm_name,
-        a.resource_name.as_deref().unwrap_or("unknown resource")
-    );
-    let description = a.alarm_desc.clone().unwrap_or_else(|| a.alarm_name.clone());
-    let application = spec.application.clone().or_else(|| a.application.clone());
+    // Who is on call is read here; the domain decides the rest.
     let on_call = match &spec.assignee_shift {
         Some(shift) => {
-            let scope = (application.as_deref(), a.region.as_deref());
+            let application = spec.application.as_deref().or(a.application.as_deref());
+            let scope = (application, a.region.as_deref());
             crate::oncall::first_on_call(tx, tenant, shift, scope, now).await?
         }
         None => None,
     };
+    let d = coc_domain::rule::incident_from(a, fp, &rule.id, &rule.name, spec, on_call.as_deref());
     let inc = crate::incident::insert_incident(
         tx,
         tenant,
         crate::incident::NewIncident {
-            title,
-            description,
-            level: spec.incident_level,
-            assignee: on_call.clone().unwrap_or_else(|| spec.assignee.clone()),
-            application,
+            title: d.title,
+            description: d.description,
+            level: d.level,
+            assignee: d.assignee,
+            application: d.application,
             enterprise_project: None,
-            region: a.region.clone(),
+            region: d.region,
             category: None,
-            plan: spec.plan.clone(),
+            plan: d.plan,
             source: "forwarding_rule".into(),
             rule_id: Some(rule.id.clone()),
-            dedup_key: Some(dedup_key),
+            dedup_key: Some(d.dedup_key),
             created_by: "system".into(),
         },
         now,
-        &format!(
-            "created by forwarding rule '{}' from alarm '{}'{}",
-            rule.name,
-            a.alarm_name,
-            on_call
-                .as_ref()
-                .map(|p| format!(", assigned to {p} (on call)"))
-                .unwrap_or_default()
-        ),
+        &d.note,
     )
     .await?;
     crate::incident::link_alarm(tx, tenant, &inc.0, alarm_id, now).await?;
@@ -770,54 +757,54 @@ async fn forward(
     )
     .await?;
     out.incidents_created.push(inc.0.clone());
-    if let Some(cs) = &spec.contingency_script {
-        let hosts = crate::resource::host_identities(tx, tenant).await?;
-        let target: Vec<&HostIdentity> = hosts
-            .iter()
-            .filter(|h| coc_domain::resource::alarm_targets_host(a, h))
-            .collect();
-        let summary;
+    let hosts = if spec.contingency_script.is_some() {
+        crate::resource::host_identities(tx, tenant).await?
+    } else {
+        vec![]
+    };
+    if let Some(repair) = coc_domain::rule::auto_repair(spec, a, &hosts) {
         let mut ticket_id = None;
-        if target.is_empty() {
-            summary = "automatic repair skipped: no host matches the alarm's resource".to_string();
-        } else {
-            let mut params = BTreeMap::new();
-            for (k, v) in &cs.params {
-                params.insert(k.clone(), keyring.decrypt(v)?);
-            }
-            let req = NewTicket {
-                script_id: cs.script_id.clone(),
-                params,
-                hosts: target.iter().map(|h| h.id.clone()).collect(),
-                run_as: cs.run_as.clone(),
-                timeout_s: cs.timeout_s,
-                batch_policy: coc_domain::ticket::BatchPolicy::None,
-                batches: None,
-                threshold: None,
-                incident_id: Some(inc.0.clone()),
-                created_by: "system".into(),
-                param_refs: Default::default(),
-            };
-            match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now).await {
-                Ok(t) => {
-                    summary = format!(
-                        "automatic repair: script ticket {} started on {}",
-                        t.number,
-                        target
-                            .iter()
-                            .map(|h| h.hostname.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    out.tickets_created.push(t.id.clone());
-                    ticket_id = Some(t.id);
+        let summary = match repair {
+            AutoRepair::Skip(why) => why,
+            AutoRepair::Run {
+                script: cs,
+                hosts,
+                hostnames,
+            } => {
+                let mut params = BTreeMap::new();
+                for (k, v) in &cs.params {
+                    params.insert(k.clone(), keyring.decrypt(v)?);
                 }
-                Err(e @ (StoreError::Domain(_) | StoreError::NotFound { .. })) => {
-                    summary = format!("automatic repair skipped: {e}");
+                let req = NewTicket {
+                    script_id: cs.script_id.clone(),
+                    params,
+                    hosts,
+                    run_as: cs.run_as.clone(),
+                    timeout_s: cs.timeout_s,
+                    batch_policy: coc_domain::ticket::BatchPolicy::None,
+                    batches: None,
+                    threshold: None,
+                    incident_id: Some(inc.0.clone()),
+                    created_by: "system".into(),
+                    param_refs: Default::default(),
+                };
+                match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now).await {
+                    Ok(t) => {
+                        out.tickets_created.push(t.id.clone());
+                        ticket_id = Some(t.id);
+                        format!(
+                            "automatic repair: script ticket {} started on {}",
+                            t.number,
+                            hostnames.join(", ")
+                        )
+                    }
+                    Err(e @ (StoreError::Domain(_) | StoreError::NotFound { .. })) => {
+                        format!("automatic repair skipped: {e}")
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
-        }
+        };
         crate::incident::history(
             tx,
             tenant,
