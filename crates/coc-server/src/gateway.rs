@@ -265,7 +265,7 @@ async fn handshake(
         agent_version: facts.agent_version.clone(),
         boot_id: facts.boot_id.clone(),
     };
-    let now = coc_store::now_ms();
+    let now = s.store.now();
     let admitted = match s
         .store
         .admit_agent(&host_facts, &public_key, token, now)

@@ -102,16 +102,21 @@ fn resource_of(pattern: &str, path: &str, tag: &str) -> (String, Option<String>)
     (format!("{tag}:{}", id.as_deref().unwrap_or("*")), id)
 }
 
-/// Builds the evaluation context of a principal; `secure`: the request
-/// came over TLS (`coc:SecureTransport`).
-pub fn context(p: &Principal, ip: Option<&str>, secure: bool) -> BTreeMap<String, Vec<String>> {
+/// Builds the evaluation context of a principal at `now_ms` (Unix ms);
+/// `secure`: the request came over TLS (`coc:SecureTransport`).
+pub fn context(
+    p: &Principal,
+    ip: Option<&str>,
+    secure: bool,
+    now_ms: i64,
+) -> BTreeMap<String, Vec<String>> {
     let mut c = BTreeMap::new();
     c.insert("coc:UserName".into(), vec![p.user_name.clone()]);
     c.insert("coc:Groups".into(), p.groups.clone());
     if let Some(ip) = ip {
         c.insert("coc:SourceIp".into(), vec![ip.to_string()]);
     }
-    let now = chrono::DateTime::from_timestamp_millis(coc_store::now_ms()).unwrap_or_default();
+    let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
     c.insert("coc:CurrentTime".into(), vec![now.to_rfc3339()]);
     c.insert("coc:SecureTransport".into(), vec![secure.to_string()]);
     c
@@ -298,7 +303,7 @@ async fn authorize(
             Err(e) => return ApiError::from(e).into_response(),
         },
     };
-    let ctx = context(&principal, ip.as_deref(), s.tls);
+    let ctx = context(&principal, ip.as_deref(), s.tls, s.store.now());
     let decision = if action.ends_with(":*") {
         // The body names no known action: the handler refuses it (400/422),
         // so nothing can change; let it say why.

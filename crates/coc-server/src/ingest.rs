@@ -115,7 +115,7 @@ async fn accept_batch(
             ApiError::new("malformed_json", e.body_text())
         }
     })?;
-    let now = coc_store::now_ms();
+    let now = s.store.now();
     let parsed: Result<Vec<NormalizedAlarm>, _> = match format {
         Format::PrometheusV2 => parse_prometheus_v2(&body, now, "Prometheus"),
         Format::Webhook => parse_alertmanager_webhook(&body, now, "Alertmanager"),

@@ -112,7 +112,7 @@ pub async fn round<T, E: std::fmt::Display>(
 /// `GET /metrics`.
 pub async fn scrape(State(s): State<AppState>) -> axum::response::Response {
     let h = handle();
-    let g = match s.store.gauges(coc_store::now_ms()).await {
+    let g = match s.store.gauges(s.store.now()).await {
         Ok(g) => g,
         Err(e) => return ApiError::from(e).into_response(),
     };

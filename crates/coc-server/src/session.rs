@@ -133,7 +133,7 @@ async fn login(
     let Ok(_turn) = s.logins.acquire().await else {
         return ApiError::new("unavailable", "the server is shutting down").into_response();
     };
-    let now = coc_store::now_ms();
+    let now = s.store.now();
     match s.store.login_wait(&keys, now).await {
         Ok(Some(ms)) => {
             let secs = retry_after_s(ms);
@@ -161,7 +161,7 @@ async fn login(
     let Some(user) = user else {
         let locked = s
             .store
-            .login_failed(&keys, coc_store::now_ms())
+            .login_failed(&keys, s.store.now())
             .await
             .ok()
             .flatten()

@@ -13,7 +13,7 @@ use coc_domain::error::invalid;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -180,7 +180,7 @@ impl Store {
     /// Creates what a tenant needs: the tenant row and its system policies
     /// (idempotent).
     pub async fn ensure_tenant(&self, tenant: &str) -> Result<()> {
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING")
             .bind(tenant)
@@ -281,7 +281,7 @@ impl Store {
     ) -> Result<User> {
         check_name("user", name)?;
         let hash = password.map(hash_password).transpose()?;
-        let now = now_ms();
+        let now = self.now();
         let id = crate::new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -407,7 +407,7 @@ impl Store {
             .bind(tenant)
             .bind(name)
             .bind(description)
-            .bind(now_ms())
+            .bind(self.now())
             .execute(&mut *tx)
             .await
             .map_err(dup("group", name))?;
@@ -497,7 +497,7 @@ impl Store {
             return Err(invalid("policy name must have 1 to 64 characters").into());
         }
         let doc = parse_policy(document)?;
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO policies (id, tenant_id, name, description, document, system, created_at, updated_at) \
@@ -536,7 +536,7 @@ impl Store {
         self.write_one(
             sqlx::query("UPDATE policies SET document = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
                 .bind(serde_json::to_string(&doc).unwrap_or_default())
-                .bind(now_ms())
+                .bind(self.now())
                 .bind(tenant)
                 .bind(p.id.clone()),
             "policy",
@@ -630,7 +630,7 @@ impl Store {
         .bind(kind)
         .bind(&id)
         .bind(tenant)
-        .bind(now_ms())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -723,7 +723,7 @@ impl Store {
         .bind(token_hash(secret))
         .bind(&secret[secret.len().saturating_sub(4)..])
         .bind(expires_at)
-        .bind(now_ms())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -745,7 +745,7 @@ impl Store {
         if n == 0 || n > 64 {
             return Err(invalid("token name must have 1 to 64 characters").into());
         }
-        if expires_at.is_some_and(|e| e <= now_ms()) {
+        if expires_at.is_some_and(|e| e <= self.now()) {
             return Err(invalid("the expiry must be in the future").into());
         }
         let uid = self.user_id(tenant, user).await?;
@@ -771,7 +771,7 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<(String, i64)> {
         let secret = format!("cocs_{}", hex::encode(rand::random::<[u8; 24]>()));
-        let expires = now_ms() + ttl_ms;
+        let expires = self.now() + ttl_ms;
         self.insert_token(tenant, user_id, "session", &secret, Some(expires))
             .await?;
         Ok((secret, expires))
@@ -783,7 +783,7 @@ impl Store {
         sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.now())
         .bind(token_hash(secret))
         .execute(&mut *tx)
         .await?;
@@ -822,7 +822,7 @@ impl Store {
     pub async fn revoke_token(&self, tenant: &str, id: &str) -> Result<()> {
         self.write_one(
             sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-                .bind(now_ms())
+                .bind(self.now())
                 .bind(tenant)
                 .bind(id),
             "token",
@@ -847,7 +847,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = r else { return Ok(None) };
-        let now = now_ms();
+        let now = self.now();
         let expires: Option<i64> = r.try_get("expires_at")?;
         let revoked: Option<i64> = r.try_get("revoked_at")?;
         if revoked.is_some()

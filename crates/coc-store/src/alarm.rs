@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::rule::ForwardingRule;
 use crate::ticket::NewTicket;
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col, now_ms};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col};
 
 /// Most alarms committed in one group transaction.
 pub const MAX_GROUP_ALARMS: usize = 4096;
@@ -262,7 +262,7 @@ impl Store {
     /// applied one by one.
     async fn commit_group(&self, group: &[Request]) -> Result<Vec<IngestOutcome>> {
         let mut tx = self.begin().await?;
-        let now = now_ms();
+        let now = self.now();
         let mut outcomes: Vec<IngestOutcome> = group
             .iter()
             .map(|r| IngestOutcome {
@@ -496,7 +496,7 @@ impl Store {
         if ids.is_empty() || ids.len() > 1000 {
             return Err(coc_domain::error::invalid("give 1 to 1000 alarm ids").into());
         }
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         for id in ids {
             let n = sqlx::query(dynsql!(

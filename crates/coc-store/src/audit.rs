@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
+use crate::{Arg, Filter, Page, Paged, Result, Store, json_col};
 
 /// One audit record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -147,7 +147,7 @@ impl Store {
             "INSERT INTO audit_log ({COLS}, tenant_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
         ))
         .bind(crate::new_id())
-        .bind(now_ms())
+        .bind(self.now())
         .bind(&a.trace)
         .bind(&a.action)
         .bind(&a.user_name)

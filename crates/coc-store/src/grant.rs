@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Result, Store, StoreError};
 
 /// Longest grant, ms (30 days).
 pub const MAX_GRANT_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -117,7 +117,7 @@ impl Store {
     /// more than 30 days ahead), `NotFound` (policy, or the support user in
     /// its tenant).
     pub async fn create_grant(&self, tenant: &str, g: &NewGrant, actor: &str) -> Result<Grant> {
-        let now = now_ms();
+        let now = self.now();
         if g.expires_at <= now || g.expires_at > now + MAX_GRANT_MS {
             return Err(
                 invalid("expires_at must be in the future and at most 30 days ahead").into(),
@@ -189,7 +189,7 @@ impl Store {
     pub async fn revoke_grant(&self, tenant: &str, id: &str) -> Result<()> {
         self.write_one(
             sqlx::query("UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-                .bind(now_ms())
+                .bind(self.now())
                 .bind(tenant)
                 .bind(id),
             "grant",
@@ -215,7 +215,7 @@ impl Store {
         .bind(tenant)
         .bind(grantee_tenant)
         .bind(user)
-        .bind(now_ms())
+        .bind(self.now())
         .fetch_all(&self.pool)
         .await?;
         let Some(r) = rows.first() else {

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::alarm::Alarm;
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError};
 
 /// An incident.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -384,7 +384,7 @@ impl Store {
         if let Some(ep) = &req.enterprise_project {
             self.require_enterprise_project(tenant, ep).await?;
         }
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let assignee = owner_of(&mut tx, tenant, req, req.region.as_deref(), now).await?;
         let (id, _) = insert_incident(
@@ -443,7 +443,7 @@ impl Store {
             );
         }
         let region = regions.into_iter().next().flatten();
-        let now = now_ms();
+        let now = self.now();
         let region = region.or_else(|| req.region.clone());
         let mut tx = self.begin().await?;
         let assignee = owner_of(&mut tx, tenant, req, region.as_deref(), now).await?;
@@ -509,7 +509,7 @@ impl Store {
             description: cur.description.clone(),
         };
         let (next, summary) = apply(&state, action)?;
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE incidents SET status = $1, level = $2, assignee = $3, title = $4, description = $5, \
@@ -645,7 +645,7 @@ impl Store {
             &mut tx,
             tenant,
             &cur.id,
-            now_ms(),
+            self.now(),
             "system",
             "ticket_result",
             Some(cur.status),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 use coc_domain::error::invalid;
 
 /// Integration types accepted by `POST /api/v1/integrations`.
@@ -87,7 +87,7 @@ impl Store {
             .into());
         }
         let id = crate::new_id();
-        let now = now_ms();
+        let now = self.now();
         let hint = key[key.len().saturating_sub(4)..].to_string();
         let mut tx = self.begin().await?;
         let r = sqlx::query(
@@ -178,7 +178,7 @@ impl Store {
     ) -> Result<Integration> {
         self.write_one(sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
-            .bind(now_ms())
+            .bind(self.now())
             .bind(tenant)
             .bind(id), "integration", id).await?;
         self.get_integration(tenant, id).await
@@ -199,7 +199,7 @@ impl Store {
             )
             .bind(hash_key(key))
             .bind(&key[key.len().saturating_sub(4)..])
-            .bind(now_ms())
+            .bind(self.now())
             .bind(tenant)
             .bind(id),
             "integration",

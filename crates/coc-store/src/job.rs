@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::script::Review;
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Result, Store, StoreError};
 
 /// A stored job.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,7 +132,7 @@ impl Store {
         system: bool,
     ) -> Result<Job> {
         let id = crate::new_id();
-        let now = now_ms();
+        let now = self.now();
         let body = serde_json::to_string(spec).unwrap_or_default();
         let mut tx = self.begin().await?;
         sqlx::query(dynsql!(
@@ -174,7 +174,7 @@ impl Store {
         let cur = self.get_job(tenant, id).await?;
         refuse_system(&cur, "modified")?;
         self.check_job_scripts(tenant, spec).await?;
-        let now = now_ms();
+        let now = self.now();
         let body = serde_json::to_string(spec).unwrap_or_default();
         let mut tx = self.begin().await?;
         let n = sqlx::query(
@@ -232,7 +232,7 @@ impl Store {
                 "UPDATE jobs SET spec = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 AND version = $5",
             )
             .bind(serde_json::to_string(&spec).unwrap_or_default())
-            .bind(now_ms())
+            .bind(self.now())
             .bind(tenant)
             .bind(cur.id.clone())
             .bind(cur.version),

@@ -28,7 +28,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::job::unreadable;
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms, sql_lit, sql_set};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, sql_lit, sql_set};
 
 pub use coc_domain::jobticket::RESULT_GRACE_S;
 
@@ -899,7 +899,7 @@ impl Store {
         if let Some(i) = &req.incident_id {
             self.get_incident(tenant, i).await?;
         }
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let id = insert_rows(
             &mut tx,
@@ -1482,8 +1482,17 @@ impl Store {
         output: Option<&str>,
     ) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let t =
-            finish_job_run_in(&mut tx, run_id, host_id, status, exit_code, error, output).await?;
+        let t = finish_job_run_in(
+            &mut tx,
+            run_id,
+            host_id,
+            status,
+            exit_code,
+            error,
+            output,
+            self.now(),
+        )
+        .await?;
         tx.commit().await?;
         if t.is_some() {
             self.work.notify_one();
@@ -1602,7 +1611,7 @@ impl Store {
             sql_lit(RunStatus::Failed.as_str()),
             sql_lit(RunStatus::Executing.as_str())
         ))
-        .bind(now_ms())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -1837,7 +1846,7 @@ impl Store {
     ) -> Result<(JobTicketDetail, Vec<JobCommand>)> {
         let cur = self.get_job_ticket(tenant, id).await?;
         let tid = cur.ticket.id.clone();
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &tid).await?;
         let st = self.load_state(&mut tx, &tid).await?;
@@ -1866,7 +1875,7 @@ impl Store {
     ) -> Result<(JobTicketDetail, Vec<JobCommand>)> {
         let cur = self.get_job_ticket(tenant, id).await?;
         let tid = cur.ticket.id.clone();
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &tid).await?;
         let st = self.load_state(&mut tx, &tid).await?;
@@ -1936,7 +1945,7 @@ impl Store {
         }
         let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
         let allowed = self
-            .resolve_people(tenant, reviewers, &facts, chrono::Utc::now())
+            .resolve_people(tenant, reviewers, &facts, self.now_utc())
             .await?;
         if !allowed.iter().any(|p| p == reviewer) {
             return Err(coc_domain::error::invalid(format!(
@@ -1966,7 +1975,7 @@ impl Store {
             .as_str(),
         )
         .bind(reviewer)
-        .bind(now_ms())
+        .bind(self.now())
         .bind(comment)
         .bind(&cur.ticket.id)
         .bind(step)
@@ -1986,6 +1995,7 @@ impl Store {
 }
 
 /// [`Store::finish_job_run`] inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn finish_job_run_in(
     conn: &mut sqlx::AnyConnection,
     run_id: &str,
@@ -1994,6 +2004,7 @@ pub(crate) async fn finish_job_run_in(
     exit_code: Option<i64>,
     error: Option<&str>,
     output: Option<&str>,
+    now: i64,
 ) -> Result<Option<String>> {
     let r = sqlx::query(dynsql!(
         "SELECT ticket_id, kind FROM job_runs WHERE id = $1 AND status = {} AND ($2 = '' OR host_id = $2)",
@@ -2032,7 +2043,7 @@ pub(crate) async fn finish_job_run_in(
         .bind(RunStatus::from_result(status).as_str())
         .bind(exit_code)
         .bind(error)
-        .bind(now_ms())
+        .bind(now)
         .bind(output.unwrap_or(""))
         .bind(run_id)
         .execute(&mut *conn)

@@ -126,7 +126,45 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Current time, Unix ms UTC.
+/// Where the store reads the time: the system clock, or a test's.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, Unix ms UTC.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// A clock a test sets and moves.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock standing at `ms` (Unix ms).
+    pub fn at(ms: i64) -> Arc<Self> {
+        Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(ms)))
+    }
+    /// Moves it by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The system's current time, Unix ms UTC. Code that decides by time takes
+/// it from the store's clock ([`Store::now`]) instead, so tests can set it.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -138,6 +176,8 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The one clock of the store's decisions ([`Store::now`]).
+    clock: Arc<dyn Clock>,
     /// The database URL (with its password: never logged or shown).
     url: Arc<str>,
     backend: Backend,
@@ -313,6 +353,7 @@ impl Store {
         let pool = opts.connect(&url).await?;
         let mut store = Store {
             pool,
+            clock: Arc::new(SystemClock),
             url: url.as_str().into(),
             backend,
             alarms: alarm::WriterHandle::detached(),
@@ -328,6 +369,22 @@ impl Store {
         store.alarms = alarm::spawn_writer(store.clone());
         store.reports = report::spawn_report_writer(store.clone());
         Ok(store)
+    }
+
+    /// This store with `clock` as its clock (tests set and move time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now by the store's clock, Unix ms UTC.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Now by the store's clock.
+    pub fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.now()).unwrap_or_default()
     }
 
     /// The keyring for sensitive values.
@@ -378,7 +435,7 @@ impl Store {
             )
             .bind(*version)
             .bind(*name)
-            .bind(now_ms())
+            .bind(self.now())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -211,7 +211,7 @@ impl Store {
         if incidents.is_empty() {
             return vec![];
         }
-        let now = Utc::now();
+        let now = self.now_utc();
         let attempt = async {
             let mut sp = sqlx::Connection::begin(&mut **tx).await?;
             let marks: Vec<String> = (1..=incidents.len()).map(|i| format!("${i}")).collect();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
+use crate::{Arg, Filter, Page, Paged, Result, Store, json_col};
 
 /// One delivery as shown in the log (never with its secret).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,7 +188,7 @@ impl Store {
         // The log shows the target masked (robot URLs carry keys, addresses
         // are personal); the real one is stored encrypted.
         let shown = coc_domain::people::mask(contact, target);
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let (id, _) = insert_delivery(
             self,
@@ -225,7 +225,7 @@ impl Store {
              WHERE status = {} AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
             crate::sql_lit(DeliveryStatus::Pending.as_str())
         ))
-        .bind(now_ms())
+        .bind(self.now())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -49,7 +49,7 @@ impl Store {
     pub async fn create_scenario(&self, tenant: &str, s: &Scenario) -> Result<StoredScenario> {
         s.validate()?;
         let id = crate::new_id();
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO oncall_scenarios (id, tenant_id, name, application, region, spec, created_at, updated_at) \
@@ -87,7 +87,7 @@ impl Store {
             .bind(None::<String>)
             .bind(None::<String>)
             .bind(serde_json::to_string(s).unwrap_or_default())
-            .bind(now_ms())
+            .bind(self.now())
             .bind(tenant)
             .bind(cur.id.clone()),
             "scenario",
@@ -144,7 +144,8 @@ impl Store {
         to: NaiveDate,
     ) -> Result<StoredScenario> {
         let mut cur = self.get_scenario(tenant, id).await?;
-        let today = Utc::now()
+        let today = self
+            .now_utc()
             .with_timezone(&cur.scenario.schedule.tz)
             .date_naive();
         cur.scenario.clear(from, to, today)?;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// What encrypted values look like in responses.
 pub const MASK: &str = "******";
@@ -107,7 +107,7 @@ impl Store {
         spec: &ParameterSpec,
         actor: &str,
     ) -> Result<Parameter> {
-        let now = now_ms();
+        let now = self.now();
         spec.validate(now)?;
         if spec.value == MASK {
             return Err(invalid("give the value").into());
@@ -182,7 +182,7 @@ impl Store {
         if spec.value == MASK {
             spec.value = fixed.value.clone();
         }
-        let now = now_ms();
+        let now = self.now();
         spec.validate(now)?;
         let stored = self.stored_value(&spec);
         let mut doc = spec.clone();

@@ -18,7 +18,7 @@ use sqlx::any::AnyRow;
 
 use crate::integration::hash_key;
 use crate::notify::{NewDelivery, insert_delivery};
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Result, Store, StoreError};
 
 /// One contact channel of an engineer, as listed (address masked).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -113,7 +113,7 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
-        let now = now_ms();
+        let now = self.now();
         let mut by_user: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
         for c in &contacts {
             by_user
@@ -168,7 +168,7 @@ impl Store {
                 _ => return Err(invalid(format!("unknown contact channel '{ch}'")).into()),
             }
         }
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let alias = u.alias.clone().unwrap_or_default();
         let n = sqlx::query(
@@ -282,7 +282,7 @@ impl Store {
                 "every subscription of this user is confirmed".into(),
             ));
         }
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         for c in wanted {
             let r = self
@@ -316,7 +316,7 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::not_found("subscription", "token"))?;
         let expires: Option<i64> = r.try_get("expires_at")?;
-        let now = now_ms();
+        let now = self.now();
         if expires.is_none_or(|e| now >= e) {
             return Err(StoreError::Conflict(
                 "the confirmation link expired; ask for the subscription to be sent again".into(),
@@ -381,7 +381,7 @@ impl Store {
             .map(|x| x.0))
     }
 
-    /// Like [`Store::contact_in`] with the subscription state at `now_ms()`.
+    /// Like [`Store::contact_in`] with the subscription state at `self.now()`.
     pub(crate) async fn contact_with_status(
         &self,
         tx: &mut sqlx::AnyConnection,
@@ -407,7 +407,7 @@ impl Store {
                     .decrypt(&r.try_get::<String, _>("address")?)?,
                 masked: r.try_get("masked")?,
             },
-            SubscriptionStatus::at(&status, r.try_get("expires_at")?, now_ms()),
+            SubscriptionStatus::at(&status, r.try_get("expires_at")?, self.now()),
         )))
     }
 

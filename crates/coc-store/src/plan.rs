@@ -7,7 +7,7 @@ use coc_domain::plan::Plan;
 
 use crate::spec::{Document, Kind};
 use crate::ticket::{NewTicket, Ticket};
-use crate::{Result, Store, now_ms};
+use crate::{Result, Store};
 
 /// Storage of plans.
 pub const PLANS: Kind = Kind {
@@ -112,7 +112,7 @@ impl Store {
             &mut tx,
             tenant,
             &inc.id,
-            now_ms(),
+            self.now(),
             actor,
             "execute_plan",
             Some(inc.status),

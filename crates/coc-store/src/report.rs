@@ -121,7 +121,7 @@ impl Store {
             out.push(match &r.report {
                 Report::Heartbeat { host_id } => {
                     sqlx::query("UPDATE hosts SET last_heartbeat = $1 WHERE id = $2")
-                        .bind(crate::now_ms())
+                        .bind(self.now())
                         .bind(host_id)
                         .execute(&mut *tx)
                         .await?;
@@ -151,6 +151,7 @@ impl Store {
                         *exit_code,
                         error.as_deref(),
                         None,
+                        self.now(),
                     )
                     .await?;
                     (true, t)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Result, Store, StoreError};
 
 /// Facts an agent reports about its host.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -181,7 +181,7 @@ impl Store {
     /// through [`Store::admit_agent`]. Returns the resource id; counts as a
     /// heartbeat.
     pub async fn upsert_host(&self, tenant: &str, f: &HostFacts) -> Result<String> {
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND agent_id = $2")
@@ -223,7 +223,7 @@ impl Store {
     pub async fn heartbeat(&self, host_id: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE hosts SET last_heartbeat = $1 WHERE id = $2")
-            .bind(now_ms())
+            .bind(self.now())
             .bind(host_id)
             .execute(&mut *tx)
             .await?;
@@ -240,7 +240,7 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
-        let now = now_ms();
+        let now = self.now();
         rows.iter().map(|r| row(r, now, interval_ms)).collect()
     }
 
@@ -254,7 +254,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         r.as_ref()
-            .map(|r| row(r, now_ms(), interval_ms))
+            .map(|r| row(r, self.now(), interval_ms))
             .transpose()?
             .ok_or_else(|| StoreError::not_found("host", id))
     }
@@ -300,7 +300,7 @@ impl Store {
             .bind(tenant)
             .bind(name)
             .bind(description)
-            .bind(crate::now_ms())
+            .bind(self.now())
             .execute(&mut *tx)
             .await
             .map_err(|e| {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored forwarding rule.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -145,7 +145,7 @@ impl Store {
         spec.validate()?;
         let spec = &self.seal(tenant, spec, None).await?;
         let id = crate::new_id();
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO forwarding_rules (id, tenant_id, name, enabled, spec, created_at, updated_at) \
@@ -178,7 +178,7 @@ impl Store {
         )
         .bind(spec.name.trim())
         .bind(serde_json::to_string(spec).unwrap_or_default())
-        .bind(now_ms())
+        .bind(self.now())
         .bind(tenant)
         .bind(id), "forwarding rule", id).await?;
         self.get_rule(tenant, id).await
@@ -214,7 +214,7 @@ impl Store {
     ) -> Result<ForwardingRule> {
         self.write_one(sqlx::query("UPDATE forwarding_rules SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
-            .bind(now_ms())
+            .bind(self.now())
             .bind(tenant)
             .bind(id), "forwarding rule", id).await?;
         self.get_rule(tenant, id).await

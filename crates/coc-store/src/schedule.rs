@@ -22,7 +22,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::ticket::{NewTicket, threshold_from_percent};
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored scheduled task.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -115,7 +115,7 @@ impl Store {
     ) -> Result<ScheduledTask> {
         self.check_task(tenant, spec).await?;
         let id = crate::new_id();
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         sqlx::query(dynsql!(
             "INSERT INTO scheduled_tasks (id, tenant_id, name, enabled, review_status, spec, created_by, modified_by, \
@@ -169,7 +169,7 @@ impl Store {
             .bind(spec.name.trim().to_string())
             .bind(serde_json::to_string(spec).unwrap_or_default())
             .bind(actor.to_string())
-            .bind(now_ms().max(cur.updated_at + 1))
+            .bind(self.now().max(cur.updated_at + 1))
             .bind(tenant)
             .bind(cur.id.clone())
             .bind(cur.updated_at),
@@ -184,7 +184,7 @@ impl Store {
     /// Errors: `Domain(Validation)`, `NotFound`.
     async fn check_task(&self, tenant: &str, spec: &ScheduledTaskSpec) -> Result<()> {
         spec.validate()?;
-        if spec.timing.next_after(now_ms()).is_none() {
+        if spec.timing.next_after(self.now()).is_none() {
             return Err(invalid(
                 "the task would never run: its time has passed, or it expires before its first run",
             )
@@ -231,7 +231,7 @@ impl Store {
                 tenant,
                 &cur.spec.reviewers,
                 &IncidentFacts::not_an_incident(""),
-                Utc::now(),
+                self.now_utc(),
             )
             .await?;
         if !allowed.iter().any(|p| p == reviewer) {
@@ -284,7 +284,7 @@ impl Store {
                 ))
                 .into());
             }
-            Some(cur.spec.timing.next_after(now_ms()).ok_or_else(|| {
+            Some(cur.spec.timing.next_after(self.now()).ok_or_else(|| {
                 coc_domain::DomainError::InvalidTransition(
                     "the task has no run left before its expiry".into(),
                 )
@@ -298,7 +298,7 @@ impl Store {
             )
             .bind(i64::from(enabled))
             .bind(next)
-            .bind(now_ms().max(cur.updated_at + 1))
+            .bind(self.now().max(cur.updated_at + 1))
             .bind(tenant)
             .bind(cur.id.clone()),
             "scheduled task",

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// Review state of a script version (ref. 5.1.1 step 7).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -228,7 +228,7 @@ impl Store {
         system: bool,
     ) -> Result<Script> {
         let id = crate::new_id();
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         sqlx::query(dynsql!(
             "INSERT INTO scripts ({COLS}, tenant_id) VALUES \
@@ -274,7 +274,7 @@ impl Store {
         spec.validate()?;
         let cur = self.get_script(tenant, id).await?;
         refuse_system(&cur, "modified")?;
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE scripts SET name=$1, description=$2, type=$3, content=$4, risk_level=$5, params=$6, \
@@ -379,7 +379,7 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(if approve { "approved" } else { "rejected" })
                 .bind(reviewer.to_string())
-                .bind(now_ms())
+                .bind(self.now())
                 .bind(comment.map(str::to_string))
                 .bind(tenant)
                 .bind(r.id.to_string())
@@ -427,7 +427,7 @@ impl Store {
         }
         let facts = coc_domain::notify::IncidentFacts::not_an_incident("");
         let allowed = self
-            .resolve_people(tenant, reviewers, &facts, chrono::Utc::now())
+            .resolve_people(tenant, reviewers, &facts, self.now_utc())
             .await?;
         if !allowed.iter().any(|p| p == reviewer) {
             return Err(coc_domain::error::invalid(format!(

@@ -19,7 +19,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::spec::{Document, Kind};
-use crate::{Arg, Filter, Page, Paged, Result, Store, json_col, now_ms};
+use crate::{Arg, Filter, Page, Paged, Result, Store, json_col};
 
 /// Storage of SLAs (created disabled, ref. 11.5.1).
 pub const SLAS: Kind = Kind {
@@ -485,7 +485,7 @@ impl Store {
         if let Some(s) = state {
             w.push("state = ?", Arg::S(s.to_string()));
         }
-        let now = now_ms();
+        let now = self.now();
         self.fetch_page(
             COLS,
             "sla_records",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, is_unique_violation, now_ms};
+use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored document with its bookkeeping.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -194,7 +194,7 @@ impl Store {
         .bind(name.trim())
         .bind(i64::from(k.enabled_on_create))
         .bind(serde_json::to_string(spec).unwrap_or_default())
-        .bind(now_ms())
+        .bind(self.now())
         .execute(&mut *tx)
         .await
         .map_err(|e| dup(k, name, e))?;
@@ -220,7 +220,7 @@ impl Store {
         ))
         .bind(name.trim().to_string())
         .bind(serde_json::to_string(spec).unwrap_or_default())
-        .bind(now_ms())
+        .bind(self.now())
         .bind(tenant)
         .bind(cur.id.clone());
         let r = q.execute(&self.pool).await.map_err(|e| dup(k, name, e))?;
@@ -297,7 +297,7 @@ impl Store {
                 k.table
             ))
             .bind(i64::from(enabled))
-            .bind(now_ms())
+            .bind(self.now())
             .bind(tenant)
             .bind(cur.id.clone()),
             k.noun,

@@ -33,7 +33,7 @@ use coc_domain::jobticket::RunStatus;
 use crate::jobticket::{
     HostCounts, JobCommand, JobHost, NewRows, ScriptCopy, StepPlan, insert_rows,
 };
-use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, now_ms, paged};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, paged};
 
 /// Most output kept per host task, bytes; later output is dropped with a note.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
@@ -467,7 +467,7 @@ impl Store {
             req.params.insert(k.clone(), v);
         }
         let mut tx = self.begin().await?;
-        let t = insert_ticket(&mut tx, &self.keyring, tenant, &req, now_ms()).await?;
+        let t = insert_ticket(&mut tx, &self.keyring, tenant, &req, self.now()).await?;
         tx.commit().await?;
         self.work.notify_one();
         Ok(t)

@@ -5,7 +5,6 @@
 //! reviewers (by name, or on call for a listed shift role now) and, for a
 //! review, not the author of the version.
 
-use chrono::Utc;
 use coc_domain::job::Atom;
 use coc_domain::notify::{IncidentFacts, Recipient};
 use serde::{Deserialize, Serialize};
@@ -41,7 +40,7 @@ impl Store {
     /// resolved now is left out.
     pub async fn todos(&self, tenant: &str, user: &str) -> Result<Vec<Todo>> {
         let facts = IncidentFacts::not_an_incident("");
-        let now = Utc::now();
+        let now = self.now_utc();
         let mine = |reviewers: Vec<Recipient>| {
             let facts = &facts;
             async move {

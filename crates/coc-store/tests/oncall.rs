@@ -196,3 +196,39 @@ async fn delivery_queue_retries_then_gives_up() {
         assert_eq!(log.items[0].payload["msg_type"], "text");
     });
 }
+
+/// The store decides by its own clock ([`coc_store::Store::with_clock`]):
+/// a delivery's creation, lease and retry follow a clock the test moves.
+#[tokio::test]
+async fn the_store_decides_by_its_injected_clock() {
+    use coc_domain::notify::Message;
+    each_store!(|s| {
+        let clock = coc_store::ManualClock::at(1_900_000_000_000);
+        let s = s.clone().with_clock(clock.clone());
+        let m = Message {
+            event: "test".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        };
+        let d = s
+            .enqueue_delivery("t", "webhook", "http://127.0.0.1:9/x", None, &m)
+            .await
+            .unwrap();
+        assert_eq!(d.created_at, 1_900_000_000_000);
+        assert_eq!(s.due_deliveries(10).await.unwrap().len(), 1);
+        let lease = s.claim_delivery(&d.id, s.now()).await.unwrap().unwrap();
+        assert_eq!(lease, 1_900_000_000_000 + SEND_LEASE_MS);
+        clock.advance(10_000);
+        assert!(
+            s.record_attempt(&d.id, lease, Some("down"), s.now())
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.due_deliveries(10).await.unwrap().is_empty(),
+            "backing off 1 s"
+        );
+        clock.advance(1_000);
+        assert_eq!(s.due_deliveries(10).await.unwrap().len(), 1, "due again");
+    });
+}

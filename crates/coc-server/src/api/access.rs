@@ -416,7 +416,7 @@ async fn simulate(
         ),
         Err(e) => return Err(e),
     };
-    let mut context = crate::guard::context(&principal, None, s.tls);
+    let mut context = crate::guard::context(&principal, None, s.tls, s.store.now());
     for (k, v) in &attrs {
         if let Some(v) = v {
             context.insert(k.clone(), vec![v.clone()]);

@@ -54,9 +54,7 @@ async fn list_enrollments(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(super::listing(
-        s.store
-            .list_enrollments(&p.tenant, coc_store::now_ms())
-            .await?,
+        s.store.list_enrollments(&p.tenant, s.store.now()).await?,
     )))
 }
 
@@ -67,7 +65,7 @@ async fn show_enrollment(
 ) -> ApiResult<Json<Enrollment>> {
     Ok(Json(
         s.store
-            .get_enrollment(&p.tenant, &id, coc_store::now_ms())
+            .get_enrollment(&p.tenant, &id, s.store.now())
             .await?,
     ))
 }
@@ -86,7 +84,7 @@ async fn create_enrollment(
             &b.name,
             b.max_uses.unwrap_or(1),
             b.expires_in_hours.unwrap_or(DEFAULT_ENROLLMENT_HOURS),
-            coc_store::now_ms(),
+            s.store.now(),
         )
         .await?;
     let mut v = serde_json::to_value(e).unwrap_or_default();
@@ -105,7 +103,7 @@ async fn revoke_enrollment(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.store
-        .revoke_enrollment(&p.tenant, &id, coc_store::now_ms())
+        .revoke_enrollment(&p.tenant, &id, s.store.now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -121,7 +119,7 @@ async fn identity(
     let h = s.store.get_host(&p.tenant, id, ms).await?;
     c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     s.store
-        .set_agent_identity(&p.tenant, id, action, coc_store::now_ms())
+        .set_agent_identity(&p.tenant, id, action, s.store.now())
         .await?;
     let reason = match action {
         IdentityAction::Revoke => "this agent's identity was revoked",

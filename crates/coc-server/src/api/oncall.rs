@@ -118,7 +118,7 @@ async fn who(
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map_err(|e| ApiError::new("bad_query", format!("'at' must be an RFC 3339 time: {e}")))?
             .with_timezone(&Utc),
-        None => Utc::now(),
+        None => s.store.now_utc(),
     };
     let people = s
         .store

@@ -727,7 +727,7 @@ async fn overview(
     let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
     let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
     let todos = api(&s, &v, Method::GET, "/api/v1/todos", None).await;
-    let day_ago = coc_store::now_ms() - 24 * 3600 * 1000;
+    let day_ago = s.store.now() - 24 * 3600 * 1000;
     let audit = api(
         &s,
         &v,
@@ -1150,7 +1150,7 @@ async fn alarms(
         Some("clear") => Some("The selected alarms are cleared.".to_string()),
         _ => None,
     };
-    alarms_page(&v, &list, q, flash, None, &forms::Raw::new()).into_response()
+    alarms_page(&v, &list, q, flash, None, &forms::Raw::new(), s.store.now()).into_response()
 }
 
 /// The alarms page over an API list, with the convert form as typed.
@@ -1161,9 +1161,9 @@ fn alarms_page(
     flash: Option<String>,
     error: Option<String>,
     typed: &forms::Raw,
+    now: i64,
 ) -> Alarms {
     let all = items(list);
-    let now = coc_store::now_ms();
     let points: Vec<(i64, String)> = all
         .iter()
         .filter_map(|a| Some((a["last_seen"].as_i64()?, text(&a["level"]))))
@@ -1234,7 +1234,7 @@ async fn alarm_act(
                 let fields: Vec<&forms::Field> = modules::INCIDENT.iter().collect();
                 let msg = modules::required(&fields, &p.detail).unwrap_or(p.detail);
                 let q = ListQuery::default();
-                let page = alarms_page(&v, &list, q, None, Some(msg), &typed);
+                let page = alarms_page(&v, &list, q, None, Some(msg), &typed, s.store.now());
                 (p.status, page).into_response()
             }
             Err(p) => error_page(&v, p),

@@ -114,7 +114,7 @@ pub fn spawn_send(
         if let Some(e) = &err {
             tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
         }
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = state.store.now();
         let recorded = state
             .store
             .record_attempt(&d.id, d.lease, err.as_deref(), now)
@@ -300,7 +300,7 @@ pub async fn round(
             continue;
         }
         // The list may be stale (a send finished since): claim it first.
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = state.store.now();
         let claimed = state.store.claim_delivery(&d.id, now).await;
         let Ok(Some(lease)) = claimed else {
             inflight.lock().expect("in-flight set").remove(&d.id);

@@ -45,7 +45,7 @@ pub async fn recover(state: &AppState) {
 ///
 /// Errors: a store error; the next pass retries.
 pub async fn round(state: &AppState) -> Result<(), coc_store::StoreError> {
-    let now = coc_store::now_ms();
+    let now = state.store.now();
     for id in state.store.active_job_ticket_ids().await? {
         let agents = state.agents.clone();
         let cmds = state

@@ -65,7 +65,7 @@ async fn work_loop(state: AppState) {
 /// The events loop: incident events, then the timers.
 async fn events_loop(state: AppState, senders: Arc<Senders>) {
     loop {
-        let now = chrono::Utc::now();
+        let now = state.store.now_utc();
         let more = crate::metrics::round("incident_events", events::round(&state, &senders, now))
             .await
             .unwrap_or(false);
