@@ -558,6 +558,28 @@ struct Applied {
     finished: Option<(TicketStatus, usize, usize)>,
 }
 
+/// Takes the ticket row for an engine step, or `false` when another
+/// replica is stepping it right now (PostgreSQL: `FOR UPDATE SKIP
+/// LOCKED`; that replica's step sees everything committed before it, and
+/// whatever commits after it wakes the engine again). SQLite has one
+/// writer at a time and waits as [`lock_ticket`] does.
+async fn try_lock_ticket(
+    tx: &mut Transaction<'static, Any>,
+    backend: crate::Backend,
+    id: &str,
+) -> Result<bool> {
+    if backend == crate::Backend::Postgres {
+        let got: Option<String> =
+            sqlx::query_scalar("SELECT id FROM job_tickets WHERE id = $1 FOR UPDATE SKIP LOCKED")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        return Ok(got.is_some());
+    }
+    lock_ticket(tx, id).await?;
+    Ok(true)
+}
+
 /// Touches the ticket row so concurrent writers of the ticket queue.
 async fn lock_ticket(tx: &mut Transaction<'static, Any>, id: &str) -> Result<()> {
     sqlx::query("UPDATE job_tickets SET updated_at = updated_at WHERE id = $1")
@@ -1037,7 +1059,9 @@ impl Store {
         connected: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Vec<JobCommand>> {
         let mut tx = self.begin().await?;
-        lock_ticket(&mut tx, id).await?;
+        if !try_lock_ticket(&mut tx, self.backend, id).await? {
+            return Ok(Vec::new());
+        }
         let st = self.load_state(&mut tx, id).await?;
         if st.status.is_terminal() {
             return Ok(Vec::new());
@@ -1523,76 +1547,88 @@ impl Store {
     ///
     /// Errors: a store error.
     pub async fn redispatch(&self, host_id: &str) -> Result<Vec<JobCommand>> {
-        self.pending_job_dispatches(host_id).await
+        self.redispatch_many(&[host_id.to_string()]).await
     }
 
-    async fn pending_job_dispatches(&self, host_id: &str) -> Result<Vec<JobCommand>> {
-        let rows = sqlx::query(dynsql!(
-            "SELECT r.id, r.ticket_id, r.step, r.task_idx, r.kind, t.spec, t.scripts, t.status \
-             FROM job_runs r JOIN job_tickets t ON t.id = r.ticket_id \
-             WHERE r.host_id = $1 AND r.status = {} AND r.phase = 'agent'",
-            sql_lit(RunStatus::Executing.as_str())
-        ))
-        .bind(host_id)
-        .fetch_all(&self.pool)
-        .await?;
+    /// [`Store::redispatch`] for several hosts at once: each ticket's
+    /// state and parameters are read once, however many of its runs wait.
+    ///
+    /// Errors: a store error.
+    pub async fn redispatch_many(&self, hosts: &[String]) -> Result<Vec<JobCommand>> {
         let mut out = Vec::new();
-        for r in &rows {
-            let run_id: String = r.try_get("id")?;
-            if r.try_get::<String, _>("kind")? == "reboot" {
-                out.push(JobCommand::Reboot {
-                    run_id,
-                    host_id: host_id.to_string(),
-                });
-                continue;
-            }
-            // A script run: rebuild the command from the ticket's copy.
-            let ticket: String = r.try_get("ticket_id")?;
-            let mut tx = self.begin().await?;
-            let st = self.load_state(&mut tx, &ticket).await?;
-            tx.commit().await?;
-            let (step, ti): (i64, i64) = (r.try_get("step")?, r.try_get("task_idx")?);
-            let Some(task) = st
-                .spec
-                .steps
-                .get(step as usize)
-                .and_then(|s| s.tasks.get(ti as usize))
-            else {
-                continue;
-            };
-            if let Atom::Script {
-                script,
-                params: values,
-                run_as,
-                timeout_s,
-            } = &task.atom
-            {
-                let c = &st.scripts[script.as_str()];
-                let (params, secret_values) = self.job_params(&st).await;
-                let kinds = st
-                    .spec
-                    .params
-                    .iter()
-                    .map(|p| (p.name.clone(), p.kind))
-                    .collect();
-                let mut tx = self.begin().await?;
-                let vars = self.host_vars(&mut tx, host_id).await?;
-                tx.commit().await?;
-                let given: BTreeMap<String, String> = values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), substitute(v, &params, &kinds, &vars)))
-                    .collect();
-                if let Ok(env) = resolve_params(&c.params, &given) {
-                    out.push(JobCommand::Exec {
+        // Per ticket: its state, its parameters and the secret values.
+        type Loaded = (State, BTreeMap<String, String>, Vec<String>);
+        let mut tickets: BTreeMap<String, Loaded> = BTreeMap::new();
+        for host_id in hosts {
+            let rows = sqlx::query(dynsql!(
+                "SELECT id, ticket_id, step, task_idx, kind FROM job_runs \
+                 WHERE host_id = $1 AND status = {} AND phase = 'agent'",
+                sql_lit(RunStatus::Executing.as_str())
+            ))
+            .bind(host_id)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                let run_id: String = r.try_get("id")?;
+                if r.try_get::<String, _>("kind")? == "reboot" {
+                    out.push(JobCommand::Reboot {
                         run_id,
-                        host_id: host_id.to_string(),
-                        script_type: c.script_type.clone(),
-                        content: c.content.clone(),
-                        secret_env: secret_env(&c.params, &env, &secret_values),
-                        env,
-                        run_as: run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
-                        timeout_s: u64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+                        host_id: host_id.clone(),
                     });
+                    continue;
+                }
+                // A script run: rebuild the command from the ticket's copy.
+                let ticket: String = r.try_get("ticket_id")?;
+                if !tickets.contains_key(&ticket) {
+                    let mut tx = self.begin().await?;
+                    let st = self.load_state(&mut tx, &ticket).await?;
+                    tx.commit().await?;
+                    let (params, secrets) = self.job_params(&st).await;
+                    tickets.insert(ticket.clone(), (st, params, secrets));
+                }
+                let (st, params, secret_values) = &tickets[&ticket];
+                let (step, ti): (i64, i64) = (r.try_get("step")?, r.try_get("task_idx")?);
+                let Some(task) = st
+                    .spec
+                    .steps
+                    .get(step as usize)
+                    .and_then(|s| s.tasks.get(ti as usize))
+                else {
+                    continue;
+                };
+                if let Atom::Script {
+                    script,
+                    params: values,
+                    run_as,
+                    timeout_s,
+                } = &task.atom
+                {
+                    let c = &st.scripts[script.as_str()];
+                    let kinds = st
+                        .spec
+                        .params
+                        .iter()
+                        .map(|p| (p.name.clone(), p.kind))
+                        .collect();
+                    let mut tx = self.begin().await?;
+                    let vars = self.host_vars(&mut tx, host_id).await?;
+                    tx.commit().await?;
+                    let given: BTreeMap<String, String> = values
+                        .iter()
+                        .map(|(k, v)| (k.clone(), substitute(v, params, &kinds, &vars)))
+                        .collect();
+                    if let Ok(env) = resolve_params(&c.params, &given) {
+                        out.push(JobCommand::Exec {
+                            run_id,
+                            host_id: host_id.clone(),
+                            script_type: c.script_type.clone(),
+                            content: c.content.clone(),
+                            secret_env: secret_env(&c.params, &env, secret_values),
+                            env,
+                            run_as: run_as.clone().unwrap_or_else(|| DEFAULT_RUN_AS.into()),
+                            timeout_s: u64::from(timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+                        });
+                    }
                 }
             }
         }

@@ -32,7 +32,12 @@ pub async fn run(state: AppState) {
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(r) => {
-                    crate::metrics::round("agent_relay", relay(&state, r)).await;
+                    // Take every request waiting: hosts are served together.
+                    let mut batch = vec![r];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    crate::metrics::round("agent_relay", relay(&state, batch)).await;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     crate::metrics::round("agent_relay", resend(&state)).await;
@@ -46,31 +51,43 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// Carries out one relay request if this replica holds the agent.
-async fn relay(state: &AppState, r: Relay) -> Result<(), coc_store::StoreError> {
-    match r {
-        Relay::Runs { host_id } if state.agents.is_connected(&host_id) => {
-            let cmds = state.store.redispatch(&host_id).await?;
-            super::jobticket::carry_out(state, cmds).await;
+/// Carries out the relay requests for agents this replica holds.
+async fn relay(state: &AppState, batch: Vec<Relay>) -> Result<(), coc_store::StoreError> {
+    let mut hosts = std::collections::BTreeSet::new();
+    for r in batch {
+        match r {
+            Relay::Runs { host_id } if state.agents.is_connected(&host_id) => {
+                hosts.insert(host_id);
+            }
+            Relay::Cancel { host_id, run_id } if state.agents.is_connected(&host_id) => {
+                state.agents.send(
+                    &host_id,
+                    coc_proto::ServerMessage::Cancel { task_id: run_id },
+                );
+            }
+            _ => {}
         }
-        Relay::Cancel { host_id, run_id } if state.agents.is_connected(&host_id) => {
-            state.agents.send(
-                &host_id,
-                coc_proto::ServerMessage::Cancel { task_id: run_id },
-            );
-        }
-        _ => {}
+    }
+    if !hosts.is_empty() {
+        let hosts: Vec<String> = hosts.into_iter().collect();
+        let cmds = state.store.redispatch_many(&hosts).await?;
+        super::jobticket::carry_out(state, cmds).await;
     }
     Ok(())
 }
 
 /// Sends every held agent the runs still waiting for it.
 async fn resend(state: &AppState) -> Result<(), coc_store::StoreError> {
-    for host in state.store.hosts_with_agent_runs().await? {
-        if state.agents.is_connected(&host) {
-            let cmds = state.store.redispatch(&host).await?;
-            super::jobticket::carry_out(state, cmds).await;
-        }
+    let held: Vec<String> = state
+        .store
+        .hosts_with_agent_runs()
+        .await?
+        .into_iter()
+        .filter(|h| state.agents.is_connected(h))
+        .collect();
+    if !held.is_empty() {
+        let cmds = state.store.redispatch_many(&held).await?;
+        super::jobticket::carry_out(state, cmds).await;
     }
     Ok(())
 }

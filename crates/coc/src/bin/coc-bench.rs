@@ -38,6 +38,13 @@
 //! ```text
 //! coc-bench fanout --agents 20 ; coc-bench fanout --agents 1000 --tls
 //! ```
+//!
+//! With `--database-url postgres://…/db --replicas 2` it starts that many
+//! servers on one PostgreSQL database, agent `i` connected to replica
+//! `i % replicas` (the others as fallbacks), and submits every ticket to
+//! replica 0: the other replica's agents are reached through the engine's
+//! relay. `ingest --server URL,URL` spreads the connections over
+//! replicas.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +73,8 @@ enum Mode {
 enum Cmd {
     /// Alarm ingest throughput.
     Ingest {
+        /// Server URL; several (comma-separated) spread the connections
+        /// over replicas.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
         #[arg(long, env = "COC_TOKEN", hide_env_values = true)]
@@ -112,6 +121,13 @@ enum Cmd {
         /// Serve HTTPS (a CA of its own); the agents verify it.
         #[arg(long)]
         tls: bool,
+        /// Database of the servers (default: SQLite in a fresh data dir).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Servers to start on the database (more than one needs
+        /// PostgreSQL).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
     },
 }
 
@@ -149,7 +165,26 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             state_dir,
             tls,
-        } => fanout(agents.clamp(1, 1000), rounds.max(1), &state_dir, tls).await,
+            database_url,
+            replicas,
+        } => {
+            if replicas > 1
+                && !database_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("postgres"))
+            {
+                bail!("--replicas above 1 needs --database-url postgres://…");
+            }
+            fanout(
+                agents.clamp(1, 1000),
+                rounds.max(1),
+                &state_dir,
+                tls,
+                database_url.as_deref(),
+                replicas.clamp(1, 8),
+            )
+            .await
+        }
     }
 }
 
@@ -197,14 +232,25 @@ impl Drop for ServerProc {
     }
 }
 
-async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> anyhow::Result<()> {
+async fn fanout(
+    n: usize,
+    rounds: usize,
+    state: &std::path::Path,
+    tls: bool,
+    database_url: Option<&str>,
+    replicas: usize,
+) -> anyhow::Result<()> {
     let base = state.join(format!("coc-fanout-{:08x}", rand::random::<u32>()));
     std::fs::create_dir_all(&base)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let scheme = if tls { "https" } else { "http" };
-    let url = format!("{scheme}://127.0.0.1:{port}");
+    let mut urls = Vec::new();
+    for _ in 0..replicas {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        urls.push(format!("{scheme}://127.0.0.1:{port}"));
+    }
+    let url = urls[0].clone();
     let admin = "fanout-admin-token";
     let exe = std::env::current_exe()?.with_file_name("coc");
     let data = tempdir_in_tmp()?;
@@ -222,34 +268,50 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> 
             c.key.clone().into(),
         ]);
     }
-    let server = ServerProc(
-        std::process::Command::new(&exe)
-            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(&data)
-            .args(&tls_args)
-            .args(["--admin-token", admin])
-            .args(["--admin-password", "fanout-password"])
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?,
-    );
-    let pid = server.0.id();
+    let mut servers = Vec::new();
+    for u in &urls {
+        let mut c = std::process::Command::new(&exe);
+        c.args([
+            "server",
+            "--listen",
+            u.rsplit("//").next().unwrap_or_default(),
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(&tls_args)
+        .args(["--admin-token", admin])
+        .args(["--admin-password", "fanout-password"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+        if let Some(d) = database_url {
+            c.args(["--database-url", d]);
+        }
+        let server = ServerProc(
+            c.spawn()
+                .with_context(|| format!("starting {}", exe.display()))?,
+        );
+        let client = match &certs {
+            Some(c) => coc_client::Client::with_ca(u, admin, &std::fs::read(&c.ca)?)?,
+            None => coc_client::Client::new(u, admin)?,
+        };
+        for i in 0.. {
+            if client.get("/readyz", &[]).await.is_ok() {
+                break;
+            }
+            if i > 200 {
+                bail!("the server did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        servers.push(server);
+    }
+    let pids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
+    let pid = pids[0];
     let client = match &certs {
         Some(c) => coc_client::Client::with_ca(&url, admin, &std::fs::read(&c.ca)?)?,
         None => coc_client::Client::new(&url, admin)?,
     };
-    for i in 0.. {
-        if client.get("/readyz", &[]).await.is_ok() {
-            break;
-        }
-        if i > 200 {
-            bail!("the server did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let agent = client
         .post(
@@ -265,8 +327,10 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> 
     let mut handles = Vec::new();
     for i in 0..n {
         let cfg = coc_agent::AgentConfig {
-            server: url.clone(),
-            fallback_servers: vec![],
+            server: urls[i % urls.len()].clone(),
+            fallback_servers: (1..urls.len())
+                .map(|k| urls[(i + k) % urls.len()].clone())
+                .collect(),
             token: Some(agent.clone()),
             ca_cert: certs.as_ref().map(|c| c.ca.clone()),
             state_dir: base.join(format!("agent-{i}")),
@@ -310,7 +374,7 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> 
         .await?;
     let sid = script["id"].as_str().context("script id")?.to_string();
     let mut times = Vec::new();
-    let cpu0 = cpu_s(pid);
+    let cpu0: f64 = pids.iter().map(|p| cpu_s(*p)).sum();
     let me0 = cpu_fields(std::process::id());
     for round in 0..rounds {
         let t0 = Instant::now();
@@ -364,8 +428,8 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> 
     }
     let rss2 = rss_kib(pid)?;
     println!(
-        "server CPU during the rounds: {:.2} s for {} tasks",
-        cpu_s(pid) - cpu0,
+        "server CPU during the rounds ({replicas} replica(s)): {:.2} s for {} tasks",
+        pids.iter().map(|p| cpu_s(*p)).sum::<f64>() - cpu0,
         n * rounds
     );
     let me1 = cpu_fields(std::process::id());
@@ -391,7 +455,7 @@ async fn fanout(n: usize, rounds: usize, state: &std::path::Path, tls: bool) -> 
     for h in handles {
         h.abort();
     }
-    drop(server);
+    drop(servers);
     let _ = std::fs::remove_dir_all(&base);
     let _ = std::fs::remove_dir_all(&data);
     Ok(())
@@ -568,7 +632,7 @@ async fn ingest(
     conns: usize,
     mode: Mode,
 ) -> anyhow::Result<()> {
-    let admin = coc_client::Client::new(server, token)?;
+    let admin = coc_client::Client::new(server.split(',').next().unwrap_or(server), token)?;
     let run = format!("{:08x}", rand::random::<u32>());
     let integ = admin
         .post(
@@ -581,7 +645,10 @@ async fn ingest(
         .as_str()
         .context("no key in the response")?
         .to_string();
-    let url = format!("{}/ingest/{key}/generic", server.trim_end_matches('/'));
+    let urls: Vec<String> = server
+        .split(',')
+        .map(|s| format!("{}/ingest/{key}/generic", s.trim().trim_end_matches('/')))
+        .collect();
     let batches = total.div_ceil(batch);
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..batches)
@@ -604,8 +671,8 @@ async fn ingest(
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..conns {
-        let (next, bodies, url) = (next.clone(), bodies.clone(), url.clone());
+    for c in 0..conns {
+        let (next, bodies, url) = (next.clone(), bodies.clone(), urls[c % urls.len()].clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
@@ -647,9 +714,10 @@ async fn ingest(
             .unwrap_or_default()
     };
     println!(
-        "ingest {mode:?}: {total} alarms in {secs:.2} s = {:.0} alarms/s ({conns} connections, {batch}/request); \
+        "ingest {mode:?}: {total} alarms in {secs:.2} s = {:.0} alarms/s ({conns} connections over {} server(s), {batch}/request); \
          batch latency p50 {:.1} ms, p99 {:.1} ms",
         total as f64 / secs,
+        urls.len(),
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0
     );
