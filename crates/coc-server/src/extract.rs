@@ -26,7 +26,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         check_body(&v, "")?;
         serde_json::from_value(v).map(ApiJson).map_err(|e| {
             ApiError::new(
-                "invalid_body",
+                crate::error::ErrorCode::InvalidBody,
                 format!("Failed to deserialize the JSON body into the target type: {e}"),
             )
         })
@@ -55,7 +55,7 @@ pub fn check_body(v: &serde_json::Value, path: &str) -> Result<(), ApiError> {
     use serde_json::Value;
     let nul = |at: &str| {
         ApiError::new(
-            "validation_failed",
+            crate::error::ErrorCode::ValidationFailed,
             format!(
                 "{} contains a NUL character",
                 if at.is_empty() { "the body" } else { at }
@@ -79,7 +79,7 @@ pub fn check_body(v: &serde_json::Value, path: &str) -> Result<(), ApiError> {
             }
             if is_time_field(k) && x.as_f64().is_some_and(|n| n < 0.0) {
                 return Err(ApiError::new(
-                    "validation_failed",
+                    crate::error::ErrorCode::ValidationFailed,
                     format!("{at} must not be negative"),
                 ));
             }
@@ -92,18 +92,22 @@ pub fn check_body(v: &serde_json::Value, path: &str) -> Result<(), ApiError> {
 /// Maps axum's JSON rejection to our codes.
 pub fn json_rejection(e: JsonRejection) -> ApiError {
     match e {
-        JsonRejection::JsonSyntaxError(e) => ApiError::new("malformed_json", e.body_text()),
-        JsonRejection::JsonDataError(e) => ApiError::new("invalid_body", e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::new(crate::error::ErrorCode::MalformedJson, e.body_text())
+        }
+        JsonRejection::JsonDataError(e) => {
+            ApiError::new(crate::error::ErrorCode::InvalidBody, e.body_text())
+        }
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            "unsupported_media_type",
+            crate::error::ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         ),
         JsonRejection::BytesRejection(e)
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
         {
-            ApiError::new("payload_too_large", e.body_text())
+            ApiError::new(crate::error::ErrorCode::PayloadTooLarge, e.body_text())
         }
-        other => ApiError::new("malformed_json", other.body_text()),
+        other => ApiError::new(crate::error::ErrorCode::MalformedJson, other.body_text()),
     }
 }
 
@@ -122,7 +126,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn query_rejection(e: QueryRejection) -> ApiError {
-    ApiError::new("bad_query", e.body_text())
+    ApiError::new(crate::error::ErrorCode::BadQuery, e.body_text())
 }
 
 #[cfg(test)]
@@ -140,7 +144,7 @@ mod tests {
             .is_ok()
         );
         let e = check_body(&json!({"steps": [{"name": "a\u{0}b"}]}), "").unwrap_err();
-        assert_eq!(e.code, "validation_failed");
+        assert_eq!(e.code, crate::error::ErrorCode::ValidationFailed);
         assert!(e.detail.contains("steps[0].name"), "{}", e.detail);
         assert!(check_body(&json!({"a\u{0}": 1}), "").is_err());
         let e = check_body(&json!({"expires_at": -1}), "").unwrap_err();

@@ -113,8 +113,11 @@ async fn connect(
         .filter(|t| !t.is_empty() && t.len() <= 256)
         .map(str::to_string);
     let Ok(permit) = s.handshakes.clone().try_acquire_owned() else {
-        return ApiError::new("unavailable", "too many agents are connecting; retry later")
-            .into_response();
+        return ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            "too many agents are connecting; retry later",
+        )
+        .into_response();
     };
     match ws {
         Ok(ws) => ws

@@ -77,7 +77,7 @@ impl Checked {
         match self.decide(&self.action, resource, attrs) {
             Decision::Allow { .. } => Ok(()),
             d => Err(ApiError::new(
-                "forbidden",
+                crate::error::ErrorCode::Forbidden,
                 format!("may not {} on {resource}: {}", self.action, why(&d)),
             )),
         }
@@ -126,7 +126,7 @@ pub fn context(
 pub fn method_not_allowed(method: &Method, allowed: &[&str]) -> Response {
     let list = allowed.join(", ");
     let mut r = ApiError::new(
-        "method_not_allowed",
+        crate::error::ErrorCode::MethodNotAllowed,
         format!("{method} is not defined here; this route answers {list}"),
     )
     .into_response();
@@ -150,7 +150,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             Some(c) => (c.to_string(), true),
             None => {
                 return ApiError::new(
-                    "unauthorized",
+                    crate::error::ErrorCode::Unauthorized,
                     "send 'Authorization: Bearer <token>' or log in",
                 )
                 .into_response();
@@ -164,7 +164,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
             .and_then(|v| v.to_str().ok());
         if sent != Some(crate::session::csrf_of(&token).as_str()) {
             return ApiError::new(
-                "csrf_failed",
+                crate::error::ErrorCode::CsrfFailed,
                 "send the coc_csrf cookie's value in the X-CSRF-Token header",
             )
             .into_response();
@@ -173,8 +173,11 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
     let principal = match s.store.authenticate_token(&token, ip.as_deref()).await {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return ApiError::new("unauthorized", "the token is not valid, expired or revoked")
-                .into_response();
+            return ApiError::new(
+                crate::error::ErrorCode::Unauthorized,
+                "the token is not valid, expired or revoked",
+            )
+            .into_response();
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -239,7 +242,7 @@ async fn authorize(
             }
             Ok(None) => {
                 return ApiError::new(
-                    "forbidden",
+                    crate::error::ErrorCode::Forbidden,
                     format!("no active O&M authorization for tenant '{target}'"),
                 )
                 .into_response();
@@ -272,7 +275,7 @@ async fn authorize(
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(
-                "payload_too_large",
+                crate::error::ErrorCode::PayloadTooLarge,
                 format!("API bodies are limited to {API_BODY_LIMIT} bytes"),
             )
             .into_response();
@@ -340,7 +343,7 @@ async fn authorize(
     };
     let response = match &decision {
         Some(d) if !d.allowed() => ApiError::new(
-            "forbidden",
+            crate::error::ErrorCode::Forbidden,
             format!(
                 "{} may not {action} on {resource}: {}",
                 principal.user_name,

@@ -64,9 +64,8 @@ async fn accept(
             metrics::histogram!(crate::metrics::INGEST_BATCH_SECONDS, "format" => format.as_str())
                 .record(t.elapsed().as_secs_f64());
         }
-        Err(e) => {
-            metrics::counter!(crate::metrics::ALARMS_REFUSED, "reason" => e.code).increment(1)
-        }
+        Err(e) => metrics::counter!(crate::metrics::ALARMS_REFUSED, "reason" => e.code.as_str())
+            .increment(1),
     }
     r
 }
@@ -79,13 +78,13 @@ async fn accept_batch(
 ) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
     let Some((tenant, integ)) = s.store.integration_by_key(&key).await? else {
         return Err(ApiError::new(
-            "invalid_integration_key",
+            crate::error::ErrorCode::InvalidIntegrationKey,
             "no integration has this key",
         ));
     };
     if !integ.enabled {
         return Err(ApiError::new(
-            "integration_disabled",
+            crate::error::ErrorCode::IntegrationDisabled,
             format!("integration '{}' is disabled", integ.name),
         ));
     }
@@ -95,7 +94,7 @@ async fn accept_batch(
     };
     if integ.kind != expected {
         return Err(ApiError::new(
-            "wrong_integration_type",
+            crate::error::ErrorCode::WrongIntegrationType,
             format!(
                 "integration '{}' is of type '{}'; this path needs type '{expected}'",
                 integ.name, integ.kind
@@ -105,14 +104,14 @@ async fn accept_batch(
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
-                "payload_too_large",
+                crate::error::ErrorCode::PayloadTooLarge,
                 format!(
                     "ingest bodies are limited to {} bytes",
                     crate::INGEST_BODY_LIMIT
                 ),
             )
         } else {
-            ApiError::new("malformed_json", e.body_text())
+            ApiError::new(crate::error::ErrorCode::MalformedJson, e.body_text())
         }
     })?;
     let now = s.store.now();
@@ -123,9 +122,9 @@ async fn accept_batch(
     };
     let alarms = parsed.map_err(|e| {
         let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
-            "malformed_json"
+            crate::error::ErrorCode::MalformedJson
         } else {
-            "validation_failed"
+            crate::error::ErrorCode::ValidationFailed
         };
         ApiError::new(code, e.to_string())
     })?;

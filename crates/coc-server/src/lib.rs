@@ -315,10 +315,10 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(gateway::router())
         .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
-        .fallback(|| async { ApiError::new("not_found", "no such route") })
+        .fallback(|| async { ApiError::new(crate::error::ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|req: axum::extract::Request| async move {
             ApiError::new(
-                "method_not_allowed",
+                crate::error::ErrorCode::MethodNotAllowed,
                 format!("{} is not defined for {}", req.method(), req.uri().path()),
             )
         })

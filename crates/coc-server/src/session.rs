@@ -118,7 +118,7 @@ async fn login(
     };
     if b.username.len() > 256 || b.password.len() > 1024 || tenant.len() > 64 {
         return ApiError::new(
-            "validation_failed",
+            crate::error::ErrorCode::ValidationFailed,
             "user name, password or tenant is too long",
         )
         .into_response();
@@ -131,7 +131,11 @@ async fn login(
     // A few checks at a time per server: a burst of parallel guesses cannot
     // all pass the throttle before the first failures are recorded.
     let Ok(_turn) = s.logins.acquire().await else {
-        return ApiError::new("unavailable", "the server is shutting down").into_response();
+        return ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            "the server is shutting down",
+        )
+        .into_response();
     };
     let now = s.store.now();
     match s.store.login_wait(&keys, now).await {
@@ -142,7 +146,7 @@ async fn login(
                 .append_audit(&tenant, &audit("loginThrottled", 429, Some(secs)))
                 .await;
             return ApiError::new(
-                "too_many_requests",
+                crate::error::ErrorCode::TooManyRequests,
                 format!("too many failed sign-ins; try again in {secs} s"),
             )
             .retry_after(secs);
@@ -170,8 +174,11 @@ async fn login(
             .store
             .append_audit(&tenant, &audit("login", 401, locked))
             .await;
-        return ApiError::new("invalid_credentials", "user name or password is wrong")
-            .into_response();
+        return ApiError::new(
+            crate::error::ErrorCode::InvalidCredentials,
+            "user name or password is wrong",
+        )
+        .into_response();
     };
     if let Err(e) = s.store.login_succeeded(&keys).await {
         return ApiError::from(e).into_response();

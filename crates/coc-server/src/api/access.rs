@@ -273,10 +273,12 @@ async fn create_policy(
     Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<PolicyBody>,
 ) -> ApiResult<(StatusCode, Json<Policy>)> {
-    let name = b
-        .name
-        .clone()
-        .ok_or_else(|| ApiError::new("validation_failed", "'name' is required"))?;
+    let name = b.name.clone().ok_or_else(|| {
+        ApiError::new(
+            crate::error::ErrorCode::ValidationFailed,
+            "'name' is required",
+        )
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -388,7 +390,7 @@ async fn simulate(
 ) -> ApiResult<Json<serde_json::Value>> {
     if !coc_domain::access::ACTIONS.contains(&b.action.as_str()) {
         return Err(ApiError::new(
-            "validation_failed",
+            crate::error::ErrorCode::ValidationFailed,
             format!("'{}' is not an action of the catalog", b.action),
         ));
     }
@@ -409,7 +411,7 @@ async fn simulate(
     let asked = b.resource.as_deref().unwrap_or("*");
     let (resource, attrs, note) = match super::attributes::of_record(&s, &p.tenant, asked).await {
         Ok((r, a)) => (r, a, None),
-        Err(e) if e.code == "not_found" => (
+        Err(e) if e.code == crate::error::ErrorCode::NotFound => (
             asked.to_string(),
             vec![],
             Some(format!("{}: evaluated without record attributes", e.detail)),
@@ -529,7 +531,7 @@ async fn export_audit(
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
         .body(Body::from(out))
-        .map_err(|e| ApiError::new("internal", e.to_string()))
+        .map_err(|e| ApiError::new(crate::error::ErrorCode::Internal, e.to_string()))
 }
 
 async fn list_grants(

@@ -86,13 +86,13 @@ async fn list(
         .as_deref()
         .map(AlarmStatus::parse)
         .transpose()
-        .map_err(|e| ApiError::new("bad_query", e.to_string()))?;
+        .map_err(|e| ApiError::new(crate::error::ErrorCode::BadQuery, e.to_string()))?;
     let level = q
         .level
         .as_deref()
         .map(AlarmLevel::parse)
         .transpose()
-        .map_err(|e| ApiError::new("bad_query", e.to_string()))?;
+        .map_err(|e| ApiError::new(crate::error::ErrorCode::BadQuery, e.to_string()))?;
     let f = AlarmFilter {
         status: status.map(|s| s.as_str().to_string()),
         level: level.map(|l| l.as_str().to_string()),

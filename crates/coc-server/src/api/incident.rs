@@ -53,7 +53,9 @@ async fn list(
         cursor: q.cursor.clone(),
     }
     .page()?;
-    let bad = |e: coc_domain::DomainError| ApiError::new("bad_query", e.to_string());
+    let bad = |e: coc_domain::DomainError| {
+        ApiError::new(crate::error::ErrorCode::BadQuery, e.to_string())
+    };
     let status = q
         .status
         .as_deref()
@@ -134,7 +136,7 @@ async fn action(
         &attributes::incident(&cur.incident),
     ) {
         return Err(ApiError::new(
-            "forbidden",
+            crate::error::ErrorCode::Forbidden,
             format!(
                 "{} may not {action} on incident {}",
                 p.user_name, cur.incident.number

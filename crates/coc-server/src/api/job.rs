@@ -227,7 +227,7 @@ async fn tickets(
     .page()?;
     if let Some(st) = &q.status {
         coc_domain::ticket::TicketStatus::parse(st)
-            .map_err(|e| crate::ApiError::new("bad_query", e.to_string()))?;
+            .map_err(|e| crate::ApiError::new(crate::error::ErrorCode::BadQuery, e.to_string()))?;
     }
     Ok(Json(
         s.store

@@ -84,7 +84,11 @@ pub fn public_router() -> Router<AppState> {
 async fn readyz(State(s): State<AppState>) -> axum::response::Response {
     match s.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(_) => ApiError::new("unavailable", "the database does not answer").into_response(),
+        Err(_) => ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            "the database does not answer",
+        )
+        .into_response(),
     }
 }
 
@@ -104,9 +108,10 @@ impl PageQuery {
     /// Errors: `bad_query` when outside 1..=1000.
     pub fn page(&self) -> Result<coc_store::Page, ApiError> {
         match self.limit {
-            Some(l) if l == 0 || l > 1000 => {
-                Err(ApiError::new("bad_query", "limit must be 1 to 1000"))
-            }
+            Some(l) if l == 0 || l > 1000 => Err(ApiError::new(
+                crate::error::ErrorCode::BadQuery,
+                "limit must be 1 to 1000",
+            )),
             l => Ok(coc_store::Page {
                 limit: l.unwrap_or(100),
                 cursor: self.cursor.clone(),

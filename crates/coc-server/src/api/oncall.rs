@@ -116,7 +116,12 @@ async fn who(
 ) -> ApiResult<Json<serde_json::Value>> {
     let at = match &q.at {
         Some(t) => DateTime::parse_from_rfc3339(t)
-            .map_err(|e| ApiError::new("bad_query", format!("'at' must be an RFC 3339 time: {e}")))?
+            .map_err(|e| {
+                ApiError::new(
+                    crate::error::ErrorCode::BadQuery,
+                    format!("'at' must be an RFC 3339 time: {e}"),
+                )
+            })?
             .with_timezone(&Utc),
         None => s.store.now_utc(),
     };

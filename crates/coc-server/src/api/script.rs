@@ -116,7 +116,7 @@ async fn rules() -> Json<serde_json::Value> {
 async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<serde_json::Value>> {
     if b.content.len() > coc_domain::script::MAX_CONTENT_BYTES {
         return Err(crate::error::ApiError::new(
-            "validation_failed",
+            crate::error::ErrorCode::ValidationFailed,
             format!(
                 "script content is larger than {} bytes",
                 coc_domain::script::MAX_CONTENT_BYTES
