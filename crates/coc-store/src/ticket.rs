@@ -76,22 +76,8 @@ pub struct NewTicket {
     pub param_refs: BTreeMap<String, coc_domain::parameter::ParamRef>,
 }
 
-/// Host counts by task state.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Counts {
-    /// All hosts.
-    pub total: i64,
-    /// Waiting.
-    pub pending: i64,
-    /// Running.
-    pub executing: i64,
-    /// Exit 0.
-    pub successful: i64,
-    /// Failed.
-    pub failed: i64,
-    /// Cancelled.
-    pub cancelled: i64,
-}
+/// Host counts by task state (the one engine's, [`HostCounts`]).
+pub type Counts = HostCounts;
 
 /// A ticket as listed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -421,17 +407,6 @@ fn view(r: &AnyRow, keyring: &crate::secret::Keyring, counts: Counts) -> Result<
     })
 }
 
-fn counts_of(c: &HostCounts) -> Counts {
-    Counts {
-        total: c.total,
-        pending: c.pending,
-        executing: c.executing,
-        successful: c.successful,
-        failed: c.failed,
-        cancelled: c.cancelled,
-    }
-}
-
 /// A host of a script ticket as a task: its latest run's id (the id the
 /// agent reports under), output and exit code.
 fn task_of(seq: usize, h: &JobHost) -> Task {
@@ -495,7 +470,7 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         let step = d.steps.first();
-        let counts = step.map(|s| counts_of(&s.counts)).unwrap_or_default();
+        let counts = step.map(|s| s.counts.clone()).unwrap_or_default();
         Ok(TicketDetail {
             ticket: view(&r, &self.keyring, counts)?,
             tasks: step
@@ -536,7 +511,7 @@ impl Store {
         for r in &rows {
             let id: String = r.try_get("id")?;
             let c = self.job_host_counts(&id, 0).await?;
-            items.push(view(r, &self.keyring, counts_of(&c))?);
+            items.push(view(r, &self.keyring, c)?);
         }
         Ok(paged(items, limit, |t| t.id.clone()))
     }

@@ -6,33 +6,11 @@
 use chrono::{DateTime, Utc};
 use coc_domain::DEFAULT_TENANT as T;
 use coc_domain::notify::Message;
-use coc_domain::script::{RiskLevel, ScriptSpec, ScriptType};
-use coc_store::Store;
 use coc_store::jobticket::JobCommand;
 use coc_store::ticket::NewTicket;
 use serde_json::json;
 
-use crate::support::{host, stores};
-
-async fn diag(s: &Store) -> String {
-    s.create_script(
-        T,
-        &ScriptSpec {
-            name: "diag".into(),
-            description: String::new(),
-            script_type: ScriptType::Shell,
-            content: "uptime".into(),
-            risk_level: RiskLevel::Low,
-            params: vec![],
-            manual_review: false,
-            reviewers: vec![],
-        },
-        "ann",
-    )
-    .await
-    .unwrap()
-    .id
-}
+use crate::support::{diag_script, host, stores};
 
 #[tokio::test]
 async fn two_replicas_race_and_each_piece_of_work_happens_once() {
@@ -43,7 +21,7 @@ async fn two_replicas_race_and_each_piece_of_work_happens_once() {
         };
         let a = &ts.store;
         a.ensure_tenant(T).await.unwrap();
-        let script = diag(a).await;
+        let script = diag_script(a).await;
         let hosts = vec![
             host(a, "r-1").await,
             host(a, "r-2").await,

@@ -5,12 +5,11 @@
 use chrono::{DateTime, Utc};
 use coc_domain::DEFAULT_TENANT as T;
 use coc_domain::schedule::ScheduledTaskSpec;
-use coc_domain::script::{RiskLevel, ScriptSpec, ScriptType};
 use coc_store::StoreError;
 use serde_json::json;
 
 use crate::each_store;
-use crate::support::host;
+use crate::support::{diag_script, host};
 
 fn task(name: &str, targets: serde_json::Value) -> ScheduledTaskSpec {
     let mut v = json!({"name": name, "script": "diag",
@@ -27,22 +26,7 @@ fn task(name: &str, targets: serde_json::Value) -> ScheduledTaskSpec {
 async fn tasks_are_reviewed_enabled_and_run_on_the_injected_clock() {
     each_store!(|s| {
         let h = host(s, "db-01").await;
-        s.create_script(
-            T,
-            &ScriptSpec {
-                name: "diag".into(),
-                description: String::new(),
-                script_type: ScriptType::Shell,
-                content: "uptime".into(),
-                risk_level: RiskLevel::Low,
-                params: vec![],
-                manual_review: false,
-                reviewers: vec![],
-            },
-            "ann",
-        )
-        .await
-        .unwrap();
+        diag_script(s).await;
         let t = s
             .create_scheduled_task(T, &task("nightly", json!({"hosts": [h]})), "ann")
             .await
@@ -133,22 +117,7 @@ async fn tasks_are_reviewed_enabled_and_run_on_the_injected_clock() {
 async fn filters_are_resolved_at_each_run() {
     each_store!(|s| {
         let h = host(s, "db-01").await;
-        s.create_script(
-            T,
-            &ScriptSpec {
-                name: "diag".into(),
-                description: String::new(),
-                script_type: ScriptType::Shell,
-                content: "uptime".into(),
-                risk_level: RiskLevel::Low,
-                params: vec![],
-                manual_review: false,
-                reviewers: vec![],
-            },
-            "ann",
-        )
-        .await
-        .unwrap();
+        diag_script(s).await;
         let t = s
             .create_scheduled_task(
                 T,

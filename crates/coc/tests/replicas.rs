@@ -10,11 +10,11 @@
 //! Needs PostgreSQL (`COC_TEST_DATABASE_URL`): skipped without it outside
 //! CI, and a failure in CI.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN, Env, free_port, me};
+use crate::support::{Env, free_port, me};
 
 /// A fresh database on the test server; `None` (skip) without one.
 fn database() -> Option<(String, String)> {
@@ -35,49 +35,6 @@ fn database() -> Option<(String, String)> {
     assert!(ok, "cannot create database {name} with psql");
     let (root, _) = base.rsplit_once('/').unwrap();
     Some((format!("{root}/{name}"), name))
-}
-
-async fn call(env: &Env, base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
-    let rb = match method {
-        "GET" => env.http.get(format!("{base}{path}")),
-        _ => env
-            .http
-            .post(format!("{base}{path}"))
-            .json(&body.unwrap_or(json!({}))),
-    };
-    let r = rb.bearer_auth(ADMIN).send().await.unwrap();
-    let st = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(st.is_success(), "{method} {path}: {st} {v}");
-    v
-}
-
-async fn wait(
-    env: &Env,
-    base: &str,
-    path: &str,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let end = Instant::now() + Duration::from_secs(90);
-    let mut last = Value::Null;
-    while Instant::now() < end {
-        if let Ok(r) = env
-            .http
-            .get(format!("{base}{path}"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            && let Ok(v) = r.json::<Value>().await
-        {
-            if pred(&v) {
-                return v;
-            }
-            last = v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} never happened: {last:#}");
 }
 
 /// Every host's run (a task shows its run's id) wrote its id to the marks
@@ -105,14 +62,14 @@ async fn a_killed_replica_leaves_no_work_behind() {
     let port_b: u16 = b.rsplit(':').next().unwrap().parse().unwrap();
     let mut replica_a = env.replica(env.port, Some(&db), "server-a.log", None).await;
     let _replica_b = env.replica(port_b, Some(&db), "server-b.log", None).await;
-    let token = call(
-        &env,
-        &a,
-        "POST",
-        "/api/v1/agent-enrollments",
-        Some(json!({"name": "replicas", "max_uses": 4})),
-    )
-    .await["secret"]
+    let token = env
+        .call_at(
+            &a,
+            "POST",
+            "/api/v1/agent-enrollments",
+            Some(json!({"name": "replicas", "max_uses": 4})),
+        )
+        .await["secret"]
         .as_str()
         .unwrap()
         .to_string();
@@ -128,35 +85,34 @@ async fn a_killed_replica_leaves_no_work_behind() {
         .collect();
     let hosts = env.hosts(4).await;
     let file = env.dir.path().join("marks.log");
-    let script = call(
-        &env,
-        &b,
-        "POST",
-        "/api/v1/scripts",
-        Some(json!({"name": "mark", "type": "shell", "risk_level": "low",
+    let script = env
+        .call_at(
+            &b,
+            "POST",
+            "/api/v1/scripts",
+            Some(json!({"name": "mark", "type": "shell", "risk_level": "low",
             "content": "echo \"$COC_TASK_ID\" >> \"$MARKS\"; sleep 2; echo marked",
             "params": [{"name": "MARKS"}]})),
-    )
-    .await["id"]
+        )
+        .await["id"]
         .as_str()
         .unwrap()
         .to_string();
     let execute = format!("/api/v1/scripts/{script}/execute");
     // The ticket: created on A, on all four hosts, batches 1, 2, 1.
-    let t = call(
-        &env,
-        &a,
-        "POST",
-        &execute,
-        Some(
-            json!({"hosts": hosts, "run_as": me(), "batch_policy": "auto",
+    let t = env
+        .call_at(
+            &a,
+            "POST",
+            &execute,
+            Some(
+                json!({"hosts": hosts, "run_as": me(), "batch_policy": "auto",
             "params": {"MARKS": file.to_str().unwrap()}}),
-        ),
-    )
-    .await;
+            ),
+        )
+        .await;
     let id = t["id"].as_str().unwrap().to_string();
-    wait(
-        &env,
+    env.wait_at(
         &b,
         &format!("/api/v1/tickets/{id}"),
         "batch 2 running",
@@ -173,14 +129,14 @@ async fn a_killed_replica_leaves_no_work_behind() {
     let killed = Instant::now();
     replica_a.0.kill().unwrap();
     replica_a.0.wait().unwrap();
-    let done = wait(
-        &env,
-        &b,
-        &format!("/api/v1/tickets/{id}"),
-        "the ticket finished on B",
-        |t| t["status"] == "successful" || t["status"] == "failed",
-    )
-    .await;
+    let done = env
+        .wait_at(
+            &b,
+            &format!("/api/v1/tickets/{id}"),
+            "the ticket finished on B",
+            |t| t["status"] == "successful" || t["status"] == "failed",
+        )
+        .await;
     let takeover = killed.elapsed();
     assert_eq!(done["status"], "successful", "{done:#}");
     assert!(
@@ -193,26 +149,26 @@ async fn a_killed_replica_leaves_no_work_behind() {
     once_per_host(&file, &done);
     // A new ticket after the kill runs on every host, through B alone.
     std::fs::remove_file(&file).unwrap();
-    let t2 = call(
-        &env,
-        &b,
-        "POST",
-        &execute,
-        Some(
-            json!({"hosts": hosts, "run_as": me(), "batch_policy": "none",
+    let t2 = env
+        .call_at(
+            &b,
+            "POST",
+            &execute,
+            Some(
+                json!({"hosts": hosts, "run_as": me(), "batch_policy": "none",
             "params": {"MARKS": file.to_str().unwrap()}}),
-        ),
-    )
-    .await;
+            ),
+        )
+        .await;
     let id2 = t2["id"].as_str().unwrap().to_string();
-    let done2 = wait(
-        &env,
-        &b,
-        &format!("/api/v1/tickets/{id2}"),
-        "the second ticket finished",
-        |t| t["status"] == "successful" || t["status"] == "failed",
-    )
-    .await;
+    let done2 = env
+        .wait_at(
+            &b,
+            &format!("/api/v1/tickets/{id2}"),
+            "the second ticket finished",
+            |t| t["status"] == "successful" || t["status"] == "failed",
+        )
+        .await;
     assert_eq!(done2["status"], "successful", "{done2:#}");
     once_per_host(&file, &done2);
     eprintln!(

@@ -177,7 +177,18 @@ impl Env {
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}{path}", self.url());
+        self.call_at(&self.url(), method, path, body).await
+    }
+
+    /// An admin call to the server (replica) at `base`.
+    pub async fn call_at(
+        &self,
+        base: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let url = format!("{base}{path}");
         let rb = match method {
             "GET" => self.http.get(url),
             _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
@@ -208,12 +219,24 @@ impl Env {
     }
 
     pub async fn wait(&self, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_at(&self.url(), path, what, pred).await
+    }
+
+    /// Polls `path` on the server (replica) at `base` until `pred` holds
+    /// (90 s at most).
+    pub async fn wait_at(
+        &self,
+        base: &str,
+        path: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let end = Instant::now() + Duration::from_secs(90);
         let mut last = Value::Null;
         while Instant::now() < end {
             if let Ok(r) = self
                 .http
-                .get(format!("{}{path}", self.url()))
+                .get(format!("{base}{path}"))
                 .bearer_auth(ADMIN)
                 .send()
                 .await

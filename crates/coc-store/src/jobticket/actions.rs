@@ -16,20 +16,10 @@ impl Store {
         action: JobAction,
         actor: &str,
     ) -> Result<(JobTicketDetail, Vec<JobCommand>)> {
-        let cur = self.get_job_ticket(tenant, id).await?;
-        let tid = cur.ticket.id.clone();
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        lock_ticket(&mut tx, &tid).await?;
-        let st = self.load_state(&mut tx, &tid).await?;
-        let changes = jt::action(&st.engine(), action, actor)?;
-        let mut applied = self
-            .apply_changes(&mut tx, &st, changes, &HostFacts::default(), now)
-            .await?;
-        tx.commit().await?;
-        applied.wake = true;
-        let cmds = self.after_changes(&st, applied).await;
-        Ok((self.get_job_ticket(tenant, &tid).await?, cmds))
+        self.operate(tenant, id, |st| {
+            jt::action(&st.engine(), action, actor).map_err(Into::into)
+        })
+        .await
     }
 
     /// Cancels one host of the current step (ref. 10.1.2 "Cancel"), by
@@ -45,17 +35,33 @@ impl Store {
         host: &str,
         actor: &str,
     ) -> Result<(JobTicketDetail, Vec<JobCommand>)> {
+        self.operate(tenant, id, |st| {
+            let engine = st.engine();
+            let h = engine
+                .current_host(host)
+                .ok_or_else(|| StoreError::not_found("host in the current step", host))?;
+            Ok(jt::cancel_host(&engine, &h.id, actor)?)
+        })
+        .await
+    }
+
+    /// An operator's change to ticket `id`: locks it, lets `decide` (a
+    /// domain decision) say what changes, applies that in one transaction
+    /// (the ticket's `updated_at` too), and returns the ticket after it and
+    /// the agent runs to stop.
+    async fn operate(
+        &self,
+        tenant: &str,
+        id: &str,
+        decide: impl FnOnce(&State) -> Result<Vec<Change>>,
+    ) -> Result<(JobTicketDetail, Vec<JobCommand>)> {
         let cur = self.get_job_ticket(tenant, id).await?;
         let tid = cur.ticket.id.clone();
         let now = self.now();
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &tid).await?;
         let st = self.load_state(&mut tx, &tid).await?;
-        let engine = st.engine();
-        let h = engine
-            .current_host(host)
-            .ok_or_else(|| StoreError::not_found("host in the current step", host))?;
-        let changes = jt::cancel_host(&engine, &h.id, actor)?;
+        let changes = decide(&st)?;
         let mut applied = self
             .apply_changes(&mut tx, &st, changes, &HostFacts::default(), now)
             .await?;

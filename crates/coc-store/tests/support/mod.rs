@@ -204,3 +204,24 @@ pub async fn first_exec_env(s: &Store, id: &str) -> std::collections::BTreeMap<S
         })
         .expect("a script dispatch")
 }
+
+/// Creates the low-risk script `diag` (`uptime`) as `ann`; returns its id.
+pub async fn diag_script(s: &Store) -> String {
+    s.create_script(
+        coc_domain::DEFAULT_TENANT,
+        &coc_domain::script::ScriptSpec {
+            name: "diag".into(),
+            description: String::new(),
+            script_type: coc_domain::script::ScriptType::Shell,
+            content: "uptime".into(),
+            risk_level: coc_domain::script::RiskLevel::Low,
+            params: vec![],
+            manual_review: false,
+            reviewers: vec![],
+        },
+        "ann",
+    )
+    .await
+    .unwrap()
+    .id
+}
