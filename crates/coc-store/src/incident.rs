@@ -240,12 +240,6 @@ fn row(r: &AnyRow) -> Result<Incident> {
     })
 }
 
-static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-pub(crate) fn next_seq() -> u32 {
-    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Inserts an incident and its `create` history entry: `(id, number)`.
 pub(crate) async fn insert_incident(
     tx: &mut Transaction<'static, Any>,
@@ -255,7 +249,7 @@ pub(crate) async fn insert_incident(
     summary: &str,
 ) -> Result<(String, String)> {
     let id = crate::new_id();
-    let number = coc_domain::id::ticket_number("INC", now, next_seq());
+    let number = coc_domain::id::ticket_number("INC", now, crate::next_seq());
     sqlx::query(dynsql!(
         "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
          ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$16,$17,$13,$14)"

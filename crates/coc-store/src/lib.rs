@@ -121,6 +121,19 @@ pub(crate) fn sql_lit(name: &'static str) -> String {
     format!("'{name}'")
 }
 
+/// The disambiguator of the next human-readable number
+/// ([`coc_domain::id::ticket_number`]): a counter that starts at a random
+/// value in each process, so numbers made in the same millisecond differ
+/// within a process and, but for a 1-in-10,000 chance, across replicas
+/// (the unique index on numbers refuses the rare clash; the request can be
+/// sent again).
+pub(crate) fn next_seq() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+    SEQ.get_or_init(|| AtomicU32::new(rand::random::<u32>() % 10_000))
+        .fetch_add(1, Ordering::Relaxed)
+}
+
 /// A new time-ordered record id (UUIDv7, lowercase hyphenated text).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -284,7 +284,7 @@ pub(crate) async fn insert_ticket(
     let rows = NewRows {
         tenant,
         kind: KIND,
-        number: coc_domain::id::ticket_number("SCT", now, crate::incident::next_seq()),
+        number: coc_domain::id::ticket_number("SCT", now, crate::next_seq()),
         job_id: &script.id,
         job_name: &script.spec.name,
         job_version: script.version,

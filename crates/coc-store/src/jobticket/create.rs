@@ -293,7 +293,7 @@ impl Store {
             &NewRows {
                 tenant,
                 kind: KIND_JOB,
-                number: coc_domain::id::ticket_number("JOB", now, crate::incident::next_seq()),
+                number: coc_domain::id::ticket_number("JOB", now, crate::next_seq()),
                 job_id: &cur.id,
                 job_name: &spec.name,
                 job_version: version,
