@@ -1,0 +1,950 @@
+//! The generic console engine: a list (search, filters, column choice,
+//! paging), a record view, forms to create, modify and operate on records,
+//! all read from and written to each module's API as declared in
+//! [`super::modules::MODULES`].
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::Method;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::Value;
+
+use super::forms::{self};
+use super::modules::*;
+use super::{
+    Problem, api, error_page, form_visitor, items, page_data, text, urlencode, visitor, when,
+};
+use crate::AppState;
+
+fn module(slug: &str) -> Option<&'static Module> {
+    MODULES.iter().find(|m| m.slug == slug)
+}
+
+/// A JSON value at a dotted path, as text for a cell (times as UTC).
+fn cell(v: &Value, path: &str) -> String {
+    let mut cur = v;
+    for p in path.split('.') {
+        cur = &cur[p];
+    }
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    if (leaf.ends_with("_at") || leaf == "at" || leaf == "last_heartbeat") && cur.is_i64() {
+        return when(cur);
+    }
+    match cur {
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(", "),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Object(_) => cur.to_string(),
+        other => text(other),
+    }
+}
+
+pub(super) struct Row {
+    cells: Vec<String>,
+    link: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "table.html")]
+struct Table {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    title: String,
+    base: String,
+    q: String,
+    /// (key, label, shown)
+    all_cols: Vec<(String, String, bool)>,
+    cols: Vec<String>,
+    rows: Vec<Row>,
+    next: Option<String>,
+    can_create: bool,
+    /// The module's chart of the records, or empty.
+    chart: String,
+    /// Filters on the default columns with few values: (query name
+    /// `is.<key>`, label, (value, chosen)).
+    filters: Vec<Filter>,
+    /// A filter is chosen.
+    filtering: bool,
+    /// A download of the whole list: (API path, label).
+    export: Option<(String, String)>,
+}
+
+/// A list filter: (query name `is.<key>`, label, (value, chosen)).
+type Filter = (String, String, Vec<(String, bool)>);
+
+/// The most distinct values a column may have to be offered as a filter.
+const FILTER_VALUES: usize = 12;
+
+/// Filters for a list: each default column but the first (times aside)
+/// whose cells
+/// take 2 to [`FILTER_VALUES`] distinct values over `all`, with the value
+/// chosen in `query` (`is.<key>=<value>`) marked — and kept even when no
+/// record has it now.
+fn filters_of(m: &Module, all: &[Value], query: &[(String, String)]) -> Vec<Filter> {
+    // The first column names the record: search finds it.
+    m.columns
+        .iter()
+        .skip(1)
+        .filter(|(k, _)| !k.ends_with("_at") && *k != "last_heartbeat")
+        .filter_map(|(k, label)| {
+            let name = format!("is.{k}");
+            let chosen = query
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str());
+            let mut values: Vec<String> = all
+                .iter()
+                .map(|r| cell(r, k))
+                .filter(|c| !c.is_empty())
+                .collect();
+            values.sort();
+            values.dedup();
+            if let Some(c) = chosen.filter(|c| !c.is_empty() && !values.iter().any(|v| v == c)) {
+                values.push(c.to_string());
+            }
+            (2..=FILTER_VALUES).contains(&values.len()).then(|| {
+                let options = values.into_iter().map(|v| {
+                    let on = chosen == Some(v.as_str());
+                    (v, on)
+                });
+                (name, label.to_string(), options.collect())
+            })
+        })
+        .collect()
+}
+
+/// `GET /console/{module}`: `q` searches the shown cells, `col` (repeat)
+/// chooses the columns, `cursor` pages.
+pub(super) async fn list(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}");
+    let Some(m) = module(&slug) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let get = |k: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let cursor = get("cursor");
+    let uri = if cursor.is_empty() {
+        m.list.to_string()
+    } else {
+        let sep = if m.list.contains('?') { '&' } else { '?' };
+        format!("{}{sep}cursor={}", m.list, urlencode(&cursor))
+    };
+    let (v, d) = match page_data(&s, &headers, ip, &here, &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let chosen: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k == "col")
+        .map(|(_, c)| c.clone())
+        .collect();
+    let all = items(&d);
+    let chart = m.summary.map(|f| f(&all)).unwrap_or_default();
+    // Every default column, then any other scalar field of the records.
+    let mut all_cols: Vec<(String, String)> = m
+        .columns
+        .iter()
+        .map(|(k, l)| (k.to_string(), l.to_string()))
+        .collect();
+    if let Some(Value::Object(first)) = all.first() {
+        for (k, x) in first {
+            if !x.is_object() && !all_cols.iter().any(|(c, _)| c == k) {
+                all_cols.push((k.clone(), k.replace('_', " ")));
+            }
+        }
+    }
+    let shown: Vec<(String, String)> = if chosen.is_empty() {
+        all_cols[..m.columns.len()].to_vec()
+    } else {
+        all_cols
+            .iter()
+            .filter(|(k, _)| chosen.contains(k))
+            .cloned()
+            .collect()
+    };
+    let q = get("q");
+    let needle = q.to_lowercase();
+    let filters = filters_of(m, &all, &query);
+    let wanted: Vec<(&str, &str)> = query
+        .iter()
+        .filter_map(|(n, v)| Some((n.strip_prefix("is.")?, v.as_str())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let rows: Vec<Row> = all
+        .iter()
+        .filter(|r| wanted.iter().all(|(k, v)| cell(r, k) == *v))
+        .map(|r| Row {
+            cells: shown.iter().map(|(k, _)| cell(r, k)).collect(),
+            link: m
+                .detail
+                .map(|_| format!("/console/{}/{}", m.slug, urlencode(&text(&r[m.key])))),
+        })
+        .filter(|r| needle.is_empty() || r.cells.iter().any(|c| c.to_lowercase().contains(&needle)))
+        .collect();
+    let next = d["next_cursor"].as_str().map(|c| {
+        let cols: String = chosen
+            .iter()
+            .map(|c| format!("&col={}", urlencode(c)))
+            .chain(
+                wanted
+                    .iter()
+                    .map(|(k, v)| format!("&is.{k}={}", urlencode(v))),
+            )
+            .collect();
+        format!(
+            "/console/{}?q={}{cols}&cursor={}",
+            m.slug,
+            urlencode(&q),
+            urlencode(c)
+        )
+    });
+    Table {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        title: m.title.into(),
+        base: here,
+        q,
+        all_cols: all_cols
+            .into_iter()
+            .map(|(k, l)| {
+                let on = shown.iter().any(|(s, _)| *s == k);
+                (k, l, on)
+            })
+            .collect(),
+        cols: shown.into_iter().map(|(_, l)| l).collect(),
+        rows,
+        next,
+        can_create: m.create.is_some(),
+        chart,
+        filtering: !wanted.is_empty(),
+        export: m.export.map(|(p, l)| (p.to_string(), l.to_string())),
+        filters,
+    }
+    .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "record.html")]
+struct Record {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    title: String,
+    section: String,
+    back: String,
+    /// (field, value, preformatted)
+    fields: Vec<(String, String, bool)>,
+    /// (operation, button label) the module's API offers on a record.
+    actions: Vec<(String, String)>,
+    action_url: String,
+    /// The modify form, where records can be modified here.
+    edit: Option<String>,
+    /// Why this record is not modified now (where others are).
+    locked: Option<String>,
+    /// The module's own operations: (label, URL, posts at once).
+    ops: Vec<(String, String, bool)>,
+    /// A list belonging to the record (or an operation's answer):
+    /// heading, column heads, rows.
+    table: Option<ItemTable>,
+}
+
+/// A list of API items as a table: heading, column heads, rows.
+struct ItemTable {
+    heading: String,
+    heads: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl ItemTable {
+    /// The items' scalar fields (the first item's keys, at most 8) as
+    /// columns, one row per item.
+    fn of(heading: &str, items: &[Value]) -> Self {
+        let keys: Vec<String> = items
+            .first()
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_object() && !v.is_array())
+            .map(|(k, _)| k.clone())
+            .take(8)
+            .collect();
+        ItemTable {
+            heading: heading.into(),
+            heads: keys.iter().map(|k| k.replace('_', " ")).collect(),
+            rows: items
+                .iter()
+                .map(|i| keys.iter().map(|k| cell(i, k)).collect())
+                .collect(),
+        }
+    }
+}
+
+/// A record's fields for the facts list: (name, shown value, preformatted).
+fn facts(d: &Value) -> Vec<(String, String, bool)> {
+    d.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, x)| {
+            let pre = x.is_object() || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            let shown = if pre {
+                serde_json::to_string_pretty(x).unwrap_or_default()
+            } else {
+                cell(d, k)
+            };
+            (k.replace('_', " "), shown, pre)
+        })
+        .collect()
+}
+
+/// The record operations a module's API offers, found in the route table:
+/// enable, disable, review (approve or reject) and delete.
+fn actions_for(m: &Module) -> Vec<(String, String)> {
+    let Some(detail) = m.detail else {
+        return vec![];
+    };
+    let has = has_route;
+    let mut out = vec![];
+    for (op, label) in [("enable", "Enable"), ("disable", "Disable")] {
+        if has("POST", &format!("{detail}/{op}")) {
+            out.push((op.to_string(), label.to_string()));
+        }
+    }
+    if has("POST", &format!("{detail}/review")) {
+        out.push(("approve".into(), "Approve".into()));
+        out.push(("reject".into(), "Reject".into()));
+    }
+    if has("DELETE", detail) {
+        let label = if m.revokes { "Revoke" } else { "Delete" };
+        out.push(("delete".into(), label.into()));
+    }
+    out
+}
+
+/// Whether the API has this route (`method`, path with `{param}`s).
+fn has_route(method: &str, path: &str) -> bool {
+    crate::api::ROUTES
+        .iter()
+        .any(|r| r.method == method && r.path == path)
+}
+
+/// A module's record by its key: the API's detail, or — for records the
+/// API only lists (tokens, grants) — the list's item. Errors: the API's
+/// problem, or 404 when the list has no such record.
+async fn record_of(
+    s: &AppState,
+    v: &super::Visitor,
+    m: &Module,
+    detail: &str,
+    id: &str,
+) -> Result<Value, Problem> {
+    if has_route("GET", detail) {
+        let uri = detail.replace("{id}", &urlencode(id));
+        return api(s, v, Method::GET, &uri, None).await;
+    }
+    let list = api(s, v, Method::GET, m.list, None).await?;
+    items(&list)
+        .into_iter()
+        .find(|r| text(&r[m.key]) == id)
+        .ok_or_else(|| Problem {
+            status: StatusCode::NOT_FOUND,
+            detail: format!("there is no record {id} in {}", m.title),
+        })
+}
+
+/// `GET /console/{module}/{id}`: every field of the record.
+pub(super) async fn detail(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let id_for_url = id.clone();
+    let done = q
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, op)| format!("Done: {op}."));
+    let here = format!("/console/{slug}/{id}");
+    let Some((m, path)) = module(&slug).and_then(|m| Some((m, m.detail?))) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let d = match record_of(&s, &v, m, path, &id).await {
+        Ok(d) => d,
+        Err(p) => return error_page(&v, p),
+    };
+    let title = ["name", "hostname", "user", "number"]
+        .iter()
+        .map(|k| text(&d[*k]))
+        .find(|t| !t.is_empty())
+        .unwrap_or(id);
+    let fields = facts(&d);
+    let lock = m
+        .locked
+        .iter()
+        .find(|(k, _)| d[*k] == Value::Bool(true))
+        .map(|(_, why)| *why);
+    let table = match m.related {
+        Some((heading, path)) => {
+            match api(
+                &s,
+                &v,
+                Method::GET,
+                &path.replace("{id}", &urlencode(&id_for_url)),
+                None,
+            )
+            .await
+            {
+                Ok(x) => Some(ItemTable::of(
+                    heading,
+                    x["items"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                )),
+                Err(p) => return error_page(&v, p),
+            }
+        }
+        None => None,
+    };
+    let ops = m
+        .ops
+        .iter()
+        .map(|o| {
+            let url = format!("/console/{}/{}/op/{}", m.slug, urlencode(&id_for_url), o.op);
+            (
+                o.label.to_string(),
+                url,
+                o.fields.is_empty() && o.confirm.is_none(),
+            )
+        })
+        .collect();
+    Record {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: done,
+        title,
+        section: m.title.into(),
+        back: format!("/console/{}", m.slug),
+        fields,
+        actions: actions_for(m),
+        action_url: format!("/console/{}/{}/do", m.slug, urlencode(&id_for_url)),
+        edit: (m.modify && lock.is_none())
+            .then(|| format!("/console/{}/{}/edit", m.slug, urlencode(&id_for_url))),
+        locked: lock.filter(|_| m.modify).map(str::to_string),
+        ops,
+        table,
+    }
+    .into_response()
+}
+
+/// The module and operation of an op URL.
+fn op_of(slug: &str, op: &str) -> Option<(&'static Module, &'static Op)> {
+    let m = module(slug)?;
+    Some((m, m.ops.iter().find(|o| o.op == op)?))
+}
+
+/// `GET /console/{module}/{id}/op/{op}`: an operation's form.
+pub(super) async fn op_form(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id, op)): Path<(String, String, String)>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/op/{op}");
+    let Some((m, o)) = op_of(&slug, &op) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let mut raw = forms::Raw::new();
+    if let (false, Some(detail)) = (o.prefill.is_empty(), m.detail) {
+        let d = match record_of(&s, &v, m, detail, &id).await {
+            Ok(d) => d,
+            Err(p) => return error_page(&v, p),
+        };
+        let mut now = serde_json::Map::new();
+        for (key, path) in o.prefill {
+            let x = path.split('.').fold(&d, |cur, p| &cur[p]);
+            now.insert(key.to_string(), x.clone());
+        }
+        raw = forms::fill(o.fields, &Value::Object(now));
+    }
+    let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record);
+    page.button = o.label.into();
+    page.note = o.confirm.map(str::to_string);
+    page.inputs = forms::inputs(o.fields, &raw);
+    page.offer_hosts(&s, &v).await;
+    page.into_response()
+}
+
+/// `POST /console/{module}/{id}/op/{op}`: the operation through the API;
+/// then the resulting record, or the answer shown once; a refusal brings
+/// the form back with the API's message.
+pub(super) async fn op_submit(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id, op)): Path<(String, String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/op/{op}");
+    let Some((m, o)) = op_of(&slug, &op) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf_of(&form)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record.clone());
+    page.button = o.label.into();
+    page.note = o.confirm.map(str::to_string);
+    let raw = forms::submitted(&form);
+    let fields: Vec<&forms::Field> = o.fields.iter().collect();
+    let mut uri = o.api.replace("{id}", &urlencode(&id));
+    let base = serde_json::from_str(o.base).unwrap_or_default();
+    let body = forms::build_over(o.fields, &raw, &base).map(|mut body| {
+        // Other `{field}`s of the path take their value out of the body.
+        if let Some(members) = body.as_object_mut() {
+            members.retain(|k, x| {
+                let slot = format!("{{{k}}}");
+                let in_path = uri.contains(&slot);
+                if in_path {
+                    uri = uri.replace(&slot, &urlencode(&text(x)));
+                }
+                !in_path
+            });
+        }
+        body
+    });
+    let method = Method::from_bytes(o.method.as_bytes()).unwrap_or(Method::POST);
+    let answer = match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match o.then {
+        Then::Record(slug, key) => Redirect::to(&format!(
+            "/console/{slug}/{}",
+            urlencode(&text(&answer[key]))
+        ))
+        .into_response(),
+        Then::Show => shown_once(&v, m, format!("{} {id}", o.label), record, &answer),
+    }
+}
+
+/// An answer shown once, on a page of its own (decrypted values, a new
+/// access key or API token): never in a URL, not kept anywhere.
+fn shown_once(
+    v: &super::Visitor,
+    m: &Module,
+    title: String,
+    back: String,
+    answer: &Value,
+) -> Response {
+    let items = answer["items"].as_array();
+    Record {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: Some(format!(
+            "{title}: shown once; nothing of it is kept in this page's address."
+        )),
+        title,
+        section: m.title.into(),
+        back,
+        fields: if items.is_some() {
+            vec![]
+        } else {
+            facts(answer)
+        },
+        actions: vec![],
+        action_url: String::new(),
+        edit: None,
+        locked: None,
+        ops: vec![],
+        table: items.map(|i| ItemTable::of("Values", i)),
+    }
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OpForm {
+    csrf: String,
+    op: String,
+}
+
+/// `POST /console/{module}/{id}/do`: enable, disable, approve, reject or
+/// delete through the API; back to the record (or the list after delete).
+pub(super) async fn operate(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    Form(f): Form<OpForm>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}");
+    let Some((m, detail)) = module(&slug).and_then(|m| Some((m, m.detail?))) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !actions_for(m).iter().any(|(op, _)| *op == f.op) {
+        return error_page(
+            &v,
+            Problem {
+                status: StatusCode::BAD_REQUEST,
+                detail: format!("{} cannot be done here", f.op),
+            },
+        );
+    }
+    let path = detail.replace("{id}", &urlencode(&id));
+    let (method, uri, body) = match f.op.as_str() {
+        "approve" | "reject" => (
+            Method::POST,
+            format!("{path}/review"),
+            Some(serde_json::json!({"approve": f.op == "approve"})),
+        ),
+        "delete" => (Method::DELETE, path.clone(), None),
+        op => (Method::POST, format!("{path}/{op}"), None),
+    };
+    match api(&s, &v, method, &uri, body).await {
+        Ok(_) if f.op == "delete" => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
+        Ok(_) => Redirect::to(&format!("{here}?done={}", urlencode(&f.op))).into_response(),
+        Err(p) => error_page(&v, p),
+    }
+}
+
+async fn not_found(s: &AppState, headers: &HeaderMap, ip: SocketAddr, here: &str) -> Response {
+    match visitor(s, headers, ip, here).await {
+        Ok(v) => error_page(
+            &v,
+            Problem {
+                status: StatusCode::NOT_FOUND,
+                detail: format!("there is no page {here}"),
+            },
+        ),
+        Err(r) => r,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "new.html")]
+struct NewPage {
+    user: String,
+    csrf: String,
+    flash: Option<String>,
+    section: String,
+    back: String,
+    heading: String,
+    action: String,
+    button: String,
+    inputs: Vec<forms::Input>,
+    /// The "fill in an example" link of a New form.
+    example: Option<String>,
+    /// Templates a New form can start from: (link, name).
+    templates: Vec<(String, String)>,
+    error: Option<String>,
+    /// What the operation does, for those asking a confirmation.
+    note: Option<String>,
+}
+
+impl NewPage {
+    fn new(v: &super::Visitor, m: &Module, heading: String, action: String, back: String) -> Self {
+        let button = if heading == "New" { "Create" } else { "Save" };
+        NewPage {
+            user: v.user.clone(),
+            csrf: v.csrf.clone(),
+            flash: None,
+            section: m.title.into(),
+            back,
+            heading,
+            action,
+            button: button.into(),
+            inputs: vec![],
+            example: None,
+            templates: vec![],
+            error: None,
+            note: None,
+        }
+    }
+
+    /// Offers the registered hosts to the form's host pickers, if it has
+    /// any ([`forms::Kind::Hosts`]).
+    async fn offer_hosts(&mut self, s: &AppState, v: &super::Visitor) {
+        super::offer_hosts(s, v, &mut self.inputs).await;
+    }
+}
+
+/// The field of a create path's `{placeholder}`, if it has one: it goes
+/// into the path, not the body, and is not modified afterwards.
+fn path_field(m: &Module) -> Option<&'static str> {
+    let c = m.create?;
+    let (_, rest) = c.split_once('{')?;
+    rest.split_once('}').map(|(k, _)| k)
+}
+
+/// The fields of a module's Modify form: all but the create path's.
+fn modify_fields(m: &Module) -> Vec<&'static forms::Field> {
+    m.fields
+        .iter()
+        .filter(|f| Some(f.key) != path_field(m))
+        .collect()
+}
+
+/// `GET /console/{module}/new`: the module's form, empty or (with
+/// `?example`) filled with an example definition.
+pub(super) async fn new_form(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}/new");
+    let Some(m) = module(&slug).filter(|m| m.create.is_some()) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let template = q.iter().find(|(k, _)| k == "template").map(|(_, t)| t);
+    let templates = match m.templates {
+        Some(path) => match api(&s, &v, Method::GET, path, None).await {
+            Ok(list) => items(&list),
+            Err(p) => return error_page(&v, p),
+        },
+        None => vec![],
+    };
+    let raw = match (m.example, template) {
+        (_, Some(t)) => match templates.iter().find(|x| text(&x["name"]) == *t) {
+            Some(x) => forms::fill(m.fields, x),
+            None => {
+                return error_page(
+                    &v,
+                    Problem {
+                        status: StatusCode::NOT_FOUND,
+                        detail: format!("there is no template '{t}'"),
+                    },
+                );
+            }
+        },
+        (Some(x), None) if q.iter().any(|(k, _)| k == "example") => {
+            forms::fill(m.fields, &serde_json::from_str(x).unwrap_or_default())
+        }
+        _ => forms::Raw::new(),
+    };
+    let mut page = NewPage::new(
+        &v,
+        m,
+        "New".into(),
+        here.clone(),
+        format!("/console/{}", m.slug),
+    );
+    page.inputs = forms::inputs(m.fields, &raw);
+    page.example = m.example.map(|_| format!("{here}?example"));
+    page.templates = templates
+        .iter()
+        .map(|x| {
+            let name = text(&x["name"]);
+            (format!("{here}?template={}", urlencode(&name)), name)
+        })
+        .collect();
+    page.offer_hosts(&s, &v).await;
+    page.into_response()
+}
+
+/// `POST /console/{module}/new`: creates through the API; on a refusal the
+/// form comes back with the API's message and the values as typed.
+pub(super) async fn create(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}/new");
+    let Some((m, create)) = module(&slug).and_then(|m| Some((m, m.create?))) else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf_of(&form)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let page = NewPage::new(&v, m, "New".into(), here, format!("/console/{}", m.slug));
+    let raw = forms::submitted(&form);
+    let fields: Vec<&forms::Field> = m.fields.iter().collect();
+    let (method, uri, body) = match forms::build(m.fields, &raw) {
+        Ok(mut body) => match path_field(m) {
+            Some(k) => {
+                let key = body
+                    .as_object_mut()
+                    .and_then(|o| o.remove(k))
+                    .map(|x| text(&x))
+                    .unwrap_or_default();
+                let uri = create.replace(&format!("{{{k}}}"), &urlencode(&key));
+                (Method::PUT, uri, Ok(body))
+            }
+            None => (Method::POST, create.to_string(), Ok(body)),
+        },
+        Err(e) => (Method::POST, String::new(), Err(e)),
+    };
+    match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
+        Ok(created) if m.shown_once => shown_once(
+            &v,
+            m,
+            format!("New {}", text(&created["name"])),
+            format!("/console/{}", m.slug),
+            &created,
+        ),
+        Ok(created) => {
+            let id = text(&created[m.key]);
+            match m.detail {
+                Some(_) if !id.is_empty() => {
+                    Redirect::to(&format!("/console/{}/{}", m.slug, urlencode(&id))).into_response()
+                }
+                _ => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
+            }
+        }
+        Err(r) => r,
+    }
+}
+
+/// The CSRF value of a submitted form.
+fn csrf_of(form: &[(String, String)]) -> String {
+    super::form_value(form, "csrf")
+}
+
+/// `GET /console/{module}/{id}/edit`: the record's fields to modify.
+pub(super) async fn edit_form(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/edit");
+    let Some((m, detail)) = module(&slug)
+        .filter(|m| m.modify)
+        .and_then(|m| Some((m, m.detail?)))
+    else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let uri = detail.replace("{id}", &urlencode(&id));
+    let (v, d) = match page_data(&s, &headers, ip, &here, &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let title = ["name", "user"]
+        .iter()
+        .map(|k| text(&d[*k]))
+        .find(|t| !t.is_empty())
+        .unwrap_or_else(|| id.clone());
+    let mut page = NewPage::new(
+        &v,
+        m,
+        format!("Modify {title}"),
+        here,
+        format!("/console/{}/{}", m.slug, urlencode(&id)),
+    );
+    let raw = forms::fill(m.fields, &d);
+    page.inputs = forms::inputs_of(&modify_fields(m), &raw);
+    page.offer_hosts(&s, &v).await;
+    page.into_response()
+}
+
+/// `POST /console/{module}/{id}/edit`: modifies through the API; a
+/// refusal brings the form back with the API's message.
+pub(super) async fn save(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/{slug}/{id}/edit");
+    let Some((m, detail)) = module(&slug)
+        .filter(|m| m.modify)
+        .and_then(|m| Some((m, m.detail?)))
+    else {
+        return not_found(&s, &headers, ip, &here).await;
+    };
+    let v = match form_visitor(&s, &headers, ip, &here, &csrf_of(&form)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let record = format!("/console/{}/{}", m.slug, urlencode(&id));
+    let page = NewPage::new(&v, m, "Modify".into(), here, record.clone());
+    let raw = forms::submitted(&form);
+    let fields = modify_fields(m);
+    let body = forms::build_of(&fields, &raw);
+    let uri = detail.replace("{id}", &urlencode(&id));
+    match submit(&s, &v, page, &fields, &raw, body, Method::PUT, &uri).await {
+        Ok(_) => Redirect::to(&format!("{record}?done=modify")).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// Sends a form's body to the API (`method` on `uri`). On a refusal — a
+/// value that cannot be read, or the API's problem — the form comes back
+/// with the message and the values as typed.
+#[allow(clippy::too_many_arguments)]
+async fn submit(
+    s: &AppState,
+    v: &super::Visitor,
+    page: NewPage,
+    fields: &[&forms::Field],
+    raw: &forms::Raw,
+    body: Result<Value, String>,
+    method: Method,
+    uri: &str,
+) -> Result<Value, Response> {
+    let (status, msg) = match body {
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e),
+        Ok(body) => match api(s, v, method, uri, Some(body)).await {
+            Ok(x) => return Ok(x),
+            Err(p) => (p.status, required(fields, &p.detail).unwrap_or(p.detail)),
+        },
+    };
+    let mut page = page;
+    page.inputs = forms::inputs_of(fields, raw);
+    page.error = Some(msg);
+    page.offer_hosts(s, v).await;
+    Err((status, page).into_response())
+}
+
+/// The console's wording of the API's "missing field `x`" (a field left
+/// empty that the API needs): "<label> is required", when `x` is one of
+/// the form's fields.
+pub(super) fn required(fields: &[&forms::Field], detail: &str) -> Option<String> {
+    let (_, rest) = detail.split_once("missing field `")?;
+    let (key, _) = rest.split_once('`')?;
+    let all = fields.iter().flat_map(|f| match &f.kind {
+        forms::Kind::Rows(sub) => sub.iter().chain(std::iter::once(*f)).collect::<Vec<_>>(),
+        _ => vec![*f],
+    });
+    all.into_iter()
+        .find(|f| f.key.rsplit('.').next() == Some(key))
+        .map(|f| format!("{} is required", f.label))
+}

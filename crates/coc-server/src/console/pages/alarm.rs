@@ -1,0 +1,130 @@
+//! The alarm center (M2): list, chart, clear and convert to an incident.
+
+use crate::console::*;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "alarms.html")]
+pub(crate) struct Alarms {
+    pub(crate) user: String,
+    pub(crate) csrf: String,
+    pub(crate) flash: Option<String>,
+    pub(crate) status: String,
+    pub(crate) name: String,
+    pub(crate) chart: String,
+    pub(crate) rows: Vec<AlarmRow>,
+    /// The fields of "Convert to incident".
+    pub(crate) incident: Vec<forms::Input>,
+    pub(crate) error: Option<String>,
+}
+
+pub(crate) async fn alarms(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let mut uri = "/api/v1/alarms?limit=200".to_string();
+    for (k, x) in [("status", &q.status), ("name", &q.name)] {
+        if !x.is_empty() {
+            uri.push_str(&format!("&{k}={}", urlencode(x)));
+        }
+    }
+    let (v, list) = match page_data(&s, &headers, ip, "/console/alarms", &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let flash = match q.done.as_deref() {
+        Some("clear") => Some("The selected alarms are cleared.".to_string()),
+        _ => None,
+    };
+    alarms_page(&v, &list, q, flash, None, &forms::Raw::new(), s.store.now()).into_response()
+}
+
+/// The alarms page over an API list, with the convert form as typed.
+pub(crate) fn alarms_page(
+    v: &Visitor,
+    list: &Value,
+    q: ListQuery,
+    flash: Option<String>,
+    error: Option<String>,
+    typed: &forms::Raw,
+    now: i64,
+) -> Alarms {
+    let all = items(list);
+    let points: Vec<(i64, String)> = all
+        .iter()
+        .filter_map(|a| Some((a["last_seen"].as_i64()?, text(&a["level"]))))
+        .collect();
+    Alarms {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash,
+        status: q.status,
+        name: q.name,
+        chart: chart::volume_by_level(&points, now, 24),
+        rows: all.iter().map(alarm_row).collect(),
+        incident: forms::inputs(modules::INCIDENT, typed),
+        error,
+    }
+}
+
+/// `POST /console/alarms/act`: clear the selected alarms (with a remark)
+/// or convert them to one incident (ref. 6.2.1), through the API. A
+/// refusal shows the alarms again with the API's message and the
+/// incident fields as typed; nothing is changed.
+pub(crate) async fn alarm_act(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let value = |k: &str| form_value(&form, k);
+    let here = "/console/alarms";
+    let v = match form_visitor(&s, &headers, ip, here, &value("csrf")).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let ids: Vec<String> = form
+        .iter()
+        .filter(|(n, _)| n == "ids")
+        .map(|(_, x)| x.clone())
+        .collect();
+    let typed = forms::submitted(&form);
+    let outcome = if ids.is_empty() {
+        Err(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: "select at least one alarm".into(),
+        })
+    } else if value("do") == "clear" {
+        let body = serde_json::json!({"ids": ids, "remark": value("remark")});
+        api(&s, &v, Method::POST, "/api/v1/alarms/clear", Some(body))
+            .await
+            .map(|_| "/console/alarms?done=clear".to_string())
+    } else {
+        match forms::build(modules::INCIDENT, &typed) {
+            Ok(incident) => {
+                let body = serde_json::json!({"alarm_ids": ids, "incident": incident});
+                api(&s, &v, Method::POST, "/api/v1/alarms/convert", Some(body))
+                    .await
+                    .map(|d| format!("/console/incidents/{}", urlencode(&text(&d["id"]))))
+            }
+            Err(detail) => Err(Problem {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail,
+            }),
+        }
+    };
+    match outcome {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(p) => match api(&s, &v, Method::GET, "/api/v1/alarms?limit=200", None).await {
+            Ok(list) => {
+                let fields: Vec<&forms::Field> = modules::INCIDENT.iter().collect();
+                let msg = generic::required(&fields, &p.detail).unwrap_or(p.detail);
+                let q = ListQuery::default();
+                let page = alarms_page(&v, &list, q, None, Some(msg), &typed, s.store.now());
+                (p.status, page).into_response()
+            }
+            Err(p) => error_page(&v, p),
+        },
+    }
+}

@@ -1,0 +1,333 @@
+//! Incidents (I3): the list with filters, the incident page with its timeline and the action forms.
+
+use crate::console::*;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incidents.html")]
+pub(crate) struct Incidents {
+    pub(crate) user: String,
+    pub(crate) csrf: String,
+    pub(crate) flash: Option<String>,
+    pub(crate) statuses: Vec<String>,
+    pub(crate) levels: Vec<String>,
+    pub(crate) status: String,
+    pub(crate) level: String,
+    pub(crate) rows: Vec<IncidentRow>,
+    pub(crate) next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) level: String,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) cursor: String,
+    #[serde(default)]
+    pub(crate) done: Option<String>,
+}
+
+pub(crate) async fn incidents(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let mut uri = "/api/v1/incidents?limit=50".to_string();
+    for (k, x) in [
+        ("status", &q.status),
+        ("level", &q.level),
+        ("cursor", &q.cursor),
+    ] {
+        if !x.is_empty() {
+            uri.push_str(&format!("&{k}={}", urlencode(x)));
+        }
+    }
+    let (v, list) = match page_data(&s, &headers, ip, "/console/incidents", &uri).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    Incidents {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        statuses: [
+            "unaccepted",
+            "accepted",
+            "rejected",
+            "to_be_verified",
+            "completed",
+            "closed",
+        ]
+        .map(String::from)
+        .to_vec(),
+        levels: ["P1", "P2", "P3", "P4", "P5"].map(String::from).to_vec(),
+        status: q.status,
+        level: q.level,
+        rows: items(&list).iter().map(incident_row).collect(),
+        next: list["next_cursor"].as_str().map(String::from),
+    }
+    .into_response()
+}
+
+pub(crate) struct HistoryRow {
+    pub(crate) at: String,
+    pub(crate) action: String,
+    pub(crate) actor: String,
+    pub(crate) summary: String,
+    /// The page of the ticket the entry started (script or job ticket).
+    pub(crate) ticket: Option<String>,
+}
+
+/// One action form of the incident page.
+pub(crate) struct ActionFormView {
+    /// The API's action (also the button id).
+    pub(crate) action: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) inputs: Vec<forms::Input>,
+    /// The refusal of this form's last submission.
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incident.html")]
+pub(crate) struct IncidentPage {
+    pub(crate) user: String,
+    pub(crate) csrf: String,
+    pub(crate) flash: Option<String>,
+    pub(crate) i: IncidentRow,
+    pub(crate) history: Vec<HistoryRow>,
+    /// The forms of the actions allowed in the incident's status.
+    pub(crate) ops: Vec<ActionFormView>,
+    /// "Execute response plan", while the incident is not finished.
+    pub(crate) plan: Option<ActionFormView>,
+    /// The incident's alarms: (level, name, resource, status).
+    pub(crate) alarms: Vec<AlarmRow>,
+    /// The escalation's state, if a policy escalates it.
+    pub(crate) escalation: Option<String>,
+}
+
+/// A refused form on the incident page: which one, why, what was typed.
+pub(crate) struct Refused {
+    pub(crate) action: String,
+    pub(crate) error: String,
+    pub(crate) typed: forms::Raw,
+}
+
+pub(crate) async fn incident(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let here = format!("/console/incidents/{id}");
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let flash = q.done.map(|a| format!("Done: {}.", a.replace('_', " ")));
+    incident_page(&s, &v, &id, flash, None).await
+}
+
+/// The incident page: facts, the forms of the actions its status allows
+/// (ref. 7.1.3), response plan, alarms, escalation and the history as a
+/// timeline. `refused` brings one form back with its message and values.
+pub(crate) async fn incident_page(
+    s: &AppState,
+    v: &Visitor,
+    id: &str,
+    flash: Option<String>,
+    refused: Option<Refused>,
+) -> Response {
+    let d = match api(
+        s,
+        v,
+        Method::GET,
+        &format!("/api/v1/incidents/{}", urlencode(id)),
+        None,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(p) => return error_page(v, p),
+    };
+    let inc = if d["incident"].is_object() {
+        &d["incident"]
+    } else {
+        &d
+    };
+    let status =
+        coc_domain::incident::IncidentStatus::parse(inc["status"].as_str().unwrap_or("")).ok();
+    let allowed = status
+        .map(coc_domain::incident::allowed_actions)
+        .unwrap_or_default();
+    let form = |action: &'static str, label: &'static str, fields: &[forms::Field]| {
+        let (typed, error) = match &refused {
+            Some(r) if r.action == action => (r.typed.clone(), Some(r.error.clone())),
+            _ => (forms::Raw::new(), None),
+        };
+        let mut inputs = forms::inputs(fields, &typed);
+        for i in &mut inputs {
+            i.id = format!("{action}-{}", i.id);
+        }
+        ActionFormView {
+            action,
+            label,
+            inputs,
+            error,
+        }
+    };
+    let ops = modules::INCIDENT_OPS
+        .iter()
+        .filter(|o| allowed.contains(&o.action))
+        .map(|o| form(o.action, o.label, o.fields))
+        .collect();
+    let mut plan = status
+        .is_some_and(|st| !st.is_terminal())
+        .then(|| form("plan", "Execute response plan", modules::RUN_PLAN));
+    if let Some(p) = plan.as_mut() {
+        offer_hosts(s, v, &mut p.inputs).await;
+    }
+    let escalation = api(
+        s,
+        v,
+        Method::GET,
+        &format!("/api/v1/incidents/{}/escalation", urlencode(id)),
+        None,
+    )
+    .await
+    .ok()
+    .filter(|e| e.is_object())
+    .map(|e| {
+        format!(
+            "{}: {} level(s) notified, next level {} at {}",
+            text(&e["state"]),
+            text(&e["fired"]),
+            e["level"].as_i64().unwrap_or(0) + 1,
+            when(&e["next_at"])
+        )
+    });
+    let mut history = vec![];
+    for h in d["history"].as_array().into_iter().flatten() {
+        let ticket = match h["ticket_id"].as_str() {
+            // A plan starts a script or a job ticket: the one that exists.
+            Some(t) => {
+                let t = urlencode(t);
+                let script = format!("/api/v1/tickets/{t}");
+                let kind = match api(s, v, Method::GET, &script, None).await {
+                    Ok(_) => "tickets",
+                    Err(_) => "job-tickets",
+                };
+                Some(format!("/console/{kind}/{t}"))
+            }
+            None => None,
+        };
+        history.push(HistoryRow {
+            at: when(&h["at"]),
+            action: text(&h["action"]),
+            actor: text(&h["actor"]),
+            summary: text(&h["summary"]),
+            ticket,
+        });
+    }
+    let status = if refused.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = IncidentPage {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash,
+        i: incident_row(inc),
+        history,
+        ops,
+        plan,
+        alarms: d["alarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(alarm_row)
+            .collect(),
+        escalation,
+    };
+    (status, page).into_response()
+}
+
+/// `POST /console/incidents/{id}/actions`: one action's form (`action`
+/// and its `f.` fields) through the API; back to the incident, or the
+/// page again with that form refused, as typed. Nothing changes on a
+/// refusal.
+pub(crate) async fn incident_action(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/console/incidents/{id}");
+    let v = match form_visitor(&s, &headers, ip, &here, &form_value(&form, "csrf")).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let action = form_value(&form, "action");
+    let typed = forms::submitted(&form);
+    // What the form is: its fields, the body they go over, the API path.
+    let (fields, base, path) = if action == "plan" {
+        (modules::RUN_PLAN, json!({"hosts": []}), "plan")
+    } else {
+        let Some(op) = modules::INCIDENT_OPS.iter().find(|o| o.action == action) else {
+            return error_page(
+                &v,
+                Problem {
+                    status: StatusCode::BAD_REQUEST,
+                    detail: format!("'{action}' is not an incident action"),
+                },
+            );
+        };
+        let mut base: Value = serde_json::from_str(op.base).unwrap_or_else(|_| json!({}));
+        base["action"] = json!(action);
+        (op.fields, base, "actions")
+    };
+    let outcome = match forms::build_over(fields, &typed, &base) {
+        Ok(body) => {
+            let uri = format!("/api/v1/incidents/{}/{path}", urlencode(&id));
+            api(&s, &v, Method::POST, &uri, Some(body))
+                .await
+                .map(|t| match path {
+                    // A plan's ticket: a script or a job ticket.
+                    "plan" => {
+                        let kind = if t["job_name"].is_string() {
+                            "job-tickets"
+                        } else {
+                            "tickets"
+                        };
+                        format!("/console/{kind}/{}", urlencode(&text(&t["id"])))
+                    }
+                    _ => format!("{here}?done={}", urlencode(&action)),
+                })
+        }
+        Err(detail) => Err(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail,
+        }),
+    };
+    match outcome {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(p) if p.status == StatusCode::NOT_FOUND && action != "plan" => error_page(&v, p),
+        Err(p) => {
+            let all: Vec<&forms::Field> = fields.iter().collect();
+            let error = generic::required(&all, &p.detail).unwrap_or(p.detail);
+            let refused = Refused {
+                action,
+                error,
+                typed,
+            };
+            incident_page(&s, &v, &id, None, Some(refused)).await
+        }
+    }
+}

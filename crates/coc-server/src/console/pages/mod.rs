@@ -1,0 +1,11 @@
+//! The console's pages with a layout of their own, one module per feature;
+//! lists, records and forms declared generically live in
+//! [`super::modules`].
+
+pub mod alarm;
+pub mod incident;
+pub mod oncall;
+pub mod overview;
+pub mod script;
+pub mod session;
+pub mod ticket;

@@ -1,0 +1,297 @@
+//! The overview: incidents waiting for me, active alarms, hosts by region, recent tickets, security events; and the list rows other pages share.
+
+use crate::console::*;
+
+pub(crate) struct IncidentRow {
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) number: String,
+    pub(crate) level: String,
+    pub(crate) title: String,
+    pub(crate) status: String,
+    pub(crate) assignee: String,
+    pub(crate) created: String,
+}
+
+pub(crate) fn incident_row(i: &Value) -> IncidentRow {
+    IncidentRow {
+        id: text(&i["id"]),
+        description: text(&i["description"]),
+        number: text(&i["number"]),
+        level: text(&i["level"]),
+        title: text(&i["title"]),
+        status: text(&i["status"]),
+        assignee: text(&i["assignee"]),
+        created: when(&i["created_at"]),
+    }
+}
+
+pub(crate) struct AlarmRow {
+    pub(crate) id: String,
+    pub(crate) level: String,
+    pub(crate) name: String,
+    pub(crate) resource: String,
+    pub(crate) status: String,
+    pub(crate) occurrences: String,
+    pub(crate) last_seen: String,
+}
+
+pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
+    AlarmRow {
+        id: text(&a["id"]),
+        level: text(&a["level"]),
+        name: text(&a["name"]),
+        resource: a["resource_name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| text(&a["resource_id"])),
+        status: text(&a["status"]),
+        occurrences: text(&a["occurrences"]),
+        last_seen: when(&a["last_seen"]),
+    }
+}
+
+pub(crate) struct TicketRow {
+    pub(crate) id: String,
+    pub(crate) number: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) total: String,
+    pub(crate) ok: String,
+    pub(crate) failed: String,
+    pub(crate) created: String,
+}
+
+pub(crate) fn ticket_row(t: &Value, name_key: &str) -> TicketRow {
+    TicketRow {
+        id: text(&t["id"]),
+        number: text(&t["number"]),
+        name: text(&t[name_key]),
+        status: text(&t["status"]),
+        total: text(&t["counts"]["total"]),
+        ok: text(&t["counts"]["successful"]),
+        failed: text(&t["counts"]["failed"]),
+        created: when(&t["created_at"]),
+    }
+}
+
+pub(crate) fn items(v: &Value) -> Vec<Value> {
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview.html")]
+pub(crate) struct Overview {
+    pub(crate) user: String,
+    pub(crate) csrf: String,
+    pub(crate) flash: Option<String>,
+    pub(crate) mine: Vec<IncidentRow>,
+    pub(crate) alarms: Vec<AlarmRow>,
+    pub(crate) resources: Vec<ResourceRow>,
+    /// Hosts with active alarms: (host id, host name, alarm names).
+    pub(crate) alarmed: Vec<(String, String, String)>,
+    pub(crate) tickets: Vec<TicketRow>,
+    /// To-dos waiting for the visitor: (link, kind, name, what).
+    pub(crate) todos: Vec<(String, String, String, String)>,
+    /// The security panel, when the visitor may read the audit trail.
+    pub(crate) security: Option<Security>,
+}
+
+/// The overview's security panel (ref. 2.5): what the audit trail of the
+/// last 24 hours says about refused access.
+pub(crate) struct Security {
+    /// Sign-ins refused (HTTP 401).
+    pub(crate) failed_logins: usize,
+    /// Requests refused by policy (HTTP 403).
+    pub(crate) denied: usize,
+    /// API tokens used from an address not seen before.
+    pub(crate) new_addresses: usize,
+    /// The latest refusals: (when, user, operation, source address, status).
+    pub(crate) recent: Vec<(String, String, String, String, String)>,
+}
+
+/// The security panel over audit records (newest first).
+pub(crate) fn security_of(records: &[Value]) -> Security {
+    let status = |r: &Value| r["status"].as_i64().unwrap_or(0);
+    let refused: Vec<&Value> = records
+        .iter()
+        .filter(|r| matches!(status(r), 401 | 403))
+        .collect();
+    Security {
+        failed_logins: refused.iter().filter(|r| status(r) == 401).count(),
+        denied: refused.iter().filter(|r| status(r) == 403).count(),
+        new_addresses: records
+            .iter()
+            .filter(|r| r["trace"] == "useTokenFromNewIp")
+            .count(),
+        recent: refused
+            .iter()
+            .take(5)
+            .map(|r| {
+                (
+                    when(&r["at"]),
+                    text(&r["user_name"]),
+                    text(&r["trace"]),
+                    text(&r["source_ip"]),
+                    text(&r["status"]),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The active alarms on a host: those whose resource is the host's name
+/// or one of its addresses (with or without a port).
+pub(crate) fn alarms_of<'a>(h: &Value, active: &'a [Value]) -> Vec<&'a Value> {
+    let mut names = vec![text(&h["hostname"])];
+    names.extend(h["ips"].as_array().into_iter().flatten().map(text));
+    active
+        .iter()
+        .filter(|a| {
+            [text(&a["resource_name"]), text(&a["resource_id"])]
+                .iter()
+                .map(|r| r.split(':').next().unwrap_or("").to_string())
+                .any(|r| !r.is_empty() && names.contains(&r))
+        })
+        .collect()
+}
+
+/// A to-do (`GET /api/v1/todos` item) as the overview lists it.
+pub(crate) fn todo_row(t: &Value) -> (String, String, String, String) {
+    let id = urlencode(&text(&t["id"]));
+    let (page, kind) = match t["kind"].as_str() {
+        Some("script_review") => ("scripts", "Review script"),
+        Some("job_review") => ("jobs", "Review job"),
+        Some("task_review") => ("scheduled-tasks", "Review scheduled task"),
+        _ => ("job-tickets", "Approve"),
+    };
+    (
+        format!("/console/{page}/{id}"),
+        kind.to_string(),
+        text(&t["name"]),
+        text(&t["what"]),
+    )
+}
+
+/// Hosts of one region on the overview.
+pub(crate) struct ResourceRow {
+    pub(crate) region: String,
+    pub(crate) hosts: usize,
+    pub(crate) running: usize,
+    pub(crate) alarmed: usize,
+}
+
+/// Hosts by region (their `region` tag), with how many have an agent
+/// running and how many have an active alarm — an alarm whose resource is
+/// the host's name or one of its addresses (with or without a port).
+pub(crate) fn resource_summary(hosts: &[Value], active: &[Value]) -> Vec<ResourceRow> {
+    let alarmed = |h: &Value| !alarms_of(h, active).is_empty();
+    let mut out: Vec<ResourceRow> = vec![];
+    for h in hosts {
+        let region = h["tags"]["region"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+            .unwrap_or("(no region)")
+            .to_string();
+        let i = match out.iter().position(|r| r.region == region) {
+            Some(i) => i,
+            None => {
+                out.push(ResourceRow {
+                    region,
+                    hosts: 0,
+                    running: 0,
+                    alarmed: 0,
+                });
+                out.len() - 1
+            }
+        };
+        out[i].hosts += 1;
+        out[i].running += usize::from(h["agent_status"] == "running");
+        out[i].alarmed += usize::from(alarmed(h));
+    }
+    out.sort_by(|a, b| a.region.cmp(&b.region));
+    out
+}
+
+pub(crate) async fn overview(
+    State(s): State<AppState>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match visitor(&s, &headers, ip, "/console").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mine = api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/incidents?assignee={}&limit=50", urlencode(&v.user)),
+        None,
+    )
+    .await;
+    let alarms = api(
+        &s,
+        &v,
+        Method::GET,
+        "/api/v1/alarms?status=alarm&limit=200",
+        None,
+    )
+    .await;
+    let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
+    let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
+    let todos = api(&s, &v, Method::GET, "/api/v1/todos", None).await;
+    let day_ago = s.store.now() - 24 * 3600 * 1000;
+    let audit = api(
+        &s,
+        &v,
+        Method::GET,
+        &format!("/api/v1/audit?since={day_ago}&limit=500"),
+        None,
+    )
+    .await;
+    let active: Vec<Value> = alarms.as_ref().map(items).unwrap_or_default();
+    let hosts = hosts.as_ref().map(items).unwrap_or_default();
+    let resources = resource_summary(&hosts, &active);
+    let alarmed = hosts
+        .iter()
+        .filter_map(|h| {
+            let on = alarms_of(h, &active);
+            (!on.is_empty()).then(|| {
+                let names: Vec<String> = on.iter().map(|a| text(&a["name"])).collect();
+                (text(&h["id"]), text(&h["hostname"]), names.join(", "))
+            })
+        })
+        .take(10)
+        .collect();
+    Overview {
+        user: v.user.clone(),
+        csrf: v.csrf.clone(),
+        flash: None,
+        mine: mine
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| !matches!(i["status"].as_str(), Some("completed" | "closed")))
+            .map(incident_row)
+            .collect(),
+        alarms: active.iter().take(20).map(alarm_row).collect(),
+        resources,
+        alarmed,
+        todos: todos
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .map(todo_row)
+            .collect(),
+        security: audit.ok().map(|a| security_of(&items(&a))),
+        tickets: tickets
+            .map(|x| items(&x))
+            .unwrap_or_default()
+            .iter()
+            .map(|t| ticket_row(t, "script_name"))
+            .collect(),
+    }
+    .into_response()
+}
