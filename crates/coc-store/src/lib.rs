@@ -214,109 +214,42 @@ pub struct Store {
     ready: Arc<std::sync::Mutex<Vec<notify::Due>>>,
 }
 
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
-        include_str!("../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        "access",
-        include_str!("../migrations/sqlite/0002_access.sql"),
-        include_str!("../migrations/postgres/0002_access.sql"),
-    ),
-    (
-        3,
-        "grants",
-        include_str!("../migrations/sqlite/0003_grants.sql"),
-        include_str!("../migrations/postgres/0003_grants.sql"),
-    ),
-    (
-        4,
-        "enterprise_projects",
-        include_str!("../migrations/sqlite/0004_enterprise_projects.sql"),
-        include_str!("../migrations/postgres/0004_enterprise_projects.sql"),
-    ),
-    (
-        5,
-        "agent_enrollments",
-        include_str!("../migrations/sqlite/0005_agent_enrollments.sql"),
-        include_str!("../migrations/postgres/0005_agent_enrollments.sql"),
-    ),
-    (
-        6,
-        "oncall",
-        include_str!("../migrations/sqlite/0006_oncall.sql"),
-        include_str!("../migrations/postgres/0006_oncall.sql"),
-    ),
-    (
-        7,
-        "deliveries",
-        include_str!("../migrations/sqlite/0007_deliveries.sql"),
-        include_str!("../migrations/postgres/0007_deliveries.sql"),
-    ),
-    (
-        8,
-        "people",
-        include_str!("../migrations/sqlite/0008_people.sql"),
-        include_str!("../migrations/postgres/0008_people.sql"),
-    ),
-    (
-        9,
-        "script_review",
-        include_str!("../migrations/sqlite/0009_script_review.sql"),
-        include_str!("../migrations/postgres/0009_script_review.sql"),
-    ),
-    (
-        10,
-        "parameters",
-        include_str!("../migrations/sqlite/0010_parameters.sql"),
-        include_str!("../migrations/postgres/0010_parameters.sql"),
-    ),
-    (
-        11,
-        "scheduled_tasks",
-        include_str!("../migrations/sqlite/0011_scheduled_tasks.sql"),
-        include_str!("../migrations/postgres/0011_scheduled_tasks.sql"),
-    ),
-    (
-        12,
-        "plans",
-        include_str!("../migrations/sqlite/0012_plans.sql"),
-        include_str!("../migrations/postgres/0012_plans.sql"),
-    ),
-    (
-        13,
-        "jobs",
-        include_str!("../migrations/sqlite/0013_jobs.sql"),
-        include_str!("../migrations/postgres/0013_jobs.sql"),
-    ),
-    (
-        14,
-        "agent_identity",
-        include_str!("../migrations/sqlite/0014_agent_identity.sql"),
-        include_str!("../migrations/postgres/0014_agent_identity.sql"),
-    ),
-    (
-        15,
-        "login_attempts",
-        include_str!("../migrations/sqlite/0015_login_attempts.sql"),
-        include_str!("../migrations/postgres/0015_login_attempts.sql"),
-    ),
-    (
-        16,
-        "token_addresses",
-        include_str!("../migrations/sqlite/0016_token_addresses.sql"),
-        include_str!("../migrations/postgres/0016_token_addresses.sql"),
-    ),
-    (
-        17,
-        "one_engine",
-        include_str!("../migrations/sqlite/0017_one_engine.sql"),
-        include_str!("../migrations/postgres/0017_one_engine.sql"),
-    ),
+/// One migration: version, name, and its SQL for SQLite and PostgreSQL.
+type Migration = (i64, &'static str, &'static str, &'static str);
+
+/// A migration whose SQL is the same on both backends
+/// (`migrations/NNNN_name.sql`). One that differs names a file per
+/// backend instead (`migrations/sqlite/…`, `migrations/postgres/…`).
+macro_rules! same_sql {
+    ($v:expr, $name:literal, $file:literal) => {
+        (
+            $v,
+            $name,
+            include_str!(concat!("../migrations/", $file)),
+            include_str!(concat!("../migrations/", $file)),
+        )
+    };
+}
+
+/// The schema's migrations, in order.
+const MIGRATIONS: &[Migration] = &[
+    same_sql!(1, "init", "0001_init.sql"),
+    same_sql!(2, "access", "0002_access.sql"),
+    same_sql!(3, "grants", "0003_grants.sql"),
+    same_sql!(4, "enterprise_projects", "0004_enterprise_projects.sql"),
+    same_sql!(5, "agent_enrollments", "0005_agent_enrollments.sql"),
+    same_sql!(6, "oncall", "0006_oncall.sql"),
+    same_sql!(7, "deliveries", "0007_deliveries.sql"),
+    same_sql!(8, "people", "0008_people.sql"),
+    same_sql!(9, "script_review", "0009_script_review.sql"),
+    same_sql!(10, "parameters", "0010_parameters.sql"),
+    same_sql!(11, "scheduled_tasks", "0011_scheduled_tasks.sql"),
+    same_sql!(12, "plans", "0012_plans.sql"),
+    same_sql!(13, "jobs", "0013_jobs.sql"),
+    same_sql!(14, "agent_identity", "0014_agent_identity.sql"),
+    same_sql!(15, "login_attempts", "0015_login_attempts.sql"),
+    same_sql!(16, "token_addresses", "0016_token_addresses.sql"),
+    same_sql!(17, "one_engine", "0017_one_engine.sql"),
 ];
 
 impl Store {
