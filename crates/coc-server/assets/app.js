@@ -34,6 +34,9 @@ window.addEventListener("DOMContentLoaded", () => {
     if (row) row.querySelector(".out").textContent += d.data;
   });
   es.addEventListener("task_done", () => reloadStatus());
+  // Steps also move without an agent's word (an approval asked, a sleep
+  // over, the next step started): look again every 3 s while it runs.
+  const poll = setInterval(() => reloadStatus(), 3000);
   es.addEventListener("snapshot", (e) => {
     const t = JSON.parse(e.data);
     // A job ticket's runs are its steps' hosts' runs.
@@ -50,6 +53,7 @@ window.addEventListener("DOMContentLoaded", () => {
     if (st) st.textContent = t.status;
     if (["successful", "failed", "terminated"].includes(t.status)) {
       es.close();
+      clearInterval(poll);
       // The last word: every row, step and approval as stored.
       reloadStatus();
     }

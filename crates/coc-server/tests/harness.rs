@@ -28,13 +28,42 @@ pub fn keyring() -> coc_store::secret::Keyring {
     coc_store::secret::Keyring::new([7; 32])
 }
 
+/// The harness' store for data dir `dir`: SQLite in `dir`, or — with
+/// `COC_TEST_SERVER_DB=postgres` — a PostgreSQL database of its own on the
+/// server of `COC_TEST_DATABASE_URL`, named in `dir/pg.db` (so a reopened
+/// store finds it again). `scripts/test.sh` runs this suite both ways.
 pub async fn store(dir: &std::path::Path) -> coc_store::Store {
-    coc_store::Store::open(
-        &format!("sqlite://{}", dir.join("coc.db").display()),
-        keyring(),
-    )
-    .await
-    .unwrap()
+    coc_store::Store::open(&database_url(dir), keyring())
+        .await
+        .unwrap()
+}
+
+fn database_url(dir: &std::path::Path) -> String {
+    if std::env::var("COC_TEST_SERVER_DB").as_deref() != Ok("postgres") {
+        return format!("sqlite://{}", dir.join("coc.db").display());
+    }
+    let admin = std::env::var("COC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let marker = dir.join("pg.db");
+    let name = match std::fs::read_to_string(&marker) {
+        Ok(n) => n,
+        Err(_) => {
+            let n = format!(
+                "coc_srv_{}",
+                coc_store::new_id().replace('-', "")[12..].to_string()
+            );
+            let ok = std::process::Command::new("psql")
+                .arg(&admin)
+                .args(["-q", "-c", &format!("CREATE DATABASE {n}")])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cannot create database {n} on {admin}");
+            std::fs::write(&marker, &n).unwrap();
+            n
+        }
+    };
+    let (root, _) = admin.rsplit_once('/').unwrap();
+    format!("{root}/{name}")
 }
 
 pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
