@@ -48,10 +48,7 @@ fn database_url(dir: &std::path::Path) -> String {
     let name = match std::fs::read_to_string(&marker) {
         Ok(n) => n,
         Err(_) => {
-            let n = format!(
-                "coc_srv_{}",
-                coc_store::new_id().replace('-', "")[12..].to_string()
-            );
+            let n = format!("coc_srv_{}", &coc_store::new_id().replace('-', "")[12..]);
             let ok = std::process::Command::new("psql")
                 .arg(&admin)
                 .args(["-q", "-c", &format!("CREATE DATABASE {n}")])

@@ -249,6 +249,8 @@ async fn events(
         impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
     >,
 > {
+    // Listen before reading the snapshot: output in between is not lost.
+    let rx = s.live.subscribe();
     let first = s.store.get_job_ticket(&p.tenant, &id).await?;
     let done = first.ticket.status.is_terminal();
     let tid = first.ticket.id.clone();
@@ -256,6 +258,7 @@ async fn events(
     let snapshot = super::ticket::snapshot;
     Ok(super::ticket::live(
         s,
+        rx,
         tid,
         snapshot(&first),
         done,

@@ -128,11 +128,13 @@ async fn events(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Listen before reading the snapshot: output in between is not lost.
+    let rx = s.live.subscribe();
     let first = s.store.get_ticket(&p.tenant, &id).await?;
     let done = first.ticket.status.is_terminal();
     let tid = first.ticket.id.clone();
     let tenant = p.tenant.clone();
-    Ok(live(s, tid, snapshot(&first), done, move |s, tid| {
+    Ok(live(s, rx, tid, snapshot(&first), done, move |s, tid| {
         let tenant = tenant.clone();
         async move {
             let d = s.store.get_ticket(&tenant, &tid).await.ok()?;
@@ -155,8 +157,10 @@ pub(super) fn snapshot(d: &impl serde::Serialize) -> Event {
 /// them, and — once `load` (the stored ticket: its snapshot, whether it
 /// is finished; checked every 2 s and after a lag) says it is finished —
 /// a last snapshot. `done`: the ticket is already finished (only `first`).
+/// `rx` was subscribed before `first` was read, so nothing falls between.
 pub(super) fn live<F, Fut>(
     s: AppState,
+    rx: tokio::sync::broadcast::Receiver<crate::LiveEvent>,
     tid: String,
     first: Event,
     done: bool,
@@ -166,7 +170,6 @@ where
     F: Fn(AppState, String) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Option<(Event, bool)>> + Send,
 {
-    let rx = s.live.subscribe();
     let st = futures_util::stream::unfold(
         (Some(first), rx, s, tid, done),
         move |(first, mut rx, s, tid, finished)| {

@@ -30,7 +30,14 @@ const HTTP_BODY_KEPT: usize = 4096;
 
 /// Before the first pass: HTTP calls of job runs interrupted by a
 /// previous server process are failed (they are not repeated).
+///
+/// Over PostgreSQL another replica may be making those calls right now, so
+/// nothing is failed at start: a call that was cut off fails by the
+/// engine's rule once its timeout and grace have passed.
 pub async fn recover(state: &AppState) {
+    if state.store.backend() == coc_store::Backend::Postgres {
+        return;
+    }
     match state.store.fail_interrupted_http_runs().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
