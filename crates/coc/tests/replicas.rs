@@ -5,7 +5,8 @@
 //! the other relays it — and replica A is killed with SIGKILL while the
 //! second batch runs. Its agents fail over to B, B finishes the ticket,
 //! every host ran the script exactly once, and a ticket created after the
-//! kill runs on all four hosts.
+//! kill runs on all four hosts. A job waiting at an approval when A dies
+//! is approved on B and runs its next step once on every host.
 //!
 //! Needs PostgreSQL (`COC_TEST_DATABASE_URL`): skipped without it outside
 //! CI, and a failure in CI.
@@ -112,6 +113,37 @@ async fn a_killed_replica_leaves_no_work_behind() {
         )
         .await;
     let id = t["id"].as_str().unwrap().to_string();
+    // A job waiting at an approval, created on A.
+    let gated = env.dir.path().join("gated.log");
+    env.call_at(
+        &a,
+        "POST",
+        "/api/v1/jobs",
+        Some(json!({"name": "gated", "risk_level": "low", "steps": [
+            {"name": "gate", "tasks": [{"name": "ask", "atom": {"type": "approval",
+                "reviewers": [{"type": "individual", "users": ["admin"]}]}}]},
+            {"name": "work", "tasks": [{"name": "mark", "atom": {"type": "script", "script": script,
+                "run_as": me(), "params": {"MARKS": gated.to_str().unwrap()}}}]}]})),
+    )
+    .await;
+    let job = env
+        .call_at(
+            &a,
+            "POST",
+            "/api/v1/jobs/gated/execute",
+            Some(json!({"hosts": hosts, "batch_policy": "none"})),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.wait_at(
+        &b,
+        &format!("/api/v1/job-tickets/{job}"),
+        "the approval asked",
+        |t| t["approvals"].as_array().is_some_and(|a| a.len() == 1),
+    )
+    .await;
     env.wait_at(
         &b,
         &format!("/api/v1/tickets/{id}"),
@@ -147,6 +179,39 @@ async fn a_killed_replica_leaves_no_work_behind() {
             .all(|t| t["attempt"] == 1)
     );
     once_per_host(&file, &done);
+    // The job's approval, decided on B: its next step runs once per host.
+    env.call_at(
+        &b,
+        "POST",
+        &format!("/api/v1/job-tickets/{job}/approvals/0/0"),
+        Some(json!({"approve": true, "comment": "after the failover"})),
+    )
+    .await;
+    let j = env
+        .wait_at(
+            &b,
+            &format!("/api/v1/job-tickets/{job}"),
+            "the job finished on B",
+            |t| t["status"] == "successful" || t["status"] == "failed",
+        )
+        .await;
+    assert_eq!(j["status"], "successful", "{j:#}");
+    let runs: Vec<&str> = j["steps"][1]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["runs"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let mut marked: Vec<String> = std::fs::read_to_string(&gated)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    marked.sort();
+    let mut want: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
+    want.sort();
+    assert_eq!((want.len(), marked), (4, want), "each host ran step 2 once");
     // A new ticket after the kill runs on every host, through B alone.
     std::fs::remove_file(&file).unwrap();
     let t2 = env
