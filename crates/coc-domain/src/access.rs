@@ -304,7 +304,7 @@ pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
 }
 
 /// Allow or Deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Effect {
     /// Grants.
     Allow,
@@ -313,7 +313,7 @@ pub enum Effect {
 }
 
 /// One string or a list of strings (IAM accepts both).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// A single value.
@@ -333,7 +333,7 @@ impl OneOrMany {
 }
 
 /// One statement of a policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     /// Allow or Deny.
@@ -355,7 +355,7 @@ pub struct Statement {
 }
 
 /// A policy document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDocument {
     /// `"1.1"`.
@@ -542,7 +542,7 @@ pub struct NamedPolicy {
 }
 
 /// Why a request was allowed or denied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
     /// A matching Allow and no matching Deny.

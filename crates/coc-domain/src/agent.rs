@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, invalid};
 
 /// State of a host's agent identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityState {
     /// No key bound (a host registered before agent keys existed): only an

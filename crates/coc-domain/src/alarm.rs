@@ -20,7 +20,19 @@ use sha2::{Digest, Sha256};
 use crate::error::{DomainError, invalid};
 
 /// Alarm severity, ref. 7.4.2 `alarmLevel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum AlarmLevel {
     /// Highest severity.
     Critical,
@@ -82,7 +94,7 @@ impl AlarmLevel {
 
 /// Alarm status, ref. 7.4.2 `alarmStatus`: `alarm` while firing, `ok` once
 /// resolved or cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlarmStatus {
     /// Firing.
@@ -119,7 +131,7 @@ impl AlarmStatus {
 /// Serialized with the reference's field names (`alarmId`, `alarmName`, …);
 /// `additional` holds every other attribute (`additional.<key>` in rules).
 /// `labels` and `annotations` keep the source's original maps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NormalizedAlarm {
     /// The source's own alarm id, if it sent one.
@@ -255,7 +267,7 @@ pub fn check_alarm_size(
 
 /// One alert of Prometheus' `POST /api/v2/alerts` body (Alertmanager's
 /// `postableAlert`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PostableAlert {
     /// Identity labels; `alertname` required.
@@ -275,7 +287,7 @@ pub struct PostableAlert {
 }
 
 /// An alert inside an Alertmanager webhook payload (version 4).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAlert {
     /// `firing` or `resolved`.
@@ -300,7 +312,7 @@ pub struct WebhookAlert {
 }
 
 /// The Alertmanager webhook receiver body, payload version 4.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookPayload {
     /// Must be `"4"`.

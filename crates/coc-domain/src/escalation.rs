@@ -38,7 +38,7 @@ pub const MAX_WAIT_S: u32 = 7 * 86_400;
 
 /// One level: who is notified when the incident is still not accepted
 /// `after_seconds` after the previous step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
     /// Wait before this level fires, seconds (1..=604800).
@@ -50,7 +50,7 @@ pub struct EscalationLevel {
 }
 
 /// An escalation policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationPolicy {
     /// Name (1..=64 chars, unique per tenant).
@@ -69,7 +69,7 @@ pub struct EscalationPolicy {
 }
 
 /// Where a running escalation is: the next level to fire, and the round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// Index of the next level.
     pub level: usize,

@@ -16,7 +16,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, invalid};
 
 /// Incident level P1 (most severe) to P5, ref. 7.1.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum IncidentLevel {
     /// Core functions unavailable for all customers.
     P1,
@@ -60,7 +72,7 @@ impl IncidentLevel {
 }
 
 /// Incident state, ref. 7.1.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// Created or forwarded; waits for its owner.
@@ -123,7 +135,7 @@ impl IncidentStatus {
 
 /// An operator action on an incident, as posted to
 /// `POST /api/v1/incidents/{id}/actions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IncidentAction {
     /// Take the incident (ref. 7.1.3.4).

@@ -52,7 +52,7 @@ pub const DEFAULT_REBOOT_WAIT_S: u32 = 600;
 pub const DEFAULT_HTTP_TIMEOUT_S: u32 = 10;
 
 /// The type of a global parameter (ref. 5.2.2 step 7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GlobalParamType {
     /// Any text.
@@ -66,7 +66,7 @@ pub enum GlobalParamType {
 
 /// A global parameter of a job: a preset value, or a parameter of the
 /// parameter center (X6) read at ticket creation or at each use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GlobalParam {
     /// Name: letters, digits and `_`.
@@ -86,7 +86,7 @@ pub struct GlobalParam {
 }
 
 /// What a task does (ref. 5.2.2 step 12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Atom {
     /// Run a script (custom atom) on the host.
@@ -189,7 +189,7 @@ impl Atom {
 }
 
 /// What a host does when a condition does not hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Otherwise {
     /// Skip the rest of the step; the host is not failed.
@@ -200,7 +200,7 @@ pub enum Otherwise {
 }
 
 /// What happens when a task fails on a host (ref. 5.2.2 step 13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PostFault {
     /// Terminate the job: it ends `failed`, running tasks are cancelled.
@@ -213,7 +213,7 @@ pub enum PostFault {
 }
 
 /// One task of a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobTask {
     /// Name: 3–50 letters, digits, `-`, `_`; unique in its step.
@@ -229,7 +229,7 @@ pub struct JobTask {
 }
 
 /// One step of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Name (1–50 characters).
@@ -239,7 +239,7 @@ pub struct Step {
 }
 
 /// The editable body of a job (ref. 5.2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     /// Name: 3–100 letters, digits, `-`, `_`.
@@ -681,7 +681,7 @@ pub fn resolve_globals(
 }
 
 /// How targets are chosen for a job ticket (ref. 5.2.4 step 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetMode {
     /// All steps run on the same hosts.
@@ -747,7 +747,7 @@ pub fn condition_holds(pattern: &str, negate: bool, output: &str) -> bool {
 }
 
 /// An operator action on a job ticket (ref. 10.1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobAction {
     /// Stop starting hosts and tasks (executing → paused).

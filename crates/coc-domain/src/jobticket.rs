@@ -35,7 +35,7 @@ pub const RETRIED: &str = "retried";
 pub const BOOTING: &str = "boot";
 
 /// State of one run (one task on one host, one attempt).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Started; its end is not known yet.

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What is known of a key's recent failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempts {
     /// Failures in a row (since the last success, within `forget_ms`).
     pub failures: u32,

@@ -26,7 +26,7 @@ pub const CHANNELS: &[&str] = &[
 ];
 
 /// A notification to deliver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// Event name (`incident_created`, `test`, …).
     pub event: String,
@@ -138,7 +138,19 @@ pub fn verify(secret: &[u8], body: &[u8], signature: &str) -> bool {
 
 /// The built-in incident notification templates (ref. 11.3), one per
 /// incident change that notifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Template {
     /// An incident was created.
@@ -235,7 +247,7 @@ impl Template {
 }
 
 /// What notification matching and templates see of an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IncidentFacts {
     /// Number (`INC…`).
     pub number: String,
@@ -278,7 +290,7 @@ impl IncidentFacts {
 
 /// Who to notify: the people on call for roles of a scenario (resolved at
 /// send time, for the incident's application and region), or named users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Recipient {
     /// Roles of a scheduling scenario.
@@ -348,7 +360,7 @@ pub fn validate_channels(c: &[String]) -> Result<(), DomainError> {
 
 /// A notification rule (O3, ref. 11.3 table 11-1). Empty matchers match
 /// anything; a set matcher matches when the incident's value is in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationRule {
     /// Name (1..=64 chars, unique per tenant).
@@ -444,7 +456,7 @@ pub fn dedup(pairs: impl IntoIterator<Item = PersonChannel>) -> Vec<PersonChanne
 }
 
 /// State of a delivery in the queue (ref. 11.3 "notification records").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or being sent under a lease).

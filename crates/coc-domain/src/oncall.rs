@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, invalid};
 
 /// One shift of the day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shift {
     /// Name (`day`, `night`).
     pub name: String,
@@ -39,7 +39,7 @@ pub struct Shift {
 }
 
 /// Scheduling mode (ref. 11.2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// The same people every day.
@@ -49,7 +49,7 @@ pub enum Mode {
 }
 
 /// Someone covering for someone else during `[from, until)` (UTC).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Override {
     /// Role.
     pub role: String,
@@ -64,19 +64,23 @@ pub struct Override {
 }
 
 /// A shift schedule of one scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Schedule {
     /// IANA zone the shift times are in.
+    #[schema(value_type = String, example = "UTC")]
     pub tz: Tz,
     /// Mode.
     pub mode: Mode,
     /// Shifts of a day.
     pub shifts: Vec<Shift>,
     /// Fixed mode: role → shift index → people.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, Vec<String>>>)]
     pub fixed: BTreeMap<String, BTreeMap<usize, Vec<String>>>,
     /// Rotating mode: role → weekday (0 = Monday) → shift index → people.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>)]
     pub weekly: BTreeMap<String, BTreeMap<u8, BTreeMap<usize, Vec<String>>>>,
     /// Explicit assignments: role → local date → shift index → people.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>)]
     pub dated: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<usize, Vec<String>>>>,
     /// Cleared local date ranges (inclusive): nobody from the regular plan.
     pub cleared: Vec<(NaiveDate, NaiveDate)>,
@@ -440,7 +444,7 @@ mod tests {
 
 /// A shift chosen where a person is expected (incident assignee,
 /// reviewers, recipients): whoever is on call for `role` of `scenario`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftRef {
     /// Scenario id or name.
@@ -450,7 +454,7 @@ pub struct ShiftRef {
 }
 
 /// Scheduling dimension of a scenario (ref. 11.2.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// One schedule for every application.
@@ -461,7 +465,7 @@ pub enum Dimension {
 }
 
 /// The schedule of one application in an application-dimension scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSchedule {
     /// Application.
@@ -475,7 +479,7 @@ pub struct AppSchedule {
 
 /// A scheduling scenario (ref. 11.2.2): roles and schedules, global or
 /// per application and region (the dimension).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name (1..=64 chars, unique per tenant).

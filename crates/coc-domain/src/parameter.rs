@@ -19,7 +19,7 @@ pub const MAX_VALUE_BYTES: usize = 4096;
 pub const MAX_TAGS: usize = 20;
 
 /// Parameter type, fixed after creation (ref. 6.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamKind {
     /// Plain text, shown as is.
@@ -30,7 +30,7 @@ pub enum ParamKind {
 }
 
 /// What a user sends to create or modify a parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParameterSpec {
     /// Name: 1..=128 of letters, digits, `_`, `-`, `.`, `/` (fixed).
@@ -69,7 +69,7 @@ pub struct ParameterSpec {
 }
 
 /// How a script or job takes a parameter from the center.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefMode {
     /// The value when the ticket is created.
@@ -80,7 +80,7 @@ pub enum RefMode {
 }
 
 /// A reference to a parameter of the center.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamRef {
     /// Region.

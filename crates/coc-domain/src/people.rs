@@ -20,7 +20,7 @@ pub const CONTACT_CHANNELS: &[&str] = &[
 pub const SUBSCRIPTION_TTL_MS: i64 = 48 * 3600 * 1000;
 
 /// State of a contact's subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
     /// Sent, waiting for the person to confirm (until it expires).

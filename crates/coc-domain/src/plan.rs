@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, invalid};
 
 /// A script or a job with preset parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanAction {
     /// Script id or name (or a `job`).
@@ -29,7 +29,7 @@ pub struct PlanAction {
 }
 
 /// One step of a document plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanStep {
     /// Title.
@@ -43,7 +43,7 @@ pub struct PlanStep {
 }
 
 /// How a plan handles the fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PlanBody {
     /// Run a script.
@@ -59,7 +59,7 @@ pub enum PlanBody {
 }
 
 /// An emergency plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// Name (1..=64 chars, unique per tenant).

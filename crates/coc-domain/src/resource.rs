@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::alarm::{NormalizedAlarm, host_part};
 
 /// Agent status as shown in the resource list (ref. 3.1.2, table 3-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     /// Heartbeats arrive on time.

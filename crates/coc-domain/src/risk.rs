@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::script::ScriptType;
 
 /// One high-risk command rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HighRiskRule {
     /// Stable id (`HR-SH-001`).
     pub id: &'static str,
@@ -152,7 +152,7 @@ fn compiled() -> &'static Vec<Regex> {
 }
 
 /// One line that matches a rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     /// Line number, 1-based.
     pub line: usize,

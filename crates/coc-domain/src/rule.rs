@@ -9,7 +9,7 @@ use crate::error::{DomainError, invalid};
 use crate::incident::IncidentLevel;
 
 /// Comparison operator of a [`Condition`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
     /// Field equals the value exactly.
@@ -30,7 +30,7 @@ pub enum Operator {
 /// `time`, `namespace`, `region`, `application`, `resourceName`,
 /// `resourceId`, `alarmDesc`, `URL`, `alarmStatus`, `alarmSource` — or
 /// `additional.<key>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// Field name.
@@ -151,7 +151,7 @@ pub fn field_value(alarm: &NormalizedAlarm, field: &str) -> Option<String> {
 }
 
 /// The contingency script a rule runs on the alarm's host (I6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContingencyScript {
     /// Id of the script to run.
@@ -168,7 +168,7 @@ pub struct ContingencyScript {
 }
 
 /// The editable body of a forwarding rule, as posted to the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Rule name (1..=64 chars).

@@ -40,7 +40,7 @@ stored_enum! {
 pub const GRACE_MS: i64 = 15 * 60_000;
 
 /// Unit of a simple cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// Minutes of elapsed time.
@@ -52,7 +52,8 @@ pub enum Unit {
 }
 
 /// When a scheduled task runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScheduleTrigger)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     /// Once, at a local date and time.
@@ -77,10 +78,11 @@ pub enum Trigger {
 }
 
 /// A trigger in a zone, with an optional rule expiry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timing {
     /// IANA zone of local times and cron fields.
+    #[schema(value_type = String, example = "UTC")]
     pub tz: Tz,
     /// The trigger.
     pub trigger: Trigger,
@@ -379,7 +381,7 @@ mod tests {
 
 /// Which hosts a scheduled run targets when it selects them by filter
 /// ("select all"), resolved at each run. Empty filters match every host.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostSelector {
     /// Hosts tagged `application=<this>`.
@@ -414,7 +416,7 @@ impl HostSelector {
 /// A scheduled task (ref. 5.3.1): when, what (a script with parameters),
 /// on which hosts, how (batches, suspension), who reviews it, and who
 /// hears of the outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledTaskSpec {
     /// Name (1..=64 chars, unique per tenant).

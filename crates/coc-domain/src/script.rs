@@ -30,7 +30,7 @@ impl ReviewStatus {
 }
 
 /// Script language, ref. 5.1.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ScriptType {
     /// Run by `/bin/sh` (or `bash` when present).
@@ -61,7 +61,9 @@ impl ScriptType {
 }
 
 /// Risk level of a script, ref. 5.1.1 ("confirm the risk level").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RiskLevel {
     /// Read-only or harmless.
@@ -92,7 +94,7 @@ impl RiskLevel {
 }
 
 /// Type of an input parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamType {
     /// Any text.
@@ -108,7 +110,7 @@ pub enum ParamType {
 ///
 /// At run time each parameter is passed to the script as an environment
 /// variable of the same name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptParam {
     /// Name: `[A-Za-z_][A-Za-z0-9_]{0,63}` (a valid environment variable).
@@ -131,7 +133,7 @@ pub struct ScriptParam {
 }
 
 /// The editable body of a script, as posted to the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptSpec {
     /// Name, 1..=64 of `[A-Za-z0-9_.-]`.

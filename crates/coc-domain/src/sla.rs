@@ -26,7 +26,8 @@ use crate::oncall::{resolve, weekday_index};
 pub const MAX_TARGET_MIN: u32 = 7 * 24 * 60;
 
 /// What kind of ticket an SLA governs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = SlaTrigger)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// Incident tickets (levels P1–P5).
@@ -68,7 +69,7 @@ impl Trigger {
 }
 
 /// The rule of one status type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaRule {
     /// Status type (see [`Trigger::statuses`]).
@@ -91,7 +92,7 @@ fn owner() -> Vec<Recipient> {
 }
 
 /// One weekly window of effective time, local to the SLA's zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Weekdays, 0 = Monday … 6 = Sunday.
@@ -103,7 +104,7 @@ pub struct Window {
 }
 
 /// When SLA time runs.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Effective {
     /// 7 days × 24 hours.
@@ -112,6 +113,7 @@ pub enum Effective {
     /// Only inside these weekly windows.
     Windows {
         /// IANA zone of the windows.
+        #[schema(value_type = String, example = "UTC")]
         tz: Tz,
         /// Windows (1..=14).
         windows: Vec<Window>,
@@ -119,7 +121,7 @@ pub enum Effective {
 }
 
 /// An SLA (custom or common).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sla {
     /// Name: 3..=100 letters, digits, `-`, `_`.
@@ -275,7 +277,7 @@ pub fn pick<'a>(
 }
 
 /// SLA state of one status record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaState {
     /// Within the target.

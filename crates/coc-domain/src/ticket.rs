@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, invalid};
 
 /// How hosts are split into batches (ref. 5.1.3 step 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchPolicy {
     /// Growing batches: 1, 2, 4, … hosts, at most [`AUTO_MAX_BATCH`] each.
@@ -102,7 +102,7 @@ pub fn plan_batches(
 }
 
 /// A success-rate threshold in tenths of a percent (0..=1000).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Threshold(pub u16);
 
 impl Threshold {
@@ -138,7 +138,7 @@ impl Threshold {
 }
 
 /// State of a script ticket (ref. 10.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
     /// Hosts are being started or run.
@@ -199,7 +199,7 @@ impl TicketStatus {
 }
 
 /// State of one host task in a ticket (ref. 10.1, X7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Waiting for its batch.
@@ -320,7 +320,7 @@ pub fn plan(status: TicketStatus, tasks: &[TaskView], threshold: Option<Threshol
 }
 
 /// An operator action on a ticket (ref. 10.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketAction {
     /// Stop starting hosts (executing → paused).

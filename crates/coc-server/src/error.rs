@@ -17,6 +17,8 @@ pub enum ErrorCode {
     MalformedJson,
     /// Invalid query parameters.
     BadQuery,
+    /// A path parameter of the wrong form (a step index that is no number).
+    BadPath,
     /// Format not accepted by this integration.
     WrongIntegrationType,
     /// Authentication required.
@@ -60,6 +62,7 @@ impl ErrorCode {
     pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::MalformedJson,
         ErrorCode::BadQuery,
+        ErrorCode::BadPath,
         ErrorCode::WrongIntegrationType,
         ErrorCode::Unauthorized,
         ErrorCode::InvalidIntegrationKey,
@@ -85,6 +88,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::BadQuery => "bad_query",
+            ErrorCode::BadPath => "bad_path",
             ErrorCode::WrongIntegrationType => "wrong_integration_type",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidIntegrationKey => "invalid_integration_key",
@@ -111,6 +115,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedJson => (StatusCode::BAD_REQUEST, "Malformed JSON"),
             ErrorCode::BadQuery => (StatusCode::BAD_REQUEST, "Invalid query parameters"),
+            ErrorCode::BadPath => (StatusCode::BAD_REQUEST, "Invalid path parameters"),
             ErrorCode::WrongIntegrationType => (
                 StatusCode::BAD_REQUEST,
                 "Format not accepted by this integration",

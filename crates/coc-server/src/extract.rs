@@ -1,5 +1,6 @@
 //! Extractors that turn every malformed request into a problem+json error:
-//! [`ApiJson`] for bodies and [`ApiQuery`] for query strings.
+//! [`ApiJson`] for bodies, [`ApiQuery`] for query strings and [`ApiPath`]
+//! for path parameters.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -121,6 +122,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(e) => Err(query_rejection(e)),
+        }
+    }
+}
+
+/// Path parameters; one of the wrong form (text where a step index is a
+/// number) → 400 `bad_path`.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::new(
+                crate::error::ErrorCode::BadPath,
+                e.body_text(),
+            )),
         }
     }
 }

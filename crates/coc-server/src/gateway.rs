@@ -24,6 +24,7 @@ use coc_store::resource::HostFacts;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::api::catalog::{RouteDoc, route};
 use crate::{ApiError, AppState, LiveEvent, bearer};
 
 /// Connected agents by host id. Each connection has a generation number so
@@ -454,3 +455,14 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
         AgentMessage::Hello { .. } | AgentMessage::Proof { .. } => None,
     }
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[route!(
+    "GET",
+    "/api/v1/agent/connect",
+    "agent",
+    "Agent gateway (WebSocket, agent token)",
+    public,
+    media = "application/octet-stream"
+)];

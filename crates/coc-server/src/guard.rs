@@ -3,7 +3,7 @@
 //!
 //! For each request: the bearer token is resolved to a [`Principal`]
 //! (401 if unknown, expired or revoked); the route's catalog action is
-//! looked up in [`crate::api::ROUTES`] by its matched path (for `…/actions`
+//! looked up in the route table ([`crate::api::routes`]) by its matched path (for `…/actions`
 //! routes the verb is the body's `action`); the request is evaluated
 //! against every policy attached to the user and the user's groups, with
 //! the resource `<type>:<id>` and the context keys `coc:UserName`,
@@ -26,7 +26,7 @@ use coc_domain::access::{
 use coc_store::access::Principal;
 use coc_store::audit::NewAudit;
 
-use crate::api::catalog::ROUTES;
+use crate::api::catalog::RouteDoc;
 use crate::{API_BODY_LIMIT, ApiError, AppState, bearer};
 
 /// Header by which a support user picks the tenant that granted them access.
@@ -137,7 +137,19 @@ pub fn method_not_allowed(method: &Method, allowed: &[&str]) -> Response {
 }
 
 /// The middleware. Installed with `route_layer` so the matched path is known.
-pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// The guard's state: the application and the route table it checks
+/// against (given by the wiring, so the guard imports no API module).
+#[derive(Clone)]
+pub struct Guard {
+    /// The application.
+    pub app: AppState,
+    /// Every guarded and public route.
+    pub routes: &'static [RouteDoc],
+}
+
+/// The middleware (see the module doc).
+pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    let s = g.app;
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -196,7 +208,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         status: 0,
     });
     let tenant = principal.tenant.clone();
-    let response = authorize(&s, req, next, principal, ip).await;
+    let response = authorize(&s, g.routes, req, next, principal, ip).await;
     if let Some(mut a) = new_ip {
         a.status = i64::from(response.status().as_u16());
         if let Err(e) = s.store.append_audit(&tenant, &a).await {
@@ -210,6 +222,7 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
 /// policy decision, the handler, and the audit record of a mutation.
 async fn authorize(
     s: &AppState,
+    routes: &[RouteDoc],
     req: Request,
     next: Next,
     principal: Principal,
@@ -257,12 +270,12 @@ async fn authorize(
         .unwrap_or_default();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let Some(route) = ROUTES
+    let Some(route) = routes
         .iter()
         .find(|r| r.path == matched && r.method == method.as_str())
     else {
         // A method the route does not define (PATCH, TRACE …).
-        let allowed: Vec<&str> = ROUTES
+        let allowed: Vec<&str> = routes
             .iter()
             .filter(|r| r.path == matched)
             .map(|r| r.method)

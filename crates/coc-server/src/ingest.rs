@@ -21,7 +21,37 @@ use coc_domain::alarm::{
 };
 
 use crate::AppState;
+use crate::api::catalog::{RouteDoc, route};
 use crate::error::{ApiError, ApiResult};
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "POST",
+        "/ingest/{key}/api/v2/alerts",
+        "ingest",
+        "Alertmanager v2 alerts as posted by Prometheus",
+        public, body = Vec<coc_domain::alarm::PostableAlert>, ok = coc_store::alarm::IngestOutcome),
+    route!(
+        "POST",
+        "/ingest/{key}/alertmanager",
+        "ingest",
+        "Alertmanager webhook payload version 4",
+        public,
+        body = coc_domain::alarm::WebhookPayload,
+        ok = coc_store::alarm::IngestOutcome
+    ),
+    route!(
+        "POST",
+        "/ingest/{key}/generic",
+        "ingest",
+        "Generic JSON alarm object or list (ref. 7.4.2 fields)",
+        public,
+        body = serde_json::Value,
+        ok = coc_store::alarm::IngestOutcome
+    ),
+];
 
 /// The ingest routes.
 pub fn router() -> Router<AppState> {

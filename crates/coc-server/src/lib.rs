@@ -101,7 +101,10 @@ async fn security_headers(
 pub fn router(state: AppState) -> Router {
     let api = api::router()
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            guard::Guard {
+                app: state.clone(),
+                routes: api::routes(),
+            },
             guard::guard,
         ))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));

@@ -28,6 +28,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::api::catalog::{RouteDoc, route};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 
@@ -41,7 +42,7 @@ pub const CSRF_COOKIE: &str = "coc_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Body of `POST /api/v1/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// User name.
@@ -51,6 +52,19 @@ pub struct Login {
     /// Tenant (default `default`).
     #[serde(default)]
     pub tenant: Option<String>,
+}
+
+/// Answer of a login; the session itself travels in an HttpOnly cookie.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LoginAnswer {
+    /// The user's name.
+    pub user: String,
+    /// The tenant logged into.
+    pub tenant: String,
+    /// The value to echo in `x-csrf-token` on writes.
+    pub csrf_token: String,
+    /// When the session ends, Unix ms.
+    pub expires_at: i64,
 }
 
 /// The CSRF token that belongs to a session secret.
@@ -69,6 +83,28 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "POST",
+        "/api/v1/login",
+        "session",
+        "Log in with user name and password: session cookie and CSRF token",
+        public,
+        body = Login,
+        ok = LoginAnswer
+    ),
+    route!(
+        "POST",
+        "/api/v1/logout",
+        "session",
+        "End the session of the cookie",
+        public,
+        no_content
+    ),
+];
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -199,7 +235,12 @@ async fn login(
     let max_age = SESSION_TTL_MS / 1000;
     let mut r = (
         StatusCode::OK,
-        Json(serde_json::json!({"user": user.name, "tenant": tenant, "csrf_token": csrf, "expires_at": expires_at})),
+        Json(LoginAnswer {
+            user: user.name,
+            tenant,
+            csrf_token: csrf.clone(),
+            expires_at,
+        }),
     )
         .into_response();
     set_cookie(

@@ -20,13 +20,15 @@ async fn call(
 }
 
 /// Objects of the default tenant, created through the API as admin.
-struct World {
-    ids: HashMap<&'static str, String>,
-    task: String,
+pub(crate) struct World {
+    /// Record ids by route tag (and `key`: the integration's ingest key).
+    pub(crate) ids: HashMap<&'static str, String>,
+    /// A script ticket's task.
+    pub(crate) task: String,
     token_secret: String,
 }
 
-async fn world(h: &Harness) -> World {
+pub(crate) async fn world(h: &Harness) -> World {
     let c = &h.client;
     let mut ids = HashMap::new();
     let integ = c
@@ -38,6 +40,7 @@ async fn world(h: &Harness) -> World {
         .unwrap();
     ids.insert("integration", integ["id"].as_str().unwrap().to_string());
     let key = integ["key"].as_str().unwrap().to_string();
+    ids.insert("key", key.clone());
     c.post_raw(
         &format!("/ingest/{key}/api/v2/alerts"),
         br#"[{"labels":{"alertname":"Disk","instance":"db-9:9100","region":"r1"}}]"#.to_vec(),
@@ -375,7 +378,10 @@ async fn route_matrix_read_only_and_other_tenant() {
     let w = world(&h).await;
     let ro = read_only_token(&h).await;
     let mallory = other_tenant(&h).await;
-    let guarded: Vec<_> = coc_server::api::ROUTES.iter().filter(|r| r.auth).collect();
+    let guarded: Vec<_> = coc_server::api::routes()
+        .iter()
+        .filter(|r| r.auth)
+        .collect();
     for r in &guarded {
         let path = concrete(r.path, r.tag, &w);
         let body = body_for(r.method, r.path, &w);
@@ -517,7 +523,7 @@ async fn every_mutating_call_leaves_one_audit_record_without_secrets() {
             .await
             .unwrap(),
     );
-    for r in coc_server::api::ROUTES
+    for r in coc_server::api::routes()
         .iter()
         .filter(|r| r.auth && r.method != "GET")
     {
@@ -1663,7 +1669,7 @@ async fn the_simulator_agrees_with_the_api_on_every_route() {
             .unwrap()
             .to_string();
         // Deletions last, so every other route still finds its record.
-        let mut routes: Vec<_> = coc_server::api::ROUTES
+        let mut routes: Vec<_> = coc_server::api::routes()
             .iter()
             .filter(|r| r.auth && !r.path.ends_with("/events"))
             .collect();

@@ -19,7 +19,7 @@ async fn raw(
 async fn every_route_is_served_and_guarded() {
     coc_client::install_crypto();
     let h = Harness::start(0).await;
-    for r in coc_server::api::ROUTES {
+    for r in coc_server::api::routes() {
         let path = r
             .path
             .replace("{id}", "x")
@@ -51,12 +51,12 @@ async fn every_route_is_served_and_guarded() {
 async fn undefined_methods_answer_405_on_every_route() {
     let h = Harness::start(0).await;
     let http = reqwest::Client::new();
-    let mut paths: Vec<&str> = coc_server::api::ROUTES.iter().map(|r| r.path).collect();
+    let mut paths: Vec<&str> = coc_server::api::routes().iter().map(|r| r.path).collect();
     paths.sort();
     paths.dedup();
     let mut checked = 0;
     for p in paths {
-        let defined: Vec<&str> = coc_server::api::ROUTES
+        let defined: Vec<&str> = coc_server::api::routes()
             .iter()
             .filter(|r| r.path == p)
             .map(|r| r.method)
@@ -307,7 +307,7 @@ async fn incident_actions_over_http() {
 #[test]
 fn every_guarded_route_names_a_catalog_action() {
     use coc_domain::access::{ACTIONS, glob};
-    for r in coc_server::api::ROUTES {
+    for r in coc_server::api::routes() {
         if r.auth {
             assert!(
                 ACTIONS.iter().any(|a| glob(r.action, a, true)),

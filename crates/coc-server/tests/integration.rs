@@ -16,4 +16,5 @@ mod jobs;
 mod login;
 mod metrics;
 mod notify;
+mod openapi;
 mod people;

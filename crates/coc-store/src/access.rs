@@ -16,7 +16,7 @@ use sqlx::Row;
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Principal {
     /// Tenant the caller belongs to; every query is scoped to it.
     pub tenant: String,
@@ -33,7 +33,7 @@ pub struct Principal {
 }
 
 /// A user as shown by the API (never with its password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: String,
@@ -52,7 +52,7 @@ pub struct User {
 }
 
 /// A group.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Group {
     /// Id.
     pub id: String,
@@ -67,7 +67,7 @@ pub struct Group {
 }
 
 /// A stored policy.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Policy {
     /// Id.
     pub id: String,
@@ -84,7 +84,7 @@ pub struct Policy {
 }
 
 /// An API token (never with its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ApiToken {
     /// Id.
     pub id: String,
@@ -105,7 +105,7 @@ pub struct ApiToken {
 }
 
 /// A freshly created token with its secret (shown once).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     /// The token.
     #[serde(flatten)]

@@ -16,7 +16,7 @@ use crate::resource::{HostFacts, insert_host, write_facts};
 use crate::{Result, Store, StoreError};
 
 /// A per-tenant agent enrollment token (never with its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Enrollment {
     /// Id.
     pub id: String,

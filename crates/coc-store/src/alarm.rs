@@ -33,7 +33,7 @@ use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col};
 pub const MAX_GROUP_ALARMS: usize = 4096;
 
 /// An alarm as listed by the alarm center (`GET /api/v1/alarms`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Alarm {
     /// Record id.
     pub id: String,
@@ -116,7 +116,7 @@ fn row(r: &AnyRow) -> Result<Alarm> {
 }
 
 /// One entry of an alarm's history.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AlarmEvent {
     /// When, Unix ms.
     pub at: i64,
@@ -131,7 +131,7 @@ pub struct AlarmEvent {
 }
 
 /// What one ingest request did.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct IngestOutcome {
     /// Alarms in the request.
     pub accepted: usize,

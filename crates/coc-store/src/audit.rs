@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use crate::{Arg, Filter, Page, Paged, Result, Store, json_col};
 
 /// One audit record.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Id (time-ordered).
     pub id: String,

@@ -23,7 +23,7 @@ pub const POLICIES: Kind = Kind {
 pub type StoredPolicy = Stored<EscalationPolicy>;
 
 /// The escalation of one incident.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Escalation {
     /// Incident id.
     pub incident_id: String,

@@ -22,7 +22,7 @@ use crate::{Result, Store, StoreError};
 pub const MAX_GRANT_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// A grant.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Grant {
     /// Id.
     pub id: String,
@@ -49,7 +49,7 @@ pub struct Grant {
 }
 
 /// A request to grant (`POST /api/v1/grants`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGrant {
     /// `om_authorization` or `log_share`.

@@ -12,7 +12,7 @@ use crate::alarm::Alarm;
 use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError};
 
 /// An incident.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Incident {
     /// Record id.
     pub id: String,
@@ -52,7 +52,7 @@ pub struct Incident {
 }
 
 /// One history entry (ref. 7.1.4): who did what, when.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// When, Unix ms.
     pub at: i64,
@@ -71,7 +71,7 @@ pub struct HistoryEntry {
 }
 
 /// An incident with its history and original alarms.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct IncidentDetail {
     /// The incident.
     #[serde(flatten)]
@@ -114,7 +114,7 @@ pub struct NewIncident {
 }
 
 /// A manual incident, as posted to `POST /api/v1/incidents`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIncident {
     /// Title (1..=200 chars).

@@ -13,7 +13,7 @@ use coc_domain::error::invalid;
 pub const TYPES: &[&str] = &["alertmanager", "generic"];
 
 /// An integration as returned by the API (never with its key hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Integration {
     /// Record id.
     pub id: String,
@@ -33,7 +33,7 @@ pub struct Integration {
 }
 
 /// An integration together with its freshly generated key (shown once).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IntegrationWithKey {
     /// The integration.
     #[serde(flatten)]

@@ -11,7 +11,7 @@ use crate::script::Review;
 use crate::{Result, Store, StoreError};
 
 /// A stored job.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Job {
     /// Record id.
     pub id: String,
@@ -36,7 +36,7 @@ pub struct Job {
 }
 
 /// One stored version of a job.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobVersion {
     /// Version number.
     pub version: i64,

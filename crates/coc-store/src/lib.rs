@@ -522,7 +522,7 @@ impl Page {
 }
 
 /// One page of results: `next_cursor` is `None` on the last page.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     /// The rows.
     pub items: Vec<T>,

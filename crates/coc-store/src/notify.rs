@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use crate::{Arg, Filter, Page, Paged, Result, Store, json_col};
 
 /// One delivery as shown in the log (never with its secret).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Delivery {
     /// Id.
     pub id: String,

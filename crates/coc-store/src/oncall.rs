@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored scenario.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StoredScenario {
     /// Id.
     pub id: String,

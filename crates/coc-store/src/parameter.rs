@@ -23,7 +23,7 @@ use crate::{Result, Store, StoreError, is_unique_violation};
 pub const MASK: &str = "******";
 
 /// A stored parameter (encrypted values masked).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Parameter {
     /// Id.
     pub id: String,
@@ -43,7 +43,7 @@ pub struct Parameter {
 }
 
 /// One version's value (from [`Store::decrypt_parameter`]).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ParameterValue {
     /// Version.
     pub version: i64,

@@ -21,7 +21,7 @@ use crate::notify::{NewDelivery, insert_delivery};
 use crate::{Result, Store, StoreError};
 
 /// One contact channel of an engineer, as listed (address masked).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Contact {
     /// `mobile`, `email`, `wecom`, `dingtalk`, `feishu`, `slack`, `teams`, `webhook`.
     pub channel: String,
@@ -36,7 +36,7 @@ pub struct Contact {
 }
 
 /// An engineer profile (O1).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Engineer {
     /// User name.
     pub user: String,
@@ -50,7 +50,7 @@ pub struct Engineer {
 
 /// Body of `PUT /api/v1/engineers/{user}`: the alias and the contact
 /// channels to set (`null` or `""` removes one; channels left out stay).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngineerUpdate {
     /// Alias (≤ 64 chars).

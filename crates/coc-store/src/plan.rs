@@ -27,7 +27,7 @@ impl Document for Plan {
 }
 
 /// What to execute from an incident.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutePlan {
     /// Plan name; default: the plan the incident's forwarding rule offers.
@@ -134,7 +134,7 @@ impl Store {
 }
 
 /// The ticket an executed plan created: a script ticket or a job ticket.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum PlanTicket {
     /// A script ticket.

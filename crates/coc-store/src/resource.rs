@@ -10,7 +10,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::{Result, Store, StoreError};
 
 /// Facts an agent reports about its host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HostFacts {
     /// The agent's stable id (kept in its state directory).
     pub agent_id: String,
@@ -34,7 +34,7 @@ pub struct HostFacts {
 }
 
 /// A host in the resource list (`GET /api/v1/resources`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Host {
     /// Resource id.
     pub id: String,
@@ -262,7 +262,7 @@ impl Store {
 
 /// An enterprise project (A4): a named group of resources and incidents in
 /// a tenant, usable as the `coc:EnterpriseProject` ABAC attribute.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EnterpriseProject {
     /// Id.
     pub id: String,

@@ -10,7 +10,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored forwarding rule.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ForwardingRule {
     /// Record id.
     pub id: String,

@@ -25,7 +25,7 @@ use crate::ticket::{NewTicket, threshold_from_percent};
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored scheduled task.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ScheduledTask {
     /// Id.
     pub id: String,
@@ -51,7 +51,7 @@ pub struct ScheduledTask {
 }
 
 /// One execution record of a task.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ScheduledRun {
     /// Id.
     pub id: String,

@@ -10,7 +10,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// Review state of a script version (ref. 5.1.1 step 7).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Review {
     /// `not_required`, `pending`, `approved` or `rejected`.
     pub status: String,
@@ -23,7 +23,7 @@ pub struct Review {
 }
 
 /// A stored script.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Script {
     /// Record id.
     pub id: String,
@@ -96,7 +96,7 @@ pub(crate) struct Reviewable<'a> {
 }
 
 /// One stored version of a script.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ScriptVersion {
     /// Version number.
     pub version: i64,

@@ -58,7 +58,7 @@ impl Document for Sla {
 }
 
 /// A notification an SLA record sent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SlaNotice {
     /// `pre_warning` or `broken`.
     pub kind: String,
@@ -71,7 +71,7 @@ pub struct SlaNotice {
 }
 
 /// One status type of a ticket under an SLA (ref. 11.5.3).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SlaRecord {
     /// Id.
     pub id: String,

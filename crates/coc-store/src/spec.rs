@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored document with its bookkeeping.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Stored<T> {
     /// Id.
     pub id: String,

@@ -39,7 +39,7 @@ use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, paged};
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// A request to run a script (`POST /api/v1/scripts/{id}/execute`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewTicket {
     /// Script to run.
     pub script_id: String,
@@ -80,7 +80,7 @@ pub struct NewTicket {
 pub type Counts = HostCounts;
 
 /// A ticket as listed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Ticket {
     /// Record id.
     pub id: String,
@@ -123,7 +123,7 @@ pub struct Ticket {
 }
 
 /// One host task.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Task {
     /// Task id (also the dispatch id sent to the agent).
     pub id: String,
@@ -150,7 +150,7 @@ pub struct Task {
 }
 
 /// A ticket with its tasks.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TicketDetail {
     /// The ticket.
     #[serde(flatten)]

@@ -13,7 +13,7 @@ use sqlx::Row;
 use crate::{Result, Store};
 
 /// One thing waiting for a user's decision.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Todo {
     /// `script_review`, `job_review`, `task_review` or `job_approval`.
     pub kind: String,

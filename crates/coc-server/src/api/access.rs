@@ -14,12 +14,13 @@ use coc_store::audit::{AuditFilter, AuditRecord};
 use serde::Deserialize;
 
 use super::PageQuery;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Body of `POST /api/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Login name.
@@ -33,7 +34,7 @@ pub struct CreateUser {
 }
 
 /// Body of `POST /api/v1/groups`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
     /// Name.
@@ -44,7 +45,7 @@ pub struct CreateGroup {
 }
 
 /// Body of `POST /api/v1/groups/{id}/members`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
     /// User name or id.
@@ -52,7 +53,7 @@ pub struct Member {
 }
 
 /// Body of `POST /api/v1/policies` and `PUT /api/v1/policies/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
     /// Name (create only).
@@ -66,7 +67,7 @@ pub struct PolicyBody {
 }
 
 /// Body of `POST /api/v1/policies/{id}/attach` and `…/detach`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
     /// `user` or `group`.
@@ -77,7 +78,7 @@ pub struct Attachment {
 }
 
 /// Body of `POST /api/v1/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// Name.
@@ -91,7 +92,7 @@ pub struct CreateToken {
 }
 
 /// Body of `POST /api/v1/policies/simulate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Simulate {
     /// User name (default: the caller).
@@ -107,8 +108,32 @@ pub struct Simulate {
     pub context: std::collections::BTreeMap<String, Vec<String>>,
 }
 
+/// Answer of `POST /api/v1/policies/simulate`: what the guard would
+/// decide, and why.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Simulation {
+    /// The user evaluated.
+    pub user: String,
+    /// The action asked.
+    pub action: String,
+    /// The resource `<type>:<id>` evaluated.
+    pub resource: String,
+    /// Whether it is allowed.
+    pub allowed: bool,
+    /// The decision with the policy and statement that made it.
+    pub decision: Decision,
+    /// The decision in words.
+    pub explanation: String,
+    /// The record attributes it was evaluated with (key → value or null).
+    pub attributes: std::collections::BTreeMap<String, Option<String>>,
+    /// A remark (e.g. evaluated without record attributes).
+    pub note: Option<String>,
+    /// Names of the policies evaluated.
+    pub policies: Vec<String>,
+}
+
 /// Query of `GET /api/v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// User name.
@@ -128,6 +153,223 @@ pub struct AuditQuery {
     /// Cursor.
     pub cursor: Option<String>,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/users",
+        "user",
+        "List users",
+        "coc:user:list",
+        list = coc_store::access::User
+    ),
+    route!(
+        "POST",
+        "/api/v1/users",
+        "user",
+        "Create a user (password hashed with argon2id)",
+        "coc:user:create",
+        body = CreateUser,
+        created = coc_store::access::User
+    ),
+    route!(
+        "GET",
+        "/api/v1/users/{id}",
+        "user",
+        "Show a user with groups and policies",
+        "coc:user:get",
+        ok = coc_store::access::User
+    ),
+    route!(
+        "GET",
+        "/api/v1/groups",
+        "group",
+        "List groups",
+        "coc:group:list",
+        list = coc_store::access::Group
+    ),
+    route!(
+        "POST",
+        "/api/v1/groups",
+        "group",
+        "Create a group",
+        "coc:group:create",
+        body = CreateGroup,
+        created = coc_store::access::Group
+    ),
+    route!(
+        "GET",
+        "/api/v1/groups/{id}",
+        "group",
+        "Show a group",
+        "coc:group:get",
+        ok = coc_store::access::Group
+    ),
+    route!(
+        "POST",
+        "/api/v1/groups/{id}/members",
+        "group",
+        "Add a user to a group",
+        "coc:group:update",
+        body = Member,
+        ok = coc_store::access::Group
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/groups/{id}/members/{user}",
+        "group",
+        "Remove a user from a group",
+        "coc:group:update",
+        ok = coc_store::access::Group
+    ),
+    route!(
+        "GET",
+        "/api/v1/policies",
+        "policy",
+        "List policies (system and custom)",
+        "coc:policy:list",
+        list = coc_store::access::Policy
+    ),
+    route!(
+        "POST",
+        "/api/v1/policies",
+        "policy",
+        "Create a custom policy (ref. 1.1)",
+        "coc:policy:create",
+        body = PolicyBody,
+        created = coc_store::access::Policy
+    ),
+    route!(
+        "POST",
+        "/api/v1/policies/simulate",
+        "policy",
+        "Simulate: would user U be allowed action A on resource R, and by which statement",
+        "coc:policy:simulate",
+        body = Simulate,
+        ok = Simulation
+    ),
+    route!(
+        "GET",
+        "/api/v1/policies/{id}",
+        "policy",
+        "Show a policy",
+        "coc:policy:get",
+        ok = coc_store::access::Policy
+    ),
+    route!(
+        "PUT",
+        "/api/v1/policies/{id}",
+        "policy",
+        "Replace a custom policy document",
+        "coc:policy:update",
+        body = PolicyBody,
+        ok = coc_store::access::Policy
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/policies/{id}",
+        "policy",
+        "Delete a custom policy",
+        "coc:policy:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/policies/{id}/attach",
+        "policy",
+        "Attach a policy to a user or group",
+        "coc:policy:attach",
+        body = Attachment,
+        ok = coc_store::access::Policy
+    ),
+    route!(
+        "POST",
+        "/api/v1/policies/{id}/detach",
+        "policy",
+        "Detach a policy from a user or group",
+        "coc:policy:detach",
+        body = Attachment,
+        ok = coc_store::access::Policy
+    ),
+    route!(
+        "GET",
+        "/api/v1/tokens",
+        "token",
+        "List API tokens",
+        "coc:token:list",
+        list = coc_store::access::ApiToken
+    ),
+    route!(
+        "POST",
+        "/api/v1/tokens",
+        "token",
+        "Create a personal API token (secret shown once)",
+        "coc:token:create",
+        body = CreateToken,
+        created = coc_store::access::NewToken
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        "token",
+        "Revoke an API token at once",
+        "coc:token:delete",
+        no_content
+    ),
+    route!(
+        "GET",
+        "/api/v1/audit",
+        "audit",
+        "Search the audit trail",
+        "coc:audit:list",
+        query = AuditQuery,
+        list = coc_store::audit::AuditRecord
+    ),
+    route!(
+        "GET",
+        "/api/v1/audit/export",
+        "audit",
+        "Export the audit trail as JSON lines",
+        "coc:audit:export",
+        query = AuditQuery,
+        media = "application/x-ndjson"
+    ),
+    route!(
+        "GET",
+        "/api/v1/todos",
+        "todo",
+        "The caller's to-dos: reviews and job approvals waiting for their decision",
+        "coc:todo:list",
+        list = coc_store::todo::Todo
+    ),
+    route!(
+        "GET",
+        "/api/v1/grants",
+        "grant",
+        "List O&M authorizations and log shares given by this tenant",
+        "coc:grant:list",
+        list = coc_store::grant::Grant
+    ),
+    route!(
+        "POST",
+        "/api/v1/grants",
+        "grant",
+        "Grant a support user a scope (policy or log share) for a limited time",
+        "coc:grant:create",
+        body = coc_store::grant::NewGrant,
+        created = coc_store::grant::Grant
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/grants/{id}",
+        "grant",
+        "Revoke a grant at once",
+        "coc:grant:delete",
+        no_content
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -387,7 +629,7 @@ async fn simulate(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<Simulate>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Simulation>> {
     if !coc_domain::access::ACTIONS.contains(&b.action.as_str()) {
         return Err(ApiError::new(
             crate::error::ErrorCode::ValidationFailed,
@@ -453,21 +695,17 @@ async fn simulate(
         }
         Decision::ImplicitDeny => "denied: no statement allowed it".to_string(),
     };
-    let attributes: serde_json::Map<String, serde_json::Value> = attrs
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.map_or(serde_json::Value::Null, serde_json::Value::String),
-            )
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "user": user.name, "action": b.action, "resource": resource,
-        "allowed": d.allowed() || filtered, "decision": d, "explanation": explanation,
-        "attributes": attributes, "note": note,
-        "policies": policies.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Simulation {
+        user: user.name,
+        action: b.action,
+        resource,
+        allowed: d.allowed() || filtered,
+        decision: d,
+        explanation,
+        attributes: attrs.into_iter().collect(),
+        note,
+        policies: policies.iter().map(|p| p.name.clone()).collect(),
+    }))
 }
 
 fn audit_filter(q: &AuditQuery) -> AuditFilter {

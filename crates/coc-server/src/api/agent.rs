@@ -13,13 +13,14 @@ use coc_store::resource::Host;
 use serde::Deserialize;
 
 use super::attributes;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::guard::Checked;
 
 /// Body of `POST /api/v1/agent-enrollments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnrollment {
     /// Name (where the token is used).
@@ -31,6 +32,73 @@ pub struct CreateEnrollment {
     #[serde(default)]
     pub expires_in_hours: Option<i64>,
 }
+
+/// Answer of `POST /api/v1/agent-enrollments`: the token with its secret
+/// and the command to run on a host, both shown this once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NewEnrollment {
+    /// The token's record.
+    #[serde(flatten)]
+    pub enrollment: Enrollment,
+    /// `coc agent --server URL --token SECRET`.
+    pub agent_command: String,
+    /// The secret (never shown again).
+    pub secret: String,
+}
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/agent-enrollments",
+        "agent",
+        "List this tenant's agent enrollment tokens",
+        "coc:agent:list",
+        list = coc_store::agent::Enrollment
+    ),
+    route!(
+        "POST",
+        "/api/v1/agent-enrollments",
+        "agent",
+        "Create an agent enrollment token for this tenant: max_uses hosts (default 1) within expires_in_hours (default 24); secret shown once",
+        "coc:agent:enroll",
+        body = CreateEnrollment,
+        created = NewEnrollment
+    ),
+    route!(
+        "GET",
+        "/api/v1/agent-enrollments/{id}",
+        "agent",
+        "Show an agent enrollment token (uses, expiry, state; never its secret)",
+        "coc:agent:list",
+        ok = coc_store::agent::Enrollment
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/agent-enrollments/{id}",
+        "agent",
+        "Revoke an agent enrollment token",
+        "coc:agent:revoke",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/resources/{id}/agent/revoke",
+        "resource",
+        "Revoke a host's agent identity: its agent is cut off and refused",
+        "coc:resource:revokeAgent",
+        ok = coc_store::resource::Host
+    ),
+    route!(
+        "POST",
+        "/api/v1/resources/{id}/agent/reenroll",
+        "resource",
+        "Forget a host's agent key: the next agent with its agent id and a valid enrollment token binds a new one (24 h)",
+        "coc:resource:reenrollAgent",
+        ok = coc_store::resource::Host
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -76,7 +144,7 @@ async fn create_enrollment(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<CreateEnrollment>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<NewEnrollment>)> {
     let (e, secret) = s
         .store
         .create_enrollment(
@@ -87,14 +155,16 @@ async fn create_enrollment(
             s.store.now(),
         )
         .await?;
-    let mut v = serde_json::to_value(e).unwrap_or_default();
     // What to run on a host (shown once, like the secret in it).
-    v["agent_command"] = serde_json::Value::String(format!(
-        "coc agent --server {} --token {secret}",
-        s.public_url
-    ));
-    v["secret"] = serde_json::Value::String(secret);
-    Ok((StatusCode::CREATED, Json(v)))
+    let agent_command = format!("coc agent --server {} --token {secret}", s.public_url);
+    Ok((
+        StatusCode::CREATED,
+        Json(NewEnrollment {
+            enrollment: e,
+            agent_command,
+            secret,
+        }),
+    ))
 }
 
 async fn revoke_enrollment(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::PageQuery;
 use super::attributes;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -18,7 +19,7 @@ use crate::guard::Checked;
 use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/alarms`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmQuery {
     /// `alarm` or `ok`.
@@ -42,7 +43,7 @@ pub struct AlarmQuery {
 }
 
 /// Body of `POST /api/v1/alarms/clear`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClearBody {
     /// Alarm ids.
@@ -52,7 +53,7 @@ pub struct ClearBody {
 }
 
 /// Body of `POST /api/v1/alarms/convert`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConvertBody {
     /// Alarm ids (same region).
@@ -60,6 +61,49 @@ pub struct ConvertBody {
     /// The incident to create.
     pub incident: CreateIncident,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/alarms",
+        "alarm",
+        "Alarm center list: filters status, level, name, source, region, since, until; limit, cursor",
+        "coc:alarm:list",
+        query = AlarmQuery,
+        list = coc_store::alarm::Alarm
+    ),
+    route!(
+        "GET",
+        "/api/v1/alarms/{id}",
+        "alarm",
+        "Show an alarm",
+        "coc:alarm:get",
+        ok = coc_store::alarm::Alarm
+    ),
+    route!(
+        "GET",
+        "/api/v1/alarms/{id}/history",
+        "alarm",
+        "History of an alarm (ref. 7.2.1.4)",
+        "coc:alarm:get", ok = Vec<coc_store::alarm::AlarmEvent>),
+    route!(
+        "POST",
+        "/api/v1/alarms/clear",
+        "alarm",
+        "Clear alarms with a remark of at most 100 characters (ref. 7.2.1.3)",
+        "coc:alarm:clear", body = ClearBody, ok = Vec<coc_store::alarm::Alarm>),
+    route!(
+        "POST",
+        "/api/v1/alarms/convert",
+        "alarm",
+        "Convert alarms of one region to an incident (ref. 7.2.1.2)",
+        "coc:alarm:convert",
+        body = ConvertBody,
+        created = coc_store::incident::IncidentDetail
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -2,7 +2,7 @@
 //! ([`coc_store::spec::Document`]): notification rules (O3), escalation
 //! policies (I7) and SLAs (O5). Each gets list (with `?name=` fuzzy
 //! search), create, show, replace, delete, enable and disable under its
-//! base path; [`super::ROUTES`] documents each route with its action.
+//! base path; [`ROUTES`] documents each route with its action.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,17 +12,199 @@ use coc_store::access::Principal;
 use coc_store::spec::{Document, Stored};
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Query of a document list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameQuery {
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/notification-rules",
+        "notification",
+        "List notification rule (ref. 11.3)s (?name= fuzzy search)",
+        "coc:notification:list", query = NameQuery, list = coc_store::spec::Stored<coc_domain::notify::NotificationRule>),
+    route!(
+        "POST",
+        "/api/v1/notification-rules",
+        "notification",
+        "Create a notification rule (ref. 11.3)",
+        "coc:notification:create", body = coc_domain::notify::NotificationRule, created = coc_store::spec::Stored<coc_domain::notify::NotificationRule>),
+    route!(
+        "GET",
+        "/api/v1/notification-rules/{id}",
+        "notification",
+        "Show a notification rule (ref. 11.3)",
+        "coc:notification:get", ok = coc_store::spec::Stored<coc_domain::notify::NotificationRule>),
+    route!(
+        "PUT",
+        "/api/v1/notification-rules/{id}",
+        "notification",
+        "Replace a notification rule (ref. 11.3)",
+        "coc:notification:update", body = coc_domain::notify::NotificationRule, ok = coc_store::spec::Stored<coc_domain::notify::NotificationRule>),
+    route!(
+        "DELETE",
+        "/api/v1/notification-rules/{id}",
+        "notification",
+        "Delete a notification rule (ref. 11.3)",
+        "coc:notification:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/notification-rules/{id}/enable",
+        "notification",
+        "Enable a notification rule (ref. 11.3)",
+        "coc:notification:enable", ok = coc_store::spec::Stored<coc_domain::notify::NotificationRule>),
+    route!(
+        "POST",
+        "/api/v1/notification-rules/{id}/disable",
+        "notification",
+        "Disable a notification rule (ref. 11.3)",
+        "coc:notification:disable", ok = coc_store::spec::Stored<coc_domain::notify::NotificationRule>),
+    route!(
+        "GET",
+        "/api/v1/escalation-policies",
+        "escalation",
+        "List escalation policy (I7)s (?name= fuzzy search)",
+        "coc:escalation:list", query = NameQuery, list = coc_store::spec::Stored<coc_domain::escalation::EscalationPolicy>),
+    route!(
+        "POST",
+        "/api/v1/escalation-policies",
+        "escalation",
+        "Create a escalation policy (I7)",
+        "coc:escalation:create", body = coc_domain::escalation::EscalationPolicy, created = coc_store::spec::Stored<coc_domain::escalation::EscalationPolicy>),
+    route!(
+        "GET",
+        "/api/v1/escalation-policies/{id}",
+        "escalation",
+        "Show a escalation policy (I7)",
+        "coc:escalation:get", ok = coc_store::spec::Stored<coc_domain::escalation::EscalationPolicy>),
+    route!(
+        "PUT",
+        "/api/v1/escalation-policies/{id}",
+        "escalation",
+        "Replace a escalation policy (I7)",
+        "coc:escalation:update", body = coc_domain::escalation::EscalationPolicy, ok = coc_store::spec::Stored<coc_domain::escalation::EscalationPolicy>),
+    route!(
+        "DELETE",
+        "/api/v1/escalation-policies/{id}",
+        "escalation",
+        "Delete a escalation policy (I7)",
+        "coc:escalation:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/escalation-policies/{id}/enable",
+        "escalation",
+        "Enable a escalation policy (I7)",
+        "coc:escalation:enable", ok = coc_store::spec::Stored<coc_domain::escalation::EscalationPolicy>),
+    route!(
+        "POST",
+        "/api/v1/escalation-policies/{id}/disable",
+        "escalation",
+        "Disable a escalation policy (I7)",
+        "coc:escalation:disable", ok = coc_store::spec::Stored<coc_domain::escalation::EscalationPolicy>),
+    route!(
+        "GET",
+        "/api/v1/slas",
+        "sla",
+        "List SLA (ref. 11.5; modify or delete only when disabled)s (?name= fuzzy search)",
+        "coc:sla:list", query = NameQuery, list = coc_store::spec::Stored<coc_domain::sla::Sla>),
+    route!(
+        "POST",
+        "/api/v1/slas",
+        "sla",
+        "Create a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:create", body = coc_domain::sla::Sla, created = coc_store::spec::Stored<coc_domain::sla::Sla>),
+    route!(
+        "GET",
+        "/api/v1/slas/{id}",
+        "sla",
+        "Show a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:get", ok = coc_store::spec::Stored<coc_domain::sla::Sla>),
+    route!(
+        "PUT",
+        "/api/v1/slas/{id}",
+        "sla",
+        "Replace a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:update", body = coc_domain::sla::Sla, ok = coc_store::spec::Stored<coc_domain::sla::Sla>),
+    route!(
+        "DELETE",
+        "/api/v1/slas/{id}",
+        "sla",
+        "Delete a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/slas/{id}/enable",
+        "sla",
+        "Enable a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:enable", ok = coc_store::spec::Stored<coc_domain::sla::Sla>),
+    route!(
+        "POST",
+        "/api/v1/slas/{id}/disable",
+        "sla",
+        "Disable a SLA (ref. 11.5; modify or delete only when disabled)",
+        "coc:sla:disable", ok = coc_store::spec::Stored<coc_domain::sla::Sla>),
+    route!(
+        "GET",
+        "/api/v1/plans",
+        "plan",
+        "List emergency plan (ref. 9.2)s (?name= fuzzy search)",
+        "coc:plan:list", query = NameQuery, list = coc_store::spec::Stored<coc_domain::plan::Plan>),
+    route!(
+        "POST",
+        "/api/v1/plans",
+        "plan",
+        "Create a emergency plan (ref. 9.2)",
+        "coc:plan:create", body = coc_domain::plan::Plan, created = coc_store::spec::Stored<coc_domain::plan::Plan>),
+    route!(
+        "GET",
+        "/api/v1/plans/{id}",
+        "plan",
+        "Show a emergency plan (ref. 9.2)",
+        "coc:plan:get", ok = coc_store::spec::Stored<coc_domain::plan::Plan>),
+    route!(
+        "PUT",
+        "/api/v1/plans/{id}",
+        "plan",
+        "Replace a emergency plan (ref. 9.2)",
+        "coc:plan:update", body = coc_domain::plan::Plan, ok = coc_store::spec::Stored<coc_domain::plan::Plan>),
+    route!(
+        "DELETE",
+        "/api/v1/plans/{id}",
+        "plan",
+        "Delete a emergency plan (ref. 9.2)",
+        "coc:plan:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/plans/{id}/enable",
+        "plan",
+        "Enable a emergency plan (ref. 9.2)",
+        "coc:plan:enable", ok = coc_store::spec::Stored<coc_domain::plan::Plan>),
+    route!(
+        "POST",
+        "/api/v1/plans/{id}/disable",
+        "plan",
+        "Disable a emergency plan (ref. 9.2)",
+        "coc:plan:disable", ok = coc_store::spec::Stored<coc_domain::plan::Plan>),
+];
 
 /// The routes of document type `T` under `base` (`/api/v1/notification-rules`).
 pub(super) fn routes<T: Document + 'static>(base: &str) -> Router<AppState> {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::PageQuery;
 use super::attributes;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -18,7 +19,7 @@ use crate::guard::Checked;
 use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/incidents`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentQuery {
     /// Status name.
@@ -32,6 +33,61 @@ pub struct IncidentQuery {
     /// Cursor.
     pub cursor: Option<String>,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/incidents",
+        "incident",
+        "List incidents: filters status, level, assignee; limit, cursor",
+        "coc:incident:list",
+        query = IncidentQuery,
+        list = coc_store::incident::Incident
+    ),
+    route!(
+        "POST",
+        "/api/v1/incidents",
+        "incident",
+        "Create an incident (ref. 7.1.2)",
+        "coc:incident:create",
+        body = CreateIncident,
+        created = coc_store::incident::IncidentDetail
+    ),
+    route!(
+        "GET",
+        "/api/v1/incidents/{id}",
+        "incident",
+        "Show an incident with history and original alarms",
+        "coc:incident:get",
+        ok = coc_store::incident::IncidentDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/incidents/{id}/actions",
+        "incident",
+        "Apply a lifecycle action (ref. 7.1.3, figure 7-1); checked as coc:incident:<action>",
+        "coc:incident:*",
+        body = IncidentAction,
+        ok = coc_store::incident::IncidentDetail
+    ),
+    route!(
+        "GET",
+        "/api/v1/incidents/{id}/escalation",
+        "incident",
+        "The incident's escalation (policy, next level, when, state), or null",
+        "coc:incident:get", ok = Option<coc_store::escalation::Escalation>),
+    route!(
+        "POST",
+        "/api/v1/incidents/{id}/plan",
+        "incident",
+        "Execute the incident's plan (or another, or one step) on hosts; the ticket lands in its history",
+        "coc:incident:executePlan",
+        body = coc_store::plan::ExecutePlan,
+        created = coc_store::plan::PlanTicket
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -7,13 +7,14 @@ use axum::{Extension, Json, Router};
 use coc_store::integration::{Integration, IntegrationWithKey};
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use coc_store::access::Principal;
 
 /// Body of `POST /api/v1/integrations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntegration {
     /// Name.
@@ -27,6 +28,60 @@ pub struct CreateIntegration {
 pub fn new_key() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "POST",
+        "/api/v1/integrations",
+        "integration",
+        "Create an integration; the response carries its key (ref. 7.5)",
+        "coc:integration:create",
+        body = CreateIntegration,
+        created = IntegrationWithKey
+    ),
+    route!(
+        "GET",
+        "/api/v1/integrations",
+        "integration",
+        "List integrations",
+        "coc:integration:list",
+        list = Integration
+    ),
+    route!(
+        "GET",
+        "/api/v1/integrations/{id}",
+        "integration",
+        "Show an integration",
+        "coc:integration:get",
+        ok = Integration
+    ),
+    route!(
+        "POST",
+        "/api/v1/integrations/{id}/enable",
+        "integration",
+        "Enable an integration",
+        "coc:integration:enable",
+        ok = Integration
+    ),
+    route!(
+        "POST",
+        "/api/v1/integrations/{id}/disable",
+        "integration",
+        "Disable an integration: its key is refused with 403",
+        "coc:integration:disable",
+        ok = Integration
+    ),
+    route!(
+        "POST",
+        "/api/v1/integrations/{id}/rotate-key",
+        "integration",
+        "Replace the key (update the integration sign)",
+        "coc:integration:rotateKey",
+        ok = IntegrationWithKey
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

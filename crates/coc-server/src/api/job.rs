@@ -14,13 +14,14 @@ use coc_store::jobticket::{JobTicket, JobTicketDetail, NewJobTicket};
 use serde::Deserialize;
 
 use super::PageQuery;
+use super::catalog::{RouteDoc, route};
 use super::script::ReviewBody;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// Query of `GET /api/v1/jobs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
     /// Case-insensitive name substring.
@@ -30,7 +31,7 @@ pub struct JobQuery {
 }
 
 /// Body of `POST /api/v1/jobs/{id}/clone`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloneBody {
     /// Name of the new job.
@@ -38,7 +39,7 @@ pub struct CloneBody {
 }
 
 /// Body of `PUT /api/v1/jobs/{id}/tags`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
     /// Tags, key → value (≤ 20).
@@ -46,7 +47,8 @@ pub struct TagsBody {
 }
 
 /// Query of `GET /api/v1/job-tickets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = JobTicketQuery)]
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     /// Status filter.
@@ -60,13 +62,173 @@ pub struct TicketQuery {
 }
 
 /// Body of `POST /api/v1/job-tickets/{id}/actions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = JobTicketAction)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     /// `pause`, `continue`, `forcibly_end`, `terminate_all` or
     /// `retry_failed`.
     pub action: JobAction,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/jobs",
+        "job",
+        "List jobs, custom then common (?name=, ?tag=key[=value]) (ref. 5.2)",
+        "coc:job:list",
+        query = JobQuery,
+        list = coc_store::job::Job
+    ),
+    route!(
+        "POST",
+        "/api/v1/jobs",
+        "job",
+        "Create a job (ref. 5.2.2)",
+        "coc:job:create",
+        body = coc_domain::job::JobSpec,
+        created = coc_store::job::Job
+    ),
+    route!(
+        "GET",
+        "/api/v1/jobs/templates",
+        "job",
+        "Job templates: Reboot_and_Verify, Routine_Scan, Custom_Action",
+        "coc:job:list",
+        list = coc_domain::job::JobSpec
+    ),
+    route!(
+        "GET",
+        "/api/v1/jobs/{id}",
+        "job",
+        "Show a job",
+        "coc:job:get",
+        ok = coc_store::job::Job
+    ),
+    route!(
+        "PUT",
+        "/api/v1/jobs/{id}",
+        "job",
+        "Modify a job (new version, ref. 5.2.3)",
+        "coc:job:update",
+        body = coc_domain::job::JobSpec,
+        ok = coc_store::job::Job
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/jobs/{id}",
+        "job",
+        "Delete a job",
+        "coc:job:delete",
+        no_content
+    ),
+    route!(
+        "GET",
+        "/api/v1/jobs/{id}/versions",
+        "job",
+        "Every version of a job, newest first",
+        "coc:job:get",
+        list = coc_store::job::JobVersion
+    ),
+    route!(
+        "POST",
+        "/api/v1/jobs/{id}/clone",
+        "job",
+        "Clone a job under a new name",
+        "coc:job:clone",
+        body = CloneBody,
+        created = coc_store::job::Job
+    ),
+    route!(
+        "PUT",
+        "/api/v1/jobs/{id}/tags",
+        "job",
+        "Replace a job's tags (ref. 5.2.5)",
+        "coc:job:tag",
+        body = TagsBody,
+        ok = coc_store::job::Job
+    ),
+    route!(
+        "POST",
+        "/api/v1/jobs/{id}/review",
+        "job",
+        "Approve or reject the current version of a job",
+        "coc:job:review",
+        body = ReviewBody,
+        ok = coc_store::job::Job
+    ),
+    route!(
+        "POST",
+        "/api/v1/jobs/{id}/execute",
+        "job",
+        "Execute a job on hosts: a job ticket (ref. 5.2.4)",
+        "coc:job:execute",
+        body = NewJobTicket,
+        created = coc_store::jobticket::JobTicketDetail
+    ),
+    route!(
+        "GET",
+        "/api/v1/job-tickets",
+        "jobticket",
+        "List job tickets (ref. 10.1.2)",
+        "coc:jobticket:list",
+        query = TicketQuery,
+        list = coc_store::jobticket::JobTicket
+    ),
+    route!(
+        "GET",
+        "/api/v1/job-tickets/{id}",
+        "jobticket",
+        "Show a job ticket: steps, batches, hosts, runs, approvals",
+        "coc:jobticket:get",
+        ok = coc_store::jobticket::JobTicketDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/job-tickets/{id}/actions",
+        "jobticket",
+        "Pause, continue, forcibly end, terminate all or retry failed; checked as coc:jobticket:<action>",
+        "coc:jobticket:*",
+        body = ActionBody,
+        ok = coc_store::jobticket::JobTicketDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/job-tickets/{id}/hosts/{host}/cancel",
+        "jobticket",
+        "Cancel one host of the current step",
+        "coc:jobticket:cancelHost",
+        ok = coc_store::jobticket::JobTicketDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/job-tickets/{id}/clone",
+        "jobticket",
+        "Run a job ticket's request again as a new ticket",
+        "coc:jobticket:clone",
+        created = coc_store::jobticket::JobTicketDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/job-tickets/{id}/approvals/{step}/{task}",
+        "jobticket",
+        "Approve or reject an approval task the ticket waits at",
+        "coc:jobticket:approve",
+        body = ReviewBody,
+        ok = coc_store::jobticket::JobTicketDetail
+    ),
+    route!(
+        "GET",
+        "/api/v1/job-tickets/{id}/events",
+        "jobticket",
+        "Live output of a job ticket's runs (server-sent events)",
+        "coc:jobticket:get",
+        media = "text/event-stream"
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -336,7 +498,7 @@ async fn clone_ticket(
 async fn approve(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((id, step, task)): Path<(String, i64, i64)>,
+    ApiPath((id, step, task)): ApiPath<(String, i64, i64)>,
     ApiJson(b): ApiJson<ReviewBody>,
 ) -> ApiResult<Json<JobTicketDetail>> {
     Ok(Json(

@@ -13,12 +13,13 @@ use coc_store::notify::Delivery;
 use serde::Deserialize;
 
 use super::PageQuery;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Body of `POST /api/v1/notifications/test`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestMessage {
     /// `webhook`, `wecom`, `dingtalk`, `feishu`, `slack` or `teams`.
@@ -37,7 +38,7 @@ pub struct TestMessage {
 }
 
 /// Query of `GET /api/v1/notifications/deliveries`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// `pending`, `delivered` or `failed`.
@@ -47,6 +48,38 @@ pub struct DeliveryQuery {
     /// Cursor.
     pub cursor: Option<String>,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/notifications/deliveries",
+        "notification",
+        "The delivery log: status, attempts, last error",
+        "coc:notification:list",
+        query = DeliveryQuery,
+        list = coc_store::notify::Delivery
+    ),
+    route!(
+        "POST",
+        "/api/v1/notifications/test",
+        "notification",
+        "Queue a test message to a channel (webhook or robot)",
+        "coc:notification:test",
+        body = TestMessage,
+        created = coc_store::notify::Delivery
+    ),
+    route!(
+        "GET",
+        "/api/v1/sla-records",
+        "sla",
+        "SLA records: duration per status, target, state, break time, notifications",
+        "coc:sla:list",
+        query = SlaRecordQuery,
+        list = coc_store::sla::SlaRecord
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -89,7 +122,7 @@ async fn test(
 }
 
 /// Query of `GET /api/v1/sla-records`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaRecordQuery {
     /// Ticket id or number.

@@ -11,12 +11,13 @@ use coc_store::access::Principal;
 use coc_store::oncall::StoredScenario;
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Body of `POST /api/v1/oncall/scenarios/{id}/clear`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClearRange {
     /// First local date.
@@ -26,7 +27,7 @@ pub struct ClearRange {
 }
 
 /// Query of `GET /api/v1/oncall/who`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Who {
     /// Scenario id or name.
@@ -40,6 +41,84 @@ pub struct Who {
     /// Instant (RFC 3339); default now.
     pub at: Option<String>,
 }
+
+/// Answer of `GET /api/v1/oncall/who`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OnCallNow {
+    /// Scenario as asked.
+    pub scenario: String,
+    /// Role as asked.
+    pub role: String,
+    /// The instant evaluated (RFC 3339, UTC).
+    pub at: String,
+    /// User names on call then.
+    pub on_call: Vec<String>,
+}
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/oncall/scenarios",
+        "oncall",
+        "List scheduling scenarios (ref. 11.2)",
+        "coc:oncall:list",
+        list = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "POST",
+        "/api/v1/oncall/scenarios",
+        "oncall",
+        "Create a scheduling scenario with roles, shifts and assignments",
+        "coc:oncall:create",
+        body = coc_domain::oncall::Scenario,
+        created = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "GET",
+        "/api/v1/oncall/scenarios/{id}",
+        "oncall",
+        "Show a scenario",
+        "coc:oncall:get",
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "PUT",
+        "/api/v1/oncall/scenarios/{id}",
+        "oncall",
+        "Replace a scenario",
+        "coc:oncall:update",
+        body = coc_domain::oncall::Scenario,
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/oncall/scenarios/{id}",
+        "oncall",
+        "Delete a scenario",
+        "coc:oncall:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/oncall/scenarios/{id}/clear",
+        "oncall",
+        "Clear a date range (expired shifts stay)",
+        "coc:oncall:update",
+        body = ClearRange,
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "GET",
+        "/api/v1/oncall/who",
+        "oncall",
+        "Who is on call for scenario, role (and time)",
+        "coc:oncall:get",
+        query = Who,
+        ok = OnCallNow
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -113,7 +192,7 @@ async fn who(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<Who>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<OnCallNow>> {
     let at = match &q.at {
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map_err(|e| {
@@ -135,7 +214,10 @@ async fn who(
             at,
         )
         .await?;
-    Ok(Json(
-        serde_json::json!({"scenario": q.scenario, "role": q.role, "at": at.to_rfc3339(), "on_call": people}),
-    ))
+    Ok(Json(OnCallNow {
+        scenario: q.scenario,
+        role: q.role,
+        at: at.to_rfc3339(),
+        on_call: people,
+    }))
 }

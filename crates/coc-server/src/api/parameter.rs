@@ -11,12 +11,13 @@ use coc_store::access::Principal;
 use coc_store::parameter::Parameter;
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Query of `GET /api/v1/parameters`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamQuery {
     /// Region.
@@ -26,6 +27,70 @@ pub struct ParamQuery {
     /// Tag `key` or `key=value`.
     pub tag: Option<String>,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/parameters",
+        "parameter",
+        "List parameters (?region, ?name, ?tag=key[=value]); encrypted values masked",
+        "coc:parameter:list",
+        query = ParamQuery,
+        list = coc_store::parameter::Parameter
+    ),
+    route!(
+        "POST",
+        "/api/v1/parameters",
+        "parameter",
+        "Create a text or encrypted parameter in a region",
+        "coc:parameter:create",
+        body = coc_domain::parameter::ParameterSpec,
+        created = coc_store::parameter::Parameter
+    ),
+    route!(
+        "GET",
+        "/api/v1/parameters/{id}",
+        "parameter",
+        "Show a parameter (encrypted value masked)",
+        "coc:parameter:get",
+        ok = coc_store::parameter::Parameter
+    ),
+    route!(
+        "PUT",
+        "/api/v1/parameters/{id}",
+        "parameter",
+        "Modify a parameter: a new version (name, region, project, type fixed)",
+        "coc:parameter:update",
+        body = coc_domain::parameter::ParameterSpec,
+        ok = coc_store::parameter::Parameter
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/parameters/{id}",
+        "parameter",
+        "Delete a parameter and its history",
+        "coc:parameter:delete",
+        no_content
+    ),
+    route!(
+        "GET",
+        "/api/v1/parameters/{id}/versions",
+        "parameter",
+        "Version history (who and when; encrypted values masked)",
+        "coc:parameter:get",
+        list = coc_store::parameter::ParameterValue
+    ),
+    route!(
+        "POST",
+        "/api/v1/parameters/{id}/decrypt",
+        "parameter",
+        "Every version's value, decrypted (audited)",
+        "coc:parameter:decrypt",
+        list = coc_store::parameter::ParameterValue
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

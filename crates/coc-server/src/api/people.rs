@@ -11,12 +11,13 @@ use coc_store::access::Principal;
 use coc_store::people::{Engineer, EngineerUpdate};
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 
 /// Body of `POST /api/v1/engineers/{user}/subscribe`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subscribe {
     /// Channels (`email`, `mobile`) to send again; empty: every
@@ -26,7 +27,7 @@ pub struct Subscribe {
 }
 
 /// Query of the confirmation link.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
     /// The one-time token from the message.
@@ -35,6 +36,62 @@ pub struct Confirm {
 
 /// Path of the confirmation link, served without login.
 pub const CONFIRM_PATH: &str = "/api/v1/subscriptions/confirm";
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/engineers",
+        "engineer",
+        "List O&M engineers with their contact channels (ref. 11.1)",
+        "coc:engineer:list",
+        list = coc_store::people::Engineer
+    ),
+    route!(
+        "GET",
+        "/api/v1/engineers/{user}",
+        "engineer",
+        "Show an engineer profile",
+        "coc:engineer:get",
+        ok = coc_store::people::Engineer
+    ),
+    route!(
+        "PUT",
+        "/api/v1/engineers/{user}",
+        "engineer",
+        "Set alias and contact channels; email and mobile get a confirmation link",
+        "coc:engineer:update",
+        body = EngineerUpdate,
+        ok = coc_store::people::Engineer
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/engineers/{user}",
+        "engineer",
+        "Remove an engineer profile and its contacts",
+        "coc:engineer:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/engineers/{user}/subscribe",
+        "engineer",
+        "Send subscription confirmations again (fresh 48-hour links)",
+        "coc:engineer:subscribe",
+        body = Subscribe,
+        ok = coc_store::people::Engineer
+    ),
+    route!(
+        "GET",
+        "/api/v1/subscriptions/confirm",
+        "engineer",
+        "Confirm a subscription (the link sent to the person; no login)",
+        public,
+        query = Confirm,
+        media = "text/html"
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

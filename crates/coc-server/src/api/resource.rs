@@ -10,13 +10,14 @@ use coc_store::resource::{EnterpriseProject, Host};
 use serde::Deserialize;
 
 use super::attributes;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::guard::Checked;
 
 /// Body of `POST /api/v1/enterprise-projects`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Name.
@@ -27,12 +28,76 @@ pub struct CreateProject {
 }
 
 /// Body of `PUT /api/v1/resources/{id}/enterprise-project`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignProject {
     /// Project name; `null` removes the host from its project.
     pub name: Option<String>,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/resources",
+        "resource",
+        "List hosts with agent status (ref. 3.1)",
+        "coc:resource:list",
+        list = coc_store::resource::Host
+    ),
+    route!(
+        "GET",
+        "/api/v1/resources/{id}",
+        "resource",
+        "Show a host",
+        "coc:resource:get",
+        ok = coc_store::resource::Host
+    ),
+    route!(
+        "PUT",
+        "/api/v1/resources/{id}/enterprise-project",
+        "resource",
+        "Move a host into an enterprise project (or out)",
+        "coc:resource:update",
+        body = AssignProject,
+        ok = coc_store::resource::Host
+    ),
+    route!(
+        "GET",
+        "/api/v1/enterprise-projects",
+        "project",
+        "List enterprise projects",
+        "coc:project:list",
+        list = coc_store::resource::EnterpriseProject
+    ),
+    route!(
+        "POST",
+        "/api/v1/enterprise-projects",
+        "project",
+        "Create an enterprise project",
+        "coc:project:create",
+        body = CreateProject,
+        created = coc_store::resource::EnterpriseProject
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/resources/{id}",
+        "resource",
+        "Delete a host; its agent is cut off and refused",
+        "coc:resource:delete",
+        no_content
+    ),
+    route!(
+        "PUT",
+        "/api/v1/resources/{id}/tags",
+        "resource",
+        "Replace a host's tags (at most 20)",
+        "coc:resource:update",
+        body = Tags,
+        ok = coc_store::resource::Host
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -146,7 +211,7 @@ async fn create_project(
 }
 
 /// Body of `PUT /api/v1/resources/{id}/tags`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tags {
     /// All tags of the host (replaces the old set).

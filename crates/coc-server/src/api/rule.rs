@@ -8,18 +8,91 @@ use coc_domain::rule::RuleSpec;
 use coc_store::rule::ForwardingRule;
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use coc_store::access::Principal;
 
 /// Body of `POST /api/v1/forwarding-rules/{id}/copy`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyBody {
     /// Name of the copy.
     pub name: String,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/forwarding-rules",
+        "rule",
+        "List forwarding rules",
+        "coc:rule:list",
+        list = coc_store::rule::ForwardingRule
+    ),
+    route!(
+        "POST",
+        "/api/v1/forwarding-rules",
+        "rule",
+        "Create a forwarding rule (ref. 7.4.2)",
+        "coc:rule:create",
+        body = coc_domain::rule::RuleSpec,
+        created = coc_store::rule::ForwardingRule
+    ),
+    route!(
+        "GET",
+        "/api/v1/forwarding-rules/{id}",
+        "rule",
+        "Show a forwarding rule",
+        "coc:rule:get",
+        ok = coc_store::rule::ForwardingRule
+    ),
+    route!(
+        "PUT",
+        "/api/v1/forwarding-rules/{id}",
+        "rule",
+        "Modify a forwarding rule",
+        "coc:rule:update",
+        body = coc_domain::rule::RuleSpec,
+        ok = coc_store::rule::ForwardingRule
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/forwarding-rules/{id}",
+        "rule",
+        "Delete a forwarding rule",
+        "coc:rule:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/forwarding-rules/{id}/copy",
+        "rule",
+        "Copy a forwarding rule under a new name (the copy is disabled)",
+        "coc:rule:copy",
+        body = CopyBody,
+        created = coc_store::rule::ForwardingRule
+    ),
+    route!(
+        "POST",
+        "/api/v1/forwarding-rules/{id}/enable",
+        "rule",
+        "Enable a forwarding rule",
+        "coc:rule:enable",
+        ok = coc_store::rule::ForwardingRule
+    ),
+    route!(
+        "POST",
+        "/api/v1/forwarding-rules/{id}/disable",
+        "rule",
+        "Disable a forwarding rule",
+        "coc:rule:disable",
+        ok = coc_store::rule::ForwardingRule
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

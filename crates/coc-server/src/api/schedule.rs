@@ -10,17 +10,99 @@ use coc_store::access::Principal;
 use coc_store::schedule::ScheduledTask;
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 
 /// Body of `POST /api/v1/scheduled-tasks/{id}/review`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScheduleReview)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// Approve (`true`) or reject.
     pub approve: bool,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/scheduled-tasks",
+        "schedule",
+        "List scheduled tasks (ref. 5.3)",
+        "coc:schedule:list",
+        list = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "POST",
+        "/api/v1/scheduled-tasks",
+        "schedule",
+        "Create a scheduled task (disabled, pending review)",
+        "coc:schedule:create",
+        body = coc_domain::schedule::ScheduledTaskSpec,
+        created = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "GET",
+        "/api/v1/scheduled-tasks/{id}",
+        "schedule",
+        "Show a scheduled task with its next run",
+        "coc:schedule:get",
+        ok = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "PUT",
+        "/api/v1/scheduled-tasks/{id}",
+        "schedule",
+        "Modify a task (only disabled or pending review; reviewed again)",
+        "coc:schedule:update",
+        body = coc_domain::schedule::ScheduledTaskSpec,
+        ok = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/scheduled-tasks/{id}",
+        "schedule",
+        "Delete a task (only disabled)",
+        "coc:schedule:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/scheduled-tasks/{id}/review",
+        "schedule",
+        "Approve or reject a task (a reviewer, not its author)",
+        "coc:schedule:review",
+        body = ReviewBody,
+        ok = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "POST",
+        "/api/v1/scheduled-tasks/{id}/enable",
+        "schedule",
+        "Enable an approved task",
+        "coc:schedule:enable",
+        ok = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "POST",
+        "/api/v1/scheduled-tasks/{id}/disable",
+        "schedule",
+        "Disable a task",
+        "coc:schedule:disable",
+        ok = coc_store::schedule::ScheduledTask
+    ),
+    route!(
+        "GET",
+        "/api/v1/scheduled-tasks/{id}/runs",
+        "schedule",
+        "Execution records, with their tickets",
+        "coc:schedule:get",
+        list = coc_store::schedule::ScheduledRun
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

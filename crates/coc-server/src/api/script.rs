@@ -12,13 +12,14 @@ use coc_store::script::Script;
 use coc_store::ticket::{NewTicket, Ticket, threshold_from_percent};
 use serde::Deserialize;
 
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use coc_store::access::Principal;
 
 /// Body of `POST /api/v1/scripts/{id}/execute` (ref. 5.1.3).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteBody {
     /// Parameter values by name.
@@ -47,6 +48,96 @@ pub struct ExecuteBody {
     pub param_refs: BTreeMap<String, coc_domain::parameter::ParamRef>,
 }
 
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/scripts",
+        "script",
+        "List scripts",
+        "coc:script:list",
+        list = coc_store::script::Script
+    ),
+    route!(
+        "POST",
+        "/api/v1/scripts",
+        "script",
+        "Create a script (ref. 5.1.1)",
+        "coc:script:create",
+        body = coc_domain::script::ScriptSpec,
+        created = coc_store::script::Script
+    ),
+    route!(
+        "GET",
+        "/api/v1/scripts/{id}",
+        "script",
+        "Show a script",
+        "coc:script:get",
+        ok = coc_store::script::Script
+    ),
+    route!(
+        "PUT",
+        "/api/v1/scripts/{id}",
+        "script",
+        "Modify a script (new version)",
+        "coc:script:update",
+        body = coc_domain::script::ScriptSpec,
+        ok = coc_store::script::Script
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/scripts/{id}",
+        "script",
+        "Delete a script",
+        "coc:script:delete",
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/scripts/{id}/execute",
+        "script",
+        "Execute a script on hosts: a script ticket (ref. 5.1.3)",
+        "coc:script:execute",
+        body = ExecuteBody,
+        created = coc_store::ticket::Ticket
+    ),
+    route!(
+        "POST",
+        "/api/v1/scripts/{id}/review",
+        "script",
+        "Approve or reject the version waiting for review (reviewers only, not the author)",
+        "coc:script:review",
+        body = ReviewBody,
+        ok = coc_store::script::Script
+    ),
+    route!(
+        "GET",
+        "/api/v1/scripts/{id}/versions",
+        "script",
+        "Every version of a script, newest first",
+        "coc:script:get",
+        list = coc_store::script::ScriptVersion
+    ),
+    route!(
+        "GET",
+        "/api/v1/scripts/high-risk-rules",
+        "script",
+        "The high-risk command rules (regular expressions per script type)",
+        "coc:script:list",
+        list = coc_domain::risk::HighRiskRule
+    ),
+    route!(
+        "POST",
+        "/api/v1/scripts/verify",
+        "script",
+        "Verify high-risk commands: which lines match which rule",
+        "coc:script:verify",
+        body = VerifyBody,
+        ok = Verification
+    ),
+];
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/scripts", get(list).post(create))
@@ -59,7 +150,8 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// Body of `POST /api/v1/scripts/{id}/review`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReviewDecision)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// Approve (`true`) or reject.
@@ -70,7 +162,7 @@ pub struct ReviewBody {
 }
 
 /// Body of `POST /api/v1/scripts/verify`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     /// `shell`, `python` or `bat`.
@@ -78,6 +170,15 @@ pub struct VerifyBody {
     pub script_type: coc_domain::script::ScriptType,
     /// Script text.
     pub content: String,
+}
+
+/// Answer of `POST /api/v1/scripts/verify` (ref. 8.1.3).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// `low_risk` when nothing was found, else `high_risk`.
+    pub result: String,
+    /// The high-risk commands found.
+    pub findings: Vec<coc_domain::risk::Finding>,
 }
 
 async fn review(
@@ -113,7 +214,7 @@ async fn rules() -> Json<serde_json::Value> {
     Json(super::listing(coc_domain::risk::RULES))
 }
 
-async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<serde_json::Value>> {
+async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<Verification>> {
     if b.content.len() > coc_domain::script::MAX_CONTENT_BYTES {
         return Err(crate::error::ApiError::new(
             crate::error::ErrorCode::ValidationFailed,
@@ -124,10 +225,15 @@ async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<serde_json::V
         ));
     }
     let findings = coc_domain::risk::verify(b.script_type, &b.content);
-    Ok(Json(serde_json::json!({
-        "result": if findings.is_empty() { "low_risk" } else { "high_risk" },
-        "findings": findings,
-    })))
+    Ok(Json(Verification {
+        result: if findings.is_empty() {
+            "low_risk"
+        } else {
+            "high_risk"
+        }
+        .into(),
+        findings,
+    }))
 }
 
 async fn list(

@@ -15,13 +15,15 @@ use futures_util::Stream;
 use serde::Deserialize;
 
 use super::PageQuery;
+use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 use coc_store::access::Principal;
 
 /// Query of `GET /api/v1/tickets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = TicketQuery)]
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     /// Status filter.
@@ -33,12 +35,60 @@ pub struct TicketQuery {
 }
 
 /// Body of `POST /api/v1/tickets/{id}/actions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScriptTicketAction)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     /// `pause`, `continue` or `forcibly_end`.
     pub action: TicketAction,
 }
+
+/// The routes this module serves, with what the guard checks and what
+/// the OpenAPI document says of them.
+pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "GET",
+        "/api/v1/tickets",
+        "ticket",
+        "List script tickets (ref. 10.1.1)",
+        "coc:ticket:list",
+        query = TicketQuery,
+        list = coc_store::ticket::Ticket
+    ),
+    route!(
+        "GET",
+        "/api/v1/tickets/{id}",
+        "ticket",
+        "Show a ticket with per-host status, exit code and output",
+        "coc:ticket:get",
+        ok = coc_store::ticket::TicketDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/tickets/{id}/actions",
+        "ticket",
+        "Pause, continue or forcibly end a ticket; checked as coc:ticket:<action>",
+        "coc:ticket:*",
+        body = ActionBody,
+        ok = coc_store::ticket::TicketDetail
+    ),
+    route!(
+        "POST",
+        "/api/v1/tickets/{id}/tasks/{task_id}/cancel",
+        "ticket",
+        "Cancel one host of a ticket",
+        "coc:ticket:cancelHost",
+        ok = coc_store::ticket::Task
+    ),
+    route!(
+        "GET",
+        "/api/v1/tickets/{id}/events",
+        "ticket",
+        "Live output of a ticket (server-sent events)",
+        "coc:ticket:get",
+        media = "text/event-stream"
+    ),
+];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

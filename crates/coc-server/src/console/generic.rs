@@ -339,7 +339,7 @@ fn actions_for(m: &Module) -> Vec<(String, String)> {
 
 /// Whether the API has this route (`method`, path with `{param}`s).
 fn has_route(method: &str, path: &str) -> bool {
-    crate::api::ROUTES
+    crate::api::routes()
         .iter()
         .any(|r| r.method == method && r.path == path)
 }

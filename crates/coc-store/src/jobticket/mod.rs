@@ -40,7 +40,7 @@ use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, sql_lit, sql_se
 pub use coc_domain::jobticket::RESULT_GRACE_S;
 
 /// Targets, batches and threshold of one step in a job execution.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepTargets {
     /// Hosts of this step (`unique_per_step` mode only).
@@ -58,7 +58,7 @@ pub struct StepTargets {
 }
 
 /// A request to run a job (`POST /api/v1/jobs/{id}/execute`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewJobTicket {
     /// Job version to run (default: the current one).
@@ -97,7 +97,7 @@ pub struct NewJobTicket {
 }
 
 /// The batches and threshold a step runs with.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StepPlan {
     /// Batch policy.
     pub batch_policy: BatchPolicy,
@@ -108,7 +108,7 @@ pub struct StepPlan {
 }
 
 /// What a job ticket keeps of a script it runs (the version at creation).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ScriptCopy {
     /// Script id.
     pub id: String,
@@ -125,7 +125,7 @@ pub struct ScriptCopy {
 }
 
 /// Host counts by state.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HostCounts {
     /// All.
     pub total: i64,
@@ -142,7 +142,7 @@ pub struct HostCounts {
 }
 
 /// A job ticket as listed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobTicket {
     /// Record id.
     pub id: String,
@@ -183,7 +183,7 @@ pub struct JobTicket {
 }
 
 /// One run of a task on a host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobRun {
     /// Run id (the dispatch's idempotency key).
     pub id: String,
@@ -213,7 +213,7 @@ pub struct JobRun {
 }
 
 /// One host in one step.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobHost {
     /// Record id.
     pub id: String,
@@ -238,7 +238,7 @@ pub struct JobHost {
 }
 
 /// One step of a ticket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobStepView {
     /// Index, 0-based.
     pub index: i64,
@@ -260,7 +260,7 @@ pub struct JobStepView {
 }
 
 /// An approval a ticket waits for or got.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobApproval {
     /// Step index.
     pub step: i64,
@@ -281,7 +281,7 @@ pub struct JobApproval {
 }
 
 /// A job ticket with everything in it (`GET /api/v1/job-tickets/{id}`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct JobTicketDetail {
     /// The ticket.
     #[serde(flatten)]
