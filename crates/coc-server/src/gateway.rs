@@ -230,7 +230,7 @@ async fn handshake(
     let audit = |tenant: &str, host: Option<&str>, trace: &str, status: i64, why: Option<&str>| {
         let a = NewAudit {
             trace: trace.into(),
-            action: "coc:agent:enroll".into(),
+            action: coc_domain::access::Action::AgentEnroll.as_str().into(),
             user_name: format!("agent:{}", facts.agent_id),
             source_ip: Some(addr.ip().to_string()),
             method: "GET".into(),

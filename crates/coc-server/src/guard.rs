@@ -21,12 +21,12 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use coc_domain::access::{
-    ACTIONS, Decision, NamedPolicy, camel, evaluate, may_allow_with_resource_attributes, trace_for,
+    Action, Decision, NamedPolicy, camel, evaluate, may_allow_with_resource_attributes, trace_for,
 };
 use coc_store::access::Principal;
 use coc_store::audit::NewAudit;
 
-use crate::api::catalog::RouteDoc;
+use crate::api::catalog::{Check, RouteDoc};
 use crate::{API_BODY_LIMIT, ApiError, AppState, bearer};
 
 /// Header by which a support user picks the tenant that granted them access.
@@ -295,18 +295,23 @@ async fn authorize(
         }
     };
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    let mut action = route.action.to_string();
-    if let Some(module) = action.strip_suffix(":*") {
-        let verb = json
-            .get("action")
-            .and_then(|v| v.as_str())
-            .map(camel)
-            .unwrap_or_default();
-        let concrete = format!("{module}:{verb}");
-        if ACTIONS.contains(&concrete.as_str()) {
-            action = concrete;
+    // The action checked: the route's, or for `…/actions` routes the one
+    // the body names (a name outside the catalog keeps the wildcard: the
+    // handler refuses the body, so nothing can change).
+    let action = match route.check {
+        Check::Action(a) => a.as_str().to_string(),
+        Check::BodyAction(wildcard) => {
+            let module = wildcard.trim_end_matches(":*");
+            let verb = json
+                .get("action")
+                .and_then(|v| v.as_str())
+                .map(camel)
+                .unwrap_or_default();
+            Action::parse(&format!("{module}:{verb}"))
+                .map_or_else(|| wildcard.to_string(), |a| a.as_str().to_string())
         }
-    }
+        Check::Public => String::new(),
+    };
     let (resource, resource_id) = resource_of(route.path, &path, route.tag);
     let policies = match granted {
         Some(p) => std::sync::Arc::new(vec![p]),

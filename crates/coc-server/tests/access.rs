@@ -401,7 +401,7 @@ async fn route_matrix_read_only_and_other_tenant() {
             continue;
         }
         let (st, b) = call(&h, Some(&ro), r.method, &path, Some(&body)).await;
-        if r.method == "GET" && coc_domain::access::is_read_only(r.action) {
+        if r.method == "GET" && coc_domain::access::is_read_only(r.action()) {
             assert_eq!(st, 200, "read-only GET {} {} → {st} {b}", r.method, r.path);
         } else {
             assert_eq!(
@@ -1678,12 +1678,12 @@ async fn the_simulator_agrees_with_the_api_on_every_route() {
         for r in routes {
             let path = concrete(r.path, r.tag, &w);
             let body = body_for(r.method, r.path, &w);
-            let action = match r.action.strip_suffix(":*") {
+            let action = match r.action().strip_suffix(":*") {
                 Some(module) => format!(
                     "{module}:{}",
                     coc_domain::access::camel(body["action"].as_str().unwrap_or_default())
                 ),
-                None => r.action.to_string(),
+                None => r.action().to_string(),
             };
             let resource = guarded_resource(r, &w);
             let sim = c

@@ -162,7 +162,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/users",
         "user",
         "List users",
-        "coc:user:list",
+        UserList,
         list = coc_store::access::User
     ),
     route!(
@@ -170,7 +170,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/users",
         "user",
         "Create a user (password hashed with argon2id)",
-        "coc:user:create",
+        UserCreate,
         body = CreateUser,
         created = coc_store::access::User
     ),
@@ -179,7 +179,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/users/{id}",
         "user",
         "Show a user with groups and policies",
-        "coc:user:get",
+        UserGet,
         ok = coc_store::access::User
     ),
     route!(
@@ -187,7 +187,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/groups",
         "group",
         "List groups",
-        "coc:group:list",
+        GroupList,
         list = coc_store::access::Group
     ),
     route!(
@@ -195,7 +195,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/groups",
         "group",
         "Create a group",
-        "coc:group:create",
+        GroupCreate,
         body = CreateGroup,
         created = coc_store::access::Group
     ),
@@ -204,7 +204,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/groups/{id}",
         "group",
         "Show a group",
-        "coc:group:get",
+        GroupGet,
         ok = coc_store::access::Group
     ),
     route!(
@@ -212,7 +212,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/groups/{id}/members",
         "group",
         "Add a user to a group",
-        "coc:group:update",
+        GroupUpdate,
         body = Member,
         ok = coc_store::access::Group
     ),
@@ -221,7 +221,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/groups/{id}/members/{user}",
         "group",
         "Remove a user from a group",
-        "coc:group:update",
+        GroupUpdate,
         ok = coc_store::access::Group
     ),
     route!(
@@ -229,7 +229,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies",
         "policy",
         "List policies (system and custom)",
-        "coc:policy:list",
+        PolicyList,
         list = coc_store::access::Policy
     ),
     route!(
@@ -237,7 +237,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies",
         "policy",
         "Create a custom policy (ref. 1.1)",
-        "coc:policy:create",
+        PolicyCreate,
         body = PolicyBody,
         created = coc_store::access::Policy
     ),
@@ -246,7 +246,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies/simulate",
         "policy",
         "Simulate: would user U be allowed action A on resource R, and by which statement",
-        "coc:policy:simulate",
+        PolicySimulate,
         body = Simulate,
         ok = Simulation
     ),
@@ -255,7 +255,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies/{id}",
         "policy",
         "Show a policy",
-        "coc:policy:get",
+        PolicyGet,
         ok = coc_store::access::Policy
     ),
     route!(
@@ -263,7 +263,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies/{id}",
         "policy",
         "Replace a custom policy document",
-        "coc:policy:update",
+        PolicyUpdate,
         body = PolicyBody,
         ok = coc_store::access::Policy
     ),
@@ -272,7 +272,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies/{id}",
         "policy",
         "Delete a custom policy",
-        "coc:policy:delete",
+        PolicyDelete,
         no_content
     ),
     route!(
@@ -280,7 +280,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies/{id}/attach",
         "policy",
         "Attach a policy to a user or group",
-        "coc:policy:attach",
+        PolicyAttach,
         body = Attachment,
         ok = coc_store::access::Policy
     ),
@@ -289,7 +289,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/policies/{id}/detach",
         "policy",
         "Detach a policy from a user or group",
-        "coc:policy:detach",
+        PolicyDetach,
         body = Attachment,
         ok = coc_store::access::Policy
     ),
@@ -298,7 +298,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tokens",
         "token",
         "List API tokens",
-        "coc:token:list",
+        TokenList,
         list = coc_store::access::ApiToken
     ),
     route!(
@@ -306,7 +306,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tokens",
         "token",
         "Create a personal API token (secret shown once)",
-        "coc:token:create",
+        TokenCreate,
         body = CreateToken,
         created = coc_store::access::NewToken
     ),
@@ -315,7 +315,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tokens/{id}",
         "token",
         "Revoke an API token at once",
-        "coc:token:delete",
+        TokenDelete,
         no_content
     ),
     route!(
@@ -323,7 +323,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/audit",
         "audit",
         "Search the audit trail",
-        "coc:audit:list",
+        AuditList,
         query = AuditQuery,
         list = coc_store::audit::AuditRecord
     ),
@@ -332,7 +332,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/audit/export",
         "audit",
         "Export the audit trail as JSON lines",
-        "coc:audit:export",
+        AuditExport,
         query = AuditQuery,
         media = "application/x-ndjson"
     ),
@@ -341,7 +341,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/todos",
         "todo",
         "The caller's to-dos: reviews and job approvals waiting for their decision",
-        "coc:todo:list",
+        TodoList,
         list = coc_store::todo::Todo
     ),
     route!(
@@ -349,7 +349,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/grants",
         "grant",
         "List O&M authorizations and log shares given by this tenant",
-        "coc:grant:list",
+        GrantList,
         list = coc_store::grant::Grant
     ),
     route!(
@@ -357,7 +357,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/grants",
         "grant",
         "Grant a support user a scope (policy or log share) for a limited time",
-        "coc:grant:create",
+        GrantCreate,
         body = coc_store::grant::NewGrant,
         created = coc_store::grant::Grant
     ),
@@ -366,7 +366,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/grants/{id}",
         "grant",
         "Revoke a grant at once",
-        "coc:grant:delete",
+        GrantDelete,
         no_content
     ),
 ];
@@ -630,7 +630,7 @@ async fn simulate(
     Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<Simulate>,
 ) -> ApiResult<Json<Simulation>> {
-    if !coc_domain::access::ACTIONS.contains(&b.action.as_str()) {
+    if coc_domain::access::Action::parse(&b.action).is_none() {
         return Err(ApiError::new(
             crate::error::ErrorCode::ValidationFailed,
             format!("'{}' is not an action of the catalog", b.action),

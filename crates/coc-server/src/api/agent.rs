@@ -54,7 +54,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/agent-enrollments",
         "agent",
         "List this tenant's agent enrollment tokens",
-        "coc:agent:list",
+        AgentList,
         list = coc_store::agent::Enrollment
     ),
     route!(
@@ -62,7 +62,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/agent-enrollments",
         "agent",
         "Create an agent enrollment token for this tenant: max_uses hosts (default 1) within expires_in_hours (default 24); secret shown once",
-        "coc:agent:enroll",
+        AgentEnroll,
         body = CreateEnrollment,
         created = NewEnrollment
     ),
@@ -71,7 +71,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/agent-enrollments/{id}",
         "agent",
         "Show an agent enrollment token (uses, expiry, state; never its secret)",
-        "coc:agent:list",
+        AgentList,
         ok = coc_store::agent::Enrollment
     ),
     route!(
@@ -79,7 +79,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/agent-enrollments/{id}",
         "agent",
         "Revoke an agent enrollment token",
-        "coc:agent:revoke",
+        AgentRevoke,
         no_content
     ),
     route!(
@@ -87,7 +87,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources/{id}/agent/revoke",
         "resource",
         "Revoke a host's agent identity: its agent is cut off and refused",
-        "coc:resource:revokeAgent",
+        ResourceRevokeAgent,
         ok = coc_store::resource::Host
     ),
     route!(
@@ -95,7 +95,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources/{id}/agent/reenroll",
         "resource",
         "Forget a host's agent key: the next agent with its agent id and a valid enrollment token binds a new one (24 h)",
-        "coc:resource:reenrollAgent",
+        ResourceReenrollAgent,
         ok = coc_store::resource::Host
     ),
 ];

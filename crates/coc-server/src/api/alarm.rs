@@ -70,7 +70,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/alarms",
         "alarm",
         "Alarm center list: filters status, level, name, source, region, since, until; limit, cursor",
-        "coc:alarm:list",
+        AlarmList,
         query = AlarmQuery,
         list = coc_store::alarm::Alarm
     ),
@@ -79,7 +79,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/alarms/{id}",
         "alarm",
         "Show an alarm",
-        "coc:alarm:get",
+        AlarmGet,
         ok = coc_store::alarm::Alarm
     ),
     route!(
@@ -87,19 +87,19 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/alarms/{id}/history",
         "alarm",
         "History of an alarm (ref. 7.2.1.4)",
-        "coc:alarm:get", ok = Vec<coc_store::alarm::AlarmEvent>),
+        AlarmGet, ok = Vec<coc_store::alarm::AlarmEvent>),
     route!(
         "POST",
         "/api/v1/alarms/clear",
         "alarm",
         "Clear alarms with a remark of at most 100 characters (ref. 7.2.1.3)",
-        "coc:alarm:clear", body = ClearBody, ok = Vec<coc_store::alarm::Alarm>),
+        AlarmClear, body = ClearBody, ok = Vec<coc_store::alarm::Alarm>),
     route!(
         "POST",
         "/api/v1/alarms/convert",
         "alarm",
         "Convert alarms of one region to an incident (ref. 7.2.1.2)",
-        "coc:alarm:convert",
+        AlarmConvert,
         body = ConvertBody,
         created = coc_store::incident::IncidentDetail
     ),

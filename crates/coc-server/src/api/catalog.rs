@@ -5,6 +5,7 @@
 //! OpenAPI document ([`super::openapi`]) and the console read the union
 //! ([`super::routes`]). A leaf: it names no handler and no module.
 
+use coc_domain::access::Action;
 use utoipa::openapi::{Ref, RefOr, Schema};
 
 /// Named schemas collected while documenting (name, schema).
@@ -30,6 +31,18 @@ pub enum Reply {
     Media(&'static str),
 }
 
+/// What the guard checks a route against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// No token: health, metrics, ingest (its key), login, the agent link.
+    Public,
+    /// This catalog action.
+    Action(Action),
+    /// An `…/actions` route: the action its body's `action` names, of the
+    /// module in this wildcard (`coc:job:*`).
+    BodyAction(&'static str),
+}
+
 /// One documented route.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteDoc {
@@ -43,11 +56,8 @@ pub struct RouteDoc {
     pub summary: &'static str,
     /// Needs the bearer token.
     pub auth: bool,
-    /// The catalog action (`coc:<module>:<verb>`, see
-    /// [`coc_domain::access::ACTIONS`]) the route is checked against; for
-    /// `…/actions` routes the verb comes from the body, and this is the
-    /// module's wildcard. Empty for public routes.
-    pub action: &'static str,
+    /// What the guard checks it against.
+    pub check: Check,
     /// The JSON request body, if the route takes one.
     pub body: Option<SchemaFn>,
     /// The query string's fields (an object type), if any.
@@ -83,18 +93,28 @@ impl RouteDoc {
         path: &'static str,
         tag: &'static str,
         summary: &'static str,
-        action: &'static str,
+        check: Check,
     ) -> Self {
         RouteDoc {
             method,
             path,
             tag,
             summary,
-            auth: !action.is_empty(),
-            action,
+            auth: !matches!(check, Check::Public),
+            check,
             body: None,
             query: None,
             reply: Reply::Unspecified,
+        }
+    }
+
+    /// The action's name (`coc:<module>:<verb>`), the module wildcard of an
+    /// `…/actions` route (`coc:job:*`), or `""` for a public route.
+    pub const fn action(&self) -> &'static str {
+        match self.check {
+            Check::Public => "",
+            Check::Action(a) => a.as_str(),
+            Check::BodyAction(w) => w,
         }
     }
 
@@ -141,18 +161,24 @@ impl RouteDoc {
     }
 }
 
-/// One route table entry: `route!(method, path, tag, summary, action
+/// One route table entry: `route!(method, path, tag, summary, Action
 /// [, body = T] [, query = T] [, ok = T | created = T | list = T]
-/// [, no_content] [, media = "text/plain"])`; `public` instead of an
-/// action for routes without a token.
+/// [, no_content] [, media = "text/plain"])` where `Action` is a variant of
+/// [`Action`]; `public` for routes without a token, `actions_of "coc:job:*"`
+/// for `…/actions` routes.
 macro_rules! route {
     ($m:literal, $p:literal, $t:literal, $s:literal, public $(, $($rest:tt)*)?) => {
-        $crate::api::catalog::route!(@more
-            $crate::api::catalog::RouteDoc::new($m, $p, $t, $s, ""); $($($rest)*)?)
+        $crate::api::catalog::route!(@more $crate::api::catalog::RouteDoc::new(
+            $m, $p, $t, $s, $crate::api::catalog::Check::Public); $($($rest)*)?)
     };
-    ($m:literal, $p:literal, $t:literal, $s:literal, $a:literal $(, $($rest:tt)*)?) => {
-        $crate::api::catalog::route!(@more
-            $crate::api::catalog::RouteDoc::new($m, $p, $t, $s, $a); $($($rest)*)?)
+    ($m:literal, $p:literal, $t:literal, $s:literal, actions_of $w:literal $(, $($rest:tt)*)?) => {
+        $crate::api::catalog::route!(@more $crate::api::catalog::RouteDoc::new(
+            $m, $p, $t, $s, $crate::api::catalog::Check::BodyAction($w)); $($($rest)*)?)
+    };
+    ($m:literal, $p:literal, $t:literal, $s:literal, $a:ident $(, $($rest:tt)*)?) => {
+        $crate::api::catalog::route!(@more $crate::api::catalog::RouteDoc::new(
+            $m, $p, $t, $s,
+            $crate::api::catalog::Check::Action(coc_domain::access::Action::$a)); $($($rest)*)?)
     };
     (@more $e:expr; ) => { $e };
     (@more $e:expr; no_content $(, $($rest:tt)*)?) => {

@@ -42,7 +42,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/incidents",
         "incident",
         "List incidents: filters status, level, assignee; limit, cursor",
-        "coc:incident:list",
+        IncidentList,
         query = IncidentQuery,
         list = coc_store::incident::Incident
     ),
@@ -51,7 +51,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/incidents",
         "incident",
         "Create an incident (ref. 7.1.2)",
-        "coc:incident:create",
+        IncidentCreate,
         body = CreateIncident,
         created = coc_store::incident::IncidentDetail
     ),
@@ -60,7 +60,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/incidents/{id}",
         "incident",
         "Show an incident with history and original alarms",
-        "coc:incident:get",
+        IncidentGet,
         ok = coc_store::incident::IncidentDetail
     ),
     route!(
@@ -68,7 +68,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/incidents/{id}/actions",
         "incident",
         "Apply a lifecycle action (ref. 7.1.3, figure 7-1); checked as coc:incident:<action>",
-        "coc:incident:*",
+        actions_of "coc:incident:*",
         body = IncidentAction,
         ok = coc_store::incident::IncidentDetail
     ),
@@ -77,13 +77,13 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/incidents/{id}/escalation",
         "incident",
         "The incident's escalation (policy, next level, when, state), or null",
-        "coc:incident:get", ok = Option<coc_store::escalation::Escalation>),
+        IncidentGet, ok = Option<coc_store::escalation::Escalation>),
     route!(
         "POST",
         "/api/v1/incidents/{id}/plan",
         "incident",
         "Execute the incident's plan (or another, or one step) on hosts; the ticket lands in its history",
-        "coc:incident:executePlan",
+        IncidentExecutePlan,
         body = coc_store::plan::ExecutePlan,
         created = coc_store::plan::PlanTicket
     ),

@@ -37,7 +37,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/integrations",
         "integration",
         "Create an integration; the response carries its key (ref. 7.5)",
-        "coc:integration:create",
+        IntegrationCreate,
         body = CreateIntegration,
         created = IntegrationWithKey
     ),
@@ -46,7 +46,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/integrations",
         "integration",
         "List integrations",
-        "coc:integration:list",
+        IntegrationList,
         list = Integration
     ),
     route!(
@@ -54,7 +54,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/integrations/{id}",
         "integration",
         "Show an integration",
-        "coc:integration:get",
+        IntegrationGet,
         ok = Integration
     ),
     route!(
@@ -62,7 +62,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/integrations/{id}/enable",
         "integration",
         "Enable an integration",
-        "coc:integration:enable",
+        IntegrationEnable,
         ok = Integration
     ),
     route!(
@@ -70,7 +70,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/integrations/{id}/disable",
         "integration",
         "Disable an integration: its key is refused with 403",
-        "coc:integration:disable",
+        IntegrationDisable,
         ok = Integration
     ),
     route!(
@@ -78,7 +78,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/integrations/{id}/rotate-key",
         "integration",
         "Replace the key (update the integration sign)",
-        "coc:integration:rotateKey",
+        IntegrationRotateKey,
         ok = IntegrationWithKey
     ),
 ];

@@ -79,7 +79,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs",
         "job",
         "List jobs, custom then common (?name=, ?tag=key[=value]) (ref. 5.2)",
-        "coc:job:list",
+        JobList,
         query = JobQuery,
         list = coc_store::job::Job
     ),
@@ -88,7 +88,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs",
         "job",
         "Create a job (ref. 5.2.2)",
-        "coc:job:create",
+        JobCreate,
         body = coc_domain::job::JobSpec,
         created = coc_store::job::Job
     ),
@@ -97,7 +97,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/templates",
         "job",
         "Job templates: Reboot_and_Verify, Routine_Scan, Custom_Action",
-        "coc:job:list",
+        JobList,
         list = coc_domain::job::JobSpec
     ),
     route!(
@@ -105,7 +105,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}",
         "job",
         "Show a job",
-        "coc:job:get",
+        JobGet,
         ok = coc_store::job::Job
     ),
     route!(
@@ -113,7 +113,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}",
         "job",
         "Modify a job (new version, ref. 5.2.3)",
-        "coc:job:update",
+        JobUpdate,
         body = coc_domain::job::JobSpec,
         ok = coc_store::job::Job
     ),
@@ -122,7 +122,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}",
         "job",
         "Delete a job",
-        "coc:job:delete",
+        JobDelete,
         no_content
     ),
     route!(
@@ -130,7 +130,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}/versions",
         "job",
         "Every version of a job, newest first",
-        "coc:job:get",
+        JobGet,
         list = coc_store::job::JobVersion
     ),
     route!(
@@ -138,7 +138,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}/clone",
         "job",
         "Clone a job under a new name",
-        "coc:job:clone",
+        JobClone,
         body = CloneBody,
         created = coc_store::job::Job
     ),
@@ -147,7 +147,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}/tags",
         "job",
         "Replace a job's tags (ref. 5.2.5)",
-        "coc:job:tag",
+        JobTag,
         body = TagsBody,
         ok = coc_store::job::Job
     ),
@@ -156,7 +156,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}/review",
         "job",
         "Approve or reject the current version of a job",
-        "coc:job:review",
+        JobReview,
         body = ReviewBody,
         ok = coc_store::job::Job
     ),
@@ -165,7 +165,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/jobs/{id}/execute",
         "job",
         "Execute a job on hosts: a job ticket (ref. 5.2.4)",
-        "coc:job:execute",
+        JobExecute,
         body = NewJobTicket,
         created = coc_store::jobticket::JobTicketDetail
     ),
@@ -174,7 +174,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets",
         "jobticket",
         "List job tickets (ref. 10.1.2)",
-        "coc:jobticket:list",
+        JobticketList,
         query = TicketQuery,
         list = coc_store::jobticket::JobTicket
     ),
@@ -183,7 +183,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets/{id}",
         "jobticket",
         "Show a job ticket: steps, batches, hosts, runs, approvals",
-        "coc:jobticket:get",
+        JobticketGet,
         ok = coc_store::jobticket::JobTicketDetail
     ),
     route!(
@@ -191,7 +191,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets/{id}/actions",
         "jobticket",
         "Pause, continue, forcibly end, terminate all or retry failed; checked as coc:jobticket:<action>",
-        "coc:jobticket:*",
+        actions_of "coc:jobticket:*",
         body = ActionBody,
         ok = coc_store::jobticket::JobTicketDetail
     ),
@@ -200,7 +200,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets/{id}/hosts/{host}/cancel",
         "jobticket",
         "Cancel one host of the current step",
-        "coc:jobticket:cancelHost",
+        JobticketCancelHost,
         ok = coc_store::jobticket::JobTicketDetail
     ),
     route!(
@@ -208,7 +208,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets/{id}/clone",
         "jobticket",
         "Run a job ticket's request again as a new ticket",
-        "coc:jobticket:clone",
+        JobticketClone,
         created = coc_store::jobticket::JobTicketDetail
     ),
     route!(
@@ -216,7 +216,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets/{id}/approvals/{step}/{task}",
         "jobticket",
         "Approve or reject an approval task the ticket waits at",
-        "coc:jobticket:approve",
+        JobticketApprove,
         body = ReviewBody,
         ok = coc_store::jobticket::JobTicketDetail
     ),
@@ -225,7 +225,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/job-tickets/{id}/events",
         "jobticket",
         "Live output of a job ticket's runs (server-sent events)",
-        "coc:jobticket:get",
+        JobticketGet,
         media = "text/event-stream"
     ),
 ];

@@ -57,7 +57,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/notifications/deliveries",
         "notification",
         "The delivery log: status, attempts, last error",
-        "coc:notification:list",
+        NotificationList,
         query = DeliveryQuery,
         list = coc_store::notify::Delivery
     ),
@@ -66,7 +66,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/notifications/test",
         "notification",
         "Queue a test message to a channel (webhook or robot)",
-        "coc:notification:test",
+        NotificationTest,
         body = TestMessage,
         created = coc_store::notify::Delivery
     ),
@@ -75,7 +75,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/sla-records",
         "sla",
         "SLA records: duration per status, target, state, break time, notifications",
-        "coc:sla:list",
+        SlaList,
         query = SlaRecordQuery,
         list = coc_store::sla::SlaRecord
     ),

@@ -63,7 +63,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/scenarios",
         "oncall",
         "List scheduling scenarios (ref. 11.2)",
-        "coc:oncall:list",
+        OncallList,
         list = coc_store::oncall::StoredScenario
     ),
     route!(
@@ -71,7 +71,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/scenarios",
         "oncall",
         "Create a scheduling scenario with roles, shifts and assignments",
-        "coc:oncall:create",
+        OncallCreate,
         body = coc_domain::oncall::Scenario,
         created = coc_store::oncall::StoredScenario
     ),
@@ -80,7 +80,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/scenarios/{id}",
         "oncall",
         "Show a scenario",
-        "coc:oncall:get",
+        OncallGet,
         ok = coc_store::oncall::StoredScenario
     ),
     route!(
@@ -88,7 +88,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/scenarios/{id}",
         "oncall",
         "Replace a scenario",
-        "coc:oncall:update",
+        OncallUpdate,
         body = coc_domain::oncall::Scenario,
         ok = coc_store::oncall::StoredScenario
     ),
@@ -97,7 +97,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/scenarios/{id}",
         "oncall",
         "Delete a scenario",
-        "coc:oncall:delete",
+        OncallDelete,
         no_content
     ),
     route!(
@@ -105,7 +105,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/scenarios/{id}/clear",
         "oncall",
         "Clear a date range (expired shifts stay)",
-        "coc:oncall:update",
+        OncallUpdate,
         body = ClearRange,
         ok = coc_store::oncall::StoredScenario
     ),
@@ -114,7 +114,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/oncall/who",
         "oncall",
         "Who is on call for scenario, role (and time)",
-        "coc:oncall:get",
+        OncallGet,
         query = Who,
         ok = OnCallNow
     ),

@@ -36,7 +36,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters",
         "parameter",
         "List parameters (?region, ?name, ?tag=key[=value]); encrypted values masked",
-        "coc:parameter:list",
+        ParameterList,
         query = ParamQuery,
         list = coc_store::parameter::Parameter
     ),
@@ -45,7 +45,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters",
         "parameter",
         "Create a text or encrypted parameter in a region",
-        "coc:parameter:create",
+        ParameterCreate,
         body = coc_domain::parameter::ParameterSpec,
         created = coc_store::parameter::Parameter
     ),
@@ -54,7 +54,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters/{id}",
         "parameter",
         "Show a parameter (encrypted value masked)",
-        "coc:parameter:get",
+        ParameterGet,
         ok = coc_store::parameter::Parameter
     ),
     route!(
@@ -62,7 +62,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters/{id}",
         "parameter",
         "Modify a parameter: a new version (name, region, project, type fixed)",
-        "coc:parameter:update",
+        ParameterUpdate,
         body = coc_domain::parameter::ParameterSpec,
         ok = coc_store::parameter::Parameter
     ),
@@ -71,7 +71,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters/{id}",
         "parameter",
         "Delete a parameter and its history",
-        "coc:parameter:delete",
+        ParameterDelete,
         no_content
     ),
     route!(
@@ -79,7 +79,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters/{id}/versions",
         "parameter",
         "Version history (who and when; encrypted values masked)",
-        "coc:parameter:get",
+        ParameterGet,
         list = coc_store::parameter::ParameterValue
     ),
     route!(
@@ -87,7 +87,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/parameters/{id}/decrypt",
         "parameter",
         "Every version's value, decrypted (audited)",
-        "coc:parameter:decrypt",
+        ParameterDecrypt,
         list = coc_store::parameter::ParameterValue
     ),
 ];

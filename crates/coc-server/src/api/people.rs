@@ -45,7 +45,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/engineers",
         "engineer",
         "List O&M engineers with their contact channels (ref. 11.1)",
-        "coc:engineer:list",
+        EngineerList,
         list = coc_store::people::Engineer
     ),
     route!(
@@ -53,7 +53,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/engineers/{user}",
         "engineer",
         "Show an engineer profile",
-        "coc:engineer:get",
+        EngineerGet,
         ok = coc_store::people::Engineer
     ),
     route!(
@@ -61,7 +61,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/engineers/{user}",
         "engineer",
         "Set alias and contact channels; email and mobile get a confirmation link",
-        "coc:engineer:update",
+        EngineerUpdate,
         body = EngineerUpdate,
         ok = coc_store::people::Engineer
     ),
@@ -70,7 +70,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/engineers/{user}",
         "engineer",
         "Remove an engineer profile and its contacts",
-        "coc:engineer:delete",
+        EngineerDelete,
         no_content
     ),
     route!(
@@ -78,7 +78,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/engineers/{user}/subscribe",
         "engineer",
         "Send subscription confirmations again (fresh 48-hour links)",
-        "coc:engineer:subscribe",
+        EngineerSubscribe,
         body = Subscribe,
         ok = coc_store::people::Engineer
     ),

@@ -43,7 +43,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources",
         "resource",
         "List hosts with agent status (ref. 3.1)",
-        "coc:resource:list",
+        ResourceList,
         list = coc_store::resource::Host
     ),
     route!(
@@ -51,7 +51,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources/{id}",
         "resource",
         "Show a host",
-        "coc:resource:get",
+        ResourceGet,
         ok = coc_store::resource::Host
     ),
     route!(
@@ -59,7 +59,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources/{id}/enterprise-project",
         "resource",
         "Move a host into an enterprise project (or out)",
-        "coc:resource:update",
+        ResourceUpdate,
         body = AssignProject,
         ok = coc_store::resource::Host
     ),
@@ -68,7 +68,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/enterprise-projects",
         "project",
         "List enterprise projects",
-        "coc:project:list",
+        ProjectList,
         list = coc_store::resource::EnterpriseProject
     ),
     route!(
@@ -76,7 +76,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/enterprise-projects",
         "project",
         "Create an enterprise project",
-        "coc:project:create",
+        ProjectCreate,
         body = CreateProject,
         created = coc_store::resource::EnterpriseProject
     ),
@@ -85,7 +85,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources/{id}",
         "resource",
         "Delete a host; its agent is cut off and refused",
-        "coc:resource:delete",
+        ResourceDelete,
         no_content
     ),
     route!(
@@ -93,7 +93,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/resources/{id}/tags",
         "resource",
         "Replace a host's tags (at most 20)",
-        "coc:resource:update",
+        ResourceUpdate,
         body = Tags,
         ok = coc_store::resource::Host
     ),

@@ -30,7 +30,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules",
         "rule",
         "List forwarding rules",
-        "coc:rule:list",
+        RuleList,
         list = coc_store::rule::ForwardingRule
     ),
     route!(
@@ -38,7 +38,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules",
         "rule",
         "Create a forwarding rule (ref. 7.4.2)",
-        "coc:rule:create",
+        RuleCreate,
         body = coc_domain::rule::RuleSpec,
         created = coc_store::rule::ForwardingRule
     ),
@@ -47,7 +47,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules/{id}",
         "rule",
         "Show a forwarding rule",
-        "coc:rule:get",
+        RuleGet,
         ok = coc_store::rule::ForwardingRule
     ),
     route!(
@@ -55,7 +55,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules/{id}",
         "rule",
         "Modify a forwarding rule",
-        "coc:rule:update",
+        RuleUpdate,
         body = coc_domain::rule::RuleSpec,
         ok = coc_store::rule::ForwardingRule
     ),
@@ -64,7 +64,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules/{id}",
         "rule",
         "Delete a forwarding rule",
-        "coc:rule:delete",
+        RuleDelete,
         no_content
     ),
     route!(
@@ -72,7 +72,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules/{id}/copy",
         "rule",
         "Copy a forwarding rule under a new name (the copy is disabled)",
-        "coc:rule:copy",
+        RuleCopy,
         body = CopyBody,
         created = coc_store::rule::ForwardingRule
     ),
@@ -81,7 +81,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules/{id}/enable",
         "rule",
         "Enable a forwarding rule",
-        "coc:rule:enable",
+        RuleEnable,
         ok = coc_store::rule::ForwardingRule
     ),
     route!(
@@ -89,7 +89,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/forwarding-rules/{id}/disable",
         "rule",
         "Disable a forwarding rule",
-        "coc:rule:disable",
+        RuleDisable,
         ok = coc_store::rule::ForwardingRule
     ),
 ];

@@ -32,7 +32,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks",
         "schedule",
         "List scheduled tasks (ref. 5.3)",
-        "coc:schedule:list",
+        ScheduleList,
         list = coc_store::schedule::ScheduledTask
     ),
     route!(
@@ -40,7 +40,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks",
         "schedule",
         "Create a scheduled task (disabled, pending review)",
-        "coc:schedule:create",
+        ScheduleCreate,
         body = coc_domain::schedule::ScheduledTaskSpec,
         created = coc_store::schedule::ScheduledTask
     ),
@@ -49,7 +49,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}",
         "schedule",
         "Show a scheduled task with its next run",
-        "coc:schedule:get",
+        ScheduleGet,
         ok = coc_store::schedule::ScheduledTask
     ),
     route!(
@@ -57,7 +57,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}",
         "schedule",
         "Modify a task (only disabled or pending review; reviewed again)",
-        "coc:schedule:update",
+        ScheduleUpdate,
         body = coc_domain::schedule::ScheduledTaskSpec,
         ok = coc_store::schedule::ScheduledTask
     ),
@@ -66,7 +66,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}",
         "schedule",
         "Delete a task (only disabled)",
-        "coc:schedule:delete",
+        ScheduleDelete,
         no_content
     ),
     route!(
@@ -74,7 +74,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}/review",
         "schedule",
         "Approve or reject a task (a reviewer, not its author)",
-        "coc:schedule:review",
+        ScheduleReview,
         body = ReviewBody,
         ok = coc_store::schedule::ScheduledTask
     ),
@@ -83,7 +83,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}/enable",
         "schedule",
         "Enable an approved task",
-        "coc:schedule:enable",
+        ScheduleEnable,
         ok = coc_store::schedule::ScheduledTask
     ),
     route!(
@@ -91,7 +91,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}/disable",
         "schedule",
         "Disable a task",
-        "coc:schedule:disable",
+        ScheduleDisable,
         ok = coc_store::schedule::ScheduledTask
     ),
     route!(
@@ -99,7 +99,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scheduled-tasks/{id}/runs",
         "schedule",
         "Execution records, with their tickets",
-        "coc:schedule:get",
+        ScheduleGet,
         list = coc_store::schedule::ScheduledRun
     ),
 ];

@@ -56,7 +56,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts",
         "script",
         "List scripts",
-        "coc:script:list",
+        ScriptList,
         list = coc_store::script::Script
     ),
     route!(
@@ -64,7 +64,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts",
         "script",
         "Create a script (ref. 5.1.1)",
-        "coc:script:create",
+        ScriptCreate,
         body = coc_domain::script::ScriptSpec,
         created = coc_store::script::Script
     ),
@@ -73,7 +73,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/{id}",
         "script",
         "Show a script",
-        "coc:script:get",
+        ScriptGet,
         ok = coc_store::script::Script
     ),
     route!(
@@ -81,7 +81,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/{id}",
         "script",
         "Modify a script (new version)",
-        "coc:script:update",
+        ScriptUpdate,
         body = coc_domain::script::ScriptSpec,
         ok = coc_store::script::Script
     ),
@@ -90,7 +90,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/{id}",
         "script",
         "Delete a script",
-        "coc:script:delete",
+        ScriptDelete,
         no_content
     ),
     route!(
@@ -98,7 +98,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/{id}/execute",
         "script",
         "Execute a script on hosts: a script ticket (ref. 5.1.3)",
-        "coc:script:execute",
+        ScriptExecute,
         body = ExecuteBody,
         created = coc_store::ticket::Ticket
     ),
@@ -107,7 +107,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/{id}/review",
         "script",
         "Approve or reject the version waiting for review (reviewers only, not the author)",
-        "coc:script:review",
+        ScriptReview,
         body = ReviewBody,
         ok = coc_store::script::Script
     ),
@@ -116,7 +116,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/{id}/versions",
         "script",
         "Every version of a script, newest first",
-        "coc:script:get",
+        ScriptGet,
         list = coc_store::script::ScriptVersion
     ),
     route!(
@@ -124,7 +124,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/high-risk-rules",
         "script",
         "The high-risk command rules (regular expressions per script type)",
-        "coc:script:list",
+        ScriptList,
         list = coc_domain::risk::HighRiskRule
     ),
     route!(
@@ -132,7 +132,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/scripts/verify",
         "script",
         "Verify high-risk commands: which lines match which rule",
-        "coc:script:verify",
+        ScriptVerify,
         body = VerifyBody,
         ok = Verification
     ),

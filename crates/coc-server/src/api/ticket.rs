@@ -51,7 +51,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tickets",
         "ticket",
         "List script tickets (ref. 10.1.1)",
-        "coc:ticket:list",
+        TicketList,
         query = TicketQuery,
         list = coc_store::ticket::Ticket
     ),
@@ -60,7 +60,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tickets/{id}",
         "ticket",
         "Show a ticket with per-host status, exit code and output",
-        "coc:ticket:get",
+        TicketGet,
         ok = coc_store::ticket::TicketDetail
     ),
     route!(
@@ -68,7 +68,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tickets/{id}/actions",
         "ticket",
         "Pause, continue or forcibly end a ticket; checked as coc:ticket:<action>",
-        "coc:ticket:*",
+        actions_of "coc:ticket:*",
         body = ActionBody,
         ok = coc_store::ticket::TicketDetail
     ),
@@ -77,7 +77,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tickets/{id}/tasks/{task_id}/cancel",
         "ticket",
         "Cancel one host of a ticket",
-        "coc:ticket:cancelHost",
+        TicketCancelHost,
         ok = coc_store::ticket::Task
     ),
     route!(
@@ -85,7 +85,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/tickets/{id}/events",
         "ticket",
         "Live output of a ticket (server-sent events)",
-        "coc:ticket:get",
+        TicketGet,
         media = "text/event-stream"
     ),
 ];
