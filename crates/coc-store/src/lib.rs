@@ -521,6 +521,11 @@ impl Page {
     }
 }
 
+/// The future of work done inside another operation's transaction (see
+/// [`Store::create_ticket_within`]): borrows the transaction for `'t`.
+pub(crate) type InTx<'t, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 't>>;
+
 /// One page of results: `next_cursor` is `None` on the last page.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {

@@ -103,6 +103,60 @@ fn run_row(r: &AnyRow) -> Result<ScheduledRun> {
     })
 }
 
+/// One due time of a scheduled task being fired: the claim moves the
+/// task's `next_run_at` from `due_at` to `next` only if no other replica
+/// did first, and the run record lands in the same transaction as the
+/// claim (and the ticket, when one starts).
+#[derive(Clone)]
+pub(crate) struct Firing {
+    tenant: String,
+    task: String,
+    due_at: i64,
+    next: Option<i64>,
+    now: i64,
+}
+
+impl Firing {
+    /// Claims the due time and records the run in `tx`; `false` when
+    /// another replica claimed it (the caller rolls back).
+    async fn commit_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        status: ScheduledRunStatus,
+        ticket: Option<&str>,
+        detail: &str,
+    ) -> Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE scheduled_tasks SET next_run_at = $1, enabled = $2 WHERE id = $3 AND next_run_at = $4 AND enabled = 1",
+        )
+        .bind(self.next)
+        .bind(i64::from(self.next.is_some()))
+        .bind(&self.task)
+        .bind(self.due_at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO scheduled_runs (id, tenant_id, task_id, due_at, started_at, status, ticket_id, detail, notified) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0)",
+        )
+        .bind(crate::new_id())
+        .bind(&self.tenant)
+        .bind(&self.task)
+        .bind(self.due_at)
+        .bind(self.now)
+        .bind(status.as_str())
+        .bind(ticket)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+        Ok(true)
+    }
+}
+
 impl Store {
     /// Creates a task: disabled, pending review. The script must exist.
     ///
@@ -389,69 +443,48 @@ impl Store {
             let Some(due_at) = t.next_run_at else {
                 continue;
             };
-            // Claim: move the next run past now in one conditional update.
-            let next = t.spec.timing.next_after(now_ms);
-            let claimed = sqlx::query(
-                "UPDATE scheduled_tasks SET next_run_at = $1, enabled = $2 WHERE id = $3 AND next_run_at = $4 AND enabled = 1",
-            )
-            .bind(next)
-            .bind(i64::from(next.is_some()))
-            .bind(&t.id)
-            .bind(due_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            if claimed == 0 {
-                continue;
-            }
-            let (status, ticket, detail) = match due(due_at, now_ms) {
-                Due::Missed => (
-                    ScheduledRunStatus::Missed.as_str().to_string(),
-                    None,
-                    format!(
+            // Claim: move the next run past now in one conditional update,
+            // in the same transaction as the ticket and the run record, so
+            // a replica dying half-way leaves the due time unclaimed.
+            let firing = Firing {
+                tenant: tenant.clone(),
+                task: t.id.clone(),
+                due_at,
+                next: t.spec.timing.next_after(now_ms),
+                now: now_ms,
+            };
+            let fired = match due(due_at, now_ms) {
+                Due::Missed => {
+                    let detail = format!(
                         "due {} min earlier, while COC was not running",
                         (now_ms - due_at) / 60_000
-                    ),
-                ),
-                Due::Run => match self.start_scheduled(&tenant, &t, heartbeat_ms).await {
-                    Ok((id, n, kind)) => (
-                        ScheduledRunStatus::Started.as_str().to_string(),
-                        Some(id),
-                        format!("{kind} ticket on {n} host(s)"),
-                    ),
-                    Err(e) => (
-                        ScheduledRunStatus::NotStarted.as_str().to_string(),
-                        None,
-                        e.to_string(),
-                    ),
+                    );
+                    self.record_firing(&firing, ScheduledRunStatus::Missed, &detail)
+                        .await?
+                }
+                Due::Run => match self.start_scheduled(&t, heartbeat_ms, &firing).await {
+                    Ok(started) => started,
+                    Err(e) => {
+                        self.record_firing(&firing, ScheduledRunStatus::NotStarted, &e.to_string())
+                            .await?
+                    }
                 },
             };
-            sqlx::query(
-                "INSERT INTO scheduled_runs (id, tenant_id, task_id, due_at, started_at, status, ticket_id, detail, notified) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0)",
-            )
-            .bind(crate::new_id())
-            .bind(&tenant)
-            .bind(&t.id)
-            .bind(due_at)
-            .bind(now_ms)
-            .bind(&status)
-            .bind(ticket.as_deref())
-            .bind(&detail)
-            .execute(&self.pool)
-            .await?;
-            handled += 1;
+            handled += usize::from(fired);
         }
         handled += self.report_scheduled_runs(now).await?;
         Ok(handled)
     }
 
+    /// Claims the firing and starts its ticket in one transaction (see
+    /// [`Firing`]). `Ok(false)`: another replica claimed it first.
     async fn start_scheduled(
         &self,
-        tenant: &str,
         t: &ScheduledTask,
         heartbeat_ms: i64,
-    ) -> Result<(String, usize, &'static str)> {
+        firing: &Firing,
+    ) -> Result<bool> {
+        let tenant = firing.tenant.as_str();
         let hosts = match &t.spec.select {
             Some(sel) => self
                 .list_hosts(tenant, heartbeat_ms)
@@ -471,9 +504,10 @@ impl Store {
             return Err(invalid("no host matches the task's filter").into());
         }
         let n = hosts.len();
+        let owned = firing.clone();
         if let Some(job) = &t.spec.job {
-            let ticket = self
-                .create_job_ticket(
+            let started = self
+                .insert_job_ticket_within(
                     tenant,
                     job,
                     &crate::jobticket::NewJobTicket {
@@ -485,13 +519,22 @@ impl Store {
                         ..Default::default()
                     },
                     &format!("scheduler:{}", t.spec.name),
+                    None,
+                    move |tx, id| {
+                        Box::pin(async move {
+                            let detail = format!("job ticket on {n} host(s)");
+                            owned
+                                .commit_in(tx, ScheduledRunStatus::Started, Some(id), &detail)
+                                .await
+                        })
+                    },
                 )
                 .await?;
-            return Ok((ticket.ticket.id, n, "job"));
+            return Ok(started.is_some());
         }
         let script = self.get_script(tenant, &t.spec.script).await?;
-        let ticket = self
-            .create_ticket(
+        let started = self
+            .create_ticket_within(
                 tenant,
                 &NewTicket {
                     script_id: script.id,
@@ -506,9 +549,35 @@ impl Store {
                     created_by: format!("scheduler:{}", t.spec.name),
                     param_refs: t.spec.param_refs.clone(),
                 },
+                move |tx, id| {
+                    Box::pin(async move {
+                        let detail = format!("script ticket on {n} host(s)");
+                        owned
+                            .commit_in(tx, ScheduledRunStatus::Started, Some(id), &detail)
+                            .await
+                    })
+                },
             )
             .await?;
-        Ok((ticket.id, n, "script"))
+        Ok(started.is_some())
+    }
+
+    /// Claims a firing that starts no ticket (missed, or not started for
+    /// `detail`) and records its run, in one transaction. `Ok(false)`:
+    /// another replica claimed it first.
+    async fn record_firing(
+        &self,
+        firing: &Firing,
+        status: ScheduledRunStatus,
+        detail: &str,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !firing.commit_in(&mut tx, status, None, detail).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Updates runs whose ticket finished and notifies the task's

@@ -436,6 +436,26 @@ impl Store {
     /// Runs a script: creates its ticket. The engine picks it up at once.
     /// Errors: as `insert_ticket`: `NotFound`, `Domain(Validation)`.
     pub async fn create_ticket(&self, tenant: &str, req: &NewTicket) -> Result<Ticket> {
+        self.create_ticket_within(tenant, req, |_, _| Box::pin(async { Ok(true) }))
+            .await?
+            .ok_or_else(|| StoreError::Conflict("the ticket was not created".into()))
+    }
+
+    /// As [`Store::create_ticket`], and `within` runs in the ticket's own
+    /// transaction with the new ticket's id: `false` rolls everything back
+    /// and `None` is returned (see
+    /// [`Store::insert_job_ticket_within`]).
+    ///
+    /// Errors: as [`Store::create_ticket`], and `within`'s.
+    pub(crate) async fn create_ticket_within(
+        &self,
+        tenant: &str,
+        req: &NewTicket,
+        within: impl for<'t> FnOnce(
+            &'t mut sqlx::Transaction<'static, sqlx::Any>,
+            &'t str,
+        ) -> crate::InTx<'t, bool>,
+    ) -> Result<Option<Ticket>> {
         let mut req = req.clone();
         for (k, r) in &req.param_refs {
             let v = self.resolve_param_ref(tenant, r).await?;
@@ -443,9 +463,13 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let t = insert_ticket(&mut tx, &self.keyring, tenant, &req, self.now()).await?;
+        if !within(&mut tx, &t.id).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         tx.commit().await?;
         self.work.notify_one();
-        Ok(t)
+        Ok(Some(t))
     }
 
     /// The id of script ticket `id` (id or number). Errors: `NotFound`.

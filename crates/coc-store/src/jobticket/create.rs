@@ -134,6 +134,31 @@ impl Store {
         actor: &str,
         cloned_from: Option<&str>,
     ) -> Result<JobTicketDetail> {
+        let id = self
+            .insert_job_ticket_within(tenant, job, req, actor, cloned_from, |_, _| {
+                Box::pin(async { Ok(true) })
+            })
+            .await?
+            .ok_or_else(|| StoreError::Conflict("the ticket was not created".into()))?;
+        self.get_job_ticket(tenant, &id).await
+    }
+
+    /// As [`Store::create_job_ticket`], and `within` runs in the ticket's
+    /// own transaction with the new ticket's id: it answers whether the
+    /// ticket stands (`false` rolls everything back, and `None` is
+    /// returned). A scheduled task's firing claims its due time this way,
+    /// so the claim, the ticket and the run record commit together.
+    ///
+    /// Errors: as [`Store::create_job_ticket`], and `within`'s.
+    pub(crate) async fn insert_job_ticket_within(
+        &self,
+        tenant: &str,
+        job: &str,
+        req: &NewJobTicket,
+        actor: &str,
+        cloned_from: Option<&str>,
+        within: impl for<'t> FnOnce(&'t mut Transaction<'static, Any>, &'t str) -> crate::InTx<'t, bool>,
+    ) -> Result<Option<String>> {
         let cur = self.get_job(tenant, job).await?;
         let (version, spec) = match req.version {
             None | Some(0) => {
@@ -313,9 +338,13 @@ impl Store {
             },
         )
         .await?;
+        if !within(&mut tx, &id).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         tx.commit().await?;
         self.work.notify_one();
-        self.get_job_ticket(tenant, &id).await
+        Ok(Some(id))
     }
 
     /// Runs a job ticket's request again as a new ticket (ref. 10.1.2
