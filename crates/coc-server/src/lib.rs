@@ -47,8 +47,8 @@ pub const INGEST_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// like `SIGKILL` — the N-th time (default the first) it passes the point
 /// called `NAME`. Points: `before_dispatch` (run states committed, nothing
 /// sent yet), `before_result_store` (a result arrived, not stored),
-/// `before_ack` (stored, not acknowledged). Unset, it costs one atomic
-/// load.
+/// `before_ack` (stored, not acknowledged), `after_send` (a notification
+/// sent, its attempt not recorded). Unset, it costs one atomic load.
 pub fn crash_point(name: &str) {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 //! Twilio-compatible gateway — all of a round concurrently, so one channel
 //! that is down never holds up the others, nor incident handling, which
 //! only enqueues. Webhook bodies carry `X-COC-Signature` when the delivery
-//! has a secret. Each attempt is recorded; failures are retried with
+//! has a secret, and every HTTP attempt `Idempotency-Key: <delivery id>`. Each attempt is recorded; failures are retried with
 //! backoff.
 //!
 //! Loop: its own, woken by [`coc_store::Store::deliveries`] (a delivery
@@ -19,6 +19,9 @@
 //! replica sends each attempt. An email
 //! keeps one `Message-ID` (`<delivery id@sender domain>`) on every attempt,
 //! so a mail system can drop the copy a retry after a timeout may make.
+//! A sender that dies after sending and before recording leaves the
+//! delivery to be sent again once its lease ends: at least once, with the
+//! same `Message-ID` / `Idempotency-Key`, never lost.
 
 use std::time::Duration;
 
@@ -114,6 +117,7 @@ pub fn spawn_send(
         if let Some(e) = &err {
             tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "delivery failed");
         }
+        crate::crash_point("after_send");
         let now = state.store.now();
         let recorded = state
             .store
@@ -164,6 +168,10 @@ async fn send_http(s: &Senders, d: &Due) -> Option<String> {
         .http
         .post(url)
         .header("content-type", "application/json")
+        // The same on every attempt: a receiver that saw a message whose
+        // attempt was cut (a timeout, a replica that died after sending)
+        // can tell the retry is the same message.
+        .header("idempotency-key", &d.id)
         .body(d.body.clone());
     if let Some(secret) = &d.secret {
         rb = rb.header(
