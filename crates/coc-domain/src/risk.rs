@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::script::ScriptType;
+use crate::script::{RiskLevel, ScriptSpec, ScriptType};
 
 /// One high-risk command rule.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -219,6 +219,18 @@ pub fn verify(t: ScriptType, content: &str) -> Vec<Finding> {
         }
     }
     out
+}
+
+impl ScriptSpec {
+    /// Whether the script must be reviewed before it runs (ref. 8.1.3):
+    /// manual review asked for, declared high risk, or a high-risk command
+    /// found ([`verify`]). Kept with the rules it applies, so the script
+    /// module does not depend on them.
+    pub fn review_required(&self) -> bool {
+        self.manual_review
+            || self.risk_level == RiskLevel::High
+            || !verify(self.script_type, &self.content).is_empty()
+    }
 }
 
 #[cfg(test)]

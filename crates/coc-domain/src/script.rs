@@ -180,15 +180,6 @@ fn is_ident(s: &str) -> bool {
 }
 
 impl ScriptSpec {
-    /// Whether the script must be reviewed before it runs: manual review
-    /// asked for, declared high risk, or a high-risk command found
-    /// ([`crate::risk::verify`]).
-    pub fn review_required(&self) -> bool {
-        self.manual_review
-            || self.risk_level == RiskLevel::High
-            || !crate::risk::verify(self.script_type, &self.content).is_empty()
-    }
-
     /// Validates name, content size, parameter names and defaults.
     ///
     /// Errors: [`DomainError::Validation`] with the first problem.

@@ -1,5 +1,5 @@
-//! Incidents (I3, ref. 7.1): creation (by forwarding rule, by hand, or
-//! from alarms of one region), the lifecycle actions of figure 7-1 with
+//! Incidents (I3, ref. 7.1): creation (by hand here; by forwarding rule
+//! and from alarms in [`crate::forward`]), the lifecycle actions of figure 7-1 with
 //! optimistic concurrency, history, and linked original alarms.
 
 use coc_domain::error::invalid;
@@ -150,7 +150,7 @@ pub struct CreateIncident {
 ///
 /// Errors: `Domain(Validation)` when the shift has nobody on call and no
 /// assignee was given.
-async fn owner_of(
+pub(crate) async fn owner_of(
     conn: &mut sqlx::AnyConnection,
     tenant: &str,
     req: &CreateIncident,
@@ -182,7 +182,7 @@ async fn owner_of(
 }
 
 impl CreateIncident {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let n = self.title.trim().chars().count();
         if n == 0 || n > 200 {
             return Err(invalid("title must have 1 to 200 characters").into());
@@ -403,80 +403,6 @@ impl Store {
             &format!("created by {actor}"),
         )
         .await?;
-        tx.commit().await?;
-        self.events.notify_one();
-        self.get_incident(tenant, &id).await
-    }
-
-    /// Converts alarms to one incident (ref. 7.2.1.2). All alarms must be
-    /// in the same region; the region of the incident is theirs.
-    ///
-    /// Errors: `Domain(Validation)` for mixed regions or no alarms,
-    /// `NotFound` for an unknown alarm id.
-    pub async fn convert_alarms(
-        &self,
-        tenant: &str,
-        alarm_ids: &[String],
-        req: &CreateIncident,
-        actor: &str,
-    ) -> Result<IncidentDetail> {
-        req.validate()?;
-        if let Some(ep) = &req.enterprise_project {
-            self.require_enterprise_project(tenant, ep).await?;
-        }
-        if alarm_ids.is_empty() || alarm_ids.len() > 1000 {
-            return Err(invalid("give 1 to 1000 alarm ids").into());
-        }
-        let mut regions = std::collections::BTreeSet::new();
-        for id in alarm_ids {
-            regions.insert(self.get_alarm(tenant, id).await?.region);
-        }
-        if regions.len() > 1 {
-            return Err(
-                invalid("only alarms of the same region can be converted to one incident").into(),
-            );
-        }
-        let region = regions.into_iter().next().flatten();
-        let now = self.now();
-        let region = region.or_else(|| req.region.clone());
-        let mut tx = self.begin().await?;
-        let assignee = owner_of(&mut tx, tenant, req, region.as_deref(), now).await?;
-        let (id, number) = insert_incident(
-            &mut tx,
-            tenant,
-            NewIncident {
-                title: req.title.trim().to_string(),
-                description: req.description.clone(),
-                level: req.level,
-                assignee,
-                application: req.application.clone(),
-                enterprise_project: req.enterprise_project.clone(),
-                region,
-                category: req.category.clone(),
-                plan: None,
-                source: "alarm_conversion".into(),
-                rule_id: None,
-                dedup_key: None,
-                created_by: actor.to_string(),
-            },
-            now,
-            &format!("converted from {} alarm(s) by {actor}", alarm_ids.len()),
-        )
-        .await?;
-        for a in alarm_ids {
-            link_alarm(&mut tx, tenant, &id, a, now).await?;
-            crate::alarm::event(
-                &mut tx,
-                tenant,
-                a,
-                now,
-                "incident",
-                "alarm",
-                actor,
-                &format!("converted to incident {number}"),
-            )
-            .await?;
-        }
         tx.commit().await?;
         self.events.notify_one();
         self.get_incident(tenant, &id).await

@@ -27,8 +27,10 @@ pub mod agent;
 pub mod alarm;
 pub mod audit;
 pub mod escalation;
+pub mod forward;
 pub mod grant;
 pub mod incident;
+pub mod ingest;
 pub mod integration;
 pub mod job;
 pub mod jobticket;
@@ -194,7 +196,7 @@ pub struct Store {
     /// The database URL (with its password: never logged or shown).
     url: Arc<str>,
     backend: Backend,
-    alarms: alarm::WriterHandle,
+    alarms: ingest::WriterHandle,
     reports: report::ReportHandle,
     keyring: secret::Keyring,
     /// Signalled whenever ticket work appears (a ticket created, a task
@@ -302,7 +304,7 @@ impl Store {
             clock: Arc::new(SystemClock),
             url: url.as_str().into(),
             backend,
-            alarms: alarm::WriterHandle::detached(),
+            alarms: ingest::WriterHandle::detached(),
             reports: report::ReportHandle::detached(),
             keyring,
             work: wake::Wake::new("coc_work"),
@@ -312,7 +314,7 @@ impl Store {
             ready: Arc::default(),
         };
         store.migrate().await?;
-        store.alarms = alarm::spawn_writer(store.clone());
+        store.alarms = ingest::spawn_writer(store.clone());
         store.reports = report::spawn_report_writer(store.clone());
         Ok(store)
     }

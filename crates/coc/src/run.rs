@@ -21,8 +21,17 @@ pub fn token_file(dir: &Path, name: &str) -> anyhow::Result<String> {
     Ok(t)
 }
 
+/// Log line format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `2026-11-28T10:00:00Z  INFO message key=value`.
+    Text,
+    /// `{"timestamp":…,"level":"INFO","fields":{"message":…,…}}`.
+    Json,
+}
+
 /// The log format chosen on the command line (set once in `main`).
-pub static LOG_FORMAT: std::sync::OnceLock<crate::cli::LogFormat> = std::sync::OnceLock::new();
+pub static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -31,7 +40,7 @@ fn init_logs() {
         .with_env_filter(filter)
         .with_target(false);
     let _ = match LOG_FORMAT.get() {
-        Some(crate::cli::LogFormat::Json) => b.json().flatten_event(true).try_init(),
+        Some(LogFormat::Json) => b.json().flatten_event(true).try_init(),
         _ => b.try_init(),
     };
 }

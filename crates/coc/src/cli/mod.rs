@@ -70,17 +70,8 @@ pub struct Conn {
     pub output: Format,
     /// Log format of `server`, `dev` and `agent`: human text, or one JSON
     /// object per line (for Loki, Elasticsearch, journald forwarders).
-    #[arg(long, value_enum, env = "COC_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
-}
-
-/// Log line format.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// `2026-11-28T10:00:00Z  INFO message key=value`.
-    Text,
-    /// `{"timestamp":…,"level":"INFO","fields":{"message":…,…}}`.
-    Json,
+    #[arg(long, value_enum, env = "COC_LOG_FORMAT", default_value_t = crate::run::LogFormat::Text, global = true)]
+    pub log_format: crate::run::LogFormat,
 }
 
 impl Conn {

@@ -1,0 +1,245 @@
+//! Alarms becoming incidents: the forwarding step that runs the rules on
+//! every ingested alarm (I2, with automatic repair I6), and converting
+//! alarms of one region to an incident by hand (ref. 7.2.1.2). It sits
+//! above both [`crate::alarm`] and [`crate::incident`], which do not know
+//! each other's writes.
+
+use std::collections::BTreeMap;
+
+use coc_domain::alarm::NormalizedAlarm;
+use coc_domain::error::invalid;
+use coc_domain::incident::IncidentStatus;
+use coc_domain::rule::{AutoRepair, RuleSpec};
+use sqlx::{Any, Transaction};
+
+use crate::alarm::{IngestOutcome, event};
+use crate::incident::{
+    CreateIncident, IncidentDetail, NewIncident, insert_incident, link_alarm, owner_of,
+};
+use crate::rule::ForwardingRule;
+use crate::ticket::NewTicket;
+use crate::{Result, Store, StoreError};
+
+/// The forwarding step (I2): the first enabled matching rule (oldest first)
+/// creates one incident per `(rule, fingerprint)` while that incident is
+/// open; repeats link to it. A new incident with a contingency script gets
+/// an automatic-repair ticket on the alarm's host (I6).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn forward(
+    tx: &mut Transaction<'static, Any>,
+    keyring: &crate::secret::Keyring,
+    tenant: &str,
+    alarm_id: &str,
+    fp: &str,
+    a: &NormalizedAlarm,
+    rule: &ForwardingRule,
+    now: i64,
+    out: &mut IngestOutcome,
+) -> Result<()> {
+    let spec: &RuleSpec = &rule.spec;
+    let dedup_key = coc_domain::rule::dedup_key(&rule.id, fp);
+    let open: Option<String> = sqlx::query_scalar(dynsql!(
+        "SELECT id FROM incidents WHERE tenant_id = $1 AND dedup_key = $2 \
+         AND status NOT IN {} LIMIT 1",
+        crate::sql_set(
+            IncidentStatus::ALL
+                .iter()
+                .filter(|s| s.is_terminal())
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .iter()
+        )
+    ))
+    .bind(tenant)
+    .bind(&dedup_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(incident_id) = open {
+        crate::incident::link_alarm(tx, tenant, &incident_id, alarm_id, now).await?;
+        return Ok(());
+    }
+    // Who is on call is read here; the domain decides the rest.
+    let on_call = match &spec.assignee_shift {
+        Some(shift) => {
+            let application = spec.application.as_deref().or(a.application.as_deref());
+            let scope = (application, a.region.as_deref());
+            crate::oncall::first_on_call(tx, tenant, shift, scope, now).await?
+        }
+        None => None,
+    };
+    let d = coc_domain::rule::incident_from(a, fp, &rule.id, &rule.name, spec, on_call.as_deref());
+    let inc = crate::incident::insert_incident(
+        tx,
+        tenant,
+        crate::incident::NewIncident {
+            title: d.title,
+            description: d.description,
+            level: d.level,
+            assignee: d.assignee,
+            application: d.application,
+            enterprise_project: None,
+            region: d.region,
+            category: None,
+            plan: d.plan,
+            source: "forwarding_rule".into(),
+            rule_id: Some(rule.id.clone()),
+            dedup_key: Some(d.dedup_key),
+            created_by: "system".into(),
+        },
+        now,
+        &d.note,
+    )
+    .await?;
+    crate::incident::link_alarm(tx, tenant, &inc.0, alarm_id, now).await?;
+    event(
+        tx,
+        tenant,
+        alarm_id,
+        now,
+        "incident",
+        "alarm",
+        "system",
+        &format!("incident {} created", inc.1),
+    )
+    .await?;
+    out.incidents_created.push(inc.0.clone());
+    let hosts = if spec.contingency_script.is_some() {
+        crate::resource::host_identities(tx, tenant).await?
+    } else {
+        vec![]
+    };
+    if let Some(repair) = coc_domain::rule::auto_repair(spec, a, &hosts) {
+        let mut ticket_id = None;
+        let summary = match repair {
+            AutoRepair::Skip(why) => why,
+            AutoRepair::Run {
+                script: cs,
+                hosts,
+                hostnames,
+            } => {
+                let mut params = BTreeMap::new();
+                for (k, v) in &cs.params {
+                    params.insert(k.clone(), keyring.decrypt(v)?);
+                }
+                let req = NewTicket {
+                    script_id: cs.script_id.clone(),
+                    params,
+                    hosts,
+                    run_as: cs.run_as.clone(),
+                    timeout_s: cs.timeout_s,
+                    batch_policy: coc_domain::ticket::BatchPolicy::None,
+                    batches: None,
+                    threshold: None,
+                    incident_id: Some(inc.0.clone()),
+                    created_by: "system".into(),
+                    param_refs: Default::default(),
+                };
+                match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now).await {
+                    Ok(t) => {
+                        out.tickets_created.push(t.id.clone());
+                        ticket_id = Some(t.id);
+                        format!(
+                            "automatic repair: script ticket {} started on {}",
+                            t.number,
+                            hostnames.join(", ")
+                        )
+                    }
+                    Err(e @ (StoreError::Domain(_) | StoreError::NotFound { .. })) => {
+                        format!("automatic repair skipped: {e}")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        crate::incident::history(
+            tx,
+            tenant,
+            &inc.0,
+            now,
+            "system",
+            "auto_repair",
+            Some(IncidentStatus::Unaccepted),
+            Some(IncidentStatus::Unaccepted),
+            &summary,
+            ticket_id.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Converts alarms to one incident (ref. 7.2.1.2). All alarms must be
+    /// in the same region; the region of the incident is theirs.
+    ///
+    /// Errors: `Domain(Validation)` for mixed regions or no alarms,
+    /// `NotFound` for an unknown alarm id.
+    pub async fn convert_alarms(
+        &self,
+        tenant: &str,
+        alarm_ids: &[String],
+        req: &CreateIncident,
+        actor: &str,
+    ) -> Result<IncidentDetail> {
+        req.validate()?;
+        if let Some(ep) = &req.enterprise_project {
+            self.require_enterprise_project(tenant, ep).await?;
+        }
+        if alarm_ids.is_empty() || alarm_ids.len() > 1000 {
+            return Err(invalid("give 1 to 1000 alarm ids").into());
+        }
+        let mut regions = std::collections::BTreeSet::new();
+        for id in alarm_ids {
+            regions.insert(self.get_alarm(tenant, id).await?.region);
+        }
+        if regions.len() > 1 {
+            return Err(
+                invalid("only alarms of the same region can be converted to one incident").into(),
+            );
+        }
+        let region = regions.into_iter().next().flatten();
+        let now = self.now();
+        let region = region.or_else(|| req.region.clone());
+        let mut tx = self.begin().await?;
+        let assignee = owner_of(&mut tx, tenant, req, region.as_deref(), now).await?;
+        let (id, number) = insert_incident(
+            &mut tx,
+            tenant,
+            NewIncident {
+                title: req.title.trim().to_string(),
+                description: req.description.clone(),
+                level: req.level,
+                assignee,
+                application: req.application.clone(),
+                enterprise_project: req.enterprise_project.clone(),
+                region,
+                category: req.category.clone(),
+                plan: None,
+                source: "alarm_conversion".into(),
+                rule_id: None,
+                dedup_key: None,
+                created_by: actor.to_string(),
+            },
+            now,
+            &format!("converted from {} alarm(s) by {actor}", alarm_ids.len()),
+        )
+        .await?;
+        for a in alarm_ids {
+            link_alarm(&mut tx, tenant, &id, a, now).await?;
+            crate::alarm::event(
+                &mut tx,
+                tenant,
+                a,
+                now,
+                "incident",
+                "alarm",
+                actor,
+                &format!("converted to incident {number}"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.events.notify_one();
+        self.get_incident(tenant, &id).await
+    }
+}
