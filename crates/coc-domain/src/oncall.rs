@@ -83,6 +83,7 @@ pub struct Schedule {
     #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>)]
     pub dated: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<usize, Vec<String>>>>,
     /// Cleared local date ranges (inclusive): nobody from the regular plan.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub cleared: Vec<(NaiveDate, NaiveDate)>,
     /// Overrides.
     pub overrides: Vec<Override>,

@@ -30,6 +30,7 @@ pub struct Todo {
     pub since: i64,
     /// For `job_approval`: the approval's step and task index (0-based).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<i64>>)]
     pub step: Option<(i64, i64)>,
 }
 
