@@ -60,7 +60,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin().await?;
         lock_ticket(&mut tx, &tid).await?;
-        let st = self.load_state(&mut tx, &tid).await?;
+        let st = self.load_state(&mut tx, &tid, Outputs::All).await?;
         let changes = decide(&st)?;
         let mut applied = self
             .apply_changes(&mut tx, &st, changes, &HostFacts::default(), now)

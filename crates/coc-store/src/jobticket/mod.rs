@@ -356,6 +356,22 @@ const COLS: &str = "id, number, job_id, job_name, job_version, target_mode, stat
 const HOST_COLS: &str = "id, ticket_id, step, host_id, batch, seq, status, task_idx, had_failure, held, error, started_at, finished_at";
 const RUN_COLS: &str = "id, job_host_id, host_id, step, task_idx, attempt, kind, status, phase, exit_code, output, \
     error, detail, wake_at, started_at, finished_at";
+/// [`RUN_COLS`] without the runs' output (up to 64 KiB each), for states
+/// that decide nothing from it.
+const RUN_COLS_LEAN: &str = "id, job_host_id, host_id, step, task_idx, attempt, kind, status, phase, exit_code, \
+    '' AS output, error, detail, wake_at, started_at, finished_at";
+
+/// Whether [`Store::load_state`] reads the runs' output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outputs {
+    /// Always (a ticket's detail, operator actions).
+    All,
+    /// Only when a step of the job decides from output (a condition
+    /// atom); the engine step and re-sending commands need none otherwise.
+    IfDecisive,
+    /// Never (re-sending the commands of running runs).
+    None,
+}
 
 fn mode_str(m: TargetMode) -> &'static str {
     match m {

@@ -15,7 +15,7 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::not_found("job ticket", id))?;
         let mut tx = self.begin().await?;
-        let st = self.load_state(&mut tx, &tid).await?;
+        let st = self.load_state(&mut tx, &tid, Outputs::All).await?;
         let r = sqlx::query(dynsql!("SELECT {COLS} FROM job_tickets WHERE id = $1"))
             .bind(&tid)
             .fetch_one(&mut *tx)

@@ -95,7 +95,7 @@ impl Store {
                 let ticket: String = r.try_get("ticket_id")?;
                 if !tickets.contains_key(&ticket) {
                     let mut tx = self.begin().await?;
-                    let st = self.load_state(&mut tx, &ticket).await?;
+                    let st = self.load_state(&mut tx, &ticket, Outputs::None).await?;
                     tx.commit().await?;
                     let (params, secrets) = self.job_params(&st).await;
                     tickets.insert(ticket.clone(), (st, params, secrets));

@@ -3,10 +3,15 @@
 use super::*;
 
 impl Store {
+    /// The state of ticket `id` as the domain sees it, read in `tx`;
+    /// `outputs` says whether the runs' output is read.
+    ///
+    /// Errors: `NotFound`; a stored document that does not parse.
     pub(super) async fn load_state(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: &str,
+        outputs: Outputs,
     ) -> Result<State> {
         let r = sqlx::query(dynsql!(
             "SELECT tenant_id, kind, spec, scripts, steps, params, param_refs, {COLS} FROM job_tickets WHERE id = $1"
@@ -29,8 +34,20 @@ impl Store {
         .iter()
         .map(host_row)
         .collect::<Result<Vec<_>>>()?;
+        let spec: JobSpec = serde_json::from_str(&r.try_get::<String, _>("spec")?)
+            .map_err(unreadable("job ticket"))?;
+        let decisive = spec.steps.iter().any(|s| {
+            s.tasks
+                .iter()
+                .any(|t| matches!(t.atom, coc_domain::job::Atom::Condition { .. }))
+        });
+        let cols = match outputs {
+            Outputs::All => RUN_COLS,
+            Outputs::IfDecisive if decisive => RUN_COLS,
+            Outputs::IfDecisive | Outputs::None => RUN_COLS_LEAN,
+        };
         let runs = sqlx::query(dynsql!(
-            "SELECT {RUN_COLS} FROM job_runs WHERE ticket_id = $1 ORDER BY step, task_idx, attempt"
+            "SELECT {cols} FROM job_runs WHERE ticket_id = $1 ORDER BY step, task_idx, attempt"
         ))
         .bind(id)
         .fetch_all(&mut **tx)
@@ -46,8 +63,7 @@ impl Store {
             status: t.status,
             current_step: t.current_step as usize,
             mode: t.target_mode,
-            spec: serde_json::from_str(&r.try_get::<String, _>("spec")?)
-                .map_err(unreadable("job ticket"))?,
+            spec,
             scripts: serde_json::from_str(&r.try_get::<String, _>("scripts")?)
                 .map_err(unreadable("job ticket scripts"))?,
             steps: serde_json::from_str(&r.try_get::<String, _>("steps")?)
@@ -90,7 +106,7 @@ impl Store {
         if !try_lock_ticket(&mut tx, self.backend, id).await? {
             return Ok(Vec::new());
         }
-        let st = self.load_state(&mut tx, id).await?;
+        let st = self.load_state(&mut tx, id, Outputs::IfDecisive).await?;
         if st.status.is_terminal() {
             return Ok(Vec::new());
         }
