@@ -179,7 +179,38 @@ fn is_ident(s: &str) -> bool {
         && s.len() <= 64
 }
 
+/// Script text with LF line ends: CRLF (what a browser's textarea sends,
+/// what Windows editors save) and a lone CR become LF. Scripts are stored
+/// this way (issue 16): `head -n 6\r` is no number to a shell.
+pub fn with_lf(content: &str) -> String {
+    if content.contains('\r') {
+        content.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        content.to_string()
+    }
+}
+
+/// The 1-based numbers of the lines of `content` that hold a carriage
+/// return (`\r`), for `script verify`'s warning.
+pub fn lines_with_cr(content: &str) -> Vec<usize> {
+    content
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| l.contains('\r'))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 impl ScriptSpec {
+    /// The spec as it is stored: its content with LF line ends
+    /// ([`with_lf`]).
+    pub fn normalized(&self) -> ScriptSpec {
+        ScriptSpec {
+            content: with_lf(&self.content),
+            ..self.clone()
+        }
+    }
+
     /// Validates name, content size, parameter names and defaults.
     ///
     /// Errors: [`DomainError::Validation`] with the first problem.
@@ -390,6 +421,14 @@ mod tests {
             required,
             sensitive: name == "secret",
         }
+    }
+
+    #[test]
+    fn line_ends_become_lf_and_carriage_returns_are_found() {
+        assert_eq!(with_lf("a\r\nb\rc\n"), "a\nb\nc\n");
+        assert_eq!(with_lf("plain\n"), "plain\n");
+        assert_eq!(lines_with_cr("ok\nhead -n 6\r\nx\r"), vec![2, 3]);
+        assert!(lines_with_cr("no\ncarriage\n").is_empty());
     }
 
     #[test]

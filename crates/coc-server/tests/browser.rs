@@ -499,3 +499,61 @@ async fn keyboard_only_without_javascript() {
     );
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16, defect 1: a shell script typed into the console's form — the
+/// browser sends its textarea with CRLF line ends — is stored with LF and
+/// runs: `head -n "$N"` gets `6`, not `6\r`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_saved_in_the_console_runs() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    h.wait_hosts(1).await;
+    d.go(&format!("{}/console/login", h.url())).await;
+    d.type_in("#username", "admin").await;
+    d.type_in("#password", "admin-password-1").await;
+    d.click("button[type=submit]").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    d.go(&format!("{}/console/scripts/new", h.url())).await;
+    d.type_in("[name='f.name']", "sixth-line").await;
+    d.click("#f-type option:nth-child(2)").await;
+    d.click("#f-risk_level option:nth-child(2)").await;
+    d.type_in(
+        "[name='f.content']",
+        "N=6\nseq 1 10 | head -n \"$N\" | tail -n 1\necho done",
+    )
+    .await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("sixth-line")).await;
+    let stored = h
+        .client
+        .get("/api/v1/scripts/sixth-line", &[])
+        .await
+        .unwrap();
+    let content = stored["content"].as_str().unwrap();
+    assert_eq!(
+        content, "N=6\nseq 1 10 | head -n \"$N\" | tail -n 1\necho done",
+        "stored with LF"
+    );
+    d.go(&format!(
+        "{}/console/scripts/{}",
+        h.url(),
+        stored["id"].as_str().unwrap()
+    ))
+    .await;
+    d.click("input[name=host]").await;
+    d.click("#run-button").await;
+    d.wait_text("#ticket-status", |t| t == "successful" || t == "failed")
+        .await;
+    let out = d.wait_text(".out", |t| t.contains("done")).await;
+    assert_eq!(
+        d.try_text("#ticket-status").await.as_deref(),
+        Some("successful"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.trim() == "6"), "{out}");
+    assert!(!out.contains("invalid number"), "{out}");
+    d.screenshot("script-saved-in-console.png").await;
+    d.call("DELETE", "", None).await;
+}

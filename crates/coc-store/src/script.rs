@@ -216,6 +216,7 @@ impl Store {
         spec: &ScriptSpec,
         actor: &str,
     ) -> Result<Script> {
+        let spec = &spec.normalized();
         spec.validate()?;
         self.insert_script(tenant, spec, actor, false).await
     }
@@ -271,6 +272,7 @@ impl Store {
         spec: &ScriptSpec,
         actor: &str,
     ) -> Result<Script> {
+        let spec = &spec.normalized();
         spec.validate()?;
         let cur = self.get_script(tenant, id).await?;
         refuse_system(&cur, "modified")?;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cli;
 mod durable;
 mod limits;
 mod replicas;

@@ -179,6 +179,9 @@ pub struct Verification {
     pub result: String,
     /// The high-risk commands found.
     pub findings: Vec<coc_domain::risk::Finding>,
+    /// What is not risky but will not run as written (e.g. Windows line
+    /// ends, which COC turns into LF when it stores the script).
+    pub warnings: Vec<String>,
 }
 
 async fn review(
@@ -225,6 +228,19 @@ async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<Verification>
         ));
     }
     let findings = coc_domain::risk::verify(b.script_type, &b.content);
+    let cr = coc_domain::script::lines_with_cr(&b.content);
+    let warnings = if cr.is_empty() {
+        vec![]
+    } else {
+        vec![format!(
+            "line(s) {} end with a carriage return (\\r, Windows line ends); a shell reads \
+             `6\\r` as no number. COC stores scripts with LF line ends.",
+            cr.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )]
+    };
     Ok(Json(Verification {
         result: if findings.is_empty() {
             "low_risk"
@@ -233,6 +249,7 @@ async fn verify(ApiJson(b): ApiJson<VerifyBody>) -> ApiResult<Json<Verification>
         }
         .into(),
         findings,
+        warnings,
     }))
 }
 

@@ -46,6 +46,33 @@ enum Verb {
         #[arg(long = "reviewer-shift", value_name = "SCENARIO/ROLE")]
         reviewer_shifts: Vec<String>,
     },
+    /// Modify a script (by id or name): a new version; what is not given
+    /// stays as it is.
+    Update {
+        /// Script id or name.
+        id: String,
+        /// File with the new script text (`-` for stdin).
+        #[arg(long, short)]
+        file: Option<String>,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// shell, python or bat.
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// low, medium or high.
+        #[arg(long)]
+        risk: Option<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Input parameters, replacing all: NAME[:string|number|boolean][:default=V][:required][:sensitive]
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// Ask for a manual review.
+        #[arg(long)]
+        review: Option<bool>,
+    },
     /// Approve or reject the version waiting for review.
     Review {
         id: String,
@@ -170,6 +197,60 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                               "description": description, "params": params, "manual_review": review, "reviewers": who});
             output::print(conn.output, &cl.post("/api/v1/scripts", &body).await?, cols);
         }
+        Verb::Update {
+            id,
+            file,
+            name,
+            kind,
+            risk,
+            description,
+            params,
+            review,
+        } => {
+            let cur = cl.get(&format!("/api/v1/scripts/{id}"), &[]).await?;
+            let mut body = json!({});
+            for k in [
+                "name",
+                "description",
+                "type",
+                "content",
+                "risk_level",
+                "params",
+                "manual_review",
+                "reviewers",
+            ] {
+                body[k] = cur[k].clone();
+            }
+            let set = |body: &mut Value, k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            };
+            set(&mut body, "name", name);
+            set(&mut body, "type", kind);
+            set(&mut body, "risk_level", risk);
+            set(&mut body, "description", description);
+            if let Some(f) = file {
+                body["content"] = json!(read_text(&f)?);
+            }
+            if !params.is_empty() {
+                body["params"] = json!(
+                    params
+                        .iter()
+                        .map(|p| parse_param(p))
+                        .collect::<anyhow::Result<Vec<_>>>()?
+                );
+            }
+            if let Some(r) = review {
+                body["manual_review"] = json!(r);
+            }
+            let sid = cur["id"].as_str().unwrap_or(&id).to_string();
+            output::print(
+                conn.output,
+                &cl.put(&format!("/api/v1/scripts/{sid}"), &body).await?,
+                cols,
+            );
+        }
         Verb::List => output::print(conn.output, &cl.get("/api/v1/scripts", &[]).await?, cols),
         Verb::Show { id } => output::print(
             conn.output,
@@ -216,6 +297,9 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 .await?;
             if conn.output == super::Format::Text {
                 println!("{}", v["result"].as_str().unwrap_or(""));
+                for w in v["warnings"].as_array().into_iter().flatten() {
+                    println!("warning: {}", w.as_str().unwrap_or(""));
+                }
                 output::print(
                     conn.output,
                     &v["findings"],
