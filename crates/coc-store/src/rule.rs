@@ -111,7 +111,10 @@ impl Store {
         let Some(cs) = &mut spec.contingency_script else {
             return Ok(spec);
         };
+        // Resolved once, here: the rule keeps the script's id, which is
+        // what the repair looks up at incident time.
         let script = self.get_script(tenant, &cs.script_id).await?;
+        cs.script_id = script.id.clone();
         let old: std::collections::BTreeMap<String, String> = match existing {
             Some(id) => {
                 let r = sqlx::query_scalar::<_, String>(

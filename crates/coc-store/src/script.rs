@@ -146,13 +146,16 @@ fn row(r: &AnyRow) -> Result<Script> {
     })
 }
 
+/// One script by id or name, read in `tx` (as [`Store::get_script`]).
+///
+/// Errors: `NotFound`.
 pub(crate) async fn get_script_tx(
     tx: &mut Transaction<'static, Any>,
     tenant: &str,
     id: &str,
 ) -> Result<Script> {
     let r = sqlx::query(dynsql!(
-        "SELECT {COLS} FROM scripts WHERE tenant_id = $1 AND id = $2"
+        "SELECT {COLS} FROM scripts WHERE tenant_id = $1 AND (id = $2 OR name = $2)"
     ))
     .bind(tenant)
     .bind(id)

@@ -242,14 +242,20 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
             assignee: "oncall".into(),
             assignee_shift: None,
             plan: None,
+            // By name (issue 16, defect 2): resolved when saved, the rule
+            // keeps the id, and the repair at incident time finds it.
             contingency_script: Some(ContingencyScript {
-                script_id: script.id.clone(),
+                script_id: "fix".into(),
                 params: Default::default(),
                 timeout_s: Some(30),
                 run_as: None,
             }),
         };
-        s.create_rule(T, &spec).await.unwrap();
+        let saved = s.create_rule(T, &spec).await.unwrap();
+        assert_eq!(
+            saved.spec.contingency_script.as_ref().unwrap().script_id,
+            script.id
+        );
         let o = s
             .ingest(T, "int", vec![alarm("HighCPU", "web-01:9100", "r1")])
             .await
