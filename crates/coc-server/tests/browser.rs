@@ -557,3 +557,67 @@ async fn a_script_saved_in_the_console_runs() {
     d.screenshot("script-saved-in-console.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// The first 64-hex-digit word of `text` (an integration key).
+fn hex_key(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 64)
+        .map(str::to_string)
+}
+
+/// Issue 16, defect 3: an integration created in the console shows its
+/// key once (and the key works); *Reset access key* first asks on a page
+/// of its own, then shows the new key once, and the old one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integration_key_is_shown_once_and_reset_asks_first() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    d.go(&format!("{}/console/login", h.url())).await;
+    d.type_in("#username", "admin").await;
+    d.type_in("#password", "admin-password-1").await;
+    d.click("button[type=submit]").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    d.go(&format!("{}/console/integrations/new", h.url())).await;
+    d.type_in("[name='f.name']", "prometheus").await;
+    d.click("#f-type option:nth-child(2)").await;
+    d.click("#save").await;
+    let page = d.wait_text("main", |t| t.contains("shown once")).await;
+    let key = hex_key(&page).expect("the key is on the page");
+    let alert = br#"[{"labels":{"alertname":"KeyCheck","instance":"web-1:9100"}}]"#.to_vec();
+    let ingest = |k: String| {
+        let c = h.client.clone();
+        let body = alert.clone();
+        async move {
+            c.post_raw(&format!("/ingest/{k}/api/v2/alerts"), body)
+                .await
+                .is_ok()
+        }
+    };
+    assert!(ingest(key.clone()).await, "the shown key is the key");
+    d.screenshot("integration-key.png").await;
+
+    let id = h.client.get("/api/v1/integrations", &[]).await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    d.go(&format!("{}/console/integrations/{id}", h.url()))
+        .await;
+    d.click(&format!(
+        "a[href='/console/integrations/{id}/op/rotate-key']"
+    ))
+    .await;
+    let ask = d.wait_text("main", |t| t.contains("refused")).await;
+    assert!(ask.contains("shown once"), "{ask}");
+    assert!(ingest(key.clone()).await, "asking changed nothing");
+    d.click("main form button[type=submit]").await;
+    let page = d
+        .wait_text("main", |t| t.contains("shown once") && hex_key(t).is_some())
+        .await;
+    let new_key = hex_key(&page).unwrap();
+    assert_ne!(new_key, key);
+    assert!(!ingest(key).await, "the old key is refused");
+    assert!(ingest(new_key).await, "the new key works");
+    d.call("DELETE", "", None).await;
+}

@@ -809,6 +809,9 @@ const INTEGRATION_OPS: &[Op] = &[Op {
     api: "/api/v1/integrations/{id}/rotate-key",
     fields: &[],
     then: Then::Show,
+    confirm: Some(
+        "A new key replaces the current one at once: whatever still sends with the old key is refused (403) until it is given the new one. The new key is shown once.",
+    ),
     ..OP
 }];
 
@@ -1158,6 +1161,7 @@ pub const MODULES: &[Module] = &[
         create: Some("/api/v1/integrations"),
         example: Some(r#"{"name": "prometheus", "type": "alertmanager"}"#),
         modify: false,
+        shown_once: true,
         ops: INTEGRATION_OPS,
         related: None,
         summary: None,
