@@ -255,6 +255,14 @@ fn opt_text(what: &str, s: &Option<String>) -> Result<(), DomainError> {
     }
 }
 
+/// `summary`, and `: remark` when a remark was given.
+fn with_remark(summary: String, remark: &Option<String>) -> String {
+    match remark.as_deref().map(str::trim) {
+        Some(r) if !r.is_empty() => format!("{summary}: {r}"),
+        _ => summary,
+    }
+}
+
 /// Applies `action` to `state`, returning the new state and a one-line
 /// summary for the history.
 ///
@@ -279,7 +287,7 @@ pub fn apply(
         (S::Unaccepted, A::Accept { remark }) => {
             opt_text("remark", remark)?;
             next.status = S::Accepted;
-            format!("accepted (owner {})", state.assignee)
+            with_remark(format!("accepted (owner {})", state.assignee), remark)
         }
         (S::Unaccepted, A::Reject { reason }) => {
             text("reason", reason)?;
@@ -314,7 +322,7 @@ pub fn apply(
             }
             next.assignee = to.clone();
             next.status = S::Unaccepted;
-            format!("forwarded from {} to {to}", state.assignee)
+            with_remark(format!("forwarded from {} to {to}", state.assignee), remark)
         }
         (S::Accepted, A::ChangeLevel { level, reason }) => {
             text("reason", reason)?;
@@ -409,6 +417,30 @@ pub fn allowed_actions(status: IncidentStatus) -> Vec<&'static str> {
 mod tests {
     use super::*;
     use IncidentStatus as S;
+
+    #[test]
+    fn accept_and_forward_keep_their_remark_in_the_history() {
+        let st = st(IncidentStatus::Unaccepted);
+        let (_, s) = apply(
+            &st,
+            &IncidentAction::Accept {
+                remark: Some("on it".into()),
+            },
+        )
+        .unwrap();
+        assert!(s.ends_with(": on it"), "{s}");
+        let (_, s) = apply(
+            &st,
+            &IncidentAction::Forward {
+                to: "bob".into(),
+                remark: Some("db team".into()),
+            },
+        )
+        .unwrap();
+        assert!(s.contains("to bob: db team"), "{s}");
+        let (_, s) = apply(&st, &IncidentAction::Accept { remark: None }).unwrap();
+        assert!(!s.contains(':'), "{s}");
+    }
 
     #[test]
     fn each_status_offers_its_actions() {

@@ -621,3 +621,54 @@ async fn an_integration_key_is_shown_once_and_reset_asks_first() {
     assert!(ingest(new_key).await, "the new key works");
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16, defect 4: accept with a remark, record the handling result,
+/// and press *Verification passed* — the incident completes (no box to
+/// tick), and both remarks stand in its history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_flow_keeps_remarks_and_verification_passes_by_its_button() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let inc = h
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "queue lag", "level": "P2", "assignee": "admin"}),
+        )
+        .await
+        .unwrap();
+    let id = inc["id"].as_str().unwrap().to_string();
+    d.go(&format!("{}/console/login", h.url())).await;
+    d.type_in("#username", "admin").await;
+    d.type_in("#password", "admin-password-1").await;
+    d.click("button[type=submit]").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    d.go(&format!("{}/console/incidents/{id}", h.url())).await;
+    d.wait_text("#incident-status", |t| t == "unaccepted").await;
+    d.type_in("#accept-f-remark", "looking at the consumer")
+        .await;
+    d.click("#accept").await;
+    d.wait_text("#incident-status", |t| t == "accepted").await;
+    d.type_in("#resolve-f-result", "restarted the consumer")
+        .await;
+    d.click("#resolve").await;
+    d.wait_text("#incident-status", |t| t == "to_be_verified")
+        .await;
+    assert!(
+        d.displayed("#verify_failed").await,
+        "both outcomes are offered"
+    );
+    d.type_in("#verify_passed-f-remark", "lag stays at zero")
+        .await;
+    d.click("#verify_passed").await;
+    d.wait_text("#incident-status", |t| t == "completed").await;
+    let history = d
+        .wait_text(".timeline", |t| t.contains("verification"))
+        .await;
+    assert!(history.contains("looking at the consumer"), "{history}");
+    assert!(history.contains("lag stays at zero"), "{history}");
+    d.screenshot("incident-verified.png").await;
+    d.call("DELETE", "", None).await;
+}

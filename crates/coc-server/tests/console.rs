@@ -1591,19 +1591,24 @@ async fn incident_page_offers_what_its_status_allows() {
         p.contains(&format!("(<a href=\"{loc}\">ticket</a>)")),
         "{p}"
     );
-    // Resolve; verification failed (box unchecked) sends it back.
+    // Resolve; *Verification failed* sends it back, *passed* completes it:
+    // two explicit buttons, no box to forget (issue 16, defect 4).
     let resolve = with(form(&p, "resolve"), "f.result", "restarted the consumer");
     let (st, _, t) = post_form(&cookie, &act, &resolve).await;
     assert_eq!(st, 303, "{t}");
     let (_, p) = page(&cookie, &url).await;
-    assert_eq!(shown(&p), ["remark", "verify", "plan"]);
-    let (st, _, t) = post_form(&cookie, &act, &form(&p, "verify")).await;
+    assert_eq!(
+        shown(&p),
+        ["remark", "verify_passed", "verify_failed", "plan"]
+    );
+    let failed = with(form(&p, "verify_failed"), "f.remark", "lag is back");
+    let (st, _, t) = post_form(&cookie, &act, &failed).await;
     assert_eq!(st, 303, "{t}");
     assert_eq!(status().await, "accepted");
     let (st, _, _) = post_form(&cookie, &act, &resolve).await;
     assert_eq!(st, 303);
     let (_, p) = page(&cookie, &url).await;
-    let (st, _, t) = post_form(&cookie, &act, &with(form(&p, "verify"), "f.passed", "on")).await;
+    let (st, _, t) = post_form(&cookie, &act, &form(&p, "verify_passed")).await;
     assert_eq!(st, 303, "{t}");
     assert_eq!(status().await, "completed");
     let (_, p) = page(&cookie, &url).await;

@@ -230,6 +230,10 @@ const SCRIPT: &[Field] = &[
 /// API's action, its button, the fields of its body and what an empty
 /// form sends.
 pub struct IncidentOp {
+    /// The form's own name (its button's id): the API's `action`, or for
+    /// two buttons of one action (verification passed / failed) each its
+    /// own.
+    pub form: &'static str,
     /// The API's `action`.
     pub action: &'static str,
     /// Button label.
@@ -246,24 +250,28 @@ const REMARK: Field = f("remark", "Remark", Kind::Text);
 /// shows those [`coc_domain::incident::allowed_actions`] allows now.
 pub const INCIDENT_OPS: &[IncidentOp] = &[
     IncidentOp {
+        form: "accept",
         action: "accept",
         label: "Accept",
         fields: &[REMARK],
         base: "{}",
     },
     IncidentOp {
+        form: "reject",
         action: "reject",
         label: "Reject",
         fields: &[f("reason", "Reason", Kind::Long)],
         base: "{}",
     },
     IncidentOp {
+        form: "forward",
         action: "forward",
         label: "Forward",
         fields: &[h("to", "New owner", Kind::Text, "A user name."), REMARK],
         base: "{}",
     },
     IncidentOp {
+        form: "change_level",
         action: "change_level",
         label: "Change level",
         fields: &[
@@ -273,32 +281,40 @@ pub const INCIDENT_OPS: &[IncidentOp] = &[
         base: "{}",
     },
     IncidentOp {
+        form: "remark",
         action: "remark",
         label: "Add remark",
         fields: &[f("text", "Remark", Kind::Long)],
         base: "{}",
     },
     IncidentOp {
+        form: "resolve",
         action: "resolve",
         label: "Record handling result",
         fields: &[f("result", "Handling result", Kind::Long)],
         base: "{}",
     },
     IncidentOp {
+        form: "verify_passed",
         action: "verify",
-        label: "Verify",
-        fields: &[
-            h(
-                "passed",
-                "The fix holds",
-                Kind::Check,
-                "Unchecked: verification failed, back to accepted.",
-            ),
-            REMARK,
-        ],
+        label: "Verification passed",
+        fields: &[REMARK],
+        base: r#"{"passed": true}"#,
+    },
+    IncidentOp {
+        form: "verify_failed",
+        action: "verify",
+        label: "Verification failed",
+        fields: &[h(
+            "remark",
+            "Remark",
+            Kind::Text,
+            "What still fails; the incident goes back to its owner.",
+        )],
         base: r#"{"passed": false}"#,
     },
     IncidentOp {
+        form: "resubmit",
         action: "resubmit",
         label: "Resubmit",
         fields: &[
@@ -313,6 +329,7 @@ pub const INCIDENT_OPS: &[IncidentOp] = &[
         base: "{}",
     },
     IncidentOp {
+        form: "close",
         action: "close",
         label: "Close",
         fields: &[REMARK],

@@ -184,7 +184,7 @@ pub(crate) async fn incident_page(
     let ops = modules::INCIDENT_OPS
         .iter()
         .filter(|o| allowed.contains(&o.action))
-        .map(|o| form(o.action, o.label, o.fields))
+        .map(|o| form(o.form, o.label, o.fields))
         .collect();
     let mut plan = status
         .is_some_and(|st| !st.is_terminal())
@@ -280,7 +280,7 @@ pub(crate) async fn incident_action(
     let (fields, base, path) = if action == "plan" {
         (modules::RUN_PLAN, json!({"hosts": []}), "plan")
     } else {
-        let Some(op) = modules::INCIDENT_OPS.iter().find(|o| o.action == action) else {
+        let Some(op) = modules::INCIDENT_OPS.iter().find(|o| o.form == action) else {
             return error_page(
                 &v,
                 Problem {
@@ -290,7 +290,7 @@ pub(crate) async fn incident_action(
             );
         };
         let mut base: Value = serde_json::from_str(op.base).unwrap_or_else(|_| json!({}));
-        base["action"] = json!(action);
+        base["action"] = json!(op.action);
         (op.fields, base, "actions")
     };
     let outcome = match forms::build_over(fields, &typed, &base) {
