@@ -672,3 +672,55 @@ async fn the_incident_flow_keeps_remarks_and_verification_passes_by_its_button()
     d.screenshot("incident-verified.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16, defect 5: an alarm's page shows its history (the API answers
+/// it as a bare list) and first and last seen as dates, not Unix ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_page_shows_its_history_and_dates() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let integ = c
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "prom", "type": "alertmanager"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap();
+    c.post_raw(
+        &format!("/ingest/{key}/api/v2/alerts"),
+        br#"[{"labels":{"alertname":"DiskFull","instance":"db-1:9100"}}]"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    let alarm = c.get("/api/v1/alarms", &[]).await.unwrap()["items"][0].clone();
+    let history = c
+        .get(
+            &format!("/api/v1/alarms/{}/history", alarm["id"].as_str().unwrap()),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!history.as_array().unwrap().is_empty());
+    d.go(&format!("{}/console/login", h.url())).await;
+    d.type_in("#username", "admin").await;
+    d.type_in("#password", "admin-password-1").await;
+    d.click("button[type=submit]").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    d.go(&format!(
+        "{}/console/alarms/{}",
+        h.url(),
+        alarm["id"].as_str().unwrap()
+    ))
+    .await;
+    let main = d.wait_text("main", |t| t.contains("DiskFull")).await;
+    assert!(!main.contains("None yet"), "history is shown: {main}");
+    let first_seen = alarm["first_seen"].as_i64().unwrap().to_string();
+    assert!(!main.contains(&first_seen), "no Unix ms: {main}");
+    assert!(main.contains("UTC"), "{main}");
+    d.screenshot("alarm.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -24,14 +24,18 @@ fn module(slug: &str) -> Option<&'static Module> {
     MODULES.iter().find(|m| m.slug == slug)
 }
 
-/// A JSON value at a dotted path, as text for a cell (times as UTC).
+/// A JSON value at a dotted path, as text for a cell (times — `…_at`,
+/// `…_seen`, `at`, `since`, `until`, Unix ms — as UTC).
 fn cell(v: &Value, path: &str) -> String {
     let mut cur = v;
     for p in path.split('.') {
         cur = &cur[p];
     }
     let leaf = path.rsplit('.').next().unwrap_or(path);
-    if (leaf.ends_with("_at") || leaf == "at" || leaf == "last_heartbeat") && cur.is_i64() {
+    let time = leaf.ends_with("_at")
+        || leaf.ends_with("_seen")
+        || matches!(leaf, "at" | "last_heartbeat" | "since" | "until");
+    if time && cur.is_i64() {
         return when(cur);
     }
     match cur {
@@ -415,9 +419,15 @@ pub(super) async fn detail(
             )
             .await
             {
+                // A list answer (`{"items": […]}`) or a bare array (an
+                // alarm's history).
                 Ok(x) => Some(ItemTable::of(
                     heading,
-                    x["items"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    x["items"]
+                        .as_array()
+                        .or_else(|| x.as_array())
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
                 )),
                 Err(p) => return error_page(&v, p),
             }
