@@ -724,3 +724,50 @@ async fn an_alarm_page_shows_its_history_and_dates() {
     d.screenshot("alarm.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16, defect 6: a run sent without a host stays on the script's
+/// page with the reason on the form and what was typed kept; with a host
+/// it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_script_run_keeps_the_form_and_says_why() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    h.wait_hosts(1).await;
+    let s = h
+        .client
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "greet", "type": "shell", "risk_level": "low",
+                "content": "echo \"hello $WHO\"", "params": [{"name": "WHO"}]}),
+        )
+        .await
+        .unwrap();
+    let sid = s["id"].as_str().unwrap();
+    d.go(&format!("{}/console/login", h.url())).await;
+    d.type_in("#username", "admin").await;
+    d.type_in("#password", "admin-password-1").await;
+    d.click("button[type=submit]").await;
+    d.wait_text("h1", |t| t == "Overview").await;
+    d.go(&format!("{}/console/scripts/{sid}", h.url())).await;
+    d.type_in("#p-WHO", "team").await;
+    d.click("#run-button").await;
+    let why = d.wait_text("#run-error", |t| !t.is_empty()).await;
+    assert!(why.contains("host"), "{why}");
+    assert!(d.url().await.contains(&format!("/console/scripts/{sid}")));
+    let kept = d
+        .call(
+            "GET",
+            &format!("/element/{}/property/value", d.el("#p-WHO").await),
+            None,
+        )
+        .await;
+    assert_eq!(kept, "team", "the typed value is kept");
+    d.screenshot("script-run-refused.png").await;
+    d.click("input[name=host]").await;
+    d.click("#run-button").await;
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    d.wait_text(".out", |t| t.contains("hello team")).await;
+    d.call("DELETE", "", None).await;
+}

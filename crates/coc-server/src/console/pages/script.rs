@@ -90,6 +90,32 @@ pub(crate) struct ScriptPage {
     /// High-risk commands found in the content (ref. 5.1.1): (line, rule
     /// name, the line).
     pub(crate) findings: Vec<(String, String, String)>,
+    /// Why the last run was refused, shown on the run form.
+    pub(crate) error: Option<String>,
+    /// The run form as sent: hosts ticked, parameter values, batch policy.
+    pub(crate) typed: RunForm,
+}
+
+/// The run form's values as the operator sent them, kept when a run is
+/// refused.
+#[derive(Default)]
+pub(crate) struct RunForm {
+    /// Host ids ticked.
+    pub(crate) hosts: Vec<String>,
+    /// Parameter values by name.
+    pub(crate) params: std::collections::BTreeMap<String, String>,
+    /// `auto` or `none`.
+    pub(crate) batch_policy: String,
+}
+
+impl RunForm {
+    fn ticked(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h == host)
+    }
+
+    fn param(&self, name: &str) -> &str {
+        self.params.get(name).map_or("", String::as_str)
+    }
 }
 
 pub(crate) async fn script(
@@ -100,23 +126,46 @@ pub(crate) async fn script(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let here = format!("/console/scripts/{id}");
-    let (v, d) = match page_data(
-        &s,
-        &headers,
-        ip,
-        &here,
-        &format!("/api/v1/scripts/{}", urlencode(&id)),
+    let v = match visitor(&s, &headers, ip, &here).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let flash = q.done.map(|a| format!("Done: {a}."));
+    script_page(&s, &v, &id, flash, None, RunForm::default()).await
+}
+
+/// The script's page for `v`, with the run form as `typed` and `error`
+/// (a refused run) on it.
+async fn script_page(
+    s: &AppState,
+    v: &Visitor,
+    id: &str,
+    flash: Option<String>,
+    error: Option<String>,
+    typed: RunForm,
+) -> Response {
+    let d = match api(
+        s,
+        v,
+        Method::GET,
+        &format!("/api/v1/scripts/{}", urlencode(id)),
+        None,
     )
     .await
     {
-        Ok(x) => x,
-        Err(r) => return r,
+        Ok(d) => d,
+        Err(p) => return error_page(v, p),
     };
-    let hosts = registered_hosts(&s, &v).await;
-    ScriptPage {
+    let hosts = registered_hosts(s, v).await;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = ScriptPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
-        flash: q.done.map(|a| format!("Done: {a}.")),
+        flash,
         x: script_row(&d),
         content: text(&d["content"]),
         params: d["params"]
@@ -132,8 +181,10 @@ pub(crate) async fn script(
             .flatten()
             .map(|f| (text(&f["line"]), text(&f["name"]), text(&f["text"])))
             .collect(),
-    }
-    .into_response()
+        error,
+        typed,
+    };
+    (status, page).into_response()
 }
 
 /// A host's name by its resource id, for the visitor (the id itself for
@@ -227,6 +278,19 @@ pub(crate) async fn run_script(
     .await
     {
         Ok(t) => Redirect::to(&format!("/console/tickets/{}", text(&t["id"]))).into_response(),
+        // Refused (no host, a missing parameter…): the page again, the
+        // reason on the form and everything as sent.
+        Err(p) if p.status.is_client_error() && p.status != StatusCode::NOT_FOUND => {
+            let typed = RunForm {
+                hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                params: pairs
+                    .iter()
+                    .filter_map(|(k, x)| Some((k.strip_prefix("param.")?.to_string(), x.clone())))
+                    .collect(),
+                batch_policy: get("batch_policy").unwrap_or_default(),
+            };
+            script_page(&s, &v, &id, None, Some(p.detail), typed).await
+        }
         Err(p) => error_page(&v, p),
     }
 }
