@@ -245,7 +245,17 @@ async fn email_subscription_is_confirmed_by_its_link_and_the_incident_email_arri
             .unwrap()
             .contains("Subscription confirmed")
     );
-    assert_eq!(reqwest::get(&link).await.unwrap().status(), 404, "one use");
+    // Opened again (mail scanners open links first): not an error page
+    // but "already confirmed" (issue 16, defect 7).
+    let again = reqwest::get(&link).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("Subscription already confirmed")
+    );
     let e = h.client.get("/api/v1/engineers/ann", &[]).await.unwrap();
     assert_eq!(e["contacts"][0]["status"], "confirmed");
 

@@ -96,6 +96,19 @@ fn confirmation(channel: &str, link: &str) -> Message {
     }
 }
 
+/// What a subscription link confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Tenant.
+    pub tenant: String,
+    /// The engineer's user name.
+    pub user: String,
+    /// `email` or `mobile`.
+    pub channel: String,
+    /// The link had been used before: nothing changed.
+    pub already: bool,
+}
+
 impl Store {
     /// Every user of the tenant with their engineer profile, by name.
     pub async fn list_engineers(&self, tenant: &str) -> Result<Vec<Engineer>> {
@@ -299,22 +312,34 @@ impl Store {
         self.get_engineer(tenant, user).await
     }
 
-    /// Confirms the subscription a link token belongs to; returns
-    /// (tenant, user, channel).
+    /// Confirms the subscription a link token belongs to. Opening the link
+    /// again (mail scanners open links first) answers `already: true` and
+    /// changes nothing: the token's hash stays with the confirmed contact
+    /// until a new link replaces it.
     ///
-    /// Errors: `NotFound` for an unknown or used token, `Conflict` when
+    /// Errors: `NotFound` for an unknown or replaced token, `Conflict` when
     /// the link expired (subscribe again).
-    pub async fn confirm_subscription(&self, token: &str) -> Result<(String, String, String)> {
+    pub async fn confirm_subscription(&self, token: &str) -> Result<Confirmation> {
         let h = hash_key(token.trim());
         let r = sqlx::query(dynsql!(
-            "SELECT id, tenant_id, user_name, channel, expires_at FROM contacts \
-             WHERE token_hash = $1 AND status = {}",
-            crate::sql_lit(SubscriptionStatus::Pending.as_str())
+            "SELECT id, tenant_id, user_name, channel, expires_at, status FROM contacts \
+             WHERE token_hash = $1 AND status IN ({}, {})",
+            crate::sql_lit(SubscriptionStatus::Pending.as_str()),
+            crate::sql_lit(SubscriptionStatus::Confirmed.as_str())
         ))
         .bind(&h)
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::not_found("subscription", "token"))?;
+        let confirmation = Confirmation {
+            tenant: r.try_get("tenant_id")?,
+            user: r.try_get("user_name")?,
+            channel: r.try_get("channel")?,
+            already: r.try_get::<String, _>("status")? == SubscriptionStatus::Confirmed.as_str(),
+        };
+        if confirmation.already {
+            return Ok(confirmation);
+        }
         let expires: Option<i64> = r.try_get("expires_at")?;
         let now = self.now();
         if expires.is_none_or(|e| now >= e) {
@@ -325,7 +350,7 @@ impl Store {
         let id: String = r.try_get("id")?;
         self.write_one(
             sqlx::query(dynsql!(
-                "UPDATE contacts SET status = {}, confirmed_at = $1, token_hash = NULL, \
+                "UPDATE contacts SET status = {}, confirmed_at = $1, \
                  expires_at = NULL, updated_at = $1 WHERE id = $2 AND status = {}",
                 crate::sql_lit(SubscriptionStatus::Confirmed.as_str()),
                 crate::sql_lit(SubscriptionStatus::Pending.as_str())
@@ -336,11 +361,7 @@ impl Store {
             &id,
         )
         .await?;
-        Ok((
-            r.try_get("tenant_id")?,
-            r.try_get("user_name")?,
-            r.try_get("channel")?,
-        ))
+        Ok(confirmation)
     }
 
     /// Removes a user's profile and contacts (the user stays).

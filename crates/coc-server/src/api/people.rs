@@ -164,11 +164,17 @@ async fn confirm(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<Confirm>,
 ) -> ApiResult<Html<String>> {
-    let (_, user, channel) = s.store.confirm_subscription(&q.token).await?;
-    tracing::info!(user = %user, channel = %channel, "subscription confirmed");
+    let c = s.store.confirm_subscription(&q.token).await?;
+    let (user, channel) = (c.user, c.channel);
+    let title = if c.already {
+        "Subscription already confirmed"
+    } else {
+        tracing::info!(user = %user, channel = %channel, "subscription confirmed");
+        "Subscription confirmed"
+    };
     Ok(Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Subscription confirmed</title></head>\
-         <body><h1>Subscription confirmed</h1><p>COC will send notifications for <b>{}</b> on this {}.</p></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>COC will send notifications for <b>{}</b> on this {}.</p></body></html>",
         html_escape(&user),
         if channel == "mobile" {
             "number"
