@@ -16,6 +16,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
 
+/// Whether an incident in `status` keeps its escalation running: only
+/// while nobody has accepted it (ref. 7.1, I7). Leaving `unaccepted`
+/// stops it at once.
+pub fn keeps_running(status: crate::incident::IncidentStatus) -> bool {
+    status == crate::incident::IncidentStatus::Unaccepted
+}
+
 stored_enum! {
     /// State of an incident's escalation (ref. 7.1, I7).
     EscalationState {

@@ -466,6 +466,17 @@ impl Store {
             None,
         )
         .await?;
+        if !coc_domain::escalation::keeps_running(next.status) {
+            sqlx::query(dynsql!(
+                "UPDATE escalations SET state = {}, updated_at = $1 WHERE incident_id = $2 AND state = {}",
+                crate::sql_lit(coc_domain::escalation::EscalationState::Stopped.as_str()),
+                crate::sql_lit(coc_domain::escalation::EscalationState::Running.as_str())
+            ))
+            .bind(now)
+            .bind(&cur.id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         self.events.notify_one();
         self.get_incident(tenant, &cur.id).await

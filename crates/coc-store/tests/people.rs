@@ -407,10 +407,16 @@ async fn escalation_follows_the_injected_clock() {
             ("running", 0, at(60).timestamp_millis())
         );
         assert_eq!(s.run_escalations(at(59)).await.unwrap(), 0);
-        // b is accepted in time: its escalation stops without notifying.
+        // b is accepted in time: its escalation stops without notifying —
+        // at once, not when its next level would have been due.
         s.incident_action(T, &b, &IncidentAction::Accept { remark: None }, "ann")
             .await
             .unwrap();
+        assert_eq!(
+            s.get_escalation(T, &b).await.unwrap().unwrap().state,
+            "stopped",
+            "stopped with the accept"
+        );
         assert_eq!(s.run_escalations(at(60)).await.unwrap(), 1, "only a fires");
         assert_eq!(
             s.get_escalation(T, &b).await.unwrap().unwrap().state,
