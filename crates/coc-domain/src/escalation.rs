@@ -195,6 +195,8 @@ mod tests {
 
     fn facts(app: Option<&str>, rule: Option<&str>) -> IncidentFacts {
         IncidentFacts {
+            id: "inc-1".into(),
+            description: String::new(),
             number: "INC1".into(),
             title: "t".into(),
             level: "P1".into(),

@@ -2,7 +2,9 @@
 //! webhook signature, and the retry schedule of the delivery queue.
 //!
 //! Formats (`Message` → JSON body):
-//! - `webhook`: `{"event","subject","body","sent_at"}`, signed with
+//! - `webhook`: `{"event","subject","body","sent_at"}` and, about an
+//!   incident, `"incident": {"id","number","level","title","description",
+//!   "assignee"}`; signed with
 //!   HMAC-SHA256 over the exact body: header `X-COC-Signature:
 //!   sha256=<hex>` (the GitHub convention).
 //! - `wecom`, `dingtalk`: `{"msgtype":"text","text":{"content":…}}`.
@@ -26,7 +28,7 @@ pub const CHANNELS: &[&str] = &[
 ];
 
 /// A notification to deliver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// Event name (`incident_created`, `test`, …).
     pub event: String,
@@ -34,6 +36,42 @@ pub struct Message {
     pub subject: String,
     /// Body text.
     pub body: String,
+    /// The incident it is about, as fields (webhooks carry them, so a
+    /// consumer need not parse the text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentRef>,
+}
+
+/// An incident as a notification names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IncidentRef {
+    /// Record id (`/api/v1/incidents/{id}`, `/console/incidents/{id}`).
+    pub id: String,
+    /// Number (`INC…`).
+    pub number: String,
+    /// `P1`..`P5`.
+    pub level: String,
+    /// Title.
+    pub title: String,
+    /// Description (for an incident from an alarm: the alarm's).
+    pub description: String,
+    /// Current owner.
+    pub assignee: String,
+}
+
+impl IncidentFacts {
+    /// The incident as a notification names it; `None` for facts of no
+    /// incident (an alarm's SLA, a script review).
+    pub fn reference(&self) -> Option<IncidentRef> {
+        (!self.id.is_empty()).then(|| IncidentRef {
+            id: self.id.clone(),
+            number: self.number.clone(),
+            level: self.level.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            assignee: self.assignee.clone(),
+        })
+    }
 }
 
 /// The JSON body a channel expects for `m`, sent at `sent_at_ms`.
@@ -47,7 +85,11 @@ pub fn render(
     let text = format!("{}\n{}", m.subject, m.body);
     Ok(match channel {
         "webhook" => {
-            serde_json::json!({"event": m.event, "subject": m.subject, "body": m.body, "sent_at": sent_at_ms})
+            let mut v = serde_json::json!({"event": m.event, "subject": m.subject, "body": m.body, "sent_at": sent_at_ms});
+            if let Some(i) = &m.incident {
+                v["incident"] = serde_json::to_value(i).unwrap_or_default();
+            }
+            v
         }
         "wecom" | "dingtalk" => serde_json::json!({"msgtype": "text", "text": {"content": text}}),
         "feishu" => serde_json::json!({"msg_type": "text", "content": {"text": text}}),
@@ -229,19 +271,25 @@ impl Template {
             Template::IncidentClosed => "closed after rejection",
         };
         let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        let mut body = format!(
+            "Incident {} ({}) was {what} by {actor}.\nOwner: {}\nApplication: {}  Region: {}  Source: {}  Category: {}",
+            i.number,
+            i.level,
+            i.assignee,
+            opt(&i.application),
+            opt(&i.region),
+            i.source,
+            opt(&i.category)
+        );
+        if !i.description.trim().is_empty() {
+            body.push_str("\n\n");
+            body.push_str(i.description.trim());
+        }
         Message {
             event: self.as_str().into(),
             subject: format!("[{}] {} {what}: {}", i.level, i.number, i.title),
-            body: format!(
-                "Incident {} ({}) was {what} by {actor}.\nOwner: {}\nApplication: {}  Region: {}  Source: {}  Category: {}",
-                i.number,
-                i.level,
-                i.assignee,
-                opt(&i.application),
-                opt(&i.region),
-                i.source,
-                opt(&i.category)
-            ),
+            body,
+            incident: i.reference(),
         }
     }
 }
@@ -249,8 +297,14 @@ impl Template {
 /// What notification matching and templates see of an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IncidentFacts {
+    /// Record id; empty for facts of no incident.
+    #[serde(default)]
+    pub id: String,
     /// Number (`INC…`).
     pub number: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
     /// Title.
     pub title: String,
     /// `P1`..`P5`.
@@ -275,7 +329,9 @@ impl IncidentFacts {
     /// ticket owner (the `owner` recipient); everything else is empty.
     pub fn not_an_incident(owner: &str) -> Self {
         IncidentFacts {
+            id: String::new(),
             number: String::new(),
+            description: String::new(),
             title: String::new(),
             level: String::new(),
             category: None,
@@ -568,7 +624,23 @@ mod tests {
             event: "incident_created".into(),
             subject: "P1 INC1".into(),
             body: "db down".into(),
+            incident: None,
         }
+    }
+
+    #[test]
+    fn an_incident_message_carries_its_fields_and_description() {
+        let mut f = facts();
+        f.description = "disk /var at 97%".into();
+        let msg = Template::IncidentCreated.render(&f, "rule");
+        assert!(msg.body.ends_with("disk /var at 97%"), "{}", msg.body);
+        let v = render("webhook", &msg, 5).unwrap();
+        assert_eq!(v["incident"]["id"], "inc-1");
+        assert_eq!(v["incident"]["number"], f.number.as_str());
+        assert_eq!(v["incident"]["level"], f.level.as_str());
+        assert_eq!(v["incident"]["description"], "disk /var at 97%");
+        let plain = render("webhook", &m(), 5).unwrap();
+        assert!(plain.get("incident").is_none(), "{plain}");
     }
 
     #[test]
@@ -607,6 +679,8 @@ mod tests {
 
     fn facts() -> IncidentFacts {
         IncidentFacts {
+            id: "inc-1".into(),
+            description: String::new(),
             number: "INC1".into(),
             title: "db down".into(),
             level: "P2".into(),

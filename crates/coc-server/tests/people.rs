@@ -336,7 +336,7 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         .put(
             "/api/v1/engineers/bob",
             &json!({"contacts": {"slack": format!("{url}/slack/bob"), "wecom": format!("{url}/wecom/bob"),
-                                 "mobile": "+8613800000001"}}),
+                                 "webhook": format!("{url}/webhook/bob"), "mobile": "+8613800000001"}}),
         )
         .await
         .unwrap();
@@ -384,7 +384,7 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
             "/api/v1/notification-rules",
             &json!({"name": "shift", "templates": ["incident_created"],
                     "recipients": [{"type": "shift", "scenario": "ops", "roles": ["oncall"]}],
-                    "channels": ["slack", "wecom", "sms", "voice"]}),
+                    "channels": ["slack", "wecom", "sms", "voice", "webhook"]}),
         )
         .await
         .unwrap();
@@ -401,16 +401,16 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         json!({"title": "disk full", "level": "P1", "assignee": "ann", "region": "eu-1"}),
     )
     .await;
-    let got = wait_for("four deliveries", || {
+    let got = wait_for("five deliveries", || {
         let v = hits.lock().unwrap().clone();
-        (v.len() >= 4).then_some(v)
+        (v.len() >= 5).then_some(v)
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got_after = hits.lock().unwrap().clone();
     assert_eq!(
         got_after.len(),
-        4,
+        5,
         "one per channel though two rules match: {got:#?}"
     );
     let by = |p: &str| {
@@ -429,6 +429,17 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
     );
     let wecom: Value = serde_json::from_str(&by("/wecom/bob").body).unwrap();
     assert_eq!(wecom["msgtype"], "text");
+    // A webhook consumer gets the incident as fields (issue 16, defect 7).
+    let hook: Value = serde_json::from_str(&by("/webhook/bob").body).unwrap();
+    assert_eq!(hook["event"], "incident_created");
+    assert_eq!(hook["incident"]["number"], number.as_str(), "{hook}");
+    assert_eq!(hook["incident"]["level"], "P1");
+    assert_eq!(hook["incident"]["title"], "disk full");
+    assert!(
+        hook["incident"]["id"]
+            .as_str()
+            .is_some_and(|i| !i.is_empty())
+    );
     assert!(
         wecom["text"]["content"]
             .as_str()

@@ -179,6 +179,7 @@ impl Store {
                     .flat_map(|x| level.channels.iter().map(move |c| (x.clone(), c.clone()))),
             );
             let m = Message {
+                incident: f.reference(),
                 event: "incident_escalated".into(),
                 subject: format!(
                     "[{}] {} not accepted — escalation level {}: {}",

@@ -391,7 +391,7 @@ async fn incident_facts(
     id: &str,
 ) -> Result<Option<IncidentFacts>> {
     let r = sqlx::query(
-        "SELECT number, title, level, category, source, application, region, assignee, rule_id \
+        "SELECT id, number, title, description, level, category, source, application, region, assignee, rule_id \
          FROM incidents WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant)
@@ -400,7 +400,9 @@ async fn incident_facts(
     .await?;
     r.map(|r| {
         Ok(IncidentFacts {
+            id: r.try_get("id")?,
             number: r.try_get("number")?,
+            description: r.try_get("description")?,
             title: r.try_get("title")?,
             level: r.try_get("level")?,
             category: r.try_get("category")?,

@@ -445,6 +445,7 @@ impl Store {
                 .flat_map(|x| p.spec.channels.iter().map(move |c| (x.clone(), c.clone()))),
         );
         let m = Message {
+            incident: None,
             event: "parameter_notice".into(),
             subject: format!("Parameter {}/{} {what}", p.spec.region, p.spec.name),
             body: format!(

@@ -83,6 +83,7 @@ fn contact_row(r: &AnyRow, now: i64) -> Result<Contact> {
 /// The confirmation message for a subscription.
 fn confirmation(channel: &str, link: &str) -> Message {
     Message {
+        incident: None,
         event: "subscription_confirmation".into(),
         subject: "Confirm your COC notification subscription".into(),
         body: format!(

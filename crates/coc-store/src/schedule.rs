@@ -633,6 +633,7 @@ impl Store {
                 let number: Option<String> = r.try_get("number")?;
                 let detail: String = r.try_get("detail")?;
                 let m = Message {
+                    incident: None,
                     event: "scheduled_task_outcome".into(),
                     subject: format!("Scheduled task {}: {status}", t.spec.name),
                     body: format!(

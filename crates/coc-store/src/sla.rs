@@ -187,6 +187,8 @@ impl Store {
             let name: String = r.try_get("name")?;
             let res: Option<String> = r.try_get("resource_name")?;
             Ok(IncidentFacts {
+                id: String::new(),
+                description: String::new(),
                 number: alarm_number(&name, res.as_deref()),
                 title: name,
                 level: r.try_get("level")?,
@@ -526,6 +528,7 @@ fn sla_message(f: &IncidentFacts, rec: &SlaRecord, rule: &SlaRule, kind: &str) -
         "is about to break its SLA"
     };
     Message {
+        incident: f.reference(),
         event: format!("sla_{kind}"),
         subject: format!("[{}] {} {what}: {}", f.level, f.number, f.title),
         body: format!(

@@ -81,6 +81,7 @@ async fn delivery_queue_retries_then_gives_up() {
     use coc_domain::notify::{MAX_ATTEMPTS, Message};
     each_store!(|s| {
         let m = Message {
+            incident: None,
             event: "test".into(),
             subject: "s".into(),
             body: "b".into(),
@@ -206,6 +207,7 @@ async fn the_store_decides_by_its_injected_clock() {
         let clock = coc_store::ManualClock::at(1_900_000_000_000);
         let s = s.clone().with_clock(clock.clone());
         let m = Message {
+            incident: None,
             event: "test".into(),
             subject: "s".into(),
             body: "b".into(),

@@ -54,6 +54,7 @@ async fn two_replicas_race_and_each_piece_of_work_happens_once() {
                 "http://127.0.0.1:9/hook",
                 None,
                 &Message {
+                    incident: None,
                     event: "test".into(),
                     subject: "s".into(),
                     body: "b".into(),

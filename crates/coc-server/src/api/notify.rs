@@ -110,6 +110,7 @@ async fn test(
     ApiJson(b): ApiJson<TestMessage>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let m = Message {
+        incident: None,
         event: "test".into(),
         subject: b.subject.unwrap_or_else(|| "COC test notification".into()),
         body: b.body.unwrap_or_else(|| format!("sent by {}", p.user_name)),

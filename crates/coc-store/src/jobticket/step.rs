@@ -461,6 +461,7 @@ impl Store {
                 .flat_map(|p| channels.iter().map(move |c| (p.clone(), c.clone()))),
         );
         let m = coc_domain::notify::Message {
+            incident: None,
             event: "job_approval_requested".into(),
             subject: format!(
                 "Approval needed: job ticket {} ({}), task '{}'",
