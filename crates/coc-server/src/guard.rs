@@ -149,6 +149,17 @@ pub struct Guard {
 
 /// The middleware (see the module doc).
 pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    // No COC id, name or filter holds a NUL character, and PostgreSQL
+    // cannot store or compare one: refuse it in the path or query at once.
+    if let Some(pq) = req.uri().path_and_query()
+        && pq.as_str().to_ascii_lowercase().contains("%00")
+    {
+        return ApiError::new(
+            crate::error::ErrorCode::BadQuery,
+            "the address contains a NUL character (%00)",
+        )
+        .into_response();
+    }
     let s = g.app;
     let ip = req
         .extensions()

@@ -546,12 +546,21 @@ async fn a_script_saved_in_the_console_runs() {
     d.click("#run-button").await;
     d.wait_text("#ticket-status", |t| t == "successful" || t == "failed")
         .await;
-    let out = d.wait_text(".out", |t| t.contains("done")).await;
-    assert_eq!(
-        d.try_text("#ticket-status").await.as_deref(),
-        Some("successful"),
-        "{out}"
-    );
+    // The run's output, as stored (the page streams it; the API has it
+    // whole once the ticket ended).
+    let url = d.url().await;
+    let tid = url.rsplit('/').next().unwrap().to_string();
+    let ticket = h
+        .client
+        .get(&format!("/api/v1/tickets/{tid}"), &[])
+        .await
+        .unwrap();
+    let out = ticket["tasks"][0]["output"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(ticket["status"], "successful", "{ticket}");
+    assert!(out.contains("done"), "{out}");
     assert!(out.lines().any(|l| l.trim() == "6"), "{out}");
     assert!(!out.contains("invalid number"), "{out}");
     d.screenshot("script-saved-in-console.png").await;
