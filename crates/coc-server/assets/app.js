@@ -28,9 +28,17 @@ window.addEventListener("DOMContentLoaded", () => {
   const table = document.querySelector("[data-events]");
   if (!table || !window.EventSource) return;
   const es = new EventSource(table.dataset.events, { withCredentials: true });
+  // A row by its run's id; a script ticket's row is its host's, shown
+  // before the run existed: it takes the run's id when first named.
+  function rowOf(id, host) {
+    const row = document.getElementById("task-" + id) ||
+      (host && document.querySelector('#tasks tr[data-host="' + CSS.escape(host) + '"]'));
+    if (row) row.id = "task-" + id;
+    return row;
+  }
   es.addEventListener("output", (e) => {
     const d = JSON.parse(e.data);
-    const row = document.getElementById("task-" + d.task_id);
+    const row = rowOf(d.task_id, d.host_id);
     if (row) row.querySelector(".out").textContent += d.data;
   });
   es.addEventListener("task_done", () => reloadStatus());
@@ -43,7 +51,7 @@ window.addEventListener("DOMContentLoaded", () => {
     const runs = (t.steps || []).flatMap((st) =>
       (st.hosts || []).flatMap((h) => h.runs || []));
     for (const x of (t.tasks || []).concat(runs)) {
-      const row = document.getElementById("task-" + x.id);
+      const row = rowOf(x.id, x.host_id);
       if (!row) continue;
       row.querySelector(".st").textContent = x.status;
       row.querySelector(".exit").textContent = x.exit_code ?? "";
@@ -64,11 +72,16 @@ window.addEventListener("DOMContentLoaded", () => {
     const doc = new DOMParser().parseFromString(await r.text(), "text/html");
     const body = document.querySelector("#tasks tbody");
     for (const row of doc.querySelectorAll("#tasks tbody tr")) {
-      const mine = document.getElementById(row.id);
+      const mine = rowOf(row.id.slice("task-".length), row.dataset.host);
       // A job's next step starts new runs: add their rows.
       if (!mine) { body.appendChild(document.importNode(row, true)); continue; }
       mine.querySelector(".st").textContent = row.querySelector(".st").textContent;
       mine.querySelector(".exit").textContent = row.querySelector(".exit").textContent;
+      // Output sent before the stream opened is only in the stored copy:
+      // take it whenever it holds at least what the stream has shown.
+      const out = row.querySelector(".out").textContent;
+      if (out.length >= mine.querySelector(".out").textContent.length)
+        mine.querySelector(".out").textContent = out;
       const act = row.querySelector(".act");
       if (act) mine.querySelector(".act").replaceChildren(...act.childNodes);
     }

@@ -399,6 +399,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                     let _ = s.live.send(LiveEvent {
                         ticket_id,
                         task_id,
+                        host_id: host_id.to_string(),
                         data: Some(data),
                         done: false,
                     });
@@ -438,6 +439,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                         let _ = s.live.send(LiveEvent {
                             ticket_id,
                             task_id: task_id.clone(),
+                            host_id: host_id.to_string(),
                             data: None,
                             done: true,
                         });

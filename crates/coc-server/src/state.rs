@@ -103,8 +103,11 @@ impl std::fmt::Debug for ServerConfig {
 pub struct LiveEvent {
     /// Ticket id.
     pub ticket_id: String,
-    /// Task id.
+    /// Task id (the run's id).
     pub task_id: String,
+    /// The host that ran it (a script ticket's page knows a host's row
+    /// before the host's run exists).
+    pub host_id: String,
     /// Output chunk, if any.
     pub data: Option<String>,
     /// The task finished.

@@ -248,6 +248,15 @@ impl Driver {
             .unwrap()
     }
 
+    /// Signs in as the harness's admin at `base` and waits for the overview.
+    async fn log_in(&self, base: &str) {
+        self.go(&format!("{base}/console/login")).await;
+        self.type_in("#username", "admin").await;
+        self.type_in("#password", "admin-password-1").await;
+        self.click("button[type=submit]").await;
+        self.wait_text("h1", |t| t == "Overview").await;
+    }
+
     async fn source(&self) -> String {
         self.call("GET", "/source", None)
             .await
@@ -510,11 +519,7 @@ async fn a_script_saved_in_the_console_runs() {
     };
     let h = Harness::start(1).await;
     h.wait_hosts(1).await;
-    d.go(&format!("{}/console/login", h.url())).await;
-    d.type_in("#username", "admin").await;
-    d.type_in("#password", "admin-password-1").await;
-    d.click("button[type=submit]").await;
-    d.wait_text("h1", |t| t == "Overview").await;
+    d.log_in(&h.url()).await;
     d.go(&format!("{}/console/scripts/new", h.url())).await;
     d.type_in("[name='f.name']", "sixth-line").await;
     d.click("#f-type option:nth-child(2)").await;
@@ -546,8 +551,9 @@ async fn a_script_saved_in_the_console_runs() {
     d.click("#run-button").await;
     d.wait_text("#ticket-status", |t| t == "successful" || t == "failed")
         .await;
-    // The run's output, as stored (the page streams it; the API has it
-    // whole once the ticket ended).
+    // The page shows the run's output (streamed, then as stored) …
+    d.wait_text(".out", |t| t.contains("done")).await;
+    // … and the API has it whole once the ticket ended.
     let url = d.url().await;
     let tid = url.rsplit('/').next().unwrap().to_string();
     let ticket = h
@@ -583,11 +589,7 @@ async fn an_integration_key_is_shown_once_and_reset_asks_first() {
         return;
     };
     let h = Harness::start(0).await;
-    d.go(&format!("{}/console/login", h.url())).await;
-    d.type_in("#username", "admin").await;
-    d.type_in("#password", "admin-password-1").await;
-    d.click("button[type=submit]").await;
-    d.wait_text("h1", |t| t == "Overview").await;
+    d.log_in(&h.url()).await;
     d.go(&format!("{}/console/integrations/new", h.url())).await;
     d.type_in("[name='f.name']", "prometheus").await;
     d.click("#f-type option:nth-child(2)").await;
@@ -649,11 +651,7 @@ async fn the_incident_flow_keeps_remarks_and_verification_passes_by_its_button()
         .await
         .unwrap();
     let id = inc["id"].as_str().unwrap().to_string();
-    d.go(&format!("{}/console/login", h.url())).await;
-    d.type_in("#username", "admin").await;
-    d.type_in("#password", "admin-password-1").await;
-    d.click("button[type=submit]").await;
-    d.wait_text("h1", |t| t == "Overview").await;
+    d.log_in(&h.url()).await;
     d.go(&format!("{}/console/incidents/{id}", h.url())).await;
     d.wait_text("#incident-status", |t| t == "unaccepted").await;
     d.type_in("#accept-f-remark", "looking at the consumer")
@@ -714,11 +712,7 @@ async fn an_alarm_page_shows_its_history_and_dates() {
         .await
         .unwrap();
     assert!(!history.as_array().unwrap().is_empty());
-    d.go(&format!("{}/console/login", h.url())).await;
-    d.type_in("#username", "admin").await;
-    d.type_in("#password", "admin-password-1").await;
-    d.click("button[type=submit]").await;
-    d.wait_text("h1", |t| t == "Overview").await;
+    d.log_in(&h.url()).await;
     d.go(&format!(
         "{}/console/alarms/{}",
         h.url(),
@@ -754,11 +748,7 @@ async fn a_refused_script_run_keeps_the_form_and_says_why() {
         .await
         .unwrap();
     let sid = s["id"].as_str().unwrap();
-    d.go(&format!("{}/console/login", h.url())).await;
-    d.type_in("#username", "admin").await;
-    d.type_in("#password", "admin-password-1").await;
-    d.click("button[type=submit]").await;
-    d.wait_text("h1", |t| t == "Overview").await;
+    d.log_in(&h.url()).await;
     d.go(&format!("{}/console/scripts/{sid}", h.url())).await;
     d.type_in("#p-WHO", "team").await;
     d.click("#run-button").await;
@@ -778,5 +768,46 @@ async fn a_refused_script_run_keeps_the_form_and_says_why() {
     d.click("#run-button").await;
     d.wait_text("#ticket-status", |t| t == "successful").await;
     d.wait_text(".out", |t| t.contains("hello team")).await;
+    d.call("DELETE", "", None).await;
+}
+
+/// A script ticket's page opened while a later batch's host has no run
+/// yet: that host's row takes its run's live output (it used to get a
+/// second row, and the first stayed empty — seen in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_page_opened_before_a_batch_starts_shows_its_output() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(2).await;
+    let hosts = h.wait_hosts(2).await;
+    let sid = h
+        .script("slow-hello", "sleep 1; echo hello-from-the-host")
+        .await;
+    d.log_in(&h.url()).await;
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{sid}/execute"),
+            &json!({"hosts": hosts, "batch_policy": "manual",
+                "batches": [[hosts[0]], [hosts[1]]]}),
+        )
+        .await
+        .unwrap();
+    let tid = t["id"].as_str().unwrap();
+    d.go(&format!("{}/console/tickets/{tid}", h.url())).await;
+    let before = d.source().await;
+    assert_eq!(before.matches("data-host=").count(), 2, "one row per host");
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    for n in [1, 2] {
+        d.wait_text(&format!("#tasks tbody tr:nth-child({n}) .out"), |t| {
+            t.contains("hello-from-the-host")
+        })
+        .await;
+    }
+    assert!(
+        d.try_text("#tasks tbody tr:nth-child(3)").await.is_none(),
+        "no second row for a host"
+    );
     d.call("DELETE", "", None).await;
 }

@@ -170,8 +170,8 @@ async fn cancel(
 }
 
 /// `GET /api/v1/tickets/{id}/events`: first a `snapshot` event with the
-/// ticket, then `output` events (`{"task_id","data"}`) and `task_done`
-/// events as they happen, and a final `snapshot` when the ticket is
+/// ticket, then `output` events (`{"task_id","host_id","data"}`) and
+/// `task_done` events (`{"task_id","host_id"}`) as they happen, and a final `snapshot` when the ticket is
 /// finished.
 async fn events(
     State(s): State<AppState>,
@@ -202,8 +202,8 @@ pub(super) fn snapshot(d: &impl serde::Serialize) -> Event {
 }
 
 /// The live view of ticket `tid` as server-sent events: `first` (a
-/// snapshot), then `output` (`{"task_id","data"}`) and `task_done`
-/// (`{"task_id"}`) events of its tasks or job runs as the agents report
+/// snapshot), then `output` (`{"task_id","host_id","data"}`) and
+/// `task_done` (`{"task_id","host_id"}`) events of its tasks or job runs as the agents report
 /// them, and — once `load` (the stored ticket: its snapshot, whether it
 /// is finished; checked every 2 s and after a lag) says it is finished —
 /// a last snapshot. `done`: the ticket is already finished (only `first`).
@@ -237,13 +237,13 @@ where
                             let ev = if e.done {
                                 Event::default()
                                     .event("task_done")
-                                    .json_data(serde_json::json!({"task_id": e.task_id}))
+                                    .json_data(serde_json::json!({"task_id": e.task_id, "host_id": e.host_id}))
                                     .unwrap_or_default()
                             } else {
                                 Event::default()
                                     .event("output")
                                     .json_data(
-                                        serde_json::json!({"task_id": e.task_id, "data": e.data}),
+                                        serde_json::json!({"task_id": e.task_id, "host_id": e.host_id, "data": e.data}),
                                     )
                                     .unwrap_or_default()
                             };

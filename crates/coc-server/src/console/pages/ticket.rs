@@ -88,6 +88,9 @@ pub(crate) struct TaskRow {
     pub(crate) status: String,
     pub(crate) exit: String,
     pub(crate) output: String,
+    /// A script ticket's host id: the row stays the host's while its run
+    /// id changes (none before the run exists, a new one on retry).
+    pub(crate) host_key: Option<String>,
     /// What "Cancel" names while the host has not finished (the script
     /// ticket's task id, the job ticket's host id); none once it has.
     pub(crate) cancel: Option<String>,
@@ -221,6 +224,7 @@ pub(crate) async fn ticket(
                 status: text(&x["status"]),
                 exit: text(&x["exit_code"]),
                 output: text(&x["output"]),
+                host_key: Some(text(&x["host_id"])),
                 cancel: (running && unfinished(&x["status"])).then(|| text(&x["id"])),
             })
             .collect(),
@@ -265,6 +269,7 @@ pub(crate) async fn job_ticket(
                     status: text(&r["status"]),
                     exit: text(&r["exit_code"]),
                     output: text(&r["output"]),
+                    host_key: None,
                     cancel: unfinished(&r["status"]).then(|| text(&h["host_id"])),
                 });
             }
