@@ -2,7 +2,9 @@
 //! with the one "who is on call" function of [`coc_domain::oncall`].
 
 use chrono::{DateTime, NaiveDate, Utc};
-use coc_domain::oncall::Scenario;
+use coc_domain::oncall::Tz;
+use coc_domain::oncall::calendar::Slot;
+use coc_domain::oncall::{Override, Rotation, Scenario};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -152,6 +154,151 @@ impl Store {
         self.update_scenario(tenant, &cur.id, &cur.scenario).await
     }
 
+    /// Puts rotation `r` into scenario `scenario` (id or name) — adding
+    /// it, or replacing the one of the same name — in one transaction.
+    /// A scenario that does not exist is created by that name, in zone
+    /// `tz` (UTC when none), staffed by rotations alone
+    /// ([`Scenario::for_rotations`]). Every participant must be a user.
+    ///
+    /// Errors: `Domain(Validation)` (the rotation, unknown users),
+    /// `Conflict`.
+    pub async fn put_rotation(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        tz: Option<Tz>,
+        r: Rotation,
+    ) -> Result<StoredScenario> {
+        let mut tx = self.begin().await?;
+        let cur = scenario_in(&mut tx, tenant, scenario).await?;
+        let mut sc = match &cur {
+            Some(c) => c.scenario.clone(),
+            None => Scenario::for_rotations(scenario, &r.role, tz.unwrap_or(Tz::UTC)),
+        };
+        sc.put_rotation(r)?;
+        self.save_scenario_in(tx, tenant, cur.map(|c| c.id), &sc)
+            .await
+    }
+
+    /// Removes the rotation named `name` from `scenario`.
+    /// Errors: `NotFound`, `Domain(Validation)` when it has none.
+    pub async fn remove_rotation(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        name: &str,
+    ) -> Result<StoredScenario> {
+        let mut tx = self.begin().await?;
+        let cur = scenario_in(&mut tx, tenant, scenario)
+            .await?
+            .ok_or_else(|| StoreError::not_found("scenario", scenario))?;
+        let mut sc = cur.scenario.clone();
+        sc.remove_rotation(name)?;
+        self.save_scenario_in(tx, tenant, Some(cur.id), &sc).await
+    }
+
+    /// Adds an override to `scenario`; the person must be a user.
+    /// Errors: `NotFound`, `Domain(Validation)`.
+    pub async fn add_override(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        o: Override,
+    ) -> Result<StoredScenario> {
+        let mut tx = self.begin().await?;
+        let cur = scenario_in(&mut tx, tenant, scenario)
+            .await?
+            .ok_or_else(|| StoreError::not_found("scenario", scenario))?;
+        let mut sc = cur.scenario.clone();
+        sc.add_override(o)?;
+        self.save_scenario_in(tx, tenant, Some(cur.id), &sc).await
+    }
+
+    /// Writes `sc` (a new scenario when `id` is none) in `tx` after
+    /// checking that everyone it names is a user, and commits.
+    async fn save_scenario_in(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        tenant: &str,
+        id: Option<String>,
+        sc: &Scenario,
+    ) -> Result<StoredScenario> {
+        let unknown = unknown_users(&mut tx, tenant, &sc.people()).await?;
+        if !unknown.is_empty() {
+            return Err(coc_domain::error::invalid(format!(
+                "no user is named {}",
+                unknown
+                    .iter()
+                    .map(|u| format!("'{u}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+        let now = self.now();
+        let spec = serde_json::to_string(sc).unwrap_or_default();
+        let id = match id {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE oncall_scenarios SET spec = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+                )
+                .bind(&spec)
+                .bind(now)
+                .bind(tenant)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                let id = crate::new_id();
+                sqlx::query(
+                    "INSERT INTO oncall_scenarios (id, tenant_id, name, application, region, spec, created_at, updated_at) \
+                     VALUES ($1,$2,$3,NULL,NULL,$4,$5,$5)",
+                )
+                .bind(&id)
+                .bind(tenant)
+                .bind(sc.name.trim())
+                .bind(&spec)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(dup(sc.name.trim()))?;
+                id
+            }
+        };
+        let out = scenario_in(&mut tx, tenant, &id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("scenario", &id))?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Who is on call for `role` of `scenario` (its global schedule) over
+    /// `[from, until)` ([`coc_domain::oncall::Schedule::slots`]).
+    ///
+    /// Errors: `NotFound`; `Domain(Validation)` for a role the scenario
+    /// does not have or a span longer than a year.
+    pub async fn calendar(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        role: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(StoredScenario, Vec<Slot>)> {
+        let s = self.get_scenario(tenant, scenario).await?;
+        if !s.scenario.roles.iter().any(|r| r == role) {
+            return Err(coc_domain::error::invalid(format!(
+                "scenario '{}' has no role '{role}'",
+                s.scenario.name
+            ))
+            .into());
+        }
+        let slots = s.scenario.schedule.slots(role, from, until)?;
+        Ok((s, slots))
+    }
+
     /// Who is on call in scenario `scenario` for `role`, for `application`
     /// in `region`, at `at` ([`Scenario::on_call`]).
     ///
@@ -195,4 +342,41 @@ pub(crate) async fn first_on_call(
         .on_call(&shift.role, scope.0, scope.1, at)
         .ok()
         .and_then(|p| p.into_iter().next()))
+}
+
+/// One scenario by id or name, read on `conn`.
+async fn scenario_in(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    id_or_name: &str,
+) -> Result<Option<StoredScenario>> {
+    let r = sqlx::query(
+        "SELECT id, spec, created_at, updated_at FROM oncall_scenarios WHERE tenant_id = $1 AND (id = $2 OR name = $2)",
+    )
+    .bind(tenant)
+    .bind(id_or_name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(row).transpose()
+}
+
+/// The names in `names` that are not users of `tenant`, in order.
+pub(crate) async fn unknown_users(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    names: &[String],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for n in names {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant)
+                .bind(n)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_none() {
+            out.push(n.clone());
+        }
+    }
+    Ok(out)
 }

@@ -1,6 +1,7 @@
-//! The CLI against a real `coc server`: scripts written on Windows (CRLF)
-//! are flagged by `coc script verify`, stored with LF, and `coc script
-//! update` changes a script by name (issue 16, defect 1).
+//! The CLI against a real `coc server` (issue 16): scripts written on
+//! Windows (CRLF) are flagged by `coc script verify`, stored with LF, and
+//! `coc script update` changes a script by name; on-call rotations are set
+//! up, asked and listed by name.
 
 use std::process::Command;
 
@@ -74,4 +75,161 @@ async fn windows_line_ends_are_flagged_and_stored_as_lf_and_update_takes_a_name(
     );
     let (ok, out) = coc(&env, &["script", "update", "no-such-script", "--file", f]);
     assert!(!ok && out.lines().count() <= 2, "one line: {out}");
+}
+
+/// One command sets up a weekly rotation of three in Berlin; `coc oncall
+/// who` names the right person at 10 instants over four weeks, across the
+/// change to winter time (25 October 2026); unknown users are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_rotation_is_set_up_and_asked_from_the_cli() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let http = reqwest::Client::new();
+    for u in ["ann", "bob", "cid"] {
+        let r = http
+            .post(format!("{}/api/v1/users", env.url()))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"name": u}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let add = |people: &str| {
+        coc(
+            &env,
+            &[
+                "oncall",
+                "rotation",
+                "add",
+                "--scenario",
+                "payments",
+                "--timezone",
+                "Europe/Berlin",
+                "--participants",
+                people,
+                "--handoff-day",
+                "mon",
+                "--handoff-time",
+                "09:00",
+                "--start",
+                "2026-10-14",
+            ],
+        )
+    };
+    let (ok, out) = add("ann,bob,mallory");
+    assert!(!ok, "{out}");
+    assert!(out.contains("mallory") && out.lines().count() <= 2, "{out}");
+    let (ok, out) = add("ann,bob,cid");
+    assert!(ok, "{out}");
+    // (instant, who): Berlin is UTC+2 until 25 Oct 01:00 UTC, then UTC+1.
+    let expect = [
+        ("2026-10-19T06:59:00Z", "(nobody)"), // 08:59 before the first handoff
+        ("2026-10-19T07:00:00Z", "ann"),      // Mon 09:00 CEST
+        ("2026-10-25T00:30:00Z", "ann"),      // 02:30 CEST, the first of two
+        ("2026-10-25T01:30:00Z", "ann"),      // 02:30 CET, the second
+        ("2026-10-26T07:59:00Z", "ann"),      // Mon 08:59 CET
+        ("2026-10-26T08:00:00Z", "bob"),      // Mon 09:00 CET
+        ("2026-11-01T12:00:00Z", "bob"),
+        ("2026-11-02T08:00:00Z", "cid"),
+        ("2026-11-09T07:59:00Z", "cid"),
+        ("2026-11-09T08:00:00Z", "ann"),
+    ];
+    for (at, who) in expect {
+        let (ok, out) = coc(
+            &env,
+            &[
+                "oncall",
+                "who",
+                "--scenario",
+                "payments",
+                "--role",
+                "oncall",
+                "--at",
+                at,
+            ],
+        );
+        assert!(ok, "{out}");
+        assert_eq!(out.trim(), who, "at {at}");
+    }
+    let (ok, out) = coc(
+        &env,
+        &[
+            "oncall",
+            "calendar",
+            "--scenario",
+            "payments",
+            "--role",
+            "oncall",
+            "--from",
+            "2026-10-19T00:00:00Z",
+            "--days",
+            "21",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Mon 2026-10-26 09:00  "),
+        "local handoff: {out}"
+    );
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .map(|l| l.rsplit("  ").next().unwrap_or("").trim())
+        .collect();
+    assert_eq!(rows, ["(nobody)", "ann", "bob", "cid"], "{out}");
+    // Someone covers bob for an afternoon, in Berlin time.
+    let (ok, out) = coc(
+        &env,
+        &[
+            "oncall",
+            "override",
+            "--scenario",
+            "payments",
+            "--role",
+            "oncall",
+            "--person",
+            "cid",
+            "--covering",
+            "bob",
+            "--from",
+            "2026-10-27T13:00",
+            "--until",
+            "2026-10-27T18:00",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (_, out) = coc(
+        &env,
+        &[
+            "oncall",
+            "who",
+            "--scenario",
+            "payments",
+            "--role",
+            "oncall",
+            "--at",
+            "2026-10-27T12:00:00Z",
+        ],
+    );
+    assert_eq!(out.trim(), "cid");
+    let (ok, out) = coc(
+        &env,
+        &["oncall", "rotation", "remove", "payments", "primary"],
+    );
+    assert!(ok, "{out}");
+    let (_, out) = coc(
+        &env,
+        &[
+            "oncall",
+            "who",
+            "--scenario",
+            "payments",
+            "--role",
+            "oncall",
+            "--at",
+            "2026-11-02T08:00:00Z",
+        ],
+    );
+    assert_eq!(out.trim(), "(nobody)");
 }

@@ -3,10 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use coc_domain::oncall::Scenario;
+use coc_domain::oncall::calendar::Slot;
+use coc_domain::oncall::{Override, Rotation, Scenario, Tz};
 use coc_store::access::Principal;
 use coc_store::oncall::StoredScenario;
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::guard::Checked;
 
 /// Body of `POST /api/v1/oncall/scenarios/{id}/clear`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -53,6 +55,61 @@ pub struct OnCallNow {
     pub at: String,
     /// User names on call then.
     pub on_call: Vec<String>,
+}
+
+/// Body of `POST /api/v1/oncall/rotations`: a rotation and the scenario
+/// it goes into (created when it does not exist).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationSetup {
+    /// Scenario id or name; a new name creates a scenario.
+    pub scenario: String,
+    /// IANA zone of a new scenario (`Europe/Berlin`); default UTC.
+    /// An existing scenario keeps its zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The rotation.
+    #[serde(flatten)]
+    pub rotation: Rotation,
+}
+
+/// Query of `GET /api/v1/oncall/calendar`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarQuery {
+    /// Scenario id or name.
+    pub scenario: String,
+    /// Role.
+    pub role: String,
+    /// First instant (RFC 3339); default now.
+    pub from: Option<String>,
+    /// Days covered (1..=366); default 28.
+    pub days: Option<i64>,
+}
+
+/// Answer of `GET /api/v1/oncall/calendar`: who is on call, slot by slot.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Calendar {
+    /// Scenario name.
+    pub scenario: String,
+    /// Role.
+    pub role: String,
+    /// The scenario's zone.
+    pub timezone: String,
+    /// Consecutive slots from `from` for `days` days.
+    pub slots: Vec<Slot>,
+}
+
+/// Parses an RFC 3339 instant of query parameter `name`.
+fn instant(name: &str, t: &str) -> ApiResult<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(t)
+        .map_err(|e| {
+            ApiError::new(
+                crate::error::ErrorCode::BadQuery,
+                format!("'{name}' must be an RFC 3339 time: {e}"),
+            )
+        })?
+        .with_timezone(&Utc))
 }
 
 /// The routes this module serves, with what the guard checks and what
@@ -110,6 +167,41 @@ pub const ROUTES: &[RouteDoc] = &[
         ok = coc_store::oncall::StoredScenario
     ),
     route!(
+        "POST",
+        "/api/v1/oncall/rotations",
+        "oncall",
+        "Add or replace a rotation (creates the scenario when new)",
+        OncallUpdate,
+        body = RotationSetup,
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/oncall/scenarios/{id}/rotations/{name}",
+        "oncall",
+        "Remove a rotation",
+        OncallUpdate,
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "POST",
+        "/api/v1/oncall/scenarios/{id}/overrides",
+        "oncall",
+        "Add an override (someone covers a span)",
+        OncallUpdate,
+        body = Override,
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "GET",
+        "/api/v1/oncall/calendar",
+        "oncall",
+        "Who is on call for a role, slot by slot (4 weeks by default)",
+        OncallGet,
+        query = CalendarQuery,
+        ok = Calendar
+    ),
+    route!(
         "GET",
         "/api/v1/oncall/who",
         "oncall",
@@ -129,6 +221,16 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/api/v1/oncall/scenarios/{id}/clear", post(clear))
         .route("/api/v1/oncall/who", get(who))
+        .route("/api/v1/oncall/rotations", post(put_rotation))
+        .route(
+            "/api/v1/oncall/scenarios/{id}/rotations/{name}",
+            delete(remove_rotation),
+        )
+        .route(
+            "/api/v1/oncall/scenarios/{id}/overrides",
+            post(add_override),
+        )
+        .route("/api/v1/oncall/calendar", get(calendar))
 }
 
 async fn list(
@@ -194,14 +296,7 @@ async fn who(
     ApiQuery(q): ApiQuery<Who>,
 ) -> ApiResult<Json<OnCallNow>> {
     let at = match &q.at {
-        Some(t) => DateTime::parse_from_rfc3339(t)
-            .map_err(|e| {
-                ApiError::new(
-                    crate::error::ErrorCode::BadQuery,
-                    format!("'at' must be an RFC 3339 time: {e}"),
-                )
-            })?
-            .with_timezone(&Utc),
+        Some(t) => instant("at", t)?,
         None => s.store.now_utc(),
     };
     let people = s
@@ -219,5 +314,89 @@ async fn who(
         role: q.role,
         at: at.to_rfc3339(),
         on_call: people,
+    }))
+}
+
+async fn put_rotation(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    ApiJson(b): ApiJson<RotationSetup>,
+) -> ApiResult<Json<StoredScenario>> {
+    let tz = match b.timezone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(z) => Some(z.parse::<Tz>().map_err(|_| {
+            ApiError::new(
+                crate::error::ErrorCode::ValidationFailed,
+                format!("'{z}' is not an IANA time zone (e.g. Europe/Berlin)"),
+            )
+        })?),
+    };
+    // Creating a scenario on the way takes the right to create one.
+    let exists = s.store.get_scenario(&p.tenant, &b.scenario).await.is_ok();
+    if !exists && !c.permits("coc:oncall:create", "oncall:*", &[]) {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Forbidden,
+            format!(
+                "{} may not create scenario '{}' (coc:oncall:create)",
+                p.user_name, b.scenario
+            ),
+        ));
+    }
+    Ok(Json(
+        s.store
+            .put_rotation(&p.tenant, &b.scenario, tz, b.rotation)
+            .await?,
+    ))
+}
+
+async fn remove_rotation(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<Json<StoredScenario>> {
+    Ok(Json(s.store.remove_rotation(&p.tenant, &id, &name).await?))
+}
+
+async fn add_override(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<Override>,
+) -> ApiResult<Json<StoredScenario>> {
+    Ok(Json(s.store.add_override(&p.tenant, &id, b).await?))
+}
+
+async fn calendar(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<CalendarQuery>,
+) -> ApiResult<Json<Calendar>> {
+    let from = match &q.from {
+        Some(t) => instant("from", t)?,
+        None => s.store.now_utc(),
+    };
+    let days = q.days.unwrap_or(28);
+    if !(1..=coc_domain::oncall::calendar::MAX_SPAN_DAYS).contains(&days) {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::BadQuery,
+            "'days' must be 1 to 366",
+        ));
+    }
+    let (sc, slots) = s
+        .store
+        .calendar(
+            &p.tenant,
+            &q.scenario,
+            &q.role,
+            from,
+            from + chrono::Duration::days(days),
+        )
+        .await?;
+    Ok(Json(Calendar {
+        scenario: sc.scenario.name,
+        role: q.role,
+        timezone: sc.scenario.schedule.tz.name().to_string(),
+        slots,
     }))
 }

@@ -53,6 +53,16 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/new", own_new("incidents"))
         .route("/console/alarms/act", post(alarm_act))
         .route("/console/oncall", get(oncall))
+        .route(
+            "/console/oncall/rotations/new",
+            get(new_rotation).post(save_rotation),
+        )
+        .route("/console/oncall/rotations/remove", post(remove_rotation))
+        .route(
+            "/console/oncall/overrides/new",
+            get(new_override).post(save_override),
+        )
+        .route("/console/oncall/calendar", get(calendar))
         .route("/console/scripts/{id}", get(script))
         .route("/console/scripts/{id}/run", post(run_script))
         .route("/console/tickets", get(tickets))

@@ -139,7 +139,7 @@ pub enum Then {
 
 const LEVELS: Kind = Kind::Choice(&["P1", "P2", "P3", "P4", "P5"]);
 const CHANNELS: Kind = Kind::Many(coc_domain::notify::CHANNELS);
-const ZONES: &[&str] = &[
+pub(crate) const ZONES: &[&str] = &[
     "UTC",
     "Europe/Berlin",
     "Europe/London",

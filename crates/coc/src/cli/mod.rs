@@ -489,3 +489,16 @@ pub fn read_json(path: &str) -> anyhow::Result<serde_json::Value> {
     };
     serde_json::from_str(&text).with_context(|| format!("{path} is not valid JSON"))
 }
+
+/// `s` as one URL path segment: everything but unreserved characters
+/// percent-encoded (a name may hold spaces or slashes).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

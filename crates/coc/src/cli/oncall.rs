@@ -38,6 +38,42 @@ enum Verb {
         #[arg(long)]
         to: String,
     },
+    /// On-call rotations: add or replace one (one command sets up a
+    /// weekly rotation), remove one.
+    #[command(subcommand)]
+    Rotation(RotationVerb),
+    /// Someone covers a role (or a person) for a span.
+    Override {
+        #[arg(long)]
+        scenario: String,
+        #[arg(long)]
+        role: String,
+        /// The user who covers.
+        #[arg(long)]
+        person: String,
+        /// The user covered; none: PERSON joins whoever is on call.
+        #[arg(long)]
+        covering: Option<String>,
+        /// Start (RFC 3339, or YYYY-MM-DDTHH:MM in the scenario's zone).
+        #[arg(long)]
+        from: String,
+        /// End (exclusive), as --from.
+        #[arg(long)]
+        until: String,
+    },
+    /// Who is on call for a role, slot by slot, in the scenario's zone.
+    Calendar {
+        #[arg(long)]
+        scenario: String,
+        #[arg(long)]
+        role: String,
+        /// First instant (RFC 3339); default now.
+        #[arg(long)]
+        from: Option<String>,
+        /// Days covered (1..=366).
+        #[arg(long, default_value_t = 28)]
+        days: i64,
+    },
     /// Who is on call for a role (now, or --at an RFC 3339 time).
     Who {
         #[arg(long)]
@@ -53,6 +89,125 @@ enum Verb {
         #[arg(long)]
         at: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum RotationVerb {
+    /// Add a rotation to a scenario (created when new), or replace the
+    /// one of the same name.
+    Add(Box<AddRotation>),
+    /// Remove a rotation.
+    Remove { scenario: String, name: String },
+}
+
+/// `coc oncall rotation add`'s options.
+#[derive(Args, Debug)]
+struct AddRotation {
+    /// Scenario name (a new one is created in --timezone).
+    #[arg(long)]
+    scenario: String,
+    /// The role it staffs.
+    #[arg(long, default_value = "oncall")]
+    role: String,
+    /// Rotation name.
+    #[arg(long, default_value = "primary")]
+    name: String,
+    /// Participants in order, comma-separated user names.
+    #[arg(long, value_delimiter = ',', required = true)]
+    participants: Vec<String>,
+    /// Turn length, in --unit.
+    #[arg(long, default_value_t = 1)]
+    length: u32,
+    /// days or weeks.
+    #[arg(long, default_value = "weeks")]
+    unit: String,
+    /// Weekday of the handoff (weekly turns): mon, tue, …
+    #[arg(long)]
+    handoff_day: Option<String>,
+    /// Local time of the handoff, HH:MM.
+    #[arg(long, default_value = "09:00")]
+    handoff_time: String,
+    /// First local date, YYYY-MM-DD.
+    #[arg(long)]
+    start: String,
+    /// Local date it stops (at the handoff time), YYYY-MM-DD.
+    #[arg(long)]
+    until: Option<String>,
+    /// Daily hours it covers, HH:MM-HH:MM (a layer over others).
+    #[arg(long)]
+    hours: Option<String>,
+    /// Replaces the normal rotations for its span (a holiday week).
+    #[arg(long)]
+    temporary: bool,
+    /// IANA zone of a new scenario (e.g. Europe/Berlin).
+    #[arg(long)]
+    timezone: Option<String>,
+}
+
+/// `HH:MM` as the API's `HH:MM:SS`.
+fn hms(t: &str) -> String {
+    if t.matches(':').count() == 1 {
+        format!("{t}:00")
+    } else {
+        t.to_string()
+    }
+}
+
+/// An instant as RFC 3339: given so, or a local `YYYY-MM-DDTHH:MM` in `tz`.
+fn instant(t: &str, tz: &str) -> anyhow::Result<String> {
+    if chrono::DateTime::parse_from_rfc3339(t).is_ok() {
+        return Ok(t.to_string());
+    }
+    let zone: coc_domain::oncall::Tz = tz
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown zone {tz}"))?;
+    let local = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
+        .map_err(|_| anyhow::anyhow!("'{t}' is neither RFC 3339 nor YYYY-MM-DDTHH:MM"))?;
+    Ok(coc_domain::oncall::resolve(zone, local).to_rfc3339())
+}
+
+/// Prints a calendar answer as `FROM  UNTIL  WHO` in its zone.
+fn print_calendar(v: &serde_json::Value) {
+    let zone: coc_domain::oncall::Tz = v["timezone"]
+        .as_str()
+        .unwrap_or("UTC")
+        .parse()
+        .unwrap_or_default();
+    let show = |x: &serde_json::Value| {
+        x.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| {
+                t.with_timezone(&zone)
+                    .format("%a %Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    println!(
+        "{} · {} ({})",
+        v["scenario"].as_str().unwrap_or(""),
+        v["role"].as_str().unwrap_or(""),
+        zone.name()
+    );
+    println!("{:<22}{:<22}ON CALL", "FROM", "UNTIL");
+    for s in v["slots"].as_array().into_iter().flatten() {
+        let people: Vec<&str> = s["people"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str())
+            .collect();
+        println!(
+            "{:<22}{:<22}{}",
+            show(&s["start"]),
+            show(&s["end"]),
+            if people.is_empty() {
+                "(nobody)".to_string()
+            } else {
+                people.join(", ")
+            }
+        );
+    }
 }
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
@@ -90,6 +245,108 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 &json!({"from": from, "to": to}),
             )
             .await?
+        }
+        Verb::Rotation(RotationVerb::Add(a)) => {
+            let AddRotation {
+                scenario,
+                role,
+                name,
+                participants,
+                length,
+                unit,
+                handoff_day,
+                handoff_time,
+                start,
+                until,
+                hours,
+                temporary,
+                timezone,
+            } = *a;
+            let window = match hours {
+                Some(h) => {
+                    let (a, b) = h
+                        .split_once('-')
+                        .ok_or_else(|| anyhow::anyhow!("--hours is HH:MM-HH:MM"))?;
+                    json!({"start": hms(a.trim()), "end": hms(b.trim())})
+                }
+                None => serde_json::Value::Null,
+            };
+            let v = cl
+                .post(
+                    "/api/v1/oncall/rotations",
+                    &json!({"scenario": scenario, "timezone": timezone, "name": name,
+                        "role": role, "participants": participants, "length": length,
+                        "unit": unit, "handoff_day": handoff_day,
+                        "handoff_time": hms(&handoff_time), "start": start, "until": until,
+                        "window": window, "temporary": temporary}),
+                )
+                .await?;
+            if conn.output == super::Format::Text {
+                println!(
+                    "rotation '{name}' saved in scenario '{}'",
+                    v["name"].as_str().unwrap_or("")
+                );
+                return Ok(());
+            }
+            v
+        }
+        Verb::Rotation(RotationVerb::Remove { scenario, name }) => {
+            cl.delete(&format!(
+                "/api/v1/oncall/scenarios/{}/rotations/{}",
+                super::enc(&scenario),
+                super::enc(&name)
+            ))
+            .await?;
+            println!("removed rotation '{name}' from '{scenario}'");
+            return Ok(());
+        }
+        Verb::Override {
+            scenario,
+            role,
+            person,
+            covering,
+            from,
+            until,
+        } => {
+            let sc = cl
+                .get(
+                    &format!("/api/v1/oncall/scenarios/{}", super::enc(&scenario)),
+                    &[],
+                )
+                .await?;
+            let tz = sc["schedule"]["tz"].as_str().unwrap_or("UTC").to_string();
+            cl.post(
+                &format!(
+                    "/api/v1/oncall/scenarios/{}/overrides",
+                    super::enc(&scenario)
+                ),
+                &json!({"role": role, "person": person, "covering": covering,
+                    "from": instant(&from, &tz)?, "until": instant(&until, &tz)?}),
+            )
+            .await?;
+            println!("{person} covers {role} in '{scenario}' from {from} until {until}");
+            return Ok(());
+        }
+        Verb::Calendar {
+            scenario,
+            role,
+            from,
+            days,
+        } => {
+            let mut q = vec![
+                ("scenario", scenario),
+                ("role", role),
+                ("days", days.to_string()),
+            ];
+            if let Some(f) = from {
+                q.push(("from", f));
+            }
+            let v = cl.get("/api/v1/oncall/calendar", &q).await?;
+            if conn.output == super::Format::Text {
+                print_calendar(&v);
+                return Ok(());
+            }
+            v
         }
         Verb::Who {
             scenario,

@@ -22,10 +22,16 @@ use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
     Weekday,
 };
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
+
+pub mod calendar;
+pub mod rotation;
+
+/// IANA time zones (re-exported so other crates name zones as the domain does).
+pub use chrono_tz::Tz;
+pub use rotation::{ParticipantChange, Rotation, TurnUnit, Window};
 
 /// One shift of the day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -87,6 +93,11 @@ pub struct Schedule {
     pub cleared: Vec<(NaiveDate, NaiveDate)>,
     /// Overrides.
     pub overrides: Vec<Override>,
+    /// On-call rotations (layers, in order: a later one covers an earlier
+    /// one of its role for its hours). A role with rotations is staffed
+    /// by them wherever they cover; the shift plan fills the rest.
+    #[serde(default)]
+    pub rotations: Vec<Rotation>,
 }
 
 /// A shift instance: which shift of which local date, and its UTC interval.
@@ -152,6 +163,16 @@ impl Schedule {
         }
         if self.cleared.iter().any(|(a, b)| b < a) {
             return Err(invalid("a cleared range must not end before it starts"));
+        }
+        if self.rotations.len() > rotation::MAX_ROTATIONS {
+            return Err(invalid("a schedule has at most 20 rotations"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for r in &self.rotations {
+            r.validate()?;
+            if !names.insert(r.name.trim()) {
+                return Err(invalid(format!("two rotations are named '{}'", r.name)));
+            }
         }
         Ok(())
     }
@@ -220,15 +241,36 @@ impl Schedule {
         p.cloned().unwrap_or_default()
     }
 
-    /// Who is on call for `role` at `at`: the planned people of the shift
-    /// instance(s) containing it, with overrides applied. Sorted, no
-    /// duplicates.
+    /// Who is on call for `role` at `at`, with overrides applied; sorted,
+    /// no duplicates. In order: an explicit assignment of the shift
+    /// instance containing `at`; else the role's rotations where they
+    /// cover `at` ([`rotation::layers_at`]); else the shift plan.
     pub fn on_call(&self, role: &str, at: DateTime<Utc>) -> Vec<String> {
-        let mut people: Vec<String> = self
-            .instances_at(at)
-            .iter()
-            .flat_map(|i| self.planned(role, i))
-            .collect();
+        let instances = self.instances_at(at);
+        let explicit = instances.iter().find_map(|i| {
+            self.dated
+                .get(role)
+                .and_then(|d| d.get(&i.date))
+                .and_then(|m| m.get(&i.shift))
+                .cloned()
+        });
+        let local = at.with_timezone(&self.tz).date_naive();
+        let cleared = self.cleared.iter().any(|(a, b)| *a <= local && local <= *b);
+        let layers = || {
+            rotation::layers_at(
+                self.tz,
+                self.rotations.iter().filter(|r| r.role == role),
+                cleared,
+                at,
+            )
+        };
+        let mut people: Vec<String> = match explicit.or_else(layers) {
+            Some(p) => p,
+            None => instances
+                .iter()
+                .flat_map(|i| self.planned(role, i))
+                .collect(),
+        };
         for o in self
             .overrides
             .iter()
@@ -289,6 +331,7 @@ mod tests {
             dated: BTreeMap::new(),
             cleared: vec![],
             overrides: vec![],
+            rotations: vec![],
         }
     }
 
@@ -551,6 +594,7 @@ impl Scenario {
                 .chain(s.weekly.keys())
                 .chain(s.dated.keys())
                 .chain(s.overrides.iter().map(|o| &o.role))
+                .chain(s.rotations.iter().map(|r| &r.role))
                 .find(|r| !self.roles.contains(r));
             if let Some(r) = unknown {
                 return Err(invalid(format!("role '{r}' is not a role of the scenario")));
@@ -602,6 +646,119 @@ impl Scenario {
             )));
         }
         Ok(self.schedule_for(application, region).on_call(role, at))
+    }
+
+    /// A new global scenario staffed by rotations: role `role`, one
+    /// all-day shift with nobody planned, in zone `tz`. Add rotations with
+    /// [`Scenario::put_rotation`].
+    pub fn for_rotations(name: &str, role: &str, tz: Tz) -> Scenario {
+        Scenario {
+            name: name.trim().to_string(),
+            dimension: Dimension::Global,
+            roles: vec![role.trim().to_string()],
+            schedule: Schedule {
+                tz,
+                mode: Mode::Fixed,
+                shifts: vec![Shift {
+                    name: "all day".into(),
+                    start: NaiveTime::MIN,
+                    end: NaiveTime::MIN,
+                }],
+                fixed: BTreeMap::new(),
+                weekly: BTreeMap::new(),
+                dated: BTreeMap::new(),
+                cleared: vec![],
+                overrides: vec![],
+                rotations: vec![],
+            },
+            applications: vec![],
+        }
+    }
+
+    /// Adds rotation `r` to the global schedule, or replaces the one of
+    /// the same name (keeping its layer position); adds its role to the
+    /// scenario when new; then validates the whole scenario.
+    ///
+    /// Errors: [`DomainError::Validation`]; the scenario is then unchanged.
+    pub fn put_rotation(&mut self, r: Rotation) -> Result<(), DomainError> {
+        let mut next = self.clone();
+        if !next.roles.contains(&r.role) {
+            next.roles.push(r.role.clone());
+        }
+        let rs = &mut next.schedule.rotations;
+        match rs.iter_mut().find(|x| x.name.trim() == r.name.trim()) {
+            Some(x) => *x = r,
+            None => rs.push(r),
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Removes the rotation named `name` from the global schedule.
+    ///
+    /// Errors: [`DomainError::Validation`] when there is none.
+    pub fn remove_rotation(&mut self, name: &str) -> Result<(), DomainError> {
+        let rs = &mut self.schedule.rotations;
+        let before = rs.len();
+        rs.retain(|r| r.name.trim() != name.trim());
+        if rs.len() == before {
+            return Err(invalid(format!(
+                "scenario '{}' has no rotation '{name}'",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds an override to the global schedule (someone covers — or joins —
+    /// whoever is on call for a role over a UTC span), then validates.
+    ///
+    /// Errors: [`DomainError::Validation`] (unknown role, empty span); the
+    /// scenario is then unchanged.
+    pub fn add_override(&mut self, o: Override) -> Result<(), DomainError> {
+        let mut next = self.clone();
+        next.schedule.overrides.push(o);
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Every user name the scenario puts on call anywhere (plans,
+    /// rotations, overrides), sorted, no duplicates: what must exist.
+    pub fn people(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for s in self.schedules() {
+            let plans = s
+                .fixed
+                .values()
+                .flat_map(|m| m.values())
+                .chain(
+                    s.weekly
+                        .values()
+                        .flat_map(|w| w.values().flat_map(|m| m.values())),
+                )
+                .chain(
+                    s.dated
+                        .values()
+                        .flat_map(|d| d.values().flat_map(|m| m.values())),
+                );
+            v.extend(plans.flatten().cloned());
+            for r in &s.rotations {
+                v.extend(r.participants.iter().cloned());
+                v.extend(
+                    r.changes
+                        .iter()
+                        .flat_map(|c| c.participants.iter().cloned()),
+                );
+            }
+            for o in &s.overrides {
+                v.push(o.person.clone());
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Clears the regular plan on local dates `from..=to`, never before
@@ -664,6 +821,7 @@ mod scenario_tests {
                 dated: BTreeMap::new(),
                 cleared: vec![],
                 overrides: vec![],
+                rotations: vec![],
             },
         }
     }
@@ -745,6 +903,65 @@ mod scenario_tests {
                 .unwrap(),
             vec!["ann"]
         );
+    }
+
+    #[test]
+    fn rotations_are_put_replaced_and_removed_whole() {
+        let mut s = Scenario::for_rotations("payments", "primary", chrono_tz::Europe::Berlin);
+        let r = super::rotation::tests::weekly(&["ann", "bob", "cid"]);
+        s.put_rotation(Rotation {
+            role: "primary".into(),
+            ..r.clone()
+        })
+        .unwrap();
+        s.validate().unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 10, 27, 12, 0, 0).unwrap();
+        assert_eq!(s.on_call("primary", None, None, at).unwrap(), ["bob"]);
+        // The same name replaces; a new role joins the scenario.
+        s.put_rotation(Rotation {
+            participants: vec!["dan".into()],
+            ..r.clone()
+        })
+        .unwrap();
+        assert_eq!(s.roles, ["primary", "oncall"]);
+        assert_eq!(s.schedule.rotations.len(), 1);
+        assert_eq!(s.on_call("oncall", None, None, at).unwrap(), ["dan"]);
+        assert_eq!(
+            s.on_call("primary", None, None, at).unwrap(),
+            Vec::<String>::new()
+        );
+        let before = s.clone();
+        assert!(
+            s.put_rotation(Rotation {
+                length: 0,
+                ..r.clone()
+            })
+            .is_err()
+        );
+        assert_eq!(s, before, "a refused rotation changes nothing");
+        assert_eq!(s.people(), ["dan"]);
+        s.add_override(Override {
+            role: "oncall".into(),
+            person: "eve".into(),
+            covering: Some("dan".into()),
+            from: at,
+            until: at + Duration::hours(1),
+        })
+        .unwrap();
+        assert_eq!(s.on_call("oncall", None, None, at).unwrap(), ["eve"]);
+        assert!(
+            s.add_override(Override {
+                role: "ghost".into(),
+                person: "eve".into(),
+                covering: None,
+                from: at,
+                until: at + Duration::hours(1),
+            })
+            .is_err()
+        );
+        assert_eq!(s.people(), ["dan", "eve"]);
+        s.remove_rotation(&r.name).unwrap();
+        assert!(s.remove_rotation(&r.name).is_err());
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! The on-call calendar (O2): who is on call for a role over a span, as
+//! consecutive intervals — what the 4-week calendar, the iCalendar feed
+//! and handoff notices show. Derived from [`Schedule::on_call`] at every
+//! instant where the answer may change, so it can never disagree with
+//! "who is on call now".
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Schedule, resolve};
+use crate::error::{DomainError, invalid};
+
+/// Longest span one calendar covers, days.
+pub const MAX_SPAN_DAYS: i64 = 366;
+
+/// Who is on call for `[start, end)` (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Slot {
+    /// Start, UTC.
+    pub start: DateTime<Utc>,
+    /// End, UTC (exclusive).
+    pub end: DateTime<Utc>,
+    /// Who is on call (sorted; empty: nobody).
+    pub people: Vec<String>,
+}
+
+impl Schedule {
+    /// Every instant in `[from, until)` where who is on call for `role`
+    /// may change, with `from` first; sorted, no duplicates.
+    fn edges(&self, role: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let first = from.with_timezone(&self.tz).date_naive() - Duration::days(2);
+        let last = until.with_timezone(&self.tz).date_naive() + Duration::days(2);
+        let mut v = vec![from];
+        let mut d = first;
+        while d <= last {
+            v.push(resolve(self.tz, d.and_time(NaiveTime::MIN)));
+            for i in 0..self.shifts.len() {
+                let inst = self.instance(d, i);
+                v.extend([inst.start, inst.end]);
+            }
+            for r in self.rotations.iter().filter(|r| r.role == role) {
+                v.extend(r.edges_on(self.tz, d));
+            }
+            d += Duration::days(1);
+        }
+        for o in self.overrides.iter().filter(|o| o.role == role) {
+            v.extend([o.from, o.until]);
+        }
+        v.retain(|t| from <= *t && *t < until);
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Who is on call for `role` over `[from, until)`: consecutive slots,
+    /// neighbours with the same people merged, nobody included as an
+    /// empty list.
+    ///
+    /// Errors: [`DomainError::Validation`] when `until` is not after
+    /// `from` or the span is longer than [`MAX_SPAN_DAYS`].
+    pub fn slots(
+        &self,
+        role: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, DomainError> {
+        if until <= from {
+            return Err(invalid("the calendar must end after it starts"));
+        }
+        if until - from > Duration::days(MAX_SPAN_DAYS) {
+            return Err(invalid("a calendar covers at most 366 days"));
+        }
+        let edges = self.edges(role, from, until);
+        let mut out: Vec<Slot> = Vec::new();
+        for (i, at) in edges.iter().enumerate() {
+            let end = edges.get(i + 1).copied().unwrap_or(until);
+            let people = self.on_call(role, *at);
+            match out.last_mut() {
+                Some(last) if last.people == people => last.end = end,
+                _ => out.push(Slot {
+                    start: *at,
+                    end,
+                    people,
+                }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::{Mode, Override, Shift, rotation::tests::weekly};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn schedule(tz: chrono_tz::Tz) -> Schedule {
+        let mut fixed = BTreeMap::new();
+        fixed.insert(
+            "oncall".to_string(),
+            BTreeMap::from([(0usize, vec!["night-owl".to_string()])]),
+        );
+        Schedule {
+            tz,
+            mode: Mode::Fixed,
+            shifts: vec![Shift {
+                name: "all day".into(),
+                start: NaiveTime::MIN,
+                end: NaiveTime::MIN,
+            }],
+            fixed,
+            weekly: BTreeMap::new(),
+            dated: BTreeMap::new(),
+            cleared: vec![],
+            overrides: vec![],
+            rotations: vec![weekly(&["ann", "bob", "cid"])],
+        }
+    }
+
+    #[test]
+    fn four_weeks_of_a_weekly_rotation_with_an_override() {
+        let tz = chrono_tz::Europe::Berlin;
+        let mut s = schedule(tz);
+        s.overrides.push(Override {
+            role: "oncall".into(),
+            person: "dan".into(),
+            covering: Some("bob".into()),
+            from: Utc.with_ymd_and_hms(2026, 10, 27, 12, 0, 0).unwrap(),
+            until: Utc.with_ymd_and_hms(2026, 10, 28, 12, 0, 0).unwrap(),
+        });
+        s.validate().unwrap();
+        let from = Utc.with_ymd_and_hms(2026, 10, 12, 0, 0, 0).unwrap();
+        let slots = s.slots("oncall", from, from + Duration::days(29)).unwrap();
+        let who: Vec<String> = slots.iter().map(|x| x.people.join("+")).collect();
+        assert_eq!(who, ["night-owl", "ann", "bob", "dan", "bob", "cid", "ann"]);
+        // Consecutive, from `from` to the end.
+        assert_eq!(slots[0].start, from);
+        assert!(slots.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(slots.last().unwrap().end, from + Duration::days(29));
+        // Handoff to bob: Monday 09:00 Berlin after the change to winter time.
+        assert_eq!(
+            slots[2].start,
+            Utc.with_ymd_and_hms(2026, 10, 26, 8, 0, 0).unwrap()
+        );
+        assert!(s.slots("oncall", from, from).is_err());
+        assert!(s.slots("oncall", from, from + Duration::days(400)).is_err());
+    }
+
+    proptest! {
+        /// The calendar agrees with "who is on call" at every instant.
+        #[test]
+        fn slots_agree_with_on_call(start_h in 0i64..(24 * 60), probe in 0i64..(21 * 24 * 60)) {
+            let tz = chrono_tz::America::New_York;
+            let s = schedule(tz);
+            let from = Utc.with_ymd_and_hms(2026, 10, 20, 0, 0, 0).unwrap() + Duration::hours(start_h);
+            let slots = s.slots("oncall", from, from + Duration::days(21)).unwrap();
+            let at = from + Duration::minutes(probe);
+            let slot = slots.iter().find(|x| x.start <= at && at < x.end).unwrap();
+            prop_assert_eq!(&slot.people, &s.on_call("oncall", at));
+        }
+    }
+}
