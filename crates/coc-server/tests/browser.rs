@@ -248,6 +248,47 @@ impl Driver {
             .unwrap()
     }
 
+    /// Picks the option labelled `label` of the `<select>` at `css` with
+    /// the keyboard, as a person does: focus it, type the label.
+    async fn choose(&self, css: &str, label: &str) {
+        let e = self.el(css).await;
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": label })),
+        )
+        .await;
+        let got = self
+            .call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "const s = document.querySelector(arguments[0]); return s.options[s.selectedIndex].text;", "args": [css]})),
+            )
+            .await;
+        assert_eq!(got, label, "{css} shows {label}");
+    }
+
+    /// Sets a date or time input's value as its picker does (typing into
+    /// them depends on the browser's locale).
+    async fn pick(&self, css: &str, value: &str) {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "const e = document.querySelector(arguments[0]); e.value = arguments[1]; e.dispatchEvent(new Event('change', {bubbles: true}));", "args": [css, value]})),
+        )
+        .await;
+    }
+
+    /// Resizes the window (CSS pixels).
+    async fn window(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// Signs in as the harness's admin at `base` and waits for the overview.
     async fn log_in(&self, base: &str) {
         self.go(&format!("{base}/console/login")).await;
@@ -809,5 +850,146 @@ async fn a_ticket_page_opened_before_a_batch_starts_shows_its_output() {
         d.try_text("#tasks tbody tr:nth-child(3)").await.is_none(),
         "no second row for a host"
     );
+    d.call("DELETE", "", None).await;
+}
+
+/// Issue 16: a weekly rotation of three people is set up in one form; the
+/// calendar shows the handoffs at Monday 09:00 Berlin time on both sides
+/// of the change to winter time, and "who is on call" agrees at 10
+/// instants over four weeks. An unknown name typed into the form is
+/// refused on the form, as typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_rotation_of_three_is_set_up_in_one_form() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    for u in ["ann", "bob", "cid"] {
+        h.client
+            .post("/api/v1/users", &json!({"name": u}))
+            .await
+            .unwrap();
+    }
+    d.window(1440, 900).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/oncall", h.url())).await;
+    d.click("#new-rotation").await;
+    d.wait_text("h1", |t| t == "New on-call rotation").await;
+    d.type_in("#scenario", "payments").await;
+    d.choose("#timezone", "Europe/Berlin").await;
+    d.choose("#participant-1", "ann").await;
+    d.choose("#participant-2", "bob").await;
+    d.choose("#participant-3", "cid").await;
+    d.pick("#start", "2026-10-14").await;
+    // Defaults: 1 week, Monday, 09:00.
+    d.screenshot("rotation-form-1440.png").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t == "payments · oncall").await;
+    d.go(&format!(
+        "{}/console/oncall/calendar?scenario=payments&role=oncall&from=2026-10-19",
+        h.url()
+    ))
+    .await;
+    let day = |date: &str| format!("#calendar td[data-date='{date}']");
+    let first = d.wait_text(&day("2026-10-19"), |t| t.contains("ann")).await;
+    assert!(first.contains("ann 09:00–"), "{first}");
+    let handoff = d.try_text(&day("2026-10-26")).await.unwrap();
+    assert!(
+        handoff.contains("ann –09:00") && handoff.contains("bob 09:00–"),
+        "{handoff}"
+    );
+    let mid = d.try_text(&day("2026-10-29")).await.unwrap();
+    assert!(mid.contains("bob all day"), "{mid}");
+    let third = d.try_text(&day("2026-11-02")).await.unwrap();
+    assert!(third.contains("cid 09:00–"), "{third}");
+    d.screenshot("rotation-calendar-1440.png").await;
+    d.window(390, 844).await;
+    d.screenshot("rotation-calendar-390.png").await;
+    let wide = d
+        .call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.documentElement.scrollWidth > window.innerWidth;", "args": []})),
+        )
+        .await;
+    assert_eq!(
+        wide, false,
+        "the calendar does not scroll sideways at 390 px"
+    );
+    d.window(1440, 900).await;
+    let expect = [
+        ("2026-10-19T06:59:00Z", None),
+        ("2026-10-19T07:00:00Z", Some("ann")),
+        ("2026-10-25T00:30:00Z", Some("ann")),
+        ("2026-10-25T01:30:00Z", Some("ann")),
+        ("2026-10-26T07:59:00Z", Some("ann")),
+        ("2026-10-26T08:00:00Z", Some("bob")),
+        ("2026-11-01T12:00:00Z", Some("bob")),
+        ("2026-11-02T08:00:00Z", Some("cid")),
+        ("2026-11-09T07:59:00Z", Some("cid")),
+        ("2026-11-09T08:00:00Z", Some("ann")),
+    ];
+    for (at, who) in expect {
+        let v = h
+            .client
+            .get(
+                "/api/v1/oncall/who",
+                &[
+                    ("scenario", "payments".into()),
+                    ("role", "oncall".into()),
+                    ("at", at.into()),
+                ],
+            )
+            .await
+            .unwrap();
+        let got: Vec<&str> = v["on_call"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(got, who.into_iter().collect::<Vec<_>>(), "at {at}");
+    }
+    // The overview says who is on call now (someone: the rotation goes on).
+    d.go(&format!("{}/console", h.url())).await;
+    let now = d
+        .wait_text("#oncall-now", |t| t.contains("payments · oncall"))
+        .await;
+    assert!(
+        ["ann", "bob", "cid"].iter().any(|p| now.contains(p)),
+        "{now}"
+    );
+    // On a phone the navigation is a menu behind one button.
+    d.window(390, 844).await;
+    assert!(!d.displayed("#main-nav").await, "collapsed");
+    d.click(".menu-button").await;
+    assert!(d.displayed("#main-nav").await, "opened");
+    d.window(1440, 900).await;
+    // The on-call page lists the rotation.
+    d.go(&format!("{}/console/oncall", h.url())).await;
+    let rot = d.wait_text("#rotations", |t| t.contains("primary")).await;
+    assert!(rot.contains("ann → bob → cid"), "{rot}");
+    assert!(
+        rot.contains("1 week · handoff Mon 09:00 · Europe/Berlin"),
+        "{rot}"
+    );
+    // A refused form stays, as typed: a second rotation with nobody.
+    d.click("#new-rotation").await;
+    d.type_in("#scenario", "payments").await;
+    let name = d.el("#name").await;
+    d.call("POST", &format!("/element/{name}/clear"), Some(json!({})))
+        .await;
+    d.type_in("#name", "secondary").await;
+    d.click("#save").await;
+    let why = d.wait_text("#form-error", |t| !t.is_empty()).await;
+    assert!(why.contains("participant"), "{why}");
+    let kept = d
+        .call(
+            "GET",
+            &format!("/element/{}/property/value", d.el("#name").await),
+            None,
+        )
+        .await;
+    assert_eq!(kept, "secondary");
     d.call("DELETE", "", None).await;
 }

@@ -96,6 +96,8 @@ pub(crate) struct Overview {
     pub(crate) todos: Vec<(String, String, String, String)>,
     /// The security panel, when the visitor may read the audit trail.
     pub(crate) security: Option<Security>,
+    /// Who is on call now, per scenario and role (ref. 11.2).
+    pub(crate) oncall: Vec<super::oncall::NowRow>,
 }
 
 /// The overview's security panel (ref. 2.5): what the audit trail of the
@@ -251,6 +253,11 @@ pub(crate) async fn overview(
         None,
     )
     .await;
+    let scenarios = api(&s, &v, Method::GET, "/api/v1/oncall/scenarios", None)
+        .await
+        .map(|l| items(&l))
+        .unwrap_or_default();
+    let oncall = super::oncall::on_call_now(&s, &v, &scenarios).await;
     let active: Vec<Value> = alarms.as_ref().map(items).unwrap_or_default();
     let hosts = hosts.as_ref().map(items).unwrap_or_default();
     let resources = resource_summary(&hosts, &active);
@@ -286,6 +293,7 @@ pub(crate) async fn overview(
             .map(todo_row)
             .collect(),
         security: audit.ok().map(|a| security_of(&items(&a))),
+        oncall,
         tickets: tickets
             .map(|x| items(&x))
             .unwrap_or_default()
