@@ -240,6 +240,15 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/oncall/scenarios/{id}/clear") => {
             json!({"from": "2099-01-01", "to": "2099-01-02"})
         }
+        ("POST", "/api/v1/oncall/rotations") => {
+            json!({"scenario": w.ids["oncall"], "name": "primary", "role": "oncall",
+                "participants": ["carol"], "length": 1, "unit": "weeks",
+                "handoff_time": "09:00:00", "start": "2026-01-05"})
+        }
+        ("POST", "/api/v1/oncall/scenarios/{id}/overrides") => {
+            json!({"role": "oncall", "person": "carol",
+                "from": "2099-01-01T00:00:00Z", "until": "2099-01-02T00:00:00Z"})
+        }
         ("PUT", "/api/v1/resources/{id}/tags") => json!({"tags": {"env": "test"}}),
         ("POST", "/api/v1/notification-rules") | ("PUT", "/api/v1/notification-rules/{id}") => {
             notification_rule(&format!("n-{}", rand_suffix()))
@@ -328,7 +337,7 @@ fn rand_suffix() -> String {
 
 fn concrete(path: &str, tag: &str, w: &World) -> String {
     let id = w.ids.get(tag).cloned().unwrap_or_else(|| "x".into());
-    if path == "/api/v1/oncall/who" {
+    if path == "/api/v1/oncall/who" || path == "/api/v1/oncall/calendar" {
         return format!("{path}?scenario={}&role=oncall", w.ids["oncall"]);
     }
     path.replace("{id}", &id)
@@ -337,6 +346,7 @@ fn concrete(path: &str, tag: &str, w: &World) -> String {
         .replace("{host}", &w.ids["resource"])
         .replace("{step}", "0")
         .replace("{task}", "0")
+        .replace("{name}", "primary")
 }
 
 /// A second tenant with a full-access user; returns that user's token.
