@@ -262,6 +262,7 @@ async fn bad_input_is_refused_and_stores_nothing() {
 #[tokio::test]
 async fn incident_actions_over_http() {
     let h = Harness::start(0).await;
+    h.users(&["alice"]).await;
     let inc = h
         .client
         .post(

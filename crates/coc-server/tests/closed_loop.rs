@@ -17,6 +17,7 @@ fn fixture(name: &str) -> String {
 #[tokio::test]
 async fn prometheus_alarm_creates_incident_and_repairs_the_host() {
     let h = Harness::start(1).await;
+    h.users(&["alice"]).await;
     let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
     let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
     let integ = h

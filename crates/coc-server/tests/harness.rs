@@ -160,6 +160,24 @@ impl Harness {
         panic!("{n} agents did not connect");
     }
 
+    /// Makes sure `names` are users (an incident's owner, a rule's
+    /// assignee or a forward's target must be one).
+    pub async fn users(&self, names: &[&str]) {
+        for n in names {
+            if self
+                .client
+                .get(&format!("/api/v1/users/{n}"), &[])
+                .await
+                .is_err()
+            {
+                self.client
+                    .post("/api/v1/users", &json!({"name": n}))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     pub async fn script(&self, name: &str, content: &str) -> String {
         let v = self
             .client

@@ -189,6 +189,7 @@ fn token_link(text: &str) -> String {
 
 /// Creates an incident; returns it and its number.
 async fn incident(h: &Harness, body: Value) -> (Value, String) {
+    h.users(&["ann"]).await;
     let inc = h.client.post("/api/v1/incidents", &body).await.unwrap();
     let number = inc["number"].as_str().unwrap().to_string();
     (inc, number)
@@ -485,6 +486,7 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
 async fn escalation_notifies_the_next_level_in_real_time_until_accepted() {
     let (url, hits) = receiver().await;
     let h = Harness::start(0).await;
+    h.users(&["ann"]).await;
     user(&h, "cat").await;
     h.client
         .put(

@@ -924,3 +924,36 @@ impl Store {
         }))
     }
 }
+
+/// Checks that every name in `names` is a user of `tenant` (read on
+/// `conn`): wherever a person is named — an incident's owner, a rule's
+/// assignee, a forward's target, a rotation's participants.
+///
+/// Errors: `Domain(Validation)` naming the unknown ones
+/// ("no user is named 'x', 'y'").
+pub(crate) async fn require_users(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    names: &[String],
+) -> Result<()> {
+    let mut unknown = Vec::new();
+    for n in names {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant)
+                .bind(n.trim())
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_none() {
+            unknown.push(format!("'{}'", n.trim()));
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(coc_domain::error::invalid(format!(
+        "no user is named {} (coc user list)",
+        unknown.join(", ")
+    ))
+    .into())
+}

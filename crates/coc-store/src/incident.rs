@@ -166,7 +166,10 @@ pub(crate) async fn owner_of(
     };
     match (on_call, req.assignee.trim()) {
         (Some(p), _) => Ok(p),
-        (None, a) if !a.is_empty() => Ok(a.to_string()),
+        (None, a) if !a.is_empty() => {
+            crate::access::require_users(conn, tenant, &[a.to_string()]).await?;
+            Ok(a.to_string())
+        }
         (None, _) => {
             let (scenario, role) = req
                 .assignee_shift
@@ -431,6 +434,10 @@ impl Store {
         let (next, summary) = apply(&state, action)?;
         let now = self.now();
         let mut tx = self.begin().await?;
+        if next.assignee != state.assignee {
+            crate::access::require_users(&mut tx, tenant, std::slice::from_ref(&next.assignee))
+                .await?;
+        }
         let n = sqlx::query(
             "UPDATE incidents SET status = $1, level = $2, assignee = $3, title = $4, description = $5, \
              updated_at = $6 WHERE tenant_id = $7 AND id = $8 AND status = $9 AND updated_at = $10",

@@ -223,18 +223,7 @@ impl Store {
         id: Option<String>,
         sc: &Scenario,
     ) -> Result<StoredScenario> {
-        let unknown = unknown_users(&mut tx, tenant, &sc.people()).await?;
-        if !unknown.is_empty() {
-            return Err(coc_domain::error::invalid(format!(
-                "no user is named {}",
-                unknown
-                    .iter()
-                    .map(|u| format!("'{u}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .into());
-        }
+        crate::access::require_users(&mut tx, tenant, &sc.people()).await?;
         let now = self.now();
         let spec = serde_json::to_string(sc).unwrap_or_default();
         let id = match id {
@@ -358,25 +347,4 @@ async fn scenario_in(
     .fetch_optional(&mut *conn)
     .await?;
     r.as_ref().map(row).transpose()
-}
-
-/// The names in `names` that are not users of `tenant`, in order.
-pub(crate) async fn unknown_users(
-    conn: &mut sqlx::AnyConnection,
-    tenant: &str,
-    names: &[String],
-) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for n in names {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND name = $2")
-                .bind(tenant)
-                .bind(n)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if found.is_none() {
-            out.push(n.clone());
-        }
-    }
-    Ok(out)
 }

@@ -81,7 +81,8 @@ fn masked(mut r: ForwardingRule) -> ForwardingRule {
 impl Store {
     /// Encrypts the values of the contingency script's sensitive
     /// parameters; a value given as the mask keeps the stored one of rule
-    /// `existing`. Also checks the script exists.
+    /// `existing`. Also checks the assignee is a user, and resolves the
+    /// data source and the script.
     async fn seal(
         &self,
         tenant: &str,
@@ -89,6 +90,10 @@ impl Store {
         existing: Option<&str>,
     ) -> Result<RuleSpec> {
         let mut spec = spec.clone();
+        {
+            let mut conn = self.pool.acquire().await?;
+            crate::access::require_users(&mut conn, tenant, &[spec.assignee.clone()]).await?;
+        }
         // The data source is an integration of this tenant, by id or name;
         // it is kept by id.
         if let Some(ds) = spec.data_source.as_deref().map(str::trim) {
@@ -175,6 +180,8 @@ impl Store {
         spec: &RuleSpec,
     ) -> Result<ForwardingRule> {
         spec.validate()?;
+        // A rule of another tenant is not found before anything is checked.
+        self.get_rule(tenant, id).await?;
         let spec = &self.seal(tenant, spec, Some(id)).await?;
         self.write_one(sqlx::query(
             "UPDATE forwarding_rules SET name = $1, spec = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",

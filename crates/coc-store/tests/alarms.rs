@@ -241,6 +241,7 @@ async fn clear_is_all_or_nothing() {
 #[tokio::test]
 async fn rules_create_one_incident_and_attach_repeats() {
     each_store!(|s| {
+        crate::support::users(s, &["alice"]).await;
         let r = s.create_rule(T, &rule("cpu", "HighCPU")).await.unwrap();
         assert!(matches!(
             s.create_rule(T, &rule("cpu", "X")).await,

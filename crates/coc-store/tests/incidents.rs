@@ -27,6 +27,7 @@ fn new_incident() -> CreateIncident {
 #[tokio::test]
 async fn lifecycle_is_persisted_with_history() {
     each_store!(|s| {
+        crate::support::users(s, &["alice", "carol"]).await;
         let d = s.create_incident(T, &new_incident(), "bob").await.unwrap();
         let id = d.incident.id.clone();
         assert_eq!(d.incident.status, IncidentStatus::Unaccepted);
@@ -161,6 +162,7 @@ async fn lifecycle_is_persisted_with_history() {
 #[tokio::test]
 async fn convert_alarms_of_one_region_only() {
     each_store!(|s| {
+        crate::support::users(s, &["alice", "oncall"]).await;
         s.ingest(
             T,
             "int",
@@ -208,6 +210,7 @@ async fn convert_alarms_of_one_region_only() {
 #[tokio::test]
 async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() {
     each_store!(|s| {
+        crate::support::users(s, &["alice", "oncall"]).await;
         let web = host(s, "web-01").await;
         let _db = host(s, "db-01").await;
         let script = s
@@ -293,5 +296,49 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
             s.create_rule(T, &bad).await,
             Err(StoreError::NotFound { .. })
         ));
+    });
+}
+
+/// Issue 16, defect 2: a person named where none exists is refused — as
+/// an incident's owner, a rule's assignee and a forward's target — and
+/// nothing changes.
+#[tokio::test]
+async fn unknown_people_are_refused_and_nothing_changes() {
+    each_store!(|s| {
+        let e = s
+            .create_incident(T, &new_incident(), "op")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no user is named 'alice'"), "{e}");
+        assert!(
+            s.list_incidents(T, &Default::default(), &Default::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let e = s
+            .create_rule(T, &crate::support::rule("cpu", "HighCPU"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("'alice'"), "{e}");
+        crate::support::users(s, &["alice"]).await;
+        let d = s.create_incident(T, &new_incident(), "op").await.unwrap();
+        let e = s
+            .incident_action(
+                T,
+                &d.incident.id,
+                &IncidentAction::Forward {
+                    to: "nobody-here".into(),
+                    remark: None,
+                },
+                "alice",
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("'nobody-here'"), "{e}");
+        let after = s.get_incident(T, &d.incident.id).await.unwrap();
+        assert_eq!(after.incident.assignee, "alice");
+        assert_eq!(after.history.len(), d.history.len(), "no history entry");
     });
 }

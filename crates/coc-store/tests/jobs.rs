@@ -742,6 +742,7 @@ async fn per_step_targets_thresholds_and_bad_requests() {
 async fn scheduled_tasks_and_emergency_plans_run_jobs() {
     use chrono::{DateTime, Utc};
     each_store!(|s| {
+        crate::support::users(s, &["ann"]).await;
         s.ensure_tenant(T).await.unwrap();
         script(s, "echo-svc").await;
         let h = host(s, "c-1").await;

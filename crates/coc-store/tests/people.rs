@@ -781,6 +781,7 @@ async fn alarm_sla_runs_while_the_alarm_fires() {
 async fn incidents_can_be_assigned_to_whoever_is_on_call() {
     use coc_domain::oncall::ShiftRef;
     each_store!(|s| {
+        crate::support::users(s, &["fallback"]).await;
         people(s).await;
         let shift = |scenario: &str| ShiftRef {
             scenario: scenario.into(),

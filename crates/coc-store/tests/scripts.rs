@@ -198,6 +198,7 @@ async fn a_forwarding_rule_offers_its_plan_to_the_incident() {
     use coc_domain::plan::Plan;
     use coc_store::plan::ExecutePlan;
     each_store!(|s| {
+        crate::support::users(s, &["alice"]).await;
         s.ensure_tenant(T).await.unwrap();
         let h = host(s, "web-01").await;
         let plan: Plan = serde_json::from_value(serde_json::json!({

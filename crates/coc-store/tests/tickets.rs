@@ -244,6 +244,7 @@ async fn sensitive_contingency_parameters_are_sealed_and_masked() {
     use coc_domain::incident::IncidentLevel;
     use coc_domain::rule::{Condition, ContingencyScript, Operator, RuleSpec};
     each_store!(|s| {
+        crate::support::users(s, &["a"]).await;
         let script = s.create_script(T, &spec(), "op").await.unwrap();
         host(s, "web-01").await;
         let mut params = std::collections::BTreeMap::new();

@@ -225,3 +225,14 @@ pub async fn diag_script(s: &Store) -> String {
     .unwrap()
     .id
 }
+
+/// Makes sure `names` are users of tenant `default` (an incident's owner,
+/// a rule's assignee or a forward's target must be one).
+pub async fn users(s: &Store, names: &[&str]) {
+    s.ensure_tenant("default").await.unwrap();
+    for n in names {
+        if s.get_user("default", n).await.is_err() {
+            s.create_user("default", n, n, None).await.unwrap();
+        }
+    }
+}
