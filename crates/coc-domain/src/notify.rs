@@ -4,7 +4,8 @@
 //! Formats (`Message` → JSON body):
 //! - `webhook`: `{"event","subject","body","sent_at"}` and, about an
 //!   incident, `"incident": {"id","number","level","title","description",
-//!   "assignee"}`; signed with
+//!   "assignee","url"}` (`url`: its console page, when COC knows its
+//!   public URL); every text ends with "Open: <url>"; signed with
 //!   HMAC-SHA256 over the exact body: header `X-COC-Signature:
 //!   sha256=<hex>` (the GitHub convention).
 //! - `wecom`, `dingtalk`: `{"msgtype":"text","text":{"content":…}}`.
@@ -40,6 +41,10 @@ pub struct Message {
     /// consumer need not parse the text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<IncidentRef>,
+    /// Where to open what it is about (the incident's console page);
+    /// channels show it under the body, webhooks also as `incident.url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// An incident as a notification names it.
@@ -82,19 +87,26 @@ pub fn render(
     m: &Message,
     sent_at_ms: i64,
 ) -> Result<serde_json::Value, DomainError> {
-    let text = format!("{}\n{}", m.subject, m.body);
+    let body = match &m.link {
+        Some(l) => format!("{}\n\nOpen: {l}", m.body),
+        None => m.body.clone(),
+    };
+    let text = format!("{}\n{body}", m.subject);
     Ok(match channel {
         "webhook" => {
-            let mut v = serde_json::json!({"event": m.event, "subject": m.subject, "body": m.body, "sent_at": sent_at_ms});
+            let mut v = serde_json::json!({"event": m.event, "subject": m.subject, "body": body, "sent_at": sent_at_ms});
             if let Some(i) = &m.incident {
                 v["incident"] = serde_json::to_value(i).unwrap_or_default();
+                if let Some(l) = &m.link {
+                    v["incident"]["url"] = serde_json::json!(l);
+                }
             }
             v
         }
         "wecom" | "dingtalk" => serde_json::json!({"msgtype": "text", "text": {"content": text}}),
         "feishu" => serde_json::json!({"msg_type": "text", "content": {"text": text}}),
         "slack" | "teams" => serde_json::json!({"text": text}),
-        "email" => serde_json::json!({"subject": m.subject, "body": m.body}),
+        "email" => serde_json::json!({"subject": m.subject, "body": body}),
         "sms" | "voice" => serde_json::json!({"text": text}),
         other => {
             return Err(invalid(format!(
@@ -290,6 +302,7 @@ impl Template {
             subject: format!("[{}] {} {what}: {}", i.level, i.number, i.title),
             body,
             incident: i.reference(),
+            link: None,
         }
     }
 }
@@ -625,6 +638,7 @@ mod tests {
             subject: "P1 INC1".into(),
             body: "db down".into(),
             incident: None,
+            link: None,
         }
     }
 
@@ -641,6 +655,24 @@ mod tests {
         assert_eq!(v["incident"]["description"], "disk /var at 97%");
         let plain = render("webhook", &m(), 5).unwrap();
         assert!(plain.get("incident").is_none(), "{plain}");
+        // With the console's address: a link under every text, and the
+        // webhook's `incident.url`.
+        let linked = Message {
+            link: Some("https://coc.example/console/incidents/inc-1".into()),
+            ..msg
+        };
+        let v = render("webhook", &linked, 5).unwrap();
+        assert_eq!(
+            v["incident"]["url"],
+            "https://coc.example/console/incidents/inc-1"
+        );
+        for ch in ["slack", "email", "sms"] {
+            let out = render(ch, &linked, 5).unwrap().to_string();
+            assert!(
+                out.contains("Open: https://coc.example/console/incidents/inc-1"),
+                "{ch}: {out}"
+            );
+        }
     }
 
     #[test]

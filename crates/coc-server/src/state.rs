@@ -175,6 +175,17 @@ impl AppState {
     pub fn new(store: Store, cfg: &ServerConfig) -> Self {
         let (live, _) = broadcast::channel(4096);
         let (close_tx, closing) = tokio::sync::watch::channel(false);
+        let public_url: Arc<str> = cfg
+            .notify
+            .public_url
+            .clone()
+            .unwrap_or_else(|| {
+                let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", cfg.listen)
+            })
+            .trim_end_matches('/')
+            .into();
+        store.set_public_url(&public_url);
         AppState {
             closing,
             close_tx: Arc::new(close_tx),
@@ -190,16 +201,7 @@ impl AppState {
             egress: Arc::new(cfg.egress.clone()),
             outbound: egress::client(Arc::new(cfg.egress.clone()), None)
                 .unwrap_or_else(|_| reqwest::Client::new()),
-            public_url: cfg
-                .notify
-                .public_url
-                .clone()
-                .unwrap_or_else(|| {
-                    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-                    format!("{scheme}://{}", cfg.listen)
-                })
-                .trim_end_matches('/')
-                .into(),
+            public_url,
         }
     }
 

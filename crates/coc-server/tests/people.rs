@@ -436,10 +436,17 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
     assert_eq!(hook["incident"]["number"], number.as_str(), "{hook}");
     assert_eq!(hook["incident"]["level"], "P1");
     assert_eq!(hook["incident"]["title"], "disk full");
+    let id = hook["incident"]["id"].as_str().unwrap();
+    assert!(!id.is_empty());
+    // … and a link to its page, as text under every message too.
+    let link = format!("{}/console/incidents/{id}", h.url());
+    assert_eq!(hook["incident"]["url"], link.as_str(), "{hook}");
     assert!(
-        hook["incident"]["id"]
+        slack["text"]
             .as_str()
-            .is_some_and(|i| !i.is_empty())
+            .unwrap()
+            .ends_with(&format!("Open: {link}")),
+        "{slack}"
     );
     assert!(
         wecom["text"]["content"]

@@ -198,6 +198,7 @@ impl Store {
                     p.levels.len(),
                     pr.round + 1
                 ),
+                link: None,
             };
             let mut tx = self.begin().await?;
             let (next, state, next_at) = match p.after_fire(pr, now_ms) {

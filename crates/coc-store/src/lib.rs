@@ -214,6 +214,9 @@ pub struct Store {
     /// Leased deliveries queued inside ingest commits, waiting for the
     /// dispatcher to send them ([`Store::take_ready`]).
     ready: Arc<std::sync::Mutex<Vec<notify::Due>>>,
+    /// Where people reach the console (`https://coc.example.com`), set
+    /// once at start: incident notifications link to the incident there.
+    public_url: Arc<std::sync::OnceLock<String>>,
 }
 
 /// One migration: version, name, and its SQL for SQLite and PostgreSQL.
@@ -312,6 +315,7 @@ impl Store {
             deliveries: wake::Wake::new("coc_deliveries"),
             relayed: tokio::sync::broadcast::channel(1024).0,
             ready: Arc::default(),
+            public_url: Arc::default(),
         };
         store.migrate().await?;
         store.alarms = ingest::spawn_writer(store.clone());
@@ -333,6 +337,20 @@ impl Store {
     /// Now by the store's clock.
     pub fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp_millis(self.now()).unwrap_or_default()
+    }
+
+    /// Sets where people reach the console (no trailing slash needed);
+    /// incident notifications queued from then on carry a link to the
+    /// incident's page. Only the first call counts.
+    pub fn set_public_url(&self, url: &str) {
+        let _ = self.public_url.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// The console address of incident `id`, when the public URL is set.
+    pub fn incident_link(&self, id: &str) -> Option<String> {
+        self.public_url
+            .get()
+            .map(|b| format!("{b}/console/incidents/{id}"))
     }
 
     /// The keyring for sensitive values.

@@ -122,7 +122,24 @@ pub(crate) async fn insert_delivery(
     tx: &mut sqlx::AnyConnection,
     d: NewDelivery<'_>,
 ) -> Result<(String, String)> {
-    let payload = render(d.channel, d.message, d.now)?;
+    // About an incident: with a link to its page in the console.
+    let linked;
+    let message = match d
+        .message
+        .incident
+        .as_ref()
+        .and_then(|i| store.incident_link(&i.id))
+    {
+        Some(link) if d.message.link.is_none() => {
+            linked = Message {
+                link: Some(link),
+                ..d.message.clone()
+            };
+            &linked
+        }
+        _ => d.message,
+    };
+    let payload = render(d.channel, message, d.now)?;
     let shown = match d.redacted {
         Some(r) => render(d.channel, r, d.now)?,
         None => payload.clone(),

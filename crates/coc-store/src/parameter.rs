@@ -452,6 +452,7 @@ impl Store {
                 "Parameter {} in region {} (version {}, last modified by {}) {what}.",
                 p.spec.name, p.spec.region, p.version, p.modified_by
             ),
+            link: None,
         };
         let mut tx = self.begin().await?;
         let fresh = sqlx::query(

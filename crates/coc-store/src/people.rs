@@ -94,6 +94,7 @@ fn confirmation(channel: &str, link: &str) -> Message {
                 "address"
             }
         ),
+        link: None,
     }
 }
 

@@ -641,6 +641,7 @@ impl Store {
                         t.spec.name,
                         number.map(|n| format!(" (ticket {n})")).unwrap_or_default()
                     ),
+                    link: None,
                 };
                 self.deliver_to_people(
                     &mut tx,

@@ -549,6 +549,7 @@ fn sla_message(f: &IncidentFacts, rec: &SlaRecord, rule: &SlaRule, kind: &str) -
                 &f.assignee
             }
         ),
+        link: None,
     }
 }
 

@@ -85,6 +85,7 @@ async fn delivery_queue_retries_then_gives_up() {
             event: "test".into(),
             subject: "s".into(),
             body: "b".into(),
+            link: None,
         };
         assert!(
             s.enqueue_delivery("t", "pager", "http://x", None, &m)
@@ -211,6 +212,7 @@ async fn the_store_decides_by_its_injected_clock() {
             event: "test".into(),
             subject: "s".into(),
             body: "b".into(),
+            link: None,
         };
         let d = s
             .enqueue_delivery("t", "webhook", "http://127.0.0.1:9/x", None, &m)

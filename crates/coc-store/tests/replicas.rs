@@ -58,6 +58,7 @@ async fn two_replicas_race_and_each_piece_of_work_happens_once() {
                     event: "test".into(),
                     subject: "s".into(),
                     body: "b".into(),
+                    link: None,
                 },
             )
             .await

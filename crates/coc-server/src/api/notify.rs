@@ -114,6 +114,7 @@ async fn test(
         event: "test".into(),
         subject: b.subject.unwrap_or_else(|| "COC test notification".into()),
         body: b.body.unwrap_or_else(|| format!("sent by {}", p.user_name)),
+        link: None,
     };
     let d = s
         .store

@@ -477,6 +477,7 @@ impl Store {
                 st.number,
                 task.name
             ),
+            link: None,
         };
         self.deliver_to_people(tx, &st.tenant, &pairs, &m, None, now, false)
             .await?;
