@@ -917,6 +917,21 @@ async fn a_weekly_rotation_of_three_is_set_up_in_one_form() {
         "the calendar does not scroll sideways at 390 px"
     );
     d.window(1440, 900).await;
+    // Subscribe: a calendar app's URL, shown once, serving the turns.
+    d.click("#subscribe").await;
+    d.wait_text("h1", |t| t.starts_with("Calendar subscription"))
+        .await;
+    let url = d
+        .call(
+            "GET",
+            &format!("/element/{}/property/value", d.el("#feed-url").await),
+            None,
+        )
+        .await;
+    let url = url.as_str().unwrap();
+    assert!(url.starts_with(&h.url()), "{url}");
+    let ics = reqwest::get(url).await.unwrap().text().await.unwrap();
+    assert!(ics.contains("BEGIN:VEVENT"), "{ics}");
     let expect = [
         ("2026-10-19T06:59:00Z", None),
         ("2026-10-19T07:00:00Z", Some("ann")),

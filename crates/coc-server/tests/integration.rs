@@ -16,5 +16,6 @@ mod jobs;
 mod login;
 mod metrics;
 mod notify;
+mod oncall;
 mod openapi;
 mod people;

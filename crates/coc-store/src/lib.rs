@@ -255,6 +255,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(15, "login_attempts", "0015_login_attempts.sql"),
     same_sql!(16, "token_addresses", "0016_token_addresses.sql"),
     same_sql!(17, "one_engine", "0017_one_engine.sql"),
+    same_sql!(18, "oncall_feeds", "0018_oncall_feeds.sql"),
 ];
 
 impl Store {

@@ -213,6 +213,23 @@ async fn a_weekly_rotation_is_set_up_and_asked_from_the_cli() {
         ],
     );
     assert_eq!(out.trim(), "cid");
+    // A calendar subscription of the scenario: a URL a calendar app reads.
+    let (ok, out) = coc(
+        &env,
+        &["oncall", "feed", "create", "--scenario", "payments"],
+    );
+    assert!(ok, "{out}");
+    let url = out.lines().next().unwrap().trim().to_string();
+    let ics = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        ics.contains("BEGIN:VEVENT") && ics.contains("on call · payments oncall"),
+        "{ics}"
+    );
+    let (ok, out) = coc(&env, &["oncall", "feed", "list"]);
+    assert!(
+        ok && out.contains("payments") && !out.contains(url.rsplit('/').next().unwrap()),
+        "{out}"
+    );
     let (ok, out) = coc(
         &env,
         &["oncall", "rotation", "remove", "payments", "primary"],

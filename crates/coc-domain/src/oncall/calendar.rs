@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Schedule, resolve};
+use super::{Scenario, Schedule, resolve};
 use crate::error::{DomainError, invalid};
 
 /// Longest span one calendar covers, days.
@@ -88,6 +88,72 @@ impl Schedule {
     }
 }
 
+/// What a calendar subscription (iCalendar feed) lists: one person's
+/// shifts across scenarios, or a whole scenario (one role or all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedScope {
+    /// A scenario (by name); none: every scenario.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    /// A role of it; none: every role.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Only this person's shifts; none: everyone's.
+    #[serde(default)]
+    pub person: Option<String>,
+}
+
+/// One event of a feed: who is on call for a scenario's role over a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// Scenario name.
+    pub scenario: String,
+    /// Role.
+    pub role: String,
+    /// The slot (people non-empty).
+    pub slot: Slot,
+}
+
+/// The entries of `scope` over `[from, until)` from the scenarios'
+/// global schedules, by start: slots with nobody are left out, and for a
+/// person only the slots they are in.
+pub fn feed(
+    scenarios: &[Scenario],
+    scope: &FeedScope,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<FeedEntry> {
+    let mut out = Vec::new();
+    for sc in scenarios
+        .iter()
+        .filter(|s| scope.scenario.as_ref().is_none_or(|n| *n == s.name))
+    {
+        for role in sc
+            .roles
+            .iter()
+            .filter(|r| scope.role.as_ref().is_none_or(|x| x == *r))
+        {
+            let Ok(slots) = sc.schedule.slots(role, from, until) else {
+                continue;
+            };
+            out.extend(
+                slots
+                    .into_iter()
+                    .filter(|x| !x.people.is_empty())
+                    .filter(|x| scope.person.as_ref().is_none_or(|p| x.people.contains(p)))
+                    .map(|slot| FeedEntry {
+                        scenario: sc.name.clone(),
+                        role: role.clone(),
+                        slot,
+                    }),
+            );
+        }
+    }
+    out.sort_by_key(|e| e.slot.start);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +212,50 @@ mod tests {
         );
         assert!(s.slots("oncall", from, from).is_err());
         assert!(s.slots("oncall", from, from + Duration::days(400)).is_err());
+    }
+
+    #[test]
+    fn a_persons_feed_holds_only_their_turns() {
+        let s = schedule(chrono_tz::Europe::Berlin);
+        let sc = Scenario {
+            name: "payments".into(),
+            dimension: Default::default(),
+            roles: vec!["oncall".into()],
+            schedule: s,
+            applications: vec![],
+        };
+        let from = Utc.with_ymd_and_hms(2026, 10, 19, 0, 0, 0).unwrap();
+        let scope = FeedScope {
+            scenario: None,
+            role: None,
+            person: Some("bob".into()),
+        };
+        let e = feed(
+            std::slice::from_ref(&sc),
+            &scope,
+            from,
+            from + Duration::days(28),
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            e[0].slot.start,
+            Utc.with_ymd_and_hms(2026, 10, 26, 8, 0, 0).unwrap()
+        );
+        assert_eq!(
+            e[0].slot.end,
+            Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap()
+        );
+        let all = feed(
+            &[sc],
+            &FeedScope {
+                person: None,
+                ..scope
+            },
+            from,
+            from + Duration::days(28),
+        );
+        let who: Vec<String> = all.iter().map(|x| x.slot.people.join("+")).collect();
+        assert_eq!(who, ["night-owl", "ann", "bob", "cid", "ann"]);
     }
 
     proptest! {

@@ -56,6 +56,7 @@ pub fn routes() -> &'static [RouteDoc] {
             access::ROUTES,
             people::ROUTES,
             oncall::ROUTES,
+            oncall::feed::ROUTES,
             notify::ROUTES,
             parameter::ROUTES,
             schedule::ROUTES,
@@ -142,6 +143,7 @@ pub fn router() -> Router<AppState> {
 pub fn public_router() -> Router<AppState> {
     Router::new()
         .merge(people::public_router())
+        .merge(oncall::feed::public_router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::scrape))
         .route("/readyz", get(readyz))

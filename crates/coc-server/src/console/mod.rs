@@ -63,6 +63,7 @@ pub fn router() -> Router<AppState> {
             get(new_override).post(save_override),
         )
         .route("/console/oncall/calendar", get(calendar))
+        .route("/console/oncall/feeds", post(create_feed))
         .route("/console/scripts/{id}", get(script))
         .route("/console/scripts/{id}/run", post(run_script))
         .route("/console/tickets", get(tickets))

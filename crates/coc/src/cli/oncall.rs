@@ -42,6 +42,9 @@ enum Verb {
     /// weekly rotation), remove one.
     #[command(subcommand)]
     Rotation(RotationVerb),
+    /// Calendar subscriptions (iCalendar URLs for calendar apps).
+    #[command(subcommand)]
+    Feed(FeedVerb),
     /// Someone covers a role (or a person) for a span.
     Override {
         #[arg(long)]
@@ -89,6 +92,21 @@ enum Verb {
         #[arg(long)]
         at: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum FeedVerb {
+    /// A new subscription URL (shown once): my shifts, or --scenario's.
+    Create {
+        #[arg(long)]
+        scenario: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// My subscriptions.
+    List,
+    /// Revoke one: its URL stops working.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -298,6 +316,44 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             ))
             .await?;
             println!("removed rotation '{name}' from '{scenario}'");
+            return Ok(());
+        }
+        Verb::Feed(FeedVerb::Create { scenario, role }) => {
+            let v = cl
+                .post(
+                    "/api/v1/oncall/feeds",
+                    &json!({"scenario": scenario, "role": role}),
+                )
+                .await?;
+            if conn.output == super::Format::Text {
+                println!("{}", v["url"].as_str().unwrap_or(""));
+                eprintln!(
+                    "(shown once: the URL is the secret; revoke with coc oncall feed revoke {})",
+                    v["id"].as_str().unwrap_or("")
+                );
+                return Ok(());
+            }
+            v
+        }
+        Verb::Feed(FeedVerb::List) => {
+            let v = cl.get("/api/v1/oncall/feeds", &[]).await?;
+            output::print(
+                conn.output,
+                &v,
+                &[
+                    "id",
+                    "scope.scenario",
+                    "scope.role",
+                    "scope.person",
+                    "created_at",
+                ],
+            );
+            return Ok(());
+        }
+        Verb::Feed(FeedVerb::Revoke { id }) => {
+            cl.delete(&format!("/api/v1/oncall/feeds/{}", super::enc(&id)))
+                .await?;
+            println!("revoked {id}");
             return Ok(());
         }
         Verb::Override {

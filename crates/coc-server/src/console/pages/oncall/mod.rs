@@ -5,9 +5,11 @@
 use crate::console::*;
 
 pub mod calendar;
+pub mod feed;
 pub mod rotation;
 
 pub(crate) use calendar::calendar;
+pub(crate) use feed::create_feed;
 pub(crate) use rotation::{
     new_override, new_rotation, remove_rotation, save_override, save_rotation,
 };

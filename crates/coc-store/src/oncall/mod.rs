@@ -11,6 +11,8 @@ use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError, is_unique_violation};
 
+pub mod feed;
+
 /// A stored scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct StoredScenario {

@@ -13,6 +13,8 @@ use coc_store::oncall::StoredScenario;
 use serde::Deserialize;
 
 use super::catalog::{RouteDoc, route};
+
+pub mod feed;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -214,6 +216,7 @@ pub const ROUTES: &[RouteDoc] = &[
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .merge(feed::router())
         .route("/api/v1/oncall/scenarios", get(list).post(create))
         .route(
             "/api/v1/oncall/scenarios/{id}",
