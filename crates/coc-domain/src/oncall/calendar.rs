@@ -154,6 +154,92 @@ pub fn feed(
     out
 }
 
+/// Someone coming on call: what a handoff notice tells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handoff {
+    /// Scenario name.
+    pub scenario: String,
+    /// Role.
+    pub role: String,
+    /// Who comes on call.
+    pub person: String,
+    /// When their stretch starts, UTC.
+    pub start: DateTime<Utc>,
+    /// When it ends (looked up to [`HANDOFF_HORIZON_DAYS`] ahead), UTC.
+    pub end: DateTime<Utc>,
+}
+
+/// How far ahead a handoff's end is looked up, days.
+pub const HANDOFF_HORIZON_DAYS: i64 = 35;
+
+/// Everyone who comes on call for a role of `sc` (its global schedule) at
+/// an instant in `(after, upto]`: people in a slot starting then who
+/// were not in the slot before, with the end of their unbroken stretch.
+pub fn handoffs(sc: &Scenario, after: DateTime<Utc>, upto: DateTime<Utc>) -> Vec<Handoff> {
+    let mut out = Vec::new();
+    if upto <= after {
+        return out;
+    }
+    let horizon = upto + Duration::days(HANDOFF_HORIZON_DAYS);
+    for role in &sc.roles {
+        let Ok(slots) = sc.schedule.slots(role, after, horizon) else {
+            continue;
+        };
+        for (i, slot) in slots.iter().enumerate().skip(1) {
+            if slot.start > upto {
+                break;
+            }
+            for p in slot
+                .people
+                .iter()
+                .filter(|p| !slots[i - 1].people.contains(p))
+            {
+                let end = slots[i..]
+                    .iter()
+                    .take_while(|x| x.people.contains(p))
+                    .last()
+                    .map_or(slot.end, |x| x.end);
+                out.push(Handoff {
+                    scenario: sc.name.clone(),
+                    role: role.clone(),
+                    person: p.clone(),
+                    start: slot.start,
+                    end,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|h| h.start);
+    out
+}
+
+impl Handoff {
+    /// The notice: "You are on call for oncall of payments from Mon 26 Oct
+    /// 09:00 to Mon 2 Nov 09:00 (Europe/Berlin)".
+    pub fn message(&self, tz: super::Tz) -> crate::notify::Message {
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string();
+        crate::notify::Message {
+            event: "oncall_handoff".into(),
+            subject: format!(
+                "[on call] {} · {} from {}",
+                self.scenario,
+                self.role,
+                local(self.start)
+            ),
+            body: format!(
+                "You are on call for {} of {} from {} to {} ({}).",
+                self.role,
+                self.scenario,
+                local(self.start),
+                local(self.end),
+                tz.name()
+            ),
+            incident: None,
+            link: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +342,35 @@ mod tests {
         );
         let who: Vec<String> = all.iter().map(|x| x.slot.people.join("+")).collect();
         assert_eq!(who, ["night-owl", "ann", "bob", "cid", "ann"]);
+    }
+
+    #[test]
+    fn handoffs_name_who_comes_on_and_until_when() {
+        let sc = Scenario {
+            name: "payments".into(),
+            dimension: Default::default(),
+            roles: vec!["oncall".into()],
+            schedule: schedule(chrono_tz::Europe::Berlin),
+            applications: vec![],
+        };
+        // bob takes over on Monday 26 Oct at 09:00 CET (08:00 UTC).
+        let at = Utc.with_ymd_and_hms(2026, 10, 26, 8, 0, 0).unwrap();
+        let h = handoffs(&sc, at - Duration::minutes(10), at + Duration::minutes(15));
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!((h[0].person.as_str(), h[0].start), ("bob", at));
+        assert_eq!(
+            h[0].end,
+            Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap()
+        );
+        let m = h[0].message(chrono_tz::Europe::Berlin);
+        assert_eq!(
+            m.body,
+            "You are on call for oncall of payments from Mon 26 Oct 09:00 to Mon 2 Nov 09:00 (Europe/Berlin)."
+        );
+        // Nobody comes on in a window without a handoff; the window's
+        // start is exclusive.
+        assert!(handoffs(&sc, at, at + Duration::hours(5)).is_empty());
+        assert!(handoffs(&sc, at, at).is_empty());
     }
 
     proptest! {

@@ -6,7 +6,7 @@
 //! | loop | rounds, in order | wakes on | at least every |
 //! | --- | --- | --- | --- |
 //! | work | [`jobticket`] (every ticket: job and script tickets) | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
-//! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`] | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
+//! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`], [`handoffs`] (every 30 s) | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
 //! | relay | [`relay`] | a replica asked this one to reach an agent it holds | 15 s |
 //!
@@ -24,6 +24,7 @@
 pub mod deliveries;
 pub mod escalation;
 pub mod events;
+pub mod handoffs;
 pub mod jobticket;
 pub mod parameters;
 pub mod relay;
@@ -64,6 +65,7 @@ async fn work_loop(state: AppState) {
 
 /// The events loop: incident events, then the timers.
 async fn events_loop(state: AppState, senders: Arc<Senders>) {
+    let mut last_handoffs = None;
     loop {
         let now = state.store.now_utc();
         let more = crate::metrics::round("incident_events", events::round(&state, &senders, now))
@@ -76,6 +78,7 @@ async fn events_loop(state: AppState, senders: Arc<Senders>) {
         crate::metrics::round("sla", sla::round(&state, now)).await;
         crate::metrics::round("parameters", parameters::round(&state, now)).await;
         crate::metrics::round("schedules", schedules::round(&state, now)).await;
+        crate::metrics::round("handoffs", handoffs::round(&state, now, &mut last_handoffs)).await;
         tokio::select! {
             _ = state.store.events.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 pub mod feed;
+pub mod handoff;
 
 /// A stored scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
