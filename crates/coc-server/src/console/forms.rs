@@ -34,6 +34,9 @@ pub enum Kind {
     /// Any of the hosts registered with COC (checkboxes, offered by
     /// [`offer_hosts`]) → array of host resource ids.
     Hosts,
+    /// One of the tenant's users (a select, offered by [`offer_users`])
+    /// → user name; empty: left out.
+    User,
     /// Values separated by commas or new lines → array of strings.
     List,
     /// Integers separated by commas → array of numbers.
@@ -273,9 +276,12 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
                 .map_err(|_| format!("{label}: write the time as YYYY-MM-DDTHH:MM"))?;
             Some(Value::String(t.format("%Y-%m-%dT%H:%M:%S").to_string()))
         }
-        Kind::Text | Kind::Secret | Kind::Long | Kind::Choice(_) | Kind::Suggest(_) => {
-            Some(Value::String(s.into()))
-        }
+        Kind::Text
+        | Kind::Secret
+        | Kind::Long
+        | Kind::Choice(_)
+        | Kind::Suggest(_)
+        | Kind::User => Some(Value::String(s.into())),
     })
 }
 
@@ -392,6 +398,16 @@ fn inputs_at<'a>(
                     vec![],
                     vec![],
                 ),
+                // Until [`offer_users`]: the chosen one.
+                Kind::User => (
+                    "user",
+                    (!value.is_empty())
+                        .then(|| (value.clone(), true, value.clone()))
+                        .into_iter()
+                        .collect(),
+                    vec![],
+                    vec![],
+                ),
                 Kind::List => ("list", vec![], vec![], vec![]),
                 Kind::Numbers => ("numbers", vec![], vec![], vec![]),
                 Kind::Map => ("map", vec![], vec![], vec![]),
@@ -443,6 +459,36 @@ pub fn offer_hosts(inputs: &mut [Input], hosts: &[(String, String)]) {
             }
         }
     }
+}
+
+/// Offers the tenant's `users` to the [`Kind::User`] inputs (also in
+/// rows), keeping their choice; a chosen name that is no user (any more)
+/// stays offered, marked so.
+pub fn offer_users(inputs: &mut [Input], users: &[String]) {
+    for i in inputs.iter_mut() {
+        for row in i.rows.iter_mut() {
+            offer_users(row, users);
+        }
+        if i.kind != "user" {
+            continue;
+        }
+        let chosen = i.value.clone();
+        i.options = users
+            .iter()
+            .map(|u| (u.clone(), *u == chosen, u.clone()))
+            .collect();
+        if !chosen.is_empty() && !users.contains(&chosen) {
+            i.options
+                .push((chosen.clone(), true, format!("{chosen} (no such user)")));
+        }
+    }
+}
+
+/// Whether any of the inputs (or their rows) picks a user.
+pub fn picks_users<'a>(inputs: impl IntoIterator<Item = &'a Input>) -> bool {
+    inputs
+        .into_iter()
+        .any(|i| i.kind == "user" || i.rows.iter().any(|r| picks_users(r.iter())))
 }
 
 /// Whether any of the inputs picks hosts (so the form needs the list of

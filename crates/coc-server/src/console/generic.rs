@@ -504,7 +504,7 @@ pub(super) async fn op_form(
     page.button = o.label.into();
     page.note = o.confirm.map(str::to_string);
     page.inputs = forms::inputs(o.fields, &raw);
-    page.offer_hosts(&s, &v).await;
+    page.offer_pickers(&s, &v).await;
     page.into_response()
 }
 
@@ -700,10 +700,10 @@ impl NewPage {
         }
     }
 
-    /// Offers the registered hosts to the form's host pickers, if it has
-    /// any ([`forms::Kind::Hosts`]).
-    async fn offer_hosts(&mut self, s: &AppState, v: &super::Visitor) {
-        super::offer_hosts(s, v, &mut self.inputs).await;
+    /// Fills the form's host and user pickers, if it has any
+    /// ([`super::offer_pickers`]).
+    async fn offer_pickers(&mut self, s: &AppState, v: &super::Visitor) {
+        super::offer_pickers(s, v, &mut self.inputs).await;
     }
 }
 
@@ -782,7 +782,7 @@ pub(super) async fn new_form(
             (format!("{here}?template={}", urlencode(&name)), name)
         })
         .collect();
-    page.offer_hosts(&s, &v).await;
+    page.offer_pickers(&s, &v).await;
     page.into_response()
 }
 
@@ -880,7 +880,7 @@ pub(super) async fn edit_form(
     );
     let raw = forms::fill(m.fields, &d);
     page.inputs = forms::inputs_of(&modify_fields(m), &raw);
-    page.offer_hosts(&s, &v).await;
+    page.offer_pickers(&s, &v).await;
     page.into_response()
 }
 
@@ -940,7 +940,7 @@ async fn submit(
     let mut page = page;
     page.inputs = forms::inputs_of(fields, raw);
     page.error = Some(msg);
-    page.offer_hosts(s, v).await;
+    page.offer_pickers(s, v).await;
     Err((status, page).into_response())
 }
 

@@ -267,7 +267,7 @@ pub const INCIDENT_OPS: &[IncidentOp] = &[
         form: "forward",
         action: "forward",
         label: "Forward",
-        fields: &[h("to", "New owner", Kind::Text, "A user name."), REMARK],
+        fields: &[f("to", "New owner", Kind::User), REMARK],
         base: "{}",
     },
     IncidentOp {
@@ -363,8 +363,8 @@ pub const INCIDENT: &[Field] = &[
     h(
         "assignee",
         "Owner",
-        Kind::Text,
-        "A user name; the fallback when a shift is named.",
+        Kind::User,
+        "The fallback when a shift is named.",
     ),
     f("assignee_shift.scenario", "On-call scenario", Kind::Text),
     f("assignee_shift.role", "On-call role", Kind::Text),
@@ -543,7 +543,7 @@ const FORWARDING_RULE: &[Field] = &[
         "Field names of ref. 7.4.2, or additional.<key>.",
     ),
     f("incident_level", "Incident level", LEVELS),
-    f("assignee", "Owner", Kind::Text),
+    f("assignee", "Owner", Kind::User),
     f("assignee_shift.scenario", "On-call scenario", Kind::Text),
     f("assignee_shift.role", "On-call role", Kind::Text),
     f("plan", "Emergency plan", Kind::Text),
@@ -720,7 +720,7 @@ const SLA: &[Field] = &[
 ];
 
 const ENGINEER: &[Field] = &[
-    f("user", "User", Kind::Text),
+    f("user", "User", Kind::User),
     f("alias", "Alias", Kind::Text),
     h(
         "contacts",

@@ -181,16 +181,19 @@ pub(crate) async fn incident_page(
             error,
         }
     };
-    let ops = modules::INCIDENT_OPS
+    let mut ops: Vec<ActionFormView> = modules::INCIDENT_OPS
         .iter()
         .filter(|o| allowed.contains(&o.action))
         .map(|o| form(o.form, o.label, o.fields))
         .collect();
+    for o in &mut ops {
+        offer_pickers(s, v, &mut o.inputs).await;
+    }
     let mut plan = status
         .is_some_and(|st| !st.is_terminal())
         .then(|| form("plan", "Execute response plan", modules::RUN_PLAN));
     if let Some(p) = plan.as_mut() {
-        offer_hosts(s, v, &mut p.inputs).await;
+        offer_pickers(s, v, &mut p.inputs).await;
     }
     let escalation = api(
         s,

@@ -201,9 +201,11 @@ pub(crate) async fn host_names(s: &AppState, v: &Visitor) -> impl Fn(&Value) -> 
     }
 }
 
-/// Offers the registered hosts — "name (agent status)" — to the host
-/// pickers among `inputs` ([`forms::Kind::Hosts`]), if there are any.
-pub(crate) async fn offer_hosts(s: &AppState, v: &Visitor, inputs: &mut [forms::Input]) {
+/// Fills the pickers among `inputs`: the registered hosts — "name (agent
+/// status)" — for host pickers ([`forms::Kind::Hosts`]) and the tenant's
+/// users for user pickers ([`forms::Kind::User`]), each only when the
+/// form has one.
+pub(crate) async fn offer_pickers(s: &AppState, v: &Visitor, inputs: &mut [forms::Input]) {
     if forms::picks_hosts(inputs.iter()) {
         let hosts: Vec<(String, String)> = registered_hosts(s, v)
             .await
@@ -211,6 +213,10 @@ pub(crate) async fn offer_hosts(s: &AppState, v: &Visitor, inputs: &mut [forms::
             .map(|(id, name, status)| (id, format!("{name} ({status})")))
             .collect();
         forms::offer_hosts(inputs, &hosts);
+    }
+    if forms::picks_users(inputs.iter()) {
+        let users = super::oncall::rotation::user_names(s, v).await;
+        forms::offer_users(inputs, &users);
     }
 }
 
