@@ -981,10 +981,14 @@ async fn a_weekly_rotation_of_three_is_set_up_in_one_form() {
     assert!(d.displayed("#main-nav").await, "opened");
     d.window(1440, 900).await;
     // Where a person is named, the forms offer the users to pick from.
-    d.go(&format!("{}/console/forwarding-rules/new", h.url())).await;
+    d.go(&format!("{}/console/forwarding-rules/new", h.url()))
+        .await;
     let form = d.source().await;
     for u in ["ann", "bob", "cid", "admin"] {
-        assert!(form.contains(&format!("<option value=\"{u}\">{u}</option>")), "{u}");
+        assert!(
+            form.contains(&format!("<option value=\"{u}\">{u}</option>")),
+            "{u}"
+        );
     }
     // The on-call page lists the rotation.
     d.go(&format!("{}/console/oncall", h.url())).await;

@@ -232,6 +232,15 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         "admin API token: {}",
         data_dir.join("admin.token").display()
     );
+    // The CLI from any directory (the token stays in its file, out of
+    // this output and of shell history).
+    let token_path = std::fs::canonicalize(data_dir.join("admin.token"))
+        .unwrap_or_else(|_| data_dir.join("admin.token"));
+    println!("use the CLI from any directory:");
+    println!(
+        "  export COC_SERVER={url} COC_TOKEN_FILE={}",
+        token_path.display()
+    );
     if let Some(pw) = &running.bootstrap.generated_password {
         // Never on stdout: it would end up in logs.
         let p = data_dir.join("admin.password");

@@ -250,3 +250,60 @@ async fn a_weekly_rotation_is_set_up_and_asked_from_the_cli() {
     );
     assert_eq!(out.trim(), "(nobody)");
 }
+
+/// `coc dev` prints the two exports that let the CLI work from any
+/// directory; the token stays in its file (`COC_TOKEN_FILE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coc_dev_prints_the_exports_and_the_cli_reads_the_token_file() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let mut dev = Command::new(env!("CARGO_BIN_EXE_coc"))
+        .current_dir(dir.path())
+        .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("COC_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = dev.stdout.take().unwrap();
+    let line = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.trim_start().starts_with("export COC_SERVER="))
+        .expect("an export line");
+    let _dev = crate::support::Proc(dev);
+    let vars: Vec<(String, String)> = line
+        .trim()
+        .trim_start_matches("export ")
+        .split(' ')
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    assert_eq!(
+        vars[0],
+        ("COC_SERVER".to_string(), format!("http://127.0.0.1:{port}"))
+    );
+    assert_eq!(vars[1].0, "COC_TOKEN_FILE");
+    let token = std::fs::read_to_string(&vars[1].1).unwrap();
+    assert!(
+        !line.contains(token.trim()),
+        "the token itself is not printed"
+    );
+    // From another directory, with only the two variables.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_coc"))
+        .current_dir(elsewhere.path())
+        .env_remove("COC_TOKEN")
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["oncall", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

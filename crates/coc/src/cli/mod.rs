@@ -54,9 +54,14 @@ pub struct Conn {
         global = true
     )]
     pub server: String,
-    /// API token; default: the contents of ./coc-data/admin.token.
+    /// API token; default: the contents of --token-file, else of
+    /// ./coc-data/admin.token.
     #[arg(long, env = "COC_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the API token (keeps it out of the environment and
+    /// of shell history), e.g. the data dir's admin.token.
+    #[arg(long = "token-file", env = "COC_TOKEN_FILE", global = true)]
+    pub token_path: Option<PathBuf>,
     /// PEM file of the CA that signed an `https://` server's certificate
     /// (`coc dev --tls`: <data-dir>/tls/ca.pem); default: ./coc-data/tls/ca.pem
     /// when it exists, else the system's roots.
@@ -76,11 +81,16 @@ pub struct Conn {
 
 impl Conn {
     pub fn client(&self) -> anyhow::Result<coc_client::Client> {
-        let token = match &self.token {
-            Some(t) => t.clone(),
-            None => std::fs::read_to_string("coc-data/admin.token")
+        let token = match (&self.token, &self.token_path) {
+            (Some(t), _) => t.clone(),
+            (None, Some(p)) => std::fs::read_to_string(p)
                 .map(|s| s.trim().to_string())
-                .context("no token: pass --token or set COC_TOKEN (or run next to ./coc-data)")?,
+                .with_context(|| format!("cannot read the token file {}", p.display()))?,
+            (None, None) => std::fs::read_to_string("coc-data/admin.token")
+                .map(|s| s.trim().to_string())
+                .context(
+                    "no token: pass --token or set COC_TOKEN or COC_TOKEN_FILE (or run next to ./coc-data)",
+                )?,
         };
         // Next to a `coc dev --tls` data dir, its CA is the default.
         let dev_ca = PathBuf::from("coc-data/tls/ca.pem");
