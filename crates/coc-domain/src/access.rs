@@ -76,6 +76,7 @@ actions! {
     IntegrationEnable = "coc:integration:enable",
     IntegrationDisable = "coc:integration:disable",
     IntegrationRotateKey = "coc:integration:rotateKey",
+    IntegrationTest = "coc:integration:test",
     AlarmList = "coc:alarm:list",
     AlarmGet = "coc:alarm:get",
     AlarmClear = "coc:alarm:clear",

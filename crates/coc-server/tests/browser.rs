@@ -648,7 +648,49 @@ async fn an_integration_key_is_shown_once_and_reset_asks_first() {
         }
     };
     assert!(ingest(key.clone()).await, "the shown key is the key");
+    // The setup page: ingest URLs and snippets to paste, with the key.
+    let yml = d.try_text("#prometheus-yml").await.unwrap();
+    assert!(
+        yml.contains(&format!("path_prefix: /ingest/{key}")),
+        "{yml}"
+    );
+    let am = d.try_text("#alertmanager-yml").await.unwrap();
+    assert!(
+        am.contains(&format!("{}/ingest/{key}/alertmanager", h.url())),
+        "{am}"
+    );
+    // The snippet is a configuration real Prometheus accepts.
+    if let Some(promtool) = find("promtool") {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("prometheus.yml");
+        std::fs::write(&f, format!("{yml}\n")).unwrap();
+        let out = std::process::Command::new(promtool)
+            .args(["check", "config"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "promtool is needed in CI"
+        );
+    }
     d.screenshot("integration-key.png").await;
+    // Send test alarm: it arrives like a real one.
+    d.click("#send-test").await;
+    d.wait_text("main", |t| t.contains("accepted")).await;
+    let alarms = h
+        .client
+        .get("/api/v1/alarms", &[("limit", "10".into())])
+        .await
+        .unwrap();
+    assert!(alarms.to_string().contains("COCTestAlarm"), "{alarms}");
 
     let id = h.client.get("/api/v1/integrations", &[]).await.unwrap()["items"][0]["id"]
         .as_str()
@@ -656,6 +698,8 @@ async fn an_integration_key_is_shown_once_and_reset_asks_first() {
         .to_string();
     d.go(&format!("{}/console/integrations/{id}", h.url()))
         .await;
+    let facts = d.wait_text("main", |t| t.contains("prometheus")).await;
+    assert!(facts.to_lowercase().contains("last alarm"), "{facts}");
     d.click(&format!(
         "a[href='/console/integrations/{id}/op/rotate-key']"
     ))

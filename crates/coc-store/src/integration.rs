@@ -30,6 +30,10 @@ pub struct Integration {
     pub created_at: i64,
     /// Last change, Unix ms.
     pub updated_at: i64,
+    /// When it last delivered an alarm, Unix ms (its record only; not in
+    /// lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_alarm_at: Option<i64>,
 }
 
 /// An integration together with its freshly generated key (shown once).
@@ -57,6 +61,7 @@ fn row(r: &AnyRow) -> Result<Integration> {
         key_hint: r.try_get("key_hint")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        last_alarm_at: None,
     })
 }
 
@@ -123,6 +128,7 @@ impl Store {
                 key_hint: hint,
                 created_at: now,
                 updated_at: now,
+                last_alarm_at: None,
             },
             key: key.to_string(),
         })
@@ -148,10 +154,19 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        r.as_ref()
+        let mut i = r
+            .as_ref()
             .map(row)
             .transpose()?
-            .ok_or_else(|| StoreError::not_found("integration", id))
+            .ok_or_else(|| StoreError::not_found("integration", id))?;
+        i.last_alarm_at = sqlx::query_scalar(
+            "SELECT MAX(updated_at) FROM alarms WHERE tenant_id = $1 AND integration_id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(i)
     }
 
     /// Looks an integration up by its key (any tenant): `(tenant, integration)`.

@@ -81,12 +81,21 @@ pub const ROUTES: &[RouteDoc] = &[
         IntegrationRotateKey,
         ok = IntegrationWithKey
     ),
+    route!(
+        "POST",
+        "/api/v1/integrations/{id}/test",
+        "integration",
+        "Send a test alarm through the integration (a Suggestion named COCTestAlarm)",
+        IntegrationTest,
+        ok = coc_store::alarm::IngestOutcome
+    ),
 ];
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/integrations", post(create).get(list))
         .route("/api/v1/integrations/{id}", get(show))
+        .route("/api/v1/integrations/{id}/test", post(test_alarm))
         .route("/api/v1/integrations/{id}/enable", post(enable))
         .route("/api/v1/integrations/{id}/disable", post(disable))
         .route("/api/v1/integrations/{id}/rotate-key", post(rotate))
@@ -122,6 +131,48 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Integration>> {
     Ok(Json(s.store.get_integration(&p.tenant, &id).await?))
+}
+
+/// `POST /api/v1/integrations/{id}/test`: one alarm, as if the monitoring
+/// source had sent it — the same store path, rules included — so the
+/// setup can be checked end to end: `COCTestAlarm`, level Suggestion,
+/// resource `coc-test`. A disabled integration refuses it (403), as it
+/// refuses real ones.
+async fn test_alarm(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<coc_store::alarm::IngestOutcome>> {
+    let i = s.store.get_integration(&p.tenant, &id).await?;
+    if !i.enabled {
+        return Err(crate::error::ApiError::new(
+            crate::error::ErrorCode::Forbidden,
+            format!("integration '{}' is disabled", i.name),
+        ));
+    }
+    let labels = [
+        ("alertname", "COCTestAlarm"),
+        ("severity", "info"),
+        ("instance", "coc-test"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let annotations = [(
+        "description".to_string(),
+        format!("A test alarm sent by {} from COC", p.user_name),
+    )]
+    .into_iter()
+    .collect();
+    let alarm = coc_domain::alarm::from_labels(
+        labels,
+        annotations,
+        coc_domain::alarm::AlarmStatus::Alarm,
+        s.store.now(),
+        None,
+        "COC test",
+    )?;
+    Ok(Json(s.store.ingest(&p.tenant, &i.id, vec![alarm]).await?))
 }
 
 async fn enable(

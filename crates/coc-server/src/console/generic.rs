@@ -822,6 +822,9 @@ pub(super) async fn create(
         Err(e) => (Method::POST, String::new(), Err(e)),
     };
     match submit(&s, &v, page, &fields, &raw, body, method, &uri).await {
+        Ok(created) if m.slug == "integrations" => {
+            super::pages::integration::setup_page(&s, &v, &created)
+        }
         Ok(created) if m.shown_once => shown_once(
             &v,
             m,

@@ -820,17 +820,27 @@ const PARAMETER_OPS: &[Op] = &[Op {
     ..OP
 }];
 
-const INTEGRATION_OPS: &[Op] = &[Op {
-    op: "rotate-key",
-    label: "Reset access key",
-    api: "/api/v1/integrations/{id}/rotate-key",
-    fields: &[],
-    then: Then::Show,
-    confirm: Some(
-        "A new key replaces the current one at once: whatever still sends with the old key is refused (403) until it is given the new one. The new key is shown once.",
-    ),
-    ..OP
-}];
+const INTEGRATION_OPS: &[Op] = &[
+    Op {
+        op: "test",
+        label: "Send test alarm",
+        api: "/api/v1/integrations/{id}/test",
+        fields: &[],
+        then: Then::Show,
+        ..OP
+    },
+    Op {
+        op: "rotate-key",
+        label: "Reset access key",
+        api: "/api/v1/integrations/{id}/rotate-key",
+        fields: &[],
+        then: Then::Show,
+        confirm: Some(
+            "A new key replaces the current one at once: whatever still sends with the old key is refused (403) until it is given the new one. The new key is shown once.",
+        ),
+        ..OP
+    },
+];
 
 const ENGINEER_OPS: &[Op] = &[Op {
     op: "subscribe",

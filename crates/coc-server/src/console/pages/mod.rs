@@ -4,6 +4,7 @@
 
 pub mod alarm;
 pub mod incident;
+pub mod integration;
 pub mod oncall;
 pub mod overview;
 pub mod script;
