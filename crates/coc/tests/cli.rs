@@ -307,3 +307,66 @@ async fn coc_dev_prints_the_exports_and_the_cli_reads_the_token_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `coc script run --follow` labels each line of output with the host's
+/// name, prints it once (the summary after it has none), and numbers
+/// batches from 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_labels_output_by_host_name_and_prints_it_once() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let token = env.enrollment().await;
+    let _agent = env.agent(0, &token);
+    let mut hosts = vec![];
+    for _ in 0..120 {
+        let v = env.call("GET", "/api/v1/resources", None).await;
+        hosts = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["agent_status"] == "running")
+            .filter_map(|h| h["id"].as_str().map(String::from))
+            .collect();
+        if !hosts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(!hosts.is_empty(), "agent: {}", env.agent_log(0));
+    let hosts_v = env.call("GET", "/api/v1/resources", None).await;
+    let name = hosts_v["items"][0]["hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f = env.dir.path().join("hello.sh");
+    std::fs::write(&f, "echo hello-once\n").unwrap();
+    let (ok, out) = coc(
+        &env,
+        &[
+            "script",
+            "create",
+            "--name",
+            "hello",
+            "--file",
+            f.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let id = {
+        let (_, shown) = coc(&env, &["--output", "json", "script", "show", "hello"]);
+        let v: serde_json::Value = serde_json::from_str(&shown).expect(&shown);
+        v["id"].as_str().unwrap().to_string()
+    };
+    let (ok, out) = coc(
+        &env,
+        &["script", "run", &id, "--host", &hosts[0], "--follow"],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("[{name}] hello-once")), "{out}");
+    assert_eq!(out.matches("hello-once").count(), 1, "printed once: {out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&name) && l.contains("successful"))
+        .unwrap_or_else(|| panic!("a row for {name}: {out}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("1"), "batch 1: {out}");
+}

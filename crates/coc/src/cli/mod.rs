@@ -60,7 +60,7 @@ pub struct Conn {
     pub token: Option<String>,
     /// A file holding the API token (keeps it out of the environment and
     /// of shell history), e.g. the data dir's admin.token.
-    #[arg(long = "token-file", env = "COC_TOKEN_FILE", global = true)]
+    #[arg(long = "api-token-file", env = "COC_TOKEN_FILE", global = true)]
     pub token_path: Option<PathBuf>,
     /// PEM file of the CA that signed an `https://` server's certificate
     /// (`coc dev --tls`: <data-dir>/tls/ca.pem); default: ./coc-data/tls/ca.pem

@@ -78,7 +78,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         Verb::Show { id, follow: true } => return follow(&cl, &id, fmt).await,
         Verb::Show { id, follow: false } => {
             let v = cl.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
-            show(fmt, &v);
+            show(fmt, &v, &host_names(&cl).await, true);
             return Ok(());
         }
         Verb::Pause { id } => {
@@ -114,7 +114,32 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(fmt: Format, v: &serde_json::Value) {
+/// Host resource id → host name, for labels (empty when the list cannot
+/// be read: ids are shown then).
+pub async fn host_names(cl: &coc_client::Client) -> HashMap<String, String> {
+    cl.get("/api/v1/resources", &[("limit", "1000".to_string())])
+        .await
+        .ok()
+        .and_then(|v| v["items"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|h| {
+            Some((
+                h["id"].as_str()?.to_string(),
+                h["hostname"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// A host's label: its name, else its id.
+fn label<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {
+    names.get(id).map_or(id, String::as_str)
+}
+
+/// Prints a script ticket: its facts, one row per host (by name, batches
+/// from 1), and — with `outputs` — each host's output.
+fn show(fmt: Format, v: &serde_json::Value, names: &HashMap<String, String>, outputs: bool) {
     output::print(
         fmt,
         v,
@@ -132,16 +157,28 @@ fn show(fmt: Format, v: &serde_json::Value) {
     );
     if fmt == Format::Text {
         println!();
-        output::table(
-            v["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]),
-            &["host_id", "batch", "status", "exit_code", "error"],
-        );
-        for t in v["tasks"].as_array().into_iter().flatten() {
+        let rows: Vec<serde_json::Value> = v["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                json!({"host": label(names, t["host_id"].as_str().unwrap_or("?")),
+                    "batch": t["batch"].as_i64().map(|b| b + 1),
+                    "status": t["status"], "exit": t["exit_code"], "error": t["error"]})
+            })
+            .collect();
+        output::table(&rows, &["host", "batch", "status", "exit", "error"]);
+        for t in v["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|_| outputs)
+        {
             let out = t["output"].as_str().unwrap_or("");
             if !out.is_empty() {
                 println!(
                     "\n--- {} ---\n{}",
-                    t["host_id"].as_str().unwrap_or("?"),
+                    label(names, t["host_id"].as_str().unwrap_or("?")),
                     out.trim_end()
                 );
             }
@@ -153,6 +190,7 @@ fn show(fmt: Format, v: &serde_json::Value) {
 /// it is finished (or abnormal). Exits non-zero unless it is successful.
 pub async fn follow(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::Result<()> {
     let mut printed: HashMap<String, usize> = HashMap::new();
+    let names = host_names(cl).await;
     loop {
         let v = cl.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
         let status = v["status"].as_str().unwrap_or("").to_string();
@@ -162,9 +200,9 @@ pub async fn follow(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::R
                 let out = t["output"].as_str().unwrap_or("");
                 let seen = printed.entry(tid).or_default();
                 if out.len() > *seen {
-                    let host = t["host_id"].as_str().unwrap_or("?");
+                    let host = label(&names, t["host_id"].as_str().unwrap_or("?"));
                     for line in out[*seen..].lines() {
-                        println!("[{}] {line}", &host[host.len().saturating_sub(8)..]);
+                        println!("[{host}] {line}");
                     }
                     *seen = out.len();
                 }
@@ -184,7 +222,8 @@ pub async fn follow(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::R
         ) {
             if fmt == Format::Text {
                 eprintln!();
-                show(fmt, &v);
+                // The output was printed as it came: the summary only.
+                show(fmt, &v, &names, false);
             } else {
                 output::print(fmt, &v, COLS);
             }
