@@ -65,7 +65,7 @@ script=$("$COC" script create --name e2e-repair --file "$work/repair.sh" --param
 cat >"$work/rule.json" <<JSON
 {"name": "e2e", "conditions": [{"field": "alarmName", "op": "equals", "value": "CocE2E"},
  {"field": "alarmSource", "op": "equals", "value": "Prometheus"}],
- "incident_level": "P2", "assignee": "oncall",
+ "incident_level": "P2", "assignee": "admin",
  "contingency_script": {"script_id": "$script", "params": {"SERVICE": "web"}}}
 JSON
 "$COC" rule create -f "$work/rule.json" >/dev/null
