@@ -191,13 +191,8 @@ impl Store {
         scenario: &str,
         name: &str,
     ) -> Result<StoredScenario> {
-        let mut tx = self.begin().await?;
-        let cur = scenario_in(&mut tx, tenant, scenario)
-            .await?
-            .ok_or_else(|| StoreError::not_found("scenario", scenario))?;
-        let mut sc = cur.scenario.clone();
-        sc.remove_rotation(name)?;
-        self.save_scenario_in(tx, tenant, Some(cur.id), &sc).await
+        self.edit_scenario(tenant, scenario, |sc| sc.remove_rotation(name))
+            .await
     }
 
     /// Adds an override to `scenario`; the person must be a user.
@@ -208,12 +203,24 @@ impl Store {
         scenario: &str,
         o: Override,
     ) -> Result<StoredScenario> {
+        self.edit_scenario(tenant, scenario, |sc| sc.add_override(o))
+            .await
+    }
+
+    /// Loads `scenario`, lets the domain change it with `edit`, and saves
+    /// it, in one transaction. Errors: `NotFound`, what `edit` refuses.
+    async fn edit_scenario(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        edit: impl FnOnce(&mut Scenario) -> std::result::Result<(), coc_domain::error::DomainError>,
+    ) -> Result<StoredScenario> {
         let mut tx = self.begin().await?;
         let cur = scenario_in(&mut tx, tenant, scenario)
             .await?
             .ok_or_else(|| StoreError::not_found("scenario", scenario))?;
         let mut sc = cur.scenario.clone();
-        sc.add_override(o)?;
+        edit(&mut sc)?;
         self.save_scenario_in(tx, tenant, Some(cur.id), &sc).await
     }
 

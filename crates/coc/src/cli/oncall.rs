@@ -184,6 +184,21 @@ fn instant(t: &str, tz: &str) -> anyhow::Result<String> {
     Ok(coc_domain::oncall::resolve(zone, local).to_rfc3339())
 }
 
+/// A list of user names as shown: "ann, bob", or "(nobody)".
+fn people(v: &serde_json::Value) -> String {
+    let p: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+        .collect();
+    if p.is_empty() {
+        "(nobody)".to_string()
+    } else {
+        p.join(", ")
+    }
+}
+
 /// Prints a calendar answer as `FROM  UNTIL  WHO` in its zone.
 fn print_calendar(v: &serde_json::Value) {
     let zone: coc_domain::oncall::Tz = v["timezone"]
@@ -209,21 +224,11 @@ fn print_calendar(v: &serde_json::Value) {
     );
     println!("{:<22}{:<22}ON CALL", "FROM", "UNTIL");
     for s in v["slots"].as_array().into_iter().flatten() {
-        let people: Vec<&str> = s["people"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.as_str())
-            .collect();
         println!(
             "{:<22}{:<22}{}",
             show(&s["start"]),
             show(&s["end"]),
-            if people.is_empty() {
-                "(nobody)".to_string()
-            } else {
-                people.join(", ")
-            }
+            people(&s["people"])
         );
     }
 }
@@ -419,20 +424,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             }
             let v = cl.get("/api/v1/oncall/who", &q).await?;
             if conn.output == super::Format::Text {
-                let people: Vec<&str> = v["on_call"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.as_str())
-                    .collect();
-                println!(
-                    "{}",
-                    if people.is_empty() {
-                        "(nobody)".to_string()
-                    } else {
-                        people.join(", ")
-                    }
-                );
+                println!("{}", people(&v["on_call"]));
                 return Ok(());
             }
             v
