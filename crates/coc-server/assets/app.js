@@ -94,3 +94,60 @@ window.addEventListener("DOMContentLoaded", () => {
     }
   }
 });
+
+// Cards of a grouped form (a job's tasks): only the fields that apply to
+// the chosen type show; the others are disabled, so they are not sent.
+function applySwitch(card) {
+  const sw = card.querySelector("[data-switch]");
+  if (!sw) return;
+  for (const cell of card.querySelectorAll("[data-when]")) {
+    const on = cell.dataset.when.split(" ").includes(sw.value);
+    cell.hidden = !on;
+    for (const x of cell.querySelectorAll("input, select, textarea")) x.disabled = !on;
+  }
+}
+document.addEventListener("change", (ev) => {
+  const sw = ev.target.closest("[data-switch]");
+  if (sw) applySwitch(sw.closest("[data-item]"));
+  // A picked record fills its sibling (a script's parameter defaults)
+  // unless something else was typed there.
+  const pick = ev.target.closest("select[data-fills]");
+  if (pick) {
+    const to = document.getElementsByName(pick.dataset.fills)[0];
+    const before = pick.dataset.last || "";
+    const hint = pick.selectedOptions[0]?.dataset.hint || "";
+    if (to && (to.value.trim() === "" || to.value === before)) to.value = hint;
+    pick.dataset.last = hint;
+  }
+});
+window.addEventListener("DOMContentLoaded", () => {
+  for (const card of document.querySelectorAll("[data-item]")) applySwitch(card);
+  for (const pick of document.querySelectorAll("select[data-fills]"))
+    pick.dataset.last = pick.selectedOptions[0]?.dataset.hint || "";
+});
+// "Add a task": a copy of the last card, blank, with the next index.
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("[data-add-item]");
+  if (!b) return;
+  const cards = document.querySelectorAll("#" + CSS.escape(b.dataset.addItem) + " > [data-item]");
+  const last = cards[cards.length - 1];
+  if (!last) return;
+  const copy = last.cloneNode(true);
+  const n = cards.length;
+  const re = /^(f\.[^.]+\.)(\d+)\./;
+  for (const x of copy.querySelectorAll("[name], [id], [for], [data-fills]")) {
+    for (const attr of ["name", "id", "for", "data-fills"]) {
+      const v = x.getAttribute(attr);
+      if (v === null) continue;
+      x.setAttribute(attr, attr === "name" || attr === "data-fills"
+        ? v.replace(re, (_, a) => a + n + ".")
+        : v.replace(/^(f-[^-]+-)(\d+)-/, (_, a) => a + n + "-"));
+    }
+    if (x.matches("input[type=checkbox]")) x.checked = false;
+    else if (x.matches("input, textarea")) x.value = "";
+    else if (x.matches("select")) x.selectedIndex = 0;
+  }
+  copy.querySelector("legend").textContent = copy.querySelector("legend").textContent.replace(/\d+$/, n + 1);
+  last.after(copy);
+  applySwitch(copy);
+});

@@ -319,6 +319,30 @@ impl Driver {
         }
     }
 
+    /// The current value of the input at `css` (what is typed, not the
+    /// page's source).
+    async fn value(&self, css: &str) -> String {
+        let e = self.el(css).await;
+        self.call("GET", &format!("/element/{e}/property/value"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits (≤ 20 s) until the value of the input at `css` is `want`.
+    async fn wait_value(&self, css: &str, want: &str) {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.value(css).await;
+            if v == want {
+                return;
+            }
+            assert!(Instant::now() < end, "{css} is {v:?}, not {want:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let b64 = self.call("GET", "/screenshot", None).await;
         let png = decode_base64(b64.as_str().unwrap());
@@ -1060,5 +1084,145 @@ async fn a_weekly_rotation_of_three_is_set_up_in_one_form() {
         )
         .await;
     assert_eq!(kept, "secondary");
+    d.call("DELETE", "", None).await;
+}
+
+/// Issue 16: a two-step job built from the form — steps and tasks as
+/// cards, a script chosen by name with its parameter defaults filled in,
+/// a task added with "Add a task" — is saved as the job document, opens
+/// again for editing as typed, and runs on two real agents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_step_job_is_built_from_the_form_and_runs() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(2).await;
+    h.wait_hosts(2).await;
+    h.client
+        .post(
+            "/api/v1/scripts",
+            &json!({"name": "greet", "type": "shell", "risk_level": "low",
+                    "content": "echo \"hello $WHO\"",
+                    "params": [{"name": "WHO", "default": "world"}]}),
+        )
+        .await
+        .unwrap();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/jobs/new", h.url())).await;
+    d.type_in("[name='f.name']", "two-steps").await;
+    d.choose("#f-risk_level", "low").await;
+    // Task 1, step "prepare": the script by name; its default comes along.
+    d.type_in("#f-steps-0-\\@group", "prepare").await;
+    d.type_in("#f-steps-0-name", "say-hello").await;
+    d.choose("#f-steps-0-atom-type", "script").await;
+    assert!(
+        !d.displayed("#f-steps-0-atom-seconds").await,
+        "a sleep's field is hidden for a script"
+    );
+    d.choose("#f-steps-0-atom-script", "greet").await;
+    d.wait_value("#f-steps-0-atom-params", "WHO=world").await;
+    // Task 2 starts step "finish": a sleep.
+    d.type_in("#f-steps-1-\\@group", "finish").await;
+    d.type_in("#f-steps-1-name", "pause").await;
+    d.choose("#f-steps-1-atom-type", "sleep").await;
+    assert!(!d.displayed("#f-steps-1-atom-script").await);
+    d.type_in("#f-steps-1-atom-seconds", "1").await;
+    // Task 3, added with the button: the same step (its name left empty),
+    // the script with a value typed over the default.
+    d.click("[data-add-item='f-steps']").await;
+    d.type_in("#f-steps-2-name", "say-bye").await;
+    d.choose("#f-steps-2-atom-type", "script").await;
+    d.choose("#f-steps-2-atom-script", "greet").await;
+    d.wait_value("#f-steps-2-atom-params", "WHO=world").await;
+    let e = d.el("#f-steps-2-atom-params").await;
+    d.call("POST", &format!("/element/{e}/clear"), Some(json!({})))
+        .await;
+    d.type_in("#f-steps-2-atom-params", "WHO=team").await;
+    d.choose("#f-steps-2-on_failure", "continue").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("two-steps")).await;
+    let job = h.client.get("/api/v1/jobs/two-steps", &[]).await.unwrap();
+    assert_eq!(
+        job["steps"],
+        json!([
+            {"name": "prepare", "tasks": [{"name": "say-hello", "description": "", "on_failure": "stop",
+                "atom": {"type": "script", "script": "greet", "params": {"WHO": "world"}, "run_as": null, "timeout_s": null}}]},
+            {"name": "finish", "tasks": [
+                {"name": "pause", "description": "", "on_failure": "stop", "atom": {"type": "sleep", "seconds": 1}},
+                {"name": "say-bye", "description": "", "on_failure": "continue",
+                 "atom": {"type": "script", "script": "greet", "params": {"WHO": "team"}, "run_as": null, "timeout_s": null}}]}
+        ]),
+        "{job}"
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    // Editing shows the cards as they were typed: the step named once.
+    d.go(&format!("{}/console/jobs/{id}/edit", h.url())).await;
+    assert_eq!(d.value("#f-steps-1-\\@group").await, "finish");
+    assert_eq!(d.value("#f-steps-2-\\@group").await, "");
+    assert_eq!(d.value("#f-steps-2-atom-params").await, "WHO=team");
+    assert!(!d.displayed("#f-steps-1-atom-script").await);
+    d.window(1440, 900).await;
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "document.getElementById('f-steps').scrollIntoView()", "args": []})),
+    )
+    .await;
+    d.screenshot("job-builder.png").await;
+    d.window(390, 844).await;
+    d.screenshot("job-builder-phone.png").await;
+    let wide: bool = d
+        .call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.documentElement.scrollWidth > window.innerWidth", "args": []})),
+        )
+        .await
+        .as_bool()
+        .unwrap();
+    assert!(!wide, "no sideways scroll at 390 px");
+    d.window(1440, 900).await;
+    // Run it on both hosts from the job's Execute form.
+    d.go(&format!("{}/console/jobs/{id}/op/execute", h.url()))
+        .await;
+    let boxes = d
+        .call(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": "input[name='f.hosts']"})),
+        )
+        .await;
+    for b in boxes.as_array().unwrap() {
+        let e = b[ELEMENT].as_str().unwrap();
+        d.call("POST", &format!("/element/{e}/click"), Some(json!({})))
+            .await;
+    }
+    d.click("#save").await;
+    d.wait_text("#ticket-status", |t| t == "successful" || t == "failed")
+        .await;
+    let url = d.url().await;
+    let tid = url.rsplit('/').next().unwrap().to_string();
+    let t = h
+        .wait_job_ticket(&tid, |t| t["status"] == "successful")
+        .await;
+    let outputs: Vec<String> = t["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["hosts"].as_array().unwrap().iter())
+        .flat_map(|h| h["runs"].as_array().unwrap().iter())
+        .map(|r| r["output"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        outputs.iter().filter(|o| o.contains("hello world")).count(),
+        2,
+        "{outputs:?}"
+    );
+    assert_eq!(
+        outputs.iter().filter(|o| o.contains("hello team")).count(),
+        2,
+        "{outputs:?}"
+    );
+    d.wait_text("#tasks", |t| t.contains("hello team")).await;
     d.call("DELETE", "", None).await;
 }

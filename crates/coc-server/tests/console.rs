@@ -699,7 +699,9 @@ async fn login_overview_incident_and_crawl() {
         tf.contains(&format!("name=\"f.name\" value=\"{tpl}\"")),
         "{tf}"
     );
-    assert!(tf.contains("name=\"f.steps\""), "{tf}");
+    // The template's steps fill the task cards, the step named on its first.
+    assert!(tf.contains("name=\"f.steps.0.@group\""), "{tf}");
+    assert!(tf.contains("name=\"f.steps.0.atom.type\""), "{tf}");
     let (st, _) = page(
         &cookie,
         &format!("{}/console/jobs/new?template=nope", h.url()),
@@ -1104,12 +1106,15 @@ async fn login_overview_incident_and_crawl() {
         .as_array()
         .unwrap()
         .len();
-    let typed = with(form_values(&form), "f.steps", "{not json");
+    let typed = with(form_values(&form), "f.steps.0.atom.timeout_s", "five");
     let (st, _, t) = post_form(&cookie, &url, &typed).await;
     assert_eq!(st, 422);
     let err = t.split("id=\"form-error\">").nth(1).unwrap_or("");
-    assert!(err.starts_with("Steps: not valid JSON"), "{err}");
-    assert!(t.contains("{not json"), "what was typed is kept");
+    assert!(
+        err.starts_with("Timeout (s): &#39;five&#39; is not a number"),
+        "{err}"
+    );
+    assert!(t.contains("value=\"five\""), "what was typed is kept");
     let after = c.get("/api/v1/jobs", &[]).await.unwrap()["items"]
         .as_array()
         .unwrap()

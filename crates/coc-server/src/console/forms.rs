@@ -7,7 +7,9 @@
 //! Form names are `f.<dotted key>`; a repeated group of fields
 //! ([`Kind::Rows`]) names its cells `f.<key>.<row>.<sub key>`. A row whose
 //! cells are all empty is left out, so a form offers two blank rows to add
-//! to without any JavaScript.
+//! to without any JavaScript. Rows grouped under a name ([`Kind::Grouped`]:
+//! a job's steps, each with its tasks) are drawn as cards, one per item;
+//! an item whose group name is empty belongs to the group above.
 
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Map, Value};
@@ -54,6 +56,108 @@ pub enum Kind {
     /// be [`Kind::Rows`] or [`Kind::Check`] (a row of only an unchecked box
     /// could not be told from a blank row).
     Rows(&'static [Field]),
+    /// Items under a repeated group name (a job's tasks under their step)
+    /// → array of groups, each `{<group key>: name, <items key>: [item…]}`.
+    /// Each item is drawn as a card whose first input is the group's name;
+    /// an empty name continues the group above.
+    Grouped(&'static Grouping),
+    /// A record of another section, chosen by name (a select offered by
+    /// [`offer_records`]) → string; empty: left out.
+    Pick(&'static Pick),
+    /// Who is asked (ref. 11.3), as a comma-separated list: a user name,
+    /// `role@scenario` for an on-call role, or `owner` → array of
+    /// recipients (`individual`, `shift`, `owner`).
+    People,
+}
+
+/// The shape of a [`Kind::Grouped`] field.
+pub struct Grouping {
+    /// The group's name member (`name`) and the label of its input.
+    pub group: (&'static str, &'static str),
+    /// The member holding each group's items (`tasks`).
+    pub items: &'static str,
+    /// What one item is called on its card (`Task`).
+    pub item: &'static str,
+    /// The fields of one item.
+    pub fields: &'static [Field],
+    /// The item field whose value decides which other fields apply
+    /// (`atom.type`); empty: all always apply.
+    pub switch: &'static str,
+    /// Fields that apply only for some values of `switch`: (field key,
+    /// the values separated by spaces). The page hides and disables the
+    /// others, so a value typed for another choice is not sent.
+    pub when: &'static [(&'static str, &'static str)],
+}
+
+/// Where a [`Kind::Pick`] finds its choices.
+pub struct Pick {
+    /// The API list that offers them (`/api/v1/scripts`).
+    pub list: &'static str,
+    /// The member of each record that is sent and shown (`name`).
+    pub value: &'static str,
+    /// The sibling field (same row or card) that the page fills with
+    /// [`Pick::hint`]'s text when a record is chosen and the field is
+    /// empty or still holds the previous record's text (`atom.params`).
+    pub fills: &'static str,
+    /// The text a chosen record offers its sibling (a script's parameter
+    /// defaults as `NAME=value` lines).
+    pub hint: Option<fn(&Value) -> String>,
+}
+
+/// The hidden key of a [`Kind::Grouped`] item's group name.
+const GROUP: &str = "@group";
+
+fn group_field(g: &Grouping) -> Field {
+    f(GROUP, g.group.1, Kind::Text)
+}
+
+/// Reads a [`Kind::People`] list. Errors: an empty `role@` or `@scenario`.
+fn people_of(label: &str, s: &str) -> Result<Value, String> {
+    let mut out = vec![];
+    let mut users = vec![];
+    for x in s
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+    {
+        if x == "owner" {
+            out.push(serde_json::json!({"type": "owner"}));
+        } else if let Some((role, scenario)) = x.split_once('@') {
+            let (role, scenario) = (role.trim(), scenario.trim());
+            if role.is_empty() || scenario.is_empty() {
+                return Err(format!(
+                    "{label}: write an on-call role as role@scenario, not '{x}'"
+                ));
+            }
+            out.push(serde_json::json!({"type": "shift", "scenario": scenario, "roles": [role]}));
+        } else {
+            users.push(Value::String(x.into()));
+        }
+    }
+    if !users.is_empty() {
+        out.insert(0, serde_json::json!({"type": "individual", "users": users}));
+    }
+    Ok(Value::Array(out))
+}
+
+/// Writes recipients as a [`Kind::People`] list.
+fn people_text(v: &[Value]) -> String {
+    let mut out: Vec<String> = vec![];
+    for r in v {
+        match r["type"].as_str() {
+            Some("owner") => out.push("owner".into()),
+            Some("individual") => out.extend(r["users"].as_array().into_iter().flatten().map(text)),
+            Some("shift") => out.extend(
+                r["roles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|role| format!("{}@{}", text(role), text(&r["scenario"]))),
+            ),
+            _ => {}
+        }
+    }
+    out.join(", ")
 }
 
 /// One field of a module's form.
@@ -134,6 +238,23 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                 None
             }
             (Kind::Rows(_), _) => None,
+            (Kind::Grouped(g), Value::Array(groups)) => {
+                let mut i = 0;
+                for grp in groups {
+                    let items = grp[g.items].as_array().into_iter().flatten();
+                    for (j, item) in items.enumerate() {
+                        let prefix = format!("{name}.{i}.");
+                        if j == 0 {
+                            raw.push((format!("{prefix}{GROUP}"), text(&grp[g.group.0])));
+                        }
+                        fill_into(g.fields, item, &prefix, raw);
+                        i += 1;
+                    }
+                }
+                None
+            }
+            (Kind::Grouped(_), _) => None,
+            (Kind::People, Value::Array(items)) => Some(people_text(items)),
             (Kind::Many(_) | Kind::Hosts, Value::Array(items)) => {
                 raw.extend(items.iter().map(|i| (name.clone(), text(i))));
                 None
@@ -149,7 +270,13 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                     .join("\n"),
             ),
             (
-                Kind::Map | Kind::Many(_) | Kind::Hosts | Kind::List | Kind::Numbers | Kind::Check,
+                Kind::Map
+                | Kind::Many(_)
+                | Kind::Hosts
+                | Kind::List
+                | Kind::Numbers
+                | Kind::Check
+                | Kind::People,
                 _,
             ) => None,
             (Kind::Json, x) => serde_json::to_string_pretty(x).ok(),
@@ -222,6 +349,39 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             }
             (!rows.is_empty()).then_some(Value::Array(rows))
         }
+        Kind::Grouped(g) => {
+            let mut groups: Vec<Map<String, Value>> = vec![];
+            for i in 0..row_count(raw, name) {
+                let prefix = format!("{name}.{i}.");
+                let item = build_at(g.fields.iter(), raw, &prefix)?;
+                if item.is_empty() {
+                    continue;
+                }
+                let typed = get(raw, &format!("{prefix}{GROUP}")).trim();
+                let same = typed.is_empty() || groups.last().is_some_and(|x| x[g.group.0] == typed);
+                if !same || groups.is_empty() {
+                    if typed.is_empty() {
+                        return Err(format!(
+                            "{label}: name the {} of {} {}",
+                            g.group.1.to_lowercase(),
+                            g.item.to_lowercase(),
+                            i + 1
+                        ));
+                    }
+                    let mut grp = Map::new();
+                    grp.insert(g.group.0.into(), Value::String(typed.into()));
+                    grp.insert(g.items.into(), Value::Array(vec![]));
+                    groups.push(grp);
+                }
+                if let Some(Value::Array(items)) =
+                    groups.last_mut().and_then(|x| x.get_mut(g.items))
+                {
+                    items.push(Value::Object(item));
+                }
+            }
+            (!groups.is_empty())
+                .then(|| Value::Array(groups.into_iter().map(Value::Object).collect()))
+        }
         Kind::Many(_) | Kind::Hosts => {
             let all: Vec<Value> = raw
                 .iter()
@@ -260,6 +420,7 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             }
             Some(Value::Object(m))
         }
+        Kind::People => Some(people_of(label, s)?),
         Kind::Json => {
             Some(serde_json::from_str(s).map_err(|e| format!("{label}: not valid JSON: {e}"))?)
         }
@@ -281,7 +442,8 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
         | Kind::Long
         | Kind::Choice(_)
         | Kind::Suggest(_)
-        | Kind::User => Some(Value::String(s.into())),
+        | Kind::User
+        | Kind::Pick(_) => Some(Value::String(s.into())),
     })
 }
 
@@ -314,8 +476,8 @@ pub struct Input {
     /// Label.
     pub label: &'static str,
     /// `text`, `secret`, `long`, `number`, `choice`, `suggest`, `check`, `many`,
-    /// `hosts`, `list`, `numbers`, `map`, `json`, `time`, `local` or
-    /// `rows`.
+    /// `hosts`, `user`, `pick`, `people`, `list`, `numbers`, `map`, `json`,
+    /// `time`, `local`, `rows` or `grouped`.
     pub kind: &'static str,
     /// The value as typed.
     pub value: String,
@@ -327,6 +489,26 @@ pub struct Input {
     pub rows: Vec<Vec<Input>>,
     /// Rows: the column labels.
     pub heads: Vec<&'static str>,
+    /// A grouped item's cell: the values of its card's switch for which
+    /// it applies, separated by spaces; empty: always.
+    pub when: &'static str,
+    /// A grouped item's cell that decides which of its card's cells apply.
+    pub switch: bool,
+    /// A pick: where its choices come from (offered by [`offer_records`]).
+    pub pick: Option<&'static Pick>,
+    /// A pick: per option, the text it offers its sibling [`Input::fills`].
+    pub hints: Vec<String>,
+    /// A pick: the form name of the sibling its choice fills; empty: none.
+    pub fills: String,
+    /// Grouped: what one item is called (`Task`).
+    pub item: &'static str,
+}
+
+impl Input {
+    /// The hint of the pick's `n`th option, or empty.
+    pub fn hint_at(&self, n: &usize) -> &str {
+        self.hints.get(*n).map_or("", String::as_str)
+    }
 }
 
 /// The inputs of a form holding `raw`.
@@ -347,6 +529,9 @@ fn inputs_at<'a>(
     fields
         .into_iter()
         .map(|fd| {
+            let mut pick = None;
+            let mut fills = String::new();
+            let mut item = "";
             let name = format!("{prefix}{}", fd.key);
             let value = match fd.kind {
                 Kind::Secret => String::new(),
@@ -408,6 +593,23 @@ fn inputs_at<'a>(
                     vec![],
                     vec![],
                 ),
+                // Until [`offer_records`]: the chosen one.
+                Kind::Pick(p) => {
+                    pick = Some(*p);
+                    if !p.fills.is_empty() {
+                        fills = format!("{prefix}{}", p.fills);
+                    }
+                    (
+                        "pick",
+                        (!value.is_empty())
+                            .then(|| (value.clone(), true, value.clone()))
+                            .into_iter()
+                            .collect(),
+                        vec![],
+                        vec![],
+                    )
+                }
+                Kind::People => ("people", vec![], vec![], vec![]),
                 Kind::List => ("list", vec![], vec![], vec![]),
                 Kind::Numbers => ("numbers", vec![], vec![], vec![]),
                 Kind::Map => ("map", vec![], vec![], vec![]),
@@ -425,6 +627,27 @@ fn inputs_at<'a>(
                         sub.iter().map(|s| s.label).collect(),
                     )
                 }
+                Kind::Grouped(g) => {
+                    item = g.item;
+                    let gf = group_field(g);
+                    let n = row_count(raw, &name) + 2;
+                    let rows = (0..n)
+                        .map(|i| {
+                            let cells = std::iter::once(&gf).chain(g.fields.iter());
+                            let mut row = inputs_at(cells.clone(), raw, &format!("{name}.{i}."));
+                            for (cell, fd) in row.iter_mut().zip(cells) {
+                                cell.switch = !g.switch.is_empty() && fd.key == g.switch;
+                                cell.when = g
+                                    .when
+                                    .iter()
+                                    .find(|(k, _)| *k == fd.key)
+                                    .map_or("", |(_, w)| w);
+                            }
+                            row
+                        })
+                        .collect();
+                    ("grouped", vec![], rows, vec![])
+                }
             };
             Input {
                 id: name.replace('.', "-"),
@@ -436,6 +659,12 @@ fn inputs_at<'a>(
                 help: fd.help,
                 rows,
                 heads,
+                when: "",
+                switch: false,
+                pick,
+                hints: vec![],
+                fills,
+                item,
             }
         })
         .collect()
@@ -480,6 +709,48 @@ pub fn offer_users(inputs: &mut [Input], users: &[String]) {
         if !chosen.is_empty() && !users.contains(&chosen) {
             i.options
                 .push((chosen.clone(), true, format!("{chosen} (no such user)")));
+        }
+    }
+}
+
+/// The lists the [`Kind::Pick`] inputs (also in rows) choose from.
+pub fn picks(inputs: &[Input]) -> Vec<&'static Pick> {
+    let mut out: Vec<&'static Pick> = vec![];
+    for i in inputs {
+        for p in i
+            .pick
+            .into_iter()
+            .chain(i.rows.iter().flat_map(|r| picks(r)))
+        {
+            if !out.iter().any(|x| std::ptr::eq(*x, p)) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Offers the `records` of `pick`'s list (as the API answered them) to
+/// the inputs that pick from it (also in rows), keeping their choice; a
+/// chosen name that is no record (any more) stays offered, marked so.
+pub fn offer_records(inputs: &mut [Input], pick: &'static Pick, records: &[Value]) {
+    for i in inputs.iter_mut() {
+        for row in i.rows.iter_mut() {
+            offer_records(row, pick, records);
+        }
+        if !i.pick.is_some_and(|p| std::ptr::eq(p, pick)) {
+            continue;
+        }
+        let chosen = i.value.clone();
+        let names = records.iter().map(|r| text(&r[pick.value]));
+        i.options = names.map(|n| (n.clone(), n == chosen, n)).collect();
+        i.hints = match pick.hint {
+            Some(h) => records.iter().map(h).collect(),
+            None => vec![],
+        };
+        if !chosen.is_empty() && !i.options.iter().any(|o| o.0 == chosen) {
+            i.options
+                .push((chosen.clone(), true, format!("{chosen} (not found)")));
         }
     }
 }
@@ -648,6 +919,125 @@ mod tests {
         );
         assert_eq!(inputs(LOGIN, &typed)[0].value, "");
         assert!(fill(LOGIN, &json!({"password": "x"})).is_empty());
+    }
+
+    const TASK: &[Field] = &[
+        f("name", "Task name", Kind::Text),
+        f("atom.type", "Type", Kind::Choice(&["script", "sleep"])),
+        f("atom.seconds", "Seconds", Kind::Number),
+        f("atom.reviewers", "Approvers", Kind::People),
+    ];
+    const STEPS: Grouping = Grouping {
+        group: ("name", "Step"),
+        items: "tasks",
+        item: "Task",
+        fields: TASK,
+        switch: "atom.type",
+        when: &[("atom.seconds", "sleep")],
+    };
+    const JOB: &[Field] = &[f("steps", "Steps", Kind::Grouped(&STEPS))];
+
+    #[test]
+    fn grouped_items_survive_fill_then_build() {
+        let rec = json!({"steps": [
+            {"name": "prepare", "tasks": [
+                {"name": "wait", "atom": {"type": "sleep", "seconds": 5}},
+                {"name": "ask", "atom": {"type": "approval", "reviewers": [
+                    {"type": "individual", "users": ["ann", "bob"]},
+                    {"type": "shift", "scenario": "db", "roles": ["primary"]},
+                    {"type": "owner"}]}}]},
+            {"name": "run", "tasks": [{"name": "go", "atom": {"type": "script"}}]},
+        ]});
+        let raw = fill(JOB, &rec);
+        // The step is named on its first task only.
+        assert_eq!(get(&raw, "f.steps.0.@group"), "prepare");
+        assert_eq!(get(&raw, "f.steps.1.@group"), "");
+        assert_eq!(get(&raw, "f.steps.2.@group"), "run");
+        assert_eq!(
+            get(&raw, "f.steps.1.atom.reviewers"),
+            "ann, bob, primary@db, owner"
+        );
+        assert_eq!(build(JOB, &raw).unwrap(), rec);
+        // Cards: three filled, two blank; the switch and its dependants marked.
+        let drawn = inputs(JOB, &raw);
+        assert_eq!(drawn[0].kind, "grouped");
+        assert_eq!(drawn[0].rows.len(), 5);
+        let card = &drawn[0].rows[0];
+        assert_eq!(card[0].name, "f.steps.0.@group");
+        assert!(card[2].switch && !card[1].switch);
+        assert_eq!(card[3].when, "sleep");
+        assert_eq!(card[4].when, "");
+    }
+
+    #[test]
+    fn grouped_items_need_a_first_group_name_and_blank_cards_are_left_out() {
+        let raw: Raw = vec![
+            ("f.steps.0.@group".into(), "only a name".into()),
+            ("f.steps.1.name".into(), "first".into()),
+            ("f.steps.1.atom.type".into(), "sleep".into()),
+        ];
+        let e = build(JOB, &raw).unwrap_err();
+        assert_eq!(e, "Steps: name the step of task 2");
+        let raw: Raw = vec![
+            ("f.steps.0.@group".into(), "a".into()),
+            ("f.steps.0.name".into(), "t1".into()),
+            ("f.steps.1.@group".into(), "".into()),
+            ("f.steps.1.name".into(), "".into()),
+            ("f.steps.2.@group".into(), "a".into()),
+            ("f.steps.2.name".into(), "t2".into()),
+            ("f.steps.3.@group".into(), "b".into()),
+            ("f.steps.3.name".into(), "t3".into()),
+        ];
+        assert_eq!(
+            build(JOB, &raw).unwrap(),
+            json!({"steps": [{"name": "a", "tasks": [{"name": "t1"}, {"name": "t2"}]},
+                             {"name": "b", "tasks": [{"name": "t3"}]}]})
+        );
+        let e = build(
+            JOB,
+            &vec![("f.steps.0.atom.reviewers".into(), "ann, @db".into())],
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "Approvers: write an on-call role as role@scenario, not '@db'"
+        );
+    }
+
+    #[test]
+    fn picks_offer_records_by_name_with_their_hints() {
+        fn first(v: &Value) -> String {
+            v["params"][0].as_str().unwrap_or_default().into()
+        }
+        static SCRIPTS: Pick = Pick {
+            list: "/api/v1/scripts",
+            value: "name",
+            fills: "params",
+            hint: Some(first),
+        };
+        const ROW: &[Field] = &[f("script", "Script", Kind::Pick(&SCRIPTS))];
+        const FORM: &[Field] = &[f("tasks", "Tasks", Kind::Rows(ROW))];
+        let raw: Raw = vec![("f.tasks.0.script".into(), "gone".into())];
+        let mut drawn = inputs(FORM, &raw);
+        let found = picks(&drawn);
+        assert_eq!(found.len(), 1);
+        assert!(std::ptr::eq(found[0], &SCRIPTS));
+        let records = [
+            json!({"name": "cpu", "params": ["N=5"]}),
+            json!({"name": "disk"}),
+        ];
+        offer_records(&mut drawn, &SCRIPTS, &records);
+        let cell = &drawn[0].rows[0][0];
+        assert_eq!(cell.fills, "f.tasks.0.params");
+        assert_eq!(
+            cell.options,
+            vec![
+                ("cpu".into(), false, "cpu".into()),
+                ("disk".into(), false, "disk".into()),
+                ("gone".into(), true, "gone (not found)".into()),
+            ]
+        );
+        assert_eq!(cell.hint_at(&0), "N=5");
+        assert_eq!(cell.hint_at(&2), "");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::forms::{Field, Kind, f, h};
+use super::forms::{Field, Grouping, Kind, Pick, f, h};
 use super::text;
 
 /// One console section backed by an API list.
@@ -403,15 +403,163 @@ const JOB: &[Field] = &[
     h(
         "params",
         "Global parameters",
-        Kind::Json,
-        r#"[{"name": "PORT", "type": "string", "value": "80"}]; a value can come from the parameter center."#,
+        Kind::Rows(GLOBAL_PARAM),
+        "A task's script parameter takes one as {{NAME}}; at most 50.",
     ),
     h(
         "steps",
-        "Steps",
-        Kind::Json,
-        r#"[{"name": …, "tasks": [{"name": …, "atom": {"type": "script" | "reboot" | "sleep" | "approval" | "http" | "condition", …}}]}]"#,
+        "Steps and tasks",
+        Kind::Grouped(&STEPS),
+        "Steps run one after another; each host runs its step's tasks in order.",
     ),
+];
+
+/// A job's global parameter (ref. 5.2.2 step 7): a preset value, or one
+/// read from the parameter center.
+const GLOBAL_PARAM: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f(
+        "type",
+        "Type",
+        Kind::Choice(&["string", "numeric", "array"]),
+    ),
+    f("value", "Value", Kind::Text),
+    f("description", "Description", Kind::Text),
+    f("from.name", "From the parameter center", Kind::Text),
+    f("from.region", "Its region", Kind::Text),
+    f(
+        "from.mode",
+        "Read",
+        Kind::Choice(&["at_creation", "latest"]),
+    ),
+];
+
+/// Scripts, chosen by name; a choice offers its parameters' defaults.
+pub(crate) const SCRIPTS: Pick = Pick {
+    list: "/api/v1/scripts",
+    value: "name",
+    fills: "atom.params",
+    hint: Some(script_defaults),
+};
+
+/// A script's parameters as `NAME=default` lines: those with a default,
+/// and the required ones (left for the user to fill in).
+fn script_defaults(script: &Value) -> String {
+    let params = script["params"].as_array().into_iter().flatten();
+    params
+        .filter(|p| !p["default"].is_null() || p["required"] == true)
+        .map(|p| format!("{}={}", text(&p["name"]), text(&p["default"])))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A job's steps, each with its tasks (ref. 5.2.2 steps 9–13): one card
+/// per task, its step named on the first.
+const STEPS: Grouping = Grouping {
+    group: ("name", "Step"),
+    items: "tasks",
+    item: "Task",
+    fields: TASK,
+    switch: "atom.type",
+    when: &[
+        ("atom.script", "script"),
+        ("atom.params", "script"),
+        ("atom.run_as", "script"),
+        ("atom.timeout_s", "script http"),
+        ("atom.wait_s", "reboot"),
+        ("atom.seconds", "sleep"),
+        ("atom.reviewers", "approval"),
+        ("atom.channels", "approval"),
+        ("atom.method", "http"),
+        ("atom.url", "http"),
+        ("atom.body", "http"),
+        ("atom.expected_status", "http"),
+        ("atom.task", "condition"),
+        ("atom.pattern", "condition"),
+        ("atom.negate", "condition"),
+        ("atom.otherwise", "condition"),
+    ],
+};
+
+/// One task of a job (ref. 5.2.2 step 12): its atom's fields by type.
+const TASK: &[Field] = &[
+    h(
+        "name",
+        "Task name",
+        Kind::Text,
+        "3 to 50 letters, digits, - and _; unique in its step.",
+    ),
+    f(
+        "atom.type",
+        "Type",
+        Kind::Choice(&["script", "reboot", "sleep", "approval", "http", "condition"]),
+    ),
+    f("atom.script", "Script", Kind::Pick(&SCRIPTS)),
+    h(
+        "atom.params",
+        "Script parameters",
+        Kind::Map,
+        "NAME=value per line; {{NAME}} takes a global parameter, {{host.ip}} and {{host.name}} the host's.",
+    ),
+    h("atom.run_as", "Run as", Kind::Text, "Empty: root."),
+    h(
+        "atom.timeout_s",
+        "Timeout (s)",
+        Kind::Number,
+        "Empty: 300 for a script, 10 for a call.",
+    ),
+    h(
+        "atom.wait_s",
+        "Wait for the host (s)",
+        Kind::Number,
+        "Empty: 600.",
+    ),
+    f("atom.seconds", "Seconds", Kind::Number),
+    h(
+        "atom.reviewers",
+        "Approvers",
+        Kind::People,
+        "User names, role@scenario for an on-call role; comma-separated.",
+    ),
+    f("atom.channels", "Ask on", CHANNELS),
+    f(
+        "atom.method",
+        "Method",
+        Kind::Choice(&["GET", "POST", "PUT", "DELETE", "HEAD"]),
+    ),
+    f("atom.url", "URL", Kind::Text),
+    f("atom.body", "Body", Kind::Long),
+    h(
+        "atom.expected_status",
+        "Expected status",
+        Kind::Number,
+        "Empty: 200.",
+    ),
+    h(
+        "atom.task",
+        "Earlier task",
+        Kind::Text,
+        "A task of the same step.",
+    ),
+    h(
+        "atom.pattern",
+        "Pattern",
+        Kind::Text,
+        "A regular expression searched in its output.",
+    ),
+    f("atom.negate", "Holds when it does not match", Kind::Check),
+    f(
+        "atom.otherwise",
+        "Otherwise",
+        Kind::Choice(&["skip_step", "fail"]),
+    ),
+    h(
+        "on_failure",
+        "On failure",
+        Kind::Choice(&["stop", "continue", "pause"]),
+        "Empty: stop the job.",
+    ),
+    f("description", "Description", Kind::Text),
 ];
 
 const SCHEDULED_TASK: &[Field] = &[

@@ -218,6 +218,15 @@ pub(crate) async fn offer_pickers(s: &AppState, v: &Visitor, inputs: &mut [forms
         let users = super::oncall::rotation::user_names(s, v).await;
         forms::offer_users(inputs, &users);
     }
+    for pick in forms::picks(inputs) {
+        // A list the visitor may not read offers nothing: the choice typed
+        // before stays, marked as not found.
+        let records = api(s, v, Method::GET, pick.list, None)
+            .await
+            .map(|l| items(&l))
+            .unwrap_or_default();
+        forms::offer_records(inputs, pick, &records);
+    }
 }
 
 /// The first value of `name` in a submitted form, or empty.
