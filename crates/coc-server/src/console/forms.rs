@@ -56,6 +56,9 @@ pub enum Kind {
     /// be [`Kind::Rows`] or [`Kind::Check`] (a row of only an unchecked box
     /// could not be told from a blank row).
     Rows(&'static [Field]),
+    /// Rows keyed by their first cell, a name → object of name → the
+    /// row's other fields (a script's parameter-center references).
+    Keyed(&'static [Field]),
     /// Items under a repeated group name (a job's tasks under their step)
     /// → array of groups, each `{<group key>: name, <items key>: [item…]}`.
     /// Each item is drawn as a card whose first input is the group's name;
@@ -106,6 +109,8 @@ pub struct Pick {
 
 /// The hidden key of a [`Kind::Grouped`] item's group name.
 const GROUP: &str = "@group";
+/// The key cell of a [`Kind::Keyed`] row.
+const KEY: Field = f("@key", "Name", Kind::Text);
 
 fn group_field(g: &Grouping) -> Field {
     f(GROUP, g.group.1, Kind::Text)
@@ -254,6 +259,15 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                 None
             }
             (Kind::Grouped(_), _) => None,
+            (Kind::Keyed(sub), Value::Object(o)) => {
+                for (i, (k, item)) in o.iter().enumerate() {
+                    let prefix = format!("{name}.{i}.");
+                    raw.push((format!("{prefix}{}", KEY.key), k.clone()));
+                    fill_into(sub, item, &prefix, raw);
+                }
+                None
+            }
+            (Kind::Keyed(_), _) => None,
             (Kind::People, Value::Array(items)) => Some(people_text(items)),
             (Kind::Many(_) | Kind::Hosts, Value::Array(items)) => {
                 raw.extend(items.iter().map(|i| (name.clone(), text(i))));
@@ -348,6 +362,22 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
                 }
             }
             (!rows.is_empty()).then_some(Value::Array(rows))
+        }
+        Kind::Keyed(sub) => {
+            let mut out = Map::new();
+            for i in 0..row_count(raw, name) {
+                let prefix = format!("{name}.{i}.");
+                let row = build_at(sub.iter(), raw, &prefix)?;
+                let key = get(raw, &format!("{prefix}{}", KEY.key)).trim();
+                match (key.is_empty(), row.is_empty()) {
+                    (true, true) => {}
+                    (true, false) => return Err(format!("{label}: name row {}", i + 1)),
+                    (false, _) => {
+                        out.insert(key.into(), Value::Object(row));
+                    }
+                }
+            }
+            (!out.is_empty()).then_some(Value::Object(out))
         }
         Kind::Grouped(g) => {
             let mut groups: Vec<Map<String, Value>> = vec![];
@@ -625,6 +655,18 @@ fn inputs_at<'a>(
                             .map(|i| inputs_at(sub.iter(), raw, &format!("{name}.{i}.")))
                             .collect(),
                         sub.iter().map(|s| s.label).collect(),
+                    )
+                }
+                Kind::Keyed(sub) => {
+                    let n = row_count(raw, &name) + 2;
+                    let cells = || std::iter::once(&KEY).chain(sub.iter());
+                    (
+                        "rows",
+                        vec![],
+                        (0..n)
+                            .map(|i| inputs_at(cells(), raw, &format!("{name}.{i}.")))
+                            .collect(),
+                        cells().map(|s| s.label).collect(),
                     )
                 }
                 Kind::Grouped(g) => {
@@ -936,6 +978,24 @@ mod tests {
         when: &[("atom.seconds", "sleep")],
     };
     const JOB: &[Field] = &[f("steps", "Steps", Kind::Grouped(&STEPS))];
+
+    #[test]
+    fn keyed_rows_are_an_object_by_their_name() {
+        const REF: &[Field] = &[
+            f("name", "Parameter", Kind::Text),
+            f("mode", "Read", Kind::Choice(&["latest"])),
+        ];
+        const FORM: &[Field] = &[f("refs", "References", Kind::Keyed(REF))];
+        let rec = json!({"refs": {"DB": {"name": "db/host", "mode": "latest"}, "PORT": {"name": "db/port"}}});
+        let raw = fill(FORM, &rec);
+        assert_eq!(get(&raw, "f.refs.1.@key"), "PORT");
+        assert_eq!(build(FORM, &raw).unwrap(), rec);
+        let drawn = inputs(FORM, &raw);
+        assert_eq!(drawn[0].heads, ["Name", "Parameter", "Read"]);
+        assert_eq!(drawn[0].rows.len(), 4);
+        let unnamed: Raw = vec![("f.refs.0.name".into(), "db/host".into())];
+        assert_eq!(build(FORM, &unnamed).unwrap_err(), "References: name row 1");
+    }
 
     #[test]
     fn grouped_items_survive_fill_then_build() {

@@ -159,7 +159,7 @@ const RECIPIENT: &[Field] = &[
         Kind::Choice(&["owner", "individual", "shift"]),
     ),
     f("users", "Users (individual)", Kind::List),
-    f("scenario", "Scenario (shift)", Kind::Text),
+    f("scenario", "Scenario (shift)", Kind::Pick(&SCENARIOS)),
     f("roles", "Roles (shift)", Kind::List),
 ];
 
@@ -342,8 +342,8 @@ pub const RUN_PLAN: &[Field] = &[
     h(
         "plan",
         "Plan",
-        Kind::Text,
-        "A plan's name; empty: the plan the incident's forwarding rule offers.",
+        Kind::Pick(&PLANS),
+        "Empty: the plan the incident's forwarding rule offers.",
     ),
     h(
         "step",
@@ -366,7 +366,11 @@ pub const INCIDENT: &[Field] = &[
         Kind::User,
         "The fallback when a shift is named.",
     ),
-    f("assignee_shift.scenario", "On-call scenario", Kind::Text),
+    f(
+        "assignee_shift.scenario",
+        "On-call scenario",
+        Kind::Pick(&SCENARIOS),
+    ),
     f("assignee_shift.role", "On-call role", Kind::Text),
     f("application", "Application", Kind::Text),
     f("region", "Region", Kind::Text),
@@ -434,13 +438,52 @@ const GLOBAL_PARAM: &[Field] = &[
     ),
 ];
 
-/// Scripts, chosen by name; a choice offers its parameters' defaults.
-pub(crate) const SCRIPTS: Pick = Pick {
-    list: "/api/v1/scripts",
-    value: "name",
-    fills: "atom.params",
-    hint: Some(script_defaults),
-};
+/// Scripts, chosen by name; a choice offers its parameters' defaults to
+/// the sibling field `fills` (`NAME=value` lines).
+const fn scripts(fills: &'static str) -> Pick {
+    Pick {
+        list: "/api/v1/scripts",
+        value: "name",
+        fills,
+        hint: Some(script_defaults),
+    }
+}
+
+/// A job task's script.
+const SCRIPTS: Pick = scripts("atom.params");
+/// A scheduled task's script.
+const TASK_SCRIPTS: Pick = scripts("params");
+/// A forwarding rule's contingency script.
+const CONTINGENCY_SCRIPTS: Pick = scripts("contingency_script.params");
+/// An automation plan's script.
+const PLAN_SCRIPTS: Pick = scripts("body.action.params");
+/// A document plan step's script.
+const STEP_SCRIPTS: Pick = scripts("");
+
+/// Records of a section chosen by name, offering nothing else.
+const fn by_name(list: &'static str) -> Pick {
+    Pick {
+        list,
+        value: "name",
+        fills: "",
+        hint: None,
+    }
+}
+
+/// Jobs, by name.
+const JOBS: Pick = by_name("/api/v1/jobs");
+/// Emergency plans, by name.
+pub(crate) const PLANS: Pick = by_name("/api/v1/plans");
+/// On-call scenarios, by name.
+pub(crate) const SCENARIOS: Pick = by_name("/api/v1/oncall/scenarios");
+
+/// Parameter-center references (ref. 6.2): a script or job parameter's
+/// name → the center's parameter it takes, and when.
+const PARAM_REF: &[Field] = &[
+    f("name", "Center parameter", Kind::Text),
+    f("region", "Region", Kind::Text),
+    f("mode", "Read", Kind::Choice(&["at_creation", "latest"])),
+];
 
 /// A script's parameters as `NAME=default` lines: those with a default,
 /// and the required ones (left for the user to fill in).
@@ -593,10 +636,10 @@ const SCHEDULED_TASK: &[Field] = &[
     h(
         "script",
         "Script",
-        Kind::Text,
-        "Script id or name (or give a job).",
+        Kind::Pick(&TASK_SCRIPTS),
+        "Or give a job.",
     ),
-    f("job", "Job", Kind::Text),
+    f("job", "Job", Kind::Pick(&JOBS)),
     h(
         "params",
         "Parameters",
@@ -606,8 +649,8 @@ const SCHEDULED_TASK: &[Field] = &[
     h(
         "param_refs",
         "Parameter-center references",
-        Kind::Json,
-        r#"{"PARAM": {"name": "db/host", "region": "default", "mode": "latest"}}"#,
+        Kind::Keyed(PARAM_REF),
+        "A parameter named here takes its value from the parameter center.",
     ),
     h(
         "hosts",
@@ -692,13 +735,17 @@ const FORWARDING_RULE: &[Field] = &[
     ),
     f("incident_level", "Incident level", LEVELS),
     f("assignee", "Owner", Kind::User),
-    f("assignee_shift.scenario", "On-call scenario", Kind::Text),
+    f(
+        "assignee_shift.scenario",
+        "On-call scenario",
+        Kind::Pick(&SCENARIOS),
+    ),
     f("assignee_shift.role", "On-call role", Kind::Text),
-    f("plan", "Emergency plan", Kind::Text),
+    f("plan", "Emergency plan", Kind::Pick(&PLANS)),
     f(
         "contingency_script.script_id",
         "Contingency script",
-        Kind::Text,
+        Kind::Pick(&CONTINGENCY_SCRIPTS),
     ),
     f(
         "contingency_script.params",
@@ -731,20 +778,32 @@ const PLAN: &[Field] = &[
         "Kind",
         Kind::Choice(&["automation", "document"]),
     ),
-    f("body.action.script", "Automation: script", Kind::Text),
-    f("body.action.job", "Automation: job", Kind::Text),
+    f(
+        "body.action.script",
+        "Automation: script",
+        Kind::Pick(&PLAN_SCRIPTS),
+    ),
+    f("body.action.job", "Automation: job", Kind::Pick(&JOBS)),
     f("body.action.params", "Automation: parameters", Kind::Map),
     f(
         "body.action.param_refs",
         "Automation: parameter-center references",
-        Kind::Json,
+        Kind::Keyed(PARAM_REF),
     ),
     h(
         "body.steps",
         "Document: steps",
-        Kind::Json,
-        r#"[{"title": …, "text": …, "action": {"script": …}}]"#,
+        Kind::Rows(PLAN_STEP),
+        "In order; a step may run a script on the incident's hosts.",
     ),
+];
+
+/// A step of a document plan (ref. 7.1.3.8).
+const PLAN_STEP: &[Field] = &[
+    f("title", "Title", Kind::Text),
+    f("text", "What to do", Kind::Long),
+    f("action.script", "Script", Kind::Pick(&STEP_SCRIPTS)),
+    f("action.params", "Script parameters", Kind::Map),
 ];
 
 const NOTIFICATION_RULE: &[Field] = &[
@@ -787,8 +846,8 @@ const NOTIFICATION_RULE: &[Field] = &[
 
 const ESCALATION_LEVEL: &[Field] = &[
     f("after_seconds", "After (s)", Kind::Number),
-    f("recipients", "Recipients (JSON)", Kind::Json),
-    f("channels", "Channels", Kind::List),
+    f("recipients", "Recipients", Kind::People),
+    f("channels", "Channels", CHANNELS),
 ];
 
 const ESCALATION_POLICY: &[Field] = &[
@@ -804,9 +863,16 @@ const ESCALATION_POLICY: &[Field] = &[
         "levels",
         "Levels",
         Kind::Rows(ESCALATION_LEVEL),
-        r#"Recipients as [{"type": "owner"}], [{"type": "individual", "users": ["ann"]}] or [{"type": "shift", "scenario": …, "roles": […]}]."#,
+        "Recipients: user names, role@scenario for an on-call role, or owner; comma-separated.",
     ),
     f("repeat", "Extra rounds (0–5)", Kind::Number),
+];
+
+/// A weekly window of SLA time (ref. 9.1).
+const SLA_WINDOW: &[Field] = &[
+    f("days", "Days", Kind::Numbers),
+    f("start", "Start", Kind::Text),
+    f("end", "End", Kind::Text),
 ];
 
 const SLA_RULE: &[Field] = &[
@@ -824,8 +890,8 @@ const SLA_RULE: &[Field] = &[
     ),
     f("target_minutes", "Target (min)", Kind::Number),
     f("prewarn_minutes", "Pre-warn (min)", Kind::Number),
-    f("recipients", "Recipients (JSON)", Kind::Json),
-    f("channels", "Channels", Kind::List),
+    f("recipients", "Recipients", Kind::People),
+    f("channels", "Channels", CHANNELS),
 ];
 
 const SLA: &[Field] = &[
@@ -860,10 +926,17 @@ const SLA: &[Field] = &[
     f("applications", "Applications", Kind::List),
     f("rules", "Rules (one per status)", Kind::Rows(SLA_RULE)),
     h(
-        "effective",
+        "effective.type",
         "Effective time",
-        Kind::Json,
-        r#"{"type": "always"} or {"type": "windows", "tz": …, "windows": [{"days": [0,1,2,3,4], "start": "09:00:00", "end": "18:00:00"}]}"#,
+        Kind::Choice(&["always", "windows"]),
+        "always: 7×24; windows: only inside the weekly windows below.",
+    ),
+    f("effective.tz", "Windows' time zone", Kind::Suggest(ZONES)),
+    h(
+        "effective.windows",
+        "Weekly windows",
+        Kind::Rows(SLA_WINDOW),
+        "Days 0 = Monday … 6 = Sunday; times HH:MM:SS, the end after the start.",
     ),
 ];
 
