@@ -413,8 +413,84 @@ pub fn allowed_actions(status: IncidentStatus) -> Vec<&'static str> {
     .collect()
 }
 
+/// How long an incident took (ms): to be acknowledged — created until
+/// its owner first accepted it — and to be resolved — created until the
+/// resolution that stands (its last move to `to_be_verified`, while the
+/// incident is waiting for verification or completed). A reopened or
+/// closed-after-rejection incident has no time to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ResponseTimes {
+    /// Time to acknowledge, ms; none while nobody accepted it.
+    pub acknowledge_ms: Option<i64>,
+    /// Time to resolve, ms; none while it is not resolved.
+    pub resolve_ms: Option<i64>,
+}
+
+/// [`ResponseTimes`] of an incident created at `created_at_ms` (Unix ms),
+/// now in `status`, from its status changes `(at ms, new status)` in the
+/// order they happened.
+pub fn response_times(
+    created_at_ms: i64,
+    status: IncidentStatus,
+    changes: &[(i64, IncidentStatus)],
+) -> ResponseTimes {
+    let since = |at: i64| (at - created_at_ms).max(0);
+    let acknowledge_ms = changes
+        .iter()
+        .find(|(_, to)| *to == IncidentStatus::Accepted)
+        .map(|(at, _)| since(*at));
+    let resolved = matches!(
+        status,
+        IncidentStatus::ToBeVerified | IncidentStatus::Completed
+    );
+    let resolve_ms = changes
+        .iter()
+        .rev()
+        .find(|(_, to)| *to == IncidentStatus::ToBeVerified)
+        .filter(|_| resolved)
+        .map(|(at, _)| since(*at));
+    ResponseTimes {
+        acknowledge_ms,
+        resolve_ms,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn response_times_count_the_first_acceptance_and_the_resolution_that_stands() {
+        use IncidentStatus::*;
+        let t0 = 1_000_000;
+        // Accepted after 5 min, resolved after 20, sent back, resolved
+        // again after 50 and verified: 5 and 50 minutes.
+        let changes = [
+            (t0 + 300_000, Accepted),
+            (t0 + 1_200_000, ToBeVerified),
+            (t0 + 1_500_000, Accepted),
+            (t0 + 3_000_000, ToBeVerified),
+            (t0 + 3_100_000, Completed),
+        ];
+        let r = response_times(t0, Completed, &changes);
+        assert_eq!(r.acknowledge_ms, Some(300_000));
+        assert_eq!(r.resolve_ms, Some(3_000_000));
+        // Sent back and not resolved again: no time to resolve.
+        let r = response_times(t0, Accepted, &changes[..3]);
+        assert_eq!((r.acknowledge_ms, r.resolve_ms), (Some(300_000), None));
+        // Nobody accepted it yet.
+        assert_eq!(
+            response_times(t0, Unaccepted, &[]),
+            ResponseTimes::default()
+        );
+        // Rejected and closed: acknowledged never, resolved never.
+        let r = response_times(
+            t0,
+            Closed,
+            &[(t0 + 60_000, Rejected), (t0 + 90_000, Closed)],
+        );
+        assert_eq!(r, ResponseTimes::default());
+    }
+
     use super::*;
     use IncidentStatus as S;
 

@@ -151,3 +151,27 @@ document.addEventListener("click", (ev) => {
   last.after(copy);
   applySwitch(copy);
 });
+
+// Times are written in UTC; each shows in the viewer's zone, UTC on hover.
+function localTimes(root) {
+  for (const t of root.querySelectorAll("time:not([data-utc])")) {
+    const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d(:\d\d)?) UTC$/.exec(t.textContent.trim());
+    if (!m) continue;
+    const d = new Date(m[1] + "T" + m[2] + "Z");
+    if (isNaN(d)) continue;
+    t.dataset.utc = t.textContent.trim();
+    t.title = t.dataset.utc;
+    t.dateTime = d.toISOString();
+    t.textContent = d.toLocaleString(undefined, {
+      year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+      hour12: false, timeZoneName: "short",
+    });
+  }
+}
+window.addEventListener("DOMContentLoaded", () => {
+  localTimes(document);
+  // Rows and regions that arrive later (live tickets, refreshes).
+  new MutationObserver(() => localTimes(document))
+    .observe(document.body, { childList: true, subtree: true });
+});

@@ -172,6 +172,28 @@ impl Driver {
         v[ELEMENT].as_str().unwrap().to_string()
     }
 
+    /// Asserts that the page at a 390 px wide window (a phone) needs no
+    /// sideways scrolling, saving a screenshot as `name`; the window is
+    /// 1440×900 again afterwards.
+    async fn fits_a_phone(&self, name: &str) {
+        self.window(390, 844).await;
+        self.screenshot(name).await;
+        let wide = self
+            .call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return document.documentElement.scrollWidth > window.innerWidth", "args": []})),
+            )
+            .await;
+        self.window(1440, 900).await;
+        assert_eq!(wide, json!(false), "{name}: no sideways scroll at 390 px");
+    }
+
+    /// The text of the element at `css` now.
+    async fn el_text(&self, css: &str) -> String {
+        self.try_text(css).await.unwrap_or_default()
+    }
+
     async fn type_in(&self, css: &str, text: &str) {
         let e = self.el(css).await;
         self.call(
@@ -446,10 +468,19 @@ async fn operator_flow_in_headless_chromium() {
     ))
     .await;
     d.wait_text("#incident-status", |t| t == "unaccepted").await;
+    // The action bar: each action opens its form.
+    assert!(
+        !d.displayed("#accept").await,
+        "forms stay closed until asked"
+    );
+    d.click("#act-accept > summary").await;
     d.click("#accept").await;
     d.wait_text("#incident-status", |t| t == "accepted").await;
     assert!(d.source().await.contains("Done: accept."));
+    // The forwarding rule that raised it is named and linked.
+    assert_eq!(d.el_text("#incident-rule").await, "cpu");
     d.screenshot("incident.png").await;
+    d.fits_a_phone("incident-alarms-phone.png").await;
 
     // Run a script on the local agent and watch the output arrive.
     d.go(&format!("{}/console/scripts/{sid}", h.url())).await;
@@ -763,19 +794,29 @@ async fn the_incident_flow_keeps_remarks_and_verification_passes_by_its_button()
     d.log_in(&h.url()).await;
     d.go(&format!("{}/console/incidents/{id}", h.url())).await;
     d.wait_text("#incident-status", |t| t == "unaccepted").await;
+    assert_eq!(d.el_text("#incident-tta").await, "not yet");
+    d.click("#act-accept > summary").await;
     d.type_in("#accept-f-remark", "looking at the consumer")
         .await;
     d.click("#accept").await;
     d.wait_text("#incident-status", |t| t == "accepted").await;
+    // Time to acknowledge is counted; time to resolve not yet.
+    let tta = d.el_text("#incident-tta").await;
+    assert!(tta.ends_with(" s") || tta.contains("min"), "{tta}");
+    assert_eq!(d.el_text("#incident-ttr").await, "not yet");
+    d.click("#act-resolve > summary").await;
     d.type_in("#resolve-f-result", "restarted the consumer")
         .await;
     d.click("#resolve").await;
     d.wait_text("#incident-status", |t| t == "to_be_verified")
         .await;
     assert!(
-        d.displayed("#verify_failed").await,
+        d.displayed("#act-verify_passed > summary").await
+            && d.displayed("#act-verify_failed > summary").await,
         "both outcomes are offered"
     );
+    assert_ne!(d.el_text("#incident-ttr").await, "not yet");
+    d.click("#act-verify_passed > summary").await;
     d.type_in("#verify_passed-f-remark", "lag stays at zero")
         .await;
     d.click("#verify_passed").await;
@@ -786,6 +827,7 @@ async fn the_incident_flow_keeps_remarks_and_verification_passes_by_its_button()
     assert!(history.contains("looking at the consumer"), "{history}");
     assert!(history.contains("lag stays at zero"), "{history}");
     d.screenshot("incident-verified.png").await;
+    d.fits_a_phone("incident-phone.png").await;
     d.call("DELETE", "", None).await;
 }
 
@@ -1169,19 +1211,7 @@ async fn a_two_step_job_is_built_from_the_form_and_runs() {
     )
     .await;
     d.screenshot("job-builder.png").await;
-    d.window(390, 844).await;
-    d.screenshot("job-builder-phone.png").await;
-    let wide: bool = d
-        .call(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": "return document.documentElement.scrollWidth > window.innerWidth", "args": []})),
-        )
-        .await
-        .as_bool()
-        .unwrap();
-    assert!(!wide, "no sideways scroll at 390 px");
-    d.window(1440, 900).await;
+    d.fits_a_phone("job-builder-phone.png").await;
     // Run it on both hosts from the job's Execute form.
     d.go(&format!("{}/console/jobs/{id}/op/execute", h.url()))
         .await;

@@ -80,6 +80,8 @@ pub struct IncidentDetail {
     pub history: Vec<HistoryEntry>,
     /// Linked original alarms.
     pub alarms: Vec<Alarm>,
+    /// Time to acknowledge and to resolve, from the history.
+    pub times: coc_domain::incident::ResponseTimes,
 }
 
 /// Fields of a new incident.
@@ -540,10 +542,20 @@ impl Store {
         for a in ids {
             alarms.push(self.get_alarm(tenant, &a).await?);
         }
+        let changes: Vec<(i64, IncidentStatus)> = history
+            .iter()
+            .filter_map(|h| {
+                let to = IncidentStatus::parse(h.to_status.as_deref()?).ok()?;
+                Some((h.at, to))
+            })
+            .collect();
+        let times =
+            coc_domain::incident::response_times(incident.created_at, incident.status, &changes);
         Ok(IncidentDetail {
             incident,
             history,
             alarms,
+            times,
         })
     }
 

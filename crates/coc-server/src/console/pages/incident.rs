@@ -90,6 +90,35 @@ pub(crate) struct ActionFormView {
     pub(crate) inputs: Vec<forms::Input>,
     /// The refusal of this form's last submission.
     pub(crate) error: Option<String>,
+    /// The step the incident's status waits for (accept, record the
+    /// handling result, verify): drawn as the primary button.
+    pub(crate) primary: bool,
+}
+
+/// One fact of the incident's details: a label, its value, and where the
+/// value leads (a forwarding rule, a plan), if anywhere.
+pub(crate) struct Fact {
+    pub(crate) label: &'static str,
+    pub(crate) value: String,
+    pub(crate) link: Option<String>,
+    /// The element's id, for facts a test or a refresh reads.
+    pub(crate) id: &'static str,
+}
+
+/// A duration for people (ms → `42 s`, `7 min 5 s`, `3 h 20 min`,
+/// `2 d 4 h`).
+pub(crate) fn span(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec} s"),
+        (0, 0, _) if sec == 0 => format!("{m} min"),
+        (0, 0, _) => format!("{m} min {sec} s"),
+        (0, _, 0) => format!("{h} h"),
+        (0, _, _) => format!("{h} h {m} min"),
+        (_, 0, _) => format!("{d} d"),
+        _ => format!("{d} d {h} h"),
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -108,6 +137,10 @@ pub(crate) struct IncidentPage {
     pub(crate) alarms: Vec<AlarmRow>,
     /// The escalation's state, if a policy escalates it.
     pub(crate) escalation: Option<String>,
+    /// Details beside the timeline: level, owner, source rule, times …
+    pub(crate) facts: Vec<Fact>,
+    /// Tickets the incident started (repairs, plans): (number or id, link).
+    pub(crate) tickets: Vec<(String, String)>,
 }
 
 /// A refused form on the incident page: which one, why, what was typed.
@@ -179,6 +212,7 @@ pub(crate) async fn incident_page(
             label,
             inputs,
             error,
+            primary: matches!(action, "accept" | "resolve" | "verify_passed"),
         }
     };
     let mut ops: Vec<ActionFormView> = modules::INCIDENT_OPS
@@ -237,6 +271,29 @@ pub(crate) async fn incident_page(
             ticket,
         });
     }
+    let mut tickets: Vec<(String, String)> = vec![];
+    for h in &history {
+        if let Some(t) = &h.ticket
+            && !tickets.iter().any(|(_, l)| l == t)
+        {
+            let shown = t.rsplit('/').next().unwrap_or_default().to_string();
+            tickets.push((shown, t.clone()));
+        }
+    }
+    let rule = match inc["rule_id"].as_str() {
+        Some(r) => api(
+            s,
+            v,
+            Method::GET,
+            &format!("/api/v1/forwarding-rules/{}", urlencode(r)),
+            None,
+        )
+        .await
+        .map(|x| text(&x["name"]))
+        .unwrap_or_else(|_| r.to_string()),
+        None => String::new(),
+    };
+    let facts = incident_facts(inc, &d["times"], &rule);
     let status = if refused.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -257,8 +314,75 @@ pub(crate) async fn incident_page(
             .map(alarm_row)
             .collect(),
         escalation,
+        facts,
+        tickets,
     };
     (status, page).into_response()
+}
+
+/// The incident's details, with links to its source: the forwarding rule
+/// that raised it and the emergency plan it offers.
+fn incident_facts(inc: &Value, times: &Value, rule: &str) -> Vec<Fact> {
+    let fact = |label, value: String, link: Option<String>, id| Fact {
+        label,
+        value,
+        link,
+        id,
+    };
+    let mut out = vec![
+        fact("Status", text(&inc["status"]), None, "incident-status"),
+        fact("Level", text(&inc["level"]), None, "incident-level"),
+        fact("Owner", text(&inc["assignee"]), None, "incident-owner"),
+        fact(
+            "Created",
+            when(&inc["created_at"]),
+            None,
+            "incident-created",
+        ),
+        fact("Created by", text(&inc["created_by"]), None, ""),
+    ];
+    let source = text(&inc["source"]);
+    match inc["rule_id"].as_str() {
+        Some(id) => out.push(fact(
+            "Forwarding rule",
+            rule.to_string(),
+            Some(format!("/console/forwarding-rules/{}", urlencode(id))),
+            "incident-rule",
+        )),
+        None if !source.is_empty() => out.push(fact("Source", source, None, "")),
+        None => {}
+    }
+    for (label, key) in [
+        ("Application", "application"),
+        ("Region", "region"),
+        ("Category", "category"),
+    ] {
+        if let Some(x) = inc[key].as_str().filter(|x| !x.is_empty()) {
+            out.push(fact(label, x.to_string(), None, ""));
+        }
+    }
+    if let Some(p) = inc["plan"].as_str().filter(|x| !x.is_empty()) {
+        out.push(fact(
+            "Emergency plan",
+            p.to_string(),
+            Some(format!("/console/plans/{}", urlencode(p))),
+            "",
+        ));
+    }
+    let took = |k: &str, none: &str| times[k].as_i64().map_or_else(|| none.to_string(), span);
+    out.push(fact(
+        "Time to acknowledge",
+        took("acknowledge_ms", "not yet"),
+        None,
+        "incident-tta",
+    ));
+    out.push(fact(
+        "Time to resolve",
+        took("resolve_ms", "not yet"),
+        None,
+        "incident-ttr",
+    ));
+    out
 }
 
 /// `POST /console/incidents/{id}/actions`: one action's form (`action`
