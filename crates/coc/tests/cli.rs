@@ -370,3 +370,113 @@ async fn follow_labels_output_by_host_name_and_prints_it_once() {
         .unwrap_or_else(|| panic!("a row for {name}: {out}"));
     assert_eq!(row.split_whitespace().nth(1), Some("1"), "batch 1: {out}");
 }
+
+/// Issue 16: names everywhere in the CLI — a script run and a job run
+/// take the script, the job and the hosts by name; `--follow` on a job
+/// labels each line of output with its host's name and task, prints it
+/// once, and the summary numbers steps and batches from 1; `job-ticket
+/// show` prints each run's output; an unknown host name is refused in
+/// one line and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_and_hosts_are_given_by_name_and_follow_labels_output() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let token = env.enrollment().await;
+    let _agent = env.agent(0, &token);
+    let mut name = String::new();
+    for _ in 0..120 {
+        let v = env.call("GET", "/api/v1/resources", None).await;
+        if let Some(h) = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| h["agent_status"] == "running")
+        {
+            name = h["hostname"].as_str().unwrap().to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(!name.is_empty(), "agent: {}", env.agent_log(0));
+    let f = env.dir.path().join("greet.sh");
+    std::fs::write(&f, "echo \"hello-$WHO\"\n").unwrap();
+    let (ok, out) = coc(
+        &env,
+        &[
+            "script",
+            "create",
+            "--name",
+            "greet",
+            "--param",
+            "WHO:string:default=cli",
+            "--file",
+            f.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(
+        &env,
+        &["script", "run", "greet", "--host", &name, "--follow"],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("[{name}] hello-cli")), "{out}");
+    let job = env.dir.path().join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::json!({"name": "two-greetings", "risk_level": "low",
+            "params": [{"name": "WHO", "value": "job"}],
+            "steps": [
+                {"name": "first", "tasks": [{"name": "say", "atom": {"type": "script", "script": "greet", "params": {"WHO": "{{WHO}}"}}}]},
+                {"name": "second", "tasks": [{"name": "again", "atom": {"type": "script", "script": "greet", "params": {"WHO": "again"}}}]}
+            ]})
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, out) = coc(&env, &["job", "create", "--file", job.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let before = job_tickets(&env).await;
+    let (ok, out) = coc(
+        &env,
+        &["job", "run", "two-greetings", "--host", "no-such-host"],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("no host is named 'no-such-host'"), "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
+    assert_eq!(job_tickets(&env).await, before, "nothing was created");
+    let (ok, out) = coc(
+        &env,
+        &["job", "run", "two-greetings", "--host", &name, "--follow"],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("[{name} say] hello-job")), "{out}");
+    assert!(
+        out.contains(&format!("[{name} again] hello-again")),
+        "{out}"
+    );
+    assert_eq!(out.matches("hello-job").count(), 1, "printed once: {out}");
+    for (step, task) in [("1", "say"), ("2", "again")] {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(task))
+            .unwrap_or_else(|| panic!("a row for {task}: {out}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cells[..3], [step, "1", name.as_str()], "{row}");
+        assert!(row.contains("successful"), "{row}");
+    }
+    let (_, listed) = coc(&env, &["--output", "json", "job-ticket", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&listed).expect(&listed);
+    let number = v["items"][0]["number"].as_str().unwrap().to_string();
+    let (ok, shown) = coc(&env, &["job-ticket", "show", &number]);
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains(&format!("--- step 2 · {name} · again ---\nhello-again")),
+        "{shown}"
+    );
+}
+
+/// How many job tickets the env's server holds.
+async fn job_tickets(env: &Env) -> usize {
+    env.call("GET", "/api/v1/job-tickets", None).await["items"]
+        .as_array()
+        .map_or(0, Vec::len)
+}

@@ -57,6 +57,7 @@ enum Verb {
         plan: Option<String>,
         #[arg(long)]
         step: Option<usize>,
+        /// Hosts by name or id (repeat), or `all`.
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
     },
@@ -173,7 +174,8 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             let v = cl
                 .post(
                     &format!("/api/v1/incidents/{id}/plan"),
-                    &json!({"plan": plan, "step": step, "hosts": hosts}),
+                    &json!({"plan": plan, "step": step,
+                            "hosts": super::ticket::resolve_hosts(&cl, &hosts).await?}),
                 )
                 .await?;
             output::print(

@@ -1,6 +1,6 @@
 //! `coc job …` (X3, X4) and `coc job-ticket …` (ref. 10.1.2).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
@@ -79,7 +79,7 @@ enum Verb {
     Run {
         /// Job id or name.
         id: String,
-        /// Target host ids for every step (repeat), or `all`.
+        /// Target hosts for every step, by name or id (repeat), or `all`.
         #[arg(long = "host")]
         hosts: Vec<String>,
         /// Hosts of one step (unique for each step): STEP:HOST, steps
@@ -95,8 +95,9 @@ enum Verb {
         /// Global parameter NAME=VALUE (repeat).
         #[arg(long = "param")]
         params: Vec<String>,
-        /// Job version (default: the current one).
-        #[arg(long)]
+        /// Job version to run (default: the current one). Not `--version`:
+        /// that prints the program's version.
+        #[arg(long = "job-version", id = "job_version", value_name = "N")]
         version: Option<i64>,
         /// Execution description.
         #[arg(long, default_value = "")]
@@ -139,7 +140,7 @@ enum TicketVerb {
     },
     /// pause | continue | forcibly-end | terminate-all | retry-failed
     Action { id: String, action: String },
-    /// Cancel one host of the current step (host id).
+    /// Cancel one host of the current step (host name or id).
     CancelHost { id: String, host: String },
     /// Run the ticket's request again as a new ticket.
     Clone {
@@ -341,6 +342,12 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                     }
                     steps[n - 1].push(h.to_string());
                 }
+                let names = super::ticket::host_names(&cl).await;
+                for hosts in steps.iter_mut() {
+                    for h in hosts.iter_mut() {
+                        *h = super::ticket::resolve_host(&names, h)?;
+                    }
+                }
                 body["target_mode"] = json!("unique_per_step");
                 body["steps"] = json!(
                     steps
@@ -349,17 +356,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                         .collect::<Vec<_>>()
                 );
             } else {
-                let hosts = if hosts == ["all"] {
-                    let v = cl.get("/api/v1/resources", &[]).await?;
-                    v["items"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|h| h["id"].as_str().map(String::from))
-                        .collect()
-                } else {
-                    hosts
-                };
+                let hosts = super::ticket::resolve_hosts(&cl, &hosts).await?;
                 body["hosts"] = json!(hosts);
             }
             let t = cl
@@ -405,7 +402,7 @@ pub async fn run_ticket(conn: &Conn, c: TicketCmd) -> anyhow::Result<()> {
                 return follow_ticket(&cl, &id, fmt).await;
             }
             let v = cl.get(&base(&id), &[]).await?;
-            show(fmt, &v);
+            show(fmt, &v, &super::ticket::host_names(&cl).await, true);
         }
         TicketVerb::Action { id, action } => {
             let action = action.replace('-', "_");
@@ -415,13 +412,14 @@ pub async fn run_ticket(conn: &Conn, c: TicketCmd) -> anyhow::Result<()> {
                     &json!({ "action": action }),
                 )
                 .await?;
-            show(fmt, &v);
+            show(fmt, &v, &super::ticket::host_names(&cl).await, false);
         }
         TicketVerb::CancelHost { id, host } => {
+            let host = super::ticket::resolve_host(&super::ticket::host_names(&cl).await, &host)?;
             let v = cl
                 .post(&format!("{}/hosts/{host}/cancel", base(&id)), &json!({}))
                 .await?;
-            show(fmt, &v);
+            show(fmt, &v, &super::ticket::host_names(&cl).await, false);
         }
         TicketVerb::Clone { id, follow } => {
             let v = cl.post(&format!("{}/clone", base(&id)), &json!({})).await?;
@@ -449,7 +447,7 @@ pub async fn run_ticket(conn: &Conn, c: TicketCmd) -> anyhow::Result<()> {
                     &json!({"approve": !reject, "comment": comment}),
                 )
                 .await?;
-            show(fmt, &v);
+            show(fmt, &v, &super::ticket::host_names(&cl).await, false);
         }
     }
     Ok(())
@@ -480,30 +478,59 @@ fn progress(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn show(fmt: Format, v: &Value) {
+/// Prints a job ticket: its facts, each step's progress, one row per run
+/// (hosts by name, steps and batches from 1) and — with `outputs` — each
+/// run's output.
+fn show(fmt: Format, v: &Value, names: &HashMap<String, String>, outputs: bool) {
     if fmt == Format::Json {
         output::print(fmt, v, &[]);
         return;
     }
     output::print(fmt, v, &["number", "id", "job_name", "status", "reason"]);
+    println!();
     for line in progress(v) {
         println!("{line}");
     }
-    for s in v["steps"].as_array().into_iter().flatten() {
-        for h in s["hosts"].as_array().into_iter().flatten() {
-            for r in h["runs"].as_array().into_iter().flatten() {
-                println!(
-                    "  step {} host {} {} #{} {} {}",
-                    s["index"].as_i64().unwrap_or(0) + 1,
-                    h["host_id"].as_str().unwrap_or(""),
-                    r["task_name"].as_str().unwrap_or(""),
-                    r["attempt"],
-                    r["status"].as_str().unwrap_or(""),
-                    r["error"].as_str().unwrap_or("")
-                );
-            }
+    let mut rows = vec![];
+    let mut outs = vec![];
+    for (s, h, r) in runs(v) {
+        let host = super::ticket::label(names, h["host_id"].as_str().unwrap_or("?"));
+        let step = s["index"].as_i64().unwrap_or(0) + 1;
+        let task = r["task_name"].as_str().unwrap_or("");
+        rows.push(
+            json!({"step": step, "batch": h["batch"].as_i64().map(|b| b + 1),
+            "host": host, "task": task, "try": r["attempt"], "status": r["status"],
+            "exit": r["exit_code"], "error": r["error"]}),
+        );
+        let out = r["output"].as_str().unwrap_or("").trim_end();
+        if outputs && !out.is_empty() {
+            outs.push(format!("\n--- step {step} · {host} · {task} ---\n{out}"));
         }
     }
+    if !rows.is_empty() {
+        println!();
+        output::table(
+            &rows,
+            &[
+                "step", "batch", "host", "task", "try", "status", "exit", "error",
+            ],
+        );
+    }
+    for o in outs {
+        println!("{o}");
+    }
+}
+
+/// Every run of a job ticket with its step and host, in order.
+fn runs(v: &Value) -> impl Iterator<Item = (&Value, &Value, &Value)> {
+    let steps = v["steps"].as_array().into_iter().flatten();
+    steps.flat_map(|s| {
+        let hosts = s["hosts"].as_array().into_iter().flatten();
+        hosts.flat_map(move |h| {
+            let runs = h["runs"].as_array().into_iter().flatten();
+            runs.map(move |r| (s, h, r))
+        })
+    })
 }
 
 /// Polls a job ticket, printing each step's progress bar when it changes
@@ -511,10 +538,27 @@ fn show(fmt: Format, v: &Value) {
 pub async fn follow_ticket(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::Result<()> {
     let mut last: Vec<String> = vec![];
     let mut asked: Vec<String> = vec![];
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    let names = super::ticket::host_names(cl).await;
     loop {
         let v = cl.get(&format!("/api/v1/job-tickets/{id}"), &[]).await?;
         let status = v["status"].as_str().unwrap_or("").to_string();
         if fmt == Format::Text {
+            // New output of each run, as it comes, labelled by host and task.
+            for (_, h, r) in runs(&v) {
+                let out = r["output"].as_str().unwrap_or("");
+                let seen = printed
+                    .entry(r["id"].as_str().unwrap_or_default().to_string())
+                    .or_default();
+                if out.len() > *seen {
+                    let host = super::ticket::label(&names, h["host_id"].as_str().unwrap_or("?"));
+                    let task = r["task_name"].as_str().unwrap_or("");
+                    for line in out[*seen..].lines() {
+                        println!("[{host} {task}] {line}");
+                    }
+                    *seen = out.len();
+                }
+            }
             let now = progress(&v);
             for (i, line) in now.iter().enumerate() {
                 if last.get(i) != Some(line) {
@@ -538,7 +582,8 @@ pub async fn follow_ticket(cl: &coc_client::Client, id: &str, fmt: Format) -> an
             status.as_str(),
             "successful" | "failed" | "terminated" | "abnormal" | "paused"
         ) {
-            show(fmt, &v);
+            // The output was printed as it came: the summary only.
+            show(fmt, &v, &names, false);
             if status != "successful" {
                 bail!(
                     "job ticket {} is {status}{}",

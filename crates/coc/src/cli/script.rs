@@ -103,7 +103,7 @@ enum Verb {
     Run {
         /// Script id.
         id: String,
-        /// Target host ids (repeat), or `all` for every host.
+        /// Target hosts by name or id (repeat), or `all` for every host.
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
         /// Parameter value NAME=VALUE (repeat).
@@ -324,19 +324,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             threshold,
             follow,
         } => {
-            let hosts = if hosts == ["all"] {
-                let v = cl.get("/api/v1/resources", &[]).await?;
-                v["items"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|h| h["id"].as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            } else {
-                hosts
-            };
+            let hosts = super::ticket::resolve_hosts(&cl, &hosts).await?;
             let mut pv = BTreeMap::new();
             for p in params {
                 let (k, v) = p

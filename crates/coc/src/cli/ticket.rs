@@ -39,7 +39,7 @@ enum Verb {
     Continue { id: String },
     /// Forcibly end: cancel every pending and running host.
     End { id: String },
-    /// Cancel one host (task id or host id).
+    /// Cancel one host (task id, host name or host id).
     CancelHost { id: String, task: String },
 }
 
@@ -103,6 +103,12 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             .await?
         }
         Verb::CancelHost { id, task } => {
+            // A host name stands for its host's task.
+            let names = host_names(&cl).await;
+            let task = match resolve_host(&names, &task) {
+                Ok(h) if names.contains_key(&h) => h,
+                _ => task,
+            };
             cl.post(
                 &format!("/api/v1/tickets/{id}/tasks/{task}/cancel"),
                 &json!({}),
@@ -132,8 +138,42 @@ pub async fn host_names(cl: &coc_client::Client) -> HashMap<String, String> {
         .collect()
 }
 
+/// The hosts a command names, as resource ids: each given by host name
+/// or id; `all` alone: every registered host. Errors: a name that is no
+/// registered host (nothing is sent then).
+pub async fn resolve_hosts(
+    cl: &coc_client::Client,
+    given: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let names = host_names(cl).await;
+    if given == ["all"] {
+        let mut all: Vec<String> = names.into_keys().collect();
+        all.sort();
+        return Ok(all);
+    }
+    given.iter().map(|g| resolve_host(&names, g)).collect()
+}
+
+/// One host by name or id, from `names` (id → host name).
+pub fn resolve_host(names: &HashMap<String, String>, given: &str) -> anyhow::Result<String> {
+    if names.contains_key(given) {
+        return Ok(given.to_string());
+    }
+    let mut found = names.iter().filter(|(_, n)| n.as_str() == given);
+    match (found.next(), found.next()) {
+        (Some((id, _)), None) => Ok(id.clone()),
+        (Some(_), Some(_)) => anyhow::bail!("several hosts are named '{given}': give its id"),
+        // An id the list does not hold (a list the caller may not read):
+        // the server decides.
+        (None, _) if names.is_empty() => Ok(given.to_string()),
+        (None, _) => anyhow::bail!(
+            "no host is named '{given}' (coc resource list shows the registered hosts)"
+        ),
+    }
+}
+
 /// A host's label: its name, else its id.
-fn label<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {
+pub fn label<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {
     names.get(id).map_or(id, String::as_str)
 }
 
