@@ -480,3 +480,52 @@ async fn job_tickets(env: &Env) -> usize {
         .as_array()
         .map_or(0, Vec::len)
 }
+
+/// Issue 16: the help speaks the user's words: no catalogue codes
+/// (`(X3)`, `ref. 10.1.2`) in any command's help.
+#[test]
+fn help_has_no_feature_codes() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_coc"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("coc runs");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let top = help(&[]);
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() > 20, "{top}");
+    let code = regex_lite(&top);
+    assert!(code.is_none(), "coc --help: {code:?}");
+    for c in &commands {
+        let text = help(&[c]);
+        assert!(text.contains("Usage: coc"), "{c}: {text}");
+        assert!(
+            regex_lite(&text).is_none(),
+            "coc {c} --help: {:?}",
+            regex_lite(&text)
+        );
+    }
+}
+
+/// The first catalogue code in `text`: `(A1`, `, X4)` or `ref. 1`.
+fn regex_lite(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    for i in 0..chars.len().saturating_sub(2) {
+        let lead = chars[i] == '(' || (chars[i] == ' ' && i > 0 && chars[i - 1] == ',');
+        let code = lead && chars[i + 1].is_ascii_uppercase() && chars[i + 2].is_ascii_digit();
+        let rest: String = chars[i..(i + 12).min(chars.len())].iter().collect();
+        if code || rest.starts_with("ref. ") {
+            return Some(rest);
+        }
+    }
+    None
+}

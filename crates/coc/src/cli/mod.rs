@@ -119,58 +119,83 @@ pub enum Command {
     Server(ServerArgs),
     /// The host agent: dials the server and runs scripts.
     Agent(AgentArgs),
-    /// Monitoring integrations (M1).
+    // Feature M1.
+    /// Monitoring integrations.
     Integration(integration::Cmd),
-    /// Alarm center (I1).
+    // Feature I1.
+    /// Alarm center.
     Alarm(alarm::Cmd),
-    /// Forwarding rules (I2).
+    // Feature I2.
+    /// Forwarding rules.
     Rule(rule::Cmd),
-    /// Incidents (I3).
+    // Feature I3.
+    /// Incidents.
     Incident(incident::Cmd),
-    /// Hosts (R1) and their agent identity: show, delete, revoke, re-enroll.
+    // Feature R1.
+    /// Hosts and their agent identity: show, delete, revoke, re-enroll.
     Resource(resource::Cmd),
-    /// Agent enrollment tokens (R3): limited uses, an expiry.
+    // Feature R3.
+    /// Agent enrollment tokens: limited uses, an expiry.
     Enrollment(agent::Cmd),
-    /// Scripts (X1, X2).
+    // Feature X1, X2.
+    /// Scripts.
     Script(script::Cmd),
-    /// Script tickets (X7).
+    // Feature X7.
+    /// Script tickets.
     Ticket(ticket::Cmd),
-    /// Jobs: steps of tasks run on hosts (X3, X4).
+    // Feature X3, X4.
+    /// Jobs: steps of tasks run on hosts.
     Job(job::Cmd),
-    /// Job tickets (ref. 10.1.2).
+    // Feature ref. 10.1.2.
+    /// Job tickets.
     JobTicket(job::TicketCmd),
-    /// Users (A1).
+    // Feature A1.
+    /// Users.
     User(access::UserCmd),
-    /// Groups (A1).
+    // Feature A1.
+    /// Groups.
     Group(access::GroupCmd),
-    /// IAM-style policies and the simulator (A2, A3).
+    // Feature A2, A3.
+    /// IAM-style policies and the simulator.
     Policy(access::PolicyCmd),
-    /// Personal API tokens (A1).
+    // Feature A1.
+    /// Personal API tokens.
     Token(access::TokenCmd),
-    /// The audit trail (A5).
+    // Feature A5.
+    /// The audit trail.
     Audit(access::AuditCmd),
-    /// O&M authorization and log sharing (A6).
+    // Feature A6.
+    /// O&M authorization and log sharing.
     Grant(access::GrantCmd),
-    /// Shift schedules and who is on call (O2).
+    // Feature O2.
+    /// On call: schedules, rotations, overrides, who is on call, the calendar and its feeds.
     Oncall(oncall::Cmd),
-    /// O&M engineers: alias, contact channels, subscriptions (O1).
+    // Feature O1.
+    /// O&M engineers: alias, contact channels, subscriptions.
     Engineer(notify::EngineerCmd),
-    /// Notification rules, the delivery log, test messages (O3, O4).
+    // Feature O3, O4.
+    /// Notification rules, the delivery log, test messages.
     Notification(notify::NotificationCmd),
-    /// Escalation policies (I7).
+    // Feature I7.
+    /// Escalation policies.
     #[command(subcommand)]
     Escalation(notify::DocVerb),
-    /// Scheduled O&M tasks (X5).
+    // Feature X5.
+    /// Scheduled O&M tasks.
     Schedule(schedule::Cmd),
-    /// The parameter center (X6).
+    // Feature X6.
+    /// The parameter center.
     Parameter(parameter::Cmd),
-    /// Emergency plans (S4): automation and document plans.
+    // Feature S4.
+    /// Emergency plans: automation and document plans.
     #[command(subcommand)]
     Plan(notify::DocVerb),
-    /// SLAs and SLA records (O5).
+    // Feature O5.
+    /// SLAs and SLA records.
     #[command(subcommand)]
     Sla(notify::SlaVerb),
-    /// Tenants (A4), administered on the server's own data dir or database.
+    // Feature A4.
+    /// Tenants, administered on the server's own data dir or database.
     Tenant(TenantArgs),
 }
 

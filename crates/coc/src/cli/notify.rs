@@ -190,7 +190,8 @@ pub struct NotificationCmd {
 
 #[derive(Subcommand, Debug)]
 enum NotificationVerb {
-    /// Notification rules (ref. 11.3).
+    // Feature ref. 11.3.
+    /// Notification rules.
     #[command(subcommand)]
     Rule(DocVerb),
     /// The delivery log.
