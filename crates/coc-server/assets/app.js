@@ -175,3 +175,14 @@ window.addEventListener("DOMContentLoaded", () => {
   new MutationObserver(() => localTimes(document))
     .observe(document.body, { childList: true, subtree: true });
 });
+
+// Select all shown rows of a list, or a group's rows.
+document.addEventListener("change", (ev) => {
+  const all = ev.target.closest("[data-select-all]");
+  const group = ev.target.closest("[data-select-group]");
+  const scope = all ? document.getElementById(all.dataset.selectAll)
+    : group ? group.closest("tbody") : null;
+  if (!scope) return;
+  for (const b of scope.querySelectorAll("input[type=checkbox][name]")) b.checked = ev.target.checked;
+  if (all) for (const g of scope.querySelectorAll("[data-select-group]")) g.checked = ev.target.checked;
+});

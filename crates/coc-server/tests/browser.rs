@@ -1256,3 +1256,104 @@ async fn a_two_step_job_is_built_from_the_form_and_runs() {
     d.wait_text("#tasks", |t| t.contains("hello team")).await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16: the alarm list filters by level and time, groups by name,
+/// selects a whole group with one box, converts it to one incident, and
+/// then shows that incident's number beside each of its alarms; it fits a
+/// phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarms_are_filtered_grouped_selected_by_group_and_show_their_incident() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let c = &h.client;
+    let integ = c
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "prom", "type": "alertmanager"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap();
+    let alerts: Vec<Value> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|host| json!({"labels": {"alertname": "HighLatency", "severity": "critical", "instance": host}}))
+        .chain(std::iter::once(
+            json!({"labels": {"alertname": "DiskFull", "severity": "warning", "instance": "db-1"}}),
+        ))
+        .collect();
+    c.post_raw(
+        &format!("/ingest/{key}/api/v2/alerts"),
+        serde_json::to_vec(&alerts).unwrap(),
+    )
+    .await
+    .unwrap();
+    let listed = c.get("/api/v1/alarms", &[]).await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 4, "{listed}");
+    let level_of = |name: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["level"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (latency, disk) = (level_of("HighLatency"), level_of("DiskFull"));
+    assert_ne!(latency, disk);
+    d.log_in(&h.url()).await;
+    // Level filter: only the latency alarms.
+    d.go(&format!(
+        "{}/console/alarms?level={latency}&within=1h",
+        h.url()
+    ))
+    .await;
+    let shown = d
+        .wait_text("#alarm-list", |t| t.contains("HighLatency"))
+        .await;
+    assert!(!shown.contains("DiskFull"), "{shown}");
+    // Grouped by name: the bigger group first, with its count.
+    d.go(&format!("{}/console/alarms?group=name", h.url()))
+        .await;
+    let heads = d.wait_text("#alarm-list", |t| t.contains("3 alarms")).await;
+    assert!(
+        heads.find("HighLatency") < heads.find("DiskFull"),
+        "{heads}"
+    );
+    d.click("tbody.group:first-of-type [data-select-group]")
+        .await;
+    let checked = d
+        .call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.querySelectorAll('input[name=ids]:checked').length", "args": []})),
+        )
+        .await;
+    assert_eq!(checked, json!(3), "the group's three alarms are selected");
+    d.type_in("#f-title", "latency on the web tier").await;
+    d.choose("#f-level", "P2").await;
+    d.choose("#f-assignee", "admin").await;
+    d.click("#convert").await;
+    d.wait_text("#incident-status", |t| t == "unaccepted").await;
+    let number = d.el_text("h1").await;
+    let number = number.split_whitespace().next().unwrap().to_string();
+    assert!(number.starts_with("INC"), "{number}");
+    // Back on the list, each converted alarm names its incident.
+    d.go(&format!("{}/console/alarms?group=name", h.url()))
+        .await;
+    let list = d.wait_text("#alarm-list", |t| t.contains(&number)).await;
+    assert_eq!(list.matches(&number).count(), 3, "{list}");
+    let api = c.get("/api/v1/alarms", &[]).await.unwrap();
+    let linked = api["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["incident"]["number"] == number.as_str())
+        .count();
+    assert_eq!(linked, 3, "{api}");
+    d.window(1440, 900).await;
+    d.screenshot("alarms-grouped.png").await;
+    d.fits_a_phone("alarms-phone.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -13,6 +13,25 @@ use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col};
 /// Most alarms committed in one group transaction.
 pub const MAX_GROUP_ALARMS: usize = 4096;
 
+/// The incident an alarm became (or was converted or merged into).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct IncidentLink {
+    /// Incident id.
+    pub id: String,
+    /// Incident number (`INC…`).
+    pub number: String,
+}
+
+/// An alarm of the alarm center's list, with the incident it is linked to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ListedAlarm {
+    /// The alarm.
+    #[serde(flatten)]
+    pub alarm: Alarm,
+    /// The incident it was last linked to, if any.
+    pub incident: Option<IncidentLink>,
+}
+
 /// An alarm as listed by the alarm center (`GET /api/v1/alarms`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Alarm {
@@ -182,6 +201,41 @@ impl Store {
         }
         self.fetch_page(COLS, "alarms", w, page, row, |a| a.id.clone())
             .await
+    }
+
+    /// The incident each of `alarms` (ids) was last linked to, by alarm
+    /// id; alarms linked to none are absent. One query for a page.
+    pub async fn incidents_of_alarms(
+        &self,
+        tenant: &str,
+        alarms: &[String],
+    ) -> Result<std::collections::HashMap<String, IncidentLink>> {
+        let mut out = std::collections::HashMap::new();
+        if alarms.is_empty() {
+            return Ok(out);
+        }
+        let marks: Vec<String> = (2..alarms.len() + 2).map(|i| format!("${i}")).collect();
+        let mut q = sqlx::query(dynsql!(
+            "SELECT ia.alarm_id, i.id, i.number FROM incident_alarms ia \
+             JOIN incidents i ON i.id = ia.incident_id AND i.tenant_id = ia.tenant_id \
+             WHERE ia.tenant_id = $1 AND ia.alarm_id IN ({}) ORDER BY ia.linked_at",
+            marks.join(",")
+        ))
+        .bind(tenant);
+        for a in alarms {
+            q = q.bind(a.as_str());
+        }
+        for r in q.fetch_all(&self.pool).await? {
+            // Ordered by link time: the latest link wins.
+            out.insert(
+                r.try_get("alarm_id")?,
+                IncidentLink {
+                    id: r.try_get("id")?,
+                    number: r.try_get("number")?,
+                },
+            );
+        }
+        Ok(out)
     }
 
     /// One alarm. Errors: `NotFound`.

@@ -5,7 +5,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use coc_domain::alarm::{AlarmLevel, AlarmStatus};
 use coc_store::Paged;
-use coc_store::alarm::{Alarm, AlarmEvent, AlarmFilter};
+use coc_store::alarm::{Alarm, AlarmEvent, AlarmFilter, ListedAlarm};
 use coc_store::incident::{CreateIncident, IncidentDetail};
 use serde::Deserialize;
 
@@ -69,10 +69,10 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/alarms",
         "alarm",
-        "Alarm center list: filters status, level, name, source, region, since, until; limit, cursor",
+        "Alarm center list (each with the incident it is linked to): filters status, level, name, source, region, since, until; limit, cursor",
         AlarmList,
         query = AlarmQuery,
-        list = coc_store::alarm::Alarm
+        list = coc_store::alarm::ListedAlarm
     ),
     route!(
         "GET",
@@ -119,7 +119,7 @@ async fn list(
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
     ApiQuery(q): ApiQuery<AlarmQuery>,
-) -> ApiResult<Json<Paged<Alarm>>> {
+) -> ApiResult<Json<Paged<ListedAlarm>>> {
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -150,7 +150,19 @@ async fn list(
     // Only what the caller may read (A3): per-record attributes decide.
     out.items
         .retain(|a| c.permits(&c.action, &format!("alarm:{}", a.id), &attributes::alarm(a)));
-    Ok(Json(out))
+    let ids: Vec<String> = out.items.iter().map(|a| a.id.clone()).collect();
+    let mut links = s.store.incidents_of_alarms(&p.tenant, &ids).await?;
+    Ok(Json(Paged {
+        items: out
+            .items
+            .into_iter()
+            .map(|alarm| ListedAlarm {
+                incident: links.remove(&alarm.id),
+                alarm,
+            })
+            .collect(),
+        next_cursor: out.next_cursor,
+    }))
 }
 
 /// Loads alarms and checks the request's action on each (all or nothing).

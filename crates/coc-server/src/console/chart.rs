@@ -8,7 +8,7 @@ const LEVELS: [(&str, &str); 4] = [
     ("Critical", "#d93025"),
     ("Major", "#f29900"),
     ("Minor", "#1a73e8"),
-    ("Warning", "#80868b"),
+    ("Suggestion", "#80868b"),
 ];
 
 /// Alarm volume per hour over the last `hours` hours before `now_ms`

@@ -82,6 +82,7 @@ const COLS: &[&str] = &[
     "source",
     "resource_name",
     "region",
+    "incident.number",
 ];
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {

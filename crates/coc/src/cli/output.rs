@@ -94,7 +94,7 @@ pub fn table(items: &[Value], cols: &[&str]) {
             .collect();
         println!("{}", s.join("  ").trim_end());
     };
-    line(cols.iter().map(|c| c.to_uppercase()).collect());
+    line(cols.iter().map(|c| heading(c)).collect());
     for r in rows {
         line(r);
     }
@@ -103,8 +103,37 @@ pub fn table(items: &[Value], cols: &[&str]) {
     }
 }
 
+/// A column's heading in words: `resource_name` → `RESOURCE NAME`, a
+/// nested member by its owner when it is the owner's number, name or id
+/// (`incident.number` → `INCIDENT`), else by itself (`counts.total` →
+/// `TOTAL`).
+fn heading(col: &str) -> String {
+    let parts: Vec<&str> = col.split('.').collect();
+    let word = match parts.as_slice() {
+        [owner, .., "number" | "name" | "id"] => owner,
+        [.., last] => last,
+        [] => col,
+    };
+    word.replace('_', " ").to_uppercase()
+}
+
 fn object(v: &Value, cols: &[&str]) {
     for c in cols {
         println!("{c}: {}", cell_for(c, lookup(v, c)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn headings_are_words() {
+        for (col, want) in [
+            ("resource_name", "RESOURCE NAME"),
+            ("incident.number", "INCIDENT"),
+            ("counts.total", "TOTAL"),
+            ("id", "ID"),
+        ] {
+            assert_eq!(super::heading(col), want);
+        }
     }
 }

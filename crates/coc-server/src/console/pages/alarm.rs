@@ -10,11 +10,101 @@ pub(crate) struct Alarms {
     pub(crate) flash: Option<String>,
     pub(crate) status: String,
     pub(crate) name: String,
+    pub(crate) level: String,
+    pub(crate) source: String,
+    pub(crate) within: String,
+    pub(crate) group: String,
     pub(crate) chart: String,
-    pub(crate) rows: Vec<AlarmRow>,
+    /// The rows, in groups (one unnamed group when not grouping).
+    pub(crate) groups: Vec<AlarmGroup>,
+    /// How many alarms the page shows.
+    pub(crate) count: usize,
+    /// The next page's address, when there is one.
+    pub(crate) next: Option<String>,
     /// The fields of "Convert to incident".
     pub(crate) incident: Vec<forms::Input>,
     pub(crate) error: Option<String>,
+}
+
+/// Alarms under one group heading (a name or a resource).
+pub(crate) struct AlarmGroup {
+    /// The heading; empty when the page is not grouped.
+    pub(crate) key: String,
+    pub(crate) rows: Vec<AlarmRow>,
+}
+
+/// The "last seen within" choices: (value, ms).
+const WITHIN: &[(&str, i64)] = &[("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
+
+/// The API query of the alarms page's filters (`cursor` included).
+fn alarm_query(q: &ListQuery, now: i64) -> String {
+    let mut uri = "/api/v1/alarms?limit=200".to_string();
+    let since = WITHIN
+        .iter()
+        .find(|(w, _)| *w == q.within)
+        .map(|(_, ms)| (now - ms).to_string())
+        .unwrap_or_default();
+    for (k, x) in [
+        ("status", &q.status),
+        ("name", &q.name),
+        ("level", &q.level),
+        ("source", &q.source),
+        ("since", &since),
+        ("cursor", &q.cursor),
+    ] {
+        if !x.is_empty() {
+            uri.push_str(&format!("&{k}={}", urlencode(x)));
+        }
+    }
+    uri
+}
+
+/// The console address of the same filters on the page after `cursor`.
+fn next_page(q: &ListQuery, cursor: &str) -> String {
+    let mut uri = "/console/alarms?".to_string();
+    for (k, x) in [
+        ("status", &q.status),
+        ("name", &q.name),
+        ("level", &q.level),
+        ("source", &q.source),
+        ("within", &q.within),
+        ("group", &q.group),
+    ] {
+        if !x.is_empty() {
+            uri.push_str(&format!("{k}={}&", urlencode(x)));
+        }
+    }
+    uri.push_str(&format!("cursor={}", urlencode(cursor)));
+    uri
+}
+
+/// Rows in groups by `by` (`name` or `resource`), largest group first,
+/// then by name; one unnamed group otherwise.
+fn grouped(rows: Vec<AlarmRow>, by: &str) -> Vec<AlarmGroup> {
+    let key = |r: &AlarmRow| match by {
+        "name" => Some(r.name.clone()),
+        "resource" => Some(r.resource.clone()),
+        _ => None,
+    };
+    if rows.first().and_then(key).is_none() {
+        return vec![AlarmGroup {
+            key: String::new(),
+            rows,
+        }];
+    }
+    let mut groups: Vec<AlarmGroup> = vec![];
+    for r in rows {
+        let k = key(&r).unwrap_or_default();
+        match groups.iter_mut().find(|g| g.key == k) {
+            Some(g) => g.rows.push(r),
+            None => groups.push(AlarmGroup {
+                key: k,
+                rows: vec![r],
+            }),
+        }
+    }
+    groups.sort_by(|a, b| b.rows.len().cmp(&a.rows.len()).then(a.key.cmp(&b.key)));
+    groups
 }
 
 pub(crate) async fn alarms(
@@ -23,12 +113,7 @@ pub(crate) async fn alarms(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let mut uri = "/api/v1/alarms?limit=200".to_string();
-    for (k, x) in [("status", &q.status), ("name", &q.name)] {
-        if !x.is_empty() {
-            uri.push_str(&format!("&{k}={}", urlencode(x)));
-        }
-    }
+    let uri = alarm_query(&q, s.store.now());
     let (v, list) = match page_data(&s, &headers, ip, "/console/alarms", &uri).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -37,7 +122,9 @@ pub(crate) async fn alarms(
         Some("clear") => Some("The selected alarms are cleared.".to_string()),
         _ => None,
     };
-    alarms_page(&v, &list, q, flash, None, &forms::Raw::new(), s.store.now()).into_response()
+    let mut page = alarms_page(&v, &list, q, flash, None, &forms::Raw::new(), s.store.now());
+    offer_pickers(&s, &v, &mut page.incident).await;
+    page.into_response()
 }
 
 /// The alarms page over an API list, with the convert form as typed.
@@ -55,14 +142,21 @@ pub(crate) fn alarms_page(
         .iter()
         .filter_map(|a| Some((a["last_seen"].as_i64()?, text(&a["level"]))))
         .collect();
+    let next = list["next_cursor"].as_str().map(|c| next_page(&q, c));
     Alarms {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
         flash,
+        chart: chart::volume_by_level(&points, now, 24),
+        count: all.len(),
+        groups: grouped(all.iter().map(alarm_row).collect(), &q.group),
+        next,
         status: q.status,
         name: q.name,
-        chart: chart::volume_by_level(&points, now, 24),
-        rows: all.iter().map(alarm_row).collect(),
+        level: q.level,
+        source: q.source,
+        within: q.within,
+        group: q.group,
         incident: forms::inputs(modules::INCIDENT, typed),
         error,
     }
@@ -121,7 +215,8 @@ pub(crate) async fn alarm_act(
                 let fields: Vec<&forms::Field> = modules::INCIDENT.iter().collect();
                 let msg = generic::required(&fields, &p.detail).unwrap_or(p.detail);
                 let q = ListQuery::default();
-                let page = alarms_page(&v, &list, q, None, Some(msg), &typed, s.store.now());
+                let mut page = alarms_page(&v, &list, q, None, Some(msg), &typed, s.store.now());
+                offer_pickers(&s, &v, &mut page.incident).await;
                 (p.status, page).into_response()
             }
             Err(p) => error_page(&v, p),

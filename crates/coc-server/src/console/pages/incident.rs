@@ -28,6 +28,15 @@ pub(crate) struct ListQuery {
     pub(crate) cursor: String,
     #[serde(default)]
     pub(crate) done: Option<String>,
+    /// Alarms: `alarmSource`.
+    #[serde(default)]
+    pub(crate) source: String,
+    /// Alarms: last seen within `1h`, `24h` or `7d`.
+    #[serde(default)]
+    pub(crate) within: String,
+    /// Alarms: group rows by `name` or `resource`.
+    #[serde(default)]
+    pub(crate) group: String,
 }
 
 pub(crate) async fn incidents(

@@ -34,6 +34,8 @@ pub(crate) struct AlarmRow {
     pub(crate) status: String,
     pub(crate) occurrences: String,
     pub(crate) last_seen: String,
+    /// The incident it is linked to: (id, number), if any.
+    pub(crate) incident: Option<(String, String)>,
 }
 
 pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
@@ -49,6 +51,9 @@ pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
         status: text(&a["status"]),
         occurrences: text(&a["occurrences"]),
         last_seen: when(&a["last_seen"]),
+        incident: a["incident"]["id"]
+            .as_str()
+            .map(|id| (id.to_string(), text(&a["incident"]["number"]))),
     }
 }
 
