@@ -33,6 +33,15 @@ pub enum LogFormat {
 /// The log format chosen on the command line (set once in `main`).
 pub static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
 
+/// Prints a line for the operator; a closed standard output (`coc dev |
+/// head`, a reader that went away) is not a reason to stop the server.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
@@ -219,16 +228,14 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", o.listen))?;
     let url = running.url();
-    println!(
-        "COC is running: console {url}/  API {url}/api/v1  (OpenAPI {url}/api/v1/openapi.json)"
-    );
+    say!("COC is running: console {url}/  API {url}/api/v1  (OpenAPI {url}/api/v1/openapi.json)");
     if let Some(ca) = &dev_ca {
-        println!(
+        say!(
             "TLS with a CA of its own: agents and the CLI trust it with --ca-cert {}",
             ca.display()
         );
     }
-    println!(
+    say!(
         "admin API token: {}",
         data_dir.join("admin.token").display()
     );
@@ -236,8 +243,8 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
     // this output and of shell history).
     let token_path = std::fs::canonicalize(data_dir.join("admin.token"))
         .unwrap_or_else(|_| data_dir.join("admin.token"));
-    println!("use the CLI from any directory:");
-    println!(
+    say!("use the CLI from any directory:");
+    say!(
         "  export COC_SERVER={url} COC_TOKEN_FILE={}",
         token_path.display()
     );
@@ -245,12 +252,12 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         // Never on stdout: it would end up in logs.
         let p = data_dir.join("admin.password");
         private_file(&p, pw)?;
-        println!(
+        say!(
             "created user 'admin'; its password is in {} (set COC_ADMIN_PASSWORD to choose it)",
             p.display()
         );
     }
-    println!("agents enroll with a token from `coc enrollment create NAME --uses N`");
+    say!("agents enroll with a token from `coc enrollment create NAME --uses N`");
     if let Some(token) = local_agent {
         let is_root = unsafe { libc::geteuid() } == 0;
         // The local agent dials loopback when the server listens on every
@@ -270,7 +277,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             simulate_reboot: true,
         };
         if !is_root {
-            println!("dev agent: not root, so scripts run as the current user");
+            say!("dev agent: not root, so scripts run as the current user");
         }
         tokio::spawn(async move {
             if let Err(e) = coc_agent::run(acfg).await {
@@ -282,7 +289,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = sigterm() => {}
     }
-    println!("shutting down");
+    say!("shutting down");
     running.shutdown().await;
     Ok(())
 }
