@@ -1357,3 +1357,62 @@ async fn alarms_are_filtered_grouped_selected_by_group_and_show_their_incident()
     d.fits_a_phone("alarms-phone.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16: a new team's overview lists what is left to set up (done
+/// steps ticked, the rest linked); "Run a script" opens the chosen
+/// script's run form; recent tickets hold job tickets too; the overview
+/// and a job ticket's page fit a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_guides_a_new_team_and_opens_run_forms() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let hosts = h.wait_hosts(1).await;
+    d.log_in(&h.url()).await;
+    let setup = d
+        .wait_text("#getting-started", |t| t.contains("Getting started"))
+        .await;
+    assert!(setup.contains("✓ Connect a host"), "{setup}");
+    assert!(
+        d.displayed("#getting-started a[href='/console/integrations/new']")
+            .await,
+        "{setup}"
+    );
+    h.script("say-hi", "echo hi-from-overview").await;
+    h.client
+        .post(
+            "/api/v1/jobs",
+            &json!({"name": "hi-job", "risk_level": "low",
+                    "steps": [{"name": "one", "tasks": [{"name": "say", "atom": {"type": "script", "script": "say-hi"}}]}]}),
+        )
+        .await
+        .unwrap();
+    let t = h
+        .client
+        .post("/api/v1/jobs/hi-job/execute", &json!({"hosts": hosts}))
+        .await
+        .unwrap();
+    h.wait_job_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "successful")
+        .await;
+    d.go(&format!("{}/console", h.url())).await;
+    let recent = d.wait_text("#recent-tickets", |t| t.contains("JOB")).await;
+    assert!(recent.contains("hi-job"), "{recent}");
+    d.fits_a_phone("overview-phone.png").await;
+    d.screenshot("overview-getting-started.png").await;
+    d.choose("#open-script", "say-hi").await;
+    d.click("#run-script button").await;
+    d.wait_text("h1", |t| t.contains("say-hi")).await;
+    assert!(d.url().await.ends_with("#run"), "{}", d.url().await);
+    assert!(d.displayed("#run-button").await);
+    // A job ticket's page on a phone.
+    d.go(&format!(
+        "{}/console/job-tickets/{}",
+        h.url(),
+        t["id"].as_str().unwrap()
+    ))
+    .await;
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    d.fits_a_phone("job-ticket-phone.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -96,13 +96,86 @@ pub(crate) struct Overview {
     pub(crate) resources: Vec<ResourceRow>,
     /// Hosts with active alarms: (host id, host name, alarm names).
     pub(crate) alarmed: Vec<(String, String, String)>,
-    pub(crate) tickets: Vec<TicketRow>,
     /// To-dos waiting for the visitor: (link, kind, name, what).
     pub(crate) todos: Vec<(String, String, String, String)>,
     /// The security panel, when the visitor may read the audit trail.
     pub(crate) security: Option<Security>,
     /// Who is on call now, per scenario and role (ref. 11.2).
     pub(crate) oncall: Vec<super::oncall::NowRow>,
+    /// Recent script and job tickets, newest first: (link, row).
+    pub(crate) recent: Vec<(String, TicketRow)>,
+    /// The first-run steps while any is left: (done, what, link).
+    pub(crate) setup: Vec<(bool, &'static str, &'static str)>,
+    /// Scripts and jobs by name, for "Run a script" and "Execute a job".
+    pub(crate) scripts: Vec<String>,
+    pub(crate) jobs: Vec<String>,
+}
+
+/// The first-run checklist: what a new team sets up to close the loop,
+/// each step done when its list holds a record — (API list, what, where
+/// to do it). Shown until every step is done.
+const SETUP: &[(&str, &str, &str)] = &[
+    (
+        "/api/v1/resources?limit=1",
+        "Connect a host: start an agent with an enrollment token",
+        "/console/agent-enrollments/new",
+    ),
+    (
+        "/api/v1/integrations",
+        "Send alarms in: add a monitoring integration",
+        "/console/integrations/new",
+    ),
+    (
+        "/api/v1/forwarding-rules",
+        "Turn alarms into incidents: add a forwarding rule",
+        "/console/forwarding-rules/new",
+    ),
+    (
+        "/api/v1/oncall/scenarios",
+        "Say who is on call: set up a rotation",
+        "/console/oncall/rotations/new",
+    ),
+    (
+        "/api/v1/engineers",
+        "Be reachable: add an engineer with a contact",
+        "/console/engineers/new",
+    ),
+    (
+        "/api/v1/notification-rules",
+        "Get told: add a notification rule",
+        "/console/notification-rules/new",
+    ),
+];
+
+/// The names of an API list's records.
+fn names(list: &Option<Value>) -> Vec<String> {
+    let mut out: Vec<String> = list
+        .as_ref()
+        .map(items)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| text(&r["name"]))
+        .collect();
+    out.sort();
+    out
+}
+
+/// `GET /console/open?kind=script|job&name=…`: the run form of a script
+/// or the Execute form of a job chosen on the overview.
+pub(crate) async fn open(Query(q): Query<Vec<(String, String)>>) -> Response {
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, x)| x.clone())
+            .unwrap_or_default()
+    };
+    let name = urlencode(&get("name"));
+    match (get("kind").as_str(), name.is_empty()) {
+        ("script", false) => Redirect::to(&format!("/console/scripts/{name}#run")).into_response(),
+        ("job", false) => Redirect::to(&format!("/console/jobs/{name}/op/execute")).into_response(),
+        ("job", true) => Redirect::to("/console/jobs").into_response(),
+        _ => Redirect::to("/console/scripts").into_response(),
+    }
 }
 
 /// The overview's security panel (ref. 2.5): what the audit trail of the
@@ -248,6 +321,38 @@ pub(crate) async fn overview(
     .await;
     let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
     let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
+    let job_tickets = api(&s, &v, Method::GET, "/api/v1/job-tickets?limit=10", None).await;
+    let scripts = api(&s, &v, Method::GET, "/api/v1/scripts", None).await.ok();
+    let jobs = api(&s, &v, Method::GET, "/api/v1/jobs", None).await.ok();
+    let mut setup = vec![];
+    for (list, what, link) in SETUP {
+        let done = match api(&s, &v, Method::GET, list, None).await {
+            Ok(l) => !items(&l).is_empty(),
+            // A list the visitor may not read is someone else's step.
+            Err(_) => true,
+        };
+        setup.push((done, *what, *link));
+    }
+    if setup.iter().all(|x| x.0) {
+        setup.clear();
+    }
+    let mut recent: Vec<(i64, String, TicketRow)> = vec![];
+    for (list, page, name) in [
+        (&tickets, "tickets", "script_name"),
+        (&job_tickets, "job-tickets", "job_name"),
+    ] {
+        for t in list.as_ref().map(items).unwrap_or_default() {
+            let link = format!("/console/{page}/{}", urlencode(&text(&t["id"])));
+            let at = t["created_at"].as_i64().unwrap_or(0);
+            recent.push((at, link, ticket_row(&t, name)));
+        }
+    }
+    recent.sort_by(|a, b| b.0.cmp(&a.0));
+    let recent: Vec<(String, TicketRow)> = recent
+        .into_iter()
+        .take(10)
+        .map(|(_, l, r)| (l, r))
+        .collect();
     let todos = api(&s, &v, Method::GET, "/api/v1/todos", None).await;
     let day_ago = s.store.now() - 24 * 3600 * 1000;
     let audit = api(
@@ -299,12 +404,10 @@ pub(crate) async fn overview(
             .collect(),
         security: audit.ok().map(|a| security_of(&items(&a))),
         oncall,
-        tickets: tickets
-            .map(|x| items(&x))
-            .unwrap_or_default()
-            .iter()
-            .map(|t| ticket_row(t, "script_name"))
-            .collect(),
+        recent,
+        setup,
+        scripts: names(&scripts),
+        jobs: names(&jobs),
     }
     .into_response()
 }
