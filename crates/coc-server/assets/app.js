@@ -186,3 +186,14 @@ document.addEventListener("change", (ev) => {
   for (const b of scope.querySelectorAll("input[type=checkbox][name]")) b.checked = ev.target.checked;
   if (all) for (const g of scope.querySelectorAll("[data-select-group]")) g.checked = ev.target.checked;
 });
+
+// The navigation marks the section the page belongs to.
+window.addEventListener("DOMContentLoaded", () => {
+  let best = null;
+  for (const a of document.querySelectorAll("#main-nav a")) {
+    const p = a.getAttribute("href");
+    const here = location.pathname === p || location.pathname.startsWith(p + "/");
+    if (here && (!best || p.length > best.getAttribute("href").length)) best = a;
+  }
+  if (best) best.setAttribute("aria-current", "page");
+});
