@@ -41,7 +41,7 @@ pub(crate) async fn world(h: &Harness) -> World {
     ids.insert("integration", integ["id"].as_str().unwrap().to_string());
     let key = integ["key"].as_str().unwrap().to_string();
     ids.insert("key", key.clone());
-    h.users(&["a", "alice", "x"]).await;
+    h.users(&["a", "alice", "x", "ann", "bob"]).await;
     c.post_raw(
         &format!("/ingest/{key}/api/v2/alerts"),
         br#"[{"labels":{"alertname":"Disk","instance":"db-9:9100","region":"r1"}}]"#.to_vec(),
@@ -591,7 +591,7 @@ async fn every_mutating_call_leaves_one_audit_record_without_secrets() {
 #[tokio::test]
 async fn deny_beats_allow_and_the_simulator_names_the_statement() {
     let h = Harness::start(0).await;
-    h.users(&["a", "alice", "x"]).await;
+    h.users(&["a", "alice", "x", "ann", "bob"]).await;
     let c = &h.client;
     c.post("/api/v1/users", &json!({"name": "dave"}))
         .await
@@ -745,7 +745,7 @@ async fn abac_conditions_on_source_ip_and_time() {
 #[tokio::test]
 async fn console_login_session_cookie_and_csrf() {
     let h = Harness::start(0).await;
-    h.users(&["a", "alice", "x"]).await;
+    h.users(&["a", "alice", "x", "ann", "bob"]).await;
     let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", h.url());
     let bad = http
@@ -856,7 +856,7 @@ async fn console_login_session_cookie_and_csrf() {
 #[tokio::test]
 async fn lists_and_records_are_filtered_by_resource_attributes() {
     let h = Harness::start(0).await;
-    h.users(&["a", "alice", "x"]).await;
+    h.users(&["a", "alice", "x", "ann", "bob"]).await;
     let c = &h.client;
     let integ = c
         .post(
@@ -1022,7 +1022,7 @@ fn in_an_hour() -> i64 {
 #[tokio::test]
 async fn om_authorization_and_log_sharing_are_time_bound_and_revocable() {
     let h = Harness::start(0).await;
-    h.users(&["a", "alice", "x"]).await;
+    h.users(&["a", "alice", "x", "ann", "bob"]).await;
     let c = &h.client;
     let store = &h.server.as_ref().unwrap().state.store;
     store.ensure_tenant("provider").await.unwrap();
@@ -1147,7 +1147,7 @@ async fn om_authorization_and_log_sharing_are_time_bound_and_revocable() {
 #[tokio::test]
 async fn enterprise_projects_scope_hosts_and_incidents() {
     let h = Harness::start(0).await;
-    h.users(&["a", "alice", "x"]).await;
+    h.users(&["a", "alice", "x", "ann", "bob"]).await;
     let c = &h.client;
     let mut hosts = Vec::new();
     for name in ["shop-1", "erp-1"] {
@@ -1377,6 +1377,16 @@ fn scenario(name: &str) -> Value {
 async fn who_is_on_call() {
     let h = Harness::start(0).await;
     let c = &h.client;
+    // Everyone a scenario names must be a user: refused until they are.
+    let e = c
+        .post("/api/v1/oncall/scenarios", &scenario("shop"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("no user is named 'ann', 'bob'"),
+        "{e}"
+    );
+    h.users(&["ann", "bob"]).await;
     c.post("/api/v1/oncall/scenarios", &scenario("shop"))
         .await
         .unwrap();

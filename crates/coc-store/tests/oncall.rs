@@ -20,6 +20,13 @@ fn scenario(name: &str) -> Scenario {
 #[tokio::test]
 async fn scenarios_round_trip_and_answer_who_is_on_call() {
     each_store!(|s| {
+        // Everyone a scenario names must be a user.
+        let refused = s.create_scenario("t", &scenario("a")).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Domain(e)) if e.to_string().contains("'mon', 'sun'")),
+            "{refused:?}"
+        );
+        crate::support::users_in(&s, "t", &["mon", "sun"]).await;
         let sc = s.create_scenario("t", &scenario("a")).await.unwrap();
         assert!(matches!(
             s.create_scenario("t", &scenario("a")).await,

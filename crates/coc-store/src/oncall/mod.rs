@@ -50,12 +50,14 @@ fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
 }
 
 impl Store {
-    /// Creates a scenario. Errors: `Domain(Validation)`, `Conflict`.
+    /// Creates a scenario. Errors: `Domain(Validation)` (also for a person
+    /// who is no user), `Conflict`.
     pub async fn create_scenario(&self, tenant: &str, s: &Scenario) -> Result<StoredScenario> {
         s.validate()?;
         let id = crate::new_id();
         let now = self.now();
         let mut tx = self.begin().await?;
+        crate::access::require_users(&mut tx, tenant, &s.people()).await?;
         sqlx::query(
             "INSERT INTO oncall_scenarios (id, tenant_id, name, application, region, spec, created_at, updated_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
@@ -74,7 +76,8 @@ impl Store {
         self.get_scenario(tenant, &id).await
     }
 
-    /// Replaces a scenario. Errors: `Domain(Validation)`, `Conflict`, `NotFound`.
+    /// Replaces a scenario. Errors: `Domain(Validation)` (also for a
+    /// person who is no user), `Conflict`, `NotFound`.
     pub async fn update_scenario(
         &self,
         tenant: &str,
@@ -83,6 +86,10 @@ impl Store {
     ) -> Result<StoredScenario> {
         s.validate()?;
         let cur = self.get_scenario(tenant, id).await?;
+        {
+            let mut conn = self.pool.acquire().await?;
+            crate::access::require_users(&mut conn, tenant, &s.people()).await?;
+        }
         self.write_one(
             sqlx::query(
                 "UPDATE oncall_scenarios SET name = $1, application = $2, region = $3, spec = $4, updated_at = $5 \

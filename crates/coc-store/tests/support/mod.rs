@@ -229,10 +229,16 @@ pub async fn diag_script(s: &Store) -> String {
 /// Makes sure `names` are users of tenant `default` (an incident's owner,
 /// a rule's assignee or a forward's target must be one).
 pub async fn users(s: &Store, names: &[&str]) {
-    s.ensure_tenant("default").await.unwrap();
+    users_in(s, "default", names).await
+}
+
+/// Makes sure `names` are users of `tenant` (everyone a scenario names
+/// must be one).
+pub async fn users_in(s: &Store, tenant: &str, names: &[&str]) {
+    s.ensure_tenant(tenant).await.unwrap();
     for n in names {
-        if s.get_user("default", n).await.is_err() {
-            s.create_user("default", n, n, None).await.unwrap();
+        if s.get_user(tenant, n).await.is_err() {
+            s.create_user(tenant, n, n, None).await.unwrap();
         }
     }
 }
