@@ -347,7 +347,7 @@ pub(crate) async fn overview(
             recent.push((at, link, ticket_row(&t, name)));
         }
     }
-    recent.sort_by(|a, b| b.0.cmp(&a.0));
+    recent.sort_by_key(|r| std::cmp::Reverse(r.0));
     let recent: Vec<(String, TicketRow)> = recent
         .into_iter()
         .take(10)
