@@ -26,7 +26,7 @@ async fn scenarios_round_trip_and_answer_who_is_on_call() {
             matches!(&refused, Err(StoreError::Domain(e)) if e.to_string().contains("'mon', 'sun'")),
             "{refused:?}"
         );
-        crate::support::users_in(&s, "t", &["mon", "sun"]).await;
+        crate::support::users_in(s, "t", &["mon", "sun"]).await;
         let sc = s.create_scenario("t", &scenario("a")).await.unwrap();
         assert!(matches!(
             s.create_scenario("t", &scenario("a")).await,
