@@ -1416,3 +1416,86 @@ async fn the_overview_guides_a_new_team_and_opens_run_forms() {
     d.fits_a_phone("job-ticket-phone.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16: a rotation's participants change from a date on, from the
+/// on-call page — the form holds the current list in order; a person is
+/// swapped; the turn running then is kept and the next is the new
+/// list's; a date in the past is refused on the form, as typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotations_participants_change_from_a_date_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    h.users(&["ann", "bob", "cid", "dan"]).await;
+    let today = chrono::Utc::now().date_naive();
+    let start = today - chrono::Duration::days(10);
+    h.client
+        .post(
+            "/api/v1/oncall/rotations",
+            &json!({"scenario": "payments", "timezone": "UTC", "name": "primary",
+                "role": "oncall", "participants": ["ann", "bob", "cid"], "length": 1,
+                "unit": "days", "handoff_time": "09:00:00", "start": start.to_string()}),
+        )
+        .await
+        .unwrap();
+    let who = |at: chrono::DateTime<chrono::Utc>| {
+        let c = &h.client;
+        async move {
+            c.get(
+                "/api/v1/oncall/who",
+                &[
+                    ("scenario", "payments".to_string()),
+                    ("role", "oncall".to_string()),
+                    ("at", at.to_rfc3339()),
+                ],
+            )
+            .await
+            .unwrap()["on_call"]
+                .clone()
+        }
+    };
+    let noon = |day: chrono::NaiveDate| day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let from = today + chrono::Duration::days(2);
+    let running = who(noon(from)).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/oncall", h.url())).await;
+    d.click("a[aria-label='Change the participants of primary']")
+        .await;
+    d.wait_text("h1", |t| t.starts_with("Change participants"))
+        .await;
+    assert_eq!(d.value("#participant-1").await, "ann");
+    assert_eq!(d.value("#participant-3").await, "cid");
+    // A date in the past is refused; the form keeps what was chosen.
+    d.pick("#from", &(today - chrono::Duration::days(3)).to_string())
+        .await;
+    d.choose("#participant-2", "dan").await;
+    d.click("#save").await;
+    let e = d.wait_text("#form-error", |t| !t.is_empty()).await;
+    assert!(e.contains("today"), "{e}");
+    assert_eq!(d.value("#participant-2").await, "dan");
+    d.pick("#from", &from.to_string()).await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("payments")).await;
+    // The turn running at noon on that day (it began at 09:00) is kept;
+    // from the next handoff on, the new list: bob never comes back.
+    assert_eq!(who(noon(from)).await, running);
+    let mut later = vec![];
+    for k in 1..=6 {
+        later.push(who(noon(from + chrono::Duration::days(k))).await);
+    }
+    assert!(!later.contains(&json!(["bob"])), "{later:?}");
+    assert!(later.contains(&json!(["dan"])), "{later:?}");
+    d.go(&format!(
+        "{}/console/oncall/rotations/change?scenario=payments&name=primary",
+        h.url()
+    ))
+    .await;
+    let planned = d.wait_text("#planned", |t| !t.is_empty()).await;
+    assert!(
+        planned.contains(&format!("from {from}: ann, dan, cid")),
+        "{planned}"
+    );
+    d.fits_a_phone("rotation-change-phone.png").await;
+    d.call("DELETE", "", None).await;
+}

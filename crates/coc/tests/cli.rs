@@ -230,6 +230,40 @@ async fn a_weekly_rotation_is_set_up_and_asked_from_the_cli() {
         ok && out.contains("payments") && !out.contains(url.rsplit('/').next().unwrap()),
         "{out}"
     );
+    // Participants change from a future date on: cid leaves. (A past
+    // date and an unknown person are refused in one line.)
+    let future = (chrono::Utc::now() + chrono::Duration::days(30))
+        .date_naive()
+        .to_string();
+    let change = |from: &str, people: &str| {
+        coc(
+            &env,
+            &[
+                "oncall",
+                "rotation",
+                "change",
+                "payments",
+                "primary",
+                "--from",
+                from,
+                "--participants",
+                people,
+            ],
+        )
+    };
+    let (ok, out) = change("2026-01-05", "ann,bob");
+    assert!(
+        !ok && out.contains("today") && out.trim().lines().count() == 1,
+        "{out}"
+    );
+    let (ok, out) = change(&future, "ann,mallory");
+    assert!(!ok && out.contains("mallory"), "{out}");
+    let (ok, out) = change(&future, "ann,bob");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("takes ann, bob from {future}")),
+        "{out}"
+    );
     let (ok, out) = coc(
         &env,
         &["oncall", "rotation", "remove", "payments", "primary"],

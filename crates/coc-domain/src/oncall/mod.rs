@@ -711,6 +711,53 @@ impl Scenario {
         Ok(())
     }
 
+    /// The scenario's local date at `now` (in its schedule's zone).
+    pub fn local_date(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.schedule.tz).date_naive()
+    }
+
+    /// Changes who takes part in the rotation `name` from the local date
+    /// `change.from` on (a person joins, leaves or the order changes). The
+    /// turn running on that date is not cut: the new list starts with the
+    /// first turn that begins on or after it. A change from the same date
+    /// replaces the earlier one; changes stay in date order. `today` is
+    /// the scenario's local date now: the past is not rewritten.
+    ///
+    /// Errors: [`DomainError::Validation`] — no such rotation, a date
+    /// before `today` or not after the rotation's start, an empty list;
+    /// the scenario is then unchanged.
+    pub fn change_participants(
+        &mut self,
+        name: &str,
+        change: ParticipantChange,
+        today: NaiveDate,
+    ) -> Result<(), DomainError> {
+        if change.from < today {
+            return Err(invalid(format!(
+                "a participant change starts today ({today}) or later, not {}",
+                change.from
+            )));
+        }
+        let mut next = self.clone();
+        let Some(r) = next
+            .schedule
+            .rotations
+            .iter_mut()
+            .find(|r| r.name.trim() == name.trim())
+        else {
+            return Err(invalid(format!(
+                "scenario '{}' has no rotation '{name}'",
+                self.name
+            )));
+        };
+        r.changes.retain(|c| c.from != change.from);
+        r.changes.push(change);
+        r.changes.sort_by_key(|c| c.from);
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
     /// Adds an override to the global schedule (someone covers — or joins —
     /// whoever is on call for a role over a UTC span), then validates.
     ///
@@ -903,6 +950,68 @@ mod scenario_tests {
                 .unwrap(),
             vec!["ann"]
         );
+    }
+
+    #[test]
+    fn participants_change_from_a_date_without_cutting_the_running_turn() {
+        let mut s = Scenario::for_rotations("payments", "oncall", chrono_tz::Europe::Berlin);
+        s.put_rotation(super::rotation::tests::weekly(&["ann", "bob", "cid"]))
+            .unwrap();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let berlin = |m, day, h| {
+            chrono_tz::Europe::Berlin
+                .with_ymd_and_hms(2026, m, day, h, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // Turns start Mondays 09:00: Oct 19 ann, Oct 26 bob, Nov 2 cid.
+        assert_eq!(
+            s.on_call("oncall", None, None, berlin(10, 28, 12)).unwrap(),
+            ["bob"]
+        );
+        // From Wednesday Oct 28, dan replaces bob: bob's running turn stays,
+        // the next turn (Nov 2) is the new list's.
+        let change = |from, who: &[&str]| ParticipantChange {
+            from,
+            participants: who.iter().map(|p| p.to_string()).collect(),
+        };
+        s.change_participants(
+            "primary",
+            change(d(10, 28), &["ann", "dan", "cid"]),
+            d(10, 27),
+        )
+        .unwrap();
+        assert_eq!(
+            s.on_call("oncall", None, None, berlin(10, 29, 12)).unwrap(),
+            ["bob"]
+        );
+        let later = s.on_call("oncall", None, None, berlin(11, 3, 12)).unwrap();
+        assert_ne!(later, ["bob"], "bob left the rotation");
+        assert_eq!(s.people(), ["ann", "bob", "cid", "dan"]);
+        // The same date replaces; another date is kept in order.
+        s.change_participants("primary", change(d(11, 20), &["eve"]), d(10, 27))
+            .unwrap();
+        s.change_participants("primary", change(d(10, 28), &["ann", "cid"]), d(10, 27))
+            .unwrap();
+        let r = &s.schedule.rotations[0];
+        assert_eq!(r.changes.len(), 2);
+        assert_eq!(r.changes[0].participants, ["ann", "cid"]);
+        assert_eq!(r.changes[1].from, d(11, 20));
+        // Refused, and nothing changes: the past, no such rotation, nobody.
+        let before = s.clone();
+        assert!(
+            s.change_participants("primary", change(d(10, 20), &["ann"]), d(10, 27))
+                .is_err()
+        );
+        assert!(
+            s.change_participants("ghost", change(d(12, 1), &["ann"]), d(10, 27))
+                .is_err()
+        );
+        assert!(
+            s.change_participants("primary", change(d(12, 1), &[]), d(10, 27))
+                .is_err()
+        );
+        assert_eq!(s, before);
     }
 
     #[test]

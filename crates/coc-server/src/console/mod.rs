@@ -60,6 +60,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/oncall/rotations/remove", post(remove_rotation))
         .route(
+            "/console/oncall/rotations/change",
+            get(pages::oncall::change_form).post(pages::oncall::save_change),
+        )
+        .route(
             "/console/oncall/overrides/new",
             get(new_override).post(save_override),
         )

@@ -202,6 +202,24 @@ impl Store {
             .await
     }
 
+    /// Changes the participants of `scenario`'s rotation `rotation` from
+    /// a local date on (today in the scenario's zone or later); everyone
+    /// named must be a user. Errors: `NotFound`, `Domain(Validation)`.
+    pub async fn change_participants(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        rotation: &str,
+        change: coc_domain::oncall::ParticipantChange,
+    ) -> Result<StoredScenario> {
+        let now = self.now_utc();
+        self.edit_scenario(tenant, scenario, |sc| {
+            let today = sc.local_date(now);
+            sc.change_participants(rotation, change, today)
+        })
+        .await
+    }
+
     /// Adds an override to `scenario`; the person must be a user.
     /// Errors: `NotFound`, `Domain(Validation)`.
     pub async fn add_override(

@@ -116,6 +116,20 @@ enum RotationVerb {
     Add(Box<AddRotation>),
     /// Remove a rotation.
     Remove { scenario: String, name: String },
+    /// Change a rotation's participants from a date on: someone joins,
+    /// leaves or the order changes; the turn running then is kept.
+    Change {
+        /// Scenario name.
+        scenario: String,
+        /// Rotation name.
+        name: String,
+        /// First local date of the new list, YYYY-MM-DD (today or later).
+        #[arg(long)]
+        from: String,
+        /// Participants in order, comma-separated user names.
+        #[arg(long, value_delimiter = ',', required = true)]
+        participants: Vec<String>,
+    },
 }
 
 /// `coc oncall rotation add`'s options.
@@ -321,6 +335,29 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             ))
             .await?;
             println!("removed rotation '{name}' from '{scenario}'");
+            return Ok(());
+        }
+        Verb::Rotation(RotationVerb::Change {
+            scenario,
+            name,
+            from,
+            participants,
+        }) => {
+            let v = cl
+                .post(
+                    &format!(
+                        "/api/v1/oncall/scenarios/{}/rotations/{}/changes",
+                        super::enc(&scenario),
+                        super::enc(&name)
+                    ),
+                    &json!({"from": from, "participants": participants}),
+                )
+                .await?;
+            println!(
+                "rotation '{name}' of '{}' takes {} from {from} on",
+                v["name"].as_str().unwrap_or(&scenario),
+                participants.join(", ")
+            );
             return Ok(());
         }
         Verb::Feed(FeedVerb::Create { scenario, role }) => {

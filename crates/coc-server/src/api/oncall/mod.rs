@@ -7,7 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use coc_domain::oncall::calendar::Slot;
-use coc_domain::oncall::{Override, Rotation, Scenario, Tz};
+use coc_domain::oncall::{Override, ParticipantChange, Rotation, Scenario, Tz};
 use coc_store::access::Principal;
 use coc_store::oncall::StoredScenario;
 use serde::Deserialize;
@@ -187,6 +187,15 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "POST",
+        "/api/v1/oncall/scenarios/{id}/rotations/{name}/changes",
+        "oncall",
+        "Change a rotation's participants from a date on (the running turn is kept)",
+        OncallUpdate,
+        body = ParticipantChange,
+        ok = coc_store::oncall::StoredScenario
+    ),
+    route!(
+        "POST",
         "/api/v1/oncall/scenarios/{id}/overrides",
         "oncall",
         "Add an override (someone covers a span)",
@@ -228,6 +237,10 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/api/v1/oncall/scenarios/{id}/rotations/{name}",
             delete(remove_rotation),
+        )
+        .route(
+            "/api/v1/oncall/scenarios/{id}/rotations/{name}/changes",
+            post(change_participants),
         )
         .route(
             "/api/v1/oncall/scenarios/{id}/overrides",
@@ -359,6 +372,19 @@ async fn remove_rotation(
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Json<StoredScenario>> {
     Ok(Json(s.store.remove_rotation(&p.tenant, &id, &name).await?))
+}
+
+async fn change_participants(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((id, name)): Path<(String, String)>,
+    ApiJson(b): ApiJson<ParticipantChange>,
+) -> ApiResult<Json<StoredScenario>> {
+    Ok(Json(
+        s.store
+            .change_participants(&p.tenant, &id, &name, b)
+            .await?,
+    ))
 }
 
 async fn add_override(

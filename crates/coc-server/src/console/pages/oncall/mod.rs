@@ -6,10 +6,12 @@ use crate::console::*;
 
 pub mod calendar;
 pub mod feed;
+pub mod participants;
 pub mod rotation;
 
 pub(crate) use calendar::calendar;
 pub(crate) use feed::create_feed;
+pub(crate) use participants::{change_form, save_change};
 pub(crate) use rotation::{
     new_override, new_rotation, remove_rotation, save_override, save_rotation,
 };
