@@ -1499,3 +1499,70 @@ async fn a_rotations_participants_change_from_a_date_in_the_console() {
     d.fits_a_phone("rotation-change-phone.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16: a shift plan (ref. 11.2.1) is set up without JSON — zone,
+/// two shifts of a day, who is on call per role and shift as rows — and
+/// "who is on call" agrees on both sides of the shift change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_shift_plan_is_set_up_from_the_form() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    h.users(&["ann", "bob"]).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/shifts/new", h.url())).await;
+    d.type_in("#f-name", "front-desk").await;
+    d.choose("#f-dimension", "global").await;
+    d.type_in("#f-roles", "oncall").await;
+    d.type_in("#f-schedule-tz", "Europe/Berlin").await;
+    d.choose("#f-schedule-mode", "fixed").await;
+    for (i, (name, start, end)) in [
+        ("day", "08:00:00", "20:00:00"),
+        ("night", "20:00:00", "08:00:00"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        d.type_in(&format!("#f-schedule-shifts-{i}-name"), name)
+            .await;
+        d.type_in(&format!("#f-schedule-shifts-{i}-start"), start)
+            .await;
+        d.type_in(&format!("#f-schedule-shifts-{i}-end"), end).await;
+    }
+    for (i, (shift, who)) in [("0", "ann"), ("1", "bob")].iter().enumerate() {
+        d.type_in(&format!("#f-schedule-fixed-{i}-role"), "oncall")
+            .await;
+        d.type_in(&format!("#f-schedule-fixed-{i}-shift"), shift)
+            .await;
+        d.type_in(&format!("#f-schedule-fixed-{i}-people"), who)
+            .await;
+    }
+    // The stored form of rotations starts empty.
+    let e = d.el("#f-schedule-rotations").await;
+    d.call("POST", &format!("/element/{e}/clear"), Some(json!({})))
+        .await;
+    d.type_in("#f-schedule-rotations", "[]").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("front-desk")).await;
+    let who = |at: &'static str| {
+        let c = &h.client;
+        async move {
+            c.get(
+                "/api/v1/oncall/who",
+                &[
+                    ("scenario", "front-desk".to_string()),
+                    ("role", "oncall".to_string()),
+                    ("at", at.to_string()),
+                ],
+            )
+            .await
+            .unwrap()["on_call"]
+                .clone()
+        }
+    };
+    // 19:59 and 20:00 Berlin (UTC+1 in December).
+    assert_eq!(who("2026-12-01T18:59:00Z").await, json!(["ann"]));
+    assert_eq!(who("2026-12-01T19:00:00Z").await, json!(["bob"]));
+    d.call("DELETE", "", None).await;
+}

@@ -78,20 +78,26 @@ pub struct Schedule {
     /// Mode.
     pub mode: Mode,
     /// Shifts of a day.
+    #[serde(default)]
     pub shifts: Vec<Shift>,
     /// Fixed mode: role → shift index → people.
     #[schema(value_type = BTreeMap<String, BTreeMap<String, Vec<String>>>)]
+    #[serde(default)]
     pub fixed: BTreeMap<String, BTreeMap<usize, Vec<String>>>,
     /// Rotating mode: role → weekday (0 = Monday) → shift index → people.
     #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>)]
+    #[serde(default)]
     pub weekly: BTreeMap<String, BTreeMap<u8, BTreeMap<usize, Vec<String>>>>,
     /// Explicit assignments: role → local date → shift index → people.
     #[schema(value_type = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>)]
+    #[serde(default)]
     pub dated: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<usize, Vec<String>>>>,
     /// Cleared local date ranges (inclusive): nobody from the regular plan.
     #[schema(value_type = Vec<Vec<String>>)]
+    #[serde(default)]
     pub cleared: Vec<(NaiveDate, NaiveDate)>,
     /// Overrides.
+    #[serde(default)]
     pub overrides: Vec<Override>,
     /// On-call rotations (layers, in order: a later one covers an earlier
     /// one of its role for its hours). A role with rotations is staffed

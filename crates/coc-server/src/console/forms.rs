@@ -59,6 +59,13 @@ pub enum Kind {
     /// Rows keyed by their first cell, a name → object of name → the
     /// row's other fields (a script's parameter-center references).
     Keyed(&'static [Field]),
+    /// Rows of keys and a value → nested objects: every field but the
+    /// last is a key, the last the value; each row sets
+    /// `{k1: {k2: … value}}` (who is on call per role and shift).
+    Nested(&'static [Field]),
+    /// Pairs, one per line (`a b` or `a, b`) → array of two-element
+    /// arrays (cleared date ranges).
+    Pairs,
     /// Items under a repeated group name (a job's tasks under their step)
     /// → array of groups, each `{<group key>: name, <items key>: [item…]}`.
     /// Each item is drawn as a card whose first input is the group's name;
@@ -114,6 +121,25 @@ const KEY: Field = f("@key", "Name", Kind::Text);
 
 fn group_field(g: &Grouping) -> Field {
     f(GROUP, g.group.1, Kind::Text)
+}
+
+/// The leaves of `v` at `depth` levels of objects: (keys, leaf), in
+/// key order.
+fn nested_leaves<'a>(
+    v: &'a Value,
+    depth: usize,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, &'a Value)>,
+) {
+    if depth == 0 {
+        out.push((path.clone(), v));
+        return;
+    }
+    for (k, child) in v.as_object().into_iter().flatten() {
+        path.push(k.clone());
+        nested_leaves(child, depth - 1, path, out);
+        path.pop();
+    }
 }
 
 /// Reads a [`Kind::People`] list. Errors: an empty `role@` or `@scenario`.
@@ -268,6 +294,32 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                 None
             }
             (Kind::Keyed(_), _) => None,
+            (Kind::Nested(sub), Value::Object(_)) => {
+                let (keys, last) = sub.split_at(sub.len().saturating_sub(1));
+                let mut leaves = vec![];
+                nested_leaves(x, keys.len(), &mut vec![], &mut leaves);
+                for (i, (path, leaf)) in leaves.into_iter().enumerate() {
+                    let prefix = format!("{name}.{i}.");
+                    for (k, fd) in path.iter().zip(keys) {
+                        raw.push((format!("{prefix}{}", fd.key), k.clone()));
+                    }
+                    if let Some(v) = last.first() {
+                        let mut one = Map::new();
+                        one.insert(v.key.to_string(), leaf.clone());
+                        fill_into(last, &Value::Object(one), &prefix, raw);
+                    }
+                }
+                None
+            }
+            (Kind::Nested(_), _) => None,
+            (Kind::Pairs, Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|p| format!("{} {}", text(&p[0]), text(&p[1])))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            (Kind::Pairs, _) => None,
             (Kind::People, Value::Array(items)) => Some(people_text(items)),
             (Kind::Many(_) | Kind::Hosts, Value::Array(items)) => {
                 raw.extend(items.iter().map(|i| (name.clone(), text(i))));
@@ -363,6 +415,43 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             }
             (!rows.is_empty()).then_some(Value::Array(rows))
         }
+        Kind::Nested(sub) => {
+            let (keys, last) = sub.split_at(sub.len().saturating_sub(1));
+            let mut out = Map::new();
+            for i in 0..row_count(raw, name) {
+                let prefix = format!("{name}.{i}.");
+                let path: Vec<&str> = keys
+                    .iter()
+                    .map(|k| get(raw, &format!("{prefix}{}", k.key)).trim())
+                    .collect();
+                let mut leaf = build_at(last.iter(), raw, &prefix)?;
+                let value = last.first().and_then(|v| leaf.remove(v.key));
+                if path.iter().all(|k| k.is_empty()) && value.is_none() {
+                    continue;
+                }
+                if let Some(k) = keys.iter().zip(&path).find(|(_, p)| p.is_empty()) {
+                    return Err(format!("{label}: row {}: fill in {}", i + 1, k.0.label));
+                }
+                let mut at = &mut out;
+                for (depth, k) in path.iter().enumerate() {
+                    if depth + 1 == path.len() {
+                        at.insert(k.to_string(), value.clone().unwrap_or(Value::Array(vec![])));
+                        break;
+                    }
+                    let child = at
+                        .entry(k.to_string())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if !child.is_object() {
+                        *child = Value::Object(Map::new());
+                    }
+                    let Value::Object(m) = child else {
+                        unreachable!()
+                    };
+                    at = m;
+                }
+            }
+            (!out.is_empty()).then_some(Value::Object(out))
+        }
         Kind::Keyed(sub) => {
             let mut out = Map::new();
             for i in 0..row_count(raw, name) {
@@ -451,6 +540,23 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             Some(Value::Object(m))
         }
         Kind::People => Some(people_of(label, s)?),
+        Kind::Pairs => {
+            let mut out = vec![];
+            for line in s.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                let parts: Vec<&str> = line
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|x| !x.is_empty())
+                    .collect();
+                let [a, b] = parts[..] else {
+                    return Err(format!("{label}: write two values per line, not '{line}'"));
+                };
+                out.push(Value::Array(vec![
+                    Value::String(a.into()),
+                    Value::String(b.into()),
+                ]));
+            }
+            Some(Value::Array(out))
+        }
         Kind::Json => {
             Some(serde_json::from_str(s).map_err(|e| format!("{label}: not valid JSON: {e}"))?)
         }
@@ -657,6 +763,18 @@ fn inputs_at<'a>(
                         sub.iter().map(|s| s.label).collect(),
                     )
                 }
+                Kind::Nested(sub) => {
+                    let n = row_count(raw, &name) + 2;
+                    (
+                        "rows",
+                        vec![],
+                        (0..n)
+                            .map(|i| inputs_at(sub.iter(), raw, &format!("{name}.{i}.")))
+                            .collect(),
+                        sub.iter().map(|s| s.label).collect(),
+                    )
+                }
+                Kind::Pairs => ("pairs", vec![], vec![], vec![]),
                 Kind::Keyed(sub) => {
                     let n = row_count(raw, &name) + 2;
                     let cells = || std::iter::once(&KEY).chain(sub.iter());
@@ -978,6 +1096,47 @@ mod tests {
         when: &[("atom.seconds", "sleep")],
     };
     const JOB: &[Field] = &[f("steps", "Steps", Kind::Grouped(&STEPS))];
+
+    #[test]
+    fn nested_rows_and_pairs_survive_fill_then_build() {
+        const WEEKLY: &[Field] = &[
+            f("role", "Role", Kind::Text),
+            f("day", "Day", Kind::Choice(&["0", "1"])),
+            f("shift", "Shift", Kind::Text),
+            f("people", "People", Kind::List),
+        ];
+        const FORM: &[Field] = &[
+            f("weekly", "Weekly", Kind::Nested(WEEKLY)),
+            f("cleared", "Cleared", Kind::Pairs),
+        ];
+        let rec = json!({
+            "weekly": {"oncall": {"0": {"0": ["ann"], "1": ["bob", "cid"]}, "1": {"0": ["dan"]}},
+                       "manager": {"0": {"0": ["eve"]}}},
+            "cleared": [["2026-12-24", "2026-12-26"]],
+        });
+        let raw = fill(FORM, &rec);
+        // Rows in key order: manager first.
+        assert_eq!(get(&raw, "f.weekly.2.people"), "bob, cid");
+        assert_eq!(get(&raw, "f.cleared"), "2026-12-24 2026-12-26");
+        assert_eq!(build(FORM, &raw).unwrap(), rec);
+        let drawn = inputs(FORM, &raw);
+        assert_eq!(drawn[0].heads, ["Role", "Day", "Shift", "People"]);
+        assert_eq!(drawn[0].rows.len(), 6);
+        let half: Raw = vec![
+            ("f.weekly.0.role".into(), "oncall".into()),
+            ("f.weekly.0.people".into(), "ann".into()),
+        ];
+        assert_eq!(
+            build(FORM, &half).unwrap_err(),
+            "Weekly: row 1: fill in Day"
+        );
+        let bad: Raw = vec![("f.cleared".into(), "2026-12-24".into())];
+        assert!(
+            build(FORM, &bad)
+                .unwrap_err()
+                .starts_with("Cleared: write two values")
+        );
+    }
 
     #[test]
     fn keyed_rows_are_an_object_by_their_name() {

@@ -958,19 +958,109 @@ const SCENARIO: &[Field] = &[
         "Dimension",
         Kind::Choice(&["global", "application"]),
     ),
-    f("roles", "Roles", Kind::List),
     h(
-        "schedule",
-        "Schedule",
+        "roles",
+        "Roles",
+        Kind::List,
+        "oncall, manager …; comma-separated.",
+    ),
+    f("schedule.tz", "Time zone", Kind::Suggest(ZONES)),
+    h(
+        "schedule.mode",
+        "Shift plan",
+        Kind::Choice(&["fixed", "rotating"]),
+        "fixed: the same people every day; rotating: per weekday.",
+    ),
+    h(
+        "schedule.shifts",
+        "Shifts of a day",
+        Kind::Rows(SHIFT),
+        "Times HH:MM:SS in the zone; an end at or before the start is the next day. Numbered from 0 in the order given.",
+    ),
+    h(
+        "schedule.fixed",
+        "Who is on call (fixed plan)",
+        Kind::Nested(FIXED_PLAN),
+        "One row per role and shift.",
+    ),
+    h(
+        "schedule.weekly",
+        "Who is on call (rotating plan)",
+        Kind::Nested(WEEKLY_PLAN),
+        "One row per role, weekday (0 = Monday … 6 = Sunday) and shift.",
+    ),
+    h(
+        "schedule.dated",
+        "Assignments on dates",
+        Kind::Nested(DATED_PLAN),
+        "They beat the plan and the rotations on their date.",
+    ),
+    h(
+        "schedule.cleared",
+        "Cleared dates",
+        Kind::Pairs,
+        "From and to (inclusive), YYYY-MM-DD YYYY-MM-DD, one range per line: nobody from the plan.",
+    ),
+    h(
+        "schedule.overrides",
+        "Overrides",
+        Kind::Rows(OVERRIDE),
+        "Someone covers someone (or joins whoever is on call); times RFC 3339, UTC.",
+    ),
+    h(
+        "schedule.rotations",
+        "Rotations (advanced, JSON)",
         Kind::Json,
-        "Zone, mode (fixed or rotating), shifts of a day, and who is on call per role and shift.",
+        "Set up and change rotations from On call → New rotation; this is their stored form.",
     ),
     h(
         "applications",
-        "Per-application schedules",
+        "Per-application schedules (advanced, JSON)",
         Kind::Json,
-        "Application dimension only.",
+        "Application dimension only: [{\"application\", \"region\", \"schedule\"}].",
     ),
+];
+
+/// A shift of a day (ref. 11.2.1).
+const SHIFT: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    f("start", "Start", Kind::Text),
+    f("end", "End", Kind::Text),
+];
+
+/// The days of a rotating plan, Monday = 0.
+const WEEKDAY_NUMBERS: Kind = Kind::Choice(&["0", "1", "2", "3", "4", "5", "6"]);
+
+/// Role → shift → people.
+const FIXED_PLAN: &[Field] = &[
+    f("role", "Role", Kind::Text),
+    f("shift", "Shift (0 = first)", Kind::Text),
+    f("people", "People", Kind::List),
+];
+
+/// Role → weekday → shift → people.
+const WEEKLY_PLAN: &[Field] = &[
+    f("role", "Role", Kind::Text),
+    f("day", "Weekday (0 = Mon)", WEEKDAY_NUMBERS),
+    f("shift", "Shift (0 = first)", Kind::Text),
+    f("people", "People", Kind::List),
+];
+
+/// Role → local date → shift → people.
+const DATED_PLAN: &[Field] = &[
+    f("role", "Role", Kind::Text),
+    f("date", "Date (YYYY-MM-DD)", Kind::Text),
+    f("shift", "Shift (0 = first)", Kind::Text),
+    f("people", "People", Kind::List),
+];
+
+/// An override of the schedule.
+const OVERRIDE: &[Field] = &[
+    f("role", "Role", Kind::Text),
+    f("person", "Who covers", Kind::User),
+    f("covering", "For whom", Kind::User),
+    f("from", "From (UTC)", Kind::Text),
+    f("until", "Until (UTC)", Kind::Text),
 ];
 
 const RULE_OPS: &[Op] = &[Op {
