@@ -197,3 +197,13 @@ window.addEventListener("DOMContentLoaded", () => {
   }
   if (best) best.setAttribute("aria-current", "page");
 });
+
+// A group of a list folds and unfolds under its heading.
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("[data-collapse]");
+  if (!b) return;
+  const open = b.getAttribute("aria-expanded") !== "true";
+  b.setAttribute("aria-expanded", String(open));
+  b.textContent = open ? "▾" : "▸";
+  for (const tr of b.closest("tbody").querySelectorAll("tr:not(.group-head)")) tr.hidden = !open;
+});

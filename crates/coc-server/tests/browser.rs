@@ -92,7 +92,7 @@ impl Driver {
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "prefs": prefs, "args": ["--headless=new",
                 "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1000"]}}}});
+                "--window-size=1440,900"]}}}});
         let v = d.call("POST", "/session", Some(caps)).await;
         d.session = v["sessionId"].as_str().expect("a session").to_string();
         Some(d)
@@ -1313,13 +1313,32 @@ async fn alarms_are_filtered_grouped_selected_by_group_and_show_their_incident()
         .wait_text("#alarm-list", |t| t.contains("HighLatency"))
         .await;
     assert!(!shown.contains("DiskFull"), "{shown}");
-    // Grouped by name: the bigger group first, with its count.
+    // Resource and labels, typed in the filter form.
+    d.go(&format!("{}/console/alarms", h.url())).await;
+    d.type_in("#resource", "WEB-2").await;
+    d.type_in("#labels", "alertname=HighLatency, severity=critical")
+        .await;
+    d.click(".filters button[type=submit]").await;
+    let one = d.wait_text("#alarm-list", |t| t.contains("web-2")).await;
+    assert!(!one.contains("web-1") && !one.contains("DiskFull"), "{one}");
+    // Grouped by name: the bigger group first, with its count; a group
+    // folds under its heading.
     d.go(&format!("{}/console/alarms?group=name", h.url()))
         .await;
     let heads = d.wait_text("#alarm-list", |t| t.contains("3 alarms")).await;
     assert!(
         heads.find("HighLatency") < heads.find("DiskFull"),
         "{heads}"
+    );
+    d.click("tbody.group:first-of-type [data-collapse]").await;
+    assert!(
+        !d.displayed("tbody.group:first-of-type tr:nth-child(2)")
+            .await
+    );
+    d.click("tbody.group:first-of-type [data-collapse]").await;
+    assert!(
+        d.displayed("tbody.group:first-of-type tr:nth-child(2)")
+            .await
     );
     d.click("tbody.group:first-of-type [data-select-group]")
         .await;

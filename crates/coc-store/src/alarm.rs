@@ -164,6 +164,23 @@ pub struct AlarmFilter {
     pub since: Option<i64>,
     /// last_seen < until (Unix ms).
     pub until: Option<i64>,
+    /// The resource's name or id contains this (case-insensitive).
+    pub resource: Option<String>,
+    /// Labels the alarm carries, each `key=value` exactly.
+    pub labels: Vec<(String, String)>,
+}
+
+/// A `LIKE` pattern that finds `text` literally inside a value (`%`, `_`
+/// and `\` escaped, for `ESCAPE '\'`).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Store {
@@ -198,6 +215,24 @@ impl Store {
         }
         if let Some(t) = f.until {
             w.push("last_seen < ?", Arg::I(t));
+        }
+        if let Some(r) = &f.resource {
+            let p = format!("%{}%", like_literal(&r.to_lowercase()));
+            w.push(
+                "(LOWER(COALESCE(resource_name, '')) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(resource_id, '')) LIKE ? ESCAPE '\\')",
+                // (Both marks name the one argument.)
+                Arg::S(p),
+            );
+        }
+        for (k, v) in &f.labels {
+            // Labels are stored as compact JSON text: `"key":"value"` is
+            // the pair itself, on both backends.
+            let pair = serde_json::to_string(&serde_json::json!({ k: v })).unwrap_or_default();
+            let inner = pair.trim_start_matches('{').trim_end_matches('}');
+            w.push(
+                "labels LIKE ? ESCAPE '\\'",
+                Arg::S(format!("%{}%", like_literal(inner))),
+            );
         }
         self.fetch_page(COLS, "alarms", w, page, row, |a| a.id.clone())
             .await

@@ -174,6 +174,42 @@ async fn paging_and_filters() {
                 .items
                 .is_empty()
         );
+        // Resource contains (any case), labels exactly (LIKE wildcards in
+        // the value are literal).
+        let count = |f: AlarmFilter| {
+            let s = &s;
+            async move {
+                s.list_alarms(T, &f, &Page::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .len()
+            }
+        };
+        let by_resource = |r: &str| AlarmFilter {
+            resource: Some(r.into()),
+            ..Default::default()
+        };
+        assert_eq!(count(by_resource("WEB")).await, 5);
+        assert_eq!(count(by_resource("db:")).await, 25);
+        let by_labels = |pairs: &[(&str, &str)]| AlarmFilter {
+            labels: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(count(by_labels(&[("region", "r2")])).await, 5);
+        assert_eq!(
+            count(by_labels(&[("region", "r2"), ("alertname", "cpu-3")])).await,
+            1
+        );
+        assert_eq!(count(by_labels(&[("region", "r%")])).await, 0);
+        assert_eq!(
+            count(by_labels(&[("region", "r")])).await,
+            0,
+            "the whole value"
+        );
         let f = AlarmFilter {
             since: Some(i64::MAX),
             ..Default::default()

@@ -36,6 +36,10 @@ pub struct AlarmQuery {
     pub since: Option<i64>,
     /// last_seen < until, Unix ms.
     pub until: Option<i64>,
+    /// The resource's name or id contains this (any case).
+    pub resource: Option<String>,
+    /// Labels, each exactly: `key=value[,key=value…]` (at most 10).
+    pub labels: Option<String>,
     /// Page size.
     pub limit: Option<u32>,
     /// Cursor.
@@ -69,7 +73,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/alarms",
         "alarm",
-        "Alarm center list (each with the incident it is linked to): filters status, level, name, source, region, since, until; limit, cursor",
+        "Alarm center list (each with the incident it is linked to): filters status, level, name, source, region, resource, labels, since, until; limit, cursor",
         AlarmList,
         query = AlarmQuery,
         list = coc_store::alarm::ListedAlarm
@@ -137,6 +141,25 @@ async fn list(
         .map(AlarmLevel::parse)
         .transpose()
         .map_err(|e| ApiError::new(crate::error::ErrorCode::BadQuery, e.to_string()))?;
+    let mut labels = vec![];
+    for pair in q.labels.iter().flat_map(|l| l.split(',')).map(str::trim) {
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            ApiError::new(
+                crate::error::ErrorCode::BadQuery,
+                format!("'labels' takes key=value pairs, not '{pair}'"),
+            )
+        })?;
+        labels.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    if labels.len() > 10 {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::BadQuery,
+            "'labels' takes at most 10 pairs",
+        ));
+    }
     let f = AlarmFilter {
         status: status.map(|s| s.as_str().to_string()),
         level: level.map(|l| l.as_str().to_string()),
@@ -145,6 +168,8 @@ async fn list(
         region: q.region,
         since: q.since,
         until: q.until,
+        resource: q.resource,
+        labels,
     };
     let mut out = s.store.list_alarms(&p.tenant, &f, &page).await?;
     // Only what the caller may read (A3): per-record attributes decide.

@@ -27,6 +27,12 @@ enum Verb {
         /// Alarm source.
         #[arg(long)]
         source: Option<String>,
+        /// The resource's name or id contains.
+        #[arg(long)]
+        resource: Option<String>,
+        /// Label key=value, exactly (repeat: all must match).
+        #[arg(long = "label")]
+        labels: Vec<String>,
         /// last_seen ≥ since (Unix ms).
         #[arg(long)]
         since: Option<i64>,
@@ -93,17 +99,22 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             level,
             name,
             source,
+            resource,
+            labels,
             since,
             until,
             limit,
             cursor,
         } => {
             let mut q = Vec::new();
+            let labels = (!labels.is_empty()).then(|| labels.join(","));
             for (k, v) in [
                 ("status", status),
                 ("level", level),
                 ("name", name),
                 ("source", source),
+                ("resource", resource),
+                ("labels", labels),
                 ("cursor", cursor),
             ] {
                 if let Some(v) = v {

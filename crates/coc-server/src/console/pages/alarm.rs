@@ -14,6 +14,10 @@ pub(crate) struct Alarms {
     pub(crate) source: String,
     pub(crate) within: String,
     pub(crate) group: String,
+    pub(crate) resource: String,
+    pub(crate) labels: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
     pub(crate) chart: String,
     /// The rows, in groups (one unnamed group when not grouping).
     pub(crate) groups: Vec<AlarmGroup>,
@@ -39,17 +43,30 @@ const WITHIN: &[(&str, i64)] = &[("1h", 3_600_000), ("24h", 86_400_000), ("7d", 
 /// The API query of the alarms page's filters (`cursor` included).
 fn alarm_query(q: &ListQuery, now: i64) -> String {
     let mut uri = "/api/v1/alarms?limit=200".to_string();
+    let utc = |t: &str| {
+        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
+            .map(|t| t.and_utc().timestamp_millis().to_string())
+            .unwrap_or_default()
+    };
     let since = WITHIN
         .iter()
         .find(|(w, _)| *w == q.within)
         .map(|(_, ms)| (now - ms).to_string())
-        .unwrap_or_default();
+        .unwrap_or_else(|| utc(&q.from));
+    let until = if q.within.is_empty() {
+        utc(&q.to)
+    } else {
+        String::new()
+    };
     for (k, x) in [
         ("status", &q.status),
         ("name", &q.name),
         ("level", &q.level),
         ("source", &q.source),
+        ("resource", &q.resource),
+        ("labels", &q.labels),
         ("since", &since),
+        ("until", &until),
         ("cursor", &q.cursor),
     ] {
         if !x.is_empty() {
@@ -69,6 +86,10 @@ fn next_page(q: &ListQuery, cursor: &str) -> String {
         ("source", &q.source),
         ("within", &q.within),
         ("group", &q.group),
+        ("resource", &q.resource),
+        ("labels", &q.labels),
+        ("from", &q.from),
+        ("to", &q.to),
     ] {
         if !x.is_empty() {
             uri.push_str(&format!("{k}={}&", urlencode(x)));
@@ -157,6 +178,10 @@ pub(crate) fn alarms_page(
         source: q.source,
         within: q.within,
         group: q.group,
+        resource: q.resource,
+        labels: q.labels,
+        from: q.from,
+        to: q.to,
         incident: forms::inputs(modules::INCIDENT, typed),
         error,
     }

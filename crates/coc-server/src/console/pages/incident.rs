@@ -37,6 +37,18 @@ pub(crate) struct ListQuery {
     /// Alarms: group rows by `name` or `resource`.
     #[serde(default)]
     pub(crate) group: String,
+    /// Alarms: the resource's name or id contains.
+    #[serde(default)]
+    pub(crate) resource: String,
+    /// Alarms: labels, `key=value, …`.
+    #[serde(default)]
+    pub(crate) labels: String,
+    /// Alarms: last seen from / before (`YYYY-MM-DDTHH:MM`, UTC) when no
+    /// `within` is chosen.
+    #[serde(default)]
+    pub(crate) from: String,
+    #[serde(default)]
+    pub(crate) to: String,
 }
 
 pub(crate) async fn incidents(
