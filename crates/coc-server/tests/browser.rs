@@ -1585,3 +1585,45 @@ async fn a_fixed_shift_plan_is_set_up_from_the_form() {
     assert_eq!(who("2026-12-01T19:00:00Z").await, json!(["bob"]));
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16: *Forcibly end* asks first — dismissed, the ticket runs on;
+/// accepted, it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forcibly_ending_a_ticket_asks_first() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let hosts = h.wait_hosts(1).await;
+    let sid = h.script("long-wait", "sleep 30; echo never").await;
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/scripts/{sid}/execute"),
+            &json!({"hosts": hosts}),
+        )
+        .await
+        .unwrap();
+    let tid = t["id"].as_str().unwrap().to_string();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/tickets/{tid}", h.url())).await;
+    d.wait_text("#ticket-status", |t| t == "executing").await;
+    d.click("#action-forcibly_end").await;
+    let asked = d.call("GET", "/alert/text", None).await;
+    assert!(
+        asked.as_str().unwrap_or_default().contains("cancelled"),
+        "{asked}"
+    );
+    d.call("POST", "/alert/dismiss", Some(json!({}))).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = h
+        .client
+        .get(&format!("/api/v1/tickets/{tid}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(now["status"], "executing", "dismissed: it runs on");
+    d.click("#action-forcibly_end").await;
+    d.call("POST", "/alert/accept", Some(json!({}))).await;
+    h.wait_ticket(&tid, |t| t["status"] != "executing").await;
+    d.call("DELETE", "", None).await;
+}
