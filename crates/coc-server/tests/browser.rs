@@ -1276,6 +1276,7 @@ async fn alarms_are_filtered_grouped_selected_by_group_and_show_their_incident()
         .await
         .unwrap();
     let key = integ["key"].as_str().unwrap();
+    let web1 = crate::harness::fake_host(&h, "web-1").await;
     let alerts: Vec<Value> = ["web-1", "web-2", "web-3"]
         .iter()
         .map(|host| json!({"labels": {"alertname": "HighLatency", "severity": "critical", "instance": host}}))
@@ -1358,6 +1359,12 @@ async fn alarms_are_filtered_grouped_selected_by_group_and_show_their_incident()
     let number = d.el_text("h1").await;
     let number = number.split_whitespace().next().unwrap().to_string();
     assert!(number.starts_with("INC"), "{number}");
+    // The registered host an alarm is about is linked from the incident.
+    assert_eq!(
+        d.el_text(&format!("#alarms a[href='/console/resources/{web1}']"))
+            .await,
+        "web-1"
+    );
     // Back on the list, each converted alarm names its incident.
     d.go(&format!("{}/console/alarms?group=name", h.url()))
         .await;

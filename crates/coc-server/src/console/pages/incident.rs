@@ -315,6 +315,26 @@ pub(crate) async fn incident_page(
         None => String::new(),
     };
     let facts = incident_facts(inc, &d["times"], &rule);
+    // Each alarm's resource links to its host when one is registered.
+    let raw_alarms: Vec<Value> = d["alarms"].as_array().cloned().unwrap_or_default();
+    let hosts = if raw_alarms.is_empty() {
+        vec![]
+    } else {
+        api(s, v, Method::GET, "/api/v1/resources?limit=1000", None)
+            .await
+            .map(|l| items(&l))
+            .unwrap_or_default()
+    };
+    let alarms: Vec<AlarmRow> = raw_alarms
+        .iter()
+        .map(|a| AlarmRow {
+            host: hosts
+                .iter()
+                .find(|h| !alarms_of(h, std::slice::from_ref(a)).is_empty())
+                .map(|h| text(&h["id"])),
+            ..alarm_row(a)
+        })
+        .collect();
     let status = if refused.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -328,12 +348,7 @@ pub(crate) async fn incident_page(
         history,
         ops,
         plan,
-        alarms: d["alarms"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(alarm_row)
-            .collect(),
+        alarms,
         escalation,
         facts,
         tickets,

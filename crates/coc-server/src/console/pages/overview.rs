@@ -36,6 +36,8 @@ pub(crate) struct AlarmRow {
     pub(crate) last_seen: String,
     /// The incident it is linked to: (id, number), if any.
     pub(crate) incident: Option<(String, String)>,
+    /// The registered host it is about (resource id), when one matches.
+    pub(crate) host: Option<String>,
 }
 
 pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
@@ -54,6 +56,7 @@ pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
         incident: a["incident"]["id"]
             .as_str()
             .map(|id| (id.to_string(), text(&a["incident"]["number"]))),
+        host: None,
     }
 }
 
