@@ -74,6 +74,9 @@ pub enum Kind {
     /// A record of another section, chosen by name (a select offered by
     /// [`offer_records`]) → string; empty: left out.
     Pick(&'static Pick),
+    /// Records of another section, any number (checkboxes offered by
+    /// [`offer_records`]) → array of strings.
+    PickMany(&'static Pick),
     /// Who is asked (ref. 11.3), as a comma-separated list: a user name,
     /// `role@scenario` for an on-call role, or `owner` → array of
     /// recipients (`individual`, `shift`, `owner`).
@@ -103,8 +106,10 @@ pub struct Grouping {
 pub struct Pick {
     /// The API list that offers them (`/api/v1/scripts`).
     pub list: &'static str,
-    /// The member of each record that is sent and shown (`name`).
+    /// The member of each record that is sent (`name`, `id`).
     pub value: &'static str,
+    /// The member shown for it (`name`).
+    pub shown: &'static str,
     /// The sibling field (same row or card) that the page fills with
     /// [`Pick::hint`]'s text when a record is chosen and the field is
     /// empty or still holds the previous record's text (`atom.params`).
@@ -321,7 +326,7 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
             ),
             (Kind::Pairs, _) => None,
             (Kind::People, Value::Array(items)) => Some(people_text(items)),
-            (Kind::Many(_) | Kind::Hosts, Value::Array(items)) => {
+            (Kind::Many(_) | Kind::Hosts | Kind::PickMany(_), Value::Array(items)) => {
                 raw.extend(items.iter().map(|i| (name.clone(), text(i))));
                 None
             }
@@ -338,6 +343,7 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
             (
                 Kind::Map
                 | Kind::Many(_)
+                | Kind::PickMany(_)
                 | Kind::Hosts
                 | Kind::List
                 | Kind::Numbers
@@ -501,7 +507,7 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             (!groups.is_empty())
                 .then(|| Value::Array(groups.into_iter().map(Value::Object).collect()))
         }
-        Kind::Many(_) | Kind::Hosts => {
+        Kind::Many(_) | Kind::Hosts | Kind::PickMany(_) => {
             let all: Vec<Value> = raw
                 .iter()
                 .filter(|(n, v)| n == name && !v.is_empty())
@@ -745,6 +751,20 @@ fn inputs_at<'a>(
                         vec![],
                     )
                 }
+                // Until [`offer_records`]: the chosen ones.
+                Kind::PickMany(p) => {
+                    pick = Some(*p);
+                    (
+                        "many",
+                        chosen
+                            .iter()
+                            .filter(|x| !x.is_empty())
+                            .map(|x| (x.to_string(), true, x.to_string()))
+                            .collect(),
+                        vec![],
+                        vec![],
+                    )
+                }
                 Kind::People => ("people", vec![], vec![], vec![]),
                 Kind::List => ("list", vec![], vec![], vec![]),
                 Kind::Numbers => ("numbers", vec![], vec![], vec![]),
@@ -901,9 +921,32 @@ pub fn offer_records(inputs: &mut [Input], pick: &'static Pick, records: &[Value
         if !i.pick.is_some_and(|p| std::ptr::eq(p, pick)) {
             continue;
         }
+        if i.kind == "many" {
+            // Several: the chosen ones stay chosen, unknown ones marked.
+            let chosen: Vec<String> = i.options.drain(..).filter(|o| o.1).map(|o| o.0).collect();
+            i.options = records
+                .iter()
+                .map(|r| {
+                    let v = text(&r[pick.value]);
+                    (v.clone(), chosen.contains(&v), text(&r[pick.shown]))
+                })
+                .collect();
+            for c in chosen {
+                if !i.options.iter().any(|o| o.0 == c) {
+                    i.options
+                        .push((c.clone(), true, format!("{c} (not found)")));
+                }
+            }
+            continue;
+        }
         let chosen = i.value.clone();
-        let names = records.iter().map(|r| text(&r[pick.value]));
-        i.options = names.map(|n| (n.clone(), n == chosen, n)).collect();
+        i.options = records
+            .iter()
+            .map(|r| {
+                let v = text(&r[pick.value]);
+                (v.clone(), v == chosen, text(&r[pick.shown]))
+            })
+            .collect();
         i.hints = match pick.hint {
             Some(h) => records.iter().map(h).collect(),
             None => vec![],
@@ -1230,6 +1273,7 @@ mod tests {
         static SCRIPTS: Pick = Pick {
             list: "/api/v1/scripts",
             value: "name",
+            shown: "name",
             fills: "params",
             hint: Some(first),
         };
@@ -1257,6 +1301,31 @@ mod tests {
         );
         assert_eq!(cell.hint_at(&0), "N=5");
         assert_eq!(cell.hint_at(&2), "");
+        // Several, kept by id and shown by name.
+        static RULES: Pick = Pick {
+            list: "/api/v1/forwarding-rules",
+            value: "id",
+            shown: "name",
+            fills: "",
+            hint: None,
+        };
+        const MANY: &[Field] = &[f("rules", "Rules", Kind::PickMany(&RULES))];
+        let raw = fill(MANY, &json!({"rules": ["r2", "gone"]}));
+        let mut drawn = inputs(MANY, &raw);
+        let rules = [
+            json!({"id": "r1", "name": "cpu"}),
+            json!({"id": "r2", "name": "disk"}),
+        ];
+        offer_records(&mut drawn, &RULES, &rules);
+        assert_eq!(
+            drawn[0].options,
+            vec![
+                ("r1".into(), false, "cpu".into()),
+                ("r2".into(), true, "disk".into()),
+                ("gone".into(), true, "gone (not found)".into()),
+            ]
+        );
+        assert_eq!(build(MANY, &raw).unwrap(), json!({"rules": ["r2", "gone"]}));
     }
 
     #[test]

@@ -24,8 +24,25 @@ fn module(slug: &str) -> Option<&'static Module> {
     MODULES.iter().find(|m| m.slug == slug)
 }
 
+/// A size in bytes for people: `512 B`, `1.5 KB`, `15.6 GB` (units of
+/// 1024).
+pub(crate) fn size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
+    if bytes.abs() < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 /// A JSON value at a dotted path, as text for a cell (times — `…_at`,
-/// `…_seen`, `at`, `since`, `until`, Unix ms — as UTC).
+/// `…_seen`, `at`, `since`, `until`, Unix ms — as UTC; sizes — `…_bytes`
+/// — in KB, MB, GB).
 fn cell(v: &Value, path: &str) -> String {
     let mut cur = v;
     for p in path.split('.') {
@@ -37,6 +54,9 @@ fn cell(v: &Value, path: &str) -> String {
         || matches!(leaf, "at" | "last_heartbeat" | "since" | "until");
     if time && cur.is_i64() {
         return when(cur);
+    }
+    if let (true, Some(n)) = (leaf.ends_with("_bytes"), cur.as_i64()) {
+        return size(n);
     }
     match cur {
         Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(", "),
@@ -960,4 +980,26 @@ pub(super) fn required(fields: &[&forms::Field], detail: &str) -> Option<String>
     all.into_iter()
         .find(|f| f.key.rsplit('.').next() == Some(key))
         .map(|f| format!("{} is required", f.label))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        for (b, want) in [
+            (512, "512 B"),
+            (1536, "1.5 KB"),
+            (16 * 1024 * 1024 * 1024_i64, "16.0 GB"),
+            (3 * 1024 * 1024 + 1024 * 300, "3.3 MB"),
+        ] {
+            assert_eq!(super::size(b), want);
+        }
+        assert_eq!(
+            super::cell(
+                &serde_json::json!({"memory_bytes": 8_589_934_592_i64}),
+                "memory_bytes"
+            ),
+            "8.0 GB"
+        );
+    }
 }

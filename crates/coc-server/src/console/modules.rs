@@ -444,6 +444,7 @@ const fn scripts(fills: &'static str) -> Pick {
     Pick {
         list: "/api/v1/scripts",
         value: "name",
+        shown: "name",
         fills,
         hint: Some(script_defaults),
     }
@@ -465,6 +466,7 @@ const fn by_name(list: &'static str) -> Pick {
     Pick {
         list,
         value: "name",
+        shown: "name",
         fills: "",
         hint: None,
     }
@@ -476,6 +478,22 @@ const JOBS: Pick = by_name("/api/v1/jobs");
 pub(crate) const PLANS: Pick = by_name("/api/v1/plans");
 /// On-call scenarios, by name.
 pub(crate) const SCENARIOS: Pick = by_name("/api/v1/oncall/scenarios");
+/// Monitoring integrations: kept by id, shown by name.
+const INTEGRATIONS: Pick = Pick {
+    list: "/api/v1/integrations",
+    value: "id",
+    shown: "name",
+    fills: "",
+    hint: None,
+};
+/// Forwarding rules: kept by id, shown by name.
+const RULES: Pick = Pick {
+    list: "/api/v1/forwarding-rules",
+    value: "id",
+    shown: "name",
+    fills: "",
+    hint: None,
+};
 
 /// Parameter-center references (ref. 6.2): a script or job parameter's
 /// name → the center's parameter it takes, and when.
@@ -724,8 +742,8 @@ const FORWARDING_RULE: &[Field] = &[
     h(
         "data_source",
         "Data source",
-        Kind::Text,
-        "Integration id; empty: alarms from every source.",
+        Kind::Pick(&INTEGRATIONS),
+        "The integration whose alarms it takes; empty: alarms from every source.",
     ),
     h(
         "conditions",
@@ -855,8 +873,8 @@ const ESCALATION_POLICY: &[Field] = &[
     h(
         "rules",
         "Forwarding rules",
-        Kind::List,
-        "Rule ids whose incidents it covers.",
+        Kind::PickMany(&RULES),
+        "The rules whose incidents it covers.",
     ),
     f("applications", "Applications", Kind::List),
     h(
