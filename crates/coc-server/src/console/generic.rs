@@ -287,6 +287,9 @@ struct Record {
     /// A list belonging to the record (or an operation's answer):
     /// heading, column heads, rows.
     table: Option<ItemTable>,
+    /// The record as the API answers it (the advanced view); none for a
+    /// secret shown once.
+    json: Option<String>,
 }
 
 /// A list of API items as a table: heading, column heads, rows.
@@ -481,6 +484,7 @@ pub(super) async fn detail(
         locked: lock.filter(|_| m.modify).map(str::to_string),
         ops,
         table,
+        json: serde_json::to_string_pretty(&d).ok(),
     }
     .into_response()
 }
@@ -612,6 +616,7 @@ fn shown_once(
         edit: None,
         locked: None,
         ops: vec![],
+        json: None,
         table: items.map(|i| ItemTable::of("Values", i)),
     }
     .into_response()
