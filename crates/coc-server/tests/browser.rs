@@ -1401,6 +1401,11 @@ async fn the_overview_guides_a_new_team_and_opens_run_forms() {
         .await;
     assert!(setup.contains("✓ Connect a host"), "{setup}");
     assert!(
+        d.displayed("#getting-started a[href='/console/scripts']")
+            .await,
+        "no script has run yet: {setup}"
+    );
+    assert!(
         d.displayed("#getting-started a[href='/console/integrations/new']")
             .await,
         "{setup}"

@@ -148,6 +148,11 @@ const SETUP: &[(&str, &str, &str)] = &[
         "Get told: add a notification rule",
         "/console/notification-rules/new",
     ),
+    (
+        "/api/v1/tickets?limit=1",
+        "Repair a host: run a script on it",
+        "/console/scripts",
+    ),
 ];
 
 /// The names of an API list's records.
