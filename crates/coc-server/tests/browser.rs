@@ -840,14 +840,7 @@ async fn an_alarm_page_shows_its_history_and_dates() {
     };
     let h = Harness::start(0).await;
     let c = &h.client;
-    let integ = c
-        .post(
-            "/api/v1/integrations",
-            &json!({"name": "prom", "type": "alertmanager"}),
-        )
-        .await
-        .unwrap();
-    let key = integ["key"].as_str().unwrap();
+    let key = &h.alertmanager_key().await;
     c.post_raw(
         &format!("/ingest/{key}/api/v2/alerts"),
         br#"[{"labels":{"alertname":"DiskFull","instance":"db-1:9100"}}]"#.to_vec(),
@@ -1268,14 +1261,7 @@ async fn alarms_are_filtered_grouped_selected_by_group_and_show_their_incident()
     };
     let h = Harness::start(0).await;
     let c = &h.client;
-    let integ = c
-        .post(
-            "/api/v1/integrations",
-            &json!({"name": "prom", "type": "alertmanager"}),
-        )
-        .await
-        .unwrap();
-    let key = integ["key"].as_str().unwrap();
+    let key = &h.alertmanager_key().await;
     let web1 = crate::harness::fake_host(&h, "web-1").await;
     let alerts: Vec<Value> = ["web-1", "web-2", "web-3"]
         .iter()

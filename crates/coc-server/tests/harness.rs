@@ -178,6 +178,19 @@ impl Harness {
         }
     }
 
+    /// Creates an Alertmanager integration named `prom`; its ingest key.
+    pub async fn alertmanager_key(&self) -> String {
+        let integ = self
+            .client
+            .post(
+                "/api/v1/integrations",
+                &json!({"name": "prom", "type": "alertmanager"}),
+            )
+            .await
+            .unwrap();
+        integ["key"].as_str().unwrap().to_string()
+    }
+
     pub async fn script(&self, name: &str, content: &str) -> String {
         let v = self
             .client

@@ -653,6 +653,20 @@ impl Input {
     }
 }
 
+/// A select's options before its choices are offered: the chosen value.
+fn one_chosen(value: &str) -> Vec<(String, bool, String)> {
+    all_chosen(&[value])
+}
+
+/// Checkboxes' options before their choices are offered: the chosen ones.
+fn all_chosen(chosen: &[&str]) -> Vec<(String, bool, String)> {
+    chosen
+        .iter()
+        .filter(|x| !x.is_empty())
+        .map(|x| (x.to_string(), true, x.to_string()))
+        .collect()
+}
+
 /// The inputs of a form holding `raw`.
 pub fn inputs(fields: &[Field], raw: &Raw) -> Vec<Input> {
     inputs_at(fields, raw, "f.")
@@ -715,55 +729,21 @@ fn inputs_at<'a>(
                     vec![],
                 ),
                 // Until [`offer_hosts`]: the chosen ones.
-                Kind::Hosts => (
-                    "hosts",
-                    chosen
-                        .iter()
-                        .filter(|x| !x.is_empty())
-                        .map(|x| (x.to_string(), true, x.to_string()))
-                        .collect(),
-                    vec![],
-                    vec![],
-                ),
+                Kind::Hosts => ("hosts", all_chosen(&chosen), vec![], vec![]),
                 // Until [`offer_users`]: the chosen one.
-                Kind::User => (
-                    "user",
-                    (!value.is_empty())
-                        .then(|| (value.clone(), true, value.clone()))
-                        .into_iter()
-                        .collect(),
-                    vec![],
-                    vec![],
-                ),
+                Kind::User => ("user", one_chosen(&value), vec![], vec![]),
                 // Until [`offer_records`]: the chosen one.
                 Kind::Pick(p) => {
                     pick = Some(*p);
                     if !p.fills.is_empty() {
                         fills = format!("{prefix}{}", p.fills);
                     }
-                    (
-                        "pick",
-                        (!value.is_empty())
-                            .then(|| (value.clone(), true, value.clone()))
-                            .into_iter()
-                            .collect(),
-                        vec![],
-                        vec![],
-                    )
+                    ("pick", one_chosen(&value), vec![], vec![])
                 }
                 // Until [`offer_records`]: the chosen ones.
                 Kind::PickMany(p) => {
                     pick = Some(*p);
-                    (
-                        "many",
-                        chosen
-                            .iter()
-                            .filter(|x| !x.is_empty())
-                            .map(|x| (x.to_string(), true, x.to_string()))
-                            .collect(),
-                        vec![],
-                        vec![],
-                    )
+                    ("many", all_chosen(&chosen), vec![], vec![])
                 }
                 Kind::People => ("people", vec![], vec![], vec![]),
                 Kind::List => ("list", vec![], vec![], vec![]),

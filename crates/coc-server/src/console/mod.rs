@@ -300,6 +300,15 @@ async fn page_data(
 }
 
 /// A time for people: UTC, to the second.
+/// The status of a form page: 422 when it comes back refused, else 200.
+pub(crate) fn form_status(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 fn when(ms: &Value) -> String {
     ms.as_i64()
         .and_then(chrono::DateTime::from_timestamp_millis)

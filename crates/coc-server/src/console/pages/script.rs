@@ -157,11 +157,7 @@ async fn script_page(
         Err(p) => return error_page(v, p),
     };
     let hosts = registered_hosts(s, v).await;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let page = ScriptPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),

@@ -232,11 +232,7 @@ pub(crate) async fn oncall(
             Err(e) => error = Some(e),
         }
     }
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let now = on_call_now(&s, &v, &all).await;
     let page = OnCall {
         now,

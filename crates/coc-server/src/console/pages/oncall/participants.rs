@@ -79,11 +79,7 @@ async fn page(s: &AppState, v: &Visitor, mut f: ChangeForm, error: Option<String
     let want =
         (f.participants.len() + 2).clamp(PICKERS.min(4), PICKERS.max(f.participants.len() + 2));
     f.participants.resize(want, String::new());
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let page = ChangePage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),

@@ -77,11 +77,7 @@ async fn rotation_page(
     f: RotationForm,
     error: Option<String>,
 ) -> Response {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let mut zones: Vec<String> = crate::console::modules::ZONES
         .iter()
         .map(|z| z.to_string())
@@ -307,11 +303,7 @@ async fn override_page(
     f: OverrideForm,
     error: Option<String>,
 ) -> Response {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let page = OverridePage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
