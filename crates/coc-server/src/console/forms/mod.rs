@@ -14,6 +14,8 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Map, Value};
 
+mod rows;
+
 /// What kind of input a field is, and how its text becomes JSON.
 pub enum Kind {
     /// One line of text → string; empty: left out.
@@ -126,25 +128,6 @@ const KEY: Field = f("@key", "Name", Kind::Text);
 
 fn group_field(g: &Grouping) -> Field {
     f(GROUP, g.group.1, Kind::Text)
-}
-
-/// The leaves of `v` at `depth` levels of objects: (keys, leaf), in
-/// key order.
-fn nested_leaves<'a>(
-    v: &'a Value,
-    depth: usize,
-    path: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, &'a Value)>,
-) {
-    if depth == 0 {
-        out.push((path.clone(), v));
-        return;
-    }
-    for (k, child) in v.as_object().into_iter().flatten() {
-        path.push(k.clone());
-        nested_leaves(child, depth - 1, path, out);
-        path.pop();
-    }
 }
 
 /// Reads a [`Kind::People`] list. Errors: an empty `role@` or `@scenario`.
@@ -275,45 +258,17 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
             }
             (Kind::Rows(_), _) => None,
             (Kind::Grouped(g), Value::Array(groups)) => {
-                let mut i = 0;
-                for grp in groups {
-                    let items = grp[g.items].as_array().into_iter().flatten();
-                    for (j, item) in items.enumerate() {
-                        let prefix = format!("{name}.{i}.");
-                        if j == 0 {
-                            raw.push((format!("{prefix}{GROUP}"), text(&grp[g.group.0])));
-                        }
-                        fill_into(g.fields, item, &prefix, raw);
-                        i += 1;
-                    }
-                }
+                rows::fill_grouped(g, groups, &name, raw);
                 None
             }
             (Kind::Grouped(_), _) => None,
             (Kind::Keyed(sub), Value::Object(o)) => {
-                for (i, (k, item)) in o.iter().enumerate() {
-                    let prefix = format!("{name}.{i}.");
-                    raw.push((format!("{prefix}{}", KEY.key), k.clone()));
-                    fill_into(sub, item, &prefix, raw);
-                }
+                rows::fill_keyed(sub, o, &name, raw);
                 None
             }
             (Kind::Keyed(_), _) => None,
             (Kind::Nested(sub), Value::Object(_)) => {
-                let (keys, last) = sub.split_at(sub.len().saturating_sub(1));
-                let mut leaves = vec![];
-                nested_leaves(x, keys.len(), &mut vec![], &mut leaves);
-                for (i, (path, leaf)) in leaves.into_iter().enumerate() {
-                    let prefix = format!("{name}.{i}.");
-                    for (k, fd) in path.iter().zip(keys) {
-                        raw.push((format!("{prefix}{}", fd.key), k.clone()));
-                    }
-                    if let Some(v) = last.first() {
-                        let mut one = Map::new();
-                        one.insert(v.key.to_string(), leaf.clone());
-                        fill_into(last, &Value::Object(one), &prefix, raw);
-                    }
-                }
+                rows::fill_nested(sub, x, &name, raw);
                 None
             }
             (Kind::Nested(_), _) => None,
@@ -411,102 +366,10 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
             .collect()
     };
     Ok(match &fd.kind {
-        Kind::Rows(sub) => {
-            let mut rows = vec![];
-            for i in 0..row_count(raw, name) {
-                let row = build_at(sub.iter(), raw, &format!("{name}.{i}."))?;
-                if !row.is_empty() {
-                    rows.push(Value::Object(row));
-                }
-            }
-            (!rows.is_empty()).then_some(Value::Array(rows))
-        }
-        Kind::Nested(sub) => {
-            let (keys, last) = sub.split_at(sub.len().saturating_sub(1));
-            let mut out = Map::new();
-            for i in 0..row_count(raw, name) {
-                let prefix = format!("{name}.{i}.");
-                let path: Vec<&str> = keys
-                    .iter()
-                    .map(|k| get(raw, &format!("{prefix}{}", k.key)).trim())
-                    .collect();
-                let mut leaf = build_at(last.iter(), raw, &prefix)?;
-                let value = last.first().and_then(|v| leaf.remove(v.key));
-                if path.iter().all(|k| k.is_empty()) && value.is_none() {
-                    continue;
-                }
-                if let Some(k) = keys.iter().zip(&path).find(|(_, p)| p.is_empty()) {
-                    return Err(format!("{label}: row {}: fill in {}", i + 1, k.0.label));
-                }
-                let mut at = &mut out;
-                for (depth, k) in path.iter().enumerate() {
-                    if depth + 1 == path.len() {
-                        at.insert(k.to_string(), value.clone().unwrap_or(Value::Array(vec![])));
-                        break;
-                    }
-                    let child = at
-                        .entry(k.to_string())
-                        .or_insert_with(|| Value::Object(Map::new()));
-                    if !child.is_object() {
-                        *child = Value::Object(Map::new());
-                    }
-                    let Value::Object(m) = child else {
-                        unreachable!()
-                    };
-                    at = m;
-                }
-            }
-            (!out.is_empty()).then_some(Value::Object(out))
-        }
-        Kind::Keyed(sub) => {
-            let mut out = Map::new();
-            for i in 0..row_count(raw, name) {
-                let prefix = format!("{name}.{i}.");
-                let row = build_at(sub.iter(), raw, &prefix)?;
-                let key = get(raw, &format!("{prefix}{}", KEY.key)).trim();
-                match (key.is_empty(), row.is_empty()) {
-                    (true, true) => {}
-                    (true, false) => return Err(format!("{label}: name row {}", i + 1)),
-                    (false, _) => {
-                        out.insert(key.into(), Value::Object(row));
-                    }
-                }
-            }
-            (!out.is_empty()).then_some(Value::Object(out))
-        }
-        Kind::Grouped(g) => {
-            let mut groups: Vec<Map<String, Value>> = vec![];
-            for i in 0..row_count(raw, name) {
-                let prefix = format!("{name}.{i}.");
-                let item = build_at(g.fields.iter(), raw, &prefix)?;
-                if item.is_empty() {
-                    continue;
-                }
-                let typed = get(raw, &format!("{prefix}{GROUP}")).trim();
-                let same = typed.is_empty() || groups.last().is_some_and(|x| x[g.group.0] == typed);
-                if !same || groups.is_empty() {
-                    if typed.is_empty() {
-                        return Err(format!(
-                            "{label}: name the {} of {} {}",
-                            g.group.1.to_lowercase(),
-                            g.item.to_lowercase(),
-                            i + 1
-                        ));
-                    }
-                    let mut grp = Map::new();
-                    grp.insert(g.group.0.into(), Value::String(typed.into()));
-                    grp.insert(g.items.into(), Value::Array(vec![]));
-                    groups.push(grp);
-                }
-                if let Some(Value::Array(items)) =
-                    groups.last_mut().and_then(|x| x.get_mut(g.items))
-                {
-                    items.push(Value::Object(item));
-                }
-            }
-            (!groups.is_empty())
-                .then(|| Value::Array(groups.into_iter().map(Value::Object).collect()))
-        }
+        Kind::Rows(sub) => rows::rows_value(sub, raw, name)?,
+        Kind::Nested(sub) => rows::nested_value(sub, raw, name, label)?,
+        Kind::Keyed(sub) => rows::keyed_value(sub, raw, name, label)?,
+        Kind::Grouped(g) => rows::grouped_value(g, raw, name, label)?,
         Kind::Many(_) | Kind::Hosts | Kind::PickMany(_) => {
             let all: Vec<Value> = raw
                 .iter()
@@ -752,61 +615,14 @@ fn inputs_at<'a>(
                 Kind::Json => ("json", vec![], vec![], vec![]),
                 Kind::Time => ("time", vec![], vec![], vec![]),
                 Kind::Local => ("local", vec![], vec![], vec![]),
-                Kind::Rows(sub) => {
-                    let n = row_count(raw, &name) + 2;
-                    (
-                        "rows",
-                        vec![],
-                        (0..n)
-                            .map(|i| inputs_at(sub.iter(), raw, &format!("{name}.{i}.")))
-                            .collect(),
-                        sub.iter().map(|s| s.label).collect(),
-                    )
-                }
-                Kind::Nested(sub) => {
-                    let n = row_count(raw, &name) + 2;
-                    (
-                        "rows",
-                        vec![],
-                        (0..n)
-                            .map(|i| inputs_at(sub.iter(), raw, &format!("{name}.{i}.")))
-                            .collect(),
-                        sub.iter().map(|s| s.label).collect(),
-                    )
-                }
+                Kind::Rows(sub) | Kind::Nested(sub) => rows::table(sub.iter(), raw, &name),
                 Kind::Pairs => ("pairs", vec![], vec![], vec![]),
                 Kind::Keyed(sub) => {
-                    let n = row_count(raw, &name) + 2;
-                    let cells = || std::iter::once(&KEY).chain(sub.iter());
-                    (
-                        "rows",
-                        vec![],
-                        (0..n)
-                            .map(|i| inputs_at(cells(), raw, &format!("{name}.{i}.")))
-                            .collect(),
-                        cells().map(|s| s.label).collect(),
-                    )
+                    rows::table(std::iter::once(&KEY).chain(sub.iter()), raw, &name)
                 }
                 Kind::Grouped(g) => {
                     item = g.item;
-                    let gf = group_field(g);
-                    let n = row_count(raw, &name) + 2;
-                    let rows = (0..n)
-                        .map(|i| {
-                            let cells = std::iter::once(&gf).chain(g.fields.iter());
-                            let mut row = inputs_at(cells.clone(), raw, &format!("{name}.{i}."));
-                            for (cell, fd) in row.iter_mut().zip(cells) {
-                                cell.switch = !g.switch.is_empty() && fd.key == g.switch;
-                                cell.when = g
-                                    .when
-                                    .iter()
-                                    .find(|(k, _)| *k == fd.key)
-                                    .map_or("", |(_, w)| w);
-                            }
-                            row
-                        })
-                        .collect();
-                    ("grouped", vec![], rows, vec![])
+                    ("grouped", vec![], rows::cards(g, raw, &name), vec![])
                 }
             };
             Input {
