@@ -58,7 +58,7 @@ window.addEventListener("DOMContentLoaded", () => {
       row.querySelector(".out").textContent = x.output;
     }
     const st = document.getElementById("ticket-status");
-    if (st) st.textContent = t.status;
+    if (st) { st.textContent = t.status; st.className = "status " + t.status; }
     if (["successful", "failed", "terminated"].includes(t.status)) {
       es.close();
       clearInterval(poll);
@@ -86,7 +86,7 @@ window.addEventListener("DOMContentLoaded", () => {
       if (act) mine.querySelector(".act").replaceChildren(...act.childNodes);
     }
     const st = doc.getElementById("ticket-status");
-    if (st) document.getElementById("ticket-status").textContent = st.textContent;
+    if (st) document.getElementById("ticket-status").replaceWith(document.importNode(st, true));
     // Steps and approvals (an approval a later step asks for included).
     for (const id of ["progress", "ticket-actions"]) {
       const fresh = doc.getElementById(id), mine = document.getElementById(id);
