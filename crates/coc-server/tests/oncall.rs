@@ -121,3 +121,101 @@ async fn a_calendar_subscription_lists_my_turns_and_can_be_revoked() {
         .into();
     assert!(bad.as_str().unwrap().contains("ghost"), "{bad}");
 }
+
+/// Issue 16: an application's own rotation (application dimension) — set
+/// up, overridden, changed and removed through the API by its
+/// application; its calendar and "who is on call" name its people, other
+/// applications keep the global schedule, and a feed lists both.
+#[tokio::test]
+async fn an_application_has_its_own_rotation() {
+    let h = Harness::start(0).await;
+    h.users(&["ann", "bob", "cid", "dan", "eve"]).await;
+    let c = &h.client;
+    let start = (chrono::Utc::now() - chrono::Duration::days(3)).date_naive();
+    let rotation = |people: &[&str], application: Option<&str>| {
+        json!({"scenario": "shop", "timezone": "UTC", "name": "primary", "role": "oncall",
+            "participants": people, "length": 1, "unit": "weeks", "handoff_time": "09:00:00",
+            "start": start.to_string(), "application": application})
+    };
+    c.post("/api/v1/oncall/rotations", &rotation(&["ann", "bob"], None))
+        .await
+        .unwrap();
+    let sc = c
+        .post(
+            "/api/v1/oncall/rotations",
+            &rotation(&["cid", "dan"], Some("checkout")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sc["dimension"], "application", "{sc}");
+    let now = chrono::Utc::now().to_rfc3339();
+    let who = |app: Option<&'static str>| {
+        let mut q = vec![
+            ("scenario", "shop".to_string()),
+            ("role", "oncall".to_string()),
+            ("at", now.clone()),
+        ];
+        if let Some(a) = app {
+            q.push(("application", a.to_string()));
+        }
+        async move { c.get("/api/v1/oncall/who", &q).await.unwrap()["on_call"].clone() }
+    };
+    assert_eq!(who(None).await, json!(["ann"]));
+    assert_eq!(who(Some("checkout")).await, json!(["cid"]));
+    assert_eq!(who(Some("search")).await, json!(["ann"]));
+    let cal = c
+        .get(
+            "/api/v1/oncall/calendar",
+            &[
+                ("scenario", "shop".to_string()),
+                ("role", "oncall".to_string()),
+                ("application", "checkout".to_string()),
+                ("days", "14".to_string()),
+            ],
+        )
+        .await
+        .unwrap();
+    let people: Vec<&str> = cal["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["people"].as_array().unwrap().iter())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(people.contains(&"cid") && people.contains(&"dan"), "{cal}");
+    assert!(!people.contains(&"ann"), "{cal}");
+    // An override of the application's schedule only.
+    let from = chrono::Utc::now() - chrono::Duration::minutes(5);
+    c.post(
+        "/api/v1/oncall/scenarios/shop/overrides?application=checkout",
+        &json!({"role": "oncall", "person": "eve", "covering": "cid",
+            "from": from.to_rfc3339(), "until": (from + chrono::Duration::hours(1)).to_rfc3339()}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(who(Some("checkout")).await, json!(["eve"]));
+    assert_eq!(who(None).await, json!(["ann"]));
+    // A feed of the scenario names the application's turns.
+    let feed = c
+        .post("/api/v1/oncall/feeds", &json!({"scenario": "shop"}))
+        .await
+        .unwrap();
+    let ics = reqwest::get(feed["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ics = ics.replace("\r\n ", "");
+    assert!(ics.contains("shop (checkout)"), "{ics}");
+    // A schedule that is not there is refused; the application's goes.
+    let e = c
+        .delete("/api/v1/oncall/scenarios/shop/rotations/primary?application=search")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no schedule for 'search'"), "{e}");
+    c.delete("/api/v1/oncall/scenarios/shop/rotations/primary?application=checkout")
+        .await
+        .unwrap();
+    assert_eq!(who(None).await, json!(["ann"]));
+}

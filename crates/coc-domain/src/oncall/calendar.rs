@@ -111,6 +111,8 @@ pub struct FeedEntry {
     pub scenario: String,
     /// Role.
     pub role: String,
+    /// The application whose schedule it comes from; none: the global one.
+    pub application: Option<String>,
     /// The slot (people non-empty).
     pub slot: Slot,
 }
@@ -129,25 +131,28 @@ pub fn feed(
         .iter()
         .filter(|s| scope.scenario.as_ref().is_none_or(|n| *n == s.name))
     {
-        for role in sc
+        let roles = sc
             .roles
             .iter()
-            .filter(|r| scope.role.as_ref().is_none_or(|x| x == *r))
-        {
-            let Ok(slots) = sc.schedule.slots(role, from, until) else {
-                continue;
-            };
-            out.extend(
-                slots
-                    .into_iter()
-                    .filter(|x| !x.people.is_empty())
-                    .filter(|x| scope.person.as_ref().is_none_or(|p| x.people.contains(p)))
-                    .map(|slot| FeedEntry {
-                        scenario: sc.name.clone(),
-                        role: role.clone(),
-                        slot,
-                    }),
-            );
+            .filter(|r| scope.role.as_ref().is_none_or(|x| x == *r));
+        for role in roles {
+            for (application, schedule) in sc.labelled_schedules() {
+                let Ok(slots) = schedule.slots(role, from, until) else {
+                    continue;
+                };
+                out.extend(
+                    slots
+                        .into_iter()
+                        .filter(|x| !x.people.is_empty())
+                        .filter(|x| scope.person.as_ref().is_none_or(|p| x.people.contains(p)))
+                        .map(|slot| FeedEntry {
+                            scenario: sc.name.clone(),
+                            role: role.clone(),
+                            application: application.clone(),
+                            slot,
+                        }),
+                );
+            }
         }
     }
     out.sort_by_key(|e| e.slot.start);
@@ -161,6 +166,10 @@ pub struct Handoff {
     pub scenario: String,
     /// Role.
     pub role: String,
+    /// The application whose schedule it is; none: the global one.
+    pub application: Option<String>,
+    /// That schedule's zone (the notice's local times).
+    pub tz: super::Tz,
     /// Who comes on call.
     pub person: String,
     /// When their stretch starts, UTC.
@@ -172,7 +181,8 @@ pub struct Handoff {
 /// How far ahead a handoff's end is looked up, days.
 pub const HANDOFF_HORIZON_DAYS: i64 = 35;
 
-/// Everyone who comes on call for a role of `sc` (its global schedule) at
+/// Everyone who comes on call for a role of `sc` (in any of its
+/// schedules: the global one and each application's) at
 /// an instant in `(after, upto]`: people in a slot starting then who
 /// were not in the slot before, with the end of their unbroken stretch.
 pub fn handoffs(sc: &Scenario, after: DateTime<Utc>, upto: DateTime<Utc>) -> Vec<Handoff> {
@@ -181,8 +191,12 @@ pub fn handoffs(sc: &Scenario, after: DateTime<Utc>, upto: DateTime<Utc>) -> Vec
         return out;
     }
     let horizon = upto + Duration::days(HANDOFF_HORIZON_DAYS);
-    for role in &sc.roles {
-        let Ok(slots) = sc.schedule.slots(role, after, horizon) else {
+    for (role, (application, schedule)) in sc
+        .roles
+        .iter()
+        .flat_map(|r| sc.labelled_schedules().into_iter().map(move |x| (r, x)))
+    {
+        let Ok(slots) = schedule.slots(role, after, horizon) else {
             continue;
         };
         for (i, slot) in slots.iter().enumerate().skip(1) {
@@ -202,6 +216,8 @@ pub fn handoffs(sc: &Scenario, after: DateTime<Utc>, upto: DateTime<Utc>) -> Vec
                 out.push(Handoff {
                     scenario: sc.name.clone(),
                     role: role.clone(),
+                    application: application.clone(),
+                    tz: schedule.tz,
                     person: p.clone(),
                     start: slot.start,
                     end,
@@ -214,22 +230,32 @@ pub fn handoffs(sc: &Scenario, after: DateTime<Utc>, upto: DateTime<Utc>) -> Vec
 }
 
 impl Handoff {
+    /// What tells this handoff from others of the scenario at the same
+    /// start for the same person: the role, with the application when it
+    /// comes from an application's schedule (`oncall (checkout)`).
+    pub fn key(&self) -> String {
+        match &self.application {
+            Some(a) => format!("{} ({a})", self.role),
+            None => self.role.clone(),
+        }
+    }
+
     /// The notice: "You are on call for oncall of payments from Mon 26 Oct
-    /// 09:00 to Mon 2 Nov 09:00 (Europe/Berlin)".
-    pub fn message(&self, tz: super::Tz) -> crate::notify::Message {
+    /// 09:00 to Mon 2 Nov 09:00 (Europe/Berlin)"; an application's schedule
+    /// is named after the scenario ("payments (checkout)").
+    pub fn message(&self) -> crate::notify::Message {
+        let tz = self.tz;
+        let of = match &self.application {
+            Some(a) => format!("{} ({a})", self.scenario),
+            None => self.scenario.clone(),
+        };
         let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string();
         crate::notify::Message {
             event: "oncall_handoff".into(),
-            subject: format!(
-                "[on call] {} · {} from {}",
-                self.scenario,
-                self.role,
-                local(self.start)
-            ),
+            subject: format!("[on call] {of} · {} from {}", self.role, local(self.start)),
             body: format!(
-                "You are on call for {} of {} from {} to {} ({}).",
+                "You are on call for {} of {of} from {} to {} ({}).",
                 self.role,
-                self.scenario,
                 local(self.start),
                 local(self.end),
                 tz.name()
@@ -362,7 +388,7 @@ mod tests {
             h[0].end,
             Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap()
         );
-        let m = h[0].message(chrono_tz::Europe::Berlin);
+        let m = h[0].message();
         assert_eq!(
             m.body,
             "You are on call for oncall of payments from Mon 26 Oct 09:00 to Mon 2 Nov 09:00 (Europe/Berlin)."

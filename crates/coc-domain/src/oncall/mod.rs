@@ -681,17 +681,67 @@ impl Scenario {
         }
     }
 
-    /// Adds rotation `r` to the global schedule, or replaces the one of
-    /// the same name (keeping its layer position); adds its role to the
-    /// scenario when new; then validates the whole scenario.
+    /// The schedule of `application` — its entry for every region — to
+    /// edit; a new entry starts from the global schedule's zone and shifts
+    /// with nobody planned, and the scenario takes the application
+    /// dimension (applications without an entry keep the global
+    /// schedule). None: the global schedule.
+    pub fn schedule_mut(&mut self, application: Option<&str>) -> &mut Schedule {
+        let Some(app) = application.map(str::trim).filter(|a| !a.is_empty()) else {
+            return &mut self.schedule;
+        };
+        self.dimension = Dimension::Application;
+        let i = match self
+            .applications
+            .iter()
+            .position(|a| a.application == app && a.regions.is_empty())
+        {
+            Some(i) => i,
+            None => {
+                let mut schedule = Scenario::for_rotations("", "", self.schedule.tz).schedule;
+                schedule.shifts = self.schedule.shifts.clone();
+                self.applications.push(AppSchedule {
+                    application: app.to_string(),
+                    regions: vec![],
+                    schedule,
+                });
+                self.applications.len() - 1
+            }
+        };
+        &mut self.applications[i].schedule
+    }
+
+    /// Every schedule with what it is for: none for the global one, the
+    /// application (and its regions) for the others.
+    pub fn labelled_schedules(&self) -> Vec<(Option<String>, &Schedule)> {
+        let mut out = vec![(None, &self.schedule)];
+        for a in &self.applications {
+            let label = if a.regions.is_empty() {
+                a.application.clone()
+            } else {
+                format!("{} ({})", a.application, a.regions.join(", "))
+            };
+            out.push((Some(label), &a.schedule));
+        }
+        out
+    }
+
+    /// Adds rotation `r` to the schedule of `application` (none: the
+    /// global one), or replaces the one of the same name there (keeping
+    /// its layer position); adds its role to the scenario when new; then
+    /// validates the whole scenario.
     ///
     /// Errors: [`DomainError::Validation`]; the scenario is then unchanged.
-    pub fn put_rotation(&mut self, r: Rotation) -> Result<(), DomainError> {
+    pub fn put_rotation(
+        &mut self,
+        application: Option<&str>,
+        r: Rotation,
+    ) -> Result<(), DomainError> {
         let mut next = self.clone();
         if !next.roles.contains(&r.role) {
             next.roles.push(r.role.clone());
         }
-        let rs = &mut next.schedule.rotations;
+        let rs = &mut next.schedule_mut(application).rotations;
         match rs.iter_mut().find(|x| x.name.trim() == r.name.trim()) {
             Some(x) => *x = r,
             None => rs.push(r),
@@ -701,11 +751,23 @@ impl Scenario {
         Ok(())
     }
 
-    /// Removes the rotation named `name` from the global schedule.
+    /// Removes the rotation named `name` from the schedule of
+    /// `application` (none: the global one).
     ///
     /// Errors: [`DomainError::Validation`] when there is none.
-    pub fn remove_rotation(&mut self, name: &str) -> Result<(), DomainError> {
-        let rs = &mut self.schedule.rotations;
+    pub fn remove_rotation(
+        &mut self,
+        application: Option<&str>,
+        name: &str,
+    ) -> Result<(), DomainError> {
+        if application.is_some() && !self.has_schedule(application) {
+            return Err(invalid(format!(
+                "scenario '{}' has no schedule for '{}'",
+                self.name,
+                application.unwrap_or_default()
+            )));
+        }
+        let rs = &mut self.schedule_mut(application).rotations;
         let before = rs.len();
         rs.retain(|r| r.name.trim() != name.trim());
         if rs.len() == before {
@@ -715,6 +777,16 @@ impl Scenario {
             )));
         }
         Ok(())
+    }
+
+    /// Whether `application` has a schedule of its own (none: the global
+    /// one, always).
+    fn has_schedule(&self, application: Option<&str>) -> bool {
+        application.is_none_or(|app| {
+            self.applications
+                .iter()
+                .any(|a| a.application == app.trim() && a.regions.is_empty())
+        })
     }
 
     /// The scenario's local date at `now` (in its schedule's zone).
@@ -734,6 +806,7 @@ impl Scenario {
     /// the scenario is then unchanged.
     pub fn change_participants(
         &mut self,
+        application: Option<&str>,
         name: &str,
         change: ParticipantChange,
         today: NaiveDate,
@@ -744,9 +817,16 @@ impl Scenario {
                 change.from
             )));
         }
+        if !self.has_schedule(application) {
+            return Err(invalid(format!(
+                "scenario '{}' has no schedule for '{}'",
+                self.name,
+                application.unwrap_or_default()
+            )));
+        }
         let mut next = self.clone();
         let Some(r) = next
-            .schedule
+            .schedule_mut(application)
             .rotations
             .iter_mut()
             .find(|r| r.name.trim() == name.trim())
@@ -764,14 +844,19 @@ impl Scenario {
         Ok(())
     }
 
-    /// Adds an override to the global schedule (someone covers — or joins —
-    /// whoever is on call for a role over a UTC span), then validates.
+    /// Adds an override to the schedule of `application` (none: the global
+    /// one) — someone covers, or joins, whoever is on call for a role over
+    /// a UTC span — then validates.
     ///
     /// Errors: [`DomainError::Validation`] (unknown role, empty span); the
     /// scenario is then unchanged.
-    pub fn add_override(&mut self, o: Override) -> Result<(), DomainError> {
+    pub fn add_override(
+        &mut self,
+        application: Option<&str>,
+        o: Override,
+    ) -> Result<(), DomainError> {
         let mut next = self.clone();
-        next.schedule.overrides.push(o);
+        next.schedule_mut(application).overrides.push(o);
         next.validate()?;
         *self = next;
         Ok(())
@@ -959,9 +1044,74 @@ mod scenario_tests {
     }
 
     #[test]
+    fn an_applications_rotation_staffs_its_own_schedule() {
+        use super::calendar::{FeedScope, feed, handoffs};
+        let berlin = chrono_tz::Europe::Berlin;
+        let mut s = Scenario::for_rotations("payments", "oncall", berlin);
+        let weekly = super::rotation::tests::weekly;
+        s.put_rotation(None, weekly(&["ann", "bob"])).unwrap();
+        s.put_rotation(Some("checkout"), weekly(&["cid", "dan"]))
+            .unwrap();
+        assert_eq!(s.dimension, Dimension::Application);
+        assert_eq!(s.applications.len(), 1);
+        let at = |m, d, h| {
+            berlin
+                .with_ymd_and_hms(2026, m, d, h, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let who = |s: &Scenario, app: Option<&str>| {
+            s.on_call("oncall", app, None, at(10, 21, 12)).unwrap()
+        };
+        assert_eq!(who(&s, None), ["ann"]);
+        assert_eq!(who(&s, Some("checkout")), ["cid"]);
+        assert_eq!(
+            who(&s, Some("search")),
+            ["ann"],
+            "no schedule of its own: the global one"
+        );
+        // Feeds and handoff notices cover both schedules, told apart.
+        let entries = feed(
+            std::slice::from_ref(&s),
+            &FeedScope {
+                scenario: None,
+                role: None,
+                person: None,
+            },
+            at(10, 20, 0),
+            at(10, 22, 0),
+        );
+        let apps: Vec<Option<&str>> = entries.iter().map(|e| e.application.as_deref()).collect();
+        assert!(
+            apps.contains(&None) && apps.contains(&Some("checkout")),
+            "{apps:?}"
+        );
+        let h = handoffs(&s, at(10, 26, 8), at(10, 26, 10));
+        let got: Vec<(String, &str)> = h.iter().map(|h| (h.key(), h.person.as_str())).collect();
+        assert!(got.contains(&("oncall".to_string(), "bob")), "{got:?}");
+        assert!(
+            got.contains(&("oncall (checkout)".to_string(), "dan")),
+            "{got:?}"
+        );
+        let notice = h.iter().find(|h| h.person == "dan").unwrap().message();
+        assert!(
+            notice.body.contains("of payments (checkout)"),
+            "{}",
+            notice.body
+        );
+        // Changing an application's schedule needs it to exist.
+        let before = s.clone();
+        assert!(s.remove_rotation(Some("search"), "primary").is_err());
+        assert_eq!(s, before);
+        s.remove_rotation(Some("checkout"), "primary").unwrap();
+        assert_eq!(who(&s, Some("checkout")), Vec::<String>::new());
+        assert_eq!(who(&s, None), ["ann"]);
+    }
+
+    #[test]
     fn participants_change_from_a_date_without_cutting_the_running_turn() {
         let mut s = Scenario::for_rotations("payments", "oncall", chrono_tz::Europe::Berlin);
-        s.put_rotation(super::rotation::tests::weekly(&["ann", "bob", "cid"]))
+        s.put_rotation(None, super::rotation::tests::weekly(&["ann", "bob", "cid"]))
             .unwrap();
         let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
         let berlin = |m, day, h| {
@@ -982,6 +1132,7 @@ mod scenario_tests {
             participants: who.iter().map(|p| p.to_string()).collect(),
         };
         s.change_participants(
+            None,
             "primary",
             change(d(10, 28), &["ann", "dan", "cid"]),
             d(10, 27),
@@ -995,10 +1146,15 @@ mod scenario_tests {
         assert_ne!(later, ["bob"], "bob left the rotation");
         assert_eq!(s.people(), ["ann", "bob", "cid", "dan"]);
         // The same date replaces; another date is kept in order.
-        s.change_participants("primary", change(d(11, 20), &["eve"]), d(10, 27))
+        s.change_participants(None, "primary", change(d(11, 20), &["eve"]), d(10, 27))
             .unwrap();
-        s.change_participants("primary", change(d(10, 28), &["ann", "cid"]), d(10, 27))
-            .unwrap();
+        s.change_participants(
+            None,
+            "primary",
+            change(d(10, 28), &["ann", "cid"]),
+            d(10, 27),
+        )
+        .unwrap();
         let r = &s.schedule.rotations[0];
         assert_eq!(r.changes.len(), 2);
         assert_eq!(r.changes[0].participants, ["ann", "cid"]);
@@ -1006,15 +1162,15 @@ mod scenario_tests {
         // Refused, and nothing changes: the past, no such rotation, nobody.
         let before = s.clone();
         assert!(
-            s.change_participants("primary", change(d(10, 20), &["ann"]), d(10, 27))
+            s.change_participants(None, "primary", change(d(10, 20), &["ann"]), d(10, 27))
                 .is_err()
         );
         assert!(
-            s.change_participants("ghost", change(d(12, 1), &["ann"]), d(10, 27))
+            s.change_participants(None, "ghost", change(d(12, 1), &["ann"]), d(10, 27))
                 .is_err()
         );
         assert!(
-            s.change_participants("primary", change(d(12, 1), &[]), d(10, 27))
+            s.change_participants(None, "primary", change(d(12, 1), &[]), d(10, 27))
                 .is_err()
         );
         assert_eq!(s, before);
@@ -1024,19 +1180,25 @@ mod scenario_tests {
     fn rotations_are_put_replaced_and_removed_whole() {
         let mut s = Scenario::for_rotations("payments", "primary", chrono_tz::Europe::Berlin);
         let r = super::rotation::tests::weekly(&["ann", "bob", "cid"]);
-        s.put_rotation(Rotation {
-            role: "primary".into(),
-            ..r.clone()
-        })
+        s.put_rotation(
+            None,
+            Rotation {
+                role: "primary".into(),
+                ..r.clone()
+            },
+        )
         .unwrap();
         s.validate().unwrap();
         let at = Utc.with_ymd_and_hms(2026, 10, 27, 12, 0, 0).unwrap();
         assert_eq!(s.on_call("primary", None, None, at).unwrap(), ["bob"]);
         // The same name replaces; a new role joins the scenario.
-        s.put_rotation(Rotation {
-            participants: vec!["dan".into()],
-            ..r.clone()
-        })
+        s.put_rotation(
+            None,
+            Rotation {
+                participants: vec!["dan".into()],
+                ..r.clone()
+            },
+        )
         .unwrap();
         assert_eq!(s.roles, ["primary", "oncall"]);
         assert_eq!(s.schedule.rotations.len(), 1);
@@ -1047,36 +1209,45 @@ mod scenario_tests {
         );
         let before = s.clone();
         assert!(
-            s.put_rotation(Rotation {
-                length: 0,
-                ..r.clone()
-            })
+            s.put_rotation(
+                None,
+                Rotation {
+                    length: 0,
+                    ..r.clone()
+                }
+            )
             .is_err()
         );
         assert_eq!(s, before, "a refused rotation changes nothing");
         assert_eq!(s.people(), ["dan"]);
-        s.add_override(Override {
-            role: "oncall".into(),
-            person: "eve".into(),
-            covering: Some("dan".into()),
-            from: at,
-            until: at + Duration::hours(1),
-        })
+        s.add_override(
+            None,
+            Override {
+                role: "oncall".into(),
+                person: "eve".into(),
+                covering: Some("dan".into()),
+                from: at,
+                until: at + Duration::hours(1),
+            },
+        )
         .unwrap();
         assert_eq!(s.on_call("oncall", None, None, at).unwrap(), ["eve"]);
         assert!(
-            s.add_override(Override {
-                role: "ghost".into(),
-                person: "eve".into(),
-                covering: None,
-                from: at,
-                until: at + Duration::hours(1),
-            })
+            s.add_override(
+                None,
+                Override {
+                    role: "ghost".into(),
+                    person: "eve".into(),
+                    covering: None,
+                    from: at,
+                    until: at + Duration::hours(1),
+                }
+            )
             .is_err()
         );
         assert_eq!(s.people(), ["dan", "eve"]);
-        s.remove_rotation(&r.name).unwrap();
-        assert!(s.remove_rotation(&r.name).is_err());
+        s.remove_rotation(None, &r.name).unwrap();
+        assert!(s.remove_rotation(None, &r.name).is_err());
     }
 
     #[test]

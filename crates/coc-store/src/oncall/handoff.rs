@@ -39,7 +39,7 @@ impl Store {
                 )
                 .bind(&tenant)
                 .bind(&id)
-                .bind(&h.role)
+                .bind(h.key())
                 .bind(&h.person)
                 .bind(h.start.timestamp_millis())
                 .bind(now.timestamp_millis())
@@ -67,7 +67,7 @@ impl Store {
                         (h.person.clone(), ch)
                     })
                     .collect();
-                let m = h.message(sc.schedule.tz);
+                let m = h.message();
                 self.deliver_to_people(
                     &mut tx,
                     &tenant,

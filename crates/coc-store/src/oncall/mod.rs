@@ -168,7 +168,9 @@ impl Store {
     /// it, or replacing the one of the same name — in one transaction.
     /// A scenario that does not exist is created by that name, in zone
     /// `tz` (UTC when none), staffed by rotations alone
-    /// ([`Scenario::for_rotations`]). Every participant must be a user.
+    /// ([`Scenario::for_rotations`]). With `application`, the rotation
+    /// goes into that application's schedule. Every participant must be a
+    /// user.
     ///
     /// Errors: `Domain(Validation)` (the rotation, unknown users),
     /// `Conflict`.
@@ -176,6 +178,7 @@ impl Store {
         &self,
         tenant: &str,
         scenario: &str,
+        application: Option<&str>,
         tz: Option<Tz>,
         r: Rotation,
     ) -> Result<StoredScenario> {
@@ -185,20 +188,22 @@ impl Store {
             Some(c) => c.scenario.clone(),
             None => Scenario::for_rotations(scenario, &r.role, tz.unwrap_or(Tz::UTC)),
         };
-        sc.put_rotation(r)?;
+        sc.put_rotation(application, r)?;
         self.save_scenario_in(tx, tenant, cur.map(|c| c.id), &sc)
             .await
     }
 
-    /// Removes the rotation named `name` from `scenario`.
+    /// Removes the rotation named `name` from `scenario` (the schedule of
+    /// `application`, or the global one).
     /// Errors: `NotFound`, `Domain(Validation)` when it has none.
     pub async fn remove_rotation(
         &self,
         tenant: &str,
         scenario: &str,
+        application: Option<&str>,
         name: &str,
     ) -> Result<StoredScenario> {
-        self.edit_scenario(tenant, scenario, |sc| sc.remove_rotation(name))
+        self.edit_scenario(tenant, scenario, |sc| sc.remove_rotation(application, name))
             .await
     }
 
@@ -209,26 +214,29 @@ impl Store {
         &self,
         tenant: &str,
         scenario: &str,
+        application: Option<&str>,
         rotation: &str,
         change: coc_domain::oncall::ParticipantChange,
     ) -> Result<StoredScenario> {
         let now = self.now_utc();
         self.edit_scenario(tenant, scenario, |sc| {
             let today = sc.local_date(now);
-            sc.change_participants(rotation, change, today)
+            sc.change_participants(application, rotation, change, today)
         })
         .await
     }
 
-    /// Adds an override to `scenario`; the person must be a user.
+    /// Adds an override to `scenario` (the schedule of `application`, or
+    /// the global one); the person must be a user.
     /// Errors: `NotFound`, `Domain(Validation)`.
     pub async fn add_override(
         &self,
         tenant: &str,
         scenario: &str,
+        application: Option<&str>,
         o: Override,
     ) -> Result<StoredScenario> {
-        self.edit_scenario(tenant, scenario, |sc| sc.add_override(o))
+        self.edit_scenario(tenant, scenario, |sc| sc.add_override(application, o))
             .await
     }
 
@@ -298,8 +306,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Who is on call for `role` of `scenario` (its global schedule) over
-    /// `[from, until)` ([`coc_domain::oncall::Schedule::slots`]).
+    /// Who is on call for `role` of `scenario` over `[from, until)`, in
+    /// the schedule that applies to `scope` (application, region; none:
+    /// the global one) ([`coc_domain::oncall::Schedule::slots`]).
     ///
     /// Errors: `NotFound`; `Domain(Validation)` for a role the scenario
     /// does not have or a span longer than a year.
@@ -308,6 +317,7 @@ impl Store {
         tenant: &str,
         scenario: &str,
         role: &str,
+        scope: (Option<&str>, Option<&str>),
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<(StoredScenario, Vec<Slot>)> {
@@ -319,7 +329,10 @@ impl Store {
             ))
             .into());
         }
-        let slots = s.scenario.schedule.slots(role, from, until)?;
+        let slots = s
+            .scenario
+            .schedule_for(scope.0, scope.1)
+            .slots(role, from, until)?;
         Ok((s, slots))
     }
 

@@ -63,6 +63,9 @@ enum Verb {
         /// End (exclusive), as --from.
         #[arg(long)]
         until: String,
+        /// The application whose schedule it changes; none: the global one.
+        #[arg(long)]
+        application: Option<String>,
     },
     /// Who is on call for a role, slot by slot, in the scenario's zone.
     Calendar {
@@ -76,6 +79,12 @@ enum Verb {
         /// Days covered (1..=366).
         #[arg(long, default_value_t = 28)]
         days: i64,
+        /// Application (its schedule); none: the global one.
+        #[arg(long)]
+        application: Option<String>,
+        /// Region (application-dimension scenarios).
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Who is on call for a role (now, or --at an RFC 3339 time).
     Who {
@@ -115,7 +124,13 @@ enum RotationVerb {
     /// one of the same name.
     Add(Box<AddRotation>),
     /// Remove a rotation.
-    Remove { scenario: String, name: String },
+    Remove {
+        scenario: String,
+        name: String,
+        /// The application whose schedule holds it; none: the global one.
+        #[arg(long)]
+        application: Option<String>,
+    },
     /// Change a rotation's participants from a date on: someone joins,
     /// leaves or the order changes; the turn running then is kept.
     Change {
@@ -129,6 +144,9 @@ enum RotationVerb {
         /// Participants in order, comma-separated user names.
         #[arg(long, value_delimiter = ',', required = true)]
         participants: Vec<String>,
+        /// The application whose schedule holds it; none: the global one.
+        #[arg(long)]
+        application: Option<String>,
     },
 }
 
@@ -174,6 +192,10 @@ struct AddRotation {
     /// IANA zone of a new scenario (e.g. Europe/Berlin).
     #[arg(long)]
     timezone: Option<String>,
+    /// The application whose schedule it staffs (the scenario then has the
+    /// application dimension); none: the global schedule.
+    #[arg(long)]
+    application: Option<String>,
 }
 
 /// `HH:MM` as the API's `HH:MM:SS`.
@@ -183,6 +205,15 @@ fn hms(t: &str) -> String {
     } else {
         t.to_string()
     }
+}
+
+/// The query naming an application's schedule (`?application=…`), or
+/// nothing for the global one.
+fn of_application(application: &Option<String>) -> String {
+    application
+        .as_deref()
+        .map(|a| format!("?application={}", super::enc(a)))
+        .unwrap_or_default()
 }
 
 /// An instant as RFC 3339: given so, or a local `YYYY-MM-DDTHH:MM` in `tz`.
@@ -298,6 +329,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 hours,
                 temporary,
                 timezone,
+                application,
             } = *a;
             let window = match hours {
                 Some(h) => {
@@ -315,7 +347,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                         "role": role, "participants": participants, "length": length,
                         "unit": unit, "handoff_day": handoff_day,
                         "handoff_time": hms(&handoff_time), "start": start, "until": until,
-                        "window": window, "temporary": temporary}),
+                        "window": window, "temporary": temporary, "application": application}),
                 )
                 .await?;
             if conn.output == super::Format::Text {
@@ -327,11 +359,16 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             }
             v
         }
-        Verb::Rotation(RotationVerb::Remove { scenario, name }) => {
+        Verb::Rotation(RotationVerb::Remove {
+            scenario,
+            name,
+            application,
+        }) => {
             cl.delete(&format!(
-                "/api/v1/oncall/scenarios/{}/rotations/{}",
+                "/api/v1/oncall/scenarios/{}/rotations/{}{}",
                 super::enc(&scenario),
-                super::enc(&name)
+                super::enc(&name),
+                of_application(&application)
             ))
             .await?;
             println!("removed rotation '{name}' from '{scenario}'");
@@ -342,13 +379,15 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             name,
             from,
             participants,
+            application,
         }) => {
             let v = cl
                 .post(
                     &format!(
-                        "/api/v1/oncall/scenarios/{}/rotations/{}/changes",
+                        "/api/v1/oncall/scenarios/{}/rotations/{}/changes{}",
                         super::enc(&scenario),
-                        super::enc(&name)
+                        super::enc(&name),
+                        of_application(&application)
                     ),
                     &json!({"from": from, "participants": participants}),
                 )
@@ -405,6 +444,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             covering,
             from,
             until,
+            application,
         } => {
             let sc = cl
                 .get(
@@ -415,8 +455,9 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             let tz = sc["schedule"]["tz"].as_str().unwrap_or("UTC").to_string();
             cl.post(
                 &format!(
-                    "/api/v1/oncall/scenarios/{}/overrides",
-                    super::enc(&scenario)
+                    "/api/v1/oncall/scenarios/{}/overrides{}",
+                    super::enc(&scenario),
+                    of_application(&application)
                 ),
                 &json!({"role": role, "person": person, "covering": covering,
                     "from": instant(&from, &tz)?, "until": instant(&until, &tz)?}),
@@ -430,14 +471,22 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             role,
             from,
             days,
+            application,
+            region,
         } => {
             let mut q = vec![
                 ("scenario", scenario),
                 ("role", role),
                 ("days", days.to_string()),
             ];
-            if let Some(f) = from {
-                q.push(("from", f));
+            for (k, v) in [
+                ("from", from),
+                ("application", application),
+                ("region", region),
+            ] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
             }
             let v = cl.get("/api/v1/oncall/calendar", &q).await?;
             if conn.output == super::Format::Text {

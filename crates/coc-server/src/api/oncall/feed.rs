@@ -158,14 +158,20 @@ async fn ical(State(s): State<AppState>, Path(token): Path<String>) -> ApiResult
     cal.name(&name);
     for e in &entries {
         let who = e.slot.people.join(", ");
-        let summary = match &feed.scope.person {
-            Some(_) => format!("On call · {} {}", e.scenario, e.role),
-            None => format!("{who} on call · {} {}", e.scenario, e.role),
+        // An application's schedule is named after its scenario.
+        let of = match &e.application {
+            Some(a) => format!("{} ({a})", e.scenario),
+            None => e.scenario.clone(),
         };
+        let summary = match &feed.scope.person {
+            Some(_) => format!("On call · {of} {}", e.role),
+            None => format!("{who} on call · {of} {}", e.role),
+        };
+        // (For the global schedule `of` is the scenario: the ids stay.)
         let uid = coc_store::integration::hash_key(&format!(
             "{}|{}|{}|{}",
             feed.id,
-            e.scenario,
+            of,
             e.role,
             e.slot.start.timestamp()
         ));
@@ -174,9 +180,8 @@ async fn ical(State(s): State<AppState>, Path(token): Path<String>) -> ApiResult
                 .uid(&format!("{}@coc", &uid[..32]))
                 .summary(&summary)
                 .description(&format!(
-                    "{who} is on call for {} of scenario {}.\n{}",
+                    "{who} is on call for {} of scenario {of}.\n{}",
                     e.role,
-                    e.scenario,
                     s.link(&format!(
                         "/console/oncall/calendar?scenario={}&role={}",
                         e.scenario.replace(' ', "%20"),

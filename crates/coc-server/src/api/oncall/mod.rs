@@ -70,6 +70,10 @@ pub struct RotationSetup {
     /// An existing scenario keeps its zone.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// The application whose schedule it staffs (the scenario then has
+    /// the application dimension); none: the global schedule.
+    #[serde(default)]
+    pub application: Option<String>,
     /// The rotation.
     #[serde(flatten)]
     pub rotation: Rotation,
@@ -87,6 +91,19 @@ pub struct CalendarQuery {
     pub from: Option<String>,
     /// Days covered (1..=366); default 28.
     pub days: Option<i64>,
+    /// Application (application-dimension scenarios); none: the global
+    /// schedule.
+    pub application: Option<String>,
+    /// Region (application-dimension scenarios).
+    pub region: Option<String>,
+}
+
+/// Query of the routes that change one schedule of a scenario.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleOf {
+    /// The application whose schedule is changed; none: the global one.
+    pub application: Option<String>,
 }
 
 /// Answer of `GET /api/v1/oncall/calendar`: who is on call, slot by slot.
@@ -181,8 +198,9 @@ pub const ROUTES: &[RouteDoc] = &[
         "DELETE",
         "/api/v1/oncall/scenarios/{id}/rotations/{name}",
         "oncall",
-        "Remove a rotation",
+        "Remove a rotation (of ?application=, or the global schedule)",
         OncallUpdate,
+        query = ScheduleOf,
         ok = coc_store::oncall::StoredScenario
     ),
     route!(
@@ -191,6 +209,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "oncall",
         "Change a rotation's participants from a date on (the running turn is kept)",
         OncallUpdate,
+        query = ScheduleOf,
         body = ParticipantChange,
         ok = coc_store::oncall::StoredScenario
     ),
@@ -200,6 +219,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "oncall",
         "Add an override (someone covers a span)",
         OncallUpdate,
+        query = ScheduleOf,
         body = Override,
         ok = coc_store::oncall::StoredScenario
     ),
@@ -361,7 +381,13 @@ async fn put_rotation(
     }
     Ok(Json(
         s.store
-            .put_rotation(&p.tenant, &b.scenario, tz, b.rotation)
+            .put_rotation(
+                &p.tenant,
+                &b.scenario,
+                b.application.as_deref(),
+                tz,
+                b.rotation,
+            )
             .await?,
     ))
 }
@@ -370,19 +396,25 @@ async fn remove_rotation(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Path((id, name)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<ScheduleOf>,
 ) -> ApiResult<Json<StoredScenario>> {
-    Ok(Json(s.store.remove_rotation(&p.tenant, &id, &name).await?))
+    Ok(Json(
+        s.store
+            .remove_rotation(&p.tenant, &id, q.application.as_deref(), &name)
+            .await?,
+    ))
 }
 
 async fn change_participants(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Path((id, name)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<ScheduleOf>,
     ApiJson(b): ApiJson<ParticipantChange>,
 ) -> ApiResult<Json<StoredScenario>> {
     Ok(Json(
         s.store
-            .change_participants(&p.tenant, &id, &name, b)
+            .change_participants(&p.tenant, &id, q.application.as_deref(), &name, b)
             .await?,
     ))
 }
@@ -391,9 +423,14 @@ async fn add_override(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ScheduleOf>,
     ApiJson(b): ApiJson<Override>,
 ) -> ApiResult<Json<StoredScenario>> {
-    Ok(Json(s.store.add_override(&p.tenant, &id, b).await?))
+    Ok(Json(
+        s.store
+            .add_override(&p.tenant, &id, q.application.as_deref(), b)
+            .await?,
+    ))
 }
 
 async fn calendar(
@@ -418,14 +455,21 @@ async fn calendar(
             &p.tenant,
             &q.scenario,
             &q.role,
+            (q.application.as_deref(), q.region.as_deref()),
             from,
             from + chrono::Duration::days(days),
         )
         .await?;
+    let timezone = sc
+        .scenario
+        .schedule_for(q.application.as_deref(), q.region.as_deref())
+        .tz
+        .name()
+        .to_string();
     Ok(Json(Calendar {
         scenario: sc.scenario.name,
         role: q.role,
-        timezone: sc.scenario.schedule.tz.name().to_string(),
+        timezone,
         slots,
     }))
 }
