@@ -1625,3 +1625,85 @@ async fn forcibly_ending_a_ticket_asks_first() {
     h.wait_ticket(&tid, |t| t["status"] != "executing").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 16: an application's own rotation from the console — the New
+/// rotation form names the application; its calendar is the
+/// application's, the on-call page lists it beside the scenario's, and
+/// its participants change from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_gets_its_own_rotation_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    h.users(&["ann", "bob", "cid", "dan"]).await;
+    let start = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive();
+    h.client
+        .post(
+            "/api/v1/oncall/rotations",
+            &json!({"scenario": "shop", "timezone": "UTC", "name": "primary",
+                "role": "oncall", "participants": ["ann", "bob"], "length": 1,
+                "unit": "days", "handoff_time": "00:00:00", "start": start.to_string()}),
+        )
+        .await
+        .unwrap();
+    d.log_in(&h.url()).await;
+    d.go(&format!(
+        "{}/console/oncall/rotations/new?scenario=shop",
+        h.url()
+    ))
+    .await;
+    d.choose("#participant-1", "cid").await;
+    d.choose("#participant-2", "dan").await;
+    d.choose("#unit", "days").await;
+    d.pick("#handoff_time", "00:00").await;
+    d.pick("#start", &start.to_string()).await;
+    d.click("details summary").await;
+    d.type_in("#application", "checkout").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("shop (checkout)")).await;
+    let cal = d.wait_text("main", |t| t.contains("cid")).await;
+    assert!(
+        !cal.contains("ann"),
+        "the application's own calendar: {cal}"
+    );
+    let who = |app: &'static str| {
+        let c = &h.client;
+        async move {
+            c.get(
+                "/api/v1/oncall/who",
+                &[
+                    ("scenario", "shop".to_string()),
+                    ("role", "oncall".to_string()),
+                    ("application", app.to_string()),
+                ],
+            )
+            .await
+            .unwrap()["on_call"]
+                .clone()
+        }
+    };
+    let theirs = who("checkout").await;
+    assert!(
+        theirs == json!(["cid"]) || theirs == json!(["dan"]),
+        "{theirs}"
+    );
+    let others = who("search").await;
+    assert!(
+        others == json!(["ann"]) || others == json!(["bob"]),
+        "{others}"
+    );
+    d.go(&format!("{}/console/oncall", h.url())).await;
+    let list = d
+        .wait_text("#rotations", |t| t.contains("(checkout)"))
+        .await;
+    assert!(
+        list.contains("cid → dan") && list.contains("ann → bob"),
+        "{list}"
+    );
+    d.click("#rotations tr:nth-child(2) a[aria-label^='Change the participants']")
+        .await;
+    d.wait_text("h1", |t| t.contains("checkout")).await;
+    assert_eq!(d.value("#participant-1").await, "cid");
+    d.call("DELETE", "", None).await;
+}

@@ -58,6 +58,9 @@ pub(crate) struct CalendarQuery {
     /// A local date in the first week; empty: this week.
     #[serde(default)]
     pub(crate) from: String,
+    /// An application's own schedule; empty: the global one.
+    #[serde(default)]
+    pub(crate) application: String,
 }
 
 /// The grid of `days` local dates from `first` filled with `slots`.
@@ -139,7 +142,20 @@ pub(crate) async fn calendar(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let zone: Tz = text(&sc["schedule"]["tz"]).parse().unwrap_or_default();
+    // An application's own schedule, when asked for and there.
+    let app = q.application.trim();
+    let schedule = sc["applications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| !app.is_empty() && a["application"] == app)
+        .map_or(&sc["schedule"], |a| &a["schedule"]);
+    let of_app = if app.is_empty() {
+        String::new()
+    } else {
+        format!("&application={}", urlencode(app))
+    };
+    let zone: Tz = text(&schedule["tz"]).parse().unwrap_or_default();
     let roles = items_of(&sc["roles"]);
     let role = if q.role.is_empty() {
         roles.first().cloned().unwrap_or_default()
@@ -152,7 +168,7 @@ pub(crate) async fn calendar(
     let first = anchor - Duration::days(i64::from(anchor.weekday().num_days_from_monday()));
     let from = resolve(zone, first.and_time(NaiveTime::MIN));
     let uri = format!(
-        "/api/v1/oncall/calendar?scenario={}&role={}&from={}&days=29",
+        "/api/v1/oncall/calendar?scenario={}&role={}&from={}&days=29{of_app}",
         urlencode(&text(&sc["id"])),
         urlencode(&role),
         urlencode(&from.to_rfc3339())
@@ -162,7 +178,7 @@ pub(crate) async fn calendar(
         Err(p) => return error_page(&v, p),
     };
     let who_now = format!(
-        "/api/v1/oncall/who?scenario={}&role={}",
+        "/api/v1/oncall/who?scenario={}&role={}{of_app}",
         urlencode(&text(&sc["id"])),
         urlencode(&role)
     );
@@ -173,14 +189,18 @@ pub(crate) async fn calendar(
     let slots = cal["slots"].as_array().cloned().unwrap_or_default();
     let sq = urlencode(&text(&sc["name"]));
     let link = format!(
-        "/console/oncall/calendar?scenario={sq}&role={}",
+        "/console/oncall/calendar?scenario={sq}&role={}{of_app}",
         urlencode(&role)
     );
     CalendarPage {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
         flash: None,
-        scenario: text(&sc["name"]),
+        scenario: if app.is_empty() {
+            text(&sc["name"])
+        } else {
+            format!("{} ({app})", text(&sc["name"]))
+        },
         role,
         roles,
         zone: zone.name().to_string(),

@@ -16,6 +16,17 @@ pub(crate) use rotation::{
     new_override, new_rotation, remove_rotation, save_override, save_rotation,
 };
 
+/// The API query naming an application's schedule (`?application=…`),
+/// or nothing for the global one.
+pub(crate) fn of_application(application: &str) -> String {
+    let a = application.trim();
+    if a.is_empty() {
+        String::new()
+    } else {
+        format!("?application={}", urlencode(a))
+    }
+}
+
 /// Who is on call now for one scenario's role.
 pub(crate) struct NowRow {
     pub(crate) scenario: String,
@@ -28,6 +39,8 @@ pub(crate) struct NowRow {
 /// One rotation as listed.
 pub(crate) struct RotationRow {
     pub(crate) scenario: String,
+    /// The application whose schedule holds it; empty: the global one.
+    pub(crate) application: String,
     pub(crate) name: String,
     pub(crate) role: String,
     pub(crate) participants: String,
@@ -79,7 +92,17 @@ pub(crate) async fn on_call_now(s: &AppState, v: &Visitor, scenarios: &[Value]) 
 fn rotation_rows(scenarios: &[Value]) -> Vec<RotationRow> {
     let mut out = Vec::new();
     for sc in scenarios {
-        for r in sc["schedule"]["rotations"].as_array().into_iter().flatten() {
+        // The global schedule, then each application's (for every region).
+        let apps = sc["applications"].as_array().into_iter().flatten();
+        let schedules = std::iter::once((String::new(), &sc["schedule"])).chain(
+            apps.filter(|a| a["regions"].as_array().is_none_or(|r| r.is_empty()))
+                .map(|a| (text(&a["application"]), &a["schedule"])),
+        );
+        for (application, r) in schedules.flat_map(|(app, schedule)| {
+            let rs = schedule["rotations"].as_array().into_iter().flatten();
+            rs.map(move |r| (app.clone(), (r, schedule)))
+        }) {
+            let (r, schedule) = r;
             let n = r["length"].as_i64().unwrap_or(1);
             let unit = match (text(&r["unit"]).as_str(), n) {
                 ("weeks", 1) => "week".to_string(),
@@ -102,9 +125,10 @@ fn rotation_rows(scenarios: &[Value]) -> Vec<RotationRow> {
             if r["temporary"].as_bool() == Some(true) {
                 turn.push_str(" · temporary");
             }
-            turn.push_str(&format!(" · {}", text(&sc["schedule"]["tz"])));
+            turn.push_str(&format!(" · {}", text(&schedule["tz"])));
             out.push(RotationRow {
                 scenario: text(&sc["name"]),
+                application,
                 name: text(&r["name"]),
                 role: text(&r["role"]),
                 participants: r["participants"]

@@ -5,12 +5,15 @@
 
 use crate::console::*;
 
+use super::of_application;
 use super::rotation::{PICKERS, user_names};
 
 /// The form's values as typed (kept when the API refuses).
 #[derive(Default, Clone)]
 pub(crate) struct ChangeForm {
     pub(crate) scenario: String,
+    /// The application whose schedule holds the rotation; empty: global.
+    pub(crate) application: String,
     pub(crate) name: String,
     /// `YYYY-MM-DD`, the scenario's zone.
     pub(crate) from: String,
@@ -31,9 +34,18 @@ pub(crate) struct ChangePage {
     pub(crate) error: Option<String>,
 }
 
-/// The rotation `name` of a scenario record (as the API answers it).
-fn rotation_of<'a>(sc: &'a Value, name: &str) -> Option<&'a Value> {
-    sc["schedule"]["rotations"]
+/// The rotation `name` of a scenario record (as the API answers it), in
+/// the schedule of `application` (empty: the global one).
+fn rotation_of<'a>(sc: &'a Value, application: &str, name: &str) -> Option<&'a Value> {
+    let schedule = if application.is_empty() {
+        &sc["schedule"]
+    } else {
+        &sc["applications"]
+            .as_array()?
+            .iter()
+            .find(|a| a["application"] == application)?["schedule"]
+    };
+    schedule["rotations"]
         .as_array()?
         .iter()
         .find(|r| r["name"] == name)
@@ -52,7 +64,7 @@ async fn page(s: &AppState, v: &Visitor, mut f: ChangeForm, error: Option<String
         Ok(sc) => sc,
         Err(p) => return error_page(v, p),
     };
-    let Some(r) = rotation_of(&sc, &f.name) else {
+    let Some(r) = rotation_of(&sc, &f.application, &f.name) else {
         return error_page(
             v,
             Problem {
@@ -105,6 +117,7 @@ pub(crate) async fn change_form(
     };
     let f = ChangeForm {
         scenario: q.get("scenario").cloned().unwrap_or_default(),
+        application: q.get("application").cloned().unwrap_or_default(),
         name: q.get("name").cloned().unwrap_or_default(),
         from: q.get("from").cloned().unwrap_or_default(),
         participants: vec![],
@@ -133,6 +146,7 @@ pub(crate) async fn save_change(
     };
     let f = ChangeForm {
         scenario: get("scenario"),
+        application: get("application"),
         name: get("name"),
         from: get("from"),
         participants: pairs
@@ -160,21 +174,23 @@ pub(crate) async fn save_change(
         .await;
     }
     let uri = format!(
-        "/api/v1/oncall/scenarios/{}/rotations/{}/changes",
+        "/api/v1/oncall/scenarios/{}/rotations/{}/changes{}",
         urlencode(&f.scenario).replace('/', "%2F"),
-        urlencode(&f.name).replace('/', "%2F")
+        urlencode(&f.name).replace('/', "%2F"),
+        of_application(&f.application)
     );
     let body = serde_json::json!({"from": f.from, "participants": f.participants});
     match api(&s, &v, Method::POST, &uri, Some(body)).await {
         Ok(sc) => {
-            let role = rotation_of(&sc, &f.name)
+            let role = rotation_of(&sc, &f.application, &f.name)
                 .map(|r| text(&r["role"]))
                 .unwrap_or_else(|| "oncall".into());
             Redirect::to(&format!(
-                "/console/oncall/calendar?scenario={}&role={}&from={}",
+                "/console/oncall/calendar?scenario={}&role={}&from={}&application={}",
                 urlencode(&f.scenario),
                 urlencode(&role),
-                urlencode(&f.from)
+                urlencode(&f.from),
+                urlencode(&f.application)
             ))
             .into_response()
         }

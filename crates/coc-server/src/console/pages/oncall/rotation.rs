@@ -5,6 +5,8 @@
 
 use crate::console::*;
 
+use super::of_application;
+
 /// How many participant pickers the form offers (more: the CLI or API).
 pub(crate) const PICKERS: usize = 8;
 
@@ -23,6 +25,8 @@ pub(crate) const WEEKDAYS: [(&str, &str); 7] = [
 #[derive(Default, Clone)]
 pub(crate) struct RotationForm {
     pub(crate) scenario: String,
+    /// An application's own schedule; empty: the global one.
+    pub(crate) application: String,
     pub(crate) timezone: String,
     pub(crate) role: String,
     pub(crate) name: String,
@@ -147,6 +151,7 @@ fn typed(pairs: &[(String, String)]) -> RotationForm {
     participants.resize(PICKERS.max(participants.len()), String::new());
     RotationForm {
         scenario: get("scenario"),
+        application: get("application"),
         timezone: get("timezone"),
         role: get("role"),
         name: get("name"),
@@ -213,6 +218,7 @@ fn body_of(f: &RotationForm) -> Result<Value, String> {
         "until": (!f.until.is_empty()).then_some(&f.until),
         "window": window,
         "temporary": f.temporary,
+        "application": (!f.application.is_empty()).then_some(&f.application),
     }))
 }
 
@@ -240,9 +246,10 @@ pub(crate) async fn save_rotation(
     };
     match api(&s, &v, Method::POST, "/api/v1/oncall/rotations", Some(body)).await {
         Ok(sc) => Redirect::to(&format!(
-            "/console/oncall/calendar?scenario={}&role={}",
+            "/console/oncall/calendar?scenario={}&role={}&application={}",
             urlencode(&text(&sc["name"])),
-            urlencode(if f.role.is_empty() { "oncall" } else { &f.role })
+            urlencode(if f.role.is_empty() { "oncall" } else { &f.role }),
+            urlencode(&f.application)
         ))
         .into_response(),
         Err(p) if p.status.is_client_error() => rotation_page(&s, &v, f, Some(p.detail)).await,
@@ -263,9 +270,10 @@ pub(crate) async fn remove_rotation(
         Err(r) => return r,
     };
     let uri = format!(
-        "/api/v1/oncall/scenarios/{}/rotations/{}",
+        "/api/v1/oncall/scenarios/{}/rotations/{}{}",
         urlencode(&get("scenario")).replace('/', "%2F"),
-        urlencode(&get("name")).replace('/', "%2F")
+        urlencode(&get("name")).replace('/', "%2F"),
+        of_application(&get("application"))
     );
     match api(&s, &v, Method::DELETE, &uri, None).await {
         Ok(_) => Redirect::to("/console/oncall").into_response(),
@@ -277,6 +285,8 @@ pub(crate) async fn remove_rotation(
 #[derive(Default, Clone)]
 pub(crate) struct OverrideForm {
     pub(crate) scenario: String,
+    /// An application's own schedule; empty: the global one.
+    pub(crate) application: String,
     pub(crate) role: String,
     pub(crate) person: String,
     pub(crate) covering: String,
@@ -329,6 +339,7 @@ pub(crate) async fn new_override(
     };
     let f = OverrideForm {
         scenario: q.get("scenario").cloned().unwrap_or_default(),
+        application: q.get("application").cloned().unwrap_or_default(),
         role: q.get("role").cloned().unwrap_or_else(|| "oncall".into()),
         ..OverrideForm::default()
     };
@@ -358,6 +369,7 @@ pub(crate) async fn save_override(
     };
     let f = OverrideForm {
         scenario: get("scenario"),
+        application: get("application"),
         role: get("role"),
         person: get("person"),
         covering: get("covering"),
@@ -396,14 +408,16 @@ pub(crate) async fn save_override(
         "covering": (!f.covering.is_empty()).then_some(&f.covering),
         "from": from, "until": until});
     let uri = format!(
-        "/api/v1/oncall/scenarios/{}/overrides",
-        urlencode(&text(&sc["id"]))
+        "/api/v1/oncall/scenarios/{}/overrides{}",
+        urlencode(&text(&sc["id"])),
+        of_application(&f.application)
     );
     match api(&s, &v, Method::POST, &uri, Some(body)).await {
         Ok(_) => Redirect::to(&format!(
-            "/console/oncall/calendar?scenario={}&role={}",
+            "/console/oncall/calendar?scenario={}&role={}&application={}",
             urlencode(&f.scenario),
-            urlencode(&f.role)
+            urlencode(&f.role),
+            urlencode(&f.application)
         ))
         .into_response(),
         Err(p) if p.status.is_client_error() => override_page(&s, &v, f, Some(p.detail)).await,
