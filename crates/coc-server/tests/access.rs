@@ -250,6 +250,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"role": "oncall", "person": "carol",
                 "from": "2099-01-01T00:00:00Z", "until": "2099-01-02T00:00:00Z"})
         }
+        ("POST", "/api/v1/oncall/scenarios/{id}/rotations/{name}/changes") => {
+            json!({"from": "2099-01-04", "participants": ["carol"]})
+        }
         ("PUT", "/api/v1/resources/{id}/tags") => json!({"tags": {"env": "test"}}),
         ("POST", "/api/v1/notification-rules") | ("PUT", "/api/v1/notification-rules/{id}") => {
             notification_rule(&format!("n-{}", rand_suffix()))
