@@ -20,15 +20,7 @@ async fn prometheus_alarm_creates_incident_and_repairs_the_host() {
     h.users(&["alice"]).await;
     let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
     let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
-    let integ = h
-        .client
-        .post(
-            "/api/v1/integrations",
-            &json!({"name": "prom", "type": "alertmanager"}),
-        )
-        .await
-        .unwrap();
-    let key = integ["key"].as_str().unwrap();
+    let key = &h.alertmanager_key().await;
     let script = h
         .script("restart", "echo \"restarting $SERVICE on $(hostname)\"")
         .await;
