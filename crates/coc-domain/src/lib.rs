@@ -10,6 +10,7 @@
 //! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
 //! | [`login`] | A1 sign-in throttling per user name and source address | 13.1 |
 //! | [`egress`] | outbound destinations of HTTP atoms and webhooks: allow and deny lists | — |
+//! | [`silence`] | M3 silences and maintenance windows: label matchers, weekly windows | landscape |
 //! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
@@ -82,6 +83,7 @@ pub mod risk;
 pub mod rule;
 pub mod schedule;
 pub mod script;
+pub mod silence;
 pub mod sla;
 pub mod ticket;
 

@@ -56,7 +56,10 @@ pub const ROUTES: &[RouteDoc] = &[
 /// The ingest routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/ingest/{key}/api/v2/alerts", post(prometheus))
+        .route(
+            "/ingest/{key}/api/v2/alerts",
+            post(prometheus).get(crate::alertmanager::alerts),
+        )
         .route("/ingest/{key}/alertmanager", post(webhook))
         .route("/ingest/{key}/generic", post(generic))
 }
@@ -106,31 +109,11 @@ async fn accept_batch(
     body: Result<Bytes, BytesRejection>,
     format: Format,
 ) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
-    let Some((tenant, integ)) = s.store.integration_by_key(&key).await? else {
-        return Err(ApiError::new(
-            crate::error::ErrorCode::InvalidIntegrationKey,
-            "no integration has this key",
-        ));
-    };
-    if !integ.enabled {
-        return Err(ApiError::new(
-            crate::error::ErrorCode::IntegrationDisabled,
-            format!("integration '{}' is disabled", integ.name),
-        ));
-    }
     let expected = match format {
         Format::PrometheusV2 | Format::Webhook => "alertmanager",
         Format::Generic => "generic",
     };
-    if integ.kind != expected {
-        return Err(ApiError::new(
-            crate::error::ErrorCode::WrongIntegrationType,
-            format!(
-                "integration '{}' is of type '{}'; this path needs type '{expected}'",
-                integ.name, integ.kind
-            ),
-        ));
-    }
+    let (tenant, integ) = integration_of(&s, &key, expected).await?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -160,6 +143,40 @@ async fn accept_batch(
     })?;
     let out = s.store.ingest(&tenant, &integ.id, alarms).await?;
     Ok((StatusCode::OK, axum::Json(out)))
+}
+
+/// The tenant and the enabled integration of type `expected` that `key`
+/// names.
+///
+/// Errors: 401 `invalid_integration_key` for an unknown key, 403
+/// `integration_disabled`, 422 `wrong_integration_type`.
+pub(crate) async fn integration_of(
+    s: &AppState,
+    key: &str,
+    expected: &str,
+) -> ApiResult<(String, coc_store::integration::Integration)> {
+    let Some((tenant, integ)) = s.store.integration_by_key(key).await? else {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::InvalidIntegrationKey,
+            "no integration has this key",
+        ));
+    };
+    if !integ.enabled {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::IntegrationDisabled,
+            format!("integration '{}' is disabled", integ.name),
+        ));
+    }
+    if integ.kind != expected {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::WrongIntegrationType,
+            format!(
+                "integration '{}' is of type '{}'; this path needs type '{expected}'",
+                integ.name, integ.kind
+            ),
+        ));
+    }
+    Ok((tenant, integ))
 }
 
 async fn prometheus(

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alertmanager;
 pub mod api;
 pub mod console;
 pub mod egress;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(gateway::router())
         .merge(ingest::router().layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
+        .merge(alertmanager::router())
         .fallback(|| async { ApiError::new(crate::error::ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|req: axum::extract::Request| async move {
             ApiError::new(

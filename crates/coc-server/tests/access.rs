@@ -184,6 +184,8 @@ pub(crate) async fn world(h: &Harness) -> World {
     ids.insert("jobticket", jt["id"].as_str().unwrap().to_string());
     let sla = c.post("/api/v1/slas", &sla_body("main-sla")).await.unwrap();
     ids.insert("sla", sla["id"].as_str().unwrap().to_string());
+    let sil = c.post("/api/v1/silences", &silence_body()).await.unwrap();
+    ids.insert("silence", sil["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -193,8 +195,14 @@ pub(crate) async fn world(h: &Harness) -> World {
 
 /// A valid body for each mutating route, so that a refusal can only come
 /// from access control or tenancy, never from validation.
+/// A silence that mutes nothing of the world's alarms.
+fn silence_body() -> Value {
+    json!({"matchers": ["alertname=Nothing"], "duration_minutes": 60, "comment": "test"})
+}
+
 fn body_for(method: &str, path: &str, w: &World) -> Value {
     match (method, path) {
+        ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
         ("POST", "/api/v1/integrations") => {
             json!({"name": format!("i-{}", rand_suffix()), "type": "generic"})
         }

@@ -19,3 +19,4 @@ mod notify;
 mod oncall;
 mod openapi;
 mod people;
+mod silences;

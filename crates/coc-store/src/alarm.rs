@@ -81,11 +81,14 @@ pub struct Alarm {
     pub additional: serde_json::Value,
     /// Remark given when an operator cleared it.
     pub cleared_remark: Option<String>,
+    /// The silence that muted its last event (no incident, no
+    /// notification), if any.
+    pub silenced_by: Option<String>,
 }
 
 const COLS: &str = "id, fingerprint, name, level, status, occurrences, first_seen, last_seen, \
     started_at, source, integration_id, source_alarm_id, resource_id, resource_name, region, \
-    application, namespace, description, url, labels, annotations, additional, cleared_remark";
+    application, namespace, description, url, labels, annotations, additional, cleared_remark, silenced_by";
 
 fn row(r: &AnyRow) -> Result<Alarm> {
     Ok(Alarm {
@@ -112,6 +115,7 @@ fn row(r: &AnyRow) -> Result<Alarm> {
         annotations: json_col(r, "annotations"),
         additional: json_col(r, "additional"),
         cleared_remark: r.try_get("cleared_remark")?,
+        silenced_by: r.try_get("silenced_by")?,
     })
 }
 
@@ -145,6 +149,10 @@ pub struct IngestOutcome {
     pub incidents_created: Vec<String>,
     /// Automatic-repair tickets created.
     pub tickets_created: Vec<String>,
+    /// Alarms muted by a silence in force (stored and marked; no
+    /// incident, no notification).
+    #[serde(default)]
+    pub silenced: usize,
 }
 
 /// Filters of the alarm center list.
@@ -168,6 +176,11 @@ pub struct AlarmFilter {
     pub resource: Option<String>,
     /// Labels the alarm carries, each `key=value` exactly.
     pub labels: Vec<(String, String)>,
+    /// `Some(true)`: only alarms muted by a silence; `Some(false)`: only
+    /// those not muted.
+    pub silenced: Option<bool>,
+    /// Only alarms last delivered by this integration (id).
+    pub integration: Option<String>,
 }
 
 /// A `LIKE` pattern that finds `text` literally inside a value (`%`, `_`
@@ -223,6 +236,14 @@ impl Store {
                 // (Both marks name the one argument.)
                 Arg::S(p),
             );
+        }
+        match f.silenced {
+            Some(true) => w.push_sql("silenced_by IS NOT NULL"),
+            Some(false) => w.push_sql("silenced_by IS NULL"),
+            None => {}
+        }
+        if let Some(i) = &f.integration {
+            w.push("integration_id = ?", Arg::S(i.clone()));
         }
         for (k, v) in &f.labels {
             // Labels are stored as compact JSON text: `"key":"value"` is

@@ -157,10 +157,30 @@ impl Store {
             let alarm_slas = self
                 .enabled_slas(tenant, coc_domain::sla::Trigger::Alarm)
                 .await?;
+            // Silences in force mute an alarm by its last event's labels.
+            let silences = crate::silence::in_force(&mut *tx, tenant, now).await?;
             for chunk in order.chunks(UPSERT_ROWS) {
-                let rows = upsert_chunk(&mut tx, self.backend, tenant, chunk, events, now).await?;
+                let muted: HashMap<&str, String> = if silences.is_empty() {
+                    HashMap::new()
+                } else {
+                    chunk
+                        .iter()
+                        .filter_map(|fp| {
+                            let last = events[fp].last()?.alarm;
+                            let labels = coc_domain::silence::alarm_labels(last);
+                            let id = silences.muting(&labels).first()?.to_string();
+                            Some((fp.as_str(), id))
+                        })
+                        .collect()
+                };
+                let rows =
+                    upsert_chunk(&mut tx, self.backend, tenant, chunk, events, &muted, now).await?;
                 for fp in chunk {
                     let evs = &events[fp];
+                    let silenced = muted.contains_key(fp.as_str());
+                    if silenced {
+                        outcomes[evs[evs.len() - 1].req].silenced += 1;
+                    }
                     let (alarm_id, prev) = rows.get(fp).ok_or_else(|| {
                         StoreError::Conflict(format!("alarm {fp} missing from the upsert result"))
                     })?;
@@ -192,6 +212,11 @@ impl Store {
                         }
                     }
                     let before = prev.as_deref();
+                    // A silenced alarm is stored and marked, nothing more:
+                    // no SLA, no incident, no notification.
+                    if silenced {
+                        continue;
+                    }
                     if !alarm_slas.is_empty() && before != Some(cur.as_str()) {
                         let last = evs[evs.len() - 1].alarm;
                         let moved = self
@@ -255,7 +280,7 @@ fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Distinct alarms per upsert statement (25 parameters each).
+/// Distinct alarms per upsert statement (26 parameters each).
 pub const UPSERT_ROWS: usize = 200;
 
 /// One received event, pointing back at its request.
@@ -268,7 +293,7 @@ struct Ev<'a> {
 const UPSERT_COLS: &str = "id, fingerprint, name, level, status, first_status, prev_status, occurrences, \
     first_seen, last_seen, started_at, source, integration_id, source_alarm_id, resource_id, resource_name, \
     region, application, namespace, description, url, labels, annotations, additional, cleared_remark, \
-    tenant_id, updated_at";
+    tenant_id, updated_at, silenced_by";
 
 /// Upserts one row per fingerprint of `chunk` (the last event's content,
 /// `occurrences` raised by the event count) and returns, per fingerprint,
@@ -279,9 +304,10 @@ async fn upsert_chunk(
     tenant: &str,
     chunk: &[String],
     events: &HashMap<String, Vec<Ev<'_>>>,
+    muted: &HashMap<&str, String>,
     now: i64,
 ) -> Result<HashMap<String, (String, Option<String>)>> {
-    const PER_ROW: usize = 25;
+    const PER_ROW: usize = 26;
     // SQLite gets anonymous `?` placeholders: sqlx looks each parameter up by
     // name, which is linear in the number of *named* parameters, so `$N`
     // would make binding quadratic. PostgreSQL needs `$N`.
@@ -320,7 +346,7 @@ async fn upsert_chunk(
          last_seen = excluded.last_seen, status = excluded.status, level = excluded.level, \
          description = excluded.description, annotations = excluded.annotations, additional = excluded.additional, \
          integration_id = excluded.integration_id, started_at = excluded.started_at, url = excluded.url, \
-         updated_at = excluded.updated_at, \
+         updated_at = excluded.updated_at, silenced_by = excluded.silenced_by, \
          cleared_remark = CASE WHEN excluded.status = {firing} THEN NULL ELSE alarms.cleared_remark END \
          RETURNING id, fingerprint, prev_status",
         firing = crate::sql_lit(AlarmStatus::Alarm.as_str())
@@ -357,7 +383,8 @@ async fn upsert_chunk(
             .bind(to_json(&a.annotations))
             .bind(to_json(&a.additional))
             .bind(tenant.to_string())
-            .bind(now);
+            .bind(now)
+            .bind(muted.get(fp.as_str()).cloned());
     }
     let rows = q.fetch_all(&mut **tx).await?;
     let mut out = HashMap::with_capacity(rows.len());

@@ -48,6 +48,7 @@ pub mod rule;
 pub mod schedule;
 pub mod script;
 pub mod secret;
+pub mod silence;
 pub mod sla;
 pub mod spec;
 pub mod ticket;
@@ -256,6 +257,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(16, "token_addresses", "0016_token_addresses.sql"),
     same_sql!(17, "one_engine", "0017_one_engine.sql"),
     same_sql!(18, "oncall_feeds", "0018_oncall_feeds.sql"),
+    same_sql!(19, "silences", "0019_silences.sql"),
 ];
 
 impl Store {
@@ -617,6 +619,11 @@ impl Filter {
         let n = self.args.len();
         self.sql.push_str(" AND ");
         self.sql.push_str(&clause.replace('?', &format!("${n}")));
+    }
+    /// Adds a clause that takes no argument.
+    pub fn push_sql(&mut self, clause: &str) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(clause);
     }
     pub fn query(&self, sql: String) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments> {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -40,6 +40,8 @@ pub struct AlarmQuery {
     pub resource: Option<String>,
     /// Labels, each exactly: `key=value[,key=value…]` (at most 10).
     pub labels: Option<String>,
+    /// `true`: only alarms muted by a silence; `false`: only the others.
+    pub silenced: Option<bool>,
     /// Page size.
     pub limit: Option<u32>,
     /// Cursor.
@@ -73,7 +75,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/alarms",
         "alarm",
-        "Alarm center list (each with the incident it is linked to): filters status, level, name, source, region, resource, labels, since, until; limit, cursor",
+        "Alarm center list (each with the incident it is linked to): filters status, level, name, source, region, resource, labels, silenced, since, until; limit, cursor",
         AlarmList,
         query = AlarmQuery,
         list = coc_store::alarm::ListedAlarm
@@ -170,6 +172,8 @@ async fn list(
         until: q.until,
         resource: q.resource,
         labels,
+        silenced: q.silenced,
+        integration: None,
     };
     let mut out = s.store.list_alarms(&p.tenant, &f, &page).await?;
     // Only what the caller may read (A3): per-record attributes decide.

@@ -20,6 +20,7 @@ pub mod resource;
 pub mod rule;
 pub mod schedule;
 pub mod script;
+pub mod silence;
 pub mod ticket;
 
 use axum::Router;
@@ -42,11 +43,13 @@ pub fn routes() -> &'static [RouteDoc] {
         [
             ROUTES,
             crate::ingest::ROUTES,
+            crate::alertmanager::ROUTES,
             crate::session::ROUTES,
             crate::gateway::ROUTES,
             integration::ROUTES,
             alarm::ROUTES,
             rule::ROUTES,
+            silence::ROUTES,
             incident::ROUTES,
             resource::ROUTES,
             agent::ROUTES,
@@ -131,6 +134,7 @@ pub fn router() -> Router<AppState> {
         .merge(notify::sla_router())
         .merge(alarm::router())
         .merge(rule::router())
+        .merge(silence::router())
         .merge(incident::router())
         .merge(resource::router())
         .merge(agent::router())

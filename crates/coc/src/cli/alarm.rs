@@ -33,6 +33,9 @@ enum Verb {
         /// Label key=value, exactly (repeat: all must match).
         #[arg(long = "label")]
         labels: Vec<String>,
+        /// Only alarms muted by a silence (true) or only the others (false).
+        #[arg(long)]
+        silenced: Option<bool>,
         /// last_seen ≥ since (Unix ms).
         #[arg(long)]
         since: Option<i64>,
@@ -89,6 +92,7 @@ const COLS: &[&str] = &[
     "resource_name",
     "region",
     "incident.number",
+    "silenced_by",
 ];
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
@@ -101,6 +105,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             source,
             resource,
             labels,
+            silenced,
             since,
             until,
             limit,
@@ -108,6 +113,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         } => {
             let mut q = Vec::new();
             let labels = (!labels.is_empty()).then(|| labels.join(","));
+            let silenced = silenced.map(|b| b.to_string());
             for (k, v) in [
                 ("status", status),
                 ("level", level),
@@ -115,6 +121,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 ("source", source),
                 ("resource", resource),
                 ("labels", labels),
+                ("silenced", silenced),
                 ("cursor", cursor),
             ] {
                 if let Some(v) = v {
@@ -151,6 +158,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 "description",
                 "url",
                 "labels",
+                "silenced_by",
             ],
         ),
         Verb::History { id } => output::print(

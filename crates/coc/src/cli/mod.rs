@@ -15,6 +15,7 @@ mod resource;
 mod rule;
 mod schedule;
 mod script;
+mod silence;
 mod ticket;
 
 use std::net::SocketAddr;
@@ -128,6 +129,9 @@ pub enum Command {
     // Feature I2.
     /// Forwarding rules.
     Rule(rule::Cmd),
+    // Feature M3.
+    /// Silences and maintenance windows: mute alarms by label matchers.
+    Silence(silence::Cmd),
     // Feature I3.
     /// Incidents.
     Incident(incident::Cmd),
@@ -454,6 +458,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             crate::run::agent(a.server, token, a.ca_cert, a.state_dir).await
         }
         Command::Integration(c) => integration::run(&cli.conn, c).await,
+        Command::Silence(c) => silence::run(&cli.conn, c).await,
         Command::Alarm(c) => alarm::run(&cli.conn, c).await,
         Command::Rule(c) => rule::run(&cli.conn, c).await,
         Command::Incident(c) => incident::run(&cli.conn, c).await,

@@ -264,6 +264,73 @@ pub(crate) const RULE_OPS: &[Op] = &[Op {
     ..OP
 }];
 
+/// A silence's matcher row: label, operator, value.
+const MATCHER: &[Field] = &[
+    f(
+        "name",
+        "Label",
+        Kind::Suggest(&[
+            "alertname",
+            "instance",
+            "job",
+            "severity",
+            "resource_name",
+            "application",
+            "region",
+            "namespace",
+        ]),
+    ),
+    f("op", "Operator", Kind::Choice(&["=", "!=", "=~", "!~"])),
+    f("value", "Value", Kind::Text),
+];
+
+/// The silence form (M3): matchers, when, why, and the weekly hours of a
+/// maintenance window.
+pub(crate) const SILENCE: &[Field] = &[
+    h(
+        "matchers",
+        "Matchers",
+        Kind::Rows(MATCHER),
+        "An alarm is silenced when its labels match every row. =~ and !~ take a regular expression matched against the whole value.",
+    ),
+    h("starts_at", "Starts (UTC)", Kind::Time, "Empty: now."),
+    h(
+        "duration_minutes",
+        "Duration (minutes)",
+        Kind::Number,
+        "Or give an end below.",
+    ),
+    f("ends_at", "Ends (UTC)", Kind::Time),
+    f("comment", "Comment", Kind::Long),
+    h(
+        "weekly.days",
+        "Maintenance window: weekdays",
+        Kind::Many(&["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+        "Leave empty for a plain silence. With days, the silence is in force only in these weekly hours between its start and end.",
+    ),
+    f("weekly.start", "Window opens (HH:MM)", Kind::Text),
+    h(
+        "weekly.end",
+        "Window closes (HH:MM)",
+        Kind::Text,
+        "Before the opening time: the window runs past midnight.",
+    ),
+    f("weekly.tz", "Window time zone", Kind::Suggest(super::ZONES)),
+];
+
+/// A silence's operations.
+pub(crate) const SILENCE_OPS: &[Op] = &[Op {
+    op: "expire",
+    label: "Expire now",
+    api: "/api/v1/silences/{id}/expire",
+    fields: &[],
+    then: Then::Show,
+    confirm: Some(
+        "The silence ends now: alarms it mutes open incidents and notify again from their next event.",
+    ),
+    ..OP
+}];
+
 pub(crate) const INTEGRATION_OPS: &[Op] = &[
     Op {
         op: "test",

@@ -436,6 +436,32 @@ pub const MODULES: &[Module] = &[
         ..MODULE
     },
     Module {
+        slug: "silences",
+        title: "Silences",
+        list: "/api/v1/silences",
+        detail: Some("/api/v1/silences/{id}"),
+        key: "id",
+        columns: &[
+            ("matchers_text", "Matchers"),
+            ("state", "State"),
+            ("in_force", "In force"),
+            ("starts_at", "Starts"),
+            ("ends_at", "Ends"),
+            ("created_by", "Creator"),
+            ("comment", "Comment"),
+        ],
+        create: Some("/api/v1/silences"),
+        example: Some(
+            r#"{"matchers": ["alertname=DiskFull", "instance=~\"web-.*\""], "duration_minutes": 120, "comment": "disk swap on the web tier"}"#,
+        ),
+        modify: true,
+        ops: SILENCE_OPS,
+        related: None,
+        summary: None,
+        fields: SILENCE,
+        ..MODULE
+    },
+    Module {
         slug: "integrations",
         title: "Integrations",
         list: "/api/v1/integrations",

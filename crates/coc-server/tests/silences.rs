@@ -1,0 +1,464 @@
+//! Silences and maintenance windows (M3) and the Alertmanager API v2 at an
+//! integration's base URL: over the COC API, over Alertmanager's wire
+//! format, and with `amtool` itself (Debian `prometheus-alertmanager`).
+
+use serde_json::{Value, json};
+
+use crate::harness::{Harness, request};
+
+/// A forwarding rule that turns every alarm named `name` into a P2 incident.
+async fn rule_for(h: &Harness, name: &str) {
+    h.client
+        .post(
+            "/api/v1/forwarding-rules",
+            &json!({"name": format!("rule-{name}"), "conditions": [{"field": "alarmName", "op": "equals", "value": name}],
+                    "incident_level": "P2", "assignee": "admin"}),
+        )
+        .await
+        .unwrap();
+}
+
+/// Posts Prometheus-style alerts (firing for an hour) to the integration.
+async fn fire(h: &Harness, key: &str, alerts: &[(&str, &str)]) -> Value {
+    let ends = chrono::Utc::now() + chrono::Duration::hours(1);
+    let body: Vec<Value> = alerts
+        .iter()
+        .map(|(name, instance)| {
+            json!({"labels": {"alertname": name, "instance": instance, "severity": "critical"},
+                   "annotations": {"summary": "test"}, "endsAt": ends.to_rfc3339()})
+        })
+        .collect();
+    let (st, _, out) = request(
+        h,
+        "POST",
+        &format!("/ingest/{key}/api/v2/alerts"),
+        None,
+        Some(serde_json::to_vec(&body).unwrap()),
+    )
+    .await;
+    assert_eq!(st, 200, "{out}");
+    out
+}
+
+async fn alarm_named(h: &Harness, name: &str, instance: &str) -> Value {
+    let list = h
+        .client
+        .get(
+            "/api/v1/alarms",
+            &[("labels", format!("alertname={name},instance={instance}"))],
+        )
+        .await
+        .unwrap();
+    list["items"][0].clone()
+}
+
+#[tokio::test]
+async fn a_silenced_alarm_is_stored_and_marked_and_opens_no_incident() {
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    rule_for(&h, "DiskFull").await;
+    // A form-style body: matchers as parts, a duration, CRLF in the comment.
+    let sil = h
+        .client
+        .post(
+            "/api/v1/silences",
+            &json!({"matchers": [{"name": "alertname", "op": "=", "value": "DiskFull"},
+                                 "instance=~\"web-.*\""],
+                    "duration_minutes": 60, "comment": "disk swap\r\non the web tier"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sil["state"], "active");
+    assert_eq!(sil["in_force"], true);
+    assert_eq!(sil["created_by"], "admin");
+    assert_eq!(
+        sil["matchers_text"],
+        "{alertname=\"DiskFull\", instance=~\"web-.*\"}"
+    );
+    let out = fire(
+        &h,
+        &key,
+        &[("DiskFull", "web-1:9100"), ("DiskFull", "db-1:9100")],
+    )
+    .await;
+    assert_eq!(out["created"], 2);
+    assert_eq!(out["silenced"], 1);
+    assert_eq!(
+        out["incidents_created"].as_array().unwrap().len(),
+        1,
+        "{out}"
+    );
+    let muted = alarm_named(&h, "DiskFull", "web-1:9100").await;
+    assert_eq!(muted["silenced_by"], sil["id"]);
+    assert!(muted["incident"].is_null(), "{muted}");
+    let loud = alarm_named(&h, "DiskFull", "db-1:9100").await;
+    assert!(loud["silenced_by"].is_null());
+    assert!(loud["incident"]["number"].is_string(), "{loud}");
+    // The alarm list filters on it.
+    let only = h
+        .client
+        .get("/api/v1/alarms", &[("silenced", "true".to_string())])
+        .await
+        .unwrap();
+    assert_eq!(only["items"].as_array().unwrap().len(), 1);
+    // Expired, the silence lets the next event through: an incident opens.
+    let id = sil["id"].as_str().unwrap();
+    let exp = h
+        .client
+        .post(&format!("/api/v1/silences/{id}/expire"), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(exp["state"], "expired");
+    let again = h
+        .client
+        .post(&format!("/api/v1/silences/{id}/expire"), &json!({}))
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already expired"), "{again}");
+    let out = fire(&h, &key, &[("DiskFull", "web-1:9100")]).await;
+    assert_eq!(out["silenced"], 0);
+    assert_eq!(
+        out["incidents_created"].as_array().unwrap().len(),
+        1,
+        "{out}"
+    );
+    assert!(alarm_named(&h, "DiskFull", "web-1:9100").await["silenced_by"].is_null());
+    // Listing: the expired one only with expired=true.
+    let l = h.client.get("/api/v1/silences", &[]).await.unwrap();
+    assert!(l["items"].as_array().unwrap().is_empty());
+    let l = h
+        .client
+        .get("/api/v1/silences", &[("expired", "true".to_string())])
+        .await
+        .unwrap();
+    assert_eq!(l["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_silences_are_refused_whole() {
+    let h = Harness::start(0).await;
+    for (body, needle) in [
+        (
+            json!({"matchers": [], "duration_minutes": 5, "comment": "x"}),
+            "at least one matcher",
+        ),
+        (
+            json!({"matchers": ["team!=db"], "duration_minutes": 5, "comment": "x"}),
+            "empty value",
+        ),
+        (
+            json!({"matchers": ["a=~("], "duration_minutes": 5, "comment": "x"}),
+            "regular expression",
+        ),
+        (
+            json!({"matchers": ["a=b"], "comment": "x"}),
+            "ends_at or duration_minutes",
+        ),
+        (
+            json!({"matchers": ["a=b"], "duration_minutes": 5, "comment": " "}),
+            "comment",
+        ),
+        (
+            json!({"matchers": ["a=b"], "duration_minutes": 5, "comment": "x",
+                "weekly": {"days": ["someday"], "start": "22:00", "end": "02:00"}}),
+            "weekday",
+        ),
+    ] {
+        let (st, ct, out) = request(
+            &h,
+            "POST",
+            "/api/v1/silences",
+            Some(crate::harness::ADMIN),
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+        assert_eq!(st, 422, "{body} → {out}");
+        assert_eq!(ct, "application/problem+json");
+        assert!(out["detail"].as_str().unwrap().contains(needle), "{out}");
+    }
+    let l = h
+        .client
+        .get("/api/v1/silences", &[("expired", "true".to_string())])
+        .await
+        .unwrap();
+    assert!(l["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_maintenance_window_mutes_only_in_its_weekly_hours() {
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    rule_for(&h, "Reboot").await;
+    let now = chrono::Utc::now();
+    use chrono::Datelike;
+    let today = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [now.weekday().num_days_from_monday() as usize];
+    let tomorrow = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [(now.weekday().num_days_from_monday() as usize + 1) % 7];
+    let open = (now - chrono::Duration::minutes(5))
+        .format("%H:%M")
+        .to_string();
+    let close = (now + chrono::Duration::minutes(30))
+        .format("%H:%M")
+        .to_string();
+    // Open now (today, around the current time UTC) …
+    let w = h
+        .client
+        .post(
+            "/api/v1/silences",
+            &json!({"matchers": ["alertname=Reboot", "instance=a"], "duration_minutes": 10080,
+                    "comment": "patch night",
+                    "weekly": {"days": [today], "start": open, "end": close, "tz": "UTC"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w["in_force"], true, "{w}");
+    // … and one on another day, not in force now.
+    let other = h
+        .client
+        .post(
+            "/api/v1/silences",
+            &json!({"matchers": ["alertname=Reboot", "instance=b"], "duration_minutes": 10080,
+                    "comment": "patch night",
+                    "weekly": {"days": [tomorrow], "start": "03:00", "end": "03:01", "tz": "Europe/Berlin"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(other["state"], "active");
+    assert_eq!(other["in_force"], false, "{other}");
+    let out = fire(&h, &key, &[("Reboot", "a"), ("Reboot", "b")]).await;
+    assert_eq!(out["silenced"], 1, "{out}");
+    assert_eq!(out["incidents_created"].as_array().unwrap().len(), 1);
+    assert_eq!(alarm_named(&h, "Reboot", "a").await["silenced_by"], w["id"]);
+}
+
+#[tokio::test]
+async fn the_alertmanager_api_lists_alerts_and_keeps_silences() {
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    fire(
+        &h,
+        &key,
+        &[("Cpu", "web-1"), ("Cpu", "web-2"), ("Mem", "web-1")],
+    )
+    .await;
+    let base = format!("/ingest/{key}/api/v2");
+    // A silence the way amtool posts it.
+    let body = json!({"matchers": [{"name": "alertname", "value": "Cpu", "isRegex": false, "isEqual": true},
+                                   {"name": "instance", "value": "web-1", "isRegex": false}],
+                      "startsAt": "2020-01-01T00:00:00Z",
+                      "endsAt": (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339(),
+                      "createdBy": "ops", "comment": "tuning"});
+    let (st, _, created) = request(
+        &h,
+        "POST",
+        &format!("{base}/silences"),
+        None,
+        Some(serde_json::to_vec(&body).unwrap()),
+    )
+    .await;
+    assert_eq!(st, 200, "{created}");
+    let sid = created["silenceID"].as_str().unwrap().to_string();
+    let (_, _, alerts) = request(&h, "GET", &format!("{base}/alerts"), None, None).await;
+    let alerts = alerts.as_array().unwrap().clone();
+    assert_eq!(alerts.len(), 3);
+    let cpu1 = alerts
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "Cpu" && a["labels"]["instance"] == "web-1")
+        .unwrap();
+    assert_eq!(cpu1["status"]["state"], "suppressed");
+    assert_eq!(cpu1["status"]["silencedBy"][0], sid.as_str());
+    assert_eq!(cpu1["receivers"][0]["name"], "prom");
+    // Filters, as amtool sends them; silenced=false leaves the muted out.
+    let q = format!(
+        "{base}/alerts?filter={}&silenced=false",
+        url::form_urlencoded::byte_serialize(b"alertname=\"Cpu\"").collect::<String>()
+    );
+    let (st, _, only) = request(&h, "GET", &q, None, None).await;
+    assert_eq!(st, 200, "{only}");
+    let only = only.as_array().unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["labels"]["instance"], "web-2");
+    let (_, _, groups) = request(&h, "GET", &format!("{base}/alerts/groups"), None, None).await;
+    assert_eq!(groups.as_array().unwrap().len(), 2);
+    // Silences: listed, shown, expired.
+    let (_, _, sils) = request(&h, "GET", &format!("{base}/silences"), None, None).await;
+    assert_eq!(sils[0]["id"], sid.as_str());
+    assert_eq!(sils[0]["status"]["state"], "active");
+    assert_eq!(sils[0]["createdBy"], "ops via prom");
+    assert_eq!(sils[0]["matchers"][1]["isEqual"], true);
+    let (st, _, _) = request(&h, "DELETE", &format!("{base}/silence/{sid}"), None, None).await;
+    assert_eq!(st, 200);
+    let (_, _, one) = request(&h, "GET", &format!("{base}/silence/{sid}"), None, None).await;
+    assert_eq!(one["status"]["state"], "expired");
+    // The same silence in COC's own API.
+    let v1 = h
+        .client
+        .get(&format!("/api/v1/silences/{sid}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(v1["state"], "expired");
+    let (st, _, status) = request(&h, "GET", &format!("{base}/status"), None, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(status["cluster"]["status"], "disabled");
+    // A wrong key reads nothing.
+    let (st, _, _) = request(&h, "GET", "/ingest/nokey/api/v2/silences", None, None).await;
+    assert_eq!(st, 401);
+    let (st, _, e) = request(
+        &h,
+        "GET",
+        &format!("{base}/alerts?filter=%3D%3D"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(st, 400, "{e}");
+}
+
+/// Runs `amtool` against the integration; its stdout.
+fn amtool(url: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("amtool")
+        .arg(format!("--alertmanager.url={url}"))
+        .args(args)
+        .output()
+        .expect("amtool runs");
+    assert!(
+        out.status.success(),
+        "amtool {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn amtool_adds_and_queries_alerts_and_silences() {
+    if std::process::Command::new("amtool")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "amtool (Debian prometheus-alertmanager) is required in CI"
+        );
+        eprintln!("skipped: amtool is not installed");
+        return;
+    }
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    rule_for(&h, "AmtoolAlert").await;
+    let url = format!("{}/ingest/{key}", h.url());
+    // amtool blocks: run it off the async runtime.
+    let run = |args: Vec<&str>| {
+        let url = url.clone();
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        tokio::task::spawn_blocking(move || {
+            amtool(&url, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+    };
+    // A silence first: the alert added after it is stored, marked, and
+    // opens no incident.
+    let id = run(vec![
+        "silence",
+        "add",
+        "alertname=AmtoolAlert",
+        "instance=~web-.*",
+        "--comment=maintenance",
+        "--author=ops",
+        "--duration=1h",
+    ])
+    .await
+    .unwrap();
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 36, "amtool printed the silence id: {id:?}");
+    run(vec![
+        "alert",
+        "add",
+        "alertname=AmtoolAlert",
+        "instance=web-1",
+        "severity=critical",
+        "--annotation=summary=from amtool",
+    ])
+    .await
+    .unwrap();
+    run(vec![
+        "alert",
+        "add",
+        "alertname=AmtoolAlert",
+        "instance=db-1",
+    ])
+    .await
+    .unwrap();
+    // amtool leaves silenced alerts out unless asked (--silenced).
+    let q = run(vec![
+        "alert",
+        "query",
+        "-o",
+        "json",
+        "alertname=AmtoolAlert",
+    ])
+    .await
+    .unwrap();
+    let alerts: Value = serde_json::from_str(&q).unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{q}");
+    assert_eq!(alerts[0]["labels"]["instance"], "db-1");
+    let q = run(vec![
+        "alert",
+        "query",
+        "--silenced",
+        "-o",
+        "json",
+        "alertname=AmtoolAlert",
+    ])
+    .await
+    .unwrap();
+    let alerts: Value = serde_json::from_str(&q).unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{q}");
+    assert_eq!(alerts[0]["labels"]["instance"], "web-1");
+    let q = run(vec![
+        "alert",
+        "query",
+        "--active",
+        "--silenced",
+        "-o",
+        "json",
+        "alertname=AmtoolAlert",
+    ])
+    .await
+    .unwrap();
+    let alerts: Value = serde_json::from_str(&q).unwrap();
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 2, "{q}");
+    let web = alerts
+        .iter()
+        .find(|a| a["labels"]["instance"] == "web-1")
+        .unwrap();
+    assert_eq!(web["status"]["silencedBy"][0], id.as_str());
+    let muted = alarm_named(&h, "AmtoolAlert", "web-1").await;
+    assert_eq!(muted["silenced_by"], id.as_str());
+    assert!(muted["incident"].is_null(), "{muted}");
+    assert!(alarm_named(&h, "AmtoolAlert", "db-1").await["incident"]["number"].is_string());
+    let q = run(vec!["silence", "query", "-q"]).await.unwrap();
+    assert_eq!(q.trim(), id);
+    let q = run(vec![
+        "silence",
+        "query",
+        "-o",
+        "json",
+        "alertname=AmtoolAlert",
+    ])
+    .await
+    .unwrap();
+    assert!(q.contains("maintenance"), "{q}");
+    run(vec!["silence", "expire", &id]).await.unwrap();
+    let q = run(vec!["silence", "query", "-q"]).await.unwrap();
+    assert!(q.trim().is_empty(), "expired silences are not listed: {q}");
+    let s = h
+        .client
+        .get(&format!("/api/v1/silences/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(s["state"], "expired");
+    assert_eq!(s["created_by"], "ops via prom");
+}
