@@ -8,6 +8,7 @@
 //! | [`access`] | A2/A3 policies, action catalog, evaluator | 1.1, 1.2 |
 //! | [`agent`] | R3 agent identity: enrollment tokens, bound keys, admission | 3.1 |
 //! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
+//! | [`pagerduty`] | M1 the PagerDuty Events API v2 as an ingest format | — |
 //! | [`login`] | A1 sign-in throttling per user name and source address | 13.1 |
 //! | [`egress`] | outbound destinations of HTTP atoms and webhooks: allow and deny lists | — |
 //! | [`silence`] | M3 silences and maintenance windows: label matchers, weekly windows | landscape |
@@ -75,6 +76,7 @@ pub mod jobticket;
 pub mod login;
 pub mod notify;
 pub mod oncall;
+pub mod pagerduty;
 pub mod parameter;
 pub mod people;
 pub mod plan;

@@ -32,17 +32,33 @@ pub const MAX_COMMENT: usize = 1000;
 /// Largest compiled regular expression, bytes (regex crate size limit).
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
-stored_enum! {
-    /// How a matcher compares a label value.
-    MatchOp {
-        /// `=`: equal.
-        Equal = "=",
-        /// `!=`: not equal.
-        NotEqual = "!=",
-        /// `=~`: the whole value matches the regular expression.
-        Regex = "=~",
-        /// `!~`: the whole value does not match the regular expression.
-        NotRegex = "!~",
+/// How a matcher compares a label value (written out rather than by
+/// `stored_enum!`, so the API schema carries the operators themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum MatchOp {
+    /// `=`: equal.
+    #[serde(rename = "=")]
+    Equal,
+    /// `!=`: not equal.
+    #[serde(rename = "!=")]
+    NotEqual,
+    /// `=~`: the whole value matches the regular expression.
+    #[serde(rename = "=~")]
+    Regex,
+    /// `!~`: the whole value does not match the regular expression.
+    #[serde(rename = "!~")]
+    NotRegex,
+}
+
+impl MatchOp {
+    /// The operator as written (`=`, `!=`, `=~`, `!~`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
     }
 }
 
@@ -392,15 +408,26 @@ pub struct SilenceSpec {
     pub weekly: Option<Weekly>,
 }
 
-stored_enum! {
-    /// Where a silence is in its life, at a given time (Alertmanager's states).
-    SilenceState {
-        /// Its start is still ahead.
-        Pending = "pending",
-        /// Between its start and its end.
-        Active = "active",
-        /// Its end has passed (or it was expired).
-        Expired = "expired",
+/// Where a silence is in its life, at a given time (Alertmanager's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SilenceState {
+    /// Its start is still ahead.
+    Pending,
+    /// Between its start and its end.
+    Active,
+    /// Its end has passed (or it was expired).
+    Expired,
+}
+
+impl SilenceState {
+    /// The state's name (`pending`, `active`, `expired`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SilenceState::Pending => "pending",
+            SilenceState::Active => "active",
+            SilenceState::Expired => "expired",
+        }
     }
 }
 

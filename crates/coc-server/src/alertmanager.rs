@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, extract::DefaultBodyLimit};
 use coc_domain::silence::{
@@ -171,7 +170,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "DELETE",
         "/ingest/{key}/api/v2/silence/{id}",
         "ingest",
-        "Alertmanager API v2: expire a silence",
+        "Alertmanager API v2: expire a silence (answers an empty object)",
         public,
         ok = serde_json::Value
     ),
@@ -471,10 +470,10 @@ async fn one_silence(
 async fn expire(
     State(s): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<serde_json::Value>> {
     let (tenant, _) = integration_of(&s, &key, "alertmanager").await?;
     s.store.expire_silence(&tenant, &id).await?;
-    Ok(StatusCode::OK)
+    Ok(Json(serde_json::json!({})))
 }
 
 async fn status(

@@ -6,6 +6,7 @@
 //! | `POST /ingest/<key>/api/v2/alerts` | Prometheus (`path_prefix: /ingest/<key>`) | `alertmanager` |
 //! | `POST /ingest/<key>/alertmanager` | Alertmanager webhook receiver (v4) | `alertmanager` |
 //! | `POST /ingest/<key>/generic` | anything posting generic JSON | `generic` |
+//! | `POST /ingest/pagerduty/v2/enqueue` (key in `routing_key`) | a PagerDuty Events API v2 client | `pagerduty` |
 //!
 //! The response is sent only after the alarms are committed (group
 //! commit). A bad body is refused whole: nothing of it is stored.
@@ -44,6 +45,15 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "POST",
+        "/ingest/pagerduty/v2/enqueue",
+        "ingest",
+        "PagerDuty Events API v2: trigger, acknowledge or resolve by dedup_key; routing_key is the integration key (answered 202 as PagerDuty)",
+        public,
+        body = serde_json::Value,
+        accepted = PagerDutyAccepted
+    ),
+    route!(
+        "POST",
         "/ingest/{key}/generic",
         "ingest",
         "Generic JSON alarm object or list (ref. 7.4.2 fields)",
@@ -62,6 +72,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ingest/{key}/alertmanager", post(webhook))
         .route("/ingest/{key}/generic", post(generic))
+        .route("/ingest/pagerduty/v2/enqueue", post(pagerduty))
 }
 
 #[derive(Clone, Copy)]
@@ -69,6 +80,7 @@ enum Format {
     PrometheusV2,
     Webhook,
     Generic,
+    PagerDuty,
 }
 
 impl Format {
@@ -77,8 +89,20 @@ impl Format {
             Format::PrometheusV2 => "prometheus_v2",
             Format::Webhook => "alertmanager_webhook",
             Format::Generic => "generic",
+            Format::PagerDuty => "pagerduty_v2",
         }
     }
+}
+
+/// PagerDuty's answer to an accepted event (HTTP 202).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PagerDutyAccepted {
+    /// `success`.
+    pub status: &'static str,
+    /// `Event processed`.
+    pub message: &'static str,
+    /// The alert's dedup key (the given one, or the one made for it).
+    pub dedup_key: String,
 }
 
 /// [`accept_batch`], counted in the ingest metrics.
@@ -88,12 +112,24 @@ async fn accept(
     body: Result<Bytes, BytesRejection>,
     format: Format,
 ) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    measured(format, accept_batch(s, key, body, format)).await
+}
+
+/// Runs one ingest request, counting its alarms, its time and its
+/// refusal in the ingest metrics.
+async fn measured<T>(
+    format: Format,
+    f: impl std::future::Future<Output = ApiResult<(StatusCode, axum::Json<T>)>>,
+) -> ApiResult<(StatusCode, axum::Json<T>)>
+where
+    T: Accepted,
+{
     let t = std::time::Instant::now();
-    let r = accept_batch(s, key, body, format).await;
+    let r = f.await;
     match &r {
         Ok((_, out)) => {
             metrics::counter!(crate::metrics::ALARMS_INGESTED, "format" => format.as_str())
-                .increment(out.accepted as u64);
+                .increment(out.accepted());
             metrics::histogram!(crate::metrics::INGEST_BATCH_SECONDS, "format" => format.as_str())
                 .record(t.elapsed().as_secs_f64());
         }
@@ -103,18 +139,26 @@ async fn accept(
     r
 }
 
-async fn accept_batch(
-    s: AppState,
-    key: String,
-    body: Result<Bytes, BytesRejection>,
-    format: Format,
-) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
-    let expected = match format {
-        Format::PrometheusV2 | Format::Webhook => "alertmanager",
-        Format::Generic => "generic",
-    };
-    let (tenant, integ) = integration_of(&s, &key, expected).await?;
-    let body = body.map_err(|e| {
+/// An ingest answer that knows how many alarms it took.
+trait Accepted {
+    fn accepted(&self) -> u64;
+}
+
+impl Accepted for coc_store::alarm::IngestOutcome {
+    fn accepted(&self) -> u64 {
+        self.accepted as u64
+    }
+}
+
+impl Accepted for PagerDutyAccepted {
+    fn accepted(&self) -> u64 {
+        1
+    }
+}
+
+/// The body bytes, or the error for a body over the limit or unreadable.
+fn read_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 crate::error::ErrorCode::PayloadTooLarge,
@@ -126,12 +170,28 @@ async fn accept_batch(
         } else {
             ApiError::new(crate::error::ErrorCode::MalformedJson, e.body_text())
         }
-    })?;
+    })
+}
+
+async fn accept_batch(
+    s: AppState,
+    key: String,
+    body: Result<Bytes, BytesRejection>,
+    format: Format,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    let expected = match format {
+        Format::PrometheusV2 | Format::Webhook => "alertmanager",
+        Format::Generic => "generic",
+        Format::PagerDuty => "pagerduty",
+    };
+    let (tenant, integ) = integration_of(&s, &key, expected).await?;
+    let body = read_body(body)?;
     let now = s.store.now();
     let parsed: Result<Vec<NormalizedAlarm>, _> = match format {
         Format::PrometheusV2 => parse_prometheus_v2(&body, now, "Prometheus"),
         Format::Webhook => parse_alertmanager_webhook(&body, now, "Alertmanager"),
         Format::Generic => parse_generic(&body, now, &integ.name),
+        Format::PagerDuty => unreachable!("PagerDuty events take their own path"),
     };
     let alarms = parsed.map_err(|e| {
         let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
@@ -177,6 +237,60 @@ pub(crate) async fn integration_of(
         ));
     }
     Ok((tenant, integ))
+}
+
+/// `POST /ingest/pagerduty/v2/enqueue`: one PagerDuty Events API v2
+/// event; the integration is the one whose key is its `routing_key`.
+/// `trigger` stores (or repeats) the alarm of its `dedup_key`, `resolve`
+/// turns it `ok`, `acknowledge` writes an `acknowledged` history event;
+/// the last two do nothing for a key COC has not seen (as PagerDuty).
+async fn pagerduty(
+    State(s): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<PagerDutyAccepted>)> {
+    measured(Format::PagerDuty, async move {
+        use coc_domain::pagerduty::{EventAction, parse_event};
+        let body = read_body(body)?;
+        let now = s.store.now();
+        let ev = parse_event(&body, now, &coc_store::new_id()).map_err(|e| {
+            let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+                crate::error::ErrorCode::MalformedJson
+            } else {
+                crate::error::ErrorCode::ValidationFailed
+            };
+            ApiError::new(code, e.to_string())
+        })?;
+        let (tenant, integ) = integration_of(&s, &ev.routing_key, "pagerduty").await?;
+        match (ev.action, ev.alarm.clone()) {
+            (EventAction::Trigger, Some(a)) => {
+                s.store.ingest(&tenant, &integ.id, vec![a]).await?;
+            }
+            (action, _) => {
+                if let Some(a) = s
+                    .store
+                    .alarm_by_fingerprint(&tenant, &ev.fingerprint())
+                    .await?
+                {
+                    if action == EventAction::Resolve {
+                        let ok = a.as_event(coc_domain::alarm::AlarmStatus::Ok, now);
+                        s.store.ingest(&tenant, &integ.id, vec![ok]).await?;
+                    } else {
+                        let detail = format!("acknowledged through {}", integ.name);
+                        s.store.acknowledge_alarm(&tenant, &a.id, &detail).await?;
+                    }
+                }
+            }
+        }
+        Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(PagerDutyAccepted {
+                status: "success",
+                message: "Event processed",
+                dedup_key: ev.dedup_key,
+            }),
+        ))
+    })
+    .await
 }
 
 async fn prometheus(

@@ -1707,3 +1707,85 @@ async fn an_application_gets_its_own_rotation_in_the_console() {
     assert_eq!(d.value("#participant-1").await, "cid");
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 17: a silence is set up from the form — two matcher rows, a
+/// duration, a two-line comment — and the alarm it mutes shows as
+/// silenced in the alarm list, linked to it, with no incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_made_in_the_console_mutes_an_alarm() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    h.client
+        .post(
+            "/api/v1/forwarding-rules",
+            &json!({"name": "disk", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}],
+                    "incident_level": "P2", "assignee": "admin"}),
+        )
+        .await
+        .unwrap();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/silences/new", h.url())).await;
+    d.type_in("#f-matchers-0-name", "alertname").await;
+    d.choose("#f-matchers-0-op", "=").await;
+    d.type_in("#f-matchers-0-value", "DiskFull").await;
+    d.type_in("#f-matchers-1-name", "instance").await;
+    d.choose("#f-matchers-1-op", "=~").await;
+    d.type_in("#f-matchers-1-value", "web-.*").await;
+    d.type_in("#f-duration_minutes", "90").await;
+    d.type_in("#f-comment", "disk swap\nweb tier only").await;
+    d.screenshot("silence-new.png").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("alertname")).await;
+    d.screenshot("silence-record.png").await;
+    let list = h.client.get("/api/v1/silences", &[]).await.unwrap();
+    let sil = &list["items"][0];
+    assert_eq!(
+        sil["matchers_text"],
+        "{alertname=\"DiskFull\", instance=~\"web-.*\"}"
+    );
+    assert_eq!(sil["comment"], "disk swap\r\nweb tier only");
+    assert_eq!(sil["in_force"], true);
+    let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!([
+        {"labels": {"alertname": "DiskFull", "instance": "web-1"}, "endsAt": ends},
+        {"labels": {"alertname": "DiskFull", "instance": "db-1"}, "endsAt": ends}
+    ]);
+    h.client
+        .post(&format!("/ingest/{key}/api/v2/alerts"), &body)
+        .await
+        .unwrap();
+    d.go(&format!("{}/console/alarms", h.url())).await;
+    let rows = d.el_text("#alarm-list").await;
+    assert!(rows.contains("silenced"), "{rows}");
+    d.screenshot("alarms-silenced.png").await;
+    // The muted alarm's row links to the silence; the other has an incident.
+    let id = sil["id"].as_str().unwrap();
+    let src = d.source().await;
+    assert!(
+        src.contains(&format!("href=\"/console/silences/{id}\"")),
+        "{src}"
+    );
+    assert!(src.contains("/console/incidents/"), "{src}");
+    d.go(&format!("{}/console/silences/{id}", h.url())).await;
+    d.wait_text("h1", |t| t.contains("alertname")).await;
+    d.click(&format!("a[href='/console/silences/{id}/op/expire']"))
+        .await;
+    let ask = d.wait_text("main", |t| t.contains("ends now")).await;
+    assert!(ask.contains("notify again"), "{ask}");
+    d.screenshot("silence-expire-ask.png").await;
+    assert_eq!(
+        h.client
+            .get(&format!("/api/v1/silences/{id}"), &[])
+            .await
+            .unwrap()["state"],
+        "active",
+        "asking changed nothing"
+    );
+    d.click("main form button[type=submit]").await;
+    d.wait_text("main", |t| t.contains("expired")).await;
+    d.screenshot("silence-expired.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -86,6 +86,32 @@ pub struct Alarm {
     pub silenced_by: Option<String>,
 }
 
+impl Alarm {
+    /// The alarm as a new event of `status` from its source (a resolve that
+    /// names the alarm only by its key keeps everything else as stored).
+    pub fn as_event(&self, status: AlarmStatus, time: i64) -> coc_domain::alarm::NormalizedAlarm {
+        let map = |v: &serde_json::Value| serde_json::from_value(v.clone()).unwrap_or_default();
+        coc_domain::alarm::NormalizedAlarm {
+            alarm_id: self.alarm_id.clone(),
+            alarm_name: self.name.clone(),
+            alarm_level: coc_domain::alarm::AlarmLevel::from_severity(Some(&self.level)),
+            time,
+            namespace: self.namespace.clone(),
+            region: self.region.clone(),
+            application: self.application.clone(),
+            resource_name: self.resource_name.clone(),
+            resource_id: self.resource_id.clone(),
+            alarm_desc: self.description.clone(),
+            url: self.url.clone(),
+            alarm_status: status,
+            alarm_source: self.source.clone(),
+            additional: map(&self.additional),
+            labels: map(&self.labels),
+            annotations: map(&self.annotations),
+        }
+    }
+}
+
 const COLS: &str = "id, fingerprint, name, level, status, occurrences, first_seen, last_seen, \
     started_at, source, integration_id, source_alarm_id, resource_id, resource_name, region, \
     application, namespace, description, url, labels, annotations, additional, cleared_remark, silenced_by";
@@ -307,6 +333,40 @@ impl Store {
             .map(row)
             .transpose()?
             .ok_or_else(|| StoreError::not_found("alarm", id))
+    }
+
+    /// The alarm of this fingerprint (dedup key), if stored.
+    pub async fn alarm_by_fingerprint(&self, tenant: &str, fp: &str) -> Result<Option<Alarm>> {
+        let r = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND fingerprint = $2"
+        ))
+        .bind(tenant)
+        .bind(fp)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Records that the source acknowledged the alarm (a history event
+    /// `acknowledged`; the status does not change).
+    ///
+    /// Errors: `NotFound`.
+    pub async fn acknowledge_alarm(&self, tenant: &str, id: &str, detail: &str) -> Result<()> {
+        let a = self.get_alarm(tenant, id).await?;
+        let mut tx = self.begin().await?;
+        event(
+            &mut tx,
+            tenant,
+            id,
+            self.now(),
+            "acknowledged",
+            &a.status,
+            "system",
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// An alarm's history, oldest first. Errors: `NotFound`.

@@ -10,7 +10,7 @@ use crate::{Result, Store, StoreError, is_unique_violation};
 use coc_domain::error::invalid;
 
 /// Integration types accepted by `POST /api/v1/integrations`.
-pub const TYPES: &[&str] = &["alertmanager", "generic"];
+pub const TYPES: &[&str] = &["alertmanager", "generic", "pagerduty"];
 
 /// An integration as returned by the API (never with its key hash).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod durable;
 mod limits;
+mod pagerduty;
 mod replicas;
 mod secrets;
 mod tls;

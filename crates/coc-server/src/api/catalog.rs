@@ -142,6 +142,13 @@ impl RouteDoc {
         self
     }
 
+    /// Answers 202 with `T` (accepted for processing, as PagerDuty's
+    /// Events API answers).
+    pub const fn accepted<T: utoipa::ToSchema>(mut self) -> Self {
+        self.reply = Reply::Json(202, schema::<T>);
+        self
+    }
+
     /// Answers 200 with a list (or page) of `T`.
     pub const fn list<T: utoipa::ToSchema>(mut self) -> Self {
         self.reply = Reply::List(schema::<T>);
@@ -162,7 +169,7 @@ impl RouteDoc {
 }
 
 /// One route table entry: `route!(method, path, tag, summary, Action
-/// [, body = T] [, query = T] [, ok = T | created = T | list = T]
+/// [, body = T] [, query = T] [, ok = T | created = T | accepted = T | list = T]
 /// [, no_content] [, media = "text/plain"])` where `Action` is a variant of
 /// [`Action`]; `public` for routes without a token, `actions_of "coc:job:*"`
 /// for `…/actions` routes.

@@ -19,7 +19,7 @@ use coc_store::access::Principal;
 pub struct CreateIntegration {
     /// Name.
     pub name: String,
-    /// `alertmanager` or `generic`.
+    /// `alertmanager`, `generic` or `pagerduty` (Events API v2).
     #[serde(rename = "type")]
     pub kind: String,
 }

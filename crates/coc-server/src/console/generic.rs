@@ -420,7 +420,7 @@ pub(super) async fn detail(
         Ok(d) => d,
         Err(p) => return error_page(&v, p),
     };
-    let title = ["name", "hostname", "user", "number"]
+    let title = ["name", "hostname", "user", "number", "matchers_text"]
         .iter()
         .map(|k| text(&d[*k]))
         .find(|t| !t.is_empty())

@@ -17,7 +17,7 @@ enum Verb {
     Create {
         /// Name.
         name: String,
-        /// alertmanager or generic.
+        /// alertmanager, generic or pagerduty.
         #[arg(long = "type", default_value = "alertmanager")]
         kind: String,
     },

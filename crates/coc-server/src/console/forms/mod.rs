@@ -307,10 +307,17 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
                 _,
             ) => None,
             (Kind::Json, x) => serde_json::to_string_pretty(x).ok(),
-            (Kind::Time, x) => x
-                .as_i64()
-                .and_then(DateTime::from_timestamp_millis)
-                .map(|t| t.format("%Y-%m-%dT%H:%M").to_string()),
+            // Whole minutes as typed; an instant with seconds keeps them,
+            // so saving a record unchanged does not move it.
+            (Kind::Time, x) => x.as_i64().and_then(|ms| {
+                let t = DateTime::from_timestamp_millis(ms)?;
+                let f = if ms % 60_000 == 0 {
+                    "%Y-%m-%dT%H:%M"
+                } else {
+                    "%Y-%m-%dT%H:%M:%S%.3f"
+                };
+                Some(t.format(f).to_string())
+            }),
             (_, x) => Some(text(x)),
         };
         if let Some(v) = one {
@@ -432,6 +439,7 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
         Kind::Time => Some(Value::from(
             NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
                 .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
                 .map_err(|_| format!("{label}: write the time as YYYY-MM-DDTHH:MM (UTC)"))?
                 .and_utc()
                 .timestamp_millis(),

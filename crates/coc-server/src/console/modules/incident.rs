@@ -293,14 +293,14 @@ pub(crate) const SILENCE: &[Field] = &[
         Kind::Rows(MATCHER),
         "An alarm is silenced when its labels match every row. =~ and !~ take a regular expression matched against the whole value.",
     ),
-    h("starts_at", "Starts (UTC)", Kind::Time, "Empty: now."),
+    h("starts_at", "Starts", Kind::Time, "Empty: now."),
     h(
         "duration_minutes",
         "Duration (minutes)",
         Kind::Number,
         "Or give an end below.",
     ),
-    f("ends_at", "Ends (UTC)", Kind::Time),
+    f("ends_at", "Ends", Kind::Time),
     f("comment", "Comment", Kind::Long),
     h(
         "weekly.days",

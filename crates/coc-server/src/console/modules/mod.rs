@@ -452,7 +452,7 @@ pub const MODULES: &[Module] = &[
         ],
         create: Some("/api/v1/silences"),
         example: Some(
-            r#"{"matchers": ["alertname=DiskFull", "instance=~\"web-.*\""], "duration_minutes": 120, "comment": "disk swap on the web tier"}"#,
+            r#"{"matchers": [{"name": "alertname", "op": "=", "value": "DiskFull"}, {"name": "instance", "op": "=~", "value": "web-.*"}], "duration_minutes": 120, "comment": "disk swap on the web tier"}"#,
         ),
         modify: true,
         ops: SILENCE_OPS,
@@ -482,7 +482,7 @@ pub const MODULES: &[Module] = &[
         summary: None,
         fields: &[
             f("name", "Name", Kind::Text),
-            f("type", "Type", Kind::Choice(&["alertmanager", "generic"])),
+            f("type", "Type", Kind::Choice(coc_store::integration::TYPES)),
         ],
         ..MODULE
     },

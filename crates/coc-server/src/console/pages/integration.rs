@@ -12,6 +12,8 @@ pub(crate) struct SetupPage {
     pub(crate) flash: Option<String>,
     pub(crate) id: String,
     pub(crate) name: String,
+    /// The integration's type (`alertmanager`, `generic`, `pagerduty`).
+    pub(crate) kind: String,
     pub(crate) key: String,
     /// `http://coc-host:8080` as people reach COC.
     pub(crate) base: String,
@@ -36,6 +38,7 @@ pub(crate) fn setup_page(s: &AppState, v: &Visitor, created: &Value) -> Response
         flash: Some("The access key is shown once, on this page only: copy it now.".into()),
         id: text(&created["id"]),
         name: text(&created["name"]),
+        kind: text(&created["type"]),
         key: text(&created["key"]),
         base,
         host,

@@ -38,6 +38,8 @@ pub(crate) struct AlarmRow {
     pub(crate) incident: Option<(String, String)>,
     /// The registered host it is about (resource id), when one matches.
     pub(crate) host: Option<String>,
+    /// The silence that muted it, if any.
+    pub(crate) silenced_by: Option<String>,
 }
 
 pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
@@ -57,6 +59,7 @@ pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
             .as_str()
             .map(|id| (id.to_string(), text(&a["incident"]["number"]))),
         host: None,
+        silenced_by: a["silenced_by"].as_str().map(String::from),
     }
 }
 
