@@ -9,6 +9,7 @@
 //! | [`agent`] | R3 agent identity: enrollment tokens, bound keys, admission | 3.1 |
 //! | [`alarm`] | M2 normalized alarms, fingerprints, ingest formats | 7.4.2, 7.2 |
 //! | [`pagerduty`] | M1 the PagerDuty Events API v2 as an ingest format | — |
+//! | [`heartbeat`] | M1 heartbeat monitors (dead man's switch) | — |
 //! | [`login`] | A1 sign-in throttling per user name and source address | 13.1 |
 //! | [`egress`] | outbound destinations of HTTP atoms and webhooks: allow and deny lists | — |
 //! | [`silence`] | M3 silences and maintenance windows: label matchers, weekly windows | landscape |
@@ -69,6 +70,7 @@ pub mod alarm;
 pub mod egress;
 pub mod error;
 pub mod escalation;
+pub mod heartbeat;
 pub mod id;
 pub mod incident;
 pub mod job;

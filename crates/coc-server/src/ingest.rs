@@ -7,6 +7,7 @@
 //! | `POST /ingest/<key>/alertmanager` | Alertmanager webhook receiver (v4) | `alertmanager` |
 //! | `POST /ingest/<key>/generic` | anything posting generic JSON | `generic` |
 //! | `POST /ingest/pagerduty/v2/enqueue` (key in `routing_key`) | a PagerDuty Events API v2 client | `pagerduty` |
+//! | `POST`/`GET /ingest/<key>/heartbeat` | a heartbeat ping (cron, Prometheus `Watchdog`) | `heartbeat` |
 //!
 //! The response is sent only after the alarms are committed (group
 //! commit). A bad body is refused whole: nothing of it is stored.
@@ -45,6 +46,22 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "POST",
+        "/ingest/{key}/heartbeat",
+        "ingest",
+        "Ping a heartbeat monitor (a dead man's switch): resets its deadline and resolves HeartbeatMissed",
+        public,
+        ok = Ping
+    ),
+    route!(
+        "GET",
+        "/ingest/{key}/heartbeat",
+        "ingest",
+        "Ping a heartbeat monitor with GET (for `curl` in cron and for senders that only GET)",
+        public,
+        ok = Ping
+    ),
+    route!(
+        "POST",
         "/ingest/pagerduty/v2/enqueue",
         "ingest",
         "PagerDuty Events API v2: trigger, acknowledge or resolve by dedup_key; routing_key is the integration key (answered 202 as PagerDuty)",
@@ -73,6 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/ingest/{key}/alertmanager", post(webhook))
         .route("/ingest/{key}/generic", post(generic))
         .route("/ingest/pagerduty/v2/enqueue", post(pagerduty))
+        .route("/ingest/{key}/heartbeat", post(ping).get(ping))
 }
 
 #[derive(Clone, Copy)]
@@ -237,6 +255,41 @@ pub(crate) async fn integration_of(
         ));
     }
     Ok((tenant, integ))
+}
+
+/// The answer to a heartbeat ping.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Ping {
+    /// The monitor (integration) name.
+    pub integration: String,
+    /// When the next ping is due at the latest, Unix ms.
+    pub next_due_at: i64,
+    /// Whether this ping resolved a raised HeartbeatMissed alarm.
+    pub recovered: bool,
+}
+
+/// `POST` or `GET /ingest/{key}/heartbeat`: a heartbeat monitor's ping.
+/// Whatever body comes is ignored (an Alertmanager webhook carrying the
+/// `Watchdog` alert works as a ping).
+async fn ping(State(s): State<AppState>, Path(key): Path<String>) -> ApiResult<axum::Json<Ping>> {
+    let (tenant, integ) = integration_of(&s, &key, coc_store::integration::HEARTBEAT).await?;
+    let recovered = s.store.heartbeat_ping(&integ.id).await?;
+    let interval_ms = integ.interval_s.unwrap_or(0) * 1000;
+    if recovered {
+        let now = s.store.now();
+        let ok = coc_domain::heartbeat::alarm(
+            &integ.name,
+            interval_ms,
+            coc_domain::alarm::AlarmStatus::Ok,
+            now,
+        );
+        s.store.ingest(&tenant, &integ.id, vec![ok]).await?;
+    }
+    Ok(axum::Json(Ping {
+        next_due_at: s.store.now() + interval_ms,
+        integration: integ.name,
+        recovered,
+    }))
 }
 
 /// `POST /ingest/pagerduty/v2/enqueue`: one PagerDuty Events API v2

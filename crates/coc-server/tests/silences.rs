@@ -462,3 +462,97 @@ async fn amtool_adds_and_queries_alerts_and_silences() {
     assert_eq!(s["state"], "expired");
     assert_eq!(s["created_by"], "ops via prom");
 }
+
+#[tokio::test]
+async fn a_heartbeat_that_stops_raises_an_alarm_within_its_interval_and_a_ping_resolves_it() {
+    let h = Harness::start(0).await;
+    let (st, _, bad) = request(
+        &h,
+        "POST",
+        "/api/v1/integrations",
+        Some(crate::harness::ADMIN),
+        Some(br#"{"name":"hb","type":"heartbeat"}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(st, 422, "{bad}");
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "nightly-backup", "type": "heartbeat", "interval_s": 2}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(integ["interval_s"], 2);
+    let key = integ["key"].as_str().unwrap();
+    let id = integ["id"].as_str().unwrap();
+    let (st, _, p) = request(&h, "GET", &format!("/ingest/{key}/heartbeat"), None, None).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["recovered"], false);
+    let pinged = h
+        .client
+        .get(&format!("/api/v1/integrations/{id}"), &[])
+        .await
+        .unwrap()["last_ping_at"]
+        .as_i64()
+        .unwrap();
+    // No more pings: the alarm comes after the interval, within 10 % more.
+    let mut alarm = Value::Null;
+    for _ in 0..100 {
+        let l = h
+            .client
+            .get("/api/v1/alarms", &[("name", "HeartbeatMissed".to_string())])
+            .await
+            .unwrap();
+        if let Some(a) = l["items"].as_array().unwrap().first() {
+            alarm = a.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let raised = alarm["first_seen"]
+        .as_i64()
+        .expect("HeartbeatMissed raised");
+    let late = raised - pinged;
+    assert!(
+        (2000..=2200).contains(&late),
+        "raised {late} ms after the ping"
+    );
+    assert_eq!(alarm["level"], "Critical");
+    assert_eq!(alarm["resource_name"], "nightly-backup");
+    assert_eq!(alarm["status"], "alarm");
+    // Raised once, not again while it stays silent.
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    let a = h
+        .client
+        .get(
+            &format!("/api/v1/alarms/{}", alarm["id"].as_str().unwrap()),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a["occurrences"], 1, "{a}");
+    // The next ping resolves it.
+    let (_, _, p) = request(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/heartbeat"),
+        None,
+        Some(b"{}".to_vec()),
+    )
+    .await;
+    assert_eq!(p["recovered"], true, "{p}");
+    let a = h
+        .client
+        .get(
+            &format!("/api/v1/alarms/{}", alarm["id"].as_str().unwrap()),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a["status"], "ok");
+    // A key of another type is refused on the ping path.
+    let am = h.alertmanager_key().await;
+    let (st, _, e) = request(&h, "GET", &format!("/ingest/{am}/heartbeat"), None, None).await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("wrong_integration_type")));
+}

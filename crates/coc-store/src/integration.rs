@@ -10,7 +10,10 @@ use crate::{Result, Store, StoreError, is_unique_violation};
 use coc_domain::error::invalid;
 
 /// Integration types accepted by `POST /api/v1/integrations`.
-pub const TYPES: &[&str] = &["alertmanager", "generic", "pagerduty"];
+pub const TYPES: &[&str] = &["alertmanager", "generic", "pagerduty", HEARTBEAT];
+
+/// The type of heartbeat monitors ([`coc_domain::heartbeat`]).
+pub const HEARTBEAT: &str = "heartbeat";
 
 /// An integration as returned by the API (never with its key hash).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -34,6 +37,15 @@ pub struct Integration {
     /// lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_alarm_at: Option<i64>,
+    /// A heartbeat monitor's expected gap between pings, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<i64>,
+    /// A heartbeat monitor's last ping, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ping_at: Option<i64>,
+    /// Since when a heartbeat monitor's HeartbeatMissed alarm is raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_at: Option<i64>,
 }
 
 /// An integration together with its freshly generated key (shown once).
@@ -62,10 +74,16 @@ fn row(r: &AnyRow) -> Result<Integration> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         last_alarm_at: None,
+        interval_s: r
+            .try_get::<Option<i64>, _>("heartbeat_interval_ms")?
+            .map(|ms| ms / 1000),
+        last_ping_at: r.try_get("last_ping_at")?,
+        missed_at: r.try_get("heartbeat_missed_at")?,
     })
 }
 
-const COLS: &str = "id, name, type, enabled, key_hint, created_at, updated_at";
+const COLS: &str = "id, name, type, enabled, key_hint, created_at, updated_at, \
+    heartbeat_interval_ms, last_ping_at, heartbeat_missed_at";
 
 impl Store {
     /// Creates an integration with a new random key (`key` is 32 random
@@ -129,6 +147,9 @@ impl Store {
                 created_at: now,
                 updated_at: now,
                 last_alarm_at: None,
+                interval_s: None,
+                last_ping_at: None,
+                missed_at: None,
             },
             key: key.to_string(),
         })
@@ -225,5 +246,102 @@ impl Store {
             integration: self.get_integration(tenant, id).await?,
             key: key.to_string(),
         })
+    }
+
+    /// Sets a heartbeat monitor's interval (seconds, checked by
+    /// [`coc_domain::heartbeat::validate_interval`]).
+    ///
+    /// Errors: `Domain(Validation)`; `NotFound`.
+    pub async fn set_heartbeat_interval(
+        &self,
+        tenant: &str,
+        id: &str,
+        interval_s: i64,
+    ) -> Result<Integration> {
+        coc_domain::heartbeat::validate_interval(interval_s)?;
+        self.write_one(
+            sqlx::query(
+                "UPDATE integrations SET heartbeat_interval_ms = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(interval_s * 1000)
+            .bind(self.now())
+            .bind(tenant)
+            .bind(id),
+            "integration",
+            id,
+        )
+        .await?;
+        self.get_integration(tenant, id).await
+    }
+
+    /// Records a ping of a heartbeat monitor at the current time. Returns
+    /// whether it ended a raised HeartbeatMissed alarm (only the one ping
+    /// that clears `heartbeat_missed_at` gets `true`, across replicas).
+    pub async fn heartbeat_ping(&self, id: &str) -> Result<bool> {
+        let now = self.now();
+        let cleared = sqlx::query(
+            "UPDATE integrations SET heartbeat_missed_at = NULL \
+             WHERE id = $1 AND heartbeat_missed_at IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query("UPDATE integrations SET last_ping_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(cleared)
+    }
+
+    /// Every enabled heartbeat monitor: `(tenant, integration, monitor)`.
+    pub async fn heartbeat_monitors(
+        &self,
+    ) -> Result<Vec<(String, Integration, coc_domain::heartbeat::Monitor)>> {
+        let rows = sqlx::query(dynsql!(
+            "SELECT tenant_id, {COLS} FROM integrations \
+             WHERE type = $1 AND enabled = 1 AND heartbeat_interval_ms IS NOT NULL"
+        ))
+        .bind(HEARTBEAT)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let i = row(r)?;
+                let m = coc_domain::heartbeat::Monitor {
+                    interval_ms: r.try_get("heartbeat_interval_ms")?,
+                    last_ping_at: i.last_ping_at.unwrap_or(i.created_at),
+                    missed_at: i.missed_at,
+                };
+                Ok((r.try_get("tenant_id")?, i, m))
+            })
+            .collect()
+    }
+
+    /// Marks a monitor's alarm raised at `now`. Returns whether this call
+    /// did (false: another replica did, or a ping came meanwhile).
+    /// `last_ping_at` is the last ping the caller saw ([`Monitor`]'s).
+    ///
+    /// [`Monitor`]: coc_domain::heartbeat::Monitor
+    pub async fn claim_heartbeat_missed(
+        &self,
+        id: &str,
+        last_ping_at: i64,
+        now: i64,
+    ) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE integrations SET heartbeat_missed_at = $1 WHERE id = $2 \
+             AND heartbeat_missed_at IS NULL AND COALESCE(last_ping_at, created_at) = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(last_ping_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
     }
 }

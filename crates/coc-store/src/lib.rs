@@ -258,6 +258,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(17, "one_engine", "0017_one_engine.sql"),
     same_sql!(18, "oncall_feeds", "0018_oncall_feeds.sql"),
     same_sql!(19, "silences", "0019_silences.sql"),
+    same_sql!(20, "heartbeats", "0020_heartbeats.sql"),
 ];
 
 impl Store {

@@ -22,6 +22,10 @@ pub struct CreateIntegration {
     /// `alertmanager`, `generic` or `pagerduty` (Events API v2).
     #[serde(rename = "type")]
     pub kind: String,
+    /// A `heartbeat` monitor's interval, seconds (required for that type,
+    /// refused for others).
+    #[serde(default)]
+    pub interval_s: Option<i64>,
 }
 
 /// A new random integration key: 32 bytes, hex.
@@ -106,14 +110,30 @@ async fn create(
     Extension(p): Extension<Principal>,
     ApiJson(b): ApiJson<CreateIntegration>,
 ) -> ApiResult<(StatusCode, Json<IntegrationWithKey>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.store
-                .create_integration(&p.tenant, &b.name, &b.kind, &new_key())
-                .await?,
-        ),
-    ))
+    let heartbeat = b.kind == coc_store::integration::HEARTBEAT;
+    match (heartbeat, b.interval_s) {
+        (true, Some(i)) => coc_domain::heartbeat::validate_interval(i)?,
+        (true, None) => {
+            return Err(coc_domain::error::invalid("a heartbeat monitor needs interval_s").into());
+        }
+        (false, Some(_)) => {
+            return Err(
+                coc_domain::error::invalid("interval_s is for heartbeat monitors only").into(),
+            );
+        }
+        (false, None) => {}
+    }
+    let mut out = s
+        .store
+        .create_integration(&p.tenant, &b.name, &b.kind, &new_key())
+        .await?;
+    if let Some(i) = b.interval_s {
+        out.integration = s
+            .store
+            .set_heartbeat_interval(&p.tenant, &out.integration.id, i)
+            .await?;
+    }
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 async fn list(

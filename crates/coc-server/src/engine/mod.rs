@@ -9,6 +9,7 @@
 //! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`], [`handoffs`] (every 30 s) | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
 //! | relay | [`relay`] | a replica asked this one to reach an agent it holds | 15 s |
+//! | heartbeats | [`heartbeats`] | the earliest deadline of a heartbeat monitor | 1 s |
 //!
 //! Over PostgreSQL every wake-up reaches every replica
 //! ([`coc_store::wake`]: `LISTEN`/`NOTIFY`), so any number of `coc server`
@@ -25,6 +26,7 @@ pub mod deliveries;
 pub mod escalation;
 pub mod events;
 pub mod handoffs;
+pub mod heartbeats;
 pub mod jobticket;
 pub mod parameters;
 pub mod relay;
@@ -48,6 +50,7 @@ pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, Strin
         tokio::spawn(events_loop(state.clone(), senders.clone())),
         tokio::spawn(deliveries::run(state.clone(), senders)),
         tokio::spawn(relay::run(state.clone())),
+        tokio::spawn(heartbeats::run(state.clone())),
     ])
 }
 

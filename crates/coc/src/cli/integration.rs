@@ -17,9 +17,12 @@ enum Verb {
     Create {
         /// Name.
         name: String,
-        /// alertmanager, generic or pagerduty.
+        /// alertmanager, generic, pagerduty or heartbeat.
         #[arg(long = "type", default_value = "alertmanager")]
         kind: String,
+        /// A heartbeat monitor's interval, seconds.
+        #[arg(long)]
+        interval: Option<i64>,
     },
     /// List integrations.
     List,
@@ -33,15 +36,29 @@ enum Verb {
     RotateKey { id: String },
 }
 
-const COLS: &[&str] = &["id", "name", "type", "enabled", "key_hint"];
+const COLS: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "enabled",
+    "key_hint",
+    "interval_s",
+    "last_ping_at",
+];
 
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     let v = match c.verb {
-        Verb::Create { name, kind } => {
-            let v = cl
-                .post("/api/v1/integrations", &json!({"name": name, "type": kind}))
-                .await?;
+        Verb::Create {
+            name,
+            kind,
+            interval,
+        } => {
+            let mut body = json!({"name": name, "type": kind});
+            if let Some(i) = interval {
+                body["interval_s"] = json!(i);
+            }
+            let v = cl.post("/api/v1/integrations", &body).await?;
             output::print(conn.output, &v, &["id", "name", "type", "key"]);
             return Ok(());
         }

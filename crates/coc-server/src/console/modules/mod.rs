@@ -483,6 +483,12 @@ pub const MODULES: &[Module] = &[
         fields: &[
             f("name", "Name", Kind::Text),
             f("type", "Type", Kind::Choice(coc_store::integration::TYPES)),
+            h(
+                "interval_s",
+                "Heartbeat interval (seconds)",
+                Kind::Number,
+                "For type heartbeat only: when no ping comes for this long, COC raises HeartbeatMissed.",
+            ),
         ],
         ..MODULE
     },
