@@ -2,7 +2,9 @@
 # End-to-end: a real Prometheus (Debian package `prometheus`) fires an alert
 # at `coc dev`; COC stores the alarm, a forwarding rule opens one incident,
 # the contingency script runs on the local agent and succeeds, and the
-# incident's history shows it. The same Prometheus scrapes COC's /metrics:
+# incident's history shows it. A second alert, muted by a silence made
+# with `coc silence add` before Prometheus starts, is stored and marked
+# silenced and opens no incident although a rule matches it. The same Prometheus scrapes COC's /metrics:
 # the ingest counter and the connected agent show there, and every query
 # of the Grafana dashboard (deploy/grafana) runs without error.
 #
@@ -69,6 +71,12 @@ cat >"$work/rule.json" <<JSON
  "contingency_script": {"script_id": "$script", "params": {"SERVICE": "web"}}}
 JSON
 "$COC" rule create -f "$work/rule.json" >/dev/null
+cat >"$work/rule2.json" <<JSON
+{"name": "e2e-maintenance", "conditions": [{"field": "alarmName", "op": "equals", "value": "E2EMaintenance"}],
+ "incident_level": "P2", "assignee": "admin"}
+JSON
+"$COC" rule create -f "$work/rule2.json" >/dev/null
+silence=$("$COC" silence add alertname=E2EMaintenance 'instance=~".*:9100"' --duration 1h --comment "e2e maintenance" -o json | json 'd["id"]')
 
 cat >"$work/rules.yml" <<YAML
 groups:
@@ -82,6 +90,11 @@ groups:
           instance: "$hostname:9100"
         annotations:
           summary: "end-to-end test alert"
+      - alert: E2EMaintenance
+        expr: vector(1)
+        labels:
+          severity: critical
+          instance: "$hostname:9100"
 YAML
 cat >"$work/prometheus.yml" <<YAML
 global:
@@ -128,6 +141,12 @@ ninc=$("$COC" incident list -o json | json 'len(d["items"])')
 occ2=$("$COC" alarm list --name CocE2E -o json | json 'd["items"][0]["occurrences"]')
 [ "$occ2" -gt "$occ" ] || fail "Prometheus' resends were not deduplicated into occurrences ($occ -> $occ2)"
 
+muted=$("$COC" alarm list --name E2EMaintenance -o json)
+[ "$(echo "$muted" | json 'len(d["items"])')" = "1" ] || fail "the silenced alert was not stored"
+[ "$(echo "$muted" | json 'd["items"][0]["silenced_by"]')" = "$silence" ] \
+  || fail "the silenced alert is not marked with its silence: $muted"
+[ "$(echo "$muted" | json 'd["items"][0]["incident"]')" = "None" ] || fail "the silenced alert opened an incident"
+
 detail=$("$COC" incident show "$incident" -o json)
 result_=$(echo "$detail" | json '[h["summary"] for h in d["history"] if h["action"]=="ticket_result"][0]')
 [[ "$result_" == *successful* ]] \
@@ -162,6 +181,6 @@ for m in coc_queue_depth coc_round_seconds_bucket coc_ingest_batch_seconds_bucke
   [ "$n" -ge 1 ] || fail "$m was not scraped"
 done
 
-echo "e2e: alarm stored ($occ2 occurrences), 1 incident, repair ticket successful on $hostname"
+echo "e2e: alarm stored ($occ2 occurrences), 1 incident, repair ticket successful on $hostname; the silenced alert stored, marked, no incident"
 echo "e2e: Prometheus scraped /metrics ($ingested alarms ingested, $agents agent); $nq dashboard queries valid"
 echo "1 passed, 0 failed"

@@ -554,5 +554,108 @@ async fn a_heartbeat_that_stops_raises_an_alarm_within_its_interval_and_a_ping_r
     // A key of another type is refused on the ping path.
     let am = h.alertmanager_key().await;
     let (st, _, e) = request(&h, "GET", &format!("/ingest/{am}/heartbeat"), None, None).await;
-    assert_eq!((st, e["code"].as_str()), (400, Some("wrong_integration_type")));
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (400, Some("wrong_integration_type"))
+    );
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real Alertmanager (Debian `prometheus-alertmanager`) routes alerts to
+/// COC's webhook path; a silence made in COC mutes one of them: it is
+/// stored and marked, and opens no incident, while the other does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_alertmanager_delivers_to_coc_and_a_coc_silence_mutes() {
+    if std::process::Command::new("prometheus-alertmanager")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Debian prometheus-alertmanager is required in CI"
+        );
+        eprintln!("skipped: prometheus-alertmanager is not installed");
+        return;
+    }
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    rule_for(&h, "AmWebhook").await;
+    h.client
+        .post(
+            "/api/v1/silences",
+            &json!({"matchers": ["alertname=AmWebhook", "instance=muted"], "duration_minutes": 60,
+                    "comment": "maintenance"}),
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "route:\n  receiver: coc\n  group_by: ['instance']\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+             receivers:\n  - name: coc\n    webhook_configs:\n      - url: '{}/ingest/{key}/alertmanager'\n        send_resolved: true\n",
+            h.url()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut am = std::process::Command::new("prometheus-alertmanager")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("am.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let am_url = format!("http://127.0.0.1:{port}/api/v2/alerts");
+    let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!([
+        {"labels": {"alertname": "AmWebhook", "instance": "muted", "severity": "critical"}, "endsAt": ends},
+        {"labels": {"alertname": "AmWebhook", "instance": "loud", "severity": "critical"}, "endsAt": ends}
+    ]);
+    let mut posted = false;
+    for _ in 0..100 {
+        if let Ok(r) = http.post(&am_url).json(&body).send().await
+            && r.status().is_success()
+        {
+            posted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(posted, "Alertmanager did not take the alerts");
+    let mut found = (Value::Null, Value::Null);
+    for _ in 0..200 {
+        found = (
+            alarm_named(&h, "AmWebhook", "muted").await,
+            alarm_named(&h, "AmWebhook", "loud").await,
+        );
+        if found.0.is_object() && found.1["incident"].is_object() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = am.kill();
+    let log = std::fs::read_to_string(dir.path().join("am.log")).unwrap_or_default();
+    let (muted, loud) = found;
+    assert_eq!(muted["source"], "Alertmanager", "{muted} {log}");
+    assert!(muted["silenced_by"].is_string(), "{muted}");
+    assert!(muted["incident"].is_null(), "{muted}");
+    assert!(loud["silenced_by"].is_null(), "{loud}");
+    assert!(loud["incident"]["number"].is_string(), "{loud} {log}");
 }
