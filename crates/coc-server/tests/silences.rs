@@ -651,6 +651,7 @@ async fn a_real_alertmanager_delivers_to_coc_and_a_coc_silence_mutes() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let _ = am.kill();
+    let _ = am.wait();
     let log = std::fs::read_to_string(dir.path().join("am.log")).unwrap_or_default();
     let (muted, loud) = found;
     assert_eq!(muted["source"], "Alertmanager", "{muted} {log}");
