@@ -13,6 +13,7 @@
 //! | [`login`] | A1 sign-in throttling per user name and source address | 13.1 |
 //! | [`egress`] | outbound destinations of HTTP atoms and webhooks: allow and deny lists | — |
 //! | [`silence`] | M3 silences and maintenance windows: label matchers, weekly windows | landscape |
+//! | [`inhibition`] | M3 inhibition rules: a firing source alarm mutes its targets | landscape |
 //! | [`rule`] | I2 forwarding-rule conditions and matching | 7.4.2 |
 //! | [`incident`] | I3 incident lifecycle (figure 7-1) | 7.1 |
 //! | [`script`] | X1 scripts and typed input parameters | 5.1 |
@@ -73,6 +74,7 @@ pub mod escalation;
 pub mod heartbeat;
 pub mod id;
 pub mod incident;
+pub mod inhibition;
 pub mod job;
 pub mod jobticket;
 pub mod login;

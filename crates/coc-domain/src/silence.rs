@@ -547,6 +547,19 @@ pub struct SilenceInput {
     pub weekly: Option<Weekly>,
 }
 
+/// Parses matchers as given (text or parts), validated.
+///
+/// Errors: [`DomainError::Validation`] for a bad matcher.
+pub fn parse_inputs(items: &[MatcherInput]) -> Result<Vec<Matcher>, DomainError> {
+    items
+        .iter()
+        .map(|m| match m {
+            MatcherInput::Text(t) => Matcher::parse(t),
+            MatcherInput::Parts(m) => m.validate().map(|_| m.clone()),
+        })
+        .collect()
+}
+
 impl SilenceInput {
     /// The silence it describes at `now`, validated
     /// ([`SilenceSpec::validate`]).
@@ -554,14 +567,7 @@ impl SilenceInput {
     /// Errors: [`DomainError::Validation`] for a bad matcher, neither or
     /// both of `ends_at` and `duration_minutes`, or an invalid silence.
     pub fn resolve(&self, now: i64) -> Result<SilenceSpec, DomainError> {
-        let matchers = self
-            .matchers
-            .iter()
-            .map(|m| match m {
-                MatcherInput::Text(t) => Matcher::parse(t),
-                MatcherInput::Parts(m) => m.validate().map(|_| m.clone()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let matchers = parse_inputs(&self.matchers)?;
         let starts_at = self.starts_at.unwrap_or(now);
         let ends_at = match (self.ends_at, self.duration_minutes) {
             (Some(e), None) => e,

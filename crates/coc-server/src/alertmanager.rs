@@ -57,7 +57,8 @@ pub struct AlertStatus {
     pub state: &'static str,
     /// Ids of the silences in force that mute it.
     pub silenced_by: Vec<String>,
-    /// Inhibiting alerts (none: COC has no inhibition rules yet).
+    /// The inhibition rule under which a firing alarm inhibited it when
+    /// it arrived.
     pub inhibited_by: Vec<String>,
 }
 
@@ -296,6 +297,7 @@ fn gettable(
         .into_iter()
         .map(String::from)
         .collect();
+    let inhibited_by: Vec<String> = a.inhibited_by.clone().into_iter().collect();
     let alert = GettableAlert {
         annotations: serde_json::from_value(a.annotations.clone()).unwrap_or_default(),
         labels,
@@ -307,13 +309,13 @@ fn gettable(
             name: receiver.to_string(),
         }],
         status: AlertStatus {
-            state: if silenced_by.is_empty() {
+            state: if silenced_by.is_empty() && inhibited_by.is_empty() {
                 "active"
             } else {
                 "suppressed"
             },
             silenced_by,
-            inhibited_by: vec![],
+            inhibited_by,
         },
         generator_url: a.url.unwrap_or_default(),
     };
@@ -348,7 +350,7 @@ async fn firing(s: &AppState, key: &str, raw: Option<&str>) -> ApiResult<Vec<Get
             let (g, seen) = gettable(a, &integ.name, &silences);
             // `active` keeps the alerts no silence mutes, `silenced` the
             // muted ones (Alertmanager's states active and suppressed).
-            let muted = !g.status.silenced_by.is_empty();
+            let muted = g.status.state == "suppressed";
             if (muted && !q.silenced) || (!muted && !q.active) {
                 continue;
             }

@@ -186,6 +186,14 @@ pub(crate) async fn world(h: &Harness) -> World {
     ids.insert("sla", sla["id"].as_str().unwrap().to_string());
     let sil = c.post("/api/v1/silences", &silence_body()).await.unwrap();
     ids.insert("silence", sil["id"].as_str().unwrap().to_string());
+    let inh = c
+        .post(
+            "/api/v1/inhibition-rules",
+            &json!({"name": "world-inhibition", "source": ["alertname=NodeDown"], "target": ["alertname=Nothing"]}),
+        )
+        .await
+        .unwrap();
+    ids.insert("inhibition", inh["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -203,6 +211,9 @@ fn silence_body() -> Value {
 fn body_for(method: &str, path: &str, w: &World) -> Value {
     match (method, path) {
         ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
+        ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {
+            json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})
+        }
         ("POST", "/api/v1/integrations") => {
             json!({"name": format!("i-{}", rand_suffix()), "type": "generic"})
         }

@@ -660,3 +660,71 @@ async fn a_real_alertmanager_delivers_to_coc_and_a_coc_silence_mutes() {
     assert!(loud["silenced_by"].is_null(), "{loud}");
     assert!(loud["incident"]["number"].is_string(), "{loud} {log}");
 }
+
+#[tokio::test]
+async fn a_firing_node_down_inhibits_the_alarms_of_its_instance_only() {
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    rule_for(&h, "DiskFull").await;
+    rule_for(&h, "NodeDown").await;
+    let r = h
+        .client
+        .post(
+            "/api/v1/inhibition-rules",
+            &json!({"name": "node-down", "source": ["alertname=NodeDown"],
+                    "target": [{"name": "alertname", "op": "!=", "value": "NodeDown"}],
+                    "equal": ["instance"]}),
+        )
+        .await
+        .unwrap();
+    // By name too; a duplicate name is refused.
+    let same = h
+        .client
+        .get("/api/v1/inhibition-rules/node-down", &[])
+        .await
+        .unwrap();
+    assert_eq!(same["id"], r["id"]);
+    let dup = h
+        .client
+        .post(
+            "/api/v1/inhibition-rules",
+            &json!({"name": "node-down", "source": ["a=b"], "target": ["c=d"]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(dup.to_string().contains("already exists"), "{dup}");
+    // NodeDown and a DiskFull of web-1 in one request (either order), a
+    // DiskFull of web-2 apart.
+    let out = fire(
+        &h,
+        &key,
+        &[
+            ("DiskFull", "web-1"),
+            ("NodeDown", "web-1"),
+            ("DiskFull", "web-2"),
+        ],
+    )
+    .await;
+    assert_eq!(out["inhibited"], 1, "{out}");
+    assert_eq!(
+        out["incidents_created"].as_array().unwrap().len(),
+        2,
+        "{out}"
+    );
+    let muted = alarm_named(&h, "DiskFull", "web-1").await;
+    assert_eq!(muted["inhibited_by"], r["id"]);
+    assert!(muted["incident"].is_null(), "{muted}");
+    assert!(alarm_named(&h, "DiskFull", "web-2").await["incident"].is_object());
+    assert!(alarm_named(&h, "NodeDown", "web-1").await["incident"].is_object());
+    // Later alarms of web-1 are inhibited while NodeDown fires.
+    let out = fire(&h, &key, &[("HighLoad", "web-1")]).await;
+    assert_eq!(out["inhibited"], 1, "{out}");
+    // Deleted, the rule inhibits nothing more.
+    h.client
+        .delete("/api/v1/inhibition-rules/node-down")
+        .await
+        .unwrap();
+    let out = fire(&h, &key, &[("DiskFull", "web-1")]).await;
+    assert_eq!(out["inhibited"], 0, "{out}");
+    assert!(alarm_named(&h, "DiskFull", "web-1").await["inhibited_by"].is_null());
+}

@@ -84,6 +84,9 @@ pub struct Alarm {
     /// The silence that muted its last event (no incident, no
     /// notification), if any.
     pub silenced_by: Option<String>,
+    /// The inhibition rule under which a firing alarm inhibited its last
+    /// event (no incident, no notification), if any.
+    pub inhibited_by: Option<String>,
 }
 
 impl Alarm {
@@ -114,7 +117,7 @@ impl Alarm {
 
 const COLS: &str = "id, fingerprint, name, level, status, occurrences, first_seen, last_seen, \
     started_at, source, integration_id, source_alarm_id, resource_id, resource_name, region, \
-    application, namespace, description, url, labels, annotations, additional, cleared_remark, silenced_by";
+    application, namespace, description, url, labels, annotations, additional, cleared_remark, silenced_by, inhibited_by";
 
 fn row(r: &AnyRow) -> Result<Alarm> {
     Ok(Alarm {
@@ -142,6 +145,7 @@ fn row(r: &AnyRow) -> Result<Alarm> {
         additional: json_col(r, "additional"),
         cleared_remark: r.try_get("cleared_remark")?,
         silenced_by: r.try_get("silenced_by")?,
+        inhibited_by: r.try_get("inhibited_by")?,
     })
 }
 
@@ -179,6 +183,10 @@ pub struct IngestOutcome {
     /// incident, no notification).
     #[serde(default)]
     pub silenced: usize,
+    /// Alarms inhibited by a firing source alarm under an inhibition rule
+    /// (stored and marked; no incident, no notification).
+    #[serde(default)]
+    pub inhibited: usize,
 }
 
 /// Filters of the alarm center list.
@@ -202,8 +210,8 @@ pub struct AlarmFilter {
     pub resource: Option<String>,
     /// Labels the alarm carries, each `key=value` exactly.
     pub labels: Vec<(String, String)>,
-    /// `Some(true)`: only alarms muted by a silence; `Some(false)`: only
-    /// those not muted.
+    /// `Some(true)`: only alarms muted by a silence or an inhibition rule;
+    /// `Some(false)`: only those not muted.
     pub silenced: Option<bool>,
     /// Only alarms last delivered by this integration (id).
     pub integration: Option<String>,
@@ -264,8 +272,8 @@ impl Store {
             );
         }
         match f.silenced {
-            Some(true) => w.push_sql("silenced_by IS NOT NULL"),
-            Some(false) => w.push_sql("silenced_by IS NULL"),
+            Some(true) => w.push_sql("(silenced_by IS NOT NULL OR inhibited_by IS NOT NULL)"),
+            Some(false) => w.push_sql("silenced_by IS NULL AND inhibited_by IS NULL"),
             None => {}
         }
         if let Some(i) = &f.integration {

@@ -157,29 +157,54 @@ impl Store {
             let alarm_slas = self
                 .enabled_slas(tenant, coc_domain::sla::Trigger::Alarm)
                 .await?;
-            // Silences in force mute an alarm by its last event's labels.
+            // Silences in force mute an alarm by its last event's labels;
+            // inhibition rules by the tenant's firing alarms (read only when
+            // an arriving alarm is some rule's target).
             let silences = crate::silence::in_force(&mut *tx, tenant, now).await?;
+            let inhibitions = crate::inhibition::rules(&mut *tx, tenant).await?;
+            let mut sources: Option<Vec<BTreeMap<String, String>>> = None;
             for chunk in order.chunks(UPSERT_ROWS) {
-                let muted: HashMap<&str, String> = if silences.is_empty() {
-                    HashMap::new()
-                } else {
-                    chunk
-                        .iter()
-                        .filter_map(|fp| {
-                            let last = events[fp].last()?.alarm;
-                            let labels = coc_domain::silence::alarm_labels(last);
-                            let id = silences.muting(&labels).first()?.to_string();
-                            Some((fp.as_str(), id))
-                        })
-                        .collect()
-                };
+                let mut muted: HashMap<&str, Mute> = HashMap::new();
+                if !silences.is_empty() || !inhibitions.is_empty() {
+                    for fp in chunk {
+                        let Some(last) = events[fp].last().map(|e| e.alarm) else {
+                            continue;
+                        };
+                        let labels = coc_domain::silence::alarm_labels(last);
+                        if let Some(id) = silences.muting(&labels).first() {
+                            muted.insert(fp, Mute::Silence(id.to_string()));
+                            continue;
+                        }
+                        if last.alarm_status != AlarmStatus::Alarm || !inhibitions.targets(&labels)
+                        {
+                            continue;
+                        }
+                        if sources.is_none() {
+                            let mut all = crate::inhibition::firing(&mut *tx, tenant).await?;
+                            all.extend(order.iter().filter_map(|f| {
+                                let l = events[f].last()?.alarm;
+                                (l.alarm_status == AlarmStatus::Alarm)
+                                    .then(|| coc_domain::silence::alarm_labels(l))
+                            }));
+                            sources = Some(all);
+                        }
+                        let firing = sources.as_deref().unwrap_or_default();
+                        if let Some(id) = inhibitions.inhibited_by(&labels, firing) {
+                            muted.insert(fp, Mute::Inhibition(id.to_string()));
+                        }
+                    }
+                }
                 let rows =
                     upsert_chunk(&mut tx, self.backend, tenant, chunk, events, &muted, now).await?;
                 for fp in chunk {
                     let evs = &events[fp];
                     let silenced = muted.contains_key(fp.as_str());
-                    if silenced {
-                        outcomes[evs[evs.len() - 1].req].silenced += 1;
+                    match muted.get(fp.as_str()) {
+                        Some(Mute::Silence(_)) => outcomes[evs[evs.len() - 1].req].silenced += 1,
+                        Some(Mute::Inhibition(_)) => {
+                            outcomes[evs[evs.len() - 1].req].inhibited += 1
+                        }
+                        None => {}
                     }
                     let (alarm_id, prev) = rows.get(fp).ok_or_else(|| {
                         StoreError::Conflict(format!("alarm {fp} missing from the upsert result"))
@@ -212,8 +237,8 @@ impl Store {
                         }
                     }
                     let before = prev.as_deref();
-                    // A silenced alarm is stored and marked, nothing more:
-                    // no SLA, no incident, no notification.
+                    // A silenced or inhibited alarm is stored and marked,
+                    // nothing more: no SLA, no incident, no notification.
                     if silenced {
                         continue;
                     }
@@ -280,8 +305,16 @@ fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Distinct alarms per upsert statement (26 parameters each).
+/// Distinct alarms per upsert statement (27 parameters each).
 pub const UPSERT_ROWS: usize = 200;
+
+/// Why an arriving alarm is muted, with the id of what mutes it.
+enum Mute {
+    /// A silence in force.
+    Silence(String),
+    /// An inhibition rule, by a firing source alarm.
+    Inhibition(String),
+}
 
 /// One received event, pointing back at its request.
 struct Ev<'a> {
@@ -293,7 +326,7 @@ struct Ev<'a> {
 const UPSERT_COLS: &str = "id, fingerprint, name, level, status, first_status, prev_status, occurrences, \
     first_seen, last_seen, started_at, source, integration_id, source_alarm_id, resource_id, resource_name, \
     region, application, namespace, description, url, labels, annotations, additional, cleared_remark, \
-    tenant_id, updated_at, silenced_by";
+    tenant_id, updated_at, silenced_by, inhibited_by";
 
 /// Upserts one row per fingerprint of `chunk` (the last event's content,
 /// `occurrences` raised by the event count) and returns, per fingerprint,
@@ -304,10 +337,10 @@ async fn upsert_chunk(
     tenant: &str,
     chunk: &[String],
     events: &HashMap<String, Vec<Ev<'_>>>,
-    muted: &HashMap<&str, String>,
+    muted: &HashMap<&str, Mute>,
     now: i64,
 ) -> Result<HashMap<String, (String, Option<String>)>> {
-    const PER_ROW: usize = 26;
+    const PER_ROW: usize = 27;
     // SQLite gets anonymous `?` placeholders: sqlx looks each parameter up by
     // name, which is linear in the number of *named* parameters, so `$N`
     // would make binding quadratic. PostgreSQL needs `$N`.
@@ -346,7 +379,7 @@ async fn upsert_chunk(
          last_seen = excluded.last_seen, status = excluded.status, level = excluded.level, \
          description = excluded.description, annotations = excluded.annotations, additional = excluded.additional, \
          integration_id = excluded.integration_id, started_at = excluded.started_at, url = excluded.url, \
-         updated_at = excluded.updated_at, silenced_by = excluded.silenced_by, \
+         updated_at = excluded.updated_at, silenced_by = excluded.silenced_by, inhibited_by = excluded.inhibited_by, \
          cleared_remark = CASE WHEN excluded.status = {firing} THEN NULL ELSE alarms.cleared_remark END \
          RETURNING id, fingerprint, prev_status",
         firing = crate::sql_lit(AlarmStatus::Alarm.as_str())
@@ -384,7 +417,14 @@ async fn upsert_chunk(
             .bind(to_json(&a.additional))
             .bind(tenant.to_string())
             .bind(now)
-            .bind(muted.get(fp.as_str()).cloned());
+            .bind(match muted.get(fp.as_str()) {
+                Some(Mute::Silence(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .bind(match muted.get(fp.as_str()) {
+                Some(Mute::Inhibition(id)) => Some(id.clone()),
+                _ => None,
+            });
     }
     let rows = q.fetch_all(&mut **tx).await?;
     let mut out = HashMap::with_capacity(rows.len());

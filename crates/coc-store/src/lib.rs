@@ -31,6 +31,7 @@ pub mod forward;
 pub mod grant;
 pub mod incident;
 pub mod ingest;
+pub mod inhibition;
 pub mod integration;
 pub mod job;
 pub mod jobticket;
@@ -259,6 +260,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(18, "oncall_feeds", "0018_oncall_feeds.sql"),
     same_sql!(19, "silences", "0019_silences.sql"),
     same_sql!(20, "heartbeats", "0020_heartbeats.sql"),
+    same_sql!(21, "inhibition", "0021_inhibition.sql"),
 ];
 
 impl Store {

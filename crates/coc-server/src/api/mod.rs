@@ -9,6 +9,7 @@ pub mod attributes;
 pub mod catalog;
 pub mod docs;
 pub mod incident;
+pub mod inhibition;
 pub mod integration;
 pub mod job;
 pub mod notify;
@@ -50,6 +51,7 @@ pub fn routes() -> &'static [RouteDoc] {
             alarm::ROUTES,
             rule::ROUTES,
             silence::ROUTES,
+            inhibition::ROUTES,
             incident::ROUTES,
             resource::ROUTES,
             agent::ROUTES,
@@ -135,6 +137,7 @@ pub fn router() -> Router<AppState> {
         .merge(alarm::router())
         .merge(rule::router())
         .merge(silence::router())
+        .merge(inhibition::router())
         .merge(incident::router())
         .merge(resource::router())
         .merge(agent::router())

@@ -1,13 +1,20 @@
 //! `coc-bench` — load tools measured against a running COC server.
 //!
-//! `coc-bench ingest`: creates a generic integration, then posts alarms in
-//! batches from several connections and reports accepted alarms per second
-//! and per-batch latency. Every batch is acknowledged only after COC has
-//! committed it (fsync), so the figure is durable throughput.
+//! `coc-bench ingest`: creates an Alertmanager integration, then posts
+//! alerts as Prometheus does (`POST …/api/v2/alerts`) in batches from
+//! several connections and reports accepted alarms per second and
+//! per-batch latency. Every batch is acknowledged only after COC has
+//! committed it (fsync), so the figure is durable throughput. With
+//! `--peer alertmanager` the same generator then runs, in the same run,
+//! against a real Alertmanager (Debian `prometheus-alertmanager`, started
+//! by the bench with a receiver that sends nowhere; it keeps alerts in
+//! memory only) and the ratio is reported. `--prefill N` first stores N
+//! other distinct alarms (not measured), to see the rate as the store
+//! grows.
 //!
 //! ```text
 //! coc-bench ingest --server http://127.0.0.1:8080 --token "$(cat coc-data/admin.token)" \
-//!     --total 100000 --batch 100 --connections 8 --mode distinct
+//!     --total 100000 --batch 100 --connections 4 --mode distinct --peer alertmanager --prefill 200000
 //! ```
 //!
 //! `coc-bench notify-latency`: the time from an alarm arriving at COC to a
@@ -90,6 +97,12 @@ enum Cmd {
         connections: usize,
         #[arg(long, value_enum, default_value_t = Mode::Distinct)]
         mode: Mode,
+        /// Run the same load against a real Alertmanager too (`alertmanager`).
+        #[arg(long)]
+        peer: Option<String>,
+        /// Distinct alarms to store first (not measured).
+        #[arg(long, default_value_t = 0)]
+        prefill: usize,
     },
     /// Alarm → webhook notification latency under background load.
     NotifyLatency {
@@ -142,14 +155,23 @@ async fn main() -> anyhow::Result<()> {
             batch,
             connections,
             mode,
+            peer,
+            prefill,
         } => {
+            if peer.as_deref().is_some_and(|p| p != "alertmanager") {
+                bail!("--peer takes 'alertmanager'");
+            }
             ingest(
                 &server,
                 &token,
-                total,
-                batch.max(1),
-                connections.max(1),
-                mode,
+                Load {
+                    total,
+                    batch: batch.max(1),
+                    conns: connections.max(1),
+                    mode,
+                },
+                peer.is_some(),
+                prefill,
             )
             .await
         }
@@ -624,50 +646,48 @@ async fn notify_latency(
     Ok(())
 }
 
-async fn ingest(
-    server: &str,
-    token: &str,
+/// One ingest load: how many alarms, how many per request, over how
+/// many connections, distinct or repeated.
+#[derive(Clone, Copy)]
+struct Load {
     total: usize,
     batch: usize,
     conns: usize,
     mode: Mode,
-) -> anyhow::Result<()> {
-    let admin = coc_client::Client::new(server.split(',').next().unwrap_or(server), token)?;
-    let run = format!("{:08x}", rand::random::<u32>());
-    let integ = admin
-        .post(
-            "/api/v1/integrations",
-            &json!({"name": format!("bench-{run}"), "type": "generic"}),
-        )
-        .await
-        .context("creating the bench integration")?;
-    let key = integ["key"]
-        .as_str()
-        .context("no key in the response")?
-        .to_string();
-    let urls: Vec<String> = server
-        .split(',')
-        .map(|s| format!("{}/ingest/{key}/generic", s.trim().trim_end_matches('/')))
-        .collect();
-    let batches = total.div_ceil(batch);
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
-        (0..batches)
-            .map(|b| {
-                let n = batch.min(total - b * batch);
-                let items: Vec<_> = (0..n)
-                    .map(|i| {
-                        let id = match mode {
-                            Mode::Distinct => format!("res-{run}-{}", b * batch + i),
-                            Mode::Repeat => format!("res-{run}-same"),
-                        };
-                        json!({"alarmName": "BenchAlarm", "alarmLevel": "Major", "resourceId": id, "region": "bench",
-                               "alarmDesc": "coc-bench load"})
-                    })
-                    .collect();
-                serde_json::to_vec(&items).unwrap_or_default()
-            })
-            .collect(),
-    );
+}
+
+/// Request bodies of `load` as Prometheus posts alerts (`/api/v2/alerts`),
+/// firing for an hour; `run` keeps this run's alarms apart from others.
+fn alert_bodies(run: &str, load: Load) -> Vec<Vec<u8>> {
+    let ends = chrono::Utc::now() + chrono::Duration::hours(1);
+    let ends = ends.to_rfc3339();
+    (0..load.total.div_ceil(load.batch))
+        .map(|b| {
+            let n = load.batch.min(load.total - b * load.batch);
+            let items: Vec<_> = (0..n)
+                .map(|i| {
+                    let id = match load.mode {
+                        Mode::Distinct => format!("res-{run}-{}", b * load.batch + i),
+                        Mode::Repeat => format!("res-{run}-same"),
+                    };
+                    json!({"labels": {"alertname": "BenchAlarm", "severity": "major", "instance": id,
+                                      "region": "bench"},
+                           "annotations": {"summary": "coc-bench load"}, "endsAt": ends})
+                })
+                .collect();
+            serde_json::to_vec(&items).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Posts `bodies` to `urls` from `conns` connections (connection `c` to
+/// `urls[c % len]`); the wall time and every batch's latency.
+async fn blast(
+    urls: &[String],
+    bodies: Vec<Vec<u8>>,
+    conns: usize,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -706,20 +726,124 @@ async fn ingest(
     for t in tasks {
         lat.extend(t.await??);
     }
-    let secs = start.elapsed().as_secs_f64();
     lat.sort();
+    Ok((start.elapsed().as_secs_f64(), lat))
+}
+
+/// One result line; the rate in alarms/s.
+fn report(what: &str, load: Load, secs: f64, lat: &[Duration]) -> f64 {
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
+    let rate = load.total as f64 / secs;
     println!(
-        "ingest {mode:?}: {total} alarms in {secs:.2} s = {:.0} alarms/s ({conns} connections over {} server(s), {batch}/request); \
+        "{what} {:?}: {} alarms in {secs:.2} s = {rate:.0} alarms/s ({} connections, {}/request); \
          batch latency p50 {:.1} ms, p99 {:.1} ms",
-        total as f64 / secs,
-        urls.len(),
+        load.mode,
+        load.total,
+        load.conns,
+        load.batch,
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0
     );
+    rate
+}
+
+/// A real Alertmanager on a free port, with a receiver that sends nowhere;
+/// its `/api/v2/alerts` URL. Killed when the returned process guard drops.
+async fn start_alertmanager(dir: &std::path::Path) -> anyhow::Result<(ServerProc, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    std::fs::create_dir_all(dir)?;
+    let cfg = dir.join("alertmanager.yml");
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n",
+    )?;
+    let child = std::process::Command::new("prometheus-alertmanager")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting prometheus-alertmanager (Debian package prometheus-alertmanager)")?;
+    let child = ServerProc(child);
+    let ready = format!("http://127.0.0.1:{port}/-/ready");
+    for _ in 0..100 {
+        if reqwest::get(&ready)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok((child, format!("http://127.0.0.1:{port}/api/v2/alerts")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("Alertmanager did not become ready")
+}
+
+async fn ingest(
+    server: &str,
+    token: &str,
+    load: Load,
+    peer: bool,
+    prefill: usize,
+) -> anyhow::Result<()> {
+    let admin = coc_client::Client::new(server.split(',').next().unwrap_or(server), token)?;
+    let run = format!("{:08x}", rand::random::<u32>());
+    let integ = admin
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": format!("bench-{run}"), "type": "alertmanager"}),
+        )
+        .await
+        .context("creating the bench integration")?;
+    let key = integ["key"]
+        .as_str()
+        .context("no key in the response")?
+        .to_string();
+    let urls: Vec<String> = server
+        .split(',')
+        .map(|s| {
+            format!(
+                "{}/ingest/{key}/api/v2/alerts",
+                s.trim().trim_end_matches('/')
+            )
+        })
+        .collect();
+    if prefill > 0 {
+        let fill = Load {
+            total: prefill,
+            batch: 1000.min(prefill),
+            mode: Mode::Distinct,
+            ..load
+        };
+        let (secs, lat) = blast(
+            &urls,
+            alert_bodies(&format!("{run}-fill"), fill),
+            load.conns,
+        )
+        .await?;
+        report("prefill COC", fill, secs, &lat);
+    }
+    let (secs, lat) = blast(&urls, alert_bodies(&run, load), load.conns).await?;
+    let ours = report(
+        &format!("COC ({} server(s), durable)", urls.len()),
+        load,
+        secs,
+        &lat,
+    );
+    if peer {
+        let dir = tempdir_in_tmp()?;
+        let (_am, am_url) = start_alertmanager(&dir).await?;
+        let (secs, lat) = blast(&[am_url], alert_bodies(&run, load), load.conns).await?;
+        let theirs = report("Alertmanager (in memory)", load, secs, &lat);
+        println!("ratio COC / Alertmanager: {:.2}", ours / theirs);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod access;
 mod agent;
 mod alarm;
 mod incident;
+mod inhibition;
 mod integration;
 mod job;
 mod notify;
@@ -132,6 +133,8 @@ pub enum Command {
     // Feature M3.
     /// Silences and maintenance windows: mute alarms by label matchers.
     Silence(silence::Cmd),
+    /// Inhibition rules: a firing alarm mutes related ones.
+    Inhibition(inhibition::Cmd),
     // Feature I3.
     /// Incidents.
     Incident(incident::Cmd),
@@ -459,6 +462,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Integration(c) => integration::run(&cli.conn, c).await,
         Command::Silence(c) => silence::run(&cli.conn, c).await,
+        Command::Inhibition(c) => inhibition::run(&cli.conn, c).await,
         Command::Alarm(c) => alarm::run(&cli.conn, c).await,
         Command::Rule(c) => rule::run(&cli.conn, c).await,
         Command::Incident(c) => incident::run(&cli.conn, c).await,

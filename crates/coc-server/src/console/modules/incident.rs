@@ -318,6 +318,29 @@ pub(crate) const SILENCE: &[Field] = &[
     f("weekly.tz", "Window time zone", Kind::Suggest(super::ZONES)),
 ];
 
+/// The inhibition rule form (M3).
+pub(crate) const INHIBITION: &[Field] = &[
+    f("name", "Name", Kind::Text),
+    h(
+        "source",
+        "Source: the inhibiting alarm matches",
+        Kind::Rows(MATCHER),
+        "While an alarm matching every row fires (NodeDown) …",
+    ),
+    h(
+        "target",
+        "Target: the inhibited alarms match",
+        Kind::Rows(MATCHER),
+        "… alarms matching every row here are stored and marked, with no incident and no notification …",
+    ),
+    h(
+        "equal",
+        "Equal labels",
+        Kind::List,
+        "… when these labels have the same values on both (instance). Empty: any source inhibits every target.",
+    ),
+];
+
 /// A silence's operations.
 pub(crate) const SILENCE_OPS: &[Op] = &[Op {
     op: "expire",

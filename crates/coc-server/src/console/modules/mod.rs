@@ -462,6 +462,28 @@ pub const MODULES: &[Module] = &[
         ..MODULE
     },
     Module {
+        slug: "inhibition-rules",
+        title: "Inhibition rules",
+        list: "/api/v1/inhibition-rules",
+        detail: Some("/api/v1/inhibition-rules/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("equal", "Equal labels"),
+            ("updated_at", "Modified"),
+        ],
+        create: Some("/api/v1/inhibition-rules"),
+        example: Some(
+            r#"{"name": "node-down", "source": [{"name": "alertname", "op": "=", "value": "NodeDown"}], "target": [{"name": "severity", "op": "=~", "value": "Major|Minor|warning"}], "equal": ["instance"]}"#,
+        ),
+        modify: true,
+        ops: &[],
+        related: None,
+        summary: None,
+        fields: INHIBITION,
+        ..MODULE
+    },
+    Module {
         slug: "integrations",
         title: "Integrations",
         list: "/api/v1/integrations",

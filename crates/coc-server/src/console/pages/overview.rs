@@ -40,6 +40,8 @@ pub(crate) struct AlarmRow {
     pub(crate) host: Option<String>,
     /// The silence that muted it, if any.
     pub(crate) silenced_by: Option<String>,
+    /// The inhibition rule that muted it, if any.
+    pub(crate) inhibited_by: Option<String>,
 }
 
 pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
@@ -60,6 +62,7 @@ pub(crate) fn alarm_row(a: &Value) -> AlarmRow {
             .map(|id| (id.to_string(), text(&a["incident"]["number"]))),
         host: None,
         silenced_by: a["silenced_by"].as_str().map(String::from),
+        inhibited_by: a["inhibited_by"].as_str().map(String::from),
     }
 }
 
