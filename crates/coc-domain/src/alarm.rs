@@ -309,13 +309,23 @@ pub struct WebhookAlert {
     /// Alertmanager's fingerprint (kept in `additional`).
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// Grafana: the dashboard of the rule (kept in `additional`).
+    #[serde(default, rename = "dashboardURL")]
+    pub dashboard_url: Option<String>,
+    /// Grafana: the panel of the rule (kept in `additional`).
+    #[serde(default, rename = "panelURL")]
+    pub panel_url: Option<String>,
+    /// Grafana: the query values that fired (kept in `additional`).
+    #[serde(default)]
+    pub value_string: Option<String>,
 }
 
-/// The Alertmanager webhook receiver body, payload version 4.
+/// The Alertmanager webhook receiver body, payload version 4 (Grafana's
+/// webhook contact point sends the same shape as version 1).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookPayload {
-    /// Must be `"4"`.
+    /// `"4"` (Alertmanager) or `"1"` (Grafana).
     pub version: String,
     /// The alerts of the group.
     pub alerts: Vec<WebhookAlert>,
@@ -474,11 +484,36 @@ pub fn parse_alertmanager_webhook(
     now_ms: i64,
     source: &str,
 ) -> Result<Vec<NormalizedAlarm>, DomainError> {
+    webhook_alarms(body, now_ms, source, "Alertmanager", "4")
+}
+
+/// Parses a Grafana alerting webhook body (contact point of type webhook,
+/// payload version 1: Alertmanager's shape plus `dashboardURL`,
+/// `panelURL`, `valueString`, kept in `additional` as `dashboard_url`,
+/// `panel_url`, `value_string`).
+///
+/// Errors: as [`parse_alertmanager_webhook`], for version `"1"`.
+pub fn parse_grafana_webhook(
+    body: &[u8],
+    now_ms: i64,
+    source: &str,
+) -> Result<Vec<NormalizedAlarm>, DomainError> {
+    webhook_alarms(body, now_ms, source, "Grafana", "1")
+}
+
+/// A webhook body of `sender`'s shape, payload `version`.
+fn webhook_alarms(
+    body: &[u8],
+    now_ms: i64,
+    source: &str,
+    sender: &str,
+    version: &str,
+) -> Result<Vec<NormalizedAlarm>, DomainError> {
     let p: WebhookPayload = serde_json::from_slice(body)
-        .map_err(|e| invalid(format!("body is not an Alertmanager webhook payload: {e}")))?;
-    if p.version != "4" {
+        .map_err(|e| invalid(format!("body is not a {sender} webhook payload: {e}")))?;
+    if p.version != version {
         return Err(invalid(format!(
-            "webhook payload version '{}' is not supported; version 4 is",
+            "webhook payload version '{}' is not supported; version {version} is",
             p.version
         )));
     }
@@ -498,6 +533,16 @@ pub fn parse_alertmanager_webhook(
             )?;
             if let Some(fp) = a.fingerprint {
                 n.additional.insert("alertmanager_fingerprint".into(), fp);
+            }
+            for (k, v) in [
+                ("dashboard_url", a.dashboard_url),
+                ("panel_url", a.panel_url),
+                ("value_string", a.value_string),
+            ] {
+                if let Some(v) = v.filter(|v| !v.is_empty()) {
+                    check_len(k, &v)?;
+                    n.additional.insert(k.into(), v);
+                }
             }
             Ok(n)
         })

@@ -6,6 +6,7 @@
 //! | `POST /ingest/<key>/api/v2/alerts` | Prometheus (`path_prefix: /ingest/<key>`) | `alertmanager` |
 //! | `POST /ingest/<key>/alertmanager` | Alertmanager webhook receiver (v4) | `alertmanager` |
 //! | `POST /ingest/<key>/generic` | anything posting generic JSON | `generic` |
+//! | `POST /ingest/<key>/grafana` | Grafana alerting's webhook contact point | `grafana` |
 //! | `POST /ingest/pagerduty/v2/enqueue` (key in `routing_key`) | a PagerDuty Events API v2 client | `pagerduty` |
 //! | `POST`/`GET /ingest/<key>/heartbeat` | a heartbeat ping (cron, Prometheus `Watchdog`) | `heartbeat` |
 //!
@@ -19,7 +20,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
 use coc_domain::alarm::{
-    NormalizedAlarm, parse_alertmanager_webhook, parse_generic, parse_prometheus_v2,
+    NormalizedAlarm, parse_alertmanager_webhook, parse_generic, parse_grafana_webhook,
+    parse_prometheus_v2,
 };
 
 use crate::AppState;
@@ -71,6 +73,15 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "POST",
+        "/ingest/{key}/grafana",
+        "ingest",
+        "Grafana alerting webhook contact point (payload version 1)",
+        public,
+        body = coc_domain::alarm::WebhookPayload,
+        ok = coc_store::alarm::IngestOutcome
+    ),
+    route!(
+        "POST",
         "/ingest/{key}/generic",
         "ingest",
         "Generic JSON alarm object or list (ref. 7.4.2 fields)",
@@ -89,6 +100,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ingest/{key}/alertmanager", post(webhook))
         .route("/ingest/{key}/generic", post(generic))
+        .route("/ingest/{key}/grafana", post(grafana))
         .route("/ingest/pagerduty/v2/enqueue", post(pagerduty))
         .route("/ingest/{key}/heartbeat", post(ping).get(ping))
 }
@@ -99,6 +111,7 @@ enum Format {
     Webhook,
     Generic,
     PagerDuty,
+    Grafana,
 }
 
 impl Format {
@@ -108,6 +121,7 @@ impl Format {
             Format::Webhook => "alertmanager_webhook",
             Format::Generic => "generic",
             Format::PagerDuty => "pagerduty_v2",
+            Format::Grafana => "grafana_webhook",
         }
     }
 }
@@ -201,6 +215,7 @@ async fn accept_batch(
         Format::PrometheusV2 | Format::Webhook => "alertmanager",
         Format::Generic => "generic",
         Format::PagerDuty => "pagerduty",
+        Format::Grafana => "grafana",
     };
     let (tenant, integ) = integration_of(&s, &key, expected).await?;
     let body = read_body(body)?;
@@ -209,6 +224,7 @@ async fn accept_batch(
         Format::PrometheusV2 => parse_prometheus_v2(&body, now, "Prometheus"),
         Format::Webhook => parse_alertmanager_webhook(&body, now, "Alertmanager"),
         Format::Generic => parse_generic(&body, now, &integ.name),
+        Format::Grafana => parse_grafana_webhook(&body, now, "Grafana"),
         Format::PagerDuty => unreachable!("PagerDuty events take their own path"),
     };
     let alarms = parsed.map_err(|e| {
@@ -360,6 +376,14 @@ async fn webhook(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
     accept(s, key, body, Format::Webhook).await
+}
+
+async fn grafana(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<coc_store::alarm::IngestOutcome>)> {
+    accept(s, key, body, Format::Grafana).await
 }
 
 async fn generic(

@@ -728,3 +728,67 @@ async fn a_firing_node_down_inhibits_the_alarms_of_its_instance_only() {
     assert_eq!(out["inhibited"], 0, "{out}");
     assert!(alarm_named(&h, "DiskFull", "web-1").await["inhibited_by"].is_null());
 }
+
+/// Grafana alerting's webhook contact point (payload version 1).
+#[tokio::test]
+async fn a_grafana_webhook_becomes_an_alarm_with_its_links() {
+    let h = Harness::start(0).await;
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "grafana", "type": "grafana"}),
+        )
+        .await
+        .unwrap();
+    let key = integ["key"].as_str().unwrap();
+    let body = include_bytes!("fixtures/grafana-webhook-v1-firing.json").to_vec();
+    let (st, _, out) = request(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/grafana"),
+        None,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["created"], 1);
+    let a = alarm_named(&h, "High memory usage", "web-1:9100").await;
+    assert_eq!(a["source"], "Grafana");
+    assert_eq!(a["level"], "Minor");
+    assert_eq!(a["resource_name"], "web-1:9100");
+    assert_eq!(
+        a["additional"]["dashboard_url"],
+        "https://grafana.example/d/abc123"
+    );
+    assert!(
+        a["additional"]["value_string"]
+            .as_str()
+            .unwrap()
+            .contains("var='B'")
+    );
+    // Resolved turns it ok; Alertmanager's version is refused on this path.
+    let resolved = String::from_utf8(body)
+        .unwrap()
+        .replace("\"status\": \"firing\"", "\"status\": \"resolved\"");
+    let (st, _, out) = request(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/grafana"),
+        None,
+        Some(resolved.into_bytes()),
+    )
+    .await;
+    assert_eq!((st, out["resolved"].as_i64()), (200, Some(1)), "{out}");
+    let v4 =
+        br#"{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"x"}}]}"#.to_vec();
+    let (st, _, e) = request(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/grafana"),
+        None,
+        Some(v4),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+}

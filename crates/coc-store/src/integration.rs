@@ -10,7 +10,7 @@ use crate::{Result, Store, StoreError, is_unique_violation};
 use coc_domain::error::invalid;
 
 /// Integration types accepted by `POST /api/v1/integrations`.
-pub const TYPES: &[&str] = &["alertmanager", "generic", "pagerduty", HEARTBEAT];
+pub const TYPES: &[&str] = &["alertmanager", "generic", "grafana", "pagerduty", HEARTBEAT];
 
 /// The type of heartbeat monitors ([`coc_domain::heartbeat`]).
 pub const HEARTBEAT: &str = "heartbeat";
