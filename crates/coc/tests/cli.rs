@@ -563,3 +563,109 @@ fn regex_lite(text: &str) -> Option<String> {
     }
     None
 }
+
+/// Issue 17: silences and inhibition rules from the CLI — matchers typed
+/// as a shell passes them, a maintenance window, listing and expiring;
+/// inhibition rules by name; a bad matcher is one line, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_and_inhibition_rules_from_the_cli() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (ok, out) = coc(
+        &env,
+        &[
+            "silence",
+            "add",
+            "alertname=DiskFull",
+            "instance=~\"web-.*\"",
+            "--duration",
+            "2h",
+            "--comment",
+            "disk swap",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        s["matchers_text"],
+        "{alertname=\"DiskFull\", instance=~\"web-.*\"}"
+    );
+    assert_eq!(
+        s["ends_at"].as_i64().unwrap() - s["starts_at"].as_i64().unwrap(),
+        7_200_000
+    );
+    let id = s["id"].as_str().unwrap().to_string();
+    let (ok, out) = coc(
+        &env,
+        &[
+            "silence",
+            "add",
+            "job=backup",
+            "--duration",
+            "30d",
+            "--comment",
+            "patch night",
+            "--weekly",
+            "sat,sun",
+            "--from",
+            "22:00",
+            "--to",
+            "02:00",
+            "--tz",
+            "Europe/Berlin",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["silence", "list"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("disk swap") && out.contains("patch night"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["silence", "expire", &id]);
+    assert!(ok && out.contains("expired"), "{out}");
+    let (ok, out) = coc(&env, &["silence", "list"]);
+    assert!(ok && !out.contains("disk swap"), "{out}");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "silence",
+            "add",
+            "a=~(",
+            "--duration",
+            "1h",
+            "--comment",
+            "x",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
+    assert!(out.contains("regular expression"), "{out}");
+
+    let (ok, out) = coc(
+        &env,
+        &[
+            "inhibition",
+            "add",
+            "node-down",
+            "--source",
+            "alertname=NodeDown",
+            "--target",
+            "alertname!=NodeDown",
+            "--equal",
+            "instance",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["inhibition", "show", "node-down"]);
+    assert!(
+        ok && out.contains("alertname=\"NodeDown\"") && out.contains("instance"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["inhibition", "delete", "node-down"]);
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["inhibition", "list"]);
+    assert!(ok && !out.contains("node-down"), "{out}");
+}
