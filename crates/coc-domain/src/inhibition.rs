@@ -103,6 +103,17 @@ impl InhibitionRule {
     }
 }
 
+/// The values of the `equal` labels of `labels`, in the rule's order,
+/// joined by a unit separator (a missing label is `""`): a source and a
+/// target with one key have equal values.
+pub fn equal_key(equal: &[String], labels: &BTreeMap<String, String>) -> String {
+    equal
+        .iter()
+        .map(|e| labels.get(e).map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
 /// One rule compiled: id, source, target, equal labels.
 type CompiledRule = (String, Vec<Compiled>, Vec<Compiled>, Vec<String>);
 
@@ -147,6 +158,29 @@ impl InhibitionSet {
     /// firing alarms worth reading).
     pub fn targets(&self, labels: &BTreeMap<String, String>) -> bool {
         self.rules.iter().any(|(_, _, t, _)| all(t, labels))
+    }
+
+    /// The rules for which an alarm of `labels` is an inhibiting source
+    /// (matches the source, is no target of that rule), each with the
+    /// alarm's [`equal_key`] for that rule: what ingest records so later
+    /// targets find it.
+    pub fn sources(&self, labels: &BTreeMap<String, String>) -> Vec<(&str, String)> {
+        self.rules
+            .iter()
+            .filter(|(_, src, tgt, _)| all(src, labels) && !all(tgt, labels))
+            .map(|(id, _, _, equal)| (id.as_str(), equal_key(equal, labels)))
+            .collect()
+    }
+
+    /// The rules whose target an alarm of `labels` is, each with its
+    /// [`equal_key`]: a firing source of that rule with the same key
+    /// inhibits it.
+    pub fn target_keys(&self, labels: &BTreeMap<String, String>) -> Vec<(&str, String)> {
+        self.rules
+            .iter()
+            .filter(|(_, _, tgt, _)| all(tgt, labels))
+            .map(|(id, _, _, equal)| (id.as_str(), equal_key(equal, labels)))
+            .collect()
     }
 
     /// The first rule (in the set's order) under which one of `firing`
@@ -218,6 +252,11 @@ mod tests {
         );
         assert_eq!(set.inhibited_by(&other, std::slice::from_ref(&down)), None);
         assert_eq!(set.inhibited_by(&disk, &[]), None);
+        // What ingest records and looks up: the same key on both sides.
+        assert_eq!(set.sources(&down), vec![("r1", "web-1".to_string())]);
+        assert_eq!(set.target_keys(&disk), vec![("r1", "web-1".to_string())]);
+        assert_eq!(set.target_keys(&other), vec![("r1", "web-2".to_string())]);
+        assert!(set.sources(&disk).is_empty());
         // A NodeDown that is itself a target does not inhibit itself.
         let both = l(&[
             ("alertname", "NodeDown"),

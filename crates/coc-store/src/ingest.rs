@@ -158,13 +158,14 @@ impl Store {
                 .enabled_slas(tenant, coc_domain::sla::Trigger::Alarm)
                 .await?;
             // Silences in force mute an alarm by its last event's labels;
-            // inhibition rules by the tenant's firing alarms (read only when
-            // an arriving alarm is some rule's target).
+            // inhibition rules by a firing source: one of this group (in
+            // memory) or one recorded before (an indexed lookup).
             let silences = crate::silence::in_force(&mut *tx, tenant, now).await?;
             let inhibitions = crate::inhibition::rules(&mut *tx, tenant).await?;
-            let mut sources: Option<Vec<BTreeMap<String, String>>> = None;
+            let mut group_sources: Option<Vec<BTreeMap<String, String>>> = None;
             for chunk in order.chunks(UPSERT_ROWS) {
                 let mut muted: HashMap<&str, Mute> = HashMap::new();
+                let mut sources: Vec<(String, String, String)> = vec![];
                 if !silences.is_empty() || !inhibitions.is_empty() {
                     for fp in chunk {
                         let Some(last) = events[fp].last().map(|e| e.alarm) else {
@@ -175,27 +176,45 @@ impl Store {
                             muted.insert(fp, Mute::Silence(id.to_string()));
                             continue;
                         }
-                        if last.alarm_status != AlarmStatus::Alarm || !inhibitions.targets(&labels)
-                        {
+                        if last.alarm_status != AlarmStatus::Alarm || inhibitions.is_empty() {
                             continue;
                         }
-                        if sources.is_none() {
-                            let mut all = crate::inhibition::firing(&mut *tx, tenant).await?;
-                            all.extend(order.iter().filter_map(|f| {
-                                let l = events[f].last()?.alarm;
-                                (l.alarm_status == AlarmStatus::Alarm)
-                                    .then(|| coc_domain::silence::alarm_labels(l))
-                            }));
-                            sources = Some(all);
+                        for (rule, key) in inhibitions.sources(&labels) {
+                            sources.push((rule.to_string(), key, fp.clone()));
                         }
-                        let firing = sources.as_deref().unwrap_or_default();
-                        if let Some(id) = inhibitions.inhibited_by(&labels, firing) {
-                            muted.insert(fp, Mute::Inhibition(id.to_string()));
+                        let targets = inhibitions.target_keys(&labels);
+                        if targets.is_empty() {
+                            continue;
+                        }
+                        let group = group_sources.get_or_insert_with(|| {
+                            order
+                                .iter()
+                                .filter_map(|f| {
+                                    let l = events[f].last()?.alarm;
+                                    (l.alarm_status == AlarmStatus::Alarm)
+                                        .then(|| coc_domain::silence::alarm_labels(l))
+                                })
+                                .collect()
+                        });
+                        let mut by = inhibitions.inhibited_by(&labels, group).map(String::from);
+                        for (rule, key) in &targets {
+                            if by.is_some() {
+                                break;
+                            }
+                            if crate::inhibition::source_firing(&mut tx, tenant, rule, key, fp)
+                                .await?
+                            {
+                                by = Some(rule.to_string());
+                            }
+                        }
+                        if let Some(id) = by {
+                            muted.insert(fp, Mute::Inhibition(id));
                         }
                     }
                 }
                 let rows =
                     upsert_chunk(&mut tx, self.backend, tenant, chunk, events, &muted, now).await?;
+                crate::inhibition::record_sources(&mut tx, tenant, &sources).await?;
                 for fp in chunk {
                     let evs = &events[fp];
                     let silenced = muted.contains_key(fp.as_str());

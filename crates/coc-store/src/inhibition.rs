@@ -1,9 +1,9 @@
 //! Inhibition rules (M3): stored [`InhibitionRule`]s. The rule itself —
 //! which firing alarm inhibits which — is [`coc_domain::inhibition`]'s;
-//! ingest ([`crate::ingest`]) loads the rules once per group, and reads the
-//! firing alarms only when an arriving alarm is some rule's target.
-
-use std::collections::BTreeMap;
+//! ingest ([`crate::ingest`]) loads the rules once per group, records each
+//! arriving source by the values of the rule's `equal` labels
+//! (`inhibition_sources`), and looks a target's values up there, joined to
+//! the alarms for a source that still fires.
 
 use coc_domain::alarm::AlarmStatus;
 use coc_domain::inhibition::{InhibitionRule, InhibitionSet};
@@ -12,9 +12,6 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
 use crate::{Result, Store, StoreError, is_unique_violation};
-
-/// Most firing alarms read to find inhibiting sources (the newest).
-pub const MAX_SOURCES: i64 = 10_000;
 
 /// A stored inhibition rule.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -87,37 +84,46 @@ impl Store {
         rule: &InhibitionRule,
     ) -> Result<Inhibition> {
         rule.validate()?;
-        let n = sqlx::query(
-            "UPDATE inhibition_rules SET name = $1, spec = $2, updated_at = $3 \
-             WHERE tenant_id = $4 AND id = $5",
+        self.forget_sources(tenant, id).await?;
+        self.write_one(
+            sqlx::query(
+                "UPDATE inhibition_rules SET name = $1, spec = $2, updated_at = $3 \
+                 WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(&rule.name)
+            .bind(serde_json::to_string(rule).unwrap_or_default())
+            .bind(self.now())
+            .bind(tenant)
+            .bind(id),
+            "inhibition rule",
+            id,
         )
-        .bind(&rule.name)
-        .bind(serde_json::to_string(rule).unwrap_or_default())
-        .bind(self.now())
-        .bind(tenant)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(duplicate(&rule.name))?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("inhibition rule", id));
-        }
+        .await?;
         self.get_inhibition(tenant, id).await
+    }
+
+    /// The sources recorded for a rule are dropped when it changes or goes
+    /// (a changed rule counts the sources that arrive after the change).
+    async fn forget_sources(&self, tenant: &str, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM inhibition_sources WHERE tenant_id = $1 AND rule_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Deletes a rule. Errors: `NotFound`.
     pub async fn delete_inhibition(&self, tenant: &str, id: &str) -> Result<()> {
-        let n = sqlx::query("DELETE FROM inhibition_rules WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("inhibition rule", id));
-        }
-        Ok(())
+        self.forget_sources(tenant, id).await?;
+        self.write_one(
+            sqlx::query("DELETE FROM inhibition_rules WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id),
+            "inhibition rule",
+            id,
+        )
+        .await
     }
 
     /// One rule, by id or name. Errors: `NotFound`.
@@ -137,14 +143,22 @@ impl Store {
 
     /// The tenant's rules, by name.
     pub async fn list_inhibitions(&self, tenant: &str) -> Result<Vec<Inhibition>> {
-        let rows = sqlx::query(dynsql!(
-            "SELECT {COLS} FROM inhibition_rules WHERE tenant_id = $1 ORDER BY name"
-        ))
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(row).collect()
+        all(&self.pool, tenant).await
     }
+}
+
+/// The tenant's rules by name, on any executor.
+async fn all<'e, E: sqlx::Executor<'e, Database = Any>>(
+    ex: E,
+    tenant: &str,
+) -> Result<Vec<Inhibition>> {
+    let rows = sqlx::query(dynsql!(
+        "SELECT {COLS} FROM inhibition_rules WHERE tenant_id = $1 ORDER BY name"
+    ))
+    .bind(tenant)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(row).collect()
 }
 
 /// The tenant's rules, compiled (in name order), on any executor.
@@ -152,54 +166,59 @@ pub(crate) async fn rules<'e, E: sqlx::Executor<'e, Database = Any>>(
     ex: E,
     tenant: &str,
 ) -> Result<InhibitionSet> {
-    let rows = sqlx::query(dynsql!(
-        "SELECT {COLS} FROM inhibition_rules WHERE tenant_id = $1 ORDER BY name"
-    ))
-    .bind(tenant)
-    .fetch_all(ex)
-    .await?;
-    let all = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+    let all = all(ex, tenant).await?;
     Ok(InhibitionSet::new(
         all.iter().map(|i| (i.id.as_str(), &i.rule)),
     ))
 }
 
-/// The label sets of the tenant's firing alarms (the newest
-/// [`MAX_SOURCES`]), as silences and rules see them.
-pub(crate) async fn firing<'e, E: sqlx::Executor<'e, Database = Any>>(
-    ex: E,
+/// Records the arriving alarms that are inhibiting sources: `(rule id,
+/// equal key, fingerprint)` rows (kept once; whether the source still
+/// fires is read from its alarm when a target looks it up).
+pub(crate) async fn record_sources(
+    tx: &mut sqlx::Transaction<'static, Any>,
     tenant: &str,
-) -> Result<Vec<BTreeMap<String, String>>> {
-    let rows = sqlx::query(dynsql!(
-        "SELECT name, level, resource_name, application, region, namespace, labels FROM alarms \
-         WHERE tenant_id = $1 AND status = $2 ORDER BY last_seen DESC LIMIT {MAX_SOURCES}"
-    ))
+    rows: &[(String, String, String)],
+) -> Result<()> {
+    for chunk in rows.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .collect();
+        let mut q = sqlx::query(dynsql!(
+            "INSERT INTO inhibition_sources (tenant_id, rule_id, equal_key, fingerprint) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            marks.join(", ")
+        ))
+        .bind(tenant);
+        for (rule, key, fp) in chunk {
+            q = q.bind(rule.as_str()).bind(key.as_str()).bind(fp.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Whether a firing alarm other than `fingerprint` was recorded as a
+/// source of `rule` with `key` (one indexed lookup).
+pub(crate) async fn source_firing(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    tenant: &str,
+    rule: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<bool> {
+    let hit = sqlx::query(
+        "SELECT 1 FROM inhibition_sources s JOIN alarms a \
+         ON a.tenant_id = s.tenant_id AND a.fingerprint = s.fingerprint \
+         WHERE s.tenant_id = $1 AND s.rule_id = $2 AND s.equal_key = $3 \
+         AND s.fingerprint <> $4 AND a.status = $5 LIMIT 1",
+    )
     .bind(tenant)
+    .bind(rule)
+    .bind(key)
+    .bind(fingerprint)
     .bind(AlarmStatus::Alarm.as_str())
-    .fetch_all(ex)
+    .fetch_optional(&mut **tx)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let labels: String = r.try_get("labels")?;
-            let get = |c: &str| r.try_get::<Option<String>, _>(c);
-            let (name, level): (String, String) = (r.try_get("name")?, r.try_get("level")?);
-            let (res, app, reg, ns) = (
-                get("resource_name")?,
-                get("application")?,
-                get("region")?,
-                get("namespace")?,
-            );
-            Ok(coc_domain::silence::with_fields(
-                serde_json::from_str(&labels).unwrap_or_default(),
-                [
-                    ("alertname", Some(&name)),
-                    ("severity", Some(&level)),
-                    ("resource_name", res.as_deref()),
-                    ("application", app.as_deref()),
-                    ("region", reg.as_deref()),
-                    ("namespace", ns.as_deref()),
-                ],
-            ))
-        })
-        .collect()
+    Ok(hit.is_some())
 }
