@@ -114,8 +114,21 @@ pub fn equal_key(equal: &[String], labels: &BTreeMap<String, String>) -> String 
         .join("\u{1f}")
 }
 
-/// One rule compiled: id, source, target, equal labels.
-type CompiledRule = (String, Vec<Compiled>, Vec<Compiled>, Vec<String>);
+/// A rule's source and target matchers, compiled.
+pub type CompiledSides = (Vec<Compiled>, Vec<Compiled>);
+
+/// One rule compiled: id, source and target, equal labels.
+type CompiledRule = (String, std::sync::Arc<CompiledSides>, Vec<String>);
+
+/// Compiles a rule's matchers; `None` when one no longer compiles.
+pub fn compile_sides(r: &InhibitionRule) -> Option<CompiledSides> {
+    let c = |ms: &[Matcher]| {
+        ms.iter()
+            .map(Matcher::compile)
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Some((c(&r.source).ok()?, c(&r.target).ok()?))
+}
 
 /// Rules compiled once, to test many alarms (one ingest group).
 #[derive(Debug, Clone, Default)]
@@ -130,21 +143,18 @@ fn all(ms: &[Compiled], l: &BTreeMap<String, String>) -> bool {
 impl InhibitionSet {
     /// Compiles `(id, rule)`s; a rule that no longer compiles is left out.
     pub fn new<'a>(rules: impl IntoIterator<Item = (&'a str, &'a InhibitionRule)>) -> Self {
+        InhibitionSet::new_with(rules, |_, r| compile_sides(r).map(std::sync::Arc::new))
+    }
+
+    /// As [`InhibitionSet::new`], with each rule compiled by `compiled`
+    /// (which may keep it from an earlier call).
+    pub fn new_with<'a>(
+        rules: impl IntoIterator<Item = (&'a str, &'a InhibitionRule)>,
+        mut compiled: impl FnMut(&str, &InhibitionRule) -> Option<std::sync::Arc<CompiledSides>>,
+    ) -> Self {
         let rules = rules
             .into_iter()
-            .filter_map(|(id, r)| {
-                let c = |ms: &[Matcher]| {
-                    ms.iter()
-                        .map(Matcher::compile)
-                        .collect::<Result<Vec<_>, _>>()
-                };
-                Some((
-                    id.to_string(),
-                    c(&r.source).ok()?,
-                    c(&r.target).ok()?,
-                    r.equal.clone(),
-                ))
-            })
+            .filter_map(|(id, r)| Some((id.to_string(), compiled(id, r)?, r.equal.clone())))
             .collect();
         InhibitionSet { rules }
     }
@@ -157,7 +167,7 @@ impl InhibitionSet {
     /// Whether some rule's target matches `labels` (only then are the
     /// firing alarms worth reading).
     pub fn targets(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.rules.iter().any(|(_, _, t, _)| all(t, labels))
+        self.rules.iter().any(|(_, c, _)| all(&c.1, labels))
     }
 
     /// The rules for which an alarm of `labels` is an inhibiting source
@@ -167,8 +177,8 @@ impl InhibitionSet {
     pub fn sources(&self, labels: &BTreeMap<String, String>) -> Vec<(&str, String)> {
         self.rules
             .iter()
-            .filter(|(_, src, tgt, _)| all(src, labels) && !all(tgt, labels))
-            .map(|(id, _, _, equal)| (id.as_str(), equal_key(equal, labels)))
+            .filter(|(_, c, _)| all(&c.0, labels) && !all(&c.1, labels))
+            .map(|(id, _, equal)| (id.as_str(), equal_key(equal, labels)))
             .collect()
     }
 
@@ -178,8 +188,8 @@ impl InhibitionSet {
     pub fn target_keys(&self, labels: &BTreeMap<String, String>) -> Vec<(&str, String)> {
         self.rules
             .iter()
-            .filter(|(_, _, tgt, _)| all(tgt, labels))
-            .map(|(id, _, _, equal)| (id.as_str(), equal_key(equal, labels)))
+            .filter(|(_, c, _)| all(&c.1, labels))
+            .map(|(id, _, equal)| (id.as_str(), equal_key(equal, labels)))
             .collect()
     }
 
@@ -195,7 +205,8 @@ impl InhibitionSet {
         let get = |l: &BTreeMap<String, String>, k: &str| l.get(k).cloned().unwrap_or_default();
         self.rules
             .iter()
-            .find(|(_, src, tgt, equal)| {
+            .find(|(_, c, equal)| {
+                let (src, tgt) = (&c.0, &c.1);
                 all(tgt, labels)
                     && firing.iter().any(|f| {
                         all(src, f)

@@ -694,7 +694,14 @@ pub fn format_time(ms: i64) -> String {
 /// Silences compiled once, to test many alarms (one ingest group).
 #[derive(Debug, Clone, Default)]
 pub struct SilenceSet {
-    items: Vec<(String, Vec<Compiled>)>,
+    items: Vec<(String, std::sync::Arc<Vec<Compiled>>)>,
+}
+
+/// Compiles every matcher of a list.
+///
+/// Errors: [`DomainError::Validation`] for one that does not compile.
+pub fn compile_all(matchers: &[Matcher]) -> Result<Vec<Compiled>, DomainError> {
+    matchers.iter().map(Matcher::compile).collect()
 }
 
 impl SilenceSet {
@@ -704,13 +711,23 @@ impl SilenceSet {
         silences: impl IntoIterator<Item = (&'a str, &'a SilenceSpec)>,
         now: i64,
     ) -> SilenceSet {
+        SilenceSet::in_force_with(silences, now, |_, s| {
+            compile_all(&s.matchers).ok().map(std::sync::Arc::new)
+        })
+    }
+
+    /// As [`SilenceSet::in_force`], with the matchers of each silence in
+    /// force compiled by `compiled` (which may keep them from an earlier
+    /// call; `None` leaves the silence out).
+    pub fn in_force_with<'a>(
+        silences: impl IntoIterator<Item = (&'a str, &'a SilenceSpec)>,
+        now: i64,
+        mut compiled: impl FnMut(&str, &SilenceSpec) -> Option<std::sync::Arc<Vec<Compiled>>>,
+    ) -> SilenceSet {
         let items = silences
             .into_iter()
             .filter(|(_, s)| s.in_force(now))
-            .filter_map(|(id, s)| {
-                let c: Result<Vec<_>, _> = s.matchers.iter().map(Matcher::compile).collect();
-                c.ok().map(|c| (id.to_string(), c))
-            })
+            .filter_map(|(id, s)| compiled(id, s).map(|c| (id.to_string(), c)))
             .collect();
         SilenceSet { items }
     }

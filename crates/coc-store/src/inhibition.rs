@@ -161,14 +161,22 @@ async fn all<'e, E: sqlx::Executor<'e, Database = Any>>(
     rows.iter().map(row).collect()
 }
 
+/// Compiled rules by their matchers' text, as for silences.
+static COMPILED: crate::Compiled<coc_domain::inhibition::CompiledSides> = crate::Compiled::new();
+
 /// The tenant's rules, compiled (in name order), on any executor.
 pub(crate) async fn rules<'e, E: sqlx::Executor<'e, Database = Any>>(
     ex: E,
     tenant: &str,
 ) -> Result<InhibitionSet> {
     let all = all(ex, tenant).await?;
-    Ok(InhibitionSet::new(
+    Ok(InhibitionSet::new_with(
         all.iter().map(|i| (i.id.as_str(), &i.rule)),
+        |_, r| {
+            COMPILED.get(format!("{:?}{:?}", r.source, r.target), || {
+                coc_domain::inhibition::compile_sides(r)
+            })
+        },
     ))
 }
 

@@ -599,6 +599,39 @@ pub(crate) fn paged<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) 
     }
 }
 
+/// A process-wide cache of things compiled from stored records (matchers'
+/// regular expressions), by the text they are compiled from: a changed
+/// record has a new key. Emptied when it holds more than [`Compiled::MAX`].
+pub(crate) struct Compiled<T> {
+    map: std::sync::Mutex<Option<std::collections::HashMap<String, Arc<T>>>>,
+}
+
+impl<T> Compiled<T> {
+    const MAX: usize = 4096;
+
+    pub(crate) const fn new() -> Self {
+        Compiled {
+            map: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The value for `key`, made by `make` the first time (`None` is not
+    /// kept).
+    pub(crate) fn get(&self, key: String, make: impl FnOnce() -> Option<T>) -> Option<Arc<T>> {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let m = m.get_or_insert_with(Default::default);
+        if let Some(v) = m.get(&key) {
+            return Some(v.clone());
+        }
+        let v = Arc::new(make()?);
+        if m.len() >= Self::MAX {
+            m.clear();
+        }
+        m.insert(key, v.clone());
+        Some(v)
+    }
+}
+
 /// A small dynamic WHERE builder with `$n` placeholders.
 pub(crate) struct Filter {
     pub sql: String,

@@ -229,15 +229,26 @@ impl Store {
     }
 }
 
+/// Compiled matchers of silences by their text: compiling their
+/// regular expressions for every ingest group would cost more than the
+/// group (a thousand single-alarm requests a second with twenty silences
+/// saturated the writer).
+static COMPILED: crate::Compiled<Vec<coc_domain::silence::Compiled>> = crate::Compiled::new();
+
 fn compile(rows: &[AnyRow], now: i64) -> Result<SilenceSet> {
     let all = rows
         .iter()
         .map(|r| row(r, now))
         .collect::<Result<Vec<_>>>()?;
-    let specs: Vec<(String, SilenceSpec)> = all.iter().map(|s| (s.id.clone(), s.spec())).collect();
-    Ok(SilenceSet::in_force(
-        specs.iter().map(|(id, s)| (id.as_str(), s)),
+    let specs: Vec<(&Silence, SilenceSpec)> = all.iter().map(|s| (s, s.spec())).collect();
+    Ok(SilenceSet::in_force_with(
+        specs.iter().map(|(s, spec)| (s.id.as_str(), spec)),
         now,
+        |_, spec| {
+            COMPILED.get(format!("{:?}", spec.matchers), || {
+                coc_domain::silence::compile_all(&spec.matchers).ok()
+            })
+        },
     ))
 }
 
