@@ -188,6 +188,17 @@ impl Accepted for PagerDutyAccepted {
     }
 }
 
+/// The error for a body its format refused: `malformed_json` when it is
+/// not JSON at all, else `validation_failed`, with the format's message.
+fn refused(body: &[u8], e: coc_domain::DomainError) -> ApiError {
+    let code = if serde_json::from_slice::<serde_json::Value>(body).is_err() {
+        crate::error::ErrorCode::MalformedJson
+    } else {
+        crate::error::ErrorCode::ValidationFailed
+    };
+    ApiError::new(code, e.to_string())
+}
+
 /// The body bytes, or the error for a body over the limit or unreadable.
 fn read_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|e| {
@@ -227,14 +238,7 @@ async fn accept_batch(
         Format::Grafana => parse_grafana_webhook(&body, now, "Grafana"),
         Format::PagerDuty => unreachable!("PagerDuty events take their own path"),
     };
-    let alarms = parsed.map_err(|e| {
-        let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
-            crate::error::ErrorCode::MalformedJson
-        } else {
-            crate::error::ErrorCode::ValidationFailed
-        };
-        ApiError::new(code, e.to_string())
-    })?;
+    let alarms = parsed.map_err(|e| refused(&body, e))?;
     let out = s.store.ingest(&tenant, &integ.id, alarms).await?;
     Ok((StatusCode::OK, axum::Json(out)))
 }
@@ -321,14 +325,7 @@ async fn pagerduty(
         use coc_domain::pagerduty::{EventAction, parse_event};
         let body = read_body(body)?;
         let now = s.store.now();
-        let ev = parse_event(&body, now, &coc_store::new_id()).map_err(|e| {
-            let code = if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
-                crate::error::ErrorCode::MalformedJson
-            } else {
-                crate::error::ErrorCode::ValidationFailed
-            };
-            ApiError::new(code, e.to_string())
-        })?;
+        let ev = parse_event(&body, now, &coc_store::new_id()).map_err(|e| refused(&body, e))?;
         let (tenant, integ) = integration_of(&s, &ev.routing_key, "pagerduty").await?;
         match (ev.action, ev.alarm.clone()) {
             (EventAction::Trigger, Some(a)) => {

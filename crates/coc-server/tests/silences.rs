@@ -391,43 +391,24 @@ async fn amtool_adds_and_queries_alerts_and_silences() {
     .await
     .unwrap();
     // amtool leaves silenced alerts out unless asked (--silenced).
-    let q = run(vec![
-        "alert",
-        "query",
-        "-o",
-        "json",
-        "alertname=AmtoolAlert",
-    ])
-    .await
-    .unwrap();
-    let alerts: Value = serde_json::from_str(&q).unwrap();
+    let query = |flags: &[&str]| {
+        let mut args = vec!["alert", "query"];
+        args.extend_from_slice(flags);
+        args.extend(["-o", "json", "alertname=AmtoolAlert"]);
+        let q = run(args);
+        async move {
+            let q = q.await.unwrap();
+            let v: Value = serde_json::from_str(&q).unwrap();
+            (v, q)
+        }
+    };
+    let (alerts, q) = query(&[]).await;
     assert_eq!(alerts.as_array().unwrap().len(), 1, "{q}");
     assert_eq!(alerts[0]["labels"]["instance"], "db-1");
-    let q = run(vec![
-        "alert",
-        "query",
-        "--silenced",
-        "-o",
-        "json",
-        "alertname=AmtoolAlert",
-    ])
-    .await
-    .unwrap();
-    let alerts: Value = serde_json::from_str(&q).unwrap();
+    let (alerts, q) = query(&["--silenced"]).await;
     assert_eq!(alerts.as_array().unwrap().len(), 1, "{q}");
     assert_eq!(alerts[0]["labels"]["instance"], "web-1");
-    let q = run(vec![
-        "alert",
-        "query",
-        "--active",
-        "--silenced",
-        "-o",
-        "json",
-        "alertname=AmtoolAlert",
-    ])
-    .await
-    .unwrap();
-    let alerts: Value = serde_json::from_str(&q).unwrap();
+    let (alerts, q) = query(&["--active", "--silenced"]).await;
     let alerts = alerts.as_array().unwrap();
     assert_eq!(alerts.len(), 2, "{q}");
     let web = alerts
