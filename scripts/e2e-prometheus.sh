@@ -19,7 +19,7 @@ if ! command -v prometheus >/dev/null 2>&1; then
   exit 0
 fi
 
-COC="$PWD/target/debug/coc"
+COC="${CARGO_TARGET_DIR:-$PWD/target}/debug/coc"
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 pport=$((port + 1))

@@ -900,3 +900,45 @@ mod tests {
         assert_eq!(AlarmLevel::from_severity(None), AlarmLevel::Major);
     }
 }
+
+/// Alarm retention (M2): how long an alarm that turned `ok` is kept after
+/// it was last seen. Firing alarms and alarms linked to an incident are
+/// kept whatever their age (the incident's record needs them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Days an `ok` alarm is kept after its `last_seen`; 0 keeps alarms
+    /// forever.
+    pub days: u32,
+}
+
+impl Retention {
+    /// The `last_seen` (Unix ms UTC) before which an `ok` alarm is due for
+    /// deletion at `now_ms`; `None` when alarms are kept forever.
+    pub fn cutoff(&self, now_ms: i64) -> Option<i64> {
+        (self.days > 0).then(|| now_ms - i64::from(self.days) * 86_400_000)
+    }
+
+    /// Whether an alarm in `status`, last seen at `last_seen_ms`, is due
+    /// for deletion at `now_ms`.
+    pub fn expired(&self, status: AlarmStatus, last_seen_ms: i64, now_ms: i64) -> bool {
+        status == AlarmStatus::Ok && self.cutoff(now_ms).is_some_and(|c| last_seen_ms < c)
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn only_ok_alarms_past_the_age_expire_and_zero_keeps_everything() {
+        let r = Retention { days: 30 };
+        let now = 100 * 86_400_000;
+        assert_eq!(r.cutoff(now), Some(70 * 86_400_000));
+        assert!(r.expired(AlarmStatus::Ok, 70 * 86_400_000 - 1, now));
+        assert!(!r.expired(AlarmStatus::Ok, 70 * 86_400_000, now));
+        assert!(!r.expired(AlarmStatus::Alarm, 0, now));
+        let keep = Retention { days: 0 };
+        assert_eq!(keep.cutoff(now), None);
+        assert!(!keep.expired(AlarmStatus::Ok, 0, now));
+    }
+}

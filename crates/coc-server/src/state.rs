@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub admin_token: String,
     /// Agent heartbeat interval, ms (default 5000).
     pub heartbeat_ms: u64,
+    /// Days an alarm that turned `ok` is kept after it was last seen
+    /// ([`coc_domain::alarm::Retention`]); 0 keeps alarms forever.
+    pub alarm_retention_days: u32,
     /// Password of the `admin` user created at first start; `None`
     /// generates one, returned once in [`Running::bootstrap`].
     pub admin_password: Option<String>,
@@ -87,6 +90,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("admin_token", &"***")
             .field("heartbeat_ms", &self.heartbeat_ms)
+            .field("alarm_retention_days", &self.alarm_retention_days)
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "***"),
@@ -133,6 +137,8 @@ pub struct AppState {
     pub live: broadcast::Sender<LiveEvent>,
     /// Heartbeat interval, ms.
     pub heartbeat_ms: u64,
+    /// Alarm retention, days (0: forever).
+    pub alarm_retention_days: u32,
     /// Channel settings.
     pub notify: Arc<NotifyConfig>,
     /// Base URL for links sent to people (no trailing slash).
@@ -147,6 +153,9 @@ pub struct AppState {
     /// (agent sessions) watch it and close.
     pub closing: tokio::sync::watch::Receiver<bool>,
     pub(crate) close_tx: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The application router the console calls in-process, built once
+    /// ([`AppState::console_api`]).
+    console_api: Arc<std::sync::OnceLock<axum::Router>>,
 }
 
 fn hash(s: &str) -> [u8; 32] {
@@ -171,6 +180,20 @@ pub(crate) fn bearer(req_headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 impl AppState {
+    /// The application router the console's pages call in-process, built
+    /// on first use (building it per call cost a console page most of its
+    /// time). It holds a copy of this state with a cache of its own, so
+    /// the router does not keep itself alive.
+    pub(crate) fn console_api(&self) -> axum::Router {
+        self.console_api
+            .get_or_init(|| {
+                let mut own = self.clone();
+                own.console_api = Arc::default();
+                crate::router(own)
+            })
+            .clone()
+    }
+
     /// Builds the state from a store and a config.
     pub fn new(store: Store, cfg: &ServerConfig) -> Self {
         let (live, _) = broadcast::channel(4096);
@@ -189,6 +212,7 @@ impl AppState {
         AppState {
             closing,
             close_tx: Arc::new(close_tx),
+            console_api: Arc::default(),
             store,
             admin_hash: Arc::new(hash(&cfg.admin_token)),
             handshakes: Arc::new(tokio::sync::Semaphore::new(gateway::MAX_HANDSHAKES)),
@@ -196,6 +220,7 @@ impl AppState {
             agents: Arc::new(gateway::Agents::default()),
             live,
             heartbeat_ms: cfg.heartbeat_ms,
+            alarm_retention_days: cfg.alarm_retention_days,
             notify: Arc::new(cfg.notify.clone()),
             tls: cfg.tls.is_some(),
             egress: Arc::new(cfg.egress.clone()),

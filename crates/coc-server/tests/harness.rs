@@ -68,6 +68,7 @@ pub fn config(listen: std::net::SocketAddr) -> coc_server::ServerConfig {
         listen,
         admin_token: ADMIN.into(),
         heartbeat_ms: 500,
+        alarm_retention_days: 90,
         admin_password: Some("admin-password-1".into()),
         notify: Default::default(),
         tls: None,

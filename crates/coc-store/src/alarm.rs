@@ -10,6 +10,11 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, json_col};
 
+/// Most alarms one page of a filtered alarm list looks through
+/// ([`Store::list_alarms`]); a page that found fewer matches than it
+/// wanted there ends with a cursor to look further.
+pub const ALARM_WINDOW: i64 = 10_000;
+
 /// Most alarms committed in one group transaction.
 pub const MAX_GROUP_ALARMS: usize = 4096;
 
@@ -242,6 +247,46 @@ impl Store {
         if let Some(s) = &f.status {
             w.push("status = ?", Arg::S(s.clone()));
         }
+        // The newest alarms (of a status, of an integration and status)
+        // come straight off an index. Any
+        // other filter is checked row by row, so a page looks through a
+        // window of the next ALARM_WINDOW alarms at most: a short page with
+        // a cursor says "look further".
+        let narrowed = f.level.is_some()
+            || f.name.is_some()
+            || f.source.is_some()
+            || f.region.is_some()
+            || f.since.is_some()
+            || f.until.is_some()
+            || f.resource.is_some()
+            || !f.labels.is_empty()
+            || f.silenced.is_some()
+            || (f.integration.is_some() && f.status.is_none());
+        let mut window_full_at = None;
+        if narrowed {
+            let mut win = w.clone();
+            if let Some(c) = &page.cursor {
+                win.push("id < ?", Arg::S(c.clone()));
+            }
+            let r = win
+                .query(format!(
+                    "SELECT MIN(id) AS lo, COUNT(*) AS n FROM \
+                     (SELECT id FROM alarms{} ORDER BY id DESC LIMIT {ALARM_WINDOW}) t",
+                    win.sql
+                ))
+                .fetch_one(&self.pool)
+                .await?;
+            let Some(lo) = r.try_get::<Option<String>, _>("lo")? else {
+                return Ok(Paged {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            };
+            if r.try_get::<i64, _>("n")? == ALARM_WINDOW {
+                window_full_at = Some(lo.clone());
+            }
+            w.push("id >= ?", Arg::S(lo));
+        }
         if let Some(s) = &f.level {
             w.push("level = ?", Arg::S(s.clone()));
         }
@@ -289,8 +334,13 @@ impl Store {
                 Arg::S(format!("%{}%", like_literal(inner))),
             );
         }
-        self.fetch_page(COLS, "alarms", w, page, row, |a| a.id.clone())
-            .await
+        let mut out = self
+            .fetch_page(COLS, "alarms", w, page, row, |a| a.id.clone())
+            .await?;
+        if out.next_cursor.is_none() {
+            out.next_cursor = window_full_at;
+        }
+        Ok(out)
     }
 
     /// The incident each of `alarms` (ids) was last linked to, by alarm
@@ -343,15 +393,31 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("alarm", id))
     }
 
-    /// The alarm of this fingerprint (dedup key), if stored.
+    /// The alarm of this fingerprint (dedup key), if stored. SQLite finds
+    /// it through the ingest writer's map ([`crate::ingest::AlarmKeys`]),
+    /// PostgreSQL through its `(tenant, fingerprint)` index.
     pub async fn alarm_by_fingerprint(&self, tenant: &str, fp: &str) -> Result<Option<Alarm>> {
-        let r = sqlx::query(dynsql!(
-            "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND fingerprint = $2"
-        ))
-        .bind(tenant)
-        .bind(fp)
-        .fetch_optional(&self.pool)
-        .await?;
+        let q = match self.backend {
+            crate::Backend::Sqlite => {
+                let mut keys = self.alarm_keys.lock().await;
+                keys.load(&mut *self.pool.acquire().await?).await?;
+                let Some(rowid) = keys.get(tenant, fp) else {
+                    return Ok(None);
+                };
+                sqlx::query(dynsql!(
+                    "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND fingerprint = $2 AND rowid = $3"
+                ))
+                .bind(tenant)
+                .bind(fp)
+                .bind(rowid)
+            }
+            crate::Backend::Postgres => sqlx::query(dynsql!(
+                "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND fingerprint = $2"
+            ))
+            .bind(tenant)
+            .bind(fp),
+        };
+        let r = q.fetch_optional(&self.pool).await?;
         r.as_ref().map(row).transpose()
     }
 

@@ -181,7 +181,7 @@ pub(crate) async fn rules<'e, E: sqlx::Executor<'e, Database = Any>>(
 }
 
 /// Records the arriving alarms that are inhibiting sources: `(rule id,
-/// equal key, fingerprint)` rows (kept once; whether the source still
+/// equal key, alarm id)` rows (kept once; whether the source still
 /// fires is read from its alarm when a target looks it up).
 pub(crate) async fn record_sources(
     tx: &mut sqlx::Transaction<'static, Any>,
@@ -193,13 +193,16 @@ pub(crate) async fn record_sources(
             .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
             .collect();
         let mut q = sqlx::query(dynsql!(
-            "INSERT INTO inhibition_sources (tenant_id, rule_id, equal_key, fingerprint) VALUES {} \
+            "INSERT INTO inhibition_sources (tenant_id, rule_id, equal_key, alarm_id) VALUES {} \
              ON CONFLICT DO NOTHING",
             marks.join(", ")
         ))
         .bind(tenant);
-        for (rule, key, fp) in chunk {
-            q = q.bind(rule.as_str()).bind(key.as_str()).bind(fp.as_str());
+        for (rule, key, alarm) in chunk {
+            q = q
+                .bind(rule.as_str())
+                .bind(key.as_str())
+                .bind(alarm.as_str());
         }
         q.execute(&mut **tx).await?;
     }
@@ -217,9 +220,9 @@ pub(crate) async fn source_firing(
 ) -> Result<bool> {
     let hit = sqlx::query(
         "SELECT 1 FROM inhibition_sources s JOIN alarms a \
-         ON a.tenant_id = s.tenant_id AND a.fingerprint = s.fingerprint \
+         ON a.id = s.alarm_id \
          WHERE s.tenant_id = $1 AND s.rule_id = $2 AND s.equal_key = $3 \
-         AND s.fingerprint <> $4 AND a.status = $5 LIMIT 1",
+         AND a.fingerprint <> $4 AND a.status = $5 LIMIT 1",
     )
     .bind(tenant)
     .bind(rule)

@@ -45,6 +45,7 @@ pub mod people;
 pub mod plan;
 pub mod report;
 pub mod resource;
+pub mod retention;
 pub mod rule;
 pub mod schedule;
 pub mod script;
@@ -199,6 +200,9 @@ pub struct Store {
     url: Arc<str>,
     backend: Backend,
     alarms: ingest::WriterHandle,
+    /// SQLite: where each stored alarm is, by fingerprint (the ingest
+    /// writer's map, [`ingest::AlarmKeys`]).
+    alarm_keys: Arc<tokio::sync::Mutex<ingest::AlarmKeys>>,
     reports: report::ReportHandle,
     keyring: secret::Keyring,
     /// Signalled whenever ticket work appears (a ticket created, a task
@@ -261,6 +265,12 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(19, "silences", "0019_silences.sql"),
     same_sql!(20, "heartbeats", "0020_heartbeats.sql"),
     same_sql!(21, "inhibition", "0021_inhibition.sql"),
+    (
+        22,
+        "alarm_reads",
+        include_str!("../migrations/sqlite/0022_alarm_reads.sql"),
+        include_str!("../migrations/postgres/0022_alarm_reads.sql"),
+    ),
 ];
 
 impl Store {
@@ -314,6 +324,7 @@ impl Store {
             url: url.as_str().into(),
             backend,
             alarms: ingest::WriterHandle::detached(),
+            alarm_keys: Arc::default(),
             reports: report::ReportHandle::detached(),
             keyring,
             work: wake::Wake::new("coc_work"),
@@ -440,7 +451,12 @@ impl Store {
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("a {kind} with this name already exists"))
+                    let a = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    };
+                    StoreError::Conflict(format!("{a} {kind} with this name already exists"))
                 } else {
                     e.into()
                 }
@@ -633,11 +649,13 @@ impl<T> Compiled<T> {
 }
 
 /// A small dynamic WHERE builder with `$n` placeholders.
+#[derive(Clone)]
 pub(crate) struct Filter {
     pub sql: String,
     pub args: Vec<Arg>,
 }
 
+#[derive(Clone)]
 pub(crate) enum Arg {
     S(String),
     I(i64),

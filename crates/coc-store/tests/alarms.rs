@@ -473,3 +473,158 @@ async fn a_sequence_within_one_request_replays_in_order() {
         assert_eq!((o.created, o.resolved), (1, 1));
     });
 }
+
+/// Retention deletes `ok` alarms past the age with their history; firing
+/// alarms and alarms of an incident stay; the same fingerprint arriving
+/// afterwards is a new alarm, and its repeats fold into that one.
+#[tokio::test]
+async fn retention_deletes_expired_ok_alarms_and_a_later_repeat_is_new() {
+    use coc_domain::alarm::Retention;
+    each_store!(|s| {
+        crate::support::users(s, &["alice"]).await;
+        s.create_rule(T, &rule("cpu", "HighCPU")).await.unwrap();
+        let gone = alarm("DiskFull", "web-01:9100", "r1");
+        let firing = alarm("DiskFull", "web-02:9100", "r1");
+        let linked = alarm("HighCPU", "web-03:9100", "r1");
+        let o = s
+            .ingest(T, "int", vec![gone.clone(), firing.clone(), linked.clone()])
+            .await
+            .unwrap();
+        assert_eq!((o.created, o.incidents_created.len()), (3, 1));
+        let (mut gone_ok, mut linked_ok) = (gone.clone(), linked.clone());
+        gone_ok.alarm_status = AlarmStatus::Ok;
+        linked_ok.alarm_status = AlarmStatus::Ok;
+        s.ingest(T, "int", vec![gone_ok, linked_ok]).await.unwrap();
+        let old = s
+            .alarm_by_fingerprint(T, &gone.fingerprint())
+            .await
+            .unwrap()
+            .unwrap();
+        let day = 86_400_000;
+        let r = Retention { days: 1 };
+        assert_eq!(s.delete_expired_alarms(T, r, s.now()).await.unwrap(), 0);
+        let later = s.now() + 2 * day;
+        assert_eq!(
+            s.delete_expired_alarms(T, Retention { days: 0 }, later)
+                .await
+                .unwrap(),
+            0,
+            "0 days keeps everything"
+        );
+        assert_eq!(s.delete_expired_alarms(T, r, later).await.unwrap(), 1);
+        assert_eq!(s.delete_expired_alarms(T, r, later).await.unwrap(), 0);
+        assert!(matches!(
+            s.get_alarm(T, &old.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(
+            s.alarm_by_fingerprint(T, &gone.fingerprint())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        for kept in [&firing, &linked] {
+            assert!(
+                s.alarm_by_fingerprint(T, &kept.fingerprint())
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        let o = s.ingest(T, "int", vec![gone.clone()]).await.unwrap();
+        assert_eq!((o.created, o.deduplicated), (1, 0));
+        let o = s.ingest(T, "int", vec![gone.clone()]).await.unwrap();
+        assert_eq!((o.created, o.deduplicated), (0, 1));
+        let new = s
+            .alarm_by_fingerprint(T, &gone.fingerprint())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(new.id, old.id);
+        assert_eq!((new.occurrences, new.status.as_str()), (2, "alarm"));
+    });
+}
+
+/// SQLite keeps where each alarm is in the ingest writer's memory: a store
+/// opened again on the same file finds the alarms stored before (more
+/// than one statement's worth) and folds repeats into them.
+#[tokio::test]
+async fn a_reopened_sqlite_store_folds_repeats_into_alarms_stored_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("coc.db").display());
+    let keyring = coc_store::secret::Keyring::random();
+    let batch: Vec<_> = (0..450)
+        .map(|i| alarm("Load", &format!("host-{i}:9100"), "r1"))
+        .collect();
+    let s = coc_store::Store::open(&url, keyring.clone()).await.unwrap();
+    let o = s.ingest(T, "int", batch.clone()).await.unwrap();
+    assert_eq!(o.created, 450);
+    s.pool().close().await;
+    drop(s);
+    let s = coc_store::Store::open(&url, keyring).await.unwrap();
+    let first = s
+        .alarm_by_fingerprint(T, &batch[7].fingerprint())
+        .await
+        .unwrap()
+        .unwrap();
+    let o = s.ingest(T, "int", batch.clone()).await.unwrap();
+    assert_eq!((o.created, o.deduplicated), (0, 450));
+    let page = s
+        .list_alarms(
+            T,
+            &AlarmFilter::default(),
+            &Page {
+                limit: 1000,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 450);
+    assert!(page.items.iter().all(|a| a.occurrences == 2));
+    assert_eq!(s.get_alarm(T, &first.id).await.unwrap().occurrences, 2);
+}
+
+/// A filter no index serves looks through a window of the newest
+/// [`coc_store::alarm::ALARM_WINDOW`] alarms per page: past it, a short
+/// page carries a cursor, and following it finds the older match.
+#[tokio::test]
+async fn a_rare_match_beyond_the_window_is_reached_by_its_cursor() {
+    each_store!(|s| {
+        s.ingest(T, "int", vec![alarm("RareOne", "db-01:9100", "r1")])
+            .await
+            .unwrap();
+        let n = coc_store::alarm::ALARM_WINDOW as usize + 50;
+        let many: Vec<_> = (0..n)
+            .map(|i| alarm("Common", &format!("h-{i}:9100"), "r1"))
+            .collect();
+        s.ingest(T, "int", many).await.unwrap();
+        let f = AlarmFilter {
+            name: Some("rare".into()),
+            ..Default::default()
+        };
+        let first = s.list_alarms(T, &f, &Page::default()).await.unwrap();
+        assert!(first.items.is_empty());
+        let cursor = first.next_cursor.expect("a cursor to look further");
+        let second = s
+            .list_alarms(
+                T,
+                &f,
+                &Page {
+                    limit: 0,
+                    cursor: Some(cursor),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(second.items.len(), 1);
+        assert_eq!(second.items[0].name, "RareOne");
+        assert_eq!(second.next_cursor, None);
+        // Unfiltered and status pages come off an index, full.
+        let all = s
+            .list_alarms(T, &AlarmFilter::default(), &Page::default())
+            .await
+            .unwrap();
+        assert_eq!(all.items.len(), 100);
+    });
+}

@@ -75,6 +75,8 @@ pub struct ServerOpts {
     pub database_url: Option<String>,
     pub admin_token: Option<String>,
     pub heartbeat_ms: u64,
+    /// Days an `ok` alarm is kept after it was last seen (0: forever).
+    pub alarm_retention_days: u32,
     pub with_agent: bool,
     /// Key-encryption key for sensitive values (64 hex); default: `<data-dir>/secret.key`.
     pub secret_key: Option<String>,
@@ -214,6 +216,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
         listen: o.listen,
         admin_token: admin.clone(),
         heartbeat_ms: o.heartbeat_ms,
+        alarm_retention_days: o.alarm_retention_days,
         admin_password: o.admin_password.clone(),
         notify: o.notify.clone(),
     };

@@ -195,3 +195,123 @@ async fn a_restarted_agent_does_not_run_a_task_twice() {
     let m = std::fs::read_to_string(&marks).unwrap();
     assert_eq!(m.matches("start").count(), 1, "never started twice: {m}");
 }
+
+/// Ingest (M2) is acknowledged only after commit: four senders post
+/// distinct alarms as Prometheus does, the server is killed (SIGKILL) in
+/// the middle, and after the restart every acknowledged alarm is there.
+/// Posting everything again then folds into the stored alarms (the SQLite
+/// fingerprint map is rebuilt from the table): no alarm is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_alarms_survive_sigkill_and_repeats_fold_after_restart() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let env = Env::new();
+    let mut server = env.server(None).await;
+    let integ = env
+        .call(
+            "POST",
+            "/api/v1/integrations",
+            Some(json!({"name": "killed", "type": "alertmanager"})),
+        )
+        .await;
+    let url = format!(
+        "{}/ingest/{}/api/v2/alerts",
+        env.url(),
+        integ["key"].as_str().unwrap()
+    );
+    const BATCHES: usize = 400;
+    const PER: usize = 50;
+    let body = |b: usize| {
+        let items: Vec<Value> = (0..PER)
+            .map(|i| json!({"labels": {"alertname": "Killed", "instance": format!("h-{b}-{i}")}}))
+            .collect();
+        serde_json::to_vec(&items).unwrap()
+    };
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut senders = vec![];
+    for _ in 0..4 {
+        let (next, acked, url, http) = (next.clone(), acked.clone(), url.clone(), env.http.clone());
+        senders.push(tokio::spawn(async move {
+            loop {
+                let b = next.fetch_add(1, Ordering::SeqCst);
+                if b >= BATCHES {
+                    break;
+                }
+                let r = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body(b))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => acked.lock().unwrap().push(b),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    let start = Instant::now();
+    while acked.lock().unwrap().len() < 40 && start.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.0.kill().unwrap(); // SIGKILL
+    for s in senders {
+        s.await.unwrap();
+    }
+    let acked: Vec<usize> = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 40,
+        "only {} batches acknowledged",
+        acked.len()
+    );
+    assert!(acked.len() < BATCHES, "the kill came after the last batch");
+    let _server = env.server(None).await;
+    let before = all_alarms(&env).await;
+    for b in &acked {
+        for i in 0..PER {
+            assert!(
+                before.contains_key(&format!("h-{b}-{i}")),
+                "acknowledged alarm h-{b}-{i} lost"
+            );
+        }
+    }
+    for b in 0..BATCHES {
+        let r = env
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body(b))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let after = all_alarms(&env).await;
+    assert_eq!(after.len(), BATCHES * PER);
+    for (inst, n) in &after {
+        let expected = if before.contains_key(inst) { 2 } else { 1 };
+        assert_eq!(*n, expected, "{inst}");
+    }
+}
+
+/// Every stored alarm's `instance` label and occurrences, through the
+/// API's pages; an alarm stored twice fails the test.
+async fn all_alarms(env: &Env) -> std::collections::HashMap<String, i64> {
+    let mut out = std::collections::HashMap::new();
+    let mut cursor = String::new();
+    loop {
+        let v = env
+            .call("GET", &format!("/api/v1/alarms?limit=1000{cursor}"), None)
+            .await;
+        for a in v["items"].as_array().unwrap() {
+            let inst = a["labels"]["instance"].as_str().unwrap().to_string();
+            let n = a["occurrences"].as_i64().unwrap();
+            assert!(out.insert(inst.clone(), n).is_none(), "{inst} stored twice");
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}

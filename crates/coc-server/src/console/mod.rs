@@ -192,13 +192,10 @@ async fn call(
         detail: e.to_string(),
     })?;
     req.extensions_mut().insert(ConnectInfo(ip));
-    let resp = crate::router(s.clone())
-        .oneshot(req)
-        .await
-        .map_err(|e| Problem {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            detail: e.to_string(),
-        })?;
+    let resp = s.console_api().oneshot(req).await.map_err(|e| Problem {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: e.to_string(),
+    })?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = axum::body::to_bytes(resp.into_body(), MAX_API_BODY)

@@ -10,6 +10,7 @@
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
 //! | relay | [`relay`] | a replica asked this one to reach an agent it holds | 15 s |
 //! | heartbeats | [`heartbeats`] | the earliest deadline of a heartbeat monitor | 1 s |
+//! | retention | [`retention`] | — | 10 min |
 //!
 //! Over PostgreSQL every wake-up reaches every replica
 //! ([`coc_store::wake`]: `LISTEN`/`NOTIFY`), so any number of `coc server`
@@ -30,6 +31,7 @@ pub mod heartbeats;
 pub mod jobticket;
 pub mod parameters;
 pub mod relay;
+pub mod retention;
 pub mod schedules;
 pub mod sla;
 
@@ -51,6 +53,7 @@ pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, Strin
         tokio::spawn(deliveries::run(state.clone(), senders)),
         tokio::spawn(relay::run(state.clone())),
         tokio::spawn(heartbeats::run(state.clone())),
+        tokio::spawn(retention::run(state.clone())),
     ])
 }
 

@@ -17,6 +17,16 @@
 //!     --total 100000 --batch 100 --connections 4 --mode distinct --peer alertmanager --prefill 200000
 //! ```
 //!
+//! `coc-bench reads`: the latency of the pages people open while alarms
+//! pile up — alarm lists (newest, by status, filtered by a name that
+//! matches all or none, by a level), the integrations list, the console
+//! overview and alarm center — each requested `--rounds` times one after
+//! another; reports p50/p99/max per page. Run it after `ingest --prefill`.
+//!
+//! ```text
+//! coc-bench reads --token "$(cat coc-data/admin.token)" --rounds 50
+//! ```
+//!
 //! `coc-bench notify-latency`: the time from an alarm arriving at COC to a
 //! webhook receiver (in this process) getting the incident notification —
 //! through ingest, the forwarding rule, the incident, the event outbox,
@@ -104,6 +114,16 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         prefill: usize,
     },
+    /// Latency of alarm lists and console pages (p50/p99/max per page).
+    Reads {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long, env = "COC_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Requests per page.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Alarm → webhook notification latency under background load.
     NotifyLatency {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -175,6 +195,11 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Cmd::Reads {
+            server,
+            token,
+            rounds,
+        } => reads(&server, &token, rounds.max(1)).await,
         Cmd::NotifyLatency {
             server,
             token,
@@ -844,6 +869,65 @@ async fn ingest(
         let theirs = report("Alertmanager (in memory)", load, secs, &lat);
         println!("ratio COC / Alertmanager: {:.2}", ours / theirs);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Pages of `coc-bench reads`: (label, path).
+const READ_PAGES: &[(&str, &str)] = &[
+    ("alarms, newest 100", "/api/v1/alarms?limit=100"),
+    (
+        "alarms firing, 100",
+        "/api/v1/alarms?status=alarm&limit=100",
+    ),
+    (
+        "alarms, name matching all",
+        "/api/v1/alarms?name=bench&limit=100",
+    ),
+    (
+        "alarms, name matching none",
+        "/api/v1/alarms?name=no-such-alarm&limit=100",
+    ),
+    (
+        "alarms, level critical (none)",
+        "/api/v1/alarms?level=critical&limit=100",
+    ),
+    ("integrations", "/api/v1/integrations"),
+    ("console overview", "/console"),
+    ("console alarm center", "/console/alarms"),
+];
+
+/// Requests each of [`READ_PAGES`] `rounds` times, one after another.
+async fn reads(server: &str, token: &str, rounds: usize) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let base = server.trim_end_matches('/');
+    println!("{rounds} requests per page, one at a time");
+    for (label, path) in READ_PAGES {
+        let mut lat = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let r = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .header("cookie", format!("coc_session={token}"))
+                .send()
+                .await?;
+            let status = r.status();
+            let body = r.bytes().await?;
+            if !status.is_success() {
+                bail!("{path}: HTTP {status} {}", String::from_utf8_lossy(&body));
+            }
+            lat.push(t.elapsed());
+        }
+        lat.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let p = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
+        println!(
+            "{label:32} p50 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
+            ms(p(0.5)),
+            ms(p(0.99)),
+            ms(lat[lat.len() - 1])
+        );
     }
     Ok(())
 }

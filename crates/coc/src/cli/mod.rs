@@ -217,6 +217,11 @@ pub struct DevArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+    /// Days an alarm that turned ok is kept after it was last seen; firing
+    /// alarms and alarms of an incident are always kept. 0 keeps alarms
+    /// forever.
+    #[arg(long, env = "COC_ALARM_RETENTION_DAYS", default_value_t = 90)]
+    pub alarm_retention_days: u32,
     /// Serve HTTPS with a certificate from a CA of its own, made on first
     /// use in <data-dir>/tls (agents and the CLI trust it with
     /// `--ca-cert <data-dir>/tls/ca.pem`).
@@ -338,6 +343,11 @@ pub struct ServerArgs {
     /// Agent heartbeat interval, ms.
     #[arg(long, default_value_t = 5000)]
     pub heartbeat_ms: u64,
+    /// Days an alarm that turned ok is kept after it was last seen; firing
+    /// alarms and alarms of an incident are always kept. 0 keeps alarms
+    /// forever.
+    #[arg(long, env = "COC_ALARM_RETENTION_DAYS", default_value_t = 90)]
+    pub alarm_retention_days: u32,
     /// Serve HTTPS: the certificate chain (PEM).
     #[arg(long, env = "COC_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -416,6 +426,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 database_url: None,
                 admin_token: None,
                 heartbeat_ms: a.heartbeat_ms,
+                alarm_retention_days: a.alarm_retention_days,
                 tls: if a.tls {
                     crate::run::Tls::Dev(a.tls_names)
                 } else {
@@ -436,6 +447,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 database_url: a.database_url,
                 admin_token: a.admin_token,
                 heartbeat_ms: a.heartbeat_ms,
+                alarm_retention_days: a.alarm_retention_days,
                 tls: match (a.tls_cert, a.tls_key) {
                     (Some(cert), Some(key)) => crate::run::Tls::Files { cert, key },
                     _ => crate::run::Tls::Off,

@@ -317,30 +317,53 @@ pub(crate) async fn overview(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let mine = api(
-        &s,
-        &v,
-        Method::GET,
-        &format!("/api/v1/incidents?assignee={}&limit=50", urlencode(&v.user)),
-        None,
-    )
-    .await;
-    let alarms = api(
-        &s,
-        &v,
-        Method::GET,
-        "/api/v1/alarms?status=alarm&limit=200",
-        None,
-    )
-    .await;
-    let hosts = api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None).await;
-    let tickets = api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None).await;
-    let job_tickets = api(&s, &v, Method::GET, "/api/v1/job-tickets?limit=10", None).await;
-    let scripts = api(&s, &v, Method::GET, "/api/v1/scripts", None).await.ok();
-    let jobs = api(&s, &v, Method::GET, "/api/v1/jobs", None).await.ok();
+    // The page's reads are independent: they go to the API together.
+    let mine_uri = format!("/api/v1/incidents?assignee={}&limit=50", urlencode(&v.user));
+    let audit_uri = format!(
+        "/api/v1/audit?since={}&limit=500",
+        s.store.now() - 24 * 3600 * 1000
+    );
+    let (
+        (mine, alarms, hosts, tickets, job_tickets),
+        (scripts, jobs, todos, audit, scenarios),
+        steps,
+    ) = tokio::join!(
+        async {
+            tokio::join!(
+                api(&s, &v, Method::GET, &mine_uri, None),
+                api(
+                    &s,
+                    &v,
+                    Method::GET,
+                    "/api/v1/alarms?status=alarm&limit=200",
+                    None
+                ),
+                api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None),
+                api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None),
+                api(&s, &v, Method::GET, "/api/v1/job-tickets?limit=10", None),
+            )
+        },
+        async {
+            tokio::join!(
+                api(&s, &v, Method::GET, "/api/v1/scripts", None),
+                api(&s, &v, Method::GET, "/api/v1/jobs", None),
+                api(&s, &v, Method::GET, "/api/v1/todos", None),
+                api(&s, &v, Method::GET, &audit_uri, None),
+                api(&s, &v, Method::GET, "/api/v1/oncall/scenarios", None),
+            )
+        },
+        futures_util::future::join_all(SETUP.iter().map(|(list, _, _)| api(
+            &s,
+            &v,
+            Method::GET,
+            list,
+            None
+        ))),
+    );
+    let (scripts, jobs) = (scripts.ok(), jobs.ok());
     let mut setup = vec![];
-    for (list, what, link) in SETUP {
-        let done = match api(&s, &v, Method::GET, list, None).await {
+    for ((_, what, link), got) in SETUP.iter().zip(steps) {
+        let done = match got {
             Ok(l) => !items(&l).is_empty(),
             // A list the visitor may not read is someone else's step.
             Err(_) => true,
@@ -367,20 +390,7 @@ pub(crate) async fn overview(
         .take(10)
         .map(|(_, l, r)| (l, r))
         .collect();
-    let todos = api(&s, &v, Method::GET, "/api/v1/todos", None).await;
-    let day_ago = s.store.now() - 24 * 3600 * 1000;
-    let audit = api(
-        &s,
-        &v,
-        Method::GET,
-        &format!("/api/v1/audit?since={day_ago}&limit=500"),
-        None,
-    )
-    .await;
-    let scenarios = api(&s, &v, Method::GET, "/api/v1/oncall/scenarios", None)
-        .await
-        .map(|l| items(&l))
-        .unwrap_or_default();
+    let scenarios = scenarios.map(|l| items(&l)).unwrap_or_default();
     let oncall = super::oncall::on_call_now(&s, &v, &scenarios).await;
     let active: Vec<Value> = alarms.as_ref().map(items).unwrap_or_default();
     let hosts = hosts.as_ref().map(items).unwrap_or_default();

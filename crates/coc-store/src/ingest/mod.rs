@@ -11,21 +11,25 @@
 //! after its alarms are durable, and throughput comes from batching.
 //!
 //! ## Dedup
-//! One row per `(tenant, fingerprint)`. A repeat raises `occurrences` and
+//! One row per `(tenant, fingerprint)`, found by [`rows`] (the unique
+//! index on PostgreSQL, the writer's in-memory [`AlarmKeys`] on SQLite).
+//! A repeat raises `occurrences` and
 //! `last_seen`; a resolved event turns the alarm `ok`; a firing event on an
 //! `ok` alarm turns it back to `alarm`. Only such state changes write a
 //! history event, so repeats stay cheap.
 
+mod rows;
+
 use std::collections::{BTreeMap, HashMap};
 
 use coc_domain::alarm::{AlarmStatus, NormalizedAlarm};
-use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::alarm::{IngestOutcome, MAX_GROUP_ALARMS, event};
 use crate::forward::forward;
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
+pub(crate) use rows::AlarmKeys;
+pub use rows::UPSERT_ROWS;
 
 struct Request {
     tenant: String,
@@ -122,7 +126,17 @@ impl Store {
     /// events and run the forwarding rules, exactly as if the events had been
     /// applied one by one.
     async fn commit_group(&self, group: &[Request]) -> Result<Vec<IngestOutcome>> {
+        // SQLite: the writer holds the alarm map from before the
+        // transaction until the map has what it committed.
+        let mut keys = match self.backend {
+            Backend::Sqlite => Some(self.alarm_keys.lock().await),
+            Backend::Postgres => None,
+        };
+        let mut placed: Vec<(String, Vec<(u64, i64)>)> = vec![];
         let mut tx = self.begin().await?;
+        if let Some(k) = keys.as_deref_mut() {
+            k.load(&mut tx).await?;
+        }
         let now = self.now();
         let mut outcomes: Vec<IngestOutcome> = group
             .iter()
@@ -152,6 +166,7 @@ impl Store {
             }
         }
         for (tenant, (order, events)) in &by_tenant {
+            let mut tenant_placed: Vec<(u64, i64)> = vec![];
             let rules = crate::rule::enabled_rules(&mut tx, tenant).await?;
             // Alarm SLAs cost nothing unless one is enabled.
             let alarm_slas = self
@@ -212,8 +227,26 @@ impl Store {
                         }
                     }
                 }
-                let rows =
-                    upsert_chunk(&mut tx, self.backend, tenant, chunk, events, &muted, now).await?;
+                let rows = match keys.as_deref() {
+                    Some(k) => {
+                        rows::write_keyed(
+                            &mut tx,
+                            k,
+                            &mut tenant_placed,
+                            tenant,
+                            chunk,
+                            events,
+                            &muted,
+                            now,
+                        )
+                        .await?
+                    }
+                    None => rows::upsert(&mut tx, tenant, chunk, events, &muted, now).await?,
+                };
+                let sources: Vec<(String, String, String)> = sources
+                    .into_iter()
+                    .filter_map(|(rule, key, fp)| Some((rule, key, rows.get(&fp)?.0.clone())))
+                    .collect();
                 crate::inhibition::record_sources(&mut tx, tenant, &sources).await?;
                 for fp in chunk {
                     let evs = &events[fp];
@@ -306,6 +339,9 @@ impl Store {
                     }
                 }
             }
+            if !tenant_placed.is_empty() {
+                placed.push((tenant.to_string(), tenant_placed));
+            }
         }
         let created: Vec<String> = outcomes
             .iter()
@@ -313,19 +349,18 @@ impl Store {
             .collect();
         let ready = self.dispatch_in_ingest(&mut tx, &created).await;
         tx.commit().await?;
+        if let Some(k) = keys.as_deref_mut() {
+            for (tenant, p) in &placed {
+                k.insert(tenant, p);
+            }
+        }
+        drop(keys);
         if !ready.is_empty() {
             self.ready.lock().expect("ready deliveries").extend(ready);
         }
         Ok(outcomes)
     }
 }
-
-fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-/// Distinct alarms per upsert statement (27 parameters each).
-pub const UPSERT_ROWS: usize = 200;
 
 /// Why an arriving alarm is muted, with the id of what mutes it.
 enum Mute {
@@ -340,118 +375,4 @@ struct Ev<'a> {
     req: usize,
     integration_id: &'a str,
     alarm: &'a NormalizedAlarm,
-}
-
-const UPSERT_COLS: &str = "id, fingerprint, name, level, status, first_status, prev_status, occurrences, \
-    first_seen, last_seen, started_at, source, integration_id, source_alarm_id, resource_id, resource_name, \
-    region, application, namespace, description, url, labels, annotations, additional, cleared_remark, \
-    tenant_id, updated_at, silenced_by, inhibited_by";
-
-/// Upserts one row per fingerprint of `chunk` (the last event's content,
-/// `occurrences` raised by the event count) and returns, per fingerprint,
-/// the row id and the status the row had before (`None`: new row).
-async fn upsert_chunk(
-    tx: &mut Transaction<'static, Any>,
-    backend: crate::Backend,
-    tenant: &str,
-    chunk: &[String],
-    events: &HashMap<String, Vec<Ev<'_>>>,
-    muted: &HashMap<&str, Mute>,
-    now: i64,
-) -> Result<HashMap<String, (String, Option<String>)>> {
-    const PER_ROW: usize = 27;
-    // SQLite gets anonymous `?` placeholders: sqlx looks each parameter up by
-    // name, which is linear in the number of *named* parameters, so `$N`
-    // would make binding quadratic. PostgreSQL needs `$N`.
-    let mut k = 0usize;
-    let mut ph = || {
-        k += 1;
-        match backend {
-            crate::Backend::Sqlite => "?".to_string(),
-            crate::Backend::Postgres => format!("${k}"),
-        }
-    };
-    let mut values = String::with_capacity(chunk.len() * PER_ROW * 4);
-    for i in 0..chunk.len() {
-        if i > 0 {
-            values.push(',');
-        }
-        values.push('(');
-        for c in 0..PER_ROW {
-            if c > 0 {
-                values.push(',');
-            }
-            if c == 6 {
-                values.push_str("NULL,");
-            }
-            if c == 23 {
-                values.push_str("NULL,");
-            }
-            values.push_str(&ph());
-        }
-        values.push(')');
-    }
-    let sql = format!(
-        "INSERT INTO alarms ({UPSERT_COLS}) VALUES {values} \
-         ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET \
-         prev_status = alarms.status, occurrences = alarms.occurrences + excluded.occurrences, \
-         last_seen = excluded.last_seen, status = excluded.status, level = excluded.level, \
-         description = excluded.description, annotations = excluded.annotations, additional = excluded.additional, \
-         integration_id = excluded.integration_id, started_at = excluded.started_at, url = excluded.url, \
-         updated_at = excluded.updated_at, silenced_by = excluded.silenced_by, inhibited_by = excluded.inhibited_by, \
-         cleared_remark = CASE WHEN excluded.status = {firing} THEN NULL ELSE alarms.cleared_remark END \
-         RETURNING id, fingerprint, prev_status",
-        firing = crate::sql_lit(AlarmStatus::Alarm.as_str())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for fp in chunk {
-        let evs = &events[fp];
-        let first = evs[0].alarm;
-        let last = &evs[evs.len() - 1];
-        let a = last.alarm;
-        // Column order of UPSERT_COLS; prev_status and cleared_remark are NULL literals.
-        q = q
-            .bind(crate::new_id())
-            .bind(fp.clone())
-            .bind(a.alarm_name.clone())
-            .bind(a.alarm_level.as_str())
-            .bind(a.alarm_status.as_str())
-            .bind(first.alarm_status.as_str())
-            .bind(evs.len() as i64)
-            .bind(now)
-            .bind(now)
-            .bind(a.time)
-            .bind(a.alarm_source.clone())
-            .bind(last.integration_id.to_string())
-            .bind(a.alarm_id.clone())
-            .bind(a.resource_id.clone())
-            .bind(a.resource_name.clone())
-            .bind(a.region.clone())
-            .bind(a.application.clone())
-            .bind(a.namespace.clone())
-            .bind(a.alarm_desc.clone())
-            .bind(a.url.clone())
-            .bind(to_json(&a.labels))
-            .bind(to_json(&a.annotations))
-            .bind(to_json(&a.additional))
-            .bind(tenant.to_string())
-            .bind(now)
-            .bind(match muted.get(fp.as_str()) {
-                Some(Mute::Silence(id)) => Some(id.clone()),
-                _ => None,
-            })
-            .bind(match muted.get(fp.as_str()) {
-                Some(Mute::Inhibition(id)) => Some(id.clone()),
-                _ => None,
-            });
-    }
-    let rows = q.fetch_all(&mut **tx).await?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for r in rows {
-        out.insert(
-            r.try_get::<String, _>("fingerprint")?,
-            (r.try_get::<String, _>("id")?, r.try_get("prev_status")?),
-        );
-    }
-    Ok(out)
 }
