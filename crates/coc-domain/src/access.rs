@@ -77,6 +77,7 @@ actions! {
     IntegrationDisable = "coc:integration:disable",
     IntegrationRotateKey = "coc:integration:rotateKey",
     IntegrationTest = "coc:integration:test",
+    IntegrationUpdate = "coc:integration:update",
     AlarmList = "coc:alarm:list",
     AlarmGet = "coc:alarm:get",
     AlarmClear = "coc:alarm:clear",

@@ -78,6 +78,7 @@ pub mod inhibition;
 pub mod job;
 pub mod jobticket;
 pub mod login;
+pub mod mapping;
 pub mod notify;
 pub mod oncall;
 pub mod pagerduty;

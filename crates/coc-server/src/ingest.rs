@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `POST /ingest/<key>/api/v2/alerts` | Prometheus (`path_prefix: /ingest/<key>`) | `alertmanager` |
 //! | `POST /ingest/<key>/alertmanager` | Alertmanager webhook receiver (v4) | `alertmanager` |
-//! | `POST /ingest/<key>/generic` | anything posting generic JSON | `generic` |
+//! | `POST /ingest/<key>/generic` | anything posting JSON: COC's field names, or the sender's own through the integration's field mapping ([`coc_domain::mapping`]) | `generic` |
 //! | `POST /ingest/<key>/grafana` | Grafana alerting's webhook contact point | `grafana` |
 //! | `POST /ingest/pagerduty/v2/enqueue` (key in `routing_key`) | a PagerDuty Events API v2 client | `pagerduty` |
 //! | `POST`/`GET /ingest/<key>/heartbeat` | a heartbeat ping (cron, Prometheus `Watchdog`) | `heartbeat` |
@@ -234,7 +234,10 @@ async fn accept_batch(
     let parsed: Result<Vec<NormalizedAlarm>, _> = match format {
         Format::PrometheusV2 => parse_prometheus_v2(&body, now, "Prometheus"),
         Format::Webhook => parse_alertmanager_webhook(&body, now, "Alertmanager"),
-        Format::Generic => parse_generic(&body, now, &integ.name),
+        Format::Generic => match &integ.mapping {
+            Some(m) => m.apply(&body, now, &integ.name),
+            None => parse_generic(&body, now, &integ.name),
+        },
         Format::Grafana => parse_grafana_webhook(&body, now, "Grafana"),
         Format::PagerDuty => unreachable!("PagerDuty events take their own path"),
     };

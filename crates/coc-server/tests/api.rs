@@ -332,3 +332,158 @@ fn every_actions_route_covers_catalog_actions_and_only_public_routes_are_uncheck
         }
     }
 }
+
+/// A generic integration with a field mapping (M1) takes a webhook in the
+/// sender's own shape — here Uptime Kuma's — without code: pointers find
+/// the fields, a table turns its numeric status into COC's. A bad mapping
+/// or a value outside the tables is refused and stores nothing; the
+/// mapping, the name and a heartbeat's interval change with PUT, the type
+/// never.
+#[tokio::test]
+async fn a_webhook_in_its_own_shape_is_taken_through_a_field_mapping() {
+    let h = Harness::start(0).await;
+    let t = Some(ADMIN);
+    let mapping = json!({
+        "fields": {"alarmName": "/monitor/name", "alarmStatus": "/heartbeat/status",
+                   "alarmDesc": "/msg", "URL": "/monitor/url", "resourceName": "/monitor/hostname",
+                   "time": "/heartbeat/timestamp"},
+        "statuses": {"0": "alarm", "1": "ok"}
+    });
+    let bad =
+        json!({"name": "kuma-bad", "type": "generic", "mapping": {"fields": {"title": "/x"}}});
+    let (st, _, e) = raw(
+        &h,
+        "POST",
+        "/api/v1/integrations",
+        t,
+        Some(bad.to_string().into()),
+    )
+    .await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{e}"
+    );
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field 'title'"),
+        "{e}"
+    );
+    let (st, _, e) = raw(
+        &h,
+        "POST",
+        "/api/v1/integrations",
+        t,
+        Some(
+            json!({"name": "am", "type": "alertmanager", "mapping": mapping})
+                .to_string()
+                .into(),
+        ),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    let listed = h.client.get("/api/v1/integrations", &[]).await.unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        0,
+        "nothing created"
+    );
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "kuma", "type": "generic", "mapping": mapping}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(integ["mapping"]["statuses"]["0"], "alarm");
+    let key = integ["key"].as_str().unwrap();
+    let down = json!({
+        "heartbeat": {"status": 0, "timestamp": 1764410400, "msg": "timeout"},
+        "monitor": {"name": "shop", "url": "https://shop.example", "hostname": "shop-01"},
+        "msg": "[shop] [Down] timeout"
+    });
+    let (st, _, o) = raw(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/generic"),
+        None,
+        Some(down.to_string().into()),
+    )
+    .await;
+    assert_eq!((st, o["created"].as_i64()), (200, Some(1)), "{o}");
+    let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    let a = &alarms["items"][0];
+    assert_eq!(
+        (
+            a["name"].as_str(),
+            a["status"].as_str(),
+            a["resource_name"].as_str()
+        ),
+        (Some("shop"), Some("alarm"), Some("shop-01"))
+    );
+    assert_eq!(a["url"], "https://shop.example");
+    assert_eq!(a["description"], "[shop] [Down] timeout");
+    assert_eq!(a["started_at"], 1_764_410_400_000_i64);
+    let mut up = down.clone();
+    up["heartbeat"]["status"] = json!(1);
+    let (st, _, o) = raw(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/generic"),
+        None,
+        Some(up.to_string().into()),
+    )
+    .await;
+    assert_eq!((st, o["resolved"].as_i64()), (200, Some(1)), "{o}");
+    let mut odd = down.clone();
+    odd["heartbeat"]["status"] = json!(2);
+    let (st, _, e) = raw(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/generic"),
+        None,
+        Some(odd.to_string().into()),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("'2'"), "{e}");
+    let id = integ["id"].as_str().unwrap();
+    let path = format!("/api/v1/integrations/{id}");
+    let changed = h
+        .client
+        .put(
+            &path,
+            &json!({"name": "uptime-kuma", "mapping": {"fields": {"alarmName": "/msg"}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed["name"], "uptime-kuma");
+    assert_eq!(changed["mapping"]["fields"]["alarmName"], "/msg");
+    let (st, _, e) = raw(
+        &h,
+        "PUT",
+        &path,
+        t,
+        Some(br#"{"type": "grafana"}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    let cleared = h
+        .client
+        .put(&path, &json!({"mapping": null}))
+        .await
+        .unwrap();
+    assert!(cleared.get("mapping").is_none(), "{cleared}");
+    let (st, _, _) = raw(
+        &h,
+        "POST",
+        &format!("/ingest/{key}/generic"),
+        None,
+        Some(down.to_string().into()),
+    )
+    .await;
+    assert_eq!(st, 422, "without a mapping the body needs alarmName");
+}

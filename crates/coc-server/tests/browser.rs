@@ -676,6 +676,67 @@ fn hex_key(text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A generic integration's field mapping from the console: the form's
+/// field=pointer lines (typed as a person types them, submitted with CRLF)
+/// make the sender's own JSON an alarm; Modify changes the mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_mapping_is_made_and_modified_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/integrations/new", h.url())).await;
+    d.type_in("[name='f.name']", "shop-webhook").await;
+    d.choose("#f-type", "generic").await;
+    d.type_in("#f-mapping-items", "/alerts").await;
+    d.type_in(
+        "#f-mapping-fields",
+        "alarmName=/title\nalarmLevel=/priority\nresourceName=/host",
+    )
+    .await;
+    d.type_in("#f-mapping-levels", "P1=critical\nP2=major")
+        .await;
+    d.screenshot("integration-mapping-form.png").await;
+    d.click("#save").await;
+    let page = d.wait_text("main", |t| t.contains("shown once")).await;
+    let key = hex_key(&page).expect("the key is on the page");
+    let body = br#"{"alerts": [{"title": "Checkout slow", "priority": "P2", "host": "shop-01"}]}"#;
+    h.client
+        .post_raw(&format!("/ingest/{key}/generic"), body.to_vec())
+        .await
+        .unwrap();
+    let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    assert_eq!(alarms["items"][0]["name"], "Checkout slow");
+    assert_eq!(alarms["items"][0]["level"], "Major");
+    assert_eq!(alarms["items"][0]["resource_name"], "shop-01");
+    let listed = h.client.get("/api/v1/integrations", &[]).await.unwrap();
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+    d.go(&format!("{}/console/integrations/{id}/edit", h.url()))
+        .await;
+    let fields = d.el_text("#f-mapping-fields").await;
+    assert!(fields.contains("alarmName=/title"), "{fields}");
+    let e = d.el("#f-mapping-fields").await;
+    d.call("POST", &format!("/element/{e}/clear"), Some(json!({})))
+        .await;
+    d.type_in("#f-mapping-fields", "alarmName=/summary").await;
+    d.click("#save").await;
+    d.wait_text("main", |t| t.contains("/summary")).await;
+    d.screenshot("integration-mapping-record.png").await;
+    let got = h
+        .client
+        .get(&format!("/api/v1/integrations/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        got["mapping"]["fields"],
+        serde_json::json!({"alarmName": "/summary"})
+    );
+    assert_eq!(
+        got["mapping"]["levels"]["P2"], "major",
+        "unchanged lines stay"
+    );
+}
 /// Issue 16, defect 3: an integration created in the console shows its
 /// key once (and the key works); *Reset access key* first asks on a page
 /// of its own, then shows the new key once, and the old one is refused.

@@ -10,7 +10,11 @@ use crate::{Result, Store, StoreError, is_unique_violation};
 use coc_domain::error::invalid;
 
 /// Integration types accepted by `POST /api/v1/integrations`.
-pub const TYPES: &[&str] = &["alertmanager", "generic", "grafana", "pagerduty", HEARTBEAT];
+pub const TYPES: &[&str] = &["alertmanager", GENERIC, "grafana", "pagerduty", HEARTBEAT];
+
+/// The type of integrations that take any JSON, with COC's field names or
+/// through a field mapping ([`coc_domain::mapping`]).
+pub const GENERIC: &str = "generic";
 
 /// The type of heartbeat monitors ([`coc_domain::heartbeat`]).
 pub const HEARTBEAT: &str = "heartbeat";
@@ -46,6 +50,10 @@ pub struct Integration {
     /// Since when a heartbeat monitor's HeartbeatMissed alarm is raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed_at: Option<i64>,
+    /// A generic integration's field mapping: where the alarm fields are
+    /// in the sender's own JSON; absent: the sender uses COC's field names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<coc_domain::mapping::FieldMapping>,
 }
 
 /// An integration together with its freshly generated key (shown once).
@@ -79,11 +87,14 @@ fn row(r: &AnyRow) -> Result<Integration> {
             .map(|ms| ms / 1000),
         last_ping_at: r.try_get("last_ping_at")?,
         missed_at: r.try_get("heartbeat_missed_at")?,
+        mapping: r
+            .try_get::<Option<String>, _>("mapping")?
+            .and_then(|m| serde_json::from_str(&m).ok()),
     })
 }
 
 const COLS: &str = "id, name, type, enabled, key_hint, created_at, updated_at, \
-    heartbeat_interval_ms, last_ping_at, heartbeat_missed_at";
+    heartbeat_interval_ms, last_ping_at, heartbeat_missed_at, mapping";
 
 impl Store {
     /// Creates an integration with a new random key (`key` is 32 random
@@ -150,6 +161,7 @@ impl Store {
                 interval_s: None,
                 last_ping_at: None,
                 missed_at: None,
+                mapping: None,
             },
             key: key.to_string(),
         })
@@ -246,6 +258,67 @@ impl Store {
             integration: self.get_integration(tenant, id).await?,
             key: key.to_string(),
         })
+    }
+
+    /// Renames an integration (1 to 64 characters, unique per tenant).
+    ///
+    /// Errors: `Domain(Validation)`; `Conflict` for a name in use;
+    /// `NotFound`.
+    pub async fn rename_integration(&self, tenant: &str, id: &str, name: &str) -> Result<()> {
+        let n = name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(invalid("integration name must have 1 to 64 characters").into());
+        }
+        self.write_one(
+            sqlx::query(
+                "UPDATE integrations SET name = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(name.trim())
+            .bind(self.now())
+            .bind(tenant)
+            .bind(id),
+            "integration",
+            id,
+        )
+        .await
+    }
+
+    /// Sets (or, with `None`, removes) a generic integration's field
+    /// mapping ([`coc_domain::mapping::FieldMapping::validate`]).
+    ///
+    /// Errors: `Domain(Validation)` for a bad mapping or an integration
+    /// of another type; `NotFound`.
+    pub async fn set_integration_mapping(
+        &self,
+        tenant: &str,
+        id: &str,
+        mapping: Option<&coc_domain::mapping::FieldMapping>,
+    ) -> Result<Integration> {
+        let i = self.get_integration(tenant, id).await?;
+        if let Some(m) = mapping {
+            if i.kind != GENERIC {
+                return Err(invalid(format!(
+                    "a field mapping is for generic integrations; '{}' is {}",
+                    i.name, i.kind
+                ))
+                .into());
+            }
+            m.validate()?;
+        }
+        self.write_one(
+            sqlx::query(
+                "UPDATE integrations SET mapping = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(mapping.map(|m| serde_json::to_string(m).unwrap_or_default()))
+            .bind(self.now())
+            .bind(tenant)
+            .bind(id),
+            "integration",
+            id,
+        )
+        .await?;
+        self.get_integration(tenant, id).await
     }
 
     /// Sets a heartbeat monitor's interval (seconds, checked by

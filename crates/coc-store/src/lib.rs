@@ -271,6 +271,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/sqlite/0022_alarm_reads.sql"),
         include_str!("../migrations/postgres/0022_alarm_reads.sql"),
     ),
+    same_sql!(23, "integration_mapping", "0023_integration_mapping.sql"),
 ];
 
 impl Store {

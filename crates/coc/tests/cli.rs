@@ -669,3 +669,98 @@ async fn silences_and_inhibition_rules_from_the_cli() {
     let (ok, out) = coc(&env, &["inhibition", "list"]);
     assert!(ok && !out.contains("node-down"), "{out}");
 }
+
+/// A generic integration with a field mapping, created and changed from the
+/// CLI by name: the sender's own JSON is taken in, `update` replaces the
+/// mapping and renames, `--no-mapping` removes it; a bad entry is one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_mapping_is_set_and_changed_from_the_cli_by_name() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (ok, out) = coc(
+        &env,
+        &[
+            "integration",
+            "create",
+            "shop",
+            "--type",
+            "generic",
+            "--items",
+            "/alerts",
+            "--map",
+            "alarmName=/title",
+            "--map",
+            "alarmLevel=/priority",
+            "--map",
+            "resourceName=/host/name",
+            "--level",
+            "P1=critical",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"alerts": [{"title": "Checkout slow", "priority": "P1",
+        "host": {"name": "shop-01"}}]});
+    let r = env
+        .http
+        .post(format!("{}/ingest/{key}/generic", env.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let alarms = env.call("GET", "/api/v1/alarms", None).await;
+    assert_eq!(alarms["items"][0]["name"], "Checkout slow");
+    assert_eq!(alarms["items"][0]["level"], "Critical");
+    assert_eq!(alarms["items"][0]["resource_name"], "shop-01");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "integration",
+            "update",
+            "shop",
+            "--name",
+            "shop-web",
+            "--map",
+            "alarmName=/summary",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["name"], "shop-web");
+    assert_eq!(
+        v["mapping"]["fields"],
+        serde_json::json!({"alarmName": "/summary"})
+    );
+    let (ok, out) = coc(
+        &env,
+        &["integration", "update", "shop-web", "--map", "title=/x"],
+    );
+    assert!(!ok);
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    assert!(out.contains("unknown field 'title'"), "{out}");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "integration",
+            "update",
+            "shop-web",
+            "--no-mapping",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.get("mapping").is_none(), "{v}");
+    let (ok, out) = coc(&env, &["integration", "show", "no-such"]);
+    assert!(
+        !ok && out.contains("no integration named 'no-such'"),
+        "{out}"
+    );
+}

@@ -26,6 +26,30 @@ pub struct CreateIntegration {
     /// refused for others).
     #[serde(default)]
     pub interval_s: Option<i64>,
+    /// A `generic` integration's field mapping (JSON pointers to the alarm
+    /// fields in the sender's own JSON; [`coc_domain::mapping`]).
+    #[serde(default)]
+    pub mapping: Option<coc_domain::mapping::FieldMapping>,
+}
+
+/// `PUT /api/v1/integrations/{id}`: what can change after creation (the
+/// key changes through `rotate-key`, the type never).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegration {
+    /// A new name (1 to 64 characters, unique); absent: unchanged.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The type, if given, must be the integration's own.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// A `heartbeat` monitor's interval, seconds; absent: unchanged.
+    #[serde(default)]
+    pub interval_s: Option<i64>,
+    /// The field mapping of a `generic` integration; `null` or absent
+    /// removes it (the sender then uses COC's field names).
+    #[serde(default)]
+    pub mapping: Option<coc_domain::mapping::FieldMapping>,
 }
 
 /// A new random integration key: 32 bytes, hex.
@@ -59,6 +83,15 @@ pub const ROUTES: &[RouteDoc] = &[
         "integration",
         "Show an integration",
         IntegrationGet,
+        ok = Integration
+    ),
+    route!(
+        "PUT",
+        "/api/v1/integrations/{id}",
+        "integration",
+        "Change an integration: its name, a heartbeat's interval, a generic integration's field mapping",
+        IntegrationUpdate,
+        body = UpdateIntegration,
         ok = Integration
     ),
     route!(
@@ -98,7 +131,7 @@ pub const ROUTES: &[RouteDoc] = &[
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/integrations", post(create).get(list))
-        .route("/api/v1/integrations/{id}", get(show))
+        .route("/api/v1/integrations/{id}", get(show).put(update))
         .route("/api/v1/integrations/{id}/test", post(test_alarm))
         .route("/api/v1/integrations/{id}/enable", post(enable))
         .route("/api/v1/integrations/{id}/disable", post(disable))
@@ -123,10 +156,25 @@ async fn create(
         }
         (false, None) => {}
     }
+    if let Some(m) = &b.mapping {
+        if b.kind != coc_store::integration::GENERIC {
+            return Err(coc_domain::error::invalid(
+                "a field mapping is for generic integrations only",
+            )
+            .into());
+        }
+        m.validate()?;
+    }
     let mut out = s
         .store
         .create_integration(&p.tenant, &b.name, &b.kind, &new_key())
         .await?;
+    if let Some(m) = &b.mapping {
+        out.integration = s
+            .store
+            .set_integration_mapping(&p.tenant, &out.integration.id, Some(m))
+            .await?;
+    }
     if let Some(i) = b.interval_s {
         out.integration = s
             .store
@@ -134,6 +182,48 @@ async fn create(
             .await?;
     }
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Everything is checked before anything is written.
+async fn update(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<UpdateIntegration>,
+) -> ApiResult<Json<Integration>> {
+    use coc_domain::error::invalid;
+    let i = s.store.get_integration(&p.tenant, &id).await?;
+    if let Some(k) = b.kind.as_deref().filter(|k| *k != i.kind) {
+        return Err(invalid(format!(
+            "the type of an integration does not change ('{}' is {}, not {k}); create another",
+            i.name, i.kind
+        ))
+        .into());
+    }
+    if let Some(iv) = b.interval_s {
+        if i.kind != coc_store::integration::HEARTBEAT {
+            return Err(invalid("interval_s is for heartbeat monitors only").into());
+        }
+        coc_domain::heartbeat::validate_interval(iv)?;
+    }
+    if let Some(m) = &b.mapping {
+        if i.kind != coc_store::integration::GENERIC {
+            return Err(invalid("a field mapping is for generic integrations only").into());
+        }
+        m.validate()?;
+    }
+    if let Some(n) = b.name.as_deref().filter(|n| n.trim() != i.name) {
+        s.store.rename_integration(&p.tenant, &id, n).await?;
+    }
+    if let Some(iv) = b.interval_s {
+        s.store.set_heartbeat_interval(&p.tenant, &id, iv).await?;
+    }
+    if b.mapping.is_some() || i.mapping.is_some() {
+        s.store
+            .set_integration_mapping(&p.tenant, &id, b.mapping.as_ref())
+            .await?;
+    }
+    Ok(Json(s.store.get_integration(&p.tenant, &id).await?))
 }
 
 async fn list(

@@ -496,8 +496,10 @@ pub const MODULES: &[Module] = &[
             ("created_at", "Created"),
         ],
         create: Some("/api/v1/integrations"),
-        example: Some(r#"{"name": "prometheus", "type": "alertmanager"}"#),
-        modify: false,
+        example: Some(
+            r#"{"name": "shop-webhook", "type": "generic", "mapping": {"items": "/alerts", "fields": {"alarmName": "/title", "alarmLevel": "/priority", "alarmStatus": "/state", "resourceName": "/host", "labels": "/tags"}, "levels": {"P1": "critical", "P2": "major", "P3": "minor"}, "statuses": {"alerting": "alarm", "resolved": "ok"}}}"#,
+        ),
+        modify: true,
         shown_once: true,
         ops: INTEGRATION_OPS,
         related: None,
@@ -510,6 +512,30 @@ pub const MODULES: &[Module] = &[
                 "Heartbeat interval (seconds)",
                 Kind::Number,
                 "For type heartbeat only: when no ping comes for this long, COC raises HeartbeatMissed.",
+            ),
+            h(
+                "mapping.items",
+                "Field mapping: where the alarms are",
+                Kind::Text,
+                "For type generic only, when the sender does not use COC's field names: a JSON pointer to the list of alarms in the body (/alerts); empty when the body is the alarm or the list.",
+            ),
+            h(
+                "mapping.fields",
+                "Field mapping: fields",
+                Kind::Map,
+                "One per line, field=pointer inside one alarm: alarmName=/title (required), alarmLevel, alarmStatus, time, resourceId, resourceName, alarmDesc, region, application, namespace, URL, labels, annotations.",
+            ),
+            h(
+                "mapping.levels",
+                "Field mapping: the sender's levels",
+                Kind::Map,
+                "One per line, value=level: P1=critical (levels critical, major, minor, suggestion).",
+            ),
+            h(
+                "mapping.statuses",
+                "Field mapping: the sender's statuses",
+                Kind::Map,
+                "One per line, value=status: alerting=alarm, resolved=ok.",
             ),
         ],
         ..MODULE
