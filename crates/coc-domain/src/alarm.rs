@@ -585,13 +585,30 @@ pub fn parse_generic(
     now_ms: i64,
     source: &str,
 ) -> Result<Vec<NormalizedAlarm>, DomainError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid(format!("body is not valid JSON: {e}")))?;
-    let items = match v {
+    let items = match json_body(body)? {
         Value::Array(a) => a,
         o @ Value::Object(_) => vec![o],
         _ => return Err(invalid("body must be a JSON object or a list of objects")),
     };
+    generic_items(items, now_ms, source)
+}
+
+/// A request body as JSON.
+///
+/// Errors: [`DomainError::Validation`] when it is not JSON.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, DomainError> {
+    serde_json::from_slice(body).map_err(|e| invalid(format!("body is not valid JSON: {e}")))
+}
+
+/// Generic alarm objects (ref. 7.4.2 field names) as alarms: the count
+/// limit, then each object by [`parse_generic`]'s rules.
+///
+/// Errors: [`DomainError::Validation`] naming the offending alarm by index.
+pub(crate) fn generic_items(
+    items: Vec<Value>,
+    now_ms: i64,
+    source: &str,
+) -> Result<Vec<NormalizedAlarm>, DomainError> {
     check_count(items.len())?;
     items
         .into_iter()

@@ -127,8 +127,9 @@ impl FieldMapping {
         Ok(())
     }
 
-    /// Translates one body into alarms through the mapping (then read as
-    /// a generic alarm: [`crate::alarm::parse_generic`]'s rules and limits).
+    /// Translates one body into alarms through the mapping (each item then
+    /// read as a generic alarm, by [`crate::alarm::parse_generic`]'s rules
+    /// and limits).
     ///
     /// Errors: [`DomainError::Validation`]: not JSON, no list at `items`,
     /// an item without a name, a level or status neither COC's nor in the
@@ -140,8 +141,7 @@ impl FieldMapping {
         now_ms: i64,
         source: &str,
     ) -> Result<Vec<NormalizedAlarm>, DomainError> {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| invalid(format!("body is not valid JSON: {e}")))?;
+        let v = crate::alarm::json_body(body)?;
         let at = if self.items.is_empty() {
             Some(&v)
         } else {
@@ -165,11 +165,7 @@ impl FieldMapping {
                     .map_err(|e| invalid(format!("alarm [{i}]: {e}")))
             })
             .collect::<Result<_, _>>()?;
-        crate::alarm::parse_generic(
-            &serde_json::to_vec(&Value::Array(mapped)).unwrap_or_default(),
-            now_ms,
-            source,
-        )
+        crate::alarm::generic_items(mapped, now_ms, source)
     }
 
     /// One item as a generic alarm object.

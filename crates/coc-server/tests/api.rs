@@ -400,19 +400,14 @@ async fn a_webhook_in_its_own_shape_is_taken_through_a_field_mapping() {
         .unwrap();
     assert_eq!(integ["mapping"]["statuses"]["0"], "alarm");
     let key = integ["key"].as_str().unwrap();
+    let ingest = format!("/ingest/{key}/generic");
+    let send = |b: &Value| raw(&h, "POST", &ingest, None, Some(b.to_string().into()));
     let down = json!({
         "heartbeat": {"status": 0, "timestamp": 1764410400, "msg": "timeout"},
         "monitor": {"name": "shop", "url": "https://shop.example", "hostname": "shop-01"},
         "msg": "[shop] [Down] timeout"
     });
-    let (st, _, o) = raw(
-        &h,
-        "POST",
-        &format!("/ingest/{key}/generic"),
-        None,
-        Some(down.to_string().into()),
-    )
-    .await;
+    let (st, _, o) = send(&down).await;
     assert_eq!((st, o["created"].as_i64()), (200, Some(1)), "{o}");
     let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
     let a = &alarms["items"][0];
@@ -429,25 +424,11 @@ async fn a_webhook_in_its_own_shape_is_taken_through_a_field_mapping() {
     assert_eq!(a["started_at"], 1_764_410_400_000_i64);
     let mut up = down.clone();
     up["heartbeat"]["status"] = json!(1);
-    let (st, _, o) = raw(
-        &h,
-        "POST",
-        &format!("/ingest/{key}/generic"),
-        None,
-        Some(up.to_string().into()),
-    )
-    .await;
+    let (st, _, o) = send(&up).await;
     assert_eq!((st, o["resolved"].as_i64()), (200, Some(1)), "{o}");
     let mut odd = down.clone();
     odd["heartbeat"]["status"] = json!(2);
-    let (st, _, e) = raw(
-        &h,
-        "POST",
-        &format!("/ingest/{key}/generic"),
-        None,
-        Some(odd.to_string().into()),
-    )
-    .await;
+    let (st, _, e) = send(&odd).await;
     assert_eq!(st, 422, "{e}");
     assert!(e["detail"].as_str().unwrap().contains("'2'"), "{e}");
     let id = integ["id"].as_str().unwrap();
@@ -477,13 +458,6 @@ async fn a_webhook_in_its_own_shape_is_taken_through_a_field_mapping() {
         .await
         .unwrap();
     assert!(cleared.get("mapping").is_none(), "{cleared}");
-    let (st, _, _) = raw(
-        &h,
-        "POST",
-        &format!("/ingest/{key}/generic"),
-        None,
-        Some(down.to_string().into()),
-    )
-    .await;
+    let (st, _, _) = send(&down).await;
     assert_eq!(st, 422, "without a mapping the body needs alarmName");
 }
