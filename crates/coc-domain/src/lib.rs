@@ -68,6 +68,7 @@ macro_rules! stored_enum {
 pub mod access;
 pub mod agent;
 pub mod alarm;
+pub mod convergence;
 pub mod egress;
 pub mod error;
 pub mod escalation;

@@ -200,6 +200,15 @@ pub struct RuleSpec {
     /// Contingency script run automatically on the alarm's host.
     #[serde(default)]
     pub contingency_script: Option<ContingencyScript>,
+    /// Related alarms fold into one incident per group
+    /// ([`crate::convergence::Convergence`]); absent: one incident per
+    /// alarm.
+    #[serde(default)]
+    pub converge: Option<crate::convergence::Convergence>,
+    /// Past this many new incidents a minute, the rule's alarms fold into
+    /// one summarized storm incident ([`crate::convergence::Storm`]).
+    #[serde(default)]
+    pub storm: Option<crate::convergence::Storm>,
 }
 
 fn default_trigger() -> String {
@@ -231,6 +240,12 @@ impl RuleSpec {
         }
         for c in &self.conditions {
             c.validate()?;
+        }
+        if let Some(c) = &self.converge {
+            c.validate()?;
+        }
+        if let Some(st) = &self.storm {
+            st.validate()?;
         }
         if let Some(cs) = &self.contingency_script {
             if cs.script_id.trim().is_empty() {
@@ -479,6 +494,8 @@ mod tests {
             assignee_shift: None,
             plan: None,
             contingency_script: None,
+            converge: None,
+            storm: None,
         };
         spec.validate().unwrap();
         assert!(spec.matches("int-1", &alarm()));

@@ -806,3 +806,79 @@ async fn whoever_comes_on_call_is_told_once() {
         1
     );
 }
+
+/// Convergence and storms (M3) end to end: alarms posted as Prometheus
+/// does reach one webhook per incident — one per group of related alarms
+/// of a converging rule, and for a storm the first few then one summary —
+/// not one per alarm.
+#[tokio::test]
+async fn related_alarms_and_a_storm_notify_once_per_incident() {
+    let (url, hits) = receiver().await;
+    let h = Harness::start(0).await;
+    user(&h, "bob").await;
+    h.client
+        .put(
+            "/api/v1/engineers/bob",
+            &json!({"contacts": {"webhook": format!("{url}/webhook/bob")}}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .post(
+            "/api/v1/notification-rules",
+            &json!({"name": "all", "templates": ["incident_created"],
+                    "recipients": [{"type": "individual", "users": ["bob"]}], "channels": ["webhook"]}),
+        )
+        .await
+        .unwrap();
+    for r in [
+        json!({"name": "hosts", "incident_level": "P3", "assignee": "bob",
+               "conditions": [{"field": "alarmName", "op": "contains", "value": "Host"}],
+               "converge": {"by": ["resource"], "window_minutes": 15}}),
+        json!({"name": "disks", "incident_level": "P3", "assignee": "bob",
+               "conditions": [{"field": "alarmName", "op": "contains", "value": "Disk"}],
+               "storm": {"alarms_per_minute": 3}}),
+    ] {
+        h.client.post("/api/v1/forwarding-rules", &r).await.unwrap();
+    }
+    let key = h.alertmanager_key().await;
+    let alert = |name: &str, instance: &str| json!({"labels": {"alertname": name, "instance": instance, "severity": "warning"}});
+    let mut alerts = vec![];
+    for name in ["HostCPU", "HostMemory", "HostSwap"] {
+        alerts.push(alert(name, "web-01:9100"));
+        alerts.push(alert(name, "web-02:9100"));
+    }
+    for i in 0..10 {
+        alerts.push(alert("DiskFull", &format!("db-{i}:9100")));
+    }
+    // One at a time, as separate requests.
+    for a in alerts {
+        h.client
+            .post_raw(
+                &format!("/ingest/{key}/api/v2/alerts"),
+                serde_json::to_vec(&json!([a])).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let got = wait_for("six notifications", || {
+        let v = hits.lock().unwrap().clone();
+        (v.len() >= 6).then_some(v)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got_after = hits.lock().unwrap().clone();
+    assert_eq!(
+        got_after.len(),
+        6,
+        "2 groups + 3 disks + 1 storm summary: {got:#?}"
+    );
+    let storm: Vec<&Hit> = got_after
+        .iter()
+        .filter(|x| x.body.contains("Alarm storm"))
+        .collect();
+    assert_eq!(storm.len(), 1, "{got_after:#?}");
+    assert!(storm[0].body.contains("DiskFull (4)"), "{}", storm[0].body);
+    let incidents = h.client.get("/api/v1/incidents", &[]).await.unwrap();
+    assert_eq!(incidents["items"].as_array().unwrap().len(), 6);
+}

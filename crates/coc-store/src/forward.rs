@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use coc_domain::alarm::NormalizedAlarm;
+use coc_domain::convergence;
 use coc_domain::error::invalid;
 use coc_domain::incident::IncidentStatus;
 use coc_domain::rule::{AutoRepair, RuleSpec};
@@ -21,9 +22,12 @@ use crate::ticket::NewTicket;
 use crate::{Result, Store, StoreError};
 
 /// The forwarding step (I2): the first enabled matching rule (oldest first)
-/// creates one incident per `(rule, fingerprint)` while that incident is
-/// open; repeats link to it. A new incident with a contingency script gets
-/// an automatic-repair ticket on the alarm's host (I6).
+/// creates one incident per `(rule, fingerprint)` — per group of related
+/// alarms when the rule converges (M3) — while that incident is open;
+/// repeats and related alarms link to it. A rule in a storm folds its
+/// alarms into one summarized storm incident. A new incident with a
+/// contingency script gets an automatic-repair ticket on the alarm's host
+/// (I6).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     tx: &mut Transaction<'static, Any>,
@@ -37,26 +41,62 @@ pub(crate) async fn forward(
     out: &mut IngestOutcome,
 ) -> Result<()> {
     let spec: &RuleSpec = &rule.spec;
-    let dedup_key = coc_domain::rule::dedup_key(&rule.id, fp);
-    let open: Option<String> = sqlx::query_scalar(dynsql!(
-        "SELECT id FROM incidents WHERE tenant_id = $1 AND dedup_key = $2 \
-         AND status NOT IN {} LIMIT 1",
-        crate::sql_set(
-            IncidentStatus::ALL
-                .iter()
-                .filter(|s| s.is_terminal())
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .iter()
-        )
-    ))
-    .bind(tenant)
-    .bind(&dedup_key)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(incident_id) = open {
+    // The alarm's own incident, or its group's while the group's window
+    // is open (convergence, M3).
+    let key = convergence::incident_key(&rule.id, spec.converge.as_ref(), fp, a);
+    if let Some((incident_id, last)) = open_incident(tx, tenant, &key).await?
+        && spec.converge.as_ref().is_none_or(|c| c.joins(last, now))
+    {
         crate::incident::link_alarm(tx, tenant, &incident_id, alarm_id, now).await?;
         return Ok(());
+    }
+    // A storm: the rule's storm incident while alarms keep coming, or a
+    // new one once the rule made enough incidents within a minute.
+    if let Some(storm) = &spec.storm {
+        let skey = convergence::storm_key(&rule.id);
+        if let Some((incident_id, last)) = open_incident(tx, tenant, &skey).await?
+            && storm.continues(last, now)
+        {
+            crate::incident::link_alarm(tx, tenant, &incident_id, alarm_id, now).await?;
+            return Ok(());
+        }
+        let since = now - convergence::STORM_SPAN_MS;
+        let recent: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT a.name, a.resource_name FROM incidents i \
+             JOIN incident_alarms ia ON ia.incident_id = i.id \
+             JOIN alarms a ON a.id = ia.alarm_id \
+             WHERE i.tenant_id = $1 AND i.rule_id = $2 AND i.created_at > $3 AND i.dedup_key <> $4",
+        )
+        .bind(tenant)
+        .bind(&rule.id)
+        .bind(since)
+        .bind(&skey)
+        .fetch_all(&mut **tx)
+        .await?;
+        let made: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incidents WHERE tenant_id = $1 AND rule_id = $2 \
+             AND created_at > $3 AND dedup_key <> $4",
+        )
+        .bind(tenant)
+        .bind(&rule.id)
+        .bind(since)
+        .bind(&skey)
+        .fetch_one(&mut **tx)
+        .await?;
+        if storm.is_storm(made.max(0) as u64) {
+            let mut alarms = recent;
+            alarms.push((a.alarm_name.clone(), a.resource_name.clone()));
+            let (title, description) = convergence::storm_summary(&rule.name, &alarms);
+            let mut d = coc_domain::rule::incident_from(a, fp, &rule.id, &rule.name, spec, None);
+            d.title = title;
+            d.description = description;
+            d.dedup_key = skey;
+            d.note = format!(
+                "alarm storm under forwarding rule '{}': {made} incidents within a minute",
+                rule.name
+            );
+            return create(tx, keyring, tenant, alarm_id, a, rule, d, now, out).await;
+        }
     }
     // Who is on call is read here; the domain decides the rest.
     let on_call = match &spec.assignee_shift {
@@ -67,7 +107,61 @@ pub(crate) async fn forward(
         }
         None => None,
     };
-    let d = coc_domain::rule::incident_from(a, fp, &rule.id, &rule.name, spec, on_call.as_deref());
+    let mut d =
+        coc_domain::rule::incident_from(a, fp, &rule.id, &rule.name, spec, on_call.as_deref());
+    if let Some(c) = &spec.converge {
+        d.dedup_key = key;
+        d.note = format!(
+            "{}; alarms with {} within {} minutes join it",
+            d.note,
+            c.describe(a),
+            c.window_minutes
+        );
+    }
+    create(tx, keyring, tenant, alarm_id, a, rule, d, now, out).await
+}
+
+/// The newest open incident with `key` and when an alarm last came to it
+/// (its creation for incidents older than that record).
+async fn open_incident(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<(String, i64)>> {
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(dynsql!(
+        "SELECT id, created_at, last_alarm_at FROM incidents WHERE tenant_id = $1 AND dedup_key = $2 \
+         AND status NOT IN {} ORDER BY created_at DESC LIMIT 1",
+        crate::sql_set(
+            IncidentStatus::ALL
+                .iter()
+                .filter(|s| s.is_terminal())
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .iter()
+        )
+    ))
+    .bind(tenant)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(id, created, last)| (id, last.unwrap_or(created))))
+}
+
+/// Inserts the incident `d` for the alarm, links the alarm, and starts the
+/// rule's automatic repair (I6).
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    tx: &mut Transaction<'static, Any>,
+    keyring: &crate::secret::Keyring,
+    tenant: &str,
+    alarm_id: &str,
+    a: &NormalizedAlarm,
+    rule: &ForwardingRule,
+    d: coc_domain::rule::IncidentDraft,
+    now: i64,
+    out: &mut IngestOutcome,
+) -> Result<()> {
+    let spec: &RuleSpec = &rule.spec;
     let inc = crate::incident::insert_incident(
         tx,
         tenant,

@@ -294,7 +294,8 @@ pub(crate) async fn insert_incident(
     Ok((id, number))
 }
 
-/// Links an alarm to an incident (idempotent).
+/// Links an alarm to an incident (idempotent) and records when an alarm
+/// last came to it (`last_alarm_at`, the window of a converging rule).
 pub(crate) async fn link_alarm(
     tx: &mut Transaction<'static, Any>,
     tenant: &str,
@@ -312,6 +313,12 @@ pub(crate) async fn link_alarm(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    sqlx::query("UPDATE incidents SET last_alarm_at = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(now)
+        .bind(tenant)
+        .bind(incident_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

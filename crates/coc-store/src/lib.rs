@@ -272,6 +272,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/postgres/0022_alarm_reads.sql"),
     ),
     same_sql!(23, "integration_mapping", "0023_integration_mapping.sql"),
+    same_sql!(24, "convergence", "0024_convergence.sql"),
 ];
 
 impl Store {

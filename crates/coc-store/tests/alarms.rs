@@ -628,3 +628,122 @@ async fn a_rare_match_beyond_the_window_is_reached_by_its_cursor() {
         assert_eq!(all.items.len(), 100);
     });
 }
+
+/// Convergence (M3): a rule grouping by resource folds related alarms into
+/// one incident while the group's window is open, whatever their names;
+/// another resource gets its own; once the window passed, the group starts
+/// a new incident.
+#[tokio::test]
+async fn a_converging_rule_folds_related_alarms_into_one_incident() {
+    use coc_domain::convergence::Convergence;
+    each_store!(|s| {
+        crate::support::users(s, &["alice"]).await;
+        let mut spec = rule("host", "HighCPU");
+        spec.conditions.clear();
+        spec.converge = Some(Convergence {
+            by: vec!["resource".into()],
+            window_minutes: 10,
+        });
+        s.create_rule(T, &spec).await.unwrap();
+        let o = s
+            .ingest(
+                T,
+                "int",
+                vec![
+                    alarm("HighCPU", "web-01:9100", "r1"),
+                    alarm("DiskFull", "web-01:9100", "r1"),
+                    alarm("HighCPU", "web-02:9100", "r1"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(o.incidents_created.len(), 2, "{o:?}");
+        let o = s
+            .ingest(T, "int", vec![alarm("MemoryLow", "web-01:9100", "r1")])
+            .await
+            .unwrap();
+        assert!(o.incidents_created.is_empty());
+        let all = s
+            .list_incidents(T, &Default::default(), &Page::default())
+            .await
+            .unwrap();
+        let web01 = all
+            .items
+            .iter()
+            .find(|i| i.title.contains("web-01"))
+            .unwrap();
+        let d = s.get_incident(T, &web01.id).await.unwrap();
+        assert_eq!(d.alarms.len(), 3, "three alarms of web-01 in one incident");
+        assert!(
+            d.history[0]
+                .summary
+                .contains("alarms with resource=web-01:9100 within 10 minutes"),
+            "{:?}",
+            d.history[0]
+        );
+        // The group's last alarm came 11 minutes ago: a new incident.
+        sqlx::query("UPDATE incidents SET last_alarm_at = last_alarm_at - 660000")
+            .execute(s.pool())
+            .await
+            .unwrap();
+        let o = s
+            .ingest(T, "int", vec![alarm("Swap", "web-01:9100", "r1")])
+            .await
+            .unwrap();
+        assert_eq!(o.incidents_created.len(), 1);
+    });
+}
+
+/// A storm (M3): past the rule's threshold of new incidents a minute,
+/// further alarms fold into one storm incident that lists the minute's top
+/// alarm names and resources; the storm goes on while alarms keep coming.
+#[tokio::test]
+async fn a_storm_becomes_one_summarized_incident() {
+    use coc_domain::convergence::Storm;
+    each_store!(|s| {
+        crate::support::users(s, &["alice"]).await;
+        let mut spec = rule("all", "x");
+        spec.conditions.clear();
+        spec.storm = Some(Storm {
+            alarms_per_minute: 3,
+        });
+        s.create_rule(T, &spec).await.unwrap();
+        let first: Vec<_> = ["db-1", "db-2", "db-1"]
+            .iter()
+            .zip(["DiskFull", "DiskFull", "HighCPU"])
+            .map(|(h, n)| alarm(n, &format!("{h}:9100"), "r1"))
+            .collect();
+        let o = s.ingest(T, "int", first).await.unwrap();
+        assert_eq!(o.incidents_created.len(), 3);
+        let o = s
+            .ingest(T, "int", vec![alarm("DiskFull", "db-3:9100", "r1")])
+            .await
+            .unwrap();
+        assert_eq!(o.incidents_created.len(), 1, "the storm incident");
+        let storm = s.get_incident(T, &o.incidents_created[0]).await.unwrap();
+        assert_eq!(
+            storm.incident.title,
+            "Alarm storm: 4 alarms within a minute under rule 'all'"
+        );
+        assert!(
+            storm
+                .incident
+                .description
+                .contains("Top alarm names: DiskFull (3), HighCPU (1)."),
+            "{}",
+            storm.incident.description
+        );
+        assert!(
+            storm.incident.description.contains("db-1:9100 (2)"),
+            "{}",
+            storm.incident.description
+        );
+        let more: Vec<_> = (0..20)
+            .map(|i| alarm("DiskFull", &format!("db-{}:9100", 10 + i), "r1"))
+            .collect();
+        let o = s.ingest(T, "int", more).await.unwrap();
+        assert!(o.incidents_created.is_empty(), "{o:?}");
+        let storm = s.get_incident(T, &storm.incident.id).await.unwrap();
+        assert_eq!(storm.alarms.len(), 21);
+    });
+}

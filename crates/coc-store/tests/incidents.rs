@@ -253,6 +253,8 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
                 timeout_s: Some(30),
                 run_as: None,
             }),
+            converge: None,
+            storm: None,
         };
         let saved = s.create_rule(T, &spec).await.unwrap();
         assert_eq!(

@@ -271,6 +271,8 @@ async fn sensitive_contingency_parameters_are_sealed_and_masked() {
                 timeout_s: None,
                 run_as: None,
             }),
+            converge: None,
+            storm: None,
         };
         let created = s.create_rule(T, &rule).await.unwrap();
         let shown = s.get_rule(T, &created.id).await.unwrap();

@@ -187,6 +187,8 @@ pub fn rule(name: &str, alarm_name: &str) -> coc_domain::rule::RuleSpec {
         assignee_shift: None,
         plan: None,
         contingency_script: None,
+        converge: None,
+        storm: None,
     }
 }
 

@@ -211,6 +211,24 @@ pub(crate) const FORWARDING_RULE: &[Field] = &[
         "Contingency script user",
         Kind::Text,
     ),
+    h(
+        "converge.by",
+        "Converge related alarms by",
+        Kind::List,
+        "Alarms sharing these fold into one incident: resource, application, region, name, source, or label:<name>, separated by commas. Empty: one incident per alarm.",
+    ),
+    h(
+        "converge.window_minutes",
+        "Convergence window (minutes)",
+        Kind::Number,
+        "An alarm joins its group's incident while the group's last alarm came at most this long ago (default 10).",
+    ),
+    h(
+        "storm.alarms_per_minute",
+        "Storm threshold (incidents a minute)",
+        Kind::Number,
+        "After this many new incidents within a minute, further alarms fold into one storm incident listing the top alarm names and resources. Empty: no storm handling.",
+    ),
 ];
 
 pub(crate) const PLAN: &[Field] = &[

@@ -426,7 +426,7 @@ pub const MODULES: &[Module] = &[
         ],
         create: Some("/api/v1/forwarding-rules"),
         example: Some(
-            r#"{"name": "disk-full", "incident_level": "P2", "assignee": "admin", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}]}"#,
+            r#"{"name": "disk-full", "incident_level": "P2", "assignee": "admin", "conditions": [{"field": "alarmName", "op": "equals", "value": "DiskFull"}], "converge": {"by": ["resource"], "window_minutes": 30}, "storm": {"alarms_per_minute": 20}}"#,
         ),
         modify: true,
         ops: RULE_OPS,
