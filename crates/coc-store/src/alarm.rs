@@ -393,6 +393,32 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("alarm", id))
     }
 
+    /// The alarms with these ids, in the order of `ids` (ids of no alarm
+    /// are left out). One query.
+    pub async fn alarms_by_ids(&self, tenant: &str, ids: &[String]) -> Result<Vec<Alarm>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let list = (0..ids.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut q = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND id IN ({list})"
+        ))
+        .bind(tenant);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        let mut by_id: std::collections::HashMap<String, Alarm> = q
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| row(r).map(|a| (a.id.clone(), a)))
+            .collect::<Result<_>>()?;
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
     /// The alarm of this fingerprint (dedup key), if stored. SQLite finds
     /// it through the ingest writer's map ([`crate::ingest::AlarmKeys`]),
     /// PostgreSQL through its `(tenant, fingerprint)` index.

@@ -78,11 +78,19 @@ pub struct IncidentDetail {
     pub incident: Incident,
     /// History, oldest first.
     pub history: Vec<HistoryEntry>,
-    /// Linked original alarms.
+    /// Linked original alarms: the latest [`INCIDENT_ALARMS`] linked,
+    /// oldest first.
     pub alarms: Vec<Alarm>,
+    /// How many alarms are linked (a converged group or a storm can hold
+    /// many more than are listed).
+    #[serde(default)]
+    pub alarm_count: i64,
     /// Time to acknowledge and to resolve, from the history.
     pub times: coc_domain::incident::ResponseTimes,
 }
+
+/// Most alarms an incident's record lists ([`IncidentDetail::alarms`]).
+pub const INCIDENT_ALARMS: i64 = 200;
 
 /// Fields of a new incident.
 #[derive(Debug, Clone)]
@@ -538,17 +546,23 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT alarm_id FROM incident_alarms WHERE tenant_id = $1 AND incident_id = $2 ORDER BY linked_at",
-        )
+        let mut ids: Vec<String> = sqlx::query_scalar(dynsql!(
+            "SELECT alarm_id FROM incident_alarms WHERE tenant_id = $1 AND incident_id = $2 \
+             ORDER BY linked_at DESC, alarm_id DESC LIMIT {INCIDENT_ALARMS}"
+        ))
         .bind(tenant)
         .bind(&incident.id)
         .fetch_all(&self.pool)
         .await?;
-        let mut alarms = Vec::with_capacity(ids.len());
-        for a in ids {
-            alarms.push(self.get_alarm(tenant, &a).await?);
-        }
+        ids.reverse();
+        let alarm_count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_alarms WHERE tenant_id = $1 AND incident_id = $2",
+        )
+        .bind(tenant)
+        .bind(&incident.id)
+        .fetch_one(&self.pool)
+        .await?;
+        let alarms = self.alarms_by_ids(tenant, &ids).await?;
         let changes: Vec<(i64, IncidentStatus)> = history
             .iter()
             .filter_map(|h| {
@@ -562,6 +576,7 @@ impl Store {
             incident,
             history,
             alarms,
+            alarm_count,
             times,
         })
     }

@@ -470,19 +470,23 @@ async fn a_replica_dying_at_each_crash_point_loses_and_repeats_nothing() {
             let d: serde_json::Value = r.json().await.ok()?;
             d["id"].as_str().map(String::from)
         };
+        // A may also die before it answers the execute request (at
+        // `before_dispatch` the engine can be quicker than the answer): the
+        // ticket's id is then read from B.
         let execute = async || {
-            let t = env
-                .call_at(
-                    &a,
-                    "POST",
-                    &format!("/api/v1/scripts/{script}/execute"),
-                    Some(
-                        json!({"hosts": hosts, "run_as": me(), "batch_policy": "none",
+            let r = env
+                .http
+                .post(format!("{a}/api/v1/scripts/{script}/execute"))
+                .bearer_auth(crate::support::ADMIN)
+                .json(
+                    &json!({"hosts": hosts, "run_as": me(), "batch_policy": "none",
                     "params": {"MARKS": marks.to_str().unwrap()}}),
-                    ),
                 )
-                .await;
-            t["id"].as_str().unwrap().to_string()
+                .send()
+                .await
+                .ok()?;
+            let t: serde_json::Value = r.json().await.ok()?;
+            t["id"].as_str().map(String::from)
         };
         let (id, delivery) = if point == "after_send" {
             let id = execute().await;
@@ -504,6 +508,13 @@ async fn a_replica_dying_at_each_crash_point_loses_and_repeats_nothing() {
         let _replica_b = env
             .replica(port_b, Some(&db), &format!("b-{point}.log"), None)
             .await;
+        let id = match id {
+            Some(id) => id,
+            None => env.call_at(&b, "GET", "/api/v1/tickets", None).await["items"][0]["id"]
+                .as_str()
+                .expect("the ticket A created")
+                .to_string(),
+        };
         let done = env
             .wait_at(
                 &b,

@@ -139,6 +139,15 @@ enum Cmd {
         /// Background alarms per second (distinct, matching no rule).
         #[arg(long, default_value_t = 1000)]
         background: u32,
+        /// Convergence on: the probe rule groups by resource (each probe
+        /// still its own group), and a second rule folds every background
+        /// alarm into one incident by region.
+        #[arg(long)]
+        converge: bool,
+        /// Silences to create first (regular-expression matchers that match
+        /// no probe), so every alarm is checked against them.
+        #[arg(long, default_value_t = 0)]
+        silences: usize,
     },
     /// Script fan-out to N in-process agents, and server memory per agent.
     Fanout {
@@ -206,7 +215,19 @@ async fn main() -> anyhow::Result<()> {
             probes,
             probe_rate,
             background,
-        } => notify_latency(&server, &token, probes, probe_rate.max(1), background).await,
+            converge,
+            silences,
+        } => {
+            notify_latency(
+                &server,
+                &token,
+                probes,
+                probe_rate.max(1),
+                background,
+                (converge, silences),
+            )
+            .await
+        }
         Cmd::Fanout {
             agents,
             rounds,
@@ -524,6 +545,7 @@ async fn notify_latency(
     probes: usize,
     probe_rate: u32,
     background: u32,
+    (converge, silences): (bool, usize),
 ) -> anyhow::Result<()> {
     let admin = coc_client::Client::new(server, token)?;
     let run = format!("{:08x}", rand::random::<u32>());
@@ -563,13 +585,29 @@ async fn notify_latency(
         )
         .await?;
     let region = format!("probe-region-{run}");
-    admin
-        .post(
-            "/api/v1/forwarding-rules",
-            &json!({"name": format!("bench-{run}"), "incident_level": "P3", "assignee": user,
-                    "conditions": [{"field": "region", "op": "equals", "value": region}]}),
-        )
-        .await?;
+    let mut probe_rule = json!({"name": format!("bench-{run}"), "incident_level": "P3", "assignee": user,
+            "conditions": [{"field": "region", "op": "equals", "value": region}]});
+    if converge {
+        probe_rule["converge"] = json!({"by": ["resource"], "window_minutes": 10});
+        admin
+            .post(
+                "/api/v1/forwarding-rules",
+                &json!({"name": format!("bench-bg-{run}"), "incident_level": "P4", "assignee": user,
+                        "conditions": [{"field": "region", "op": "equals", "value": "bench"}],
+                        "converge": {"by": ["region"], "window_minutes": 10}}),
+            )
+            .await?;
+    }
+    admin.post("/api/v1/forwarding-rules", &probe_rule).await?;
+    for i in 0..silences {
+        admin
+            .post(
+                "/api/v1/silences",
+                &json!({"matchers": [format!("alertname=~\"Maintenance{i}.*\""), format!("resource_id=~\"db-{i}-.*\"")],
+                        "duration_minutes": 120, "comment": "coc-bench"}),
+            )
+            .await?;
+    }
     admin
         .post(
             "/api/v1/notification-rules",

@@ -156,6 +156,8 @@ pub(crate) struct IncidentPage {
     pub(crate) plan: Option<ActionFormView>,
     /// The incident's alarms: (level, name, resource, status).
     pub(crate) alarms: Vec<AlarmRow>,
+    /// How many alarms are linked (more than listed for a large group).
+    pub(crate) alarm_count: i64,
     /// The escalation's state, if a policy escalates it.
     pub(crate) escalation: Option<String>,
     /// Details beside the timeline: level, owner, source rule, times …
@@ -348,6 +350,7 @@ pub(crate) async fn incident_page(
         history,
         ops,
         plan,
+        alarm_count: d["alarm_count"].as_i64().unwrap_or(alarms.len() as i64),
         alarms,
         escalation,
         facts,
