@@ -82,6 +82,7 @@ actions! {
     AlarmGet = "coc:alarm:get",
     AlarmClear = "coc:alarm:clear",
     AlarmConvert = "coc:alarm:convert",
+    AlarmHandle = "coc:alarm:handle",
     SilenceCreate = "coc:silence:create",
     SilenceList = "coc:silence:list",
     SilenceGet = "coc:silence:get",

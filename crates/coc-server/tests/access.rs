@@ -218,6 +218,7 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"name": format!("i-{}", rand_suffix()), "type": "generic"})
         }
         ("PUT", "/api/v1/integrations/{id}") => json!({"mapping": null}),
+        ("POST", "/api/v1/alarms/{id}/handle") => json!({"script": "OS-DIAGNOSE"}),
         ("POST", "/api/v1/alarms/clear") => json!({"ids": [w.ids["alarm"]], "remark": "cleared"}),
         ("POST", "/api/v1/alarms/convert") => {
             json!({"alarm_ids": [w.ids["alarm"]], "incident": {"title": "c", "level": "P4", "assignee": "x"}})

@@ -737,6 +737,55 @@ async fn a_field_mapping_is_made_and_modified_in_the_console() {
         "unchanged lines stay"
     );
 }
+/// Handling an alarm from its page (I1): *Run a script on its host*, a
+/// script picked by name (its parameters offered), lands on the ticket,
+/// which runs on the alarm's host through the real agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_is_handled_from_its_page() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    h.wait_hosts(1).await;
+    let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
+    h.script("restart", "echo \"restarting $SERVICE\"").await;
+    let key = h.alertmanager_key().await;
+    let body =
+        json!([{"labels": {"alertname": "ServiceDown", "instance": format!("{hostname}:9100")}}]);
+    h.client
+        .post_raw(
+            &format!("/ingest/{key}/api/v2/alerts"),
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await
+        .unwrap();
+    let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    let id = alarms["items"][0]["id"].as_str().unwrap().to_string();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/alarms/{id}", h.url())).await;
+    d.click(&format!("a[href='/console/alarms/{id}/op/handle-script']"))
+        .await;
+    d.choose("#f-script", "restart").await;
+    d.wait_value("#f-params", "SERVICE=nginx").await;
+    d.screenshot("alarm-handle-form.png").await;
+    d.click("#save").await;
+    let status = d
+        .wait_text("#ticket-status", |t| t == "successful" || t == "failed")
+        .await;
+    assert_eq!(status, "successful");
+    d.screenshot("alarm-handled-ticket.png").await;
+    let history = h
+        .client
+        .get(&format!("/api/v1/alarms/{id}/history"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        history.as_array().unwrap().last().unwrap()["kind"],
+        "handled"
+    );
+}
+
 /// Issue 16, defect 3: an integration created in the console shows its
 /// key once (and the key works); *Reset access key* first asks on a page
 /// of its own, then shows the new key once, and the old one is refused.

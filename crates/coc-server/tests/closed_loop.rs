@@ -198,3 +198,99 @@ async fn alertmanager_webhook_fixtures() {
 fn chrono_like_future() -> String {
     (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339()
 }
+
+/// Handling an alarm (I1): a script chosen by name runs on the host the
+/// alarm names (its `instance`), through the real agent, and the alarm's
+/// history says so; an alarm naming no known host, both or neither of
+/// script and job, and an unknown job are refused with the reason.
+#[tokio::test]
+async fn an_alarm_is_handled_with_a_script_on_its_host() {
+    let h = Harness::start(1).await;
+    h.wait_hosts(1).await;
+    let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
+    h.script("restart", "echo \"restarting $SERVICE\"").await;
+    let key = h.alertmanager_key().await;
+    let body = json!([
+        {"labels": {"alertname": "ServiceDown", "instance": format!("{hostname}:9100")}},
+        {"labels": {"alertname": "ServiceDown", "instance": "nowhere.example:9100"}}
+    ]);
+    h.client
+        .post_raw(
+            &format!("/ingest/{key}/api/v2/alerts"),
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await
+        .unwrap();
+    let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    let id_of = |host: &str| {
+        alarms["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["instance"].as_str().unwrap().starts_with(host))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (here, nowhere) = (id_of(&hostname), id_of("nowhere"));
+    let handled = h
+        .client
+        .post(
+            &format!("/api/v1/alarms/{here}/handle"),
+            &json!({"script": "restart", "params": {"SERVICE": "api"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(handled["kind"], "script");
+    assert_eq!(handled["hosts"], json!([hostname]));
+    let t = h
+        .wait_ticket(handled["ticket_id"].as_str().unwrap(), |t| {
+            t["status"] == "successful" || t["status"] == "failed"
+        })
+        .await;
+    assert_eq!(t["status"], "successful", "{t:#}");
+    assert_eq!(t["params"]["SERVICE"], "api");
+    let history = h
+        .client
+        .get(&format!("/api/v1/alarms/{here}/history"), &[])
+        .await
+        .unwrap();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "handled");
+    assert_eq!(
+        last["detail"],
+        format!(
+            "script ticket {} on {hostname}",
+            handled["number"].as_str().unwrap()
+        )
+    );
+    for (alarm, body, code, says) in [
+        (
+            &nowhere,
+            json!({"script": "restart"}),
+            422,
+            "no host matches",
+        ),
+        (
+            &here,
+            json!({"script": "restart", "job": "x"}),
+            422,
+            "either a script or a job",
+        ),
+        (&here, json!({}), 422, "either a script or a job"),
+        (&here, json!({"job": "no-such-job"}), 404, "no-such-job"),
+    ] {
+        let (st, _, e) = crate::harness::request(
+            &h,
+            "POST",
+            &format!("/api/v1/alarms/{alarm}/handle"),
+            Some(crate::harness::ADMIN),
+            Some(body.to_string().into()),
+        )
+        .await;
+        assert_eq!(st, code, "{body}: {e}");
+        assert!(e["detail"].as_str().unwrap().contains(says), "{e}");
+    }
+}

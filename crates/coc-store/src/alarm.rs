@@ -393,6 +393,57 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("alarm", id))
     }
 
+    /// The hosts an alarm is about (I1, I6): those whose resource id is
+    /// its `resourceId`, or whose name or address is its `resourceName` or
+    /// the host part of its `instance` label
+    /// ([`coc_domain::resource::alarm_targets_host`]).
+    ///
+    /// Errors: `NotFound` for an unknown alarm.
+    pub async fn hosts_of_alarm(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Vec<coc_domain::resource::HostIdentity>> {
+        let a = self.get_alarm(tenant, id).await?;
+        let status = AlarmStatus::parse(&a.status)?;
+        let ev = a.as_event(status, a.last_seen);
+        let mut tx = self.pool.begin().await?;
+        let hosts = crate::resource::host_identities(&mut tx, tenant).await?;
+        tx.rollback().await?;
+        Ok(hosts
+            .into_iter()
+            .filter(|h| coc_domain::resource::alarm_targets_host(&ev, h))
+            .collect())
+    }
+
+    /// Records in an alarm's history that `actor` handled it (a script or
+    /// job ticket started on its host): event `handled`.
+    ///
+    /// Errors: `NotFound`.
+    pub async fn note_alarm_handled(
+        &self,
+        tenant: &str,
+        id: &str,
+        actor: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let a = self.get_alarm(tenant, id).await?;
+        let mut tx = self.begin().await?;
+        event(
+            &mut tx,
+            tenant,
+            id,
+            self.now(),
+            "handled",
+            &a.status,
+            actor,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The alarms with these ids, in the order of `ids` (ids of no alarm
     /// are left out). One query.
     pub async fn alarms_by_ids(&self, tenant: &str, ids: &[String]) -> Result<Vec<Alarm>> {

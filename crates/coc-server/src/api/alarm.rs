@@ -68,6 +68,41 @@ pub struct ConvertBody {
     pub incident: CreateIncident,
 }
 
+/// Body of `POST /api/v1/alarms/{id}/handle`: a script or a job (by name
+/// or id) to run on the alarm's host.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandleBody {
+    /// The script to run (name or id).
+    #[serde(default)]
+    pub script: Option<String>,
+    /// The job to run (name or id).
+    #[serde(default)]
+    pub job: Option<String>,
+    /// Parameter values.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// A script's user on the host (default: the script's).
+    #[serde(default)]
+    pub run_as: Option<String>,
+    /// A script's timeout, seconds.
+    #[serde(default)]
+    pub timeout_s: Option<u32>,
+}
+
+/// What handling an alarm started.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Handled {
+    /// `script` or `job`.
+    pub kind: String,
+    /// The ticket's id (`/api/v1/tickets/{id}` or `/api/v1/job-tickets/{id}`).
+    pub ticket_id: String,
+    /// The ticket's number.
+    pub number: String,
+    /// The names of the hosts it runs on.
+    pub hosts: Vec<String>,
+}
+
 /// The routes this module serves, with what the guard checks and what
 /// the OpenAPI document says of them.
 pub const ROUTES: &[RouteDoc] = &[
@@ -109,6 +144,15 @@ pub const ROUTES: &[RouteDoc] = &[
         body = ConvertBody,
         created = coc_store::incident::IncidentDetail
     ),
+    route!(
+        "POST",
+        "/api/v1/alarms/{id}/handle",
+        "alarm",
+        "Handle an alarm: run a script or a job on its host (ref. 7.2.1)",
+        AlarmHandle,
+        body = HandleBody,
+        created = Handled
+    ),
 ];
 
 pub(super) fn router() -> Router<AppState> {
@@ -118,6 +162,112 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/alarms/convert", post(convert))
         .route("/api/v1/alarms/{id}", get(show))
         .route("/api/v1/alarms/{id}/history", get(history))
+        .route("/api/v1/alarms/{id}/handle", post(handle))
+}
+
+/// Runs a script or a job on the alarm's host (the hosts its resource
+/// names) and notes it in the alarm's history. The caller needs leave to
+/// handle the alarm and to execute the script or job.
+async fn handle(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<HandleBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<Handled>)> {
+    use coc_domain::access::Action;
+    use coc_domain::error::invalid;
+    let a = s.store.get_alarm(&p.tenant, &id).await?;
+    c.require(&c.resource, &attributes::alarm(&a))?;
+    let hosts = s.store.hosts_of_alarm(&p.tenant, &id).await?;
+    if hosts.is_empty() {
+        let what = a.resource_name.or(a.resource_id).unwrap_or_default();
+        return Err(invalid(format!(
+            "no host matches the alarm's resource '{what}': connect its agent, or run the script from its page on chosen hosts"
+        ))
+        .into());
+    }
+    let ids: Vec<String> = hosts.iter().map(|h| h.id.clone()).collect();
+    let names: Vec<String> = hosts.iter().map(|h| h.hostname.clone()).collect();
+    let may = |action: Action, resource: String| {
+        if c.permits(action.as_str(), &resource, &[]) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                crate::error::ErrorCode::Forbidden,
+                format!("may not {} on {resource}", action.as_str()),
+            ))
+        }
+    };
+    let out = match (b.script, b.job) {
+        (Some(script), None) => {
+            may(Action::ScriptExecute, format!("script:{script}"))?;
+            let t = s
+                .store
+                .create_ticket(
+                    &p.tenant,
+                    &coc_store::ticket::NewTicket {
+                        script_id: script,
+                        params: b.params,
+                        hosts: ids,
+                        run_as: b.run_as,
+                        timeout_s: b.timeout_s,
+                        batch_policy: coc_domain::ticket::BatchPolicy::None,
+                        batches: None,
+                        threshold: None,
+                        incident_id: None,
+                        created_by: p.user_name.clone(),
+                        param_refs: Default::default(),
+                    },
+                )
+                .await?;
+            Handled {
+                kind: "script".into(),
+                ticket_id: t.id,
+                number: t.number,
+                hosts: names,
+            }
+        }
+        (None, Some(job)) => {
+            if b.run_as.is_some() || b.timeout_s.is_some() {
+                return Err(
+                    invalid("run_as and timeout_s are a script's; a job sets its own").into(),
+                );
+            }
+            may(Action::JobExecute, format!("job:{job}"))?;
+            let req = coc_store::jobticket::NewJobTicket {
+                hosts: ids,
+                params: b.params,
+                description: format!("handling alarm {} on {}", a.name, names.join(", ")),
+                ..Default::default()
+            };
+            let t = s
+                .store
+                .create_job_ticket(&p.tenant, &job, &req, &p.user_name)
+                .await?;
+            Handled {
+                kind: "job".into(),
+                ticket_id: t.ticket.id,
+                number: t.ticket.number,
+                hosts: names,
+            }
+        }
+        _ => return Err(invalid("give either a script or a job").into()),
+    };
+    s.store
+        .note_alarm_handled(
+            &p.tenant,
+            &id,
+            &p.user_name,
+            &format!(
+                "{} ticket {} on {}",
+                out.kind,
+                out.number,
+                out.hosts.join(", ")
+            ),
+        )
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(out)))
 }
 
 async fn list(

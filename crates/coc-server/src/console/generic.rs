@@ -512,24 +512,38 @@ pub(super) async fn op_form(
     };
     let record = format!("/console/{}/{}", m.slug, urlencode(&id));
     let mut raw = forms::Raw::new();
-    if let (false, Some(detail)) = (o.prefill.is_empty(), m.detail) {
+    let mut named = id.clone();
+    if let Some(detail) = m.detail {
         let d = match record_of(&s, &v, m, detail, &id).await {
             Ok(d) => d,
             Err(p) => return error_page(&v, p),
         };
-        let mut now = serde_json::Map::new();
-        for (key, path) in o.prefill {
-            let x = path.split('.').fold(&d, |cur, p| &cur[p]);
-            now.insert(key.to_string(), x.clone());
+        named = record_name(&d, &id);
+        if !o.prefill.is_empty() {
+            let mut now = serde_json::Map::new();
+            for (key, path) in o.prefill {
+                let x = path.split('.').fold(&d, |cur, p| &cur[p]);
+                now.insert(key.to_string(), x.clone());
+            }
+            raw = forms::fill(o.fields, &Value::Object(now));
         }
-        raw = forms::fill(o.fields, &Value::Object(now));
     }
-    let mut page = NewPage::new(&v, m, format!("{} {id}", o.label), here, record);
+    let mut page = NewPage::new(&v, m, format!("{}: {named}", o.label), here, record);
     page.button = o.label.into();
     page.note = o.confirm.map(str::to_string);
     page.inputs = forms::inputs(o.fields, &raw);
     page.offer_pickers(&s, &v).await;
     page.into_response()
+}
+
+/// What a record is called on an operation's page: its name or title
+/// (with the resource an alarm is on), else its id.
+fn record_name(d: &Value, id: &str) -> String {
+    let name = d["name"].as_str().or(d["title"].as_str()).unwrap_or(id);
+    match d["resource_name"].as_str() {
+        Some(r) => format!("{name} on {r}"),
+        None => name.to_string(),
+    }
 }
 
 /// `POST /console/{module}/{id}/op/{op}`: the operation through the API;

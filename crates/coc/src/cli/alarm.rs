@@ -62,6 +62,23 @@ enum Verb {
         #[arg(long)]
         remark: String,
     },
+    /// Handle an alarm: run a script or a job (by name) on its host.
+    Handle {
+        /// Alarm id.
+        id: String,
+        /// The script to run (name or id).
+        #[arg(long, conflicts_with = "job", required_unless_present = "job")]
+        script: Option<String>,
+        /// The job to run (name or id).
+        #[arg(long)]
+        job: Option<String>,
+        /// Parameter NAME=value (repeat).
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// A script's user on the host.
+        #[arg(long)]
+        run_as: Option<String>,
+    },
     /// Convert alarms of one region to an incident.
     Convert {
         /// Alarm ids.
@@ -175,6 +192,37 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             .await?,
             COLS,
         ),
+        Verb::Handle {
+            id,
+            script,
+            job,
+            params,
+            run_as,
+        } => {
+            let mut p = serde_json::Map::new();
+            for kv in &params {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--param '{kv}' must be NAME=value"))?;
+                p.insert(k.to_string(), json!(v));
+            }
+            let mut body = json!({"params": p});
+            if let Some(s) = script {
+                body["script"] = json!(s);
+            }
+            if let Some(j) = job {
+                body["job"] = json!(j);
+            }
+            if let Some(r) = run_as {
+                body["run_as"] = json!(r);
+            }
+            output::print(
+                conn.output,
+                &cl.post(&format!("/api/v1/alarms/{id}/handle"), &body)
+                    .await?,
+                &["kind", "number", "ticket_id", "hosts"],
+            );
+        }
         Verb::Convert {
             ids,
             title,

@@ -190,6 +190,8 @@ const fn scripts(fills: &'static str) -> Pick {
 
 /// A job task's script.
 const SCRIPTS: Pick = scripts("atom.params");
+/// The script run on an alarm's host.
+const HANDLE_SCRIPTS: Pick = scripts("params");
 /// A scheduled task's script.
 const TASK_SCRIPTS: Pick = scripts("params");
 /// A forwarding rule's contingency script.
@@ -198,6 +200,44 @@ const CONTINGENCY_SCRIPTS: Pick = scripts("contingency_script.params");
 const PLAN_SCRIPTS: Pick = scripts("body.action.params");
 /// A document plan step's script.
 const STEP_SCRIPTS: Pick = scripts("");
+
+/// Handling an alarm (I1): a script or a job on the host its resource
+/// names.
+const ALARM_OPS: &[Op] = &[
+    Op {
+        op: "handle-script",
+        label: "Run a script on its host",
+        api: "/api/v1/alarms/{id}/handle",
+        fields: &[
+            f("script", "Script", Kind::Pick(&HANDLE_SCRIPTS)),
+            h(
+                "params",
+                "Parameters",
+                Kind::Map,
+                "NAME=value, one per line.",
+            ),
+            h("run_as", "Run as", Kind::Text, "Empty: the script's user."),
+        ],
+        then: Then::Record("tickets", "ticket_id"),
+        ..OP
+    },
+    Op {
+        op: "handle-job",
+        label: "Run a job on its host",
+        api: "/api/v1/alarms/{id}/handle",
+        fields: &[
+            f("job", "Job", Kind::Pick(&JOBS)),
+            h(
+                "params",
+                "Global parameters",
+                Kind::Map,
+                "NAME=value, one per line; empty: the job's presets.",
+            ),
+        ],
+        then: Then::Record("job-tickets", "ticket_id"),
+        ..OP
+    },
+];
 
 /// Records of a section chosen by name, offering nothing else.
 const fn by_name(list: &'static str) -> Pick {
@@ -733,6 +773,7 @@ pub const MODULES: &[Module] = &[
         detail: Some("/api/v1/alarms/{id}"),
         columns: &[("name", "Name"), ("level", "Level"), ("status", "Status")],
         related: Some(("History", "/api/v1/alarms/{id}/history")),
+        ops: ALARM_OPS,
         ..MODULE
     },
     Module {
