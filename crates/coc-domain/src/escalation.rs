@@ -54,6 +54,42 @@ pub struct EscalationLevel {
     pub recipients: Vec<Recipient>,
     /// Channels.
     pub channels: Vec<String>,
+    /// What the level does besides notifying: `notify` (default) or
+    /// `reassign` — the first person it reaches who is not the owner (the
+    /// next role's on-call) becomes the incident's owner.
+    #[serde(default)]
+    pub action: LevelAction,
+}
+
+/// What an escalation level does (I7). Written out rather than through
+/// `stored_enum!`, whose renames the OpenAPI schema would not show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelAction {
+    /// Notify its recipients.
+    #[default]
+    Notify,
+    /// Notify them and make the first of them who is not the owner the
+    /// incident's owner.
+    Reassign,
+}
+
+impl LevelAction {
+    /// The names a policy uses.
+    pub const NAMES: &'static [&'static str] = &["notify", "reassign"];
+}
+
+impl EscalationLevel {
+    /// The incident's new owner when this level fires, reaching `people`
+    /// (in the order the recipients name them) while `owner` owns it:
+    /// for a `reassign` level the first of them who is not the owner;
+    /// `None` otherwise or when nobody else is reached.
+    pub fn new_owner<'a>(&self, people: &'a [String], owner: &str) -> Option<&'a str> {
+        if self.action != LevelAction::Reassign {
+            return None;
+        }
+        people.iter().map(String::as_str).find(|p| *p != owner)
+    }
 }
 
 /// An escalation policy.
@@ -187,10 +223,27 @@ mod tests {
                     after_seconds: *w,
                     recipients: vec![Recipient::Owner],
                     channels: vec!["email".into()],
+                    action: LevelAction::Notify,
                 })
                 .collect(),
             repeat,
         }
+    }
+
+    #[test]
+    fn a_reassigning_level_hands_the_incident_to_the_first_other_person() {
+        let mut l = policy("p", &[60], 0).levels.remove(0);
+        let people = vec!["ann".to_string(), "bob".to_string()];
+        assert_eq!(l.new_owner(&people, "ann"), None, "notify only");
+        l.action = LevelAction::Reassign;
+        assert_eq!(l.new_owner(&people, "ann"), Some("bob"));
+        assert_eq!(l.new_owner(&people, "cat"), Some("ann"));
+        assert_eq!(l.new_owner(&["ann".to_string()], "ann"), None);
+        assert_eq!(l.new_owner(&[], "ann"), None);
+        let v: EscalationLevel = serde_json::from_value(serde_json::json!({
+            "after_seconds": 5, "recipients": [{"type": "owner"}], "channels": ["email"]}))
+        .unwrap();
+        assert_eq!(v.action, LevelAction::Notify, "the default");
     }
 
     fn facts(app: Option<&str>, rule: Option<&str>) -> IncidentFacts {

@@ -225,6 +225,43 @@ impl Store {
             }
             self.deliver_to_people(&mut tx, &tenant, &pairs, &m, Some(&incident), now_ms, false)
                 .await?;
+            // A reassigning level hands the incident to the next person
+            // (the next role's on-call); it stays unaccepted, so the
+            // following levels still fire if they do not accept it either.
+            if let Some(to) = level.new_owner(&people, &f.assignee) {
+                let moved = sqlx::query(dynsql!(
+                    "UPDATE incidents SET assignee = $1, updated_at = $2 \
+                     WHERE tenant_id = $3 AND id = $4 AND status = {}",
+                    crate::sql_lit(coc_domain::incident::IncidentStatus::Unaccepted.as_str())
+                ))
+                .bind(to)
+                .bind(now_ms)
+                .bind(&tenant)
+                .bind(&incident)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved == 1 {
+                    crate::incident::history(
+                        &mut tx,
+                        &tenant,
+                        &incident,
+                        now_ms,
+                        "system",
+                        "reassign",
+                        Some(coc_domain::incident::IncidentStatus::Unaccepted),
+                        Some(coc_domain::incident::IncidentStatus::Unaccepted),
+                        &format!(
+                            "reassigned from {} to {to} by escalation level {} ({})",
+                            f.assignee,
+                            pr.level + 1,
+                            p.name
+                        ),
+                        None,
+                    )
+                    .await?;
+                }
+            }
             crate::incident::history(
                 &mut tx,
                 &tenant,

@@ -832,3 +832,44 @@ async fn incidents_can_be_assigned_to_whoever_is_on_call() {
         );
     });
 }
+
+/// An escalation level that reassigns (I7): when the incident is still
+/// not accepted, the next role's on-call becomes its owner, the history
+/// says so, and it stays unaccepted for the levels after.
+#[tokio::test]
+async fn an_escalation_level_reassigns_to_the_next_roles_on_call() {
+    each_store!(|s| {
+        people(s).await;
+        s.doc_create(T, &policy(json!({"name": "default", "levels": [
+            {"after_seconds": 60, "recipients": [{"type": "shift", "scenario": "ops", "roles": ["oncall"]}],
+             "channels": ["slack"], "action": "reassign"},
+            {"after_seconds": 60, "recipients": [{"type": "individual", "users": ["cat"]}], "channels": ["slack"]}
+        ]})))
+        .await
+        .unwrap();
+        let t0: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let at = |secs| t0 + Duration::seconds(secs);
+        let a = s
+            .create_incident(T, &incident(IncidentLevel::P2, "ann"), "x")
+            .await
+            .unwrap()
+            .incident
+            .id;
+        s.dispatch_incident_events(t0, 100).await.unwrap();
+        assert_eq!(s.run_escalations(at(60)).await.unwrap(), 1);
+        let d = s.get_incident(T, &a).await.unwrap();
+        assert_eq!(d.incident.assignee, "bob");
+        assert_eq!(d.incident.status.as_str(), "unaccepted");
+        let r = d.history.iter().find(|h| h.action == "reassign").unwrap();
+        assert_eq!(
+            r.summary,
+            "reassigned from ann to bob by escalation level 1 (default)"
+        );
+        // bob does not accept either: the next level still fires.
+        assert_eq!(s.run_escalations(at(120)).await.unwrap(), 1);
+        assert_eq!(
+            s.get_incident(T, &a).await.unwrap().incident.assignee,
+            "bob"
+        );
+    });
+}

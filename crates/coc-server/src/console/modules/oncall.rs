@@ -45,6 +45,11 @@ pub(crate) const ESCALATION_LEVEL: &[Field] = &[
     f("after_seconds", "After (s)", Kind::Number),
     f("recipients", "Recipients", Kind::People),
     f("channels", "Channels", CHANNELS),
+    f(
+        "action",
+        "Then",
+        Kind::Choice(coc_domain::escalation::LevelAction::NAMES),
+    ),
 ];
 
 pub(crate) const ESCALATION_POLICY: &[Field] = &[
@@ -60,7 +65,7 @@ pub(crate) const ESCALATION_POLICY: &[Field] = &[
         "levels",
         "Levels",
         Kind::Rows(ESCALATION_LEVEL),
-        "Recipients: user names, role@scenario for an on-call role, or owner; comma-separated.",
+        "Recipients: user names, role@scenario for an on-call role, or owner; comma-separated. Then: notify them, or also reassign the incident to the first of them who is not its owner.",
     ),
     f("repeat", "Extra rounds (0–5)", Kind::Number),
 ];
