@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::alarm::NormalizedAlarm;
+use crate::alarm::{AlarmStatus, NormalizedAlarm};
 use crate::error::{DomainError, invalid};
 use crate::incident::IncidentLevel;
 
@@ -209,6 +209,19 @@ pub struct RuleSpec {
     /// one summarized storm incident ([`crate::convergence::Storm`]).
     #[serde(default)]
     pub storm: Option<crate::convergence::Storm>,
+    /// Minutes an alarm may stay firing and unhandled before the rule opens
+    /// its incident (1 to 1440): an alarm that resolves, is cleared, handled
+    /// or linked to an incident by then opens none ([`still_unhandled`]).
+    /// Absent: the incident opens when the alarm arrives.
+    #[serde(default)]
+    pub after_minutes: Option<u32>,
+}
+
+/// Whether an alarm whose rule waits ([`RuleSpec::after_minutes`]) still
+/// calls for the incident when the wait is over: still firing, and nobody
+/// handled it or linked it to an incident meanwhile.
+pub fn still_unhandled(status: AlarmStatus, handled: bool, linked: bool) -> bool {
+    status == AlarmStatus::Alarm && !handled && !linked
 }
 
 fn default_trigger() -> String {
@@ -246,6 +259,9 @@ impl RuleSpec {
         }
         if let Some(st) = &self.storm {
             st.validate()?;
+        }
+        if self.after_minutes.is_some_and(|m| !(1..=1440).contains(&m)) {
+            return Err(invalid("after_minutes must be 1 to 1440"));
         }
         if let Some(cs) = &self.contingency_script {
             if cs.script_id.trim().is_empty() {
@@ -496,6 +512,7 @@ mod tests {
             contingency_script: None,
             converge: None,
             storm: None,
+            after_minutes: None,
         };
         spec.validate().unwrap();
         assert!(spec.matches("int-1", &alarm()));

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use coc_domain::alarm::NormalizedAlarm;
+use coc_domain::alarm::{AlarmStatus, NormalizedAlarm};
 use coc_domain::convergence;
 use coc_domain::error::invalid;
 use coc_domain::incident::IncidentStatus;
@@ -39,6 +39,7 @@ pub(crate) async fn forward(
     rule: &ForwardingRule,
     now: i64,
     out: &mut IngestOutcome,
+    wait: bool,
 ) -> Result<()> {
     let spec: &RuleSpec = &rule.spec;
     // The alarm's own incident, or its group's while the group's window
@@ -48,6 +49,22 @@ pub(crate) async fn forward(
         && spec.converge.as_ref().is_none_or(|c| c.joins(last, now))
     {
         crate::incident::link_alarm(tx, tenant, &incident_id, alarm_id, now).await?;
+        return Ok(());
+    }
+    // A rule that waits (`after_minutes`) notes the alarm; the delayed
+    // round opens the incident when the wait is over and the alarm is
+    // still unhandled ([`Store::run_delayed_alarms`]).
+    if wait && let Some(m) = spec.after_minutes {
+        sqlx::query(
+            "INSERT INTO delayed_alarms (alarm_id, tenant_id, rule_id, due_at) VALUES ($1,$2,$3,$4) \
+             ON CONFLICT (alarm_id, rule_id) DO NOTHING",
+        )
+        .bind(alarm_id)
+        .bind(tenant)
+        .bind(&rule.id)
+        .bind(now + i64::from(m) * 60_000)
+        .execute(&mut **tx)
+        .await?;
         return Ok(());
     }
     // A storm: the rule's storm incident while alarms keep coming, or a
@@ -263,6 +280,89 @@ async fn create(
 }
 
 impl Store {
+    /// Opens the incidents of alarms whose rule waited (`after_minutes`,
+    /// I7) and whose wait is over, when they are still unhandled
+    /// ([`coc_domain::rule::still_unhandled`]): still firing, not handled,
+    /// not linked to an incident. Up to 100 per call, each in its own
+    /// transaction; returns how many incidents were opened.
+    ///
+    /// Across replicas: each waiting alarm is claimed by deleting its row;
+    /// the replica whose delete took effect goes on.
+    ///
+    /// Errors: [`StoreError::Db`]; the next call retries what was not
+    /// committed.
+    pub async fn run_delayed_alarms(&self, now: i64) -> Result<usize> {
+        let due: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT alarm_id, tenant_id, rule_id FROM delayed_alarms WHERE due_at <= $1 \
+             ORDER BY due_at LIMIT 100",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut opened = 0;
+        for (alarm_id, tenant, rule_id) in due {
+            let mut tx = self.begin().await?;
+            let claimed =
+                sqlx::query("DELETE FROM delayed_alarms WHERE alarm_id = $1 AND rule_id = $2")
+                    .bind(&alarm_id)
+                    .bind(&rule_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            let alarm = self.get_alarm(&tenant, &alarm_id).await;
+            let rule = crate::rule::enabled_rules(&mut tx, &tenant)
+                .await?
+                .into_iter()
+                .find(|r| r.id == rule_id);
+            let (1, Ok(alarm), Some(rule)) = (claimed, alarm, rule) else {
+                tx.commit().await?;
+                continue;
+            };
+            let handled: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM alarm_events WHERE tenant_id = $1 AND alarm_id = $2 AND kind = $3 LIMIT 1",
+            )
+            .bind(&tenant)
+            .bind(&alarm_id)
+            .bind("handled")
+            .fetch_optional(&mut *tx)
+            .await?;
+            let linked: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM incident_alarms WHERE tenant_id = $1 AND alarm_id = $2 LIMIT 1",
+            )
+            .bind(&tenant)
+            .bind(&alarm_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let status = AlarmStatus::parse(&alarm.status)?;
+            if coc_domain::rule::still_unhandled(status, handled.is_some(), linked.is_some()) {
+                let a = alarm.as_event(status, alarm.last_seen);
+                let mut out = IngestOutcome::default();
+                forward(
+                    &mut tx,
+                    &self.keyring,
+                    &tenant,
+                    &alarm_id,
+                    &alarm.fingerprint,
+                    &a,
+                    &rule,
+                    now,
+                    &mut out,
+                    false,
+                )
+                .await?;
+                opened += out.incidents_created.len();
+                if !out.tickets_created.is_empty() {
+                    self.work.notify_one();
+                }
+            }
+            tx.commit().await?;
+        }
+        if opened > 0 {
+            self.events.notify_one();
+        }
+        Ok(opened)
+    }
+
     /// Converts alarms to one incident (ref. 7.2.1.2). All alarms must be
     /// in the same region; the region of the incident is theirs.
     ///

@@ -273,6 +273,7 @@ const MIGRATIONS: &[Migration] = &[
     ),
     same_sql!(23, "integration_mapping", "0023_integration_mapping.sql"),
     same_sql!(24, "convergence", "0024_convergence.sql"),
+    same_sql!(25, "delayed_alarms", "0025_delayed_alarms.sql"),
 ];
 
 impl Store {

@@ -747,3 +747,56 @@ async fn a_storm_becomes_one_summarized_incident() {
         assert_eq!((storm.alarms.len(), storm.alarm_count), (21, 21));
     });
 }
+
+/// An alarm left unhandled becomes an incident (I7): a rule with
+/// `after_minutes` opens nothing when alarms arrive; when the wait is over
+/// only the alarm still firing and unhandled gets its incident — not the
+/// one that resolved, not the one somebody handled.
+#[tokio::test]
+async fn an_alarm_left_unhandled_becomes_an_incident_after_the_wait() {
+    each_store!(|s| {
+        crate::support::users(s, &["alice"]).await;
+        let mut spec = rule("urgent", "x");
+        spec.conditions.clear();
+        spec.after_minutes = Some(5);
+        s.create_rule(T, &spec).await.unwrap();
+        let (left, resolved, handled) = (
+            alarm("DiskFull", "db-1:9100", "r1"),
+            alarm("DiskFull", "db-2:9100", "r1"),
+            alarm("DiskFull", "db-3:9100", "r1"),
+        );
+        let o = s
+            .ingest(
+                T,
+                "int",
+                vec![left.clone(), resolved.clone(), handled.clone()],
+            )
+            .await
+            .unwrap();
+        assert!(o.incidents_created.is_empty(), "the rule waits");
+        let mut ok = resolved.clone();
+        ok.alarm_status = AlarmStatus::Ok;
+        s.ingest(T, "int", vec![ok]).await.unwrap();
+        let h = s
+            .alarm_by_fingerprint(T, &handled.fingerprint())
+            .await
+            .unwrap()
+            .unwrap();
+        s.note_alarm_handled(T, &h.id, "alice", "script ticket SCT-1 on db-3")
+            .await
+            .unwrap();
+        assert_eq!(s.run_delayed_alarms(s.now()).await.unwrap(), 0, "not yet");
+        let after = s.now() + 5 * 60_000 + 1_000;
+        assert_eq!(s.run_delayed_alarms(after).await.unwrap(), 1);
+        assert_eq!(s.run_delayed_alarms(after).await.unwrap(), 0, "once");
+        let incidents = s
+            .list_incidents(T, &Default::default(), &Page::default())
+            .await
+            .unwrap();
+        assert_eq!(incidents.items.len(), 1);
+        assert_eq!(incidents.items[0].title, "DiskFull on db-1:9100");
+        // A repeat of the alarm joins its incident at once.
+        let o = s.ingest(T, "int", vec![left]).await.unwrap();
+        assert!(o.incidents_created.is_empty());
+    });
+}

@@ -255,6 +255,7 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
             }),
             converge: None,
             storm: None,
+            after_minutes: None,
         };
         let saved = s.create_rule(T, &spec).await.unwrap();
         assert_eq!(

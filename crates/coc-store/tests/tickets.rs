@@ -273,6 +273,7 @@ async fn sensitive_contingency_parameters_are_sealed_and_masked() {
             }),
             converge: None,
             storm: None,
+            after_minutes: None,
         };
         let created = s.create_rule(T, &rule).await.unwrap();
         let shown = s.get_rule(T, &created.id).await.unwrap();

@@ -6,7 +6,7 @@
 //! | loop | rounds, in order | wakes on | at least every |
 //! | --- | --- | --- | --- |
 //! | work | [`jobticket`] (every ticket: job and script tickets) | [`coc_store::Store::work`] (a ticket was created, a result or an operator action came) | 1 s |
-//! | events | [`events`], [`escalation`], [`sla`], [`parameters`], [`schedules`], [`handoffs`] (every 30 s) | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
+//! | events | [`events`], [`escalation`], [`delayed`], [`sla`], [`parameters`], [`schedules`], [`handoffs`] (every 30 s) | [`coc_store::Store::events`] (a commit wrote incident events) | 1 s |
 //! | deliveries | [`deliveries`] | [`coc_store::Store::deliveries`] (a delivery was queued or an attempt ended) | 0.5 s |
 //! | relay | [`relay`] | a replica asked this one to reach an agent it holds | 15 s |
 //! | heartbeats | [`heartbeats`] | the earliest deadline of a heartbeat monitor | 1 s |
@@ -23,6 +23,7 @@
 //! retries. Each round's module says how it stays correct when several
 //! replicas run it over one database.
 
+pub mod delayed;
 pub mod deliveries;
 pub mod escalation;
 pub mod events;
@@ -81,6 +82,7 @@ async fn events_loop(state: AppState, senders: Arc<Senders>) {
             continue;
         }
         crate::metrics::round("escalation", escalation::round(&state, now)).await;
+        crate::metrics::round("delayed_alarms", delayed::round(&state)).await;
         crate::metrics::round("sla", sla::round(&state, now)).await;
         crate::metrics::round("parameters", parameters::round(&state, now)).await;
         crate::metrics::round("schedules", schedules::round(&state, now)).await;

@@ -334,6 +334,7 @@ impl Store {
                             rule,
                             now,
                             &mut outcomes[e.req],
+                            true,
                         )
                         .await?;
                     }

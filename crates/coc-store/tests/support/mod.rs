@@ -189,6 +189,7 @@ pub fn rule(name: &str, alarm_name: &str) -> coc_domain::rule::RuleSpec {
         contingency_script: None,
         converge: None,
         storm: None,
+        after_minutes: None,
     }
 }
 

@@ -224,6 +224,12 @@ pub(crate) const FORWARDING_RULE: &[Field] = &[
         "An alarm joins its group's incident while the group's last alarm came at most this long ago (default 10).",
     ),
     h(
+        "after_minutes",
+        "Only if unhandled after (minutes)",
+        Kind::Number,
+        "Open the incident only if the alarm is still firing, not handled and not in an incident this long after it arrived (an urgent rule: level P1). Empty: at once.",
+    ),
+    h(
         "storm.alarms_per_minute",
         "Storm threshold (incidents a minute)",
         Kind::Number,
