@@ -764,3 +764,43 @@ async fn a_field_mapping_is_set_and_changed_from_the_cli_by_name() {
         "{out}"
     );
 }
+
+/// A converging forwarding rule from a JSON file, then shown, changed and
+/// disabled by its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converging_rule_is_managed_by_name_from_the_cli() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    env.call(
+        "POST",
+        "/api/v1/users",
+        Some(serde_json::json!({"name": "alice"})),
+    )
+    .await;
+    let file = env.dir.path().join("rule.json");
+    let rule = |window: u32| {
+        serde_json::json!({"name": "hosts", "incident_level": "P3", "assignee": "alice",
+            "converge": {"by": ["resource"], "window_minutes": window}, "after_minutes": 5})
+        .to_string()
+    };
+    std::fs::write(&file, rule(10)).unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, out) = coc(&env, &["rule", "create", "-f", f]);
+    assert!(ok, "{out}");
+    std::fs::write(&file, rule(30)).unwrap();
+    let (ok, out) = coc(&env, &["rule", "update", "hosts", "-f", f]);
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["rule", "disable", "hosts"]);
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["rule", "show", "hosts", "-o", "json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["converge"]["window_minutes"], 30);
+    assert_eq!(v["after_minutes"], 5);
+    assert_eq!(v["enabled"], false);
+    let (ok, out) = coc(&env, &["rule", "show", "nope"]);
+    assert!(
+        !ok && out.contains("no forwarding rule named 'nope'"),
+        "{out}"
+    );
+}

@@ -18,7 +18,7 @@ enum Verb {
         #[arg(long, short)]
         file: String,
     },
-    /// Replace a rule's spec from a JSON file.
+    /// Replace a rule's spec from a JSON file (rule by name or id).
     Update {
         id: String,
         #[arg(long, short)]
@@ -26,20 +26,35 @@ enum Verb {
     },
     /// List rules.
     List,
-    /// Show a rule.
+    /// Show a rule (by name or id).
     Show { id: String },
-    /// Delete a rule.
+    /// Delete a rule (by name or id).
     Delete { id: String },
-    /// Copy a rule (the copy starts disabled).
+    /// Copy a rule (by name or id; the copy starts disabled).
     Copy {
         id: String,
         #[arg(long)]
         name: String,
     },
-    /// Enable a rule.
+    /// Enable a rule (by name or id).
     Enable { id: String },
-    /// Disable a rule.
+    /// Disable a rule (by name or id).
     Disable { id: String },
+}
+
+/// The id of the rule named (or with id) `given`.
+async fn id_of(cl: &coc_client::Client, given: &str) -> anyhow::Result<String> {
+    let v = cl.get("/api/v1/forwarding-rules", &[]).await?;
+    let items = v["items"]
+        .as_array()
+        .or(v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    items
+        .iter()
+        .find(|r| r["id"] == given || r["name"] == given)
+        .and_then(|r| r["id"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow::anyhow!("no forwarding rule named '{given}'"))
 }
 
 const COLS: &[&str] = &[
@@ -59,6 +74,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 .await?
         }
         Verb::Update { id, file } => {
+            let id = id_of(&cl, &id).await?;
             cl.put(
                 &format!("/api/v1/forwarding-rules/{id}"),
                 &read_json(&file)?,
@@ -67,15 +83,18 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         }
         Verb::List => cl.get("/api/v1/forwarding-rules", &[]).await?,
         Verb::Show { id } => {
+            let id = id_of(&cl, &id).await?;
             cl.get(&format!("/api/v1/forwarding-rules/{id}"), &[])
                 .await?
         }
         Verb::Delete { id } => {
+            let id = id_of(&cl, &id).await?;
             cl.delete(&format!("/api/v1/forwarding-rules/{id}")).await?;
             println!("deleted {id}");
             return Ok(());
         }
         Verb::Copy { id, name } => {
+            let id = id_of(&cl, &id).await?;
             cl.post(
                 &format!("/api/v1/forwarding-rules/{id}/copy"),
                 &json!({"name": name}),
@@ -83,10 +102,12 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             .await?
         }
         Verb::Enable { id } => {
+            let id = id_of(&cl, &id).await?;
             cl.post(&format!("/api/v1/forwarding-rules/{id}/enable"), &json!({}))
                 .await?
         }
         Verb::Disable { id } => {
+            let id = id_of(&cl, &id).await?;
             cl.post(
                 &format!("/api/v1/forwarding-rules/{id}/disable"),
                 &json!({}),
