@@ -86,6 +86,7 @@ pub mod pagerduty;
 pub mod parameter;
 pub mod people;
 pub mod plan;
+pub mod replay;
 pub mod resource;
 pub mod risk;
 pub mod rule;

@@ -219,6 +219,10 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         }
         ("PUT", "/api/v1/integrations/{id}") => json!({"mapping": null}),
         ("POST", "/api/v1/alarms/{id}/handle") => json!({"script": "OS-DIAGNOSE"}),
+        ("POST", "/api/v1/forwarding-rules/replay") => {
+            json!({"rule": {"name": "r", "incident_level": "P3", "assignee": "x"}, "days": 1})
+        }
+        ("POST", "/api/v1/silences/replay") => json!({"matchers": ["alertname=X"], "days": 1}),
         ("POST", "/api/v1/alarms/clear") => json!({"ids": [w.ids["alarm"]], "remark": "cleared"}),
         ("POST", "/api/v1/alarms/convert") => {
             json!({"alarm_ids": [w.ids["alarm"]], "incident": {"title": "c", "level": "P4", "assignee": "x"}})

@@ -393,6 +393,24 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("alarm", id))
     }
 
+    /// The newest `limit` alarms of `tenant` last seen at or after
+    /// `since` (Unix ms), newest first (by creation).
+    pub async fn alarms_seen_since(
+        &self,
+        tenant: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<Alarm>> {
+        let rows = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM alarms WHERE tenant_id = $1 AND last_seen >= $2 ORDER BY id DESC LIMIT {limit}"
+        ))
+        .bind(tenant)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
     /// The hosts an alarm is about (I1, I6): those whose resource id is
     /// its `resourceId`, or whose name or address is its `resourceName` or
     /// the host part of its `instance` label

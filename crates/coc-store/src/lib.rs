@@ -43,6 +43,7 @@ pub mod oncall;
 pub mod parameter;
 pub mod people;
 pub mod plan;
+pub mod replay;
 pub mod report;
 pub mod resource;
 pub mod retention;

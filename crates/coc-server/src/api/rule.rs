@@ -22,9 +22,33 @@ pub struct CopyBody {
     pub name: String,
 }
 
+/// Body of `POST /api/v1/forwarding-rules/replay`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRule {
+    /// The rule as it would be saved.
+    pub rule: RuleSpec,
+    /// Days back (1 to 30; default 7).
+    #[serde(default = "week")]
+    pub days: u32,
+}
+
+fn week() -> u32 {
+    7
+}
+
 /// The routes this module serves, with what the guard checks and what
 /// the OpenAPI document says of them.
 pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "POST",
+        "/api/v1/forwarding-rules/replay",
+        "rule",
+        "What a rule would have done to the alarms of the last days: matches and incidents (B3)",
+        RuleReplay,
+        body = ReplayRule,
+        ok = coc_domain::replay::RuleReplay
+    ),
     route!(
         "GET",
         "/api/v1/forwarding-rules",
@@ -97,6 +121,7 @@ pub const ROUTES: &[RouteDoc] = &[
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/forwarding-rules", get(list).post(create))
+        .route("/api/v1/forwarding-rules/replay", post(replay))
         .route(
             "/api/v1/forwarding-rules/{id}",
             get(show).put(update).delete(remove),
@@ -176,4 +201,13 @@ async fn disable(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ForwardingRule>> {
     Ok(Json(s.store.set_rule_enabled(&p.tenant, &id, false).await?))
+}
+
+/// Replays a rule not saved yet (or changed) over the stored alarms.
+async fn replay(
+    State(s): State<AppState>,
+    Extension(p): Extension<coc_store::access::Principal>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<ReplayRule>,
+) -> ApiResult<Json<coc_domain::replay::RuleReplay>> {
+    Ok(Json(s.store.replay_rule(&p.tenant, &b.rule, b.days).await?))
 }

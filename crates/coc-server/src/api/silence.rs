@@ -24,9 +24,36 @@ pub struct SilenceQuery {
     pub expired: Option<bool>,
 }
 
+/// Body of `POST /api/v1/silences/replay`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySilence {
+    /// Matchers (text or parts), as a silence takes them.
+    pub matchers: Vec<coc_domain::silence::MatcherInput>,
+    /// Weekly hours of a maintenance window.
+    #[serde(default)]
+    pub weekly: Option<coc_domain::silence::Weekly>,
+    /// Days back (1 to 30; default 7).
+    #[serde(default = "week")]
+    pub days: u32,
+}
+
+fn week() -> u32 {
+    7
+}
+
 /// The routes this module serves, with what the guard checks and what
 /// the OpenAPI document says of them.
 pub const ROUTES: &[RouteDoc] = &[
+    route!(
+        "POST",
+        "/api/v1/silences/replay",
+        "silence",
+        "What a silence would have muted among the alarms of the last days (B3)",
+        SilenceReplay,
+        body = ReplaySilence,
+        ok = coc_domain::replay::SilenceReplay
+    ),
     route!(
         "POST",
         "/api/v1/silences",
@@ -75,6 +102,7 @@ pub const ROUTES: &[RouteDoc] = &[
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/silences", post(create).get(list))
+        .route("/api/v1/silences/replay", post(replay))
         .route("/api/v1/silences/{id}", get(show).put(replace))
         .route("/api/v1/silences/{id}/expire", post(expire))
 }
@@ -128,4 +156,18 @@ async fn expire(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Silence>> {
     Ok(Json(s.store.expire_silence(&p.tenant, &id).await?))
+}
+
+/// Replays matchers over the stored alarms.
+async fn replay(
+    State(s): State<AppState>,
+    Extension(p): Extension<coc_store::access::Principal>,
+    crate::extract::ApiJson(b): crate::extract::ApiJson<ReplaySilence>,
+) -> ApiResult<Json<coc_domain::replay::SilenceReplay>> {
+    let weekly = b.weekly.filter(|w| !w.days.is_empty());
+    Ok(Json(
+        s.store
+            .replay_silence(&p.tenant, &b.matchers, weekly.as_ref(), b.days)
+            .await?,
+    ))
 }

@@ -24,6 +24,15 @@ enum Verb {
         #[arg(long, short)]
         file: String,
     },
+    /// What a rule (JSON file, `-` for stdin) would have done to the
+    /// alarms of the last days: matches and incidents, before saving it.
+    Replay {
+        #[arg(long, short)]
+        file: String,
+        /// Days back (1 to 30).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
     /// List rules.
     List,
     /// Show a rule (by name or id).
@@ -80,6 +89,20 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 &read_json(&file)?,
             )
             .await?
+        }
+        Verb::Replay { file, days } => {
+            let v = cl
+                .post(
+                    "/api/v1/forwarding-rules/replay",
+                    &json!({"rule": read_json(&file)?, "days": days}),
+                )
+                .await?;
+            output::print(
+                conn.output,
+                &v,
+                &["alarms", "matched", "incidents", "sample"],
+            );
+            return Ok(());
         }
         Verb::List => cl.get("/api/v1/forwarding-rules", &[]).await?,
         Verb::Show { id } => {

@@ -55,6 +55,16 @@ enum Verb {
     Show { id: String },
     /// End a silence now.
     Expire { id: String },
+    /// What these matchers would have muted among the alarms of the last
+    /// days (before adding the silence).
+    Replay {
+        /// Matchers, as for `add`.
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// Days back (1 to 30).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
 }
 
 const COLS: &[&str] = &[
@@ -134,6 +144,16 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         Verb::Expire { id } => {
             cl.post(&format!("/api/v1/silences/{id}/expire"), &json!({}))
                 .await?
+        }
+        Verb::Replay { matchers, days } => {
+            let v = cl
+                .post(
+                    "/api/v1/silences/replay",
+                    &json!({"matchers": matchers, "days": days}),
+                )
+                .await?;
+            output::print(conn.output, &v, &["alarms", "silenced", "sample"]);
+            return Ok(());
         }
     };
     output::print(conn.output, &v, COLS);
