@@ -165,7 +165,7 @@ pub fn incident_key(
     alarm: &NormalizedAlarm,
 ) -> String {
     match converge {
-        None => crate::rule::dedup_key(rule_id, fingerprint),
+        None => alarm_key(rule_id, fingerprint),
         Some(c) => {
             let mut h = Sha256::new();
             for (k, v) in c.by.iter().zip(c.values(alarm)) {
@@ -177,6 +177,12 @@ pub fn incident_key(
             format!("{rule_id}:group:{}", hex::encode(&h.finalize()[..8]))
         }
     }
+}
+
+/// The dedup key of the incident rule `rule_id` keeps open for one alarm
+/// (fingerprint `fingerprint`): `<rule id>:<fingerprint>`.
+pub fn alarm_key(rule_id: &str, fingerprint: &str) -> String {
+    format!("{rule_id}:{fingerprint}")
 }
 
 /// The dedup key of rule `rule_id`'s storm incident.
@@ -260,7 +266,7 @@ mod tests {
         assert_ne!(k(&a), incident_key("r2", Some(&c), &a.fingerprint(), &a));
         assert_eq!(
             incident_key("r1", None, &a.fingerprint(), &a),
-            crate::rule::dedup_key("r1", &a.fingerprint())
+            alarm_key("r1", &a.fingerprint())
         );
         assert_eq!(c.describe(&a), "resource=web-01:9100, label:team=shop");
         assert!(c.joins(0, 600_000));

@@ -314,7 +314,7 @@ pub struct IncidentDraft {
 /// The dedup key of the incident rule `rule_id` keeps open for an alarm
 /// with fingerprint `fingerprint`.
 pub fn dedup_key(rule_id: &str, fingerprint: &str) -> String {
-    format!("{rule_id}:{fingerprint}")
+    crate::convergence::alarm_key(rule_id, fingerprint)
 }
 
 /// The incident rule `spec` (id `rule_id`, name `rule_name`) makes of

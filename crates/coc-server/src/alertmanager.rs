@@ -191,10 +191,19 @@ pub const ROUTES: &[RouteDoc] = &[
         public, ok = Vec<Receiver>),
 ];
 
-/// The Alertmanager API routes other than the alerts path (which
-/// [`crate::ingest`] serves, POST and GET).
+/// The Alertmanager API routes: the alerts path takes Prometheus' POST
+/// ([`crate::ingest::prometheus`], with ingest's body limit) and answers
+/// GET; the others are queries and silences.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/ingest/{key}/api/v2/alerts",
+            axum::routing::post(crate::ingest::prometheus)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::INGEST_BODY_LIMIT,
+                ))
+                .get(alerts),
+        )
         .route("/ingest/{key}/api/v2/alerts/groups", get(groups))
         .route(
             "/ingest/{key}/api/v2/silences",

@@ -91,13 +91,10 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
 ];
 
-/// The ingest routes.
+/// The ingest routes (the Alertmanager API's alerts path, where Prometheus
+/// posts, is [`crate::alertmanager`]'s: it serves GET there too).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/ingest/{key}/api/v2/alerts",
-            post(prometheus).get(crate::alertmanager::alerts),
-        )
         .route("/ingest/{key}/alertmanager", post(webhook))
         .route("/ingest/{key}/generic", post(generic))
         .route("/ingest/{key}/grafana", post(grafana))
@@ -362,7 +359,7 @@ async fn pagerduty(
     .await
 }
 
-async fn prometheus(
+pub(crate) async fn prometheus(
     State(s): State<AppState>,
     Path(key): Path<String>,
     body: Result<Bytes, BytesRejection>,
