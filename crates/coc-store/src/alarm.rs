@@ -445,6 +445,22 @@ impl Store {
         actor: &str,
         detail: &str,
     ) -> Result<()> {
+        self.note_on_alarm(tenant, id, "handled", actor, detail)
+            .await
+    }
+
+    /// Appends a history event of `kind` by `actor` to an alarm, with its
+    /// current status, in a transaction of its own.
+    ///
+    /// Errors: `NotFound`.
+    async fn note_on_alarm(
+        &self,
+        tenant: &str,
+        id: &str,
+        kind: &str,
+        actor: &str,
+        detail: &str,
+    ) -> Result<()> {
         let a = self.get_alarm(tenant, id).await?;
         let mut tx = self.begin().await?;
         event(
@@ -452,7 +468,7 @@ impl Store {
             tenant,
             id,
             self.now(),
-            "handled",
+            kind,
             &a.status,
             actor,
             detail,
@@ -521,21 +537,8 @@ impl Store {
     ///
     /// Errors: `NotFound`.
     pub async fn acknowledge_alarm(&self, tenant: &str, id: &str, detail: &str) -> Result<()> {
-        let a = self.get_alarm(tenant, id).await?;
-        let mut tx = self.begin().await?;
-        event(
-            &mut tx,
-            tenant,
-            id,
-            self.now(),
-            "acknowledged",
-            &a.status,
-            "system",
-            detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.note_on_alarm(tenant, id, "acknowledged", "system", detail)
+            .await
     }
 
     /// An alarm's history, oldest first. Errors: `NotFound`.

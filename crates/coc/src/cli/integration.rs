@@ -106,17 +106,7 @@ enum Verb {
 
 /// The id of the integration named (or with id) `given`.
 async fn id_of(cl: &coc_client::Client, given: &str) -> anyhow::Result<String> {
-    let v = cl.get("/api/v1/integrations", &[]).await?;
-    let items = v["items"]
-        .as_array()
-        .or(v.as_array())
-        .cloned()
-        .unwrap_or_default();
-    items
-        .iter()
-        .find(|i| i["id"] == given || i["name"] == given)
-        .and_then(|i| i["id"].as_str().map(str::to_string))
-        .ok_or_else(|| anyhow::anyhow!("no integration named '{given}'"))
+    super::id_by_name(cl, "/api/v1/integrations", "integration", given).await
 }
 
 const COLS: &[&str] = &[

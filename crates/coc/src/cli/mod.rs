@@ -558,3 +558,26 @@ pub fn enc(s: &str) -> String {
         })
         .collect()
 }
+
+/// The id of the record of the list at `list` (an API path) whose name or
+/// id is `given`; `what` names the kind in the error.
+///
+/// Errors: the API's, or "no {what} named '{given}'".
+pub(crate) async fn id_by_name(
+    cl: &coc_client::Client,
+    list: &str,
+    what: &str,
+    given: &str,
+) -> anyhow::Result<String> {
+    let v = cl.get(list, &[]).await?;
+    let items = v["items"]
+        .as_array()
+        .or(v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    items
+        .iter()
+        .find(|r| r["id"] == given || r["name"] == given)
+        .and_then(|r| r["id"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow::anyhow!("no {what} named '{given}'"))
+}

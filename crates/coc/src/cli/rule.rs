@@ -51,19 +51,9 @@ enum Verb {
     Disable { id: String },
 }
 
-/// The id of the rule named (or with id) `given`.
+/// The id of the forwarding rule named (or with id) `given`.
 async fn id_of(cl: &coc_client::Client, given: &str) -> anyhow::Result<String> {
-    let v = cl.get("/api/v1/forwarding-rules", &[]).await?;
-    let items = v["items"]
-        .as_array()
-        .or(v.as_array())
-        .cloned()
-        .unwrap_or_default();
-    items
-        .iter()
-        .find(|r| r["id"] == given || r["name"] == given)
-        .and_then(|r| r["id"].as_str().map(str::to_string))
-        .ok_or_else(|| anyhow::anyhow!("no forwarding rule named '{given}'"))
+    super::id_by_name(cl, "/api/v1/forwarding-rules", "forwarding rule", given).await
 }
 
 const COLS: &[&str] = &[
