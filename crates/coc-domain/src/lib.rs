@@ -25,6 +25,8 @@
 //! | [`plan`] | S4/I4 emergency plans (automation, document) | 9.2, 7.1.3.8 |
 //! | [`people`] | O1 engineers' contact channels and subscriptions | 11.1 |
 //! | [`escalation`] | I7 escalation policies | 7.1 |
+//! | [`sms_reply`] | I7 acknowledge and resolve by replying to the SMS; the gateway's inbound format | 7.1.3 |
+//! | [`action_link`] | I7 signed, expiring acknowledge and resolve links in notifications | 7.1.3 |
 //! | [`schedule`] | X5 scheduled O&M timing: once, cycle, cron, expiry, missed runs | 5.3 |
 //! | [`sla`] | O5 SLAs: priority, effective time, pre-warning and breach | 11.5 |
 //! | [`oncall`] | O2 shift schedules, on-call lookup across DST | 11.2 |
@@ -66,6 +68,7 @@ macro_rules! stored_enum {
 }
 
 pub mod access;
+pub mod action_link;
 pub mod agent;
 pub mod alarm;
 pub mod convergence;
@@ -94,6 +97,7 @@ pub mod schedule;
 pub mod script;
 pub mod silence;
 pub mod sla;
+pub mod sms_reply;
 pub mod ticket;
 
 pub use error::DomainError;

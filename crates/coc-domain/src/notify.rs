@@ -45,6 +45,21 @@ pub struct Message {
     /// channels show it under the body, webhooks also as `incident.url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// Signed links that act on the incident from the message itself
+    /// ([`crate::action_link`]); texts list them under the body as
+    /// "Acknowledge: <url>", webhooks also as `incident.actions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<MessageAction>,
+}
+
+/// One action link of a [`Message`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MessageAction {
+    /// What it does.
+    pub action: crate::action_link::LinkAction,
+    /// Where to follow it (or, in a delivery log, a placeholder: the link
+    /// is a credential and is not kept).
+    pub url: String,
 }
 
 /// An incident as a notification names it.
@@ -87,10 +102,13 @@ pub fn render(
     m: &Message,
     sent_at_ms: i64,
 ) -> Result<serde_json::Value, DomainError> {
-    let body = match &m.link {
+    let mut body = match &m.link {
         Some(l) => format!("{}\n\nOpen: {l}", m.body),
         None => m.body.clone(),
     };
+    for a in &m.actions {
+        body.push_str(&format!("\n{}: {}", a.action.label(), a.url));
+    }
     let text = format!("{}\n{body}", m.subject);
     Ok(match channel {
         "webhook" => {
@@ -99,6 +117,9 @@ pub fn render(
                 v["incident"] = serde_json::to_value(i).unwrap_or_default();
                 if let Some(l) = &m.link {
                     v["incident"]["url"] = serde_json::json!(l);
+                }
+                for a in &m.actions {
+                    v["incident"]["actions"][a.action.as_str()] = serde_json::json!(a.url);
                 }
             }
             v
@@ -303,6 +324,7 @@ impl Template {
             body,
             incident: i.reference(),
             link: None,
+            actions: vec![],
         }
     }
 }
@@ -639,6 +661,7 @@ mod tests {
             body: "db down".into(),
             incident: None,
             link: None,
+            actions: vec![],
         }
     }
 

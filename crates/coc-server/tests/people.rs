@@ -445,9 +445,14 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         slack["text"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("Open: {link}")),
+            .contains(&format!("Open: {link}\nAcknowledge: ")),
         "{slack}"
     );
+    // Signed links act from the message (issue 17): acknowledge and
+    // resolve while nobody took it; webhooks also get them as fields.
+    let ack_url = hook["incident"]["actions"]["acknowledge"].as_str().unwrap();
+    assert!(ack_url.starts_with(&format!("{}/console/act?token=", h.url())));
+    assert!(hook["incident"]["actions"]["resolve"].is_string(), "{hook}");
     assert!(
         wecom["text"]["content"]
             .as_str()
@@ -487,6 +492,119 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         "{slack_entry}"
     );
     assert!(!log.to_string().contains("gw-secret"));
+    // The links are credentials: the log keeps a placeholder, not them.
+    assert!(!log.to_string().contains("act?token="), "{log}");
+    assert!(
+        slack_entry["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Acknowledge: (link sent to the recipient, not kept)"),
+        "{slack_entry}"
+    );
+    follow_links(&h, &slack["text"], &number).await;
+}
+
+/// The links of a message text, by label.
+fn link_of(text: &Value, label: &str) -> String {
+    text.as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{label}: ")))
+        .unwrap_or_else(|| panic!("no {label} link in {text}"))
+        .to_string()
+}
+
+/// Bob follows the links of his notification about `number` (owned by
+/// ann) without logging in: the page asks first, acting needs bob's own
+/// permission, acknowledging takes the incident, twice changes nothing,
+/// resolving waits for verification, and a forged link does nothing.
+async fn follow_links(h: &Harness, text: &Value, number: &str) {
+    let web = reqwest::Client::new();
+    let (ack, resolve) = (link_of(text, "Acknowledge"), link_of(text, "Resolve"));
+    let token = |u: &str| u.split_once("token=").unwrap().1.to_string();
+    let status = || async {
+        let i = h
+            .client
+            .get(&format!("/api/v1/incidents/{number}"), &[])
+            .await
+            .unwrap();
+        (
+            i["status"].as_str().unwrap().to_string(),
+            i["assignee"].as_str().unwrap().to_string(),
+        )
+    };
+    let page = web.get(&ack).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains(&format!("Acknowledge incident {number}")),
+        "{page}"
+    );
+    assert!(page.contains("Acknowledge as bob"), "{page}");
+    assert_eq!(
+        status().await,
+        ("unaccepted".into(), "ann".into()),
+        "opening asks first"
+    );
+    let post = |t: String| {
+        let web = web.clone();
+        let url = format!("{}/console/act", h.url());
+        async move {
+            let r = web.post(url).form(&[("token", t)]).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Bob has no permission on incidents yet: the link acts on nothing.
+    let (code, page) = post(token(&ack)).await;
+    assert_eq!(code, 403, "{page}");
+    assert!(page.contains("bob may no longer acknowledge"), "{page}");
+    assert_eq!(status().await, ("unaccepted".into(), "ann".into()));
+    h.client
+        .post(
+            "/api/v1/policies/COC FullAccess/attach",
+            &json!({"type": "user", "name": "bob"}),
+        )
+        .await
+        .unwrap();
+    let (code, page) = post(token(&ack)).await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Done (forward, accept)"), "{page}");
+    assert_eq!(status().await, ("accepted".into(), "bob".into()));
+    let (_, again) = post(token(&ack)).await;
+    assert!(again.contains("Nothing to do"), "{again}");
+    // Forged: another incident's action under the same MAC.
+    let t = token(&resolve);
+    let (claims, mac) = t.split_once('.').unwrap();
+    let forged = String::from_utf8(hex::decode(claims).unwrap())
+        .unwrap()
+        .replace("resolve", "acknowledge");
+    let (code, page) = post(format!("{}.{mac}", hex::encode(forged))).await;
+    assert_eq!(code, 422, "{page}");
+    assert!(page.contains("not a valid COC link"), "{page}");
+    let (code, page) = post(t).await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(status().await, ("to_be_verified".into(), "bob".into()));
+    let history = h
+        .client
+        .get(&format!("/api/v1/incidents/{number}"), &[])
+        .await
+        .unwrap()["history"]
+        .to_string();
+    assert!(
+        history.contains("acknowledged from the notification"),
+        "{history}"
+    );
+    assert!(
+        history.contains("resolved from the notification"),
+        "{history}"
+    );
+    let audit = h
+        .client
+        .get("/api/v1/audit", &[])
+        .await
+        .unwrap()
+        .to_string();
+    assert!(audit.contains("bob (notification link)"), "{audit}");
 }
 
 #[tokio::test]
@@ -881,4 +999,147 @@ async fn related_alarms_and_a_storm_notify_once_per_incident() {
     assert!(storm[0].body.contains("DiskFull (4)"), "{}", storm[0].body);
     let incidents = h.client.get("/api/v1/incidents", &[]).await.unwrap();
     assert_eq!(incidents["items"].as_array().unwrap().len(), 6);
+}
+
+/// Issue 17: an incident SMS ends with a reply code; a reply signed by the
+/// gateway from the number it was sent to acknowledges, then resolves,
+/// as the person. An unsigned reply, another number, or a wrong code act
+/// on nothing.
+#[tokio::test]
+async fn an_sms_reply_acknowledges_then_resolves_as_its_person() {
+    let (url, hits) = receiver().await;
+    let h = Harness::start_with(
+        0,
+        coc_server::NotifyConfig {
+            sms: Some(coc_server::SmsGateway {
+                base_url: url.clone(),
+                account_sid: "AC123".into(),
+                auth_token: "gw-secret".into(),
+                from: "+15550000000".into(),
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    user(&h, "bob").await;
+    h.client
+        .post(
+            "/api/v1/policies/COC FullAccess/attach",
+            &json!({"type": "user", "name": "bob"}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .put(
+            "/api/v1/engineers/bob",
+            &json!({"contacts": {"mobile": "+8613800000001"}}),
+        )
+        .await
+        .unwrap();
+    let confirm = wait_for("the confirmation SMS", || {
+        hits.lock().unwrap().first().cloned()
+    })
+    .await;
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(confirm.body.as_bytes())
+            .into_owned()
+            .collect();
+    reqwest::get(token_link(&form["Body"])).await.unwrap();
+    hits.lock().unwrap().clear();
+    h.client
+        .post(
+            "/api/v1/notification-rules",
+            &json!({"name": "bob", "templates": ["incident_created"],
+                    "recipients": [{"type": "individual", "users": ["bob"]}], "channels": ["sms"]}),
+        )
+        .await
+        .unwrap();
+    let (_, number) = incident(
+        &h,
+        json!({"title": "queue stuck", "level": "P2", "assignee": "ann"}),
+    )
+    .await;
+    let sms = wait_for("the incident SMS", || hits.lock().unwrap().first().cloned()).await;
+    let body: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(sms.body.as_bytes())
+            .into_owned()
+            .collect();
+    let text = &body["Body"];
+    assert!(text.contains(&number), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Reply A"))
+        .unwrap_or_else(|| panic!("no reply code in {text:?}"));
+    let code = &line[7..11];
+    assert_eq!(
+        line,
+        format!("Reply A{code} to acknowledge, R{code} to resolve.")
+    );
+    // The gateway posts the reply as Twilio does, signed over the URL.
+    let web = reqwest::Client::new();
+    let reply = |from: &str, text: String, secret: &str| {
+        let web = web.clone();
+        let endpoint = format!("{}/api/v1/sms/replies", h.url());
+        let fields: Vec<(String, String)> = [
+            ("MessageSid", "SM0001"),
+            ("AccountSid", "AC123"),
+            ("From", from),
+            ("To", "+15550000000"),
+            ("Body", text.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let sig = coc_domain::sms_reply::gateway_signature(secret, &endpoint, &fields);
+        async move {
+            let r = web
+                .post(endpoint)
+                .header("X-Twilio-Signature", sig)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let state = || async {
+        let i = h
+            .client
+            .get(&format!("/api/v1/incidents/{number}"), &[])
+            .await
+            .unwrap();
+        format!(
+            "{} {}",
+            i["status"].as_str().unwrap(),
+            i["assignee"].as_str().unwrap()
+        )
+    };
+    let (code_403, _) = reply("+8613800000001", format!("A{code}"), "forged").await;
+    assert_eq!(code_403, 403);
+    let (_, other) = reply("+8613800000002", format!("A{code}"), "gw-secret").await;
+    assert!(other.contains("not valid for this number"), "{other}");
+    let (_, wrong) = reply("+8613800000001", "hello".into(), "gw-secret").await;
+    assert!(wrong.contains("reply A&lt;code&gt;"), "{wrong}");
+    assert_eq!(state().await, "unaccepted ann", "nothing acted so far");
+    let (status, ack) = reply("+8613800000001", format!("a {code}"), "gw-secret").await;
+    assert_eq!(status, 200);
+    assert!(
+        ack.contains(&format!(
+            "<Message>COC: {number} is now accepted (bob).</Message>"
+        )),
+        "{ack}"
+    );
+    assert_eq!(state().await, "accepted bob");
+    let (_, res) = reply("+8613800000001", format!("R{code}"), "gw-secret").await;
+    assert!(res.contains("is now to be verified"), "{res}");
+    let (_, again) = reply("+8613800000001", format!("R{code}"), "gw-secret").await;
+    assert!(again.contains("is already to be verified"), "{again}");
+    assert_eq!(state().await, "to_be_verified bob");
+    let audit = h
+        .client
+        .get("/api/v1/audit", &[])
+        .await
+        .unwrap()
+        .to_string();
+    assert!(audit.contains("bob (SMS reply)"), "{audit}");
 }

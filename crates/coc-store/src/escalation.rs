@@ -199,6 +199,7 @@ impl Store {
                     pr.round + 1
                 ),
                 link: None,
+                actions: vec![],
             };
             let mut tx = self.begin().await?;
             let (next, state, next_at) = match p.after_fire(pr, now_ms) {

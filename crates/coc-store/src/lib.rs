@@ -23,6 +23,7 @@ macro_rules! dynsql {
 }
 
 pub mod access;
+pub mod action_link;
 pub mod agent;
 pub mod alarm;
 pub mod audit;
@@ -53,6 +54,7 @@ pub mod script;
 pub mod secret;
 pub mod silence;
 pub mod sla;
+pub mod sms_reply;
 pub mod spec;
 pub mod ticket;
 pub mod todo;
@@ -275,6 +277,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(23, "integration_mapping", "0023_integration_mapping.sql"),
     same_sql!(24, "convergence", "0024_convergence.sql"),
     same_sql!(25, "delayed_alarms", "0025_delayed_alarms.sql"),
+    same_sql!(26, "sms_replies", "0026_sms_replies.sql"),
 ];
 
 impl Store {

@@ -108,6 +108,17 @@ impl Store {
         lease: bool,
     ) -> Result<Vec<Due>> {
         let mut ready = vec![];
+        // What the incident still allows decides the links it carries.
+        let status = match incident_id {
+            Some(id) => {
+                sqlx::query_scalar::<_, String>("SELECT status FROM incidents WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .and_then(|s| coc_domain::incident::IncidentStatus::parse(&s).ok())
+            }
+            None => None,
+        };
         for (person, channel) in pairs {
             let cc = contact_channel(channel);
             let found = self.contact_with_status(tx, tenant, person, cc).await?;
@@ -126,6 +137,16 @@ impl Store {
                     Some(format!("{person} has no {cc} contact")),
                 ),
             };
+            // Acting from the message: signed links (the log keeps a
+            // placeholder), or on SMS a reply code.
+            let linked = match (&skipped, channel.as_str(), address) {
+                (None, "sms", Some(mobile)) => self
+                    .with_sms_reply(tx, m, tenant, person, mobile, status, now)
+                    .await?
+                    .map(|sent| (sent.clone(), sent)),
+                (None, _, _) => self.with_action_links(m, tenant, person, channel, status, now),
+                _ => None,
+            };
             let (id, body) = insert_delivery(
                 self,
                 tx,
@@ -135,8 +156,8 @@ impl Store {
                     target: &target,
                     address,
                     secret: None,
-                    message: m,
-                    redacted: None,
+                    message: linked.as_ref().map_or(m, |(sent, _)| sent),
+                    redacted: linked.as_ref().map(|(_, kept)| kept),
                     recipient: Some(person),
                     incident_id,
                     skipped: skipped.as_deref(),

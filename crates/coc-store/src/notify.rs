@@ -123,25 +123,17 @@ pub(crate) async fn insert_delivery(
     d: NewDelivery<'_>,
 ) -> Result<(String, String)> {
     // About an incident: with a link to its page in the console.
-    let linked;
-    let message = match d
-        .message
-        .incident
-        .as_ref()
-        .and_then(|i| store.incident_link(&i.id))
+    let with_link = |m: &Message| match m.incident.as_ref().and_then(|i| store.incident_link(&i.id))
     {
-        Some(link) if d.message.link.is_none() => {
-            linked = Message {
-                link: Some(link),
-                ..d.message.clone()
-            };
-            &linked
-        }
-        _ => d.message,
+        Some(link) if m.link.is_none() => Message {
+            link: Some(link),
+            ..m.clone()
+        },
+        _ => m.clone(),
     };
-    let payload = render(d.channel, message, d.now)?;
+    let payload = render(d.channel, &with_link(d.message), d.now)?;
     let shown = match d.redacted {
-        Some(r) => render(d.channel, r, d.now)?,
+        Some(r) => render(d.channel, &with_link(r), d.now)?,
         None => payload.clone(),
     };
     let id = crate::new_id();

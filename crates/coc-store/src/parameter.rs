@@ -453,6 +453,7 @@ impl Store {
                 p.spec.name, p.spec.region, p.version, p.modified_by
             ),
             link: None,
+            actions: vec![],
         };
         let mut tx = self.begin().await?;
         let fresh = sqlx::query(

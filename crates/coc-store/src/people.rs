@@ -95,6 +95,7 @@ fn confirmation(channel: &str, link: &str) -> Message {
             }
         ),
         link: None,
+        actions: vec![],
     }
 }
 

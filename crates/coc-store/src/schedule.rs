@@ -642,6 +642,7 @@ impl Store {
                         number.map(|n| format!(" (ticket {n})")).unwrap_or_default()
                     ),
                     link: None,
+                    actions: vec![],
                 };
                 self.deliver_to_people(
                     &mut tx,

@@ -62,6 +62,13 @@ impl Keyring {
         hex::encode(self.kek)
     }
 
+    /// A key for `purpose` derived from the key-encryption key
+    /// (HMAC-SHA256 of the purpose): stable across restarts and replicas
+    /// sharing the secret key, and useless for anything else.
+    pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        coc_domain::notify::sign(&self.kek, purpose.as_bytes()).into_bytes()
+    }
+
     /// Encrypts `plain` into the stored form.
     pub fn encrypt(&self, plain: &str) -> String {
         let dek: [u8; 32] = rand::random();

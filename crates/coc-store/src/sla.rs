@@ -550,6 +550,7 @@ fn sla_message(f: &IncidentFacts, rec: &SlaRecord, rule: &SlaRule, kind: &str) -
             }
         ),
         link: None,
+        actions: vec![],
     }
 }
 

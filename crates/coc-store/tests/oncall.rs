@@ -93,6 +93,7 @@ async fn delivery_queue_retries_then_gives_up() {
             subject: "s".into(),
             body: "b".into(),
             link: None,
+            actions: vec![],
         };
         assert!(
             s.enqueue_delivery("t", "pager", "http://x", None, &m)
@@ -220,6 +221,7 @@ async fn the_store_decides_by_its_injected_clock() {
             subject: "s".into(),
             body: "b".into(),
             link: None,
+            actions: vec![],
         };
         let d = s
             .enqueue_delivery("t", "webhook", "http://127.0.0.1:9/x", None, &m)

@@ -59,6 +59,7 @@ async fn two_replicas_race_and_each_piece_of_work_happens_once() {
                     subject: "s".into(),
                     body: "b".into(),
                     link: None,
+                    actions: vec![],
                 },
             )
             .await

@@ -262,6 +262,7 @@ impl Handoff {
             ),
             incident: None,
             link: None,
+            actions: vec![],
         }
     }
 }

@@ -3,6 +3,7 @@
 //! and documented in `/api/v1/openapi.json`.
 
 pub mod access;
+pub mod action_link;
 pub mod agent;
 pub mod alarm;
 pub mod attributes;
@@ -22,6 +23,7 @@ pub mod rule;
 pub mod schedule;
 pub mod script;
 pub mod silence;
+pub mod sms_reply;
 pub mod ticket;
 
 use axum::Router;
@@ -53,6 +55,8 @@ pub fn routes() -> &'static [RouteDoc] {
             silence::ROUTES,
             inhibition::ROUTES,
             incident::ROUTES,
+            action_link::ROUTES,
+            sms_reply::ROUTES,
             resource::ROUTES,
             agent::ROUTES,
             script::ROUTES,
@@ -150,6 +154,8 @@ pub fn router() -> Router<AppState> {
 pub fn public_router() -> Router<AppState> {
     Router::new()
         .merge(people::public_router())
+        .merge(action_link::public_router())
+        .merge(sms_reply::public_router())
         .merge(oncall::feed::public_router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::scrape))

@@ -115,6 +115,7 @@ async fn test(
         subject: b.subject.unwrap_or_else(|| "COC test notification".into()),
         body: b.body.unwrap_or_else(|| format!("sent by {}", p.user_name)),
         link: None,
+        actions: vec![],
     };
     let d = s
         .store

@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/open", get(pages::overview::open))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
+        .route(
+            "/console/act",
+            get(pages::action_link::act_page).post(pages::action_link::act),
+        )
         .route("/console/incidents", get(incidents))
         .route("/console/incidents/{id}", get(incident))
         .route("/console/incidents/{id}/actions", post(incident_action))

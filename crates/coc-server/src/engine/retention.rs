@@ -1,7 +1,8 @@
 //! Retention round (M2): deletes alarms that turned `ok` longer ago than
 //! the server's retention age ([`coc_domain::alarm::Retention`], `coc
 //! server --alarm-retention-days`), tenant by tenant, a small batch per
-//! transaction ([`coc_store::Store::delete_expired_alarms`]).
+//! transaction ([`coc_store::Store::delete_expired_alarms`]); and the
+//! SMS reply codes that have ended.
 //!
 //! Loop: its own ([`super`]): a pass at start and then every ten minutes;
 //! within a pass it yields between batches, so ingest never waits on more
@@ -26,6 +27,8 @@ const EVERY: Duration = Duration::from_secs(600);
 /// Errors: a store error; the next pass retries.
 pub async fn round(state: &AppState, retention: Retention) -> Result<usize, coc_store::StoreError> {
     let mut deleted = 0;
+    // SMS reply codes past their end go whatever the alarm retention.
+    state.store.purge_sms_replies(state.store.now()).await?;
     if retention.cutoff(state.store.now()).is_none() {
         return Ok(0);
     }

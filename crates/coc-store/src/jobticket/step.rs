@@ -478,6 +478,7 @@ impl Store {
                 task.name
             ),
             link: None,
+            actions: vec![],
         };
         self.deliver_to_people(tx, &st.tenant, &pairs, &m, None, now, false)
             .await?;

@@ -2,6 +2,7 @@
 //! lists, records and forms declared generically live in
 //! [`super::modules`].
 
+pub mod action_link;
 pub mod alarm;
 pub mod incident;
 pub mod integration;
