@@ -918,6 +918,17 @@ mod tests {
     }
 }
 
+/// Occurrences of one alarm kept for its original-alarms view (ref.
+/// 7.2.2): the latest this many; older ones are overwritten.
+pub const OCCURRENCES_KEPT: i64 = 20;
+
+/// Where occurrence number `seq` (0 for the first) of an alarm is kept:
+/// a ring of [`OCCURRENCES_KEPT`] places, so the latest are always there
+/// and an alarm never holds more.
+pub fn occurrence_slot(seq: i64) -> i64 {
+    seq.rem_euclid(OCCURRENCES_KEPT)
+}
+
 /// Alarm retention (M2): how long an alarm that turned `ok` is kept after
 /// it was last seen. Firing alarms and alarms linked to an incident are
 /// kept whatever their age (the incident's record needs them).

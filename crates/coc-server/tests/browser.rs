@@ -951,13 +951,21 @@ async fn an_alarm_page_shows_its_history_and_dates() {
     let h = Harness::start(0).await;
     let c = &h.client;
     let key = &h.alertmanager_key().await;
-    c.post_raw(
-        &format!("/ingest/{key}/api/v2/alerts"),
-        br#"[{"labels":{"alertname":"DiskFull","instance":"db-1:9100"}}]"#.to_vec(),
-    )
-    .await
-    .unwrap();
+    // Sent three times, as Prometheus resends: one alarm, three
+    // original alarms (ref. 7.2.2).
+    for pct in [91, 95, 97] {
+        c.post_raw(
+            &format!("/ingest/{key}/api/v2/alerts"),
+            format!(
+                r#"[{{"labels":{{"alertname":"DiskFull","instance":"db-1:9100"}},"annotations":{{"description":"disk at {pct}%"}}}}]"#
+            )
+            .into_bytes(),
+        )
+        .await
+        .unwrap();
+    }
     let alarm = c.get("/api/v1/alarms", &[]).await.unwrap()["items"][0].clone();
+    assert_eq!(alarm["occurrences"], 3);
     let history = c
         .get(
             &format!("/api/v1/alarms/{}/history", alarm["id"].as_str().unwrap()),
@@ -978,6 +986,16 @@ async fn an_alarm_page_shows_its_history_and_dates() {
     let first_seen = alarm["first_seen"].as_i64().unwrap().to_string();
     assert!(!main.contains(&first_seen), "no Unix ms: {main}");
     assert!(main.contains("UTC"), "{main}");
+    let original = main
+        .split("Original alarms")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no original alarms: {main}"));
+    let (p97, p95, p91) = (
+        original.find("disk at 97%").unwrap(),
+        original.find("disk at 95%").unwrap(),
+        original.find("disk at 91%").unwrap(),
+    );
+    assert!(p97 < p95 && p95 < p91, "newest first: {original}");
     d.screenshot("alarm.png").await;
     d.call("DELETE", "", None).await;
 }
@@ -1903,5 +1921,140 @@ async fn a_silence_made_in_the_console_mutes_an_alarm() {
     d.click("main form button[type=submit]").await;
     d.wait_text("main", |t| t.contains("expired")).await;
     d.screenshot("silence-expired.png").await;
+    d.call("DELETE", "", None).await;
+}
+
+/// Issue 17: the page an acknowledge link opens, without a session: it
+/// shows the incident and asks; the button acts as the link's person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledge_link_asks_then_acts_without_a_login() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    h.users(&["ann"]).await;
+    let inc = h
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "checkout errors", "level": "P1", "assignee": "ann"}),
+        )
+        .await
+        .unwrap();
+    let number = inc["number"].as_str().unwrap().to_string();
+    // The link a notification to admin would carry (the harness' key).
+    let key = crate::harness::keyring().derive("coc action links v1");
+    let token = coc_domain::action_link::sign(
+        &key,
+        &coc_domain::action_link::ActionLink {
+            tenant: coc_domain::DEFAULT_TENANT.into(),
+            incident_id: inc["id"].as_str().unwrap().into(),
+            user: "admin".into(),
+            action: coc_domain::action_link::LinkAction::Acknowledge,
+            expires_at: coc_store::now_ms() + 60_000,
+        },
+    );
+    d.go(&format!("{}/console/act?token={token}", h.url()))
+        .await;
+    let ask = d
+        .wait_text("main", |t| t.contains("Acknowledge as admin"))
+        .await;
+    assert!(
+        ask.contains("checkout errors") && ask.contains("unaccepted"),
+        "{ask}"
+    );
+    d.screenshot("action-link-ask.png").await;
+    d.click("main form button[type=submit]").await;
+    let done = d.wait_text("main", |t| t.contains("Done")).await;
+    assert!(done.contains("the incident is now accepted"), "{done}");
+    d.screenshot("action-link-done.png").await;
+    let now = h
+        .client
+        .get(&format!("/api/v1/incidents/{number}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (now["status"].as_str(), now["assignee"].as_str()),
+        (Some("accepted"), Some("admin"))
+    );
+    // An altered link says so and changes nothing.
+    d.go(&format!("{}/console/act?token={}0", h.url(), token))
+        .await;
+    let bad = d.wait_text("main", |t| t.contains("not a valid")).await;
+    assert!(bad.contains("This link cannot be used"), "{bad}");
+    d.call("DELETE", "", None).await;
+}
+
+/// Issue 17 (B3): a silence and a forwarding rule are replayed from their
+/// forms before saving: the form stays as typed, the page says what they
+/// would have done over the stored alarms, and nothing is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_and_a_rule_are_replayed_from_their_forms_before_saving() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let key = h.alertmanager_key().await;
+    let body = json!([
+        {"labels": {"alertname": "DiskFull", "instance": "web-1"}},
+        {"labels": {"alertname": "DiskFull", "instance": "web-2"}},
+        {"labels": {"alertname": "DiskFull", "instance": "db-1"}}
+    ]);
+    h.client
+        .post(&format!("/ingest/{key}/api/v2/alerts"), &body)
+        .await
+        .unwrap();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/silences/new", h.url())).await;
+    d.type_in("#f-matchers-0-name", "alertname").await;
+    d.choose("#f-matchers-0-op", "=").await;
+    d.type_in("#f-matchers-0-value", "DiskFull").await;
+    d.type_in("#f-matchers-1-name", "instance").await;
+    d.choose("#f-matchers-1-op", "=~").await;
+    d.type_in("#f-matchers-1-value", "web-.*").await;
+    d.type_in("#f-comment", "web tier").await;
+    d.click("#replay").await;
+    let said = d
+        .wait_text("#replay-result", |t| t.contains("would have muted"))
+        .await;
+    assert!(
+        said.contains("Over the 3 alarms of the last 7 days"),
+        "{said}"
+    );
+    assert!(said.contains("would have muted 2"), "{said}");
+    assert!(said.contains("web-1") && !said.contains("db-1"), "{said}");
+    assert_eq!(
+        d.value("#f-matchers-1-value").await,
+        "web-.*",
+        "kept as typed"
+    );
+    d.screenshot("silence-replay.png").await;
+    assert!(
+        h.client.get("/api/v1/silences", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing saved"
+    );
+    d.type_in("#f-duration_minutes", "60").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("alertname")).await;
+    // A forwarding rule: what incidents it would have opened.
+    d.go(&format!("{}/console/forwarding-rules/new?example", h.url()))
+        .await;
+    d.wait_value("#f-name", "disk-full").await;
+    d.click("#replay").await;
+    let said = d
+        .wait_text("#replay-result", |t| t.contains("would have opened"))
+        .await;
+    assert!(said.contains("matches 3"), "{said}");
+    d.screenshot("rule-replay.png").await;
+    assert!(
+        h.client.get("/api/v1/forwarding-rules", &[]).await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing saved"
+    );
     d.call("DELETE", "", None).await;
 }

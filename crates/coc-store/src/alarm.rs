@@ -169,6 +169,25 @@ pub struct AlarmEvent {
     pub detail: String,
 }
 
+/// One occurrence of an alarm as received (ref. 7.2.2 "Original
+/// Alarms"): the latest [`coc_domain::alarm::OCCURRENCES_KEPT`] of each
+/// alarm are kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Occurrence {
+    /// Its number among the alarm's occurrences, from 1.
+    pub number: i64,
+    /// Received, Unix ms.
+    pub received_at: i64,
+    /// When the source says it happened, Unix ms.
+    pub occurred_at: i64,
+    /// Status it carried (`alarm` or `ok`).
+    pub status: String,
+    /// Level it carried.
+    pub level: String,
+    /// Description it carried.
+    pub description: Option<String>,
+}
+
 /// What one ingest request did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct IngestOutcome {
@@ -539,6 +558,32 @@ impl Store {
     pub async fn acknowledge_alarm(&self, tenant: &str, id: &str, detail: &str) -> Result<()> {
         self.note_on_alarm(tenant, id, "acknowledged", "system", detail)
             .await
+    }
+
+    /// An alarm's latest occurrences as received, newest first (at most
+    /// [`coc_domain::alarm::OCCURRENCES_KEPT`]). Errors: `NotFound`.
+    pub async fn alarm_occurrences(&self, tenant: &str, id: &str) -> Result<Vec<Occurrence>> {
+        let alarm = self.get_alarm(tenant, id).await?;
+        let rows = sqlx::query(
+            "SELECT seq, received_at, occurred_at, status, level, description FROM alarm_occurrences \
+             WHERE alarm_id = $1 AND tenant_id = $2 ORDER BY seq DESC",
+        )
+        .bind(&alarm.id)
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Occurrence {
+                    number: r.try_get::<i64, _>("seq")? + 1,
+                    received_at: r.try_get("received_at")?,
+                    occurred_at: r.try_get("occurred_at")?,
+                    status: r.try_get("status")?,
+                    level: r.try_get("level")?,
+                    description: r.try_get("description")?,
+                })
+            })
+            .collect()
     }
 
     /// An alarm's history, oldest first. Errors: `NotFound`.

@@ -278,6 +278,12 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(24, "convergence", "0024_convergence.sql"),
     same_sql!(25, "delayed_alarms", "0025_delayed_alarms.sql"),
     same_sql!(26, "sms_replies", "0026_sms_replies.sql"),
+    (
+        27,
+        "alarm_occurrences",
+        include_str!("../migrations/sqlite/0027_alarm_occurrences.sql"),
+        include_str!("../migrations/postgres/0027_alarm_occurrences.sql"),
+    ),
 ];
 
 impl Store {

@@ -67,7 +67,7 @@ impl Store {
             .map(|i| format!("${}", i + 2))
             .collect::<Vec<_>>()
             .join(",");
-        for table in ["alarm_events", "inhibition_sources"] {
+        for table in ["alarm_events", "alarm_occurrences", "inhibition_sources"] {
             let mut q = sqlx::query(dynsql!(
                 "DELETE FROM {table} WHERE tenant_id = $1 AND alarm_id IN ({list})"
             ))

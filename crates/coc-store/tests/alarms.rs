@@ -800,3 +800,75 @@ async fn an_alarm_left_unhandled_becomes_an_incident_after_the_wait() {
         assert!(o.incidents_created.is_empty());
     });
 }
+
+/// The original-alarms view (ref. 7.2.2): every occurrence as received,
+/// the latest 20 per alarm, newest first — occurrences folded within one
+/// request too — and they go with the alarm.
+#[tokio::test]
+async fn each_occurrence_is_kept_up_to_the_latest_twenty() {
+    each_store!(|s| {
+        let mut a = alarm("DiskFull", "db-1:9100", "r1");
+        let mut sent = vec![];
+        for i in 0..25 {
+            a.alarm_desc = Some(format!("disk at {}%", 70 + i));
+            a.alarm_status = if i == 12 {
+                AlarmStatus::Ok
+            } else {
+                AlarmStatus::Alarm
+            };
+            sent.push(a.clone());
+        }
+        // 1, then 3 in one request, then one by one.
+        s.ingest(T, "int", sent[..1].to_vec()).await.unwrap();
+        s.ingest(T, "int", sent[1..4].to_vec()).await.unwrap();
+        for x in &sent[4..] {
+            s.ingest(T, "int", vec![x.clone()]).await.unwrap();
+        }
+        let id = s
+            .list_alarms(T, &AlarmFilter::default(), &Page::default())
+            .await
+            .unwrap()
+            .items[0]
+            .id
+            .clone();
+        let occ = s.alarm_occurrences(T, &id).await.unwrap();
+        assert_eq!(occ.len(), 20);
+        let numbers: Vec<i64> = occ.iter().map(|o| o.number).collect();
+        assert_eq!(numbers, (6..=25).rev().collect::<Vec<_>>());
+        assert_eq!(occ[0].description.as_deref(), Some("disk at 94%"));
+        assert_eq!(occ[12].number, 13);
+        assert_eq!(occ[12].status, "ok");
+        assert_eq!(occ[13].status, "alarm");
+        // A first request longer than the ring keeps its latest 20.
+        let mut b = alarm("Flood", "web-1:9100", "r1");
+        let many: Vec<_> = (0..30)
+            .map(|i| {
+                b.alarm_desc = Some(format!("#{i}"));
+                b.clone()
+            })
+            .collect();
+        s.ingest(T, "int", many).await.unwrap();
+        let flood = s
+            .list_alarms(
+                T,
+                &AlarmFilter {
+                    name: Some("Flood".into()),
+                    ..Default::default()
+                },
+                &Page::default(),
+            )
+            .await
+            .unwrap()
+            .items[0]
+            .id
+            .clone();
+        let occ = s.alarm_occurrences(T, &flood).await.unwrap();
+        assert_eq!(occ.len(), 20);
+        assert_eq!((occ[0].number, occ[19].number), (30, 11));
+        assert_eq!(occ[0].description.as_deref(), Some("#29"));
+        assert!(matches!(
+            s.alarm_occurrences(T, "no-such-alarm").await,
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}

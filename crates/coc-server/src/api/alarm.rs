@@ -130,6 +130,12 @@ pub const ROUTES: &[RouteDoc] = &[
         "History of an alarm (ref. 7.2.1.4)",
         AlarmGet, ok = Vec<coc_store::alarm::AlarmEvent>),
     route!(
+        "GET",
+        "/api/v1/alarms/{id}/occurrences",
+        "alarm",
+        "Original alarms: the latest occurrences of an alarm as received, newest first, at most 20 (ref. 7.2.2)",
+        AlarmGet, ok = Vec<coc_store::alarm::Occurrence>),
+    route!(
         "POST",
         "/api/v1/alarms/clear",
         "alarm",
@@ -162,6 +168,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/alarms/convert", post(convert))
         .route("/api/v1/alarms/{id}", get(show))
         .route("/api/v1/alarms/{id}/history", get(history))
+        .route("/api/v1/alarms/{id}/occurrences", get(occurrences))
         .route("/api/v1/alarms/{id}/handle", post(handle))
 }
 
@@ -373,6 +380,17 @@ async fn history(
     let a = s.store.get_alarm(&p.tenant, &id).await?;
     c.require(&c.resource, &attributes::alarm(&a))?;
     Ok(Json(s.store.alarm_history(&p.tenant, &id).await?))
+}
+
+async fn occurrences(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<coc_store::alarm::Occurrence>>> {
+    let a = s.store.get_alarm(&p.tenant, &id).await?;
+    c.require(&c.resource, &attributes::alarm(&a))?;
+    Ok(Json(s.store.alarm_occurrences(&p.tenant, &a.id).await?))
 }
 
 async fn clear(

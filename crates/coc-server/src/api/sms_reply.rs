@@ -9,11 +9,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Form, Router};
 use coc_domain::sms_reply::{parse_reply, reply_twiml, verify_gateway};
 
 use super::catalog::{RouteDoc, route};
@@ -22,6 +22,9 @@ use crate::error::{ApiError, ErrorCode};
 
 /// Path of the inbound webhook.
 pub const REPLY_PATH: &str = "/api/v1/sms/replies";
+
+/// Largest inbound request, bytes (Twilio's are ~1 KiB).
+const MAX_BODY: usize = 16 * 1024;
 
 /// Most form fields read from one inbound request (Twilio sends ~20).
 const MAX_FIELDS: usize = 64;
@@ -38,7 +41,10 @@ pub const ROUTES: &[RouteDoc] = &[route!(
 
 /// The public route.
 pub(super) fn public_router() -> Router<AppState> {
-    Router::new().route(REPLY_PATH, post(reply))
+    Router::new().route(
+        REPLY_PATH,
+        post(reply).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
+    )
 }
 
 fn twiml(text: &str) -> Response {
@@ -53,8 +59,20 @@ async fn reply(
     State(s): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(fields): Form<Vec<(String, String)>>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let Ok(body) = body else {
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("an inbound SMS request is limited to {MAX_BODY} bytes"),
+        )
+        .into_response();
+    };
+    // The form as the gateway sent it; anything else fails the signature.
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
+        .take(MAX_FIELDS + 1)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let Some(gw) = s.notify.sms.as_ref() else {
         return ApiError::new(ErrorCode::NotFound, "no SMS gateway is configured").into_response();
     };

@@ -286,7 +286,7 @@ struct Record {
     ops: Vec<(String, String, bool)>,
     /// A list belonging to the record (or an operation's answer):
     /// heading, column heads, rows.
-    table: Option<ItemTable>,
+    tables: Vec<ItemTable>,
     /// The record as the API answers it (the advanced view); none for a
     /// secret shown once.
     json: Option<String>,
@@ -431,32 +431,23 @@ pub(super) async fn detail(
         .iter()
         .find(|(k, _)| d[*k] == Value::Bool(true))
         .map(|(_, why)| *why);
-    let table = match m.related {
-        Some((heading, path)) => {
-            match api(
-                &s,
-                &v,
-                Method::GET,
-                &path.replace("{id}", &urlencode(&id_for_url)),
-                None,
-            )
-            .await
-            {
-                // A list answer (`{"items": […]}`) or a bare array (an
-                // alarm's history).
-                Ok(x) => Some(ItemTable::of(
-                    heading,
-                    x["items"]
-                        .as_array()
-                        .or_else(|| x.as_array())
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
-                )),
-                Err(p) => return error_page(&v, p),
-            }
+    let mut tables = Vec::with_capacity(m.related.len());
+    for (heading, path) in m.related {
+        let path = path.replace("{id}", &urlencode(&id_for_url));
+        match api(&s, &v, Method::GET, &path, None).await {
+            // A list answer (`{"items": […]}`) or a bare array (an
+            // alarm's history).
+            Ok(x) => tables.push(ItemTable::of(
+                heading,
+                x["items"]
+                    .as_array()
+                    .or_else(|| x.as_array())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            )),
+            Err(p) => return error_page(&v, p),
         }
-        None => None,
-    };
+    }
     let ops = m
         .ops
         .iter()
@@ -483,7 +474,7 @@ pub(super) async fn detail(
             .then(|| format!("/console/{}/{}/edit", m.slug, urlencode(&id_for_url))),
         locked: lock.filter(|_| m.modify).map(str::to_string),
         ops,
-        table,
+        tables,
         json: serde_json::to_string_pretty(&d).ok(),
     }
     .into_response()
@@ -631,7 +622,10 @@ fn shown_once(
         locked: None,
         ops: vec![],
         json: None,
-        table: items.map(|i| ItemTable::of("Values", i)),
+        tables: items
+            .map(|i| ItemTable::of("Values", i))
+            .into_iter()
+            .collect(),
     }
     .into_response()
 }
@@ -717,6 +711,10 @@ struct NewPage {
     error: Option<String>,
     /// What the operation does, for those asking a confirmation.
     note: Option<String>,
+    /// Days the replay control offers (forms of modules that replay).
+    replay_days: Option<String>,
+    /// What a replay found: the sentence and the examples.
+    replayed: Option<(String, ItemTable)>,
 }
 
 impl NewPage {
@@ -736,6 +734,8 @@ impl NewPage {
             templates: vec![],
             error: None,
             note: None,
+            replay_days: m.replay.as_ref().map(|_| "7".into()),
+            replayed: None,
         }
     }
 
@@ -845,6 +845,16 @@ pub(super) async fn create(
     let page = NewPage::new(&v, m, "New".into(), here, format!("/console/{}", m.slug));
     let raw = forms::submitted(&form);
     let fields: Vec<&forms::Field> = m.fields.iter().collect();
+    if let Some(r) = replay(&s, &v, m, page, &fields, &raw, &form).await {
+        return r;
+    }
+    let page = NewPage::new(
+        &v,
+        m,
+        "New".into(),
+        here_of(m),
+        format!("/console/{}", m.slug),
+    );
     let (method, uri, body) = match forms::build(m.fields, &raw) {
         Ok(mut body) => match path_field(m) {
             Some(k) => {
@@ -947,15 +957,81 @@ pub(super) async fn save(
         Err(r) => return r,
     };
     let record = format!("/console/{}/{}", m.slug, urlencode(&id));
-    let page = NewPage::new(&v, m, "Modify".into(), here, record.clone());
+    let page = NewPage::new(&v, m, "Modify".into(), here.clone(), record.clone());
     let raw = forms::submitted(&form);
     let fields = modify_fields(m);
+    if let Some(r) = replay(&s, &v, m, page, &fields, &raw, &form).await {
+        return r;
+    }
+    let page = NewPage::new(&v, m, "Modify".into(), here, record.clone());
     let body = forms::build_of(&fields, &raw);
     let uri = detail.replace("{id}", &urlencode(&id));
     match submit(&s, &v, page, &fields, &raw, body, Method::PUT, &uri).await {
         Ok(_) => Redirect::to(&format!("{record}?done=modify")).into_response(),
         Err(r) => r,
     }
+}
+
+/// The New form's own address.
+fn here_of(m: &Module) -> String {
+    format!("/console/{}/new", m.slug)
+}
+
+/// When the form was sent with its replay button (B3): runs what is typed
+/// over the stored alarms of the days asked instead of saving it, and
+/// answers the same form, as typed, with what it would have done above
+/// it (or why it cannot). `None`: the form was sent to be saved.
+#[allow(clippy::too_many_arguments)]
+async fn replay(
+    s: &AppState,
+    v: &super::Visitor,
+    m: &Module,
+    mut page: NewPage,
+    fields: &[&forms::Field],
+    raw: &forms::Raw,
+    form: &[(String, String)],
+) -> Option<Response> {
+    let r = m.replay.as_ref()?;
+    form.iter().find(|(k, _)| k == "replay")?;
+    let days_text = super::form_value(form, "replay_days");
+    let days: u32 = days_text.trim().parse().unwrap_or(7);
+    page.inputs = forms::inputs_of(fields, raw);
+    page.replay_days = Some(days.to_string());
+    let answer = match forms::build_of(fields, raw) {
+        Err(e) => Err(e),
+        Ok(def) => {
+            let mut body = match r.wrap {
+                Some(k) => serde_json::json!({ k: def }),
+                None => Value::Object(
+                    r.pick
+                        .iter()
+                        .filter(|k| !def[**k].is_null())
+                        .map(|k| (k.to_string(), def[*k].clone()))
+                        .collect(),
+                ),
+            };
+            body["days"] = serde_json::json!(days);
+            api(s, v, Method::POST, r.path, Some(body))
+                .await
+                .map_err(|p| required(fields, &p.detail).unwrap_or(p.detail))
+        }
+    };
+    let status = match answer {
+        Ok(x) => {
+            let sample = x["sample"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            page.replayed = Some(((r.summary)(&x, days), ItemTable::of("Examples", sample)));
+            StatusCode::OK
+        }
+        Err(e) => {
+            page.error = Some(e);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    page.offer_pickers(s, v).await;
+    Some((status, page).into_response())
 }
 
 /// Sends a form's body to the API (`method` on `uri`). On a refusal — a

@@ -243,9 +243,11 @@ impl Store {
                     }
                     None => rows::upsert(&mut tx, tenant, chunk, events, &muted, now).await?,
                 };
+                rows::write_occurrences(&mut tx, self.backend, tenant, chunk, events, &rows, now)
+                    .await?;
                 let sources: Vec<(String, String, String)> = sources
                     .into_iter()
-                    .filter_map(|(rule, key, fp)| Some((rule, key, rows.get(&fp)?.0.clone())))
+                    .filter_map(|(rule, key, fp)| Some((rule, key, rows.get(&fp)?.id.clone())))
                     .collect();
                 crate::inhibition::record_sources(&mut tx, tenant, &sources).await?;
                 for fp in chunk {
@@ -258,7 +260,9 @@ impl Store {
                         }
                         None => {}
                     }
-                    let (alarm_id, prev) = rows.get(fp).ok_or_else(|| {
+                    let rows::Wrote {
+                        id: alarm_id, prev, ..
+                    } = rows.get(fp).ok_or_else(|| {
                         StoreError::Conflict(format!("alarm {fp} missing from the upsert result"))
                     })?;
                     let (mut cur, rest) = match prev {

@@ -22,9 +22,18 @@ use crate::{Backend, Result, StoreError};
 /// Distinct alarms per insert or update statement (27 parameters each).
 pub const UPSERT_ROWS: usize = 200;
 
-/// What one chunk wrote, per fingerprint: the row id and the status the
-/// row had before (`None`: a new row).
-pub(super) type Written = HashMap<String, (String, Option<String>)>;
+/// What one chunk wrote for one fingerprint.
+pub(super) struct Wrote {
+    /// The alarm's id.
+    pub id: String,
+    /// Its status before (`None`: a new row).
+    pub prev: Option<String>,
+    /// Occurrences it had before this chunk.
+    pub seen_before: i64,
+}
+
+/// What one chunk wrote, per fingerprint.
+pub(super) type Written = HashMap<String, Wrote>;
 
 /// Columns of a new alarm row, in the order [`bind_new`] binds them;
 /// `prev_status` and `cleared_remark` are NULL literals.
@@ -149,7 +158,7 @@ pub(super) async fn upsert(
          integration_id = excluded.integration_id, started_at = excluded.started_at, url = excluded.url, \
          updated_at = excluded.updated_at, silenced_by = excluded.silenced_by, inhibited_by = excluded.inhibited_by, \
          cleared_remark = CASE WHEN excluded.status = {firing} THEN NULL ELSE alarms.cleared_remark END \
-         RETURNING id, fingerprint, prev_status",
+         RETURNING id, fingerprint, prev_status, occurrences",
         insert_values(Backend::Postgres, chunk.len()),
         firing = crate::sql_lit(AlarmStatus::Alarm.as_str())
     );
@@ -160,9 +169,16 @@ pub(super) async fn upsert(
     let rows = q.fetch_all(&mut **tx).await?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
+        let fp: String = r.try_get("fingerprint")?;
+        let after: i64 = r.try_get("occurrences")?;
+        let seen_before = after - events.get(&fp).map_or(0, |e| e.len() as i64);
         out.insert(
-            r.try_get::<String, _>("fingerprint")?,
-            (r.try_get::<String, _>("id")?, r.try_get("prev_status")?),
+            fp,
+            Wrote {
+                id: r.try_get("id")?,
+                prev: r.try_get("prev_status")?,
+                seen_before,
+            },
         );
     }
     Ok(out)
@@ -268,7 +284,7 @@ pub(super) async fn write_keyed(
     let mut found: HashMap<String, i64> = HashMap::with_capacity(hinted.len());
     if !hinted.is_empty() {
         let sql = format!(
-            "SELECT rowid AS r, id, status, fingerprint FROM alarms WHERE tenant_id = ? AND rowid IN ({})",
+            "SELECT rowid AS r, id, status, fingerprint, occurrences FROM alarms WHERE tenant_id = ? AND rowid IN ({})",
             vec!["?"; hinted.len()].join(",")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
@@ -279,7 +295,14 @@ pub(super) async fn write_keyed(
             let fp: String = r.try_get("fingerprint")?;
             if wanted.contains(fp.as_str()) {
                 found.insert(fp.clone(), r.try_get("r")?);
-                out.insert(fp, (r.try_get("id")?, Some(r.try_get("status")?)));
+                out.insert(
+                    fp,
+                    Wrote {
+                        id: r.try_get("id")?,
+                        prev: Some(r.try_get("status")?),
+                        seen_before: r.try_get("occurrences")?,
+                    },
+                );
             }
         }
     }
@@ -297,7 +320,14 @@ pub(super) async fn write_keyed(
         for r in q.fetch_all(&mut **tx).await? {
             let fp: String = r.try_get("fingerprint")?;
             placed.push((key(&fp), r.try_get("r")?));
-            out.insert(fp, (r.try_get("id")?, None));
+            out.insert(
+                fp,
+                Wrote {
+                    id: r.try_get("id")?,
+                    prev: None,
+                    seen_before: 0,
+                },
+            );
         }
     }
     if !old.is_empty() {
@@ -345,4 +375,65 @@ pub(super) async fn write_keyed(
         }
     }
     Ok(out)
+}
+
+/// Parameters of one occurrence row.
+const OCCURRENCE_PARAMS: usize = 9;
+
+/// Keeps each event of `chunk` as an occurrence of its alarm (ref. 7.2.2)
+/// in the ring place [`coc_domain::alarm::occurrence_slot`] gives its
+/// number: one multi-row upsert; of a group longer than the ring only the
+/// latest are written (each place once per statement).
+pub(super) async fn write_occurrences(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    tenant: &str,
+    chunk: &[String],
+    events: &HashMap<String, Vec<Ev<'_>>>,
+    rows: &Written,
+    now: i64,
+) -> Result<()> {
+    use coc_domain::alarm::{OCCURRENCES_KEPT, occurrence_slot};
+    let mut picked: Vec<(&Wrote, i64, &Ev<'_>)> = Vec::with_capacity(chunk.len());
+    for fp in chunk {
+        let (Some(w), Some(evs)) = (rows.get(fp), events.get(fp)) else {
+            continue;
+        };
+        let skip = evs.len().saturating_sub(OCCURRENCES_KEPT as usize);
+        for (i, e) in evs.iter().enumerate().skip(skip) {
+            picked.push((w, w.seen_before + i as i64, e));
+        }
+    }
+    for part in picked.chunks(UPSERT_ROWS) {
+        let mut ph = marks(backend);
+        let values = part
+            .iter()
+            .map(|_| {
+                let p: Vec<String> = (0..OCCURRENCE_PARAMS).map(|_| ph()).collect();
+                format!("({})", p.join(","))
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "INSERT INTO alarm_occurrences (alarm_id, slot, tenant_id, seq, received_at, occurred_at, status, level, description) \
+             VALUES {values} ON CONFLICT (alarm_id, slot) DO UPDATE SET seq = excluded.seq, \
+             received_at = excluded.received_at, occurred_at = excluded.occurred_at, status = excluded.status, \
+             level = excluded.level, description = excluded.description"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (w, seq, e) in part {
+            q = q
+                .bind(w.id.clone())
+                .bind(occurrence_slot(*seq))
+                .bind(tenant.to_string())
+                .bind(*seq)
+                .bind(now)
+                .bind(e.alarm.time)
+                .bind(e.alarm.alarm_status.as_str())
+                .bind(e.alarm.alarm_level.as_str())
+                .bind(e.alarm.alarm_desc.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

@@ -53,6 +53,8 @@ enum Verb {
     Show { id: String },
     /// An alarm's history.
     History { id: String },
+    /// Original alarms: an alarm's latest occurrences as received (≤ 20).
+    Occurrences { id: String },
     /// Clear alarms with a remark (≤ 100 characters).
     Clear {
         /// Alarm ids.
@@ -182,6 +184,19 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             conn.output,
             &cl.get(&format!("/api/v1/alarms/{id}/history"), &[]).await?,
             &["at", "kind", "status", "actor", "detail"],
+        ),
+        Verb::Occurrences { id } => output::print(
+            conn.output,
+            &cl.get(&format!("/api/v1/alarms/{id}/occurrences"), &[])
+                .await?,
+            &[
+                "number",
+                "received_at",
+                "occurred_at",
+                "status",
+                "level",
+                "description",
+            ],
         ),
         Verb::Clear { ids, remark } => output::print(
             conn.output,

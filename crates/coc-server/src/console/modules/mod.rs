@@ -50,9 +50,10 @@ pub struct Module {
     /// Operations on a record that take a form or show a result (copy,
     /// run, decrypt, rotate a key …), beyond enable/disable/review/delete.
     pub ops: &'static [Op],
-    /// A list that belongs to a record, shown on its page: (heading, API
-    /// path with `{id}` answering `{"items": […]}`).
-    pub related: Option<(&'static str, &'static str)>,
+    /// Lists that belong to a record, shown on its page in order:
+    /// (heading, API path with `{id}` answering `{"items": […]}` or an
+    /// array).
+    pub related: &'static [(&'static str, &'static str)],
     /// A chart of the listed records, drawn above the list (HTML with an
     /// inline SVG; see [`super::chart`]).
     pub summary: Option<fn(&[Value]) -> String>,
@@ -71,6 +72,23 @@ pub struct Module {
     pub templates: Option<&'static str>,
     /// An API download of the whole list, linked from the list page.
     pub export: Option<(&'static str, &'static str)>,
+    /// Replay before saving (B3): the New and Modify forms offer to run
+    /// what is typed over the stored alarms of the last days.
+    pub replay: Option<Replay>,
+}
+
+/// How a form's definition is replayed (B3): the API path that replays
+/// (`POST`, with `days`), and the body it takes.
+pub struct Replay {
+    /// The replay route.
+    pub path: &'static str,
+    /// The definition goes under this key (`{"rule": …}`); `None`: these
+    /// fields of it go at the top level.
+    pub wrap: Option<&'static str>,
+    /// The fields taken when not wrapped.
+    pub pick: &'static [&'static str],
+    /// The answer in one sentence, for `days` days.
+    pub summary: fn(&Value, u32) -> String,
 }
 
 /// The defaults of a [`Module`]: read-only records with a detail page.
@@ -86,7 +104,7 @@ const MODULE: Module = Module {
     modify: false,
     fields: &[],
     ops: &[],
-    related: None,
+    related: &[],
     summary: None,
     shown_once: false,
     locked: &[(
@@ -96,6 +114,7 @@ const MODULE: Module = Module {
     revokes: false,
     templates: None,
     export: None,
+    replay: None,
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -328,7 +347,7 @@ pub const MODULES: &[Module] = &[
         create: None,
         example: None,
         modify: false,
-        related: None,
+        related: &[],
         summary: None,
         fields: &[],
         ops: RESOURCE_OPS,
@@ -347,7 +366,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: false,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: INCIDENT,
         ..MODULE
@@ -370,7 +389,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: Some(("Versions", "/api/v1/scripts/{id}/versions")),
+        related: &[("Versions", "/api/v1/scripts/{id}/versions")],
         summary: None,
         fields: SCRIPT,
         ..MODULE
@@ -395,7 +414,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: JOB_OPS,
-        related: Some(("Versions", "/api/v1/jobs/{id}/versions")),
+        related: &[("Versions", "/api/v1/jobs/{id}/versions")],
         summary: None,
         fields: JOB,
         templates: Some("/api/v1/jobs/templates"),
@@ -421,7 +440,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: Some(("Execution records", "/api/v1/scheduled-tasks/{id}/runs")),
+        related: &[("Execution records", "/api/v1/scheduled-tasks/{id}/runs")],
         summary: None,
         fields: SCHEDULED_TASK,
         ..MODULE
@@ -446,7 +465,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: PARAMETER_OPS,
-        related: Some(("Versions", "/api/v1/parameters/{id}/versions")),
+        related: &[("Versions", "/api/v1/parameters/{id}/versions")],
         summary: None,
         fields: PARAMETER,
         ..MODULE
@@ -470,9 +489,20 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: RULE_OPS,
-        related: None,
+        related: &[],
         summary: None,
         fields: FORWARDING_RULE,
+        replay: Some(Replay {
+            path: "/api/v1/forwarding-rules/replay",
+            wrap: Some("rule"),
+            pick: &[],
+            summary: |r, days| {
+                format!(
+                    "Over the {} alarms of the last {days} days, this rule matches {} and would have opened {} incidents.",
+                    r["alarms"], r["matched"], r["incidents"]
+                )
+            },
+        }),
         ..MODULE
     },
     Module {
@@ -496,9 +526,20 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: SILENCE_OPS,
-        related: None,
+        related: &[],
         summary: None,
         fields: SILENCE,
+        replay: Some(Replay {
+            path: "/api/v1/silences/replay",
+            wrap: None,
+            pick: &["matchers", "weekly"],
+            summary: |r, days| {
+                format!(
+                    "Over the {} alarms of the last {days} days, this silence would have muted {}.",
+                    r["alarms"], r["silenced"]
+                )
+            },
+        }),
         ..MODULE
     },
     Module {
@@ -518,7 +559,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: INHIBITION,
         ..MODULE
@@ -542,7 +583,7 @@ pub const MODULES: &[Module] = &[
         modify: true,
         shown_once: true,
         ops: INTEGRATION_OPS,
-        related: None,
+        related: &[],
         summary: None,
         fields: &[
             f("name", "Name", Kind::Text),
@@ -598,7 +639,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: PLAN,
         ..MODULE
@@ -620,7 +661,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: ENGINEER_OPS,
-        related: None,
+        related: &[],
         summary: None,
         fields: ENGINEER,
         ..MODULE
@@ -638,7 +679,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: SCENARIO_OPS,
-        related: None,
+        related: &[],
         summary: None,
         fields: SCENARIO,
         ..MODULE
@@ -661,7 +702,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: NOTIFICATION_RULE,
         ..MODULE
@@ -683,7 +724,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: ESCALATION_POLICY,
         ..MODULE
@@ -706,7 +747,7 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: SLA,
         locked: &[(
@@ -734,7 +775,7 @@ pub const MODULES: &[Module] = &[
         example: None,
         modify: false,
         ops: &[],
-        related: None,
+        related: &[],
         summary: Some(|items| {
             let states: Vec<String> = items.iter().map(|r| text(&r["state"])).collect();
             super::chart::sla_states(&states)
@@ -761,7 +802,7 @@ pub const MODULES: &[Module] = &[
         example: None,
         modify: false,
         ops: &[],
-        related: None,
+        related: &[],
         summary: None,
         fields: &[],
         ..MODULE
@@ -772,7 +813,13 @@ pub const MODULES: &[Module] = &[
         list: "/api/v1/alarms?limit=200",
         detail: Some("/api/v1/alarms/{id}"),
         columns: &[("name", "Name"), ("level", "Level"), ("status", "Status")],
-        related: Some(("History", "/api/v1/alarms/{id}/history")),
+        related: &[
+            ("History", "/api/v1/alarms/{id}/history"),
+            (
+                "Original alarms (latest 20 occurrences)",
+                "/api/v1/alarms/{id}/occurrences",
+            ),
+        ],
         ops: ALARM_OPS,
         ..MODULE
     },
