@@ -145,6 +145,7 @@ actions! {
     NotificationDelete = "coc:notification:delete",
     NotificationEnable = "coc:notification:enable",
     NotificationDisable = "coc:notification:disable",
+    NotificationReplay = "coc:notification:replay",
     EscalationCreate = "coc:escalation:create",
     EscalationList = "coc:escalation:list",
     EscalationGet = "coc:escalation:get",

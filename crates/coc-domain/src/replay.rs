@@ -1,5 +1,6 @@
 //! Replay before enabling (B3): what a forwarding rule or a silence would
-//! have done to the alarms stored in the last days, before it is saved.
+//! have done to the alarms stored in the last days, and a notification
+//! rule to the incident changes of those days, before it is saved.
 //!
 //! Each stored alarm is taken as it was last seen. A forwarding rule
 //! counts the firing alarms it matches and the incidents it would have
@@ -152,6 +153,115 @@ pub fn silence(matchers: &[Compiled], weekly: Option<&Weekly>, alarms: &[Stored]
     }
 }
 
+/// One incident change a notification-rule replay looks at.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// When it happened, Unix ms.
+    pub at: i64,
+    /// The template it notifies with.
+    pub template: crate::notify::Template,
+    /// The incident (as it is now).
+    pub facts: crate::notify::IncidentFacts,
+}
+
+/// A message batch a replayed notification rule would have sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct WouldNotify {
+    /// When, Unix ms.
+    pub at: i64,
+    /// The incident's number.
+    pub incident: String,
+    /// The change (`incident_created`, …).
+    pub event: String,
+    /// Who would have been told.
+    pub people: Vec<String>,
+}
+
+/// How many messages one person would have had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PersonCount {
+    /// User name.
+    pub person: String,
+    /// Messages (one per channel per change).
+    pub messages: usize,
+}
+
+/// What a notification rule would have done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct NotificationReplay {
+    /// Incident changes looked at.
+    pub events: usize,
+    /// Changes the rule matches.
+    pub matched: usize,
+    /// Messages it would have sent (people × channels, per change).
+    pub messages: usize,
+    /// Who, most messages first.
+    pub people: Vec<PersonCount>,
+    /// The latest of them (at most [`SAMPLE`]), newest first.
+    pub sample: Vec<WouldNotify>,
+}
+
+/// The indexes of the `events` notification rule `rule` matches.
+pub fn notification_matches(
+    rule: &crate::notify::NotificationRule,
+    events: &[StoredEvent],
+) -> Vec<usize> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| rule.matches(e.template, &e.facts))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// What `rule` would have sent for the matched `events` (newest first),
+/// given the people its recipients named at each (`people`: event index
+/// → people, in order).
+pub fn notification(
+    rule: &crate::notify::NotificationRule,
+    events: &[StoredEvent],
+    people: &[(usize, Vec<String>)],
+) -> NotificationReplay {
+    let channels = rule.channels.len();
+    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut messages = 0;
+    for (_, ps) in people {
+        for p in ps {
+            *per.entry(p.as_str()).or_default() += channels;
+            messages += channels;
+        }
+    }
+    let mut by_person: Vec<PersonCount> = per
+        .into_iter()
+        .map(|(p, n)| PersonCount {
+            person: p.to_string(),
+            messages: n,
+        })
+        .collect();
+    by_person.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.person.cmp(&b.person)));
+    let mut sample: Vec<WouldNotify> = people
+        .iter()
+        .filter_map(|(i, ps)| {
+            let e = events.get(*i)?;
+            Some(WouldNotify {
+                at: e.at,
+                incident: e.facts.number.clone(),
+                event: e.template.as_str().to_string(),
+                people: ps.clone(),
+            })
+        })
+        .collect();
+    sample.sort_by_key(|w| std::cmp::Reverse(w.at));
+    sample.truncate(SAMPLE);
+    NotificationReplay {
+        events: events.len(),
+        matched: people.len(),
+        messages,
+        people: by_person,
+        sample,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +335,52 @@ mod tests {
         let r = silence(&m, None, &alarms);
         assert_eq!((r.alarms, r.silenced), (3, 2));
         assert_eq!(r.sample[1].name, "HighCPU");
+    }
+
+    #[test]
+    fn a_notification_rule_counts_the_changes_it_matches_and_who_it_tells() {
+        use crate::notify::{IncidentFacts, NotificationRule, Template};
+        let rule: NotificationRule = serde_json::from_value(serde_json::json!({
+            "name": "p1", "templates": ["incident_created"], "levels": ["P1"],
+            "recipients": [{"type": "owner"}], "channels": ["sms", "email"]}))
+        .unwrap();
+        let ev = |at: i64, t: Template, level: &str, n: &str| StoredEvent {
+            at,
+            template: t,
+            facts: IncidentFacts {
+                number: n.into(),
+                level: level.into(),
+                ..IncidentFacts::not_an_incident("ann")
+            },
+        };
+        let events = vec![
+            ev(3, Template::IncidentCreated, "P1", "INC3"),
+            ev(2, Template::IncidentCreated, "P2", "INC2"),
+            ev(1, Template::IncidentCompleted, "P1", "INC1"),
+            ev(0, Template::IncidentCreated, "P1", "INC0"),
+        ];
+        let m = notification_matches(&rule, &events);
+        assert_eq!(m, vec![0, 3]);
+        let people = vec![
+            (0, vec!["ann".into(), "bob".into()]),
+            (3, vec!["ann".into()]),
+        ];
+        let r = notification(&rule, &events, &people);
+        assert_eq!((r.events, r.matched, r.messages), (4, 2, 6));
+        assert_eq!(
+            r.people,
+            vec![
+                PersonCount {
+                    person: "ann".into(),
+                    messages: 4
+                },
+                PersonCount {
+                    person: "bob".into(),
+                    messages: 2
+                }
+            ]
+        );
+        let order: Vec<&str> = r.sample.iter().map(|w| w.incident.as_str()).collect();
+        assert_eq!(order, vec!["INC3", "INC0"]);
     }
 }

@@ -223,6 +223,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"rule": {"name": "r", "incident_level": "P3", "assignee": "x"}, "days": 1})
         }
         ("POST", "/api/v1/silences/replay") => json!({"matchers": ["alertname=X"], "days": 1}),
+        ("POST", "/api/v1/notification-rules/replay") => {
+            json!({"rule": {"name": "n", "templates": ["incident_created"], "recipients": [{"type": "owner"}], "channels": ["email"]}, "days": 1})
+        }
         ("POST", "/api/v1/alarms/clear") => json!({"ids": [w.ids["alarm"]], "remark": "cleared"}),
         ("POST", "/api/v1/alarms/convert") => {
             json!({"alarm_ids": [w.ids["alarm"]], "incident": {"title": "c", "level": "P4", "assignee": "x"}})

@@ -2049,6 +2049,21 @@ async fn a_silence_and_a_rule_are_replayed_from_their_forms_before_saving() {
         .await;
     assert!(said.contains("matches 3"), "{said}");
     d.screenshot("rule-replay.png").await;
+    // A notification rule: whom it would have told (no incident yet).
+    d.go(&format!(
+        "{}/console/notification-rules/new?example",
+        h.url()
+    ))
+    .await;
+    d.wait_value("#f-name", "p1-owner").await;
+    d.click("#replay").await;
+    let said = d
+        .wait_text("#replay-result", |t| t.contains("would have sent"))
+        .await;
+    assert!(
+        said.contains("matches 0 and would have sent 0 messages"),
+        "{said}"
+    );
     assert!(
         h.client.get("/api/v1/forwarding-rules", &[]).await.unwrap()["items"]
             .as_array()

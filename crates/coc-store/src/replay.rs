@@ -1,6 +1,7 @@
 //! Replay before enabling (B3): the stored alarms of the last days, handed
 //! to [`coc_domain::replay`] to see what a forwarding rule or a silence
-//! would have done.
+//! would have done; the incident changes of the last days for a
+//! notification rule.
 
 use coc_domain::alarm::AlarmStatus;
 use coc_domain::error::invalid;
@@ -12,6 +13,9 @@ use crate::{Result, Store};
 
 /// Most stored alarms a replay looks at (the newest).
 pub const REPLAY_ALARMS: i64 = 50_000;
+
+/// Most incident changes a notification-rule replay looks at (the newest).
+pub const REPLAY_EVENTS: i64 = 5_000;
 
 impl Store {
     /// The newest [`REPLAY_ALARMS`] alarms of `tenant` last seen within
@@ -77,5 +81,66 @@ impl Store {
         let compiled = coc_domain::silence::compile_all(&parsed)?;
         let alarms = self.replay_alarms(tenant, days, self.now()).await?;
         Ok(coc_domain::replay::silence(&compiled, weekly, &alarms))
+    }
+
+    /// What notification rule `rule` would have sent for the incident
+    /// changes of the last `days` days: each change it matches, with the
+    /// people its recipients named at that moment (shift roles on call
+    /// then; the incident as it is now) — [`coc_domain::replay::notification`].
+    ///
+    /// Errors: `Domain(Validation)` for a bad rule or `days`.
+    pub async fn replay_notification_rule(
+        &self,
+        tenant: &str,
+        rule: &coc_domain::notify::NotificationRule,
+        days: u32,
+    ) -> Result<coc_domain::replay::NotificationReplay> {
+        use coc_domain::notify::Template;
+        use coc_domain::replay::StoredEvent;
+        use sqlx::Row;
+        rule.validate()?;
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(invalid(format!("days must be 1 to {MAX_DAYS}")).into());
+        }
+        let since = self.now() - i64::from(days) * 86_400_000;
+        let rows = sqlx::query(
+            "SELECT incident_id, event, at FROM incident_events \
+             WHERE tenant_id = $1 AND at >= $2 ORDER BY at DESC LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(since)
+        .bind(REPLAY_EVENTS)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut facts = std::collections::HashMap::new();
+        let mut events = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let incident: String = r.try_get("incident_id")?;
+            let Ok(template) = Template::parse(&r.try_get::<String, _>("event")?) else {
+                continue;
+            };
+            if !facts.contains_key(&incident) {
+                let f = self.incident_facts(tenant, &incident).await?;
+                facts.insert(incident.clone(), f);
+            }
+            let Some(Some(f)) = facts.get(&incident) else {
+                continue;
+            };
+            events.push(StoredEvent {
+                at: r.try_get("at")?,
+                template,
+                facts: f.clone(),
+            });
+        }
+        let mut people = vec![];
+        for i in coc_domain::replay::notification_matches(rule, &events) {
+            let e = &events[i];
+            let at = chrono::DateTime::from_timestamp_millis(e.at).unwrap_or_default();
+            let ps = self
+                .resolve_people(tenant, &rule.recipients, &e.facts, at)
+                .await?;
+            people.push((i, ps));
+        }
+        Ok(coc_domain::replay::notification(rule, &events, &people))
     }
 }

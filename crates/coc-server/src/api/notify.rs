@@ -37,6 +37,21 @@ pub struct TestMessage {
     pub body: Option<String>,
 }
 
+/// Body of `POST /api/v1/notification-rules/replay`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayNotificationRule {
+    /// The rule as it would be saved.
+    pub rule: coc_domain::notify::NotificationRule,
+    /// Days back (1 to 30; default 7).
+    #[serde(default = "week")]
+    pub days: u32,
+}
+
+fn week() -> u32 {
+    7
+}
+
 /// Query of `GET /api/v1/notifications/deliveries`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +86,15 @@ pub const ROUTES: &[RouteDoc] = &[
         created = coc_store::notify::Delivery
     ),
     route!(
+        "POST",
+        "/api/v1/notification-rules/replay",
+        "notification",
+        "Replay a notification rule before saving it: the incident changes of the last days it matches and the people it would have told (B3)",
+        NotificationReplay,
+        body = ReplayNotificationRule,
+        ok = coc_domain::replay::NotificationReplay
+    ),
+    route!(
         "GET",
         "/api/v1/sla-records",
         "sla",
@@ -85,6 +109,19 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/notifications/deliveries", get(list))
         .route("/api/v1/notifications/test", post(test))
+        .route("/api/v1/notification-rules/replay", post(replay))
+}
+
+async fn replay(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(b): ApiJson<ReplayNotificationRule>,
+) -> ApiResult<Json<coc_domain::replay::NotificationReplay>> {
+    Ok(Json(
+        s.store
+            .replay_notification_rule(&p.tenant, &b.rule, b.days)
+            .await?,
+    ))
 }
 
 async fn list(

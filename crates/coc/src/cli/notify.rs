@@ -194,6 +194,16 @@ enum NotificationVerb {
     /// Notification rules.
     #[command(subcommand)]
     Rule(DocVerb),
+    /// Replay a notification rule (JSON file, `-` for stdin) over the
+    /// incident changes of the last days before saving it: who it would
+    /// have told.
+    Replay {
+        #[arg(long, short)]
+        file: String,
+        /// Days back (1 to 30).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
     /// The delivery log.
     Deliveries {
         /// pending, delivered, failed or skipped.
@@ -226,6 +236,20 @@ pub async fn run_notification(conn: &Conn, c: NotificationCmd) -> anyhow::Result
                 v,
             )
             .await;
+        }
+        NotificationVerb::Replay { file, days } => {
+            let v = cl
+                .post(
+                    "/api/v1/notification-rules/replay",
+                    &json!({"rule": read_json(&file)?, "days": days}),
+                )
+                .await?;
+            output::print(
+                conn.output,
+                &v,
+                &["events", "matched", "messages", "people", "sample"],
+            );
+            return Ok(());
         }
         NotificationVerb::Deliveries { status, limit } => {
             let mut q = vec![];

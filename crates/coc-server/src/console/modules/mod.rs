@@ -705,6 +705,31 @@ pub const MODULES: &[Module] = &[
         related: &[],
         summary: None,
         fields: NOTIFICATION_RULE,
+        replay: Some(Replay {
+            path: "/api/v1/notification-rules/replay",
+            wrap: Some("rule"),
+            pick: &[],
+            summary: |r, days| {
+                let people: Vec<String> = r["people"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| format!("{} ({})", text(&p["person"]), p["messages"]))
+                    .collect();
+                format!(
+                    "Over the {} incident changes of the last {days} days, this rule matches {} and would have sent {} messages{}.",
+                    r["events"],
+                    r["matched"],
+                    r["messages"],
+                    if people.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", people.join(", "))
+                    }
+                )
+            },
+        }),
         ..MODULE
     },
     Module {
