@@ -1842,6 +1842,18 @@ async fn an_application_gets_its_own_rotation_in_the_console() {
     d.call("DELETE", "", None).await;
 }
 
+/// Opens the New silence form and types the matchers of a silence of
+/// DiskFull on the web tier (`alertname="DiskFull"`, `instance=~"web-.*"`).
+async fn new_web_disk_silence(d: &Driver, h: &Harness) {
+    d.go(&format!("{}/console/silences/new", h.url())).await;
+    d.type_in("#f-matchers-0-name", "alertname").await;
+    d.choose("#f-matchers-0-op", "=").await;
+    d.type_in("#f-matchers-0-value", "DiskFull").await;
+    d.type_in("#f-matchers-1-name", "instance").await;
+    d.choose("#f-matchers-1-op", "=~").await;
+    d.type_in("#f-matchers-1-value", "web-.*").await;
+}
+
 /// Issue 17: a silence is set up from the form — two matcher rows, a
 /// duration, a two-line comment — and the alarm it mutes shows as
 /// silenced in the alarm list, linked to it, with no incident.
@@ -1861,13 +1873,7 @@ async fn a_silence_made_in_the_console_mutes_an_alarm() {
         .await
         .unwrap();
     d.log_in(&h.url()).await;
-    d.go(&format!("{}/console/silences/new", h.url())).await;
-    d.type_in("#f-matchers-0-name", "alertname").await;
-    d.choose("#f-matchers-0-op", "=").await;
-    d.type_in("#f-matchers-0-value", "DiskFull").await;
-    d.type_in("#f-matchers-1-name", "instance").await;
-    d.choose("#f-matchers-1-op", "=~").await;
-    d.type_in("#f-matchers-1-value", "web-.*").await;
+    new_web_disk_silence(&d, &h).await;
     d.type_in("#f-duration_minutes", "90").await;
     d.type_in("#f-comment", "disk swap\nweb tier only").await;
     d.screenshot("silence-new.png").await;
@@ -2005,13 +2011,7 @@ async fn a_silence_and_a_rule_are_replayed_from_their_forms_before_saving() {
         .await
         .unwrap();
     d.log_in(&h.url()).await;
-    d.go(&format!("{}/console/silences/new", h.url())).await;
-    d.type_in("#f-matchers-0-name", "alertname").await;
-    d.choose("#f-matchers-0-op", "=").await;
-    d.type_in("#f-matchers-0-value", "DiskFull").await;
-    d.type_in("#f-matchers-1-name", "instance").await;
-    d.choose("#f-matchers-1-op", "=~").await;
-    d.type_in("#f-matchers-1-value", "web-.*").await;
+    new_web_disk_silence(&d, &h).await;
     d.type_in("#f-comment", "web tier").await;
     d.click("#replay").await;
     let said = d

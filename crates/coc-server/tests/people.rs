@@ -316,14 +316,14 @@ async fn email_subscription_is_confirmed_by_its_link_and_the_incident_email_arri
     assert_eq!(mails(&smtp).len(), 2, "confirmation and one incident email");
 }
 
-#[tokio::test]
-async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
-    let (url, hits) = receiver().await;
-    let h = Harness::start_with(
+/// A server whose SMS gateway is the receiver at `url` (account AC123,
+/// auth token `gw-secret`, sender +15550000000).
+async fn sms_harness(url: &str) -> Harness {
+    Harness::start_with(
         0,
         coc_server::NotifyConfig {
             sms: Some(coc_server::SmsGateway {
-                base_url: url.clone(),
+                base_url: url.to_string(),
                 account_sid: "AC123".into(),
                 auth_token: "gw-secret".into(),
                 from: "+15550000000".into(),
@@ -331,7 +331,20 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
             ..Default::default()
         },
     )
-    .await;
+    .await
+}
+
+/// The fields of a form body the gateway received.
+fn form_of(body: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
+    let (url, hits) = receiver().await;
+    let h = sms_harness(&url).await;
     user(&h, "bob").await;
     h.client
         .put(
@@ -355,10 +368,7 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         sms.auth, "Basic QUMxMjM6Z3ctc2VjcmV0",
         "basic auth AC123:gw-secret"
     );
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(sms.body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = form_of(&sms.body);
     assert_eq!(form["To"], "+8613800000001");
     assert_eq!(form["From"], "+15550000000");
     assert_eq!(
@@ -459,16 +469,10 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
             .unwrap()
             .contains("disk full")
     );
-    let call: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(by("/Calls.json").body.as_bytes())
-            .into_owned()
-            .collect();
+    let call = form_of(&by("/Calls.json").body);
     assert!(call["Twiml"].starts_with("<Response><Say>[P1]"), "{call:?}");
     assert_eq!(call["To"], "+8613800000001");
-    let text: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(by("/Messages.json").body.as_bytes())
-            .into_owned()
-            .collect();
+    let text = form_of(&by("/Messages.json").body);
     assert!(text["Body"].contains(&number));
     // The delivery log names the person and masks the address.
     let log = h
@@ -502,6 +506,28 @@ async fn robots_and_the_sms_gateway_get_their_wire_formats_once_per_person() {
         "{slack_entry}"
     );
     follow_links(&h, &slack["text"], &number).await;
+}
+
+/// Asserts the audit trail names `who`.
+async fn assert_audited(h: &Harness, who: &str) {
+    let audit = h
+        .client
+        .get("/api/v1/audit", &[])
+        .await
+        .unwrap()
+        .to_string();
+    assert!(audit.contains(who), "{audit}");
+}
+
+/// Gives `user` the system policy `COC FullAccess`.
+async fn full_access(h: &Harness, user: &str) {
+    h.client
+        .post(
+            "/api/v1/policies/COC FullAccess/attach",
+            &json!({"type": "user", "name": user}),
+        )
+        .await
+        .unwrap();
 }
 
 /// The links of a message text, by label.
@@ -559,13 +585,7 @@ async fn follow_links(h: &Harness, text: &Value, number: &str) {
     assert_eq!(code, 403, "{page}");
     assert!(page.contains("bob may no longer acknowledge"), "{page}");
     assert_eq!(status().await, ("unaccepted".into(), "ann".into()));
-    h.client
-        .post(
-            "/api/v1/policies/COC FullAccess/attach",
-            &json!({"type": "user", "name": "bob"}),
-        )
-        .await
-        .unwrap();
+    full_access(h, "bob").await;
     let (code, page) = post(token(&ack)).await;
     assert_eq!(code, 200, "{page}");
     assert!(page.contains("Done (forward, accept)"), "{page}");
@@ -598,13 +618,7 @@ async fn follow_links(h: &Harness, text: &Value, number: &str) {
         history.contains("resolved from the notification"),
         "{history}"
     );
-    let audit = h
-        .client
-        .get("/api/v1/audit", &[])
-        .await
-        .unwrap()
-        .to_string();
-    assert!(audit.contains("bob (notification link)"), "{audit}");
+    assert_audited(h, "bob (notification link)").await;
 }
 
 #[tokio::test]
@@ -1008,27 +1022,9 @@ async fn related_alarms_and_a_storm_notify_once_per_incident() {
 #[tokio::test]
 async fn an_sms_reply_acknowledges_then_resolves_as_its_person() {
     let (url, hits) = receiver().await;
-    let h = Harness::start_with(
-        0,
-        coc_server::NotifyConfig {
-            sms: Some(coc_server::SmsGateway {
-                base_url: url.clone(),
-                account_sid: "AC123".into(),
-                auth_token: "gw-secret".into(),
-                from: "+15550000000".into(),
-            }),
-            ..Default::default()
-        },
-    )
-    .await;
+    let h = sms_harness(&url).await;
     user(&h, "bob").await;
-    h.client
-        .post(
-            "/api/v1/policies/COC FullAccess/attach",
-            &json!({"type": "user", "name": "bob"}),
-        )
-        .await
-        .unwrap();
+    full_access(&h, "bob").await;
     h.client
         .put(
             "/api/v1/engineers/bob",
@@ -1040,10 +1036,7 @@ async fn an_sms_reply_acknowledges_then_resolves_as_its_person() {
         hits.lock().unwrap().first().cloned()
     })
     .await;
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(confirm.body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = form_of(&confirm.body);
     reqwest::get(token_link(&form["Body"])).await.unwrap();
     hits.lock().unwrap().clear();
     h.client
@@ -1060,10 +1053,7 @@ async fn an_sms_reply_acknowledges_then_resolves_as_its_person() {
     )
     .await;
     let sms = wait_for("the incident SMS", || hits.lock().unwrap().first().cloned()).await;
-    let body: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(sms.body.as_bytes())
-            .into_owned()
-            .collect();
+    let body = form_of(&sms.body);
     let text = &body["Body"];
     assert!(text.contains(&number), "{text}");
     let line = text
@@ -1135,13 +1125,7 @@ async fn an_sms_reply_acknowledges_then_resolves_as_its_person() {
     let (_, again) = reply("+8613800000001", format!("R{code}"), "gw-secret").await;
     assert!(again.contains("is already to be verified"), "{again}");
     assert_eq!(state().await, "to_be_verified bob");
-    let audit = h
-        .client
-        .get("/api/v1/audit", &[])
-        .await
-        .unwrap()
-        .to_string();
-    assert!(audit.contains("bob (SMS reply)"), "{audit}");
+    assert_audited(&h, "bob (SMS reply)").await;
 }
 
 /// Issue 17 (B3): a notification rule is replayed over the incident
