@@ -1972,7 +1972,7 @@ async fn an_acknowledge_link_asks_then_acts_without_a_login() {
     d.screenshot("action-link-ask.png").await;
     d.click("main form button[type=submit]").await;
     let done = d.wait_text("main", |t| t.contains("Done")).await;
-    assert!(done.contains("the incident is now accepted"), "{done}");
+    assert!(done.contains("The incident is now accepted"), "{done}");
     d.screenshot("action-link-done.png").await;
     let now = h
         .client

@@ -588,7 +588,12 @@ async fn follow_links(h: &Harness, text: &Value, number: &str) {
     full_access(h, "bob").await;
     let (code, page) = post(token(&ack)).await;
     assert_eq!(code, 200, "{page}");
-    assert!(page.contains("Done (forward, accept)"), "{page}");
+    assert!(
+        page.contains(
+            "Done: taken over and acknowledged. The incident is now accepted (owner bob)."
+        ),
+        "{page}"
+    );
     assert_eq!(status().await, ("accepted".into(), "bob".into()));
     let (_, again) = post(token(&ack)).await;
     assert!(again.contains("Nothing to do"), "{again}");

@@ -141,10 +141,20 @@ pub(crate) async fn act(
         message: Some(if done.is_empty() {
             format!("Nothing to do: the incident is already {}.", i.status)
         } else {
+            let said: Vec<&str> = done
+                .iter()
+                .map(|a| match *a {
+                    "forward" => "taken over",
+                    "accept" => "acknowledged",
+                    "resolve" => "resolved",
+                    other => other,
+                })
+                .collect();
             format!(
-                "Done ({}): the incident is now {}.",
-                done.join(", "),
-                i.status
+                "Done: {}. The incident is now {} (owner {}).",
+                said.join(" and "),
+                i.status,
+                i.assignee
             )
         }),
         incident: Some(i),
