@@ -488,11 +488,15 @@ impl Store {
     /// One ticket (by id or number) with its tasks. Errors: `NotFound`.
     pub async fn get_ticket(&self, tenant: &str, id: &str) -> Result<TicketDetail> {
         let tid = self.script_ticket_id(tenant, id).await?;
-        let d = self.get_job_ticket(tenant, &tid).await?;
+        // The ticket row first, its tasks after: the reads are separate
+        // snapshots, and a ticket only moves forward, so its status is
+        // never ahead of its tasks (never `successful` beside a task
+        // still executing).
         let r = sqlx::query(dynsql!("SELECT {VIEW_COLS} FROM job_tickets WHERE id = $1"))
             .bind(&tid)
             .fetch_one(&self.pool)
             .await?;
+        let d = self.get_job_ticket(tenant, &tid).await?;
         let step = d.steps.first();
         let counts = step.map(|s| s.counts.clone()).unwrap_or_default();
         Ok(TicketDetail {
