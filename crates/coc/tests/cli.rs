@@ -903,3 +903,106 @@ async fn a_rule_and_a_silence_are_replayed_before_they_are_saved() {
         "nothing saved"
     );
 }
+
+/// Original alarms (I1) and a notification rule's replay (B3) from the
+/// CLI: an alarm received twice lists both occurrences, newest first; a
+/// notification rule not saved yet is replayed over an incident opened
+/// just before and names who it would have told; nothing is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarms_occurrences_and_a_notification_replay_from_the_cli() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let integ = env
+        .call(
+            "POST",
+            "/api/v1/integrations",
+            Some(serde_json::json!({"name": "prom", "type": "alertmanager"})),
+        )
+        .await;
+    let url = format!(
+        "{}/ingest/{}/api/v2/alerts",
+        env.url(),
+        integ["key"].as_str().unwrap()
+    );
+    for summary in ["disk at 91%", "disk at 97%"] {
+        let r = env
+            .http
+            .post(&url)
+            .json(
+                &serde_json::json!([{"labels": {"alertname": "DiskFull", "instance": "db-1:9100"},
+                "annotations": {"summary": summary}}]),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let alarms = env.call("GET", "/api/v1/alarms", None).await;
+    let id = alarms["items"][0]["id"].as_str().unwrap().to_string();
+    let (ok, out) = coc(&env, &["alarm", "occurrences", &id, "-o", "json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let items = v.as_array().expect("a list of occurrences");
+    assert_eq!(items.len(), 2, "{v}");
+    assert_eq!(items[0]["number"], 2, "newest first: {v}");
+    assert_eq!(items[0]["description"], "disk at 97%", "{v}");
+    let (ok, out) = coc(&env, &["alarm", "occurrences", "no-such-alarm"]);
+    assert!(!ok && out.trim().lines().count() == 1, "{out}");
+
+    env.call(
+        "POST",
+        "/api/v1/incidents",
+        Some(serde_json::json!({"title": "payments down", "level": "P1", "assignee": "admin"})),
+    )
+    .await;
+    let file = env.dir.path().join("notify.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"name": "p1 to owner", "templates": ["incident_created"], "levels": ["P1"],
+            "recipients": [{"type": "owner"}], "channels": ["email"]})
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, out) = coc(
+        &env,
+        &[
+            "notification",
+            "replay",
+            "-f",
+            file.to_str().unwrap(),
+            "--days",
+            "1",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["matched"].as_i64(), v["messages"].as_i64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        v["sample"][0]["people"],
+        serde_json::json!(["admin"]),
+        "{v}"
+    );
+    let (ok, out) = coc(
+        &env,
+        &[
+            "notification",
+            "replay",
+            "-f",
+            file.to_str().unwrap(),
+            "--days",
+            "0",
+        ],
+    );
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("days must be 1 to 30"),
+        "{out}"
+    );
+    let rules = env.call("GET", "/api/v1/notification-rules", None).await;
+    assert_eq!(rules["items"].as_array().unwrap().len(), 0, "nothing saved");
+}
