@@ -85,6 +85,15 @@ fn read(s: &AppState, token: &str) -> ApiResult<ActionLink> {
     Ok(s.store.read_action_link(token)?)
 }
 
+/// The access action a link's step is checked and audited as
+/// (`coc:incident:<verb>`).
+fn action_name(link: &ActionLink) -> String {
+    format!(
+        "coc:incident:{}",
+        coc_domain::access::camel(link.action.permission())
+    )
+}
+
 /// Refuses when the link's person may no longer do its action on the
 /// incident (disabled, or the permission withdrawn).
 async fn check_person(
@@ -94,10 +103,7 @@ async fn check_person(
     ip: Option<&str>,
 ) -> ApiResult<()> {
     let user = s.store.get_user(&link.tenant, &link.user).await?;
-    let action = format!(
-        "coc:incident:{}",
-        coc_domain::access::camel(link.action.permission())
-    );
+    let action = action_name(link);
     let allowed = user.enabled && {
         let p = Principal {
             tenant: link.tenant.clone(),
@@ -179,10 +185,7 @@ pub(crate) async fn act(
     if !done.done.is_empty() {
         let audit = NewAudit {
             trace: "incident".into(),
-            action: format!(
-                "coc:incident:{}",
-                coc_domain::access::camel(link.action.permission())
-            ),
+            action: action_name(link),
             user_name: format!("{} ({})", link.user, via.0),
             source_ip: Some(ip.to_string()),
             method: "POST".into(),
