@@ -71,6 +71,7 @@ pub mod access;
 pub mod action_link;
 pub mod agent;
 pub mod alarm;
+pub mod application;
 pub mod convergence;
 pub mod egress;
 pub mod error;

@@ -194,6 +194,11 @@ pub(crate) async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("inhibition", inh["id"].as_str().unwrap().to_string());
+    let app = c
+        .post("/api/v1/applications", &json!({"name": "world-app"}))
+        .await
+        .unwrap();
+    ids.insert("application", app["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -213,6 +218,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
         ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {
             json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})
+        }
+        ("POST", "/api/v1/applications") | ("PUT", "/api/v1/applications/{id}") => {
+            json!({"name": format!("a-{}", rand_suffix()), "modules": [{"name": "web"}], "regions": ["eu-1"]})
         }
         ("POST", "/api/v1/integrations") => {
             json!({"name": format!("i-{}", rand_suffix()), "type": "generic"})

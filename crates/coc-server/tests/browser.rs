@@ -2073,3 +2073,45 @@ async fn a_silence_and_a_rule_are_replayed_from_their_forms_before_saving() {
     );
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 18 (R6): an application is made in the console as a person does
+/// it — the owner chosen from the users, two module rows, regions on two
+/// lines, a two-line description — and its record and the list show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_is_made_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    h.users(&["ann"]).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/applications/new", h.url())).await;
+    d.type_in("#f-name", "payments").await;
+    d.type_in("#f-description", "Card payments\nand refunds")
+        .await;
+    d.choose("#f-owner", "ann").await;
+    d.type_in("#f-modules-0-name", "web").await;
+    d.type_in("#f-modules-1-name", "db").await;
+    d.type_in("#f-modules-1-description", "PostgreSQL 16").await;
+    d.type_in("#f-regions", "eu-west-1, cn-north-4").await;
+    d.screenshot("application-new.png").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("payments")).await;
+    d.screenshot("application-record.png").await;
+    let record = d.el_text("main").await;
+    assert!(record.contains("db — PostgreSQL 16"), "{record}");
+    let a = h
+        .client
+        .get("/api/v1/applications/payments", &[])
+        .await
+        .unwrap();
+    assert_eq!(a["owner"], "ann");
+    assert_eq!(a["description"], "Card payments\nand refunds");
+    assert_eq!(a["regions"], json!(["eu-west-1", "cn-north-4"]));
+    assert_eq!(a["modules"][1]["description"], "PostgreSQL 16");
+    d.go(&format!("{}/console/applications", h.url())).await;
+    let list = d.el_text("main").await;
+    assert!(list.contains("web, db"), "{list}");
+    d.screenshot("application-list.png").await;
+    d.call("DELETE", "", None).await;
+}

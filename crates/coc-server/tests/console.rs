@@ -56,7 +56,7 @@ pub async fn sign_in(h: &Harness, user: &str, password: &str, next: &str) -> req
 }
 
 /// Logs in through the form; returns the Cookie header value.
-async fn login(h: &Harness) -> String {
+pub(crate) async fn login(h: &Harness) -> String {
     let r = sign_in(h, "admin", "admin-password-1", "/console/incidents").await;
     assert_eq!(r.status(), 303, "a successful login redirects");
     assert_eq!(r.headers()["location"], "/console/incidents");
@@ -68,7 +68,7 @@ async fn login(h: &Harness) -> String {
         .join("; ")
 }
 
-async fn page(cookie: &str, url: &str) -> (u16, String) {
+pub(crate) async fn page(cookie: &str, url: &str) -> (u16, String) {
     let r = client()
         .get(url)
         .header("cookie", cookie)
@@ -170,7 +170,7 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 /// What a browser would submit for the page's first `class="fields"`
 /// form as it stands: named inputs, checked boxes, the selected option
 /// (or the first), and textareas.
-fn form_values(html: &str) -> Vec<(String, String)> {
+pub(crate) fn form_values(html: &str) -> Vec<(String, String)> {
     values_after(html, "class=\"fields\">")
 }
 
@@ -237,7 +237,7 @@ fn values_after(html: &str, marker: &str) -> Vec<(String, String)> {
 
 /// Sends a console form as a browser would; returns the status, the
 /// Location header and the body.
-async fn post_form(
+pub(crate) async fn post_form(
     cookie: &str,
     url: &str,
     form: &[(String, String)],

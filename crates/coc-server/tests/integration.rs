@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod agents;
 mod api;
+mod applications;
 mod browser;
 mod closed_loop;
 mod console;

@@ -26,6 +26,7 @@ pub mod access;
 pub mod action_link;
 pub mod agent;
 pub mod alarm;
+pub mod application;
 pub mod audit;
 pub mod escalation;
 pub mod forward;
@@ -284,6 +285,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/sqlite/0027_alarm_occurrences.sql"),
         include_str!("../migrations/postgres/0027_alarm_occurrences.sql"),
     ),
+    same_sql!(28, "applications", "0028_applications.sql"),
 ];
 
 impl Store {

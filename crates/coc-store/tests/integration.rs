@@ -9,6 +9,7 @@ mod support;
 mod access;
 mod agents;
 mod alarms;
+mod applications;
 mod incidents;
 mod jobs;
 mod oncall;

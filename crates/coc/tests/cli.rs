@@ -1006,3 +1006,78 @@ async fn an_alarms_occurrences_and_a_notification_replay_from_the_cli() {
     let rules = env.call("GET", "/api/v1/notification-rules", None).await;
     assert_eq!(rules["items"].as_array().unwrap().len(), 0, "nothing saved");
 }
+
+/// Applications (R6) from the CLI, by name: added with an owner, modules
+/// and regions, changed (renamed, a module added: the description of the
+/// one kept stays), listed with module names, refused in one line when
+/// the owner is no user, deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_are_managed_by_name_from_the_cli() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (ok, out) = coc(
+        &env,
+        &[
+            "application",
+            "add",
+            "payments",
+            "--owner",
+            "admin",
+            "--module",
+            "web",
+            "--region",
+            "eu-west-1,cn-north-4",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["regions"], serde_json::json!(["eu-west-1", "cn-north-4"]));
+    env.call(
+        "PUT",
+        "/api/v1/applications/payments",
+        Some(serde_json::json!({"name": "payments", "owner": "admin",
+            "modules": [{"name": "web", "description": "nginx"}], "regions": ["eu-west-1"]})),
+    )
+    .await;
+    let (ok, out) = coc(
+        &env,
+        &[
+            "application",
+            "update",
+            "payments",
+            "--rename",
+            "pay",
+            "--module",
+            "web,db",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["name"], "pay");
+    assert_eq!(
+        v["modules"],
+        serde_json::json!([{"name": "web", "description": "nginx"}, {"name": "db"}])
+    );
+    assert_eq!(v["owner"], "admin", "what was not given stays");
+    let (ok, out) = coc(&env, &["application", "list"]);
+    assert!(
+        ok && out.contains("web, db") && out.contains("pay"),
+        "{out}"
+    );
+    let (ok, out) = coc(
+        &env,
+        &["application", "add", "billing", "--owner", "nobody"],
+    );
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("owner 'nobody' is no user"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["application", "delete", "pay"]);
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["application", "show", "pay"]);
+    assert!(!ok && out.contains("does not exist"), "{out}");
+}

@@ -191,6 +191,7 @@ impl Env {
         let url = format!("{base}{path}");
         let rb = match method {
             "GET" => self.http.get(url),
+            "PUT" => self.http.put(url).json(&body.unwrap_or(json!({}))),
             _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
         };
         let r = rb.bearer_auth(ADMIN).send().await.unwrap();

@@ -6,6 +6,7 @@ pub mod access;
 pub mod action_link;
 pub mod agent;
 pub mod alarm;
+pub mod application;
 pub mod attributes;
 pub mod catalog;
 pub mod docs;
@@ -58,6 +59,7 @@ pub fn routes() -> &'static [RouteDoc] {
             action_link::ROUTES,
             sms_reply::ROUTES,
             resource::ROUTES,
+            application::ROUTES,
             agent::ROUTES,
             script::ROUTES,
             job::ROUTES,
@@ -144,6 +146,7 @@ pub fn router() -> Router<AppState> {
         .merge(inhibition::router())
         .merge(incident::router())
         .merge(resource::router())
+        .merge(application::router())
         .merge(agent::router())
         .merge(script::router())
         .merge(job::router())

@@ -40,14 +40,23 @@ pub(crate) fn size(bytes: i64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+/// The value at path `parts` under `v`; through an array, the value of
+/// each element (`modules.name` → every module's name).
+fn pick(v: &Value, parts: &[&str]) -> Value {
+    match (v, parts) {
+        (_, []) => v.clone(),
+        (Value::Array(a), _) => Value::Array(a.iter().map(|e| pick(e, parts)).collect()),
+        (_, [first, rest @ ..]) => pick(&v[*first], rest),
+    }
+}
+
 /// A JSON value at a dotted path, as text for a cell (times — `…_at`,
 /// `…_seen`, `at`, `since`, `until`, Unix ms — as UTC; sizes — `…_bytes`
-/// — in KB, MB, GB).
+/// — in KB, MB, GB; through an array, its elements' values).
 fn cell(v: &Value, path: &str) -> String {
-    let mut cur = v;
-    for p in path.split('.') {
-        cur = &cur[p];
-    }
+    let parts: Vec<&str> = path.split('.').collect();
+    let picked = pick(v, &parts);
+    let cur = &picked;
     let leaf = path.rsplit('.').next().unwrap_or(path);
     let time = leaf.ends_with("_at")
         || leaf.ends_with("_seen")
@@ -329,6 +338,9 @@ fn facts(d: &Value) -> Vec<(String, String, bool)> {
         .into_iter()
         .flatten()
         .map(|(k, x)| {
+            if let Some(lines) = named_lines(x) {
+                return (k.replace('_', " "), lines, true);
+            }
             let pre = x.is_object() || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
             let shown = if pre {
                 serde_json::to_string_pretty(x).unwrap_or_default()
@@ -338,6 +350,28 @@ fn facts(d: &Value) -> Vec<(String, String, bool)> {
             (k.replace('_', " "), shown, pre)
         })
         .collect()
+}
+
+/// A list of named things (objects of a `name` and an optional
+/// `description`, as an application's modules) as one line each,
+/// `name — description`; `None` for anything else.
+fn named_lines(x: &Value) -> Option<String> {
+    let items = x.as_array().filter(|a| !a.is_empty())?;
+    let lines: Option<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            let o = i.as_object()?;
+            let name = o.get("name")?.as_str()?;
+            if o.keys().any(|k| k != "name" && k != "description") {
+                return None;
+            }
+            Some(match o.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{name} — {d}"),
+                None => name.to_string(),
+            })
+        })
+        .collect();
+    lines.map(|l| l.join("\n"))
 }
 
 /// The record operations a module's API offers, found in the route table:

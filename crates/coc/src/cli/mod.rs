@@ -4,6 +4,7 @@
 mod access;
 mod agent;
 mod alarm;
+mod application;
 mod incident;
 mod inhibition;
 mod integration;
@@ -141,6 +142,9 @@ pub enum Command {
     // Feature R1.
     /// Hosts and their agent identity: show, delete, revoke, re-enroll.
     Resource(resource::Cmd),
+    // Feature R6.
+    /// Applications: owner, modules and regions, by name.
+    Application(application::Cmd),
     // Feature R3.
     /// Agent enrollment tokens: limited uses, an expiry.
     Enrollment(agent::Cmd),
@@ -502,6 +506,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Resource(c) => resource::run(&cli.conn, c).await,
+        Command::Application(c) => application::run(&cli.conn, c).await,
         Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,

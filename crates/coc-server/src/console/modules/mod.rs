@@ -11,12 +11,14 @@ use serde_json::Value;
 use super::forms::{Field, Grouping, Kind, Pick, f, h};
 
 mod access;
+mod application;
 mod automation;
 mod incident;
 mod oncall;
 
 use super::text;
 use access::*;
+use application::*;
 use automation::*;
 pub use incident::*;
 use oncall::*;
@@ -351,6 +353,28 @@ pub const MODULES: &[Module] = &[
         summary: None,
         fields: &[],
         ops: RESOURCE_OPS,
+        ..MODULE
+    },
+    Module {
+        slug: "applications",
+        title: "Applications",
+        list: "/api/v1/applications",
+        detail: Some("/api/v1/applications/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("owner", "Owner"),
+            ("modules.name", "Modules"),
+            ("regions", "Regions"),
+            ("enterprise_project", "Enterprise project"),
+            ("updated_at", "Modified"),
+        ],
+        create: Some("/api/v1/applications"),
+        example: Some(
+            r#"{"name": "payments", "description": "Card payments and refunds", "modules": [{"name": "web"}, {"name": "db"}], "regions": ["eu-west-1"]}"#,
+        ),
+        modify: true,
+        fields: APPLICATION,
         ..MODULE
     },
     Module {

@@ -1,0 +1,154 @@
+//! Applications (R6) over the API: created with an owner picked from the
+//! tenant's users, found and changed by name, refused with a stable code
+//! when invalid or taken, deleted; and from the console's New form as a
+//! browser posts it (CRLF in the description, fields left empty).
+
+use coc_client::ClientError;
+use serde_json::{Value, json};
+
+use crate::harness::{ADMIN, Harness, request};
+
+/// The stable code and status of a refused call.
+fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (u16, String) {
+    match r {
+        Err(ClientError::Api { status, code, .. }) => (status, code),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn applications_are_created_changed_and_deleted_by_name() {
+    let h = Harness::start(0).await;
+    h.users(&["ann"]).await;
+    let a = h
+        .client
+        .post(
+            "/api/v1/applications",
+            &json!({"name": "payments", "description": "cards\r\nrefunds", "owner": "ann",
+                    "modules": [{"name": "web"}, {"name": "db", "description": "PostgreSQL"}],
+                    "regions": ["eu-west-1"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a["description"], "cards\nrefunds");
+    assert_eq!(a["modules"][1]["description"], "PostgreSQL");
+    let by_name = h
+        .client
+        .get("/api/v1/applications/payments", &[])
+        .await
+        .unwrap();
+    assert_eq!(by_name["id"], a["id"]);
+    assert_eq!(
+        refusal(
+            h.client
+                .post("/api/v1/applications", &json!({"name": "payments"}))
+                .await
+        ),
+        (409, "conflict".into())
+    );
+    for bad in [
+        json!({"name": "billing", "owner": "nobody"}),
+        json!({"name": "billing", "modules": [{"name": "web"}, {"name": "Web"}]}),
+        json!({"name": ""}),
+    ] {
+        assert_eq!(
+            refusal(h.client.post("/api/v1/applications", &bad).await),
+            (422, "validation_failed".into()),
+            "{bad}"
+        );
+    }
+    let (st, ct, e) = request(
+        &h,
+        "POST",
+        "/api/v1/applications",
+        Some(ADMIN),
+        Some(br#"{"name": "billing", "colour": "red"}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(ct, "application/problem+json");
+    let changed = h
+        .client
+        .put(
+            "/api/v1/applications/payments",
+            &json!({"name": "payments", "owner": "admin", "modules": [{"name": "web"}],
+                    "regions": ["eu-west-1", "cn-north-4"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            changed["owner"].as_str(),
+            changed["regions"].as_array().map(Vec::len)
+        ),
+        (Some("admin"), Some(2))
+    );
+    let list = h.client.get("/api/v1/applications", &[]).await.unwrap();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    h.client
+        .delete("/api/v1/applications/payments")
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(h.client.get("/api/v1/applications/payments", &[]).await),
+        (404, "not_found".into())
+    );
+}
+
+/// The console's New form, posted as a browser sends it: the owner from
+/// the users' select, two module rows and a third left blank, regions on
+/// two lines, a description with CRLF, the enterprise project left empty.
+#[tokio::test]
+async fn an_application_is_made_from_the_console_form() {
+    let h = Harness::start(0).await;
+    h.users(&["ann"]).await;
+    let cookie = crate::console::login(&h).await;
+    let url = format!("{}/console/applications/new", h.url());
+    let (form_status, form) = crate::console::page(&cookie, &url).await;
+    assert_eq!(form_status, 200);
+    assert!(
+        form.contains("<option value=\"ann\""),
+        "owner picker: {form}"
+    );
+    // What the browser sends for the blank form, with what a person typed.
+    let mut fields = crate::console::form_values(&form);
+    for (name, value) in [
+        ("f.name", "payments"),
+        ("f.description", "cards\r\nrefunds"),
+        ("f.owner", "ann"),
+        ("f.enterprise_project", ""),
+        ("f.modules.0.name", "web"),
+        ("f.modules.0.description", ""),
+        ("f.modules.1.name", "db"),
+        ("f.modules.1.description", "PostgreSQL 16"),
+        ("f.regions", "eu-west-1\r\ncn-north-4"),
+    ] {
+        match fields.iter_mut().find(|(n, _)| n == name) {
+            Some(f) => f.1 = value.to_string(),
+            None => fields.push((name.to_string(), value.to_string())),
+        }
+    }
+    let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    assert!(
+        loc.as_deref()
+            .is_some_and(|l| l.starts_with("/console/applications/")),
+        "{loc:?}"
+    );
+    let a: Value = h
+        .client
+        .get("/api/v1/applications/payments", &[])
+        .await
+        .unwrap();
+    assert_eq!(a["owner"], "ann");
+    assert_eq!(a["description"], "cards\nrefunds");
+    assert_eq!(a["regions"], json!(["eu-west-1", "cn-north-4"]));
+    assert_eq!(
+        a["modules"],
+        json!([{"name": "web"}, {"name": "db", "description": "PostgreSQL 16"}])
+    );
+    assert!(a.get("enterprise_project").is_none(), "{a}");
+    let (_, list) =
+        crate::console::page(&cookie, &format!("{}/console/applications", h.url())).await;
+    assert!(list.contains("web, db"), "module names in the list: {list}");
+}
