@@ -2084,12 +2084,17 @@ async fn an_application_is_made_in_the_console() {
     };
     let h = Harness::start(0).await;
     h.users(&["ann"]).await;
+    h.client
+        .post("/api/v1/enterprise-projects", &json!({"name": "finance"}))
+        .await
+        .unwrap();
     d.log_in(&h.url()).await;
     d.go(&format!("{}/console/applications/new", h.url())).await;
     d.type_in("#f-name", "payments").await;
     d.type_in("#f-description", "Card payments\nand refunds")
         .await;
     d.choose("#f-owner", "ann").await;
+    d.choose("#f-enterprise_project", "finance").await;
     d.type_in("#f-modules-0-name", "web").await;
     d.type_in("#f-modules-1-name", "db").await;
     d.type_in("#f-modules-1-description", "PostgreSQL 16").await;
@@ -2106,6 +2111,7 @@ async fn an_application_is_made_in_the_console() {
         .await
         .unwrap();
     assert_eq!(a["owner"], "ann");
+    assert_eq!(a["enterprise_project"], "finance");
     assert_eq!(a["description"], "Card payments\nand refunds");
     assert_eq!(a["regions"], json!(["eu-west-1", "cn-north-4"]));
     assert_eq!(a["modules"][1]["description"], "PostgreSQL 16");

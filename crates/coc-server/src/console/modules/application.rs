@@ -22,8 +22,8 @@ pub(crate) const APPLICATION: &[Field] = &[
     h(
         "enterprise_project",
         "Enterprise project",
-        Kind::Text,
-        "One of the enterprise projects (Access → Enterprise projects); empty: none.",
+        Kind::Pick(&super::PROJECTS),
+        "Its enterprise project (Access → Enterprise projects); empty: none.",
     ),
     h(
         "modules",

@@ -161,14 +161,14 @@ pub const INCIDENT: &[Field] = &[
         Kind::Pick(&SCENARIOS),
     ),
     f("assignee_shift.role", "On-call role", Kind::Text),
-    f("application", "Application", Kind::Text),
+    f("application", "Application", Kind::Pick(&APPLICATIONS)),
     f("region", "Region", Kind::Text),
     f("category", "Category", Kind::Text),
 ];
 
 pub(crate) const FORWARDING_RULE: &[Field] = &[
     f("name", "Name", Kind::Text),
-    f("application", "Application", Kind::Text),
+    f("application", "Application", Kind::Pick(&APPLICATIONS)),
     f("trigger_type", "Trigger type", Kind::Choice(&["alarm"])),
     h(
         "data_source",
@@ -240,7 +240,7 @@ pub(crate) const FORWARDING_RULE: &[Field] = &[
 pub(crate) const PLAN: &[Field] = &[
     f("name", "Name", Kind::Text),
     f("summary", "Summary", Kind::Long),
-    f("application", "Application", Kind::Text),
+    f("application", "Application", Kind::Pick(&APPLICATIONS)),
     f(
         "recovery_minutes",
         "Expected recovery (minutes)",

@@ -275,6 +275,10 @@ const fn by_name(list: &'static str) -> Pick {
 const JOBS: Pick = by_name("/api/v1/jobs");
 /// Emergency plans, by name.
 pub(crate) const PLANS: Pick = by_name("/api/v1/plans");
+/// Applications (R6), by name.
+pub(crate) const APPLICATIONS: Pick = by_name("/api/v1/applications");
+/// Enterprise projects, by name.
+pub(crate) const PROJECTS: Pick = by_name("/api/v1/enterprise-projects");
 /// On-call scenarios, by name.
 pub(crate) const SCENARIOS: Pick = by_name("/api/v1/oncall/scenarios");
 /// Monitoring integrations: kept by id, shown by name.
