@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod discover;
 pub mod exec;
 pub mod facts;
 pub mod identity;
@@ -60,7 +61,15 @@ pub struct AgentConfig {
     /// Dev and test mode: a `reboot` does not reboot the machine; the
     /// agent reconnects as if the host had rebooted (a new boot id).
     pub simulate_reboot: bool,
+    /// How often the agent looks at what the host listens on and talks to
+    /// (R2, R4; [`discover`]); a report goes to the server when it changed,
+    /// and every [`DISCOVERY_RESEND`] looks regardless. `None`: never.
+    pub discovery: Option<Duration>,
 }
+
+/// A discovery report is sent at least every this many looks, changed or
+/// not (the server then knows it is current).
+pub const DISCOVERY_RESEND: u32 = 10;
 
 /// First reconnect delay, ms.
 pub const BACKOFF_BASE_MS: u64 = 500;
@@ -282,11 +291,27 @@ async fn session(
         tx.send(send(m)).await?;
     }
     let mut hb = tokio::time::interval(Duration::from_millis(interval));
+    // Discovery: looks every `cfg.discovery`; a new connection starts with
+    // a report.
+    let mut look = tokio::time::interval(cfg.discovery.unwrap_or(Duration::from_secs(86_400)));
+    let mut last_found: Option<AgentMessage> = None;
+    let mut unchanged = 0u32;
     loop {
         tokio::select! {
             _ = hb.tick() => {
                 let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
                 tx.send(send(&AgentMessage::Heartbeat { at_ms })).await?;
+            }
+            _ = look.tick(), if cfg.discovery.is_some() => {
+                let (listeners, connections) = tokio::task::spawn_blocking(discover::scan).await.unwrap_or_default();
+                let found = AgentMessage::Discovery { listeners, connections };
+                if last_found.as_ref() != Some(&found) || unchanged + 1 >= DISCOVERY_RESEND {
+                    tx.send(send(&found)).await?;
+                    last_found = Some(found);
+                    unchanged = 0;
+                } else {
+                    unchanged += 1;
+                }
             }
             ev = events_rx.recv() => {
                 if let Some(m) = ev { tx.send(send(&m)).await?; }

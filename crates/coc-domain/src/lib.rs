@@ -73,6 +73,7 @@ pub mod agent;
 pub mod alarm;
 pub mod application;
 pub mod convergence;
+pub mod discovery;
 pub mod egress;
 pub mod error;
 pub mod escalation;

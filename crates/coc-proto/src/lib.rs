@@ -65,6 +65,35 @@ pub struct Facts {
     pub boot_id: String,
 }
 
+/// A TCP port the host listens on, as the agent found it (R2 discovery).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Listener {
+    /// Port.
+    pub port: u16,
+    /// Local address it is bound to (`0.0.0.0`, `127.0.0.1`, `::`).
+    pub address: String,
+    /// Name of the process that owns it (`postgres`), when the agent may
+    /// read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+}
+
+/// An established TCP connection from a local process to a port it does
+/// not serve (R4: a dependency the agent observed).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Connection {
+    /// The local process, when the agent may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// The remote address.
+    pub remote_address: String,
+    /// The remote port.
+    pub remote_port: u16,
+}
+
+/// Most listeners and connections one discovery report carries.
+pub const MAX_DISCOVERED: usize = 1000;
+
 /// How a task ended on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +133,16 @@ pub enum AgentMessage {
     Heartbeat {
         /// Agent clock, Unix ms.
         at_ms: i64,
+    },
+    /// What the host serves and talks to (R2, R4), sent after `welcome`
+    /// when it changed and at least every few minutes; at most
+    /// [`MAX_DISCOVERED`] of each.
+    Discovery {
+        /// Listening TCP ports.
+        listeners: Vec<Listener>,
+        /// Outbound established connections, one per (process, remote
+        /// address, remote port).
+        connections: Vec<Connection>,
     },
     /// A piece of a task's combined stdout/stderr.
     Output {

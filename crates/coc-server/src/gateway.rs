@@ -385,6 +385,19 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
             }
             None
         }
+        AgentMessage::Discovery {
+            listeners,
+            connections,
+        } => {
+            if let Err(e) = s
+                .store
+                .record_discovery(host_id, &listeners, &connections)
+                .await
+            {
+                tracing::warn!(%host_id, error = %e, "discovery report not stored");
+            }
+            None
+        }
         AgentMessage::Output { task_id, data, .. } => {
             let stored = s
                 .store

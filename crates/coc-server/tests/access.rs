@@ -1364,6 +1364,7 @@ async fn agents_enroll_into_their_tenant() {
         state_dir: h.dir.path().join("acme-agent"),
         run_as_self: true,
         simulate_reboot: true,
+        discovery: None,
     };
     let agent = tokio::spawn(async move {
         let _ = coc_agent::run(cfg).await;

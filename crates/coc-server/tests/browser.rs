@@ -2121,3 +2121,46 @@ async fn an_application_is_made_in_the_console() {
     d.screenshot("application-list.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 18 (R2, R4): a host's page lists the services its agent found
+/// on it and the dependencies it observed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosts_page_shows_its_services_and_dependencies() {
+    if std::net::TcpStream::connect(("127.0.0.1", 5432)).is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is not running (CI)"
+        );
+        return;
+    }
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    // The chromedriver session itself connects to ports of this host.
+    for _ in 0..100 {
+        let v = h
+            .client
+            .get(&format!("/api/v1/resources/{host}/services"), &[])
+            .await
+            .unwrap();
+        if v["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources/{host}", h.url())).await;
+    let main = d.wait_text("main", |t| t.contains("postgresql")).await;
+    assert!(main.contains("Services found on it"), "{main}");
+    assert!(main.contains("database"), "{main}");
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "window.scrollTo(0, document.body.scrollHeight);", "args": []})),
+    )
+    .await;
+    d.screenshot("host-services.png").await;
+    d.call("DELETE", "", None).await;
+}

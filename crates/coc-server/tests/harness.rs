@@ -137,6 +137,7 @@ impl Harness {
             state_dir: self.dir.path().join(format!("agent-{n}")),
             run_as_self: true,
             simulate_reboot: true,
+            discovery: Some(std::time::Duration::from_secs(2)),
         };
         self.agents.push(tokio::spawn(async move {
             let _ = coc_agent::run(cfg).await;

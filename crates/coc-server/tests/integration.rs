@@ -11,6 +11,7 @@ mod applications;
 mod browser;
 mod closed_loop;
 mod console;
+mod discovery;
 mod egress;
 mod execution;
 mod jobs;

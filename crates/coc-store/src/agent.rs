@@ -395,6 +395,11 @@ impl Store {
                 "host {host_id} has {busy} task(s) pending or running; cancel them or wait until they end"
             )));
         }
+        sqlx::query("DELETE FROM host_discovery WHERE tenant_id = $1 AND host_id = $2")
+            .bind(tenant)
+            .bind(host_id)
+            .execute(&mut *tx)
+            .await?;
         let n = sqlx::query("DELETE FROM hosts WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(host_id)

@@ -28,6 +28,7 @@ pub mod agent;
 pub mod alarm;
 pub mod application;
 pub mod audit;
+pub mod discovery;
 pub mod escalation;
 pub mod forward;
 pub mod grant;
@@ -286,6 +287,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/postgres/0027_alarm_occurrences.sql"),
     ),
     same_sql!(28, "applications", "0028_applications.sql"),
+    same_sql!(29, "host_discovery", "0029_host_discovery.sql"),
 ];
 
 impl Store {

@@ -278,6 +278,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             state_dir: data_dir.join("agent"),
             run_as_self: !is_root,
             simulate_reboot: true,
+            discovery: Some(std::time::Duration::from_secs(60)),
         };
         if !is_root {
             say!("dev agent: not root, so scripts run as the current user");
@@ -361,6 +362,7 @@ pub async fn agent(
     token: Option<String>,
     ca_cert: Option<PathBuf>,
     state_dir: PathBuf,
+    discovery: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     init_logs();
     let mut servers = servers.into_iter();
@@ -374,6 +376,7 @@ pub async fn agent(
         state_dir,
         run_as_self: false,
         simulate_reboot: false,
+        discovery,
     };
     coc_agent::run(cfg)
         .await

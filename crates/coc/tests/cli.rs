@@ -1081,3 +1081,60 @@ async fn applications_are_managed_by_name_from_the_cli() {
     let (ok, out) = coc(&env, &["application", "show", "pay"]);
     assert!(!ok && out.contains("does not exist"), "{out}");
 }
+
+/// Discovery from the CLI by host name (R2, R4): the real `coc agent`
+/// reports what its host listens on; `coc resource services <name>` lists
+/// the PostgreSQL server running here, and with `--discovery-interval 0`
+/// nothing is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosts_services_are_listed_by_its_name() {
+    if std::net::TcpStream::connect(("127.0.0.1", 5432)).is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is not running (CI)"
+        );
+        return;
+    }
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let token = env.enrollment().await;
+    let _agent = env.agent(0, &token);
+    let id = env.hosts(1).await.remove(0);
+    let host = env
+        .call("GET", &format!("/api/v1/resources/{id}"), None)
+        .await;
+    let name = host["hostname"].as_str().unwrap().to_string();
+    env.wait(
+        &format!("/api/v1/resources/{id}/services"),
+        "PostgreSQL found",
+        |v| {
+            v["items"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s["kind"] == "postgresql"))
+        },
+    )
+    .await;
+    let (ok, out) = coc(&env, &["resource", "services", &name]);
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("postgresql"))
+        .unwrap_or_default();
+    assert!(line.contains("5432") && line.contains("database"), "{out}");
+    let (ok, out) = coc(&env, &["resource", "dependencies", &name, "-o", "json"]);
+    assert!(ok && out.contains("\"items\""), "{out}");
+    let (ok, out) = coc(&env, &["resource", "services", "no-such-host"]);
+    assert!(
+        !ok && out.contains("no host is called 'no-such-host'"),
+        "{out}"
+    );
+    // Discovery off: a second agent's host reports nothing.
+    let _quiet = env.agent_with(1, &token, &["--discovery-interval", "0"]);
+    let ids = env.hosts(2).await;
+    let other = ids.iter().find(|h| **h != id).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let v = env
+        .call("GET", &format!("/api/v1/resources/{other}/services"), None)
+        .await;
+    assert_eq!(v["items"], serde_json::json!([]), "{v}");
+}

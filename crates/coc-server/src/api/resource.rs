@@ -89,6 +89,22 @@ pub const ROUTES: &[RouteDoc] = &[
         no_content
     ),
     route!(
+        "GET",
+        "/api/v1/resources/{id}/services",
+        "resource",
+        "The services a host runs, found by its agent on its listening ports (PostgreSQL, Redis … as database, cache … resources)",
+        ResourceGet,
+        list = coc_domain::discovery::Service
+    ),
+    route!(
+        "GET",
+        "/api/v1/resources/{id}/dependencies",
+        "resource",
+        "The dependencies observed on a host: which of its processes talk to which service, on this host or another",
+        ResourceGet,
+        list = coc_domain::discovery::Dependency
+    ),
+    route!(
         "PUT",
         "/api/v1/resources/{id}/tags",
         "resource",
@@ -105,6 +121,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/resources/{id}", get(show).delete(delete))
         .route("/api/v1/resources/{id}/enterprise-project", put(assign))
         .route("/api/v1/resources/{id}/tags", put(set_tags))
+        .route("/api/v1/resources/{id}/services", get(host_services))
+        .route(
+            "/api/v1/resources/{id}/dependencies",
+            get(host_dependencies),
+        )
         .route(
             "/api/v1/enterprise-projects",
             get(list_projects).post(create_project),
@@ -140,6 +161,40 @@ async fn show(
         .await?;
     c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
     Ok(Json(h))
+}
+
+/// The host named by the path, when the caller may read it.
+async fn readable_host(s: &AppState, p: &Principal, c: &Checked, id: &str) -> ApiResult<Host> {
+    let h = s
+        .store
+        .get_host(&p.tenant, id, s.heartbeat_ms as i64)
+        .await?;
+    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
+    Ok(h)
+}
+
+async fn host_services(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let h = readable_host(&s, &p, &c, &id).await?;
+    Ok(Json(super::listing(
+        s.store.host_services(&p.tenant, &h.id).await?,
+    )))
+}
+
+async fn host_dependencies(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let h = readable_host(&s, &p, &c, &id).await?;
+    Ok(Json(super::listing(
+        s.store.host_dependencies(&p.tenant, &h.id).await?,
+    )))
 }
 
 /// Deletes a host; its agent is cut off and refused from then on (unless

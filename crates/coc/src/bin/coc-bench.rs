@@ -404,6 +404,7 @@ async fn fanout(
             state_dir: base.join(format!("agent-{i}")),
             run_as_self: true,
             simulate_reboot: true,
+            discovery: None,
         };
         handles.push(tokio::spawn(async move {
             let _ = coc_agent::run(cfg).await;

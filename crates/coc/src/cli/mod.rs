@@ -419,6 +419,11 @@ pub struct AgentArgs {
         default_value = "/var/lib/coc-agent"
     )]
     pub state_dir: PathBuf,
+    /// Seconds between looks at the ports this host listens on and the
+    /// connections its processes hold (reported when they change); 0
+    /// turns discovery off.
+    #[arg(long, env = "COC_DISCOVERY_INTERVAL", default_value_t = 60)]
+    pub discovery_interval: u64,
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -474,7 +479,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 ),
                 None => a.token,
             };
-            crate::run::agent(a.server, token, a.ca_cert, a.state_dir).await
+            let discovery = (a.discovery_interval > 0)
+                .then(|| std::time::Duration::from_secs(a.discovery_interval));
+            crate::run::agent(a.server, token, a.ca_cert, a.state_dir, discovery).await
         }
         Command::Integration(c) => integration::run(&cli.conn, c).await,
         Command::Silence(c) => silence::run(&cli.conn, c).await,

@@ -28,6 +28,11 @@ enum Verb {
     /// and a valid enrollment token binds its new key (a re-installed
     /// agent, a replaced key).
     Reenroll { host: String },
+    /// The services found on a host (PostgreSQL, Redis …), by its agent.
+    Services { host: String },
+    /// The dependencies observed on a host: which of its processes talk to
+    /// which service, on this host or another.
+    Dependencies { host: String },
 }
 
 const COLS: &[&str] = &[
@@ -99,6 +104,44 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 &json!({}),
             )
             .await?
+        }
+        Verb::Services { host } => {
+            let id = resolve_host(&cl, &host).await?;
+            let v = cl
+                .get(&format!("/api/v1/resources/{id}/services"), &[])
+                .await?;
+            output::print(
+                conn.output,
+                &v,
+                &[
+                    "kind",
+                    "resource_type",
+                    "port",
+                    "addresses",
+                    "process",
+                    "local_only",
+                ],
+            );
+            return Ok(());
+        }
+        Verb::Dependencies { host } => {
+            let id = resolve_host(&cl, &host).await?;
+            let v = cl
+                .get(&format!("/api/v1/resources/{id}/dependencies"), &[])
+                .await?;
+            output::print(
+                conn.output,
+                &v,
+                &[
+                    "process",
+                    "host",
+                    "port",
+                    "service",
+                    "resource_type",
+                    "local",
+                ],
+            );
+            return Ok(());
         }
     };
     let mut cols = COLS.to_vec();

@@ -353,7 +353,13 @@ pub const MODULES: &[Module] = &[
         create: None,
         example: None,
         modify: false,
-        related: &[],
+        related: &[
+            ("Services found on it", "/api/v1/resources/{id}/services"),
+            (
+                "Dependencies observed",
+                "/api/v1/resources/{id}/dependencies",
+            ),
+        ],
         summary: None,
         fields: &[],
         ops: RESOURCE_OPS,

@@ -1,0 +1,129 @@
+//! Discovery (issue 18, R2 and R4) with real parts: the in-process agent
+//! reads this machine's socket tables, and the PostgreSQL, Redis and
+//! MariaDB servers running here appear as database and cache services of
+//! its host; a PostgreSQL connection this test holds (a real client)
+//! appears as the host's dependency on its own PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::Connection;
+
+use crate::harness::Harness;
+
+/// Polls `path` until `pred` holds (10 s).
+async fn wait_for(h: &Harness, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = h.client.get(path, &[]).await.unwrap();
+        if pred(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let servers: Vec<(u16, &str, &str)> = [
+        (5432, "postgresql", "database"),
+        (6379, "redis", "cache"),
+        (3306, "mariadb", "database"),
+    ]
+    .into_iter()
+    .filter(|(port, kind, _)| {
+        let up = std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok();
+        assert!(up || !ci, "{kind} is not running on port {port} (CI)");
+        up
+    })
+    .collect();
+    if !servers.iter().any(|s| s.0 == 5432) {
+        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let services = wait_for(
+        &h,
+        &format!("/api/v1/resources/{host}/services"),
+        "the running servers as services of the host",
+        |v| {
+            servers.iter().all(|(port, kind, _)| {
+                v["items"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|s| s["port"] == *port && s["kind"] == *kind))
+            })
+        },
+    )
+    .await;
+    for (port, kind, rtype) in &servers {
+        let s = services["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["port"] == *port)
+            .unwrap();
+        assert_eq!(s["resource_type"], *rtype, "{kind}: {s}");
+    }
+    let root = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    };
+    if root {
+        // As root the agent reads every process: the owner is named.
+        let pg = services["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["port"] == 5432)
+            .unwrap();
+        assert_eq!(pg["process"], "postgres", "{pg}");
+    }
+    // A real PostgreSQL client held open by this process.
+    let url = std::env::var("COC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut pg = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    let me = std::fs::read_to_string("/proc/self/comm")
+        .unwrap()
+        .trim()
+        .to_string();
+    let deps = wait_for(
+        &h,
+        &format!("/api/v1/resources/{host}/dependencies"),
+        "this test's connection as a dependency on PostgreSQL",
+        |v| {
+            v["items"].as_array().is_some_and(|a| {
+                a.iter().any(|d| {
+                    d["port"] == 5432
+                        && d["service"] == "postgresql"
+                        && d["local"] == true
+                        && d["host_id"] == host.as_str()
+                        && d["process"] == me.as_str()
+                })
+            })
+        },
+    )
+    .await;
+    assert!(
+        deps["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["port"] != 0),
+        "{deps}"
+    );
+    sqlx::query("SELECT 1").execute(&mut pg).await.unwrap();
+    pg.close().await.unwrap();
+    // The host's page lists both.
+    let cookie = crate::console::login(&h).await;
+    let (st, page) =
+        crate::console::page(&cookie, &format!("{}/console/resources/{host}", h.url())).await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("Services found on it") && page.contains("postgresql"),
+        "{page}"
+    );
+    assert!(page.contains("Dependencies observed"), "{page}");
+}
