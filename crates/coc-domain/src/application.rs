@@ -141,9 +141,21 @@ impl ApplicationSpec {
 
     /// Whether `module` is one of its modules (ignoring case).
     pub fn has_module(&self, module: &str) -> bool {
+        self.module_named(module).is_some()
+    }
+
+    /// The name of its module called `module` (ignoring case), as the
+    /// application spells it.
+    pub fn module_named(&self, module: &str) -> Option<&str> {
         self.modules
             .iter()
-            .any(|m| m.name.eq_ignore_ascii_case(module.trim()))
+            .find(|m| m.name.eq_ignore_ascii_case(module.trim()))
+            .map(|m| m.name.as_str())
+    }
+
+    /// Its modules' names, in order.
+    pub fn module_names(&self) -> Vec<&str> {
+        self.modules.iter().map(|m| m.name.as_str()).collect()
     }
 }
 
@@ -170,6 +182,8 @@ mod tests {
         assert_eq!(s.modules[1].name, "db");
         assert_eq!(s.regions, vec!["eu-west-1", "cn-north-4"]);
         assert!(s.has_module("DB"));
+        assert_eq!(s.module_named(" DB"), Some("db"));
+        assert_eq!(s.module_names(), vec!["web", "db"]);
         assert!(!s.has_module("cache"));
     }
 

@@ -219,6 +219,7 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {
             json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})
         }
+        ("PUT", "/api/v1/resources/{id}/application") => json!({"application": null}),
         ("POST", "/api/v1/applications") | ("PUT", "/api/v1/applications/{id}") => {
             json!({"name": format!("a-{}", rand_suffix()), "modules": [{"name": "web"}], "regions": ["eu-1"]})
         }

@@ -152,3 +152,72 @@ async fn an_application_is_made_from_the_console_form() {
         crate::console::page(&cookie, &format!("{}/console/applications", h.url())).await;
     assert!(list.contains("web, db"), "module names in the list: {list}");
 }
+
+/// A host is put into an application and one of its modules (by name, the
+/// module in any case), refused for a module the application lacks or an
+/// application that does not exist; the application cannot be deleted
+/// while the host belongs to it; taking the host out lets it go.
+#[tokio::test]
+async fn hosts_belong_to_an_application_and_a_module() {
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    h.client
+        .post(
+            "/api/v1/applications",
+            &json!({"name": "payments", "modules": [{"name": "web"}, {"name": "db"}]}),
+        )
+        .await
+        .unwrap();
+    let path = format!("/api/v1/resources/{host}/application");
+    let r = h
+        .client
+        .put(&path, &json!({"application": "payments", "module": "WEB"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["application"].as_str(), r["module"].as_str()),
+        (Some("payments"), Some("web"))
+    );
+    let listed = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    assert_eq!(listed["items"][0]["application"], "payments");
+    let e = h
+        .client
+        .put(
+            &path,
+            &json!({"application": "payments", "module": "cache"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'cache' is not a module of payments (web, db)"),
+        "{e}"
+    );
+    assert_eq!(
+        refusal(h.client.put(&path, &json!({"application": "nope"})).await),
+        (422, "validation_failed".into())
+    );
+    let held = h
+        .client
+        .delete("/api/v1/applications/payments")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        held.contains("1 host(s) belong to this application"),
+        "{held}"
+    );
+    let out = h
+        .client
+        .put(&path, &json!({"application": null}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (out["application"].clone(), out["module"].clone()),
+        (Value::Null, Value::Null)
+    );
+    h.client
+        .delete("/api/v1/applications/payments")
+        .await
+        .unwrap();
+}

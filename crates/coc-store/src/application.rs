@@ -139,8 +139,25 @@ impl Store {
         self.get_application(tenant, id).await
     }
 
-    /// Deletes application `id`. Errors: `NotFound`.
+    /// Deletes application `id`.
+    ///
+    /// Errors: `NotFound`; `Conflict` while hosts belong to it (they are
+    /// named: move them first).
     pub async fn delete_application(&self, tenant: &str, id: &str) -> Result<()> {
+        let hosts: Vec<String> = sqlx::query_scalar(
+            "SELECT hostname FROM hosts WHERE tenant_id = $1 AND application_id = $2 ORDER BY hostname",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        if !hosts.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "{} host(s) belong to this application ({}); move them to another application first",
+                hosts.len(),
+                hosts.join(", ")
+            )));
+        }
         self.write_one(
             sqlx::query("DELETE FROM applications WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)

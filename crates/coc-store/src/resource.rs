@@ -46,6 +46,12 @@ pub struct Host {
     pub facts: HostFacts,
     /// Enterprise project (A4), if assigned.
     pub enterprise_project: Option<String>,
+    /// The application it belongs to (R6), by name, if any.
+    pub application: Option<String>,
+    /// That application's id.
+    pub application_id: Option<String>,
+    /// Its module within the application, if given.
+    pub module: Option<String>,
     /// Tags (≤ 20), the `coc:ResourceTag/<key>` ABAC attributes.
     pub tags: std::collections::BTreeMap<String, String>,
     /// running / abnormal / offline, from heartbeat age.
@@ -64,7 +70,8 @@ pub struct Host {
 }
 
 const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, \
-    last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until";
+    last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until, \
+    application_id, module, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application";
 
 fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
@@ -86,6 +93,9 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
                 .unwrap_or_default(),
         },
         enterprise_project: r.try_get("enterprise_project")?,
+        application: r.try_get("application")?,
+        application_id: r.try_get("application_id")?,
+        module: r.try_get("module")?,
         tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
         agent_status: agent_status(last, now, interval_ms),
         last_heartbeat: last,
@@ -366,6 +376,64 @@ impl Store {
                 "UPDATE hosts SET enterprise_project = $1 WHERE tenant_id = $2 AND id = $3",
             )
             .bind(project)
+            .bind(tenant)
+            .bind(host),
+            "host",
+            host,
+        )
+        .await
+    }
+}
+
+impl Store {
+    /// Puts a host into application `app` (id or name) and, optionally,
+    /// one of its modules; `None` takes it out of any.
+    ///
+    /// Errors: `Domain(Validation)` for an application that does not exist
+    /// or a module it does not have; `NotFound` for the host.
+    pub async fn set_host_application(
+        &self,
+        tenant: &str,
+        host: &str,
+        app: Option<(&str, Option<&str>)>,
+    ) -> Result<()> {
+        let (app_id, module) = match app {
+            None => (None, None),
+            Some((name, module)) => {
+                let a = match self.get_application(tenant, name).await {
+                    Ok(a) => a,
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(coc_domain::error::invalid(format!(
+                            "application '{name}' does not exist"
+                        ))
+                        .into());
+                    }
+                    Err(e) => return Err(e),
+                };
+                let module = match module.map(str::trim).filter(|m| !m.is_empty()) {
+                    None => None,
+                    Some(m) => Some(
+                        a.spec
+                            .module_named(m)
+                            .ok_or_else(|| {
+                                coc_domain::error::invalid(format!(
+                                    "'{m}' is not a module of {} ({})",
+                                    a.spec.name,
+                                    a.spec.module_names().join(", ")
+                                ))
+                            })?
+                            .to_string(),
+                    ),
+                };
+                (Some(a.id), module)
+            }
+        };
+        self.write_one(
+            sqlx::query(
+                "UPDATE hosts SET application_id = $1, module = $2 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(app_id)
+            .bind(module)
             .bind(tenant)
             .bind(host),
             "host",

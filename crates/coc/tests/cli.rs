@@ -1076,6 +1076,34 @@ async fn applications_are_managed_by_name_from_the_cli() {
         !ok && out.trim().lines().count() == 1 && out.contains("owner 'nobody' is no user"),
         "{out}"
     );
+    // A host is put into it by names.
+    let token = env.enrollment().await;
+    let _agent = env.agent_with(0, &token, &["--discovery-interval", "0"]);
+    let id = env.hosts(1).await.remove(0);
+    let (ok, out) = coc(
+        &env,
+        &[
+            "resource",
+            "assign",
+            &id,
+            "--application",
+            "pay",
+            "--module",
+            "db",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["application"].as_str(), v["module"].as_str()),
+        (Some("pay"), Some("db"))
+    );
+    let (ok, out) = coc(&env, &["application", "delete", "pay"]);
+    assert!(!ok && out.contains("belong to this application"), "{out}");
+    let (ok, out) = coc(&env, &["resource", "assign", &id, "--none"]);
+    assert!(ok, "{out}");
     let (ok, out) = coc(&env, &["application", "delete", "pay"]);
     assert!(ok, "{out}");
     let (ok, out) = coc(&env, &["application", "show", "pay"]);

@@ -35,6 +35,17 @@ pub struct AssignProject {
     pub name: Option<String>,
 }
 
+/// Body of `PUT /api/v1/resources/{id}/application`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignApplication {
+    /// Application id or name; `null` takes the host out of any.
+    pub application: Option<String>,
+    /// One of the application's modules, if any.
+    #[serde(default)]
+    pub module: Option<String>,
+}
+
 /// The routes this module serves, with what the guard checks and what
 /// the OpenAPI document says of them.
 pub const ROUTES: &[RouteDoc] = &[
@@ -106,6 +117,15 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "PUT",
+        "/api/v1/resources/{id}/application",
+        "resource",
+        "Put a host into an application and one of its modules (R6), or out",
+        ResourceUpdate,
+        body = AssignApplication,
+        ok = coc_store::resource::Host
+    ),
+    route!(
+        "PUT",
         "/api/v1/resources/{id}/tags",
         "resource",
         "Replace a host's tags (at most 20)",
@@ -121,6 +141,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/resources/{id}", get(show).delete(delete))
         .route("/api/v1/resources/{id}/enterprise-project", put(assign))
         .route("/api/v1/resources/{id}/tags", put(set_tags))
+        .route(
+            "/api/v1/resources/{id}/application",
+            put(assign_application),
+        )
         .route("/api/v1/resources/{id}/services", get(host_services))
         .route(
             "/api/v1/resources/{id}/dependencies",
@@ -238,6 +262,29 @@ async fn assign(
     Ok(Json(
         s.store
             .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
+            .await?,
+    ))
+}
+
+async fn assign_application(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AssignApplication>,
+) -> ApiResult<Json<Host>> {
+    let h = readable_host(&s, &p, &c, &id).await?;
+    let app = b
+        .application
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    s.store
+        .set_host_application(&p.tenant, &h.id, app.map(|a| (a, b.module.as_deref())))
+        .await?;
+    Ok(Json(
+        s.store
+            .get_host(&p.tenant, &h.id, s.heartbeat_ms as i64)
             .await?,
     ))
 }

@@ -28,6 +28,20 @@ enum Verb {
     /// and a valid enrollment token binds its new key (a re-installed
     /// agent, a replaced key).
     Reenroll { host: String },
+    /// Put a host into an application and one of its modules, e.g. `coc
+    /// resource assign web-1 --application payments --module web`.
+    Assign {
+        host: String,
+        /// Application (name or id).
+        #[arg(long, required_unless_present = "none")]
+        application: Option<String>,
+        /// One of the application's modules.
+        #[arg(long, requires = "application")]
+        module: Option<String>,
+        /// Take the host out of its application instead.
+        #[arg(long, conflicts_with = "application")]
+        none: bool,
+    },
     /// The services found on a host (PostgreSQL, Redis …), by its agent.
     Services { host: String },
     /// The dependencies observed on a host: which of its processes talk to
@@ -38,6 +52,8 @@ enum Verb {
 const COLS: &[&str] = &[
     "id",
     "hostname",
+    "application",
+    "module",
     "ips",
     "os",
     "cpu_cores",
@@ -102,6 +118,19 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             cl.post(
                 &format!("/api/v1/resources/{id}/agent/reenroll"),
                 &json!({}),
+            )
+            .await?
+        }
+        Verb::Assign {
+            host,
+            application,
+            module,
+            none: _,
+        } => {
+            let id = resolve_host(&cl, &host).await?;
+            cl.put(
+                &format!("/api/v1/resources/{id}/application"),
+                &json!({"application": application, "module": module}),
             )
             .await?
         }

@@ -342,6 +342,8 @@ pub const MODULES: &[Module] = &[
         key: "id",
         columns: &[
             ("hostname", "Host name"),
+            ("application", "Application"),
+            ("module", "Module"),
             ("tags.region", "Region"),
             ("agent_status", "Agent"),
             ("os", "OS"),
