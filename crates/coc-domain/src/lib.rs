@@ -101,6 +101,7 @@ pub mod silence;
 pub mod sla;
 pub mod sms_reply;
 pub mod ticket;
+pub mod topology;
 
 pub use error::DomainError;
 

@@ -65,22 +65,35 @@ pub struct HostIdentity {
 /// or its resourceName (host part) or the host part of the `instance` label
 /// equals the host name or one of its IPs (case-insensitive for names).
 pub fn alarm_targets_host(alarm: &NormalizedAlarm, host: &HostIdentity) -> bool {
-    if alarm.resource_id.as_deref() == Some(host.id.as_str()) {
-        return true;
-    }
-    let names = [
-        alarm.resource_name.as_deref().map(host_part),
-        alarm.instance_host(),
-    ];
-    names.into_iter().flatten().any(|n| {
-        n.eq_ignore_ascii_case(&host.hostname)
-            || host
-                .hostname
-                .split('.')
-                .next()
-                .is_some_and(|short| n.eq_ignore_ascii_case(short))
-            || host.ips.iter().any(|ip| ip == &n)
-    })
+    resource_is_host(
+        alarm.resource_id.as_deref(),
+        alarm.resource_name.as_deref(),
+        host,
+    ) || alarm.instance_host().is_some_and(|n| names_host(&n, host))
+}
+
+/// Whether a stored alarm's resource (its id, or its name's host part)
+/// is `host`, as [`alarm_targets_host`] decides it (without the labels a
+/// stored alarm row does not carry as fields).
+pub fn resource_is_host(
+    resource_id: Option<&str>,
+    resource_name: Option<&str>,
+    host: &HostIdentity,
+) -> bool {
+    resource_id == Some(host.id.as_str())
+        || resource_name.is_some_and(|r| names_host(&host_part(r), host))
+}
+
+/// Whether `name` is the host's name, its short name or one of its IPs
+/// (names ignoring case).
+fn names_host(name: &str, host: &HostIdentity) -> bool {
+    name.eq_ignore_ascii_case(&host.hostname)
+        || host
+            .hostname
+            .split('.')
+            .next()
+            .is_some_and(|short| name.eq_ignore_ascii_case(short))
+        || host.ips.iter().any(|ip| ip == name)
 }
 
 #[cfg(test)]

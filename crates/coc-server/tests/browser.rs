@@ -2167,5 +2167,42 @@ async fn a_hosts_page_shows_its_services_and_dependencies() {
     )
     .await;
     d.screenshot("host-services.png").await;
+    // Its application's page draws the topology, the host linked.
+    let app = h
+        .client
+        .post(
+            "/api/v1/applications",
+            &json!({"name": "payments", "modules": [{"name": "api"}]}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .put(
+            &format!("/api/v1/resources/{host}/application"),
+            &json!({"application": "payments", "module": "api"}),
+        )
+        .await
+        .unwrap();
+    d.go(&format!(
+        "{}/console/applications/{}",
+        h.url(),
+        app["id"].as_str().unwrap()
+    ))
+    .await;
+    let main = d.wait_text("main", |t| t.contains("Topology")).await;
+    assert!(main.contains("postgresql :5432"), "{main}");
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(
+            json!({"script": "document.getElementById('topology').scrollIntoView();", "args": []}),
+        ),
+    )
+    .await;
+    d.screenshot("application-topology.png").await;
+    d.click(&format!("#topology a[href='/console/resources/{host}']"))
+        .await;
+    d.wait_text("main", |t| t.contains("Services found on it"))
+        .await;
     d.call("DELETE", "", None).await;
 }

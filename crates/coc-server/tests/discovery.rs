@@ -127,3 +127,114 @@ async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
     );
     assert!(page.contains("Dependencies observed"), "{page}");
 }
+
+/// Topology (R4): an application's graph is drawn from its host, the
+/// servers its agent found there, the PostgreSQL connection this test
+/// holds (observed, not drawn by hand) and the host's active alarm; its
+/// page shows it as SVG with the host linked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applications_topology_comes_from_what_its_hosts_run_and_talk_to() {
+    if std::net::TcpStream::connect(("127.0.0.1", 5432)).is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is not running (CI)"
+        );
+        return;
+    }
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let hostname = h
+        .client
+        .get(&format!("/api/v1/resources/{host}"), &[])
+        .await
+        .unwrap()["hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.client
+        .post(
+            "/api/v1/applications",
+            &serde_json::json!({"name": "payments", "modules": [{"name": "api"}]}),
+        )
+        .await
+        .unwrap();
+    h.client
+        .put(
+            &format!("/api/v1/resources/{host}/application"),
+            &serde_json::json!({"application": "payments", "module": "api"}),
+        )
+        .await
+        .unwrap();
+    let key = h.alertmanager_key().await;
+    h.client
+        .post(
+            &format!("/ingest/{key}/api/v2/alerts"),
+            &serde_json::json!([{"labels": {"alertname": "DiskFull", "instance": format!("{hostname}:9100")}}]),
+        )
+        .await
+        .unwrap();
+    let url = std::env::var("COC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let _pg = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    let svc = format!("svc:{host}:5432");
+    let g = wait_for(
+        &h,
+        "/api/v1/applications/payments/topology",
+        "the host's dependency on its PostgreSQL",
+        |g| {
+            g["edges"].as_array().is_some_and(|e| {
+                e.iter()
+                    .any(|e| e["kind"] == "depends_on" && e["to"] == svc.as_str())
+            })
+        },
+    )
+    .await;
+    let node = |id: &str| {
+        g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let host_node = node(&format!("host:{host}"));
+    assert_eq!(host_node["label"], format!("{hostname} (api)"), "{g}");
+    assert_eq!(host_node["alarms"], 1, "{g}");
+    assert_eq!(
+        node(&svc)["label"],
+        format!("postgresql :5432 @ {hostname}")
+    );
+    assert!(
+        g["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == "app"
+                && e["to"] == format!("host:{host}")
+                && e["label"] == "api"),
+        "{g}"
+    );
+    let app = h
+        .client
+        .get("/api/v1/applications/payments", &[])
+        .await
+        .unwrap();
+    let cookie = crate::console::login(&h).await;
+    let (st, page) = crate::console::page(
+        &cookie,
+        &format!(
+            "{}/console/applications/{}",
+            h.url(),
+            app["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(page.contains("<svg id=\"topology\""), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/console/resources/{host}\"")),
+        "{page}"
+    );
+    assert!(page.contains("1 alarm<"), "{page}");
+}

@@ -17,12 +17,28 @@ struct Report {
     connections: Vec<Connection>,
 }
 
-/// A host's addresses and report, for matching connections to hosts.
-struct Known {
-    id: String,
-    hostname: String,
-    ips: Vec<String>,
-    listeners: Vec<Listener>,
+/// A host of the tenant with what its agent reported last, for matching
+/// connections to hosts and drawing topologies.
+pub(crate) struct Known {
+    pub id: String,
+    pub hostname: String,
+    pub ips: Vec<String>,
+    pub listeners: Vec<Listener>,
+    pub connections: Vec<Connection>,
+    pub application_id: Option<String>,
+    pub module: Option<String>,
+}
+
+impl Known {
+    /// As discovery sees it.
+    pub fn seen(&self) -> SeenHost<'_> {
+        SeenHost {
+            id: &self.id,
+            hostname: &self.hostname,
+            ips: &self.ips,
+            listeners: &self.listeners,
+        }
+    }
 }
 
 fn json<T: Serialize + ?Sized>(v: &T) -> String {
@@ -102,9 +118,22 @@ impl Store {
         let Some(report) = self.discovery_report(tenant, host_id).await? else {
             return Ok(vec![]);
         };
+        let known = self.known_hosts(tenant).await?;
+        let seen: Vec<SeenHost<'_>> = known.iter().map(Known::seen).collect();
+        let me = seen
+            .iter()
+            .find(|h| h.id == host_id)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found("host", host_id))?;
+        Ok(dependencies(&me, &seen, &report.connections))
+    }
+
+    /// Every host of the tenant with its last discovery report (empty
+    /// lists before the first).
+    pub(crate) async fn known_hosts(&self, tenant: &str) -> Result<Vec<Known>> {
         let rows = sqlx::query(
-            "SELECT h.id, h.hostname, h.ips, d.listeners FROM hosts h \
-             LEFT JOIN host_discovery d ON d.host_id = h.id WHERE h.tenant_id = $1",
+            "SELECT h.id, h.hostname, h.ips, h.application_id, h.module, d.listeners, d.connections \
+             FROM hosts h LEFT JOIN host_discovery d ON d.host_id = h.id WHERE h.tenant_id = $1",
         )
         .bind(tenant)
         .fetch_all(&self.pool)
@@ -113,6 +142,7 @@ impl Store {
         for r in &rows {
             let ips: String = r.try_get("ips")?;
             let listeners: Option<String> = r.try_get("listeners")?;
+            let connections: Option<String> = r.try_get("connections")?;
             known.push(Known {
                 id: r.try_get("id")?,
                 hostname: r.try_get("hostname")?,
@@ -120,23 +150,14 @@ impl Store {
                 listeners: listeners
                     .and_then(|l| serde_json::from_str(&l).ok())
                     .unwrap_or_default(),
+                connections: connections
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or_default(),
+                application_id: r.try_get("application_id")?,
+                module: r.try_get("module")?,
             });
         }
-        let seen: Vec<SeenHost<'_>> = known
-            .iter()
-            .map(|k| SeenHost {
-                id: &k.id,
-                hostname: &k.hostname,
-                ips: &k.ips,
-                listeners: &k.listeners,
-            })
-            .collect();
-        let me = seen
-            .iter()
-            .find(|h| h.id == host_id)
-            .cloned()
-            .ok_or_else(|| StoreError::not_found("host", host_id))?;
-        Ok(dependencies(&me, &seen, &report.connections))
+        Ok(known)
     }
 
     /// Errors with `NotFound` unless the tenant has host `host_id`.

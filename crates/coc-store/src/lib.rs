@@ -60,6 +60,7 @@ pub mod sms_reply;
 pub mod spec;
 pub mod ticket;
 pub mod todo;
+pub mod topology;
 pub mod wake;
 
 use std::sync::Arc;

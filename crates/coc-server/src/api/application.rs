@@ -43,6 +43,14 @@ pub const ROUTES: &[RouteDoc] = &[
         ok = coc_store::application::Application
     ),
     route!(
+        "GET",
+        "/api/v1/applications/{id}/topology",
+        "application",
+        "An application's topology (R4): its hosts with their module and active alarms, the services they run, and the services they were observed talking to",
+        ApplicationGet,
+        ok = coc_domain::topology::Graph
+    ),
+    route!(
         "PUT",
         "/api/v1/applications/{id}",
         "application",
@@ -68,6 +76,7 @@ pub(super) fn router() -> Router<AppState> {
             "/api/v1/applications/{id}",
             get(show).put(replace).delete(remove),
         )
+        .route("/api/v1/applications/{id}/topology", get(topology))
 }
 
 async fn create(
@@ -116,4 +125,12 @@ async fn remove(
     let id = s.store.get_application(&p.tenant, &id).await?.id;
     s.store.delete_application(&p.tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn topology(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<coc_domain::topology::Graph>> {
+    Ok(Json(s.store.application_topology(&p.tenant, &id).await?))
 }

@@ -298,6 +298,9 @@ struct Record {
     tables: Vec<ItemTable>,
     /// The record as the API answers it (the advanced view); none for a
     /// secret shown once.
+    /// The module's drawing of the record (trusted HTML with SVG), or
+    /// empty.
+    drawing: String,
     json: Option<String>,
 }
 
@@ -482,6 +485,16 @@ pub(super) async fn detail(
             Err(p) => return error_page(&v, p),
         }
     }
+    let drawing = match m.drawing {
+        None => String::new(),
+        Some((path, draw)) => {
+            let path = path.replace("{id}", &urlencode(&id_for_url));
+            match api(&s, &v, Method::GET, &path, None).await {
+                Ok(x) => draw(&x),
+                Err(p) => return error_page(&v, p),
+            }
+        }
+    };
     let ops = m
         .ops
         .iter()
@@ -509,6 +522,7 @@ pub(super) async fn detail(
         locked: lock.filter(|_| m.modify).map(str::to_string),
         ops,
         tables,
+        drawing,
         json: serde_json::to_string_pretty(&d).ok(),
     }
     .into_response()
@@ -656,6 +670,7 @@ fn shown_once(
         locked: None,
         ops: vec![],
         json: None,
+        drawing: String::new(),
         tables: items
             .map(|i| ItemTable::of("Values", i))
             .into_iter()

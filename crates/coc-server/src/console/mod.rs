@@ -31,6 +31,7 @@ pub mod forms;
 pub mod generic;
 pub mod modules;
 pub mod pages;
+pub mod topology;
 
 use pages::{alarm::*, incident::*, oncall::*, overview::*, script::*, session::*, ticket::*};
 

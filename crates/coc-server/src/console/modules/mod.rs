@@ -77,7 +77,13 @@ pub struct Module {
     /// Replay before saving (B3): the New and Modify forms offer to run
     /// what is typed over the stored alarms of the last days.
     pub replay: Option<Replay>,
+    /// A drawing of the record above its related lists: (API path with
+    /// `{id}`, what draws its answer as HTML).
+    pub drawing: Option<(&'static str, Draw)>,
 }
+
+/// Draws an API answer as HTML (a [`Module::drawing`]).
+pub type Draw = fn(&Value) -> String;
 
 /// How a form's definition is replayed (B3): the API path that replays
 /// (`POST`, with `days`), and the body it takes.
@@ -117,6 +123,7 @@ const MODULE: Module = Module {
     templates: None,
     export: None,
     replay: None,
+    drawing: None,
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -387,6 +394,10 @@ pub const MODULES: &[Module] = &[
         ),
         modify: true,
         fields: APPLICATION,
+        drawing: Some((
+            "/api/v1/applications/{id}/topology",
+            super::topology::application,
+        )),
         ..MODULE
     },
     Module {
