@@ -18,6 +18,17 @@ pub enum AgentStatus {
 }
 
 impl AgentStatus {
+    /// The status called `name` (`running`, `abnormal`, `offline`).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            AgentStatus::Running,
+            AgentStatus::Abnormal,
+            AgentStatus::Offline,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     /// Stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +116,8 @@ mod tests {
     #[test]
     fn status_by_heartbeat_age() {
         assert_eq!(agent_status(None, 100, 10), AgentStatus::Offline);
+        assert_eq!(AgentStatus::parse("abnormal"), Some(AgentStatus::Abnormal));
+        assert_eq!(AgentStatus::parse("down"), None);
         assert_eq!(agent_status(Some(90), 100, 10), AgentStatus::Running);
         assert_eq!(agent_status(Some(75), 100, 10), AgentStatus::Abnormal);
         assert_eq!(agent_status(Some(60), 100, 10), AgentStatus::Offline);

@@ -180,6 +180,46 @@ async fn hosts_belong_to_an_application_and_a_module() {
     );
     let listed = h.client.get("/api/v1/resources", &[]).await.unwrap();
     assert_eq!(listed["items"][0]["application"], "payments");
+    // The list filters on the server.
+    let count = |q: &'static [(&'static str, &'static str)]| {
+        let c = h.client.clone();
+        async move {
+            let q: Vec<(&str, String)> = q.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            c.get("/api/v1/resources", &q).await.unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        count(&[("application", "payments"), ("module", "Web")]).await,
+        1
+    );
+    assert_eq!(
+        count(&[("application", "payments"), ("module", "db")]).await,
+        0
+    );
+    assert_eq!(count(&[("application", "nope")]).await, 0);
+    assert_eq!(count(&[("status", "running")]).await, 1);
+    assert_eq!(count(&[("status", "offline")]).await, 0);
+    assert_eq!(
+        count(&[("q", "%")]).await,
+        0,
+        "a LIKE wildcard is taken literally"
+    );
+    assert_eq!(count(&[("limit", "1")]).await, 1);
+    for bad in [("status", "down"), ("limit", "0"), ("colour", "red")] {
+        assert_eq!(
+            refusal(
+                h.client
+                    .get("/api/v1/resources", &[(bad.0, bad.1.to_string())])
+                    .await
+            )
+            .0,
+            if bad.0 == "colour" { 400 } else { 422 },
+            "{bad:?}"
+        );
+    }
     let e = h
         .client
         .put(

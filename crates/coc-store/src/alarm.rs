@@ -241,18 +241,7 @@ pub struct AlarmFilter {
     pub integration: Option<String>,
 }
 
-/// A `LIKE` pattern that finds `text` literally inside a value (`%`, `_`
-/// and `\` escaped, for `ESCAPE '\'`).
-fn like_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::like_literal;
 
 impl Store {
     /// The alarm center list, newest first, keyset-paged.

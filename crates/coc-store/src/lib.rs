@@ -667,6 +667,19 @@ impl<T> Compiled<T> {
     }
 }
 
+/// A `LIKE` pattern that finds `text` literally inside a value (`%`, `_`
+/// and `\` escaped, for `ESCAPE '\'`).
+pub(crate) fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A small dynamic WHERE builder with `$n` placeholders.
 #[derive(Clone)]
 pub(crate) struct Filter {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Result, Store, StoreError};
+use crate::{Arg, Result, Store, StoreError};
 
 /// Facts an agent reports about its host.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -106,6 +106,19 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
             .map(|k| coc_domain::agent::key_fingerprint(&k)),
         agent_identity_until: r.try_get("identity_until")?,
     })
+}
+
+/// Which hosts a list shows (every field optional; all given must hold).
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    /// Belongs to this application (id or name).
+    pub application: Option<String>,
+    /// In this module of its application (any case).
+    pub module: Option<String>,
+    /// In this enterprise project.
+    pub enterprise_project: Option<String>,
+    /// Host name (any case) or an address contains this.
+    pub q: Option<String>,
 }
 
 /// Inserts a host with no facts yet, bound to `key` (identity `active`) or
@@ -244,12 +257,45 @@ impl Store {
     /// All hosts with their agent status; `interval_ms` is the heartbeat
     /// interval agents use.
     pub async fn list_hosts(&self, tenant: &str, interval_ms: i64) -> Result<Vec<Host>> {
-        let rows = sqlx::query(dynsql!(
-            "SELECT {COLS} FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id"
-        ))
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
+        self.find_hosts(tenant, interval_ms, &HostFilter::default())
+            .await
+    }
+
+    /// The hosts `f` selects, by host name, with their agent status.
+    pub async fn find_hosts(
+        &self,
+        tenant: &str,
+        interval_ms: i64,
+        f: &HostFilter,
+    ) -> Result<Vec<Host>> {
+        let mut w = crate::Filter::new(tenant);
+        if let Some(a) = &f.application {
+            // (Both marks name the one argument.)
+            w.push(
+                "application_id IN (SELECT id FROM applications WHERE tenant_id = $1 AND (id = ? OR name = ?))",
+                Arg::S(a.trim().to_string()),
+            );
+        }
+        if let Some(m) = &f.module {
+            w.push("LOWER(module) = ?", Arg::S(m.trim().to_lowercase()));
+        }
+        if let Some(p) = &f.enterprise_project {
+            w.push("enterprise_project = ?", Arg::S(p.trim().to_string()));
+        }
+        if let Some(q) = &f.q {
+            w.push(
+                "(LOWER(hostname) LIKE ? ESCAPE '\\' OR ips LIKE ? ESCAPE '\\')",
+                Arg::S(format!(
+                    "%{}%",
+                    crate::like_literal(&q.trim().to_lowercase())
+                )),
+            );
+        }
+        let query = w.query(format!(
+            "SELECT {COLS} FROM hosts{} ORDER BY hostname, id",
+            w.sql
+        ));
+        let rows = query.fetch_all(&self.pool).await?;
         let now = self.now();
         rows.iter().map(|r| row(r, now, interval_ms)).collect()
     }

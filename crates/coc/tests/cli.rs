@@ -1100,6 +1100,27 @@ async fn applications_are_managed_by_name_from_the_cli() {
         (v["application"].as_str(), v["module"].as_str()),
         (Some("pay"), Some("db"))
     );
+    let (ok, out) = coc(
+        &env,
+        &[
+            "resource",
+            "list",
+            "--application",
+            "pay",
+            "--module",
+            "DB",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "{v}");
+    let (ok, out) = coc(&env, &["resource", "list", "--status", "down"]);
+    assert!(
+        !ok && out.contains("use running, abnormal or offline"),
+        "{out}"
+    );
     let (ok, out) = coc(&env, &["application", "delete", "pay"]);
     assert!(!ok && out.contains("belong to this application"), "{out}");
     let (ok, out) = coc(&env, &["resource", "assign", &id, "--none"]);

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
+use coc_domain::resource::AgentStatus;
 use coc_store::access::Principal;
 use coc_store::resource::{EnterpriseProject, Host};
 use serde::Deserialize;
@@ -12,8 +13,8 @@ use serde::Deserialize;
 use super::attributes;
 use super::catalog::{RouteDoc, route};
 use crate::AppState;
-use crate::error::ApiResult;
-use crate::extract::ApiJson;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{ApiJson, ApiQuery};
 use crate::guard::Checked;
 
 /// Body of `POST /api/v1/enterprise-projects`.
@@ -35,6 +36,25 @@ pub struct AssignProject {
     pub name: Option<String>,
 }
 
+/// Query of `GET /api/v1/resources`: every filter optional, all given
+/// must hold.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceQuery {
+    /// Belongs to this application (id or name).
+    pub application: Option<String>,
+    /// In this module of its application (any case).
+    pub module: Option<String>,
+    /// In this enterprise project.
+    pub project: Option<String>,
+    /// Agent status: running, abnormal or offline.
+    pub status: Option<String>,
+    /// Host name (any case) or an address contains this.
+    pub q: Option<String>,
+    /// At most this many, by host name (1 to 10,000; default all).
+    pub limit: Option<u32>,
+}
+
 /// Body of `PUT /api/v1/resources/{id}/application`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,8 +73,9 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/resources",
         "resource",
-        "List hosts with agent status (ref. 3.1)",
+        "List hosts with agent status (ref. 3.1), by host name: filters application, module, project, status, q (name or address contains); limit",
         ResourceList,
+        query = ResourceQuery,
         list = coc_store::resource::Host
     ),
     route!(
@@ -160,8 +181,39 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
+    ApiQuery(q): ApiQuery<ResourceQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let mut hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|v| {
+            AgentStatus::parse(v).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    format!("status '{v}': use running, abnormal or offline"),
+                )
+            })
+        })
+        .transpose()?;
+    if q.limit.is_some_and(|l| !(1..=10_000).contains(&l)) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "limit must be 1 to 10000",
+        ));
+    }
+    let filter = coc_store::resource::HostFilter {
+        application: q.application,
+        module: q.module,
+        enterprise_project: q.project,
+        q: q.q,
+    };
+    let mut hosts = s
+        .store
+        .find_hosts(&p.tenant, s.heartbeat_ms as i64, &filter)
+        .await?;
+    if let Some(st) = status {
+        hosts.retain(|h| h.agent_status == st);
+    }
     // Only what the caller may read (A3): per-record attributes decide.
     hosts.retain(|h| {
         c.permits(
@@ -170,6 +222,9 @@ async fn list(
             &attributes::as_refs(&attributes::host(h)),
         )
     });
+    if let Some(l) = q.limit {
+        hosts.truncate(l as usize);
+    }
     Ok(Json(super::listing(hosts)))
 }
 

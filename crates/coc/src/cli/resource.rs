@@ -14,8 +14,25 @@ pub struct Cmd {
 
 #[derive(Subcommand, Debug)]
 enum Verb {
-    /// List hosts with agent status and identity.
-    List,
+    /// List hosts with agent status and identity, e.g. `coc resource list
+    /// --application payments --status offline`.
+    List {
+        /// Belonging to this application.
+        #[arg(long)]
+        application: Option<String>,
+        /// In this module of it.
+        #[arg(long)]
+        module: Option<String>,
+        /// In this enterprise project.
+        #[arg(long)]
+        project: Option<String>,
+        /// running, abnormal or offline.
+        #[arg(long)]
+        status: Option<String>,
+        /// Host name or address contains.
+        #[arg(long)]
+        search: Option<String>,
+    },
     /// Show a host (by host name or id).
     Show { host: String },
     /// Delete a host: its agent is cut off and refused (it may enroll again
@@ -97,7 +114,25 @@ pub async fn resolve_host(cl: &coc_client::Client, host: &str) -> anyhow::Result
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
     let v = match c.verb {
-        Verb::List => cl.get("/api/v1/resources", &[]).await?,
+        Verb::List {
+            application,
+            module,
+            project,
+            status,
+            search,
+        } => {
+            let q: Vec<(&str, String)> = [
+                ("application", application),
+                ("module", module),
+                ("project", project),
+                ("status", status),
+                ("q", search),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+            cl.get("/api/v1/resources", &q).await?
+        }
         Verb::Show { host } => {
             let id = resolve_host(&cl, &host).await?;
             cl.get(&format!("/api/v1/resources/{id}"), &[]).await?
