@@ -237,6 +237,48 @@ async fn hosts_belong_to_an_application_and_a_module() {
         refusal(h.client.put(&path, &json!({"application": "nope"})).await),
         (422, "validation_failed".into())
     );
+    // The same list as CSV, read back with a CSV reader: a tag value with
+    // a comma and quotes survives.
+    h.client
+        .put(
+            &format!("/api/v1/resources/{host}/tags"),
+            &json!({"tags": {"note": "rack 4, \"cold\" aisle"}}),
+        )
+        .await
+        .unwrap();
+    let (st, ct, body) = request(
+        &h,
+        "GET",
+        "/api/v1/resources/export?application=payments",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, ct.as_str()),
+        (200, "text/csv; charset=utf-8"),
+        "{body}"
+    );
+    let text = body.as_str().unwrap().to_string();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let head: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(&head[..4], ["id", "hostname", "application", "module"]);
+    let recs: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(recs.len(), 1, "{text}");
+    assert_eq!(
+        (&recs[0][0], &recs[0][2], &recs[0][3]),
+        (host.as_str(), "payments", "web")
+    );
+    assert_eq!(&recs[0][12], "note=rack 4, \"cold\" aisle");
+    let (_, _, none) = request(
+        &h,
+        "GET",
+        "/api/v1/resources/export?application=nope",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(none.as_str().unwrap().lines().count(), 1, "the header only");
     let held = h
         .client
         .delete("/api/v1/applications/payments")

@@ -126,6 +126,18 @@ async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
         "{page}"
     );
     assert!(page.contains("Dependencies observed"), "{page}");
+    // The resource list links its CSV export, which the signed-in person
+    // downloads with the session.
+    let (_, list) = crate::console::page(&cookie, &format!("{}/console/resources", h.url())).await;
+    assert!(
+        list.contains("href=\"/api/v1/resources/export\" id=\"export\""),
+        "{list}"
+    );
+    let (st, csv) =
+        crate::console::page(&cookie, &format!("{}/api/v1/resources/export", h.url())).await;
+    assert_eq!(st, 200);
+    assert!(csv.starts_with("id,hostname,application,module"), "{csv}");
+    assert!(csv.contains(&host), "{csv}");
 }
 
 /// Topology (R4): an application's graph is drawn from its host, the

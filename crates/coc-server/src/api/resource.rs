@@ -80,6 +80,15 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "GET",
+        "/api/v1/resources/export",
+        "resource",
+        "The hosts the list would show (same filters) as CSV, a header row first",
+        ResourceList,
+        query = ResourceQuery,
+        media = "text/csv"
+    ),
+    route!(
+        "GET",
         "/api/v1/resources/{id}",
         "resource",
         "Show a host",
@@ -159,6 +168,7 @@ pub const ROUTES: &[RouteDoc] = &[
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/resources", get(list))
+        .route("/api/v1/resources/export", get(export))
         .route("/api/v1/resources/{id}", get(show).delete(delete))
         .route("/api/v1/resources/{id}/enterprise-project", put(assign))
         .route("/api/v1/resources/{id}/tags", put(set_tags))
@@ -183,6 +193,16 @@ async fn list(
     Extension(c): Extension<Checked>,
     ApiQuery(q): ApiQuery<ResourceQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(super::listing(listed(&s, &p, &c, q).await?)))
+}
+
+/// The hosts `q` selects that the caller may read, by host name.
+async fn listed(
+    s: &AppState,
+    p: &Principal,
+    c: &Checked,
+    q: ResourceQuery,
+) -> ApiResult<Vec<Host>> {
     let status = q
         .status
         .as_deref()
@@ -225,7 +245,71 @@ async fn list(
     if let Some(l) = q.limit {
         hosts.truncate(l as usize);
     }
-    Ok(Json(super::listing(hosts)))
+    Ok(hosts)
+}
+
+/// Columns of the CSV export, in order.
+const CSV_COLUMNS: [&str; 13] = [
+    "id",
+    "hostname",
+    "application",
+    "module",
+    "enterprise_project",
+    "agent_status",
+    "ips",
+    "os",
+    "arch",
+    "cpu_cores",
+    "memory_bytes",
+    "last_heartbeat",
+    "tags",
+];
+
+/// The hosts the list would show, as CSV (RFC 4180, a header row; times
+/// RFC 3339 UTC; addresses separated by spaces; tags as `key=value;…`).
+async fn export(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    ApiQuery(q): ApiQuery<ResourceQuery>,
+) -> ApiResult<axum::response::Response> {
+    let hosts = listed(&s, &p, &c, q).await?;
+    let internal = |e: &dyn std::fmt::Display| ApiError::new(ErrorCode::Internal, e.to_string());
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(CSV_COLUMNS).map_err(|e| internal(&e))?;
+    for h in &hosts {
+        let when = h
+            .last_heartbeat
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let tags: Vec<String> = h.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        w.write_record([
+            h.id.as_str(),
+            &h.facts.hostname,
+            h.application.as_deref().unwrap_or(""),
+            h.module.as_deref().unwrap_or(""),
+            h.enterprise_project.as_deref().unwrap_or(""),
+            h.agent_status.as_str(),
+            &h.facts.ips.join(" "),
+            &h.facts.os,
+            &h.facts.arch,
+            &h.facts.cpu_cores.to_string(),
+            &h.facts.memory_bytes.to_string(),
+            &when,
+            &tags.join(";"),
+        ])
+        .map_err(|e| internal(&e))?;
+    }
+    let body = w.into_inner().map_err(|e| internal(&e))?;
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"resources.csv\"",
+        )
+        .body(axum::body::Body::from(body))
+        .map_err(|e| internal(&e))
 }
 
 async fn show(

@@ -372,6 +372,7 @@ pub const MODULES: &[Module] = &[
         summary: None,
         fields: &[],
         ops: RESOURCE_OPS,
+        export: Some(("/api/v1/resources/export", "Export (CSV)")),
         ..MODULE
     },
     Module {
