@@ -307,3 +307,18 @@ pub async fn fake_host(h: &Harness, name: &str) -> String {
         .await
         .unwrap()
 }
+
+/// Whether PostgreSQL listens on 127.0.0.1:5432 for tests that use the
+/// machine's own server (discovery). Absent: a notice, except under
+/// `CI=true`, where it fails.
+pub fn postgres_running() -> bool {
+    let up = std::net::TcpStream::connect(("127.0.0.1", 5432)).is_ok();
+    assert!(
+        up || std::env::var("CI").as_deref() != Ok("true"),
+        "PostgreSQL is not running on 127.0.0.1:5432 (CI)"
+    );
+    if !up {
+        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+    }
+    up
+}

@@ -12,7 +12,6 @@ use coc_store::agent::Enrollment;
 use coc_store::resource::Host;
 use serde::Deserialize;
 
-use super::attributes;
 use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
@@ -186,8 +185,7 @@ async fn identity(
     action: IdentityAction,
 ) -> ApiResult<Json<Host>> {
     let ms = s.heartbeat_ms as i64;
-    let h = s.store.get_host(&p.tenant, id, ms).await?;
-    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
+    super::resource::readable_host(s, p, c, id).await?;
     s.store
         .set_agent_identity(&p.tenant, id, action, s.store.now())
         .await?;

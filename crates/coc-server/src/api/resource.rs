@@ -318,16 +318,18 @@ async fn show(
     Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Host>> {
-    let h = s
-        .store
-        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
-        .await?;
-    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
+    let h = readable_host(&s, &p, &c, &id).await?;
     Ok(Json(h))
 }
 
-/// The host named by the path, when the caller may read it.
-async fn readable_host(s: &AppState, p: &Principal, c: &Checked, id: &str) -> ApiResult<Host> {
+/// The host named by the path, when the caller may do the route's action
+/// on it (its attributes decide, A3). Errors: `not_found`, `forbidden`.
+pub(super) async fn readable_host(
+    s: &AppState,
+    p: &Principal,
+    c: &Checked,
+    id: &str,
+) -> ApiResult<Host> {
     let h = s
         .store
         .get_host(&p.tenant, id, s.heartbeat_ms as i64)
@@ -368,11 +370,7 @@ async fn delete(
     Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let h = s
-        .store
-        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
-        .await?;
-    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
+    readable_host(&s, &p, &c, &id).await?;
     s.store.delete_host(&p.tenant, &id).await?;
     s.agents.refuse(&id, "this host was deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -385,11 +383,7 @@ async fn assign(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<AssignProject>,
 ) -> ApiResult<Json<Host>> {
-    let h = s
-        .store
-        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
-        .await?;
-    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
+    let h = readable_host(&s, &p, &c, &id).await?;
     // Moving a host into a project needs the right there too (the host
     // keeps its tags).
     let mut there = attributes::host(&h);
@@ -466,11 +460,7 @@ async fn set_tags(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<Tags>,
 ) -> ApiResult<Json<Host>> {
-    let h = s
-        .store
-        .get_host(&p.tenant, &id, s.heartbeat_ms as i64)
-        .await?;
-    c.require(&c.resource, &attributes::as_refs(&attributes::host(&h)))?;
+    readable_host(&s, &p, &c, &id).await?;
     s.store.set_host_tags(&p.tenant, &id, &b.tags).await?;
     Ok(Json(
         s.store
