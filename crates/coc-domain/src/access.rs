@@ -128,6 +128,7 @@ actions! {
     PlanDelete = "coc:plan:delete",
     PlanEnable = "coc:plan:enable",
     PlanDisable = "coc:plan:disable",
+    ResourceCreate = "coc:resource:create",
     ResourceList = "coc:resource:list",
     ResourceGet = "coc:resource:get",
     ResourceUpdate = "coc:resource:update",

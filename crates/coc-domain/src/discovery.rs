@@ -66,25 +66,26 @@ impl ServiceKind {
     }
 
     /// The resource type it is (ref. 3.1: database, cache …; R1).
-    pub fn resource_type(self) -> ResourceType {
+    pub fn resource_type(self) -> ServiceRole {
         match self {
             ServiceKind::Postgresql
             | ServiceKind::Mysql
             | ServiceKind::Mariadb
             | ServiceKind::Mongodb
-            | ServiceKind::Elasticsearch => ResourceType::Database,
-            ServiceKind::Redis | ServiceKind::Memcached => ResourceType::Cache,
-            ServiceKind::Rabbitmq | ServiceKind::Nats | ServiceKind::Kafka => ResourceType::Queue,
-            ServiceKind::Nginx | ServiceKind::Apache => ResourceType::WebServer,
-            ServiceKind::Ssh => ResourceType::RemoteAccess,
+            | ServiceKind::Elasticsearch => ServiceRole::Database,
+            ServiceKind::Redis | ServiceKind::Memcached => ServiceRole::Cache,
+            ServiceKind::Rabbitmq | ServiceKind::Nats | ServiceKind::Kafka => ServiceRole::Queue,
+            ServiceKind::Nginx | ServiceKind::Apache => ServiceRole::WebServer,
+            ServiceKind::Ssh => ServiceRole::RemoteAccess,
         }
     }
 }
 
-/// What kind of resource a discovered service is.
+/// The role a discovered service plays (which inventory type it becomes:
+/// [`crate::resource::catalog::ResourceType::of_role`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ResourceType {
+pub enum ServiceRole {
     /// A database.
     Database,
     /// A cache.
@@ -158,7 +159,7 @@ pub struct Service {
     /// What it is.
     pub kind: ServiceKind,
     /// The resource type it is.
-    pub resource_type: ResourceType,
+    pub resource_type: ServiceRole,
     /// Port.
     pub port: u16,
     /// Addresses it listens on (`127.0.0.1`, `::1`, `0.0.0.0`).
@@ -229,7 +230,7 @@ pub struct Dependency {
     /// The service there, when recognised.
     pub service: Option<ServiceKind>,
     /// Its resource type, when recognised.
-    pub resource_type: Option<ResourceType>,
+    pub resource_type: Option<ServiceRole>,
     /// On the host itself (loopback or one of its own addresses).
     pub local: bool,
 }
@@ -334,8 +335,8 @@ mod tests {
         );
         let redis = &found[4];
         assert_eq!(redis.addresses, vec!["127.0.0.1", "::1"]);
-        assert_eq!(redis.resource_type, ResourceType::Cache);
-        assert_eq!(found[2].resource_type, ResourceType::Database);
+        assert_eq!(redis.resource_type, ServiceRole::Cache);
+        assert_eq!(found[2].resource_type, ServiceRole::Database);
         // A named process on a well-known port is not guessed from it.
         assert_eq!(classify(Some("haproxy"), 5432), None);
         assert_eq!(classify(None, 5432), Some(ServiceKind::Postgresql));

@@ -187,15 +187,25 @@ document.addEventListener("change", (ev) => {
   if (all) for (const g of scope.querySelectorAll("[data-select-group]")) g.checked = ev.target.checked;
 });
 
-// The navigation marks the section the page belongs to.
+// The navigation marks the section the page belongs to: by its path,
+// else by where its way back leads (a record listed in another section).
 window.addEventListener("DOMContentLoaded", () => {
-  let best = null;
-  for (const a of document.querySelectorAll("#main-nav a")) {
-    const p = a.getAttribute("href");
-    const here = location.pathname === p || location.pathname.startsWith(p + "/");
-    if (here && (!best || p.length > best.getAttribute("href").length)) best = a;
+  const back = document.getElementById("back");
+  const paths = [location.pathname];
+  if (back) paths.push(new URL(back.href).pathname);
+  for (const path of paths) {
+    let best = null;
+    for (const a of document.querySelectorAll("#main-nav a")) {
+      const p = a.getAttribute("href");
+      // The overview's own path is the prefix of every page: only itself.
+      const here = path === p || (p !== "/console" && path.startsWith(p + "/"));
+      if (here && (!best || p.length > best.getAttribute("href").length)) best = a;
+    }
+    if (best) {
+      best.setAttribute("aria-current", "page");
+      return;
+    }
   }
-  if (best) best.setAttribute("aria-current", "page");
 });
 
 // A group of a list folds and unfolds under its heading.

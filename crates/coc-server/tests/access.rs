@@ -220,6 +220,10 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})
         }
         ("PUT", "/api/v1/resources/{id}/application") => json!({"application": null}),
+        ("POST", "/api/v1/resources") | ("PUT", "/api/v1/resources/{id}") => {
+            json!({"type": "cache", "name": format!("c-{}", rand_suffix())})
+        }
+        ("PUT", "/api/v1/resources/{id}/region") => json!({"region": "eu-1"}),
         ("POST", "/api/v1/applications") | ("PUT", "/api/v1/applications/{id}") => {
             json!({"name": format!("a-{}", rand_suffix()), "modules": [{"name": "web"}], "regions": ["eu-1"]})
         }
@@ -776,7 +780,9 @@ async fn abac_conditions_on_source_ip_and_time() {
         "user name matches"
     );
     assert_eq!(
-        call(&h, Some(s), "GET", "/api/v1/resources", None).await.0,
+        call(&h, Some(s), "GET", "/api/v1/resources?type=host", None)
+            .await
+            .0,
         403,
         "nothing allows it"
     );
@@ -1250,7 +1256,7 @@ async fn enterprise_projects_scope_hosts_and_incidents() {
     .unwrap();
     attach_to_user(&h, "shop-team", "hank").await;
     let s = &token_for(&h, "hank").await;
-    let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources", None).await;
+    let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources?type=host", None).await;
     let names: Vec<&str> = res["items"]
         .as_array()
         .unwrap()
@@ -1312,7 +1318,7 @@ async fn enterprise_projects_scope_hosts_and_incidents() {
     .await
     .unwrap();
     attach_to_user(&h, "prod-readers", "hank").await;
-    let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources", None).await;
+    let (_, res) = call(&h, Some(s), "GET", "/api/v1/resources?type=host", None).await;
     let mut names: Vec<&str> = res["items"]
         .as_array()
         .unwrap()
@@ -1372,7 +1378,10 @@ async fn agents_enroll_into_their_tenant() {
     });
     let mut hosts = Value::Null;
     for _ in 0..100 {
-        hosts = acme.get("/api/v1/resources", &[]).await.unwrap();
+        hosts = acme
+            .get("/api/v1/resources", &[("type", "host".into())])
+            .await
+            .unwrap();
         if !hosts["items"].as_array().unwrap().is_empty() {
             break;
         }
@@ -1384,7 +1393,10 @@ async fn agents_enroll_into_their_tenant() {
         "the host is acme's"
     );
     assert!(
-        h.client.get("/api/v1/resources", &[]).await.unwrap()["items"]
+        h.client
+            .get("/api/v1/resources", &[("type", "host".into())])
+            .await
+            .unwrap()["items"]
             .as_array()
             .unwrap()
             .is_empty(),

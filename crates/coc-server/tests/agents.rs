@@ -183,7 +183,11 @@ async fn an_impostor_with_the_enrollment_token_cannot_take_over_a_host() {
         after["agent_key_fingerprint"],
         victim["agent_key_fingerprint"]
     );
-    let all = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let all = h
+        .client
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap();
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
 
     // The victim keeps its tasks, with their secrets.

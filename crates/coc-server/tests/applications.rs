@@ -3,18 +3,9 @@
 //! when invalid or taken, deleted; and from the console's New form as a
 //! browser posts it (CRLF in the description, fields left empty).
 
-use coc_client::ClientError;
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN, Harness, request};
-
-/// The stable code and status of a refused call.
-fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (u16, String) {
-    match r {
-        Err(ClientError::Api { status, code, .. }) => (status, code),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
+use crate::harness::{ADMIN, Harness, refusal, request};
 
 #[tokio::test]
 async fn applications_are_created_changed_and_deleted_by_name() {
@@ -178,13 +169,19 @@ async fn hosts_belong_to_an_application_and_a_module() {
         (r["application"].as_str(), r["module"].as_str()),
         (Some("payments"), Some("web"))
     );
-    let listed = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let listed = h
+        .client
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap();
     assert_eq!(listed["items"][0]["application"], "payments");
     // The list filters on the server.
     let count = |q: &'static [(&'static str, &'static str)]| {
         let c = h.client.clone();
         async move {
-            let q: Vec<(&str, String)> = q.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            let mut q: Vec<(&str, String)> = q.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            // The agent's discovered services are resources too.
+            q.push(("type", "host".into()));
             c.get("/api/v1/resources", &q).await.unwrap()["items"]
                 .as_array()
                 .unwrap()
@@ -216,7 +213,8 @@ async fn hosts_belong_to_an_application_and_a_module() {
                     .await
             )
             .0,
-            if bad.0 == "colour" { 400 } else { 422 },
+            // Paging refuses a bad limit as the alarm list does (400).
+            if bad.0 == "status" { 422 } else { 400 },
             "{bad:?}"
         );
     }
@@ -249,7 +247,7 @@ async fn hosts_belong_to_an_application_and_a_module() {
     let (st, ct, body) = request(
         &h,
         "GET",
-        "/api/v1/resources/export?application=payments",
+        "/api/v1/resources/export?application=payments&type=host",
         Some(ADMIN),
         None,
     )
@@ -262,14 +260,25 @@ async fn hosts_belong_to_an_application_and_a_module() {
     let text = body.as_str().unwrap().to_string();
     let mut rows = csv::Reader::from_reader(text.as_bytes());
     let head: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(&head[..4], ["id", "hostname", "application", "module"]);
+    assert_eq!(
+        &head[..7],
+        [
+            "id",
+            "type",
+            "name",
+            "status",
+            "host",
+            "application",
+            "module"
+        ]
+    );
     let recs: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
     assert_eq!(recs.len(), 1, "{text}");
     assert_eq!(
-        (&recs[0][0], &recs[0][2], &recs[0][3]),
-        (host.as_str(), "payments", "web")
+        (&recs[0][0], &recs[0][1], &recs[0][5], &recs[0][6]),
+        (host.as_str(), "host", "payments", "web")
     );
-    assert_eq!(&recs[0][12], "note=rack 4, \"cold\" aisle");
+    assert_eq!(&recs[0][14], "note=rack 4, \"cold\" aisle");
     let (_, _, none) = request(
         &h,
         "GET",
@@ -286,7 +295,7 @@ async fn hosts_belong_to_an_application_and_a_module() {
         .unwrap_err()
         .to_string();
     assert!(
-        held.contains("1 host(s) belong to this application"),
+        held.contains("1 resource(s) belong to this application"),
         "{held}"
     );
     let out = h

@@ -436,7 +436,10 @@ async fn operator_flow_in_headless_chromium() {
     let sid = h
         .script("slow-hello", "echo first-line; sleep 2; echo second-line")
         .await;
-    let host_name = c.get("/api/v1/resources", &[]).await.unwrap()["items"][0]["hostname"]
+    let host_name = c
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap()["items"][0]["hostname"]
         .as_str()
         .unwrap()
         .to_string();
@@ -747,7 +750,11 @@ async fn an_alarm_is_handled_from_its_page() {
     };
     let h = Harness::start(1).await;
     h.wait_hosts(1).await;
-    let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let hosts = h
+        .client
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap();
     let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
     h.script("restart", "echo \"restarting $SERVICE\"").await;
     let key = h.alertmanager_key().await;
@@ -2201,4 +2208,62 @@ async fn a_hosts_page_shows_its_services_and_dependencies() {
     d.wait_text("main", |t| t.contains("Services found on it"))
         .await;
     d.call("DELETE", "", None).await;
+}
+
+/// The resource list (R1) in Chromium: a load balancer registered from
+/// the New form the list offers (type chosen, fields typed as lines), then
+/// the list filtered on the server by type, its record page, and the
+/// host's page listing the services its agent found as resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_balancer_is_registered_and_the_resource_list_filtered_by_type() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("#new").await;
+    d.wait_text("main", |t| t.contains("Fields")).await;
+    d.choose("#f-type", "load_balancer").await;
+    d.type_in("[name='f.name']", "edge-lb").await;
+    d.type_in("#f-region", "eu-west-1").await;
+    d.type_in(
+        "#f-attributes",
+        "address=203.0.113.10\nlisteners=80,443\nalgorithm=least_connections\nbackends=4",
+    )
+    .await;
+    d.screenshot("resource-new-form.png").await;
+    d.click("#save").await;
+    let page = d
+        .wait_text("main", |t| t.contains("least_connections"))
+        .await;
+    assert!(
+        page.contains("edge-lb") && page.contains("load_balancer"),
+        "{page}"
+    );
+    d.screenshot("resource-record.png").await;
+    let lb = h
+        .client
+        .get("/api/v1/resources/edge-lb", &[])
+        .await
+        .unwrap();
+    assert_eq!(lb["attributes"]["backends"], "4");
+    assert_eq!(lb["region"], "eu-west-1");
+    // The list, filtered to load balancers by the API.
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.choose("#is\\.type", "load_balancer").await;
+    d.click("form.filters button[type=submit]").await;
+    let main = d
+        .wait_text("main", |t| t.contains("edge-lb") && !t.contains("x86_64"))
+        .await;
+    assert!(
+        main.contains("203.0.113.10") || main.contains("eu-west-1"),
+        "{main}"
+    );
+    d.screenshot("resource-list-filtered.png").await;
+    // The host's page lists what its agent found there as resources.
+    d.go(&format!("{}/console/resources/{host}", h.url())).await;
+    d.wait_text("main", |t| t.contains("Resources on it")).await;
+    d.screenshot("resource-host-page.png").await;
 }

@@ -18,7 +18,11 @@ fn fixture(name: &str) -> String {
 async fn prometheus_alarm_creates_incident_and_repairs_the_host() {
     let h = Harness::start(1).await;
     h.users(&["alice"]).await;
-    let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let hosts = h
+        .client
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap();
     let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
     let key = &h.alertmanager_key().await;
     let script = h
@@ -207,7 +211,11 @@ fn chrono_like_future() -> String {
 async fn an_alarm_is_handled_with_a_script_on_its_host() {
     let h = Harness::start(1).await;
     h.wait_hosts(1).await;
-    let hosts = h.client.get("/api/v1/resources", &[]).await.unwrap();
+    let hosts = h
+        .client
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap();
     let hostname = hosts["items"][0]["hostname"].as_str().unwrap().to_string();
     h.script("restart", "echo \"restarting $SERVICE\"").await;
     let key = h.alertmanager_key().await;

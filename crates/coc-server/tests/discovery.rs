@@ -67,6 +67,52 @@ async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
             .unwrap();
         assert_eq!(s["resource_type"], *rtype, "{kind}: {s}");
     }
+    // Each is a resource of the inventory, on the host, of its type (R2).
+    let listed = h
+        .client
+        .get(
+            "/api/v1/resources",
+            &[("host", host.clone()), ("limit", "1000".into())],
+        )
+        .await
+        .unwrap();
+    for (port, kind, rtype) in &servers {
+        let r = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["port"] == *port)
+            .unwrap_or_else(|| panic!("{kind} is not in the resource list: {listed}"));
+        assert_eq!(
+            (&r["type"], &r["origin"], &r["host_id"], &r["status"]),
+            (
+                &Value::from(*rtype),
+                &Value::from("discovered"),
+                &Value::from(host.as_str()),
+                &Value::from("running")
+            ),
+            "{r}"
+        );
+        assert_eq!(r["attributes"]["engine"], *kind, "{r}");
+        // Found by name too, and it cannot be deleted while seen.
+        let name = r["name"].as_str().unwrap();
+        let by_name = h
+            .client
+            .get(
+                &format!("/api/v1/resources/{}", name.replace(':', "%3A")),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_name["id"], r["id"]);
+        let e = h
+            .client
+            .delete(&format!("/api/v1/resources/{}", r["id"].as_str().unwrap()))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("still seen by the agent"), "{e}");
+    }
     let root = {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -136,7 +182,7 @@ async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
     let (st, csv) =
         crate::console::page(&cookie, &format!("{}/api/v1/resources/export", h.url())).await;
     assert_eq!(st, 200);
-    assert!(csv.starts_with("id,hostname,application,module"), "{csv}");
+    assert!(csv.starts_with("id,type,name,status,host"), "{csv}");
     assert!(csv.contains(&host), "{csv}");
 }
 

@@ -148,7 +148,11 @@ impl Harness {
     pub async fn wait_hosts(&self, n: usize) -> Vec<String> {
         let server = self.server.as_ref().unwrap();
         for _ in 0..200 {
-            let v = self.client.get("/api/v1/resources", &[]).await.unwrap();
+            let v = self
+                .client
+                .get("/api/v1/resources", &[("type", "host".into())])
+                .await
+                .unwrap();
             let items = v["items"].as_array().unwrap();
             let ids: Vec<String> = items
                 .iter()
@@ -321,4 +325,12 @@ pub fn postgres_running() -> bool {
         eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
     }
     up
+}
+
+/// The status and stable code of a refused call (panics on success).
+pub fn refusal<T: std::fmt::Debug>(r: Result<T, coc_client::ClientError>) -> (u16, String) {
+    match r {
+        Err(coc_client::ClientError::Api { status, code, .. }) => (status, code),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

@@ -9,6 +9,7 @@ mod agents;
 mod api;
 mod applications;
 mod browser;
+mod catalog;
 mod closed_loop;
 mod console;
 mod discovery;

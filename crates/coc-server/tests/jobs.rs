@@ -56,7 +56,10 @@ async fn a_rolling_job_reboots_hosts_and_checks_them() {
         .unwrap();
     assert_eq!(job["version"], 1);
     let boot_before: Vec<Value> = {
-        let r = c.get("/api/v1/resources", &[]).await.unwrap();
+        let r = c
+            .get("/api/v1/resources", &[("type", "host".into())])
+            .await
+            .unwrap();
         r["items"]
             .as_array()
             .unwrap()
@@ -105,7 +108,10 @@ async fn a_rolling_job_reboots_hosts_and_checks_them() {
             .all(|r| r["output"].as_str().unwrap().contains("back-up"))
     );
     // Each host came back with a new boot id.
-    let after = c.get("/api/v1/resources", &[]).await.unwrap();
+    let after = c
+        .get("/api/v1/resources", &[("type", "host".into())])
+        .await
+        .unwrap();
     for (i, x) in after["items"].as_array().unwrap().iter().enumerate() {
         assert_ne!(x["boot_id"], boot_before[i], "host {i} rebooted");
     }

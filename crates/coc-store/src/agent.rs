@@ -400,6 +400,19 @@ impl Store {
             .bind(host_id)
             .execute(&mut *tx)
             .await?;
+        // What its agent discovered goes with it; what was registered on
+        // it by hand stays, on no host.
+        sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND host_id = $2 AND origin = $3")
+            .bind(tenant)
+            .bind(host_id)
+            .bind(coc_domain::resource::catalog::Origin::Discovered.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE resources SET host_id = NULL WHERE tenant_id = $1 AND host_id = $2")
+            .bind(tenant)
+            .bind(host_id)
+            .execute(&mut *tx)
+            .await?;
         let n = sqlx::query("DELETE FROM hosts WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(host_id)

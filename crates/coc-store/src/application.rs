@@ -141,11 +141,12 @@ impl Store {
 
     /// Deletes application `id`.
     ///
-    /// Errors: `NotFound`; `Conflict` while hosts belong to it (they are
-    /// named: move them first).
+    /// Errors: `NotFound`; `Conflict` while hosts or other resources
+    /// belong to it (they are named: move them first).
     pub async fn delete_application(&self, tenant: &str, id: &str) -> Result<()> {
         let hosts: Vec<String> = sqlx::query_scalar(
-            "SELECT hostname FROM hosts WHERE tenant_id = $1 AND application_id = $2 ORDER BY hostname",
+            "SELECT hostname FROM hosts WHERE tenant_id = $1 AND application_id = $2 \
+             UNION ALL SELECT name FROM resources WHERE tenant_id = $1 AND application_id = $2 ORDER BY 1",
         )
         .bind(tenant)
         .bind(id)
@@ -153,7 +154,7 @@ impl Store {
         .await?;
         if !hosts.is_empty() {
             return Err(StoreError::Conflict(format!(
-                "{} host(s) belong to this application ({}); move them to another application first",
+                "{} resource(s) belong to this application ({}); move them to another application first",
                 hosts.len(),
                 hosts.join(", ")
             )));

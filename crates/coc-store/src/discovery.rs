@@ -47,7 +47,9 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
 
 impl Store {
     /// Keeps host `host_id`'s latest discovery report (the agent caps
-    /// each list at [`coc_domain::discovery::MAX_DISCOVERED`]; longer lists are cut).
+    /// each list at [`coc_domain::discovery::MAX_DISCOVERED`]; longer lists are cut)
+    /// and, in the same transaction, brings the host's discovered
+    /// resources in line with the services it reports.
     ///
     /// Errors: `NotFound` for an unknown host.
     pub async fn record_discovery(
@@ -63,6 +65,9 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         let tenant = tenant.ok_or_else(|| StoreError::not_found("host", host_id))?;
+        let listeners = &listeners[..listeners.len().min(max)];
+        let now = self.now();
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO host_discovery (host_id, tenant_id, listeners, connections, reported_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id) DO UPDATE SET \
@@ -71,11 +76,21 @@ impl Store {
         )
         .bind(host_id)
         .bind(&tenant)
-        .bind(json(&listeners[..listeners.len().min(max)]))
+        .bind(json(listeners))
         .bind(json(&connections[..connections.len().min(max)]))
-        .bind(self.now())
-        .execute(&self.pool)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
+        // The services it runs become resources of the inventory (R2).
+        crate::resource::catalog::sync_discovered(
+            &mut tx,
+            &tenant,
+            host_id,
+            &services(listeners),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

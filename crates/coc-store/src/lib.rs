@@ -290,6 +290,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(28, "applications", "0028_applications.sql"),
     same_sql!(29, "host_discovery", "0029_host_discovery.sql"),
     same_sql!(30, "host_application", "0030_host_application.sql"),
+    same_sql!(31, "resources", "0031_resources.sql"),
 ];
 
 impl Store {

@@ -16,6 +16,7 @@ mod oncall;
 mod parameters;
 mod people;
 mod replicas;
+mod resources;
 mod schedules;
 mod scripts;
 mod tickets;

@@ -353,7 +353,7 @@ async fn follow_labels_output_by_host_name_and_prints_it_once() {
     let _agent = env.agent(0, &token);
     let mut hosts = vec![];
     for _ in 0..120 {
-        let v = env.call("GET", "/api/v1/resources", None).await;
+        let v = env.call("GET", "/api/v1/resources?type=host", None).await;
         hosts = v["items"]
             .as_array()
             .into_iter()
@@ -367,7 +367,7 @@ async fn follow_labels_output_by_host_name_and_prints_it_once() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(!hosts.is_empty(), "agent: {}", env.agent_log(0));
-    let hosts_v = env.call("GET", "/api/v1/resources", None).await;
+    let hosts_v = env.call("GET", "/api/v1/resources?type=host", None).await;
     let name = hosts_v["items"][0]["hostname"]
         .as_str()
         .unwrap()
@@ -419,7 +419,7 @@ async fn jobs_and_hosts_are_given_by_name_and_follow_labels_output() {
     let _agent = env.agent(0, &token);
     let mut name = String::new();
     for _ in 0..120 {
-        let v = env.call("GET", "/api/v1/resources", None).await;
+        let v = env.call("GET", "/api/v1/resources?type=host", None).await;
         if let Some(h) = v["items"]
             .as_array()
             .into_iter()
@@ -1118,7 +1118,7 @@ async fn applications_are_managed_by_name_from_the_cli() {
     assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "{v}");
     let (ok, out) = coc(&env, &["resource", "list", "--status", "down"]);
     assert!(
-        !ok && out.contains("use running, abnormal or offline"),
+        !ok && out.contains("use running, abnormal, offline, vanished or unmonitored"),
         "{out}"
     );
     let (ok, out) = coc(&env, &["application", "delete", "pay"]);
@@ -1172,6 +1172,85 @@ async fn a_hosts_services_are_listed_by_its_name() {
     assert!(line.contains("5432") && line.contains("database"), "{out}");
     let (ok, out) = coc(&env, &["resource", "dependencies", &name, "-o", "json"]);
     assert!(ok && out.contains("\"items\""), "{out}");
+    // What the agent found is in the inventory, on the host, by name.
+    let (ok, out) = coc(
+        &env,
+        &["resource", "list", "--host", &name, "--type", "database"],
+    );
+    assert!(
+        ok && out.contains(&format!("postgresql@{name}:5432")),
+        "{out}"
+    );
+    // A cache registered by hand on it, changed and removed by name.
+    let (ok, out) = coc(&env, &["resource", "types"]);
+    assert!(
+        ok && out.contains("load_balancer") && out.contains("listeners"),
+        "{out}"
+    );
+    let (ok, out) = coc(
+        &env,
+        &[
+            "resource",
+            "add",
+            "cache",
+            "sessions",
+            "--host",
+            &name,
+            "--field",
+            "engine=redis",
+            "--field",
+            "port=6380",
+            "--tag",
+            "tier=gold",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(
+        &env,
+        &["resource", "add", "cache", "bad", "--field", "nodes=3"],
+    );
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("no field 'nodes'"),
+        "{out}"
+    );
+    let (ok, out) = coc(
+        &env,
+        &[
+            "resource",
+            "update",
+            "sessions",
+            "--field",
+            "version=7",
+            "--field",
+            "port=",
+            "--region",
+            "eu-west",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["attributes"],
+        serde_json::json!({"engine": "redis", "version": "7"})
+    );
+    assert_eq!(
+        (v["region"].as_str(), v["host"].as_str()),
+        (Some("eu-west"), Some(name.as_str()))
+    );
+    assert_eq!(v["tags"]["tier"], "gold", "what was not given stays");
+    let (ok, out) = coc(&env, &["resource", "region", &name, "eu-north"]);
+    assert!(ok && out.contains("eu-north"), "{out}");
+    let (ok, out) = coc(
+        &env,
+        &["resource", "list", "--region", "eu-north", "--type", "host"],
+    );
+    assert!(ok && out.contains(&name), "{out}");
+    let (ok, out) = coc(&env, &["resource", "delete", "sessions"]);
+    assert!(ok && out.contains("deleted cache sessions"), "{out}");
+    let (ok, out) = coc(&env, &["resource", "show", "sessions"]);
+    assert!(!ok && out.contains("does not exist"), "{out}");
     let (ok, out) = coc(&env, &["resource", "services", "no-such-host"]);
     assert!(
         !ok && out.contains("no host is called 'no-such-host'"),

@@ -203,7 +203,7 @@ impl Env {
 
     pub async fn hosts(&self, n: usize) -> Vec<String> {
         for _ in 0..400 {
-            let v = self.call("GET", "/api/v1/resources", None).await;
+            let v = self.call("GET", "/api/v1/resources?type=host", None).await;
             let ids: Vec<String> = v["items"]
                 .as_array()
                 .unwrap()

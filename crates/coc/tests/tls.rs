@@ -46,7 +46,7 @@ async fn agents_connect_over_tls_and_a_wrong_ca_is_refused() {
     let _right = env.agent_with(0, &token, &["--ca-cert", &ours_ca]);
     let hosts = env.hosts(1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let all = env.call("GET", "/api/v1/resources", None).await;
+    let all = env.call("GET", "/api/v1/resources?type=host", None).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 1, "{all:#}");
     let log = env.agent_log(1);
     assert!(

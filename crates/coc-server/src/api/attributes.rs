@@ -29,13 +29,21 @@ pub fn incident(i: &Incident) -> [(&'static str, Option<&str>); 3] {
 
 /// The ABAC attributes of a host: enterprise project and tags.
 pub fn host(h: &Host) -> Vec<(String, Option<String>)> {
+    tagged(h.enterprise_project.as_deref(), &h.tags)
+}
+
+/// The ABAC attributes of any resource in the inventory: its enterprise
+/// project and its tags (`coc:ResourceTag/<key>`).
+pub fn tagged(
+    project: Option<&str>,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, Option<String>)> {
     let mut v = vec![(
         "coc:EnterpriseProject".to_string(),
-        h.enterprise_project.clone(),
+        project.map(str::to_string),
     )];
     v.extend(
-        h.tags
-            .iter()
+        tags.iter()
             .map(|(k, t)| (format!("coc:ResourceTag/{k}"), Some(t.clone()))),
     );
     v

@@ -1,12 +1,14 @@
-//! Resources API (R1 hosts; A4 enterprise projects). Agent identity and
-//! enrollment tokens: [`super::agent`].
+//! Resources API (R1 inventory: hosts and the other types; A4 enterprise
+//! projects). Agent identity and enrollment tokens: [`super::agent`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
-use coc_domain::resource::AgentStatus;
+use coc_domain::resource::catalog::{ResourceSpec, ResourceStatus, ResourceType, Sort};
 use coc_store::access::Principal;
+use coc_store::resource::catalog::Resource;
+use coc_store::resource::list::{Listed, ResourceFilter};
 use coc_store::resource::{EnterpriseProject, Host};
 use serde::Deserialize;
 
@@ -41,18 +43,39 @@ pub struct AssignProject {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceQuery {
-    /// Belongs to this application (id or name).
+    /// Of this type: host, database, cache, queue, web_server,
+    /// container_cluster or load_balancer.
+    #[serde(rename = "type")]
+    pub resource_type: Option<String>,
+    /// Belongs to this application (id or name): its own, or its host's.
     pub application: Option<String>,
     /// In this module of its application (any case).
     pub module: Option<String>,
+    /// In this region (any case).
+    pub region: Option<String>,
     /// In this enterprise project.
     pub project: Option<String>,
-    /// Agent status: running, abnormal or offline.
+    /// Status: running, abnormal, offline, vanished or unmonitored.
     pub status: Option<String>,
-    /// Host name (any case) or an address contains this.
+    /// On this host (id or host name).
+    pub host: Option<String>,
+    /// Name, address or a field contains this (any case).
     pub q: Option<String>,
-    /// At most this many, by host name (1 to 10,000; default all).
+    /// Order: name (default), type, status or created_at; a leading `-`
+    /// reverses.
+    pub sort: Option<String>,
+    /// Rows per page, 1 to 1000 (default 100).
     pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Body of `PUT /api/v1/resources/{id}/region`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRegion {
+    /// Region; `null` or empty clears it.
+    pub region: Option<String>,
 }
 
 /// Body of `PUT /api/v1/resources/{id}/application`.
@@ -73,16 +96,33 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/resources",
         "resource",
-        "List hosts with agent status (ref. 3.1), by host name: filters application, module, project, status, q (name or address contains); limit",
+        "The resource list (ref. 3.1.1): hosts, databases, caches, queues, web servers, container clusters and load balancers; filters type, application, module, region, project, status, host, q; sort; keyset-paged (limit, cursor)",
         ResourceList,
         query = ResourceQuery,
-        list = coc_store::resource::Host
+        list = coc_store::resource::list::Listed
+    ),
+    route!(
+        "POST",
+        "/api/v1/resources",
+        "resource",
+        "Register a database, cache, queue, web server, container cluster or load balancer by hand (hosts join through their agent)",
+        ResourceCreate,
+        body = coc_domain::resource::catalog::ResourceSpec,
+        created = coc_store::resource::catalog::Resource
+    ),
+    route!(
+        "GET",
+        "/api/v1/resource-types",
+        "resource",
+        "The resource types and the fields each has",
+        ResourceList,
+        list = ResourceTypeDoc
     ),
     route!(
         "GET",
         "/api/v1/resources/export",
         "resource",
-        "The hosts the list would show (same filters) as CSV, a header row first",
+        "The resources the list would show (same filters and order, every page) as CSV, a header row first",
         ResourceList,
         query = ResourceQuery,
         media = "text/csv"
@@ -91,8 +131,26 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/resources/{id}",
         "resource",
-        "Show a host",
+        "Show a resource (a host, or another type) by id or name",
         ResourceGet,
+        ok = coc_store::resource::list::Listed
+    ),
+    route!(
+        "PUT",
+        "/api/v1/resources/{id}",
+        "resource",
+        "Change a resource other than a host (for a discovered one: application, module, region, project and tags)",
+        ResourceUpdate,
+        body = coc_domain::resource::catalog::ResourceSpec,
+        ok = coc_store::resource::catalog::Resource
+    ),
+    route!(
+        "PUT",
+        "/api/v1/resources/{id}/region",
+        "resource",
+        "Set a host's region (or clear it)",
+        ResourceUpdate,
+        body = AssignRegion,
         ok = coc_store::resource::Host
     ),
     route!(
@@ -125,7 +183,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "DELETE",
         "/api/v1/resources/{id}",
         "resource",
-        "Delete a host; its agent is cut off and refused",
+        "Delete a resource; a host's agent is cut off and refused, and what it discovered goes with it",
         ResourceDelete,
         no_content
     ),
@@ -167,9 +225,14 @@ pub const ROUTES: &[RouteDoc] = &[
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/resources", get(list))
+        .route("/api/v1/resources", get(list).post(create))
+        .route("/api/v1/resource-types", get(types))
         .route("/api/v1/resources/export", get(export))
-        .route("/api/v1/resources/{id}", get(show).delete(delete))
+        .route(
+            "/api/v1/resources/{id}",
+            get(show).put(update).delete(delete),
+        )
+        .route("/api/v1/resources/{id}/region", put(assign_region))
         .route("/api/v1/resources/{id}/enterprise-project", put(assign))
         .route("/api/v1/resources/{id}/tags", put(set_tags))
         .route(
@@ -192,114 +255,196 @@ async fn list(
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
     ApiQuery(q): ApiQuery<ResourceQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(super::listing(listed(&s, &p, &c, q).await?)))
+) -> ApiResult<Json<coc_store::Paged<Listed>>> {
+    let page = super::PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
+    let (filter, sort) = filter_of(q)?;
+    let mut out = s
+        .store
+        .resource_page(&p.tenant, s.heartbeat_ms as i64, &filter, sort, &page)
+        .await?;
+    // Only what the caller may read (A3): per-record attributes decide
+    // (a page may then hold fewer rows; the cursor still goes on).
+    out.items.retain(|r| readable(&c, r));
+    Ok(Json(out))
 }
 
-/// The hosts `q` selects that the caller may read, by host name.
-async fn listed(
-    s: &AppState,
-    p: &Principal,
-    c: &Checked,
-    q: ResourceQuery,
-) -> ApiResult<Vec<Host>> {
+/// Whether the caller may do the route's action on listed resource `r`.
+fn readable(c: &Checked, r: &Listed) -> bool {
+    let (project, tags) = r.project_and_tags();
+    c.permits(
+        &c.action,
+        &format!("resource:{}", r.id()),
+        &attributes::as_refs(&attributes::tagged(project, tags)),
+    )
+}
+
+/// The store's filter and order from the query.
+///
+/// Errors: `validation_failed` naming the bad value.
+fn filter_of(q: ResourceQuery) -> ApiResult<(ResourceFilter, Sort)> {
+    let bad = |m: String| ApiError::new(ErrorCode::ValidationFailed, m);
     let status = q
         .status
         .as_deref()
         .map(|v| {
-            AgentStatus::parse(v).ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::ValidationFailed,
-                    format!("status '{v}': use running, abnormal or offline"),
-                )
+            ResourceStatus::parse(v).ok_or_else(|| {
+                bad(format!(
+                    "status '{v}': use running, abnormal, offline, vanished or unmonitored"
+                ))
             })
         })
         .transpose()?;
-    if q.limit.is_some_and(|l| !(1..=10_000).contains(&l)) {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "limit must be 1 to 10000",
-        ));
-    }
-    let filter = coc_store::resource::HostFilter {
-        application: q.application,
-        module: q.module,
-        enterprise_project: q.project,
-        q: q.q,
-    };
-    let mut hosts = s
-        .store
-        .find_hosts(&p.tenant, s.heartbeat_ms as i64, &filter)
-        .await?;
-    if let Some(st) = status {
-        hosts.retain(|h| h.agent_status == st);
-    }
-    // Only what the caller may read (A3): per-record attributes decide.
-    hosts.retain(|h| {
-        c.permits(
-            &c.action,
-            &format!("resource:{}", h.id),
-            &attributes::as_refs(&attributes::host(h)),
-        )
-    });
-    if let Some(l) = q.limit {
-        hosts.truncate(l as usize);
-    }
-    Ok(hosts)
+    let resource_type = q
+        .resource_type
+        .as_deref()
+        .map(|v| {
+            ResourceType::parse(v).ok_or_else(|| {
+                let names: Vec<&str> = ResourceType::ALL.iter().map(|t| t.as_str()).collect();
+                bad(format!("type '{v}': use {}", names.join(", ")))
+            })
+        })
+        .transpose()?;
+    let sort = q
+        .sort
+        .as_deref()
+        .map(Sort::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?
+        .unwrap_or_default();
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    Ok((
+        ResourceFilter {
+            resource_type,
+            application: given(q.application),
+            module: given(q.module),
+            region: given(q.region),
+            enterprise_project: given(q.project),
+            status,
+            host: given(q.host),
+            q: given(q.q),
+        },
+        sort,
+    ))
+}
+
+/// A resource type and its fields (`GET /api/v1/resource-types`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ResourceTypeDoc {
+    /// Stored name (`container_cluster`).
+    pub name: &'static str,
+    /// What a person calls it.
+    pub label: &'static str,
+    /// Its own fields.
+    pub fields: &'static [coc_domain::resource::catalog::Field],
+}
+
+async fn types() -> Json<serde_json::Value> {
+    let v: Vec<ResourceTypeDoc> = ResourceType::ALL
+        .iter()
+        .map(|t| ResourceTypeDoc {
+            name: t.as_str(),
+            label: t.label(),
+            fields: t.fields(),
+        })
+        .collect();
+    Json(super::listing(v))
 }
 
 /// Columns of the CSV export, in order.
-const CSV_COLUMNS: [&str; 13] = [
+const CSV_COLUMNS: [&str; 16] = [
     "id",
-    "hostname",
+    "type",
+    "name",
+    "status",
+    "host",
     "application",
     "module",
+    "region",
     "enterprise_project",
-    "agent_status",
-    "ips",
+    "addresses",
     "os",
-    "arch",
     "cpu_cores",
     "memory_bytes",
     "last_heartbeat",
     "tags",
+    "fields",
 ];
 
-/// The hosts the list would show, as CSV (RFC 4180, a header row; times
-/// RFC 3339 UTC; addresses separated by spaces; tags as `key=value;…`).
+/// `key=value;…` of a map.
+fn pairs(m: &std::collections::BTreeMap<String, String>) -> String {
+    let v: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    v.join(";")
+}
+
+/// The resources the list would show, every page, as CSV (RFC 4180, a
+/// header row; times RFC 3339 UTC; addresses separated by spaces; tags
+/// and fields as `key=value;…`).
 async fn export(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
     ApiQuery(q): ApiQuery<ResourceQuery>,
 ) -> ApiResult<axum::response::Response> {
-    let hosts = listed(&s, &p, &c, q).await?;
+    let (filter, sort) = filter_of(q)?;
+    let mut all = s
+        .store
+        .all_resources(&p.tenant, s.heartbeat_ms as i64, &filter, sort)
+        .await?;
+    all.retain(|r| readable(&c, r));
     let internal = |e: &dyn std::fmt::Display| ApiError::new(ErrorCode::Internal, e.to_string());
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(CSV_COLUMNS).map_err(|e| internal(&e))?;
-    for h in &hosts {
-        let when = h
-            .last_heartbeat
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
-        let tags: Vec<String> = h.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        w.write_record([
-            h.id.as_str(),
-            &h.facts.hostname,
-            h.application.as_deref().unwrap_or(""),
-            h.module.as_deref().unwrap_or(""),
-            h.enterprise_project.as_deref().unwrap_or(""),
-            h.agent_status.as_str(),
-            &h.facts.ips.join(" "),
-            &h.facts.os,
-            &h.facts.arch,
-            &h.facts.cpu_cores.to_string(),
-            &h.facts.memory_bytes.to_string(),
-            &when,
-            &tags.join(";"),
-        ])
-        .map_err(|e| internal(&e))?;
+    for r in &all {
+        let record: [String; 16] = match r {
+            Listed::Host(h) => [
+                h.id.clone(),
+                h.kind.clone(),
+                h.name.clone(),
+                h.status.as_str().into(),
+                String::new(),
+                h.application.clone().unwrap_or_default(),
+                h.module.clone().unwrap_or_default(),
+                h.region.clone().unwrap_or_default(),
+                h.enterprise_project.clone().unwrap_or_default(),
+                h.facts.ips.join(" "),
+                h.facts.os.clone(),
+                h.facts.cpu_cores.to_string(),
+                h.facts.memory_bytes.to_string(),
+                h.last_heartbeat
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default(),
+                pairs(&h.tags),
+                String::new(),
+            ],
+            Listed::Other(x) => [
+                x.id.clone(),
+                x.resource_type.as_str().into(),
+                x.name.clone(),
+                x.status.as_str().into(),
+                x.host.clone().unwrap_or_default(),
+                x.application.clone().unwrap_or_default(),
+                x.module.clone().unwrap_or_default(),
+                x.region.clone().unwrap_or_default(),
+                x.enterprise_project.clone().unwrap_or_default(),
+                x.attributes
+                    .get("endpoint")
+                    .or(x.attributes.get("address"))
+                    .cloned()
+                    .unwrap_or_default(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                pairs(&x.tags),
+                pairs(&x.attributes),
+            ],
+        };
+        w.write_record(&record).map_err(|e| internal(&e))?;
     }
     let body = w.into_inner().map_err(|e| internal(&e))?;
     axum::response::Response::builder()
@@ -312,14 +457,129 @@ async fn export(
         .map_err(|e| internal(&e))
 }
 
+/// A resource other than a host, by id or name, when the caller may do
+/// the route's action on it. Errors: `not_found`, `forbidden`,
+/// `validation_failed` for a name two types share.
+async fn readable_resource(
+    s: &AppState,
+    p: &Principal,
+    c: &Checked,
+    id: &str,
+) -> ApiResult<Resource> {
+    let r = s
+        .store
+        .get_resource(&p.tenant, id, s.heartbeat_ms as i64)
+        .await?;
+    c.require(
+        &format!("resource:{}", r.id),
+        &attributes::as_refs(&attributes::tagged(
+            r.enterprise_project.as_deref(),
+            &r.tags,
+        )),
+    )?;
+    Ok(r)
+}
+
+/// The host the path names (by id or host name), or `None` when it names
+/// no host.
+async fn host_named(s: &AppState, p: &Principal, id: &str) -> ApiResult<Option<Host>> {
+    let ms = s.heartbeat_ms as i64;
+    match s.store.get_host(&p.tenant, id, ms).await {
+        Ok(h) => Ok(Some(h)),
+        Err(coc_store::StoreError::NotFound { .. }) => Ok(s
+            .store
+            .list_hosts(&p.tenant, ms)
+            .await?
+            .into_iter()
+            .find(|h| h.facts.hostname == id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    ApiJson(b): ApiJson<ResourceSpec>,
+) -> ApiResult<(StatusCode, Json<Resource>)> {
+    // Creating into a project needs the right there (A3).
+    c.require(
+        "resource:*",
+        &attributes::as_refs(&attributes::tagged(
+            b.enterprise_project.as_deref(),
+            &b.tags,
+        )),
+    )?;
+    let r = s
+        .store
+        .create_resource(&p.tenant, &b, s.heartbeat_ms as i64)
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ResourceSpec>,
+) -> ApiResult<Json<Resource>> {
+    if let Some(h) = host_named(&s, &p, &id).await? {
+        // The right to change it is checked first (A3).
+        readable_host(&s, &p, &c, &h.id).await?;
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "a host is changed through its own routes (application, enterprise-project, region, tags)",
+        ));
+    }
+    let old = readable_resource(&s, &p, &c, &id).await?;
+    c.require(
+        &format!("resource:{}", old.id),
+        &attributes::as_refs(&attributes::tagged(
+            b.enterprise_project.as_deref(),
+            &b.tags,
+        )),
+    )?;
+    Ok(Json(
+        s.store
+            .update_resource(&p.tenant, &old.id, &b, s.heartbeat_ms as i64)
+            .await?,
+    ))
+}
+
+async fn assign_region(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AssignRegion>,
+) -> ApiResult<Json<Host>> {
+    let h = readable_host(&s, &p, &c, &id).await?;
+    s.store
+        .set_host_region(&p.tenant, &h.id, b.region.as_deref())
+        .await?;
+    Ok(Json(
+        s.store
+            .get_host(&p.tenant, &h.id, s.heartbeat_ms as i64)
+            .await?,
+    ))
+}
+
 async fn show(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Host>> {
-    let h = readable_host(&s, &p, &c, &id).await?;
-    Ok(Json(h))
+) -> ApiResult<Json<Listed>> {
+    if let Some(h) = host_named(&s, &p, &id).await? {
+        c.require(
+            &format!("resource:{}", h.id),
+            &attributes::as_refs(&attributes::host(&h)),
+        )?;
+        return Ok(Json(Listed::Host(Box::new(h))));
+    }
+    let r = readable_resource(&s, &p, &c, &id).await?;
+    Ok(Json(Listed::Other(Box::new(r))))
 }
 
 /// The host named by the path, when the caller may do the route's action
@@ -362,17 +622,24 @@ async fn host_dependencies(
     )))
 }
 
-/// Deletes a host; its agent is cut off and refused from then on (unless
-/// it enrolls again with a token).
+/// Deletes a resource. A host's agent is cut off and refused from then on
+/// (unless it enrolls again with a token).
 async fn delete(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    readable_host(&s, &p, &c, &id).await?;
-    s.store.delete_host(&p.tenant, &id).await?;
-    s.agents.refuse(&id, "this host was deleted");
+    if let Some(h) = host_named(&s, &p, &id).await? {
+        let h = readable_host(&s, &p, &c, &h.id).await?;
+        s.store.delete_host(&p.tenant, &h.id).await?;
+        s.agents.refuse(&h.id, "this host was deleted");
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let r = readable_resource(&s, &p, &c, &id).await?;
+    s.store
+        .delete_resource(&p.tenant, &r.id, s.heartbeat_ms as i64)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -96,6 +96,8 @@ struct Table {
     rows: Vec<Row>,
     next: Option<String>,
     can_create: bool,
+    /// Where the New link goes.
+    new_at: String,
     /// The module's chart of the records, or empty.
     chart: String,
     /// Filters on the default columns with few values: (query name
@@ -119,36 +121,94 @@ const FILTER_VALUES: usize = 12;
 /// chosen in `query` (`is.<key>=<value>`) marked — and kept even when no
 /// record has it now.
 fn filters_of(m: &Module, all: &[Value], query: &[(String, String)]) -> Vec<Filter> {
-    // The first column names the record: search finds it.
-    m.columns
+    let chosen = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|c| !c.is_empty())
+    };
+    let page_values = |k: &str| {
+        let mut values: Vec<String> = all
+            .iter()
+            .map(|r| cell(r, k))
+            .filter(|c| !c.is_empty())
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    };
+    let filter = |name: String, label: &str, mut values: Vec<String>| {
+        let c = chosen(&name);
+        if let Some(c) = c.filter(|c| !values.iter().any(|v| v == c)) {
+            values.push(c.to_string());
+        }
+        let options = values.into_iter().map(|v| {
+            let on = c == Some(v.as_str());
+            (v, on)
+        });
+        (name, label.to_string(), options.collect())
+    };
+    // Filters the API applies: every one, with its fixed values or the
+    // page's.
+    let label_of = |k: &'static str| -> &'static str {
+        m.columns
+            .iter()
+            .find(|(c, _)| *c == k)
+            .map_or(k, |(_, l)| *l)
+    };
+    let mut out: Vec<Filter> = m
+        .server_filters
         .iter()
-        .skip(1)
-        .filter(|(k, _)| !k.ends_with("_at") && *k != "last_heartbeat")
-        .filter_map(|(k, label)| {
-            let name = format!("is.{k}");
-            let chosen = query
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.as_str());
-            let mut values: Vec<String> = all
-                .iter()
-                .map(|r| cell(r, k))
-                .filter(|c| !c.is_empty())
-                .collect();
-            values.sort();
-            values.dedup();
-            if let Some(c) = chosen.filter(|c| !c.is_empty() && !values.iter().any(|v| v == c)) {
-                values.push(c.to_string());
-            }
-            (2..=FILTER_VALUES).contains(&values.len()).then(|| {
-                let options = values.into_iter().map(|v| {
-                    let on = chosen == Some(v.as_str());
-                    (v, on)
-                });
-                (name, label.to_string(), options.collect())
-            })
+        .map(|(k, _, fixed)| {
+            let values = if fixed.is_empty() {
+                page_values(k)
+            } else {
+                fixed.iter().map(|v| v.to_string()).collect()
+            };
+            filter(format!("is.{k}"), label_of(k), values)
         })
-        .collect()
+        .collect();
+    // The first column names the record: search finds it.
+    out.extend(
+        m.columns
+            .iter()
+            .skip(1)
+            .filter(|(k, _)| !k.ends_with("_at") && *k != "last_heartbeat")
+            .filter(|(k, _)| !m.server_filters.iter().any(|(s, _, _)| s == k))
+            .filter_map(|(k, label)| {
+                let values = page_values(k);
+                let extra =
+                    chosen(&format!("is.{k}")).is_some_and(|c| !values.iter().any(|v| v == c));
+                (2..=FILTER_VALUES)
+                    .contains(&(values.len() + usize::from(extra)))
+                    .then(|| filter(format!("is.{k}"), label, values))
+            }),
+    );
+    out
+}
+
+/// The API list query a console list asks with: the module's list path
+/// with the filters and the search the API applies, and the cursor.
+fn list_uri(m: &Module, query: &[(String, String)], base: &str) -> String {
+    let mut uri = base.to_string();
+    let mut add = |k: &str, v: &str| {
+        uri.push(if uri.contains('?') { '&' } else { '?' });
+        uri.push_str(&format!("{k}={}", urlencode(v)));
+    };
+    for (n, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
+        if let Some(k) = n.strip_prefix("is.")
+            && let Some((_, param, _)) = m.server_filters.iter().find(|(c, _, _)| *c == k)
+        {
+            add(param, v);
+        }
+        if n == "q"
+            && let Some(param) = m.server_search
+        {
+            add(param, v);
+        }
+    }
+    uri
 }
 
 /// `GET /console/{module}`: `q` searches the shown cells, `col` (repeat)
@@ -172,12 +232,11 @@ pub(super) async fn list(
             .unwrap_or_default()
     };
     let cursor = get("cursor");
-    let uri = if cursor.is_empty() {
-        m.list.to_string()
-    } else {
-        let sep = if m.list.contains('?') { '&' } else { '?' };
-        format!("{}{sep}cursor={}", m.list, urlencode(&cursor))
-    };
+    let mut uri = list_uri(m, &query, m.list);
+    if !cursor.is_empty() {
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        uri.push_str(&format!("{sep}cursor={}", urlencode(&cursor)));
+    }
     let (v, d) = match page_data(&s, &headers, ip, &here, &uri).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -195,8 +254,10 @@ pub(super) async fn list(
         .iter()
         .map(|(k, l)| (k.to_string(), l.to_string()))
         .collect();
-    if let Some(Value::Object(first)) = all.first() {
-        for (k, x) in first {
+    // (Records of a list may differ in kind: hosts and databases.)
+    for r in &all {
+        let Value::Object(fields) = r else { continue };
+        for (k, x) in fields {
             if !x.is_object() && !all_cols.iter().any(|(c, _)| c == k) {
                 all_cols.push((k.clone(), k.replace('_', " ")));
             }
@@ -219,17 +280,38 @@ pub(super) async fn list(
         .filter_map(|(n, v)| Some((n.strip_prefix("is.")?, v.as_str())))
         .filter(|(_, v)| !v.is_empty())
         .collect();
+    // What the API filtered is not filtered again here.
+    let here_only: Vec<&(&str, &str)> = wanted
+        .iter()
+        .filter(|(k, _)| !m.server_filters.iter().any(|(c, _, _)| c == k))
+        .collect();
+    let needle = if m.server_search.is_some() {
+        String::new()
+    } else {
+        needle
+    };
     let rows: Vec<Row> = all
         .iter()
-        .filter(|r| wanted.iter().all(|(k, v)| cell(r, k) == *v))
+        .filter(|r| here_only.iter().all(|(k, v)| cell(r, k) == *v))
         .map(|r| Row {
             cells: shown.iter().map(|(k, _)| cell(r, k)).collect(),
-            link: m
-                .detail
-                .map(|_| format!("/console/{}/{}", m.slug, urlencode(&text(&r[m.key])))),
+            link: m.detail.map(|_| {
+                let slug = match m.others {
+                    Some((theirs, other)) if theirs(r) => other,
+                    _ => m.slug,
+                };
+                format!("/console/{slug}/{}", urlencode(&text(&r[m.key])))
+            }),
         })
         .filter(|r| needle.is_empty() || r.cells.iter().any(|c| c.to_lowercase().contains(&needle)))
         .collect();
+    let new_at = match (m.create, m.others) {
+        (Some(_), _) => Some(format!("/console/{}/new", m.slug)),
+        (None, Some((_, other))) => module(other)
+            .filter(|o| o.create.is_some())
+            .map(|_| format!("/console/{other}/new")),
+        (None, None) => None,
+    };
     let next = d["next_cursor"].as_str().map(|c| {
         let cols: String = chosen
             .iter()
@@ -264,10 +346,14 @@ pub(super) async fn list(
         cols: shown.into_iter().map(|(_, l)| l).collect(),
         rows,
         next,
-        can_create: m.create.is_some(),
+        can_create: new_at.is_some(),
+        new_at: new_at.unwrap_or_default(),
         chart,
         filtering: !wanted.is_empty(),
-        export: m.export.map(|(p, l)| (p.to_string(), l.to_string())),
+        // The download holds what the list shows: the same filters.
+        export: m
+            .export
+            .map(|(p, l)| (list_uri(m, &query, p), l.to_string())),
         filters,
     }
     .into_response()
@@ -313,17 +399,21 @@ struct ItemTable {
 
 impl ItemTable {
     /// The items' scalar fields (the first item's keys, at most 8) as
-    /// columns, one row per item.
+    /// columns, one row per item: what names an item first (name, type,
+    /// status), and ids left out when the item has a name.
     fn of(heading: &str, items: &[Value]) -> Self {
-        let keys: Vec<String> = items
-            .first()
-            .and_then(Value::as_object)
+        const FIRST: [&str; 3] = ["name", "type", "status"];
+        let first = items.first().and_then(Value::as_object);
+        let named = first.is_some_and(|o| o.contains_key("name"));
+        let mut keys: Vec<String> = first
             .into_iter()
             .flatten()
             .filter(|(_, v)| !v.is_object() && !v.is_array())
             .map(|(k, _)| k.clone())
-            .take(8)
+            .filter(|k| !named || (k != "id" && !k.ends_with("_id")))
             .collect();
+        keys.sort_by_key(|k| FIRST.iter().position(|f| f == k).unwrap_or(FIRST.len()));
+        keys.truncate(8);
         ItemTable {
             heading: heading.into(),
             heads: keys.iter().map(|k| k.replace('_', " ")).collect(),
@@ -343,6 +433,17 @@ fn facts(d: &Value) -> Vec<(String, String, bool)> {
         .map(|(k, x)| {
             if let Some(lines) = named_lines(x) {
                 return (k.replace('_', " "), lines, true);
+            }
+            // A flat map (a resource's fields, tags): `key = value` lines.
+            if let Some(m) = x
+                .as_object()
+                .filter(|m| m.values().all(|v| !v.is_object() && !v.is_array()))
+            {
+                let lines: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", text(v)))
+                    .collect();
+                return (k.replace('_', " "), lines.join("\n"), true);
             }
             let pre = x.is_object() || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
             let shown = if pre {
@@ -513,7 +614,7 @@ pub(super) async fn detail(
         flash: done,
         title,
         section: m.title.into(),
-        back: format!("/console/{}", m.slug),
+        back: m.home(),
         fields,
         actions: actions_for(m),
         action_url: format!("/console/{}/{}/do", m.slug, urlencode(&id_for_url)),
@@ -722,7 +823,7 @@ pub(super) async fn operate(
         op => (Method::POST, format!("{path}/{op}"), None),
     };
     match api(&s, &v, method, &uri, body).await {
-        Ok(_) if f.op == "delete" => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
+        Ok(_) if f.op == "delete" => Redirect::to(&m.home()).into_response(),
         Ok(_) => Redirect::to(&format!("{here}?done={}", urlencode(&f.op))).into_response(),
         Err(p) => error_page(&v, p),
     }
@@ -854,13 +955,7 @@ pub(super) async fn new_form(
         }
         _ => forms::Raw::new(),
     };
-    let mut page = NewPage::new(
-        &v,
-        m,
-        "New".into(),
-        here.clone(),
-        format!("/console/{}", m.slug),
-    );
+    let mut page = NewPage::new(&v, m, "New".into(), here.clone(), m.home());
     page.inputs = forms::inputs(m.fields, &raw);
     page.example = m.example.map(|_| format!("{here}?example"));
     page.templates = templates
@@ -891,19 +986,13 @@ pub(super) async fn create(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let page = NewPage::new(&v, m, "New".into(), here, format!("/console/{}", m.slug));
+    let page = NewPage::new(&v, m, "New".into(), here, m.home());
     let raw = forms::submitted(&form);
     let fields: Vec<&forms::Field> = m.fields.iter().collect();
     if let Some(r) = replay(&s, &v, m, page, &fields, &raw, &form).await {
         return r;
     }
-    let page = NewPage::new(
-        &v,
-        m,
-        "New".into(),
-        here_of(m),
-        format!("/console/{}", m.slug),
-    );
+    let page = NewPage::new(&v, m, "New".into(), here_of(m), m.home());
     let (method, uri, body) = match forms::build(m.fields, &raw) {
         Ok(mut body) => match path_field(m) {
             Some(k) => {
@@ -927,7 +1016,7 @@ pub(super) async fn create(
             &v,
             m,
             format!("New {}", text(&created["name"])),
-            format!("/console/{}", m.slug),
+            m.home(),
             &created,
         ),
         Ok(created) => {
@@ -936,7 +1025,7 @@ pub(super) async fn create(
                 Some(_) if !id.is_empty() => {
                     Redirect::to(&format!("/console/{}/{}", m.slug, urlencode(&id))).into_response()
                 }
-                _ => Redirect::to(&format!("/console/{}", m.slug)).into_response(),
+                _ => Redirect::to(&m.home()).into_response(),
             }
         }
         Err(r) => r,

@@ -27,6 +27,19 @@
 //! coc-bench reads --token "$(cat coc-data/admin.token)" --rounds 50
 //! ```
 //!
+//! `coc-bench resources`: registers `--total` resources through the API
+//! (databases, caches, queues, load balancers … spread over 20
+//! applications' regions and 3 regions; `--connections` at a time), then
+//! times the resource list as people use it — the first page, a page
+//! filtered by type and region, a search, the newest first, a page deep
+//! in the list by its cursor, and the console's resource list, plain and
+//! filtered — each `--rounds` times; reports p50/p99/max per page. With
+//! `--total 0` it only times what is there.
+//!
+//! ```text
+//! coc-bench resources --token "$(cat coc-data/admin.token)" --total 100000 --rounds 50
+//! ```
+//!
 //! `coc-bench notify-latency`: the time from an alarm arriving at COC to a
 //! webhook receiver (in this process) getting the incident notification —
 //! through ingest, the forwarding rule, the incident, the event outbox,
@@ -124,6 +137,22 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         rounds: usize,
     },
+    /// Resource list latency (API and console) over many resources.
+    Resources {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long, env = "COC_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Resources to register first.
+        #[arg(long, default_value_t = 100_000)]
+        total: usize,
+        /// Registrations in flight.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Requests per page.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Alarm → webhook notification latency under background load.
     NotifyLatency {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -209,6 +238,22 @@ async fn main() -> anyhow::Result<()> {
             token,
             rounds,
         } => reads(&server, &token, rounds.max(1)).await,
+        Cmd::Resources {
+            server,
+            token,
+            total,
+            connections,
+            rounds,
+        } => {
+            resources(
+                &server,
+                &token,
+                total,
+                connections.clamp(1, 64),
+                rounds.max(1),
+            )
+            .await
+        }
         Cmd::NotifyLatency {
             server,
             token,
@@ -938,10 +983,25 @@ const READ_PAGES: &[(&str, &str)] = &[
 
 /// Requests each of [`READ_PAGES`] `rounds` times, one after another.
 async fn reads(server: &str, token: &str, rounds: usize) -> anyhow::Result<()> {
+    let pages: Vec<(String, String)> = READ_PAGES
+        .iter()
+        .map(|(l, p)| (l.to_string(), p.to_string()))
+        .collect();
+    time_pages(server, token, &pages, rounds).await
+}
+
+/// Requests each page (label, path) `rounds` times, one after another, as
+/// the signed-in admin; prints p50/p99/max per page.
+async fn time_pages(
+    server: &str,
+    token: &str,
+    pages: &[(String, String)],
+    rounds: usize,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let base = server.trim_end_matches('/');
     println!("{rounds} requests per page, one at a time");
-    for (label, path) in READ_PAGES {
+    for (label, path) in pages {
         let mut lat = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let t = Instant::now();
@@ -962,11 +1022,116 @@ async fn reads(server: &str, token: &str, rounds: usize) -> anyhow::Result<()> {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let p = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
         println!(
-            "{label:32} p50 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
+            "{label:40} p50 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
             ms(p(0.5)),
             ms(p(0.99)),
             ms(lat[lat.len() - 1])
         );
     }
     Ok(())
+}
+
+/// Registers `total` resources (`conns` at a time), then times the
+/// resource list's pages.
+async fn resources(
+    server: &str,
+    token: &str,
+    total: usize,
+    conns: usize,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let client = coc_client::Client::new(server, token)?;
+    const TYPES: [(&str, &str); 4] = [
+        ("database", "engine"),
+        ("cache", "engine"),
+        ("queue", "engine"),
+        ("load_balancer", "algorithm"),
+    ];
+    const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-south-1"];
+    let run = unix_ms();
+    if total > 0 {
+        let t = Instant::now();
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = vec![];
+        for _ in 0..conns {
+            let (client, next) = (client.clone(), next.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return anyhow::Ok(());
+                    }
+                    let (t, field) = TYPES[i % TYPES.len()];
+                    let body = serde_json::json!({
+                        "type": t,
+                        "name": format!("{t}-{run}-{i:06}"),
+                        "region": REGIONS[i % REGIONS.len()],
+                        "tags": {"team": format!("team-{}", i % 20)},
+                        "attributes": {field: "x", "endpoint": format!("10.{}.{}.{}:5432", i / 65536 % 256, i / 256 % 256, i % 256)},
+                    });
+                    client.post("/api/v1/resources", &body).await?;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "registered {total} resources in {s:.1} s ({:.0}/s, {conns} at a time)",
+            total as f64 / s
+        );
+    }
+    // A cursor 50 pages of 100 in.
+    let mut cursor = String::new();
+    for _ in 0..50 {
+        let q: Vec<(&str, String)> = if cursor.is_empty() {
+            vec![("limit", "100".into())]
+        } else {
+            vec![("limit", "100".into()), ("cursor", cursor.clone())]
+        };
+        let v = client.get("/api/v1/resources", &q).await?;
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    let count = client
+        .get("/api/v1/resources", &[("limit", "1".into())])
+        .await?;
+    anyhow::ensure!(
+        count["items"].as_array().is_some_and(|a| !a.is_empty()),
+        "no resources"
+    );
+    let pages: Vec<(String, String)> = [
+        (
+            "API first page (100, by name)",
+            "/api/v1/resources?limit=100".to_string(),
+        ),
+        (
+            "API type + region filtered page",
+            "/api/v1/resources?type=database&region=eu-west-1&limit=100".into(),
+        ),
+        (
+            "API search (name contains)",
+            "/api/v1/resources?q=000123&limit=100".into(),
+        ),
+        (
+            "API newest first",
+            "/api/v1/resources?sort=-created_at&limit=100".into(),
+        ),
+        (
+            "API page 51 by cursor",
+            format!("/api/v1/resources?limit=100&cursor={cursor}"),
+        ),
+        ("console resource list", "/console/resources".into()),
+        (
+            "console list, databases in eu-west-1",
+            "/console/resources?is.type=database&is.region=eu-west-1".into(),
+        ),
+    ]
+    .into_iter()
+    .map(|(l, p)| (l.to_string(), p))
+    .collect();
+    time_pages(server, token, &pages, rounds).await
 }

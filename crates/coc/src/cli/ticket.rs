@@ -123,19 +123,22 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
 /// Host resource id → host name, for labels (empty when the list cannot
 /// be read: ids are shown then).
 pub async fn host_names(cl: &coc_client::Client) -> HashMap<String, String> {
-    cl.get("/api/v1/resources", &[("limit", "1000".to_string())])
-        .await
-        .ok()
-        .and_then(|v| v["items"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|h| {
-            Some((
-                h["id"].as_str()?.to_string(),
-                h["hostname"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
+    cl.get(
+        "/api/v1/resources",
+        &[("limit", "1000".to_string()), ("type", "host".to_string())],
+    )
+    .await
+    .ok()
+    .and_then(|v| v["items"].as_array().cloned())
+    .unwrap_or_default()
+    .iter()
+    .filter_map(|h| {
+        Some((
+            h["id"].as_str()?.to_string(),
+            h["hostname"].as_str()?.to_string(),
+        ))
+    })
+    .collect()
 }
 
 /// The hosts a command names, as resource ids: each given by host name

@@ -13,6 +13,7 @@ use super::forms::{Field, Grouping, Kind, Pick, f, h};
 mod access;
 mod application;
 mod automation;
+mod catalog;
 mod incident;
 mod oncall;
 
@@ -80,7 +81,32 @@ pub struct Module {
     /// A drawing of the record above its related lists: (API path with
     /// `{id}`, what draws its answer as HTML).
     pub drawing: Option<(&'static str, Draw)>,
+    /// The list filters the API applies (so that they cover every page,
+    /// not only the one shown): (column key, API query parameter, the
+    /// values offered — empty: the values on the page).
+    pub server_filters: &'static [(&'static str, &'static str, &'static [&'static str])],
+    /// The API query parameter the list's search goes to (`None`: the
+    /// search looks at the page's cells).
+    pub server_search: Option<&'static str>,
+    /// Records of another kind in the same list: (which records, module
+    /// slug) — a record the function picks has its page in that module,
+    /// whose New form the list offers when this module creates none (the
+    /// resource list holds hosts and the other types of resource).
+    pub others: Option<(Picks, &'static str)>,
+    /// The module whose list shows these records, when another's (the
+    /// pages' way back and their place in the navigation).
+    pub home: Option<&'static str>,
 }
+
+impl Module {
+    /// The list page these records are reached from.
+    pub fn home(&self) -> String {
+        format!("/console/{}", self.home.unwrap_or(self.slug))
+    }
+}
+
+/// Picks records of a list (a [`Module::others`]).
+pub type Picks = fn(&Value) -> bool;
 
 /// Draws an API answer as HTML (a [`Module::drawing`]).
 pub type Draw = fn(&Value) -> String;
@@ -124,6 +150,10 @@ const MODULE: Module = Module {
     export: None,
     replay: None,
     drawing: None,
+    server_filters: &[],
+    server_search: None,
+    others: None,
+    home: None,
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -344,25 +374,15 @@ pub const MODULES: &[Module] = &[
     Module {
         slug: "resources",
         title: "Resources",
-        list: "/api/v1/resources?limit=500",
+        list: "/api/v1/resources?limit=100",
         detail: Some("/api/v1/resources/{id}"),
         key: "id",
-        columns: &[
-            ("hostname", "Host name"),
-            ("application", "Application"),
-            ("module", "Module"),
-            ("tags.region", "Region"),
-            ("agent_status", "Agent"),
-            ("os", "OS"),
-            ("ips", "Addresses"),
-            ("enterprise_project", "Enterprise project"),
-            ("agent_identity", "Identity"),
-            ("last_heartbeat", "Last heartbeat"),
-        ],
+        columns: catalog::COLUMNS,
         create: None,
         example: None,
         modify: false,
         related: &[
+            ("Resources on it", "/api/v1/resources?host={id}&limit=1000"),
             ("Services found on it", "/api/v1/resources/{id}/services"),
             (
                 "Dependencies observed",
@@ -373,6 +393,29 @@ pub const MODULES: &[Module] = &[
         fields: &[],
         ops: RESOURCE_OPS,
         export: Some(("/api/v1/resources/export", "Export (CSV)")),
+        server_filters: catalog::FILTERS,
+        server_search: Some("q"),
+        others: Some((catalog::is_other, "catalog")),
+        ..MODULE
+    },
+    Module {
+        slug: "catalog",
+        title: "Resources",
+        list: "/api/v1/resources?limit=100",
+        detail: Some("/api/v1/resources/{id}"),
+        key: "id",
+        columns: catalog::COLUMNS,
+        create: Some("/api/v1/resources"),
+        example: Some(
+            r#"{"type": "database", "name": "orders-db", "attributes": {"engine": "postgresql", "version": "16", "endpoint": "10.0.0.5:5432", "port": "5432"}}"#,
+        ),
+        modify: true,
+        fields: catalog::RESOURCE,
+        export: Some(("/api/v1/resources/export", "Export (CSV)")),
+        server_filters: catalog::FILTERS,
+        server_search: Some("q"),
+        others: Some((catalog::is_host, "resources")),
+        home: Some("resources"),
         ..MODULE
     },
     Module {

@@ -322,10 +322,16 @@ pub(crate) async fn incident_page(
     let hosts = if raw_alarms.is_empty() {
         vec![]
     } else {
-        api(s, v, Method::GET, "/api/v1/resources?limit=1000", None)
-            .await
-            .map(|l| items(&l))
-            .unwrap_or_default()
+        api(
+            s,
+            v,
+            Method::GET,
+            "/api/v1/resources?type=host&limit=1000",
+            None,
+        )
+        .await
+        .map(|l| items(&l))
+        .unwrap_or_default()
     };
     let alarms: Vec<AlarmRow> = raw_alarms
         .iter()

@@ -338,7 +338,13 @@ pub(crate) async fn overview(
                     "/api/v1/alarms?status=alarm&limit=200",
                     None
                 ),
-                api(&s, &v, Method::GET, "/api/v1/resources?limit=1000", None),
+                api(
+                    &s,
+                    &v,
+                    Method::GET,
+                    "/api/v1/resources?type=host&limit=1000",
+                    None
+                ),
                 api(&s, &v, Method::GET, "/api/v1/tickets?limit=10", None),
                 api(&s, &v, Method::GET, "/api/v1/job-tickets?limit=10", None),
             )

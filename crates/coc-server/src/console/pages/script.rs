@@ -236,19 +236,25 @@ pub(crate) fn form_value(form: &[(String, String)], name: &str) -> String {
 /// The hosts registered with COC, as (resource id, host name, agent
 /// status), for the visitor; none when the visitor may not list them.
 pub(crate) async fn registered_hosts(s: &AppState, v: &Visitor) -> Vec<(String, String, String)> {
-    api(s, v, Method::GET, "/api/v1/resources?limit=1000", None)
-        .await
-        .map(|l| items(&l))
-        .unwrap_or_default()
-        .iter()
-        .map(|h| {
-            (
-                text(&h["id"]),
-                text(&h["hostname"]),
-                text(&h["agent_status"]),
-            )
-        })
-        .collect()
+    api(
+        s,
+        v,
+        Method::GET,
+        "/api/v1/resources?type=host&limit=1000",
+        None,
+    )
+    .await
+    .map(|l| items(&l))
+    .unwrap_or_default()
+    .iter()
+    .map(|h| {
+        (
+            text(&h["id"]),
+            text(&h["hostname"]),
+            text(&h["agent_status"]),
+        )
+    })
+    .collect()
 }
 
 pub(crate) async fn run_script(

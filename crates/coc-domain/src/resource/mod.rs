@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalog;
+
 use crate::alarm::{NormalizedAlarm, host_part};
 
 /// Agent status as shown in the resource list (ref. 3.1.2, table 3-1).
@@ -39,6 +41,44 @@ impl AgentStatus {
     }
 }
 
+/// Most tags per resource.
+pub const MAX_TAGS: usize = 20;
+
+/// Checks a resource's tags (they are the `coc:ResourceTag/<key>` ABAC
+/// attributes): at most [`MAX_TAGS`]; keys 1 to 64 of letters, digits and
+/// `_-.:`; values at most 128 characters.
+///
+/// Errors: [`crate::error::DomainError::Validation`] naming the tag.
+pub fn validate_tags(
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), crate::error::DomainError> {
+    if tags.len() > MAX_TAGS {
+        return Err(crate::error::invalid(format!("at most {MAX_TAGS} tags")));
+    }
+    for (k, v) in tags {
+        let ok = !k.is_empty()
+            && k.len() <= 64
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+        if !ok || v.chars().count() > 128 {
+            return Err(crate::error::invalid(format!(
+                "tag '{k}': keys are 1 to 64 of letters, digits, '_-.:'; values at most 128 characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The heartbeat times (Unix ms) at or after which an agent is running
+/// and abnormal: `(now - 2 intervals, now - OFFLINE_AFTER_INTERVALS
+/// intervals)`; older or none is offline. [`agent_status`] in SQL terms.
+pub fn status_bounds(now_ms: i64, interval_ms: i64) -> (i64, i64) {
+    (
+        now_ms - 2 * interval_ms,
+        now_ms - OFFLINE_AFTER_INTERVALS * interval_ms,
+    )
+}
+
 /// Missed intervals after which an agent is offline.
 pub const OFFLINE_AFTER_INTERVALS: i64 = 3;
 
@@ -49,10 +89,10 @@ pub fn agent_status(last_heartbeat_ms: Option<i64>, now_ms: i64, interval_ms: i6
     match last_heartbeat_ms {
         None => AgentStatus::Offline,
         Some(t) => {
-            let age = now_ms - t;
-            if age <= 2 * interval_ms {
+            let (running, abnormal) = status_bounds(now_ms, interval_ms);
+            if t >= running {
                 AgentStatus::Running
-            } else if age <= OFFLINE_AFTER_INTERVALS * interval_ms {
+            } else if t >= abnormal {
                 AgentStatus::Abnormal
             } else {
                 AgentStatus::Offline

@@ -1,5 +1,9 @@
-//! Resources (R1, hosts only so far): hosts registered by their agents,
-//! with facts and heartbeats; agent status is derived from heartbeat age.
+//! Resources (R1): hosts registered by their agents, with facts and
+//! heartbeats (agent status is derived from heartbeat age); the other
+//! types in [`catalog`]; the list of all of them in [`list`].
+
+pub mod catalog;
+pub mod list;
 
 use coc_domain::agent::IdentityState;
 use coc_domain::resource::{AgentStatus, HostIdentity, agent_status};
@@ -7,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Arg, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// Facts an agent reports about its host.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -38,9 +42,11 @@ pub struct HostFacts {
 pub struct Host {
     /// Resource id.
     pub id: String,
-    /// Always `host` for now.
+    /// Always `host`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Its name in the resource list: the host name.
+    pub name: String,
     /// Reported facts.
     #[serde(flatten)]
     pub facts: HostFacts,
@@ -52,10 +58,14 @@ pub struct Host {
     pub application_id: Option<String>,
     /// Its module within the application, if given.
     pub module: Option<String>,
+    /// Region, if set.
+    pub region: Option<String>,
     /// Tags (≤ 20), the `coc:ResourceTag/<key>` ABAC attributes.
     pub tags: std::collections::BTreeMap<String, String>,
     /// running / abnormal / offline, from heartbeat age.
     pub agent_status: AgentStatus,
+    /// The same as the resource list's status.
+    pub status: coc_domain::resource::catalog::ResourceStatus,
     /// Last heartbeat, Unix ms.
     pub last_heartbeat: Option<i64>,
     /// First registration, Unix ms.
@@ -69,19 +79,22 @@ pub struct Host {
     pub agent_identity_until: Option<i64>,
 }
 
-const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, \
+pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, \
     last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until, \
-    application_id, module, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application";
+    application_id, module, region, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application";
 
-fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
+pub(crate) fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
     let last: Option<i64> = r.try_get("last_heartbeat")?;
+    let status = agent_status(last, now, interval_ms);
+    let hostname: String = r.try_get("hostname")?;
     Ok(Host {
         id: r.try_get("id")?,
         kind: "host".into(),
+        name: hostname.clone(),
         facts: HostFacts {
             agent_id: r.try_get("agent_id")?,
-            hostname: r.try_get("hostname")?,
+            hostname,
             ips: serde_json::from_str(&ips).unwrap_or_default(),
             os: r.try_get("os")?,
             arch: r.try_get("arch")?,
@@ -96,8 +109,10 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
         application: r.try_get("application")?,
         application_id: r.try_get("application_id")?,
         module: r.try_get("module")?,
+        region: r.try_get("region")?,
         tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
-        agent_status: agent_status(last, now, interval_ms),
+        agent_status: status,
+        status: coc_domain::resource::catalog::ResourceStatus::of_agent(status),
         last_heartbeat: last,
         created_at: r.try_get("created_at")?,
         agent_identity: IdentityState::parse(&r.try_get::<String, _>("identity")?),
@@ -106,19 +121,6 @@ fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
             .map(|k| coc_domain::agent::key_fingerprint(&k)),
         agent_identity_until: r.try_get("identity_until")?,
     })
-}
-
-/// Which hosts a list shows (every field optional; all given must hold).
-#[derive(Debug, Clone, Default)]
-pub struct HostFilter {
-    /// Belongs to this application (id or name).
-    pub application: Option<String>,
-    /// In this module of its application (any case).
-    pub module: Option<String>,
-    /// In this enterprise project.
-    pub enterprise_project: Option<String>,
-    /// Host name (any case) or an address contains this.
-    pub q: Option<String>,
 }
 
 /// Inserts a host with no facts yet, bound to `key` (identity `active`) or
@@ -254,48 +256,15 @@ impl Store {
         Ok(())
     }
 
-    /// All hosts with their agent status; `interval_ms` is the heartbeat
-    /// interval agents use.
+    /// All hosts with their agent status, by host name; `interval_ms` is
+    /// the heartbeat interval agents use.
     pub async fn list_hosts(&self, tenant: &str, interval_ms: i64) -> Result<Vec<Host>> {
-        self.find_hosts(tenant, interval_ms, &HostFilter::default())
-            .await
-    }
-
-    /// The hosts `f` selects, by host name, with their agent status.
-    pub async fn find_hosts(
-        &self,
-        tenant: &str,
-        interval_ms: i64,
-        f: &HostFilter,
-    ) -> Result<Vec<Host>> {
-        let mut w = crate::Filter::new(tenant);
-        if let Some(a) = &f.application {
-            // (Both marks name the one argument.)
-            w.push(
-                "application_id IN (SELECT id FROM applications WHERE tenant_id = $1 AND (id = ? OR name = ?))",
-                Arg::S(a.trim().to_string()),
-            );
-        }
-        if let Some(m) = &f.module {
-            w.push("LOWER(module) = ?", Arg::S(m.trim().to_lowercase()));
-        }
-        if let Some(p) = &f.enterprise_project {
-            w.push("enterprise_project = ?", Arg::S(p.trim().to_string()));
-        }
-        if let Some(q) = &f.q {
-            w.push(
-                "(LOWER(hostname) LIKE ? ESCAPE '\\' OR ips LIKE ? ESCAPE '\\')",
-                Arg::S(format!(
-                    "%{}%",
-                    crate::like_literal(&q.trim().to_lowercase())
-                )),
-            );
-        }
-        let query = w.query(format!(
-            "SELECT {COLS} FROM hosts{} ORDER BY hostname, id",
-            w.sql
-        ));
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = sqlx::query(dynsql!(
+            "SELECT {COLS} FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
         let now = self.now();
         rows.iter().map(|r| row(r, now, interval_ms)).collect()
     }
@@ -443,37 +412,7 @@ impl Store {
         host: &str,
         app: Option<(&str, Option<&str>)>,
     ) -> Result<()> {
-        let (app_id, module) = match app {
-            None => (None, None),
-            Some((name, module)) => {
-                let a = match self.get_application(tenant, name).await {
-                    Ok(a) => a,
-                    Err(StoreError::NotFound { .. }) => {
-                        return Err(coc_domain::error::invalid(format!(
-                            "application '{name}' does not exist"
-                        ))
-                        .into());
-                    }
-                    Err(e) => return Err(e),
-                };
-                let module = match module.map(str::trim).filter(|m| !m.is_empty()) {
-                    None => None,
-                    Some(m) => Some(
-                        a.spec
-                            .module_named(m)
-                            .ok_or_else(|| {
-                                coc_domain::error::invalid(format!(
-                                    "'{m}' is not a module of {} ({})",
-                                    a.spec.name,
-                                    a.spec.module_names().join(", ")
-                                ))
-                            })?
-                            .to_string(),
-                    ),
-                };
-                (Some(a.id), module)
-            }
-        };
+        let (app_id, module) = self.application_and_module(tenant, app).await?;
         self.write_one(
             sqlx::query(
                 "UPDATE hosts SET application_id = $1, module = $2 WHERE tenant_id = $3 AND id = $4",
@@ -487,10 +426,48 @@ impl Store {
         )
         .await
     }
-}
 
-/// Most tags per resource.
-pub const MAX_TAGS: usize = 20;
+    /// The id of application `app` (id or name) and the module's name as
+    /// the application spells it; `(None, None)` for none.
+    ///
+    /// Errors: `Domain(Validation)` for an application that does not exist
+    /// or a module it does not have (the modules named).
+    pub(crate) async fn application_and_module(
+        &self,
+        tenant: &str,
+        app: Option<(&str, Option<&str>)>,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let Some((name, module)) = app else {
+            return Ok((None, None));
+        };
+        let a = match self.get_application(tenant, name).await {
+            Ok(a) => a,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(coc_domain::error::invalid(format!(
+                    "application '{name}' does not exist"
+                ))
+                .into());
+            }
+            Err(e) => return Err(e),
+        };
+        let module = match module.map(str::trim).filter(|m| !m.is_empty()) {
+            None => None,
+            Some(m) => Some(
+                a.spec
+                    .module_named(m)
+                    .ok_or_else(|| {
+                        coc_domain::error::invalid(format!(
+                            "'{m}' is not a module of {} ({})",
+                            a.spec.name,
+                            a.spec.module_names().join(", ")
+                        ))
+                    })?
+                    .to_string(),
+            ),
+        };
+        Ok((Some(a.id), module))
+    }
+}
 
 impl Store {
     /// Replaces a host's tags.
@@ -503,18 +480,7 @@ impl Store {
         host: &str,
         tags: &std::collections::BTreeMap<String, String>,
     ) -> Result<()> {
-        if tags.len() > MAX_TAGS {
-            return Err(coc_domain::error::invalid(format!("at most {MAX_TAGS} tags")).into());
-        }
-        for (k, v) in tags {
-            let ok = !k.is_empty()
-                && k.len() <= 64
-                && k.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
-            if !ok || v.chars().count() > 128 {
-                return Err(coc_domain::error::invalid(format!("tag '{k}': keys are 1 to 64 of letters, digits, '_-.:'; values at most 128 characters")).into());
-            }
-        }
+        coc_domain::resource::validate_tags(tags)?;
         self.write_one(
             sqlx::query("UPDATE hosts SET tags = $1 WHERE tenant_id = $2 AND id = $3")
                 .bind(serde_json::to_string(tags).unwrap_or_else(|_| "{}".into()))

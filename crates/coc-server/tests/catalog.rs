@@ -1,0 +1,302 @@
+//! The resource catalogue (issue 18, R1) through the API and the console:
+//! a database registered from the console's form as a browser sends it
+//! (host and application picked, fields as `key=value` lines with CRLF),
+//! changed from its Modify form, found in the list by the filters and the
+//! search the API applies, and refusals that change nothing.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Harness, refusal};
+
+/// Sets `name` to `value` in a form's fields, adding it when absent.
+fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match fields.iter_mut().find(|(n, _)| n == name) {
+        Some(f) => f.1 = value.to_string(),
+        None => fields.push((name.to_string(), value.to_string())),
+    }
+}
+
+#[tokio::test]
+async fn a_database_is_registered_and_changed_from_the_console_and_found_by_the_lists_filters() {
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let hostname = h
+        .client
+        .get(&format!("/api/v1/resources/{host}"), &[])
+        .await
+        .unwrap()["hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.client
+        .post(
+            "/api/v1/applications",
+            &json!({"name": "shop", "modules": [{"name": "db"}, {"name": "web"}]}),
+        )
+        .await
+        .unwrap();
+    let cookie = crate::console::login(&h).await;
+    // The resource list offers registering one.
+    let (_, list) = crate::console::page(&cookie, &format!("{}/console/resources", h.url())).await;
+    assert!(
+        list.contains("href=\"/console/catalog/new\" id=\"new\""),
+        "{list}"
+    );
+    let url = format!("{}/console/catalog/new", h.url());
+    let (st, form) = crate::console::page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert!(
+        form.contains(&format!("<option value=\"{hostname}\"")),
+        "host picker: {form}"
+    );
+    assert!(form.contains("<option value=\"shop\""), "{form}");
+    // A port out of range: refused with the reason, nothing made.
+    let mut fields = crate::console::form_values(&form);
+    for (name, value) in [
+        ("f.type", "database"),
+        ("f.name", "orders-db"),
+        ("f.host", hostname.as_str()),
+        ("f.application", "shop"),
+        ("f.module", "DB"),
+        ("f.region", ""),
+        ("f.enterprise_project", ""),
+        ("f.attributes", "engine=postgresql\r\nport=99999\r\n"),
+        ("f.tags", ""),
+    ] {
+        set(&mut fields, name, value);
+    }
+    let (st, _, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 422, "{text}");
+    assert!(text.contains("not 1 to 65535"), "{text}");
+    assert!(
+        refusal(h.client.get("/api/v1/resources/orders-db", &[]).await).0 == 404,
+        "nothing was made"
+    );
+    set(
+        &mut fields,
+        "f.attributes",
+        "engine=postgresql\r\nport=5432\r\nendpoint=10.0.0.5:5432\r\n",
+    );
+    let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/console/catalog/"), "{loc}");
+    let db: Value = h
+        .client
+        .get("/api/v1/resources/orders-db", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &db["type"],
+            &db["host_id"],
+            &db["application"],
+            &db["module"]
+        ),
+        (
+            &json!("database"),
+            &json!(host),
+            &json!("shop"),
+            &json!("db")
+        ),
+        "{db}"
+    );
+    assert_eq!(
+        db["attributes"],
+        json!({"engine": "postgresql", "port": "5432", "endpoint": "10.0.0.5:5432"})
+    );
+    assert_eq!(db["origin"], "manual");
+    assert_eq!(db["status"], "running", "its host's agent runs: {db}");
+    let id = db["id"].as_str().unwrap().to_string();
+
+    // Its page offers Modify; the form comes back filled; a field added.
+    let (_, record) = crate::console::page(&cookie, &format!("{}{loc}", h.url())).await;
+    assert!(
+        record.contains("orders-db") && record.contains("Modify"),
+        "{record}"
+    );
+    let edit = format!("{}/console/catalog/{id}/edit", h.url());
+    let (_, form) = crate::console::page(&cookie, &edit).await;
+    let mut fields = crate::console::form_values(&form);
+    let attrs = fields
+        .iter()
+        .find(|(n, _)| n == "f.attributes")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(attrs.contains("engine=postgresql"), "{form}");
+    set(
+        &mut fields,
+        "f.attributes",
+        &format!("{}\r\nversion=16", attrs.replace('\n', "\r\n")),
+    );
+    set(&mut fields, "f.region", "eu-west");
+    let (st, _, text) = crate::console::post_form(&cookie, &edit, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    let db: Value = h
+        .client
+        .get(&format!("/api/v1/resources/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(db["attributes"]["version"], "16", "{db}");
+    assert_eq!(db["attributes"]["engine"], "postgresql", "{db}");
+    assert_eq!(db["region"], "eu-west");
+
+    // The list filters on the server: by type, by search, by region.
+    let (_, only) = crate::console::page(
+        &cookie,
+        &format!("{}/console/resources?is.type=database&q=orders", h.url()),
+    )
+    .await;
+    assert!(
+        only.contains(&format!("href=\"/console/catalog/{id}\"")),
+        "{only}"
+    );
+    assert!(
+        !only.contains(&format!("href=\"/console/resources/{host}\"")),
+        "the host is filtered out: {only}"
+    );
+    assert!(
+        only.contains("href=\"/api/v1/resources/export?type=database&#38;q=orders\""),
+        "the export takes the filters: {only}"
+    );
+    let (_, hosts) = crate::console::page(
+        &cookie,
+        &format!("{}/console/resources?is.type=host", h.url()),
+    )
+    .await;
+    assert!(
+        hosts.contains(&format!("href=\"/console/resources/{host}\"")),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("orders-db"), "{hosts}");
+    let by_region = h
+        .client
+        .get("/api/v1/resources", &[("region", "EU-WEST".into())])
+        .await
+        .unwrap();
+    assert_eq!(by_region["items"].as_array().unwrap().len(), 1);
+    // The host's page lists what runs on it.
+    let (_, page) =
+        crate::console::page(&cookie, &format!("{}/console/resources/{host}", h.url())).await;
+    assert!(
+        page.contains("Resources on it") && page.contains("orders-db"),
+        "{page}"
+    );
+
+    // Refusals with stable codes, nothing changed.
+    assert_eq!(
+        refusal(
+            h.client
+                .get("/api/v1/resources", &[("type", "vm".into())])
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .get("/api/v1/resources", &[("sort", "colour".into())])
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .get("/api/v1/resources", &[("cursor", "zz".into())])
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .put(
+                    &format!("/api/v1/resources/{host}"),
+                    &json!({"type": "cache", "name": "x"}),
+                )
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .post("/api/v1/resources", &json!({"type": "host", "name": "x"}))
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .post(
+                    "/api/v1/resources",
+                    &json!({"type": "database", "name": "orders-db"})
+                )
+                .await
+        )
+        .0,
+        409
+    );
+    let types = h.client.get("/api/v1/resource-types", &[]).await.unwrap();
+    assert_eq!(types["items"].as_array().unwrap().len(), 7);
+
+    // Keyset paging walks every resource once, in order.
+    for i in 0..5 {
+        h.client
+            .post(
+                "/api/v1/resources",
+                &json!({"type": "load_balancer", "name": format!("lb-{i}"), "attributes": {"backends": "2"}}),
+            )
+            .await
+            .unwrap();
+    }
+    let mut seen: Vec<String> = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "2".to_string()), ("sort", "-name".into())];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let page = h.client.get("/api/v1/resources", &q).await.unwrap();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let all = h
+        .client
+        .get(
+            "/api/v1/resources",
+            &[("limit", "1000".into()), ("sort", "-name".into())],
+        )
+        .await
+        .unwrap();
+    let expected: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(seen.len() >= 7, "{seen:?}");
+    assert!(
+        seen.iter().position(|n| n == "lb-4") < seen.iter().position(|n| n == "lb-0"),
+        "{seen:?}"
+    );
+
+    // Deleted by name from the API.
+    h.client.delete("/api/v1/resources/lb-0").await.unwrap();
+    assert_eq!(
+        refusal(h.client.get("/api/v1/resources/lb-0", &[]).await).0,
+        404
+    );
+}

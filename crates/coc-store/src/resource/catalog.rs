@@ -1,0 +1,541 @@
+//! Resources other than hosts (R1, R2): databases, caches, queues, web
+//! servers, container clusters and load balancers — discovered on a host
+//! by its agent, or registered by hand. What they are and what a report
+//! changes is decided by [`coc_domain::resource::catalog`].
+
+use std::collections::BTreeMap;
+
+use coc_domain::discovery::Service;
+use coc_domain::resource::agent_status;
+use coc_domain::resource::catalog::{
+    Found, Held, Origin, ResourceSpec, ResourceStatus, ResourceType, reconcile,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Result, Store, StoreError};
+
+/// A resource other than a host, as listed and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Resource {
+    /// Resource id.
+    pub id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub resource_type: ResourceType,
+    /// Name (unique per tenant and type).
+    pub name: String,
+    /// Discovered by its host's agent, or registered by hand.
+    pub origin: Origin,
+    /// The host it runs on (resource id), if any.
+    pub host_id: Option<String>,
+    /// That host's name.
+    pub host: Option<String>,
+    /// Its port on that host, for a discovered one.
+    pub port: Option<u16>,
+    /// The application it belongs to, by name: its own, else its host's.
+    pub application: Option<String>,
+    /// That application's id.
+    pub application_id: Option<String>,
+    /// Its module (with the application it comes from).
+    pub module: Option<String>,
+    /// Region: its own, else its host's.
+    pub region: Option<String>,
+    /// Enterprise project: its own, else its host's.
+    pub enterprise_project: Option<String>,
+    /// Tags (≤ 20), the `coc:ResourceTag/<key>` ABAC attributes.
+    pub tags: BTreeMap<String, String>,
+    /// The type's own fields (engine, endpoint, port …).
+    pub attributes: BTreeMap<String, String>,
+    /// running / abnormal / offline (its host's agent), vanished,
+    /// unmonitored.
+    pub status: ResourceStatus,
+    /// When its host's agent stopped seeing it, Unix ms.
+    pub vanished_at: Option<i64>,
+    /// Joined the inventory, Unix ms.
+    pub created_at: i64,
+    /// Last changed, Unix ms.
+    pub updated_at: i64,
+}
+
+/// Columns of a resource with what it takes from its host.
+pub(crate) const RCOLS: &str = "r.id, r.type, r.name, r.host_id, r.port, r.origin, \
+    r.application_id, r.module, r.region, r.enterprise_project, r.tags, r.attributes, \
+    r.vanished_at, r.created_at, r.updated_at, h.hostname AS host_name, \
+    h.last_heartbeat AS host_heartbeat, h.application_id AS host_application_id, \
+    h.module AS host_module, h.region AS host_region, h.enterprise_project AS host_project, \
+    (SELECT a.name FROM applications a WHERE a.id = COALESCE(r.application_id, h.application_id)) AS application";
+
+/// From-clause of [`RCOLS`].
+pub(crate) const RFROM: &str = "resources r LEFT JOIN hosts h ON h.id = r.host_id";
+
+pub(crate) fn resource_row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Resource> {
+    let own_app: Option<String> = r.try_get("application_id")?;
+    let host_id: Option<String> = r.try_get("host_id")?;
+    let vanished_at: Option<i64> = r.try_get("vanished_at")?;
+    let heartbeat: Option<i64> = r.try_get("host_heartbeat")?;
+    let t: String = r.try_get("type")?;
+    let (application_id, module) = match own_app {
+        Some(a) => (Some(a), r.try_get("module")?),
+        None => (r.try_get("host_application_id")?, r.try_get("host_module")?),
+    };
+    let or_host = |own: &str, host: &str| -> Result<Option<String>> {
+        let v: Option<String> = r.try_get(own)?;
+        Ok(match v {
+            Some(v) => Some(v),
+            None => r.try_get(host)?,
+        })
+    };
+    Ok(Resource {
+        id: r.try_get("id")?,
+        resource_type: ResourceType::parse(&t)
+            .ok_or_else(|| coc_domain::error::invalid(format!("stored resource type '{t}'")))?,
+        name: r.try_get("name")?,
+        origin: Origin::parse(&r.try_get::<String, _>("origin")?),
+        status: ResourceStatus::of_resource(
+            host_id
+                .as_ref()
+                .map(|_| agent_status(heartbeat, now, interval_ms)),
+            vanished_at.is_some(),
+        ),
+        host_id,
+        host: r.try_get("host_name")?,
+        port: r
+            .try_get::<Option<i64>, _>("port")?
+            .and_then(|p| u16::try_from(p).ok()),
+        application: r.try_get("application")?,
+        application_id,
+        module,
+        region: or_host("region", "host_region")?,
+        enterprise_project: or_host("enterprise_project", "host_project")?,
+        tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
+        attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?)
+            .unwrap_or_default(),
+        vanished_at,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+/// What a spec resolves to in the store: ids for the names it gives.
+struct Resolved {
+    host_id: Option<String>,
+    application_id: Option<String>,
+    module: Option<String>,
+}
+
+impl Store {
+    /// Resolves a normalized spec's host (id or host name), application
+    /// and module, and checks its enterprise project exists.
+    ///
+    /// Errors: `Domain(Validation)` naming what does not exist.
+    async fn resolve(&self, tenant: &str, s: &ResourceSpec) -> Result<Resolved> {
+        let host_id = match &s.host {
+            None => None,
+            Some(h) => {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM hosts WHERE tenant_id = $1 AND (id = $2 OR hostname = $2) ORDER BY id",
+                )
+                .bind(tenant)
+                .bind(h)
+                .fetch_all(&self.pool)
+                .await?;
+                match ids.as_slice() {
+                    [id] => Some(id.clone()),
+                    [] => {
+                        return Err(coc_domain::error::invalid(format!(
+                            "host '{h}' does not exist"
+                        ))
+                        .into());
+                    }
+                    _ => {
+                        return Err(coc_domain::error::invalid(format!(
+                            "several hosts are called '{h}': give the host's id"
+                        ))
+                        .into());
+                    }
+                }
+            }
+        };
+        if let Some(p) = &s.enterprise_project {
+            self.require_enterprise_project(tenant, p)
+                .await
+                .map_err(|_| {
+                    coc_domain::error::invalid(format!("enterprise project '{p}' does not exist"))
+                })?;
+        }
+        let (application_id, module) = self
+            .application_and_module(
+                tenant,
+                s.application.as_deref().map(|a| (a, s.module.as_deref())),
+            )
+            .await?;
+        Ok(Resolved {
+            host_id,
+            application_id,
+            module,
+        })
+    }
+
+    /// Registers a resource by hand (R1).
+    ///
+    /// Errors: `Domain(Validation)` (the spec, or a host, application,
+    /// module or project that does not exist), `Conflict` for a name its
+    /// type already has.
+    pub async fn create_resource(
+        &self,
+        tenant: &str,
+        spec: &ResourceSpec,
+        interval_ms: i64,
+    ) -> Result<Resource> {
+        let s = spec.normalized()?;
+        let r = self.resolve(tenant, &s).await?;
+        let id = crate::new_id();
+        let now = self.now();
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO resources (id, tenant_id, type, name, host_id, port, origin, application_id, \
+                 module, region, enterprise_project, tags, attributes, vanished_at, created_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,NULL,$6,$7,$8,$9,$10,$11,$12,NULL,$13,$13)",
+            )
+            .bind(&id)
+            .bind(tenant)
+            .bind(s.resource_type.as_str())
+            .bind(&s.name)
+            .bind(r.host_id)
+            .bind(Origin::Manual.as_str())
+            .bind(r.application_id)
+            .bind(r.module)
+            .bind(&s.region)
+            .bind(&s.enterprise_project)
+            .bind(json(&s.tags))
+            .bind(json(&s.attributes))
+            .bind(now),
+            s.resource_type.as_str(),
+            &s.name,
+        )
+        .await?;
+        self.get_resource(tenant, &id, interval_ms).await
+    }
+
+    /// Changes a resource to `spec`. For a discovered one only what its
+    /// agent does not report may change: application, module, region,
+    /// project and tags. A value the resource shows because its host has
+    /// it, given back unchanged, stays its host's (it follows the host).
+    ///
+    /// Errors: `NotFound`; `Domain(Validation)` as for
+    /// [`Store::create_resource`], or for a change to a discovered
+    /// resource's type, name, host or fields; `Conflict` for a taken name.
+    pub async fn update_resource(
+        &self,
+        tenant: &str,
+        id: &str,
+        spec: &ResourceSpec,
+        interval_ms: i64,
+    ) -> Result<Resource> {
+        let old = self.get_resource(tenant, id, interval_ms).await?;
+        let s = spec.normalized()?;
+        let r = self.resolve(tenant, &s).await?;
+        if old.origin == Origin::Discovered
+            && (s.resource_type != old.resource_type
+                || s.name != old.name
+                || r.host_id != old.host_id
+                || s.attributes != old.attributes)
+        {
+            return Err(coc_domain::error::invalid(format!(
+                "{} was discovered by its host's agent: its type, name, host and fields follow what the agent reports",
+                old.name
+            ))
+            .into());
+        }
+        // A value shown because its host has it stays inherited when the
+        // form sends it back unchanged.
+        let own = sqlx::query(
+            "SELECT r.application_id, r.region, r.enterprise_project, h.application_id AS h_app, \
+             h.module AS h_module, h.region AS h_region, h.enterprise_project AS h_project \
+             FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.id = $1",
+        )
+        .bind(&old.id)
+        .fetch_one(&self.pool)
+        .await?;
+        let inherited = |own_col: &str, host_col: &str, new: &Option<String>| -> Result<bool> {
+            let mine: Option<String> = own.try_get(own_col)?;
+            let host: Option<String> = own.try_get(host_col)?;
+            Ok(mine.is_none() && new.is_some() && *new == host)
+        };
+        let (application_id, module) = if inherited("application_id", "h_app", &r.application_id)?
+            && r.module == own.try_get::<Option<String>, _>("h_module")?
+        {
+            (None, None)
+        } else {
+            (r.application_id, r.module)
+        };
+        let region = if inherited("region", "h_region", &s.region)? {
+            None
+        } else {
+            s.region.clone()
+        };
+        let project = if inherited("enterprise_project", "h_project", &s.enterprise_project)? {
+            None
+        } else {
+            s.enterprise_project.clone()
+        };
+        self.write_one(
+            sqlx::query(
+                "UPDATE resources SET type = $1, name = $2, host_id = $3, application_id = $4, module = $5, \
+                 region = $6, enterprise_project = $7, tags = $8, attributes = $9, updated_at = $10 \
+                 WHERE tenant_id = $11 AND id = $12",
+            )
+            .bind(s.resource_type.as_str())
+            .bind(&s.name)
+            .bind(r.host_id)
+            .bind(application_id)
+            .bind(module)
+            .bind(region)
+            .bind(project)
+            .bind(json(&s.tags))
+            .bind(json(&s.attributes))
+            .bind(self.now())
+            .bind(tenant)
+            .bind(&old.id),
+            s.resource_type.as_str(),
+            &s.name,
+        )
+        .await?;
+        self.get_resource(tenant, &old.id, interval_ms).await
+    }
+
+    /// Removes a resource. A discovered one its host's agent still sees
+    /// would come back with the next report and is refused.
+    ///
+    /// Errors: `NotFound`, `Conflict`.
+    pub async fn delete_resource(&self, tenant: &str, id: &str, interval_ms: i64) -> Result<()> {
+        let r = self.get_resource(tenant, id, interval_ms).await?;
+        if r.origin == Origin::Discovered && r.vanished_at.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "{} is still seen by the agent of {}: stop the service or delete the host",
+                r.name,
+                r.host.as_deref().unwrap_or("its host")
+            )));
+        }
+        self.write_one(
+            sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(&r.id),
+            "resource",
+            id,
+        )
+        .await
+    }
+
+    /// One resource other than a host, by id or by name (a name two types
+    /// share is refused: give the id).
+    ///
+    /// Errors: `NotFound`, `Domain(Validation)` for a shared name.
+    pub async fn get_resource(
+        &self,
+        tenant: &str,
+        key: &str,
+        interval_ms: i64,
+    ) -> Result<Resource> {
+        let rows = sqlx::query(dynsql!(
+            "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND (r.id = $2 OR r.name = $2) ORDER BY r.id"
+        ))
+        .bind(tenant)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        let now = self.now();
+        let mut all: Vec<Resource> = rows
+            .iter()
+            .map(|r| resource_row(r, now, interval_ms))
+            .collect::<Result<_>>()?;
+        if let Some(i) = all.iter().position(|r| r.id == key) {
+            return Ok(all.swap_remove(i));
+        }
+        match all.len() {
+            0 => Err(StoreError::not_found("resource", key)),
+            1 => Ok(all.remove(0)),
+            _ => Err(coc_domain::error::invalid(format!(
+                "several resources are called '{key}' ({}): give the id",
+                all.iter()
+                    .map(|r| format!("{} {}", r.resource_type.as_str(), r.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into()),
+        }
+    }
+
+    /// The resources on host `host_id` (discovered and registered), by
+    /// name.
+    pub async fn resources_on_host(
+        &self,
+        tenant: &str,
+        host_id: &str,
+        interval_ms: i64,
+    ) -> Result<Vec<Resource>> {
+        let rows = sqlx::query(dynsql!(
+            "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND r.host_id = $2 ORDER BY r.name, r.id"
+        ))
+        .bind(tenant)
+        .bind(host_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let now = self.now();
+        rows.iter()
+            .map(|r| resource_row(r, now, interval_ms))
+            .collect()
+    }
+
+    /// Sets a host's region (`None` clears it).
+    ///
+    /// Errors: `Domain(Validation)` for a long region, `NotFound`.
+    pub async fn set_host_region(
+        &self,
+        tenant: &str,
+        host: &str,
+        region: Option<&str>,
+    ) -> Result<()> {
+        let region = coc_domain::resource::catalog::short_value("region", region)?;
+        self.write_one(
+            sqlx::query("UPDATE hosts SET region = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(region)
+                .bind(tenant)
+                .bind(host),
+            "host",
+            host,
+        )
+        .await
+    }
+}
+
+/// Brings host `host_id`'s discovered resources in line with the services
+/// its agent reported (R2), inside the report's transaction: new ones
+/// inserted, changed ones updated, missing ones marked vanished.
+pub(crate) async fn sync_discovered(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    host_id: &str,
+    services: &[Service],
+    now: i64,
+) -> Result<()> {
+    let h = sqlx::query("SELECT hostname, ips FROM hosts WHERE id = $1")
+        .bind(host_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let hostname: String = h.try_get("hostname")?;
+    let ips: Vec<String> =
+        serde_json::from_str(&h.try_get::<String, _>("ips")?).unwrap_or_default();
+    let rows = sqlx::query(
+        "SELECT id, port, type, name, attributes, vanished_at FROM resources \
+         WHERE tenant_id = $1 AND host_id = $2 AND origin = $3",
+    )
+    .bind(tenant)
+    .bind(host_id)
+    .bind(Origin::Discovered.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut held = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let t: String = r.try_get("type")?;
+        let Some(resource_type) = ResourceType::parse(&t) else {
+            continue;
+        };
+        held.push(Held {
+            id: r.try_get("id")?,
+            port: u16::try_from(r.try_get::<Option<i64>, _>("port")?.unwrap_or(0)).unwrap_or(0),
+            resource_type,
+            name: r.try_get("name")?,
+            attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?)
+                .unwrap_or_default(),
+            vanished: r.try_get::<Option<i64>, _>("vanished_at")?.is_some(),
+        });
+    }
+    let found = coc_domain::resource::catalog::found_on_host(&hostname, &ips, services);
+    let plan = reconcile(&held, found);
+    for f in &plan.insert {
+        insert_found(tx, tenant, host_id, f, now).await?;
+    }
+    for (id, f) in &plan.update {
+        let name = free_name(tx, tenant, f, id).await?;
+        sqlx::query(
+            "UPDATE resources SET type = $1, name = $2, attributes = $3, vanished_at = NULL, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(f.resource_type.as_str())
+        .bind(name)
+        .bind(json(&f.attributes))
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for id in &plan.vanish {
+        sqlx::query("UPDATE resources SET vanished_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The name a discovered resource `f` (id `id`) gets: its own, or, when
+/// another resource of its type has it (one registered by hand, or a
+/// host of the same name), that name with the end of its id, so neither
+/// is lost.
+async fn free_name(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    f: &Found,
+    id: &str,
+) -> Result<String> {
+    let taken: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM resources WHERE tenant_id = $1 AND type = $2 AND name = $3 AND id <> $4",
+    )
+    .bind(tenant)
+    .bind(f.resource_type.as_str())
+    .bind(&f.name)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match taken {
+        None => f.name.clone(),
+        Some(_) => format!("{} ({})", f.name, &id[id.len().saturating_sub(6)..]),
+    })
+}
+
+/// Inserts a discovered resource.
+async fn insert_found(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    host_id: &str,
+    f: &Found,
+    now: i64,
+) -> Result<()> {
+    let id = crate::new_id();
+    let name = free_name(tx, tenant, f, &id).await?;
+    sqlx::query(
+        "INSERT INTO resources (id, tenant_id, type, name, host_id, port, origin, application_id, \
+         module, region, enterprise_project, tags, attributes, vanished_at, created_at, updated_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,NULL,NULL,NULL,NULL,'{}',$8,NULL,$9,$9)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(f.resource_type.as_str())
+    .bind(name)
+    .bind(host_id)
+    .bind(i64::from(f.port))
+    .bind(Origin::Discovered.as_str())
+    .bind(json(&f.attributes))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The resource list (R1, ref. 3.1.1): hosts and every other resource in
+//! one list, filtered on the server, sorted, and keyset-paged like the
+//! alarm list.
+
+use coc_domain::resource::catalog::{ResourceStatus, ResourceType, Sort, SortKey};
+use coc_domain::resource::status_bounds;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::Host;
+use super::catalog::{RCOLS, RFROM, Resource, resource_row};
+use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError};
+
+/// Which resources the list shows (every field optional; all given must
+/// hold).
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    /// Of this type.
+    pub resource_type: Option<ResourceType>,
+    /// Belongs to this application (id or name): its own, or its host's.
+    pub application: Option<String>,
+    /// In this module of its application (any case).
+    pub module: Option<String>,
+    /// In this region (any case).
+    pub region: Option<String>,
+    /// In this enterprise project.
+    pub enterprise_project: Option<String>,
+    /// With this status.
+    pub status: Option<ResourceStatus>,
+    /// On this host (id or host name).
+    pub host: Option<String>,
+    /// Name, address or a field contains this (any case; `%` and `_`
+    /// literally).
+    pub q: Option<String>,
+}
+
+/// One row of the resource list: a host, or another resource.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Listed {
+    /// A host with its agent.
+    Host(Box<Host>),
+    /// A database, cache, queue, web server, container cluster or load
+    /// balancer.
+    Other(Box<Resource>),
+}
+
+impl Listed {
+    /// Its id.
+    pub fn id(&self) -> &str {
+        match self {
+            Listed::Host(h) => &h.id,
+            Listed::Other(r) => &r.id,
+        }
+    }
+
+    /// Its enterprise project and tags (its ABAC attributes).
+    pub fn project_and_tags(&self) -> (Option<&str>, &std::collections::BTreeMap<String, String>) {
+        match self {
+            Listed::Host(h) => (h.enterprise_project.as_deref(), &h.tags),
+            Listed::Other(r) => (r.enterprise_project.as_deref(), &r.tags),
+        }
+    }
+}
+
+/// The position after a row in a sorted list: its key and id.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Cursor(serde_json::Value, String);
+
+fn encode(c: &Cursor) -> String {
+    hex::encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+fn decode(s: &str) -> Result<Cursor> {
+    hex::decode(s)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| {
+            StoreError::Domain(coc_domain::error::invalid(
+                "cursor is not one this list gave",
+            ))
+        })
+}
+
+/// A growing argument list: each call adds one and answers its `$n`.
+struct Args(Vec<Arg>);
+
+impl Args {
+    fn s(&mut self, v: &str) -> String {
+        self.0.push(Arg::S(v.to_string()));
+        format!("${}", self.0.len())
+    }
+    fn i(&mut self, v: i64) -> String {
+        self.0.push(Arg::I(v));
+        format!("${}", self.0.len())
+    }
+}
+
+impl Store {
+    /// One page of the resource list: the resources `f` selects, sorted by
+    /// `sort` (ties by id), `page.limit` at most; `next_cursor` continues
+    /// after the last one. Statuses are computed with the agents'
+    /// heartbeat interval `interval_ms`.
+    ///
+    /// Errors: `Domain(Validation)` for a cursor this list did not give.
+    pub async fn resource_page(
+        &self,
+        tenant: &str,
+        interval_ms: i64,
+        f: &ResourceFilter,
+        sort: Sort,
+        page: &Page,
+    ) -> Result<Paged<Listed>> {
+        let now = self.now();
+        let (running, abnormal) = status_bounds(now, interval_ms);
+        let mut a = Args(vec![Arg::S(tenant.to_string())]);
+        let agent = |a: &mut Args, col: &str| {
+            format!(
+                "CASE WHEN {col} >= {} THEN {} WHEN {col} >= {} THEN {} ELSE {} END",
+                a.i(running),
+                a.s(ResourceStatus::Running.as_str()),
+                a.i(abnormal),
+                a.s(ResourceStatus::Abnormal.as_str()),
+                a.s(ResourceStatus::Offline.as_str())
+            )
+        };
+        let mut arms = vec![];
+        if f.resource_type.is_none_or(|t| t == ResourceType::Host) {
+            let t = a.s(ResourceType::Host.as_str());
+            let status = agent(&mut a, "last_heartbeat");
+            arms.push(format!(
+                "SELECT id, {t} AS type, hostname AS name, {status} AS status, created_at, \
+                 application_id, module, region, enterprise_project, NULL AS host_id, \
+                 LOWER(hostname || ' ' || ips) AS search FROM hosts WHERE tenant_id = $1"
+            ));
+        }
+        if f.resource_type != Some(ResourceType::Host) {
+            let vanished = a.s(ResourceStatus::Vanished.as_str());
+            let unmonitored = a.s(ResourceStatus::Unmonitored.as_str());
+            let status = agent(&mut a, "h.last_heartbeat");
+            arms.push(format!(
+                "SELECT r.id, r.type, r.name, CASE WHEN r.vanished_at IS NOT NULL THEN {vanished} \
+                 WHEN r.host_id IS NULL THEN {unmonitored} ELSE {status} END AS status, r.created_at, \
+                 COALESCE(r.application_id, h.application_id) AS application_id, \
+                 CASE WHEN r.application_id IS NULL THEN h.module ELSE r.module END AS module, \
+                 COALESCE(r.region, h.region) AS region, \
+                 COALESCE(r.enterprise_project, h.enterprise_project) AS enterprise_project, \
+                 r.host_id, LOWER(r.name || ' ' || r.attributes) AS search \
+                 FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.tenant_id = $1"
+            ));
+        }
+        let mut w = vec![];
+        if let Some(t) = f.resource_type {
+            w.push(format!("u.type = {}", a.s(t.as_str())));
+        }
+        if let Some(s) = f.status {
+            w.push(format!("u.status = {}", a.s(s.as_str())));
+        }
+        if let Some(app) = &f.application {
+            let n = a.s(app.trim());
+            w.push(format!(
+                "u.application_id IN (SELECT id FROM applications WHERE tenant_id = $1 AND (id = {n} OR name = {n}))"
+            ));
+        }
+        if let Some(m) = &f.module {
+            w.push(format!(
+                "LOWER(u.module) = {}",
+                a.s(&m.trim().to_lowercase())
+            ));
+        }
+        if let Some(r) = &f.region {
+            w.push(format!(
+                "LOWER(u.region) = {}",
+                a.s(&r.trim().to_lowercase())
+            ));
+        }
+        if let Some(p) = &f.enterprise_project {
+            w.push(format!("u.enterprise_project = {}", a.s(p.trim())));
+        }
+        if let Some(h) = &f.host {
+            let n = a.s(h.trim());
+            w.push(format!(
+                "u.host_id IN (SELECT id FROM hosts WHERE tenant_id = $1 AND (id = {n} OR hostname = {n}))"
+            ));
+        }
+        if let Some(q) = &f.q {
+            w.push(format!(
+                "u.search LIKE {} ESCAPE '\\'",
+                a.s(&format!(
+                    "%{}%",
+                    crate::like_literal(&q.trim().to_lowercase())
+                ))
+            ));
+        }
+        let key = match sort.key {
+            SortKey::Name => "u.name",
+            SortKey::Type => "u.type || ' ' || u.name",
+            SortKey::Status => "u.status || ' ' || u.name",
+            SortKey::CreatedAt => "u.created_at",
+        };
+        let (cmp, dir) = if sort.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let mut after = String::new();
+        if let Some(c) = &page.cursor {
+            let Cursor(v, id) = decode(c)?;
+            let v = match (sort.key, v) {
+                (SortKey::CreatedAt, serde_json::Value::Number(n)) => {
+                    a.i(n.as_i64().unwrap_or_default())
+                }
+                (SortKey::CreatedAt, _) | (_, serde_json::Value::Number(_)) => {
+                    return Err(decode("-").unwrap_err());
+                }
+                (_, serde_json::Value::String(s)) => a.s(&s),
+                _ => return Err(decode("-").unwrap_err()),
+            };
+            let id = a.s(&id);
+            after = format!(" WHERE (v.k {cmp} {v} OR (v.k = {v} AND v.id {cmp} {id}))");
+        }
+        let limit = page.limit();
+        let sql = format!(
+            "SELECT v.id, v.type, v.k FROM (SELECT u.id, u.type, {key} AS k FROM ({}) u{}) v{after} \
+             ORDER BY v.k {dir}, v.id {dir} LIMIT {}",
+            arms.join(" UNION ALL "),
+            if w.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", w.join(" AND "))
+            },
+            limit + 1
+        );
+        let q = Filter {
+            sql: String::new(),
+            args: a.0,
+        };
+        let rows = q.query(sql).fetch_all(&self.pool).await?;
+        let mut keys: Vec<(String, String, serde_json::Value)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let k = if sort.key == SortKey::CreatedAt {
+                serde_json::Value::from(r.try_get::<i64, _>("k")?)
+            } else {
+                serde_json::Value::from(r.try_get::<String, _>("k")?)
+            };
+            keys.push((r.try_get("id")?, r.try_get("type")?, k));
+        }
+        let more = keys.len() as i64 > limit;
+        keys.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| keys.last())
+            .flatten()
+            .map(|(id, _, k)| encode(&Cursor(k.clone(), id.clone())));
+        let items = self.hydrate(tenant, interval_ms, now, &keys).await?;
+        Ok(Paged { items, next_cursor })
+    }
+
+    /// Every resource `f` selects, sorted by `sort` (pages of 1,000 read
+    /// in turn): for exports.
+    pub async fn all_resources(
+        &self,
+        tenant: &str,
+        interval_ms: i64,
+        f: &ResourceFilter,
+        sort: Sort,
+    ) -> Result<Vec<Listed>> {
+        let mut out = vec![];
+        let mut page = Page {
+            limit: 1000,
+            cursor: None,
+        };
+        loop {
+            let p = self
+                .resource_page(tenant, interval_ms, f, sort, &page)
+                .await?;
+            out.extend(p.items);
+            match p.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The full rows of a page's `(id, type)` keys, in their order.
+    async fn hydrate(
+        &self,
+        tenant: &str,
+        interval_ms: i64,
+        now: i64,
+        keys: &[(String, String, serde_json::Value)],
+    ) -> Result<Vec<Listed>> {
+        let host_type = ResourceType::Host.as_str();
+        let mut hosts = vec![];
+        let mut others = vec![];
+        for (id, t, _) in keys {
+            if t == host_type {
+                hosts.push(id.as_str());
+            } else {
+                others.push(id.as_str());
+            }
+        }
+        let mut found: std::collections::HashMap<String, Listed> =
+            std::collections::HashMap::with_capacity(keys.len());
+        if !hosts.is_empty() {
+            let mut a = Args(vec![Arg::S(tenant.to_string())]);
+            let list: Vec<String> = hosts.iter().map(|id| a.s(id)).collect();
+            let sql = format!(
+                "SELECT {} FROM hosts WHERE tenant_id = $1 AND id IN ({})",
+                super::COLS,
+                list.join(",")
+            );
+            let q = Filter {
+                sql: String::new(),
+                args: a.0,
+            };
+            for r in q.query(sql).fetch_all(&self.pool).await? {
+                let h = super::row(&r, now, interval_ms)?;
+                found.insert(h.id.clone(), Listed::Host(Box::new(h)));
+            }
+        }
+        if !others.is_empty() {
+            let mut a = Args(vec![Arg::S(tenant.to_string())]);
+            let list: Vec<String> = others.iter().map(|id| a.s(id)).collect();
+            let sql = format!(
+                "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND r.id IN ({})",
+                list.join(",")
+            );
+            let q = Filter {
+                sql: String::new(),
+                args: a.0,
+            };
+            for r in q.query(sql).fetch_all(&self.pool).await? {
+                let x = resource_row(&r, now, interval_ms)?;
+                found.insert(x.id.clone(), Listed::Other(Box::new(x)));
+            }
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|(id, _, _)| found.remove(id))
+            .collect())
+    }
+}
