@@ -224,6 +224,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             json!({"type": "cache", "name": format!("c-{}", rand_suffix())})
         }
         ("PUT", "/api/v1/resources/{id}/region") => json!({"region": "eu-1"}),
+        ("POST", "/api/v1/resources/import") => {
+            json!({"format": "csv", "content": "type,name\ncache,c\n", "dry_run": true})
+        }
         ("POST", "/api/v1/applications") | ("PUT", "/api/v1/applications/{id}") => {
             json!({"name": format!("a-{}", rand_suffix()), "modules": [{"name": "web"}], "regions": ["eu-1"]})
         }

@@ -300,3 +300,141 @@ async fn a_database_is_registered_and_changed_from_the_console_and_found_by_the_
         404
     );
 }
+
+/// An inventory file imported (R2, static sync): CSV as a spreadsheet
+/// saves it (CRLF) and YAML, a dry run first — from the API and from the
+/// console's form, whose dry-run button answers the form as typed with
+/// what each row would do — then for real; a refused row imports nothing.
+#[tokio::test]
+async fn an_inventory_file_is_imported_after_a_dry_run() {
+    let h = Harness::start(0).await;
+    let csv = "type,name,region,tags,engine,port,endpoint\r\n\
+               database,orders-db,eu-west-1,tier=gold,postgresql,5432,10.0.0.5:5432\r\n\
+               cache,sessions,eu-west-1,,redis,6379,10.0.0.6:6379\r\n";
+    let dry = h
+        .client
+        .post(
+            "/api/v1/resources/import",
+            &json!({"format": "csv", "content": csv, "dry_run": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (&dry["applied"], &dry["created"], &dry["refused"]),
+        (&json!(false), &json!(2), &json!(0)),
+        "{dry}"
+    );
+    assert_eq!(dry["rows"][0]["row"], 2);
+    assert_eq!(
+        refusal(h.client.get("/api/v1/resources/orders-db", &[]).await).0,
+        404
+    );
+
+    // The console's import form: the dry run answers the form as typed.
+    let cookie = crate::console::login(&h).await;
+    let (_, list) = crate::console::page(&cookie, &format!("{}/console/resources", h.url())).await;
+    assert!(
+        list.contains("href=\"/console/catalog-import/new\""),
+        "{list}"
+    );
+    let url = format!("{}/console/catalog-import/new", h.url());
+    let (_, form) = crate::console::page(&cookie, &url).await;
+    assert!(form.contains("Dry run"), "{form}");
+    let mut fields = crate::console::form_values(&form);
+    set(&mut fields, "f.format", "csv");
+    set(&mut fields, "f.content", csv);
+    let mut trial = fields.clone();
+    trial.push(("replay".into(), "1".into()));
+    let (st, _, page) = crate::console::post_form(&cookie, &url, &trial).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(
+        page.contains("Importing would create 2, change 0 and leave 0 unchanged."),
+        "{page}"
+    );
+    assert!(
+        page.contains("orders-db") && page.contains("create"),
+        "{page}"
+    );
+    assert!(page.contains("Nothing was saved"), "{page}");
+    assert_eq!(
+        refusal(h.client.get("/api/v1/resources/orders-db", &[]).await).0,
+        404
+    );
+    let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    assert_eq!(loc.as_deref(), Some("/console/resources"));
+    let db = h
+        .client
+        .get("/api/v1/resources/orders-db", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &db["region"],
+            &db["tags"]["tier"],
+            &db["attributes"]["port"]
+        ),
+        (&json!("eu-west-1"), &json!("gold"), &json!("5432"))
+    );
+
+    // YAML: one unchanged, one changed, one new.
+    let yaml = "resources:\n\
+                - {type: database, name: orders-db, region: eu-west-1, tags: {tier: gold}, attributes: {engine: postgresql, port: 5432, endpoint: '10.0.0.5:5432'}}\n\
+                - {type: cache, name: sessions, region: eu-west-1, attributes: {engine: redis, port: 6380, endpoint: '10.0.0.6:6380'}}\n\
+                - {type: container_cluster, name: k8s-prod, attributes: {platform: kubernetes, nodes: 12}}\n";
+    let done = h
+        .client
+        .post(
+            "/api/v1/resources/import",
+            &json!({"format": "yaml", "content": yaml}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &done["applied"],
+            &done["created"],
+            &done["updated"],
+            &done["unchanged"]
+        ),
+        (&json!(true), &json!(1), &json!(1), &json!(1)),
+        "{done}"
+    );
+    let k8s = h
+        .client
+        .get("/api/v1/resources/k8s-prod", &[])
+        .await
+        .unwrap();
+    assert_eq!(k8s["attributes"]["nodes"], "12");
+
+    // A refused row: nothing imported, the row and its reason named.
+    let bad = "type,name,host,engine\nqueue,jobs,,rabbitmq\ndatabase,x,nowhere,postgresql\n";
+    let e = h
+        .client
+        .post(
+            "/api/v1/resources/import",
+            &json!({"format": "csv", "content": bad}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("nothing imported") && e.contains("row 3 (x): host 'nowhere' does not exist"),
+        "{e}"
+    );
+    assert_eq!(
+        refusal(h.client.get("/api/v1/resources/jobs", &[]).await).0,
+        404
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .post(
+                    "/api/v1/resources/import",
+                    &json!({"format": "xml", "content": "<a/>"})
+                )
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+}

@@ -422,3 +422,90 @@ async fn the_resource_list_filters_sorts_and_pages_hosts_and_the_rest_together()
         );
     });
 }
+
+#[tokio::test]
+async fn an_import_checks_every_row_first_and_writes_all_or_nothing() {
+    each_store!(|s| {
+        s.upsert_host(T, &facts("a-1", "db-01", "10.0.0.5"))
+            .await
+            .unwrap();
+        let row = |t: ResourceType, name: &str, host: Option<&str>, port: &str| {
+            let mut r = spec(t, name);
+            r.host = host.map(String::from);
+            r.attributes.insert("port".into(), port.into());
+            r
+        };
+        let file = vec![
+            (
+                2,
+                Ok(row(ResourceType::Database, "orders", Some("db-01"), "5432")),
+            ),
+            (3, Ok(row(ResourceType::Cache, "sessions", None, "6379"))),
+        ];
+        // A dry run says what would happen and writes nothing.
+        let dry = s.import_resources(T, file.clone(), true, MS).await.unwrap();
+        assert_eq!((dry.applied, dry.created, dry.refused), (false, 2, 0));
+        assert!(matches!(
+            s.get_resource(T, "orders", MS).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let done = s
+            .import_resources(T, file.clone(), false, MS)
+            .await
+            .unwrap();
+        assert_eq!((done.applied, done.created), (true, 2));
+        assert_eq!(
+            s.get_resource(T, "orders", MS)
+                .await
+                .unwrap()
+                .host
+                .as_deref(),
+            Some("db-01")
+        );
+        // Again: unchanged; one field changed: an update.
+        let again = s
+            .import_resources(T, file.clone(), false, MS)
+            .await
+            .unwrap();
+        assert_eq!((again.unchanged, again.created, again.updated), (2, 0, 0));
+        let mut changed = file.clone();
+        changed[1] = (3, Ok(row(ResourceType::Cache, "sessions", None, "6380")));
+        let upd = s.import_resources(T, changed, false, MS).await.unwrap();
+        assert_eq!((upd.updated, upd.unchanged), (1, 1));
+        assert_eq!(
+            s.get_resource(T, "sessions", MS).await.unwrap().attributes["port"],
+            "6380"
+        );
+        // A refused row (an unknown host, a repeated row, an unreadable
+        // one): nothing is written, each reason given.
+        let bad = vec![
+            (2, Ok(row(ResourceType::Queue, "new-queue", None, "5672"))),
+            (
+                3,
+                Ok(row(ResourceType::Database, "x", Some("nowhere"), "1")),
+            ),
+            (4, Ok(row(ResourceType::Queue, "new-queue", None, "5673"))),
+            (5, Err("type 'vm': use host, database, …".to_string())),
+        ];
+        let r = s.import_resources(T, bad, false, MS).await.unwrap();
+        assert!(!r.applied);
+        assert_eq!((r.created, r.refused), (1, 3));
+        assert!(
+            r.rows[1]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("host 'nowhere'")
+        );
+        assert!(
+            r.rows[2].reason.as_deref().unwrap().contains("as row 2"),
+            "{:?}",
+            r.rows[2]
+        );
+        assert_eq!(r.rows[3].row, 5);
+        assert!(matches!(
+            s.get_resource(T, "new-queue", MS).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}

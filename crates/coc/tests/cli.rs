@@ -1251,6 +1251,31 @@ async fn a_hosts_services_are_listed_by_its_name() {
     assert!(ok && out.contains("deleted cache sessions"), "{out}");
     let (ok, out) = coc(&env, &["resource", "show", "sessions"]);
     assert!(!ok && out.contains("does not exist"), "{out}");
+    // An inventory file: a dry run, then the import, by file name.
+    let file = env.dir.path().join("inventory.csv");
+    std::fs::write(
+        &file,
+        format!("type,name,host,engine,port\r\ndatabase,billing-db,{name},postgresql,5433\r\nload_balancer,edge,,,\r\n"),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, out) = coc(&env, &["resource", "import", path, "--dry-run"]);
+    assert!(
+        ok && out.contains("dry run, nothing imported: 2 created") && out.contains("billing-db"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["resource", "show", "billing-db"]);
+    assert!(!ok, "{out}");
+    let (ok, out) = coc(&env, &["resource", "import", path]);
+    assert!(ok && out.contains("imported: 2 created"), "{out}");
+    let (ok, out) = coc(&env, &["resource", "show", "billing-db", "-o", "json"]);
+    assert!(ok && out.contains("\"port\": \"5433\""), "{out}");
+    std::fs::write(&file, "type,name,engine\nvm,x,\n").unwrap();
+    let (ok, out) = coc(&env, &["resource", "import", path]);
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("row 2: type 'vm'"),
+        "{out}"
+    );
     let (ok, out) = coc(&env, &["resource", "services", "no-such-host"]);
     assert!(
         !ok && out.contains("no host is called 'no-such-host'"),

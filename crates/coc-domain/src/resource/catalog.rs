@@ -354,6 +354,71 @@ impl ResourceSpec {
     }
 }
 
+/// What a resource sets itself (`own`), what its host has (`host`) and
+/// what a change gives (`new`): the value to store. A value given back
+/// that the resource only showed because its host has it stays its
+/// host's (`None`: it keeps following the host).
+pub fn kept_own(own: Option<&str>, host: Option<&str>, new: Option<&str>) -> Option<String> {
+    if own.is_none() && new.is_some() && new == host {
+        None
+    } else {
+        new.map(str::to_string)
+    }
+}
+
+/// Whether a change of a discovered resource is allowed: its type, name,
+/// host and fields are what its agent reports; application, module,
+/// region, project and tags are the person's.
+///
+/// Errors: [`DomainError::Validation`] naming the resource.
+pub fn check_discovered_change(
+    name: &str,
+    old: (ResourceType, &str, Option<&str>, &BTreeMap<String, String>),
+    new: (ResourceType, &str, Option<&str>, &BTreeMap<String, String>),
+) -> Result<(), DomainError> {
+    if old == new {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{name} was discovered by its host's agent: its type, name, host and fields follow what the agent reports"
+        )))
+    }
+}
+
+/// What an import does with one row of its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportAction {
+    /// A new resource.
+    Create,
+    /// An existing one (same type and name) changes.
+    Update,
+    /// An existing one is already so.
+    Unchanged,
+    /// The row is refused (its reason given); nothing is imported.
+    Refused,
+}
+
+/// Most rows an import file may have.
+pub const MAX_IMPORT_ROWS: usize = 10_000;
+
+/// Rows of an import file that name the same type and name as an earlier
+/// row: (row number, the earlier row's number). Rows are numbered from 1.
+pub fn repeated_rows(rows: &[(ResourceType, String)]) -> Vec<(usize, usize)> {
+    let mut seen: std::collections::HashMap<(ResourceType, String), usize> =
+        std::collections::HashMap::with_capacity(rows.len());
+    let mut out = vec![];
+    for (i, (t, n)) in rows.iter().enumerate() {
+        match seen.get(&(*t, n.clone())) {
+            Some(first) => out.push((i + 1, *first)),
+            None => {
+                seen.insert((*t, n.clone()), i + 1);
+            }
+        }
+    }
+    out
+}
+
 /// Where a resource came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -831,6 +896,37 @@ mod tests {
             .map(|(i, f)| held_of(f, &format!("r{i}"), false))
             .collect();
         assert!(reconcile(&steady, found).is_empty());
+    }
+
+    #[test]
+    fn inherited_values_stay_inherited_and_changes_of_discovered_ones_are_limited() {
+        assert_eq!(kept_own(None, Some("eu"), Some("eu")), None);
+        assert_eq!(
+            kept_own(Some("eu"), Some("eu"), Some("eu")),
+            Some("eu".into())
+        );
+        assert_eq!(kept_own(None, Some("eu"), Some("us")), Some("us".into()));
+        assert_eq!(kept_own(None, None, None), None);
+        let f = BTreeMap::from([("engine".to_string(), "redis".to_string())]);
+        let g = BTreeMap::new();
+        let old = (ResourceType::Cache, "redis@a:6379", Some("h1"), &f);
+        assert!(check_discovered_change("x", old, old).is_ok());
+        assert!(
+            check_discovered_change(
+                "x",
+                old,
+                (ResourceType::Cache, "redis@a:6379", Some("h1"), &g)
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("discovered")
+        );
+        let rows = vec![
+            (ResourceType::Cache, "a".to_string()),
+            (ResourceType::Database, "a".to_string()),
+            (ResourceType::Cache, "a".to_string()),
+        ];
+        assert_eq!(repeated_rows(&rows), [(3, 1)]);
     }
 
     #[test]

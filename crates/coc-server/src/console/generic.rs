@@ -107,6 +107,8 @@ struct Table {
     filtering: bool,
     /// A download of the whole list: (API path, label).
     export: Option<(String, String)>,
+    /// More pages the list links to: (path, label).
+    also: &'static [(&'static str, &'static str)],
 }
 
 /// A list filter: (query name `is.<key>`, label, (value, chosen)).
@@ -354,6 +356,7 @@ pub(super) async fn list(
         export: m
             .export
             .map(|(p, l)| (list_uri(m, &query, p), l.to_string())),
+        also: m.also,
         filters,
     }
     .into_response()
@@ -861,8 +864,12 @@ struct NewPage {
     error: Option<String>,
     /// What the operation does, for those asking a confirmation.
     note: Option<String>,
-    /// Days the replay control offers (forms of modules that replay).
+    /// Days the replay control offers (forms of modules that replay over
+    /// stored alarms).
     replay_days: Option<String>,
+    /// The replay control's legend, help and button (forms of modules
+    /// that replay or try what is typed).
+    replay_text: Option<(&'static str, &'static str, &'static str)>,
     /// What a replay found: the sentence and the examples.
     replayed: Option<(String, ItemTable)>,
 }
@@ -884,7 +891,12 @@ impl NewPage {
             templates: vec![],
             error: None,
             note: None,
-            replay_days: m.replay.as_ref().map(|_| "7".into()),
+            replay_days: m
+                .replay
+                .as_ref()
+                .filter(|r| r.days.is_ok())
+                .map(|_| "7".into()),
+            replay_text: m.replay.as_ref().map(|r| r.text),
             replayed: None,
         }
     }
@@ -1134,11 +1146,13 @@ async fn replay(
     let days_text = super::form_value(form, "replay_days");
     let days: u32 = days_text.trim().parse().unwrap_or(7);
     page.inputs = forms::inputs_of(fields, raw);
-    page.replay_days = Some(days.to_string());
+    if r.days.is_ok() {
+        page.replay_days = Some(days.to_string());
+    }
     let answer = match forms::build_of(fields, raw) {
         Err(e) => Err(e),
         Ok(def) => {
-            let mut body = match r.wrap {
+            let mut body = match r.pick_wrap {
                 Some(k) => serde_json::json!({ k: def }),
                 None => Value::Object(
                     r.pick
@@ -1148,7 +1162,10 @@ async fn replay(
                         .collect(),
                 ),
             };
-            body["days"] = serde_json::json!(days);
+            match r.days {
+                Ok(()) => body["days"] = serde_json::json!(days),
+                Err(flag) => body[flag] = Value::Bool(true),
+            }
             api(s, v, Method::POST, r.path, Some(body))
                 .await
                 .map_err(|p| required(fields, &p.detail).unwrap_or(p.detail))
@@ -1156,11 +1173,11 @@ async fn replay(
     };
     let status = match answer {
         Ok(x) => {
-            let sample = x["sample"]
+            let sample = x[r.rows.0]
                 .as_array()
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            page.replayed = Some(((r.summary)(&x, days), ItemTable::of("Examples", sample)));
+            page.replayed = Some(((r.summary)(&x, days), ItemTable::of(r.rows.1, sample)));
             StatusCode::OK
         }
         Err(e) => {

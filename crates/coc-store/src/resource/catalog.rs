@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use coc_domain::discovery::Service;
 use coc_domain::resource::agent_status;
 use coc_domain::resource::catalog::{
-    Found, Held, Origin, ResourceSpec, ResourceStatus, ResourceType, reconcile,
+    Found, Held, ImportAction, Origin, ResourceSpec, ResourceStatus, ResourceType,
+    check_discovered_change, kept_own, reconcile,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -122,6 +123,128 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
+/// What an import did, or would do (a dry run, or a file with a refused
+/// row): counts and one line per row.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Whether it was written (not a dry run, no row refused).
+    pub applied: bool,
+    /// Rows that create a resource.
+    pub created: usize,
+    /// Rows that change one.
+    pub updated: usize,
+    /// Rows whose resource is already so.
+    pub unchanged: usize,
+    /// Rows refused.
+    pub refused: usize,
+    /// Every row, in the file's order.
+    pub rows: Vec<ImportLine>,
+}
+
+/// What an import does with one row.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ImportLine {
+    /// Its number in the file (CSV: the line; YAML: the item), from 1.
+    pub row: usize,
+    /// Its type, when it could be read.
+    #[serde(rename = "type")]
+    pub resource_type: Option<ResourceType>,
+    /// Its name, when it could be read.
+    pub name: Option<String>,
+    /// create, update, unchanged or refused.
+    pub action: ImportAction,
+    /// Why it is refused.
+    pub reason: Option<String>,
+}
+
+/// A resource ready to write: its checked spec and what it resolves to.
+struct Prepared {
+    /// The resource it changes; `None`: a new one.
+    id: Option<String>,
+    spec: ResourceSpec,
+    host_id: Option<String>,
+    application_id: Option<String>,
+    module: Option<String>,
+    region: Option<String>,
+    project: Option<String>,
+    /// It would change nothing.
+    unchanged: bool,
+}
+
+/// Writes a prepared resource (insert or update) in `tx`; answers its id.
+///
+/// Errors: `Conflict` for a name its type already has.
+async fn write(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    p: &Prepared,
+    now: i64,
+) -> Result<String> {
+    let s = &p.spec;
+    let taken = |e: sqlx::Error| -> StoreError {
+        if crate::is_unique_violation(&e) {
+            StoreError::Conflict(format!(
+                "a {} called '{}' already exists",
+                s.resource_type.as_str(),
+                s.name
+            ))
+        } else {
+            e.into()
+        }
+    };
+    let id = match &p.id {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE resources SET type = $1, name = $2, host_id = $3, application_id = $4, module = $5, \
+                 region = $6, enterprise_project = $7, tags = $8, attributes = $9, updated_at = $10 \
+                 WHERE tenant_id = $11 AND id = $12",
+            )
+            .bind(s.resource_type.as_str())
+            .bind(&s.name)
+            .bind(&p.host_id)
+            .bind(&p.application_id)
+            .bind(&p.module)
+            .bind(&p.region)
+            .bind(&p.project)
+            .bind(json(&s.tags))
+            .bind(json(&s.attributes))
+            .bind(now)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(taken)?;
+            id.clone()
+        }
+        None => {
+            let id = crate::new_id();
+            sqlx::query(
+                "INSERT INTO resources (id, tenant_id, type, name, host_id, port, origin, application_id, \
+                 module, region, enterprise_project, tags, attributes, vanished_at, created_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,NULL,$6,$7,$8,$9,$10,$11,$12,NULL,$13,$13)",
+            )
+            .bind(&id)
+            .bind(tenant)
+            .bind(s.resource_type.as_str())
+            .bind(&s.name)
+            .bind(&p.host_id)
+            .bind(Origin::Manual.as_str())
+            .bind(&p.application_id)
+            .bind(&p.module)
+            .bind(&p.region)
+            .bind(&p.project)
+            .bind(json(&s.tags))
+            .bind(json(&s.attributes))
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(taken)?;
+            id
+        }
+    };
+    Ok(id)
+}
+
 /// What a spec resolves to in the store: ids for the names it gives.
 struct Resolved {
     host_id: Option<String>,
@@ -182,6 +305,102 @@ impl Store {
         })
     }
 
+    /// What `spec` writes: checked by the domain, names resolved, and —
+    /// for a change of resource `old` — the discovered resource's limits
+    /// and its host's values kept inherited.
+    ///
+    /// Errors: as [`Store::update_resource`].
+    async fn prepare(
+        &self,
+        tenant: &str,
+        spec: &ResourceSpec,
+        old: Option<&Resource>,
+    ) -> Result<Prepared> {
+        let s = spec.normalized()?;
+        let r = self.resolve(tenant, &s).await?;
+        let Some(old) = old else {
+            return Ok(Prepared {
+                id: None,
+                host_id: r.host_id,
+                application_id: r.application_id,
+                module: r.module,
+                region: s.region.clone(),
+                project: s.enterprise_project.clone(),
+                spec: s,
+                unchanged: false,
+            });
+        };
+        if old.origin == Origin::Discovered {
+            check_discovered_change(
+                &old.name,
+                (
+                    old.resource_type,
+                    &old.name,
+                    old.host_id.as_deref(),
+                    &old.attributes,
+                ),
+                (
+                    s.resource_type,
+                    &s.name,
+                    r.host_id.as_deref(),
+                    &s.attributes,
+                ),
+            )?;
+        }
+        let own = sqlx::query(
+            "SELECT r.application_id, r.module, r.region, r.enterprise_project, r.tags, \
+             h.application_id AS h_app, h.module AS h_module, h.region AS h_region, \
+             h.enterprise_project AS h_project \
+             FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.id = $1",
+        )
+        .bind(&old.id)
+        .fetch_one(&self.pool)
+        .await?;
+        let col = |c: &str| -> Result<Option<String>> { Ok(own.try_get(c)?) };
+        let (own_app, own_module) = (col("application_id")?, col("module")?);
+        let (application_id, module) = match kept_own(
+            own_app.as_deref(),
+            col("h_app")?.as_deref(),
+            r.application_id.as_deref(),
+        ) {
+            // Its host's application: with its host's module, unless
+            // another is given.
+            None if r.module == col("h_module")? => (None, None),
+            _ => (r.application_id, r.module),
+        };
+        let region = kept_own(
+            col("region")?.as_deref(),
+            col("h_region")?.as_deref(),
+            s.region.as_deref(),
+        );
+        let project = kept_own(
+            col("enterprise_project")?.as_deref(),
+            col("h_project")?.as_deref(),
+            s.enterprise_project.as_deref(),
+        );
+        let own_tags: BTreeMap<String, String> =
+            serde_json::from_str(&own.try_get::<String, _>("tags")?).unwrap_or_default();
+        let unchanged = s.resource_type == old.resource_type
+            && s.name == old.name
+            && r.host_id == old.host_id
+            && s.attributes == old.attributes
+            && s.tags == own_tags
+            && application_id == own_app
+            && module == own_module
+            && region == col("region")?
+            && project == col("enterprise_project")?;
+        Ok(Prepared {
+            id: Some(old.id.clone()),
+            host_id: r.host_id,
+            application_id,
+            module,
+            region,
+            project,
+            spec: s,
+            unchanged,
+        })
+    }
+
     /// Registers a resource by hand (R1).
     ///
     /// Errors: `Domain(Validation)` (the spec, or a host, application,
@@ -193,33 +412,10 @@ impl Store {
         spec: &ResourceSpec,
         interval_ms: i64,
     ) -> Result<Resource> {
-        let s = spec.normalized()?;
-        let r = self.resolve(tenant, &s).await?;
-        let id = crate::new_id();
-        let now = self.now();
-        self.write_one(
-            sqlx::query(
-                "INSERT INTO resources (id, tenant_id, type, name, host_id, port, origin, application_id, \
-                 module, region, enterprise_project, tags, attributes, vanished_at, created_at, updated_at) \
-                 VALUES ($1,$2,$3,$4,$5,NULL,$6,$7,$8,$9,$10,$11,$12,NULL,$13,$13)",
-            )
-            .bind(&id)
-            .bind(tenant)
-            .bind(s.resource_type.as_str())
-            .bind(&s.name)
-            .bind(r.host_id)
-            .bind(Origin::Manual.as_str())
-            .bind(r.application_id)
-            .bind(r.module)
-            .bind(&s.region)
-            .bind(&s.enterprise_project)
-            .bind(json(&s.tags))
-            .bind(json(&s.attributes))
-            .bind(now),
-            s.resource_type.as_str(),
-            &s.name,
-        )
-        .await?;
+        let p = self.prepare(tenant, spec, None).await?;
+        let mut tx = self.begin().await?;
+        let id = write(&mut tx, tenant, &p, self.now()).await?;
+        tx.commit().await?;
         self.get_resource(tenant, &id, interval_ms).await
     }
 
@@ -239,75 +435,135 @@ impl Store {
         interval_ms: i64,
     ) -> Result<Resource> {
         let old = self.get_resource(tenant, id, interval_ms).await?;
-        let s = spec.normalized()?;
-        let r = self.resolve(tenant, &s).await?;
-        if old.origin == Origin::Discovered
-            && (s.resource_type != old.resource_type
-                || s.name != old.name
-                || r.host_id != old.host_id
-                || s.attributes != old.attributes)
-        {
+        let p = self.prepare(tenant, spec, Some(&old)).await?;
+        let mut tx = self.begin().await?;
+        write(&mut tx, tenant, &p, self.now()).await?;
+        tx.commit().await?;
+        self.get_resource(tenant, &old.id, interval_ms).await
+    }
+
+    /// Imports resources (R2, a static inventory file): each row creates
+    /// its resource, changes the one of the same type and name, or finds
+    /// it already so. Every row is checked first; with a refused row, or
+    /// with `dry_run`, nothing is written — the report says what each row
+    /// would do (and why a row is refused). Otherwise all rows are
+    /// written in one transaction.
+    ///
+    /// `rows`: (row number, the row read or why it could not be read).
+    /// Errors: `Domain(Validation)` for more than
+    /// [`coc_domain::resource::catalog::MAX_IMPORT_ROWS`] rows.
+    pub async fn import_resources(
+        &self,
+        tenant: &str,
+        rows: Vec<(usize, std::result::Result<ResourceSpec, String>)>,
+        dry_run: bool,
+        interval_ms: i64,
+    ) -> Result<ImportReport> {
+        let max = coc_domain::resource::catalog::MAX_IMPORT_ROWS;
+        if rows.len() > max {
             return Err(coc_domain::error::invalid(format!(
-                "{} was discovered by its host's agent: its type, name, host and fields follow what the agent reports",
-                old.name
+                "an import has at most {max} rows; this one has {}",
+                rows.len()
             ))
             .into());
         }
-        // A value shown because its host has it stays inherited when the
-        // form sends it back unchanged.
-        let own = sqlx::query(
-            "SELECT r.application_id, r.region, r.enterprise_project, h.application_id AS h_app, \
-             h.module AS h_module, h.region AS h_region, h.enterprise_project AS h_project \
-             FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.id = $1",
-        )
-        .bind(&old.id)
-        .fetch_one(&self.pool)
+        let named: Vec<(ResourceType, String)> = rows
+            .iter()
+            .map(|(_, r)| match r {
+                Ok(s) => (s.resource_type, s.name.trim().to_string()),
+                Err(_) => (ResourceType::Host, String::new()),
+            })
+            .collect();
+        let repeated = coc_domain::resource::catalog::repeated_rows(&named);
+        let numbers: Vec<usize> = rows.iter().map(|(n, _)| *n).collect();
+        let mut lines = Vec::with_capacity(rows.len());
+        let mut writes = vec![];
+        for (i, (row, given)) in rows.into_iter().enumerate() {
+            let mut line = ImportLine {
+                row,
+                resource_type: None,
+                name: None,
+                action: ImportAction::Refused,
+                reason: None,
+            };
+            let outcome = match given {
+                Err(e) => Err(e),
+                Ok(spec) => {
+                    line.resource_type = Some(spec.resource_type);
+                    line.name = Some(spec.name.trim().to_string());
+                    if let Some((_, first)) = repeated.iter().find(|(r, _)| *r == i + 1) {
+                        Err(format!(
+                            "the same {} as row {}",
+                            spec.resource_type.as_str(),
+                            numbers[first - 1]
+                        ))
+                    } else {
+                        let old = self
+                            .existing(tenant, spec.resource_type, spec.name.trim(), interval_ms)
+                            .await?;
+                        self.prepare(tenant, &spec, old.as_ref())
+                            .await
+                            .map_err(|e| match e {
+                                StoreError::Domain(d) => d.to_string(),
+                                other => other.to_string(),
+                            })
+                    }
+                }
+            };
+            match outcome {
+                Err(reason) => line.reason = Some(reason),
+                Ok(p) => {
+                    line.action = match (&p.id, p.unchanged) {
+                        (None, _) => ImportAction::Create,
+                        (Some(_), true) => ImportAction::Unchanged,
+                        (Some(_), false) => ImportAction::Update,
+                    };
+                    if line.action != ImportAction::Unchanged {
+                        writes.push(p);
+                    }
+                }
+            }
+            lines.push(line);
+        }
+        let count = |a: ImportAction| lines.iter().filter(|l| l.action == a).count();
+        let refused = count(ImportAction::Refused);
+        let applied = !dry_run && refused == 0;
+        if applied && !writes.is_empty() {
+            let now = self.now();
+            let mut tx = self.begin().await?;
+            for p in &writes {
+                write(&mut tx, tenant, p, now).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(ImportReport {
+            applied,
+            created: count(ImportAction::Create),
+            updated: count(ImportAction::Update),
+            unchanged: count(ImportAction::Unchanged),
+            refused,
+            rows: lines,
+        })
+    }
+
+    /// The resource of type `t` called `name`, if any.
+    async fn existing(
+        &self,
+        tenant: &str,
+        t: ResourceType,
+        name: &str,
+        interval_ms: i64,
+    ) -> Result<Option<Resource>> {
+        let r = sqlx::query(dynsql!(
+            "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND r.type = $2 AND r.name = $3"
+        ))
+        .bind(tenant)
+        .bind(t.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
         .await?;
-        let inherited = |own_col: &str, host_col: &str, new: &Option<String>| -> Result<bool> {
-            let mine: Option<String> = own.try_get(own_col)?;
-            let host: Option<String> = own.try_get(host_col)?;
-            Ok(mine.is_none() && new.is_some() && *new == host)
-        };
-        let (application_id, module) = if inherited("application_id", "h_app", &r.application_id)?
-            && r.module == own.try_get::<Option<String>, _>("h_module")?
-        {
-            (None, None)
-        } else {
-            (r.application_id, r.module)
-        };
-        let region = if inherited("region", "h_region", &s.region)? {
-            None
-        } else {
-            s.region.clone()
-        };
-        let project = if inherited("enterprise_project", "h_project", &s.enterprise_project)? {
-            None
-        } else {
-            s.enterprise_project.clone()
-        };
-        self.write_one(
-            sqlx::query(
-                "UPDATE resources SET type = $1, name = $2, host_id = $3, application_id = $4, module = $5, \
-                 region = $6, enterprise_project = $7, tags = $8, attributes = $9, updated_at = $10 \
-                 WHERE tenant_id = $11 AND id = $12",
-            )
-            .bind(s.resource_type.as_str())
-            .bind(&s.name)
-            .bind(r.host_id)
-            .bind(application_id)
-            .bind(module)
-            .bind(region)
-            .bind(project)
-            .bind(json(&s.tags))
-            .bind(json(&s.attributes))
-            .bind(self.now())
-            .bind(tenant)
-            .bind(&old.id),
-            s.resource_type.as_str(),
-            &s.name,
-        )
-        .await?;
-        self.get_resource(tenant, &old.id, interval_ms).await
+        r.map(|r| resource_row(&r, self.now(), interval_ms))
+            .transpose()
     }
 
     /// Removes a resource. A discovered one its host's agent still sees

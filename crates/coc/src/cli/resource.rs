@@ -94,6 +94,20 @@ enum Verb {
         #[command(flatten)]
         set: Settings,
     },
+    /// Import an inventory file, e.g. `coc resource import inventory.csv
+    /// --dry-run`: CSV with a header row (type, name, and host,
+    /// application, module, region, enterprise_project, tags, or any field
+    /// of the type) or YAML (a list of resources). A row of a type and name
+    /// that exists changes it; with a refused row nothing is imported.
+    Import {
+        file: std::path::PathBuf,
+        /// csv or yaml (default: from the file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Only show what each row would do.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Set a host's region, e.g. `coc resource region web-1 eu-west`;
     /// `--none` clears it.
     Region {
@@ -377,6 +391,50 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             set.apply(&mut spec)?;
             let id = r["id"].as_str().unwrap_or_default();
             cl.put(&format!("/api/v1/resources/{id}"), &spec).await?
+        }
+        Verb::Import {
+            file,
+            format,
+            dry_run,
+        } => {
+            let content = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let format = format.unwrap_or_else(|| {
+                match file.extension().and_then(|e| e.to_str()) {
+                    Some("yaml" | "yml") => "yaml",
+                    _ => "csv",
+                }
+                .to_string()
+            });
+            let v = cl
+                .post(
+                    "/api/v1/resources/import",
+                    &json!({"format": format, "content": content, "dry_run": dry_run}),
+                )
+                .await?;
+            if conn.output == super::Format::Json {
+                output::print(conn.output, &v, &[]);
+                return Ok(());
+            }
+            let rows = json!({"items": v["rows"]});
+            output::print(
+                conn.output,
+                &rows,
+                &["row", "type", "name", "action", "reason"],
+            );
+            println!(
+                "{}: {} created, {} changed, {} unchanged, {} refused",
+                if v["applied"] == true {
+                    "imported"
+                } else {
+                    "dry run, nothing imported"
+                },
+                v["created"],
+                v["updated"],
+                v["unchanged"],
+                v["refused"]
+            );
+            return Ok(());
         }
         Verb::Region { host, region, none } => {
             let id = resolve_host(&cl, &host).await?;

@@ -128,3 +128,40 @@ pub(crate) const RESOURCE: &[Field] = &[
         "One per line, key=value (at most 20).",
     ),
 ];
+
+/// The fields of an import.
+pub(crate) const IMPORT: &[Field] = &[
+    h(
+        "format",
+        "Format",
+        Kind::Choice(&["csv", "yaml"]),
+        "CSV: a header row with type and name, and any of host, application, module, region, enterprise_project, tags (k=v;k=v); every other column is a field of the row's type. YAML: a list of resources as the API takes them.",
+    ),
+    h(
+        "content",
+        "File",
+        Kind::Long,
+        "Paste the file (at most 10,000 rows). A row of a type and name that exists changes it; the others are created. With a refused row nothing is imported.",
+    ),
+];
+
+/// An example import (the New form's "fill with example").
+pub(crate) const IMPORT_EXAMPLE: &str = r#"{"format": "csv", "content": "type,name,region,engine,endpoint,port\ndatabase,orders-db,eu-west-1,postgresql,10.0.0.5:5432,5432\ncache,sessions,eu-west-1,redis,10.0.0.6:6379,6379\n"}"#;
+
+/// A dry run's answer in one sentence.
+pub(crate) fn import_summary(r: &Value, _days: u32) -> String {
+    let refused = r["refused"].as_u64().unwrap_or(0);
+    format!(
+        "Importing would create {}, change {} and leave {} unchanged{}",
+        r["created"],
+        r["updated"],
+        r["unchanged"],
+        if refused == 0 {
+            ".".to_string()
+        } else {
+            format!(
+                "; {refused} row(s) are refused, so nothing would be imported until they are fixed."
+            )
+        }
+    )
+}

@@ -96,6 +96,8 @@ pub struct Module {
     /// The module whose list shows these records, when another's (the
     /// pages' way back and their place in the navigation).
     pub home: Option<&'static str>,
+    /// More console pages the list links to: (path, label).
+    pub also: &'static [(&'static str, &'static str)],
 }
 
 impl Module {
@@ -118,12 +120,34 @@ pub struct Replay {
     pub path: &'static str,
     /// The definition goes under this key (`{"rule": …}`); `None`: these
     /// fields of it go at the top level.
-    pub wrap: Option<&'static str>,
+    pub pick_wrap: Option<&'static str>,
     /// The fields taken when not wrapped.
     pub pick: &'static [&'static str],
     /// The answer in one sentence, for `days` days.
     pub summary: fn(&Value, u32) -> String,
+    /// The body carries `days` and the form asks for them (replays over
+    /// stored alarms); else this key is set to `true` (`dry_run`).
+    pub days: Result<(), &'static str>,
+    /// The control's legend, help and button.
+    pub text: (&'static str, &'static str, &'static str),
+    /// The answer's list of examples: (key, heading).
+    pub rows: (&'static str, &'static str),
 }
+
+/// A replay over the alarms stored in the last days (B3).
+const ALARM_REPLAY: Replay = Replay {
+    path: "",
+    pick_wrap: None,
+    pick: &[],
+    summary: |_, _| String::new(),
+    days: Ok(()),
+    text: (
+        "Replay before saving",
+        "Run what is typed over the alarms stored in the last days and see what it would have done; nothing is saved.",
+        "Replay on stored alarms",
+    ),
+    rows: ("sample", "Examples"),
+};
 
 /// The defaults of a [`Module`]: read-only records with a detail page.
 const MODULE: Module = Module {
@@ -154,6 +178,7 @@ const MODULE: Module = Module {
     server_search: None,
     others: None,
     home: None,
+    also: &[],
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -396,6 +421,7 @@ pub const MODULES: &[Module] = &[
         server_filters: catalog::FILTERS,
         server_search: Some("q"),
         others: Some((catalog::is_other, "catalog")),
+        also: &[("/console/catalog-import/new", "Import (CSV or YAML)")],
         ..MODULE
     },
     Module {
@@ -415,6 +441,30 @@ pub const MODULES: &[Module] = &[
         server_filters: catalog::FILTERS,
         server_search: Some("q"),
         others: Some((catalog::is_host, "resources")),
+        home: Some("resources"),
+        ..MODULE
+    },
+    Module {
+        slug: "catalog-import",
+        title: "Import resources",
+        list: "/api/v1/resources?limit=100",
+        columns: catalog::COLUMNS,
+        create: Some("/api/v1/resources/import"),
+        example: Some(catalog::IMPORT_EXAMPLE),
+        fields: catalog::IMPORT,
+        replay: Some(Replay {
+            path: "/api/v1/resources/import",
+            pick: &["format", "content"],
+            summary: catalog::import_summary,
+            days: Err("dry_run"),
+            text: (
+                "Dry run",
+                "Check every row against the inventory and see what importing would do; nothing is saved.",
+                "Dry run",
+            ),
+            rows: ("rows", "Rows"),
+            ..ALARM_REPLAY
+        }),
         home: Some("resources"),
         ..MODULE
     },
@@ -585,7 +635,7 @@ pub const MODULES: &[Module] = &[
         fields: FORWARDING_RULE,
         replay: Some(Replay {
             path: "/api/v1/forwarding-rules/replay",
-            wrap: Some("rule"),
+            pick_wrap: Some("rule"),
             pick: &[],
             summary: |r, days| {
                 format!(
@@ -593,6 +643,7 @@ pub const MODULES: &[Module] = &[
                     r["alarms"], r["matched"], r["incidents"]
                 )
             },
+            ..ALARM_REPLAY
         }),
         ..MODULE
     },
@@ -622,7 +673,7 @@ pub const MODULES: &[Module] = &[
         fields: SILENCE,
         replay: Some(Replay {
             path: "/api/v1/silences/replay",
-            wrap: None,
+            pick_wrap: None,
             pick: &["matchers", "weekly"],
             summary: |r, days| {
                 format!(
@@ -630,6 +681,7 @@ pub const MODULES: &[Module] = &[
                     r["alarms"], r["silenced"]
                 )
             },
+            ..ALARM_REPLAY
         }),
         ..MODULE
     },
@@ -798,7 +850,7 @@ pub const MODULES: &[Module] = &[
         fields: NOTIFICATION_RULE,
         replay: Some(Replay {
             path: "/api/v1/notification-rules/replay",
-            wrap: Some("rule"),
+            pick_wrap: Some("rule"),
             pick: &[],
             summary: |r, days| {
                 let people: Vec<String> = r["people"]
@@ -820,6 +872,7 @@ pub const MODULES: &[Module] = &[
                     }
                 )
             },
+            ..ALARM_REPLAY
         }),
         ..MODULE
     },

@@ -12,6 +12,8 @@ use coc_store::resource::list::{Listed, ResourceFilter};
 use coc_store::resource::{EnterpriseProject, Host};
 use serde::Deserialize;
 
+mod import;
+
 use super::attributes;
 use super::catalog::{RouteDoc, route};
 use crate::AppState;
@@ -109,6 +111,15 @@ pub const ROUTES: &[RouteDoc] = &[
         ResourceCreate,
         body = coc_domain::resource::catalog::ResourceSpec,
         created = coc_store::resource::catalog::Resource
+    ),
+    route!(
+        "POST",
+        "/api/v1/resources/import",
+        "resource",
+        "Import an inventory file (CSV or YAML): every row checked first; a dry run answers what each row would do; with a refused row nothing is written (422, the rows named), else all rows in one transaction",
+        ResourceCreate,
+        body = import::ImportFile,
+        ok = coc_store::resource::catalog::ImportReport
     ),
     route!(
         "GET",
@@ -227,6 +238,10 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/resources", get(list).post(create))
         .route("/api/v1/resource-types", get(types))
+        .route(
+            "/api/v1/resources/import",
+            axum::routing::post(import::import),
+        )
         .route("/api/v1/resources/export", get(export))
         .route(
             "/api/v1/resources/{id}",
