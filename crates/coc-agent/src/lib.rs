@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod discover;
 pub mod exec;
 pub mod facts;

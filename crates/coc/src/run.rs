@@ -357,27 +357,9 @@ pub fn private_file(p: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Runs an agent until killed.
-pub async fn agent(
-    servers: Vec<String>,
-    token: Option<String>,
-    ca_cert: Option<PathBuf>,
-    state_dir: PathBuf,
-    discovery: Option<std::time::Duration>,
-) -> anyhow::Result<()> {
+pub async fn agent(cfg: Result<coc_agent::AgentConfig, String>) -> anyhow::Result<()> {
     init_logs();
-    let mut servers = servers.into_iter();
-    let cfg = coc_agent::AgentConfig {
-        server: servers
-            .next()
-            .context("give the server's URL with --server")?,
-        fallback_servers: servers.collect(),
-        token,
-        ca_cert,
-        state_dir,
-        run_as_self: false,
-        simulate_reboot: false,
-        discovery,
-    };
+    let cfg = cfg.map_err(|e| anyhow::anyhow!(e))?;
     coc_agent::run(cfg)
         .await
         .context("the agent cannot start (state directory, key or CA file)")?;

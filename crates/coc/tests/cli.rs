@@ -1281,10 +1281,17 @@ async fn a_hosts_services_are_listed_by_its_name() {
         !ok && out.contains("no host is called 'no-such-host'"),
         "{out}"
     );
-    // Discovery off: a second agent's host reports nothing.
-    let _quiet = env.agent_with(1, &token, &["--discovery-interval", "0"]);
+    // Discovery off: a second agent's host reports nothing. That agent is
+    // the slim `coc-agent` binary (decision 0021): it joins the same way.
+    let _quiet = env.slim_agent(1, &token, &["--discovery-interval", "0"]);
     let ids = env.hosts(2).await;
     let other = ids.iter().find(|h| **h != id).unwrap();
+    let slim = env
+        .call("GET", &format!("/api/v1/resources/{other}"), None)
+        .await;
+    assert_eq!(slim["agent_status"], "running", "{slim}");
+    assert_eq!(slim["agent_identity"], "active", "{slim}");
+    assert!(slim["os"].as_str().is_some_and(|o| !o.is_empty()), "{slim}");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let v = env
         .call("GET", &format!("/api/v1/resources/{other}/services"), None)

@@ -147,10 +147,34 @@ impl Env {
         self.agent_of(i, token, &[self.url()], args)
     }
 
+    /// Agent `i` as the slim `coc-agent` binary (decision 0021).
+    pub fn slim_agent(&self, i: usize, token: &str, args: &[&str]) -> Proc {
+        self.spawn_agent(
+            Command::new(env!("CARGO_BIN_EXE_coc-agent")),
+            i,
+            token,
+            &[self.url()],
+            args,
+        )
+    }
+
     /// Agent `i` of the servers `urls` (replicas, tried in order).
     pub fn agent_of(&self, i: usize, token: &str, urls: &[String], args: &[&str]) -> Proc {
         let mut c = Command::new(env!("CARGO_BIN_EXE_coc"));
         c.arg("agent");
+        self.spawn_agent(c, i, token, urls, args)
+    }
+
+    /// Starts agent `i` with command `c` (its state and log in the test's
+    /// directory).
+    fn spawn_agent(
+        &self,
+        mut c: Command,
+        i: usize,
+        token: &str,
+        urls: &[String],
+        args: &[&str],
+    ) -> Proc {
         for u in urls {
             c.args(["--server", u]);
         }

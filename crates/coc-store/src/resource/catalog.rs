@@ -599,21 +599,30 @@ impl Store {
         key: &str,
         interval_ms: i64,
     ) -> Result<Resource> {
+        let now = self.now();
+        // By id, else by name: two indexed lookups (an OR of both columns
+        // would read the whole table).
+        let by_id = sqlx::query(dynsql!(
+            "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND r.id = $2"
+        ))
+        .bind(tenant)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = by_id {
+            return resource_row(&r, now, interval_ms);
+        }
         let rows = sqlx::query(dynsql!(
-            "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND (r.id = $2 OR r.name = $2) ORDER BY r.id"
+            "SELECT {RCOLS} FROM {RFROM} WHERE r.tenant_id = $1 AND r.name = $2 ORDER BY r.id"
         ))
         .bind(tenant)
         .bind(key)
         .fetch_all(&self.pool)
         .await?;
-        let now = self.now();
         let mut all: Vec<Resource> = rows
             .iter()
             .map(|r| resource_row(r, now, interval_ms))
             .collect::<Result<_>>()?;
-        if let Some(i) = all.iter().position(|r| r.id == key) {
-            return Ok(all.swap_remove(i));
-        }
         match all.len() {
             0 => Err(StoreError::not_found("resource", key)),
             1 => Ok(all.remove(0)),

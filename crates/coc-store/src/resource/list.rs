@@ -124,11 +124,14 @@ impl Store {
                 a.s(ResourceStatus::Offline.as_str())
             )
         };
-        let mut arms = vec![];
+        // Each arm (hosts; the other resources) is filtered, sorted and
+        // cut to a page on its own — so it reads its own name or age
+        // index from the cursor on — and the two pages are merged.
+        let mut selects = vec![];
         if f.resource_type.is_none_or(|t| t == ResourceType::Host) {
             let t = a.s(ResourceType::Host.as_str());
             let status = agent(&mut a, "last_heartbeat");
-            arms.push(format!(
+            selects.push(format!(
                 "SELECT id, {t} AS type, hostname AS name, {status} AS status, created_at, \
                  application_id, module, region, enterprise_project, NULL AS host_id, \
                  LOWER(hostname || ' ' || ips) AS search FROM hosts WHERE tenant_id = $1"
@@ -138,7 +141,7 @@ impl Store {
             let vanished = a.s(ResourceStatus::Vanished.as_str());
             let unmonitored = a.s(ResourceStatus::Unmonitored.as_str());
             let status = agent(&mut a, "h.last_heartbeat");
-            arms.push(format!(
+            selects.push(format!(
                 "SELECT r.id, r.type, r.name, CASE WHEN r.vanished_at IS NOT NULL THEN {vanished} \
                  WHEN r.host_id IS NULL THEN {unmonitored} ELSE {status} END AS status, r.created_at, \
                  COALESCE(r.application_id, h.application_id) AS application_id, \
@@ -149,6 +152,85 @@ impl Store {
                  FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.tenant_id = $1"
             ));
         }
+        // A search reads every row anyway: then the key is an expression,
+        // so that the rows are read in table order and the few found
+        // sorted (walking a name index would fetch every row by it).
+        let searching = f.q.is_some();
+        let key = match (sort.key, searching) {
+            (SortKey::Name, false) => "u.name",
+            (SortKey::Name, true) => "(u.name || '')",
+            (SortKey::Type, _) => "u.type || ' ' || u.name",
+            (SortKey::Status, _) => "u.status || ' ' || u.name",
+            (SortKey::CreatedAt, false) => "u.created_at",
+            (SortKey::CreatedAt, true) => "(u.created_at + 0)",
+        };
+        let (cmp, dir) = if sort.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let cursor = page.cursor.as_deref().map(decode).transpose()?;
+        let limit = page.limit();
+        let mut arms = vec![];
+        for select in selects {
+            let mut w = self.filter_clauses(&mut a, f);
+            if let Some(Cursor(v, id)) = &cursor {
+                let v = match (sort.key, v) {
+                    (SortKey::CreatedAt, serde_json::Value::Number(n)) => {
+                        a.i(n.as_i64().unwrap_or_default())
+                    }
+                    (SortKey::CreatedAt, _) | (_, serde_json::Value::Number(_)) => {
+                        return Err(decode("-").unwrap_err());
+                    }
+                    (_, serde_json::Value::String(s)) => a.s(s),
+                    _ => return Err(decode("-").unwrap_err()),
+                };
+                let id = a.s(id);
+                w.push(format!("({key}, u.id) {cmp} ({v}, {id})"));
+            }
+            arms.push(format!(
+                "SELECT * FROM (SELECT u.id, u.type, {key} AS k FROM ({select}) u{} \
+                 ORDER BY k {dir}, u.id {dir} LIMIT {}) AS arm{}",
+                if w.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {}", w.join(" AND "))
+                },
+                limit + 1,
+                arms.len()
+            ));
+        }
+        let sql = format!(
+            "SELECT v.id, v.type, v.k FROM ({}) v ORDER BY v.k {dir}, v.id {dir} LIMIT {}",
+            arms.join(" UNION ALL "),
+            limit + 1
+        );
+        let q = Filter {
+            sql: String::new(),
+            args: a.0,
+        };
+        let rows = q.query(sql).fetch_all(&self.pool).await?;
+        let mut keys: Vec<(String, String, serde_json::Value)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let k = if sort.key == SortKey::CreatedAt {
+                serde_json::Value::from(r.try_get::<i64, _>("k")?)
+            } else {
+                serde_json::Value::from(r.try_get::<String, _>("k")?)
+            };
+            keys.push((r.try_get("id")?, r.try_get("type")?, k));
+        }
+        let more = keys.len() as i64 > limit;
+        keys.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| keys.last())
+            .flatten()
+            .map(|(id, _, k)| encode(&Cursor(k.clone(), id.clone())));
+        let items = self.hydrate(tenant, interval_ms, now, &keys).await?;
+        Ok(Paged { items, next_cursor })
+    }
+
+    /// The conditions of `f` on a list row `u` (its arguments added to `a`).
+    fn filter_clauses(&self, a: &mut Args, f: &ResourceFilter) -> Vec<String> {
         let mut w = vec![];
         if let Some(t) = f.resource_type {
             w.push(format!("u.type = {}", a.s(t.as_str())));
@@ -192,67 +274,7 @@ impl Store {
                 ))
             ));
         }
-        let key = match sort.key {
-            SortKey::Name => "u.name",
-            SortKey::Type => "u.type || ' ' || u.name",
-            SortKey::Status => "u.status || ' ' || u.name",
-            SortKey::CreatedAt => "u.created_at",
-        };
-        let (cmp, dir) = if sort.descending {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        let mut after = String::new();
-        if let Some(c) = &page.cursor {
-            let Cursor(v, id) = decode(c)?;
-            let v = match (sort.key, v) {
-                (SortKey::CreatedAt, serde_json::Value::Number(n)) => {
-                    a.i(n.as_i64().unwrap_or_default())
-                }
-                (SortKey::CreatedAt, _) | (_, serde_json::Value::Number(_)) => {
-                    return Err(decode("-").unwrap_err());
-                }
-                (_, serde_json::Value::String(s)) => a.s(&s),
-                _ => return Err(decode("-").unwrap_err()),
-            };
-            let id = a.s(&id);
-            after = format!(" WHERE (v.k {cmp} {v} OR (v.k = {v} AND v.id {cmp} {id}))");
-        }
-        let limit = page.limit();
-        let sql = format!(
-            "SELECT v.id, v.type, v.k FROM (SELECT u.id, u.type, {key} AS k FROM ({}) u{}) v{after} \
-             ORDER BY v.k {dir}, v.id {dir} LIMIT {}",
-            arms.join(" UNION ALL "),
-            if w.is_empty() {
-                String::new()
-            } else {
-                format!(" WHERE {}", w.join(" AND "))
-            },
-            limit + 1
-        );
-        let q = Filter {
-            sql: String::new(),
-            args: a.0,
-        };
-        let rows = q.query(sql).fetch_all(&self.pool).await?;
-        let mut keys: Vec<(String, String, serde_json::Value)> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let k = if sort.key == SortKey::CreatedAt {
-                serde_json::Value::from(r.try_get::<i64, _>("k")?)
-            } else {
-                serde_json::Value::from(r.try_get::<String, _>("k")?)
-            };
-            keys.push((r.try_get("id")?, r.try_get("type")?, k));
-        }
-        let more = keys.len() as i64 > limit;
-        keys.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| keys.last())
-            .flatten()
-            .map(|(id, _, k)| encode(&Cursor(k.clone(), id.clone())));
-        let items = self.hydrate(tenant, interval_ms, now, &keys).await?;
-        Ok(Paged { items, next_cursor })
+        w
     }
 
     /// Every resource `f` selects, sorted by `sort` (pages of 1,000 read

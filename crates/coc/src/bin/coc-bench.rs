@@ -1041,11 +1041,12 @@ async fn resources(
     rounds: usize,
 ) -> anyhow::Result<()> {
     let client = coc_client::Client::new(server, token)?;
-    const TYPES: [(&str, &str); 4] = [
-        ("database", "engine"),
-        ("cache", "engine"),
-        ("queue", "engine"),
-        ("load_balancer", "algorithm"),
+    // (type, a field of it, its address field)
+    const TYPES: [(&str, &str, &str); 4] = [
+        ("database", "engine", "endpoint"),
+        ("cache", "engine", "endpoint"),
+        ("queue", "engine", "endpoint"),
+        ("load_balancer", "algorithm", "address"),
     ];
     const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-south-1"];
     let run = unix_ms();
@@ -1061,13 +1062,13 @@ async fn resources(
                     if i >= total {
                         return anyhow::Ok(());
                     }
-                    let (t, field) = TYPES[i % TYPES.len()];
+                    let (t, field, address) = TYPES[i % TYPES.len()];
                     let body = serde_json::json!({
                         "type": t,
                         "name": format!("{t}-{run}-{i:06}"),
                         "region": REGIONS[i % REGIONS.len()],
                         "tags": {"team": format!("team-{}", i % 20)},
-                        "attributes": {field: "x", "endpoint": format!("10.{}.{}.{}:5432", i / 65536 % 256, i / 256 % 256, i % 256)},
+                        "attributes": {field: "x", address: format!("10.{}.{}.{}:5432", i / 65536 % 256, i / 256 % 256, i % 256)},
                     });
                     client.post("/api/v1/resources", &body).await?;
                 }

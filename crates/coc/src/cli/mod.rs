@@ -121,7 +121,7 @@ pub enum Command {
     /// The control plane (REST API, ingest, agent gateway, engine).
     Server(ServerArgs),
     /// The host agent: dials the server and runs scripts.
-    Agent(AgentArgs),
+    Agent(coc_agent::cli::AgentArgs),
     // Feature M1.
     /// Monitoring integrations.
     Integration(integration::Cmd),
@@ -392,40 +392,6 @@ pub enum TenantVerb {
     List,
 }
 
-#[derive(Args, Debug)]
-pub struct AgentArgs {
-    /// Server URL; repeat it (or separate with commas) for the replicas of
-    /// one server: the agent connects to the first and fails over to the
-    /// next at its first reconnect.
-    #[arg(long, env = "COC_SERVER", value_delimiter = ',', required = true)]
-    pub server: Vec<String>,
-    /// Agent enrollment token (`coc enrollment create`): needed on the first
-    /// start only; afterwards the agent's own key identifies its host.
-    #[arg(long, env = "COC_AGENT_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// File holding the enrollment token (instead of --token, so that it
-    /// does not show in the process list).
-    #[arg(long, env = "COC_AGENT_TOKEN_FILE", conflicts_with = "token")]
-    pub token_file: Option<PathBuf>,
-    /// PEM file of the CA that signed the server's TLS certificate
-    /// (e.g. <data-dir>/tls/ca.pem of `coc dev --tls`); default: the
-    /// system's trusted roots.
-    #[arg(long, env = "COC_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-    /// Where the agent keeps its id, key, task markers and results.
-    #[arg(
-        long,
-        env = "COC_AGENT_STATE_DIR",
-        default_value = "/var/lib/coc-agent"
-    )]
-    pub state_dir: PathBuf,
-    /// Seconds between looks at the ports this host listens on and the
-    /// connections its processes hold (reported when they change); 0
-    /// turns discovery off.
-    #[arg(long, env = "COC_DISCOVERY_INTERVAL", default_value_t = 60)]
-    pub discovery_interval: u64,
-}
-
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(a) => {
@@ -469,20 +435,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Agent(a) => {
-            let token = match a.token_file {
-                Some(p) => Some(
-                    std::fs::read_to_string(&p)
-                        .with_context(|| format!("cannot read {}", p.display()))?
-                        .trim()
-                        .to_string(),
-                ),
-                None => a.token,
-            };
-            let discovery = (a.discovery_interval > 0)
-                .then(|| std::time::Duration::from_secs(a.discovery_interval));
-            crate::run::agent(a.server, token, a.ca_cert, a.state_dir, discovery).await
-        }
+        Command::Agent(a) => crate::run::agent(a.config()).await,
         Command::Integration(c) => integration::run(&cli.conn, c).await,
         Command::Silence(c) => silence::run(&cli.conn, c).await,
         Command::Inhibition(c) => inhibition::run(&cli.conn, c).await,

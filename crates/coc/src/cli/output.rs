@@ -47,10 +47,22 @@ fn cell_for(col: &str, v: &Value) -> String {
     }
 }
 
+/// A value as a table cell: text as is; a list of plain values joined by
+/// commas; a map of plain values as `key=value` pairs; anything deeper as
+/// JSON.
 fn cell(v: &Value) -> String {
+    let plain = |v: &Value| !v.is_array() && !v.is_object();
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
+        Value::Array(a) if a.iter().all(plain) => {
+            let parts: Vec<String> = a.iter().map(cell).collect();
+            parts.join(", ")
+        }
+        Value::Object(m) if m.values().all(plain) => {
+            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect();
+            parts.join(", ")
+        }
         other => other.to_string(),
     }
 }

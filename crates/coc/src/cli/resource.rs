@@ -65,8 +65,11 @@ enum Verb {
         #[arg(long, default_value_t = 100)]
         limit: u32,
         /// Every page, not only the first.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "cursor")]
         all: bool,
+        /// Go on after an earlier page (the cursor it printed).
+        #[arg(long)]
+        cursor: Option<String>,
     },
     /// The resource types and the fields each has.
     Types,
@@ -307,6 +310,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             sort,
             limit,
             all,
+            cursor,
         } => {
             let mut q: Vec<(&str, String)> = [
                 ("type", resource_type),
@@ -318,6 +322,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 ("host", host),
                 ("q", search),
                 ("sort", sort),
+                ("cursor", cursor),
             ]
             .into_iter()
             .filter_map(|(k, v)| Some((k, v?)))
@@ -333,9 +338,6 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                     a.extend(items);
                 }
                 v["next_cursor"] = next["next_cursor"].clone();
-            }
-            if !all && let Some(c) = v["next_cursor"].as_str() {
-                eprintln!("(more: --all, or the API's cursor={c})");
             }
             v
         }
