@@ -1459,6 +1459,16 @@ async fn access_control_and_tags_from_the_console() {
     .await;
     assert_eq!(st, 404, "{t}");
     assert!(t.contains("role=\"alert\""), "{t}");
+    // Its region; an emptied field clears it.
+    let region = url(&format!("/console/resources/{host}/op/region"));
+    let (st, _, t) = fill_and_send(&cookie, &region, "f.region", "eu-west-1").await;
+    assert_eq!(st, 303, "{t}");
+    assert_eq!(c.get(&host_api, &[]).await.unwrap()["region"], "eu-west-1");
+    let (_, form) = page(&cookie, &region).await;
+    assert!(form.contains("value=\"eu-west-1\""), "{form}");
+    let (st, _, _) = post_form(&cookie, &region, &with(form_values(&form), "f.region", "")).await;
+    assert_eq!(st, 303);
+    assert_eq!(c.get(&host_api, &[]).await.unwrap()["region"], json!(null));
     // A job's tags, without a new version of the job.
     let job = c
         .post(

@@ -46,6 +46,22 @@ pub(crate) const RESOURCE_OPS: &[Op] = &[
         confirm: None,
     },
     Op {
+        op: "region",
+        label: "Change region",
+        api: "/api/v1/resources/{id}/region",
+        method: "PUT",
+        fields: &[h(
+            "region",
+            "Region",
+            Kind::Text,
+            "Where the host runs (eu-west-1 …); its databases, caches … without a region of their own take it. Empty: none.",
+        )],
+        prefill: &[("region", "region")],
+        base: r#"{"region": null}"#,
+        then: Then::Record("resources", "id"),
+        confirm: None,
+    },
+    Op {
         op: "revoke-agent",
         label: "Revoke agent identity",
         api: "/api/v1/resources/{id}/agent/revoke",
