@@ -293,6 +293,22 @@ async fn a_database_is_registered_and_changed_from_the_console_and_found_by_the_
         "{seen:?}"
     );
 
+    // The console sorts through the API: newest first.
+    let cookie = crate::console::login(&h).await;
+    let (_, newest) = crate::console::page(
+        &cookie,
+        &format!("{}/console/resources?sort=-created_at", h.url()),
+    )
+    .await;
+    let first = newest.find(">lb-4<").expect("lb-4 listed");
+    assert!(
+        newest.find(">lb-3<").is_some_and(|i| i > first),
+        "newest first: {newest}"
+    );
+    assert!(
+        newest.contains("<option value=\"-created_at\" selected>"),
+        "{newest}"
+    );
     // Deleted by name from the API.
     h.client.delete("/api/v1/resources/lb-0").await.unwrap();
     assert_eq!(

@@ -109,6 +109,8 @@ struct Table {
     export: Option<(String, String)>,
     /// More pages the list links to: (path, label).
     also: &'static [(&'static str, &'static str)],
+    /// The orders offered: (value, label, chosen).
+    sorts: Vec<(&'static str, &'static str, bool)>,
 }
 
 /// A list filter: (query name `is.<key>`, label, (value, chosen)).
@@ -208,6 +210,9 @@ fn list_uri(m: &Module, query: &[(String, String)], base: &str) -> String {
             && let Some(param) = m.server_search
         {
             add(param, v);
+        }
+        if n == "sort" && m.sorts.iter().any(|(s, _)| s == v) {
+            add("sort", v);
         }
     }
     uri
@@ -323,6 +328,11 @@ pub(super) async fn list(
                     .iter()
                     .map(|(k, v)| format!("&is.{k}={}", urlencode(v))),
             )
+            .chain(
+                Some(get("sort"))
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!("&sort={}", urlencode(&s))),
+            )
             .collect();
         format!(
             "/console/{}?q={}{cols}&cursor={}",
@@ -357,6 +367,14 @@ pub(super) async fn list(
             .export
             .map(|(p, l)| (list_uri(m, &query, p), l.to_string())),
         also: m.also,
+        sorts: {
+            let chosen = get("sort");
+            m.sorts
+                .iter()
+                .enumerate()
+                .map(|(i, (v, l))| (*v, *l, chosen == *v || (i == 0 && chosen.is_empty())))
+                .collect()
+        },
         filters,
     }
     .into_response()

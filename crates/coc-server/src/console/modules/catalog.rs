@@ -66,6 +66,15 @@ pub(crate) const FILTERS: &[(&str, &str, &[&str])] = &[
     ("enterprise_project", "project", &[]),
 ];
 
+/// The list's orders: (the API's `sort`, label).
+pub(crate) const SORTS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("type", "Type"),
+    ("status", "Status"),
+    ("-created_at", "Newest first"),
+    ("created_at", "Oldest first"),
+];
+
 /// Whether a listed record is a host (its page has the host's operations).
 pub(crate) fn is_host(r: &Value) -> bool {
     r["type"] == "host"

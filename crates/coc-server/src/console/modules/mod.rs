@@ -98,6 +98,9 @@ pub struct Module {
     pub home: Option<&'static str>,
     /// More console pages the list links to: (path, label).
     pub also: &'static [(&'static str, &'static str)],
+    /// The orders the API sorts the list in: (its `sort` value, label),
+    /// the first the default; empty: the API's one order.
+    pub sorts: &'static [(&'static str, &'static str)],
 }
 
 impl Module {
@@ -179,6 +182,7 @@ const MODULE: Module = Module {
     others: None,
     home: None,
     also: &[],
+    sorts: &[],
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -422,6 +426,7 @@ pub const MODULES: &[Module] = &[
         server_search: Some("q"),
         others: Some((catalog::is_other, "catalog")),
         also: &[("/console/catalog-import/new", "Import (CSV or YAML)")],
+        sorts: catalog::SORTS,
         ..MODULE
     },
     Module {
