@@ -55,11 +55,11 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.arg
 
 # Wait for the local agent to register its host.
 for _ in $(seq 1 100); do
-  n=$("$COC" resource list -o json | json 'len(d["items"])')
+  n=$("$COC" resource list --type host -o json | json 'len(d["items"])')
   [ "$n" -ge 1 ] && break
   sleep 0.2
 done
-hostname=$("$COC" resource list -o json | json 'd["items"][0]["hostname"]')
+hostname=$("$COC" resource list --type host -o json | json 'd["items"][0]["hostname"]')
 
 key=$("$COC" integration create prometheus --type alertmanager -o json | json 'd["key"]')
 printf '#!/bin/sh\necho "e2e repair of $SERVICE on $(hostname)"\n' >"$work/repair.sh"

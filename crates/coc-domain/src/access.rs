@@ -678,6 +678,27 @@ fn is_resource_key(k: &str) -> bool {
     RESOURCE_KEYS.contains(&k) || k.starts_with("coc:ResourceTag/")
 }
 
+/// Whether one decision on every record of `kind` (`<kind>:*`) holds for
+/// each of them under `policies`: no statement naming `action` has a
+/// condition on a resource attribute or a resource pattern narrower than
+/// `*` or `<kind>:*`. Then counts over all records (groups) may be shown
+/// to whoever may do `action` on `<kind>:*`; otherwise each record decides.
+pub fn decides_for_all(policies: &[NamedPolicy], action: &str, kind: &str) -> bool {
+    let every = format!("{kind}:*");
+    policies
+        .iter()
+        .flat_map(|p| &p.doc.statement)
+        .filter(|s| s.action.values().iter().any(|a| glob(a, action, true)))
+        .all(|s| {
+            !s.condition
+                .values()
+                .any(|keys| keys.keys().any(|k| is_resource_key(k)))
+                && s.resource
+                    .as_ref()
+                    .is_none_or(|r| r.values().iter().all(|p| *p == "*" || *p == every))
+        })
+}
+
 /// Whether some Allow statement could allow `req` once the resource's
 /// attributes are known: its action and resource match, its conditions on
 /// the caller hold, and it has at least one condition on a resource

@@ -2261,6 +2261,8 @@ async fn a_load_balancer_is_registered_and_the_resource_list_filtered_by_type() 
         main.contains("203.0.113.10") || main.contains("eu-west-1"),
         "{main}"
     );
+    // The counts of what the filters select (a sort chosen too).
+    assert!(main.contains("By type: load_balancer (1)"), "{main}");
     d.screenshot("resource-list-filtered.png").await;
     // The host's page lists what its agent found there as resources.
     d.go(&format!("{}/console/resources/{host}", h.url())).await;

@@ -175,6 +175,44 @@ async fn a_database_is_registered_and_changed_from_the_console_and_found_by_the_
         .await
         .unwrap();
     assert_eq!(by_region["items"].as_array().unwrap().len(), 1);
+    // Groups: counts of what the filters select, each a link that adds
+    // its filter.
+    let g = h
+        .client
+        .get(
+            "/api/v1/resources/groups",
+            &[("by", "application".into()), ("type", "database".into())],
+        )
+        .await
+        .unwrap();
+    assert!(
+        g["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["value"] == "shop" && x["count"] == 1),
+        "{g}"
+    );
+    assert_eq!(
+        refusal(
+            h.client
+                .get("/api/v1/resources/groups", &[("by", "colour".into())])
+                .await
+        ),
+        (422, "validation_failed".into())
+    );
+    let (_, grouped) = crate::console::page(
+        &cookie,
+        &format!("{}/console/resources?is.type=database", h.url()),
+    )
+    .await;
+    assert!(grouped.contains("By application:"), "{grouped}");
+    assert!(
+        grouped.contains(
+            "href=\"/console/resources?is.application=shop&#38;is.type=database\">shop</a> (1)"
+        ),
+        "{grouped}"
+    );
     // The host's page lists what runs on it.
     let (_, page) =
         crate::console::page(&cookie, &format!("{}/console/resources/{host}", h.url())).await;

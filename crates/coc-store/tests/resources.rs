@@ -6,7 +6,9 @@
 use coc_domain::DEFAULT_TENANT as T;
 use coc_domain::application::{AppModule, ApplicationSpec};
 use coc_domain::discovery::Listener;
-use coc_domain::resource::catalog::{Origin, ResourceSpec, ResourceStatus, ResourceType, Sort};
+use coc_domain::resource::catalog::{
+    GroupBy, Origin, ResourceSpec, ResourceStatus, ResourceType, Sort,
+};
 use coc_store::resource::HostFacts;
 use coc_store::resource::list::{Listed, ResourceFilter};
 use coc_store::{Page, StoreError};
@@ -393,6 +395,45 @@ async fn the_resource_list_filters_sorts_and_pages_hosts_and_the_rest_together()
             .await
             .unwrap();
         assert_eq!(listed.len(), 25);
+
+        // Groups: counted per value, the largest first.
+        let g = s
+            .resource_groups(T, MS, &ResourceFilter::default(), GroupBy::Type)
+            .await
+            .unwrap();
+        assert_eq!(
+            g,
+            [
+                (Some("database".to_string()), 12),
+                (Some("cache".to_string()), 11),
+                (Some("host".to_string()), 2)
+            ]
+        );
+        let g = s
+            .resource_groups(T, MS, &ResourceFilter::default(), GroupBy::Module)
+            .await
+            .unwrap();
+        assert_eq!(g, [(None, 21), (Some("shop / db".to_string()), 4)]);
+        let only_db = ResourceFilter {
+            resource_type: Some(ResourceType::Database),
+            ..Default::default()
+        };
+        let g = s
+            .resource_groups(T, MS, &only_db, GroupBy::Region)
+            .await
+            .unwrap();
+        assert_eq!(g, [(None, 10), (Some("eu-west".to_string()), 2)]);
+        // The same as counting the listed rows.
+        let listed = s
+            .all_resources(T, MS, &only_db, Sort::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            coc_domain::resource::catalog::group_counts(
+                listed.iter().map(|r| r.group_value(GroupBy::Region))
+            ),
+            g
+        );
 
         // Saved back as shown (the console's Modify form), what it takes
         // from its host stays its host's: it follows the host.

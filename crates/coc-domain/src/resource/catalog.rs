@@ -631,6 +631,83 @@ pub fn reconcile(held: &[Held], found: Vec<Found>) -> SyncPlan {
     plan
 }
 
+/// What the resource list is grouped by (R1: by application → module,
+/// region, enterprise project, and by type and status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Its type.
+    Type,
+    /// Its status.
+    Status,
+    /// Its application (its own, else its host's).
+    Application,
+    /// Its application and module, as `application / module`.
+    Module,
+    /// Its region.
+    Region,
+    /// Its enterprise project.
+    Project,
+}
+
+impl GroupBy {
+    /// Every grouping, as the API names them.
+    pub const ALL: [(GroupBy, &'static str); 6] = [
+        (GroupBy::Type, "type"),
+        (GroupBy::Status, "status"),
+        (GroupBy::Application, "application"),
+        (GroupBy::Module, "module"),
+        (GroupBy::Region, "region"),
+        (GroupBy::Project, "project"),
+    ];
+
+    /// The grouping called `name`.
+    ///
+    /// Errors: [`DomainError::Validation`] naming the groupings.
+    pub fn parse(name: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .iter()
+            .find(|(_, n)| *n == name.trim())
+            .map(|(g, _)| *g)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "by '{name}': use type, status, application, module, region or project"
+                ))
+            })
+    }
+}
+
+/// The value an application and module group under: `application /
+/// module`, the application alone without a module, none without one.
+pub fn module_group(application: Option<&str>, module: Option<&str>) -> Option<String> {
+    match (application, module) {
+        (Some(a), Some(m)) => Some(format!("{a} / {m}")),
+        (Some(a), None) => Some(a.to_string()),
+        (None, _) => None,
+    }
+}
+
+/// Counts per value (`None`: resources without one), the largest group
+/// first, then by value.
+pub fn group_counts(
+    values: impl IntoIterator<Item = Option<String>>,
+) -> Vec<(Option<String>, u64)> {
+    merge_groups(values.into_iter().map(|v| (v, 1)))
+}
+
+/// Counts per value added up (the same value counted in parts), the
+/// largest group first, then by value.
+pub fn merge_groups(
+    parts: impl IntoIterator<Item = (Option<String>, u64)>,
+) -> Vec<(Option<String>, u64)> {
+    let mut counts: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    for (v, n) in parts {
+        *counts.entry(v).or_default() += n;
+    }
+    let mut out: Vec<(Option<String>, u64)> = counts.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 /// What the resource list is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -927,6 +1004,28 @@ mod tests {
             (ResourceType::Cache, "a".to_string()),
         ];
         assert_eq!(repeated_rows(&rows), [(3, 1)]);
+    }
+
+    #[test]
+    fn groups_count_largest_first() {
+        let v = ["db", "cache", "db", "x"]
+            .into_iter()
+            .map(|s| (s != "x").then(|| s.to_string()));
+        assert_eq!(
+            group_counts(v),
+            [
+                (Some("db".to_string()), 2),
+                (None, 1),
+                (Some("cache".to_string()), 1)
+            ]
+        );
+        assert_eq!(
+            module_group(Some("shop"), Some("db")).as_deref(),
+            Some("shop / db")
+        );
+        assert_eq!(module_group(None, Some("db")), None);
+        assert_eq!(GroupBy::parse("region").unwrap(), GroupBy::Region);
+        assert!(GroupBy::parse("colour").is_err());
     }
 
     #[test]

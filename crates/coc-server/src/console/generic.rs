@@ -111,7 +111,13 @@ struct Table {
     also: &'static [(&'static str, &'static str)],
     /// The orders offered: (value, label, chosen).
     sorts: Vec<(&'static str, &'static str, bool)>,
+    /// Counts for what the filters select: (label, [(value, count, link
+    /// that filters by it)]).
+    groups: Vec<(&'static str, Vec<GroupCell>)>,
 }
+
+/// One value of a group count: (value, count, link that filters by it).
+type GroupCell = (String, u64, String);
 
 /// A list filter: (query name `is.<key>`, label, (value, chosen)).
 type Filter = (String, String, Vec<(String, bool)>);
@@ -193,8 +199,9 @@ fn filters_of(m: &Module, all: &[Value], query: &[(String, String)]) -> Vec<Filt
 }
 
 /// The API list query a console list asks with: the module's list path
-/// with the filters and the search the API applies, and the cursor.
-fn list_uri(m: &Module, query: &[(String, String)], base: &str) -> String {
+/// with the filters and the search the API applies, and — when `ordered`
+/// — the chosen order.
+fn list_uri(m: &Module, query: &[(String, String)], base: &str, ordered: bool) -> String {
     let mut uri = base.to_string();
     let mut add = |k: &str, v: &str| {
         uri.push(if uri.contains('?') { '&' } else { '?' });
@@ -211,7 +218,7 @@ fn list_uri(m: &Module, query: &[(String, String)], base: &str) -> String {
         {
             add(param, v);
         }
-        if n == "sort" && m.sorts.iter().any(|(s, _)| s == v) {
+        if ordered && n == "sort" && m.sorts.iter().any(|(s, _)| s == v) {
             add("sort", v);
         }
     }
@@ -239,7 +246,7 @@ pub(super) async fn list(
             .unwrap_or_default()
     };
     let cursor = get("cursor");
-    let mut uri = list_uri(m, &query, m.list);
+    let mut uri = list_uri(m, &query, m.list, true);
     if !cursor.is_empty() {
         let sep = if uri.contains('?') { '&' } else { '?' };
         uri.push_str(&format!("{sep}cursor={}", urlencode(&cursor)));
@@ -312,6 +319,39 @@ pub(super) async fn list(
         })
         .filter(|r| needle.is_empty() || r.cells.iter().any(|c| c.to_lowercase().contains(&needle)))
         .collect();
+    // The counts of what the filters select, each value a link that adds
+    // its filter.
+    let mut groups = Vec::with_capacity(m.groups.len());
+    for (path, label, key) in m.groups {
+        // (Counts have no order.)
+        let Ok(x) = api(&s, &v, Method::GET, &list_uri(m, &query, path, false), None).await else {
+            continue;
+        };
+        let kept: String = query
+            .iter()
+            .filter(|(n, _)| n != "cursor" && *n != format!("is.{key}"))
+            .map(|(n, val)| format!("&{}={}", urlencode(n), urlencode(val)))
+            .collect();
+        let values = x["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|g| {
+                let value = g["value"].as_str().map(str::to_string);
+                let link = value
+                    .as_ref()
+                    .map(|val| format!("/console/{}?is.{key}={}{kept}", m.slug, urlencode(val)))
+                    .unwrap_or_default();
+                (
+                    value.unwrap_or_else(|| "(none)".into()),
+                    g["count"].as_u64().unwrap_or(0),
+                    link,
+                )
+            })
+            .collect();
+        groups.push((*label, values));
+    }
     let new_at = match (m.create, m.others) {
         (Some(_), _) => Some(format!("/console/{}/new", m.slug)),
         (None, Some((_, other))) => module(other)
@@ -365,8 +405,9 @@ pub(super) async fn list(
         // The download holds what the list shows: the same filters.
         export: m
             .export
-            .map(|(p, l)| (list_uri(m, &query, p), l.to_string())),
+            .map(|(p, l)| (list_uri(m, &query, p, true), l.to_string())),
         also: m.also,
+        groups,
         sorts: {
             let chosen = get("sort");
             m.sorts

@@ -2,7 +2,9 @@
 //! one list, filtered on the server, sorted, and keyset-paged like the
 //! alarm list.
 
-use coc_domain::resource::catalog::{ResourceStatus, ResourceType, Sort, SortKey};
+use coc_domain::resource::catalog::{
+    GroupBy, ResourceStatus, ResourceType, Sort, SortKey, merge_groups, module_group,
+};
 use coc_domain::resource::status_bounds;
 use serde::Serialize;
 use sqlx::Row;
@@ -51,6 +53,37 @@ impl Listed {
         match self {
             Listed::Host(h) => &h.id,
             Listed::Other(r) => &r.id,
+        }
+    }
+
+    /// Its value for grouping `by` (what [`Store::resource_groups`]
+    /// counts).
+    pub fn group_value(&self, by: GroupBy) -> Option<String> {
+        let (t, status, app, module, region, project) = match self {
+            Listed::Host(h) => (
+                h.kind.clone(),
+                h.status,
+                h.application.clone(),
+                h.module.clone(),
+                h.region.clone(),
+                h.enterprise_project.clone(),
+            ),
+            Listed::Other(r) => (
+                r.resource_type.as_str().to_string(),
+                r.status,
+                r.application.clone(),
+                r.module.clone(),
+                r.region.clone(),
+                r.enterprise_project.clone(),
+            ),
+        };
+        match by {
+            GroupBy::Type => Some(t),
+            GroupBy::Status => Some(status.as_str().to_string()),
+            GroupBy::Application => app,
+            GroupBy::Module => module_group(app.as_deref(), module.as_deref()),
+            GroupBy::Region => region,
+            GroupBy::Project => project,
         }
     }
 
@@ -114,44 +147,10 @@ impl Store {
         let now = self.now();
         let (running, abnormal) = status_bounds(now, interval_ms);
         let mut a = Args(vec![Arg::S(tenant.to_string())]);
-        let agent = |a: &mut Args, col: &str| {
-            format!(
-                "CASE WHEN {col} >= {} THEN {} WHEN {col} >= {} THEN {} ELSE {} END",
-                a.i(running),
-                a.s(ResourceStatus::Running.as_str()),
-                a.i(abnormal),
-                a.s(ResourceStatus::Abnormal.as_str()),
-                a.s(ResourceStatus::Offline.as_str())
-            )
-        };
         // Each arm (hosts; the other resources) is filtered, sorted and
         // cut to a page on its own — so it reads its own name or age
         // index from the cursor on — and the two pages are merged.
-        let mut selects = vec![];
-        if f.resource_type.is_none_or(|t| t == ResourceType::Host) {
-            let t = a.s(ResourceType::Host.as_str());
-            let status = agent(&mut a, "last_heartbeat");
-            selects.push(format!(
-                "SELECT id, {t} AS type, hostname AS name, {status} AS status, created_at, \
-                 application_id, module, region, enterprise_project, NULL AS host_id, \
-                 LOWER(hostname || ' ' || ips) AS search FROM hosts WHERE tenant_id = $1"
-            ));
-        }
-        if f.resource_type != Some(ResourceType::Host) {
-            let vanished = a.s(ResourceStatus::Vanished.as_str());
-            let unmonitored = a.s(ResourceStatus::Unmonitored.as_str());
-            let status = agent(&mut a, "h.last_heartbeat");
-            selects.push(format!(
-                "SELECT r.id, r.type, r.name, CASE WHEN r.vanished_at IS NOT NULL THEN {vanished} \
-                 WHEN r.host_id IS NULL THEN {unmonitored} ELSE {status} END AS status, r.created_at, \
-                 COALESCE(r.application_id, h.application_id) AS application_id, \
-                 CASE WHEN r.application_id IS NULL THEN h.module ELSE r.module END AS module, \
-                 COALESCE(r.region, h.region) AS region, \
-                 COALESCE(r.enterprise_project, h.enterprise_project) AS enterprise_project, \
-                 r.host_id, LOWER(r.name || ' ' || r.attributes) AS search \
-                 FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.tenant_id = $1"
-            ));
-        }
+        let selects = self.list_selects(&mut a, f, running, abnormal);
         // A search reads every row anyway: then the key is an expression,
         // so that the rows are read in table order and the few found
         // sorted (walking a name index would fetch every row by it).
@@ -229,6 +228,54 @@ impl Store {
         Ok(Paged { items, next_cursor })
     }
 
+    /// The two arms of the list — hosts; the other resources — as rows of
+    /// the same columns (status computed from the heartbeat bounds); only
+    /// the arm `f`'s type needs.
+    fn list_selects(
+        &self,
+        a: &mut Args,
+        f: &ResourceFilter,
+        running: i64,
+        abnormal: i64,
+    ) -> Vec<String> {
+        let agent = |a: &mut Args, col: &str| {
+            format!(
+                "CASE WHEN {col} >= {} THEN {} WHEN {col} >= {} THEN {} ELSE {} END",
+                a.i(running),
+                a.s(ResourceStatus::Running.as_str()),
+                a.i(abnormal),
+                a.s(ResourceStatus::Abnormal.as_str()),
+                a.s(ResourceStatus::Offline.as_str())
+            )
+        };
+        let mut selects = vec![];
+        if f.resource_type.is_none_or(|t| t == ResourceType::Host) {
+            let t = a.s(ResourceType::Host.as_str());
+            let status = agent(a, "last_heartbeat");
+            selects.push(format!(
+                "SELECT id, {t} AS type, hostname AS name, {status} AS status, created_at, \
+                 application_id, module, region, enterprise_project, NULL AS host_id, \
+                 LOWER(hostname || ' ' || ips) AS search FROM hosts WHERE tenant_id = $1"
+            ));
+        }
+        if f.resource_type != Some(ResourceType::Host) {
+            let vanished = a.s(ResourceStatus::Vanished.as_str());
+            let unmonitored = a.s(ResourceStatus::Unmonitored.as_str());
+            let status = agent(a, "h.last_heartbeat");
+            selects.push(format!(
+                "SELECT r.id, r.type, r.name, CASE WHEN r.vanished_at IS NOT NULL THEN {vanished} \
+                 WHEN r.host_id IS NULL THEN {unmonitored} ELSE {status} END AS status, r.created_at, \
+                 COALESCE(r.application_id, h.application_id) AS application_id, \
+                 CASE WHEN r.application_id IS NULL THEN h.module ELSE r.module END AS module, \
+                 COALESCE(r.region, h.region) AS region, \
+                 COALESCE(r.enterprise_project, h.enterprise_project) AS enterprise_project, \
+                 r.host_id, LOWER(r.name || ' ' || r.attributes) AS search \
+                 FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.tenant_id = $1"
+            ));
+        }
+        selects
+    }
+
     /// The conditions of `f` on a list row `u` (its arguments added to `a`).
     fn filter_clauses(&self, a: &mut Args, f: &ResourceFilter) -> Vec<String> {
         let mut w = vec![];
@@ -275,6 +322,78 @@ impl Store {
             ));
         }
         w
+    }
+
+    /// How many resources `f` selects per value of `by`, the largest group
+    /// first ([`coc_domain::resource::catalog::merge_groups`]); `None`:
+    /// those without a value.
+    pub async fn resource_groups(
+        &self,
+        tenant: &str,
+        interval_ms: i64,
+        f: &ResourceFilter,
+        by: GroupBy,
+    ) -> Result<Vec<(Option<String>, u64)>> {
+        let now = self.now();
+        let (running, abnormal) = status_bounds(now, interval_ms);
+        let mut a = Args(vec![Arg::S(tenant.to_string())]);
+        let cols = match by {
+            GroupBy::Type => "u.type AS g, NULL AS m",
+            GroupBy::Status => "u.status AS g, NULL AS m",
+            GroupBy::Application => "u.application_id AS g, NULL AS m",
+            GroupBy::Module => "u.application_id AS g, u.module AS m",
+            GroupBy::Region => "u.region AS g, NULL AS m",
+            GroupBy::Project => "u.enterprise_project AS g, NULL AS m",
+        };
+        let mut arms = vec![];
+        for select in self.list_selects(&mut a, f, running, abnormal) {
+            let w = self.filter_clauses(&mut a, f);
+            arms.push(format!(
+                "SELECT {cols} FROM ({select}) u{}",
+                if w.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {}", w.join(" AND "))
+                }
+            ));
+        }
+        let sql = format!(
+            "SELECT v.g, v.m, COUNT(*) AS n FROM ({}) v GROUP BY v.g, v.m",
+            arms.join(" UNION ALL ")
+        );
+        let q = Filter {
+            sql: String::new(),
+            args: a.0,
+        };
+        let rows = q.query(sql).fetch_all(&self.pool).await?;
+        let names: std::collections::HashMap<String, String> =
+            if matches!(by, GroupBy::Application | GroupBy::Module) {
+                sqlx::query("SELECT id, name FROM applications WHERE tenant_id = $1")
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+                    .collect::<Result<_>>()?
+            } else {
+                Default::default()
+            };
+        let mut parts = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let g: Option<String> = r.try_get("g")?;
+            let m: Option<String> = r.try_get("m")?;
+            let n: i64 = r.try_get("n")?;
+            let value = match by {
+                GroupBy::Application => g.and_then(|id| names.get(&id).cloned()),
+                GroupBy::Module => {
+                    let app = g.and_then(|id| names.get(&id).cloned());
+                    module_group(app.as_deref(), m.as_deref())
+                }
+                _ => g,
+            };
+            parts.push((value, u64::try_from(n).unwrap_or(0)));
+        }
+        Ok(merge_groups(parts))
     }
 
     /// Every resource `f` selects, sorted by `sort` (pages of 1,000 read

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
-use coc_domain::resource::catalog::{ResourceSpec, ResourceStatus, ResourceType, Sort};
+use coc_domain::resource::catalog::{
+    GroupBy, ResourceSpec, ResourceStatus, ResourceType, Sort, group_counts,
+};
 use coc_store::access::Principal;
 use coc_store::resource::catalog::Resource;
 use coc_store::resource::list::{Listed, ResourceFilter};
@@ -72,6 +74,42 @@ pub struct ResourceQuery {
     pub cursor: Option<String>,
 }
 
+/// Query of `GET /api/v1/resources/groups`: the grouping and the list's
+/// filters.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupQuery {
+    /// type (default), status, application, module (application /
+    /// module), region or project.
+    pub by: Option<String>,
+    /// Of this type.
+    #[serde(rename = "type")]
+    pub resource_type: Option<String>,
+    /// Belongs to this application (id or name).
+    pub application: Option<String>,
+    /// In this module of its application (any case).
+    pub module: Option<String>,
+    /// In this region (any case).
+    pub region: Option<String>,
+    /// In this enterprise project.
+    pub project: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// On this host (id or host name).
+    pub host: Option<String>,
+    /// Name, address or a field contains this.
+    pub q: Option<String>,
+}
+
+/// One group of the resource list.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ResourceGroup {
+    /// The value (`null`: the resources without one).
+    pub value: Option<String>,
+    /// How many resources have it.
+    pub count: u64,
+}
+
 /// Body of `PUT /api/v1/resources/{id}/region`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +166,15 @@ pub const ROUTES: &[RouteDoc] = &[
         "The resource types and the fields each has",
         ResourceList,
         list = ResourceTypeDoc
+    ),
+    route!(
+        "GET",
+        "/api/v1/resources/groups",
+        "resource",
+        "How many resources the list's filters select per type, status, application, module, region or project (by), the largest group first",
+        ResourceList,
+        query = GroupQuery,
+        list = ResourceGroup
     ),
     route!(
         "GET",
@@ -243,6 +290,7 @@ pub(super) fn router() -> Router<AppState> {
             axum::routing::post(import::import),
         )
         .route("/api/v1/resources/export", get(export))
+        .route("/api/v1/resources/groups", get(groups))
         .route(
             "/api/v1/resources/{id}",
             get(show).put(update).delete(delete),
@@ -344,6 +392,47 @@ fn filter_of(q: ResourceQuery) -> ApiResult<(ResourceFilter, Sort)> {
         },
         sort,
     ))
+}
+
+async fn groups(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(c): Extension<Checked>,
+    ApiQuery(g): ApiQuery<GroupQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let by = GroupBy::parse(g.by.as_deref().unwrap_or("type"))
+        .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))?;
+    let (filter, _) = filter_of(ResourceQuery {
+        resource_type: g.resource_type,
+        application: g.application,
+        module: g.module,
+        region: g.region,
+        project: g.project,
+        status: g.status,
+        host: g.host,
+        q: g.q,
+        sort: None,
+        limit: None,
+        cursor: None,
+    })?;
+    let ms = s.heartbeat_ms as i64;
+    // Counted in the database when one decision holds for every
+    // resource; else over the resources the caller may read (A3).
+    let counts = if coc_domain::access::decides_for_all(&c.policies, &c.action, "resource") {
+        s.store.resource_groups(&p.tenant, ms, &filter, by).await?
+    } else {
+        let mut all = s
+            .store
+            .all_resources(&p.tenant, ms, &filter, Sort::default())
+            .await?;
+        all.retain(|r| readable(&c, r));
+        group_counts(all.iter().map(|r| r.group_value(by)))
+    };
+    let items: Vec<ResourceGroup> = counts
+        .into_iter()
+        .map(|(value, count)| ResourceGroup { value, count })
+        .collect();
+    Ok(Json(super::listing(items)))
 }
 
 /// A resource type and its fields (`GET /api/v1/resource-types`).

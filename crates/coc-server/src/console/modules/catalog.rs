@@ -75,6 +75,18 @@ pub(crate) const SORTS: &[(&str, &str)] = &[
     ("created_at", "Oldest first"),
 ];
 
+/// The counts above the list: (API path, label, the filter a value sets).
+pub(crate) const GROUPS: &[(&str, &str, &str)] = &[
+    ("/api/v1/resources/groups?by=type", "By type", "type"),
+    ("/api/v1/resources/groups?by=status", "By status", "status"),
+    (
+        "/api/v1/resources/groups?by=application",
+        "By application",
+        "application",
+    ),
+    ("/api/v1/resources/groups?by=region", "By region", "region"),
+];
+
 /// Whether a listed record is a host (its page has the host's operations).
 pub(crate) fn is_host(r: &Value) -> bool {
     r["type"] == "host"

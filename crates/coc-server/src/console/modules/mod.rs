@@ -101,6 +101,10 @@ pub struct Module {
     /// The orders the API sorts the list in: (its `sort` value, label),
     /// the first the default; empty: the API's one order.
     pub sorts: &'static [(&'static str, &'static str)],
+    /// Counts drawn above the list, for what its filters select: (API
+    /// path answering `{"items": [{"value", "count"}]}`, label, the
+    /// filter a value links to). The path takes the list's filters.
+    pub groups: &'static [(&'static str, &'static str, &'static str)],
 }
 
 impl Module {
@@ -183,6 +187,7 @@ const MODULE: Module = Module {
     home: None,
     also: &[],
     sorts: &[],
+    groups: &[],
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -427,6 +432,7 @@ pub const MODULES: &[Module] = &[
         others: Some((catalog::is_other, "catalog")),
         also: &[("/console/catalog-import/new", "Import (CSV or YAML)")],
         sorts: catalog::SORTS,
+        groups: catalog::GROUPS,
         ..MODULE
     },
     Module {
