@@ -20,14 +20,7 @@ fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
 async fn a_database_is_registered_and_changed_from_the_console_and_found_by_the_lists_filters() {
     let h = Harness::start(1).await;
     let host = h.wait_hosts(1).await.remove(0);
-    let hostname = h
-        .client
-        .get(&format!("/api/v1/resources/{host}"), &[])
-        .await
-        .unwrap()["hostname"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hostname = h.hostname(&host).await;
     h.client
         .post(
             "/api/v1/applications",

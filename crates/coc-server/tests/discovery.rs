@@ -197,14 +197,7 @@ async fn an_applications_topology_comes_from_what_its_hosts_run_and_talk_to() {
     }
     let h = Harness::start(1).await;
     let host = h.wait_hosts(1).await.remove(0);
-    let hostname = h
-        .client
-        .get(&format!("/api/v1/resources/{host}"), &[])
-        .await
-        .unwrap()["hostname"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let hostname = h.hostname(&host).await;
     h.client
         .post(
             "/api/v1/applications",

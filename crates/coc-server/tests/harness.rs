@@ -334,3 +334,16 @@ pub fn refusal<T: std::fmt::Debug>(r: Result<T, coc_client::ClientError>) -> (u1
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+impl Harness {
+    /// The host name host `id` reported.
+    pub async fn hostname(&self, id: &str) -> String {
+        self.client
+            .get(&format!("/api/v1/resources/{id}"), &[])
+            .await
+            .unwrap()["hostname"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}

@@ -54,6 +54,21 @@ fn spec(t: ResourceType, name: &str) -> ResourceSpec {
     }
 }
 
+/// Application `shop` with one module, `db`.
+fn shop(owner: Option<&str>) -> ApplicationSpec {
+    ApplicationSpec {
+        name: "shop".into(),
+        description: None,
+        owner: owner.map(String::from),
+        enterprise_project: None,
+        modules: vec![AppModule {
+            name: "db".into(),
+            description: None,
+        }],
+        regions: vec![],
+    }
+}
+
 fn names(items: &[Listed]) -> Vec<String> {
     items
         .iter()
@@ -151,22 +166,7 @@ async fn what_an_agent_finds_becomes_resources_of_its_host() {
 async fn resources_are_registered_by_hand_with_their_types_fields() {
     each_store!(|s| {
         s.create_user(T, "ann", "Ann", None).await.unwrap();
-        s.create_application(
-            T,
-            &ApplicationSpec {
-                name: "shop".into(),
-                description: None,
-                owner: Some("ann".into()),
-                enterprise_project: None,
-                modules: vec![AppModule {
-                    name: "db".into(),
-                    description: None,
-                }],
-                regions: vec![],
-            },
-        )
-        .await
-        .unwrap();
+        s.create_application(T, &shop(Some("ann"))).await.unwrap();
         let mut lb = spec(ResourceType::LoadBalancer, " edge-lb ");
         lb.attributes.insert("listeners".into(), "80,443".into());
         lb.attributes.insert("backends".into(), "4".into());
@@ -248,22 +248,7 @@ async fn resources_are_registered_by_hand_with_their_types_fields() {
 async fn the_resource_list_filters_sorts_and_pages_hosts_and_the_rest_together() {
     each_store!(|s| {
         s.create_user(T, "ann", "Ann", None).await.unwrap();
-        s.create_application(
-            T,
-            &ApplicationSpec {
-                name: "shop".into(),
-                description: None,
-                owner: None,
-                enterprise_project: None,
-                modules: vec![AppModule {
-                    name: "db".into(),
-                    description: None,
-                }],
-                regions: vec![],
-            },
-        )
-        .await
-        .unwrap();
+        s.create_application(T, &shop(None)).await.unwrap();
         let h1 = s
             .upsert_host(T, &facts("a-1", "m-host", "10.0.0.1"))
             .await
