@@ -111,6 +111,12 @@ pub struct EscalationPolicy {
     pub repeat: u32,
 }
 
+impl crate::application::AppRefs for EscalationPolicy {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.applications.iter_mut().collect()
+    }
+}
+
 /// Where a running escalation is: the next level to fire, and the round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {

@@ -482,6 +482,12 @@ pub struct NotificationRule {
     pub channels: Vec<String>,
 }
 
+impl crate::application::AppRefs for NotificationRule {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.applications.iter_mut().collect()
+    }
+}
+
 fn incident_type() -> String {
     "incident".into()
 }

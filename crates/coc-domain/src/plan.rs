@@ -77,6 +77,12 @@ pub struct Plan {
     pub body: PlanBody,
 }
 
+impl crate::application::AppRefs for Plan {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.application.iter_mut().collect()
+    }
+}
+
 impl PlanAction {
     /// Exactly one of a script and a job; a job takes no parameter-center
     /// references (its global parameters name their own).

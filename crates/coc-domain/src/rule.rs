@@ -217,6 +217,12 @@ pub struct RuleSpec {
     pub after_minutes: Option<u32>,
 }
 
+impl crate::application::AppRefs for RuleSpec {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.application.iter_mut().collect()
+    }
+}
+
 /// Whether an alarm whose rule waits ([`RuleSpec::after_minutes`]) still
 /// calls for the incident when the wait is over: still firing, and nobody
 /// handled it or linked it to an incident meanwhile.

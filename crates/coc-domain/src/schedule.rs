@@ -219,6 +219,63 @@ mod tests {
     use chrono::{Datelike, NaiveDate, Timelike};
     use proptest::prelude::*;
 
+    #[test]
+    fn a_host_filter_selects_by_application_region_tags_and_agent() {
+        let sel = HostSelector {
+            application: Some("shop".into()),
+            region: Some("eu-1".into()),
+            tags: [("role".to_string(), "db".to_string())].into(),
+            running_only: true,
+        };
+        let tags: std::collections::BTreeMap<String, String> =
+            [("role".to_string(), "db".to_string())].into();
+        let host = SelectedHost {
+            tags: &tags,
+            application: Some("shop"),
+            region: Some("eu-1"),
+            running: true,
+        };
+        assert!(sel.matches(host));
+        assert!(!sel.matches(SelectedHost {
+            application: Some("erp"),
+            ..host
+        }));
+        assert!(!sel.matches(SelectedHost {
+            application: None,
+            ..host
+        }));
+        assert!(!sel.matches(SelectedHost {
+            running: false,
+            ..host
+        }));
+        assert!(!sel.matches(SelectedHost {
+            region: Some("us-1"),
+            ..host
+        }));
+        // A host without a region of its own falls back to its tag.
+        let tagged: std::collections::BTreeMap<String, String> =
+            [("role", "db"), ("region", "eu-1")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into();
+        assert!(sel.matches(SelectedHost {
+            tags: &tagged,
+            region: None,
+            ..host
+        }));
+        assert!(HostSelector::default().matches(SelectedHost {
+            application: None,
+            ..host
+        }));
+        // Its application is a reference the store rewrites (name ↔ id).
+        let mut t: ScheduledTaskSpec = serde_json::from_value(serde_json::json!({
+            "name": "t", "script": "s", "select": {"application": "shop"}, "reviewers": [],
+            "timing": {"tz": "UTC", "trigger": {"type": "cycle", "every": 10, "unit": "minutes",
+                "start": "2026-01-01T00:00:00"}}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        crate::application::map_app_refs(&mut t, |r| Ok::<_, ()>(format!("id-of-{r}"))).unwrap();
+        assert_eq!(t.select.unwrap().application.as_deref(), Some("id-of-shop"));
+    }
+
     const ZONES: [Tz; 5] = [
         chrono_tz::Europe::Berlin,
         chrono_tz::America::New_York,
@@ -384,10 +441,11 @@ mod tests {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostSelector {
-    /// Hosts tagged `application=<this>`.
+    /// Hosts that belong to this application (R6; by name here, by id
+    /// when stored).
     #[serde(default)]
     pub application: Option<String>,
-    /// Hosts tagged `region=<this>`.
+    /// Hosts in this region (the host's region, else its `region` tag).
     #[serde(default)]
     pub region: Option<String>,
     /// Hosts carrying all these tags.
@@ -398,18 +456,30 @@ pub struct HostSelector {
     pub running_only: bool,
 }
 
+/// What a [`HostSelector`] looks at on a host.
+#[derive(Debug, Clone, Copy)]
+pub struct SelectedHost<'a> {
+    /// Its tags.
+    pub tags: &'a std::collections::BTreeMap<String, String>,
+    /// The application it belongs to, by name.
+    pub application: Option<&'a str>,
+    /// Its region.
+    pub region: Option<&'a str>,
+    /// Whether its agent is running.
+    pub running: bool,
+}
+
 impl HostSelector {
-    /// Whether a host with `tags` and agent state `running` is selected.
-    pub fn matches(
-        &self,
-        tags: &std::collections::BTreeMap<String, String>,
-        running: bool,
-    ) -> bool {
-        let tag = |k: &str, v: &Option<String>| v.as_ref().is_none_or(|v| tags.get(k) == Some(v));
-        (!self.running_only || running)
-            && tag("application", &self.application)
-            && tag("region", &self.region)
-            && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+    /// Whether host `h` is selected.
+    pub fn matches(&self, h: SelectedHost<'_>) -> bool {
+        let region = h.region.or(h.tags.get("region").map(String::as_str));
+        (!self.running_only || h.running)
+            && self
+                .application
+                .as_deref()
+                .is_none_or(|a| h.application == Some(a))
+            && self.region.as_deref().is_none_or(|r| region == Some(r))
+            && self.tags.iter().all(|(k, v)| h.tags.get(k) == Some(v))
     }
 }
 
@@ -464,6 +534,15 @@ pub struct ScheduledTaskSpec {
     /// Channels of the outcome notifications.
     #[serde(default)]
     pub channels: Vec<String>,
+}
+
+impl crate::application::AppRefs for ScheduledTaskSpec {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.select
+            .iter_mut()
+            .flat_map(|s| s.application.iter_mut())
+            .collect()
+    }
 }
 
 impl ScheduledTaskSpec {

@@ -146,6 +146,12 @@ pub struct Sla {
     pub common: bool,
 }
 
+impl crate::application::AppRefs for Sla {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.applications.iter_mut().collect()
+    }
+}
+
 impl Sla {
     /// Validates every field. Errors: [`DomainError::Validation`].
     pub fn validate(&self) -> Result<(), DomainError> {

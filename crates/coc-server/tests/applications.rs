@@ -312,3 +312,117 @@ async fn hosts_belong_to_an_application_and_a_module() {
         .await
         .unwrap();
 }
+
+/// Definitions name an application that exists (R6) and follow its
+/// rename: a notification rule made from the console's form (the
+/// applications picked as checkboxes, as a browser posts them), an SLA
+/// and an incident over the API. A name that is no application is refused
+/// with a stable code; the application cannot be deleted while they refer
+/// to it.
+#[tokio::test]
+async fn definitions_refer_to_an_application_and_follow_its_rename() {
+    let h = Harness::start(0).await;
+    h.users(&["ann"]).await;
+    for name in ["shop", "erp"] {
+        h.client
+            .post("/api/v1/applications", &json!({"name": name}))
+            .await
+            .unwrap();
+    }
+    let sla = |apps: Value| {
+        json!({"name": "shop-todos", "trigger": "todo", "levels": ["Minor"], "applications": apps,
+               "rules": [{"status": "pending", "target_minutes": 60}]})
+    };
+    let refused = [
+        h.client.post("/api/v1/slas", &sla(json!(["nope"]))).await,
+        h.client
+            .post(
+                "/api/v1/incidents",
+                &json!({"title": "t", "level": "P3", "assignee": "ann", "application": "nope"}),
+            )
+            .await,
+    ];
+    for r in refused {
+        let e = format!("{r:?}");
+        assert!(
+            e.contains("422") && e.contains("application 'nope' does not exist"),
+            "{e}"
+        );
+    }
+    h.client
+        .post("/api/v1/slas", &sla(json!(["shop"])))
+        .await
+        .unwrap();
+    let inc = h
+        .client
+        .post(
+            "/api/v1/incidents",
+            &json!({"title": "checkout slow", "level": "P3", "assignee": "ann", "application": "shop"}),
+        )
+        .await
+        .unwrap();
+    // The notification rule's form offers the applications to pick.
+    let cookie = crate::console::login(&h).await;
+    let url = format!("{}/console/notification-rules/new", h.url());
+    let (_, form) = crate::console::page(&cookie, &url).await;
+    assert!(
+        form.contains("value=\"shop\"") && form.contains("value=\"erp\""),
+        "application checkboxes: {form}"
+    );
+    let mut fields: Vec<(String, String)> = crate::console::form_values(&form)
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("f.recipients"))
+        .collect();
+    for (name, value) in [
+        ("f.name", "shop people"),
+        ("f.templates", "incident_created"),
+        ("f.applications", "shop"),
+        ("f.channels", "email"),
+        ("f.recipients.0.type", "owner"),
+        ("f.recipients.0.users", ""),
+        ("f.categories", ""),
+        ("f.regions", ""),
+    ] {
+        fields.push((name.to_string(), value.to_string()));
+    }
+    let (st, _, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    // Renamed: every definition and the incident answer the new name.
+    h.client
+        .put("/api/v1/applications/shop", &json!({"name": "webshop"}))
+        .await
+        .unwrap();
+    let n = h
+        .client
+        .get("/api/v1/notification-rules/shop%20people", &[])
+        .await
+        .unwrap();
+    assert_eq!(n["applications"], json!(["webshop"]));
+    let s = h.client.get("/api/v1/slas/shop-todos", &[]).await.unwrap();
+    assert_eq!(s["applications"], json!(["webshop"]));
+    let id = inc["id"].as_str().unwrap();
+    let i = h
+        .client
+        .get(&format!("/api/v1/incidents/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(i["application"], "webshop");
+    let (st, _, e) = request(
+        &h,
+        "DELETE",
+        "/api/v1/applications/webshop",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(st, 409, "{e}");
+    for want in [
+        "notification rule 'shop people'",
+        "SLA 'shop-todos'",
+        "1 incident(s)",
+    ] {
+        assert!(e.to_string().contains(want), "{want}: {e}");
+    }
+    // The other application, referred to by nothing, goes.
+    h.client.delete("/api/v1/applications/erp").await.unwrap();
+}

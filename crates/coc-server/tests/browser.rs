@@ -1783,6 +1783,7 @@ async fn an_application_gets_its_own_rotation_in_the_console() {
     };
     let h = Harness::start(0).await;
     h.users(&["ann", "bob", "cid", "dan"]).await;
+    h.applications(&["checkout", "search"]).await;
     let start = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive();
     h.client
         .post(
@@ -1805,7 +1806,8 @@ async fn an_application_gets_its_own_rotation_in_the_console() {
     d.pick("#handoff_time", "00:00").await;
     d.pick("#start", &start.to_string()).await;
     d.click("details summary").await;
-    d.type_in("#application", "checkout").await;
+    d.choose("#application", "checkout").await;
+    d.screenshot("rotation-application.png").await;
     d.click("#save").await;
     d.wait_text("h1", |t| t.contains("shop (checkout)")).await;
     let cal = d.wait_text("main", |t| t.contains("cid")).await;

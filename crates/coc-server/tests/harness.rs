@@ -184,6 +184,17 @@ impl Harness {
         }
     }
 
+    /// Creates these applications (R6) so that definitions and incidents
+    /// can name them.
+    pub async fn applications(&self, names: &[&str]) {
+        for n in names {
+            self.client
+                .post("/api/v1/applications", &json!({"name": n}))
+                .await
+                .unwrap();
+        }
+    }
+
     /// Creates an Alertmanager integration named `prom`; its ingest key.
     pub async fn alertmanager_key(&self) -> String {
         let integ = self

@@ -130,6 +130,7 @@ async fn a_calendar_subscription_lists_my_turns_and_can_be_revoked() {
 async fn an_application_has_its_own_rotation() {
     let h = Harness::start(0).await;
     h.users(&["ann", "bob", "cid", "dan", "eve"]).await;
+    h.applications(&["checkout"]).await;
     let c = &h.client;
     let start = (chrono::Utc::now() - chrono::Duration::days(3)).date_naive();
     let rotation = |people: &[&str], application: Option<&str>| {

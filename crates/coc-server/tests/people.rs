@@ -216,6 +216,7 @@ async fn email_subscription_is_confirmed_by_its_link_and_the_incident_email_arri
     )
     .await;
     user(&h, "ann").await;
+    h.applications(&["shop"]).await;
     let e = h
         .client
         .put(
@@ -632,6 +633,7 @@ async fn escalation_notifies_the_next_level_in_real_time_until_accepted() {
     let h = Harness::start(0).await;
     h.users(&["ann"]).await;
     user(&h, "cat").await;
+    h.applications(&["shop"]).await;
     h.client
         .put(
             "/api/v1/engineers/cat",

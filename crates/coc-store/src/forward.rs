@@ -14,6 +14,7 @@ use coc_domain::rule::{AutoRepair, RuleSpec};
 use sqlx::{Any, Transaction};
 
 use crate::alarm::{IngestOutcome, event};
+use crate::application::AppIndex;
 use crate::incident::{
     CreateIncident, IncidentDetail, NewIncident, insert_incident, link_alarm, owner_of,
 };
@@ -395,7 +396,12 @@ impl Store {
         let now = self.now();
         let region = region.or_else(|| req.region.clone());
         let mut tx = self.begin().await?;
-        let assignee = owner_of(&mut tx, tenant, req, region.as_deref(), now).await?;
+        let application = match req.application.as_deref() {
+            Some(a) => Some(AppIndex::load(&mut tx, tenant).await?.name(a)?),
+            None => None,
+        };
+        let scope = (application.as_deref(), region.as_deref());
+        let assignee = owner_of(&mut tx, tenant, req, scope, now).await?;
         let (id, number) = insert_incident(
             &mut tx,
             tenant,
@@ -404,7 +410,7 @@ impl Store {
                 description: req.description.clone(),
                 level: req.level,
                 assignee,
-                application: req.application.clone(),
+                application,
                 enterprise_project: req.enterprise_project.clone(),
                 region,
                 category: req.category.clone(),

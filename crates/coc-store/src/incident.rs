@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::alarm::Alarm;
+use crate::application::AppIndex;
 use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError};
 
 /// An incident.
@@ -156,7 +157,8 @@ pub struct CreateIncident {
 }
 
 /// The owner of a new incident: the first person on call for the
-/// request's shift, else its assignee.
+/// request's shift in `scope` (the incident's application by name, and
+/// region), else its assignee.
 ///
 /// Errors: `Domain(Validation)` when the shift has nobody on call and no
 /// assignee was given.
@@ -164,14 +166,11 @@ pub(crate) async fn owner_of(
     conn: &mut sqlx::AnyConnection,
     tenant: &str,
     req: &CreateIncident,
-    region: Option<&str>,
+    scope: (Option<&str>, Option<&str>),
     now: i64,
 ) -> Result<String> {
     let on_call = match &req.assignee_shift {
-        Some(s) => {
-            let scope = (req.application.as_deref(), region);
-            crate::oncall::first_on_call(conn, tenant, s, scope, now).await?
-        }
+        Some(s) => crate::oncall::first_on_call(conn, tenant, s, scope, now).await?,
         None => None,
     };
     match (on_call, req.assignee.trim()) {
@@ -228,8 +227,14 @@ pub struct IncidentFilter {
     pub assignee: Option<String>,
 }
 
-const COLS: &str = "id, number, title, description, level, status, assignee, application, region, \
+/// What an incident's row holds; its application (R6) is kept by id.
+const STORED: &str = "id, number, title, description, level, status, assignee, application_id, region, \
     source, rule_id, created_by, created_at, updated_at, enterprise_project, category, plan";
+
+/// What is read of an incident: its application by name.
+const COLS: &str = "id, number, title, description, level, status, assignee, region, \
+    source, rule_id, created_by, created_at, updated_at, enterprise_project, category, plan, \
+    (SELECT a.name FROM applications a WHERE a.id = incidents.application_id) AS application";
 
 fn row(r: &AnyRow) -> Result<Incident> {
     Ok(Incident {
@@ -263,8 +268,14 @@ pub(crate) async fn insert_incident(
 ) -> Result<(String, String)> {
     let id = crate::new_id();
     let number = coc_domain::id::ticket_number("INC", now, crate::next_seq());
+    // An application named by an alarm's source but not (yet) known to
+    // COC leaves the incident without one.
+    let application = match n.application.as_deref() {
+        Some(a) => AppIndex::load(tx, tenant).await?.id(a).map(str::to_string),
+        None => None,
+    };
     sqlx::query(dynsql!(
-        "INSERT INTO incidents ({COLS}, tenant_id, dedup_key) VALUES \
+        "INSERT INTO incidents ({STORED}, tenant_id, dedup_key) VALUES \
          ($1,$2,$3,$4,$5,'unaccepted',$6,$7,$8,$9,$10,$11,$12,$12,$15,$16,$17,$13,$14)"
     ))
     .bind(&id)
@@ -273,7 +284,7 @@ pub(crate) async fn insert_incident(
     .bind(&n.description)
     .bind(n.level.as_str())
     .bind(&n.assignee)
-    .bind(n.application.as_deref())
+    .bind(application)
     .bind(n.region.as_deref())
     .bind(&n.source)
     .bind(n.rule_id.as_deref())
@@ -400,7 +411,12 @@ impl Store {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        let assignee = owner_of(&mut tx, tenant, req, req.region.as_deref(), now).await?;
+        let application = match req.application.as_deref() {
+            Some(a) => Some(AppIndex::load(&mut tx, tenant).await?.name(a)?),
+            None => None,
+        };
+        let scope = (application.as_deref(), req.region.as_deref());
+        let assignee = owner_of(&mut tx, tenant, req, scope, now).await?;
         let (id, _) = insert_incident(
             &mut tx,
             tenant,
@@ -409,7 +425,7 @@ impl Store {
                 description: req.description.clone(),
                 level: req.level,
                 assignee,
-                application: req.application.clone(),
+                application,
                 enterprise_project: req.enterprise_project.clone(),
                 region: req.region.clone(),
                 category: req.category.clone(),

@@ -291,6 +291,12 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(29, "host_discovery", "0029_host_discovery.sql"),
     same_sql!(30, "host_application", "0030_host_application.sql"),
     same_sql!(31, "resources", "0031_resources.sql"),
+    same_sql!(32, "application_refs", "0032_application_refs.sql"),
+    same_sql!(
+        33,
+        "drop_application_text",
+        "0033_drop_application_text.sql"
+    ),
 ];
 
 impl Store {
@@ -432,6 +438,9 @@ impl Store {
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
             if *version == 17 {
                 ticket::move_legacy_tickets(&mut tx, &self.keyring).await?;
+            }
+            if *version == 32 {
+                application::adopt_free_text(&mut tx, self.now()).await?;
             }
             sqlx::query(
                 "INSERT INTO coc_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -412,7 +412,8 @@ async fn incident_facts(
     id: &str,
 ) -> Result<Option<IncidentFacts>> {
     let r = sqlx::query(
-        "SELECT id, number, title, description, level, category, source, application, region, assignee, rule_id \
+        "SELECT id, number, title, description, level, category, source, region, assignee, rule_id, \
+         (SELECT a.name FROM applications a WHERE a.id = incidents.application_id) AS application \
          FROM incidents WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant)

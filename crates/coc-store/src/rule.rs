@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::application::AppIndex;
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 /// A stored forwarding rule.
@@ -27,10 +28,12 @@ pub struct ForwardingRule {
     pub updated_at: i64,
 }
 
-fn row(r: &AnyRow) -> Result<ForwardingRule> {
+/// A stored rule, its application named through `ix`.
+fn row(r: &AnyRow, ix: &AppIndex) -> Result<ForwardingRule> {
     let spec: String = r.try_get("spec")?;
-    let spec: RuleSpec = serde_json::from_str(&spec)
+    let mut spec: RuleSpec = serde_json::from_str(&spec)
         .map_err(|e| StoreError::Conflict(format!("stored rule spec is unreadable: {e}")))?;
+    ix.to_names(&mut spec);
     Ok(ForwardingRule {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -53,7 +56,8 @@ pub(crate) async fn enabled_rules(
     .bind(tenant)
     .fetch_all(&mut **tx)
     .await?;
-    rows.iter().map(row).collect()
+    let ix = AppIndex::load(tx, tenant).await?;
+    rows.iter().map(|r| row(r, &ix)).collect()
 }
 
 fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
@@ -93,6 +97,7 @@ impl Store {
         {
             let mut conn = self.pool.acquire().await?;
             crate::access::require_users(&mut conn, tenant, &[spec.assignee.clone()]).await?;
+            AppIndex::load(&mut conn, tenant).await?.to_ids(&mut spec)?;
         }
         // The data source is an integration of this tenant, by id or name;
         // it is kept by id.
@@ -257,8 +262,9 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
+        let ix = self.app_index(tenant).await?;
         r.as_ref()
-            .map(row)
+            .map(|r| row(r, &ix))
             .transpose()?
             .ok_or_else(|| StoreError::not_found("forwarding rule", id))
     }
@@ -271,6 +277,7 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| row(r).map(masked)).collect()
+        let ix = self.app_index(tenant).await?;
+        rows.iter().map(|r| row(r, &ix).map(masked)).collect()
     }
 }

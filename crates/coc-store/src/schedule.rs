@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::application::AppIndex;
 use crate::ticket::{NewTicket, threshold_from_percent};
 use crate::{Result, Store, StoreError, is_unique_violation};
 
@@ -75,11 +76,14 @@ const COLS: &str = "id, name, enabled, review_status, reviewed_by, spec, next_ru
     modified_by, created_at, updated_at";
 const RUN_COLS: &str = "id, task_id, due_at, started_at, status, ticket_id, detail";
 
-fn row(r: &AnyRow) -> Result<ScheduledTask> {
+/// A stored task, the application of its host filter named through `ix`.
+fn row(r: &AnyRow, ix: &AppIndex) -> Result<ScheduledTask> {
+    let mut spec: ScheduledTaskSpec = serde_json::from_str(&r.try_get::<String, _>("spec")?)
+        .map_err(|e| StoreError::Conflict(format!("stored task is unreadable: {e}")))?;
+    ix.to_names(&mut spec);
     Ok(ScheduledTask {
         id: r.try_get("id")?,
-        spec: serde_json::from_str(&r.try_get::<String, _>("spec")?)
-            .map_err(|e| StoreError::Conflict(format!("stored task is unreadable: {e}")))?,
+        spec,
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         review_status: r.try_get("review_status")?,
         reviewed_by: r.try_get("reviewed_by")?,
@@ -167,7 +171,7 @@ impl Store {
         spec: &ScheduledTaskSpec,
         actor: &str,
     ) -> Result<ScheduledTask> {
-        self.check_task(tenant, spec).await?;
+        let spec = &self.check_task(tenant, spec).await?;
         let id = crate::new_id();
         let now = self.now();
         let mut tx = self.begin().await?;
@@ -213,7 +217,7 @@ impl Store {
             )
             .into());
         }
-        self.check_task(tenant, spec).await?;
+        let spec = &self.check_task(tenant, spec).await?;
         self.write_one(
             sqlx::query(dynsql!(
                 "UPDATE scheduled_tasks SET name = $1, spec = $2, review_status = {}, reviewed_by = NULL, \
@@ -234,9 +238,14 @@ impl Store {
         self.get_scheduled_task(tenant, &cur.id).await
     }
 
-    /// Validates a task against the tenant: its script and hosts exist.
+    /// Validates a task against the tenant: its script, hosts and
+    /// application exist. Returns it as stored (the application by id).
     /// Errors: `Domain(Validation)`, `NotFound`.
-    async fn check_task(&self, tenant: &str, spec: &ScheduledTaskSpec) -> Result<()> {
+    async fn check_task(
+        &self,
+        tenant: &str,
+        spec: &ScheduledTaskSpec,
+    ) -> Result<ScheduledTaskSpec> {
         spec.validate()?;
         if spec.timing.next_after(self.now()).is_none() {
             return Err(invalid(
@@ -256,7 +265,9 @@ impl Store {
         for h in &spec.hosts {
             self.get_host(tenant, h, 5000).await?;
         }
-        Ok(())
+        let mut stored = spec.clone();
+        self.app_index(tenant).await?.to_ids(&mut stored)?;
+        Ok(stored)
     }
 
     /// Approves or rejects a task pending review (a reviewer, not its
@@ -393,8 +404,9 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
+        let ix = self.app_index(tenant).await?;
         r.as_ref()
-            .map(row)
+            .map(|r| row(r, &ix))
             .transpose()?
             .ok_or_else(|| StoreError::not_found("scheduled task", id))
     }
@@ -407,7 +419,8 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(row).collect()
+        let ix = self.app_index(tenant).await?;
+        rows.iter().map(|r| row(r, &ix)).collect()
     }
 
     /// Execution records of a task, newest first. Errors: `NotFound`.
@@ -439,7 +452,7 @@ impl Store {
         let mut handled = 0;
         for r in &rows {
             let tenant: String = r.try_get("tenant_id")?;
-            let t = row(r)?;
+            let t = row(r, &self.app_index(&tenant).await?)?;
             let Some(due_at) = t.next_run_at else {
                 continue;
             };
@@ -491,10 +504,12 @@ impl Store {
                 .await?
                 .into_iter()
                 .filter(|h| {
-                    sel.matches(
-                        &h.tags,
-                        h.agent_status == coc_domain::resource::AgentStatus::Running,
-                    )
+                    sel.matches(coc_domain::schedule::SelectedHost {
+                        tags: &h.tags,
+                        application: h.application.as_deref(),
+                        region: h.region.as_deref(),
+                        running: h.agent_status == coc_domain::resource::AgentStatus::Running,
+                    })
                 })
                 .map(|h| h.id)
                 .collect(),

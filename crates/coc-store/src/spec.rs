@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::application::AppIndex;
 use crate::{Result, Store, StoreError, is_unique_violation};
+use coc_domain::application::AppRefs;
 
 /// A stored document with its bookkeeping.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -38,8 +40,9 @@ pub struct Kind {
     pub enabled_on_create: bool,
 }
 
-/// A document type stored this way.
-pub trait Document: Serialize + DeserializeOwned + Send + Sync {
+/// A document type stored this way. Its application references
+/// ([`AppRefs`]) are stored as ids and given and answered as names.
+pub trait Document: AppRefs + Clone + Serialize + DeserializeOwned + Send + Sync {
     /// Its storage.
     const KIND: Kind;
     /// Only a disabled document may be modified or deleted (SLAs, ref.
@@ -66,10 +69,23 @@ impl Store {
     /// Errors: `Domain(Validation)`, `Conflict` (name taken).
     pub async fn doc_create<T: Document>(&self, tenant: &str, d: &T) -> Result<Stored<T>> {
         d.validate()?;
-        self.check_against(tenant, None, d).await?;
-        self.spec_create(T::KIND, tenant, d.name(), d).await
+        let (ix, stored) = self.doc_stored(tenant, d).await?;
+        self.check_against(tenant, None, &stored).await?;
+        let out = self.spec_create(T::KIND, tenant, d.name(), &stored).await?;
+        Ok(named(&ix, out))
     }
 
+    /// `d` as stored: its application references as ids, with the index
+    /// that resolved them. Errors: `Domain(Validation)` for an application
+    /// that does not exist.
+    async fn doc_stored<T: Document>(&self, tenant: &str, d: &T) -> Result<(AppIndex, T)> {
+        let ix = self.app_index(tenant).await?;
+        let mut stored = d.clone();
+        ix.to_ids(&mut stored)?;
+        Ok((ix, stored))
+    }
+
+    /// Checks stored `d` (application ids) against the others as stored.
     async fn check_against<T: Document>(
         &self,
         tenant: &str,
@@ -97,14 +113,18 @@ impl Store {
     ) -> Result<Stored<T>> {
         d.validate()?;
         let cur = self.refuse_enabled::<T>(tenant, id, "modified").await?;
-        self.check_against(tenant, Some(&cur.id), d).await?;
-        self.spec_update(T::KIND, tenant, &cur.id, d.name(), d)
-            .await
+        let (ix, stored) = self.doc_stored(tenant, d).await?;
+        self.check_against(tenant, Some(&cur.id), &stored).await?;
+        let out = self
+            .spec_update(T::KIND, tenant, &cur.id, d.name(), &stored)
+            .await?;
+        Ok(named(&ix, out))
     }
 
     /// One document by id or name. Errors: `NotFound`.
     pub async fn doc_get<T: Document>(&self, tenant: &str, id: &str) -> Result<Stored<T>> {
-        self.spec_get(T::KIND, tenant, id).await
+        let d = self.spec_get(T::KIND, tenant, id).await?;
+        Ok(named(&self.app_index(tenant).await?, d))
     }
 
     /// Documents by name; `name` filters by a case-insensitive substring.
@@ -113,12 +133,16 @@ impl Store {
         tenant: &str,
         name: Option<&str>,
     ) -> Result<Vec<Stored<T>>> {
-        self.spec_list(T::KIND, tenant, name, false).await
+        let all = self.spec_list(T::KIND, tenant, name, false).await?;
+        let ix = self.app_index(tenant).await?;
+        Ok(all.into_iter().map(|d| named(&ix, d)).collect())
     }
 
     /// The enabled documents, by name.
     pub async fn doc_enabled<T: Document>(&self, tenant: &str) -> Result<Vec<Stored<T>>> {
-        self.spec_list(T::KIND, tenant, None, true).await
+        let all = self.spec_list(T::KIND, tenant, None, true).await?;
+        let ix = self.app_index(tenant).await?;
+        Ok(all.into_iter().map(|d| named(&ix, d)).collect())
     }
 
     /// Enables or disables a document. Errors: `NotFound`.
@@ -158,6 +182,12 @@ impl Store {
         }
         Ok(cur)
     }
+}
+
+/// Stored document `d` with its application references as names.
+fn named<T: Document>(ix: &AppIndex, mut d: Stored<T>) -> Stored<T> {
+    ix.to_names(&mut d.spec);
+    d
 }
 
 fn row<T: DeserializeOwned>(k: Kind, r: &AnyRow) -> Result<Stored<T>> {

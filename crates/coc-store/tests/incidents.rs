@@ -8,7 +8,7 @@ use coc_store::incident::CreateIncident;
 use coc_store::{Page, StoreError};
 
 use crate::each_store;
-use crate::support::{alarm, host};
+use crate::support::{alarm, application, host};
 
 fn new_incident() -> CreateIncident {
     CreateIncident {
@@ -27,6 +27,7 @@ fn new_incident() -> CreateIncident {
 #[tokio::test]
 async fn lifecycle_is_persisted_with_history() {
     each_store!(|s| {
+        application(s, "shop").await;
         crate::support::users(s, &["alice", "carol"]).await;
         let d = s.create_incident(T, &new_incident(), "bob").await.unwrap();
         let id = d.incident.id.clone();
@@ -162,6 +163,7 @@ async fn lifecycle_is_persisted_with_history() {
 #[tokio::test]
 async fn convert_alarms_of_one_region_only() {
     each_store!(|s| {
+        application(s, "shop").await;
         crate::support::users(s, &["alice", "oncall"]).await;
         s.ingest(
             T,
@@ -210,6 +212,7 @@ async fn convert_alarms_of_one_region_only() {
 #[tokio::test]
 async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() {
     each_store!(|s| {
+        application(s, "shop").await;
         crate::support::users(s, &["alice", "oncall"]).await;
         let web = host(s, "web-01").await;
         let _db = host(s, "db-01").await;
@@ -308,6 +311,7 @@ async fn rule_with_contingency_script_creates_repair_ticket_on_the_alarm_host() 
 #[tokio::test]
 async fn unknown_people_are_refused_and_nothing_changes() {
     each_store!(|s| {
+        application(s, "shop").await;
         let e = s
             .create_incident(T, &new_incident(), "op")
             .await

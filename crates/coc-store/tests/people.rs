@@ -183,6 +183,7 @@ fn rule(v: serde_json::Value) -> NotificationRule {
 }
 
 async fn people(s: &Store) {
+    crate::support::application(s, "shop").await;
     for u in ["ann", "bob", "cat"] {
         s.create_user(T, u, u, None).await.unwrap();
         s.set_engineer(

@@ -118,6 +118,18 @@ async fn filters_are_resolved_at_each_run() {
     each_store!(|s| {
         let h = host(s, "db-01").await;
         diag_script(s).await;
+        assert!(
+            s.create_scheduled_task(
+                T,
+                &task("no-app", json!({"select": {"application": "shop"}})),
+                "ann"
+            )
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("application 'shop' does not exist")
+        );
+        crate::support::application(s, "shop").await;
         let t = s
             .create_scheduled_task(
                 T,
@@ -148,17 +160,13 @@ async fn filters_are_resolved_at_each_run() {
         let r = &s.scheduled_runs(T, &t.id).await.unwrap()[0];
         assert_eq!(r.status, "not_started");
         assert!(r.detail.contains("no host"), "{}", r.detail);
-        s.set_host_tags(
-            T,
-            &h,
-            &[
-                ("application".to_string(), "shop".to_string()),
-                ("role".to_string(), "db".to_string()),
-            ]
-            .into(),
-        )
-        .await
-        .unwrap();
+        // A host of the application (R6) with the tag is selected.
+        s.set_host_application(T, &h, Some(("shop", None)))
+            .await
+            .unwrap();
+        s.set_host_tags(T, &h, &[("role".to_string(), "db".to_string())].into())
+            .await
+            .unwrap();
         let next = s
             .get_scheduled_task(T, &t.id)
             .await

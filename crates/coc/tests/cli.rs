@@ -1129,6 +1129,45 @@ async fn applications_are_managed_by_name_from_the_cli() {
     assert!(ok, "{out}");
     let (ok, out) = coc(&env, &["application", "show", "pay"]);
     assert!(!ok && out.contains("does not exist"), "{out}");
+    // An incident names an application that exists, and follows its rename.
+    let new_incident = |app: &'static str| {
+        [
+            "incident",
+            "create",
+            "--title",
+            "checkout slow",
+            "--assignee",
+            "admin",
+            "--application",
+            app,
+            "-o",
+            "json",
+        ]
+    };
+    let (ok, out) = coc(&env, &new_incident("shop"));
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("application 'shop' does not exist"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["application", "add", "shop"]);
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &new_incident("shop"));
+    assert!(ok, "{out}");
+    let number = serde_json::from_str::<serde_json::Value>(&out).unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, out) = coc(
+        &env,
+        &["application", "update", "shop", "--rename", "webshop"],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(&env, &["incident", "show", &number, "-o", "json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["application"], "webshop");
+    let (ok, out) = coc(&env, &["application", "delete", "webshop"]);
+    assert!(!ok && out.contains("1 incident(s)"), "{out}");
 }
 
 /// Discovery from the CLI by host name (R2, R4): the real `coc agent`

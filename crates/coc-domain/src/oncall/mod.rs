@@ -547,6 +547,15 @@ pub struct Scenario {
     pub applications: Vec<AppSchedule>,
 }
 
+impl crate::application::AppRefs for Scenario {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.applications
+            .iter_mut()
+            .map(|a| &mut a.application)
+            .collect()
+    }
+}
+
 impl Scenario {
     /// Validates name, roles (1..=20, unique), that assignments name known
     /// roles, and the schedule.

@@ -27,10 +27,12 @@ impl Store {
         let upto = now + Duration::minutes(HANDOFF_LEAD_MINUTES);
         let mut sent = 0;
         for r in rows {
-            let Ok(sc) = serde_json::from_str::<Scenario>(&r.try_get::<String, _>("spec")?) else {
+            let Ok(mut sc) = serde_json::from_str::<Scenario>(&r.try_get::<String, _>("spec")?)
+            else {
                 continue;
             };
             let (id, tenant): (String, String) = (r.try_get("id")?, r.try_get("tenant_id")?);
+            self.app_index(&tenant).await?.to_names(&mut sc);
             for h in handoffs(&sc, after, upto) {
                 let mut tx = self.begin().await?;
                 let fresh = sqlx::query(

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::application::AppIndex;
 use crate::{Result, Store, StoreError, is_unique_violation};
 
 pub mod feed;
@@ -28,9 +29,11 @@ pub struct StoredScenario {
     pub updated_at: i64,
 }
 
-fn row(r: &AnyRow) -> Result<StoredScenario> {
-    let scenario: Scenario = serde_json::from_str(&r.try_get::<String, _>("spec")?)
+/// A stored scenario, its applications named through `ix`.
+fn row(r: &AnyRow, ix: &AppIndex) -> Result<StoredScenario> {
+    let mut scenario: Scenario = serde_json::from_str(&r.try_get::<String, _>("spec")?)
         .map_err(|e| StoreError::Conflict(format!("stored scenario is unreadable: {e}")))?;
+    ix.to_names(&mut scenario);
     Ok(StoredScenario {
         id: r.try_get("id")?,
         scenario,
@@ -51,33 +54,16 @@ fn dup(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
 
 impl Store {
     /// Creates a scenario. Errors: `Domain(Validation)` (also for a person
-    /// who is no user), `Conflict`.
+    /// who is no user or an application that does not exist), `Conflict`.
     pub async fn create_scenario(&self, tenant: &str, s: &Scenario) -> Result<StoredScenario> {
         s.validate()?;
-        let id = crate::new_id();
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        crate::access::require_users(&mut tx, tenant, &s.people()).await?;
-        sqlx::query(
-            "INSERT INTO oncall_scenarios (id, tenant_id, name, application, region, spec, created_at, updated_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
-        )
-        .bind(&id)
-        .bind(tenant)
-        .bind(s.name.trim())
-        .bind(None::<String>)
-        .bind(None::<String>)
-        .bind(serde_json::to_string(s).unwrap_or_default())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(dup(s.name.trim()))?;
-        tx.commit().await?;
-        self.get_scenario(tenant, &id).await
+        let tx = self.begin().await?;
+        self.save_scenario_in(tx, tenant, None, s).await
     }
 
     /// Replaces a scenario. Errors: `Domain(Validation)` (also for a
-    /// person who is no user), `Conflict`, `NotFound`.
+    /// person who is no user or an application that does not exist),
+    /// `Conflict`, `NotFound`.
     pub async fn update_scenario(
         &self,
         tenant: &str,
@@ -85,28 +71,11 @@ impl Store {
         s: &Scenario,
     ) -> Result<StoredScenario> {
         s.validate()?;
-        let cur = self.get_scenario(tenant, id).await?;
-        {
-            let mut conn = self.pool.acquire().await?;
-            crate::access::require_users(&mut conn, tenant, &s.people()).await?;
-        }
-        self.write_one(
-            sqlx::query(
-                "UPDATE oncall_scenarios SET name = $1, application = $2, region = $3, spec = $4, updated_at = $5 \
-                 WHERE tenant_id = $6 AND id = $7",
-            )
-            .bind(s.name.trim().to_string())
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind(serde_json::to_string(s).unwrap_or_default())
-            .bind(self.now())
-            .bind(tenant)
-            .bind(cur.id.clone()),
-            "scenario",
-            &cur.id,
-        )
-        .await?;
-        self.get_scenario(tenant, &cur.id).await
+        let mut tx = self.begin().await?;
+        let cur = scenario_in(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("scenario", id))?;
+        self.save_scenario_in(tx, tenant, Some(cur.id), s).await
     }
 
     /// One scenario by id or name. Errors: `NotFound`.
@@ -118,8 +87,9 @@ impl Store {
         .bind(id_or_name)
         .fetch_optional(&self.pool)
         .await?;
+        let ix = self.app_index(tenant).await?;
         r.as_ref()
-            .map(row)
+            .map(|r| row(r, &ix))
             .transpose()?
             .ok_or_else(|| StoreError::not_found("scenario", id_or_name))
     }
@@ -130,7 +100,8 @@ impl Store {
             .bind(tenant)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(row).collect()
+        let ix = self.app_index(tenant).await?;
+        rows.iter().map(|r| row(r, &ix)).collect()
     }
 
     /// Deletes a scenario. Errors: `NotFound`.
@@ -258,7 +229,8 @@ impl Store {
     }
 
     /// Writes `sc` (a new scenario when `id` is none) in `tx` after
-    /// checking that everyone it names is a user, and commits.
+    /// checking that everyone it names is a user and every application it
+    /// names exists (stored by id), and commits.
     async fn save_scenario_in(
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -267,26 +239,30 @@ impl Store {
         sc: &Scenario,
     ) -> Result<StoredScenario> {
         crate::access::require_users(&mut tx, tenant, &sc.people()).await?;
+        let mut stored = sc.clone();
+        AppIndex::load(&mut tx, tenant).await?.to_ids(&mut stored)?;
         let now = self.now();
-        let spec = serde_json::to_string(sc).unwrap_or_default();
+        let spec = serde_json::to_string(&stored).unwrap_or_default();
         let id = match id {
             Some(id) => {
                 sqlx::query(
-                    "UPDATE oncall_scenarios SET spec = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+                    "UPDATE oncall_scenarios SET name = $1, spec = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
                 )
+                .bind(sc.name.trim())
                 .bind(&spec)
                 .bind(now)
                 .bind(tenant)
                 .bind(&id)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(dup(sc.name.trim()))?;
                 id
             }
             None => {
                 let id = crate::new_id();
                 sqlx::query(
-                    "INSERT INTO oncall_scenarios (id, tenant_id, name, application, region, spec, created_at, updated_at) \
-                     VALUES ($1,$2,$3,NULL,NULL,$4,$5,$5)",
+                    "INSERT INTO oncall_scenarios (id, tenant_id, name, spec, created_at, updated_at) \
+                     VALUES ($1,$2,$3,$4,$5,$5)",
                 )
                 .bind(&id)
                 .bind(tenant)
@@ -371,9 +347,10 @@ pub(crate) async fn first_on_call(
     .bind(&shift.scenario)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(sc) = spec.and_then(|s| serde_json::from_str::<Scenario>(&s).ok()) else {
+    let Some(mut sc) = spec.and_then(|s| serde_json::from_str::<Scenario>(&s).ok()) else {
         return Ok(None);
     };
+    AppIndex::load(conn, tenant).await?.to_names(&mut sc);
     let at = DateTime::<Utc>::from_timestamp_millis(at_ms).unwrap_or_default();
     Ok(sc
         .on_call(&shift.role, scope.0, scope.1, at)
@@ -394,5 +371,6 @@ async fn scenario_in(
     .bind(id_or_name)
     .fetch_optional(&mut *conn)
     .await?;
-    r.as_ref().map(row).transpose()
+    let ix = AppIndex::load(conn, tenant).await?;
+    r.as_ref().map(|r| row(r, &ix)).transpose()
 }

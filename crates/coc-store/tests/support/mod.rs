@@ -245,3 +245,14 @@ pub async fn users_in(s: &Store, tenant: &str, names: &[&str]) {
         }
     }
 }
+
+/// Creates application `name` (R6) so that definitions and incidents can
+/// refer to it; returns its id.
+pub async fn application(s: &Store, name: &str) -> String {
+    let spec: coc_domain::application::ApplicationSpec =
+        serde_json::from_value(serde_json::json!({ "name": name })).unwrap();
+    s.create_application(coc_domain::DEFAULT_TENANT, &spec)
+        .await
+        .unwrap()
+        .id
+}

@@ -286,7 +286,12 @@ pub(crate) const SCHEDULED_TASK: &[Field] = &[
         Kind::Hosts,
         "These hosts, or select hosts by the filter below at each run.",
     ),
-    f("select.application", "Select: application", Kind::Text),
+    h(
+        "select.application",
+        "Select: application",
+        Kind::Pick(&APPLICATIONS),
+        "Hosts that belong to this application.",
+    ),
     f("select.region", "Select: region", Kind::Text),
     f("select.tags", "Select: tags", Kind::Map),
     f(

@@ -22,7 +22,7 @@ pub(crate) const NOTIFICATION_RULE: &[Field] = &[
     h(
         "applications",
         "Applications",
-        Kind::List,
+        Kind::PickMany(&APPLICATIONS),
         "Empty: every application.",
     ),
     f(
@@ -60,7 +60,12 @@ pub(crate) const ESCALATION_POLICY: &[Field] = &[
         Kind::PickMany(&RULES),
         "The rules whose incidents it covers.",
     ),
-    f("applications", "Applications", Kind::List),
+    h(
+        "applications",
+        "Applications",
+        Kind::PickMany(&APPLICATIONS),
+        "Empty: every application.",
+    ),
     h(
         "levels",
         "Levels",
@@ -125,7 +130,12 @@ pub(crate) const SLA: &[Field] = &[
         ]),
         "P1–P5 for incidents; Critical to Suggestion for alarms and to-dos.",
     ),
-    f("applications", "Applications", Kind::List),
+    h(
+        "applications",
+        "Applications",
+        Kind::PickMany(&APPLICATIONS),
+        "Empty: every application.",
+    ),
     f("rules", "Rules (one per status)", Kind::Rows(SLA_RULE)),
     h(
         "effective.type",

@@ -52,6 +52,7 @@ pub(crate) struct RotationPage {
     pub(crate) f: RotationForm,
     pub(crate) users: Vec<String>,
     pub(crate) scenarios: Vec<String>,
+    pub(crate) applications: Vec<String>,
     pub(crate) zones: Vec<String>,
     pub(crate) weekdays: Vec<(String, String)>,
     pub(crate) error: Option<String>,
@@ -69,7 +70,18 @@ pub(crate) async fn user_names(s: &AppState, v: &Visitor) -> Vec<String> {
 
 /// Scenario names, as listed.
 pub(crate) async fn scenario_names(s: &AppState, v: &Visitor) -> Vec<String> {
-    api(s, v, Method::GET, "/api/v1/oncall/scenarios", None)
+    record_names(s, v, "/api/v1/oncall/scenarios").await
+}
+
+/// Application names (R6), as listed: a rotation or override picks the
+/// application whose own schedule it changes.
+pub(crate) async fn application_names(s: &AppState, v: &Visitor) -> Vec<String> {
+    record_names(s, v, "/api/v1/applications").await
+}
+
+/// The `name` of each record an API list answers, in its order.
+async fn record_names(s: &AppState, v: &Visitor, list: &str) -> Vec<String> {
+    api(s, v, Method::GET, list, None)
         .await
         .map(|l| items(&l).iter().map(|x| text(&x["name"])).collect())
         .unwrap_or_default()
@@ -95,6 +107,7 @@ async fn rotation_page(
         flash: None,
         users: user_names(s, v).await,
         scenarios: scenario_names(s, v).await,
+        applications: application_names(s, v).await,
         zones,
         weekdays: WEEKDAYS
             .iter()
@@ -304,6 +317,7 @@ pub(crate) struct OverridePage {
     pub(crate) f: OverrideForm,
     pub(crate) users: Vec<String>,
     pub(crate) scenarios: Vec<String>,
+    pub(crate) applications: Vec<String>,
     pub(crate) error: Option<String>,
 }
 
@@ -320,6 +334,7 @@ async fn override_page(
         flash: None,
         users: user_names(s, v).await,
         scenarios: scenario_names(s, v).await,
+        applications: application_names(s, v).await,
         f,
         error,
     };
