@@ -72,6 +72,7 @@ pub mod action_link;
 pub mod agent;
 pub mod alarm;
 pub mod application;
+pub mod cloud;
 pub mod convergence;
 pub mod discovery;
 pub mod egress;

@@ -16,6 +16,7 @@
 
 pub mod alertmanager;
 pub mod api;
+pub mod cloud;
 pub mod console;
 pub mod egress;
 pub mod engine;

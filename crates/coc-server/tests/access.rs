@@ -199,6 +199,11 @@ pub(crate) async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("application", app["id"].as_str().unwrap().to_string());
+    let cloud = c
+        .post("/api/v1/cloud-accounts", &cloud_body("world-cloud"))
+        .await
+        .unwrap();
+    ids.insert("cloud", cloud["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -213,8 +218,19 @@ fn silence_body() -> Value {
     json!({"matchers": ["alertname=Nothing"], "duration_minutes": 60, "comment": "test"})
 }
 
+/// A cloud account synchronized only when asked, whose identity service
+/// refuses connections at once.
+fn cloud_body(name: &str) -> Value {
+    json!({"name": name, "auth_url": "http://127.0.0.1:9", "username": "u", "password": "p",
+           "project": "p", "sync_minutes": 0})
+}
+
 fn body_for(method: &str, path: &str, w: &World) -> Value {
     match (method, path) {
+        ("POST", "/api/v1/cloud-accounts") | ("PUT", "/api/v1/cloud-accounts/{id}") => {
+            cloud_body(&format!("c-{}", rand_suffix()))
+        }
+        ("POST", "/api/v1/cloud-accounts/{id}/sync") => json!({}),
         ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
         ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {
             json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})

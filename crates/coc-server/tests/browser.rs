@@ -2271,3 +2271,58 @@ async fn a_load_balancer_is_registered_and_the_resource_list_filtered_by_type() 
     d.wait_text("main", |t| t.contains("Resources on it")).await;
     d.screenshot("resource-host-page.png").await;
 }
+
+/// Issue 18 (R2): a cloud account is added in the console — the password
+/// typed into a password field — and synchronized from its page; its
+/// servers are then in the resource list.
+#[tokio::test]
+async fn a_cloud_account_is_added_and_synchronized_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let cloud = crate::cloud::fake_cloud().await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/cloud-accounts/new", h.url()))
+        .await;
+    d.type_in("#f-name", "lab").await;
+    d.choose("#f-provider", "openstack").await;
+    d.type_in("#f-auth_url", &format!("{}/identity", cloud.base))
+        .await;
+    d.type_in("#f-username", "coc").await;
+    d.type_in("#f-password", "s3cret").await;
+    d.type_in("#f-project", "ops").await;
+    d.type_in("#f-sync_minutes", "0").await;
+    d.screenshot("cloud-account-new.png").await;
+    d.click("#save").await;
+    d.wait_text("h1", |t| t.contains("lab")).await;
+    let id = h
+        .client
+        .get("/api/v1/cloud-accounts/lab", &[])
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    d.screenshot("cloud-account-record.png").await;
+    // A button that posts at once: nothing to fill in.
+    d.click(&format!(
+        "form[action='/console/cloud-accounts/{id}/op/sync'] button"
+    ))
+    .await;
+    let done = d.wait_text("main", |t| t.contains("added")).await;
+    assert!(done.contains('4'), "{done}");
+    d.screenshot("cloud-account-synchronized.png").await;
+    d.go(&format!(
+        "{}/console/resources?is.type=cloud_server",
+        h.url()
+    ))
+    .await;
+    let list = d.wait_text("main", |t| t.contains("web-01")).await;
+    assert!(
+        list.contains("batch-01") && !list.contains("s3cret"),
+        "{list}"
+    );
+    d.screenshot("cloud-servers.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -271,7 +271,7 @@ async fn a_database_is_registered_and_changed_from_the_console_and_found_by_the_
         409
     );
     let types = h.client.get("/api/v1/resource-types", &[]).await.unwrap();
-    assert_eq!(types["items"].as_array().unwrap().len(), 7);
+    assert_eq!(types["items"].as_array().unwrap().len(), 8);
 
     // Keyset paging walks every resource once, in order.
     for i in 0..5 {

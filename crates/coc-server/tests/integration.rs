@@ -11,6 +11,7 @@ mod applications;
 mod browser;
 mod catalog;
 mod closed_loop;
+mod cloud;
 mod console;
 mod discovery;
 mod egress;

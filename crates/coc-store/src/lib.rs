@@ -28,6 +28,7 @@ pub mod agent;
 pub mod alarm;
 pub mod application;
 pub mod audit;
+pub mod cloud;
 pub mod discovery;
 pub mod escalation;
 pub mod forward;
@@ -297,6 +298,7 @@ const MIGRATIONS: &[Migration] = &[
         "drop_application_text",
         "0033_drop_application_text.sql"
     ),
+    same_sql!(34, "cloud_accounts", "0034_cloud_accounts.sql"),
 ];
 
 impl Store {

@@ -251,6 +251,11 @@ async fn free_text_applications_are_adopted_on_upgrade() {
             "UPDATE notification_rules SET spec = replace(replace(spec, '{checkout}', 'checkout'), '{billing}', 'billing')"
         ),
         format!("DELETE FROM applications WHERE id = '{checkout}'"),
+        // (and before the cloud accounts of 0034)
+        "DROP TABLE cloud_accounts".into(),
+        "DROP INDEX resources_by_cloud".into(),
+        "ALTER TABLE resources DROP COLUMN cloud_account_id".into(),
+        "ALTER TABLE resources DROP COLUMN external_id".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {

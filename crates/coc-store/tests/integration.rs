@@ -10,6 +10,7 @@ mod access;
 mod agents;
 mod alarms;
 mod applications;
+mod cloud;
 mod incidents;
 mod jobs;
 mod oncall;

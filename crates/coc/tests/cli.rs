@@ -1337,3 +1337,91 @@ async fn a_hosts_services_are_listed_by_its_name() {
         .await;
     assert_eq!(v["items"], serde_json::json!([]), "{v}");
 }
+
+/// Cloud accounts from the CLI by name (R2): the password from an
+/// environment variable (never a command-line value) and never printed;
+/// a synchronization that cannot reach the identity service fails in one
+/// line and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_accounts_are_managed_by_name_from_the_cli() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let with_password = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_coc"))
+            .args(["--server", &env.url(), "--token", ADMIN])
+            .args(args)
+            .env("COC_CLOUD_PASSWORD", "s3cret")
+            .output()
+            .expect("coc runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let add = [
+        "cloud",
+        "add",
+        "lab",
+        "--auth-url",
+        "http://127.0.0.1:9",
+        "--username",
+        "coc",
+        "--project",
+        "ops",
+        "--sync-minutes",
+        "0",
+        "-o",
+        "json",
+    ];
+    let (ok, out) = coc(&env, &add);
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("password is required"),
+        "{out}"
+    );
+    let (ok, out) = with_password(&add);
+    assert!(ok, "{out}");
+    assert!(!out.contains("s3cret"), "{out}");
+    let (ok, out) = coc(&env, &["cloud", "list"]);
+    assert!(
+        ok && out.contains("lab") && out.contains("http://127.0.0.1:9"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["cloud", "sync", "lab"]);
+    assert!(
+        !ok && out.trim().lines().count() == 1
+            && out.contains("synchronizing 'lab' failed: identity service unreachable"),
+        "{out}"
+    );
+    let (ok, out) = coc(
+        &env,
+        &[
+            "cloud",
+            "update",
+            "lab",
+            "--sync-minutes",
+            "15",
+            "--region",
+            "RegionOne",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["sync_minutes"].as_u64(), v["regions"][0].as_str()),
+        (Some(15), Some("RegionOne"))
+    );
+    assert!(
+        v["last_outcome"].as_str().unwrap().starts_with("failed:"),
+        "{v}"
+    );
+    let (ok, out) = coc(&env, &["cloud", "delete", "lab"]);
+    assert!(ok && out.contains("deleted lab"), "{out}");
+    let (ok, out) = coc(&env, &["cloud", "show", "lab"]);
+    assert!(!ok && out.contains("does not exist"), "{out}");
+}

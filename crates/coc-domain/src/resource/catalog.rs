@@ -51,11 +51,14 @@ pub enum ResourceType {
     ContainerCluster,
     /// A load balancer.
     LoadBalancer,
+    /// A server of a cloud account (an ECS, an OpenStack instance),
+    /// synchronized from its provider (R2) or registered by hand.
+    CloudServer,
 }
 
 impl ResourceType {
     /// Every type, in the order the console offers them.
-    pub const ALL: [ResourceType; 7] = [
+    pub const ALL: [ResourceType; 8] = [
         ResourceType::Host,
         ResourceType::Database,
         ResourceType::Cache,
@@ -63,6 +66,7 @@ impl ResourceType {
         ResourceType::WebServer,
         ResourceType::ContainerCluster,
         ResourceType::LoadBalancer,
+        ResourceType::CloudServer,
     ];
 
     /// Stored name (`container_cluster`).
@@ -75,6 +79,7 @@ impl ResourceType {
             ResourceType::WebServer => "web_server",
             ResourceType::ContainerCluster => "container_cluster",
             ResourceType::LoadBalancer => "load_balancer",
+            ResourceType::CloudServer => "cloud_server",
         }
     }
 
@@ -94,6 +99,7 @@ impl ResourceType {
             ResourceType::WebServer => "Web server",
             ResourceType::ContainerCluster => "Container cluster",
             ResourceType::LoadBalancer => "Load balancer",
+            ResourceType::CloudServer => "Cloud server",
         }
     }
 
@@ -180,6 +186,58 @@ impl ResourceType {
                     name: "backends",
                     label: "Backend members",
                     kind: FieldKind::Count,
+                },
+            ],
+            ResourceType::CloudServer => &[
+                Field {
+                    name: "account",
+                    label: "Cloud account",
+                    kind: FieldKind::Text,
+                },
+                Field {
+                    name: "instance_id",
+                    label: "Instance id",
+                    kind: FieldKind::Text,
+                },
+                Field {
+                    name: "state",
+                    label: "State at the provider (ACTIVE, SHUTOFF …)",
+                    kind: FieldKind::Text,
+                },
+                Field {
+                    name: "flavor",
+                    label: "Flavor",
+                    kind: FieldKind::Text,
+                },
+                Field {
+                    name: "vcpus",
+                    label: "vCPUs",
+                    kind: FieldKind::Count,
+                },
+                Field {
+                    name: "ram_mb",
+                    label: "Memory (MB)",
+                    kind: FieldKind::Count,
+                },
+                Field {
+                    name: "disk_gb",
+                    label: "Disk (GB)",
+                    kind: FieldKind::Count,
+                },
+                Field {
+                    name: "image",
+                    label: "Image",
+                    kind: FieldKind::Text,
+                },
+                Field {
+                    name: "addresses",
+                    label: "Addresses",
+                    kind: FieldKind::Text,
+                },
+                Field {
+                    name: "availability_zone",
+                    label: "Availability zone",
+                    kind: FieldKind::Text,
                 },
             ],
         }
@@ -380,7 +438,7 @@ pub fn check_discovered_change(
         Ok(())
     } else {
         Err(invalid(format!(
-            "{name} was discovered by its host's agent: its type, name, host and fields follow what the agent reports"
+            "{name} was discovered by its host's agent or synchronized from its cloud account: its type, name, host and fields follow what its source reports"
         )))
     }
 }
@@ -427,6 +485,8 @@ pub enum Origin {
     Discovered,
     /// Registered by hand (console, CLI, API).
     Manual,
+    /// Synchronized from a cloud account (R2).
+    Cloud,
 }
 
 impl Origin {
@@ -435,16 +495,16 @@ impl Origin {
         match self {
             Origin::Discovered => "discovered",
             Origin::Manual => "manual",
+            Origin::Cloud => "cloud",
         }
     }
 
     /// The origin stored as `name` (manual for anything else).
     pub fn parse(name: &str) -> Self {
-        if name == Origin::Discovered.as_str() {
-            Origin::Discovered
-        } else {
-            Origin::Manual
-        }
+        [Origin::Discovered, Origin::Cloud]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+            .unwrap_or(Origin::Manual)
     }
 }
 
@@ -512,19 +572,6 @@ impl ResourceStatus {
     }
 }
 
-/// A resource a host's agent found: one per recognised service port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// Its type.
-    pub resource_type: ResourceType,
-    /// Its name: `<service>@<host>:<port>` (`postgresql@db-01:5432`).
-    pub name: String,
-    /// The port it listens on (what identifies it on its host).
-    pub port: u16,
-    /// Its fields: engine, endpoint, port, process.
-    pub attributes: BTreeMap<String, String>,
-}
-
 /// What a host's services become in the inventory (R2): one resource per
 /// service whose role has an inventory type (SSH does not). The endpoint
 /// is the host's first address on the port, or the loopback address it
@@ -555,24 +602,49 @@ pub fn found_on_host(hostname: &str, ips: &[String], services: &[Service]) -> Ve
             Some(Found {
                 resource_type: t,
                 name: format!("{}@{}:{}", s.kind.as_str(), hostname, s.port),
-                port: s.port,
+                key: s.port.to_string(),
+                port: Some(s.port),
+                region: None,
                 attributes,
             })
         })
         .collect()
 }
 
-/// A discovered resource of a host as the inventory holds it.
+/// A resource found by a source: a host's agent (one per recognised
+/// service port) or a cloud account's sync (one per server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its type.
+    pub resource_type: ResourceType,
+    /// Its name: `<service>@<host>:<port>` (`postgresql@db-01:5432`), or
+    /// the cloud server's name.
+    pub name: String,
+    /// What identifies it in its source: its port on the host (as text),
+    /// or its instance id in the cloud account.
+    pub key: String,
+    /// The port it listens on, for a service on a host.
+    pub port: Option<u16>,
+    /// The region it runs in, when the source says (a cloud server's).
+    pub region: Option<String>,
+    /// Its fields ([`ResourceType::fields`]).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A resource of a source (a host, a cloud account) as the inventory
+/// holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     /// Resource id.
     pub id: String,
-    /// Its port on the host.
-    pub port: u16,
+    /// What identifies it in its source (see [`Found::key`]).
+    pub key: String,
     /// Its type.
     pub resource_type: ResourceType,
     /// Its name.
     pub name: String,
+    /// Its region as its source last said.
+    pub region: Option<String>,
     /// Its fields.
     pub attributes: BTreeMap<String, String>,
     /// Whether it is marked vanished.
@@ -599,15 +671,16 @@ impl SyncPlan {
     }
 }
 
-/// Matches what the agent found with what the inventory holds for the
-/// host, by port: new ports are inserted, changed or returning ones
-/// updated, missing ones marked vanished (a vanished one stays so). A
-/// held name that is the found one with a suffix (` (…)`, given when the
-/// name was taken) counts as unchanged.
+/// Matches what a source found (a host's agent, a cloud account's sync)
+/// with what the inventory holds for it, by key (port, instance id): new
+/// keys are inserted, changed or returning ones updated, missing ones
+/// marked vanished (a vanished one stays so). A held name that is the
+/// found one with a suffix (` (…)`, given when the name was taken) counts
+/// as unchanged.
 pub fn reconcile(held: &[Held], found: Vec<Found>) -> SyncPlan {
     let mut plan = SyncPlan::default();
     for f in &found {
-        match held.iter().find(|h| h.port == f.port) {
+        match held.iter().find(|h| h.key == f.key) {
             None => plan.insert.push(f.clone()),
             Some(h) => {
                 // A name another resource had is kept with a suffix
@@ -616,6 +689,7 @@ pub fn reconcile(held: &[Held], found: Vec<Found>) -> SyncPlan {
                 let same = !h.vanished
                     && h.resource_type == f.resource_type
                     && same_name
+                    && h.region == f.region
                     && h.attributes == f.attributes;
                 if !same {
                     plan.update.push((h.id.clone(), f.clone()));
@@ -624,7 +698,7 @@ pub fn reconcile(held: &[Held], found: Vec<Found>) -> SyncPlan {
         }
     }
     for h in held {
-        if !h.vanished && !found.iter().any(|f| f.port == h.port) {
+        if !h.vanished && !found.iter().any(|f| f.key == h.key) {
             plan.vanish.push(h.id.clone());
         }
     }
@@ -930,14 +1004,15 @@ mod tests {
         let found = found_on_host("db-01", &["10.0.0.5".into()], &s);
         let held_of = |f: &Found, id: &str, vanished: bool| Held {
             id: id.into(),
-            port: f.port,
+            key: f.key.clone(),
             resource_type: f.resource_type,
             name: f.name.clone(),
+            region: f.region.clone(),
             attributes: f.attributes.clone(),
             vanished,
         };
-        let pg = found.iter().find(|f| f.port == 5432).unwrap();
-        let redis = found.iter().find(|f| f.port == 6379).unwrap();
+        let pg = found.iter().find(|f| f.port == Some(5432)).unwrap();
+        let redis = found.iter().find(|f| f.port == Some(6379)).unwrap();
         let mut renamed = held_of(pg, "r-pg", false);
         renamed.name = "postgresql@old-name:5432".into();
         let held = vec![
@@ -945,24 +1020,26 @@ mod tests {
             held_of(redis, "r-redis", true),
             Held {
                 id: "r-gone".into(),
-                port: 11211,
+                key: "11211".into(),
                 resource_type: ResourceType::Cache,
                 name: "memcached@db-01:11211".into(),
+                region: None,
                 attributes: BTreeMap::new(),
                 vanished: false,
             },
             Held {
                 id: "r-long-gone".into(),
-                port: 27017,
+                key: "27017".into(),
                 resource_type: ResourceType::Database,
                 name: "mongodb@db-01:27017".into(),
+                region: None,
                 attributes: BTreeMap::new(),
                 vanished: true,
             },
         ];
         let plan = reconcile(&held, found.clone());
         assert_eq!(plan.insert.len(), 1);
-        assert_eq!(plan.insert[0].port, 3306);
+        assert_eq!(plan.insert[0].port, Some(3306));
         let updated: Vec<&str> = plan.update.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(updated, ["r-pg", "r-redis"]);
         assert_eq!(plan.vanish, ["r-gone"]);

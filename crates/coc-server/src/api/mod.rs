@@ -9,6 +9,7 @@ pub mod alarm;
 pub mod application;
 pub mod attributes;
 pub mod catalog;
+pub mod cloud;
 pub mod docs;
 pub mod incident;
 pub mod inhibition;
@@ -60,6 +61,7 @@ pub fn routes() -> &'static [RouteDoc] {
             sms_reply::ROUTES,
             resource::ROUTES,
             application::ROUTES,
+            cloud::ROUTES,
             agent::ROUTES,
             script::ROUTES,
             job::ROUTES,
@@ -147,6 +149,7 @@ pub fn router() -> Router<AppState> {
         .merge(incident::router())
         .merge(resource::router())
         .merge(application::router())
+        .merge(cloud::router())
         .merge(agent::router())
         .merge(script::router())
         .merge(job::router())

@@ -11,6 +11,7 @@
 //! | relay | [`relay`] | a replica asked this one to reach an agent it holds | 15 s |
 //! | heartbeats | [`heartbeats`] | the earliest deadline of a heartbeat monitor | 1 s |
 //! | retention | [`retention`] | — | 10 min |
+//! | cloud | [`cloud`] | — | 15 s |
 //!
 //! Over PostgreSQL every wake-up reaches every replica
 //! ([`coc_store::wake`]: `LISTEN`/`NOTIFY`), so any number of `coc server`
@@ -23,6 +24,7 @@
 //! retries. Each round's module says how it stays correct when several
 //! replicas run it over one database.
 
+pub mod cloud;
 pub mod delayed;
 pub mod deliveries;
 pub mod escalation;
@@ -55,6 +57,7 @@ pub fn start(state: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, Strin
         tokio::spawn(relay::run(state.clone())),
         tokio::spawn(heartbeats::run(state.clone())),
         tokio::spawn(retention::run(state.clone())),
+        tokio::spawn(cloud::run(state.clone())),
     ])
 }
 

@@ -330,7 +330,7 @@ impl Store {
                 unchanged: false,
             });
         };
-        if old.origin == Origin::Discovered {
+        if old.origin != Origin::Manual {
             check_discovered_change(
                 &old.name,
                 (
@@ -579,6 +579,12 @@ impl Store {
                 r.host.as_deref().unwrap_or("its host")
             )));
         }
+        if r.origin == Origin::Cloud && r.vanished_at.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "{} is still listed by its cloud account: it would come back with the next synchronization",
+                r.name
+            )));
+        }
         self.write_one(
             sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
@@ -680,6 +686,119 @@ impl Store {
     }
 }
 
+/// Where resources found by a sync come from, and what identifies them
+/// there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// A host's agent (discovery); keyed by port.
+    Host(&'a str),
+    /// A cloud account (R2); keyed by instance id.
+    Cloud(&'a str),
+}
+
+impl Source<'_> {
+    /// The origin its resources are stored with.
+    fn origin(self) -> Origin {
+        match self {
+            Source::Host(_) => Origin::Discovered,
+            Source::Cloud(_) => Origin::Cloud,
+        }
+    }
+}
+
+/// What the inventory holds from `source`, as the domain matches it.
+async fn held_from(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    source: Source<'_>,
+) -> Result<Vec<Held>> {
+    let (filter, id) = match source {
+        Source::Host(h) => ("host_id", h),
+        Source::Cloud(a) => ("cloud_account_id", a),
+    };
+    let rows = sqlx::query(dynsql!(
+        "SELECT id, port, external_id, type, name, region, attributes, vanished_at FROM resources \
+         WHERE tenant_id = $1 AND {filter} = $2 AND origin = $3"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .bind(source.origin().as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut held = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let t: String = r.try_get("type")?;
+        let Some(resource_type) = ResourceType::parse(&t) else {
+            continue;
+        };
+        let key = match source {
+            Source::Host(_) => r
+                .try_get::<Option<i64>, _>("port")?
+                .unwrap_or(0)
+                .to_string(),
+            Source::Cloud(_) => r
+                .try_get::<Option<String>, _>("external_id")?
+                .unwrap_or_default(),
+        };
+        held.push(Held {
+            id: r.try_get("id")?,
+            key,
+            resource_type,
+            name: r.try_get("name")?,
+            region: match source {
+                Source::Host(_) => None,
+                Source::Cloud(_) => r.try_get("region")?,
+            },
+            attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?)
+                .unwrap_or_default(),
+            vanished: r.try_get::<Option<i64>, _>("vanished_at")?.is_some(),
+        });
+    }
+    Ok(held)
+}
+
+/// Brings `source`'s resources in line with what it `found`, inside `tx`:
+/// new ones inserted, changed or returning ones updated, missing ones
+/// marked vanished ([`reconcile`]). Returns how many were inserted,
+/// updated and marked vanished.
+pub(crate) async fn sync_found(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    source: Source<'_>,
+    found: Vec<Found>,
+    now: i64,
+) -> Result<(usize, usize, usize)> {
+    let held = held_from(tx, tenant, source).await?;
+    let plan = reconcile(&held, found);
+    for f in &plan.insert {
+        insert_found(tx, tenant, source, f, now).await?;
+    }
+    for (id, f) in &plan.update {
+        let name = free_name(tx, tenant, f, id).await?;
+        sqlx::query(
+            "UPDATE resources SET type = $1, name = $2, attributes = $3, vanished_at = NULL, updated_at = $4, \
+             region = CASE WHEN $5 = 1 THEN $6 ELSE region END WHERE id = $7",
+        )
+        .bind(f.resource_type.as_str())
+        .bind(name)
+        .bind(json(&f.attributes))
+        .bind(now)
+        .bind(i64::from(matches!(source, Source::Cloud(_))))
+        .bind(f.region.as_deref())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for id in &plan.vanish {
+        sqlx::query("UPDATE resources SET vanished_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok((plan.insert.len(), plan.update.len(), plan.vanish.len()))
+}
+
 /// Brings host `host_id`'s discovered resources in line with the services
 /// its agent reported (R2), inside the report's transaction: new ones
 /// inserted, changed ones updated, missing ones marked vanished.
@@ -697,57 +816,8 @@ pub(crate) async fn sync_discovered(
     let hostname: String = h.try_get("hostname")?;
     let ips: Vec<String> =
         serde_json::from_str(&h.try_get::<String, _>("ips")?).unwrap_or_default();
-    let rows = sqlx::query(
-        "SELECT id, port, type, name, attributes, vanished_at FROM resources \
-         WHERE tenant_id = $1 AND host_id = $2 AND origin = $3",
-    )
-    .bind(tenant)
-    .bind(host_id)
-    .bind(Origin::Discovered.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut held = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let t: String = r.try_get("type")?;
-        let Some(resource_type) = ResourceType::parse(&t) else {
-            continue;
-        };
-        held.push(Held {
-            id: r.try_get("id")?,
-            port: u16::try_from(r.try_get::<Option<i64>, _>("port")?.unwrap_or(0)).unwrap_or(0),
-            resource_type,
-            name: r.try_get("name")?,
-            attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?)
-                .unwrap_or_default(),
-            vanished: r.try_get::<Option<i64>, _>("vanished_at")?.is_some(),
-        });
-    }
     let found = coc_domain::resource::catalog::found_on_host(&hostname, &ips, services);
-    let plan = reconcile(&held, found);
-    for f in &plan.insert {
-        insert_found(tx, tenant, host_id, f, now).await?;
-    }
-    for (id, f) in &plan.update {
-        let name = free_name(tx, tenant, f, id).await?;
-        sqlx::query(
-            "UPDATE resources SET type = $1, name = $2, attributes = $3, vanished_at = NULL, updated_at = $4 \
-             WHERE id = $5",
-        )
-        .bind(f.resource_type.as_str())
-        .bind(name)
-        .bind(json(&f.attributes))
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for id in &plan.vanish {
-        sqlx::query("UPDATE resources SET vanished_at = $1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    sync_found(tx, tenant, Source::Host(host_id), found, now).await?;
     Ok(())
 }
 
@@ -780,26 +850,34 @@ async fn free_name(
 async fn insert_found(
     tx: &mut Transaction<'static, Any>,
     tenant: &str,
-    host_id: &str,
+    source: Source<'_>,
     f: &Found,
     now: i64,
 ) -> Result<()> {
     let id = crate::new_id();
     let name = free_name(tx, tenant, f, &id).await?;
+    let (host, account) = match source {
+        Source::Host(h) => (Some(h), None),
+        Source::Cloud(a) => (None, Some(a)),
+    };
     sqlx::query(
         "INSERT INTO resources (id, tenant_id, type, name, host_id, port, origin, application_id, \
-         module, region, enterprise_project, tags, attributes, vanished_at, created_at, updated_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,NULL,NULL,NULL,NULL,'{}',$8,NULL,$9,$9)",
+         module, region, enterprise_project, tags, attributes, vanished_at, created_at, updated_at, \
+         cloud_account_id, external_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,NULL,NULL,$8,NULL,'{}',$9,NULL,$10,$10,$11,$12)",
     )
     .bind(&id)
     .bind(tenant)
     .bind(f.resource_type.as_str())
     .bind(name)
-    .bind(host_id)
-    .bind(i64::from(f.port))
-    .bind(Origin::Discovered.as_str())
+    .bind(host)
+    .bind(f.port.map(i64::from))
+    .bind(source.origin().as_str())
+    .bind(f.region.as_deref())
     .bind(json(&f.attributes))
     .bind(now)
+    .bind(account)
+    .bind(account.map(|_| f.key.as_str()))
     .execute(&mut **tx)
     .await?;
     Ok(())

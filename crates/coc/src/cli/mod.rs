@@ -5,6 +5,7 @@ mod access;
 mod agent;
 mod alarm;
 mod application;
+mod cloud;
 mod incident;
 mod inhibition;
 mod integration;
@@ -145,6 +146,10 @@ pub enum Command {
     // Feature R6.
     /// Applications: owner, modules and regions, by name.
     Application(application::Cmd),
+    // Feature R2.
+    /// Cloud accounts (OpenStack) whose servers are synchronized into the
+    /// inventory, by name.
+    Cloud(cloud::Cmd),
     // Feature R3.
     /// Agent enrollment tokens: limited uses, an expiry.
     Enrollment(agent::Cmd),
@@ -467,6 +472,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Resource(c) => resource::run(&cli.conn, c).await,
         Command::Application(c) => application::run(&cli.conn, c).await,
+        Command::Cloud(c) => cloud::run(&cli.conn, c).await,
         Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,

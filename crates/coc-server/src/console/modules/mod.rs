@@ -14,6 +14,7 @@ mod access;
 mod application;
 mod automation;
 mod catalog;
+mod cloud;
 mod incident;
 mod oncall;
 
@@ -21,6 +22,7 @@ use super::text;
 use access::*;
 use application::*;
 use automation::*;
+use cloud::*;
 pub use incident::*;
 use oncall::*;
 
@@ -503,6 +505,32 @@ pub const MODULES: &[Module] = &[
             "/api/v1/applications/{id}/topology",
             super::topology::application,
         )),
+        ..MODULE
+    },
+    Module {
+        slug: "cloud-accounts",
+        title: "Cloud accounts",
+        list: "/api/v1/cloud-accounts",
+        detail: Some("/api/v1/cloud-accounts/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("auth_url", "Identity URL"),
+            ("project", "Project"),
+            ("servers", "Servers"),
+            ("last_sync_at", "Last synchronized"),
+            ("last_outcome", "Outcome"),
+        ],
+        create: Some("/api/v1/cloud-accounts"),
+        // No example: its password is never filled in for you.
+        modify: true,
+        fields: CLOUD_ACCOUNT,
+        ops: &[Op {
+            op: "sync",
+            label: "Synchronize now",
+            api: "/api/v1/cloud-accounts/{id}/sync",
+            ..OP
+        }],
         ..MODULE
     },
     Module {
