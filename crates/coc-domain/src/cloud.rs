@@ -269,6 +269,75 @@ pub fn found(account: &str, servers: &[CloudServer]) -> Result<Vec<Found>, Domai
     Ok(out)
 }
 
+/// Something with a name and addresses: a cloud server (by resource id)
+/// or a host running the agent (by host id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    /// Resource id (server) or host id.
+    pub id: String,
+    /// Server name or host name.
+    pub name: String,
+    /// Its addresses.
+    pub addresses: Vec<String>,
+}
+
+/// Which agent host each cloud server is (R2 with R3): the host that has
+/// one of the server's addresses. Private addresses repeat across
+/// projects and networks, so an address shared with another server, or
+/// several hosts having the server's addresses, decide only together
+/// with the name (the host name, or its first label, is the server's,
+/// ignoring case); a host that several servers would be is none of them.
+/// Loopback and link-local addresses never decide. Returns, per server
+/// id, its host id or none.
+pub fn link_hosts(servers: &[Addressed], hosts: &[Addressed]) -> BTreeMap<String, Option<String>> {
+    let usable = |a: &String| {
+        a.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
+            std::net::IpAddr::V4(v) => !v.is_loopback() && !v.is_link_local(),
+            std::net::IpAddr::V6(v) => !v.is_loopback() && (v.segments()[0] & 0xffc0) != 0xfe80,
+        })
+    };
+    let same_name = |s: &Addressed, h: &Addressed| {
+        let (a, b) = (s.name.to_ascii_lowercase(), h.name.to_ascii_lowercase());
+        !a.is_empty() && (a == b || b.split('.').next() == Some(a.as_str()))
+    };
+    let mut out = BTreeMap::new();
+    for s in servers {
+        let mine: Vec<&String> = s.addresses.iter().filter(|a| usable(a)).collect();
+        let shared = mine.iter().any(|a| {
+            servers
+                .iter()
+                .any(|o| o.id != s.id && o.addresses.contains(a))
+        });
+        let candidates: Vec<&Addressed> = hosts
+            .iter()
+            .filter(|h| h.addresses.iter().any(|a| mine.contains(&a)))
+            .collect();
+        let host = match candidates.as_slice() {
+            [h] if !shared || same_name(s, h) => Some(h.id.clone()),
+            _ => {
+                let named: Vec<&&Addressed> =
+                    candidates.iter().filter(|h| same_name(s, h)).collect();
+                match named.as_slice() {
+                    [h] => Some(h.id.clone()),
+                    _ => None,
+                }
+            }
+        };
+        out.insert(s.id.clone(), host);
+    }
+    // A host is one server: one chosen by several is none of them.
+    let mut chosen: BTreeMap<String, usize> = BTreeMap::new();
+    for h in out.values().flatten() {
+        *chosen.entry(h.clone()).or_default() += 1;
+    }
+    for h in out.values_mut() {
+        if h.as_ref().is_some_and(|h| chosen[h] > 1) {
+            *h = None;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +464,52 @@ mod tests {
         )
         .unwrap();
         assert!(reconcile(&held, same).is_empty());
+    }
+
+    #[test]
+    fn a_cloud_server_is_the_host_that_has_its_address() {
+        let a = |id: &str, name: &str, addrs: &[&str]| Addressed {
+            id: id.into(),
+            name: name.into(),
+            addresses: addrs.iter().map(|s| s.to_string()).collect(),
+        };
+        let servers = [
+            a("s-web", "web-01", &["10.0.0.11", "172.24.4.10"]),
+            a("s-db", "db-01", &["10.0.0.13"]),
+            a("s-other-project", "db-01", &["10.0.0.13"]),
+            a("s-lo", "lo", &["127.0.0.1"]),
+            a("s-two", "app", &["10.0.9.9"]),
+        ];
+        let hosts = [
+            a("h-web", "WEB-01.example.com", &["127.0.0.1", "10.0.0.11"]),
+            a("h-db", "db-01", &["10.0.0.13"]),
+            a("h-x", "x", &["10.0.9.9"]),
+            a("h-y", "y", &["10.0.9.9"]),
+        ];
+        let l = link_hosts(&servers, &hosts);
+        assert_eq!(l["s-web"].as_deref(), Some("h-web"), "by address");
+        assert_eq!(
+            (l["s-db"].as_deref(), l["s-other-project"].as_deref()),
+            (None, None),
+            "two servers of one name and address: neither is the host"
+        );
+        assert_eq!(l["s-lo"], None, "loopback never decides");
+        assert_eq!(l["s-two"], None, "two hosts, neither named so");
+        let l = link_hosts(&servers[1..2], &hosts);
+        assert_eq!(l["s-db"].as_deref(), Some("h-db"), "alone, by address");
+        let other = [
+            a("s-db", "db-01", &["10.0.0.13"]),
+            a("s-app", "app-01", &["10.0.0.13"]),
+        ];
+        let l = link_hosts(&other, &hosts);
+        assert_eq!(
+            l["s-db"].as_deref(),
+            Some("h-db"),
+            "a shared address decides with the name"
+        );
+        assert_eq!(l["s-app"], None);
+        let renamed = [a("h-db", "primary", &["10.0.0.13"])];
+        let l = link_hosts(&servers[1..3], &renamed);
+        assert_eq!(l["s-db"], None, "shared address, another name");
     }
 }

@@ -557,3 +557,54 @@ async fn a_cloud_account_is_added_from_the_console_form() {
         "the password typed in the form signs in: {o}"
     );
 }
+
+/// A cloud server that is the machine a real agent runs on (its address
+/// and name) is linked to that host once synchronized: it shows the
+/// agent's status and its host.
+#[tokio::test]
+async fn a_cloud_server_running_the_agent_is_linked_to_its_host() {
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let facts = h
+        .client
+        .get(&format!("/api/v1/resources/{host}"), &[])
+        .await
+        .unwrap();
+    let hostname = facts["hostname"].as_str().unwrap().to_string();
+    let Some(ip) = facts["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|ip| !ip.starts_with("127.") && *ip != "::1" && !ip.starts_with("fe80"))
+        .map(str::to_string)
+    else {
+        panic!("the agent's host reports no address but loopback: {facts}");
+    };
+    let cloud = fake_cloud().await;
+    let cirros = "70a599e0-31e7-49b7-b260-868f441e862b";
+    cloud.one.lock().unwrap().push(server(
+        "3dbf5b00-0009",
+        &hostname,
+        "ACTIVE",
+        "1",
+        cirros,
+        &ip,
+    ));
+    h.client
+        .post(
+            "/api/v1/cloud-accounts",
+            &account(&cloud, "lab", "s3cret", 0),
+        )
+        .await
+        .unwrap();
+    h.client
+        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
+        .await
+        .unwrap();
+    let got = cloud_servers(&h).await;
+    let me = &got[&hostname];
+    assert_eq!(me["host_id"], host.as_str(), "{me}");
+    assert_eq!(me["status"], "running", "{me}");
+    assert_eq!(got["web-01"]["status"], "unmonitored");
+}

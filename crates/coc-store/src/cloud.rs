@@ -6,7 +6,7 @@
 //! [`coc_domain::cloud`]'s.
 
 use coc_domain::DomainError;
-use coc_domain::cloud::{CloudAccountSpec, CloudServer, found};
+use coc_domain::cloud::{Addressed, CloudAccountSpec, CloudServer, found, link_hosts};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -279,6 +279,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let (added, changed, vanished) =
             sync_found(&mut tx, tenant, Source::Cloud(&cur.id), found, now).await?;
+        link_cloud_servers(&mut tx, tenant).await?;
         let outcome = SyncOutcome {
             servers: servers.len(),
             added,
@@ -329,4 +330,75 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Links the tenant's cloud servers to the agent hosts they are
+/// ([`link_hosts`]), in `tx`: a linked server's status is its host's agent
+/// status; one whose host is gone (or ambiguous) is linked to none.
+/// Called after a synchronization and when an agent reports its host's
+/// addresses.
+pub(crate) async fn link_cloud_servers(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant: &str,
+) -> Result<()> {
+    // Most tenants have no cloud account: one indexed look, and done.
+    let any: Option<String> =
+        sqlx::query_scalar("SELECT id FROM cloud_accounts WHERE tenant_id = $1 LIMIT 1")
+            .bind(tenant)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if any.is_none() {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "SELECT id, name, attributes, host_id FROM resources WHERE tenant_id = $1 AND origin = $2",
+    )
+    .bind(tenant)
+    .bind(coc_domain::resource::catalog::Origin::Cloud.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut servers = Vec::with_capacity(rows.len());
+    let mut linked = std::collections::HashMap::new();
+    for r in &rows {
+        let attributes: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&r.try_get::<String, _>("attributes")?).unwrap_or_default();
+        let id: String = r.try_get("id")?;
+        linked.insert(id.clone(), r.try_get::<Option<String>, _>("host_id")?);
+        servers.push(Addressed {
+            id,
+            name: r.try_get("name")?,
+            addresses: attributes
+                .get("addresses")
+                .map(|a| a.split(',').map(|x| x.trim().to_string()).collect())
+                .unwrap_or_default(),
+        });
+    }
+    let hosts: Vec<Addressed> =
+        sqlx::query("SELECT id, hostname, ips FROM hosts WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|h| {
+                Ok(Addressed {
+                    id: h.try_get("id")?,
+                    name: h.try_get("hostname")?,
+                    addresses: serde_json::from_str(&h.try_get::<String, _>("ips")?)
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_>>()?;
+    for (server, host) in link_hosts(&servers, &hosts) {
+        if linked.get(&server) != Some(&host) {
+            sqlx::query("UPDATE resources SET host_id = $1 WHERE id = $2")
+                .bind(host)
+                .bind(&server)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -127,3 +127,40 @@ async fn accounts_synchronize_their_servers_into_the_inventory() {
         assert!(s.get_resource(T, "db-01", 5000).await.is_err());
     });
 }
+
+/// A cloud server is linked to the agent host that has its address — when
+/// the host's agent reports, or at the next synchronization — and then
+/// shows its host's agent status; the link goes with the host.
+#[tokio::test]
+async fn a_cloud_server_is_linked_to_the_agent_host_that_has_its_address() {
+    each_store!(|s| {
+        s.create_cloud_account(T, &spec(0)).await.unwrap();
+        let mut web = server("i-1", "web-01", "ACTIVE");
+        web.addresses = vec!["10.9.9.9".into(), "172.24.4.10".into()];
+        s.apply_cloud_sync(T, "lab", &[web.clone()], coc_store::now_ms())
+            .await
+            .unwrap();
+        let r = s.get_resource(T, "web-01", 5000).await.unwrap();
+        assert_eq!(
+            (r.host_id.as_deref(), r.status.as_str()),
+            (None, "unmonitored")
+        );
+        // The agent's host reports 10.9.9.9.
+        let h = crate::support::host(s, "web-01").await;
+        let r = s.get_resource(T, "web-01", 5000).await.unwrap();
+        assert_eq!(r.host_id.as_deref(), Some(h.as_str()));
+        assert_eq!(r.status.as_str(), "running");
+        // Synchronized again: the link stays.
+        s.apply_cloud_sync(T, "lab", &[web], coc_store::now_ms())
+            .await
+            .unwrap();
+        let r = s.get_resource(T, "web-01", 5000).await.unwrap();
+        assert_eq!(r.host_id.as_deref(), Some(h.as_str()));
+        s.delete_host(T, &h).await.unwrap();
+        let r = s.get_resource(T, "web-01", 5000).await.unwrap();
+        assert_eq!(
+            (r.host_id.as_deref(), r.status.as_str()),
+            (None, "unmonitored")
+        );
+    });
+}

@@ -177,6 +177,12 @@ pub(crate) async fn write_facts(
     .bind(host_id)
     .execute(&mut **tx)
     .await?;
+    // A cloud server may turn out to be this host (R2 with R3).
+    let tenant: String = sqlx::query_scalar("SELECT tenant_id FROM hosts WHERE id = $1")
+        .bind(host_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    crate::cloud::link_cloud_servers(tx, &tenant).await?;
     Ok(())
 }
 
