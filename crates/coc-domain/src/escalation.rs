@@ -111,7 +111,7 @@ pub struct EscalationPolicy {
     pub repeat: u32,
 }
 
-impl crate::application::AppRefs for EscalationPolicy {
+impl crate::application::refs::AppRefs for EscalationPolicy {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.applications.iter_mut().collect()
     }

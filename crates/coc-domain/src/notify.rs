@@ -482,7 +482,7 @@ pub struct NotificationRule {
     pub channels: Vec<String>,
 }
 
-impl crate::application::AppRefs for NotificationRule {
+impl crate::application::refs::AppRefs for NotificationRule {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.applications.iter_mut().collect()
     }

@@ -77,7 +77,7 @@ pub struct Plan {
     pub body: PlanBody,
 }
 
-impl crate::application::AppRefs for Plan {
+impl crate::application::refs::AppRefs for Plan {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.application.iter_mut().collect()
     }

@@ -217,7 +217,7 @@ pub struct RuleSpec {
     pub after_minutes: Option<u32>,
 }
 
-impl crate::application::AppRefs for RuleSpec {
+impl crate::application::refs::AppRefs for RuleSpec {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.application.iter_mut().collect()
     }

@@ -272,7 +272,8 @@ mod tests {
             "timing": {"tz": "UTC", "trigger": {"type": "cycle", "every": 10, "unit": "minutes",
                 "start": "2026-01-01T00:00:00"}}}))
         .unwrap_or_else(|e| panic!("{e}"));
-        crate::application::map_app_refs(&mut t, |r| Ok::<_, ()>(format!("id-of-{r}"))).unwrap();
+        crate::application::refs::map_app_refs(&mut t, |r| Ok::<_, ()>(format!("id-of-{r}")))
+            .unwrap();
         assert_eq!(t.select.unwrap().application.as_deref(), Some("id-of-shop"));
     }
 
@@ -536,7 +537,7 @@ pub struct ScheduledTaskSpec {
     pub channels: Vec<String>,
 }
 
-impl crate::application::AppRefs for ScheduledTaskSpec {
+impl crate::application::refs::AppRefs for ScheduledTaskSpec {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.select
             .iter_mut()

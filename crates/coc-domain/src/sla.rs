@@ -146,7 +146,7 @@ pub struct Sla {
     pub common: bool,
 }
 
-impl crate::application::AppRefs for Sla {
+impl crate::application::refs::AppRefs for Sla {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.applications.iter_mut().collect()
     }

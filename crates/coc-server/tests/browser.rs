@@ -2323,6 +2323,7 @@ async fn a_cloud_account_is_added_and_synchronized_in_the_console() {
         list.contains("batch-01") && !list.contains("s3cret"),
         "{list}"
     );
+    assert!(list.contains("10.0.0.11"), "a server's addresses: {list}");
     d.screenshot("cloud-servers.png").await;
     d.call("DELETE", "", None).await;
 }

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -133,38 +133,21 @@ fn page(all: &[Value], q: &std::collections::HashMap<String, String>, link: &str
     v
 }
 
-async fn servers_one(
+/// `GET /{compute}/v2.1/servers/detail`: RegionOne's servers under
+/// `compute`, RegionTwo's under `compute2`.
+async fn servers(
     State(c): State<Cloud>,
+    Path(compute): Path<String>,
     h: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     if !authorized(&c, &h) {
         return unauthorized();
     }
-    let all = c.one.lock().unwrap().clone();
-    Json(page(
-        &all,
-        &q,
-        &format!("{}/compute/v2.1/servers/detail", c.base),
-    ))
-    .into_response()
-}
-
-async fn servers_two(
-    State(c): State<Cloud>,
-    h: HeaderMap,
-    Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    if !authorized(&c, &h) {
-        return unauthorized();
-    }
-    let all = c.two.lock().unwrap().clone();
-    Json(page(
-        &all,
-        &q,
-        &format!("{}/compute2/v2.1/servers/detail", c.base),
-    ))
-    .into_response()
+    let all = if compute == "compute" { &c.one } else { &c.two };
+    let all = all.lock().unwrap().clone();
+    let link = format!("{}/{compute}/v2.1/servers/detail", c.base);
+    Json(page(&all, &q, &link)).into_response()
 }
 
 async fn images(
@@ -261,9 +244,8 @@ pub(crate) async fn fake_cloud() -> Cloud {
     let app = Router::new()
         .route("/identity/v3/auth/tokens", post(tokens))
         .route("/compute/v2.1/flavors/detail", get(flavors))
-        .route("/compute/v2.1/servers/detail", get(servers_one))
+        .route("/{compute}/v2.1/servers/detail", get(servers))
         .route("/compute2/v2.1/flavors/detail", get(no_flavors))
-        .route("/compute2/v2.1/servers/detail", get(servers_two))
         .route("/image/v2/images", get(images))
         .with_state(cloud.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -9,9 +9,16 @@ use crate::support::{ADMIN, Env};
 
 /// Runs `coc ARGS…` against the env's server; (success, stdout + stderr).
 fn coc(env: &Env, args: &[&str]) -> (bool, String) {
+    coc_with(env, args, &[])
+}
+
+/// `coc` with these environment variables set: whether it succeeded, and
+/// what it printed (stdout then stderr).
+fn coc_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_coc"))
         .args(["--server", &env.url(), "--token", ADMIN])
         .args(args)
+        .envs(vars.iter().copied())
         .output()
         .expect("coc runs");
     (
@@ -1346,22 +1353,7 @@ async fn a_hosts_services_are_listed_by_its_name() {
 async fn cloud_accounts_are_managed_by_name_from_the_cli() {
     let env = Env::new();
     let _server = env.server(None).await;
-    let with_password = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_coc"))
-            .args(["--server", &env.url(), "--token", ADMIN])
-            .args(args)
-            .env("COC_CLOUD_PASSWORD", "s3cret")
-            .output()
-            .expect("coc runs");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
+    let with_password = |args: &[&str]| coc_with(&env, args, &[("COC_CLOUD_PASSWORD", "s3cret")]);
     let add = [
         "cloud",
         "add",

@@ -547,7 +547,7 @@ pub struct Scenario {
     pub applications: Vec<AppSchedule>,
 }
 
-impl crate::application::AppRefs for Scenario {
+impl crate::application::refs::AppRefs for Scenario {
     fn app_refs(&mut self) -> Vec<&mut String> {
         self.applications
             .iter_mut()

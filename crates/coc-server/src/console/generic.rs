@@ -52,8 +52,14 @@ fn pick(v: &Value, parts: &[&str]) -> Value {
 
 /// A JSON value at a dotted path, as text for a cell (times — `…_at`,
 /// `…_seen`, `at`, `since`, `until`, Unix ms — as UTC; sizes — `…_bytes`
-/// — in KB, MB, GB; through an array, its elements' values).
+/// — in KB, MB, GB; through an array, its elements' values). Paths joined
+/// by `|` are tried in turn, the first that is not empty shown (a host's
+/// `ips`, else a cloud server's `attributes.addresses`).
 fn cell(v: &Value, path: &str) -> String {
+    if let Some((first, rest)) = path.split_once('|') {
+        let c = cell(v, first);
+        return if c.is_empty() { cell(v, rest) } else { c };
+    }
     let parts: Vec<&str> = path.split('.').collect();
     let picked = pick(v, &parts);
     let cur = &picked;

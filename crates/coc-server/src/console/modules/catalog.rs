@@ -51,7 +51,7 @@ pub(crate) const COLUMNS: &[(&str, &str)] = &[
     ("application", "Application"),
     ("module", "Module"),
     ("region", "Region"),
-    ("ips", "Addresses"),
+    ("ips|attributes.addresses", "Addresses"),
     ("attributes.endpoint", "Endpoint"),
     ("enterprise_project", "Enterprise project"),
 ];

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
 
+pub mod refs;
+pub use refs::{AppRefs, map_app_refs};
+
 /// Most modules an application has.
 pub const MAX_MODULES: usize = 50;
 /// Most regions an application runs in.
@@ -157,35 +160,6 @@ impl ApplicationSpec {
     pub fn module_names(&self) -> Vec<&str> {
         self.modules.iter().map(|m| m.name.as_str()).collect()
     }
-}
-
-/// A definition that refers to applications (R6): a forwarding rule, an
-/// emergency plan, a scheduled task's host filter, an escalation policy,
-/// a notification rule, an SLA, a scheduling scenario.
-///
-/// Stored, each reference holds the application's id, so that a renamed
-/// application stays referred to and one still referred to cannot vanish;
-/// given and answered (API, console, CLI) and while matching, it holds the
-/// application's name. The store swaps one for the other through
-/// [`AppRefs::app_refs`].
-pub trait AppRefs {
-    /// Every application reference it holds, to be rewritten in place.
-    fn app_refs(&mut self) -> Vec<&mut String>;
-}
-
-/// Rewrites every application reference of `t` with `f` (a name to an id
-/// or back), stopping at the first error.
-///
-/// Errors: whatever `f` returns, e.g. for an application that does not
-/// exist.
-pub fn map_app_refs<T: AppRefs + ?Sized, E>(
-    t: &mut T,
-    mut f: impl FnMut(&str) -> Result<String, E>,
-) -> Result<(), E> {
-    for r in t.app_refs() {
-        *r = f(r.trim())?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
