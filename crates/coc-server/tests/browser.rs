@@ -2256,8 +2256,14 @@ async fn a_load_balancer_is_registered_and_the_resource_list_filtered_by_type() 
     d.go(&format!("{}/console/resources", h.url())).await;
     d.choose("#is\\.type", "load_balancer").await;
     d.click("form.filters button[type=submit]").await;
+    // Waits for the filtered list itself: the unfiltered page shows
+    // edge-lb too.
     let main = d
-        .wait_text("main", |t| t.contains("edge-lb") && !t.contains("x86_64"))
+        .wait_text("main", |t| {
+            t.contains("edge-lb")
+                && t.contains("By type: load_balancer (1)")
+                && !t.contains("By type: database")
+        })
         .await;
     assert!(
         main.contains("203.0.113.10") || main.contains("eu-west-1"),
