@@ -272,6 +272,14 @@ async fn cloud_servers(h: &Harness) -> std::collections::BTreeMap<String, Value>
         .collect()
 }
 
+/// Synchronizes account `lab` now: what it did.
+async fn sync(h: &Harness) -> Value {
+    h.client
+        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_openstack_accounts_servers_are_synchronized_into_the_inventory() {
     let h = Harness::start(0).await;
@@ -318,11 +326,7 @@ async fn an_openstack_accounts_servers_are_synchronized_into_the_inventory() {
         .put("/api/v1/cloud-accounts/lab", &fixed)
         .await
         .unwrap();
-    let o = h
-        .client
-        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
-        .await
-        .unwrap();
+    let o = sync(&h).await;
     assert_eq!(
         o,
         json!({"servers": 4, "added": 4, "changed": 0, "vanished": 0})
@@ -374,11 +378,7 @@ async fn an_openstack_accounts_servers_are_synchronized_into_the_inventory() {
     // Synchronized again after changes at the provider.
     cloud.one.lock().unwrap().retain(|s| s["name"] != "db-01");
     cloud.one.lock().unwrap()[0]["status"] = json!("SHUTOFF");
-    let o = h
-        .client
-        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
-        .await
-        .unwrap();
+    let o = sync(&h).await;
     assert_eq!(
         o,
         json!({"servers": 3, "added": 0, "changed": 1, "vanished": 1})
@@ -424,11 +424,7 @@ async fn an_openstack_accounts_servers_are_synchronized_into_the_inventory() {
         .put("/api/v1/cloud-accounts/lab", &fixed)
         .await
         .unwrap();
-    let o = h
-        .client
-        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
-        .await
-        .unwrap();
+    let o = sync(&h).await;
     assert_eq!(o["vanished"], 1, "{o}");
     // Bad definitions are refused with a stable code.
     for bad in [
@@ -529,11 +525,7 @@ async fn a_cloud_account_is_added_from_the_console_form() {
     let (_, record) = crate::console::page(&cookie, &format!("{}{}", h.url(), loc.unwrap())).await;
     assert!(record.contains("Synchronize now"), "{record}");
     assert!(!record.contains("s3cret"), "the password is never shown");
-    let o = h
-        .client
-        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
-        .await
-        .unwrap();
+    let o = sync(&h).await;
     assert_eq!(
         o["added"], 4,
         "the password typed in the form signs in: {o}"
@@ -580,10 +572,7 @@ async fn a_cloud_server_running_the_agent_is_linked_to_its_host() {
         )
         .await
         .unwrap();
-    h.client
-        .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
-        .await
-        .unwrap();
+    sync(&h).await;
     let got = cloud_servers(&h).await;
     let me = &got[&hostname];
     assert_eq!(me["host_id"], host.as_str(), "{me}");

@@ -48,7 +48,7 @@ pub struct AssignProject {
 #[serde(deny_unknown_fields)]
 pub struct ResourceQuery {
     /// Of this type: host, database, cache, queue, web_server,
-    /// container_cluster or load_balancer.
+    /// container_cluster, load_balancer or cloud_server.
     #[serde(rename = "type")]
     pub resource_type: Option<String>,
     /// Belongs to this application (id or name): its own, or its host's.
