@@ -21,6 +21,7 @@
 
 pub mod cli;
 pub mod discover;
+pub mod drift;
 pub mod exec;
 pub mod facts;
 pub mod identity;
@@ -71,6 +72,10 @@ pub struct AgentConfig {
 /// A discovery report is sent at least every this many looks, changed or
 /// not (the server then knows it is current).
 pub const DISCOVERY_RESEND: u32 = 10;
+
+/// How often the agent stats what it watches for drift
+/// ([`drift::stamp`]); a full check follows when something changed.
+pub const DRIFT_LOOK: Duration = Duration::from_secs(2);
 
 /// First reconnect delay, ms.
 pub const BACKOFF_BASE_MS: u64 = 500;
@@ -297,6 +302,15 @@ async fn session(
     let mut look = tokio::time::interval(cfg.discovery.unwrap_or(Duration::from_secs(86_400)));
     let mut last_found: Option<AgentMessage> = None;
     let mut unchanged = 0u32;
+    // Drift (R5): what the server asked to watch (it says again on every
+    // connection); stat every DRIFT_LOOK, a full check when a stamp moved
+    // or `interval_s` passed; a report when the state changed, and after
+    // every periodic check regardless.
+    let mut watch: Option<coc_proto::Watch> = None;
+    let mut stamp = drift::Stamp::default();
+    let mut last_state: Option<AgentMessage> = None;
+    let mut checked = tokio::time::Instant::now();
+    let mut drift_look = tokio::time::interval(DRIFT_LOOK);
     loop {
         tokio::select! {
             _ = hb.tick() => {
@@ -314,6 +328,21 @@ async fn session(
                     unchanged += 1;
                 }
             }
+            _ = drift_look.tick(), if watch.is_some() => {
+                let Some(w) = watch.clone() else { continue };
+                let due = checked.elapsed() >= Duration::from_secs(w.interval_s.max(1));
+                let w2 = w.clone();
+                let now_stamp = tokio::task::spawn_blocking(move || drift::stamp(&w2)).await.unwrap_or_default();
+                if due || now_stamp != stamp {
+                    stamp = now_stamp;
+                    checked = tokio::time::Instant::now();
+                    let state = drift_state(w).await;
+                    if due || last_state.as_ref() != Some(&state) {
+                        tx.send(send(&state)).await?;
+                        last_state = Some(state);
+                    }
+                }
+            }
             ev = events_rx.recv() => {
                 if let Some(m) = ev { tx.send(send(&m)).await?; }
             }
@@ -328,9 +357,36 @@ async fn session(
                     Ok(m) => m,
                     Err(e) => { tracing::warn!(error = %e, "unreadable server message"); continue; }
                 };
+                if let ServerMessage::Watch(w) = m {
+                    // A new watch: check now and report.
+                    if w.packages.is_empty() && w.services.is_empty() && w.files.is_empty() {
+                        watch = None;
+                        continue;
+                    }
+                    let w2 = w.clone();
+                    stamp = tokio::task::spawn_blocking(move || drift::stamp(&w2)).await.unwrap_or_default();
+                    checked = tokio::time::Instant::now();
+                    let state = drift_state(w.clone()).await;
+                    tx.send(send(&state)).await?;
+                    last_state = Some(state);
+                    watch = Some(w);
+                    continue;
+                }
                 handle(cfg, shared, events_tx, m, &mut tx, &send).await?;
             }
         }
+    }
+}
+
+/// A full drift check off the async threads, as a `state` message.
+async fn drift_state(w: coc_proto::Watch) -> AgentMessage {
+    let (packages, services, files) = tokio::task::spawn_blocking(move || drift::check(&w))
+        .await
+        .unwrap_or_default();
+    AgentMessage::State {
+        packages,
+        services,
+        files,
     }
 }
 
@@ -516,7 +572,10 @@ where
             // The server no longer accepts this identity (revoked, deleted).
             return Err(format!("refused: {reason}").into());
         }
-        ServerMessage::Welcome { .. } | ServerMessage::Challenge { .. } => {}
+        // `watch` is the session's own (see `session`).
+        ServerMessage::Welcome { .. }
+        | ServerMessage::Challenge { .. }
+        | ServerMessage::Watch(_) => {}
     }
     Ok(())
 }

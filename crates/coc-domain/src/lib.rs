@@ -75,6 +75,7 @@ pub mod application;
 pub mod cloud;
 pub mod convergence;
 pub mod discovery;
+pub mod drift;
 pub mod egress;
 pub mod error;
 pub mod escalation;

@@ -94,6 +94,67 @@ pub struct Connection {
 /// Most listeners and connections one discovery report carries.
 pub const MAX_DISCOVERED: usize = 1000;
 
+/// What the server asks an agent to watch for drift (R5): the names and
+/// paths of a host's desired state, never the desired values themselves
+/// (the server compares). Empty lists stop the watch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// Package names (dpkg, else rpm).
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Service names: a systemd unit where systemd runs, else a process
+    /// name.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Absolute file paths, hashed with SHA-256.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// A full check (packages and services too) at least this often,
+    /// seconds; files and the package database are looked at (stat only)
+    /// every few seconds and checked when they changed.
+    pub interval_s: u64,
+}
+
+/// Most packages, services or files one watch names (and one state
+/// report carries).
+pub const MAX_WATCHED: usize = 500;
+
+/// A watched package as the agent found it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PackageSeen {
+    /// Package name.
+    pub name: String,
+    /// Installed version; `None`: not installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A watched service as the agent found it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ServiceSeen {
+    /// Service name.
+    pub name: String,
+    /// Whether it runs (systemd: `active`; else a process of that name).
+    pub running: bool,
+}
+
+/// A watched file as the agent found it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileSeen {
+    /// Absolute path.
+    pub path: String,
+    /// SHA-256 of its content, 64 hex characters; `None`: missing or
+    /// unreadable (see `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Why there is no hash (`missing`, `too large`, a read error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Largest file the agent hashes, bytes (64 MiB).
+pub const MAX_WATCHED_FILE: u64 = 64 * 1024 * 1024;
+
 /// How a task ended on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -143,6 +204,17 @@ pub enum AgentMessage {
         /// Outbound established connections, one per (process, remote
         /// address, remote port).
         connections: Vec<Connection>,
+    },
+    /// The actual state of what the server asked to watch (R5), sent
+    /// after each `watch`, when it changed, and after every full check
+    /// (at least every `interval_s`).
+    State {
+        /// Watched packages.
+        packages: Vec<PackageSeen>,
+        /// Watched services.
+        services: Vec<ServiceSeen>,
+        /// Watched files.
+        files: Vec<FileSeen>,
     },
     /// A piece of a task's combined stdout/stderr.
     Output {
@@ -217,6 +289,9 @@ pub enum ServerMessage {
         /// Task id.
         task_id: String,
     },
+    /// Watch these for drift (R5); replaces any earlier watch. Sent after
+    /// `welcome` when the host has a desired state, and when it changes.
+    Watch(Watch),
     /// Stop a running task (its process group is killed).
     Cancel {
         /// Task id.

@@ -335,6 +335,10 @@ async fn session(
         Err(e) => tracing::warn!(%host_id, error = %e, "cannot list runs to send again"),
     }
     s.store.work.notify_one();
+    // Drift (R5): the agent is told again what to watch.
+    if let Some(w) = crate::drift::current_watch(&s, &host_id).await {
+        s.agents.send(&host_id, ServerMessage::Watch(w));
+    }
     let mut closing = s.closing.clone();
     loop {
         tokio::select! {
@@ -395,6 +399,28 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                 .await
             {
                 tracing::warn!(%host_id, error = %e, "discovery report not stored");
+            }
+            None
+        }
+        AgentMessage::State {
+            packages,
+            services,
+            files,
+        } => {
+            let seen = coc_domain::drift::Observed {
+                packages,
+                services,
+                files,
+            };
+            match s.store.record_drift_state(host_id, seen).await {
+                Ok(out) => {
+                    if let Err(e) = crate::drift::raise(s, out.alarm).await {
+                        tracing::warn!(%host_id, error = %e, "drift alarm not raised");
+                    }
+                    // It answered an older watch: the current one again.
+                    return out.resend.map(ServerMessage::Watch);
+                }
+                Err(e) => tracing::warn!(%host_id, error = %e, "drift report not stored"),
             }
             None
         }

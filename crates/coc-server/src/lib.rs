@@ -18,6 +18,7 @@ pub mod alertmanager;
 pub mod api;
 pub mod cloud;
 pub mod console;
+pub mod drift;
 pub mod egress;
 pub mod engine;
 pub mod error;

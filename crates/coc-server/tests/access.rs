@@ -204,6 +204,9 @@ pub(crate) async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("cloud", cloud["id"].as_str().unwrap().to_string());
+    c.put(&format!("/api/v1/drift/{host}"), &drift_body())
+        .await
+        .unwrap();
     World {
         ids,
         task,
@@ -216,6 +219,11 @@ pub(crate) async fn world(h: &Harness) -> World {
 /// A silence that mutes nothing of the world's alarms.
 fn silence_body() -> Value {
     json!({"matchers": ["alertname=Nothing"], "duration_minutes": 60, "comment": "test"})
+}
+
+/// A desired state (R5) watching one file.
+fn drift_body() -> Value {
+    json!({"files": [{"path": "/etc/hostname"}], "services": ["sshd"]})
 }
 
 /// A cloud account synchronized only when asked, whose identity service
@@ -231,6 +239,8 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             cloud_body(&format!("c-{}", rand_suffix()))
         }
         ("POST", "/api/v1/cloud-accounts/{id}/sync") => json!({}),
+        ("PUT", "/api/v1/drift/{id}") => drift_body(),
+        ("POST", "/api/v1/drift/{id}/accept") => json!({}),
         ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
         ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {
             json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})

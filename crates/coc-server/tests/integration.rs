@@ -14,6 +14,7 @@ mod closed_loop;
 mod cloud;
 mod console;
 mod discovery;
+mod drift;
 mod egress;
 mod execution;
 mod jobs;

@@ -395,11 +395,15 @@ impl Store {
                 "host {host_id} has {busy} task(s) pending or running; cancel them or wait until they end"
             )));
         }
-        sqlx::query("DELETE FROM host_discovery WHERE tenant_id = $1 AND host_id = $2")
+        for table in ["host_discovery", "host_drift"] {
+            sqlx::query(dynsql!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND host_id = $2"
+            ))
             .bind(tenant)
             .bind(host_id)
             .execute(&mut *tx)
             .await?;
+        }
         // What its agent discovered goes with it; what was registered on
         // it by hand stays, on no host.
         sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND host_id = $2 AND origin = $3")

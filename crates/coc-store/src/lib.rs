@@ -30,6 +30,7 @@ pub mod application;
 pub mod audit;
 pub mod cloud;
 pub mod discovery;
+pub mod drift;
 pub mod escalation;
 pub mod forward;
 pub mod grant;
@@ -299,6 +300,7 @@ const MIGRATIONS: &[Migration] = &[
         "0033_drop_application_text.sql"
     ),
     same_sql!(34, "cloud_accounts", "0034_cloud_accounts.sql"),
+    same_sql!(35, "host_drift", "0035_host_drift.sql"),
 ];
 
 impl Store {

@@ -151,6 +151,12 @@ pub enum Relay {
         /// Host resource id.
         host_id: String,
     },
+    /// Send the host's agent its drift watch (R5) again: its desired
+    /// state changed.
+    Watch {
+        /// Host resource id.
+        host_id: String,
+    },
     /// Tell the host's agent to stop a run.
     Cancel {
         /// Host resource id.
@@ -161,10 +167,12 @@ pub enum Relay {
 }
 
 impl Relay {
-    /// `runs <host>` or `cancel <host> <run>` (ids hold no spaces).
+    /// `runs <host>`, `watch <host>` or `cancel <host> <run>` (ids hold no
+    /// spaces).
     fn to_payload(&self) -> String {
         match self {
             Relay::Runs { host_id } => format!("runs {host_id}"),
+            Relay::Watch { host_id } => format!("watch {host_id}"),
             Relay::Cancel { host_id, run_id } => format!("cancel {host_id} {run_id}"),
         }
     }
@@ -173,6 +181,9 @@ impl Relay {
         let mut w = p.split(' ');
         match (w.next()?, w.next()?, w.next()) {
             ("runs", h, None) => Some(Relay::Runs {
+                host_id: h.to_string(),
+            }),
+            ("watch", h, None) => Some(Relay::Watch {
                 host_id: h.to_string(),
             }),
             ("cancel", h, Some(r)) => Some(Relay::Cancel {

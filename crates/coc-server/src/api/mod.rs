@@ -11,6 +11,7 @@ pub mod attributes;
 pub mod catalog;
 pub mod cloud;
 pub mod docs;
+pub mod drift;
 pub mod incident;
 pub mod inhibition;
 pub mod integration;
@@ -62,6 +63,7 @@ pub fn routes() -> &'static [RouteDoc] {
             resource::ROUTES,
             application::ROUTES,
             cloud::ROUTES,
+            drift::ROUTES,
             agent::ROUTES,
             script::ROUTES,
             job::ROUTES,
@@ -150,6 +152,7 @@ pub fn router() -> Router<AppState> {
         .merge(resource::router())
         .merge(application::router())
         .merge(cloud::router())
+        .merge(drift::router())
         .merge(agent::router())
         .merge(script::router())
         .merge(job::router())

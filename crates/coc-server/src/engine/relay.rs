@@ -59,6 +59,14 @@ async fn relay(state: &AppState, batch: Vec<Relay>) -> Result<(), coc_store::Sto
             Relay::Runs { host_id } if state.agents.is_connected(&host_id) => {
                 hosts.insert(host_id);
             }
+            Relay::Watch { host_id } if state.agents.is_connected(&host_id) => {
+                let w = crate::drift::current_watch(state, &host_id)
+                    .await
+                    .unwrap_or_default();
+                state
+                    .agents
+                    .send(&host_id, coc_proto::ServerMessage::Watch(w));
+            }
             Relay::Cancel { host_id, run_id } if state.agents.is_connected(&host_id) => {
                 state.agents.send(
                     &host_id,
