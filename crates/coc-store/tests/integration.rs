@@ -11,6 +11,7 @@ mod agents;
 mod alarms;
 mod applications;
 mod cloud;
+mod drift;
 mod incidents;
 mod jobs;
 mod oncall;
