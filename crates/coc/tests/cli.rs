@@ -1417,3 +1417,67 @@ async fn cloud_accounts_are_managed_by_name_from_the_cli() {
     let (ok, out) = coc(&env, &["cloud", "show", "lab"]);
     assert!(!ok && out.contains("does not exist"), "{out}");
 }
+
+/// Drift from the CLI by host name (R5): a desired state set with
+/// `--package`, `--service` and `--file`, the real agent's report shown
+/// as differences, a changed file noticed, the current state accepted,
+/// the desired state cleared; bad input is one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_set_shown_and_accepted_by_host_name() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let token = env.enrollment().await;
+    let _agent = env.agent(0, &token);
+    let id = env.hosts(1).await.remove(0);
+    let host = env
+        .call("GET", &format!("/api/v1/resources/{id}"), None)
+        .await;
+    let name = host["hostname"].as_str().unwrap().to_string();
+    let conf = env.dir.path().join("app.conf");
+    std::fs::write(&conf, "a=1\n").unwrap();
+    let file = conf.to_str().unwrap();
+    let (ok, out) = coc(&env, &["drift", "set", &name, "--file", "relative/path"]);
+    assert!(!ok && out.trim().lines().count() == 1 && out.contains("absolute"), "{out}");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "drift",
+            "set",
+            &name,
+            "--file",
+            file,
+            "--service",
+            "no-such-service-coc",
+            "--interval",
+            "30",
+        ],
+    );
+    assert!(ok && out.contains(&name), "{out}");
+    env.wait(&format!("/api/v1/drift/{id}"), "the first report", |v| {
+        v["status"] == "drifted"
+    })
+    .await;
+    let (ok, out) = coc(&env, &["drift", "show", &name]);
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("no-such-service-coc"))
+        .unwrap_or_default();
+    assert!(line.contains("running") && line.contains("stopped"), "{out}");
+    std::fs::write(&conf, "a=2\n").unwrap();
+    env.wait(&format!("/api/v1/drift/{id}"), "the file's drift", |v| {
+        v["differences"].as_array().is_some_and(|d| d.len() == 2)
+    })
+    .await;
+    let (ok, out) = coc(&env, &["drift", "list"]);
+    assert!(ok && out.contains("drifted") && out.contains(&name), "{out}");
+    // Accepted: the new hash is the baseline; the service stays drift.
+    let (ok, out) = coc(&env, &["drift", "accept", &name, "-o", "json"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["differences"].as_array().unwrap().len(), 1, "{v}");
+    let (ok, out) = coc(&env, &["drift", "clear", &name]);
+    assert!(ok && out.contains("cleared"), "{out}");
+    let (ok, out) = coc(&env, &["drift", "show", &name]);
+    assert!(!ok && out.contains("does not exist"), "{out}");
+}

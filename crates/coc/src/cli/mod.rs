@@ -6,6 +6,7 @@ mod agent;
 mod alarm;
 mod application;
 mod cloud;
+mod drift;
 mod incident;
 mod inhibition;
 mod integration;
@@ -150,6 +151,10 @@ pub enum Command {
     /// Cloud accounts (OpenStack) whose servers are synchronized into the
     /// inventory, by name.
     Cloud(cloud::Cmd),
+    // Feature R5.
+    /// A host's desired state (packages, services, files under watch) and
+    /// its drift from it, by host name.
+    Drift(drift::Cmd),
     // Feature R3.
     /// Agent enrollment tokens: limited uses, an expiry.
     Enrollment(agent::Cmd),
@@ -473,6 +478,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Resource(c) => resource::run(&cli.conn, c).await,
         Command::Application(c) => application::run(&cli.conn, c).await,
         Command::Cloud(c) => cloud::run(&cli.conn, c).await,
+        Command::Drift(c) => drift::run(&cli.conn, c).await,
         Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
         Command::Ticket(c) => ticket::run(&cli.conn, c).await,
