@@ -55,8 +55,8 @@ fn default_interval() -> u64 {
     DEFAULT_INTERVAL_S
 }
 
-fn default_level() -> Option<AlarmLevel> {
-    Some(AlarmLevel::Major)
+fn default_level() -> AlarmLevel {
+    AlarmLevel::Major
 }
 
 /// A host's desired state.
@@ -76,9 +76,12 @@ pub struct DesiredState {
     /// the package database are looked at every few seconds besides.
     #[serde(default = "default_interval")]
     pub interval_s: u64,
-    /// Level of the drift alarm; `None`: drift is listed, no alarm.
+    /// Level of the drift alarm (default `Major`).
     #[serde(default = "default_level")]
-    pub alarm_level: Option<AlarmLevel>,
+    pub alarm_level: AlarmLevel,
+    /// Differences are listed, no alarm is raised.
+    #[serde(default)]
+    pub no_alarm: bool,
 }
 
 impl Default for DesiredState {
@@ -89,6 +92,7 @@ impl Default for DesiredState {
             files: Vec::new(),
             interval_s: DEFAULT_INTERVAL_S,
             alarm_level: default_level(),
+            no_alarm: false,
         }
     }
 }
@@ -192,7 +196,13 @@ impl DesiredState {
             files,
             interval_s: self.interval_s,
             alarm_level: self.alarm_level,
+            no_alarm: self.no_alarm,
         })
+    }
+
+    /// The level drift is raised at; `None` with [`DesiredState::no_alarm`].
+    pub fn alarm(&self) -> Option<AlarmLevel> {
+        (!self.no_alarm).then_some(self.alarm_level)
     }
 
     /// What the agent is told to watch: the names and paths, no values.

@@ -2333,3 +2333,85 @@ async fn a_cloud_account_is_added_and_synchronized_in_the_console() {
     d.screenshot("cloud-servers.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 18 (R5): a desired state is set in the console — the host picked
+/// by name, a package row, a service, a file row — the real agent
+/// reports, a change of the file shows as drift on the record page, and
+/// "Accept current state" takes its new hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_set_seen_and_accepted_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let name = h.hostname(&host).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(&conf, "worker_processes 1;\n").unwrap();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/drift/new", h.url())).await;
+    d.choose("[name='f.host']", &name).await;
+    d.type_in("[name='f.packages.0.name']", "coreutils").await;
+    d.type_in("[name='f.packages.0.version']", "0.1-not-installed")
+        .await;
+    d.type_in("[name='f.services']", "no-such-service-coc")
+        .await;
+    d.type_in("[name='f.files.0.path']", &conf.to_string_lossy())
+        .await;
+    d.screenshot("drift-new.png").await;
+    d.click("#save").await;
+    d.wait_text("main", |t| t.contains("Accept current state"))
+        .await;
+    // The first report (the file's baseline) before the file changes.
+    let record = format!("/api/v1/drift/{host}");
+    crate::drift::wait_for(&h, &record, "the first report", |v| {
+        v["status"] == "drifted"
+    })
+    .await;
+    std::fs::write(&conf, "worker_processes 4;\n").unwrap();
+    // The agent notices within seconds; the record page then lists it.
+    crate::drift::wait_for(&h, &record, "the file's drift", |v| {
+        v["differences"].as_array().is_some_and(|a| a.len() == 3)
+    })
+    .await;
+    d.go(&format!("{}/console/drift/{host}", h.url())).await;
+    let shown = d.wait_text("main", |t| t.contains("Differences")).await;
+    let row = shown
+        .lines()
+        .find(|l| l.starts_with("file") && l.contains("nginx.conf"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(row.contains("sha256"), "the file's drift as a row: {shown}");
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "[...document.querySelectorAll('h2')].find(h => h.textContent === 'Differences').scrollIntoView()", "args": []})),
+    )
+    .await;
+    d.screenshot("drift-record.png").await;
+    d.click(&format!(
+        "form[action='/console/drift/{host}/op/accept'] button"
+    ))
+    .await;
+    d.wait_text("main", |t| t.contains("Accept current state"))
+        .await;
+    let after = h
+        .client
+        .get(&format!("/api/v1/drift/{host}"), &[])
+        .await
+        .unwrap();
+    let items: Vec<&str> = after["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["item"].as_str())
+        .collect();
+    assert!(!items.iter().any(|i| i.ends_with("nginx.conf")), "{after}");
+    assert!(items.contains(&"no-such-service-coc"), "{after}");
+    d.go(&format!("{}/console/drift", h.url())).await;
+    let list = d.wait_text("main", |t| t.contains(&name)).await;
+    assert!(list.contains("drifted"), "{list}");
+    d.screenshot("drift-list.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -792,7 +792,14 @@ async fn login_overview_incident_and_crawl() {
     }
     // Every modifiable record saves through its Modify form unchanged:
     // the form holds every field of the definition.
-    // (A cloud account has no example: its password is never filled in.)
+    // (A cloud account has no example: its password is never filled in;
+    // a desired state has none: its host is one of the tenant's.)
+    c.put(
+        &format!("/api/v1/drift/{}", hosts[0]),
+        &serde_json::json!({"packages": [{"name": "coreutils"}], "files": [{"path": "/etc/hostname"}]}),
+    )
+    .await
+    .unwrap();
     c.post(
         "/api/v1/cloud-accounts",
         &serde_json::json!({"name": "lab", "auth_url": "http://127.0.0.1:9", "username": "coc",

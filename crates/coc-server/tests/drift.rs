@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 use crate::harness::{ADMIN, Harness, request};
 
 /// Polls `path` until `pred` holds (15 s).
-async fn wait_for(h: &Harness, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn wait_for(
+    h: &Harness,
+    path: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     let mut last = Value::Null;
     for _ in 0..150 {
         last = h.client.get(path, &[]).await.unwrap();
@@ -103,10 +108,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
         |v| v["checked_at"].is_i64(),
     )
     .await;
-    let baseline = first["desired"]["files"][0]["sha256"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let baseline = first["files"][0]["sha256"].as_str().unwrap().to_string();
     assert_eq!(baseline.len(), 64);
     if let Some(v) = &coreutils {
         // A package listed at another version is drift.
@@ -126,7 +128,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
             .await
             .unwrap();
         assert_eq!(acc["status"], "in_sync", "{acc}");
-        assert_eq!(acc["desired"]["packages"][1]["version"], v.as_str());
+        assert_eq!(acc["packages"][1]["version"], v.as_str());
         assert_eq!(drift_alarm(&h).await.unwrap()["status"], "ok");
     } else {
         assert_eq!(first["status"], "in_sync", "{first}");
@@ -175,4 +177,104 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+/// The console's New form as a browser posts it: the host picked by name,
+/// package and file rows (blank rows left), services typed with CRLF,
+/// the other fields left empty; the record page shows the differences
+/// and "Accept current state"; Modify saved unchanged changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desired_state_is_set_from_the_console_form() {
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let name = h.hostname(&host).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("app.conf");
+    std::fs::write(&conf, "x\n").unwrap();
+    let cookie = crate::console::login(&h).await;
+    let url = format!("{}/console/drift/new", h.url());
+    let (st, form) = crate::console::page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert!(
+        form.contains(&format!(">{name}<")),
+        "the host is offered by name"
+    );
+    let mut fields = crate::console::form_values(&form);
+    let conf_path = conf.to_string_lossy().to_string();
+    for (n, v) in [
+        ("f.host", name.as_str()),
+        ("f.packages.0.name", "no-such-package-coc"),
+        ("f.packages.0.version", ""),
+        ("f.packages.1.name", ""),
+        ("f.packages.1.version", ""),
+        ("f.services", "no-such-service-coc\r\n\r\n"),
+        ("f.files.0.path", conf_path.as_str()),
+        ("f.files.0.sha256", ""),
+        ("f.files.1.path", ""),
+        ("f.files.1.sha256", ""),
+        ("f.interval_s", ""),
+        ("f.alarm_level", ""),
+    ] {
+        match fields.iter_mut().find(|(k, _)| k == n) {
+            Some(f) => f.1 = v.to_string(),
+            None => fields.push((n.to_string(), v.to_string())),
+        }
+    }
+    let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    let loc = loc.unwrap();
+    assert!(loc.ends_with(&host), "{loc}");
+    let d = wait_for(&h, &format!("/api/v1/drift/{host}"), "the report", |v| {
+        v["status"] == "drifted"
+    })
+    .await;
+    assert_eq!(d["services"], json!(["no-such-service-coc"]));
+    assert_eq!(d["interval_s"], 300);
+    assert_eq!(d["alarm_level"], "Major");
+    assert_eq!(d["packages"], json!([{"name": "no-such-package-coc"}]));
+    let (_, record) = crate::console::page(&cookie, &format!("{}{loc}", h.url())).await;
+    for shown in [
+        "no-such-service-coc",
+        "stopped",
+        "not installed",
+        "Accept current state",
+    ] {
+        assert!(record.contains(shown), "{shown}: {record}");
+    }
+    // Modify, saved unchanged: the same desired state (with the baseline).
+    let murl = format!("{}{loc}/edit", h.url());
+    let (st, edit) = crate::console::page(&cookie, &murl).await;
+    assert_eq!(st, 200, "{edit}");
+    let before = h
+        .client
+        .get(&format!("/api/v1/drift/{host}"), &[])
+        .await
+        .unwrap();
+    let (st, _, text) =
+        crate::console::post_form(&cookie, &murl, &crate::console::form_values(&edit)).await;
+    assert_eq!(st, 303, "{text}");
+    let after = h
+        .client
+        .get(&format!("/api/v1/drift/{host}"), &[])
+        .await
+        .unwrap();
+    for k in [
+        "packages",
+        "services",
+        "files",
+        "interval_s",
+        "alarm_level",
+        "no_alarm",
+    ] {
+        assert_eq!(before[k], after[k], "{k}");
+    }
+    // A path typed relative: one clear refusal, nothing changes.
+    let mut bad = fields.clone();
+    bad.iter_mut()
+        .find(|(k, _)| k == "f.files.0.path")
+        .unwrap()
+        .1 = "app.conf".into();
+    let (st, _, text) = crate::console::post_form(&cookie, &url, &bad).await;
+    assert_eq!(st, 422, "{text}");
+    assert!(text.contains("absolute"), "{text}");
 }

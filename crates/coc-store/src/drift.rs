@@ -29,6 +29,7 @@ pub struct HostDrift {
     /// Its host name.
     pub host: String,
     /// The desired state (file baselines filled in once reported).
+    #[serde(flatten)]
     pub desired: DesiredState,
     /// What the agent last reported; `None` before its first report.
     #[schema(value_type = Option<Object>)]
@@ -333,7 +334,7 @@ impl Store {
         };
         let change = alarm_change(
             d.alarm_raised,
-            desired.alarm_level,
+            desired.alarm(),
             &d.differences,
             &differences,
         );
@@ -428,10 +429,7 @@ impl Store {
                 id
             }
         };
-        let level = d
-            .desired
-            .alarm_level
-            .unwrap_or(coc_domain::alarm::AlarmLevel::Major);
+        let level = d.desired.alarm_level;
         Ok(Some(DriftAlarm {
             tenant: tenant.to_string(),
             integration_id: id,

@@ -44,7 +44,10 @@ async fn reports_are_compared_and_the_alarm_follows_the_differences() {
     each_store!(|s| {
         let h = host(&s, "web-1").await;
         // No desired state: a report changes nothing.
-        let out = s.record_drift_state(&h, seen("1", true, 'a')).await.unwrap();
+        let out = s
+            .record_drift_state(&h, seen("1", true, 'a'))
+            .await
+            .unwrap();
         assert!(out.alarm.is_none() && out.resend.is_none());
         assert!(s.host_drift(T, "web-1").await.is_err());
         let (d, watch, alarm) = s.set_desired_state(T, "web-1", &desired()).await.unwrap();
@@ -53,15 +56,24 @@ async fn reports_are_compared_and_the_alarm_follows_the_differences() {
         assert!(alarm.is_none());
         assert_eq!(watch.files, vec!["/etc/app.conf"]);
         assert_eq!(s.drift_watch(&h).await.unwrap(), Some(watch));
-        assert!(s.accept_drift(T, "web-1").await.is_err(), "nothing reported yet");
+        assert!(
+            s.accept_drift(T, "web-1").await.is_err(),
+            "nothing reported yet"
+        );
         // In sync: the file's hash becomes its baseline.
-        let out = s.record_drift_state(&h, seen("3.0.15", true, 'a')).await.unwrap();
+        let out = s
+            .record_drift_state(&h, seen("3.0.15", true, 'a'))
+            .await
+            .unwrap();
         assert!(out.alarm.is_none());
         let d = s.host_drift(T, &h).await.unwrap();
         assert_eq!(d.status, "in_sync");
         assert_eq!(d.desired.files[0].sha256.as_deref().unwrap().len(), 64);
         // The file changed and the service stopped: one alarm.
-        let out = s.record_drift_state(&h, seen("3.0.15", false, 'b')).await.unwrap();
+        let out = s
+            .record_drift_state(&h, seen("3.0.15", false, 'b'))
+            .await
+            .unwrap();
         let a = out.alarm.expect("drift raises the alarm");
         assert_eq!(a.alarm.alarm_status, AlarmStatus::Alarm);
         assert_eq!(a.alarm.resource_id.as_deref(), Some(h.as_str()));
@@ -72,9 +84,15 @@ async fn reports_are_compared_and_the_alarm_follows_the_differences() {
         let since = d.drifted_since.unwrap();
         // The same again: no new alarm; the integration is the tenant's
         // one `agent` integration.
-        let again = s.record_drift_state(&h, seen("3.0.15", false, 'b')).await.unwrap();
+        let again = s
+            .record_drift_state(&h, seen("3.0.15", false, 'b'))
+            .await
+            .unwrap();
         assert!(again.alarm.is_none());
-        assert_eq!(s.host_drift(T, &h).await.unwrap().drifted_since, Some(since));
+        assert_eq!(
+            s.host_drift(T, &h).await.unwrap().drifted_since,
+            Some(since)
+        );
         let agent: Vec<(String, String)> =
             sqlx::query_as("SELECT id, name FROM integrations WHERE type = 'agent'")
                 .fetch_all(s.pool())
@@ -85,12 +103,24 @@ async fn reports_are_compared_and_the_alarm_follows_the_differences() {
         // A report of an older watch asks for the watch again.
         let mut old = seen("3.0.15", false, 'b');
         old.files.clear();
-        assert!(s.record_drift_state(&h, old).await.unwrap().resend.is_some());
+        assert!(
+            s.record_drift_state(&h, old)
+                .await
+                .unwrap()
+                .resend
+                .is_some()
+        );
         // Accept takes the new hash; the stopped service stays drift.
-        s.record_drift_state(&h, seen("3.0.15", false, 'b')).await.unwrap();
+        s.record_drift_state(&h, seen("3.0.15", false, 'b'))
+            .await
+            .unwrap();
         let (d, alarm) = s.accept_drift(T, "web-1").await.unwrap();
         assert_eq!(d.differences.len(), 1, "{:?}", d.differences);
-        assert_eq!(alarm.unwrap().alarm.alarm_status, AlarmStatus::Alarm, "shows what is left");
+        assert_eq!(
+            alarm.unwrap().alarm.alarm_status,
+            AlarmStatus::Alarm,
+            "shows what is left"
+        );
         // Removed: the raised alarm resolves.
         let ok = s.delete_desired_state(T, "web-1").await.unwrap();
         assert_eq!(ok.unwrap().alarm.alarm_status, AlarmStatus::Ok);

@@ -1437,7 +1437,10 @@ async fn drift_is_set_shown_and_accepted_by_host_name() {
     std::fs::write(&conf, "a=1\n").unwrap();
     let file = conf.to_str().unwrap();
     let (ok, out) = coc(&env, &["drift", "set", &name, "--file", "relative/path"]);
-    assert!(!ok && out.trim().lines().count() == 1 && out.contains("absolute"), "{out}");
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("absolute"),
+        "{out}"
+    );
     let (ok, out) = coc(
         &env,
         &[
@@ -1463,14 +1466,20 @@ async fn drift_is_set_shown_and_accepted_by_host_name() {
         .lines()
         .find(|l| l.contains("no-such-service-coc"))
         .unwrap_or_default();
-    assert!(line.contains("running") && line.contains("stopped"), "{out}");
+    assert!(
+        line.contains("running") && line.contains("stopped"),
+        "{out}"
+    );
     std::fs::write(&conf, "a=2\n").unwrap();
     env.wait(&format!("/api/v1/drift/{id}"), "the file's drift", |v| {
         v["differences"].as_array().is_some_and(|d| d.len() == 2)
     })
     .await;
     let (ok, out) = coc(&env, &["drift", "list"]);
-    assert!(ok && out.contains("drifted") && out.contains(&name), "{out}");
+    assert!(
+        ok && out.contains("drifted") && out.contains(&name),
+        "{out}"
+    );
     // Accepted: the new hash is the baseline; the service stays drift.
     let (ok, out) = coc(&env, &["drift", "accept", &name, "-o", "json"]);
     assert!(ok, "{out}");

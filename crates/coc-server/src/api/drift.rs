@@ -40,7 +40,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "PUT",
         "/api/v1/drift/{id}",
         "resource",
-        "Set a host's desired state: packages (name, version), services that should run, files under watch (path, sha256; a file without one takes its first reported hash), interval_s, alarm_level (null: no alarm). The agent is told what to watch at once",
+        "Set a host's desired state: packages (name, version), services that should run, files under watch (path, sha256; a file without one takes its first reported hash), interval_s, alarm_level (default Major), no_alarm (differences listed, no alarm). The agent is told what to watch at once",
         DriftUpdate,
         body = coc_domain::drift::DesiredState,
         ok = coc_store::drift::HostDrift

@@ -66,6 +66,7 @@ fn cell(v: &Value, path: &str) -> String {
     let leaf = path.rsplit('.').next().unwrap_or(path);
     let time = leaf.ends_with("_at")
         || leaf.ends_with("_seen")
+        || leaf.ends_with("_since")
         || matches!(leaf, "at" | "last_heartbeat" | "since" | "until");
     if time && cur.is_i64() {
         return when(cur);
@@ -470,7 +471,9 @@ impl ItemTable {
     /// columns, one row per item: what names an item first (name, type,
     /// status), and ids left out when the item has a name.
     fn of(heading: &str, items: &[Value]) -> Self {
-        const FIRST: [&str; 3] = ["name", "type", "status"];
+        const FIRST: [&str; 7] = [
+            "name", "type", "kind", "item", "status", "expected", "actual",
+        ];
         let first = items.first().and_then(Value::as_object);
         let named = first.is_some_and(|o| o.contains_key("name"));
         let mut keys: Vec<String> = first
@@ -493,11 +496,39 @@ impl ItemTable {
     }
 }
 
-/// A record's fields for the facts list: (name, shown value, preformatted).
-fn facts(d: &Value) -> Vec<(String, String, bool)> {
-    d.as_object()
+/// A record's fields for the facts list: (name, shown value,
+/// preformatted); and its lists of flat objects (a drifted host's
+/// differences, a desired state's packages), which are drawn as tables.
+fn facts(d: &Value) -> (Vec<(String, String, bool)>, Vec<ItemTable>) {
+    let flat = |o: &Value| {
+        o.as_object()
+            .is_some_and(|m| m.values().all(|v| !v.is_object() && !v.is_array()))
+    };
+    let rows = |x: &Value| {
+        x.as_array()
+            .filter(|a| !a.is_empty() && a.iter().all(flat))
+            .is_some()
+            && named_lines(x).is_none()
+    };
+    let tables = d
+        .as_object()
         .into_iter()
         .flatten()
+        .filter(|(_, x)| rows(x))
+        .map(|(k, x)| {
+            let mut heading = k.replace('_', " ");
+            heading[..1].make_ascii_uppercase();
+            ItemTable::of(
+                &heading,
+                x.as_array().map(Vec::as_slice).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let facts = d
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, x)| !rows(x))
         .map(|(k, x)| {
             if let Some(lines) = named_lines(x) {
                 return (k.replace('_', " "), lines, true);
@@ -521,7 +552,8 @@ fn facts(d: &Value) -> Vec<(String, String, bool)> {
             };
             (k.replace('_', " "), shown, pre)
         })
-        .collect()
+        .collect();
+    (facts, tables)
 }
 
 /// A list of named things (objects of a `name` and an optional
@@ -626,18 +658,24 @@ pub(super) async fn detail(
         Ok(d) => d,
         Err(p) => return error_page(&v, p),
     };
-    let title = ["name", "hostname", "user", "number", "matchers_text"]
-        .iter()
-        .map(|k| text(&d[*k]))
-        .find(|t| !t.is_empty())
-        .unwrap_or(id);
-    let fields = facts(&d);
+    let title = [
+        "name",
+        "hostname",
+        "host",
+        "user",
+        "number",
+        "matchers_text",
+    ]
+    .iter()
+    .map(|k| text(&d[*k]))
+    .find(|t| !t.is_empty())
+    .unwrap_or(id);
+    let (fields, mut tables) = facts(&d);
     let lock = m
         .locked
         .iter()
         .find(|(k, _)| d[*k] == Value::Bool(true))
         .map(|(_, why)| *why);
-    let mut tables = Vec::with_capacity(m.related.len());
     for (heading, path) in m.related {
         let path = path.replace("{id}", &urlencode(&id_for_url));
         match api(&s, &v, Method::GET, &path, None).await {
@@ -819,6 +857,10 @@ fn shown_once(
     answer: &Value,
 ) -> Response {
     let items = answer["items"].as_array();
+    let (fields, tables) = match items {
+        Some(i) => (vec![], vec![ItemTable::of("Values", i)]),
+        None => facts(answer),
+    };
     Record {
         user: v.user.clone(),
         csrf: v.csrf.clone(),
@@ -828,11 +870,7 @@ fn shown_once(
         title,
         section: m.title.into(),
         back,
-        fields: if items.is_some() {
-            vec![]
-        } else {
-            facts(answer)
-        },
+        fields,
         actions: vec![],
         action_url: String::new(),
         edit: None,
@@ -840,10 +878,7 @@ fn shown_once(
         ops: vec![],
         json: None,
         drawing: String::new(),
-        tables: items
-            .map(|i| ItemTable::of("Values", i))
-            .into_iter()
-            .collect(),
+        tables,
     }
     .into_response()
 }

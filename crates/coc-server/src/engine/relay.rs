@@ -3,7 +3,8 @@
 //! the database ([`coc_store::Store::relay`], `NOTIFY coc_agent`); this
 //! round, on every replica, takes those requests and — when it holds the
 //! agent's connection — sends the agent the runs it should be running
-//! ([`coc_store::Store::redispatch`]) or the cancel.
+//! ([`coc_store::Store::redispatch`]), the cancel, or its drift watch
+//! (R5, [`crate::drift`]).
 //!
 //! Loop: its own; woken by each relay request, and every
 //! [`SWEEP`] it re-sends the runs still waiting for the agents it holds,

@@ -54,7 +54,13 @@ enum Verb {
     Clear { host: String },
 }
 
-const COLS: &[&str] = &["host", "status", "differences", "checked_at", "drifted_since"];
+const COLS: &[&str] = &[
+    "host",
+    "status",
+    "differences",
+    "checked_at",
+    "drifted_since",
+];
 const DIFF_COLS: &[&str] = &["kind", "item", "expected", "actual"];
 
 /// `NAME=VALUE` split at the first `=`; a missing or empty value is none.
@@ -127,7 +133,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                 d["interval_s"] = json!(i);
             }
             match alarm_level.as_deref() {
-                Some(l) if l.eq_ignore_ascii_case("none") => d["alarm_level"] = Value::Null,
+                Some(l) if l.eq_ignore_ascii_case("none") => d["no_alarm"] = json!(true),
                 Some(l) => d["alarm_level"] = json!(l),
                 None => {}
             }

@@ -15,6 +15,7 @@ mod application;
 mod automation;
 mod catalog;
 mod cloud;
+mod drift;
 mod incident;
 mod oncall;
 
@@ -23,6 +24,7 @@ use access::*;
 use application::*;
 use automation::*;
 use cloud::*;
+use drift::*;
 pub use incident::*;
 use oncall::*;
 
@@ -432,7 +434,10 @@ pub const MODULES: &[Module] = &[
         server_filters: catalog::FILTERS,
         server_search: Some("q"),
         others: Some((catalog::is_other, "catalog")),
-        also: &[("/console/catalog-import/new", "Import (CSV or YAML)")],
+        also: &[
+            ("/console/catalog-import/new", "Import (CSV or YAML)"),
+            ("/console/drift", "Drift"),
+        ],
         sorts: catalog::SORTS,
         groups: catalog::GROUPS,
         ..MODULE
@@ -529,6 +534,32 @@ pub const MODULES: &[Module] = &[
             op: "sync",
             label: "Synchronize now",
             api: "/api/v1/cloud-accounts/{id}/sync",
+            ..OP
+        }],
+        ..MODULE
+    },
+    Module {
+        slug: "drift",
+        title: "Drift",
+        list: "/api/v1/drift",
+        detail: Some("/api/v1/drift/{id}"),
+        key: "host_id",
+        columns: &[
+            ("host", "Host"),
+            ("status", "Status"),
+            ("differences.item", "Differs in"),
+            ("checked_at", "Last report"),
+            ("drifted_since", "Drifted since"),
+        ],
+        create: Some("/api/v1/drift/{host}"),
+        // No example: the host is one of yours, picked from the list.
+        modify: true,
+        fields: DRIFT,
+        ops: &[Op {
+            op: "accept",
+            label: "Accept current state",
+            api: "/api/v1/drift/{id}/accept",
+            then: Then::Record("drift", "host_id"),
             ..OP
         }],
         ..MODULE
