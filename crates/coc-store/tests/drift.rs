@@ -42,7 +42,7 @@ fn seen(version: &str, running: bool, hash: char) -> Observed {
 #[tokio::test]
 async fn reports_are_compared_and_the_alarm_follows_the_differences() {
     each_store!(|s| {
-        let h = host(&s, "web-1").await;
+        let h = host(s, "web-1").await;
         // No desired state: a report changes nothing.
         let out = s
             .record_drift_state(&h, seen("1", true, 'a'))
