@@ -31,6 +31,19 @@ fn coc_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
     )
 }
 
+/// A real `coc agent` joined to the env's server: its process, its
+/// host's id and host name.
+async fn one_agent(env: &Env) -> (crate::support::Proc, String, String) {
+    let token = env.enrollment().await;
+    let agent = env.agent(0, &token);
+    let id = env.hosts(1).await.remove(0);
+    let host = env
+        .call("GET", &format!("/api/v1/resources/{id}"), None)
+        .await;
+    let name = host["hostname"].as_str().unwrap().to_string();
+    (agent, id, name)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_line_ends_are_flagged_and_stored_as_lf_and_update_takes_a_name() {
     let env = Env::new();
@@ -1192,13 +1205,7 @@ async fn a_hosts_services_are_listed_by_its_name() {
     }
     let env = Env::new();
     let _server = env.server(None).await;
-    let token = env.enrollment().await;
-    let _agent = env.agent(0, &token);
-    let id = env.hosts(1).await.remove(0);
-    let host = env
-        .call("GET", &format!("/api/v1/resources/{id}"), None)
-        .await;
-    let name = host["hostname"].as_str().unwrap().to_string();
+    let (_agent, id, name) = one_agent(&env).await;
     env.wait(
         &format!("/api/v1/resources/{id}/services"),
         "PostgreSQL found",
@@ -1329,7 +1336,7 @@ async fn a_hosts_services_are_listed_by_its_name() {
     );
     // Discovery off: a second agent's host reports nothing. That agent is
     // the slim `coc-agent` binary (decision 0021): it joins the same way.
-    let _quiet = env.slim_agent(1, &token, &["--discovery-interval", "0"]);
+    let _quiet = env.slim_agent(1, &env.enrollment().await, &["--discovery-interval", "0"]);
     let ids = env.hosts(2).await;
     let other = ids.iter().find(|h| **h != id).unwrap();
     let slim = env
@@ -1426,13 +1433,7 @@ async fn cloud_accounts_are_managed_by_name_from_the_cli() {
 async fn drift_is_set_shown_and_accepted_by_host_name() {
     let env = Env::new();
     let _server = env.server(None).await;
-    let token = env.enrollment().await;
-    let _agent = env.agent(0, &token);
-    let id = env.hosts(1).await.remove(0);
-    let host = env
-        .call("GET", &format!("/api/v1/resources/{id}"), None)
-        .await;
-    let name = host["hostname"].as_str().unwrap().to_string();
+    let (_agent, id, name) = one_agent(&env).await;
     let conf = env.dir.path().join("app.conf");
     std::fs::write(&conf, "a=1\n").unwrap();
     let file = conf.to_str().unwrap();
