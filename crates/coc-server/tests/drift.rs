@@ -39,6 +39,17 @@ async fn drift_alarm(h: &Harness) -> Option<Value> {
         .cloned()
 }
 
+/// Waits for the drift alarm in `status` (it is ingested right after
+/// the report's transaction) and returns it.
+async fn wait_alarm(h: &Harness, status: &str) -> Value {
+    let path = "/api/v1/alarms?name=ConfigurationDrift";
+    let found = wait_for(h, path, &format!("the drift alarm {status}"), |v| {
+        v["items"][0]["status"] == status
+    })
+    .await;
+    found["items"][0].clone()
+}
+
 /// What dpkg says of `name`, if this machine has dpkg.
 fn dpkg_version(name: &str) -> Option<String> {
     let out = std::process::Command::new("dpkg-query")
@@ -118,8 +129,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
         assert_eq!(d[0]["item"], "coreutils");
         assert_eq!(d[0]["expected"], "0.0.1-not-this");
         assert_eq!(d[0]["actual"], v.as_str());
-        let a = drift_alarm(&h).await.expect("the drift alarm");
-        assert_eq!(a["status"], "alarm");
+        let a = wait_alarm(&h, "alarm").await;
         assert_eq!(a["resource_name"], name.as_str());
         // Accepting the current state takes dpkg's version: in sync.
         let acc = h
@@ -129,7 +139,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
             .unwrap();
         assert_eq!(acc["status"], "in_sync", "{acc}");
         assert_eq!(acc["packages"][1]["version"], v.as_str());
-        assert_eq!(drift_alarm(&h).await.unwrap()["status"], "ok");
+        wait_alarm(&h, "ok").await;
     } else {
         assert_eq!(first["status"], "in_sync", "{first}");
         assert!(drift_alarm(&h).await.is_none());
@@ -147,8 +157,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
     assert_eq!(d["kind"], "file");
     assert_eq!(d["item"], conf.to_string_lossy().as_ref());
     assert_eq!(d["expected"], format!("sha256 {}", &baseline[..12]));
-    let a = drift_alarm(&h).await.expect("the drift alarm");
-    assert_eq!(a["status"], "alarm", "{a}");
+    let a = wait_alarm(&h, "alarm").await;
     assert_eq!(a["level"], "Major");
     assert!(
         a["description"].as_str().unwrap().contains("app.conf"),
@@ -162,7 +171,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
         v["status"] == "in_sync"
     })
     .await;
-    assert_eq!(drift_alarm(&h).await.unwrap()["status"], "ok");
+    wait_alarm(&h, "ok").await;
     // Removed: the agent stops watching, a change is no longer drift.
     h.client
         .delete(&format!("/api/v1/drift/{name}"))
