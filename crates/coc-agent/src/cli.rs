@@ -39,6 +39,16 @@ pub struct AgentArgs {
     /// turns discovery off.
     #[arg(long, env = "COC_DISCOVERY_INTERVAL", default_value_t = 60)]
     pub discovery_interval: u64,
+    /// Proxy access: reach the server through the proxy agent at
+    /// HOST:PORT (its --proxy-listen), for a host that cannot reach the
+    /// server. TLS and the agent's identity stay end to end with the
+    /// server; --server still names the server (its certificate's name).
+    #[arg(long, env = "COC_AGENT_PROXY", value_name = "HOST:PORT")]
+    pub proxy: Option<String>,
+    /// Proxy mode: also relay other agents' connections to the server from
+    /// ADDRESS:PORT (a TCP relay for hosts that cannot reach the server).
+    #[arg(long, env = "COC_AGENT_PROXY_LISTEN", value_name = "ADDRESS:PORT")]
+    pub proxy_listen: Option<std::net::SocketAddr>,
 }
 
 impl AgentArgs {
@@ -70,6 +80,8 @@ impl AgentArgs {
             simulate_reboot: false,
             discovery: (self.discovery_interval > 0)
                 .then(|| std::time::Duration::from_secs(self.discovery_interval)),
+            proxy: self.proxy,
+            proxy_listen: self.proxy_listen,
         })
     }
 }

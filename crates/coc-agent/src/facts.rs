@@ -39,6 +39,8 @@ pub fn collect(agent_id: &str) -> Facts {
         memory_bytes: sys.as_ref().map(|s| s.total_memory()).unwrap_or(0),
         agent_version: env!("CARGO_PKG_VERSION").into(),
         boot_id: boot_id(),
+        proxy: None,
+        proxy_listen: None,
     }
 }
 

@@ -27,6 +27,7 @@ pub mod facts;
 pub mod identity;
 pub mod link;
 pub mod redact;
+pub mod relay;
 pub mod spool;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -67,6 +68,12 @@ pub struct AgentConfig {
     /// (R2, R4; [`discover`]); a report goes to the server when it changed,
     /// and every [`DISCOVERY_RESEND`] looks regardless. `None`: never.
     pub discovery: Option<Duration>,
+    /// Proxy access (R3): reach the server through a proxy agent at this
+    /// `host:port` (its `proxy_listen`); `None`: directly.
+    pub proxy: Option<String>,
+    /// Proxy mode (R3): relay other agents' connections to this agent's
+    /// server from this address ([`relay`]); `None`: no relay.
+    pub proxy_listen: Option<std::net::SocketAddr>,
 }
 
 /// A discovery report is sent at least every this many looks, changed or
@@ -165,6 +172,15 @@ pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
         identity: &identity,
         tls: tls.as_ref(),
     };
+    if let Some(listen) = cfg.proxy_listen {
+        let upstreams = servers
+            .iter()
+            .map(|s| link::endpoint(s).map_err(std::io::Error::other))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let listener = relay::bind(listen).await?;
+        tracing::info!(%listen, "relaying agents to the server (proxy mode)");
+        tokio::spawn(relay::serve(listener, upstreams));
+    }
     let (sp, loaded) = spool::Spool::open(&cfg.state_dir)?;
     let shared = Arc::new(Shared {
         spool: Some(sp),
@@ -256,11 +272,13 @@ async fn session(
     events_rx: &mut mpsc::Receiver<AgentMessage>,
     attempt: &mut u32,
 ) -> Result<(), BoxErr> {
-    let ws = link::connect(url, cfg.token.as_deref(), who.tls).await?;
+    let ws = link::connect(url, cfg.token.as_deref(), who.tls, cfg.proxy.as_deref()).await?;
     let (mut tx, mut rx) = ws.split();
     let send =
         |m: &AgentMessage| Message::Text(serde_json::to_string(m).unwrap_or_default().into());
     let mut facts = facts::collect(who.id);
+    facts.proxy = cfg.proxy.clone();
+    facts.proxy_listen = cfg.proxy_listen.map(|a| a.to_string());
     let sim = shared.reboots.load(std::sync::atomic::Ordering::Relaxed);
     if sim > 0 {
         facts.boot_id = format!("{}-sim{sim}", facts.boot_id);

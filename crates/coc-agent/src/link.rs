@@ -80,22 +80,12 @@ pub fn ws_url(server: &str) -> String {
     format!("{base}/api/v1/agent/connect")
 }
 
-/// Opens the link to `server`, sending `token` (an enrollment token) as a
-/// bearer token when given. `tls` is needed for `https://` servers.
+/// The host and port a server URL is dialed at (`https://` defaults to
+/// 443, `http://` to 80).
 ///
-/// Errors: unreachable, TLS refused (an unknown CA, a wrong name),
-/// WebSocket refused, or [`CONNECT_TIMEOUT`] passed.
-pub async fn connect(
-    server: &str,
-    token: Option<&str>,
-    tls: Option<&Arc<ClientConfig>>,
-) -> Result<Link, BoxErr> {
-    let mut req = ws_url(server).into_client_request()?;
-    if let Some(t) = token {
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {t}").parse()?);
-    }
-    let uri = req.uri().clone();
+/// Errors: a URL without a host.
+pub fn endpoint(server: &str) -> Result<(String, u16), BoxErr> {
+    let uri = ws_url(server).into_client_request()?.uri().clone();
     let secure = uri.scheme_str() == Some("wss");
     let host = uri
         .host()
@@ -103,9 +93,37 @@ pub async fn connect(
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    Ok((
+        host,
+        uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+    ))
+}
+
+/// Opens the link to `server`, sending `token` (an enrollment token) as a
+/// bearer token when given. `tls` is needed for `https://` servers.
+/// `proxy` (`host:port` of a proxy agent, [`crate::relay`]): the TCP
+/// connection goes there; TLS and the WebSocket are still the server's.
+///
+/// Errors: unreachable, TLS refused (an unknown CA, a wrong name),
+/// WebSocket refused, or [`CONNECT_TIMEOUT`] passed.
+pub async fn connect(
+    server: &str,
+    token: Option<&str>,
+    tls: Option<&Arc<ClientConfig>>,
+    proxy: Option<&str>,
+) -> Result<Link, BoxErr> {
+    let mut req = ws_url(server).into_client_request()?;
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse()?);
+    }
+    let secure = req.uri().scheme_str() == Some("wss");
+    let (host, port) = endpoint(server)?;
     let open = async {
-        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        let tcp = match proxy {
+            Some(p) => TcpStream::connect(p).await?,
+            None => TcpStream::connect((host.as_str(), port)).await?,
+        };
         tcp.set_nodelay(true)?;
         let io: Box<dyn Io> = if secure {
             let cfg = tls.ok_or("an https:// server needs TLS settings")?;

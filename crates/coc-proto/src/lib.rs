@@ -63,6 +63,13 @@ pub struct Facts {
     /// value tells the server the host rebooted.
     #[serde(default)]
     pub boot_id: String,
+    /// The proxy agent (`host:port`) this agent reaches the server
+    /// through (R3 proxy access); `None`: directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// The address this agent relays other agents from (R3 proxy mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_listen: Option<String>,
 }
 
 /// A TCP port the host listens on, as the agent found it (R2 discovery).

@@ -168,6 +168,12 @@ fn check_facts(f: &coc_proto::Facts) -> Result<(), String> {
     short("arch", &f.arch, 64)?;
     short("agent_version", &f.agent_version, 64)?;
     short("boot_id", &f.boot_id, 128)?;
+    short("proxy", f.proxy.as_deref().unwrap_or_default(), 256)?;
+    short(
+        "proxy_listen",
+        f.proxy_listen.as_deref().unwrap_or_default(),
+        256,
+    )?;
     if f.ips.len() > 64 {
         return Err("at most 64 IP addresses".into());
     }
@@ -268,6 +274,8 @@ async fn handshake(
         memory_bytes: i64::try_from(facts.memory_bytes).unwrap_or(i64::MAX),
         agent_version: facts.agent_version.clone(),
         boot_id: facts.boot_id.clone(),
+        proxy: facts.proxy.clone(),
+        proxy_listen: facts.proxy_listen.clone(),
     };
     let now = s.store.now();
     let admitted = match s

@@ -1400,6 +1400,8 @@ async fn agents_enroll_into_their_tenant() {
         state_dir: h.dir.path().join("acme-agent"),
         run_as_self: true,
         simulate_reboot: true,
+        proxy: None,
+        proxy_listen: None,
         discovery: None,
     };
     let agent = tokio::spawn(async move {

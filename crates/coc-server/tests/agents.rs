@@ -72,6 +72,8 @@ impl RawAgent {
             memory_bytes: 1,
             agent_version: "0".into(),
             boot_id: "b".into(),
+            proxy: None,
+            proxy_listen: None,
         };
         send(
             &mut ws,

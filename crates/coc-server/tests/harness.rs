@@ -137,6 +137,8 @@ impl Harness {
             state_dir: self.dir.path().join(format!("agent-{n}")),
             run_as_self: true,
             simulate_reboot: true,
+            proxy: None,
+            proxy_listen: None,
             discovery: Some(std::time::Duration::from_secs(2)),
         };
         self.agents.push(tokio::spawn(async move {
@@ -312,6 +314,8 @@ pub async fn fake_host(h: &Harness, name: &str) -> String {
         memory_bytes: 1,
         agent_version: "test".into(),
         boot_id: String::new(),
+        proxy: None,
+        proxy_listen: None,
     };
     h.server
         .as_ref()

@@ -301,6 +301,7 @@ const MIGRATIONS: &[Migration] = &[
     ),
     same_sql!(34, "cloud_accounts", "0034_cloud_accounts.sql"),
     same_sql!(35, "host_drift", "0035_host_drift.sql"),
+    same_sql!(36, "host_proxy", "0036_host_proxy.sql"),
 ];
 
 impl Store {

@@ -18,6 +18,8 @@ fn facts(agent_id: &str, hostname: &str) -> HostFacts {
         memory_bytes: 1 << 30,
         agent_version: "t".into(),
         boot_id: "b1".into(),
+        proxy: None,
+        proxy_listen: None,
     }
 }
 

@@ -349,6 +349,8 @@ async fn a_ticket_runs_steps_batches_atoms_and_strategies() {
             memory_bytes: 1 << 30,
             agent_version: "test".into(),
             boot_id: "second-boot".into(),
+            proxy: None,
+            proxy_listen: None,
         };
         s.upsert_host(T, &facts).await.unwrap();
         // Back with a new boot id, but its agent is not connected yet.

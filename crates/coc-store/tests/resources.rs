@@ -29,6 +29,8 @@ fn facts(agent: &str, hostname: &str, ip: &str) -> HostFacts {
         memory_bytes: 1 << 30,
         agent_version: "0.1.0".into(),
         boot_id: String::new(),
+        proxy: None,
+        proxy_listen: None,
     }
 }
 

@@ -278,6 +278,8 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             state_dir: data_dir.join("agent"),
             run_as_self: !is_root,
             simulate_reboot: true,
+            proxy: None,
+            proxy_listen: None,
             discovery: Some(std::time::Duration::from_secs(60)),
         };
         if !is_root {

@@ -1491,3 +1491,164 @@ async fn drift_is_set_shown_and_accepted_by_host_name() {
     let (ok, out) = coc(&env, &["drift", "show", &name]);
     assert!(!ok && out.contains("does not exist"), "{out}");
 }
+
+/// A network namespace with a veth link to this one (deleted on drop):
+/// its side is `10.213.<n>.2`, ours `10.213.<n>.1`; it cannot reach this
+/// namespace's loopback.
+struct Netns {
+    name: String,
+    ours: String,
+}
+
+impl Netns {
+    fn create() -> Option<Netns> {
+        let n: u8 = rand::random_range(1..250);
+        let name = format!("cocpx{n}");
+        let (ours, theirs) = (format!("vpx{n}a"), format!("vpx{n}b"));
+        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let steps: Vec<Vec<String>> = [
+            format!("ip netns add {name}"),
+            format!("ip link add {ours} type veth peer name {theirs}"),
+            format!("ip link set {theirs} netns {name}"),
+            format!("ip addr add 10.213.{n}.1/30 dev {ours}"),
+            format!("ip link set {ours} up"),
+            format!("ip netns exec {name} ip addr add 10.213.{n}.2/30 dev {theirs}"),
+            format!("ip netns exec {name} ip link set {theirs} up"),
+            format!("ip netns exec {name} ip link set lo up"),
+        ]
+        .iter()
+        .map(|s| s.split(' ').map(String::from).collect())
+        .collect();
+        let ns = Netns {
+            name,
+            ours: format!("10.213.{n}.1"),
+        };
+        for s in steps {
+            let ok = Command::new(&s[0])
+                .args(&s[1..])
+                .status()
+                .is_ok_and(|st| st.success());
+            if !ok {
+                return None;
+            }
+        }
+        Some(ns)
+    }
+
+    /// `cmd` run inside the namespace, under its own host name.
+    fn command(&self, hostname: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, "unshare", "--uts", "sh", "-c"])
+            .arg(format!("hostname {hostname} && exec \"$0\" \"$@\""))
+            .arg(program);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Proxy mode (R3): a host in a network namespace that cannot reach the
+/// server joins through a proxy agent (`--proxy-listen`), by its own key,
+/// and runs a script from the CLI by its name; its TLS-free link here is
+/// a plain TCP relay, so what it sends reaches the server unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_cannot_reach_the_server_joins_through_a_proxy_agent() {
+    let Some(ns) = Netns::create() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "network namespaces are needed in CI (root, iproute2)"
+        );
+        eprintln!("SKIPPED: cannot create a network namespace");
+        return;
+    };
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let port = env.url().rsplit(':').next().unwrap().to_string();
+    // From inside, the server's address is unreachable.
+    let direct = ns
+        .command("probe", "bash")
+        .args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+        .status()
+        .unwrap();
+    assert!(
+        !direct.success(),
+        "the namespace reaches the server directly"
+    );
+    let relay_port = std::net::TcpListener::bind((ns.ours.as_str(), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("{}:{relay_port}", ns.ours);
+    let _proxy = env.slim_agent(
+        0,
+        &env.enrollment().await,
+        &["--proxy-listen", &listen, "--discovery-interval", "0"],
+    );
+    env.hosts(1).await;
+    let _behind = env.spawn_agent(
+        ns.command("behind-proxy", env!("CARGO_BIN_EXE_coc-agent")),
+        1,
+        &env.enrollment().await,
+        &[env.url()],
+        &["--proxy", &listen, "--discovery-interval", "0"],
+    );
+    env.hosts(2).await;
+    let (ok, out) = coc(&env, &["resource", "list", "--type", "host"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("behind-proxy"))
+        .unwrap_or_default();
+    assert!(
+        ok && line.contains("running"),
+        "{out}\n{}",
+        env.agent_log(1)
+    );
+    // The server knows who goes through whom.
+    let hosts = env.call("GET", "/api/v1/resources?type=host", None).await;
+    let items = hosts["items"].as_array().unwrap();
+    let by = |n: &str| items.iter().find(|h| h["hostname"] == n).cloned().unwrap();
+    let behind = by("behind-proxy");
+    assert_eq!(behind["proxy"], listen.as_str(), "{behind}");
+    let proxy = items
+        .iter()
+        .find(|h| h["hostname"] != "behind-proxy")
+        .unwrap();
+    assert_eq!(proxy["proxy_listen"], listen.as_str(), "{proxy}");
+    assert!(proxy["proxy"].is_null());
+    let f = env.dir.path().join("where.sh");
+    std::fs::write(&f, "echo \"from-$(hostname)\"\n").unwrap();
+    let (ok, out) = coc(
+        &env,
+        &[
+            "script",
+            "create",
+            "--name",
+            "where",
+            "--file",
+            f.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "script",
+            "run",
+            "where",
+            "--host",
+            "behind-proxy",
+            "--follow",
+        ],
+    );
+    assert!(
+        ok && out.contains("[behind-proxy] from-behind-proxy"),
+        "{out}"
+    );
+}

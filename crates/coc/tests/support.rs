@@ -167,7 +167,7 @@ impl Env {
 
     /// Starts agent `i` with command `c` (its state and log in the test's
     /// directory).
-    fn spawn_agent(
+    pub fn spawn_agent(
         &self,
         mut c: Command,
         i: usize,

@@ -35,6 +35,13 @@ pub struct HostFacts {
     /// Boot id of the host's kernel: a new one means the host rebooted.
     #[serde(default)]
     pub boot_id: String,
+    /// The proxy agent (`host:port`) it reaches the server through (R3
+    /// proxy access); `None`: directly.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// The address it relays other agents from (R3 proxy mode).
+    #[serde(default)]
+    pub proxy_listen: Option<String>,
 }
 
 /// A host in the resource list (`GET /api/v1/resources`).
@@ -79,7 +86,7 @@ pub struct Host {
     pub agent_identity_until: Option<i64>,
 }
 
-pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, \
+pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, proxy, proxy_listen, \
     last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until, \
     application_id, module, region, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application";
 
@@ -104,6 +111,8 @@ pub(crate) fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
             boot_id: r
                 .try_get::<Option<String>, _>("boot_id")?
                 .unwrap_or_default(),
+            proxy: r.try_get("proxy")?,
+            proxy_listen: r.try_get("proxy_listen")?,
         },
         enterprise_project: r.try_get("enterprise_project")?,
         application: r.try_get("application")?,
@@ -163,7 +172,8 @@ pub(crate) async fn write_facts(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
-         agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$9 WHERE id=$10",
+         agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$9, proxy=$10, \
+         proxy_listen=$11 WHERE id=$12",
     )
     .bind(&f.hostname)
     .bind(serde_json::to_string(&f.ips).unwrap_or_else(|_| "[]".into()))
@@ -174,6 +184,8 @@ pub(crate) async fn write_facts(
     .bind(&f.agent_version)
     .bind(now)
     .bind(&f.boot_id)
+    .bind(&f.proxy)
+    .bind(&f.proxy_listen)
     .bind(host_id)
     .execute(&mut **tx)
     .await?;

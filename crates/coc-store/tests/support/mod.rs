@@ -162,6 +162,8 @@ pub async fn host(s: &Store, hostname: &str) -> String {
             memory_bytes: 1 << 30,
             agent_version: "test".into(),
             boot_id: String::new(),
+            proxy: None,
+            proxy_listen: None,
         },
     )
     .await

@@ -449,6 +449,8 @@ async fn fanout(
             state_dir: base.join(format!("agent-{i}")),
             run_as_self: true,
             simulate_reboot: true,
+            proxy: None,
+            proxy_listen: None,
             discovery: None,
         };
         handles.push(tokio::spawn(async move {
