@@ -847,6 +847,10 @@ async fn login_overview_incident_and_crawl() {
     assert_eq!(st, 200, "{oc}");
     assert!(oc.contains("On call at 2026-11-22T03:00:00+00:00"), "{oc}");
     assert!(
+        oc.contains("list=\"applications\"><datalist id=\"applications\">"),
+        "the application is offered from the list: {oc}"
+    );
+    assert!(
         oc.contains("<li><a href=\"/console/engineers/admin\">admin</a></li>"),
         "{oc}"
     );

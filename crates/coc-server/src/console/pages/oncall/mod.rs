@@ -162,6 +162,8 @@ pub(crate) struct OnCall {
     pub(crate) role: String,
     pub(crate) at: String,
     pub(crate) application: String,
+    /// The tenant's applications, offered for `application`.
+    pub(crate) applications: Vec<String>,
     pub(crate) region: String,
     /// (instant, people) once asked.
     pub(crate) answer: Option<(String, Vec<String>)>,
@@ -270,6 +272,7 @@ pub(crate) async fn oncall(
         role: q.role,
         at: q.at,
         application: q.application,
+        applications: rotation::application_names(&s, &v).await,
         region: q.region,
         answer,
         error,
