@@ -250,6 +250,17 @@ async fn a_desired_state_is_set_from_the_console_form() {
     ] {
         assert!(record.contains(shown), "{shown}: {record}");
     }
+    // The host's page shows it too.
+    let (_, page) =
+        crate::console::page(&cookie, &format!("{}/console/resources/{host}", h.url())).await;
+    let drift = page.split("<h2>Drift</h2>").nth(1).unwrap_or_default();
+    assert!(drift.contains("drifted"), "{page}");
+    let listed = h
+        .client
+        .get("/api/v1/drift", &[("host", name.clone())])
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     // Modify, saved unchanged: the same desired state (with the baseline).
     let murl = format!("{}{loc}/edit", h.url());
     let (st, edit) = crate::console::page(&cookie, &murl).await;

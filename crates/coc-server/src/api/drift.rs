@@ -3,7 +3,7 @@
 //! state". Hosts are named by id or host name; access follows the host's
 //! attributes (A3) as the resource API does.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -24,8 +24,9 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/api/v1/drift",
         "resource",
-        "Hosts with a desired state (R5), drifted first: status in_sync, drifted or unchecked, the differences and the last report",
+        "Hosts with a desired state (R5), drifted first: status in_sync, drifted or unchecked, the differences and the last report; host (id or name) lists one host's",
         DriftList,
+        query = DriftQuery,
         list = coc_store::drift::HostDrift
     ),
     route!(
@@ -70,6 +71,14 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/drift/{id}/accept", post(accept))
 }
 
+/// Query of `GET /api/v1/drift`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftQuery {
+    /// Only this host (id or host name).
+    pub host: Option<String>,
+}
+
 /// The host named `id` (id or host name), when the caller may act on it.
 async fn host(s: &AppState, p: &Principal, c: &Checked, id: &str) -> ApiResult<String> {
     let host_id = s.store.host_ref(&p.tenant, id).await?;
@@ -80,7 +89,17 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
+    Query(q): Query<DriftQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    if let Some(h) = q.host.as_deref().filter(|h| !h.trim().is_empty()) {
+        let id = host(&s, &p, &c, h).await?;
+        let one = match s.store.host_drift(&p.tenant, &id).await {
+            Ok(d) => vec![d],
+            Err(coc_store::StoreError::NotFound { .. }) => vec![],
+            Err(e) => return Err(e.into()),
+        };
+        return Ok(Json(super::listing(one)));
+    }
     let hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
     let readable: std::collections::BTreeSet<String> = hosts
         .iter()

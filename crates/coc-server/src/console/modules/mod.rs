@@ -426,6 +426,7 @@ pub const MODULES: &[Module] = &[
                 "Dependencies observed",
                 "/api/v1/resources/{id}/dependencies",
             ),
+            ("Drift", "/api/v1/drift?host={id}"),
         ],
         summary: None,
         fields: &[],
