@@ -110,6 +110,8 @@ pub async fn run(
         )
         .env("LANG", "C.UTF-8")
         .env("COC_TASK_ID", &req.task_id)
+        // The agent's own binary: an agent installation (R3) copies it.
+        .env("COC_AGENT_EXE", std::env::current_exe().unwrap_or_default())
         .envs(&req.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

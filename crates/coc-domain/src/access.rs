@@ -149,6 +149,7 @@ actions! {
     AgentEnroll = "coc:agent:enroll",
     AgentList = "coc:agent:list",
     AgentRevoke = "coc:agent:revoke",
+    AgentInstall = "coc:agent:install",
     OncallCreate = "coc:oncall:create",
     OncallList = "coc:oncall:list",
     OncallGet = "coc:oncall:get",

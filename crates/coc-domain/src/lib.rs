@@ -70,6 +70,7 @@ macro_rules! stored_enum {
 pub mod access;
 pub mod action_link;
 pub mod agent;
+pub mod agent_install;
 pub mod alarm;
 pub mod application;
 pub mod cloud;

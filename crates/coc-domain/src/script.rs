@@ -702,6 +702,43 @@ ip -4 addr show dev "$INTERFACE"
                 p("GATEWAY", "Default gateway", ParamType::String, None, false),
             ],
         ),
+        {
+            // Given per target at dispatch: none is required of the
+            // ticket, secrets have no default.
+            let blank = |name: &str, desc: &str, sensitive: bool| ScriptParam {
+                required: false,
+                ..p(
+                    name,
+                    desc,
+                    ParamType::String,
+                    (!sensitive).then_some(""),
+                    sensitive,
+                )
+            };
+            spec(
+                crate::agent_install::SCRIPT_NAME,
+                "Install the COC agent on TARGET over SSH from this host (R3): copy this agent's binary, write the new agent's id and one-time token, start it. Run by an agent installation, one target per task.",
+                RiskLevel::Medium,
+                crate::agent_install::SCRIPT,
+                vec![
+                    blank("TARGET", "Address of the host to install on", false),
+                    blank("PORT", "SSH port", false),
+                    blank("LOGIN", "Login account", false),
+                    blank("AUTH", "password or key", false),
+                    blank("PASSWORD", "The login's password", true),
+                    blank("PRIVATE_KEY", "The login's private key", true),
+                    blank("AGENT_ID", "The new agent's id", false),
+                    blank("TOKEN", "The new agent's one-time enrollment token", true),
+                    blank("SERVER", "The server URL the new agent dials", false),
+                    blank("INSTALL_DIR", "Where the agent is installed", false),
+                    blank(
+                        "PROXY",
+                        "A proxy agent (host:port) to go through; empty: direct",
+                        false,
+                    ),
+                ],
+            )
+        },
     ]
 }
 

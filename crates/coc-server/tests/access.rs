@@ -240,6 +240,10 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
         }
         ("POST", "/api/v1/cloud-accounts/{id}/sync") => json!({}),
         ("PUT", "/api/v1/drift/{id}") => drift_body(),
+        ("POST", "/api/v1/agent-installs") => json!({
+            "installation_host": w.ids["resource"],
+            "targets": [{"address": "192.0.2.10", "password": "not-used"}]
+        }),
         ("POST", "/api/v1/drift/{id}/accept") => json!({}),
         ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
         ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {

@@ -246,7 +246,7 @@ async fn create(
                     created_by: "system".into(),
                     param_refs: Default::default(),
                 };
-                match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now).await {
+                match crate::ticket::insert_ticket(tx, keyring, tenant, &req, now, None).await {
                     Ok(t) => {
                         out.tickets_created.push(t.id.clone());
                         ticket_id = Some(t.id);

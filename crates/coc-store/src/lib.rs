@@ -25,6 +25,7 @@ macro_rules! dynsql {
 pub mod access;
 pub mod action_link;
 pub mod agent;
+pub mod agent_install;
 pub mod alarm;
 pub mod application;
 pub mod audit;
@@ -302,6 +303,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(34, "cloud_accounts", "0034_cloud_accounts.sql"),
     same_sql!(35, "host_drift", "0035_host_drift.sql"),
     same_sql!(36, "host_proxy", "0036_host_proxy.sql"),
+    same_sql!(37, "delegated_targets", "0037_delegated_targets.sql"),
 ];
 
 impl Store {

@@ -31,7 +31,7 @@ use sqlx::{Any, Row, Transaction};
 use coc_domain::jobticket::RunStatus;
 
 use crate::jobticket::{
-    HostCounts, JobCommand, JobHost, NewRows, ScriptCopy, StepPlan, insert_rows,
+    Delegation, HostCounts, JobCommand, JobHost, NewRows, ScriptCopy, StepPlan, insert_rows,
 };
 use crate::{Arg, Filter, Page, Paged, Result, Store, StoreError, paged};
 
@@ -238,6 +238,7 @@ pub(crate) async fn insert_ticket(
     tenant: &str,
     req: &NewTicket,
     now: i64,
+    delegation: Option<&Delegation>,
 ) -> Result<Ticket> {
     let script = crate::script::get_script_tx(tx, tenant, &req.script_id).await?;
     script.ensure_runnable()?;
@@ -305,6 +306,7 @@ pub(crate) async fn insert_ticket(
         params: &params,
         latest: &latest_refs(&req.param_refs),
         plans: std::slice::from_ref(&plan),
+        delegation,
     };
     let id = insert_rows(tx, keyring, &rows).await?;
     let total = plan.batches.iter().flatten().count() as i64;
@@ -462,7 +464,7 @@ impl Store {
             req.params.insert(k.clone(), v);
         }
         let mut tx = self.begin().await?;
-        let t = insert_ticket(&mut tx, &self.keyring, tenant, &req, self.now()).await?;
+        let t = insert_ticket(&mut tx, &self.keyring, tenant, &req, self.now(), None).await?;
         if !within(&mut tx, &t.id).await? {
             tx.rollback().await?;
             return Ok(None);

@@ -1652,3 +1652,166 @@ async fn a_host_that_cannot_reach_the_server_joins_through_a_proxy_agent() {
         "{out}"
     );
 }
+
+/// A real OpenSSH server on a loopback port with its own host key and
+/// configuration, accepting root with one key (killed on drop).
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    /// The private key it accepts, OpenSSH form.
+    key: String,
+}
+
+impl Sshd {
+    fn start(dir: &std::path::Path) -> Option<Sshd> {
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        let keygen = |name: &str| {
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(dir.join(name))
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !keygen("host_key") || !keygen("client_key") {
+            return None;
+        }
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).ok()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\nUsePAM no\n",
+                d = dir.display()
+            ),
+        )
+        .ok()?;
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("sshd.log")).ok()?)
+            .spawn()
+            .ok()?;
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                let key = std::fs::read_to_string(dir.join("client_key")).ok()?;
+                return Some(Sshd { child, port, key });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kills the agents started from `dir` (an installation starts them
+/// detached, as a host without systemd would).
+struct Installed(std::path::PathBuf);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(self.0.join("coc-agent"))
+            .status();
+    }
+}
+
+/// Agent installation (R3) over a real sshd: the installation host's
+/// agent signs in with a key, copies its own binary, writes the new
+/// agent's id and one-time token and starts it; the installed agent
+/// connects and binds the host made for the target. The key and the token
+/// never appear in the ticket's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let env = Env::new();
+    let ssh_dir = env.dir.path().join("ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    let Some(sshd) = root.then(|| Sshd::start(&ssh_dir)).flatten() else {
+        assert!(!ci, "sshd (openssh-server) and root are needed in CI");
+        eprintln!("SKIPPED: no sshd or not root");
+        return;
+    };
+    let _server = env.server(None).await;
+    let (_via, via_id, _) = one_agent(&env).await;
+    let install_dir = env.dir.path().join("opt-coc-agent");
+    let _installed = Installed(install_dir.clone());
+    // Bad input changes nothing.
+    let bad = env
+        .http
+        .post(format!("{}/api/v1/agent-installs", env.url()))
+        .bearer_auth(crate::support::ADMIN)
+        .json(&serde_json::json!({"installation_host": via_id,
+            "targets": [{"address": "127.0.0.1;reboot", "password": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let started = env
+        .call(
+            "POST",
+            "/api/v1/agent-installs",
+            Some(serde_json::json!({
+                "installation_host": via_id,
+                "targets": [{"address": "127.0.0.1", "port": sshd.port, "login": "root",
+                             "auth": "key", "private_key": sshd.key}],
+                "install_dir": install_dir.to_string_lossy(),
+                "server": env.url(),
+            })),
+        )
+        .await;
+    let text = started.to_string();
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains("coca_"),
+        "{text}"
+    );
+    let new_host = started["hosts"][0]["host_id"].as_str().unwrap().to_string();
+    let ticket = started["ticket"]["id"].as_str().unwrap().to_string();
+    let done = env
+        .wait(
+            &format!("/api/v1/tickets/{ticket}"),
+            "the installation",
+            |t| t["status"] != "executing",
+        )
+        .await;
+    let out = done.to_string();
+    assert_eq!(
+        done["status"],
+        "successful",
+        "{done}\nsshd: {}",
+        std::fs::read_to_string(ssh_dir.join("sshd.log")).unwrap_or_default()
+    );
+    assert!(
+        !out.contains("PRIVATE KEY") && !out.contains("coca_"),
+        "{out}"
+    );
+    // The installed agent binds the host made for it.
+    let host = env
+        .wait(
+            &format!("/api/v1/resources/{new_host}"),
+            "the new agent",
+            |h| h["agent_status"] == "running",
+        )
+        .await;
+    assert_eq!(host["agent_identity"], "active", "{host}");
+    assert!(install_dir.join("coc-agent").exists());
+    assert!(install_dir.join("state/agent.key").exists());
+}

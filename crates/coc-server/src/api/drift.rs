@@ -3,7 +3,7 @@
 //! state". Hosts are named by id or host name; access follows the host's
 //! attributes (A3) as the resource API does.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -14,7 +14,7 @@ use coc_store::drift::HostDrift;
 use super::catalog::{RouteDoc, route};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::guard::Checked;
 
 /// The routes this module serves, with what the guard checks and what
@@ -89,7 +89,7 @@ async fn list(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
-    Query(q): Query<DriftQuery>,
+    ApiQuery(q): ApiQuery<DriftQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if let Some(h) = q.host.as_deref().filter(|h| !h.trim().is_empty()) {
         let id = host(&s, &p, &c, h).await?;

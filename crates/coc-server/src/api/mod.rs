@@ -5,6 +5,7 @@
 pub mod access;
 pub mod action_link;
 pub mod agent;
+pub mod agent_install;
 pub mod alarm;
 pub mod application;
 pub mod attributes;
@@ -65,6 +66,7 @@ pub fn routes() -> &'static [RouteDoc] {
             cloud::ROUTES,
             drift::ROUTES,
             agent::ROUTES,
+            agent_install::ROUTES,
             script::ROUTES,
             job::ROUTES,
             ticket::ROUTES,
@@ -152,6 +154,7 @@ pub fn router() -> Router<AppState> {
         .merge(resource::router())
         .merge(application::router())
         .merge(cloud::router())
+        .merge(agent_install::router())
         .merge(drift::router())
         .merge(agent::router())
         .merge(script::router())

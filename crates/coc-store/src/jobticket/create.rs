@@ -28,6 +28,20 @@ pub(crate) struct NewRows<'a> {
     /// Parameter-center references read again at each use.
     pub latest: &'a BTreeMap<String, coc_domain::parameter::ParamRef>,
     pub plans: &'a [StepPlan],
+    /// The hosts its targets' tasks run on instead, with their own
+    /// parameter values ([`Delegation`]).
+    pub delegation: Option<&'a Delegation>,
+}
+
+/// Targets whose tasks run on another host's agent (an agent
+/// installation runs on the installation host, R3): that host, and per
+/// target its own parameter values, which override the ticket's.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Delegation {
+    /// The host whose agent runs every target's tasks.
+    pub runs_on: String,
+    /// Per target host id, parameter values (stored encrypted).
+    pub params: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Inserts a ticket, `executing`, with its hosts per step, pending, in
@@ -39,7 +53,14 @@ pub(crate) async fn insert_rows(
     keyring: &crate::secret::Keyring,
     n: &NewRows<'_>,
 ) -> Result<String> {
-    for h in n.plans.iter().flat_map(|p| p.batches.iter().flatten()) {
+    let runs_on = n.delegation.map(|d| d.runs_on.as_str());
+    for h in n
+        .plans
+        .iter()
+        .flat_map(|p| p.batches.iter().flatten())
+        .map(String::as_str)
+        .chain(runs_on)
+    {
         let ok: Option<String> =
             sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
                 .bind(n.tenant)
@@ -84,9 +105,13 @@ pub(crate) async fn insert_rows(
         let mut seq = 0i64;
         for (b, hosts) in p.batches.iter().enumerate() {
             for h in hosts {
+                let own = n
+                    .delegation
+                    .and_then(|d| d.params.get(h))
+                    .map(|p| keyring.encrypt(&serde_json::to_string(p).unwrap_or_default()));
                 sqlx::query(dynsql!(
                     "INSERT INTO job_hosts (id, tenant_id, ticket_id, step, host_id, batch, seq, status, task_idx, \
-                     had_failure, held) VALUES ($1,$2,$3,$4,$5,$6,$7,{},0,0,0)",
+                     had_failure, held, runs_on, target_params) VALUES ($1,$2,$3,$4,$5,$6,$7,{},0,0,0,$8,$9)",
                     sql_lit(TaskStatus::Pending.as_str())
                 ))
                 .bind(crate::new_id())
@@ -96,6 +121,8 @@ pub(crate) async fn insert_rows(
                 .bind(h)
                 .bind(b as i64)
                 .bind(seq)
+                .bind(runs_on)
+                .bind(own)
                 .execute(&mut **tx)
                 .await?;
                 seq += 1;
@@ -335,6 +362,7 @@ impl Store {
                 params: &params,
                 latest: &latest,
                 plans: &plans,
+                delegation: None,
             },
         )
         .await?;

@@ -667,5 +667,5 @@ pub mod query;
 pub mod results;
 pub mod step;
 
-pub(crate) use create::{NewRows, insert_rows};
+pub(crate) use create::{Delegation, NewRows, insert_rows};
 pub(crate) use results::{append_job_output_in, finish_job_run_in};

@@ -3,6 +3,27 @@
 use super::*;
 
 impl Store {
+    /// The host a job host's tasks run on when delegated (R3), and its own
+    /// parameter values (decrypted).
+    ///
+    /// Errors: a store error; stored values that do not decrypt.
+    async fn delegation_of(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        job_host: &str,
+    ) -> Result<(Option<String>, BTreeMap<String, String>)> {
+        let r = sqlx::query("SELECT runs_on, target_params FROM job_hosts WHERE id = $1")
+            .bind(job_host)
+            .fetch_one(&mut **tx)
+            .await?;
+        let own: Option<String> = r.try_get("target_params")?;
+        let own = match own {
+            Some(x) => serde_json::from_str(&self.keyring.decrypt(&x)?).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        Ok((r.try_get("runs_on")?, own))
+    }
+
     /// The state of ticket `id` as the domain sees it, read in `tx`;
     /// `outputs` says whether the runs' output is read.
     ///
@@ -312,6 +333,10 @@ impl Store {
             .map(|p| (p.name.clone(), p.kind))
             .collect();
         let vars = self.host_vars(tx, &h.host_id).await?;
+        // A delegated target (R3) runs on another host's agent, with its
+        // own parameter values.
+        let (runs_on, own) = self.delegation_of(tx, &h.id).await?;
+        let exec_host = runs_on.unwrap_or_else(|| h.host_id.clone());
         let run_id = crate::new_id();
         let mut status = RunStatus::Executing;
         let mut phase: Option<&str> = None;
@@ -327,16 +352,17 @@ impl Store {
                 timeout_s,
             } => {
                 let c = &st.scripts[script.as_str()];
-                let given: BTreeMap<String, String> = values
+                let mut given: BTreeMap<String, String> = values
                     .iter()
                     .map(|(k, v)| (k.clone(), substitute(v, &params, &kinds, &vars)))
                     .collect();
+                given.extend(own);
                 match resolve_params(&c.params, &given) {
                     Ok(env) => {
                         phase = Some("agent");
                         a.cmds.push(JobCommand::Exec {
                             run_id: run_id.clone(),
-                            host_id: h.host_id.clone(),
+                            host_id: exec_host.clone(),
                             script_type: c.script_type.clone(),
                             content: c.content.clone(),
                             secret_env: secret_env(&c.params, &env, &secret_values),
@@ -421,7 +447,7 @@ impl Store {
         .bind(&st.tenant)
         .bind(&st.id)
         .bind(&h.id)
-        .bind(&h.host_id)
+        .bind(&exec_host)
         .bind(step as i64)
         .bind(task_idx as i64)
         .bind(i64::from(attempt))

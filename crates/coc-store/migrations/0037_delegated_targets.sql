@@ -1,0 +1,6 @@
+-- Delegated targets (R3): a target host whose tasks run on another host's
+-- agent (an agent installation runs on the installation host), with
+-- parameter values of its own (stored encrypted: they hold passwords and
+-- tokens).
+ALTER TABLE job_hosts ADD COLUMN runs_on TEXT;
+ALTER TABLE job_hosts ADD COLUMN target_params TEXT;
