@@ -1654,12 +1654,11 @@ async fn a_host_that_cannot_reach_the_server_joins_through_a_proxy_agent() {
 }
 
 /// A real OpenSSH server on a loopback port with its own host key and
-/// configuration, accepting root with one key (killed on drop).
+/// configuration, accepting root with one key (`client_key` in its
+/// directory) and other users with their password (killed on drop).
 struct Sshd {
     child: std::process::Child,
     port: u16,
-    /// The private key it accepts, OpenSSH form.
-    key: String,
 }
 
 impl Sshd {
@@ -1689,7 +1688,7 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\nUsePAM no\n",
+                 PasswordAuthentication yes\nKbdInteractiveAuthentication no\nStrictModes no\nUsePAM no\n",
                 d = dir.display()
             ),
         )
@@ -1704,8 +1703,7 @@ impl Sshd {
             .ok()?;
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                let key = std::fs::read_to_string(dir.join("client_key")).ok()?;
-                return Some(Sshd { child, port, key });
+                return Some(Sshd { child, port });
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -1733,6 +1731,37 @@ impl Drop for Installed {
     }
 }
 
+/// A local user with a password, removed on drop.
+struct LocalUser(String);
+
+impl LocalUser {
+    fn create(password: &str) -> Option<LocalUser> {
+        let name = format!("cocin{}", rand::random_range(1000..9999));
+        let made = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            return None;
+        }
+        let user = LocalUser(name);
+        let mut c = Command::new("chpasswd")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        use std::io::Write;
+        writeln!(c.stdin.take()?, "{}:{password}", user.0).ok()?;
+        c.wait().ok()?.success().then_some(user)
+    }
+}
+
+impl Drop for LocalUser {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").args(["-u", &self.0]).status();
+        let _ = Command::new("userdel").arg(&self.0).status();
+    }
+}
+
 /// Agent installation (R3) over a real sshd: the installation host's
 /// agent signs in with a key, copies its own binary, writes the new
 /// agent's id and one-time token and starts it; the installed agent
@@ -1751,7 +1780,7 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
         return;
     };
     let _server = env.server(None).await;
-    let (_via, via_id, _) = one_agent(&env).await;
+    let (_via, via_id, via_name) = one_agent(&env).await;
     let install_dir = env.dir.path().join("opt-coc-agent");
     let _installed = Installed(install_dir.clone());
     // Bad input changes nothing.
@@ -1765,44 +1794,43 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 422);
-    let started = env
-        .call(
-            "POST",
-            "/api/v1/agent-installs",
-            Some(serde_json::json!({
-                "installation_host": via_id,
-                "targets": [{"address": "127.0.0.1", "port": sshd.port, "login": "root",
-                             "auth": "key", "private_key": sshd.key}],
-                "install_dir": install_dir.to_string_lossy(),
-                "server": env.url(),
-            })),
-        )
-        .await;
-    let text = started.to_string();
-    assert!(
-        !text.contains("PRIVATE KEY") && !text.contains("coca_"),
-        "{text}"
+    // By key, from the CLI, by the installation host's name.
+    let key_file = ssh_dir.join("client_key");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "agent-install",
+            "--via",
+            &via_name,
+            "--target",
+            &format!("root@127.0.0.1:{}", sshd.port),
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--install-dir",
+            install_dir.to_str().unwrap(),
+            "--server",
+            &env.url(),
+            "--follow",
+        ],
     );
-    let new_host = started["hosts"][0]["host_id"].as_str().unwrap().to_string();
-    let ticket = started["ticket"]["id"].as_str().unwrap().to_string();
-    let done = env
-        .wait(
-            &format!("/api/v1/tickets/{ticket}"),
-            "the installation",
-            |t| t["status"] != "executing",
-        )
-        .await;
-    let out = done.to_string();
-    assert_eq!(
-        done["status"],
-        "successful",
-        "{done}\nsshd: {}",
+    assert!(
+        ok,
+        "{out}\nsshd: {}",
         std::fs::read_to_string(ssh_dir.join("sshd.log")).unwrap_or_default()
     );
+    assert!(out.contains("[127.0.0.1] installed on 127.0.0.1"), "{out}");
     assert!(
         !out.contains("PRIVATE KEY") && !out.contains("coca_"),
         "{out}"
     );
+    let made = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("127.0.0.1 "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    let new_host = made(&out);
     // The installed agent binds the host made for it.
     let host = env
         .wait(
@@ -1814,4 +1842,64 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
     assert_eq!(host["agent_identity"], "active", "{host}");
     assert!(install_dir.join("coc-agent").exists());
     assert!(install_dir.join("state/agent.key").exists());
+    // By password, as another user, from an environment variable.
+    let password = "Install-pw-7";
+    let Some(user) = LocalUser::create(password) else {
+        assert!(!ci, "useradd and chpasswd are needed in CI");
+        return;
+    };
+    // (The test's own directory is private to root: the user's is not.)
+    let open = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user_dir = open.path().join("user-agent");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    let _ = Command::new("chown").arg(&user.0).arg(&user_dir).status();
+    let _installed_too = Installed(user_dir.clone());
+    let (ok, out) = coc_with(
+        &env,
+        &[
+            "agent-install",
+            "--via",
+            &via_name,
+            "--target",
+            &format!("{}@127.0.0.1:{}", user.0, sshd.port),
+            "--password-env",
+            "INSTALL_PASSWORD",
+            "--install-dir",
+            user_dir.to_str().unwrap(),
+            "--server",
+            &env.url(),
+            "--follow",
+        ],
+        &[("INSTALL_PASSWORD", password)],
+    );
+    assert!(ok, "{out}");
+    assert!(!out.contains(password), "{out}");
+    let second = made(&out);
+    env.wait(
+        &format!("/api/v1/resources/{second}"),
+        "the user's agent",
+        |h| h["agent_status"] == "running",
+    )
+    .await;
+    // A wrong password fails that target, and says so.
+    let (ok, out) = coc_with(
+        &env,
+        &[
+            "agent-install",
+            "--via",
+            &via_name,
+            "--target",
+            &format!("{}@127.0.0.1:{}", user.0, sshd.port),
+            "--password-env",
+            "INSTALL_PASSWORD",
+            "--install-dir",
+            user_dir.to_str().unwrap(),
+            "--follow",
+        ],
+        &[("INSTALL_PASSWORD", "wrong")],
+    );
+    assert!(!ok && out.contains("is failed"), "{out}");
+    assert!(out.contains("Permission denied"), "{out}");
 }

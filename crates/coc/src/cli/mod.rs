@@ -3,6 +3,7 @@
 
 mod access;
 mod agent;
+mod agent_install;
 mod alarm;
 mod application;
 mod cloud;
@@ -158,6 +159,9 @@ pub enum Command {
     // Feature R3.
     /// Agent enrollment tokens: limited uses, an expiry.
     Enrollment(agent::Cmd),
+    /// Install the agent on hosts over SSH from an installation host, in
+    /// batches with a suspension threshold.
+    AgentInstall(agent_install::Cmd),
     // Feature X1, X2.
     /// Scripts.
     Script(script::Cmd),
@@ -478,6 +482,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Resource(c) => resource::run(&cli.conn, c).await,
         Command::Application(c) => application::run(&cli.conn, c).await,
         Command::Cloud(c) => cloud::run(&cli.conn, c).await,
+        Command::AgentInstall(c) => agent_install::run(&cli.conn, c).await,
         Command::Drift(c) => drift::run(&cli.conn, c).await,
         Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
