@@ -390,3 +390,95 @@ async fn a_host_with_work_pending_is_not_deleted() {
         .await
         .unwrap();
 }
+
+/// The console's "Install agents" form as a browser posts it (R3): the
+/// installation host picked by name, a target row with a key typed with
+/// CRLF and the port and login left empty, a blank row; it goes to the
+/// installation's ticket, whose task runs on the installation host and
+/// fails there (nothing listens on that port) without showing the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_is_started_from_the_console_form() {
+    let h = Harness::start(1).await;
+    let via = h.wait_hosts(1).await.remove(0);
+    let via_name = h.hostname(&via).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cookie = crate::console::login(&h).await;
+    let url = format!("{}/console/agent-installs/new", h.url());
+    let (st, form) = crate::console::page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert!(form.contains("type=\"password\""), "{form}");
+    let mut fields = crate::console::form_values(&form);
+    let key = "-----BEGIN OPENSSH PRIVATE KEY-----\r\nc2VjcmV0LWtleS1ieXRlcw==\r\n-----END OPENSSH PRIVATE KEY-----\r\n";
+    let port = closed.to_string();
+    for (n, v) in [
+        ("f.installation_host", via_name.as_str()),
+        ("f.targets.0.address", "127.0.0.1"),
+        ("f.targets.0.port", port.as_str()),
+        ("f.targets.0.login", ""),
+        ("f.targets.0.auth", "key"),
+        ("f.targets.0.password", ""),
+        ("f.targets.0.private_key", key),
+        ("f.targets.1.address", ""),
+        ("f.targets.1.port", ""),
+        ("f.targets.1.login", ""),
+        ("f.targets.1.auth", ""),
+        ("f.targets.1.password", ""),
+        ("f.targets.1.private_key", ""),
+        ("f.server", ""),
+        ("f.proxy", ""),
+        ("f.install_dir", ""),
+        ("f.batch_size", ""),
+        ("f.success_rate_threshold", ""),
+    ] {
+        match fields.iter_mut().find(|(k, _)| k == n) {
+            Some(f) => f.1 = v.to_string(),
+            None => fields.push((n.to_string(), v.to_string())),
+        }
+    }
+    let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    let loc = loc.unwrap();
+    let ticket = loc
+        .strip_prefix("/console/tickets/")
+        .expect(&loc)
+        .to_string();
+    let mut t = Value::Null;
+    for _ in 0..200 {
+        t = h
+            .client
+            .get(&format!("/api/v1/tickets/{ticket}"), &[])
+            .await
+            .unwrap();
+        if t["status"] != "executing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(t["status"], "failed", "{t}");
+    assert_eq!(t["script_name"], "COC-AGENT-INSTALL");
+    let out = t["tasks"][0]["output"].as_str().unwrap_or_default();
+    assert!(
+        out.contains(&format!("signing in to root@127.0.0.1:{closed} (key)")),
+        "{t}"
+    );
+    let (_, page) = crate::console::page(&cookie, &format!("{}{loc}", h.url())).await;
+    for secret in ["c2VjcmV0LWtleS1ieXRlcw", "coca_"] {
+        assert!(
+            !page.contains(secret) && !t.to_string().contains(secret),
+            "{secret} shown"
+        );
+    }
+    // The target became a host, waiting for its agent.
+    let made = t["tasks"][0]["host_id"].as_str().unwrap();
+    let host = h
+        .client
+        .get(&format!("/api/v1/resources/{made}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(host["hostname"], "127.0.0.1");
+    assert_eq!(host["agent_identity"], "open");
+}

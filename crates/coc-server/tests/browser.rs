@@ -2415,3 +2415,52 @@ async fn drift_is_set_seen_and_accepted_in_the_console() {
     d.screenshot("drift-list.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 18 (R3): "Install agents" in the console — the installation
+/// host picked by name, a target row signing in by password — goes to the
+/// installation's ticket; nothing listens on the target's port here, so
+/// the ticket shows that target failed, and never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_is_started_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let via = h.wait_hosts(1).await.remove(0);
+    let name = h.hostname(&via).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("a[href='/console/agent-installs/new']").await;
+    d.wait_text("h1", |t| t.contains("Install agents")).await;
+    d.choose("[name='f.installation_host']", &name).await;
+    d.type_in("[name='f.targets.0.address']", "127.0.0.1").await;
+    d.type_in("[name='f.targets.0.port']", &closed.to_string())
+        .await;
+    d.choose("[name='f.targets.0.auth']", "password").await;
+    d.type_in("[name='f.targets.0.password']", "Pw-never-shown-42")
+        .await;
+    d.screenshot("agent-install-new.png").await;
+    d.click("#save").await;
+    let page = d
+        .wait_text("main", |t| t.contains("COC-AGENT-INSTALL"))
+        .await;
+    assert!(!page.contains("Pw-never-shown-42"), "{page}");
+    let mut shown = String::new();
+    for _ in 0..60 {
+        d.go(&d.url().await).await;
+        shown = d.wait_text("main", |_| true).await;
+        if shown.contains("failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(shown.contains("signing in to root@127.0.0.1"), "{shown}");
+    assert!(!shown.contains("Pw-never-shown-42"), "{shown}");
+    d.screenshot("agent-install-ticket.png").await;
+    d.call("DELETE", "", None).await;
+}

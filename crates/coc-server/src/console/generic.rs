@@ -1131,6 +1131,10 @@ pub(super) async fn create(
             m.home(),
             &created,
         ),
+        Ok(created) if m.created.is_some() => {
+            let (to, key) = m.created.unwrap_or_default();
+            Redirect::to(&format!("{to}/{}", urlencode(&cell(&created, key)))).into_response()
+        }
         Ok(created) => {
             let id = text(&created[m.key]);
             match m.detail {

@@ -17,6 +17,7 @@ mod catalog;
 mod cloud;
 mod drift;
 mod incident;
+mod install;
 mod oncall;
 
 use super::text;
@@ -26,6 +27,7 @@ use automation::*;
 use cloud::*;
 use drift::*;
 pub use incident::*;
+use install::*;
 use oncall::*;
 
 /// One console section backed by an API list.
@@ -109,6 +111,10 @@ pub struct Module {
     /// path answering `{"items": [{"value", "count"}]}`, label, the
     /// filter a value links to). The path takes the list's filters.
     pub groups: &'static [(&'static str, &'static str, &'static str)],
+    /// Where a New form goes once the API answered, when not to the
+    /// record: (console path, the answer's dotted key appended to it) —
+    /// an agent installation goes to its ticket.
+    pub created: Option<(&'static str, &'static str)>,
 }
 
 impl Module {
@@ -192,6 +198,7 @@ const MODULE: Module = Module {
     also: &[],
     sorts: &[],
     groups: &[],
+    created: None,
 };
 
 /// A record operation with its own form (ref. each module's chapter:
@@ -437,6 +444,7 @@ pub const MODULES: &[Module] = &[
         others: Some((catalog::is_other, "catalog")),
         also: &[
             ("/console/catalog-import/new", "Import (CSV or YAML)"),
+            ("/console/agent-installs/new", "Install agents"),
             ("/console/drift", "Drift"),
         ],
         sorts: catalog::SORTS,
@@ -537,6 +545,18 @@ pub const MODULES: &[Module] = &[
             api: "/api/v1/cloud-accounts/{id}/sync",
             ..OP
         }],
+        ..MODULE
+    },
+    Module {
+        slug: "agent-installs",
+        title: "Install agents",
+        list: "/api/v1/resources?type=host&limit=100",
+        columns: catalog::COLUMNS,
+        create: Some("/api/v1/agent-installs"),
+        // No example: the installation host is one of yours.
+        fields: AGENT_INSTALL,
+        home: Some("resources"),
+        created: Some(("/console/tickets", "ticket.id")),
         ..MODULE
     },
     Module {
