@@ -481,4 +481,21 @@ async fn an_installation_is_started_from_the_console_form() {
         .unwrap();
     assert_eq!(host["hostname"], "127.0.0.1");
     assert_eq!(host["agent_identity"], "open");
+    // Table 3-1: its installation failed, and the list's filter finds it.
+    assert_eq!(host["agent_status"], "install_failed", "{host}");
+    let failed = h
+        .client
+        .get(
+            "/api/v1/resources",
+            &[("status", "install_failed".to_string())],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![made], "{failed}");
 }

@@ -4,3 +4,6 @@
 -- tokens).
 ALTER TABLE job_hosts ADD COLUMN runs_on TEXT;
 ALTER TABLE job_hosts ADD COLUMN target_params TEXT;
+-- A host's latest installation task gives its status before its agent
+-- reports (installing, install failed).
+CREATE INDEX job_hosts_by_host ON job_hosts (host_id, runs_on);

@@ -256,10 +256,14 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         "DROP INDEX resources_by_cloud".into(),
         "ALTER TABLE resources DROP COLUMN cloud_account_id".into(),
         "ALTER TABLE resources DROP COLUMN external_id".into(),
-        // (and the drift of 0035 and the proxy columns of 0036)
+        // (and the drift of 0035, the proxy columns of 0036)
         "DROP TABLE host_drift".into(),
         "ALTER TABLE hosts DROP COLUMN proxy".into(),
         "ALTER TABLE hosts DROP COLUMN proxy_listen".into(),
+        // (and the delegated targets of 0037)
+        "DROP INDEX job_hosts_by_host".into(),
+        "ALTER TABLE job_hosts DROP COLUMN runs_on".into(),
+        "ALTER TABLE job_hosts DROP COLUMN target_params".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {

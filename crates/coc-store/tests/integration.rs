@@ -7,6 +7,7 @@
 mod support;
 
 mod access;
+mod agent_install;
 mod agents;
 mod alarms;
 mod applications;

@@ -524,16 +524,22 @@ pub enum ResourceStatus {
     Vanished,
     /// Not watched by an agent (registered on no host).
     Unmonitored,
+    /// A host whose agent is being installed (R3).
+    Installing,
+    /// A host whose agent's installation failed (R3).
+    InstallFailed,
 }
 
 impl ResourceStatus {
     /// Every status.
-    pub const ALL: [ResourceStatus; 5] = [
+    pub const ALL: [ResourceStatus; 7] = [
         ResourceStatus::Running,
         ResourceStatus::Abnormal,
         ResourceStatus::Offline,
         ResourceStatus::Vanished,
         ResourceStatus::Unmonitored,
+        ResourceStatus::Installing,
+        ResourceStatus::InstallFailed,
     ];
 
     /// Stored name.
@@ -544,6 +550,8 @@ impl ResourceStatus {
             ResourceStatus::Offline => "offline",
             ResourceStatus::Vanished => "vanished",
             ResourceStatus::Unmonitored => "unmonitored",
+            ResourceStatus::Installing => "installing",
+            ResourceStatus::InstallFailed => "install_failed",
         }
     }
 
@@ -558,6 +566,8 @@ impl ResourceStatus {
             AgentStatus::Running => ResourceStatus::Running,
             AgentStatus::Abnormal => ResourceStatus::Abnormal,
             AgentStatus::Offline => ResourceStatus::Offline,
+            AgentStatus::Installing => ResourceStatus::Installing,
+            AgentStatus::InstallFailed => ResourceStatus::InstallFailed,
         }
     }
 

@@ -17,15 +17,22 @@ pub enum AgentStatus {
     Abnormal,
     /// No heartbeat for more than [`OFFLINE_AFTER_INTERVALS`] intervals.
     Offline,
+    /// Its agent is being installed (R3) and has not connected yet.
+    Installing,
+    /// Its agent's installation failed (R3).
+    InstallFailed,
 }
 
 impl AgentStatus {
-    /// The status called `name` (`running`, `abnormal`, `offline`).
+    /// The status called `name` (`running`, `abnormal`, `offline`,
+    /// `installing`, `install_failed`).
     pub fn parse(name: &str) -> Option<Self> {
         [
             AgentStatus::Running,
             AgentStatus::Abnormal,
             AgentStatus::Offline,
+            AgentStatus::Installing,
+            AgentStatus::InstallFailed,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
@@ -37,7 +44,27 @@ impl AgentStatus {
             AgentStatus::Running => "running",
             AgentStatus::Abnormal => "abnormal",
             AgentStatus::Offline => "offline",
+            AgentStatus::Installing => "installing",
+            AgentStatus::InstallFailed => "install_failed",
         }
+    }
+}
+
+/// A host's agent status (table 3-1): before its agent ever reported,
+/// what its latest installation task (R3) is — `installing` while it is
+/// pending or running, `install_failed` once it failed or was cancelled;
+/// otherwise [`agent_status`] from its heartbeats.
+pub fn host_status(
+    last_heartbeat_ms: Option<i64>,
+    install: Option<crate::ticket::TaskStatus>,
+    now_ms: i64,
+    interval_ms: i64,
+) -> AgentStatus {
+    use crate::ticket::TaskStatus as T;
+    match (last_heartbeat_ms, install) {
+        (None, Some(T::Pending | T::Executing)) => AgentStatus::Installing,
+        (None, Some(T::Failed | T::Cancelled)) => AgentStatus::InstallFailed,
+        _ => agent_status(last_heartbeat_ms, now_ms, interval_ms),
     }
 }
 
@@ -156,6 +183,28 @@ mod tests {
     #[test]
     fn status_by_heartbeat_age() {
         assert_eq!(agent_status(None, 100, 10), AgentStatus::Offline);
+        use crate::ticket::TaskStatus as T;
+        assert_eq!(
+            host_status(None, Some(T::Executing), 100, 10),
+            AgentStatus::Installing
+        );
+        assert_eq!(
+            host_status(None, Some(T::Failed), 100, 10),
+            AgentStatus::InstallFailed
+        );
+        assert_eq!(
+            host_status(Some(90), Some(T::Failed), 100, 10),
+            AgentStatus::Running,
+            "its agent reported: the heartbeats decide"
+        );
+        assert_eq!(
+            host_status(None, Some(T::Successful), 100, 10),
+            AgentStatus::Offline
+        );
+        assert_eq!(
+            AgentStatus::parse("install_failed"),
+            Some(AgentStatus::InstallFailed)
+        );
         assert_eq!(AgentStatus::parse("abnormal"), Some(AgentStatus::Abnormal));
         assert_eq!(AgentStatus::parse("down"), None);
         assert_eq!(agent_status(Some(90), 100, 10), AgentStatus::Running);

@@ -251,7 +251,28 @@ impl Store {
         let mut selects = vec![];
         if f.resource_type.is_none_or(|t| t == ResourceType::Host) {
             let t = a.s(ResourceType::Host.as_str());
-            let status = agent(a, "last_heartbeat");
+            // Before its agent ever reported: its latest installation task
+            // (R3; coc_domain::resource::host_status).
+            use coc_domain::ticket::TaskStatus as T;
+            let (pending, executing, failed, cancelled) = (
+                a.s(T::Pending.as_str()),
+                a.s(T::Executing.as_str()),
+                a.s(T::Failed.as_str()),
+                a.s(T::Cancelled.as_str()),
+            );
+            let (installing, install_failed, offline) = (
+                a.s(ResourceStatus::Installing.as_str()),
+                a.s(ResourceStatus::InstallFailed.as_str()),
+                a.s(ResourceStatus::Offline.as_str()),
+            );
+            let heartbeat = agent(a, "last_heartbeat");
+            let status = format!(
+                "CASE WHEN last_heartbeat IS NULL THEN COALESCE((SELECT CASE \
+                 WHEN jh.status IN ({pending}, {executing}) THEN {installing} \
+                 WHEN jh.status IN ({failed}, {cancelled}) THEN {install_failed} END \
+                 FROM job_hosts jh WHERE jh.host_id = hosts.id AND jh.runs_on IS NOT NULL \
+                 ORDER BY jh.id DESC LIMIT 1), {offline}) ELSE {heartbeat} END"
+            );
             selects.push(format!(
                 "SELECT id, {t} AS type, hostname AS name, {status} AS status, created_at, \
                  application_id, module, region, enterprise_project, NULL AS host_id, \

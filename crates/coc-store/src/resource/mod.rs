@@ -6,7 +6,7 @@ pub mod catalog;
 pub mod list;
 
 use coc_domain::agent::IdentityState;
-use coc_domain::resource::{AgentStatus, HostIdentity, agent_status};
+use coc_domain::resource::{AgentStatus, HostIdentity};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -88,12 +88,16 @@ pub struct Host {
 
 pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, proxy, proxy_listen, \
     last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until, \
-    application_id, module, region, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application";
+    application_id, module, region, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application, \
+    CASE WHEN last_heartbeat IS NULL THEN (SELECT jh.status FROM job_hosts jh WHERE jh.host_id = hosts.id \
+    AND jh.runs_on IS NOT NULL ORDER BY jh.id DESC LIMIT 1) END AS install_status";
 
 pub(crate) fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
     let last: Option<i64> = r.try_get("last_heartbeat")?;
-    let status = agent_status(last, now, interval_ms);
+    let install: Option<String> = r.try_get("install_status")?;
+    let install = install.and_then(|s| coc_domain::ticket::TaskStatus::parse(&s).ok());
+    let status = coc_domain::resource::host_status(last, install, now, interval_ms);
     let hostname: String = r.try_get("hostname")?;
     Ok(Host {
         id: r.try_get("id")?,

@@ -31,7 +31,15 @@ pub(crate) const ALL_TYPES: &[&str] = &[
 ];
 
 /// Every status, for the list's filter.
-pub(crate) const STATUSES: &[&str] = &["running", "abnormal", "offline", "vanished", "unmonitored"];
+pub(crate) const STATUSES: &[&str] = &[
+    "running",
+    "abnormal",
+    "offline",
+    "installing",
+    "install_failed",
+    "vanished",
+    "unmonitored",
+];
 
 /// The hosts, by host name.
 const HOSTS: Pick = Pick {
