@@ -414,31 +414,29 @@ async fn an_installation_is_started_from_the_console_form() {
     let mut fields = crate::console::form_values(&form);
     let key = "-----BEGIN OPENSSH PRIVATE KEY-----\r\nc2VjcmV0LWtleS1ieXRlcw==\r\n-----END OPENSSH PRIVATE KEY-----\r\n";
     let port = closed.to_string();
-    for (n, v) in [
-        ("f.installation_host", via_name.as_str()),
-        ("f.targets.0.address", "127.0.0.1"),
-        ("f.targets.0.port", port.as_str()),
-        ("f.targets.0.login", ""),
-        ("f.targets.0.auth", "key"),
-        ("f.targets.0.password", ""),
-        ("f.targets.0.private_key", key),
-        ("f.targets.1.address", ""),
-        ("f.targets.1.port", ""),
-        ("f.targets.1.login", ""),
-        ("f.targets.1.auth", ""),
-        ("f.targets.1.password", ""),
-        ("f.targets.1.private_key", ""),
-        ("f.server", ""),
-        ("f.proxy", ""),
-        ("f.install_dir", ""),
-        ("f.batch_size", ""),
-        ("f.success_rate_threshold", ""),
-    ] {
-        match fields.iter_mut().find(|(k, _)| k == n) {
-            Some(f) => f.1 = v.to_string(),
-            None => fields.push((n.to_string(), v.to_string())),
-        }
-    }
+    crate::console::set_fields(
+        &mut fields,
+        &[
+            ("f.installation_host", via_name.as_str()),
+            ("f.targets.0.address", "127.0.0.1"),
+            ("f.targets.0.port", port.as_str()),
+            ("f.targets.0.login", ""),
+            ("f.targets.0.auth", "key"),
+            ("f.targets.0.password", ""),
+            ("f.targets.0.private_key", key),
+            ("f.targets.1.address", ""),
+            ("f.targets.1.port", ""),
+            ("f.targets.1.login", ""),
+            ("f.targets.1.auth", ""),
+            ("f.targets.1.password", ""),
+            ("f.targets.1.private_key", ""),
+            ("f.server", ""),
+            ("f.proxy", ""),
+            ("f.install_dir", ""),
+            ("f.batch_size", ""),
+            ("f.success_rate_threshold", ""),
+        ],
+    );
     let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
     assert_eq!(st, 303, "{text}");
     let loc = loc.unwrap();

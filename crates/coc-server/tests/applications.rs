@@ -103,22 +103,20 @@ async fn an_application_is_made_from_the_console_form() {
     );
     // What the browser sends for the blank form, with what a person typed.
     let mut fields = crate::console::form_values(&form);
-    for (name, value) in [
-        ("f.name", "payments"),
-        ("f.description", "cards\r\nrefunds"),
-        ("f.owner", "ann"),
-        ("f.enterprise_project", ""),
-        ("f.modules.0.name", "web"),
-        ("f.modules.0.description", ""),
-        ("f.modules.1.name", "db"),
-        ("f.modules.1.description", "PostgreSQL 16"),
-        ("f.regions", "eu-west-1\r\ncn-north-4"),
-    ] {
-        match fields.iter_mut().find(|(n, _)| n == name) {
-            Some(f) => f.1 = value.to_string(),
-            None => fields.push((name.to_string(), value.to_string())),
-        }
-    }
+    crate::console::set_fields(
+        &mut fields,
+        &[
+            ("f.name", "payments"),
+            ("f.description", "cards\r\nrefunds"),
+            ("f.owner", "ann"),
+            ("f.enterprise_project", ""),
+            ("f.modules.0.name", "web"),
+            ("f.modules.0.description", ""),
+            ("f.modules.1.name", "db"),
+            ("f.modules.1.description", "PostgreSQL 16"),
+            ("f.regions", "eu-west-1\r\ncn-north-4"),
+        ],
+    );
     let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
     assert_eq!(st, 303, "{text}");
     assert!(

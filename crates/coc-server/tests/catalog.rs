@@ -10,10 +10,7 @@ use crate::harness::{Harness, refusal};
 
 /// Sets `name` to `value` in a form's fields, adding it when absent.
 fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
-    match fields.iter_mut().find(|(n, _)| n == name) {
-        Some(f) => f.1 = value.to_string(),
-        None => fields.push((name.to_string(), value.to_string())),
-    }
+    crate::console::set_fields(fields, &[(name, value)]);
 }
 
 #[tokio::test]

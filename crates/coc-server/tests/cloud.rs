@@ -495,23 +495,21 @@ async fn a_cloud_account_is_added_from_the_console_form() {
     assert!(form.contains("type=\"password\""), "{form}");
     let mut fields = crate::console::form_values(&form);
     let auth = format!("{}/identity", cloud.base);
-    for (name, value) in [
-        ("f.name", "lab"),
-        ("f.provider", "openstack"),
-        ("f.auth_url", auth.as_str()),
-        ("f.username", "coc"),
-        ("f.password", "s3cret"),
-        ("f.user_domain", ""),
-        ("f.project", "ops"),
-        ("f.project_domain", ""),
-        ("f.regions", "RegionOne\r\nRegionTwo\r\n"),
-        ("f.sync_minutes", ""),
-    ] {
-        match fields.iter_mut().find(|(n, _)| n == name) {
-            Some(f) => f.1 = value.to_string(),
-            None => fields.push((name.to_string(), value.to_string())),
-        }
-    }
+    crate::console::set_fields(
+        &mut fields,
+        &[
+            ("f.name", "lab"),
+            ("f.provider", "openstack"),
+            ("f.auth_url", auth.as_str()),
+            ("f.username", "coc"),
+            ("f.password", "s3cret"),
+            ("f.user_domain", ""),
+            ("f.project", "ops"),
+            ("f.project_domain", ""),
+            ("f.regions", "RegionOne\r\nRegionTwo\r\n"),
+            ("f.sync_minutes", ""),
+        ],
+    );
     let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
     assert_eq!(st, 303, "{text}");
     let a = h

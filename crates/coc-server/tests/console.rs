@@ -167,6 +167,17 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
     }
 }
 
+/// Sets each `(name, value)` in a form's fields as a user types them,
+/// adding the fields a page's script would add (more rows).
+pub(crate) fn set_fields(fields: &mut Vec<(String, String)>, values: &[(&str, &str)]) {
+    for (name, value) in values {
+        match fields.iter_mut().find(|(n, _)| n == name) {
+            Some(f) => f.1 = value.to_string(),
+            None => fields.push((name.to_string(), value.to_string())),
+        }
+    }
+}
+
 /// What a browser would submit for the page's first `class="fields"`
 /// form as it stands: named inputs, checked boxes, the selected option
 /// (or the first), and textareas.

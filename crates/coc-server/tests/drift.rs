@@ -210,25 +210,23 @@ async fn a_desired_state_is_set_from_the_console_form() {
     );
     let mut fields = crate::console::form_values(&form);
     let conf_path = conf.to_string_lossy().to_string();
-    for (n, v) in [
-        ("f.host", name.as_str()),
-        ("f.packages.0.name", "no-such-package-coc"),
-        ("f.packages.0.version", ""),
-        ("f.packages.1.name", ""),
-        ("f.packages.1.version", ""),
-        ("f.services", "no-such-service-coc\r\n\r\n"),
-        ("f.files.0.path", conf_path.as_str()),
-        ("f.files.0.sha256", ""),
-        ("f.files.1.path", ""),
-        ("f.files.1.sha256", ""),
-        ("f.interval_s", ""),
-        ("f.alarm_level", ""),
-    ] {
-        match fields.iter_mut().find(|(k, _)| k == n) {
-            Some(f) => f.1 = v.to_string(),
-            None => fields.push((n.to_string(), v.to_string())),
-        }
-    }
+    crate::console::set_fields(
+        &mut fields,
+        &[
+            ("f.host", name.as_str()),
+            ("f.packages.0.name", "no-such-package-coc"),
+            ("f.packages.0.version", ""),
+            ("f.packages.1.name", ""),
+            ("f.packages.1.version", ""),
+            ("f.services", "no-such-service-coc\r\n\r\n"),
+            ("f.files.0.path", conf_path.as_str()),
+            ("f.files.0.sha256", ""),
+            ("f.files.1.path", ""),
+            ("f.files.1.sha256", ""),
+            ("f.interval_s", ""),
+            ("f.alarm_level", ""),
+        ],
+    );
     let (st, loc, text) = crate::console::post_form(&cookie, &url, &fields).await;
     assert_eq!(st, 303, "{text}");
     let loc = loc.unwrap();
