@@ -475,6 +475,23 @@ where
             let shared = shared.clone();
             let events = events_tx.clone();
             let run_as_self = cfg.run_as_self;
+            // What the agent tells every task about itself (R3: an
+            // installation copies its binary; an uninstallation removes
+            // it, its state, and stops it).
+            let mut env = env;
+            for (k, v) in [
+                (
+                    "COC_AGENT_EXE",
+                    std::env::current_exe().unwrap_or_default().into_os_string(),
+                ),
+                (
+                    "COC_AGENT_STATE_DIR",
+                    cfg.state_dir.clone().into_os_string(),
+                ),
+                ("COC_AGENT_PID", std::process::id().to_string().into()),
+            ] {
+                env.insert(k.to_string(), v.to_string_lossy().into_owned());
+            }
             tokio::spawn(async move {
                 let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
                 let fwd_events = events.clone();

@@ -21,6 +21,9 @@ use crate::error::{DomainError, invalid};
 pub const MAX_TARGETS: usize = 200;
 /// The common script an installation runs.
 pub const SCRIPT_NAME: &str = "COC-AGENT-INSTALL";
+/// The common script that removes an agent installed by [`SCRIPT_NAME`]
+/// (run on the host by that agent itself).
+pub const UNINSTALL_SCRIPT_NAME: &str = "COC-AGENT-UNINSTALL";
 /// Where the agent is installed when no directory is given.
 pub const DEFAULT_INSTALL_DIR: &str = "/opt/coc-agent";
 /// Longest private key, bytes.
@@ -355,6 +358,40 @@ else
   echo \"started: process \$! (no systemd)\"
 fi"
 echo "installed on $TARGET: the agent enrolls with its one-time token"
+"#;
+
+/// The script [`UNINSTALL_SCRIPT_NAME`] runs on the host by its own agent
+/// (POSIX sh). It removes only an agent in the layout an installation
+/// makes (`<dir>/coc-agent` with its state in `<dir>/state`) and refuses
+/// any other (a `coc dev` agent inside the server, one installed by
+/// hand). It answers at once and acts 3 s later, after the agent has
+/// reported the result: the directory goes, then the systemd unit (whose
+/// stop ends the agent), or, without systemd, the agent is killed.
+pub const UNINSTALL_SCRIPT: &str = r#"#!/bin/sh
+# Removes this COC agent (R3), installed by COC-AGENT-INSTALL.
+set -eu
+BIN="${COC_AGENT_EXE:-}"; STATE="${COC_AGENT_STATE_DIR:-}"; PID="${COC_AGENT_PID:-}"
+DIR=$(dirname "${BIN:-/}")
+if [ -z "$BIN" ] || [ -z "$STATE" ] || [ -z "$PID" ] || [ "$DIR" = / ] \
+   || [ "$(basename "$BIN")" != coc-agent ] || ! [ "$STATE" -ef "$DIR/state" ]; then
+  echo "this agent was not installed by COC (binary ${BIN:-?}, state ${STATE:-?}): stop and remove it by hand" >&2
+  exit 3
+fi
+UNIT=/etc/systemd/system/coc-agent.service
+if [ -d /run/systemd/system ] && [ -f "$UNIT" ] && grep -qF "$BIN" "$UNIT"; then
+  STOP="systemctl disable coc-agent.service; rm -f $UNIT; systemctl daemon-reload; systemctl stop coc-agent.service"
+  HOW="its systemd unit coc-agent.service"
+else
+  STOP="kill $PID"
+  HOW="process $PID"
+fi
+# Detached into a session of its own, which it confirms before this task
+# ends (the agent then ends the task's process group).
+MARK="$DIR/.uninstalling"
+nohup setsid sh -c "touch '$MARK'; sleep 3; rm -rf '$DIR'; $STOP" >/dev/null 2>&1 < /dev/null &
+i=0
+while [ ! -e "$MARK" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+echo "removing the agent in $DIR and $HOW in 3 seconds"
 "#;
 
 #[cfg(test)]

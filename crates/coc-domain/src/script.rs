@@ -739,6 +739,13 @@ ip -4 addr show dev "$INTERFACE"
                 ],
             )
         },
+        spec(
+            crate::agent_install::UNINSTALL_SCRIPT_NAME,
+            "Remove this host's COC agent (R3): its directory, state and systemd unit, 3 s after reporting. Only an agent installed by COC-AGENT-INSTALL; any other is refused.",
+            RiskLevel::Medium,
+            crate::agent_install::UNINSTALL_SCRIPT,
+            vec![],
+        ),
     ]
 }
 

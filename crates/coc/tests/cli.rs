@@ -1842,6 +1842,33 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
     assert_eq!(host["agent_identity"], "active", "{host}");
     assert!(install_dir.join("coc-agent").exists());
     assert!(install_dir.join("state/agent.key").exists());
+    // An agent not installed by COC is not removed (the installation
+    // host's runs from the build directory, its state elsewhere).
+    let (ok, out) = coc(&env, &["agent-uninstall", &via_id, "--follow"]);
+    assert!(!ok && out.contains("was not installed by COC"), "{out}");
+    assert!(std::path::Path::new(env!("CARGO_BIN_EXE_coc")).exists());
+    // The installed one removes itself: its directory and its process.
+    let (ok, out) = coc(&env, &["agent-uninstall", &new_host, "--follow"]);
+    assert!(ok && out.contains("in 3 seconds"), "{out}");
+    let pattern = install_dir.join("coc-agent");
+    let mut gone = false;
+    for _ in 0..100 {
+        let running = Command::new("pgrep")
+            .arg("-f")
+            .arg(&pattern)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !running && !install_dir.exists() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        gone,
+        "the agent in {} is still there",
+        install_dir.display()
+    );
     // By password, as another user, from an environment variable.
     let password = "Install-pw-7";
     let Some(user) = LocalUser::create(password) else {

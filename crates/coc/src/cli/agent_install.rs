@@ -52,6 +52,45 @@ pub struct Cmd {
     follow: bool,
 }
 
+/// `coc agent-uninstall HOST…`: removes agents installed by `coc
+/// agent-install` (the common script COC-AGENT-UNINSTALL, run by each
+/// host's own agent; any other agent is refused).
+#[derive(Args, Debug)]
+pub struct UninstallCmd {
+    /// Hosts (names or ids) whose agent is removed.
+    #[arg(required = true)]
+    hosts: Vec<String>,
+    /// Stop before the next batch when fewer than this % succeeded.
+    #[arg(long, value_name = "PERCENT")]
+    success_rate_threshold: Option<f64>,
+    /// Print each host's output until the ticket ends (fails when a host
+    /// failed).
+    #[arg(long)]
+    follow: bool,
+}
+
+/// Runs `coc agent-uninstall`.
+pub async fn uninstall(conn: &Conn, c: UninstallCmd) -> anyhow::Result<()> {
+    let cl = conn.client()?;
+    let hosts = super::ticket::resolve_hosts(&cl, &c.hosts).await?;
+    let body = json!({"hosts": hosts, "success_rate_threshold": c.success_rate_threshold});
+    let t = cl
+        .post(
+            &format!(
+                "/api/v1/scripts/{}/execute",
+                coc_domain::agent_install::UNINSTALL_SCRIPT_NAME
+            ),
+            &body,
+        )
+        .await?;
+    if c.follow {
+        let tid = t["id"].as_str().unwrap_or_default().to_string();
+        return super::ticket::follow(&cl, &tid, conn.output).await;
+    }
+    output::print(conn.output, &t, super::ticket::COLS);
+    Ok(())
+}
+
 /// `[login@]address[:port]` as a target (an IPv6 address in brackets).
 fn target(s: &str) -> anyhow::Result<Value> {
     let (login, rest) = match s.split_once('@') {

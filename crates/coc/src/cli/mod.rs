@@ -162,6 +162,9 @@ pub enum Command {
     /// Install the agent on hosts over SSH from an installation host, in
     /// batches with a suspension threshold.
     AgentInstall(agent_install::Cmd),
+    /// Remove agents installed by agent-install (each host's own agent
+    /// removes itself).
+    AgentUninstall(agent_install::UninstallCmd),
     // Feature X1, X2.
     /// Scripts.
     Script(script::Cmd),
@@ -483,6 +486,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Application(c) => application::run(&cli.conn, c).await,
         Command::Cloud(c) => cloud::run(&cli.conn, c).await,
         Command::AgentInstall(c) => agent_install::run(&cli.conn, c).await,
+        Command::AgentUninstall(c) => agent_install::uninstall(&cli.conn, c).await,
         Command::Drift(c) => drift::run(&cli.conn, c).await,
         Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,
