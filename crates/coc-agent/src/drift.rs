@@ -176,34 +176,42 @@ fn processes() -> BTreeSet<String> {
 /// SHA-256 of a file's content, streamed; files over
 /// [`MAX_WATCHED_FILE`] bytes are reported `too large`.
 pub fn hash_file(p: &Path) -> FileSeen {
-    let seen = |sha256: Option<String>, error: Option<String>| FileSeen {
+    let (sha256, error) = match sha256(p, MAX_WATCHED_FILE) {
+        Ok(h) => (Some(h), None),
+        Err(e) => (None, Some(e)),
+    };
+    FileSeen {
         path: p.to_string_lossy().into_owned(),
         sha256,
         error,
-    };
+    }
+}
+
+/// SHA-256 of a file of at most `max` bytes, 64 hex characters.
+///
+/// Errors: `missing`, `a directory`, `too large`, or the read error.
+pub fn sha256(p: &Path, max: u64) -> Result<String, String> {
     let f = match std::fs::File::open(p) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return seen(None, Some("missing".into()));
-        }
-        Err(e) => return seen(None, Some(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("missing".into()),
+        Err(e) => return Err(e.to_string()),
     };
     match f.metadata() {
-        Ok(m) if m.is_dir() => return seen(None, Some("a directory".into())),
-        Ok(m) if m.len() > MAX_WATCHED_FILE => return seen(None, Some("too large".into())),
+        Ok(m) if m.is_dir() => return Err("a directory".into()),
+        Ok(m) if m.len() > max => return Err("too large".into()),
         _ => {}
     }
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut r = f.take(MAX_WATCHED_FILE + 1);
+    let mut r = f.take(max.saturating_add(1));
     let mut buf = [0u8; 16 * 1024];
     loop {
         match r.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => ctx.update(&buf[..n]),
-            Err(e) => return seen(None, Some(e.to_string())),
+            Err(e) => return Err(e.to_string()),
         }
     }
-    seen(Some(hex::encode(ctx.finish())), None)
+    Ok(hex::encode(ctx.finish()))
 }
 
 #[cfg(test)]

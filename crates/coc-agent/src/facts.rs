@@ -41,7 +41,20 @@ pub fn collect(agent_id: &str) -> Facts {
         boot_id: boot_id(),
         proxy: None,
         proxy_listen: None,
+        agent_sha256: own_sha256().to_string(),
     }
+}
+
+/// SHA-256 of this agent's executable, read once per process; empty
+/// when it cannot be read.
+pub fn own_sha256() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| crate::drift::sha256(&p, u64::MAX).ok())
+            .unwrap_or_default()
+    })
 }
 
 /// The kernel's boot id, or empty where there is none (non-Linux).

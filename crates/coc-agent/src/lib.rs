@@ -285,7 +285,7 @@ async fn session(
     }
     tx.send(send(&AgentMessage::Hello {
         version: PROTOCOL_VERSION,
-        facts,
+        facts: Box::new(facts),
         public_key: who.identity.public_key().to_string(),
     }))
     .await?;

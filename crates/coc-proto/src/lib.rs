@@ -70,6 +70,10 @@ pub struct Facts {
     /// The address this agent relays other agents from (R3 proxy mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_listen: Option<String>,
+    /// SHA-256 of the agent's own executable, 64 hex characters: which
+    /// build a host runs (R3), empty when unreadable.
+    #[serde(default)]
+    pub agent_sha256: String,
 }
 
 /// A TCP port the host listens on, as the agent found it (R2 discovery).
@@ -186,8 +190,8 @@ pub enum AgentMessage {
     Hello {
         /// [`PROTOCOL_VERSION`] of the agent.
         version: u32,
-        /// Host facts.
-        facts: Facts,
+        /// Host facts (boxed: the other messages are small).
+        facts: Box<Facts>,
         /// The agent's Ed25519 public key, 64 hex characters.
         public_key: String,
     },

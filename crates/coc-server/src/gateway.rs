@@ -168,6 +168,7 @@ fn check_facts(f: &coc_proto::Facts) -> Result<(), String> {
     short("arch", &f.arch, 64)?;
     short("agent_version", &f.agent_version, 64)?;
     short("boot_id", &f.boot_id, 128)?;
+    short("agent_sha256", &f.agent_sha256, 64)?;
     short("proxy", f.proxy.as_deref().unwrap_or_default(), 256)?;
     short(
         "proxy_listen",
@@ -210,7 +211,7 @@ async fn handshake(
             version,
             facts,
             public_key,
-        } if version == PROTOCOL_VERSION => (facts, public_key),
+        } if version == PROTOCOL_VERSION => (*facts, public_key),
         AgentMessage::Hello { version, .. } => {
             let reason = format!(
                 "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
@@ -276,6 +277,7 @@ async fn handshake(
         boot_id: facts.boot_id.clone(),
         proxy: facts.proxy.clone(),
         proxy_listen: facts.proxy_listen.clone(),
+        agent_sha256: facts.agent_sha256.clone(),
     };
     let now = s.store.now();
     let admitted = match s

@@ -74,12 +74,13 @@ impl RawAgent {
             boot_id: "b".into(),
             proxy: None,
             proxy_listen: None,
+            agent_sha256: String::new(),
         };
         send(
             &mut ws,
             &AgentMessage::Hello {
                 version: PROTOCOL_VERSION,
-                facts,
+                facts: Box::new(facts),
                 public_key: self.public.clone(),
             },
         )

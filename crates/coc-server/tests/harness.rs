@@ -316,6 +316,7 @@ pub async fn fake_host(h: &Harness, name: &str) -> String {
         boot_id: String::new(),
         proxy: None,
         proxy_listen: None,
+        agent_sha256: String::new(),
     };
     h.server
         .as_ref()

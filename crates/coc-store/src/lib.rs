@@ -304,6 +304,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(35, "host_drift", "0035_host_drift.sql"),
     same_sql!(36, "host_proxy", "0036_host_proxy.sql"),
     same_sql!(37, "delegated_targets", "0037_delegated_targets.sql"),
+    same_sql!(38, "agent_build", "0038_agent_build.sql"),
 ];
 
 impl Store {

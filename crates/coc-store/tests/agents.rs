@@ -20,6 +20,7 @@ fn facts(agent_id: &str, hostname: &str) -> HostFacts {
         boot_id: "b1".into(),
         proxy: None,
         proxy_listen: None,
+        agent_sha256: String::new(),
     }
 }
 

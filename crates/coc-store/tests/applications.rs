@@ -260,6 +260,7 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         "DROP TABLE host_drift".into(),
         "ALTER TABLE hosts DROP COLUMN proxy".into(),
         "ALTER TABLE hosts DROP COLUMN proxy_listen".into(),
+        "ALTER TABLE hosts DROP COLUMN agent_sha256".into(),
         // (and the delegated targets of 0037)
         "DROP INDEX job_hosts_by_host".into(),
         "ALTER TABLE job_hosts DROP COLUMN runs_on".into(),

@@ -351,6 +351,7 @@ async fn a_ticket_runs_steps_batches_atoms_and_strategies() {
             boot_id: "second-boot".into(),
             proxy: None,
             proxy_listen: None,
+            agent_sha256: String::new(),
         };
         s.upsert_host(T, &facts).await.unwrap();
         // Back with a new boot id, but its agent is not connected yet.

@@ -31,6 +31,7 @@ fn facts(agent: &str, hostname: &str, ip: &str) -> HostFacts {
         boot_id: String::new(),
         proxy: None,
         proxy_listen: None,
+        agent_sha256: String::new(),
     }
 }
 

@@ -1840,6 +1840,14 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
         )
         .await;
     assert_eq!(host["agent_identity"], "active", "{host}");
+    // It runs the installation host's build, and says which.
+    let sum = Command::new("sha256sum")
+        .arg(env!("CARGO_BIN_EXE_coc"))
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let sum = sum.split_whitespace().next().unwrap_or_default();
+    assert_eq!(host["agent_sha256"], sum, "{host}");
     assert!(install_dir.join("coc-agent").exists());
     assert!(install_dir.join("state/agent.key").exists());
     // An agent not installed by COC is not removed (the installation

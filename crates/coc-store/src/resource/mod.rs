@@ -42,6 +42,9 @@ pub struct HostFacts {
     /// The address it relays other agents from (R3 proxy mode).
     #[serde(default)]
     pub proxy_listen: Option<String>,
+    /// SHA-256 of its agent's executable: the build it runs (R3).
+    #[serde(default)]
+    pub agent_sha256: String,
 }
 
 /// A host in the resource list (`GET /api/v1/resources`).
@@ -86,7 +89,7 @@ pub struct Host {
     pub agent_identity_until: Option<i64>,
 }
 
-pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, proxy, proxy_listen, \
+pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores, memory_bytes, agent_version, boot_id, proxy, proxy_listen, agent_sha256, \
     last_heartbeat, created_at, enterprise_project, tags, identity, agent_key, identity_until, \
     application_id, module, region, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application, \
     CASE WHEN last_heartbeat IS NULL THEN (SELECT jh.status FROM job_hosts jh WHERE jh.host_id = hosts.id \
@@ -117,6 +120,9 @@ pub(crate) fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
                 .unwrap_or_default(),
             proxy: r.try_get("proxy")?,
             proxy_listen: r.try_get("proxy_listen")?,
+            agent_sha256: r
+                .try_get::<Option<String>, _>("agent_sha256")?
+                .unwrap_or_default(),
         },
         enterprise_project: r.try_get("enterprise_project")?,
         application: r.try_get("application")?,
@@ -177,7 +183,7 @@ pub(crate) async fn write_facts(
     sqlx::query(
         "UPDATE hosts SET hostname=$1, ips=$2, os=$3, arch=$4, cpu_cores=$5, memory_bytes=$6, \
          agent_version=$7, last_heartbeat=$8, updated_at=$8, boot_id=$9, proxy=$10, \
-         proxy_listen=$11 WHERE id=$12",
+         proxy_listen=$11, agent_sha256=$12 WHERE id=$13",
     )
     .bind(&f.hostname)
     .bind(serde_json::to_string(&f.ips).unwrap_or_else(|_| "[]".into()))
@@ -190,6 +196,7 @@ pub(crate) async fn write_facts(
     .bind(&f.boot_id)
     .bind(&f.proxy)
     .bind(&f.proxy_listen)
+    .bind(&f.agent_sha256)
     .bind(host_id)
     .execute(&mut **tx)
     .await?;

@@ -164,6 +164,7 @@ pub async fn host(s: &Store, hostname: &str) -> String {
             boot_id: String::new(),
             proxy: None,
             proxy_listen: None,
+            agent_sha256: String::new(),
         },
     )
     .await
