@@ -2365,13 +2365,11 @@ async fn drift_is_set_seen_and_accepted_in_the_console() {
         .await;
     // The first report (the file's baseline) before the file changes.
     let record = format!("/api/v1/drift/{host}");
-    crate::drift::wait_for(&h, &record, "the first report", |v| {
-        v["status"] == "drifted"
-    })
-    .await;
+    h.wait_until(&record, "the first report", |v| v["status"] == "drifted")
+        .await;
     std::fs::write(&conf, "worker_processes 4;\n").unwrap();
     // The agent notices within seconds; the record page then lists it.
-    crate::drift::wait_for(&h, &record, "the file's drift", |v| {
+    h.wait_until(&record, "the file's drift", |v| {
         v["differences"].as_array().is_some_and(|a| a.len() == 3)
     })
     .await;

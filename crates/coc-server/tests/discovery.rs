@@ -4,25 +4,10 @@
 //! its host; a PostgreSQL connection this test holds (a real client)
 //! appears as the host's dependency on its own PostgreSQL.
 
-use std::time::Duration;
-
 use serde_json::Value;
 use sqlx::Connection;
 
 use crate::harness::Harness;
-
-/// Polls `path` until `pred` holds (10 s).
-async fn wait_for(h: &Harness, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = h.client.get(path, &[]).await.unwrap();
-        if pred(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: {last}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
@@ -45,19 +30,19 @@ async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
     }
     let h = Harness::start(1).await;
     let host = h.wait_hosts(1).await.remove(0);
-    let services = wait_for(
-        &h,
-        &format!("/api/v1/resources/{host}/services"),
-        "the running servers as services of the host",
-        |v| {
-            servers.iter().all(|(port, kind, _)| {
-                v["items"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|s| s["port"] == *port && s["kind"] == *kind))
-            })
-        },
-    )
-    .await;
+    let services = h
+        .wait_until(
+            &format!("/api/v1/resources/{host}/services"),
+            "the running servers as services of the host",
+            |v| {
+                servers.iter().all(|(port, kind, _)| {
+                    v["items"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|s| s["port"] == *port && s["kind"] == *kind))
+                })
+            },
+        )
+        .await;
     for (port, kind, rtype) in &servers {
         let s = services["items"]
             .as_array()
@@ -135,23 +120,23 @@ async fn the_agent_finds_the_servers_on_its_host_and_who_talks_to_them() {
         .unwrap()
         .trim()
         .to_string();
-    let deps = wait_for(
-        &h,
-        &format!("/api/v1/resources/{host}/dependencies"),
-        "this test's connection as a dependency on PostgreSQL",
-        |v| {
-            v["items"].as_array().is_some_and(|a| {
-                a.iter().any(|d| {
-                    d["port"] == 5432
-                        && d["service"] == "postgresql"
-                        && d["local"] == true
-                        && d["host_id"] == host.as_str()
-                        && d["process"] == me.as_str()
+    let deps = h
+        .wait_until(
+            &format!("/api/v1/resources/{host}/dependencies"),
+            "this test's connection as a dependency on PostgreSQL",
+            |v| {
+                v["items"].as_array().is_some_and(|a| {
+                    a.iter().any(|d| {
+                        d["port"] == 5432
+                            && d["service"] == "postgresql"
+                            && d["local"] == true
+                            && d["host_id"] == host.as_str()
+                            && d["process"] == me.as_str()
+                    })
                 })
-            })
-        },
-    )
-    .await;
+            },
+        )
+        .await;
     assert!(
         deps["items"]
             .as_array()
@@ -224,18 +209,18 @@ async fn an_applications_topology_comes_from_what_its_hosts_run_and_talk_to() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let _pg = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
     let svc = format!("svc:{host}:5432");
-    let g = wait_for(
-        &h,
-        "/api/v1/applications/payments/topology",
-        "the host's dependency on its PostgreSQL",
-        |g| {
-            g["edges"].as_array().is_some_and(|e| {
-                e.iter()
-                    .any(|e| e["kind"] == "depends_on" && e["to"] == svc.as_str())
-            })
-        },
-    )
-    .await;
+    let g = h
+        .wait_until(
+            "/api/v1/applications/payments/topology",
+            "the host's dependency on its PostgreSQL",
+            |g| {
+                g["edges"].as_array().is_some_and(|e| {
+                    e.iter()
+                        .any(|e| e["kind"] == "depends_on" && e["to"] == svc.as_str())
+                })
+            },
+        )
+        .await;
     let node = |id: &str| {
         g["nodes"]
             .as_array()

@@ -4,29 +4,9 @@
 //! pipeline and putting it back resolves it; a package listed at another
 //! version than dpkg has shows as drift.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::harness::{ADMIN, Harness, request};
-
-/// Polls `path` until `pred` holds (15 s).
-pub(crate) async fn wait_for(
-    h: &Harness,
-    path: &str,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..150 {
-        last = h.client.get(path, &[]).await.unwrap();
-        if pred(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: {last}");
-}
 
 /// The host's drift alarm, if any.
 async fn drift_alarm(h: &Harness) -> Option<Value> {
@@ -43,10 +23,11 @@ async fn drift_alarm(h: &Harness) -> Option<Value> {
 /// the report's transaction) and returns it.
 async fn wait_alarm(h: &Harness, status: &str) -> Value {
     let path = "/api/v1/alarms?name=ConfigurationDrift";
-    let found = wait_for(h, path, &format!("the drift alarm {status}"), |v| {
-        v["items"][0]["status"] == status
-    })
-    .await;
+    let found = h
+        .wait_until(path, &format!("the drift alarm {status}"), |v| {
+            v["items"][0]["status"] == status
+        })
+        .await;
     found["items"][0].clone()
 }
 
@@ -112,13 +93,11 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
     assert_eq!(set["host_id"], host.as_str());
     assert_eq!(set["status"], "unchecked");
     // The agent reports at once; the file's first hash is its baseline.
-    let first = wait_for(
-        &h,
-        &format!("/api/v1/drift/{host}"),
-        "the first report",
-        |v| v["checked_at"].is_i64(),
-    )
-    .await;
+    let first = h
+        .wait_until(&format!("/api/v1/drift/{host}"), "the first report", |v| {
+            v["checked_at"].is_i64()
+        })
+        .await;
     let baseline = first["files"][0]["sha256"].as_str().unwrap().to_string();
     assert_eq!(baseline.len(), 64);
     if let Some(v) = &coreutils {
@@ -146,13 +125,11 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
     }
     // The watched file changes: the agent notices within seconds.
     std::fs::write(&conf, "listen 8080\n").unwrap();
-    let drifted = wait_for(
-        &h,
-        &format!("/api/v1/drift/{host}"),
-        "the file's drift",
-        |v| v["status"] == "drifted",
-    )
-    .await;
+    let drifted = h
+        .wait_until(&format!("/api/v1/drift/{host}"), "the file's drift", |v| {
+            v["status"] == "drifted"
+        })
+        .await;
     let d = &drifted["differences"][0];
     assert_eq!(d["kind"], "file");
     assert_eq!(d["item"], conf.to_string_lossy().as_ref());
@@ -167,7 +144,7 @@ async fn a_watched_file_changed_raises_drift_and_a_package_version_shows() {
     assert_eq!(listed["items"][0]["status"], "drifted");
     // Put back: the host is in sync and the alarm resolves.
     std::fs::write(&conf, "listen 80\n").unwrap();
-    wait_for(&h, &format!("/api/v1/drift/{host}"), "back in sync", |v| {
+    h.wait_until(&format!("/api/v1/drift/{host}"), "back in sync", |v| {
         v["status"] == "in_sync"
     })
     .await;
@@ -231,10 +208,11 @@ async fn a_desired_state_is_set_from_the_console_form() {
     assert_eq!(st, 303, "{text}");
     let loc = loc.unwrap();
     assert!(loc.ends_with(&host), "{loc}");
-    let d = wait_for(&h, &format!("/api/v1/drift/{host}"), "the report", |v| {
-        v["status"] == "drifted"
-    })
-    .await;
+    let d = h
+        .wait_until(&format!("/api/v1/drift/{host}"), "the report", |v| {
+            v["status"] == "drifted"
+        })
+        .await;
     assert_eq!(d["services"], json!(["no-such-service-coc"]));
     assert_eq!(d["interval_s"], 300);
     assert_eq!(d["alarm_level"], "Major");

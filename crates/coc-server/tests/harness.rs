@@ -237,6 +237,20 @@ impl Harness {
 
     /// Polls `GET path` every 50 ms, at most `tries` times, until `pred`
     /// holds; panics with the last answer otherwise.
+    /// Polls `path` until `pred` holds (15 s), panicking with `what` and
+    /// the last answer.
+    pub async fn wait_until(&self, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..150 {
+            last = self.client.get(path, &[]).await.unwrap();
+            if pred(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what}: {last}");
+    }
+
     async fn wait_for(&self, path: &str, tries: u32, pred: impl Fn(&Value) -> bool) -> Value {
         let mut last = Value::Null;
         for _ in 0..tries {

@@ -146,22 +146,15 @@ impl Store {
         now: i64,
     ) -> Result<(Enrollment, String)> {
         let name = validate_enrollment(name, max_uses, hours)?;
-        let secret = format!("coca_{}", hex::encode(rand::random::<[u8; 24]>()));
-        let id = crate::new_id();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO agent_enrollments (id, tenant_id, name, token_hash, hint, created_at, max_uses, uses, expires_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,0,$8)",
+        let (id, secret) = insert_enrollment(
+            &mut tx,
+            tenant,
+            &name,
+            max_uses,
+            now,
+            now + hours * 3_600_000,
         )
-        .bind(&id)
-        .bind(tenant)
-        .bind(&name)
-        .bind(crate::integration::hash_key(&secret))
-        .bind(&secret[secret.len() - 4..])
-        .bind(now)
-        .bind(max_uses)
-        .bind(now + hours * 3_600_000)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok((self.get_enrollment(tenant, &id, now).await?, secret))
@@ -461,4 +454,36 @@ impl Store {
             .transpose()
             .map(|h| h.map(|h| (h.id, h.state)))
     }
+}
+
+/// Stores a new enrollment token (only its hash and last 4 characters)
+/// in `tx`; returns its id and the secret, `coca_` and 48 hex
+/// characters, to show once.
+///
+/// Errors: a store error.
+pub(crate) async fn insert_enrollment(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    name: &str,
+    max_uses: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<(String, String)> {
+    let secret = format!("coca_{}", hex::encode(rand::random::<[u8; 24]>()));
+    let id = crate::new_id();
+    sqlx::query(
+        "INSERT INTO agent_enrollments (id, tenant_id, name, token_hash, hint, created_at, max_uses, uses, expires_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,0,$8)",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(name)
+    .bind(crate::integration::hash_key(&secret))
+    .bind(&secret[secret.len() - 4..])
+    .bind(now)
+    .bind(max_uses)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok((id, secret))
 }

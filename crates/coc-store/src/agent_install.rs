@@ -85,19 +85,20 @@ impl Store {
             .bind(now + REENROLL_WINDOW_MS)
             .execute(&mut *tx)
             .await?;
-            let token = format!("coca_{}", hex::encode(rand::random::<[u8; 24]>()));
-            sqlx::query(
-                "INSERT INTO agent_enrollments (id, tenant_id, name, token_hash, hint, created_at, max_uses, uses, expires_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,1,0,$7)",
+            let name = format!(
+                "install {}:{} ({})",
+                t.address,
+                t.port,
+                &host_id[host_id.len() - 6..]
+            );
+            let (_, token) = crate::agent::insert_enrollment(
+                &mut tx,
+                tenant,
+                &name,
+                1,
+                now,
+                now + TOKEN_HOURS * 3_600_000,
             )
-            .bind(crate::new_id())
-            .bind(tenant)
-            .bind(format!("install {}:{} ({})", t.address, t.port, &host_id[host_id.len() - 6..]))
-            .bind(crate::integration::hash_key(&token))
-            .bind(&token[token.len() - 4..])
-            .bind(now)
-            .bind(now + TOKEN_HOURS * 3_600_000)
-            .execute(&mut *tx)
             .await?;
             params.insert(
                 host_id.clone(),
