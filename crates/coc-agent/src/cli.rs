@@ -82,6 +82,7 @@ impl AgentArgs {
                 .then(|| std::time::Duration::from_secs(self.discovery_interval)),
             proxy: self.proxy,
             proxy_listen: self.proxy_listen,
+            upgradable: true,
         })
     }
 }
@@ -100,7 +101,14 @@ struct Cli {
 /// The `coc-agent` binary: parses its command line, logs, runs the agent
 /// on one thread until killed.
 pub fn main() -> std::process::ExitCode {
-    let cli = <Cli as clap::Parser>::parse();
+    // `coc-agent agent …` is `coc-agent …`: the command line of `coc
+    // agent` works for both binaries, so an agent upgrades from one to the
+    // other with its arguments unchanged.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "agent") {
+        args.remove(1);
+    }
+    let cli = <Cli as clap::Parser>::parse_from(args);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -15,7 +15,9 @@
 //! agent restart too.
 //!
 //! Reconnects use a capped, jittered exponential backoff
-//! ([`backoff_delay`]).
+//! ([`backoff_delay`]). A standalone agent replaces itself with another
+//! build when asked, and rolls back when that build does not connect
+//! ([`upgrade`]).
 
 #![warn(missing_docs)]
 
@@ -29,6 +31,7 @@ pub mod link;
 pub mod redact;
 pub mod relay;
 pub mod spool;
+pub mod upgrade;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -74,6 +77,9 @@ pub struct AgentConfig {
     /// Proxy mode (R3): relay other agents' connections to this agent's
     /// server from this address ([`relay`]); `None`: no relay.
     pub proxy_listen: Option<std::net::SocketAddr>,
+    /// The agent runs as its own process from its own executable and may
+    /// replace it ([`upgrade`], R3); `false` inside `coc dev`.
+    pub upgradable: bool,
 }
 
 /// A discovery report is sent at least every this many looks, changed or
@@ -131,9 +137,30 @@ struct Shared {
     reboots: std::sync::atomic::AtomicU64,
     /// Durable task markers and results.
     spool: Option<spool::Spool>,
+    /// The agent build being received (R3 upgrade).
+    download: Mutex<Option<upgrade::Download>>,
 }
 
 impl Shared {
+    /// Keeps a task's result (spool, unacknowledged, known) until the
+    /// server acknowledges it.
+    fn settle(&self, msg: &AgentMessage) {
+        let AgentMessage::Result { task_id, .. } = msg else {
+            return;
+        };
+        if let Some(sp) = &self.spool {
+            let _ = sp.start(task_id);
+            if let Err(e) = sp.finish(task_id, msg) {
+                tracing::warn!(%task_id, error = %e, "result not written to the spool");
+            }
+        }
+        self.unacked
+            .lock()
+            .unwrap()
+            .insert(task_id.clone(), msg.clone());
+        self.remember(task_id);
+    }
+
     fn known(&self, id: &str) -> bool {
         self.running.lock().unwrap().contains_key(id)
             || self.unacked.lock().unwrap().contains_key(id)
@@ -157,6 +184,12 @@ impl Shared {
 /// Errors: only when the state directory is unusable, or the CA file of an
 /// `https://` server cannot be read.
 pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
+    if let Some(dir) = std::env::var_os(upgrade::WATCH_ENV) {
+        // This process is an upgrade's rollback watcher, not an agent.
+        // It blocks: nothing else runs in this process.
+        upgrade::watch(std::path::Path::new(&dir));
+        return Ok(());
+    }
     let identity = identity::Identity::load_or_create(&cfg.state_dir)?;
     let id = agent_id(&cfg.state_dir)?;
     let servers: Vec<&str> = std::iter::once(cfg.server.as_str())
@@ -188,6 +221,10 @@ pub async fn run(cfg: AgentConfig) -> std::io::Result<()> {
     });
     for k in &loaded.known {
         shared.remember(k);
+    }
+    // An upgrade whose new build was rolled back: this old build reports it.
+    if let Some(m) = upgrade::on_start(&cfg.state_dir) {
+        shared.settle(&m);
     }
     if !loaded.unacked.is_empty() {
         tracing::info!(
@@ -310,6 +347,11 @@ async fn session(
         Err(e) => return Err(format!("no welcome: {e}").into()),
     };
     *attempt = 0;
+    // The new build of an upgrade, connected: the upgrade worked.
+    if let Some(m) = upgrade::on_welcome(&cfg.state_dir) {
+        tracing::info!("upgraded: this build connected");
+        shared.settle(&m);
+    }
     let pending: Vec<AgentMessage> = shared.unacked.lock().unwrap().values().cloned().collect();
     for m in &pending {
         tx.send(send(m)).await?;
@@ -563,18 +605,7 @@ where
                 exit_code: Some(0),
                 error: None,
             };
-            if let Some(sp) = &shared.spool {
-                let _ = sp.start(&task_id);
-                if let Err(e) = sp.finish(&task_id, &msg) {
-                    tracing::warn!(%task_id, error = %e, "result not written to the spool");
-                }
-            }
-            shared
-                .unacked
-                .lock()
-                .unwrap()
-                .insert(task_id.clone(), msg.clone());
-            shared.remember(&task_id);
+            shared.settle(&msg);
             tx.send(send(&msg)).await?;
             if cfg.simulate_reboot {
                 tracing::warn!(%task_id, "simulated reboot: reconnecting with a new boot id");
@@ -591,6 +622,107 @@ where
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn();
+        }
+        ServerMessage::Upgrade {
+            task_id,
+            version,
+            sha256,
+            size_bytes,
+            rollback_after_s,
+        } => {
+            if shared.known(&task_id) {
+                let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
+                if let Some(r) = stored {
+                    tx.send(send(&r)).await?;
+                }
+                return Ok(());
+            }
+            let running = shared.running.lock().unwrap().len();
+            let refusal = if !cfg.upgradable {
+                Some(
+                    "this agent runs inside the server (coc dev) and cannot replace itself"
+                        .to_string(),
+                )
+            } else if sha256.eq_ignore_ascii_case(facts::own_sha256()) {
+                None
+            } else if running > 0 {
+                Some(format!(
+                    "{running} task(s) are running: upgrade when they ended"
+                ))
+            } else {
+                let exe = std::env::current_exe().unwrap_or_default();
+                match upgrade::Download::begin(
+                    &exe,
+                    &task_id,
+                    &version,
+                    &sha256,
+                    size_bytes,
+                    rollback_after_s,
+                ) {
+                    Ok(d) => {
+                        tracing::info!(%version, size_bytes, "fetching agent build");
+                        if let Some(old) = shared.download.lock().unwrap().replace(d) {
+                            old.abandon();
+                        }
+                        tx.send(send(&AgentMessage::Fetch { task_id, offset: 0 }))
+                            .await?;
+                        return Ok(());
+                    }
+                    Err(e) => Some(format!("cannot write next to {}: {e}", exe.display())),
+                }
+            };
+            let msg = match refusal {
+                Some(why) => upgrade::refused(&task_id, why),
+                None => upgrade::already(&task_id),
+            };
+            shared.settle(&msg);
+            tx.send(send(&msg)).await?;
+        }
+        ServerMessage::Chunk {
+            task_id,
+            offset,
+            data,
+            error,
+        } => {
+            let Some(mut d) = shared.download.lock().unwrap().take() else {
+                return Ok(());
+            };
+            if d.task_id != task_id || d.offset != offset {
+                // A stale answer: keep waiting for the current one.
+                *shared.download.lock().unwrap() = Some(d);
+                return Ok(());
+            }
+            let step = match error {
+                Some(e) => Err(format!("the server did not send the build: {e}")),
+                None => d.push(&data),
+            };
+            if let Err(why) = step {
+                d.abandon();
+                let msg = upgrade::refused(&task_id, why);
+                shared.settle(&msg);
+                tx.send(send(&msg)).await?;
+                return Ok(());
+            }
+            if !d.complete() {
+                let next = d.offset;
+                *shared.download.lock().unwrap() = Some(d);
+                tx.send(send(&AgentMessage::Fetch {
+                    task_id,
+                    offset: next,
+                }))
+                .await?;
+                return Ok(());
+            }
+            let why = match d.finish() {
+                Ok(staged) => match upgrade::swap_and_restart(&cfg.state_dir, &staged, &d) {
+                    Ok(never) => match never {},
+                    Err(why) => why,
+                },
+                Err(why) => why,
+            };
+            let msg = upgrade::refused(&task_id, why);
+            shared.settle(&msg);
+            tx.send(send(&msg)).await?;
         }
         ServerMessage::Cancel { task_id } => {
             if let Some(c) = shared.running.lock().unwrap().remove(&task_id) {

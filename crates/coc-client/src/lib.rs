@@ -152,6 +152,24 @@ impl Client {
             .await
     }
 
+    /// `POST path` with query pairs and a binary body
+    /// (`application/octet-stream`), e.g. an agent build.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .query(query)
+                .header("content-type", "application/octet-stream")
+                .body(body),
+        )
+        .await
+    }
+
     /// `POST path` with a raw body (ingest), no bearer token needed.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Result<Value, ClientError> {
         self.send(

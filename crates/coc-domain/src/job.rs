@@ -110,6 +110,17 @@ pub enum Atom {
         #[serde(default = "default_reboot_wait")]
         wait_s: u32,
     },
+    /// Replace the host's agent with another build (R3,
+    /// [`crate::agent_upgrade`]) and wait until the new build connected,
+    /// or the agent rolled back.
+    Upgrade {
+        /// The build: id or version; may use `{{…}}`.
+        build: String,
+        /// Seconds the new build has to connect before the old one is put
+        /// back (10..=3600); may use `{{…}}`.
+        #[serde(default = "default_rollback_after")]
+        rollback_after_s: String,
+    },
     /// Wait.
     Sleep {
         /// Seconds (1..=86400).
@@ -159,6 +170,9 @@ pub enum Atom {
 fn default_reboot_wait() -> u32 {
     DEFAULT_REBOOT_WAIT_S
 }
+fn default_rollback_after() -> String {
+    crate::agent_upgrade::DEFAULT_ROLLBACK_AFTER_S.to_string()
+}
 fn default_method() -> String {
     "GET".into()
 }
@@ -175,6 +189,7 @@ impl Atom {
         match self {
             Atom::Script { .. } => "script",
             Atom::Reboot { .. } => "reboot",
+            Atom::Upgrade { .. } => "upgrade",
             Atom::Sleep { .. } => "sleep",
             Atom::Approval { .. } => "approval",
             Atom::Http { .. } => "http",
@@ -182,9 +197,12 @@ impl Atom {
         }
     }
 
-    /// Whether the host's agent runs it (script, reboot).
+    /// Whether the host's agent runs it (script, reboot, upgrade).
     pub fn on_agent(&self) -> bool {
-        matches!(self, Atom::Script { .. } | Atom::Reboot { .. })
+        matches!(
+            self,
+            Atom::Script { .. } | Atom::Reboot { .. } | Atom::Upgrade { .. }
+        )
     }
 }
 
@@ -532,6 +550,19 @@ fn validate_atom(
         Atom::Reboot { wait_s } => {
             if !(30..=3600).contains(wait_s) {
                 return Err(invalid("the reboot wait is 30 to 3600 seconds"));
+            }
+        }
+        Atom::Upgrade {
+            build,
+            rollback_after_s,
+        } => {
+            if build.trim().is_empty() {
+                return Err(invalid("choose the agent build to upgrade to"));
+            }
+            check_refs(build, params)?;
+            check_refs(rollback_after_s, params)?;
+            if !rollback_after_s.contains("{{") {
+                crate::agent_upgrade::rollback_after(rollback_after_s)?;
             }
         }
         Atom::Sleep { seconds } => {
@@ -923,7 +954,59 @@ pub fn system_jobs() -> Vec<JobSpec> {
     let mut scan = templates().remove(1);
     scan.name = "COC-Routine-Scan".into();
     scan.risk_level = RiskLevel::Low;
-    vec![diagnose, scan]
+    vec![diagnose, scan, agent_upgrade_job()]
+}
+
+/// The common job of an agent upgrade ([`crate::agent_upgrade::JOB_NAME`]):
+/// one step, one [`Atom::Upgrade`] task taking the build and the rollback
+/// deadline from its global parameters.
+fn agent_upgrade_job() -> JobSpec {
+    use crate::agent_upgrade as up;
+    let param = |name: &str, kind, value: String, description: &str| GlobalParam {
+        name: name.into(),
+        kind,
+        value: Some(value),
+        description: description.into(),
+        from: None,
+    };
+    JobSpec {
+        name: up::JOB_NAME.into(),
+        description:
+            "Replace the agent with another build; roll back when the new one does not connect"
+                .into(),
+        enterprise_project: default_project(),
+        tags: BTreeMap::new(),
+        risk_level: RiskLevel::Medium,
+        manual_review: false,
+        reviewers: vec![],
+        params: vec![
+            param(
+                up::BUILD_PARAM,
+                GlobalParamType::String,
+                String::new(),
+                "the agent build: id or version",
+            ),
+            param(
+                up::ROLLBACK_PARAM,
+                GlobalParamType::Numeric,
+                up::DEFAULT_ROLLBACK_AFTER_S.to_string(),
+                "seconds the new build has to connect",
+            ),
+        ],
+        steps: vec![Step {
+            name: "Upgrade".into(),
+            tasks: vec![JobTask {
+                name: "Upgrade-Agent".into(),
+                description: "fetch and check the build, swap, restart, wait for it to connect"
+                    .into(),
+                atom: Atom::Upgrade {
+                    build: format!("{{{{{}}}}}", up::BUILD_PARAM),
+                    rollback_after_s: format!("{{{{{}}}}}", up::ROLLBACK_PARAM),
+                },
+                on_failure: PostFault::Continue,
+            }],
+        }],
+    }
 }
 
 #[cfg(test)]

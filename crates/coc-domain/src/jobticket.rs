@@ -134,9 +134,11 @@ pub struct Run {
     pub phase: Option<String>,
     /// Output so far (conditions test it).
     pub output: String,
-    /// For a reboot: the boot id before it.
+    /// For a reboot: the boot id before it; for an upgrade: the build
+    /// (id) and rollback deadline it was sent with.
     pub detail: Option<String>,
-    /// For a sleep: when it ends, Unix ms.
+    /// For a sleep: when it ends; for an upgrade: when the server stops
+    /// waiting for its result; Unix ms.
     pub wake_at: Option<i64>,
     /// When it started, Unix ms.
     pub started_at: i64,
@@ -410,6 +412,15 @@ fn run_outcome(
                 None
             }
         }
+        // Its result comes from the agent (the new build once connected,
+        // or the old one after a rollback); `wake_at` is the last moment
+        // one can come.
+        Atom::Upgrade { .. } => run.wake_at.filter(|w| now > *w).map(|_| {
+            (
+                RunStatus::Failed,
+                Some("no result from the agent: the upgrade did not finish in time".to_string()),
+            )
+        }),
         Atom::Script { timeout_s, .. } => {
             let t = i64::from(timeout_s.unwrap_or(crate::script::DEFAULT_TIMEOUT_S));
             (now - run.started_at > ms(t + RESULT_GRACE_S)).then(|| {

@@ -71,6 +71,7 @@ pub mod access;
 pub mod action_link;
 pub mod agent;
 pub mod agent_install;
+pub mod agent_upgrade;
 pub mod alarm;
 pub mod application;
 pub mod cloud;

@@ -16,9 +16,10 @@
 //! Flow: `hello` → `challenge` → `proof` → `welcome` (or `refused`); then
 //! `heartbeat` every
 //! `heartbeat_interval_ms`; the server sends `exec` (a host task),
-//! `reboot` and `cancel`; the agent streams `output` and ends each task with one
-//! `result`, which it re-sends after a reconnect until the server answers
-//! `ack`.
+//! `reboot`, `upgrade` (whose build the agent pulls with `fetch` →
+//! `chunk`) and `cancel`; the agent streams `output` and ends each task
+//! with one `result`, which it re-sends after a reconnect until the server
+//! answers `ack`.
 
 #![warn(missing_docs)]
 
@@ -163,6 +164,10 @@ pub struct FileSeen {
     pub error: Option<String>,
 }
 
+/// Size of the pieces an agent build is sent in (R3 upgrade), bytes
+/// (192 KiB: 256 KiB of base64).
+pub const UPGRADE_CHUNK_BYTES: u64 = 192 * 1024;
+
 /// Largest file the agent hashes, bytes (64 MiB).
 pub const MAX_WATCHED_FILE: u64 = 64 * 1024 * 1024;
 
@@ -236,6 +241,14 @@ pub enum AgentMessage {
         /// Text (lossy UTF-8).
         data: String,
     },
+    /// Asks for the piece of an agent build that starts at `offset` (R3
+    /// upgrade); the server answers `chunk`.
+    Fetch {
+        /// Task id from `upgrade`.
+        task_id: String,
+        /// Byte offset, a multiple of [`UPGRADE_CHUNK_BYTES`].
+        offset: u64,
+    },
     /// A task's end; re-sent until acknowledged.
     Result {
         /// Task id from `exec`.
@@ -299,6 +312,40 @@ pub enum ServerMessage {
     Reboot {
         /// Task id.
         task_id: String,
+    },
+    /// Replace the agent with another build (R3). The agent fetches the
+    /// build piece by piece (`fetch` → `chunk`), checks its size and
+    /// SHA-256, swaps its executable (keeping the old one as `.prev`) and
+    /// restarts into it; a watcher started from the old build restores
+    /// it when the new one has not connected within `rollback_after_s`.
+    /// The `result` comes from whichever build then runs: success from
+    /// the new one once it connected, failure after a rollback.
+    /// Idempotent like `exec`.
+    Upgrade {
+        /// Task id.
+        task_id: String,
+        /// The build's version label.
+        version: String,
+        /// SHA-256 of the build, 64 hex characters.
+        sha256: String,
+        /// Size of the build, bytes.
+        size_bytes: u64,
+        /// Seconds the new build has to connect before it is rolled back.
+        rollback_after_s: u64,
+    },
+    /// A piece of the build an `upgrade` names, answering `fetch`.
+    Chunk {
+        /// Task id from `upgrade`.
+        task_id: String,
+        /// Byte offset of `data` in the build.
+        offset: u64,
+        /// The bytes, base64 (standard alphabet, padded); at most
+        /// [`UPGRADE_CHUNK_BYTES`] of them.
+        #[serde(default)]
+        data: String,
+        /// Why there is no data (the upgrade ended, the build is gone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// Watch these for drift (R5); replaces any earlier watch. Sent after
     /// `welcome` when the host has a desired state, and when it changes.

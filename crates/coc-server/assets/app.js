@@ -217,3 +217,52 @@ document.addEventListener("click", (ev) => {
   b.textContent = open ? "▾" : "▸";
   for (const tr of b.closest("tbody").querySelectorAll("tr:not(.group-head)")) tr.hidden = !open;
 });
+
+// A form with a file to upload (an agent build): the file goes to the API
+// as the request's body, the form's other fields in its query string;
+// then the page of what was created. Without script the console says
+// that this form needs it.
+document.addEventListener("submit", async (ev) => {
+  const form = ev.target.closest("form");
+  const input = form && form.querySelector("input[type=file][data-upload]");
+  if (!input) return;
+  ev.preventDefault();
+  const fail = (text) => {
+    let p = form.querySelector("#form-error");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "error";
+      p.id = "form-error";
+      p.setAttribute("role", "alert");
+      form.prepend(p);
+    }
+    p.textContent = text;
+  };
+  const file = input.files && input.files[0];
+  if (!file) return fail(input.labels[0].textContent + ": choose a file");
+  const query = new URLSearchParams();
+  for (const [name, value] of new FormData(form)) {
+    if (name === "csrf" || name === input.name || typeof value !== "string") continue;
+    query.append(name.replace(/^f\./, ""), value.trim());
+  }
+  const button = form.querySelector("button[type=submit]");
+  if (button) button.disabled = true;
+  try {
+    const r = await fetch(input.dataset.upload + "?" + query, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "X-CSRF-Token": form.elements.csrf.value,
+      },
+      body: file,
+    });
+    const answer = await r.json().catch(() => ({}));
+    if (!r.ok) return fail(answer.detail || "the upload failed (" + r.status + ")");
+    location.href = form.action.replace(/\/new$/, "/" + encodeURIComponent(answer.id));
+  } catch (e) {
+    fail("the upload failed: " + e);
+  } finally {
+    if (button) button.disabled = false;
+  }
+});

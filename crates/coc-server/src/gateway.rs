@@ -503,6 +503,26 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                 }
             }
         }
+        // An upgrading agent pulls its new build (R3), piece by piece.
+        AgentMessage::Fetch { task_id, offset } => {
+            let answer = match s.store.agent_upgrade_chunk(&task_id, host_id, offset).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(%host_id, error = %e, "agent build piece not read");
+                    Err("the server cannot read the build now".to_string())
+                }
+            };
+            let (data, error) = match answer {
+                Ok(d) => (d, None),
+                Err(e) => (String::new(), Some(e)),
+            };
+            Some(ServerMessage::Chunk {
+                task_id,
+                offset,
+                data,
+                error,
+            })
+        }
         AgentMessage::Hello { .. } | AgentMessage::Proof { .. } => None,
     }
 }

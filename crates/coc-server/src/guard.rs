@@ -295,17 +295,22 @@ async fn authorize(
     };
     let mutating = method != Method::GET;
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, API_BODY_LIMIT).await {
+    let limit = route.binary.unwrap_or(API_BODY_LIMIT);
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(
                 crate::error::ErrorCode::PayloadTooLarge,
-                format!("API bodies are limited to {API_BODY_LIMIT} bytes"),
+                format!("this route's bodies are limited to {limit} bytes"),
             )
             .into_response();
         }
     };
-    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    // A binary body (an agent build) is not JSON: audited as none.
+    let json: serde_json::Value = match route.binary {
+        Some(_) => serde_json::Value::Null,
+        None => serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    };
     // The action checked: the route's, or for `…/actions` routes the one
     // the body names (a name outside the catalog keeps the wildcard: the
     // handler refuses the body, so nothing can change).

@@ -1406,6 +1406,7 @@ async fn agents_enroll_into_their_tenant() {
         simulate_reboot: true,
         proxy: None,
         proxy_listen: None,
+        upgradable: false,
         discovery: None,
     };
     let agent = tokio::spawn(async move {

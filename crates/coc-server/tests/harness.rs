@@ -139,6 +139,7 @@ impl Harness {
             simulate_reboot: true,
             proxy: None,
             proxy_listen: None,
+            upgradable: false,
             discovery: Some(std::time::Duration::from_secs(2)),
         };
         self.agents.push(tokio::spawn(async move {

@@ -26,6 +26,7 @@ pub mod access;
 pub mod action_link;
 pub mod agent;
 pub mod agent_install;
+pub mod agent_upgrade;
 pub mod alarm;
 pub mod application;
 pub mod audit;
@@ -305,6 +306,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(36, "host_proxy", "0036_host_proxy.sql"),
     same_sql!(37, "delegated_targets", "0037_delegated_targets.sql"),
     same_sql!(38, "agent_build", "0038_agent_build.sql"),
+    same_sql!(39, "agent_builds", "0039_agent_builds.sql"),
 ];
 
 impl Store {

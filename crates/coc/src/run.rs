@@ -280,6 +280,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             simulate_reboot: true,
             proxy: None,
             proxy_listen: None,
+            upgradable: false,
             discovery: Some(std::time::Duration::from_secs(60)),
         };
         if !is_root {

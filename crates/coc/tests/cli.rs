@@ -1718,6 +1718,152 @@ impl Drop for Sshd {
     }
 }
 
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Agent upgrade (R3) of the agent installed in `install_dir`: to the
+/// slim build (uploaded by version from the CLI), fetched over the agent's
+/// own link, checked and swapped in, the host then reporting its SHA-256;
+/// then to a build that never connects, which is rolled back after the
+/// deadline, the task failing and the host back on the slim build.
+async fn upgrade_and_roll_back(env: &Env, host: &str, install_dir: &std::path::Path) {
+    let slim = std::path::Path::new(env!("CARGO_BIN_EXE_coc-agent"));
+    let slim_sum = sha256_of(slim);
+    let (ok, out) = coc(
+        env,
+        &[
+            "agent-build",
+            "upload",
+            slim.to_str().unwrap(),
+            "--version",
+            "2.0.0",
+            "--note",
+            "slim",
+        ],
+    );
+    assert!(
+        ok && out.contains("2.0.0") && out.contains(&slim_sum),
+        "{out}"
+    );
+    // The same version twice, and a file that is no executable: refused.
+    let (ok, out) = coc(
+        env,
+        &[
+            "agent-build",
+            "upload",
+            slim.to_str().unwrap(),
+            "--version",
+            "2.0.0",
+        ],
+    );
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let text = env.dir.path().join("notes.txt");
+    std::fs::write(&text, "not a program\n").unwrap();
+    let (ok, out) = coc(
+        env,
+        &[
+            "agent-build",
+            "upload",
+            text.to_str().unwrap(),
+            "--version",
+            "x",
+        ],
+    );
+    assert!(!ok && out.contains("executable"), "{out}");
+    // Both hosts are this machine (the same host name): by id.
+    let hostname = host;
+    let (ok, out) = coc(
+        env,
+        &["agent-upgrade", hostname, "--build", "2.0.0", "--follow"],
+    );
+    assert!(
+        ok,
+        "{out}\n{}",
+        std::fs::read_to_string(install_dir.join("agent.log")).unwrap_or_default()
+    );
+    let h = env
+        .wait(
+            &format!("/api/v1/resources/{host}"),
+            "the upgraded agent",
+            |h| h["agent_sha256"] == slim_sum.as_str() && h["agent_status"] == "running",
+        )
+        .await;
+    assert_eq!(h["status"], "running", "{h}");
+    assert_eq!(sha256_of(&install_dir.join("coc-agent")), slim_sum);
+    assert!(
+        install_dir.join("coc-agent.prev").exists(),
+        "the old build is kept"
+    );
+    let (_, out) = coc(env, &["agent-build", "list"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("2.0.0") && l.contains(" 1 ")),
+        "{out}"
+    );
+
+    // A build that starts but never connects: rolled back after 10 s.
+    let broken = env.dir.path().join("broken-agent");
+    std::fs::write(&broken, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    let (ok, out) = coc(
+        env,
+        &[
+            "agent-build",
+            "upload",
+            broken.to_str().unwrap(),
+            "--version",
+            "2.1.0-broken",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = coc(
+        env,
+        &[
+            "--output",
+            "json",
+            "agent-upgrade",
+            hostname,
+            "--build",
+            "2.1.0-broken",
+            "--rollback-after",
+            "10",
+        ],
+    );
+    assert!(ok, "{out}");
+    let t: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let ticket = format!("/api/v1/job-tickets/{}", t["id"].as_str().unwrap());
+    // While it runs the host shows as upgrading.
+    env.wait(&format!("/api/v1/resources/{host}"), "upgrading", |h| {
+        h["status"] == "upgrading"
+    })
+    .await;
+    let done = env
+        .wait(&ticket, "the rollback", |t| {
+            t["status"] != "executing" && t["status"] != "waiting"
+        })
+        .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done.to_string()
+            .contains("rolled back to the previous build"),
+        "{done}"
+    );
+    let h = env
+        .wait(
+            &format!("/api/v1/resources/{host}"),
+            "the old build back",
+            |h| h["agent_sha256"] == slim_sum.as_str() && h["agent_status"] == "running",
+        )
+        .await;
+    assert_eq!(h["status"], "running", "{h}");
+    assert_eq!(sha256_of(&install_dir.join("coc-agent")), slim_sum);
+}
+
 /// Kills the agents started from `dir` (an installation starts them
 /// detached, as a host without systemd would).
 struct Installed(std::path::PathBuf);
@@ -1850,6 +1996,7 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
     assert_eq!(host["agent_sha256"], sum, "{host}");
     assert!(install_dir.join("coc-agent").exists());
     assert!(install_dir.join("state/agent.key").exists());
+    upgrade_and_roll_back(&env, &new_host, &install_dir).await;
     // An agent not installed by COC is not removed (the installation
     // host's runs from the build directory, its state elsewhere).
     let (ok, out) = coc(&env, &["agent-uninstall", &via_id, "--follow"]);

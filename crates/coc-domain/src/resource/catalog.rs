@@ -528,11 +528,13 @@ pub enum ResourceStatus {
     Installing,
     /// A host whose agent's installation failed (R3).
     InstallFailed,
+    /// Its agent is being replaced with another build (R3).
+    Upgrading,
 }
 
 impl ResourceStatus {
     /// Every status.
-    pub const ALL: [ResourceStatus; 7] = [
+    pub const ALL: [ResourceStatus; 8] = [
         ResourceStatus::Running,
         ResourceStatus::Abnormal,
         ResourceStatus::Offline,
@@ -540,6 +542,7 @@ impl ResourceStatus {
         ResourceStatus::Unmonitored,
         ResourceStatus::Installing,
         ResourceStatus::InstallFailed,
+        ResourceStatus::Upgrading,
     ];
 
     /// Stored name.
@@ -552,6 +555,7 @@ impl ResourceStatus {
             ResourceStatus::Unmonitored => "unmonitored",
             ResourceStatus::Installing => "installing",
             ResourceStatus::InstallFailed => "install_failed",
+            ResourceStatus::Upgrading => "upgrading",
         }
     }
 
@@ -568,6 +572,7 @@ impl ResourceStatus {
             AgentStatus::Offline => ResourceStatus::Offline,
             AgentStatus::Installing => ResourceStatus::Installing,
             AgentStatus::InstallFailed => ResourceStatus::InstallFailed,
+            AgentStatus::Upgrading => ResourceStatus::Upgrading,
         }
     }
 

@@ -21,11 +21,13 @@ pub enum AgentStatus {
     Installing,
     /// Its agent's installation failed (R3).
     InstallFailed,
+    /// Its agent is being replaced with another build (R3).
+    Upgrading,
 }
 
 impl AgentStatus {
     /// The status called `name` (`running`, `abnormal`, `offline`,
-    /// `installing`, `install_failed`).
+    /// `installing`, `install_failed`, `upgrading`).
     pub fn parse(name: &str) -> Option<Self> {
         [
             AgentStatus::Running,
@@ -33,6 +35,7 @@ impl AgentStatus {
             AgentStatus::Offline,
             AgentStatus::Installing,
             AgentStatus::InstallFailed,
+            AgentStatus::Upgrading,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
@@ -46,21 +49,27 @@ impl AgentStatus {
             AgentStatus::Offline => "offline",
             AgentStatus::Installing => "installing",
             AgentStatus::InstallFailed => "install_failed",
+            AgentStatus::Upgrading => "upgrading",
         }
     }
 }
 
-/// A host's agent status (table 3-1): before its agent ever reported,
-/// what its latest installation task (R3) is — `installing` while it is
-/// pending or running, `install_failed` once it failed or was cancelled;
-/// otherwise [`agent_status`] from its heartbeats.
+/// A host's agent status (table 3-1): `upgrading` while an upgrade of
+/// its agent runs (R3); before its agent ever reported, what its latest
+/// installation task (R3) is — `installing` while it is pending or
+/// running, `install_failed` once it failed or was cancelled; otherwise
+/// [`agent_status`] from its heartbeats.
 pub fn host_status(
     last_heartbeat_ms: Option<i64>,
     install: Option<crate::ticket::TaskStatus>,
+    upgrading: bool,
     now_ms: i64,
     interval_ms: i64,
 ) -> AgentStatus {
     use crate::ticket::TaskStatus as T;
+    if upgrading {
+        return AgentStatus::Upgrading;
+    }
     match (last_heartbeat_ms, install) {
         (None, Some(T::Pending | T::Executing)) => AgentStatus::Installing,
         (None, Some(T::Failed | T::Cancelled)) => AgentStatus::InstallFailed,
@@ -185,21 +194,26 @@ mod tests {
         assert_eq!(agent_status(None, 100, 10), AgentStatus::Offline);
         use crate::ticket::TaskStatus as T;
         assert_eq!(
-            host_status(None, Some(T::Executing), 100, 10),
+            host_status(None, Some(T::Executing), false, 100, 10),
             AgentStatus::Installing
         );
         assert_eq!(
-            host_status(None, Some(T::Failed), 100, 10),
+            host_status(None, Some(T::Failed), false, 100, 10),
             AgentStatus::InstallFailed
         );
         assert_eq!(
-            host_status(Some(90), Some(T::Failed), 100, 10),
+            host_status(Some(90), Some(T::Failed), false, 100, 10),
             AgentStatus::Running,
             "its agent reported: the heartbeats decide"
         );
         assert_eq!(
-            host_status(None, Some(T::Successful), 100, 10),
+            host_status(None, Some(T::Successful), false, 100, 10),
             AgentStatus::Offline
+        );
+        assert_eq!(
+            host_status(Some(90), None, true, 100, 10),
+            AgentStatus::Upgrading,
+            "an upgrade in progress shows whatever the heartbeats say"
         );
         assert_eq!(
             AgentStatus::parse("install_failed"),

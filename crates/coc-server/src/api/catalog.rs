@@ -60,6 +60,10 @@ pub struct RouteDoc {
     pub check: Check,
     /// The JSON request body, if the route takes one.
     pub body: Option<SchemaFn>,
+    /// The route takes a binary body (`application/octet-stream`) of at
+    /// most this many bytes instead (an agent build); `None`: JSON bodies
+    /// of at most [`crate::API_BODY_LIMIT`].
+    pub binary: Option<usize>,
     /// The query string's fields (an object type), if any.
     pub query: Option<SchemaFn>,
     /// The success answer.
@@ -103,6 +107,7 @@ impl RouteDoc {
             auth: !matches!(check, Check::Public),
             check,
             body: None,
+            binary: None,
             query: None,
             reply: Reply::Unspecified,
         }
@@ -121,6 +126,12 @@ impl RouteDoc {
     /// Takes a JSON body of type `T`.
     pub const fn body<T: utoipa::ToSchema>(mut self) -> Self {
         self.body = Some(schema::<T>);
+        self
+    }
+
+    /// Takes a binary body of at most `limit` bytes.
+    pub const fn binary_body(mut self, limit: usize) -> Self {
+        self.binary = Some(limit);
         self
     }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod action_link;
 pub mod agent;
 pub mod agent_install;
+pub mod agent_upgrade;
 pub mod alarm;
 pub mod application;
 pub mod attributes;
@@ -67,6 +68,7 @@ pub fn routes() -> &'static [RouteDoc] {
             drift::ROUTES,
             agent::ROUTES,
             agent_install::ROUTES,
+            agent_upgrade::ROUTES,
             script::ROUTES,
             job::ROUTES,
             ticket::ROUTES,
@@ -155,6 +157,7 @@ pub fn router() -> Router<AppState> {
         .merge(application::router())
         .merge(cloud::router())
         .merge(agent_install::router())
+        .merge(agent_upgrade::router())
         .merge(drift::router())
         .merge(agent::router())
         .merge(script::router())

@@ -151,6 +151,10 @@ pub fn document() -> Value {
             "parameters": params,
             "responses": responses,
         });
+        if let Some(limit) = r.binary {
+            op["requestBody"] = json!({"required": true, "description": format!("at most {limit} bytes"),
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
+        }
         if let Some(b) = r.body {
             op["requestBody"] = json!({"required": true,
                 "content": {"application/json": {"schema": to_json(&b(&mut schemas))}}});

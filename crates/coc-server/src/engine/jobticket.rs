@@ -70,10 +70,12 @@ pub async fn round(state: &AppState) -> Result<(), coc_store::StoreError> {
 /// waiting (it is sent when the agent connects) unless the host is
 /// offline, then it fails.
 pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
-    if cmds
-        .iter()
-        .any(|c| matches!(c, JobCommand::Exec { .. } | JobCommand::Reboot { .. }))
-    {
+    if cmds.iter().any(|c| {
+        matches!(
+            c,
+            JobCommand::Exec { .. } | JobCommand::Reboot { .. } | JobCommand::Upgrade { .. }
+        )
+    }) {
         crate::crash_point("before_dispatch");
     }
     for c in cmds {
@@ -104,6 +106,24 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 run_id.clone(),
                 host_id,
                 ServerMessage::Reboot { task_id: run_id },
+            ),
+            JobCommand::Upgrade {
+                run_id,
+                host_id,
+                version,
+                sha256,
+                size_bytes,
+                rollback_after_s,
+            } => (
+                run_id.clone(),
+                host_id,
+                ServerMessage::Upgrade {
+                    task_id: run_id,
+                    version,
+                    sha256,
+                    size_bytes,
+                    rollback_after_s,
+                },
             ),
             JobCommand::Cancel { run_id, host_id } => {
                 if !state.agents.send(

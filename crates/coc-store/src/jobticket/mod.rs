@@ -327,6 +327,21 @@ pub enum JobCommand {
         /// Host id.
         host_id: String,
     },
+    /// Ask a host's agent to replace itself with an agent build (R3).
+    Upgrade {
+        /// Run id.
+        run_id: String,
+        /// Host id.
+        host_id: String,
+        /// The build's version label.
+        version: String,
+        /// The build's SHA-256, hex.
+        sha256: String,
+        /// The build's size, bytes.
+        size_bytes: u64,
+        /// Seconds the new build has to connect.
+        rollback_after_s: u64,
+    },
     /// Stop a run on a host's agent.
     Cancel {
         /// Run id.

@@ -75,7 +75,7 @@ impl Store {
         let mut tickets: BTreeMap<String, Loaded> = BTreeMap::new();
         for host_id in hosts {
             let rows = sqlx::query(dynsql!(
-                "SELECT id, ticket_id, step, task_idx, kind FROM job_runs \
+                "SELECT id, ticket_id, step, task_idx, kind, detail, tenant_id FROM job_runs \
                  WHERE host_id = $1 AND status = {} AND phase = 'agent'",
                 sql_lit(RunStatus::Executing.as_str())
             ))
@@ -89,6 +89,29 @@ impl Store {
                         run_id,
                         host_id: host_id.clone(),
                     });
+                    continue;
+                }
+                if r.try_get::<String, _>("kind")? == "upgrade" {
+                    let detail: Option<String> = r.try_get("detail")?;
+                    let tenant: String = r.try_get("tenant_id")?;
+                    let Some(d) = detail.and_then(|d| {
+                        serde_json::from_str::<crate::agent_upgrade::UpgradeDetail>(&d).ok()
+                    }) else {
+                        continue;
+                    };
+                    let mut c = self.pool.acquire().await?;
+                    if let Some(b) =
+                        crate::agent_upgrade::build_in(&mut c, &tenant, &d.build).await?
+                    {
+                        out.push(JobCommand::Upgrade {
+                            run_id,
+                            host_id: host_id.clone(),
+                            version: b.version,
+                            sha256: b.sha256,
+                            size_bytes: b.size_bytes as u64,
+                            rollback_after_s: u64::from(d.rollback_after_s),
+                        });
+                    }
                     continue;
                 }
                 // A script run: rebuild the command from the ticket's copy.
@@ -186,7 +209,7 @@ pub(crate) async fn finish_job_run_in(
     now: i64,
 ) -> Result<Option<String>> {
     let r = sqlx::query(dynsql!(
-        "SELECT ticket_id, kind FROM job_runs WHERE id = $1 AND status = {} AND ($2 = '' OR host_id = $2)",
+        "SELECT ticket_id, kind, detail, host_id, tenant_id FROM job_runs WHERE id = $1 AND status = {} AND ($2 = '' OR host_id = $2)",
         sql_lit(RunStatus::Executing.as_str())
     ))
     .bind(run_id)
@@ -202,6 +225,17 @@ pub(crate) async fn finish_job_run_in(
         .execute(&mut *conn)
         .await?;
     let kind: String = r.try_get("kind")?;
+    // An upgrade is over when the host's agent runs the wanted build.
+    let mut status = status;
+    let mut error = error.map(str::to_string);
+    if kind == "upgrade" && status == TaskStatus::Successful {
+        let why = upgrade_mismatch(conn, &r).await?;
+        if why.is_some() {
+            status = TaskStatus::Failed;
+            error = why;
+        }
+    }
+    let error = error.as_deref();
     let n = if kind == "reboot" && status == TaskStatus::Successful {
         sqlx::query(dynsql!(
             "UPDATE job_runs SET phase = {}, output = 'reboot started; waiting for the host to come back\n' \
@@ -230,6 +264,30 @@ pub(crate) async fn finish_job_run_in(
         .rows_affected()
     };
     Ok((n == 1).then_some(ticket))
+}
+
+/// Why a successful upgrade run `r` (a `job_runs` row) did not upgrade:
+/// the host's agent reports another build than the run's, or none.
+async fn upgrade_mismatch(conn: &mut sqlx::AnyConnection, r: &AnyRow) -> Result<Option<String>> {
+    let detail: Option<String> = r.try_get("detail")?;
+    let Some(d) =
+        detail.and_then(|d| serde_json::from_str::<crate::agent_upgrade::UpgradeDetail>(&d).ok())
+    else {
+        return Ok(Some("the upgrade run lost its build".into()));
+    };
+    let tenant: String = r.try_get("tenant_id")?;
+    let Some(b) = crate::agent_upgrade::build_in(conn, &tenant, &d.build).await? else {
+        return Ok(Some("the agent build was deleted".into()));
+    };
+    let reported: Option<Option<String>> =
+        sqlx::query_scalar("SELECT agent_sha256 FROM hosts WHERE id = $1")
+            .bind(r.try_get::<String, _>("host_id")?)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(coc_domain::agent_upgrade::check_reported(
+        reported.flatten().as_deref(),
+        &b.sha256,
+    ))
 }
 
 /// [`Store::append_job_output`] inside the caller's transaction.

@@ -385,6 +385,49 @@ impl Store {
                     host_id: h.host_id.clone(),
                 });
             }
+            Atom::Upgrade {
+                build,
+                rollback_after_s,
+            } => {
+                let b = substitute(build, &params, &kinds, &vars);
+                let found = crate::agent_upgrade::build_in(tx, &st.tenant, b.trim()).await?;
+                let secs = coc_domain::agent_upgrade::rollback_after(&substitute(
+                    rollback_after_s,
+                    &params,
+                    &kinds,
+                    &vars,
+                ));
+                match (found, secs) {
+                    (Some(found), Ok(secs)) => {
+                        phase = Some("agent");
+                        detail = serde_json::to_string(&crate::agent_upgrade::UpgradeDetail {
+                            build: found.id.clone(),
+                            rollback_after_s: secs,
+                        })
+                        .ok();
+                        let give_up = coc_domain::agent_upgrade::TRANSFER_ALLOWANCE_S
+                            + i64::from(secs)
+                            + jt::RESULT_GRACE_S;
+                        wake_at = Some(now + give_up * 1000);
+                        a.cmds.push(JobCommand::Upgrade {
+                            run_id: run_id.clone(),
+                            host_id: exec_host.clone(),
+                            version: found.version,
+                            sha256: found.sha256,
+                            size_bytes: found.size_bytes as u64,
+                            rollback_after_s: u64::from(secs),
+                        });
+                    }
+                    (None, _) => {
+                        status = RunStatus::Failed;
+                        error = Some(format!("there is no agent build '{}'", b.trim()));
+                    }
+                    (_, Err(e)) => {
+                        status = RunStatus::Failed;
+                        error = Some(e.to_string());
+                    }
+                }
+            }
             Atom::Sleep { seconds } => {
                 phase = Some("sleep");
                 wake_at = Some(now + i64::from(*seconds) * 1000);
@@ -462,7 +505,10 @@ impl Store {
         .bind(done.then_some(now))
         .execute(&mut **tx)
         .await?;
-        Ok(done || wake_at.is_some() || matches!(task.atom, Atom::Approval { .. }))
+        // A sleep's wake-up is soon; an upgrade's give-up time is for the
+        // engine's regular rounds.
+        let upgrade = matches!(task.atom, Atom::Upgrade { .. });
+        Ok(done || (wake_at.is_some() && !upgrade) || matches!(task.atom, Atom::Approval { .. }))
     }
 
     /// Asks an approval task's reviewers on its channels.

@@ -260,6 +260,10 @@ impl Store {
                 a.s(T::Failed.as_str()),
                 a.s(T::Cancelled.as_str()),
             );
+            let (upgrading, executing_run) = (
+                a.s(ResourceStatus::Upgrading.as_str()),
+                a.s(coc_domain::jobticket::RunStatus::Executing.as_str()),
+            );
             let (installing, install_failed, offline) = (
                 a.s(ResourceStatus::Installing.as_str()),
                 a.s(ResourceStatus::InstallFailed.as_str()),
@@ -267,7 +271,9 @@ impl Store {
             );
             let heartbeat = agent(a, "last_heartbeat");
             let status = format!(
-                "CASE WHEN last_heartbeat IS NULL THEN COALESCE((SELECT CASE \
+                "CASE WHEN EXISTS (SELECT 1 FROM job_runs jr WHERE jr.host_id = hosts.id \
+                 AND jr.status = {executing_run} AND jr.kind = 'upgrade') THEN {upgrading} \
+                 WHEN last_heartbeat IS NULL THEN COALESCE((SELECT CASE \
                  WHEN jh.status IN ({pending}, {executing}) THEN {installing} \
                  WHEN jh.status IN ({failed}, {cancelled}) THEN {install_failed} END \
                  FROM job_hosts jh WHERE jh.host_id = hosts.id AND jh.runs_on IS NOT NULL \

@@ -451,6 +451,7 @@ async fn fanout(
             simulate_reboot: true,
             proxy: None,
             proxy_listen: None,
+            upgradable: false,
             discovery: None,
         };
         handles.push(tokio::spawn(async move {

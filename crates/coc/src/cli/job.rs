@@ -172,7 +172,7 @@ const COLS: &[&str] = &[
 ];
 
 /// Job ticket columns.
-const TICKET_COLS: &[&str] = &[
+pub(crate) const TICKET_COLS: &[&str] = &[
     "number",
     "id",
     "job_name",

@@ -4,6 +4,7 @@
 mod access;
 mod agent;
 mod agent_install;
+mod agent_upgrade;
 mod alarm;
 mod application;
 mod cloud;
@@ -165,6 +166,11 @@ pub enum Command {
     /// Remove agents installed by agent-install (each host's own agent
     /// removes itself).
     AgentUninstall(agent_install::UninstallCmd),
+    /// Agent builds (uploaded executables, by version) to upgrade to.
+    AgentBuild(agent_upgrade::BuildCmd),
+    /// Upgrade hosts' agents to a build, in batches with a suspension
+    /// threshold; each rolls back when the new build does not connect.
+    AgentUpgrade(agent_upgrade::UpgradeCmd),
     // Feature X1, X2.
     /// Scripts.
     Script(script::Cmd),
@@ -487,6 +493,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Cloud(c) => cloud::run(&cli.conn, c).await,
         Command::AgentInstall(c) => agent_install::run(&cli.conn, c).await,
         Command::AgentUninstall(c) => agent_install::uninstall(&cli.conn, c).await,
+        Command::AgentBuild(c) => agent_upgrade::build(&cli.conn, c).await,
+        Command::AgentUpgrade(c) => agent_upgrade::upgrade(&cli.conn, c).await,
         Command::Drift(c) => drift::run(&cli.conn, c).await,
         Command::Enrollment(c) => agent::run(&cli.conn, c).await,
         Command::Script(c) => script::run(&cli.conn, c).await,

@@ -79,6 +79,10 @@ pub enum Kind {
     /// Records of another section, any number (checkboxes offered by
     /// [`offer_records`]) → array of strings.
     PickMany(&'static Pick),
+    /// A file sent as the binary body of a `POST` to this API path, the
+    /// form's other fields in its query string (an agent build). The
+    /// console's script sends it; never part of a JSON body.
+    File(&'static str),
     /// Who is asked (ref. 11.3), as a comma-separated list: a user name,
     /// `role@scenario` for an on-call role, or `owner` → array of
     /// recipients (`individual`, `shift`, `owner`).
@@ -249,7 +253,7 @@ fn fill_into(fields: &[Field], record: &Value, prefix: &str, raw: &mut Raw) {
         let name = format!("{prefix}{}", fd.key);
         let x = at(record, fd.key);
         let one = match (&fd.kind, x) {
-            (_, Value::Null) | (Kind::Secret, _) => None,
+            (_, Value::Null) | (Kind::Secret | Kind::File(_), _) => None,
             (Kind::Rows(sub), Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     fill_into(sub, item, &format!("{name}.{i}."), raw);
@@ -377,6 +381,12 @@ fn value_of(fd: &Field, raw: &Raw, name: &str) -> Result<Option<Value>, String> 
         Kind::Nested(sub) => rows::nested_value(sub, raw, name, label)?,
         Kind::Keyed(sub) => rows::keyed_value(sub, raw, name, label)?,
         Kind::Grouped(g) => rows::grouped_value(g, raw, name, label)?,
+        // Only the console's script sends a file (as a request body).
+        Kind::File(_) => {
+            return Err(format!(
+                "{label}: sending a file needs JavaScript in the browser (or the CLI: coc agent-build upload)"
+            ));
+        }
         Kind::Many(_) | Kind::Hosts | Kind::PickMany(_) => {
             let all: Vec<Value> = raw
                 .iter()
@@ -511,7 +521,8 @@ pub struct Input {
     pub pick: Option<&'static Pick>,
     /// A pick: per option, the text it offers its sibling [`Input::fills`].
     pub hints: Vec<String>,
-    /// A pick: the form name of the sibling its choice fills; empty: none.
+    /// A pick: the form name of the sibling its choice fills; a file: the
+    /// API path it is posted to; empty: none.
     pub fills: String,
     /// Grouped: what one item is called (`Task`).
     pub item: &'static str,
@@ -572,6 +583,10 @@ fn inputs_at<'a>(
             let (kind, options, rows, heads) = match &fd.kind {
                 Kind::Text => ("text", vec![], vec![], vec![]),
                 Kind::Secret => ("secret", vec![], vec![], vec![]),
+                Kind::File(api) => {
+                    fills = api.to_string();
+                    ("file", vec![], vec![], vec![])
+                }
                 Kind::Long => ("long", vec![], vec![], vec![]),
                 Kind::Number => ("number", vec![], vec![], vec![]),
                 Kind::Choice(o) => (

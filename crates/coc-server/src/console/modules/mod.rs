@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::forms::{Field, Grouping, Kind, Pick, f, h};
 
 mod access;
+mod agent_upgrade;
 mod application;
 mod automation;
 mod catalog;
@@ -22,6 +23,7 @@ mod oncall;
 
 use super::text;
 use access::*;
+use agent_upgrade::*;
 use application::*;
 use automation::*;
 use cloud::*;
@@ -445,6 +447,8 @@ pub const MODULES: &[Module] = &[
         also: &[
             ("/console/catalog-import/new", "Import (CSV or YAML)"),
             ("/console/agent-installs/new", "Install agents"),
+            ("/console/agent-upgrades/new", "Upgrade agents"),
+            ("/console/agent-builds", "Agent builds"),
             ("/console/drift", "Drift"),
         ],
         sorts: catalog::SORTS,
@@ -557,6 +561,37 @@ pub const MODULES: &[Module] = &[
         fields: AGENT_INSTALL,
         home: Some("resources"),
         created: Some(("/console/tickets", "ticket.id")),
+        ..MODULE
+    },
+    Module {
+        slug: "agent-builds",
+        title: "Agent builds",
+        list: "/api/v1/agent-builds",
+        detail: Some("/api/v1/agent-builds/{id}"),
+        key: "id",
+        columns: &[
+            ("version", "Version"),
+            ("hosts", "Hosts running it"),
+            ("size_bytes", "Size (bytes)"),
+            ("sha256", "SHA-256"),
+            ("note", "Note"),
+            ("created_at", "Uploaded"),
+        ],
+        create: Some("/api/v1/agent-builds"),
+        fields: AGENT_BUILD,
+        home: Some("resources"),
+        also: &[("/console/agent-upgrades/new", "Upgrade agents")],
+        ..MODULE
+    },
+    Module {
+        slug: "agent-upgrades",
+        title: "Upgrade agents",
+        list: "/api/v1/agent-builds",
+        columns: &[("version", "Version"), ("hosts", "Hosts running it")],
+        create: Some("/api/v1/agent-upgrades"),
+        fields: AGENT_UPGRADE,
+        home: Some("resources"),
+        created: Some(("/console/job-tickets", "id")),
         ..MODULE
     },
     Module {
