@@ -265,6 +265,9 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         "DROP INDEX job_hosts_by_host".into(),
         "ALTER TABLE job_hosts DROP COLUMN runs_on".into(),
         "ALTER TABLE job_hosts DROP COLUMN target_params".into(),
+        // (and the agent builds of 0039)
+        "DROP TABLE agent_build_chunks".into(),
+        "DROP TABLE agent_builds".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {

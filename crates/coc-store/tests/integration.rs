@@ -8,6 +8,7 @@ mod support;
 
 mod access;
 mod agent_install;
+mod agent_upgrade;
 mod agents;
 mod alarms;
 mod applications;

@@ -228,11 +228,11 @@ pub(crate) async fn finish_job_run_in(
     // An upgrade is over when the host's agent runs the wanted build.
     let mut status = status;
     let mut error = error.map(str::to_string);
+    let mut exit_code = exit_code;
     if kind == "upgrade" && status == TaskStatus::Successful {
         let why = upgrade_mismatch(conn, &r).await?;
         if why.is_some() {
-            status = TaskStatus::Failed;
-            error = why;
+            (status, error, exit_code) = (TaskStatus::Failed, why, None);
         }
     }
     let error = error.as_deref();
