@@ -207,6 +207,15 @@ pub(crate) async fn world(h: &Harness) -> World {
     c.put(&format!("/api/v1/drift/{host}"), &drift_body())
         .await
         .unwrap();
+    let build = c
+        .post_bytes(
+            "/api/v1/agent-builds",
+            &[("version", "world-1".into())],
+            b"#!/bin/sh\nexit 0\n".to_vec(),
+        )
+        .await
+        .unwrap();
+    ids.insert("agentbuild", build["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -245,6 +254,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             "targets": [{"address": "192.0.2.10", "password": "not-used"}]
         }),
         ("POST", "/api/v1/drift/{id}/accept") => json!({}),
+        ("POST", "/api/v1/agent-upgrades") => json!({
+            "hosts": [w.ids["resource"]], "build": w.ids["agentbuild"]
+        }),
         ("POST", "/api/v1/silences") | ("PUT", "/api/v1/silences/{id}") => silence_body(),
         ("POST", "/api/v1/inhibition-rules") | ("PUT", "/api/v1/inhibition-rules/{id}") => {
             json!({"name": format!("i-{}", rand_suffix()), "source": ["alertname=NodeDown"], "target": ["alertname=DiskFull"], "equal": ["instance"]})
@@ -414,6 +426,12 @@ fn rand_suffix() -> String {
 }
 
 fn concrete(path: &str, tag: &str, w: &World) -> String {
+    // Agent builds share the tag of agents (enrollments).
+    let tag = if path.starts_with("/api/v1/agent-builds") {
+        "agentbuild"
+    } else {
+        tag
+    };
     let id = w.ids.get(tag).cloned().unwrap_or_else(|| "x".into());
     if path == "/api/v1/oncall/who" || path == "/api/v1/oncall/calendar" {
         return format!("{path}?scenario={}&role=oncall", w.ids["oncall"]);

@@ -2462,3 +2462,75 @@ async fn an_installation_is_started_in_the_console() {
     d.screenshot("agent-install-ticket.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 18 (R3): an agent build is uploaded from a file in the console
+/// (the console's script sends it to the API as the body), then "Upgrade
+/// agents" — the host ticked, the build picked by version — goes to the
+/// job ticket; the agent inside the server cannot replace itself, so its
+/// task fails saying so, and nothing of the host changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_is_uploaded_and_an_upgrade_started_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("coc-agent-3.0.0");
+    std::fs::write(&file, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("a[href='/console/agent-builds']").await;
+    d.wait_text("h1", |t| t.contains("Agent builds")).await;
+    d.go(&format!("{}/console/agent-builds/new", h.url())).await;
+    // Without a file the form says so and sends nothing.
+    d.type_in("[name='f.version']", "3.0.0").await;
+    d.click("#save").await;
+    let e = d.wait_text("#form-error", |t| !t.is_empty()).await;
+    assert!(e.contains("choose a file"), "{e}");
+    d.type_in("[name='f.file']", file.to_str().unwrap()).await;
+    d.type_in("[name='f.note']", "sleeps only").await;
+    d.screenshot("agent-build-new.png").await;
+    d.click("#save").await;
+    let page = d
+        .wait_text("main", |t| t.contains("3.0.0") && t.contains("sleeps only"))
+        .await;
+    let builds = h
+        .wait_until("/api/v1/agent-builds", "builds", |_| true)
+        .await;
+    let b = &builds["items"][0];
+    assert_eq!(b["version"], "3.0.0", "{builds}");
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(b["size_bytes"], size, "{builds}");
+    assert!(page.contains(b["sha256"].as_str().unwrap()), "{page}");
+    assert_eq!(d.el_text("h1").await.trim(), "3.0.0");
+    d.screenshot("agent-build.png").await;
+    // The same version again: the API's refusal is shown on the form.
+    d.go(&format!("{}/console/agent-builds/new", h.url())).await;
+    d.type_in("[name='f.file']", file.to_str().unwrap()).await;
+    d.type_in("[name='f.version']", "3.0.0").await;
+    d.click("#save").await;
+    let e = d.wait_text("#form-error", |t| !t.is_empty()).await;
+    assert!(e.contains("already exists"), "{e}");
+
+    d.go(&format!("{}/console/agent-upgrades/new", h.url()))
+        .await;
+    d.wait_text("h1", |t| t.contains("Upgrade agents")).await;
+    d.click(&format!("input[name='f.hosts'][value='{host}']"))
+        .await;
+    d.choose("[name='f.build']", "3.0.0").await;
+    d.type_in("[name='f.rollback_after_s']", "30").await;
+    d.screenshot("agent-upgrade-new.png").await;
+    d.click("#save").await;
+    d.wait_text("#ticket-status", |t| t == "failed").await;
+    let shown = d
+        .wait_text("main", |t| t.contains("cannot replace itself"))
+        .await;
+    assert!(shown.contains("COC-Agent-Upgrade"), "{shown}");
+    d.screenshot("agent-upgrade-ticket.png").await;
+    let after = h
+        .wait_until(&format!("/api/v1/resources/{host}"), "host", |_| true)
+        .await;
+    assert_eq!(after["status"], "running", "{after}");
+    d.call("DELETE", "", None).await;
+}

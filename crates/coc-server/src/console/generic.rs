@@ -665,6 +665,7 @@ pub(super) async fn detail(
         "user",
         "number",
         "matchers_text",
+        "version",
     ]
     .iter()
     .map(|k| text(&d[*k]))

@@ -223,7 +223,7 @@ pub(crate) async fn ticket(
                 batch: (x["batch"].as_i64().unwrap_or(0) + 1).to_string(),
                 status: text(&x["status"]),
                 exit: text(&x["exit_code"]),
-                output: text(&x["output"]),
+                output: with_error(x),
                 host_key: Some(text(&x["host_id"])),
                 cancel: (running && unfinished(&x["status"])).then(|| text(&x["id"])),
             })
@@ -231,6 +231,17 @@ pub(crate) async fn ticket(
         approvals: vec![],
     }
     .into_response()
+}
+
+/// A run's (or task's) output, and why it failed or was cancelled when
+/// it says (an agent's refusal, a timeout, a rollback).
+fn with_error(r: &Value) -> String {
+    let out = text(&r["output"]);
+    match r["error"].as_str().filter(|e| !e.is_empty()) {
+        Some(e) if out.is_empty() => format!("error: {e}"),
+        Some(e) => format!("{}\nerror: {e}", out.trim_end()),
+        None => out,
+    }
 }
 
 pub(crate) async fn job_ticket(
@@ -268,7 +279,7 @@ pub(crate) async fn job_ticket(
                     ),
                     status: text(&r["status"]),
                     exit: text(&r["exit_code"]),
-                    output: text(&r["output"]),
+                    output: with_error(r),
                     host_key: None,
                     cancel: unfinished(&r["status"]).then(|| text(&h["host_id"])),
                 });
