@@ -123,5 +123,92 @@ async fn targets_become_hosts_and_run_on_the_installation_host() {
         s.advance_job_ticket(&id, s.now(), &|_| true).await.unwrap();
         let h = s.get_host(T, &first, 5_000).await.unwrap();
         assert_eq!(h.agent_status.as_str(), "install_failed");
+
+        // Another target's agent is started but never connects: the host
+        // stays installing for a while, then shows install_failed, in the
+        // list's status filter too.
+        let mut one = spec("jump");
+        one.targets.truncate(1);
+        one.targets[0].address = "10.0.0.7".into();
+        let again = s
+            .start_agent_install(T, &one, "https://coc", "admin")
+            .await
+            .unwrap();
+        let id = again.ticket.id.clone();
+        let second = again.hosts[0].host_id.clone();
+        let mut run2 = None;
+        for _ in 0..5 {
+            for c in s.advance_job_ticket(&id, s.now(), &|_| true).await.unwrap() {
+                if let JobCommand::Exec { run_id, .. } = c {
+                    run2 = Some(run_id);
+                }
+            }
+        }
+        let run2 = run2.expect("the second batch ran");
+        s.finish_job_run(
+            &run2,
+            Some(&via),
+            coc_domain::ticket::TaskStatus::Successful,
+            Some(0),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+        s.advance_job_ticket(&id, s.now(), &|_| true).await.unwrap();
+        let listed = |status: &str| {
+            let s = s.clone();
+            let f = coc_store::resource::list::ResourceFilter {
+                status: coc_domain::resource::catalog::ResourceStatus::parse(status),
+                ..Default::default()
+            };
+            async move {
+                s.resource_page(
+                    T,
+                    5_000,
+                    &f,
+                    Default::default(),
+                    &coc_store::Page {
+                        limit: 10,
+                        cursor: None,
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|x| x.id().to_string())
+                .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            s.get_host(T, &second, 5_000)
+                .await
+                .unwrap()
+                .agent_status
+                .as_str(),
+            "installing"
+        );
+        assert!(listed("installing").await.contains(&second));
+        let long_ago = s.now() - coc_domain::resource::CONNECT_GRACE_MS - 1_000;
+        sqlx::query("UPDATE job_hosts SET finished_at = $1 WHERE host_id = $2")
+            .bind(long_ago)
+            .bind(&second)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_host(T, &second, 5_000)
+                .await
+                .unwrap()
+                .agent_status
+                .as_str(),
+            "install_failed"
+        );
+        let failed = listed("install_failed").await;
+        assert!(
+            failed.contains(&second) && failed.contains(&first),
+            "{failed:?}"
+        );
     });
 }

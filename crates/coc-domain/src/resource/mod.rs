@@ -54,14 +54,21 @@ impl AgentStatus {
     }
 }
 
+/// How long after its installation task succeeded a new agent may take
+/// to connect before the host shows `install_failed`, ms (10 min).
+pub const CONNECT_GRACE_MS: i64 = 10 * 60_000;
+
 /// A host's agent status (table 3-1): `upgrading` while an upgrade of
 /// its agent runs (R3); before its agent ever reported, what its latest
 /// installation task (R3) is — `installing` while it is pending or
-/// running, `install_failed` once it failed or was cancelled; otherwise
-/// [`agent_status`] from its heartbeats.
+/// running or succeeded less than [`CONNECT_GRACE_MS`] ago (the agent
+/// was started and should connect), `install_failed` once it failed, was
+/// cancelled, or succeeded without the agent ever connecting; otherwise
+/// [`agent_status`] from its heartbeats. `install` is that task's status
+/// and when it finished (Unix ms).
 pub fn host_status(
     last_heartbeat_ms: Option<i64>,
-    install: Option<crate::ticket::TaskStatus>,
+    install: Option<(crate::ticket::TaskStatus, Option<i64>)>,
     upgrading: bool,
     now_ms: i64,
     interval_ms: i64,
@@ -71,8 +78,11 @@ pub fn host_status(
         return AgentStatus::Upgrading;
     }
     match (last_heartbeat_ms, install) {
-        (None, Some(T::Pending | T::Executing)) => AgentStatus::Installing,
-        (None, Some(T::Failed | T::Cancelled)) => AgentStatus::InstallFailed,
+        (None, Some((T::Pending | T::Executing, _))) => AgentStatus::Installing,
+        (None, Some((T::Successful, Some(done)))) if now_ms - done <= CONNECT_GRACE_MS => {
+            AgentStatus::Installing
+        }
+        (None, Some((T::Failed | T::Cancelled | T::Successful, _))) => AgentStatus::InstallFailed,
         _ => agent_status(last_heartbeat_ms, now_ms, interval_ms),
     }
 }
@@ -194,20 +204,31 @@ mod tests {
         assert_eq!(agent_status(None, 100, 10), AgentStatus::Offline);
         use crate::ticket::TaskStatus as T;
         assert_eq!(
-            host_status(None, Some(T::Executing), false, 100, 10),
+            host_status(None, Some((T::Executing, None)), false, 100, 10),
             AgentStatus::Installing
         );
         assert_eq!(
-            host_status(None, Some(T::Failed), false, 100, 10),
+            host_status(None, Some((T::Failed, Some(90))), false, 100, 10),
             AgentStatus::InstallFailed
         );
         assert_eq!(
-            host_status(Some(90), Some(T::Failed), false, 100, 10),
+            host_status(Some(90), Some((T::Failed, Some(50))), false, 100, 10),
             AgentStatus::Running,
             "its agent reported: the heartbeats decide"
         );
         assert_eq!(
-            host_status(None, Some(T::Successful), false, 100, 10),
+            host_status(None, Some((T::Successful, Some(90))), false, 100, 10),
+            AgentStatus::Installing,
+            "started: its agent has a while to connect"
+        );
+        let late = 100 + CONNECT_GRACE_MS + 1;
+        assert_eq!(
+            host_status(None, Some((T::Successful, Some(100))), false, late, 10),
+            AgentStatus::InstallFailed,
+            "started, but its agent never connected"
+        );
+        assert_eq!(
+            host_status(None, None, false, 100, 10),
             AgentStatus::Offline
         );
         assert_eq!(

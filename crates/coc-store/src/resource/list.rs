@@ -150,7 +150,7 @@ impl Store {
         // Each arm (hosts; the other resources) is filtered, sorted and
         // cut to a page on its own — so it reads its own name or age
         // index from the cursor on — and the two pages are merged.
-        let selects = self.list_selects(&mut a, f, running, abnormal);
+        let selects = self.list_selects(&mut a, f, now, (running, abnormal));
         // A search reads every row anyway: then the key is an expression,
         // so that the rows are read in table order and the few found
         // sorted (walking a name index would fetch every row by it).
@@ -229,14 +229,14 @@ impl Store {
     }
 
     /// The two arms of the list — hosts; the other resources — as rows of
-    /// the same columns (status computed from the heartbeat bounds); only
-    /// the arm `f`'s type needs.
+    /// the same columns (status computed at `now` from the heartbeat
+    /// bounds); only the arm `f`'s type needs.
     fn list_selects(
         &self,
         a: &mut Args,
         f: &ResourceFilter,
-        running: i64,
-        abnormal: i64,
+        now: i64,
+        (running, abnormal): (i64, i64),
     ) -> Vec<String> {
         let agent = |a: &mut Args, col: &str| {
             format!(
@@ -254,12 +254,15 @@ impl Store {
             // Before its agent ever reported: its latest installation task
             // (R3; coc_domain::resource::host_status).
             use coc_domain::ticket::TaskStatus as T;
-            let (pending, executing, failed, cancelled) = (
+            let (pending, executing, failed, cancelled, successful) = (
                 a.s(T::Pending.as_str()),
                 a.s(T::Executing.as_str()),
                 a.s(T::Failed.as_str()),
                 a.s(T::Cancelled.as_str()),
+                a.s(T::Successful.as_str()),
             );
+            // A started agent has a while to connect.
+            let grace = a.i(now - coc_domain::resource::CONNECT_GRACE_MS);
             let (upgrading, executing_run) = (
                 a.s(ResourceStatus::Upgrading.as_str()),
                 a.s(coc_domain::jobticket::RunStatus::Executing.as_str()),
@@ -275,7 +278,8 @@ impl Store {
                  AND jr.status = {executing_run} AND jr.kind = 'upgrade') THEN {upgrading} \
                  WHEN last_heartbeat IS NULL THEN COALESCE((SELECT CASE \
                  WHEN jh.status IN ({pending}, {executing}) THEN {installing} \
-                 WHEN jh.status IN ({failed}, {cancelled}) THEN {install_failed} END \
+                 WHEN jh.status = {successful} AND jh.finished_at >= {grace} THEN {installing} \
+                 WHEN jh.status IN ({failed}, {cancelled}, {successful}) THEN {install_failed} END \
                  FROM job_hosts jh WHERE jh.host_id = hosts.id AND jh.runs_on IS NOT NULL \
                  ORDER BY jh.id DESC LIMIT 1), {offline}) ELSE {heartbeat} END"
             );
@@ -373,7 +377,7 @@ impl Store {
             GroupBy::Project => "u.enterprise_project AS g, NULL AS m",
         };
         let mut arms = vec![];
-        for select in self.list_selects(&mut a, f, running, abnormal) {
+        for select in self.list_selects(&mut a, f, now, (running, abnormal)) {
             let w = self.filter_clauses(&mut a, f);
             arms.push(format!(
                 "SELECT {cols} FROM ({select}) u{}",

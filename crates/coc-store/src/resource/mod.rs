@@ -94,6 +94,8 @@ pub(crate) const COLS: &str = "id, agent_id, hostname, ips, os, arch, cpu_cores,
     application_id, module, region, (SELECT a.name FROM applications a WHERE a.id = hosts.application_id) AS application, \
     CASE WHEN last_heartbeat IS NULL THEN (SELECT jh.status FROM job_hosts jh WHERE jh.host_id = hosts.id \
     AND jh.runs_on IS NOT NULL ORDER BY jh.id DESC LIMIT 1) END AS install_status, \
+    CASE WHEN last_heartbeat IS NULL THEN (SELECT jh.finished_at FROM job_hosts jh WHERE jh.host_id = hosts.id \
+    AND jh.runs_on IS NOT NULL ORDER BY jh.id DESC LIMIT 1) END AS install_done, \
     (SELECT COUNT(*) FROM job_runs jr WHERE jr.host_id = hosts.id AND jr.finished_at IS NULL \
     AND jr.kind = 'upgrade') AS upgrades";
 
@@ -101,7 +103,10 @@ pub(crate) fn row(r: &AnyRow, now: i64, interval_ms: i64) -> Result<Host> {
     let ips: String = r.try_get("ips")?;
     let last: Option<i64> = r.try_get("last_heartbeat")?;
     let install: Option<String> = r.try_get("install_status")?;
-    let install = install.and_then(|s| coc_domain::ticket::TaskStatus::parse(&s).ok());
+    let install_done: Option<i64> = r.try_get("install_done")?;
+    let install = install
+        .and_then(|s| coc_domain::ticket::TaskStatus::parse(&s).ok())
+        .map(|s| (s, install_done));
     let upgrading = r.try_get::<i64, _>("upgrades")? > 0;
     let status = coc_domain::resource::host_status(last, install, upgrading, now, interval_ms);
     let hostname: String = r.try_get("hostname")?;
