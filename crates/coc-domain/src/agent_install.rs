@@ -260,6 +260,22 @@ impl InstallSpec {
     }
 }
 
+/// Where [`systemd_unit`]'s command goes: the script puts the command it
+/// built for the target in its place.
+pub const UNIT_COMMAND: &str = "@COMMAND@";
+
+/// The systemd unit `coc-agent.service` an installation writes where
+/// systemd runs: the agent started at boot and restarted 2 s after it
+/// ended (an upgrade's rollback relies on that), `command` its
+/// `ExecStart`.
+pub fn systemd_unit(command: &str) -> String {
+    format!(
+        "[Unit]\nDescription=COC agent\nWants=network-online.target\nAfter=network-online.target\n\n\
+         [Service]\nExecStart={command}\nRestart=always\nRestartSec=2\n\n\
+         [Install]\nWantedBy=multi-user.target\n"
+    )
+}
+
 /// The parameters of [`SCRIPT_NAME`] for one target of a normalized
 /// request: where and how to sign in, the new agent's id and one-time
 /// token, and what it dials.
@@ -288,6 +304,7 @@ pub fn target_params(
                 .unwrap_or_else(|| DEFAULT_INSTALL_DIR.into()),
         ),
         ("PROXY".to_string(), spec.proxy.clone().unwrap_or_default()),
+        ("UNIT".to_string(), systemd_unit(UNIT_COMMAND)),
     ]);
     if let Some(pw) = &t.password {
         p.insert("PASSWORD".into(), pw.clone());
@@ -351,7 +368,7 @@ on_target "set -e; cd '$INSTALL_DIR'; mv -f coc-agent.new coc-agent; chmod 755 c
 SUB=''; if ./coc-agent agent --help >/dev/null 2>&1; then SUB=agent; fi
 CMD=\"$INSTALL_DIR/coc-agent \$SUB --server $SERVER --token-file $INSTALL_DIR/state/enroll.token --state-dir $INSTALL_DIR/state $VIA\"
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-  printf '[Unit]\nDescription=COC agent\nAfter=network-online.target\n\n[Service]\nExecStart=%s\nRestart=always\nRestartSec=2\n\n[Install]\nWantedBy=multi-user.target\n' \"\$CMD\" > /etc/systemd/system/coc-agent.service
+  printf '%s' '$UNIT' | sed \"s|@COMMAND@|\$CMD|\" > /etc/systemd/system/coc-agent.service
   systemctl daemon-reload && systemctl enable --now coc-agent.service && echo 'started: systemd unit coc-agent.service'
 else
   nohup setsid \$CMD > '$INSTALL_DIR/agent.log' 2>&1 < /dev/null &
@@ -456,5 +473,6 @@ mod tests {
         assert_eq!(p["TOKEN"], "coca_x");
         assert!(p.contains_key("PRIVATE_KEY") && !p.contains_key("PASSWORD"));
         assert_eq!(p["PROXY"], "");
+        assert!(p["UNIT"].contains("\nExecStart=@COMMAND@\nRestart=always\n"));
     }
 }

@@ -736,6 +736,11 @@ ip -4 addr show dev "$INTERFACE"
                         "A proxy agent (host:port) to go through; empty: direct",
                         false,
                     ),
+                    blank(
+                        "UNIT",
+                        "The systemd unit written where systemd runs (@COMMAND@: the agent's command)",
+                        false,
+                    ),
                 ],
             )
         },

@@ -517,15 +517,76 @@ impl Store {
     /// them (idempotent; read-only, ref. 5.1.4).
     pub async fn ensure_system_scripts(&self, tenant: &str) -> Result<()> {
         for spec in coc_domain::script::system_scripts() {
-            if self.get_script(tenant, &spec.name).await.is_err() {
-                match self.insert_script(tenant, &spec, "system", true).await {
+            match self.get_script(tenant, &spec.name).await {
+                Err(_) => match self.insert_script(tenant, &spec, "system", true).await {
                     Ok(_) | Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
+                },
+                // A common script shipped with another release: the
+                // shipped one becomes its next version (tickets keep what
+                // they ran).
+                Ok(cur) if cur.system && shipped_differs(&cur.spec, &spec) => {
+                    self.renew_system_script(tenant, &cur, &spec).await?;
                 }
+                Ok(_) => {}
             }
         }
         Ok(())
     }
+
+    /// Replaces common script `cur` with the `shipped` one, as its next
+    /// version (no review: COC ships it). A concurrent renewal wins; this
+    /// one then changes nothing.
+    async fn renew_system_script(
+        &self,
+        tenant: &str,
+        cur: &Script,
+        shipped: &ScriptSpec,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE scripts SET description=$1, type=$2, content=$3, risk_level=$4, params=$5, \
+             version = version + 1, updated_at=$6, modified_by='system' \
+             WHERE tenant_id=$7 AND id=$8 AND version=$9",
+        )
+        .bind(&shipped.description)
+        .bind(shipped.script_type.as_str())
+        .bind(&shipped.content)
+        .bind(shipped.risk_level.as_str())
+        .bind(serde_json::to_string(&shipped.params).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .bind(tenant)
+        .bind(&cur.id)
+        .bind(cur.version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            record_version(
+                &mut tx,
+                tenant,
+                &cur.id,
+                cur.version + 1,
+                shipped,
+                "system",
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the stored common script differs from the one this release
+/// ships (what it runs, its parameters, type, risk or description).
+fn shipped_differs(stored: &ScriptSpec, shipped: &ScriptSpec) -> bool {
+    stored.content != shipped.content
+        || stored.params != shipped.params
+        || stored.script_type != shipped.script_type
+        || stored.risk_level != shipped.risk_level
+        || stored.description != shipped.description
 }
 
 fn refuse_system(s: &Script, verb: &str) -> Result<()> {

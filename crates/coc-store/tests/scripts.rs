@@ -263,3 +263,31 @@ async fn a_forwarding_rule_offers_its_plan_to_the_incident() {
         );
     });
 }
+
+/// A common script stored by an earlier release is replaced by the one
+/// this release ships, as its next version; one that matches is left
+/// alone (no new version at every call).
+#[tokio::test]
+async fn common_scripts_of_an_earlier_release_are_renewed() {
+    each_store!(|s| {
+        let name = coc_domain::agent_install::SCRIPT_NAME;
+        s.ensure_system_scripts(T).await.unwrap();
+        let first = s.get_script(T, name).await.unwrap();
+        s.ensure_system_scripts(T).await.unwrap();
+        assert_eq!(s.get_script(T, name).await.unwrap().version, first.version);
+        // As an earlier release stored it: other content, one parameter less.
+        sqlx::query("UPDATE scripts SET content = 'echo old', params = '[]' WHERE id = $1")
+            .bind(&first.id)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        s.ensure_system_scripts(T).await.unwrap();
+        let now = s.get_script(T, name).await.unwrap();
+        assert_eq!(now.version, first.version + 1);
+        assert_eq!(now.spec.content, coc_domain::agent_install::SCRIPT);
+        assert!(now.spec.params.iter().any(|p| p.name == "UNIT"));
+        assert!(now.system);
+        let versions = s.script_versions(T, &now.id).await.unwrap();
+        assert_eq!(versions.len() as i64, now.version);
+    });
+}

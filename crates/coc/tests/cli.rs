@@ -1718,6 +1718,69 @@ impl Drop for Sshd {
     }
 }
 
+/// The systemd unit an installation writes, made as the install script
+/// makes it (its `sed` puts the command in), is one systemd accepts
+/// (`systemd-analyze verify`, offline); a broken command is refused, so
+/// the check can fail.
+#[test]
+fn the_unit_an_installation_writes_is_valid_for_systemd() {
+    use coc_domain::agent_install::{UNIT_COMMAND, systemd_unit};
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(!ci, "systemd-analyze (Debian systemd) is needed in CI");
+        eprintln!("SKIPPED: no systemd-analyze");
+        return;
+    }
+    assert!(
+        coc_domain::agent_install::SCRIPT.contains("sed \\\"s|@COMMAND@|\\$CMD|\\\""),
+        "the script substitutes the command as this test does"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("coc-agent.service");
+    let write = |cmd: &str| {
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                "printf '%s' \"$UNIT\" | sed \"s|@COMMAND@|$CMD|\" > \"$OUT\"",
+            ])
+            .env("UNIT", systemd_unit(UNIT_COMMAND))
+            .env("CMD", cmd)
+            .env("OUT", &unit)
+            .status()
+            .unwrap();
+        assert!(out.success());
+    };
+    let verify = || {
+        Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&unit)
+            .output()
+            .unwrap()
+    };
+    let exe = env!("CARGO_BIN_EXE_coc-agent");
+    write(&format!(
+        "{exe} agent --server https://coc.example:8080,https://coc-2.example:8080 \
+         --token-file /opt/coc-agent/state/enroll.token --state-dir /opt/coc-agent/state --proxy 10.0.0.9:7443"
+    ));
+    let text = std::fs::read_to_string(&unit).unwrap();
+    assert!(
+        text.contains(&format!("ExecStart={exe} agent --server")),
+        "{text}"
+    );
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    write("coc-agent --server https://coc.example:8080");
+    assert!(!verify().status.success(), "a relative command is refused");
+}
+
 fn sha256_of(path: &std::path::Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
