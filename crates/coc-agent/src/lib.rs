@@ -142,6 +142,13 @@ struct Shared {
 }
 
 impl Shared {
+    /// For a task it knows (running, or run): its result if it still
+    /// holds one, to send again instead of running the task again.
+    fn again(&self, id: &str) -> Option<Option<AgentMessage>> {
+        self.known(id)
+            .then(|| self.unacked.lock().unwrap().get(id).cloned())
+    }
+
     /// Keeps a task's result (spool, unacknowledged, known) until the
     /// server acknowledges it.
     fn settle(&self, msg: &AgentMessage) {
@@ -472,9 +479,8 @@ where
             run_as,
             timeout_s,
         } => {
-            if shared.known(&task_id) {
-                // Idempotent dispatch: re-send a stored result, never re-run.
-                let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
+            // Idempotent dispatch: re-send a stored result, never re-run.
+            if let Some(stored) = shared.again(&task_id) {
                 if let Some(r) = stored {
                     tx.send(send(&r)).await?;
                 }
@@ -592,8 +598,8 @@ where
             });
         }
         ServerMessage::Reboot { task_id } => {
-            if shared.known(&task_id) {
-                let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
+            // Idempotent dispatch: re-send a stored result, never re-run.
+            if let Some(stored) = shared.again(&task_id) {
                 if let Some(r) = stored {
                     tx.send(send(&r)).await?;
                 }
@@ -630,8 +636,8 @@ where
             size_bytes,
             rollback_after_s,
         } => {
-            if shared.known(&task_id) {
-                let stored = shared.unacked.lock().unwrap().get(&task_id).cloned();
+            // Idempotent dispatch: re-send a stored result, never re-run.
+            if let Some(stored) = shared.again(&task_id) {
                 if let Some(r) = stored {
                     tx.send(send(&r)).await?;
                 }

@@ -1798,6 +1798,18 @@ fn sha256_of(path: &std::path::Path) -> String {
 async fn upgrade_and_roll_back(env: &Env, host: &str, install_dir: &std::path::Path) {
     let slim = std::path::Path::new(env!("CARGO_BIN_EXE_coc-agent"));
     let slim_sum = sha256_of(slim);
+    let upload = |file: &std::path::Path, version: &str| {
+        coc(
+            env,
+            &[
+                "agent-build",
+                "upload",
+                file.to_str().unwrap(),
+                "--version",
+                version,
+            ],
+        )
+    };
     let (ok, out) = coc(
         env,
         &[
@@ -1815,29 +1827,11 @@ async fn upgrade_and_roll_back(env: &Env, host: &str, install_dir: &std::path::P
         "{out}"
     );
     // The same version twice, and a file that is no executable: refused.
-    let (ok, out) = coc(
-        env,
-        &[
-            "agent-build",
-            "upload",
-            slim.to_str().unwrap(),
-            "--version",
-            "2.0.0",
-        ],
-    );
+    let (ok, out) = upload(slim, "2.0.0");
     assert!(!ok && out.contains("already exists"), "{out}");
     let text = env.dir.path().join("notes.txt");
     std::fs::write(&text, "not a program\n").unwrap();
-    let (ok, out) = coc(
-        env,
-        &[
-            "agent-build",
-            "upload",
-            text.to_str().unwrap(),
-            "--version",
-            "x",
-        ],
-    );
+    let (ok, out) = upload(&text, "x");
     assert!(!ok && out.contains("executable"), "{out}");
     // Both hosts are this machine (the same host name): by id.
     let hostname = host;
@@ -1873,16 +1867,7 @@ async fn upgrade_and_roll_back(env: &Env, host: &str, install_dir: &std::path::P
     // A build that starts but never connects: rolled back after 10 s.
     let broken = env.dir.path().join("broken-agent");
     std::fs::write(&broken, "#!/bin/sh\nexec sleep 600\n").unwrap();
-    let (ok, out) = coc(
-        env,
-        &[
-            "agent-build",
-            "upload",
-            broken.to_str().unwrap(),
-            "--version",
-            "2.1.0-broken",
-        ],
-    );
+    let (ok, out) = upload(&broken, "2.1.0-broken");
     assert!(ok, "{out}");
     let (ok, out) = coc(
         env,

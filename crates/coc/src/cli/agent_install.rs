@@ -40,16 +40,24 @@ pub struct Cmd {
     /// Where the agent is installed (default /opt/coc-agent).
     #[arg(long)]
     install_dir: Option<String>,
-    /// Targets per batch (default: all at once).
-    #[arg(long)]
-    batch_size: Option<u32>,
-    /// Stop before the next batch when fewer than this % succeeded.
-    #[arg(long, value_name = "PERCENT")]
-    success_rate_threshold: Option<f64>,
+    #[command(flatten)]
+    batching: Batching,
     /// Print each target's output as it comes, until the installation
     /// ends (fails when a target failed).
     #[arg(long)]
     follow: bool,
+}
+
+/// How hosts are split into batches, and when the work stops (agent
+/// installation and upgrade).
+#[derive(Args, Debug)]
+pub struct Batching {
+    /// Hosts per batch (default: all at once).
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// Stop before the next batch when fewer than this % succeeded.
+    #[arg(long, value_name = "PERCENT")]
+    pub success_rate_threshold: Option<f64>,
 }
 
 /// `coc agent-uninstall HOST…`: removes agents installed by `coc
@@ -137,8 +145,8 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         "server": c.server,
         "proxy": c.proxy,
         "install_dir": c.install_dir,
-        "batch_size": c.batch_size,
-        "success_rate_threshold": c.success_rate_threshold,
+        "batch_size": c.batching.batch_size,
+        "success_rate_threshold": c.batching.success_rate_threshold,
     });
     let started = cl.post("/api/v1/agent-installs", &body).await?;
     let ticket = started["ticket"]["id"]

@@ -102,12 +102,8 @@ pub struct UpgradeCmd {
     /// (10-3600, default 120).
     #[arg(long, value_name = "SECONDS")]
     rollback_after: Option<u32>,
-    /// Hosts per batch (default: all at once).
-    #[arg(long)]
-    batch_size: Option<u32>,
-    /// Stop before the next batch when fewer than this % succeeded.
-    #[arg(long, value_name = "PERCENT")]
-    success_rate_threshold: Option<f64>,
+    #[command(flatten)]
+    batching: super::agent_install::Batching,
     /// Print each host's progress until the upgrade ends (fails when a
     /// host failed).
     #[arg(long)]
@@ -122,8 +118,8 @@ pub async fn upgrade(conn: &Conn, c: UpgradeCmd) -> anyhow::Result<()> {
         "hosts": hosts,
         "build": c.build,
         "rollback_after_s": c.rollback_after,
-        "batch_size": c.batch_size,
-        "success_rate_threshold": c.success_rate_threshold,
+        "batch_size": c.batching.batch_size,
+        "success_rate_threshold": c.batching.success_rate_threshold,
     });
     let t = cl.post("/api/v1/agent-upgrades", &body).await?;
     if c.follow {

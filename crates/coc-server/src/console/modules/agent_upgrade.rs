@@ -52,16 +52,6 @@ pub(crate) const AGENT_UPGRADE: &[Field] = &[
         Kind::Number,
         "The new build has this long to connect, else the agent puts the old one back. Empty: 120.",
     ),
-    h(
-        "batch_size",
-        "Hosts per batch",
-        Kind::Number,
-        "Empty: all at once.",
-    ),
-    h(
-        "success_rate_threshold",
-        "Suspension threshold (%)",
-        Kind::Number,
-        "Stop before the next batch when fewer than this share of hosts succeeded.",
-    ),
+    super::install::BATCH_SIZE,
+    super::install::THRESHOLD,
 ];

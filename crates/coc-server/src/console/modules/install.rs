@@ -55,16 +55,22 @@ pub(crate) const AGENT_INSTALL: &[Field] = &[
         Kind::Text,
         "Empty: /opt/coc-agent. The agent's state is kept in state/ under it.",
     ),
-    h(
-        "batch_size",
-        "Hosts per batch",
-        Kind::Number,
-        "Empty: all at once.",
-    ),
-    h(
-        "success_rate_threshold",
-        "Suspension threshold (%)",
-        Kind::Number,
-        "Stop before the next batch when fewer than this share of hosts succeeded.",
-    ),
+    BATCH_SIZE,
+    THRESHOLD,
 ];
+
+/// Hosts per batch (installations and upgrades).
+pub(crate) const BATCH_SIZE: Field = h(
+    "batch_size",
+    "Hosts per batch",
+    Kind::Number,
+    "Empty: all at once.",
+);
+
+/// The suspension threshold (installations and upgrades).
+pub(crate) const THRESHOLD: Field = h(
+    "success_rate_threshold",
+    "Suspension threshold (%)",
+    Kind::Number,
+    "Stop before the next batch when fewer than this share of hosts succeeded.",
+);
