@@ -93,6 +93,7 @@ pub mod notify;
 pub mod oncall;
 pub mod pagerduty;
 pub mod parameter;
+pub mod patch;
 pub mod people;
 pub mod plan;
 pub mod replay;

@@ -1,0 +1,716 @@
+//! Patch baselines and compliance (P1, P3; ref. 4.2.1 and 4.2.4): which
+//! patches a baseline approves, and the compliance state of each patch on
+//! a host from what its latest scan or repair found.
+//!
+//! A *patch* is an update of one package a host's package manager offers
+//! (apt's candidate version, dnf's `updateinfo` advisory), or a package
+//! the host has installed. A *baseline* decides which of them are to be
+//! installed:
+//! - an **installation rule** baseline approves by classification,
+//!   severity and age: a patch released at least N days ago (0–365), or
+//!   before a date; non-security patches only when it says so;
+//! - a **custom** baseline approves the listed packages at the listed
+//!   versions (up to [`MAX_CUSTOM_PATCHES`]).
+//!
+//! Either way, *rejected* exceptions are never installed and *approved*
+//! exceptions always are; an exception is a package name, possibly with
+//! one `*` wildcard (`openssl*`, `kernel-*.x86_64`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, invalid};
+
+/// Most patches a custom baseline lists.
+pub const MAX_CUSTOM_PATCHES: usize = 1000;
+/// Most approved or rejected exceptions of a baseline.
+pub const MAX_EXCEPTIONS: usize = 200;
+/// Longest package name or pattern, characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest version (or release) of a listed patch, characters.
+pub const MAX_VERSION_CHARS: usize = 50;
+/// Longest automatic approval delay, days.
+pub const MAX_APPROVE_AFTER_DAYS: u16 = 365;
+
+/// One day, ms.
+const DAY_MS: i64 = 86_400_000;
+
+stored_enum! {
+    /// What a patch fixes (ref. 4.2.1 "Category").
+    Classification {
+        /// Fixes a vulnerability (apt: from a `…-security` suite).
+        Security = "security",
+        /// Fixes a bug.
+        Bugfix = "bugfix",
+        /// Adds or improves a function.
+        Enhancement = "enhancement",
+        /// Recommended by the vendor.
+        Recommended = "recommended",
+        /// A package the host does not have yet.
+        Newpackage = "newpackage",
+    }
+}
+
+stored_enum! {
+    /// How severe the problem a patch fixes is (ref. 4.2.1 "Severity").
+    Severity {
+        /// Critical.
+        Critical = "critical",
+        /// Important.
+        Important = "important",
+        /// Moderate.
+        Moderate = "moderate",
+        /// Low.
+        Low = "low",
+        /// Not rated.
+        None = "none",
+    }
+}
+
+stored_enum! {
+    /// The level a patch the baseline approves is reported at in
+    /// compliance (ref. 4.2.1 "Compliance Reporting").
+    ComplianceLevel {
+        /// Not set.
+        Unspecified = "unspecified",
+        /// Critical.
+        Critical = "critical",
+        /// High.
+        High = "high",
+        /// Medium.
+        Medium = "medium",
+        /// Low.
+        Low = "low",
+        /// A suggestion.
+        Suggestion = "suggestion",
+    }
+}
+
+stored_enum! {
+    /// A patch's compliance state on a host (ref. 4.2.4).
+    PatchState {
+        /// Approved, installed, no newer approved version.
+        Installed = "installed",
+        /// Installed, but not approved by the baseline.
+        InstalledOther = "installed_other",
+        /// Installed by a repair; takes effect after a reboot.
+        InstalledPendingReboot = "installed_pending_reboot",
+        /// A rejected exception: never repaired.
+        InstalledRejected = "installed_rejected",
+        /// Approved but not installed (or an older version is).
+        Missing = "missing",
+        /// The last repair of it failed.
+        Failed = "failed",
+    }
+}
+
+impl PatchState {
+    /// Whether a host with a patch in this state is compliant.
+    pub fn compliant(self) -> bool {
+        !matches!(self, PatchState::Missing | PatchState::Failed)
+    }
+}
+
+/// When an installation rule baseline approves a patch by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AutoApproval {
+    /// This many days (0..=365) after its release.
+    AfterDays {
+        /// Days.
+        days: u16,
+    },
+    /// When it was released before this day (`YYYY-MM-DD`, UTC).
+    ReleasedBefore {
+        /// The day.
+        date: String,
+    },
+}
+
+/// A package at a version a custom baseline lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListedPatch {
+    /// Package name; one `*` allowed.
+    pub name: String,
+    /// `version-release` (rpm) or the Debian version.
+    pub version: String,
+}
+
+/// What a baseline approves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rules {
+    /// Installation rules (ref. table 4-3).
+    Installation {
+        /// Classifications approved; empty: all.
+        #[serde(default)]
+        classifications: Vec<Classification>,
+        /// Severities approved; empty: all.
+        #[serde(default)]
+        severities: Vec<Severity>,
+        /// When a matching patch is approved.
+        approval: AutoApproval,
+        /// Also install patches that are not security fixes.
+        #[serde(default)]
+        install_non_security: bool,
+    },
+    /// A custom list (ref. table 4-4).
+    Custom {
+        /// The packages and versions to install (1..=1000).
+        patches: Vec<ListedPatch>,
+    },
+}
+
+/// A patch baseline (ref. 4.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// Description (≤ 500 characters).
+    #[serde(default)]
+    pub description: String,
+    /// The OS family it is for (`debian`, `ubuntu`, `centos`, `rocky`,
+    /// `euleros`, …; as hosts report it, lowercase).
+    pub os: String,
+    /// Products (OS versions: `12`, `22.04`, `8.2`); empty: all.
+    #[serde(default)]
+    pub products: Vec<String>,
+    /// What it approves.
+    pub rules: Rules,
+    /// The level its approved patches are reported at.
+    #[serde(default = "unspecified")]
+    pub compliance_level: ComplianceLevel,
+    /// Always installed (names, one `*` each).
+    #[serde(default)]
+    pub approved: Vec<String>,
+    /// Never installed (names, one `*` each).
+    #[serde(default)]
+    pub rejected: Vec<String>,
+}
+
+fn unspecified() -> ComplianceLevel {
+    ComplianceLevel::Unspecified
+}
+
+/// A patch as a scan found it on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Patch {
+    /// Package name (with its architecture where the manager gives one).
+    pub name: String,
+    /// The version installed; `None`: not installed.
+    #[serde(default)]
+    pub installed: Option<String>,
+    /// The newer version offered; `None`: none.
+    #[serde(default)]
+    pub available: Option<String>,
+    /// What it fixes.
+    pub classification: Classification,
+    /// How severe.
+    pub severity: Severity,
+    /// When the offered version was released, Unix ms; `None`: unknown.
+    #[serde(default)]
+    pub released_at: Option<i64>,
+}
+
+/// A baseline's decision on one patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// To be installed.
+    Approved,
+    /// Never to be installed (a rejected exception).
+    Rejected,
+    /// Not for this baseline.
+    NotApproved,
+}
+
+/// Whether `name` matches `pattern`: equal, or with the pattern's one `*`
+/// standing for any run of characters.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            name.len() >= head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail)
+        }
+    }
+}
+
+fn check_pattern(what: &str, p: &str) -> Result<(), DomainError> {
+    let ok = !p.is_empty()
+        && p.chars().count() <= MAX_NAME_CHARS
+        && p.matches('*').count() <= 1
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.+*:".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{what} '{p}' must be 1 to {MAX_NAME_CHARS} letters, digits and _-.+: with at most one *"
+        )))
+    }
+}
+
+/// Parses `YYYY-MM-DD` as the start of that day, Unix ms (UTC).
+fn day_start(date: &str) -> Option<i64> {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+impl BaselineSpec {
+    /// The baseline trimmed, lowercase OS, exceptions without repeats,
+    /// and checked.
+    ///
+    /// Errors: [`DomainError::Validation`] naming the first problem: no
+    /// name or OS, a description over 500 characters, an approval delay
+    /// over 365 days or a date that is no `YYYY-MM-DD`, a custom list
+    /// empty or over [`MAX_CUSTOM_PATCHES`], a name or version with other
+    /// characters or too long, a pattern with two `*`, more than
+    /// [`MAX_EXCEPTIONS`] exceptions, a name both approved and rejected.
+    pub fn normalized(&self) -> Result<BaselineSpec, DomainError> {
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(invalid("a baseline's name is 1 to 64 characters"));
+        }
+        let description = self.description.trim().to_string();
+        if description.chars().count() > 500 {
+            return Err(invalid("the description is longer than 500 characters"));
+        }
+        let os = self.os.trim().to_lowercase();
+        if os.is_empty() || os.len() > 64 {
+            return Err(invalid("choose the OS the baseline is for"));
+        }
+        let mut products: Vec<String> = self
+            .products
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        products.dedup();
+        let rules = match &self.rules {
+            Rules::Installation {
+                classifications,
+                severities,
+                approval,
+                install_non_security,
+            } => {
+                match approval {
+                    AutoApproval::AfterDays { days } if *days > MAX_APPROVE_AFTER_DAYS => {
+                        return Err(invalid(format!(
+                            "patches are approved 0 to {MAX_APPROVE_AFTER_DAYS} days after their release"
+                        )));
+                    }
+                    AutoApproval::ReleasedBefore { date } if day_start(date.trim()).is_none() => {
+                        return Err(invalid(format!(
+                            "the approval date '{date}' must be YYYY-MM-DD"
+                        )));
+                    }
+                    _ => {}
+                }
+                let approval = match approval {
+                    AutoApproval::ReleasedBefore { date } => AutoApproval::ReleasedBefore {
+                        date: date.trim().to_string(),
+                    },
+                    a => a.clone(),
+                };
+                let mut classifications = classifications.clone();
+                classifications.sort_by_key(|c| c.as_str());
+                classifications.dedup();
+                let mut severities = severities.clone();
+                severities.sort_by_key(|s| s.as_str());
+                severities.dedup();
+                Rules::Installation {
+                    classifications,
+                    severities,
+                    approval,
+                    install_non_security: *install_non_security,
+                }
+            }
+            Rules::Custom { patches } => {
+                if patches.is_empty() || patches.len() > MAX_CUSTOM_PATCHES {
+                    return Err(invalid(format!(
+                        "a custom baseline lists 1 to {MAX_CUSTOM_PATCHES} patches"
+                    )));
+                }
+                let mut out = Vec::with_capacity(patches.len());
+                for p in patches {
+                    let name = p.name.trim().to_string();
+                    check_pattern("patch name", &name)?;
+                    let version = p.version.trim().to_string();
+                    let ok = !version.is_empty()
+                        && version.split('-').all(|part| {
+                            !part.is_empty() && part.chars().count() <= MAX_VERSION_CHARS
+                        })
+                        && version
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.:~+-".contains(c));
+                    if !ok {
+                        return Err(invalid(format!(
+                            "the version '{version}' of {name} must be VERSION[-RELEASE], each at most {MAX_VERSION_CHARS} letters, digits and _.:~+"
+                        )));
+                    }
+                    out.push(ListedPatch { name, version });
+                }
+                Rules::Custom { patches: out }
+            }
+        };
+        let exceptions = |what: &str, list: &[String]| -> Result<Vec<String>, DomainError> {
+            if list.len() > MAX_EXCEPTIONS {
+                return Err(invalid(format!("at most {MAX_EXCEPTIONS} {what} patches")));
+            }
+            let mut out: Vec<String> = Vec::new();
+            for p in list {
+                let p = p.trim().to_string();
+                if p.is_empty() {
+                    continue;
+                }
+                check_pattern(&format!("{what} patch"), &p)?;
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        };
+        let approved = exceptions("approved", &self.approved)?;
+        let rejected = exceptions("rejected", &self.rejected)?;
+        if let Some(both) = approved.iter().find(|p| rejected.contains(p)) {
+            return Err(invalid(format!("'{both}' is both approved and rejected")));
+        }
+        Ok(BaselineSpec {
+            name,
+            description,
+            os,
+            products,
+            rules,
+            compliance_level: self.compliance_level,
+            approved,
+            rejected,
+        })
+    }
+
+    /// Whether it is meant for a host of OS family `os` at version
+    /// `version` (empty products: every version).
+    pub fn fits(&self, os: &str, version: &str) -> bool {
+        self.os.eq_ignore_ascii_case(os.trim())
+            && (self.products.is_empty() || self.products.iter().any(|p| p == version.trim()))
+    }
+
+    /// What it decides on `patch` at `now` (Unix ms): a rejected exception
+    /// first, then an approved one, then its rules.
+    pub fn approval(&self, patch: &Patch, now: i64) -> Approval {
+        if self.rejected.iter().any(|p| matches(p, &patch.name)) {
+            return Approval::Rejected;
+        }
+        if self.approved.iter().any(|p| matches(p, &patch.name)) {
+            return Approval::Approved;
+        }
+        let yes = match &self.rules {
+            Rules::Installation {
+                classifications,
+                severities,
+                approval,
+                install_non_security,
+            } => {
+                let class =
+                    classifications.is_empty() || classifications.contains(&patch.classification);
+                let severity = severities.is_empty() || severities.contains(&patch.severity);
+                let security =
+                    *install_non_security || patch.classification == Classification::Security;
+                // A patch of unknown age is old enough only when no delay
+                // is asked.
+                let aged = match approval {
+                    AutoApproval::AfterDays { days } => match patch.released_at {
+                        Some(at) => now - at >= i64::from(*days) * DAY_MS,
+                        None => *days == 0,
+                    },
+                    AutoApproval::ReleasedBefore { date } => {
+                        match (patch.released_at, day_start(date)) {
+                            (Some(at), Some(before)) => at < before,
+                            _ => false,
+                        }
+                    }
+                };
+                class && severity && security && aged
+            }
+            Rules::Custom { patches } => patches.iter().any(|l| {
+                matches(&l.name, &patch.name)
+                    && (patch.available.as_deref() == Some(l.version.as_str())
+                        || patch.installed.as_deref() == Some(l.version.as_str()))
+            }),
+        };
+        if yes {
+            Approval::Approved
+        } else {
+            Approval::NotApproved
+        }
+    }
+
+    /// The compliance state of `patch` on a host (ref. 4.2.4), or `None`
+    /// when it is neither installed nor approved (not reported). `failed`:
+    /// the last repair of it failed; `pending_reboot`: the last repair
+    /// installed it and the host has not rebooted since.
+    pub fn state(
+        &self,
+        patch: &Patch,
+        now: i64,
+        failed: bool,
+        pending_reboot: bool,
+    ) -> Option<PatchState> {
+        let approval = self.approval(patch, now);
+        let installed = patch.installed.is_some();
+        Some(match approval {
+            _ if failed && approval == Approval::Approved => PatchState::Failed,
+            Approval::Rejected if installed => PatchState::InstalledRejected,
+            Approval::Rejected => return None,
+            Approval::Approved if patch.available.is_some() || !installed => PatchState::Missing,
+            Approval::Approved if pending_reboot => PatchState::InstalledPendingReboot,
+            Approval::Approved => PatchState::Installed,
+            Approval::NotApproved if installed => PatchState::InstalledOther,
+            Approval::NotApproved => return None,
+        })
+    }
+}
+
+/// The baselines every tenant starts with, one per OS family COC scans:
+/// security patches of any severity, approved 7 days after their release.
+pub fn default_baselines() -> Vec<BaselineSpec> {
+    [
+        ("debian", "Debian"),
+        ("ubuntu", "Ubuntu"),
+        ("centos", "CentOS"),
+        ("rocky", "Rocky Linux"),
+        ("euleros", "EulerOS"),
+    ]
+    .into_iter()
+    .map(|(os, shown)| BaselineSpec {
+        name: format!("COC-{}-Default", shown.replace(' ', "")),
+        description: format!(
+            "Default patch baseline for {shown}: security patches, 7 days after release"
+        ),
+        os: os.into(),
+        products: vec![],
+        rules: Rules::Installation {
+            classifications: vec![Classification::Security],
+            severities: vec![],
+            approval: AutoApproval::AfterDays { days: 7 },
+            install_non_security: false,
+        },
+        compliance_level: ComplianceLevel::Unspecified,
+        approved: vec![],
+        rejected: vec![],
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn patch(name: &str, class: Classification, days_old: i64) -> Patch {
+        Patch {
+            name: name.into(),
+            installed: Some("1.0-1".into()),
+            available: Some("1.0-2".into()),
+            classification: class,
+            severity: Severity::Important,
+            released_at: Some(NOW - days_old * DAY_MS),
+        }
+    }
+
+    fn rules(days: u16) -> BaselineSpec {
+        BaselineSpec {
+            name: " web ".into(),
+            description: String::new(),
+            os: " Debian ".into(),
+            products: vec!["12".into(), " ".into()],
+            rules: Rules::Installation {
+                classifications: vec![],
+                severities: vec![Severity::Critical, Severity::Important],
+                approval: AutoApproval::AfterDays { days },
+                install_non_security: false,
+            },
+            compliance_level: ComplianceLevel::High,
+            approved: vec!["tzdata".into()],
+            rejected: vec!["openssl*".into(), "openssl*".into()],
+        }
+        .normalized()
+        .unwrap()
+    }
+
+    #[test]
+    fn wildcards_stand_for_one_run_of_characters() {
+        assert!(matches("openssl*", "openssl"));
+        assert!(matches("openssl*", "openssl-libs.x86_64"));
+        assert!(matches("kernel-*.x86_64", "kernel-5.14.0.x86_64"));
+        assert!(!matches("kernel-*.x86_64", "kernel-5.14.0.aarch64"));
+        assert!(!matches("ab*ba", "aba"), "head and tail may not overlap");
+        assert!(matches("curl", "curl") && !matches("curl", "curl-dev"));
+    }
+
+    #[test]
+    fn a_baseline_is_normalized_and_refused_when_wrong() {
+        let b = rules(7);
+        assert_eq!((b.name.as_str(), b.os.as_str()), ("web", "debian"));
+        assert_eq!(b.products, ["12"]);
+        assert_eq!(b.rejected, ["openssl*"]);
+        assert!(b.fits("DEBIAN", "12") && !b.fits("debian", "11") && !b.fits("ubuntu", "12"));
+        let bad = |f: fn(&mut BaselineSpec)| {
+            let mut x = rules(7);
+            f(&mut x);
+            x.normalized().unwrap_err().to_string()
+        };
+        assert!(bad(|x| x.rejected = vec!["a*b*".into()]).contains("at most one *"));
+        assert!(bad(|x| x.approved = vec!["openssl*".into()]).contains("both"));
+        assert!(bad(|x| x.os = " ".into()).contains("OS"));
+        assert!(
+            bad(|x| {
+                x.rules = Rules::Installation {
+                    classifications: vec![],
+                    severities: vec![],
+                    approval: AutoApproval::AfterDays { days: 366 },
+                    install_non_security: false,
+                }
+            })
+            .contains("365")
+        );
+        assert!(
+            bad(|x| {
+                x.rules = Rules::Installation {
+                    classifications: vec![],
+                    severities: vec![],
+                    approval: AutoApproval::ReleasedBefore {
+                        date: "2026/01/01".into(),
+                    },
+                    install_non_security: false,
+                }
+            })
+            .contains("YYYY-MM-DD")
+        );
+        assert!(bad(|x| x.rules = Rules::Custom { patches: vec![] }).contains("1 to 1000"));
+        assert!(
+            bad(|x| {
+                x.rules = Rules::Custom {
+                    patches: vec![ListedPatch {
+                        name: "curl".into(),
+                        version: "7.61 1".into(),
+                    }],
+                }
+            })
+            .contains("VERSION[-RELEASE]")
+        );
+        for b in default_baselines() {
+            assert_eq!(b.normalized().unwrap(), b, "{}", b.name);
+        }
+    }
+
+    #[test]
+    fn installation_rules_approve_by_class_severity_and_age() {
+        let b = rules(7);
+        use Approval::*;
+        assert_eq!(
+            b.approval(&patch("curl", Classification::Security, 8), NOW),
+            Approved
+        );
+        assert_eq!(
+            b.approval(&patch("curl", Classification::Security, 6), NOW),
+            NotApproved,
+            "too young"
+        );
+        assert_eq!(
+            b.approval(&patch("curl", Classification::Bugfix, 30), NOW),
+            NotApproved,
+            "not security"
+        );
+        let mut low = patch("curl", Classification::Security, 30);
+        low.severity = Severity::Low;
+        assert_eq!(b.approval(&low, NOW), NotApproved, "severity not chosen");
+        assert_eq!(
+            b.approval(&patch("openssl-libs", Classification::Security, 30), NOW),
+            Rejected
+        );
+        assert_eq!(
+            b.approval(&patch("tzdata", Classification::Bugfix, 0), NOW),
+            Approved,
+            "approved exception"
+        );
+        let mut unknown = patch("curl", Classification::Security, 0);
+        unknown.released_at = None;
+        assert_eq!(b.approval(&unknown, NOW), NotApproved);
+        assert_eq!(rules(0).approval(&unknown, NOW), Approved, "no delay asked");
+        let before = BaselineSpec {
+            rules: Rules::Installation {
+                classifications: vec![Classification::Security, Classification::Bugfix],
+                severities: vec![],
+                approval: AutoApproval::ReleasedBefore {
+                    date: "2026-01-01".into(),
+                },
+                install_non_security: true,
+            },
+            ..rules(0)
+        };
+        let mut old = patch("bash", Classification::Bugfix, 0);
+        old.released_at = day_start("2025-12-31");
+        assert_eq!(before.approval(&old, NOW), Approved);
+        old.released_at = day_start("2026-01-01");
+        assert_eq!(before.approval(&old, NOW), NotApproved);
+    }
+
+    #[test]
+    fn compliance_states_follow_the_latest_scan_or_repair() {
+        let b = rules(7);
+        use PatchState::*;
+        let missing = patch("curl", Classification::Security, 30);
+        assert_eq!(b.state(&missing, NOW, false, false), Some(Missing));
+        assert_eq!(b.state(&missing, NOW, true, false), Some(Failed));
+        let mut done = missing.clone();
+        done.available = None;
+        assert_eq!(b.state(&done, NOW, false, false), Some(Installed));
+        assert_eq!(
+            b.state(&done, NOW, false, true),
+            Some(InstalledPendingReboot)
+        );
+        let other = patch("vim", Classification::Enhancement, 30);
+        assert_eq!(b.state(&other, NOW, false, false), Some(InstalledOther));
+        assert_eq!(
+            b.state(
+                &patch("openssl", Classification::Security, 30),
+                NOW,
+                false,
+                false
+            ),
+            Some(InstalledRejected)
+        );
+        let mut absent = other.clone();
+        absent.installed = None;
+        assert_eq!(
+            b.state(&absent, NOW, false, false),
+            None,
+            "neither installed nor approved"
+        );
+        assert!(!Missing.compliant() && !Failed.compliant() && InstalledOther.compliant());
+        // A custom list: the listed version, exactly.
+        let custom = BaselineSpec {
+            rules: Rules::Custom {
+                patches: vec![ListedPatch {
+                    name: "curl*".into(),
+                    version: "1.0-2".into(),
+                }],
+            },
+            ..rules(7)
+        }
+        .normalized()
+        .unwrap();
+        assert_eq!(custom.state(&missing, NOW, false, false), Some(Missing));
+        let mut newer = missing.clone();
+        newer.available = Some("1.0-3".into());
+        newer.installed = Some("1.0-3".into());
+        assert_eq!(
+            custom.state(&newer, NOW, false, false),
+            Some(InstalledOther)
+        );
+    }
+}
