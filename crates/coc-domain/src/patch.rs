@@ -208,10 +208,61 @@ pub struct Patch {
     pub classification: Classification,
     /// How severe.
     pub severity: Severity,
-    /// When the offered version was released, Unix ms; `None`: unknown.
+    /// When the offered version was released, Unix ms; `None`: unknown
+    /// (apt does not say: the store passes when a scan first saw this
+    /// version offered, which it is at least as old as).
     #[serde(default)]
     pub released_at: Option<i64>,
 }
+
+/// The patches `apt-get --simulate upgrade` (or `dist-upgrade`) would
+/// install, from its `Inst` lines (`LANG=C`): `Inst NAME [INSTALLED]
+/// (CANDIDATE ORIGIN:VERSION/SUITE[, …] [ARCH])`, without `[INSTALLED]`
+/// for a package the host does not have. A candidate from a `…-security`
+/// suite is a Security patch; a new package is a Newpackage; any other a
+/// Bugfix. apt rates no severity and gives no release date.
+pub fn parse_apt_simulation(text: &str) -> Vec<Patch> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("Inst ")?;
+            let (name, rest) = rest.split_once(' ')?;
+            let rest = rest.trim_start();
+            let (installed, rest) = match rest.strip_prefix('[') {
+                Some(r) => {
+                    let (v, r) = r.split_once(']')?;
+                    (Some(v.to_string()), r.trim_start())
+                }
+                None => (None, rest),
+            };
+            let (candidate, origins) = rest.strip_prefix('(')?.split_once(' ')?;
+            let origins = origins.split(')').next().unwrap_or_default();
+            let security = origins.split(", ").any(|o| {
+                o.split_whitespace()
+                    .next()
+                    .is_some_and(|o| o.ends_with("-security"))
+            });
+            let classification = if security {
+                Classification::Security
+            } else if installed.is_none() {
+                Classification::Newpackage
+            } else {
+                Classification::Bugfix
+            };
+            Some(Patch {
+                name: name.to_string(),
+                installed,
+                available: Some(candidate.to_string()),
+                classification,
+                severity: Severity::None,
+                released_at: None,
+            })
+        })
+        .take(MAX_SCANNED)
+        .collect()
+}
+
+/// Most patches one scan of a host keeps.
+pub const MAX_SCANNED: usize = 20_000;
 
 /// A baseline's decision on one patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -539,6 +590,43 @@ mod tests {
         }
         .normalized()
         .unwrap()
+    }
+
+    /// `apt-get -s upgrade` as captured on a Debian 12 machine.
+    const APT: &str = include_str!("../fixtures/apt-get-simulate-upgrade-bookworm.txt");
+
+    #[test]
+    fn apt_simulation_gives_every_upgrade_and_its_security_suite() {
+        let found = parse_apt_simulation(APT);
+        assert_eq!(found.len(), 116);
+        let security = found
+            .iter()
+            .filter(|p| p.classification == Classification::Security)
+            .count();
+        assert_eq!(security, 78);
+        let p = found.iter().find(|p| p.name == "liblzma5").unwrap();
+        assert_eq!(p.installed.as_deref(), Some("5.4.1-1"));
+        assert_eq!(p.available.as_deref(), Some("5.4.1-1+deb12u2"));
+        assert_eq!(p.classification, Classification::Security);
+        // In the point release and the security suite: security.
+        let both = found.iter().find(|p| p.name == "libgcrypt20").unwrap();
+        assert_eq!(both.classification, Classification::Security);
+        let bash = found.iter().find(|p| p.name == "bash").unwrap();
+        assert_eq!(
+            (bash.classification, bash.available.as_deref()),
+            (Classification::Bugfix, Some("5.2.15-2+b13"))
+        );
+        // A package the host does not have (dist-upgrade's form).
+        let new = parse_apt_simulation(
+            "Inst linux-image-6.1.0-31-amd64 (6.1.128-1 Debian-Security:12/stable-security [amd64])\n\
+             Inst newtool (1.2-1 Debian:12.9/stable [amd64])\nConf newtool (1.2-1 Debian:12.9/stable [amd64])",
+        );
+        assert_eq!(new.len(), 2);
+        assert_eq!(
+            (new[0].installed.as_deref(), new[0].classification),
+            (None, Classification::Security)
+        );
+        assert_eq!(new[1].classification, Classification::Newpackage);
     }
 
     #[test]
