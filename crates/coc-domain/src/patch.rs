@@ -524,6 +524,52 @@ impl BaselineSpec {
     }
 }
 
+/// What a repair of a host installs: each patch `baseline` approves at
+/// `now` that has a newer version offered, as `(name, version)`, in
+/// name order; rejected and unapproved patches are left alone.
+pub fn repair_plan(baseline: &BaselineSpec, patches: &[Patch], now: i64) -> Vec<(String, String)> {
+    let mut plan: Vec<(String, String)> = patches
+        .iter()
+        .filter(|p| baseline.approval(p, now) == Approval::Approved)
+        .filter_map(|p| p.available.clone().map(|v| (p.name.clone(), v)))
+        .collect();
+    plan.sort();
+    plan.dedup_by(|a, b| a.0 == b.0);
+    plan
+}
+
+/// A host's compliance from its patches' states (ref. 4.2.4): compliant
+/// when no patch is missing or failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HostCompliance {
+    /// No patch missing or failed.
+    pub compliant: bool,
+    /// Patches not compliant (missing or failed).
+    pub non_compliant: u32,
+    /// Patches reported.
+    pub total: u32,
+    /// Non-compliant patches by severity (`critical`, `important`, …).
+    pub by_severity: std::collections::BTreeMap<String, u32>,
+}
+
+/// Sums up a host's patches and their states.
+pub fn host_compliance<'a>(
+    states: impl IntoIterator<Item = (&'a Patch, PatchState)>,
+) -> HostCompliance {
+    let mut c = HostCompliance::default();
+    for (p, st) in states {
+        c.total += 1;
+        if !st.compliant() {
+            c.non_compliant += 1;
+            *c.by_severity
+                .entry(p.severity.as_str().to_string())
+                .or_default() += 1;
+        }
+    }
+    c.compliant = c.non_compliant == 0;
+    c
+}
+
 /// The baselines every tenant starts with, one per OS family COC scans:
 /// security patches of any severity, approved 7 days after their release.
 pub fn default_baselines() -> Vec<BaselineSpec> {
@@ -627,6 +673,45 @@ mod tests {
             (None, Classification::Security)
         );
         assert_eq!(new[1].classification, Classification::Newpackage);
+    }
+
+    #[test]
+    fn a_repair_installs_what_is_approved_and_a_host_sums_up() {
+        let b = rules(7);
+        let mut patches = parse_apt_simulation(APT);
+        for p in &mut patches {
+            p.released_at = Some(NOW - 30 * DAY_MS);
+            p.severity = Severity::Important;
+        }
+        let plan = repair_plan(&b, &patches, NOW);
+        // The security patches, but not the rejected openssl ones.
+        let openssl = patches
+            .iter()
+            .filter(|p| {
+                p.classification == Classification::Security && p.name.starts_with("openssl")
+            })
+            .count();
+        assert_eq!(plan.len(), 78 - openssl);
+        assert!(plan.contains(&("liblzma5".into(), "5.4.1-1+deb12u2".into())));
+        assert!(
+            !plan
+                .iter()
+                .any(|(n, _)| n == "bash" || n.starts_with("openssl"))
+        );
+        let states: Vec<(&Patch, PatchState)> = patches
+            .iter()
+            .filter_map(|p| b.state(p, NOW, false, false).map(|s| (p, s)))
+            .collect();
+        let c = host_compliance(states.iter().map(|(p, s)| (*p, *s)));
+        assert!(!c.compliant);
+        assert_eq!(c.non_compliant as usize, plan.len());
+        assert_eq!(c.by_severity["important"] as usize, plan.len());
+        assert_eq!(
+            c.total as usize,
+            patches.len(),
+            "every one is installed: reported"
+        );
+        assert!(host_compliance(std::iter::empty()).compliant);
     }
 
     #[test]
