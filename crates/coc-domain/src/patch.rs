@@ -34,7 +34,29 @@ pub const MAX_APPROVE_AFTER_DAYS: u16 = 365;
 /// One day, ms.
 const DAY_MS: i64 = 86_400_000;
 
-stored_enum! {
+/// An enum of this module's API: named in snake_case on the wire and in
+/// the OpenAPI document alike (`stored_enum!`'s renames do not reach the
+/// document), with its stored names.
+macro_rules! api_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vm])* $v),+
+        }
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// Its name (as serialized).
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),+ }
+            }
+        }
+    };
+}
+
+api_enum! {
     /// What a patch fixes (ref. 4.2.1 "Category").
     Classification {
         /// Fixes a vulnerability (apt: from a `…-security` suite).
@@ -50,7 +72,7 @@ stored_enum! {
     }
 }
 
-stored_enum! {
+api_enum! {
     /// How severe the problem a patch fixes is (ref. 4.2.1 "Severity").
     Severity {
         /// Critical.
@@ -66,7 +88,7 @@ stored_enum! {
     }
 }
 
-stored_enum! {
+api_enum! {
     /// The level a patch the baseline approves is reported at in
     /// compliance (ref. 4.2.1 "Compliance Reporting").
     ComplianceLevel {
@@ -85,7 +107,7 @@ stored_enum! {
     }
 }
 
-stored_enum! {
+api_enum! {
     /// A patch's compliance state on a host (ref. 4.2.4).
     PatchState {
         /// Approved, installed, no newer approved version.
@@ -187,6 +209,19 @@ pub struct BaselineSpec {
     /// Never installed (names, one `*` each).
     #[serde(default)]
     pub rejected: Vec<String>,
+    /// It applies to hosts of these applications (names as given and
+    /// answered, ids as stored); empty: any.
+    #[serde(default)]
+    pub applications: Vec<String>,
+    /// It applies to hosts with all of these tags; empty: any.
+    #[serde(default)]
+    pub host_tags: std::collections::BTreeMap<String, String>,
+}
+
+impl crate::application::refs::AppRefs for BaselineSpec {
+    fn app_refs(&mut self) -> Vec<&mut String> {
+        self.applications.iter_mut().collect()
+    }
 }
 
 fn unspecified() -> ComplianceLevel {
@@ -429,6 +464,14 @@ impl BaselineSpec {
         if let Some(both) = approved.iter().find(|p| rejected.contains(p)) {
             return Err(invalid(format!("'{both}' is both approved and rejected")));
         }
+        crate::resource::validate_tags(&self.host_tags)?;
+        let mut applications: Vec<String> = Vec::new();
+        for a in &self.applications {
+            let a = a.trim().to_string();
+            if !a.is_empty() && !applications.contains(&a) {
+                applications.push(a);
+            }
+        }
         Ok(BaselineSpec {
             name,
             description,
@@ -438,6 +481,8 @@ impl BaselineSpec {
             compliance_level: self.compliance_level,
             approved,
             rejected,
+            applications,
+            host_tags: self.host_tags.clone(),
         })
     }
 
@@ -446,6 +491,18 @@ impl BaselineSpec {
     pub fn fits(&self, os: &str, version: &str) -> bool {
         self.os.eq_ignore_ascii_case(os.trim())
             && (self.products.is_empty() || self.products.iter().any(|p| p == version.trim()))
+    }
+
+    /// Whether it applies to a host of application `application` (its
+    /// id, as stored) with `tags`, beyond its OS ([`Self::fits`]).
+    pub fn applies(
+        &self,
+        application: Option<&str>,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        (self.applications.is_empty()
+            || application.is_some_and(|a| self.applications.iter().any(|x| x == a)))
+            && self.host_tags.iter().all(|(k, v)| tags.get(k) == Some(v))
     }
 
     /// What it decides on `patch` at `now` (Unix ms): a rejected exception
@@ -597,6 +654,8 @@ pub fn default_baselines() -> Vec<BaselineSpec> {
         compliance_level: ComplianceLevel::Unspecified,
         approved: vec![],
         rejected: vec![],
+        applications: vec![],
+        host_tags: Default::default(),
     })
     .collect()
 }
@@ -633,6 +692,8 @@ mod tests {
             compliance_level: ComplianceLevel::High,
             approved: vec!["tzdata".into()],
             rejected: vec!["openssl*".into(), "openssl*".into()],
+            applications: vec![" shop ".into(), "shop".into()],
+            host_tags: [("tier".to_string(), "web".to_string())].into(),
         }
         .normalized()
         .unwrap()
@@ -715,6 +776,19 @@ mod tests {
     }
 
     #[test]
+    fn stored_names_are_the_wire_names() {
+        fn same<T: Serialize + Copy>(all: &[T], name: fn(T) -> &'static str) {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), name(*v));
+            }
+        }
+        same(Classification::ALL, Classification::as_str);
+        same(Severity::ALL, Severity::as_str);
+        same(ComplianceLevel::ALL, ComplianceLevel::as_str);
+        same(PatchState::ALL, PatchState::as_str);
+    }
+
+    #[test]
     fn wildcards_stand_for_one_run_of_characters() {
         assert!(matches("openssl*", "openssl"));
         assert!(matches("openssl*", "openssl-libs.x86_64"));
@@ -731,6 +805,15 @@ mod tests {
         assert_eq!(b.products, ["12"]);
         assert_eq!(b.rejected, ["openssl*"]);
         assert!(b.fits("DEBIAN", "12") && !b.fits("debian", "11") && !b.fits("ubuntu", "12"));
+        assert_eq!(b.applications, ["shop"]);
+        let web: std::collections::BTreeMap<String, String> = [
+            ("tier".to_string(), "web".to_string()),
+            ("x".to_string(), "y".to_string()),
+        ]
+        .into();
+        assert!(b.applies(Some("shop"), &web));
+        assert!(!b.applies(Some("billing"), &web) && !b.applies(None, &web));
+        assert!(!b.applies(Some("shop"), &Default::default()));
         let bad = |f: fn(&mut BaselineSpec)| {
             let mut x = rules(7);
             f(&mut x);

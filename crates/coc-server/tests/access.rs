@@ -216,6 +216,11 @@ pub(crate) async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("agentbuild", build["id"].as_str().unwrap().to_string());
+    let baseline = c
+        .post("/api/v1/patch-baselines", &baseline_body("world-baseline"))
+        .await
+        .unwrap();
+    ids.insert("patch", baseline["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -242,8 +247,17 @@ fn cloud_body(name: &str) -> Value {
            "project": "p", "sync_minutes": 0})
 }
 
+/// A valid patch baseline named `name`.
+fn baseline_body(name: &str) -> Value {
+    json!({"name": name, "os": "debian",
+           "rules": {"type": "custom", "patches": [{"name": "curl", "version": "7.88.1-10"}]}})
+}
+
 fn body_for(method: &str, path: &str, w: &World) -> Value {
     match (method, path) {
+        ("POST", "/api/v1/patch-baselines") | ("PUT", "/api/v1/patch-baselines/{id}") => {
+            baseline_body(&format!("b-{}", rand_suffix()))
+        }
         ("POST", "/api/v1/cloud-accounts") | ("PUT", "/api/v1/cloud-accounts/{id}") => {
             cloud_body(&format!("c-{}", rand_suffix()))
         }

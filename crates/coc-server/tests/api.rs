@@ -461,3 +461,102 @@ async fn a_webhook_in_its_own_shape_is_taken_through_a_field_mapping() {
     let (st, _, _) = send(&down).await;
     assert_eq!(st, 422, "without a mapping the body needs alarmName");
 }
+
+/// Issue 19 (P1): patch baselines over the API — the defaults every
+/// tenant starts with, a custom one created (trimmed, its application by
+/// name), refused when wrong (and nothing stored), found by name.
+#[tokio::test]
+async fn patch_baselines_are_kept_per_tenant() {
+    let h = Harness::start(0).await;
+    h.applications(&["shop"]).await;
+    let body = |v: Value| Some(serde_json::to_vec(&v).unwrap());
+    let (status, _, list) = raw(&h, "GET", "/api/v1/patch-baselines", Some(ADMIN), None).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"COC-Debian-Default") && names.contains(&"COC-Ubuntu-Default"),
+        "{names:?}"
+    );
+    let web = json!({
+        "name": " web-security ", "os": "Debian", "products": ["12"],
+        "rules": {"type": "installation", "severities": ["critical", "important"],
+                  "approval": {"type": "after_days", "days": 3}},
+        "compliance_level": "high", "rejected": ["openssl*"],
+        "applications": ["shop"], "host_tags": {"tier": "web"}
+    });
+    let (status, _, made) = raw(
+        &h,
+        "POST",
+        "/api/v1/patch-baselines",
+        Some(ADMIN),
+        body(web.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["name"], "web-security");
+    assert_eq!(made["os"], "debian");
+    assert_eq!(made["applications"], json!(["shop"]), "answered by name");
+    let (status, _, again) = raw(
+        &h,
+        "POST",
+        "/api/v1/patch-baselines",
+        Some(ADMIN),
+        body(web),
+    )
+    .await;
+    assert_eq!(status, 409, "{again}");
+    for (bad, why) in [
+        (
+            json!({"name": "x", "os": "debian", "rules": {"type": "installation", "approval": {"type": "after_days", "days": 400}}}),
+            "365",
+        ),
+        (
+            json!({"name": "x", "os": "debian", "rules": {"type": "custom", "patches": []}}),
+            "1 to 1000",
+        ),
+        (
+            json!({"name": "x", "os": "debian", "rules": {"type": "custom", "patches": [{"name": "a*b*", "version": "1"}]}}),
+            "one *",
+        ),
+        (
+            json!({"name": "x", "os": "debian", "applications": ["nope"], "rules": {"type": "custom", "patches": [{"name": "curl", "version": "1-2"}]}}),
+            "nope",
+        ),
+    ] {
+        let (status, ctype, p) = raw(
+            &h,
+            "POST",
+            "/api/v1/patch-baselines",
+            Some(ADMIN),
+            body(bad),
+        )
+        .await;
+        assert!(status == 422 || status == 400, "{status} {p}");
+        assert!(ctype.starts_with("application/problem+json"), "{ctype}");
+        assert!(p["detail"].as_str().unwrap_or("").contains(why), "{p}");
+    }
+    let (status, _, one) = raw(
+        &h,
+        "GET",
+        "/api/v1/patch-baselines/web-security",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["rejected"], json!(["openssl*"]));
+    let (_, _, list) = raw(
+        &h,
+        "GET",
+        "/api/v1/patch-baselines?name=web",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+}

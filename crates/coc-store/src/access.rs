@@ -204,6 +204,7 @@ impl Store {
         tx.commit().await?;
         self.ensure_common_slas(tenant).await?;
         self.ensure_system_scripts(tenant).await?;
+        self.ensure_default_baselines(tenant).await?;
         self.ensure_system_jobs(tenant).await
     }
 

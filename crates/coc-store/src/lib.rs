@@ -48,6 +48,7 @@ pub mod notification;
 pub mod notify;
 pub mod oncall;
 pub mod parameter;
+pub mod patch;
 pub mod people;
 pub mod plan;
 pub mod replay;
@@ -307,6 +308,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(37, "delegated_targets", "0037_delegated_targets.sql"),
     same_sql!(38, "agent_build", "0038_agent_build.sql"),
     same_sql!(39, "agent_builds", "0039_agent_builds.sql"),
+    same_sql!(40, "patch_baselines", "0040_patch_baselines.sql"),
 ];
 
 impl Store {

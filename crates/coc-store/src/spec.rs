@@ -52,6 +52,11 @@ pub trait Document: AppRefs + Clone + Serialize + DeserializeOwned + Send + Sync
     fn name(&self) -> &str;
     /// Validates it. Errors: [`coc_domain::DomainError::Validation`].
     fn validate(&self) -> std::result::Result<(), coc_domain::DomainError>;
+    /// It as stored: validated, and trimmed where its type trims (default:
+    /// as given). Errors: [`coc_domain::DomainError::Validation`].
+    fn normalized(&self) -> std::result::Result<Self, coc_domain::DomainError> {
+        self.validate().map(|_| self.clone())
+    }
     /// Checks it against the tenant's other documents of the kind.
     /// Errors: [`coc_domain::DomainError::Validation`].
     fn check_against(&self, _others: &[&Self]) -> std::result::Result<(), coc_domain::DomainError> {
@@ -68,7 +73,7 @@ impl Store {
     ///
     /// Errors: `Domain(Validation)`, `Conflict` (name taken).
     pub async fn doc_create<T: Document>(&self, tenant: &str, d: &T) -> Result<Stored<T>> {
-        d.validate()?;
+        let d = &d.normalized()?;
         let (ix, stored) = self.doc_stored(tenant, d).await?;
         self.check_against(tenant, None, &stored).await?;
         let out = self.spec_create(T::KIND, tenant, d.name(), &stored).await?;
@@ -111,7 +116,7 @@ impl Store {
         id: &str,
         d: &T,
     ) -> Result<Stored<T>> {
-        d.validate()?;
+        let d = &d.normalized()?;
         let cur = self.refuse_enabled::<T>(tenant, id, "modified").await?;
         let (ix, stored) = self.doc_stored(tenant, d).await?;
         self.check_against(tenant, Some(&cur.id), &stored).await?;

@@ -268,6 +268,8 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         // (and the agent builds of 0039)
         "DROP TABLE agent_build_chunks".into(),
         "DROP TABLE agent_builds".into(),
+        // (and the patch baselines of 0040)
+        "DROP TABLE patch_baselines".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {

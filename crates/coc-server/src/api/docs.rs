@@ -204,6 +204,50 @@ pub const ROUTES: &[RouteDoc] = &[
         "plan",
         "Disable a emergency plan (ref. 9.2)",
         PlanDisable, ok = coc_store::spec::Stored<coc_domain::plan::Plan>),
+    route!(
+        "GET",
+        "/api/v1/patch-baselines",
+        "patch",
+        "List patch baselines (ref. 4.2.1; ?name= fuzzy search); every tenant starts with one per OS family",
+        PatchList, query = NameQuery, list = coc_store::spec::Stored<coc_domain::patch::BaselineSpec>),
+    route!(
+        "POST",
+        "/api/v1/patch-baselines",
+        "patch",
+        "Create a patch baseline (ref. 4.2.1): os, products, rules (type installation: classifications, severities, approval after_days 0-365 or released_before YYYY-MM-DD, install_non_security; or type custom: patches of name and version, up to 1,000), compliance_level, approved and rejected exceptions (one * each), applications and host_tags it applies to",
+        PatchCreate, body = coc_domain::patch::BaselineSpec, created = coc_store::spec::Stored<coc_domain::patch::BaselineSpec>),
+    route!(
+        "GET",
+        "/api/v1/patch-baselines/{id}",
+        "patch",
+        "Show a patch baseline (by id or name)",
+        PatchGet, ok = coc_store::spec::Stored<coc_domain::patch::BaselineSpec>),
+    route!(
+        "PUT",
+        "/api/v1/patch-baselines/{id}",
+        "patch",
+        "Replace a patch baseline",
+        PatchUpdate, body = coc_domain::patch::BaselineSpec, ok = coc_store::spec::Stored<coc_domain::patch::BaselineSpec>),
+    route!(
+        "DELETE",
+        "/api/v1/patch-baselines/{id}",
+        "patch",
+        "Delete a patch baseline",
+        PatchDelete,
+        no_content
+    ),
+    route!(
+        "POST",
+        "/api/v1/patch-baselines/{id}/enable",
+        "patch",
+        "Enable a patch baseline (scans and repairs use it)",
+        PatchEnable, ok = coc_store::spec::Stored<coc_domain::patch::BaselineSpec>),
+    route!(
+        "POST",
+        "/api/v1/patch-baselines/{id}/disable",
+        "patch",
+        "Disable a patch baseline",
+        PatchDisable, ok = coc_store::spec::Stored<coc_domain::patch::BaselineSpec>),
 ];
 
 /// The routes of document type `T` under `base` (`/api/v1/notification-rules`).

@@ -147,6 +147,9 @@ pub fn router() -> Router<AppState> {
         ))
         .merge(docs::routes::<coc_domain::sla::Sla>("/api/v1/slas"))
         .merge(docs::routes::<coc_domain::plan::Plan>("/api/v1/plans"))
+        .merge(docs::routes::<coc_domain::patch::BaselineSpec>(
+            "/api/v1/patch-baselines",
+        ))
         .merge(notify::sla_router())
         .merge(alarm::router())
         .merge(rule::router())
