@@ -2534,3 +2534,36 @@ async fn a_build_is_uploaded_and_an_upgrade_started_in_the_console() {
     assert_eq!(after["status"], "running", "{after}");
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 19 (P1): the patch baseline list offers the defaults; the New
+/// form filled with its example saves the baseline, which shows its
+/// rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_baseline_is_made_in_the_console() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("a[href='/console/patch-baselines']").await;
+    let list = d
+        .wait_text("main", |t| t.contains("COC-Debian-Default"))
+        .await;
+    assert!(list.contains("COC-Ubuntu-Default"), "{list}");
+    d.screenshot("patch-baselines.png").await;
+    d.go(&format!("{}/console/patch-baselines/new", h.url()))
+        .await;
+    d.click("#example").await;
+    d.wait_value("[name='f.name']", "web-security").await;
+    d.screenshot("patch-baseline-new.png").await;
+    d.click("#save").await;
+    let page = d
+        .wait_text("main", |t| {
+            t.contains("web-security") && t.contains("openssl*")
+        })
+        .await;
+    assert!(page.contains("after_days"), "{page}");
+    d.screenshot("patch-baseline.png").await;
+    d.call("DELETE", "", None).await;
+}

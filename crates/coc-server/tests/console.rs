@@ -1680,3 +1680,62 @@ async fn incident_page_offers_what_its_status_allows() {
     .await;
     assert_eq!(st, 400);
 }
+
+/// Issue 19 (P1): a patch baseline made in the console's form as a
+/// browser sends it (CRLF in textareas, fields left empty): a custom list
+/// and exceptions; an installation baseline without its approval rule is
+/// refused on the form, and nothing is stored.
+#[tokio::test]
+async fn a_patch_baseline_is_made_from_the_form() {
+    let h = Harness::start(0).await;
+    let cookie = login(&h).await;
+    let url = format!("{}/console/patch-baselines/new", h.url());
+    let (st, form) = page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert!(form.contains("Custom: patches"), "{form}");
+    let fields = form_values(&form);
+    let mut custom = fields.clone();
+    set_fields(
+        &mut custom,
+        &[
+            ("f.name", " web-custom "),
+            ("f.os", "debian"),
+            ("f.products", "12, 13"),
+            ("f.rules.type", "custom"),
+            ("f.rules.patches.0.name", "curl*"),
+            ("f.rules.patches.0.version", "7.88.1-10+deb12u5"),
+            ("f.rejected", "openssl*\r\nlibssl*\r\n"),
+            ("f.host_tags", "tier=web\r\n"),
+        ],
+    );
+    let (st, loc, text) = post_form(&cookie, &url, &custom).await;
+    assert_eq!(st, 303, "{text}");
+    assert!(loc.unwrap().starts_with("/console/patch-baselines/"));
+    let b = h
+        .client
+        .get("/api/v1/patch-baselines/web-custom", &[])
+        .await
+        .unwrap();
+    assert_eq!(b["products"], json!(["12", "13"]), "{b}");
+    assert_eq!(b["rejected"], json!(["openssl*", "libssl*"]), "{b}");
+    assert_eq!(b["host_tags"], json!({"tier": "web"}), "{b}");
+    assert_eq!(b["rules"]["patches"][0]["name"], "curl*", "{b}");
+    let mut rules = fields.clone();
+    set_fields(
+        &mut rules,
+        &[
+            ("f.name", "no-rule"),
+            ("f.os", "debian"),
+            ("f.rules.type", "installation"),
+        ],
+    );
+    let (st, _, text) = post_form(&cookie, &url, &rules).await;
+    assert_eq!(st, 422, "the form again, with the error");
+    assert!(text.contains("approval"), "{text}");
+    assert!(
+        h.client
+            .get("/api/v1/patch-baselines/no-rule", &[])
+            .await
+            .is_err()
+    );
+}

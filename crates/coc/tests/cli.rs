@@ -2133,3 +2133,50 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
     assert!(!ok && out.contains("is failed"), "{out}");
     assert!(out.contains("Permission denied"), "{out}");
 }
+
+/// Issue 19 (P1): patch baselines from the CLI by name — the defaults
+/// listed, one created from a file, shown and disabled by its name, bad
+/// input refused in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_baselines_are_managed_by_name() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (ok, out) = coc(&env, &["patch-baseline", "list"]);
+    assert!(
+        ok && out.contains("COC-Debian-Default") && out.contains("installation"),
+        "{out}"
+    );
+    let file = env.dir.path().join("web.json");
+    std::fs::write(
+        &file,
+        r#"{"name": "web-security", "os": "debian", "products": ["12"],
+            "rules": {"type": "installation", "classifications": ["security"],
+                      "approval": {"type": "after_days", "days": 3}},
+            "rejected": ["openssl*"]}"#,
+    )
+    .unwrap();
+    let (ok, out) = coc(
+        &env,
+        &["patch-baseline", "create", "-f", file.to_str().unwrap()],
+    );
+    assert!(ok && out.contains("web-security"), "{out}");
+    let (ok, out) = coc(&env, &["patch-baseline", "show", "web-security"]);
+    assert!(ok && out.contains("\"openssl*\""), "{out}");
+    let (ok, out) = coc(&env, &["patch-baseline", "disable", "web-security"]);
+    assert!(ok, "{out}");
+    let (_, out) = coc(&env, &["patch-baseline", "list", "--name", "web"]);
+    assert!(out.contains("false"), "{out}");
+    std::fs::write(
+        &file,
+        r#"{"name": "bad", "os": "debian", "rules": {"type": "custom", "patches": []}}"#,
+    )
+    .unwrap();
+    let (ok, out) = coc(
+        &env,
+        &["patch-baseline", "create", "-f", file.to_str().unwrap()],
+    );
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("1 to 1000"),
+        "{out}"
+    );
+}

@@ -224,6 +224,11 @@ pub enum Command {
     /// Emergency plans: automation and document plans.
     #[command(subcommand)]
     Plan(notify::DocVerb),
+    // Feature P1.
+    /// Patch baselines: which patches scans report and repairs install
+    /// (one per OS family is there from the start), by name.
+    #[command(subcommand)]
+    PatchBaseline(notify::DocVerb),
     // Feature O5.
     /// SLAs and SLA records.
     #[command(subcommand)]
@@ -472,6 +477,23 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 &cli.conn,
                 "/api/v1/plans",
                 &["id", "name", "application", "recovery_minutes"],
+                v,
+            )
+            .await
+        }
+        Command::PatchBaseline(v) => {
+            notify::run_doc(
+                &cli.conn,
+                "/api/v1/patch-baselines",
+                &[
+                    "name",
+                    "os",
+                    "products",
+                    "rules.type",
+                    "compliance_level",
+                    "enabled",
+                    "id",
+                ],
                 v,
             )
             .await

@@ -20,6 +20,7 @@ mod drift;
 mod incident;
 mod install;
 mod oncall;
+mod patch;
 
 use super::text;
 use access::*;
@@ -31,6 +32,7 @@ use drift::*;
 pub use incident::*;
 use install::*;
 use oncall::*;
+use patch::*;
 
 /// One console section backed by an API list.
 pub struct Module {
@@ -888,6 +890,28 @@ pub const MODULES: &[Module] = &[
                 "One per line, value=status: alerting=alarm, resolved=ok.",
             ),
         ],
+        ..MODULE
+    },
+    Module {
+        slug: "patch-baselines",
+        title: "Patch baselines",
+        list: "/api/v1/patch-baselines",
+        detail: Some("/api/v1/patch-baselines/{id}"),
+        key: "id",
+        columns: &[
+            ("name", "Name"),
+            ("os", "OS"),
+            ("products", "Products"),
+            ("rules.type", "Kind"),
+            ("compliance_level", "Compliance level"),
+            ("enabled", "Enabled"),
+        ],
+        create: Some("/api/v1/patch-baselines"),
+        example: Some(
+            r#"{"name": "web-security", "os": "debian", "products": ["12"], "rules": {"type": "installation", "classifications": ["security"], "severities": ["critical", "important"], "approval": {"type": "after_days", "days": 3}}, "rejected": ["openssl*"]}"#,
+        ),
+        modify: true,
+        fields: PATCH_BASELINE,
         ..MODULE
     },
     Module {
