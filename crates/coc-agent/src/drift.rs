@@ -17,7 +17,7 @@ use std::process::Command;
 use coc_proto::{FileSeen, MAX_WATCHED_FILE, PackageSeen, ServiceSeen, Watch};
 
 /// dpkg's status database.
-const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+pub const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 
 /// What a cheap look at the watched files and the package database saw:
 /// per path its size, modification time (ns) and inode; equal stamps mean
@@ -80,28 +80,62 @@ fn installed(names: &[String]) -> BTreeMap<String, String> {
 /// Reads dpkg's status database (stanzas of `Field: value` lines) for the
 /// wanted packages that are installed (`Status: … installed`).
 fn dpkg_versions(r: impl BufRead, wanted: &BTreeSet<&str>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let (mut name, mut version, mut ok) = (String::new(), String::new(), false);
-    let mut flush = |name: &mut String, version: &mut String, ok: &mut bool| {
-        if *ok && !version.is_empty() && wanted.contains(name.as_str()) {
-            out.insert(std::mem::take(name), std::mem::take(version));
+    dpkg_installed(r)
+        .into_iter()
+        .filter(|p| wanted.contains(p.name.as_str()))
+        .map(|p| (p.name, p.version))
+        .collect()
+}
+
+/// An installed package in dpkg's status database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpkgPackage {
+    /// `Package:`.
+    pub name: String,
+    /// `Architecture:` (`amd64`, `all`, …).
+    pub arch: String,
+    /// `Version:`.
+    pub version: String,
+}
+
+/// Every installed package (`Status: … installed`) of dpkg's status
+/// database (stanzas of `Field: value` lines), in file order.
+pub fn dpkg_installed(r: impl BufRead) -> Vec<DpkgPackage> {
+    let mut out = Vec::new();
+    let mut cur = DpkgPackage {
+        name: String::new(),
+        arch: String::new(),
+        version: String::new(),
+    };
+    let mut ok = false;
+    let mut flush = |cur: &mut DpkgPackage, ok: &mut bool| {
+        let p = std::mem::replace(
+            cur,
+            DpkgPackage {
+                name: String::new(),
+                arch: String::new(),
+                version: String::new(),
+            },
+        );
+        if *ok && !p.version.is_empty() && !p.name.is_empty() {
+            out.push(p);
         }
-        name.clear();
-        version.clear();
         *ok = false;
     };
     for line in r.lines().map_while(Result::ok) {
         if line.is_empty() {
-            flush(&mut name, &mut version, &mut ok);
+            flush(&mut cur, &mut ok);
         } else if let Some(v) = line.strip_prefix("Package: ") {
-            name = v.trim().to_string();
+            cur.name = v.trim().to_string();
         } else if let Some(v) = line.strip_prefix("Version: ") {
-            version = v.trim().to_string();
+            cur.version = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("Architecture: ") {
+            cur.arch = v.trim().to_string();
         } else if let Some(v) = line.strip_prefix("Status: ") {
             ok = v.trim().ends_with(" installed");
         }
     }
-    flush(&mut name, &mut version, &mut ok);
+    flush(&mut cur, &mut ok);
     out
 }
 

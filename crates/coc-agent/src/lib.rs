@@ -28,6 +28,7 @@ pub mod exec;
 pub mod facts;
 pub mod identity;
 pub mod link;
+pub mod patch;
 pub mod redact;
 pub mod relay;
 pub mod spool;
@@ -457,6 +458,180 @@ async fn drift_state(w: coc_proto::Watch) -> AgentMessage {
     }
 }
 
+/// Starts task `req` (a script, or with `patch` the package manager's
+/// work), unless it is known: its result is sent again instead (X8). The
+/// task runs in the background; its output and result go to `events_tx`.
+#[allow(clippy::too_many_arguments)]
+async fn start_task<S>(
+    cfg: &AgentConfig,
+    shared: &Arc<Shared>,
+    events_tx: &mpsc::Sender<AgentMessage>,
+    tx: &mut S,
+    send: &impl Fn(&AgentMessage) -> Message,
+    req: exec::ExecRequest,
+    redact: Vec<String>,
+    patch: Option<coc_proto::PatchAction>,
+) -> Result<(), BoxErr>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut req = req;
+    let task_id = req.task_id.clone();
+    // Idempotent dispatch: re-send a stored result, never re-run.
+    if let Some(stored) = shared.again(&task_id) {
+        if let Some(r) = stored {
+            tx.send(send(&r)).await?;
+        }
+        return Ok(());
+    }
+    let started = match &shared.spool {
+        Some(sp) => {
+            let (sp, id) = (sp.clone(), task_id.clone());
+            tokio::task::spawn_blocking(move || sp.start(&id))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        }
+        None => Ok(()),
+    };
+    if let Err(e) = started {
+        // Without the marker a restart could run it twice: refuse.
+        let msg = AgentMessage::Result {
+            task_id: task_id.clone(),
+            outcome: coc_proto::ExecOutcome::Error,
+            exit_code: None,
+            error: Some(format!(
+                "the agent cannot record the task in its spool: {e}"
+            )),
+            patches: None,
+        };
+        shared.remember(&task_id);
+        shared
+            .unacked
+            .lock()
+            .unwrap()
+            .insert(task_id.clone(), msg.clone());
+        tx.send(send(&msg)).await?;
+        return Ok(());
+    }
+    // Patch work: the package manager's script, and what an
+    // installation is about to replace.
+    let mut replaced = None;
+    if let Some(action) = &patch {
+        let prepared = tokio::task::spawn_blocking({
+            let action = action.clone();
+            move || patch::prepare(&action)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match prepared {
+            Ok(p) => {
+                req.content = p.content;
+                req.env = p.env;
+                replaced = Some(p.replaced);
+            }
+            Err(why) => {
+                let msg = AgentMessage::Result {
+                    task_id: task_id.clone(),
+                    outcome: coc_proto::ExecOutcome::Error,
+                    exit_code: None,
+                    error: Some(why),
+                    patches: None,
+                };
+                shared.settle(&msg);
+                tx.send(send(&msg)).await?;
+                return Ok(());
+            }
+        }
+    }
+    let (cancel_tx, cancel_rx) = oneshot::channel();
+    shared
+        .running
+        .lock()
+        .unwrap()
+        .insert(task_id.clone(), cancel_tx);
+    let shared = shared.clone();
+    let events = events_tx.clone();
+    let run_as_self = cfg.run_as_self;
+    // What the agent tells every task about itself (R3: an
+    // installation copies its binary; an uninstallation removes
+    // it, its state, and stops it).
+    let mut env = std::mem::take(&mut req.env);
+    for (k, v) in [
+        (
+            "COC_AGENT_EXE",
+            std::env::current_exe().unwrap_or_default().into_os_string(),
+        ),
+        (
+            "COC_AGENT_STATE_DIR",
+            cfg.state_dir.clone().into_os_string(),
+        ),
+        ("COC_AGENT_PID", std::process::id().to_string().into()),
+    ] {
+        env.insert(k.to_string(), v.to_string_lossy().into_owned());
+    }
+    tokio::spawn(async move {
+        let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
+        let fwd_events = events.clone();
+        let tid = task_id.clone();
+        // Secret parameter values never leave the agent in output.
+        let mut redactor = redact::Redactor::new(redact.iter().filter_map(|k| env.get(k).cloned()));
+        let fwd = tokio::spawn(async move {
+            let mut seq = 0u64;
+            let mut send = |data: String| {
+                if !data.is_empty() {
+                    let _ = fwd_events.try_send(AgentMessage::Output {
+                        task_id: tid.clone(),
+                        seq,
+                        data,
+                    });
+                    seq += 1;
+                }
+            };
+            while let Some(data) = out_rx.recv().await {
+                send(redactor.push(&data));
+            }
+            send(redactor.finish());
+        });
+        req.env = env;
+        let r = exec::run(req, out_tx, cancel_rx, run_as_self).await;
+        let _ = fwd.await;
+        // After patch work: the host's packages as they are now.
+        let patches = match (patch, replaced) {
+            (Some(_), Some(replaced)) => {
+                tokio::task::spawn_blocking(move || patch::report(replaced))
+                    .await
+                    .ok()
+                    .map(Box::new)
+            }
+            _ => None,
+        };
+        let msg = AgentMessage::Result {
+            task_id: task_id.clone(),
+            outcome: r.outcome,
+            exit_code: r.exit_code,
+            error: r.error,
+            patches,
+        };
+        if let Some(sp) = &shared.spool {
+            let (sp, id, m) = (sp.clone(), task_id.clone(), msg.clone());
+            let r = tokio::task::spawn_blocking(move || sp.finish(&id, &m)).await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!(%task_id, error = %e, "result not written to the spool");
+            }
+        }
+        shared
+            .unacked
+            .lock()
+            .unwrap()
+            .insert(task_id.clone(), msg.clone());
+        shared.running.lock().unwrap().remove(&task_id);
+        shared.remember(&task_id);
+        let _ = events.send(msg).await;
+    });
+    Ok(())
+}
+
 async fn handle<S>(
     cfg: &AgentConfig,
     shared: &Arc<Shared>,
@@ -479,123 +654,32 @@ where
             run_as,
             timeout_s,
         } => {
-            // Idempotent dispatch: re-send a stored result, never re-run.
-            if let Some(stored) = shared.again(&task_id) {
-                if let Some(r) = stored {
-                    tx.send(send(&r)).await?;
-                }
-                return Ok(());
-            }
-            let started = match &shared.spool {
-                Some(sp) => {
-                    let (sp, id) = (sp.clone(), task_id.clone());
-                    tokio::task::spawn_blocking(move || sp.start(&id))
-                        .await
-                        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-                }
-                None => Ok(()),
+            let req = exec::ExecRequest {
+                task_id,
+                script_type,
+                content,
+                env,
+                run_as,
+                timeout_s,
             };
-            if let Err(e) = started {
-                // Without the marker a restart could run it twice: refuse.
-                let msg = AgentMessage::Result {
-                    task_id: task_id.clone(),
-                    outcome: coc_proto::ExecOutcome::Error,
-                    exit_code: None,
-                    error: Some(format!(
-                        "the agent cannot record the task in its spool: {e}"
-                    )),
-                };
-                shared.remember(&task_id);
-                shared
-                    .unacked
-                    .lock()
-                    .unwrap()
-                    .insert(task_id.clone(), msg.clone());
-                tx.send(send(&msg)).await?;
-                return Ok(());
-            }
-            let (cancel_tx, cancel_rx) = oneshot::channel();
-            shared
-                .running
-                .lock()
-                .unwrap()
-                .insert(task_id.clone(), cancel_tx);
-            let shared = shared.clone();
-            let events = events_tx.clone();
-            let run_as_self = cfg.run_as_self;
-            // What the agent tells every task about itself (R3: an
-            // installation copies its binary; an uninstallation removes
-            // it, its state, and stops it).
-            let mut env = env;
-            for (k, v) in [
-                (
-                    "COC_AGENT_EXE",
-                    std::env::current_exe().unwrap_or_default().into_os_string(),
-                ),
-                (
-                    "COC_AGENT_STATE_DIR",
-                    cfg.state_dir.clone().into_os_string(),
-                ),
-                ("COC_AGENT_PID", std::process::id().to_string().into()),
-            ] {
-                env.insert(k.to_string(), v.to_string_lossy().into_owned());
-            }
-            tokio::spawn(async move {
-                let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
-                let fwd_events = events.clone();
-                let tid = task_id.clone();
-                // Secret parameter values never leave the agent in output.
-                let mut redactor =
-                    redact::Redactor::new(redact.iter().filter_map(|k| env.get(k).cloned()));
-                let fwd = tokio::spawn(async move {
-                    let mut seq = 0u64;
-                    let mut send = |data: String| {
-                        if !data.is_empty() {
-                            let _ = fwd_events.try_send(AgentMessage::Output {
-                                task_id: tid.clone(),
-                                seq,
-                                data,
-                            });
-                            seq += 1;
-                        }
-                    };
-                    while let Some(data) = out_rx.recv().await {
-                        send(redactor.push(&data));
-                    }
-                    send(redactor.finish());
-                });
-                let req = exec::ExecRequest {
-                    task_id: task_id.clone(),
-                    script_type,
-                    content,
-                    env,
-                    run_as,
-                    timeout_s,
-                };
-                let r = exec::run(req, out_tx, cancel_rx, run_as_self).await;
-                let _ = fwd.await;
-                let msg = AgentMessage::Result {
-                    task_id: task_id.clone(),
-                    outcome: r.outcome,
-                    exit_code: r.exit_code,
-                    error: r.error,
-                };
-                if let Some(sp) = &shared.spool {
-                    let (sp, id, m) = (sp.clone(), task_id.clone(), msg.clone());
-                    let r = tokio::task::spawn_blocking(move || sp.finish(&id, &m)).await;
-                    if let Ok(Err(e)) = r {
-                        tracing::warn!(%task_id, error = %e, "result not written to the spool");
-                    }
-                }
-                shared
-                    .unacked
-                    .lock()
-                    .unwrap()
-                    .insert(task_id.clone(), msg.clone());
-                shared.running.lock().unwrap().remove(&task_id);
-                shared.remember(&task_id);
-                let _ = events.send(msg).await;
-            });
+            start_task(cfg, shared, events_tx, tx, send, req, redact, None).await?;
+        }
+        // Patch work (P2) is a shell task of the package manager that
+        // ends with a report of the host's packages.
+        ServerMessage::Patch {
+            task_id,
+            action,
+            timeout_s,
+        } => {
+            let req = exec::ExecRequest {
+                task_id,
+                script_type: "shell".into(),
+                content: String::new(),
+                env: BTreeMap::new(),
+                run_as: "root".into(),
+                timeout_s,
+            };
+            start_task(cfg, shared, events_tx, tx, send, req, vec![], Some(action)).await?;
         }
         ServerMessage::Reboot { task_id } => {
             // Idempotent dispatch: re-send a stored result, never re-run.
@@ -610,6 +694,7 @@ where
                 outcome: coc_proto::ExecOutcome::Success,
                 exit_code: Some(0),
                 error: None,
+                patches: None,
             };
             shared.settle(&msg);
             tx.send(send(&msg)).await?;

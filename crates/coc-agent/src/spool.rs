@@ -114,6 +114,7 @@ impl Spool {
                     error: Some(
                         "the agent restarted while this task ran; it is not run again".into(),
                     ),
+                    patches: None,
                 };
                 spool.finish(&id, &m)?;
                 loaded.unacked.push(m);
@@ -166,6 +167,7 @@ mod tests {
             outcome: ExecOutcome::Success,
             exit_code: Some(0),
             error: None,
+            patches: None,
         }
     }
 

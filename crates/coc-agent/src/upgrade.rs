@@ -79,6 +79,7 @@ fn result(task_id: &str, ok: bool, error: Option<String>) -> AgentMessage {
         },
         exit_code: ok.then_some(0),
         error,
+        patches: None,
     }
 }
 

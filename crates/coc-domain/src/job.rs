@@ -109,6 +109,37 @@ pub enum Atom {
         /// Longest wait for the host to come back, seconds.
         #[serde(default = "default_reboot_wait")]
         wait_s: u32,
+        /// Only when the host needs it: its latest patch scan or repair
+        /// found a reboot pending (P2); otherwise the task succeeds at once.
+        #[serde(default)]
+        if_required: bool,
+    },
+    /// Scan the host's packages for patches and store what is offered
+    /// (P2, [`crate::patch`]).
+    PatchScan {
+        /// Scan the package lists as they are: no `apt-get update` first.
+        #[serde(default)]
+        skip_refresh: bool,
+        /// Timeout, seconds (default 1800).
+        #[serde(default)]
+        timeout_s: Option<u32>,
+    },
+    /// Install the patches a baseline approves from the host's latest
+    /// scan, recording the versions it replaces (P2).
+    PatchRepair {
+        /// The baseline (name or id; may use `{{…}}`); empty: the one the
+        /// host follows.
+        #[serde(default)]
+        baseline: String,
+        /// Timeout, seconds (default 1800).
+        #[serde(default)]
+        timeout_s: Option<u32>,
+    },
+    /// Put back the versions the host's latest repair replaced (P2).
+    PatchRollback {
+        /// Timeout, seconds (default 1800).
+        #[serde(default)]
+        timeout_s: Option<u32>,
     },
     /// Replace the host's agent with another build (R3,
     /// [`crate::agent_upgrade`]) and wait until the new build connected,
@@ -190,6 +221,9 @@ impl Atom {
             Atom::Script { .. } => "script",
             Atom::Reboot { .. } => "reboot",
             Atom::Upgrade { .. } => "upgrade",
+            Atom::PatchScan { .. } => "patch_scan",
+            Atom::PatchRepair { .. } => "patch_repair",
+            Atom::PatchRollback { .. } => "patch_rollback",
             Atom::Sleep { .. } => "sleep",
             Atom::Approval { .. } => "approval",
             Atom::Http { .. } => "http",
@@ -197,12 +231,30 @@ impl Atom {
         }
     }
 
-    /// Whether the host's agent runs it (script, reboot, upgrade).
+    /// Whether the host's agent runs it (script, reboot, upgrade,
+    /// patch work).
     pub fn on_agent(&self) -> bool {
         matches!(
             self,
-            Atom::Script { .. } | Atom::Reboot { .. } | Atom::Upgrade { .. }
+            Atom::Script { .. }
+                | Atom::Reboot { .. }
+                | Atom::Upgrade { .. }
+                | Atom::PatchScan { .. }
+                | Atom::PatchRepair { .. }
+                | Atom::PatchRollback { .. }
         )
+    }
+
+    /// A patch atom's timeout, seconds; `None` for other atoms.
+    pub fn patch_timeout_s(&self) -> Option<u32> {
+        match self {
+            Atom::PatchScan { timeout_s, .. }
+            | Atom::PatchRepair { timeout_s, .. }
+            | Atom::PatchRollback { timeout_s } => {
+                Some(timeout_s.unwrap_or(crate::patch::DEFAULT_TIMEOUT_S))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -547,9 +599,20 @@ fn validate_atom(
                 crate::script::validate_timeout(*t)?;
             }
         }
-        Atom::Reboot { wait_s } => {
+        Atom::Reboot { wait_s, .. } => {
             if !(30..=3600).contains(wait_s) {
                 return Err(invalid("the reboot wait is 30 to 3600 seconds"));
+            }
+        }
+        Atom::PatchScan { .. } | Atom::PatchRollback { .. } => {
+            if let Some(t) = a.patch_timeout_s() {
+                crate::patch::validate_timeout(t)?;
+            }
+        }
+        Atom::PatchRepair { baseline, .. } => {
+            check_refs(baseline, params)?;
+            if let Some(t) = a.patch_timeout_s() {
+                crate::patch::validate_timeout(t)?;
             }
         }
         Atom::Upgrade {
@@ -878,6 +941,7 @@ pub fn templates() -> Vec<JobSpec> {
                         description: "reboot through the agent and wait until the host is back"
                             .into(),
                         atom: Atom::Reboot {
+                            if_required: false,
                             wait_s: DEFAULT_REBOOT_WAIT_S,
                         },
                         on_failure: PostFault::Stop,
@@ -898,7 +962,15 @@ pub fn templates() -> Vec<JobSpec> {
             vec![Step {
                 name: "Routine_Scan".into(),
                 tasks: vec![
-                    script("Patch_scan", "PatchScan"),
+                    JobTask {
+                        name: "Patch_scan".into(),
+                        description: "find the patches the package manager offers".into(),
+                        atom: Atom::PatchScan {
+                            skip_refresh: false,
+                            timeout_s: None,
+                        },
+                        on_failure: PostFault::Stop,
+                    },
                     script("Custom_Action", "OS-DIAGNOSE"),
                 ],
             }],
@@ -911,7 +983,102 @@ pub fn templates() -> Vec<JobSpec> {
                 tasks: vec![script("Custom_Action", "OS-DIAGNOSE")],
             }],
         ),
+        rolling_patch_repair(),
     ]
+}
+
+/// The rolling repair template (P2, ref. 4.2.3): batch by batch, each
+/// host is taken out of service, repaired, rebooted when it needs it,
+/// checked until its service answers, and put back; a failure stops the
+/// ticket so the other hosts keep serving.
+fn rolling_patch_repair() -> JobSpec {
+    let http = |name: &str, description: &str, method: &str, url: &str| JobTask {
+        name: name.into(),
+        description: description.into(),
+        atom: Atom::Http {
+            method: method.into(),
+            url: url.into(),
+            body: None,
+            expected_status: 200,
+            timeout_s: 30,
+        },
+        on_failure: PostFault::Stop,
+    };
+    JobSpec {
+        name: "Rolling_Patch_Repair".into(),
+        description: "Per batch: take each host out of service, repair its patches, reboot if \
+                      needed, check its service, put it back"
+            .into(),
+        enterprise_project: default_project(),
+        tags: BTreeMap::new(),
+        risk_level: RiskLevel::Medium,
+        manual_review: false,
+        reviewers: vec![],
+        params: vec![
+            GlobalParam {
+                name: "LB_URL".into(),
+                kind: GlobalParamType::String,
+                value: Some("http://127.0.0.1:8080".into()),
+                description: "the load balancer's API".into(),
+                from: None,
+            },
+            GlobalParam {
+                name: "SERVICE_PORT".into(),
+                kind: GlobalParamType::Numeric,
+                value: Some("80".into()),
+                description: "the port each host serves on".into(),
+                from: None,
+            },
+            GlobalParam {
+                name: "CHECK_PATH".into(),
+                kind: GlobalParamType::String,
+                value: Some("/health".into()),
+                description: "the path of the service's health check".into(),
+                from: None,
+            },
+        ],
+        steps: vec![Step {
+            name: "Rolling_Repair".into(),
+            tasks: vec![
+                http(
+                    "Take_Out",
+                    "take the host out of service",
+                    "POST",
+                    "{{LB_URL}}/members/{{host.name}}/drain",
+                ),
+                JobTask {
+                    name: "Repair".into(),
+                    description: "install what the host's baseline approves".into(),
+                    atom: Atom::PatchRepair {
+                        baseline: String::new(),
+                        timeout_s: None,
+                    },
+                    on_failure: PostFault::Stop,
+                },
+                JobTask {
+                    name: "Reboot_If_Required".into(),
+                    description: "reboot when a patch needs it, wait for the host".into(),
+                    atom: Atom::Reboot {
+                        wait_s: DEFAULT_REBOOT_WAIT_S,
+                        if_required: true,
+                    },
+                    on_failure: PostFault::Stop,
+                },
+                http(
+                    "Check_Service",
+                    "the service answers again",
+                    "GET",
+                    "http://{{host.ip}}:{{SERVICE_PORT}}{{CHECK_PATH}}",
+                ),
+                http(
+                    "Put_Back",
+                    "put the host back in service",
+                    "POST",
+                    "{{LB_URL}}/members/{{host.name}}/restore",
+                ),
+            ],
+        }],
+    }
 }
 
 /// The common jobs shipped with COC (read-only, ref. 5.2.1).
@@ -954,7 +1121,105 @@ pub fn system_jobs() -> Vec<JobSpec> {
     let mut scan = templates().remove(1);
     scan.name = "COC-Routine-Scan".into();
     scan.risk_level = RiskLevel::Low;
-    vec![diagnose, scan, agent_upgrade_job()]
+    let mut jobs = vec![diagnose, scan, agent_upgrade_job()];
+    jobs.extend(patch_jobs());
+    jobs
+}
+
+/// The common jobs of patch work (P2, [`crate::patch`]): a scan, a
+/// repair (with or without a reboot when a patch needs one) and a
+/// rollback of the latest repair, each one step of one atom.
+fn patch_jobs() -> Vec<JobSpec> {
+    use crate::patch as p;
+    let job =
+        |name: &str, description: &str, tasks: Vec<JobTask>, params: Vec<GlobalParam>| JobSpec {
+            name: name.into(),
+            description: description.into(),
+            enterprise_project: default_project(),
+            tags: BTreeMap::new(),
+            risk_level: if name == p::SCAN_JOB {
+                RiskLevel::Low
+            } else {
+                RiskLevel::Medium
+            },
+            manual_review: false,
+            reviewers: vec![],
+            params,
+            steps: vec![Step {
+                name: "Patches".into(),
+                tasks,
+            }],
+        };
+    let task = |name: &str, description: &str, atom: Atom| JobTask {
+        name: name.into(),
+        description: description.into(),
+        atom,
+        on_failure: PostFault::Stop,
+    };
+    let baseline = || GlobalParam {
+        name: p::BASELINE_PARAM.into(),
+        kind: GlobalParamType::String,
+        value: Some(String::new()),
+        description: "the baseline (name or id); empty: the one each host follows".into(),
+        from: None,
+    };
+    let repair = || {
+        task(
+            "Repair",
+            "install what the baseline approves, recording the versions replaced",
+            Atom::PatchRepair {
+                baseline: format!("{{{{{}}}}}", p::BASELINE_PARAM),
+                timeout_s: None,
+            },
+        )
+    };
+    vec![
+        job(
+            p::SCAN_JOB,
+            "Scan the hosts' packages for patches",
+            vec![task(
+                "Scan",
+                "refresh the package lists and find the patches offered",
+                Atom::PatchScan {
+                    skip_refresh: false,
+                    timeout_s: None,
+                },
+            )],
+            vec![],
+        ),
+        job(
+            p::REPAIR_JOB,
+            "Install the patches the baseline approves",
+            vec![repair()],
+            vec![baseline()],
+        ),
+        job(
+            p::REPAIR_REBOOT_JOB,
+            "Install the patches the baseline approves, reboot the hosts that need it",
+            vec![
+                repair(),
+                task(
+                    "Reboot-If-Required",
+                    "reboot when a patch needs it and wait for the host",
+                    Atom::Reboot {
+                        wait_s: DEFAULT_REBOOT_WAIT_S,
+                        if_required: true,
+                    },
+                ),
+            ],
+            vec![baseline()],
+        ),
+        job(
+            p::ROLLBACK_JOB,
+            "Put back the versions the latest repair replaced",
+            vec![task(
+                "Rollback",
+                "install the replaced versions again, remove what the repair added",
+                Atom::PatchRollback { timeout_s: None },
+            )],
+            vec![],
+        ),
+    ]
 }
 
 /// The common job of an agent upgrade ([`crate::agent_upgrade::JOB_NAME`]):
@@ -1029,8 +1294,21 @@ mod tests {
         let names: Vec<_> = t.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(
             names,
-            ["Reboot_and_Verify", "Routine_Scan", "Custom_Action"]
+            [
+                "Reboot_and_Verify",
+                "Routine_Scan",
+                "Custom_Action",
+                "Rolling_Patch_Repair"
+            ]
         );
+        let rolling: Vec<_> = t[3].steps[0].tasks.iter().map(|x| x.atom.kind()).collect();
+        assert_eq!(rolling, ["http", "patch_repair", "reboot", "http", "http"]);
+        let patch: Vec<_> = system_jobs()
+            .into_iter()
+            .filter(|j| j.name.starts_with("COC-Patch-"))
+            .map(|j| (j.name, j.steps[0].tasks.len()))
+            .collect();
+        assert_eq!(patch.len(), 4);
         for j in t.iter().chain(system_jobs().iter()) {
             j.validate().unwrap_or_else(|e| panic!("{}: {e}", j.name));
         }

@@ -393,7 +393,7 @@ fn run_outcome(
             }
             _ => None,
         },
-        Atom::Reboot { wait_s } => {
+        Atom::Reboot { wait_s, .. } => {
             let before = run.detail.clone().unwrap_or_default();
             let booted = run.phase.as_deref() == Some(BOOTING)
                 && facts.connected.contains(&run.host_id)
@@ -421,6 +421,15 @@ fn run_outcome(
                 Some("no result from the agent: the upgrade did not finish in time".to_string()),
             )
         }),
+        Atom::PatchScan { .. } | Atom::PatchRepair { .. } | Atom::PatchRollback { .. } => {
+            let t = i64::from(task.atom.patch_timeout_s().unwrap_or_default());
+            (now - run.started_at > ms(t + RESULT_GRACE_S)).then(|| {
+                (
+                    RunStatus::Failed,
+                    Some("no result from the agent within the timeout".to_string()),
+                )
+            })
+        }
         Atom::Script { timeout_s, .. } => {
             let t = i64::from(timeout_s.unwrap_or(crate::script::DEFAULT_TIMEOUT_S));
             (now - run.started_at > ms(t + RESULT_GRACE_S)).then(|| {
@@ -1082,7 +1091,10 @@ mod tests {
             matches!(&c[0], Change::EndRun { run, status: RunStatus::Failed, .. } if *run == r[0])
         );
         // A reboot is over when the host is back with a new boot id.
-        st.steps[0].tasks[0].atom = Atom::Reboot { wait_s: 600 };
+        st.steps[0].tasks[0].atom = Atom::Reboot {
+            wait_s: 600,
+            if_required: false,
+        };
         let run = st.runs.iter_mut().find(|x| x.id == r[0]).unwrap();
         run.detail = Some("boot-1".into());
         run.phase = Some(BOOTING.into());

@@ -16,7 +16,7 @@
 //! Flow: `hello` → `challenge` → `proof` → `welcome` (or `refused`); then
 //! `heartbeat` every
 //! `heartbeat_interval_ms`; the server sends `exec` (a host task),
-//! `reboot`, `upgrade` (whose build the agent pulls with `fetch` →
+//! `patch` (scan or install packages), `reboot`, `upgrade` (whose build the agent pulls with `fetch` →
 //! `chunk`) and `cancel`; the agent streams `output` and ends each task
 //! with one `result`, which it re-sends after a reconnect until the server
 //! answers `ack`.
@@ -171,6 +171,62 @@ pub const UPGRADE_CHUNK_BYTES: u64 = 192 * 1024;
 /// Largest file the agent hashes, bytes (64 MiB).
 pub const MAX_WATCHED_FILE: u64 = 64 * 1024 * 1024;
 
+/// What a `patch` task does (P2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PatchAction {
+    /// Find the updates the package manager offers.
+    Scan {
+        /// Refresh the package lists first (`apt-get update`).
+        refresh: bool,
+    },
+    /// Bring packages to versions: a package with a version is installed
+    /// at it (upgraded or downgraded), one without is removed.
+    Install {
+        /// The packages (1..=[`MAX_PATCH_PACKAGES`]).
+        packages: Vec<PackageSeen>,
+    },
+}
+
+/// Most packages one `patch` install names.
+pub const MAX_PATCH_PACKAGES: usize = 5000;
+/// Most bytes of the package manager's answer a [`PatchReport`] carries.
+pub const MAX_PATCH_TEXT: usize = 2 * 1024 * 1024;
+/// Most installed packages a [`PatchReport`] lists.
+pub const MAX_PATCH_INSTALLED: usize = 20_000;
+
+/// What a `patch` task found on its host (P2): read after the task, so
+/// it is the host's state after an installation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchReport {
+    /// The package manager: `apt`, or empty when the host has none the
+    /// agent knows.
+    pub manager: String,
+    /// The OS as `/etc/os-release` names it: `ID` (`debian`, `ubuntu`,
+    /// `rocky`, …).
+    pub os_id: String,
+    /// And its `VERSION_ID` (`12`, `22.04`).
+    pub os_version: String,
+    /// The manager's account of what it would update, verbatim (apt:
+    /// `apt-get --simulate dist-upgrade` with `LANG=C`), at most
+    /// [`MAX_PATCH_TEXT`] bytes.
+    pub offered: String,
+    /// Every installed package with its version (at most
+    /// [`MAX_PATCH_INSTALLED`]).
+    pub installed: Vec<PackageSeen>,
+    /// For an installation: the versions the named packages had before
+    /// it (`None`: not installed), so it can be rolled back.
+    #[serde(default)]
+    pub replaced: Vec<PackageSeen>,
+    /// Packages that asked for a reboot to take effect
+    /// (`/run/reboot-required.pkgs`).
+    #[serde(default)]
+    pub reboot_packages: Vec<String>,
+    /// The host waits for a reboot (`/run/reboot-required` exists).
+    #[serde(default)]
+    pub reboot_required: bool,
+}
+
 /// How a task ended on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -259,6 +315,10 @@ pub enum AgentMessage {
         exit_code: Option<i32>,
         /// Why, for timeout/cancel/error.
         error: Option<String>,
+        /// What a `patch` task found on the host (P2), whatever its
+        /// outcome; absent for other tasks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        patches: Option<Box<PatchReport>>,
     },
 }
 
@@ -312,6 +372,18 @@ pub enum ServerMessage {
     Reboot {
         /// Task id.
         task_id: String,
+    },
+    /// Scan the host's packages for patches, or install or remove
+    /// packages (P2, ref. 4.2.2–4.2.3), with the host's package manager.
+    /// The agent streams the manager's `output` and ends with a `result`
+    /// carrying a [`PatchReport`]. Idempotent like `exec`.
+    Patch {
+        /// Task id.
+        task_id: String,
+        /// What to do.
+        action: PatchAction,
+        /// Timeout of the whole task, seconds.
+        timeout_s: u64,
     },
     /// Replace the agent with another build (R3). The agent fetches the
     /// build piece by piece (`fetch` → `chunk`), checks its size and

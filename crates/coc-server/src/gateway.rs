@@ -463,6 +463,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
             outcome,
             exit_code,
             error,
+            patches,
         } => {
             crate::crash_point("before_result_store");
             let status = match outcome {
@@ -480,6 +481,7 @@ async fn handle(s: &AppState, host_id: &str, m: AgentMessage) -> Option<ServerMe
                     status,
                     exit_code: exit_code.map(i64::from),
                     error,
+                    patches,
                 })
                 .await;
             match stored {

@@ -268,6 +268,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             "targets": [{"address": "192.0.2.10", "password": "not-used"}]
         }),
         ("POST", "/api/v1/drift/{id}/accept") => json!({}),
+        ("POST", "/api/v1/patch-scans" | "/api/v1/patch-repairs" | "/api/v1/patch-rollbacks") => {
+            json!({"hosts": [w.ids["resource"]]})
+        }
         ("POST", "/api/v1/agent-upgrades") => json!({
             "hosts": [w.ids["resource"]], "build": w.ids["agentbuild"]
         }),

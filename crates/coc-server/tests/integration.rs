@@ -23,5 +23,6 @@ mod metrics;
 mod notify;
 mod oncall;
 mod openapi;
+mod patch;
 mod people;
 mod silences;

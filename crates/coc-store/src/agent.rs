@@ -388,7 +388,12 @@ impl Store {
                 "host {host_id} has {busy} task(s) pending or running; cancel them or wait until they end"
             )));
         }
-        for table in ["host_discovery", "host_drift"] {
+        for table in [
+            "host_discovery",
+            "host_drift",
+            "patch_hosts",
+            "host_patches",
+        ] {
             sqlx::query(dynsql!(
                 "DELETE FROM {table} WHERE tenant_id = $1 AND host_id = $2"
             ))

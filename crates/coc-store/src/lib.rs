@@ -309,6 +309,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(38, "agent_build", "0038_agent_build.sql"),
     same_sql!(39, "agent_builds", "0039_agent_builds.sql"),
     same_sql!(40, "patch_baselines", "0040_patch_baselines.sql"),
+    same_sql!(41, "host_patches", "0041_host_patches.sql"),
 ];
 
 impl Store {

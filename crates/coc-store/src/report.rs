@@ -43,6 +43,8 @@ pub enum Report {
         exit_code: Option<i64>,
         /// Why, when not by exit code.
         error: Option<String>,
+        /// A patch task's report (P2).
+        patches: Option<Box<coc_proto::PatchReport>>,
     },
 }
 
@@ -142,6 +144,7 @@ impl Store {
                     status,
                     exit_code,
                     error,
+                    patches,
                 } => {
                     let t = crate::jobticket::finish_job_run_in(
                         &mut tx,
@@ -151,6 +154,7 @@ impl Store {
                         *exit_code,
                         error.as_deref(),
                         None,
+                        patches.as_deref(),
                         self.now(),
                     )
                     .await?;

@@ -22,6 +22,7 @@ pub mod notify;
 pub mod oncall;
 pub mod openapi;
 pub mod parameter;
+pub mod patch;
 pub mod people;
 pub mod resource;
 pub mod rule;
@@ -66,6 +67,7 @@ pub fn routes() -> &'static [RouteDoc] {
             application::ROUTES,
             cloud::ROUTES,
             drift::ROUTES,
+            patch::ROUTES,
             agent::ROUTES,
             agent_install::ROUTES,
             agent_upgrade::ROUTES,
@@ -162,6 +164,7 @@ pub fn router() -> Router<AppState> {
         .merge(agent_install::router())
         .merge(agent_upgrade::router())
         .merge(drift::router())
+        .merge(patch::router())
         .merge(agent::router())
         .merge(script::router())
         .merge(job::router())

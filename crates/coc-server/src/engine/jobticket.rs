@@ -3,7 +3,7 @@
 //! atoms of it. Each pass advances every unfinished ticket ([`coc_store::Store::advance_job_ticket`]: the domain's
 //! [`coc_domain::jobticket::step`] decides, the store commits the new
 //! state first) and then carries out what it returned: sends scripts,
-//! reboots and cancels to agents, and makes the HTTP calls of `http`
+//! patch work, reboots and cancels to agents, and makes the HTTP calls of `http`
 //! atoms.
 //!
 //! Loop: the work loop ([`super`]), woken by [`coc_store::Store::work`]
@@ -73,7 +73,10 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
     if cmds.iter().any(|c| {
         matches!(
             c,
-            JobCommand::Exec { .. } | JobCommand::Reboot { .. } | JobCommand::Upgrade { .. }
+            JobCommand::Exec { .. }
+                | JobCommand::Reboot { .. }
+                | JobCommand::Upgrade { .. }
+                | JobCommand::Patch { .. }
         )
     }) {
         crate::crash_point("before_dispatch");
@@ -123,6 +126,20 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                     sha256,
                     size_bytes,
                     rollback_after_s,
+                },
+            ),
+            JobCommand::Patch {
+                run_id,
+                host_id,
+                action,
+                timeout_s,
+            } => (
+                run_id.clone(),
+                host_id,
+                ServerMessage::Patch {
+                    task_id: run_id,
+                    action,
+                    timeout_s,
                 },
             ),
             JobCommand::Cancel { run_id, host_id } => {

@@ -30,6 +30,7 @@ use coc_domain::script::{
     DEFAULT_RUN_AS, DEFAULT_TIMEOUT_S, ScriptParam, resolve_params, secret_env, validate_run_as,
 };
 use coc_domain::ticket::{BatchPolicy, TaskStatus, Threshold, TicketStatus, plan_batches};
+use coc_proto::PatchAction;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -341,6 +342,17 @@ pub enum JobCommand {
         size_bytes: u64,
         /// Seconds the new build has to connect.
         rollback_after_s: u64,
+    },
+    /// Ask a host's agent to scan or install packages (P2).
+    Patch {
+        /// Run id.
+        run_id: String,
+        /// Host id.
+        host_id: String,
+        /// What it does.
+        action: coc_proto::PatchAction,
+        /// Timeout, seconds.
+        timeout_s: u64,
     },
     /// Stop a run on a host's agent.
     Cancel {

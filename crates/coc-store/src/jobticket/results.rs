@@ -28,6 +28,7 @@ impl Store {
             exit_code,
             error,
             output,
+            None,
             self.now(),
         )
         .await?;
@@ -89,6 +90,20 @@ impl Store {
                         run_id,
                         host_id: host_id.clone(),
                     });
+                    continue;
+                }
+                if r.try_get::<String, _>("kind")?.starts_with("patch_") {
+                    let detail: Option<String> = r.try_get("detail")?;
+                    if let Some(d) = detail.and_then(|d| {
+                        serde_json::from_str::<crate::patch::host::PatchDetail>(&d).ok()
+                    }) {
+                        out.push(JobCommand::Patch {
+                            run_id,
+                            host_id: host_id.clone(),
+                            action: d.action,
+                            timeout_s: d.timeout_s,
+                        });
+                    }
                     continue;
                 }
                 if r.try_get::<String, _>("kind")? == "upgrade" {
@@ -206,6 +221,7 @@ pub(crate) async fn finish_job_run_in(
     exit_code: Option<i64>,
     error: Option<&str>,
     output: Option<&str>,
+    patches: Option<&coc_proto::PatchReport>,
     now: i64,
 ) -> Result<Option<String>> {
     let r = sqlx::query(dynsql!(
@@ -232,6 +248,26 @@ pub(crate) async fn finish_job_run_in(
     if kind == "upgrade" && status == TaskStatus::Successful {
         let why = upgrade_mismatch(conn, &r).await?;
         if why.is_some() {
+            (status, error, exit_code) = (TaskStatus::Failed, why, None);
+        }
+    }
+    // A patch run's report is stored with its end, whatever its outcome.
+    if kind.starts_with("patch_")
+        && let Some(report) = patches
+    {
+        let why = crate::patch::host::record_in(
+            conn,
+            &r.try_get::<String, _>("tenant_id")?,
+            &r.try_get::<String, _>("host_id")?,
+            run_id,
+            &kind,
+            r.try_get::<Option<String>, _>("detail")?.as_deref(),
+            status == TaskStatus::Successful,
+            report,
+            now,
+        )
+        .await?;
+        if why.is_some() && status == TaskStatus::Successful {
             (status, error, exit_code) = (TaskStatus::Failed, why, None);
         }
     }

@@ -377,6 +377,49 @@ impl Store {
                     }
                 }
             }
+            Atom::Reboot {
+                if_required: true, ..
+            } if !crate::patch::host::reboot_required_in(tx, &h.host_id).await? => {
+                status = RunStatus::Successful;
+                output = "no reboot required: the host's latest patch report found none pending\n"
+                    .into();
+            }
+            Atom::PatchScan { .. } | Atom::PatchRepair { .. } | Atom::PatchRollback { .. } => {
+                let baseline = match &task.atom {
+                    Atom::PatchRepair { baseline, .. } => {
+                        substitute(baseline, &params, &kinds, &vars)
+                    }
+                    _ => String::new(),
+                };
+                use crate::patch::host::Start;
+                match crate::patch::host::start_in(
+                    tx, &st.tenant, &h.host_id, &task.atom, &baseline, now,
+                )
+                .await?
+                {
+                    Start::Send(d) => {
+                        phase = Some("agent");
+                        if let PatchAction::Install { packages } = &d.action {
+                            output = crate::patch::host::plan_text(packages, d.baseline.as_deref());
+                        }
+                        a.cmds.push(JobCommand::Patch {
+                            run_id: run_id.clone(),
+                            host_id: h.host_id.clone(),
+                            action: d.action.clone(),
+                            timeout_s: d.timeout_s,
+                        });
+                        detail = serde_json::to_string(&d).ok();
+                    }
+                    Start::Done(o) => {
+                        status = RunStatus::Successful;
+                        output = o;
+                    }
+                    Start::Fail(e) => {
+                        status = RunStatus::Failed;
+                        error = Some(e);
+                    }
+                }
+            }
             Atom::Reboot { .. } => {
                 phase = Some("agent");
                 detail = Some(facts.boot_ids.get(&h.host_id).cloned().unwrap_or_default());

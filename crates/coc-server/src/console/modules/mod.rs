@@ -297,6 +297,8 @@ const fn scripts(fills: &'static str) -> Pick {
 
 /// A job task's script.
 const SCRIPTS: Pick = scripts("atom.params");
+/// A repair task's patch baseline (P2).
+const BASELINES: Pick = by_name("/api/v1/patch-baselines");
 /// The script run on an alarm's host.
 const HANDLE_SCRIPTS: Pick = scripts("params");
 /// A scheduled task's script.

@@ -1,9 +1,12 @@
 //! Patch management (issue 19): patch baselines (P1) as named documents
 //! of a tenant ([`crate::spec::Document`]), and the default baselines
-//! every tenant starts with. Which patches a baseline approves is
+//! every tenant starts with; the hosts' scan and repair results and their
+//! compliance ([`host`]). Which patches a baseline approves is
 //! [`coc_domain::patch`]'s.
 
 use coc_domain::patch::{BaselineSpec, default_baselines};
+
+pub mod host;
 
 use crate::spec::{Document, Kind};
 use crate::{Result, Store};

@@ -18,6 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod host;
+
 use crate::error::{DomainError, invalid};
 
 /// Most patches a custom baseline lists.
@@ -30,6 +32,35 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_VERSION_CHARS: usize = 50;
 /// Longest automatic approval delay, days.
 pub const MAX_APPROVE_AFTER_DAYS: u16 = 365;
+
+/// The common job of a patch scan.
+pub const SCAN_JOB: &str = "COC-Patch-Scan";
+/// The common job of a repair.
+pub const REPAIR_JOB: &str = "COC-Patch-Repair";
+/// The common job of a repair that reboots the hosts needing it.
+pub const REPAIR_REBOOT_JOB: &str = "COC-Patch-Repair-Reboot";
+/// The common job of a rollback.
+pub const ROLLBACK_JOB: &str = "COC-Patch-Rollback";
+/// The repair jobs' global parameter naming the baseline.
+pub const BASELINE_PARAM: &str = "BASELINE";
+
+/// Default timeout of a patch scan, repair or rollback, seconds.
+pub const DEFAULT_TIMEOUT_S: u32 = 1800;
+/// Longest timeout of a patch task, seconds (6 h).
+pub const MAX_TIMEOUT_S: u32 = 21_600;
+
+/// Checks a patch task's timeout: 60 to [`MAX_TIMEOUT_S`] seconds.
+///
+/// Errors: [`DomainError::Validation`].
+pub fn validate_timeout(t: u32) -> Result<(), DomainError> {
+    if (60..=MAX_TIMEOUT_S).contains(&t) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "a patch task's timeout is 60 to {MAX_TIMEOUT_S} seconds"
+        )))
+    }
+}
 
 /// One day, ms.
 const DAY_MS: i64 = 86_400_000;
@@ -129,6 +160,104 @@ impl PatchState {
     /// Whether a host with a patch in this state is compliant.
     pub fn compliant(self) -> bool {
         !matches!(self, PatchState::Missing | PatchState::Failed)
+    }
+}
+
+api_enum! {
+    /// Patch work on hosts (P2): what a patch ticket does.
+    PatchWorkKind {
+        /// Find the patches offered ([`SCAN_JOB`]).
+        Scan = "scan",
+        /// Install what the baseline approves ([`REPAIR_JOB`], or
+        /// [`REPAIR_REBOOT_JOB`] with `reboot`).
+        Repair = "repair",
+        /// Put back what the latest repair replaced ([`ROLLBACK_JOB`]).
+        Rollback = "rollback",
+    }
+}
+
+impl PatchWorkKind {
+    /// The common job it runs.
+    pub fn job(self, reboot: bool) -> &'static str {
+        match self {
+            PatchWorkKind::Scan => SCAN_JOB,
+            PatchWorkKind::Repair if reboot => REPAIR_REBOOT_JOB,
+            PatchWorkKind::Repair => REPAIR_JOB,
+            PatchWorkKind::Rollback => ROLLBACK_JOB,
+        }
+    }
+}
+
+/// Most hosts of one patch ticket.
+pub const MAX_WORK_HOSTS: usize = 1000;
+
+/// A request to scan, repair or roll back hosts (P2): a ticket of the
+/// work's common job, with batches and a suspension threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchWork {
+    /// The hosts (ids or names; 1..=[`MAX_WORK_HOSTS`]).
+    pub hosts: Vec<String>,
+    /// A repair's baseline (name or id); none: the one each host follows.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// A repair reboots the hosts that need it afterwards and waits for
+    /// them.
+    #[serde(default)]
+    pub reboot: bool,
+    /// Hosts per batch (default: all in one).
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Suspension threshold: the success rate in % below which the work
+    /// stops before the next batch.
+    #[serde(default)]
+    pub success_rate_threshold: Option<f64>,
+}
+
+impl PatchWork {
+    /// The request trimmed, without repeated hosts, and checked.
+    ///
+    /// Errors: [`DomainError::Validation`]: no host or more than
+    /// [`MAX_WORK_HOSTS`], batch size 0, a threshold outside 0–100, a
+    /// baseline or reboot asked of a scan or rollback.
+    pub fn normalized(&self, kind: PatchWorkKind) -> Result<PatchWork, DomainError> {
+        let mut hosts: Vec<String> = Vec::new();
+        for h in &self.hosts {
+            let h = h.trim();
+            if !h.is_empty() && !hosts.iter().any(|x| x == h) {
+                hosts.push(h.to_string());
+            }
+        }
+        if hosts.is_empty() || hosts.len() > MAX_WORK_HOSTS {
+            return Err(invalid(format!(
+                "choose 1 to {MAX_WORK_HOSTS} hosts to {}",
+                kind.as_str()
+            )));
+        }
+        if self.batch_size == Some(0) {
+            return Err(invalid("batch_size must be at least 1"));
+        }
+        if let Some(t) = self.success_rate_threshold
+            && !(0.0..=100.0).contains(&t)
+        {
+            return Err(invalid("success_rate_threshold must be 0 to 100 (%)"));
+        }
+        let baseline = self
+            .baseline
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_string);
+        if kind != PatchWorkKind::Repair && (baseline.is_some() || self.reboot) {
+            return Err(invalid("only a repair takes a baseline or a reboot"));
+        }
+        Ok(PatchWork {
+            hosts,
+            baseline,
+            reboot: self.reboot,
+            batch_size: self.batch_size,
+            success_rate_threshold: self.success_rate_threshold,
+        })
     }
 }
 
@@ -700,7 +829,7 @@ mod tests {
     }
 
     /// `apt-get -s upgrade` as captured on a Debian 12 machine.
-    const APT: &str = include_str!("../fixtures/apt-get-simulate-upgrade-bookworm.txt");
+    const APT: &str = include_str!("../../fixtures/apt-get-simulate-upgrade-bookworm.txt");
 
     #[test]
     fn apt_simulation_gives_every_upgrade_and_its_security_suite() {
