@@ -18,6 +18,7 @@ mod incidents;
 mod jobs;
 mod oncall;
 mod parameters;
+mod patch;
 mod people;
 mod replicas;
 mod resources;
