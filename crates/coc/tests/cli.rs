@@ -2180,3 +2180,70 @@ async fn patch_baselines_are_managed_by_name() {
         "{out}"
     );
 }
+
+/// `coc patch` by host name (P2, P3): a host never scanned says so, a
+/// rollback before any scan fails saying why, an unknown baseline is one
+/// line; after a scan (a job of the patch_scan atom that does not refresh
+/// this machine's lists) the host shows its baseline and the compliance
+/// report lists it, also as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_are_scanned_and_reported_by_host_name() {
+    let apt = Command::new("sh")
+        .args(["-c", "command -v apt-get"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !apt {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI machines have apt"
+        );
+        return;
+    }
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (_agent, id, name) = one_agent(&env).await;
+    let (ok, out) = coc(&env, &["patch", "show", &name]);
+    assert!(ok && out.contains("never scanned"), "{out}");
+    let (ok, out) = coc(&env, &["patch", "repair", &name, "--baseline", "nope"]);
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("nope"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["patch", "rollback", &name, "--follow"]);
+    assert!(!ok && out.contains("scan it first"), "{out}");
+    let job = env
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            Some(
+                serde_json::json!({"name": "scan-local", "risk_level": "low",
+                "steps": [{"name": "scan", "tasks": [
+                    {"name": "scan", "atom": {"type": "patch_scan", "skip_refresh": true}}]}]}),
+            ),
+        )
+        .await;
+    let t = env
+        .call(
+            "POST",
+            &format!("/api/v1/jobs/{}/execute", job["id"].as_str().unwrap()),
+            Some(serde_json::json!({"hosts": [id]})),
+        )
+        .await;
+    let done = env
+        .wait(
+            &format!("/api/v1/job-tickets/{}", t["id"].as_str().unwrap()),
+            "the scan",
+            |v| v["status"] != "executing" && v["status"] != "pending",
+        )
+        .await;
+    assert_eq!(done["status"], "successful", "{done:#}");
+    let (ok, out) = coc(&env, &["patch", "show", &name]);
+    assert!(ok && out.contains("latest scan succeeded"), "{out}");
+    assert!(out.contains("baseline COC-"), "{out}");
+    let (ok, out) = coc(&env, &["patch", "compliance"]);
+    assert!(ok && out.contains(&name), "{out}");
+    assert!(out.contains("1 compliant, 0 non-compliant"), "{out}");
+    let (ok, out) = coc(&env, &["patch", "compliance", "--csv"]);
+    assert!(ok && out.starts_with("host_id,host,os,baseline,"), "{out}");
+    assert!(out.lines().nth(1).unwrap().contains(",compliant,"), "{out}");
+}

@@ -17,6 +17,7 @@ mod notify;
 mod oncall;
 mod output;
 mod parameter;
+mod patch;
 mod resource;
 mod rule;
 mod schedule;
@@ -229,6 +230,10 @@ pub enum Command {
     /// (one per OS family is there from the start), by name.
     #[command(subcommand)]
     PatchBaseline(notify::DocVerb),
+    // Feature P2, P3.
+    /// Patches: scan, repair and roll back hosts, in batches with a
+    /// suspension threshold; the compliance report.
+    Patch(patch::Cmd),
     // Feature O5.
     /// SLAs and SLA records.
     #[command(subcommand)]
@@ -498,6 +503,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Patch(c) => patch::run(&cli.conn, c).await,
         Command::Parameter(c) => parameter::run(&cli.conn, c).await,
         Command::Schedule(c) => schedule::run(&cli.conn, c).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,
