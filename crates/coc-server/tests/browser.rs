@@ -2567,3 +2567,73 @@ async fn a_patch_baseline_is_made_in_the_console() {
     d.screenshot("patch-baseline.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 19 (P2, P3): after a scan of the host (a job of the patch_scan
+/// atom; this machine's lists are not refreshed), the compliance report
+/// shows it with its baseline and chart, its page lists its patches, and
+/// the repair form (host ticked, baseline left to the host's) goes to a
+/// repair ticket that ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_compliance_and_repair_in_the_console() {
+    let apt = std::process::Command::new("sh")
+        .args(["-c", "command -v apt-get"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !apt {
+        return;
+    }
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let name = h.hostname(&host).await;
+    let job = h
+        .client
+        .post(
+            "/api/v1/jobs",
+            &json!({"name": "scan-local", "risk_level": "low", "steps": [{"name": "scan", "tasks": [
+                {"name": "scan", "atom": {"type": "patch_scan", "skip_refresh": true}}]}]}),
+        )
+        .await
+        .unwrap();
+    let t = h
+        .client
+        .post(
+            &format!("/api/v1/jobs/{}/execute", job["id"].as_str().unwrap()),
+            &json!({"hosts": [host]}),
+        )
+        .await
+        .unwrap();
+    h.wait_job_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "successful")
+        .await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("a[href='/console/patch-compliance']").await;
+    let list = d.wait_text("main", |t| t.contains(&name)).await;
+    assert!(list.contains("Patch compliance of 1 host(s)"), "{list}");
+    assert!(list.contains("COC-"), "{list}");
+    d.screenshot("patch-compliance.png").await;
+    d.go(&format!("{}/console/patch-compliance/{host}", h.url()))
+        .await;
+    let page = d.wait_text("main", |t| t.contains("apt")).await;
+    assert!(
+        page.contains("installed_other") || page.contains("installed"),
+        "{page}"
+    );
+    d.screenshot("patch-host.png").await;
+    d.go(&format!("{}/console/patch-repairs/new", h.url()))
+        .await;
+    d.wait_text("h1", |t| t.contains("Repair patches")).await;
+    d.click(&format!("input[name='f.hosts'][value='{host}']"))
+        .await;
+    d.screenshot("patch-repair-new.png").await;
+    d.click("#save").await;
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    let shown = d
+        .wait_text("main", |t| t.contains("nothing to install"))
+        .await;
+    assert!(shown.contains("COC-Patch-Repair"), "{shown}");
+    d.screenshot("patch-repair-ticket.png").await;
+    d.call("DELETE", "", None).await;
+}

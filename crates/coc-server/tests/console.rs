@@ -1739,3 +1739,42 @@ async fn a_patch_baseline_is_made_from_the_form() {
             .is_err()
     );
 }
+
+/// Issue 19 (P2): the repair form as a browser sends it (a host ticked,
+/// the baseline and the batch size left empty, reboot unticked) starts a
+/// repair ticket and goes to it; a scan without a host is refused on the
+/// form and starts nothing.
+#[tokio::test]
+async fn patch_work_is_started_from_the_forms() {
+    let h = Harness::start(0).await;
+    let host = crate::harness::fake_host(&h, "db-7").await;
+    let cookie = login(&h).await;
+    let url = format!("{}/console/patch-repairs/new", h.url());
+    let (st, form) = page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert!(form.contains("Allow restart"), "{form}");
+    let mut fields = form_values(&form);
+    fields.push(("f.hosts".into(), host.clone()));
+    let (st, loc, text) = post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/console/job-tickets/"), "{loc}");
+    let id = loc.trim_start_matches("/console/job-tickets/");
+    let t = h
+        .client
+        .get(&format!("/api/v1/job-tickets/{id}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(t["job_name"], "COC-Patch-Repair", "{t}");
+    let before = h.client.get("/api/v1/job-tickets", &[]).await.unwrap();
+    let url = format!("{}/console/patch-scans/new", h.url());
+    let (_, form) = page(&cookie, &url).await;
+    let (st, _, text) = post_form(&cookie, &url, &form_values(&form)).await;
+    assert_eq!(st, 422, "{text}");
+    assert!(text.contains("Hosts is required"), "{text}");
+    let after = h.client.get("/api/v1/job-tickets", &[]).await.unwrap();
+    assert_eq!(
+        before["items"].as_array().unwrap().len(),
+        after["items"].as_array().unwrap().len()
+    );
+}

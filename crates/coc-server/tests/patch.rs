@@ -374,8 +374,8 @@ async fn apt_scan_repair_and_rollback_with_a_local_repository() {
         (Some(0), Some(1)),
         "{fleet:#}"
     );
-    assert_eq!(fleet["hosts"][0]["baseline"], "coc-test");
-    assert_eq!(fleet["hosts"][0]["compliance"]["non_compliant"], 1);
+    assert_eq!(fleet["items"][0]["baseline"], "coc-test");
+    assert_eq!(fleet["items"][0]["compliance"]["non_compliant"], 1);
     let (status, ct, csv) = request(
         &h,
         "GET",

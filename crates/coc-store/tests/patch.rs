@@ -300,6 +300,6 @@ async fn scan_repair_and_rollback_follow_the_latest_report() {
             .await
             .ok();
         s.delete_host(T, &web).await.unwrap();
-        assert!(s.patch_compliance(T).await.unwrap().hosts.is_empty());
+        assert!(s.patch_compliance(T).await.unwrap().items.is_empty());
     });
 }

@@ -4,7 +4,8 @@
 //! compliance under the baseline it follows, one host's patches with
 //! their states, each also as CSV. Hosts are named by id or host name;
 //! access follows the host's attributes (A3) as the resource API does.
-//! Baselines themselves are documents (`/api/v1/patch-baselines`).
+//! Baselines themselves are documents (`/api/v1/patch-baselines`). A
+//! host's report is guarded as the host (`resource:<id>`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -69,8 +70,8 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "GET",
-        "/api/v1/patch-compliance/{host}",
-        "patch",
+        "/api/v1/patch-compliance/{id}",
+        "resource",
         "A host's patches (host by id or name) with their states under its baseline (installed, installed_other, installed_pending_reboot, installed_rejected, missing, failed); state keeps only one state",
         PatchreportGet,
         query = StateQuery,
@@ -78,8 +79,8 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "GET",
-        "/api/v1/patch-compliance/{host}/export",
-        "patch",
+        "/api/v1/patch-compliance/{id}/export",
+        "resource",
         "A host's patches as CSV, a header row first",
         PatchreportGet,
         query = StateQuery,
@@ -102,8 +103,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/patch-rollbacks", post(rollback))
         .route("/api/v1/patch-compliance", get(fleet))
         .route("/api/v1/patch-compliance/export", get(fleet_csv))
-        .route("/api/v1/patch-compliance/{host}", get(host))
-        .route("/api/v1/patch-compliance/{host}/export", get(host_csv))
+        .route("/api/v1/patch-compliance/{id}", get(host))
+        .route("/api/v1/patch-compliance/{id}/export", get(host_csv))
 }
 
 async fn start(
@@ -262,7 +263,7 @@ async fn fleet_csv(
             "reported_at",
             "ticket_id",
         ],
-        f.hosts.into_iter().map(|h| {
+        f.items.into_iter().map(|h| {
             let c = h.compliance.clone().unwrap_or_default();
             let sev = |k: &str| c.by_severity.get(k).copied().unwrap_or(0).to_string();
             vec![

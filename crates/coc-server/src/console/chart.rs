@@ -110,6 +110,38 @@ pub fn sla_states(states: &[String]) -> String {
     )
 }
 
+/// Patch compliance of the listed hosts (ref. 4.2.4): how many are
+/// compliant, non-compliant and unknown (never scanned, no baseline).
+pub fn patch_compliance(states: &[String]) -> String {
+    const KINDS: [(&str, &str); 3] = [
+        ("compliant", "#188038"),
+        ("non_compliant", "#d93025"),
+        ("unknown", "#80868b"),
+    ];
+    shares(
+        &format!("Patch compliance of {} host(s)", states.len()),
+        &KINDS,
+        states,
+    )
+}
+
+/// A host's patches by compliance state (ref. 4.2.4).
+pub fn patch_states(states: &[String]) -> String {
+    const KINDS: [(&str, &str); 6] = [
+        ("failed", "#d93025"),
+        ("missing", "#f29900"),
+        ("installed_pending_reboot", "#9334e6"),
+        ("installed_rejected", "#80868b"),
+        ("installed", "#188038"),
+        ("installed_other", "#1a73e8"),
+    ];
+    shares(
+        &format!("{} patch(es) by state", states.len()),
+        &KINDS,
+        states,
+    )
+}
+
 /// How `values` divide among `kinds` ((value, colour) in stacking order),
 /// as one horizontal bar 720 units wide with `caption` and a legend of
 /// the kinds present. Empty when there are no values.

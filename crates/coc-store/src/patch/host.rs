@@ -110,7 +110,8 @@ pub struct HostPatches {
     pub report: Option<PatchReportInfo>,
     /// Its compliance; `None`: never scanned or no baseline.
     pub compliance: Option<HostCompliance>,
-    /// Its reported packages (installed or approved), by name.
+    /// Its reported packages (installed or approved): failed, missing,
+    /// pending reboot, rejected, installed, others; by name within each.
     pub patches: Vec<PatchRow>,
 }
 
@@ -149,7 +150,7 @@ pub struct FleetCompliance {
     /// Missing or failed patches over all hosts, by severity.
     pub by_severity: BTreeMap<String, u32>,
     /// Every host, by name.
-    pub hosts: Vec<HostComplianceRow>,
+    pub items: Vec<HostComplianceRow>,
 }
 
 impl FleetCompliance {
@@ -160,7 +161,7 @@ impl FleetCompliance {
             non_compliant: 0,
             unknown: 0,
             by_severity: BTreeMap::new(),
-            hosts: vec![],
+            items: vec![],
         };
         for h in &hosts {
             match &h.compliance {
@@ -174,14 +175,14 @@ impl FleetCompliance {
                 None => out.unknown += 1,
             }
         }
-        out.hosts = hosts;
+        out.items = hosts;
         out
     }
 
     /// Only the hosts `keep` accepts (by id), with the sums over them.
     pub fn retain(self, keep: impl Fn(&str) -> bool) -> FleetCompliance {
         FleetCompliance::of(
-            self.hosts
+            self.items
                 .into_iter()
                 .filter(|h| keep(&h.host_id))
                 .collect(),
@@ -649,6 +650,18 @@ impl Store {
                 state: s,
             })
             .collect();
+        // What needs doing first: failed, missing, then the rest.
+        out.patches.sort_by_key(|r| {
+            let rank = match r.state {
+                PatchState::Failed => 0,
+                PatchState::Missing => 1,
+                PatchState::InstalledPendingReboot => 2,
+                PatchState::InstalledRejected => 3,
+                PatchState::Installed => 4,
+                PatchState::InstalledOther => 5,
+            };
+            (rank, r.patch.name.clone())
+        });
         out.baseline = Some(b.name);
         out.compliance_level = Some(b.compliance_level);
         Ok(out)

@@ -122,7 +122,7 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
                     "{} compliant, {} non-compliant, {} unknown",
                     v["compliant"], v["non_compliant"], v["unknown"]
                 );
-                output::table(v["hosts"].as_array().map_or(&[], Vec::as_slice), HOST_COLS);
+                output::table(v["items"].as_array().map_or(&[], Vec::as_slice), HOST_COLS);
             } else {
                 output::print(conn.output, &v, HOST_COLS);
             }

@@ -298,7 +298,7 @@ const fn scripts(fills: &'static str) -> Pick {
 /// A job task's script.
 const SCRIPTS: Pick = scripts("atom.params");
 /// A repair task's patch baseline (P2).
-const BASELINES: Pick = by_name("/api/v1/patch-baselines");
+pub(crate) const BASELINES: Pick = by_name("/api/v1/patch-baselines");
 /// The script run on an alarm's host.
 const HANDLE_SCRIPTS: Pick = scripts("params");
 /// A scheduled task's script.
@@ -892,6 +892,71 @@ pub const MODULES: &[Module] = &[
                 "One per line, value=status: alerting=alarm, resolved=ok.",
             ),
         ],
+        ..MODULE
+    },
+    Module {
+        slug: "patch-compliance",
+        title: "Patch compliance",
+        list: "/api/v1/patch-compliance",
+        detail: Some("/api/v1/patch-compliance/{id}"),
+        key: "host_id",
+        columns: &[
+            ("host", "Host"),
+            ("os", "OS"),
+            ("baseline", "Patch baseline"),
+            ("compliance.compliant", "Compliant"),
+            ("compliance.non_compliant", "Non-compliant"),
+            ("compliance.total", "Patches"),
+            ("reboot_required", "Reboot required"),
+            ("reported_at", "Reported at"),
+            ("ticket_id", "Ticket"),
+        ],
+        summary: Some(compliance_chart),
+        drawing: Some(("/api/v1/patch-compliance/{id}", states_chart)),
+        export: Some(("/api/v1/patch-compliance/export", "Export (CSV)")),
+        also: &[
+            ("/console/patch-scans/new", "Scan hosts"),
+            ("/console/patch-repairs/new", "Repair hosts"),
+            ("/console/patch-rollbacks/new", "Roll back a repair"),
+            ("/console/patch-baselines", "Patch baselines"),
+        ],
+        ..MODULE
+    },
+    Module {
+        slug: "patch-scans",
+        title: "Scan hosts for patches",
+        list: "/api/v1/patch-compliance",
+        columns: &[("host", "Host"), ("reported_at", "Reported at")],
+        create: Some("/api/v1/patch-scans"),
+        fields: PATCH_WORK,
+        home: Some("patch-compliance"),
+        created: Some(("/console/job-tickets", "id")),
+        ..MODULE
+    },
+    Module {
+        slug: "patch-repairs",
+        title: "Repair patches",
+        list: "/api/v1/patch-compliance",
+        columns: &[
+            ("host", "Host"),
+            ("baseline", "Patch baseline"),
+            ("compliance.non_compliant", "Non-compliant"),
+        ],
+        create: Some("/api/v1/patch-repairs"),
+        fields: PATCH_REPAIR,
+        home: Some("patch-compliance"),
+        created: Some(("/console/job-tickets", "id")),
+        ..MODULE
+    },
+    Module {
+        slug: "patch-rollbacks",
+        title: "Roll back a patch repair",
+        list: "/api/v1/patch-compliance",
+        columns: &[("host", "Host"), ("reported_at", "Reported at")],
+        create: Some("/api/v1/patch-rollbacks"),
+        fields: PATCH_WORK,
+        home: Some("patch-compliance"),
+        created: Some(("/console/job-tickets", "id")),
         ..MODULE
     },
     Module {

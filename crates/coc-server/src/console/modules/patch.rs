@@ -1,9 +1,71 @@
 //! Patch management (issue 19) in the console: patch baselines (P1) —
 //! installation rules or a custom list, exceptions, and the hosts they
-//! apply to — with every field of the API's definition.
+//! apply to — with every field of the API's definition; the forms that
+//! scan, repair and roll back hosts (P2), each going to its job ticket;
+//! the compliance report's chart (P3).
+
+use serde_json::Value;
 
 use super::super::forms::{Field, Kind, f, h};
-use super::APPLICATIONS;
+use super::{APPLICATIONS, BASELINES};
+
+/// The hosts of patch work.
+const HOSTS: Field = h(
+    "hosts",
+    "Hosts",
+    Kind::Hosts,
+    "The hosts to work on; their agents run apt.",
+);
+
+/// A scan's and a rollback's fields (every field of the API's request
+/// they take).
+pub(crate) const PATCH_WORK: &[Field] =
+    &[HOSTS, super::install::BATCH_SIZE, super::install::THRESHOLD];
+
+/// A repair's fields (every field of the API's request).
+pub(crate) const PATCH_REPAIR: &[Field] = &[
+    HOSTS,
+    h(
+        "baseline",
+        "Patch baseline",
+        Kind::Pick(&BASELINES),
+        "Empty: the baseline each host follows (see Patch compliance).",
+    ),
+    h(
+        "reboot",
+        "Allow restart",
+        Kind::Check,
+        "Reboot the hosts a patch needs it on, and wait for them. Unticked: restart them another time.",
+    ),
+    super::install::BATCH_SIZE,
+    super::install::THRESHOLD,
+];
+
+/// A host's patches by state, drawn above its patch list.
+pub(crate) fn states_chart(host: &Value) -> String {
+    let states: Vec<String> = host["patches"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["state"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    super::super::chart::patch_states(&states)
+}
+
+/// The compliance report's chart: compliant, non-compliant, unknown.
+pub(crate) fn compliance_chart(items: &[Value]) -> String {
+    let states: Vec<String> = items
+        .iter()
+        .map(|h| match h["compliance"]["compliant"].as_bool() {
+            Some(true) => "compliant".to_string(),
+            Some(false) => "non_compliant".to_string(),
+            None => "unknown".to_string(),
+        })
+        .collect();
+    super::super::chart::patch_compliance(&states)
+}
 
 /// A listed patch of a custom baseline.
 const LISTED: &[Field] = &[
