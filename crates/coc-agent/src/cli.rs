@@ -78,6 +78,7 @@ impl AgentArgs {
             state_dir: self.state_dir,
             run_as_self: false,
             simulate_reboot: false,
+            recorded_patches: None,
             discovery: (self.discovery_interval > 0)
                 .then(|| std::time::Duration::from_secs(self.discovery_interval)),
             proxy: self.proxy,

@@ -68,6 +68,11 @@ pub struct AgentConfig {
     /// Dev and test mode: a `reboot` does not reboot the machine; the
     /// agent reconnects as if the host had rebooted (a new boot id).
     pub simulate_reboot: bool,
+    /// Benchmark mode: a `patch` task does not run the package manager;
+    /// it succeeds at once with this recorded report (what a host's apt
+    /// and dpkg said), so many in-process agents can stand for many
+    /// hosts. `None` (always in production): the package manager runs.
+    pub recorded_patches: Option<Arc<coc_proto::PatchReport>>,
     /// How often the agent looks at what the host listens on and talks to
     /// (R2, R4; [`discover`]); a report goes to the server when it changed,
     /// and every [`DISCOVERY_RESEND`] looks regardless. `None`: never.
@@ -511,6 +516,19 @@ where
             .lock()
             .unwrap()
             .insert(task_id.clone(), msg.clone());
+        tx.send(send(&msg)).await?;
+        return Ok(());
+    }
+    // Benchmark mode: a recorded report stands for the host's.
+    if let (Some(_), Some(recorded)) = (&patch, &cfg.recorded_patches) {
+        let msg = AgentMessage::Result {
+            task_id: task_id.clone(),
+            outcome: coc_proto::ExecOutcome::Success,
+            exit_code: Some(0),
+            error: None,
+            patches: Some(Box::new(recorded.as_ref().clone())),
+        };
+        shared.settle(&msg);
         tx.send(send(&msg)).await?;
         return Ok(());
     }

@@ -1439,6 +1439,7 @@ async fn agents_enroll_into_their_tenant() {
         state_dir: h.dir.path().join("acme-agent"),
         run_as_self: true,
         simulate_reboot: true,
+        recorded_patches: None,
         proxy: None,
         proxy_listen: None,
         upgradable: false,

@@ -137,6 +137,7 @@ impl Harness {
             state_dir: self.dir.path().join(format!("agent-{n}")),
             run_as_self: true,
             simulate_reboot: true,
+            recorded_patches: None,
             proxy: None,
             proxy_listen: None,
             upgradable: false,

@@ -278,6 +278,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             state_dir: data_dir.join("agent"),
             run_as_self: !is_root,
             simulate_reboot: true,
+            recorded_patches: None,
             proxy: None,
             proxy_listen: None,
             upgradable: false,

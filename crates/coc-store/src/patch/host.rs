@@ -689,9 +689,11 @@ impl Store {
         .iter()
         .map(|r| Ok((r.try_get::<String, _>("host_id")?, report_row(r)?)))
         .collect::<Result<_>>()?;
+        // Only the rows with an update offered can be missing or failed;
+        // the others are counted (see `compliance_of_offered`).
         let mut rows: BTreeMap<String, Vec<HostPatch>> = BTreeMap::new();
         for r in sqlx::query(dynsql!(
-            "SELECT {PATCH_COLS} FROM host_patches WHERE tenant_id = $1 ORDER BY host_id, name"
+            "SELECT {PATCH_COLS} FROM host_patches WHERE tenant_id = $1 AND available IS NOT NULL"
         ))
         .bind(tenant)
         .fetch_all(&mut *c)
@@ -701,6 +703,16 @@ impl Store {
                 .or_default()
                 .push(patch_row(&r)?);
         }
+        let settled: BTreeMap<String, i64> = sqlx::query(
+            "SELECT host_id, COUNT(*) AS n FROM host_patches WHERE tenant_id = $1 AND available IS NULL \
+             GROUP BY host_id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("host_id")?, r.try_get("n")?)))
+        .collect::<Result<_>>()?;
         let now = self.now();
         let mut out = Vec::with_capacity(hosts.len());
         for h in &hosts {
@@ -712,8 +724,14 @@ impl Store {
             let baseline = report.and_then(|r| {
                 ph::baseline_for(&baselines, &r.os_id, &r.os_version, app.as_deref(), &tags)
             });
-            let compliance = baseline
-                .map(|b| ph::compliance(b, rows.get(&id).map(Vec::as_slice).unwrap_or(&[]), now));
+            let compliance = baseline.map(|b| {
+                ph::compliance_of_offered(
+                    b,
+                    rows.get(&id).map(Vec::as_slice).unwrap_or(&[]),
+                    settled.get(&id).copied().unwrap_or(0) as u32,
+                    now,
+                )
+            });
             out.push(HostComplianceRow {
                 host_id: id.clone(),
                 host: h.try_get("hostname")?,

@@ -75,6 +75,14 @@
 //! replica 0: the other replica's agents are reached through the engine's
 //! relay. `ingest --server URL,URL` spreads the connections over
 //! replicas.
+//!
+//! `coc-bench patches`: patch scans of many hosts and the compliance
+//! report's latency ([`patch`]).
+
+mod fleet;
+mod patch;
+
+use fleet::{ServerProc, tempdir_in_tmp};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -179,6 +187,28 @@ enum Cmd {
         silences: usize,
     },
     /// Script fan-out to N in-process agents, and server memory per agent.
+    /// Patch scans of many hosts and the compliance report's latency
+    /// (starts its own server; agents answer with a recorded report).
+    Patches {
+        /// Hosts (in-process agents).
+        #[arg(long, default_value_t = 200)]
+        hosts: usize,
+        /// Packages each host reports.
+        #[arg(long, default_value_t = 2000)]
+        patches: usize,
+        /// Of them, with an update offered.
+        #[arg(long, default_value_t = 300)]
+        offered: usize,
+        /// Requests per page.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+        /// Where the agents keep their state.
+        #[arg(long, default_value = "/dev/shm")]
+        state_dir: std::path::PathBuf,
+        /// Database of the server (default: SQLite in a fresh data dir).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     Fanout {
         /// Agents to start.
         #[arg(long, default_value_t = 20)]
@@ -273,6 +303,24 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Cmd::Patches {
+            hosts,
+            patches,
+            offered,
+            rounds,
+            state_dir,
+            database_url,
+        } => {
+            patch::run(
+                hosts.clamp(1, 1000),
+                patches,
+                offered,
+                rounds.max(1),
+                &state_dir,
+                database_url.as_deref(),
+            )
+            .await
+        }
         Cmd::Fanout {
             agents,
             rounds,
@@ -335,16 +383,7 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS")
 }
 
-/// Kills the benchmark's server when dropped.
-struct ServerProc(std::process::Child);
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// Script fan-out: `n` agents, `rounds` tickets one after another.
 async fn fanout(
     n: usize,
     rounds: usize,
@@ -353,130 +392,14 @@ async fn fanout(
     database_url: Option<&str>,
     replicas: usize,
 ) -> anyhow::Result<()> {
-    let base = state.join(format!("coc-fanout-{:08x}", rand::random::<u32>()));
-    std::fs::create_dir_all(&base)?;
-    let scheme = if tls { "https" } else { "http" };
-    let mut urls = Vec::new();
-    for _ in 0..replicas {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        urls.push(format!("{scheme}://127.0.0.1:{port}"));
-    }
-    let url = urls[0].clone();
-    let admin = "fanout-admin-token";
-    let exe = std::env::current_exe()?.with_file_name("coc");
-    let data = tempdir_in_tmp()?;
-    let certs = if tls {
-        Some(coc_server::tls::dev_certificates(&data.join("tls"), &[])?)
-    } else {
-        None
-    };
-    let mut tls_args: Vec<std::ffi::OsString> = vec![];
-    if let Some(c) = &certs {
-        tls_args.extend([
-            "--tls-cert".into(),
-            c.cert.clone().into(),
-            "--tls-key".into(),
-            c.key.clone().into(),
-        ]);
-    }
-    let mut servers = Vec::new();
-    for u in &urls {
-        let mut c = std::process::Command::new(&exe);
-        c.args([
-            "server",
-            "--listen",
-            u.rsplit("//").next().unwrap_or_default(),
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .args(&tls_args)
-        .args(["--admin-token", admin])
-        .args(["--admin-password", "fanout-password"])
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null());
-        if let Some(d) = database_url {
-            c.args(["--database-url", d]);
-        }
-        let server = ServerProc(
-            c.spawn()
-                .with_context(|| format!("starting {}", exe.display()))?,
-        );
-        let client = match &certs {
-            Some(c) => coc_client::Client::with_ca(u, admin, &std::fs::read(&c.ca)?)?,
-            None => coc_client::Client::new(u, admin)?,
-        };
-        for i in 0.. {
-            if client.get("/readyz", &[]).await.is_ok() {
-                break;
-            }
-            if i > 200 {
-                bail!("the server did not start");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        servers.push(server);
-    }
-    let pids: Vec<u32> = servers.iter().map(|s| s.0.id()).collect();
+    let fleet = fleet::Servers::start(state, tls, database_url, replicas).await?;
+    let pids = fleet.pids();
     let pid = pids[0];
-    let client = match &certs {
-        Some(c) => coc_client::Client::with_ca(&url, admin, &std::fs::read(&c.ca)?)?,
-        None => coc_client::Client::new(&url, admin)?,
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let agent = client
-        .post(
-            "/api/v1/agent-enrollments",
-            &serde_json::json!({"name": "fanout", "max_uses": n}),
-        )
-        .await?["secret"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let client = fleet.client.clone();
     let rss0 = rss_kib(pid)?;
     let started = Instant::now();
-    let mut handles = Vec::new();
-    for i in 0..n {
-        let cfg = coc_agent::AgentConfig {
-            server: urls[i % urls.len()].clone(),
-            fallback_servers: (1..urls.len())
-                .map(|k| urls[(i + k) % urls.len()].clone())
-                .collect(),
-            token: Some(agent.clone()),
-            ca_cert: certs.as_ref().map(|c| c.ca.clone()),
-            state_dir: base.join(format!("agent-{i}")),
-            run_as_self: true,
-            simulate_reboot: true,
-            proxy: None,
-            proxy_listen: None,
-            upgradable: false,
-            discovery: None,
-        };
-        handles.push(tokio::spawn(async move {
-            let _ = coc_agent::run(cfg).await;
-        }));
-    }
-    let hosts: Vec<String> = loop {
-        let v = client
-            .get("/api/v1/resources", &[("limit", "1000".into())])
-            .await?;
-        let ids: Vec<String> = v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|h| h["agent_status"] == "running")
-            .filter_map(|h| h["id"].as_str().map(String::from))
-            .collect();
-        if ids.len() >= n {
-            break ids;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("only {} of {n} agents connected", ids.len());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let agents = fleet.agents(n, None).await?;
+    let hosts = agents.hosts.clone();
     println!(
         "{n} agents connected in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -569,20 +492,9 @@ async fn fanout(
         (rss1.saturating_sub(rss0)) as f64 / n as f64,
         rss2
     );
-    for h in handles {
-        h.abort();
-    }
-    drop(servers);
-    let _ = std::fs::remove_dir_all(&base);
-    let _ = std::fs::remove_dir_all(&data);
+    drop(agents);
+    drop(fleet);
     Ok(())
-}
-
-/// A fresh directory under the system temp dir for the server's data.
-fn tempdir_in_tmp() -> anyhow::Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("coc-fanout-data-{:08x}", rand::random::<u32>()));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }
 
 /// Receipt times of probe notifications, by probe resource id.
