@@ -270,6 +270,9 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         "DROP TABLE agent_builds".into(),
         // (and the patch baselines of 0040)
         "DROP TABLE patch_baselines".into(),
+        // (and the patch reports of 0041)
+        "DROP TABLE host_patches".into(),
+        "DROP TABLE patch_hosts".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {
