@@ -146,6 +146,7 @@ actions! {
     ResourceDelete = "coc:resource:delete",
     ResourceRevokeAgent = "coc:resource:revokeAgent",
     ResourceReenrollAgent = "coc:resource:reenrollAgent",
+    ResourceOperate = "coc:resource:operate",
     AgentEnroll = "coc:agent:enroll",
     AgentList = "coc:agent:list",
     AgentRevoke = "coc:agent:revoke",

@@ -98,6 +98,7 @@ pub mod people;
 pub mod plan;
 pub mod replay;
 pub mod resource;
+pub mod resource_op;
 pub mod risk;
 pub mod rule;
 pub mod schedule;

@@ -751,6 +751,28 @@ ip -4 addr show dev "$INTERFACE"
             crate::agent_install::UNINSTALL_SCRIPT,
             vec![],
         ),
+        spec(
+            crate::resource_op::SCRIPT_NAME,
+            "Start, stop or restart services on this host (P4: a database's service): systemd where it runs, else pg_ctlcluster for postgresql@VERSION-CLUSTER and service for the rest; fails when a service is not in the wanted state afterwards.",
+            RiskLevel::Medium,
+            crate::resource_op::SCRIPT,
+            vec![
+                p(
+                    crate::resource_op::UNITS_PARAM,
+                    "The services, separated by spaces (each host its own)",
+                    ParamType::String,
+                    Some(""),
+                    false,
+                ),
+                p(
+                    crate::resource_op::ACTION_PARAM,
+                    "start, stop or restart",
+                    ParamType::String,
+                    None,
+                    false,
+                ),
+            ],
+        ),
     ]
 }
 

@@ -221,6 +221,15 @@ pub(crate) async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("patch", baseline["id"].as_str().unwrap().to_string());
+    let db = c
+        .post(
+            "/api/v1/resources",
+            &json!({"type": "database", "name": "world-db", "host": host,
+                    "attributes": {"service": "postgresql@15-world"}}),
+        )
+        .await
+        .unwrap();
+    ids.insert("database", db["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -268,6 +277,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             "targets": [{"address": "192.0.2.10", "password": "not-used"}]
         }),
         ("POST", "/api/v1/drift/{id}/accept") => json!({}),
+        ("POST", "/api/v1/resource-operations") => {
+            json!({"action": "restart", "resources": [w.ids["database"]]})
+        }
         ("POST", "/api/v1/patch-scans" | "/api/v1/patch-repairs" | "/api/v1/patch-rollbacks") => {
             json!({"hosts": [w.ids["resource"]]})
         }

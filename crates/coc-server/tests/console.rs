@@ -1778,3 +1778,49 @@ async fn patch_work_is_started_from_the_forms() {
         after["items"].as_array().unwrap().len()
     );
 }
+
+/// Issue 19 (P4): the database operation form as a browser sends it (the
+/// action chosen, a database ticked, batch fields left empty) starts a
+/// ticket on the database's host and goes to it.
+#[tokio::test]
+async fn a_database_restart_is_started_from_the_form() {
+    let h = Harness::start(0).await;
+    let host = crate::harness::fake_host(&h, "db-host").await;
+    let db = h
+        .client
+        .post(
+            "/api/v1/resources",
+            &json!({"type": "database", "name": "orders-db", "host": host,
+                    "attributes": {"service": "postgresql@15-orders"}}),
+        )
+        .await
+        .unwrap();
+    let cookie = login(&h).await;
+    let url = format!("{}/console/resource-operations/new", h.url());
+    let (st, form) = page(&cookie, &url).await;
+    assert_eq!(st, 200);
+    assert!(
+        form.contains("orders-db"),
+        "the database is offered: {form}"
+    );
+    let mut fields = form_values(&form);
+    set_fields(&mut fields, &[("f.action", "restart")]);
+    fields.push(("f.resources".into(), db["id"].as_str().unwrap().into()));
+    let (st, loc, text) = post_form(&cookie, &url, &fields).await;
+    assert_eq!(st, 303, "{text}");
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/console/tickets/"), "{loc}");
+    let t = h
+        .client
+        .get(
+            &format!(
+                "/api/v1/tickets/{}",
+                loc.trim_start_matches("/console/tickets/")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(t["script_name"], "COC-SERVICE", "{t}");
+    assert_eq!(t["tasks"][0]["host_id"], host.as_str(), "{t}");
+}

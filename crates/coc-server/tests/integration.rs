@@ -25,4 +25,5 @@ mod oncall;
 mod openapi;
 mod patch;
 mod people;
+mod resource_op;
 mod silences;

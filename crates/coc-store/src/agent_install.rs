@@ -130,7 +130,10 @@ impl Store {
             created_by: actor.to_string(),
             param_refs: BTreeMap::new(),
         };
-        let delegation = Delegation { runs_on, params };
+        let delegation = Delegation {
+            runs_on: Some(runs_on),
+            params,
+        };
         let ticket = crate::ticket::insert_ticket(
             &mut tx,
             &self.keyring,

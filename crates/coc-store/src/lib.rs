@@ -54,6 +54,7 @@ pub mod plan;
 pub mod replay;
 pub mod report;
 pub mod resource;
+pub mod resource_op;
 pub mod retention;
 pub mod rule;
 pub mod schedule;

@@ -2247,3 +2247,41 @@ async fn patches_are_scanned_and_reported_by_host_name() {
     assert!(ok && out.starts_with("host_id,host,os,baseline,"), "{out}");
     assert!(out.lines().nth(1).unwrap().contains(",compliant,"), "{out}");
 }
+
+/// `coc resource-op` by name (P4): a resource that is no database is one
+/// line; a database whose service is not on its host fails its host and
+/// `--follow` says what the service manager said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_are_operated_by_name() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (_agent, id, _name) = one_agent(&env).await;
+    env.call(
+        "POST",
+        "/api/v1/resources",
+        Some(serde_json::json!({"type": "cache", "name": "sessions"})),
+    )
+    .await;
+    env.call(
+        "POST",
+        "/api/v1/resources",
+        Some(
+            serde_json::json!({"type": "database", "name": "orders-db", "host": id,
+            "attributes": {"service": "no-such-service-coc"}}),
+        ),
+    )
+    .await;
+    let (ok, out) = coc(&env, &["resource-op", "restart", "sessions"]);
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("only databases"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["resource-op", "restart", "orders-db", "--follow"]);
+    assert!(!ok, "{out}");
+    // `service NAME restart` without systemd, `systemctl restart NAME` with.
+    assert!(
+        out.contains("service no-such-service-coc restart")
+            || out.contains("systemctl restart no-such-service-coc"),
+        "{out}"
+    );
+}

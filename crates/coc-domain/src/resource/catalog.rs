@@ -142,12 +142,17 @@ impl ResourceType {
             label: "Process",
             kind: FieldKind::Text,
         };
+        const SERVICE: Field = Field {
+            name: crate::resource_op::SERVICE_ATTRIBUTE,
+            label: "Service (postgresql@15-main, mariadb): started, stopped and restarted on its host",
+            kind: FieldKind::Text,
+        };
         match self {
             ResourceType::Host => &[],
-            ResourceType::Database
-            | ResourceType::Cache
-            | ResourceType::Queue
-            | ResourceType::WebServer => &[ENGINE, VERSION, ENDPOINT, PORT, PROCESS],
+            ResourceType::Database => &[ENGINE, VERSION, ENDPOINT, PORT, PROCESS, SERVICE],
+            ResourceType::Cache | ResourceType::Queue | ResourceType::WebServer => {
+                &[ENGINE, VERSION, ENDPOINT, PORT, PROCESS]
+            }
             ResourceType::ContainerCluster => &[
                 Field {
                     name: "platform",

@@ -25,6 +25,7 @@ pub mod parameter;
 pub mod patch;
 pub mod people;
 pub mod resource;
+pub mod resource_op;
 pub mod rule;
 pub mod schedule;
 pub mod script;
@@ -68,6 +69,7 @@ pub fn routes() -> &'static [RouteDoc] {
             cloud::ROUTES,
             drift::ROUTES,
             patch::ROUTES,
+            resource_op::ROUTES,
             agent::ROUTES,
             agent_install::ROUTES,
             agent_upgrade::ROUTES,
@@ -165,6 +167,7 @@ pub fn router() -> Router<AppState> {
         .merge(agent_upgrade::router())
         .merge(drift::router())
         .merge(patch::router())
+        .merge(resource_op::router())
         .merge(agent::router())
         .merge(script::router())
         .merge(job::router())

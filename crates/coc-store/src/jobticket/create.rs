@@ -38,8 +38,9 @@ pub(crate) struct NewRows<'a> {
 /// target its own parameter values, which override the ticket's.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Delegation {
-    /// The host whose agent runs every target's tasks.
-    pub runs_on: String,
+    /// The host whose agent runs every target's tasks; `None`: each
+    /// target's own agent (only the parameters are the target's).
+    pub runs_on: Option<String>,
     /// Per target host id, parameter values (stored encrypted).
     pub params: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -53,7 +54,7 @@ pub(crate) async fn insert_rows(
     keyring: &crate::secret::Keyring,
     n: &NewRows<'_>,
 ) -> Result<String> {
-    let runs_on = n.delegation.map(|d| d.runs_on.as_str());
+    let runs_on = n.delegation.and_then(|d| d.runs_on.as_deref());
     for h in n
         .plans
         .iter()

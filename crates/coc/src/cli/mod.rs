@@ -19,6 +19,7 @@ mod output;
 mod parameter;
 mod patch;
 mod resource;
+mod resource_op;
 mod rule;
 mod schedule;
 mod script;
@@ -234,6 +235,10 @@ pub enum Command {
     /// Patches: scan, repair and roll back hosts, in batches with a
     /// suspension threshold; the compliance report.
     Patch(patch::Cmd),
+    // Feature P4.
+    /// Start, stop or restart databases through their hosts' service
+    /// managers, in batches with a suspension threshold.
+    ResourceOp(resource_op::Cmd),
     // Feature O5.
     /// SLAs and SLA records.
     #[command(subcommand)]
@@ -504,6 +509,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Patch(c) => patch::run(&cli.conn, c).await,
+        Command::ResourceOp(c) => resource_op::run(&cli.conn, c).await,
         Command::Parameter(c) => parameter::run(&cli.conn, c).await,
         Command::Schedule(c) => schedule::run(&cli.conn, c).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,

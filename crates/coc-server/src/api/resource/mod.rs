@@ -564,7 +564,7 @@ async fn export(
 /// A resource other than a host, by id or name, when the caller may do
 /// the route's action on it. Errors: `not_found`, `forbidden`,
 /// `validation_failed` for a name two types share.
-async fn readable_resource(
+pub(super) async fn readable_resource(
     s: &AppState,
     p: &Principal,
     c: &Checked,

@@ -21,6 +21,7 @@ mod incident;
 mod install;
 mod oncall;
 mod patch;
+mod resource_op;
 
 use super::text;
 use access::*;
@@ -33,6 +34,7 @@ pub use incident::*;
 use install::*;
 use oncall::*;
 use patch::*;
+use resource_op::*;
 
 /// One console section backed by an API list.
 pub struct Module {
@@ -454,6 +456,10 @@ pub const MODULES: &[Module] = &[
             ("/console/agent-upgrades/new", "Upgrade agents"),
             ("/console/agent-builds", "Agent builds"),
             ("/console/drift", "Drift"),
+            (
+                "/console/resource-operations/new",
+                "Start, stop or restart databases",
+            ),
         ],
         sorts: catalog::SORTS,
         groups: catalog::GROUPS,
@@ -565,6 +571,22 @@ pub const MODULES: &[Module] = &[
         fields: AGENT_INSTALL,
         home: Some("resources"),
         created: Some(("/console/tickets", "ticket.id")),
+        ..MODULE
+    },
+    Module {
+        slug: "resource-operations",
+        title: "Start, stop or restart databases",
+        list: "/api/v1/resources?type=database&limit=100",
+        columns: &[
+            ("name", "Name"),
+            ("host", "Host"),
+            ("attributes.service", "Service"),
+            ("status", "Status"),
+        ],
+        create: Some("/api/v1/resource-operations"),
+        fields: RESOURCE_OPERATION,
+        home: Some("resources"),
+        created: Some(("/console/tickets", "id")),
         ..MODULE
     },
     Module {
