@@ -240,14 +240,7 @@ impl InstallSpec {
         if let Some(p) = &proxy {
             safe("proxy", p, ".-:[]_", 255)?;
         }
-        if let Some(t) = self.success_rate_threshold
-            && !(0.0..=100.0).contains(&t)
-        {
-            return Err(invalid("success_rate_threshold must be 0 to 100 (%)"));
-        }
-        if self.batch_size == Some(0) {
-            return Err(invalid("batch_size must be at least 1"));
-        }
+        crate::ticket::check_batching(self.batch_size, self.success_rate_threshold)?;
         Ok(InstallSpec {
             installation_host: self.installation_host.trim().to_string(),
             targets,

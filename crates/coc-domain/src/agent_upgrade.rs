@@ -124,13 +124,7 @@ impl UpgradeSpec {
     /// [`MAX_HOSTS`], no build, a rollback deadline outside
     /// [`ROLLBACK_RANGE_S`], batch size 0, a threshold outside 0–100.
     pub fn normalized(&self) -> Result<UpgradeSpec, DomainError> {
-        let mut hosts: Vec<String> = Vec::new();
-        for h in &self.hosts {
-            let h = h.trim();
-            if !h.is_empty() && !hosts.iter().any(|x| x == h) {
-                hosts.push(h.to_string());
-            }
-        }
+        let hosts = crate::ticket::distinct_trimmed(&self.hosts);
         if hosts.is_empty() || hosts.len() > MAX_HOSTS {
             return Err(invalid(format!("an upgrade has 1..={MAX_HOSTS} hosts")));
         }
@@ -140,14 +134,7 @@ impl UpgradeSpec {
         }
         let rollback = self.rollback_after_s.unwrap_or(DEFAULT_ROLLBACK_AFTER_S);
         rollback_after(&rollback.to_string())?;
-        if self.batch_size == Some(0) {
-            return Err(invalid("batch_size must be at least 1"));
-        }
-        if let Some(t) = self.success_rate_threshold
-            && !(0.0..=100.0).contains(&t)
-        {
-            return Err(invalid("success_rate_threshold must be 0 to 100 (%)"));
-        }
+        crate::ticket::check_batching(self.batch_size, self.success_rate_threshold)?;
         Ok(UpgradeSpec {
             hosts,
             build,

@@ -81,6 +81,7 @@ pub mod drift;
 pub mod egress;
 pub mod error;
 pub mod escalation;
+pub mod health;
 pub mod heartbeat;
 pub mod id;
 pub mod incident;

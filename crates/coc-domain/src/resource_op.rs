@@ -76,27 +76,14 @@ impl OperationSpec {
     /// Errors: [`DomainError::Validation`]: no resource or too many,
     /// batch size 0, a threshold outside 0–100.
     pub fn normalized(&self) -> Result<OperationSpec, DomainError> {
-        let mut resources: Vec<String> = Vec::new();
-        for r in &self.resources {
-            let r = r.trim();
-            if !r.is_empty() && !resources.iter().any(|x| x == r) {
-                resources.push(r.to_string());
-            }
-        }
+        let resources = crate::ticket::distinct_trimmed(&self.resources);
         if resources.is_empty() || resources.len() > MAX_RESOURCES {
             return Err(invalid(format!(
                 "choose 1 to {MAX_RESOURCES} databases to {}",
                 self.action.as_str()
             )));
         }
-        if self.batch_size == Some(0) {
-            return Err(invalid("batch_size must be at least 1"));
-        }
-        if let Some(t) = self.success_rate_threshold
-            && !(0.0..=100.0).contains(&t)
-        {
-            return Err(invalid("success_rate_threshold must be 0 to 100 (%)"));
-        }
+        crate::ticket::check_batching(self.batch_size, self.success_rate_threshold)?;
         Ok(OperationSpec {
             resources,
             ..self.clone()

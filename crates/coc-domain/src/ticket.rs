@@ -36,6 +36,54 @@ pub const AUTO_MAX_BATCH: usize = 64;
 /// Most hosts in one ticket.
 pub const MAX_HOSTS: usize = 1000;
 
+/// Checks the batching of a request that runs on hosts: at least one
+/// host per batch, a suspension threshold of 0–100 %.
+///
+/// Errors: [`DomainError::Validation`].
+pub fn check_batching(batch_size: Option<u32>, threshold: Option<f64>) -> Result<(), DomainError> {
+    if batch_size == Some(0) {
+        return Err(invalid("batch_size must be at least 1"));
+    }
+    if let Some(t) = threshold
+        && !(0.0..=100.0).contains(&t)
+    {
+        return Err(invalid("success_rate_threshold must be 0 to 100 (%)"));
+    }
+    Ok(())
+}
+
+/// `hosts` in batches of `batch_size` (manual batches, in order), or all
+/// at once without one.
+pub fn batches_of(
+    hosts: &[String],
+    batch_size: Option<u32>,
+) -> (BatchPolicy, Option<Vec<Vec<String>>>) {
+    match batch_size {
+        Some(n) => (
+            BatchPolicy::Manual,
+            Some(
+                hosts
+                    .chunks(n.max(1) as usize)
+                    .map(<[String]>::to_vec)
+                    .collect(),
+            ),
+        ),
+        None => (BatchPolicy::None, None),
+    }
+}
+
+/// The non-empty entries of `list`, trimmed, each once, in order.
+pub fn distinct_trimmed(list: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for x in list {
+        let x = x.trim();
+        if !x.is_empty() && !out.iter().any(|y| y == x) {
+            out.push(x.to_string());
+        }
+    }
+    out
+}
+
 /// Splits `hosts` into ordered batches.
 ///
 /// `manual` is required for [`BatchPolicy::Manual`] (and refused otherwise):

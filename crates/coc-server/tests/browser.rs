@@ -2588,25 +2588,8 @@ async fn patch_compliance_and_repair_in_the_console() {
     let h = Harness::start(1).await;
     let host = h.wait_hosts(1).await.remove(0);
     let name = h.hostname(&host).await;
-    let job = h
-        .client
-        .post(
-            "/api/v1/jobs",
-            &json!({"name": "scan-local", "risk_level": "low", "steps": [{"name": "scan", "tasks": [
-                {"name": "scan", "atom": {"type": "patch_scan", "skip_refresh": true}}]}]}),
-        )
-        .await
-        .unwrap();
-    let t = h
-        .client
-        .post(
-            &format!("/api/v1/jobs/{}/execute", job["id"].as_str().unwrap()),
-            &json!({"hosts": [host]}),
-        )
-        .await
-        .unwrap();
-    h.wait_job_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "successful")
-        .await;
+    let t = h.scan_patches_locally(&host).await;
+    assert_eq!(t["status"], "successful", "{t:#}");
     d.log_in(&h.url()).await;
     d.go(&format!("{}/console/resources", h.url())).await;
     d.click("a[href='/console/patch-compliance']").await;

@@ -231,6 +231,34 @@ impl Harness {
             .await
     }
 
+    /// Scans `host` for patches (P2) with a job of the `patch_scan` atom
+    /// that leaves this machine's package lists as they are (no `apt-get
+    /// update`); returns the ended job ticket.
+    pub async fn scan_patches_locally(&self, host: &str) -> Value {
+        let job = self
+            .client
+            .post(
+                "/api/v1/jobs",
+                &serde_json::json!({"name": format!("scan-{host}"), "risk_level": "low",
+                    "steps": [{"name": "scan", "tasks": [
+                        {"name": "scan", "atom": {"type": "patch_scan", "skip_refresh": true}}]}]}),
+            )
+            .await
+            .unwrap();
+        let t = self
+            .client
+            .post(
+                &format!("/api/v1/jobs/{}/execute", job["id"].as_str().unwrap()),
+                &serde_json::json!({"hosts": [host]}),
+            )
+            .await
+            .unwrap();
+        self.wait_job_ticket(t["id"].as_str().unwrap(), |t| {
+            !["executing", "pending"].contains(&t["status"].as_str().unwrap_or(""))
+        })
+        .await
+    }
+
     /// Polls a job ticket until `pred` holds (15 s at most).
     pub async fn wait_job_ticket(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
         self.wait_for(&format!("/api/v1/job-tickets/{id}"), 300, pred)

@@ -291,24 +291,7 @@ async fn apt_scan_repair_and_rollback_with_a_local_repository() {
 
     // A scan from a job of the patch_scan atom, without refreshing the
     // machine's other lists.
-    let job = h
-        .client
-        .post(
-            "/api/v1/jobs",
-            &json!({"name": "scan-local", "risk_level": "low", "steps": [{"name": "scan", "tasks": [
-                {"name": "scan", "atom": {"type": "patch_scan", "skip_refresh": true}}]}]}),
-        )
-        .await
-        .unwrap();
-    let t = h
-        .client
-        .post(
-            &format!("/api/v1/jobs/{}/execute", job["id"].as_str().unwrap()),
-            &json!({"hosts": [host]}),
-        )
-        .await
-        .unwrap();
-    let t = ended(&h, t["id"].as_str().unwrap()).await;
+    let t = h.scan_patches_locally(&host).await;
     assert_eq!(t["status"], "successful", "{t:#}");
     let scanned = h
         .client

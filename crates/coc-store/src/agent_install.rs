@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use coc_domain::agent::{IdentityState, REENROLL_WINDOW_MS};
 use coc_domain::agent_install::{InstallSpec, SCRIPT_NAME, target_params};
-use coc_domain::ticket::{BatchPolicy, Threshold};
+use coc_domain::ticket::Threshold;
 use serde::{Deserialize, Serialize};
 
 use crate::jobticket::Delegation;
@@ -110,13 +110,7 @@ impl Store {
             });
         }
         let ids: Vec<String> = hosts.iter().map(|h| h.host_id.clone()).collect();
-        let (batch_policy, batches) = match spec.batch_size {
-            Some(n) => (
-                BatchPolicy::Manual,
-                Some(ids.chunks(n as usize).map(<[String]>::to_vec).collect()),
-            ),
-            None => (BatchPolicy::None, None),
-        };
+        let (batch_policy, batches) = coc_domain::ticket::batches_of(&ids, spec.batch_size);
         let req = NewTicket {
             script_id: script.id.clone(),
             params: BTreeMap::new(),

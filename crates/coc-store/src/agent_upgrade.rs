@@ -10,7 +10,6 @@ use base64::Engine as _;
 use coc_domain::agent_upgrade::{
     self as up, MAX_BUILDS, MAX_NOTE_CHARS, UpgradeSpec, validate_build, validate_version,
 };
-use coc_domain::ticket::BatchPolicy;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use sqlx::Row;
@@ -264,13 +263,7 @@ impl Store {
         }
         self.ensure_system_scripts(tenant).await?;
         self.ensure_system_jobs(tenant).await?;
-        let (batch_policy, batches) = match spec.batch_size {
-            Some(n) => (
-                BatchPolicy::Manual,
-                Some(hosts.chunks(n as usize).map(<[String]>::to_vec).collect()),
-            ),
-            None => (BatchPolicy::None, None),
-        };
+        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, spec.batch_size);
         let req = NewJobTicket {
             version: None,
             description: format!("upgrade the agent to build {}", build.version),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use coc_domain::resource_op::{
     ACTION_PARAM, OperationSpec, SCRIPT_NAME, SERVICE_ATTRIBUTE, Target, UNITS_PARAM, plan,
 };
-use coc_domain::ticket::{BatchPolicy, Threshold};
+use coc_domain::ticket::Threshold;
 
 use crate::jobticket::Delegation;
 use crate::ticket::{NewTicket, Ticket};
@@ -49,13 +49,7 @@ impl Store {
         self.ensure_system_scripts(tenant).await?;
         let script = self.get_script(tenant, SCRIPT_NAME).await?;
         let hosts: Vec<String> = per_host.keys().cloned().collect();
-        let (batch_policy, batches) = match spec.batch_size {
-            Some(n) => (
-                BatchPolicy::Manual,
-                Some(hosts.chunks(n as usize).map(<[String]>::to_vec).collect()),
-            ),
-            None => (BatchPolicy::None, None),
-        };
+        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, spec.batch_size);
         let req = NewTicket {
             script_id: script.id.clone(),
             params: BTreeMap::from([(ACTION_PARAM.to_string(), spec.action.as_str().to_string())]),

@@ -221,27 +221,14 @@ impl PatchWork {
     /// [`MAX_WORK_HOSTS`], batch size 0, a threshold outside 0–100, a
     /// baseline or reboot asked of a scan or rollback.
     pub fn normalized(&self, kind: PatchWorkKind) -> Result<PatchWork, DomainError> {
-        let mut hosts: Vec<String> = Vec::new();
-        for h in &self.hosts {
-            let h = h.trim();
-            if !h.is_empty() && !hosts.iter().any(|x| x == h) {
-                hosts.push(h.to_string());
-            }
-        }
+        let hosts = crate::ticket::distinct_trimmed(&self.hosts);
         if hosts.is_empty() || hosts.len() > MAX_WORK_HOSTS {
             return Err(invalid(format!(
                 "choose 1 to {MAX_WORK_HOSTS} hosts to {}",
                 kind.as_str()
             )));
         }
-        if self.batch_size == Some(0) {
-            return Err(invalid("batch_size must be at least 1"));
-        }
-        if let Some(t) = self.success_rate_threshold
-            && !(0.0..=100.0).contains(&t)
-        {
-            return Err(invalid("success_rate_threshold must be 0 to 100 (%)"));
-        }
+        crate::ticket::check_batching(self.batch_size, self.success_rate_threshold)?;
         let baseline = self
             .baseline
             .as_deref()

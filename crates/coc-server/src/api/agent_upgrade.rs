@@ -146,14 +146,7 @@ async fn upgrade(
     Extension(c): Extension<Checked>,
     ApiJson(b): ApiJson<UpgradeSpec>,
 ) -> ApiResult<(StatusCode, Json<JobTicketDetail>)> {
-    // The caller must reach every host it upgrades.
-    for h in &b.hosts {
-        let h = h.trim();
-        if !h.is_empty() {
-            let id = s.store.host_ref(&p.tenant, h).await?;
-            super::resource::readable_host(&s, &p, &c, &id).await?;
-        }
-    }
+    super::resource::require_hosts(&s, &p, &c, &b.hosts).await?;
     let t = s
         .store
         .start_agent_upgrade(&p.tenant, &b, &p.user_name)

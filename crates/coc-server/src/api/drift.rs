@@ -100,19 +100,7 @@ async fn list(
         };
         return Ok(Json(super::listing(one)));
     }
-    let hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
-    let readable: std::collections::BTreeSet<String> = hosts
-        .iter()
-        .filter(|h| {
-            let attrs = super::attributes::host(h);
-            c.permits(
-                &c.action,
-                &format!("resource:{}", h.id),
-                &super::attributes::as_refs(&attrs),
-            )
-        })
-        .map(|h| h.id.clone())
-        .collect();
+    let readable = super::resource::readable_host_ids(&s, &p, &c).await?;
     let all = s.store.list_drift(&p.tenant).await?;
     Ok(Json(super::listing(
         all.into_iter()

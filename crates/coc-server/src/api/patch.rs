@@ -114,14 +114,7 @@ async fn start(
     kind: PatchWorkKind,
     w: PatchWork,
 ) -> ApiResult<(StatusCode, Json<JobTicketDetail>)> {
-    // The caller must reach every host it works on.
-    for h in &w.hosts {
-        let h = h.trim();
-        if !h.is_empty() {
-            let id = s.store.host_ref(&p.tenant, h).await?;
-            super::resource::readable_host(&s, &p, &c, &id).await?;
-        }
-    }
+    super::resource::require_hosts(&s, &p, &c, &w.hosts).await?;
     let t = s
         .store
         .start_patch_work(&p.tenant, kind, &w, &p.user_name)
@@ -158,19 +151,7 @@ async fn rollback(
 
 /// The report over the hosts the caller may read.
 async fn readable_fleet(s: &AppState, p: &Principal, c: &Checked) -> ApiResult<FleetCompliance> {
-    let hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
-    let readable: std::collections::BTreeSet<String> = hosts
-        .iter()
-        .filter(|h| {
-            let attrs = super::attributes::host(h);
-            c.permits(
-                &c.action,
-                &format!("resource:{}", h.id),
-                &super::attributes::as_refs(&attrs),
-            )
-        })
-        .map(|h| h.id.clone())
-        .collect();
+    let readable = super::resource::readable_host_ids(s, p, c).await?;
     Ok(s.store
         .patch_compliance(&p.tenant)
         .await?

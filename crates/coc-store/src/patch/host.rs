@@ -762,7 +762,6 @@ impl Store {
         work: &PatchWork,
         actor: &str,
     ) -> Result<JobTicketDetail> {
-        use coc_domain::ticket::BatchPolicy;
         let work = work.normalized(kind)?;
         let mut hosts = Vec::with_capacity(work.hosts.len());
         for h in &work.hosts {
@@ -784,13 +783,7 @@ impl Store {
             params.insert(coc_domain::patch::BASELINE_PARAM.to_string(), name);
         }
         self.ensure_system_jobs(tenant).await?;
-        let (batch_policy, batches) = match work.batch_size {
-            Some(n) => (
-                BatchPolicy::Manual,
-                Some(hosts.chunks(n as usize).map(<[String]>::to_vec).collect()),
-            ),
-            None => (BatchPolicy::None, None),
-        };
+        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, work.batch_size);
         let description = match (kind, &work.baseline) {
             (PatchWorkKind::Repair, Some(b)) => format!("repair patches by baseline {b}"),
             (PatchWorkKind::Repair, None) => "repair patches by each host's baseline".into(),

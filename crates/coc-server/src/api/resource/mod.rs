@@ -564,6 +564,49 @@ async fn export(
 /// A resource other than a host, by id or name, when the caller may do
 /// the route's action on it. Errors: `not_found`, `forbidden`,
 /// `validation_failed` for a name two types share.
+/// The ids of the hosts on which the caller may do the route's action.
+///
+/// Errors: a store error.
+pub(super) async fn readable_host_ids(
+    s: &AppState,
+    p: &Principal,
+    c: &Checked,
+) -> ApiResult<std::collections::BTreeSet<String>> {
+    let hosts = s.store.list_hosts(&p.tenant, s.heartbeat_ms as i64).await?;
+    Ok(hosts
+        .iter()
+        .filter(|h| {
+            let attrs = attributes::host(h);
+            c.permits(
+                &c.action,
+                &format!("resource:{}", h.id),
+                &attributes::as_refs(&attrs),
+            )
+        })
+        .map(|h| h.id.clone())
+        .collect())
+}
+
+/// Checks that the caller may do the route's action on every host named
+/// (ids or host names; blank entries are skipped).
+///
+/// Errors: `not_found` (a host), `forbidden`.
+pub(super) async fn require_hosts(
+    s: &AppState,
+    p: &Principal,
+    c: &Checked,
+    hosts: &[String],
+) -> ApiResult<()> {
+    for h in hosts {
+        let h = h.trim();
+        if !h.is_empty() {
+            let id = s.store.host_ref(&p.tenant, h).await?;
+            readable_host(s, p, c, &id).await?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn readable_resource(
     s: &AppState,
     p: &Principal,
