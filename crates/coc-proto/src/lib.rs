@@ -27,8 +27,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of this protocol.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version of this protocol: 3 added `patch` (P2).
+pub const PROTOCOL_VERSION: u32 = 3;
+/// The oldest version a server still admits: such an agent gets every
+/// message of its version (a `patch` task for it fails at once), and can
+/// be upgraded.
+pub const OLDEST_PROTOCOL_VERSION: u32 = 2;
+/// The first version whose agents take `patch` tasks.
+pub const PATCH_SINCE: u32 = 3;
 
 /// Length of a challenge nonce, bytes.
 pub const NONCE_LEN: usize = 32;

@@ -16,7 +16,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use coc_domain::ticket::TaskStatus;
-use coc_proto::{AgentMessage, ExecOutcome, PROTOCOL_VERSION, ServerMessage};
+use coc_proto::{
+    AgentMessage, ExecOutcome, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION, ServerMessage,
+};
 use coc_store::agent::AgentAdmission;
 use coc_store::audit::NewAudit;
 use coc_store::report::Report;
@@ -27,11 +29,16 @@ use tokio::sync::mpsc;
 use crate::api::catalog::{RouteDoc, route};
 use crate::{ApiError, AppState, LiveEvent, bearer};
 
+/// A connected agent: its connection's generation, its queue, the
+/// protocol version it speaks.
+type Link = (u64, mpsc::Sender<ServerMessage>, u32);
+
 /// Connected agents by host id. Each connection has a generation number so
 /// a stale connection's cleanup never removes a newer one.
 #[derive(Default)]
 pub struct Agents {
-    inner: Mutex<HashMap<String, (u64, mpsc::Sender<ServerMessage>)>>,
+    /// Per host: its connection.
+    inner: Mutex<HashMap<String, Link>>,
     generation: AtomicU64,
 }
 
@@ -44,7 +51,7 @@ impl Agents {
             .lock()
             .unwrap()
             .get(host_id)
-            .map(|(_, tx)| tx.clone());
+            .map(|(_, tx, _)| tx.clone());
         tx.is_some_and(|tx| tx.try_send(m).is_ok())
     }
 
@@ -65,23 +72,28 @@ impl Agents {
         )
     }
 
+    /// The protocol version of a host's agent, when it is connected here.
+    pub fn protocol(&self, host_id: &str) -> Option<u32> {
+        self.inner.lock().unwrap().get(host_id).map(|(_, _, v)| *v)
+    }
+
     /// Number of connected agents.
     pub fn count(&self) -> usize {
         self.inner.lock().unwrap().len()
     }
 
-    fn register(&self, host_id: &str, tx: mpsc::Sender<ServerMessage>) -> u64 {
+    fn register(&self, host_id: &str, tx: mpsc::Sender<ServerMessage>, version: u32) -> u64 {
         let g = self.generation.fetch_add(1, Ordering::Relaxed);
         self.inner
             .lock()
             .unwrap()
-            .insert(host_id.to_string(), (g, tx));
+            .insert(host_id.to_string(), (g, tx, version));
         g
     }
 
     fn unregister(&self, host_id: &str, g: u64) {
         let mut m = self.inner.lock().unwrap();
-        if m.get(host_id).is_some_and(|(cur, _)| *cur == g) {
+        if m.get(host_id).is_some_and(|(cur, _, _)| *cur == g) {
             m.remove(host_id);
         }
     }
@@ -204,17 +216,19 @@ async fn handshake(
     rx: &mut futures_util::stream::SplitStream<WebSocket>,
     token: Option<&str>,
     addr: SocketAddr,
-) -> Option<(String, coc_proto::Facts)> {
+) -> Option<(String, coc_proto::Facts, u32)> {
     let refuse = |reason: String| reply(&ServerMessage::Refused { reason });
-    let (facts, public_key) = match next_agent_message(rx).await? {
+    let (facts, public_key, version) = match next_agent_message(rx).await? {
         AgentMessage::Hello {
             version,
             facts,
             public_key,
-        } if version == PROTOCOL_VERSION => (*facts, public_key),
+        } if (OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) => {
+            (*facts, public_key, version)
+        }
         AgentMessage::Hello { version, .. } => {
             let reason = format!(
-                "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                "protocol version {version} is not supported; this server speaks {OLDEST_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
             );
             let _ = tx.send(refuse(reason)).await;
             return None;
@@ -303,7 +317,7 @@ async fn handshake(
             }))
             .await
             .ok()?;
-            Some((a.host_id, facts))
+            Some((a.host_id, facts, version))
         }
         AgentAdmission::Refused {
             why,
@@ -329,14 +343,15 @@ async fn session(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let (mut tx, mut rx) = socket.split();
-    let Some((host_id, facts)) = handshake(&s, &mut tx, &mut rx, token.as_deref(), addr).await
+    let Some((host_id, facts, version)) =
+        handshake(&s, &mut tx, &mut rx, token.as_deref(), addr).await
     else {
         return;
     };
     drop(permit);
     tracing::info!(%host_id, hostname = %facts.hostname, "agent connected");
     let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(1024);
-    let generation = s.agents.register(&host_id, out_tx.clone());
+    let generation = s.agents.register(&host_id, out_tx.clone(), version);
     drop(out_tx);
     // Runs the server still waits for are sent again (X8); the agent
     // ignores ids it already knows and re-sends results it still holds.

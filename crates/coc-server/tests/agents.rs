@@ -23,6 +23,8 @@ pub struct RawAgent {
     pub public: String,
     /// The agent id it claims.
     pub agent_id: String,
+    /// The protocol version it says it speaks.
+    pub version: u32,
 }
 
 /// How the raw agent proves its key.
@@ -42,6 +44,7 @@ impl RawAgent {
             public: hex::encode(key.public_key().as_ref()),
             key,
             agent_id: agent_id.into(),
+            version: PROTOCOL_VERSION,
         }
     }
 
@@ -79,7 +82,7 @@ impl RawAgent {
         send(
             &mut ws,
             &AgentMessage::Hello {
-                version: PROTOCOL_VERSION,
+                version: self.version,
                 facts: Box::new(facts),
                 public_key: self.public.clone(),
             },
@@ -497,4 +500,38 @@ async fn an_installation_is_started_from_the_console_form() {
         .filter_map(|r| r["id"].as_str())
         .collect();
     assert_eq!(ids, vec![made], "{failed}");
+}
+
+/// An agent of the previous protocol (2, before patch work) is still
+/// admitted, so it can be upgraded; a patch task for it fails at once,
+/// saying why, instead of waiting out its timeout. A protocol older than
+/// that is refused.
+#[tokio::test]
+async fn an_agent_older_than_patch_work_gets_its_patch_task_failed_at_once() {
+    let h = Harness::start(0).await;
+    let mut old = RawAgent::new("old-agent-0001");
+    old.version = coc_proto::OLDEST_PROTOCOL_VERSION;
+    let (host_id, _ws) = old
+        .connect(&h.url(), Some(&h.agent_token), Proof::Honest)
+        .await
+        .unwrap();
+    let t = h
+        .client
+        .post("/api/v1/patch-scans", &json!({"hosts": [host_id]}))
+        .await
+        .unwrap();
+    let done = h
+        .wait_job_ticket(t["id"].as_str().unwrap(), |t| t["status"] == "failed")
+        .await;
+    assert!(
+        done.to_string().contains("too old for patch work"),
+        "{done:#}"
+    );
+    let mut older = RawAgent::new("old-agent-0002");
+    older.version = coc_proto::OLDEST_PROTOCOL_VERSION - 1;
+    let e = older
+        .connect(&h.url(), Some(&h.agent_token), Proof::Honest)
+        .await
+        .unwrap_err();
+    assert!(e.contains("not supported"), "{e}");
 }

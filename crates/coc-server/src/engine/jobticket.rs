@@ -82,6 +82,26 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
         crate::crash_point("before_dispatch");
     }
     for c in cmds {
+        // An agent older than patch work would ignore the task: it fails
+        // now, saying why, instead of after its timeout.
+        if let JobCommand::Patch {
+            run_id, host_id, ..
+        } = &c
+            && state
+                .agents
+                .protocol(host_id)
+                .is_some_and(|v| v < coc_proto::PATCH_SINCE)
+        {
+            let why = "the host's agent is too old for patch work: upgrade it (coc agent-upgrade)";
+            if let Err(e) = state
+                .store
+                .finish_job_run(run_id, None, TaskStatus::Failed, None, Some(why), None)
+                .await
+            {
+                tracing::warn!(run = %run_id, error = %e, "run failure not stored");
+            }
+            continue;
+        }
         let (run_id, host_id, msg) = match c {
             JobCommand::Exec {
                 run_id,
