@@ -987,6 +987,39 @@ pub fn templates() -> Vec<JobSpec> {
     ]
 }
 
+/// A global parameter with a preset value.
+fn preset(name: &str, kind: GlobalParamType, value: &str, description: &str) -> GlobalParam {
+    GlobalParam {
+        name: name.into(),
+        kind,
+        value: Some(value.into()),
+        description: description.into(),
+        from: None,
+    }
+}
+
+/// A job COC ships (a common job or a template): no review, no tags, in
+/// the default project.
+fn shipped(
+    name: &str,
+    description: &str,
+    risk_level: RiskLevel,
+    params: Vec<GlobalParam>,
+    steps: Vec<Step>,
+) -> JobSpec {
+    JobSpec {
+        name: name.into(),
+        description: description.into(),
+        enterprise_project: default_project(),
+        tags: BTreeMap::new(),
+        risk_level,
+        manual_review: false,
+        reviewers: vec![],
+        params,
+        steps,
+    }
+}
+
 /// The rolling repair template (P2, ref. 4.2.3): batch by batch, each
 /// host is taken out of service, repaired, rebooted when it needs it,
 /// checked until its service answers, and put back; a failure stops the
@@ -1004,40 +1037,31 @@ fn rolling_patch_repair() -> JobSpec {
         },
         on_failure: PostFault::Stop,
     };
-    JobSpec {
-        name: "Rolling_Patch_Repair".into(),
-        description: "Per batch: take each host out of service, repair its patches, reboot if \
-                      needed, check its service, put it back"
-            .into(),
-        enterprise_project: default_project(),
-        tags: BTreeMap::new(),
-        risk_level: RiskLevel::Medium,
-        manual_review: false,
-        reviewers: vec![],
-        params: vec![
-            GlobalParam {
-                name: "LB_URL".into(),
-                kind: GlobalParamType::String,
-                value: Some("http://127.0.0.1:8080".into()),
-                description: "the load balancer's API".into(),
-                from: None,
-            },
-            GlobalParam {
-                name: "SERVICE_PORT".into(),
-                kind: GlobalParamType::Numeric,
-                value: Some("80".into()),
-                description: "the port each host serves on".into(),
-                from: None,
-            },
-            GlobalParam {
-                name: "CHECK_PATH".into(),
-                kind: GlobalParamType::String,
-                value: Some("/health".into()),
-                description: "the path of the service's health check".into(),
-                from: None,
-            },
+    shipped(
+        "Rolling_Patch_Repair",
+        "Per batch: take each host out of service, repair its patches, reboot if needed, check its service, put it back",
+        RiskLevel::Medium,
+        vec![
+            preset(
+                "LB_URL",
+                GlobalParamType::String,
+                "http://127.0.0.1:8080",
+                "the load balancer's API",
+            ),
+            preset(
+                "SERVICE_PORT",
+                GlobalParamType::Numeric,
+                "80",
+                "the port each host serves on",
+            ),
+            preset(
+                "CHECK_PATH",
+                GlobalParamType::String,
+                "/health",
+                "the path of the service's health check",
+            ),
         ],
-        steps: vec![Step {
+        vec![Step {
             name: "Rolling_Repair".into(),
             tasks: vec![
                 http(
@@ -1078,7 +1102,7 @@ fn rolling_patch_repair() -> JobSpec {
                 ),
             ],
         }],
-    }
+    )
 }
 
 /// The common jobs shipped with COC (read-only, ref. 5.2.1).
@@ -1131,37 +1155,31 @@ pub fn system_jobs() -> Vec<JobSpec> {
 /// rollback of the latest repair, each one step of one atom.
 fn patch_jobs() -> Vec<JobSpec> {
     use crate::patch as p;
-    let job =
-        |name: &str, description: &str, tasks: Vec<JobTask>, params: Vec<GlobalParam>| JobSpec {
-            name: name.into(),
-            description: description.into(),
-            enterprise_project: default_project(),
-            tags: BTreeMap::new(),
-            risk_level: if name == p::SCAN_JOB {
-                RiskLevel::Low
-            } else {
-                RiskLevel::Medium
-            },
-            manual_review: false,
-            reviewers: vec![],
-            params,
-            steps: vec![Step {
-                name: "Patches".into(),
-                tasks,
-            }],
+    let job = |name: &str, description: &str, tasks: Vec<JobTask>, params: Vec<GlobalParam>| {
+        let risk = if name == p::SCAN_JOB {
+            RiskLevel::Low
+        } else {
+            RiskLevel::Medium
         };
+        let steps = vec![Step {
+            name: "Patches".into(),
+            tasks,
+        }];
+        shipped(name, description, risk, params, steps)
+    };
     let task = |name: &str, description: &str, atom: Atom| JobTask {
         name: name.into(),
         description: description.into(),
         atom,
         on_failure: PostFault::Stop,
     };
-    let baseline = || GlobalParam {
-        name: p::BASELINE_PARAM.into(),
-        kind: GlobalParamType::String,
-        value: Some(String::new()),
-        description: "the baseline (name or id); empty: the one each host follows".into(),
-        from: None,
+    let baseline = || {
+        preset(
+            p::BASELINE_PARAM,
+            GlobalParamType::String,
+            "",
+            "the baseline (name or id); empty: the one each host follows",
+        )
     };
     let repair = || {
         task(
@@ -1227,38 +1245,25 @@ fn patch_jobs() -> Vec<JobSpec> {
 /// deadline from its global parameters.
 fn agent_upgrade_job() -> JobSpec {
     use crate::agent_upgrade as up;
-    let param = |name: &str, kind, value: String, description: &str| GlobalParam {
-        name: name.into(),
-        kind,
-        value: Some(value),
-        description: description.into(),
-        from: None,
-    };
-    JobSpec {
-        name: up::JOB_NAME.into(),
-        description:
-            "Replace the agent with another build; roll back when the new one does not connect"
-                .into(),
-        enterprise_project: default_project(),
-        tags: BTreeMap::new(),
-        risk_level: RiskLevel::Medium,
-        manual_review: false,
-        reviewers: vec![],
-        params: vec![
-            param(
+    shipped(
+        up::JOB_NAME,
+        "Replace the agent with another build; roll back when the new one does not connect",
+        RiskLevel::Medium,
+        vec![
+            preset(
                 up::BUILD_PARAM,
                 GlobalParamType::String,
-                String::new(),
+                "",
                 "the agent build: id or version",
             ),
-            param(
+            preset(
                 up::ROLLBACK_PARAM,
                 GlobalParamType::Numeric,
-                up::DEFAULT_ROLLBACK_AFTER_S.to_string(),
+                &up::DEFAULT_ROLLBACK_AFTER_S.to_string(),
                 "seconds the new build has to connect",
             ),
         ],
-        steps: vec![Step {
+        vec![Step {
             name: "Upgrade".into(),
             tasks: vec![JobTask {
                 name: "Upgrade-Agent".into(),
@@ -1271,7 +1276,7 @@ fn agent_upgrade_job() -> JobSpec {
                 on_failure: PostFault::Continue,
             }],
         }],
-    }
+    )
 }
 
 #[cfg(test)]

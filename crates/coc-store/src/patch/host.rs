@@ -198,14 +198,6 @@ fn kind_of(atom_kind: &str) -> PatchWorkKind {
     }
 }
 
-fn parse_kind(s: &str) -> PatchWorkKind {
-    PatchWorkKind::ALL
-        .iter()
-        .copied()
-        .find(|k| k.as_str() == s)
-        .unwrap_or(PatchWorkKind::Scan)
-}
-
 fn enum_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str, s: &str, default: T) -> T {
     all.iter()
         .copied()
@@ -255,7 +247,12 @@ fn report_row(r: &AnyRow) -> Result<PatchReportInfo> {
         manager: r.try_get("manager")?,
         os_id: r.try_get("os_id")?,
         os_version: r.try_get("os_version")?,
-        kind: parse_kind(&r.try_get::<String, _>("kind")?),
+        kind: enum_of(
+            PatchWorkKind::ALL,
+            PatchWorkKind::as_str,
+            &r.try_get::<String, _>("kind")?,
+            PatchWorkKind::Scan,
+        ),
         run_id: r.try_get("run_id")?,
         ticket_id: r.try_get("ticket_id")?,
         succeeded: r.try_get::<i64, _>("succeeded")? != 0,
