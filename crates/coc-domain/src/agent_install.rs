@@ -375,8 +375,9 @@ echo "installed on $TARGET: the agent enrolls with its one-time token"
 /// makes (`<dir>/coc-agent` with its state in `<dir>/state`) and refuses
 /// any other (a `coc dev` agent inside the server, one installed by
 /// hand). It answers at once and acts 3 s later, after the agent has
-/// reported the result: the directory goes, then the systemd unit (whose
-/// stop ends the agent), or, without systemd, the agent is killed.
+/// reported the result: without systemd the agent is stopped, then its
+/// directory removed; under systemd the unit is disabled and removed,
+/// the directory goes, and the unit's stop ends the agent.
 pub const UNINSTALL_SCRIPT: &str = r#"#!/bin/sh
 # Removes this COC agent (R3), installed by COC-AGENT-INSTALL.
 set -eu
@@ -389,16 +390,30 @@ if [ -z "$BIN" ] || [ -z "$STATE" ] || [ -z "$PID" ] || [ "$DIR" = / ] \
 fi
 UNIT=/etc/systemd/system/coc-agent.service
 if [ -d /run/systemd/system ] && [ -f "$UNIT" ] && grep -qF "$BIN" "$UNIT"; then
-  STOP="systemctl disable coc-agent.service; rm -f $UNIT; systemctl daemon-reload; systemctl stop coc-agent.service"
-  HOW="its systemd unit coc-agent.service"
+  SYSTEMD=1; HOW="its systemd unit coc-agent.service"
 else
-  STOP="kill $PID"
-  HOW="process $PID"
+  SYSTEMD=0; HOW="process $PID"
 fi
 # Detached into a session of its own, which it confirms before this task
-# ends (the agent then ends the task's process group).
+# ends (the agent then ends the task's process group). Without systemd
+# the agent is stopped first and the directory goes once it has exited
+# (nothing writes into it then); under systemd the unit goes first and
+# its stop, which ends this session too, comes last.
 MARK="$DIR/.uninstalling"
-nohup setsid sh -c "touch '$MARK'; sleep 3; rm -rf '$DIR'; $STOP" >/dev/null 2>&1 < /dev/null &
+export DIR PID MARK SYSTEMD UNIT
+nohup setsid sh -c '
+touch "$MARK"; sleep 3
+if [ "$SYSTEMD" = 1 ]; then
+  systemctl disable coc-agent.service; rm -f "$UNIT"; systemctl daemon-reload
+else
+  alive() { kill -0 "$PID" 2>/dev/null && ! grep -qs "^State:[[:space:]]*Z" "/proc/$PID/status"; }
+  kill "$PID"; i=0
+  while alive && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -9 "$PID" 2>/dev/null
+fi
+rm -rf "$DIR" || { sleep 1; rm -rf "$DIR"; }
+if [ "$SYSTEMD" = 1 ]; then systemctl stop coc-agent.service; fi
+' >/dev/null 2>&1 < /dev/null &
 i=0
 while [ ! -e "$MARK" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 echo "removing the agent in $DIR and $HOW in 3 seconds"

@@ -2056,7 +2056,7 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
     let pattern = install_dir.join("coc-agent");
     let mut gone = false;
     // 3 s after its report, and more on a busy machine.
-    for _ in 0..300 {
+    for _ in 0..600 {
         let running = Command::new("pgrep")
             .arg("-f")
             .arg(&pattern)
@@ -2068,11 +2068,18 @@ async fn an_agent_is_installed_over_ssh_from_an_installation_host() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(
-        gone,
-        "the agent in {} is still there",
-        install_dir.display()
-    );
+    if !gone {
+        let ps = Command::new("pgrep").arg("-af").arg(&pattern).output();
+        let ps = ps.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let left: Vec<_> = std::fs::read_dir(&install_dir)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        panic!(
+            "the agent in {} is still there: processes {ps:?}, files {left:?}\n{}",
+            install_dir.display(),
+            std::fs::read_to_string(install_dir.join("agent.log")).unwrap_or_default()
+        );
+    }
     // By password, as another user, from an environment variable.
     let password = "Install-pw-7";
     let Some(user) = LocalUser::create(password) else {
