@@ -66,7 +66,8 @@ pub struct AgentConfig {
     /// Dev mode: run every script as the agent's own user.
     pub run_as_self: bool,
     /// Dev and test mode: a `reboot` does not reboot the machine; the
-    /// agent reconnects as if the host had rebooted (a new boot id).
+    /// agent reconnects as if the host had rebooted (a new boot id), and
+    /// a power operation's shutdown only says what it would do.
     pub simulate_reboot: bool,
     /// Benchmark mode: a `patch` task does not run the package manager;
     /// it succeeds at once with this recorded report (what a host's apt
@@ -587,6 +588,11 @@ where
         ("COC_AGENT_PID", std::process::id().to_string().into()),
     ] {
         env.insert(k.to_string(), v.to_string_lossy().into_owned());
+    }
+    // An agent that simulates reboots (tests, demos) tells the shutdown
+    // of a power operation (P4) to simulate it too.
+    if cfg.simulate_reboot {
+        env.insert("COC_AGENT_SIMULATED_POWER".into(), "1".into());
     }
     tokio::spawn(async move {
         let (out_tx, mut out_rx) = mpsc::channel::<String>(256);

@@ -141,6 +141,21 @@ pub enum Atom {
         #[serde(default)]
         timeout_s: Option<u32>,
     },
+    /// Start, stop, restart, reinstall or change the OS of the host (P4,
+    /// [`crate::resource_op::power`]): through its cloud provider where
+    /// it is a cloud server, else a restart or stop through its agent.
+    HostPower {
+        /// `start`, `stop`, `restart`, `reinstall_os` or `change_os`; may
+        /// use `{{…}}`.
+        action: String,
+        /// The image of a change of OS (name or id); may use `{{…}}`.
+        #[serde(default)]
+        image: String,
+        /// Longest wait for the host to reach its state, seconds
+        /// (30..=3600).
+        #[serde(default = "default_power_wait")]
+        wait_s: u32,
+    },
     /// Replace the host's agent with another build (R3,
     /// [`crate::agent_upgrade`]) and wait until the new build connected,
     /// or the agent rolled back.
@@ -201,6 +216,9 @@ pub enum Atom {
 fn default_reboot_wait() -> u32 {
     DEFAULT_REBOOT_WAIT_S
 }
+fn default_power_wait() -> u32 {
+    crate::resource_op::power::DEFAULT_WAIT_S
+}
 fn default_rollback_after() -> String {
     crate::agent_upgrade::DEFAULT_ROLLBACK_AFTER_S.to_string()
 }
@@ -224,6 +242,7 @@ impl Atom {
             Atom::PatchScan { .. } => "patch_scan",
             Atom::PatchRepair { .. } => "patch_repair",
             Atom::PatchRollback { .. } => "patch_rollback",
+            Atom::HostPower { .. } => "host_power",
             Atom::Sleep { .. } => "sleep",
             Atom::Approval { .. } => "approval",
             Atom::Http { .. } => "http",
@@ -602,6 +621,20 @@ fn validate_atom(
         Atom::Reboot { wait_s, .. } => {
             if !(30..=3600).contains(wait_s) {
                 return Err(invalid("the reboot wait is 30 to 3600 seconds"));
+            }
+        }
+        Atom::HostPower {
+            action,
+            image,
+            wait_s,
+        } => {
+            check_refs(action, params)?;
+            check_refs(image, params)?;
+            if !action.contains("{{") {
+                crate::resource_op::power::PowerAction::parse(action)?;
+            }
+            if !(30..=3600).contains(wait_s) {
+                return Err(invalid("the power operation wait is 30 to 3600 seconds"));
             }
         }
         Atom::PatchScan { .. } | Atom::PatchRollback { .. } => {
@@ -1147,7 +1180,47 @@ pub fn system_jobs() -> Vec<JobSpec> {
     scan.risk_level = RiskLevel::Low;
     let mut jobs = vec![diagnose, scan, agent_upgrade_job()];
     jobs.extend(patch_jobs());
+    jobs.push(host_power_job());
     jobs
+}
+
+/// The common job of power operations on hosts (P4,
+/// [`crate::resource_op::power`]): one `host_power` task taking the
+/// action and image from its parameters.
+fn host_power_job() -> JobSpec {
+    use crate::resource_op::power as p;
+    shipped(
+        p::JOB_NAME,
+        "Start, stop, restart, reinstall or change the OS of hosts: through the cloud provider for cloud servers, a restart or stop through the agent otherwise",
+        RiskLevel::Medium,
+        vec![
+            preset(
+                p::ACTION_PARAM,
+                GlobalParamType::String,
+                "restart",
+                "start, stop, restart, reinstall_os or change_os",
+            ),
+            preset(
+                p::IMAGE_PARAM,
+                GlobalParamType::String,
+                "",
+                "The image a change of OS installs (name or id at the provider)",
+            ),
+        ],
+        vec![Step {
+            name: "Power".into(),
+            tasks: vec![JobTask {
+                name: "Host-Power".into(),
+                description: String::new(),
+                atom: Atom::HostPower {
+                    action: format!("{{{{{}}}}}", p::ACTION_PARAM),
+                    image: format!("{{{{{}}}}}", p::IMAGE_PARAM),
+                    wait_s: p::DEFAULT_WAIT_S,
+                },
+                on_failure: PostFault::Continue,
+            }],
+        }],
+    )
 }
 
 /// The common jobs of patch work (P2, [`crate::patch`]): a scan, a

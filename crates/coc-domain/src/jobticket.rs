@@ -33,6 +33,11 @@ pub const RETRIED: &str = "retried";
 /// Phase of a reboot run whose reboot the agent started: the run ends
 /// when the host is back with a new boot id.
 pub const BOOTING: &str = "boot";
+/// Run sub-state of a power operation's reboot through the agent (P4)
+/// until the agent answers it; then [`BOOTING`].
+pub const REBOOT_ASKED: &str = "reboot";
+/// Run sub-state of a power operation through a cloud provider (P4).
+pub const CLOUD: &str = "cloud";
 
 /// State of one run (one task on one host, one attempt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -372,6 +377,34 @@ impl TicketState {
     }
 }
 
+/// How a reboot's run ends: successful once the host is connected again
+/// with another boot id than before (kept in the run's detail), failed
+/// after `wait_s` seconds.
+fn rebooted(
+    run: &Run,
+    now: i64,
+    facts: &HostFacts,
+    wait_s: u32,
+) -> Option<(RunStatus, Option<String>)> {
+    let before = run.detail.clone().unwrap_or_default();
+    let booted = run.phase.as_deref() == Some(BOOTING)
+        && facts.connected.contains(&run.host_id)
+        && facts
+            .boot_ids
+            .get(&run.host_id)
+            .is_some_and(|b| *b != before);
+    if booted {
+        Some((RunStatus::Successful, None))
+    } else if now - run.started_at > i64::from(wait_s) * 1000 {
+        Some((
+            RunStatus::Failed,
+            Some(format!("the host did not come back within {wait_s} s")),
+        ))
+    } else {
+        None
+    }
+}
+
 /// How an executing run ends by time, approval or the host coming back,
 /// if it does at `now`.
 fn run_outcome(
@@ -393,24 +426,21 @@ fn run_outcome(
             }
             _ => None,
         },
-        Atom::Reboot { wait_s, .. } => {
-            let before = run.detail.clone().unwrap_or_default();
-            let booted = run.phase.as_deref() == Some(BOOTING)
-                && facts.connected.contains(&run.host_id)
-                && facts
-                    .boot_ids
-                    .get(&run.host_id)
-                    .is_some_and(|b| *b != before);
-            if booted {
-                Some((RunStatus::Successful, None))
-            } else if now - run.started_at > ms(i64::from(*wait_s)) {
-                Some((
+        Atom::Reboot { wait_s, .. } => rebooted(run, now, facts, *wait_s),
+        // A reboot through the agent ends as a reboot does; a provider's
+        // or the agent's result comes within the wait.
+        Atom::HostPower { wait_s, .. } if run.phase.as_deref() == Some(BOOTING) => {
+            rebooted(run, now, facts, *wait_s)
+        }
+        Atom::HostPower { wait_s, .. } => {
+            (now - run.started_at > ms(i64::from(*wait_s) + RESULT_GRACE_S)).then(|| {
+                (
                     RunStatus::Failed,
-                    Some(format!("the host did not come back within {wait_s} s")),
-                ))
-            } else {
-                None
-            }
+                    Some(format!(
+                        "the host did not reach its state within {wait_s} s"
+                    )),
+                )
+            })
         }
         // Its result comes from the agent (the new build once connected,
         // or the old one after a rollback); `wake_at` is the last moment

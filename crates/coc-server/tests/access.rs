@@ -277,6 +277,9 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             "targets": [{"address": "192.0.2.10", "password": "not-used"}]
         }),
         ("POST", "/api/v1/drift/{id}/accept") => json!({}),
+        ("POST", "/api/v1/host-operations") => {
+            json!({"action": "restart", "hosts": [w.ids["resource"]]})
+        }
         ("POST", "/api/v1/resource-operations") => {
             json!({"action": "restart", "resources": [w.ids["database"]]})
         }

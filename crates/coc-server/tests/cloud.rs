@@ -25,10 +25,12 @@ use crate::harness::{ADMIN, Harness, request};
 #[derive(Clone, Default)]
 pub(crate) struct Cloud {
     pub(crate) base: String,
-    one: Arc<Mutex<Vec<Value>>>,
+    pub(crate) one: Arc<Mutex<Vec<Value>>>,
     two: Arc<Mutex<Vec<Value>>>,
     /// Requests that came without the token.
     unauthorized: Arc<Mutex<usize>>,
+    /// Server actions asked (P4): `<action> <server name>`.
+    pub(crate) actions: Arc<Mutex<Vec<String>>>,
 }
 
 const TOKEN: &str = "gAAAAABkZ1-fake-token";
@@ -164,6 +166,17 @@ async fn images(
                "self": format!("/v2/images/{id}"), "file": format!("/v2/images/{id}/file"),
                "schema": "/v2/schemas/image"})
     };
+    if let Some(name) = q.get("name") {
+        let all = [
+            img("70a599e0-31e7-49b7-b260-868f441e862b", "cirros-0.6.2"),
+            img("f3b0b3a2-9c1e-4f0e-8a57-5d1a8a7c2e11", "ubuntu-24.04"),
+        ];
+        let named: Vec<&Value> = all.iter().filter(|i| i["name"] == name.as_str()).collect();
+        return Json(
+            json!({"images": named, "first": "/v2/images", "schema": "/v2/schemas/images"}),
+        )
+        .into_response();
+    }
     Json(match q.get("marker").map(String::as_str) {
         None => json!({"images": [img("70a599e0-31e7-49b7-b260-868f441e862b", "cirros-0.6.2")],
                        "first": "/v2/images", "schema": "/v2/schemas/images",
@@ -174,9 +187,147 @@ async fn images(
     .into_response()
 }
 
+/// `GET /v2/images/{id}`: the image of that id.
+async fn image(State(c): State<Cloud>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&c, &h) {
+        return unauthorized();
+    }
+    if [
+        "70a599e0-31e7-49b7-b260-868f441e862b",
+        "f3b0b3a2-9c1e-4f0e-8a57-5d1a8a7c2e11",
+    ]
+    .contains(&id.as_str())
+    {
+        Json(json!({"id": id, "status": "active"})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "404 Not Found\n\nNo image found with ID x\n\n   ",
+        )
+            .into_response()
+    }
+}
+
+/// The servers of `compute`'s region.
+fn region_of<'a>(c: &'a Cloud, compute: &str) -> &'a Arc<Mutex<Vec<Value>>> {
+    if compute == "compute" { &c.one } else { &c.two }
+}
+
+fn not_found(id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"itemNotFound": {"code": 404, "message": format!("Instance {id} could not be found.")}})),
+    )
+        .into_response()
+}
+
+/// `GET /servers/{id}`: the server; a task asked of it is over after one
+/// read that shows it (its end state, or `ERROR` for a server named
+/// `*-broken`).
+async fn server_show(
+    State(c): State<Cloud>,
+    h: HeaderMap,
+    Path((compute, id)): Path<(String, String)>,
+) -> Response {
+    if !authorized(&c, &h) {
+        return unauthorized();
+    }
+    let mut all = region_of(&c, &compute).lock().unwrap();
+    let Some(s) = all.iter_mut().find(|s| s["id"] == id.as_str()) else {
+        return not_found(&id);
+    };
+    let shown = s.clone();
+    if let Some(end) = s.get("_ends_as").cloned() {
+        let broken = s["name"].as_str().is_some_and(|n| n.ends_with("-broken"));
+        s["status"] = if broken { json!("ERROR") } else { end };
+        s["OS-EXT-STS:task_state"] = Value::Null;
+        s.as_object_mut().unwrap().remove("_ends_as");
+    }
+    let mut shown = shown;
+    shown.as_object_mut().unwrap().remove("_ends_as");
+    Json(json!({"server": shown})).into_response()
+}
+
+/// `POST /servers/{id}/action`: `os-start`, `os-stop`, `reboot`,
+/// `rebuild` as the compute API takes them: 202 with the task marked, 409
+/// when the server's state does not allow it, 400 for an unknown image.
+async fn server_action(
+    State(c): State<Cloud>,
+    h: HeaderMap,
+    Path((compute, id)): Path<(String, String)>,
+    Json(b): Json<Value>,
+) -> Response {
+    if !authorized(&c, &h) {
+        return unauthorized();
+    }
+    let mut all = region_of(&c, &compute).lock().unwrap();
+    let Some(s) = all.iter_mut().find(|s| s["id"] == id.as_str()) else {
+        return not_found(&id);
+    };
+    let status = s["status"].as_str().unwrap_or_default().to_string();
+    let conflict = |what: &str| {
+        (
+            StatusCode::CONFLICT,
+            Json(json!({"conflictingRequest": {"code": 409, "message":
+                format!("Cannot '{what}' instance {id} while it is in vm_state {}", status.to_lowercase())}})),
+        )
+            .into_response()
+    };
+    let (name, task, mid, end) = match b
+        .as_object()
+        .and_then(|o| o.keys().next())
+        .map(String::as_str)
+    {
+        Some("os-start") if status == "SHUTOFF" => ("os-start", "powering-on", "SHUTOFF", "ACTIVE"),
+        Some("os-start") => return conflict("start"),
+        Some("os-stop") if status == "ACTIVE" => ("os-stop", "powering-off", "ACTIVE", "SHUTOFF"),
+        Some("os-stop") => return conflict("stop"),
+        Some("reboot") if b["reboot"]["type"] == "SOFT" => {
+            ("reboot", "reboot_started", "REBOOT", "ACTIVE")
+        }
+        Some("rebuild") => {
+            let image = b["rebuild"]["imageRef"].as_str().unwrap_or_default();
+            if ![
+                "70a599e0-31e7-49b7-b260-868f441e862b",
+                "f3b0b3a2-9c1e-4f0e-8a57-5d1a8a7c2e11",
+            ]
+            .contains(&image)
+            {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"badRequest": {"code": 400, "message": format!("Image {image} could not be found.")}})),
+                )
+                    .into_response();
+            }
+            s["image"]["id"] = json!(image);
+            ("rebuild", "rebuilding", "REBUILD", "ACTIVE")
+        }
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"badRequest": {"code": 400, "message": "Invalid action"}})),
+            )
+                .into_response();
+        }
+    };
+    s["status"] = json!(mid);
+    s["OS-EXT-STS:task_state"] = json!(task);
+    s["_ends_as"] = json!(end);
+    let who = s["name"].as_str().unwrap_or_default().to_string();
+    c.actions.lock().unwrap().push(format!("{name} {who}"));
+    StatusCode::ACCEPTED.into_response()
+}
+
 /// A server as `GET /servers/detail` lists it (before microversion 2.47:
 /// the flavor by id).
-fn server(id: &str, name: &str, status: &str, flavor: &str, image: &str, ip: &str) -> Value {
+pub(crate) fn server(
+    id: &str,
+    name: &str,
+    status: &str,
+    flavor: &str,
+    image: &str,
+    ip: &str,
+) -> Value {
     json!({"id": id, "name": name, "status": status, "tenant_id": "a6944d763bf64ee6a275f1263fae0352",
         "user_id": "ee4dfb6e5540447cb3741905149d9b6e", "hostId": "60c988a84401fa15888a32833e5848e9caa99a45778310ba7b363165",
         "created": "2026-11-01T13:26:51Z", "updated": "2026-11-01T13:27:05Z", "progress": 0,
@@ -240,6 +391,7 @@ pub(crate) async fn fake_cloud() -> Cloud {
             s
         }])),
         unauthorized: Arc::default(),
+        actions: Arc::default(),
     };
     let app = Router::new()
         .route("/identity/v3/auth/tokens", post(tokens))
@@ -247,12 +399,15 @@ pub(crate) async fn fake_cloud() -> Cloud {
         .route("/{compute}/v2.1/servers/detail", get(servers))
         .route("/compute2/v2.1/flavors/detail", get(no_flavors))
         .route("/image/v2/images", get(images))
+        .route("/image/v2/images/{id}", get(image))
+        .route("/{compute}/v2.1/servers/{id}", get(server_show))
+        .route("/{compute}/v2.1/servers/{id}/action", post(server_action))
         .with_state(cloud.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     cloud
 }
 
-fn account(cloud: &Cloud, name: &str, password: &str, minutes: u32) -> Value {
+pub(crate) fn account(cloud: &Cloud, name: &str, password: &str, minutes: u32) -> Value {
     json!({"name": name, "auth_url": format!("{}/identity/v3", cloud.base), "username": "coc",
            "password": password, "project": "ops", "sync_minutes": minutes})
 }
@@ -273,7 +428,7 @@ async fn cloud_servers(h: &Harness) -> std::collections::BTreeMap<String, Value>
 }
 
 /// Synchronizes account `lab` now: what it did.
-async fn sync(h: &Harness) -> Value {
+pub(crate) async fn sync(h: &Harness) -> Value {
     h.client
         .post("/api/v1/cloud-accounts/lab/sync", &json!({}))
         .await

@@ -4,7 +4,9 @@
 //! each region of the catalog's public `compute` endpoints (or the ones
 //! the account names), reads flavors (`GET /flavors/detail`), images from
 //! the region's `image` service (`GET /v2/images`, following `next`) and
-//! servers (`GET /servers/detail`, following `servers_links`).
+//! servers (`GET /servers/detail`, following `servers_links`). For power
+//! operations (P4) it starts, stops, reboots and rebuilds a server
+//! (`POST /servers/{id}/action`) and reads its state (`GET /servers/{id}`).
 //!
 //! A server's flavor is taken from the server itself when the compute API
 //! embeds it (microversion 2.47 and later: `original_name`, `vcpus`,
@@ -15,6 +17,7 @@ use std::collections::HashMap;
 
 use coc_domain::cloud::{CloudAccountSpec, CloudServer};
 use coc_domain::egress::Egress;
+use coc_domain::resource_op::power::{PowerAction, ServerState};
 use serde_json::{Value, json};
 
 use super::{MAX_BODY, Provider, REQUEST_TIMEOUT};
@@ -207,6 +210,182 @@ impl<'a> OpenStack<'a> {
             .iter()
             .map(|s| server(s, region, &flavors, &images))
             .collect())
+    }
+}
+
+/// A signed-in session with the compute and image endpoints of one
+/// region, for operating servers there (P4).
+pub struct Session {
+    token: String,
+    compute: String,
+    image: Option<String>,
+}
+
+impl OpenStack<'_> {
+    /// Signs in and picks the endpoints of `region` (none: the only, or
+    /// first, compute endpoint of the catalog).
+    ///
+    /// Errors: why signing in failed, or no compute endpoint in `region`.
+    pub async fn session(&self, region: Option<&str>) -> Result<Session, String> {
+        let (token, endpoints) = self.sign_in().await?;
+        let compute = endpoints
+            .iter()
+            .find(|e| e.0 == "compute" && region.is_none_or(|r| e.1 == r))
+            .ok_or_else(|| {
+                format!(
+                    "the catalog has no public compute endpoint{}",
+                    region
+                        .map(|r| format!(" in region '{r}'"))
+                        .unwrap_or_default()
+                )
+            })?;
+        let image = endpoints
+            .iter()
+            .find(|e| e.0 == "image" && e.1 == compute.1)
+            .map(|e| e.2.trim_end_matches("/v2").to_string());
+        Ok(Session {
+            token,
+            compute: compute.2.clone(),
+            image,
+        })
+    }
+
+    /// The state of server `instance` (`GET /servers/{id}`): its status
+    /// and its task state (`OS-EXT-STS:task_state`).
+    ///
+    /// Errors: the server is unknown there, or the call failed.
+    pub async fn server_state(&self, s: &Session, instance: &str) -> Result<ServerState, String> {
+        let url = format!("{}/servers/{}", s.compute, path_part(instance)?);
+        let v = self
+            .get(&s.token, &url, &format!("reading server {instance}"))
+            .await?;
+        let server = &v["server"];
+        Ok(ServerState {
+            status: server["status"].as_str().unwrap_or_default().to_string(),
+            task: server["OS-EXT-STS:task_state"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    /// Asks for `action` on server `instance` (`POST /servers/{id}/action`:
+    /// `os-start`, `os-stop`, a soft `reboot`, or `rebuild` from the image
+    /// of id `image`).
+    ///
+    /// Errors: the provider refused (its status and message), or the
+    /// call failed.
+    pub async fn act(
+        &self,
+        s: &Session,
+        instance: &str,
+        action: PowerAction,
+        image: Option<&str>,
+    ) -> Result<(), String> {
+        let body = match action {
+            PowerAction::Start => json!({"os-start": null}),
+            PowerAction::Stop => json!({"os-stop": null}),
+            PowerAction::Restart => json!({"reboot": {"type": "SOFT"}}),
+            PowerAction::ReinstallOs | PowerAction::ChangeOs => {
+                json!({"rebuild": {"imageRef": image.ok_or("no image to rebuild from")?}})
+            }
+        };
+        let url = self.checked(&format!(
+            "{}/servers/{}/action",
+            s.compute,
+            path_part(instance)?
+        ))?;
+        let what = format!("{} of server {instance}", action.as_str().replace('_', " "));
+        let resp = self
+            .http
+            .post(url)
+            .timeout(REQUEST_TIMEOUT)
+            .header("X-Auth-Token", &s.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("{what}: {}", without_url(&e)))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        // The compute API says why in {"<fault>": {"message": …}}.
+        let why = read(resp)
+            .await
+            .ok()
+            .and_then(|v| {
+                v.as_object()?
+                    .values()
+                    .find_map(|f| f["message"].as_str().map(str::to_string))
+            })
+            .map(|m| m.chars().take(300).collect::<String>())
+            .unwrap_or_default();
+        Err(format!("{what} was refused ({status}) {why}")
+            .trim()
+            .to_string())
+    }
+
+    /// The id of image `name_or_id` in the session's region: an image of
+    /// that name (`GET /v2/images?name=`), else one of that id.
+    ///
+    /// Errors: no image service, no such image, or several of that name.
+    pub async fn image_id(&self, s: &Session, name_or_id: &str) -> Result<String, String> {
+        let root = s
+            .image
+            .as_deref()
+            .ok_or("the catalog has no image service in the server's region")?;
+        let mut u = self.checked(&format!("{root}/v2/images"))?;
+        u.query_pairs_mut().append_pair("name", name_or_id);
+        let v = self
+            .get(
+                &s.token,
+                u.as_str(),
+                &format!("looking up image '{name_or_id}'"),
+            )
+            .await?;
+        let named: Vec<String> = v["images"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| id_of(&i["id"]))
+            .collect();
+        match named.as_slice() {
+            [id] => return Ok(id.clone()),
+            [] => {}
+            _ => {
+                return Err(format!(
+                    "{} images are named '{name_or_id}': choose one by id",
+                    named.len()
+                ));
+            }
+        }
+        let Ok(id) = path_part(name_or_id) else {
+            return Err(format!("there is no image '{name_or_id}'"));
+        };
+        let url = format!("{root}/v2/images/{id}");
+        match self.get(&s.token, &url, "").await {
+            Ok(v) => id_of(&v["id"]).ok_or_else(|| format!("there is no image '{name_or_id}'")),
+            Err(_) => Err(format!("there is no image '{name_or_id}'")),
+        }
+    }
+}
+
+/// `v` as one path segment: ids and names of letters, digits and `-._~`
+/// (anything else is refused rather than escaped).
+fn path_part(v: &str) -> Result<&str, String> {
+    if !v.is_empty()
+        && v.len() <= 255
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        && v != "."
+        && v != ".."
+    {
+        Ok(v)
+    } else {
+        Err(format!(
+            "'{}' cannot name a server or image in a URL",
+            v.escape_debug()
+        ))
     }
 }
 

@@ -174,6 +174,35 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 }
                 continue;
             }
+            JobCommand::Cloud {
+                run_id,
+                tenant,
+                action,
+                server,
+                image,
+                wait_s,
+            } => {
+                let s = state.clone();
+                tokio::spawn(async move {
+                    let (status, out, err) = crate::cloud::operate(
+                        &s,
+                        &tenant,
+                        action,
+                        &server,
+                        image.as_deref(),
+                        wait_s,
+                    )
+                    .await;
+                    if let Err(e) = s
+                        .store
+                        .finish_job_run(&run_id, None, status, None, err.as_deref(), Some(&out))
+                        .await
+                    {
+                        tracing::warn!(run = %run_id, error = %e, "cloud run result not stored");
+                    }
+                });
+                continue;
+            }
             JobCommand::Http {
                 run_id,
                 method,

@@ -46,7 +46,8 @@ pub(crate) struct Delegation {
 }
 
 /// Inserts a ticket, `executing`, with its hosts per step, pending, in
-/// `tx`; returns its id. Every host must exist in the tenant.
+/// `tx`; returns its id. Every host (or agentless cloud server) must
+/// exist in the tenant.
 ///
 /// Errors: `NotFound` for a host; a store error.
 pub(crate) async fn insert_rows(
@@ -62,12 +63,18 @@ pub(crate) async fn insert_rows(
         .map(String::as_str)
         .chain(runs_on)
     {
-        let ok: Option<String> =
-            sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
-                .bind(n.tenant)
-                .bind(h)
-                .fetch_optional(&mut **tx)
-                .await?;
+        // A cloud server without an agent is a target too (P4: its
+        // provider does the work; the API lets only power operations
+        // name one).
+        let ok: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2 \
+             UNION ALL SELECT id FROM resources WHERE tenant_id = $1 AND id = $2 AND type = $3",
+        )
+        .bind(n.tenant)
+        .bind(h)
+        .bind(coc_domain::resource::catalog::ResourceType::CloudServer.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
         if ok.is_none() {
             return Err(StoreError::not_found("host", h));
         }

@@ -361,6 +361,23 @@ pub enum JobCommand {
         /// Host id.
         host_id: String,
     },
+    /// Ask a cloud provider to start, stop, reboot or rebuild a server
+    /// and wait for its state (P4), reporting with
+    /// [`Store::finish_job_run`].
+    Cloud {
+        /// Run id.
+        run_id: String,
+        /// The ticket's tenant.
+        tenant: String,
+        /// What to do.
+        action: coc_domain::resource_op::power::PowerAction,
+        /// The server.
+        server: coc_domain::resource_op::power::CloudServerRef,
+        /// The image of a rebuild (name or id).
+        image: Option<String>,
+        /// Longest wait for the server's state, seconds.
+        wait_s: u32,
+    },
     /// Make an HTTP call and report it with [`Store::finish_job_run`].
     Http {
         /// Run id.

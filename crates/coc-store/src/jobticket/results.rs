@@ -187,16 +187,19 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks HTTP runs left executing by a previous server process as
-    /// failed: the call may or may not have been made, and it is not
-    /// repeated (X8). Returns how many.
+    /// Marks HTTP runs and cloud operations (P4) left executing by a
+    /// previous server process as failed: the call may or may not have
+    /// been made, and it is not repeated (X8). Returns how many.
     pub async fn fail_interrupted_http_runs(&self) -> Result<u64> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(dynsql!(
             "UPDATE job_runs SET status = {}, phase = NULL, finished_at = $1, \
-             error = 'interrupted by a server restart; the HTTP call is not repeated' \
-             WHERE kind = 'http' AND status = {}",
+             error = CASE WHEN kind = 'http' \
+             THEN 'interrupted by a server restart; the HTTP call is not repeated' \
+             ELSE 'interrupted by a server restart; the cloud operation is not followed: check the server and run it again' END \
+             WHERE (kind = 'http' OR phase = {}) AND status = {}",
             sql_lit(RunStatus::Failed.as_str()),
+            sql_lit(jt::CLOUD),
             sql_lit(RunStatus::Executing.as_str())
         ))
         .bind(self.now())
@@ -225,7 +228,7 @@ pub(crate) async fn finish_job_run_in(
     now: i64,
 ) -> Result<Option<String>> {
     let r = sqlx::query(dynsql!(
-        "SELECT ticket_id, kind, detail, host_id, tenant_id FROM job_runs WHERE id = $1 AND status = {} AND ($2 = '' OR host_id = $2)",
+        "SELECT ticket_id, kind, phase, detail, host_id, tenant_id FROM job_runs WHERE id = $1 AND status = {} AND ($2 = '' OR host_id = $2)",
         sql_lit(RunStatus::Executing.as_str())
     ))
     .bind(run_id)
@@ -241,6 +244,7 @@ pub(crate) async fn finish_job_run_in(
         .execute(&mut *conn)
         .await?;
     let kind: String = r.try_get("kind")?;
+    let phase: Option<String> = r.try_get("phase")?;
     // An upgrade is over when the host's agent runs the wanted build.
     let mut status = status;
     let mut error = error.map(str::to_string);
@@ -272,7 +276,8 @@ pub(crate) async fn finish_job_run_in(
         }
     }
     let error = error.as_deref();
-    let n = if kind == "reboot" && status == TaskStatus::Successful {
+    let reboot = kind == "reboot" || phase.as_deref() == Some(jt::REBOOT_ASKED);
+    let n = if reboot && status == TaskStatus::Successful {
         sqlx::query(dynsql!(
             "UPDATE job_runs SET phase = {}, output = 'reboot started; waiting for the host to come back\n' \
              WHERE id = $1 AND status = {}",

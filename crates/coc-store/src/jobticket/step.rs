@@ -420,6 +420,62 @@ impl Store {
                     }
                 }
             }
+            Atom::HostPower {
+                action,
+                image,
+                wait_s,
+            } => {
+                use coc_domain::resource_op::power::{self, Route};
+                let action = substitute(action, &params, &kinds, &vars);
+                let image = substitute(image, &params, &kinds, &vars);
+                let server = crate::resource_op::cloud_server_in(tx, &h.host_id).await?;
+                let name = if vars.name.is_empty() {
+                    h.host_id.as_str()
+                } else {
+                    vars.name.as_str()
+                };
+                let routed = power::PowerAction::parse(&action)
+                    .map_err(|e| e.to_string())
+                    .and_then(|a| Ok((a, power::route(a, name, server.as_ref(), Some(&image))?)));
+                match routed {
+                    Ok((action, Route::Cloud { server, image })) => {
+                        phase = Some(jt::CLOUD);
+                        a.cmds.push(JobCommand::Cloud {
+                            run_id: run_id.clone(),
+                            tenant: st.tenant.clone(),
+                            action,
+                            server,
+                            image,
+                            wait_s: *wait_s,
+                        });
+                    }
+                    Ok((_, Route::AgentReboot)) => {
+                        phase = Some(jt::REBOOT_ASKED);
+                        detail = Some(facts.boot_ids.get(&h.host_id).cloned().unwrap_or_default());
+                        a.cmds.push(JobCommand::Reboot {
+                            run_id: run_id.clone(),
+                            host_id: h.host_id.clone(),
+                        });
+                    }
+                    Ok((_, Route::AgentShutdown)) => {
+                        phase = Some("agent");
+                        a.cmds.push(JobCommand::Exec {
+                            run_id: run_id.clone(),
+                            host_id: h.host_id.clone(),
+                            script_type: "shell".into(),
+                            content: power::SHUTDOWN_SCRIPT.into(),
+                            env: BTreeMap::new(),
+                            secret_env: vec![],
+                            run_as: DEFAULT_RUN_AS.into(),
+                            timeout_s: u64::from(*wait_s),
+                        });
+                    }
+                    Err(e) => {
+                        status = RunStatus::Failed;
+                        error = Some(e);
+                    }
+                }
+            }
             Atom::Reboot { .. } => {
                 phase = Some("agent");
                 detail = Some(facts.boot_ids.get(&h.host_id).cloned().unwrap_or_default());

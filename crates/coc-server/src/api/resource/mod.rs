@@ -561,9 +561,6 @@ async fn export(
         .map_err(|e| internal(&e))
 }
 
-/// A resource other than a host, by id or name, when the caller may do
-/// the route's action on it. Errors: `not_found`, `forbidden`,
-/// `validation_failed` for a name two types share.
 /// The ids of the hosts on which the caller may do the route's action.
 ///
 /// Errors: a store error.
@@ -607,6 +604,9 @@ pub(super) async fn require_hosts(
     Ok(())
 }
 
+/// A resource other than a host, by id or name, when the caller may do
+/// the route's action on it. Errors: `not_found`, `forbidden`,
+/// `validation_failed` for a name two types share.
 pub(super) async fn readable_resource(
     s: &AppState,
     p: &Principal,

@@ -1,11 +1,14 @@
-//! Batch resource operations (P4): starting, stopping and restarting
-//! databases as a script ticket of the common script
+//! Batch resource operations (P4): on hosts, [`power`]; here, starting,
+//! stopping and restarting databases as a script ticket of the common script
 //! [`coc_domain::resource_op::SCRIPT_NAME`] — one task per host the
 //! databases run on, with that host's services as its own parameter
 //! values. Which services on which host is
 //! [`coc_domain::resource_op::plan`]'s.
 
 use std::collections::BTreeMap;
+
+mod power;
+pub(crate) use power::cloud_server_in;
 
 use coc_domain::resource_op::{
     ACTION_PARAM, OperationSpec, SCRIPT_NAME, SERVICE_ATTRIBUTE, Target, UNITS_PARAM, plan,

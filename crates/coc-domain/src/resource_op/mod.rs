@@ -1,5 +1,6 @@
-//! Batch resource operations (P4, ref. 4.4 "Batch Operations on RDS
-//! Instances"): starting, stopping and restarting databases through the
+//! Batch resource operations (P4, ref. 4.3–4.4): on hosts, [`power`];
+//! here, on databases (ref. 4.4 "Batch Operations on RDS
+//! Instances"): starting, stopping and restarting them through the
 //! service manager of the host they run on. An operation is a script
 //! ticket of the common script [`SCRIPT_NAME`]: one run per host, each
 //! with its own services ([`plan`]), in batches under the suspension
@@ -12,6 +13,8 @@
 //! a start or restart that leaves the service inactive fails.
 
 use std::collections::BTreeMap;
+
+pub mod power;
 
 use serde::{Deserialize, Serialize};
 
