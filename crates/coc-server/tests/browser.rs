@@ -2620,3 +2620,50 @@ async fn patch_compliance_and_repair_in_the_console() {
     d.screenshot("patch-repair-ticket.png").await;
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 19 (P4): a host operation is started from its form as a new user
+/// does it — the action chosen, a cloud server ticked by name — and its
+/// job ticket page shows the server stopped by its provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_server_is_stopped_from_the_host_operation_form() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(0).await;
+    let cloud = crate::cloud::fake_cloud().await;
+    h.client
+        .post(
+            "/api/v1/cloud-accounts",
+            &crate::cloud::account(&cloud, "lab", "s3cret", 0),
+        )
+        .await
+        .unwrap();
+    crate::cloud::sync(&h).await;
+    let server = h
+        .client
+        .get("/api/v1/resources", &[("q", "web-02".into())])
+        .await
+        .unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("a[href='/console/host-operations/new']").await;
+    d.wait_text("h1", |t| {
+        t.contains("Start, stop, restart or reinstall hosts")
+    })
+    .await;
+    d.choose("#f-action", "stop").await;
+    d.click(&format!("input[name='f.cloud_servers'][value='{server}']"))
+        .await;
+    d.screenshot("host-operation-new.png").await;
+    d.click("#save").await;
+    d.wait_text("#ticket-status", |t| t == "successful").await;
+    let shown = d.wait_text("main", |t| t.contains("SHUTOFF")).await;
+    assert!(shown.contains("COC-Host-Power"), "{shown}");
+    assert!(shown.contains("web-02"), "the server by name: {shown}");
+    d.screenshot("host-operation-ticket.png").await;
+    assert_eq!(*cloud.actions.lock().unwrap(), ["os-stop web-02"]);
+    d.call("DELETE", "", None).await;
+}

@@ -2256,14 +2256,30 @@ async fn patches_are_scanned_and_reported_by_host_name() {
     assert!(out.lines().nth(1).unwrap().contains(",compliant,"), "{out}");
 }
 
-/// `coc resource-op` by name (P4): a resource that is no database is one
-/// line; a database whose service is not on its host fails its host and
-/// `--follow` says what the service manager said.
+/// `coc resource-op` and `coc host-op` by name (P4): a resource that is
+/// no database is one line; a database whose service is not on its host
+/// fails its host and `--follow` says what the service manager said; a
+/// host that is no cloud server cannot be started, and `--follow` says
+/// why; a change of OS without an image, and an unknown host, are one
+/// line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn databases_are_operated_by_name() {
+async fn resources_and_hosts_are_operated_by_name() {
     let env = Env::new();
     let _server = env.server(None).await;
-    let (_agent, id, _name) = one_agent(&env).await;
+    let (_agent, id, name) = one_agent(&env).await;
+    let (ok, out) = coc(&env, &["host-op", "start", &name, "--follow"]);
+    assert!(!ok && out.contains("is no cloud server"), "{out}");
+    assert!(out.contains("start started: job ticket"), "{out}");
+    for (args, why) in [
+        (vec!["host-op", "change-os", name.as_str()], "image"),
+        (vec!["host-op", "stop", "no-such-host"], "no-such-host"),
+    ] {
+        let (ok, out) = coc(&env, &args);
+        assert!(
+            !ok && out.trim().lines().count() == 1 && out.contains(why),
+            "{args:?}: {out}"
+        );
+    }
     env.call(
         "POST",
         "/api/v1/resources",

@@ -110,8 +110,13 @@ pub struct PowerSpec {
     /// What to do.
     pub action: PowerAction,
     /// The hosts: host ids or names, or cloud server ids or names
-    /// (1..=[`super::MAX_RESOURCES`]).
+    /// (with `cloud_servers`, 1..=[`super::MAX_RESOURCES`]).
+    #[serde(default)]
     pub hosts: Vec<String>,
+    /// More targets: cloud server ids or names (a form's second picker;
+    /// taken as `hosts` are).
+    #[serde(default)]
+    pub cloud_servers: Vec<String>,
     /// The image a change of OS installs (name or id at the provider).
     #[serde(default)]
     pub image: Option<String>,
@@ -132,7 +137,13 @@ impl PowerSpec {
     /// image name a request could not carry, batch size 0, a threshold
     /// outside 0–100.
     pub fn normalized(&self) -> Result<PowerSpec, DomainError> {
-        let hosts = crate::ticket::distinct_trimmed(&self.hosts);
+        let all: Vec<String> = self
+            .hosts
+            .iter()
+            .chain(&self.cloud_servers)
+            .cloned()
+            .collect();
+        let hosts = crate::ticket::distinct_trimmed(&all);
         if hosts.is_empty() || hosts.len() > super::MAX_RESOURCES {
             return Err(invalid(format!(
                 "choose 1 to {} hosts to {}",
@@ -159,6 +170,7 @@ impl PowerSpec {
         crate::ticket::check_batching(self.batch_size, self.success_rate_threshold)?;
         Ok(PowerSpec {
             hosts,
+            cloud_servers: vec![],
             image,
             ..self.clone()
         })
@@ -336,7 +348,8 @@ mod tests {
     fn a_request_is_trimmed_and_its_image_checked() {
         let spec = PowerSpec {
             action: PowerAction::ChangeOs,
-            hosts: vec![" web-1 ".into(), "web-1".into(), "db".into()],
+            hosts: vec![" web-1 ".into(), "web-1".into()],
+            cloud_servers: vec!["db".into(), "web-1".into()],
             image: Some(" debian-12 ".into()),
             batch_size: Some(1),
             success_rate_threshold: None,
@@ -373,6 +386,7 @@ mod tests {
         assert!(bad.normalized().is_err());
         let none = PowerSpec {
             hosts: vec![],
+            cloud_servers: vec![" ".into()],
             ..spec
         };
         assert!(

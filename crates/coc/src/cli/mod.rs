@@ -239,6 +239,10 @@ pub enum Command {
     /// Start, stop or restart databases through their hosts' service
     /// managers, in batches with a suspension threshold.
     ResourceOp(resource_op::Cmd),
+    /// Start, stop, restart, reinstall or change the OS of hosts: through
+    /// the cloud provider for cloud servers, a restart or stop through
+    /// the agent otherwise; in batches with a suspension threshold.
+    HostOp(resource_op::HostCmd),
     // Feature O5.
     /// SLAs and SLA records.
     #[command(subcommand)]
@@ -510,6 +514,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Patch(c) => patch::run(&cli.conn, c).await,
         Command::ResourceOp(c) => resource_op::run(&cli.conn, c).await,
+        Command::HostOp(c) => resource_op::run_hosts(&cli.conn, c).await,
         Command::Parameter(c) => parameter::run(&cli.conn, c).await,
         Command::Schedule(c) => schedule::run(&cli.conn, c).await,
         Command::Notification(c) => notify::run_notification(&cli.conn, c).await,

@@ -3,6 +3,12 @@
 //! they run on — `coc resource-op restart orders-db users-db --batch-size
 //! 1 --success-rate-threshold 100 --follow`. Each database names its
 //! service in its `service` attribute (`coc resource update`).
+//!
+//! `coc host-op start|stop|restart|reinstall-os|change-os HOST…` (P4,
+//! ref. 4.3): the same for hosts and cloud servers by name — through the
+//! cloud provider for cloud servers, a restart or stop through the agent
+//! otherwise: `coc host-op change-os web-1 web-2 --image ubuntu-24.04
+//! --batch-size 1 --follow`.
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -66,5 +72,78 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         return super::ticket::follow(&cl, &id, conn.output).await;
     }
     output::print(conn.output, &t, super::ticket::COLS);
+    Ok(())
+}
+
+/// What to do to hosts.
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum HostAction {
+    /// Power on (cloud servers only; a running one stays running).
+    Start,
+    /// Shut down (a stopped one stays stopped).
+    Stop,
+    /// Reboot and wait until it runs again.
+    Restart,
+    /// Rebuild from the image it runs (cloud servers only; wipes its disk).
+    ReinstallOs,
+    /// Rebuild from another image, --image (cloud servers only; wipes its
+    /// disk).
+    ChangeOs,
+}
+
+/// `coc host-op`.
+#[derive(Args, Debug)]
+pub struct HostCmd {
+    /// start, stop, restart, reinstall-os or change-os.
+    #[arg(value_enum)]
+    action: HostAction,
+    /// Hosts or cloud servers (names or ids).
+    #[arg(required = true)]
+    hosts: Vec<String>,
+    /// The image change-os installs (name or id at the provider).
+    #[arg(long)]
+    image: Option<String>,
+    #[command(flatten)]
+    batching: super::agent_install::Batching,
+    /// Print each host's progress until the operation ends (fails when a
+    /// host failed).
+    #[arg(long)]
+    follow: bool,
+}
+
+/// Runs `coc host-op`.
+pub async fn run_hosts(conn: &Conn, c: HostCmd) -> anyhow::Result<()> {
+    let cl = conn.client()?;
+    let action = match c.action {
+        HostAction::Start => "start",
+        HostAction::Stop => "stop",
+        HostAction::Restart => "restart",
+        HostAction::ReinstallOs => "reinstall_os",
+        HostAction::ChangeOs => "change_os",
+    };
+    let t = cl
+        .post(
+            "/api/v1/host-operations",
+            &json!({
+                "action": action,
+                "hosts": c.hosts,
+                "image": c.image,
+                "batch_size": c.batching.batch_size,
+                "success_rate_threshold": c.batching.success_rate_threshold,
+            }),
+        )
+        .await?;
+    if c.follow {
+        let id = t["id"].as_str().unwrap_or_default().to_string();
+        if conn.output == super::Format::Text {
+            println!(
+                "{} started: job ticket {}",
+                action.replace('_', " "),
+                t["number"].as_str().unwrap_or(&id)
+            );
+        }
+        return super::job::follow_ticket(&cl, &id, conn.output).await;
+    }
+    output::print(conn.output, &t, super::job::TICKET_COLS);
     Ok(())
 }

@@ -460,6 +460,10 @@ pub const MODULES: &[Module] = &[
                 "/console/resource-operations/new",
                 "Start, stop or restart databases",
             ),
+            (
+                "/console/host-operations/new",
+                "Start, stop, restart or reinstall hosts",
+            ),
         ],
         sorts: catalog::SORTS,
         groups: catalog::GROUPS,
@@ -587,6 +591,23 @@ pub const MODULES: &[Module] = &[
         fields: RESOURCE_OPERATION,
         home: Some("resources"),
         created: Some(("/console/tickets", "id")),
+        ..MODULE
+    },
+    Module {
+        slug: "host-operations",
+        title: "Start, stop, restart or reinstall hosts",
+        list: "/api/v1/resources?type=cloud_server&limit=100",
+        columns: &[
+            ("name", "Cloud server"),
+            ("host", "Host"),
+            ("attributes.state", "State at the provider"),
+            ("attributes.image", "Image"),
+            ("status", "Status"),
+        ],
+        create: Some("/api/v1/host-operations"),
+        fields: HOST_OPERATION,
+        home: Some("resources"),
+        created: Some(("/console/job-tickets", "id")),
         ..MODULE
     },
     Module {

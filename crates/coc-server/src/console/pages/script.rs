@@ -183,14 +183,30 @@ async fn script_page(
     (status, page).into_response()
 }
 
-/// A host's name by its resource id, for the visitor (the id itself for
-/// a host no longer registered).
+/// A host's (or a cloud server's) name by its resource id, for the
+/// visitor (the id itself for a host no longer registered).
 pub(crate) async fn host_names(s: &AppState, v: &Visitor) -> impl Fn(&Value) -> String + use<> {
-    let names: std::collections::HashMap<String, String> = registered_hosts(s, v)
+    let mut names: std::collections::HashMap<String, String> = registered_hosts(s, v)
         .await
         .into_iter()
         .map(|(id, name, _)| (id, name))
         .collect();
+    // A power operation (P4) targets cloud servers without an agent too.
+    let servers = api(
+        s,
+        v,
+        Method::GET,
+        "/api/v1/resources?type=cloud_server&limit=1000",
+        None,
+    )
+    .await
+    .map(|l| items(&l))
+    .unwrap_or_default();
+    for c in &servers {
+        names
+            .entry(text(&c["id"]))
+            .or_insert_with(|| text(&c["name"]));
+    }
     move |id: &Value| {
         let id = text(id);
         names.get(&id).cloned().unwrap_or(id)
