@@ -1181,7 +1181,34 @@ pub fn system_jobs() -> Vec<JobSpec> {
     let mut jobs = vec![diagnose, scan, agent_upgrade_job()];
     jobs.extend(patch_jobs());
     jobs.push(host_power_job());
+    jobs.push(health_check_job());
     jobs
+}
+
+/// The common job of a health check (M7, [`crate::health`]): the probe
+/// on each host; a host whose probe fails does not stop the others.
+fn health_check_job() -> JobSpec {
+    use crate::health as hc;
+    shipped(
+        hc::JOB_NAME,
+        "Health check: run the health probe on each host; the report judges its output, the host's patch compliance and agent version, and COC itself",
+        RiskLevel::Low,
+        vec![],
+        vec![Step {
+            name: "Probe".into(),
+            tasks: vec![JobTask {
+                name: "Health-Probe".into(),
+                description: String::new(),
+                atom: Atom::Script {
+                    script: hc::SCRIPT_NAME.into(),
+                    params: BTreeMap::new(),
+                    run_as: None,
+                    timeout_s: Some(hc::PROBE_TIMEOUT_S),
+                },
+                on_failure: PostFault::Continue,
+            }],
+        }],
+    )
 }
 
 /// The common job of power operations on hosts (P4,

@@ -773,6 +773,13 @@ ip -4 addr show dev "$INTERFACE"
                 ),
             ],
         ),
+        spec(
+            crate::health::SCRIPT_NAME,
+            "Health probe (M7): disk and inode use, memory and swap, load, time sync, failed services, TLS certificates of listening ports, pending reboot — read-only; a health check judges its output.",
+            RiskLevel::Low,
+            crate::health::probe::PROBE,
+            vec![],
+        ),
     ]
 }
 

@@ -230,6 +230,11 @@ pub(crate) async fn world(h: &Harness) -> World {
         .await
         .unwrap();
     ids.insert("database", db["id"].as_str().unwrap().to_string());
+    let check = c
+        .post("/api/v1/health-checks", &json!({"hosts": [host]}))
+        .await
+        .unwrap();
+    ids.insert("health", check["id"].as_str().unwrap().to_string());
     World {
         ids,
         task,
@@ -277,6 +282,7 @@ fn body_for(method: &str, path: &str, w: &World) -> Value {
             "targets": [{"address": "192.0.2.10", "password": "not-used"}]
         }),
         ("POST", "/api/v1/drift/{id}/accept") => json!({}),
+        ("POST", "/api/v1/health-checks") => json!({"hosts": [w.ids["resource"]]}),
         ("POST", "/api/v1/host-operations") => {
             json!({"action": "restart", "hosts": [w.ids["resource"]]})
         }

@@ -2667,3 +2667,68 @@ async fn a_cloud_server_is_stopped_from_the_host_operation_form() {
     assert_eq!(*cloud.actions.lock().unwrap(), ["os-stop web-02"]);
     d.call("DELETE", "", None).await;
 }
+
+/// Issue 19 (M7): a health check is started from its form as a new user
+/// does it — the host ticked, the thresholds left empty — its report page
+/// fills in as the probe reports, and the exported HTML report opens in
+/// the browser on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_check_is_run_from_the_console_and_its_report_exported() {
+    let Some(d) = Driver::start(true).await else {
+        return;
+    };
+    let h = Harness::start(1).await;
+    let host = h.wait_hosts(1).await.remove(0);
+    let name = h.hostname(&host).await;
+    d.log_in(&h.url()).await;
+    d.go(&format!("{}/console/resources", h.url())).await;
+    d.click("a[href='/console/health-checks']").await;
+    d.click("a[href='/console/health-checks/new']").await;
+    d.wait_text("h1", |t| t.contains("New — Health checks"))
+        .await;
+    d.click(&format!("input[name='f.hosts'][value='{host}']"))
+        .await;
+    d.screenshot("health-check-new.png").await;
+    d.click("#save").await;
+    d.wait_text("#health-status", |t| t == "successful").await;
+    let page = d.wait_text("main", |t| t.contains("disk /")).await;
+    assert!(
+        page.contains(&name) && page.contains("database latency"),
+        "{page}"
+    );
+    assert!(page.contains("HTML report"), "{page}");
+    d.screenshot("health-check-report.png").await;
+    let id = d.url().await.rsplit('/').next().unwrap().to_string();
+    let html = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/health-checks/{id}/export?format=html",
+            h.url()
+        ))
+        .bearer_auth(crate::harness::ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("health-report.html");
+    std::fs::write(&file, html).unwrap();
+    d.go(&format!(
+        "file://{}",
+        file.canonicalize().unwrap().display()
+    ))
+    .await;
+    let shown = d
+        .wait_text("h1", |t| t.starts_with("Health check JOB"))
+        .await;
+    assert!(!shown.is_empty());
+    let body = d.el_text("body").await;
+    assert!(
+        body.contains(&name) && body.contains("agent version"),
+        "{body}"
+    );
+    d.screenshot("health-report-file.png").await;
+    d.call("DELETE", "", None).await;
+}

@@ -17,6 +17,7 @@ mod discovery;
 mod drift;
 mod egress;
 mod execution;
+mod health;
 mod jobs;
 mod login;
 mod metrics;

@@ -36,6 +36,7 @@ pub mod drift;
 pub mod escalation;
 pub mod forward;
 pub mod grant;
+pub mod health;
 pub mod incident;
 pub mod ingest;
 pub mod inhibition;
@@ -311,6 +312,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(39, "agent_builds", "0039_agent_builds.sql"),
     same_sql!(40, "patch_baselines", "0040_patch_baselines.sql"),
     same_sql!(41, "host_patches", "0041_host_patches.sql"),
+    same_sql!(42, "health_checks", "0042_health_checks.sql"),
 ];
 
 impl Store {

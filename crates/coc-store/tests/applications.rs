@@ -273,6 +273,8 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         // (and the patch reports of 0041)
         "DROP TABLE host_patches".into(),
         "DROP TABLE patch_hosts".into(),
+        // (and the health checks of 0042)
+        "DROP TABLE health_checks".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {

@@ -2309,3 +2309,82 @@ async fn resources_and_hosts_are_operated_by_name() {
         "{out}"
     );
 }
+
+/// `coc health-check` by host name (M7): a bad threshold is one line; a
+/// check followed to its end prints its verdict and the items that do not
+/// pass; it is listed, shown by number and exported as a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_is_health_checked_by_name() {
+    let env = Env::new();
+    let _server = env.server(None).await;
+    let (_agent, _id, name) = one_agent(&env).await;
+    let (ok, out) = coc(
+        &env,
+        &["health-check", "run", &name, "--threshold", "disk=80"],
+    );
+    assert!(
+        !ok && out.trim().lines().count() == 1 && out.contains("KEY=WARN,FAIL"),
+        "{out}"
+    );
+    // Thresholds no machine reaches: nothing fails, whatever the load.
+    let (ok, out) = coc(
+        &env,
+        &[
+            "health-check",
+            "run",
+            &name,
+            "--threshold",
+            "disk_pct=100,100",
+            "--threshold",
+            "memory_pct=100,100",
+            "--threshold",
+            "load_per_cpu=1000,1000",
+            "--threshold",
+            "cert_days=0,0",
+            "--follow",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("health check JOB") && out.contains(" started"),
+        "{out}"
+    );
+    let number = out
+        .split_whitespace()
+        .find(|w| w.starts_with("JOB"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    // Never scanned for patches: a warning, shown with its scope.
+    assert!(
+        out.contains(&name) && out.contains("patch compliance") && out.contains("warn"),
+        "{out}"
+    );
+    let (ok, out) = coc(&env, &["health-check", "list"]);
+    assert!(ok && out.contains(&number), "{out}");
+    let (ok, out) = coc(&env, &["health-check", "show", &number]);
+    assert!(
+        ok && out.contains(&format!("health check {number}: ")),
+        "{out}"
+    );
+    let file = env.dir.path().join("report.csv");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "health-check",
+            "export",
+            &number,
+            "--format",
+            "csv",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        csv.starts_with("scope,item,value,threshold,verdict\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("{name},memory,")), "{csv}");
+}

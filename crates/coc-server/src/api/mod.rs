@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod cloud;
 pub mod docs;
 pub mod drift;
+pub mod health;
 pub mod incident;
 pub mod inhibition;
 pub mod integration;
@@ -41,7 +42,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use catalog::route;
 
 pub use catalog::RouteDoc;
@@ -69,6 +70,7 @@ pub fn routes() -> &'static [RouteDoc] {
             cloud::ROUTES,
             drift::ROUTES,
             patch::ROUTES,
+            health::ROUTES,
             resource_op::ROUTES,
             agent::ROUTES,
             agent_install::ROUTES,
@@ -88,6 +90,29 @@ pub fn routes() -> &'static [RouteDoc] {
         .concat()
     });
     &ALL
+}
+
+/// `rows` as a CSV download named `file`.
+pub(crate) fn csv_download(
+    file: &str,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> ApiResult<axum::response::Response> {
+    let internal = |e: &dyn std::fmt::Display| ApiError::new(ErrorCode::Internal, e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(|e| internal(&e))?;
+    for r in rows {
+        w.write_record(&r).map_err(|e| internal(&e))?;
+    }
+    let body = w.into_inner().map_err(|e| internal(&e))?;
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        )
+        .body(axum::body::Body::from(body))
+        .map_err(|e| internal(&e))
 }
 
 /// A complete (unpaged) list in the shape of every list answer:
@@ -167,6 +192,7 @@ pub fn router() -> Router<AppState> {
         .merge(agent_upgrade::router())
         .merge(drift::router())
         .merge(patch::router())
+        .merge(health::router())
         .merge(resource_op::router())
         .merge(agent::router())
         .merge(script::router())

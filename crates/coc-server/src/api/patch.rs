@@ -18,7 +18,7 @@ use coc_store::patch::host::{FleetCompliance, HostPatches};
 
 use super::catalog::{RouteDoc, route};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::guard::Checked;
 
@@ -195,36 +195,13 @@ fn when(ms: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
-/// `rows` as a CSV download named `file`.
-fn csv_download(
-    file: &str,
-    header: &[&str],
-    rows: impl IntoIterator<Item = Vec<String>>,
-) -> ApiResult<axum::response::Response> {
-    let internal = |e: &dyn std::fmt::Display| ApiError::new(ErrorCode::Internal, e.to_string());
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(|e| internal(&e))?;
-    for r in rows {
-        w.write_record(&r).map_err(|e| internal(&e))?;
-    }
-    let body = w.into_inner().map_err(|e| internal(&e))?;
-    axum::response::Response::builder()
-        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
-        .header(
-            axum::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file}\""),
-        )
-        .body(axum::body::Body::from(body))
-        .map_err(|e| internal(&e))
-}
-
 async fn fleet_csv(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(c): Extension<Checked>,
 ) -> ApiResult<axum::response::Response> {
     let f = readable_fleet(&s, &p, &c).await?;
-    csv_download(
+    super::csv_download(
         "patch-compliance.csv",
         &[
             "host_id",
@@ -288,7 +265,7 @@ async fn host_csv(
         .compliance_level
         .map(|l| l.as_str().to_string())
         .unwrap_or_default();
-    csv_download(
+    super::csv_download(
         &format!("patches-{}.csv", h.host),
         &[
             "host",

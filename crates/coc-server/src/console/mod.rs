@@ -82,6 +82,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/job-tickets/{id}/actions", post(job_ticket_action))
         .route("/console/job-tickets", get(job_tickets))
         .route("/console/job-tickets/{id}", get(job_ticket))
+        .route("/console/health-checks/new", own_new("health-checks"))
+        .route(
+            "/console/health-checks/{id}",
+            get(pages::health::health_check),
+        )
         .route("/console/{module}", get(generic::list))
         .route("/console/{module}/{id}", get(generic::detail))
         .route("/console/{module}/{id}/do", post(generic::operate))
@@ -301,7 +306,6 @@ async fn page_data(
     }
 }
 
-/// A time for people: UTC, to the second.
 /// The status of a form page: 422 when it comes back refused, else 200.
 pub(crate) fn form_status(error: &Option<String>) -> StatusCode {
     if error.is_some() {
@@ -311,6 +315,7 @@ pub(crate) fn form_status(error: &Option<String>) -> StatusCode {
     }
 }
 
+/// A time for people: UTC, to the second.
 fn when(ms: &Value) -> String {
     ms.as_i64()
         .and_then(chrono::DateTime::from_timestamp_millis)

@@ -9,6 +9,7 @@ mod alarm;
 mod application;
 mod cloud;
 mod drift;
+mod health;
 mod incident;
 mod inhibition;
 mod integration;
@@ -235,6 +236,10 @@ pub enum Command {
     /// Patches: scan, repair and roll back hosts, in batches with a
     /// suspension threshold; the compliance report.
     Patch(patch::Cmd),
+    // Feature M7.
+    /// Health checks: check hosts and COC against thresholds, read and
+    /// export the report (HTML, CSV, JSON).
+    HealthCheck(health::Cmd),
     // Feature P4.
     /// Start, stop or restart databases through their hosts' service
     /// managers, in batches with a suspension threshold.
@@ -513,6 +518,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Patch(c) => patch::run(&cli.conn, c).await,
+        Command::HealthCheck(c) => health::run(&cli.conn, c).await,
         Command::ResourceOp(c) => resource_op::run(&cli.conn, c).await,
         Command::HostOp(c) => resource_op::run_hosts(&cli.conn, c).await,
         Command::Parameter(c) => parameter::run(&cli.conn, c).await,

@@ -17,6 +17,7 @@ mod automation;
 mod catalog;
 mod cloud;
 mod drift;
+mod health;
 mod incident;
 mod install;
 mod oncall;
@@ -30,6 +31,7 @@ use application::*;
 use automation::*;
 use cloud::*;
 use drift::*;
+use health::*;
 pub use incident::*;
 use install::*;
 use oncall::*;
@@ -963,6 +965,29 @@ pub const MODULES: &[Module] = &[
             ("/console/patch-rollbacks/new", "Roll back a repair"),
             ("/console/patch-baselines", "Patch baselines"),
         ],
+        ..MODULE
+    },
+    Module {
+        slug: "health-checks",
+        title: "Health checks",
+        list: "/api/v1/health-checks?limit=100",
+        detail: Some("/api/v1/health-checks/{id}"),
+        key: "id",
+        columns: &[
+            ("number", "Check"),
+            ("status", "Status"),
+            ("description", "What"),
+            ("created_by", "Started by"),
+            ("created_at", "Started"),
+            ("finished_at", "Finished"),
+        ],
+        create: Some("/api/v1/health-checks"),
+        fields: HEALTH_CHECK,
+        created: Some(("/console/health-checks", "id")),
+        also: &[(
+            "/console/scheduled-tasks/new",
+            "Schedule checks (a scheduled task of the job COC-Health-Check)",
+        )],
         ..MODULE
     },
     Module {

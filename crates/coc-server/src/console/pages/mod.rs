@@ -4,6 +4,7 @@
 
 pub mod action_link;
 pub mod alarm;
+pub mod health;
 pub mod incident;
 pub mod integration;
 pub mod oncall;

@@ -1,6 +1,5 @@
-//! Health check of hosts (M7, ref. MRS "Health Check"): what a host's
-//! probe reports, and each item judged against its threshold as pass,
-//! warn or fail.
+//! A host's health probe (M7): what it reports, and each item judged
+//! against its threshold as pass, warn or fail.
 //!
 //! The probe is a shell script ([`PROBE`]) the host's agent runs like any
 //! script; it prints sections (`== df`, `== meminfo`, …) of standard
@@ -217,33 +216,114 @@ pub enum Verdict {
     Fail,
 }
 
-/// Thresholds of a health check, each `(warn, fail)`.
+impl std::fmt::Display for Verdict {
+    /// `pass`, `warn` or `fail`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(super::verdict_name(*self))
+    }
+}
+
+/// A warning and a failure threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Warn from here.
+    pub warn: f64,
+    /// Fail from here.
+    pub fail: f64,
+}
+
+impl Limit {
+    const fn of(warn: f64, fail: f64) -> Limit {
+        Limit { warn, fail }
+    }
+
+    /// As `(warn, fail)`.
+    pub fn pair(self) -> (f64, f64) {
+        (self.warn, self.fail)
+    }
+}
+
+/// Thresholds of a health check (M7); a field left out takes its
+/// default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
-    /// Disk use, %.
-    pub disk_pct: (f64, f64),
-    /// Inode use, %.
-    pub inode_pct: (f64, f64),
-    /// Memory use, %.
-    pub memory_pct: (f64, f64),
-    /// Swap use, %.
-    pub swap_pct: (f64, f64),
-    /// 5-minute load per CPU.
-    pub load_per_cpu: (f64, f64),
-    /// Days before a certificate expires.
-    pub cert_days: (f64, f64),
+    /// Disk use, % (default warn 80, fail 90).
+    pub disk_pct: Limit,
+    /// Inode use, % (80, 90).
+    pub inode_pct: Limit,
+    /// Memory use, % (85, 95).
+    pub memory_pct: Limit,
+    /// Swap use, % (50, 80).
+    pub swap_pct: Limit,
+    /// 5-minute load per CPU (1, 2).
+    pub load_per_cpu: Limit,
+    /// Days before a certificate expires: warn under `warn`, fail under
+    /// `fail` (30, 7).
+    pub cert_days: Limit,
+    /// COC's database size, GiB (10, 50).
+    pub database_gib: Limit,
+    /// COC's database round trip, ms (50, 500).
+    pub database_latency_ms: Limit,
+    /// Depth of each of COC's queues (1000, 10000).
+    pub queue_depth: Limit,
+    /// Notifications given up in 24 hours (1, 10).
+    pub failed_deliveries: Limit,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            disk_pct: (80.0, 90.0),
-            inode_pct: (80.0, 90.0),
-            memory_pct: (85.0, 95.0),
-            swap_pct: (50.0, 80.0),
-            load_per_cpu: (1.0, 2.0),
-            cert_days: (30.0, 7.0),
+            disk_pct: Limit::of(80.0, 90.0),
+            inode_pct: Limit::of(80.0, 90.0),
+            memory_pct: Limit::of(85.0, 95.0),
+            swap_pct: Limit::of(50.0, 80.0),
+            load_per_cpu: Limit::of(1.0, 2.0),
+            cert_days: Limit::of(30.0, 7.0),
+            database_gib: Limit::of(10.0, 50.0),
+            database_latency_ms: Limit::of(50.0, 500.0),
+            queue_depth: Limit::of(1000.0, 10000.0),
+            failed_deliveries: Limit::of(1.0, 10.0),
         }
+    }
+}
+
+impl Thresholds {
+    /// Checks every pair: finite, not negative, the warning before the
+    /// failure (for certificates: more days before fewer), percentages at
+    /// most 100.
+    ///
+    /// Errors: [`DomainError::Validation`] naming the pair.
+    pub fn validate(&self) -> Result<(), crate::error::DomainError> {
+        let pairs = [
+            ("disk use", self.disk_pct, Some(100.0)),
+            ("inode use", self.inode_pct, Some(100.0)),
+            ("memory use", self.memory_pct, Some(100.0)),
+            ("swap use", self.swap_pct, Some(100.0)),
+            ("load per CPU", self.load_per_cpu, None),
+            ("database size", self.database_gib, None),
+            ("database latency", self.database_latency_ms, None),
+            ("queue depth", self.queue_depth, None),
+            ("failed notifications", self.failed_deliveries, None),
+        ];
+        let sane =
+            |l: Limit| l.warn.is_finite() && l.fail.is_finite() && l.warn >= 0.0 && l.fail >= 0.0;
+        for (name, l, max) in pairs {
+            if !sane(l) || l.warn > l.fail || max.is_some_and(|m| l.fail > m) {
+                return Err(crate::error::invalid(format!(
+                    "the {name} thresholds need 0 ≤ warn ≤ fail{}",
+                    max.map(|m| format!(" ≤ {m}")).unwrap_or_default()
+                )));
+            }
+        }
+        let c = self.cert_days;
+        if !sane(c) || c.warn < c.fail {
+            return Err(crate::error::invalid(
+                "the certificate thresholds warn at more days left than they fail at (30 and 7)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -286,8 +366,8 @@ pub fn judge(p: &Probe, t: &Thresholds, now: i64) -> Vec<Item> {
         });
     }
     for (what, list, th) in [
-        ("disk", &p.disks, t.disk_pct),
-        ("inodes", &p.inodes, t.inode_pct),
+        ("disk", &p.disks, t.disk_pct.pair()),
+        ("inodes", &p.inodes, t.inode_pct.pair()),
     ] {
         for fs in list {
             out.push(Item {
@@ -302,26 +382,26 @@ pub fn judge(p: &Probe, t: &Thresholds, now: i64) -> Vec<Item> {
         out.push(Item {
             item: "memory".into(),
             value: format!("{m} %"),
-            threshold: pct(t.memory_pct),
-            verdict: above(m, t.memory_pct),
+            threshold: pct(t.memory_pct.pair()),
+            verdict: above(m, t.memory_pct.pair()),
         });
     }
     if let Some(s) = p.swap_used_pct {
         out.push(Item {
             item: "swap".into(),
             value: format!("{s} %"),
-            threshold: pct(t.swap_pct),
-            verdict: above(s, t.swap_pct),
+            threshold: pct(t.swap_pct.pair()),
+            verdict: above(s, t.swap_pct.pair()),
         });
     }
     if let (Some(l), Some(c)) = (p.load5, p.cpus.filter(|c| *c > 0)) {
         let per = (l / f64::from(c) * 100.0).round() / 100.0;
-        let (w, f) = t.load_per_cpu;
+        let (w, f) = t.load_per_cpu.pair();
         out.push(Item {
             item: "load".into(),
             value: format!("{per} per CPU ({l} on {c})"),
             threshold: format!("warn ≥ {w}, fail ≥ {f} per CPU"),
-            verdict: above(per, t.load_per_cpu),
+            verdict: above(per, t.load_per_cpu.pair()),
         });
     }
     out.push(Item {
@@ -365,7 +445,7 @@ pub fn judge(p: &Probe, t: &Thresholds, now: i64) -> Vec<Item> {
     });
     for c in &p.certs {
         let days = ((c.not_after - now) as f64 / 86_400_000.0 * 10.0).floor() / 10.0;
-        let (w, f) = t.cert_days;
+        let (w, f) = t.cert_days.pair();
         out.push(Item {
             item: format!("certificate :{} ({})", c.port, c.subject),
             value: if days < 0.0 {
@@ -401,7 +481,7 @@ mod tests {
 
     /// The probe's output on a Debian 12 machine without systemd, with a
     /// TLS server on port 18443 whose certificate expires on 2026-12-04.
-    const DEBIAN12: &str = include_str!("../fixtures/health-probe-debian12.txt");
+    const DEBIAN12: &str = include_str!("../../fixtures/health-probe-debian12.txt");
 
     fn ms(s: &str) -> i64 {
         chrono::DateTime::parse_from_rfc3339(s)
