@@ -15,7 +15,7 @@ use sha2::Digest as _;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::jobticket::{JobTicketDetail, NewJobTicket};
+use crate::jobticket::JobTicketDetail;
 use crate::{Result, Store, StoreError};
 
 /// Size of the stored pieces of a build, bytes.
@@ -254,26 +254,13 @@ impl Store {
     ) -> Result<JobTicketDetail> {
         let spec = spec.normalized()?;
         let build = self.agent_build(tenant, &spec.build).await?;
-        let mut hosts = Vec::with_capacity(spec.hosts.len());
-        for h in &spec.hosts {
-            let id = self.host_ref(tenant, h).await?;
-            if !hosts.contains(&id) {
-                hosts.push(id);
-            }
-        }
-        self.ensure_system_scripts(tenant).await?;
-        self.ensure_system_jobs(tenant).await?;
-        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, spec.batch_size);
-        let req = NewJobTicket {
-            version: None,
+        let hosts = self
+            .distinct_refs(&spec.hosts, |h| self.host_ref(tenant, h))
+            .await?;
+        let run = crate::jobticket::CommonRun {
+            job: up::JOB_NAME,
             description: format!("upgrade the agent to build {}", build.version),
-            tags: BTreeMap::new(),
-            target_mode: Default::default(),
             hosts,
-            batch_policy,
-            batches,
-            success_rate_threshold: spec.success_rate_threshold,
-            steps: vec![],
             params: BTreeMap::from([
                 (up::BUILD_PARAM.to_string(), build.id.clone()),
                 (
@@ -283,9 +270,9 @@ impl Store {
                         .to_string(),
                 ),
             ]),
-            incident_id: None,
+            batch_size: spec.batch_size,
+            success_rate_threshold: spec.success_rate_threshold,
         };
-        self.create_job_ticket(tenant, up::JOB_NAME, &req, actor)
-            .await
+        self.start_common_job(tenant, run, actor).await
     }
 }

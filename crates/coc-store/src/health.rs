@@ -15,7 +15,7 @@ use coc_domain::notify::DeliveryStatus;
 use coc_domain::resource::AgentStatus;
 use sqlx::Row;
 
-use crate::jobticket::{JobTicket, JobTicketDetail, NewJobTicket};
+use crate::jobticket::{CommonRun, JobTicket, JobTicketDetail};
 use crate::{Backend, Page, Paged, Result, Store, StoreError, sql_lit};
 
 impl Store {
@@ -35,32 +35,18 @@ impl Store {
         actor: &str,
     ) -> Result<Report> {
         let spec = spec.normalized()?;
-        let mut hosts = Vec::with_capacity(spec.hosts.len());
-        for h in &spec.hosts {
-            let id = self.host_ref(tenant, h).await?;
-            if !hosts.contains(&id) {
-                hosts.push(id);
-            }
-        }
-        self.ensure_system_scripts(tenant).await?;
-        self.ensure_system_jobs(tenant).await?;
-        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, spec.batch_size);
-        let req = NewJobTicket {
-            version: None,
-            description: format!("health check of {} host(s)", hosts.len()),
-            tags: BTreeMap::new(),
-            target_mode: Default::default(),
-            hosts,
-            batch_policy,
-            batches,
-            success_rate_threshold: spec.success_rate_threshold,
-            steps: vec![],
-            params: BTreeMap::new(),
-            incident_id: None,
-        };
-        let t = self
-            .create_job_ticket(tenant, JOB_NAME, &req, actor)
+        let hosts = self
+            .distinct_refs(&spec.hosts, |h| self.host_ref(tenant, h))
             .await?;
+        let run = CommonRun {
+            job: JOB_NAME,
+            description: format!("health check of {} host(s)", hosts.len()),
+            hosts,
+            params: BTreeMap::new(),
+            batch_size: spec.batch_size,
+            success_rate_threshold: spec.success_rate_threshold,
+        };
+        let t = self.start_common_job(tenant, run, actor).await?;
         self.measure(
             tenant,
             &t.ticket.id,

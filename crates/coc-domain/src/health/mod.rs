@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, invalid};
+use probe::above;
 
 pub mod probe;
 
@@ -82,17 +83,6 @@ pub struct CocFacts {
     pub offline_agents: Vec<String>,
     /// Notifications given up in the last 24 hours.
     pub failed_deliveries_24h: i64,
-}
-
-/// `value` against `(warn, fail)` where more is worse.
-fn above(value: f64, (warn, fail): (f64, f64)) -> Verdict {
-    if value >= fail {
-        Verdict::Fail
-    } else if value >= warn {
-        Verdict::Warn
-    } else {
-        Verdict::Pass
-    }
 }
 
 fn item(item: &str, value: String, threshold: String, verdict: Verdict) -> Item {

@@ -341,7 +341,7 @@ pub struct Item {
 }
 
 /// `value` against `(warn, fail)` where more is worse.
-fn above(value: f64, (warn, fail): (f64, f64)) -> Verdict {
+pub(super) fn above(value: f64, (warn, fail): (f64, f64)) -> Verdict {
     if value >= fail {
         Verdict::Fail
     } else if value >= warn {

@@ -140,7 +140,77 @@ pub(crate) async fn insert_rows(
     Ok(id)
 }
 
+/// What a feature's common job runs on, and how (patch work, agent
+/// upgrades, host operations, health checks).
+pub(crate) struct CommonRun<'a> {
+    /// The common job's name.
+    pub job: &'a str,
+    /// The ticket's description.
+    pub description: String,
+    /// Host ids (or agentless cloud servers), each once.
+    pub hosts: Vec<String>,
+    /// Global parameter values.
+    pub params: BTreeMap<String, String>,
+    /// Hosts per batch; none: all at once.
+    pub batch_size: Option<u32>,
+    /// Suspension threshold, %.
+    pub success_rate_threshold: Option<f64>,
+}
+
 impl Store {
+    /// The ids of `keys` (host ids or names, each resolved by `resolve`),
+    /// each once, in the order given.
+    ///
+    /// Errors: `resolve`'s (`NotFound` for a host).
+    pub(crate) async fn distinct_refs<'k, F, Fut>(
+        &self,
+        keys: impl IntoIterator<Item = &'k String>,
+        resolve: F,
+    ) -> Result<Vec<String>>
+    where
+        F: Fn(&'k str) -> Fut,
+        Fut: std::future::Future<Output = Result<String>>,
+    {
+        let mut out = Vec::new();
+        for k in keys {
+            let id = resolve(k.as_str()).await?;
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts a ticket of a common job on `r.hosts` in batches of
+    /// `r.batch_size` under the suspension threshold, the shipped jobs
+    /// and scripts made sure of first.
+    ///
+    /// Errors: as [`Store::create_job_ticket`].
+    pub(crate) async fn start_common_job(
+        &self,
+        tenant: &str,
+        r: CommonRun<'_>,
+        actor: &str,
+    ) -> Result<JobTicketDetail> {
+        self.ensure_system_scripts(tenant).await?;
+        self.ensure_system_jobs(tenant).await?;
+        let (batch_policy, batches) = coc_domain::ticket::batches_of(&r.hosts, r.batch_size);
+        let req = NewJobTicket {
+            version: None,
+            description: r.description,
+            tags: BTreeMap::new(),
+            target_mode: Default::default(),
+            hosts: r.hosts,
+            batch_policy,
+            batches,
+            success_rate_threshold: r.success_rate_threshold,
+            steps: vec![],
+            params: r.params,
+            incident_id: None,
+        };
+        self.create_job_ticket(tenant, r.job, &req, actor).await
+    }
+
     /// Runs a job: validates the request against the chosen version, keeps
     /// a copy of the job and its scripts, resolves global parameters
     /// (parameter-center values at creation, or again at each use for

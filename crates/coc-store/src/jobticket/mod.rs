@@ -711,5 +711,5 @@ pub mod query;
 pub mod results;
 pub mod step;
 
-pub(crate) use create::{Delegation, NewRows, insert_rows};
+pub(crate) use create::{CommonRun, Delegation, NewRows, insert_rows};
 pub(crate) use results::{append_job_output_in, finish_job_run_in};

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::jobticket::{JobTicketDetail, NewJobTicket};
+use crate::jobticket::JobTicketDetail;
 use crate::{Result, Store, StoreError};
 
 /// Rows per `INSERT` when a host's patches are replaced.
@@ -760,13 +760,9 @@ impl Store {
         actor: &str,
     ) -> Result<JobTicketDetail> {
         let work = work.normalized(kind)?;
-        let mut hosts = Vec::with_capacity(work.hosts.len());
-        for h in &work.hosts {
-            let id = self.host_ref(tenant, h).await?;
-            if !hosts.contains(&id) {
-                hosts.push(id);
-            }
-        }
+        let hosts = self
+            .distinct_refs(&work.hosts, |h| self.host_ref(tenant, h))
+            .await?;
         let mut params = BTreeMap::new();
         if let Some(b) = &work.baseline {
             let found: Option<String> = sqlx::query_scalar(
@@ -779,28 +775,20 @@ impl Store {
             let name = found.ok_or_else(|| StoreError::not_found("patch baseline", b))?;
             params.insert(coc_domain::patch::BASELINE_PARAM.to_string(), name);
         }
-        self.ensure_system_jobs(tenant).await?;
-        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, work.batch_size);
         let description = match (kind, &work.baseline) {
             (PatchWorkKind::Repair, Some(b)) => format!("repair patches by baseline {b}"),
             (PatchWorkKind::Repair, None) => "repair patches by each host's baseline".into(),
             (PatchWorkKind::Scan, _) => "scan for patches".into(),
             (PatchWorkKind::Rollback, _) => "roll back the latest patch repair".into(),
         };
-        let req = NewJobTicket {
-            version: None,
+        let run = crate::jobticket::CommonRun {
+            job: kind.job(work.reboot),
             description,
-            tags: BTreeMap::new(),
-            target_mode: Default::default(),
             hosts,
-            batch_policy,
-            batches,
-            success_rate_threshold: work.success_rate_threshold,
-            steps: vec![],
             params,
-            incident_id: None,
+            batch_size: work.batch_size,
+            success_rate_threshold: work.success_rate_threshold,
         };
-        self.create_job_ticket(tenant, kind.job(work.reboot), &req, actor)
-            .await
+        self.start_common_job(tenant, run, actor).await
     }
 }

@@ -11,7 +11,7 @@ use coc_domain::resource_op::power::{
 };
 use sqlx::{Any, Row, Transaction};
 
-use crate::jobticket::{JobTicketDetail, NewJobTicket};
+use crate::jobticket::{CommonRun, JobTicketDetail};
 use crate::{Result, Store, StoreError};
 
 /// The cloud server that `target` is (a cloud server's resource id, for
@@ -87,40 +87,28 @@ impl Store {
         actor: &str,
     ) -> Result<JobTicketDetail> {
         let spec = spec.normalized()?;
-        let mut hosts = Vec::with_capacity(spec.hosts.len());
-        for key in &spec.hosts {
-            let id = self.power_target(tenant, key).await?;
-            if !hosts.contains(&id) {
-                hosts.push(id);
-            }
-        }
-        self.ensure_system_jobs(tenant).await?;
-        let (batch_policy, batches) = coc_domain::ticket::batches_of(&hosts, spec.batch_size);
+        let hosts = self
+            .distinct_refs(&spec.hosts, |h| self.power_target(tenant, h))
+            .await?;
         let what = spec.action.as_str().replace('_', " ");
         let description = match &spec.image {
             Some(i) => format!("{what} of {} host(s) to image {i}", hosts.len()),
             None => format!("{what} of {} host(s)", hosts.len()),
         };
-        let params = BTreeMap::from([
-            (ACTION_PARAM.to_string(), spec.action.as_str().to_string()),
-            (
-                IMAGE_PARAM.to_string(),
-                spec.image.clone().unwrap_or_default(),
-            ),
-        ]);
-        let req = NewJobTicket {
-            version: None,
+        let run = CommonRun {
+            job: JOB_NAME,
             description,
-            tags: BTreeMap::new(),
-            target_mode: Default::default(),
             hosts,
-            batch_policy,
-            batches,
+            params: BTreeMap::from([
+                (ACTION_PARAM.to_string(), spec.action.as_str().to_string()),
+                (
+                    IMAGE_PARAM.to_string(),
+                    spec.image.clone().unwrap_or_default(),
+                ),
+            ]),
+            batch_size: spec.batch_size,
             success_rate_threshold: spec.success_rate_threshold,
-            steps: vec![],
-            params,
-            incident_id: None,
         };
-        self.create_job_ticket(tenant, JOB_NAME, &req, actor).await
+        self.start_common_job(tenant, run, actor).await
     }
 }
