@@ -26,6 +26,24 @@ enum Action {
     Restart,
 }
 
+/// How an operation runs: batches, and whether to follow it.
+#[derive(Args, Debug)]
+struct Running {
+    #[command(flatten)]
+    batching: super::agent_install::Batching,
+    /// Print each host's progress until the operation ends (fails when a
+    /// host failed).
+    #[arg(long)]
+    follow: bool,
+}
+
+/// The API's name of a chosen value (`reinstall-os` → `reinstall_os`).
+fn api_name(v: impl ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().replace('-', "_"))
+        .unwrap_or_default()
+}
+
 #[derive(Args, Debug)]
 pub struct Cmd {
     /// start, stop or restart.
@@ -35,33 +53,25 @@ pub struct Cmd {
     #[arg(required = true)]
     resources: Vec<String>,
     #[command(flatten)]
-    batching: super::agent_install::Batching,
-    /// Print each host's progress until the operation ends (fails when a
-    /// host failed).
-    #[arg(long)]
-    follow: bool,
+    run: Running,
 }
 
 /// Runs `coc resource-op`.
 pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
-    let action = match c.action {
-        Action::Start => "start",
-        Action::Stop => "stop",
-        Action::Restart => "restart",
-    };
+    let action = api_name(c.action);
     let t = cl
         .post(
             "/api/v1/resource-operations",
             &json!({
                 "action": action,
                 "resources": c.resources,
-                "batch_size": c.batching.batch_size,
-                "success_rate_threshold": c.batching.success_rate_threshold,
+                "batch_size": c.run.batching.batch_size,
+                "success_rate_threshold": c.run.batching.success_rate_threshold,
             }),
         )
         .await?;
-    if c.follow {
+    if c.run.follow {
         let id = t["id"].as_str().unwrap_or_default().to_string();
         if conn.output == super::Format::Text {
             println!(
@@ -104,23 +114,13 @@ pub struct HostCmd {
     #[arg(long)]
     image: Option<String>,
     #[command(flatten)]
-    batching: super::agent_install::Batching,
-    /// Print each host's progress until the operation ends (fails when a
-    /// host failed).
-    #[arg(long)]
-    follow: bool,
+    run: Running,
 }
 
 /// Runs `coc host-op`.
 pub async fn run_hosts(conn: &Conn, c: HostCmd) -> anyhow::Result<()> {
     let cl = conn.client()?;
-    let action = match c.action {
-        HostAction::Start => "start",
-        HostAction::Stop => "stop",
-        HostAction::Restart => "restart",
-        HostAction::ReinstallOs => "reinstall_os",
-        HostAction::ChangeOs => "change_os",
-    };
+    let action = api_name(c.action);
     let t = cl
         .post(
             "/api/v1/host-operations",
@@ -128,12 +128,12 @@ pub async fn run_hosts(conn: &Conn, c: HostCmd) -> anyhow::Result<()> {
                 "action": action,
                 "hosts": c.hosts,
                 "image": c.image,
-                "batch_size": c.batching.batch_size,
-                "success_rate_threshold": c.batching.success_rate_threshold,
+                "batch_size": c.run.batching.batch_size,
+                "success_rate_threshold": c.run.batching.success_rate_threshold,
             }),
         )
         .await?;
-    if c.follow {
+    if c.run.follow {
         let id = t["id"].as_str().unwrap_or_default().to_string();
         if conn.output == super::Format::Text {
             println!(
