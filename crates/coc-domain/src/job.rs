@@ -151,6 +151,10 @@ pub enum Atom {
         /// The image of a change of OS (name or id); may use `{{…}}`.
         #[serde(default)]
         image: String,
+        /// The key pair a rebuilt server takes (name at the provider);
+        /// empty: none chosen; may use `{{…}}`.
+        #[serde(default)]
+        key_pair: String,
         /// Longest wait for the host to reach its state, seconds
         /// (30..=3600).
         #[serde(default = "default_power_wait")]
@@ -626,10 +630,12 @@ fn validate_atom(
         Atom::HostPower {
             action,
             image,
+            key_pair,
             wait_s,
         } => {
             check_refs(action, params)?;
             check_refs(image, params)?;
+            check_refs(key_pair, params)?;
             if !action.contains("{{") {
                 crate::resource_op::power::PowerAction::parse(action)?;
             }
@@ -1233,6 +1239,12 @@ fn host_power_job() -> JobSpec {
                 "",
                 "The image a change of OS installs (name or id at the provider)",
             ),
+            preset(
+                p::KEY_PAIR_PARAM,
+                GlobalParamType::String,
+                "",
+                "The key pair a rebuilt server takes (name at the provider); empty: none",
+            ),
         ],
         vec![Step {
             name: "Power".into(),
@@ -1242,6 +1254,7 @@ fn host_power_job() -> JobSpec {
                 atom: Atom::HostPower {
                     action: format!("{{{{{}}}}}", p::ACTION_PARAM),
                     image: format!("{{{{{}}}}}", p::IMAGE_PARAM),
+                    key_pair: format!("{{{{{}}}}}", p::KEY_PAIR_PARAM),
                     wait_s: p::DEFAULT_WAIT_S,
                 },
                 on_failure: PostFault::Continue,

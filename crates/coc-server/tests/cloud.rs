@@ -299,6 +299,23 @@ async fn server_action(
                 )
                     .into_response();
             }
+            // `key_name` exists from microversion 2.54 on.
+            if let Some(k) = b["rebuild"]["key_name"].as_str() {
+                let v = h
+                    .get("x-openstack-nova-api-version")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split_once('.'))
+                    .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+                if v.is_none_or(|v| v < (2, 54)) {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Json(json!({"badRequest": {"code": 400, "message":
+                            "Invalid input for field/attribute rebuild. Value: Additional properties are not allowed ('key_name' was unexpected)"}})),
+                    )
+                        .into_response();
+                }
+                s["key_name"] = json!(k);
+            }
             s["image"]["id"] = json!(image);
             ("rebuild", "rebuilding", "REBUILD", "ACTIVE")
         }
@@ -313,7 +330,12 @@ async fn server_action(
     s["status"] = json!(mid);
     s["OS-EXT-STS:task_state"] = json!(task);
     s["_ends_as"] = json!(end);
-    let who = s["name"].as_str().unwrap_or_default().to_string();
+    let mut who = s["name"].as_str().unwrap_or_default().to_string();
+    if name == "rebuild"
+        && let Some(k) = b["rebuild"]["key_name"].as_str()
+    {
+        who.push_str(&format!(" key={k}"));
+    }
     c.actions.lock().unwrap().push(format!("{name} {who}"));
     StatusCode::ACCEPTED.into_response()
 }

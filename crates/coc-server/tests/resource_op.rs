@@ -293,7 +293,11 @@ async fn hosts_are_started_stopped_restarted_and_rebuilt_through_their_provider_
     let t = op(json!({"action": "start", "hosts": ["web-01"]})).await;
     assert_eq!(t["status"], "successful", "{t:#}");
     assert_eq!(status_of("web-01").0, "ACTIVE");
-    let t = op(json!({"action": "change_os", "hosts": ["web-01"], "image": "ubuntu-24.04"})).await;
+    let t = op(
+        json!({"action": "change_os", "hosts": ["web-01"], "image": "ubuntu-24.04",
+        "key_pair": "ops-key"}),
+    )
+    .await;
     assert_eq!(t["status"], "successful", "{t:#}");
     assert_eq!(
         status_of("web-01"),
@@ -302,6 +306,12 @@ async fn hosts_are_started_stopped_restarted_and_rebuilt_through_their_provider_
             json!("f3b0b3a2-9c1e-4f0e-8a57-5d1a8a7c2e11")
         )
     );
+    // With the key pair chosen, under the microversion that takes it.
+    assert_eq!(
+        cloud.actions.lock().unwrap().last().map(String::as_str),
+        Some("rebuild web-01 key=ops-key")
+    );
+    assert!(host_runs(&t)[0].2.contains("key pair ops-key"), "{t:#}");
     // A reinstall rebuilds from the image the server has; one booting
     // from a volume has none; the provider breaking a server fails it,
     // and the suspension threshold stops the ticket there.
@@ -355,6 +365,10 @@ async fn hosts_are_started_stopped_restarted_and_rebuilt_through_their_provider_
     for (body, code) in [
         (
             json!({"action": "change_os", "hosts": ["web-01"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"action": "restart", "hosts": ["web-01"], "key_pair": "ops-key"}),
             "validation_failed",
         ),
         (

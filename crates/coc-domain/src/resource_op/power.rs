@@ -20,6 +20,8 @@ pub const JOB_NAME: &str = "COC-Host-Power";
 pub const ACTION_PARAM: &str = "ACTION";
 /// Its global parameter naming the image of a change of OS.
 pub const IMAGE_PARAM: &str = "IMAGE";
+/// Its global parameter naming the key pair of a rebuilt server.
+pub const KEY_PAIR_PARAM: &str = "KEY_PAIR";
 /// Default longest wait for a server to reach its state, seconds.
 pub const DEFAULT_WAIT_S: u32 = 600;
 /// Longest image name or id, characters.
@@ -78,6 +80,11 @@ impl PowerAction {
             })
     }
 
+    /// Whether it rebuilds the server (reinstall or change of OS).
+    pub fn rebuilds(self) -> bool {
+        matches!(self, PowerAction::ReinstallOs | PowerAction::ChangeOs)
+    }
+
     /// Whether only a cloud provider can do it.
     pub fn needs_provider(self) -> bool {
         matches!(
@@ -120,6 +127,11 @@ pub struct PowerSpec {
     /// The image a change of OS installs (name or id at the provider).
     #[serde(default)]
     pub image: Option<String>,
+    /// The key pair (its name at the provider) a rebuilt server takes for
+    /// logins (reinstall_os, change_os; ref. 4.3.4 "login mode"); none:
+    /// it keeps what its image gives (configuration after creation).
+    #[serde(default)]
+    pub key_pair: Option<String>,
     /// Hosts per batch (default: all at once).
     #[serde(default)]
     pub batch_size: Option<u32>,
@@ -167,11 +179,26 @@ impl PowerSpec {
             }
             _ => {}
         }
+        let key_pair = self
+            .key_pair
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string);
+        if let Some(k) = &key_pair {
+            if !self.action.rebuilds() {
+                return Err(invalid(
+                    "a key pair is chosen only to reinstall or change the OS",
+                ));
+            }
+            validate_key_pair(k)?;
+        }
         crate::ticket::check_batching(self.batch_size, self.success_rate_threshold)?;
         Ok(PowerSpec {
             hosts,
             cloud_servers: vec![],
             image,
+            key_pair,
             ..self.clone()
         })
     }
@@ -192,6 +219,26 @@ pub fn validate_image(image: &str) -> Result<(), DomainError> {
         )));
     }
     Ok(())
+}
+
+/// Checks a key pair's name: 1 to 255 letters, digits, spaces and
+/// `-_.@` (the compute API's rule).
+///
+/// Errors: [`DomainError::Validation`] naming it.
+pub fn validate_key_pair(name: &str) -> Result<(), DomainError> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -_.@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "'{}' is not a key pair name (letters, digits, spaces and -_.@)",
+            name.escape_debug()
+        )))
+    }
 }
 
 /// A host's cloud server, as a run needs it.
@@ -351,12 +398,25 @@ mod tests {
             hosts: vec![" web-1 ".into(), "web-1".into()],
             cloud_servers: vec!["db".into(), "web-1".into()],
             image: Some(" debian-12 ".into()),
+            key_pair: Some(" ops-key ".into()),
             batch_size: Some(1),
             success_rate_threshold: None,
         };
         let n = spec.normalized().unwrap();
         assert_eq!(n.hosts, ["web-1", "db"]);
         assert_eq!(n.image.as_deref(), Some("debian-12"));
+        assert_eq!(n.key_pair.as_deref(), Some("ops-key"));
+        let bad_key = PowerSpec {
+            key_pair: Some("ops;key".into()),
+            ..spec.clone()
+        };
+        assert!(
+            bad_key
+                .normalized()
+                .unwrap_err()
+                .to_string()
+                .contains("key pair")
+        );
         let no_image = PowerSpec {
             image: Some("  ".into()),
             ..spec.clone()
@@ -370,8 +430,21 @@ mod tests {
         );
         let stray = PowerSpec {
             action: PowerAction::Stop,
+            key_pair: None,
             ..spec.clone()
         };
+        let stray_key = PowerSpec {
+            action: PowerAction::Restart,
+            image: None,
+            ..spec.clone()
+        };
+        assert!(
+            stray_key
+                .normalized()
+                .unwrap_err()
+                .to_string()
+                .contains("key pair")
+        );
         assert!(
             stray
                 .normalized()

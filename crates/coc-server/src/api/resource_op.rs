@@ -29,7 +29,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "POST",
         "/api/v1/host-operations",
         "resource",
-        "Start, stop, restart, reinstall the OS of or change the OS of hosts (P4, ref. 4.3): action start|stop|restart|reinstall_os|change_os (image: name or id, for change_os) on hosts and cloud servers (ids or names, in hosts or cloud_servers). A cloud server (or a host linked to one) is operated through its cloud account's provider and followed until it is ACTIVE or SHUTOFF; any other host only restarts (its agent reboots it; the run waits for it to come back) or stops (its agent shuts it down). A server already in the wanted state is left alone. batch_size hosts per batch, success_rate_threshold as for tickets. Answers the job ticket",
+        "Start, stop, restart, reinstall the OS of or change the OS of hosts (P4, ref. 4.3): action start|stop|restart|reinstall_os|change_os (image: name or id, for change_os; key_pair: the key pair a rebuilt server takes, for reinstall_os and change_os) on hosts and cloud servers (ids or names, in hosts or cloud_servers). A cloud server (or a host linked to one) is operated through its cloud account's provider and followed until it is ACTIVE or SHUTOFF; any other host only restarts (its agent reboots it; the run waits for it to come back) or stops (its agent shuts it down). A server already in the wanted state is left alone. batch_size hosts per batch, success_rate_threshold as for tickets. Answers the job ticket",
         ResourceOperate,
         body = coc_domain::resource_op::power::PowerSpec,
         created = coc_store::jobticket::JobTicketDetail

@@ -54,6 +54,16 @@ pub async fn list(state: &AppState, spec: &CloudAccountSpec) -> Result<Vec<Cloud
         .map_err(|_| format!("no answer within {} s", SYNC_TIMEOUT.as_secs()))?
 }
 
+/// What a rebuild installs: the image (name or id) and the key pair the
+/// server takes, if chosen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rebuild<'a> {
+    /// The image; none for other actions.
+    pub image: Option<&'a str>,
+    /// The key pair.
+    pub key_pair: Option<&'a str>,
+}
+
 /// How often a power operation reads the server's state while waiting.
 pub const POLL: Duration = Duration::from_secs(2);
 
@@ -68,7 +78,7 @@ pub async fn operate(
     tenant: &str,
     action: PowerAction,
     server: &CloudServerRef,
-    image: Option<&str>,
+    rebuild: Rebuild<'_>,
     wait_s: u32,
 ) -> (TaskStatus, String, Option<String>) {
     let mut out = String::new();
@@ -84,7 +94,7 @@ pub async fn operate(
         Ok(s) => s,
         Err(e) => return failed(out, e),
     };
-    let image_id = match image {
+    let image_id = match rebuild.image {
         Some(i) => match os.image_id(&session, i).await {
             Ok(id) => {
                 out.push_str(&format!("image {i}: {id}\n"));
@@ -107,8 +117,17 @@ pub async fn operate(
         out.push_str(&format!("already {}: nothing to do\n", before.status));
         return (TaskStatus::Successful, out, None);
     }
+    if let Some(k) = rebuild.key_pair {
+        out.push_str(&format!("key pair {k}\n"));
+    }
     if let Err(e) = os
-        .act(&session, instance, action, image_id.as_deref())
+        .act(
+            &session,
+            instance,
+            action,
+            image_id.as_deref(),
+            rebuild.key_pair,
+        )
         .await
     {
         return failed(out, e);

@@ -26,6 +26,8 @@ use super::{MAX_BODY, Provider, REQUEST_TIMEOUT};
 pub const MAX_PAGES: usize = 100;
 /// Page size asked of list calls.
 pub const PAGE: usize = 1000;
+/// The compute microversion from which a rebuild takes `key_name`.
+pub const KEY_NAME_MICROVERSION: &str = "2.54";
 
 /// An OpenStack account, ready to be listed.
 pub struct OpenStack<'a> {
@@ -271,7 +273,8 @@ impl OpenStack<'_> {
 
     /// Asks for `action` on server `instance` (`POST /servers/{id}/action`:
     /// `os-start`, `os-stop`, a soft `reboot`, or `rebuild` from the image
-    /// of id `image`).
+    /// of id `image`, with `key_name` when a key pair is chosen — which
+    /// needs compute microversion 2.54, asked for then).
     ///
     /// Errors: the provider refused (its status and message), or the
     /// call failed.
@@ -281,13 +284,18 @@ impl OpenStack<'_> {
         instance: &str,
         action: PowerAction,
         image: Option<&str>,
+        key_pair: Option<&str>,
     ) -> Result<(), String> {
         let body = match action {
             PowerAction::Start => json!({"os-start": null}),
             PowerAction::Stop => json!({"os-stop": null}),
             PowerAction::Restart => json!({"reboot": {"type": "SOFT"}}),
             PowerAction::ReinstallOs | PowerAction::ChangeOs => {
-                json!({"rebuild": {"imageRef": image.ok_or("no image to rebuild from")?}})
+                let mut r = json!({"imageRef": image.ok_or("no image to rebuild from")?});
+                if let Some(k) = key_pair {
+                    r["key_name"] = json!(k);
+                }
+                json!({ "rebuild": r })
             }
         };
         let url = self.checked(&format!(
@@ -296,11 +304,15 @@ impl OpenStack<'_> {
             path_part(instance)?
         ))?;
         let what = format!("{} of server {instance}", action.as_str().replace('_', " "));
-        let resp = self
+        let mut req = self
             .http
             .post(url)
             .timeout(REQUEST_TIMEOUT)
-            .header("X-Auth-Token", &s.token)
+            .header("X-Auth-Token", &s.token);
+        if key_pair.is_some() {
+            req = req.header("X-OpenStack-Nova-API-Version", KEY_NAME_MICROVERSION);
+        }
+        let resp = req
             .json(&body)
             .send()
             .await

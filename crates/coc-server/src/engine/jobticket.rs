@@ -180,19 +180,17 @@ pub async fn carry_out(state: &AppState, cmds: Vec<JobCommand>) {
                 action,
                 server,
                 image,
+                key_pair,
                 wait_s,
             } => {
                 let s = state.clone();
                 tokio::spawn(async move {
-                    let (status, out, err) = crate::cloud::operate(
-                        &s,
-                        &tenant,
-                        action,
-                        &server,
-                        image.as_deref(),
-                        wait_s,
-                    )
-                    .await;
+                    let rebuild = crate::cloud::Rebuild {
+                        image: image.as_deref(),
+                        key_pair: key_pair.as_deref(),
+                    };
+                    let (status, out, err) =
+                        crate::cloud::operate(&s, &tenant, action, &server, rebuild, wait_s).await;
                     if let Err(e) = s
                         .store
                         .finish_job_run(&run_id, None, status, None, err.as_deref(), Some(&out))

@@ -375,6 +375,8 @@ pub enum JobCommand {
         server: coc_domain::resource_op::power::CloudServerRef,
         /// The image of a rebuild (name or id).
         image: Option<String>,
+        /// The key pair a rebuilt server takes, if one was chosen.
+        key_pair: Option<String>,
         /// Longest wait for the server's state, seconds.
         wait_s: u32,
     },

@@ -423,11 +423,13 @@ impl Store {
             Atom::HostPower {
                 action,
                 image,
+                key_pair,
                 wait_s,
             } => {
                 use coc_domain::resource_op::power::{self, Route};
                 let action = substitute(action, &params, &kinds, &vars);
                 let image = substitute(image, &params, &kinds, &vars);
+                let key_pair = substitute(key_pair, &params, &kinds, &vars);
                 let server = crate::resource_op::cloud_server_in(tx, &h.host_id).await?;
                 let name = if vars.name.is_empty() {
                     h.host_id.as_str()
@@ -440,12 +442,15 @@ impl Store {
                 match routed {
                     Ok((action, Route::Cloud { server, image })) => {
                         phase = Some(jt::CLOUD);
+                        let key_pair = Some(key_pair.trim().to_string())
+                            .filter(|k| !k.is_empty() && action.rebuilds());
                         a.cmds.push(JobCommand::Cloud {
                             run_id: run_id.clone(),
                             tenant: st.tenant.clone(),
                             action,
                             server,
                             image,
+                            key_pair,
                             wait_s: *wait_s,
                         });
                     }

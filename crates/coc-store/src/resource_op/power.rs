@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use coc_domain::resource::catalog::ResourceType;
 use coc_domain::resource_op::power::{
-    ACTION_PARAM, CloudServerRef, IMAGE_PARAM, JOB_NAME, PowerSpec,
+    ACTION_PARAM, CloudServerRef, IMAGE_PARAM, JOB_NAME, KEY_PAIR_PARAM, PowerSpec,
 };
 use sqlx::{Any, Row, Transaction};
 
@@ -104,6 +104,10 @@ impl Store {
                 (
                     IMAGE_PARAM.to_string(),
                     spec.image.clone().unwrap_or_default(),
+                ),
+                (
+                    KEY_PAIR_PARAM.to_string(),
+                    spec.key_pair.clone().unwrap_or_default(),
                 ),
             ]),
             batch_size: spec.batch_size,

@@ -113,6 +113,10 @@ pub struct HostCmd {
     /// The image change-os installs (name or id at the provider).
     #[arg(long)]
     image: Option<String>,
+    /// The key pair a reinstalled or changed server takes for logins
+    /// (its name at the provider); default: what its image gives.
+    #[arg(long)]
+    key_pair: Option<String>,
     #[command(flatten)]
     run: Running,
 }
@@ -128,6 +132,7 @@ pub async fn run_hosts(conn: &Conn, c: HostCmd) -> anyhow::Result<()> {
                 "action": action,
                 "hosts": c.hosts,
                 "image": c.image,
+                "key_pair": c.key_pair,
                 "batch_size": c.run.batching.batch_size,
                 "success_rate_threshold": c.run.batching.success_rate_threshold,
             }),

@@ -68,6 +68,12 @@ pub(crate) const HOST_OPERATION: &[Field] = &[
         Kind::Text,
         "The image's name or id at the provider; only to change the OS.",
     ),
+    h(
+        "key_pair",
+        "Key pair (reinstall or change OS)",
+        Kind::Text,
+        "The key pair a rebuilt server takes for logins (its name at the provider). Empty: what its image gives (configure after creation).",
+    ),
     super::install::BATCH_SIZE,
     super::install::THRESHOLD,
 ];
