@@ -49,6 +49,18 @@ pub struct AgentArgs {
     /// ADDRESS:PORT (a TCP relay for hosts that cannot reach the server).
     #[arg(long, env = "COC_AGENT_PROXY_LISTEN", value_name = "ADDRESS:PORT")]
     pub proxy_listen: Option<std::net::SocketAddr>,
+    /// The package manager patch work drives: apt or dnf (default: apt
+    /// where apt-get runs, else dnf).
+    #[arg(long, env = "COC_PACKAGE_MANAGER", value_name = "apt|dnf")]
+    pub package_manager: Option<String>,
+    /// An option given to every dnf call of patch work
+    /// (`--setopt=proxy=http://…`, `--installroot=DIR`); repeatable.
+    #[arg(
+        long = "dnf-option",
+        value_name = "--NAME=VALUE",
+        allow_hyphen_values = true
+    )]
+    pub dnf_options: Vec<String>,
 }
 
 impl AgentArgs {
@@ -84,6 +96,14 @@ impl AgentArgs {
             proxy: self.proxy,
             proxy_listen: self.proxy_listen,
             upgradable: true,
+            patching: {
+                let p = crate::patch::Patching {
+                    manager: self.package_manager,
+                    dnf_options: self.dnf_options,
+                };
+                p.check()?;
+                p
+            },
         })
     }
 }

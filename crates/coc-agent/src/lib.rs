@@ -74,6 +74,8 @@ pub struct AgentConfig {
     /// and dpkg said), so many in-process agents can stand for many
     /// hosts. `None` (always in production): the package manager runs.
     pub recorded_patches: Option<Arc<coc_proto::PatchReport>>,
+    /// Which package manager patch work drives (P2), and dnf's options.
+    pub patching: patch::Patching,
     /// How often the agent looks at what the host listens on and talks to
     /// (R2, R4; [`discover`]); a report goes to the server when it changed,
     /// and every [`DISCOVERY_RESEND`] looks regardless. `None`: never.
@@ -539,7 +541,8 @@ where
     if let Some(action) = &patch {
         let prepared = tokio::task::spawn_blocking({
             let action = action.clone();
-            move || patch::prepare(&action)
+            let patching = cfg.patching.clone();
+            move || patch::prepare(&action, &patching)
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
@@ -572,6 +575,7 @@ where
     let shared = shared.clone();
     let events = events_tx.clone();
     let run_as_self = cfg.run_as_self;
+    let patching = cfg.patching.clone();
     // What the agent tells every task about itself (R3: an
     // installation copies its binary; an uninstallation removes
     // it, its state, and stops it).
@@ -623,7 +627,7 @@ where
         // After patch work: the host's packages as they are now.
         let patches = match (patch, replaced) {
             (Some(_), Some(replaced)) => {
-                tokio::task::spawn_blocking(move || patch::report(replaced))
+                tokio::task::spawn_blocking(move || patch::report(replaced, &patching))
                     .await
                     .ok()
                     .map(Box::new)

@@ -205,7 +205,7 @@ pub const MAX_PATCH_INSTALLED: usize = 20_000;
 /// it is the host's state after an installation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchReport {
-    /// The package manager: `apt`, or empty when the host has none the
+    /// The package manager: `apt` or `dnf`, or empty when the host has none the
     /// agent knows.
     pub manager: String,
     /// The OS as `/etc/os-release` names it: `ID` (`debian`, `ubuntu`,
@@ -214,7 +214,8 @@ pub struct PatchReport {
     /// And its `VERSION_ID` (`12`, `22.04`).
     pub os_version: String,
     /// The manager's account of what it would update, verbatim (apt:
-    /// `apt-get --simulate dist-upgrade` with `LANG=C`), at most
+    /// `apt-get --simulate dist-upgrade` with `LANG=C`; dnf: its upgrades
+    /// and `updateinfo` list and info, each a `== ` section), at most
     /// [`MAX_PATCH_TEXT`] bytes.
     pub offered: String,
     /// Every installed package with its version (at most

@@ -1461,6 +1461,7 @@ async fn agents_enroll_into_their_tenant() {
         run_as_self: true,
         simulate_reboot: true,
         recorded_patches: None,
+        patching: Default::default(),
         proxy: None,
         proxy_listen: None,
         upgradable: false,

@@ -128,8 +128,13 @@ impl Harness {
     }
 
     pub fn add_agent(&mut self) {
+        self.add_agent_with(|_| {});
+    }
+
+    /// Adds an in-process agent whose settings `set` changes.
+    pub fn add_agent_with(&mut self, set: impl FnOnce(&mut coc_agent::AgentConfig)) {
         let n = self.agents.len();
-        let cfg = coc_agent::AgentConfig {
+        let mut cfg = coc_agent::AgentConfig {
             server: self.url(),
             fallback_servers: vec![],
             token: Some(self.agent_token.clone()),
@@ -138,11 +143,13 @@ impl Harness {
             run_as_self: true,
             simulate_reboot: true,
             recorded_patches: None,
+            patching: Default::default(),
             proxy: None,
             proxy_listen: None,
             upgradable: false,
             discovery: Some(std::time::Duration::from_secs(2)),
         };
+        set(&mut cfg);
         self.agents.push(tokio::spawn(async move {
             let _ = coc_agent::run(cfg).await;
         }));

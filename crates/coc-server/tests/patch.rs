@@ -454,3 +454,190 @@ async fn apt_scan_repair_and_rollback_with_a_local_repository() {
         "{csv}"
     );
 }
+
+/// A package of the dnf test: its spec for `rpmbuild` (`%{ver}` given).
+fn rpm_spec(name: &str) -> String {
+    format!(
+        "Name: {name}\nVersion: %{{ver}}\nRelease: 1\nSummary: COC test package\nLicense: MIT\n\
+         BuildArch: noarch\n%description\nCOC test package.\n%install\n\
+         mkdir -p %{{buildroot}}/opt/coc-test\necho %{{ver}} > %{{buildroot}}/opt/coc-test/{name}\n\
+         %files\n/opt/coc-test/{name}\n"
+    )
+}
+
+/// The dnf repository's advisories: a security one (Important) for the
+/// first package's 1.1, a bug fix for the second's.
+fn updateinfo(alpha: &str, beta: &str) -> String {
+    let update = |kind: &str, id: &str, severity: &str, date: &str, pkg: &str| {
+        format!(
+            "<update from=\"errata@coc.test\" status=\"stable\" type=\"{kind}\" version=\"2.0\">\
+             <id>{id}</id><title>{pkg} update</title>{severity}\
+             <issued date=\"{date}\"/><updated date=\"{date}\"/><description>Fixes it.</description>\
+             <references/><pkglist><collection short=\"coc\"><name>coc</name>\
+             <package name=\"{pkg}\" version=\"1.1\" release=\"1\" epoch=\"0\" arch=\"noarch\">\
+             <filename>{pkg}-1.1-1.noarch.rpm</filename></package></collection></pkglist></update>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><updates>{}{}</updates>",
+        update(
+            "security",
+            "COCSA-2026:0001",
+            "<severity>Important</severity>",
+            "2026-11-20 10:00:00",
+            alpha
+        ),
+        update("bugfix", "COCBA-2026:0002", "", "2026-10-02 08:30:00", beta)
+    )
+}
+
+/// Patch scan, repair and rollback with real dnf (P2): the test builds
+/// two versions of two small RPMs (`rpmbuild`), a repository with an
+/// `updateinfo.xml` (`createrepo_c`, `modifyrepo_c`), installs the old
+/// versions into a root of its own (`dnf --installroot`), and an agent
+/// whose patch work drives dnf in that root scans (the security advisory
+/// read: Important, dated), repairs (1.1 installed) and rolls back (1.0
+/// again). Nothing outside the test's directory changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnf_scan_repair_and_rollback_in_a_root_of_its_own() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let tools = ["dnf", "rpm", "rpmbuild", "createrepo_c", "modifyrepo_c"]
+        .iter()
+        .all(|b| have(b));
+    if !tools {
+        assert!(
+            !ci,
+            "CI has dnf, rpm, rpmbuild and createrepo_c (dnf, rpm, createrepo-c)"
+        );
+        eprintln!("skipped: needs dnf, rpm, rpmbuild, createrepo_c and modifyrepo_c");
+        return;
+    }
+    let (alpha, beta) = ("coc-dnf-alpha", "coc-dnf-beta");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = d.join("repo");
+    for p in [alpha, beta] {
+        let spec = d.join(format!("{p}.spec"));
+        std::fs::write(&spec, rpm_spec(p)).unwrap();
+        for v in ["1.0", "1.1"] {
+            run(Command::new("rpmbuild")
+                .arg("-bb")
+                .args(["--define", &format!("ver {v}")])
+                .args([
+                    "--define",
+                    &format!("_topdir {}", d.join("build").display()),
+                ])
+                .args(["--define", &format!("_rpmdir {}", repo.display())])
+                .arg(&spec));
+        }
+    }
+    run(Command::new("createrepo_c").arg("-q").arg(&repo));
+    let info = d.join("updateinfo.xml");
+    std::fs::write(&info, updateinfo(alpha, beta)).unwrap();
+    run(Command::new("modifyrepo_c")
+        .arg(&info)
+        .arg(repo.join("repodata")));
+    let root = d.join("root");
+    let repos = root.join("etc/yum.repos.d");
+    std::fs::create_dir_all(&repos).unwrap();
+    std::fs::write(
+        repos.join("coc-test.repo"),
+        format!(
+            "[coc-test]\nname=COC test\nbaseurl=file://{}\ngpgcheck=0\nenabled=1\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let options = vec![
+        format!("--installroot={}", root.display()),
+        "--releasever=1".to_string(),
+        format!("--setopt=reposdir={}", repos.display()),
+    ];
+    run(Command::new("dnf")
+        .args(&options)
+        .args(["-q", "-y", "install"])
+        .args([format!("{alpha}-1.0"), format!("{beta}-1.0")]));
+    let installed = |p: &str| {
+        run(Command::new("rpm").arg("--root").arg(&root).args([
+            "-q",
+            "--qf",
+            "%{VERSION}-%{RELEASE}",
+            p,
+        ]))
+    };
+    assert_eq!(installed(alpha), "1.0-1");
+
+    let mut h = Harness::start(0).await;
+    h.add_agent_with(|c| {
+        c.patching = coc_agent::patch::Patching {
+            manager: Some("dnf".into()),
+            dnf_options: options.clone(),
+        }
+    });
+    let host = h.wait_hosts(1).await.remove(0);
+    let name = h.hostname(&host).await;
+    let t = h.scan_patches_locally(&host).await;
+    assert_eq!(t["status"], "successful", "{t:#}");
+    let scanned = h
+        .client
+        .get(&format!("/api/v1/patch-compliance/{name}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(scanned["report"]["manager"], "dnf", "{scanned:#}");
+    let a = row(&scanned, alpha);
+    assert_eq!(
+        (
+            &a["installed"],
+            &a["available"],
+            &a["classification"],
+            &a["severity"]
+        ),
+        (
+            &json!("1.0-1"),
+            &json!("1.1-1"),
+            &json!("security"),
+            &json!("important")
+        ),
+        "{a}"
+    );
+    assert_eq!(row(&scanned, beta)["classification"], "bugfix");
+    let os = scanned["report"]["os_id"].as_str().unwrap().to_string();
+    h.client
+        .post(
+            "/api/v1/patch-baselines",
+            &json!({"name": "coc-dnf", "os": os, "compliance_level": "high",
+                    "rules": {"type": "custom", "patches": [{"name": alpha, "version": "1.1-1"}]}}),
+        )
+        .await
+        .unwrap();
+    let t = h
+        .client
+        .post(
+            "/api/v1/patch-repairs",
+            &json!({"hosts": [name], "baseline": "coc-dnf"}),
+        )
+        .await
+        .unwrap();
+    let t = ended(&h, t["id"].as_str().unwrap()).await;
+    assert_eq!(t["status"], "successful", "{t:#}");
+    assert_eq!(installed(alpha), "1.1-1");
+    assert_eq!(installed(beta), "1.0-1");
+    let repaired = h
+        .client
+        .get(&format!("/api/v1/patch-compliance/{name}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(row(&repaired, alpha)["state"], "installed", "{repaired:#}");
+    assert_eq!(
+        repaired["report"]["replaced"],
+        json!([{"name": alpha, "version": "1.0-1"}])
+    );
+    let t = h
+        .client
+        .post("/api/v1/patch-rollbacks", &json!({"hosts": [name]}))
+        .await
+        .unwrap();
+    let t = ended(&h, t["id"].as_str().unwrap()).await;
+    assert_eq!(t["status"], "successful", "{t:#}");
+    assert_eq!(installed(alpha), "1.0-1");
+}

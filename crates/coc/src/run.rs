@@ -279,6 +279,7 @@ pub async fn server(o: ServerOpts) -> anyhow::Result<()> {
             run_as_self: !is_root,
             simulate_reboot: true,
             recorded_patches: None,
+            patching: Default::default(),
             proxy: None,
             proxy_listen: None,
             upgradable: false,

@@ -5,7 +5,8 @@
 //! Only the latest report counts: each scan or repair replaces the host's
 //! rows. What a report cannot say is carried over from the rows before it:
 //! when a version was first offered (apt gives no release date, so that
-//! is the release date's stand-in: the version is at least that old), and
+//! is the release date's stand-in: the version is at least that old; dnf
+//! dates its advisories, and their date is taken), and
 //! what an installed package was while it was offered (a security update
 //! once installed is still a security patch).
 
@@ -70,7 +71,7 @@ pub struct Found {
 }
 
 /// Package managers whose answers COC reads.
-pub const MANAGERS: &[&str] = &["apt"];
+pub const MANAGERS: &[&str] = &["apt", "dnf"];
 
 /// What an agent's patch report says, for [`merge`]: the updates offered
 /// (apt's simulation parsed), every installed version, the packages of
@@ -78,17 +79,17 @@ pub const MANAGERS: &[&str] = &["apt"];
 /// not reach their version, and the packages waiting for a reboot.
 ///
 /// Errors: [`DomainError::Validation`] when the host's package manager
-/// is none COC reads ([`MANAGERS`]; dnf's answers are not read yet).
+/// is none COC reads ([`MANAGERS`]).
 pub fn found(
     report: &coc_proto::PatchReport,
     planned: &[(String, String)],
 ) -> Result<Found, DomainError> {
     if !MANAGERS.contains(&report.manager.as_str()) {
         return Err(invalid(if report.manager.is_empty() {
-            "the host has no package manager COC knows (apt)".to_string()
+            "the host has no package manager COC knows (apt, dnf)".to_string()
         } else {
             format!(
-                "COC does not read {}'s answers yet; apt hosts are scanned",
+                "COC does not read {}'s answers; apt and dnf hosts are scanned",
                 report.manager
             )
         }));
@@ -106,7 +107,10 @@ pub fn found(
         BTreeSet::new()
     };
     Ok(Found {
-        offered: super::parse_apt_simulation(&report.offered),
+        offered: match report.manager.as_str() {
+            "dnf" => super::dnf::parse_dnf(&report.offered),
+            _ => super::parse_apt_simulation(&report.offered),
+        },
         installed,
         failed,
         pending_reboot,
@@ -122,10 +126,11 @@ pub fn merge(previous: &[HostPatch], found: Found, now: i64) -> Vec<HostPatch> {
     let mut out: BTreeMap<String, HostPatch> = BTreeMap::new();
     for p in found.offered {
         let prev = before.get(p.name.as_str());
-        let first_offered_at = match prev {
+        // dnf dates its advisories; apt's stand-in is the first sight.
+        let first_offered_at = p.released_at.or(match prev {
             Some(q) if q.available == p.available => q.first_offered_at,
             _ => Some(now),
-        };
+        });
         let installed = p
             .installed
             .clone()

@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod dnf;
 pub mod host;
 
 use crate::error::{DomainError, invalid};

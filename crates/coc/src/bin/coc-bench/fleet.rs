@@ -174,6 +174,7 @@ impl Servers {
                 run_as_self: true,
                 simulate_reboot: true,
                 recorded_patches: recorded.clone(),
+                patching: Default::default(),
                 proxy: None,
                 proxy_listen: None,
                 upgradable: false,
