@@ -2377,7 +2377,7 @@ async fn drift_is_set_seen_and_accepted_in_the_console() {
     let shown = d.wait_text("main", |t| t.contains("Differences")).await;
     let row = shown
         .lines()
-        .find(|l| l.starts_with("file") && l.contains("nginx.conf"))
+        .find(|l| l.starts_with("file") && !l.starts_with("files") && l.contains("nginx.conf"))
         .unwrap_or_default()
         .to_string();
     assert!(row.contains("sha256"), "the file's drift as a row: {shown}");

@@ -533,14 +533,12 @@ fn facts(d: &Value) -> (Vec<(String, String, bool)>, Vec<ItemTable>) {
             if let Some(lines) = named_lines(x) {
                 return (k.replace('_', " "), lines, true);
             }
-            // A flat map (a resource's fields, tags): `key = value` lines.
-            if let Some(m) = x
-                .as_object()
-                .filter(|m| m.values().all(|v| !v.is_object() && !v.is_array()))
-            {
+            // A map of plain values, or of small lists and maps of them (a
+            // resource's fields, a patch report): `key = value` lines.
+            if let Some(m) = x.as_object().filter(|m| m.values().all(|v| depth(v) <= 2)) {
                 let lines: Vec<String> = m
                     .iter()
-                    .map(|(k, v)| format!("{k} = {}", text(v)))
+                    .map(|(k, v)| format!("{} = {}", k.replace('_', " "), compact(k, v)))
                     .collect();
                 return (k.replace('_', " "), lines.join("\n"), true);
             }
@@ -554,6 +552,46 @@ fn facts(d: &Value) -> (Vec<(String, String, bool)>, Vec<ItemTable>) {
         })
         .collect();
     (facts, tables)
+}
+
+/// How deep `v` nests: 0 for a plain value, 1 for a list or map of plain
+/// values, and so on.
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `v` on one line: a map as `key: value, …`, a list as its items joined
+/// (an item map's values side by side), empty ones as `none`, a time
+/// (`…_at` in Unix ms) as UTC.
+fn compact(key: &str, v: &Value) -> String {
+    match v {
+        Value::Object(m) if m.is_empty() => "none".into(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, x)| format!("{k}: {}", compact(k, x)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| match x {
+                Value::Object(o) => o
+                    .values()
+                    .map(|y| compact("", y))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => compact("", x),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Number(_) if key.ends_with("_at") => when(v),
+        Value::Null => "none".into(),
+        _ => text(v),
+    }
 }
 
 /// A list of named things (objects of a `name` and an optional
