@@ -122,17 +122,6 @@ pub async fn upgrade(conn: &Conn, c: UpgradeCmd) -> anyhow::Result<()> {
         "success_rate_threshold": c.batching.success_rate_threshold,
     });
     let t = cl.post("/api/v1/agent-upgrades", &body).await?;
-    if c.follow {
-        let id = t["id"].as_str().unwrap_or_default().to_string();
-        if conn.output == super::Format::Text {
-            println!(
-                "upgrade to {} started: job ticket {}",
-                c.build,
-                t["number"].as_str().unwrap_or(&id)
-            );
-        }
-        return super::job::follow_ticket(&cl, &id, conn.output).await;
-    }
-    output::print(conn.output, &t, super::job::TICKET_COLS);
-    Ok(())
+    let what = format!("upgrade to {}", c.build);
+    super::job::started(&cl, &t, &what, c.follow, conn.output).await
 }

@@ -533,6 +533,32 @@ fn runs(v: &Value) -> impl Iterator<Item = (&Value, &Value, &Value)> {
     })
 }
 
+/// A job ticket `t` a command just started for `what`: followed to its
+/// end when `follow` (after a "WHAT started: job ticket N" line), else
+/// printed.
+///
+/// Errors: as [`follow_ticket`].
+pub(crate) async fn started(
+    cl: &coc_client::Client,
+    t: &serde_json::Value,
+    what: &str,
+    follow: bool,
+    fmt: Format,
+) -> anyhow::Result<()> {
+    if !follow {
+        output::print(fmt, t, TICKET_COLS);
+        return Ok(());
+    }
+    let id = t["id"].as_str().unwrap_or_default();
+    if fmt == Format::Text {
+        println!(
+            "{what} started: job ticket {}",
+            t["number"].as_str().unwrap_or(id)
+        );
+    }
+    follow_ticket(cl, id, fmt).await
+}
+
 /// Polls a job ticket, printing each step's progress bar when it changes
 /// (on stderr), until the ticket ends; fails unless it succeeded.
 pub async fn follow_ticket(cl: &coc_client::Client, id: &str, fmt: Format) -> anyhow::Result<()> {

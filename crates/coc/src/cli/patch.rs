@@ -179,16 +179,5 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
         b.extend(e.clone());
     }
     let t = cl.post(path, &body).await?;
-    if on.follow {
-        let id = t["id"].as_str().unwrap_or_default().to_string();
-        if conn.output == super::Format::Text {
-            println!(
-                "patch {what} started: job ticket {}",
-                t["number"].as_str().unwrap_or(&id)
-            );
-        }
-        return super::job::follow_ticket(&cl, &id, conn.output).await;
-    }
-    output::print(conn.output, &t, super::job::TICKET_COLS);
-    Ok(())
+    super::job::started(&cl, &t, &format!("patch {what}"), on.follow, conn.output).await
 }

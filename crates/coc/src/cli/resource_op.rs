@@ -138,17 +138,6 @@ pub async fn run_hosts(conn: &Conn, c: HostCmd) -> anyhow::Result<()> {
             }),
         )
         .await?;
-    if c.run.follow {
-        let id = t["id"].as_str().unwrap_or_default().to_string();
-        if conn.output == super::Format::Text {
-            println!(
-                "{} started: job ticket {}",
-                action.replace('_', " "),
-                t["number"].as_str().unwrap_or(&id)
-            );
-        }
-        return super::job::follow_ticket(&cl, &id, conn.output).await;
-    }
-    output::print(conn.output, &t, super::job::TICKET_COLS);
-    Ok(())
+    let what = action.replace('_', " ");
+    super::job::started(&cl, &t, &what, c.run.follow, conn.output).await
 }
