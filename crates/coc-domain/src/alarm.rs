@@ -126,6 +126,50 @@ impl AlarmStatus {
     }
 }
 
+/// When an ingest request is answered (decision 0031), an integration's
+/// setting.
+///
+/// - `Applied` (the default): after its alarms are stored, deduplicated,
+///   muted and run through the forwarding rules, in one commit; the answer
+///   counts what happened (created, deduplicated, incidents…).
+/// - `Received`: as soon as the alarms are durably written to the ingest
+///   log (one fsync; nothing acknowledged is lost across `kill -9` or a
+///   power loss); they are applied right behind, in arrival order, and the
+///   answer says only how many were accepted. For high-volume senders
+///   (Prometheus, Alertmanager) that ignore the answer anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Acknowledge {
+    /// Answered after the alarms are applied, with counts.
+    #[default]
+    Applied,
+    /// Answered once the alarms are durably logged.
+    Received,
+}
+
+impl Acknowledge {
+    /// `applied` or `received`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acknowledge::Applied => "applied",
+            Acknowledge::Received => "received",
+        }
+    }
+
+    /// Parses `applied` or `received`.
+    ///
+    /// Errors: [`DomainError::Validation`] for other text.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "applied" => Ok(Acknowledge::Applied),
+            "received" => Ok(Acknowledge::Received),
+            _ => Err(invalid(format!(
+                "unknown acknowledgement '{s}': expected applied or received"
+            ))),
+        }
+    }
+}
+
 /// One alarm event in the normalized field set of ref. 7.4.2.
 ///
 /// Serialized with the reference's field names (`alarmId`, `alarmName`, …);

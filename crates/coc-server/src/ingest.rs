@@ -10,8 +10,10 @@
 //! | `POST /ingest/pagerduty/v2/enqueue` (key in `routing_key`) | a PagerDuty Events API v2 client | `pagerduty` |
 //! | `POST`/`GET /ingest/<key>/heartbeat` | a heartbeat ping (cron, Prometheus `Watchdog`) | `heartbeat` |
 //!
-//! The response is sent only after the alarms are committed (group
-//! commit). A bad body is refused whole: nothing of it is stored.
+//! The response is sent only after the alarms are committed: applied (group
+//! commit), or, for an integration set to `acknowledge: received`, written
+//! to the durable ingest log and applied right behind (decision 0031). A
+//! bad body is refused whole: nothing of it is stored.
 
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
@@ -239,7 +241,10 @@ async fn accept_batch(
         Format::PagerDuty => unreachable!("PagerDuty events take their own path"),
     };
     let alarms = parsed.map_err(|e| refused(&body, e))?;
-    let out = s.store.ingest(&tenant, &integ.id, alarms).await?;
+    let out = s
+        .store
+        .accept(&tenant, &integ.id, alarms, integ.acknowledge)
+        .await?;
     Ok((StatusCode::OK, axum::Json(out)))
 }
 

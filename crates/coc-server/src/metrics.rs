@@ -15,6 +15,7 @@
 //! | `coc_tickets` | gauge | `kind`, `status` |
 //! | `coc_deliveries` | gauge | `status` |
 //! | `coc_agents_connected` | gauge | — |
+//! | `coc_ingest_backlog_alarms` | gauge | — (alarms acknowledged as received, not yet applied) |
 //!
 //! The endpoint needs no sign-in (as Prometheus scrapes it) and shows only
 //! aggregate counts: no names, hosts or ids. Restrict it at the reverse
@@ -88,6 +89,10 @@ fn describe() {
     metrics::describe_gauge!("coc_tickets", "Tickets by kind and state.");
     metrics::describe_gauge!("coc_deliveries", "Deliveries by state.");
     metrics::describe_gauge!("coc_agents_connected", "Agents connected to this server.");
+    metrics::describe_gauge!(
+        "coc_ingest_backlog_alarms",
+        "Alarms in the ingest log not yet applied (decision 0031)."
+    );
 }
 
 /// Times `f`, one pass of engine round `round`, into [`ROUND_SECONDS`];
@@ -126,6 +131,7 @@ pub async fn scrape(State(s): State<AppState>) -> axum::response::Response {
         metrics::gauge!("coc_deliveries", "status" => status.clone()).set(*n as f64);
     }
     metrics::gauge!("coc_agents_connected").set(s.agents.count() as f64);
+    metrics::gauge!("coc_ingest_backlog_alarms").set(s.store.ingest_backlog() as f64);
     (
         [(
             header::CONTENT_TYPE,

@@ -211,6 +211,11 @@ pub struct IngestOutcome {
     /// (stored and marked; no incident, no notification).
     #[serde(default)]
     pub inhibited: usize,
+    /// `applied` (the counts above are what happened) or `received` (the
+    /// alarms are durably logged and applied right behind; only
+    /// `accepted` is counted). Decision 0031.
+    #[serde(default)]
+    pub acknowledged: coc_domain::alarm::Acknowledge,
 }
 
 /// Filters of the alarm center list.

@@ -19,6 +19,11 @@ pub const GENERIC: &str = "generic";
 /// The type of heartbeat monitors ([`coc_domain::heartbeat`]).
 pub const HEARTBEAT: &str = "heartbeat";
 
+/// The integration types whose senders post batches and may be answered
+/// once their alarms are logged (`acknowledge: received`, decision 0031).
+/// PagerDuty events are not: a `resolve` looks up what its `trigger` made.
+pub const ACK_RECEIVED_TYPES: &[&str] = &["alertmanager", GENERIC, "grafana"];
+
 /// An integration as returned by the API (never with its key hash).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Integration {
@@ -54,6 +59,11 @@ pub struct Integration {
     /// in the sender's own JSON; absent: the sender uses COC's field names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<coc_domain::mapping::FieldMapping>,
+    /// When its ingest requests are answered: `applied` (after the alarms
+    /// are applied, with counts) or `received` (once they are in the
+    /// durable ingest log; decision 0031).
+    #[serde(default)]
+    pub acknowledge: coc_domain::alarm::Acknowledge,
 }
 
 /// An integration together with its freshly generated key (shown once).
@@ -90,11 +100,13 @@ fn row(r: &AnyRow) -> Result<Integration> {
         mapping: r
             .try_get::<Option<String>, _>("mapping")?
             .and_then(|m| serde_json::from_str(&m).ok()),
+        acknowledge: coc_domain::alarm::Acknowledge::parse(&r.try_get::<String, _>("acknowledge")?)
+            .unwrap_or_default(),
     })
 }
 
 const COLS: &str = "id, name, type, enabled, key_hint, created_at, updated_at, \
-    heartbeat_interval_ms, last_ping_at, heartbeat_missed_at, mapping";
+    heartbeat_interval_ms, last_ping_at, heartbeat_missed_at, mapping, acknowledge";
 
 impl Store {
     /// Creates an integration with a new random key (`key` is 32 random
@@ -162,6 +174,7 @@ impl Store {
                 last_ping_at: None,
                 missed_at: None,
                 mapping: None,
+                acknowledge: Default::default(),
             },
             key: key.to_string(),
         })
@@ -281,6 +294,46 @@ impl Store {
             id,
         )
         .await
+    }
+
+    /// Sets when integration `id`'s ingest requests are answered
+    /// (decision 0031). `received` is for the types whose senders post
+    /// batches ([`ACK_RECEIVED_TYPES`]).
+    ///
+    /// Errors: `Domain(Validation)` for `received` on another type;
+    /// `NotFound`.
+    pub async fn set_integration_acknowledge(
+        &self,
+        tenant: &str,
+        id: &str,
+        ack: coc_domain::alarm::Acknowledge,
+    ) -> Result<Integration> {
+        let i = self.get_integration(tenant, id).await?;
+        if ack == coc_domain::alarm::Acknowledge::Received
+            && !ACK_RECEIVED_TYPES.contains(&i.kind.as_str())
+        {
+            return Err(invalid(format!(
+                "acknowledge 'received' is for {} integrations; '{}' is {}",
+                ACK_RECEIVED_TYPES.join(", "),
+                i.name,
+                i.kind
+            ))
+            .into());
+        }
+        self.write_one(
+            sqlx::query(
+                "UPDATE integrations SET acknowledge = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(ack.as_str())
+            .bind(self.now())
+            .bind(tenant)
+            .bind(id),
+            "integration",
+            id,
+        )
+        .await?;
+        self.get_integration(tenant, id).await
     }
 
     /// Sets (or, with `None`, removes) a generic integration's field

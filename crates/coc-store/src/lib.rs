@@ -213,6 +213,8 @@ pub struct Store {
     url: Arc<str>,
     backend: Backend,
     alarms: ingest::WriterHandle,
+    /// The ingest log's appender and counters ([`ingest::log`]).
+    ingest_log: ingest::log::LogHandle,
     /// SQLite: where each stored alarm is, by fingerprint (the ingest
     /// writer's map, [`ingest::AlarmKeys`]).
     alarm_keys: Arc<tokio::sync::Mutex<ingest::AlarmKeys>>,
@@ -313,6 +315,7 @@ const MIGRATIONS: &[Migration] = &[
     same_sql!(40, "patch_baselines", "0040_patch_baselines.sql"),
     same_sql!(41, "host_patches", "0041_host_patches.sql"),
     same_sql!(42, "health_checks", "0042_health_checks.sql"),
+    same_sql!(43, "ingest_log", "0043_ingest_log.sql"),
 ];
 
 impl Store {
@@ -366,6 +369,7 @@ impl Store {
             url: url.as_str().into(),
             backend,
             alarms: ingest::WriterHandle::detached(),
+            ingest_log: Default::default(),
             alarm_keys: Arc::default(),
             reports: report::ReportHandle::detached(),
             keyring,
@@ -378,6 +382,7 @@ impl Store {
         };
         store.migrate().await?;
         store.alarms = ingest::spawn_writer(store.clone());
+        store.ingest_log = ingest::log::open(&store, &url).await?;
         store.reports = report::spawn_report_writer(store.clone());
         Ok(store)
     }

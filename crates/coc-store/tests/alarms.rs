@@ -872,3 +872,168 @@ async fn each_occurrence_is_kept_up_to_the_latest_twenty() {
         ));
     });
 }
+
+/// Waits (up to 20 s) until `s` lists `n` alarms; the list.
+async fn alarms_listed(s: &coc_store::Store, n: usize) -> Vec<coc_store::alarm::Alarm> {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = s
+            .list_alarms(
+                T,
+                &AlarmFilter::default(),
+                &Page {
+                    limit: 1000,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
+        if page.items.len() >= n && s.ingest_backlog() == 0 {
+            return page.items;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{} of {n} alarms listed, backlog {}",
+            page.items.len(),
+            s.ingest_backlog()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `acknowledge: received` (decision 0031): on SQLite the answer comes once
+/// the alarms are in the ingest log and they are applied behind, in order
+/// (repeats fold, a resolve after the firing event wins); on PostgreSQL,
+/// which has no log, it is answered as applied.
+#[tokio::test]
+async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
+    use coc_domain::alarm::Acknowledge;
+    each_store!(|s| {
+        let batch: Vec<_> = (0..300)
+            .map(|i| alarm("Load", &format!("host-{i}:9100"), "r1"))
+            .collect();
+        let o = s
+            .accept(T, "int", batch.clone(), Acknowledge::Received)
+            .await
+            .unwrap();
+        assert_eq!(o.accepted, 300);
+        if s.backend() == coc_store::Backend::Sqlite {
+            assert_eq!(o.acknowledged, Acknowledge::Received);
+            assert_eq!(o.created, 0, "nothing is counted before it is applied");
+        } else {
+            assert_eq!((o.acknowledged, o.created), (Acknowledge::Applied, 300));
+        }
+        let mut ok = batch[0].clone();
+        ok.alarm_status = AlarmStatus::Ok;
+        let o = s
+            .accept(T, "int", vec![batch[0].clone(), ok], Acknowledge::Received)
+            .await
+            .unwrap();
+        assert_eq!(o.accepted, 2);
+        let rows = alarms_listed(s, 300).await;
+        assert_eq!(rows.len(), 300);
+        let first = rows
+            .iter()
+            .find(|r| r.fingerprint == batch[0].fingerprint())
+            .unwrap();
+        assert_eq!((first.occurrences, first.status.as_str()), (3, "ok"));
+        assert!(rows.iter().filter(|r| r.occurrences == 1).count() == 299);
+        // Applied answers still count what happened, after what was logged.
+        let o = s
+            .accept(T, "int", vec![batch[1].clone()], Acknowledge::Applied)
+            .await
+            .unwrap();
+        assert_eq!((o.created, o.deduplicated), (0, 1));
+    });
+}
+
+/// What was logged and not applied when the process died is applied once
+/// at the next start; rows up to the applied mark are not applied again.
+#[tokio::test]
+async fn the_ingest_log_is_applied_once_after_a_restart() {
+    use sqlx::Executor;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("coc.db");
+    let url = format!("sqlite://{}", db.display());
+    let keyring = coc_store::secret::Keyring::random();
+    let s = coc_store::Store::open(&url, keyring.clone()).await.unwrap();
+    let applied: Vec<_> = (0..10)
+        .map(|i| alarm("Before", &format!("host-{i}:9100"), "r1"))
+        .collect();
+    s.accept(
+        T,
+        "int",
+        applied.clone(),
+        coc_domain::alarm::Acknowledge::Received,
+    )
+    .await
+    .unwrap();
+    alarms_listed(&s, 10).await;
+    let mark: i64 = sqlx::query_scalar("SELECT seq FROM ingest_applied WHERE id = 1")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert!(mark >= 1);
+    s.pool().close().await;
+    drop(s);
+    // As a process killed between the log's commit and the writer's: one
+    // row applied already (at the mark) still in the log, and two not.
+    let log = sqlx::AnyPool::connect(&format!("sqlite://{}.ingest", db.display()))
+        .await
+        .unwrap();
+    let pending: Vec<_> = (0..20)
+        .map(|i| alarm("After", &format!("host-{i}:9100"), "r1"))
+        .collect();
+    for (seq, alarms) in [
+        (mark, &applied),
+        (mark + 1, &pending[..15].to_vec()),
+        (mark + 2, &pending[10..].to_vec()),
+    ] {
+        sqlx::query(
+            "INSERT OR REPLACE INTO ingest_log (seq, tenant_id, integration_id, alarms) \
+             VALUES ($1, $2, 'int', $3)",
+        )
+        .bind(seq)
+        .bind(T)
+        .bind(serde_json::to_string(alarms).unwrap())
+        .execute(&log)
+        .await
+        .unwrap();
+    }
+    log.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+        .unwrap();
+    log.close().await;
+    let s = coc_store::Store::open(&url, keyring).await.unwrap();
+    let rows = alarms_listed(&s, 30).await;
+    assert_eq!(rows.len(), 30, "10 before and 20 after");
+    let occ = |name: &str, n: i64| {
+        rows.iter()
+            .filter(|r| r.name == name && r.occurrences == n)
+            .count()
+    };
+    assert_eq!(
+        occ("Before", 1),
+        10,
+        "the applied row was not applied again"
+    );
+    assert_eq!(occ("After", 2), 5, "host-10..14 came in both rows");
+    assert_eq!(occ("After", 1), 15);
+    let mark2: i64 = sqlx::query_scalar("SELECT seq FROM ingest_applied WHERE id = 1")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(mark2, mark + 2);
+    // New requests continue after the recovered ones.
+    let o = s
+        .accept(
+            T,
+            "int",
+            vec![alarm("Later", "host-0:9100", "r1")],
+            coc_domain::alarm::Acknowledge::Received,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.accepted, 1);
+    alarms_listed(&s, 31).await;
+}

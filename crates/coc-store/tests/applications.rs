@@ -275,6 +275,9 @@ async fn free_text_applications_are_adopted_on_upgrade() {
         "DROP TABLE patch_hosts".into(),
         // (and the health checks of 0042)
         "DROP TABLE health_checks".into(),
+        // (and the ingest log's mark and acknowledgement of 0043)
+        "DROP TABLE ingest_applied".into(),
+        "ALTER TABLE integrations DROP COLUMN acknowledge".into(),
         "DELETE FROM coc_migrations WHERE version >= 32".into(),
     ];
     for q in stmts {

@@ -315,3 +315,92 @@ async fn all_alarms(env: &Env) -> std::collections::HashMap<String, i64> {
         }
     }
 }
+
+/// Alarms of an integration set to `acknowledge: received` (decision 0031)
+/// are answered once they are in the ingest log: a SIGKILL right after the
+/// last answer loses none of them, and none is applied twice after the
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn received_alarms_survive_sigkill() {
+    let env = Env::new();
+    let mut server = env.server(None).await;
+    let integ = env
+        .call(
+            "POST",
+            "/api/v1/integrations",
+            Some(json!({"name": "fast", "type": "alertmanager", "acknowledge": "received"})),
+        )
+        .await;
+    assert_eq!(integ["acknowledge"], "received");
+    let url = format!(
+        "{}/ingest/{}/api/v2/alerts",
+        env.url(),
+        integ["key"].as_str().unwrap()
+    );
+    // 4 connections × 100 requests of 100 distinct alarms.
+    let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let mut senders = vec![];
+    for c in 0..4 {
+        let (http, url, ends) = (env.http.clone(), url.clone(), ends.clone());
+        senders.push(tokio::spawn(async move {
+            for b in 0..100 {
+                let body: Vec<Value> = (0..100)
+                    .map(|i| {
+                        json!({"labels": {"alertname": "Kill", "instance": format!("h-{c}-{b}-{i}")},
+                               "endsAt": ends})
+                    })
+                    .collect();
+                let r = http.post(&url).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                assert_eq!((v["accepted"].as_u64(), v["acknowledged"].as_str()), (Some(100), Some("received")));
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    server.0.kill().unwrap(); // SIGKILL, right after the last answer
+    server.0.wait().unwrap();
+    let _restarted = env.server(None).await;
+    // Everything applied: the backlog gauge back to 0.
+    let end = Instant::now() + Duration::from_secs(90);
+    loop {
+        let text = env
+            .http
+            .get(format!("{}/metrics", env.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.lines().any(|l| l == "coc_ingest_backlog_alarms 0") {
+            break;
+        }
+        assert!(Instant::now() < end, "the ingest log was never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mut seen, mut cursor) = (std::collections::HashSet::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/alarms?name=Kill&limit=1000&cursor={c}"),
+            None => "/api/v1/alarms?name=Kill&limit=1000".to_string(),
+        };
+        let page = env.call("GET", &path, None).await;
+        for a in page["items"].as_array().unwrap() {
+            assert_eq!(a["occurrences"], 1, "applied once: {a}");
+            assert!(seen.insert(a["fingerprint"].as_str().unwrap().to_string()));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 40_000, "every acknowledged alarm is stored");
+    eprintln!(
+        "alarms logged and not applied at the kill were applied after the restart: {}",
+        env.server_log()
+            .contains("applying what was acknowledged before the restart")
+    );
+}

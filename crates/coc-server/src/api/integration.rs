@@ -30,6 +30,11 @@ pub struct CreateIntegration {
     /// fields in the sender's own JSON; [`coc_domain::mapping`]).
     #[serde(default)]
     pub mapping: Option<coc_domain::mapping::FieldMapping>,
+    /// When ingest requests are answered: `applied` (default; after the
+    /// alarms are applied, with counts) or `received` (once they are in the
+    /// durable ingest log; `alertmanager`, `generic` and `grafana` only).
+    #[serde(default)]
+    pub acknowledge: Option<coc_domain::alarm::Acknowledge>,
 }
 
 /// `PUT /api/v1/integrations/{id}`: what can change after creation (the
@@ -50,6 +55,26 @@ pub struct UpdateIntegration {
     /// removes it (the sender then uses COC's field names).
     #[serde(default)]
     pub mapping: Option<coc_domain::mapping::FieldMapping>,
+    /// `applied` or `received` (see [`CreateIntegration::acknowledge`]);
+    /// absent: unchanged.
+    #[serde(default)]
+    pub acknowledge: Option<coc_domain::alarm::Acknowledge>,
+}
+
+/// Refuses `received` for a type whose answers must say what happened.
+fn check_acknowledge(
+    kind: &str,
+    ack: Option<coc_domain::alarm::Acknowledge>,
+) -> Result<(), coc_domain::DomainError> {
+    use coc_store::integration::ACK_RECEIVED_TYPES;
+    if ack == Some(coc_domain::alarm::Acknowledge::Received) && !ACK_RECEIVED_TYPES.contains(&kind)
+    {
+        return Err(coc_domain::error::invalid(format!(
+            "acknowledge 'received' is for {} integrations, not {kind}",
+            ACK_RECEIVED_TYPES.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// A new random integration key: 32 bytes, hex.
@@ -165,6 +190,7 @@ async fn create(
         }
         m.validate()?;
     }
+    check_acknowledge(&b.kind, b.acknowledge)?;
     let mut out = s
         .store
         .create_integration(&p.tenant, &b.name, &b.kind, &new_key())
@@ -179,6 +205,12 @@ async fn create(
         out.integration = s
             .store
             .set_heartbeat_interval(&p.tenant, &out.integration.id, i)
+            .await?;
+    }
+    if let Some(a) = b.acknowledge.filter(|a| *a != out.integration.acknowledge) {
+        out.integration = s
+            .store
+            .set_integration_acknowledge(&p.tenant, &out.integration.id, a)
             .await?;
     }
     Ok((StatusCode::CREATED, Json(out)))
@@ -212,6 +244,7 @@ async fn update(
         }
         m.validate()?;
     }
+    check_acknowledge(&i.kind, b.acknowledge)?;
     if let Some(n) = b.name.as_deref().filter(|n| n.trim() != i.name) {
         s.store.rename_integration(&p.tenant, &id, n).await?;
     }
@@ -221,6 +254,11 @@ async fn update(
     if b.mapping.is_some() || i.mapping.is_some() {
         s.store
             .set_integration_mapping(&p.tenant, &id, b.mapping.as_ref())
+            .await?;
+    }
+    if let Some(a) = b.acknowledge.filter(|a| *a != i.acknowledge) {
+        s.store
+            .set_integration_acknowledge(&p.tenant, &id, a)
             .await?;
     }
     Ok(Json(s.store.get_integration(&p.tenant, &id).await?))

@@ -18,6 +18,7 @@
 //! `ok` alarm turns it back to `alarm`. Only such state changes write a
 //! history event, so repeats stay cheap.
 
+pub mod log;
 mod rows;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,11 +32,34 @@ use crate::{Backend, Result, Store, StoreError};
 pub(crate) use rows::AlarmKeys;
 pub use rows::UPSERT_ROWS;
 
+/// Most requests waiting for the writer; a full queue makes senders (and
+/// the ingest log's appender) wait: the back-pressure that bounds what is
+/// logged and not yet applied.
+pub const WRITER_QUEUE: usize = 1024;
+
 struct Request {
     tenant: String,
     integration_id: String,
     alarms: Vec<NormalizedAlarm>,
-    reply: oneshot::Sender<Result<IngestOutcome>>,
+    ack: Ack,
+}
+
+/// How a request is answered.
+enum Ack {
+    /// After its group commits, with what happened.
+    Applied(oneshot::Sender<Result<IngestOutcome>>),
+    /// Already answered: it is row `seq` of the ingest log ([`log`]).
+    Logged(i64),
+}
+
+impl Request {
+    /// The ingest-log sequence number of a logged request.
+    fn logged(&self) -> Option<i64> {
+        match self.ack {
+            Ack::Logged(seq) => Some(seq),
+            Ack::Applied(_) => None,
+        }
+    }
 }
 
 /// Sender side of the group-commit writer.
@@ -49,8 +73,10 @@ impl WriterHandle {
 }
 
 pub(crate) fn spawn_writer(store: Store) -> WriterHandle {
-    let (tx, mut rx) = mpsc::channel::<Request>(1024);
+    let (tx, mut rx) = mpsc::channel::<Request>(WRITER_QUEUE);
     tokio::spawn(async move {
+        // Loop: one transaction per round for every request queued when it
+        // starts (the first awaited), up to MAX_GROUP_ALARMS alarms.
         while let Some(first) = rx.recv().await {
             let mut group = vec![first];
             let mut n = group[0].alarms.len();
@@ -63,31 +89,69 @@ pub(crate) fn spawn_writer(store: Store) -> WriterHandle {
                     Err(_) => break,
                 }
             }
-            let result = store.commit_group(&group).await;
-            match result {
-                Ok(outcomes) => {
-                    let any_ticket = outcomes.iter().any(|o| !o.tickets_created.is_empty());
-                    if outcomes.iter().any(|o| !o.incidents_created.is_empty()) {
-                        store.events.notify_one();
-                    }
-                    for (req, out) in group.into_iter().zip(outcomes) {
-                        let _ = req.reply.send(Ok(out));
-                    }
-                    if any_ticket {
-                        store.work.notify_one();
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "alarm group commit failed");
-                    let msg = e.to_string();
-                    for req in group {
-                        let _ = req.reply.send(Err(StoreError::Conflict(msg.clone())));
+            let mut result = store.commit_group(&group).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "alarm group commit failed");
+                // Requests still waiting get the error (nothing of them is
+                // stored; they may send again). Logged ones were answered
+                // already: they are applied again until it works, and
+                // everything behind them waits.
+                let msg = e.to_string();
+                let (waiting, logged): (Vec<Request>, Vec<Request>) =
+                    group.into_iter().partition(|r| r.logged().is_none());
+                for r in waiting {
+                    if let Ack::Applied(reply) = r.ack {
+                        let _ = reply.send(Err(StoreError::Conflict(msg.clone())));
                     }
                 }
+                group = logged;
+                while result.is_err() && !group.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    result = store.commit_group(&group).await;
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "applying logged alarms failed; retrying");
+                    }
+                }
+            }
+            if let Ok(outcomes) = result {
+                store.answer(group, outcomes);
             }
         }
     });
     WriterHandle(Some(tx))
+}
+
+impl Store {
+    /// After a group committed: wakes the loops it gave work, moves the
+    /// ingest log's marks, and answers the requests still waiting.
+    fn answer(&self, group: Vec<Request>, outcomes: Vec<IngestOutcome>) {
+        let any_ticket = outcomes.iter().any(|o| !o.tickets_created.is_empty());
+        if outcomes.iter().any(|o| !o.incidents_created.is_empty()) {
+            self.events.notify_one();
+        }
+        let logged: i64 = group
+            .iter()
+            .filter(|r| r.logged().is_some())
+            .map(|r| r.alarms.len() as i64)
+            .sum();
+        if let Some(seq) = group.iter().filter_map(Request::logged).max() {
+            let state = &self.ingest_log.state;
+            state
+                .applied
+                .fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
+            state
+                .backlog
+                .fetch_sub(logged, std::sync::atomic::Ordering::Relaxed);
+        }
+        for (req, out) in group.into_iter().zip(outcomes) {
+            if let Ack::Applied(reply) = req.ack {
+                let _ = reply.send(Ok(out));
+            }
+        }
+        if any_ticket {
+            self.work.notify_one();
+        }
+    }
 }
 
 impl Store {
@@ -112,7 +176,7 @@ impl Store {
             tenant: tenant.to_string(),
             integration_id: integration_id.to_string(),
             alarms,
-            reply,
+            ack: Ack::Applied(reply),
         })
         .await
         .map_err(|_| StoreError::WriterGone)?;
@@ -353,6 +417,15 @@ impl Store {
             .flat_map(|o| o.incidents_created.iter().cloned())
             .collect();
         let ready = self.dispatch_in_ingest(&mut tx, &created).await;
+        if let Some(seq) = group.iter().filter_map(Request::logged).max() {
+            sqlx::query(
+                "INSERT INTO ingest_applied (id, seq) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+            )
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         if let Some(k) = keys.as_deref_mut() {
             for (tenant, p) in &placed {

@@ -74,6 +74,11 @@ enum Verb {
         interval: Option<i64>,
         #[command(flatten)]
         mapping: MappingArgs,
+        /// When senders are answered: applied (default; after the alarms
+        /// are stored and the rules ran) or received (once they are
+        /// durably logged; for high-volume senders).
+        #[arg(long, value_parser = ["applied", "received"])]
+        acknowledge: Option<String>,
     },
     /// List integrations.
     List,
@@ -95,6 +100,9 @@ enum Verb {
         /// Remove the field mapping.
         #[arg(long, conflicts_with_all = ["fields", "items", "levels", "statuses"])]
         no_mapping: bool,
+        /// When senders are answered: applied or received.
+        #[arg(long, value_parser = ["applied", "received"])]
+        acknowledge: Option<String>,
     },
     /// Enable one (by name or id).
     Enable { integration: String },
@@ -114,6 +122,7 @@ const COLS: &[&str] = &[
     "name",
     "type",
     "enabled",
+    "acknowledge",
     "key_hint",
     "interval_s",
     "last_ping_at",
@@ -127,8 +136,12 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             kind,
             interval,
             mapping,
+            acknowledge,
         } => {
             let mut body = json!({"name": name, "type": kind});
+            if let Some(a) = acknowledge {
+                body["acknowledge"] = json!(a);
+            }
             if let Some(i) = interval {
                 body["interval_s"] = json!(i);
             }
@@ -150,10 +163,14 @@ pub async fn run(conn: &Conn, c: Cmd) -> anyhow::Result<()> {
             interval,
             mapping,
             no_mapping,
+            acknowledge,
         } => {
             let id = id_of(&cl, &integration).await?;
             let current = cl.get(&format!("/api/v1/integrations/{id}"), &[]).await?;
             let mut body = json!({});
+            if let Some(a) = acknowledge {
+                body["acknowledge"] = json!(a);
+            }
             if let Some(n) = name {
                 body["name"] = json!(n);
             }

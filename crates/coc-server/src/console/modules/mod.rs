@@ -892,6 +892,7 @@ pub const MODULES: &[Module] = &[
             ("name", "Name"),
             ("type", "Type"),
             ("enabled", "Enabled"),
+            ("acknowledge", "Answer senders"),
             ("created_at", "Created"),
         ],
         create: Some("/api/v1/integrations"),
@@ -906,6 +907,12 @@ pub const MODULES: &[Module] = &[
         fields: &[
             f("name", "Name", Kind::Text),
             f("type", "Type", Kind::Choice(coc_store::integration::TYPES)),
+            h(
+                "acknowledge",
+                "Answer senders",
+                Kind::Choice(&["applied", "received"]),
+                "applied (default): once the alarms are stored and the rules ran, with counts. received: as soon as they are durably logged, applied right behind, for high-volume senders such as Prometheus and Alertmanager (types alertmanager, generic, grafana).",
+            ),
             h(
                 "interval_s",
                 "Heartbeat interval (seconds)",

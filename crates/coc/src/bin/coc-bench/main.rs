@@ -10,7 +10,12 @@
 //! by the bench with a receiver that sends nowhere; it keeps alerts in
 //! memory only) and the ratio is reported. `--prefill N` first stores N
 //! other distinct alarms (not measured), to see the rate as the store
-//! grows.
+//! grows. `--acknowledge received` makes the bench integration answer once
+//! the alarms are in the durable ingest log (decision 0031); the bench
+//! then also waits until the server has applied them all
+//! (`coc_ingest_backlog_alarms` back to 0) and reports that rate too:
+//! the burst rate is what senders see, the applied rate is what the
+//! server keeps up.
 //!
 //! ```text
 //! coc-bench ingest --server http://127.0.0.1:8080 --token "$(cat coc-data/admin.token)" \
@@ -134,6 +139,9 @@ enum Cmd {
         /// Distinct alarms to store first (not measured).
         #[arg(long, default_value_t = 0)]
         prefill: usize,
+        /// The bench integration's acknowledgement: applied or received.
+        #[arg(long, default_value = "applied", value_parser = ["applied", "received"])]
+        acknowledge: String,
     },
     /// Latency of alarm lists and console pages (p50/p99/max per page).
     Reads {
@@ -245,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
             mode,
             peer,
             prefill,
+            acknowledge,
         } => {
             if peer.as_deref().is_some_and(|p| p != "alertmanager") {
                 bail!("--peer takes 'alertmanager'");
@@ -260,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 peer.is_some(),
                 prefill,
+                &acknowledge,
             )
             .await
         }
@@ -816,13 +826,15 @@ async fn ingest(
     load: Load,
     peer: bool,
     prefill: usize,
+    acknowledge: &str,
 ) -> anyhow::Result<()> {
     let admin = coc_client::Client::new(server.split(',').next().unwrap_or(server), token)?;
     let run = format!("{:08x}", rand::random::<u32>());
     let integ = admin
         .post(
             "/api/v1/integrations",
-            &json!({"name": format!("bench-{run}"), "type": "alertmanager"}),
+            &json!({"name": format!("bench-{run}"), "type": "alertmanager",
+                    "acknowledge": acknowledge}),
         )
         .await
         .context("creating the bench integration")?;
@@ -853,14 +865,28 @@ async fn ingest(
         )
         .await?;
         report("prefill COC", fill, secs, &lat);
+        drained(server).await?;
     }
+    let start = Instant::now();
     let (secs, lat) = blast(&urls, alert_bodies(&run, load), load.conns).await?;
     let ours = report(
-        &format!("COC ({} server(s), durable)", urls.len()),
+        &format!(
+            "COC ({} server(s), durable, acknowledged {acknowledge})",
+            urls.len()
+        ),
         load,
         secs,
         &lat,
     );
+    if acknowledge == "received" {
+        drained(server).await?;
+        let all = start.elapsed().as_secs_f64();
+        println!(
+            "COC applied all {} alarms {all:.2} s after the first was sent = {:.0} alarms/s",
+            load.total,
+            load.total as f64 / all
+        );
+    }
     if peer {
         let dir = tempdir_in_tmp()?;
         let (_am, am_url) = start_alertmanager(&dir).await?;
@@ -868,6 +894,29 @@ async fn ingest(
         let theirs = report("Alertmanager (in memory)", load, secs, &lat);
         println!("ratio COC / Alertmanager: {:.2}", ours / theirs);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Waits until every server in `servers` (comma-separated) reports no
+/// alarms logged and not yet applied (`coc_ingest_backlog_alarms` 0 on
+/// `/metrics`), polling every 50 ms.
+async fn drained(servers: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for s in servers.split(',') {
+        let url = format!("{}/metrics", s.trim().trim_end_matches('/'));
+        loop {
+            let text = http.get(&url).send().await?.text().await?;
+            let backlog = text
+                .lines()
+                .find_map(|l| l.strip_prefix("coc_ingest_backlog_alarms "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if backlog <= 0.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     Ok(())
 }

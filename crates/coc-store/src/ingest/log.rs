@@ -1,0 +1,303 @@
+//! The ingest log (issue 17, decision 0031): alarms of integrations set to
+//! `acknowledge: received` are answered once they are durably in this log,
+//! and applied right behind by the group-commit writer.
+//!
+//! ## Loop
+//! One appender task takes every queued log request (up to
+//! [`MAX_LOG_GROUP`] requests), writes each as one row of `ingest_log` in
+//! one transaction of its own database file (`<database>.ingest`, WAL,
+//! `synchronous=FULL`: one fsync per group), and after that commit hands
+//! each request to the writer ([`super::Ack::Logged`]) and answers it. The
+//! log is a file of its own so its appends never wait for the writer's
+//! transactions on the main database (SQLite has one writer per file).
+//!
+//! ## Exactly once
+//! The writer stores the highest sequence number it applied
+//! (`ingest_applied`) in the same transaction as the alarms; the appender
+//! deletes the rows up to it in its next transaction. At start, rows above
+//! the mark are handed to the writer before any new request: what was
+//! acknowledged and not yet applied when the process died is applied once.
+//!
+//! ## Back-pressure
+//! The writer's queue is bounded ([`super::WRITER_QUEUE`] requests): when
+//! it is full the appender waits, and so do the senders, so the backlog of
+//! logged but unapplied alarms (and the memory it takes) stays bounded.
+//!
+//! PostgreSQL and in-memory SQLite have no log: `received` is answered as
+//! `applied` there.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use coc_domain::alarm::NormalizedAlarm;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Ack, Request};
+use crate::{Backend, Result, Store, StoreError};
+
+/// Most requests one log transaction takes.
+pub const MAX_LOG_GROUP: usize = 256;
+
+/// One request to log: its alarms and their JSON (made by the sender's
+/// task, so serialization runs in parallel).
+pub(crate) struct LogRequest {
+    tenant: String,
+    integration_id: String,
+    alarms: Vec<NormalizedAlarm>,
+    json: String,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// Counters shared by the appender and the writer.
+#[derive(Default)]
+pub(crate) struct LogState {
+    /// The highest sequence number applied (committed with its alarms).
+    pub(crate) applied: AtomicI64,
+    /// Alarms logged and not yet applied.
+    pub(crate) backlog: AtomicI64,
+}
+
+/// Sender side of the appender; without a sender (PostgreSQL, in-memory
+/// SQLite, or before [`open`]) there is no log.
+#[derive(Clone, Default)]
+pub(crate) struct LogHandle {
+    tx: Option<mpsc::Sender<LogRequest>>,
+    pub(crate) state: Arc<LogState>,
+}
+
+/// The log's file for the main database URL: `<path>.ingest`; `None` for
+/// an in-memory database.
+fn log_path(url: &str) -> Option<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:") && !path.starts_with("file::memory"))
+        .then(|| format!("{path}.ingest"))
+}
+
+/// Opens (creating) the log beside the SQLite database at `url`, and
+/// starts the appender: first it hands the writer what a previous process
+/// logged and did not apply, then it takes new requests.
+///
+/// Errors: [`StoreError::Db`] when the log file cannot be opened or read.
+pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
+    let (Backend::Sqlite, Some(path)) = (store.backend, log_path(url)) else {
+        return Ok(LogHandle::default());
+    };
+    let Some(writer) = store.alarms.0.clone() else {
+        return Ok(LogHandle::default());
+    };
+    crate::private_sqlite_files(&format!("sqlite://{path}"))?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(&format!("sqlite://{path}?mode=rwc"))
+        .await?;
+    pool.execute(
+        "CREATE TABLE IF NOT EXISTS ingest_log (seq INTEGER PRIMARY KEY, \
+         tenant_id TEXT NOT NULL, integration_id TEXT NOT NULL, alarms TEXT NOT NULL)",
+    )
+    .await?;
+    let mark: i64 = sqlx::query("SELECT seq FROM ingest_applied WHERE id = 1")
+        .fetch_optional(&store.pool)
+        .await?
+        .map(|r| r.try_get::<i64, _>("seq"))
+        .transpose()?
+        .unwrap_or(0);
+    sqlx::query("DELETE FROM ingest_log WHERE seq <= $1")
+        .bind(mark)
+        .execute(&pool)
+        .await?;
+    let pending =
+        sqlx::query("SELECT seq, tenant_id, integration_id, alarms FROM ingest_log ORDER BY seq")
+            .fetch_all(&pool)
+            .await?;
+    let mut recovered = Vec::with_capacity(pending.len());
+    let mut last = mark;
+    for r in pending {
+        let seq: i64 = r.try_get("seq")?;
+        let alarms: Vec<NormalizedAlarm> = serde_json::from_str(&r.try_get::<String, _>("alarms")?)
+            .map_err(|e| StoreError::Conflict(format!("ingest log row {seq}: {e}")))?;
+        last = seq;
+        recovered.push(Request {
+            tenant: r.try_get("tenant_id")?,
+            integration_id: r.try_get("integration_id")?,
+            alarms,
+            ack: Ack::Logged(seq),
+        });
+    }
+    if !recovered.is_empty() {
+        tracing::info!(
+            requests = recovered.len(),
+            alarms = recovered.iter().map(|r| r.alarms.len()).sum::<usize>(),
+            "ingest log: applying what was acknowledged before the restart"
+        );
+    }
+    let state = store.ingest_log.state.clone();
+    state.applied.store(mark, Ordering::Relaxed);
+    let backlog: usize = recovered.iter().map(|r| r.alarms.len()).sum();
+    state.backlog.store(backlog as i64, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel::<LogRequest>(1024);
+    tokio::spawn(append(pool, writer, state.clone(), rx, recovered, last + 1));
+    Ok(LogHandle {
+        tx: Some(tx),
+        state,
+    })
+}
+
+/// The appender task: recovered requests first, then the group loop.
+async fn append(
+    pool: AnyPool,
+    writer: mpsc::Sender<Request>,
+    state: Arc<LogState>,
+    mut rx: mpsc::Receiver<LogRequest>,
+    recovered: Vec<Request>,
+    mut next: i64,
+) {
+    // Counted in the backlog by `open` already.
+    for r in recovered {
+        if writer.send(r).await.is_err() {
+            return;
+        }
+    }
+    let mut deleted = state.applied.load(Ordering::Relaxed);
+    // Loop: one log transaction per round, for every request queued when
+    // the round starts (the first one awaited); the rows the writer has
+    // applied since the last round are deleted in the same transaction.
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_LOG_GROUP {
+            match rx.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        let applied = state.applied.load(Ordering::Relaxed);
+        match write(&pool, &group, next, (applied > deleted).then_some(applied)).await {
+            Ok(()) => {
+                deleted = deleted.max(applied);
+                for r in group {
+                    let seq = next;
+                    next += 1;
+                    state
+                        .backlog
+                        .fetch_add(r.alarms.len() as i64, Ordering::Relaxed);
+                    let sent = writer
+                        .send(Request {
+                            tenant: r.tenant,
+                            integration_id: r.integration_id,
+                            alarms: r.alarms,
+                            ack: Ack::Logged(seq),
+                        })
+                        .await;
+                    let _ = r.reply.send(sent.map_err(|_| StoreError::WriterGone));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ingest log append failed");
+                let msg = e.to_string();
+                for r in group {
+                    let _ = r.reply.send(Err(StoreError::Conflict(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `group` as rows `first..` in one transaction, deleting the rows
+/// up to `delete_to` (already applied) first.
+async fn write(
+    pool: &AnyPool,
+    group: &[LogRequest],
+    first: i64,
+    delete_to: Option<i64>,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    if let Some(to) = delete_to {
+        sqlx::query("DELETE FROM ingest_log WHERE seq <= $1")
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut sql =
+        String::from("INSERT INTO ingest_log (seq, tenant_id, integration_id, alarms) VALUES ");
+    for i in 0..group.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let b = i * 4;
+        sql.push_str(&format!("(${},${},${},${})", b + 1, b + 2, b + 3, b + 4));
+    }
+    // Placeholders only: every value is bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (i, r) in group.iter().enumerate() {
+        q = q
+            .bind(first + i as i64)
+            .bind(r.tenant.as_str())
+            .bind(r.integration_id.as_str())
+            .bind(r.json.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+impl Store {
+    /// Takes alarms of integration `integration_id` as its acknowledgement
+    /// says ([`coc_domain::alarm::Acknowledge`]): `Applied` is
+    /// [`Store::ingest`]; `Received` returns once they are durably in the
+    /// ingest log, with only `accepted` counted (`acknowledged:
+    /// received`). Without a log (PostgreSQL, in-memory SQLite) both are
+    /// `Applied`.
+    ///
+    /// Errors: as [`Store::ingest`]; `Conflict` when the log write failed
+    /// (nothing of the request is kept).
+    pub async fn accept(
+        &self,
+        tenant: &str,
+        integration_id: &str,
+        alarms: Vec<NormalizedAlarm>,
+        ack: coc_domain::alarm::Acknowledge,
+    ) -> Result<crate::alarm::IngestOutcome> {
+        let tx = match (&self.ingest_log.tx, ack) {
+            (Some(tx), coc_domain::alarm::Acknowledge::Received) => tx,
+            _ => return self.ingest(tenant, integration_id, alarms).await,
+        };
+        let accepted = alarms.len();
+        let json = serde_json::to_string(&alarms)
+            .map_err(|e| StoreError::Conflict(format!("alarms to JSON: {e}")))?;
+        let (reply, rx) = oneshot::channel();
+        tx.send(LogRequest {
+            tenant: tenant.to_string(),
+            integration_id: integration_id.to_string(),
+            alarms,
+            json,
+            reply,
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)??;
+        Ok(crate::alarm::IngestOutcome {
+            accepted,
+            acknowledged: coc_domain::alarm::Acknowledge::Received,
+            ..Default::default()
+        })
+    }
+
+    /// Alarms acknowledged as received and not yet applied (0 without an
+    /// ingest log).
+    pub fn ingest_backlog(&self) -> i64 {
+        self.ingest_log.state.backlog.load(Ordering::Relaxed).max(0)
+    }
+}
