@@ -130,6 +130,7 @@ async fn prometheus_alarm_creates_incident_and_repairs_the_host() {
 #[tokio::test]
 async fn alertmanager_webhook_fixtures() {
     let h = Harness::start(0).await;
+    h.users(&["alice"]).await;
     let integ = h
         .client
         .post(
@@ -301,4 +302,84 @@ async fn an_alarm_is_handled_with_a_script_on_its_host() {
         assert_eq!(st, code, "{body}: {e}");
         assert!(e["detail"].as_str().unwrap().contains(says), "{e}");
     }
+}
+
+/// An integration set to `acknowledge: received` (decision 0031) is
+/// answered once the alarms are in the ingest log, with only `accepted`
+/// counted, and the alarm still becomes an incident right behind; set back
+/// to `applied`, answers count again. A PagerDuty integration, whose
+/// `resolve` looks up what its `trigger` made, cannot be set so.
+#[tokio::test]
+async fn received_alarms_become_incidents_right_behind_the_answer() {
+    let h = Harness::start(0).await;
+    h.users(&["alice"]).await;
+    let integ = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "prom-fast", "type": "alertmanager", "acknowledge": "received"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(integ["acknowledge"], "received");
+    let (id, key) = (integ["id"].as_str().unwrap(), integ["key"].as_str().unwrap());
+    h.client
+        .post(
+            "/api/v1/forwarding-rules",
+            &json!({"name": "fast", "conditions": [{"field": "alarmName", "op": "equals", "value": "FastOne"}],
+                    "incident_level": "P3", "assignee": "alice"}),
+        )
+        .await
+        .unwrap();
+    let body = json!([{"labels": {"alertname": "FastOne", "instance": "web-9:9100"},
+                       "endsAt": chrono_like_future()}]);
+    let path = format!("/ingest/{key}/api/v2/alerts");
+    let out = h
+        .client
+        .post_raw(&path, serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (&out["accepted"], &out["acknowledged"], &out["created"]),
+        (&json!(1), &json!("received"), &json!(0)),
+        "{out}"
+    );
+    let incidents = h
+        .wait_until("/api/v1/incidents", "the incident of a received alarm", |v| {
+            v["items"].as_array().is_some_and(|i| i.len() == 1)
+        })
+        .await;
+    assert_eq!(incidents["items"][0]["level"], "P3");
+    let back = h
+        .client
+        .put(
+            &format!("/api/v1/integrations/{id}"),
+            &json!({"acknowledge": "applied"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(back["acknowledge"], "applied");
+    let out = h
+        .client
+        .post_raw(&path, serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (&out["acknowledged"], &out["deduplicated"]),
+        (&json!("applied"), &json!(1)),
+        "{out}"
+    );
+    let refused = h
+        .client
+        .post(
+            "/api/v1/integrations",
+            &json!({"name": "pd", "type": "pagerduty", "acknowledge": "received"}),
+        )
+        .await;
+    assert_eq!(
+        crate::harness::refusal(refused),
+        (422, "validation_failed".to_string())
+    );
+    let list = h.client.get("/api/v1/integrations", &[]).await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "nothing made");
 }

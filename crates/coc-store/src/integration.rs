@@ -19,6 +19,28 @@ pub const GENERIC: &str = "generic";
 /// The type of heartbeat monitors ([`coc_domain::heartbeat`]).
 pub const HEARTBEAT: &str = "heartbeat";
 
+/// How long [`Store::integration_by_key`] reuses what it looked up (ms):
+/// a change made through another replica is seen this much later (one
+/// made through this process at once). Spares every ingest request a
+/// database round trip.
+pub const KEY_CACHE_MS: i64 = 1_000;
+
+/// Most keys kept in that cache (it is emptied when full).
+const KEY_CACHE_SIZE: usize = 4_096;
+
+/// Integrations looked up by key hash: (when, tenant, integration).
+#[derive(Default)]
+pub(crate) struct KeyCache(
+    std::sync::Mutex<std::collections::HashMap<String, (i64, String, Integration)>>,
+);
+
+impl KeyCache {
+    /// Forgets everything (after any change to an integration).
+    pub(crate) fn clear(&self) {
+        self.0.lock().expect("keys").clear();
+    }
+}
+
 /// The integration types whose senders post batches and may be answered
 /// once their alarms are logged (`acknowledge: received`, decision 0031).
 /// PagerDuty events are not: a `resolve` looks up what its `trigger` made.
@@ -218,16 +240,30 @@ impl Store {
     /// Looks an integration up by its key (any tenant): `(tenant, integration)`.
     /// `None` when no integration has this key.
     pub async fn integration_by_key(&self, key: &str) -> Result<Option<(String, Integration)>> {
+        let hash = hash_key(key);
+        let now = self.now();
+        if let Some((at, tenant, i)) = self.integration_keys.0.lock().expect("keys").get(&hash)
+            && now - at < KEY_CACHE_MS
+            && now >= *at
+        {
+            return Ok(Some((tenant.clone(), i.clone())));
+        }
         let r = sqlx::query(dynsql!(
             "SELECT tenant_id, {COLS} FROM integrations WHERE key_hash = $1"
         ))
-        .bind(hash_key(key))
+        .bind(&hash)
         .fetch_optional(&self.pool)
         .await?;
-        match r {
-            None => Ok(None),
-            Some(r) => Ok(Some((r.try_get("tenant_id")?, row(&r)?))),
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        let (tenant, i): (String, Integration) = (r.try_get("tenant_id")?, row(&r)?);
+        let mut keys = self.integration_keys.0.lock().expect("keys");
+        if keys.len() >= KEY_CACHE_SIZE {
+            keys.clear();
         }
+        keys.insert(hash, (now, tenant.clone(), i.clone()));
+        Ok(Some((tenant, i)))
     }
 
     /// Enables or disables an integration. Errors: `NotFound`.
@@ -242,6 +278,7 @@ impl Store {
             .bind(self.now())
             .bind(tenant)
             .bind(id), "integration", id).await?;
+        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 
@@ -267,6 +304,7 @@ impl Store {
             id,
         )
         .await?;
+        self.integration_keys.clear();
         Ok(IntegrationWithKey {
             integration: self.get_integration(tenant, id).await?,
             key: key.to_string(),
@@ -293,7 +331,9 @@ impl Store {
             "integration",
             id,
         )
-        .await
+        .await?;
+        self.integration_keys.clear();
+        Ok(())
     }
 
     /// Sets when integration `id`'s ingest requests are answered
@@ -333,6 +373,7 @@ impl Store {
             id,
         )
         .await?;
+        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 
@@ -371,6 +412,7 @@ impl Store {
             id,
         )
         .await?;
+        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 
@@ -398,6 +440,7 @@ impl Store {
             id,
         )
         .await?;
+        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 

@@ -213,6 +213,8 @@ pub struct Store {
     url: Arc<str>,
     backend: Backend,
     alarms: ingest::WriterHandle,
+    /// Integrations by key, briefly ([`integration::KEY_CACHE_MS`]).
+    integration_keys: Arc<integration::KeyCache>,
     /// The ingest log's appender and counters ([`ingest::log`]).
     ingest_log: ingest::log::LogHandle,
     /// SQLite: where each stored alarm is, by fingerprint (the ingest
@@ -370,6 +372,7 @@ impl Store {
             backend,
             alarms: ingest::WriterHandle::detached(),
             ingest_log: Default::default(),
+            integration_keys: Arc::default(),
             alarm_keys: Arc::default(),
             reports: report::ReportHandle::detached(),
             keyring,

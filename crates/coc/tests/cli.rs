@@ -778,6 +778,36 @@ async fn a_field_mapping_is_set_and_changed_from_the_cli_by_name() {
     assert!(ok, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v.get("mapping").is_none(), "{v}");
+    // Answered once logged (decision 0031), by name; not for PagerDuty.
+    let (ok, out) = coc(
+        &env,
+        &[
+            "integration",
+            "update",
+            "shop-web",
+            "--acknowledge",
+            "received",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["acknowledge"], "received", "{v}");
+    let (ok, out) = coc(
+        &env,
+        &[
+            "integration",
+            "create",
+            "pd",
+            "--type",
+            "pagerduty",
+            "--acknowledge",
+            "received",
+        ],
+    );
+    assert!(!ok && out.trim().lines().count() == 1, "{out}");
+    assert!(out.contains("'received' is for"), "{out}");
     let (ok, out) = coc(&env, &["integration", "show", "no-such"]);
     assert!(
         !ok && out.contains("no integration named 'no-such'"),

@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coc_domain::alarm::NormalizedAlarm;
 use sqlx::any::AnyPoolOptions;
@@ -52,12 +52,49 @@ pub(crate) struct LogRequest {
 }
 
 /// Counters shared by the appender and the writer.
-#[derive(Default)]
 pub(crate) struct LogState {
     /// The highest sequence number applied (committed with its alarms).
     pub(crate) applied: AtomicI64,
     /// Alarms logged and not yet applied.
     pub(crate) backlog: AtomicI64,
+    /// When the appender last committed, µs since `epoch`.
+    appended: AtomicI64,
+    epoch: Instant,
+}
+
+impl Default for LogState {
+    fn default() -> Self {
+        LogState {
+            applied: AtomicI64::new(0),
+            backlog: AtomicI64::new(0),
+            appended: AtomicI64::new(i64::MIN / 2),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+/// A burst is on while the appender committed less than this ago (µs).
+const BURST_GAP_US: i64 = 2_000;
+/// The longest the writer leaves logged alarms waiting for a burst to
+/// pass (ms): their incidents are at most this much later.
+pub const MAX_DEFER_MS: u64 = 200;
+/// Past this backlog (alarms) the writer applies even during a burst.
+pub const DEFER_BACKLOG: i64 = 50_000;
+
+impl LogState {
+    fn mark_appended(&self) {
+        let us = self.epoch.elapsed().as_micros() as i64;
+        self.appended.store(us, Ordering::Relaxed);
+    }
+
+    /// Whether a burst of logged requests is arriving: the appender
+    /// committed within [`BURST_GAP_US`] and the backlog is under
+    /// [`DEFER_BACKLOG`].
+    pub(crate) fn burst(&self) -> bool {
+        let now = self.epoch.elapsed().as_micros() as i64;
+        now - self.appended.load(Ordering::Relaxed) < BURST_GAP_US
+            && self.backlog.load(Ordering::Relaxed) < DEFER_BACKLOG
+    }
 }
 
 /// Sender side of the appender; without a sender (PostgreSQL, in-memory
@@ -186,6 +223,7 @@ async fn append(
         let applied = state.applied.load(Ordering::Relaxed);
         match write(&pool, &group, next, (applied > deleted).then_some(applied)).await {
             Ok(()) => {
+                state.mark_appended();
                 deleted = deleted.max(applied);
                 for r in group {
                     let seq = next;

@@ -78,6 +78,17 @@ pub(crate) fn spawn_writer(store: Store) -> WriterHandle {
         // Loop: one transaction per round for every request queued when it
         // starts (the first awaited), up to MAX_GROUP_ALARMS alarms.
         while let Some(first) = rx.recv().await {
+            // Acceptance first: while a burst of logged requests arrives,
+            // applying waits for it to pass, [`log::MAX_DEFER_MS`] at most
+            // (a request queued behind waits as long), so the cores go to
+            // taking alarms in; then it applies in the largest groups.
+            if first.logged().is_some() {
+                let since = std::time::Instant::now();
+                let limit = std::time::Duration::from_millis(log::MAX_DEFER_MS);
+                while store.ingest_log.state.burst() && since.elapsed() < limit {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
             let mut group = vec![first];
             let mut n = group[0].alarms.len();
             while n < MAX_GROUP_ALARMS {
