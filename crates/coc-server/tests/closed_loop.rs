@@ -322,7 +322,10 @@ async fn received_alarms_become_incidents_right_behind_the_answer() {
         .await
         .unwrap();
     assert_eq!(integ["acknowledge"], "received");
-    let (id, key) = (integ["id"].as_str().unwrap(), integ["key"].as_str().unwrap());
+    let (id, key) = (
+        integ["id"].as_str().unwrap(),
+        integ["key"].as_str().unwrap(),
+    );
     h.client
         .post(
             "/api/v1/forwarding-rules",
@@ -345,9 +348,11 @@ async fn received_alarms_become_incidents_right_behind_the_answer() {
         "{out}"
     );
     let incidents = h
-        .wait_until("/api/v1/incidents", "the incident of a received alarm", |v| {
-            v["items"].as_array().is_some_and(|i| i.len() == 1)
-        })
+        .wait_until(
+            "/api/v1/incidents",
+            "the incident of a received alarm",
+            |v| v["items"].as_array().is_some_and(|i| i.len() == 1),
+        )
         .await;
     assert_eq!(incidents["items"][0]["level"], "P3");
     let back = h

@@ -4,8 +4,8 @@
 //!
 //! ## Loop
 //! One appender task takes every queued log request (up to
-//! [`MAX_LOG_GROUP`] requests), writes each as one row of `ingest_log` in
-//! one transaction of its own database file (`<database>.ingest`, WAL,
+//! [`MAX_LOG_GROUP`] requests), writes each as one row of `ingest_log`
+//! with one INSERT in its own database file (`<database>.ingest`, WAL,
 //! `synchronous=FULL`: one fsync per group), and after that commit hands
 //! each request to the writer ([`super::Ack::Logged`]) and answers it. The
 //! log is a file of its own so its appends never wait for the writer's
@@ -14,14 +14,14 @@
 //! ## Exactly once
 //! The writer stores the highest sequence number it applied
 //! (`ingest_applied`) in the same transaction as the alarms; the appender
-//! deletes the rows up to it in its next transaction. At start, rows above
+//! deletes the rows up to it (at most every 100 ms). At start, rows above
 //! the mark are handed to the writer before any new request: what was
 //! acknowledged and not yet applied when the process died is applied once.
 //!
 //! ## Back-pressure
-//! The writer's queue is bounded ([`super::WRITER_QUEUE`] requests): when
-//! it is full the appender waits, and so do the senders, so the backlog of
-//! logged but unapplied alarms (and the memory it takes) stays bounded.
+//! Past [`MAX_BACKLOG`] alarms logged and not applied (or a full writer
+//! queue, [`super::WRITER_QUEUE`] requests) the appender waits, and so do
+//! the senders, so the backlog (and the memory it takes) stays bounded.
 //!
 //! PostgreSQL and in-memory SQLite have no log: `received` is answered as
 //! `applied` there.
@@ -77,9 +77,13 @@ impl Default for LogState {
 const BURST_GAP_US: i64 = 2_000;
 /// The longest the writer leaves logged alarms waiting for a burst to
 /// pass (ms): their incidents are at most this much later.
-pub const MAX_DEFER_MS: u64 = 200;
+pub const MAX_DEFER_MS: u64 = 1_000;
 /// Past this backlog (alarms) the writer applies even during a burst.
-pub const DEFER_BACKLOG: i64 = 50_000;
+pub const DEFER_BACKLOG: i64 = MAX_BACKLOG / 2;
+/// Most alarms logged and not yet applied: past it the appender waits for
+/// the writer (and so do senders), which bounds the lag and the memory
+/// the backlog takes (about 1 KiB per alarm).
+pub const MAX_BACKLOG: i64 = 100_000;
 
 impl LogState {
     fn mark_appended(&self) {
@@ -209,9 +213,9 @@ async fn append(
         }
     }
     let mut deleted = state.applied.load(Ordering::Relaxed);
-    // Loop: one log transaction per round, for every request queued when
-    // the round starts (the first one awaited); the rows the writer has
-    // applied since the last round are deleted in the same transaction.
+    let mut last_delete = Instant::now();
+    // Loop: one log write per round, for every request queued when the
+    // round starts (the first one awaited), then the answers.
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_LOG_GROUP {
@@ -220,11 +224,13 @@ async fn append(
                 Err(_) => break,
             }
         }
-        let applied = state.applied.load(Ordering::Relaxed);
-        match write(&pool, &group, next, (applied > deleted).then_some(applied)).await {
+        // Back-pressure: past the bound, wait for the writer to catch up.
+        while state.backlog.load(Ordering::Relaxed) > MAX_BACKLOG {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        match write(&pool, &mut group, next).await {
             Ok(()) => {
                 state.mark_appended();
-                deleted = deleted.max(applied);
                 for r in group {
                     let seq = next;
                     next += 1;
@@ -250,24 +256,30 @@ async fn append(
                 }
             }
         }
+        // Rows the writer applied are deleted after the answers, at most
+        // every DELETE_EVERY (their pages are reused by later rows).
+        let applied = state.applied.load(Ordering::Relaxed);
+        if applied > deleted && last_delete.elapsed() >= DELETE_EVERY {
+            match sqlx::query("DELETE FROM ingest_log WHERE seq <= $1")
+                .bind(applied)
+                .execute(&pool)
+                .await
+            {
+                Ok(_) => deleted = applied,
+                Err(e) => tracing::warn!(error = %e, "ingest log: deleting applied rows failed"),
+            }
+            last_delete = Instant::now();
+        }
     }
 }
 
-/// Writes `group` as rows `first..` in one transaction, deleting the rows
-/// up to `delete_to` (already applied) first.
-async fn write(
-    pool: &AnyPool,
-    group: &[LogRequest],
-    first: i64,
-    delete_to: Option<i64>,
-) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    if let Some(to) = delete_to {
-        sqlx::query("DELETE FROM ingest_log WHERE seq <= $1")
-            .bind(to)
-            .execute(&mut *tx)
-            .await?;
-    }
+/// How often the appender deletes the rows the writer has applied.
+const DELETE_EVERY: Duration = Duration::from_millis(100);
+
+/// Writes `group` as rows `first..`: one INSERT in autocommit, so one
+/// round trip to SQLite's thread and one fsync. The JSON moves into the
+/// statement (no copy).
+async fn write(pool: &AnyPool, group: &mut [LogRequest], first: i64) -> Result<()> {
     let mut sql =
         String::from("INSERT INTO ingest_log (seq, tenant_id, integration_id, alarms) VALUES ");
     for i in 0..group.len() {
@@ -279,15 +291,14 @@ async fn write(
     }
     // Placeholders only: every value is bound.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (i, r) in group.iter().enumerate() {
+    for (i, r) in group.iter_mut().enumerate() {
         q = q
             .bind(first + i as i64)
-            .bind(r.tenant.as_str())
-            .bind(r.integration_id.as_str())
-            .bind(r.json.as_str());
+            .bind(r.tenant.clone())
+            .bind(r.integration_id.clone())
+            .bind(std::mem::take(&mut r.json));
     }
-    q.execute(&mut *tx).await?;
-    tx.commit().await?;
+    q.execute(pool).await?;
     Ok(())
 }
 
