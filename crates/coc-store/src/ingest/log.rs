@@ -74,12 +74,12 @@ impl Default for LogState {
 }
 
 /// A burst is on while the appender committed less than this ago (µs).
-const BURST_GAP_US: i64 = 2_000;
+const BURST_GAP_US: i64 = 20_000;
 /// The longest the writer leaves logged alarms waiting for a burst to
 /// pass (ms): their incidents are at most this much later.
 pub const MAX_DEFER_MS: u64 = 1_000;
 /// Past this backlog (alarms) the writer applies even during a burst.
-pub const DEFER_BACKLOG: i64 = MAX_BACKLOG / 2;
+pub const DEFER_BACKLOG: i64 = MAX_BACKLOG;
 /// Most alarms logged and not yet applied: past it the appender waits for
 /// the writer (and so do senders), which bounds the lag and the memory
 /// the backlog takes (about 1 KiB per alarm).
@@ -133,13 +133,22 @@ pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
         return Ok(LogHandle::default());
     };
     crate::private_sqlite_files(&format!("sqlite://{path}"))?;
+    // 64 KiB pages (a new file's): a request's row fits one page instead
+    // of a chain of overflow pages. No automatic checkpoint on the
+    // appender's commits: a task of its own checkpoints on a second
+    // connection, which in WAL mode does not hold the appender up; a WAL
+    // that has started over is cut back to 64 MiB.
     let pool = AnyPoolOptions::new()
-        .max_connections(1)
+        .max_connections(2)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-                    .await?;
+                conn.execute(
+                    "PRAGMA page_size=65536; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                     PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864; \
+                     PRAGMA busy_timeout=10000;",
+                )
+                .await?;
                 Ok(())
             })
         })
@@ -190,6 +199,7 @@ pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
     let backlog: usize = recovered.iter().map(|r| r.alarms.len()).sum();
     state.backlog.store(backlog as i64, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel::<LogRequest>(1024);
+    tokio::spawn(checkpoints(pool.clone(), tx.downgrade()));
     tokio::spawn(append(pool, writer, state.clone(), rx, recovered, last + 1));
     Ok(LogHandle {
         tx: Some(tx),
@@ -272,6 +282,50 @@ async fn append(
         }
     }
 }
+
+/// The checkpoint task: every [`DELETE_EVERY`], copies the log's WAL into
+/// its file (PASSIVE: never waits for the appender), so the WAL starts
+/// over instead of growing. Ends with the store (its last log sender).
+async fn checkpoints(pool: AnyPool, store: mpsc::WeakSender<LogRequest>) {
+    // Loop: one passive checkpoint per tick; a failure is retried at the
+    // next tick.
+    let mut tick = tokio::time::interval(DELETE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if store.upgrade().is_none() {
+            break;
+        }
+        // A WAL kept busy by a steady stream never starts over by itself
+        // (each write comes before a passive checkpoint has caught up):
+        // past WAL_FRAMES it is checkpointed whole and truncated, holding
+        // the appender up that once.
+        let done = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(r) => r.try_get::<i64, _>(1).map_err(StoreError::from),
+            Err(e) => Err(e.into()),
+        };
+        let truncated = match done {
+            Ok(frames) if frames >= WAL_FRAMES => pool
+                .execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = truncated {
+            tracing::warn!(error = %e, "ingest log checkpoint failed");
+        }
+    }
+    pool.close().await;
+}
+
+/// WAL frames (64 KiB pages: 64 MiB) past which the checkpoint task
+/// truncates the log's WAL.
+const WAL_FRAMES: i64 = 1_024;
 
 /// How often the appender deletes the rows the writer has applied.
 const DELETE_EVERY: Duration = Duration::from_millis(100);
