@@ -78,6 +78,9 @@ const BURST_GAP_US: i64 = 20_000;
 /// The longest the writer leaves logged alarms waiting for a burst to
 /// pass (ms): their incidents are at most this much later.
 pub const MAX_DEFER_MS: u64 = 1_000;
+/// Below this backlog (alarms; a full group of the writer) there is no
+/// burst: what arrives is applied at once.
+pub const DEFER_FROM: i64 = crate::alarm::MAX_GROUP_ALARMS as i64;
 /// Past this backlog (alarms) the writer applies even during a burst.
 pub const DEFER_BACKLOG: i64 = MAX_BACKLOG;
 /// Most alarms logged and not yet applied: past it the appender waits for
@@ -92,12 +95,14 @@ impl LogState {
     }
 
     /// Whether a burst of logged requests is arriving: the appender
-    /// committed within [`BURST_GAP_US`] and the backlog is under
-    /// [`DEFER_BACKLOG`].
+    /// committed within [`BURST_GAP_US`] and the backlog is between
+    /// [`DEFER_FROM`] and [`DEFER_BACKLOG`]. A steady stream the writer
+    /// keeps up with never has that backlog, so it is never deferred.
     pub(crate) fn burst(&self) -> bool {
         let now = self.epoch.elapsed().as_micros() as i64;
+        let backlog = self.backlog.load(Ordering::Relaxed);
         now - self.appended.load(Ordering::Relaxed) < BURST_GAP_US
-            && self.backlog.load(Ordering::Relaxed) < DEFER_BACKLOG
+            && (DEFER_FROM..DEFER_BACKLOG).contains(&backlog)
     }
 }
 

@@ -193,6 +193,9 @@ enum Cmd {
         /// no probe), so every alarm is checked against them.
         #[arg(long, default_value_t = 0)]
         silences: usize,
+        /// The bench integration's acknowledgement: applied or received.
+        #[arg(long, default_value = "applied", value_parser = ["applied", "received"])]
+        acknowledge: String,
     },
     /// Script fan-out to N in-process agents, and server memory per agent.
     /// Patch scans of many hosts and the compliance report's latency
@@ -302,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
             background,
             converge,
             silences,
+            acknowledge,
         } => {
             notify_latency(
                 &server,
@@ -310,6 +314,7 @@ async fn main() -> anyhow::Result<()> {
                 probe_rate.max(1),
                 background,
                 (converge, silences),
+                &acknowledge,
             )
             .await
         }
@@ -517,6 +522,7 @@ async fn notify_latency(
     probe_rate: u32,
     background: u32,
     (converge, silences): (bool, usize),
+    acknowledge: &str,
 ) -> anyhow::Result<()> {
     let admin = coc_client::Client::new(server, token)?;
     let run = format!("{:08x}", rand::random::<u32>());
@@ -589,7 +595,8 @@ async fn notify_latency(
     let integ = admin
         .post(
             "/api/v1/integrations",
-            &json!({"name": format!("bench-{run}"), "type": "generic"}),
+            &json!({"name": format!("bench-{run}"), "type": "generic",
+                    "acknowledge": acknowledge}),
         )
         .await?;
     let url = format!(
