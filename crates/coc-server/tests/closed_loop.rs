@@ -342,9 +342,14 @@ async fn received_alarms_become_incidents_right_behind_the_answer() {
         .post_raw(&path, serde_json::to_vec(&body).unwrap())
         .await
         .unwrap();
+    // PostgreSQL has no ingest log: `received` is answered as applied.
+    let expected = match std::env::var("COC_TEST_SERVER_DB").as_deref() {
+        Ok("postgres") => (json!(1), json!("applied"), json!(1)),
+        _ => (json!(1), json!("received"), json!(0)),
+    };
     assert_eq!(
         (&out["accepted"], &out["acknowledged"], &out["created"]),
-        (&json!(1), &json!("received"), &json!(0)),
+        (&expected.0, &expected.1, &expected.2),
         "{out}"
     );
     let incidents = h

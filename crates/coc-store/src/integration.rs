@@ -273,12 +273,11 @@ impl Store {
         id: &str,
         enabled: bool,
     ) -> Result<Integration> {
-        self.write_one(sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+        self.integration_written(sqlx::query("UPDATE integrations SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
             .bind(i64::from(enabled))
             .bind(self.now())
             .bind(tenant)
-            .bind(id), "integration", id).await?;
-        self.integration_keys.clear();
+            .bind(id), id).await?;
         self.get_integration(tenant, id).await
     }
 
@@ -290,7 +289,7 @@ impl Store {
         id: &str,
         key: &str,
     ) -> Result<IntegrationWithKey> {
-        self.write_one(
+        self.integration_written(
             sqlx::query(
                 "UPDATE integrations SET key_hash = $1, key_hint = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND id = $5",
@@ -300,15 +299,27 @@ impl Store {
             .bind(self.now())
             .bind(tenant)
             .bind(id),
-            "integration",
             id,
         )
         .await?;
-        self.integration_keys.clear();
         Ok(IntegrationWithKey {
             integration: self.get_integration(tenant, id).await?,
             key: key.to_string(),
         })
+    }
+
+    /// Runs `q`, an UPDATE of integration `id`, and forgets the
+    /// integrations looked up by key ([`KEY_CACHE_MS`]).
+    ///
+    /// Errors: `NotFound` when no row changed.
+    async fn integration_written(
+        &self,
+        q: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        id: &str,
+    ) -> Result<()> {
+        self.write_one(q, "integration", id).await?;
+        self.integration_keys.clear();
+        Ok(())
     }
 
     /// Renames an integration (1 to 64 characters, unique per tenant).
@@ -320,7 +331,7 @@ impl Store {
         if n == 0 || n > 64 {
             return Err(invalid("integration name must have 1 to 64 characters").into());
         }
-        self.write_one(
+        self.integration_written(
             sqlx::query(
                 "UPDATE integrations SET name = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
             )
@@ -328,11 +339,9 @@ impl Store {
             .bind(self.now())
             .bind(tenant)
             .bind(id),
-            "integration",
             id,
         )
         .await?;
-        self.integration_keys.clear();
         Ok(())
     }
 
@@ -360,7 +369,7 @@ impl Store {
             ))
             .into());
         }
-        self.write_one(
+        self.integration_written(
             sqlx::query(
                 "UPDATE integrations SET acknowledge = $1, updated_at = $2 \
                  WHERE tenant_id = $3 AND id = $4",
@@ -369,11 +378,9 @@ impl Store {
             .bind(self.now())
             .bind(tenant)
             .bind(id),
-            "integration",
             id,
         )
         .await?;
-        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 
@@ -399,7 +406,7 @@ impl Store {
             }
             m.validate()?;
         }
-        self.write_one(
+        self.integration_written(
             sqlx::query(
                 "UPDATE integrations SET mapping = $1, updated_at = $2 \
                  WHERE tenant_id = $3 AND id = $4",
@@ -408,11 +415,9 @@ impl Store {
             .bind(self.now())
             .bind(tenant)
             .bind(id),
-            "integration",
             id,
         )
         .await?;
-        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 
@@ -427,7 +432,7 @@ impl Store {
         interval_s: i64,
     ) -> Result<Integration> {
         coc_domain::heartbeat::validate_interval(interval_s)?;
-        self.write_one(
+        self.integration_written(
             sqlx::query(
                 "UPDATE integrations SET heartbeat_interval_ms = $1, updated_at = $2 \
                  WHERE tenant_id = $3 AND id = $4",
@@ -436,11 +441,9 @@ impl Store {
             .bind(self.now())
             .bind(tenant)
             .bind(id),
-            "integration",
             id,
         )
         .await?;
-        self.integration_keys.clear();
         self.get_integration(tenant, id).await
     }
 
