@@ -41,12 +41,12 @@ use crate::{Backend, Result, Store, StoreError};
 /// Most requests one log transaction takes.
 pub const MAX_LOG_GROUP: usize = 256;
 
-/// One request to log: its alarms and their JSON (made by the sender's
-/// task, so serialization runs in parallel).
+/// One request to log: its alarms as JSON (made by the sender's task, so
+/// serialization runs in parallel) and how many.
 pub(crate) struct LogRequest {
     tenant: String,
     integration_id: String,
-    alarms: Vec<NormalizedAlarm>,
+    count: usize,
     json: String,
     reply: oneshot::Sender<Result<()>>,
 }
@@ -188,20 +188,22 @@ pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
         recovered.push(Request {
             tenant: r.try_get("tenant_id")?,
             integration_id: r.try_get("integration_id")?,
+            count: alarms.len(),
             alarms,
+            json: None,
             ack: Ack::Logged(seq),
         });
     }
     if !recovered.is_empty() {
         tracing::info!(
             requests = recovered.len(),
-            alarms = recovered.iter().map(|r| r.alarms.len()).sum::<usize>(),
+            alarms = recovered.iter().map(|r| r.count).sum::<usize>(),
             "ingest log: applying what was acknowledged before the restart"
         );
     }
     let state = store.ingest_log.state.clone();
     state.applied.store(mark, Ordering::Relaxed);
-    let backlog: usize = recovered.iter().map(|r| r.alarms.len()).sum();
+    let backlog: usize = recovered.iter().map(|r| r.count).sum();
     state.backlog.store(backlog as i64, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel::<LogRequest>(1024);
     tokio::spawn(checkpoints(pool.clone(), tx.downgrade()));
@@ -243,20 +245,20 @@ async fn append(
         while state.backlog.load(Ordering::Relaxed) > MAX_BACKLOG {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        match write(&pool, &mut group, next).await {
+        match write(&pool, &group, next).await {
             Ok(()) => {
                 state.mark_appended();
                 for r in group {
                     let seq = next;
                     next += 1;
-                    state
-                        .backlog
-                        .fetch_add(r.alarms.len() as i64, Ordering::Relaxed);
+                    state.backlog.fetch_add(r.count as i64, Ordering::Relaxed);
                     let sent = writer
                         .send(Request {
                             tenant: r.tenant,
                             integration_id: r.integration_id,
-                            alarms: r.alarms,
+                            alarms: Vec::new(),
+                            json: Some(r.json),
+                            count: r.count,
                             ack: Ack::Logged(seq),
                         })
                         .await;
@@ -336,9 +338,9 @@ const WAL_FRAMES: i64 = 1_024;
 const DELETE_EVERY: Duration = Duration::from_millis(100);
 
 /// Writes `group` as rows `first..`: one INSERT in autocommit, so one
-/// round trip to SQLite's thread and one fsync. The JSON moves into the
-/// statement (no copy).
-async fn write(pool: &AnyPool, group: &mut [LogRequest], first: i64) -> Result<()> {
+/// round trip to SQLite's thread and one fsync. (The JSON is copied into
+/// the statement: the writer gets the original.)
+async fn write(pool: &AnyPool, group: &[LogRequest], first: i64) -> Result<()> {
     let mut sql =
         String::from("INSERT INTO ingest_log (seq, tenant_id, integration_id, alarms) VALUES ");
     for i in 0..group.len() {
@@ -350,12 +352,12 @@ async fn write(pool: &AnyPool, group: &mut [LogRequest], first: i64) -> Result<(
     }
     // Placeholders only: every value is bound.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (i, r) in group.iter_mut().enumerate() {
+    for (i, r) in group.iter().enumerate() {
         q = q
             .bind(first + i as i64)
             .bind(r.tenant.clone())
             .bind(r.integration_id.clone())
-            .bind(std::mem::take(&mut r.json));
+            .bind(r.json.clone());
     }
     q.execute(pool).await?;
     Ok(())
@@ -386,10 +388,13 @@ impl Store {
         let json = serde_json::to_string(&alarms)
             .map_err(|e| StoreError::Conflict(format!("alarms to JSON: {e}")))?;
         let (reply, rx) = oneshot::channel();
+        // The parsed alarms are freed here, in the sender's task; the
+        // backlog holds their JSON.
+        drop(alarms);
         tx.send(LogRequest {
             tenant: tenant.to_string(),
             integration_id: integration_id.to_string(),
-            alarms,
+            count: accepted,
             json,
             reply,
         })
