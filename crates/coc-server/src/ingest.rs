@@ -21,10 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
-use coc_domain::alarm::{
-    NormalizedAlarm, parse_alertmanager_webhook, parse_generic, parse_grafana_webhook,
-    parse_prometheus_v2,
-};
+use coc_domain::alarm::{BodyFormat, parse_generic};
 
 use crate::AppState;
 use crate::api::catalog::{RouteDoc, route};
@@ -121,6 +118,17 @@ impl Format {
             Format::Generic => "generic",
             Format::PagerDuty => "pagerduty_v2",
             Format::Grafana => "grafana_webhook",
+        }
+    }
+
+    /// The fixed body format, for a format parsed without the
+    /// integration's settings.
+    fn body_format(self) -> Option<BodyFormat> {
+        match self {
+            Format::PrometheusV2 => Some(BodyFormat::PrometheusV2),
+            Format::Webhook => Some(BodyFormat::AlertmanagerWebhook),
+            Format::Grafana => Some(BodyFormat::GrafanaWebhook),
+            Format::Generic | Format::PagerDuty => None,
         }
     }
 }
@@ -230,20 +238,22 @@ async fn accept_batch(
     let (tenant, integ) = integration_of(&s, &key, expected).await?;
     let body = read_body(body)?;
     let now = s.store.now();
-    let parsed: Result<Vec<NormalizedAlarm>, _> = match format {
-        Format::PrometheusV2 => parse_prometheus_v2(&body, now, "Prometheus"),
-        Format::Webhook => parse_alertmanager_webhook(&body, now, "Alertmanager"),
-        Format::Generic => match &integ.mapping {
+    // A fixed format's body is logged as received (the parse here
+    // validates it); a generic one's alarms are logged normalized.
+    let parsed = match format.body_format() {
+        Some(f) => f.parse(&body, now),
+        None => match &integ.mapping {
             Some(m) => m.apply(&body, now, &integ.name),
             None => parse_generic(&body, now, &integ.name),
         },
-        Format::Grafana => parse_grafana_webhook(&body, now, "Grafana"),
-        Format::PagerDuty => unreachable!("PagerDuty events take their own path"),
     };
     let alarms = parsed.map_err(|e| refused(&body, e))?;
+    let body = format
+        .body_format()
+        .map(|f| coc_store::ingest::log::Body::received(f, now, body));
     let out = s
         .store
-        .accept(&tenant, &integ.id, alarms, integ.acknowledge)
+        .accept(&tenant, &integ.id, alarms, body, integ.acknowledge)
         .await?;
     Ok((StatusCode::OK, axum::Json(out)))
 }

@@ -913,7 +913,7 @@ async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
             .map(|i| alarm("Load", &format!("host-{i}:9100"), "r1"))
             .collect();
         let o = s
-            .accept(T, "int", batch.clone(), Acknowledge::Received)
+            .accept(T, "int", batch.clone(), None, Acknowledge::Received)
             .await
             .unwrap();
         assert_eq!(o.accepted, 300);
@@ -926,7 +926,13 @@ async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
         let mut ok = batch[0].clone();
         ok.alarm_status = AlarmStatus::Ok;
         let o = s
-            .accept(T, "int", vec![batch[0].clone(), ok], Acknowledge::Received)
+            .accept(
+                T,
+                "int",
+                vec![batch[0].clone(), ok],
+                None,
+                Acknowledge::Received,
+            )
             .await
             .unwrap();
         assert_eq!(o.accepted, 2);
@@ -940,7 +946,7 @@ async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
         assert!(rows.iter().filter(|r| r.occurrences == 1).count() == 299);
         // Applied answers still count what happened, after what was logged.
         let o = s
-            .accept(T, "int", vec![batch[1].clone()], Acknowledge::Applied)
+            .accept(T, "int", vec![batch[1].clone()], None, Acknowledge::Applied)
             .await
             .unwrap();
         assert_eq!((o.created, o.deduplicated), (0, 1));
@@ -964,6 +970,7 @@ async fn the_ingest_log_is_applied_once_after_a_restart() {
         T,
         "int",
         applied.clone(),
+        None,
         coc_domain::alarm::Acknowledge::Received,
     )
     .await
@@ -1000,13 +1007,26 @@ async fn the_ingest_log_is_applied_once_after_a_restart() {
         .await
         .unwrap();
     }
+    // A body logged as Prometheus sent it (decision 0032).
+    sqlx::query(
+        "INSERT INTO ingest_log (seq, tenant_id, integration_id, alarms, format, received_at) \
+         VALUES ($1, $2, 'int', $3, 'prometheus_v2', 1700000000000)",
+    )
+    .bind(mark + 3)
+    .bind(T)
+    .bind(br#"[{"labels":{"alertname":"Sent","instance":"host-0:9100"}}]"#.to_vec())
+    .execute(&log)
+    .await
+    .unwrap();
     log.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         .await
         .unwrap();
     log.close().await;
     let s = coc_store::Store::open(&url, keyring).await.unwrap();
-    let rows = alarms_listed(&s, 30).await;
-    assert_eq!(rows.len(), 30, "10 before and 20 after");
+    let rows = alarms_listed(&s, 31).await;
+    assert_eq!(rows.len(), 31, "10 before, 20 after, 1 sent");
+    let sent = rows.iter().find(|r| r.name == "Sent").unwrap();
+    assert_eq!(sent.occurrences, 1);
     let occ = |name: &str, n: i64| {
         rows.iter()
             .filter(|r| r.name == name && r.occurrences == n)
@@ -1023,17 +1043,85 @@ async fn the_ingest_log_is_applied_once_after_a_restart() {
         .fetch_one(s.pool())
         .await
         .unwrap();
-    assert_eq!(mark2, mark + 2);
+    assert_eq!(mark2, mark + 3);
     // New requests continue after the recovered ones.
     let o = s
         .accept(
             T,
             "int",
             vec![alarm("Later", "host-0:9100", "r1")],
+            None,
             coc_domain::alarm::Acknowledge::Received,
         )
         .await
         .unwrap();
     assert_eq!(o.accepted, 1);
-    alarms_listed(&s, 31).await;
+    alarms_listed(&s, 32).await;
+}
+
+/// A body in a fixed format is logged as the sender sent it and parsed
+/// when applied with the time it was received, not the time it is applied
+/// (decision 0032): an alert ending a minute after it was received is
+/// still firing, and one without a start starts then.
+#[tokio::test]
+async fn logged_bodies_are_parsed_with_the_time_they_were_received() {
+    use coc_domain::alarm::{Acknowledge, BodyFormat};
+    each_store!(|s| {
+        let received = 1_700_000_000_000_i64;
+        let body = br#"[
+            {"labels":{"alertname":"Later","instance":"a:1"},"endsAt":"2023-11-14T22:14:20Z"},
+            {"labels":{"alertname":"Over","instance":"b:1"},"endsAt":"2023-11-14T22:13:00Z"}
+        ]"#;
+        let alarms = BodyFormat::PrometheusV2.parse(body, received).unwrap();
+        assert_eq!(alarms.len(), 2);
+        let logged = coc_store::ingest::log::Body::received(
+            BodyFormat::PrometheusV2,
+            received,
+            bytes::Bytes::from_static(body),
+        );
+        let o = s
+            .accept(T, "int", alarms, Some(logged), Acknowledge::Received)
+            .await
+            .unwrap();
+        assert_eq!(o.accepted, 2);
+        let rows = alarms_listed(s, 2).await;
+        let by = |n: &str| rows.iter().find(|r| r.name == n).unwrap();
+        assert_eq!(by("Later").status.as_str(), "alarm");
+        assert_eq!(by("Over").status.as_str(), "ok");
+        assert_eq!(by("Later").started_at, received);
+    });
+}
+
+/// A log file written before bodies were logged as received (no `format`
+/// column) is upgraded at start and its rows are applied as normalized
+/// alarms.
+#[tokio::test]
+async fn a_log_of_the_earlier_shape_is_upgraded_and_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("coc.db");
+    sqlx::any::install_default_drivers();
+    let log = sqlx::AnyPool::connect(&format!("sqlite://{}.ingest?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TABLE ingest_log (seq INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, \
+         integration_id TEXT NOT NULL, alarms TEXT NOT NULL)",
+    )
+    .execute(&log)
+    .await
+    .unwrap();
+    let old = vec![alarm("Old", "host-0:9100", "r1")];
+    sqlx::query("INSERT INTO ingest_log VALUES (1, $1, 'int', $2)")
+        .bind(T)
+        .bind(serde_json::to_string(&old).unwrap())
+        .execute(&log)
+        .await
+        .unwrap();
+    log.close().await;
+    let url = format!("sqlite://{}", db.display());
+    let s = coc_store::Store::open(&url, coc_store::secret::Keyring::random())
+        .await
+        .unwrap();
+    let rows = alarms_listed(&s, 1).await;
+    assert_eq!(rows[0].name, "Old");
 }

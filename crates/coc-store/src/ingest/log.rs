@@ -30,7 +30,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use coc_domain::alarm::NormalizedAlarm;
+use bytes::Bytes;
+use coc_domain::DomainError;
+use coc_domain::alarm::{BodyFormat, NormalizedAlarm};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
@@ -41,13 +43,45 @@ use crate::{Backend, Result, Store, StoreError};
 /// Most requests one log transaction takes.
 pub const MAX_LOG_GROUP: usize = 256;
 
-/// One request to log: its alarms as JSON (made by the sender's task, so
-/// serialization runs in parallel) and how many.
+/// A request's alarms as its log row holds them (decision 0032): the
+/// sender's body in a fixed format with the time it was received, or
+/// COC's normalized alarms as JSON ([`BodyFormat`]).
+#[derive(Debug, Clone)]
+pub struct Body {
+    /// How `bytes` is parsed.
+    pub format: BodyFormat,
+    /// When the request was received, Unix ms UTC (what its parser takes
+    /// as "now").
+    pub received_at: i64,
+    /// The body.
+    pub bytes: Bytes,
+}
+
+impl Body {
+    /// A body in a fixed sender format, as received at `received_at`.
+    pub fn received(format: BodyFormat, received_at: i64, bytes: Bytes) -> Self {
+        Body {
+            format,
+            received_at,
+            bytes,
+        }
+    }
+
+    /// The alarms it holds: the same as when it was validated.
+    ///
+    /// Errors: [`DomainError::Validation`] when the format refuses it.
+    pub(crate) fn alarms(&self) -> std::result::Result<Vec<NormalizedAlarm>, DomainError> {
+        self.format.parse(&self.bytes, self.received_at)
+    }
+}
+
+/// One request to log: its body (made or kept by the sender's task, so
+/// that work runs in parallel) and how many alarms it holds.
 pub(crate) struct LogRequest {
     tenant: String,
     integration_id: String,
     count: usize,
-    json: String,
+    body: Body,
     reply: oneshot::Sender<Result<()>>,
 }
 
@@ -161,9 +195,25 @@ pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
         .await?;
     pool.execute(
         "CREATE TABLE IF NOT EXISTS ingest_log (seq INTEGER PRIMARY KEY, \
-         tenant_id TEXT NOT NULL, integration_id TEXT NOT NULL, alarms TEXT NOT NULL)",
+         tenant_id TEXT NOT NULL, integration_id TEXT NOT NULL, alarms BLOB NOT NULL, \
+         format TEXT NOT NULL DEFAULT 'normalized', received_at INTEGER NOT NULL DEFAULT 0)",
     )
     .await?;
+    // A log written before bodies were logged as received (decision
+    // 0032) holds normalized alarms only.
+    let columns = sqlx::query("SELECT name FROM pragma_table_info('ingest_log')")
+        .fetch_all(&pool)
+        .await?;
+    if !columns
+        .iter()
+        .any(|r| r.try_get::<String, _>("name").is_ok_and(|n| n == "format"))
+    {
+        pool.execute(
+            "ALTER TABLE ingest_log ADD COLUMN format TEXT NOT NULL DEFAULT 'normalized'; \
+             ALTER TABLE ingest_log ADD COLUMN received_at INTEGER NOT NULL DEFAULT 0",
+        )
+        .await?;
+    }
     let mark: i64 = sqlx::query("SELECT seq FROM ingest_applied WHERE id = 1")
         .fetch_optional(&store.pool)
         .await?
@@ -174,23 +224,30 @@ pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
         .bind(mark)
         .execute(&pool)
         .await?;
-    let pending =
-        sqlx::query("SELECT seq, tenant_id, integration_id, alarms FROM ingest_log ORDER BY seq")
-            .fetch_all(&pool)
-            .await?;
+    let pending = sqlx::query(
+        "SELECT seq, tenant_id, integration_id, CAST(alarms AS BLOB) AS body, format, \
+         received_at FROM ingest_log ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await?;
     let mut recovered = Vec::with_capacity(pending.len());
     let mut last = mark;
     for r in pending {
         let seq: i64 = r.try_get("seq")?;
-        let alarms: Vec<NormalizedAlarm> = serde_json::from_str(&r.try_get::<String, _>("alarms")?)
-            .map_err(|e| StoreError::Conflict(format!("ingest log row {seq}: {e}")))?;
+        let row = |e: DomainError| StoreError::Conflict(format!("ingest log row {seq}: {e}"));
+        let body = Body {
+            format: BodyFormat::parse_name(&r.try_get::<String, _>("format")?).map_err(row)?,
+            received_at: r.try_get("received_at")?,
+            bytes: Bytes::from(r.try_get::<Vec<u8>, _>("body")?),
+        };
+        let alarms = body.alarms().map_err(row)?;
         last = seq;
         recovered.push(Request {
             tenant: r.try_get("tenant_id")?,
             integration_id: r.try_get("integration_id")?,
             count: alarms.len(),
             alarms,
-            json: None,
+            body: None,
             ack: Ack::Logged(seq),
         });
     }
@@ -257,7 +314,7 @@ async fn append(
                             tenant: r.tenant,
                             integration_id: r.integration_id,
                             alarms: Vec::new(),
-                            json: Some(r.json),
+                            body: Some(r.body),
                             count: r.count,
                             ack: Ack::Logged(seq),
                         })
@@ -338,17 +395,27 @@ const WAL_FRAMES: i64 = 1_024;
 const DELETE_EVERY: Duration = Duration::from_millis(100);
 
 /// Writes `group` as rows `first..`: one INSERT in autocommit, so one
-/// round trip to SQLite's thread and one fsync. (The JSON is copied into
+/// round trip to SQLite's thread and one fsync. (The body is copied into
 /// the statement: the writer gets the original.)
 async fn write(pool: &AnyPool, group: &[LogRequest], first: i64) -> Result<()> {
-    let mut sql =
-        String::from("INSERT INTO ingest_log (seq, tenant_id, integration_id, alarms) VALUES ");
+    let mut sql = String::from(
+        "INSERT INTO ingest_log (seq, tenant_id, integration_id, alarms, format, received_at) \
+         VALUES ",
+    );
     for i in 0..group.len() {
         if i > 0 {
             sql.push(',');
         }
-        let b = i * 4;
-        sql.push_str(&format!("(${},${},${},${})", b + 1, b + 2, b + 3, b + 4));
+        let b = i * 6;
+        sql.push_str(&format!(
+            "(${},${},${},${},${},${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6
+        ));
     }
     // Placeholders only: every value is bound.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -357,7 +424,9 @@ async fn write(pool: &AnyPool, group: &[LogRequest], first: i64) -> Result<()> {
             .bind(first + i as i64)
             .bind(r.tenant.clone())
             .bind(r.integration_id.clone())
-            .bind(r.json.clone());
+            .bind(r.body.bytes.to_vec())
+            .bind(r.body.format.as_str())
+            .bind(r.body.received_at);
     }
     q.execute(pool).await?;
     Ok(())
@@ -369,7 +438,9 @@ impl Store {
     /// [`Store::ingest`]; `Received` returns once they are durably in the
     /// ingest log, with only `accepted` counted (`acknowledged:
     /// received`). Without a log (PostgreSQL, in-memory SQLite) both are
-    /// `Applied`.
+    /// `Applied`. `body`, when given, is the body `alarms` were parsed
+    /// from ([`Body::received`]): the log keeps it instead of the alarms
+    /// (it is smaller and needs no serializing; decision 0032).
     ///
     /// Errors: as [`Store::ingest`]; `Conflict` when the log write failed
     /// (nothing of the request is kept).
@@ -378,6 +449,7 @@ impl Store {
         tenant: &str,
         integration_id: &str,
         alarms: Vec<NormalizedAlarm>,
+        body: Option<Body>,
         ack: coc_domain::alarm::Acknowledge,
     ) -> Result<crate::alarm::IngestOutcome> {
         let tx = match (&self.ingest_log.tx, ack) {
@@ -385,17 +457,25 @@ impl Store {
             _ => return self.ingest(tenant, integration_id, alarms).await,
         };
         let accepted = alarms.len();
-        let json = serde_json::to_string(&alarms)
-            .map_err(|e| StoreError::Conflict(format!("alarms to JSON: {e}")))?;
+        let body = match body {
+            Some(b) => b,
+            None => Body {
+                format: BodyFormat::Normalized,
+                received_at: self.now(),
+                bytes: serde_json::to_vec(&alarms)
+                    .map_err(|e| StoreError::Conflict(format!("alarms to JSON: {e}")))?
+                    .into(),
+            },
+        };
         let (reply, rx) = oneshot::channel();
         // The parsed alarms are freed here, in the sender's task; the
-        // backlog holds their JSON.
+        // backlog holds their body.
         drop(alarms);
         tx.send(LogRequest {
             tenant: tenant.to_string(),
             integration_id: integration_id.to_string(),
             count: accepted,
-            json,
+            body,
             reply,
         })
         .await
