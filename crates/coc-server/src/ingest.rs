@@ -238,23 +238,26 @@ async fn accept_batch(
     let (tenant, integ) = integration_of(&s, &key, expected).await?;
     let body = read_body(body)?;
     let now = s.store.now();
-    // A fixed format's body is logged as received (the parse here
-    // validates it); a generic one's alarms are logged normalized.
-    let parsed = match format.body_format() {
-        Some(f) => f.parse(&body, now),
-        None => match &integ.mapping {
-            Some(m) => m.apply(&body, now, &integ.name),
-            None => parse_generic(&body, now, &integ.name),
-        },
+    let out = match format.body_format() {
+        // Logged as the sender sent it, once counted (which validates it
+        // as parsing would); parsed when applied (decision 0032).
+        Some(f) if s.store.logs(integ.acknowledge) => {
+            let count = f.count(&body, now).map_err(|e| refused(&body, e))?;
+            let body = coc_store::ingest::log::Body::received(f, now, body);
+            s.store.log(&tenant, &integ.id, body, count).await?
+        }
+        fixed => {
+            let parsed = match (fixed, &integ.mapping) {
+                (Some(f), _) => f.parse(&body, now),
+                (None, Some(m)) => m.apply(&body, now, &integ.name),
+                (None, None) => parse_generic(&body, now, &integ.name),
+            };
+            let alarms = parsed.map_err(|e| refused(&body, e))?;
+            s.store
+                .accept(&tenant, &integ.id, alarms, integ.acknowledge)
+                .await?
+        }
     };
-    let alarms = parsed.map_err(|e| refused(&body, e))?;
-    let body = format
-        .body_format()
-        .map(|f| coc_store::ingest::log::Body::received(f, now, body));
-    let out = s
-        .store
-        .accept(&tenant, &integ.id, alarms, body, integ.acknowledge)
-        .await?;
     Ok((StatusCode::OK, axum::Json(out)))
 }
 

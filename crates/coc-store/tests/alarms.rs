@@ -913,7 +913,7 @@ async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
             .map(|i| alarm("Load", &format!("host-{i}:9100"), "r1"))
             .collect();
         let o = s
-            .accept(T, "int", batch.clone(), None, Acknowledge::Received)
+            .accept(T, "int", batch.clone(), Acknowledge::Received)
             .await
             .unwrap();
         assert_eq!(o.accepted, 300);
@@ -926,13 +926,7 @@ async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
         let mut ok = batch[0].clone();
         ok.alarm_status = AlarmStatus::Ok;
         let o = s
-            .accept(
-                T,
-                "int",
-                vec![batch[0].clone(), ok],
-                None,
-                Acknowledge::Received,
-            )
+            .accept(T, "int", vec![batch[0].clone(), ok], Acknowledge::Received)
             .await
             .unwrap();
         assert_eq!(o.accepted, 2);
@@ -946,7 +940,7 @@ async fn alarms_acknowledged_as_received_are_applied_behind_in_order() {
         assert!(rows.iter().filter(|r| r.occurrences == 1).count() == 299);
         // Applied answers still count what happened, after what was logged.
         let o = s
-            .accept(T, "int", vec![batch[1].clone()], None, Acknowledge::Applied)
+            .accept(T, "int", vec![batch[1].clone()], Acknowledge::Applied)
             .await
             .unwrap();
         assert_eq!((o.created, o.deduplicated), (0, 1));
@@ -970,7 +964,6 @@ async fn the_ingest_log_is_applied_once_after_a_restart() {
         T,
         "int",
         applied.clone(),
-        None,
         coc_domain::alarm::Acknowledge::Received,
     )
     .await
@@ -1050,7 +1043,6 @@ async fn the_ingest_log_is_applied_once_after_a_restart() {
             T,
             "int",
             vec![alarm("Later", "host-0:9100", "r1")],
-            None,
             coc_domain::alarm::Acknowledge::Received,
         )
         .await
@@ -1072,17 +1064,18 @@ async fn logged_bodies_are_parsed_with_the_time_they_were_received() {
             {"labels":{"alertname":"Later","instance":"a:1"},"endsAt":"2023-11-14T22:14:20Z"},
             {"labels":{"alertname":"Over","instance":"b:1"},"endsAt":"2023-11-14T22:13:00Z"}
         ]"#;
-        let alarms = BodyFormat::PrometheusV2.parse(body, received).unwrap();
-        assert_eq!(alarms.len(), 2);
+        let count = BodyFormat::PrometheusV2.count(body, received).unwrap();
+        assert_eq!(count, 2);
         let logged = coc_store::ingest::log::Body::received(
             BodyFormat::PrometheusV2,
             received,
             bytes::Bytes::from_static(body),
         );
-        let o = s
-            .accept(T, "int", alarms, Some(logged), Acknowledge::Received)
-            .await
-            .unwrap();
+        assert_eq!(
+            s.logs(Acknowledge::Received),
+            s.backend() == coc_store::Backend::Sqlite
+        );
+        let o = s.log(T, "int", logged, count).await.unwrap();
         assert_eq!(o.accepted, 2);
         let rows = alarms_listed(s, 2).await;
         let by = |n: &str| rows.iter().find(|r| r.name == n).unwrap();

@@ -5,6 +5,7 @@
 //! ## Loop
 //! One appender task takes every queued log request (up to
 //! [`MAX_LOG_GROUP`] requests), writes each as one row of `ingest_log`
+//! (the body as the sender sent it, or normalized alarms: [`Body`])
 //! with one INSERT in its own database file (`<database>.ingest`, WAL,
 //! `synchronous=FULL`: one fsync per group), and after that commit hands
 //! each request to the writer ([`super::Ack::Logged`]) and answers it. The
@@ -436,11 +437,9 @@ impl Store {
     /// Takes alarms of integration `integration_id` as its acknowledgement
     /// says ([`coc_domain::alarm::Acknowledge`]): `Applied` is
     /// [`Store::ingest`]; `Received` returns once they are durably in the
-    /// ingest log, with only `accepted` counted (`acknowledged:
-    /// received`). Without a log (PostgreSQL, in-memory SQLite) both are
-    /// `Applied`. `body`, when given, is the body `alarms` were parsed
-    /// from ([`Body::received`]): the log keeps it instead of the alarms
-    /// (it is smaller and needs no serializing; decision 0032).
+    /// ingest log (as normalized alarms), with only `accepted` counted
+    /// (`acknowledged: received`). Without a log (PostgreSQL, in-memory
+    /// SQLite) both are `Applied`.
     ///
     /// Errors: as [`Store::ingest`]; `Conflict` when the log write failed
     /// (nothing of the request is kept).
@@ -449,32 +448,60 @@ impl Store {
         tenant: &str,
         integration_id: &str,
         alarms: Vec<NormalizedAlarm>,
-        body: Option<Body>,
         ack: coc_domain::alarm::Acknowledge,
     ) -> Result<crate::alarm::IngestOutcome> {
-        let tx = match (&self.ingest_log.tx, ack) {
-            (Some(tx), coc_domain::alarm::Acknowledge::Received) => tx,
-            _ => return self.ingest(tenant, integration_id, alarms).await,
+        if !self.logs(ack) {
+            return self.ingest(tenant, integration_id, alarms).await;
+        }
+        let body = Body {
+            format: BodyFormat::Normalized,
+            received_at: self.now(),
+            bytes: serde_json::to_vec(&alarms)
+                .map_err(|e| StoreError::Conflict(format!("alarms to JSON: {e}")))?
+                .into(),
         };
-        let accepted = alarms.len();
-        let body = match body {
-            Some(b) => b,
-            None => Body {
-                format: BodyFormat::Normalized,
-                received_at: self.now(),
-                bytes: serde_json::to_vec(&alarms)
-                    .map_err(|e| StoreError::Conflict(format!("alarms to JSON: {e}")))?
-                    .into(),
-            },
-        };
-        let (reply, rx) = oneshot::channel();
+        let count = alarms.len();
         // The parsed alarms are freed here, in the sender's task; the
         // backlog holds their body.
         drop(alarms);
+        self.log(tenant, integration_id, body, count).await
+    }
+
+    /// Whether alarms taken with acknowledgement `ack` are logged and
+    /// answered as received: `Received` on a store with an ingest log.
+    pub fn logs(&self, ack: coc_domain::alarm::Acknowledge) -> bool {
+        self.ingest_log.tx.is_some() && ack == coc_domain::alarm::Acknowledge::Received
+    }
+
+    /// Logs `body`, validated to hold `count` alarms
+    /// ([`BodyFormat::count`]), and returns once it is durably in the
+    /// ingest log (`acknowledged: received`, only `accepted` counted); it
+    /// is parsed and applied behind. For a request [`Store::logs`] says
+    /// yes to: the body is kept as the sender sent it (smaller than its
+    /// alarms, and nothing to serialize; decision 0032). Without a log it
+    /// is parsed and applied at once.
+    ///
+    /// Errors: as [`Store::ingest`]; `Conflict` when the log write failed
+    /// (nothing of the request is kept) or, without a log, the body does
+    /// not parse.
+    pub async fn log(
+        &self,
+        tenant: &str,
+        integration_id: &str,
+        body: Body,
+        count: usize,
+    ) -> Result<crate::alarm::IngestOutcome> {
+        let Some(tx) = &self.ingest_log.tx else {
+            let alarms = body
+                .alarms()
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            return self.ingest(tenant, integration_id, alarms).await;
+        };
+        let (reply, rx) = oneshot::channel();
         tx.send(LogRequest {
             tenant: tenant.to_string(),
             integration_id: integration_id.to_string(),
-            count: accepted,
+            count,
             body,
             reply,
         })
@@ -482,7 +509,7 @@ impl Store {
         .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)??;
         Ok(crate::alarm::IngestOutcome {
-            accepted,
+            accepted: count,
             acknowledged: coc_domain::alarm::Acknowledge::Received,
             ..Default::default()
         })
