@@ -211,7 +211,7 @@ impl Store {
     /// Names of all tenants.
     pub async fn list_tenants(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT name FROM tenants ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?)
     }
 
@@ -251,7 +251,7 @@ impl Store {
         let known: Option<String> =
             sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1")
                 .bind(token_hash(admin_token))
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         if known.is_none() {
             self.insert_token(tenant, &admin, "admin.token", admin_token, None)
@@ -266,7 +266,7 @@ impl Store {
         sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND (name = $2 OR id = $2)")
             .bind(tenant)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .ok_or_else(|| StoreError::not_found("user", name))
     }
@@ -309,7 +309,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id_or_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("user", id_or_name))?;
         let id: String = r.try_get("id")?;
@@ -317,7 +317,7 @@ impl Store {
             "SELECT g.name FROM user_groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.name",
         )
         .bind(&id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let policies = self.attached(&id, "user").await?;
         Ok(User {
@@ -338,7 +338,7 @@ impl Store {
         )
         .bind(kind)
         .bind(principal_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -347,7 +347,7 @@ impl Store {
         let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 ORDER BY name")
                 .bind(tenant)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -369,7 +369,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let (id, hash, enabled) = match &r {
             Some(r) => (
@@ -421,7 +421,7 @@ impl Store {
         let r = sqlx::query("SELECT id, name, description FROM user_groups WHERE tenant_id = $1 AND (id = $2 OR name = $2)")
             .bind(tenant)
             .bind(id_or_name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .ok_or_else(|| StoreError::not_found("group", id_or_name))?;
         let id: String = r.try_get("id")?;
@@ -429,7 +429,7 @@ impl Store {
             "SELECT u.name FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 ORDER BY u.name",
         )
         .bind(&id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let policies = self.attached(&id, "group").await?;
         Ok(Group {
@@ -446,7 +446,7 @@ impl Store {
         let names: Vec<String> =
             sqlx::query_scalar("SELECT name FROM user_groups WHERE tenant_id = $1 ORDER BY name")
                 .bind(tenant)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
         let mut out = Vec::new();
         for n in names {
@@ -579,7 +579,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id_or_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("policy", id_or_name))?;
         let doc: PolicyDocument = serde_json::from_str(&r.try_get::<String, _>("document")?)
@@ -601,7 +601,7 @@ impl Store {
             "SELECT id FROM policies WHERE tenant_id = $1 ORDER BY system DESC, name",
         )
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut out = Vec::new();
         for id in ids {
@@ -687,7 +687,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -801,7 +801,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(user.unwrap_or(""))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -845,7 +845,7 @@ impl Store {
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
         )
         .bind(token_hash(secret))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(r) = r else { return Ok(None) };
         let now = self.now();
@@ -869,7 +869,7 @@ impl Store {
                 )
                 .bind(&token_id)
                 .bind(ip)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?
             }
             None => None,
@@ -913,7 +913,7 @@ impl Store {
             "SELECT g.name FROM user_groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.name",
         )
         .bind(&user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         Ok(Some(Principal {
             tenant: r.try_get("tenant_id")?,

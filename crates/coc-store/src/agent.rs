@@ -166,7 +166,7 @@ impl Store {
             "SELECT {ENROLLMENT_COLS} FROM agent_enrollments WHERE tenant_id = $1 ORDER BY created_at, id"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| enrollment_row(r, now)).collect()
     }
@@ -178,7 +178,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(|r| enrollment_row(r, now))
@@ -435,7 +435,7 @@ impl Store {
     ) -> Result<Option<(String, String)>> {
         let r = sqlx::query("SELECT id, tenant_id FROM hosts WHERE agent_key = $1")
             .bind(public_key_hex)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         r.map(|r| Ok((r.try_get("id")?, r.try_get("tenant_id")?)))
             .transpose()
@@ -452,7 +452,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(agent_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(agent_host)

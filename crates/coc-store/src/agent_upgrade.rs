@@ -165,14 +165,14 @@ impl Store {
             "SELECT {COLS} FROM agent_builds WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }
 
     /// One agent build, by id or version. Errors: `NotFound`.
     pub async fn agent_build(&self, tenant: &str, build: &str) -> Result<AgentBuild> {
-        let mut c = self.pool.acquire().await?;
+        let mut c = self.reader().acquire().await?;
         build_in(&mut c, tenant, build.trim())
             .await?
             .ok_or_else(|| StoreError::not_found("agent build", build))
@@ -215,7 +215,7 @@ impl Store {
         ))
         .bind(run_id)
         .bind(host_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(d) = detail
             .flatten()
@@ -233,7 +233,7 @@ impl Store {
         )
         .bind(&d.build)
         .bind((offset / CHUNK_BYTES as u64) as i64)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         Ok(data.ok_or_else(|| {
             format!("the build has no piece at offset {offset} (deleted, or past its end)")

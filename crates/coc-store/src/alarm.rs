@@ -287,7 +287,7 @@ impl Store {
                      (SELECT id FROM alarms{} ORDER BY id DESC LIMIT {ALARM_WINDOW}) t",
                     win.sql
                 ))
-                .fetch_one(&self.pool)
+                .fetch_one(self.reader())
                 .await?;
             let Some(lo) = r.try_get::<Option<String>, _>("lo")? else {
                 return Ok(Paged {
@@ -378,7 +378,7 @@ impl Store {
         for a in alarms {
             q = q.bind(a.as_str());
         }
-        for r in q.fetch_all(&self.pool).await? {
+        for r in q.fetch_all(self.reader()).await? {
             // Ordered by link time: the latest link wins.
             out.insert(
                 r.try_get("alarm_id")?,
@@ -398,7 +398,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -419,7 +419,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }
@@ -438,7 +438,7 @@ impl Store {
         let a = self.get_alarm(tenant, id).await?;
         let status = AlarmStatus::parse(&a.status)?;
         let ev = a.as_event(status, a.last_seen);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let hosts = crate::resource::host_identities(&mut tx, tenant).await?;
         tx.rollback().await?;
         Ok(hosts
@@ -509,7 +509,7 @@ impl Store {
             q = q.bind(id.as_str());
         }
         let mut by_id: std::collections::HashMap<String, Alarm> = q
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?
             .iter()
             .map(|r| row(r).map(|a| (a.id.clone(), a)))
@@ -524,7 +524,7 @@ impl Store {
         let q = match self.backend {
             crate::Backend::Sqlite => {
                 let mut keys = self.alarm_keys.lock().await;
-                keys.load(&mut *self.pool.acquire().await?).await?;
+                keys.load(&mut *self.reader().acquire().await?).await?;
                 let Some(rowid) = keys.get(tenant, fp) else {
                     return Ok(None);
                 };
@@ -541,7 +541,7 @@ impl Store {
             .bind(tenant)
             .bind(fp),
         };
-        let r = q.fetch_optional(&self.pool).await?;
+        let r = q.fetch_optional(self.reader()).await?;
         r.as_ref().map(row).transpose()
     }
 
@@ -564,7 +564,7 @@ impl Store {
         )
         .bind(&alarm.id)
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -585,7 +585,7 @@ impl Store {
         let alarm = self.get_alarm(tenant, id).await?;
         let first: String = sqlx::query_scalar("SELECT first_status FROM alarms WHERE id = $1")
             .bind(id)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         let first_event = AlarmEvent {
             at: alarm.first_seen,
@@ -605,7 +605,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut out = vec![first_event];
         for r in &rows {

@@ -195,7 +195,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -209,7 +209,7 @@ impl Store {
             "SELECT {COLS} FROM cloud_accounts c WHERE c.tenant_id = $1 ORDER BY c.name"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }
@@ -222,7 +222,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("cloud account", id))?;
         let mut spec: CloudAccountSpec = serde_json::from_str(&r.try_get::<String, _>("spec")?)
@@ -239,7 +239,7 @@ impl Store {
              WHERE next_sync_at IS NOT NULL AND next_sync_at <= $1 ORDER BY next_sync_at LIMIT 20",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 

@@ -62,7 +62,7 @@ impl Store {
         let tenant: Option<String> =
             sqlx::query_scalar("SELECT tenant_id FROM hosts WHERE id = $1")
                 .bind(host_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         let tenant = tenant.ok_or_else(|| StoreError::not_found("host", host_id))?;
         let listeners = &listeners[..listeners.len().min(max)];
@@ -101,7 +101,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(host_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| -> Result<Report> {
             let l: String = r.try_get("listeners")?;
@@ -151,7 +151,7 @@ impl Store {
              FROM hosts h LEFT JOIN host_discovery d ON d.host_id = h.id WHERE h.tenant_id = $1",
         )
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut known: Vec<Known> = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -181,7 +181,7 @@ impl Store {
             sqlx::query_scalar("SELECT id FROM hosts WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
                 .bind(host_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         found
             .map(|_| ())

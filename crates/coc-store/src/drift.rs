@@ -140,7 +140,7 @@ impl Store {
             let id: Option<String> = sqlx::query_scalar(sql)
                 .bind(tenant)
                 .bind(host)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
             if let Some(id) = id {
                 return Ok(id);
@@ -209,7 +209,7 @@ impl Store {
              WHERE d.tenant_id = $1 ORDER BY h.hostname, d.host_id"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut out = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
         out.sort_by_key(|d| d.status != "drifted");
@@ -305,7 +305,7 @@ impl Store {
         let desired: Option<String> =
             sqlx::query_scalar("SELECT desired FROM host_drift WHERE host_id = $1")
                 .bind(host_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         desired
             .map(|s| parse::<DesiredState>("desired state", &s).map(|d| d.watch()))

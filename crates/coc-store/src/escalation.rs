@@ -108,7 +108,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(incident)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| {
             Ok(Escalation {
@@ -140,7 +140,7 @@ impl Store {
             crate::sql_lit(EscalationState::Running.as_str())
         ))
         .bind(now_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut fired = 0;
         for r in &due {

@@ -298,7 +298,7 @@ impl Store {
              ORDER BY due_at LIMIT 100",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut opened = 0;
         for (alarm_id, tenant, rule_id) in due {

@@ -180,7 +180,7 @@ impl Store {
             "SELECT {COLS} FROM grants g LEFT JOIN policies p ON p.id = g.policy_id WHERE g.tenant_id = $1 ORDER BY g.id DESC"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }
@@ -216,7 +216,7 @@ impl Store {
         .bind(grantee_tenant)
         .bind(user)
         .bind(self.now())
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let Some(r) = rows.first() else {
             return Ok(None);

@@ -177,7 +177,7 @@ impl Store {
     async fn measured(&self, ticket: &str) -> Result<Option<(Thresholds, CocFacts)>> {
         let r = sqlx::query("SELECT thresholds, coc_facts FROM health_checks WHERE ticket_id = $1")
             .bind(ticket)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         let Some(r) = r else { return Ok(None) };
         let th = serde_json::from_str(&r.try_get::<String, _>("thresholds")?).unwrap_or_default();
@@ -214,7 +214,9 @@ impl Store {
     /// given up in the last 24 hours.
     async fn coc_facts(&self, tenant: &str, interval_ms: i64) -> Result<CocFacts> {
         let started = Instant::now();
-        let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&self.pool).await?;
+        let _: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(self.reader())
+            .await?;
         let database_latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let size_sql = match self.backend() {
             Backend::Sqlite => {
@@ -222,7 +224,9 @@ impl Store {
             }
             Backend::Postgres => "SELECT pg_database_size(current_database())",
         };
-        let database_bytes: i64 = sqlx::query_scalar(size_sql).fetch_one(&self.pool).await?;
+        let database_bytes: i64 = sqlx::query_scalar(size_sql)
+            .fetch_one(self.reader())
+            .await?;
         let now = self.now();
         let queues = self
             .gauges(now)
@@ -244,7 +248,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(now - 86_400_000)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         Ok(CocFacts {
             database_bytes,

@@ -528,7 +528,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -546,7 +546,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(&incident.id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let history = rows
             .iter()
@@ -568,7 +568,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(&incident.id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         ids.reverse();
         let alarm_count: i64 = sqlx::query_scalar(
@@ -576,7 +576,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(&incident.id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         let alarms = self.alarms_by_ids(tenant, &ids).await?;
         let changes: Vec<(i64, IncidentStatus)> = history

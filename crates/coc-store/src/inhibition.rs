@@ -133,7 +133,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -143,7 +143,7 @@ impl Store {
 
     /// The tenant's rules, by name.
     pub async fn list_inhibitions(&self, tenant: &str) -> Result<Vec<Inhibition>> {
-        all(&self.pool, tenant).await
+        all(self.reader(), tenant).await
     }
 }
 

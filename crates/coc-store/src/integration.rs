@@ -208,7 +208,7 @@ impl Store {
             "SELECT {COLS} FROM integrations WHERE tenant_id = $1 ORDER BY id DESC"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }
@@ -220,7 +220,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let mut i = r
             .as_ref()
@@ -232,7 +232,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         Ok(i)
     }
@@ -252,7 +252,7 @@ impl Store {
             "SELECT tenant_id, {COLS} FROM integrations WHERE key_hash = $1"
         ))
         .bind(&hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(r) = r else {
             return Ok(None);
@@ -478,7 +478,7 @@ impl Store {
              WHERE type = $1 AND enabled = 1 AND heartbeat_interval_ms IS NOT NULL"
         ))
         .bind(HEARTBEAT)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {

@@ -286,7 +286,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(&cur.id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -308,7 +308,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -328,7 +328,7 @@ impl Store {
             "SELECT {COLS} FROM jobs WHERE tenant_id = $1 ORDER BY system, name"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let name = name.map(str::to_lowercase);
         let mut out = Vec::new();

@@ -207,6 +207,9 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Reads outside a transaction ([`Store::reader`]): on a SQLite file a
+    /// read-only pool of its own; otherwise `pool` again.
+    read: AnyPool,
     /// The one clock of the store's decisions ([`Store::now`]).
     clock: Arc<dyn Clock>,
     /// The database URL (with its password: never logged or shown).
@@ -365,8 +368,26 @@ impl Store {
             opts
         };
         let pool = opts.connect(&url).await?;
+        let read = match (backend, ingest::log::file_path(&url)) {
+            (Backend::Sqlite, Some(_)) => AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA query_only=ON; PRAGMA busy_timeout=10000; \
+                                 PRAGMA foreign_keys=ON;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy(&url)?,
+            _ => pool.clone(),
+        };
         let mut store = Store {
             pool,
+            read,
             clock: Arc::new(SystemClock),
             url: url.as_str().into(),
             backend,
@@ -433,6 +454,17 @@ impl Store {
     /// The underlying pool (for tests and health checks).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Where a read outside a transaction goes. On a SQLite file: a pool
+    /// of its own whose connections cannot write (`query_only`), so a read
+    /// never waits for a connection behind writers that wait for the write
+    /// lock — above all a read made by the task holding that lock (the
+    /// ingest writer reading rules, SLAs and on-call while it applies),
+    /// which would otherwise wait for those writers' busy timeouts
+    /// (decision 0033). Elsewhere the one pool.
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read
     }
 
     /// Applies migrations not yet recorded in `coc_migrations`, each in its
@@ -651,7 +683,7 @@ impl Store {
             w.sql,
             limit + 1
         );
-        let rows = w.query(sql).fetch_all(&self.pool).await?;
+        let rows = w.query(sql).fetch_all(self.reader()).await?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
         Ok(paged(items, limit, id))
     }

@@ -56,7 +56,7 @@ impl Store {
     /// How long a sign-in with these keys must still wait at `now`, ms
     /// (the longest of its keys); `None` when it may try.
     pub async fn login_wait(&self, keys: &LoginKeys, now: i64) -> Result<Option<i64>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         let mut longest = None;
         for (tenant, key, _) in keys.each() {
             let a = load(&mut conn, &tenant, &key).await?;

@@ -29,7 +29,7 @@ impl Store {
     /// Errors: a store error.
     pub async fn gauges(&self, now: i64) -> Result<Gauges> {
         let count = |sql: String| {
-            let pool = self.pool.clone();
+            let pool = self.reader().clone();
             async move {
                 let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(now)
@@ -79,7 +79,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT kind, status, COUNT(*) AS n FROM job_tickets GROUP BY kind, status",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut active = 0;
         for r in &rows {
@@ -97,7 +97,7 @@ impl Store {
         }
         g.queues.push(("tickets", active));
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         for r in &rows {
             g.deliveries.push((r.try_get("status")?, r.try_get("n")?));

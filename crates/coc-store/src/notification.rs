@@ -195,7 +195,7 @@ impl Store {
             "SELECT {EVENT_COLS} FROM incident_events WHERE done = 0 ORDER BY at, id LIMIT $1"
         ))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut caches = Caches::default();
         let mut ready = self.take_ready();
@@ -387,7 +387,7 @@ impl Store {
         tenant: &str,
         id: &str,
     ) -> Result<Option<IncidentFacts>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         incident_facts(&mut conn, tenant, id).await
     }
 }

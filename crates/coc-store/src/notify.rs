@@ -222,7 +222,7 @@ impl Store {
         self.deliveries.notify_one();
         let r = sqlx::query(dynsql!("SELECT {COLS} FROM deliveries WHERE id = $1"))
             .bind(&id)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         row(&r)
     }
@@ -236,7 +236,7 @@ impl Store {
         ))
         .bind(self.now())
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {

@@ -229,7 +229,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(|r| self.param_row(r, reveal))
@@ -256,7 +256,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(region.unwrap_or(""))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let (tk, tv) = match tag.map(|t| t.split_once('=').unwrap_or((t, ""))) {
             Some((k, v)) => (Some(k), (!v.is_empty()).then_some(v)),
@@ -292,7 +292,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(&p.id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -361,7 +361,7 @@ impl Store {
         .bind(tenant)
         .bind(&r.region)
         .bind(&r.name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("parameter", &format!("{}/{}", r.region, r.name)))?;
         let spec = self.param_row(&row, true)?.spec;
@@ -381,7 +381,7 @@ impl Store {
             "SELECT id, tenant_id FROM parameters WHERE expires_at IS NOT NULL AND expires_at <= $1",
         )
         .bind(now_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &expired {
             let (id, tenant): (String, String) = (r.try_get("id")?, r.try_get("tenant_id")?);
@@ -392,7 +392,7 @@ impl Store {
         let rows = sqlx::query(dynsql!(
             "SELECT {COLS}, tenant_id FROM parameters WHERE notices = 1"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             let tenant: String = r.try_get("tenant_id")?;

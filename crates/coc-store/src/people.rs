@@ -120,14 +120,14 @@ impl Store {
              ON e.tenant_id = u.tenant_id AND e.user_name = u.name WHERE u.tenant_id = $1 ORDER BY u.name",
         )
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let contacts = sqlx::query(
             "SELECT user_name, channel, masked, status, expires_at, confirmed_at FROM contacts \
              WHERE tenant_id = $1 ORDER BY channel",
         )
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let now = self.now();
         let mut by_user: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
@@ -331,7 +331,7 @@ impl Store {
             crate::sql_lit(SubscriptionStatus::Confirmed.as_str())
         ))
         .bind(&h)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("subscription", "token"))?;
         let confirmation = Confirmation {

@@ -110,7 +110,7 @@ impl Store {
         .bind(tenant)
         .bind(since)
         .bind(REPLAY_EVENTS)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut facts = std::collections::HashMap::new();
         let mut events = Vec::with_capacity(rows.len());

@@ -95,7 +95,7 @@ impl Store {
     ) -> Result<RuleSpec> {
         let mut spec = spec.clone();
         {
-            let mut conn = self.pool.acquire().await?;
+            let mut conn = self.reader().acquire().await?;
             crate::access::require_users(&mut conn, tenant, &[spec.assignee.clone()]).await?;
             AppIndex::load(&mut conn, tenant).await?.to_ids(&mut spec)?;
         }
@@ -132,7 +132,7 @@ impl Store {
                 )
                 .bind(tenant)
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
                 r.and_then(|s| serde_json::from_str::<RuleSpec>(&s).ok())
                     .and_then(|s| s.contingency_script)
@@ -260,7 +260,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let ix = self.app_index(tenant).await?;
         r.as_ref()
@@ -275,7 +275,7 @@ impl Store {
             "SELECT {COLS} FROM forwarding_rules WHERE tenant_id = $1 ORDER BY id"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let ix = self.app_index(tenant).await?;
         rows.iter().map(|r| row(r, &ix).map(masked)).collect()

@@ -402,7 +402,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let ix = self.app_index(tenant).await?;
         r.as_ref()
@@ -417,7 +417,7 @@ impl Store {
             "SELECT {COLS} FROM scheduled_tasks WHERE tenant_id = $1 ORDER BY name"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let ix = self.app_index(tenant).await?;
         rows.iter().map(|r| row(r, &ix)).collect()
@@ -431,7 +431,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(&t.id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(run_row).collect()
     }
@@ -447,7 +447,7 @@ impl Store {
             "SELECT {COLS}, tenant_id FROM scheduled_tasks WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at LIMIT 100"
         ))
         .bind(now_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut handled = 0;
         for r in &rows {
@@ -607,7 +607,7 @@ impl Store {
              LIMIT 200",
             started = crate::sql_lit(ScheduledRunStatus::Started.as_str())
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut n = 0;
         for r in &rows {

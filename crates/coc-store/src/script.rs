@@ -457,7 +457,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(&cur.id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -478,7 +478,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -492,7 +492,7 @@ impl Store {
             "SELECT {COLS} FROM scripts WHERE tenant_id = $1 ORDER BY system, name"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }

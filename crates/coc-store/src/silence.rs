@@ -193,7 +193,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| row(&r, now))
             .transpose()?
@@ -212,7 +212,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(ends_after)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut out = rows
             .iter()
@@ -225,7 +225,7 @@ impl Store {
 
     /// The silences in force at `now`, compiled (one indexed query).
     pub async fn silences_in_force(&self, tenant: &str, now: i64) -> Result<SilenceSet> {
-        in_force(&self.pool, tenant, now).await
+        in_force(self.reader(), tenant, now).await
     }
 }
 

@@ -181,7 +181,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| {
             let name: String = r.try_get("name")?;
@@ -382,7 +382,7 @@ impl Store {
             "SELECT {COLS}, tenant_id FROM sla_records WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT 200"
         ))
         .bind(now_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut notices = 0;
         for r in &rows {

@@ -101,7 +101,7 @@ impl Store {
         .bind(self.mobile_hash(mobile))
         .bind(code)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| {
             Ok(ActionLink {

@@ -278,7 +278,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id_or_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(|r| row(k, r))
@@ -312,7 +312,7 @@ impl Store {
         .bind(tenant)
         .bind(pattern)
         .bind(i64::from(only_enabled))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| row(k, r)).collect()
     }

@@ -482,7 +482,7 @@ impl Store {
         .bind(tenant)
         .bind(id)
         .bind(KIND)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("ticket", id))
     }
@@ -496,7 +496,7 @@ impl Store {
         // still executing).
         let r = sqlx::query(dynsql!("SELECT {VIEW_COLS} FROM job_tickets WHERE id = $1"))
             .bind(&tid)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         let d = self.get_job_ticket(tenant, &tid).await?;
         let step = d.steps.first();
@@ -536,7 +536,7 @@ impl Store {
             w.sql,
             limit + 1
         );
-        let rows = w.query(sql).fetch_all(&self.pool).await?;
+        let rows = w.query(sql).fetch_all(self.reader()).await?;
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = r.try_get("id")?;

@@ -103,7 +103,7 @@ impl Store {
             crate::sql_lit(coc_domain::jobticket::Approval::Pending.as_str())
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for row in waiting {
             let id: String = row.try_get("ticket_id")?;

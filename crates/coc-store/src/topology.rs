@@ -32,7 +32,7 @@ impl Store {
             crate::sql_lit(coc_domain::alarm::AlarmStatus::Alarm.as_str())
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut firing_on: Vec<(Option<String>, Option<String>)> = Vec::with_capacity(firing.len());
         for r in &firing {

@@ -138,7 +138,7 @@ impl Store {
             "SELECT DISTINCT host_id FROM job_runs WHERE status = {} AND phase = 'agent'",
             crate::sql_lit(coc_domain::jobticket::RunStatus::Executing.as_str())
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 }

@@ -873,10 +873,13 @@ async fn each_occurrence_is_kept_up_to_the_latest_twenty() {
     });
 }
 
-/// Waits (up to 20 s) until `s` lists `n` alarms; the list.
+/// Waits (up to 20 s) until `s` lists `n` alarms with nothing left to
+/// apply; the list. The backlog is read before the list: read after, a
+/// request applied in between would leave the list behind it.
 async fn alarms_listed(s: &coc_store::Store, n: usize) -> Vec<coc_store::alarm::Alarm> {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
+        let backlog = s.ingest_backlog();
         let page = s
             .list_alarms(
                 T,
@@ -888,7 +891,7 @@ async fn alarms_listed(s: &coc_store::Store, n: usize) -> Vec<coc_store::alarm::
             )
             .await
             .unwrap();
-        if page.items.len() >= n && s.ingest_backlog() == 0 {
+        if page.items.len() >= n && backlog == 0 {
             return page.items;
         }
         assert!(
@@ -1117,4 +1120,52 @@ async fn a_log_of_the_earlier_shape_is_upgraded_and_applied() {
         .unwrap();
     let rows = alarms_listed(&s, 1).await;
     assert_eq!(rows[0].name, "Old");
+}
+
+/// A read made while this task holds the write lock (as the ingest writer
+/// reads rules, SLAs and on-call while it applies) gets a connection at
+/// once, even with every connection of the writing pool taken by writers
+/// waiting for that lock (decision 0033). Before, it waited for one of
+/// them to give up after its busy timeout (10 s), and those writers failed
+/// with "database is locked".
+#[tokio::test]
+async fn a_read_under_the_write_lock_does_not_wait_for_the_writers_behind_it() {
+    each_store!(|s| {
+        let held = s.begin().await.unwrap();
+        let writers: Vec<_> = (0..12)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let mut tx = s.begin().await?;
+                    sqlx::query(
+                        "UPDATE coc_migrations SET applied_at = applied_at WHERE version = 0",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .collect();
+        // The writers take every other connection and wait for the lock.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let page = s
+            .list_alarms(
+                T,
+                &AlarmFilter::default(),
+                &Page {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.items.is_empty());
+        held.commit().await.unwrap();
+        for w in writers {
+            w.await
+                .unwrap()
+                .expect("each writer has the lock once it is free");
+        }
+    });
 }

@@ -157,7 +157,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         if !hosts.is_empty() {
             return Err(StoreError::Conflict(format!(
@@ -194,7 +194,7 @@ impl Store {
             ))
             .bind(tenant)
             .bind(&quoted)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
             out.extend(names.into_iter().map(|n| format!("{noun} '{n}'")));
         }
@@ -203,7 +203,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         if incidents > 0 {
             out.push(format!("{incidents} incident(s)"));
@@ -218,7 +218,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(row)
@@ -232,7 +232,7 @@ impl Store {
             "SELECT {COLS} FROM applications WHERE tenant_id = $1 ORDER BY name"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }

@@ -86,7 +86,7 @@ fn unknown(r: &str) -> StoreError {
 impl Store {
     /// The tenant's [`AppIndex`].
     pub(crate) async fn app_index(&self, tenant: &str) -> Result<AppIndex> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         AppIndex::load(&mut conn, tenant).await
     }
 }

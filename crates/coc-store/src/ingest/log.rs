@@ -149,15 +149,20 @@ pub(crate) struct LogHandle {
     pub(crate) state: Arc<LogState>,
 }
 
-/// The log's file for the main database URL: `<path>.ingest`; `None` for
-/// an in-memory database.
-fn log_path(url: &str) -> Option<String> {
+/// The file of a SQLite URL; `None` for an in-memory database.
+pub(crate) fn file_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     (!path.is_empty() && !path.contains(":memory:") && !path.starts_with("file::memory"))
-        .then(|| format!("{path}.ingest"))
+        .then_some(path)
+}
+
+/// The log's file for the main database URL: `<path>.ingest`; `None` for
+/// an in-memory database.
+fn log_path(url: &str) -> Option<String> {
+    file_path(url).map(|p| format!("{p}.ingest"))
 }
 
 /// Opens (creating) the log beside the SQLite database at `url`, and

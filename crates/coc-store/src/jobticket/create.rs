@@ -467,7 +467,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("job ticket", id))?;
         let req: NewJobTicket = serde_json::from_str(&r.try_get::<String, _>("request")?)

@@ -11,7 +11,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("job ticket", id))?;
         let mut tx = self.begin().await?;
@@ -195,7 +195,7 @@ impl Store {
         )
         .bind(ticket_id)
         .bind(step)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut c = HostCounts::default();
         for r in &rows {

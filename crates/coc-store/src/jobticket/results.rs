@@ -81,7 +81,7 @@ impl Store {
                 sql_lit(RunStatus::Executing.as_str())
             ))
             .bind(host_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
             for r in &rows {
                 let run_id: String = r.try_get("id")?;
@@ -114,7 +114,7 @@ impl Store {
                     }) else {
                         continue;
                     };
-                    let mut c = self.pool.acquire().await?;
+                    let mut c = self.reader().acquire().await?;
                     if let Some(b) =
                         crate::agent_upgrade::build_in(&mut c, &tenant, &d.build).await?
                     {

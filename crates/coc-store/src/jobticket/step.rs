@@ -105,7 +105,7 @@ impl Store {
             "SELECT id FROM job_tickets WHERE status IN {} ORDER BY id",
             sql_set(&TicketStatus::ACTIVE.map(TicketStatus::as_str))
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 

@@ -119,7 +119,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(owner)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(row).collect()
     }
@@ -157,7 +157,7 @@ impl Store {
              AND revoked_at IS NULL",
         )
         .bind(crate::integration::hash_key(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("calendar subscription", "(token)"))?;
         let f = row(&r)?;

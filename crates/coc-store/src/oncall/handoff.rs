@@ -22,7 +22,7 @@ impl Store {
     /// the next call whose window still holds them.
     pub async fn run_handoffs(&self, after: DateTime<Utc>, now: DateTime<Utc>) -> Result<usize> {
         let rows = sqlx::query("SELECT id, tenant_id, spec FROM oncall_scenarios")
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let upto = now + Duration::minutes(HANDOFF_LEAD_MINUTES);
         let mut sent = 0;

@@ -85,7 +85,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(id_or_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let ix = self.app_index(tenant).await?;
         r.as_ref()
@@ -98,7 +98,7 @@ impl Store {
     pub async fn list_scenarios(&self, tenant: &str) -> Result<Vec<StoredScenario>> {
         let rows = sqlx::query("SELECT id, spec, created_at, updated_at FROM oncall_scenarios WHERE tenant_id = $1 ORDER BY name")
             .bind(tenant)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let ix = self.app_index(tenant).await?;
         rows.iter().map(|r| row(r, &ix)).collect()

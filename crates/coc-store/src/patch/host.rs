@@ -618,7 +618,7 @@ impl Store {
         state: Option<PatchState>,
     ) -> Result<HostPatches> {
         let host_id = self.host_ref(tenant, host).await?;
-        let mut c = self.pool.acquire().await?;
+        let mut c = self.reader().acquire().await?;
         let (name, _, _) = host_info(&mut c, tenant, &host_id).await?;
         let report = load_report(&mut c, &host_id).await?;
         let mut out = HostPatches {
@@ -669,7 +669,7 @@ impl Store {
     ///
     /// Errors: a store error.
     pub async fn patch_compliance(&self, tenant: &str) -> Result<FleetCompliance> {
-        let mut c = self.pool.acquire().await?;
+        let mut c = self.reader().acquire().await?;
         let baselines = enabled_baselines(&mut c, tenant).await?;
         let hosts = sqlx::query(
             "SELECT id, hostname, application_id, tags FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id",
@@ -770,7 +770,7 @@ impl Store {
             )
             .bind(tenant)
             .bind(b)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
             let name = found.ok_or_else(|| StoreError::not_found("patch baseline", b))?;
             params.insert(coc_domain::patch::BASELINE_PARAM.to_string(), name);

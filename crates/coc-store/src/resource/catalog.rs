@@ -266,7 +266,7 @@ impl Store {
                 )
                 .bind(tenant)
                 .bind(h)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
                 match ids.as_slice() {
                     [id] => Some(id.clone()),
@@ -354,7 +354,7 @@ impl Store {
              FROM resources r LEFT JOIN hosts h ON h.id = r.host_id WHERE r.id = $1",
         )
         .bind(&old.id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         let col = |c: &str| -> Result<Option<String>> { Ok(own.try_get(c)?) };
         let (own_app, own_module) = (col("application_id")?, col("module")?);
@@ -560,7 +560,7 @@ impl Store {
         .bind(tenant)
         .bind(t.as_str())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| resource_row(&r, self.now(), interval_ms))
             .transpose()
@@ -613,7 +613,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         if let Some(r) = by_id {
             return resource_row(&r, now, interval_ms);
@@ -623,7 +623,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(key)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut all: Vec<Resource> = rows
             .iter()
@@ -656,7 +656,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(host_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let now = self.now();
         rows.iter()

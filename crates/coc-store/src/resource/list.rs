@@ -208,7 +208,7 @@ impl Store {
             sql: String::new(),
             args: a.0,
         };
-        let rows = q.query(sql).fetch_all(&self.pool).await?;
+        let rows = q.query(sql).fetch_all(self.reader()).await?;
         let mut keys: Vec<(String, String, serde_json::Value)> = Vec::with_capacity(rows.len());
         for r in &rows {
             let k = if sort.key == SortKey::CreatedAt {
@@ -396,12 +396,12 @@ impl Store {
             sql: String::new(),
             args: a.0,
         };
-        let rows = q.query(sql).fetch_all(&self.pool).await?;
+        let rows = q.query(sql).fetch_all(self.reader()).await?;
         let names: std::collections::HashMap<String, String> =
             if matches!(by, GroupBy::Application | GroupBy::Module) {
                 sqlx::query("SELECT id, name FROM applications WHERE tenant_id = $1")
                     .bind(tenant)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?
                     .iter()
                     .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
@@ -485,7 +485,7 @@ impl Store {
                 sql: String::new(),
                 args: a.0,
             };
-            for r in q.query(sql).fetch_all(&self.pool).await? {
+            for r in q.query(sql).fetch_all(self.reader()).await? {
                 let h = super::row(&r, now, interval_ms)?;
                 found.insert(h.id.clone(), Listed::Host(Box::new(h)));
             }
@@ -501,7 +501,7 @@ impl Store {
                 sql: String::new(),
                 args: a.0,
             };
-            for r in q.query(sql).fetch_all(&self.pool).await? {
+            for r in q.query(sql).fetch_all(self.reader()).await? {
                 let x = resource_row(&r, now, interval_ms)?;
                 found.insert(x.id.clone(), Listed::Other(Box::new(x)));
             }

@@ -266,7 +266,7 @@ impl Store {
         let b: Option<Option<String>> =
             sqlx::query_scalar("SELECT boot_id FROM hosts WHERE id = $1")
                 .bind(host_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         b.map(Option::unwrap_or_default)
             .ok_or_else(|| StoreError::not_found("host", host_id))
@@ -276,7 +276,7 @@ impl Store {
     pub async fn host_tenant(&self, host_id: &str) -> Result<String> {
         let t: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM hosts WHERE id = $1")
             .bind(host_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         t.ok_or_else(|| StoreError::not_found("host", host_id))
     }
@@ -300,7 +300,7 @@ impl Store {
             "SELECT {COLS} FROM hosts WHERE tenant_id = $1 ORDER BY hostname, id"
         ))
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let now = self.now();
         rows.iter().map(|r| row(r, now, interval_ms)).collect()
@@ -313,7 +313,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.as_ref()
             .map(|r| row(r, self.now(), interval_ms))
@@ -384,7 +384,7 @@ impl Store {
     pub async fn list_enterprise_projects(&self, tenant: &str) -> Result<Vec<EnterpriseProject>> {
         let rows = sqlx::query("SELECT id, name, description, created_at FROM enterprise_projects WHERE tenant_id = $1 ORDER BY name")
             .bind(tenant)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter()
             .map(|r| {
@@ -405,7 +405,7 @@ impl Store {
         )
         .bind(tenant)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         found
             .map(|_| ())

@@ -66,7 +66,7 @@ impl Store {
         .bind(tenant)
         .bind(ResourceType::CloudServer.as_str())
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("host or cloud server", key))?;
         Ok(r.try_get::<Option<String>, _>("host_id")?
