@@ -90,17 +90,7 @@ async fn paging_and_filters() {
             .collect();
         batch.extend((0..5).map(|i| alarm(&format!("cpu-{i}"), "web:1", "r2")));
         s.ingest(T, "int", batch).await.unwrap();
-        let p1 = s
-            .list_alarms(
-                T,
-                &AlarmFilter::default(),
-                &Page {
-                    limit: 10,
-                    cursor: None,
-                },
-            )
-            .await
-            .unwrap();
+        let p1 = first_page(s, 10).await;
         assert_eq!(p1.items.len(), 10);
         let p2 = s
             .list_alarms(
@@ -873,6 +863,20 @@ async fn each_occurrence_is_kept_up_to_the_latest_twenty() {
     });
 }
 
+/// The first page of `limit` alarms, newest first, unfiltered.
+async fn first_page(s: &coc_store::Store, limit: u32) -> coc_store::Paged<coc_store::alarm::Alarm> {
+    s.list_alarms(
+        T,
+        &AlarmFilter::default(),
+        &Page {
+            limit,
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// Waits (up to 20 s) until `s` lists `n` alarms with nothing left to
 /// apply; the list. The backlog is read before the list: read after, a
 /// request applied in between would leave the list behind it.
@@ -880,17 +884,7 @@ async fn alarms_listed(s: &coc_store::Store, n: usize) -> Vec<coc_store::alarm::
     let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let backlog = s.ingest_backlog();
-        let page = s
-            .list_alarms(
-                T,
-                &AlarmFilter::default(),
-                &Page {
-                    limit: 1000,
-                    cursor: None,
-                },
-            )
-            .await
-            .unwrap();
+        let page = first_page(s, 1000).await;
         if page.items.len() >= n && backlog == 0 {
             return page.items;
         }
@@ -1149,18 +1143,7 @@ async fn a_read_under_the_write_lock_does_not_wait_for_the_writers_behind_it() {
             .collect();
         // The writers take every other connection and wait for the lock.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let page = s
-            .list_alarms(
-                T,
-                &AlarmFilter::default(),
-                &Page {
-                    limit: 10,
-                    cursor: None,
-                },
-            )
-            .await
-            .unwrap();
-        assert!(page.items.is_empty());
+        assert!(first_page(s, 10).await.items.is_empty());
         held.commit().await.unwrap();
         for w in writers {
             w.await
