@@ -350,39 +350,22 @@ impl Store {
         } else {
             url.to_string()
         };
-        let opts = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(30));
-        let opts = if backend == Backend::Sqlite {
-            opts.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            })
-        } else {
-            opts
-        };
-        let pool = opts.connect(&url).await?;
-        let read = match (backend, ingest::log::file_path(&url)) {
-            (Backend::Sqlite, Some(_)) => AnyPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA query_only=ON; PRAGMA busy_timeout=10000; \
-                                 PRAGMA foreign_keys=ON;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                })
-                .connect_lazy(&url)?,
+        let pool = match backend {
+            Backend::Sqlite => sqlite_pool(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                 PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+            ),
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30)),
+        }
+        .connect(&url)
+        .await?;
+        let read = match (backend, sqlite_file(&url)) {
+            (Backend::Sqlite, Some(_)) => sqlite_pool(
+                "PRAGMA query_only=ON; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+            )
+            .connect_lazy(&url)?,
             _ => pool.clone(),
         };
         let mut store = Store {
@@ -561,6 +544,30 @@ impl Store {
     }
 }
 
+/// Options of a SQLite pool: 8 connections, each set up with `pragmas`.
+fn sqlite_pool(pragmas: &'static str) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(pragmas).await?;
+                Ok(())
+            })
+        })
+}
+
+/// The file of a SQLite URL (`sqlite://PATH?…`); `None` for an in-memory
+/// database.
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:") && !path.starts_with("file::memory"))
+        .then_some(path)
+}
+
 /// Makes a SQLite database private to the server's user: the file is
 /// created with mode 0600 before SQLite opens it (SQLite gives its `-wal`
 /// and `-shm` files the database's mode), and existing files are set to
@@ -569,13 +576,9 @@ impl Store {
 /// Errors: the file cannot be created or its mode set.
 fn private_sqlite_files(url: &str) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    let Some(path) = sqlite_file(url) else {
         return Ok(());
-    }
+    };
     let io = |e: std::io::Error| StoreError::Conflict(format!("database file {path}: {e}"));
     if !std::path::Path::new(path).exists() {
         std::fs::OpenOptions::new()

@@ -149,20 +149,10 @@ pub(crate) struct LogHandle {
     pub(crate) state: Arc<LogState>,
 }
 
-/// The file of a SQLite URL; `None` for an in-memory database.
-pub(crate) fn file_path(url: &str) -> Option<&str> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.contains(":memory:") && !path.starts_with("file::memory"))
-        .then_some(path)
-}
-
 /// The log's file for the main database URL: `<path>.ingest`; `None` for
 /// an in-memory database.
 fn log_path(url: &str) -> Option<String> {
-    file_path(url).map(|p| format!("{p}.ingest"))
+    crate::sqlite_file(url).map(|p| format!("{p}.ingest"))
 }
 
 /// Opens (creating) the log beside the SQLite database at `url`, and
@@ -182,8 +172,8 @@ pub(crate) async fn open(store: &Store, url: &str) -> Result<LogHandle> {
     // request's body (about 18 KB for 100 alarms as Prometheus sends
     // them) is one page and an overflow page, and a commit rewrites no
     // more than that; 64 KiB pages made each commit write a whole page
-    // whatever it appended, 4 KiB ones a chain of five (decision 0032). No automatic checkpoint on the
-    // appender's commits: a task of its own checkpoints on a second
+    // whatever it appended, 4 KiB ones a chain of five (decision 0032).
+    // No automatic checkpoint on the appender's commits: a task of its own checkpoints on a second
     // connection, which in WAL mode does not hold the appender up; a WAL
     // that has started over is cut back to 64 MiB.
     let pool = AnyPoolOptions::new()
