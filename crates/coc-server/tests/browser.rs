@@ -681,7 +681,9 @@ fn hex_key(text: &str) -> Option<String> {
 
 /// A generic integration's field mapping from the console: the form's
 /// field=pointer lines (typed as a person types them, submitted with CRLF)
-/// make the sender's own JSON an alarm; Modify changes the mapping.
+/// make the sender's own JSON an alarm; Modify changes the mapping. The
+/// integration answers senders once their alarms are logged
+/// (`acknowledge: received`, chosen in the form's select).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_field_mapping_is_made_and_modified_in_the_console() {
     let Some(d) = Driver::start(true).await else {
@@ -700,6 +702,7 @@ async fn a_field_mapping_is_made_and_modified_in_the_console() {
     .await;
     d.type_in("#f-mapping-levels", "P1=critical\nP2=major")
         .await;
+    d.choose("#f-acknowledge", "received").await;
     d.screenshot("integration-mapping-form.png").await;
     d.click("#save").await;
     let page = d.wait_text("main", |t| t.contains("shown once")).await;
@@ -709,7 +712,12 @@ async fn a_field_mapping_is_made_and_modified_in_the_console() {
         .post_raw(&format!("/ingest/{key}/generic"), body.to_vec())
         .await
         .unwrap();
-    let alarms = h.client.get("/api/v1/alarms", &[]).await.unwrap();
+    // Answered once logged: the alarm is applied right behind.
+    let alarms = h
+        .wait_until("/api/v1/alarms", "the mapped alarm", |v| {
+            v["items"].as_array().is_some_and(|i| i.len() == 1)
+        })
+        .await;
     assert_eq!(alarms["items"][0]["name"], "Checkout slow");
     assert_eq!(alarms["items"][0]["level"], "Major");
     assert_eq!(alarms["items"][0]["resource_name"], "shop-01");
@@ -739,6 +747,7 @@ async fn a_field_mapping_is_made_and_modified_in_the_console() {
         got["mapping"]["levels"]["P2"], "major",
         "unchanged lines stay"
     );
+    assert_eq!(got["acknowledge"], "received", "chosen in the form, kept");
 }
 /// Handling an alarm from its page (I1): *Run a script on its host*, a
 /// script picked by name (its parameters offered), lands on the ticket,
